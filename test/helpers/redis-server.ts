@@ -1,0 +1,103 @@
+/**
+ * A real redis-server for tests: started on a free port in its own temp dir, stopped after.
+ * Tests never touch the machine's Redis on 6379.
+ */
+import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface RedisServerOptions {
+  /** turn on AOF persistence (for restart-without-loss tests) */
+  appendonly?: boolean;
+  port?: number;
+  dir?: string;
+}
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  dir: string;
+  /** SIGTERM (or SIGKILL with hard=true) and wait until the port is closed */
+  stop(hard?: boolean): Promise<void>;
+  /** start again on the same port and dir */
+  start(): Promise<void>;
+  /** stop and remove the temp dir */
+  destroy(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function redisServerBinary(): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim() || 'redis-server';
+  } catch {
+    throw new Error('redis-server is not on PATH: install it (apt-get install redis-server)');
+  }
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<TestRedis> {
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-redis-'));
+  const bin = redisServerBinary();
+  let child: ChildProcess | null = null;
+
+  const start = async () => {
+    const args = [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+      '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no',
+      '--appendfsync', 'always', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),
+    ];
+    child = spawn(bin, args, { stdio: 'ignore' });
+    await waitFor(() => portOpen(port), 10_000, `redis-server on port ${port}`);
+  };
+  const stop = async (hard = false) => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill(hard ? 'SIGKILL' : 'SIGTERM');
+    await exited;
+    child = null;
+    await waitFor(async () => !(await portOpen(port)), 10_000, `redis-server on port ${port} to stop`);
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    stop,
+    start,
+    async destroy() {
+      await stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
