@@ -1,0 +1,127 @@
+/**
+ * Typed errors of the domain. Each has a stable `code`; the API maps it to an HTTP status and
+ * the CLI to an exit code. Nothing deep inside calls process.exit or writes a response itself.
+ */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'lease_lost'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'store_unavailable'
+  | 'unprocessable'
+  | 'usage'
+  | 'unreachable'
+  | 'job_failed'
+  | 'internal';
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+export class WizardError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[];
+  constructor(code: ErrorCode, message: string, details: ErrorDetail[] = []) {
+    super(message);
+    this.name = 'WizardError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class ValidationError extends WizardError {
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super('validation_failed', message, details);
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends WizardError {
+  constructor(message: string) {
+    super('not_found', message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends WizardError {
+  constructor(message: string) {
+    super('conflict', message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** the claim token does not match: the lease expired and the job was taken over, or it is finished */
+export class LeaseLostError extends WizardError {
+  constructor(jobId: string) {
+    super('lease_lost', `job ${jobId} is no longer held by this consumer (its lease expired or it was finished)`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** the store (Redis) cannot be reached; the message names the URL */
+export class StoreUnavailableError extends WizardError {
+  constructor(message: string) {
+    super('store_unavailable', message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** a bad flag or value on the command line: exit code 2 */
+export class UsageError extends WizardError {
+  constructor(message: string) {
+    super('usage', message);
+    this.name = 'UsageError';
+  }
+}
+
+/** the API (or Redis) cannot be reached from the CLI: exit code 3 */
+export class UnreachableError extends WizardError {
+  constructor(message: string) {
+    super('unreachable', message);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** the job the CLI waited for ended in FAILURE or DEAD: exit code 1 */
+export class JobFailedError extends WizardError {
+  constructor(message: string) {
+    super('job_failed', message);
+    this.name = 'JobFailedError';
+  }
+}
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  usage: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  lease_lost: 409,
+  payload_too_large: 413,
+  unprocessable: 422,
+  rate_limited: 429,
+  job_failed: 500,
+  internal: 500,
+  store_unavailable: 503,
+  unreachable: 503,
+};
+
+export const EXIT_CODE = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof WizardError) {
+    if (err.code === 'usage' || err.code === 'validation_failed') return EXIT_CODE.usage;
+    if (err.code === 'unreachable' || err.code === 'store_unavailable') return EXIT_CODE.unreachable;
+  }
+  return EXIT_CODE.failed;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,91 @@
+/**
+ * What each job type does and how it is retried: one table shared by workers and bots.
+ * Handlers are pure (or merely sleep); the roles decide where they run (a prime chunk runs in
+ * the worker's Piscina pool, the rest on the event loop).
+ */
+import { BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
+import { ValidationError } from './errors';
+import { JobType } from './job';
+import { compute, MathParams } from './math';
+import { countPrimesInRange } from './sieve';
+
+export interface HandlerContext {
+  signal?: AbortSignal;
+  random?: () => number;
+}
+
+export interface HandlerSpec {
+  policy: BackoffPolicy;
+  /** CPU-bound: run it off the event loop (the worker's thread pool) */
+  cpu: boolean;
+  run(params: Record<string, unknown>, ctx: HandlerContext): unknown | Promise<unknown>;
+}
+
+/** a failure that no retry can mend (bad params, a simulated business failure): FAILURE at once */
+export class PermanentError extends Error {
+  readonly permanent = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentError';
+  }
+}
+
+export function isPermanent(err: unknown): boolean {
+  return err instanceof ValidationError || (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true);
+}
+
+export interface SimParams {
+  duration_ms: number;
+  failure_rate: number;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** seed 004's simulated work: takes duration_ms, fails at failure_rate */
+export async function simulateWork(params: SimParams, ctx: HandlerContext = {}): Promise<{ ok: true; duration_ms: number }> {
+  const started = Date.now();
+  await sleep(params.duration_ms, ctx.signal);
+  if ((ctx.random ?? Math.random)() < params.failure_rate) throw new PermanentError('simulated failure');
+  return { ok: true, duration_ms: Date.now() - started };
+}
+
+export const HANDLERS: Record<Exclude<JobType, 'primes'>, HandlerSpec> = {
+  task: {
+    policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
+    cpu: false,
+    run: (p) => compute(p as unknown as MathParams),
+  },
+  primes_chunk: {
+    policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
+    cpu: true,
+    run: (p) => countPrimesInRange(p.lo as number, p.hi as number),
+  },
+  sim: {
+    policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
+    cpu: false,
+    run: (p, ctx) => simulateWork(p as unknown as SimParams, ctx),
+  },
+};
+
+export function handlerFor(type: JobType): HandlerSpec {
+  if (type === 'primes') throw new Error('a prime-count parent job is never run itself: its chunks are');
+  return HANDLERS[type];
+}
+
+/** attempts a new job of this type gets */
+export function maxAttemptsFor(type: JobType): number {
+  return type === 'primes' ? 1 : HANDLERS[type].policy.maxAttempts;
+}

@@ -1,0 +1,139 @@
+/**
+ * The one job model. Every unit of work (a math task, a prime-count job and each of its chunks,
+ * a scheduled batch job) is a Job with one state machine:
+ *
+ *   PENDING ─▶ STARTED ─▶ PROGRESS ─▶ SUCCESS | FAILURE
+ *      ▲          │  └────────────────────────┘
+ *      └─ RETRY ◀─┘ (a failed attempt waiting for its backoff; or a reclaimed lease)
+ *                 └─▶ DEAD (out of attempts: in the dead-letter queue)
+ *
+ * Seed-specific responses (/tasks/:id/status, /api/jobs/:id, /jobs/:id) are views of this record.
+ */
+export const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>(['SUCCESS', 'FAILURE', 'DEAD']);
+
+export function isFinal(state: JobState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+export function isJobState(s: unknown): s is JobState {
+  return typeof s === 'string' && (JOB_STATES as readonly string[]).includes(s);
+}
+
+const TRANSITIONS: Record<JobState, readonly JobState[]> = {
+  PENDING: ['STARTED', 'FAILURE', 'DEAD'],
+  STARTED: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING'],
+  PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING'],
+  RETRY: ['STARTED', 'FAILURE', 'DEAD'],
+  SUCCESS: [],
+  FAILURE: [],
+  DEAD: ['PENDING'], // retried by hand from the dead-letter queue
+};
+
+/** the state machine, as data: both store adapters (and the Lua scripts) follow it */
+export function canTransition(from: JobState, to: JobState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** job types: a math task, a prime-count parent and its chunks, simulated scheduled work */
+export const JOB_TYPES = ['task', 'primes', 'primes_chunk', 'sim'] as const;
+export type JobType = (typeof JOB_TYPES)[number];
+
+export interface Progress {
+  completed: number;
+  total: number;
+}
+
+export interface Job {
+  id: string;
+  type: JobType;
+  queue: string;
+  state: JobState;
+  params: Record<string, unknown>;
+  progress: Progress | null;
+  result: unknown;
+  error: string | null;
+  attempts: number;
+  maxAttempts: number;
+  initiatedBy: string | null;
+  handledBy: string | null;
+  checkedBy: string | null;
+  parentId: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  updatedAt: number;
+  /** when a job in RETRY becomes ready again */
+  runAt: number | null;
+}
+
+/** what a producer says about a new job; the store fills in the rest */
+export interface NewJob {
+  id?: string;
+  type: JobType;
+  queue?: string;
+  params: Record<string, unknown>;
+  initiatedBy?: string | null;
+  maxAttempts?: number;
+}
+
+export const DEFAULT_QUEUE = 'default';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** the generic JSON view (GET /jobs/:id, --json output) */
+export function jobView(job: Job) {
+  return {
+    job_id: job.id,
+    type: job.type,
+    queue: job.queue,
+    state: job.state,
+    status: job.state,
+    params: job.params,
+    progress: job.progress,
+    result: job.result ?? null,
+    error: job.error,
+    attempts: job.attempts,
+    max_attempts: job.maxAttempts,
+    initiated_by: job.initiatedBy,
+    handled_by: job.handledBy,
+    checked_by: job.checkedBy,
+    parent_id: job.parentId,
+    created_at: iso(job.createdAt),
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+    updated_at: iso(job.updatedAt),
+    run_at: iso(job.runAt),
+    duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
+  };
+}
+export type JobView = ReturnType<typeof jobView>;
+
+/** seed 000/001: GET /tasks/:id/status */
+export function taskStatusView(job: Job) {
+  return {
+    task_id: job.id,
+    status: job.state,
+    result: job.result ?? null,
+    error: job.error,
+    initiated_by: job.initiatedBy,
+    checked_by: job.checkedBy,
+    handled_by: job.handledBy,
+  };
+}
+
+/** seed 002: GET /api/jobs/:id */
+export function primeJobView(job: Job) {
+  return {
+    job_id: job.id,
+    state: job.state,
+    progress: job.progress ?? { completed: 0, total: 0 },
+    result: job.state === 'SUCCESS' ? job.result : null,
+    error: job.error,
+    params: job.params,
+    created_at: iso(job.createdAt),
+    finished_at: iso(job.finishedAt),
+  };
+}

@@ -1,0 +1,43 @@
+/** What both adapters do alike before a job reaches them: ids, defaults, the flow's links. */
+import { randomUUID } from 'node:crypto';
+import { maxAttemptsFor } from '../core/handlers';
+import { DEFAULT_QUEUE, NewJob } from '../core/job';
+import type { FlowSpec } from './types';
+
+/** a new job's fields as the store writes them */
+export interface JobRow {
+  id: string;
+  type: string;
+  queue: string;
+  params: string;
+  initiated_by: string;
+  max_attempts: number;
+  parent_id: string;
+  chunk_index: string;
+  total: string;
+}
+
+export function jobRow(job: NewJob, link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {}): JobRow {
+  return {
+    id: job.id ?? randomUUID(),
+    type: job.type,
+    queue: link.queued === false ? '' : job.queue ?? DEFAULT_QUEUE,
+    params: JSON.stringify(job.params ?? {}),
+    initiated_by: job.initiatedBy ?? '',
+    max_attempts: job.maxAttempts ?? maxAttemptsFor(job.type),
+    parent_id: link.parentId ?? '',
+    chunk_index: link.index === undefined ? '' : String(link.index),
+    total: link.total === undefined ? '' : String(link.total),
+  };
+}
+
+/** a parent (not queued, total = number of children) and its queued children, linked */
+export function flowRows(flow: FlowSpec): JobRow[] {
+  const parent = jobRow(flow.parent, { queued: false, total: flow.children.length });
+  return [parent, ...flow.children.map((c, index) => jobRow(c, { parentId: parent.id, index }))];
+}
+
+/** a unique claim-token base for one claim call: "<consumer>:<random>" */
+export function tokenBase(consumer: string): string {
+  return `${consumer}:${randomUUID().slice(0, 13)}`;
+}

@@ -1,0 +1,45 @@
+/**
+ * Every Redis key name is built here (BullMQ's QueueKeys): nothing else assembles a key string.
+ * All keys share the hash tag `{prefix}`, so every script touches one slot and Redis Cluster
+ * can be used as it is. The Lua scripts receive `base` as KEYS[1] and build the same names in
+ * src/store/lua/lib.lua; test/unit/keys.test.ts checks the two agree.
+ */
+export function keyBase(prefix: string): string {
+  return `{${prefix}}:`;
+}
+
+export function redisKeys(prefix: string) {
+  const base = keyBase(prefix);
+  return {
+    base,
+    /** hash: the job record */
+    job: (id: string) => `${base}job:${id}`,
+    /** list: a parent's child ids, in chunk order */
+    children: (id: string) => `${base}job:${id}:children`,
+    /** hash: chunk index → chunk result (recorded once per index) */
+    chunkResults: (id: string) => `${base}job:${id}:results`,
+    /** list: job ids ready to run (LPUSH in, RPOP out) */
+    wait: (queue: string) => `${base}q:${queue}:wait`,
+    /** zset: held job id → lease deadline (ms) */
+    active: (queue: string) => `${base}q:${queue}:active`,
+    /** zset: job id → when it may run again (RETRY) */
+    delayed: (queue: string) => `${base}q:${queue}:delayed`,
+    /** zset with one member: a consumer blocks on it (BZPOPMIN) until there is work */
+    marker: (queue: string) => `${base}q:${queue}:marker`,
+    /** zset: top-level job id → time of its last change, one per state */
+    state: (state: string) => `${base}state:${state}`,
+    /** zset: top-level job id → created at */
+    jobs: `${base}jobs`,
+    /** zset: dead job id → died at */
+    dlq: `${base}dlq`,
+    /** stream: every state and progress change */
+    events: `${base}events`,
+    /** zset: node id → last heartbeat, one per role */
+    nodes: (role: string) => `${base}nodes:${role}`,
+    /** string with a TTL: a node's heartbeat and info */
+    node: (role: string, nodeId: string) => `${base}node:${role}:${nodeId}`,
+    /** string with a TTL: a cluster-wide lock */
+    lock: (name: string) => `${base}lock:${name}`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,29 @@
+--[[ enqueueJobs: create jobs; put the queued ones at the tail of their queue.
+  ARGV[4]  JSON array of jobs: {id, type, queue, params, initiated_by, max_attempts,
+           parent_id, chunk_index, total}; params is a JSON string. A job with queue "" is a
+           parent (a prime-count job): it is not queued, its children carry its id.
+  Returns  the number of jobs created. One atomic step: a flow's chunks all appear at once.
+]]
+local jobs = cjson.decode(ARGV[4])
+for _, j in ipairs(jobs) do
+  local jobKey = K.job(j.id)
+  redis.call('HSET', jobKey,
+    'id', j.id, 'type', j.type, 'queue', j.queue, 'state', 'PENDING', 'params', j.params,
+    'attempts', 0, 'max_attempts', j.max_attempts, 'initiated_by', j.initiated_by,
+    'handled_by', '', 'checked_by', '', 'parent_id', j.parent_id, 'chunk_index', j.chunk_index,
+    'completed', j.total == '' and '' or 0, 'total', j.total,
+    'result', '', 'error', '', 'created_at', now, 'updated_at', now,
+    'started_at', '', 'finished_at', '', 'run_at', '')
+  if j.parent_id == '' then
+    redis.call('ZADD', K.jobs, now, j.id)
+    redis.call('ZADD', K.state('PENDING'), now, j.id)
+  else
+    redis.call('RPUSH', K.children(j.parent_id), j.id)
+  end
+  if j.queue ~= '' then
+    redis.call('LPUSH', K.wait(j.queue), j.id)
+    redis.call('ZADD', K.marker(j.queue), 0, 'm')
+  end
+  emit(j.id, 'PENDING', j.total == '' and '' or 0, j.total)
+end
+return #jobs

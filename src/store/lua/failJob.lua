@@ -1,0 +1,30 @@
+--[[ failJob: a held job's attempt failed. Where it goes is decided in TypeScript (backoff policy).
+  ARGV[4] id  ARGV[5] token  ARGV[6] error  ARGV[7] target: RETRY | DEAD | FAILURE
+  ARGV[8] runAt (RETRY only): when it may run again
+  Returns  OK, MISSING or TOKEN_MISMATCH.
+  A chunk that ends in DEAD or FAILURE fails its parent at once.
+]]
+local id, token, err, target, runAt = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local jobKey, code = holder(id, token)
+if not jobKey then return code end
+
+local from = redis.call('HGET', jobKey, 'state')
+local queue = redis.call('HGET', jobKey, 'queue')
+redis.call('HSET', jobKey, 'error', err)
+if target == 'RETRY' then
+  redis.call('HDEL', jobKey, 'token', 'lease_until')
+  redis.call('HSET', jobKey, 'run_at', runAt)
+  redis.call('ZREM', K.active(queue), id)
+  setState(id, jobKey, from, 'RETRY')
+  if runAt <= now then
+    requeueAtHead(id, queue)
+  else
+    redis.call('ZADD', K.delayed(queue), runAt, id)
+  end
+  return OK
+end
+
+setState(id, jobKey, from, target)
+finish(id, jobKey, target)
+failParent(id, jobKey, err)
+return OK

@@ -1,0 +1,46 @@
+--[[ reapExpiredLeases: return jobs whose holder stopped renewing (killed, frozen, cut off).
+  ARGV[4] queue  ARGV[5] limit
+  Returns  {{requeued ids}, {dead ids}}
+  A job with attempts left goes back to the head of its queue as RETRY; one that used every
+  attempt goes DEAD (and fails its parent). Also housekeeping, bounded by `limit`: drops
+  expired jobs from the indexes and trims the event log to eventRetentionMs.
+]]
+local queue, limit = ARGV[4], tonumber(ARGV[5])
+local requeued, dead = {}, {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'LIMIT', 0, limit)) do
+  local jobKey = K.job(id)
+  local state = redis.call('HGET', jobKey, 'state')
+  if not state or not HELD[state] then
+    redis.call('ZREM', K.active(queue), id)
+  else
+    local attempts = tonumber(redis.call('HGET', jobKey, 'attempts'))
+    local maxAttempts = tonumber(redis.call('HGET', jobKey, 'max_attempts'))
+    local holderName = redis.call('HGET', jobKey, 'handled_by')
+    local reason = 'lease expired (held by ' .. holderName .. ', attempt ' .. attempts .. ' of ' .. maxAttempts .. ')'
+    redis.call('HSET', jobKey, 'error', reason)
+    if attempts >= maxAttempts then
+      setState(id, jobKey, state, 'DEAD')
+      finish(id, jobKey, 'DEAD')
+      failParent(id, jobKey, reason)
+      dead[#dead + 1] = id
+    else
+      redis.call('HDEL', jobKey, 'token', 'lease_until')
+      redis.call('HSET', jobKey, 'run_at', now)
+      redis.call('ZREM', K.active(queue), id)
+      setState(id, jobKey, state, 'RETRY')
+      requeueAtHead(id, queue)
+      requeued[#requeued + 1] = id
+    end
+  end
+end
+
+local cutoff = now - resultTtl
+for _, s in ipairs({ 'SUCCESS', 'FAILURE' }) do
+  local gone = redis.call('ZRANGEBYSCORE', K.state(s), '-inf', cutoff, 'LIMIT', 0, limit)
+  if #gone > 0 then
+    redis.call('ZREM', K.state(s), unpack(gone))
+    redis.call('ZREM', K.jobs, unpack(gone))
+  end
+end
+redis.call('XTRIM', K.events, 'MINID', '~', now - eventRetention)
+return { requeued, dead }

@@ -1,0 +1,10 @@
+--[[ renewLease: the holder of a job is alive; push its lease deadline out.
+  ARGV[4] id  ARGV[5] token  ARGV[6] leaseMs
+  Returns  OK, MISSING or TOKEN_MISMATCH (the lease already lapsed and was taken over).
+]]
+local id, token, leaseMs = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local jobKey, code = holder(id, token)
+if not jobKey then return code end
+redis.call('HSET', jobKey, 'lease_until', now + leaseMs)
+redis.call('ZADD', K.active(redis.call('HGET', jobKey, 'queue')), 'XX', now + leaseMs, id)
+return OK

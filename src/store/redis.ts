@@ -1,0 +1,352 @@
+/**
+ * The Redis adapter (node-redis v5). Every multi-key change is one Lua script (src/store/lua);
+ * reads are plain commands. The client reconnects by itself forever; while Redis is away every
+ * call fails fast with StoreUnavailableError naming the URL (no offline queue, a command
+ * timeout), so the API answers 503 and the roles back off and resume on their own.
+ */
+import { createClient, ErrorReply } from 'redis';
+import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
+import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
+import { decodeJob, pairsToRecord } from './codec';
+import { flowRows, jobRow, JobRow, tokenBase } from './common';
+import { redisKeys, RedisKeys } from './keys';
+import { LuaScript, ScriptName, scripts } from './scripts';
+import type {
+  ClaimOptions, ClaimResult, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
+  ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
+} from './types';
+import { DEFAULT_STORE_OPTIONS } from './types';
+
+type Client = ReturnType<typeof createClient>;
+type Reply = unknown;
+
+const OK = 1;
+const MISSING = -1;
+const TOKEN_MISMATCH = -2;
+
+export interface RedisStoreOptions extends StoreOptions {
+  url: string;
+  /** a command that gets no answer in this time fails (ms) */
+  commandTimeoutMs: number;
+}
+
+/** the URL without its password, for messages and logs */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly location: string;
+  readonly options: RedisStoreOptions;
+  readonly keys: RedisKeys;
+  private readonly client: Client;
+  private blocking: Client | null = null;
+  private blockingConnected: Promise<void> = Promise.resolve();
+  private readonly scripts = scripts();
+  private lastError = '';
+  private closed = false;
+
+  constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
+    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 5000, ...opts };
+    this.location = redactUrl(this.options.url);
+    this.keys = redisKeys(this.options.prefix);
+    this.client = this.makeClient();
+  }
+
+  private makeClient(): Client {
+    const client = createClient({
+      url: this.options.url,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 5000,
+        // reconnect forever, backing off to 1 s: every role resumes by itself after an outage
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
+      },
+    });
+    client.on('error', (err: Error) => {
+      this.lastError = err.message || err.constructor.name;
+    });
+    return client;
+  }
+
+  /** start connecting; resolves when connected or after waitMs, whichever is first */
+  async connect(waitMs = 5000): Promise<this> {
+    const ready = this.client.connect().then(
+      () => undefined,
+      (e: unknown) => {
+        this.lastError = errorMessage(e);
+      },
+    );
+    await withTimeout(ready, waitMs);
+    return this;
+  }
+
+  get isReady(): boolean {
+    return this.client.isReady;
+  }
+
+  private unavailable(err: unknown): StoreUnavailableError {
+    const why = errorMessage(err) || this.lastError || 'not connected';
+    return new StoreUnavailableError(`Redis at ${this.location} is unavailable: ${why}`);
+  }
+
+  /** one command; connection failures become StoreUnavailableError */
+  private async cmd<T = Reply>(args: (string | number)[], client: Client = this.client, timeout = this.options.commandTimeoutMs): Promise<T> {
+    if (!client.isReady) throw this.unavailable(this.lastError || 'not connected');
+    try {
+      return (await client.sendCommand(args.map(String), { timeout })) as T;
+    } catch (err) {
+      if (err instanceof ErrorReply && !/^(LOADING|MASTERDOWN|READONLY)/.test(err.message)) throw err;
+      throw this.unavailable(err);
+    }
+  }
+
+  /** run a script by SHA; send its source when Redis does not have it */
+  private async run<T = Reply>(name: ScriptName, args: (string | number)[]): Promise<T> {
+    const s: LuaScript = this.scripts[name];
+    const o = this.options;
+    const tail = ['1', this.keys.base, o.now(), o.resultTtlMs, o.eventRetentionMs, ...args];
+    try {
+      return await this.cmd<T>(['EVALSHA', s.sha, ...tail]);
+    } catch (err) {
+      if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) return this.cmd<T>(['EVAL', s.source, ...tail]);
+      throw err;
+    }
+  }
+
+  private checkCode(code: unknown, jobId: string): void {
+    if (code === OK) return;
+    if (code === MISSING) throw new NotFoundError(`job ${jobId} not found`);
+    if (code === TOKEN_MISMATCH) throw new LeaseLostError(jobId);
+    throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
+  }
+
+  private async insert(rows: JobRow[]): Promise<void> {
+    await this.run('enqueueJobs', [JSON.stringify(rows)]);
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<Job[]> {
+    const rows = jobs.map((j) => jobRow(j));
+    await this.insert(rows);
+    return this.getJobs(rows.map((r) => r.id));
+  }
+
+  async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
+    const rows = flowRows(flow);
+    await this.insert(rows);
+    const [parent, ...children] = await this.getJobs(rows.map((r) => r.id));
+    return { parent, children };
+  }
+
+  async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
+    const reply = await this.run<[string, ...string[][]]>('claimJobs', [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)]);
+    const [next, ...entries] = reply;
+    return {
+      nextRunAt: next === '' ? null : Number(next),
+      jobs: entries.map((e) => ({ token: e[1], job: decodeJob(pairsToRecord(e, 2)) })),
+    };
+  }
+
+  /** blocking commands get their own connection, opened on first use */
+  private async blockingClient(): Promise<Client> {
+    if (!this.blocking) {
+      this.blocking = this.client.duplicate();
+      this.blocking.on('error', (err: Error) => {
+        this.lastError = err.message;
+      });
+      this.blockingConnected = this.blocking.connect().then(
+        () => undefined,
+        (e: unknown) => {
+          this.lastError = errorMessage(e);
+        },
+      );
+    }
+    if (!this.blocking.isReady) await withTimeout(this.blockingConnected, this.options.commandTimeoutMs);
+    return this.blocking;
+  }
+
+  async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
+    const c = await this.blockingClient();
+    const secs = Math.max(0.01, timeoutMs / 1000).toFixed(3);
+    const got = await this.cmd<unknown[] | null>(['BZPOPMIN', this.keys.marker(queue), secs], c, timeoutMs + this.options.commandTimeoutMs);
+    return got !== null;
+  }
+
+  async renew(jobId: string, token: string, leaseMs: number): Promise<void> {
+    this.checkCode(await this.run('renewLease', [jobId, token, leaseMs]), jobId);
+  }
+
+  async complete(jobId: string, token: string, result: unknown): Promise<void> {
+    this.checkCode(await this.run('completeJob', [jobId, token, JSON.stringify(result ?? null)]), jobId);
+  }
+
+  async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
+    const runAt = target.to === 'RETRY' ? target.runAt : 0;
+    this.checkCode(await this.run('failJob', [jobId, token, error, target.to, runAt]), jobId);
+  }
+
+  async release(jobId: string, token: string): Promise<void> {
+    this.checkCode(await this.run('releaseJob', [jobId, token]), jobId);
+  }
+
+  async reap(queue: string, limit = 500): Promise<ReapResult> {
+    const [requeued, dead] = await this.run<[string[], string[]]>('reapExpiredLeases', [queue, limit]);
+    return { requeued, dead };
+  }
+
+  private async getJobs(ids: string[]): Promise<Job[]> {
+    const replies = await Promise.all(ids.map((id) => this.cmd<string[]>(['HGETALL', this.keys.job(id)])));
+    return replies.filter((r) => r.length > 0).map((r) => decodeJob(pairsToRecord(r)));
+  }
+
+  async getJob(jobId: string): Promise<Job | null> {
+    const [job] = await this.getJobs([jobId]);
+    return job ?? null;
+  }
+
+  async checkJob(jobId: string, checkedBy: string): Promise<Job | null> {
+    const flat = await this.run<string[]>('checkJob', [jobId, checkedBy]);
+    return flat.length ? decodeJob(pairsToRecord(flat)) : null;
+  }
+
+  async listJobs(q: ListQuery): Promise<ListResult> {
+    const key = q.state ? this.keys.state(q.state) : this.keys.jobs;
+    const offset = q.offset ?? 0;
+    const limit = q.limit ?? 50;
+    const [total, ids] = await Promise.all([
+      this.cmd<number>(['ZCARD', key]),
+      this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']),
+    ]);
+    return { total, jobs: await this.getJobs(ids) };
+  }
+
+  async listChildren(parentId: string): Promise<Job[]> {
+    return this.getJobs(await this.cmd<string[]>(['LRANGE', this.keys.children(parentId), 0, -1]));
+  }
+
+  async countByState(): Promise<Record<JobState, number>> {
+    const counts = await Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', this.keys.state(s)])));
+    return Object.fromEntries(JOB_STATES.map((s, i) => [s, counts[i]])) as Record<JobState, number>;
+  }
+
+  async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
+    const [waiting, active, delayed] = await Promise.all([
+      this.cmd<number>(['LLEN', this.keys.wait(queue)]),
+      this.cmd<number>(['ZCARD', this.keys.active(queue)]),
+      this.cmd<number>(['ZCARD', this.keys.delayed(queue)]),
+    ]);
+    return { waiting, active, delayed };
+  }
+
+  async lastEventId(): Promise<string> {
+    const last = await this.cmd<[string, string[]][]>(['XREVRANGE', this.keys.events, '+', '-', 'COUNT', 1]);
+    return last.length ? last[0][0] : '0';
+  }
+
+  async readEvents(afterId: string, blockMs: number, count = 500): Promise<JobEvent[]> {
+    const args: (string | number)[] = ['XREAD', 'COUNT', count];
+    if (blockMs > 0) args.push('BLOCK', blockMs);
+    args.push('STREAMS', this.keys.events, afterId);
+    const client = blockMs > 0 ? await this.blockingClient() : this.client;
+    const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, client, blockMs + this.options.commandTimeoutMs);
+    if (!reply) return [];
+    return reply[0][1].map(([id, flat]) => {
+      const f = pairsToRecord(flat);
+      return {
+        id,
+        jobId: f.job,
+        state: f.state as JobState,
+        progress: f.total ? { completed: Number(f.completed), total: Number(f.total) } : null,
+        at: Number(f.at),
+      };
+    });
+  }
+
+  async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
+    const now = this.options.now();
+    await Promise.all([
+      this.cmd(['SET', this.keys.node(role, nodeId), JSON.stringify({ ...info, seenAt: now }), 'PX', ttlMs]),
+      this.cmd(['ZADD', this.keys.nodes(role), now + ttlMs, nodeId]),
+    ]);
+  }
+
+  async removeNode(role: string, nodeId: string): Promise<void> {
+    await Promise.all([this.cmd(['DEL', this.keys.node(role, nodeId)]), this.cmd(['ZREM', this.keys.nodes(role), nodeId])]);
+  }
+
+  async liveNodes(role: string): Promise<NodeInfo[]> {
+    const now = this.options.now();
+    await this.cmd(['ZREMRANGEBYSCORE', this.keys.nodes(role), '-inf', now]);
+    const ids = await this.cmd<string[]>(['ZRANGE', this.keys.nodes(role), 0, -1]);
+    const infos = await Promise.all(ids.map((id) => this.cmd<string | null>(['GET', this.keys.node(role, id)])));
+    const nodes: NodeInfo[] = [];
+    ids.forEach((nodeId, i) => {
+      const raw = infos[i];
+      if (raw === null) return;
+      const { seenAt, ...info } = JSON.parse(raw) as { seenAt: number } & Record<string, unknown>;
+      nodes.push({ nodeId, role, seenAt, info });
+    });
+    return nodes;
+  }
+
+  async tryLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.cmd<string | null>(['SET', this.keys.lock(name), holder, 'NX', 'PX', ttlMs])) === 'OK';
+  }
+
+  async ping(): Promise<ServerInfo> {
+    const started = process.hrtime.bigint();
+    await this.cmd(['PING']);
+    const latency = Number(process.hrtime.bigint() - started) / 1e6;
+    const info = pairsFromInfo(await this.cmd<string>(['INFO', 'server']) + (await this.cmd<string>(['INFO', 'replication'])));
+    return {
+      latency_ms: Math.round(latency * 1000) / 1000,
+      version: info.valkey_version ?? info.redis_version ?? 'unknown',
+      role: info.role ?? 'unknown',
+      mode: info.redis_mode ?? info.server_mode ?? 'standalone',
+    };
+  }
+
+  async stats(): Promise<ServerStats> {
+    const info = pairsFromInfo(await this.cmd<string>(['INFO']));
+    const n = (v: string | undefined) => (v === undefined ? null : Number(v));
+    return {
+      connected_clients: n(info.connected_clients),
+      total_commands_processed: n(info.total_commands_processed),
+      used_memory_human: info.used_memory_human ?? null,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [this.blocking, this.client]) {
+      if (!c) continue;
+      try {
+        if (c.isOpen) c.destroy();
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  return Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+}
+
+/** INFO's "field:value" lines as a record */
+export function pairsFromInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}

@@ -1,0 +1,165 @@
+/**
+ * The store: every piece of shared state, in domain terms. Two adapters implement it: Redis
+ * (src/store/redis.ts, the real cluster) and memory (src/store/memory.ts, `wizard up` with no
+ * Redis). One contract test suite (test/integration/store-contract.test.ts) runs against both.
+ *
+ * Queue semantics (both adapters):
+ * - enqueue puts jobs at the tail of their queue; claim takes from the head (FIFO).
+ * - claim is atomic: it moves a job to STARTED, counts the attempt (delivery), gives it a fresh
+ *   claim token and a lease that ends at now + leaseMs. No job is ever held by two consumers.
+ * - every later transition (renew, progress, complete, fail, release) names the token; a wrong
+ *   token (the lease lapsed and someone else holds the job, or it finished) is a LeaseLostError,
+ *   and a job that does not exist (any more) is a NotFoundError. Nothing is applied twice.
+ * - reap returns jobs whose lease lapsed to the head of their queue (RETRY), or to DEAD when
+ *   they have used every attempt.
+ * - a chunk's completion is recorded once per chunk index; the completion of the last chunk
+ *   completes the parent (a chord) in the same atomic step. A chunk that ends in DEAD or FAILURE
+ *   fails its parent at once and cancels the parent's chunks that are still waiting.
+ * - finished jobs (SUCCESS, FAILURE) expire resultTtlMs after they finish; DEAD jobs stay in the
+ *   dead-letter queue until retried or purged.
+ */
+import type { Job, JobState, NewJob } from '../core/job';
+
+export interface StoreOptions {
+  /** every key lives under it (hash-tagged: `{prefix}:...`) */
+  prefix: string;
+  /** finished jobs (and a prime job's chunk keys) expire this long after they finish */
+  resultTtlMs: number;
+  /** events older than this are trimmed from the event log */
+  eventRetentionMs: number;
+  /** the clock; tests may set it */
+  now: () => number;
+}
+
+export const DEFAULT_STORE_OPTIONS: StoreOptions = {
+  prefix: 'wizard',
+  resultTtlMs: 60 * 60 * 1000,
+  eventRetentionMs: 10 * 60 * 1000,
+  now: Date.now,
+};
+
+export interface ClaimOptions {
+  /** node id of the consumer: becomes handled_by */
+  consumer: string;
+  /** at most this many jobs */
+  max: number;
+  leaseMs: number;
+}
+
+export interface ClaimedJob {
+  job: Job;
+  token: string;
+}
+
+export interface ClaimResult {
+  jobs: ClaimedJob[];
+  /** when the next delayed (RETRY) job of this queue becomes ready, or null */
+  nextRunAt: number | null;
+}
+
+/** where a failed attempt goes: policy (src/core/backoff) decides, the store moves */
+export type FailTarget =
+  | { to: 'RETRY'; runAt: number }
+  | { to: 'DEAD' }
+  | { to: 'FAILURE' };
+
+/** one state or progress change, as watchers see it */
+export interface JobEvent {
+  /** position in the event log: read on from here and nothing is missed */
+  id: string;
+  jobId: string;
+  state: JobState;
+  progress: { completed: number; total: number } | null;
+  at: number;
+}
+
+export interface ListQuery {
+  state?: JobState;
+  offset?: number;
+  limit?: number;
+}
+
+export interface ListResult {
+  total: number;
+  jobs: Job[];
+}
+
+export interface ReapResult {
+  requeued: string[];
+  dead: string[];
+}
+
+export interface NodeInfo {
+  nodeId: string;
+  role: string;
+  /** last heartbeat, ms */
+  seenAt: number;
+  info: Record<string, unknown>;
+}
+
+export interface ServerInfo {
+  latency_ms: number;
+  version: string;
+  role: string;
+  mode: string;
+}
+
+export interface ServerStats {
+  connected_clients: number | null;
+  total_commands_processed: number | null;
+  used_memory_human: string | null;
+}
+
+export interface FlowSpec {
+  parent: NewJob;
+  children: NewJob[];
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  /** where it lives, for messages: the Redis URL (without password) or "memory" */
+  readonly location: string;
+  readonly options: StoreOptions;
+
+  /** create jobs and put them on their queues (in one atomic step) */
+  enqueue(jobs: NewJob[]): Promise<Job[]>;
+  /** create a parent that is not queued itself and its children, which are; in one atomic step */
+  enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }>;
+  claim(queue: string, opts: ClaimOptions): Promise<ClaimResult>;
+  /** block until the queue may have work or timeoutMs passes (true when woken by work) */
+  waitForWork(queue: string, timeoutMs: number): Promise<boolean>;
+  /** extend the lease of a held job */
+  renew(jobId: string, token: string, leaseMs: number): Promise<void>;
+  complete(jobId: string, token: string, result: unknown): Promise<void>;
+  fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
+  /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
+  release(jobId: string, token: string): Promise<void>;
+  /** return jobs whose lease lapsed; at most `limit` of them */
+  reap(queue: string, limit?: number): Promise<ReapResult>;
+
+  getJob(jobId: string): Promise<Job | null>;
+  /** read a job and record which API node looked (seed 000's checked_by) */
+  checkJob(jobId: string, checkedBy: string): Promise<Job | null>;
+  listJobs(query: ListQuery): Promise<ListResult>;
+  /** the children of a parent job, in chunk order */
+  listChildren(parentId: string): Promise<Job[]>;
+  countByState(): Promise<Record<JobState, number>>;
+  queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }>;
+
+  /** the id of the newest event ("0" when none): read events after it to see what comes next */
+  lastEventId(): Promise<string>;
+  /** events after `afterId`, waiting up to blockMs for the first one */
+  readEvents(afterId: string, blockMs: number, count?: number): Promise<JobEvent[]>;
+
+  /** say that a node is alive for ttlMs more */
+  heartbeat(role: string, nodeId: string, ttlMs: number, info?: Record<string, unknown>): Promise<void>;
+  removeNode(role: string, nodeId: string): Promise<void>;
+  liveNodes(role: string): Promise<NodeInfo[]>;
+
+  /** run fn at most once per intervalMs across the whole cluster (a lock with a TTL) */
+  tryLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  ping(): Promise<ServerInfo>;
+  stats(): Promise<ServerStats>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,22 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+let root: string | null = null;
+
+/** the folder holding wizard's package.json, whether running from src/ (tests) or dist/ */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`package.json not found above ${__dirname}`);
+    dir = up;
+  }
+  root = dir;
+  return dir;
+}
+
+/** a file shipped with the package, by its path from the package root */
+export function assetPath(...parts: string[]): string {
+  return path.join(packageRoot(), ...parts);
+}

@@ -1,0 +1,279 @@
+/**
+ * The store contract: every test runs against the Redis adapter (a real redis-server) and the
+ * in-memory adapter, so the two cannot drift apart.
+ */
+import { LeaseLostError, NotFoundError } from '../../src/core/errors';
+import type { NewJob } from '../../src/core/job';
+import type { Store } from '../../src/store/types';
+import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
+
+const task = (a: number, b = 1): NewJob => ({ type: 'task', params: { a, b, op: 'add' }, initiatedBy: 'api-1' });
+const chunk = (lo: number, hi: number): NewJob => ({ type: 'primes_chunk', params: { lo, hi } });
+const LEASE = 1000;
+
+describe.each(ADAPTERS)('store contract: %s', (adapter) => {
+  let store: Store;
+  let clock: ReturnType<typeof manualClock>;
+  const claimOne = async (consumer = 'w1', queue = 'default') => {
+    const { jobs } = await store.claim(queue, { consumer, max: 1, leaseMs: LEASE });
+    return jobs[0];
+  };
+
+  beforeEach(async () => {
+    clock = manualClock();
+    store = await makeStore(adapter, 'contract', { now: clock.now, resultTtlMs: 60_000 });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  test('enqueue creates PENDING jobs with the producer recorded', async () => {
+    const [job] = await store.enqueue([task(2, 3)]);
+    expect(job).toMatchObject({ type: 'task', state: 'PENDING', attempts: 0, maxAttempts: 3, initiatedBy: 'api-1', params: { a: 2, b: 3, op: 'add' } });
+    expect(await store.getJob(job.id)).toEqual(job);
+  });
+
+  test('claim takes jobs in FIFO order, holds them under a token and counts the delivery', async () => {
+    const jobs = await store.enqueue([task(1), task(2), task(3)]);
+    const { jobs: claimed } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    expect(claimed.map((c) => c.job.id)).toEqual([jobs[0].id, jobs[1].id]);
+    expect(new Set(claimed.map((c) => c.token)).size).toBe(2);
+    expect(claimed[0].job).toMatchObject({ state: 'STARTED', attempts: 1, handledBy: 'w1' });
+    expect((await claimOne('w2')).job.id).toBe(jobs[2].id);
+    expect((await store.claim('default', { consumer: 'w1', max: 5, leaseMs: LEASE })).jobs).toEqual([]);
+    expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 3, delayed: 0 });
+  });
+
+  test('complete records the result once; a second complete is refused', async () => {
+    const [job] = await store.enqueue([task(2, 3)]);
+    const { token } = await claimOne();
+    await store.complete(job.id, token, 5);
+    const done = await store.getJob(job.id);
+    expect(done).toMatchObject({ state: 'SUCCESS', result: 5, handledBy: 'w1' });
+    expect(done!.finishedAt).toBe(clock.now());
+    await expect(store.complete(job.id, token, 6)).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.getJob(job.id))!.result).toBe(5);
+    await expect(store.complete('no-such-job', token, 1)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  test('a lapsed lease is reaped and the late result of the old holder is refused (fenced)', async () => {
+    const [job] = await store.enqueue([task(2, 3)]);
+    const first = await claimOne('w1');
+    clock.advance(LEASE - 1);
+    expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
+    clock.advance(2);
+    expect(await store.reap('default')).toEqual({ requeued: [job.id], dead: [] });
+    expect(await store.getJob(job.id)).toMatchObject({ state: 'RETRY', attempts: 1 });
+    const second = await claimOne('w2');
+    expect(second.job).toMatchObject({ id: job.id, attempts: 2, handledBy: 'w2' });
+    await expect(store.complete(job.id, first.token, 999)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.renew(job.id, first.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.complete(job.id, second.token, 5);
+    expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: 5, handledBy: 'w2' });
+  });
+
+  test('renewing keeps a slow job from being reaped', async () => {
+    const [job] = await store.enqueue([task(1)]);
+    const { token } = await claimOne();
+    for (let i = 0; i < 5; i++) {
+      clock.advance(LEASE / 2);
+      await store.renew(job.id, token, LEASE);
+      expect((await store.reap('default')).requeued).toEqual([]);
+    }
+    await store.complete(job.id, token, 2);
+    expect((await store.getJob(job.id))!.attempts).toBe(1);
+  });
+
+  test('a job reaped after its last attempt goes DEAD into the dead-letter queue', async () => {
+    const [job] = await store.enqueue([{ ...task(1), maxAttempts: 1 }]);
+    await claimOne();
+    clock.advance(LEASE + 1);
+    expect(await store.reap('default')).toEqual({ requeued: [], dead: [job.id] });
+    const dead = await store.getJob(job.id);
+    expect(dead).toMatchObject({ state: 'DEAD', attempts: 1 });
+    expect(dead!.error).toMatch(/lease expired \(held by w1, attempt 1 of 1\)/);
+    expect((await store.listJobs({ state: 'DEAD' })).jobs.map((j) => j.id)).toEqual([job.id]);
+    expect(await claimOne()).toBeUndefined();
+  });
+
+  test('a retry waits for its backoff, then runs first', async () => {
+    const [job, other] = await store.enqueue([task(1), task(2)]);
+    const { token } = await claimOne();
+    await store.fail(job.id, token, 'boom', { to: 'RETRY', runAt: clock.now() + 500 });
+    expect(await store.getJob(job.id)).toMatchObject({ state: 'RETRY', error: 'boom', runAt: clock.now() + 500 });
+    const early = await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+    expect(early.jobs.map((c) => c.job.id)).toEqual([other.id]);
+    expect(early.nextRunAt).toBe(clock.now() + 500);
+    clock.advance(500);
+    const late = await claimOne();
+    expect(late.job).toMatchObject({ id: job.id, state: 'STARTED', attempts: 2 });
+  });
+
+  test('fail to FAILURE or DEAD is final', async () => {
+    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const ca = await claimOne();
+    const cb = await claimOne();
+    await store.fail(a.id, ca.token, 'bad input', { to: 'FAILURE' });
+    await store.fail(b.id, cb.token, 'gave up', { to: 'DEAD' });
+    expect(await store.getJob(a.id)).toMatchObject({ state: 'FAILURE', error: 'bad input' });
+    expect(await store.getJob(b.id)).toMatchObject({ state: 'DEAD', error: 'gave up' });
+    await expect(store.fail(a.id, ca.token, 'again', { to: 'FAILURE' })).rejects.toBeInstanceOf(LeaseLostError);
+    const counts = await store.countByState();
+    expect(counts).toMatchObject({ FAILURE: 1, DEAD: 1, PENDING: 0, STARTED: 0 });
+  });
+
+  test('release gives a job back to the head without counting the attempt', async () => {
+    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const held = await claimOne('w1');
+    await store.release(a.id, held.token);
+    expect(await store.getJob(a.id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+    const again = await claimOne('w2');
+    expect(again.job).toMatchObject({ id: a.id, attempts: 1, handledBy: 'w2' });
+    expect((await claimOne('w2')).job.id).toBe(b.id);
+  });
+
+  test('checkJob records which node looked', async () => {
+    const [job] = await store.enqueue([task(1)]);
+    expect(await store.checkJob(job.id, 'api-2')).toMatchObject({ id: job.id, checkedBy: 'api-2', initiatedBy: 'api-1' });
+    expect(await store.checkJob('missing', 'api-2')).toBeNull();
+  });
+
+  describe('a flow (chord) of chunks', () => {
+    const flow = (n: number) => ({
+      parent: { type: 'primes' as const, params: { n: 100, chunks: n }, initiatedBy: 'api-1' },
+      children: Array.from({ length: n }, (_, i) => chunk(i * 10 + 1, i * 10 + 10)),
+    });
+
+    test('the last chunk completes the parent with the sum; progress is counted per chunk', async () => {
+      const { parent, children } = await store.enqueueFlow(flow(3));
+      expect(parent).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 3 }, queue: '' });
+      expect(children.map((c) => c.parentId)).toEqual([parent.id, parent.id, parent.id]);
+      expect((await store.listChildren(parent.id)).map((c) => c.id)).toEqual(children.map((c) => c.id));
+      const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE });
+      expect((await store.getJob(parent.id))!.state).toBe('STARTED');
+      await store.complete(held[0].job.id, held[0].token, 4);
+      expect(await store.getJob(parent.id)).toMatchObject({ state: 'PROGRESS', progress: { completed: 1, total: 3 } });
+      await store.complete(held[1].job.id, held[1].token, 2);
+      clock.advance(1500);
+      await store.complete(held[2].job.id, held[2].token, 7);
+      const done = await store.getJob(parent.id);
+      expect(done).toMatchObject({ state: 'SUCCESS', progress: { completed: 3, total: 3 }, result: { prime_count: 13, duration_sec: 1.5 } });
+    });
+
+    test('when a chunk is delivered twice, the count is unchanged', async () => {
+      const { parent } = await store.enqueueFlow(flow(2));
+      const a1 = await claimOne('w1');
+      const b = await claimOne('w1');
+      clock.advance(LEASE / 2);
+      await store.renew(b.job.id, b.token, LEASE);
+      clock.advance(LEASE / 2 + 1);
+      expect((await store.reap('default')).requeued).toEqual([a1.job.id]);
+      const a2 = await claimOne('w2');
+      expect(a2.job.id).toBe(a1.job.id);
+      await store.complete(a2.job.id, a2.token, 4);
+      await expect(store.complete(a1.job.id, a1.token, 4)).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.getJob(parent.id))!.progress).toEqual({ completed: 1, total: 2 });
+      await store.complete(b.job.id, b.token, 6);
+      expect((await store.getJob(parent.id))!.result).toEqual({ prime_count: 10, duration_sec: expect.any(Number) });
+    });
+
+    test('a chunk that fails for good fails the parent at once and cancels the waiting chunks', async () => {
+      const { parent, children } = await store.enqueueFlow(flow(4));
+      const first = await claimOne('w1');
+      const second = await claimOne('w2');
+      await store.fail(first.job.id, first.token, 'out of memory', { to: 'DEAD' });
+      const failed = await store.getJob(parent.id);
+      expect(failed).toMatchObject({ state: 'FAILURE', error: 'chunk 0 failed: out of memory' });
+      for (const c of children.slice(2)) {
+        expect(await store.getJob(c.id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed` });
+      }
+      expect(await claimOne('w3')).toBeUndefined();
+      // the chunk still being computed finishes, and the parent stays failed
+      await store.complete(second.job.id, second.token, 5);
+      expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE', progress: { completed: 0, total: 4 } });
+    });
+  });
+
+  test('events: every state change is in the log, in order, readable from a position', async () => {
+    const from = await store.lastEventId();
+    const [job] = await store.enqueue([task(1)]);
+    const { token } = await claimOne();
+    await store.complete(job.id, token, 2);
+    const events = (await store.readEvents(from, 0)).filter((e) => e.jobId === job.id);
+    expect(events.map((e) => e.state)).toEqual(['PENDING', 'STARTED', 'SUCCESS']);
+    const after = await store.readEvents(events[2].id, 0);
+    expect(after.filter((e) => e.jobId === job.id)).toEqual([]);
+  });
+
+  test('events: a blocked reader wakes on the next change; progress rides along', async () => {
+    const from = await store.lastEventId();
+    const reading = store.readEvents(from, 2000);
+    await new Promise((r) => setTimeout(r, 50));
+    const { parent } = await store.enqueueFlow({ parent: { type: 'primes', params: {} }, children: [chunk(1, 10)] });
+    const events = await reading;
+    expect(events.length).toBeGreaterThan(0);
+    const mine = [...events, ...(await store.readEvents(events[events.length - 1].id, 0))].find((e) => e.jobId === parent.id);
+    expect(mine).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 1 } });
+  });
+
+  test('waitForWork wakes on enqueue and times out when idle', async () => {
+    await store.waitForWork('idle-q', 10); // drain a stale marker, if any
+    const started = Date.now();
+    expect(await store.waitForWork('idle-q', 150)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    const waiting = store.waitForWork('idle-q', 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    await store.enqueue([{ ...task(1), queue: 'idle-q' }]);
+    expect(await waiting).toBe(true);
+  });
+
+  test('finished jobs expire after resultTtlMs; dead ones stay', async () => {
+    await store.close();
+    store = await makeStore(adapter, 'contract-ttl', { now: clock.now, resultTtlMs: 200 });
+    const [ok, dead] = await store.enqueue([task(1), task(2)]);
+    const c1 = await claimOne();
+    const c2 = await claimOne();
+    await store.complete(ok.id, c1.token, 2);
+    await store.fail(dead.id, c2.token, 'x', { to: 'DEAD' });
+    await new Promise((r) => setTimeout(r, 300));
+    clock.advance(300);
+    await store.reap('default');
+    expect(await store.getJob(ok.id)).toBeNull();
+    expect((await store.listJobs({ state: 'SUCCESS' })).total).toBe(0);
+    expect(await store.getJob(dead.id)).toMatchObject({ state: 'DEAD' });
+  });
+
+  test('listJobs pages newest first, filtered by state', async () => {
+    const jobs = [];
+    for (let i = 0; i < 5; i++) {
+      jobs.push(...(await store.enqueue([task(i)])));
+      clock.advance(1);
+    }
+    const page = await store.listJobs({ offset: 1, limit: 2 });
+    expect(page.total).toBe(5);
+    expect(page.jobs.map((j) => j.id)).toEqual([jobs[3].id, jobs[2].id]);
+    await claimOne();
+    expect((await store.listJobs({ state: 'STARTED' })).jobs.map((j) => j.id)).toEqual([jobs[0].id]);
+    expect((await store.listJobs({ state: 'PENDING' })).total).toBe(4);
+  });
+
+  test('heartbeats make a node live until its TTL passes', async () => {
+    await store.heartbeat('worker', 'w1', 200, { concurrency: 4 });
+    await store.heartbeat('worker', 'w2', 5000);
+    expect((await store.liveNodes('worker')).map((n) => n.nodeId).sort()).toEqual(['w1', 'w2']);
+    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w1')!.info).toEqual({ concurrency: 4 });
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect((await store.liveNodes('worker')).map((n) => n.nodeId)).toEqual(['w2']);
+    await store.removeNode('worker', 'w2');
+    expect(await store.liveNodes('worker')).toEqual([]);
+  });
+
+  test('tryLock lets one holder in per TTL', async () => {
+    expect(await store.tryLock('reaper', 'a', 200)).toBe(true);
+    expect(await store.tryLock('reaper', 'b', 200)).toBe(false);
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect(await store.tryLock('reaper', 'b', 200)).toBe(true);
+  });
+});
