@@ -41,3 +41,16 @@ export function flowRows(flow: FlowSpec): JobRow[] {
 export function tokenBase(consumer: string): string {
   return `${consumer}:${randomUUID().slice(0, 13)}`;
 }
+
+/** the record a new job starts as: the same fields enqueueJobs.lua writes */
+export function newJobFields(j: JobRow, now: number): Record<string, string> {
+  const t = String(now);
+  return {
+    id: j.id, type: j.type, queue: j.queue, state: 'PENDING', params: j.params,
+    attempts: '0', max_attempts: String(j.max_attempts), initiated_by: j.initiated_by,
+    handled_by: '', checked_by: '', parent_id: j.parent_id, chunk_index: j.chunk_index,
+    completed: j.total === '' ? '' : '0', total: j.total,
+    result: '', error: '', created_at: t, updated_at: t,
+    started_at: '', finished_at: '', run_at: '',
+  };
+}

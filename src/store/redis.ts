@@ -8,7 +8,7 @@ import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
 import { decodeJob, pairsToRecord } from './codec';
-import { flowRows, jobRow, JobRow, tokenBase } from './common';
+import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
@@ -109,10 +109,10 @@ export class RedisStore implements Store {
   }
 
   /** run a script by SHA; send its source when Redis does not have it */
-  private async run<T = Reply>(name: ScriptName, args: (string | number)[]): Promise<T> {
+  private async run<T = Reply>(name: ScriptName, args: (string | number)[], now = this.options.now()): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
-    const tail = ['1', this.keys.base, o.now(), o.resultTtlMs, o.eventRetentionMs, ...args];
+    const tail = ['1', this.keys.base, now, o.resultTtlMs, o.eventRetentionMs, ...args];
     try {
       return await this.cmd<T>(['EVALSHA', s.sha, ...tail]);
     } catch (err) {
@@ -128,20 +128,19 @@ export class RedisStore implements Store {
     throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
   }
 
-  private async insert(rows: JobRow[]): Promise<void> {
-    await this.run('enqueueJobs', [JSON.stringify(rows)]);
+  /** write new jobs; answers them as created (a worker may already have claimed them) */
+  private async insert(rows: JobRow[]): Promise<Job[]> {
+    const now = this.options.now();
+    await this.run('enqueueJobs', [JSON.stringify(rows)], now);
+    return rows.map((r) => decodeJob(newJobFields(r, now)));
   }
 
-  async enqueue(jobs: NewJob[]): Promise<Job[]> {
-    const rows = jobs.map((j) => jobRow(j));
-    await this.insert(rows);
-    return this.getJobs(rows.map((r) => r.id));
+  enqueue(jobs: NewJob[]): Promise<Job[]> {
+    return this.insert(jobs.map((j) => jobRow(j)));
   }
 
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
-    const rows = flowRows(flow);
-    await this.insert(rows);
-    const [parent, ...children] = await this.getJobs(rows.map((r) => r.id));
+    const [parent, ...children] = await this.insert(flowRows(flow));
     return { parent, children };
   }
 

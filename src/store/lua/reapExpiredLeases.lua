@@ -2,7 +2,7 @@
   ARGV[4] queue  ARGV[5] limit
   Returns  {{requeued ids}, {dead ids}}
   A job with attempts left goes back to the head of its queue as RETRY; one that used every
-  attempt goes DEAD (and fails its parent). Also housekeeping, bounded by `limit`: drops
+  attempt goes DEAD (and fails its parent). Also housekeeping, up to 10 × limit ids: drops
   expired jobs from the indexes and trims the event log to eventRetentionMs.
 ]]
 local queue, limit = ARGV[4], tonumber(ARGV[5])
@@ -36,7 +36,7 @@ end
 
 local cutoff = now - resultTtl
 for _, s in ipairs({ 'SUCCESS', 'FAILURE' }) do
-  local gone = redis.call('ZRANGEBYSCORE', K.state(s), '-inf', cutoff, 'LIMIT', 0, limit)
+  local gone = redis.call('ZRANGEBYSCORE', K.state(s), '-inf', cutoff, 'LIMIT', 0, limit * 10)
   if #gone > 0 then
     redis.call('ZREM', K.state(s), unpack(gone))
     redis.call('ZREM', K.jobs, unpack(gone))

@@ -1,0 +1,164 @@
+/**
+ * npm run bench:queue: jobs/s end to end and single round-trip latency through ONE worker
+ * process, for wizard and for BullMQ in the same run on the same Redis with the same
+ * concurrency; then Redis memory before and after 100,000 finished tasks expire.
+ * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
+ * BENCH_MEMORY_N (100000), BENCH_REDIS_URL (default: a redis-server of its own on a free port).
+ */
+import path from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { createClient } from 'redis';
+import { RedisStore } from '../src/store/redis';
+import { pairsFromInfo } from '../src/store/redis';
+import { spawnWizard, WizardProc, killAll } from '../test/helpers/procs';
+import { startRedisServer } from '../test/helpers/redis-server';
+import { spawn } from 'node:child_process';
+
+const N = Number(process.env.BENCH_N ?? 20_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const RTT_SAMPLES = Number(process.env.BENCH_RTT ?? 2000);
+const MEMORY_N = Number(process.env.BENCH_MEMORY_N ?? 100_000);
+const BATCH = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;
+};
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+async function until(cond: () => Promise<boolean>, everyMs = 5, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+interface Figures {
+  jobs_per_sec: number;
+  seconds: number;
+  rtt_p50_ms: number;
+  rtt_p99_ms: number;
+}
+
+async function benchWizard(url: string): Promise<Figures> {
+  const prefix = `bench-${process.pid}`;
+  const store = await new RedisStore({ url, prefix }).connect();
+  const worker = spawnWizard(['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'], { REDIS_URL: url, LOG_LEVEL: 'warn' });
+  await store.waitForWork('warmup', 1);
+  await until(async () => (await store.liveNodes('worker')).length === 1, 20);
+
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i += BATCH) {
+    await store.enqueue(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+  }
+  await until(async () => (await store.countByState()).SUCCESS >= N);
+  const seconds = ms(t0) / 1000;
+
+  const rtts: number[] = [];
+  let cursor = await store.lastEventId();
+  for (let i = 0; i < RTT_SAMPLES + 200; i++) {
+    const s = process.hrtime.bigint();
+    const [job] = await store.enqueue([{ type: 'task', params: { a: i, b: 1, op: 'add' } }]);
+    for (let done = false; !done; ) {
+      const events = await store.readEvents(cursor, 1000);
+      if (events.length) cursor = events[events.length - 1].id;
+      done = events.some((e) => e.jobId === job.id && e.state === 'SUCCESS');
+    }
+    if (i >= 200) rtts.push(ms(s));
+  }
+  await worker.kill('SIGTERM');
+  await store.close();
+  return { jobs_per_sec: Math.round(N / seconds), seconds: Math.round(seconds * 1000) / 1000, rtt_p50_ms: percentile(rtts, 50), rtt_p99_ms: percentile(rtts, 99) };
+}
+
+async function benchBullmq(url: string): Promise<Figures> {
+  const u = new URL(url);
+  const connection = { host: u.hostname, port: Number(u.port || 6379) };
+  const name = `bench-bullmq-${process.pid}`;
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await events.waitUntilReady();
+  const proc = spawn(process.execPath, [path.join(__dirname, 'bullmq-worker.js'), url, name, String(CONCURRENCY)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i += BATCH) {
+    await queue.addBulk(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ name: 'add', data: { a: i + k, b: 1 } })));
+  }
+  await until(async () => (await queue.getCompletedCount()) >= N);
+  const seconds = ms(t0) / 1000;
+
+  const rtts: number[] = [];
+  for (let i = 0; i < RTT_SAMPLES + 200; i++) {
+    const s = process.hrtime.bigint();
+    const job = await queue.add('add', { a: i, b: 1 });
+    await job.waitUntilFinished(events);
+    if (i >= 200) rtts.push(ms(s));
+  }
+  proc.kill('SIGTERM');
+  await queue.obliterate({ force: true });
+  await Promise.all([queue.close(), events.close()]);
+  return { jobs_per_sec: Math.round(N / seconds), seconds: Math.round(seconds * 1000) / 1000, rtt_p50_ms: percentile(rtts, 50), rtt_p99_ms: percentile(rtts, 99) };
+}
+
+/** used_memory before, and after MEMORY_N finished tasks have expired */
+async function benchMemory(url: string) {
+  const prefix = `bench-mem-${process.pid}`;
+  const raw = createClient({ url });
+  await raw.connect();
+  const usedMemory = async () => Number(pairsFromInfo(await raw.info('memory')).used_memory);
+  const ttl = 3000;
+  const store = await new RedisStore({ url, prefix, resultTtlMs: ttl }).connect();
+  const worker: WizardProc = spawnWizard(
+    ['worker', '--prefix', prefix, '--node-id', 'mem-worker', '--concurrency', String(CONCURRENCY), '--threads', '1', '--result-ttl-ms', String(ttl), '--event-retention-ms', String(ttl), '--lease-ms', '2000'],
+    { REDIS_URL: url, LOG_LEVEL: 'warn' },
+  );
+  await until(async () => (await store.liveNodes('worker')).length === 1, 20);
+  await store.enqueue([{ type: 'task', params: { a: 0, b: 0, op: 'add' } }]); // load the scripts
+  await sleep(ttl + 2000);
+  const before = await usedMemory();
+  for (let i = 0; i < MEMORY_N; i += BATCH) {
+    await store.enqueue(Array.from({ length: Math.min(BATCH, MEMORY_N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+  }
+  await until(async () => (await store.countByState()).SUCCESS >= MEMORY_N, 20);
+  const peak = await usedMemory();
+  await until(async () => (await store.listJobs({ limit: 1 })).total === 0 && (await raw.xLen(store.keys.events)) < 200, 200);
+  await sleep(500);
+  const after = await usedMemory();
+  await worker.kill('SIGTERM');
+  await store.close();
+  await raw.close();
+  return { tasks: MEMORY_N, used_memory_before: before, used_memory_peak: peak, used_memory_after: after, growth_ratio: Math.round((after / before) * 1000) / 1000 };
+}
+
+async function main() {
+  const own = process.env.BENCH_REDIS_URL ? null : await startRedisServer();
+  const url = process.env.BENCH_REDIS_URL ?? own!.url;
+  try {
+    const wizard = await benchWizard(url);
+    const bullmq = await benchBullmq(url);
+    const memory = MEMORY_N > 0 ? await benchMemory(url) : null;
+    const out = {
+      bench: 'queue',
+      n: N,
+      concurrency: CONCURRENCY,
+      wizard,
+      bullmq,
+      throughput_ratio: Math.round((wizard.jobs_per_sec / bullmq.jobs_per_sec) * 100) / 100,
+      rtt_p50_ratio: Math.round((wizard.rtt_p50_ms / bullmq.rtt_p50_ms) * 100) / 100,
+      memory,
+      targets: { throughput_ratio: '>= 2', rtt_p50_ms: '< 1', memory_growth_ratio: '<= 1.10' },
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  } finally {
+    await killAll();
+    await own?.destroy();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

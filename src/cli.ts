@@ -1,0 +1,45 @@
+/**
+ * The `wizard` program: composes the subcommands and picks the exit code, nothing else.
+ * 0 success; 1 the job or command failed; 2 usage error; 3 cannot reach the API or Redis.
+ */
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { apiCommand } from './commands/api';
+import { submitCommand, watchCommand } from './commands/client';
+import { upCommand } from './commands/up';
+import { workerCommand } from './commands/worker';
+import { EXIT_CODE, errorMessage, exitCodeFor } from './core/errors';
+import { assetPath } from './util/package-root';
+
+export function buildProgram(): Command {
+  const program = new Command('wizard')
+    .description('a distributed job system on Redis: math tasks, prime counting, a running sum, bots')
+    .version(JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')).version)
+    .addCommand(apiCommand)
+    .addCommand(workerCommand)
+    .addCommand(upCommand)
+    .addCommand(submitCommand)
+    .addCommand(watchCommand);
+  const exitOverride = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(exitOverride);
+  };
+  exitOverride(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number = EXIT_CODE.ok;
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      code = err.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;
+    } else {
+      code = exitCodeFor(err);
+      process.stderr.write(`error: ${errorMessage(err)}\n`);
+    }
+  }
+  process.exitCode = code;
+  if (code !== EXIT_CODE.ok) process.exit(code);
+}

@@ -1,0 +1,86 @@
+/**
+ * The common flags: each declares its environment variable and default, and parses its value
+ * with a message that names the flag (exit code 2). Precedence: defaults < environment < flags.
+ */
+import os from 'node:os';
+import { InvalidArgumentError, Option } from 'commander';
+
+export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+export function parseNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a finite number, got '${value}'`);
+    return n;
+  };
+}
+
+export function parseUrl(flag: string, protocols: string[]) {
+  return (value: string): string => {
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(`${flag} must be a URL (${protocols.join(' or ')}), got '${value}'`);
+    }
+    if (!protocols.includes(u.protocol.replace(':', ''))) {
+      throw new InvalidArgumentError(`${flag} must start with ${protocols.map((p) => p + '://').join(' or ')}, got '${value}'`);
+    }
+    return value;
+  };
+}
+
+export const defaultNodeId = (): string => `${os.hostname()}-${process.pid}`;
+
+export const redisOption = (help = 'Redis URL (rediss:// for TLS)') =>
+  new Option('--redis <url>', help).env('REDIS_URL').default('redis://127.0.0.1:6379').argParser(parseUrl('--redis', ['redis', 'rediss']));
+
+/** for `wizard up`: no default, because no Redis means the in-memory store */
+export const optionalRedisOption = () =>
+  new Option('--redis <url>', 'Redis URL; without it everything runs in memory')
+    .env('REDIS_URL')
+    .argParser((v: string) => (v === '' ? undefined : parseUrl('--redis', ['redis', 'rediss'])(v)));
+
+export const prefixOption = () =>
+  new Option('--prefix <p>', 'key prefix: every key lives under it').env('WIZARD_PREFIX').default('wizard').argParser((v: string) => {
+    if (!/^[\w.:-]{1,64}$/.test(v)) throw new InvalidArgumentError(`--prefix must be 1-64 of letters, digits, _ . : -, got '${v}'`);
+    return v;
+  });
+
+export const portOption = () => new Option('--port <n>', 'HTTP port').env('PORT').default(8000).argParser(parseIntIn('--port', 0, 65535));
+
+export const hostOption = () => new Option('--host <addr>', 'address to listen on').env('WIZARD_HOST').default('127.0.0.1');
+
+export const nodeIdOption = () =>
+  new Option('--node-id <id>', 'name of this node (default <hostname>-<pid>)').env('WIZARD_NODE_ID').argParser((v: string) => {
+    if (!/^[\w.:@-]{1,128}$/.test(v)) throw new InvalidArgumentError(`--node-id must be 1-128 of letters, digits, _ . : @ -, got '${v}'`);
+    return v;
+  });
+
+export const apiOption = () =>
+  new Option('--api <url>', 'API base URL').env('WIZARD_API_URL').default('http://127.0.0.1:8000').argParser(parseUrl('--api', ['http', 'https']));
+
+export const threadsOption = () =>
+  new Option('--threads <n>', 'threads of the CPU pool (default: number of CPUs)').env('WIZARD_THREADS').argParser(parseIntIn('--threads', 1, 256));
+
+export const concurrencyOption = () =>
+  new Option('--concurrency <n>', 'jobs in flight at once').env('WIZARD_CONCURRENCY').default(32).argParser(parseIntIn('--concurrency', 1, 10_000));
+
+export const leaseOption = () =>
+  new Option('--lease-ms <ms>', 'lease on a claimed job; renewed at a third of it').env('WIZARD_LEASE_MS').default(30_000).argParser(parseIntIn('--lease-ms', 100, 3_600_000));
+
+export const resultTtlOption = () =>
+  new Option('--result-ttl-ms <ms>', 'finished jobs expire this long after they finish').env('WIZARD_RESULT_TTL_MS').default(3_600_000).argParser(parseIntIn('--result-ttl-ms', 1000));
+
+export const eventRetentionOption = () =>
+  new Option('--event-retention-ms <ms>', 'the event log keeps this much history').env('WIZARD_EVENT_RETENTION_MS').default(600_000).argParser(parseIntIn('--event-retention-ms', 1000));
+
+export const jsonOption = () => new Option('--json', 'machine-readable output on stdout, nothing else there');

@@ -1,0 +1,28 @@
+import os from 'node:os';
+import { Command, Option } from 'commander';
+import { startWorker } from '../roles/worker';
+import { eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
+import { storeFromFlags, untilSignal } from './run-role';
+
+export const workerCommand = new Command('worker')
+  .description('consume the queue; CPU-bound work runs in a thread pool')
+  .addOption(redisOption())
+  .addOption(prefixOption())
+  .addOption(nodeIdOption())
+  .addOption(concurrencyOption())
+  .addOption(threadsOption())
+  .addOption(leaseOption())
+  .addOption(new Option('--queue <name>', 'queue to consume').env('WIZARD_QUEUE').default('default'))
+  .addOption(resultTtlOption())
+  .addOption(eventRetentionOption())
+  .action(async (flags) => {
+    const store = await storeFromFlags(flags);
+    const worker = startWorker(store, {
+      nodeId: flags.nodeId ?? defaultNodeId(),
+      concurrency: flags.concurrency,
+      threads: flags.threads ?? os.availableParallelism(),
+      leaseMs: flags.leaseMs,
+      queue: flags.queue,
+    });
+    await untilSignal(store, [worker]);
+  });

@@ -1,0 +1,22 @@
+/** The Express app: every route module mounted on one app, errors as JSON. */
+import express, { Express } from 'express';
+import type { ApiContext } from './context';
+import { errorHandler, notFoundRoute } from './errors';
+import { jobRoutes } from './routes/jobs';
+import { mathRoutes } from './routes/math';
+import { opsRoutes } from './routes/ops';
+
+export const BODY_LIMIT = '64kb';
+
+export function createApp(ctx: ApiContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+  app.use(opsRoutes(ctx));
+  app.use(mathRoutes(ctx));
+  app.use(jobRoutes(ctx));
+  app.use(notFoundRoute);
+  app.use(errorHandler(ctx.log));
+  return app;
+}

@@ -1,0 +1,39 @@
+/**
+ * Errors as JSON, never an HTML page or a stack trace:
+ * {"error": {"code": "validation_failed", "message": "n must be an integer >= 10000", "details": [...]}}
+ */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { HTTP_STATUS, NotFoundError, WizardError } from '../../core/errors';
+import type { Logger } from '../../util/log';
+
+export function errorBody(code: string, message: string, details: unknown[] = []) {
+  return { error: { code, message, details } };
+}
+
+export const notFoundRoute: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`no route for ${req.method} ${req.path}`));
+};
+
+/** body-parser's own errors (bad JSON, too large, wrong charset) as ours */
+function fromHttpError(err: { status?: number; type?: string; message?: string }): WizardError | null {
+  if (err.type === 'entity.parse.failed') return new WizardError('validation_failed', 'body must be valid JSON');
+  if (err.type === 'entity.too.large') return new WizardError('payload_too_large', 'body is too large');
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    return new WizardError(err.status === 415 ? 'validation_failed' : 'validation_failed', err.message ?? 'bad request');
+  }
+  return null;
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof WizardError ? err : fromHttpError(err);
+    if (!known) {
+      log.error('unhandled error', { path: req.path, error: err instanceof Error ? err.message : String(err) });
+      res.status(500).json(errorBody('internal', 'internal error'));
+      return;
+    }
+    const status = HTTP_STATUS[known.code];
+    if (known.code === 'store_unavailable') res.set('Retry-After', '1');
+    res.status(status).json(errorBody(known.code, known.message, known.details));
+  };
+}

@@ -1,0 +1,45 @@
+/** `wizard api`: the HTTP server. start(options) → { close() }. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Store } from '../../store/types';
+import { createLogger, Logger } from '../../util/log';
+import { createApp } from './app';
+
+export interface ApiOptions {
+  nodeId: string;
+  port: number;
+  host: string;
+  log: Logger;
+}
+
+export interface RunningApi {
+  readonly port: number;
+  readonly url: string;
+  close(force?: boolean): Promise<void>;
+}
+
+export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
+  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), ...options };
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now() });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 5000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  o.log.info('api listening', { url, store: store.location });
+  return {
+    port,
+    url,
+    async close(force = false) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (force) server.closeAllConnections();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
+      server.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** Operations: /health (the store, its stats, live workers) and /healthz (liveness only). */
+import { Router } from 'express';
+import { errorMessage } from '../../../core/errors';
+import type { ApiContext } from '../context';
+
+export function opsRoutes(ctx: ApiContext): Router {
+  const r = Router();
+
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
+  });
+
+  r.get('/health', async (_req, res) => {
+    try {
+      const [ping, stats, workers] = await Promise.all([ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker')]);
+      res.json({
+        status: 'healthy',
+        node_id: ctx.nodeId,
+        redis_connected: true,
+        store: { kind: ctx.store.kind, url: ctx.store.location, ...ping },
+        stats,
+        workers: { live: workers.length, nodes: workers.map((w) => ({ node_id: w.nodeId, last_seen: new Date(w.seenAt).toISOString(), ...w.info })) },
+      });
+    } catch (err) {
+      res.status(503).json({
+        status: 'unhealthy',
+        node_id: ctx.nodeId,
+        redis_connected: false,
+        store: { kind: ctx.store.kind, url: ctx.store.location },
+        error: { code: 'store_unavailable', message: errorMessage(err) },
+      });
+    }
+  });
+
+  return r;
+}

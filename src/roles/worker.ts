@@ -1,0 +1,243 @@
+/**
+ * `wizard worker`: consumes a queue with `concurrency` jobs in flight.
+ *
+ * - One fetch loop claims as many jobs as there are free slots (one round trip for a batch) and
+ *   blocks on the queue's marker when there is nothing to do.
+ * - Held jobs' leases are renewed every leaseMs/3, so a slow chunk is never run twice; a job whose
+ *   lease was lost anyway is abandoned, its late result refused by the store.
+ * - CPU-bound handlers (prime chunks) run in a Piscina thread pool, so the event loop stays free
+ *   for renewals, heartbeats and shutdown.
+ * - Every interval one worker in the cluster (a lock) reaps lapsed leases.
+ * - Redis going away is survived: each loop backs off and resumes by itself.
+ * - close(): stop claiming, let running jobs finish for up to drainMs, release the rest.
+ *   close(true) drops everything at once, as a crash would.
+ */
+import os from 'node:os';
+import Piscina from 'piscina';
+import { computeBackoff, shouldRetry } from '../core/backoff';
+import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
+import { handlerFor, isPermanent } from '../core/handlers';
+import { DEFAULT_QUEUE, Job } from '../core/job';
+import type { FailTarget, Store } from '../store/types';
+import { createLogger, Logger } from '../util/log';
+import { assetPath } from '../util/package-root';
+import { retryDelay, sleep } from '../util/time';
+
+export interface WorkerOptions {
+  nodeId: string;
+  queue: string;
+  /** jobs in flight at once */
+  concurrency: number;
+  /** threads of the CPU pool */
+  threads: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** longest wait on an idle queue before looking again */
+  blockMs: number;
+  /** how long close() lets running jobs finish before releasing them */
+  drainMs: number;
+  log: Logger;
+}
+
+export const WORKER_DEFAULTS = {
+  queue: DEFAULT_QUEUE,
+  concurrency: 32,
+  threads: os.availableParallelism(),
+  leaseMs: 30_000,
+  heartbeatMs: 5_000,
+  blockMs: 1_000,
+  drainMs: 7_000,
+};
+
+export interface RunningWorker {
+  readonly nodeId: string;
+  /** jobs finished by this worker (success or failure) */
+  readonly processed: () => number;
+  close(force?: boolean): Promise<void>;
+}
+
+interface Held {
+  job: Job;
+  token: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export function validateWorkerOptions(o: WorkerOptions): void {
+  for (const k of ['concurrency', 'threads', 'leaseMs', 'heartbeatMs', 'blockMs'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`options.${k} must be a positive integer`);
+  }
+}
+
+export function startWorker(store: Store, options: Partial<WorkerOptions> & { nodeId: string }): RunningWorker {
+  const o: WorkerOptions = { ...WORKER_DEFAULTS, log: createLogger({ role: 'worker', node_id: options.nodeId }), ...options };
+  validateWorkerOptions(o);
+  const log = o.log;
+  const held = new Map<string, Held>();
+  let stopping = false;
+  let processed = 0;
+  let slotFreed: (() => void) | null = null;
+  let pool: Piscina | null = null;
+
+  const cpuPool = (): Piscina => {
+    pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), maxThreads: o.threads, minThreads: Math.min(1, o.threads) });
+    return pool;
+  };
+
+  /** retry a store call while the store is unavailable; give up on lease loss */
+  const persist = async (what: string, job: Job, fn: () => Promise<void>): Promise<void> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        await fn();
+        return;
+      } catch (err) {
+        if (err instanceof LeaseLostError || err instanceof NotFoundError) {
+          log.warn(`${what} refused: lease lost`, { job_id: job.id });
+          return;
+        }
+        if (!(err instanceof StoreUnavailableError) || (stopping && failures > 3)) {
+          log.error(`${what} failed`, { job_id: job.id, error: errorMessage(err) });
+          return;
+        }
+        await sleep(retryDelay(failures));
+      }
+    }
+  };
+
+  const execute = async (job: Job, signal: AbortSignal): Promise<unknown> => {
+    const handler = handlerFor(job.type);
+    if (handler.cpu) return cpuPool().run(job.params, { signal });
+    return handler.run(job.params, { signal });
+  };
+
+  const runJob = async (job: Job, token: string, abort: AbortController): Promise<void> => {
+    let result: unknown;
+    try {
+      result = await execute(job, abort.signal);
+    } catch (err) {
+      if (abort.signal.aborted) return; // lease lost or forced stop: someone else will run it
+      const policy = handlerFor(job.type).policy;
+      const target: FailTarget = isPermanent(err)
+        ? { to: 'FAILURE' }
+        : shouldRetry(policy, job.attempts)
+          ? { to: 'RETRY', runAt: Date.now() + computeBackoff(policy, job.attempts) }
+          : { to: 'DEAD' };
+      log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
+      await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
+      processed++;
+      return;
+    }
+    if (abort.signal.aborted) return;
+    await persist('complete', job, () => store.complete(job.id, token, result));
+    processed++;
+  };
+
+  const start = (job: Job, token: string) => {
+    const abort = new AbortController();
+    const entry: Held = { job, token, abort, done: Promise.resolve() };
+    held.set(job.id, entry);
+    entry.done = runJob(job, token, abort).finally(() => {
+      held.delete(job.id);
+      slotFreed?.();
+    });
+  };
+
+  const waitForSlot = () => new Promise<void>((r) => (slotFreed = r)).then(() => void (slotFreed = null));
+
+  const fetchLoop = async () => {
+    let failures = 0;
+    while (!stopping) {
+      const free = o.concurrency - held.size;
+      if (free <= 0) {
+        await waitForSlot();
+        continue;
+      }
+      try {
+        const { jobs, nextRunAt } = await store.claim(o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
+        if (failures > 0) log.info('store is back: resuming', { store: store.location });
+        failures = 0;
+        if (stopping) {
+          for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));
+          break;
+        }
+        for (const c of jobs) start(c.job, c.token);
+        if (jobs.length === 0) {
+          const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - Date.now()));
+          await store.waitForWork(o.queue, wait);
+        }
+      } catch (err) {
+        if (stopping) break;
+        if (failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
+        await sleep(retryDelay(failures++));
+      }
+    }
+  };
+
+  const renewAll = async () => {
+    await Promise.all(
+      [...held.values()].map(async (h) => {
+        try {
+          await store.renew(h.job.id, h.token, o.leaseMs);
+        } catch (err) {
+          if (err instanceof LeaseLostError || err instanceof NotFoundError) {
+            log.warn('lease lost: abandoning job', { job_id: h.job.id });
+            h.abort.abort(err);
+          }
+        }
+      }),
+    );
+  };
+
+  const heartbeat = () =>
+    store
+      .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size })
+      .catch(() => undefined);
+
+  const reap = async () => {
+    try {
+      if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, Math.max(250, Math.floor(o.leaseMs / 4))))) return;
+      const { requeued, dead } = await store.reap(o.queue);
+      if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
+    } catch {
+      /* the store is away; the next tick tries again */
+    }
+  };
+
+  const timers = [
+    setInterval(() => void renewAll(), Math.max(50, Math.floor(o.leaseMs / 3))),
+    setInterval(() => void heartbeat(), o.heartbeatMs),
+    setInterval(() => void reap(), Math.max(250, Math.floor(o.leaseMs / 4))),
+  ];
+  void heartbeat();
+  void reap();
+  const loop = fetchLoop();
+  log.info('worker started', { queue: o.queue, concurrency: o.concurrency, threads: o.threads, store: store.location });
+
+  return {
+    nodeId: o.nodeId,
+    processed: () => processed,
+    async close(force = false) {
+      if (stopping) return;
+      stopping = true;
+      slotFreed?.();
+      timers.forEach(clearInterval);
+      if (force) {
+        for (const h of held.values()) h.abort.abort(new Error('worker stopped'));
+        await pool?.destroy();
+        return;
+      }
+      await Promise.race([loop, sleep(o.blockMs + 500)]);
+      const drained = Promise.all([...held.values()].map((h) => h.done));
+      const timedOut = await Promise.race([drained.then(() => false), sleep(o.drainMs).then(() => true)]);
+      if (timedOut) {
+        for (const h of [...held.values()]) {
+          h.abort.abort(new Error('worker stopping'));
+          await persist('release', h.job, () => store.release(h.job.id, h.token));
+        }
+      }
+      await store.removeNode('worker', o.nodeId).catch(() => undefined);
+      await pool?.destroy();
+      log.info('worker stopped', { processed, released: timedOut });
+    },
+  };
+}

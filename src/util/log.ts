@@ -1,0 +1,44 @@
+/**
+ * Structured logs: one JSON line per event on stderr ({time, level, role, node_id, msg, ...}),
+ * a short human line when stderr is a terminal. LOG_LEVEL sets the level (default info).
+ * stdout stays free for command output (--json).
+ */
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
+export type LogLevel = keyof typeof LEVELS;
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+function levelFromEnv(): LogLevel {
+  const v = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
+  return v in LEVELS ? (v as LogLevel) : 'info';
+}
+
+export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = levelFromEnv()): Logger {
+  const min = LEVELS[level];
+  const pretty = process.stderr.isTTY === true;
+  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields: Record<string, unknown> = {}) => {
+    if (LEVELS[lvl] < min) return;
+    const rec = { time: new Date().toISOString(), level: lvl, ...base, msg, ...fields };
+    if (pretty) {
+      const extra = Object.entries({ ...fields }).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      process.stderr.write(`${rec.time.slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} [${base.role ?? '-'} ${base.node_id ?? ''}] ${msg}${extra.length ? ' ' + extra.join(' ') : ''}\n`);
+    } else {
+      process.stderr.write(JSON.stringify(rec) + '\n');
+    }
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    child: (fields) => createLogger({ ...base, ...fields }, level),
+  };
+}
+
+export const silentLogger: Logger = createLogger({}, 'silent');

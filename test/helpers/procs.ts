@@ -1,0 +1,100 @@
+/** Real `wizard` processes for e2e tests: spawned from the built binary, killed for real. */
+import { ChildProcess, spawn } from 'node:child_process';
+import { assetPath } from '../../src/util/package-root';
+
+export const WIZARD_BIN = assetPath('bin', 'wizard');
+
+export interface WizardProc {
+  proc: ChildProcess;
+  name: string;
+  output(): string;
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** resolves with the exit code (or the signal name) */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+const running = new Set<WizardProc>();
+
+export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0]): WizardProc {
+  const proc = spawn(process.execPath, [WIZARD_BIN, ...args], {
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    listeners.forEach((l) => l());
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const p: WizardProc = {
+    proc,
+    name,
+    output: () => out,
+    waitForOutput(re, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(re);
+          if (m) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`${name}: no output matching ${re} within ${timeoutMs} ms; output so far:\n${out.slice(-3000)}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
+    exited,
+    async kill(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+  running.add(p);
+  void exited.then(() => running.delete(p));
+  return p;
+}
+
+/** SIGKILL whatever a test left running */
+export async function killAll(): Promise<void> {
+  await Promise.all([...running].map((p) => p.kill('SIGKILL')));
+}
+
+export async function waitUntil<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export async function http<T = unknown>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON: the test will see the text */
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}

@@ -1,0 +1,41 @@
+/** The Lua scripts build key names themselves (lib.lua); they must agree with src/store/keys.ts. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { redisKeys } from '../../src/store/keys';
+
+const lib = fs.readFileSync(path.join(__dirname, '../../src/store/lua/lib.lua'), 'utf8');
+
+test('every key is hash-tagged with the prefix, so every script touches one slot', () => {
+  const k = redisKeys('wizard');
+  for (const key of [k.job('x'), k.wait('q'), k.active('q'), k.events, k.state('DEAD'), k.node('worker', 'w'), k.lock('l')]) {
+    expect(key.startsWith('{wizard}:')).toBe(true);
+  }
+});
+
+test.each([
+  ['job', "base .. 'job:' .. id", (k: ReturnType<typeof redisKeys>) => k.job('ID')],
+  ['children', "base .. 'job:' .. id .. ':children'", (k: ReturnType<typeof redisKeys>) => k.children('ID')],
+  ['chunkResults', "base .. 'job:' .. id .. ':results'", (k: ReturnType<typeof redisKeys>) => k.chunkResults('ID')],
+  ['wait', "base .. 'q:' .. q .. ':wait'", (k: ReturnType<typeof redisKeys>) => k.wait('ID')],
+  ['active', "base .. 'q:' .. q .. ':active'", (k: ReturnType<typeof redisKeys>) => k.active('ID')],
+  ['delayed', "base .. 'q:' .. q .. ':delayed'", (k: ReturnType<typeof redisKeys>) => k.delayed('ID')],
+  ['marker', "base .. 'q:' .. q .. ':marker'", (k: ReturnType<typeof redisKeys>) => k.marker('ID')],
+  ['state', "base .. 'state:' .. s", (k: ReturnType<typeof redisKeys>) => k.state('ID')],
+])('lib.lua builds %s as keys.ts does', (_name, luaExpr, build) => {
+  expect(lib).toContain(luaExpr);
+  const k = redisKeys('p');
+  // evaluate the Lua concatenation with base = '{p}:' and the one variable = 'ID'
+  const evaluated = luaExpr
+    .split(' .. ')
+    .map((part) => (part === 'base' ? '{p}:' : part.startsWith("'") ? part.slice(1, -1) : 'ID'))
+    .join('');
+  expect(evaluated).toBe(build(k));
+});
+
+test('the fixed keys agree too', () => {
+  const k = redisKeys('p');
+  expect(lib).toContain("jobs = base .. 'jobs'");
+  expect(lib).toContain("dlq = base .. 'dlq'");
+  expect(lib).toContain("events = base .. 'events'");
+  expect([k.jobs, k.dlq, k.events]).toEqual(['{p}:jobs', '{p}:dlq', '{p}:events']);
+});
