@@ -47,8 +47,7 @@ export class RedisStore implements Store {
   readonly options: RedisStoreOptions;
   readonly keys: RedisKeys;
   private readonly client: Client;
-  private blocking: Client | null = null;
-  private blockingConnected: Promise<void> = Promise.resolve();
+  private readonly blocking = new Map<string, { client: Client; connected: Promise<void> }>();
   private readonly scripts = scripts();
   private lastError = '';
   private closed = false;
@@ -153,26 +152,32 @@ export class RedisStore implements Store {
     };
   }
 
-  /** blocking commands get their own connection, opened on first use */
-  private async blockingClient(): Promise<Client> {
-    if (!this.blocking) {
-      this.blocking = this.client.duplicate();
-      this.blocking.on('error', (err: Error) => {
+  /**
+   * Blocking commands get connections of their own, one per purpose (waiting for work, reading
+   * events), so a worker and an event reader in one process never queue behind each other.
+   */
+  private async dedicated(purpose: 'work' | 'events'): Promise<Client> {
+    let d = this.blocking.get(purpose);
+    if (!d) {
+      const client = this.client.duplicate();
+      client.on('error', (err: Error) => {
         this.lastError = err.message;
       });
-      this.blockingConnected = this.blocking.connect().then(
+      const connected = client.connect().then(
         () => undefined,
         (e: unknown) => {
           this.lastError = errorMessage(e);
         },
       );
+      d = { client, connected };
+      this.blocking.set(purpose, d);
     }
-    if (!this.blocking.isReady) await withTimeout(this.blockingConnected, this.options.commandTimeoutMs);
-    return this.blocking;
+    if (!d.client.isReady) await withTimeout(d.connected, this.options.commandTimeoutMs);
+    return d.client;
   }
 
   async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
-    const c = await this.blockingClient();
+    const c = await this.dedicated('work');
     const secs = Math.max(0.01, timeoutMs / 1000).toFixed(3);
     const got = await this.cmd<unknown[] | null>(['BZPOPMIN', this.keys.marker(queue), secs], c, timeoutMs + this.options.commandTimeoutMs);
     return got !== null;
@@ -253,7 +258,7 @@ export class RedisStore implements Store {
     const args: (string | number)[] = ['XREAD', 'COUNT', count];
     if (blockMs > 0) args.push('BLOCK', blockMs);
     args.push('STREAMS', this.keys.events, afterId);
-    const client = blockMs > 0 ? await this.blockingClient() : this.client;
+    const client = blockMs > 0 ? await this.dedicated('events') : this.client;
     const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, client, blockMs + this.options.commandTimeoutMs);
     if (!reply) return [];
     return reply[0][1].map(([id, flat]) => {
@@ -325,8 +330,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [this.blocking, this.client]) {
-      if (!c) continue;
+    for (const c of [...[...this.blocking.values()].map((d) => d.client), this.client]) {
       try {
         if (c.isOpen) c.destroy();
       } catch {

@@ -5,6 +5,7 @@ import { errorHandler, notFoundRoute } from './errors';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
+import { primeRoutes } from './routes/primes';
 
 export const BODY_LIMIT = '64kb';
 
@@ -15,6 +16,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
   app.use(mathRoutes(ctx));
+  app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));

@@ -11,5 +11,9 @@ export function jobRoutes(ctx: ApiContext): Router {
     if (!job) throw new NotFoundError(`job ${req.params.id} not found`);
     res.json(jobView(job));
   });
+  r.get('/jobs/:id/chunks', async (req, res) => {
+    if (!(await ctx.store.getJob(req.params.id))) throw new NotFoundError(`job ${req.params.id} not found`);
+    res.json({ job_id: req.params.id, chunks: (await ctx.store.listChildren(req.params.id)).map(jobView) });
+  });
   return r;
 }
