@@ -50,6 +50,7 @@ export class RedisStore implements Store {
   private readonly blocking = new Map<string, { client: Client; connected: Promise<void> }>();
   private readonly scripts = scripts();
   private lastError = '';
+  private readonly completions: { jobId: string; token: string; result: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private closed = false;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
@@ -71,6 +72,10 @@ export class RedisStore implements Store {
     });
     client.on('error', (err: Error) => {
       this.lastError = err.message || err.constructor.name;
+    });
+    // (re)load the scripts on every connect: a restarted Redis has an empty script cache
+    client.on('ready', () => {
+      for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
     });
     return client;
   }
@@ -187,8 +192,29 @@ export class RedisStore implements Store {
     this.checkCode(await this.run('renewLease', [jobId, token, leaseMs]), jobId);
   }
 
-  async complete(jobId: string, token: string, result: unknown): Promise<void> {
-    this.checkCode(await this.run('completeJob', [jobId, token, JSON.stringify(result ?? null)]), jobId);
+  /** completions of one event-loop turn go to Redis together, in one completeJobs call */
+  complete(jobId: string, token: string, result: unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ jobId, token, result: JSON.stringify(result ?? null), resolve, reject });
+      if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    const batch = this.completions.splice(0);
+    try {
+      const codes = await this.run<number[]>('completeJobs', [batch.length, ...batch.flatMap((c) => [c.jobId, c.token, c.result])]);
+      batch.forEach((c, i) => {
+        try {
+          this.checkCode(codes[i], c.jobId);
+          c.resolve();
+        } catch (err) {
+          c.reject(err);
+        }
+      });
+    } catch (err) {
+      batch.forEach((c) => c.reject(err));
+    }
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {

@@ -10,7 +10,7 @@ import { assetPath } from '../util/package-root';
 export const SCRIPT_NAMES = [
   'enqueueJobs',
   'claimJobs',
-  'completeJob',
+  'completeJobs',
   'failJob',
   'renewLease',
   'releaseJob',

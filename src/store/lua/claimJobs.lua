@@ -9,6 +9,7 @@
 local queue, consumer = ARGV[4], ARGV[5]
 local max, leaseMs, tokenBase = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local waitKey, activeKey, delayedKey = K.wait(queue), K.active(queue), K.delayed(queue)
+local leaseUntil = now + leaseMs
 
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)) do
   redis.call('ZREM', delayedKey, id)
@@ -21,21 +22,18 @@ while n < max do
   local id = redis.call('RPOP', waitKey)
   if not id then break end
   local jobKey = K.job(id)
-  local state = redis.call('HGET', jobKey, 'state')
-  if state and RUNNABLE[state] then
+  local j = load(jobKey)
+  if j and RUNNABLE[j.state] then
     n = n + 1
     local token = tokenBase .. '.' .. n
-    redis.call('HINCRBY', jobKey, 'attempts', 1)
-    redis.call('HSET', jobKey, 'token', token, 'handled_by', consumer, 'started_at', now,
-      'lease_until', now + leaseMs, 'run_at', '')
-    redis.call('ZADD', activeKey, now + leaseMs, id)
-    setState(id, jobKey, state, 'STARTED')
-    local parentId = redis.call('HGET', jobKey, 'parent_id')
-    if parentId ~= '' then
-      local parentKey = K.job(parentId)
-      if redis.call('HGET', parentKey, 'state') == 'PENDING' then
-        redis.call('HSET', parentKey, 'started_at', now)
-        setState(parentId, parentKey, 'PENDING', 'STARTED')
+    setState(id, jobKey, j, 'STARTED', { 'attempts', tonumber(j.attempts) + 1, 'token', token,
+      'handled_by', consumer, 'started_at', now, 'lease_until', leaseUntil, 'run_at', '' })
+    redis.call('ZADD', activeKey, leaseUntil, id)
+    if j.parent_id ~= '' then
+      local parentKey = K.job(j.parent_id)
+      local parent = load(parentKey)
+      if parent and parent.state == 'PENDING' then
+        setState(j.parent_id, parentKey, parent, 'STARTED', { 'started_at', now })
       end
     end
     local entry = { id, token }

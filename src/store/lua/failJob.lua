@@ -5,26 +5,20 @@
   A chunk that ends in DEAD or FAILURE fails its parent at once.
 ]]
 local id, token, err, target, runAt = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
-local jobKey, code = holder(id, token)
-if not jobKey then return code end
+local jobKey, j = holder(id, token)
+if not jobKey then return j end
 
-local from = redis.call('HGET', jobKey, 'state')
-local queue = redis.call('HGET', jobKey, 'queue')
-redis.call('HSET', jobKey, 'error', err)
 if target == 'RETRY' then
-  redis.call('HDEL', jobKey, 'token', 'lease_until')
-  redis.call('HSET', jobKey, 'run_at', runAt)
-  redis.call('ZREM', K.active(queue), id)
-  setState(id, jobKey, from, 'RETRY')
+  setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
+  redis.call('ZREM', K.active(j.queue), id)
   if runAt <= now then
-    requeueAtHead(id, queue)
+    requeueAtHead(id, j.queue)
   else
-    redis.call('ZADD', K.delayed(queue), runAt, id)
+    redis.call('ZADD', K.delayed(j.queue), runAt, id)
   end
   return OK
 end
 
-setState(id, jobKey, from, target)
-finish(id, jobKey, target)
-failParent(id, jobKey, err)
+finish(id, jobKey, j, target, { 'error', err })
+failParent(j, err)
 return OK

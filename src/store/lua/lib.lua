@@ -37,19 +37,29 @@ local function emit(id, state, completed, total)
     'job', id, 'state', state, 'completed', completed or '', 'total', total or '', 'at', now)
 end
 
--- move a job to a new state: the record, the per-state index (top-level jobs only), the event
-local function setState(id, jobKey, from, to)
-  redis.call('HSET', jobKey, 'state', to, 'updated_at', now)
-  if redis.call('HGET', jobKey, 'parent_id') == '' then
-    if from then redis.call('ZREM', K.state(from), id) end
+-- the fields transitions read, in one call; nil when the job does not exist
+local FIELDS = { 'state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts',
+  'max_attempts', 'chunk_index', 'created_at', 'handled_by' }
+local function load(jobKey)
+  local v = redis.call('HMGET', jobKey, unpack(FIELDS))
+  if not v[1] then return nil end
+  local j = {}
+  for i, f in ipairs(FIELDS) do j[f] = v[i] or '' end
+  return j
+end
+
+-- move a job to a new state in one write: the record (with `extra` field/value pairs), the
+-- per-state index (top-level jobs only), the event. j is the job as load() read it.
+local function setState(id, jobKey, j, to, extra)
+  local args = { 'HSET', jobKey, 'state', to, 'updated_at', now }
+  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
+  redis.call(unpack(args))
+  if j.parent_id == '' then
+    redis.call('ZREM', K.state(j.state), id)
     redis.call('ZADD', K.state(to), now, id)
   end
-  local total = redis.call('HGET', jobKey, 'total')
-  if total and total ~= '' then
-    emit(id, to, redis.call('HGET', jobKey, 'completed'), total)
-  else
-    emit(id, to)
-  end
+  if j.total ~= '' then emit(id, to, j.completed, j.total) else emit(id, to) end
+  j.state = to
 end
 
 -- put a job at the head of its queue (next to be claimed) and wake a consumer
@@ -58,20 +68,26 @@ local function requeueAtHead(id, queue)
   redis.call('ZADD', K.marker(queue), 0, 'm')
 end
 
--- the job has reached SUCCESS, FAILURE or DEAD: stop holding it, expire it or keep it in the DLQ
-local function finish(id, jobKey, to)
-  local queue = redis.call('HGET', jobKey, 'queue')
-  if queue and queue ~= '' then
-    redis.call('ZREM', K.active(queue), id)
-    redis.call('ZREM', K.delayed(queue), id)
-  end
-  redis.call('HSET', jobKey, 'finished_at', now)
-  redis.call('HDEL', jobKey, 'token', 'lease_until')
+-- fields that end a hold: the token and lease are cleared ('' means not held)
+local function released(extra)
+  local out = { 'token', '', 'lease_until', '' }
+  for _, v in ipairs(extra or {}) do out[#out + 1] = v end
+  return out
+end
+
+-- the job reaches SUCCESS, FAILURE or DEAD (one write), stops being held, and expires or,
+-- DEAD, waits in the dead-letter queue
+local function finish(id, jobKey, j, to, extra)
+  local fields = released(extra)
+  fields[#fields + 1] = 'finished_at'
+  fields[#fields + 1] = now
+  setState(id, jobKey, j, to, fields)
+  if j.queue ~= '' then redis.call('ZREM', K.active(j.queue), id) end
   if to == 'DEAD' then
     redis.call('ZADD', K.dlq, now, id)
   else
     redis.call('PEXPIRE', jobKey, resultTtl)
-    if redis.call('HGET', jobKey, 'total') ~= '' then
+    if j.total ~= '' then
       redis.call('PEXPIRE', K.children(id), resultTtl)
       redis.call('PEXPIRE', K.chunkResults(id), resultTtl)
     end
@@ -80,37 +96,29 @@ end
 
 -- a chunk failed for good: fail its parent at once with the reason and cancel the chunks still
 -- waiting; chunks being computed right now finish on their own and are ignored by the parent
-local function failParent(childId, childKey, reason)
-  local parentId = redis.call('HGET', childKey, 'parent_id')
-  if not parentId or parentId == '' then return end
+local function failParent(child, reason)
+  if child.parent_id == '' then return end
+  local parentId = child.parent_id
   local parentKey = K.job(parentId)
-  local pstate = redis.call('HGET', parentKey, 'state')
-  if not pstate or FINAL[pstate] then return end
-  local index = redis.call('HGET', childKey, 'chunk_index')
-  redis.call('HSET', parentKey, 'error', 'chunk ' .. index .. ' failed: ' .. reason)
-  setState(parentId, parentKey, pstate, 'FAILURE')
-  finish(parentId, parentKey, 'FAILURE')
+  local parent = load(parentKey)
+  if not parent or FINAL[parent.state] then return end
+  finish(parentId, parentKey, parent, 'FAILURE', { 'error', 'chunk ' .. child.chunk_index .. ' failed: ' .. reason })
   for _, sibling in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
     local siblingKey = K.job(sibling)
-    local sstate = redis.call('HGET', siblingKey, 'state')
-    if sstate and RUNNABLE[sstate] then
-      local queue = redis.call('HGET', siblingKey, 'queue')
-      redis.call('LREM', K.wait(queue), 0, sibling)
-      redis.call('HSET', siblingKey, 'error', 'cancelled: parent job ' .. parentId .. ' failed')
-      setState(sibling, siblingKey, sstate, 'FAILURE')
-      finish(sibling, siblingKey, 'FAILURE')
+    local s = load(siblingKey)
+    if s and RUNNABLE[s.state] then
+      redis.call('LREM', K.wait(s.queue), 0, sibling)
+      redis.call('ZREM', K.delayed(s.queue), sibling)
+      finish(sibling, siblingKey, s, 'FAILURE', { 'error', 'cancelled: parent job ' .. parentId .. ' failed' })
     end
   end
 end
 
--- check that `token` holds job `id`; answers the job key or nil and a code
+-- the job `token` holds, as load() reads it; or nil and a code
 local function holder(id, token)
   local jobKey = K.job(id)
-  local current = redis.call('HGET', jobKey, 'token')
-  if not current then
-    if redis.call('EXISTS', jobKey) == 0 then return nil, MISSING end
-    return nil, TOKEN_MISMATCH
-  end
-  if current ~= token then return nil, TOKEN_MISMATCH end
-  return jobKey, OK
+  local j = load(jobKey)
+  if not j then return nil, MISSING end
+  if j.token == '' or j.token ~= token then return nil, TOKEN_MISMATCH end
+  return jobKey, j
 end

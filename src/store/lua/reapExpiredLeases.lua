@@ -9,25 +9,18 @@ local queue, limit = ARGV[4], tonumber(ARGV[5])
 local requeued, dead = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'LIMIT', 0, limit)) do
   local jobKey = K.job(id)
-  local state = redis.call('HGET', jobKey, 'state')
-  if not state or not HELD[state] then
+  local j = load(jobKey)
+  if not j or not HELD[j.state] then
     redis.call('ZREM', K.active(queue), id)
   else
-    local attempts = tonumber(redis.call('HGET', jobKey, 'attempts'))
-    local maxAttempts = tonumber(redis.call('HGET', jobKey, 'max_attempts'))
-    local holderName = redis.call('HGET', jobKey, 'handled_by')
-    local reason = 'lease expired (held by ' .. holderName .. ', attempt ' .. attempts .. ' of ' .. maxAttempts .. ')'
-    redis.call('HSET', jobKey, 'error', reason)
-    if attempts >= maxAttempts then
-      setState(id, jobKey, state, 'DEAD')
-      finish(id, jobKey, 'DEAD')
-      failParent(id, jobKey, reason)
+    local reason = 'lease expired (held by ' .. j.handled_by .. ', attempt ' .. j.attempts .. ' of ' .. j.max_attempts .. ')'
+    if tonumber(j.attempts) >= tonumber(j.max_attempts) then
+      finish(id, jobKey, j, 'DEAD', { 'error', reason })
+      failParent(j, reason)
       dead[#dead + 1] = id
     else
-      redis.call('HDEL', jobKey, 'token', 'lease_until')
-      redis.call('HSET', jobKey, 'run_at', now)
+      setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
       redis.call('ZREM', K.active(queue), id)
-      setState(id, jobKey, state, 'RETRY')
       requeueAtHead(id, queue)
       requeued[#requeued + 1] = id
     end
