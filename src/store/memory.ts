@@ -177,12 +177,13 @@ export class MemoryStore implements Store {
     for (const wake of [...this.readers]) wake(true);
   }
 
-  private setState(id: string, rec: Rec, from: string | undefined, to: JobState): void {
-    Object.assign(rec, { state: to, updated_at: String(this.at) });
+  /** move a job to a new state in one write (with `extra` fields): record, index, event */
+  private setState(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
     if (rec.parent_id === '') {
-      if (from) this.stateIndex(from).delete(id);
+      this.stateIndex(rec.state).delete(id);
       this.stateIndex(to).set(id, this.at);
     }
+    Object.assign(rec, { state: to, updated_at: String(this.at) }, extra);
     if (rec.total) this.emit(id, to, rec.completed, rec.total);
     else this.emit(id, to);
   }
@@ -192,19 +193,15 @@ export class MemoryStore implements Store {
     this.signal(queue);
   }
 
-  /** HDEL token lease_until */
-  private dropLease(rec: Rec): void {
-    delete rec.token;
-    delete rec.lease_until;
+  /** fields that end a hold: the token and lease are cleared ('' means not held) */
+  private released(extra: Rec): Rec {
+    return { token: '', lease_until: '', ...extra };
   }
 
-  private finish(id: string, rec: Rec, to: JobState): void {
-    if (rec.queue) {
-      this.queue(rec.queue).active.delete(id);
-      this.queue(rec.queue).delayed.delete(id);
-    }
-    rec.finished_at = String(this.at);
-    this.dropLease(rec);
+  /** the job reaches SUCCESS, FAILURE or DEAD; then it expires or, DEAD, waits in the DLQ */
+  private finish(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
+    this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
+    if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
     else this.expiry.set(id, this.at + this.options.resultTtlMs);
   }
@@ -213,17 +210,14 @@ export class MemoryStore implements Store {
     const parentId = child.parent_id;
     const parent = parentId ? this.rec(parentId) : undefined;
     if (!parent || FINAL.has(parent.state)) return;
-    parent.error = `chunk ${child.chunk_index} failed: ${reason}`;
-    this.setState(parentId, parent, parent.state, 'FAILURE');
-    this.finish(parentId, parent, 'FAILURE');
+    this.finish(parentId, parent, 'FAILURE', { error: `chunk ${child.chunk_index} failed: ${reason}` });
     for (const sibling of [...(this.children.get(parentId) ?? [])]) {
       const s = this.rec(sibling);
       if (!s || !RUNNABLE.has(s.state)) continue;
       const q = this.queue(s.queue);
       q.wait = q.wait.filter((w) => w !== sibling); // LREM
-      s.error = `cancelled: parent job ${parentId} failed`;
-      this.setState(sibling, s, s.state, 'FAILURE');
-      this.finish(sibling, s, 'FAILURE');
+      q.delayed.delete(sibling);
+      this.finish(sibling, s, 'FAILURE', { error: `cancelled: parent job ${parentId} failed` });
     }
   }
 
@@ -231,7 +225,7 @@ export class MemoryStore implements Store {
   private holder(id: string, token: string): Rec {
     const rec = this.rec(id);
     if (!rec) throw new NotFoundError(`job ${id} not found`);
-    if (rec.token === undefined || rec.token !== token) throw new LeaseLostError(id);
+    if (!rec.token || rec.token !== token) throw new LeaseLostError(id);
     return rec;
   }
 
@@ -284,17 +278,13 @@ export class MemoryStore implements Store {
       const rec = this.rec(id);
       if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
       const token = `${base}.${jobs.length + 1}`;
-      Object.assign(rec, {
+      this.setState(id, rec, 'STARTED', {
         attempts: String(Number(rec.attempts) + 1), token, handled_by: opts.consumer,
         started_at: String(now), lease_until: String(now + opts.leaseMs), run_at: '',
       });
       q.active.set(id, now + opts.leaseMs);
-      this.setState(id, rec, rec.state, 'STARTED');
       const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
-      if (parent?.state === 'PENDING') {
-        parent.started_at = String(now);
-        this.setState(rec.parent_id, parent, 'PENDING', 'STARTED');
-      }
+      if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
       jobs.push({ token, job: decodeJob(rec) });
     }
     if (q.wait.length > 0) this.signal(queue);
@@ -324,9 +314,7 @@ export class MemoryStore implements Store {
     const value = JSON.stringify(result ?? null);
     const now = this.step();
     const rec = this.holder(jobId, token);
-    rec.result = value;
-    this.setState(jobId, rec, rec.state, 'SUCCESS');
-    this.finish(jobId, rec, 'SUCCESS');
+    this.finish(jobId, rec, 'SUCCESS', { result: value });
 
     const parentId = rec.parent_id;
     const parent = parentId === '' ? undefined : this.rec(parentId);
@@ -335,34 +323,29 @@ export class MemoryStore implements Store {
     if (results.has(rec.chunk_index)) return; // HSETNX: once per chunk index
     results.set(rec.chunk_index, value);
     parent.completed = String(Number(parent.completed) + 1);
-    if (Number(parent.completed) < Number(parent.total)) return this.setState(parentId, parent, parent.state, 'PROGRESS');
+    if (Number(parent.completed) < Number(parent.total)) return this.setState(parentId, parent, 'PROGRESS');
 
     let sum = 0;
     for (const v of results.values()) {
       // Lua's tonumber(v) is nil and the script fails here, after the writes above: so does this
+      // (the Redis adapter batches completions, so there the whole batch is rejected)
       if (Number.isNaN(Number(v))) throw new Error(`completeJob: chunk result ${v} of job ${parentId} is not a number`);
       sum += Number(v);
     }
     const duration = (now - Number(parent.created_at)) / 1000;
-    parent.result = `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}`;
-    this.setState(parentId, parent, parent.state, 'SUCCESS');
-    this.finish(parentId, parent, 'SUCCESS');
+    this.finish(parentId, parent, 'SUCCESS', { result: `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}` });
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
     const now = this.step();
     const rec = this.holder(jobId, token);
-    rec.error = error;
     if (target.to !== 'RETRY') {
-      this.setState(jobId, rec, rec.state, target.to);
-      this.finish(jobId, rec, target.to);
+      this.finish(jobId, rec, target.to, { error });
       return this.failParent(rec, error);
     }
     const q = this.queue(rec.queue);
-    this.dropLease(rec);
-    rec.run_at = String(target.runAt);
+    this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(target.runAt) }));
     q.active.delete(jobId);
-    this.setState(jobId, rec, rec.state, 'RETRY');
     if (target.runAt <= now) this.requeueAtHead(jobId, rec.queue);
     else q.delayed.set(jobId, target.runAt);
   }
@@ -370,11 +353,8 @@ export class MemoryStore implements Store {
   async release(jobId: string, token: string): Promise<void> {
     this.step();
     const rec = this.holder(jobId, token);
-    rec.attempts = String(Number(rec.attempts) - 1);
-    this.dropLease(rec);
-    rec.handled_by = '';
+    this.setState(jobId, rec, 'PENDING', this.released({ attempts: String(Number(rec.attempts) - 1), handled_by: '' }));
     this.queue(rec.queue).active.delete(jobId);
-    this.setState(jobId, rec, rec.state, 'PENDING');
     this.requeueAtHead(jobId, rec.queue);
   }
 
@@ -390,19 +370,14 @@ export class MemoryStore implements Store {
         q.active.delete(id);
         continue;
       }
-      const [attempts, maxAttempts] = [Number(rec.attempts), Number(rec.max_attempts)];
-      const reason = `lease expired (held by ${rec.handled_by}, attempt ${attempts} of ${maxAttempts})`;
-      rec.error = reason;
-      if (attempts >= maxAttempts) {
-        this.setState(id, rec, rec.state, 'DEAD');
-        this.finish(id, rec, 'DEAD');
+      const reason = `lease expired (held by ${rec.handled_by}, attempt ${rec.attempts} of ${rec.max_attempts})`;
+      if (Number(rec.attempts) >= Number(rec.max_attempts)) {
+        this.finish(id, rec, 'DEAD', { error: reason });
         this.failParent(rec, reason);
         result.dead.push(id);
       } else {
-        this.dropLease(rec);
-        rec.run_at = String(now);
+        this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(now) }));
         q.active.delete(id);
-        this.setState(id, rec, rec.state, 'RETRY');
         this.requeueAtHead(id, queue);
         result.requeued.push(id);
       }
