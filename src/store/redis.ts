@@ -6,7 +6,7 @@
  */
 import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
-import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
+import { LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, errorMessage } from '../core/errors';
 import { decodeJob, pairsToRecord } from './codec';
 import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
@@ -23,6 +23,7 @@ type Reply = unknown;
 const OK = 1;
 const MISSING = -1;
 const TOKEN_MISMATCH = -2;
+const BAD_RESULT = -3;
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -129,6 +130,7 @@ export class RedisStore implements Store {
     if (code === OK) return;
     if (code === MISSING) throw new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) throw new LeaseLostError(jobId);
+    if (code === BAD_RESULT) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
     throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
   }
 
@@ -252,7 +254,7 @@ export class RedisStore implements Store {
     const limit = q.limit ?? 50;
     const [total, ids] = await Promise.all([
       this.cmd<number>(['ZCARD', key]),
-      this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']),
+      limit > 0 ? this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']) : Promise.resolve([]),
     ]);
     return { total, jobs: await this.getJobs(ids) };
   }

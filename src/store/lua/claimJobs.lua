@@ -11,9 +11,11 @@ local max, leaseMs, tokenBase = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local waitKey, activeKey, delayedKey = K.wait(queue), K.active(queue), K.delayed(queue)
 local leaseUntil = now + leaseMs
 
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)) do
-  redis.call('ZREM', delayedKey, id)
-  redis.call('RPUSH', waitKey, id)
+-- the head is the right end: push the latest-due first, so the earliest-due is claimed first
+local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+for i = #due, 1, -1 do
+  redis.call('ZREM', delayedKey, due[i])
+  redis.call('RPUSH', waitKey, due[i])
 end
 
 local out = { '' }

@@ -1,7 +1,8 @@
 --[[ completeJobs: held jobs succeeded. Acknowledge each and record its result in one step.
   ARGV[4] count, then per job: id, token, result (JSON)
   Returns  one code per job: OK, MISSING or TOKEN_MISMATCH (a late result from a consumer whose
-  lease was taken over is refused, never applied twice).
+  lease was taken over is refused, never applied twice), or BAD_RESULT for a chunk whose result
+  is not a number (checked before anything is written).
   A chunk's result is recorded once per chunk index; the last chunk completes the parent with
   the sum of the chunk results (a chord), in this same step. The adapter sends the completions
   of one event-loop turn together: one round trip for many jobs.
@@ -9,6 +10,7 @@
 local function completeJob(id, token, result)
   local jobKey, j = holder(id, token)
   if not jobKey then return j end
+  if j.parent_id ~= '' and not tonumber(result) then return BAD_RESULT end
   finish(id, jobKey, j, 'SUCCESS', { 'result', result })
   if j.parent_id == '' then return OK end
 

@@ -35,5 +35,5 @@ for _, s in ipairs({ 'SUCCESS', 'FAILURE' }) do
     redis.call('ZREM', K.jobs, unpack(gone))
   end
 end
-redis.call('XTRIM', K.events, 'MINID', '~', now - eventRetention)
+redis.call('XTRIM', K.events, 'MINID', '~', math.max(0, now - eventRetention))
 return { requeued, dead }
