@@ -8,7 +8,7 @@
  * no timer keeps the process alive.
  */
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
-import { LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
+import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { decodeJob } from './codec';
 import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import type {
@@ -411,6 +411,38 @@ export class MemoryStore implements Store {
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
     return { total: z.size, jobs: limit > 0 ? this.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };
+  }
+
+  async listDead(offset = 0, limit = 50): Promise<ListResult> {
+    return { total: this.dlq.size, jobs: limit > 0 ? this.getJobs(zrangeRev(this.dlq, offset, offset + limit - 1)) : [] };
+  }
+
+  /** retryDeadJob.lua */
+  async retryDead(jobId: string): Promise<Job> {
+    this.step();
+    const rec = this.rec(jobId);
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
+    if (rec.state !== 'DEAD' || (rec.parent_id !== '' && (!parent || FINAL.has(parent.state)))) {
+      throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
+    }
+    this.dlq.delete(jobId);
+    this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
+    this.queue(rec.queue).wait.push(jobId);
+    this.signal(rec.queue);
+    return decodeJob(rec);
+  }
+
+  /** purgeDeadJobs.lua */
+  async purgeDead(): Promise<number> {
+    const ids = [...this.dlq.keys()];
+    for (const id of ids) {
+      this.jobs.delete(id);
+      this.stateIndex('DEAD').delete(id);
+      this.allJobs.delete(id);
+      this.dlq.delete(id);
+    }
+    return ids.length;
   }
 
   async listChildren(parentId: string): Promise<Job[]> {

@@ -6,7 +6,7 @@
  */
 import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
-import { LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, errorMessage } from '../core/errors';
+import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, errorMessage } from '../core/errors';
 import { decodeJob, pairsToRecord } from './codec';
 import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
@@ -24,6 +24,7 @@ const OK = 1;
 const MISSING = -1;
 const TOKEN_MISMATCH = -2;
 const BAD_RESULT = -3;
+const CONFLICT = -4;
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -130,6 +131,7 @@ export class RedisStore implements Store {
     if (code === OK) return;
     if (code === MISSING) throw new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) throw new LeaseLostError(jobId);
+    if (code === CONFLICT) throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     if (code === BAD_RESULT) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
     throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
   }
@@ -257,6 +259,25 @@ export class RedisStore implements Store {
       limit > 0 ? this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']) : Promise.resolve([]),
     ]);
     return { total, jobs: await this.getJobs(ids) };
+  }
+
+  async listDead(offset = 0, limit = 50): Promise<ListResult> {
+    const [total, ids] = await Promise.all([
+      this.cmd<number>(['ZCARD', this.keys.dlq]),
+      limit > 0 ? this.cmd<string[]>(['ZRANGE', this.keys.dlq, offset, offset + limit - 1, 'REV']) : Promise.resolve([]),
+    ]);
+    return { total, jobs: await this.getJobs(ids) };
+  }
+
+  async retryDead(jobId: string): Promise<Job> {
+    this.checkCode(await this.run('retryDeadJob', [jobId]), jobId);
+    return (await this.getJob(jobId))!;
+  }
+
+  async purgeDead(): Promise<number> {
+    let total = 0;
+    for (let n = -1; n !== 0; total += n) n = await this.run<number>('purgeDeadJobs', [1000]);
+    return total;
   }
 
   async listChildren(parentId: string): Promise<Job[]> {

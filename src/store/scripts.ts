@@ -16,6 +16,8 @@ export const SCRIPT_NAMES = [
   'releaseJob',
   'reapExpiredLeases',
   'checkJob',
+  'retryDeadJob',
+  'purgeDeadJobs',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

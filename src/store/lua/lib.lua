@@ -25,7 +25,7 @@ local K = {
 }
 
 -- codes every script answers with; src/store/redis.ts maps them to typed errors
-local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT = 1, -1, -2, -3
+local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT = 1, -1, -2, -3, -4
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
