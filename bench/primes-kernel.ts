@@ -25,7 +25,7 @@ export interface KernelBenchResult {
   primesieve_error?: string;
 }
 
-interface Timed {
+export interface Timed {
   sec: number;
   count: number;
 }
@@ -84,8 +84,8 @@ function timeKernel(n: number): Timed {
 }
 
 /** `primesieve n --count --threads=1 --time -q` prints "Seconds: 0.086" then the count. */
-async function timePrimesieve(n: number): Promise<Timed> {
-  const { stdout } = await execFileAsync('primesieve', [String(n), '--count', '--threads=1', '--time', '-q']);
+export async function timePrimesieve(n: number, threads = 1): Promise<Timed> {
+  const { stdout } = await execFileAsync('primesieve', [String(n), '--count', `--threads=${threads}`, '--time', '-q']);
   const seconds = /Seconds:\s*([\d.]+)/.exec(stdout);
   const count = /^(\d+)\s*$/m.exec(stdout);
   if (!seconds || !count) throw new Error(`unexpected primesieve output: ${JSON.stringify(stdout)}`);

@@ -82,7 +82,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   let pool: Piscina | null = null;
 
   const cpuPool = (): Piscina => {
-    pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), maxThreads: o.threads, minThreads: Math.min(1, o.threads) });
+    pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), minThreads: o.threads, maxThreads: o.threads, idleTimeout: 60_000 });
     return pool;
   };
 
