@@ -44,3 +44,18 @@ export function decodeJob(f: Record<string, string>): Job {
     runAt: num(f.run_at),
   };
 }
+
+/** what a claim answers for each job: these fields' values, in this order (CLAIM_FIELDS in lib.lua) */
+export const CLAIM_FIELDS = ['state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'id', 'type', 'params', 'initiated_by', 'run_at'] as const;
+
+/** a claimed job from the CLAIM_FIELDS values (Redis) or the whole record (memory) */
+export function claimView(values: readonly string[] | Record<string, string>, startedAt: number): Job {
+  const rec: Record<string, string> = {};
+  CLAIM_FIELDS.forEach((f, i) => {
+    const v = Array.isArray(values) ? values[i] : (values as Record<string, string>)[f];
+    if (v !== undefined) rec[f] = v;
+  });
+  rec.started_at = String(startedAt);
+  rec.updated_at = String(startedAt);
+  return decodeJob(rec);
+}

@@ -9,7 +9,7 @@
  */
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
-import { decodeJob } from './codec';
+import { claimView, decodeJob } from './codec';
 import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import type {
   ClaimedJob, ClaimOptions, ClaimResult, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult,
@@ -285,7 +285,7 @@ export class MemoryStore implements Store {
       q.active.set(id, now + opts.leaseMs);
       const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
       if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-      jobs.push({ token, job: decodeJob(rec) });
+      jobs.push({ token, job: claimView(rec, now) });
     }
     if (q.wait.length > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];

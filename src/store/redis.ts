@@ -7,7 +7,7 @@
 import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, errorMessage } from '../core/errors';
-import { decodeJob, pairsToRecord } from './codec';
+import { CLAIM_FIELDS, claimView, decodeJob, pairsToRecord } from './codec';
 import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { LuaScript, ScriptName, scripts } from './scripts';
@@ -153,11 +153,13 @@ export class RedisStore implements Store {
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    const reply = await this.run<[string, ...string[][]]>('claimJobs', [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)]);
+    const now = this.options.now();
+    const reply = await this.run<[string, ...string[][]]>('claimJobs', [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)], now);
     const [next, ...entries] = reply;
+    const tokenAt = CLAIM_FIELDS.indexOf('token');
     return {
       nextRunAt: next === '' ? null : Number(next),
-      jobs: entries.map((e) => ({ token: e[1], job: decodeJob(pairsToRecord(e, 2)) })),
+      jobs: entries.map((values) => ({ token: values[tokenAt], job: claimView(values, now) })),
     };
   }
 
@@ -310,16 +312,7 @@ export class RedisStore implements Store {
     const client = blockMs > 0 ? await this.dedicated('events') : this.client;
     const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, client, blockMs + this.options.commandTimeoutMs);
     if (!reply) return [];
-    return reply[0][1].map(([id, flat]) => {
-      const f = pairsToRecord(flat);
-      return {
-        id,
-        jobId: f.job,
-        state: f.state as JobState,
-        progress: f.total ? { completed: Number(f.completed), total: Number(f.total) } : null,
-        at: Number(f.at),
-      };
-    });
+    return reply[0][1].flatMap(([id, flat]) => decodeEvents(id, flat));
   }
 
   async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
@@ -387,6 +380,20 @@ export class RedisStore implements Store {
       }
     }
   }
+}
+
+/**
+ * One entry of the event log holds the changes of one script: pairs of job id and
+ * "STATE" or "STATE completed total" (see lib.lua's emit).
+ */
+export function decodeEvents(id: string, flat: string[]): JobEvent[] {
+  const at = Number(id.slice(0, id.indexOf('-')));
+  const out: JobEvent[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const [state, completed, total] = flat[i + 1].split(' ');
+    out.push({ id, jobId: flat[i], state: state as JobState, progress: total === undefined ? null : { completed: Number(completed), total: Number(total) }, at });
+  }
+  return out;
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {

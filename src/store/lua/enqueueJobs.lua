@@ -3,29 +3,40 @@
            parent_id, chunk_index, total}; params is a JSON string. A job with queue "" is a
            parent (a prime-count job): it is not queued, its children carry its id.
   Returns  the number of jobs created. One atomic step: a flow's chunks all appear at once.
+  Only fields with a value are written; a missing field reads as '' (lib.lua's load()).
 ]]
 local jobs = cjson.decode(ARGV[4])
-local woken = {}
+local waiting = {}   -- queue -> ids, pushed with one LPUSH each
+local created = {}   -- now, id, ... for the index of all top-level jobs
 for _, j in ipairs(jobs) do
-  local completed = j.total == '' and '' or 0
-  redis.call('HSET', K.job(j.id),
-    'id', j.id, 'type', j.type, 'queue', j.queue, 'state', 'PENDING', 'params', j.params,
-    'attempts', 0, 'max_attempts', j.max_attempts, 'initiated_by', j.initiated_by,
-    'handled_by', '', 'checked_by', '', 'parent_id', j.parent_id, 'chunk_index', j.chunk_index,
-    'completed', completed, 'total', j.total, 'token', '', 'lease_until', '',
-    'result', '', 'error', '', 'created_at', now, 'updated_at', now,
-    'started_at', '', 'finished_at', '', 'run_at', '')
+  local fields = { 'HSET', K.job(j.id), 'id', j.id, 'type', j.type, 'queue', j.queue,
+    'state', 'PENDING', 'params', j.params, 'attempts', 0, 'max_attempts', j.max_attempts,
+    'created_at', now, 'updated_at', now }
+  for _, f in ipairs({ 'initiated_by', 'parent_id', 'chunk_index', 'total' }) do
+    if j[f] ~= '' then
+      fields[#fields + 1] = f
+      fields[#fields + 1] = j[f]
+    end
+  end
+  if j.total ~= '' then
+    fields[#fields + 1] = 'completed'
+    fields[#fields + 1] = 0
+  end
+  redis.call(unpack(fields))
   if j.parent_id == '' then
-    redis.call('ZADD', K.jobs, now, j.id)
-    redis.call('ZADD', K.state('PENDING'), now, j.id)
+    created[#created + 1] = now
+    created[#created + 1] = j.id
+    indexMove(j.id, false, 'PENDING')
   else
     redis.call('RPUSH', K.children(j.parent_id), j.id)
   end
-  if j.queue ~= '' then
-    redis.call('LPUSH', K.wait(j.queue), j.id)
-    woken[j.queue] = true
-  end
-  emit(j.id, 'PENDING', completed, j.total)
+  if j.queue ~= '' then push(waiting, j.queue, j.id) end
+  emit(j.id, 'PENDING', j.total == '' and '' or 0, j.total)
 end
-for queue in pairs(woken) do redis.call('ZADD', K.marker(queue), 0, 'm') end
+if #created > 0 then variadic('ZADD', K.jobs, created) end
+for queue, ids in pairs(waiting) do
+  variadic('LPUSH', K.wait(queue), ids)
+  redis.call('ZADD', K.marker(queue), 0, 'm')
+end
+flush()
 return #jobs

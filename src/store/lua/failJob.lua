@@ -10,15 +10,15 @@ if not jobKey then return j end
 
 if target == 'RETRY' then
   setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
-  redis.call('ZREM', K.active(j.queue), id)
+  unlease(j.queue, id)
   if runAt <= now then
     requeueAtHead(id, j.queue)
   else
     redis.call('ZADD', K.delayed(j.queue), runAt, id)
   end
-  return OK
+else
+  finish(id, jobKey, j, target, { 'error', err })
+  failParent(j, err)
 end
-
-finish(id, jobKey, j, target, { 'error', err })
-failParent(j, err)
+flush()
 return OK

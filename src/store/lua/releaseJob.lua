@@ -6,6 +6,7 @@ local id, token = ARGV[4], ARGV[5]
 local jobKey, j = holder(id, token)
 if not jobKey then return j end
 setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
-redis.call('ZREM', K.active(j.queue), id)
+unlease(j.queue, id)
 requeueAtHead(id, j.queue)
+flush()
 return OK
