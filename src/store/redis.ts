@@ -8,7 +8,7 @@ import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, claimView, decodeJob, pairsToRecord } from './codec';
-import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
@@ -139,7 +139,7 @@ export class RedisStore implements Store {
   /** write new jobs; answers them as created (a worker may already have claimed them) */
   private async insert(rows: JobRow[]): Promise<Job[]> {
     const now = this.options.now();
-    await this.run('enqueueJobs', [JSON.stringify(rows)], now);
+    await this.run('enqueueJobs', rows.flatMap((r) => JOB_ROW_FIELDS.map((f) => r[f])), now);
     return rows.map((r) => decodeJob(newJobFields(r, now)));
   }
 

@@ -1,11 +1,17 @@
 --[[ enqueueJobs: create jobs; put the queued ones at the tail of their queue.
-  ARGV[4]  JSON array of jobs: {id, type, queue, params, initiated_by, max_attempts,
-           parent_id, chunk_index, total}; params is a JSON string. A job with queue "" is a
-           parent (a prime-count job): it is not queued, its children carry its id.
+  ARGV[4..] per job, 9 values: id, type, queue, params (JSON), initiated_by, max_attempts,
+           parent_id, chunk_index, total (JOB_ROW_FIELDS in src/store/common.ts). A job with
+           queue "" is a parent (a prime-count job): it is not queued, its children carry its id.
   Returns  the number of jobs created. One atomic step: a flow's chunks all appear at once.
   Only fields with a value are written; a missing field reads as '' (lib.lua's load()).
 ]]
-local jobs = cjson.decode(ARGV[4])
+local ROW = { 'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total' }
+local jobs = {}
+for at = 4, #ARGV, #ROW do
+  local j = {}
+  for i, f in ipairs(ROW) do j[f] = ARGV[at + i - 1] end
+  jobs[#jobs + 1] = j
+end
 local waiting = {}   -- queue -> ids, pushed with one LPUSH each
 local created = {}   -- now, id, ... for the index of all top-level jobs
 for _, j in ipairs(jobs) do
