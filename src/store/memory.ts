@@ -7,6 +7,7 @@
  * Finished jobs expire lazily (checked on read against options.now()) and are swept by reap:
  * no timer keeps the process alive.
  */
+import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { LeaseLostError, NotFoundError } from '../core/errors';
 import { decodeJob } from './codec';
@@ -107,6 +108,8 @@ export class MemoryStore implements Store {
   /** role → node id → {until, info JSON with seenAt} */
   private readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
   private readonly locks = new Map<string, { holder: string; until: number }>();
+  /** the abacus's running sum (the `abacus` key) */
+  private sum = 0n;
   /** the time of the step in progress: ARGV[1] of a script */
   private at = 0;
   private closed = false;
@@ -551,6 +554,22 @@ export class MemoryStore implements Store {
     if (lock && now <= lock.until) return false;
     this.locks.set(name, { holder, until: now + ttlMs });
     return true;
+  }
+
+  // ---- abacus ----
+
+  /** one process: every add is one synchronous step, so both strategies are atomic and never conflict */
+  async abacusAdd(n: bigint | number): Promise<AbacusAddResult> {
+    this.sum = addWithinInt64(this.sum, toAddend(n));
+    return { sum: this.sum, conflicts: 0 };
+  }
+
+  async abacusSum(): Promise<bigint> {
+    return this.sum;
+  }
+
+  async abacusReset(): Promise<void> {
+    this.sum = 0n;
   }
 
   // ---- server ----

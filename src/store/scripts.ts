@@ -16,6 +16,7 @@ export const SCRIPT_NAMES = [
   'releaseJob',
   'reapExpiredLeases',
   'checkJob',
+  'addToSum',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -22,10 +22,11 @@ local K = {
   jobs = base .. 'jobs',
   dlq = base .. 'dlq',
   events = base .. 'events',
+  abacus = base .. 'abacus',
 }
 
 -- codes every script answers with; src/store/redis.ts maps them to typed errors
-local OK, MISSING, TOKEN_MISMATCH = 1, -1, -2
+local OK, MISSING, TOKEN_MISMATCH, OUT_OF_RANGE = 1, -1, -2, -3
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
