@@ -2,12 +2,12 @@
  * The abacus contract (seed 003): both adapters, both strategies. The sum is exact over the whole
  * signed 64-bit range, an add past a bound changes nothing, and no concurrent add is lost.
  */
-import { createClient } from 'redis';
 import { ABACUS_STRATEGIES, INT64_MAX, INT64_MIN, OPTIMISTIC_MAX_ATTEMPTS, SumConflictError } from '../../src/core/abacus';
 import { UnprocessableError, ValidationError } from '../../src/core/errors';
 import { RedisStore } from '../../src/store/redis';
 import type { Store } from '../../src/store/types';
 import { testPrefix, testRedisUrl } from '../helpers/env';
+import { floodKey } from '../helpers/flood';
 import { ADAPTERS, makeStore } from '../helpers/stores';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -119,13 +119,8 @@ describe('abacus on Redis: optimistic conflicts', () => {
   test('when the sum moves under every attempt, the add gives up with a conflict and adds nothing', async () => {
     const node = await open();
     await node.abacusReset();
-    // another client touches the sum without changing it (INCRBY 0), as fast as Redis takes it
-    const flooder = createClient({ url: testRedisUrl() });
-    await flooder.connect();
-    let flooding = true;
-    const flood = (async () => {
-      while (flooding) await Promise.all(Array.from({ length: 200 }, () => flooder.incrBy(`{${prefix}}:abacus`, 0)));
-    })();
+    // other clients touch the sum without changing it (INCRBY 0), as fast as Redis takes them
+    const flood = await floodKey(testRedisUrl(), ['INCRBY', node.keys.abacus, '0']);
     let applied = 0;
     let gaveUp: SumConflictError | null = null;
     try {
@@ -139,9 +134,7 @@ describe('abacus on Redis: optimistic conflicts', () => {
         }
       }
     } finally {
-      flooding = false;
-      await flood;
-      flooder.destroy();
+      await flood.stop();
     }
     expect(gaveUp).toMatchObject({ code: 'conflict', conflicts: OPTIMISTIC_MAX_ATTEMPTS });
     expect(await node.abacusSum()).toBe(BigInt(applied));
