@@ -8,6 +8,7 @@ import { INT64_MAX, INT64_MIN } from '../../src/core/abacus';
 import { RedisStore } from '../../src/store/redis';
 import { freePort } from '../helpers/redis-server';
 import { testPrefix, testRedisUrl } from '../helpers/env';
+import { floodKey } from '../helpers/flood';
 import { http, killAll, spawnWizard, WIZARD_BIN } from '../helpers/procs';
 
 const TOKEN = 'abacus-admin-token';
@@ -129,6 +130,32 @@ test('/health has the current sum and the Redis stats', async () => {
     stats: { connected_clients: expect.any(Number), total_commands_processed: expect.any(Number), used_memory_human: expect.any(String) },
     abacus: { strategy: 'atomic' },
   });
+});
+
+test('optimistic: when the sum moves under every attempt, the add is a 409 and adds nothing', async () => {
+  const port = await freePort();
+  const optimistic = spawnWizard(['api', '--node-id', 'api-opt', '--port', String(port)], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ABACUS_STRATEGY: 'optimistic' }, 'api-opt');
+  await optimistic.waitForOutput(/api listening/);
+  const url = `http://127.0.0.1:${port}`;
+  // other clients touch the sum without changing it (INCRBY 0), as fast as Redis takes them
+  const flood = await floodKey(testRedisUrl(), ['INCRBY', store.keys.abacus, '0']);
+  let applied = 0;
+  let refused: { status: number; body: ErrorReply } | null = null;
+  try {
+    for (let i = 0; i < 40 && !refused; i++) {
+      const res = await http<ErrorReply>('POST', `${url}/abacus/number`, { number: 1 });
+      if (res.status === 200) applied++;
+      else refused = res;
+    }
+  } finally {
+    await flood.stop();
+  }
+  expect(refused).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: expect.stringContaining('nothing was added') } } });
+  expect(await sumNow()).toBe(100 + applied);
+  const health = await http<{ abacus: { strategy: string; retries_exhausted: number; conflicts: number } }>('GET', `${url}/health`);
+  expect(health.body.abacus).toMatchObject({ strategy: 'optimistic', retries_exhausted: 1 });
+  expect(health.body.abacus.conflicts).toBeGreaterThanOrEqual(10);
+  expect(await optimistic.kill('SIGTERM')).toBe(0);
 });
 
 describe('wizard abacus', () => {
