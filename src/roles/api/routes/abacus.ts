@@ -5,7 +5,7 @@
  */
 import { Router } from 'express';
 import { AbacusAddResult, SumConflictError, sumToJson } from '../../../core/abacus';
-import { WizardError } from '../../../core/errors';
+import { UnprocessableError } from '../../../core/errors';
 import { abacusBody, parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import type { ApiContext } from '../context';
@@ -23,7 +23,7 @@ export function abacusRoutes(ctx: ApiContext): Router {
       if (err instanceof SumConflictError) {
         counts.conflicts += err.conflicts;
         counts.retries_exhausted++;
-      } else if (err instanceof WizardError && err.code === 'unprocessable') {
+      } else if (err instanceof UnprocessableError) {
         counts.out_of_range++;
       }
       throw err;
