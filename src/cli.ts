@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
 import { submitCommand, watchCommand } from './commands/client';
 import { upCommand } from './commands/up';
@@ -19,7 +20,8 @@ export function buildProgram(): Command {
     .addCommand(workerCommand)
     .addCommand(upCommand)
     .addCommand(submitCommand)
-    .addCommand(watchCommand);
+    .addCommand(watchCommand)
+    .addCommand(abacusCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
     cmd.commands.forEach(exitOverride);

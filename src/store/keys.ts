@@ -40,6 +40,8 @@ export function redisKeys(prefix: string) {
     node: (role: string, nodeId: string) => `${base}node:${role}:${nodeId}`,
     /** string with a TTL: a cluster-wide lock */
     lock: (name: string) => `${base}lock:${name}`,
+    /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */
+    abacus: `${base}abacus`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

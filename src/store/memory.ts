@@ -7,6 +7,7 @@
  * Finished jobs expire lazily (checked on read against options.now()) and are swept by reap:
  * no timer keeps the process alive.
  */
+import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeJob } from './codec';
@@ -101,7 +102,9 @@ export class MemoryStore implements Store {
   /** role → node id → {until, info as JSON with seenAt} */
   private readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
   private readonly locks = new Map<string, { holder: string; until: number }>();
-  /** the time of the step in progress: a script's `now` */
+  /** the abacus's running sum (the `abacus` key) */
+  private sum = 0n;
+  /** the time of the step in progress: ARGV[1] of a script */
   private at = 0;
   private closed = false;
 
@@ -509,6 +512,22 @@ export class MemoryStore implements Store {
     if (lock && now <= lock.until) return false;
     this.locks.set(name, { holder, until: now + ttlMs });
     return true;
+  }
+
+  // ---- abacus ----
+
+  /** one process: every add is one synchronous step, so both strategies are atomic and never conflict */
+  async abacusAdd(n: bigint | number): Promise<AbacusAddResult> {
+    this.sum = addWithinInt64(this.sum, toAddend(n));
+    return { sum: this.sum, conflicts: 0 };
+  }
+
+  async abacusSum(): Promise<bigint> {
+    return this.sum;
+  }
+
+  async abacusReset(): Promise<void> {
+    this.sum = 0n;
   }
 
   // ---- server ----

@@ -18,6 +18,7 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'addToSum',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -17,7 +17,15 @@
  *   fails its parent at once and cancels the parent's chunks that are still waiting.
  * - finished jobs (SUCCESS, FAILURE) expire resultTtlMs after they finish; DEAD jobs stay in the
  *   dead-letter queue until retried or purged.
+ *
+ * Abacus semantics (seed 003, both adapters):
+ * - one running sum, a signed 64-bit integer, 0 until the first add; no add is ever lost.
+ * - an add that would take the sum outside [-2^63, 2^63-1] is refused (UnprocessableError) and
+ *   changes nothing; an addend outside that range is a ValidationError.
+ * - the optimistic strategy retries when the sum moved under it; after OPTIMISTIC_MAX_ATTEMPTS
+ *   conflicts in a row it gives up with SumConflictError (nothing added).
  */
+import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Job, JobState, NewJob } from '../core/job';
 
 export interface StoreOptions {
@@ -165,6 +173,11 @@ export interface Store {
 
   /** run fn at most once per intervalMs across the whole cluster (a lock with a TTL) */
   tryLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  /** add n to the running sum; answers the sum right after this add */
+  abacusAdd(n: bigint | number, strategy?: AbacusStrategy): Promise<AbacusAddResult>;
+  abacusSum(): Promise<bigint>;
+  abacusReset(): Promise<void>;
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;

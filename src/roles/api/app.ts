@@ -2,6 +2,7 @@
 import express, { Express } from 'express';
 import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
+import { abacusRoutes } from './routes/abacus';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
@@ -12,12 +13,14 @@ export const BODY_LIMIT = '64kb';
 export function createApp(ctx: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
+  app.use(abacusRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
   return app;

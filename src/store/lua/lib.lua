@@ -27,10 +27,11 @@ local K = {
   jobs = base .. 'jobs',
   dlq = base .. 'dlq',
   events = base .. 'events',
+  abacus = base .. 'abacus',
 }
 
 -- codes every script answers with; src/store/redis.ts maps them to typed errors
-local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT = 1, -1, -2, -3, -4
+local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, OUT_OF_RANGE = 1, -1, -2, -3, -4, -5
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
