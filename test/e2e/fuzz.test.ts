@@ -12,21 +12,10 @@ import { silentLogger } from '../../src/util/log';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { killAll, spawnWizard } from '../helpers/procs';
+import { seededRandom } from '../helpers/prng';
 import { freePort } from '../helpers/redis-server';
 
 const PER_ROUTE = Number(process.env.FUZZ_PER_ROUTE ?? 1000);
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
@@ -158,7 +147,7 @@ test(`${PER_ROUTE} malformed requests per route: 4xx JSON errors, no 5xx, no cha
   let sent = 0;
   for (const [key, spec] of Object.entries(SPECS)) {
     const [method, route] = key.split(' ');
-    const r = prng(0x5eed ^ key.length ^ key.charCodeAt(1));
+    const r = seededRandom(0x5eed ^ key.length ^ key.charCodeAt(1));
     const requests = Array.from({ length: PER_ROUTE }, () => malformed(r, method, route, spec));
     for (let i = 0; i < requests.length; i += 25) {
       await Promise.all(
