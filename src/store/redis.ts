@@ -6,13 +6,15 @@
  */
 import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
+import type { Bot } from '../core/bots';
+import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
-import { decodeJob, pairsToRecord } from './codec';
-import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
+import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
-  ClaimOptions, ClaimResult, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
+  BotsDown, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
   ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
@@ -23,6 +25,9 @@ type Reply = unknown;
 const OK = 1;
 const MISSING = -1;
 const TOKEN_MISMATCH = -2;
+const NOT_HOLDER = -3;
+const BOT_MISSING = -4;
+const BOT_BUSY = -5;
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -126,6 +131,13 @@ export class RedisStore implements Store {
     if (code === MISSING) throw new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) throw new LeaseLostError(jobId);
     throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
+  }
+
+  /** the codes of a bot's transitions (lib.lua's botToken), then the common ones */
+  private checkBotCode(code: unknown, botId: string, jobId: string): void {
+    if (code === NOT_HOLDER) throw botErrors.notHolder(botId, jobId);
+    if (code === BOT_MISSING) throw botErrors.unknown(botId);
+    this.checkCode(code, jobId);
   }
 
   /** write new jobs; answers them as created (a worker may already have claimed them) */
@@ -297,6 +309,112 @@ export class RedisStore implements Store {
 
   async tryLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.cmd<string | null>(['SET', this.keys.lock(name), holder, 'NX', 'PX', ttlMs])) === 'OK';
+  }
+
+  // ---- seed 004: batches, leadership, bots, the datalake ----
+
+  async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    const rows = jobs.map((j) => jobRow(j));
+    const now = this.options.now();
+    const created = await this.run<number>('enqueueJobs', [JSON.stringify(rows), onceKey, ttlMs], now);
+    return created === 0 && rows.length > 0 ? null : rows.map((r) => decodeJob(newJobFields(r, now)));
+  }
+
+  async knownQueues(): Promise<string[]> {
+    return (await this.cmd<string[]>(['SMEMBERS', this.keys.queues])).sort();
+  }
+
+  async finishedSince(sinceMs: number): Promise<FinishedCounts> {
+    const states = ['SUCCESS', 'FAILURE', 'DEAD'] as const;
+    const counts = await Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', this.keys.state(st), sinceMs, '+inf'])));
+    return { SUCCESS: counts[0], FAILURE: counts[1], DEAD: counts[2] };
+  }
+
+  async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.run<number>('holdLock', [name, holder, ttlMs])) === 1;
+  }
+
+  async releaseLock(name: string, holder: string): Promise<void> {
+    await this.run('releaseLock', [name, holder]);
+  }
+
+  async registerBot(botId: string, name: string, tokenHash: string): Promise<Bot> {
+    return decodeBot(pairsToRecord(await this.run<string[]>('registerBot', [botId, name, tokenHash])));
+  }
+
+  async botIdForToken(tokenHash: string): Promise<string | null> {
+    return this.cmd<string | null>(['HGET', this.keys.botTokens, tokenHash]);
+  }
+
+  async getBot(botId: string): Promise<Bot | null> {
+    const flat = await this.cmd<string[]>(['HGETALL', this.keys.bot(botId)]);
+    return flat.length ? decodeBot(pairsToRecord(flat)) : null;
+  }
+
+  async listBots(): Promise<Bot[]> {
+    const ids = await this.cmd<string[]>(['ZRANGE', this.keys.bots, 0, -1]);
+    const bots = await Promise.all(ids.map((id) => this.getBot(id)));
+    return bots.filter((b): b is Bot => b !== null);
+  }
+
+  async botHeartbeat(botId: string, leaseMs: number): Promise<Bot | null> {
+    const flat = await this.run<string[]>('heartbeatBot', [botId, leaseMs]);
+    return flat.length ? decodeBot(pairsToRecord(flat)) : null;
+  }
+
+  async claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
+    const [code, entry] = await this.run<[number, string[] | string | undefined]>('claimJobForBot', [botId, queue, leaseMs, tokenBase(botId)]);
+    if (code === BOT_BUSY) throw botErrors.busy(botId, String(entry));
+    this.checkBotCode(code, botId, '');
+    return Array.isArray(entry) ? decodeJob(pairsToRecord(entry, 2)) : null;
+  }
+
+  async startBotJob(botId: string, jobId: string): Promise<void> {
+    this.checkBotCode(await this.run('startJob', [jobId, botId]), botId, jobId);
+  }
+
+  async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
+    this.checkBotCode(await this.run('completeJob', [jobId, '', JSON.stringify(result ?? null), botId]), botId, jobId);
+  }
+
+  async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
+    const runAt = target.to === 'RETRY' ? target.runAt : 0;
+    this.checkBotCode(await this.run('failJob', [jobId, '', error, target.to, runAt, botId]), botId, jobId);
+  }
+
+  async removeBot(botId: string): Promise<boolean> {
+    return (await this.run<number>('removeBot', [botId])) === OK;
+  }
+
+  async markBotsDown(downAfterMs: number, limit = 500): Promise<BotsDown> {
+    const [down, reclaimed] = await this.run<[string[], string[]]>('markBotsDown', [downAfterMs, limit]);
+    return { down, reclaimed };
+  }
+
+  async datalakeConfig(): Promise<DatalakeConfig> {
+    const [records, days] = await this.cmd<(string | null)[]>(['HMGET', this.keys.config, 'datalake', 'datalake_retention_days']);
+    return decodeLakeConfig(records, days);
+  }
+
+  async configureDatalake(config: Partial<DatalakeConfig>): Promise<void> {
+    const fields: string[] = [];
+    if (config.records !== undefined) fields.push('datalake', config.records);
+    if (config.retentionDays !== undefined) fields.push('datalake_retention_days', String(config.retentionDays));
+    if (fields.length) await this.cmd(['HSET', this.keys.config, ...fields]);
+  }
+
+  async datalakeDays(): Promise<LakeDay[]> {
+    const days = await this.cmd<string[]>(['ZRANGE', this.keys.lakeDays, 0, -1]);
+    const stats = await Promise.all(days.map((d) => this.cmd<string[]>(['HGETALL', this.keys.lakeStats(d)])));
+    return days.map((d, i) => decodeLakeDay(d, pairsToRecord(stats[i])));
+  }
+
+  async readDatalake(day: string, offset: number, count: number): Promise<string[]> {
+    return this.cmd<string[]>(['LRANGE', this.keys.lake(day), offset, offset + count - 1]);
+  }
+
+  async pruneDatalake(): Promise<string[]> {
+    return this.run<string[]>('pruneDatalake', []);
   }
 
   async ping(): Promise<ServerInfo> {

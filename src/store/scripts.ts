@@ -16,6 +16,15 @@ export const SCRIPT_NAMES = [
   'releaseJob',
   'reapExpiredLeases',
   'checkJob',
+  'registerBot',
+  'heartbeatBot',
+  'claimJobForBot',
+  'startJob',
+  'removeBot',
+  'markBotsDown',
+  'holdLock',
+  'releaseLock',
+  'pruneDatalake',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -4,47 +4,7 @@
   Returns  {nextRunAt or '', {id, token, field, value, ...}, ...}
   Due delayed jobs (RETRY) are promoted first. Jobs cancelled or expired while waiting are
   skipped. The pop, the attempt count, the token and the lease are one step: a consumer that
-  dies right after this leaves a lease that lapses, never a lost job.
+  dies right after this leaves a lease that lapses, never a lost job. (lib.lua's claimFrom, which
+  claimJobForBot shares.)
 ]]
-local queue, consumer = ARGV[4], ARGV[5]
-local max, leaseMs, tokenBase = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-local waitKey, activeKey, delayedKey = K.wait(queue), K.active(queue), K.delayed(queue)
-
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)) do
-  redis.call('ZREM', delayedKey, id)
-  redis.call('RPUSH', waitKey, id)
-end
-
-local out = { '' }
-local n = 0
-while n < max do
-  local id = redis.call('RPOP', waitKey)
-  if not id then break end
-  local jobKey = K.job(id)
-  local state = redis.call('HGET', jobKey, 'state')
-  if state and RUNNABLE[state] then
-    n = n + 1
-    local token = tokenBase .. '.' .. n
-    redis.call('HINCRBY', jobKey, 'attempts', 1)
-    redis.call('HSET', jobKey, 'token', token, 'handled_by', consumer, 'started_at', now,
-      'lease_until', now + leaseMs, 'run_at', '')
-    redis.call('ZADD', activeKey, now + leaseMs, id)
-    setState(id, jobKey, state, 'STARTED')
-    local parentId = redis.call('HGET', jobKey, 'parent_id')
-    if parentId ~= '' then
-      local parentKey = K.job(parentId)
-      if redis.call('HGET', parentKey, 'state') == 'PENDING' then
-        redis.call('HSET', parentKey, 'started_at', now)
-        setState(parentId, parentKey, 'PENDING', 'STARTED')
-      end
-    end
-    local entry = { id, token }
-    for _, v in ipairs(redis.call('HGETALL', jobKey)) do entry[#entry + 1] = v end
-    out[#out + 1] = entry
-  end
-end
-
-if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), 0, 'm') end
-local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
-if nextDelayed[2] then out[1] = nextDelayed[2] end
-return out
+return claimFrom(ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])

@@ -1,11 +1,18 @@
 --[[ completeJob: a held job succeeded. Acknowledge it and record its result in one step.
   ARGV[4] id  ARGV[5] token  ARGV[6] result (JSON)
+  ARGV[7] bot id (optional): a bot through the API; the token is the one its record keeps, and
+          the bot is counted done and free
   Returns  OK, MISSING or TOKEN_MISMATCH (a late result from a consumer whose lease was taken
-  over is refused, never applied twice).
+  over is refused, never applied twice); for a bot also NOT_HOLDER or BOT_MISSING.
   A chunk's result is recorded once per chunk index; the last chunk completes the parent with
   the sum of the chunk results (a chord), in this same step.
 ]]
-local id, token, result = ARGV[4], ARGV[5], ARGV[6]
+local id, token, result, botId = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if botId then
+  local botCode
+  token, botCode = botToken(botId, id)
+  if not token then return botCode end
+end
 local jobKey, code = holder(id, token)
 if not jobKey then return code end
 
@@ -13,6 +20,7 @@ local from = redis.call('HGET', jobKey, 'state')
 redis.call('HSET', jobKey, 'result', result)
 setState(id, jobKey, from, 'SUCCESS')
 finish(id, jobKey, 'SUCCESS')
+if botId then botDone(botId, 'jobs_done') end
 
 local parentId = redis.call('HGET', jobKey, 'parent_id')
 if parentId == '' then return OK end

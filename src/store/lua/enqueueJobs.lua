@@ -2,9 +2,12 @@
   ARGV[4]  JSON array of jobs: {id, type, queue, params, initiated_by, max_attempts,
            parent_id, chunk_index, total}; params is a JSON string. A job with queue "" is a
            parent (a prime-count job): it is not queued, its children carry its id.
+  ARGV[5], ARGV[6] (optional) a once-key and its TTL (ms): the jobs are created only when that
+           key is new, so a scheduler's batch slot is filled once however many schedulers run
   Returns  the number of jobs created. One atomic step: a flow's chunks all appear at once.
 ]]
 local jobs = cjson.decode(ARGV[4])
+if ARGV[5] and not redis.call('SET', K.once(ARGV[5]), now, 'NX', 'PX', ARGV[6]) then return 0 end
 for _, j in ipairs(jobs) do
   local jobKey = K.job(j.id)
   redis.call('HSET', jobKey,
@@ -22,6 +25,7 @@ for _, j in ipairs(jobs) do
   end
   if j.queue ~= '' then
     redis.call('LPUSH', K.wait(j.queue), j.id)
+    redis.call('SADD', K.queues, j.queue)
     redis.call('ZADD', K.marker(j.queue), 0, 'm')
   end
   emit(j.id, 'PENDING', j.total == '' and '' or 0, j.total)

@@ -1,12 +1,19 @@
 --[[ failJob: a held job's attempt failed. Where it goes is decided in TypeScript (backoff policy).
   ARGV[4] id  ARGV[5] token  ARGV[6] error  ARGV[7] target: RETRY | DEAD | FAILURE
   ARGV[8] runAt (RETRY only): when it may run again
-  Returns  OK, MISSING or TOKEN_MISMATCH.
+  ARGV[9] bot id (optional): a bot through the API, as in completeJob
+  Returns  OK, MISSING or TOKEN_MISMATCH; for a bot also NOT_HOLDER or BOT_MISSING.
   A chunk that ends in DEAD or FAILURE fails its parent at once.
 ]]
-local id, token, err, target, runAt = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local id, token, err, target, runAt, botId = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+if botId then
+  local botCode
+  token, botCode = botToken(botId, id)
+  if not token then return botCode end
+end
 local jobKey, code = holder(id, token)
 if not jobKey then return code end
+if botId then botDone(botId, 'jobs_failed') end
 
 local from = redis.call('HGET', jobKey, 'state')
 local queue = redis.call('HGET', jobKey, 'queue')

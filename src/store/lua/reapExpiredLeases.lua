@@ -12,25 +12,10 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'L
   local state = redis.call('HGET', jobKey, 'state')
   if not state or not HELD[state] then
     redis.call('ZREM', K.active(queue), id)
+  elseif reclaim(id, jobKey, state, 'lease expired') == 'DEAD' then
+    dead[#dead + 1] = id
   else
-    local attempts = tonumber(redis.call('HGET', jobKey, 'attempts'))
-    local maxAttempts = tonumber(redis.call('HGET', jobKey, 'max_attempts'))
-    local holderName = redis.call('HGET', jobKey, 'handled_by')
-    local reason = 'lease expired (held by ' .. holderName .. ', attempt ' .. attempts .. ' of ' .. maxAttempts .. ')'
-    redis.call('HSET', jobKey, 'error', reason)
-    if attempts >= maxAttempts then
-      setState(id, jobKey, state, 'DEAD')
-      finish(id, jobKey, 'DEAD')
-      failParent(id, jobKey, reason)
-      dead[#dead + 1] = id
-    else
-      redis.call('HDEL', jobKey, 'token', 'lease_until')
-      redis.call('HSET', jobKey, 'run_at', now)
-      redis.call('ZREM', K.active(queue), id)
-      setState(id, jobKey, state, 'RETRY')
-      requeueAtHead(id, queue)
-      requeued[#requeued + 1] = id
-    end
+    requeued[#requeued + 1] = id
   end
 end
 

@@ -5,11 +5,5 @@
 local id, token = ARGV[4], ARGV[5]
 local jobKey, code = holder(id, token)
 if not jobKey then return code end
-local queue = redis.call('HGET', jobKey, 'queue')
-redis.call('HINCRBY', jobKey, 'attempts', -1)
-redis.call('HDEL', jobKey, 'token', 'lease_until')
-redis.call('HSET', jobKey, 'handled_by', '')
-redis.call('ZREM', K.active(queue), id)
-setState(id, jobKey, redis.call('HGET', jobKey, 'state'), 'PENDING')
-requeueAtHead(id, queue)
+releaseHeld(id, jobKey)
 return OK
