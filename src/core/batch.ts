@@ -51,3 +51,7 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
 export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): NewJob[] {
   return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy }));
 }
+
+/** seed 004's defaults: 5 jobs of 5 minutes every 10 minutes, 15% failing, bots down after 2 min */
+export const BATCH_DEFAULTS: BatchSettings = { size: 5, type: 'sim', processingDurationMs: 300_000, failureRate: 0.15, queue: DEFAULT_BOT_QUEUE };
+export const DEFAULT_BOT_DOWN_AFTER_MS = 120_000;

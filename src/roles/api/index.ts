@@ -4,12 +4,17 @@ import type { AddressInfo } from 'node:net';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { createApp } from './app';
+import type { ProcessingSettings } from './context';
 
 export interface ApiOptions {
   nodeId: string;
   port: number;
   host: string;
   log: Logger;
+  /** ADMIN_TOKEN; admin endpoints are refused without it */
+  adminToken?: string;
+  /** seed 004: the bots' queue and job lease, the default batch */
+  processing?: ProcessingSettings;
 }
 
 export interface RunningApi {
@@ -20,7 +25,7 @@ export interface RunningApi {
 
 export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
   const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), ...options };
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now() });
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), adminToken: o.adminToken, processing: o.processing });
   const server = http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
