@@ -53,7 +53,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   const log = o.log;
   // tick often enough to renew the lease (a third of it) and to catch each slot early
   const tickMs = Math.max(50, Math.min(1000, Math.floor(o.leaderLeaseMs / 3), Math.floor(o.populateIntervalMs / 4)));
-  let leader = false;
+  let leader: boolean | null = null;
   let lastSlot = -1;
   let made = 0;
   let stopping = false;
@@ -106,7 +106,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
 
   return {
     nodeId: o.nodeId,
-    isLeader: () => leader,
+    isLeader: () => leader === true,
     batches: () => made,
     async close(force = false) {
       if (stopping) return;

@@ -159,6 +159,12 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       expect(await store.knownQueues()).toEqual(['bots', 'default']);
     });
 
+    test('racing enqueueOnce calls on one key make one batch', async () => {
+      const results = await Promise.all(Array.from({ length: 8 }, () => store.enqueueOnce('batch:race', 5000, [sim(), sim()])));
+      expect(results.filter((r) => r !== null)).toHaveLength(1);
+      expect((await store.queueDepth('bots')).waiting).toBe(2);
+    });
+
     test('holdLock: one holder, renewed only by it, free again when released or lapsed', async () => {
       expect(await store.holdLock('scheduler', 'a', 200)).toBe(true);
       expect(await store.holdLock('scheduler', 'b', 200)).toBe(false);
