@@ -1,11 +1,5 @@
 /** Seed 004's commands as people run them: help, and one-line usage errors naming the flag (exit 2). */
-import { spawnSync } from 'node:child_process';
-import { WIZARD_BIN } from '../helpers/procs';
-
-function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { runWizard as run } from '../helpers/procs';
 
 test('--help lists the scheduler, the bot and the client commands of seed 004', () => {
   const { code, stdout } = run(['--help']);

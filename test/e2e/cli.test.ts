@@ -1,14 +1,10 @@
 /** The binary as people run it: help, exit codes, one-line usage errors, `up` with no Redis. */
-import { spawnSync } from 'node:child_process';
 import { freePort } from '../helpers/redis-server';
-import { http, killAll, spawnWizard, waitUntil, WIZARD_BIN } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil } from '../helpers/procs';
 
 afterAll(killAll);
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runWizard;
 
 test('--help lists every role and client command', () => {
   const { code, stdout } = run(['--help']);

@@ -3,10 +3,9 @@
  * jobs) as separate processes on one Redis. Batches are made, claimed and finished; each
  * finished job is in the datalake exactly once, and the CLI's tables and export read it all.
  */
-import { spawnSync } from 'node:child_process';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, spawnWizard, waitUntil, WIZARD_BIN } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -58,8 +57,8 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
     const days = [...new Set((await store.datalakeDays()).map((d) => d.date))];
     const records: { job_id: string; status: string; handled_by: string }[] = [];
     for (const day of days) {
-      const r = spawnSync(process.execPath, [WIZARD_BIN, 'datalake', 'export', day, '--api', apiUrl], { encoding: 'utf8', timeout: 20_000 });
-      expect(r.status).toBe(0);
+      const r = runWizard(['datalake', 'export', day, '--api', apiUrl]);
+      expect(r.code).toBe(0);
       const lines = r.stdout.split('\n');
       expect(lines.pop()).toBe('');
       records.push(...lines.map((l) => JSON.parse(l)));
@@ -68,14 +67,14 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
     expect(Object.fromEntries(records.map((r) => [r.job_id, r.status]))).toEqual(Object.fromEntries(done.map((j) => [j.job_id, j.state])));
 
     // the CLI's views of the same cluster
-    const cli = (args: string[]) => spawnSync(process.execPath, [WIZARD_BIN, ...args, '--api', apiUrl], { encoding: 'utf8', timeout: 20_000 });
+    const cli = (args: string[]) => runWizard([...args, '--api', apiUrl]);
     const status = JSON.parse(cli(['status', '--json']).stdout);
     expect(status.jobs.by_state.SUCCESS + status.jobs.by_state.FAILURE).toBe(done.length);
     expect(status.bots).toEqual({ total: 0, up: 0, down: 0 }); // both deregistered on SIGTERM
     const jobs = JSON.parse(cli(['jobs', '--status', 'SUCCESS', '--json', '--limit', '500']).stdout);
     expect(jobs.jobs.map((j: JobView) => j.job_id).sort()).toEqual(done.filter((j) => j.state === 'SUCCESS').map((j) => j.job_id).sort());
     const table = cli(['jobs', '--limit', '2']);
-    expect(table.status).toBe(0);
+    expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/│ id +│ type +│ state +│/);
     expect(table.stdout).toMatch(/2 of \d+ jobs/);
     const lake = JSON.parse(cli(['datalake', 'stats', '--json']).stdout);
