@@ -12,7 +12,7 @@ import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { LeaseLostError, NotFoundError } from '../core/errors';
 import { decodeBot, decodeJob } from './codec';
-import { botErrors, flowRows, jobRow, JobRow, tokenBase } from './common';
+import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
@@ -263,18 +263,11 @@ export class MemoryStore implements Store {
   // ---- enqueueJobs.lua ----
 
   private insert(rows: JobRow[]): void {
-    const now = String(this.step());
+    const now = this.step();
     for (const j of rows) {
       // HSET: an existing record keeps the fields not named here (and its TTL)
       const rec = this.rec(j.id) ?? {};
-      Object.assign(rec, {
-        id: j.id, type: j.type, queue: j.queue, state: 'PENDING', params: j.params,
-        attempts: '0', max_attempts: String(j.max_attempts), initiated_by: j.initiated_by,
-        handled_by: '', checked_by: '', parent_id: j.parent_id, chunk_index: j.chunk_index,
-        completed: j.total === '' ? '' : '0', total: j.total,
-        result: '', error: '', created_at: now, updated_at: now,
-        started_at: '', finished_at: '', run_at: '',
-      });
+      Object.assign(rec, newJobFields(j, now));
       this.jobs.set(j.id, rec);
       if (j.parent_id === '') {
         this.allJobs.set(j.id, this.at);

@@ -8,12 +8,7 @@
   the sum of the chunk results (a chord), in this same step.
 ]]
 local id, token, result, botId = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-if botId then
-  local botCode
-  token, botCode = botToken(botId, id)
-  if not token then return botCode end
-end
-local jobKey, code = holder(id, token)
+local jobKey, code = holderOrBot(id, token, botId)
 if not jobKey then return code end
 
 local from = redis.call('HGET', jobKey, 'state')

@@ -6,12 +6,7 @@
   A chunk that ends in DEAD or FAILURE fails its parent at once.
 ]]
 local id, token, err, target, runAt, botId = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-if botId then
-  local botCode
-  token, botCode = botToken(botId, id)
-  if not token then return botCode end
-end
-local jobKey, code = holder(id, token)
+local jobKey, code = holderOrBot(id, token, botId)
 if not jobKey then return code end
 if botId then botDone(botId, 'jobs_failed') end
 

@@ -285,6 +285,16 @@ local function botToken(botId, id)
   return held[2], OK
 end
 
+-- holder() for a consumer naming its token, or for a bot (botId given): the token its record keeps
+local function holderOrBot(id, token, botId)
+  if botId then
+    local code
+    token, code = botToken(botId, id)
+    if not token then return nil, code end
+  end
+  return holder(id, token)
+end
+
 -- a bot is done with the job it held: forget it and count the outcome ('jobs_done', 'jobs_failed')
 local function botDone(botId, counter)
   local botKey = K.bot(botId)

@@ -4,9 +4,7 @@
   Returns  OK, MISSING, TOKEN_MISMATCH, NOT_HOLDER or BOT_MISSING.
 ]]
 local id, botId = ARGV[4], ARGV[5]
-local token, botCode = botToken(botId, id)
-if not token then return botCode end
-local jobKey, code = holder(id, token)
+local jobKey, code = holderOrBot(id, nil, botId)
 if not jobKey then return code end
 local state = redis.call('HGET', jobKey, 'state')
 if state == 'STARTED' then
