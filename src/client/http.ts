@@ -20,12 +20,15 @@ export class ApiClient {
     private readonly timeoutMs = 30_000,
   ) {}
 
+  authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
   /** send a request; an unreachable API is an UnreachableError naming the URL */
   private async send(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<Response> {
     const url = new URL(path, this.baseUrl);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
     try {
       return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {

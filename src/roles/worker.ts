@@ -75,11 +75,13 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
+  /** handlers running now: what --concurrency bounds (jobs whose ack is in flight do not count) */
+  let executing = 0;
   let slotFreed: (() => void) | null = null;
   let pool: Piscina | null = null;
 
   const cpuPool = (): Piscina => {
-    pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), maxThreads: o.threads, minThreads: Math.min(1, o.threads) });
+    pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), minThreads: o.threads, maxThreads: o.threads, idleTimeout: 60_000 });
     return pool;
   };
 
@@ -109,20 +111,27 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     return handler.run(job.params, { signal });
   };
 
+  /** run the handler; its slot is free as soon as the handler is done, before the ack returns */
   const runJob = async (job: Job, token: string, abort: AbortController): Promise<void> => {
-    let result: unknown;
+    let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
     try {
-      result = await execute(job, abort.signal);
+      outcome = { ok: true, result: await execute(job, abort.signal) };
     } catch (err) {
-      if (abort.signal.aborted) return; // lease lost or forced stop: someone else will run it
+      outcome = { ok: false, err };
+    } finally {
+      executing--;
+      slotFreed?.();
+    }
+    if (abort.signal.aborted) return; // lease lost or forced stop: someone else will run it
+    if (outcome.ok) {
+      const { result } = outcome;
+      await persist('complete', job, () => store.complete(job.id, token, result));
+    } else {
+      const { err } = outcome;
       const target = failTarget(job.type, job.attempts, isPermanent(err), Date.now());
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
-      processed++;
-      return;
     }
-    if (abort.signal.aborted) return;
-    await persist('complete', job, () => store.complete(job.id, token, result));
     processed++;
   };
 
@@ -130,18 +139,21 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     const abort = new AbortController();
     const entry: Held = { job, token, abort, done: Promise.resolve() };
     held.set(job.id, entry);
-    entry.done = runJob(job, token, abort).finally(() => {
-      held.delete(job.id);
-      slotFreed?.();
-    });
+    executing++;
+    entry.done = runJob(job, token, abort).finally(() => held.delete(job.id));
   };
 
-  const waitForSlot = () => new Promise<void>((r) => (slotFreed = r)).then(() => void (slotFreed = null));
+  /** wait until a handler finishes, then one more turn so that every slot freed with it counts */
+  const waitForSlot = async () => {
+    await new Promise<void>((r) => (slotFreed = r));
+    slotFreed = null;
+    await new Promise((r) => setImmediate(r));
+  };
 
   const fetchLoop = async () => {
     let failures = 0;
     while (!stopping) {
-      const free = o.concurrency - held.size;
+      const free = o.concurrency - executing;
       if (free <= 0) {
         await waitForSlot();
         continue;

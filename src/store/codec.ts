@@ -72,7 +72,7 @@ export function decodeLakeConfig(records: string | null | undefined, retentionDa
 export function decodeLakeDay(date: string, f: Record<string, string>): LakeDay {
   return {
     date,
-    total: num(f.total) ?? 0,
+    total: (num(f.success) ?? 0) + (num(f.failure) ?? 0),
     success: num(f.success) ?? 0,
     failure: num(f.failure) ?? 0,
     durationMsSum: num(f.duration_ms_sum) ?? 0,

@@ -50,7 +50,7 @@ export function newJobFields(j: JobRow, now: number): Record<string, string> {
     id: j.id, type: j.type, queue: j.queue, state: 'PENDING', params: j.params,
     attempts: '0', max_attempts: String(j.max_attempts), initiated_by: j.initiated_by,
     handled_by: '', checked_by: '', parent_id: j.parent_id, chunk_index: j.chunk_index,
-    completed: j.total === '' ? '' : '0', total: j.total,
+    completed: j.total === '' ? '' : '0', total: j.total, token: '', lease_until: '',
     result: '', error: '', created_at: t, updated_at: t,
     started_at: '', finished_at: '', run_at: '',
   };

@@ -56,7 +56,7 @@ export function redisKeys(prefix: string) {
     config: `${base}config`,
     /** list: a UTC day's datalake records, one JSON object each, in the order they finished */
     lake: (day: string) => `${base}datalake:${day}`,
-    /** hash: a UTC day's datalake counters (total, success, failure, duration sums) */
+    /** hash: a UTC day's datalake counters (success, failure, duration sums) */
     lakeStats: (day: string) => `${base}datalake:${day}:stats`,
     /** zset: datalake day → its start (ms) */
     lakeDays: `${base}datalake:days`,

@@ -1,16 +1,16 @@
 /**
  * The in-memory adapter: `wizard up` with no Redis (one process, every role in it). It mirrors
- * the Redis adapter transition by transition: each public method below does what its Lua script
- * (src/store/lua) does, on the same data (a job is a record of the same hash fields, as strings;
- * a wait deque, an active, a delayed map and a marker per queue; per-state indexes; an event log).
- * Every change happens synchronously inside one call, so each is atomic like a script.
+ * the Redis adapter transition by transition: each method does what its Lua script
+ * (src/store/lua) does, on the same data: a job is a record of the same hash fields (strings);
+ * per queue a wait deque, an active and a delayed map and a marker; per-state indexes; an event
+ * log. Every change happens synchronously inside one call, so it is atomic like a script.
  * Finished jobs expire lazily (checked on read against options.now()) and are swept by reap:
  * no timer keeps the process alive.
  */
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
-import { LeaseLostError, NotFoundError } from '../core/errors';
+import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { decodeBot, decodeJob } from './codec';
 import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
@@ -25,17 +25,14 @@ type Rec = Record<string, string>;
 /** a sorted set: member → score */
 type ZSet = Map<string, number>;
 type Waiter = (woken: boolean) => void;
+type StreamId = [ms: number, seq: number];
 
 interface Queue {
-  /** ids ready to run; index 0 is the head (claimed next) */
-  wait: string[];
-  /** held id → lease deadline */
-  active: ZSet;
-  /** RETRY id → when it may run again */
-  delayed: ZSet;
-  /** the marker zset's one member: a pending wake-up */
-  marker: boolean;
-  waiters: Waiter[];
+  wait: string[]; // ids ready to run; [0] is the head (claimed next)
+  active: ZSet; // held id → lease deadline
+  delayed: ZSet; // RETRY id → when it may run again
+  marker: boolean; // the marker zset's one member: a pending wake-up
+  waiters: Waiter[]; // consumers blocked in waitForWork, first come first woken
 }
 
 const RUNNABLE = new Set(['PENDING', 'RETRY']);
@@ -44,45 +41,43 @@ const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD']);
 const MAX_EVENTS = 100_000; // XADD MAXLEN
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** members by score, then by member (ZRANGE order) */
-function zsorted(z: ZSet): [string, number][] {
-  return [...z].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+function getOr<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
+}
+
+/** ZRANGE order: by score, then by member */
+function zsorted(entries: Iterable<[string, number]>): [string, number][] {
+  return [...entries].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 /** ZRANGEBYSCORE z -inf max LIMIT 0 limit (a negative limit: all) */
 function zrangeByScore(z: ZSet, max: number, limit: number): string[] {
-  const ids = zsorted(z).filter(([, score]) => score <= max).map(([id]) => id);
+  const ids = zsorted([...z].filter(([, score]) => score <= max)).map(([id]) => id);
   return limit < 0 ? ids : ids.slice(0, limit);
 }
 
 /** ZRANGE z start stop REV, with Redis's index rules (negative counts from the end) */
 function zrangeRev(z: ZSet, start: number, stop: number): string[] {
-  const n = z.size;
-  if (start < 0) start += n;
-  if (stop < 0) stop += n;
-  if (start < 0) start = 0;
-  if (start > stop || start >= n) return [];
+  start = Math.max(start < 0 ? start + z.size : start, 0);
+  stop = stop < 0 ? stop + z.size : stop;
+  if (start > stop || start >= z.size) return [];
   return zsorted(z).reverse().slice(start, stop + 1).map(([id]) => id);
 }
 
-/** a stream id "<ms>-<seq>" (or "<ms>", seq 0) as numbers */
-function parseId(id: string): [number, number] {
+/** a stream id "<ms>-<seq>" (or "<ms>": seq 0) */
+function parseId(id: string): StreamId {
   const [ms, seq] = id.split('-');
   return [Number(ms), Number(seq ?? 0)];
 }
-const idAfter = (a: [number, number], b: [number, number]) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+const idAfter = (a: StreamId, b: StreamId) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
 
-/** Redis's used_memory_human format */
+/** Redis's used_memory_human format: 1023B, 1.50K, 12.34M, ... */
 function bytesToHuman(n: number): string {
-  if (n < 1024) return `${n}B`;
-  const units = ['K', 'M', 'G', 'T', 'P'];
-  let v = n / 1024;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(2)}${units[i]}`;
+  while (i < 5 && n >= 1024 ** (i + 1)) i++;
+  return i === 0 ? `${n}B` : `${(n / 1024 ** i).toFixed(2)}${'BKMGTP'[i]}`;
 }
 
 export class MemoryStore implements Store {
@@ -95,7 +90,7 @@ export class MemoryStore implements Store {
   private readonly children = new Map<string, string[]>();
   /** parent id → chunk index → chunk result (recorded once per index) */
   private readonly chunkResults = new Map<string, Map<string, string>>();
-  /** job id → when it (and its children list and chunk results) expires: PEXPIRE */
+  /** job id → when it expires (PEXPIRE), with its children list and chunk results */
   private readonly expiry = new Map<string, number>();
   private readonly queues = new Map<string, Queue>();
   /** state → top-level job id → time of its last change */
@@ -103,11 +98,10 @@ export class MemoryStore implements Store {
   /** top-level job id → created at */
   private readonly allJobs: ZSet = new Map();
   private readonly dlq: ZSet = new Map();
-  private events: JobEvent[] = [];
-  private lastMs = 0;
-  private lastSeq = 0;
+  private readonly events: JobEvent[] = [];
+  private lastId: StreamId = [0, 0];
   private readonly readers: Waiter[] = [];
-  /** role → node id → {until, info JSON with seenAt} */
+  /** role → node id → {until, info as JSON with seenAt} */
   private readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
   private readonly locks = new Map<string, { holder: string; until: number }>();
   /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
@@ -121,7 +115,7 @@ export class MemoryStore implements Store {
   /** bot id → last heartbeat, for the bots that are up */
   private readonly botsUp: ZSet = new Map();
   private readonly lake = new MemoryLake();
-  /** the time of the step in progress: ARGV[1] of a script */
+  /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
 
@@ -129,14 +123,14 @@ export class MemoryStore implements Store {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...opts };
   }
 
-  /** start an atomic step: read the clock once, like a script's `now` */
+  /** start an atomic step: read the clock once */
   private step(): number {
     return (this.at = this.options.now());
   }
 
-  // ---- data access (with lazy expiry) ----
+  // ---- records, with lazy expiry ----
 
-  /** drop a finished job whose time is up (and its children list and chunk results) */
+  /** drop a finished job whose time is up, with its children list and chunk results */
   private expireIfDue(id: string): void {
     const until = this.expiry.get(id);
     if (until === undefined || this.options.now() <= until) return;
@@ -153,15 +147,11 @@ export class MemoryStore implements Store {
   }
 
   private queue(name: string): Queue {
-    let q = this.queues.get(name);
-    if (!q) this.queues.set(name, (q = { wait: [], active: new Map(), delayed: new Map(), marker: false, waiters: [] }));
-    return q;
+    return getOr(this.queues, name, () => ({ wait: [], active: new Map(), delayed: new Map(), marker: false, waiters: [] }));
   }
 
   private stateIndex(state: string): ZSet {
-    let z = this.states.get(state);
-    if (!z) this.states.set(state, (z = new Map()));
-    return z;
+    return getOr(this.states, state, () => new Map());
   }
 
   /** wait until woken (true) or ms pass (false) */
@@ -180,7 +170,7 @@ export class MemoryStore implements Store {
 
   // ---- lib.lua ----
 
-  /** ZADD marker 0 m: one pending wake-up at most, served to one waiter after the step */
+  /** ZADD marker 0 m: one pending wake-up at most, served to one waiter once the step is over */
   private signal(name: string): void {
     const q = this.queue(name);
     if (q.marker) return;
@@ -193,23 +183,21 @@ export class MemoryStore implements Store {
   }
 
   private emit(id: string, state: JobState, completed = '', total = ''): void {
-    let ms = Math.floor(this.at);
-    let seq = 0;
-    if (ms <= this.lastMs) [ms, seq] = [this.lastMs, this.lastSeq + 1];
-    [this.lastMs, this.lastSeq] = [ms, seq];
+    const ms = Math.floor(this.at);
+    this.lastId = ms > this.lastId[0] ? [ms, 0] : [this.lastId[0], this.lastId[1] + 1];
     const progress = total ? { completed: Number(completed), total: Number(total) } : null;
-    this.events.push({ id: `${ms}-${seq}`, jobId: id, state, progress, at: this.at });
+    this.events.push({ id: this.lastId.join('-'), jobId: id, state, progress, at: this.at });
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
     for (const wake of [...this.readers]) wake(true);
   }
 
-  private setState(id: string, rec: Rec, from: string | undefined, to: JobState): void {
-    rec.state = to;
-    rec.updated_at = String(this.at);
+  /** move a job to a new state in one write (with `extra` fields): record, index, event */
+  private setState(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
     if (rec.parent_id === '') {
-      if (from) this.stateIndex(from).delete(id);
+      this.stateIndex(rec.state).delete(id);
       this.stateIndex(to).set(id, this.at);
     }
+    Object.assign(rec, { state: to, updated_at: String(this.at) }, extra);
     if (rec.total) this.emit(id, to, rec.completed, rec.total);
     else this.emit(id, to);
   }
@@ -219,64 +207,57 @@ export class MemoryStore implements Store {
     this.signal(queue);
   }
 
-  private finish(id: string, rec: Rec, to: JobState): void {
-    if (rec.queue) {
-      const q = this.queue(rec.queue);
-      q.active.delete(id);
-      q.delayed.delete(id);
-    }
-    rec.finished_at = String(this.at);
-    delete rec.token;
-    delete rec.lease_until;
+  /** fields that end a hold: the token and lease are cleared ('' means not held) */
+  private released(extra: Rec): Rec {
+    return { token: '', lease_until: '', ...extra };
+  }
+
+  /** the job reaches SUCCESS, FAILURE or DEAD; then it expires or, DEAD, waits in the DLQ */
+  private finish(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
+    this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
+    if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
     else this.expiry.set(id, this.at + this.options.resultTtlMs);
     this.lake.append(id, rec, to, this.at);
   }
 
-  private failParent(childId: string, child: Rec, reason: string): void {
+  private failParent(child: Rec, reason: string): void {
     const parentId = child.parent_id;
-    if (!parentId) return;
-    const parent = this.rec(parentId);
+    const parent = parentId ? this.rec(parentId) : undefined;
     if (!parent || FINAL.has(parent.state)) return;
-    parent.error = `chunk ${child.chunk_index} failed: ${reason}`;
-    this.setState(parentId, parent, parent.state, 'FAILURE');
-    this.finish(parentId, parent, 'FAILURE');
+    this.finish(parentId, parent, 'FAILURE', { error: `chunk ${child.chunk_index} failed: ${reason}` });
     for (const sibling of [...(this.children.get(parentId) ?? [])]) {
       const s = this.rec(sibling);
       if (!s || !RUNNABLE.has(s.state)) continue;
       const q = this.queue(s.queue);
-      q.wait = q.wait.filter((w) => w !== sibling);
-      s.error = `cancelled: parent job ${parentId} failed`;
-      this.setState(sibling, s, s.state, 'FAILURE');
-      this.finish(sibling, s, 'FAILURE');
+      q.wait = q.wait.filter((w) => w !== sibling); // LREM
+      q.delayed.delete(sibling);
+      this.finish(sibling, s, 'FAILURE', { error: `cancelled: parent job ${parentId} failed` });
     }
   }
 
-  /** the record `token` holds, or the error the script's code maps to */
+  /** the record `token` holds, or the error the script's code maps to (MISSING, TOKEN_MISMATCH) */
   private holder(id: string, token: string): Rec {
     const rec = this.rec(id);
     if (!rec) throw new NotFoundError(`job ${id} not found`);
-    if (rec.token === undefined || rec.token !== token) throw new LeaseLostError(id);
+    if (!rec.token || rec.token !== token) throw new LeaseLostError(id);
     return rec;
   }
 
   // ---- enqueueJobs.lua ----
 
-  private insert(rows: JobRow[]): void {
+  /** write new jobs; answers them as created, like the Redis adapter */
+  private insert(rows: JobRow[]): Job[] {
     const now = this.step();
     for (const j of rows) {
       // HSET: an existing record keeps the fields not named here (and its TTL)
-      const rec = this.rec(j.id) ?? {};
-      Object.assign(rec, newJobFields(j, now));
-      this.jobs.set(j.id, rec);
+      this.jobs.set(j.id, Object.assign(this.rec(j.id) ?? {}, newJobFields(j, now)));
       if (j.parent_id === '') {
-        this.allJobs.set(j.id, this.at);
-        this.stateIndex('PENDING').set(j.id, this.at);
+        this.allJobs.set(j.id, now);
+        this.stateIndex('PENDING').set(j.id, now);
       } else {
         this.expireIfDue(j.parent_id);
-        const list = this.children.get(j.parent_id) ?? [];
-        list.push(j.id);
-        this.children.set(j.parent_id, list);
+        getOr(this.children, j.parent_id, () => []).push(j.id);
       }
       if (j.queue !== '') {
         this.queue(j.queue).wait.push(j.id);
@@ -285,18 +266,15 @@ export class MemoryStore implements Store {
       }
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
     }
+    return rows.map((r) => decodeJob(newJobFields(r, now)));
   }
 
   async enqueue(jobs: NewJob[]): Promise<Job[]> {
-    const rows = jobs.map((j) => jobRow(j));
-    this.insert(rows);
-    return this.getJobs(rows.map((r) => r.id));
+    return this.insert(jobs.map((j) => jobRow(j)));
   }
 
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
-    const rows = flowRows(flow);
-    this.insert(rows);
-    const [parent, ...children] = this.getJobs(rows.map((r) => r.id));
+    const [parent, ...children] = this.insert(flowRows(flow));
     return { parent, children };
   }
 
@@ -312,28 +290,23 @@ export class MemoryStore implements Store {
   private claimFrom(queue: string, opts: ClaimOptions, base: string): ClaimResult {
     const now = this.at;
     const q = this.queue(queue);
-    for (const id of zrangeByScore(q.delayed, now, 1000)) {
+    for (const id of zrangeByScore(q.delayed, now, 1000).reverse()) {
       q.delayed.delete(id);
       q.wait.unshift(id);
     }
     const jobs: ClaimedJob[] = [];
-    while (jobs.length < opts.max) {
-      const id = q.wait.shift();
-      if (id === undefined) break;
+    while (jobs.length < opts.max && q.wait.length > 0) {
+      const id = q.wait.shift()!;
       const rec = this.rec(id);
-      if (!rec || !RUNNABLE.has(rec.state)) continue;
+      if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
       const token = `${base}.${jobs.length + 1}`;
-      Object.assign(rec, {
+      this.setState(id, rec, 'STARTED', {
         attempts: String(Number(rec.attempts) + 1), token, handled_by: opts.consumer,
         started_at: String(now), lease_until: String(now + opts.leaseMs), run_at: '',
       });
       q.active.set(id, now + opts.leaseMs);
-      this.setState(id, rec, rec.state, 'STARTED');
       const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
-      if (parent?.state === 'PENDING') {
-        parent.started_at = String(now);
-        this.setState(rec.parent_id, parent, 'PENDING', 'STARTED');
-      }
+      if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
       jobs.push({ token, job: decodeJob(rec) });
     }
     if (q.wait.length > 0) this.signal(queue);
@@ -344,14 +317,12 @@ export class MemoryStore implements Store {
   async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
     if (this.closed) return false;
     const q = this.queue(queue);
-    if (q.marker) {
-      q.marker = false;
-      return true;
-    }
-    return this.block(q.waiters, Math.max(10, Math.round(timeoutMs)));
+    if (!q.marker) return this.block(q.waiters, Math.max(10, Math.round(timeoutMs)));
+    q.marker = false;
+    return true;
   }
 
-  // ---- renewLease.lua, completeJob.lua, failJob.lua, releaseJob.lua ----
+  // ---- renewLease.lua, completeJobs.lua (one job per call), failJob.lua, releaseJob.lua ----
 
   async renew(jobId: string, token: string, leaseMs: number): Promise<void> {
     const now = this.step();
@@ -365,70 +336,51 @@ export class MemoryStore implements Store {
   }
 
   async complete(jobId: string, token: string, result: unknown): Promise<void> {
-    this.completeAs(jobId, token, result);
+    this.step();
+    this.completeJob(jobId, token, result);
   }
 
-  /** completeJob.lua; with a bot id, the token is the one the bot's record keeps */
-  private completeAs(jobId: string, token: string, result: unknown, botId?: string): void {
+  /** lib.lua's completeJob (completeJobs.lua, completeBotJob.lua) */
+  private completeJob(jobId: string, token: string, result: unknown): void {
     const value = JSON.stringify(result ?? null);
-    const now = this.step();
-    const rec = this.holder(jobId, botId === undefined ? token : this.botToken(botId, jobId));
-    rec.result = value;
-    this.setState(jobId, rec, rec.state, 'SUCCESS');
-    this.finish(jobId, rec, 'SUCCESS');
-    if (botId !== undefined) this.botDone(botId, 'jobs_done');
+    const now = this.at;
+    const rec = this.holder(jobId, token);
+    if (rec.parent_id !== '' && !isLuaNumber(value)) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
+    this.finish(jobId, rec, 'SUCCESS', { result: value });
 
     const parentId = rec.parent_id;
-    if (parentId === '') return;
-    const parent = this.rec(parentId);
+    const parent = parentId === '' ? undefined : this.rec(parentId);
     if (!parent || FINAL.has(parent.state)) return;
-    const results = this.chunkResults.get(parentId) ?? new Map<string, string>();
-    this.chunkResults.set(parentId, results);
-    if (results.has(rec.chunk_index)) return;
+    const results = getOr(this.chunkResults, parentId, () => new Map<string, string>());
+    if (results.has(rec.chunk_index)) return; // HSETNX: once per chunk index
     results.set(rec.chunk_index, value);
-    const completed = Number(parent.completed) + 1;
-    parent.completed = String(completed);
-    if (completed < Number(parent.total)) {
-      this.setState(parentId, parent, parent.state, 'PROGRESS');
-      return;
-    }
+    parent.completed = String(Number(parent.completed) + 1);
+    if (Number(parent.completed) < Number(parent.total)) return this.setState(parentId, parent, 'PROGRESS');
+
     let sum = 0;
-    for (const v of results.values()) {
-      // Lua: tonumber(v) is nil and the script fails (after the writes above), as here
-      if (Number.isNaN(Number(v))) throw new Error(`completeJob: chunk result ${v} of job ${parentId} is not a number`);
-      sum += Number(v);
-    }
+    for (const v of results.values()) sum += Number(v);
     const duration = (now - Number(parent.created_at)) / 1000;
-    parent.result = `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}`;
-    this.setState(parentId, parent, parent.state, 'SUCCESS');
-    this.finish(parentId, parent, 'SUCCESS');
+    this.finish(parentId, parent, 'SUCCESS', { result: `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}` });
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
-    this.failAs(jobId, token, error, target);
+    this.step();
+    this.failJob(jobId, token, error, target);
   }
 
-  /** failJob.lua; with a bot id, the token is the one the bot's record keeps */
-  private failAs(jobId: string, token: string, error: string, target: FailTarget, botId?: string): void {
-    const runAt = target.to === 'RETRY' ? target.runAt : 0;
-    const now = this.step();
-    const rec = this.holder(jobId, botId === undefined ? token : this.botToken(botId, jobId));
-    if (botId !== undefined) this.botDone(botId, 'jobs_failed');
-    const queue = rec.queue;
-    rec.error = error;
-    if (target.to === 'RETRY') {
-      delete rec.token;
-      delete rec.lease_until;
-      rec.run_at = String(runAt);
-      this.queue(queue).active.delete(jobId);
-      this.setState(jobId, rec, rec.state, 'RETRY');
-      if (runAt <= now) this.requeueAtHead(jobId, queue);
-      else this.queue(queue).delayed.set(jobId, runAt);
-      return;
+  /** lib.lua's failJob (failJob.lua, failBotJob.lua) */
+  private failJob(jobId: string, token: string, error: string, target: FailTarget): void {
+    const now = this.at;
+    const rec = this.holder(jobId, token);
+    if (target.to !== 'RETRY') {
+      this.finish(jobId, rec, target.to, { error });
+      return this.failParent(rec, error);
     }
-    this.setState(jobId, rec, rec.state, target.to);
-    this.finish(jobId, rec, target.to);
-    this.failParent(jobId, rec, error);
+    const q = this.queue(rec.queue);
+    this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(target.runAt) }));
+    q.active.delete(jobId);
+    if (target.runAt <= now) this.requeueAtHead(jobId, rec.queue);
+    else q.delayed.set(jobId, target.runAt);
   }
 
   async release(jobId: string, token: string): Promise<void> {
@@ -438,13 +390,23 @@ export class MemoryStore implements Store {
 
   /** lib.lua's releaseHeld: back to the head of its queue, the attempt not counted */
   private releaseHeld(jobId: string, rec: Rec): void {
-    rec.attempts = String(Number(rec.attempts) - 1);
-    delete rec.token;
-    delete rec.lease_until;
-    rec.handled_by = '';
+    this.setState(jobId, rec, 'PENDING', this.released({ attempts: String(Number(rec.attempts) - 1), handled_by: '' }));
     this.queue(rec.queue).active.delete(jobId);
-    this.setState(jobId, rec, rec.state, 'PENDING');
     this.requeueAtHead(jobId, rec.queue);
+  }
+
+  /** lib.lua's reclaim: take a held job back from a holder that is gone (RETRY, or DEAD) */
+  private reclaim(id: string, rec: Rec, why: string): 'RETRY' | 'DEAD' {
+    const reason = `${why} (held by ${rec.handled_by}, attempt ${rec.attempts} of ${rec.max_attempts})`;
+    if (Number(rec.attempts) >= Number(rec.max_attempts)) {
+      this.finish(id, rec, 'DEAD', { error: reason });
+      this.failParent(rec, reason);
+      return 'DEAD';
+    }
+    this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(this.at) }));
+    this.queue(rec.queue).active.delete(id);
+    this.requeueAtHead(id, rec.queue);
+    return 'RETRY';
   }
 
   // ---- reapExpiredLeases.lua ----
@@ -452,53 +414,28 @@ export class MemoryStore implements Store {
   async reap(queue: string, limit = 500): Promise<ReapResult> {
     const now = this.step();
     const q = this.queue(queue);
-    const requeued: string[] = [];
-    const dead: string[] = [];
+    const result: ReapResult = { requeued: [], dead: [] };
     for (const id of zrangeByScore(q.active, now, limit)) {
       const rec = this.rec(id);
       if (!rec || !HELD.has(rec.state)) {
         q.active.delete(id);
         continue;
       }
-      if (this.reclaim(id, rec, 'lease expired') === 'DEAD') dead.push(id);
-      else requeued.push(id);
+      if (this.reclaim(id, rec, 'lease expired') === 'DEAD') result.dead.push(id);
+      else result.requeued.push(id);
     }
-
-    const cutoff = now - this.options.resultTtlMs;
+    // housekeeping (up to 10 × limit ids): expired jobs leave the indexes, old events the log
     for (const s of ['SUCCESS', 'FAILURE']) {
-      for (const id of zrangeByScore(this.stateIndex(s), cutoff, limit)) {
+      for (const id of zrangeByScore(this.stateIndex(s), now - this.options.resultTtlMs, limit * 10)) {
         this.stateIndex(s).delete(id);
         this.allJobs.delete(id);
       }
     }
-    for (const id of [...this.expiry.keys()]) this.expireIfDue(id); // Redis's active expiry
-    this.trimEvents(now - this.options.eventRetentionMs);
-    return { requeued, dead };
-  }
-
-  /** lib.lua's reclaim: take a held job back from a holder that is gone (RETRY, or DEAD) */
-  private reclaim(id: string, rec: Rec, why: string): 'RETRY' | 'DEAD' {
-    const reason = `${why} (held by ${rec.handled_by}, attempt ${Number(rec.attempts)} of ${Number(rec.max_attempts)})`;
-    rec.error = reason;
-    if (Number(rec.attempts) >= Number(rec.max_attempts)) {
-      this.setState(id, rec, rec.state, 'DEAD');
-      this.finish(id, rec, 'DEAD');
-      this.failParent(id, rec, reason);
-      return 'DEAD';
-    }
-    delete rec.token;
-    delete rec.lease_until;
-    rec.run_at = String(this.at);
-    this.queue(rec.queue).active.delete(id);
-    this.setState(id, rec, rec.state, 'RETRY');
-    this.requeueAtHead(id, rec.queue);
-    return 'RETRY';
-  }
-
-  /** XTRIM MINID: drop events older than minMs */
-  private trimEvents(minMs: number): void {
+    for (const id of [...this.expiry.keys()]) this.expireIfDue(id);
+    const minMs = now - this.options.eventRetentionMs; // XTRIM MINID
     const keep = this.events.findIndex((e) => parseId(e.id)[0] >= minMs);
     this.events.splice(0, keep < 0 ? this.events.length : keep);
+    return result;
   }
 
   // ---- reads ----
@@ -519,7 +456,39 @@ export class MemoryStore implements Store {
     const z = query.state ? this.stateIndex(query.state) : this.allJobs;
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
-    return { total: z.size, jobs: this.getJobs(zrangeRev(z, offset, offset + limit - 1)) };
+    return { total: z.size, jobs: limit > 0 ? this.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };
+  }
+
+  async listDead(offset = 0, limit = 50): Promise<ListResult> {
+    return { total: this.dlq.size, jobs: limit > 0 ? this.getJobs(zrangeRev(this.dlq, offset, offset + limit - 1)) : [] };
+  }
+
+  /** retryDeadJob.lua */
+  async retryDead(jobId: string): Promise<Job> {
+    this.step();
+    const rec = this.rec(jobId);
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
+    if (rec.state !== 'DEAD' || (rec.parent_id !== '' && (!parent || FINAL.has(parent.state)))) {
+      throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
+    }
+    this.dlq.delete(jobId);
+    this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
+    this.queue(rec.queue).wait.push(jobId);
+    this.signal(rec.queue);
+    return decodeJob(rec);
+  }
+
+  /** purgeDeadJobs.lua */
+  async purgeDead(): Promise<number> {
+    const ids = [...this.dlq.keys()];
+    for (const id of ids) {
+      this.jobs.delete(id);
+      this.stateIndex('DEAD').delete(id);
+      this.allJobs.delete(id);
+      this.dlq.delete(id);
+    }
+    return ids.length;
   }
 
   async listChildren(parentId: string): Promise<Job[]> {
@@ -539,12 +508,11 @@ export class MemoryStore implements Store {
   // ---- events ----
 
   async lastEventId(): Promise<string> {
-    return this.events.length ? this.events[this.events.length - 1].id : '0';
+    return this.events.at(-1)?.id ?? '0';
   }
 
-  private eventsAfter(after: [number, number], count: number): JobEvent[] {
-    let lo = 0;
-    let hi = this.events.length;
+  private eventsAfter(after: StreamId, count: number): JobEvent[] {
+    let [lo, hi] = [0, this.events.length];
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (idAfter(parseId(this.events[mid].id), after)) hi = mid;
@@ -554,7 +522,7 @@ export class MemoryStore implements Store {
   }
 
   async readEvents(afterId: string, blockMs: number, count = 500): Promise<JobEvent[]> {
-    const after: [number, number] = afterId === '$' ? [this.lastMs, this.lastSeq] : parseId(afterId);
+    const after = afterId === '$' ? this.lastId : parseId(afterId);
     const found = this.eventsAfter(after, count);
     if (found.length > 0 || blockMs <= 0 || this.closed) return found;
     return (await this.block(this.readers, blockMs)) ? this.eventsAfter(after, count) : [];
@@ -564,9 +532,7 @@ export class MemoryStore implements Store {
 
   async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
     const now = this.options.now();
-    const nodes = this.nodes.get(role) ?? new Map<string, { until: number; value: string }>();
-    this.nodes.set(role, nodes);
-    nodes.set(nodeId, { until: now + ttlMs, value: JSON.stringify({ ...info, seenAt: now }) });
+    getOr(this.nodes, role, () => new Map()).set(nodeId, { until: now + ttlMs, value: JSON.stringify({ ...info, seenAt: now }) });
   }
 
   async removeNode(role: string, nodeId: string): Promise<void> {
@@ -577,8 +543,7 @@ export class MemoryStore implements Store {
     const now = this.options.now();
     const nodes = this.nodes.get(role) ?? new Map<string, { until: number; value: string }>();
     for (const [id, n] of nodes) if (n.until <= now) nodes.delete(id);
-    const byUntil: ZSet = new Map([...nodes].map(([id, n]) => [id, n.until]));
-    return zsorted(byUntil).map(([nodeId]) => {
+    return zsorted([...nodes].map(([id, n]) => [id, n.until])).map(([nodeId]) => {
       const { seenAt, ...info } = JSON.parse(nodes.get(nodeId)!.value) as { seenAt: number } & Record<string, unknown>;
       return { nodeId, role, seenAt, info };
     });
@@ -600,8 +565,7 @@ export class MemoryStore implements Store {
     for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
     if (this.onceKeys.has(onceKey)) return rows.length > 0 ? null : [];
     this.onceKeys.set(onceKey, now + ttlMs);
-    this.insert(rows);
-    return this.getJobs(rows.map((r) => r.id));
+    return this.insert(rows);
   }
 
   async knownQueues(): Promise<string[]> {
@@ -707,17 +671,19 @@ export class MemoryStore implements Store {
   async startBotJob(botId: string, jobId: string): Promise<void> {
     const now = this.step();
     const rec = this.holder(jobId, this.botToken(botId, jobId));
-    if (rec.state !== 'STARTED') return;
-    rec.started_at = String(now);
-    this.setState(jobId, rec, 'STARTED', 'PROGRESS');
+    if (rec.state === 'STARTED') this.setState(jobId, rec, 'PROGRESS', { started_at: String(now) });
   }
 
   async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
-    this.completeAs(jobId, '', result, botId);
+    this.step();
+    this.completeJob(jobId, this.botToken(botId, jobId), result);
+    this.botDone(botId, 'jobs_done');
   }
 
   async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
-    this.failAs(jobId, '', error, target, botId);
+    this.step();
+    this.failJob(jobId, this.botToken(botId, jobId), error, target);
+    this.botDone(botId, 'jobs_failed');
   }
 
   async removeBot(botId: string): Promise<boolean> {
@@ -789,4 +755,9 @@ export class MemoryStore implements Store {
     for (const q of this.queues.values()) for (const w of [...q.waiters]) w(false);
     for (const w of [...this.readers]) w(false);
   }
+}
+
+/** what Lua's tonumber accepts here: a JSON number (chunk results are counts) */
+function isLuaNumber(json: string): boolean {
+  return json.trim() !== '' && Number.isFinite(Number(json));
 }

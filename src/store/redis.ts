@@ -8,7 +8,7 @@ import { createClient, ErrorReply } from 'redis';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
-import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
+import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, errorMessage } from '../core/errors';
 import { decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
@@ -25,9 +25,11 @@ type Reply = unknown;
 const OK = 1;
 const MISSING = -1;
 const TOKEN_MISMATCH = -2;
-const NOT_HOLDER = -3;
-const BOT_MISSING = -4;
-const BOT_BUSY = -5;
+const BAD_RESULT = -3;
+const CONFLICT = -4;
+const NOT_HOLDER = -5;
+const BOT_MISSING = -6;
+const BOT_BUSY = -7;
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -52,10 +54,10 @@ export class RedisStore implements Store {
   readonly options: RedisStoreOptions;
   readonly keys: RedisKeys;
   private readonly client: Client;
-  private blocking: Client | null = null;
-  private blockingConnected: Promise<void> = Promise.resolve();
+  private readonly blocking = new Map<string, { client: Client; connected: Promise<void> }>();
   private readonly scripts = scripts();
   private lastError = '';
+  private readonly completions: { jobId: string; token: string; result: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private closed = false;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
@@ -77,6 +79,10 @@ export class RedisStore implements Store {
     });
     client.on('error', (err: Error) => {
       this.lastError = err.message || err.constructor.name;
+    });
+    // (re)load the scripts on every connect: a restarted Redis has an empty script cache
+    client.on('ready', () => {
+      for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
     });
     return client;
   }
@@ -130,6 +136,8 @@ export class RedisStore implements Store {
     if (code === OK) return;
     if (code === MISSING) throw new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) throw new LeaseLostError(jobId);
+    if (code === CONFLICT) throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
+    if (code === BAD_RESULT) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
     throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
   }
 
@@ -165,26 +173,32 @@ export class RedisStore implements Store {
     };
   }
 
-  /** blocking commands get their own connection, opened on first use */
-  private async blockingClient(): Promise<Client> {
-    if (!this.blocking) {
-      this.blocking = this.client.duplicate();
-      this.blocking.on('error', (err: Error) => {
+  /**
+   * Blocking commands get connections of their own, one per purpose (waiting for work, reading
+   * events), so a worker and an event reader in one process never queue behind each other.
+   */
+  private async dedicated(purpose: 'work' | 'events'): Promise<Client> {
+    let d = this.blocking.get(purpose);
+    if (!d) {
+      const client = this.client.duplicate();
+      client.on('error', (err: Error) => {
         this.lastError = err.message;
       });
-      this.blockingConnected = this.blocking.connect().then(
+      const connected = client.connect().then(
         () => undefined,
         (e: unknown) => {
           this.lastError = errorMessage(e);
         },
       );
+      d = { client, connected };
+      this.blocking.set(purpose, d);
     }
-    if (!this.blocking.isReady) await withTimeout(this.blockingConnected, this.options.commandTimeoutMs);
-    return this.blocking;
+    if (!d.client.isReady) await withTimeout(d.connected, this.options.commandTimeoutMs);
+    return d.client;
   }
 
   async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
-    const c = await this.blockingClient();
+    const c = await this.dedicated('work');
     const secs = Math.max(0.01, timeoutMs / 1000).toFixed(3);
     const got = await this.cmd<unknown[] | null>(['BZPOPMIN', this.keys.marker(queue), secs], c, timeoutMs + this.options.commandTimeoutMs);
     return got !== null;
@@ -194,8 +208,29 @@ export class RedisStore implements Store {
     this.checkCode(await this.run('renewLease', [jobId, token, leaseMs]), jobId);
   }
 
-  async complete(jobId: string, token: string, result: unknown): Promise<void> {
-    this.checkCode(await this.run('completeJob', [jobId, token, JSON.stringify(result ?? null)]), jobId);
+  /** completions of one event-loop turn go to Redis together, in one completeJobs call */
+  complete(jobId: string, token: string, result: unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ jobId, token, result: JSON.stringify(result ?? null), resolve, reject });
+      if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
+    });
+  }
+
+  private async flushCompletions(): Promise<void> {
+    const batch = this.completions.splice(0);
+    try {
+      const codes = await this.run<number[]>('completeJobs', [batch.length, ...batch.flatMap((c) => [c.jobId, c.token, c.result])]);
+      batch.forEach((c, i) => {
+        try {
+          this.checkCode(codes[i], c.jobId);
+          c.resolve();
+        } catch (err) {
+          c.reject(err);
+        }
+      });
+    } catch (err) {
+      batch.forEach((c) => c.reject(err));
+    }
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
@@ -233,9 +268,28 @@ export class RedisStore implements Store {
     const limit = q.limit ?? 50;
     const [total, ids] = await Promise.all([
       this.cmd<number>(['ZCARD', key]),
-      this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']),
+      limit > 0 ? this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']) : Promise.resolve([]),
     ]);
     return { total, jobs: await this.getJobs(ids) };
+  }
+
+  async listDead(offset = 0, limit = 50): Promise<ListResult> {
+    const [total, ids] = await Promise.all([
+      this.cmd<number>(['ZCARD', this.keys.dlq]),
+      limit > 0 ? this.cmd<string[]>(['ZRANGE', this.keys.dlq, offset, offset + limit - 1, 'REV']) : Promise.resolve([]),
+    ]);
+    return { total, jobs: await this.getJobs(ids) };
+  }
+
+  async retryDead(jobId: string): Promise<Job> {
+    this.checkCode(await this.run('retryDeadJob', [jobId]), jobId);
+    return (await this.getJob(jobId))!;
+  }
+
+  async purgeDead(): Promise<number> {
+    let total = 0;
+    for (let n = -1; n !== 0; total += n) n = await this.run<number>('purgeDeadJobs', [1000]);
+    return total;
   }
 
   async listChildren(parentId: string): Promise<Job[]> {
@@ -265,7 +319,7 @@ export class RedisStore implements Store {
     const args: (string | number)[] = ['XREAD', 'COUNT', count];
     if (blockMs > 0) args.push('BLOCK', blockMs);
     args.push('STREAMS', this.keys.events, afterId);
-    const client = blockMs > 0 ? await this.blockingClient() : this.client;
+    const client = blockMs > 0 ? await this.dedicated('events') : this.client;
     const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, client, blockMs + this.options.commandTimeoutMs);
     if (!reply) return [];
     return reply[0][1].map(([id, flat]) => {
@@ -374,12 +428,12 @@ export class RedisStore implements Store {
   }
 
   async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
-    this.checkBotCode(await this.run('completeJob', [jobId, '', JSON.stringify(result ?? null), botId]), botId, jobId);
+    this.checkBotCode(await this.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)]), botId, jobId);
   }
 
   async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
     const runAt = target.to === 'RETRY' ? target.runAt : 0;
-    this.checkBotCode(await this.run('failJob', [jobId, '', error, target.to, runAt, botId]), botId, jobId);
+    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, runAt]), botId, jobId);
   }
 
   async removeBot(botId: string): Promise<boolean> {
@@ -443,8 +497,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [this.blocking, this.client]) {
-      if (!c) continue;
+    for (const c of [...[...this.blocking.values()].map((d) => d.client), this.client]) {
       try {
         if (c.isOpen) c.destroy();
       } catch {

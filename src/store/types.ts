@@ -171,6 +171,13 @@ export interface Store {
   countByState(): Promise<Record<JobState, number>>;
   queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }>;
 
+  /** the dead-letter queue, most recent first (chunks included) */
+  listDead(offset?: number, limit?: number): Promise<ListResult>;
+  /** a DEAD job back to PENDING at the tail of its queue, attempts from zero (ConflictError if not DEAD) */
+  retryDead(jobId: string): Promise<Job>;
+  /** delete every DEAD job; answers how many */
+  purgeDead(): Promise<number>;
+
   /** the id of the newest event ("0" when none): read events after it to see what comes next */
   lastEventId(): Promise<string>;
   /** events after `afterId`, waiting up to blockMs for the first one */

@@ -2,7 +2,7 @@
  * The store contract: every test runs against the Redis adapter (a real redis-server) and the
  * in-memory adapter, so the two cannot drift apart.
  */
-import { LeaseLostError, NotFoundError } from '../../src/core/errors';
+import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
 import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
@@ -109,6 +109,40 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     expect(late.job).toMatchObject({ id: job.id, state: 'STARTED', attempts: 2 });
   });
 
+  test('the dead-letter queue: list, retry from zero attempts, purge', async () => {
+    const [a, b, c] = await store.enqueue([{ ...task(1), maxAttempts: 1 }, task(2), task(3)]);
+    for (const j of [a, b]) {
+      const held = await claimOne();
+      await store.fail(j.id, held.token, `gave up on ${j.id}`, { to: 'DEAD' });
+    }
+    const dead = await store.listDead();
+    expect(dead.total).toBe(2);
+    expect(new Set(dead.jobs.map((j) => j.id))).toEqual(new Set([a.id, b.id]));
+    await expect(store.retryDead(c.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.retryDead('missing')).rejects.toBeInstanceOf(NotFoundError);
+    expect(await store.retryDead(a.id)).toMatchObject({ id: a.id, state: 'PENDING', attempts: 0, error: null, finishedAt: null });
+    expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([b.id]);
+    const again = await claimOne(); // c was first in line; a went to the tail
+    expect(again.job.id).toBe(c.id);
+    expect((await claimOne()).job).toMatchObject({ id: a.id, attempts: 1 });
+    expect(await store.purgeDead()).toBe(1);
+    expect(await store.getJob(b.id)).toBeNull();
+    expect((await store.listDead()).total).toBe(0);
+    expect((await store.countByState()).DEAD).toBe(0);
+  });
+
+  test('retries that fall due together run earliest-due first', async () => {
+    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const ca = await claimOne();
+    const cb = await claimOne();
+    await store.fail(b.id, cb.token, 'x', { to: 'RETRY', runAt: clock.now() + 100 });
+    await store.fail(a.id, ca.token, 'x', { to: 'RETRY', runAt: clock.now() + 200 });
+    clock.advance(300);
+    const { jobs } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    expect(jobs.map((c) => c.job.id)).toEqual([b.id, a.id]);
+    expect((await store.listJobs({ limit: 0 })).jobs).toEqual([]);
+  });
+
   test('fail to FAILURE or DEAD is final', async () => {
     const [a, b] = await store.enqueue([task(1), task(2)]);
     const ca = await claimOne();
@@ -175,6 +209,15 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
       expect((await store.getJob(parent.id))!.progress).toEqual({ completed: 1, total: 2 });
       await store.complete(b.job.id, b.token, 6);
       expect((await store.getJob(parent.id))!.result).toEqual({ prime_count: 10, duration_sec: expect.any(Number) });
+    });
+
+    test('a chunk result that is not a number is refused and changes nothing', async () => {
+      const { parent } = await store.enqueueFlow(flow(1));
+      const held = await claimOne();
+      await expect(store.complete(held.job.id, held.token, { count: 4 })).rejects.toBeInstanceOf(ValidationError);
+      expect(await store.getJob(held.job.id)).toMatchObject({ state: 'STARTED' });
+      await store.complete(held.job.id, held.token, 4);
+      expect((await store.getJob(parent.id))!.result).toEqual({ prime_count: 4, duration_sec: expect.any(Number) });
     });
 
     test('a chunk that fails for good fails the parent at once and cancels the waiting chunks', async () => {

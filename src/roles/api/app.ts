@@ -7,6 +7,7 @@ import { datalakeRoutes } from './routes/datalake';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
+import { primeRoutes } from './routes/primes';
 
 export const BODY_LIMIT = '64kb';
 
@@ -17,6 +18,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
   app.use(mathRoutes(ctx));
+  app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
   app.use(botRoutes(ctx));
   app.use(datalakeRoutes(ctx));

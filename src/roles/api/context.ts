@@ -2,12 +2,14 @@
 import { BATCH_DEFAULTS, BatchSettings, DEFAULT_BOT_DOWN_AFTER_MS, DEFAULT_BOT_QUEUE } from '../../core/batch';
 import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
+import type { EventHub } from './events-hub';
 
 export interface ApiContext {
   store: Store;
   nodeId: string;
   log: Logger;
   startedAt: number;
+  events: EventHub;
   /** ADMIN_TOKEN: while unset, admin endpoints are refused (see admin.ts) */
   adminToken?: string;
   /** seed 004's jobs and bots (defaults: PROCESSING_DEFAULTS) */

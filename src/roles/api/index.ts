@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { createApp } from './app';
+import { EventHub } from './events-hub';
 import type { ProcessingSettings } from './context';
 
 export interface ApiOptions {
@@ -25,7 +26,8 @@ export interface RunningApi {
 
 export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
   const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), ...options };
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), adminToken: o.adminToken, processing: o.processing });
+  const events = new EventHub(store, o.log);
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, adminToken: o.adminToken, processing: o.processing });
   const server = http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
@@ -40,6 +42,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     port,
     url,
     async close(force = false) {
+      events.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (force) server.closeAllConnections();

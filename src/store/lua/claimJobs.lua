@@ -4,7 +4,7 @@
   Returns  {nextRunAt or '', {id, token, field, value, ...}, ...}
   Due delayed jobs (RETRY) are promoted first. Jobs cancelled or expired while waiting are
   skipped. The pop, the attempt count, the token and the lease are one step: a consumer that
-  dies right after this leaves a lease that lapses, never a lost job. (lib.lua's claimFrom, which
-  claimJobForBot shares.)
+  dies right after this leaves a lease that lapses, never a lost job. (lib.lua's claimFrom,
+  which claimJobForBot shares.)
 ]]
 return claimFrom(ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])

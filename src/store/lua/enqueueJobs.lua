@@ -8,13 +8,14 @@
 ]]
 local jobs = cjson.decode(ARGV[4])
 if ARGV[5] and not redis.call('SET', K.once(ARGV[5]), now, 'NX', 'PX', ARGV[6]) then return 0 end
+local woken = {}
 for _, j in ipairs(jobs) do
-  local jobKey = K.job(j.id)
-  redis.call('HSET', jobKey,
+  local completed = j.total == '' and '' or 0
+  redis.call('HSET', K.job(j.id),
     'id', j.id, 'type', j.type, 'queue', j.queue, 'state', 'PENDING', 'params', j.params,
     'attempts', 0, 'max_attempts', j.max_attempts, 'initiated_by', j.initiated_by,
     'handled_by', '', 'checked_by', '', 'parent_id', j.parent_id, 'chunk_index', j.chunk_index,
-    'completed', j.total == '' and '' or 0, 'total', j.total,
+    'completed', completed, 'total', j.total, 'token', '', 'lease_until', '',
     'result', '', 'error', '', 'created_at', now, 'updated_at', now,
     'started_at', '', 'finished_at', '', 'run_at', '')
   if j.parent_id == '' then
@@ -25,9 +26,12 @@ for _, j in ipairs(jobs) do
   end
   if j.queue ~= '' then
     redis.call('LPUSH', K.wait(j.queue), j.id)
-    redis.call('SADD', K.queues, j.queue)
-    redis.call('ZADD', K.marker(j.queue), 0, 'm')
+    woken[j.queue] = true
   end
-  emit(j.id, 'PENDING', j.total == '' and '' or 0, j.total)
+  emit(j.id, 'PENDING', completed, j.total)
+end
+for queue in pairs(woken) do
+  redis.call('ZADD', K.marker(queue), 0, 'm')
+  redis.call('SADD', K.queues, queue)
 end
 return #jobs

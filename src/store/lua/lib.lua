@@ -36,10 +36,10 @@ local K = {
 }
 
 -- codes every script answers with; src/store/redis.ts maps them to typed errors
-local OK, MISSING, TOKEN_MISMATCH = 1, -1, -2
+local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT = 1, -1, -2, -3, -4
 -- ... and the bots' (through the API): the job is not the one the bot holds; no such bot; the
 -- bot already holds a job
-local NOT_HOLDER, BOT_MISSING, BOT_BUSY = -3, -4, -5
+local NOT_HOLDER, BOT_MISSING, BOT_BUSY = -5, -6, -7
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
@@ -51,25 +51,42 @@ local function emit(id, state, completed, total)
     'job', id, 'state', state, 'completed', completed or '', 'total', total or '', 'at', now)
 end
 
--- move a job to a new state: the record, the per-state index (top-level jobs only), the event
-local function setState(id, jobKey, from, to)
-  redis.call('HSET', jobKey, 'state', to, 'updated_at', now)
-  if redis.call('HGET', jobKey, 'parent_id') == '' then
-    if from then redis.call('ZREM', K.state(from), id) end
+-- the fields transitions read, in one call; nil when the job does not exist
+local FIELDS = { 'state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts',
+  'max_attempts', 'chunk_index', 'created_at', 'handled_by' }
+local function load(jobKey)
+  local v = redis.call('HMGET', jobKey, unpack(FIELDS))
+  if not v[1] then return nil end
+  local j = {}
+  for i, f in ipairs(FIELDS) do j[f] = v[i] or '' end
+  return j
+end
+
+-- move a job to a new state in one write: the record (with `extra` field/value pairs), the
+-- per-state index (top-level jobs only), the event. j is the job as load() read it.
+local function setState(id, jobKey, j, to, extra)
+  local args = { 'HSET', jobKey, 'state', to, 'updated_at', now }
+  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
+  redis.call(unpack(args))
+  if j.parent_id == '' then
+    redis.call('ZREM', K.state(j.state), id)
     redis.call('ZADD', K.state(to), now, id)
   end
-  local total = redis.call('HGET', jobKey, 'total')
-  if total and total ~= '' then
-    emit(id, to, redis.call('HGET', jobKey, 'completed'), total)
-  else
-    emit(id, to)
-  end
+  if j.total ~= '' then emit(id, to, j.completed, j.total) else emit(id, to) end
+  j.state = to
 end
 
 -- put a job at the head of its queue (next to be claimed) and wake a consumer
 local function requeueAtHead(id, queue)
   redis.call('RPUSH', K.wait(queue), id)
   redis.call('ZADD', K.marker(queue), 0, 'm')
+end
+
+-- fields that end a hold: the token and lease are cleared ('' means not held)
+local function released(extra)
+  local out = { 'token', '', 'lease_until', '' }
+  for _, v in ipairs(extra or {}) do out[#out + 1] = v end
+  return out
 end
 
 -- ---- the datalake: settings in K.config (README "Datalake"), defaults: records all, 30 days ----
@@ -103,33 +120,27 @@ local function jsonText(s)
   return cjson.encode(s)
 end
 
--- does the lake record finished jobs of this type? ('all', 'none' or 'type,type')
-local function lakeRecords(jobType)
+-- append a finished top-level job of a recorded type ('all', 'none' or 'type,type') to its UTC
+-- day; the record's fields are src/core/datalake.ts lakeRecordLine's
+local function appendToLake(id, jobKey, j, to)
+  if j.parent_id ~= '' then return end
   local records = redis.call('HGET', K.config, 'datalake') or 'all'
-  if records == 'all' then return jobType ~= 'primes_chunk' end
-  if records == 'none' then return false end
-  return string.find(',' .. records .. ',', ',' .. jobType .. ',', 1, true) ~= nil
-end
-
--- append a finished top-level job to its UTC day (fields as src/core/datalake.ts lakeRecordLine)
-local function appendToLake(id, jobKey, to)
-  local f = redis.call('HMGET', jobKey, 'parent_id', 'type', 'queue', 'result', 'error', 'attempts',
-    'initiated_by', 'handled_by', 'created_at', 'started_at')
-  if f[1] ~= '' or not lakeRecords(f[2]) then return end
-  local started = tonumber(f[10])
+  if records == 'none' then return end
+  local f = redis.call('HMGET', jobKey, 'type', 'initiated_by', 'started_at', 'result', 'error')
+  if records ~= 'all' and not string.find(',' .. records .. ',', ',' .. f[1] .. ',', 1, true) then return end
+  local started = tonumber(f[3])
   local duration = started and (now - started)
-  local record = '{"job_id":' .. jsonText(id) .. ',"type":' .. jsonText(f[2]) .. ',"queue":' .. jsonText(f[3])
-    .. ',"status":' .. jsonText(to) .. ',"result":' .. (f[4] ~= '' and f[4] or 'null')
-    .. ',"error":' .. jsonText(f[5]) .. ',"attempts":' .. f[6]
-    .. ',"initiated_by":' .. jsonText(f[7]) .. ',"handled_by":' .. jsonText(f[8])
-    .. ',"created_at":' .. jsonText(isoTime(tonumber(f[9])))
+  local record = '{"job_id":' .. jsonText(id) .. ',"type":' .. jsonText(f[1]) .. ',"queue":' .. jsonText(j.queue)
+    .. ',"status":' .. jsonText(to) .. ',"result":' .. ((f[4] and f[4] ~= '') and f[4] or 'null')
+    .. ',"error":' .. jsonText(f[5]) .. ',"attempts":' .. j.attempts
+    .. ',"initiated_by":' .. jsonText(f[2]) .. ',"handled_by":' .. jsonText(j.handled_by)
+    .. ',"created_at":' .. jsonText(isoTime(tonumber(j.created_at)))
     .. ',"started_at":' .. (started and jsonText(isoTime(started)) or 'null')
     .. ',"finished_at":' .. jsonText(isoTime(now))
     .. ',"duration_ms":' .. (duration and string.format('%d', duration) or 'null') .. '}'
   local day = string.sub(isoTime(now), 1, 10)
   local stats = K.lakeStats(day)
   redis.call('RPUSH', K.lake(day), record)
-  redis.call('HINCRBY', stats, 'total', 1)
   redis.call('HINCRBY', stats, to == 'SUCCESS' and 'success' or 'failure', 1)
   if duration then
     redis.call('HINCRBY', stats, 'duration_ms_sum', duration)
@@ -138,103 +149,88 @@ local function appendToLake(id, jobKey, to)
   redis.call('ZADD', K.lakeDays, math.floor(now / DAY_MS) * DAY_MS, day)
 end
 
--- the job has reached SUCCESS, FAILURE or DEAD: stop holding it, expire it or keep it in the DLQ
-local function finish(id, jobKey, to)
-  local queue = redis.call('HGET', jobKey, 'queue')
-  if queue and queue ~= '' then
-    redis.call('ZREM', K.active(queue), id)
-    redis.call('ZREM', K.delayed(queue), id)
-  end
-  redis.call('HSET', jobKey, 'finished_at', now)
-  redis.call('HDEL', jobKey, 'token', 'lease_until')
+-- the job reaches SUCCESS, FAILURE or DEAD (one write), stops being held, and expires or,
+-- DEAD, waits in the dead-letter queue; the datalake records it in this same step
+local function finish(id, jobKey, j, to, extra)
+  local fields = released(extra)
+  fields[#fields + 1] = 'finished_at'
+  fields[#fields + 1] = now
+  setState(id, jobKey, j, to, fields)
+  if j.queue ~= '' then redis.call('ZREM', K.active(j.queue), id) end
   if to == 'DEAD' then
     redis.call('ZADD', K.dlq, now, id)
   else
     redis.call('PEXPIRE', jobKey, resultTtl)
-    if redis.call('HGET', jobKey, 'total') ~= '' then
+    if j.total ~= '' then
       redis.call('PEXPIRE', K.children(id), resultTtl)
       redis.call('PEXPIRE', K.chunkResults(id), resultTtl)
     end
   end
-  appendToLake(id, jobKey, to)
+  appendToLake(id, jobKey, j, to)
 end
 
 -- a chunk failed for good: fail its parent at once with the reason and cancel the chunks still
 -- waiting; chunks being computed right now finish on their own and are ignored by the parent
-local function failParent(childId, childKey, reason)
-  local parentId = redis.call('HGET', childKey, 'parent_id')
-  if not parentId or parentId == '' then return end
+local function failParent(child, reason)
+  if child.parent_id == '' then return end
+  local parentId = child.parent_id
   local parentKey = K.job(parentId)
-  local pstate = redis.call('HGET', parentKey, 'state')
-  if not pstate or FINAL[pstate] then return end
-  local index = redis.call('HGET', childKey, 'chunk_index')
-  redis.call('HSET', parentKey, 'error', 'chunk ' .. index .. ' failed: ' .. reason)
-  setState(parentId, parentKey, pstate, 'FAILURE')
-  finish(parentId, parentKey, 'FAILURE')
+  local parent = load(parentKey)
+  if not parent or FINAL[parent.state] then return end
+  finish(parentId, parentKey, parent, 'FAILURE', { 'error', 'chunk ' .. child.chunk_index .. ' failed: ' .. reason })
   for _, sibling in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
     local siblingKey = K.job(sibling)
-    local sstate = redis.call('HGET', siblingKey, 'state')
-    if sstate and RUNNABLE[sstate] then
-      local queue = redis.call('HGET', siblingKey, 'queue')
-      redis.call('LREM', K.wait(queue), 0, sibling)
-      redis.call('HSET', siblingKey, 'error', 'cancelled: parent job ' .. parentId .. ' failed')
-      setState(sibling, siblingKey, sstate, 'FAILURE')
-      finish(sibling, siblingKey, 'FAILURE')
+    local s = load(siblingKey)
+    if s and RUNNABLE[s.state] then
+      redis.call('LREM', K.wait(s.queue), 0, sibling)
+      redis.call('ZREM', K.delayed(s.queue), sibling)
+      finish(sibling, siblingKey, s, 'FAILURE', { 'error', 'cancelled: parent job ' .. parentId .. ' failed' })
     end
   end
 end
 
--- check that `token` holds job `id`; answers the job key or nil and a code
+-- the job `token` holds, as load() reads it; or nil and a code
 local function holder(id, token)
   local jobKey = K.job(id)
-  local current = redis.call('HGET', jobKey, 'token')
-  if not current then
-    if redis.call('EXISTS', jobKey) == 0 then return nil, MISSING end
-    return nil, TOKEN_MISMATCH
-  end
-  if current ~= token then return nil, TOKEN_MISMATCH end
-  return jobKey, OK
+  local j = load(jobKey)
+  if not j then return nil, MISSING end
+  if j.token == '' or j.token ~= token then return nil, TOKEN_MISMATCH end
+  return jobKey, j
 end
 
 -- take a held job back from a holder that is gone (its lease lapsed, its bot is down): to the head
 -- of its queue as RETRY, or DEAD when it has used every attempt (failing its parent)
-local function reclaim(id, jobKey, state, why)
-  local f = redis.call('HMGET', jobKey, 'attempts', 'max_attempts', 'handled_by', 'queue')
-  local attempts, maxAttempts, queue = tonumber(f[1]), tonumber(f[2]), f[4]
-  local reason = why .. ' (held by ' .. f[3] .. ', attempt ' .. attempts .. ' of ' .. maxAttempts .. ')'
-  redis.call('HSET', jobKey, 'error', reason)
-  if attempts >= maxAttempts then
-    setState(id, jobKey, state, 'DEAD')
-    finish(id, jobKey, 'DEAD')
-    failParent(id, jobKey, reason)
+local function reclaim(id, jobKey, j, why)
+  local reason = why .. ' (held by ' .. j.handled_by .. ', attempt ' .. j.attempts .. ' of ' .. j.max_attempts .. ')'
+  if tonumber(j.attempts) >= tonumber(j.max_attempts) then
+    finish(id, jobKey, j, 'DEAD', { 'error', reason })
+    failParent(j, reason)
     return 'DEAD'
   end
-  redis.call('HDEL', jobKey, 'token', 'lease_until')
-  redis.call('HSET', jobKey, 'run_at', now)
-  redis.call('ZREM', K.active(queue), id)
-  setState(id, jobKey, state, 'RETRY')
-  requeueAtHead(id, queue)
+  setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
+  redis.call('ZREM', K.active(j.queue), id)
+  requeueAtHead(id, j.queue)
   return 'RETRY'
 end
 
 -- give a held job back to the head of its queue (its holder is stopping); the attempt does not count
-local function releaseHeld(id, jobKey)
-  local queue = redis.call('HGET', jobKey, 'queue')
-  redis.call('HINCRBY', jobKey, 'attempts', -1)
-  redis.call('HDEL', jobKey, 'token', 'lease_until')
-  redis.call('HSET', jobKey, 'handled_by', '')
-  redis.call('ZREM', K.active(queue), id)
-  setState(id, jobKey, redis.call('HGET', jobKey, 'state'), 'PENDING')
-  requeueAtHead(id, queue)
+local function releaseHeld(id, jobKey, j)
+  setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
+  redis.call('ZREM', K.active(j.queue), id)
+  requeueAtHead(id, j.queue)
 end
 
--- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua)
+-- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
+-- claimJobForBot.lua); answers {nextRunAt or '', {id, token, field, value, ...}, ...}
 local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
   local waitKey, activeKey, delayedKey = K.wait(queue), K.active(queue), K.delayed(queue)
+  local leaseUntil = now + leaseMs
 
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)) do
-    redis.call('ZREM', delayedKey, id)
-    redis.call('RPUSH', waitKey, id)
+  -- the head is the right end: push the latest-due first, so the earliest-due is claimed first
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+  for i = #due, 1, -1 do
+    redis.call('ZREM', delayedKey, due[i])
+    redis.call('RPUSH', waitKey, due[i])
   end
 
   local out = { '' }
@@ -243,21 +239,18 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     local id = redis.call('RPOP', waitKey)
     if not id then break end
     local jobKey = K.job(id)
-    local state = redis.call('HGET', jobKey, 'state')
-    if state and RUNNABLE[state] then
+    local j = load(jobKey)
+    if j and RUNNABLE[j.state] then
       n = n + 1
       local token = tokenBase .. '.' .. n
-      redis.call('HINCRBY', jobKey, 'attempts', 1)
-      redis.call('HSET', jobKey, 'token', token, 'handled_by', consumer, 'started_at', now,
-        'lease_until', now + leaseMs, 'run_at', '')
-      redis.call('ZADD', activeKey, now + leaseMs, id)
-      setState(id, jobKey, state, 'STARTED')
-      local parentId = redis.call('HGET', jobKey, 'parent_id')
-      if parentId ~= '' then
-        local parentKey = K.job(parentId)
-        if redis.call('HGET', parentKey, 'state') == 'PENDING' then
-          redis.call('HSET', parentKey, 'started_at', now)
-          setState(parentId, parentKey, 'PENDING', 'STARTED')
+      setState(id, jobKey, j, 'STARTED', { 'attempts', tonumber(j.attempts) + 1, 'token', token,
+        'handled_by', consumer, 'started_at', now, 'lease_until', leaseUntil, 'run_at', '' })
+      redis.call('ZADD', activeKey, leaseUntil, id)
+      if j.parent_id ~= '' then
+        local parentKey = K.job(j.parent_id)
+        local parent = load(parentKey)
+        if parent and parent.state == 'PENDING' then
+          setState(j.parent_id, parentKey, parent, 'STARTED', { 'started_at', now })
         end
       end
       local entry = { id, token }
@@ -270,6 +263,55 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if nextDelayed[2] then out[1] = nextDelayed[2] end
   return out
+end
+
+-- a held job succeeded (completeJobs.lua, completeBotJob.lua): acknowledge it and record its
+-- result; a chunk's result is recorded once per chunk index and the last chunk completes the
+-- parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH or BAD_RESULT.
+local function completeJob(id, token, result)
+  local jobKey, j = holder(id, token)
+  if not jobKey then return j end
+  if j.parent_id ~= '' and not tonumber(result) then return BAD_RESULT end
+  finish(id, jobKey, j, 'SUCCESS', { 'result', result })
+  if j.parent_id == '' then return OK end
+
+  local parentId = j.parent_id
+  local parentKey = K.job(parentId)
+  local parent = load(parentKey)
+  if not parent or FINAL[parent.state] then return OK end
+  if redis.call('HSETNX', K.chunkResults(parentId), j.chunk_index, result) == 0 then return OK end
+  parent.completed = redis.call('HINCRBY', parentKey, 'completed', 1)
+  if parent.completed < tonumber(parent.total) then
+    setState(parentId, parentKey, parent, 'PROGRESS')
+    return OK
+  end
+
+  local sum = 0
+  for _, v in ipairs(redis.call('HVALS', K.chunkResults(parentId))) do sum = sum + tonumber(v) end
+  local duration = (now - tonumber(parent.created_at)) / 1000
+  finish(parentId, parentKey, parent, 'SUCCESS',
+    { 'result', string.format('{"prime_count":%.0f,"duration_sec":%.3f}', sum, duration) })
+  return OK
+end
+
+-- a held job's attempt failed (failJob.lua, failBotJob.lua); where it goes (RETRY at runAt, DEAD
+-- or FAILURE) is decided in TypeScript. A chunk that ends in DEAD or FAILURE fails its parent.
+local function failJob(id, token, err, target, runAt)
+  local jobKey, j = holder(id, token)
+  if not jobKey then return j end
+  if target == 'RETRY' then
+    setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
+    redis.call('ZREM', K.active(j.queue), id)
+    if runAt <= now then
+      requeueAtHead(id, j.queue)
+    else
+      redis.call('ZADD', K.delayed(j.queue), runAt, id)
+    end
+    return OK
+  end
+  finish(id, jobKey, j, target, { 'error', err })
+  failParent(j, err)
+  return OK
 end
 
 -- ---- bots (seed 004): they act through the API, which names the bot, never a claim token ----
@@ -285,19 +327,19 @@ local function botToken(botId, id)
   return held[2], OK
 end
 
--- holder() for a consumer naming its token, or for a bot (botId given): the token its record keeps
-local function holderOrBot(id, token, botId)
-  if botId then
-    local code
-    token, code = botToken(botId, id)
-    if not token then return nil, code end
-  end
-  return holder(id, token)
-end
-
 -- a bot is done with the job it held: forget it and count the outcome ('jobs_done', 'jobs_failed')
 local function botDone(botId, counter)
   local botKey = K.bot(botId)
   redis.call('HSET', botKey, 'current_job', '', 'job_token', '')
   redis.call('HINCRBY', botKey, counter, 1)
+end
+
+-- a transition of job `id` for bot `botId` (completeJob, failJob, ...), with the claim token the
+-- bot's record keeps; when it succeeds and `counter` is given, the bot is counted and free again
+local function forBot(botId, id, counter, transition, ...)
+  local token, code = botToken(botId, id)
+  if not token then return code end
+  code = transition(id, token, ...)
+  if code == OK and counter then botDone(botId, counter) end
+  return code
 end

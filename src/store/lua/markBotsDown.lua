@@ -13,9 +13,9 @@ for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', now - downA
     redis.call('HSET', botKey, 'status', 'down', 'down_at', now, 'current_job', '', 'job_token', '')
     down[#down + 1] = botId
     local jobKey = f[1] ~= '' and K.job(f[1])
-    local state = jobKey and redis.call('HGET', jobKey, 'state')
-    if state and HELD[state] and redis.call('HGET', jobKey, 'token') == f[2] then
-      reclaim(f[1], jobKey, state, 'bot down: no heartbeat for ' .. (now - tonumber(f[3])) .. ' ms')
+    local j = jobKey and load(jobKey)
+    if j and HELD[j.state] and j.token == f[2] then
+      reclaim(f[1], jobKey, j, 'bot down: no heartbeat for ' .. (now - tonumber(f[3])) .. ' ms')
       reclaimed[#reclaimed + 1] = f[1]
     end
   end

@@ -9,10 +9,10 @@ local queue, limit = ARGV[4], tonumber(ARGV[5])
 local requeued, dead = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'LIMIT', 0, limit)) do
   local jobKey = K.job(id)
-  local state = redis.call('HGET', jobKey, 'state')
-  if not state or not HELD[state] then
+  local j = load(jobKey)
+  if not j or not HELD[j.state] then
     redis.call('ZREM', K.active(queue), id)
-  elseif reclaim(id, jobKey, state, 'lease expired') == 'DEAD' then
+  elseif reclaim(id, jobKey, j, 'lease expired') == 'DEAD' then
     dead[#dead + 1] = id
   else
     requeued[#requeued + 1] = id
@@ -27,5 +27,5 @@ for _, s in ipairs({ 'SUCCESS', 'FAILURE' }) do
     redis.call('ZREM', K.jobs, unpack(gone))
   end
 end
-redis.call('XTRIM', K.events, 'MINID', '~', now - eventRetention)
+redis.call('XTRIM', K.events, 'MINID', '~', math.max(0, now - eventRetention))
 return { requeued, dead }

@@ -3,7 +3,7 @@
   Returns  OK, MISSING or TOKEN_MISMATCH.
 ]]
 local id, token = ARGV[4], ARGV[5]
-local jobKey, code = holder(id, token)
-if not jobKey then return code end
-releaseHeld(id, jobKey)
+local jobKey, j = holder(id, token)
+if not jobKey then return j end
+releaseHeld(id, jobKey, j)
 return OK

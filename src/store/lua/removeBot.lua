@@ -9,7 +9,8 @@ local f = redis.call('HMGET', botKey, 'token_hash', 'current_job', 'job_token')
 if not f[1] then return BOT_MISSING end
 if f[2] ~= '' then
   local jobKey = K.job(f[2])
-  if redis.call('HGET', jobKey, 'token') == f[3] then releaseHeld(f[2], jobKey) end
+  local j = load(jobKey)
+  if j and j.token == f[3] then releaseHeld(f[2], jobKey, j) end
 end
 redis.call('HDEL', K.botTokens, f[1])
 redis.call('DEL', botKey)

@@ -3,8 +3,8 @@
   Returns  OK, MISSING or TOKEN_MISMATCH (the lease already lapsed and was taken over).
 ]]
 local id, token, leaseMs = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local jobKey, code = holder(id, token)
-if not jobKey then return code end
+local jobKey, j = holder(id, token)
+if not jobKey then return j end
 redis.call('HSET', jobKey, 'lease_until', now + leaseMs)
-redis.call('ZADD', K.active(redis.call('HGET', jobKey, 'queue')), 'XX', now + leaseMs, id)
+redis.call('ZADD', K.active(j.queue), 'XX', now + leaseMs, id)
 return OK

@@ -3,12 +3,10 @@
   ARGV[4] id  ARGV[5] bot id
   Returns  OK, MISSING, TOKEN_MISMATCH, NOT_HOLDER or BOT_MISSING.
 ]]
-local id, botId = ARGV[4], ARGV[5]
-local jobKey, code = holderOrBot(id, nil, botId)
-if not jobKey then return code end
-local state = redis.call('HGET', jobKey, 'state')
-if state == 'STARTED' then
-  redis.call('HSET', jobKey, 'started_at', now)
-  setState(id, jobKey, state, 'PROGRESS')
+local function startHeld(id, token)
+  local jobKey, j = holder(id, token)
+  if not jobKey then return j end
+  if j.state == 'STARTED' then setState(id, jobKey, j, 'PROGRESS', { 'started_at', now }) end
+  return OK
 end
-return OK
+return forBot(ARGV[5], ARGV[4], nil, startHeld)

@@ -78,5 +78,9 @@ export function jobRoutes(ctx: ApiContext): Router {
     res.json(jobView(await getJob(job.id)));
   });
 
+  r.get('/jobs/:id/chunks', async (req, res) => {
+    if (!(await ctx.store.getJob(req.params.id))) throw new NotFoundError(`job ${req.params.id} not found`);
+    res.json({ job_id: req.params.id, chunks: (await ctx.store.listChildren(req.params.id)).map(jobView) });
+  });
   return r;
 }

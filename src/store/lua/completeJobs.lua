@@ -1,0 +1,15 @@
+--[[ completeJobs: held jobs succeeded. Acknowledge each and record its result in one step.
+  ARGV[4] count, then per job: id, token, result (JSON)
+  Returns  one code per job: OK, MISSING or TOKEN_MISMATCH (a late result from a consumer whose
+  lease was taken over is refused, never applied twice), or BAD_RESULT for a chunk whose result
+  is not a number (checked before anything is written).
+  A chunk's result is recorded once per chunk index; the last chunk completes the parent with
+  the sum of the chunk results (a chord), in this same step (lib.lua's completeJob). The adapter
+  sends the completions of one event-loop turn together: one round trip for many jobs.
+]]
+local codes = {}
+for i = 1, tonumber(ARGV[4]) do
+  local at = 4 + (i - 1) * 3
+  codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+end
+return codes

@@ -1,0 +1,12 @@
+--[[ purgeDeadJobs: delete up to `limit` jobs from the dead-letter queue, oldest first.
+  ARGV[4] limit
+  Returns  the number deleted (call again until 0).
+]]
+local ids = redis.call('ZRANGE', K.dlq, 0, tonumber(ARGV[4]) - 1)
+for _, id in ipairs(ids) do
+  redis.call('DEL', K.job(id))
+  redis.call('ZREM', K.state('DEAD'), id)
+  redis.call('ZREM', K.jobs, id)
+  redis.call('ZREM', K.dlq, id)
+end
+return #ids

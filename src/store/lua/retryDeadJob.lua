@@ -1,0 +1,20 @@
+--[[ retryDeadJob: take a job out of the dead-letter queue and put it at the tail of its queue,
+  its attempts counted from zero again.
+  ARGV[4] id
+  Returns  OK, MISSING, or CONFLICT when the job is not DEAD, or is a chunk whose parent has
+  already finished (retrying it alone would count for nothing).
+]]
+local id = ARGV[4]
+local jobKey = K.job(id)
+local j = load(jobKey)
+if not j then return MISSING end
+if j.state ~= 'DEAD' then return CONFLICT end
+if j.parent_id ~= '' then
+  local parent = load(K.job(j.parent_id))
+  if not parent or FINAL[parent.state] then return CONFLICT end
+end
+redis.call('ZREM', K.dlq, id)
+setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
+redis.call('LPUSH', K.wait(j.queue), id)
+redis.call('ZADD', K.marker(j.queue), 0, 'm')
+return OK
