@@ -68,14 +68,8 @@ export function decodeLakeConfig(records: string | null | undefined, retentionDa
   return { records: records || DATALAKE_DEFAULTS.records, retentionDays: num(retentionDays ?? undefined) ?? DATALAKE_DEFAULTS.retentionDays };
 }
 
-/** a day's counters hash (appendToLake's fields) */
-export function decodeLakeDay(date: string, f: Record<string, string>): LakeDay {
-  return {
-    date,
-    total: (num(f.success) ?? 0) + (num(f.failure) ?? 0),
-    success: num(f.success) ?? 0,
-    failure: num(f.failure) ?? 0,
-    durationMsSum: num(f.duration_ms_sum) ?? 0,
-    durationCount: num(f.duration_count) ?? 0,
-  };
+/** a day's counters hash (appendToLake's fields) and its record count (the list's length) */
+export function decodeLakeDay(date: string, total: number, f: Record<string, string>): LakeDay {
+  const success = num(f.success) ?? 0;
+  return { date, total, success, failure: total - success, durationMsSum: num(f.duration_ms_sum) ?? 0, durationCount: num(f.duration_count) ?? 0 };
 }

@@ -459,8 +459,11 @@ export class RedisStore implements Store {
 
   async datalakeDays(): Promise<LakeDay[]> {
     const days = await this.cmd<string[]>(['ZRANGE', this.keys.lakeDays, 0, -1]);
-    const stats = await Promise.all(days.map((d) => this.cmd<string[]>(['HGETALL', this.keys.lakeStats(d)])));
-    return days.map((d, i) => decodeLakeDay(d, pairsToRecord(stats[i])));
+    const [stats, counts] = await Promise.all([
+      Promise.all(days.map((d) => this.cmd<string[]>(['HGETALL', this.keys.lakeStats(d)]))),
+      Promise.all(days.map((d) => this.cmd<number>(['LLEN', this.keys.lake(d)]))),
+    ]);
+    return days.map((d, i) => decodeLakeDay(d, counts[i], pairsToRecord(stats[i])));
   }
 
   async readDatalake(day: string, offset: number, count: number): Promise<string[]> {

@@ -92,9 +92,12 @@ end
 -- ---- the datalake: settings in K.config (README "Datalake"), defaults: records all, 30 days ----
 local DAY_MS = 86400000
 
--- days since 1970-01-01 → year, month, day (proleptic Gregorian; Hinnant's civil_from_days)
-local function civilFromDays(z)
-  z = z + 719468
+-- days since 1970-01-01 → 'YYYY-MM-DD' (proleptic Gregorian; Hinnant's civil_from_days),
+-- remembered: the times of one script are mostly of one day
+local dayNames = {}
+local function dayName(days)
+  if dayNames[days] then return dayNames[days] end
+  local z = days + 719468
   local era = math.floor(z / 146097)
   local doe = z - era * 146097
   local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
@@ -103,50 +106,56 @@ local function civilFromDays(z)
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400
   if m <= 2 then y = y + 1 end
-  return y, m, doy - math.floor((153 * mp + 2) / 5) + 1
+  dayNames[days] = string.format('%04d-%02d-%02d', y, m, doy - math.floor((153 * mp + 2) / 5) + 1)
+  return dayNames[days]
 end
 
 -- a time (ms) in ISO 8601, UTC, as JavaScript's toISOString writes it
 local function isoTime(ms)
   local days = math.floor(ms / DAY_MS)
   local rest = ms - days * DAY_MS
-  local y, m, d = civilFromDays(days)
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rest / 3600000),
+  return string.format('%sT%02d:%02d:%02d.%03dZ', dayName(days), math.floor(rest / 3600000),
     math.floor(rest / 60000) % 60, math.floor(rest / 1000) % 60, rest % 1000)
 end
 
+-- a JSON string (null for ''); cjson only when something needs escaping
 local function jsonText(s)
   if not s or s == '' then return 'null' end
-  return cjson.encode(s)
+  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
 end
 
--- append a finished top-level job of a recorded type ('all', 'none' or 'type,type') to its UTC
--- day; the record's fields are src/core/datalake.ts lakeRecordLine's
+-- what the lake records: 'all', 'none' or 'type,type' (read once per script)
+local lakeRecords
+local function lakeSetting()
+  lakeRecords = lakeRecords or redis.call('HGET', K.config, 'datalake') or 'all'
+  return lakeRecords
+end
+
+-- append a finished top-level job of a recorded type to its UTC day, with the day's counters
+-- (its record count is the list's length); the fields are src/core/datalake.ts lakeRecordLine's
 local function appendToLake(id, jobKey, j, to)
-  if j.parent_id ~= '' then return end
-  local records = redis.call('HGET', K.config, 'datalake') or 'all'
-  if records == 'none' then return end
+  if j.parent_id ~= '' or lakeSetting() == 'none' then return end
   local f = redis.call('HMGET', jobKey, 'type', 'initiated_by', 'started_at', 'result', 'error')
-  if records ~= 'all' and not string.find(',' .. records .. ',', ',' .. f[1] .. ',', 1, true) then return end
+  if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
   local started = tonumber(f[3])
   local duration = started and (now - started)
   local record = '{"job_id":' .. jsonText(id) .. ',"type":' .. jsonText(f[1]) .. ',"queue":' .. jsonText(j.queue)
-    .. ',"status":' .. jsonText(to) .. ',"result":' .. ((f[4] and f[4] ~= '') and f[4] or 'null')
+    .. ',"status":"' .. to .. '","result":' .. ((f[4] and f[4] ~= '') and f[4] or 'null')
     .. ',"error":' .. jsonText(f[5]) .. ',"attempts":' .. j.attempts
     .. ',"initiated_by":' .. jsonText(f[2]) .. ',"handled_by":' .. jsonText(j.handled_by)
-    .. ',"created_at":' .. jsonText(isoTime(tonumber(j.created_at)))
-    .. ',"started_at":' .. (started and jsonText(isoTime(started)) or 'null')
-    .. ',"finished_at":' .. jsonText(isoTime(now))
-    .. ',"duration_ms":' .. (duration and string.format('%d', duration) or 'null') .. '}'
-  local day = string.sub(isoTime(now), 1, 10)
+    .. ',"created_at":"' .. isoTime(tonumber(j.created_at))
+    .. (started and '","started_at":"' .. isoTime(started) .. '"' or '","started_at":null')
+    .. ',"finished_at":"' .. isoTime(now) .. '","duration_ms":' .. (duration and string.format('%d', duration) or 'null') .. '}'
+  local today = math.floor(now / DAY_MS)
+  local day = dayName(today)
+  if redis.call('RPUSH', K.lake(day), record) == 1 then redis.call('ZADD', K.lakeDays, today * DAY_MS, day) end
   local stats = K.lakeStats(day)
-  redis.call('RPUSH', K.lake(day), record)
-  redis.call('HINCRBY', stats, to == 'SUCCESS' and 'success' or 'failure', 1)
+  if to == 'SUCCESS' then redis.call('HINCRBY', stats, 'success', 1) end
   if duration then
     redis.call('HINCRBY', stats, 'duration_ms_sum', duration)
     redis.call('HINCRBY', stats, 'duration_count', 1)
   end
-  redis.call('ZADD', K.lakeDays, math.floor(now / DAY_MS) * DAY_MS, day)
 end
 
 -- the job reaches SUCCESS, FAILURE or DEAD (one write), stops being held, and expires or,
