@@ -141,19 +141,35 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     }
   };
 
+  /**
+   * a job to work on: a new claim, or, when the API says this bot already holds one (the answer
+   * to a claim was lost, say in an API restart), that job again
+   */
+  const claimOrResume = async (s: Session): Promise<JobView | null> => {
+    try {
+      return (await s.client.post<{ job: JobView } | null>('/jobs/claim', {}))?.job ?? null;
+    } catch (err) {
+      if (!(err instanceof WizardError && err.code === 'conflict')) throw err;
+      const me = await s.client.post<BotView>('/bots/heartbeat', {});
+      if (!me.current_job) return null;
+      log.warn('resuming the job the API says this bot holds', { job_id: me.current_job });
+      return s.client.get<JobView>(`/jobs/${encodeURIComponent(me.current_job)}`);
+    }
+  };
+
   const workLoop = async () => {
     let failures = 0;
     while (!stop.signal.aborted) {
       try {
         session ??= await register();
         const s = session;
-        const claimed = await s.client.post<{ job: JobView } | null>('/jobs/claim', {});
+        const job = await claimOrResume(s);
         failures = 0;
-        if (!claimed) {
+        if (!job) {
           await pause(o.pollMs);
           continue;
         }
-        await runJob(s, claimed.job);
+        await runJob(s, job);
       } catch (err) {
         if (stop.signal.aborted) break;
         if (isUnknownBot(err)) {

@@ -121,6 +121,8 @@ describe('bots', () => {
     expect(claim.body.job).toMatchObject({ job_id: first, status: 'STARTED', handled_by: a.bot_id });
     expect(claim.body.job).not.toHaveProperty('token');
     expect((await http('POST', url('/jobs/claim'), {}, as(a.token))).status).toBe(409);
+    // what a bot whose claim answer was lost reads to resume its job
+    expect((await http<{ current_job: string }>('POST', url('/bots/heartbeat'), {}, as(a.token))).body.current_job).toBe(first);
 
     for (const [action, body] of [['start', {}], ['complete', { result: 1 }], ['fail', { error: 'x' }]] as const) {
       expect((await http('POST', url(`/jobs/${first}/${action}`), body, as(b.token))).status).toBe(409);
