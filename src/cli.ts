@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
 import { botCommand } from './commands/bot';
 import { submitCommand, watchCommand } from './commands/client';
@@ -28,7 +29,8 @@ export function buildProgram(): Command {
     .addCommand(jobsCommand)
     .addCommand(botsCommand)
     .addCommand(statusCommand)
-    .addCommand(datalakeCommand);
+    .addCommand(datalakeCommand)
+    .addCommand(abacusCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
     cmd.commands.forEach(exitOverride);

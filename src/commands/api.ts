@@ -1,7 +1,10 @@
 import { Command } from 'commander';
 import { startApi } from '../roles/api';
-import { eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption, resultTtlOption } from './options';
-import { adminTokenOption, apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
+import {
+  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption,
+  resultTtlOption,
+} from './options';
+import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
 
 export const apiCommand = withOptions(
@@ -13,11 +16,19 @@ export const apiCommand = withOptions(
     .addOption(hostOption())
     .addOption(nodeIdOption())
     .addOption(resultTtlOption())
-    .addOption(eventRetentionOption()),
-  [adminTokenOption(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
+    .addOption(eventRetentionOption())
+    .addOption(abacusStrategyOption())
+    .addOption(adminTokenOption()),
+  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
 ).action(async (flags) => {
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const store = await openStoreWithLake(flags);
-  const api = await startApi(store, { nodeId: flags.nodeId ?? defaultNodeId(), port: flags.port, host: flags.host, ...apiSettings(flags) });
+  const api = await startApi(store, {
+    nodeId: flags.nodeId ?? defaultNodeId(),
+    port: flags.port,
+    host: flags.host,
+    abacusStrategy: flags.abacusStrategy,
+    ...apiSettings(flags),
+  });
   await untilSignal(store, [api]);
 });

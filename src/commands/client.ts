@@ -1,7 +1,7 @@
 /** Client commands: they talk to the API over HTTP. */
 import { Command, Option } from 'commander';
 import { ApiClient } from '../client/http';
-import { createUi } from '../client/ui';
+import { createUi, Ui } from '../client/ui';
 import { reportFinal, watchJob } from '../client/watch';
 import { MATH_OPS } from '../core/math';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/schemas';
@@ -10,9 +10,19 @@ import { apiOption, jsonOption, parseIntIn, parseNumber } from './options';
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
 
-/** a client command: --api, --token and --json, with the ui and the API client made for it */
-export function clientCommand(name: string, description: string) {
-  return new Command(name).description(description).addOption(apiOption()).addOption(tokenOption()).addOption(jsonOption());
+/** the flags every client command has: --api, --token, --json */
+export function withClientFlags(cmd: Command): Command {
+  return cmd.addOption(apiOption()).addOption(tokenOption()).addOption(jsonOption());
+}
+
+/** a client command: --api, --token and --json */
+export function clientCommand(name: string, description: string): Command {
+  return withClientFlags(new Command(name).description(description));
+}
+
+/** what a client command's action works with: the output and the API */
+export function clientOf(flags: { api: string; token?: string; json?: boolean }): { ui: Ui; api: ApiClient } {
+  return { ui: createUi(flags), api: new ApiClient(flags.api, flags.token) };
 }
 
 interface WatchFlags {
@@ -25,8 +35,7 @@ interface WatchFlags {
 
 /** submit, then either say how to watch or watch until the final state */
 async function submitAndMaybeWatch(flags: WatchFlags, what: string, submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>) {
-  const ui = createUi(flags);
-  const api = new ApiClient(flags.api, flags.token);
+  const { ui, api } = clientOf(flags);
   const { id, status, body } = await submit(api);
   if (flags.watch) return reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs }));
   if (ui.json) ui.data(body);
@@ -65,6 +74,6 @@ export const watchCommand = clientCommand('watch', 'wait for a job and print its
   .argument('<id>', 'job or task id')
   .addOption(timeoutOption())
   .action(async (id: string, flags) => {
-    const ui = createUi(flags);
-    reportFinal(ui, await watchJob(new ApiClient(flags.api, flags.token), ui, id, { timeoutMs: flags.timeoutMs }));
+    const { ui, api } = clientOf(flags);
+    reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs }));
   });

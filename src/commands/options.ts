@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
+import { ABACUS_STRATEGIES } from '../core/abacus';
 
 export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -82,5 +83,14 @@ export const resultTtlOption = () =>
 
 export const eventRetentionOption = () =>
   new Option('--event-retention-ms <ms>', 'the event log keeps this much history').env('WIZARD_EVENT_RETENTION_MS').default(600_000).argParser(parseIntIn('--event-retention-ms', 1000));
+
+export const abacusStrategyOption = () =>
+  new Option('--abacus-strategy <s>', 'how the abacus adds: one atomic Lua step, or WATCH/MULTI/EXEC with retries')
+    .env('ABACUS_STRATEGY')
+    .choices(ABACUS_STRATEGIES)
+    .default('atomic');
+
+export const adminTokenOption = () =>
+  new Option('--admin-token <t>', 'admin routes need this token; unset, they are refused (prefer the env variable: flags show in ps)').env('ADMIN_TOKEN');
 
 export const jsonOption = () => new Option('--json', 'machine-readable output on stdout, nothing else there');

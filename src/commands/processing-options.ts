@@ -53,8 +53,6 @@ export const leaderLeaseOption = () =>
 export const heartbeatIntervalOption = () =>
   new Option('--heartbeat-interval-ms <ms>', 'a bot heartbeats this often').env('HEARTBEAT_INTERVAL_MS').default(30_000).argParser(parseIntIn('--heartbeat-interval-ms', 50, DAY_MS));
 
-export const adminTokenOption = () => new Option('--admin-token <token>', 'token of the admin endpoints (unset: they are refused)').env('ADMIN_TOKEN');
-
 /** the batch a scheduler makes every interval (and POST /jobs/populate by default) */
 export const batchOptions = (): Option[] => [
   new Option('--batch-size <n>', 'jobs per batch').env('BATCH_SIZE').default(BATCH_DEFAULTS.size).argParser(parseIntIn('--batch-size', 1, 10_000)),

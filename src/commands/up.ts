@@ -1,9 +1,12 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { startUp } from '../roles/up';
-import { eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, parseIntIn, portOption, prefixOption, resultTtlOption, threadsOption } from './options';
 import {
-  adminTokenOption, apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
+  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, parseIntIn, portOption,
+  prefixOption, resultTtlOption, threadsOption,
+} from './options';
+import {
+  apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
 } from './processing-options';
 import { untilSignal } from './run-role';
 
@@ -17,10 +20,12 @@ export const upCommand = withOptions(
     .addOption(nodeIdOption())
     .addOption(threadsOption())
     .addOption(resultTtlOption())
-    .addOption(eventRetentionOption()),
+    .addOption(eventRetentionOption())
+    .addOption(abacusStrategyOption())
+    .addOption(adminTokenOption()),
   [
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
-    populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), adminTokenOption(), ...datalakeOptions(),
+    populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
   ],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
@@ -30,6 +35,7 @@ export const upCommand = withOptions(
     port: flags.port,
     host: flags.host,
     threads: flags.threads ?? os.availableParallelism(),
+    abacusStrategy: flags.abacusStrategy,
     ...apiSettings(flags),
     scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },

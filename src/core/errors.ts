@@ -48,6 +48,22 @@ export class NotFoundError extends WizardError {
   }
 }
 
+/** missing or wrong credentials: 401 */
+export class UnauthorizedError extends WizardError {
+  constructor(message: string) {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** well-formed input that cannot be applied (e.g. it would take a bound past its limit): 422 */
+export class UnprocessableError extends WizardError {
+  constructor(message: string) {
+    super('unprocessable', message);
+    this.name = 'UnprocessableError';
+  }
+}
+
 export class ConflictError extends WizardError {
   constructor(message: string) {
     super('conflict', message);

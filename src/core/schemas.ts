@@ -25,26 +25,32 @@ function finiteNumber(field: string) {
   return z.number({ error: `${field} must be a finite number` });
 }
 
-export const countPrimesBody = z.strictObject(
-  {
-    n: boundedInt('n', PRIMES_MIN_N, PRIMES_MAX_N, '10000', '10^12'),
-    chunks: boundedInt('chunks', 1, PRIMES_MAX_CHUNKS),
-  },
-  { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : 'body must be a JSON object {n, chunks}') },
-);
+/** a JSON object body with exactly these fields; an unknown field or a non-object is named as such */
+function jsonBody<S extends z.ZodRawShape>(shape: S) {
+  const expected = `body must be a JSON object {${Object.keys(shape).join(', ')}}`;
+  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : expected) });
+}
+
+export const countPrimesBody = jsonBody({
+  n: boundedInt('n', PRIMES_MIN_N, PRIMES_MAX_N, '10000', '10^12'),
+  chunks: boundedInt('chunks', 1, PRIMES_MAX_CHUNKS),
+});
 export type CountPrimesBody = z.infer<typeof countPrimesBody>;
 
 export const mathOp = z.enum(MATH_OPS, { error: `op must be one of ${MATH_OPS.join(', ')}` });
 
-export const taskBody = z.strictObject(
-  {
-    a: finiteNumber('a'),
-    b: finiteNumber('b'),
-    op: mathOp.default('add'),
-  },
-  { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : 'body must be a JSON object {a, b}') },
-);
+export const taskBody = jsonBody({
+  a: finiteNumber('a'),
+  b: finiteNumber('b'),
+  op: mathOp.default('add'),
+});
 export type TaskBody = z.infer<typeof taskBody>;
+
+/** seed 003: a JSON integer that is exact as a double (|number| <= 2^53-1) */
+export const abacusBody = jsonBody({
+  number: boundedInt('number', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+});
+export type AbacusBody = z.infer<typeof abacusBody>;
 
 const NUMERIC = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 

@@ -55,6 +55,12 @@ export interface RunningWorker {
   close(force?: boolean): Promise<void>;
 }
 
+interface Lane {
+  capacity: number;
+  executing: number;
+  slotFreed: (() => void) | null;
+}
+
 interface Held {
   job: Job;
   token: string;
@@ -75,9 +81,16 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
-  /** handlers running now: what --concurrency bounds (jobs whose ack is in flight do not count) */
-  let executing = 0;
-  let slotFreed: (() => void) | null = null;
+  /**
+   * Two fetch loops ("lanes") share --concurrency, so one claim is in flight while the jobs of
+   * the other are run and acknowledged: Redis never waits on this process between batches. A
+   * lane counts the handlers running now (a job whose ack is in flight does not count).
+   */
+  const lanes: Lane[] = (o.concurrency >= 2 ? [Math.ceil(o.concurrency / 2), Math.floor(o.concurrency / 2)] : [1]).map((capacity) => ({
+    capacity,
+    executing: 0,
+    slotFreed: null,
+  }));
   let pool: Piscina | null = null;
 
   const cpuPool = (): Piscina => {
@@ -112,15 +125,15 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   /** run the handler; its slot is free as soon as the handler is done, before the ack returns */
-  const runJob = async (job: Job, token: string, abort: AbortController): Promise<void> => {
+  const runJob = async (job: Job, token: string, abort: AbortController, lane: Lane): Promise<void> => {
     let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
     try {
       outcome = { ok: true, result: await execute(job, abort.signal) };
     } catch (err) {
       outcome = { ok: false, err };
     } finally {
-      executing--;
-      slotFreed?.();
+      lane.executing--;
+      lane.slotFreed?.();
     }
     if (abort.signal.aborted) return; // lease lost or forced stop: someone else will run it
     if (outcome.ok) {
@@ -135,27 +148,27 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     processed++;
   };
 
-  const start = (job: Job, token: string) => {
+  const start = (job: Job, token: string, lane: Lane) => {
     const abort = new AbortController();
     const entry: Held = { job, token, abort, done: Promise.resolve() };
     held.set(job.id, entry);
-    executing++;
-    entry.done = runJob(job, token, abort).finally(() => held.delete(job.id));
+    lane.executing++;
+    entry.done = runJob(job, token, abort, lane).finally(() => held.delete(job.id));
   };
 
-  /** wait until a handler finishes, then one more turn so that every slot freed with it counts */
-  const waitForSlot = async () => {
-    await new Promise<void>((r) => (slotFreed = r));
-    slotFreed = null;
+  /** wait until a handler of the lane finishes, then one more turn so every slot freed with it counts */
+  const waitForSlot = async (lane: Lane) => {
+    await new Promise<void>((r) => (lane.slotFreed = r));
+    lane.slotFreed = null;
     await new Promise((r) => setImmediate(r));
   };
 
-  const fetchLoop = async () => {
+  const fetchLoop = async (lane: Lane) => {
     let failures = 0;
     while (!stopping) {
-      const free = o.concurrency - executing;
+      const free = lane.capacity - lane.executing;
       if (free <= 0) {
-        await waitForSlot();
+        await waitForSlot(lane);
         continue;
       }
       try {
@@ -166,7 +179,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));
           break;
         }
-        for (const c of jobs) start(c.job, c.token);
+        for (const c of jobs) start(c.job, c.token, lane);
         if (jobs.length === 0) {
           const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - Date.now()));
           await store.waitForWork(o.queue, wait);
@@ -216,7 +229,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   ];
   void heartbeat();
   void reap();
-  const loop = fetchLoop();
+  const loop = Promise.all(lanes.map(fetchLoop));
   log.info('worker started', { queue: o.queue, concurrency: o.concurrency, threads: o.threads, store: store.location });
 
   return {
@@ -225,7 +238,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     async close(force = false) {
       if (stopping) return;
       stopping = true;
-      slotFreed?.();
+      lanes.forEach((l) => l.slotFreed?.());
       timers.forEach(clearInterval);
       if (force) {
         for (const h of held.values()) h.abort.abort(new Error('worker stopped'));

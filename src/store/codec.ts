@@ -73,3 +73,18 @@ export function decodeLakeDay(date: string, total: number, f: Record<string, str
   const success = num(f.success) ?? 0;
   return { date, total, success, failure: total - success, durationMsSum: num(f.duration_ms_sum) ?? 0, durationCount: num(f.duration_count) ?? 0 };
 }
+
+/** what a claim answers for each job: these fields' values, in this order (CLAIM_FIELDS in lib.lua) */
+export const CLAIM_FIELDS = ['state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'id', 'type', 'params', 'initiated_by', 'run_at'] as const;
+
+/** a claimed job from the CLAIM_FIELDS values (Redis) or the whole record (memory) */
+export function claimView(values: readonly string[] | Record<string, string>, startedAt: number): Job {
+  const rec: Record<string, string> = {};
+  CLAIM_FIELDS.forEach((f, i) => {
+    const v = Array.isArray(values) ? values[i] : (values as Record<string, string>)[f];
+    if (v !== undefined) rec[f] = v;
+  });
+  rec.started_at = String(startedAt);
+  rec.updated_at = String(startedAt);
+  return decodeJob(rec);
+}

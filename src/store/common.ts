@@ -5,7 +5,9 @@ import { maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_QUEUE, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
 
-/** a new job's fields as the store writes them */
+/** a new job's fields as the store writes them; enqueueJobs.lua takes them in this order */
+export const JOB_ROW_FIELDS = ['id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total'] as const;
+
 export interface JobRow {
   id: string;
   type: string;

@@ -60,6 +60,8 @@ export function redisKeys(prefix: string) {
     lakeStats: (day: string) => `${base}datalake:${day}:stats`,
     /** zset: datalake day → its start (ms) */
     lakeDays: `${base}datalake:days`,
+    /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */
+    abacus: `${base}abacus`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -7,11 +7,12 @@
  * Finished jobs expire lazily (checked on read against options.now()) and are swept by reap:
  * no timer keeps the process alive.
  */
+import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
-import { decodeBot, decodeJob } from './codec';
+import { claimView, decodeBot, decodeJob } from './codec';
 import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
@@ -115,6 +116,8 @@ export class MemoryStore implements Store {
   /** bot id → last heartbeat, for the bots that are up */
   private readonly botsUp: ZSet = new Map();
   private readonly lake = new MemoryLake();
+  /** the abacus's running sum (the `abacus` key) */
+  private sum = 0n;
   /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
@@ -307,7 +310,7 @@ export class MemoryStore implements Store {
       q.active.set(id, now + opts.leaseMs);
       const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
       if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-      jobs.push({ token, job: decodeJob(rec) });
+      jobs.push({ token, job: claimView(rec, now) });
     }
     if (q.wait.length > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];
@@ -738,6 +741,22 @@ export class MemoryStore implements Store {
 
   async pruneDatalake(): Promise<string[]> {
     return this.lake.prune(this.step());
+  }
+
+  // ---- abacus ----
+
+  /** one process: every add is one synchronous step, so both strategies are atomic and never conflict */
+  async abacusAdd(n: bigint | number): Promise<AbacusAddResult> {
+    this.sum = addWithinInt64(this.sum, toAddend(n));
+    return { sum: this.sum, conflicts: 0 };
+  }
+
+  async abacusSum(): Promise<bigint> {
+    return this.sum;
+  }
+
+  async abacusReset(): Promise<void> {
+    this.sum = 0n;
   }
 
   // ---- server ----

@@ -18,6 +18,7 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'enqueueBatch',
   'registerBot',
   'heartbeatBot',
   'claimJobForBot',
@@ -29,6 +30,7 @@ export const SCRIPT_NAMES = [
   'holdLock',
   'releaseLock',
   'pruneDatalake',
+  'addToSum',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -31,7 +31,15 @@
  * - every finished top-level job of a recorded type is appended to the datalake in the step
  *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
  *   days are kept are cluster-wide settings (datalakeConfig).
+ *
+ * Abacus semantics (seed 003, both adapters):
+ * - one running sum, a signed 64-bit integer, 0 until the first add; no add is ever lost.
+ * - an add that would take the sum outside [-2^63, 2^63-1] is refused (UnprocessableError) and
+ *   changes nothing; an addend outside that range is a ValidationError.
+ * - the optimistic strategy retries when the sum moved under it; after OPTIMISTIC_MAX_ATTEMPTS
+ *   conflicts in a row it gives up with SumConflictError (nothing added).
  */
+import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import type { Job, JobState, NewJob } from '../core/job';
@@ -228,6 +236,10 @@ export interface Store {
   readDatalake(day: string, offset: number, count: number): Promise<string[]>;
   /** drop the days older than the retention; answers them */
   pruneDatalake(): Promise<string[]>;
+  /** add n to the running sum; answers the sum right after this add */
+  abacusAdd(n: bigint | number, strategy?: AbacusStrategy): Promise<AbacusAddResult>;
+  abacusSum(): Promise<bigint>;
+  abacusReset(): Promise<void>;
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;

@@ -9,7 +9,7 @@ const run = runWizard;
 test('--help lists every role and client command', () => {
   const { code, stdout } = run(['--help']);
   expect(code).toBe(0);
-  for (const cmd of ['api', 'worker', 'up', 'submit', 'watch']) expect(stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
+  for (const cmd of ['api', 'worker', 'up', 'submit', 'watch', 'abacus']) expect(stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
 });
 
 test('each command documents its flags with env variable and default', () => {

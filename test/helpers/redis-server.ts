@@ -2,7 +2,7 @@
  * A real redis-server for tests: started on a free port in its own temp dir, stopped after.
  * Tests never touch the machine's Redis on 6379.
  */
-import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -68,7 +68,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<T
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-redis-'));
   const bin = redisServerBinary();
-  let child: ChildProcess | null = null;
+  let pid: number | null = null;
 
   const start = async () => {
     const args = [
@@ -76,16 +76,24 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<T
       '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no',
       '--appendfsync', 'always', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),
     ];
-    child = spawn(bin, args, { stdio: 'ignore' });
+    // a watchdog shell stops redis-server when this process goes away (its stdin closes), so a
+    // test run that is killed leaves no server behind
+    const watchdog = '"$0" "$@" & pid=$!; echo $pid; cat >/dev/null; kill $pid 2>/dev/null';
+    const sh = spawn('sh', ['-c', watchdog, bin, ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
+    sh.unref();
+    pid = await new Promise<number>((resolve, reject) => {
+      sh.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      sh.once('error', reject);
+    });
+    for (const stream of [sh.stdin, sh.stdout] as unknown as { unref?: () => void }[]) stream.unref?.();
     await waitFor(() => portOpen(port), 10_000, `redis-server on port ${port}`);
   };
   const stop = async (hard = false) => {
-    const c = child;
-    if (!c || c.exitCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill(hard ? 'SIGKILL' : 'SIGTERM');
-    await exited;
-    child = null;
+    const p = pid;
+    if (p === null || !alive(p)) return;
+    pid = null;
+    process.kill(p, hard ? 'SIGKILL' : 'SIGTERM');
+    await waitFor(async () => !alive(p), 10_000, `redis-server ${p} to exit`);
     await waitFor(async () => !(await portOpen(port)), 10_000, `redis-server on port ${port} to stop`);
   };
   await start();
@@ -100,4 +108,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<T
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

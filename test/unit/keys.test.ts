@@ -7,7 +7,7 @@ const lib = fs.readFileSync(path.join(__dirname, '../../src/store/lua/lib.lua'),
 
 test('every key is hash-tagged with the prefix, so every script touches one slot', () => {
   const k = redisKeys('wizard');
-  for (const key of [k.job('x'), k.wait('q'), k.active('q'), k.events, k.state('DEAD'), k.node('worker', 'w'), k.lock('l')]) {
+  for (const key of [k.job('x'), k.wait('q'), k.active('q'), k.events, k.state('DEAD'), k.node('worker', 'w'), k.lock('l'), k.abacus]) {
     expect(key.startsWith('{wizard}:')).toBe(true);
   }
 });
@@ -42,7 +42,8 @@ test('the fixed keys agree too', () => {
   expect(lib).toContain("jobs = base .. 'jobs'");
   expect(lib).toContain("dlq = base .. 'dlq'");
   expect(lib).toContain("events = base .. 'events'");
-  expect([k.jobs, k.dlq, k.events]).toEqual(['{p}:jobs', '{p}:dlq', '{p}:events']);
+  expect(lib).toContain("abacus = base .. 'abacus'");
+  expect([k.jobs, k.dlq, k.events, k.abacus]).toEqual(['{p}:jobs', '{p}:dlq', '{p}:events', '{p}:abacus']);
 });
 
 test('the fixed keys of bots, batches and the datalake agree too', () => {

@@ -1,28 +1,36 @@
 /**
- * Admin endpoints: `router.post(path, requireAdmin(ctx.adminToken), handler)`. The token is
- * ADMIN_TOKEN, sent as `Authorization: Bearer <token>` (or `X-Admin-Token: <token>`) and compared
- * in constant time (timingSafeEqual over sha256 digests, so not even its length leaks). With no
- * token configured, admin endpoints are refused (403), never open.
+ * The admin gate: routes that change or destroy shared state (DELETE /abacus/sum,
+ * POST /jobs/populate, DELETE /bots/:id) use `requireAdmin(ctx.adminToken)`. The token is
+ * ADMIN_TOKEN, sent as `Authorization: Bearer <token>` or `X-Admin-Token: <token>`, compared in
+ * constant time (timingSafeEqual over SHA-256 digests, which are of equal length whatever was
+ * sent). A missing or wrong token is a 401. With no token configured the gate is shut, not
+ * open: every admin route answers 403 saying ADMIN_TOKEN is not configured.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { WizardError } from '../../core/errors';
+import { UnauthorizedError, WizardError } from '../../core/errors';
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** the bearer token a request presents (Authorization: Bearer <t>, else the fallback header) */
+/** the token a request presents (Authorization: Bearer <t>, else the fallback header), or null */
 export function presentedToken(req: Request, fallbackHeader = 'x-admin-token'): string | null {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-  return bearer?.[1] ?? (req.get(fallbackHeader)?.trim() || null);
+  const auth = req.get('authorization');
+  const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth.trim());
+  if (bearer) return bearer[1];
+  return req.get(fallbackHeader) ?? null;
 }
 
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
-  const expected = adminToken ? digest(adminToken) : null;
-  return (req, _res, next) => {
-    if (!expected) return next(new WizardError('forbidden', 'admin endpoints are refused: ADMIN_TOKEN is not configured on this API node'));
-    const given = presentedToken(req);
-    if (!given) return next(new WizardError('unauthorized', 'admin token required: send Authorization: Bearer <ADMIN_TOKEN>'));
-    if (!timingSafeEqual(digest(given), expected)) return next(new WizardError('forbidden', 'admin token is not valid'));
-    next();
+  if (!adminToken) {
+    return (_req, _res, next) => next(new WizardError('forbidden', 'admin routes are refused: ADMIN_TOKEN is not configured on this API node'));
+  }
+  const expected = digest(adminToken);
+  return (req, res, next) => {
+    const token = presentedToken(req);
+    if (token !== null && timingSafeEqual(digest(token), expected)) return next();
+    res.set('WWW-Authenticate', 'Bearer realm="wizard admin"');
+    next(new UnauthorizedError(token === null
+      ? 'this needs the admin token: send Authorization: Bearer <token> or X-Admin-Token: <token>'
+      : 'the admin token is wrong'));
   };
 }

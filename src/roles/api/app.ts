@@ -4,6 +4,7 @@ import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
 import { botRoutes } from './routes/bots';
 import { datalakeRoutes } from './routes/datalake';
+import { abacusRoutes } from './routes/abacus';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
@@ -14,6 +15,7 @@ export const BODY_LIMIT = '64kb';
 export function createApp(ctx: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
@@ -22,6 +24,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(jobRoutes(ctx));
   app.use(botRoutes(ctx));
   app.use(datalakeRoutes(ctx));
+  app.use(abacusRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
   return app;

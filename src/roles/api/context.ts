@@ -1,8 +1,10 @@
 /** What every route module gets: the store, who this node is, and settings. */
 import { BATCH_DEFAULTS, BatchSettings, DEFAULT_BOT_DOWN_AFTER_MS, DEFAULT_BOT_QUEUE } from '../../core/batch';
+import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
 import type { EventHub } from './events-hub';
+import type { ApiMetrics } from './metrics';
 
 export interface ApiContext {
   store: Store;
@@ -10,10 +12,13 @@ export interface ApiContext {
   log: Logger;
   startedAt: number;
   events: EventHub;
-  /** ADMIN_TOKEN: while unset, admin endpoints are refused (see admin.ts) */
-  adminToken?: string;
   /** seed 004's jobs and bots (defaults: PROCESSING_DEFAULTS) */
   processing?: ProcessingSettings;
+  /** how POST /abacus/number adds (ABACUS_STRATEGY) */
+  abacusStrategy: AbacusStrategy;
+  /** ADMIN_TOKEN: while unset, admin routes are refused (see admin.ts) */
+  adminToken?: string;
+  metrics: ApiMetrics;
 }
 
 export interface ProcessingSettings {

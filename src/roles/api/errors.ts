@@ -16,7 +16,9 @@ export const notFoundRoute: RequestHandler = (req, _res, next) => {
 
 /** body-parser's own errors (bad JSON, too large, wrong charset) as ours */
 function fromHttpError(err: { status?: number; type?: string; message?: string }): WizardError | null {
-  if (err.type === 'entity.parse.failed') return new WizardError('validation_failed', 'body must be valid JSON');
+  if (err.type === 'entity.parse.failed') {
+    return new WizardError('validation_failed', 'body must be valid JSON', [{ field: '(body)', message: err.message ?? 'not JSON' }]);
+  }
   if (err.type === 'entity.too.large') return new WizardError('payload_too_large', 'body is too large');
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
     return new WizardError(err.status === 415 ? 'validation_failed' : 'validation_failed', err.message ?? 'bad request');

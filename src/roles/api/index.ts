@@ -1,33 +1,38 @@
 /** `wizard api`: the HTTP server. start(options) → { close() }. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { createApp } from './app';
 import { EventHub } from './events-hub';
 import type { ProcessingSettings } from './context';
+import { ApiMetrics, createApiMetrics } from './metrics';
 
 export interface ApiOptions {
   nodeId: string;
   port: number;
   host: string;
   log: Logger;
-  /** ADMIN_TOKEN; admin endpoints are refused without it */
-  adminToken?: string;
   /** seed 004: the bots' queue and job lease, the default batch */
   processing?: ProcessingSettings;
+  abacusStrategy: AbacusStrategy;
+  /** ADMIN_TOKEN: while unset, admin routes are refused */
+  adminToken?: string;
 }
 
 export interface RunningApi {
   readonly port: number;
   readonly url: string;
+  readonly metrics: ApiMetrics;
   close(force?: boolean): Promise<void>;
 }
 
 export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
-  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), ...options };
+  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', ...options };
+  const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, adminToken: o.adminToken, processing: o.processing });
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing });
   const server = http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
@@ -37,10 +42,11 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
-  o.log.info('api listening', { url, store: store.location });
+  o.log.info('api listening', { url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set' });
   return {
     port,
     url,
+    metrics,
     async close(force = false) {
       events.close();
       const closed = new Promise<void>((r) => server.close(() => r()));

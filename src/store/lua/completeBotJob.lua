@@ -4,4 +4,6 @@
   ARGV[4] id  ARGV[5] bot id  ARGV[6] result (JSON)
   Returns  OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, NOT_HOLDER or BOT_MISSING.
 ]]
-return forBot(ARGV[5], ARGV[4], 'jobs_done', completeJob, ARGV[6])
+local code = forBot(ARGV[5], ARGV[4], 'jobs_done', completeJob, ARGV[6])
+flush()
+return code

@@ -12,4 +12,5 @@ for i = 1, tonumber(ARGV[4]) do
   local at = 4 + (i - 1) * 3
   codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
 end
+flush()
 return codes

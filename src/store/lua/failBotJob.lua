@@ -4,4 +4,6 @@
   ARGV[4] id  ARGV[5] bot id  ARGV[6] error  ARGV[7] target: RETRY | DEAD | FAILURE  ARGV[8] runAt
   Returns  OK, MISSING, TOKEN_MISMATCH, NOT_HOLDER or BOT_MISSING.
 ]]
-return forBot(ARGV[5], ARGV[4], 'jobs_failed', failJob, ARGV[6], ARGV[7], tonumber(ARGV[8]))
+local code = forBot(ARGV[5], ARGV[4], 'jobs_failed', failJob, ARGV[6], ARGV[7], tonumber(ARGV[8]))
+flush()
+return code

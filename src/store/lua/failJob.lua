@@ -2,6 +2,8 @@
   ARGV[4] id  ARGV[5] token  ARGV[6] error  ARGV[7] target: RETRY | DEAD | FAILURE
   ARGV[8] runAt (RETRY only): when it may run again
   Returns  OK, MISSING or TOKEN_MISMATCH.
-  A chunk that ends in DEAD or FAILURE fails its parent at once. (lib.lua's failJob.)
+  A chunk that ends in DEAD or FAILURE fails its parent at once.
 ]]
-return failJob(ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]))
+local code = failJob(ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]))
+flush()
+return code

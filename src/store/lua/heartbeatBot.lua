@@ -12,9 +12,9 @@ redis.call('ZADD', K.botsUp, now, botId)
 local held = redis.call('HMGET', botKey, 'current_job', 'job_token')
 if held[1] ~= '' then
   local jobKey = K.job(held[1])
-  if redis.call('HGET', jobKey, 'token') == held[2] then
-    redis.call('HSET', jobKey, 'lease_until', now + leaseMs)
-    redis.call('ZADD', K.active(redis.call('HGET', jobKey, 'queue')), 'XX', now + leaseMs, held[1])
+  local j = load(jobKey)
+  if j and j.token == held[2] then
+    redis.call('ZADD', K.active(j.queue), 'XX', now + leaseMs, held[1])
   else
     redis.call('HSET', botKey, 'current_job', '', 'job_token', '')
   end

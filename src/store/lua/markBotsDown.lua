@@ -20,4 +20,5 @@ for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', now - downA
     end
   end
 end
+flush()
 return { down, reclaimed }

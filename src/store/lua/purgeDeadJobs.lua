@@ -3,10 +3,8 @@
   Returns  the number deleted (call again until 0).
 ]]
 local ids = redis.call('ZRANGE', K.dlq, 0, tonumber(ARGV[4]) - 1)
-for _, id in ipairs(ids) do
-  redis.call('DEL', K.job(id))
-  redis.call('ZREM', K.state('DEAD'), id)
-  redis.call('ZREM', K.jobs, id)
-  redis.call('ZREM', K.dlq, id)
-end
+for _, id in ipairs(ids) do redis.call('DEL', K.job(id)) end
+variadic('ZREM', K.state('DEAD'), ids)
+variadic('ZREM', K.jobs, ids)
+variadic('ZREM', K.dlq, ids)
 return #ids

@@ -22,10 +22,9 @@ end
 local cutoff = now - resultTtl
 for _, s in ipairs({ 'SUCCESS', 'FAILURE' }) do
   local gone = redis.call('ZRANGEBYSCORE', K.state(s), '-inf', cutoff, 'LIMIT', 0, limit * 10)
-  if #gone > 0 then
-    redis.call('ZREM', K.state(s), unpack(gone))
-    redis.call('ZREM', K.jobs, unpack(gone))
-  end
+  variadic('ZREM', K.state(s), gone)
+  variadic('ZREM', K.jobs, gone)
 end
 redis.call('XTRIM', K.events, 'MINID', '~', math.max(0, now - eventRetention))
+flush()
 return { requeued, dead }

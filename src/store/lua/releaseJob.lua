@@ -6,4 +6,5 @@ local id, token = ARGV[4], ARGV[5]
 local jobKey, j = holder(id, token)
 if not jobKey then return j end
 releaseHeld(id, jobKey, j)
+flush()
 return OK

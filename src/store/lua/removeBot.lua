@@ -16,4 +16,5 @@ redis.call('HDEL', K.botTokens, f[1])
 redis.call('DEL', botKey)
 redis.call('ZREM', K.bots, botId)
 redis.call('ZREM', K.botsUp, botId)
+flush()
 return OK

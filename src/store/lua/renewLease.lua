@@ -5,6 +5,5 @@
 local id, token, leaseMs = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local jobKey, j = holder(id, token)
 if not jobKey then return j end
-redis.call('HSET', jobKey, 'lease_until', now + leaseMs)
 redis.call('ZADD', K.active(j.queue), 'XX', now + leaseMs, id)
 return OK

@@ -9,4 +9,6 @@ local function startHeld(id, token)
   if j.state == 'STARTED' then setState(id, jobKey, j, 'PROGRESS', { 'started_at', now }) end
   return OK
 end
-return forBot(ARGV[5], ARGV[4], nil, startHeld)
+local code = forBot(ARGV[5], ARGV[4], nil, startHeld)
+flush()
+return code

@@ -1,5 +1,6 @@
-/** Operations: /health (the store, its stats, live workers) and /healthz (liveness only). */
+/** Operations: /health (the store, its stats, the sum, live workers) and /healthz (liveness only). */
 import { Router } from 'express';
+import { sumToJson } from '../../../core/abacus';
 import { errorMessage } from '../../../core/errors';
 import type { ApiContext } from '../context';
 
@@ -12,13 +13,15 @@ export function opsRoutes(ctx: ApiContext): Router {
 
   r.get('/health', async (_req, res) => {
     try {
-      const [ping, stats, workers] = await Promise.all([ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker')]);
+      const [ping, stats, workers, sum] = await Promise.all([ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker'), ctx.store.abacusSum()]);
       res.json({
         status: 'healthy',
         node_id: ctx.nodeId,
         redis_connected: true,
+        current_sum: sumToJson(sum),
         store: { kind: ctx.store.kind, url: ctx.store.location, ...ping },
         stats,
+        abacus: { strategy: ctx.abacusStrategy, ...ctx.metrics.abacus },
         workers: { live: workers.length, nodes: workers.map((w) => ({ node_id: w.nodeId, last_seen: new Date(w.seenAt).toISOString(), ...w.info })) },
       });
     } catch (err) {
