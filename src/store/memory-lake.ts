@@ -26,12 +26,12 @@ export class MemoryLake {
     if (config.retentionDays !== undefined) this.settings.datalake_retention_days = String(config.retentionDays);
   }
 
-  /** a job record (hash fields) has just finished in state `to` at `now` */
-  append(id: string, rec: Record<string, string>, to: string, now: number): void {
+  /** a job record (hash fields) has just finished in state `to` at `now`, with this result or error */
+  append(id: string, rec: Record<string, string>, to: string, now: number, outcome: { result?: string; error?: string }): void {
     if (rec.parent_id !== '' || !lakeRecords(this.config().records, rec.type as JobType)) return;
     const startedAt = rec.started_at === '' ? null : Number(rec.started_at);
     const line = lakeRecordLine({
-      id, type: rec.type, queue: rec.queue, status: to, result: rec.result, error: rec.error,
+      id, type: rec.type, queue: rec.queue, status: to, result: outcome.result ?? '', error: outcome.error ?? '',
       attempts: Number(rec.attempts), initiatedBy: rec.initiated_by, handledBy: rec.handled_by,
       createdAt: Number(rec.created_at), startedAt, finishedAt: now,
     });

@@ -221,7 +221,7 @@ export class MemoryStore implements Store {
     if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
     else this.expiry.set(id, this.at + this.options.resultTtlMs);
-    this.lake.append(id, rec, to, this.at);
+    this.lake.append(id, rec, to, this.at, extra);
   }
 
   private failParent(child: Rec, reason: string): void {

@@ -221,6 +221,14 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       expect(await store.readDatalake('2026-03-11', 0, 5)).toEqual([]);
     });
 
+    test("a record holds the finish's own result or error: a job that failed once, then succeeded, has none", async () => {
+      const [job] = await store.enqueue([sim()]);
+      await store.fail(job.id, (await take()).token, 'flaky', { to: 'RETRY', runAt: clock.now() });
+      await store.complete(job.id, (await take()).token, 7);
+      expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', error: 'flaky', attempts: 2 });
+      expect(await lake('2026-03-10')).toEqual([expect.objectContaining({ job_id: job.id, status: 'SUCCESS', result: 7, error: null, attempts: 2 })]);
+    });
+
     test('a prime-count job is recorded, its chunks never', async () => {
       const { parent } = await store.enqueueFlow({
         parent: { type: 'primes', params: { n: 20, chunks: 2 } },

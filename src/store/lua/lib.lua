@@ -92,6 +92,119 @@ local function indexMove(id, from, to)
   end
 end
 
+-- ---- the datalake: settings in K.config (README "Datalake"), defaults: records all, 30 days ----
+local DAY_MS = 86400000
+
+-- days since 1970-01-01 → 'YYYY-MM-DD' (proleptic Gregorian; Hinnant's civil_from_days),
+-- remembered: the times of one script are mostly of one day
+local dayNames = {}
+local function dayName(days)
+  if dayNames[days] then return dayNames[days] end
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  dayNames[days] = string.format('%04d-%02d-%02d', y, m, doy - math.floor((153 * mp + 2) / 5) + 1)
+  return dayNames[days]
+end
+
+-- a time (ms) in ISO 8601, UTC, as JavaScript's toISOString writes it
+local function isoTime(ms)
+  local days = math.floor(ms / DAY_MS)
+  local rest = ms - days * DAY_MS
+  return string.format('%sT%02d:%02d:%02d.%03dZ', dayName(days), math.floor(rest / 3600000),
+    math.floor(rest / 60000) % 60, math.floor(rest / 1000) % 60, rest % 1000)
+end
+
+-- `now` in ISO 8601, worked out once per script
+local nowText
+local function nowIso()
+  nowText = nowText or isoTime(now)
+  return nowText
+end
+
+-- a JSON string (null for ''); cjson only when something needs escaping
+local function jsonText(s)
+  if not s or s == '' then return 'null' end
+  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
+  return '"' .. s .. '"'
+end
+
+-- what the lake records: 'all', 'none' or 'type,type' (read once per script)
+local lakeRecords
+local function lakeSetting()
+  lakeRecords = lakeRecords or redis.call('HGET', K.config, 'datalake') or 'all'
+  return lakeRecords
+end
+
+-- the value of `field` in a list of field/value pairs, or ''
+local function pairValue(list, field)
+  for i = 1, #(list or {}), 2 do
+    if list[i] == field then return list[i + 1] end
+  end
+  return ''
+end
+
+-- records gathered per day (written by flushLake, which flush() calls): day -> {records, counters}
+local lakeDays, lakeDayOrder = {}, {}
+
+-- a finished top-level job of a recorded type, for its UTC day; its result and error are this
+-- finish's (`extra`); the fields are src/core/datalake.ts lakeRecordLine's
+local function appendToLake(id, jobKey, j, to, extra)
+  if j.parent_id ~= '' or lakeSetting() == 'none' then return end
+  local f = redis.call('HMGET', jobKey, 'type', 'initiated_by', 'started_at')
+  if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
+  local started = tonumber(f[3])
+  local duration = started and (now - started)
+  local result = pairValue(extra, 'result')
+  local record = '{"job_id":' .. jsonText(id) .. ',"type":' .. jsonText(f[1]) .. ',"queue":' .. jsonText(j.queue)
+    .. ',"status":"' .. to .. '","result":' .. (result ~= '' and result or 'null')
+    .. ',"error":' .. jsonText(pairValue(extra, 'error')) .. ',"attempts":' .. j.attempts
+    .. ',"initiated_by":' .. jsonText(f[2]) .. ',"handled_by":' .. jsonText(j.handled_by)
+    .. ',"created_at":"' .. isoTime(tonumber(j.created_at))
+    .. (started and '","started_at":"' .. isoTime(started) .. '"' or '","started_at":null')
+    .. ',"finished_at":"' .. nowIso() .. '","duration_ms":' .. (duration and string.format('%d', duration) or 'null') .. '}'
+  local today = math.floor(now / DAY_MS)
+  local day = dayName(today)
+  local d = lakeDays[day]
+  if not d then
+    d = { start = today * DAY_MS, records = {}, success = 0, durationSum = 0, timed = 0 }
+    lakeDays[day] = d
+    lakeDayOrder[#lakeDayOrder + 1] = day
+  end
+  d.records[#d.records + 1] = record
+  if to == 'SUCCESS' then d.success = d.success + 1 end
+  if duration then
+    d.durationSum = d.durationSum + duration
+    d.timed = d.timed + 1
+  end
+end
+
+-- each day's gathered records in one RPUSH and its counters once; a day joins the index with its
+-- first records (the record count is the list's length)
+local function flushLake()
+  for _, day in ipairs(lakeDayOrder) do
+    local d = lakeDays[day]
+    local len
+    for i = 1, #d.records, 1000 do
+      len = redis.call('RPUSH', K.lake(day), unpack(d.records, i, math.min(i + 999, #d.records)))
+    end
+    if len == #d.records then redis.call('ZADD', K.lakeDays, d.start, day) end
+    local stats = K.lakeStats(day)
+    if d.success > 0 then redis.call('HINCRBY', stats, 'success', d.success) end
+    if d.timed > 0 then
+      redis.call('HINCRBY', stats, 'duration_ms_sum', d.durationSum)
+      redis.call('HINCRBY', stats, 'duration_count', d.timed)
+    end
+  end
+  lakeDays, lakeDayOrder = {}, {}
+end
+
 local function flush()
   local removed, added = {}, {}
   for _, id in ipairs(moveOrder) do
@@ -106,6 +219,7 @@ local function flush()
   for i = 1, #events, 2000 do
     redis.call('XADD', K.events, 'MAXLEN', '~', 100000, '*', unpack(events, i, math.min(i + 1999, #events)))
   end
+  flushLake()
 end
 
 -- the fields transitions read, in one call; nil when the job does not exist. A claim reads the
@@ -153,77 +267,8 @@ local function released(extra)
   return out
 end
 
--- ---- the datalake: settings in K.config (README "Datalake"), defaults: records all, 30 days ----
-local DAY_MS = 86400000
-
--- days since 1970-01-01 → 'YYYY-MM-DD' (proleptic Gregorian; Hinnant's civil_from_days),
--- remembered: the times of one script are mostly of one day
-local dayNames = {}
-local function dayName(days)
-  if dayNames[days] then return dayNames[days] end
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  if m <= 2 then y = y + 1 end
-  dayNames[days] = string.format('%04d-%02d-%02d', y, m, doy - math.floor((153 * mp + 2) / 5) + 1)
-  return dayNames[days]
-end
-
--- a time (ms) in ISO 8601, UTC, as JavaScript's toISOString writes it
-local function isoTime(ms)
-  local days = math.floor(ms / DAY_MS)
-  local rest = ms - days * DAY_MS
-  return string.format('%sT%02d:%02d:%02d.%03dZ', dayName(days), math.floor(rest / 3600000),
-    math.floor(rest / 60000) % 60, math.floor(rest / 1000) % 60, rest % 1000)
-end
-
--- a JSON string (null for ''); cjson only when something needs escaping
-local function jsonText(s)
-  if not s or s == '' then return 'null' end
-  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
-  return '"' .. s .. '"'
-end
-
--- what the lake records: 'all', 'none' or 'type,type' (read once per script)
-local lakeRecords
-local function lakeSetting()
-  lakeRecords = lakeRecords or redis.call('HGET', K.config, 'datalake') or 'all'
-  return lakeRecords
-end
-
--- append a finished top-level job of a recorded type to its UTC day, with the day's counters
--- (its record count is the list's length); the fields are src/core/datalake.ts lakeRecordLine's
-local function appendToLake(id, jobKey, j, to)
-  if j.parent_id ~= '' or lakeSetting() == 'none' then return end
-  local f = redis.call('HMGET', jobKey, 'type', 'initiated_by', 'started_at', 'result', 'error')
-  if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
-  local started = tonumber(f[3])
-  local duration = started and (now - started)
-  local record = '{"job_id":' .. jsonText(id) .. ',"type":' .. jsonText(f[1]) .. ',"queue":' .. jsonText(j.queue)
-    .. ',"status":"' .. to .. '","result":' .. ((f[4] and f[4] ~= '') and f[4] or 'null')
-    .. ',"error":' .. jsonText(f[5]) .. ',"attempts":' .. j.attempts
-    .. ',"initiated_by":' .. jsonText(f[2]) .. ',"handled_by":' .. jsonText(j.handled_by)
-    .. ',"created_at":"' .. isoTime(tonumber(j.created_at))
-    .. (started and '","started_at":"' .. isoTime(started) .. '"' or '","started_at":null')
-    .. ',"finished_at":"' .. isoTime(now) .. '","duration_ms":' .. (duration and string.format('%d', duration) or 'null') .. '}'
-  local today = math.floor(now / DAY_MS)
-  local day = dayName(today)
-  if redis.call('RPUSH', K.lake(day), record) == 1 then redis.call('ZADD', K.lakeDays, today * DAY_MS, day) end
-  local stats = K.lakeStats(day)
-  if to == 'SUCCESS' then redis.call('HINCRBY', stats, 'success', 1) end
-  if duration then
-    redis.call('HINCRBY', stats, 'duration_ms_sum', duration)
-    redis.call('HINCRBY', stats, 'duration_count', 1)
-  end
-end
-
 -- the job reaches SUCCESS, FAILURE or DEAD (one write), stops being held, and expires or,
--- DEAD, waits in the dead-letter queue; the datalake records it in this same step
+-- DEAD, waits in the dead-letter queue; the datalake records it in this same step (flush)
 local function finish(id, jobKey, j, to, extra)
   local fields = released(extra)
   fields[#fields + 1] = 'finished_at'
@@ -239,7 +284,7 @@ local function finish(id, jobKey, j, to, extra)
       redis.call('PEXPIRE', K.chunkResults(id), resultTtl)
     end
   end
-  appendToLake(id, jobKey, j, to)
+  appendToLake(id, jobKey, j, to, extra)
 end
 
 -- a chunk failed for good: fail its parent at once with the reason and cancel the chunks still
