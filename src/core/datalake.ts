@@ -62,42 +62,40 @@ export interface LakeDay {
   durationCount: number;
 }
 
-/** one record, with the fields the Lua step writes, in the same order */
-export interface LakeRecordFields {
-  id: string;
-  type: string;
-  queue: string;
-  status: string;
-  /** the result as stored: JSON text, or '' */
-  result: string;
-  error: string;
-  attempts: number;
-  initiatedBy: string;
-  handledBy: string;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number;
+/**
+ * What the lake stores for a finished job: a JSON array, the cheapest thing for the Lua step to
+ * write (one cjson.encode): [job_id, type, queue, status, result (JSON text or ''), error,
+ * attempts, initiated_by, handled_by, created_at, started_at (or null), finished_at], times in ms.
+ * lakeRecord() turns it into the record the API and the CLI show.
+ */
+export type LakeEntry = [string, string, string, string, string, string, number, string, string, number, number | null, number];
+
+/** the stored entry (the in-memory store writes what lib.lua's appendToLake writes) */
+export function lakeEntry(...fields: LakeEntry): string {
+  return JSON.stringify(fields);
 }
 
-/** the record's JSON line (the in-memory store writes what lib.lua's appendToLake writes) */
-export function lakeRecordLine(f: LakeRecordFields): string {
+/** a datalake record, as exported (one a line) */
+export function lakeRecord(entry: string) {
+  const [id, type, queue, status, result, error, attempts, initiatedBy, handledBy, createdAt, startedAt, finishedAt] = JSON.parse(entry) as LakeEntry;
   const orNull = (s: string) => (s === '' ? null : s);
-  return JSON.stringify({
-    job_id: f.id,
-    type: f.type,
-    queue: orNull(f.queue),
-    status: f.status,
-    result: f.result === '' ? null : JSON.parse(f.result),
-    error: orNull(f.error),
-    attempts: f.attempts,
-    initiated_by: orNull(f.initiatedBy),
-    handled_by: orNull(f.handledBy),
-    created_at: iso(f.createdAt),
-    started_at: iso(f.startedAt),
-    finished_at: iso(f.finishedAt),
-    duration_ms: f.startedAt === null ? null : f.finishedAt - f.startedAt,
-  });
+  return {
+    job_id: id,
+    type,
+    queue: orNull(queue),
+    status,
+    result: result === '' ? null : (JSON.parse(result) as unknown),
+    error: orNull(error),
+    attempts,
+    initiated_by: orNull(initiatedBy),
+    handled_by: orNull(handledBy),
+    created_at: iso(createdAt),
+    started_at: iso(startedAt),
+    finished_at: iso(finishedAt),
+    duration_ms: startedAt === null ? null : finishedAt - startedAt,
+  };
 }
+export type LakeRecord = ReturnType<typeof lakeRecord>;
 
 const rate = (num: number, den: number) => (den === 0 ? null : Math.round((num / den) * 10_000) / 10_000);
 const mean = (sum: number, n: number) => (n === 0 ? null : Math.round(sum / n));

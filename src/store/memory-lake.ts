@@ -2,7 +2,7 @@
  * The in-memory datalake of MemoryStore: what lib.lua's appendToLake and pruneDatalake.lua do to
  * Redis, on the same data (a list of JSON lines and a counters record per UTC day, the config).
  */
-import { DAY_MS, DatalakeConfig, LakeDay, lakeRecordLine, lakeRecords, utcDay } from '../core/datalake';
+import { DAY_MS, DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord, lakeRecords, utcDay } from '../core/datalake';
 import type { JobType } from '../core/job';
 import { decodeLakeConfig } from './codec';
 
@@ -29,12 +29,9 @@ export class MemoryLake {
   /** a job record (hash fields) has just finished in state `to` at `now`, with this result or error */
   append(id: string, rec: Record<string, string>, to: string, now: number, outcome: { result?: string; error?: string }): void {
     if (rec.parent_id !== '' || !lakeRecords(this.config().records, rec.type as JobType)) return;
-    const startedAt = rec.started_at === '' ? null : Number(rec.started_at);
-    const line = lakeRecordLine({
-      id, type: rec.type, queue: rec.queue, status: to, result: outcome.result ?? '', error: outcome.error ?? '',
-      attempts: Number(rec.attempts), initiatedBy: rec.initiated_by, handledBy: rec.handled_by,
-      createdAt: Number(rec.created_at), startedAt, finishedAt: now,
-    });
+    const startedAt = rec.started_at ? Number(rec.started_at) : null;
+    const line = lakeEntry(id, rec.type, rec.queue ?? '', to, outcome.result ?? '', outcome.error ?? '', Number(rec.attempts),
+      rec.initiated_by ?? '', rec.handled_by ?? '', Number(rec.created_at), startedAt, now);
     const date = utcDay(now);
     let day = this.days.get(date);
     if (!day) {
@@ -55,8 +52,8 @@ export class MemoryLake {
     return [...this.days.values()].sort((a, b) => a.start - b.start || (a.stats.date < b.stats.date ? -1 : 1)).map((d) => ({ ...d.stats }));
   }
 
-  read(date: string, offset: number, count: number): string[] {
-    return this.days.get(date)?.lines.slice(offset, offset + count) ?? [];
+  read(date: string, offset: number, count: number): LakeRecord[] {
+    return (this.days.get(date)?.lines.slice(offset, offset + count) ?? []).map(lakeRecord);
   }
 
   prune(now: number): string[] {

@@ -9,7 +9,7 @@
  */
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
-import type { DatalakeConfig, LakeDay } from '../core/datalake';
+import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeBot, decodeJob } from './codec';
@@ -735,7 +735,7 @@ export class MemoryStore implements Store {
     return this.lake.dayStats();
   }
 
-  async readDatalake(day: string, offset: number, count: number): Promise<string[]> {
+  async readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]> {
     return this.lake.read(day, offset, count);
   }
 

@@ -10,7 +10,7 @@ import {
 } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
-import type { DatalakeConfig, LakeDay } from '../core/datalake';
+import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
@@ -487,8 +487,8 @@ export class RedisStore implements Store {
     return days.map((d, i) => decodeLakeDay(d, counts[i], pairsToRecord(stats[i])));
   }
 
-  async readDatalake(day: string, offset: number, count: number): Promise<string[]> {
-    return this.cmd<string[]>(['LRANGE', this.keys.lake(day), offset, offset + count - 1]);
+  async readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    return (await this.cmd<string[]>(['LRANGE', this.keys.lake(day), offset, offset + count - 1])).map(lakeRecord);
   }
 
   async pruneDatalake(): Promise<string[]> {

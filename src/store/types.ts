@@ -41,7 +41,7 @@
  */
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
-import type { DatalakeConfig, LakeDay } from '../core/datalake';
+import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { Job, JobState, NewJob } from '../core/job';
 
 export interface StoreOptions {
@@ -232,8 +232,8 @@ export interface Store {
   configureDatalake(config: Partial<DatalakeConfig>): Promise<void>;
   /** each day's counters, oldest first */
   datalakeDays(): Promise<LakeDay[]>;
-  /** `count` of a day's records (JSON lines) from `offset`, in the order the jobs finished */
-  readDatalake(day: string, offset: number, count: number): Promise<string[]>;
+  /** `count` of a day's records from `offset`, in the order the jobs finished */
+  readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]>;
   /** drop the days older than the retention; answers them */
   pruneDatalake(): Promise<string[]>;
   /** add n to the running sum; answers the sum right after this add */

@@ -55,7 +55,7 @@ test('a SIGKILLed bot is marked down and the other bot finishes its job, once', 
     const successes = (await store.readEvents(from, 0, 10_000)).filter((e) => e.jobId === held.jobId && e.state === 'SUCCESS');
     expect(successes).toHaveLength(1);
     const day = done.finished_at.slice(0, 10);
-    const records = (await store.readDatalake(day, 0, 1000)).map((l) => JSON.parse(l)).filter((r) => r.job_id === held.jobId);
+    const records = (await store.readDatalake(day, 0, 1000)).filter((r) => r.job_id === held.jobId);
     expect(records).toEqual([expect.objectContaining({ status: 'SUCCESS', handled_by: survivorId, attempts: 2 })]);
 
     await Promise.all([survivor.kill('SIGTERM'), scheduler.kill('SIGTERM')]);

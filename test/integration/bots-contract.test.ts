@@ -15,7 +15,7 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const register = (id: string) => store.registerBot(id, `name-${id}`, `hash-${id}`);
-  const lake = async (day: string) => (await store.readDatalake(day, 0, 1000)).map((l) => JSON.parse(l));
+  const lake = (day: string) => store.readDatalake(day, 0, 1000);
 
   beforeEach(async () => {
     clock = manualClock(Date.parse('2026-03-10T12:00:00.000Z'));
@@ -217,7 +217,7 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
         expect.objectContaining({ job_id: dead.id, status: 'DEAD', error: expect.stringMatching(/^lease expired/), duration_ms: LEASE }),
       ]);
       expect(await store.datalakeDays()).toEqual([{ date: '2026-03-10', total: 3, success: 1, failure: 2, durationMsSum: 250 + 0 + LEASE, durationCount: 3 }]);
-      expect((await store.readDatalake('2026-03-10', 1, 5)).map((l) => JSON.parse(l).job_id)).toEqual([bad.id, dead.id]);
+      expect((await store.readDatalake('2026-03-10', 1, 5)).map((r) => r.job_id)).toEqual([bad.id, dead.id]);
       expect(await store.readDatalake('2026-03-11', 0, 5)).toEqual([]);
     });
 

@@ -113,28 +113,6 @@ local function dayName(days)
   return dayNames[days]
 end
 
--- a time (ms) in ISO 8601, UTC, as JavaScript's toISOString writes it
-local function isoTime(ms)
-  local days = math.floor(ms / DAY_MS)
-  local rest = ms - days * DAY_MS
-  return string.format('%sT%02d:%02d:%02d.%03dZ', dayName(days), math.floor(rest / 3600000),
-    math.floor(rest / 60000) % 60, math.floor(rest / 1000) % 60, rest % 1000)
-end
-
--- `now` in ISO 8601, worked out once per script
-local nowText
-local function nowIso()
-  nowText = nowText or isoTime(now)
-  return nowText
-end
-
--- a JSON string (null for ''); cjson only when something needs escaping
-local function jsonText(s)
-  if not s or s == '' then return 'null' end
-  if string.find(s, '[%c"\\]') then return cjson.encode(s) end
-  return '"' .. s .. '"'
-end
-
 -- what the lake records: 'all', 'none' or 'type,type' (read once per script)
 local lakeRecords
 local function lakeSetting()
@@ -153,22 +131,17 @@ end
 -- records gathered per day (written by flushLake, which flush() calls): day -> {records, counters}
 local lakeDays, lakeDayOrder = {}, {}
 
--- a finished top-level job of a recorded type, for its UTC day; its result and error are this
--- finish's (`extra`); the fields are src/core/datalake.ts lakeRecordLine's
+-- a finished top-level job of a recorded type, for its UTC day: one JSON array (the entry
+-- src/core/datalake.ts lakeEntry writes and lakeRecord reads); its result and error are this
+-- finish's (`extra`)
 local function appendToLake(id, jobKey, j, to, extra)
   if j.parent_id ~= '' or lakeSetting() == 'none' then return end
   local f = redis.call('HMGET', jobKey, 'type', 'initiated_by', 'started_at')
   if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
   local started = tonumber(f[3])
   local duration = started and (now - started)
-  local result = pairValue(extra, 'result')
-  local record = '{"job_id":' .. jsonText(id) .. ',"type":' .. jsonText(f[1]) .. ',"queue":' .. jsonText(j.queue)
-    .. ',"status":"' .. to .. '","result":' .. (result ~= '' and result or 'null')
-    .. ',"error":' .. jsonText(pairValue(extra, 'error')) .. ',"attempts":' .. j.attempts
-    .. ',"initiated_by":' .. jsonText(f[2]) .. ',"handled_by":' .. jsonText(j.handled_by)
-    .. ',"created_at":"' .. isoTime(tonumber(j.created_at))
-    .. (started and '","started_at":"' .. isoTime(started) .. '"' or '","started_at":null')
-    .. ',"finished_at":"' .. nowIso() .. '","duration_ms":' .. (duration and string.format('%d', duration) or 'null') .. '}'
+  local record = cjson.encode({ id, f[1], j.queue, to, pairValue(extra, 'result'), pairValue(extra, 'error'),
+    tonumber(j.attempts), f[2] or '', j.handled_by, tonumber(j.created_at), started or cjson.null, now })
   local today = math.floor(now / DAY_MS)
   local day = dayName(today)
   local d = lakeDays[day]

@@ -29,7 +29,7 @@ export function datalakeRoutes(ctx: ApiContext): Router {
     res.status(200).type('application/x-ndjson').set('content-disposition', `attachment; filename="datalake-${date}.ndjson"`);
     try {
       for (let offset = 0; page.length > 0 && !res.destroyed; page = await ctx.store.readDatalake(date, offset, EXPORT_PAGE)) {
-        if (!res.write(page.join('\n') + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!res.write(page.map((r) => JSON.stringify(r)).join('\n') + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
         if (page.length < EXPORT_PAGE) break;
         offset += page.length;
       }
