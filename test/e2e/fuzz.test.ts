@@ -87,6 +87,9 @@ const SPECS: Record<string, RouteSpec> = {
   'GET /datalake/stats': { noInput: true },
   'GET /datalake/export/:date': {},
   'GET /metrics/summary': { noInput: true },
+  'GET /dlq': { query: ['offset', 'limit'], admin: true },
+  'POST /dlq/:id/retry': { admin: true },
+  'DELETE /dlq': { admin: true },
 };
 
 interface Req {

@@ -5,6 +5,7 @@ import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
 import { botRoutes } from './routes/bots';
 import { datalakeRoutes } from './routes/datalake';
+import { dlqRoutes } from './routes/dlq';
 import { abacusRoutes } from './routes/abacus';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
@@ -36,6 +37,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(botRoutes(ctx));
   app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));
+  app.use(dlqRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
   return app;
