@@ -34,6 +34,10 @@ const INVALID: Record<string, unknown[]> = {
   b: NOT_NUMBERS,
   op: [...NOT_NUMBERS.filter((v) => typeof v !== 'string' || v === ''), 'pow', 'ADD', 'add '],
   number: [...NOT_NUMBERS, ...BAD_INTEGERS.filter((v) => !Number.isSafeInteger(v))],
+  name: [null, true, 1, '', 'a'.repeat(300), [], {}, ['bot']],
+  status: ['', 'bogus', 'pending ', 'SUCCESS;', '🧙', 'a'.repeat(300)],
+  offset: ['', '-1', '1.5', 'x', '1e13', '１'],
+  limit: ['', '0', '501', '-1', '2.5', 'all'],
 };
 
 interface RouteSpec {
@@ -63,6 +67,20 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /abacus/number': { body: ['number'] },
   'GET /abacus/sum': { noInput: true },
   'DELETE /abacus/sum': { admin: true },
+  'GET /jobs': { query: ['status', 'offset', 'limit'], noInput: true },
+  'POST /jobs/populate': { admin: true },
+  'POST /jobs/claim': {},
+  'POST /jobs/:id/start': {},
+  'POST /jobs/:id/complete': {},
+  'POST /jobs/:id/fail': {},
+  'POST /bots/register': { body: ['name'] },
+  'POST /bots/heartbeat': {},
+  'POST /bots/deregister': {},
+  'DELETE /bots/:id': { admin: true },
+  'GET /bots': { noInput: true },
+  'GET /datalake/stats': { noInput: true },
+  'GET /datalake/export/:date': {},
+  'GET /metrics/summary': { noInput: true },
 };
 
 interface Req {

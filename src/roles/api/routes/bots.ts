@@ -19,7 +19,7 @@ export function botRoutes(ctx: ApiContext): Router {
   r.post('/bots/register', async (req, res) => {
     const body = parseInput(registerBotBody, req.body ?? {});
     const { id, token } = newBotCredentials();
-    const registered = await ctx.store.registerBot(id, body.name ?? id, hashToken(token));
+    const registered = await ctx.store.registerBot(id, body.name, hashToken(token));
     res.status(201).json({ ...botView(registered), token, lease_ms: p.botLeaseMs });
   });
 
