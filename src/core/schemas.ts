@@ -115,8 +115,7 @@ export const listJobsQuery = z.object({
 const objectError = (shape: string) => (iss: { code: string; keys?: string[] }) =>
   iss.code === 'unrecognized_keys' ? `unknown field: ${(iss.keys ?? []).join(', ')}` : `body must be a JSON object ${shape}`;
 
-/** a bot names itself: a register request with no JSON body is refused, never a nameless bot */
-export const registerBotBody = z.strictObject({ name: boundedString('name', 1, 128) }, { error: objectError('{name}') });
+export const registerBotBody = z.strictObject({ name: boundedString('name', 1, 128).optional() }, { error: objectError('{name?}') });
 
 export const claimBody = z.strictObject(
   { queue: z.string({ error: 'queue must be 1-64 letters, digits, _ . : -' }).regex(/^[\w.:-]{1,64}$/, { error: 'queue must be 1-64 letters, digits, _ . : -' }).optional() },

@@ -20,7 +20,7 @@ const admin = { authorization: `Bearer ${ADMIN}` };
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
 interface Registered { bot_id: string; token: string }
-const register = async (name: string) => (await http<Registered>('POST', url('/bots/register'), { name })).body;
+const register = async (name?: string) => (await http<Registered>('POST', url('/bots/register'), name ? { name } : {})).body;
 const populate = async (count: number) => (await http<{ job_ids: string[] }>('POST', url('/jobs/populate'), { count }, admin)).body.job_ids;
 
 beforeAll(async () => {
@@ -111,8 +111,6 @@ describe('bots', () => {
     expect((await http('POST', url('/jobs/claim'), {}, as('made-up'))).status).toBe(401);
     expect((await http('POST', url('/bots/heartbeat'), {}, as('made-up'))).status).toBe(401);
     expect((await http('POST', url('/bots/register'), { name: '' })).status).toBe(400);
-    expect((await http('POST', url('/bots/register'), {})).status).toBe(400);
-    expect((await http('POST', url('/bots/register'))).status).toBe(400);
   });
 
   test('a bot claims one job at a time and only it may start, complete or fail it', async () => {
