@@ -9,26 +9,20 @@ import { countPrimesUpTo } from '../../src/core/sieve';
 import { RedisStore } from '../../src/store/redis';
 import type { JobEvent } from '../../src/store/types';
 import { testPrefix } from '../helpers/env';
-import { http, killAll, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { ownRedisServer } from '../helpers/own-redis';
+import { http, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { seededRandom } from '../helpers/prng';
-import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
+import { freePort } from '../helpers/redis-server';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const random = seededRandom(42);
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedisServer({ appendonly: true });
-});
-afterAll(async () => {
-  await killAll();
-  await redis.destroy();
-});
+const ownRedis = ownRedisServer({ appendonly: true });
 
 test('no job is lost or counted twice while workers, a bot and Redis are killed', async () => {
   const prefix = testPrefix('chaos');
   const env = {
-    REDIS_URL: redis.url, WIZARD_PREFIX: prefix, LOG_LEVEL: 'warn', ADMIN_TOKEN: 'chaos-admin',
+    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, LOG_LEVEL: 'warn', ADMIN_TOKEN: 'chaos-admin',
     POPULATE_INTERVAL_MS: '1000', BATCH_SIZE: '3', PROCESSING_DURATION_MS: '300', FAILURE_RATE: '0',
     HEARTBEAT_INTERVAL_MS: '300', BOT_DOWN_AFTER_MS: '2500', WIZARD_LEASE_MS: '2000', WIZARD_THREADS: '1',
   };
@@ -100,9 +94,9 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
       if (!redisRestarted && Date.now() - start > 6000) {
         redisDown = true;
         await sleep(200); // let in-flight adds settle
-        await redis.stop(true);
+        await ownRedis().stop(true);
         await sleep(3000);
-        await redis.start();
+        await ownRedis().start();
         redisDown = false;
         redisRestarted = true;
         stats.redis_restarts++;
@@ -120,7 +114,7 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
   stats.primes = primes.size;
   await scheduler.kill('SIGTERM');
 
-  const store = await new RedisStore({ url: redis.url, prefix }).connect();
+  const store = await new RedisStore({ url: ownRedis().url, prefix }).connect();
   try {
     // everything drains: every queue empty, nothing held
     await waitUntil(async () => {
