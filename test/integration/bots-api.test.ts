@@ -43,6 +43,11 @@ describe('the admin token', () => {
     }
   });
 
+  test('with no ADMIN_TOKEN configured, resetting the abacus stays open (seed 003); with one it is not', async () => {
+    expect((await http('DELETE', `${open.url}/abacus/sum`)).status).toBe(200);
+    expect((await http('DELETE', url('/abacus/sum'))).status).toBe(401);
+  });
+
   test('no token or a wrong one is 401, the right one (either header) passes', async () => {
     expect((await http('POST', url('/jobs/populate'), {})).status).toBe(401);
     expect((await http('POST', url('/jobs/populate'), {}, { authorization: 'Bearer nope' })).status).toBe(401);

@@ -4,7 +4,8 @@
  * ADMIN_TOKEN, sent as `Authorization: Bearer <token>` or `X-Admin-Token: <token>`, compared in
  * constant time (timingSafeEqual over SHA-256 digests, which are of equal length whatever was
  * sent). A missing or wrong token is a 401. With no token configured the gate is shut, not
- * open: every admin route answers 403 saying ADMIN_TOKEN is not configured.
+ * open: every admin route answers 403 saying ADMIN_TOKEN is not configured (but the abacus reset,
+ * see whenUnset).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
@@ -20,8 +21,14 @@ export function presentedToken(req: Request, fallbackHeader = 'x-admin-token'): 
   return req.get(fallbackHeader) ?? null;
 }
 
-export function requireAdmin(adminToken: string | undefined): RequestHandler {
+/**
+ * `whenUnset`: what the gate does on a node with no ADMIN_TOKEN. Seed 004's admin routes and the
+ * dead-letter queue refuse (the default); resetting the abacus stays open until a token is
+ * configured, as seed 003's DELETE /abacus/sum is.
+ */
+export function requireAdmin(adminToken: string | undefined, whenUnset: 'refuse' | 'open' = 'refuse'): RequestHandler {
   if (!adminToken) {
+    if (whenUnset === 'open') return (_req, _res, next) => next();
     return (_req, _res, next) => next(new WizardError('forbidden', 'admin routes are refused: ADMIN_TOKEN is not configured on this API node'));
   }
   const expected = digest(adminToken);

@@ -38,7 +38,7 @@ export function abacusRoutes(ctx: ApiContext): Router {
     res.json({ sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
-  r.delete('/abacus/sum', requireAdmin(ctx.adminToken), async (_req, res) => {
+  r.delete('/abacus/sum', requireAdmin(ctx.adminToken, 'open'), async (_req, res) => {
     await ctx.store.abacusReset();
     res.json({ message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
