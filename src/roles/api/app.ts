@@ -3,6 +3,7 @@ import express, { Express } from 'express';
 import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
 import { abacusRoutes } from './routes/abacus';
+import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
@@ -21,6 +22,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
   app.use(abacusRoutes(ctx));
+  app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
   return app;
