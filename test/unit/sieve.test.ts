@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { countPrimesInRange, countPrimesUpTo } from '../../src/core/sieve';
+import { seededRandom } from '../helpers/prng';
 
 const MAX_N = 1e12;
 const SLOW = process.env.WIZARD_SLOW_TESTS === '1';
@@ -233,15 +234,3 @@ describe('countPrimesInRange: additivity', () => {
     expect(sum).toBe(countPrimesInRange(lo, MAX_N));
   });
 });
-
-/** A small deterministic PRNG (mulberry32), so that failures reproduce. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
