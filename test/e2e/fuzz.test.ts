@@ -63,6 +63,8 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /abacus/number': { body: ['number'] },
   'GET /abacus/sum': { noInput: true },
   'DELETE /abacus/sum': { admin: true },
+  'GET /': { noInput: true },
+  'GET /vendor/:file': {},
 };
 
 interface Req {
