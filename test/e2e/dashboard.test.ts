@@ -11,6 +11,8 @@ import { http, killAll, spawnWizard, WIZARD_BIN } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 const ADMIN_TOKEN = 'dash-admin-token';
+/** what the page needs and no more: Pico's icons are data: images, everything else is this origin */
+const STRICT_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('dashboard'), ADMIN_TOKEN };
 /** `wizard bot` arrives with seed 004: its test turns on by itself once --help lists the command */
 const hasBotCommand = /^ {2}bot\b/m.test(spawnSync(process.execPath, [WIZARD_BIN, '--help'], { encoding: 'utf8' }).stdout);
@@ -119,6 +121,23 @@ test('error states: Redis down (503) and a FAILURE with its reason', async () =>
   await page.goto(`${api}/#/primes/${failed.job_id}`);
   await eventually(async () => expect(await textOf(page.locator('.prime-job .failure'))).toBe('The job failed: chunk 4 failed for good: out of memory'));
   expect(await textOf(page.locator('.prime-job .state'))).toBe('FAILURE');
+  await page.close();
+});
+
+test("under a strict Content-Security-Policy (no eval, nothing inline) the page works: Alpine's CSP build", async () => {
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && !/status of 400/.test(m.text()) && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.route(`${api}/`, async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': STRICT_CSP } });
+  });
+  await page.goto(`${api}/#/primes`);
+  await page.getByLabel('n (count up to)').fill('5');
+  await page.getByRole('button', { name: 'Count primes' }).click();
+  await eventually(async () => expect(await textOf(page.getByRole('alert'))).toContain('n must be an integer >= 10000'));
+  expect(errors).toEqual([]);
   await page.close();
 });
 
