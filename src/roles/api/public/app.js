@@ -77,8 +77,10 @@
   /** a component that calls its load() every ms while it is on the page (Alpine's init and destroy) */
   function polling(ms, component) {
     let stop = null;
+    const ownInit = component.init;
     component.init = function () {
       stop = every(ms, () => this.load());
+      ownInit?.call(this);
     };
     component.destroy = () => stop?.();
     return component;
@@ -179,6 +181,7 @@
         this.tokenSet = Boolean(t);
         this.tokenDraft = '';
         this.tokenNote = t ? 'Admin token saved for this tab.' : 'Admin token cleared.';
+        if (t) this.$refs.tokenBox.open = false;
       },
       forgetToken() {
         this.tokenDraft = '';
@@ -210,6 +213,15 @@
       },
       botHref(id) {
         return `#/bots/${encodeURIComponent(id)}`;
+      },
+      /** who handled a job: a node id as it is, a bot by the head of its id (its page has the rest) */
+      who(id) {
+        if (!id) return '—';
+        return /^bot-[0-9a-f-]{36}$/.test(id) ? id.slice(0, 12) : id;
+      },
+      /** the bot's page for a bot, or null: an <a> without href is plain text */
+      whoHref(id) {
+        return id && id.startsWith('bot-') ? this.botHref(id) : null;
       },
       stateClass(state) {
         return `state state-${String(state || '').toLowerCase()}`;
@@ -503,6 +515,14 @@
         notice: null,
         failure: null,
         confirming: null,
+        init() {
+          // a message belongs to the page it was given on
+          this.$watch('route.id', () => {
+            this.notice = null;
+            this.failure = null;
+            this.confirming = null;
+          });
+        },
         load() {
           return request('GET', 'bots').then((r) => fill(this.list, r));
         },
@@ -517,7 +537,7 @@
         async addBot() {
           const body = this.addName.trim() ? { name: this.addName.trim() } : {};
           const r = await request('POST', 'bots/register', { body, admin: true });
-          this.report(r, r.ok ? `Registered ${r.data.name} (${r.data.bot_id}). Its token, shown once: ${r.data.token}` : '');
+          this.report(r, r.ok ? `Registered ${r.data.name === r.data.bot_id ? r.data.bot_id : `${r.data.name} (${r.data.bot_id})`}. Its token, shown only now: ${r.data.token}` : '');
           if (r.ok) this.addName = '';
           this.load();
         },
