@@ -191,7 +191,10 @@ test('abacus: an add moves the live sum; a reset needs the admin token', async (
   await bot.kill();
 });
 
-test('375 px wide: every page fits, with no horizontal scroll', async () => {
+/** the form fields on the page without a label */
+const UNLABELLED = `[...document.querySelectorAll('input, select, textarea')].filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => el.outerHTML)`;
+
+test('375 px wide: every page fits, with no horizontal scroll, and every field has a label', async () => {
   const page = await open('#/', 375);
   for (const route of ['#/', '#/math', '#/primes', '#/jobs', '#/bots', '#/datalake', '#/abacus']) {
     await page.goto(`${api}/${route}`);
@@ -199,8 +202,28 @@ test('375 px wide: every page fits, with no horizontal scroll', async () => {
     await page.waitForLoadState('networkidle');
     const [scrollWidth, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as number[];
     expect({ route, scrollWidth }).toEqual({ route, scrollWidth: width });
+    expect({ route, unlabelled: await page.evaluate(UNLABELLED) }).toEqual({ route, unlabelled: [] });
   }
   expect(errorsOf(page)).toEqual([]);
+  await page.close();
+});
+
+test('keyboard: the first Tab reaches the skip link, which moves focus to the heading; focus is visible', async () => {
+  const page = await open('#/primes');
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+  await page.keyboard.press('Enter');
+  expect(await page.evaluate('document.activeElement.id')).toBe('primes-title');
+  // onwards from the heading: the form's fields, then its button, each with a visible ring
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate('document.activeElement.id')).toBe('primes-n');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate('document.activeElement.textContent')).toBe('Count primes');
+  const ring = (await page.evaluate('[getComputedStyle(document.activeElement).outlineStyle, getComputedStyle(document.activeElement).boxShadow]')) as string[];
+  expect(ring[0] !== 'none' || ring[1] !== 'none').toBe(true);
+  await page.keyboard.press('Enter'); // submits: the count runs from the keyboard alone
+  await eventually(async () => expect(await textOf(page.locator('.prime-job .state'))).toBe('SUCCESS'), 30_000);
   await page.close();
 });
 
