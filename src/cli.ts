@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
+import { botCommand } from './commands/bot';
 import { submitCommand, watchCommand } from './commands/client';
+import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './commands/monitor';
+import { schedulerCommand } from './commands/scheduler';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { EXIT_CODE, errorMessage, exitCodeFor } from './core/errors';
@@ -18,9 +21,15 @@ export function buildProgram(): Command {
     .version(JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')).version)
     .addCommand(apiCommand)
     .addCommand(workerCommand)
+    .addCommand(schedulerCommand)
+    .addCommand(botCommand)
     .addCommand(upCommand)
     .addCommand(submitCommand)
     .addCommand(watchCommand)
+    .addCommand(jobsCommand)
+    .addCommand(botsCommand)
+    .addCommand(statusCommand)
+    .addCommand(datalakeCommand)
     .addCommand(abacusCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();

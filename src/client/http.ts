@@ -5,6 +5,14 @@ export interface ApiErrorBody {
   error?: { code?: string; message?: string; details?: { field: string; message: string }[] };
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -16,29 +24,39 @@ export class ApiClient {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** send a request; an unreachable API is an UnreachableError naming the URL */
+  private async send(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<Response> {
     const url = new URL(path, this.baseUrl);
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+      return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new UnreachableError(`cannot reach the API at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}`);
     }
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    if (res.ok) return json as T;
+  }
+
+  /** the typed error of a non-2xx answer */
+  private errorOf(res: Response, json: unknown): WizardError {
     const e = (json as ApiErrorBody | null)?.error;
-    const message = e?.message ?? `HTTP ${res.status} from ${url.pathname}`;
-    if (res.status === 503) throw new UnreachableError(`the API at ${this.baseUrl} cannot serve: ${message}`);
-    throw new WizardError((e?.code as ErrorCode) ?? 'internal', message, e?.details ?? []);
+    const message = e?.message ?? `HTTP ${res.status} from ${new URL(res.url || this.baseUrl).pathname}`;
+    if (res.status === 503) return new UnreachableError(`the API at ${this.baseUrl} cannot serve: ${message}`);
+    return new WizardError((e?.code as ErrorCode) ?? 'internal', message, e?.details ?? []);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.send(method, path, body);
+    const json = parseJson(await res.text());
+    if (res.ok) return json as T;
+    throw this.errorOf(res, json);
+  }
+
+  /** a GET whose body is streamed (NDJSON exports); errors as request() */
+  async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.send('GET', path, undefined, 3_600_000);
+    if (res.ok && res.body) return res.body;
+    throw this.errorOf(res, parseJson(await res.text()));
   }
 
   get<T>(path: string): Promise<T> {

@@ -3,6 +3,7 @@
  * terminal; spinners appear only on a terminal; with --json only the JSON reaches stdout.
  */
 import chalk, { Chalk } from 'chalk';
+import Table from 'cli-table3';
 import ora, { Ora } from 'ora';
 
 export interface Ui {
@@ -15,6 +16,8 @@ export interface Ui {
   data(value: unknown): void;
   /** a live status line on stderr, or nothing when not on a terminal */
   spinner(text: string): Spinner;
+  /** a table for people (cli-table3; not printed under --json) */
+  table(head: string[], rows: (string | number | null)[][]): void;
 }
 
 export interface Spinner {
@@ -40,6 +43,12 @@ export function createUi(opts: { json?: boolean } = {}): Ui {
     },
     data(value) {
       process.stdout.write(JSON.stringify(value) + '\n');
+    },
+    table(head, rows) {
+      if (json) return;
+      const t = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [] } });
+      t.push(...rows.map((r) => r.map((v) => (v === null ? '-' : String(v)))));
+      process.stdout.write(t.toString() + '\n');
     },
     spinner(text) {
       if (json || !tty || !process.stderr.isTTY) return silentSpinner;

@@ -4,27 +4,31 @@ import {
   abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption,
   resultTtlOption,
 } from './options';
-import { storeFromFlags, untilSignal } from './run-role';
+import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
+import { untilSignal } from './run-role';
 
-export const apiCommand = new Command('api')
-  .description('serve the HTTP API, the dashboard and the docs')
-  .addOption(redisOption())
-  .addOption(prefixOption())
-  .addOption(portOption())
-  .addOption(hostOption())
-  .addOption(nodeIdOption())
-  .addOption(resultTtlOption())
-  .addOption(eventRetentionOption())
-  .addOption(abacusStrategyOption())
-  .addOption(adminTokenOption())
-  .action(async (flags) => {
-    const store = await storeFromFlags(flags);
-    const api = await startApi(store, {
-      nodeId: flags.nodeId ?? defaultNodeId(),
-      port: flags.port,
-      host: flags.host,
-      abacusStrategy: flags.abacusStrategy,
-      adminToken: flags.adminToken || undefined,
-    });
-    await untilSignal(store, [api]);
+export const apiCommand = withOptions(
+  new Command('api')
+    .description('serve the HTTP API, the dashboard and the docs')
+    .addOption(redisOption())
+    .addOption(prefixOption())
+    .addOption(portOption())
+    .addOption(hostOption())
+    .addOption(nodeIdOption())
+    .addOption(resultTtlOption())
+    .addOption(eventRetentionOption())
+    .addOption(abacusStrategyOption())
+    .addOption(adminTokenOption()),
+  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
+).action(async (flags) => {
+  batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
+  const store = await openStoreWithLake(flags);
+  const api = await startApi(store, {
+    nodeId: flags.nodeId ?? defaultNodeId(),
+    port: flags.port,
+    host: flags.host,
+    abacusStrategy: flags.abacusStrategy,
+    ...apiSettings(flags),
   });
+  await untilSignal(store, [api]);
+});

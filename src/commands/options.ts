@@ -91,6 +91,6 @@ export const abacusStrategyOption = () =>
     .default('atomic');
 
 export const adminTokenOption = () =>
-  new Option('--admin-token <t>', 'admin routes need this token once set (prefer the env variable: flags show in ps)').env('ADMIN_TOKEN');
+  new Option('--admin-token <t>', 'admin routes need this token; unset, they are refused (prefer the env variable: flags show in ps)').env('ADMIN_TOKEN');
 
 export const jsonOption = () => new Option('--json', 'machine-readable output on stdout, nothing else there');

@@ -21,7 +21,8 @@ export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
   return openStore({ redisUrl: redis, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}) });
 }
 
-export function untilSignal(store: Store, parts: Closable[]): Promise<void> {
+/** (store null: a role with no store of its own, a bot) */
+export function untilSignal(store: Store | null, parts: Closable[]): Promise<void> {
   return new Promise((resolve) => {
     let closing = false;
     const onSignal = () => {
@@ -29,7 +30,7 @@ export function untilSignal(store: Store, parts: Closable[]): Promise<void> {
       closing = true;
       void (async () => {
         for (const p of parts) await p.close().catch(() => undefined);
-        await store.close();
+        await store?.close();
         resolve();
         // anything still holding the event loop (a slow socket) must not keep a stopped role alive
         setTimeout(() => process.exit(0), 200).unref();

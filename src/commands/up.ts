@@ -1,33 +1,44 @@
 import os from 'node:os';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { startUp } from '../roles/up';
 import {
-  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, portOption, prefixOption,
-  resultTtlOption, threadsOption,
+  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, parseIntIn, portOption,
+  prefixOption, resultTtlOption, threadsOption,
 } from './options';
-import { storeFromFlags, untilSignal } from './run-role';
+import {
+  apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
+} from './processing-options';
+import { untilSignal } from './run-role';
 
-export const upCommand = new Command('up')
-  .description('every role in one process (in memory when no --redis is given)')
-  .addOption(optionalRedisOption())
-  .addOption(prefixOption())
-  .addOption(portOption())
-  .addOption(hostOption())
-  .addOption(nodeIdOption())
-  .addOption(threadsOption())
-  .addOption(resultTtlOption())
-  .addOption(eventRetentionOption())
-  .addOption(abacusStrategyOption())
-  .addOption(adminTokenOption())
-  .action(async (flags) => {
-    const store = await storeFromFlags(flags);
-    const up = await startUp(store, {
-      nodeId: flags.nodeId ?? defaultNodeId(),
-      port: flags.port,
-      host: flags.host,
-      threads: flags.threads ?? os.availableParallelism(),
-      abacusStrategy: flags.abacusStrategy,
-      adminToken: flags.adminToken || undefined,
-    });
-    await untilSignal(store, [up]);
+export const upCommand = withOptions(
+  new Command('up')
+    .description('every role in one process (in memory when no --redis is given)')
+    .addOption(optionalRedisOption())
+    .addOption(prefixOption())
+    .addOption(portOption())
+    .addOption(hostOption())
+    .addOption(nodeIdOption())
+    .addOption(threadsOption())
+    .addOption(resultTtlOption())
+    .addOption(eventRetentionOption())
+    .addOption(abacusStrategyOption())
+    .addOption(adminTokenOption()),
+  [
+    new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
+    populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
+  ],
+).action(async (flags) => {
+  const batch = batchFromFlags(flags);
+  const store = await openStoreWithLake(flags);
+  const up = await startUp(store, {
+    nodeId: flags.nodeId ?? defaultNodeId(),
+    port: flags.port,
+    host: flags.host,
+    threads: flags.threads ?? os.availableParallelism(),
+    abacusStrategy: flags.abacusStrategy,
+    ...apiSettings(flags),
+    scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
+    bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });
+  await untilSignal(store, [up]);
+});

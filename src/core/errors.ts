@@ -111,6 +111,14 @@ export class JobFailedError extends WizardError {
   }
 }
 
+/** a bot token or id the store does not know (never registered, deleted): the bot registers again */
+export class UnknownBotError extends WizardError {
+  constructor(message = 'unknown bot: register again (POST /bots/register)') {
+    super('unauthorized', message);
+    this.name = 'UnknownBotError';
+  }
+}
+
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   validation_failed: 400,
   usage: 400,

@@ -3,7 +3,8 @@
  * Handlers are pure (or merely sleep); the roles decide where they run (a prime chunk runs in
  * the worker's Piscina pool, the rest on the event loop).
  */
-import { BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
+import type { FailTarget } from '../store/types';
+import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, shouldRetry } from './backoff';
 import { ValidationError } from './errors';
 import { JobType } from './job';
 import { compute, MathParams } from './math';
@@ -88,4 +89,15 @@ export function handlerFor(type: JobType): HandlerSpec {
 /** attempts a new job of this type gets */
 export function maxAttemptsFor(type: JobType): number {
   return type === 'primes' ? 1 : HANDLERS[type].policy.maxAttempts;
+}
+
+/**
+ * Where a failed attempt goes, by the type's policy: FAILURE at once when the failure is
+ * permanent, RETRY after the backoff while attempts are left, else DEAD. Workers decide it for
+ * their jobs, the API for the jobs bots report failed.
+ */
+export function failTarget(type: JobType, attemptsMade: number, permanent: boolean, now: number): FailTarget {
+  if (permanent) return { to: 'FAILURE' };
+  const policy = handlerFor(type).policy;
+  return shouldRetry(policy, attemptsMade) ? { to: 'RETRY', runAt: now + computeBackoff(policy, attemptsMade) } : { to: 'DEAD' };
 }

@@ -81,7 +81,8 @@ export interface NewJob {
 
 export const DEFAULT_QUEUE = 'default';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** a time (ms) in ISO 8601, or null */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** the generic JSON view (GET /jobs/:id, --json output) */
 export function jobView(job: Job) {

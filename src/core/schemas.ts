@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from './errors';
+import { isJobState, JOB_STATES, JobState } from './job';
 import { MATH_OPS } from './math';
 
 export const PRIMES_MIN_N = 10_000;
@@ -70,3 +71,69 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
   const details = r.error.issues.map((iss) => ({ field: iss.path.join('.') || '(body)', message: iss.message }));
   throw new ValidationError(details[0].message, details);
 }
+
+// ---- seed 004: batches, bots, the job listing, the datalake ----
+
+/** a string of min..max characters whose every failure says so */
+function boundedString(field: string, min: number, max: number) {
+  const msg = `${field} must be a string of ${min}-${max} characters`;
+  return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
+}
+
+/** params of seed 004's simulated work */
+export const simParams = z.object({
+  duration_ms: boundedInt('duration_ms', 0, 86_400_000),
+  failure_rate: z.number({ error: 'failure_rate must be a number from 0 to 1' }).min(0, { error: 'failure_rate must be >= 0' }).max(1, { error: 'failure_rate must be <= 1' }),
+});
+
+/** a query-string integer in [min, max], or the default when absent */
+function queryInt(field: string, min: number, max: number, dflt: number) {
+  const msg = `${field} must be an integer from ${min} to ${max}`;
+  return z
+    .string({ error: msg })
+    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, { error: msg })
+    .transform(Number)
+    .optional()
+    .transform((n) => n ?? dflt);
+}
+
+/** seed 004's names (pending, claimed, processing, completed, failed) and our states, any case */
+const STATUS_ALIASES: Record<string, string> = { CLAIMED: 'STARTED', PROCESSING: 'PROGRESS', RUNNING: 'PROGRESS', COMPLETED: 'SUCCESS', FAILED: 'FAILURE' };
+const statusMsg = `status must be one of ${JOB_STATES.join(', ')} (or pending, claimed, processing, completed, failed)`;
+
+export const listJobsQuery = z.object({
+  status: z
+    .string({ error: statusMsg })
+    .transform((s) => STATUS_ALIASES[s.toUpperCase()] ?? s.toUpperCase())
+    .refine(isJobState, { error: statusMsg })
+    .transform((s) => s as JobState)
+    .optional(),
+  offset: queryInt('offset', 0, 1_000_000, 0),
+  limit: queryInt('limit', 1, 500, 50),
+});
+
+const objectError = (shape: string) => (iss: { code: string; keys?: string[] }) =>
+  iss.code === 'unrecognized_keys' ? `unknown field: ${(iss.keys ?? []).join(', ')}` : `body must be a JSON object ${shape}`;
+
+export const registerBotBody = z.strictObject({ name: boundedString('name', 1, 128).optional() }, { error: objectError('{name?}') });
+
+export const claimBody = z.strictObject(
+  { queue: z.string({ error: 'queue must be 1-64 letters, digits, _ . : -' }).regex(/^[\w.:-]{1,64}$/, { error: 'queue must be 1-64 letters, digits, _ . : -' }).optional() },
+  { error: objectError('{queue?}') },
+);
+
+export const completeBody = z.strictObject({ result: z.unknown().optional() }, { error: objectError('{result?}') });
+
+export const failBody = z.strictObject(
+  { error: boundedString('error', 1, 2000), permanent: z.boolean({ error: 'permanent must be true or false' }).optional() },
+  { error: objectError('{error, permanent?}') },
+);
+
+export const populateBody = z.strictObject(
+  {
+    count: boundedInt('count', 1, 1000).optional(),
+    type: z.string({ error: 'type must be a string' }).optional(),
+    params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
+  },
+  { error: objectError('{count?, type?, params?}') },
+);

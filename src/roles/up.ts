@@ -1,7 +1,11 @@
 /** `wizard up`: every role in one process. Its first line says which store it runs on. */
+import type { BatchSpec } from '../core/batch';
 import type { AbacusStrategy } from '../core/abacus';
 import type { Store } from '../store/types';
 import { startApi } from './api';
+import type { ProcessingSettings } from './api/context';
+import { startBots } from './bot';
+import { startScheduler } from './scheduler';
 import { startWorker } from './worker';
 
 export interface UpOptions {
@@ -9,6 +13,10 @@ export interface UpOptions {
   port: number;
   host: string;
   threads: number;
+  /** seed 004: the scheduler's batches and the bots (talking HTTP to this process's own API) */
+  processing?: ProcessingSettings;
+  scheduler?: { populateIntervalMs: number; batch: BatchSpec; botDownAfterMs: number };
+  bots?: { count: number; heartbeatMs: number };
   abacusStrategy: AbacusStrategy;
   adminToken?: string;
 }
@@ -20,11 +28,16 @@ export async function startUp(store: Store, o: UpOptions): Promise<{ url: string
       : `Redis at ${store.location}: other wizard processes can join this cluster`;
   process.stdout.write(`wizard up: every role in one process, on the ${where}\n`);
   const worker = startWorker(store, { nodeId: `${o.nodeId}-worker`, threads: o.threads });
-  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken });
+  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, processing: o.processing });
+  const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
+  const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs }) : null;
   process.stdout.write(`wizard up: API and dashboard at ${api.url}\n`);
   return {
     url: api.url,
     async close(force = false) {
+      // bots first, while the API can still take their last reports
+      await bots?.close(force);
+      await scheduler?.close(force);
       await api.close(force);
       await worker.close(force);
     },

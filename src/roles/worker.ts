@@ -14,11 +14,10 @@
  */
 import os from 'node:os';
 import Piscina from 'piscina';
-import { computeBackoff, shouldRetry } from '../core/backoff';
 import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
-import { handlerFor, isPermanent } from '../core/handlers';
+import { failTarget, handlerFor, isPermanent } from '../core/handlers';
 import { DEFAULT_QUEUE, Job } from '../core/job';
-import type { FailTarget, Store } from '../store/types';
+import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { retryDelay, sleep } from '../util/time';
@@ -142,12 +141,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       await persist('complete', job, () => store.complete(job.id, token, result));
     } else {
       const { err } = outcome;
-      const policy = handlerFor(job.type).policy;
-      const target: FailTarget = isPermanent(err)
-        ? { to: 'FAILURE' }
-        : shouldRetry(policy, job.attempts)
-          ? { to: 'RETRY', runAt: Date.now() + computeBackoff(policy, job.attempts) }
-          : { to: 'DEAD' };
+      const target = failTarget(job.type, job.attempts, isPermanent(err), Date.now());
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
     }

@@ -1,4 +1,7 @@
 /** Job records as Redis hash fields (and back). Both adapters speak these field names. */
+import type { Bot, BotStatus } from '../core/bots';
+import type { DatalakeConfig, LakeDay } from '../core/datalake';
+import { DATALAKE_DEFAULTS } from '../core/datalake';
 import { Job, JobState, JobType } from '../core/job';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
@@ -43,6 +46,32 @@ export function decodeJob(f: Record<string, string>): Job {
     updatedAt: num(f.updated_at) ?? 0,
     runAt: num(f.run_at),
   };
+}
+
+/** a bot's record (registerBot.lua's fields) */
+export function decodeBot(f: Record<string, string>): Bot {
+  return {
+    id: f.id,
+    name: f.name,
+    status: f.status as BotStatus,
+    registeredAt: num(f.registered_at) ?? 0,
+    lastHeartbeat: num(f.last_heartbeat) ?? 0,
+    downAt: num(f.down_at),
+    currentJob: str(f.current_job),
+    jobsDone: num(f.jobs_done) ?? 0,
+    jobsFailed: num(f.jobs_failed) ?? 0,
+  };
+}
+
+/** the config hash's datalake fields, defaults where unset */
+export function decodeLakeConfig(records: string | null | undefined, retentionDays: string | null | undefined): DatalakeConfig {
+  return { records: records || DATALAKE_DEFAULTS.records, retentionDays: num(retentionDays ?? undefined) ?? DATALAKE_DEFAULTS.retentionDays };
+}
+
+/** a day's counters hash (appendToLake's fields) and its record count (the list's length) */
+export function decodeLakeDay(date: string, total: number, f: Record<string, string>): LakeDay {
+  const success = num(f.success) ?? 0;
+  return { date, total, success, failure: total - success, durationMsSum: num(f.duration_ms_sum) ?? 0, durationCount: num(f.duration_count) ?? 0 };
 }
 
 /** what a claim answers for each job: these fields' values, in this order (CLAIM_FIELDS in lib.lua) */

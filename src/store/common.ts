@@ -1,5 +1,6 @@
 /** What both adapters do alike before a job reaches them: ids, defaults, the flow's links. */
 import { randomUUID } from 'node:crypto';
+import { ConflictError, UnknownBotError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_QUEUE, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
@@ -56,3 +57,10 @@ export function newJobFields(j: JobRow, now: number): Record<string, string> {
     started_at: '', finished_at: '', run_at: '',
   };
 }
+
+/** the errors of a bot's transitions, worded alike by both adapters */
+export const botErrors = {
+  unknown: (botId: string) => new UnknownBotError(`unknown bot ${botId}: register again`),
+  busy: (botId: string, jobId: string) => new ConflictError(`bot ${botId} already holds job ${jobId}: finish it first`),
+  notHolder: (botId: string, jobId: string) => new ConflictError(`job ${jobId} is not held by bot ${botId}`),
+};

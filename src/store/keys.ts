@@ -40,6 +40,26 @@ export function redisKeys(prefix: string) {
     node: (role: string, nodeId: string) => `${base}node:${role}:${nodeId}`,
     /** string with a TTL: a cluster-wide lock */
     lock: (name: string) => `${base}lock:${name}`,
+    /** string with a TTL: a one-shot marker (a scheduler's batch slot: made once however many run) */
+    once: (name: string) => `${base}once:${name}`,
+    /** set: every queue a job was ever put on (the scheduler reaps them all) */
+    queues: `${base}queues`,
+    /** hash: a bot's record (seed 004) */
+    bot: (id: string) => `${base}bot:${id}`,
+    /** zset: bot id → registered at */
+    bots: `${base}bots`,
+    /** zset: bot id → last heartbeat, for the bots that are up */
+    botsUp: `${base}bots:up`,
+    /** hash: sha256 of a bot token → bot id */
+    botTokens: `${base}bots:tokens`,
+    /** hash: cluster-wide settings (what the datalake records, how long it keeps days) */
+    config: `${base}config`,
+    /** list: a UTC day's datalake records, one JSON object each, in the order they finished */
+    lake: (day: string) => `${base}datalake:${day}`,
+    /** hash: a UTC day's datalake counters (success, failure, duration sums) */
+    lakeStats: (day: string) => `${base}datalake:${day}:stats`,
+    /** zset: datalake day → its start (ms) */
+    lakeDays: `${base}datalake:days`,
     /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */
     abacus: `${base}abacus`,
   };

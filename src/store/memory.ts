@@ -8,12 +8,15 @@
  * no timer keeps the process alive.
  */
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
+import type { Bot } from '../core/bots';
+import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
-import { claimView, decodeJob } from './codec';
-import { flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { claimView, decodeBot, decodeJob } from './codec';
+import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { MemoryLake } from './memory-lake';
 import type {
-  ClaimedJob, ClaimOptions, ClaimResult, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult,
+  BotsDown, ClaimedJob, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
   NodeInfo, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
@@ -102,9 +105,20 @@ export class MemoryStore implements Store {
   /** role → node id → {until, info as JSON with seenAt} */
   private readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
   private readonly locks = new Map<string, { holder: string; until: number }>();
+  /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
+  private readonly knownQueueNames = new Set<string>();
+  private readonly onceKeys = new Map<string, number>();
+  private readonly botRecs = new Map<string, Rec>();
+  /** sha256 of a bot token → bot id */
+  private readonly botTokens = new Map<string, string>();
+  /** bot id → registered at */
+  private readonly botsRegistered: ZSet = new Map();
+  /** bot id → last heartbeat, for the bots that are up */
+  private readonly botsUp: ZSet = new Map();
+  private readonly lake = new MemoryLake();
   /** the abacus's running sum (the `abacus` key) */
   private sum = 0n;
-  /** the time of the step in progress: ARGV[1] of a script */
+  /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
 
@@ -207,6 +221,7 @@ export class MemoryStore implements Store {
     if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
     else this.expiry.set(id, this.at + this.options.resultTtlMs);
+    this.lake.append(id, rec, to, this.at, extra);
   }
 
   private failParent(child: Rec, reason: string): void {
@@ -249,6 +264,7 @@ export class MemoryStore implements Store {
       }
       if (j.queue !== '') {
         this.queue(j.queue).wait.push(j.id);
+        this.knownQueueNames.add(j.queue);
         this.signal(j.queue);
       }
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
@@ -269,7 +285,13 @@ export class MemoryStore implements Store {
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
     const base = tokenBase(opts.consumer);
-    const now = this.step();
+    this.step();
+    return this.claimFrom(queue, opts, base);
+  }
+
+  /** lib.lua's claimFrom (claimJobs.lua, claimJobForBot.lua) */
+  private claimFrom(queue: string, opts: ClaimOptions, base: string): ClaimResult {
+    const now = this.at;
     const q = this.queue(queue);
     for (const id of zrangeByScore(q.delayed, now, 1000).reverse()) {
       q.delayed.delete(id);
@@ -307,15 +329,24 @@ export class MemoryStore implements Store {
 
   async renew(jobId: string, token: string, leaseMs: number): Promise<void> {
     const now = this.step();
-    const rec = this.holder(jobId, token);
-    rec.lease_until = String(now + leaseMs);
+    this.extendLease(jobId, this.holder(jobId, token), now + leaseMs);
+  }
+
+  private extendLease(jobId: string, rec: Rec, until: number): void {
+    rec.lease_until = String(until);
     const active = this.queue(rec.queue).active;
-    if (active.has(jobId)) active.set(jobId, now + leaseMs); // ZADD XX
+    if (active.has(jobId)) active.set(jobId, until); // ZADD XX
   }
 
   async complete(jobId: string, token: string, result: unknown): Promise<void> {
+    this.step();
+    this.completeJob(jobId, token, result);
+  }
+
+  /** lib.lua's completeJob (completeJobs.lua, completeBotJob.lua) */
+  private completeJob(jobId: string, token: string, result: unknown): void {
     const value = JSON.stringify(result ?? null);
-    const now = this.step();
+    const now = this.at;
     const rec = this.holder(jobId, token);
     if (rec.parent_id !== '' && !isLuaNumber(value)) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
     this.finish(jobId, rec, 'SUCCESS', { result: value });
@@ -336,7 +367,13 @@ export class MemoryStore implements Store {
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
-    const now = this.step();
+    this.step();
+    this.failJob(jobId, token, error, target);
+  }
+
+  /** lib.lua's failJob (failJob.lua, failBotJob.lua) */
+  private failJob(jobId: string, token: string, error: string, target: FailTarget): void {
+    const now = this.at;
     const rec = this.holder(jobId, token);
     if (target.to !== 'RETRY') {
       this.finish(jobId, rec, target.to, { error });
@@ -351,10 +388,28 @@ export class MemoryStore implements Store {
 
   async release(jobId: string, token: string): Promise<void> {
     this.step();
-    const rec = this.holder(jobId, token);
+    this.releaseHeld(jobId, this.holder(jobId, token));
+  }
+
+  /** lib.lua's releaseHeld: back to the head of its queue, the attempt not counted */
+  private releaseHeld(jobId: string, rec: Rec): void {
     this.setState(jobId, rec, 'PENDING', this.released({ attempts: String(Number(rec.attempts) - 1), handled_by: '' }));
     this.queue(rec.queue).active.delete(jobId);
     this.requeueAtHead(jobId, rec.queue);
+  }
+
+  /** lib.lua's reclaim: take a held job back from a holder that is gone (RETRY, or DEAD) */
+  private reclaim(id: string, rec: Rec, why: string): 'RETRY' | 'DEAD' {
+    const reason = `${why} (held by ${rec.handled_by}, attempt ${rec.attempts} of ${rec.max_attempts})`;
+    if (Number(rec.attempts) >= Number(rec.max_attempts)) {
+      this.finish(id, rec, 'DEAD', { error: reason });
+      this.failParent(rec, reason);
+      return 'DEAD';
+    }
+    this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(this.at) }));
+    this.queue(rec.queue).active.delete(id);
+    this.requeueAtHead(id, rec.queue);
+    return 'RETRY';
   }
 
   // ---- reapExpiredLeases.lua ----
@@ -369,17 +424,8 @@ export class MemoryStore implements Store {
         q.active.delete(id);
         continue;
       }
-      const reason = `lease expired (held by ${rec.handled_by}, attempt ${rec.attempts} of ${rec.max_attempts})`;
-      if (Number(rec.attempts) >= Number(rec.max_attempts)) {
-        this.finish(id, rec, 'DEAD', { error: reason });
-        this.failParent(rec, reason);
-        result.dead.push(id);
-      } else {
-        this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(now) }));
-        q.active.delete(id);
-        this.requeueAtHead(id, queue);
-        result.requeued.push(id);
-      }
+      if (this.reclaim(id, rec, 'lease expired') === 'DEAD') result.dead.push(id);
+      else result.requeued.push(id);
     }
     // housekeeping (up to 10 × limit ids): expired jobs leave the indexes, old events the log
     for (const s of ['SUCCESS', 'FAILURE']) {
@@ -512,6 +558,189 @@ export class MemoryStore implements Store {
     if (lock && now <= lock.until) return false;
     this.locks.set(name, { holder, until: now + ttlMs });
     return true;
+  }
+
+  // ---- seed 004: batches and leadership (enqueueJobs.lua with a once-key, holdLock.lua, releaseLock.lua) ----
+
+  async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    const rows = jobs.map((j) => jobRow(j));
+    const now = this.options.now();
+    for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
+    if (this.onceKeys.has(onceKey)) return rows.length > 0 ? null : [];
+    this.onceKeys.set(onceKey, now + ttlMs);
+    return this.insert(rows);
+  }
+
+  async knownQueues(): Promise<string[]> {
+    return [...this.knownQueueNames].sort();
+  }
+
+  async finishedSince(sinceMs: number): Promise<FinishedCounts> {
+    const count = (state: JobState) => [...this.stateIndex(state).values()].filter((at) => at >= sinceMs).length;
+    return { SUCCESS: count('SUCCESS'), FAILURE: count('FAILURE'), DEAD: count('DEAD') };
+  }
+
+  async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.options.now();
+    const lock = this.locks.get(name);
+    if (lock && now <= lock.until && lock.holder !== holder) return false;
+    this.locks.set(name, { holder, until: now + ttlMs });
+    return true;
+  }
+
+  async releaseLock(name: string, holder: string): Promise<void> {
+    if (this.locks.get(name)?.holder === holder) this.locks.delete(name);
+  }
+
+  // ---- seed 004: bots (registerBot.lua, heartbeatBot.lua, claimJobForBot.lua, startJob.lua, ...) ----
+
+  /** lib.lua's botToken: the claim token the bot holds the job with */
+  private botToken(botId: string, jobId: string): string {
+    const bot = this.botRecs.get(botId);
+    if (!bot) throw botErrors.unknown(botId);
+    if (bot.current_job !== jobId) {
+      if (!this.rec(jobId)) throw new NotFoundError(`job ${jobId} not found`);
+      throw botErrors.notHolder(botId, jobId);
+    }
+    return bot.job_token;
+  }
+
+  /** lib.lua's botDone */
+  private botDone(botId: string, counter: 'jobs_done' | 'jobs_failed'): void {
+    const bot = this.botRecs.get(botId)!;
+    Object.assign(bot, { current_job: '', job_token: '', [counter]: String(Number(bot[counter]) + 1) });
+  }
+
+  /** the bot's job, when the bot still holds it under its token */
+  private heldByBot(bot: Rec): Rec | undefined {
+    const job = bot.current_job === '' ? undefined : this.rec(bot.current_job);
+    return job && job.token === bot.job_token ? job : undefined;
+  }
+
+  async registerBot(botId: string, name: string, tokenHash: string): Promise<Bot> {
+    const now = String(this.step());
+    const bot: Rec = {
+      id: botId, name, token_hash: tokenHash, status: 'up', registered_at: now, last_heartbeat: now,
+      down_at: '', current_job: '', job_token: '', jobs_done: '0', jobs_failed: '0',
+    };
+    this.botRecs.set(botId, bot);
+    this.botTokens.set(tokenHash, botId);
+    this.botsRegistered.set(botId, this.at);
+    this.botsUp.set(botId, this.at);
+    return decodeBot(bot);
+  }
+
+  async botIdForToken(tokenHash: string): Promise<string | null> {
+    return this.botTokens.get(tokenHash) ?? null;
+  }
+
+  async getBot(botId: string): Promise<Bot | null> {
+    const bot = this.botRecs.get(botId);
+    return bot ? decodeBot(bot) : null;
+  }
+
+  async listBots(): Promise<Bot[]> {
+    return zsorted(this.botsRegistered).map(([id]) => decodeBot(this.botRecs.get(id)!));
+  }
+
+  async botHeartbeat(botId: string, leaseMs: number): Promise<Bot | null> {
+    const now = this.step();
+    const bot = this.botRecs.get(botId);
+    if (!bot) return null;
+    Object.assign(bot, { last_heartbeat: String(now), status: 'up', down_at: '' });
+    this.botsUp.set(botId, now);
+    if (bot.current_job !== '') {
+      const job = this.heldByBot(bot);
+      if (job) this.extendLease(bot.current_job, job, now + leaseMs);
+      else Object.assign(bot, { current_job: '', job_token: '' });
+    }
+    return decodeBot(bot);
+  }
+
+  async claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
+    const base = tokenBase(botId);
+    const now = this.step();
+    const bot = this.botRecs.get(botId);
+    if (!bot) throw botErrors.unknown(botId);
+    if (this.heldByBot(bot)) throw botErrors.busy(botId, bot.current_job);
+    Object.assign(bot, { last_heartbeat: String(now), status: 'up', down_at: '', current_job: '', job_token: '' });
+    this.botsUp.set(botId, now);
+    const [claimed] = this.claimFrom(queue, { consumer: botId, max: 1, leaseMs }, base).jobs;
+    if (!claimed) return null;
+    Object.assign(bot, { current_job: claimed.job.id, job_token: claimed.token });
+    return claimed.job;
+  }
+
+  async startBotJob(botId: string, jobId: string): Promise<void> {
+    const now = this.step();
+    const rec = this.holder(jobId, this.botToken(botId, jobId));
+    if (rec.state === 'STARTED') this.setState(jobId, rec, 'PROGRESS', { started_at: String(now) });
+  }
+
+  async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
+    this.step();
+    this.completeJob(jobId, this.botToken(botId, jobId), result);
+    this.botDone(botId, 'jobs_done');
+  }
+
+  async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
+    this.step();
+    this.failJob(jobId, this.botToken(botId, jobId), error, target);
+    this.botDone(botId, 'jobs_failed');
+  }
+
+  async removeBot(botId: string): Promise<boolean> {
+    this.step();
+    const bot = this.botRecs.get(botId);
+    if (!bot) return false;
+    const job = this.heldByBot(bot);
+    if (job) this.releaseHeld(bot.current_job, job);
+    this.botTokens.delete(bot.token_hash);
+    this.botRecs.delete(botId);
+    this.botsRegistered.delete(botId);
+    this.botsUp.delete(botId);
+    return true;
+  }
+
+  async markBotsDown(downAfterMs: number, limit = 500): Promise<BotsDown> {
+    const now = this.step();
+    const down: string[] = [];
+    const reclaimed: string[] = [];
+    for (const botId of zrangeByScore(this.botsUp, now - downAfterMs, limit)) {
+      this.botsUp.delete(botId);
+      const bot = this.botRecs.get(botId);
+      if (!bot) continue;
+      const [jobId, job, silentMs] = [bot.current_job, this.heldByBot(bot), now - Number(bot.last_heartbeat)];
+      Object.assign(bot, { status: 'down', down_at: String(now), current_job: '', job_token: '' });
+      down.push(botId);
+      if (job && HELD.has(job.state)) {
+        this.reclaim(jobId, job, `bot down: no heartbeat for ${silentMs} ms`);
+        reclaimed.push(jobId);
+      }
+    }
+    return { down, reclaimed };
+  }
+
+  // ---- seed 004: the datalake (appended by finish; memory-lake.ts) ----
+
+  async datalakeConfig(): Promise<DatalakeConfig> {
+    return this.lake.config();
+  }
+
+  async configureDatalake(config: Partial<DatalakeConfig>): Promise<void> {
+    this.lake.configure(config);
+  }
+
+  async datalakeDays(): Promise<LakeDay[]> {
+    return this.lake.dayStats();
+  }
+
+  async readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    return this.lake.read(day, offset, count);
+  }
+
+  async pruneDatalake(): Promise<string[]> {
+    return this.lake.prune(this.step());
   }
 
   // ---- abacus ----

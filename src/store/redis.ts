@@ -9,14 +9,16 @@ import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
 } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
+import type { Bot } from '../core/bots';
+import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
-import { CLAIM_FIELDS, claimView, decodeJob, pairsToRecord } from './codec';
-import { flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { CLAIM_FIELDS, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
+import { botErrors, flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
-  ClaimOptions, ClaimResult, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
+  BotsDown, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
   ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
@@ -30,6 +32,9 @@ const TOKEN_MISMATCH = -2;
 const BAD_RESULT = -3;
 const CONFLICT = -4;
 const OUT_OF_RANGE = -5;
+const NOT_HOLDER = -6;
+const BOT_MISSING = -7;
+const BOT_BUSY = -8;
 
 /** a connection of its own (blocking reads, WATCH), connecting in the background */
 interface Dedicated {
@@ -154,6 +159,13 @@ export class RedisStore implements Store {
     if (code === CONFLICT) throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     if (code === BAD_RESULT) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
     throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
+  }
+
+  /** the codes of a bot's transitions (lib.lua's botToken), then the common ones */
+  private checkBotCode(code: unknown, botId: string, jobId: string): void {
+    if (code === NOT_HOLDER) throw botErrors.notHolder(botId, jobId);
+    if (code === BOT_MISSING) throw botErrors.unknown(botId);
+    this.checkCode(code, jobId);
   }
 
   /** write new jobs; answers them as created (a worker may already have claimed them) */
@@ -371,6 +383,116 @@ export class RedisStore implements Store {
 
   async tryLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.cmd<string | null>(['SET', this.keys.lock(name), holder, 'NX', 'PX', ttlMs])) === 'OK';
+  }
+
+  // ---- seed 004: batches, leadership, bots, the datalake ----
+
+  async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    const rows = jobs.map((j) => jobRow(j));
+    const now = this.options.now();
+    const created = await this.run<number>('enqueueBatch', [onceKey, ttlMs, ...rows.flatMap((r) => JOB_ROW_FIELDS.map((f) => r[f]))], now);
+    return created === 0 && rows.length > 0 ? null : rows.map((r) => decodeJob(newJobFields(r, now)));
+  }
+
+  async knownQueues(): Promise<string[]> {
+    return (await this.cmd<string[]>(['SMEMBERS', this.keys.queues])).sort();
+  }
+
+  async finishedSince(sinceMs: number): Promise<FinishedCounts> {
+    const states = ['SUCCESS', 'FAILURE', 'DEAD'] as const;
+    const counts = await Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', this.keys.state(st), sinceMs, '+inf'])));
+    return { SUCCESS: counts[0], FAILURE: counts[1], DEAD: counts[2] };
+  }
+
+  async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.run<number>('holdLock', [name, holder, ttlMs])) === 1;
+  }
+
+  async releaseLock(name: string, holder: string): Promise<void> {
+    await this.run('releaseLock', [name, holder]);
+  }
+
+  async registerBot(botId: string, name: string, tokenHash: string): Promise<Bot> {
+    return decodeBot(pairsToRecord(await this.run<string[]>('registerBot', [botId, name, tokenHash])));
+  }
+
+  async botIdForToken(tokenHash: string): Promise<string | null> {
+    return this.cmd<string | null>(['HGET', this.keys.botTokens, tokenHash]);
+  }
+
+  async getBot(botId: string): Promise<Bot | null> {
+    const flat = await this.cmd<string[]>(['HGETALL', this.keys.bot(botId)]);
+    return flat.length ? decodeBot(pairsToRecord(flat)) : null;
+  }
+
+  async listBots(): Promise<Bot[]> {
+    const ids = await this.cmd<string[]>(['ZRANGE', this.keys.bots, 0, -1]);
+    const bots = await Promise.all(ids.map((id) => this.getBot(id)));
+    return bots.filter((b): b is Bot => b !== null);
+  }
+
+  async botHeartbeat(botId: string, leaseMs: number): Promise<Bot | null> {
+    const flat = await this.run<string[]>('heartbeatBot', [botId, leaseMs]);
+    return flat.length ? decodeBot(pairsToRecord(flat)) : null;
+  }
+
+  async claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
+    const now = this.options.now();
+    const [code, entry] = await this.run<[number, string[] | string | undefined]>('claimJobForBot', [botId, queue, leaseMs, tokenBase(botId)], now);
+    if (code === BOT_BUSY) throw botErrors.busy(botId, String(entry));
+    this.checkBotCode(code, botId, '');
+    return Array.isArray(entry) ? claimView(entry, now) : null;
+  }
+
+  async startBotJob(botId: string, jobId: string): Promise<void> {
+    this.checkBotCode(await this.run('startJob', [jobId, botId]), botId, jobId);
+  }
+
+  async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
+    this.checkBotCode(await this.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)]), botId, jobId);
+  }
+
+  async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
+    const runAt = target.to === 'RETRY' ? target.runAt : 0;
+    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, runAt]), botId, jobId);
+  }
+
+  async removeBot(botId: string): Promise<boolean> {
+    return (await this.run<number>('removeBot', [botId])) === OK;
+  }
+
+  async markBotsDown(downAfterMs: number, limit = 500): Promise<BotsDown> {
+    const [down, reclaimed] = await this.run<[string[], string[]]>('markBotsDown', [downAfterMs, limit]);
+    return { down, reclaimed };
+  }
+
+  async datalakeConfig(): Promise<DatalakeConfig> {
+    const [records, days] = await this.cmd<(string | null)[]>(['HMGET', this.keys.config, 'datalake', 'datalake_retention_days']);
+    return decodeLakeConfig(records, days);
+  }
+
+  async configureDatalake(config: Partial<DatalakeConfig>): Promise<void> {
+    const fields: string[] = [];
+    if (config.records !== undefined) fields.push('datalake', config.records);
+    if (config.retentionDays !== undefined) fields.push('datalake_retention_days', String(config.retentionDays));
+    if (fields.length) await this.cmd(['HSET', this.keys.config, ...fields]);
+  }
+
+  async datalakeDays(): Promise<LakeDay[]> {
+    const days = await this.cmd<string[]>(['ZRANGE', this.keys.lakeDays, 0, -1]);
+    const [stats, counts] = await Promise.all([
+      Promise.all(days.map((d) => this.cmd<string[]>(['HGETALL', this.keys.lakeStats(d)]))),
+      Promise.all(days.map((d) => this.cmd<number>(['LLEN', this.keys.lake(d)]))),
+    ]);
+    return days.map((d, i) => decodeLakeDay(d, counts[i], pairsToRecord(stats[i])));
+  }
+
+  async readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    return (await this.cmd<string[]>(['LRANGE', this.keys.lake(day), offset, offset + count - 1])).map(lakeRecord);
+  }
+
+  async pruneDatalake(): Promise<string[]> {
+    return this.run<string[]>('pruneDatalake', []);
   }
 
   // ---- abacus ----

@@ -18,6 +18,18 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'enqueueBatch',
+  'registerBot',
+  'heartbeatBot',
+  'claimJobForBot',
+  'startJob',
+  'completeBotJob',
+  'failBotJob',
+  'removeBot',
+  'markBotsDown',
+  'holdLock',
+  'releaseLock',
+  'pruneDatalake',
   'addToSum',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -18,6 +18,20 @@
  * - finished jobs (SUCCESS, FAILURE) expire resultTtlMs after they finish; DEAD jobs stay in the
  *   dead-letter queue until retried or purged.
  *
+ * Bots, batches and the datalake (seed 004; both adapters):
+ * - a bot acts through the API, which names the bot, never a claim token: the bot's record keeps
+ *   the one job it holds and that job's claim token. claimForBot is claim with max 1 and the bot
+ *   as consumer, recorded in the bot in the same step; a bot that holds a job gets a
+ *   ConflictError; start/complete/fail of a job the bot does not hold is a ConflictError (a
+ *   NotFoundError when there is no such job), and an unknown bot an UnknownBotError.
+ * - a heartbeat renews the lease of the bot's job; markBotsDown marks bots silent for
+ *   downAfterMs down and puts back the job each held (RETRY or DEAD, as reap), in one step;
+ *   removeBot releases the job the bot held (the attempt not counted).
+ * - enqueueOnce creates its jobs only when its key was not used in the last ttlMs.
+ * - every finished top-level job of a recorded type is appended to the datalake in the step
+ *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
+ *   days are kept are cluster-wide settings (datalakeConfig).
+ *
  * Abacus semantics (seed 003, both adapters):
  * - one running sum, a signed 64-bit integer, 0 until the first add; no add is ever lost.
  * - an add that would take the sum outside [-2^63, 2^63-1] is refused (UnprocessableError) and
@@ -26,6 +40,8 @@
  *   conflicts in a row it gives up with SumConflictError (nothing added).
  */
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
+import type { Bot } from '../core/bots';
+import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { Job, JobState, NewJob } from '../core/job';
 
 export interface StoreOptions {
@@ -123,6 +139,15 @@ export interface FlowSpec {
   children: NewJob[];
 }
 
+export interface BotsDown {
+  /** bots marked down */
+  down: string[];
+  /** the jobs they held, put back */
+  reclaimed: string[];
+}
+
+export type FinishedCounts = Record<'SUCCESS' | 'FAILURE' | 'DEAD', number>;
+
 export interface Store {
   readonly kind: 'redis' | 'memory';
   /** where it lives, for messages: the Redis URL (without password) or "memory" */
@@ -174,6 +199,43 @@ export interface Store {
   /** run fn at most once per intervalMs across the whole cluster (a lock with a TTL) */
   tryLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
 
+  // ---- seed 004: batches, leadership, bots, the datalake ----
+
+  /** enqueue, but only when onceKey was not used in the last ttlMs; null (nothing made) when it was */
+  enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /** every queue a job was ever put on */
+  knownQueues(): Promise<string[]>;
+  /** top-level jobs that reached each final state at or after sinceMs (and have not expired) */
+  finishedSince(sinceMs: number): Promise<FinishedCounts>;
+  /** take the lock when it is free or renew it when `holder` has it; false while another does */
+  holdLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** let the lock go, when `holder` has it */
+  releaseLock(name: string, holder: string): Promise<void>;
+
+  registerBot(botId: string, name: string, tokenHash: string): Promise<Bot>;
+  botIdForToken(tokenHash: string): Promise<string | null>;
+  getBot(botId: string): Promise<Bot | null>;
+  /** every bot, oldest registration first */
+  listBots(): Promise<Bot[]>;
+  /** the bot is alive: up, and its job's lease renewed for leaseMs; null for an unknown bot */
+  botHeartbeat(botId: string, leaseMs: number): Promise<Bot | null>;
+  /** one job for the bot, held under a lease of leaseMs; null when there is none */
+  claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null>;
+  startBotJob(botId: string, jobId: string): Promise<void>;
+  completeBotJob(botId: string, jobId: string, result: unknown): Promise<void>;
+  failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void>;
+  /** false when there was no such bot */
+  removeBot(botId: string): Promise<boolean>;
+  markBotsDown(downAfterMs: number, limit?: number): Promise<BotsDown>;
+
+  datalakeConfig(): Promise<DatalakeConfig>;
+  configureDatalake(config: Partial<DatalakeConfig>): Promise<void>;
+  /** each day's counters, oldest first */
+  datalakeDays(): Promise<LakeDay[]>;
+  /** `count` of a day's records from `offset`, in the order the jobs finished */
+  readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]>;
+  /** drop the days older than the retention; answers them */
+  pruneDatalake(): Promise<string[]>;
   /** add n to the running sum; answers the sum right after this add */
   abacusAdd(n: bigint | number, strategy?: AbacusStrategy): Promise<AbacusAddResult>;
   abacusSum(): Promise<bigint>;

@@ -1,14 +1,10 @@
 /** The binary as people run it: help, exit codes, one-line usage errors, `up` with no Redis. */
-import { spawnSync } from 'node:child_process';
 import { freePort } from '../helpers/redis-server';
-import { killAll, spawnWizard, WIZARD_BIN } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil } from '../helpers/procs';
 
 afterAll(killAll);
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runWizard;
 
 test('--help lists every role and client command', () => {
   const { code, stdout } = run(['--help']);
@@ -68,5 +64,12 @@ test('`up` with no Redis says so first, then serves tasks end to end', async () 
   const record = JSON.parse(json.stdout);
   expect(record).toMatchObject({ type: 'task', state: 'FAILURE', error: 'b must not be 0 for op=div', attempts: 1 });
   expect(json.stdout.trim().split('\n')).toHaveLength(1);
+  // seed 004 in the same process: the scheduler's first batch and two bots, over HTTP
+  const bots = await waitUntil(async () => {
+    const r = await http<{ up: number; bots: { current_job: string | null }[] }>('GET', `${api}/bots`);
+    return r.body.up === 2 && r.body.bots.every((b) => b.current_job) && r.body;
+  }, 10_000, 'two bots at work');
+  expect(bots.bots).toHaveLength(2);
+  expect((await http<{ total: number }>('GET', `${api}/jobs?limit=1&status=PROGRESS`)).body.total).toBe(2);
   expect(await up.kill('SIGTERM')).toBe(0);
 }, 40_000);

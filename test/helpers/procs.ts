@@ -1,5 +1,5 @@
 /** Real `wizard` processes for e2e tests: spawned from the built binary, killed for real. */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { assetPath } from '../../src/util/package-root';
 
 export const WIZARD_BIN = assetPath('bin', 'wizard');
@@ -15,6 +15,12 @@ export interface WizardProc {
 }
 
 const running = new Set<WizardProc>();
+
+/** run `wizard <args>` to its end: its exit code and what it printed */
+export function runWizard(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0]): WizardProc {
   const proc = spawn(process.execPath, [WIZARD_BIN, ...args], {
@@ -83,10 +89,10 @@ export async function waitUntil<T>(fn: () => Promise<T | undefined | null | fals
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-export async function http<T = unknown>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+export async function http<T = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

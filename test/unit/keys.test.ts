@@ -21,6 +21,11 @@ test.each([
   ['delayed', "base .. 'q:' .. q .. ':delayed'", (k: ReturnType<typeof redisKeys>) => k.delayed('ID')],
   ['marker', "base .. 'q:' .. q .. ':marker'", (k: ReturnType<typeof redisKeys>) => k.marker('ID')],
   ['state', "base .. 'state:' .. s", (k: ReturnType<typeof redisKeys>) => k.state('ID')],
+  ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
+  ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
+  ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],
+  ['lake', "base .. 'datalake:' .. day", (k: ReturnType<typeof redisKeys>) => k.lake('ID')],
+  ['lakeStats', "base .. 'datalake:' .. day .. ':stats'", (k: ReturnType<typeof redisKeys>) => k.lakeStats('ID')],
 ])('lib.lua builds %s as keys.ts does', (_name, luaExpr, build) => {
   expect(lib).toContain(luaExpr);
   const k = redisKeys('p');
@@ -39,4 +44,10 @@ test('the fixed keys agree too', () => {
   expect(lib).toContain("events = base .. 'events'");
   expect(lib).toContain("abacus = base .. 'abacus'");
   expect([k.jobs, k.dlq, k.events, k.abacus]).toEqual(['{p}:jobs', '{p}:dlq', '{p}:events', '{p}:abacus']);
+});
+
+test('the fixed keys of bots, batches and the datalake agree too', () => {
+  const k = redisKeys('p');
+  const fixed = { queues: k.queues, bots: k.bots, botsUp: k.botsUp, botTokens: k.botTokens, config: k.config, lakeDays: k.lakeDays };
+  for (const [name, key] of Object.entries(fixed)) expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);
 });

@@ -1,26 +1,29 @@
 /**
- * The admin gate: routes that change or destroy shared state (resetting the sum, and later
- * populating jobs or removing bots) need ADMIN_TOKEN once one is configured, sent as
- * `Authorization: Bearer <token>` or `X-Admin-Token: <token>`. Tokens are compared in constant
- * time (timingSafeEqual over SHA-256 digests, which are of equal length whatever was sent).
- * With no token configured the gate is open: a later security issue decides that default.
+ * The admin gate: routes that change or destroy shared state (DELETE /abacus/sum,
+ * POST /jobs/populate, DELETE /bots/:id) use `requireAdmin(ctx.adminToken)`. The token is
+ * ADMIN_TOKEN, sent as `Authorization: Bearer <token>` or `X-Admin-Token: <token>`, compared in
+ * constant time (timingSafeEqual over SHA-256 digests, which are of equal length whatever was
+ * sent). A missing or wrong token is a 401. With no token configured the gate is shut, not
+ * open: every admin route answers 403 saying ADMIN_TOKEN is not configured.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { UnauthorizedError } from '../../core/errors';
+import { UnauthorizedError, WizardError } from '../../core/errors';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** the token a request presents, or null */
-export function presentedToken(req: Request): string | null {
+/** the token a request presents (Authorization: Bearer <t>, else the fallback header), or null */
+export function presentedToken(req: Request, fallbackHeader = 'x-admin-token'): string | null {
   const auth = req.get('authorization');
   const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth.trim());
   if (bearer) return bearer[1];
-  return req.get('x-admin-token') ?? null;
+  return req.get(fallbackHeader) ?? null;
 }
 
 export function requireAdmin(adminToken: string | undefined): RequestHandler {
-  if (!adminToken) return (_req, _res, next) => next();
+  if (!adminToken) {
+    return (_req, _res, next) => next(new WizardError('forbidden', 'admin routes are refused: ADMIN_TOKEN is not configured on this API node'));
+  }
   const expected = digest(adminToken);
   return (req, res, next) => {
     const token = presentedToken(req);

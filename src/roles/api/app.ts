@@ -2,6 +2,8 @@
 import express, { Express } from 'express';
 import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
+import { botRoutes } from './routes/bots';
+import { datalakeRoutes } from './routes/datalake';
 import { abacusRoutes } from './routes/abacus';
 import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
@@ -21,6 +23,8 @@ export function createApp(ctx: ApiContext): Express {
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
+  app.use(botRoutes(ctx));
+  app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));
   app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);

@@ -1,4 +1,5 @@
 /** What every route module gets: the store, who this node is, and settings. */
+import { BATCH_DEFAULTS, BatchSettings, DEFAULT_BOT_DOWN_AFTER_MS, DEFAULT_BOT_QUEUE } from '../../core/batch';
 import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
@@ -11,9 +12,22 @@ export interface ApiContext {
   log: Logger;
   startedAt: number;
   events: EventHub;
+  /** seed 004's jobs and bots (defaults: PROCESSING_DEFAULTS) */
+  processing?: ProcessingSettings;
   /** how POST /abacus/number adds (ABACUS_STRATEGY) */
   abacusStrategy: AbacusStrategy;
-  /** ADMIN_TOKEN: admin routes need it once it is set */
+  /** ADMIN_TOKEN: while unset, admin routes are refused (see admin.ts) */
   adminToken?: string;
   metrics: ApiMetrics;
 }
+
+export interface ProcessingSettings {
+  /** the queue bots claim from */
+  botQueue: string;
+  /** the lease of a bot's job, renewed by its heartbeats: BOT_DOWN_AFTER_MS */
+  botLeaseMs: number;
+  /** what POST /jobs/populate makes when its body does not say */
+  batch: BatchSettings;
+}
+
+export const PROCESSING_DEFAULTS: ProcessingSettings = { botQueue: DEFAULT_BOT_QUEUE, botLeaseMs: DEFAULT_BOT_DOWN_AFTER_MS, batch: BATCH_DEFAULTS };

@@ -6,6 +6,7 @@ import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { createApp } from './app';
 import { EventHub } from './events-hub';
+import type { ProcessingSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 
 export interface ApiOptions {
@@ -13,8 +14,10 @@ export interface ApiOptions {
   port: number;
   host: string;
   log: Logger;
+  /** seed 004: the bots' queue and job lease, the default batch */
+  processing?: ProcessingSettings;
   abacusStrategy: AbacusStrategy;
-  /** admin routes need it once it is set */
+  /** ADMIN_TOKEN: while unset, admin routes are refused */
   adminToken?: string;
 }
 
@@ -29,7 +32,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', ...options };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics });
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing });
   const server = http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;

@@ -4,21 +4,6 @@
   Returns  OK, MISSING or TOKEN_MISMATCH.
   A chunk that ends in DEAD or FAILURE fails its parent at once.
 ]]
-local id, token, err, target, runAt = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
-local jobKey, j = holder(id, token)
-if not jobKey then return j end
-
-if target == 'RETRY' then
-  setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
-  unlease(j.queue, id)
-  if runAt <= now then
-    requeueAtHead(id, j.queue)
-  else
-    redis.call('ZADD', K.delayed(j.queue), runAt, id)
-  end
-else
-  finish(id, jobKey, j, target, { 'error', err })
-  failParent(j, err)
-end
+local code = failJob(ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]))
 flush()
-return OK
+return code

@@ -12,18 +12,10 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'L
   local j = load(jobKey)
   if not j or not HELD[j.state] then
     redis.call('ZREM', K.active(queue), id)
+  elseif reclaim(id, jobKey, j, 'lease expired') == 'DEAD' then
+    dead[#dead + 1] = id
   else
-    local reason = 'lease expired (held by ' .. j.handled_by .. ', attempt ' .. j.attempts .. ' of ' .. j.max_attempts .. ')'
-    if tonumber(j.attempts) >= tonumber(j.max_attempts) then
-      finish(id, jobKey, j, 'DEAD', { 'error', reason })
-      failParent(j, reason)
-      dead[#dead + 1] = id
-    else
-      setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
-      unlease(queue, id)
-      requeueAtHead(id, queue)
-      requeued[#requeued + 1] = id
-    end
+    requeued[#requeued + 1] = id
   end
 end
 

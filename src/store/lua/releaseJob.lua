@@ -5,8 +5,6 @@
 local id, token = ARGV[4], ARGV[5]
 local jobKey, j = holder(id, token)
 if not jobKey then return j end
-setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
-unlease(j.queue, id)
-requeueAtHead(id, j.queue)
+releaseHeld(id, jobKey, j)
 flush()
 return OK

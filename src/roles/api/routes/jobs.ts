@@ -1,16 +1,83 @@
-/** The generic job record (the one model every seed's view is made from). */
+/**
+ * The generic job record (the one model every seed's view is made from), and seed 004's job
+ * endpoints: the listing, batches on demand (admin), and a bot's claim/start/complete/fail.
+ * A bot names itself with its token; only the bot holding a job may move it (409 otherwise).
+ */
+import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { batchJobs, batchSpec } from '../../../core/batch';
 import { NotFoundError } from '../../../core/errors';
-import { jobView } from '../../../core/job';
-import type { ApiContext } from '../context';
+import { failTarget } from '../../../core/handlers';
+import { Job, jobView } from '../../../core/job';
+import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody } from '../../../core/schemas';
+import { requireAdmin } from '../admin';
+import { botIdOf, requireBot } from '../bot-auth';
+import { ApiContext, PROCESSING_DEFAULTS } from '../context';
 
 export function jobRoutes(ctx: ApiContext): Router {
   const r = Router();
-  r.get('/jobs/:id', async (req, res) => {
-    const job = await ctx.store.getJob(req.params.id);
-    if (!job) throw new NotFoundError(`job ${req.params.id} not found`);
-    res.json(jobView(job));
+  const p = ctx.processing ?? PROCESSING_DEFAULTS;
+  const bot = requireBot(ctx.store);
+  const admin = requireAdmin(ctx.adminToken);
+
+  const getJob = async (id: string): Promise<Job> => {
+    const job = await ctx.store.getJob(id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+    return job;
+  };
+
+  r.get('/jobs', async (req, res) => {
+    const q = parseInput(listJobsQuery, req.query);
+    const { total, jobs } = await ctx.store.listJobs({ state: q.status, offset: q.offset, limit: q.limit });
+    res.json({ total, offset: q.offset, limit: q.limit, status: q.status ?? null, jobs: jobs.map(jobView) });
   });
+
+  r.post('/jobs/populate', admin, async (req, res) => {
+    const body = parseInput(populateBody, req.body ?? {});
+    const spec = batchSpec(
+      { ...p.batch, size: body.count ?? p.batch.size, type: body.type ?? p.batch.type, params: body.params ?? (body.type === undefined ? p.batch.params : undefined) },
+      { type: 'type', params: 'params' },
+    );
+    const batch = `manual-${randomUUID().slice(0, 8)}`;
+    const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
+    res.status(201).json({ batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) });
+  });
+
+  r.post('/jobs/claim', bot, async (req, res) => {
+    const body = parseInput(claimBody, req.body ?? {});
+    const job = await ctx.store.claimForBot(botIdOf(res), body.queue ?? p.botQueue, p.botLeaseMs);
+    if (!job) {
+      res.status(204).end();
+      return;
+    }
+    res.json({ job: jobView(job), lease_ms: p.botLeaseMs });
+  });
+
+  r.get('/jobs/:id', async (req, res) => {
+    res.json(jobView(await getJob(req.params.id)));
+  });
+
+  r.post('/jobs/:id/start', bot, async (req, res) => {
+    const id = String(req.params.id);
+    await ctx.store.startBotJob(botIdOf(res), id);
+    res.json(jobView(await getJob(id)));
+  });
+
+  r.post('/jobs/:id/complete', bot, async (req, res) => {
+    const id = String(req.params.id);
+    const body = parseInput(completeBody, req.body ?? {});
+    await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
+    res.json(jobView(await getJob(id)));
+  });
+
+  r.post('/jobs/:id/fail', bot, async (req, res) => {
+    const body = parseInput(failBody, req.body ?? {});
+    const job = await getJob(String(req.params.id));
+    const target = failTarget(job.type, job.attempts, body.permanent === true, Date.now());
+    await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
+    res.json(jobView(await getJob(job.id)));
+  });
+
   r.get('/jobs/:id/chunks', async (req, res) => {
     if (!(await ctx.store.getJob(req.params.id))) throw new NotFoundError(`job ${req.params.id} not found`);
     res.json({ job_id: req.params.id, chunks: (await ctx.store.listChildren(req.params.id)).map(jobView) });

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { startScheduler } from '../roles/scheduler';
+import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, redisOption, resultTtlOption } from './options';
+import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
+import { untilSignal } from './run-role';
+
+export const schedulerCommand = withOptions(
+  new Command('scheduler')
+    .description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work')
+    .addOption(redisOption())
+    .addOption(prefixOption())
+    .addOption(nodeIdOption())
+    .addOption(populateIntervalOption()),
+  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption()],
+).action(async (flags) => {
+  const batch = batchFromFlags(flags);
+  const store = await openStoreWithLake(flags);
+  const scheduler = startScheduler(store, {
+    nodeId: flags.nodeId ?? defaultNodeId(),
+    populateIntervalMs: flags.populateIntervalMs,
+    batch,
+    botDownAfterMs: flags.botDownAfterMs,
+    leaderLeaseMs: flags.leaderLeaseMs,
+  });
+  await untilSignal(store, [scheduler]);
+});

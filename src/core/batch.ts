@@ -1,0 +1,57 @@
+/**
+ * Seed 004's job batches: what the scheduler makes every interval and POST /jobs/populate makes
+ * on demand. A batch is `size` jobs of one type with one set of params, on the bots' queue; the
+ * default is simulated work that takes processingDurationMs and fails at failureRate.
+ */
+import { ValidationError } from './errors';
+import { JobType, NewJob } from './job';
+import { parseInput, simParams, taskBody } from './schemas';
+
+/** the job types a batch may hold: work a bot (or a worker) runs on its own */
+export const BATCH_TYPES = ['sim', 'task'] as const satisfies readonly JobType[];
+export type BatchType = (typeof BATCH_TYPES)[number];
+
+export const DEFAULT_BOT_QUEUE = 'bots';
+
+export interface BatchSpec {
+  size: number;
+  type: BatchType;
+  params: Record<string, unknown>;
+  queue: string;
+}
+
+export interface BatchSettings {
+  size: number;
+  type: string;
+  /** params as given (--job-params), merged over the sim defaults for type sim */
+  params?: Record<string, unknown>;
+  processingDurationMs: number;
+  failureRate: number;
+  queue: string;
+}
+
+/** a checked batch spec; the errors name `fields.type` / `fields.params` */
+export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params: 'job_params' }): BatchSpec {
+  if (!(BATCH_TYPES as readonly string[]).includes(s.type)) {
+    throw new ValidationError(`${fields.type} must be one of ${BATCH_TYPES.join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
+  }
+  const type = s.type as BatchType;
+  const given = s.params ?? {};
+  const raw = type === 'sim' ? { duration_ms: s.processingDurationMs, failure_rate: s.failureRate, ...given } : given;
+  try {
+    const params = parseInput(type === 'sim' ? simParams : taskBody, raw) as Record<string, unknown>;
+    return { size: s.size, type, params, queue: s.queue };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ValidationError(`${fields.params} for type ${type}: ${message}`, [{ field: fields.params, message }]);
+  }
+}
+
+/** the batch's jobs; `batch` names it in every job's params (a slot time or "manual-…") */
+export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): NewJob[] {
+  return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy }));
+}
+
+/** seed 004's defaults: 5 jobs of 5 minutes every 10 minutes, 15% failing, bots down after 2 min */
+export const BATCH_DEFAULTS: BatchSettings = { size: 5, type: 'sim', processingDurationMs: 300_000, failureRate: 0.15, queue: DEFAULT_BOT_QUEUE };
+export const DEFAULT_BOT_DOWN_AFTER_MS = 120_000;

@@ -1,0 +1,121 @@
+/**
+ * The datalake: every finished top-level job (SUCCESS, FAILURE or DEAD) of a recorded type is
+ * appended once, in the same atomic step that finishes it, to the list of its UTC day. What it
+ * records and how long it keeps days are cluster-wide settings kept in the store (README:
+ * "Datalake"). Records are JSON objects with fixed fields, one per line when exported.
+ */
+import { ValidationError } from './errors';
+import { iso, JOB_TYPES, JobType } from './job';
+
+export const DAY_MS = 86_400_000;
+
+/** job types the lake may record: top-level ones (a prime-count chunk never is) */
+export const LAKE_TYPES = JOB_TYPES.filter((t) => t !== 'primes_chunk');
+
+export interface DatalakeConfig {
+  /** 'all', 'none', or a comma-separated list of job types */
+  records: string;
+  /** days older than this many days before today are dropped by the scheduler */
+  retentionDays: number;
+}
+
+export const DATALAKE_DEFAULTS: DatalakeConfig = { records: 'all', retentionDays: 30 };
+
+/** `all`, `none` or `type,type`, normalised; throws naming `field` */
+export function parseLakeRecords(value: string, field = 'datalake'): string {
+  const v = value.trim().toLowerCase();
+  if (v === 'all' || v === 'none') return v;
+  const types = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+  const bad = types.filter((t) => !(LAKE_TYPES as readonly string[]).includes(t));
+  if (types.length === 0 || bad.length > 0) {
+    throw new ValidationError(`${field} must be all, none or a comma-separated list of ${LAKE_TYPES.join(', ')}, got '${value}'`, [{ field, message: 'unknown job type' }]);
+  }
+  return types.sort().join(',');
+}
+
+/** true when the lake records finished jobs of this type under `records` */
+export function lakeRecords(records: string, type: JobType): boolean {
+  if (records === 'all') return type !== 'primes_chunk';
+  if (records === 'none') return false;
+  return records.split(',').includes(type);
+}
+
+/** the UTC day of a time: YYYY-MM-DD */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** a real calendar day written YYYY-MM-DD */
+export function isDay(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const t = Date.parse(`${s}T00:00:00.000Z`);
+  return Number.isFinite(t) && utcDay(t) === s;
+}
+
+/** what the lake keeps per day, next to the records */
+export interface LakeDay {
+  date: string;
+  total: number;
+  success: number;
+  failure: number;
+  durationMsSum: number;
+  durationCount: number;
+}
+
+/**
+ * What the lake stores for a finished job: a JSON array, the cheapest thing for the Lua step to
+ * write (one cjson.encode): [job_id, type, queue, status, result (JSON text or ''), error,
+ * attempts, initiated_by, handled_by, created_at, started_at (or null), finished_at], times in ms.
+ * lakeRecord() turns it into the record the API and the CLI show.
+ */
+export type LakeEntry = [string, string, string, string, string, string, number, string, string, number, number | null, number];
+
+/** the stored entry (the in-memory store writes what lib.lua's appendToLake writes) */
+export function lakeEntry(...fields: LakeEntry): string {
+  return JSON.stringify(fields);
+}
+
+/** a datalake record, as exported (one a line) */
+export function lakeRecord(entry: string) {
+  const [id, type, queue, status, result, error, attempts, initiatedBy, handledBy, createdAt, startedAt, finishedAt] = JSON.parse(entry) as LakeEntry;
+  const orNull = (s: string) => (s === '' ? null : s);
+  return {
+    job_id: id,
+    type,
+    queue: orNull(queue),
+    status,
+    result: result === '' ? null : (JSON.parse(result) as unknown),
+    error: orNull(error),
+    attempts,
+    initiated_by: orNull(initiatedBy),
+    handled_by: orNull(handledBy),
+    created_at: iso(createdAt),
+    started_at: iso(startedAt),
+    finished_at: iso(finishedAt),
+    duration_ms: startedAt === null ? null : finishedAt - startedAt,
+  };
+}
+export type LakeRecord = ReturnType<typeof lakeRecord>;
+
+const rate = (num: number, den: number) => (den === 0 ? null : Math.round((num / den) * 10_000) / 10_000);
+const mean = (sum: number, n: number) => (n === 0 ? null : Math.round(sum / n));
+
+function dayView(d: LakeDay) {
+  return { date: d.date, total: d.total, success: d.success, failure: d.failure, success_rate: rate(d.success, d.total), mean_duration_ms: mean(d.durationMsSum, d.durationCount) };
+}
+
+/** GET /datalake/stats: per day (newest first) and over all days */
+export function lakeStatsView(days: LakeDay[], config: DatalakeConfig) {
+  const sum = (k: keyof Omit<LakeDay, 'date'>) => days.reduce((s, d) => s + d[k], 0);
+  return {
+    records: config.records,
+    retention_days: config.retentionDays,
+    total: sum('total'),
+    success: sum('success'),
+    failure: sum('failure'),
+    success_rate: rate(sum('success'), sum('total')),
+    mean_duration_ms: mean(sum('durationMsSum'), sum('durationCount')),
+    days: [...days].sort((a, b) => (a.date < b.date ? 1 : -1)).map(dayView),
+  };
+}
+export type LakeStatsView = ReturnType<typeof lakeStatsView>;

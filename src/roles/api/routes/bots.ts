@@ -1,0 +1,51 @@
+/**
+ * Seed 004's bots: register (a bot id and a token, shown once), heartbeat, deregister, the list,
+ * and DELETE /bots/:id for admins. A bot's job is leased for botLeaseMs (BOT_DOWN_AFTER_MS) and
+ * each heartbeat renews it, so the job lives exactly as long as the bot is seen alive.
+ */
+import { Router } from 'express';
+import { botView, hashToken, newBotCredentials } from '../../../core/bots';
+import { NotFoundError, UnknownBotError } from '../../../core/errors';
+import { parseInput, registerBotBody } from '../../../core/schemas';
+import { requireAdmin } from '../admin';
+import { botIdOf, requireBot } from '../bot-auth';
+import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+
+export function botRoutes(ctx: ApiContext): Router {
+  const r = Router();
+  const p = ctx.processing ?? PROCESSING_DEFAULTS;
+  const bot = requireBot(ctx.store);
+
+  r.post('/bots/register', async (req, res) => {
+    const body = parseInput(registerBotBody, req.body ?? {});
+    const { id, token } = newBotCredentials();
+    const registered = await ctx.store.registerBot(id, body.name ?? id, hashToken(token));
+    res.status(201).json({ ...botView(registered), token, lease_ms: p.botLeaseMs });
+  });
+
+  r.post('/bots/heartbeat', bot, async (_req, res) => {
+    const seen = await ctx.store.botHeartbeat(botIdOf(res), p.botLeaseMs);
+    if (!seen) throw new UnknownBotError();
+    res.json(botView(seen));
+  });
+
+  /** a bot leaving (on SIGTERM): the job it holds goes back to the queue */
+  r.post('/bots/deregister', bot, async (_req, res) => {
+    await ctx.store.removeBot(botIdOf(res));
+    res.status(204).end();
+  });
+
+  r.delete('/bots/:id', requireAdmin(ctx.adminToken), async (req, res) => {
+    const id = String(req.params.id);
+    if (!(await ctx.store.removeBot(id))) throw new NotFoundError(`bot ${id} not found`);
+    res.status(204).end();
+  });
+
+  r.get('/bots', async (_req, res) => {
+    const bots = await ctx.store.listBots();
+    const up = bots.filter((b) => b.status === 'up').length;
+    res.json({ total: bots.length, up, down: bots.length - up, bots: bots.map(botView) });
+  });
+
+  return r;
+}

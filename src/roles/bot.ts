@@ -1,0 +1,240 @@
+/**
+ * `wizard bot`: seed 004's agent. It speaks only HTTP to the API:
+ *
+ * - registers (POST /bots/register → a bot id and a token) and heartbeats every heartbeatMs;
+ *   the API leases the bot's job for BOT_DOWN_AFTER_MS and each heartbeat renews that lease, so
+ *   a job lives exactly as long as its bot is seen alive;
+ * - claims one job at a time (POST /jobs/claim), starts it, runs its handler from
+ *   src/core/handlers.ts (the same table workers use) and completes or fails it;
+ * - survives API restarts: every call is retried with backoff; when the API says it does not know
+ *   the bot (401: deleted, or a fresh cluster) it registers again; a heartbeat that shows its job
+ *   was taken back (it was marked down) abandons the job;
+ * - close(): stops claiming, lets the current job finish for up to drainMs, then deregisters
+ *   (POST /bots/deregister puts an unfinished job back). close(true) just stops, as a crash would.
+ */
+import { ApiClient } from '../client/http';
+import { BotView } from '../core/bots';
+import { errorMessage, UnreachableError, WizardError } from '../core/errors';
+import { handlerFor, isPermanent } from '../core/handlers';
+import { JobView } from '../core/job';
+import { createLogger, Logger } from '../util/log';
+import { retryDelay } from '../util/time';
+
+export interface BotOptions {
+  /** the API base URL */
+  api: string;
+  name: string;
+  heartbeatMs: number;
+  /** how long an idle bot waits before claiming again */
+  pollMs: number;
+  /** how long close() lets the current job finish before giving it back */
+  drainMs: number;
+  log: Logger;
+}
+
+export const BOT_DEFAULTS = { heartbeatMs: 30_000, pollMs: 1_000, drainMs: 5_000 };
+
+export interface RunningBot {
+  readonly name: string;
+  /** the id the API gave it, or null before it registered */
+  botId(): string | null;
+  /** jobs it finished (completed or failed) */
+  processed(): number;
+  close(force?: boolean): Promise<void>;
+}
+
+interface Session {
+  id: string;
+  client: ApiClient;
+}
+
+interface Current {
+  id: string;
+  /** when the claim was answered: only heartbeats sent after it may say the job is gone */
+  since: number;
+  abort: AbortController;
+}
+
+const isUnknownBot = (err: unknown) => err instanceof WizardError && err.code === 'unauthorized';
+const isRetryable = (err: unknown) => err instanceof UnreachableError || (err instanceof WizardError && err.code === 'internal');
+
+export function validateBotOptions(o: BotOptions): void {
+  for (const k of ['heartbeatMs', 'pollMs'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`options.${k} must be a positive integer`);
+  }
+}
+
+export function startBot(options: Partial<BotOptions> & { api: string; name: string }): RunningBot {
+  const o: BotOptions = { ...BOT_DEFAULTS, log: createLogger({ role: 'bot', node_id: options.name }), ...options };
+  validateBotOptions(o);
+  const log = o.log;
+  const stop = new AbortController();
+  let session: Session | null = null;
+  let current: Current | null = null;
+  let working: Promise<void> = Promise.resolve();
+  let processed = 0;
+
+  /** sleep, cut short by close() */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        stop.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      stop.signal.addEventListener('abort', done, { once: true });
+    });
+
+  const register = async (): Promise<Session> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        const anonymous = new ApiClient(o.api, undefined, 10_000);
+        const r = await anonymous.post<BotView & { token: string }>('/bots/register', { name: o.name });
+        log.info('registered', { bot_id: r.bot_id, api: o.api });
+        return { id: r.bot_id, client: new ApiClient(o.api, r.token, 10_000) };
+      } catch (err) {
+        if (stop.signal.aborted) throw err;
+        if (failures === 0) log.warn('cannot register: retrying with backoff', { error: errorMessage(err) });
+        await pause(retryDelay(failures));
+      }
+    }
+  };
+
+  /**
+   * a report about the current job, retried while the API is away; false when the API refused it
+   * (the job is not ours any more, or the API does not know this bot)
+   */
+  const report = async (s: Session, path: string, body: unknown): Promise<boolean> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        await s.client.post(path, body);
+        return true;
+      } catch (err) {
+        if (!isRetryable(err) || (stop.signal.aborted && failures >= 3)) {
+          if (isUnknownBot(err)) session = null;
+          log.warn('report refused: the job is not ours any more', { path, error: errorMessage(err) });
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, retryDelay(failures)));
+      }
+    }
+  };
+
+  const runJob = async (s: Session, job: JobView) => {
+    const abort = new AbortController();
+    current = { id: job.job_id, since: Date.now(), abort };
+    try {
+      if (!(await report(s, `/jobs/${job.job_id}/start`, {}))) return;
+      let outcome: { path: string; body: unknown };
+      try {
+        const result = await handlerFor(job.type).run(job.params, { signal: abort.signal });
+        outcome = { path: 'complete', body: { result } };
+      } catch (err) {
+        outcome = { path: 'fail', body: { error: errorMessage(err), permanent: isPermanent(err) } };
+      }
+      if (abort.signal.aborted) return; // taken back, or a forced stop: someone else will run it
+      if (await report(s, `/jobs/${job.job_id}/${outcome.path}`, outcome.body)) processed++;
+      log.info(`job ${outcome.path === 'complete' ? 'completed' : 'failed'}`, { job_id: job.job_id, type: job.type });
+    } finally {
+      current = null;
+    }
+  };
+
+  /**
+   * a job to work on: a new claim, or, when the API says this bot already holds one (the answer
+   * to a claim was lost, say in an API restart), that job again
+   */
+  const claimOrResume = async (s: Session): Promise<JobView | null> => {
+    try {
+      return (await s.client.post<{ job: JobView } | null>('/jobs/claim', {}))?.job ?? null;
+    } catch (err) {
+      if (!(err instanceof WizardError && err.code === 'conflict')) throw err;
+      const me = await s.client.post<BotView>('/bots/heartbeat', {});
+      if (!me.current_job) return null;
+      log.warn('resuming the job the API says this bot holds', { job_id: me.current_job });
+      return s.client.get<JobView>(`/jobs/${encodeURIComponent(me.current_job)}`);
+    }
+  };
+
+  const workLoop = async () => {
+    let failures = 0;
+    while (!stop.signal.aborted) {
+      try {
+        session ??= await register();
+        const s = session;
+        const job = await claimOrResume(s);
+        failures = 0;
+        if (!job) {
+          await pause(o.pollMs);
+          continue;
+        }
+        await runJob(s, job);
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        if (isUnknownBot(err)) {
+          log.warn('the API does not know this bot: registering again');
+          session = null;
+          continue;
+        }
+        if (failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
+        await pause(retryDelay(failures++));
+      }
+    }
+  };
+
+  const heartbeat = async () => {
+    const s = session;
+    if (!s) return;
+    const sentAt = Date.now();
+    try {
+      const seen = await s.client.post<BotView>('/bots/heartbeat', {});
+      const c = current;
+      if (c && c.since <= sentAt && seen.current_job !== c.id) {
+        log.warn('job taken back while this bot was silent: abandoning it', { job_id: c.id });
+        c.abort.abort(new Error('job taken back'));
+      }
+    } catch (err) {
+      if (!isUnknownBot(err) || session !== s) return; // the API is away: the next beat tries again
+      log.warn('the API does not know this bot: registering again');
+      session = null;
+      current?.abort.abort(new Error('bot unknown to the API'));
+    }
+  };
+
+  const timer = setInterval(() => void heartbeat(), o.heartbeatMs);
+  working = workLoop();
+
+  return {
+    name: o.name,
+    botId: () => session?.id ?? null,
+    processed: () => processed,
+    async close(force = false) {
+      if (stop.signal.aborted) return;
+      stop.abort();
+      clearInterval(timer);
+      const c = current;
+      if (force) {
+        c?.abort.abort(new Error('bot stopped'));
+        return;
+      }
+      const drained = await Promise.race([working.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), o.drainMs))]);
+      if (!drained) current?.abort.abort(new Error('bot stopping'));
+      await Promise.race([working, new Promise((r) => setTimeout(r, 2000))]);
+      const s = session;
+      if (s) await s.client.post('/bots/deregister', {}).catch(() => undefined);
+      log.info('bot stopped', { processed, bot_id: s?.id ?? null });
+    },
+  };
+}
+
+/** `wizard bot --count N`: N bots in one process, named <name>-1 … <name>-N */
+export function startBots(count: number, options: Partial<BotOptions> & { api: string; name: string }): { bots: RunningBot[]; close(force?: boolean): Promise<void> } {
+  const bots = Array.from({ length: count }, (_, i) => startBot({ ...options, name: count === 1 ? options.name : `${options.name}-${i + 1}` }));
+  return {
+    bots,
+    async close(force = false) {
+      await Promise.all(bots.map((b) => b.close(force)));
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * `wizard scheduler`: seed 004's main loop, run by one leader across the cluster.
+ *
+ * - Leadership is a lease in the store (holdLock: SET NX PX, renewed by the holder only, in Lua);
+ *   a standby takes over within leaderLeaseMs of the leader's death, at once if it stepped down.
+ * - Every populateIntervalMs the leader makes one batch. The batch is keyed by its interval slot
+ *   (floor(now / interval)) and made with that key NX in the same script as the enqueue, so even
+ *   two leaders for a moment (a paused process whose lease lapsed) cannot double a batch.
+ * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
+ *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
+ * - close() steps down (releases the lease) so a standby leads at once; close(true) just stops.
+ */
+import { BatchSpec, batchJobs } from '../core/batch';
+import { errorMessage } from '../core/errors';
+import type { Store } from '../store/types';
+import { createLogger, Logger } from '../util/log';
+
+export interface SchedulerOptions {
+  nodeId: string;
+  populateIntervalMs: number;
+  batch: BatchSpec;
+  botDownAfterMs: number;
+  /** how long a leader's lease lasts without renewal */
+  leaderLeaseMs: number;
+  log: Logger;
+}
+
+export const SCHEDULER_DEFAULTS = { populateIntervalMs: 600_000, botDownAfterMs: 120_000, leaderLeaseMs: 5_000 };
+
+export const LEADER_LOCK = 'scheduler';
+
+export interface RunningScheduler {
+  readonly nodeId: string;
+  isLeader(): boolean;
+  /** batches this scheduler made */
+  batches(): number;
+  close(force?: boolean): Promise<void>;
+}
+
+export function validateSchedulerOptions(o: SchedulerOptions): void {
+  for (const k of ['populateIntervalMs', 'botDownAfterMs', 'leaderLeaseMs'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`options.${k} must be a positive integer`);
+  }
+  if (!Number.isInteger(o.batch.size) || o.batch.size < 1) throw new Error('options.batch.size must be a positive integer');
+}
+
+/** the slot of a time: one batch per slot */
+export const slotOf = (now: number, intervalMs: number): number => Math.floor(now / intervalMs);
+
+export function startScheduler(store: Store, options: Partial<SchedulerOptions> & { nodeId: string; batch: BatchSpec }): RunningScheduler {
+  const o: SchedulerOptions = { ...SCHEDULER_DEFAULTS, log: createLogger({ role: 'scheduler', node_id: options.nodeId }), ...options };
+  validateSchedulerOptions(o);
+  const log = o.log;
+  // tick often enough to renew the lease (a third of it) and to catch each slot early
+  const tickMs = Math.max(50, Math.min(1000, Math.floor(o.leaderLeaseMs / 3), Math.floor(o.populateIntervalMs / 4)));
+  let leader: boolean | null = null;
+  let lastSlot = -1;
+  let made = 0;
+  let stopping = false;
+  let ticking: Promise<void> | null = null;
+
+  const populate = async (now: number) => {
+    const slot = slotOf(now, o.populateIntervalMs);
+    if (slot === lastSlot) return;
+    const batch = new Date(slot * o.populateIntervalMs).toISOString();
+    const jobs = await store.enqueueOnce(`batch:${o.populateIntervalMs}:${slot}`, 2 * o.populateIntervalMs + o.leaderLeaseMs, batchJobs(o.batch, batch, o.nodeId));
+    lastSlot = slot;
+    if (jobs) {
+      made++;
+      log.info('batch created', { batch, jobs: jobs.length, type: o.batch.type, queue: o.batch.queue });
+    }
+  };
+
+  const housekeeping = async () => {
+    const { down, reclaimed } = await store.markBotsDown(o.botDownAfterMs);
+    if (down.length) log.warn('bots marked down', { bots: down, jobs_requeued: reclaimed });
+    for (const queue of await store.knownQueues()) {
+      const { requeued, dead } = await store.reap(queue);
+      if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { queue, requeued: requeued.length, dead: dead.length });
+    }
+    const pruned = await store.pruneDatalake();
+    if (pruned.length) log.info('datalake days dropped', { days: pruned });
+  };
+
+  const tick = async () => {
+    try {
+      const was = leader;
+      leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
+      if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
+      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
+      if (!leader || stopping) return;
+      await populate(Date.now());
+      await housekeeping();
+    } catch (err) {
+      log.warn('scheduler tick failed: retrying next tick', { error: errorMessage(err) });
+    }
+  };
+
+  /** one tick at a time: a slow store skips ticks rather than piling them up */
+  const run = () => {
+    ticking ??= tick().finally(() => (ticking = null));
+  };
+  const timer = setInterval(run, tickMs);
+  run();
+  log.info('scheduler started', { interval_ms: o.populateIntervalMs, batch_size: o.batch.size, type: o.batch.type, queue: o.batch.queue, store: store.location });
+
+  return {
+    nodeId: o.nodeId,
+    isLeader: () => leader === true,
+    batches: () => made,
+    async close(force = false) {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(timer);
+      if (force) return;
+      await ticking;
+      if (leader) await store.releaseLock(LEADER_LOCK, o.nodeId).catch(() => undefined);
+      await store.removeNode('scheduler', o.nodeId).catch(() => undefined);
+      log.info('scheduler stopped', { batches: made });
+    },
+  };
+}

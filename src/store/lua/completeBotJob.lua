@@ -1,0 +1,9 @@
+--[[ completeBotJob: the bot holding a job reports it done (seed 004's POST /jobs/:id/complete):
+  lib.lua's completeJob with the claim token the bot's record keeps; the bot is counted
+  (jobs_done) and free again, in the same step.
+  ARGV[4] id  ARGV[5] bot id  ARGV[6] result (JSON)
+  Returns  OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, NOT_HOLDER or BOT_MISSING.
+]]
+local code = forBot(ARGV[5], ARGV[4], 'jobs_done', completeJob, ARGV[6])
+flush()
+return code
