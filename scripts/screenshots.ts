@@ -16,7 +16,7 @@ const TOKEN = 'screenshots';
 async function main(): Promise<void> {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
-  const up = spawnWizard(['up', '--port', String(port), '--node-id', 'laptop', '--threads', '2'], {
+  const up = spawnWizard(['up', '--port', String(port), '--node-id', 'laptop', '--threads', '2', '--bots', '3'], {
     ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', PROCESSING_DURATION_MS: '1500', HEARTBEAT_INTERVAL_MS: '1000',
   }, 'up');
   await up.waitForOutput(/dashboard at/);
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
     await page.locator('.prime-count').waitFor({ timeout: 60_000 });
     await shot('dashboard-primes.png');
 
-    if (hasBots) await waitUntil(async () => ((await http<{ up: number }>('GET', `${api}/bots`)).body.up ?? 0) > 0, 20_000, 'a bot up', 200);
+    // the bots at work: a few of their jobs finished, so throughput and the datalake show
+    if (hasBots) await waitUntil(async () => (await http<{ throughput_per_minute: number }>('GET', `${api}/metrics/summary`)).body.throughput_per_minute >= 6, 30_000, 'bots finishing jobs', 250);
     await page.goto(`${api}/#/`);
     await page.locator('.cards').waitFor();
     await shot('dashboard-overview.png');
