@@ -52,7 +52,9 @@
       return { kind: 'unavailable', message: 'Not available on this server yet (it has no such endpoint).', field };
     }
     if (status === 503) return { kind: 'store', message: `Redis is unavailable: ${message}`, field };
-    if (status === 401 || status === 403) return { kind: 'auth', message: `${message}. Enter the admin token under "Admin token".`, field };
+    // 401: no token or a wrong one, which the page can fix; 403: the node has none configured
+    if (status === 401) return { kind: 'auth', message: `${message}. Enter it under "Admin token" at the top.`, field };
+    if (status === 403) return { kind: 'auth', message, field };
     if (status === 400) return { kind: 'invalid', message, field };
     if (status === 404) return { kind: 'not_found', message, field };
     return { kind: 'other', message, field };
