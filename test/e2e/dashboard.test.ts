@@ -68,7 +68,7 @@ test('GET / is the page for a browser and a JSON description for anything else; 
   expect(await page.text()).toContain('<script defer src="vendor/alpine-csp.min.js"></script>');
   const root = await http<{ name: string; dashboard: string }>('GET', `${api}/`);
   expect(root.body).toMatchObject({ name: 'wizard', node_id: 'dash-api', dashboard: '/' });
-  for (const [file, type] of [['vendor/alpine-csp.min.js', /javascript/], ['vendor/pico.min.css', /text\/css/], ['app.js', /javascript/], ['app.css', /text\/css/]] as const) {
+  for (const [file, type] of [['vendor/alpine-csp.min.js', /javascript/], ['vendor/pico.min.css', /text\/css/], ['lib.js', /javascript/], ['app.js', /javascript/], ['app.css', /text\/css/]] as const) {
     const res = await fetch(`${api}/${file}`);
     expect({ file, status: res.status, type: res.headers.get('content-type') }).toEqual({ file, status: 200, type: expect.stringMatching(type) });
   }
