@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'conflict'
   | 'lease_lost'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'rate_limited'
   | 'store_unavailable'
   | 'unprocessable'
@@ -128,6 +129,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   lease_lost: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
   job_failed: 500,

@@ -112,6 +112,11 @@ export const listJobsQuery = z.object({
   limit: queryInt('limit', 1, 500, 50),
 });
 
+export const dlqQuery = z.object({
+  offset: queryInt('offset', 0, 1_000_000, 0),
+  limit: queryInt('limit', 1, 500, 50),
+});
+
 const objectError = (shape: string) => (iss: { code: string; keys?: string[] }) =>
   iss.code === 'unrecognized_keys' ? `unknown field: ${(iss.keys ?? []).join(', ')}` : `body must be a JSON object ${shape}`;
 

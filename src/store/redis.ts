@@ -53,6 +53,8 @@ export interface RedisStoreOptions extends StoreOptions {
    * 1 gave half the conflicts of 2 and no exhausted retries, at the same throughput.
    */
   watchConnections: number;
+  /** a test seam: runs in an optimistic add after the sum is read and before it is written */
+  betweenReadAndWrite?: () => Promise<void>;
 }
 
 /** the URL without its password, for messages and logs */
@@ -530,6 +532,7 @@ export class RedisStore implements Store {
         await c.unwatch();
         throw sumOutOfRange(n);
       }
+      await this.options.betweenReadAndWrite?.();
       await c.multi().set(key, next.toString()).exec();
       return next;
     } catch (err) {

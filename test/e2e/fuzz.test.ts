@@ -34,6 +34,14 @@ const INVALID: Record<string, unknown[]> = {
   b: NOT_NUMBERS,
   op: [...NOT_NUMBERS.filter((v) => typeof v !== 'string' || v === ''), 'pow', 'ADD', 'add '],
   number: [...NOT_NUMBERS, ...BAD_INTEGERS.filter((v) => !Number.isSafeInteger(v))],
+  name: [null, true, 1, '', 'n'.repeat(129), [], {}],
+  status: ['RUNNING!', 'done', '', '🧙', 'PENDING;DROP', 'x'.repeat(300)],
+  offset: ['-1', 'x', '1.5', '1e99', ''],
+  limit: ['0', '501', '-3', 'x', '2.5'],
+  count: [...NOT_NUMBERS, ...BAD_INTEGERS, 0, 1001],
+  error: [null, 1, '', [], {}, 'e'.repeat(2001)],
+  result: [],
+  queue: [1, '', 'bad queue', '../x', 'q'.repeat(65)],
 };
 
 interface RouteSpec {
@@ -45,6 +53,8 @@ interface RouteSpec {
   noInput?: boolean;
   /** needs an admin token: without one every request is refused */
   admin?: boolean;
+  /** every body field is optional: an empty body is a valid request, not a malformed one */
+  optionalBody?: boolean;
 }
 
 const SPECS: Record<string, RouteSpec> = {
@@ -63,6 +73,23 @@ const SPECS: Record<string, RouteSpec> = {
   'POST /abacus/number': { body: ['number'] },
   'GET /abacus/sum': { noInput: true },
   'DELETE /abacus/sum': { admin: true },
+  'GET /jobs': { query: ['status', 'offset', 'limit'] },
+  'POST /jobs/populate': { body: ['count'], admin: true },
+  'POST /jobs/claim': { body: ['queue'] },
+  'POST /jobs/:id/start': {},
+  'POST /jobs/:id/complete': { body: ['result'] },
+  'POST /jobs/:id/fail': { body: ['error'] },
+  'POST /bots/register': { body: ['name'], optionalBody: true },
+  'POST /bots/heartbeat': {},
+  'POST /bots/deregister': {},
+  'DELETE /bots/:id': { admin: true },
+  'GET /bots': { noInput: true },
+  'GET /datalake/stats': { noInput: true },
+  'GET /datalake/export/:date': {},
+  'GET /metrics/summary': { noInput: true },
+  'GET /dlq': { query: ['offset', 'limit'], admin: true },
+  'POST /dlq/:id/retry': { admin: true },
+  'DELETE /dlq': { admin: true },
   'GET /': { noInput: true },
   'GET /vendor/:file': {},
 };
@@ -83,10 +110,11 @@ function deepJson(depth: number): string {
 function malformed(r: Rand, method: string, route: string, spec: RouteSpec): Req {
   const path = route.replace(/:\w+/g, () => pick(r, GARBAGE_IDS));
   const json = { 'content-type': 'application/json' };
-  const kinds = ['fields', 'deep', 'huge', 'content-type', 'empty', 'invalid-json', 'query', 'not-object'];
-  const kind = pick(r, kinds);
+  // a GET's input is its query and path; a POST's or DELETE's is its body
+  const kinds = ['fields', 'deep', 'huge', 'content-type', 'invalid-json', 'not-object', ...(spec.optionalBody ? [] : ['empty'])];
+  const kind = method === 'GET' ? 'query' : pick(r, kinds);
   const fields = spec.body ?? [];
-  const valid: Record<string, unknown> = { n: 100_000, chunks: 4, a: 1, b: 2, op: 'add', number: 1 };
+  const valid: Record<string, unknown> = { n: 100_000, chunks: 4, a: 1, b: 2, op: 'add', number: 1, name: 'bot', count: 1, error: 'x', queue: 'bots' };
   switch (kind) {
     case 'fields': {
       const body: Record<string, unknown> = {};
@@ -133,8 +161,8 @@ afterAll(async () => {
 });
 
 async function snapshot() {
-  const [counts, depth, sum] = await Promise.all([store.countByState(), store.queueDepth('default'), store.abacusSum()]);
-  return { counts, depth, sum: String(sum) };
+  const [counts, depth, sum, bots, days] = await Promise.all([store.countByState(), store.queueDepth('default'), store.abacusSum(), store.listBots(), store.datalakeDays()]);
+  return { counts, depth, sum: String(sum), bots: bots.length, days };
 }
 
 test('every route of the app has a fuzz spec', () => {

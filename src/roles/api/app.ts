@@ -1,9 +1,11 @@
 /** The Express app: every route module mounted on one app, errors as JSON. */
-import express, { Express } from 'express';
+import express, { Express, RequestHandler } from 'express';
+import { WizardError } from '../../core/errors';
 import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
 import { botRoutes } from './routes/bots';
 import { datalakeRoutes } from './routes/datalake';
+import { dlqRoutes } from './routes/dlq';
 import { abacusRoutes } from './routes/abacus';
 import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
@@ -13,11 +15,21 @@ import { primeRoutes } from './routes/primes';
 
 export const BODY_LIMIT = '64kb';
 
+/** a request that carries a body must say it is JSON: anything else is a 415, never ignored */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is('application/json')) {
+    return next(new WizardError('unsupported_media_type', `the body must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`));
+  }
+  next();
+};
+
 export function createApp(ctx: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
+  app.use(requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
   app.use(mathRoutes(ctx));
@@ -26,6 +38,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(botRoutes(ctx));
   app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));
+  app.use(dlqRoutes(ctx));
   app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));

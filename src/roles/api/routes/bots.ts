@@ -17,7 +17,7 @@ export function botRoutes(ctx: ApiContext): Router {
   const bot = requireBot(ctx.store);
 
   r.post('/bots/register', async (req, res) => {
-    const body = parseInput(registerBotBody, req.body ?? {});
+    const body = parseInput(registerBotBody, req.body === undefined ? {} : req.body);
     const { id, token } = newBotCredentials();
     const registered = await ctx.store.registerBot(id, body.name ?? id, hashToken(token));
     res.status(201).json({ ...botView(registered), token, lease_ms: p.botLeaseMs });

@@ -33,7 +33,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/jobs/populate', admin, async (req, res) => {
-    const body = parseInput(populateBody, req.body ?? {});
+    const body = parseInput(populateBody, req.body === undefined ? {} : req.body);
     const spec = batchSpec(
       { ...p.batch, size: body.count ?? p.batch.size, type: body.type ?? p.batch.type, params: body.params ?? (body.type === undefined ? p.batch.params : undefined) },
       { type: 'type', params: 'params' },
@@ -44,7 +44,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/jobs/claim', bot, async (req, res) => {
-    const body = parseInput(claimBody, req.body ?? {});
+    const body = parseInput(claimBody, req.body === undefined ? {} : req.body);
     const job = await ctx.store.claimForBot(botIdOf(res), body.queue ?? p.botQueue, p.botLeaseMs);
     if (!job) {
       res.status(204).end();
@@ -65,13 +65,13 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/:id/complete', bot, async (req, res) => {
     const id = String(req.params.id);
-    const body = parseInput(completeBody, req.body ?? {});
+    const body = parseInput(completeBody, req.body === undefined ? {} : req.body);
     await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
     res.json(jobView(await getJob(id)));
   });
 
   r.post('/jobs/:id/fail', bot, async (req, res) => {
-    const body = parseInput(failBody, req.body ?? {});
+    const body = parseInput(failBody, req.body === undefined ? {} : req.body);
     const job = await getJob(String(req.params.id));
     const target = failTarget(job.type, job.attempts, body.permanent === true, Date.now());
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);

@@ -1,0 +1,31 @@
+/**
+ * The dead-letter queue (admin): jobs that used every attempt, with their last error.
+ * GET /dlq lists them, POST /dlq/:id/retry puts one back at the tail of its queue with its
+ * attempts counted from zero, DELETE /dlq purges them all.
+ */
+import { Router } from 'express';
+import { jobView } from '../../../core/job';
+import { dlqQuery, parseInput } from '../../../core/schemas';
+import { requireAdmin } from '../admin';
+import type { ApiContext } from '../context';
+
+export function dlqRoutes(ctx: ApiContext): Router {
+  const r = Router();
+  const admin = requireAdmin(ctx.adminToken);
+
+  r.get('/dlq', admin, async (req, res) => {
+    const q = parseInput(dlqQuery, req.query);
+    const { total, jobs } = await ctx.store.listDead(q.offset, q.limit);
+    res.json({ total, offset: q.offset, limit: q.limit, jobs: jobs.map(jobView) });
+  });
+
+  r.post('/dlq/:id/retry', admin, async (req, res) => {
+    res.json(jobView(await ctx.store.retryDead(String(req.params.id))));
+  });
+
+  r.delete('/dlq', admin, async (_req, res) => {
+    res.json({ purged: await ctx.store.purgeDead() });
+  });
+
+  return r;
+}
