@@ -154,6 +154,20 @@
         get redisUp() {
           return Boolean(this.health.data && this.health.data.redis_connected);
         },
+        /** the figures at the top: a title, the figure, a note under it (or why it is missing) */
+        get cards() {
+          const s = this.summary.data;
+          const why = this.problem(this.summary);
+          const sum = this.sum.data;
+          return [
+            { title: 'Store', figure: this.health.data ? (this.redisUp ? 'up' : 'down') : '…', note: this.storeText },
+            { title: 'Queued jobs', figure: s ? formatNumber(this.queued) : '—', note: s ? `bot queue: ${formatNumber(s.queue.waiting)} waiting, ${formatNumber(s.queue.active)} active` : why },
+            { title: 'Workers up', figure: formatNumber(this.workersLive), note: 'live worker processes' },
+            { title: 'Bots up', figure: s ? formatNumber(s.bots.up) : '—', note: s ? `of ${formatNumber(s.bots.total)} registered` : why },
+            { title: 'Throughput', figure: s ? formatNumber(s.throughput_per_minute) : '—', note: s ? `jobs/min · success ${this.percent(s.success_rate)}` : why },
+            { title: 'Abacus sum', figure: sum ? formatNumber(sum.sum) : '—', note: sum ? `read on ${sum.node_id}` : this.problem(this.sum) },
+          ];
+        },
         get storeText() {
           const h = this.health.data;
           if (!h || !h.store) return this.problem(this.health);
@@ -447,6 +461,15 @@
         stats: slot(),
         load() {
           return request('GET', 'datalake/stats').then((r) => fill(this.stats, r));
+        },
+        get cards() {
+          const d = this.stats.data;
+          if (!d) return [];
+          return [
+            { title: 'Records', figure: formatNumber(d.total), note: `recording: ${d.records}` },
+            { title: 'Success rate', figure: this.percent(d.success_rate), note: `${formatNumber(d.failure)} failed` },
+            { title: 'Mean duration', figure: this.ms(d.mean_duration_ms), note: `kept ${d.retention_days} days` },
+          ];
         },
         exportHref(date) {
           return `datalake/export/${encodeURIComponent(date)}`;
