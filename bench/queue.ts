@@ -5,6 +5,7 @@
  * The peers run in alternating rounds (BENCH_ROUNDS, 3) and their medians are compared.
  * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
  * BENCH_MEMORY_N (100000), BENCH_REDIS_URL (default: a redis-server of its own on a free port).
+ * The memory phase runs with the datalake off (--datalake none): it measures the queue.
  */
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
@@ -146,6 +147,9 @@ async function benchMemory(url: string) {
   const usedMemory = async () => Number(pairsFromInfo(await raw.info('memory')).used_memory);
   const ttl = 3000;
   const store = await new RedisStore({ url, prefix, resultTtlMs: ttl }).connect();
+  // the queue's own memory: the datalake is a deliberate, retained record (30 days by default),
+  // so it is off here; with it on, each finished task adds one record to its day
+  await store.configureDatalake({ records: 'none' });
   const worker: WizardProc = spawnWizard(
     ['worker', '--prefix', prefix, '--node-id', 'mem-worker', '--concurrency', String(CONCURRENCY), '--threads', '1', '--result-ttl-ms', String(ttl), '--event-retention-ms', String(ttl), '--lease-ms', '2000'],
     { REDIS_URL: url, LOG_LEVEL: 'warn' },
