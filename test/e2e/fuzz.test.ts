@@ -90,6 +90,8 @@ const SPECS: Record<string, RouteSpec> = {
   'GET /dlq': { query: ['offset', 'limit'], admin: true },
   'POST /dlq/:id/retry': { admin: true },
   'DELETE /dlq': { admin: true },
+  'GET /': { noInput: true },
+  'GET /vendor/:file': {},
 };
 
 interface Req {

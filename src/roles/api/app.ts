@@ -7,6 +7,7 @@ import { botRoutes } from './routes/bots';
 import { datalakeRoutes } from './routes/datalake';
 import { dlqRoutes } from './routes/dlq';
 import { abacusRoutes } from './routes/abacus';
+import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
@@ -38,6 +39,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));
   app.use(dlqRoutes(ctx));
+  app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
   return app;

@@ -1,0 +1,65 @@
+/**
+ * `npm run screenshots`: the dashboard's pictures in docs/, taken in headless Chromium from a
+ * `wizard up` (in memory, on a free port) given a little work first, so the pages have
+ * something to show: tasks, a prime count, abacus adds and, where this version has them, bots
+ * working through a batch. Nothing is left running.
+ */
+import path from 'node:path';
+import { launchBrowser } from '../test/helpers/browser';
+import { http, killAll, spawnWizard, waitUntil } from '../test/helpers/procs';
+import { freePort } from '../test/helpers/redis-server';
+import { assetPath } from '../src/util/package-root';
+
+const OUT = assetPath('docs');
+const TOKEN = 'screenshots';
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const up = spawnWizard(['up', '--port', String(port), '--node-id', 'laptop', '--threads', '2', '--bots', '3'], {
+    ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', PROCESSING_DURATION_MS: '1500', HEARTBEAT_INTERVAL_MS: '1000',
+  }, 'up');
+  await up.waitForOutput(/dashboard at/);
+
+  // some work for the pages to show
+  for (const [a, b] of [[2, 3], [40, 2], [7, 6]]) await http('POST', `${api}/task`, { a, b });
+  for (const n of [17, 25, -5]) await http('POST', `${api}/abacus/number`, { number: n });
+  const populate = await fetch(`${api}/jobs/populate`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ count: 6 }) });
+  const hasBots = populate.status !== 404;
+
+  const browser = await launchBrowser({ width: 1200, height: 860 });
+  try {
+    const page = await browser.context.newPage();
+    const shot = async (name: string) => {
+      await page.waitForTimeout(700); // let the bar's transition and the first polls settle
+      await page.screenshot({ path: path.join(OUT, name) });
+      process.stdout.write(`docs/${name}\n`);
+    };
+
+    await page.goto(`${api}/#/primes`);
+    await page.getByLabel('n (count up to)').fill('10000000');
+    await page.getByLabel('chunks').fill('16');
+    await page.getByRole('button', { name: 'Count primes' }).click();
+    await page.locator('.prime-count').waitFor({ timeout: 60_000 });
+    await shot('dashboard-primes.png');
+
+    // the bots at work: a few of their jobs finished, so throughput and the datalake show
+    if (hasBots) await waitUntil(async () => (await http<{ throughput_per_minute: number }>('GET', `${api}/metrics/summary`)).body.throughput_per_minute >= 6, 30_000, 'bots finishing jobs', 250);
+    await page.goto(`${api}/#/`);
+    await page.locator('.cards').waitFor();
+    await shot('dashboard-overview.png');
+
+    await page.goto(`${api}/#/bots`);
+    await page.locator('main h2').waitFor();
+    await shot('dashboard-bots.png');
+  } finally {
+    await browser.close();
+    await killAll();
+  }
+}
+
+main().catch(async (err) => {
+  process.stderr.write(`screenshots: ${err instanceof Error ? err.message : String(err)}\n`);
+  await killAll();
+  process.exitCode = 1;
+});

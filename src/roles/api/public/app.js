@@ -1,0 +1,519 @@
+/*
+ * The wizard dashboard: one page, hash routes (#/primes, #/jobs/<id>, #/bots/<id>, ...), one
+ * Alpine component per section. It runs on Alpine's CSP build: templates hold expressions only
+ * (no eval), and all logic lives here and in lib.js. Every request goes to the API that served
+ * the page, by a relative path, so the page works offline and behind a path prefix alike.
+ */
+'use strict';
+
+(() => {
+  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, adminToken, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
+
+  document.addEventListener('alpine:init', () => {
+    const Alpine = window.Alpine;
+
+    /** the root: the route, the admin token, formatting every section uses */
+    Alpine.data('dashboard', () => ({
+      route: parseRoute(location.hash),
+      now: Date.now(),
+      tokenDraft: '',
+      tokenSet: Boolean(adminToken()),
+      tokenNote: '',
+      pages: [
+        { id: 'overview', label: 'Overview' },
+        { id: 'math', label: 'Math' },
+        { id: 'primes', label: 'Primes' },
+        { id: 'jobs', label: 'Jobs' },
+        { id: 'bots', label: 'Bots' },
+        { id: 'datalake', label: 'Datalake' },
+        { id: 'abacus', label: 'Abacus' },
+      ],
+
+      init() {
+        window.addEventListener('hashchange', () => {
+          const before = this.route.page;
+          this.route = parseRoute(location.hash);
+          // move focus to the new page's heading, so keyboard and screen-reader users land there
+          if (before !== this.route.page) this.$nextTick(() => document.querySelector('main h2')?.focus());
+        });
+        setInterval(() => (this.now = Date.now()), 1000);
+      },
+
+      href(page) {
+        return page === 'overview' ? '#/' : `#/${page}`;
+      },
+      current(page) {
+        return this.route.page === page ? 'page' : null;
+      },
+      is(page) {
+        return this.route.page === page;
+      },
+      isDetail(page) {
+        return this.route.page === page && this.route.id !== null;
+      },
+      isList(page) {
+        return this.route.page === page && this.route.id === null;
+      },
+
+      saveToken() {
+        const t = this.tokenDraft.trim();
+        if (t) sessionStorage.setItem(TOKEN_KEY, t);
+        else sessionStorage.removeItem(TOKEN_KEY);
+        this.tokenSet = Boolean(t);
+        this.tokenDraft = '';
+        this.tokenNote = t ? 'Admin token saved for this tab.' : 'Admin token cleared.';
+        if (t) this.$refs.tokenBox.open = false;
+      },
+      forgetToken() {
+        this.tokenDraft = '';
+        this.saveToken();
+      },
+
+      num: formatNumber,
+      ago(iso) {
+        return formatAgo(iso, this.now);
+      },
+      when(iso) {
+        return iso ? new Date(iso).toLocaleString() : '—';
+      },
+      ms(v) {
+        if (v === null || v === undefined) return '—';
+        return v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(v < 10000 ? 2 : 1)} s`;
+      },
+      percent(rate) {
+        return rate === null || rate === undefined ? '—' : `${Math.round(rate * 1000) / 10}%`;
+      },
+      json(v) {
+        return v === null || v === undefined ? '—' : JSON.stringify(v);
+      },
+      short(id) {
+        return id ? String(id).slice(0, 8) : '—';
+      },
+      jobHref(id) {
+        return `#/jobs/${encodeURIComponent(id)}`;
+      },
+      botHref(id) {
+        return `#/bots/${encodeURIComponent(id)}`;
+      },
+      /** who handled a job: a node id as it is, a bot by the head of its id (its page has the rest) */
+      who(id) {
+        if (!id) return '—';
+        return /^bot-[0-9a-f-]{36}$/.test(id) ? id.slice(0, 12) : id;
+      },
+      /** the bot's page for a bot, or null: an <a> without href is plain text */
+      whoHref(id) {
+        return id && id.startsWith('bot-') ? this.botHref(id) : null;
+      },
+      stateClass(state) {
+        return `state state-${String(state || '').toLowerCase()}`;
+      },
+      /** text for a slot that is loading or failed, or '' when it has data */
+      problem(s) {
+        if (s.error) return s.error.message;
+        if (s.loading) return 'Loading…';
+        return '';
+      },
+      unavailable(s) {
+        return Boolean(s.error && s.error.kind === 'unavailable');
+      },
+      /** the first words of an error box, by what went wrong */
+      problemTitle(error) {
+        const titles = {
+          invalid: 'The server refused the input:',
+          store: 'The API is up but its store is not:',
+          network: 'Offline:',
+          auth: 'Admin only:',
+          not_found: 'Not found:',
+          unavailable: 'Not available:',
+        };
+        return error ? titles[error.kind] || 'Error:' : '';
+      },
+      skipToMain() {
+        document.querySelector('main h2')?.focus();
+      },
+    }));
+
+    Alpine.data('overview', () =>
+      polling(2000, {
+        health: slot(),
+        summary: slot(),
+        recent: slot(),
+        sum: slot(),
+        load() {
+          return Promise.all([
+            request('GET', 'health').then((r) => {
+              // /health answers 503 with a body that says what is wrong: show it as data too
+              fill(this.health, r);
+              if (!r.ok && r.data && r.data.status) this.health.data = r.data;
+            }),
+            request('GET', 'metrics/summary').then((r) => fill(this.summary, r)),
+            request('GET', 'jobs?limit=8').then((r) => fill(this.recent, r)),
+            request('GET', 'abacus/sum').then((r) => fill(this.sum, r)),
+          ]);
+        },
+        get redisUp() {
+          return Boolean(this.health.data && this.health.data.redis_connected);
+        },
+        /** the figures at the top: a title, the figure, a note under it (or why it is missing) */
+        get cards() {
+          const s = this.summary.data;
+          const why = this.problem(this.summary);
+          const sum = this.sum.data;
+          return [
+            { title: 'Store', figure: this.health.data ? (this.redisUp ? 'up' : 'down') : '…', note: this.storeText },
+            { title: 'Queued jobs', figure: s ? formatNumber(this.queued) : '—', note: s ? `bot queue: ${formatNumber(s.queue.waiting)} waiting, ${formatNumber(s.queue.active)} active` : why },
+            { title: 'Workers up', figure: formatNumber(this.workersLive), note: 'live worker processes' },
+            { title: 'Bots up', figure: s ? formatNumber(s.bots.up) : '—', note: s ? `of ${formatNumber(s.bots.total)} registered` : why },
+            { title: 'Throughput', figure: s ? formatNumber(s.throughput_per_minute) : '—', note: s ? `jobs/min · success ${this.percent(s.success_rate)}` : why },
+            { title: 'Abacus sum', figure: sum ? formatNumber(sum.sum) : '—', note: sum ? `read on ${sum.node_id}` : this.problem(this.sum) },
+          ];
+        },
+        get storeText() {
+          const h = this.health.data;
+          if (!h || !h.store) return this.problem(this.health);
+          if (h.store.kind === 'memory') return 'in memory: this process only';
+          return h.redis_connected ? `Redis at ${h.store.url}` : `Redis at ${h.store.url} is unreachable`;
+        },
+        get workersLive() {
+          return this.health.data && this.health.data.workers ? this.health.data.workers.live : null;
+        },
+        get queued() {
+          const s = this.summary.data;
+          return s ? s.jobs.by_state.PENDING + s.jobs.by_state.RETRY : null;
+        },
+      }),
+    );
+
+    Alpine.data('math', () => {
+      let stop = null;
+      return {
+        form: { a: '2', b: '3', op: 'add' },
+        task: null,
+        status: null,
+        sync: null,
+        error: null,
+        busy: false,
+        destroy() {
+          stop?.();
+        },
+        operands() {
+          const n = (v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v);
+          return { a: n(this.form.a), b: n(this.form.b), op: this.form.op };
+        },
+        async submit() {
+          stop?.();
+          this.busy = true;
+          this.error = null;
+          this.status = null;
+          const r = await request('POST', 'task', { body: this.operands() });
+          this.busy = false;
+          if (!r.ok) {
+            this.error = r.error;
+            return;
+          }
+          this.task = r.data;
+          stop = every(400, async () => {
+            const s = await request('GET', `tasks/${encodeURIComponent(this.task.task_id)}/status`);
+            if (s.ok) this.status = s.data;
+            else this.error = s.error;
+            if (s.ok && FINAL.includes(s.data.status)) stop();
+          });
+        },
+        async computeNow() {
+          this.error = null;
+          const { a, b, op } = this.operands();
+          const r = await request('GET', `add?${new URLSearchParams({ a: String(a), b: String(b), op })}`);
+          if (r.ok) this.sync = r.data;
+          else this.error = r.error;
+        },
+        get state() {
+          return this.status ? this.status.status : this.task ? this.task.status : null;
+        },
+      };
+    });
+
+    Alpine.data('primes', () => {
+      let source = null;
+      let fallback = null;
+      const close = () => {
+        source?.close();
+        source = null;
+        fallback?.();
+        fallback = null;
+      };
+      return {
+        form: { n: '1000000', chunks: '16' },
+        touched: { n: false, chunks: false },
+        job: null,
+        error: null,
+        busy: false,
+        live: '',
+        init() {
+          // #/primes/<id> follows that job: a reload, or a link to a running count
+          if (this.route.id) this.follow(this.route.id);
+          this.$watch('route.id', (id) => {
+            if (id && !(this.job && this.job.job_id === id)) this.follow(id);
+          });
+        },
+        destroy() {
+          close();
+        },
+        get nHint() {
+          return integerHint('n', this.form.n, PRIMES.minN, PRIMES.maxN, '10000', '10^12');
+        },
+        get chunksHint() {
+          return integerHint('chunks', this.form.chunks, 1, PRIMES.maxChunks, '1', '128');
+        },
+        invalid(field) {
+          if (this.error && this.error.field === field) return 'true';
+          const hint = field === 'n' ? this.nHint : this.chunksHint;
+          return this.touched[field] && hint ? 'true' : null;
+        },
+        touch(field) {
+          this.touched[field] = true;
+        },
+        /** the server is the judge: the form is sent even when a hint shows, and its 400 is shown as it is */
+        async submit() {
+          close();
+          this.busy = true;
+          this.error = null;
+          this.job = null;
+          const n = toNumber(this.form.n);
+          const chunks = toNumber(this.form.chunks);
+          const r = await request('POST', 'api/count-primes', { body: { n, chunks } });
+          this.busy = false;
+          if (!r.ok) {
+            this.error = r.error;
+            this.$nextTick(() => this.$refs.problem?.focus());
+            return;
+          }
+          this.job = { job_id: r.data.job_id, state: r.data.status, progress: { completed: 0, total: chunks }, result: null, error: null, params: { n, chunks } };
+          history.replaceState(null, '', `#/primes/${encodeURIComponent(r.data.job_id)}`);
+          this.route.id = r.data.job_id;
+          this.follow(r.data.job_id);
+        },
+        /** live progress over SSE; if the stream cannot be opened, one GET says why */
+        follow(id) {
+          close();
+          this.error = null;
+          if (!this.job || this.job.job_id !== id) this.job = null;
+          source = new EventSource(`api/jobs/${encodeURIComponent(id)}/events`);
+          source.addEventListener('state', (e) => {
+            this.job = JSON.parse(e.data);
+            this.live = FINAL.includes(this.job.state) ? this.finalText() : '';
+            if (FINAL.includes(this.job.state)) close();
+          });
+          source.addEventListener('error', async () => {
+            if (!source || source.readyState !== EventSource.CLOSED) return; // it reconnects by itself
+            close();
+            const r = await request('GET', `api/jobs/${encodeURIComponent(id)}`);
+            if (r.ok) {
+              this.job = r.data;
+              // not final yet: the stream broke for good, so poll until it is
+              if (!FINAL.includes(r.data.state)) fallback = every(1000, () => this.poll(id));
+            } else this.error = r.error;
+          });
+        },
+        async poll(id) {
+          const r = await request('GET', `api/jobs/${encodeURIComponent(id)}`);
+          if (r.ok) this.job = r.data;
+          if (r.ok && FINAL.includes(r.data.state)) close();
+        },
+        get pct() {
+          const p = this.job && this.job.progress;
+          return p && p.total ? Math.floor((p.completed / p.total) * 100) : 0;
+        },
+        get finished() {
+          return Boolean(this.job && FINAL.includes(this.job.state));
+        },
+        get succeeded() {
+          return Boolean(this.job && this.job.state === 'SUCCESS' && this.job.result);
+        },
+        get failed() {
+          return Boolean(this.job && (this.job.state === 'FAILURE' || this.job.state === 'DEAD'));
+        },
+        finalText() {
+          if (this.succeeded) return `Done: ${formatNumber(this.job.result.prime_count)} primes up to ${formatNumber(this.job.params.n)}.`;
+          return `The job failed: ${this.job.error || 'no reason given'}`;
+        },
+      };
+    });
+
+    Alpine.data('jobs', () =>
+      polling(3000, {
+        states: JOB_STATES,
+        status: '',
+        offset: 0,
+        limit: 20,
+        list: slot(),
+        load() {
+          const q = new URLSearchParams({ offset: String(this.offset), limit: String(this.limit) });
+          if (this.status) q.set('status', this.status);
+          return request('GET', `jobs?${q}`).then((r) => fill(this.list, r));
+        },
+        filter() {
+          this.offset = 0;
+          this.load();
+        },
+        page(delta) {
+          this.offset = Math.max(0, this.offset + delta * this.limit);
+          this.load();
+        },
+        get hasPrev() {
+          return this.offset > 0;
+        },
+        get hasNext() {
+          return Boolean(this.list.data && this.offset + this.limit < this.list.data.total);
+        },
+        get range() {
+          const d = this.list.data;
+          if (!d || d.total === 0) return 'No jobs';
+          return `${formatNumber(this.offset + 1)}–${formatNumber(this.offset + d.jobs.length)} of ${formatNumber(d.total)}`;
+        },
+      }),
+    );
+
+    Alpine.data('jobDetail', () => {
+      let stop = null;
+      return {
+        job: slot(),
+        chunks: slot(),
+        init() {
+          this.start();
+          this.$watch('route.id', () => this.start());
+        },
+        destroy() {
+          stop?.();
+        },
+        start() {
+          stop?.();
+          this.job = slot();
+          this.chunks = slot();
+          stop = every(1000, async () => {
+            const id = encodeURIComponent(this.route.id);
+            const r = fill(this.job, await request('GET', `jobs/${id}`));
+            if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
+            if (!r.ok || FINAL.includes(r.data.state)) stop();
+          });
+        },
+        get isPrimes() {
+          return Boolean(this.job.data && this.job.data.type === 'primes');
+        },
+      };
+    });
+
+    Alpine.data('bots', () =>
+      polling(2000, {
+        list: slot(),
+        addName: '',
+        populateCount: '5',
+        notice: null,
+        failure: null,
+        confirming: null,
+        init() {
+          // a message belongs to the page it was given on
+          this.$watch('route.id', () => {
+            this.notice = null;
+            this.failure = null;
+            this.confirming = null;
+          });
+        },
+        load() {
+          return request('GET', 'bots').then((r) => fill(this.list, r));
+        },
+        get selected() {
+          const d = this.list.data;
+          return d ? d.bots.find((b) => b.bot_id === this.route.id) || null : null;
+        },
+        report(r, text) {
+          this.notice = r.ok ? text : null;
+          this.failure = r.ok ? null : r.error;
+        },
+        async addBot() {
+          const body = this.addName.trim() ? { name: this.addName.trim() } : {};
+          const r = await request('POST', 'bots/register', { body, admin: true });
+          this.report(r, r.ok ? `Registered ${r.data.name === r.data.bot_id ? r.data.bot_id : `${r.data.name} (${r.data.bot_id})`}. Its token, shown only now: ${r.data.token}` : '');
+          if (r.ok) this.addName = '';
+          this.load();
+        },
+        async populate() {
+          const r = await request('POST', 'jobs/populate', { body: { count: toNumber(this.populateCount) }, admin: true });
+          this.report(r, r.ok ? `Created ${formatNumber(r.data.created)} ${r.data.type} jobs in batch ${r.data.batch}.` : '');
+        },
+        askDelete(id) {
+          this.confirming = id;
+        },
+        cancelDelete() {
+          this.confirming = null;
+        },
+        async remove(id) {
+          this.confirming = null;
+          const r = await request('DELETE', `bots/${encodeURIComponent(id)}`, { admin: true });
+          this.report(r, `Deleted bot ${id}.`);
+          if (r.ok && this.route.id === id) location.hash = '#/bots';
+          this.load();
+        },
+      }),
+    );
+
+    Alpine.data('datalake', () =>
+      polling(5000, {
+        stats: slot(),
+        load() {
+          return request('GET', 'datalake/stats').then((r) => fill(this.stats, r));
+        },
+        get cards() {
+          const d = this.stats.data;
+          if (!d) return [];
+          return [
+            { title: 'Records', figure: formatNumber(d.total), note: `recording: ${d.records}` },
+            { title: 'Success rate', figure: this.percent(d.success_rate), note: `${formatNumber(d.failure)} failed` },
+            { title: 'Mean duration', figure: this.ms(d.mean_duration_ms), note: `kept ${d.retention_days} days` },
+          ];
+        },
+        exportHref(date) {
+          return `datalake/export/${encodeURIComponent(date)}`;
+        },
+        exportName(date) {
+          return `datalake-${date}.ndjson`;
+        },
+      }),
+    );
+
+    Alpine.data('abacus', () =>
+      polling(1000, {
+        sum: slot(),
+        number: '',
+        adds: [],
+        failure: null,
+        notice: null,
+        confirming: false,
+        load() {
+          return request('GET', 'abacus/sum').then((r) => fill(this.sum, r));
+        },
+        get hint() {
+          if (this.number.trim() === '') return '';
+          const v = Number(this.number);
+          return Number.isSafeInteger(v) ? '' : 'number must be an integer within ±9007199254740991';
+        },
+        async add() {
+          const r = await request('POST', 'abacus/number', { body: { number: toNumber(this.number) } });
+          this.failure = r.ok ? null : r.error;
+          this.notice = null;
+          if (!r.ok) return;
+          this.adds.unshift({ key: `${r.data.timestamp}-${this.adds.length}`, ...r.data });
+          this.adds.splice(8);
+          this.sum.data = { sum: r.data.new_sum, timestamp: r.data.timestamp, node_id: r.data.node_id };
+          this.number = '';
+        },
+        async reset() {
+          this.confirming = false;
+          const r = await request('DELETE', 'abacus/sum', { admin: true });
+          this.failure = r.ok ? null : r.error;
+          this.notice = r.ok ? r.data.message : null;
+          this.load();
+        },
+      }),
+    );
+  });
+})();

@@ -1,0 +1,168 @@
+/*
+ * The dashboard's plumbing, with no Alpine in it: requests to the API and what their errors
+ * mean to a person, polling, the hash route, number and time formatting, the form hints.
+ * app.js takes these from window.wizardLib.
+ */
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'wizard.adminToken';
+  const FINAL = ['SUCCESS', 'FAILURE', 'DEAD'];
+  const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD'];
+  const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus'];
+  const PRIMES = { minN: 10000, maxN: 1e12, maxChunks: 128 };
+
+  const adminToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+  /**
+   * One request to the API. Resolves (never rejects) with {ok, status, data, error}; error is
+   * {kind, message, field} where kind says what the page should show:
+   * network (the API cannot be reached), unavailable (this server has no such route: a feature
+   * of a later version), store (503: Redis is down), auth (401/403), invalid (400: the server's
+   * own message, verbatim), not_found, or other.
+   */
+  async function request(method, path, { body, admin = false } = {}) {
+    const headers = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (admin && adminToken()) headers.authorization = `Bearer ${adminToken()}`;
+    let res;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+    } catch {
+      return { ok: false, status: 0, data: null, error: { kind: 'network', message: 'Cannot reach the API: is wizard api running?', field: null } };
+    }
+    let data = null;
+    if (res.status !== 204) {
+      try {
+        data = await res.json();
+      } catch {
+        data = null;
+      }
+    }
+    if (res.ok) return { ok: true, status: res.status, data, error: null };
+    return { ok: false, status: res.status, data, error: describeError(res.status, data) };
+  }
+
+  function describeError(status, data) {
+    const e = (data && (data.error && typeof data.error === 'object' ? data.error : data)) || {};
+    const message = typeof e.message === 'string' ? e.message : `HTTP ${status}`;
+    const field = Array.isArray(e.details) && e.details[0] && e.details[0].field ? e.details[0].field : null;
+    if (status === 404 && /^no route for /.test(message)) {
+      return { kind: 'unavailable', message: 'Not available on this server yet (it has no such endpoint).', field };
+    }
+    if (status === 503) return { kind: 'store', message: `Redis is unavailable: ${message}`, field };
+    // 401: no token or a wrong one, which the page can fix; 403: the node has none configured
+    if (status === 401) return { kind: 'auth', message: `${message}. Enter it under "Admin token" at the top.`, field };
+    if (status === 403) return { kind: 'auth', message, field };
+    if (status === 400) return { kind: 'invalid', message, field };
+    if (status === 404) return { kind: 'not_found', message, field };
+    return { kind: 'other', message, field };
+  }
+
+  /** runs fn now and then every ms while the tab is visible, whatever one run throws; returns stop() */
+  function every(ms, fn) {
+    let stopped = false;
+    let timer = null;
+    const tick = async () => {
+      if (stopped) return;
+      try {
+        if (!document.hidden) await fn();
+      } catch (err) {
+        console.error('dashboard:', err);
+      }
+      if (!stopped) timer = setTimeout(tick, ms);
+    };
+    tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+
+  /** a component that calls its load() every ms while it is on the page (Alpine's init and destroy) */
+  function polling(ms, component) {
+    let stop = null;
+    const ownInit = component.init;
+    component.init = function () {
+      stop = every(ms, () => this.load());
+      ownInit?.call(this);
+    };
+    component.destroy = () => stop?.();
+    return component;
+  }
+
+  /** a loadable value: {data, error, loading}; load(promiseOfReply) fills it */
+  const slot = () => ({ data: null, error: null, loading: true });
+  function fill(target, reply) {
+    target.loading = false;
+    if (reply.ok) {
+      target.data = reply.data;
+      target.error = null;
+    } else {
+      target.error = reply.error;
+      // a route this server lacks stays unavailable: keep no stale data beside the message
+      if (reply.error.kind === 'unavailable') target.data = null;
+    }
+    return reply;
+  }
+
+  function parseRoute(hash) {
+    const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
+    const [page, ...rest] = path.split('/').filter(Boolean).map(decodeURIComponent);
+    return {
+      page: PAGES.includes(page) ? page : 'overview',
+      id: rest.join('/') || null,
+      query: Object.fromEntries(new URLSearchParams(query)),
+    };
+  }
+
+  const numberFormat = new Intl.NumberFormat();
+  /** a count with grouping; sums beyond 2^53 arrive as decimal strings and stay exact */
+  function formatNumber(v) {
+    if (v === null || v === undefined || v === '') return '—';
+    if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v).toLocaleString();
+    return typeof v === 'number' ? numberFormat.format(v) : String(v);
+  }
+
+  function formatAgo(iso, now) {
+    if (!iso) return 'never';
+    const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
+    return `${Math.floor(s / 86400)} d ago`;
+  }
+
+  /** a number when the text is one, else the text as it is (for the server to name the problem) */
+  function toNumber(text) {
+    const t = String(text).trim();
+    return t !== '' && Number.isFinite(Number(t)) ? Number(t) : t;
+  }
+
+  /** the client's hint for an integer field, in the server's words; '' when it looks right */
+  function integerHint(field, text, min, max, minLabel, maxLabel) {
+    const v = toNumber(text);
+    if (typeof v !== 'number' || !Number.isInteger(v)) return `${field} must be an integer from ${minLabel} to ${maxLabel}`;
+    if (v < min) return `${field} must be an integer >= ${minLabel}`;
+    if (v > max) return `${field} must be an integer <= ${maxLabel}`;
+    return '';
+  }
+
+  window.wizardLib = Object.freeze({
+    TOKEN_KEY,
+    FINAL,
+    JOB_STATES,
+    PRIMES,
+    adminToken,
+    request,
+    every,
+    polling,
+    slot,
+    fill,
+    parseRoute,
+    formatNumber,
+    formatAgo,
+    toNumber,
+    integerHint,
+  });
+})();

@@ -1,0 +1,44 @@
+/**
+ * The dashboard: one page (index.html, app.js, app.css) served from the package itself, and
+ * the two libraries it uses served from their npm packages by path, so it works offline, from
+ * a clone after `npm ci` and from the built dist alike. Nothing is copied at build time.
+ *
+ * GET / answers a browser (Accept: text/html) with the page and anything else (curl, a
+ * script) with a short JSON description of the service, as seed 002's root endpoint does.
+ */
+import fs from 'node:fs';
+import express, { Router } from 'express';
+import { assetPath } from '../../../util/package-root';
+import type { ApiContext } from '../context';
+
+export const PUBLIC_DIR = assetPath('src', 'roles', 'api', 'public');
+
+/** the vendored files the page links to, by their name under /vendor/ */
+export const VENDOR_FILES = new Map<string, string>([
+  ['alpine-csp.min.js', require.resolve('@alpinejs/csp/dist/cdn.min.js')],
+  ['pico.min.css', require.resolve('@picocss/pico/css/pico.min.css')],
+]);
+
+export function dashboardRoutes(ctx: ApiContext): Router {
+  const r = Router();
+  const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+  // the page changes with the package: a browser revalidates it (cheap, by Last-Modified)
+  const statics = express.static(PUBLIC_DIR, { index: false, cacheControl: true, maxAge: 0, fallthrough: true });
+
+  r.get('/', (req, res, next) => {
+    if (!/\btext\/html\b/.test(req.get('accept') ?? '')) {
+      res.json({ name: 'wizard', version, node_id: ctx.nodeId, dashboard: '/', health: '/health' });
+      return;
+    }
+    res.set('cache-control', 'no-cache').sendFile('index.html', { root: PUBLIC_DIR }, (err) => err && next(err));
+  });
+
+  r.get('/vendor/:file', (req, res, next) => {
+    const file = VENDOR_FILES.get(req.params.file);
+    if (!file) return next();
+    res.set('cache-control', 'public, max-age=86400').sendFile(file, (err) => err && next(err));
+  });
+
+  r.use(statics);
+  return r;
+}
