@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
+import { healthcheckCommand } from './commands/healthcheck';
 import { botCommand } from './commands/bot';
 import { submitCommand, watchCommand } from './commands/client';
 import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './commands/monitor';
@@ -30,7 +31,8 @@ export function buildProgram(): Command {
     .addCommand(botsCommand)
     .addCommand(statusCommand)
     .addCommand(datalakeCommand)
-    .addCommand(abacusCommand);
+    .addCommand(abacusCommand)
+    .addCommand(healthcheckCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
     cmd.commands.forEach(exitOverride);
