@@ -16,6 +16,7 @@ RUN npm run build && deploy/stage-runtime.sh /app
 FROM node:20-slim
 ENV NODE_ENV=production \
     WIZARD_HOST=0.0.0.0 \
+    WIZARD_METRICS_HOST=0.0.0.0 \
     PORT=8000
 WORKDIR /app
 COPY --from=build /app /app

@@ -87,6 +87,7 @@ const SPECS: Record<string, RouteSpec> = {
   'GET /datalake/stats': { noInput: true },
   'GET /datalake/export/:date': {},
   'GET /metrics/summary': { noInput: true },
+  'GET /metrics': { noInput: true },
 };
 
 interface Req {

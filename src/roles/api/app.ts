@@ -9,6 +9,7 @@ import { abacusRoutes } from './routes/abacus';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
+import { metricsRoutes } from './prometheus';
 import { primeRoutes } from './routes/primes';
 
 export const BODY_LIMIT = '64kb';
@@ -27,6 +28,7 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
+  app.use(metricsRoutes(ctx)); // first, so that it times every request: GET /metrics and the HTTP histograms
   app.use(requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
