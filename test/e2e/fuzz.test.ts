@@ -88,6 +88,9 @@ const SPECS: Record<string, RouteSpec> = {
   'GET /datalake/export/:date': {},
   'GET /metrics/summary': { noInput: true },
   'GET /metrics': { noInput: true },
+  'GET /openapi.json': { noInput: true },
+  'GET /docs': { noInput: true },
+  'GET /docs/init.js': { noInput: true },
 };
 
 interface Req {

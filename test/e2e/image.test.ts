@@ -67,6 +67,8 @@ test('wizard api and wizard worker from the staged runtime count primes; each ro
   const url = await waitUntil(async () => /"url":"(http:[^"]+)"/.exec(api.out())?.[1], 20_000, `api listening; output: ${api.out()}`);
 
   expect((await http('GET', `${url}/healthz`)).status).toBe(200);
+  // assets the image must carry: the docs' Swagger UI (a production dependency) and prom-client
+  for (const p of ['/openapi.json', '/docs', '/docs/assets/swagger-ui-bundle.js', '/metrics']) expect({ p, status: (await fetch(url + p)).status }).toEqual({ p, status: 200 });
   const posted = await http<{ job_id: string }>('POST', `${url}/api/count-primes`, { n: 10_000, chunks: 2 });
   expect(posted.status).toBe(202);
   const done = await waitUntil(async () => {

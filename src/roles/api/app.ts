@@ -10,6 +10,7 @@ import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
 import { metricsRoutes } from './prometheus';
+import { docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 
 export const BODY_LIMIT = '64kb';
@@ -32,6 +33,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
+  app.use(docsRoutes());
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
