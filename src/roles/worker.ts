@@ -153,7 +153,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     if (abort.signal.aborted) return; // lease lost or forced stop: someone else will run it
     if (outcome.ok) {
       const { result } = outcome;
-      jobMetrics.observe(job, (performance.now() - began) / 1000, 'SUCCESS');
+      const seconds = (performance.now() - began) / 1000;
+      jobMetrics.observe(job, seconds, 'SUCCESS');
+      log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000) });
       await persist('complete', job, () => store.complete(job.id, token, result));
     } else {
       const { err } = outcome;

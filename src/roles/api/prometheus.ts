@@ -14,6 +14,7 @@ import { JOB_STATES } from '../../core/job';
 import { createJobMetrics, JobMetrics } from '../job-metrics';
 import type { ApiContext } from './context';
 import type { ApiMetrics } from './metrics';
+import type { Logger } from '../../util/log';
 
 export interface PromMetrics {
   registry: Registry;
@@ -55,13 +56,20 @@ export function createPromMetrics(abacus: ApiMetrics['abacus']): PromMetrics {
   };
 }
 
-/** time every request; its route label is the pattern that matched, or "(unmatched)" */
-export function httpTimer(m: PromMetrics): RequestHandler {
+/**
+ * time every request (its route label is the pattern that matched, or "(unmatched)"), and at
+ * LOG_LEVEL=debug log it as one line, with the job_id when the route names a job
+ */
+export function httpTimer(m: PromMetrics, log: Logger): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.once('close', () => {
       const route = (req.route?.path as string | undefined) ?? '(unmatched)';
-      m.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - start) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      m.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      // req.params is gone once an error left the route: read the id from the path by position
+      const jobId = /^\/(api\/jobs|jobs|tasks)\/:id/.test(route) ? req.path.split('/')[route.split('/').indexOf(':id')] : undefined; // as sent: never decoded, a stray % cannot throw here
+      log.debug('http', { method: req.method, path: req.path, route, status: res.statusCode, duration_ms: Math.round(seconds * 1e4) / 10, ...(jobId ? { job_id: jobId } : {}) });
     });
     next();
   };
@@ -105,7 +113,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
 export function metricsRoutes(ctx: ApiContext): Router {
   const r = Router();
   const m = ctx.metrics.prom;
-  r.use(httpTimer(m));
+  r.use(httpTimer(m, ctx.log));
   const refresh = clusterGauges(ctx, m.registry);
   r.get('/metrics', async (_req, res) => {
     await refresh();
