@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
 import { dlqCommand } from './commands/dlq';
+import { healthcheckCommand } from './commands/healthcheck';
 import { botCommand } from './commands/bot';
 import { submitCommand, watchCommand } from './commands/client';
 import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './commands/monitor';
@@ -32,7 +33,8 @@ export function buildProgram(): Command {
     .addCommand(statusCommand)
     .addCommand(datalakeCommand)
     .addCommand(abacusCommand)
-    .addCommand(dlqCommand);
+    .addCommand(dlqCommand)
+    .addCommand(healthcheckCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
     cmd.commands.forEach(exitOverride);

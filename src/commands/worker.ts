@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { startWorker } from '../roles/worker';
-import { eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
+import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
 import { storeFromFlags, untilSignal } from './run-role';
 
 export const workerCommand = new Command('worker')
@@ -15,6 +15,8 @@ export const workerCommand = new Command('worker')
   .addOption(new Option('--queue <name>', 'queue to consume').env('WIZARD_QUEUE').default('default'))
   .addOption(resultTtlOption())
   .addOption(eventRetentionOption())
+  .addOption(new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)').env('WIZARD_METRICS_PORT').argParser(parseIntIn('--metrics-port', 0, 65535)))
+  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1'))
   .action(async (flags) => {
     const store = await storeFromFlags(flags);
     const worker = startWorker(store, {
@@ -23,6 +25,8 @@ export const workerCommand = new Command('worker')
       threads: flags.threads ?? os.availableParallelism(),
       leaseMs: flags.leaseMs,
       queue: flags.queue,
+      metricsPort: flags.metricsPort,
+      metricsHost: flags.metricsHost,
     });
     await untilSignal(store, [worker]);
   });

@@ -113,7 +113,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
       } catch (err) {
         if (!isRetryable(err) || (stop.signal.aborted && failures >= 3)) {
           if (isUnknownBot(err)) session = null;
-          log.warn('report refused: the job is not ours any more', { path, error: errorMessage(err) });
+          log.warn('report refused: the job is not ours any more', { job_id: current?.id ?? null, path, error: errorMessage(err) });
           return false;
         }
         await new Promise((r) => setTimeout(r, retryDelay(failures)));

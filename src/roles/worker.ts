@@ -20,6 +20,9 @@ import { DEFAULT_QUEUE, Job } from '../core/job';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createJobMetrics } from './job-metrics';
+import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep } from '../util/time';
 
 export interface WorkerOptions {
@@ -36,6 +39,9 @@ export interface WorkerOptions {
   /** how long close() lets running jobs finish before releasing them */
   drainMs: number;
   log: Logger;
+  /** serve GET /metrics (job durations, retries, process metrics) on this port; off when unset */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export const WORKER_DEFAULTS = {
@@ -92,6 +98,14 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     slotFreed: null,
   }));
   let pool: Piscina | null = null;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const jobMetrics = createJobMetrics(registry);
+  const metricsServer = o.metricsPort === undefined ? null : serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1');
+  metricsServer?.then(
+    (m) => log.info('metrics listening', { url: m.url }),
+    (err) => log.error('metrics server failed', { error: errorMessage(err) }),
+  );
 
   const cpuPool = (): Piscina => {
     pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), minThreads: o.threads, maxThreads: o.threads, idleTimeout: 60_000 });
@@ -127,6 +141,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   /** run the handler; its slot is free as soon as the handler is done, before the ack returns */
   const runJob = async (job: Job, token: string, abort: AbortController, lane: Lane): Promise<void> => {
     let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
+    const began = performance.now();
     try {
       outcome = { ok: true, result: await execute(job, abort.signal) };
     } catch (err) {
@@ -138,10 +153,14 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     if (abort.signal.aborted) return; // lease lost or forced stop: someone else will run it
     if (outcome.ok) {
       const { result } = outcome;
+      const seconds = (performance.now() - began) / 1000;
+      jobMetrics.observe(job, seconds, 'SUCCESS');
+      log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000) });
       await persist('complete', job, () => store.complete(job.id, token, result));
     } else {
       const { err } = outcome;
       const target = failTarget(job.type, job.attempts, isPermanent(err), Date.now());
+      jobMetrics.observe(job, (performance.now() - began) / 1000, target.to);
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
     }
@@ -243,6 +262,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       if (force) {
         for (const h of held.values()) h.abort.abort(new Error('worker stopped'));
         await pool?.destroy();
+        await metricsServer?.then((m) => m.close(), () => undefined);
         return;
       }
       await Promise.race([loop, sleep(o.blockMs + 500)]);
@@ -256,6 +276,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       }
       await store.removeNode('worker', o.nodeId).catch(() => undefined);
       await pool?.destroy();
+      await metricsServer?.then((m) => m.close(), () => undefined);
       log.info('worker stopped', { processed, released: timedOut });
     },
   };

@@ -26,7 +26,8 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
     if (LEVELS[lvl] < min) return;
     const rec = { time: new Date().toISOString(), level: lvl, ...base, msg, ...fields };
     if (pretty) {
-      const extra = Object.entries({ ...fields }).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      const { role: _role, node_id: _node, ...context } = base;
+      const extra = Object.entries({ ...context, ...fields }).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
       process.stderr.write(`${rec.time.slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} [${base.role ?? '-'} ${base.node_id ?? ''}] ${msg}${extra.length ? ' ' + extra.join(' ') : ''}\n`);
     } else {
       process.stderr.write(JSON.stringify(rec) + '\n');

@@ -75,6 +75,13 @@ test.each([
   expect(await sumNow()).toBe(100);
 });
 
+test('a wrong content type → 415, the sum unchanged', async () => {
+  const res = await raw('POST', '/abacus/number', '{"number": 5}', { 'content-type': 'text/plain' });
+  expect(res.status).toBe(415);
+  expect(res.body.error.code).toBe('unsupported_media_type');
+  expect(await sumNow()).toBe(100);
+});
+
 test('an add past 2^63-1 → 422 naming the bound, the sum unchanged; exactly to the bound is fine', async () => {
   await store.abacusAdd(INT64_MAX - 100n - 10n);
   const over = await http<ErrorReply>('POST', `${api}/abacus/number`, { number: 11 });

@@ -11,6 +11,8 @@ import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
+import { metricsRoutes } from './prometheus';
+import { docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 
 export const BODY_LIMIT = '64kb';
@@ -29,9 +31,11 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
+  app.use(metricsRoutes(ctx)); // first, so that it times every request: GET /metrics and the HTTP histograms
   app.use(requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(opsRoutes(ctx));
+  app.use(docsRoutes());
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));

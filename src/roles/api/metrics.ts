@@ -1,4 +1,6 @@
-/** In-process counters of one API node: /health shows them now, a Prometheus /metrics later. */
+/** In-process metrics of one API node: /health shows the abacus counters, /metrics all of it. */
+import { createPromMetrics, PromMetrics } from './prometheus';
+
 export interface ApiMetrics {
   abacus: {
     /** adds applied */
@@ -10,8 +12,11 @@ export interface ApiMetrics {
     /** adds refused because the sum would leave the signed 64-bit range: 422 */
     out_of_range: number;
   };
+  /** the Prometheus registry and the metrics routes observe into (prometheus.ts) */
+  prom: PromMetrics;
 }
 
 export function createApiMetrics(): ApiMetrics {
-  return { abacus: { adds: 0, conflicts: 0, retries_exhausted: 0, out_of_range: 0 } };
+  const abacus = { adds: 0, conflicts: 0, retries_exhausted: 0, out_of_range: 0 };
+  return { abacus, prom: createPromMetrics(abacus) };
 }

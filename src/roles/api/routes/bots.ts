@@ -25,6 +25,7 @@ export function botRoutes(ctx: ApiContext): Router {
 
   r.post('/bots/heartbeat', bot, async (_req, res) => {
     const seen = await ctx.store.botHeartbeat(botIdOf(res), p.botLeaseMs);
+    ctx.metrics.prom.botHeartbeats.inc();
     if (!seen) throw new UnknownBotError();
     res.json(botView(seen));
   });

@@ -10,6 +10,7 @@ import { NotFoundError } from '../../../core/errors';
 import { failTarget } from '../../../core/handlers';
 import { Job, jobView } from '../../../core/job';
 import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody } from '../../../core/schemas';
+import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
@@ -19,6 +20,11 @@ export function jobRoutes(ctx: ApiContext): Router {
   const p = ctx.processing ?? PROCESSING_DEFAULTS;
   const bot = requireBot(ctx.store);
   const admin = requireAdmin(ctx.adminToken);
+
+  /** a bot's attempt ended: its run time, from the start it reported (or its claim) to now */
+  const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {
+    if (job.startedAt !== null) ctx.metrics.prom.jobs.observe(job, (Date.now() - job.startedAt) / 1000, outcome);
+  };
 
   const getJob = async (id: string): Promise<Job> => {
     const job = await ctx.store.getJob(id);
@@ -67,7 +73,9 @@ export function jobRoutes(ctx: ApiContext): Router {
     const id = String(req.params.id);
     const body = parseInput(completeBody, req.body === undefined ? {} : req.body);
     await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
-    res.json(jobView(await getJob(id)));
+    const job = await getJob(id);
+    observeBotJob(job, 'SUCCESS');
+    res.json(jobView(job));
   });
 
   r.post('/jobs/:id/fail', bot, async (req, res) => {
@@ -75,6 +83,7 @@ export function jobRoutes(ctx: ApiContext): Router {
     const job = await getJob(String(req.params.id));
     const target = failTarget(job.type, job.attempts, body.permanent === true, Date.now());
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
+    observeBotJob(job, target.to);
     res.json(jobView(await getJob(job.id)));
   });
 

@@ -1,0 +1,30 @@
+# wizard: one image for every role; the role is the command.
+#   docker build -t wizard .
+#   docker run --rm -e REDIS_URL=redis://host:6379 -p 8000:8000 wizard api
+#   docker run --rm -e REDIS_URL=redis://host:6379 wizard worker
+# Build stage: every dependency, compile TypeScript, then lay out the runtime with
+# deploy/stage-runtime.sh (what npm pack ships + production node_modules), which
+# test/e2e/image.test.ts also runs outside Docker.
+FROM node:20-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN npm run build && deploy/stage-runtime.sh /app
+
+# Runtime stage: node, the staged runtime and nothing else, run as the unprivileged `node` user.
+FROM node:20-slim
+ENV NODE_ENV=production \
+    WIZARD_HOST=0.0.0.0 \
+    WIZARD_METRICS_HOST=0.0.0.0 \
+    PORT=8000
+WORKDIR /app
+COPY --from=build /app /app
+RUN ln -s /app/bin/wizard /usr/local/bin/wizard
+USER node
+EXPOSE 8000
+# right for every role: `wizard healthcheck` reads the role from PID 1's command line
+# (api: GET /healthz; worker, scheduler: PING Redis; bot: GET the API's /healthz)
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 CMD ["wizard", "healthcheck"]
+ENTRYPOINT ["wizard"]
+CMD ["up"]

@@ -1,0 +1,83 @@
+/**
+ * `wizard healthcheck`: the container HEALTHCHECK, right for every role. It asks what the role
+ * itself depends on, within a couple of seconds, and exits 0 (healthy) or 1 (unhealthy; never 2,
+ * which Docker reserves):
+ *   api, up           GET http://127.0.0.1:<port>/healthz (the process serves)
+ *   worker, scheduler PING Redis (their only dependency; Docker restarts a dead process anyway)
+ *   bot               GET <api>/healthz (a bot speaks only HTTP to the API)
+ * With no --role it reads the role (and --port, --redis, --api) from PID 1's command line, which
+ * in a container is `wizard <role> ...`: one image HEALTHCHECK serves every role.
+ */
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { createClient } from 'redis';
+import { errorMessage } from '../core/errors';
+
+export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
+type HealthRole = (typeof HEALTH_ROLES)[number];
+
+/** the role and the flags given to the `wizard <role>` whose argv this is (null when it is none) */
+export function roleFromArgv(argv: string[]): { role: HealthRole; flags: Record<string, string> } | null {
+  const i = argv.findIndex((a) => (HEALTH_ROLES as readonly string[]).includes(a));
+  if (i < 0) return null;
+  const flags: Record<string, string> = {};
+  for (let j = i + 1; j < argv.length; j++) {
+    const m = /^--(port|redis|api)(?:=(.*))?$/.exec(argv[j]);
+    if (m) flags[m[1]] = m[2] ?? argv[++j] ?? '';
+  }
+  return { role: argv[i] as HealthRole, flags };
+}
+
+function pid1Argv(): string[] {
+  try {
+    return fs.readFileSync('/proc/1/cmdline', 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function httpOk(url: string, timeoutMs: number): Promise<void> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+}
+
+async function redisPing(url: string, timeoutMs: number): Promise<void> {
+  const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const pong = await Promise.race([client.ping(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('PING timed out')), timeoutMs).unref())]);
+    if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
+  } finally {
+    client.destroy();
+  }
+}
+
+export const healthcheckCommand = new Command('healthcheck')
+  .description("exit 0 when this container's role is healthy, 1 when not (the image's HEALTHCHECK)")
+  .addOption(new Option('--role <role>', "the role to check (default: PID 1's, from /proc/1/cmdline)").choices(HEALTH_ROLES))
+  .addOption(new Option('--timeout-ms <ms>', 'give up after this long').default(2000).argParser(Number))
+  .action(async (flags: { role?: HealthRole; timeoutMs: number }) => {
+    const detected = roleFromArgv(pid1Argv());
+    const role = flags.role ?? detected?.role;
+    const given = detected && detected.role === role ? detected.flags : {};
+    const env = process.env;
+    let target = '';
+    try {
+      if (!role) throw new Error('no role: pass --role (PID 1 is not `wizard <role>`)');
+      if (role === 'api' || role === 'up') {
+        target = `http://127.0.0.1:${given.port ?? env.PORT ?? 8000}/healthz`;
+        await httpOk(target, flags.timeoutMs);
+      } else if (role === 'bot') {
+        target = `${(given.api ?? env.WIZARD_API_URL ?? 'http://127.0.0.1:8000').replace(/\/+$/, '')}/healthz`;
+        await httpOk(target, flags.timeoutMs);
+      } else {
+        target = given.redis ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+        await redisPing(target, flags.timeoutMs);
+      }
+      process.stdout.write(`healthy: ${role} (${target.replace(/\/\/[^@/]*@/, '//***@')})\n`);
+    } catch (err) {
+      // a plain Error: cli.ts prints it and exits 1, which Docker reads as unhealthy
+      throw new Error(`unhealthy: ${role ?? '?'} ${target.replace(/\/\/[^@/]*@/, '//***@')}: ${errorMessage(err)}`);
+    }
+  });

@@ -1,0 +1,123 @@
+/**
+ * GET /metrics: Prometheus text, from prom-client with a registry per API node.
+ * - this node: HTTP requests by method, route (the Express pattern, so ids do not explode the
+ *   label set) and status, with latency histograms; abacus adds and conflicts; bot heartbeats
+ *   received; bots' job durations and retries (job-metrics.ts); Node's process metrics.
+ * - the cluster, read from the store at scrape time (a handful of reads): jobs by state, queue
+ *   depth per queue, the dead-letter queue, bots up and down and each bot's heartbeat age, live
+ *   workers. Every API node answers the same values: aggregate them with max, not sum.
+ * Workers' job durations are on each worker's own /metrics (wizard worker --metrics-port).
+ */
+import { RequestHandler, Router } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { JOB_STATES } from '../../core/job';
+import { createJobMetrics, JobMetrics } from '../job-metrics';
+import type { ApiContext } from './context';
+import type { ApiMetrics } from './metrics';
+import type { Logger } from '../../util/log';
+
+export interface PromMetrics {
+  registry: Registry;
+  jobs: JobMetrics;
+  botHeartbeats: Counter<string>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+}
+
+/** a counter that reads its value from a plain number when scraped */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number) {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+export function createPromMetrics(abacus: ApiMetrics['abacus']): PromMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  mirroredCounter(registry, 'wizard_abacus_adds_total', 'abacus adds applied by this node', () => abacus.adds);
+  mirroredCounter(registry, 'wizard_abacus_conflicts_total', 'optimistic abacus attempts that found the sum moved', () => abacus.conflicts);
+  mirroredCounter(registry, 'wizard_abacus_retries_exhausted_total', 'optimistic adds that ran out of attempts (409)', () => abacus.retries_exhausted);
+  return {
+    registry,
+    jobs: createJobMetrics(registry),
+    botHeartbeats: new Counter({ name: 'wizard_bot_heartbeats_total', help: 'bot heartbeats received by this node', registers: [registry] }),
+    httpDuration: new Histogram({
+      name: 'wizard_http_request_duration_seconds',
+      help: 'HTTP requests by method, route pattern and status, with their latency',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * time every request (its route label is the pattern that matched, or "(unmatched)"), and at
+ * LOG_LEVEL=debug log it as one line, with the job_id when the route names a job
+ */
+export function httpTimer(m: PromMetrics, log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.once('close', () => {
+      const route = (req.route?.path as string | undefined) ?? '(unmatched)';
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      m.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      // req.params is gone once an error left the route: read the id from the path by position
+      const jobId = /^\/(api\/jobs|jobs|tasks)\/:id/.test(route) ? req.path.split('/')[route.split('/').indexOf(':id')] : undefined; // as sent: never decoded, a stray % cannot throw here
+      log.debug('http', { method: req.method, path: req.path, route, status: res.statusCode, duration_ms: Math.round(seconds * 1e4) / 10, ...(jobId ? { job_id: jobId } : {}) });
+    });
+    next();
+  };
+}
+
+/** gauges read from the store when scraped, not updated as things happen */
+function clusterGauges(ctx: ApiContext, registry: Registry) {
+  const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const jobs = g('wizard_jobs', 'jobs in each state, cluster-wide', ['state']);
+  const queue = g('wizard_queue_jobs', 'jobs of each queue: waiting, active (leased) or delayed (waiting for a retry)', ['queue', 'status']);
+  const dlq = g('wizard_dlq_jobs', 'jobs in the dead-letter queue (DEAD), cluster-wide');
+  const bots = g('wizard_bots', 'bots up and down', ['status']);
+  const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', 'seconds since each bot last heartbeated', ['bot_id', 'name', 'status']);
+  const workers = g('wizard_workers_live', 'workers heartbeating now');
+  const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
+  return async () => {
+    try {
+      const [counts, queues, botList, live] = await Promise.all([ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker')]);
+      const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
+      const now = Date.now();
+      for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
+      queue.reset();
+      queues.forEach((q, i) => {
+        for (const [status, n] of Object.entries(depths[i])) queue.set({ queue: q, status }, n);
+      });
+      dlq.set(counts.DEAD);
+      const up = botList.filter((b) => b.status === 'up').length;
+      bots.set({ status: 'up' }, up);
+      bots.set({ status: 'down' }, botList.length - up);
+      heartbeatAge.reset();
+      for (const b of botList) heartbeatAge.set({ bot_id: b.id, name: b.name, status: b.status }, Math.max(0, (now - b.lastHeartbeat) / 1000));
+      workers.set(live.length);
+      storeUp.set(1);
+    } catch (err) {
+      storeUp.set(0);
+      ctx.log.warn('metrics: store unavailable', { error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+}
+
+export function metricsRoutes(ctx: ApiContext): Router {
+  const r = Router();
+  const m = ctx.metrics.prom;
+  r.use(httpTimer(m, ctx.log));
+  const refresh = clusterGauges(ctx, m.registry);
+  r.get('/metrics', async (_req, res) => {
+    await refresh();
+    res.type(m.registry.contentType).send(await m.registry.metrics());
+  });
+  return r;
+}

@@ -1,0 +1,34 @@
+/**
+ * Job metrics in Prometheus form, kept by the process that saw the job end: a worker for the
+ * jobs it runs (on its own --metrics-port), the API for bots' jobs (when a bot reports). Each
+ * process counts only its own, so summing over every scraped process is right, and it costs one
+ * in-memory observation per job: nothing is written to Redis for it.
+ */
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { Job } from '../core/job';
+import type { FailTarget } from '../store/types';
+
+/** seconds: from a 10 ms task to seed 004's 5-minute jobs and beyond */
+export const JOB_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600];
+
+export interface JobMetrics {
+  /** a job this process saw end: its run time, and where it went */
+  observe(job: Job, seconds: number, outcome: 'SUCCESS' | FailTarget['to']): void;
+}
+
+export function createJobMetrics(registry: Registry): JobMetrics {
+  const duration = new Histogram({
+    name: 'wizard_job_duration_seconds',
+    help: 'run time of each attempt, by job type and where it went (SUCCESS, RETRY, FAILURE, DEAD)',
+    labelNames: ['type', 'outcome'],
+    buckets: JOB_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const retries = new Counter({ name: 'wizard_job_retries_total', help: 'failed attempts sent back to be tried again, by job type', labelNames: ['type'], registers: [registry] });
+  return {
+    observe(job, seconds, outcome) {
+      duration.observe({ type: job.type, outcome }, Math.max(0, seconds));
+      if (outcome === 'RETRY') retries.inc({ type: job.type });
+    },
+  };
+}
