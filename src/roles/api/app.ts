@@ -10,6 +10,7 @@ import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
 import { primeRoutes } from './routes/primes';
+import { applySecurity, checkJsonDepth } from './security';
 
 export const BODY_LIMIT = '64kb';
 
@@ -27,8 +28,9 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
+  applySecurity(app, ctx); // headers, CORS, rate limit, tokens (issue #7)
   app.use(requireJsonBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+  app.use(express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth }));
   app.use(opsRoutes(ctx));
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
