@@ -3,8 +3,10 @@ import { Command, Option } from 'commander';
 import { startWorker } from '../roles/worker';
 import { eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
 import { storeFromFlags, untilSignal } from './run-role';
+import { redisTlsOptions } from './security-options';
+import { withOptions } from './processing-options';
 
-export const workerCommand = new Command('worker')
+export const workerCommand = withOptions(new Command('worker')
   .description('consume the queue; CPU-bound work runs in a thread pool')
   .addOption(redisOption())
   .addOption(prefixOption())
@@ -14,7 +16,7 @@ export const workerCommand = new Command('worker')
   .addOption(leaseOption())
   .addOption(new Option('--queue <name>', 'queue to consume').env('WIZARD_QUEUE').default('default'))
   .addOption(resultTtlOption())
-  .addOption(eventRetentionOption())
+  .addOption(eventRetentionOption()), redisTlsOptions())
   .action(async (flags) => {
     const store = await storeFromFlags(flags);
     const worker = startWorker(store, {

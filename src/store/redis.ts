@@ -43,8 +43,17 @@ interface Dedicated {
   connected: Promise<void>;
 }
 
+/** TLS for rediss://: PEM contents of the CA and of a client certificate and key */
+export interface RedisTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
+  /** with a rediss:// URL: the CA to trust, a client certificate and key */
+  tls?: RedisTls;
   /** a command that gets no answer in this time fails (ms) */
   commandTimeoutMs: number;
   /**
@@ -96,6 +105,7 @@ export class RedisStore implements Store {
       url: this.options.url,
       disableOfflineQueue: true,
       socket: {
+        ...(this.options.tls ? { tls: true as const, ...this.options.tls } : {}),
         connectTimeout: 5000,
         // reconnect forever, backing off to 1 s: every role resumes by itself after an outage
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
