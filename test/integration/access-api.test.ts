@@ -193,6 +193,19 @@ describe('the rate limit (memory store, one node)', () => {
   });
 });
 
+test('without --trust-proxy, X-Forwarded-For is not believed: every address a client claims shares its budget', async () => {
+  const mem = new MemoryStore();
+  const direct = await startApi(mem, { nodeId: 'api-direct', port: 0, log: silentLogger, security: { ...OPEN_SECURITY, rateLimit: { max: 2, windowMs: 60_000 } } });
+  try {
+    const statuses = [];
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) statuses.push((await http('GET', `${direct.url}/whoami`, undefined, { 'x-forwarded-for': ip })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  } finally {
+    await direct.close(true);
+    await mem.close();
+  }
+});
+
 describe('units', () => {
   test('tokens: the list and the file, each bad entry a usage error naming where', () => {
     expect(parseTokenList(`a:admin:${T.admin}, b:client:${T.client}:with:colons`)).toEqual([
