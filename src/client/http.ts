@@ -1,4 +1,6 @@
 /** The HTTP client of the API: typed errors out (unreachable → exit 3, 4xx → its code). */
+import tls from 'node:tls';
+import { Agent } from 'undici';
 import { UnreachableError, WizardError, ErrorCode, errorMessage } from '../core/errors';
 
 export interface ApiErrorBody {
@@ -13,12 +15,27 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * fetch's options for an HTTPS API whose certificate a CA of its own signed (--ca, WIZARD_CA):
+ * that CA is trusted besides the system's, as NODE_EXTRA_CA_CERTS would make it
+ */
+export function trustingCa(ca: string | undefined): { dispatcher?: unknown } {
+  return ca ? { dispatcher: new Agent({ connect: { ca: [...tls.rootCertificates, ca] } }) } : {};
+}
+
 export class ApiClient {
+  /** extra fetch options: the dispatcher that trusts --ca */
+  readonly fetchOptions: { dispatcher?: unknown };
+
   constructor(
     readonly baseUrl: string,
     private readonly token?: string,
     private readonly timeoutMs = 30_000,
-  ) {}
+    /** PEM of a CA to trust (an API with a self-signed or private certificate) */
+    ca?: string,
+  ) {
+    this.fetchOptions = trustingCa(ca);
+  }
 
   authHeaders(): Record<string, string> {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
@@ -30,7 +47,7 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs), ...this.fetchOptions } as RequestInit);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new UnreachableError(`cannot reach the API at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}`);

@@ -7,10 +7,10 @@ export interface SseEvent {
   id?: string;
 }
 
-export async function* readSse(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+export async function* readSse(url: string, headers: Record<string, string> = {}, signal?: AbortSignal, fetchOptions: { dispatcher?: unknown } = {}): AsyncGenerator<SseEvent> {
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal });
+    res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal, ...fetchOptions } as RequestInit);
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause;
     throw new UnreachableError(`cannot reach the API at ${new URL(url).origin}: ${cause?.code ?? errorMessage(err)}`);

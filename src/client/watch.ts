@@ -34,7 +34,7 @@ function describe(id: string, s: LiveState, started: number): string {
 
 /** follow the SSE stream until a final state; false when the stream ended early */
 async function followEvents(api: ApiClient, id: string, spinner: Spinner, started: number, signal: AbortSignal): Promise<boolean> {
-  for await (const ev of readSse(`${api.baseUrl.replace(/\/$/, '')}/api/jobs/${encodeURIComponent(id)}/events`, api.authHeaders(), signal)) {
+  for await (const ev of readSse(`${api.baseUrl.replace(/\/$/, '')}/api/jobs/${encodeURIComponent(id)}/events`, api.authHeaders(), signal, api.fetchOptions)) {
     const s = JSON.parse(ev.data) as LiveState;
     spinner.update(describe(id, s, started));
     if (isFinal(s.state as JobState)) return true;

@@ -6,6 +6,7 @@ import {
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
+import { apiSecurityOptions, redisTlsOptions, securityFromFlags } from './security-options';
 
 export const apiCommand = withOptions(
   new Command('api')
@@ -19,9 +20,10 @@ export const apiCommand = withOptions(
     .addOption(eventRetentionOption())
     .addOption(abacusStrategyOption())
     .addOption(adminTokenOption()),
-  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
+  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions()],
 ).action(async (flags) => {
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
+  const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   const store = await openStoreWithLake(flags);
   const api = await startApi(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
@@ -29,6 +31,7 @@ export const apiCommand = withOptions(
     host: flags.host,
     abacusStrategy: flags.abacusStrategy,
     ...apiSettings(flags),
+    ...guards,
   });
   await untilSignal(store, [api]);
 });

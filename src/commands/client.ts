@@ -6,13 +6,14 @@ import { reportFinal, watchJob } from '../client/watch';
 import { MATH_OPS } from '../core/math';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/schemas';
 import { apiOption, jsonOption, parseIntIn, parseNumber } from './options';
+import { caFromFlags, caOption } from './security-options';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
 
-/** the flags every client command has: --api, --token, --json */
+/** the flags every client command has: --api, --token, --ca, --json */
 export function withClientFlags(cmd: Command): Command {
-  return cmd.addOption(apiOption()).addOption(tokenOption()).addOption(jsonOption());
+  return cmd.addOption(apiOption()).addOption(tokenOption()).addOption(caOption()).addOption(jsonOption());
 }
 
 /** a client command: --api, --token and --json */
@@ -21,8 +22,13 @@ export function clientCommand(name: string, description: string): Command {
 }
 
 /** what a client command's action works with: the output and the API */
-export function clientOf(flags: { api: string; token?: string; json?: boolean }): { ui: Ui; api: ApiClient } {
-  return { ui: createUi(flags), api: new ApiClient(flags.api, flags.token) };
+export function clientOf(flags: { api: string; token?: string; ca?: string; json?: boolean }): { ui: Ui; api: ApiClient } {
+  return { ui: createUi(flags), api: apiClientOf(flags) };
+}
+
+/** the API client of --api, --token and --ca */
+export function apiClientOf(flags: { api: string; token?: string; ca?: string }): ApiClient {
+  return new ApiClient(flags.api, flags.token, undefined, caFromFlags(flags));
 }
 
 interface WatchFlags {

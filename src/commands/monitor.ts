@@ -1,40 +1,33 @@
 /** Client commands of seed 004: they talk to the API over HTTP and print tables (or --json). */
 import { Command, Option } from 'commander';
-import { ApiClient } from '../client/http';
 import { exportLake, showBots, showJobs, showLakeStats, showStatus } from '../client/monitor';
 import { createUi } from '../client/ui';
-import { apiOption, jsonOption, parseIntIn } from './options';
+import { apiClientOf, tokenOption, withClientFlags } from './client';
+import { apiOption, parseIntIn } from './options';
+import { caOption } from './security-options';
 
-const client = (flags: { api: string }) => new ApiClient(flags.api);
+const client = apiClientOf;
 
-export const jobsCommand = new Command('jobs')
+export const jobsCommand = withClientFlags(new Command('jobs'))
   .description('list jobs, newest first')
   .addOption(new Option('--status <state>', 'only jobs in this state (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY, DEAD)'))
   .addOption(new Option('--limit <n>', 'at most this many').default(20).argParser(parseIntIn('--limit', 1, 500)))
   .addOption(new Option('--offset <n>', 'skip this many').default(0).argParser(parseIntIn('--offset', 0, 1_000_000)))
-  .addOption(apiOption())
-  .addOption(jsonOption())
   .action(async (flags) => showJobs(client(flags), createUi(flags), flags));
 
-export const botsCommand = new Command('bots')
+export const botsCommand = withClientFlags(new Command('bots'))
   .description('list bots: up or down, their current job, jobs done and failed')
-  .addOption(apiOption())
-  .addOption(jsonOption())
   .action(async (flags) => showBots(client(flags), createUi(flags)));
 
-export const statusCommand = new Command('status')
+export const statusCommand = withClientFlags(new Command('status'))
   .description('the summary: jobs by state, bots up and down, throughput, success rate')
-  .addOption(apiOption())
-  .addOption(jsonOption())
   .action(async (flags) => showStatus(client(flags), createUi(flags)));
 
 export const datalakeCommand = new Command('datalake')
   .description('the datalake of finished jobs')
   .addCommand(
-    new Command('stats')
+    withClientFlags(new Command('stats'))
       .description('records per day, success rate, mean duration')
-      .addOption(apiOption())
-      .addOption(jsonOption())
       .action(async (flags) => showLakeStats(client(flags), createUi(flags))),
   )
   .addCommand(
@@ -42,5 +35,7 @@ export const datalakeCommand = new Command('datalake')
       .description("write a day's records to stdout, one JSON object a line (NDJSON)")
       .argument('<date>', 'the UTC day, YYYY-MM-DD')
       .addOption(apiOption())
+      .addOption(tokenOption())
+      .addOption(caOption())
       .action(async (date: string, flags) => exportLake(client(flags), date, process.stdout)),
   );

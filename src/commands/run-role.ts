@@ -2,14 +2,16 @@
  * Running a long-lived role from the CLI: open the store, start, and on the first SIGTERM or
  * SIGINT close gracefully (exit 0); a second signal exits at once.
  */
+import { UsageError } from '../core/errors';
 import { openStore } from '../store';
+import { redisTlsFromFlags, RedisTlsFlags } from './security-options';
 import type { Store } from '../store/types';
 
 export interface Closable {
   close(force?: boolean): Promise<void>;
 }
 
-export interface StoreFlags {
+export interface StoreFlags extends RedisTlsFlags {
   redis?: string;
   prefix: string;
   resultTtlMs?: number;
@@ -18,7 +20,9 @@ export interface StoreFlags {
 
 export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
   const { redis, prefix, resultTtlMs, eventRetentionMs } = flags;
-  return openStore({ redisUrl: redis, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}) });
+  const redisTls = redisTlsFromFlags(flags);
+  if (redisTls && !redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
+  return openStore({ redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}) });
 }
 
 /** (store null: a role with no store of its own, a bot) */

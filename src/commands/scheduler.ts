@@ -3,6 +3,7 @@ import { startScheduler } from '../roles/scheduler';
 import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, redisOption, resultTtlOption } from './options';
 import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
+import { redisTlsOptions } from './security-options';
 
 export const schedulerCommand = withOptions(
   new Command('scheduler')
@@ -11,7 +12,7 @@ export const schedulerCommand = withOptions(
     .addOption(prefixOption())
     .addOption(nodeIdOption())
     .addOption(populateIntervalOption()),
-  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption()],
+  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions()],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   const store = await openStoreWithLake(flags);

@@ -9,6 +9,7 @@ import {
   apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
 } from './processing-options';
 import { untilSignal } from './run-role';
+import { apiSecurityOptions, redisTlsOptions, securityFromFlags } from './security-options';
 
 export const upCommand = withOptions(
   new Command('up')
@@ -26,9 +27,11 @@ export const upCommand = withOptions(
   [
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
     populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
+    ...apiSecurityOptions(), ...redisTlsOptions(),
   ],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
+  const guards = securityFromFlags(flags);
   const store = await openStoreWithLake(flags);
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
@@ -37,6 +40,7 @@ export const upCommand = withOptions(
     threads: flags.threads ?? os.availableParallelism(),
     abacusStrategy: flags.abacusStrategy,
     ...apiSettings(flags),
+    ...guards,
     scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });

@@ -3,8 +3,10 @@ import { Command, Option } from 'commander';
 import { startWorker } from '../roles/worker';
 import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
 import { storeFromFlags, untilSignal } from './run-role';
+import { redisTlsOptions } from './security-options';
+import { withOptions } from './processing-options';
 
-export const workerCommand = new Command('worker')
+export const workerCommand = withOptions(new Command('worker')
   .description('consume the queue; CPU-bound work runs in a thread pool')
   .addOption(redisOption())
   .addOption(prefixOption())
@@ -16,7 +18,7 @@ export const workerCommand = new Command('worker')
   .addOption(resultTtlOption())
   .addOption(eventRetentionOption())
   .addOption(new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)').env('WIZARD_METRICS_PORT').argParser(parseIntIn('--metrics-port', 0, 65535)))
-  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1'))
+  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), redisTlsOptions())
   .action(async (flags) => {
     const store = await storeFromFlags(flags);
     const worker = startWorker(store, {

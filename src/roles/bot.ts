@@ -1,7 +1,8 @@
 /**
  * `wizard bot`: seed 004's agent. It speaks only HTTP to the API:
  *
- * - registers (POST /bots/register → a bot id and a token) and heartbeats every heartbeatMs;
+ * - registers (POST /bots/register → a bot id and a token; with API tokens on, it registers with a
+ *   bot-role token, options.token) and heartbeats every heartbeatMs;
  *   the API leases the bot's job for BOT_DOWN_AFTER_MS and each heartbeat renews that lease, so
  *   a job lives exactly as long as its bot is seen alive;
  * - claims one job at a time (POST /jobs/claim), starts it, runs its handler from
@@ -30,6 +31,10 @@ export interface BotOptions {
   /** how long close() lets the current job finish before giving it back */
   drainMs: number;
   log: Logger;
+  /** a bot-role API token, to register when the API has tokens on (WIZARD_TOKEN) */
+  token?: string;
+  /** PEM of a CA to trust for an HTTPS API */
+  ca?: string;
 }
 
 export const BOT_DEFAULTS = { heartbeatMs: 30_000, pollMs: 1_000, drainMs: 5_000 };
@@ -89,10 +94,10 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
   const register = async (): Promise<Session> => {
     for (let failures = 0; ; failures++) {
       try {
-        const anonymous = new ApiClient(o.api, undefined, 10_000);
-        const r = await anonymous.post<BotView & { token: string }>('/bots/register', { name: o.name });
+        const registrar = new ApiClient(o.api, o.token, 10_000, o.ca);
+        const r = await registrar.post<BotView & { token: string }>('/bots/register', { name: o.name });
         log.info('registered', { bot_id: r.bot_id, api: o.api });
-        return { id: r.bot_id, client: new ApiClient(o.api, r.token, 10_000) };
+        return { id: r.bot_id, client: new ApiClient(o.api, r.token, 10_000, o.ca) };
       } catch (err) {
         if (stop.signal.aborted) throw err;
         if (failures === 0) log.warn('cannot register: retrying with backoff', { error: errorMessage(err) });

@@ -1,9 +1,14 @@
-/** `wizard up`: every role in one process. Its first line says which store it runs on. */
+/**
+ * `wizard up`: every role in one process. Its first line says which store it runs on. With API
+ * tokens on, its bots register with a bot-role token of their own, made at start.
+ */
+import { randomBytes } from 'node:crypto';
 import type { BatchSpec } from '../core/batch';
 import type { AbacusStrategy } from '../core/abacus';
 import type { Store } from '../store/types';
 import { startApi } from './api';
 import type { ProcessingSettings } from './api/context';
+import type { ApiSecurity } from './api/security';
 import { startBots } from './bot';
 import { startScheduler } from './scheduler';
 import { startWorker } from './worker';
@@ -19,6 +24,8 @@ export interface UpOptions {
   bots?: { count: number; heartbeatMs: number };
   abacusStrategy: AbacusStrategy;
   adminToken?: string;
+  security?: ApiSecurity;
+  tls?: { cert: string; key: string };
 }
 
 export async function startUp(store: Store, o: UpOptions): Promise<{ url: string; close(force?: boolean): Promise<void> }> {
@@ -28,9 +35,11 @@ export async function startUp(store: Store, o: UpOptions): Promise<{ url: string
       : `Redis at ${store.location}: other wizard processes can join this cluster`;
   process.stdout.write(`wizard up: every role in one process, on the ${where}\n`);
   const worker = startWorker(store, { nodeId: `${o.nodeId}-worker`, threads: o.threads });
-  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, processing: o.processing });
+  const botToken = o.security?.tokens ? randomBytes(24).toString('base64url') : undefined;
+  const security = o.security && botToken ? { ...o.security, tokens: o.security.tokens!.plus([{ name: `${o.nodeId}-bots`, role: 'bot', token: botToken }]) } : o.security;
+  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, processing: o.processing, security, tls: o.tls });
   const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
-  const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs }) : null;
+  const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs, token: botToken, ca: o.tls?.cert }) : null;
   process.stdout.write(`wizard up: API and dashboard at ${api.url}\n`);
   return {
     url: api.url,

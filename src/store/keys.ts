@@ -60,6 +60,8 @@ export function redisKeys(prefix: string) {
     lakeStats: (day: string) => `${base}datalake:${day}:stats`,
     /** zset: datalake day → its start (ms) */
     lakeDays: `${base}datalake:days`,
+    /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
+    rate: (bucket: string) => `${base}rate:${bucket}`,
     /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */
     abacus: `${base}abacus`,
   };

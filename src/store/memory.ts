@@ -17,7 +17,7 @@ import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
-  NodeInfo, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
+  NodeInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -118,6 +118,10 @@ export class MemoryStore implements Store {
   private readonly lake = new MemoryLake();
   /** the abacus's running sum (the `abacus` key) */
   private sum = 0n;
+  /** rate-limit bucket → times of the requests it let through in the window, oldest first */
+  private readonly rates = new Map<string, number[]>();
+  private rateHits = 0;
+  private rateWindowMs = 0;
   /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
@@ -757,6 +761,36 @@ export class MemoryStore implements Store {
 
   async abacusReset(): Promise<void> {
     this.sum = 0n;
+  }
+
+  // ---- rate limits ----
+
+  /** hitRateLimit.lua: per bucket the times of the requests let through, oldest first */
+  async hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit> {
+    const now = this.step();
+    this.rateWindowMs = Math.max(this.rateWindowMs, windowMs);
+    if (++this.rateHits % 1000 === 0) this.sweepRates(now); // PEXPIRE's part: drop buckets gone quiet
+    let allowed = true;
+    let retryAfterMs = 0;
+    let remaining = max;
+    const logs = buckets.map((bucket) => {
+      const log = (this.rates.get(bucket) ?? []).filter((t) => t > now - windowMs);
+      this.rates.set(bucket, log);
+      if (log.length >= max) {
+        allowed = false;
+        retryAfterMs = Math.max(retryAfterMs, log[log.length - max] + windowMs - now);
+        remaining = 0;
+      } else {
+        remaining = Math.min(remaining, max - log.length - 1);
+      }
+      return log;
+    });
+    if (allowed) for (const log of logs) log.push(now);
+    return { allowed, retryAfterMs, remaining };
+  }
+
+  private sweepRates(now: number): void {
+    for (const [bucket, log] of this.rates) if (log.length === 0 || log[log.length - 1] <= now - this.rateWindowMs) this.rates.delete(bucket);
   }
 
   // ---- server ----

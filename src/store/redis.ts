@@ -4,6 +4,7 @@
  * call fails fast with StoreUnavailableError naming the URL (no offline queue, a command
  * timeout), so the API answers 503 and the roles back off and resume on their own.
  */
+import { randomBytes } from 'node:crypto';
 import { createClient, ErrorReply, WatchError } from 'redis';
 import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
@@ -19,7 +20,7 @@ import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
   BotsDown, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
-  ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
+  RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -42,8 +43,17 @@ interface Dedicated {
   connected: Promise<void>;
 }
 
+/** TLS for rediss://: PEM contents of the CA and of a client certificate and key */
+export interface RedisTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
+  /** with a rediss:// URL: the CA to trust, a client certificate and key */
+  tls?: RedisTls;
   /** a command that gets no answer in this time fails (ms) */
   commandTimeoutMs: number;
   /**
@@ -80,6 +90,9 @@ export class RedisStore implements Store {
   private lastError = '';
   private readonly completions: { jobId: string; token: string; result: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private closed = false;
+  /** names this adapter's rate-limit hits apart from other nodes' */
+  private readonly instanceId = randomBytes(6).toString('hex');
+  private hits = 0;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
     this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 5000, watchConnections: 1, ...opts };
@@ -94,6 +107,7 @@ export class RedisStore implements Store {
       url: this.options.url,
       disableOfflineQueue: true,
       socket: {
+        ...(this.options.tls ? { tls: true as const, ...this.options.tls } : {}),
         connectTimeout: 5000,
         // reconnect forever, backing off to 1 s: every role resumes by itself after an outage
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
@@ -548,6 +562,14 @@ export class RedisStore implements Store {
 
   async abacusReset(): Promise<void> {
     await this.cmd(['DEL', this.keys.abacus]);
+  }
+
+  // ---- rate limits ----
+
+  async hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit> {
+    const member = `${this.instanceId}:${++this.hits}`;
+    const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>('hitRateLimit', [windowMs, max, member, ...buckets]);
+    return { allowed: allowed === 1, retryAfterMs, remaining };
   }
 
   async ping(): Promise<ServerInfo> {

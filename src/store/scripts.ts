@@ -31,6 +31,7 @@ export const SCRIPT_NAMES = [
   'releaseLock',
   'pruneDatalake',
   'addToSum',
+  'hitRateLimit',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -32,6 +32,9 @@
  *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
  *   days are kept are cluster-wide settings (datalakeConfig).
  *
+ * Rate limits (seed 001's extension, both adapters): a sliding log per bucket (the times of the
+ * requests it let through in the last window), shared by every API node; see hitRateLimit.
+ *
  * Abacus semantics (seed 003, both adapters):
  * - one running sum, a signed 64-bit integer, 0 until the first add; no add is ever lost.
  * - an add that would take the sum outside [-2^63, 2^63-1] is refused (UnprocessableError) and
@@ -132,6 +135,16 @@ export interface ServerStats {
   connected_clients: number | null;
   total_commands_processed: number | null;
   used_memory_human: string | null;
+}
+
+/** the answer of one request counted against its rate-limit buckets */
+export interface RateLimitHit {
+  /** true when every bucket had room; a refused request is not counted */
+  allowed: boolean;
+  /** refused: how long until the fullest bucket has room again (ms); allowed: 0 */
+  retryAfterMs: number;
+  /** requests left in the window of the fullest bucket after this one */
+  remaining: number;
 }
 
 export interface FlowSpec {
@@ -240,6 +253,13 @@ export interface Store {
   abacusAdd(n: bigint | number, strategy?: AbacusStrategy): Promise<AbacusAddResult>;
   abacusSum(): Promise<bigint>;
   abacusReset(): Promise<void>;
+
+  /**
+   * count one request against each bucket (a client IP, a token): a sliding window of windowMs
+   * per bucket, at most max requests in any window. One atomic step for every API node: the
+   * request is counted in all its buckets when each has room, else in none (refused).
+   */
+  hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit>;
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;

@@ -75,10 +75,11 @@ test.each([
   expect(await sumNow()).toBe(100);
 });
 
-test('a wrong content type → 415, the sum unchanged', async () => {
+test('a wrong content type → 415 naming the type, the sum unchanged', async () => {
   const res = await raw('POST', '/abacus/number', '{"number": 5}', { 'content-type': 'text/plain' });
   expect(res.status).toBe(415);
   expect(res.body.error.code).toBe('unsupported_media_type');
+  expect(res.body.error.message).toContain('text/plain');
   expect(await sumNow()).toBe(100);
 });
 

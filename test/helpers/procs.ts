@@ -16,15 +16,21 @@ export interface WizardProc {
 
 const running = new Set<WizardProc>();
 
+/**
+ * Spawned API nodes have no rate limit unless a test asks for one: the suite sends tens of
+ * thousands of requests from 127.0.0.1 (fuzzing, load tests), far past the default budget.
+ */
+const TEST_ENV = { NO_COLOR: '1', RATE_LIMIT_MAX: '0' };
+
 /** run `wizard <args>` to its end: its exit code and what it printed */
 export function runWizard(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...TEST_ENV, ...env }, timeout: 30_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0]): WizardProc {
   const proc = spawn(process.execPath, [WIZARD_BIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', NO_COLOR: '1', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...TEST_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

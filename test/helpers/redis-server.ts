@@ -13,6 +13,8 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   port?: number;
   dir?: string;
+  /** more redis-server arguments (e.g. TLS: --port 0 --tls-port <port> ...) */
+  extraArgs?: string[];
 }
 
 export interface TestRedis {
@@ -75,6 +77,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<T
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
       '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no',
       '--appendfsync', 'always', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),
+      ...(opts.extraArgs ?? []),
     ];
     // a watchdog shell stops redis-server when this process goes away (its stdin closes), so a
     // test run that is killed leaves no server behind

@@ -25,6 +25,7 @@ test.each([
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
   ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],
   ['lake', "base .. 'datalake:' .. day", (k: ReturnType<typeof redisKeys>) => k.lake('ID')],
+  ['rate', "base .. 'rate:' .. bucket", (k: ReturnType<typeof redisKeys>) => k.rate('ID')],
   ['lakeStats', "base .. 'datalake:' .. day .. ':stats'", (k: ReturnType<typeof redisKeys>) => k.lakeStats('ID')],
 ])('lib.lua builds %s as keys.ts does', (_name, luaExpr, build) => {
   expect(lib).toContain(luaExpr);

@@ -11,9 +11,10 @@ import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
-import { metricsRoutes } from './prometheus';
+import { metricsRoutes, metricsTimer } from './prometheus';
 import { docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
+import { applySecurity, checkJsonDepth } from './security';
 
 export const BODY_LIMIT = '64kb';
 
@@ -31,9 +32,11 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
-  app.use(metricsRoutes(ctx)); // first, so that it times every request: GET /metrics and the HTTP histograms
+  app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
+  applySecurity(app, ctx); // headers, CORS, rate limit, tokens (issue #7)
+  app.use(metricsRoutes(ctx)); // GET /metrics
   app.use(requireJsonBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+  app.use(express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth }));
   app.use(opsRoutes(ctx));
   app.use(docsRoutes());
   app.use(mathRoutes(ctx));

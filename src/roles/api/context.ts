@@ -5,6 +5,7 @@ import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
 import type { EventHub } from './events-hub';
 import type { ApiMetrics } from './metrics';
+import type { ApiSecurity } from './security';
 
 export interface ApiContext {
   store: Store;
@@ -19,6 +20,8 @@ export interface ApiContext {
   /** ADMIN_TOKEN: while unset, admin routes are refused (see admin.ts) */
   adminToken?: string;
   metrics: ApiMetrics;
+  /** tokens, the rate limit, CORS, trusted proxies (security.ts); unset: open, no limit */
+  security?: ApiSecurity;
 }
 
 export interface ProcessingSettings {

@@ -1,5 +1,6 @@
 /** `wizard api`: the HTTP server. start(options) → { close() }. */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
@@ -8,6 +9,7 @@ import { createApp } from './app';
 import { EventHub } from './events-hub';
 import type { ProcessingSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
+import { OPEN_SECURITY, type ApiSecurity } from './security';
 
 export interface ApiOptions {
   nodeId: string;
@@ -19,6 +21,10 @@ export interface ApiOptions {
   abacusStrategy: AbacusStrategy;
   /** ADMIN_TOKEN: while unset, admin routes are refused */
   adminToken?: string;
+  /** tokens, rate limit, CORS, trusted proxies; unset: open, no limit (the CLI sets its defaults) */
+  security?: ApiSecurity;
+  /** serve HTTPS with this certificate and key (PEM) */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface RunningApi {
@@ -32,8 +38,9 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', ...options };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing });
-  const server = http.createServer(app);
+  const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing, security });
+  const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -41,8 +48,12 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
-  o.log.info('api listening', { url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set' });
+  const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  o.log.info('api listening', {
+    url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set',
+    api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off',
+  });
+  if (!security.tokens) o.log.warn('no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback');
   return {
     port,
     url,

@@ -110,10 +110,15 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   };
 }
 
+/** times every request: mounted before everything else */
+export function metricsTimer(ctx: ApiContext): RequestHandler {
+  return httpTimer(ctx.metrics.prom, ctx.log);
+}
+
+/** GET /metrics: mounted after the access gate, so it needs a token once tokens are on */
 export function metricsRoutes(ctx: ApiContext): Router {
   const r = Router();
   const m = ctx.metrics.prom;
-  r.use(httpTimer(m, ctx.log));
   const refresh = clusterGauges(ctx, m.registry);
   r.get('/metrics', async (_req, res) => {
     await refresh();

@@ -28,6 +28,7 @@ local K = {
   dlq = base .. 'dlq',
   events = base .. 'events',
   abacus = base .. 'abacus',
+  rate = function(bucket) return base .. 'rate:' .. bucket end,
   lock = function(name) return base .. 'lock:' .. name end,
   once = function(name) return base .. 'once:' .. name end,
   queues = base .. 'queues',

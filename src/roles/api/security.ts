@@ -1,0 +1,154 @@
+/**
+ * The API's guards, in the order a request meets them (issue #7):
+ *
+ * 1. security headers (helmet) and the dashboard's Content-Security-Policy, DASHBOARD_CSP;
+ * 2. CORS from an allowlist (CORS_ORIGINS): a preflight from an allowed origin is answered with
+ *    the CORS headers, one from any other origin with a 403 and none;
+ * 3. the rate limit, in the store so every API node shares it: per client IP (X-Forwarded-For only
+ *    from --trust-proxy addresses, Express's trust proxy) and per token, 429 with Retry-After;
+ * 4. the access gate (access.ts): tokens and roles.
+ *
+ * JSON bodies are limited in size (BODY_LIMIT, 413) and depth (JSON_MAX_DEPTH, 400).
+ */
+import { createHash } from 'node:crypto';
+import type { Express, RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { TokenTable } from '../../core/access';
+import { ValidationError, WizardError } from '../../core/errors';
+import type { Store } from '../../store/types';
+import type { Logger } from '../../util/log';
+import { accessGate } from './access';
+import { presentedToken } from './admin';
+
+/**
+ * The Content-Security-Policy of every answer, the dashboard's included: everything from this
+ * origin only, nothing inline but styles, no eval (the dashboard uses Alpine's CSP build,
+ * @alpinejs/csp). 'unsafe-inline' styles: Alpine's :style binding sets style attributes.
+ */
+export const DASHBOARD_CSP: Record<string, string[]> = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'"],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+};
+
+/** a JSON body nested deeper than this is a 400 */
+export const JSON_MAX_DEPTH = 32;
+
+export const DEFAULT_RATE_LIMIT = { max: 600, windowMs: 10_000 };
+
+export interface ApiSecurity {
+  /** the configured API tokens (and ADMIN_TOKEN); null: access control is off */
+  tokens: TokenTable | null;
+  /** requests per window per client IP and per token; null: no limit */
+  rateLimit: { max: number; windowMs: number } | null;
+  /** origins allowed to call the API from a browser (CORS) */
+  corsOrigins: string[];
+  /** Express's trust proxy: the proxies whose X-Forwarded-For names the client; false: none */
+  trustProxy: string | false;
+  /** served over HTTPS: answers carry Strict-Transport-Security */
+  https: boolean;
+}
+
+export const OPEN_SECURITY: ApiSecurity = { tokens: null, rateLimit: null, corsOrigins: [], trustProxy: false, https: false };
+
+/** body-parser's verify hook: refuse a body nested deeper than JSON_MAX_DEPTH before it is parsed */
+export function checkJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > JSON_MAX_DEPTH) {
+        throw new ValidationError(`the JSON body is nested deeper than ${JSON_MAX_DEPTH} levels`, [{ field: '(body)', message: `nesting is limited to ${JSON_MAX_DEPTH}` }]);
+      }
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+}
+
+const CORS_METHODS = 'GET, POST, DELETE, OPTIONS';
+const CORS_HEADERS = 'authorization, content-type, x-admin-token, x-bot-token';
+
+/** CORS from an allowlist; a refused preflight is a 403 without CORS headers */
+export function corsAllowlist(origins: string[]): RequestHandler {
+  const allowed = new Set(origins);
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    const preflight = req.method === 'OPTIONS' && origin !== undefined && req.get('access-control-request-method') !== undefined;
+    if (origin === undefined) return next();
+    res.vary('Origin');
+    if (!allowed.has(origin)) {
+      if (preflight) return next(new WizardError('forbidden', `the origin ${origin} is not allowed to call this API (CORS_ORIGINS)`));
+      return next(); // a same-origin page sends Origin too; a foreign page gets no CORS headers, so its browser hides the answer
+    }
+    res.set('Access-Control-Allow-Origin', origin);
+    if (!preflight) {
+      res.set('Access-Control-Expose-Headers', 'Retry-After, RateLimit-Limit, RateLimit-Remaining, Location');
+      return next();
+    }
+    res.set({ 'Access-Control-Allow-Methods': CORS_METHODS, 'Access-Control-Allow-Headers': CORS_HEADERS, 'Access-Control-Max-Age': '600' });
+    res.status(204).end();
+  };
+}
+
+const tokenBucket = (token: string) => `token:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`;
+
+/**
+ * The rate limit: one store call per request, counted against the client's IP and the token it
+ * presents (hashed). /healthz is exempt. While the store is unavailable requests pass: the routes
+ * that need it answer 503 themselves.
+ */
+export function rateLimit(store: Store, limit: ApiSecurity['rateLimit'], log: Logger): RequestHandler {
+  if (!limit || limit.max <= 0) return (_req, _res, next) => next();
+  const { max, windowMs } = limit;
+  let warned = false;
+  return async (req, res, next) => {
+    if (req.path === '/healthz') return next();
+    const token = presentedToken(req) ?? req.get('x-bot-token');
+    const buckets = [`ip:${req.ip ?? 'unknown'}`, ...(token ? [tokenBucket(token)] : [])];
+    let hit;
+    try {
+      hit = await store.hitRateLimit(buckets, max, windowMs);
+      warned = false;
+    } catch (err) {
+      if (!(err instanceof WizardError && err.code === 'store_unavailable')) throw err;
+      if (!warned) log.warn('rate limit not applied: the store is unavailable', { error: err.message });
+      warned = true;
+      return next();
+    }
+    res.set({ 'RateLimit-Limit': String(max), 'RateLimit-Remaining': String(hit.remaining) });
+    if (hit.allowed) return next();
+    const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
+    res.set('Retry-After', String(seconds));
+    throw new WizardError('rate_limited', `too many requests: at most ${max} per ${windowMs / 1000} s; try again in ${seconds} s`);
+  };
+}
+
+/** every guard, mounted before the body parser and the routes */
+export function applySecurity(app: Express, ctx: { store: Store; log: Logger; security?: ApiSecurity }): void {
+  const s = ctx.security ?? OPEN_SECURITY;
+  app.set('trust proxy', s.trustProxy);
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: DASHBOARD_CSP },
+      // HSTS pins the host to HTTPS for a year: only when this node serves HTTPS itself
+      strictTransportSecurity: s.https ? { maxAge: 15_552_000 } : false,
+    }),
+  );
+  app.use(corsAllowlist(s.corsOrigins));
+  app.use(rateLimit(ctx.store, s.rateLimit, ctx.log));
+  app.use(accessGate(ctx.store, s.tokens));
+}
