@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { abacusBody, addQuery, claimBody, completeBody, countPrimesBody, failBody, listJobsQuery, populateBody, registerBotBody, taskBody } from '../../core/schemas';
+import { abacusBody, addQuery, claimBody, completeBody, countPrimesBody, dlqQuery, failBody, listJobsQuery, populateBody, registerBotBody, taskBody } from '../../core/schemas';
 import { assetPath } from '../../util/package-root';
 
 type JsonSchema = Record<string, unknown>;
@@ -77,7 +77,12 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /datalake/export/:date': { tag: 'datalake', summary: "a day's records, one JSON object a line", produces: 'application/x-ndjson', responses: { 200: 'NDJSON', 400: 'not a YYYY-MM-DD day', 404: 'no records that day' } },
   'POST /abacus/number': { tag: 'abacus', summary: 'add to the running sum', body: abacusBody, responses: { 200: '{new_sum, added, timestamp, node_id}', 400: 'bad input', 409: 'optimistic add out of retries', 422: 'the sum would leave the 64-bit range' } },
   'GET /abacus/sum': { tag: 'abacus', summary: 'the running sum', responses: { 200: '{sum, timestamp, node_id}' } },
-  'DELETE /abacus/sum': { tag: 'abacus', summary: 'reset the sum to 0', auth: 'admin', responses: { 200: 'reset', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
+  'DELETE /abacus/sum': { tag: 'abacus', summary: 'reset the sum to 0 (open until ADMIN_TOKEN is configured)', auth: 'admin', responses: { 200: 'reset', 401: 'no or wrong admin token' } },
+  'GET /dlq': { tag: 'operations', summary: 'the dead-letter queue, most recent first', auth: 'admin', query: dlqQuery, responses: { 200: '{total, offset, limit, jobs}', 400: 'bad input', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
+  'POST /dlq/:id/retry': { tag: 'operations', summary: 'a dead job back on its queue, its attempts from zero', auth: 'admin', responses: { 200: 'the job, now PENDING', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured', 404: 'unknown job', 409: 'not dead, or its parent has finished' } },
+  'DELETE /dlq': { tag: 'operations', summary: 'delete every dead job', auth: 'admin', responses: { 200: '{purged}', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
+  'GET /': { tag: 'operations', summary: 'the dashboard for a browser; {name, version, node_id, dashboard, health} otherwise', produces: 'text/html', responses: { 200: 'the dashboard or the JSON summary' } },
+  'GET /vendor/:file': { tag: 'operations', summary: "the dashboard's libraries (Alpine.js, Pico.css), served from the package", produces: 'application/javascript', responses: { 200: 'the file', 404: 'no such file' } },
 };
 
 /** Express `/jobs/:id` ↔ OpenAPI `/jobs/{id}` */
