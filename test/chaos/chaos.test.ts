@@ -7,12 +7,12 @@
  */
 import { countPrimesUpTo } from '../../src/core/sieve';
 import { RedisStore } from '../../src/store/redis';
-import type { JobEvent } from '../../src/store/types';
 import { testPrefix } from '../helpers/env';
 import { ownRedisServer } from '../helpers/own-redis';
 import { http, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { seededRandom } from '../helpers/prng';
 import { freePort } from '../helpers/redis-server';
+import { successCounts } from '../helpers/events';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const random = seededRandom(42);
@@ -144,11 +144,7 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
     const deadWithoutReason = allJobs.filter((j) => j.state === 'DEAD' && !j.error);
 
     // exactly once: one SUCCESS event per job; one datalake record per job
-    const successes = new Map<string, number>();
-    let after = '0';
-    for (let batch: JobEvent[]; (batch = await store.readEvents(after, 0, 1000)).length > 0; after = batch[batch.length - 1].id) {
-      for (const e of batch) if (e.state === 'SUCCESS') successes.set(e.jobId, (successes.get(e.jobId) ?? 0) + 1);
-    }
+    const successes = await successCounts(store, '0');
     const twice = [...successes.values()].filter((n) => n > 1).length;
     const lakeIds: string[] = [];
     for (const day of await store.datalakeDays()) {

@@ -5,6 +5,7 @@
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { killAll, spawnWizard, waitUntil } from '../helpers/procs';
+import { eventsSince } from '../helpers/events';
 
 afterAll(killAll);
 
@@ -22,13 +23,7 @@ test('a job longer than its lease is renewed, not reclaimed: it runs exactly onc
       return j!.state === 'SUCCESS' ? j : null;
     }, 20_000, 'the job to succeed', 100);
     expect(done).toMatchObject({ attempts: 1 });
-    const starts: string[] = [];
-    for (let after = from; ; ) {
-      const batch = await store.readEvents(after, 0, 1000);
-      if (batch.length === 0) break;
-      batch.filter((e) => e.jobId === job.id && e.state === 'STARTED').forEach((e) => starts.push(e.id));
-      after = batch[batch.length - 1].id;
-    }
+    const starts = (await eventsSince(store, from)).filter((e) => e.jobId === job.id && e.state === 'STARTED');
     expect(starts).toHaveLength(1);
     await Promise.all(workers.map((w) => w.kill('SIGTERM')));
   } finally {

@@ -5,6 +5,7 @@
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { killAll, spawnWizard, waitUntil } from '../helpers/procs';
+import { successCounts } from '../helpers/events';
 
 afterAll(killAll);
 
@@ -28,14 +29,7 @@ test('jobs held by a SIGKILLed worker are finished by another, each exactly once
       return all.every((j) => j!.state === 'SUCCESS');
     }, 30_000, 'every job to succeed', 200);
 
-    const successes = new Map<string, number>();
-    let after = from;
-    for (;;) {
-      const batch = await store.readEvents(after, 0, 1000);
-      if (batch.length === 0) break;
-      for (const e of batch) if (e.state === 'SUCCESS') successes.set(e.jobId, (successes.get(e.jobId) ?? 0) + 1);
-      after = batch[batch.length - 1].id;
-    }
+    const successes = await successCounts(store, from);
     expect(jobs.map((j) => successes.get(j.id))).toEqual(jobs.map(() => 1));
     for (const id of heldByVictim) expect(await store.getJob(id)).toMatchObject({ state: 'SUCCESS', attempts: 2, handledBy: 'survivor' });
     await survivor.kill('SIGTERM');
