@@ -39,3 +39,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     res.status(status).json(errorBody(known.code, known.message, known.details));
   };
 }
+
+/** a route whose body fields are all optional: no body at all reads as {} (a JSON null stays null, and is refused) */
+export function optionalBody(req: { body?: unknown }): unknown {
+  return req.body === undefined ? {} : req.body;
+}

@@ -10,6 +10,7 @@ import { parseInput, registerBotBody } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { optionalBody } from '../errors';
 
 export function botRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -17,7 +18,7 @@ export function botRoutes(ctx: ApiContext): Router {
   const bot = requireBot(ctx.store);
 
   r.post('/bots/register', async (req, res) => {
-    const body = parseInput(registerBotBody, req.body === undefined ? {} : req.body);
+    const body = parseInput(registerBotBody, optionalBody(req));
     const { id, token } = newBotCredentials();
     const registered = await ctx.store.registerBot(id, body.name ?? id, hashToken(token));
     res.status(201).json({ ...botView(registered), token, lease_ms: p.botLeaseMs });

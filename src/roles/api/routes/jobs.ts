@@ -14,6 +14,7 @@ import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { optionalBody } from '../errors';
 
 export function jobRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -39,7 +40,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/jobs/populate', admin, async (req, res) => {
-    const body = parseInput(populateBody, req.body === undefined ? {} : req.body);
+    const body = parseInput(populateBody, optionalBody(req));
     const spec = batchSpec(
       { ...p.batch, size: body.count ?? p.batch.size, type: body.type ?? p.batch.type, params: body.params ?? (body.type === undefined ? p.batch.params : undefined) },
       { type: 'type', params: 'params' },
@@ -50,7 +51,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/jobs/claim', bot, async (req, res) => {
-    const body = parseInput(claimBody, req.body === undefined ? {} : req.body);
+    const body = parseInput(claimBody, optionalBody(req));
     const job = await ctx.store.claimForBot(botIdOf(res), body.queue ?? p.botQueue, p.botLeaseMs);
     if (!job) {
       res.status(204).end();
@@ -71,7 +72,7 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/:id/complete', bot, async (req, res) => {
     const id = String(req.params.id);
-    const body = parseInput(completeBody, req.body === undefined ? {} : req.body);
+    const body = parseInput(completeBody, optionalBody(req));
     await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
     const job = await getJob(id);
     observeBotJob(job, 'SUCCESS');
@@ -79,7 +80,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/jobs/:id/fail', bot, async (req, res) => {
-    const body = parseInput(failBody, req.body === undefined ? {} : req.body);
+    const body = parseInput(failBody, optionalBody(req));
     const job = await getJob(String(req.params.id));
     const target = failTarget(job.type, job.attempts, body.permanent === true, Date.now());
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
