@@ -92,8 +92,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    * the other are run and acknowledged: Redis never waits on this process between batches. A
    * lane counts the handlers running now (a job whose ack is in flight does not count).
    */
-  const lanes: Lane[] = (o.concurrency >= 2 ? [Math.ceil(o.concurrency / 2), Math.floor(o.concurrency / 2)] : [1]).map((capacity) => ({
-    capacity,
+  const laneCount = Math.min(o.concurrency, 2);
+  const lanes: Lane[] = Array.from({ length: laneCount }, (_, i) => ({
+    capacity: Math.floor(o.concurrency / laneCount) + (i < o.concurrency % laneCount ? 1 : 0),
     executing: 0,
     slotFreed: null,
   }));
@@ -156,7 +157,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       const seconds = (performance.now() - began) / 1000;
       jobMetrics.observe(job, seconds, 'SUCCESS');
       log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000) });
-      await persist('complete', job, () => store.complete(job.id, token, result));
+      await persist('complete', job, () => store.complete(job.id, token, result, job));
     } else {
       const { err } = outcome;
       const target = failTarget(job.type, job.attempts, isPermanent(err), Date.now());

@@ -23,10 +23,14 @@ export function pairsToRecord(flat: readonly string[], from = 0): Record<string,
   return rec;
 }
 
-export function decodeJob(f: Record<string, string>): Job {
+/**
+ * a job from its record. What enqueueJobs.lua leaves unwritten reads as its start: the id is
+ * the key's (`id`, when the record has none), attempts 0, updated_at the creation time.
+ */
+export function decodeJob(f: Record<string, string>, id?: string): Job {
   const total = num(f.total);
   return {
-    id: f.id,
+    id: f.id ?? id,
     type: f.type as JobType,
     queue: f.queue ?? '',
     state: f.state as JobState,
@@ -43,7 +47,7 @@ export function decodeJob(f: Record<string, string>): Job {
     createdAt: num(f.created_at) ?? 0,
     startedAt: num(f.started_at),
     finishedAt: num(f.finished_at),
-    updatedAt: num(f.updated_at) ?? 0,
+    updatedAt: num(f.updated_at) ?? num(f.created_at) ?? 0,
     runAt: num(f.run_at),
   };
 }
@@ -74,17 +78,32 @@ export function decodeLakeDay(date: string, total: number, f: Record<string, str
   return { date, total, success, failure: total - success, durationMsSum: num(f.duration_ms_sum) ?? 0, durationCount: num(f.duration_count) ?? 0 };
 }
 
-/** what a claim answers for each job: these fields' values, in this order (CLAIM_FIELDS in lib.lua) */
-export const CLAIM_FIELDS = ['state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'id', 'type', 'params', 'initiated_by', 'run_at'] as const;
+/**
+ * what a claim answers for each job, in this order (lib.lua's claimFrom): the fields its consumer
+ * cannot know. The rest follows from the claim itself (claimView).
+ */
+export const CLAIM_FIELDS = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'chunk_index', 'created_at', 'initiated_by', 'token'] as const;
+
+/** what a claim knows of every job it takes */
+export interface ClaimContext {
+  queue: string;
+  consumer: string;
+  /** the claim's time: the job's start */
+  now: number;
+}
 
 /** a claimed job from the CLAIM_FIELDS values (Redis) or the whole record (memory) */
-export function claimView(values: readonly string[] | Record<string, string>, startedAt: number): Job {
+export function claimView(values: readonly (string | null)[] | Record<string, string>, c: ClaimContext): Job {
   const rec: Record<string, string> = {};
   CLAIM_FIELDS.forEach((f, i) => {
+    // a field the job does not have is null in Redis's answer (HMGET), absent in a record
     const v = Array.isArray(values) ? values[i] : (values as Record<string, string>)[f];
-    if (v !== undefined) rec[f] = v;
+    if (v !== undefined && v !== null) rec[f] = v;
   });
-  rec.started_at = String(startedAt);
-  rec.updated_at = String(startedAt);
+  rec.state = 'STARTED';
+  rec.queue = c.queue;
+  rec.handled_by = c.consumer;
+  rec.started_at = String(c.now);
+  rec.updated_at = String(c.now);
   return decodeJob(rec);
 }

@@ -150,7 +150,7 @@ export class MemoryStore implements Store {
   }
 
   private getJobs(ids: string[]): Job[] {
-    return ids.map((id) => this.rec(id)).filter((r): r is Rec => r !== undefined).map(decodeJob);
+    return ids.map((id) => this.rec(id)).filter((r): r is Rec => r !== undefined).map((r) => decodeJob(r));
   }
 
   private queue(name: string): Queue {
@@ -314,7 +314,7 @@ export class MemoryStore implements Store {
       q.active.set(id, now + opts.leaseMs);
       const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
       if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-      jobs.push({ token, job: claimView(rec, now) });
+      jobs.push({ token, job: claimView(rec, { queue, consumer: opts.consumer, now }) });
     }
     if (q.wait.length > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];

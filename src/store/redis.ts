@@ -11,7 +11,7 @@ import {
 } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
-import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../core/datalake';
+import { DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
@@ -88,7 +88,7 @@ export class RedisStore implements Store {
   private readonly watchPool: ConnectionPool<Dedicated>;
   private readonly scripts = scripts();
   private lastError = '';
-  private readonly completions: { jobId: string; token: string; result: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly completions: { jobId: string; token: string; result: string; job?: Job; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private closed = false;
   /** names this adapter's rate-limit hits apart from other nodes' */
   private readonly instanceId = randomBytes(6).toString('hex');
@@ -207,7 +207,7 @@ export class RedisStore implements Store {
     const tokenAt = CLAIM_FIELDS.indexOf('token');
     return {
       nextRunAt: next === '' ? null : Number(next),
-      jobs: entries.map((values) => ({ token: values[tokenAt], job: claimView(values, now) })),
+      jobs: entries.map((values) => ({ token: values[tokenAt], job: claimView(values, { queue, consumer: opts.consumer, now }) })),
     };
   }
 
@@ -254,17 +254,28 @@ export class RedisStore implements Store {
   }
 
   /** completions of one event-loop turn go to Redis together, in one completeJobs call */
-  complete(jobId: string, token: string, result: unknown): Promise<void> {
+  complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.completions.push({ jobId, token, result: JSON.stringify(result ?? null), resolve, reject });
+      this.completions.push({ jobId, token, result: JSON.stringify(result ?? null), job, resolve, reject });
       if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
     });
   }
 
   private async flushCompletions(): Promise<void> {
     const batch = this.completions.splice(0);
+    const now = this.options.now();
+    // per job: id, token, result, and its datalake entry and start when the job is known ('' and '': made in Lua)
+    const args: (string | number)[] = [batch.length];
+    for (const { jobId, token, result, job: j } of batch) {
+      if (j && j.startedAt !== null) {
+        const entry = lakeEntry(jobId, j.type, j.queue, 'SUCCESS', result, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt, now);
+        args.push(jobId, token, result, entry, j.startedAt);
+      } else {
+        args.push(jobId, token, result, '', '');
+      }
+    }
     try {
-      const codes = await this.run<number[]>('completeJobs', [batch.length, ...batch.flatMap((c) => [c.jobId, c.token, c.result])]);
+      const codes = await this.run<number[]>('completeJobs', args, now);
       batch.forEach((c, i) => {
         try {
           this.checkCode(codes[i], c.jobId);
@@ -294,7 +305,7 @@ export class RedisStore implements Store {
 
   private async getJobs(ids: string[]): Promise<Job[]> {
     const replies = await Promise.all(ids.map((id) => this.cmd<string[]>(['HGETALL', this.keys.job(id)])));
-    return replies.filter((r) => r.length > 0).map((r) => decodeJob(pairsToRecord(r)));
+    return replies.flatMap((r, i) => (r.length > 0 ? [decodeJob(pairsToRecord(r), ids[i])] : []));
   }
 
   async getJob(jobId: string): Promise<Job | null> {
@@ -304,7 +315,7 @@ export class RedisStore implements Store {
 
   async checkJob(jobId: string, checkedBy: string): Promise<Job | null> {
     const flat = await this.run<string[]>('checkJob', [jobId, checkedBy]);
-    return flat.length ? decodeJob(pairsToRecord(flat)) : null;
+    return flat.length ? decodeJob(pairsToRecord(flat), jobId) : null;
   }
 
   async listJobs(q: ListQuery): Promise<ListResult> {
@@ -457,7 +468,7 @@ export class RedisStore implements Store {
     const [code, entry] = await this.run<[number, string[] | string | undefined]>('claimJobForBot', [botId, queue, leaseMs, tokenBase(botId)], now);
     if (code === BOT_BUSY) throw botErrors.busy(botId, String(entry));
     this.checkBotCode(code, botId, '');
-    return Array.isArray(entry) ? claimView(entry, now) : null;
+    return Array.isArray(entry) ? claimView(entry, { queue, consumer: botId, now }) : null;
   }
 
   async startBotJob(botId: string, jobId: string): Promise<void> {

@@ -176,7 +176,12 @@ export interface Store {
   waitForWork(queue: string, timeoutMs: number): Promise<boolean>;
   /** extend the lease of a held job */
   renew(jobId: string, token: string, leaseMs: number): Promise<void>;
-  complete(jobId: string, token: string, result: unknown): Promise<void>;
+  /**
+   * acknowledge a held job with its result, in one step. `job`, the job as claimed, is a hint
+   * the caller may give: the Redis store then makes the job's datalake record from it instead of
+   * reading the job back inside the step (the record is written in that same step either way).
+   */
+  complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void>;
   fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
   /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
   release(jobId: string, token: string): Promise<void>;

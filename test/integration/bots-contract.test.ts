@@ -221,6 +221,23 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       expect(await store.readDatalake('2026-03-11', 0, 5)).toEqual([]);
     });
 
+    test('a record made from the claimed job (a worker completing) is the one the store makes itself', async () => {
+      const [a, b, c] = await store.enqueue([sim(), sim(), sim()]);
+      clock.advance(100);
+      const [ca, cb] = [await take(), await take()];
+      clock.advance(250);
+      await store.complete(a.id, ca.token, { ok: true, note: 'quote " and \\ back' }, ca.job);
+      await store.complete(b.id, cb.token, { ok: true, note: 'quote " and \\ back' });
+      const [ra, rb] = await lake('2026-03-10');
+      expect({ ...ra, job_id: b.id }).toEqual(rb);
+      expect(ra).toMatchObject({ job_id: a.id, status: 'SUCCESS', handled_by: 'w', duration_ms: 250 });
+      // the setting still decides: a type it does not list is not recorded, hint or not
+      await store.configureDatalake({ records: 'task' });
+      const cc = await take();
+      await store.complete(c.id, cc.token, 1, cc.job);
+      expect(await store.datalakeDays()).toEqual([{ date: '2026-03-10', total: 2, success: 2, failure: 0, durationMsSum: 500, durationCount: 2 }]);
+    });
+
     test("a record holds the finish's own result or error: a job that failed once, then succeeded, has none", async () => {
       const [job] = await store.enqueue([sim()]);
       await store.fail(job.id, (await take()).token, 'flaky', { to: 'RETRY', runAt: clock.now() });

@@ -2,7 +2,7 @@
   the bot id as consumer, and the bot's record keeps the job and its claim token, in one step.
   A bot holds one job at a time; a claim is also a sign of life.
   ARGV[4] bot id  ARGV[5] queue  ARGV[6] leaseMs  ARGV[7] token base
-  Returns  {OK} (no job), {OK, {CLAIM_FIELDS values}}, {BOT_MISSING} or {BOT_BUSY, job id}
+  Returns  {OK} (no job), {OK, {claim values}} (lib.lua's claimFrom), {BOT_MISSING} or {BOT_BUSY, job id}
 ]]
 local botId, queue, leaseMs, tokenBase = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local botKey = K.bot(botId)
@@ -15,7 +15,5 @@ redis.call('ZADD', K.botsUp, now, botId)
 local entry = claimFrom(queue, botId, 1, leaseMs, tokenBase)[2]
 flush()
 if not entry then return { OK } end
-local job = {}
-for i, f in ipairs(CLAIM_FIELDS) do job[f] = entry[i] end
-redis.call('HSET', botKey, 'current_job', job.id, 'job_token', job.token)
+redis.call('HSET', botKey, 'current_job', entry[1], 'job_token', entry[10])
 return { OK, entry }

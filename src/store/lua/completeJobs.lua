@@ -1,5 +1,7 @@
 --[[ completeJobs: held jobs succeeded. Acknowledge each and record its result in one step.
-  ARGV[4] count, then per job: id, token, result (JSON)
+  ARGV[4] count, then per job: id, token, result (JSON), and its datalake entry and start (ms)
+          as the worker made them from the job it claimed ('' and '': made here; lib.lua's
+          appendToLake)
   Returns  one code per job: OK, MISSING or TOKEN_MISMATCH (a late result from a consumer whose
   lease was taken over is refused, never applied twice), or BAD_RESULT for a chunk whose result
   is not a number (checked before anything is written).
@@ -9,8 +11,8 @@
 ]]
 local codes = {}
 for i = 1, tonumber(ARGV[4]) do
-  local at = 4 + (i - 1) * 3
-  codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  local at = 4 + (i - 1) * 5
+  codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
 end
 flush()
 return codes

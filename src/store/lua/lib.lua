@@ -13,6 +13,17 @@
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
 local resultTtl = tonumber(ARGV[2])
+-- ... and as the strings they came as: what is written uses these. Every number a script hands
+-- to Redis or concatenates is formatted by sprintf("%.17g"), which costs more than the command
+-- it is for, so the hot paths pass strings (nowStr, '0', countStr) wherever they can.
+local nowStr, ttlStr = ARGV[1], ARGV[2]
+
+-- small non-negative integers as strings without sprintf: countStr(3) == '3'
+local COUNTS = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15',
+  '16', '17', '18', '19', '20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31', '32' }
+local function countStr(n)
+  return COUNTS[n] or string.format('%d', n)
+end
 local eventRetention = tonumber(ARGV[3])
 
 local K = {
@@ -52,16 +63,18 @@ local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
 local FINAL = { SUCCESS = true, FAILURE = true, DEAD = true }
 
--- gathered side effects, written by flush()
-local moves, moveOrder = {}, {}   -- top-level job id -> {from, to}: its per-state index entry
+-- gathered side effects, written by flush(). The hot paths (claim, complete, enqueue) run once
+-- per job, so they build as few Lua tables and strings as they can: each costs Redis CPU.
+local moveFrom, moveTo, moveOrder = {}, {}, {} -- top-level job id -> its per-state index entry
 local leases = {}                 -- queue -> {score, id, ...}: ZADD to the lease set
 local unleased = {}               -- queue -> {id, ...}: ZREM from the lease set
 local events = {}                 -- job id, change, ...: one entry of the event log per script
 
-local function push(t, key, ...)
+-- the list t[key], made on first use
+local function listFor(t, key)
   local list = t[key]
   if not list then list = {}; t[key] = list end
-  for _, v in ipairs({ ... }) do list[#list + 1] = v end
+  return list
 end
 
 -- run `cmd key <items>` in slices, so no unpack exceeds Lua's stack
@@ -82,15 +95,14 @@ local function emit(id, state, completed, total)
   end
 end
 
--- a top-level job enters the per-state index (from = false for a new job)
+-- a top-level job enters the per-state index (from = false for a new job); a job that moves
+-- twice in one script moves once, from where it was to where it ends
 local function indexMove(id, from, to)
-  local m = moves[id]
-  if m then
-    m.to = to
-  else
-    moves[id] = { from = from, to = to }
+  if moveTo[id] == nil then
+    moveFrom[id] = from
     moveOrder[#moveOrder + 1] = id
   end
+  moveTo[id] = to
 end
 
 -- ---- the datalake: settings in K.config (README "Datalake"), defaults: records all, 30 days ----
@@ -121,28 +133,29 @@ local function lakeSetting()
   return lakeRecords
 end
 
--- the value of `field` in a list of field/value pairs, or ''
-local function pairValue(list, field)
-  for i = 1, #(list or {}), 2 do
-    if list[i] == field then return list[i + 1] end
-  end
-  return ''
-end
-
 -- records gathered per day (written by flushLake, which flush() calls): day -> {records, counters}
 local lakeDays, lakeDayOrder = {}, {}
 
 -- a finished top-level job of a recorded type, for its UTC day: one JSON array (the entry
--- src/core/datalake.ts lakeEntry writes and lakeRecord reads); its result and error are this
--- finish's (`extra`)
-local function appendToLake(id, jobKey, j, to, extra)
+-- src/core/datalake.ts lakeEntry writes and lakeRecord reads); its result or error is this
+-- finish's (`field`, 'result' or 'error', and `value`). j is the job as load() read it.
+-- `entry`, when given (not nil or ''), is that array already made by the caller from the job as
+-- it claimed it, and `startedAt` its start (a worker's completion): building it here costs more
+-- Redis CPU than the rest of a completion. It is written in this same step all the same.
+local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
   if j.parent_id ~= '' or lakeSetting() == 'none' then return end
-  local f = redis.call('HMGET', jobKey, 'type', 'initiated_by', 'started_at')
-  if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
-  local started = tonumber(f[3])
+  local started
+  if entry and entry ~= '' then
+    if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. redis.call('HGET', jobKey, 'type') .. ',', 1, true) then return end
+    started = tonumber(startedAt)
+  else
+    local f = redis.call('HMGET', jobKey, 'type', 'started_at', 'initiated_by', 'attempts', 'handled_by', 'created_at')
+    if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
+    started = tonumber(f[2])
+    entry = cjson.encode({ id, f[1], j.queue, to, field == 'result' and value or '', field == 'error' and value or '',
+      tonumber(f[4]) or 0, f[3] or '', f[5] or '', tonumber(f[6]), started or cjson.null, now })
+  end
   local duration = started and (now - started)
-  local record = cjson.encode({ id, f[1], j.queue, to, pairValue(extra, 'result'), pairValue(extra, 'error'),
-    tonumber(j.attempts), f[2] or '', j.handled_by, tonumber(j.created_at), started or cjson.null, now })
   local today = math.floor(now / DAY_MS)
   local day = dayName(today)
   local d = lakeDays[day]
@@ -151,7 +164,7 @@ local function appendToLake(id, jobKey, j, to, extra)
     lakeDays[day] = d
     lakeDayOrder[#lakeDayOrder + 1] = day
   end
-  d.records[#d.records + 1] = record
+  d.records[#d.records + 1] = entry
   if to == 'SUCCESS' then d.success = d.success + 1 end
   if duration then
     d.durationSum = d.durationSum + duration
@@ -181,10 +194,18 @@ end
 
 local function flush()
   local removed, added = {}, {}
-  for _, id in ipairs(moveOrder) do
-    local m = moves[id]
-    if m.from and m.from ~= m.to then push(removed, m.from, id) end
-    if m.from ~= m.to then push(added, m.to, now, id) end
+  for i = 1, #moveOrder do
+    local id = moveOrder[i]
+    local from, to = moveFrom[id], moveTo[id]
+    if from ~= to then
+      if from then
+        local r = listFor(removed, from)
+        r[#r + 1] = id
+      end
+      local a = listFor(added, to)
+      a[#a + 1] = nowStr
+      a[#a + 1] = id
+    end
   end
   for state, ids in pairs(removed) do variadic('ZREM', K.state(state), ids) end
   for state, pairs_ in pairs(added) do variadic('ZADD', K.state(state), pairs_) end
@@ -196,27 +217,22 @@ local function flush()
   flushLake()
 end
 
--- the fields transitions read, in one call; nil when the job does not exist. A claim reads the
--- fields a consumer needs too (CLAIM_FIELDS, in the order src/store/codec.ts decodes them), so
--- it never reads a job twice.
-local FIELDS = { 'state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts',
-  'max_attempts', 'chunk_index', 'created_at', 'handled_by' }
-local CLAIM_FIELDS = { 'state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts',
-  'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'id', 'type', 'params',
-  'initiated_by', 'run_at' }
-local function load(jobKey, fields)
-  fields = fields or FIELDS
-  local v = redis.call('HMGET', jobKey, unpack(fields))
+-- the fields transitions read, in one call, as a table made whole at once (a table that grows
+-- field by field is rehashed as it goes); nil when the job does not exist. The hot paths read
+-- only what they need instead (claimFrom, completeJob).
+local function load(jobKey)
+  local v = redis.call('HMGET', jobKey, 'state', 'queue', 'parent_id', 'total', 'completed', 'token',
+    'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by')
   if not v[1] then return nil end
-  local j = {}
-  for i, f in ipairs(fields) do j[f] = v[i] or '' end
-  return j
+  return { state = v[1], queue = v[2] or '', parent_id = v[3] or '', total = v[4] or '', completed = v[5] or '',
+    token = v[6] or '', attempts = v[7] or '', max_attempts = v[8] or '', chunk_index = v[9] or '',
+    created_at = v[10] or '', handled_by = v[11] or '' }
 end
 
 -- move a job to a new state in one write: the record (with `extra` field/value pairs), and,
 -- gathered for flush(), its per-state index entry and the event. j is the job as load() read it.
 local function setState(id, jobKey, j, to, extra)
-  local args = { 'HSET', jobKey, 'state', to, 'updated_at', now }
+  local args = { 'HSET', jobKey, 'state', to, 'updated_at', nowStr }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   redis.call(unpack(args))
   if j.parent_id == '' then indexMove(id, j.state, to) end
@@ -225,13 +241,20 @@ local function setState(id, jobKey, j, to, extra)
 end
 
 -- hold a job under a lease / stop holding it (gathered for flush())
-local function lease(queue, id, untilMs) push(leases, queue, untilMs, id) end
-local function unlease(queue, id) push(unleased, queue, id) end
+local function lease(queue, id, untilMs)
+  local l = listFor(leases, queue)
+  l[#l + 1] = untilMs
+  l[#l + 1] = id
+end
+local function unlease(queue, id)
+  local l = listFor(unleased, queue)
+  l[#l + 1] = id
+end
 
 -- put a job at the head of its queue (next to be claimed) and wake a consumer
 local function requeueAtHead(id, queue)
   redis.call('RPUSH', K.wait(queue), id)
-  redis.call('ZADD', K.marker(queue), 0, 'm')
+  redis.call('ZADD', K.marker(queue), '0', 'm')
 end
 
 -- fields that end a hold: the token is cleared ('' means not held)
@@ -241,24 +264,25 @@ local function released(extra)
   return out
 end
 
--- the job reaches SUCCESS, FAILURE or DEAD (one write), stops being held, and expires or,
--- DEAD, waits in the dead-letter queue; the datalake records it in this same step (flush)
-local function finish(id, jobKey, j, to, extra)
-  local fields = released(extra)
-  fields[#fields + 1] = 'finished_at'
-  fields[#fields + 1] = now
-  setState(id, jobKey, j, to, fields)
+-- the job reaches SUCCESS, FAILURE or DEAD with its result or error (`field`: 'result' or
+-- 'error') in one write, stops being held, and expires or, DEAD, waits in the dead-letter queue;
+-- the datalake records it in this same step (flush)
+local function finish(id, jobKey, j, to, field, value, entry, startedAt)
+  redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
+  if j.parent_id == '' then indexMove(id, j.state, to) end
+  emit(id, to, j.completed, j.total)
+  j.state = to
   if j.queue ~= '' then unlease(j.queue, id) end
   if to == 'DEAD' then
     redis.call('ZADD', K.dlq, now, id)
   else
-    redis.call('PEXPIRE', jobKey, resultTtl)
+    redis.call('PEXPIRE', jobKey, ttlStr)
     if j.total ~= '' then
-      redis.call('PEXPIRE', K.children(id), resultTtl)
-      redis.call('PEXPIRE', K.chunkResults(id), resultTtl)
+      redis.call('PEXPIRE', K.children(id), ttlStr)
+      redis.call('PEXPIRE', K.chunkResults(id), ttlStr)
     end
   end
-  appendToLake(id, jobKey, j, to, extra)
+  appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
 end
 
 -- a chunk failed for good: fail its parent at once with the reason and cancel the chunks still
@@ -269,14 +293,14 @@ local function failParent(child, reason)
   local parentKey = K.job(parentId)
   local parent = load(parentKey)
   if not parent or FINAL[parent.state] then return end
-  finish(parentId, parentKey, parent, 'FAILURE', { 'error', 'chunk ' .. child.chunk_index .. ' failed: ' .. reason })
+  finish(parentId, parentKey, parent, 'FAILURE', 'error', 'chunk ' .. child.chunk_index .. ' failed: ' .. reason)
   for _, sibling in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
     local siblingKey = K.job(sibling)
     local s = load(siblingKey)
     if s and RUNNABLE[s.state] then
       redis.call('LREM', K.wait(s.queue), 0, sibling)
       redis.call('ZREM', K.delayed(s.queue), sibling)
-      finish(sibling, siblingKey, s, 'FAILURE', { 'error', 'cancelled: parent job ' .. parentId .. ' failed' })
+      finish(sibling, siblingKey, s, 'FAILURE', 'error', 'cancelled: parent job ' .. parentId .. ' failed')
     end
   end
 end
@@ -295,7 +319,7 @@ end
 local function reclaim(id, jobKey, j, why)
   local reason = why .. ' (held by ' .. j.handled_by .. ', attempt ' .. j.attempts .. ' of ' .. j.max_attempts .. ')'
   if tonumber(j.attempts) >= tonumber(j.max_attempts) then
-    finish(id, jobKey, j, 'DEAD', { 'error', reason })
+    finish(id, jobKey, j, 'DEAD', 'error', reason)
     failParent(j, reason)
     return 'DEAD'
   end
@@ -312,57 +336,75 @@ local function releaseHeld(id, jobKey, j)
   requeueAtHead(id, j.queue)
 end
 
--- create jobs from rows of ARGV (ROW's fields each) from index `from`; put the queued ones at
--- the tail of their queue (enqueueJobs.lua, enqueueBatch.lua). Answers the number created.
-local ROW = { 'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total' }
+-- create jobs from rows of ARGV (ROW_SIZE values each, JOB_ROW_FIELDS in src/store/common.ts:
+-- id, type, queue, params, initiated_by, max_attempts, parent_id, chunk_index, total) from index
+-- `from`; put the queued ones at the tail of their queue (enqueueJobs.lua, enqueueBatch.lua).
+-- Answers the number created. Only fields with a value are written, and not what a reader
+-- knows without them (src/store/codec.ts decodeJob): the id (it is in the key), attempts 0,
+-- updated_at = created_at. state comes first: most reads look it up first.
+local ROW_SIZE = 9
 local function enqueueRows(from)
-  local jobs = {}
-  for at = from, #ARGV, #ROW do
-    local j = {}
-    for i, f in ipairs(ROW) do j[f] = ARGV[at + i - 1] end
-    jobs[#jobs + 1] = j
-  end
   local waiting = {}   -- queue -> ids, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs
-  for _, j in ipairs(jobs) do
-    local fields = { 'HSET', K.job(j.id), 'id', j.id, 'type', j.type, 'queue', j.queue,
-      'state', 'PENDING', 'params', j.params, 'attempts', 0, 'max_attempts', j.max_attempts,
-      'created_at', now, 'updated_at', now }
-    for _, f in ipairs({ 'initiated_by', 'parent_id', 'chunk_index', 'total' }) do
-      if j[f] ~= '' then
-        fields[#fields + 1] = f
-        fields[#fields + 1] = j[f]
+  local count = 0
+  for at = from, #ARGV, ROW_SIZE do
+    local id, queue, initiatedBy, parentId, total = ARGV[at], ARGV[at + 2], ARGV[at + 4], ARGV[at + 6], ARGV[at + 8]
+    local jobKey = K.job(id)
+    count = count + 1
+    if parentId == '' and total == '' then
+      -- a job of its own (a task, a bot job): one write with a fixed shape
+      if initiatedBy == '' then
+        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
+          'max_attempts', ARGV[at + 5], 'created_at', nowStr)
+      else
+        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
+          'max_attempts', ARGV[at + 5], 'created_at', nowStr, 'initiated_by', initiatedBy)
       end
-    end
-    if j.total ~= '' then
-      fields[#fields + 1] = 'completed'
-      fields[#fields + 1] = 0
-    end
-    redis.call(unpack(fields))
-    if j.parent_id == '' then
-      created[#created + 1] = now
-      created[#created + 1] = j.id
-      indexMove(j.id, false, 'PENDING')
     else
-      redis.call('RPUSH', K.children(j.parent_id), j.id)
+      local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
+        'max_attempts', ARGV[at + 5], 'created_at', nowStr }
+      for k, f in pairs({ [4] = 'initiated_by', [6] = 'parent_id', [7] = 'chunk_index', [8] = 'total' }) do
+        if ARGV[at + k] ~= '' then
+          fields[#fields + 1] = f
+          fields[#fields + 1] = ARGV[at + k]
+        end
+      end
+      if total ~= '' then
+        fields[#fields + 1] = 'completed'
+        fields[#fields + 1] = '0'
+      end
+      redis.call(unpack(fields))
     end
-    if j.queue ~= '' then push(waiting, j.queue, j.id) end
-    emit(j.id, 'PENDING', j.total == '' and '' or 0, j.total)
+    if parentId == '' then
+      created[#created + 1] = nowStr
+      created[#created + 1] = id
+      indexMove(id, false, 'PENDING')
+    else
+      redis.call('RPUSH', K.children(parentId), id)
+    end
+    if queue ~= '' then
+      local w = listFor(waiting, queue)
+      w[#w + 1] = id
+    end
+    emit(id, 'PENDING', total == '' and '' or 0, total)
   end
   if #created > 0 then variadic('ZADD', K.jobs, created) end
   for queue, ids in pairs(waiting) do
     variadic('LPUSH', K.wait(queue), ids)
-    redis.call('ZADD', K.marker(queue), 0, 'm')
+    redis.call('ZADD', K.marker(queue), '0', 'm')
     redis.call('SADD', K.queues, queue)
   end
-  return #jobs
+  return count
 end
 
 -- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
--- claimJobForBot.lua); answers {nextRunAt or '', {CLAIM_FIELDS values}, ...}
+-- claimJobForBot.lua); answers {nextRunAt or '', {claim values}, ...}. A job's claim values are
+-- what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
+-- id, attempts, type, params, max_attempts, parent_id, chunk_index, created_at, initiated_by,
+-- token (a field the job does not have is false: null to the client).
 local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
   local waitKey, delayedKey = K.wait(queue), K.delayed(queue)
-  local leaseUntil = now + leaseMs
+  local leaseUntil = string.format('%d', now + leaseMs)
 
   -- the head is the right end: push the latest-due first, so the earliest-due is claimed first
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
@@ -378,34 +420,39 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     if not ids then break end
     for _, id in ipairs(ids) do
       local jobKey = K.job(id)
-      local j = load(jobKey, CLAIM_FIELDS)
-      if j and RUNNABLE[j.state] then
+      -- v becomes the claim values in place: state is replaced by the id, run_at by the token
+      local v = redis.call('HMGET', jobKey, 'state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id',
+        'chunk_index', 'created_at', 'initiated_by', 'run_at')
+      local state, parentId = v[1], v[6]
+      if state and RUNNABLE[state] then
         n = n + 1
-        local token = tokenBase .. '.' .. n
-        j.attempts = tonumber(j.attempts) + 1
-        local fields = { 'attempts', j.attempts, 'token', token, 'handled_by', consumer, 'started_at', now }
-        if j.run_at ~= '' then
-          fields[#fields + 1] = 'run_at'
-          fields[#fields + 1] = ''
+        local token = tokenBase .. '.' .. countStr(n)
+        local attempts = countStr((tonumber(v[2]) or 0) + 1)
+        if v[10] and v[10] ~= '' then
+          redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+            'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
+        else
+          redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+            'handled_by', consumer, 'started_at', nowStr)
         end
-        setState(id, jobKey, j, 'STARTED', fields)
+        emit(id, 'STARTED')
         lease(queue, id, leaseUntil)
-        if j.parent_id ~= '' then
-          local parentKey = K.job(j.parent_id)
+        if parentId and parentId ~= '' then
+          local parentKey = K.job(parentId)
           local parent = load(parentKey)
           if parent and parent.state == 'PENDING' then
-            setState(j.parent_id, parentKey, parent, 'STARTED', { 'started_at', now })
+            setState(parentId, parentKey, parent, 'STARTED', { 'started_at', now })
           end
+        else
+          indexMove(id, state, 'STARTED')
         end
-        j.token, j.handled_by, j.run_at, j.attempts = token, consumer, '', tostring(j.attempts)
-        local entry = {}
-        for i, f in ipairs(CLAIM_FIELDS) do entry[i] = j[f] end
-        out[#out + 1] = entry
+        v[1], v[2], v[10] = id, attempts, token
+        out[#out + 1] = v
       end
     end
   end
 
-  if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), 0, 'm') end
+  if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if nextDelayed[2] then out[1] = nextDelayed[2] end
   return out
@@ -414,11 +461,18 @@ end
 -- a held job succeeded (completeJobs.lua, completeBotJob.lua): acknowledge it and record its
 -- result; a chunk's result is recorded once per chunk index and the last chunk completes the
 -- parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH or BAD_RESULT.
-local function completeJob(id, token, result)
-  local jobKey, j = holder(id, token)
-  if not jobKey then return j end
-  if j.parent_id ~= '' and not tonumber(result) then return BAD_RESULT end
-  finish(id, jobKey, j, 'SUCCESS', { 'result', result })
+local function completeJob(id, token, result, lakeEntry, startedAt)
+  -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
+  local jobKey = K.job(id)
+  local v = redis.call('HMGET', jobKey, 'state', 'token', 'queue', 'parent_id')
+  if not v[1] then return MISSING end
+  if not v[2] or v[2] == '' or v[2] ~= token then return TOKEN_MISMATCH end
+  local j = { state = v[1], queue = v[3] or '', parent_id = v[4] or '', total = '', completed = '', chunk_index = '' }
+  if j.parent_id ~= '' then
+    if not tonumber(result) then return BAD_RESULT end
+    j.chunk_index = redis.call('HGET', jobKey, 'chunk_index') or ''
+  end
+  finish(id, jobKey, j, 'SUCCESS', 'result', result, lakeEntry, startedAt)
   if j.parent_id == '' then return OK end
 
   local parentId = j.parent_id
@@ -435,8 +489,8 @@ local function completeJob(id, token, result)
   local sum = 0
   for _, v in ipairs(redis.call('HVALS', K.chunkResults(parentId))) do sum = sum + tonumber(v) end
   local duration = (now - tonumber(parent.created_at)) / 1000
-  finish(parentId, parentKey, parent, 'SUCCESS',
-    { 'result', string.format('{"prime_count":%.0f,"duration_sec":%.3f}', sum, duration) })
+  finish(parentId, parentKey, parent, 'SUCCESS', 'result',
+    string.format('{"prime_count":%.0f,"duration_sec":%.3f}', sum, duration))
   return OK
 end
 
@@ -454,7 +508,7 @@ local function failJob(id, token, err, target, runAt)
       redis.call('ZADD', K.delayed(j.queue), runAt, id)
     end
   else
-    finish(id, jobKey, j, target, { 'error', err })
+    finish(id, jobKey, j, target, 'error', err)
     failParent(j, err)
   end
   return OK

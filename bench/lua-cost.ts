@@ -1,0 +1,99 @@
+/**
+ * npm run bench:lua: Redis CPU per job of each queue script, one phase at a time: enqueue N
+ * tasks (1,000 per call), claim them (BENCH_CLAIM, 32, per call), complete them (64 per call).
+ * No worker process and no peer: a developer's tool for tuning src/store/lua.
+ *
+ * By default it reads INFO commandstats (microseconds, best of 3 rounds: noisy on a shared
+ * machine). With BENCH_CALLGRIND=1 it runs redis-server under valgrind's callgrind, counting
+ * only the instructions spent inside EVAL/EVALSHA: the same count for the same scripts every
+ * time, whatever else the machine is doing, so two versions of a script can be compared
+ * exactly (N defaults to 2,000 there: valgrind is ~50x slower).
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient } from 'redis';
+import { RedisStore, pairsFromInfo } from '../src/store/redis';
+import type { ClaimedJob } from '../src/store/types';
+import { freePort, startRedisServer } from '../test/helpers/redis-server';
+
+const CALLGRIND = process.env.BENCH_CALLGRIND === '1';
+const N = Number(process.env.BENCH_N ?? (CALLGRIND ? 2000 : 20000));
+const CLAIM = Number(process.env.BENCH_CLAIM ?? 32);
+const ROUNDS = CALLGRIND ? 1 : 3;
+
+/** redis-server under callgrind, collecting inside script calls only; dump() answers instructions since the last dump */
+async function callgrindRedis() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-callgrind-'));
+  const port = await freePort();
+  const proc: ChildProcess = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.out`, '--toggle-collect=evalGenericCommand*',
+    'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = createClient({ url, socket: { reconnectStrategy: 100 } });
+  probe.on('error', () => undefined);
+  await probe.connect();
+  await probe.close();
+  let dumps = 0;
+  return {
+    url,
+    dump(): number {
+      execFileSync('callgrind_control', ['-d', String(proc.pid)], { stdio: 'ignore' });
+      const file = `${dir}/cg.out.${++dumps}`;
+      for (let i = 0; i < 200 && !fs.existsSync(file); i++) execFileSync('sleep', ['0.05']);
+      return Number(/^summary: (\d+)/m.exec(fs.readFileSync(file, 'utf8'))![1]);
+    },
+    async destroy() {
+      proc.kill('SIGKILL');
+      if (process.env.BENCH_CALLGRIND_KEEP) process.stderr.write(`callgrind dumps kept in ${dir}\n`);
+      else fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function main() {
+  const cg = CALLGRIND ? await callgrindRedis() : null;
+  const own = cg || process.env.BENCH_REDIS_URL ? null : await startRedisServer();
+  const url = cg?.url ?? process.env.BENCH_REDIS_URL ?? own!.url;
+  const raw = createClient({ url });
+  await raw.connect();
+  const store = await new RedisStore({ url, prefix: `lua-cost-${process.pid}`, commandTimeoutMs: 60_000 }).connect();
+  if (process.env.LAKE) await store.configureDatalake({ records: process.env.LAKE });
+  /** the cost of the scripts run since the last call: microseconds, or instructions under callgrind */
+  const cost = async () => {
+    if (cg) return cg.dump();
+    const m = /calls=(\d+),usec=(\d+)/.exec(String(pairsFromInfo(await raw.info('commandstats')).cmdstat_evalsha));
+    await raw.configResetStat();
+    return m ? Number(m[2]) : 0;
+  };
+  const best: Record<string, number> = {};
+  const keep = (k: string, v: number) => (best[k] = Math.min(best[k] ?? Infinity, v / N));
+  await store.enqueue([]);
+  await cost();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < N; i += 1000) await store.enqueue(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+    keep('enqueue', await cost());
+    const held: ClaimedJob[] = [];
+    for (;;) {
+      const { jobs } = await store.claim('default', { consumer: 'w', max: CLAIM, leaseMs: 600_000 });
+      if (!jobs.length) break;
+      held.push(...jobs);
+    }
+    keep('claim', await cost());
+    for (let i = 0; i < held.length; i += 64) await Promise.all(held.slice(i, i + 64).map((c) => store.complete(c.job.id, c.token, 3, c.job)));
+    keep('complete', await cost());
+    if (held.length !== N) throw new Error(`claimed ${held.length} of ${N}`);
+  }
+  const r = (x: number) => (cg ? Math.round(x) : Math.round(x * 100) / 100);
+  const total = best.enqueue + best.claim + best.complete;
+  const out = { bench: 'lua-cost', unit: cg ? 'instructions per job' : 'us per job (best of 3)', n: N, claim_batch: CLAIM, enqueue: r(best.enqueue), claim: r(best.claim), complete: r(best.complete), total: r(total) };
+  process.stdout.write(JSON.stringify(out) + '\n');
+  await store.close();
+  await raw.close();
+  await own?.destroy();
+  await cg?.destroy();
+}
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
