@@ -17,7 +17,7 @@ import Piscina from 'piscina';
 import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
 import { failTarget, handlerFor, isPermanent } from '../core/handlers';
 import { DEFAULT_QUEUE, Job } from '../core/job';
-import type { Store } from '../store/types';
+import type { Completion, Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -63,8 +63,19 @@ export interface RunningWorker {
 
 interface Lane {
   capacity: number;
+  /** handlers running now (a job whose ack is still to be sent does not count) */
   executing: number;
   slotFreed: (() => void) | null;
+  /** finished jobs to acknowledge with the lane's next call */
+  acks: Ack[];
+  /** blocked on an empty queue (or stopped): a job that finishes now is acknowledged on its own */
+  blocked: boolean;
+}
+
+interface Ack extends Completion {
+  job: Job;
+  /** the acknowledgement is settled (recorded, or refused and logged) */
+  done: () => void;
 }
 
 interface Held {
@@ -97,6 +108,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     capacity: Math.floor(o.concurrency / laneCount) + (i < o.concurrency % laneCount ? 1 : 0),
     executing: 0,
     slotFreed: null,
+    acks: [],
+    blocked: false,
   }));
   let pool: Piscina | null = null;
   const registry = new Registry();
@@ -157,7 +170,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       const seconds = (performance.now() - began) / 1000;
       jobMetrics.observe(job, seconds, 'SUCCESS');
       log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000) });
-      await persist('complete', job, () => store.complete(job.id, token, result, job));
+      await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
       const target = failTarget(job.type, job.attempts, isPermanent(err), Date.now());
@@ -176,6 +189,26 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     entry.done = runJob(job, token, abort, lane).finally(() => held.delete(job.id));
   };
 
+  /**
+   * acknowledge a finished job: with the lane's next call (completeAndClaim), or on its own when
+   * the lane is blocked on an empty queue or stopped
+   */
+  const ack = (lane: Lane, job: Job, token: string, result: unknown): Promise<void> => {
+    if (lane.blocked || stopping) return ackAlone(job, token, result);
+    return new Promise<void>((done) => {
+      lane.acks.push({ jobId: job.id, token, result, job, done });
+      lane.slotFreed?.();
+    });
+  };
+  const ackAlone = (job: Job, token: string, result: unknown) => persist('complete', job, () => store.complete(job.id, token, result, job));
+
+  /** an acknowledgement's outcome from completeAndClaim: refused ones are logged as persist() does */
+  const settle = (a: Ack, err: Error | null) => {
+    if (err instanceof LeaseLostError || err instanceof NotFoundError) log.warn('complete refused: lease lost', { job_id: a.jobId });
+    else if (err) log.error('complete failed', { job_id: a.jobId, error: errorMessage(err) });
+    a.done();
+  };
+
   /** wait until a handler of the lane finishes, then one more turn so every slot freed with it counts */
   const waitForSlot = async (lane: Lane) => {
     await new Promise<void>((r) => (lane.slotFreed = r));
@@ -183,33 +216,50 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     await new Promise((r) => setImmediate(r));
   };
 
+  /**
+   * A lane's loop: acknowledge what its handlers finished and claim for the free slots, both in
+   * one completeAndClaim call (one round trip, one script); block on the queue when it is empty.
+   */
   const fetchLoop = async (lane: Lane) => {
     let failures = 0;
     while (!stopping) {
-      const free = lane.capacity - lane.executing;
-      if (free <= 0) {
+      const free = Math.max(0, lane.capacity - lane.executing);
+      if (free === 0 && lane.acks.length === 0) {
         await waitForSlot(lane);
         continue;
       }
+      const acks = lane.acks.splice(0);
       try {
-        const { jobs, nextRunAt } = await store.claim(o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
+        const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
         if (failures > 0) log.info('store is back: resuming', { store: store.location });
         failures = 0;
+        acks.forEach((a, i) => settle(a, errors[i]));
+        const { jobs, nextRunAt } = claim;
         if (stopping) {
           for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));
           break;
         }
         for (const c of jobs) start(c.job, c.token, lane);
-        if (jobs.length === 0) {
+        if (jobs.length === 0 && free > 0 && lane.acks.length === 0) {
           const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - Date.now()));
-          await store.waitForWork(o.queue, wait);
+          lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack)
+          try {
+            await store.waitForWork(o.queue, wait);
+          } finally {
+            lane.blocked = false;
+          }
         }
       } catch (err) {
+        if (err instanceof StoreUnavailableError) lane.acks.unshift(...acks); // sent again with the next call
+        else acks.forEach((a) => settle(a, err instanceof Error ? err : new Error(String(err))));
         if (stopping) break;
         if (failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
         await sleep(retryDelay(failures++));
       }
     }
+    // the loop is over: what is still to be acknowledged goes on its own
+    lane.blocked = true;
+    for (const a of lane.acks.splice(0)) void ackAlone(a.job, a.token, a.result).then(a.done);
   };
 
   const renewAll = async () => {

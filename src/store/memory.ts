@@ -16,7 +16,7 @@ import { claimView, decodeBot, decodeJob } from './codec';
 import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
-  BotsDown, ClaimedJob, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
+  BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
   NodeInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
@@ -345,6 +345,22 @@ export class MemoryStore implements Store {
   async complete(jobId: string, token: string, result: unknown): Promise<void> {
     this.step();
     this.completeJob(jobId, token, result);
+  }
+
+  // ---- completeAndClaim.lua ----
+
+  async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
+    const base = tokenBase(opts.consumer);
+    this.step();
+    const errors = completions.map((c) => {
+      try {
+        this.completeJob(c.jobId, c.token, c.result);
+        return null;
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    return { errors, claim: this.claimFrom(queue, opts, base) };
   }
 
   /** lib.lua's completeJob (completeJobs.lua, completeBotJob.lua) */

@@ -13,13 +13,13 @@ import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
-import { CLAIM_FIELDS, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
+import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
-  BotsDown, ClaimOptions, ClaimResult, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
+  BotsDown, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
   RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
@@ -67,6 +67,40 @@ export interface RedisStoreOptions extends StoreOptions {
   betweenReadAndWrite?: () => Promise<void>;
 }
 
+type ClaimReply = [string, ...(string | null)[][]];
+
+/** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
+function claimArgs(queue: string, opts: ClaimOptions): (string | number)[] {
+  return [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)];
+}
+
+/** claimJobs.lua's answer: when the next delayed job is due, and each job's claim values */
+function claimResult([next, ...entries]: ClaimReply, context: ClaimContext): ClaimResult {
+  const tokenAt = CLAIM_FIELDS.indexOf('token');
+  return {
+    nextRunAt: next === '' ? null : Number(next),
+    jobs: entries.map((values) => ({ token: values[tokenAt]!, job: claimView(values, context) })),
+  };
+}
+
+/**
+ * completeJobs.lua's arguments: the count, then per job id, token, result (JSON), and the job's
+ * datalake entry and start when the job as claimed is known ('' and '': lib.lua makes them)
+ */
+function completionArgs(completions: readonly Completion[], now: number): (string | number)[] {
+  const args: (string | number)[] = [completions.length];
+  for (const { jobId, token, result, job: j } of completions) {
+    const value = JSON.stringify(result ?? null);
+    if (j && j.startedAt !== null) {
+      const entry = lakeEntry(jobId, j.type, j.queue, 'SUCCESS', value, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt, now);
+      args.push(jobId, token, value, entry, j.startedAt);
+    } else {
+      args.push(jobId, token, value, '', '');
+    }
+  }
+  return args;
+}
+
 /** the URL without its password, for messages and logs */
 export function redactUrl(url: string): string {
   try {
@@ -88,7 +122,7 @@ export class RedisStore implements Store {
   private readonly watchPool: ConnectionPool<Dedicated>;
   private readonly scripts = scripts();
   private lastError = '';
-  private readonly completions: { jobId: string; token: string; result: string; job?: Job; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly completions: (Completion & { resolve: () => void; reject: (e: unknown) => void })[] = [];
   private closed = false;
   /** names this adapter's rate-limit hits apart from other nodes' */
   private readonly instanceId = randomBytes(6).toString('hex');
@@ -168,13 +202,19 @@ export class RedisStore implements Store {
     }
   }
 
+  /** a script's answer code for a job as an error, or null for OK */
+  private codeError(code: unknown, jobId: string): Error | null {
+    if (code === OK) return null;
+    if (code === MISSING) return new NotFoundError(`job ${jobId} not found`);
+    if (code === TOKEN_MISMATCH) return new LeaseLostError(jobId);
+    if (code === CONFLICT) return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
+    if (code === BAD_RESULT) return new ValidationError(`the result of chunk ${jobId} must be a number`);
+    return new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
+  }
+
   private checkCode(code: unknown, jobId: string): void {
-    if (code === OK) return;
-    if (code === MISSING) throw new NotFoundError(`job ${jobId} not found`);
-    if (code === TOKEN_MISMATCH) throw new LeaseLostError(jobId);
-    if (code === CONFLICT) throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
-    if (code === BAD_RESULT) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
-    throw new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
+    const err = this.codeError(code, jobId);
+    if (err) throw err;
   }
 
   /** the codes of a bot's transitions (lib.lua's botToken), then the common ones */
@@ -202,13 +242,14 @@ export class RedisStore implements Store {
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
     const now = this.options.now();
-    const reply = await this.run<[string, ...string[][]]>('claimJobs', [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)], now);
-    const [next, ...entries] = reply;
-    const tokenAt = CLAIM_FIELDS.indexOf('token');
-    return {
-      nextRunAt: next === '' ? null : Number(next),
-      jobs: entries.map((values) => ({ token: values[tokenAt], job: claimView(values, { queue, consumer: opts.consumer, now }) })),
-    };
+    const reply = await this.run<ClaimReply>('claimJobs', claimArgs(queue, opts), now);
+    return claimResult(reply, { queue, consumer: opts.consumer, now });
+  }
+
+  async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
+    const now = this.options.now();
+    const [codes, claimed] = await this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions, now), ...claimArgs(queue, opts)], now);
+    return { errors: completions.map((c, i) => this.codeError(codes[i], c.jobId)), claim: claimResult(claimed, { queue, consumer: opts.consumer, now }) };
   }
 
   /** open a connection of its own (it reconnects by itself like the main one) */
@@ -256,7 +297,7 @@ export class RedisStore implements Store {
   /** completions of one event-loop turn go to Redis together, in one completeJobs call */
   complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.completions.push({ jobId, token, result: JSON.stringify(result ?? null), job, resolve, reject });
+      this.completions.push({ jobId, token, result, job, resolve, reject });
       if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
     });
   }
@@ -264,25 +305,12 @@ export class RedisStore implements Store {
   private async flushCompletions(): Promise<void> {
     const batch = this.completions.splice(0);
     const now = this.options.now();
-    // per job: id, token, result, and its datalake entry and start when the job is known ('' and '': made in Lua)
-    const args: (string | number)[] = [batch.length];
-    for (const { jobId, token, result, job: j } of batch) {
-      if (j && j.startedAt !== null) {
-        const entry = lakeEntry(jobId, j.type, j.queue, 'SUCCESS', result, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt, now);
-        args.push(jobId, token, result, entry, j.startedAt);
-      } else {
-        args.push(jobId, token, result, '', '');
-      }
-    }
     try {
-      const codes = await this.run<number[]>('completeJobs', args, now);
+      const codes = await this.run<number[]>('completeJobs', completionArgs(batch, now), now);
       batch.forEach((c, i) => {
-        try {
-          this.checkCode(codes[i], c.jobId);
-          c.resolve();
-        } catch (err) {
-          c.reject(err);
-        }
+        const err = this.codeError(codes[i], c.jobId);
+        if (err) c.reject(err);
+        else c.resolve();
       });
     } catch (err) {
       batch.forEach((c) => c.reject(err));

@@ -11,6 +11,7 @@ export const SCRIPT_NAMES = [
   'enqueueJobs',
   'claimJobs',
   'completeJobs',
+  'completeAndClaim',
   'failJob',
   'renewLease',
   'releaseJob',

@@ -84,6 +84,21 @@ export interface ClaimResult {
   nextRunAt: number | null;
 }
 
+/** a held job's success, as completeAndClaim takes it (complete's arguments) */
+export interface Completion {
+  jobId: string;
+  token: string;
+  result: unknown;
+  /** the job as claimed (complete's hint) */
+  job?: Job;
+}
+
+export interface CompleteAndClaimResult {
+  /** per completion, in order: null when it was recorded, else why not (LeaseLostError, ...) */
+  errors: (Error | null)[];
+  claim: ClaimResult;
+}
+
 /** where a failed attempt goes: policy (src/core/backoff) decides, the store moves */
 export type FailTarget =
   | { to: 'RETRY'; runAt: number }
@@ -182,6 +197,12 @@ export interface Store {
    * reading the job back inside the step (the record is written in that same step either way).
    */
   complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void>;
+  /**
+   * complete these jobs, then claim up to opts.max (0: none) for the slots they freed: one step
+   * and, on Redis, one round trip instead of two. A completion refused (lease lost, ...) does not
+   * stop the others or the claim: its error is in `errors`.
+   */
+  completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult>;
   fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
   /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
   release(jobId: string, token: string): Promise<void>;

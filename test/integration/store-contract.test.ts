@@ -56,6 +56,28 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     await expect(store.complete('no-such-job', token, 1)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  test('completeAndClaim acknowledges, then claims for the freed slots, in one step; a refused completion stops nothing', async () => {
+    const jobs = await store.enqueue([task(1), task(2), task(3), task(4)]);
+    const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const { errors, claim } = await store.completeAndClaim(
+      [
+        { jobId: held[0].job.id, token: held[0].token, result: 2, job: held[0].job },
+        { jobId: held[1].job.id, token: 'stale', result: 3 },
+        { jobId: 'no-such-job', token: held[1].token, result: 4 },
+      ],
+      'default',
+      { consumer: 'w1', max: 1, leaseMs: LEASE },
+    );
+    expect(errors.map((e) => e?.constructor)).toEqual([undefined, LeaseLostError, NotFoundError]);
+    expect(await store.getJob(jobs[0].id)).toMatchObject({ state: 'SUCCESS', result: 2 });
+    expect(await store.getJob(jobs[1].id)).toMatchObject({ state: 'STARTED', result: null });
+    expect(claim.jobs.map((c) => c.job.id)).toEqual([jobs[2].id]);
+    expect(claim.jobs[0].job).toMatchObject({ state: 'STARTED', attempts: 1, handledBy: 'w1', queue: 'default', params: { a: 3, b: 1, op: 'add' } });
+    // nothing to complete and no slot: a no-op
+    expect(await store.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({ errors: [], claim: { jobs: [], nextRunAt: null } });
+    expect(await store.queueDepth('default')).toEqual({ waiting: 1, active: 2, delayed: 0 });
+  });
+
   test('a lapsed lease is reaped and the late result of the old holder is refused (fenced)', async () => {
     const [job] = await store.enqueue([task(2, 3)]);
     const first = await claimOne('w1');

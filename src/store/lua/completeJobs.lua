@@ -9,10 +9,6 @@
   the sum of the chunk results (a chord), in this same step (lib.lua's completeJob). The adapter
   sends the completions of one event-loop turn together: one round trip for many jobs.
 ]]
-local codes = {}
-for i = 1, tonumber(ARGV[4]) do
-  local at = 4 + (i - 1) * 5
-  codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
-end
+local codes = completeRows(4)
 flush()
 return codes

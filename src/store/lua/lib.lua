@@ -494,6 +494,20 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
   return OK
 end
 
+-- completions from ARGV (completeJobs.lua, completeAndClaim.lua): the count at `from`, then per
+-- job id, token, result, datalake entry and start. Answers one code per job (completeJob's) and
+-- the index of the first argument after them.
+local COMPLETION_SIZE = 5
+local function completeRows(from)
+  local codes = {}
+  local count = tonumber(ARGV[from])
+  for i = 1, count do
+    local at = from + (i - 1) * COMPLETION_SIZE
+    codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+  end
+  return codes, from + 1 + count * COMPLETION_SIZE
+end
+
 -- a held job's attempt failed (failJob.lua, failBotJob.lua); where it goes (RETRY at runAt, DEAD
 -- or FAILURE) is decided in TypeScript. A chunk that ends in DEAD or FAILURE fails its parent.
 local function failJob(id, token, err, target, runAt)
