@@ -25,9 +25,14 @@ export function createJobMetrics(registry: Registry): JobMetrics {
     registers: [registry],
   });
   const retries = new Counter({ name: 'wizard_job_retries_total', help: 'failed attempts sent back to be tried again, by job type', labelNames: ['type'], registers: [registry] });
+  // one labelled child per type and outcome, looked up once: observe() runs for every job
+  const children = new Map<string, ReturnType<typeof duration.labels>>();
   return {
     observe(job, seconds, outcome) {
-      duration.observe({ type: job.type, outcome }, Math.max(0, seconds));
+      const key = `${job.type} ${outcome}`;
+      let child = children.get(key);
+      if (!child) children.set(key, (child = duration.labels({ type: job.type, outcome })));
+      child.observe(Math.max(0, seconds));
       if (outcome === 'RETRY') retries.inc({ type: job.type });
     },
   };

@@ -12,6 +12,8 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** whether a line of this level is written (to skip building one per job when it is not) */
+  enabled(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 function levelFromEnv(): LogLevel {
@@ -39,6 +41,7 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
     child: (fields) => createLogger({ ...base, ...fields }, level),
+    enabled: (lvl) => LEVELS[lvl] >= min,
   };
 }
 
