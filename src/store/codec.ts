@@ -82,7 +82,7 @@ export function decodeLakeDay(date: string, total: number, f: Record<string, str
  * what a claim answers for each job, in this order (lib.lua's claimFrom): the fields its consumer
  * cannot know. The rest follows from the claim itself (claimView).
  */
-export const CLAIM_FIELDS = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'chunk_index', 'created_at', 'initiated_by', 'token'] as const;
+export const CLAIM_FIELDS = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'token'] as const;
 
 /** what a claim knows of every job it takes */
 export interface ClaimContext {

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
-import { DEFAULT_QUEUE, NewJob } from '../core/job';
+import { DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
 
 /** a new job's fields as the store writes them; enqueueJobs.lua takes them in this order */
@@ -12,7 +12,10 @@ export interface JobRow {
   id: string;
   type: string;
   queue: string;
+  /** JSON */
   params: string;
+  /** the params as given (not written: what createdJob answers without parsing them back) */
+  paramsValue: Record<string, unknown>;
   initiated_by: string;
   max_attempts: number;
   parent_id: string;
@@ -26,6 +29,7 @@ export function jobRow(job: NewJob, link: { parentId?: string; index?: number; t
     type: job.type,
     queue: link.queued === false ? '' : job.queue ?? DEFAULT_QUEUE,
     params: JSON.stringify(job.params ?? {}),
+    paramsValue: job.params ?? {},
     initiated_by: job.initiatedBy ?? '',
     max_attempts: job.maxAttempts ?? maxAttemptsFor(job.type),
     parent_id: link.parentId ?? '',
@@ -56,6 +60,39 @@ export function newJobFields(j: JobRow, now: number): Record<string, string> {
     result: '', error: '', created_at: t, updated_at: t,
     started_at: '', finished_at: '', run_at: '',
   };
+}
+
+/** the job a row becomes when it is written: decodeJob(newJobFields(row, now)), made directly */
+export function createdJob(r: JobRow, now: number): Job {
+  const total = r.total === '' ? null : Number(r.total);
+  return {
+    id: r.id,
+    type: r.type as JobType,
+    queue: r.queue,
+    state: 'PENDING',
+    params: r.paramsValue,
+    progress: total === null ? null : { completed: 0, total },
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: r.max_attempts,
+    initiatedBy: r.initiated_by === '' ? null : r.initiated_by,
+    handledBy: null,
+    checkedBy: null,
+    parentId: r.parent_id === '' ? null : r.parent_id,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: now,
+    runAt: null,
+  };
+}
+
+/** enqueueJobs.lua's rows: JOB_ROW_FIELDS of each, flat */
+export function rowArgs(rows: readonly JobRow[]): (string | number)[] {
+  const args: (string | number)[] = [];
+  for (const r of rows) for (const f of JOB_ROW_FIELDS) args.push(r[f]);
+  return args;
 }
 
 /** the errors of a bot's transitions, worded alike by both adapters */

@@ -13,7 +13,7 @@ import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeBot, decodeJob } from './codec';
-import { botErrors, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
@@ -273,7 +273,7 @@ export class MemoryStore implements Store {
       }
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
     }
-    return rows.map((r) => decodeJob(newJobFields(r, now)));
+    return rows.map((r) => createdJob(r, now));
   }
 
   async enqueue(jobs: NewJob[]): Promise<Job[]> {

@@ -14,7 +14,7 @@ import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
-import { botErrors, flowRows, JOB_ROW_FIELDS, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
@@ -227,8 +227,8 @@ export class RedisStore implements Store {
   /** write new jobs; answers them as created (a worker may already have claimed them) */
   private async insert(rows: JobRow[]): Promise<Job[]> {
     const now = this.options.now();
-    await this.run('enqueueJobs', rows.flatMap((r) => JOB_ROW_FIELDS.map((f) => r[f])), now);
-    return rows.map((r) => decodeJob(newJobFields(r, now)));
+    await this.run('enqueueJobs', rowArgs(rows), now);
+    return rows.map((r) => createdJob(r, now));
   }
 
   enqueue(jobs: NewJob[]): Promise<Job[]> {
@@ -445,8 +445,8 @@ export class RedisStore implements Store {
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     const rows = jobs.map((j) => jobRow(j));
     const now = this.options.now();
-    const created = await this.run<number>('enqueueBatch', [onceKey, ttlMs, ...rows.flatMap((r) => JOB_ROW_FIELDS.map((f) => r[f]))], now);
-    return created === 0 && rows.length > 0 ? null : rows.map((r) => decodeJob(newJobFields(r, now)));
+    const created = await this.run<number>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], now);
+    return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, now));
   }
 
   async knownQueues(): Promise<string[]> {

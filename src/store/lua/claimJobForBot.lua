@@ -15,5 +15,5 @@ redis.call('ZADD', K.botsUp, now, botId)
 local entry = claimFrom(queue, botId, 1, leaseMs, tokenBase)[2]
 flush()
 if not entry then return { OK } end
-redis.call('HSET', botKey, 'current_job', entry[1], 'job_token', entry[10])
+redis.call('HSET', botKey, 'current_job', entry[1], 'job_token', entry[9])
 return { OK, entry }

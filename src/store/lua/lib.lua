@@ -400,8 +400,8 @@ end
 -- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
 -- claimJobForBot.lua); answers {nextRunAt or '', {claim values}, ...}. A job's claim values are
 -- what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
--- id, attempts, type, params, max_attempts, parent_id, chunk_index, created_at, initiated_by,
--- token (a field the job does not have is false: null to the client).
+-- id, attempts, type, params, max_attempts, parent_id, created_at, initiated_by, token (a field
+-- the job does not have is false: null to the client).
 local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
   local waitKey, delayedKey = K.wait(queue), K.delayed(queue)
   local leaseUntil = string.format('%d', now + leaseMs)
@@ -420,15 +420,15 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     if not ids then break end
     for _, id in ipairs(ids) do
       local jobKey = K.job(id)
-      -- v becomes the claim values in place: state is replaced by the id, run_at by the token
+      -- v becomes the claim values in place: the state is replaced by the id, the token appended
       local v = redis.call('HMGET', jobKey, 'state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id',
-        'chunk_index', 'created_at', 'initiated_by', 'run_at')
+        'created_at', 'initiated_by')
       local state, parentId = v[1], v[6]
       if state and RUNNABLE[state] then
         n = n + 1
         local token = tokenBase .. '.' .. countStr(n)
         local attempts = countStr((tonumber(v[2]) or 0) + 1)
-        if v[10] and v[10] ~= '' then
+        if state == 'RETRY' then -- the only state with a run_at
           redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
             'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
         else
@@ -446,7 +446,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
         else
           indexMove(id, state, 'STARTED')
         end
-        v[1], v[2], v[10] = id, attempts, token
+        v[1], v[2], v[9] = id, attempts, token
         out[#out + 1] = v
       end
     end
