@@ -2,11 +2,15 @@
  * npm run bench:queue: jobs/s end to end and single round-trip latency through ONE worker
  * process, for wizard and for BullMQ in the same run on the same Redis with the same
  * concurrency; then Redis memory before and after 100,000 finished tasks expire.
- * The peers run in alternating rounds (BENCH_ROUNDS, 3) and their medians are compared.
+ * The peers run in alternating rounds (BENCH_ROUNDS, 5) and their medians are compared. Each
+ * round also reads the CPU time spent per job by Redis (INFO cpu), by the worker process and by
+ * this process (the producer): on a 2-core machine the three share the cores, so CPU per job is
+ * what throughput comes down to.
  * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
  * BENCH_MEMORY_N (100000), BENCH_REDIS_URL (default: a redis-server of its own on a free port).
  * The memory phase runs with the datalake off (--datalake none): it measures the queue.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { createClient } from 'redis';
@@ -20,7 +24,7 @@ const N = Number(process.env.BENCH_N ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const RTT_SAMPLES = Number(process.env.BENCH_RTT ?? 2000);
 const MEMORY_N = Number(process.env.BENCH_MEMORY_N ?? 100_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCH = 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,6 +45,8 @@ async function until(cond: () => Promise<boolean>, everyMs = 5, timeoutMs = 180_
 interface Peer {
   /** seconds to push N tasks through the worker, end to end */
   throughput(round: number): Promise<number>;
+  /** the worker process */
+  pid: number;
   /** single round trips, ms */
   roundTrips(samples: number): Promise<number[]>;
   close(): Promise<void>;
@@ -53,6 +59,7 @@ async function wizardPeer(url: string): Promise<Peer> {
   await until(async () => (await store.liveNodes('worker')).length === 1, 20);
   let done = 0;
   return {
+    pid: worker.proc.pid!,
     async throughput() {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < N; i += BATCH) {
@@ -95,6 +102,7 @@ async function bullmqPeer(url: string): Promise<Peer> {
   await new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
   let done = 0;
   return {
+    pid: proc.pid!,
     async throughput() {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < N; i += BATCH) {
@@ -124,17 +132,51 @@ async function bullmqPeer(url: string): Promise<Peer> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** CPU time (ms) a process has used so far: /proc on Linux, else 0 (the figure is then left out) */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100;
+
+type CpuPerJob = { redis: number; worker: number; producer: number };
+
 /** the two peers in alternating rounds, so both see the same machine; medians are compared */
 async function compare(url: string) {
+  const raw = createClient({ url });
+  await raw.connect();
+  const redisCpuMs = async () => {
+    const info = pairsFromInfo(await raw.info('cpu'));
+    return (Number(info.used_cpu_sys) + Number(info.used_cpu_user)) * 1000;
+  };
   const peers = { wizard: await wizardPeer(url), bullmq: await bullmqPeer(url) };
   const runs: Record<keyof typeof peers, number[]> = { wizard: [], bullmq: [] };
+  const cpu: Record<keyof typeof peers, CpuPerJob[]> = { wizard: [], bullmq: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const name of ['wizard', 'bullmq'] as const) runs[name].push(Math.round(N / (await peers[name].throughput(r))));
+    for (const name of ['wizard', 'bullmq'] as const) {
+      const [redis0, worker0, me0] = [await redisCpuMs(), processCpuMs(peers[name].pid), process.cpuUsage()];
+      runs[name].push(Math.round(N / (await peers[name].throughput(r))));
+      const me = process.cpuUsage(me0);
+      const perJob = (ms: number) => Math.round((ms * 1000 * 10) / N) / 10;
+      cpu[name].push({ redis: perJob((await redisCpuMs()) - redis0), worker: perJob(processCpuMs(peers[name].pid) - worker0), producer: perJob((me.user + me.system) / 1000) });
+    }
   }
+  await raw.close();
   const figures = async (name: keyof typeof peers) => {
     const rtts = await peers[name].roundTrips(RTT_SAMPLES);
     await peers[name].close();
-    return { jobs_per_sec: median(runs[name]), runs_jobs_per_sec: runs[name], rtt_p50_ms: percentile(rtts, 50), rtt_p99_ms: percentile(rtts, 99) };
+    const cpuMedian = (k: keyof CpuPerJob) => median(cpu[name].map((c) => c[k]));
+    return {
+      jobs_per_sec: median(runs[name]),
+      runs_jobs_per_sec: runs[name],
+      cpu_us_per_job: { redis: cpuMedian('redis'), worker: cpuMedian('worker'), producer: cpuMedian('producer') },
+      rtt_p50_ms: percentile(rtts, 50),
+      rtt_p99_ms: percentile(rtts, 99),
+    };
   };
   return { wizard: await figures('wizard'), bullmq: await figures('bullmq') };
 }
@@ -173,6 +215,8 @@ async function benchMemory(url: string) {
   return { tasks: MEMORY_N, used_memory_before: before, used_memory_peak: peak, used_memory_after: after, growth_ratio: Math.round((after / before) * 1000) / 1000 };
 }
 
+const sumCpu = (c: CpuPerJob) => c.redis + c.worker + c.producer;
+
 async function main() {
   const own = process.env.BENCH_REDIS_URL ? null : await startRedisServer();
   const url = process.env.BENCH_REDIS_URL ?? own!.url;
@@ -187,6 +231,10 @@ async function main() {
       wizard,
       bullmq,
       throughput_ratio: Math.round((wizard.jobs_per_sec / bullmq.jobs_per_sec) * 100) / 100,
+      cpu_per_job_ratio: {
+        redis: Math.round((wizard.cpu_us_per_job.redis / bullmq.cpu_us_per_job.redis) * 100) / 100,
+        all: Math.round((sumCpu(wizard.cpu_us_per_job) / sumCpu(bullmq.cpu_us_per_job)) * 100) / 100,
+      },
       rtt_p50_ratio: Math.round((wizard.rtt_p50_ms / bullmq.rtt_p50_ms) * 100) / 100,
       memory,
       targets: { throughput_ratio: '>= 2', rtt_p50_ms: '< 1', memory_growth_ratio: '<= 1.10' },
