@@ -6,7 +6,7 @@
 import type { FailTarget } from '../store/types';
 import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, shouldRetry } from './backoff';
 import { ValidationError } from './errors';
-import { JobType } from './job';
+import { Job, JobType } from './job';
 import { compute, MathParams } from './math';
 import { countPrimesInRange } from './sieve';
 
@@ -92,12 +92,13 @@ export function maxAttemptsFor(type: JobType): number {
 }
 
 /**
- * Where a failed attempt goes, by the type's policy: FAILURE at once when the failure is
- * permanent, RETRY after the backoff while attempts are left, else DEAD. Workers decide it for
- * their jobs, the API for the jobs bots report failed.
+ * Where a failed attempt goes: FAILURE at once when the failure is permanent, RETRY after the
+ * type's backoff while the job has attempts left (its own maxAttempts, which the type's policy
+ * only sets at first: the reaper counts the same), else DEAD. Workers decide it for their jobs,
+ * the API for the jobs bots report failed.
  */
-export function failTarget(type: JobType, attemptsMade: number, permanent: boolean, now: number): FailTarget {
+export function failTarget(job: Pick<Job, 'type' | 'attempts' | 'maxAttempts'>, permanent: boolean, now: number): FailTarget {
   if (permanent) return { to: 'FAILURE' };
-  const policy = handlerFor(type).policy;
-  return shouldRetry(policy, attemptsMade) ? { to: 'RETRY', runAt: now + computeBackoff(policy, attemptsMade) } : { to: 'DEAD' };
+  const policy = { ...handlerFor(job.type).policy, maxAttempts: job.maxAttempts };
+  return shouldRetry(policy, job.attempts) ? { to: 'RETRY', runAt: now + computeBackoff(policy, job.attempts) } : { to: 'DEAD' };
 }

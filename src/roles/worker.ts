@@ -203,7 +203,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
-      const target = failTarget(job.type, job.attempts, isPermanent(err), Date.now());
+      const target = failTarget(job, isPermanent(err), Date.now());
       jobMetrics.observe(job, (performance.now() - began) / 1000, target.to);
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));

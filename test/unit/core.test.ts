@@ -1,7 +1,7 @@
 import { computeBackoff, DEFAULT_BACKOFF, shouldRetry } from '../../src/core/backoff';
 import { planChunks } from '../../src/core/chunks';
 import { exitCodeFor, JobFailedError, UnreachableError, UsageError, ValidationError } from '../../src/core/errors';
-import { isPermanent, PermanentError, simulateWork } from '../../src/core/handlers';
+import { failTarget, isPermanent, PermanentError, simulateWork } from '../../src/core/handlers';
 import { canTransition, isFinal, JOB_STATES, jobView, primeJobView, taskStatusView, Job } from '../../src/core/job';
 import { compute } from '../../src/core/math';
 import { addQuery, countPrimesBody, parseInput, taskBody } from '../../src/core/schemas';
@@ -52,6 +52,13 @@ describe('backoff', () => {
   test('retries while attempts are left', () => {
     expect(shouldRetry({ ...DEFAULT_BACKOFF, maxAttempts: 3 }, 2)).toBe(true);
     expect(shouldRetry({ ...DEFAULT_BACKOFF, maxAttempts: 3 }, 3)).toBe(false);
+  });
+  test("a failed attempt counts against the job's own maxAttempts, not only its type's default", () => {
+    const at = 10_000;
+    expect(failTarget(job({ attempts: 1, maxAttempts: 1 }), false, at)).toEqual({ to: 'DEAD' });
+    expect(failTarget(job({ attempts: 3, maxAttempts: 5 }), false, at)).toMatchObject({ to: 'RETRY' });
+    expect(failTarget(job({ attempts: 5, maxAttempts: 5 }), false, at)).toEqual({ to: 'DEAD' });
+    expect(failTarget(job({ attempts: 1, maxAttempts: 5 }), true, at)).toEqual({ to: 'FAILURE' });
   });
 });
 

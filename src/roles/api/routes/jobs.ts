@@ -82,7 +82,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   r.post('/jobs/:id/fail', bot, async (req, res) => {
     const body = parseInput(failBody, optionalBody(req));
     const job = await getJob(String(req.params.id));
-    const target = failTarget(job.type, job.attempts, body.permanent === true, Date.now());
+    const target = failTarget(job, body.permanent === true, Date.now());
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
     observeBotJob(job, target.to);
     res.json(jobView(await getJob(job.id)));
