@@ -1,5 +1,6 @@
 /**
- * Input fuzzing: for every route of the app, a seeded generator sends at least 1,000 malformed
+ * Input fuzzing (test/e2e/fuzz-*.test.ts, each a share of the routes, so they run side by
+ * side): for every route of the app, a seeded generator sends at least 1,000 malformed
  * requests (wrong types, huge numbers, unicode, deep JSON, empty bodies, wrong content types,
  * oversized bodies, garbage ids and queries). Every answer must be a JSON error in the 4xx range
  * (routes that take no input may answer 200), never a 5xx; the server must survive; and nothing
@@ -10,10 +11,10 @@ import { createApiMetrics } from '../../src/roles/api/metrics';
 import { listRoutes } from '../../src/roles/api/routes-list';
 import { silentLogger } from '../../src/util/log';
 import { RedisStore } from '../../src/store/redis';
-import { testPrefix, testRedisUrl } from '../helpers/env';
-import { killAll, spawnWizard } from '../helpers/procs';
-import { seededRandom } from '../helpers/prng';
-import { freePort } from '../helpers/redis-server';
+import { testPrefix, testRedisUrl } from './env';
+import { killAll, spawnWizard } from './procs';
+import { seededRandom } from './prng';
+import { freePort } from './redis-server';
 
 const PER_ROUTE = Number(process.env.FUZZ_PER_ROUTE ?? 1000);
 
@@ -150,59 +151,68 @@ function malformed(r: Rand, method: string, route: string, spec: RouteSpec): Req
   }
 }
 
-let api: string;
-let store: RedisStore;
-const prefix = testPrefix('fuzz');
+/**
+ * the fuzz suite for share `part` of `parts` of the routes (every parts-th route from the
+ * part-th), against an API process of its own; part 0 also checks every route has a spec
+ */
+export function fuzzRoutes(part: number, parts: number): void {
+  let api: string;
+  let store: RedisStore;
+  const prefix = testPrefix(`fuzz-${part}`);
+  const specs = Object.entries(SPECS).filter((_, i) => i % parts === part);
 
-beforeAll(async () => {
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'fuzz-admin-secret', LOG_LEVEL: 'error' };
-  await spawnWizard(['api', '--port', String(port), '--node-id', 'fuzz-api'], env, 'api').waitForOutput(/api listening|"level":"error"/).catch(() => undefined);
-  store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
-});
-afterAll(async () => {
-  await store.close();
-  await killAll();
-});
+  beforeAll(async () => {
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'fuzz-admin-secret', LOG_LEVEL: 'error' };
+    await spawnWizard(['api', '--port', String(port), '--node-id', 'fuzz-api'], env, 'api').waitForOutput(/api listening|"level":"error"/).catch(() => undefined);
+    store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
+  });
+  afterAll(async () => {
+    await store.close();
+    await killAll();
+  });
 
-async function snapshot() {
-  const [counts, depth, sum, bots, days] = await Promise.all([store.countByState(), store.queueDepth('default'), store.abacusSum(), store.listBots(), store.datalakeDays()]);
-  return { counts, depth, sum: String(sum), bots: bots.length, days };
-}
+  const snapshot = async () => {
+    const [counts, depth, sum, bots, days] = await Promise.all([store.countByState(), store.queueDepth('default'), store.abacusSum(), store.listBots(), store.datalakeDays()]);
+    return { counts, depth, sum: String(sum), bots: bots.length, days };
+  };
 
-test('every route of the app has a fuzz spec', () => {
-  const app = createApp({ store, nodeId: 'x', log: silentLogger, startedAt: 0, metrics: createApiMetrics() } as never);
-  const routes = listRoutes(app).map(([m, p]) => `${m} ${p}`);
-  expect(routes.filter((r) => !SPECS[r])).toEqual([]);
-});
-
-test(`${PER_ROUTE} malformed requests per route: 4xx JSON errors, no 5xx, no change of state`, async () => {
-  const before = await snapshot();
-  const failures: string[] = [];
-  let sent = 0;
-  for (const [key, spec] of Object.entries(SPECS)) {
-    const [method, route] = key.split(' ');
-    const r = seededRandom(0x5eed ^ key.length ^ key.charCodeAt(1));
-    const requests = Array.from({ length: PER_ROUTE }, () => malformed(r, method, route, spec));
-    for (let i = 0; i < requests.length; i += 25) {
-      await Promise.all(
-        requests.slice(i, i + 25).map(async (q) => {
-          const res = await fetch(api + q.path, { method: q.method, headers: q.headers, body: q.method === 'GET' ? undefined : q.body, signal: AbortSignal.timeout(10_000) });
-          const type = res.headers.get('content-type') ?? '';
-          const text = await res.text();
-          sent++;
-          const stream = type.startsWith('text/event-stream');
-          const okStatus = res.status >= 400 && res.status < 500 ? true : spec.noInput && res.status < 300;
-          if (!okStatus) failures.push(`${key} ${res.status} (${q.why}): ${text.slice(0, 200)}`);
-          else if (!stream && !type.startsWith(res.status < 300 && spec.produces ? spec.produces : 'application/json')) failures.push(`${key} ${res.status} not JSON (${q.why}): ${type}`);
-          else if (res.status >= 400 && !JSON.parse(text).error?.message) failures.push(`${key} ${res.status} no error message (${q.why})`);
-        }),
-      );
-    }
+  if (part === 0) {
+    test('every route of the app has a fuzz spec', () => {
+      const app = createApp({ store, nodeId: 'x', log: silentLogger, startedAt: 0, metrics: createApiMetrics() } as never);
+      const routes = listRoutes(app).map(([m, p]) => `${m} ${p}`);
+      expect(routes.filter((r) => !SPECS[r])).toEqual([]);
+    });
   }
-  expect(failures.slice(0, 20)).toEqual([]);
-  expect(sent).toBe(PER_ROUTE * Object.keys(SPECS).length);
-  expect((await fetch(`${api}/healthz`)).status).toBe(200); // still alive
-  expect(await snapshot()).toEqual(before);
-}, 240_000);
+
+  test(`${PER_ROUTE} malformed requests for each of ${specs.length} routes: 4xx JSON errors, no 5xx, no change of state`, async () => {
+    const before = await snapshot();
+    const failures: string[] = [];
+    let sent = 0;
+    for (const [key, spec] of specs) {
+      const [method, route] = key.split(' ');
+      const r = seededRandom(0x5eed ^ key.length ^ key.charCodeAt(1));
+      const requests = Array.from({ length: PER_ROUTE }, () => malformed(r, method, route, spec));
+      for (let i = 0; i < requests.length; i += 25) {
+        await Promise.all(
+          requests.slice(i, i + 25).map(async (q) => {
+            const res = await fetch(api + q.path, { method: q.method, headers: q.headers, body: q.method === 'GET' ? undefined : q.body, signal: AbortSignal.timeout(10_000) });
+            const type = res.headers.get('content-type') ?? '';
+            const text = await res.text();
+            sent++;
+            const stream = type.startsWith('text/event-stream');
+            const okStatus = res.status >= 400 && res.status < 500 ? true : spec.noInput && res.status < 300;
+            if (!okStatus) failures.push(`${key} ${res.status} (${q.why}): ${text.slice(0, 200)}`);
+            else if (!stream && !type.startsWith(res.status < 300 && spec.produces ? spec.produces : 'application/json')) failures.push(`${key} ${res.status} not JSON (${q.why}): ${type}`);
+            else if (res.status >= 400 && !JSON.parse(text).error?.message) failures.push(`${key} ${res.status} no error message (${q.why})`);
+          }),
+        );
+      }
+    }
+    expect(failures.slice(0, 20)).toEqual([]);
+    expect(sent).toBe(PER_ROUTE * specs.length);
+    expect((await fetch(`${api}/healthz`)).status).toBe(200); // still alive
+    expect(await snapshot()).toEqual(before);
+  }, 240_000);
+}
