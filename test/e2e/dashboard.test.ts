@@ -23,10 +23,13 @@ let api: string;
 let browser: Browser;
 const elsewhere: string[] = [];
 const requested: string[] = [];
+/** the api's origin, and the token-guarded api's of the last test */
+const origins = new Set<string>();
 
 beforeAll(async () => {
   const port = await freePort();
   api = `http://127.0.0.1:${port}`;
+  origins.add(api);
   const server = spawnWizard(['api', '--node-id', 'dash-api', '--port', String(port)], env, 'api');
   spawnWizard(['worker', '--node-id', 'dash-worker', '--threads', '2', '--concurrency', '8'], env, 'worker');
   [browser] = await Promise.all([launchBrowser(), server.waitForOutput(/api listening/)]);
@@ -34,7 +37,7 @@ beforeAll(async () => {
   await browser.context.route('**/*', (route) => {
     const url = route.request().url();
     requested.push(url);
-    if (new URL(url).origin === api) return route.continue();
+    if (origins.has(new URL(url).origin)) return route.continue();
     elsewhere.push(url);
     return route.abort('internetdisconnected');
   });
@@ -45,7 +48,7 @@ afterAll(async () => {
   await killAll();
 });
 
-async function open(path: string, width = 1280): Promise<Page> {
+async function open(path: string, width = 1280, base = api): Promise<Page> {
   const page = await browser.context.newPage();
   await page.setViewportSize({ width, height: 900 });
   const errors: string[] = [];
@@ -56,7 +59,7 @@ async function open(path: string, width = 1280): Promise<Page> {
     if (m.type() === 'warning' && /Alpine/.test(m.text())) errors.push(m.text());
   });
   (page as Page & { errors?: string[] }).errors = errors;
-  await page.goto(`${api}/${path}`);
+  await page.goto(`${base}/${path}`);
   await page.locator('main h2').first().waitFor();
   return page;
 }
@@ -194,10 +197,10 @@ test('abacus: an add moves the live sum; a reset needs the admin token', async (
 /** the form fields on the page without a label */
 const UNLABELLED = `[...document.querySelectorAll('input, select, textarea')].filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => el.outerHTML)`;
 
-/** the admin token in this page's sessionStorage, as a person types it into the header */
-async function giveToken(page: Page): Promise<void> {
-  await page.locator('summary').filter({ hasText: 'Admin token' }).click();
-  await page.getByLabel('Admin token', { exact: true }).fill(ADMIN_TOKEN);
+/** a token (the admin token by default) in this page's sessionStorage, as a person types it into the header */
+async function giveToken(page: Page, token = ADMIN_TOKEN): Promise<void> {
+  await page.locator('summary').filter({ hasText: 'Token' }).click();
+  await page.getByLabel('Token', { exact: true }).fill(token);
   await page.getByRole('button', { name: 'Save' }).click();
 }
 
@@ -297,4 +300,30 @@ test('the page asked nothing of any host but the api (it works with no network)'
   expect(requested.length).toBeGreaterThan(10);
   expect(requested).toEqual(expect.arrayContaining([`${api}/vendor/pico.min.css`, `${api}/vendor/alpine-csp.min.js`]));
   expect(elsewhere).toEqual([]);
+});
+
+test('with API tokens on, the page asks for one; with a client token it submits a count and follows it live over the stream', async () => {
+  const port = await freePort();
+  const secured = `http://127.0.0.1:${port}`;
+  origins.add(secured);
+  const token = 'dash-client-token-0123456789';
+  const securedEnv = { ...env, WIZARD_PREFIX: testPrefix('dashboard-tokens'), WIZARD_API_TOKENS: `viewer:client:${token}` };
+  const server = spawnWizard(['api', '--node-id', 'dash-secured', '--port', String(port)], securedEnv, 'api');
+  spawnWizard(['worker', '--node-id', 'dash-secured-worker', '--threads', '2', '--concurrency', '8'], securedEnv, 'worker');
+  await server.waitForOutput(/api listening/);
+
+  const page = await open('#/primes', 1280, secured);
+  await page.getByLabel('n (count up to)').fill('1000000');
+  await page.getByLabel('chunks').fill('8');
+  await page.getByRole('button', { name: 'Count primes' }).click();
+  await eventually(async () => expect(await textOf(page.getByRole('alert'))).toContain('Enter it under "Token" at the top'));
+
+  await giveToken(page, token);
+  await page.getByRole('button', { name: 'Count primes' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.prime-count'))).toBe('78,498'), 30_000);
+  expect(await page.locator('#primes-progress').evaluate((el: { value: number; max: number }) => [el.value, el.max])).toEqual([8, 8]);
+  const id = /#\/primes\/([0-9a-f-]{36})$/.exec(page.url())?.[1];
+  expect(requested).toContain(`${secured}/api/jobs/${id}/events`); // the stream, opened with the token
+  expect(errorsOf(page).filter((e) => !/status of 401/.test(e))).toEqual([]);
+  await page.close();
 });

@@ -221,6 +221,8 @@ describe('units', () => {
 
   test('route needs: reads any token, submits a client, bot work a bot, the rest an admin', () => {
     expect(routeNeed('GET', '/healthz')).toBe('public');
+    expect(routeNeed('GET', '/vendor/alpine-csp.min.js')).toBe('public'); // the dashboard loads before it can ask for a token
+    expect(routeNeed('GET', '/vendor/../jobs')).toBe('read');
     expect(routeNeed('GET', '/jobs/abc')).toBe('read');
     expect(routeNeed('POST', '/api/count-primes')).toBe('submit');
     expect(routeNeed('POST', '/jobs/abc/complete')).toBe('bot');

@@ -7,17 +7,17 @@
 'use strict';
 
 (() => {
-  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, adminToken, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
+  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
 
   document.addEventListener('alpine:init', () => {
     const Alpine = window.Alpine;
 
-    /** the root: the route, the admin token, formatting every section uses */
+    /** the root: the route, the token, formatting every section uses */
     Alpine.data('dashboard', () => ({
       route: parseRoute(location.hash),
       now: Date.now(),
       tokenDraft: '',
-      tokenSet: Boolean(adminToken()),
+      tokenSet: Boolean(storedToken()),
       tokenNote: '',
       pages: [
         { id: 'overview', label: 'Overview' },
@@ -61,7 +61,7 @@
         else sessionStorage.removeItem(TOKEN_KEY);
         this.tokenSet = Boolean(t);
         this.tokenDraft = '';
-        this.tokenNote = t ? 'Admin token saved for this tab.' : 'Admin token cleared.';
+        this.tokenNote = t ? 'Token saved for this tab.' : 'Token cleared.';
         if (t) this.$refs.tokenBox.open = false;
       },
       forgetToken() {
@@ -292,24 +292,25 @@
           this.route.id = r.data.job_id;
           this.follow(r.data.job_id);
         },
-        /** live progress over SSE; if the stream cannot be opened, one GET says why */
+        /** live progress over SSE (with the token, when one is set); when the stream cannot be opened or breaks, one GET says why */
         follow(id) {
           close();
           this.error = null;
           if (!this.job || this.job.job_id !== id) this.job = null;
-          source = new EventSource(`api/jobs/${encodeURIComponent(id)}/events`);
-          source.addEventListener('state', (e) => {
-            this.job = JSON.parse(e.data);
+          const stream = openStream(`api/jobs/${encodeURIComponent(id)}/events`, (name, data) => {
+            if (name !== 'state') return;
+            this.job = JSON.parse(data);
             this.live = FINAL.includes(this.job.state) ? this.finalText() : '';
             if (FINAL.includes(this.job.state)) close();
           });
-          source.addEventListener('error', async () => {
-            if (!source || source.readyState !== EventSource.CLOSED) return; // it reconnects by itself
+          source = stream;
+          stream.done.then(async () => {
+            if (source !== stream) return; // closed on purpose: the job finished, or another is followed
             close();
             const r = await request('GET', `api/jobs/${encodeURIComponent(id)}`);
             if (r.ok) {
               this.job = r.data;
-              // not final yet: the stream broke for good, so poll until it is
+              // not final yet: the stream broke, so poll until it is
               if (!FINAL.includes(r.data.state)) fallback = every(1000, () => this.poll(id));
             } else this.error = r.error;
           });
@@ -431,13 +432,13 @@
         },
         async addBot() {
           const body = this.addName.trim() ? { name: this.addName.trim() } : {};
-          const r = await request('POST', 'bots/register', { body, admin: true });
+          const r = await request('POST', 'bots/register', { body });
           this.report(r, r.ok ? `Registered ${r.data.name === r.data.bot_id ? r.data.bot_id : `${r.data.name} (${r.data.bot_id})`}. Its token, shown only now: ${r.data.token}` : '');
           if (r.ok) this.addName = '';
           this.load();
         },
         async populate() {
-          const r = await request('POST', 'jobs/populate', { body: { count: toNumber(this.populateCount) }, admin: true });
+          const r = await request('POST', 'jobs/populate', { body: { count: toNumber(this.populateCount) } });
           this.report(r, r.ok ? `Created ${formatNumber(r.data.created)} ${r.data.type} jobs in batch ${r.data.batch}.` : '');
         },
         askDelete(id) {
@@ -448,7 +449,7 @@
         },
         async remove(id) {
           this.confirming = null;
-          const r = await request('DELETE', `bots/${encodeURIComponent(id)}`, { admin: true });
+          const r = await request('DELETE', `bots/${encodeURIComponent(id)}`, );
           this.report(r, `Deleted bot ${id}.`);
           if (r.ok && this.route.id === id) location.hash = '#/bots';
           this.load();
@@ -508,7 +509,7 @@
         },
         async reset() {
           this.confirming = false;
-          const r = await request('DELETE', 'abacus/sum', { admin: true });
+          const r = await request('DELETE', 'abacus/sum', );
           this.failure = r.ok ? null : r.error;
           this.notice = r.ok ? r.data.message : null;
           this.load();

@@ -12,7 +12,8 @@
   const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus'];
   const PRIMES = { minN: 10000, maxN: 1e12, maxChunks: 128 };
 
-  const adminToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
+  /** the token the person entered at the top (an API token, or the admin token), or '' */
+  const storedToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
 
   /**
    * One request to the API. Resolves (never rejects) with {ok, status, data, error}; error is
@@ -21,10 +22,11 @@
    * of a later version), store (503: Redis is down), auth (401/403), invalid (400: the server's
    * own message, verbatim), not_found, or other.
    */
-  async function request(method, path, { body, admin = false } = {}) {
+  async function request(method, path, { body } = {}) {
     const headers = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (admin && adminToken()) headers.authorization = `Bearer ${adminToken()}`;
+    // every request carries the token when there is one: with API tokens on, reads need one too
+    if (storedToken()) headers.authorization = `Bearer ${storedToken()}`;
     let res;
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
@@ -52,11 +54,55 @@
     }
     if (status === 503) return { kind: 'store', message: `Redis is unavailable: ${message}`, field };
     // 401: no token or a wrong one, which the page can fix; 403: the node has none configured
-    if (status === 401) return { kind: 'auth', message: `${message}. Enter it under "Admin token" at the top.`, field };
+    if (status === 401) return { kind: 'auth', message: `${message}. Enter it under "Token" at the top.`, field };
     if (status === 403) return { kind: 'auth', message, field };
     if (status === 400) return { kind: 'invalid', message, field };
     if (status === 404) return { kind: 'not_found', message, field };
     return { kind: 'other', message, field };
+  }
+
+  /**
+   * Follows a server-sent event stream with fetch rather than an EventSource, which cannot send
+   * the token. Calls onEvent(name, data) for each event. Returns {close, done}: done resolves
+   * when the stream ends or breaks (never rejects), with the HTTP status when it did not open.
+   */
+  function openStream(path, onEvent) {
+    const ctrl = new AbortController();
+    const headers = { accept: 'text/event-stream' };
+    if (storedToken()) headers.authorization = `Bearer ${storedToken()}`;
+    const done = (async () => {
+      let res;
+      try {
+        res = await fetch(path, { headers, signal: ctrl.signal, cache: 'no-store' });
+      } catch {
+        return { opened: false, status: 0 };
+      }
+      if (!res.ok || !res.body) return { opened: false, status: res.status };
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      try {
+        for (;;) {
+          const { value, done: ended } = await reader.read();
+          if (ended) break;
+          buffer += value.replace(/\r/g, '');
+          for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
+            const block = buffer.slice(0, at);
+            buffer = buffer.slice(at + 2);
+            let name = 'message';
+            const data = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) name = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            }
+            if (data.length) onEvent(name, data.join('\n'));
+          }
+        }
+      } catch {
+        /* broken off (or closed): done says so */
+      }
+      return { opened: true, status: res.status };
+    })();
+    return { close: () => ctrl.abort(), done };
   }
 
   /** runs fn now and then every ms while the tab is visible, whatever one run throws; returns stop() */
@@ -153,7 +199,8 @@
     FINAL,
     JOB_STATES,
     PRIMES,
-    adminToken,
+    storedToken,
+    openStream,
     request,
     every,
     polling,
