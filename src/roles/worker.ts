@@ -270,6 +270,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           break;
         }
         for (const c of jobs) start(c.job, c.token, lane);
+        // one turn for the handlers that finish at once, so their acks ride the next call
+        if (jobs.length > 0) await new Promise((r) => setImmediate(r));
         if (jobs.length === 0 && free > 0 && lane.acks.length === 0) {
           const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - Date.now()));
           lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack)

@@ -26,8 +26,13 @@ export function redisKeys(prefix: string) {
     delayed: (queue: string) => `${base}q:${queue}:delayed`,
     /** zset with one member: a consumer blocks on it (BZPOPMIN) until there is work */
     marker: (queue: string) => `${base}q:${queue}:marker`,
-    /** zset: top-level job id → time of its last change, one per state */
+    /**
+     * zset: top-level job id → time of its last change, one per state; not the queued jobs that
+     * are PENDING or STARTED (their queue's wait list and lease set hold them: see `counts`)
+     */
     state: (state: string) => `${base}state:${state}`,
+    /** hash: PENDING, STARTED → how many queued top-level jobs are in that state (lib.lua's QUEUE_HELD) */
+    counts: `${base}counts`,
     /** zset: top-level job id → created at */
     jobs: `${base}jobs`,
     /** zset: dead job id → died at */

@@ -69,6 +69,12 @@ export interface RedisStoreOptions extends StoreOptions {
 
 type ClaimReply = [string, ...(string | null)[][]];
 
+/** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's QUEUE_HELD) */
+const QUEUE_HELD: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
+/** how deep listQueueHeld looks into a wait list, and how much at a time */
+const QUEUE_SCAN = 10_000;
+const QUEUE_SCAN_PAGE = 500;
+
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
 function claimArgs(queue: string, opts: ClaimOptions): (string | number)[] {
   return [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)];
@@ -350,6 +356,7 @@ export class RedisStore implements Store {
     const key = q.state ? this.keys.state(q.state) : this.keys.jobs;
     const offset = q.offset ?? 0;
     const limit = q.limit ?? 50;
+    if (q.state && QUEUE_HELD.has(q.state)) return this.listQueueHeld(q.state, offset, limit);
     const [total, ids] = await Promise.all([
       this.cmd<number>(['ZCARD', key]),
       limit > 0 ? this.cmd<string[]>(['ZRANGE', key, offset, offset + limit - 1, 'REV']) : Promise.resolve([]),
@@ -381,8 +388,57 @@ export class RedisStore implements Store {
   }
 
   async countByState(): Promise<Record<JobState, number>> {
-    const counts = await Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', this.keys.state(s)])));
-    return Object.fromEntries(JOB_STATES.map((s, i) => [s, counts[i]])) as Record<JobState, number>;
+    const [indexed, counted] = await Promise.all([
+      Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', this.keys.state(s)]))),
+      this.queueHeldCounts(),
+    ]);
+    return Object.fromEntries(JOB_STATES.map((s, i) => [s, indexed[i] + (counted[s] ?? 0)])) as Record<JobState, number>;
+  }
+
+  /** how many queued top-level jobs are PENDING and STARTED (lib.lua counts them: the index leaves them to the queues) */
+  private async queueHeldCounts(): Promise<Partial<Record<JobState, number>>> {
+    const states = [...QUEUE_HELD];
+    const values = await this.cmd<(string | null)[]>(['HMGET', this.keys.counts, ...states]);
+    return Object.fromEntries(states.map((s, i) => [s, Number(values[i] ?? 0)]));
+  }
+
+  /**
+   * PENDING or STARTED jobs, newest change first (then by id, as ZRANGE REV orders a tie): those the index holds (jobs on no queue: a
+   * prime count's parent) and the top-level ones the queues hold, PENDING from each wait list
+   * (most recently queued first, looked at up to QUEUE_SCAN entries deep: chunks and retries
+   * share the list), STARTED from each lease set (as many as are held).
+   */
+  private async listQueueHeld(state: JobState, offset: number, limit: number): Promise<ListResult> {
+    const want = offset + limit;
+    const [indexedTotal, indexed, counted, queues] = await Promise.all([
+      this.cmd<number>(['ZCARD', this.keys.state(state)]),
+      want > 0 ? this.cmd<string[]>(['ZRANGE', this.keys.state(state), 0, want - 1, 'REV', 'WITHSCORES']) : Promise.resolve([]),
+      this.queueHeldCounts(),
+      this.knownQueues(),
+    ]);
+    const found: { id: string; at: number }[] = [];
+    for (let i = 0; i + 1 < indexed.length; i += 2) found.push({ id: indexed[i], at: Number(indexed[i + 1]) });
+    if (want > 0) {
+      await Promise.all(
+        queues.map(async (queue) => {
+          const matches: { id: string; at: number }[] = [];
+          for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += QUEUE_SCAN_PAGE) {
+            const ids = state === 'PENDING'
+              ? await this.cmd<string[]>(['LRANGE', this.keys.wait(queue), from, from + QUEUE_SCAN_PAGE - 1])
+              : from === 0 ? await this.cmd<string[]>(['ZRANGE', this.keys.active(queue), 0, -1]) : [];
+            if (ids.length === 0) break;
+            const fields = await Promise.all(ids.map((id) => this.cmd<(string | null)[]>(['HMGET', this.keys.job(id), 'state', 'parent_id', 'updated_at', 'created_at'])));
+            ids.forEach((id, i) => {
+              const [s, parent, updated, created] = fields[i];
+              if (s === state && !parent) matches.push({ id, at: Number(updated ?? created) });
+            });
+          }
+          found.push(...matches); // whole pages: a batch queued at one time sorts by id, as the index does
+        }),
+      );
+    }
+    const page = found.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1)).slice(offset, want).map((f) => f.id);
+    return { total: indexedTotal + (counted[state] ?? 0), jobs: await this.getJobs(page) };
   }
 
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {

@@ -322,6 +322,48 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     expect((await store.listJobs({ state: 'PENDING' })).total).toBe(4);
   });
 
+  test('counts and lists by state stay exact through every transition (queued jobs are counted, not indexed, on Redis)', async () => {
+    const jobs = await store.enqueue([task(1), task(2), task(3), task(4), task(5), { ...task(6), maxAttempts: 1 }]);
+    const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 20, chunks: 2 } }, children: [chunk(1, 10), chunk(11, 20)] });
+    const ids = [...jobs.map((j) => j.id), parent.id];
+    /** what countByState and listJobs must say: the top-level jobs' own states */
+    const expectConsistent = async () => {
+      const truth: Record<string, string[]> = {};
+      for (const id of ids) {
+        const job = await store.getJob(id);
+        if (job) (truth[job.state] ??= []).push(id);
+      }
+      const counts = await store.countByState();
+      for (const state of Object.keys(counts) as (keyof typeof counts)[]) {
+        expect({ state, count: counts[state] }).toEqual({ state, count: truth[state]?.length ?? 0 });
+        const listed = await store.listJobs({ state, limit: 100 });
+        expect({ state, total: listed.total, ids: listed.jobs.map((j) => j.id).sort() }).toEqual({ state, total: counts[state], ids: [...(truth[state] ?? [])].sort() });
+      }
+    };
+    await expectConsistent();
+    clock.advance(1);
+    const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 8, leaseMs: LEASE }); // 6 tasks, then the 2 chunks
+    expect(held.map((c) => c.job.id)).toEqual([...jobs.map((j) => j.id), ...children.map((c) => c.id)]);
+    await expectConsistent(); // the parent is STARTED with its first chunk
+    const [h1, h2, h3, h4, h5, h6, c1, c2] = held;
+    await store.complete(h1.job.id, h1.token, 3);
+    await store.release(h2.job.id, h2.token);
+    await store.fail(h3.job.id, h3.token, 'flaky', { to: 'RETRY', runAt: clock.now() + 10 });
+    await store.fail(h4.job.id, h4.token, 'broken', { to: 'FAILURE' });
+    await store.complete(c1.job.id, c1.token, 4); // the parent makes PROGRESS
+    await expectConsistent();
+    clock.advance(LEASE + 1);
+    await store.reap('default'); // h5 back as RETRY, h6 (one attempt) DEAD, the second chunk RETRY
+    await expectConsistent();
+    await store.retryDead(h6.job.id);
+    const { jobs: again } = await store.claim('default', { consumer: 'w2', max: 10, leaseMs: LEASE });
+    await expectConsistent();
+    for (const c of again) await store.complete(c.job.id, c.token, 4);
+    await expectConsistent();
+    expect((await store.countByState()).SUCCESS).toBe(6); // h1, h2, h3, h5, h6 and the prime count
+    expect(c2.job.id).toBe(children[1].id);
+  });
+
   test('heartbeats make a node live until its TTL passes', async () => {
     await store.heartbeat('worker', 'w1', 200, { concurrency: 4 });
     await store.heartbeat('worker', 'w2', 5000);

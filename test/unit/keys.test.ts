@@ -21,6 +21,7 @@ test.each([
   ['delayed', "base .. 'q:' .. q .. ':delayed'", (k: ReturnType<typeof redisKeys>) => k.delayed('ID')],
   ['marker', "base .. 'q:' .. q .. ':marker'", (k: ReturnType<typeof redisKeys>) => k.marker('ID')],
   ['state', "base .. 'state:' .. s", (k: ReturnType<typeof redisKeys>) => k.state('ID')],
+  ['counts', "base .. 'counts'", (k: ReturnType<typeof redisKeys>) => k.counts],
   ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
   ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],

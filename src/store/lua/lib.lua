@@ -35,6 +35,7 @@ local K = {
   delayed = function(q) return base .. 'q:' .. q .. ':delayed' end,
   marker = function(q) return base .. 'q:' .. q .. ':marker' end,
   state = function(s) return base .. 'state:' .. s end,
+  counts = base .. 'counts',
   jobs = base .. 'jobs',
   dlq = base .. 'dlq',
   events = base .. 'events',
@@ -65,7 +66,7 @@ local FINAL = { SUCCESS = true, FAILURE = true, DEAD = true }
 
 -- gathered side effects, written by flush(). The hot paths (claim, complete, enqueue) run once
 -- per job, so they build as few Lua tables and strings as they can: each costs Redis CPU.
-local moveFrom, moveTo, moveOrder = {}, {}, {} -- top-level job id -> its per-state index entry
+local moveFrom, moveTo, moveQueued, moveOrder = {}, {}, {}, {} -- top-level job id -> its per-state index entry
 local leases = {}                 -- queue -> {score, id, ...}: ZADD to the lease set
 local unleased = {}               -- queue -> {id, ...}: ZREM from the lease set
 local events = {}                 -- job id, change, ...: one entry of the event log per script
@@ -95,11 +96,19 @@ local function emit(id, state, completed, total)
   end
 end
 
--- a top-level job enters the per-state index (from = false for a new job); a job that moves
--- twice in one script moves once, from where it was to where it ends
-local function indexMove(id, from, to)
+-- The per-state index (K.state) holds the top-level jobs of each state, except where a queue
+-- holds them already: a queued job that is PENDING is in its queue's wait list, one that is
+-- STARTED in its lease set. Those are only counted (K.counts), so the common path of a job
+-- through a queue writes no index at all until it finishes; src/store/redis.ts lists them from
+-- the queues.
+local QUEUE_HELD = { PENDING = true, STARTED = true }
+
+-- a top-level job changes state in the index (from = false for a new job; queued: it has a
+-- queue); a job that moves twice in one script moves once, from where it was to where it ends
+local function indexMove(id, from, to, queued)
   if moveTo[id] == nil then
     moveFrom[id] = from
+    moveQueued[id] = queued
     moveOrder[#moveOrder + 1] = id
   end
   moveTo[id] = to
@@ -193,19 +202,28 @@ local function flushLake()
 end
 
 local function flush()
-  local removed, added = {}, {}
+  local removed, added, counted = {}, {}, {}
   for i = 1, #moveOrder do
     local id = moveOrder[i]
-    local from, to = moveFrom[id], moveTo[id]
+    local from, to, queued = moveFrom[id], moveTo[id], moveQueued[id]
     if from ~= to then
-      if from then
+      if from and queued and QUEUE_HELD[from] then
+        counted[from] = (counted[from] or 0) - 1
+      elseif from then
         local r = listFor(removed, from)
         r[#r + 1] = id
       end
-      local a = listFor(added, to)
-      a[#a + 1] = nowStr
-      a[#a + 1] = id
+      if queued and QUEUE_HELD[to] then
+        counted[to] = (counted[to] or 0) + 1
+      else
+        local a = listFor(added, to)
+        a[#a + 1] = nowStr
+        a[#a + 1] = id
+      end
     end
+  end
+  for state, n in pairs(counted) do
+    if n ~= 0 then redis.call('HINCRBY', K.counts, state, n) end
   end
   for state, ids in pairs(removed) do variadic('ZREM', K.state(state), ids) end
   for state, pairs_ in pairs(added) do variadic('ZADD', K.state(state), pairs_) end
@@ -235,7 +253,7 @@ local function setState(id, jobKey, j, to, extra)
   local args = { 'HSET', jobKey, 'state', to, 'updated_at', nowStr }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   redis.call(unpack(args))
-  if j.parent_id == '' then indexMove(id, j.state, to) end
+  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
   emit(id, to, j.completed, j.total)
   j.state = to
 end
@@ -269,7 +287,7 @@ end
 -- the datalake records it in this same step (flush)
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
-  if j.parent_id == '' then indexMove(id, j.state, to) end
+  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
   emit(id, to, j.completed, j.total)
   j.state = to
   if j.queue ~= '' then unlease(j.queue, id) end
@@ -378,7 +396,7 @@ local function enqueueRows(from)
     if parentId == '' then
       created[#created + 1] = nowStr
       created[#created + 1] = id
-      indexMove(id, false, 'PENDING')
+      indexMove(id, false, 'PENDING', queue ~= '')
     else
       redis.call('RPUSH', K.children(parentId), id)
     end
@@ -444,7 +462,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
             setState(parentId, parentKey, parent, 'STARTED', { 'started_at', now })
           end
         else
-          indexMove(id, state, 'STARTED')
+          indexMove(id, state, 'STARTED', true)
         end
         v[1], v[2], v[9] = id, attempts, token
         out[#out + 1] = v
