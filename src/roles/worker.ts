@@ -258,12 +258,13 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         await waitForSlot(lane);
         continue;
       }
-      const acks = lane.acks.splice(0);
+      let acks = lane.acks.splice(0);
       try {
         const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
         if (failures > 0) log.info('store is back: resuming', { store: store.location });
         failures = 0;
         acks.forEach((a, i) => settle(a, errors[i]));
+        acks = []; // settled: a failure from here on (waiting for work) must not send them again
         const { jobs, nextRunAt } = claim;
         if (stopping) {
           for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));

@@ -1,0 +1,89 @@
+/**
+ * How a worker acknowledges (src/roles/worker.ts): the acks of a lane ride its next
+ * completeAndClaim call, and a job that finishes while its lane waits on an empty queue is
+ * acknowledged on its own. The store is the real Redis one; a thin wrapper counts what the
+ * worker asks of it and, where a test says so, makes a call fail as a Redis outage would.
+ */
+import { StoreUnavailableError } from '../../src/core/errors';
+import { RunningWorker, startWorker } from '../../src/roles/worker';
+import type { Completion, Store } from '../../src/store/types';
+import { silentLogger } from '../../src/util/log';
+import { makeStore } from '../helpers/stores';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(10);
+  }
+}
+
+let store: Store;
+let worker: RunningWorker | null = null;
+/** job id → how many times the worker sent its completion */
+const sent = new Map<string, number>();
+/** fail the first wait for work that follows a call that carried acks */
+let failWaitAfterAcks = false;
+let acksJustSent = false;
+
+/** the real store, counting completions and failing one waitForWork on request */
+function watched(inner: Store): Store {
+  const count = (id: string) => sent.set(id, (sent.get(id) ?? 0) + 1);
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'completeAndClaim') {
+        return (completions: Completion[], ...rest: Parameters<Store['completeAndClaim']> extends [unknown, ...infer R] ? R : never) => {
+          completions.forEach((c) => count(c.jobId));
+          acksJustSent = completions.length > 0;
+          return target.completeAndClaim(completions, ...rest);
+        };
+      }
+      if (prop === 'complete') {
+        return (jobId: string, ...rest: unknown[]) => {
+          count(jobId);
+          return (target.complete as (...a: unknown[]) => Promise<void>)(jobId, ...rest);
+        };
+      }
+      if (prop === 'waitForWork') {
+        return async (queue: string, timeoutMs: number) => {
+          if (failWaitAfterAcks && acksJustSent) {
+            failWaitAfterAcks = false;
+            throw new StoreUnavailableError('Redis is unavailable: a test outage');
+          }
+          return target.waitForWork(queue, timeoutMs);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+beforeEach(async () => {
+  store = await makeStore('redis', `worker-acks-${Date.now()}`);
+  sent.clear();
+  failWaitAfterAcks = false;
+  acksJustSent = false;
+});
+
+afterEach(async () => {
+  await worker?.close();
+  worker = null;
+  await store.close();
+});
+
+test('every job is acknowledged once, and an outage while the lane waits for work sends no ack again', async () => {
+  worker = startWorker(watched(store), { nodeId: 'acks-1', concurrency: 1, threads: 1, blockMs: 200, log: silentLogger });
+  // the wait on the empty queue right after the last acks fails; the lane backs off and resumes
+  failWaitAfterAcks = true;
+  const first = await store.enqueue([1, 2, 3].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
+  await until(async () => (await store.countByState()).SUCCESS === 3);
+  await until(() => !failWaitAfterAcks);
+  const second = await store.enqueue([4, 5].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
+  await until(async () => (await store.countByState()).SUCCESS === 5);
+  await sleep(300); // anything sent twice would be sent by now
+  expect(Object.fromEntries(sent)).toEqual(Object.fromEntries([...first, ...second].map((j) => [j.id, 1])));
+  for (const job of [...first, ...second]) expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: job.params.a as number + 1 });
+});
