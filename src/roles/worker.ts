@@ -23,7 +23,7 @@ import { assetPath } from '../util/package-root';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createJobMetrics } from './job-metrics';
 import { serveMetrics } from './metrics-server';
-import { retryDelay, sleep } from '../util/time';
+import { retryDelay, sleep, within } from '../util/time';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -351,9 +351,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         await metricsServer?.then((m) => m.close(), () => undefined);
         return;
       }
-      await Promise.race([loop, sleep(o.blockMs + 500)]);
+      await within(loop, o.blockMs + 500);
       const drained = Promise.all([...held.values()].map((h) => h.done));
-      const timedOut = await Promise.race([drained.then(() => false), sleep(o.drainMs).then(() => true)]);
+      const timedOut = !(await within(drained.then(() => true), o.drainMs));
       if (timedOut) {
         for (const h of [...held.values()]) {
           h.stop.abort(new Error('worker stopping'));
