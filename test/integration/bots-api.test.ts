@@ -118,6 +118,18 @@ describe('bots', () => {
     expect((await http('POST', url('/bots/register'), { name: '' })).status).toBe(400);
   });
 
+  test("a bot claims from the bot queue only: another queue's jobs (math tasks, prime chunks) are not its to take", async () => {
+    const b = await register('queue-probe');
+    const [task] = await store.enqueue([{ type: 'task', params: { a: 1, b: 2, op: 'add' } }]);
+    const denied = await http<{ error: { code: string; message: string; details: { field: string }[] } }>('POST', url('/jobs/claim'), { queue: 'default' }, as(b.token));
+    expect(denied.status).toBe(403);
+    expect(denied.body.error).toMatchObject({ code: 'forbidden', details: [{ field: 'queue' }] });
+    expect(denied.body.error.message).toContain("'default'");
+    expect(await store.getJob(task.id)).toMatchObject({ state: 'PENDING', attempts: 0 }); // untouched
+    expect((await http('POST', url('/jobs/claim'), { queue: 'bad queue!' }, as(b.token))).status).toBe(400);
+    await http('DELETE', url(`/bots/${b.bot_id}`), undefined, admin);
+  });
+
   test('a bot claims one job at a time and only it may start, complete or fail it', async () => {
     const [first, second] = await populate(2);
     const a = await register('a');

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { batchJobs, batchSpec } from '../../../core/batch';
-import { NotFoundError } from '../../../core/errors';
+import { NotFoundError, WizardError } from '../../../core/errors';
 import { failTarget } from '../../../core/handlers';
 import { Job, jobView } from '../../../core/job';
 import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody } from '../../../core/schemas';
@@ -52,7 +52,11 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/claim', bot, async (req, res) => {
     const body = parseInput(claimBody, optionalBody(req));
-    const job = await ctx.store.claimForBot(botIdOf(res), body.queue ?? p.botQueue, p.botLeaseMs);
+    // a bot takes work from the bot queue only: not math tasks or prime chunks, whose results it could forge
+    if (body.queue !== undefined && body.queue !== p.botQueue) {
+      throw new WizardError('forbidden', `bots claim from the bot queue '${p.botQueue}' only, not '${body.queue}'`, [{ field: 'queue', message: `must be '${p.botQueue}'` }]);
+    }
+    const job = await ctx.store.claimForBot(botIdOf(res), p.botQueue, p.botLeaseMs);
     if (!job) {
       res.status(204).end();
       return;
