@@ -1,6 +1,5 @@
 /** The HTTP client of the API: typed errors out (unreachable → exit 3, 4xx → its code). */
 import tls from 'node:tls';
-import { Agent } from 'undici';
 import { UnreachableError, WizardError, ErrorCode, errorMessage } from '../core/errors';
 
 export interface ApiErrorBody {
@@ -20,7 +19,9 @@ function parseJson(text: string): unknown {
  * that CA is trusted besides the system's, as NODE_EXTRA_CA_CERTS would make it
  */
 export function trustingCa(ca: string | undefined): { dispatcher?: unknown } {
-  return ca ? { dispatcher: new Agent({ connect: { ca: [...tls.rootCertificates, ca] } }) } : {};
+  if (!ca) return {};
+  const { Agent } = require('undici') as typeof import('undici'); // loaded only for --ca: the CLI starts fast
+  return { dispatcher: new Agent({ connect: { ca: [...tls.rootCertificates, ca] } }) };
 }
 
 export class ApiClient {

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { startApi } from '../roles/api';
 import {
   abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption,
   resultTtlOption,
@@ -25,6 +24,7 @@ export const apiCommand = withOptions(
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   const store = await openStoreWithLake(flags);
+  const { startApi } = await import('../roles/api'); // Express and the rest load when it runs: the CLI starts fast
   const api = await startApi(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
     port: flags.port,

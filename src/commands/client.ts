@@ -4,7 +4,7 @@ import { ApiClient } from '../client/http';
 import { createUi, Ui } from '../client/ui';
 import { reportFinal, watchJob } from '../client/watch';
 import { MATH_OPS } from '../core/math';
-import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/schemas';
+import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, jsonOption, parseIntIn, parseNumber } from './options';
 import { caFromFlags, caOption } from './security-options';
 

@@ -10,7 +10,6 @@
  */
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { createClient } from 'redis';
 import { errorMessage } from '../core/errors';
 
 export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
@@ -42,6 +41,7 @@ async function httpOk(url: string, timeoutMs: number): Promise<void> {
 }
 
 async function redisPing(url: string, timeoutMs: number): Promise<void> {
+  const { createClient } = await import('redis'); // loaded only for a Redis check: the CLI starts fast
   const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
   client.on('error', () => undefined);
   try {

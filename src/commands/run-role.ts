@@ -3,7 +3,6 @@
  * SIGINT close gracefully (exit 0); a second signal exits at once.
  */
 import { UsageError } from '../core/errors';
-import { openStore } from '../store';
 import { redisTlsFromFlags, RedisTlsFlags } from './security-options';
 import type { Store } from '../store/types';
 
@@ -22,6 +21,7 @@ export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
   const { redis, prefix, resultTtlMs, eventRetentionMs } = flags;
   const redisTls = redisTlsFromFlags(flags);
   if (redisTls && !redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
+  const { openStore } = await import('../store'); // the Redis client loads when a role runs
   return openStore({ redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}) });
 }
 

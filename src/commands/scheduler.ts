@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { startScheduler } from '../roles/scheduler';
 import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, redisOption, resultTtlOption } from './options';
 import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
@@ -16,6 +15,7 @@ export const schedulerCommand = withOptions(
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   const store = await openStoreWithLake(flags);
+  const { startScheduler } = await import('../roles/scheduler');
   const scheduler = startScheduler(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
     populateIntervalMs: flags.populateIntervalMs,

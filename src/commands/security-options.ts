@@ -4,7 +4,6 @@
  * error naming the flag (exit 2).
  */
 import fs from 'node:fs';
-import express from 'express';
 import { InvalidArgumentError, Option } from 'commander';
 import { ApiToken, checkExposure, parseTokenFile, parseTokenList } from '../core/access';
 import { errorMessage, UsageError } from '../core/errors';
@@ -52,7 +51,7 @@ function parseTrustProxy(value: string): string | false {
   const v = value.trim();
   if (v === '' || v === 'false') return false;
   try {
-    express().set('trust proxy', v); // Express compiles the list: a bad address throws here
+    (require('express') as typeof import('express'))().set('trust proxy', v); // Express compiles the list: a bad address throws here (loaded only then)
   } catch (err) {
     throw new InvalidArgumentError(`--trust-proxy takes addresses, subnets or loopback/linklocal/uniquelocal, comma-separated, got '${value}': ${errorMessage(err)}`);
   }

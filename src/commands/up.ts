@@ -1,6 +1,5 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { startUp } from '../roles/up';
 import {
   abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, parseIntIn, portOption,
   prefixOption, resultTtlOption, threadsOption,
@@ -33,6 +32,7 @@ export const upCommand = withOptions(
   const batch = batchFromFlags(flags);
   const guards = securityFromFlags(flags);
   const store = await openStoreWithLake(flags);
+  const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
     port: flags.port,

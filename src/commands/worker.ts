@@ -1,6 +1,5 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { startWorker } from '../roles/worker';
 import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
 import { storeFromFlags, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
@@ -21,6 +20,7 @@ export const workerCommand = withOptions(new Command('worker')
   .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), redisTlsOptions())
   .action(async (flags) => {
     const store = await storeFromFlags(flags);
+    const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
     const worker = startWorker(store, {
       nodeId: flags.nodeId ?? defaultNodeId(),
       concurrency: flags.concurrency,

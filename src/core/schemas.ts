@@ -7,9 +7,9 @@ import { ValidationError } from './errors';
 import { isJobState, JOB_STATES, JobState } from './job';
 import { MATH_OPS } from './math';
 
-export const PRIMES_MIN_N = 10_000;
-export const PRIMES_MAX_N = 1e12;
-export const PRIMES_MAX_CHUNKS = 128;
+import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from './limits';
+
+export { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N };
 
 /** an integer field in [min, max] whose every failure says so */
 function boundedInt(field: string, min: number, max: number, minLabel = String(min), maxLabel = String(max)) {
