@@ -422,9 +422,11 @@ export class RedisStore implements Store {
       await Promise.all(
         queues.map(async (queue) => {
           const matches: { id: string; at: number }[] = [];
-          for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += QUEUE_SCAN_PAGE) {
+          // pages about twice the page asked for: most of a wait list's head is what was asked for, unless chunks crowd it
+          const pageSize = Math.min(QUEUE_SCAN_PAGE, Math.max(50, want * 2));
+          for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
             const ids = state === 'PENDING'
-              ? await this.cmd<string[]>(['LRANGE', this.keys.wait(queue), from, from + QUEUE_SCAN_PAGE - 1])
+              ? await this.cmd<string[]>(['LRANGE', this.keys.wait(queue), from, from + pageSize - 1])
               : from === 0 ? await this.cmd<string[]>(['ZRANGE', this.keys.active(queue), 0, -1]) : [];
             if (ids.length === 0) break;
             const fields = await Promise.all(ids.map((id) => this.cmd<(string | null)[]>(['HMGET', this.keys.job(id), 'state', 'parent_id', 'updated_at', 'created_at'])));
