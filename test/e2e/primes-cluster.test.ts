@@ -18,6 +18,8 @@ const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('primes-clust
 let api: string;
 let workers: WizardProc[] = [];
 const startWorker = (id: string) => spawnWizard(['worker', '--node-id', id, '--threads', '2', '--concurrency', '2', '--lease-ms', '3000'], env, id);
+/** what the workers printed (the end of it), for a failure's message */
+const workersOutput = () => workers.map((w) => `${w.name}: ${w.output().slice(-2000)}`).join('\n');
 /** the first test starts the workers only after it has seen PENDING; any other test starts them at once */
 const ensureWorkers = () => {
   if (workers.length === 0) workers = [startWorker('worker-1'), startWorker('worker-2')];
@@ -66,6 +68,14 @@ test('submitting returns 202 with a job_id; SSE shows PENDING → STARTED → PR
 }, 60_000);
 
 test('both workers take chunks, and the result is the same on a repeat', async () => {
+  ensureWorkers();
+  // both up and heartbeating first: a worker still starting on a busy machine would take none
+  await waitUntil(async () => {
+    const { body } = await http<{ workers: { live: number } }>('GET', `${api}/health`);
+    return body.workers?.live === 2;
+  }, 20_000, 'both workers live').catch((err: Error) => {
+    throw new Error(`${err.message}; their output:\n${workersOutput()}`);
+  });
   const counts: number[] = [];
   const handlers = new Set<string>();
   for (let i = 0; i < 2; i++) {
@@ -78,7 +88,7 @@ test('both workers take chunks, and the result is the same on a repeat', async (
     chunks.body.chunks.forEach((c) => handlers.add(c.handled_by));
   }
   expect(counts).toEqual([11_078_937, 11_078_937]);
-  expect([...handlers].sort()).toEqual(['worker-1', 'worker-2']);
+  expect({ handlers: [...handlers].sort(), output: handlers.size === 2 ? '' : workersOutput() }).toEqual({ handlers: ['worker-1', 'worker-2'], output: '' });
 }, 90_000);
 
 test('an n that chunks does not divide, chunks = 1 and chunks = 128', async () => {
