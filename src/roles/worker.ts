@@ -152,6 +152,12 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     return pool;
   };
 
+  /** a store call for a job that will not be tried again: refused (the lease was lost) or failed */
+  const reportGivenUp = (what: string, jobId: string, err: unknown) => {
+    if (err instanceof LeaseLostError || err instanceof NotFoundError) log.warn(`${what} refused: lease lost`, { job_id: jobId });
+    else log.error(`${what} failed`, { job_id: jobId, error: errorMessage(err) });
+  };
+
   /** retry a store call while the store is unavailable; give up on lease loss */
   const persist = async (what: string, job: Job, fn: () => Promise<void>): Promise<void> => {
     for (let failures = 0; ; failures++) {
@@ -159,12 +165,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         await fn();
         return;
       } catch (err) {
-        if (err instanceof LeaseLostError || err instanceof NotFoundError) {
-          log.warn(`${what} refused: lease lost`, { job_id: job.id });
-          return;
-        }
         if (!(err instanceof StoreUnavailableError) || (stopping && failures > 3)) {
-          log.error(`${what} failed`, { job_id: job.id, error: errorMessage(err) });
+          reportGivenUp(what, job.id, err);
           return;
         }
         await sleep(retryDelay(failures));
@@ -232,10 +234,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
   const ackAlone = (job: Job, token: string, result: unknown) => persist('complete', job, () => store.complete(job.id, token, result, job));
 
-  /** an acknowledgement's outcome from completeAndClaim: refused ones are logged as persist() does */
+  /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as persist() logs it */
   const settle = (a: Ack, err: Error | null) => {
-    if (err instanceof LeaseLostError || err instanceof NotFoundError) log.warn('complete refused: lease lost', { job_id: a.jobId });
-    else if (err) log.error('complete failed', { job_id: a.jobId, error: errorMessage(err) });
+    if (err) reportGivenUp('complete', a.jobId, err);
     a.done();
   };
 

@@ -249,13 +249,19 @@ end
 
 -- move a job to a new state in one write: the record (with `extra` field/value pairs), and,
 -- gathered for flush(), its per-state index entry and the event. j is the job as load() read it.
+-- what follows a state change written to the record (setState, finish): the index move and the
+-- event, gathered for flush()
+local function moved(id, j, to)
+  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
+  emit(id, to, j.completed, j.total)
+  j.state = to
+end
+
 local function setState(id, jobKey, j, to, extra)
   local args = { 'HSET', jobKey, 'state', to, 'updated_at', nowStr }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   redis.call(unpack(args))
-  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
-  emit(id, to, j.completed, j.total)
-  j.state = to
+  moved(id, j, to)
 end
 
 -- hold a job under a lease / stop holding it (gathered for flush())
@@ -287,9 +293,7 @@ end
 -- the datalake records it in this same step (flush)
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
-  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
-  emit(id, to, j.completed, j.total)
-  j.state = to
+  moved(id, j, to)
   if j.queue ~= '' then unlease(j.queue, id) end
   if to == 'DEAD' then
     redis.call('ZADD', K.dlq, now, id)
