@@ -416,29 +416,30 @@ export class RedisStore implements Store {
       this.queueHeldCounts(),
       this.knownQueues(),
     ]);
-    const found: { id: string; at: number }[] = [];
+    type Found = { id: string; at: number };
+    const found: Found[] = [];
     for (let i = 0; i + 1 < indexed.length; i += 2) found.push({ id: indexed[i], at: Number(indexed[i + 1]) });
-    if (want > 0) {
-      await Promise.all(
-        queues.map(async (queue) => {
-          const matches: { id: string; at: number }[] = [];
-          // pages about twice the page asked for: most of a wait list's head is what was asked for, unless chunks crowd it
-          const pageSize = Math.min(QUEUE_SCAN_PAGE, Math.max(50, want * 2));
-          for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
-            const ids = state === 'PENDING'
-              ? await this.cmd<string[]>(['LRANGE', this.keys.wait(queue), from, from + pageSize - 1])
-              : from === 0 ? await this.cmd<string[]>(['ZRANGE', this.keys.active(queue), 0, -1]) : [];
-            if (ids.length === 0) break;
-            const fields = await Promise.all(ids.map((id) => this.cmd<(string | null)[]>(['HMGET', this.keys.job(id), 'state', 'parent_id', 'updated_at', 'created_at'])));
-            ids.forEach((id, i) => {
-              const [s, parent, updated, created] = fields[i];
-              if (s === state && !parent) matches.push({ id, at: Number(updated ?? created) });
-            });
-          }
-          found.push(...matches); // whole pages: a batch queued at one time sorts by id, as the index does
-        }),
-      );
-    }
+    /** the top-level jobs among ids that are in `state`, with the time of their last change */
+    const inState = async (ids: string[]): Promise<Found[]> => {
+      const fields = await Promise.all(ids.map((id) => this.cmd<(string | null)[]>(['HMGET', this.keys.job(id), 'state', 'parent_id', 'updated_at', 'created_at'])));
+      return ids.flatMap((id, i) => {
+        const [s, parent, updated, created] = fields[i];
+        return s === state && !parent ? [{ id, at: Number(updated ?? created) }] : [];
+      });
+    };
+    // pages about twice the page asked for: most of a wait list's head is what was asked for, unless chunks crowd it
+    const pageSize = Math.min(QUEUE_SCAN_PAGE, Math.max(50, want * 2));
+    const fromQueue = async (queue: string): Promise<Found[]> => {
+      if (state === 'STARTED') return inState(await this.cmd<string[]>(['ZRANGE', this.keys.active(queue), 0, -1]));
+      const matches: Found[] = [];
+      for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
+        const ids = await this.cmd<string[]>(['LRANGE', this.keys.wait(queue), from, from + pageSize - 1]);
+        if (ids.length === 0) break;
+        matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
+      }
+      return matches;
+    };
+    if (want > 0) for (const matches of await Promise.all(queues.map(fromQueue))) found.push(...matches);
     const page = found.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1)).slice(offset, want).map((f) => f.id);
     return { total: indexedTotal + (counted[state] ?? 0), jobs: await this.getJobs(page) };
   }
