@@ -8,17 +8,10 @@ import { StoreUnavailableError } from '../../src/core/errors';
 import { RunningWorker, startWorker } from '../../src/roles/worker';
 import type { Completion, Store } from '../../src/store/types';
 import { silentLogger } from '../../src/util/log';
+import { sleep } from '../../src/util/time';
+import { waitUntil } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(10);
-  }
-}
 
 let store: Store;
 let worker: RunningWorker | null = null;
@@ -79,10 +72,10 @@ test('every job is acknowledged once, and an outage while the lane waits for wor
   // the wait on the empty queue right after the last acks fails; the lane backs off and resumes
   failWaitAfterAcks = true;
   const first = await store.enqueue([1, 2, 3].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
-  await until(async () => (await store.countByState()).SUCCESS === 3);
-  await until(() => !failWaitAfterAcks);
+  await waitUntil(async () => (await store.countByState()).SUCCESS === 3, 10_000, 'the first three to succeed', 10);
+  await waitUntil(async () => !failWaitAfterAcks, 10_000, 'the failed wait', 10);
   const second = await store.enqueue([4, 5].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
-  await until(async () => (await store.countByState()).SUCCESS === 5);
+  await waitUntil(async () => (await store.countByState()).SUCCESS === 5, 10_000, 'all five to succeed', 10);
   await sleep(300); // anything sent twice would be sent by now
   expect(Object.fromEntries(sent)).toEqual(Object.fromEntries([...first, ...second].map((j) => [j.id, 1])));
   for (const job of [...first, ...second]) expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: job.params.a as number + 1 });
