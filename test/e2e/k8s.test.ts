@@ -5,7 +5,7 @@
  * environment (the ConfigMap, the Secret made by the README's command, each Deployment's env)
  * starts a working cluster of real `wizard` processes on this machine.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { parseTokenList } from '../../src/core/access';
 import { WORKER_DEFAULTS } from '../../src/roles/worker';
 import { assetPath } from '../../src/util/package-root';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, runWizard, spawnWizard, waitUntil } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 const dir = assetPath('deploy', 'k8s');
@@ -262,11 +262,12 @@ test('the scheduler runs two replicas (one leads); Redis is a StatefulSet with A
   expect(configMap.data?.REDIS_URL).toBe(`redis://${redis.metadata.name}-0.${service.metadata.name}:6379`);
 });
 
+/** the README's section "Kubernetes" */
+const readmeSection = () => fs.readFileSync(assetPath('README.md'), 'utf8').split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
+
 /** run the README's `kubectl create secret` block with a kubectl that records what it was asked; the Secret's keys and values */
 function secretFromReadme(): Record<string, string> {
-  const readme = fs.readFileSync(assetPath('README.md'), 'utf8');
-  const section = readme.split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
-  const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
+  const block = [...readmeSection().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
   if (!block) throw new Error('README, "Kubernetes": no ```sh block that runs kubectl create secret generic wizard-tokens');
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-'));
   const log = path.join(bin, 'calls.ndjson');
@@ -299,6 +300,37 @@ function podEnv(role: string, config: Labels, secret: Labels): Record<string, st
   return env;
 }
 
+/** the ConfigMap as it is, but for addresses: this machine's test Redis and free loopback ports */
+async function loopbackConfig(name: string): Promise<Labels> {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  return {
+    ...configMap.data,
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: testPrefix(name),
+    WIZARD_HOST: '127.0.0.1',
+    PORT: String(port),
+    WIZARD_API_URL: `http://127.0.0.1:${port}`,
+    WIZARD_METRICS_PORT: String(metricsPort),
+    WIZARD_METRICS_HOST: '127.0.0.1',
+  };
+}
+
+/** `wizard api` as its pod runs it, serving once /healthz answers */
+async function startApi(config: Labels, secret: Labels): Promise<WizardProc> {
+  const api = spawnWizard(containerOf(deployment('api')).args!, podEnv('api', config, secret));
+  await waitUntil(async () => (await http('GET', `${config.WIZARD_API_URL}/healthz`)).status === 200, 30_000, 'the api to serve');
+  return api;
+}
+
+/** a ```yaml block of the README's Kubernetes section, the first that holds `marker` */
+function readmeYaml<T>(marker: string): T {
+  const block = [...readmeSection().matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!block) throw new Error(`README, "Kubernetes": no \`\`\`yaml block with ${marker}`);
+  const lines = block.split('\n');
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+  return parse(lines.map((l) => l.slice(indent)).join('\n')) as T;
+}
+
 describe("the pods' environment, run on this machine", () => {
   afterAll(killAll);
 
@@ -311,22 +343,10 @@ describe("the pods' environment, run on this machine", () => {
     expect(tokens.find((t) => t.token === secret.PROMETHEUS_TOKEN)?.role).toBe('client');
     expect(new Set([secret.ADMIN_TOKEN, secret.WIZARD_TOKEN, secret.PROMETHEUS_TOKEN]).size).toBe(3);
 
-    // the ConfigMap as it is, but for addresses: this machine's Redis and free loopback ports
-    const [port, metricsPort] = [await freePort(), await freePort()];
-    const config: Labels = {
-      ...configMap.data,
-      REDIS_URL: testRedisUrl(),
-      WIZARD_PREFIX: testPrefix('k8s'),
-      WIZARD_HOST: '127.0.0.1',
-      PORT: String(port),
-      WIZARD_API_URL: `http://127.0.0.1:${port}`,
-      WIZARD_METRICS_PORT: String(metricsPort),
-      WIZARD_METRICS_HOST: '127.0.0.1',
-    };
+    const config = await loopbackConfig('k8s');
     const base = config.WIZARD_API_URL;
     const asClient = { authorization: `Bearer ${secret.PROMETHEUS_TOKEN}` };
-    const api = spawnWizard(containerOf(deployment('api')).args!, podEnv('api', config, secret));
-    await waitUntil(async () => (await http('GET', `${base}/healthz`)).status === 200, 30_000, 'the api to serve');
+    const api = await startApi(config, secret);
     // why the readiness probe is /healthz: /health needs a token once API tokens are on
     expect((await http('GET', `${base}/health`)).status).toBe(401);
     expect((await http('GET', `${base}/health`, undefined, asClient)).status).toBe(200);
@@ -357,5 +377,74 @@ describe("the pods' environment, run on this machine", () => {
     }, 30_000, 'the worker to run the task');
     expect([done.result, done.handled_by]).toEqual([5, 'worker-pod']);
     expect(api.output()).not.toMatch(/"level":"error"/);
+  });
+});
+
+interface ScrapeJob {
+  job_name: string;
+  kubernetes_sd_configs?: unknown[];
+  authorization?: { credentials_file: string };
+  relabel_configs?: { source_labels?: string[] }[];
+}
+interface AdapterRule {
+  seriesQuery: string;
+  resources: { overrides: { namespace: { resource: string } } };
+  metricsQuery: string;
+}
+
+describe("the HPA's metric as the README feeds it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
+  let prometheus: ReturnType<typeof spawn> | undefined;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-prom-'));
+  afterAll(async () => {
+    prometheus?.kill('SIGKILL');
+    await killAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('two api pods, one waiting task: the adapter query gives 1 for queue=default,status=waiting (max: each pod reports the whole cluster)', async () => {
+    const which = spawnSync('sh', ['-c', 'command -v prometheus && command -v promtool'], { encoding: 'utf8' });
+    if (which.status !== 0) throw new Error('prometheus and promtool are not installed: .ci/run installs them (apt-get install prometheus)');
+    const secret = secretFromReadme();
+    const config = await loopbackConfig('k8s-prom');
+    const second = { ...config, PORT: String(await freePort()) };
+    await Promise.all([startApi(config, secret), startApi(second, secret)]);
+    const asClient = { authorization: `Bearer ${secret.PROMETHEUS_TOKEN}` };
+    const task = await http('POST', `${config.WIZARD_API_URL}/task`, { a: 1, b: 1 }, asClient);
+    expect(task.status).toBe(202);
+
+    // the README's scrape job, with the api pods as static targets: Debian's Prometheus has no
+    // Kubernetes discovery, so the pod relabelling (meta labels only) goes and the namespace is a target label
+    const [job] = readmeYaml<ScrapeJob[]>('job_name: wizard-api');
+    expect(job.kubernetes_sd_configs).toEqual([{ role: 'pod', namespaces: { names: [kustomization.namespace] } }]);
+    expect(job.relabel_configs?.every((r) => r.source_labels?.every((l) => l.startsWith('__meta_kubernetes_')))).toBe(true);
+    const tokenFile = path.join(tmp, path.basename(job.authorization!.credentials_file));
+    fs.writeFileSync(tokenFile, secret[path.basename(job.authorization!.credentials_file)]);
+    const promConfig = {
+      global: { scrape_interval: '1s' },
+      scrape_configs: [{ job_name: job.job_name, authorization: { credentials_file: tokenFile }, static_configs: [{ targets: [config, second].map((c) => `127.0.0.1:${c.PORT}`), labels: { namespace: kustomization.namespace } }] }],
+    };
+    const configFile = path.join(tmp, 'prometheus.yml');
+    fs.writeFileSync(configFile, JSON.stringify(promConfig));
+    const check = spawnSync('promtool', ['check', 'config', configFile], { encoding: 'utf8' });
+    expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
+    const promPort = await freePort();
+    prometheus = spawn('prometheus', [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(tmp, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
+    const query = async (q: string) => {
+      const r = await http<{ data: { result: { metric: Labels; value: [number, string] }[] } }>('GET', `http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+      return r.body.data.result.map((x) => ({ metric: x.metric, value: x.value[1] }));
+    };
+    await waitUntil(async () => (await query(`sum(up{job="${job.job_name}"})`))[0]?.value === '2', 30_000, 'Prometheus to scrape both api pods with the token');
+
+    // the adapter's rule, rendered as it renders it for the HPA's selector in namespace wizard
+    const [rule] = readmeYaml<{ rules: { external: AdapterRule[] } }>('external:').rules.external;
+    expect(rule.resources.overrides.namespace).toEqual({ resource: 'namespace' });
+    const hpa = find('HorizontalPodAutoscaler', 'worker').spec.metrics.find((m: { type: string }) => m.type === 'External').external.metric;
+    const series = (await query(rule.seriesQuery)).map((x) => x.metric.__name__);
+    expect(new Set(series)).toEqual(new Set([hpa.name]));
+    const matchers = Object.entries({ namespace: kustomization.namespace, ...hpa.selector.matchLabels }).map(([k, v]) => `${k}="${v}"`).join(',');
+    const adapterQuery = rule.metricsQuery.replace('<<.Series>>', hpa.name).replace('<<.LabelMatchers>>', matchers);
+    expect(await query(adapterQuery)).toEqual([{ metric: hpa.selector.matchLabels, value: '1' }]);
+    // what `sum` would have told the HPA
+    expect(await query(adapterQuery.replace(/^max/, 'sum'))).toEqual([{ metric: hpa.selector.matchLabels, value: '2' }]);
   });
 });
