@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseTokenList } from '../../src/core/access';
 import { WORKER_DEFAULTS } from '../../src/roles/worker';
@@ -118,6 +119,29 @@ const READ_OUTSIDE_FLAGS: Record<string, string> = { LOG_LEVEL: 'src/util/log.ts
  */
 const WORKER_DRAIN_S = (WORKER_DEFAULTS.blockMs + 500 + WORKER_DEFAULTS.drainMs) / 1000;
 
+/**
+ * Fields the Kubernetes API does not define, which its JSON schemas let through (the API's
+ * OpenAPI leaves objects open): each object is type-checked as an object literal of its
+ * kubernetes-models interface, whose excess-property check names any unknown field.
+ */
+function unknownFields(objs: { file: string; object: K8sObject }[]): string[] {
+  const file = assetPath('test', 'e2e', 'k8s-manifests.virtual.ts'); // never written: served to the compiler below
+  const decls = objs.map(({ object: o }, i) => `import type { I${o.kind} as T${i} } from 'kubernetes-models/${o.apiVersion}/${o.kind}';\nexport const o${i}: T${i} = ${JSON.stringify(o)};\n`);
+  const starts = decls.map((_, i) => decls.slice(0, i).join('').length);
+  const source = decls.join('');
+  const options: ts.CompilerOptions = { strict: true, noEmit: true, skipLibCheck: true, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, target: ts.ScriptTarget.ES2022, types: [] };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, lang, ...rest) => (name === file ? ts.createSourceFile(name, source, lang) : getSourceFile.call(host, name, lang, ...rest));
+  host.fileExists = (name) => name === file || fileExists.call(host, name);
+  host.readFile = (name) => (name === file ? source : readFile.call(host, name));
+  const program = ts.createProgram([file], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const i = starts.filter((s) => s <= (d.start ?? 0)).length - 1;
+    return `${objs[i]?.file ?? '?'}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
+  });
+}
+
 test('kustomization.yaml lists every manifest of deploy/k8s once, and every file it lists exists', () => {
   const onDisk = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
   expect([...kustomization.resources].sort()).toEqual(onDisk);
@@ -143,6 +167,16 @@ test('the schema check can fail: a Deployment with a word for its replicas and a
   const badPort = structuredClone(deployment('api'));
   (containerOf(badPort).ports![0] as { containerPort: unknown }).containerPort = 'http';
   expect(() => new (modelFor('apps/v1', 'Deployment'))(badPort).validate()).toThrow(/containerPort/);
+});
+
+test('no manifest has a field the Kubernetes API does not define (and a misspelt one is found)', () => {
+  const typo = structuredClone(deployment('api'));
+  const c = containerOf(typo) as Container & { livenessprobe?: unknown };
+  c.livenessprobe = c.livenessProbe;
+  const all = [...manifests.flatMap((m) => m.objects.map((object) => ({ file: m.file, object }))), { file: 'typo', object: typo }];
+  const errors = unknownFields(all);
+  expect(errors.filter((e) => !e.startsWith('typo: '))).toEqual([]);
+  expect(errors).toEqual([expect.stringMatching(/^typo: .*livenessprobe\W+ does not exist in type 'IContainer'/)]);
 });
 
 test('no Secret is committed: the tokens come from the Secret wizard-tokens made at install time', () => {
