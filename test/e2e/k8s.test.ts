@@ -281,6 +281,8 @@ test('workers scale on the waiting jobs of their queue: an autoscaling/v2 HPA on
   const external = hpa.spec.metrics.filter((m: { type: string }) => m.type === 'External');
   expect(external).toEqual([{ type: 'External', external: { metric: { name: 'wizard_queue_jobs', selector: { matchLabels: { queue, status: 'waiting' } } }, target: { type: 'AverageValue', averageValue: '20' } } }]);
   expect(hpa.spec.minReplicas).toBeLessThan(hpa.spec.maxReplicas);
+  // the HPA owns the worker's replicas: one in the Deployment would undo it at each apply
+  expect(deployment('worker').spec).not.toHaveProperty('replicas');
 });
 
 test('the scheduler runs two replicas (one leads); Redis is a StatefulSet with AOF on a volume, behind the headless Service REDIS_URL names', () => {
