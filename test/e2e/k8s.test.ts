@@ -430,16 +430,17 @@ interface AdapterRule {
 
 describe("the HPA's metric as the README feeds it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
   let prometheus: ReturnType<typeof spawn> | undefined;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-prom-'));
+  let tmp = '';
   afterAll(async () => {
     prometheus?.kill('SIGKILL');
     await killAll();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   test('two api pods, one waiting task: the adapter query gives 1 for queue=default,status=waiting (max: each pod reports the whole cluster)', async () => {
     const which = spawnSync('sh', ['-c', 'command -v prometheus && command -v promtool'], { encoding: 'utf8' });
     if (which.status !== 0) throw new Error('prometheus and promtool are not installed: .ci/run installs them (apt-get install prometheus)');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-prom-'));
     const secret = secretFromReadme();
     const config = await loopbackConfig('k8s-prom');
     const second = { ...config, PORT: String(await freePort()) };
