@@ -21,6 +21,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/bin/wizard /usr/local/bin/wizard
+# where compose's `tokens` service writes the API tokens file: a named volume mounted here starts
+# with this directory's owner, so the `node` user can write it
+RUN mkdir -p /var/lib/wizard && chown node:node /var/lib/wizard
 USER node
 EXPOSE 8000
 # right for every role: `wizard healthcheck` reads the role from PID 1's command line

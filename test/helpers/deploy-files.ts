@@ -35,12 +35,13 @@ export function dockerfileCmd(): string[] {
 
 export interface ComposeService {
   image?: string;
+  container_name?: string;
   build?: unknown;
   command?: string | string[];
   environment?: Record<string, string | number | null>;
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
-  healthcheck?: { test: string[] };
+  healthcheck?: { test: string[]; disable?: boolean };
   restart?: string;
   ports?: unknown[];
   deploy?: { replicas?: number };
