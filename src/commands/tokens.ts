@@ -21,11 +21,16 @@ const init = new Command('init')
   .addOption(fileOption())
   .action((flags: { file: string }) => {
     const text = formatTokenFile(generateTokens(), `API tokens made by \`wizard tokens init\` at ${new Date().toISOString()}: name role token`);
+    const cannot = (err: unknown) => new UsageError(`--file: cannot write ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     try {
       fs.mkdirSync(path.dirname(flags.file), { recursive: true });
+    } catch (err) {
+      throw cannot(err);
+    }
+    try {
       fs.writeFileSync(flags.file, text, { flag: 'wx', mode: 0o600 }); // wx: never over a file that exists, even one written a moment ago
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`--file: cannot write ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(err);
       process.stdout.write(`kept ${flags.file}: ${summary(flags.file)}\n`);
       return;
     }

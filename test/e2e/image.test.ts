@@ -120,3 +120,22 @@ test('wizard api (with the tokens file wizard tokens init wrote) and wizard work
   expect(down.status).toBe(1);
   expect(down.stderr).toMatch(/unhealthy: scheduler redis:\/\/127\.0\.0\.1:1/);
 }, 50_000);
+
+test('bad input to tokens and bot: exit 2 with one line naming the flag', () => {
+  const adminOnly = path.join(dir, 'admin-only');
+  fs.writeFileSync(adminOnly, `ops admin ${'a'.repeat(32)}\n`);
+  const cases: [string[], RegExp][] = [
+    [['tokens', 'show'], /--file/],
+    [['tokens', 'show', '--file', path.join(dir, 'none')], /--file: cannot read .*ENOENT/],
+    [['tokens', 'show', '--file', adminOnly, '--role', 'root'], /--role/],
+    [['tokens', 'show', '--file', adminOnly, '--role', 'bot'], /--file: .* holds no token with the role bot/],
+    [['tokens', 'init', '--file', path.join(adminOnly, 'x')], /--file: cannot write .*admin-only\/x: E/],
+    [['bot', '--tokens-file', path.join(dir, 'none')], /--tokens-file: cannot read/],
+    [['bot', '--tokens-file', adminOnly], /--tokens-file: .* holds no token with the role bot/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(args);
+    expect({ args, status: r.status, lines: r.stderr.trim().split('\n').length }).toEqual({ args, status: 2, lines: 1 });
+    expect(r.stderr).toMatch(message);
+  }
+});
