@@ -141,7 +141,8 @@ maybe('compose.yaml, every service as a real process', () => {
     expect(done.result).toBe(5);
     expect(done.handled_by).toBe(nodeId('worker-1'));
     const nodes = new Set<string>();
-    for (let i = 0; i < 4; i++) nodes.add((await http<{ node_id: string }>('GET', `${gw}/whoami`, undefined, auth)).body.node_id);
+    // round-robin: consecutive requests alternate (up to 10, in case the bot's polls fall between ours)
+    for (let i = 0; i < 10 && nodes.size < 2; i++) nodes.add((await http<{ node_id: string }>('GET', `${gw}/whoami`, undefined, auth)).body.node_id);
     expect([...nodes].sort()).toEqual([nodeId('api-1'), nodeId('api-2')].sort());
     const bots = await waitUntil(async () => {
       const r = await http<{ total: number; up: number }>('GET', `${gw}/bots`, undefined, auth);
