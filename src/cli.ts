@@ -12,6 +12,7 @@ import { botCommand } from './commands/bot';
 import { submitCommand, watchCommand } from './commands/client';
 import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './commands/monitor';
 import { schedulerCommand } from './commands/scheduler';
+import { tokensCommand } from './commands/tokens';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { EXIT_CODE, errorMessage, exitCodeFor } from './core/errors';
@@ -34,7 +35,8 @@ export function buildProgram(): Command {
     .addCommand(datalakeCommand)
     .addCommand(abacusCommand)
     .addCommand(dlqCommand)
-    .addCommand(healthcheckCommand);
+    .addCommand(healthcheckCommand)
+    .addCommand(tokensCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
     cmd.commands.forEach(exitOverride);

@@ -5,18 +5,20 @@ import { apiOption, parseIntIn } from './options';
 import { heartbeatIntervalOption } from './processing-options';
 import { untilSignal } from './run-role';
 import { tokenOption } from './client';
-import { caFromFlags, caOption } from './security-options';
+import { caFromFlags, caOption, tokenOfRole } from './security-options';
 
 export const botCommand = new Command('bot')
   .description('run bots that register with the API, heartbeat and process one job at a time (HTTP only)')
   .addOption(apiOption())
   .addOption(tokenOption())
   .addOption(caOption())
+  .addOption(new Option('--tokens-file <file>', "without --token: register with this tokens file's first bot-role token").env('WIZARD_TOKENS_FILE'))
   .addOption(new Option('--count <n>', 'bots in this process').env('WIZARD_BOT_COUNT').default(1).argParser(parseIntIn('--count', 1, 100)))
   .addOption(new Option('--name <name>', 'bot name (with --count N: <name>-1 … <name>-N; default <hostname>-<pid>)').env('WIZARD_BOT_NAME'))
   .addOption(heartbeatIntervalOption())
   .addOption(new Option('--poll-ms <ms>', 'an idle bot asks for work this often').env('WIZARD_BOT_POLL_MS').default(BOT_DEFAULTS.pollMs).argParser(parseIntIn('--poll-ms', 10, 600_000)))
   .action(async (flags) => {
-    const bots = startBots(flags.count, { api: flags.api, name: flags.name ?? `${os.hostname()}-${process.pid}`, heartbeatMs: flags.heartbeatIntervalMs, pollMs: flags.pollMs, token: flags.token, ca: caFromFlags(flags) });
+    const token: string | undefined = flags.token ?? (flags.tokensFile ? tokenOfRole(flags.tokensFile, 'bot') : undefined);
+    const bots = startBots(flags.count, { api: flags.api, name: flags.name ?? `${os.hostname()}-${process.pid}`, heartbeatMs: flags.heartbeatIntervalMs, pollMs: flags.pollMs, token, ca: caFromFlags(flags) });
     await untilSignal(null, [bots]);
   });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
-import { ApiToken, checkExposure, parseTokenFile, parseTokenList } from '../core/access';
+import { ApiToken, checkExposure, generateTokens, isLoopback, parseTokenFile, parseTokenList, Role } from '../core/access';
 import { errorMessage, UsageError } from '../core/errors';
 import { tokenTable } from '../roles/api/access';
 import { ApiSecurity, DEFAULT_RATE_LIMIT } from '../roles/api/security';
@@ -85,9 +85,28 @@ export interface ApiSecurityFlags {
   tlsKey?: string;
 }
 
-/** the API's guards from its flags; a non-loopback --host with no tokens and no --insecure is a usage error */
-export function securityFromFlags(f: ApiSecurityFlags): { security: ApiSecurity; tls?: { cert: string; key: string } } {
-  const tokens = [...(f.apiTokens ?? []), ...(f.tokensFile ? parseTokenFile(readFileFlag('--tokens-file', f.tokensFile)) : [])];
+/** the tokens of a --tokens-file */
+export const readTokenFile = (file: string, flag = '--tokens-file'): ApiToken[] => parseTokenFile(readFileFlag(flag, file), flag);
+
+/** the first token of this role in a tokens file (a bot's registration token, `wizard tokens show --role`) */
+export function tokenOfRole(file: string, role: Role, flag = '--tokens-file'): string {
+  const found = readTokenFile(file, flag).find((t) => t.role === role);
+  if (!found) throw new UsageError(`${flag}: ${file} holds no token with the role ${role}`);
+  return found.token;
+}
+
+/**
+ * The API's guards from its flags. A non-loopback --host with no tokens and no --insecure is a
+ * usage error (exit 2), unless `open` is 'generate' (`wizard up`, the image's default command):
+ * then it makes a token per role, answered in `generated` for the command to show once.
+ */
+export function securityFromFlags(
+  f: ApiSecurityFlags,
+  open: 'refuse' | 'generate' = 'refuse',
+): { security: ApiSecurity; tls?: { cert: string; key: string }; generated?: ApiToken[] } {
+  const given = [...(f.apiTokens ?? []), ...(f.tokensFile ? readTokenFile(f.tokensFile) : [])];
+  const generated = open === 'generate' && given.length === 0 && f.insecure !== true && !isLoopback(f.host) ? generateTokens() : undefined;
+  const tokens = generated ?? given;
   checkExposure(f.host, tokens.length > 0, f.insecure === true);
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
   const tls = f.tlsCert && f.tlsKey ? { cert: readFileFlag('--tls-cert', f.tlsCert), key: readFileFlag('--tls-key', f.tlsKey) } : undefined;
@@ -100,7 +119,18 @@ export function securityFromFlags(f: ApiSecurityFlags): { security: ApiSecurity;
       https: tls !== undefined,
     },
     tls,
+    ...(generated ? { generated } : {}),
   };
+}
+
+/** what `wizard up` prints on stderr, once, about the tokens it made (they are kept nowhere) */
+export function generatedTokensNotice(tokens: ApiToken[], url: string): string {
+  return [
+    `wizard: ${url} is reachable from other machines and no API tokens were given, so these were made for this run (shown once, kept nowhere):`,
+    ...tokens.map((t) => `  ${t.role.padEnd(6)} ${t.token}`),
+    "Paste the admin one in the dashboard's Token field, or send Authorization: Bearer <token>. Set WIZARD_API_TOKENS or --tokens-file (wizard tokens init) to keep tokens across restarts.",
+    '',
+  ].join('\n');
 }
 
 /** TLS for Redis (rediss://): the CA, and a client certificate and key, as files */

@@ -8,7 +8,7 @@ import {
   apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
 } from './processing-options';
 import { untilSignal } from './run-role';
-import { apiSecurityOptions, redisTlsOptions, securityFromFlags } from './security-options';
+import { apiSecurityOptions, generatedTokensNotice, redisTlsOptions, securityFromFlags } from './security-options';
 
 export const upCommand = withOptions(
   new Command('up')
@@ -30,7 +30,8 @@ export const upCommand = withOptions(
   ],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
-  const guards = securityFromFlags(flags);
+  // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
+  const { generated, ...guards } = securityFromFlags(flags, 'generate');
   const store = await openStoreWithLake(flags);
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
@@ -44,5 +45,6 @@ export const upCommand = withOptions(
     scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });
+  if (generated) process.stderr.write(generatedTokensNotice(generated, up.url));
   await untilSignal(store, [up]);
 });

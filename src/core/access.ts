@@ -11,7 +11,7 @@
  * ADMIN_TOKEN is an admin token too. Tokens are compared in constant time: sha256 of both sides,
  * timingSafeEqual, against every entry (no early exit).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from './errors';
 
 export const ROLES = ['admin', 'bot', 'client'] as const;
@@ -70,6 +70,19 @@ export function parseTokenFile(text: string, flag = '--tokens-file'): ApiToken[]
     out.push(parseEntry(t.split(/\s+/), `${flag} line ${i + 1}`));
   });
   return out;
+}
+
+/**
+ * Fresh tokens, one per role and named after it (48 hex characters each): what `wizard tokens
+ * init` writes and what `wizard up` makes when it serves beyond loopback with none given.
+ */
+export function generateTokens(): ApiToken[] {
+  return ROLES.map((role) => ({ name: role, role, token: randomBytes(24).toString('hex') }));
+}
+
+/** the text of a tokens file (parseTokenFile reads it back), after a # comment */
+export function formatTokenFile(tokens: ApiToken[], comment: string): string {
+  return [...comment.split('\n').map((l) => `# ${l}`), ...tokens.map((t) => `${t.name} ${t.role} ${t.token}`)].join('\n') + '\n';
 }
 
 /** the configured tokens, looked up in constant time */

@@ -1,35 +1,26 @@
 /**
  * The deployment files, checked without a Docker engine: compose.yaml is valid for
  * docker-compose (required in CI), every service's command is a real `wizard` subcommand, the
- * scaled services can scale, and the gateway and Dockerfile keep what production needs.
+ * scaled services can scale, the gateway and Dockerfile keep what production needs, and this
+ * machine's nginx (1.22) loads the gateway's configs (with a static upstream: see
+ * test/helpers/nginx.ts). test/e2e/compose.test.ts runs the services.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { assetPath } from '../../src/util/package-root';
+import { commandArgs as argsOf, ComposeService as Service } from '../helpers/deploy-files';
+import { gatewayCopy, nginxBinary, nginxTest } from '../helpers/nginx';
 import { runWizard } from '../helpers/procs';
 
 const root = assetPath();
 const read = (...p: string[]) => fs.readFileSync(path.join(root, ...p), 'utf8');
 
-interface Service {
-  image?: string;
-  build?: unknown;
-  command?: string | string[];
-  container_name?: string;
-  ports?: unknown[];
-  deploy?: { replicas?: number };
-  profiles?: string[];
-  volumes?: string[];
-  healthcheck?: { test: string[] };
-  environment?: Record<string, string>;
-}
-
 const compose = parse(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> };
 const services = Object.entries(compose.services);
 const wizardServices = services.filter(([, s]) => s.build !== undefined);
-const argsOf = (cmd: string | string[]) => (Array.isArray(cmd) ? cmd : cmd.trim().split(/\s+/));
 
 test('docker-compose config accepts compose.yaml (with and without the public profile)', () => {
   const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
@@ -61,6 +52,11 @@ test.each(wizardServices)('service %s runs a real wizard subcommand and checks i
   expect(args.length).toBeGreaterThan(0);
   const help = runWizard([...args, '--help']);
   expect({ args, code: help.code, stderr: help.stderr }).toEqual({ args, code: 0, stderr: '' });
+  if (service.restart === 'no') {
+    // a one-shot (tokens): it exits when done, so the image's HEALTHCHECK must not mark it unhealthy
+    expect(service.healthcheck?.disable).toBe(true);
+    return;
+  }
   const check = service.healthcheck?.test ?? [];
   expect(check.slice(0, 4)).toEqual(['CMD', 'wizard', 'healthcheck', '--role']);
   expect(check[4]).toBe(args[0]);
@@ -81,14 +77,70 @@ test('every file a service mounts exists', () => {
   }
 });
 
-test('the gateway: round-robin upstream on the API port, SSE unbuffered, the client address passed on', () => {
+test('access control in compose: the one-shot tokens service writes the tokens file the api replicas and the bots read; the api trusts the gateway', () => {
+  const file = '/var/lib/wizard/tokens';
+  const { tokens, api, bot } = compose.services;
+  expect(argsOf(tokens.command)).toEqual(['tokens', 'init']);
+  expect(tokens.environment?.WIZARD_TOKENS_FILE).toBe(file);
+  expect(tokens.volumes).toEqual(['wizard-tokens:/var/lib/wizard']);
+  for (const s of [api, bot]) {
+    expect(s.environment?.WIZARD_TOKENS_FILE).toBe(file);
+    expect(s.volumes).toEqual(['wizard-tokens:/var/lib/wizard:ro']);
+    expect(s.depends_on).toMatchObject({ tokens: { condition: 'service_completed_successfully' } });
+  }
+  expect(api.depends_on).toMatchObject({ valkey: { condition: 'service_healthy' } });
+  // the gateway's address on the compose network is a private one (Docker picks it), never loopback
+  expect(api.environment?.WIZARD_TRUST_PROXY).toBe('${WIZARD_TRUST_PROXY:-uniquelocal}');
+  // the tokens volume starts with the image's /var/lib/wizard, which the node user owns
+  expect(read('Dockerfile')).toMatch(/RUN mkdir -p \/var\/lib\/wizard && chown node:node \/var\/lib\/wizard\nUSER node/);
+});
+
+test('the gateway: round-robin upstream on the API port, SSE unbuffered, the client address set (not appended to), its own errors JSON', () => {
   const upstream = read('deploy', 'nginx-upstream.conf');
   const proxy = read('deploy', 'nginx-proxy.conf');
   expect(upstream).toMatch(/upstream wizard_api \{[^}]*server api:8000 resolve;/);
+  expect(upstream).toMatch(/nginx 1\.27\.3 or later/);
+  expect(compose.services.gateway.image).toMatch(/^nginx:1\.27/);
   expect(proxy).toMatch(/location ~ \^\/api\/jobs\/\[\^\/\]\+\/events\$ \{[^}]*proxy_buffering off;/);
-  expect(proxy).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;');
+  expect(proxy).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
+  expect(proxy).not.toContain('$proxy_add_x_forwarded_for');
+  expect(proxy).toContain('client_max_body_size 1m;');
+  for (const code of [400, 408, 413, 414, 500, 502, 503, 504]) {
+    const body = new RegExp(`location @error_${code} \\{ default_type application/json; return ${code} '([^']+)'; \\}`).exec(proxy);
+    expect({ code, body: body && JSON.parse(body[1].replace(/\\n$/, '')) }).toEqual({ code, body: { error: { code: expect.any(String), message: expect.any(String) } } });
+    expect(proxy).toMatch(new RegExp(`^error_page (\\d+ )*${code}( \\d+)* @error_${code};$`, 'm'));
+  }
   expect(read('deploy', 'nginx.conf')).toMatch(/listen 80;/);
   expect(read('deploy', 'nginx-tls.conf')).toMatch(/listen 443 ssl;[\s\S]*ssl_certificate \/etc\/nginx\/certs\/origin\.pem;/);
+});
+
+describe("nginx -t on the gateway's configs, as this machine's nginx can load them", () => {
+  const nginx = nginxBinary();
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-nginx-t-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test.each(['nginx.conf', 'nginx-tls.conf'] as const)('%s', (main) => {
+    if (!nginx) {
+      if (process.env.CI === 'true') throw new Error('nginx is not installed: .ci/run installs it (apt-get install nginx)');
+      console.warn('nginx not installed: skipping nginx -t (CI installs it)');
+      return;
+    }
+    const copy = path.join(dir, main);
+    fs.mkdirSync(copy);
+    let certs: { cert: string; key: string } | undefined;
+    if (main === 'nginx-tls.conf') {
+      certs = { cert: path.join(copy, 'cert.pem'), key: path.join(copy, 'key.pem') };
+      const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', certs.key, '-out', certs.cert], { encoding: 'utf8' });
+      expect(ssl.status).toBe(0);
+    }
+    const r = nginxTest(gatewayCopy(copy, { main, listen: 8443, apis: [8000, 8001], certs }));
+    expect({ main, status: r.status, output: r.status === 0 ? "" : r.output }).toEqual({ main, status: 0, output: "" });
+    expect(r.output).toMatch(/test is successful/);
+    expect(r.output).not.toMatch(/\[(warn|emerg|alert)\]/);
+  });
 });
 
 test('the Dockerfile: node:20-slim in two stages, a non-root user, wizard as entrypoint, a healthcheck, the role as command', () => {

@@ -1,8 +1,10 @@
 /**
  * The image's runtime stage, without Docker: deploy/stage-runtime.sh (what the Dockerfile's
  * build stage runs) lays out the runtime in a temp dir, and wizard runs from there alone,
- * through a symlink as the image's ENTRYPOINT does: --help, the api and a worker that counts
- * primes in its thread pool, and the healthcheck of each kind of role.
+ * through a symlink as the image's ENTRYPOINT does, with the Dockerfile's ENV (WIZARD_HOST=0.0.0.0
+ * among them) and nothing of this machine's: --help, the image's default command, the api (with a
+ * tokens file from `wizard tokens init`) and a worker that counts primes in its thread pool, and
+ * the healthcheck of each kind of role.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { assetPath } from '../../src/util/package-root';
+import { dockerfileCmd, dockerfileEnv } from '../helpers/deploy-files';
 import { http, waitUntil } from '../helpers/procs';
+import { freePort } from '../helpers/redis-server';
 
 let dir: string;
 let bin: string;
@@ -31,8 +35,8 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** run from / so that nothing resolves through the repository */
-const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '', NO_COLOR: '1', NODE_ENV: 'production', ...extra });
+/** run from / so that nothing resolves through the repository, with the image's ENV */
+const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '', NO_COLOR: '1', ...dockerfileEnv(), ...extra });
 const run = (args: string[], extra: Record<string, string> = {}) => spawnSync(bin, args, { cwd: '/', encoding: 'utf8', env: env(extra), timeout: 20_000 });
 
 function start(args: string[], extra: Record<string, string>): { out: () => string } {
@@ -53,31 +57,62 @@ test('the runtime holds only what ships, and no dev dependency', () => {
 });
 
 test('wizard --help and every role help run from the staged runtime', () => {
-  for (const args of [['--help'], ['api', '--help'], ['worker', '--help'], ['scheduler', '--help'], ['bot', '--help'], ['healthcheck', '--help']]) {
+  for (const args of [['--help'], ['api', '--help'], ['worker', '--help'], ['scheduler', '--help'], ['bot', '--help'], ['healthcheck', '--help'], ['tokens', 'init', '--help']]) {
     const r = run(args);
     expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
   }
 });
 
-test('wizard api and wizard worker from the staged runtime count primes; each role’s healthcheck passes', async () => {
+test("the image's default command with its ENV and no tokens serves, with a token per role made and printed once on stderr", async () => {
+  expect(dockerfileCmd()).toEqual(['up']);
+  expect(dockerfileEnv().WIZARD_HOST).toBe('0.0.0.0');
+  const port = String(await freePort()); // the image's PORT (8000) may be taken on this machine
+  const up = start(dockerfileCmd(), { PORT: port, LOG_LEVEL: 'warn' });
+  const printed = await waitUntil(async () => /^ {2}admin {2}(\w+)\n {2}bot {4}(\w+)\n {2}client (\w+)$/m.exec(up.out()), 20_000, `the tokens printed; output: ${up.out()}`);
+  const [admin, , client] = printed.slice(1);
+  expect(up.out().split(admin)).toHaveLength(2); // printed once
+  const url = `http://127.0.0.1:${port}`;
+  expect((await http('GET', `${url}/jobs`)).status).toBe(401);
+  expect((await http('GET', `${url}/jobs`, undefined, { authorization: `Bearer ${client}` })).status).toBe(200);
+  expect((await http('GET', `${url}/dlq`, undefined, { authorization: `Bearer ${client}` })).status).toBe(403);
+  expect((await http('GET', `${url}/dlq`, undefined, { authorization: `Bearer ${admin}` })).status).toBe(200);
+  expect(run(['healthcheck', '--role', 'up'], { PORT: port }).status).toBe(0);
+}, 40_000);
+
+test('wizard api with the image ENV and no tokens still refuses to start (exit 2, one line naming --host)', () => {
+  const r = run(['api'], { REDIS_URL: testRedisUrl(), PORT: '0' });
+  expect(r.status).toBe(2);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/--host 0\.0\.0\.0 .*--tokens-file/);
+});
+
+test('wizard api (with the tokens file wizard tokens init wrote) and wizard worker from the staged runtime count primes; each role’s healthcheck passes', async () => {
   const redis = testRedisUrl();
+  const tokensFile = path.join(dir, 'var', 'tokens');
+  const init = run(['tokens', 'init', '--file', tokensFile]);
+  expect({ status: init.status, stdout: init.stdout }).toEqual({ status: 0, stdout: `wrote ${tokensFile}: admin (admin), bot (bot), client (client)\n` });
+  expect(fs.statSync(tokensFile).mode & 0o777).toBe(0o600);
+  const client = run(['tokens', 'show', '--role', 'client'], { WIZARD_TOKENS_FILE: tokensFile }).stdout.trim();
+  expect(client).toMatch(/^[0-9a-f]{48}$/);
+  const auth = { authorization: `Bearer ${client}` };
   const common = { REDIS_URL: redis, WIZARD_PREFIX: testPrefix('image'), LOG_LEVEL: 'info' };
-  const api = start(['api', '--port', '0'], { ...common, WIZARD_HOST: '127.0.0.1' });
-  start(['worker', '--threads', '1', '--concurrency', '2'], common);
-  const url = await waitUntil(async () => /"url":"(http:[^"]+)"/.exec(api.out())?.[1], 20_000, `api listening; output: ${api.out()}`);
+  const port = String(await freePort());
+  const api = start(['api'], { ...common, PORT: port, WIZARD_TOKENS_FILE: tokensFile });
+  start(['worker', '--threads', '1', '--concurrency', '2'], { ...common, WIZARD_METRICS_PORT: String(await freePort()) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => /"url":"http:[^"]+"/.test(api.out()), 20_000, `api listening; output: ${api.out()}`);
 
   expect((await http('GET', `${url}/healthz`)).status).toBe(200);
   // assets the image must carry: the docs' Swagger UI (a production dependency) and prom-client
-  for (const p of ['/openapi.json', '/docs', '/docs/assets/swagger-ui-bundle.js', '/metrics']) expect({ p, status: (await fetch(url + p)).status }).toEqual({ p, status: 200 });
-  const posted = await http<{ job_id: string }>('POST', `${url}/api/count-primes`, { n: 10_000, chunks: 2 });
+  for (const p of ['/openapi.json', '/docs', '/docs/assets/swagger-ui-bundle.js', '/metrics']) expect({ p, status: (await fetch(url + p, { headers: auth })).status }).toEqual({ p, status: 200 });
+  const posted = await http<{ job_id: string }>('POST', `${url}/api/count-primes`, { n: 10_000, chunks: 2 }, auth);
   expect(posted.status).toBe(202);
   const done = await waitUntil(async () => {
-    const r = await http<{ state: string; result: { prime_count: number } }>('GET', `${url}/api/jobs/${posted.body.job_id}`);
+    const r = await http<{ state: string; result: { prime_count: number } }>('GET', `${url}/api/jobs/${posted.body.job_id}`, undefined, auth);
     return r.body.state === 'SUCCESS' && r.body;
   }, 20_000, 'the prime count to finish');
   expect(done.result.prime_count).toBe(1229);
 
-  const port = new URL(url).port;
   expect(run(['healthcheck', '--role', 'api'], { PORT: port }).status).toBe(0);
   expect(run(['healthcheck', '--role', 'bot'], { WIZARD_API_URL: url }).status).toBe(0);
   expect(run(['healthcheck', '--role', 'worker'], { REDIS_URL: redis }).status).toBe(0);
@@ -85,3 +120,22 @@ test('wizard api and wizard worker from the staged runtime count primes; each ro
   expect(down.status).toBe(1);
   expect(down.stderr).toMatch(/unhealthy: scheduler redis:\/\/127\.0\.0\.1:1/);
 }, 50_000);
+
+test('bad input to tokens and bot: exit 2 with one line naming the flag', () => {
+  const adminOnly = path.join(dir, 'admin-only');
+  fs.writeFileSync(adminOnly, `ops admin ${'a'.repeat(32)}\n`);
+  const cases: [string[], RegExp][] = [
+    [['tokens', 'show'], /--file/],
+    [['tokens', 'show', '--file', path.join(dir, 'none')], /--file: cannot read .*ENOENT/],
+    [['tokens', 'show', '--file', adminOnly, '--role', 'root'], /--role/],
+    [['tokens', 'show', '--file', adminOnly, '--role', 'bot'], /--file: .* holds no token with the role bot/],
+    [['tokens', 'init', '--file', path.join(adminOnly, 'x')], /--file: cannot write .*admin-only\/x: E/],
+    [['bot', '--tokens-file', path.join(dir, 'none')], /--tokens-file: cannot read/],
+    [['bot', '--tokens-file', adminOnly], /--tokens-file: .* holds no token with the role bot/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(args);
+    expect({ args, status: r.status, lines: r.stderr.trim().split('\n').length }).toEqual({ args, status: 2, lines: 1 });
+    expect(r.stderr).toMatch(message);
+  }
+});

@@ -22,15 +22,20 @@ const running = new Set<WizardProc>();
  */
 const TEST_ENV = { NO_COLOR: '1', RATE_LIMIT_MAX: '0' };
 
+/** exactEnv: the process gets `env` and nothing else (not this process's, not TEST_ENV): a deploy's environment as it is */
+export interface SpawnOptions {
+  exactEnv?: boolean;
+}
+
 /** run `wizard <args>` to its end: its exit code and what it printed */
-export function runWizard(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...TEST_ENV, ...env }, timeout: 30_000 });
+export function runWizard(args: string[], env: Record<string, string> = {}, o: SpawnOptions = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: o.exactEnv ? env : { ...process.env, ...TEST_ENV, ...env }, timeout: 30_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0]): WizardProc {
+export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0], o: SpawnOptions = {}): WizardProc {
   const proc = spawn(process.execPath, [WIZARD_BIN, ...args], {
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...TEST_ENV, ...env },
+    env: o.exactEnv ? env : { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...TEST_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
