@@ -615,6 +615,11 @@ export class MemoryStore implements Store {
     if (this.locks.get(name)?.holder === holder) this.locks.delete(name);
   }
 
+  async lockHolder(name: string): Promise<string | null> {
+    const lock = this.locks.get(name);
+    return lock && this.options.now() <= lock.until ? lock.holder : null;
+  }
+
   // ---- seed 004: bots (registerBot.lua, heartbeatBot.lua, claimJobForBot.lua, startJob.lua, ...) ----
 
   /** lib.lua's botToken: the claim token the bot holds the job with */

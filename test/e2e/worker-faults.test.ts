@@ -1,10 +1,14 @@
 /**
  * Workers across smaller faults, with real processes: the chunks a worker is computing when
- * their prime count fails are cancelled with it (refused, never retried, never DEAD).
+ * their prime count fails are cancelled with it (refused, never retried, never DEAD); a second
+ * process with a live node's --node-id, or a worker whose --metrics-port is taken, is refused
+ * at start (exit 2, one line naming the flag).
  */
+import net from 'node:net';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { killAll, spawnWizard, waitUntil } from '../helpers/procs';
+import { killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
 
@@ -39,3 +43,67 @@ test('a prime count that fails: the chunks still running end cancelled, none DEA
     await store.close();
   }
 }, 40_000);
+
+/**
+ * a role's start line, and a moment more: it is logged just before the role installs its SIGTERM
+ * handler, so a signal sent the instant it appears can still find the default one
+ */
+async function started(p: WizardProc, re: RegExp): Promise<void> {
+  await p.waitForOutput(re, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+/** `wizard <args>` refused at start: exit 2 and one line on stderr naming the flag */
+function expectRefused(args: string[], env: Record<string, string>, flag: string): string {
+  const { code, stdout, stderr } = runWizard(args, env);
+  expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+  expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(flag)]);
+  return stderr;
+}
+
+test('a second worker with a live worker\'s --node-id is refused; a SIGKILLed one restarts with it at once', async () => {
+  const prefix = testPrefix('node-id');
+  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix };
+  const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
+  try {
+    const first = spawnWizard(['worker', '--node-id', 'twin'], env, 'first');
+    await started(first, /worker started/);
+    expect(expectRefused(['worker', '--node-id', 'twin'], env, '--node-id')).toMatch(`--node-id twin is taken by a live worker (host `);
+    expect(expectRefused(['worker'], { ...env, WIZARD_NODE_ID: 'twin' }, '--node-id')).toContain(`pid ${first.proc.pid})`);
+    // the same id for another role is another node
+    const scheduler = spawnWizard(['scheduler', '--node-id', 'twin'], env, 'scheduler');
+    await started(scheduler, /scheduler started/);
+    expectRefused(['scheduler', '--node-id', 'twin'], env, '--node-id');
+
+    // a worker SIGKILLed on this host: its claim is taken over at once by a restart with the id
+    expect(await first.kill('SIGKILL')).toBe('SIGKILL');
+    const again = spawnWizard(['worker', '--node-id', 'twin'], env, 'again');
+    await started(again, /worker started/);
+    expect(await again.kill('SIGTERM')).toBe(0);
+    expect(await store.lockHolder('node:worker:twin')).toBeNull(); // released on a clean stop
+    expect(await scheduler.kill('SIGTERM')).toBe(0);
+
+    // a claim of another host's process is waited out: refused until its TTL lapses
+    expect(await store.holdLock('node:worker:far', 'other-host 4242 abcd', 1500)).toBe(true);
+    expect(expectRefused(['worker', '--node-id', 'far'], env, '--node-id')).toContain('(host other-host, pid 4242)');
+    await new Promise((r) => setTimeout(r, 1600));
+    const later = spawnWizard(['worker', '--node-id', 'far'], env, 'later');
+    await started(later, /worker started/);
+    expect(await later.kill('SIGTERM')).toBe(0);
+  } finally {
+    await store.close();
+  }
+}, 60_000);
+
+test('a worker whose --metrics-port is taken exits 2 naming the flag', async () => {
+  const port = await freePort();
+  const taken = net.createServer();
+  await new Promise<void>((r) => taken.listen(port, '127.0.0.1', () => r()));
+  try {
+    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('metrics-port') };
+    const stderr = expectRefused(['worker', '--node-id', 'metrics-twin', '--metrics-port', String(port)], env, '--metrics-port');
+    expect(stderr).toBe(`error: --metrics-port ${port} is already in use on 127.0.0.1\n`);
+  } finally {
+    await new Promise((r) => taken.close(r));
+  }
+});

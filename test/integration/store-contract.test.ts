@@ -407,4 +407,16 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     clock.advance(250);
     expect(await store.tryLock('reaper', 'b', 200)).toBe(true);
   });
+
+  test('lockHolder names who holds a lock, and null once it is released or lapsed', async () => {
+    expect(await store.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.holdLock('node:worker:w1', 'host-a 41 x', 200)).toBe(true);
+    expect(await store.lockHolder('node:worker:w1')).toBe('host-a 41 x');
+    await store.releaseLock('node:worker:w1', 'host-a 41 x');
+    expect(await store.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.holdLock('node:worker:w1', 'host-b 7 y', 200)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect(await store.lockHolder('node:worker:w1')).toBeNull();
+  });
 });
