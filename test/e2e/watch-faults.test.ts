@@ -45,6 +45,20 @@ test('an API restarted while `wizard watch` runs: the watch reconnects and exits
   await api.kill();
 }, 40_000);
 
+test('`submit --watch` across an API restart right after the submit: it waits and exits 0 with the result', async () => {
+  const c = await cluster('submit-watch-restart');
+  let api = await c.startApi();
+  const submit = spawnWizard(['submit', 'task', '--a', '20', '--b', '22', '--watch'], c.env, 'submit');
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(await api.kill('SIGKILL')).toBe('SIGKILL');
+  await new Promise((r) => setTimeout(r, 1500));
+  api = await c.startApi();
+  spawnWizard(['worker', '--node-id', 'submit-watch-worker'], c.env, 'worker');
+  expect(await submit.exited).toBe(0);
+  expect(submit.output()).toMatch(/^SUCCESS task \S+: result 42/m);
+  await api.kill();
+}, 40_000);
+
 test('a wrong --api URL: exit 3 at once, naming the URL', async () => {
   const url = `http://127.0.0.1:${await freePort()}`;
   const started = Date.now();
