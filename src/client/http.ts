@@ -24,6 +24,12 @@ export function trustingCa(ca: string | undefined): { dispatcher?: unknown } {
   return { dispatcher: new Agent({ connect: { ca: [...tls.rootCertificates, ca] } }) };
 }
 
+/** a request that got no answer (refused, reset, timed out): the UnreachableError naming the API */
+export function unreachableError(apiUrl: string, err: unknown): UnreachableError {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return new UnreachableError(`cannot reach the API at ${apiUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}`);
+}
+
 export class ApiClient {
   /** extra fetch options: the dispatcher that trusts --ca */
   readonly fetchOptions: { dispatcher?: unknown };
@@ -50,8 +56,7 @@ export class ApiClient {
     try {
       return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs), ...this.fetchOptions } as RequestInit);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new UnreachableError(`cannot reach the API at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}`);
+      throw unreachableError(this.baseUrl, err);
     }
   }
 

@@ -1,19 +1,28 @@
 /**
  * Waiting for a job's final state: `wizard watch <id>` and `submit --watch`. Live changes come
- * over Server-Sent Events (GET /api/jobs/:id/events); when the stream breaks (an API restart)
- * it reconnects, and it falls back to polling. Exit: 0 on SUCCESS, 1 on FAILURE or DEAD
- * (JobFailedError), 3 when the API cannot be reached.
+ * over Server-Sent Events (GET /api/jobs/:id/events). Once the API was reached, a stream that
+ * breaks (an API restart, a gateway's 502) is opened again with backoff for as long as the job
+ * exists, until the API has stayed away for giveUpAfterMs in a row. Exit: 0 on SUCCESS; 1 on
+ * FAILURE or DEAD, or when the job no longer exists (JobFailedError); 3 when the API cannot be
+ * reached: at once when it never was, else after giveUpAfterMs (UnreachableError).
  */
-import { JobFailedError, NotFoundError, UnreachableError } from '../core/errors';
+import { JobFailedError, UnreachableError, WizardError } from '../core/errors';
 import { isFinal, JobState, JobView } from '../core/job';
 import { retryDelay, sleep } from '../util/time';
 import type { ApiClient } from './http';
 import { readSse } from './sse';
 import type { Spinner, Ui } from './ui';
 
+/** how long an API that was reached may stay away before a watch gives up (exit 3) */
+export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
+
 export interface WatchOptions {
   /** give up after this long (ms); 0 waits forever */
   timeoutMs: number;
+  /** once the API was reached, how long it may stay unreachable in a row before exit 3 */
+  giveUpAfterMs?: number;
+  /** the API answered already (submit --watch): a first failure is waited out too */
+  reached?: boolean;
 }
 
 interface LiveState {
@@ -32,37 +41,65 @@ function describe(id: string, s: LiveState, started: number): string {
   return `${id}: ${s.state}${p} ${secs}s`;
 }
 
-/** follow the SSE stream until a final state; false when the stream ended early */
-async function followEvents(api: ApiClient, id: string, spinner: Spinner, started: number, signal: AbortSignal): Promise<boolean> {
+/** the job's record is gone: expired, or the store restarted empty */
+const vanished = (id: string) => new JobFailedError(`job ${id} no longer exists (its record expired, or the store lost it): its outcome is unknown`);
+const isNotFound = (err: unknown) => err instanceof WizardError && err.code === 'not_found';
+
+/**
+ * follow the SSE stream: 'final' once a final state arrives, 'gone' when the API says the job no
+ * longer exists, 'ended' when the stream closed before either; `opened` is called on the first event
+ */
+async function followEvents(api: ApiClient, id: string, spinner: Spinner, started: number, signal: AbortSignal, opened: () => void): Promise<'final' | 'gone' | 'ended'> {
   for await (const ev of readSse(`${api.baseUrl.replace(/\/$/, '')}/api/jobs/${encodeURIComponent(id)}/events`, api.authHeaders(), signal, api.fetchOptions)) {
+    opened();
+    if (ev.event === 'gone') return 'gone';
+    if (ev.event !== 'state') continue;
     const s = JSON.parse(ev.data) as LiveState;
     spinner.update(describe(id, s, started));
-    if (isFinal(s.state as JobState)) return true;
+    if (isFinal(s.state as JobState)) return 'final';
   }
-  return false;
+  return 'ended';
 }
 
 export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOptions = { timeoutMs: 0 }): Promise<JobView> {
+  const giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   const started = Date.now();
   const spinner = ui.spinner(`${id}: waiting`);
   const abort = new AbortController();
   const timer = opts.timeoutMs > 0 ? setTimeout(() => abort.abort(), opts.timeoutMs) : null;
+  let reached = opts.reached === true;
+  /** since when the API has been away (null: it is not), and how many tries failed since */
+  let awaySince: number | null = null;
+  let failures = 0;
+  const opened = () => {
+    reached = true;
+    awaySince = null;
+    failures = 0;
+  };
   try {
-    for (let failures = 0; ; failures++) {
+    for (;;) {
       try {
-        if (await followEvents(api, id, spinner, started, abort.signal)) break;
+        const how = await followEvents(api, id, spinner, started, abort.signal, opened);
+        if (how === 'gone') throw vanished(id);
+        if (how === 'final') return await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
+        throw new UnreachableError(`the API at ${api.baseUrl} closed the event stream before ${id} finished`); // it is stopping: open it again
       } catch (err) {
         if (abort.signal.aborted) {
           const job = await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
           throw new JobFailedError(`gave up waiting for ${id} after ${opts.timeoutMs} ms (state ${job.state})`);
         }
-        if (err instanceof NotFoundError) throw new JobFailedError(`job ${id} not found`);
-        // the API went away after we had reached it once: wait for it to come back
-        if (!(err instanceof UnreachableError) || failures > 20) throw err;
+        if (isNotFound(err)) throw reached ? vanished(id) : new JobFailedError(`job ${id} not found`);
+        // a watch that never reached the API fails at once, like every other command
+        if (!(err instanceof UnreachableError) || !reached) throw err;
+        awaySince ??= Date.now();
+        const away = Date.now() - awaySince;
+        if (away >= giveUpAfterMs) {
+          throw new UnreachableError(`${err.message} (gave up after ${Math.round(away / 1000)} s without the API; --give-up-after-ms ${giveUpAfterMs})`);
+        }
+        spinner.update(`${id}: the API is away, reconnecting (${Math.round(away / 1000)} s of ${Math.round(giveUpAfterMs / 1000)} s)`);
+        await sleep(Math.min(retryDelay(failures++), giveUpAfterMs - away));
       }
-      await sleep(retryDelay(failures));
     }
-    return await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
   } finally {
     if (timer) clearTimeout(timer);
     spinner.stop();

@@ -4,7 +4,7 @@ import {
   resultTtlOption,
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
-import { untilSignal } from './run-role';
+import { claimNodeId, untilSignal } from './run-role';
 import { apiSecurityOptions, redisTlsOptions, securityFromFlags } from './security-options';
 
 export const apiCommand = withOptions(
@@ -23,15 +23,17 @@ export const apiCommand = withOptions(
 ).action(async (flags) => {
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
+  const nodeId: string = flags.nodeId ?? defaultNodeId();
   const store = await openStoreWithLake(flags);
+  const claim = await claimNodeId(store, 'api', nodeId);
   const { startApi } = await import('../roles/api'); // Express and the rest load when it runs: the CLI starts fast
   const api = await startApi(store, {
-    nodeId: flags.nodeId ?? defaultNodeId(),
+    nodeId,
     port: flags.port,
     host: flags.host,
     abacusStrategy: flags.abacusStrategy,
     ...apiSettings(flags),
     ...guards,
   });
-  await untilSignal(store, [api]);
+  await untilSignal(store, [api, claim]);
 });

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { ApiClient } from '../client/http';
 import { createUi, Ui } from '../client/ui';
-import { reportFinal, watchJob } from '../client/watch';
+import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch';
 import { MATH_OPS } from '../core/math';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, jsonOption, parseIntIn, parseNumber } from './options';
@@ -10,6 +10,20 @@ import { caFromFlags, caOption } from './security-options';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
+const giveUpOption = () =>
+  new Option('--give-up-after-ms <ms>', 'once the API was reached, how long it may stay unreachable (restarting) before exit 3')
+    .env('WIZARD_GIVE_UP_AFTER_MS').default(DEFAULT_GIVE_UP_AFTER_MS).argParser(parseIntIn('--give-up-after-ms', 0));
+
+/** the flags of waiting for a job: --timeout-ms and --give-up-after-ms */
+const withWaitFlags = (cmd: Command): Command => cmd.addOption(timeoutOption()).addOption(giveUpOption());
+
+const WATCH_EXIT_CODES = `
+Exit codes:
+  0  the job ended in SUCCESS
+  1  the job ended in FAILURE or DEAD, no longer exists (expired, or Redis lost it), or --timeout-ms passed
+  2  a usage error: a bad flag or value (the message names it)
+  3  the API cannot be reached: at once when it never answered; once it did, after it stayed away
+     for --give-up-after-ms (60 s by default) while the watch reconnected with backoff`;
 
 /** the flags every client command has: --api, --token, --ca, --json */
 export function withClientFlags(cmd: Command): Command {
@@ -37,24 +51,25 @@ interface WatchFlags {
   json?: boolean;
   watch?: boolean;
   timeoutMs: number;
+  giveUpAfterMs: number;
 }
 
 /** submit, then either say how to watch or watch until the final state */
 async function submitAndMaybeWatch(flags: WatchFlags, what: string, submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>) {
   const { ui, api } = clientOf(flags);
   const { id, status, body } = await submit(api);
-  if (flags.watch) return reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs }));
+  // the submit was answered: from here an API that goes away is waited for
+  if (flags.watch) return reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true }));
   if (ui.json) ui.data(body);
   ui.line(`submitted ${what} ${ui.c.bold(id)} (${status})`);
   ui.line(`watch it: wizard watch ${id}`);
 }
 
-const submitTask = clientCommand('task', 'submit a math task: a <op> b')
+const submitTask = withWaitFlags(clientCommand('task', 'submit a math task: a <op> b')
   .requiredOption('--a <number>', 'first operand', parseNumber('--a'))
   .requiredOption('--b <number>', 'second operand', parseNumber('--b'))
   .addOption(new Option('--op <op>', 'operation').choices(MATH_OPS as unknown as string[]).default('add'))
-  .option('--watch', 'wait for the result')
-  .addOption(timeoutOption())
+  .option('--watch', 'wait for the result (exit codes as wizard watch)'))
   .action((flags) =>
     submitAndMaybeWatch(flags, 'task', async (api) => {
       const body = await api.post<{ task_id: string; status: string }>('/task', { a: flags.a, b: flags.b, op: flags.op });
@@ -62,11 +77,10 @@ const submitTask = clientCommand('task', 'submit a math task: a <op> b')
     }),
   );
 
-const submitPrimes = clientCommand('primes', 'count the primes <= n in chunks spread over the workers')
+const submitPrimes = withWaitFlags(clientCommand('primes', 'count the primes <= n in chunks spread over the workers')
   .requiredOption('--n <n>', 'upper bound, 10000 to 10^12', parseIntIn('--n', PRIMES_MIN_N, PRIMES_MAX_N))
   .requiredOption('--chunks <k>', 'number of chunks, 1 to 128', parseIntIn('--chunks', 1, PRIMES_MAX_CHUNKS))
-  .option('--watch', 'show live progress and wait for the result')
-  .addOption(timeoutOption())
+  .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'))
   .action((flags) =>
     submitAndMaybeWatch(flags, 'prime count', async (api) => {
       const body = await api.post<{ job_id: string; status: string }>('/api/count-primes', { n: flags.n, chunks: flags.chunks });
@@ -76,10 +90,10 @@ const submitPrimes = clientCommand('primes', 'count the primes <= n in chunks sp
 
 export const submitCommand = new Command('submit').description('submit work to the API').addCommand(submitTask).addCommand(submitPrimes);
 
-export const watchCommand = clientCommand('watch', 'wait for a job and print its final state (exit 0 SUCCESS, 1 FAILURE)')
+export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 SUCCESS, 1 FAILURE)'))
   .argument('<id>', 'job or task id')
-  .addOption(timeoutOption())
+  .addHelpText('after', WATCH_EXIT_CODES)
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
-    reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs }));
+    reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs }));
   });

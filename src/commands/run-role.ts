@@ -1,10 +1,15 @@
 /**
- * Running a long-lived role from the CLI: open the store, start, and on the first SIGTERM or
- * SIGINT close gracefully (exit 0); a second signal exits at once.
+ * Running a long-lived role from the CLI: open the store, claim the node id, start, and on the
+ * first SIGTERM or SIGINT close gracefully (exit 0); a second signal exits at once.
  */
-import { UsageError } from '../core/errors';
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import { StoreUnavailableError, UsageError, errorMessage } from '../core/errors';
 import { redisTlsFromFlags, RedisTlsFlags } from './security-options';
 import type { Store } from '../store/types';
+import { createLogger } from '../util/log';
+import { retryDelay, sleep } from '../util/time';
 
 export interface Closable {
   close(force?: boolean): Promise<void>;
@@ -43,4 +48,88 @@ export function untilSignal(store: Store | null, parts: Closable[]): Promise<voi
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/** how long a node id stays claimed after its process stopped renewing it (SIGKILL, a lost host) */
+export const NODE_CLAIM_TTL_MS = 15_000;
+
+/** whether a process of this host runs with that pid (EPERM: it does, as another user) */
+function pidRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process per `--node-id` and role: the id is claimed in the store (holdLock: SET NX with a
+ * TTL, the key `{prefix}:lock:node:<role>:<id>`) by "<host> <pid> <random>", renewed every third
+ * of the TTL and released on a clean shutdown. While another live process holds it, this one is
+ * refused (UsageError: exit 2). A claim its process left behind lapses after NODE_CLAIM_TTL_MS; on
+ * the same host it is taken over at once when that pid runs no more, or is this process's own
+ * (a container restarted: pid 1 again). While the store is away the claim waits for it.
+ */
+export async function claimNodeId(store: Store, role: string, nodeId: string, ttlMs = NODE_CLAIM_TTL_MS): Promise<Closable> {
+  const log = createLogger({ role, node_id: nodeId });
+  const name = `node:${role}:${nodeId}`;
+  const me = `${os.hostname()} ${process.pid} ${randomUUID().slice(0, 8)}`;
+  const take = async (): Promise<boolean> => {
+    if (await store.holdLock(name, me, ttlMs)) return true;
+    const other = await store.lockHolder(name);
+    if (other === null) return store.holdLock(name, me, ttlMs); // it lapsed meanwhile
+    const [host, pid] = other.split(' ');
+    if (host !== os.hostname() || (Number(pid) !== process.pid && pidRunning(Number(pid)))) {
+      throw new UsageError(`--node-id ${nodeId} is taken by a live ${role} (host ${host}, pid ${pid}): give this one another id, or wait up to ${ttlMs / 1000} s after that process stopped`);
+    }
+    await store.releaseLock(name, other); // its process is gone: compare-and-delete, then take it
+    return store.holdLock(name, me, ttlMs);
+  };
+  for (let failures = 0; ; failures++) {
+    try {
+      if (await take()) break;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      if (failures === 0) log.warn('cannot claim the node id yet: the store is away, retrying', { error: errorMessage(err) });
+      await sleep(retryDelay(failures));
+    }
+  }
+  let lost = false;
+  const renew = setInterval(() => {
+    store.holdLock(name, me, ttlMs).then(
+      (held) => {
+        if (!held && !lost) log.error(`--node-id ${nodeId} is now claimed by another process: two ${role}s share one node id`, { holder: me });
+        lost = !held;
+      },
+      () => undefined, // the store is away: the next renewal tries again
+    );
+  }, Math.max(100, Math.floor(ttlMs / 3)));
+  return {
+    async close() {
+      clearInterval(renew);
+      await store.releaseLock(name, me).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * a port a role will listen on is free: a UsageError naming the flag when it is taken or the
+ * address is not this host's (the role binds it right after; port 0 picks a free one)
+ */
+export async function checkListenable(port: number, host: string, portFlag: string, hostFlag: string): Promise<void> {
+  if (port === 0) return;
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`${portFlag} ${port} is already in use on ${host}`);
+    if (code === 'EACCES') throw new UsageError(`${portFlag} ${port} needs privileges this process lacks`);
+    throw new UsageError(`${hostFlag} ${host} cannot be listened on: ${code ?? errorMessage(err)}`);
+  }
+  await new Promise<void>((r) => server.close(() => r()));
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, redisOption, resultTtlOption } from './options';
 import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
-import { untilSignal } from './run-role';
+import { claimNodeId, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 
 export const schedulerCommand = withOptions(
@@ -14,14 +14,16 @@ export const schedulerCommand = withOptions(
   [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions()],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
+  const nodeId: string = flags.nodeId ?? defaultNodeId();
   const store = await openStoreWithLake(flags);
+  const claim = await claimNodeId(store, 'scheduler', nodeId);
   const { startScheduler } = await import('../roles/scheduler');
   const scheduler = startScheduler(store, {
-    nodeId: flags.nodeId ?? defaultNodeId(),
+    nodeId,
     populateIntervalMs: flags.populateIntervalMs,
     batch,
     botDownAfterMs: flags.botDownAfterMs,
     leaderLeaseMs: flags.leaderLeaseMs,
   });
-  await untilSignal(store, [scheduler]);
+  await untilSignal(store, [scheduler, claim]);
 });

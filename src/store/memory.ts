@@ -228,6 +228,7 @@ export class MemoryStore implements Store {
     this.lake.append(id, rec, to, this.at, extra);
   }
 
+  /** lib.lua's failParent: the parent fails, its other unfinished chunks (waiting or held) are cancelled */
   private failParent(child: Rec, reason: string): void {
     const parentId = child.parent_id;
     const parent = parentId ? this.rec(parentId) : undefined;
@@ -235,11 +236,13 @@ export class MemoryStore implements Store {
     this.finish(parentId, parent, 'FAILURE', { error: `chunk ${child.chunk_index} failed: ${reason}` });
     for (const sibling of [...(this.children.get(parentId) ?? [])]) {
       const s = this.rec(sibling);
-      if (!s || !RUNNABLE.has(s.state)) continue;
-      const q = this.queue(s.queue);
-      q.wait = q.wait.filter((w) => w !== sibling); // LREM
-      q.delayed.delete(sibling);
-      this.finish(sibling, s, 'FAILURE', { error: `cancelled: parent job ${parentId} failed` });
+      if (!s || FINAL.has(s.state)) continue;
+      if (RUNNABLE.has(s.state)) {
+        const q = this.queue(s.queue);
+        q.wait = q.wait.filter((w) => w !== sibling); // LREM
+        q.delayed.delete(sibling);
+      }
+      this.finish(sibling, s, 'FAILURE', { error: `cancelled: parent job ${parentId} failed` }); // a held one: unleased, its token cleared
     }
   }
 
@@ -610,6 +613,11 @@ export class MemoryStore implements Store {
 
   async releaseLock(name: string, holder: string): Promise<void> {
     if (this.locks.get(name)?.holder === holder) this.locks.delete(name);
+  }
+
+  async lockHolder(name: string): Promise<string | null> {
+    const lock = this.locks.get(name);
+    return lock && this.options.now() <= lock.until ? lock.holder : null;
   }
 
   // ---- seed 004: bots (registerBot.lua, heartbeatBot.lua, claimJobForBot.lua, startJob.lua, ...) ----

@@ -526,6 +526,10 @@ export class RedisStore implements Store {
     await this.run('releaseLock', [name, holder]);
   }
 
+  async lockHolder(name: string): Promise<string | null> {
+    return this.cmd<string | null>(['GET', this.keys.lock(name)]);
+  }
+
   async registerBot(botId: string, name: string, tokenHash: string): Promise<Bot> {
     return decodeBot(pairsToRecord(await this.run<string[]>('registerBot', [botId, name, tokenHash])));
   }

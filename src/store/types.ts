@@ -250,6 +250,8 @@ export interface Store {
   holdLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
   /** let the lock go, when `holder` has it */
   releaseLock(name: string, holder: string): Promise<void>;
+  /** who holds the lock now; null when it is free */
+  lockHolder(name: string): Promise<string | null>;
 
   registerBot(botId: string, name: string, tokenHash: string): Promise<Bot>;
   botIdForToken(tokenHash: string): Promise<string | null>;

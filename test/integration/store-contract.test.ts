@@ -242,20 +242,44 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
       expect((await store.getJob(parent.id))!.result).toEqual({ prime_count: 4, duration_sec: expect.any(Number) });
     });
 
-    test('a chunk that fails for good fails the parent at once and cancels the waiting chunks', async () => {
+    test('a chunk that fails for good fails the parent at once and cancels its other chunks, waiting or running', async () => {
       const { parent, children } = await store.enqueueFlow(flow(4));
       const first = await claimOne('w1');
       const second = await claimOne('w2');
       await store.fail(first.job.id, first.token, 'out of memory', { to: 'DEAD' });
       const failed = await store.getJob(parent.id);
       expect(failed).toMatchObject({ state: 'FAILURE', error: 'chunk 0 failed: out of memory' });
-      for (const c of children.slice(2)) {
-        expect(await store.getJob(c.id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed` });
+      for (const c of children.slice(1)) {
+        expect(await store.getJob(c.id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed`, finishedAt: expect.any(Number) });
       }
       expect(await claimOne('w3')).toBeUndefined();
-      // the chunk still being computed finishes, and the parent stays failed
-      await store.complete(second.job.id, second.token, 5);
+      expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+      // the chunk that was being computed is refused whatever its holder does next, and never reaped
+      await expect(store.renew(second.job.id, second.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.complete(second.job.id, second.token, 5)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.fail(second.job.id, second.token, 'boom', { to: 'DEAD' })).rejects.toBeInstanceOf(LeaseLostError);
+      clock.advance(LEASE + 1);
+      expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
       expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE', progress: { completed: 0, total: 4 } });
+      expect(await store.getJob(second.job.id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed` });
+      // the dead-letter queue holds the chunk that failed, none of the cancelled ones
+      expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([first.job.id]);
+    });
+
+    test('a chunk reaped after its last attempt cancels the chunks other workers are running', async () => {
+      const { parent, children } = await store.enqueueFlow({ ...flow(2), children: flow(2).children.map((c) => ({ ...c, maxAttempts: 1 })) });
+      const lapsing = await claimOne('w1');
+      const running = await claimOne('w2');
+      clock.advance(LEASE / 2);
+      await store.renew(running.job.id, running.token, LEASE);
+      clock.advance(LEASE / 2 + 1);
+      expect(await store.reap('default')).toEqual({ requeued: [], dead: [lapsing.job.id] });
+      expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE' });
+      expect(await store.getJob(children[1].id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed` });
+      await expect(store.complete(running.job.id, running.token, 3)).rejects.toBeInstanceOf(LeaseLostError);
+      clock.advance(LEASE + 1);
+      expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
+      expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([lapsing.job.id]);
     });
   });
 
@@ -382,5 +406,17 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
     expect(await store.tryLock('reaper', 'b', 200)).toBe(true);
+  });
+
+  test('lockHolder names who holds a lock, and null once it is released or lapsed', async () => {
+    expect(await store.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.holdLock('node:worker:w1', 'host-a 41 x', 200)).toBe(true);
+    expect(await store.lockHolder('node:worker:w1')).toBe('host-a 41 x');
+    await store.releaseLock('node:worker:w1', 'host-a 41 x');
+    expect(await store.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.holdLock('node:worker:w1', 'host-b 7 y', 200)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect(await store.lockHolder('node:worker:w1')).toBeNull();
   });
 });

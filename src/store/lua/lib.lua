@@ -307,8 +307,9 @@ local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
 end
 
--- a chunk failed for good: fail its parent at once with the reason and cancel the chunks still
--- waiting; chunks being computed right now finish on their own and are ignored by the parent
+-- a chunk failed for good: fail its parent at once with the reason and cancel its other
+-- unfinished chunks, waiting or held: a held one is released from its lease and its token
+-- cleared, so its holder's renewal, completion or failure is refused (never retried, never DEAD)
 local function failParent(child, reason)
   if child.parent_id == '' then return end
   local parentId = child.parent_id
@@ -319,9 +320,11 @@ local function failParent(child, reason)
   for _, sibling in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
     local siblingKey = K.job(sibling)
     local s = load(siblingKey)
-    if s and RUNNABLE[s.state] then
-      redis.call('LREM', K.wait(s.queue), 0, sibling)
-      redis.call('ZREM', K.delayed(s.queue), sibling)
+    if s and not FINAL[s.state] then
+      if RUNNABLE[s.state] then
+        redis.call('LREM', K.wait(s.queue), 0, sibling)
+        redis.call('ZREM', K.delayed(s.queue), sibling)
+      end
       finish(sibling, siblingKey, s, 'FAILURE', 'error', 'cancelled: parent job ' .. parentId .. ' failed')
     end
   end

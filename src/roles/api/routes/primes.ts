@@ -2,7 +2,8 @@
  * Seed 002: chunked prime counting. POST /api/count-primes makes a parent job and one chunk job
  * per range in one atomic step; the last chunk completes the parent (a chord in the store).
  * GET /api/jobs/:id/events streams every state and progress change (SSE), closing after the
- * final state.
+ * final state; a job that no longer exists (its record expired, Redis restarted empty) ends the
+ * stream with a last `gone` event, found by a look at the job with each keep-alive.
  */
 import { Router, Response } from 'express';
 import { planChunks } from '../../../core/chunks';
@@ -17,6 +18,9 @@ async function findJob(ctx: ApiContext, id: string): Promise<Job> {
   if (!job) throw new NotFoundError(`job ${id} not found`);
   return job;
 }
+
+/** how often an open stream sends a keep-alive and looks whether its job still exists */
+export const SSE_KEEPALIVE_MS = 5_000;
 
 function send(res: Response, event: string, data: unknown, id?: string): void {
   res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -53,23 +57,41 @@ export function primeRoutes(ctx: ApiContext): Router {
       clearInterval(keepAlive);
       res.end();
     };
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     req.on('close', end);
 
-    // changes are queued while a snapshot is read, so their order is kept
+    // changes are queued while a snapshot is read, so their order is kept; a step the store
+    // failed is dropped (the next keep-alive's look sends what it missed)
     let chain = Promise.resolve();
-    const onEvent = (e: JobEvent) => {
-      chain = chain.then(async () => {
-        if (closed) return;
+    const later = (step: () => Promise<void>) => {
+      chain = chain.then(() => (closed ? undefined : step())).catch(() => undefined);
+    };
+    const onEvent = (e: Pick<JobEvent, 'state' | 'progress'> & { id?: string }) => {
+      later(async () => {
         const completed = e.progress?.completed ?? last.progress.completed;
         if (e.state === last.state && completed === last.progress.completed) return; // nothing new
         if (completed < last.progress.completed || isFinal(last.state)) return; // older than what was sent
-        const view = isFinal(e.state) ? primeJobView(await findJob(ctx, id)) : { ...last, state: e.state, progress: e.progress ?? last.progress };
+        const job = isFinal(e.state) ? await ctx.store.getJob(id) : null;
+        if (isFinal(e.state) && !job) return gone();
+        const view = job ? primeJobView(job) : { ...last, state: e.state, progress: e.progress ?? last.progress };
         last = view;
         send(res, 'state', view, e.id);
         if (isFinal(view.state)) end();
       });
     };
+    const gone = () => {
+      send(res, 'gone', { job_id: id, message: `job ${id} no longer exists (its record expired, or the store lost it)` });
+      end();
+    };
+    // each keep-alive looks at the job: gone, it ends the stream; changed unseen (an event the
+    // log dropped), the change is sent. A store that is away only skips the look.
+    const keepAlive = setInterval(() => {
+      res.write(': keep-alive\n\n');
+      later(async () => {
+        const job = await ctx.store.getJob(id).catch(() => undefined);
+        if (job === null) gone();
+        else if (job) onEvent({ state: job.state, progress: job.progress });
+      });
+    }, SSE_KEEPALIVE_MS);
     unsubscribe = await ctx.events.subscribe(id, onEvent);
     last = primeJobView(await findJob(ctx, id)); // after subscribing: nothing can fall in between
     send(res, 'state', last);
