@@ -14,7 +14,7 @@ export const schedulerCommand = withOptions(
   [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions()],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
-  const store = await openStoreWithLake(flags);
+  const store = await openStoreWithLake(flags, 'scheduler');
   const { startScheduler } = await import('../roles/scheduler');
   const scheduler = startScheduler(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),

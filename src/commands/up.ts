@@ -31,7 +31,7 @@ export const upCommand = withOptions(
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   const guards = securityFromFlags(flags);
-  const store = await openStoreWithLake(flags);
+  const store = await openStoreWithLake(flags, 'up');
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
-import { storeFromFlags, untilSignal } from './run-role';
+import { roleStore, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 import { withOptions } from './processing-options';
 
@@ -19,7 +19,7 @@ export const workerCommand = withOptions(new Command('worker')
   .addOption(new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)').env('WIZARD_METRICS_PORT').argParser(parseIntIn('--metrics-port', 0, 65535)))
   .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), redisTlsOptions())
   .action(async (flags) => {
-    const store = await storeFromFlags(flags);
+    const store = await roleStore(flags, 'worker');
     const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
     const worker = startWorker(store, {
       nodeId: flags.nodeId ?? defaultNodeId(),
