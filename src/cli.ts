@@ -14,7 +14,8 @@ import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './comm
 import { schedulerCommand } from './commands/scheduler';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
-import { EXIT_CODE, errorMessage, exitCodeFor } from './core/errors';
+import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError } from './core/errors';
+import { checkLogLevel } from './util/log';
 import { assetPath } from './util/package-root';
 
 export function buildProgram(): Command {
@@ -37,6 +38,8 @@ export function buildProgram(): Command {
     .addCommand(healthcheckCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
+    // a usage error is one line: commander's "(Did you mean worker?)" joins the error's line
+    cmd.configureOutput({ outputError: (text, write) => write(text.trimEnd().replace(/\n+/g, ' ') + '\n') });
     cmd.commands.forEach(exitOverride);
   };
   exitOverride(program);
@@ -46,13 +49,14 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   let code: number = EXIT_CODE.ok;
   try {
+    checkLogLevel(); // LOG_LEVEL=loud stops every command at once (exit 2), not silently logs at info
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       code = err.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;
     } else {
       code = exitCodeFor(err);
-      process.stderr.write(`error: ${errorMessage(err)}\n`);
+      if (!(err instanceof ReportedError)) process.stderr.write(`error: ${errorMessage(err)}\n`);
     }
   }
   process.exitCode = code;
