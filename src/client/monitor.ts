@@ -22,7 +22,7 @@ export async function showJobs(api: ApiClient, ui: Ui, q: { status?: string; lim
   ui.table(
     ['id', 'type', 'state', 'attempts', 'handled by', 'created', 'duration'],
     page.jobs.map((j) => [j.job_id, j.type, j.state, `${j.attempts}/${j.max_attempts}`, j.handled_by, ago(j.created_at), j.duration_ms === null ? null : `${j.duration_ms} ms`]),
-    { ids: [0] },
+    { ids: [0, 4] }, // handled by: a bot's id, or a worker's node id (kept whole)
   );
   ui.line(pageLine(page.jobs.length, page.total, page.offset, `jobs${q.status ? ` in ${q.status}` : ''}`));
 }

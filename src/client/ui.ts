@@ -4,9 +4,9 @@
  * appear only on a terminal; with --json only the JSON reaches stdout.
  *
  * Tables have no borders: columns two spaces apart, a bold header on a terminal. On a terminal
- * they fit its width (the widest columns are cut, with …); piped, nothing is cut. Ids are
- * shown short, as git shows commits: the first 8 characters (after a `bot-`-like prefix),
- * longer where two would look alike; --wide (or --json) shows them whole.
+ * they fit its width (the widest columns are cut, with …); piped, nothing is cut. Generated ids
+ * (UUIDs) are shown short, as git shows commits: the first 8 characters (after a `bot-`-like
+ * prefix), longer where two would look alike; --wide (or --json) shows them whole.
  */
 import chalk, { Chalk } from 'chalk';
 import Table from 'cli-table3';
@@ -37,16 +37,19 @@ export function ago(iso: string | null, now = Date.now()): string | null {
 /** "1 day", "3 days" */
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** a generated id: a UUID (or another long hex string), after a type prefix such as `bot-` */
+const GENERATED_ID = /^([a-z]+-)?([0-9a-f][0-9a-f-]{15,})$/i;
+
 /**
- * each id shortened as git shortens commits: its type prefix (`bot-`) and then `SHORT_ID`
- * characters, more when that would not tell two ids of the table apart
+ * each generated id shortened as git shortens commits: its type prefix (`bot-`) and then
+ * `SHORT_ID` characters, more when that would not tell two ids of the table apart; names
+ * (a node id such as `api-1`) stay whole
  */
 export function shortIds(ids: string[]): Map<string, string> {
   const distinct = [...new Set(ids)];
-  const split = (id: string) => /^([a-z]+-)?(.*)$/s.exec(id)!.slice(1).map((x) => x ?? '') as [string, string];
   const cut = (id: string, n: number) => {
-    const [type, rest] = split(id);
-    return rest.length > n + 1 ? type + rest.slice(0, n) : id;
+    const m = GENERATED_ID.exec(id);
+    return m && m[2].length > n + 1 ? (m[1] ?? '') + m[2].slice(0, n) : id;
   };
   let n = SHORT_ID;
   while (new Set(distinct.map((id) => cut(id, n))).size < distinct.length) n++;

@@ -17,12 +17,12 @@ test('plural: 1 day, 2 days, 0 records', () => {
   expect([plural(1, 'day'), plural(2, 'day'), plural(0, 'record')]).toEqual(['1 day', '2 days', '0 records']);
 });
 
-test('ids are cut to 8 characters after a type prefix, longer only where two would look alike', () => {
+test('generated ids are cut to 8 characters after a type prefix, longer only where two would look alike; names stay whole', () => {
   const a = '5d0c1a2b-0000-4000-8000-000000000001';
   const b = '5d0c1a2b-9999-4000-8000-000000000002';
   const c = '77aa3b4c-1111-4000-8000-000000000003';
-  expect(shortIds([c, 'bot-0f1e2d3c-aaaa-4000-8000-000000000000', c, 'w1'])).toEqual(
-    new Map([[c, '77aa3b4c'], ['bot-0f1e2d3c-aaaa-4000-8000-000000000000', 'bot-0f1e2d3c'], ['w1', 'w1']]),
+  expect(shortIds([c, 'bot-0f1e2d3c-aaaa-4000-8000-000000000000', c, 'w1', 'vm-14787-worker'])).toEqual(
+    new Map([[c, '77aa3b4c'], ['bot-0f1e2d3c-aaaa-4000-8000-000000000000', 'bot-0f1e2d3c'], ['w1', 'w1'], ['vm-14787-worker', 'vm-14787-worker']]),
   );
   const ab = shortIds([a, b, c]);
   expect(ab.get(a)).toBe('5d0c1a2b-0');
