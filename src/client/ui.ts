@@ -118,9 +118,10 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
       if (json) return;
       const short = opts.wide ? null : shortIds(rows.flatMap((r) => (o.ids ?? []).map((i) => r[i]).filter((v): v is string => typeof v === 'string')));
       const cells = rows.map((r) => r.map((v, i) => (v === null ? '-' : o.ids?.includes(i) && short ? short.get(String(v)) ?? String(v) : String(v))));
-      const natural = head.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i]))));
-      const columns = tty ? process.stdout.columns || 80 : Infinity;
-      const t = new Table({ head: head.map((h) => c.bold(h)), chars: NO_BORDERS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 }, colWidths: fitWidths(natural, columns) });
+      // piped: cli-table3 sizes the columns to their content; on a terminal they fit its width
+      const natural = () => head.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i]))));
+      const colWidths = tty ? fitWidths(natural(), process.stdout.columns || 80) : [];
+      const t = new Table({ head: head.map((h) => c.bold(h)), chars: NO_BORDERS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 }, colWidths });
       t.push(...cells);
       process.stdout.write(t.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n');
     },
