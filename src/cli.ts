@@ -15,7 +15,8 @@ import { schedulerCommand } from './commands/scheduler';
 import { tokensCommand } from './commands/tokens';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
-import { EXIT_CODE, errorMessage, exitCodeFor } from './core/errors';
+import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError } from './core/errors';
+import { checkLogLevel } from './util/log';
 import { assetPath } from './util/package-root';
 
 export function buildProgram(): Command {
@@ -39,6 +40,8 @@ export function buildProgram(): Command {
     .addCommand(tokensCommand);
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();
+    // a usage error is one line: commander's "(Did you mean worker?)" joins the error's line
+    cmd.configureOutput({ outputError: (text, write) => write(text.trimEnd().replace(/\n+/g, ' ') + '\n') });
     cmd.commands.forEach(exitOverride);
   };
   exitOverride(program);
@@ -48,13 +51,14 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   let code: number = EXIT_CODE.ok;
   try {
+    checkLogLevel(); // LOG_LEVEL=loud stops every command at once (exit 2), not silently logs at info
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       code = err.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;
     } else {
       code = exitCodeFor(err);
-      process.stderr.write(`error: ${errorMessage(err)}\n`);
+      if (!(err instanceof ReportedError)) process.stderr.write(`error: ${errorMessage(err)}\n`);
     }
   }
   process.exitCode = code;

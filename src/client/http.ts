@@ -14,6 +14,23 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** TLS errors of a certificate no trusted CA signed (a self-signed or private CA's): --ca mends them */
+const UNTRUSTED_CERT = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED',
+]);
+
+/**
+ * the API speaks to HTTP clients ("send Authorization: Bearer <token>"); the CLI user sends a
+ * token with --token or WIZARD_TOKEN
+ */
+export function cliWording(status: number, message: string): string {
+  if (status !== 401 && status !== 403) return message;
+  const said = message.replace(/:?\s*send Authorization: Bearer .*$/i, '');
+  if (said !== message) return `${said}: pass --token or set WIZARD_TOKEN`;
+  return status === 401 ? `${message} (the token of --token or WIZARD_TOKEN)` : message;
+}
+
 /**
  * fetch's options for an HTTPS API whose certificate a CA of its own signed (--ca, WIZARD_CA):
  * that CA is trusted besides the system's, as NODE_EXTRA_CA_CERTS would make it
@@ -27,7 +44,8 @@ export function trustingCa(ca: string | undefined): { dispatcher?: unknown } {
 /** a request that got no answer (refused, reset, timed out): the UnreachableError naming the API */
 export function unreachableError(apiUrl: string, err: unknown): UnreachableError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return new UnreachableError(`cannot reach the API at ${apiUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}`);
+  const hint = cause?.code && UNTRUSTED_CERT.has(cause.code) ? ` (the API's certificate is not signed by a CA this machine trusts: pass --ca <file> or set WIZARD_CA to the CA that signed it)` : '';
+  return new UnreachableError(`cannot reach the API at ${apiUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}${hint}`);
 }
 
 export class ApiClient {
@@ -63,7 +81,7 @@ export class ApiClient {
   /** the typed error of a non-2xx answer */
   private errorOf(res: Response, json: unknown): WizardError {
     const e = (json as ApiErrorBody | null)?.error;
-    const message = e?.message ?? `HTTP ${res.status} from ${new URL(res.url || this.baseUrl).pathname}`;
+    const message = cliWording(res.status, e?.message ?? `HTTP ${res.status} from ${new URL(res.url || this.baseUrl).pathname}`);
     if (res.status === 503) return new UnreachableError(`the API at ${this.baseUrl} cannot serve: ${message}`);
     return new WizardError((e?.code as ErrorCode) ?? 'internal', message, e?.details ?? []);
   }

@@ -10,9 +10,8 @@ import { isDay, LakeStatsView } from '../core/datalake';
 import { UsageError } from '../core/errors';
 import type { JobView } from '../core/job';
 import type { ApiClient } from './http';
-import type { Ui } from './ui';
+import { ago, plural, Ui } from './ui';
 
-const ago = (iso: string | null, now = Date.now()) => (iso === null ? null : `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))}s ago`);
 const pct = (r: number | null) => (r === null ? null : `${(r * 100).toFixed(1)}%`);
 
 export async function showJobs(api: ApiClient, ui: Ui, q: { status?: string; limit: number; offset: number }): Promise<void> {
@@ -23,8 +22,16 @@ export async function showJobs(api: ApiClient, ui: Ui, q: { status?: string; lim
   ui.table(
     ['id', 'type', 'state', 'attempts', 'handled by', 'created', 'duration'],
     page.jobs.map((j) => [j.job_id, j.type, j.state, `${j.attempts}/${j.max_attempts}`, j.handled_by, ago(j.created_at), j.duration_ms === null ? null : `${j.duration_ms} ms`]),
+    { ids: [0, 4] }, // handled by: a bot's id, or a worker's node id (kept whole)
   );
-  ui.line(`${page.jobs.length} of ${page.total} jobs${q.status ? ` in ${q.status}` : ''} (from ${page.offset})`);
+  ui.line(pageLine(page.jobs.length, page.total, page.offset, `jobs${q.status ? ` in ${q.status}` : ''}`));
+}
+
+/** "20 of 57 jobs; next: --offset 20", "7 of 57 jobs (51 to 57)" */
+export function pageLine(shown: number, total: number, offset: number, what: string): string {
+  const range = offset > 0 && shown > 0 ? ` (${offset + 1} to ${offset + shown})` : '';
+  const next = offset + shown < total && shown > 0 ? `; next: --offset ${offset + shown}` : '';
+  return `${shown} of ${total} ${what}${range}${next}`;
 }
 
 export async function showBots(api: ApiClient, ui: Ui): Promise<void> {
@@ -32,7 +39,8 @@ export async function showBots(api: ApiClient, ui: Ui): Promise<void> {
   if (ui.json) return ui.data(list);
   ui.table(
     ['id', 'name', 'status', 'last heartbeat', 'current job', 'done', 'failed'],
-    list.bots.map((b) => [b.bot_id, b.name, b.status === 'up' ? ui.c.green('up') : ui.c.red('down'), ago(b.last_heartbeat), b.current_job, b.jobs_done, b.jobs_failed]),
+    list.bots.map((b) => [b.bot_id, b.name === b.bot_id ? null : b.name, b.status === 'up' ? ui.c.green('up') : ui.c.red('down'), ago(b.last_heartbeat), b.current_job, b.jobs_done, b.jobs_failed]),
+    { ids: [0, 4] },
   );
   ui.line(`${list.total} bots: ${list.up} up, ${list.down} down`);
 }
@@ -59,7 +67,7 @@ export async function showLakeStats(api: ApiClient, ui: Ui): Promise<void> {
   const s = await api.get<LakeStatsView>('/datalake/stats');
   if (ui.json) return ui.data(s);
   ui.table(['day', 'records', 'success', 'failure', 'success rate', 'mean duration'], s.days.map((d) => [d.date, d.total, d.success, d.failure, pct(d.success_rate), d.mean_duration_ms === null ? null : `${d.mean_duration_ms} ms`]));
-  ui.line(`${s.total} records in ${s.days.length} days; recording ${s.records}, keeping ${s.retention_days} days`);
+  ui.line(`${plural(s.total, 'record')} in ${plural(s.days.length, 'day')}; recording ${s.records}, keeping ${plural(s.retention_days, 'day')}`);
 }
 
 /** stream a day's records (NDJSON) to `out` as they arrive */

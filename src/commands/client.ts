@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ApiClient } from '../client/http';
 import { createUi, Ui } from '../client/ui';
 import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch';
+import { JobFailedError, ReportedError } from '../core/errors';
 import { MATH_OPS } from '../core/math';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, jsonOption, parseIntIn, parseNumber } from './options';
@@ -36,7 +37,7 @@ export function clientCommand(name: string, description: string): Command {
 }
 
 /** what a client command's action works with: the output and the API */
-export function clientOf(flags: { api: string; token?: string; ca?: string; json?: boolean }): { ui: Ui; api: ApiClient } {
+export function clientOf(flags: { api: string; token?: string; ca?: string; json?: boolean; wide?: boolean }): { ui: Ui; api: ApiClient } {
   return { ui: createUi(flags), api: apiClientOf(flags) };
 }
 
@@ -58,8 +59,16 @@ interface WatchFlags {
 async function submitAndMaybeWatch(flags: WatchFlags, what: string, submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>) {
   const { ui, api } = clientOf(flags);
   const { id, status, body } = await submit(api);
-  // the submit was answered: from here an API that goes away is waited for
-  if (flags.watch) return reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true }));
+  if (flags.watch) {
+    // the submit was answered: from here an API that goes away is waited for
+    const job = await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true });
+    try {
+      return reportFinal(ui, job);
+    } catch (err) {
+      // the failure's line is on stdout already: said once (under --json, stdout has the record and stderr this line)
+      throw err instanceof JobFailedError && !ui.json ? new ReportedError(err) : err;
+    }
+  }
   if (ui.json) ui.data(body);
   ui.line(`submitted ${what} ${ui.c.bold(id)} (${status})`);
   ui.line(`watch it: wizard watch ${id}`);

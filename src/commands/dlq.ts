@@ -2,16 +2,18 @@
 import { Command, Option } from 'commander';
 import { JobView } from '../core/job';
 import { clientCommand, clientOf } from './client';
-import { parseIntIn } from './options';
+import { parseIntIn, wideOption } from './options';
+import { ago } from '../client/ui';
 
 const list = clientCommand('list', 'jobs that used every attempt, most recent first, with their last error')
   .addOption(new Option('--limit <n>', 'at most this many').default(20).argParser(parseIntIn('--limit', 1, 500)))
   .addOption(new Option('--offset <n>', 'skip this many').default(0).argParser(parseIntIn('--offset', 0, 1_000_000)))
+  .addOption(wideOption())
   .action(async (flags) => {
     const { ui, api } = clientOf(flags);
     const page = await api.get<{ total: number; jobs: JobView[] }>(`/dlq?offset=${flags.offset}&limit=${flags.limit}`);
     if (ui.json) return ui.data(page);
-    ui.table(['job', 'type', 'attempts', 'died', 'error'], page.jobs.map((j) => [j.job_id, j.type, j.attempts, j.finished_at, j.error]));
+    ui.table(['job', 'type', 'attempts', 'died', 'error'], page.jobs.map((j) => [j.job_id, j.type, j.attempts, ago(j.finished_at), j.error]), { ids: [0] });
     ui.line(`${page.total} in the dead-letter queue`);
   });
 

@@ -3,14 +3,17 @@
  * itself depends on, within a couple of seconds, and exits 0 (healthy) or 1 (unhealthy; never 2,
  * which Docker reserves):
  *   api, up           GET http://127.0.0.1:<port>/healthz (the process serves)
- *   worker, scheduler PING Redis (their only dependency; Docker restarts a dead process anyway)
+ *   worker, scheduler PING Redis, and the prefix (--prefix, WIZARD_PREFIX) has a format key: a
+ *                     role has joined it (an unrelated Redis, or one where no role ever came, is
+ *                     not healthy); their only dependency, and Docker restarts a dead process anyway
  *   bot               GET <api>/healthz (a bot speaks only HTTP to the API)
- * With no --role it reads the role (and --port, --redis, --api) from PID 1's command line, which
+ * With no --role it reads the role (and --port, --redis, --prefix, --api) from PID 1's command line, which
  * in a container is `wizard <role> ...`: one image HEALTHCHECK serves every role.
  */
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage } from '../core/errors';
+import { parseIntIn } from './options';
 
 export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
 type HealthRole = (typeof HEALTH_ROLES)[number];
@@ -21,7 +24,7 @@ export function roleFromArgv(argv: string[]): { role: HealthRole; flags: Record<
   if (i < 0) return null;
   const flags: Record<string, string> = {};
   for (let j = i + 1; j < argv.length; j++) {
-    const m = /^--(port|redis|api)(?:=(.*))?$/.exec(argv[j]);
+    const m = /^--(port|redis|api|prefix)(?:=(.*))?$/.exec(argv[j]);
     if (m) flags[m[1]] = m[2] ?? argv[++j] ?? '';
   }
   return { role: argv[i] as HealthRole, flags };
@@ -40,14 +43,20 @@ async function httpOk(url: string, timeoutMs: number): Promise<void> {
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
 }
 
-async function redisPing(url: string, timeoutMs: number): Promise<void> {
+/** PING, then the prefix's format key (src/store/format.ts): a wizard role has joined this prefix */
+async function redisJoined(url: string, prefix: string, timeoutMs: number): Promise<void> {
   const { createClient } = await import('redis'); // loaded only for a Redis check: the CLI starts fast
   const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
   client.on('error', () => undefined);
-  try {
+  const check = async () => {
     await client.connect();
-    const pong = await Promise.race([client.ping(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('PING timed out')), timeoutMs).unref())]);
+    const pong = await client.ping();
     if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
+    const { redisKeys } = await import('../store/keys');
+    if (!(await client.exists(redisKeys(prefix).format))) throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
+  };
+  try {
+    await Promise.race([check(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('Redis did not answer in time')), timeoutMs).unref())]);
   } finally {
     client.destroy();
   }
@@ -56,7 +65,7 @@ async function redisPing(url: string, timeoutMs: number): Promise<void> {
 export const healthcheckCommand = new Command('healthcheck')
   .description("exit 0 when this container's role is healthy, 1 when not (the image's HEALTHCHECK)")
   .addOption(new Option('--role <role>', "the role to check (default: PID 1's, from /proc/1/cmdline)").choices(HEALTH_ROLES))
-  .addOption(new Option('--timeout-ms <ms>', 'give up after this long').default(2000).argParser(Number))
+  .addOption(new Option('--timeout-ms <ms>', 'give up after this long').default(2000).argParser(parseIntIn('--timeout-ms', 1, 600_000)))
   .action(async (flags: { role?: HealthRole; timeoutMs: number }) => {
     const detected = roleFromArgv(pid1Argv());
     const role = flags.role ?? detected?.role;
@@ -73,7 +82,7 @@ export const healthcheckCommand = new Command('healthcheck')
         await httpOk(target, flags.timeoutMs);
       } else {
         target = given.redis ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-        await redisPing(target, flags.timeoutMs);
+        await redisJoined(target, given.prefix ?? env.WIZARD_PREFIX ?? 'wizard', flags.timeoutMs);
       }
       process.stdout.write(`healthy: ${role} (${target.replace(/\/\/[^@/]*@/, '//***@')})\n`);
     } catch (err) {

@@ -3,20 +3,23 @@ import { Command, Option } from 'commander';
 import { exportLake, showBots, showJobs, showLakeStats, showStatus } from '../client/monitor';
 import { createUi } from '../client/ui';
 import { apiClientOf, tokenOption, withClientFlags } from './client';
-import { apiOption, parseIntIn } from './options';
+import { apiOption, parseIntIn, wideOption } from './options';
+import { JOB_STATES } from '../core/job';
 import { caOption } from './security-options';
 
 const client = apiClientOf;
 
 export const jobsCommand = withClientFlags(new Command('jobs'))
   .description('list jobs, newest first')
-  .addOption(new Option('--status <state>', 'only jobs in this state (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY, DEAD)'))
+  .addOption(new Option('--status <state>', 'only jobs in this state').choices(JOB_STATES))
+  .addOption(wideOption())
   .addOption(new Option('--limit <n>', 'at most this many').default(20).argParser(parseIntIn('--limit', 1, 500)))
   .addOption(new Option('--offset <n>', 'skip this many').default(0).argParser(parseIntIn('--offset', 0, 1_000_000)))
   .action(async (flags) => showJobs(client(flags), createUi(flags), flags));
 
 export const botsCommand = withClientFlags(new Command('bots'))
   .description('list bots: up or down, their current job, jobs done and failed')
+  .addOption(wideOption())
   .action(async (flags) => showBots(client(flags), createUi(flags)));
 
 export const statusCommand = withClientFlags(new Command('status'))

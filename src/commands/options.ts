@@ -94,3 +94,5 @@ export const adminTokenOption = () =>
   new Option('--admin-token <t>', 'admin routes need this token; unset, they are refused (prefer the env variable: flags show in ps)').env('ADMIN_TOKEN');
 
 export const jsonOption = () => new Option('--json', 'machine-readable output on stdout, nothing else there');
+
+export const wideOption = () => new Option('--wide', 'whole ids in tables (they are shortened, as git shortens commits)');

@@ -9,7 +9,7 @@ import { errorMessage } from '../core/errors';
 import type { ProcessingSettings } from '../roles/api/context';
 import type { Store } from '../store/types';
 import { parseIntIn, parseNumber } from './options';
-import { StoreFlags, storeFromFlags } from './run-role';
+import { roleStore, StoreFlags } from './run-role';
 
 const DAY_MS = 86_400_000;
 
@@ -107,8 +107,8 @@ export function apiSettings(f: BatchFlags & { adminToken?: string; botDownAfterM
 }
 
 /** open the role's store and write the datalake flags (when given) to it */
-export async function openStoreWithLake(f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number }): Promise<Store> {
-  const store = await storeFromFlags(f);
+export async function openStoreWithLake(f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number }, role: string): Promise<Store> {
+  const store = await roleStore(f, role);
   if (f.datalake !== undefined || f.datalakeRetentionDays !== undefined) await store.configureDatalake({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
   return store;
 }

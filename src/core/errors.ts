@@ -112,6 +112,14 @@ export class JobFailedError extends WizardError {
   }
 }
 
+/** a failure the CLI has printed already: cli.ts exits with its code and prints nothing more */
+export class ReportedError extends WizardError {
+  constructor(readonly reported: WizardError) {
+    super(reported.code, reported.message, reported.details);
+    this.name = 'ReportedError';
+  }
+}
+
 /** a bot token or id the store does not know (never registered, deleted): the bot registers again */
 export class UnknownBotError extends WizardError {
   constructor(message = 'unknown bot: register again (POST /bots/register)') {

@@ -139,7 +139,8 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         outcome = { path: 'fail', body: { error: errorMessage(err), permanent: isPermanent(err) } };
       }
       if (abort.signal.aborted) return; // taken back, or a forced stop: someone else will run it
-      if (await report(s, `/jobs/${job.job_id}/${outcome.path}`, outcome.body)) processed++;
+      if (!(await report(s, `/jobs/${job.job_id}/${outcome.path}`, outcome.body))) return; // refused: said by report(), and not done by us
+      processed++;
       log.info(`job ${outcome.path === 'complete' ? 'completed' : 'failed'}`, { job_id: job.job_id, type: job.type });
     } finally {
       current = null;

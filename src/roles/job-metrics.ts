@@ -4,12 +4,27 @@
  * process counts only its own, so summing over every scraped process is right, and it costs one
  * in-memory observation per job: nothing is written to Redis for it.
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { Job } from '../core/job';
 import type { FailTarget } from '../store/types';
 
 /** seconds: from a 10 ms task to seed 004's 5-minute jobs and beyond */
 export const JOB_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600];
+
+/**
+ * prom-client's defaults that are gauges named like counters: `promtool check metrics` rejects
+ * them. `nodejs_active_handles`, `nodejs_active_requests` and `nodejs_active_resources` (by type)
+ * say the same and stay.
+ */
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** a registry of this process with Node's default metrics (process_*, nodejs_*), as promtool takes them */
+export function processRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  return registry;
+}
 
 export interface JobMetrics {
   /** a job this process saw end: its run time, and where it went */

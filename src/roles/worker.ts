@@ -20,8 +20,7 @@ import { DEFAULT_QUEUE, Job } from '../core/job';
 import type { Completion, Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
-import { collectDefaultMetrics, Registry } from 'prom-client';
-import { createJobMetrics } from './job-metrics';
+import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
 
@@ -138,8 +137,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     blocked: false,
   }));
   let pool: Piscina | null = null;
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = processRegistry();
   const jobMetrics = createJobMetrics(registry);
   const metricsServer = o.metricsPort === undefined ? null : serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1');
   metricsServer?.then(

@@ -57,6 +57,8 @@ export function redisKeys(prefix: string) {
     botsUp: `${base}bots:up`,
     /** hash: sha256 of a bot token → bot id */
     botTokens: `${base}bots:tokens`,
+    /** string: the format version of everything under the prefix (src/store/format.ts) */
+    format: `${base}format`,
     /** hash: cluster-wide settings (what the datalake records, how long it keeps days) */
     config: `${base}config`,
     /** list: a UTC day's datalake records, one JSON object each, in the order they finished */

@@ -208,6 +208,11 @@ export class RedisStore implements Store {
     }
   }
 
+  /** a script run once, sent whole (not by SHA, not prefixed with lib.lua): joinFormat.lua */
+  async evalOnce<T = Reply>(source: string, keys: string[], args: (string | number)[]): Promise<T> {
+    return this.cmd<T>(['EVAL', source, keys.length, ...keys, ...args]);
+  }
+
   /** a script's answer code for a job as an error, or null for OK */
   private codeError(code: unknown, jobId: string): Error | null {
     if (code === OK) return null;

@@ -1,8 +1,11 @@
 /**
  * Structured logs: one JSON line per event on stderr ({time, level, role, node_id, msg, ...}),
- * a short human line when stderr is a terminal. LOG_LEVEL sets the level (default info).
+ * a short human line when stderr is a terminal. LOG_LEVEL sets the level (default info; one that
+ * is no level stops the CLI: checkLogLevel).
  * stdout stays free for command output (--json).
  */
+import { UsageError } from '../core/errors';
+
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
@@ -16,12 +19,18 @@ export interface Logger {
   enabled(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
-function levelFromEnv(): LogLevel {
-  const v = (process.env.LOG_LEVEL ?? 'info').toLowerCase();
-  return v in LEVELS ? (v as LogLevel) : 'info';
+/** LOG_LEVEL's level; unset or empty is info */
+function levelFromEnv(): LogLevel | null {
+  const v = (process.env.LOG_LEVEL || 'info').toLowerCase();
+  return v in LEVELS ? (v as LogLevel) : null;
 }
 
-export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = levelFromEnv()): Logger {
+/** a LOG_LEVEL that is no level is a usage error (cli.ts checks it before any command runs) */
+export function checkLogLevel(): void {
+  if (levelFromEnv() === null) throw new UsageError(`LOG_LEVEL must be one of ${Object.keys(LEVELS).join(', ')}, got '${process.env.LOG_LEVEL}'`);
+}
+
+export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = levelFromEnv() ?? 'info'): Logger {
   const min = LEVELS[level];
   const pretty = process.stderr.isTTY === true;
   const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields: Record<string, unknown> = {}) => {

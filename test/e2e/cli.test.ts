@@ -1,6 +1,7 @@
 /** The binary as people run it: help, exit codes, one-line usage errors, `up` with no Redis. */
 import { freePort } from '../helpers/redis-server';
-import { http, killAll, runWizard, spawnWizard, waitUntil } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { sleep } from '../../src/util/time';
 
 afterAll(killAll);
 
@@ -34,6 +35,20 @@ test.each([
   expect(stdout).toBe('');
   expect(stderr.trim().split('\n')).toHaveLength(1);
   expect(stderr).toContain(flag);
+});
+
+test.each([
+  [['healthcheck', '--role', 'worker', '--timeout-ms', 'abc'], {}, '--timeout-ms'],
+  [['jobs', '--status', 'FOO'], {}, '--status'],
+  [['wokrer'], {}, "unknown command 'wokrer' (Did you mean worker?)"],
+  [['api', '--prot', '80'], {}, "unknown option '--prot' (Did you mean --port?)"],
+  [['jobs'], { LOG_LEVEL: 'loud' }, "LOG_LEVEL must be one of debug, info, warn, error, silent, got 'loud'"],
+  [['worker'], { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+])('%j %j → exit 2 with one line naming %s', (args, env, said) => {
+  const { code, stderr, stdout } = run(args, env);
+  expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+  expect(stderr).toContain(said);
 });
 
 test('a bad value from the environment is named too', () => {
@@ -73,3 +88,74 @@ test('`up` with no Redis says so first, then serves tasks end to end', async () 
   expect((await http<{ total: number }>('GET', `${api}/jobs?limit=1&status=PROGRESS`)).body.total).toBe(2);
   expect(await up.kill('SIGTERM')).toBe(0);
 }, 40_000);
+
+describe('against a running `wizard up`', () => {
+  let up: WizardProc;
+  let api = '';
+  const cli = (args: string[], env: Record<string, string> = {}) => run([...args, '--api', api], env);
+  beforeAll(async () => {
+    const port = await freePort();
+    // one bot whose job runs 1.5 s and heartbeats rarely, so a test can delete it mid-job
+    up = spawnWizard(['up', '--port', String(port), '--bots', '1', '--admin-token', 'cli-admin'], {
+      REDIS_URL: '', PROCESSING_DURATION_MS: '1500', FAILURE_RATE: '0', HEARTBEAT_INTERVAL_MS: '60000', BATCH_SIZE: '1', POPULATE_INTERVAL_MS: '600000',
+    }, 'up');
+    await up.waitForOutput(/API and dashboard at/);
+    api = `http://127.0.0.1:${port}`;
+  });
+  afterAll(() => up.kill('SIGTERM'));
+
+  test('a failed submit --watch says its failure once, on stdout', () => {
+    const failed = cli(['submit', 'task', '--a', '1', '--b', '0', '--op', 'div', '--watch']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^FAILURE task \S+: b must not be 0 for op=div\n$/);
+    expect(failed.stderr).toBe('');
+  });
+
+  test('tables: short ids unique in the table, --wide whole ones, times as "Xs ago", a page line without "(from 0)"', () => {
+    // failed tasks: the bot's jobs never fail (FAILURE_RATE 0), so nothing else changes this list
+    for (let i = 0; i < 3; i++) expect(cli(['submit', 'task', '--a', String(i), '--b', '0', '--op', 'div', '--watch']).code).toBe(1);
+    const json = JSON.parse(cli(['jobs', '--status', 'FAILURE', '--json']).stdout) as { total: number; jobs: { job_id: string }[] };
+    const { total } = json;
+    expect(total).toBeGreaterThanOrEqual(3);
+    const ids = json.jobs.map((j) => j.job_id);
+
+    const table = cli(['jobs', '--status', 'FAILURE', '--limit', '2']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^id {8}type +state +attempts +handled by +created +duration$/); // no borders: columns two spaces apart
+    expect(lines.slice(1, 3).map((l) => l.split(/\s+/)[0])).toEqual(ids.slice(0, 2).map((id) => id.slice(0, 8)));
+    expect(lines[1]).toMatch(/ \d+s ago /);
+    expect(lines[3]).toBe(`2 of ${total} jobs in FAILURE; next: --offset 2`);
+    expect(cli(['jobs', '--status', 'FAILURE', '--offset', String(total - 1)]).stdout.trimEnd().split('\n').pop()).toBe(`1 of ${total} jobs in FAILURE (${total} to ${total})`);
+
+    const wide = cli(['jobs', '--status', 'FAILURE', '--wide']).stdout.split('\n');
+    expect(wide.slice(1, total + 1).map((l) => l.split(/\s+/)[0])).toEqual(ids);
+  });
+
+  test('errors speak the CLI: a missing admin token is "pass --token or set WIZARD_TOKEN"', () => {
+    const { code, stderr } = cli(['dlq', 'list']);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain('pass --token or set WIZARD_TOKEN');
+    expect(stderr).not.toContain('Authorization');
+    expect(cli(['dlq', 'list', '--json'], { WIZARD_TOKEN: 'cli-admin' }).code).toBe(0);
+  });
+
+  test('the bot does not log "job completed" for a job whose report was refused; bots show short ids', async () => {
+    expect((await http('POST', `${api}/jobs/populate`, { count: 1 }, { authorization: 'Bearer cli-admin' })).status).toBe(201);
+    const bot = await waitUntil(async () => {
+      const r = await http<{ bots: { bot_id: string; current_job: string | null }[] }>('GET', `${api}/bots`);
+      return r.body.bots.find((b) => b.current_job);
+    }, 10_000, 'the bot at work');
+    const shown = cli(['bots']).stdout.split('\n');
+    expect(shown[1].split(/\s+/).slice(0, 1)).toEqual([bot.bot_id.slice(0, 'bot-'.length + 8)]);
+    expect(shown[1]).toContain(` ${bot.current_job!.slice(0, 8)} `);
+    expect(cli(['bots', '--wide']).stdout).toContain(bot.bot_id);
+
+    expect((await http('DELETE', `${api}/bots/${bot.bot_id}`, undefined, { authorization: 'Bearer cli-admin' })).status).toBe(204);
+    await up.waitForOutput(/report refused/);
+    await sleep(300);
+    const about = up.output().split('\n').filter((l) => l.includes(bot.current_job!)).map((l) => JSON.parse(l).msg as string);
+    expect(about.filter((m) => /report refused|job completed|job failed/.test(m))).toEqual(['report refused: the job is not ours any more']);
+  });
+});

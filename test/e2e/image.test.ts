@@ -115,7 +115,7 @@ test('wizard api (with the tokens file wizard tokens init wrote) and wizard work
 
   expect(run(['healthcheck', '--role', 'api'], { PORT: port }).status).toBe(0);
   expect(run(['healthcheck', '--role', 'bot'], { WIZARD_API_URL: url }).status).toBe(0);
-  expect(run(['healthcheck', '--role', 'worker'], { REDIS_URL: redis }).status).toBe(0);
+  expect(run(['healthcheck', '--role', 'worker'], { REDIS_URL: redis, WIZARD_PREFIX: common.WIZARD_PREFIX }).status).toBe(0);
   const down = run(['healthcheck', '--role', 'scheduler', '--timeout-ms', '500'], { REDIS_URL: 'redis://127.0.0.1:1' });
   expect(down.status).toBe(1);
   expect(down.stderr).toMatch(/unhealthy: scheduler redis:\/\/127\.0\.0\.1:1/);

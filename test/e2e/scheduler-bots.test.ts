@@ -75,7 +75,7 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
     expect(jobs.jobs.map((j: JobView) => j.job_id).sort()).toEqual(done.filter((j) => j.state === 'SUCCESS').map((j) => j.job_id).sort());
     const table = cli(['jobs', '--limit', '2']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/│ id +│ type +│ state +│/);
+    expect(table.stdout).toMatch(/^id +type +state +attempts/m);
     expect(table.stdout).toMatch(/2 of \d+ jobs/);
     const lake = JSON.parse(cli(['datalake', 'stats', '--json']).stdout);
     expect(lake.total).toBe(done.length);

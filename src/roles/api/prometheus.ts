@@ -9,9 +9,9 @@
  * Workers' job durations are on each worker's own /metrics (wizard worker --metrics-port).
  */
 import { RequestHandler, Router } from 'express';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES } from '../../core/job';
-import { createJobMetrics, JobMetrics } from '../job-metrics';
+import { createJobMetrics, JobMetrics, processRegistry } from '../job-metrics';
 import type { ApiContext } from './context';
 import type { ApiMetrics } from './metrics';
 import type { Logger } from '../../util/log';
@@ -37,8 +37,7 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
 }
 
 export function createPromMetrics(abacus: ApiMetrics['abacus']): PromMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = processRegistry();
   mirroredCounter(registry, 'wizard_abacus_adds_total', 'abacus adds applied by this node', () => abacus.adds);
   mirroredCounter(registry, 'wizard_abacus_conflicts_total', 'optimistic abacus attempts that found the sum moved', () => abacus.conflicts);
   mirroredCounter(registry, 'wizard_abacus_retries_exhausted_total', 'optimistic adds that ran out of attempts (409)', () => abacus.retries_exhausted);
@@ -75,6 +74,12 @@ export function httpTimer(m: PromMetrics, log: Logger): RequestHandler {
   };
 }
 
+/**
+ * wizard_bot_heartbeat_age_seconds has one series per bot: at most this many, the bots that
+ * heartbeated most recently (wizard_bots{status} counts them all)
+ */
+export const BOT_HEARTBEAT_SERIES = 50;
+
 /** gauges read from the store when scraped, not updated as things happen */
 function clusterGauges(ctx: ApiContext, registry: Registry) {
   const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
@@ -82,7 +87,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   const queue = g('wizard_queue_jobs', 'jobs of each queue: waiting, active (leased) or delayed (waiting for a retry)', ['queue', 'status']);
   const dlq = g('wizard_dlq_jobs', 'jobs in the dead-letter queue (DEAD), cluster-wide');
   const bots = g('wizard_bots', 'bots up and down', ['status']);
-  const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', 'seconds since each bot last heartbeated', ['bot_id', 'name', 'status']);
+  const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', `seconds since each bot last heartbeated (the ${BOT_HEARTBEAT_SERIES} most recent)`, ['bot_id', 'name', 'status']);
   const workers = g('wizard_workers_live', 'workers heartbeating now');
   const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
   return async () => {
@@ -99,8 +104,9 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
       const up = botList.filter((b) => b.status === 'up').length;
       bots.set({ status: 'up' }, up);
       bots.set({ status: 'down' }, botList.length - up);
-      heartbeatAge.reset();
-      for (const b of botList) heartbeatAge.set({ bot_id: b.id, name: b.name, status: b.status }, Math.max(0, (now - b.lastHeartbeat) / 1000));
+      heartbeatAge.reset(); // only bots that exist now: a deleted bot's series goes with it
+      const recent = [...botList].sort((a, b) => b.lastHeartbeat - a.lastHeartbeat).slice(0, BOT_HEARTBEAT_SERIES);
+      for (const b of recent) heartbeatAge.set({ bot_id: b.id, name: b.name, status: b.status }, Math.max(0, (now - b.lastHeartbeat) / 1000));
       workers.set(live.length);
       storeUp.set(1);
     } catch (err) {

@@ -1,0 +1,57 @@
+--[[ joinFormat.lua: a role joins a prefix (src/store/format.ts). It stands alone (no lib.lua) and
+  runs once when a role opens its store, before the role does anything else.
+  KEYS[1]  base "{prefix}:"
+  KEYS[2]  format: the string holding the prefix's format version
+  KEYS[3]  counts: the queued-job counters (hash)
+  KEYS[4]  state:PENDING, KEYS[5] state:STARTED: those states' indexes
+  KEYS[6..] keys that any wizard data under the prefix has one of (jobs, queues, bots, ...)
+  ARGV[1]  the format this code writes
+  ARGV[2]  the oldest format it migrates from
+  Returns {found, outcome, moved}: found is the format found ('' for an empty prefix; '1' for
+  data written before formats were versioned), outcome one of
+    'new'          the prefix was empty: the format is written
+    'same'         it is this format already
+    'migrated'     an older format, migrated in this step (moved: queued jobs moved to counts)
+    'newer'        written by a newer wizard: nothing changed
+    'incompatible' a format this code cannot migrate from: nothing changed
+]]
+local base, formatKey, countsKey = KEYS[1], KEYS[2], KEYS[3]
+local current, oldest = tonumber(ARGV[1]), tonumber(ARGV[2])
+
+local found = redis.call('GET', formatKey)
+if not found then
+  if redis.call('EXISTS', unpack(KEYS, 6)) == 0 then
+    redis.call('SET', formatKey, current)
+    return { '', 'new', 0 }
+  end
+  found = '1' -- data, but no format: written before formats were versioned
+end
+local version = tonumber(found)
+if version == nil or version ~= math.floor(version) or version < oldest then return { found, 'incompatible', 0 } end
+if version > current then return { found, 'newer', 0 } end
+if version == current then return { found, 'same', 0 } end
+
+-- 1 → 2: a queued top-level job that is PENDING or STARTED leaves the per-state index, where
+-- format 1 kept it, for the counters (its queue's wait list or lease set holds it). Jobs on no
+-- queue (a prime count's parent) stay indexed. Data written after that change but before
+-- formats were versioned has no such entries: nothing moves.
+local function indexToCounts(indexKey, state)
+  local ids = redis.call('ZRANGE', indexKey, 0, -1)
+  local moved = {}
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', base .. 'job:' .. id, 'queue', 'parent_id')
+    if f[1] and f[1] ~= '' and (not f[2] or f[2] == '') then moved[#moved + 1] = id end
+  end
+  for i = 1, #moved, 1000 do
+    redis.call('ZREM', indexKey, unpack(moved, i, math.min(i + 999, #moved)))
+  end
+  if #moved > 0 then redis.call('HINCRBY', countsKey, state, #moved) end
+  return #moved
+end
+
+local moved = 0
+if version < 2 then
+  moved = indexToCounts(KEYS[4], 'PENDING') + indexToCounts(KEYS[5], 'STARTED')
+end
+redis.call('SET', formatKey, current)
+return { found, 'migrated', moved }

@@ -1,0 +1,76 @@
+/** The CLI's output: relative times, ids shortened as git does, tables that fit the terminal, NO_COLOR. */
+import { ago, createUi, fitWidths, plural, shortIds } from '../../src/client/ui';
+
+test.each([
+  [0, '0s ago'],
+  [59_400, '59s ago'],
+  [265_000, '4m 25s ago'],
+  [3_600_000 + 5 * 60_000 + 9_000, '1h 5m ago'],
+  [2 * 86_400_000 + 4 * 3_600_000, '2d 4h ago'],
+  [-5000, '0s ago'], // a clock ahead of ours
+])('%d ms ago → %s', (ms, text) => {
+  const now = Date.parse('2026-12-01T10:00:00Z');
+  expect(ago(new Date(now - ms).toISOString(), now)).toBe(text);
+});
+
+test('plural: 1 day, 2 days, 0 records', () => {
+  expect([plural(1, 'day'), plural(2, 'day'), plural(0, 'record')]).toEqual(['1 day', '2 days', '0 records']);
+});
+
+test('generated ids are cut to 8 characters after a type prefix, longer only where two would look alike; names stay whole', () => {
+  const a = '5d0c1a2b-0000-4000-8000-000000000001';
+  const b = '5d0c1a2b-9999-4000-8000-000000000002';
+  const c = '77aa3b4c-1111-4000-8000-000000000003';
+  expect(shortIds([c, 'bot-0f1e2d3c-aaaa-4000-8000-000000000000', c, 'w1', 'vm-14787-worker'])).toEqual(
+    new Map([[c, '77aa3b4c'], ['bot-0f1e2d3c-aaaa-4000-8000-000000000000', 'bot-0f1e2d3c'], ['w1', 'w1'], ['vm-14787-worker', 'vm-14787-worker']]),
+  );
+  const ab = shortIds([a, b, c]);
+  expect(ab.get(a)).toBe('5d0c1a2b-0');
+  expect(ab.get(b)).toBe('5d0c1a2b-9');
+  expect(ab.get(c)).toBe('77aa3b4c-1');
+});
+
+test('columns give way from the widest down to 8 characters, to fit the width', () => {
+  expect(fitWidths([8, 30, 20], 80)).toEqual([8, 30, 20]);
+  expect(fitWidths([8, 30, 20], 44)).toEqual([8, 16, 16]); // 8 + 16 + 16 and two gaps of 2
+  expect(fitWidths([10, 10, 10], 10)).toEqual([8, 8, 8]); // no narrower: the terminal wraps
+});
+
+describe('on a terminal', () => {
+  const saved = { isTTY: process.stdout.isTTY, columns: process.stdout.columns, NO_COLOR: process.env.NO_COLOR, TERM: process.env.TERM };
+  let out = '';
+  let write: jest.SpyInstance;
+  beforeEach(() => {
+    out = '';
+    Object.assign(process.stdout, { isTTY: true, columns: 40 });
+    process.env.TERM = 'xterm';
+    write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  });
+  afterEach(() => {
+    write.mockRestore();
+    Object.assign(process.stdout, { isTTY: saved.isTTY, columns: saved.columns });
+    for (const k of ['NO_COLOR', 'TERM'] as const) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+
+  test('an empty NO_COLOR keeps colour; any other value turns it off', () => {
+    process.env.NO_COLOR = '';
+    expect(createUi().c.red('x')).toBe('\u001b[31mx\u001b[39m');
+    process.env.NO_COLOR = '1';
+    expect(createUi().c.red('x')).toBe('x');
+  });
+
+  test('a table fits the terminal: short ids, the widest column cut with …', () => {
+    process.env.NO_COLOR = '1';
+    const id = '0c5f7a6e-3b7d-4c1e-9f7e-1d2c3b4a5f6e';
+    createUi().table(['id', 'error', 'n'], [[id, 'x'.repeat(60), 1]], { ids: [0] });
+    const lines = out.trimEnd().split('\n');
+    expect(lines.map((l) => l.length <= 40)).toEqual([true, true]);
+    expect(lines[1]).toMatch(/^0c5f7a6e  x+…  1$/);
+    out = '';
+    createUi({ wide: true }).table(['id'], [[id]], { ids: [0] });
+    expect(out).toBe(`id\n${id}\n`);
+  });
+});
