@@ -4,7 +4,7 @@ import {
   resultTtlOption,
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
-import { claimNodeId, untilSignal } from './run-role';
+import { untilSignal } from './run-role';
 import { apiSecurityOptions, redisTlsOptions, securityFromFlags } from './security-options';
 
 export const apiCommand = withOptions(
@@ -24,8 +24,7 @@ export const apiCommand = withOptions(
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   const nodeId: string = flags.nodeId ?? defaultNodeId();
-  const store = await openStoreWithLake(flags, 'api');
-  const claim = await claimNodeId(store, 'api', nodeId);
+  const { store, claim } = await openStoreWithLake(flags, 'api', true);
   const { startApi } = await import('../roles/api'); // Express and the rest load when it runs: the CLI starts fast
   const api = await startApi(store, {
     nodeId,

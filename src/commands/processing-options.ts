@@ -9,7 +9,7 @@ import { errorMessage } from '../core/errors';
 import type { ProcessingSettings } from '../roles/api/context';
 import type { Store } from '../store/types';
 import { parseIntIn, parseNumber } from './options';
-import { roleStore, StoreFlags } from './run-role';
+import { roleStore, RoleStore, StoreFlags } from './run-role';
 
 const DAY_MS = 86_400_000;
 
@@ -106,9 +106,9 @@ export function apiSettings(f: BatchFlags & { adminToken?: string; botDownAfterM
   return { adminToken: f.adminToken || undefined, processing: { botQueue: f.botQueue, botLeaseMs: f.botDownAfterMs, batch: batchSettings(f) } };
 }
 
-/** open the role's store and write the datalake flags (when given) to it */
-export async function openStoreWithLake(f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number }, role: string): Promise<Store> {
-  const store = await roleStore(f, role);
-  if (f.datalake !== undefined || f.datalakeRetentionDays !== undefined) await store.configureDatalake({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
-  return store;
+/** open the role's store (roleStore) and write the datalake flags (when given) to it */
+export async function openStoreWithLake(f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number }, role: string, claimId = false): Promise<RoleStore> {
+  const opened = await roleStore(f, role, claimId);
+  if (f.datalake !== undefined || f.datalakeRetentionDays !== undefined) await opened.store.configureDatalake({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
+  return opened;
 }

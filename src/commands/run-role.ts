@@ -32,22 +32,31 @@ export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
   return openStore({ redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}) });
 }
 
+/** a role's store, and its claim on its node id (a no-op for a role that makes none) */
+export interface RoleStore {
+  store: Store;
+  claim: Closable;
+}
+
 /**
- * a role's store: opened, and its prefix joined (src/store/format.ts). It logs which Redis and
- * prefix this role joined and whether they were new; a prefix of a newer or incompatible
- * format is a UsageError (exit 2). A Redis that is away at start is waited for.
+ * a role's store: opened, its prefix joined (src/store/format.ts) and, with claimId, its
+ * `--node-id` claimed (claimNodeId). It then logs which Redis and prefix this role joined and
+ * whether they were new: a refused node id is one line and nothing else. A prefix of a newer or
+ * incompatible format is a UsageError (exit 2). A Redis that is away at start is waited for.
  */
-export async function roleStore(flags: StoreFlags, role: string): Promise<Store> {
+export async function roleStore(flags: StoreFlags, role: string, claimId = false): Promise<RoleStore> {
   const store = await storeFromFlags(flags);
   const { joinedLine, joinPrefix } = await import('../store/format');
-  const log = createLogger({ role, node_id: flags.nodeId ?? defaultNodeId() });
+  const nodeId = flags.nodeId ?? defaultNodeId();
+  const log = createLogger({ role, node_id: nodeId });
   try {
     // a Redis that is away at start is waited for, as a running role waits for it
     for (let failures = 0; ; failures++) {
       try {
         const line = joinedLine(store, flags.prefix, await joinPrefix(store));
+        const claim = claimId ? await claimNodeId(store, role, nodeId) : { close: async () => undefined };
         if (line) log.info(line.msg, line.fields);
-        return store;
+        return { store, claim };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         if (failures === 0) log.warn('store unavailable: waiting for it to join the prefix', { store: store.location, error: err.message });

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, redisOption, resultTtlOption } from './options';
 import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
-import { claimNodeId, untilSignal } from './run-role';
+import { untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 
 export const schedulerCommand = withOptions(
@@ -15,8 +15,7 @@ export const schedulerCommand = withOptions(
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();
-  const store = await openStoreWithLake(flags, 'scheduler');
-  const claim = await claimNodeId(store, 'scheduler', nodeId);
+  const { store, claim } = await openStoreWithLake(flags, 'scheduler', true);
   const { startScheduler } = await import('../roles/scheduler');
   const scheduler = startScheduler(store, {
     nodeId,

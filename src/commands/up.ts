@@ -32,7 +32,7 @@ export const upCommand = withOptions(
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
   const { generated, ...guards } = securityFromFlags(flags, 'generate');
-  const store = await openStoreWithLake(flags, 'up');
+  const { store } = await openStoreWithLake(flags, 'up');
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),

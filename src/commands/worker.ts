@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
-import { checkListenable, claimNodeId, roleStore, untilSignal } from './run-role';
+import { checkListenable, roleStore, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 import { withOptions } from './processing-options';
 
@@ -21,8 +21,7 @@ export const workerCommand = withOptions(new Command('worker')
   .action(async (flags) => {
     if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
     const nodeId: string = flags.nodeId ?? defaultNodeId();
-    const store = await roleStore(flags, 'worker');
-    const claim = await claimNodeId(store, 'worker', nodeId);
+    const { store, claim } = await roleStore(flags, 'worker', true);
     const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
     const worker = startWorker(store, {
       nodeId,
