@@ -329,7 +329,7 @@ function podEnv(role: string, config: Labels, secret: Labels): Record<string, st
   for (const e of c.env ?? []) {
     const from = e.valueFrom;
     if (from?.secretKeyRef) env[e.name] = secret[from.secretKeyRef.key] ?? '';
-    else if (from?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = `${role}-pod`;
+    else if (from?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = `${role}-pod-${config.PORT}`; // each pod its own name, as Kubernetes gives it (a node id is claimed by one process)
     else if (from?.resourceFieldRef?.resource === 'limits.cpu') env[e.name] = String(Math.ceil(parseFloat(c.resources!.limits!.cpu) / (c.resources!.limits!.cpu.endsWith('m') ? 1000 : 1)));
     else env[e.name] = e.value ?? '';
   }
@@ -392,7 +392,7 @@ describe("the pods' environment, run on this machine", () => {
       const r = await http<{ bots: { name: string; status: string }[] }>('GET', `${base}/bots`, undefined, asClient);
       return r.body.bots?.length ? r.body.bots : null;
     }, 30_000, 'the bot to register with the Secret\'s bot token');
-    expect(bots.map((b) => [b.name, b.status])).toEqual([['bot-pod', 'up']]);
+    expect(bots.map((b) => [b.name, b.status])).toEqual([[`bot-pod-${config.PORT}`, 'up']]);
 
     for (const role of ['worker', 'scheduler', 'bot']) {
       const cmd = containerOf(deployment(role)).livenessProbe!.exec!.command;
@@ -411,7 +411,7 @@ describe("the pods' environment, run on this machine", () => {
       const r = await http<{ status: string; result: number; handled_by: string }>('GET', `${base}/tasks/${task.body.task_id}/status`, undefined, asClient);
       return r.body.status === 'SUCCESS' ? r.body : null;
     }, 30_000, 'the worker to run the task');
-    expect([done.result, done.handled_by]).toEqual([5, 'worker-pod']);
+    expect([done.result, done.handled_by]).toEqual([5, `worker-pod-${config.PORT}`]);
     expect(api.output()).not.toMatch(/"level":"error"/);
   });
 });
