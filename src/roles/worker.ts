@@ -205,7 +205,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
-      const target = failTarget(job, isPermanent(err), Date.now());
+      const target = failTarget(job, isPermanent(err));
       jobMetrics.observe(job, (performance.now() - began) / 1000, target.to);
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
@@ -266,7 +266,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         failures = 0;
         acks.forEach((a, i) => settle(a, errors[i]));
         acks = []; // settled: a failure from here on (waiting for work) must not send them again
-        const { jobs, nextRunAt } = claim;
+        const { jobs, nextRunAt, now } = claim;
         if (stopping) {
           for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));
           break;
@@ -275,7 +275,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         // one turn for the handlers that finish at once, so their acks ride the next call
         if (jobs.length > 0) await new Promise((r) => setImmediate(r));
         if (jobs.length === 0 && free > 0 && lane.acks.length === 0) {
-          const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - Date.now()));
+          // both times are the store's: how long until the next retry is due, whatever this host's clock says
+          const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - now));
           lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack)
           try {
             await store.waitForWork(o.queue, wait);
