@@ -24,6 +24,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createJobMetrics } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
+import type { PoolResult } from './pool-thread';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -174,22 +175,32 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
   };
 
-  const execute = async (job: Job, stop: Stop): Promise<unknown> => {
+  /**
+   * the handler's value and, for a CPU-bound one, how long it ran on its thread (ms): jobs claimed
+   * together wait there for a free thread, and that wait is not their run time
+   */
+  const execute = async (job: Job, stop: Stop): Promise<{ value: unknown; runMs: number | null }> => {
     const handler = handlerFor(job.type);
-    if (handler.cpu) return cpuPool().run(job.params, { signal: stop.signal });
-    return handler.run(job.params, {
+    if (handler.cpu) return (await cpuPool().run(job.params, { signal: stop.signal })) as PoolResult;
+    const value = await handler.run(job.params, {
       get signal() {
         return stop.signal;
       },
     });
+    return { value, runMs: null };
   };
 
-  /** run the handler; its slot is free as soon as the handler is done, before the ack returns */
+  /**
+   * run the handler; its slot is free as soon as the handler is done, before the ack returns. Its
+   * duration is measured with this process's monotonic clock: the run on a pool thread for a CPU
+   * handler, else from the start of the handler.
+   */
   const runJob = async (job: Job, token: string, stop: Stop, lane: Lane): Promise<void> => {
-    let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
+    let outcome: { ok: true; result: unknown; runMs: number | null } | { ok: false; err: unknown };
     const began = performance.now();
     try {
-      outcome = { ok: true, result: await execute(job, stop) };
+      const { value, runMs } = await execute(job, stop);
+      outcome = { ok: true, result: value, runMs };
     } catch (err) {
       outcome = { ok: false, err };
     } finally {
@@ -198,10 +209,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
     if (stop.aborted) return; // lease lost or forced stop: someone else will run it
     if (outcome.ok) {
-      const { result } = outcome;
-      const seconds = (performance.now() - began) / 1000;
+      const { result, runMs } = outcome;
+      const elapsedMs = performance.now() - began;
+      const seconds = (runMs ?? elapsedMs) / 1000;
       jobMetrics.observe(job, seconds, 'SUCCESS');
-      if (debug) log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000) });
+      if (debug) log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000), wait_ms: Math.round(elapsedMs - seconds * 1000) });
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
