@@ -437,8 +437,8 @@ end
 
 -- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
 -- claimJobForBot.lua); answers {now, nextRunAt or '', {claim values}, ...}: the time of the claim
--- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's claim values are
--- what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
+-- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's
+-- claim values are what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
 -- id, attempts, type, params, max_attempts, parent_id, created_at, initiated_by, token (a field
 -- the job does not have is false: null to the client).
 local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
