@@ -75,6 +75,16 @@ export function lakeEntry(...fields: LakeEntry): string {
   return JSON.stringify(fields);
 }
 
+/**
+ * the entry of a job that is finishing, but for its finish time: open at the end ('[..., started_at,'),
+ * for the script that finishes it to close with its own time (Redis's)
+ */
+export function lakeEntryUnfinished(...fields: Head<LakeEntry>): string {
+  const entry = JSON.stringify(fields);
+  return `${entry.slice(0, -1)},`;
+}
+type Head<T extends unknown[]> = T extends [...infer H, unknown] ? H : never;
+
 /** a datalake record, as exported (one a line) */
 export function lakeRecord(entry: string) {
   const [id, type, queue, status, result, error, attempts, initiatedBy, handledBy, createdAt, startedAt, finishedAt] = JSON.parse(entry) as LakeEntry;

@@ -57,10 +57,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** seed 004's simulated work: takes duration_ms, fails at failure_rate */
 export async function simulateWork(params: SimParams, ctx: HandlerContext = {}): Promise<{ ok: true; duration_ms: number }> {
-  const started = Date.now();
+  const started = performance.now(); // a duration this process measures: its monotonic clock
   await sleep(params.duration_ms, ctx.signal);
   if ((ctx.random ?? Math.random)() < params.failure_rate) throw new PermanentError('simulated failure');
-  return { ok: true, duration_ms: Date.now() - started };
+  return { ok: true, duration_ms: Math.round(performance.now() - started) };
 }
 
 export const HANDLERS: Record<Exclude<JobType, 'primes'>, HandlerSpec> = {
@@ -93,12 +93,12 @@ export function maxAttemptsFor(type: JobType): number {
 
 /**
  * Where a failed attempt goes: FAILURE at once when the failure is permanent, RETRY after the
- * type's backoff while the job has attempts left (its own maxAttempts, which the type's policy
+ * type's backoff (a delay: the store makes it a due time with its own clock) while the job has attempts left (its own maxAttempts, which the type's policy
  * only sets at first: the reaper counts the same), else DEAD. Workers decide it for their jobs,
  * the API for the jobs bots report failed.
  */
-export function failTarget(job: Pick<Job, 'type' | 'attempts' | 'maxAttempts'>, permanent: boolean, now: number): FailTarget {
+export function failTarget(job: Pick<Job, 'type' | 'attempts' | 'maxAttempts'>, permanent: boolean): FailTarget {
   if (permanent) return { to: 'FAILURE' };
   const policy = { ...handlerFor(job.type).policy, maxAttempts: job.maxAttempts };
-  return shouldRetry(policy, job.attempts) ? { to: 'RETRY', runAt: now + computeBackoff(policy, job.attempts) } : { to: 'DEAD' };
+  return shouldRetry(policy, job.attempts) ? { to: 'RETRY', delayMs: computeBackoff(policy, job.attempts) } : { to: 'DEAD' };
 }

@@ -128,7 +128,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
 
   const runJob = async (s: Session, job: JobView) => {
     const abort = new AbortController();
-    current = { id: job.job_id, since: Date.now(), abort };
+    current = { id: job.job_id, since: performance.now(), abort };
     try {
       if (!(await report(s, `/jobs/${job.job_id}/start`, {}))) return;
       let outcome: { path: string; body: unknown };
@@ -192,7 +192,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
   const heartbeat = async () => {
     const s = session;
     if (!s) return;
-    const sentAt = Date.now();
+    const sentAt = performance.now(); // compared with `since` only: this process's monotonic clock
     try {
       const seen = await s.client.post<BotView>('/bots/heartbeat', {});
       const c = current;

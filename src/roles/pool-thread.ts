@@ -9,6 +9,14 @@ export interface ChunkTask {
   hi: number;
 }
 
-export default function run({ lo, hi }: ChunkTask): number {
-  return countPrimesInRange(lo, hi);
+/** the chunk's count and how long it ran on this thread (ms, monotonic): not the wait for the thread */
+export interface PoolResult {
+  value: number;
+  runMs: number;
+}
+
+export default function run({ lo, hi }: ChunkTask): PoolResult {
+  const began = performance.now();
+  const value = countPrimesInRange(lo, hi);
+  return { value, runMs: performance.now() - began };
 }

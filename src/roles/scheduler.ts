@@ -4,7 +4,7 @@
  * - Leadership is a lease in the store (holdLock: SET NX PX, renewed by the holder only, in Lua);
  *   a standby takes over within leaderLeaseMs of the leader's death, at once if it stepped down.
  * - Every populateIntervalMs the leader makes one batch. The batch is keyed by its interval slot
- *   (floor(now / interval)) and made with that key NX in the same script as the enqueue, so even
+ *   (floor(now / interval), now being the store's time: Redis's clock, not this host's) and made with that key NX in the same script as the enqueue, so even
  *   two leaders for a moment (a paused process whose lease lapsed) cannot double a batch.
  * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
@@ -59,6 +59,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   let stopping = false;
   let ticking: Promise<void> | null = null;
 
+  /** now: the store's time (Redis's), so every scheduler, leader or standby, sees the same slot */
   const populate = async (now: number) => {
     const slot = slotOf(now, o.populateIntervalMs);
     if (slot === lastSlot) return;
@@ -89,7 +90,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
       if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
       void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
       if (!leader || stopping) return;
-      await populate(Date.now());
+      await populate(await store.time());
       await housekeeping();
     } catch (err) {
       log.warn('scheduler tick failed: retrying next tick', { error: errorMessage(err) });

@@ -23,6 +23,7 @@ import { assetPath } from '../util/package-root';
 import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
+import type { PoolResult } from './pool-thread';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -172,22 +173,32 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
   };
 
-  const execute = async (job: Job, stop: Stop): Promise<unknown> => {
+  /**
+   * the handler's value and, for a CPU-bound one, how long it ran on its thread (ms): jobs claimed
+   * together wait there for a free thread, and that wait is not their run time
+   */
+  const execute = async (job: Job, stop: Stop): Promise<{ value: unknown; runMs: number | null }> => {
     const handler = handlerFor(job.type);
-    if (handler.cpu) return cpuPool().run(job.params, { signal: stop.signal });
-    return handler.run(job.params, {
+    if (handler.cpu) return (await cpuPool().run(job.params, { signal: stop.signal })) as PoolResult;
+    const value = await handler.run(job.params, {
       get signal() {
         return stop.signal;
       },
     });
+    return { value, runMs: null };
   };
 
-  /** run the handler; its slot is free as soon as the handler is done, before the ack returns */
+  /**
+   * run the handler; its slot is free as soon as the handler is done, before the ack returns. Its
+   * duration is measured with this process's monotonic clock: the run on a pool thread for a CPU
+   * handler, else from the start of the handler.
+   */
   const runJob = async (job: Job, token: string, stop: Stop, lane: Lane): Promise<void> => {
-    let outcome: { ok: true; result: unknown } | { ok: false; err: unknown };
+    let outcome: { ok: true; result: unknown; runMs: number | null } | { ok: false; err: unknown };
     const began = performance.now();
     try {
-      outcome = { ok: true, result: await execute(job, stop) };
+      const { value, runMs } = await execute(job, stop);
+      outcome = { ok: true, result: value, runMs };
     } catch (err) {
       outcome = { ok: false, err };
     } finally {
@@ -196,14 +207,15 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
     if (stop.aborted) return; // lease lost or forced stop: someone else will run it
     if (outcome.ok) {
-      const { result } = outcome;
-      const seconds = (performance.now() - began) / 1000;
+      const { result, runMs } = outcome;
+      const elapsedMs = performance.now() - began;
+      const seconds = (runMs ?? elapsedMs) / 1000;
       jobMetrics.observe(job, seconds, 'SUCCESS');
-      if (debug) log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000) });
+      if (debug) log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000), wait_ms: Math.round(elapsedMs - seconds * 1000) });
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
-      const target = failTarget(job, isPermanent(err), Date.now());
+      const target = failTarget(job, isPermanent(err));
       jobMetrics.observe(job, (performance.now() - began) / 1000, target.to);
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
@@ -264,7 +276,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         failures = 0;
         acks.forEach((a, i) => settle(a, errors[i]));
         acks = []; // settled: a failure from here on (waiting for work) must not send them again
-        const { jobs, nextRunAt } = claim;
+        const { jobs, nextRunAt, now } = claim;
         if (stopping) {
           for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));
           break;
@@ -273,7 +285,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         // one turn for the handlers that finish at once, so their acks ride the next call
         if (jobs.length > 0) await new Promise((r) => setImmediate(r));
         if (jobs.length === 0 && free > 0 && lane.acks.length === 0) {
-          const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - Date.now()));
+          // both times are the store's: how long until the next retry is due, whatever this host's clock says
+          const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - now));
           lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack)
           try {
             await store.waitForWork(o.queue, wait);

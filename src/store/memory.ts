@@ -4,7 +4,8 @@
  * (src/store/lua) does, on the same data: a job is a record of the same hash fields (strings);
  * per queue a wait deque, an active and a delayed map and a marker; per-state indexes; an event
  * log. Every change happens synchronously inside one call, so it is atomic like a script.
- * Finished jobs expire lazily (checked on read against options.now()) and are swept by reap:
+ * Its clock is this process's (Date.now), or a test's (options.now): one process, one clock.
+ * Finished jobs expire lazily (checked on read against that clock) and are swept by reap:
  * no timer keeps the process alive.
  */
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
@@ -126,13 +127,21 @@ export class MemoryStore implements Store {
   private at = 0;
   private closed = false;
 
+  /** the store's clock (a script's TIME) */
+  private readonly clock: () => number;
+
   constructor(opts: Partial<StoreOptions> = {}) {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...opts };
+    this.clock = this.options.now ?? Date.now;
   }
 
   /** start an atomic step: read the clock once */
   private step(): number {
-    return (this.at = this.options.now());
+    return (this.at = this.clock());
+  }
+
+  async time(): Promise<number> {
+    return this.clock();
   }
 
   // ---- records, with lazy expiry ----
@@ -140,7 +149,7 @@ export class MemoryStore implements Store {
   /** drop a finished job whose time is up, with its children list and chunk results */
   private expireIfDue(id: string): void {
     const until = this.expiry.get(id);
-    if (until === undefined || this.options.now() <= until) return;
+    if (until === undefined || this.clock() <= until) return;
     for (const m of [this.expiry, this.jobs, this.children, this.chunkResults]) m.delete(id);
   }
 
@@ -321,7 +330,7 @@ export class MemoryStore implements Store {
     }
     if (q.wait.length > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];
-    return { jobs, nextRunAt: next ? next[1] : null };
+    return { jobs, nextRunAt: next ? next[1] : null, now };
   }
 
   async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
@@ -403,10 +412,11 @@ export class MemoryStore implements Store {
       return this.failParent(rec, error);
     }
     const q = this.queue(rec.queue);
-    this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(target.runAt) }));
+    const runAt = now + target.delayMs;
+    this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(runAt) }));
     q.active.delete(jobId);
-    if (target.runAt <= now) this.requeueAtHead(jobId, rec.queue);
-    else q.delayed.set(jobId, target.runAt);
+    if (runAt <= now) this.requeueAtHead(jobId, rec.queue);
+    else q.delayed.set(jobId, runAt);
   }
 
   async release(jobId: string, token: string): Promise<void> {
@@ -557,7 +567,7 @@ export class MemoryStore implements Store {
   // ---- nodes and locks ----
 
   async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
-    const now = this.options.now();
+    const now = this.clock();
     getOr(this.nodes, role, () => new Map()).set(nodeId, { until: now + ttlMs, value: JSON.stringify({ ...info, seenAt: now }) });
   }
 
@@ -566,7 +576,7 @@ export class MemoryStore implements Store {
   }
 
   async liveNodes(role: string): Promise<NodeInfo[]> {
-    const now = this.options.now();
+    const now = this.clock();
     const nodes = this.nodes.get(role) ?? new Map<string, { until: number; value: string }>();
     for (const [id, n] of nodes) if (n.until <= now) nodes.delete(id);
     return zsorted([...nodes].map(([id, n]) => [id, n.until])).map(([nodeId]) => {
@@ -576,7 +586,7 @@ export class MemoryStore implements Store {
   }
 
   async tryLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const now = this.options.now();
+    const now = this.clock();
     const lock = this.locks.get(name);
     if (lock && now <= lock.until) return false;
     this.locks.set(name, { holder, until: now + ttlMs });
@@ -587,7 +597,7 @@ export class MemoryStore implements Store {
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     const rows = jobs.map((j) => jobRow(j));
-    const now = this.options.now();
+    const now = this.clock();
     for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
     if (this.onceKeys.has(onceKey)) return rows.length > 0 ? null : [];
     this.onceKeys.set(onceKey, now + ttlMs);
@@ -604,7 +614,7 @@ export class MemoryStore implements Store {
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const now = this.options.now();
+    const now = this.clock();
     const lock = this.locks.get(name);
     if (lock && now <= lock.until && lock.holder !== holder) return false;
     this.locks.set(name, { holder, until: now + ttlMs });
@@ -617,7 +627,7 @@ export class MemoryStore implements Store {
 
   async lockHolder(name: string): Promise<string | null> {
     const lock = this.locks.get(name);
-    return lock && this.options.now() <= lock.until ? lock.holder : null;
+    return lock && this.clock() <= lock.until ? lock.holder : null;
   }
 
   // ---- seed 004: bots (registerBot.lua, heartbeatBot.lua, claimJobForBot.lua, startJob.lua, ...) ----

@@ -11,7 +11,7 @@ import {
 } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
-import { DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord } from '../core/datalake';
+import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
@@ -67,7 +67,8 @@ export interface RedisStoreOptions extends StoreOptions {
   betweenReadAndWrite?: () => Promise<void>;
 }
 
-type ClaimReply = [string, ...(string | null)[][]];
+/** claimJobs.lua's answer: the claim's time, when the next delayed job is due (or ''), the claim values */
+type ClaimReply = [string, string, ...(string | null)[][]];
 
 /** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's QUEUE_HELD) */
 const QUEUE_HELD: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
@@ -80,25 +81,28 @@ function claimArgs(queue: string, opts: ClaimOptions): (string | number)[] {
   return [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)];
 }
 
-/** claimJobs.lua's answer: when the next delayed job is due, and each job's claim values */
-function claimResult([next, ...entries]: ClaimReply, context: ClaimContext): ClaimResult {
+/** claimJobs.lua's answer as jobs claimed at Redis's time, which the jobs' startedAt is */
+function claimResult([now, next, ...entries]: ClaimReply, queue: string, consumer: string): ClaimResult {
   const tokenAt = CLAIM_FIELDS.indexOf('token');
+  const context: ClaimContext = { queue, consumer, now: Number(now) };
   return {
     nextRunAt: next === '' ? null : Number(next),
+    now: context.now,
     jobs: entries.map((values) => ({ token: values[tokenAt]!, job: claimView(values, context) })),
   };
 }
 
 /**
  * completeJobs.lua's arguments: the count, then per job id, token, result (JSON), and the job's
- * datalake entry and start when the job as claimed is known ('' and '': lib.lua makes them)
+ * datalake entry but for its finish time, which the script adds (Redis's time), and its start,
+ * when the job as claimed is known ('' and '': lib.lua makes them)
  */
-function completionArgs(completions: readonly Completion[], now: number): (string | number)[] {
+function completionArgs(completions: readonly Completion[]): (string | number)[] {
   const args: (string | number)[] = [completions.length];
   for (const { jobId, token, result, job: j } of completions) {
     const value = JSON.stringify(result ?? null);
     if (j && j.startedAt !== null) {
-      const entry = lakeEntry(jobId, j.type, j.queue, 'SUCCESS', value, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt, now);
+      const entry = lakeEntryUnfinished(jobId, j.type, j.queue, 'SUCCESS', value, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt);
       args.push(jobId, token, value, entry, j.startedAt);
     } else {
       args.push(jobId, token, value, '', '');
@@ -195,11 +199,14 @@ export class RedisStore implements Store {
     }
   }
 
-  /** run a script by SHA; send its source when Redis does not have it */
-  private async run<T = Reply>(name: ScriptName, args: (string | number)[], now = this.options.now()): Promise<T> {
+  /**
+   * run a script by SHA; send its source when Redis does not have it. Its time is Redis's (lib.lua
+   * reads TIME when ARGV[1] is ''), or a test's clock (options.now).
+   */
+  private async run<T = Reply>(name: ScriptName, args: (string | number)[]): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
-    const tail = ['1', this.keys.base, now, o.resultTtlMs, o.eventRetentionMs, ...args];
+    const tail = ['1', this.keys.base, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
     try {
       return await this.cmd<T>(['EVALSHA', s.sha, ...tail]);
     } catch (err) {
@@ -235,11 +242,10 @@ export class RedisStore implements Store {
     this.checkCode(code, jobId);
   }
 
-  /** write new jobs; answers them as created (a worker may already have claimed them) */
+  /** write new jobs; answers them as created at Redis's time (a worker may already have claimed them) */
   private async insert(rows: JobRow[]): Promise<Job[]> {
-    const now = this.options.now();
-    await this.run('enqueueJobs', rowArgs(rows), now);
-    return rows.map((r) => createdJob(r, now));
+    const [, now] = await this.run<[number, string]>('enqueueJobs', rowArgs(rows));
+    return rows.map((r) => createdJob(r, Number(now)));
   }
 
   enqueue(jobs: NewJob[]): Promise<Job[]> {
@@ -252,15 +258,12 @@ export class RedisStore implements Store {
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    const now = this.options.now();
-    const reply = await this.run<ClaimReply>('claimJobs', claimArgs(queue, opts), now);
-    return claimResult(reply, { queue, consumer: opts.consumer, now });
+    return claimResult(await this.run<ClaimReply>('claimJobs', claimArgs(queue, opts)), queue, opts.consumer);
   }
 
   async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
-    const now = this.options.now();
-    const [codes, claimed] = await this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions, now), ...claimArgs(queue, opts)], now);
-    return { errors: completions.map((c, i) => this.codeError(codes[i], c.jobId)), claim: claimResult(claimed, { queue, consumer: opts.consumer, now }) };
+    const [codes, claimed] = await this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions), ...claimArgs(queue, opts)]);
+    return { errors: completions.map((c, i) => this.codeError(codes[i], c.jobId)), claim: claimResult(claimed, queue, opts.consumer) };
   }
 
   /** open a connection of its own (it reconnects by itself like the main one) */
@@ -315,9 +318,8 @@ export class RedisStore implements Store {
 
   private async flushCompletions(): Promise<void> {
     const batch = this.completions.splice(0);
-    const now = this.options.now();
     try {
-      const codes = await this.run<number[]>('completeJobs', completionArgs(batch, now), now);
+      const codes = await this.run<number[]>('completeJobs', completionArgs(batch));
       batch.forEach((c, i) => {
         const err = this.codeError(codes[i], c.jobId);
         if (err) c.reject(err);
@@ -329,8 +331,7 @@ export class RedisStore implements Store {
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
-    const runAt = target.to === 'RETRY' ? target.runAt : 0;
-    this.checkCode(await this.run('failJob', [jobId, token, error, target.to, runAt]), jobId);
+    this.checkCode(await this.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)]), jobId);
   }
 
   async release(jobId: string, token: string): Promise<void> {
@@ -473,30 +474,23 @@ export class RedisStore implements Store {
     return reply[0][1].flatMap(([id, flat]) => decodeEvents(id, flat));
   }
 
+  /** heartbeatNode.lua: live for ttlMs from Redis's time, so a node's own clock does not matter */
   async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
-    const now = this.options.now();
-    await Promise.all([
-      this.cmd(['SET', this.keys.node(role, nodeId), JSON.stringify({ ...info, seenAt: now }), 'PX', ttlMs]),
-      this.cmd(['ZADD', this.keys.nodes(role), now + ttlMs, nodeId]),
-    ]);
+    await this.run('heartbeatNode', [role, nodeId, ttlMs, JSON.stringify(info)]);
   }
 
   async removeNode(role: string, nodeId: string): Promise<void> {
     await Promise.all([this.cmd(['DEL', this.keys.node(role, nodeId)]), this.cmd(['ZREM', this.keys.nodes(role), nodeId])]);
   }
 
+  /** liveNodes.lua: the nodes whose heartbeat has not lapsed by Redis's time */
   async liveNodes(role: string): Promise<NodeInfo[]> {
-    const now = this.options.now();
-    await this.cmd(['ZREMRANGEBYSCORE', this.keys.nodes(role), '-inf', now]);
-    const ids = await this.cmd<string[]>(['ZRANGE', this.keys.nodes(role), 0, -1]);
-    const infos = await Promise.all(ids.map((id) => this.cmd<string | null>(['GET', this.keys.node(role, id)])));
+    const flat = await this.run<string[]>('liveNodes', [role]);
     const nodes: NodeInfo[] = [];
-    ids.forEach((nodeId, i) => {
-      const raw = infos[i];
-      if (raw === null) return;
-      const { seenAt, ...info } = JSON.parse(raw) as { seenAt: number } & Record<string, unknown>;
-      nodes.push({ nodeId, role, seenAt, info });
-    });
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const { seenAt, ...info } = JSON.parse(flat[i + 1]) as { seenAt: number } & Record<string, unknown>;
+      nodes.push({ nodeId: flat[i], role, seenAt, info });
+    }
     return nodes;
   }
 
@@ -508,9 +502,8 @@ export class RedisStore implements Store {
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     const rows = jobs.map((j) => jobRow(j));
-    const now = this.options.now();
-    const created = await this.run<number>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], now);
-    return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, now));
+    const [created, now] = await this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)]);
+    return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, Number(now)));
   }
 
   async knownQueues(): Promise<string[]> {
@@ -560,11 +553,10 @@ export class RedisStore implements Store {
   }
 
   async claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
-    const now = this.options.now();
-    const [code, entry] = await this.run<[number, string[] | string | undefined]>('claimJobForBot', [botId, queue, leaseMs, tokenBase(botId)], now);
-    if (code === BOT_BUSY) throw botErrors.busy(botId, String(entry));
+    const [code, nowOrJob, entry] = await this.run<[number, string?, (string | null)[]?]>('claimJobForBot', [botId, queue, leaseMs, tokenBase(botId)]);
+    if (code === BOT_BUSY) throw botErrors.busy(botId, String(nowOrJob));
     this.checkBotCode(code, botId, '');
-    return Array.isArray(entry) ? claimView(entry, { queue, consumer: botId, now }) : null;
+    return entry ? claimView(entry, { queue, consumer: botId, now: Number(nowOrJob) }) : null;
   }
 
   async startBotJob(botId: string, jobId: string): Promise<void> {
@@ -576,8 +568,7 @@ export class RedisStore implements Store {
   }
 
   async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
-    const runAt = target.to === 'RETRY' ? target.runAt : 0;
-    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, runAt]), botId, jobId);
+    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, retryDelayOf(target)]), botId, jobId);
   }
 
   async removeBot(botId: string): Promise<boolean> {
@@ -679,6 +670,12 @@ export class RedisStore implements Store {
     return { allowed: allowed === 1, retryAfterMs, remaining };
   }
 
+  async time(): Promise<number> {
+    if (this.options.now) return this.options.now();
+    const [secs, micros] = await this.cmd<[string, string]>(['TIME']);
+    return Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
   async ping(): Promise<ServerInfo> {
     const started = process.hrtime.bigint();
     await this.cmd(['PING']);
@@ -730,6 +727,9 @@ export function decodeEvents(id: string, flat: string[]): JobEvent[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** failJob.lua's delayMs: a retry's, else unused */
+const retryDelayOf = (target: FailTarget): number => (target.to === 'RETRY' ? target.delayMs : 0);
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   return Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);

@@ -54,15 +54,18 @@ export interface StoreOptions {
   resultTtlMs: number;
   /** events older than this are trimmed from the event log */
   eventRetentionMs: number;
-  /** the clock; tests may set it */
-  now: () => number;
+  /**
+   * a clock that replaces the store's own, for tests only. Unset, the Redis store's time is
+   * Redis's (TIME, read inside each script: one clock for the whole cluster, whatever the hosts'
+   * clocks say) and the in-memory store's is this process's (Date.now).
+   */
+  now?: () => number;
 }
 
 export const DEFAULT_STORE_OPTIONS: StoreOptions = {
   prefix: 'wizard',
   resultTtlMs: 60 * 60 * 1000,
   eventRetentionMs: 10 * 60 * 1000,
-  now: Date.now,
 };
 
 export interface ClaimOptions {
@@ -82,6 +85,8 @@ export interface ClaimResult {
   jobs: ClaimedJob[];
   /** when the next delayed (RETRY) job of this queue becomes ready, or null */
   nextRunAt: number | null;
+  /** the store's time of the claim (the jobs' startedAt): nextRunAt - now is how long until then */
+  now: number;
 }
 
 /** a held job's success, as completeAndClaim takes it (complete's arguments) */
@@ -99,9 +104,12 @@ export interface CompleteAndClaimResult {
   claim: ClaimResult;
 }
 
-/** where a failed attempt goes: policy (src/core/backoff) decides, the store moves */
+/**
+ * where a failed attempt goes: policy (src/core/backoff) decides, the store moves. A retry is
+ * due delayMs after the store's time of the failure (a duration: never the caller's clock).
+ */
 export type FailTarget =
-  | { to: 'RETRY'; runAt: number }
+  | { to: 'RETRY'; delayMs: number }
   | { to: 'DEAD' }
   | { to: 'FAILURE' };
 
@@ -134,7 +142,7 @@ export interface ReapResult {
 export interface NodeInfo {
   nodeId: string;
   role: string;
-  /** last heartbeat, ms */
+  /** last heartbeat, ms, by the store's clock */
   seenAt: number;
   info: Record<string, unknown>;
 }
@@ -230,7 +238,7 @@ export interface Store {
   /** events after `afterId`, waiting up to blockMs for the first one */
   readEvents(afterId: string, blockMs: number, count?: number): Promise<JobEvent[]>;
 
-  /** say that a node is alive for ttlMs more */
+  /** say that a node is alive for ttlMs more (from the store's time) */
   heartbeat(role: string, nodeId: string, ttlMs: number, info?: Record<string, unknown>): Promise<void>;
   removeNode(role: string, nodeId: string): Promise<void>;
   liveNodes(role: string): Promise<NodeInfo[]>;
@@ -289,6 +297,8 @@ export interface Store {
    */
   hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit>;
 
+  /** the store's time (ms): Redis's clock (TIME), the one every deadline in the store is made with */
+  time(): Promise<number>;
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
   close(): Promise<void>;

@@ -82,7 +82,7 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       await register('a');
       await register('b');
       await store.claimForBot('a', 'bots', LEASE);
-      await store.failBotJob('a', job.id, 'flaky', { to: 'RETRY', runAt: clock.now() });
+      await store.failBotJob('a', job.id, 'flaky', { to: 'RETRY', delayMs: 0 });
       expect(await store.getJob(job.id)).toMatchObject({ state: 'RETRY', error: 'flaky' });
       expect(await store.claimForBot('b', 'bots', LEASE)).toMatchObject({ id: job.id, attempts: 2, handledBy: 'b' });
     });
@@ -240,7 +240,7 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
 
     test("a record holds the finish's own result or error: a job that failed once, then succeeded, has none", async () => {
       const [job] = await store.enqueue([sim()]);
-      await store.fail(job.id, (await take()).token, 'flaky', { to: 'RETRY', runAt: clock.now() });
+      await store.fail(job.id, (await take()).token, 'flaky', { to: 'RETRY', delayMs: 0 });
       await store.complete(job.id, (await take()).token, 7);
       expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', error: 'flaky', attempts: 2 });
       expect(await lake('2026-03-10')).toEqual([expect.objectContaining({ job_id: job.id, status: 'SUCCESS', result: 7, error: null, attempts: 2 })]);

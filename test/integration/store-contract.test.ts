@@ -5,6 +5,8 @@
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
+import { RedisStore } from '../../src/store/redis';
+import { testPrefix, testRedisUrl } from '../helpers/env';
 import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
 
 const task = (a: number, b = 1): NewJob => ({ type: 'task', params: { a, b, op: 'add' }, initiatedBy: 'api-1' });
@@ -74,7 +76,7 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     expect(claim.jobs.map((c) => c.job.id)).toEqual([jobs[2].id]);
     expect(claim.jobs[0].job).toMatchObject({ state: 'STARTED', attempts: 1, handledBy: 'w1', queue: 'default', params: { a: 3, b: 1, op: 'add' } });
     // nothing to complete and no slot: a no-op
-    expect(await store.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({ errors: [], claim: { jobs: [], nextRunAt: null } });
+    expect(await store.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({ errors: [], claim: { jobs: [], nextRunAt: null, now: clock.now() } });
     expect(await store.queueDepth('default')).toEqual({ waiting: 1, active: 2, delayed: 0 });
   });
 
@@ -121,7 +123,7 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
   test('a retry waits for its backoff, then runs first', async () => {
     const [job, other] = await store.enqueue([task(1), task(2)]);
     const { token } = await claimOne();
-    await store.fail(job.id, token, 'boom', { to: 'RETRY', runAt: clock.now() + 500 });
+    await store.fail(job.id, token, 'boom', { to: 'RETRY', delayMs: 500 });
     expect(await store.getJob(job.id)).toMatchObject({ state: 'RETRY', error: 'boom', runAt: clock.now() + 500 });
     const early = await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
     expect(early.jobs.map((c) => c.job.id)).toEqual([other.id]);
@@ -157,8 +159,8 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     const [a, b] = await store.enqueue([task(1), task(2)]);
     const ca = await claimOne();
     const cb = await claimOne();
-    await store.fail(b.id, cb.token, 'x', { to: 'RETRY', runAt: clock.now() + 100 });
-    await store.fail(a.id, ca.token, 'x', { to: 'RETRY', runAt: clock.now() + 200 });
+    await store.fail(b.id, cb.token, 'x', { to: 'RETRY', delayMs: 100 });
+    await store.fail(a.id, ca.token, 'x', { to: 'RETRY', delayMs: 200 });
     clock.advance(300);
     const { jobs } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
     expect(jobs.map((c) => c.job.id)).toEqual([b.id, a.id]);
@@ -372,7 +374,7 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     const [h1, h2, h3, h4, h5, h6, c1, c2] = held;
     await store.complete(h1.job.id, h1.token, 3);
     await store.release(h2.job.id, h2.token);
-    await store.fail(h3.job.id, h3.token, 'flaky', { to: 'RETRY', runAt: clock.now() + 10 });
+    await store.fail(h3.job.id, h3.token, 'flaky', { to: 'RETRY', delayMs: 10 });
     await store.fail(h4.job.id, h4.token, 'broken', { to: 'FAILURE' });
     await store.complete(c1.job.id, c1.token, 4); // the parent makes PROGRESS
     await expectConsistent();
@@ -392,12 +394,25 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     await store.heartbeat('worker', 'w1', 200, { concurrency: 4 });
     await store.heartbeat('worker', 'w2', 5000);
     expect((await store.liveNodes('worker')).map((n) => n.nodeId).sort()).toEqual(['w1', 'w2']);
-    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w1')!.info).toEqual({ concurrency: 4 });
+    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w1')).toEqual({ nodeId: 'w1', role: 'worker', seenAt: clock.now(), info: { concurrency: 4 } });
+    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w2')!.info).toEqual({});
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
     expect((await store.liveNodes('worker')).map((n) => n.nodeId)).toEqual(['w2']);
     await store.removeNode('worker', 'w2');
     expect(await store.liveNodes('worker')).toEqual([]);
+  });
+
+  test("the store's time is its clock; a claim answers it, and a retry's delay is counted from it", async () => {
+    expect(await store.time()).toBe(clock.now());
+    const [job] = await store.enqueue([task(1)]);
+    expect(job.createdAt).toBe(clock.now());
+    clock.advance(7);
+    const claimed = await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+    expect(claimed.now).toBe(clock.now());
+    expect(claimed.jobs[0].job.startedAt).toBe(clock.now());
+    await store.fail(job.id, claimed.jobs[0].token, 'x', { to: 'RETRY', delayMs: 300 });
+    expect((await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE })).nextRunAt).toBe(clock.now() + 300);
   });
 
   test('tryLock lets one holder in per TTL', async () => {
@@ -418,5 +433,87 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
     expect(await store.lockHolder('node:worker:w1')).toBeNull();
+  });
+});
+
+/**
+ * The Redis store keeps no time of the client's: every deadline and timestamp is Redis's (TIME
+ * inside the scripts). Here this process's clock (Date.now) is set off by far more than any
+ * lease, and nothing it does may move.
+ */
+describe('redis: one clock for the cluster, Redis\'s', () => {
+  let store: Store;
+  let other: Store;
+  const skew = (ms: number) => {
+    const real = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => real() + ms);
+  };
+  beforeEach(async () => {
+    const prefix = testPrefix('one-clock');
+    [store, other] = await Promise.all([0, 1].map(() => new RedisStore({ url: testRedisUrl(), prefix }).connect()));
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await Promise.all([store.close(), other.close()]);
+  });
+  /** Redis's time, read apart from the store */
+  const redisTime = () => other.time();
+
+  test("a client 20 s behind takes a 5 s lease that no reaper (with a right clock) takes back early; the job's times are Redis's", async () => {
+    skew(-20_000);
+    const before = await redisTime();
+    const [job] = await store.enqueue([task(1)]);
+    const { jobs, now } = await store.claim('default', { consumer: 'slow-clock', max: 1, leaseMs: 5000 });
+    jest.restoreAllMocks();
+    const after = await redisTime();
+    for (const t of [job.createdAt, now, jobs[0].job.startedAt!]) {
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThanOrEqual(after);
+    }
+    expect(await other.reap('default')).toEqual({ requeued: [], dead: [] });
+    await store.renew(job.id, jobs[0].token, 5000);
+    expect(await other.reap('default')).toEqual({ requeued: [], dead: [] });
+    await store.complete(job.id, jobs[0].token, 2, jobs[0].job);
+    const done = (await other.getJob(job.id))!;
+    expect(done).toMatchObject({ state: 'SUCCESS', attempts: 1 });
+    expect(done.finishedAt!).toBeGreaterThanOrEqual(done.startedAt!);
+    expect(done.startedAt!).toBeGreaterThanOrEqual(done.createdAt);
+  });
+
+  test("a client ahead holds a lease of its length, not length + skew: it lapses on Redis's time", async () => {
+    skew(60_000);
+    const [job] = await store.enqueue([task(1)]);
+    await store.claim('default', { consumer: 'fast-clock', max: 1, leaseMs: 300 });
+    jest.restoreAllMocks();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await other.reap('default')).toEqual({ requeued: [job.id], dead: [] });
+  });
+
+  test("a retry's delay and a datalake entry's finish time are Redis's, whatever the client's clock", async () => {
+    skew(-3_600_000);
+    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const { jobs } = await store.claim('default', { consumer: 'w', max: 2, leaseMs: 5000 });
+    await store.fail(a.id, jobs[0].token, 'flaky', { to: 'RETRY', delayMs: 200 });
+    await store.complete(b.id, jobs[1].token, 3, jobs[1].job);
+    jest.restoreAllMocks();
+    const now = await redisTime();
+    const retry = (await other.getJob(a.id))!;
+    expect(retry.runAt! - retry.updatedAt).toBe(200);
+    expect(Math.abs(retry.runAt! - now)).toBeLessThan(2000);
+    const day = new Date(now).toISOString().slice(0, 10);
+    const records = await other.readDatalake(day, 0, 100);
+    const record = records.find((r) => r.job_id === b.id)!;
+    expect(record.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(record.duration_ms).toBeLessThan(2000);
+    expect(Math.abs(Date.parse(record.finished_at!) - now)).toBeLessThan(2000);
+  });
+
+  test('a node whose clock is 30 s behind is live for its TTL, by Redis\'s time', async () => {
+    skew(-30_000);
+    await store.heartbeat('worker', 'behind', 5000, { concurrency: 1 });
+    jest.restoreAllMocks();
+    const nodes = await other.liveNodes('worker');
+    expect(nodes.map((n) => n.nodeId)).toEqual(['behind']);
+    expect(Math.abs(nodes[0].seenAt - (await redisTime()))).toBeLessThan(2000);
   });
 });

@@ -24,6 +24,8 @@ test.each([
   ['counts', "base .. 'counts'", (k: ReturnType<typeof redisKeys>) => k.counts],
   ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
+  ['node', "base .. 'node:' .. role .. ':' .. id", (k: ReturnType<typeof redisKeys>) => k.node('ID', 'ID')],
+  ['nodes', "base .. 'nodes:' .. role", (k: ReturnType<typeof redisKeys>) => k.nodes('ID')],
   ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],
   ['lake', "base .. 'datalake:' .. day", (k: ReturnType<typeof redisKeys>) => k.lake('ID')],
   ['rate', "base .. 'rate:' .. bucket", (k: ReturnType<typeof redisKeys>) => k.rate('ID')],

@@ -92,9 +92,10 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
   return async () => {
     try {
-      const [counts, queues, botList, live] = await Promise.all([ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker')]);
+      const [counts, queues, botList, live, now] = await Promise.all([
+        ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker'), ctx.store.time(),
+      ]);
       const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
-      const now = Date.now();
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
       queue.reset();
       queues.forEach((q, i) => {

@@ -2,7 +2,8 @@
   the bot id as consumer, and the bot's record keeps the job and its claim token, in one step.
   A bot holds one job at a time; a claim is also a sign of life.
   ARGV[4] bot id  ARGV[5] queue  ARGV[6] leaseMs  ARGV[7] token base
-  Returns  {OK} (no job), {OK, {claim values}} (lib.lua's claimFrom), {BOT_MISSING} or {BOT_BUSY, job id}
+  Returns  {OK, now} (no job), {OK, now, {claim values}} (lib.lua's claimFrom), {BOT_MISSING} or
+           {BOT_BUSY, job id}
 ]]
 local botId, queue, leaseMs, tokenBase = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local botKey = K.bot(botId)
@@ -10,10 +11,10 @@ local held = redis.call('HMGET', botKey, 'current_job', 'job_token')
 if not held[1] then return { BOT_MISSING } end
 if held[1] ~= '' and redis.call('HGET', K.job(held[1]), 'token') == held[2] then return { BOT_BUSY, held[1] } end
 
-redis.call('HSET', botKey, 'last_heartbeat', now, 'status', 'up', 'down_at', '', 'current_job', '', 'job_token', '')
-redis.call('ZADD', K.botsUp, now, botId)
-local entry = claimFrom(queue, botId, 1, leaseMs, tokenBase)[2]
+redis.call('HSET', botKey, 'last_heartbeat', nowStr, 'status', 'up', 'down_at', '', 'current_job', '', 'job_token', '')
+redis.call('ZADD', K.botsUp, nowStr, botId)
+local entry = claimFrom(queue, botId, 1, leaseMs, tokenBase)[3]
 flush()
-if not entry then return { OK } end
+if not entry then return { OK, nowStr } end
 redis.call('HSET', botKey, 'current_job', entry[1], 'job_token', entry[9])
-return { OK, entry }
+return { OK, nowStr, entry }

@@ -1,7 +1,8 @@
 --[[ claimJobs: take up to `max` jobs from the head of a queue and hold them under a lease.
   ARGV[4] queue  ARGV[5] consumer (becomes handled_by)  ARGV[6] max  ARGV[7] leaseMs
   ARGV[8] token base: claim i gets token "<base>.<i>", unique per claim
-  Returns  {nextRunAt or '', {value, ...}, ...}: per job the values of src/store/codec.ts's
+  Returns  {now, nextRunAt or '', {value, ...}, ...}: the claim's time (Redis's: the jobs'
+  started_at), when the next delayed job is due, and per job the values of src/store/codec.ts's
   CLAIM_FIELDS, in that order, as they are after the claim: what its consumer cannot know.
   Due delayed jobs (RETRY) are promoted first. Jobs cancelled or expired while waiting are
   skipped. The pop, the attempt count, the token and the lease are one step: a consumer that

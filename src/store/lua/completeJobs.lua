@@ -1,7 +1,7 @@
 --[[ completeJobs: held jobs succeeded. Acknowledge each and record its result in one step.
-  ARGV[4] count, then per job: id, token, result (JSON), and its datalake entry and start (ms)
-          as the worker made them from the job it claimed ('' and '': made here; lib.lua's
-          appendToLake)
+  ARGV[4] count, then per job: id, token, result (JSON), and its datalake entry (open at the
+          end: this script adds the finish time) and start (ms) as the worker made them from the
+          job it claimed ('' and '': made here; lib.lua's appendToLake)
   Returns  one code per job: OK, MISSING or TOKEN_MISMATCH (a late result from a consumer whose
   lease was taken over is refused, never applied twice), or BAD_RESULT for a chunk whose result
   is not a number (checked before anything is written).

@@ -2,9 +2,9 @@
   set with NX in this same step, so a scheduler's batch slot is filled once however many
   schedulers (or leaders, for a moment) run.
   ARGV[4] once-key  ARGV[5] its TTL (ms)  ARGV[6...] the rows, as enqueueJobs takes them
-  Returns  the number of jobs created: 0 when the key was already used.
+  Returns  {the number of jobs created, now (their created_at)}: {0} when the key was already used.
 ]]
-if not redis.call('SET', K.once(ARGV[4]), now, 'NX', 'PX', ARGV[5]) then return 0 end
+if not redis.call('SET', K.once(ARGV[4]), nowStr, 'NX', 'PX', ARGV[5]) then return { 0 } end
 local created = enqueueRows(6)
 flush()
-return created
+return { created, nowStr }

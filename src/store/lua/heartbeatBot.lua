@@ -7,8 +7,8 @@
 local botId, leaseMs = ARGV[4], tonumber(ARGV[5])
 local botKey = K.bot(botId)
 if redis.call('EXISTS', botKey) == 0 then return {} end
-redis.call('HSET', botKey, 'last_heartbeat', now, 'status', 'up', 'down_at', '')
-redis.call('ZADD', K.botsUp, now, botId)
+redis.call('HSET', botKey, 'last_heartbeat', nowStr, 'status', 'up', 'down_at', '')
+redis.call('ZADD', K.botsUp, nowStr, botId)
 local held = redis.call('HMGET', botKey, 'current_job', 'job_token')
 if held[1] ~= '' then
   local jobKey = K.job(held[1])

@@ -1,6 +1,10 @@
 --[[ lib.lua: helpers every script starts with (prepended when the script is loaded).
   KEYS[1]  base: the hash-tagged key prefix "{prefix}:" (names mirror src/store/keys.ts)
-  ARGV[1]  now (ms): time is an input, never TIME, so tests can control it
+  ARGV[1]  '' : the script's time is Redis's clock (TIME), the one clock of the whole cluster: a
+           deadline a script writes (a lease, a retry's due time, a heartbeat) and one it compares
+           with were both made by it, whatever the clocks of the hosts that asked. Clients pass
+           durations (leaseMs, a retry's delay, a TTL), never times. A number instead: that time
+           (ms), a test's clock (StoreOptions.now); production never sends one.
   ARGV[2]  resultTtlMs: finished jobs expire this long after they finish
   ARGV[3]  eventRetentionMs: the event log keeps roughly this much history
   Script-specific arguments start at ARGV[4].
@@ -11,12 +15,19 @@
   a batch of 64 jobs costs a fraction of 64 of them.
 ]]
 local base = KEYS[1]
-local now = tonumber(ARGV[1])
+-- now as a string too: what is written uses it. Every number a script hands to Redis or
+-- concatenates is formatted by sprintf("%.17g"), which costs more than the command it is for, so
+-- the hot paths pass strings (nowStr, '0', countStr) wherever they can. TIME answers seconds and
+-- microseconds as strings: the milliseconds are the seconds and the first three of the six
+-- microsecond digits (TIME does not pad them: '5123' is 005123 µs), built by concatenation alone.
+local nowStr = ARGV[1]
+if nowStr == '' then
+  local t = redis.call('TIME')
+  nowStr = t[1] .. string.sub('000' .. string.sub(t[2], 1, -4), -3)
+end
+local now = tonumber(nowStr)
 local resultTtl = tonumber(ARGV[2])
--- ... and as the strings they came as: what is written uses these. Every number a script hands
--- to Redis or concatenates is formatted by sprintf("%.17g"), which costs more than the command
--- it is for, so the hot paths pass strings (nowStr, '0', countStr) wherever they can.
-local nowStr, ttlStr = ARGV[1], ARGV[2]
+local ttlStr = ARGV[2]
 
 -- small non-negative integers as strings without sprintf: countStr(3) == '3'
 local COUNTS = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15',
@@ -43,6 +54,8 @@ local K = {
   rate = function(bucket) return base .. 'rate:' .. bucket end,
   lock = function(name) return base .. 'lock:' .. name end,
   once = function(name) return base .. 'once:' .. name end,
+  node = function(role, id) return base .. 'node:' .. role .. ':' .. id end,
+  nodes = function(role) return base .. 'nodes:' .. role end,
   queues = base .. 'queues',
   bot = function(id) return base .. 'bot:' .. id end,
   bots = base .. 'bots',
@@ -149,12 +162,15 @@ local lakeDays, lakeDayOrder = {}, {}
 -- src/core/datalake.ts lakeEntry writes and lakeRecord reads); its result or error is this
 -- finish's (`field`, 'result' or 'error', and `value`). j is the job as load() read it.
 -- `entry`, when given (not nil or ''), is that array already made by the caller from the job as
--- it claimed it, and `startedAt` its start (a worker's completion): building it here costs more
--- Redis CPU than the rest of a completion. It is written in this same step all the same.
+-- it claimed it but for its finish time, open at the end ('[..., started_at,'), and `startedAt`
+-- its start (a worker's completion): building it here costs more Redis CPU than the rest of a
+-- completion. The finish time is this script's (nowStr), closing it; it is written in this same
+-- step all the same.
 local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
   if j.parent_id ~= '' or lakeSetting() == 'none' then return end
   local started
   if entry and entry ~= '' then
+    entry = entry .. nowStr .. ']'
     if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. redis.call('HGET', jobKey, 'type') .. ',', 1, true) then return end
     started = tonumber(startedAt)
   else
@@ -423,8 +439,9 @@ local function enqueueRows(from)
 end
 
 -- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
--- claimJobForBot.lua); answers {nextRunAt or '', {claim values}, ...}. A job's claim values are
--- what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
+-- claimJobForBot.lua); answers {now, nextRunAt or '', {claim values}, ...}: the time of the claim
+-- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's
+-- claim values are what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
 -- id, attempts, type, params, max_attempts, parent_id, created_at, initiated_by, token (a field
 -- the job does not have is false: null to the client).
 local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
@@ -438,7 +455,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     for i = #due, 1, -1 do redis.call('RPUSH', waitKey, due[i]) end
   end
 
-  local out = { '' }
+  local out = { nowStr, '' }
   local n = 0
   while n < max do
     local ids = redis.call('RPOP', waitKey, max - n)
@@ -466,7 +483,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
           local parentKey = K.job(parentId)
           local parent = load(parentKey)
           if parent and parent.state == 'PENDING' then
-            setState(parentId, parentKey, parent, 'STARTED', { 'started_at', now })
+            setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
           end
         else
           indexMove(id, state, 'STARTED', true)
@@ -479,7 +496,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
 
   if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
-  if nextDelayed[2] then out[1] = nextDelayed[2] end
+  if nextDelayed[2] then out[2] = nextDelayed[2] end
   return out
 end
 
@@ -533,12 +550,13 @@ local function completeRows(from)
   return codes, from + 1 + count * COMPLETION_SIZE
 end
 
--- a held job's attempt failed (failJob.lua, failBotJob.lua); where it goes (RETRY at runAt, DEAD
+-- a held job's attempt failed (failJob.lua, failBotJob.lua); where it goes (RETRY in delayMs, DEAD
 -- or FAILURE) is decided in TypeScript. A chunk that ends in DEAD or FAILURE fails its parent.
-local function failJob(id, token, err, target, runAt)
+local function failJob(id, token, err, target, delayMs)
   local jobKey, j = holder(id, token)
   if not jobKey then return j end
   if target == 'RETRY' then
+    local runAt = now + delayMs
     setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
     unlease(j.queue, id)
     if runAt <= now then

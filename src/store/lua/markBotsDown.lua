@@ -10,7 +10,7 @@ for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', now - downA
   local botKey = K.bot(botId)
   local f = redis.call('HMGET', botKey, 'current_job', 'job_token', 'last_heartbeat')
   if f[1] then
-    redis.call('HSET', botKey, 'status', 'down', 'down_at', now, 'current_job', '', 'job_token', '')
+    redis.call('HSET', botKey, 'status', 'down', 'down_at', nowStr, 'current_job', '', 'job_token', '')
     down[#down + 1] = botId
     local jobKey = f[1] ~= '' and K.job(f[1])
     local j = jobKey and load(jobKey)

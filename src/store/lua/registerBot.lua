@@ -5,9 +5,9 @@
 local botId, name, tokenHash = ARGV[4], ARGV[5], ARGV[6]
 local botKey = K.bot(botId)
 redis.call('HSET', botKey, 'id', botId, 'name', name, 'token_hash', tokenHash, 'status', 'up',
-  'registered_at', now, 'last_heartbeat', now, 'down_at', '', 'current_job', '', 'job_token', '',
+  'registered_at', nowStr, 'last_heartbeat', nowStr, 'down_at', '', 'current_job', '', 'job_token', '',
   'jobs_done', 0, 'jobs_failed', 0)
 redis.call('HSET', K.botTokens, tokenHash, botId)
-redis.call('ZADD', K.bots, now, botId)
-redis.call('ZADD', K.botsUp, now, botId)
+redis.call('ZADD', K.bots, nowStr, botId)
+redis.call('ZADD', K.botsUp, nowStr, botId)
 return redis.call('HGETALL', botKey)

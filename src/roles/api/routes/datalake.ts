@@ -42,7 +42,7 @@ export function datalakeRoutes(ctx: ApiContext): Router {
   });
 
   r.get('/metrics/summary', async (_req, res) => {
-    const now = Date.now();
+    const now = await ctx.store.time(); // the finish times are the store's: the last minute is by its clock
     const [counts, bots, lastMinute, depth] = await Promise.all([
       ctx.store.countByState(), ctx.store.listBots(), ctx.store.finishedSince(now - 60_000), ctx.store.queueDepth(p.botQueue),
     ]);

@@ -22,9 +22,12 @@ export function jobRoutes(ctx: ApiContext): Router {
   const bot = requireBot(ctx.store);
   const admin = requireAdmin(ctx.adminToken);
 
-  /** a bot's attempt ended: its run time, from the start it reported (or its claim) to now */
+  /**
+   * a bot's attempt ended: its run time, from the start it reported (or its claim) to its end, both
+   * the store's times (job: the job as the transition left it)
+   */
   const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {
-    if (job.startedAt !== null) ctx.metrics.prom.jobs.observe(job, (Date.now() - job.startedAt) / 1000, outcome);
+    if (job.startedAt !== null) ctx.metrics.prom.jobs.observe(job, ((job.finishedAt ?? job.updatedAt) - job.startedAt) / 1000, outcome);
   };
 
   const getJob = async (id: string): Promise<Job> => {
@@ -86,10 +89,11 @@ export function jobRoutes(ctx: ApiContext): Router {
   r.post('/jobs/:id/fail', bot, async (req, res) => {
     const body = parseInput(failBody, optionalBody(req));
     const job = await getJob(String(req.params.id));
-    const target = failTarget(job, body.permanent === true, Date.now());
+    const target = failTarget(job, body.permanent === true);
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
-    observeBotJob(job, target.to);
-    res.json(jobView(await getJob(job.id)));
+    const failed = await getJob(job.id);
+    observeBotJob({ ...failed, startedAt: job.startedAt }, target.to);
+    res.json(jobView(failed));
   });
 
   r.get('/jobs/:id/chunks', async (req, res) => {
