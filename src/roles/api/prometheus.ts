@@ -11,6 +11,9 @@
 import { RequestHandler, Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES } from '../../core/job';
+import type { StoreCondition } from '../../core/errors';
+
+const STORE_CONDITIONS: readonly StoreCondition[] = ['unavailable', 'out of memory'];
 import { createJobMetrics, JobMetrics } from '../job-metrics';
 import type { ApiContext } from './context';
 import type { ApiMetrics } from './metrics';
@@ -85,7 +88,10 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', 'seconds since each bot last heartbeated', ['bot_id', 'name', 'status']);
   const workers = g('wizard_workers_live', 'workers heartbeating now');
   const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
+  const condition = g('wizard_store_condition', '1 for what keeps the store from serving now (reason: unavailable, out of memory), else 0', ['reason']);
   return async () => {
+    const state = await ctx.store.condition();
+    for (const reason of STORE_CONDITIONS) condition.set({ reason }, state.condition === reason ? 1 : 0);
     try {
       const [counts, queues, botList, live] = await Promise.all([ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker')]);
       const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
