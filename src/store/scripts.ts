@@ -9,7 +9,7 @@
  * completion was refused. With the shebang and no `allow-oom` flag, Redis refuses the whole
  * script before it runs, so under OOM a claim takes nothing and a transition is all or nothing.
  * The only scripts flagged `allow-oom` are the lease renewals, which rewrite the score of a
- * lease that exists and a bot's heartbeat fields (no new keys, no growth): a live holder keeps
+ * lease that exists and a bot's heartbeat fields (no new keys, a few bytes at most): a live holder keeps
  * its leases through an OOM episode, so when memory is back its acknowledgements land before
  * any reaper could take the jobs back. Keys are all under one hash tag (KEYS[1]), so no flag for
  * cross-slot access is needed.
