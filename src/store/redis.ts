@@ -8,7 +8,7 @@
  * (StoreOutOfMemoryError): every script is refused whole before it runs, reads go on.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient, ErrorReply, WatchError } from 'redis';
+import { createClient, DisconnectsClientError, ErrorReply, WatchError } from 'redis';
 import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
 } from '../core/abacus';
@@ -129,7 +129,7 @@ export class RedisStore implements Store {
   private readonly watchPool: ConnectionPool<Link>;
   private readonly scripts = scripts();
   private lastError = '';
-  /** claims whose answer was lost (lostClaims.ts): given back once Redis answers again */
+  /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
   private readonly lost: LostClaims;
   private readonly completions: (Completion & { resolve: () => void; reject: (e: unknown) => void })[] = [];
   private closed = false;
@@ -141,12 +141,13 @@ export class RedisStore implements Store {
     this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 2500, watchConnections: 1, ...opts };
     this.location = redactUrl(this.options.url);
     this.keys = redisKeys(this.options.prefix);
-    this.main = this.link();
+    this.main = this.link(true);
     this.watchPool = new ConnectionPool(() => this.link(), this.options.watchConnections);
     this.lost = new LostClaims((queue, base) => this.run<number>('releaseLostClaim', [queue, base]));
   }
 
-  private makeClient(): Client {
+  /** a client; the main one (re)loads the scripts on every connect */
+  private makeClient(main: boolean): Client {
     const client = createClient({
       url: this.options.url,
       disableOfflineQueue: true,
@@ -157,18 +158,21 @@ export class RedisStore implements Store {
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
       },
     });
-    // (re)load the scripts on every connect: a restarted Redis has an empty script cache
-    client.on('ready', () => {
-      for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
-      void this.lost.settle();
-    });
+    // (re)load the scripts on every connect: a restarted Redis has an empty script cache; and
+    // look for the jobs of claims whose answer was lost
+    if (main) {
+      client.on('ready', () => {
+        for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
+        void this.lost.settle();
+      });
+    }
     return client;
   }
 
   /** a connection with deadlines (link.ts), connecting in the background */
-  private link(): Link {
+  private link(main = false): Link {
     return new Link({
-      make: () => this.makeClient(),
+      make: () => this.makeClient(main),
       deadlineMs: this.options.commandTimeoutMs,
       pingEveryMs: Math.max(250, Math.floor(this.options.commandTimeoutMs / 2)),
       onError: (message) => (this.lastError = message),
@@ -187,7 +191,7 @@ export class RedisStore implements Store {
 
   /** (maybeApplied: the call was sent, so it may have run) */
   private unavailable(err: unknown, maybeApplied = false): StoreUnavailableError {
-    const why = (err instanceof Error && err.constructor.name === 'DisconnectsClientError' ? '' : errorMessage(err)) || this.lastError || 'not connected';
+    const why = (err instanceof DisconnectsClientError ? '' : errorMessage(err)) || this.lastError || 'not connected';
     return new StoreUnavailableError(`Redis at ${this.location} is unavailable: ${why}`, maybeApplied);
   }
 
