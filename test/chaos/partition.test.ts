@@ -46,14 +46,17 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
   const accepted = new Map<string, number>();
   let n = 0;
   let submitting = true;
-  const submitter = (async () => {
-    while (submitting) {
-      const a = ++n;
-      const res = await http<{ task_id: string }>('POST', `${api}/task`, { a, b: 1000 }).catch(() => null);
-      if (res?.status === 202) accepted.set(res.body.task_id, a + 1000);
-      await sleep(20);
-    }
-  })();
+  // three submitters keep the worker claiming, so claims and acknowledgements are on the wire when the cut comes
+  const submitter = Promise.all(
+    [1, 2, 3].map(async () => {
+      while (submitting) {
+        const a = ++n;
+        const res = await http<{ task_id: string }>('POST', `${api}/task`, { a, b: 1000 }).catch(() => null);
+        if (res?.status === 202) accepted.set(res.body.task_id, a + 1000);
+        await sleep(20);
+      }
+    }),
+  );
   try {
     await waitUntil(async () => accepted.size >= 40, 20_000, '40 tasks accepted before the cut', 50);
     const someTask = [...accepted.keys()][0];
