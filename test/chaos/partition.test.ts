@@ -75,9 +75,14 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
       answers[name] = { status: res.status, ms: Date.now() - started, retryAfter: res.headers.get('retry-after'), code: res.body.error?.code };
       if (name === 'health') expect(res.body).toMatchObject({ status: 'unhealthy', condition: { reason: 'unavailable' } });
     }
+    const allAnsweredAfter = Date.now() - cutAt;
     for (const a of Object.values(answers)) expect(a).toMatchObject({ status: 503, retryAfter: '1', code: 'store_unavailable' });
+    const metrics = await http<string>('GET', `${api}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('wizard_store_up 0');
+    expect(metrics.body).toContain('wizard_store_condition{reason="unavailable"} 1');
     // each answered within a few seconds of the cut (the first waits out the call deadline, 2.5 s)
-    expect(Date.now() - cutAt).toBeLessThan(5000);
+    expect(allAnsweredAfter).toBeLessThan(5000);
     for (const a of Object.values(answers)) expect(a.ms).toBeLessThan(5000);
 
     await sleep(CUT_MS - (Date.now() - cutAt));
