@@ -80,6 +80,8 @@ interface Ack extends Completion {
   job: Job;
   /** the acknowledgement is settled (recorded, or refused and logged) */
   done: () => void;
+  /** sent before in a call whose answer was lost: it may be recorded already */
+  resent?: boolean;
 }
 
 interface Held {
@@ -243,7 +245,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as persist() logs it */
   const settle = (a: Ack, err: Error | null) => {
-    if (err) reportGivenUp('complete', a.jobId, err);
+    if (err && a.resent && (err instanceof LeaseLostError || err instanceof NotFoundError)) {
+      log.info('complete refused: most likely recorded by the call whose answer was lost', { job_id: a.jobId });
+    } else if (err) reportGivenUp('complete', a.jobId, err);
     a.done();
   };
 
@@ -291,7 +295,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           }
         }
       } catch (err) {
-        if (err instanceof StoreUnavailableError) lane.acks.unshift(...acks); // sent again with the next call
+        if (err instanceof StoreUnavailableError) {
+          for (const a of acks) a.resent ||= err.maybeApplied;
+          lane.acks.unshift(...acks); // sent again with the next call
+        }
         else acks.forEach((a) => settle(a, err instanceof Error ? err : new Error(String(err))));
         if (stopping) break;
         if (!outage.failed(err) && failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
