@@ -6,6 +6,7 @@
  * so once memory is freed every job ends SUCCESS exactly once, with one attempt.
  */
 import { createClient } from 'redis';
+import { StoreOutOfMemoryError } from '../../src/core/errors';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix } from '../helpers/env';
 import { ownRedisServer } from '../helpers/own-redis';
@@ -68,6 +69,9 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('degraded');
     expect(health.body.condition.reason).toBe('out of memory');
+    // the abacus's two ways to add are refused the same way (a script; WATCH and a MULTI whose SET Redis refuses)
+    await expect(store.abacusAdd(1, 'atomic')).rejects.toBeInstanceOf(StoreOutOfMemoryError);
+    await expect(store.abacusAdd(1, 'optimistic')).rejects.toBeInstanceOf(StoreOutOfMemoryError);
     const metrics = await http<string>('GET', `${api}/metrics`);
     expect(metrics.body).toContain('wizard_store_condition{reason="out of memory"} 1');
     expect(metrics.body).toContain('wizard_store_condition{reason="unavailable"} 0');
