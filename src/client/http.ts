@@ -1,6 +1,6 @@
 /** The HTTP client of the API: typed errors out (unreachable → exit 3, 4xx → its code). */
 import tls from 'node:tls';
-import { UnreachableError, WizardError, ErrorCode, errorMessage } from '../core/errors';
+import { UnreachableError, WizardError, ErrorCode, errorMessage, StoreCondition } from '../core/errors';
 
 export interface ApiErrorBody {
   error?: { code?: string; message?: string; details?: { field: string; message: string }[] };
@@ -48,6 +48,11 @@ export function unreachableError(apiUrl: string, err: unknown): UnreachableError
   return new UnreachableError(`cannot reach the API at ${apiUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}${hint}`);
 }
 
+/** the store condition a 503 names (its detail for the field "store"; API nodes before it said none) */
+function storeReason(e: NonNullable<ApiErrorBody['error']>): StoreCondition {
+  return e.details?.find((d) => d.field === 'store')?.message === 'out of memory' ? 'out of memory' : 'unavailable';
+}
+
 export class ApiClient {
   /** extra fetch options: the dispatcher that trusts --ca */
   readonly fetchOptions: { dispatcher?: unknown };
@@ -82,7 +87,7 @@ export class ApiClient {
   private errorOf(res: Response, json: unknown): WizardError {
     const e = (json as ApiErrorBody | null)?.error;
     const message = cliWording(res.status, e?.message ?? `HTTP ${res.status} from ${new URL(res.url || this.baseUrl).pathname}`);
-    if (res.status === 503) return new UnreachableError(`the API at ${this.baseUrl} cannot serve: ${message}`);
+    if (res.status === 503) return new UnreachableError(`the API at ${this.baseUrl} cannot serve: ${message}`, e?.code === 'store_unavailable' ? storeReason(e) : null);
     return new WizardError((e?.code as ErrorCode) ?? 'internal', message, e?.details ?? []);
   }
 

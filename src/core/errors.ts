@@ -80,11 +80,30 @@ export class LeaseLostError extends WizardError {
   }
 }
 
-/** the store (Redis) cannot be reached; the message names the URL */
+/** what keeps the store from serving: it cannot be reached (or answered too late), or it is out of memory */
+export type StoreCondition = 'unavailable' | 'out of memory';
+
+/**
+ * the store (Redis) cannot serve the call; the message names the URL. maybeApplied: the call was
+ * sent and no answer came (a deadline, a connection lost), so it may still have run.
+ */
 export class StoreUnavailableError extends WizardError {
-  constructor(message: string) {
-    super('store_unavailable', message);
+  readonly reason: StoreCondition = 'unavailable';
+  constructor(
+    message: string,
+    readonly maybeApplied = false,
+  ) {
+    super('store_unavailable', message, []);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Redis is at its maxmemory with noeviction: it refuses writes (and scripts) until memory is freed; reads go on */
+export class StoreOutOfMemoryError extends StoreUnavailableError {
+  override readonly reason: StoreCondition = 'out of memory';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreOutOfMemoryError';
   }
 }
 
@@ -96,9 +115,12 @@ export class UsageError extends WizardError {
   }
 }
 
-/** the API (or Redis) cannot be reached from the CLI: exit code 3 */
+/** the API (or Redis) cannot be reached from the CLI: exit code 3. store: the API answered 503 for this store condition */
 export class UnreachableError extends WizardError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly store: StoreCondition | null = null,
+  ) {
     super('unreachable', message);
     this.name = 'UnreachableError';
   }

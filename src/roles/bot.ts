@@ -10,6 +10,8 @@
  * - survives API restarts: every call is retried with backoff; when the API says it does not know
  *   the bot (401: deleted, or a fresh cluster) it registers again; a heartbeat that shows its job
  *   was taken back (it was marked down) abandons the job;
+ * - while the API answers 503 for its store (unreachable, out of memory) the bot logs "lost the
+ *   store" once and "store is back" once, and keeps retrying;
  * - close(): stops claiming, lets the current job finish for up to drainMs, then deregisters
  *   (POST /bots/deregister puts an unfinished job back). close(true) just stops, as a crash would.
  */
@@ -20,6 +22,7 @@ import { handlerFor, isPermanent } from '../core/handlers';
 import { JobView } from '../core/job';
 import { createLogger, Logger } from '../util/log';
 import { retryDelay } from '../util/time';
+import { storeOutage } from './store-outage';
 
 export interface BotOptions {
   /** the API base URL */
@@ -73,6 +76,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
   const o: BotOptions = { ...BOT_DEFAULTS, log: createLogger({ role: 'bot', node_id: options.name }), ...options };
   validateBotOptions(o);
   const log = o.log;
+  const outage = storeOutage(log, o.api);
   const stop = new AbortController();
   let session: Session | null = null;
   let current: Current | null = null;
@@ -97,10 +101,11 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         const registrar = new ApiClient(o.api, o.token, 10_000, o.ca);
         const r = await registrar.post<BotView & { token: string }>('/bots/register', { name: o.name });
         log.info('registered', { bot_id: r.bot_id, api: o.api });
+        outage.ok();
         return { id: r.bot_id, client: new ApiClient(o.api, r.token, 10_000, o.ca) };
       } catch (err) {
         if (stop.signal.aborted) throw err;
-        if (failures === 0) log.warn('cannot register: retrying with backoff', { error: errorMessage(err) });
+        if (!outage.failed(err) && failures === 0) log.warn('cannot register: retrying with backoff', { error: errorMessage(err) });
         await pause(retryDelay(failures));
       }
     }
@@ -114,8 +119,10 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     for (let failures = 0; ; failures++) {
       try {
         await s.client.post(path, body);
+        outage.ok();
         return true;
       } catch (err) {
+        outage.failed(err);
         if (!isRetryable(err) || (stop.signal.aborted && failures >= 3)) {
           if (isUnknownBot(err)) session = null;
           log.warn('report refused: the job is not ours any more', { job_id: current?.id ?? null, path, error: errorMessage(err) });
@@ -170,6 +177,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         session ??= await register();
         const s = session;
         const job = await claimOrResume(s);
+        outage.ok();
         failures = 0;
         if (!job) {
           await pause(o.pollMs);
@@ -183,7 +191,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
           session = null;
           continue;
         }
-        if (failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
+        if (!outage.failed(err) && failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
         await pause(retryDelay(failures++));
       }
     }
@@ -201,6 +209,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         c.abort.abort(new Error('job taken back'));
       }
     } catch (err) {
+      outage.failed(err);
       if (!isUnknownBot(err) || session !== s) return; // the API is away: the next beat tries again
       log.warn('the API does not know this bot: registering again');
       session = null;

@@ -8,12 +8,15 @@
  *   two leaders for a moment (a paused process whose lease lapsed) cannot double a batch.
  * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
+ * - The store going away (or out of memory) is logged once ("lost the store") and its return once;
+ *   ticks fail fast meanwhile and the leader resumes by itself.
  * - close() steps down (releases the lease) so a standby leads at once; close(true) just stops.
  */
 import { BatchSpec, batchJobs } from '../core/batch';
 import { errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
+import { storeOutage } from './store-outage';
 
 export interface SchedulerOptions {
   nodeId: string;
@@ -51,6 +54,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   const o: SchedulerOptions = { ...SCHEDULER_DEFAULTS, log: createLogger({ role: 'scheduler', node_id: options.nodeId }), ...options };
   validateSchedulerOptions(o);
   const log = o.log;
+  const outage = storeOutage(log, store.location);
   // tick often enough to renew the lease (a third of it) and to catch each slot early
   const tickMs = Math.max(50, Math.min(1000, Math.floor(o.leaderLeaseMs / 3), Math.floor(o.populateIntervalMs / 4)));
   let leader: boolean | null = null;
@@ -88,12 +92,14 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
       const was = leader;
       leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
       if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
+      if (!leader) outage.ok();
       void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
       if (!leader || stopping) return;
       await populate(await store.time());
       await housekeeping();
+      outage.ok();
     } catch (err) {
-      log.warn('scheduler tick failed: retrying next tick', { error: errorMessage(err) });
+      if (!outage.failed(err)) log.warn('scheduler tick failed: retrying next tick', { error: errorMessage(err) });
     }
   };
 

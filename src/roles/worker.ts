@@ -8,7 +8,10 @@
  * - CPU-bound handlers (prime chunks) run in a Piscina thread pool, so the event loop stays free
  *   for renewals, heartbeats and shutdown.
  * - Every interval one worker in the cluster (a lock) reaps lapsed leases.
- * - Redis going away is survived: each loop backs off and resumes by itself.
+ * - Redis going away (or out of memory) is survived: each loop backs off and resumes by itself;
+ *   the worker logs "lost the store" once and "store is back" once (store-outage.ts). Leases are
+ *   kept only by renewing them in Redis, which is the one clock: nothing here takes a job back
+ *   on its own reckoning, so a claim whose answer came late is run like any other.
  * - close(): stop claiming, let running jobs finish for up to drainMs, release the rest.
  *   close(true) drops everything at once, as a crash would.
  */
@@ -24,6 +27,7 @@ import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
 import type { PoolResult } from './pool-thread';
+import { storeOutage } from './store-outage';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -76,6 +80,8 @@ interface Ack extends Completion {
   job: Job;
   /** the acknowledgement is settled (recorded, or refused and logged) */
   done: () => void;
+  /** sent before in a call whose answer was lost: it may be recorded already */
+  resent?: boolean;
 }
 
 interface Held {
@@ -121,6 +127,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   validateWorkerOptions(o);
   const log = o.log;
   const debug = log.enabled('debug');
+  const outage = storeOutage(log, store.location);
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
@@ -162,8 +169,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     for (let failures = 0; ; failures++) {
       try {
         await fn();
+        outage.ok();
         return;
       } catch (err) {
+        outage.failed(err);
         if (!(err instanceof StoreUnavailableError) || (stopping && failures > 3)) {
           reportGivenUp(what, job.id, err);
           return;
@@ -246,7 +255,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as persist() logs it */
   const settle = (a: Ack, err: Error | null) => {
-    if (err) reportGivenUp('complete', a.jobId, err);
+    if (err && a.resent && (err instanceof LeaseLostError || err instanceof NotFoundError)) {
+      log.info('complete refused: most likely recorded by the call whose answer was lost', { job_id: a.jobId });
+    } else if (err) reportGivenUp('complete', a.jobId, err);
     a.done();
   };
 
@@ -272,7 +283,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       let acks = lane.acks.splice(0);
       try {
         const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
-        if (failures > 0) log.info('store is back: resuming', { store: store.location });
+        outage.ok();
         failures = 0;
         acks.forEach((a, i) => settle(a, errors[i]));
         acks = []; // settled: a failure from here on (waiting for work) must not send them again
@@ -295,10 +306,13 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           }
         }
       } catch (err) {
-        if (err instanceof StoreUnavailableError) lane.acks.unshift(...acks); // sent again with the next call
+        if (err instanceof StoreUnavailableError) {
+          for (const a of acks) a.resent ||= err.maybeApplied;
+          lane.acks.unshift(...acks); // sent again with the next call
+        }
         else acks.forEach((a) => settle(a, err instanceof Error ? err : new Error(String(err))));
         if (stopping) break;
-        if (failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
+        if (!outage.failed(err) && failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
         await sleep(retryDelay(failures++));
       }
     }
@@ -307,7 +321,13 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     for (const a of lane.acks.splice(0)) void ackAlone(a.job, a.token, a.result).then(a.done);
   };
 
-  const renewAll = async () => {
+  /** one round of renewals at a time: while the store is slow they are skipped, never piled up */
+  let renewing: Promise<void> | null = null;
+  const renewAll = () => {
+    renewing ??= renewHeld().finally(() => (renewing = null));
+    return renewing;
+  };
+  const renewHeld = async () => {
     await Promise.all(
       [...held.values()].map(async (h) => {
         try {
@@ -318,7 +338,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           if (err instanceof LeaseLostError || err instanceof NotFoundError) {
             log.warn('lease lost: abandoning job', { job_id: h.job.id });
             h.stop.abort(err);
-          }
+          } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
         }
       }),
     );
@@ -327,15 +347,15 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const heartbeat = () =>
     store
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size })
-      .catch(() => undefined);
+      .catch((err) => void outage.failed(err));
 
   const reap = async () => {
     try {
       if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, Math.max(250, Math.floor(o.leaseMs / 4))))) return;
       const { requeued, dead } = await store.reap(o.queue);
       if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
-    } catch {
-      /* the store is away; the next tick tries again */
+    } catch (err) {
+      outage.failed(err); // the next tick tries again
     }
   };
 

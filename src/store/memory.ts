@@ -18,7 +18,7 @@ import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, tokenBas
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
-  NodeInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
+  NodeInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, StoreState, Store, StoreOptions,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -835,6 +835,11 @@ export class MemoryStore implements Store {
 
   async stats(): Promise<ServerStats> {
     return { connected_clients: null, total_commands_processed: null, used_memory_human: bytesToHuman(process.memoryUsage().heapUsed) };
+  }
+
+  /** memory is always there (the process's heap is not bounded like maxmemory) */
+  async condition(): Promise<StoreState> {
+    return { condition: null, message: null };
   }
 
   async close(): Promise<void> {

@@ -1,30 +1,34 @@
 /**
  * The Redis adapter (node-redis v5). Every multi-key change is one Lua script (src/store/lua);
  * reads are plain commands. The client reconnects by itself forever; while Redis is away every
- * call fails fast with StoreUnavailableError naming the URL (no offline queue, a command
- * timeout), so the API answers 503 and the roles back off and resume on their own.
+ * call fails fast with StoreUnavailableError naming the URL (no offline queue), and every call
+ * has a deadline that holds after it was written (link.ts): in a partition a call fails after
+ * commandTimeoutMs and its connection is replaced, so the API answers 503 and the roles back
+ * off and resume on their own. An out-of-memory Redis is a store condition too
+ * (StoreOutOfMemoryError): every script is refused whole before it runs, reads go on.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient, ErrorReply, WatchError } from 'redis';
+import { createClient, DisconnectsClientError, ErrorReply, WatchError } from 'redis';
 import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
 } from '../core/abacus';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
-import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
+import { ConflictError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
+import { Client, Link } from './link';
+import { LostClaims } from './lost-claims';
 import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
   BotsDown, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
-  RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions,
+  RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
-type Client = ReturnType<typeof createClient>;
 type Reply = unknown;
 
 const OK = 1;
@@ -37,12 +41,6 @@ const NOT_HOLDER = -6;
 const BOT_MISSING = -7;
 const BOT_BUSY = -8;
 
-/** a connection of its own (blocking reads, WATCH), connecting in the background */
-interface Dedicated {
-  client: Client;
-  connected: Promise<void>;
-}
-
 /** TLS for rediss://: PEM contents of the CA and of a client certificate and key */
 export interface RedisTls {
   ca?: string;
@@ -54,7 +52,10 @@ export interface RedisStoreOptions extends StoreOptions {
   url: string;
   /** with a rediss:// URL: the CA to trust, a client certificate and key */
   tls?: RedisTls;
-  /** a command that gets no answer in this time fails (ms) */
+  /**
+   * a command that gets no answer in this time fails, even after it was written, and its
+   * connection is replaced; an idle connection is PINGed with this deadline too (ms)
+   */
   commandTimeoutMs: number;
   /**
    * connections of its own for the abacus's optimistic transactions (WATCH), opened on demand.
@@ -77,8 +78,8 @@ const QUEUE_SCAN = 10_000;
 const QUEUE_SCAN_PAGE = 500;
 
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
-function claimArgs(queue: string, opts: ClaimOptions): (string | number)[] {
-  return [queue, opts.consumer, opts.max, opts.leaseMs, tokenBase(opts.consumer)];
+function claimArgs(queue: string, opts: ClaimOptions, base: string): (string | number)[] {
+  return [queue, opts.consumer, opts.max, opts.leaseMs, base];
 }
 
 /** claimJobs.lua's answer as jobs claimed at Redis's time, which the jobs' startedAt is */
@@ -127,11 +128,13 @@ export class RedisStore implements Store {
   readonly location: string;
   readonly options: RedisStoreOptions;
   readonly keys: RedisKeys;
-  private readonly client: Client;
-  private readonly blocking = new Map<string, Dedicated>();
-  private readonly watchPool: ConnectionPool<Dedicated>;
+  private readonly main: Link;
+  private readonly blocking = new Map<string, Link>();
+  private readonly watchPool: ConnectionPool<Link>;
   private readonly scripts = scripts();
   private lastError = '';
+  /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
+  private readonly lost: LostClaims;
   private readonly completions: (Completion & { resolve: () => void; reject: (e: unknown) => void })[] = [];
   private closed = false;
   /** names this adapter's rate-limit hits apart from other nodes' */
@@ -139,14 +142,16 @@ export class RedisStore implements Store {
   private hits = 0;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
-    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 5000, watchConnections: 1, ...opts };
+    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 2500, watchConnections: 1, ...opts };
     this.location = redactUrl(this.options.url);
     this.keys = redisKeys(this.options.prefix);
-    this.client = this.makeClient();
-    this.watchPool = new ConnectionPool(() => this.dedicated(), this.options.watchConnections);
+    this.main = this.link(true);
+    this.watchPool = new ConnectionPool(() => this.link(), this.options.watchConnections);
+    this.lost = new LostClaims((queue, base) => this.run<number>('releaseLostClaim', [queue, base]));
   }
 
-  private makeClient(): Client {
+  /** a client; the main one (re)loads the scripts on every connect */
+  private makeClient(main: boolean): Client {
     const client = createClient({
       url: this.options.url,
       disableOfflineQueue: true,
@@ -157,46 +162,66 @@ export class RedisStore implements Store {
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
       },
     });
-    client.on('error', (err: Error) => {
-      this.lastError = err.message || err.constructor.name;
-    });
-    // (re)load the scripts on every connect: a restarted Redis has an empty script cache
-    client.on('ready', () => {
-      for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
-    });
+    // (re)load the scripts on every connect: a restarted Redis has an empty script cache; and
+    // look for the jobs of claims whose answer was lost
+    if (main) {
+      client.on('ready', () => {
+        for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
+        void this.lost.settle();
+      });
+    }
     return client;
   }
 
-  /** start connecting; resolves when connected or after waitMs, whichever is first */
+  /** a connection with deadlines (link.ts), connecting in the background */
+  private link(main = false): Link {
+    return new Link({
+      make: () => this.makeClient(main),
+      deadlineMs: this.options.commandTimeoutMs,
+      pingEveryMs: Math.max(250, Math.floor(this.options.commandTimeoutMs / 2)),
+      onError: (message) => (this.lastError = message),
+    });
+  }
+
+  /** resolves when connected or after waitMs, whichever is first */
   async connect(waitMs = 5000): Promise<this> {
-    const ready = this.client.connect().then(
-      () => undefined,
-      (e: unknown) => {
-        this.lastError = errorMessage(e);
-      },
-    );
-    await withTimeout(ready, waitMs);
+    await withTimeout(this.main.connected, waitMs);
     return this;
   }
 
   get isReady(): boolean {
-    return this.client.isReady;
+    return this.main.isReady;
   }
 
-  private unavailable(err: unknown): StoreUnavailableError {
-    const why = errorMessage(err) || this.lastError || 'not connected';
-    return new StoreUnavailableError(`Redis at ${this.location} is unavailable: ${why}`);
+  /** (maybeApplied: the call was sent, so it may have run) */
+  private unavailable(err: unknown, maybeApplied = false): StoreUnavailableError {
+    const why = (err instanceof DisconnectsClientError ? '' : errorMessage(err)) || this.lastError || 'not connected';
+    return new StoreUnavailableError(`Redis at ${this.location} is unavailable: ${why}`, maybeApplied);
   }
 
-  /** one command; connection failures become StoreUnavailableError */
-  private async cmd<T = Reply>(args: (string | number)[], client: Client = this.client, timeout = this.options.commandTimeoutMs): Promise<T> {
-    if (!client.isReady) throw this.unavailable(this.lastError || 'not connected');
+  /**
+   * one command, with a deadline that holds after it is written; connection failures, a
+   * deadline passed and the replies of a Redis that cannot serve become StoreUnavailableError
+   * (StoreOutOfMemoryError for OOM)
+   */
+  private async cmd<T = Reply>(args: (string | number)[], link: Link = this.main, deadlineMs = this.options.commandTimeoutMs): Promise<T> {
+    if (!link.isReady) throw this.unavailable(this.lastError || 'not connected');
     try {
-      return (await client.sendCommand(args.map(String), { timeout })) as T;
+      return (await link.call((c) => c.sendCommand(args.map(String)), deadlineMs)) as T;
     } catch (err) {
-      if (err instanceof ErrorReply && !/^(LOADING|MASTERDOWN|READONLY)/.test(err.message)) throw err;
-      throw this.unavailable(err);
+      throw this.classify(err);
     }
+  }
+
+  /** an error of a call as the store reports it: Redis's own refusals stay ErrorReply */
+  private classify(err: unknown): unknown {
+    if (err instanceof WizardError) return err;
+    if (err instanceof ErrorReply) {
+      if (err.message.startsWith('OOM')) return new StoreOutOfMemoryError(`Redis at ${this.location} refuses writes: out of memory (${err.message.split('. script:')[0]})`);
+      if (!/^(LOADING|MASTERDOWN|READONLY|BUSY)/.test(err.message)) return err;
+      return this.unavailable(err);
+    }
+    return this.unavailable(err, true);
   }
 
   /**
@@ -258,49 +283,47 @@ export class RedisStore implements Store {
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    return claimResult(await this.run<ClaimReply>('claimJobs', claimArgs(queue, opts)), queue, opts.consumer);
+    return claimResult(await this.claiming(queue, opts, (base) => this.run<ClaimReply>('claimJobs', claimArgs(queue, opts, base))), queue, opts.consumer);
   }
 
   async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
-    const [codes, claimed] = await this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions), ...claimArgs(queue, opts)]);
+    const [codes, claimed] = await this.claiming(queue, opts, (base) =>
+      this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions), ...claimArgs(queue, opts, base)]),
+    );
     return { errors: completions.map((c, i) => this.codeError(codes[i], c.jobId)), claim: claimResult(claimed, queue, opts.consumer) };
   }
 
-  /** open a connection of its own (it reconnects by itself like the main one) */
-  private dedicated(): Dedicated {
-    const client = this.client.duplicate();
-    client.on('error', (err: Error) => {
-      this.lastError = err.message;
-    });
-    const connected = client.connect().then(
-      () => undefined,
-      (e: unknown) => {
-        this.lastError = errorMessage(e);
-      },
-    );
-    return { client, connected };
-  }
-
-  /** the dedicated connection's client, once it is connected (or commandTimeoutMs has passed) */
-  private async ready(d: Dedicated): Promise<Client> {
-    if (!d.client.isReady) await withTimeout(d.connected, this.options.commandTimeoutMs);
-    return d.client;
+  /** a claim under a token base of its own; when its answer is lost, its jobs are given back (lost-claims.ts) */
+  private async claiming<T>(queue: string, opts: ClaimOptions, call: (base: string) => Promise<T>): Promise<T> {
+    const base = tokenBase(opts.consumer);
+    try {
+      return await call(base);
+    } catch (err) {
+      if (opts.max > 0 && err instanceof StoreUnavailableError && err.maybeApplied) this.lost.add(queue, base, opts.leaseMs);
+      throw err;
+    }
   }
 
   /**
    * Blocking commands get connections of their own, one per purpose (waiting for work, reading
    * events), so a worker and an event reader in one process never queue behind each other.
    */
-  private blockingClient(purpose: 'work' | 'events'): Promise<Client> {
-    let d = this.blocking.get(purpose);
-    if (!d) this.blocking.set(purpose, (d = this.dedicated()));
-    return this.ready(d);
+  private blockingLink(purpose: 'work' | 'events'): Promise<Link> {
+    let l = this.blocking.get(purpose);
+    if (!l) this.blocking.set(purpose, (l = this.link()));
+    return this.ready(l);
+  }
+
+  /** the link, once it is connected (or commandTimeoutMs has passed) */
+  private async ready(l: Link): Promise<Link> {
+    if (!l.isReady) await withTimeout(l.connected, this.options.commandTimeoutMs);
+    return l;
   }
 
   async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
-    const c = await this.blockingClient('work');
+    const l = await this.blockingLink('work');
     const secs = Math.max(0.01, timeoutMs / 1000).toFixed(3);
-    const got = await this.cmd<unknown[] | null>(['BZPOPMIN', this.keys.marker(queue), secs], c, timeoutMs + this.options.commandTimeoutMs);
+    const got = await this.cmd<unknown[] | null>(['BZPOPMIN', this.keys.marker(queue), secs], l, timeoutMs + this.options.commandTimeoutMs);
     return got !== null;
   }
 
@@ -353,8 +376,15 @@ export class RedisStore implements Store {
     return job ?? null;
   }
 
+  /** recording checked_by is best-effort: an out-of-memory Redis refuses it, and the job is read all the same */
   async checkJob(jobId: string, checkedBy: string): Promise<Job | null> {
-    const flat = await this.run<string[]>('checkJob', [jobId, checkedBy]);
+    let flat: string[];
+    try {
+      flat = await this.run<string[]>('checkJob', [jobId, checkedBy]);
+    } catch (err) {
+      if (!(err instanceof StoreOutOfMemoryError)) throw err;
+      return this.getJob(jobId);
+    }
     return flat.length ? decodeJob(pairsToRecord(flat), jobId) : null;
   }
 
@@ -468,8 +498,8 @@ export class RedisStore implements Store {
     const args: (string | number)[] = ['XREAD', 'COUNT', count];
     if (blockMs > 0) args.push('BLOCK', blockMs);
     args.push('STREAMS', this.keys.events, afterId);
-    const client = blockMs > 0 ? await this.blockingClient('events') : this.client;
-    const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, client, blockMs + this.options.commandTimeoutMs);
+    const link = blockMs > 0 ? await this.blockingLink('events') : this.main;
+    const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, link, blockMs + this.options.commandTimeoutMs);
     if (!reply) return [];
     return reply[0][1].flatMap(([id, flat]) => decodeEvents(id, flat));
   }
@@ -634,23 +664,25 @@ export class RedisStore implements Store {
    * EXEC. Answers the new sum, or null when EXEC was aborted because the sum moved (or the
    * connection was re-made after WATCH, which node-redis also reports as a WatchError).
    */
-  private async tryAddWatched(d: Dedicated, n: bigint): Promise<bigint | null> {
-    const c = await this.ready(d);
+  private async tryAddWatched(l: Link, n: bigint): Promise<bigint | null> {
+    await this.ready(l);
+    if (!l.isReady) throw this.unavailable(this.lastError || 'not connected');
     const key = this.keys.abacus;
+    const deadline = this.options.commandTimeoutMs;
+    const pinned = l.client; // WATCH, GET and EXEC on one connection, or not at all
     try {
-      const [, current] = await Promise.all([c.watch(key), c.get(key)]); // one round trip: WATCH, then GET
+      const [, current] = await l.call((c) => Promise.all([c.watch(key), c.get(key)]), deadline, pinned); // one round trip: WATCH, then GET
       const next = BigInt(current ?? 0) + n;
       if (!fitsInt64(next)) {
-        await c.unwatch();
+        await l.call((c) => c.unwatch(), deadline, pinned);
         throw sumOutOfRange(n);
       }
       await this.options.betweenReadAndWrite?.();
-      await c.multi().set(key, next.toString()).exec();
+      await l.call((c) => c.multi().set(key, next.toString()).exec(), deadline, pinned);
       return next;
     } catch (err) {
       if (err instanceof WatchError) return null;
-      if (err instanceof WizardError || err instanceof ErrorReply) throw err;
-      throw this.unavailable(err);
+      throw this.classify(err);
     }
   }
 
@@ -689,6 +721,25 @@ export class RedisStore implements Store {
     };
   }
 
+  /**
+   * what keeps Redis from serving now: unreachable (not connected, or no answer in time), or out
+   * of memory (used memory past maxmemory: Redis refuses writes, as INFO memory shows it)
+   */
+  async condition(): Promise<StoreState> {
+    let info: Record<string, string>;
+    try {
+      info = pairsFromInfo(await this.cmd<string>(['INFO', 'memory']));
+    } catch (err) {
+      return { condition: 'unavailable', message: errorMessage(err) };
+    }
+    const max = Number(info.maxmemory ?? 0);
+    const used = Number(info.used_memory ?? 0) - Number(info.mem_not_counted_for_evict ?? 0);
+    if (max > 0 && used > max && info.maxmemory_policy === 'noeviction') {
+      return { condition: 'out of memory', message: `Redis at ${this.location} refuses writes: out of memory (${used} bytes used, maxmemory ${max})` };
+    }
+    return { condition: null, message: null };
+  }
+
   async stats(): Promise<ServerStats> {
     const info = pairsFromInfo(await this.cmd<string>(['INFO']));
     const n = (v: string | undefined) => (v === undefined ? null : Number(v));
@@ -702,13 +753,8 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [...[...this.blocking.values()].map((d) => d.client), ...this.watchPool.members.map((d) => d.client), this.client]) {
-      try {
-        if (c.isOpen) c.destroy();
-      } catch {
-        /* already gone */
-      }
-    }
+    this.lost.close();
+    for (const l of [...this.blocking.values(), ...this.watchPool.members, this.main]) l.close();
   }
 }
 

@@ -2,6 +2,17 @@
  * The Lua scripts, one per multi-key state transition, each prefixed with lib.lua. They run by
  * SHA (EVALSHA) and are sent whole only when Redis does not know them (NOSCRIPT: first use, or
  * after a Redis restart).
+ *
+ * Each starts with a `#!lua` shebang (Redis 7 / Valkey script flags). Without one, Redis refuses
+ * only a script's first write command under OOM (maxmemory with noeviction), and claimJobs'
+ * first write (RPOP) is not one it refuses: it took jobs and then wrote freely, while every
+ * completion was refused. With the shebang and no `allow-oom` flag, Redis refuses the whole
+ * script before it runs, so under OOM a claim takes nothing and a transition is all or nothing.
+ * The only scripts flagged `allow-oom` are the lease renewals and the nodes' heartbeats, which rewrite the score of a
+ * lease that exists and a bot's heartbeat fields (no new keys, a few bytes at most): a live holder keeps
+ * its leases through an OOM episode, so when memory is back its acknowledgements land before
+ * any reaper could take the jobs back. Keys are all under one hash tag (KEYS[1]), so no flag for
+ * cross-slot access is needed.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -35,13 +46,19 @@ export const SCRIPT_NAMES = [
   'hitRateLimit',
   'heartbeatNode',
   'liveNodes',
+  'releaseLostClaim',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+/** scripts Redis runs under OOM too (see above); every other one it refuses whole */
+const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>(['renewLease', 'heartbeatBot', 'heartbeatNode']);
 
 export interface LuaScript {
   name: ScriptName;
   source: string;
   sha: string;
+  /** runs under OOM (its shebang has flags=allow-oom) */
+  allowOom: boolean;
 }
 
 function read(name: string): string {
@@ -55,8 +72,9 @@ export function scripts(): Record<ScriptName, LuaScript> {
   const lib = read('lib');
   const all = {} as Record<ScriptName, LuaScript>;
   for (const name of SCRIPT_NAMES) {
-    const source = `${lib}\n${read(name)}`;
-    all[name] = { name, source, sha: createHash('sha1').update(source).digest('hex') };
+    const allowOom = ALLOW_OOM.has(name);
+    const source = `#!lua${allowOom ? ' flags=allow-oom' : ''}\n${lib}\n${read(name)}`; // the shebang must be the first line
+    all[name] = { name, source, sha: createHash('sha1').update(source).digest('hex'), allowOom };
   }
   loaded = all;
   return all;

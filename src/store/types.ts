@@ -46,6 +46,7 @@ import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { Job, JobState, NewJob } from '../core/job';
+import type { StoreCondition } from '../core/errors';
 
 export interface StoreOptions {
   /** every key lives under it (hash-tagged: `{prefix}:...`) */
@@ -152,6 +153,13 @@ export interface ServerInfo {
   version: string;
   role: string;
   mode: string;
+}
+
+/** what keeps the store from serving now, if anything (Store.condition) */
+export interface StoreState {
+  /** null: it serves reads and writes */
+  condition: StoreCondition | null;
+  message: string | null;
 }
 
 export interface ServerStats {
@@ -301,5 +309,7 @@ export interface Store {
   time(): Promise<number>;
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
+  /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */
+  condition(): Promise<StoreState>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * {"error": {"code": "validation_failed", "message": "n must be an integer >= 10000", "details": [...]}}
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { HTTP_STATUS, NotFoundError, WizardError } from '../../core/errors';
+import { HTTP_STATUS, NotFoundError, StoreUnavailableError, WizardError } from '../../core/errors';
 import type { Logger } from '../../util/log';
 
 export function errorBody(code: string, message: string, details: unknown[] = []) {
@@ -36,7 +36,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     const status = HTTP_STATUS[known.code];
     if (known.code === 'store_unavailable') res.set('Retry-After', '1');
-    res.status(status).json(errorBody(known.code, known.message, known.details));
+    // a store condition names itself: {"field": "store", "message": "out of memory"}
+    const details = known instanceof StoreUnavailableError ? [{ field: 'store', message: known.reason }] : known.details;
+    res.status(status).json(errorBody(known.code, known.message, details));
   };
 }
 

@@ -46,7 +46,7 @@ interface Op {
 /** every route, keyed as Express writes it ("GET /jobs/:id") */
 export const OPERATIONS: Record<string, Op> = {
   'GET /healthz': { tag: 'operations', summary: 'liveness', responses: { 200: 'this node is up' } },
-  'GET /health': { tag: 'operations', summary: 'Redis status and stats, the current sum, live workers', responses: { 200: 'healthy', 503: 'the store is unreachable' } },
+  'GET /health': { tag: 'operations', summary: 'Redis status and stats, the current sum, live workers', responses: { 200: 'healthy, or degraded with its condition (Redis out of memory: reads served, writes 503)', 503: 'the store is unreachable or does not answer in time' } },
   'GET /metrics': { tag: 'operations', summary: 'Prometheus metrics of this node and of the cluster', produces: 'text/plain', responses: { 200: 'Prometheus text format 0.0.4' } },
   'GET /openapi.json': { tag: 'operations', summary: 'this document', responses: { 200: 'the OpenAPI document' } },
   'GET /docs': { tag: 'operations', summary: 'Swagger UI for this document', produces: 'text/html', responses: { 200: 'an HTML page' } },

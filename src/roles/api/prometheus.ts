@@ -11,7 +11,10 @@
 import { RequestHandler, Router } from 'express';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES } from '../../core/job';
+import type { StoreCondition } from '../../core/errors';
 import { createJobMetrics, JobMetrics, processRegistry } from '../job-metrics';
+
+const STORE_CONDITIONS: readonly StoreCondition[] = ['unavailable', 'out of memory'];
 import type { ApiContext } from './context';
 import type { ApiMetrics } from './metrics';
 import type { Logger } from '../../util/log';
@@ -90,7 +93,10 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', `seconds since each bot last heartbeated (the ${BOT_HEARTBEAT_SERIES} most recent)`, ['bot_id', 'name', 'status']);
   const workers = g('wizard_workers_live', 'workers heartbeating now');
   const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
+  const condition = g('wizard_store_condition', '1 for what keeps the store from serving now (reason: unavailable, out of memory), else 0', ['reason']);
   return async () => {
+    const state = await ctx.store.condition();
+    for (const reason of STORE_CONDITIONS) condition.set({ reason }, state.condition === reason ? 1 : 0);
     try {
       const [counts, queues, botList, live, now] = await Promise.all([
         ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker'), ctx.store.time(),

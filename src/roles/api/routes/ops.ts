@@ -1,7 +1,7 @@
 /** Operations: /health (the store, its stats, the sum, live workers) and /healthz (liveness only). */
 import { Router } from 'express';
 import { sumToJson } from '../../../core/abacus';
-import { errorMessage } from '../../../core/errors';
+import { errorMessage, StoreUnavailableError } from '../../../core/errors';
 import type { ApiContext } from '../context';
 
 export function opsRoutes(ctx: ApiContext): Router {
@@ -11,13 +11,20 @@ export function opsRoutes(ctx: ApiContext): Router {
     res.json({ status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
   });
 
+  /**
+   * 200 healthy; 200 degraded while Redis is out of memory (reads are served, writes answer 503),
+   * with the reason; 503 unhealthy, with Retry-After, while it cannot be reached or answers late
+   */
   r.get('/health', async (_req, res) => {
     try {
-      const [ping, stats, workers, sum] = await Promise.all([ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker'), ctx.store.abacusSum()]);
+      const [ping, stats, workers, sum, state] = await Promise.all([
+        ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker'), ctx.store.abacusSum(), ctx.store.condition(),
+      ]);
       res.json({
-        status: 'healthy',
+        status: state.condition ? 'degraded' : 'healthy',
         node_id: ctx.nodeId,
         redis_connected: true,
+        ...(state.condition ? { condition: { reason: state.condition, message: state.message } } : {}),
         current_sum: sumToJson(sum),
         store: { kind: ctx.store.kind, url: ctx.store.location, ...ping },
         stats,
@@ -25,10 +32,13 @@ export function opsRoutes(ctx: ApiContext): Router {
         workers: { live: workers.length, nodes: workers.map((w) => ({ node_id: w.nodeId, last_seen: new Date(w.seenAt).toISOString(), ...w.info })) },
       });
     } catch (err) {
+      const reason = err instanceof StoreUnavailableError ? err.reason : 'unavailable';
+      res.set('Retry-After', '1');
       res.status(503).json({
         status: 'unhealthy',
         node_id: ctx.nodeId,
         redis_connected: false,
+        condition: { reason, message: errorMessage(err) },
         store: { kind: ctx.store.kind, url: ctx.store.location },
         error: { code: 'store_unavailable', message: errorMessage(err) },
       });
