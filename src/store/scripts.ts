@@ -8,9 +8,11 @@
  * first write (RPOP) is not one it refuses: it took jobs and then wrote freely, while every
  * completion was refused. With the shebang and no `allow-oom` flag, Redis refuses the whole
  * script before it runs, so under OOM a claim takes nothing and a transition is all or nothing.
- * The only scripts flagged `allow-oom` are the lease renewals and the nodes' heartbeats, which rewrite the score of a
- * lease that exists and a bot's heartbeat fields (no new keys, a few bytes at most): a live holder keeps
- * its leases through an OOM episode, so when memory is back its acknowledgements land before
+ * The scripts flagged `allow-oom` write a few bytes at most and make nothing that grows: the
+ * lease renewals (the score of a lease that exists, a bot's heartbeat fields), a node's heartbeat
+ * (one small key it rewrites) and the read of live nodes (it only removes lapsed ones). A live
+ * holder keeps its leases through an OOM episode, and /health still counts the live workers, so
+ * when memory is back its acknowledgements land before
  * any reaper could take the jobs back. Keys are all under one hash tag (KEYS[1]), so no flag for
  * cross-slot access is needed.
  */
@@ -51,7 +53,7 @@ export const SCRIPT_NAMES = [
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 /** scripts Redis runs under OOM too (see above); every other one it refuses whole */
-const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>(['renewLease', 'heartbeatBot', 'heartbeatNode']);
+const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>(['renewLease', 'heartbeatBot', 'heartbeatNode', 'liveNodes']);
 
 export interface LuaScript {
   name: ScriptName;
