@@ -6,9 +6,11 @@ export type ErrorCode =
   | 'validation_failed'
   | 'unauthorized'
   | 'forbidden'
+  | 'admin_token_not_configured'
   | 'not_found'
   | 'conflict'
   | 'lease_lost'
+  | 'method_not_allowed'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
@@ -125,9 +127,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   usage: 400,
   unauthorized: 401,
   forbidden: 403,
+  admin_token_not_configured: 403,
   not_found: 404,
   conflict: 409,
   lease_lost: 409,
+  method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,

@@ -1,7 +1,8 @@
 /**
  * Seed 003's abacus: one running sum shared by every API node, no add ever lost. The sum is a
  * signed 64-bit integer; in JSON it is a number while it is a safe integer and an exact decimal
- * string beyond (see sumToJson). Resetting it needs the admin token once one is configured.
+ * string beyond (see sumToJson). Resetting it is an admin route: refused (403) while no admin
+ * token is configured.
  */
 import { Router } from 'express';
 import { AbacusAddResult, SumConflictError, sumToJson } from '../../../core/abacus';
@@ -38,7 +39,7 @@ export function abacusRoutes(ctx: ApiContext): Router {
     res.json({ sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
-  r.delete('/abacus/sum', requireAdmin(ctx.adminToken, 'open'), async (_req, res) => {
+  r.delete('/abacus/sum', requireAdmin(ctx), async (_req, res) => {
     await ctx.store.abacusReset();
     res.json({ message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });

@@ -37,7 +37,7 @@ export function botRoutes(ctx: ApiContext): Router {
     res.status(204).end();
   });
 
-  r.delete('/bots/:id', requireAdmin(ctx.adminToken), async (req, res) => {
+  r.delete('/bots/:id', requireAdmin(ctx), async (req, res) => {
     const id = String(req.params.id);
     if (!(await ctx.store.removeBot(id))) throw new NotFoundError(`bot ${id} not found`);
     res.status(204).end();

@@ -11,7 +11,7 @@ import type { ApiContext } from '../context';
 
 export function dlqRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const admin = requireAdmin(ctx.adminToken);
+  const admin = requireAdmin(ctx);
 
   r.get('/dlq', admin, async (req, res) => {
     const q = parseInput(dlqQuery, req.query);

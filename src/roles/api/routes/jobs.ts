@@ -20,7 +20,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   const r = Router();
   const p = ctx.processing ?? PROCESSING_DEFAULTS;
   const bot = requireBot(ctx.store);
-  const admin = requireAdmin(ctx.adminToken);
+  const admin = requireAdmin(ctx);
 
   /** a bot's attempt ended: its run time, from the start it reported (or its claim) to now */
   const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {

@@ -5,13 +5,15 @@ import { NotFoundError } from '../../../core/errors';
 import { taskStatusView } from '../../../core/job';
 import { compute } from '../../../core/math';
 import { addQuery, parseInput, taskBody } from '../../../core/schemas';
+import { adminConfigured } from '../admin';
 import type { ApiContext } from '../context';
 
 export function mathRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.get('/whoami', (_req, res) => {
-    res.json({ node_id: ctx.nodeId, container_id: os.hostname(), hostname: os.hostname(), pid: process.pid, role: 'api' });
+    // admin: whether admin routes can be used here at all (the dashboard greys its admin actions out), never the token
+    res.json({ node_id: ctx.nodeId, container_id: os.hostname(), hostname: os.hostname(), pid: process.pid, role: 'api', admin: adminConfigured(ctx) ? 'configured' : 'not configured' });
   });
 
   r.get('/add', (req, res) => {
