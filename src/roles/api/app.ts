@@ -15,6 +15,8 @@ import { metricsRoutes, metricsTimer } from './prometheus';
 import { docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 import { applySecurity, checkJsonDepth } from './security';
+import { dashboardPaths } from './access';
+import { methodGate } from './methods';
 
 export const BODY_LIMIT = '64kb';
 
@@ -34,6 +36,7 @@ export function createApp(ctx: ApiContext): Express {
   app.set('query parser', 'simple');
   app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
   applySecurity(app, ctx); // headers, CORS, rate limit, tokens (issue #7)
+  app.use(methodGate(app, dashboardPaths())); // 405 with Allow, OPTIONS, from the route table (before any body is read)
   app.use(metricsRoutes(ctx)); // GET /metrics
   app.use(requireJsonBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth }));
