@@ -57,7 +57,8 @@ test('with no admin token configured, every admin route is a 403 admin_token_not
   const before = { sum: String(await store.abacusSum()), bots: (await store.listBots()).length, counts: await store.countByState() };
   const seen: string[] = [];
   for (const [method, path] of ADMIN_OPS) {
-    for (const headers of [{}, { authorization: `Bearer ${ADMIN}` }, { 'x-admin-token': 'anything' }]) {
+    const tries: Record<string, string>[] = [{}, { authorization: `Bearer ${ADMIN}` }, { 'x-admin-token': 'anything' }];
+    for (const headers of tries) {
       const target = path.replace('some-id', bot);
       const res = await http<ErrorBody>(method, `${nodes.bare}${target}`, method === 'POST' ? {} : undefined, headers);
       seen.push(`${method} ${path} ${res.status} ${res.body.error?.code}`);
