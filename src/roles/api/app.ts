@@ -20,8 +20,12 @@ import { methodGate } from './methods';
 
 export const BODY_LIMIT = '64kb';
 
+/** GET and HEAD take no body: whatever one carries is not read (so it cannot make them a 400, 413 or 415) */
+const readsBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+
 /** a request that carries a body must say it is JSON: anything else is a 415, never ignored */
 const requireJsonBody: RequestHandler = (req, _res, next) => {
+  if (!readsBody(req.method)) return next();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is('application/json')) {
     return next(new WizardError('unsupported_media_type', `the body must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`));
@@ -39,7 +43,8 @@ export function createApp(ctx: ApiContext): Express {
   app.use(methodGate(app, dashboardPaths())); // 405 with Allow, OPTIONS, from the route table (before any body is read)
   app.use(metricsRoutes(ctx)); // GET /metrics
   app.use(requireJsonBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth }));
+  const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
+  app.use((req, res, next) => (readsBody(req.method) ? json(req, res, next) : next()));
   app.use(opsRoutes(ctx));
   app.use(docsRoutes());
   app.use(mathRoutes(ctx));

@@ -10,6 +10,7 @@ import { UnprocessableError } from '../../../core/errors';
 import { abacusBody, parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export function abacusRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -31,17 +32,17 @@ export function abacusRoutes(ctx: ApiContext): Router {
     }
     counts.adds++;
     counts.conflicts += added.conflicts;
-    res.json({ new_sum: sumToJson(added.sum), added: number, timestamp: new Date().toISOString(), node_id: ctx.nodeId, conflicts: added.conflicts });
+    reply(res, RESPONSES.added, { new_sum: sumToJson(added.sum), added: number, timestamp: new Date().toISOString(), node_id: ctx.nodeId, conflicts: added.conflicts });
   });
 
   r.get('/abacus/sum', async (_req, res) => {
     const sum = await ctx.store.abacusSum();
-    res.json({ sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
+    reply(res, RESPONSES.sum, { sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
   r.delete('/abacus/sum', requireAdmin(ctx), async (_req, res) => {
     await ctx.store.abacusReset();
-    res.json({ message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
+    reply(res, RESPONSES.reset, { message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
   return r;

@@ -3,18 +3,19 @@ import { Router } from 'express';
 import { sumToJson } from '../../../core/abacus';
 import { errorMessage } from '../../../core/errors';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export function opsRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
+    reply(res, RESPONSES.healthz, { status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
   });
 
   r.get('/health', async (_req, res) => {
     try {
       const [ping, stats, workers, sum] = await Promise.all([ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker'), ctx.store.abacusSum()]);
-      res.json({
+      reply(res, RESPONSES.health, {
         status: 'healthy',
         node_id: ctx.nodeId,
         redis_connected: true,
@@ -25,13 +26,14 @@ export function opsRoutes(ctx: ApiContext): Router {
         workers: { live: workers.length, nodes: workers.map((w) => ({ node_id: w.nodeId, last_seen: new Date(w.seenAt).toISOString(), ...w.info })) },
       });
     } catch (err) {
-      res.status(503).json({
+      res.set('Retry-After', '1');
+      reply(res, RESPONSES.unhealthy, {
         status: 'unhealthy',
         node_id: ctx.nodeId,
         redis_connected: false,
         store: { kind: ctx.store.kind, url: ctx.store.location },
-        error: { code: 'store_unavailable', message: errorMessage(err) },
-      });
+        error: { code: 'store_unavailable', message: errorMessage(err), details: [] },
+      }, 503);
     }
   });
 
