@@ -21,7 +21,7 @@ interface Pattern {
 }
 
 /** a route path as Express matches it: `:name` is one segment, a trailing slash is optional, any case */
-function compile(path: string): RegExp {
+export function compile(path: string): RegExp {
   const source = path
     .split(/(:\w+)/)
     .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
@@ -29,18 +29,21 @@ function compile(path: string): RegExp {
   return new RegExp(`^${source.replace(/\/$/, '')}/?$`, 'i');
 }
 
-/** the route table: every path pattern with its methods (GET implies HEAD), and extra GET-only paths */
-export function methodTable(app: Express, getPaths: Iterable<string> = []): Pattern[] {
+/** a table of routes ([METHOD, Express path]): every path pattern with its methods (GET implies HEAD) */
+export function routeTable(routes: Iterable<readonly [string, string]>): Pattern[] {
   const byPath = new Map<string, Set<string>>();
-  const add = (method: string, path: string) => {
+  for (const [method, path] of routes) {
     const set = byPath.get(path) ?? new Set<string>();
     set.add(method);
     if (method === 'GET') set.add('HEAD');
     byPath.set(path, set);
-  };
-  for (const [method, path] of listRoutes(app)) add(method, path);
-  for (const path of getPaths) add('GET', path);
+  }
   return [...byPath].map(([path, methods]) => ({ re: compile(path), params: (path.match(/:\w+/g) ?? []).length, methods }));
+}
+
+/** the app's route table, and extra GET-only paths (the dashboard's files) */
+export function methodTable(app: Express, getPaths: Iterable<string> = []): Pattern[] {
+  return routeTable([...listRoutes(app), ...[...getPaths].map((p) => ['GET', p] as const)]);
 }
 
 /** the methods a path is served with (OPTIONS included), or null when no route has the path */
