@@ -61,7 +61,8 @@ export function accessGate(store: Store, tokens: TokenTable | null, dashboard = 
   if (!tokens) return (_req, _res, next) => next();
   return async (req, res, next) => {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const need = method === 'GET' && dashboard.has(req.path) ? 'public' : routeNeed(req.method, req.path);
+    // OPTIONS says only which methods a path has, as the public OpenAPI document does
+    const need = req.method === 'OPTIONS' || (method === 'GET' && dashboard.has(req.path)) ? 'public' : routeNeed(req.method, req.path);
     if (need === 'public') return next();
     const token = presentedToken(req) ?? req.get('x-bot-token') ?? null;
     let principal = token === null ? null : tokens.find(token);
