@@ -94,8 +94,9 @@ function request(r: Rand, method: string, route: string, op: Operation): Req {
 }
 
 /**
- * the fuzz suite for share `part` of `parts` of the routes (every parts-th route from the
- * part-th), against an API process of its own; part 0 also checks every route has a spec
+ * the fuzz suite for share `part` of `parts` of the document's operations (every parts-th from
+ * the part-th), against an API process of its own; part 0 also checks every route of the app is
+ * an operation of the document
  */
 export function fuzzRoutes(part: number, parts: number): void {
   let api: string;

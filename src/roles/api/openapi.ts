@@ -174,7 +174,6 @@ export function statusesOf(key: string): Record<number, string | Answer> {
   return { ...out, ...op.errors };
 }
 
-
 /** a ResponseName as a reference to its component schema */
 const ref = (name: ResponseName) => ({ $ref: `#/components/schemas/${name}` });
 
