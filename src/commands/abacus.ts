@@ -33,7 +33,7 @@ const sum = withClientFlags(new Command('sum').description('print the running su
   ui.line(`sum ${ui.c.bold(String(res.sum))} (on ${res.node_id})`);
 });
 
-const reset = withClientFlags(new Command('reset').description('reset the running sum to 0 (needs the admin token once the API has one)')).action(
+const reset = withClientFlags(new Command('reset').description('reset the running sum to 0 (needs the admin token; refused by an API with none)')).action(
   async (flags) => {
     const { ui, api } = clientOf(flags);
     const res = await api.delete<{ message: string; node_id: string }>('/abacus/sum');

@@ -4,11 +4,10 @@
  * default is simulated work that takes processingDurationMs and fails at failureRate.
  */
 import { ValidationError } from './errors';
-import { JobType, NewJob } from './job';
-import { parseInput, simParams, taskBody } from './schemas';
+import type { NewJob } from './job';
+import { BATCH_TYPES, parseInput, simParams, taskBody } from './schemas';
 
-/** the job types a batch may hold: work a bot (or a worker) runs on its own */
-export const BATCH_TYPES = ['sim', 'task'] as const satisfies readonly JobType[];
+export { BATCH_TYPES };
 export type BatchType = (typeof BATCH_TYPES)[number];
 
 export const DEFAULT_BOT_QUEUE = 'bots';

@@ -6,9 +6,11 @@ export type ErrorCode =
   | 'validation_failed'
   | 'unauthorized'
   | 'forbidden'
+  | 'admin_token_not_configured'
   | 'not_found'
   | 'conflict'
   | 'lease_lost'
+  | 'method_not_allowed'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
@@ -81,7 +83,9 @@ export class LeaseLostError extends WizardError {
 }
 
 /** what keeps the store from serving: it cannot be reached (or answered too late), or it is out of memory */
-export type StoreCondition = 'unavailable' | 'out of memory';
+/** what keeps the store from serving: unreachable or answering too late; refusing writes at its maxmemory */
+export const STORE_CONDITIONS = ['unavailable', 'out of memory'] as const;
+export type StoreCondition = (typeof STORE_CONDITIONS)[number];
 
 /**
  * the store (Redis) cannot serve the call; the message names the URL. maybeApplied: the call was
@@ -155,9 +159,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   usage: 400,
   unauthorized: 401,
   forbidden: 403,
+  admin_token_not_configured: 403,
   not_found: 404,
   conflict: 409,
   lease_lost: 409,
+  method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,

@@ -82,7 +82,11 @@ export interface NewJob {
 export const DEFAULT_QUEUE = 'default';
 
 /** a time (ms) in ISO 8601, or null */
-export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+export function iso(ms: number): string;
+export function iso(ms: number | null): string | null;
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
 
 /** the generic JSON view (GET /jobs/:id, --json output) */
 export function jobView(job: Job) {
@@ -126,12 +130,18 @@ export function taskStatusView(job: Job) {
 }
 
 /** seed 002: GET /api/jobs/:id */
+/** a prime count's result, as the script that records its last chunk writes it */
+export interface PrimeCountResult {
+  prime_count: number;
+  duration_sec: number;
+}
+
 export function primeJobView(job: Job) {
   return {
     job_id: job.id,
     state: job.state,
     progress: job.progress ?? { completed: 0, total: 0 },
-    result: job.state === 'SUCCESS' ? job.result : null,
+    result: job.state === 'SUCCESS' ? (job.result as PrimeCountResult) : null,
     error: job.error,
     params: job.params,
     created_at: iso(job.createdAt),

@@ -10,7 +10,7 @@ export interface MathParams {
   op: MathOp;
 }
 
-export function compute({ a, b, op }: MathParams): number {
+function apply({ a, b, op }: MathParams): number {
   switch (op) {
     case 'add':
       return a + b;
@@ -22,4 +22,18 @@ export function compute({ a, b, op }: MathParams): number {
       if (b === 0) throw new ValidationError('b must not be 0 for op=div', [{ field: 'b', message: 'division by zero' }]);
       return a / b;
   }
+}
+
+/**
+ * a op b, or a ValidationError when the result is not a finite number (1e308 mul 10 overflows a
+ * double): JSON has no Infinity, so such a result would be sent as null. The API answers it as a
+ * 400 naming `result`; a task fails with it (FAILURE at once: no retry mends it).
+ */
+export function compute(params: MathParams): number {
+  const result = apply(params);
+  if (!Number.isFinite(result)) {
+    const message = `the result of ${params.a} ${params.op} ${params.b} is not a finite number (it overflows a double)`;
+    throw new ValidationError(message, [{ field: 'result', message: 'not a finite number' }]);
+  }
+  return result;
 }

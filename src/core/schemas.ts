@@ -1,10 +1,12 @@
 /**
- * Request schemas: one definition validates input and (later) documents it in OpenAPI.
+ * Request schemas: one definition validates input and documents it in OpenAPI (openapi.ts).
  * Each message names the field and its bound, as seed 002 asks ("n must be an integer >= 10000").
+ * A query parameter arrives as a string; its schema carries how its value is documented
+ * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
 import { z } from 'zod';
 import { ValidationError } from './errors';
-import { isJobState, JOB_STATES, JobState } from './job';
+import { JOB_STATES, JobState, JobType } from './job';
 import { MATH_OPS } from './math';
 
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from './limits';
@@ -23,6 +25,17 @@ function boundedInt(field: string, min: number, max: number, minLabel = String(m
 
 function finiteNumber(field: string) {
   return z.number({ error: `${field} must be a finite number` });
+}
+
+/** the job types a batch may hold: work a bot (or a worker) runs on its own (batch.ts) */
+export const BATCH_TYPES = ['sim', 'task'] as const satisfies readonly JobType[];
+
+/** the metadata key under which a query parameter's schema says how its value is documented */
+export const QUERY_VALUE = 'x-query-value';
+
+/** a query-string schema documented as the value it parses to, not as the raw string */
+function documentedAs<T extends z.ZodType>(schema: T, value: Record<string, unknown>): T {
+  return schema.meta({ [QUERY_VALUE]: value });
 }
 
 /** a JSON object body with exactly these fields; an unknown field or a non-object is named as such */
@@ -56,10 +69,11 @@ const NUMERIC = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
 /** a query-string number: present, numeric and finite */
 export function queryNumber(field: string) {
-  return z
+  const checked = z
     .string({ error: `${field} is required and must be a number` })
     .refine((s) => NUMERIC.test(s) && Number.isFinite(Number(s)), { error: `${field} must be a finite number` })
     .transform(Number);
+  return documentedAs(checked, { type: 'number', minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE, description: `${field}: a finite number` });
 }
 
 export const addQuery = z.object({ a: queryNumber('a'), b: queryNumber('b'), op: mathOp.default('add') });
@@ -89,24 +103,25 @@ export const simParams = z.object({
 /** a query-string integer in [min, max], or the default when absent */
 function queryInt(field: string, min: number, max: number, dflt: number) {
   const msg = `${field} must be an integer from ${min} to ${max}`;
-  return z
+  const checked = z
     .string({ error: msg })
     .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, { error: msg })
     .transform(Number)
     .optional()
     .transform((n) => n ?? dflt);
+  return documentedAs(checked, { type: 'integer', minimum: min, maximum: max, default: dflt });
 }
 
-/** seed 004's names (pending, claimed, processing, completed, failed) and our states, any case */
-const STATUS_ALIASES: Record<string, string> = { CLAIMED: 'STARTED', PROCESSING: 'PROGRESS', RUNNING: 'PROGRESS', COMPLETED: 'SUCCESS', FAILED: 'FAILURE' };
-const statusMsg = `status must be one of ${JOB_STATES.join(', ')} (or pending, claimed, processing, completed, failed)`;
+/** seed 004's names (pending, claimed, processing, completed, failed) for our states */
+const STATUS_ALIASES: Record<string, JobState> = { CLAIMED: 'STARTED', PROCESSING: 'PROGRESS', RUNNING: 'PROGRESS', COMPLETED: 'SUCCESS', FAILED: 'FAILURE' };
+/** what ?status= accepts: our states and seed 004's names, each in upper or lower case */
+export const STATUS_NAMES = [...JOB_STATES, ...Object.keys(STATUS_ALIASES)].flatMap((s) => [s, s.toLowerCase()]);
+const statusMsg = `status must be one of ${JOB_STATES.join(', ')} (or pending, claimed, processing, completed, failed; upper or lower case)`;
 
 export const listJobsQuery = z.object({
   status: z
-    .string({ error: statusMsg })
-    .transform((s) => STATUS_ALIASES[s.toUpperCase()] ?? s.toUpperCase())
-    .refine(isJobState, { error: statusMsg })
-    .transform((s) => s as JobState)
+    .enum(STATUS_NAMES as [string, ...string[]], { error: statusMsg })
+    .transform((s) => STATUS_ALIASES[s.toUpperCase()] ?? (s.toUpperCase() as JobState))
     .optional(),
   offset: queryInt('offset', 0, 1_000_000, 0),
   limit: queryInt('limit', 1, 500, 50),
@@ -137,8 +152,16 @@ export const failBody = z.strictObject(
 export const populateBody = z.strictObject(
   {
     count: boundedInt('count', 1, 1000).optional(),
-    type: z.string({ error: 'type must be a string' }).optional(),
+    type: z.enum(BATCH_TYPES, { error: `type must be one of ${BATCH_TYPES.join(', ')}` }).optional(),
     params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
   },
   { error: objectError('{count?, type?, params?}') },
 );
+
+/** GET /datalake/export/:date: a real day, written YYYY-MM-DD (leap years known) */
+export const datalakeDayParams = z.object({
+  date: z.iso.date({ error: (iss) => `date must be a day written YYYY-MM-DD, got '${String(iss.input)}'` }),
+});
+
+/** a path parameter that names a job or a bot: any non-empty segment (an unknown one is a 404) */
+export const idParam = z.string().min(1);

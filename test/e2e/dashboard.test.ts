@@ -327,3 +327,28 @@ test('with API tokens on, the page asks for one; with a client token it submits 
   expect(errorsOf(page).filter((e) => !/status of 401/.test(e))).toEqual([]);
   await page.close();
 });
+
+test('on a node with no admin token the admin actions show as unavailable; registering a bot still works', async () => {
+  const port = await freePort();
+  const bare = `http://127.0.0.1:${port}`;
+  origins.add(bare);
+  const server = spawnWizard(['api', '--node-id', 'dash-bare', '--port', String(port)], { ...env, WIZARD_PREFIX: testPrefix('dashboard-bare'), ADMIN_TOKEN: '' }, 'api');
+  await server.waitForOutput(/api listening/);
+
+  const page = await open('#/bots', 1280, bare);
+  await eventually(async () => expect(await textOf(page.locator('.admin .admin-off'))).toMatch(/^Unavailable: this node has no admin token configured/));
+  expect(await page.getByRole('button', { name: 'Populate' }).isDisabled()).toBe(true);
+  await page.getByLabel("New bot's name (optional)").fill('bare-added');
+  await page.getByRole('button', { name: 'Add bot' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.notice[role=status]'))).toMatch(/^Registered bare-added/));
+  const row = page.locator('tbody tr').filter({ hasText: 'bare-added' });
+  await eventually(async () => expect(await row.count()).toBe(1));
+  expect(await row.getByRole('button', { name: 'Delete bot bare-added' }).isDisabled()).toBe(true);
+
+  await page.goto(`${bare}/#/abacus`);
+  await page.locator('main h2').first().waitFor();
+  await eventually(async () => expect(await page.getByRole('button', { name: 'Reset the sum…' }).isDisabled()).toBe(true));
+  expect(await textOf(page.locator('.actions .admin-off'))).toMatch(/none configured/);
+  expect(errorsOf(page)).toEqual([]);
+  await page.close();
+});

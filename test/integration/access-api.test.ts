@@ -142,6 +142,13 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-methods')).toMatch(/POST/);
   });
 
+  test('OPTIONS without an Origin needs no token: it answers the methods of the path (Allow), as the public document does', async () => {
+    const res = await fetch(url('/bots/register'), { method: 'OPTIONS' });
+    expect([res.status, res.headers.get('allow')]).toEqual([204, 'OPTIONS, POST']);
+    // any other method on it is still behind the gate
+    expect((await http('DELETE', url('/bots/register'))).status).toBe(401);
+  });
+
   test('a preflight from a refused origin is a 403 JSON error with no CORS headers', async () => {
     const res = await preflight('https://evil.example');
     expect(res.status).toBe(403);

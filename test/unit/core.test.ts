@@ -85,6 +85,23 @@ describe('math', () => {
     expect(compute({ a: 3, b: 2, op: 'div' })).toBe(1.5);
     expect(() => compute({ a: 3, b: 0, op: 'div' })).toThrow(ValidationError);
   });
+
+  test.each([
+    [1e308, 1e308, 'mul'],
+    [1.7e308, 1.7e308, 'add'],
+    [-1.7e308, 1.7e308, 'sub'],
+    [1, 1e-320, 'div'],
+  ] as const)('a result that is not a finite number (%d %s %s) is a validation error naming result', (a, b, op) => {
+    let thrown: unknown;
+    try {
+      compute({ a, b, op });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(ValidationError);
+    expect((thrown as ValidationError).details).toEqual([{ field: 'result', message: 'not a finite number' }]);
+    expect((thrown as ValidationError).message).toMatch(/is not a finite number/);
+  });
 });
 
 describe('validation messages name the field and the bound', () => {

@@ -14,7 +14,7 @@ import { hashToken } from '../../core/bots';
 import { UnauthorizedError, WizardError } from '../../core/errors';
 import type { Store } from '../../store/types';
 import { assetPath } from '../../util/package-root';
-import { presentedToken } from './admin';
+import { ADMIN_NOT_CONFIGURED, presentedToken } from './admin';
 
 /** the dashboard's folder (the dashboard's static files are served from it) */
 export const DASHBOARD_DIR = assetPath('src', 'roles', 'api', 'public');
@@ -61,7 +61,8 @@ export function accessGate(store: Store, tokens: TokenTable | null, dashboard = 
   if (!tokens) return (_req, _res, next) => next();
   return async (req, res, next) => {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const need = method === 'GET' && dashboard.has(req.path) ? 'public' : routeNeed(req.method, req.path);
+    // OPTIONS says only which methods a path has, as the public OpenAPI document does
+    const need = req.method === 'OPTIONS' || (method === 'GET' && dashboard.has(req.path)) ? 'public' : routeNeed(req.method, req.path);
     if (need === 'public') return next();
     const token = presentedToken(req) ?? req.get('x-bot-token') ?? null;
     let principal = token === null ? null : tokens.find(token);
@@ -73,6 +74,7 @@ export function accessGate(store: Store, tokens: TokenTable | null, dashboard = 
       res.set('WWW-Authenticate', 'Bearer realm="wizard"');
       throw new UnauthorizedError(token === null ? `this needs ${describeNeed(need)}: send Authorization: Bearer <token>` : 'the token is not known to this API');
     }
+    if (need === 'admin' && !allows(principal, need) && !tokens.hasRole('admin')) throw new WizardError('admin_token_not_configured', ADMIN_NOT_CONFIGURED);
     if (!allows(principal, need)) throw new WizardError('forbidden', `${req.method} ${req.path} needs ${describeNeed(need)}; the token '${principal.name}' has the role ${principal.role}`);
     res.locals.principal = principal;
     if (principal.botId) res.locals.botId = principal.botId;

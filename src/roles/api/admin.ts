@@ -1,16 +1,17 @@
 /**
- * The admin gate: routes that change or destroy shared state (DELETE /abacus/sum,
- * POST /jobs/populate, DELETE /bots/:id) use `requireAdmin(ctx.adminToken)`. The token is
- * ADMIN_TOKEN, sent as `Authorization: Bearer <token>` or `X-Admin-Token: <token>`, compared in
- * constant time (timingSafeEqual over SHA-256 digests, which are of equal length whatever was
- * sent). A missing or wrong token is a 401. With no token configured the gate is shut, not
- * open: every admin route answers 403 saying ADMIN_TOKEN is not configured (but the abacus reset,
- * see whenUnset). With API tokens on, the access gate (access.ts) has already let only admin
- * tokens through: a request it names an admin passes.
+ * The admin gate: every route that changes or destroys shared state for everyone
+ * (DELETE /abacus/sum, POST /jobs/populate, DELETE /bots/:id, everything under /dlq) uses
+ * `requireAdmin(ctx)`. The admin token is ADMIN_TOKEN, sent as `Authorization: Bearer <token>`
+ * or `X-Admin-Token: <token>`, compared in constant time (timingSafeEqual over SHA-256 digests,
+ * which are of equal length whatever was sent), or an admin-role API token (the access gate,
+ * access.ts, has then named the caller an admin). A missing or wrong token is a 401. With no
+ * admin token configured at all the gate is shut, not open: every admin route answers 403
+ * `admin_token_not_configured`, whatever is sent.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { UnauthorizedError, WizardError } from '../../core/errors';
+import type { ApiContext } from './context';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -24,21 +25,22 @@ export function presentedToken(req: Request, fallbackHeader = 'x-admin-token'): 
 
 const namedAdmin = (res: Response) => (res.locals.principal as { role?: string } | undefined)?.role === 'admin';
 
-/**
- * `whenUnset`: what the gate does on a node with no ADMIN_TOKEN. Seed 004's admin routes and the
- * dead-letter queue refuse (the default); resetting the abacus stays open until a token is
- * configured, as seed 003's DELETE /abacus/sum is.
- */
-export function requireAdmin(adminToken: string | undefined, whenUnset: 'refuse' | 'open' = 'refuse'): RequestHandler {
-  if (!adminToken) {
-    if (whenUnset === 'open') return (_req, _res, next) => next();
-    return (_req, res, next) => next(namedAdmin(res) ? undefined : new WizardError('forbidden', 'admin routes are refused: ADMIN_TOKEN is not configured on this API node'));
-  }
-  const expected = digest(adminToken);
+type AdminSettings = Pick<ApiContext, 'adminToken' | 'security'>;
+
+/** does this node have an admin token at all (ADMIN_TOKEN, or an admin-role API token)? */
+export function adminConfigured(ctx: AdminSettings): boolean {
+  return Boolean(ctx.adminToken) || (ctx.security?.tokens?.hasRole('admin') ?? false);
+}
+
+export const ADMIN_NOT_CONFIGURED = 'admin routes are refused: no admin token (ADMIN_TOKEN) is configured on this API node';
+
+export function requireAdmin(ctx: AdminSettings): RequestHandler {
+  if (!adminConfigured(ctx)) return (_req, _res, next) => next(new WizardError('admin_token_not_configured', ADMIN_NOT_CONFIGURED));
+  const expected = ctx.adminToken ? digest(ctx.adminToken) : null;
   return (req, res, next) => {
     if (namedAdmin(res)) return next();
     const token = presentedToken(req);
-    if (token !== null && timingSafeEqual(digest(token), expected)) return next();
+    if (token !== null && expected && timingSafeEqual(digest(token), expected)) return next();
     res.set('WWW-Authenticate', 'Bearer realm="wizard admin"');
     next(new UnauthorizedError(token === null
       ? 'this needs the admin token: send Authorization: Bearer <token> or X-Admin-Token: <token>'

@@ -15,11 +15,17 @@ import { metricsRoutes, metricsTimer } from './prometheus';
 import { docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 import { applySecurity, checkJsonDepth } from './security';
+import { dashboardPaths } from './access';
+import { methodGate } from './methods';
 
 export const BODY_LIMIT = '64kb';
 
+/** GET and HEAD take no body: whatever one carries is not read (so it cannot make them a 400, 413 or 415) */
+const readsBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+
 /** a request that carries a body must say it is JSON: anything else is a 415, never ignored */
 const requireJsonBody: RequestHandler = (req, _res, next) => {
+  if (!readsBody(req.method)) return next();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is('application/json')) {
     return next(new WizardError('unsupported_media_type', `the body must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`));
@@ -34,9 +40,11 @@ export function createApp(ctx: ApiContext): Express {
   app.set('query parser', 'simple');
   app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
   applySecurity(app, ctx); // headers, CORS, rate limit, tokens (issue #7)
+  app.use(methodGate(app, dashboardPaths())); // 405 with Allow, OPTIONS, from the route table (before any body is read)
   app.use(metricsRoutes(ctx)); // GET /metrics
   app.use(requireJsonBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth }));
+  const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
+  app.use((req, res, next) => (readsBody(req.method) ? json(req, res, next) : next()));
   app.use(opsRoutes(ctx));
   app.use(docsRoutes());
   app.use(mathRoutes(ctx));

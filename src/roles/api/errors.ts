@@ -3,10 +3,12 @@
  * {"error": {"code": "validation_failed", "message": "n must be an integer >= 10000", "details": [...]}}
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { HTTP_STATUS, NotFoundError, StoreUnavailableError, WizardError } from '../../core/errors';
+import type { z } from 'zod';
+import { ErrorDetail, HTTP_STATUS, NotFoundError, StoreUnavailableError, WizardError } from '../../core/errors';
 import type { Logger } from '../../util/log';
+import type { errorResponse } from './responses';
 
-export function errorBody(code: string, message: string, details: unknown[] = []) {
+export function errorBody(code: string, message: string, details: ErrorDetail[] = []): z.input<typeof errorResponse> {
   return { error: { code, message, details } };
 }
 
@@ -21,7 +23,7 @@ function fromHttpError(err: { status?: number; type?: string; message?: string }
   }
   if (err.type === 'entity.too.large') return new WizardError('payload_too_large', 'body is too large');
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-    return new WizardError(err.status === 415 ? 'validation_failed' : 'validation_failed', err.message ?? 'bad request');
+    return new WizardError(err.status === 415 ? 'unsupported_media_type' : err.status === 413 ? 'payload_too_large' : 'validation_failed', err.message ?? 'bad request');
   }
   return null;
 }

@@ -1,34 +1,50 @@
 /**
  * The OpenAPI 3.1 document, at GET /openapi.json, with Swagger UI at GET /docs (served from the
- * swagger-ui-dist package: no CDN, it works offline). Request bodies and query parameters are
- * converted from the very zod schemas that validate them (src/core/schemas.ts, z.toJSONSchema),
- * so the docs cannot drift from the checks; test/unit/openapi.test.ts validates the document and
- * checks that every route of the app is in it.
+ * swagger-ui-dist package: no CDN, it works offline). Request bodies and parameters are converted
+ * from the very zod schemas that validate them (src/core/schemas.ts), and every 2xx body from the
+ * zod schemas the routes answer through (responses.ts), with z.toJSONSchema: the document cannot
+ * drift from the checks or the answers. Each operation lists every status it can send: its own
+ * (OPERATIONS) and those every route of its kind can (statusesOf: 400 for a bad body, 401/403
+ * with tokens, 413/415 for bodies, 429 with the rate limit, 503 without the store).
+ * test/unit/openapi.test.ts validates the document; test/e2e/api-contract.test.ts validates real
+ * answers against it; the fuzz tests draw their inputs from it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { abacusBody, addQuery, claimBody, completeBody, countPrimesBody, dlqQuery, failBody, listJobsQuery, populateBody, registerBotBody, taskBody } from '../../core/schemas';
+import { describeNeed, Need, routeNeed } from '../../core/access';
+import {
+  abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, idParam, listJobsQuery, populateBody, QUERY_VALUE,
+  registerBotBody, taskBody,
+} from '../../core/schemas';
 import { assetPath } from '../../util/package-root';
+import { dashboardPaths } from './access';
+import { allowedMethods, compile, routeTable } from './methods';
+import { errorResponse, ResponseName, RESPONSES } from './responses';
+import { VENDOR_FILES } from './routes/dashboard';
 
 type JsonSchema = Record<string, unknown>;
 
-/** a request schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect), as the client sends it */
-function jsonSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+/** a zod schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect): a request as the client sends it (input), an answer as sent (output) */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
   return rest;
 }
 
-/** one OpenAPI parameter per property of a query schema */
+/** one OpenAPI parameter per property of a query schema, each documented as the value it parses to */
 function queryParameters(schema: z.ZodType) {
   const s = jsonSchema(schema) as { properties: Record<string, JsonSchema>; required?: string[] };
-  return Object.entries(s.properties).map(([name, p]) => ({ name, in: 'query', required: s.required?.includes(name) ?? false, schema: p }));
+  return Object.entries(s.properties).map(([name, p]) => ({ name, in: 'query', required: s.required?.includes(name) ?? false, schema: (p[QUERY_VALUE] as JsonSchema | undefined) ?? p }));
 }
 
-const errorSchema = jsonSchema(
-  z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ field: z.string(), message: z.string() }).partial()) }) }),
-);
+/** a 2xx answer: JSON from a response schema, or other media types (null: any body of that type) */
+interface Answer {
+  description: string;
+  json?: ResponseName;
+  content?: Record<string, ResponseName | null>;
+  headers?: Record<string, { description: string; required?: boolean; schema: JsonSchema }>;
+}
 
 interface Op {
   summary: string;
@@ -36,90 +52,186 @@ interface Op {
   body?: z.ZodType;
   bodyOptional?: boolean;
   query?: z.ZodType;
-  /** who may call it: an admin token or a bot's token */
-  auth?: 'admin' | 'bot';
-  /** status → description; 2xx answers are JSON unless `produces` says otherwise */
-  responses: Record<string, string>;
-  produces?: string;
+  /** path parameters' schemas by name (default: any non-empty segment) */
+  params?: Record<string, z.ZodType>;
+  /** every 2xx answer */
+  ok: Record<number, Answer>;
+  /** error statuses the route itself sends, beyond those every route of its kind can (see statusesOf) */
+  errors?: Record<number, string | Answer>;
+  /** false: answers without calling the store (no 503 unless the access gate asks the store) */
+  store?: false;
 }
+
+const RETRY_AFTER = { 'Retry-After': { description: 'seconds to wait before trying again', required: true, schema: { type: 'integer', minimum: 1 } } };
+const ALLOW = { Allow: { description: 'the methods this path is served with', required: true, schema: { type: 'string' } } };
+const LOCATION = { Location: { description: 'where to follow the job', required: true, schema: { type: 'string' } } };
 
 /** every route, keyed as Express writes it ("GET /jobs/:id") */
 export const OPERATIONS: Record<string, Op> = {
-  'GET /healthz': { tag: 'operations', summary: 'liveness', responses: { 200: 'this node is up' } },
-  'GET /health': { tag: 'operations', summary: 'Redis status and stats, the current sum, live workers', responses: { 200: 'healthy, or degraded with its condition (Redis out of memory: reads served, writes 503)', 503: 'the store is unreachable or does not answer in time' } },
-  'GET /metrics': { tag: 'operations', summary: 'Prometheus metrics of this node and of the cluster', produces: 'text/plain', responses: { 200: 'Prometheus text format 0.0.4' } },
-  'GET /openapi.json': { tag: 'operations', summary: 'this document', responses: { 200: 'the OpenAPI document' } },
-  'GET /docs': { tag: 'operations', summary: 'Swagger UI for this document', produces: 'text/html', responses: { 200: 'an HTML page' } },
-  'GET /docs/init.js': { tag: 'operations', summary: 'the start script of the Swagger UI page', produces: 'application/javascript', responses: { 200: 'JavaScript' } },
-  'GET /whoami': { tag: 'math', summary: 'the node that answers', responses: { 200: '{node_id, container_id, hostname, pid, role}' } },
-  'GET /add': { tag: 'math', summary: 'compute a op b at once (synchronous)', query: addQuery, responses: { 200: '{a, b, op, result, handled_by}', 400: 'bad input' } },
-  'POST /task': { tag: 'math', summary: 'queue a math task', body: taskBody, responses: { 202: '{task_id, status, initiated_by}', 400: 'bad input' } },
-  'GET /tasks/:id/status': { tag: 'math', summary: "a task's status with initiated_by, checked_by, handled_by", responses: { 200: 'the task', 404: 'unknown task' } },
-  'GET /valkey_test': { tag: 'math', summary: 'store connectivity', responses: { 200: '{status, node_id, url, latency_ms, version, role, mode}', 503: 'the store is unreachable' } },
-  'POST /api/count-primes': { tag: 'primes', summary: 'count the primes up to n in chunks', body: countPrimesBody, responses: { 202: '{job_id, status: "PENDING"}', 400: 'bad input' } },
-  'GET /api/jobs/:id': { tag: 'primes', summary: 'a prime count: state, progress, result', responses: { 200: '{job_id, state, progress, result, error}', 404: 'unknown job' } },
-  'GET /api/jobs/:id/events': { tag: 'primes', summary: 'every state and progress change (Server-Sent Events)', produces: 'text/event-stream', responses: { 200: 'an event stream, closed after the final state', 404: 'unknown job' } },
-  'GET /jobs/:id/chunks': { tag: 'primes', summary: 'the chunk jobs of a prime count', responses: { 200: '{job_id, chunks}', 404: 'unknown job' } },
-  'GET /jobs': { tag: 'jobs', summary: 'the jobs, newest first', query: listJobsQuery, responses: { 200: '{total, offset, limit, status, jobs}', 400: 'bad input' } },
-  'GET /jobs/:id': { tag: 'jobs', summary: 'the whole job record', responses: { 200: 'the job', 404: 'unknown job' } },
-  'POST /jobs/populate': { tag: 'jobs', summary: 'make a batch now', auth: 'admin', body: populateBody, bodyOptional: true, responses: { 201: '{batch, created, type, queue, job_ids}', 400: 'bad input', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
-  'POST /jobs/claim': { tag: 'bots', summary: 'take one job', auth: 'bot', body: claimBody, bodyOptional: true, responses: { 200: '{job, lease_ms}', 204: 'no job waiting', 401: 'unknown bot', 403: 'a queue other than the bot queue', 409: 'the bot already holds a job' } },
-  'POST /jobs/:id/start': { tag: 'bots', summary: 'the bot starts its job', auth: 'bot', responses: { 200: 'the job, now PROGRESS', 401: 'unknown bot', 404: 'unknown job', 409: 'the bot does not hold this job' } },
-  'POST /jobs/:id/complete': { tag: 'bots', summary: 'the bot reports a result', auth: 'bot', body: completeBody, bodyOptional: true, responses: { 200: 'the job, now SUCCESS', 401: 'unknown bot', 404: 'unknown job', 409: 'the bot does not hold this job' } },
-  'POST /jobs/:id/fail': { tag: 'bots', summary: 'the bot reports a failure', auth: 'bot', body: failBody, responses: { 200: 'the job: RETRY, FAILURE or DEAD', 400: 'bad input', 401: 'unknown bot', 404: 'unknown job', 409: 'the bot does not hold this job' } },
-  'POST /bots/register': { tag: 'bots', summary: 'register a bot: its id and token (shown once)', body: registerBotBody, bodyOptional: true, responses: { 201: '{bot_id, name, status, token, lease_ms, …}', 400: 'bad input' } },
-  'POST /bots/heartbeat': { tag: 'bots', summary: "the bot is alive; renews its job's lease", auth: 'bot', responses: { 200: "the bot's record", 401: 'unknown bot' } },
-  'POST /bots/deregister': { tag: 'bots', summary: 'the bot leaves; its job goes back to the queue', auth: 'bot', responses: { 204: 'gone', 401: 'unknown bot' } },
-  'DELETE /bots/:id': { tag: 'bots', summary: 'remove a bot; its job goes back to the queue', auth: 'admin', responses: { 204: 'removed', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured', 404: 'unknown bot' } },
-  'GET /bots': { tag: 'bots', summary: 'the bots, up and down', responses: { 200: '{total, up, down, bots}' } },
-  'GET /metrics/summary': { tag: 'operations', summary: "seed 004's summary: jobs by state, bots, throughput, success rate", responses: { 200: 'the summary' } },
-  'GET /datalake/stats': { tag: 'datalake', summary: 'per day: records, success rate, mean duration', responses: { 200: '{records, retention_days, …, days}' } },
-  'GET /datalake/export/:date': { tag: 'datalake', summary: "a day's records, one JSON object a line", produces: 'application/x-ndjson', responses: { 200: 'NDJSON', 400: 'not a YYYY-MM-DD day', 404: 'no records that day' } },
-  'POST /abacus/number': { tag: 'abacus', summary: 'add to the running sum', body: abacusBody, responses: { 200: '{new_sum, added, timestamp, node_id}', 400: 'bad input', 409: 'optimistic add out of retries', 422: 'the sum would leave the 64-bit range' } },
-  'GET /abacus/sum': { tag: 'abacus', summary: 'the running sum', responses: { 200: '{sum, timestamp, node_id}' } },
-  'DELETE /abacus/sum': { tag: 'abacus', summary: 'reset the sum to 0 (open until ADMIN_TOKEN is configured)', auth: 'admin', responses: { 200: 'reset', 401: 'no or wrong admin token' } },
-  'GET /dlq': { tag: 'operations', summary: 'the dead-letter queue, most recent first', auth: 'admin', query: dlqQuery, responses: { 200: '{total, offset, limit, jobs}', 400: 'bad input', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
-  'POST /dlq/:id/retry': { tag: 'operations', summary: 'a dead job back on its queue, its attempts from zero', auth: 'admin', responses: { 200: 'the job, now PENDING', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured', 404: 'unknown job', 409: 'not dead, or its parent has finished' } },
-  'DELETE /dlq': { tag: 'operations', summary: 'delete every dead job', auth: 'admin', responses: { 200: '{purged}', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
-  'GET /': { tag: 'operations', summary: 'the dashboard for a browser; {name, version, node_id, dashboard, health} otherwise', produces: 'text/html', responses: { 200: 'the dashboard or the JSON summary' } },
-  'GET /vendor/:file': { tag: 'operations', summary: "the dashboard's libraries (Alpine.js, Pico.css), served from the package", produces: 'application/javascript', responses: { 200: 'the file', 404: 'no such file' } },
+  'GET /healthz': { tag: 'operations', summary: 'liveness', store: false, ok: { 200: { description: 'this node is up', json: 'healthz' } } },
+  'GET /health': {
+    tag: 'operations', summary: 'Redis status and stats, the current sum, live workers',
+    ok: { 200: { description: 'healthy, or degraded with its condition (Redis out of memory: reads served, writes 503)', json: 'health' } },
+    errors: { 503: { description: 'the store is unreachable or does not answer in time: what is wrong, as data', json: 'unhealthy', headers: RETRY_AFTER } },
+  },
+  'GET /metrics': { tag: 'operations', summary: 'Prometheus metrics of this node and of the cluster', ok: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': null } } } },
+  'GET /openapi.json': { tag: 'operations', summary: 'this document', store: false, ok: { 200: { description: 'the OpenAPI document', json: 'openapi' } } },
+  'GET /docs': { tag: 'operations', summary: 'Swagger UI for this document', store: false, ok: { 200: { description: 'an HTML page', content: { 'text/html': null } } } },
+  'GET /docs/init.js': { tag: 'operations', summary: 'the start script of the Swagger UI page', store: false, ok: { 200: { description: 'JavaScript', content: { 'text/javascript': null } } } },
+  'GET /whoami': { tag: 'math', summary: 'the node that answers, and whether it has an admin token configured', store: false, ok: { 200: { description: 'this node', json: 'whoami' } } },
+  'GET /add': { tag: 'math', summary: 'compute a op b at once (synchronous); a result that is not a finite number is a 400 naming result', store: false, query: addQuery, ok: { 200: { description: 'the result', json: 'add' } } },
+  'POST /task': { tag: 'math', summary: 'queue a math task', body: taskBody, ok: { 202: { description: 'queued', json: 'taskAccepted', headers: LOCATION } } },
+  'GET /tasks/:id/status': { tag: 'math', summary: "a task's status with initiated_by, checked_by, handled_by", ok: { 200: { description: 'the task', json: 'taskStatus' } }, errors: { 404: 'unknown task' } },
+  'GET /valkey_test': { tag: 'math', summary: 'store connectivity', ok: { 200: { description: 'the store answered', json: 'valkeyTest' } } },
+  'POST /api/count-primes': { tag: 'primes', summary: 'count the primes up to n in chunks', body: countPrimesBody, ok: { 202: { description: 'queued', json: 'primesAccepted', headers: LOCATION } } },
+  'GET /api/jobs/:id': { tag: 'primes', summary: 'a prime count: state, progress, result', ok: { 200: { description: 'the count', json: 'primeJob' } }, errors: { 404: 'unknown job' } },
+  'GET /api/jobs/:id/events': { tag: 'primes', summary: 'every state and progress change (Server-Sent Events)', ok: { 200: { description: 'an event stream (event: state, data: the count as GET /api/jobs/{id} answers it), closed after the final state', content: { 'text/event-stream': null } } }, errors: { 404: 'unknown job' } },
+  'GET /jobs/:id/chunks': { tag: 'primes', summary: 'the chunk jobs of a prime count', ok: { 200: { description: 'the chunks', json: 'chunks' } }, errors: { 404: 'unknown job' } },
+  'GET /jobs': { tag: 'jobs', summary: 'the jobs, newest first', query: listJobsQuery, ok: { 200: { description: 'a page of jobs', json: 'jobs' } } },
+  'GET /jobs/:id': { tag: 'jobs', summary: 'the whole job record', ok: { 200: { description: 'the job', json: 'job' } }, errors: { 404: 'unknown job' } },
+  'POST /jobs/populate': { tag: 'jobs', summary: 'make a batch now', body: populateBody, bodyOptional: true, ok: { 201: { description: 'the batch', json: 'populated' } } },
+  'POST /jobs/claim': { tag: 'bots', summary: 'take one job from the bot queue', body: claimBody, bodyOptional: true, ok: { 200: { description: 'the job and its lease', json: 'claimed' }, 204: { description: 'no job waiting' } }, errors: { 409: 'the bot already holds a job' } },
+  'POST /jobs/:id/start': { tag: 'bots', summary: 'the bot starts its job', ok: { 200: { description: 'the job, now PROGRESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
+  'POST /jobs/:id/complete': { tag: 'bots', summary: 'the bot reports a result', body: completeBody, bodyOptional: true, ok: { 200: { description: 'the job, now SUCCESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
+  'POST /jobs/:id/fail': { tag: 'bots', summary: 'the bot reports a failure', body: failBody, ok: { 200: { description: 'the job: RETRY, FAILURE or DEAD', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
+  'POST /bots/register': { tag: 'bots', summary: 'register a bot: its id and token (shown once); not an admin route', body: registerBotBody, bodyOptional: true, ok: { 201: { description: 'the bot and its token', json: 'registered' } } },
+  'POST /bots/heartbeat': { tag: 'bots', summary: "the bot is alive; renews its job's lease", ok: { 200: { description: "the bot's record", json: 'bot' } } },
+  'POST /bots/deregister': { tag: 'bots', summary: 'the bot leaves; its job goes back to the queue', ok: { 204: { description: 'gone' } } },
+  'DELETE /bots/:id': { tag: 'bots', summary: 'remove a bot; its job goes back to the queue', ok: { 204: { description: 'removed' } }, errors: { 404: 'unknown bot' } },
+  'GET /bots': { tag: 'bots', summary: 'the bots, up and down', ok: { 200: { description: 'the bots', json: 'bots' } } },
+  'GET /metrics/summary': { tag: 'operations', summary: "seed 004's summary: jobs by state, bots, throughput, success rate", ok: { 200: { description: 'the summary', json: 'summary' } } },
+  'GET /datalake/stats': { tag: 'datalake', summary: 'per day: records, success rate, mean duration', ok: { 200: { description: 'the stats', json: 'lakeStats' } } },
+  'GET /datalake/export/:date': { tag: 'datalake', summary: "a day's records, one JSON object a line", params: { date: datalakeDayParams.shape.date }, ok: { 200: { description: 'NDJSON, streamed', content: { 'application/x-ndjson': null } } }, errors: { 404: 'no records that day' } },
+  'POST /abacus/number': { tag: 'abacus', summary: 'add to the running sum', body: abacusBody, ok: { 200: { description: 'the new sum', json: 'added' } }, errors: { 409: 'optimistic add out of retries', 422: 'the sum would leave the 64-bit range' } },
+  'GET /abacus/sum': { tag: 'abacus', summary: 'the running sum', ok: { 200: { description: 'the sum', json: 'sum' } } },
+  'DELETE /abacus/sum': { tag: 'abacus', summary: 'reset the sum to 0', ok: { 200: { description: 'reset', json: 'reset' } } },
+  'GET /dlq': { tag: 'operations', summary: 'the dead-letter queue, most recent first', query: dlqQuery, ok: { 200: { description: 'a page of dead jobs', json: 'dlq' } } },
+  'POST /dlq/:id/retry': { tag: 'operations', summary: 'a dead job back on its queue, its attempts from zero', ok: { 200: { description: 'the job, now PENDING', json: 'job' } }, errors: { 404: 'unknown job', 409: 'not dead, or its parent has finished' } },
+  'DELETE /dlq': { tag: 'operations', summary: 'delete every dead job', ok: { 200: { description: 'how many', json: 'purged' } } },
+  'GET /': { tag: 'operations', summary: 'the dashboard for a browser (Accept: text/html); {name, version, node_id, dashboard, health} otherwise', store: false, ok: { 200: { description: 'the dashboard page, or the JSON summary', content: { 'text/html': null, 'application/json': 'root' } } } },
+  'GET /vendor/:file': {
+    tag: 'operations', summary: "the dashboard's libraries (Alpine.js, Pico.css), served from the package", store: false,
+    params: { file: z.enum([...VENDOR_FILES.keys()] as [string, ...string[]]) },
+    ok: { 200: { description: 'the file', content: { 'text/javascript': null, 'text/css': null } } }, errors: { 404: 'no such file' },
+  },
 };
 
 /** Express `/jobs/:id` ↔ OpenAPI `/jobs/{id}` */
 export const toOpenApiPath = (p: string): string => p.replace(/:(\w+)/g, '{$1}');
+
+const ROUTES = Object.keys(OPERATIONS).map((k) => k.split(' ') as [string, string]);
+const TABLE = routeTable(ROUTES);
+const DASHBOARD = dashboardPaths();
+
+/** what an operation asks of its caller when API tokens are on (the access gate's own rule) */
+export function operationNeed(key: string): Need {
+  const [method, route] = key.split(' ');
+  if (method === 'GET' && DASHBOARD.has(route)) return 'public';
+  return routeNeed(method, route.replace(/:\w+/g, 'x'));
+}
+
+/** a literal path beside a parameterised route shadows it: GET /jobs/claim is a 405, not a job called "claim" */
+function shadowed(method: string, route: string): boolean {
+  const re = compile(route);
+  const params = (route.match(/:\w+/g) ?? []).length;
+  return ROUTES.some(([, other]) => (other.match(/:\w+/g) ?? []).length < params && re.test(other) && !allowedMethods(TABLE, other)?.includes(method));
+}
+
+const REASONS: Record<number, string> = {
+  400: 'bad input: a field, a query parameter or the body (not JSON, nested deeper than 32); the message names it',
+  401: 'no token, or one this node does not know (with API tokens on; always for admin and bot routes)',
+  403: 'the token has the wrong role, or this node has no admin token configured (admin_token_not_configured)',
+  404: 'not found',
+  405: 'a literal path beside this one takes the segment: the method is not served there (see Allow)',
+  409: 'conflict',
+  413: 'the body is over 64 kB',
+  415: 'the body is not application/json',
+  422: 'unprocessable',
+  429: 'rate limited: too many requests from this address or token',
+  503: 'the store (Redis) is unavailable',
+};
+
+/** every status an operation can answer, 2xx and errors, with why */
+export function statusesOf(key: string): Record<number, string | Answer> {
+  const [method, route] = key.split(' ');
+  const op = OPERATIONS[key];
+  const need = operationNeed(key);
+  const takesBody = method !== 'GET';
+  const hasParams = route.includes(':');
+  const out: Record<number, string | Answer> = { ...op.ok };
+  const add = (status: number, when: boolean) => {
+    if (when) out[status] = REASONS[status];
+  };
+  add(400, takesBody || op.query !== undefined || op.params !== undefined);
+  add(401, need !== 'public');
+  add(403, need !== 'public');
+  add(404, hasParams);
+  add(405, hasParams && shadowed(method, route));
+  add(413, takesBody);
+  add(415, takesBody);
+  add(429, route !== '/healthz');
+  add(503, op.store !== false || need !== 'public');
+  return { ...out, ...op.errors };
+}
+
+/** a ResponseName as a reference to its component schema */
+const ref = (name: ResponseName) => ({ $ref: `#/components/schemas/${name}` });
+
+function responseObject(status: number, r: string | Answer) {
+  if (typeof r === 'string') {
+    const headers = status === 429 || status === 503 ? RETRY_AFTER : status === 405 ? ALLOW : undefined;
+    return { description: r, ...(headers ? { headers } : {}), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  }
+  const content = r.json ? { 'application/json': { schema: ref(r.json) } } : r.content ? Object.fromEntries(Object.entries(r.content).map(([type, name]) => [type, { schema: name ? ref(name) : { type: 'string' } }])) : undefined;
+  return { description: r.description, ...(r.headers ? { headers: r.headers } : {}), ...(content ? { content } : {}) };
+}
+
+/** who may call: optional for reads and submissions (only with API tokens on), required for bot and admin routes */
+function securityOf(need: Need) {
+  if (need === 'public') return undefined;
+  if (need === 'admin') return [{ adminToken: [] }, { adminTokenHeader: [] }];
+  if (need === 'bot') return [{ botToken: [] }, { botTokenHeader: [] }];
+  return [{ apiToken: [] }, {}];
+}
 
 export function openApiDocument(): Record<string, unknown> {
   const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [key, op] of Object.entries(OPERATIONS)) {
     const [method, route] = key.split(' ');
-    const pathParams = [...route.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    const responses = Object.fromEntries(
-      Object.entries(op.responses).map(([status, description]) => {
-        const ok = status.startsWith('2') && status !== '204';
-        const content = ok ? { [op.produces ?? 'application/json']: {} } : status === '204' ? undefined : { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
-        return [status, { description, ...(content ? { content } : {}) }];
-      }),
-    );
+    const need = operationNeed(key);
+    const pathParams = [...route.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: jsonSchema(op.params?.[m[1]] ?? idParam) }));
+    const responses = Object.fromEntries(Object.entries(statusesOf(key)).map(([status, r]) => [status, responseObject(Number(status), r)]));
+    const security = securityOf(need);
     (paths[toOpenApiPath(route)] ??= {})[method.toLowerCase()] = {
       operationId: `${method.toLowerCase()}${route.replace(/[:/{}-](\w)?/g, (_m, c?: string) => (c ? c.toUpperCase() : ''))}`,
       summary: op.summary,
+      ...(need === 'public' ? {} : { description: `Needs ${describeNeed(need)}${need === 'admin' || need === 'bot' ? '' : ' when API tokens are on'}.` }),
       tags: [op.tag],
       ...(pathParams.length || op.query ? { parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : [])] } : {}),
       ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
-      ...(op.auth ? { security: [{ [op.auth === 'admin' ? 'adminToken' : 'botToken']: [] }] } : {}),
+      ...(security ? { security } : {}),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'wizard', version, description: 'A distributed job system on Redis: math tasks, chunked prime counting, a running sum, bots.' },
+    info: {
+      title: 'wizard',
+      version,
+      description: 'A distributed job system on Redis: math tasks, chunked prime counting, a running sum, bots. '
+        + 'Every error is JSON (components.schemas.Error). A method a path is not served with is a 405 with Allow; OPTIONS answers Allow (204). '
+        + 'With a rate limit on, every answer but /healthz carries RateLimit-Limit and RateLimit-Remaining.',
+    },
     paths,
     components: {
-      schemas: { Error: errorSchema },
+      schemas: { Error: jsonSchema(errorResponse, 'output'), ...Object.fromEntries(Object.entries(RESPONSES).map(([name, schema]) => [name, jsonSchema(schema, 'output')])) },
       securitySchemes: {
-        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN (or the X-Admin-Token header)' },
+        apiToken: { type: 'http', scheme: 'bearer', description: 'an API token (WIZARD_API_TOKENS, --tokens-file) of role client, bot or admin: needed only when API tokens are on' },
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, or an admin-role API token' },
+        adminTokenHeader: { type: 'apiKey', in: 'header', name: 'X-Admin-Token', description: 'ADMIN_TOKEN (or an admin-role API token) in its own header' },
         botToken: { type: 'http', scheme: 'bearer', description: 'the token POST /bots/register answered' },
+        botTokenHeader: { type: 'apiKey', in: 'header', name: 'X-Bot-Token', description: 'the token POST /bots/register answered, in its own header' },
       },
     },
   };
@@ -148,7 +260,7 @@ export function docsRoutes(): Router {
     res.type('html').send(DOCS_PAGE);
   });
   r.get('/docs/init.js', (_req, res) => {
-    res.type('application/javascript').send(DOCS_INIT);
+    res.type('text/javascript').send(DOCS_INIT);
   });
   r.use('/docs/assets', express.static(swaggerDir, { index: false, maxAge: '1h' }));
   return r;

@@ -11,10 +11,8 @@
 import { RequestHandler, Router } from 'express';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES } from '../../core/job';
-import type { StoreCondition } from '../../core/errors';
+import { STORE_CONDITIONS } from '../../core/errors';
 import { createJobMetrics, JobMetrics, processRegistry } from '../job-metrics';
-
-const STORE_CONDITIONS: readonly StoreCondition[] = ['unavailable', 'out of memory'];
 import type { ApiContext } from './context';
 import type { ApiMetrics } from './metrics';
 import type { Logger } from '../../util/log';

@@ -19,6 +19,8 @@
       tokenDraft: '',
       tokenSet: Boolean(storedToken()),
       tokenNote: '',
+      /** GET /whoami's `admin`: 'configured', 'not configured', or null until known */
+      adminState: null,
       pages: [
         { id: 'overview', label: 'Overview' },
         { id: 'math', label: 'Math' },
@@ -37,6 +39,17 @@
           if (before !== this.route.page) this.$nextTick(() => document.querySelector('main h2')?.focus());
         });
         setInterval(() => (this.now = Date.now()), 1000);
+        this.learnAdmin();
+      },
+
+      /** whether this node has an admin token at all: without one its admin actions are shown as unavailable */
+      async learnAdmin() {
+        const r = await request('GET', 'whoami');
+        this.adminState = r.ok && r.data && typeof r.data.admin === 'string' ? r.data.admin : null;
+      },
+      /** true when the node said it has no admin token: admin buttons are disabled and say why */
+      get adminOff() {
+        return this.adminState === 'not configured';
       },
 
       href(page) {
@@ -63,6 +76,7 @@
         this.tokenDraft = '';
         this.tokenNote = t ? 'Token saved for this tab.' : 'Token cleared.';
         if (t) this.$refs.tokenBox.open = false;
+        this.learnAdmin(); // with API tokens on, /whoami answers only once a token is given
       },
       forgetToken() {
         this.tokenDraft = '';

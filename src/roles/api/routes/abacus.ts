@@ -1,7 +1,8 @@
 /**
  * Seed 003's abacus: one running sum shared by every API node, no add ever lost. The sum is a
  * signed 64-bit integer; in JSON it is a number while it is a safe integer and an exact decimal
- * string beyond (see sumToJson). Resetting it needs the admin token once one is configured.
+ * string beyond (see sumToJson). Resetting it is an admin route: refused (403) while no admin
+ * token is configured.
  */
 import { Router } from 'express';
 import { AbacusAddResult, SumConflictError, sumToJson } from '../../../core/abacus';
@@ -9,6 +10,7 @@ import { UnprocessableError } from '../../../core/errors';
 import { abacusBody, parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export function abacusRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -30,17 +32,17 @@ export function abacusRoutes(ctx: ApiContext): Router {
     }
     counts.adds++;
     counts.conflicts += added.conflicts;
-    res.json({ new_sum: sumToJson(added.sum), added: number, timestamp: new Date().toISOString(), node_id: ctx.nodeId, conflicts: added.conflicts });
+    reply(res, RESPONSES.added, { new_sum: sumToJson(added.sum), added: number, timestamp: new Date().toISOString(), node_id: ctx.nodeId, conflicts: added.conflicts });
   });
 
   r.get('/abacus/sum', async (_req, res) => {
     const sum = await ctx.store.abacusSum();
-    res.json({ sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
+    reply(res, RESPONSES.sum, { sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
-  r.delete('/abacus/sum', requireAdmin(ctx.adminToken, 'open'), async (_req, res) => {
+  r.delete('/abacus/sum', requireAdmin(ctx), async (_req, res) => {
     await ctx.store.abacusReset();
-    res.json({ message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
+    reply(res, RESPONSES.reset, { message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
   return r;

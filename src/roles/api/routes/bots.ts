@@ -11,6 +11,7 @@ import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
+import { reply, RESPONSES } from '../responses';
 
 export function botRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -21,14 +22,14 @@ export function botRoutes(ctx: ApiContext): Router {
     const body = parseInput(registerBotBody, optionalBody(req));
     const { id, token } = newBotCredentials();
     const registered = await ctx.store.registerBot(id, body.name ?? id, hashToken(token));
-    res.status(201).json({ ...botView(registered), token, lease_ms: p.botLeaseMs });
+    reply(res, RESPONSES.registered, { ...botView(registered), token, lease_ms: p.botLeaseMs }, 201);
   });
 
   r.post('/bots/heartbeat', bot, async (_req, res) => {
     const seen = await ctx.store.botHeartbeat(botIdOf(res), p.botLeaseMs);
     ctx.metrics.prom.botHeartbeats.inc();
     if (!seen) throw new UnknownBotError();
-    res.json(botView(seen));
+    reply(res, RESPONSES.bot, botView(seen));
   });
 
   /** a bot leaving (on SIGTERM): the job it holds goes back to the queue */
@@ -37,7 +38,7 @@ export function botRoutes(ctx: ApiContext): Router {
     res.status(204).end();
   });
 
-  r.delete('/bots/:id', requireAdmin(ctx.adminToken), async (req, res) => {
+  r.delete('/bots/:id', requireAdmin(ctx), async (req, res) => {
     const id = String(req.params.id);
     if (!(await ctx.store.removeBot(id))) throw new NotFoundError(`bot ${id} not found`);
     res.status(204).end();
@@ -46,7 +47,7 @@ export function botRoutes(ctx: ApiContext): Router {
   r.get('/bots', async (_req, res) => {
     const bots = await ctx.store.listBots();
     const up = bots.filter((b) => b.status === 'up').length;
-    res.json({ total: bots.length, up, down: bots.length - up, bots: bots.map(botView) });
+    reply(res, RESPONSES.bots, { total: bots.length, up, down: bots.length - up, bots: bots.map(botView) });
   });
 
   return r;

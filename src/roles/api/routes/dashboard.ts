@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import express, { Router } from 'express';
 import { assetPath } from '../../../util/package-root';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export const PUBLIC_DIR = assetPath('src', 'roles', 'api', 'public');
 
@@ -27,7 +28,7 @@ export function dashboardRoutes(ctx: ApiContext): Router {
 
   r.get('/', (req, res, next) => {
     if (!/\btext\/html\b/.test(req.get('accept') ?? '')) {
-      res.json({ name: 'wizard', version, node_id: ctx.nodeId, dashboard: '/', health: '/health' });
+      reply(res, RESPONSES.root, { name: 'wizard', version, node_id: ctx.nodeId, dashboard: '/', health: '/health' });
       return;
     }
     res.set('cache-control', 'no-cache').sendFile('index.html', { root: PUBLIC_DIR }, (err) => err && next(err));

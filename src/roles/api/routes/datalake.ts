@@ -5,10 +5,12 @@
  */
 import { once } from 'node:events';
 import { Router } from 'express';
-import { isDay, lakeStatsView } from '../../../core/datalake';
-import { errorMessage, NotFoundError, ValidationError } from '../../../core/errors';
+import { lakeStatsView } from '../../../core/datalake';
+import { errorMessage, NotFoundError } from '../../../core/errors';
+import { datalakeDayParams, parseInput } from '../../../core/schemas';
 import { JOB_STATES } from '../../../core/job';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export const EXPORT_PAGE = 1000;
 
@@ -18,12 +20,11 @@ export function datalakeRoutes(ctx: ApiContext): Router {
 
   r.get('/datalake/stats', async (_req, res) => {
     const [days, config] = await Promise.all([ctx.store.datalakeDays(), ctx.store.datalakeConfig()]);
-    res.json(lakeStatsView(days, config));
+    reply(res, RESPONSES.lakeStats, lakeStatsView(days, config));
   });
 
   r.get('/datalake/export/:date', async (req, res) => {
-    const { date } = req.params;
-    if (!isDay(date)) throw new ValidationError(`date must be a day written YYYY-MM-DD, got '${date}'`, [{ field: 'date', message: 'not a valid YYYY-MM-DD day' }]);
+    const { date } = parseInput(datalakeDayParams, req.params);
     let page = await ctx.store.readDatalake(date, 0, EXPORT_PAGE);
     if (page.length === 0) throw new NotFoundError(`the datalake has no records for ${date}`);
     res.status(200).type('application/x-ndjson').set('content-disposition', `attachment; filename="datalake-${date}.ndjson"`);
@@ -48,7 +49,7 @@ export function datalakeRoutes(ctx: ApiContext): Router {
     ]);
     const finished = counts.SUCCESS + counts.FAILURE + counts.DEAD;
     const up = bots.filter((b) => b.status === 'up').length;
-    res.json({
+    reply(res, RESPONSES.summary, {
       jobs: { total: JOB_STATES.reduce((n, s) => n + counts[s], 0), by_state: counts },
       bots: { total: bots.length, up, down: bots.length - up },
       queue: { name: p.botQueue, ...depth },

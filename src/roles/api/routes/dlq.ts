@@ -8,23 +8,24 @@ import { jobView } from '../../../core/job';
 import { dlqQuery, parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export function dlqRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const admin = requireAdmin(ctx.adminToken);
+  const admin = requireAdmin(ctx);
 
   r.get('/dlq', admin, async (req, res) => {
     const q = parseInput(dlqQuery, req.query);
     const { total, jobs } = await ctx.store.listDead(q.offset, q.limit);
-    res.json({ total, offset: q.offset, limit: q.limit, jobs: jobs.map(jobView) });
+    reply(res, RESPONSES.dlq, { total, offset: q.offset, limit: q.limit, jobs: jobs.map(jobView) });
   });
 
   r.post('/dlq/:id/retry', admin, async (req, res) => {
-    res.json(jobView(await ctx.store.retryDead(String(req.params.id))));
+    reply(res, RESPONSES.job, jobView(await ctx.store.retryDead(String(req.params.id))));
   });
 
   r.delete('/dlq', admin, async (_req, res) => {
-    res.json({ purged: await ctx.store.purgeDead() });
+    reply(res, RESPONSES.purged, { purged: await ctx.store.purgeDead() });
   });
 
   return r;

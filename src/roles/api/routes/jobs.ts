@@ -15,12 +15,13 @@ import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
+import { reply, RESPONSES } from '../responses';
 
 export function jobRoutes(ctx: ApiContext): Router {
   const r = Router();
   const p = ctx.processing ?? PROCESSING_DEFAULTS;
   const bot = requireBot(ctx.store);
-  const admin = requireAdmin(ctx.adminToken);
+  const admin = requireAdmin(ctx);
 
   /**
    * a bot's attempt ended: its run time, from the start it reported (or its claim) to its end, both
@@ -39,7 +40,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   r.get('/jobs', async (req, res) => {
     const q = parseInput(listJobsQuery, req.query);
     const { total, jobs } = await ctx.store.listJobs({ state: q.status, offset: q.offset, limit: q.limit });
-    res.json({ total, offset: q.offset, limit: q.limit, status: q.status ?? null, jobs: jobs.map(jobView) });
+    reply(res, RESPONSES.jobs, { total, offset: q.offset, limit: q.limit, status: q.status ?? null, jobs: jobs.map(jobView) });
   });
 
   r.post('/jobs/populate', admin, async (req, res) => {
@@ -50,7 +51,7 @@ export function jobRoutes(ctx: ApiContext): Router {
     );
     const batch = `manual-${randomUUID().slice(0, 8)}`;
     const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
-    res.status(201).json({ batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) });
+    reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);
   });
 
   r.post('/jobs/claim', bot, async (req, res) => {
@@ -64,17 +65,17 @@ export function jobRoutes(ctx: ApiContext): Router {
       res.status(204).end();
       return;
     }
-    res.json({ job: jobView(job), lease_ms: p.botLeaseMs });
+    reply(res, RESPONSES.claimed, { job: jobView(job), lease_ms: p.botLeaseMs });
   });
 
   r.get('/jobs/:id', async (req, res) => {
-    res.json(jobView(await getJob(req.params.id)));
+    reply(res, RESPONSES.job, jobView(await getJob(req.params.id)));
   });
 
   r.post('/jobs/:id/start', bot, async (req, res) => {
     const id = String(req.params.id);
     await ctx.store.startBotJob(botIdOf(res), id);
-    res.json(jobView(await getJob(id)));
+    reply(res, RESPONSES.job, jobView(await getJob(id)));
   });
 
   r.post('/jobs/:id/complete', bot, async (req, res) => {
@@ -83,7 +84,7 @@ export function jobRoutes(ctx: ApiContext): Router {
     await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
     const job = await getJob(id);
     observeBotJob(job, 'SUCCESS');
-    res.json(jobView(job));
+    reply(res, RESPONSES.job, jobView(job));
   });
 
   r.post('/jobs/:id/fail', bot, async (req, res) => {
@@ -93,12 +94,12 @@ export function jobRoutes(ctx: ApiContext): Router {
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
     const failed = await getJob(job.id);
     observeBotJob({ ...failed, startedAt: job.startedAt }, target.to);
-    res.json(jobView(failed));
+    reply(res, RESPONSES.job, jobView(failed));
   });
 
   r.get('/jobs/:id/chunks', async (req, res) => {
     if (!(await ctx.store.getJob(req.params.id))) throw new NotFoundError(`job ${req.params.id} not found`);
-    res.json({ job_id: req.params.id, chunks: (await ctx.store.listChildren(req.params.id)).map(jobView) });
+    reply(res, RESPONSES.chunks, { job_id: req.params.id, chunks: (await ctx.store.listChildren(req.params.id)).map(jobView) });
   });
   return r;
 }

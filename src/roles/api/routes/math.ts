@@ -5,35 +5,38 @@ import { NotFoundError } from '../../../core/errors';
 import { taskStatusView } from '../../../core/job';
 import { compute } from '../../../core/math';
 import { addQuery, parseInput, taskBody } from '../../../core/schemas';
+import { adminConfigured } from '../admin';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export function mathRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.get('/whoami', (_req, res) => {
-    res.json({ node_id: ctx.nodeId, container_id: os.hostname(), hostname: os.hostname(), pid: process.pid, role: 'api' });
+    // admin: whether admin routes can be used here at all (the dashboard greys its admin actions out), never the token
+    reply(res, RESPONSES.whoami, { node_id: ctx.nodeId, container_id: os.hostname(), hostname: os.hostname(), pid: process.pid, role: 'api', admin: adminConfigured(ctx) ? 'configured' : 'not configured' });
   });
 
   r.get('/add', (req, res) => {
     const q = parseInput(addQuery, req.query);
-    res.json({ a: q.a, b: q.b, op: q.op, result: compute(q), handled_by: ctx.nodeId });
+    reply(res, RESPONSES.add, { a: q.a, b: q.b, op: q.op, result: compute(q), handled_by: ctx.nodeId });
   });
 
   r.post('/task', async (req, res) => {
     const params = parseInput(taskBody, req.body);
     const [job] = await ctx.store.enqueue([{ type: 'task', params, initiatedBy: ctx.nodeId }]);
-    res.status(202).location(`/tasks/${job.id}/status`).json({ task_id: job.id, status: job.state, initiated_by: ctx.nodeId });
+    reply(res.location(`/tasks/${job.id}/status`), RESPONSES.taskAccepted, { task_id: job.id, status: job.state, initiated_by: ctx.nodeId }, 202);
   });
 
   r.get('/tasks/:id/status', async (req, res) => {
     const job = await ctx.store.checkJob(req.params.id, ctx.nodeId);
     if (!job) throw new NotFoundError(`task ${req.params.id} not found`);
-    res.json(taskStatusView(job));
+    reply(res, RESPONSES.taskStatus, taskStatusView(job));
   });
 
   r.get('/valkey_test', async (_req, res) => {
     const info = await ctx.store.ping();
-    res.json({ status: 'ok', node_id: ctx.nodeId, store: ctx.store.kind, url: ctx.store.location, ...info });
+    reply(res, RESPONSES.valkeyTest, { status: 'ok', node_id: ctx.nodeId, store: ctx.store.kind, url: ctx.store.location, ...info });
   });
 
   return r;

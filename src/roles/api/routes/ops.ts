@@ -3,12 +3,13 @@ import { Router } from 'express';
 import { sumToJson } from '../../../core/abacus';
 import { errorMessage, StoreUnavailableError } from '../../../core/errors';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 export function opsRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
+    reply(res, RESPONSES.healthz, { status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
   });
 
   /**
@@ -20,11 +21,11 @@ export function opsRoutes(ctx: ApiContext): Router {
       const [ping, stats, workers, sum, state] = await Promise.all([
         ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker'), ctx.store.abacusSum(), ctx.store.condition(),
       ]);
-      res.json({
+      reply(res, RESPONSES.health, {
         status: state.condition ? 'degraded' : 'healthy',
         node_id: ctx.nodeId,
         redis_connected: true,
-        ...(state.condition ? { condition: { reason: state.condition, message: state.message } } : {}),
+        ...(state.condition ? { condition: { reason: state.condition, message: state.message ?? state.condition } } : {}),
         current_sum: sumToJson(sum),
         store: { kind: ctx.store.kind, url: ctx.store.location, ...ping },
         stats,
@@ -34,14 +35,14 @@ export function opsRoutes(ctx: ApiContext): Router {
     } catch (err) {
       const reason = err instanceof StoreUnavailableError ? err.reason : 'unavailable';
       res.set('Retry-After', '1');
-      res.status(503).json({
+      reply(res, RESPONSES.unhealthy, {
         status: 'unhealthy',
         node_id: ctx.nodeId,
         redis_connected: false,
         condition: { reason, message: errorMessage(err) },
         store: { kind: ctx.store.kind, url: ctx.store.location },
-        error: { code: 'store_unavailable', message: errorMessage(err) },
-      });
+        error: { code: 'store_unavailable', message: errorMessage(err), details: [] },
+      }, 503);
     }
   });
 

@@ -12,6 +12,7 @@ import { isFinal, Job, primeJobView } from '../../../core/job';
 import { countPrimesBody, parseInput } from '../../../core/schemas';
 import type { JobEvent } from '../../../store/types';
 import type { ApiContext } from '../context';
+import { reply, RESPONSES } from '../responses';
 
 async function findJob(ctx: ApiContext, id: string): Promise<Job> {
   const job = await ctx.store.getJob(id);
@@ -35,11 +36,11 @@ export function primeRoutes(ctx: ApiContext): Router {
       parent: { type: 'primes', params: { n, chunks }, initiatedBy: ctx.nodeId },
       children: planChunks(n, chunks).map((c) => ({ type: 'primes_chunk', params: { lo: c.lo, hi: c.hi, index: c.index } })),
     });
-    res.status(202).location(`/api/jobs/${parent.id}`).json({ job_id: parent.id, status: parent.state });
+    reply(res.location(`/api/jobs/${parent.id}`), RESPONSES.primesAccepted, { job_id: parent.id, status: parent.state }, 202);
   });
 
   r.get('/api/jobs/:id', async (req, res) => {
-    res.json(primeJobView(await findJob(ctx, req.params.id)));
+    reply(res, RESPONSES.primeJob, primeJobView(await findJob(ctx, req.params.id)));
   });
 
   r.get('/api/jobs/:id/events', async (req, res) => {

@@ -1,0 +1,174 @@
+/**
+ * Response schemas: every JSON answer the API sends, as zod schemas. They are one source for two
+ * things: the routes build their answers through `reply(res, schema, body)`, which type-checks the
+ * body against the schema, and the OpenAPI document (openapi.ts) converts the same schemas into
+ * its response schemas (z.toJSONSchema). test/e2e/api-contract.test.ts validates real answers
+ * against the document. Objects are closed (additionalProperties: false), so a field a route
+ * adds without saying so here fails that test.
+ */
+import type { Response } from 'express';
+import { z } from 'zod';
+import { ABACUS_STRATEGIES } from '../../core/abacus';
+import { STORE_CONDITIONS } from '../../core/errors';
+import { BOT_STATUSES } from '../../core/bots';
+import { JOB_STATES, JOB_TYPES } from '../../core/job';
+import { MATH_OPS } from '../../core/math';
+import { BATCH_TYPES } from '../../core/schemas';
+
+const count = () => z.number().int().min(0);
+const time = () => z.iso.datetime();
+const rate = () => z.number().min(0).max(1).nullable();
+const state = z.enum(JOB_STATES);
+
+/** the error every 4xx and 5xx carries (errors.ts errorBody) */
+export const errorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ field: z.string(), message: z.string() })),
+  }),
+});
+
+/** a 64-bit sum: a JSON number while it is a safe integer, an exact decimal string beyond (sumToJson) */
+const sum = z.union([z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^-?\d{16,19}$/)]);
+
+/** the whole job record (core/job.ts jobView) */
+export const jobResponse = z.object({
+  job_id: z.string(),
+  type: z.enum(JOB_TYPES),
+  queue: z.string(),
+  state,
+  status: state,
+  params: z.record(z.string(), z.unknown()),
+  progress: z.object({ completed: count(), total: count() }).nullable(),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  attempts: count(),
+  max_attempts: count(),
+  initiated_by: z.string().nullable(),
+  handled_by: z.string().nullable(),
+  checked_by: z.string().nullable(),
+  parent_id: z.string().nullable(),
+  created_at: time(),
+  started_at: time().nullable(),
+  finished_at: time().nullable(),
+  updated_at: time(),
+  run_at: time().nullable(),
+  duration_ms: z.number().int().nullable(),
+});
+
+const jobPage = z.object({ total: count(), offset: count(), limit: count(), jobs: z.array(jobResponse) });
+
+/** a bot as GET /bots lists it (core/bots.ts botView) */
+export const botResponse = z.object({
+  bot_id: z.string(),
+  name: z.string(),
+  status: z.enum(BOT_STATUSES),
+  registered_at: time(),
+  last_heartbeat: time(),
+  down_at: time().nullable(),
+  current_job: z.string().nullable(),
+  jobs_done: count(),
+  jobs_failed: count(),
+});
+
+const store = { kind: z.enum(['redis', 'memory']), url: z.string() };
+const storeCondition = z.object({ reason: z.enum(STORE_CONDITIONS), message: z.string() });
+const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z.string(), mode: z.string() };
+
+export const RESPONSES = {
+  healthz: z.object({ status: z.literal('ok'), node_id: z.string(), uptime_sec: count() }),
+  /** healthy; degraded, with its condition, while Redis refuses writes (reads are served) */
+  health: z.object({
+    status: z.enum(['healthy', 'degraded']),
+    node_id: z.string(),
+    redis_connected: z.literal(true),
+    condition: storeCondition.optional(),
+    current_sum: sum,
+    store: z.object({ ...store, ...serverInfo }),
+    stats: z.object({ connected_clients: count().nullable(), total_commands_processed: count().nullable(), used_memory_human: z.string().nullable() }),
+    abacus: z.object({ strategy: z.enum(ABACUS_STRATEGIES), adds: count(), conflicts: count(), retries_exhausted: count(), out_of_range: count() }),
+    workers: z.object({ live: count(), nodes: z.array(z.looseObject({ node_id: z.string(), last_seen: time() })) }),
+  }),
+  /** GET /health's 503: what is wrong, with the error every other 503 carries */
+  unhealthy: z.object({
+    status: z.literal('unhealthy'),
+    node_id: z.string(),
+    redis_connected: z.literal(false),
+    condition: storeCondition,
+    store: z.object(store),
+    error: errorResponse.shape.error,
+  }),
+  whoami: z.object({
+    node_id: z.string(),
+    container_id: z.string(),
+    hostname: z.string(),
+    pid: z.number().int().min(1),
+    role: z.literal('api'),
+    /** whether this node has an admin token at all (never the token) */
+    admin: z.enum(['configured', 'not configured']),
+  }),
+  add: z.object({ a: z.number(), b: z.number(), op: z.enum(MATH_OPS), result: z.number(), handled_by: z.string() }),
+  taskAccepted: z.object({ task_id: z.string(), status: state, initiated_by: z.string() }),
+  taskStatus: z.object({
+    task_id: z.string(),
+    status: state,
+    result: z.unknown(),
+    error: z.string().nullable(),
+    initiated_by: z.string().nullable(),
+    checked_by: z.string().nullable(),
+    handled_by: z.string().nullable(),
+  }),
+  valkeyTest: z.object({ status: z.literal('ok'), node_id: z.string(), store: store.kind, url: z.string(), ...serverInfo }),
+  primesAccepted: z.object({ job_id: z.string(), status: state }),
+  primeJob: z.object({
+    job_id: z.string(),
+    state,
+    progress: z.object({ completed: count(), total: count() }),
+    result: z.object({ prime_count: count(), duration_sec: z.number().min(0) }).nullable(),
+    error: z.string().nullable(),
+    params: z.record(z.string(), z.unknown()),
+    created_at: time(),
+    finished_at: time().nullable(),
+  }),
+  chunks: z.object({ job_id: z.string(), chunks: z.array(jobResponse) }),
+  job: jobResponse,
+  jobs: jobPage.extend({ status: state.nullable() }),
+  populated: z.object({ batch: z.string(), created: count(), type: z.enum(BATCH_TYPES), queue: z.string(), job_ids: z.array(z.string()) }),
+  claimed: z.object({ job: jobResponse, lease_ms: count() }),
+  registered: botResponse.extend({ token: z.string(), lease_ms: count() }),
+  bot: botResponse,
+  bots: z.object({ total: count(), up: count(), down: count(), bots: z.array(botResponse) }),
+  summary: z.object({
+    jobs: z.object({ total: count(), by_state: z.object(Object.fromEntries(JOB_STATES.map((s) => [s, count()])) as Record<(typeof JOB_STATES)[number], ReturnType<typeof count>>) }),
+    bots: z.object({ total: count(), up: count(), down: count() }),
+    queue: z.object({ name: z.string(), waiting: count(), active: count(), delayed: count() }),
+    throughput_per_minute: count(),
+    success_rate: rate(),
+    generated_at: time(),
+  }),
+  lakeStats: z.object({
+    records: z.string(),
+    retention_days: count(),
+    total: count(),
+    success: count(),
+    failure: count(),
+    success_rate: rate(),
+    mean_duration_ms: count().nullable(),
+    days: z.array(z.object({ date: z.iso.date(), total: count(), success: count(), failure: count(), success_rate: rate(), mean_duration_ms: count().nullable() })),
+  }),
+  added: z.object({ new_sum: sum, added: z.number().int(), timestamp: time(), node_id: z.string(), conflicts: count() }),
+  sum: z.object({ sum, timestamp: time(), node_id: z.string() }),
+  reset: z.object({ message: z.literal('Sum successfully reset to 0'), timestamp: time(), node_id: z.string() }),
+  dlq: jobPage,
+  purged: z.object({ purged: count() }),
+  root: z.object({ name: z.literal('wizard'), version: z.string(), node_id: z.string(), dashboard: z.string(), health: z.string() }),
+  openapi: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
+} as const;
+
+export type ResponseName = keyof typeof RESPONSES;
+
+/** send a JSON answer whose body the compiler has checked against its response schema */
+export function reply<S extends z.ZodType>(res: Response, schema: S, body: z.input<S>, status = 200): void {
+  res.status(status).json(body);
+}
