@@ -72,7 +72,9 @@ test('a claim whose answer was lost is given back once Redis answers: each job i
   proxy.heal(); // the claim arrives and runs now; its answer goes to a connection that is gone
   await waitUntil(async () => {
     const held = await Promise.all(jobs.map((j) => direct.getJob(j.id)));
-    return held.every((j) => j?.state === 'PENDING' && j.attempts === 0);
+    // PENDING again, and touched since they were made: the held claim ran (STARTED) and was given back
+    // (right after the heal the jobs are still PENDING from before: that alone proves nothing)
+    return held.every((j) => j?.state === 'PENDING' && j.attempts === 0 && j.updatedAt > j.createdAt);
   }, 10_000, 'the lost claim to be given back');
   expect(await direct.queueDepth(queue)).toEqual({ waiting: 3, active: 0, delayed: 0 });
   const again = await viaProxy.claim(queue, { consumer: 'worker', max: 3, leaseMs: 60_000 });
