@@ -2,6 +2,7 @@
  * Request schemas: one definition validates input and (later) documents it in OpenAPI.
  * Each message names the field and its bound, as seed 002 asks ("n must be an integer >= 10000").
  */
+import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { isJobState, JOB_STATES, JobState } from './job';
@@ -142,3 +143,16 @@ export const populateBody = z.strictObject(
   },
   { error: objectError('{count?, type?, params?}') },
 );
+
+// ---- the dashboard's history ----
+
+const windowMsg = `window must be one of ${Object.keys(HISTORY_WINDOWS).join(', ')}`;
+
+/** GET /metrics/history's query: how far back (default 1h) */
+export const historyQuery = z.object({
+  window: z
+    .string({ error: windowMsg })
+    .refine((w): w is HistoryWindow => Object.hasOwn(HISTORY_WINDOWS, w), { error: windowMsg })
+    .optional()
+    .transform((w) => (w ?? '1h') as HistoryWindow),
+});

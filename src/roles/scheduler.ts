@@ -87,7 +87,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
       const was = leader;
       leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
       if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
-      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
+      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid, interval_ms: o.populateIntervalMs, next_batch_at: (slotOf(Date.now(), o.populateIntervalMs) + 1) * o.populateIntervalMs, batches: made }).catch(() => undefined);
       if (!leader || stopping) return;
       await populate(Date.now());
       await housekeeping();

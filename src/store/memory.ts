@@ -10,6 +10,7 @@
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeBot, decodeJob } from './codec';
@@ -122,6 +123,8 @@ export class MemoryStore implements Store {
   private readonly rates = new Map<string, number[]>();
   private rateHits = 0;
   private rateWindowMs = 0;
+  /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
+  private readonly history = new Map<number, { fields: Rec; until: number }>();
   /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
@@ -807,6 +810,32 @@ export class MemoryStore implements Store {
 
   private sweepRates(now: number): void {
     for (const [bucket, log] of this.rates) if (log.length === 0 || log[log.length - 1] <= now - this.rateWindowMs) this.rates.delete(bucket);
+  }
+
+  // ---- the dashboard's history (recordHistory.lua, readHistory.lua) ----
+
+  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+    const now = this.step();
+    this.sweepHistory(now);
+    const start = now - (now % bucketMs);
+    const bucket = getOr(this.history, start, () => ({ fields: {} as Rec, until: 0 }));
+    for (const [field, n] of Object.entries(add)) bucket.fields[field] = String(Number(bucket.fields[field] ?? 0) + n);
+    Object.assign(bucket.fields, set);
+    bucket.until = now + keepMs;
+  }
+
+  async readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]> {
+    const now = this.step();
+    this.sweepHistory(now);
+    const last = now - (now % bucketMs);
+    return [...this.history]
+      .filter(([start]) => start > now - windowMs && start <= last)
+      .sort(([a], [b]) => a - b)
+      .map(([at, { fields }]) => ({ at, fields: { ...fields } }));
+  }
+
+  private sweepHistory(now: number): void {
+    for (const [start, { until }] of this.history) if (until <= now) this.history.delete(start);
   }
 
   // ---- server ----

@@ -12,6 +12,7 @@ import {
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
 import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
@@ -668,6 +669,20 @@ export class RedisStore implements Store {
     const member = `${this.instanceId}:${++this.hits}`;
     const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>('hitRateLimit', [windowMs, max, member, ...buckets]);
     return { allowed: allowed === 1, retryAfterMs, remaining };
+  }
+
+  // ---- the dashboard's history ----
+
+  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+    const adds = Object.entries(add);
+    await this.run('recordHistory', [bucketMs, keepMs, adds.length, ...adds.flat(), ...Object.entries(set).flat()]);
+  }
+
+  async readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]> {
+    const flat = await this.run<(string | string[])[]>('readHistory', [bucketMs, windowMs]);
+    const out: HistoryBucket[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ at: Number(flat[i]), fields: pairsToRecord(flat[i + 1] as string[]) });
+    return out;
   }
 
   async ping(): Promise<ServerInfo> {

@@ -33,6 +33,8 @@ export const SCRIPT_NAMES = [
   'pruneDatalake',
   'addToSum',
   'hitRateLimit',
+  'recordHistory',
+  'readHistory',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -45,6 +45,7 @@
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob } from '../core/job';
 
 export interface StoreOptions {
@@ -286,6 +287,16 @@ export interface Store {
    * request is counted in all its buckets when each has room, else in none (refused).
    */
   hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit>;
+
+  // ---- the dashboard's history (src/core/history.ts; both adapters) ----
+
+  /**
+   * add to (`add`, HINCRBY) and set (`set`, HSET) fields of the history bucket that holds now,
+   * the buckets being bucketMs wide; the bucket is kept keepMs after this write, then dropped
+   */
+  recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
+  /** the buckets that start in the last windowMs and hold anything, oldest first */
+  readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]>;
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;

@@ -383,4 +383,29 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     clock.advance(250);
     expect(await store.tryLock('reaper', 'b', 200)).toBe(true);
   });
+  test('history: counts add up and samples are replaced within a bucket; a window holds the buckets that start in it, oldest first', async () => {
+    const t0 = clock.now() - (clock.now() % 10_000); // a bucket's start
+    clock.advance(t0 + 1_000 - clock.now());
+    await store.recordHistory(10_000, 60_000, { done: 2, d3: 2 }, { waiting: '7' });
+    clock.advance(4_000);
+    await store.recordHistory(10_000, 60_000, { done: 3, failed: 1 }, { waiting: '4', sum: '-9223372036854775808' });
+    clock.advance(10_000); // the next bucket
+    await store.recordHistory(10_000, 60_000, { failed: 5 });
+    expect(await store.readHistory(10_000, 60_000)).toEqual([
+      { at: t0, fields: { done: '5', d3: '2', failed: '1', waiting: '4', sum: '-9223372036854775808' } },
+      { at: t0 + 10_000, fields: { failed: '5' } },
+    ]);
+    // a window that starts after the first bucket's start leaves it out
+    expect((await store.readHistory(10_000, 10_000)).map((b) => b.at)).toEqual([t0 + 10_000]);
+    clock.advance(60_000); // both buckets are now older than the window
+    expect(await store.readHistory(10_000, 60_000)).toEqual([]);
+  });
+
+  test('history: a bucket is dropped keepMs after its last write, whatever window reads it', async () => {
+    await store.recordHistory(10_000, 150, { done: 1 });
+    expect((await store.readHistory(10_000, 3_600_000)).map((b) => b.fields)).toEqual([{ done: '1' }]);
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect(await store.readHistory(10_000, 3_600_000)).toEqual([]);
+  });
 });

@@ -7,6 +7,7 @@ import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { createApp } from './app';
 import { EventHub } from './events-hub';
+import { startHistorySampler } from './history-sampler';
 import type { ProcessingSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { OPEN_SECURITY, type ApiSecurity } from './security';
@@ -48,6 +49,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const sampler = startHistorySampler(store, o.nodeId);
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
     url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set',
@@ -60,6 +62,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     metrics,
     async close(force = false) {
       events.close();
+      sampler.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (force) server.closeAllConnections();

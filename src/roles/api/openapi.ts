@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { abacusBody, addQuery, claimBody, completeBody, countPrimesBody, dlqQuery, failBody, listJobsQuery, populateBody, registerBotBody, taskBody } from '../../core/schemas';
+import { abacusBody, addQuery, claimBody, completeBody, countPrimesBody, dlqQuery, failBody, historyQuery, listJobsQuery, populateBody, registerBotBody, taskBody } from '../../core/schemas';
 import { assetPath } from '../../util/package-root';
 
 type JsonSchema = Record<string, unknown>;
@@ -81,6 +81,9 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /dlq': { tag: 'operations', summary: 'the dead-letter queue, most recent first', auth: 'admin', query: dlqQuery, responses: { 200: '{total, offset, limit, jobs}', 400: 'bad input', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
   'POST /dlq/:id/retry': { tag: 'operations', summary: 'a dead job back on its queue, its attempts from zero', auth: 'admin', responses: { 200: 'the job, now PENDING', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured', 404: 'unknown job', 409: 'not dead, or its parent has finished' } },
   'DELETE /dlq': { tag: 'operations', summary: 'delete every dead job', auth: 'admin', responses: { 200: '{purged}', 401: 'no or wrong admin token', 403: 'no ADMIN_TOKEN configured' } },
+  'GET /metrics/history': { tag: 'operations', summary: "the cluster's recent history in 10 s buckets: jobs done and failed, run-time percentiles, queue depth, the sum", query: historyQuery, responses: { 200: '{window, window_sec, bucket_sec, generated_at, points}', 400: 'bad input' } },
+  'GET /workers': { tag: 'operations', summary: 'the live workers and schedulers, from their heartbeats; who leads, when the next batch is due', responses: { 200: '{workers, schedulers, leader, next_batch_at}' } },
+  'GET /queues': { tag: 'operations', summary: "every queue's waiting, active and delayed jobs", responses: { 200: '{queues}' } },
   'GET /': { tag: 'operations', summary: 'the dashboard for a browser; {name, version, node_id, dashboard, health} otherwise', produces: 'text/html', responses: { 200: 'the dashboard or the JSON summary' } },
   'GET /vendor/:file': { tag: 'operations', summary: "the dashboard's libraries (Alpine.js, Pico.css), served from the package", produces: 'application/javascript', responses: { 200: 'the file', 404: 'no such file' } },
 };

@@ -1,0 +1,43 @@
+/**
+ * The dashboard's operations console: GET /metrics/history (the cluster's recent history in
+ * buckets, src/core/history.ts), GET /workers (the live workers and schedulers, from their
+ * heartbeats) and GET /queues (every queue's depth).
+ */
+import { Router } from 'express';
+import { HISTORY, HISTORY_WINDOWS, historyPoint } from '../../../core/history';
+import { historyQuery, parseInput } from '../../../core/schemas';
+import type { NodeInfo } from '../../../store/types';
+import type { ApiContext } from '../context';
+
+const nodeView = (n: NodeInfo): Record<string, unknown> & { node_id: string } => ({ node_id: n.nodeId, last_seen: new Date(n.seenAt).toISOString(), ...n.info });
+
+export function consoleRoutes(ctx: ApiContext): Router {
+  const r = Router();
+
+  r.get('/metrics/history', async (req, res) => {
+    const { window } = parseInput(historyQuery, req.query);
+    const buckets = await ctx.store.readHistory(HISTORY.bucketMs, HISTORY_WINDOWS[window]);
+    res.json({ window, window_sec: HISTORY_WINDOWS[window] / 1000, bucket_sec: HISTORY.bucketMs / 1000, generated_at: new Date().toISOString(), points: buckets.map(historyPoint) });
+  });
+
+  r.get('/workers', async (_req, res) => {
+    const [workers, schedulers] = await Promise.all([ctx.store.liveNodes('worker'), ctx.store.liveNodes('scheduler')]);
+    const views = schedulers.map(nodeView);
+    const leader = views.find((s) => s.leader === true);
+    res.json({
+      workers: workers.map(nodeView),
+      schedulers: views,
+      leader: leader ? leader.node_id : null,
+      next_batch_at: leader && typeof leader.next_batch_at === 'number' ? new Date(leader.next_batch_at).toISOString() : null,
+    });
+  });
+
+  r.get('/queues', async (_req, res) => {
+    const names = await ctx.store.knownQueues();
+    const depths = await Promise.all(names.map((q) => ctx.store.queueDepth(q)));
+    // paused: null until queues can be paused (the job-control issue)
+    res.json({ queues: names.map((name, i) => ({ name, ...depths[i], paused: null })) });
+  });
+
+  return r;
+}
