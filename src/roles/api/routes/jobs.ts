@@ -25,6 +25,8 @@ export function jobRoutes(ctx: ApiContext): Router {
   /** a bot's attempt ended: its run time, from the start it reported (or its claim) to now */
   const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {
     if (job.startedAt !== null) ctx.metrics.prom.jobs.observe(job, (Date.now() - job.startedAt) / 1000, outcome);
+    if (outcome === 'SUCCESS') ctx.history?.done(job.startedAt === null ? 0 : Date.now() - job.startedAt);
+    else ctx.history?.failed();
   };
 
   const getJob = async (id: string): Promise<Job> => {
