@@ -30,7 +30,14 @@ export type HistoryWindow = keyof typeof HISTORY_WINDOWS;
 /** run-time bins: a done job that ran `ms` is counted in the first bin whose bound is >= ms */
 export const DURATION_BOUNDS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, Infinity] as const;
 
-export const durationBin = (ms: number): number => DURATION_BOUNDS_MS.findIndex((b) => ms <= b);
+export const durationBin = (ms: number): number => {
+  let i = 0;
+  while (ms > DURATION_BOUNDS_MS[i]) i++;
+  return i;
+};
+
+/** each bin's field in a bucket: d0, d1, ... */
+const DURATION_FIELDS = DURATION_BOUNDS_MS.map((_b, i) => `d${i}`);
 
 /** one bucket as the store keeps it: its start and its fields (numbers as the store wrote them) */
 export interface HistoryBucket {
@@ -71,7 +78,7 @@ export function binQuantile(bins: number[], q: number): number | null {
 export function historyPoint({ at, fields }: HistoryBucket): HistoryPoint {
   const int = (k: string) => (fields[k] === undefined ? 0 : Number(fields[k]));
   const sample = (k: string) => (fields[k] === undefined ? null : Number(fields[k]));
-  const bins = DURATION_BOUNDS_MS.map((_b, i) => int(`d${i}`));
+  const bins = DURATION_FIELDS.map(int);
   return {
     at: new Date(at).toISOString(),
     done: int('done'),
@@ -106,7 +113,7 @@ export class HistoryRecorder {
   /** a job that finished with a result after running `ms` */
   done(ms: number): void {
     this.count('done', 1);
-    this.count(`d${durationBin(ms)}`, 1);
+    this.count(DURATION_FIELDS[durationBin(ms)], 1);
   }
 
   /** an attempt that ended in an error */

@@ -206,6 +206,20 @@ async function dtIndex(page: Page, name: string): Promise<number> {
   return names.indexOf(name);
 }
 
+test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
+  const page = await open('#/');
+  await page.setViewportSize({ width: 375, height: 800 });
+  for (const route of ['#/', '#/abacus', '#/workers', '#/queues', '#/dlq', `#/jobs/${primeId}`, '#/nothere']) {
+    await page.goto(`${api}/${route}`);
+    await page.locator('main h2').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    const [scrollWidth, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as number[];
+    expect({ route, scrollWidth }).toEqual({ route, scrollWidth: width });
+  }
+  expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+  await page.close();
+});
+
 test('an unknown route says not found', async () => {
   const page = await open('#/nothere');
   expect(await textOf(page.locator('main h2'))).toBe('Not found');
