@@ -607,7 +607,7 @@
             return {
               id: spec.id,
               kind: `chart-svg kind-${spec.kind}`,
-              title: spec.title,
+              title: spec.kind === 'bars' ? `${spec.title} per ${c.stepMs / 1000} s` : spec.title,
               paths: [0, 1, 2].map((i) => c.paths[i] || 'M0 0'),
               count: c.count,
               top: spec.series[0].unit === 'ms' ? this.ms(c.max) : formatNumber(c.max),
@@ -621,7 +621,7 @@
 
     Alpine.data('overviewHistory', () =>
       historyCharts('History', [
-        { id: 'throughput', title: 'Jobs done and failed per 10 s', kind: 'bars', series: [{ field: 'done', label: 'done' }, { field: 'failed', label: 'failed' }] },
+        { id: 'throughput', title: 'Jobs done and failed', kind: 'bars', series: [{ field: 'done', label: 'done' }, { field: 'failed', label: 'failed' }] },
         { id: 'depth', title: 'Queue depth', kind: 'line', series: [{ field: 'waiting', label: 'waiting' }, { field: 'active', label: 'active' }, { field: 'delayed', label: 'delayed' }] },
         { id: 'runtime', title: 'Run time of done jobs', kind: 'line', series: [{ field: 'p50_ms', label: 'p50', unit: 'ms' }, { field: 'p95_ms', label: 'p95', unit: 'ms' }, { field: 'p99_ms', label: 'p99', unit: 'ms' }] },
       ]),

@@ -237,10 +237,13 @@
   /**
    * A chart of history points over [now - windowMs, now]: per series (a field of the points)
    * the path data of a line through its values with a dot at each point (kind 'line'), or of
-   * stacked bars one bucket wide (kind 'bars'). The right edge is the end of the current bucket. Answers {paths, max, count}: count is how many
-   * points have a value in some series.
+   * stacked bars (kind 'bars': at most 90, so a long window sums neighbouring buckets into one
+   * bar of stepMs). The right edge is the end of the current bucket. Answers {paths, max, count,
+   * stepMs}: count is how many points are drawn (a bar with height, a line's value).
    */
-  function chart(points, fields, { kind, windowMs, bucketMs, now }) {
+  function chart(points, fields, { kind, windowMs, bucketMs: bucket, now }) {
+    const bucketMs = kind === 'bars' ? bucket * Math.max(1, Math.ceil(windowMs / bucket / 90)) : bucket;
+    if (bucketMs !== bucket) points = sumInto(points, fields, bucketMs);
     const from = Math.ceil(now / bucketMs) * bucketMs - windowMs;
     const x = (t) => PLOT.left + ((t - from) / windowMs) * (PLOT.right - PLOT.left);
     const value = (p, f) => (p[f] === null || p[f] === undefined ? null : Number(p[f]));
@@ -257,10 +260,10 @@
       let any = false;
       fields.forEach((f, i) => {
         const v = value(p, f);
-        if (v === null) return;
+        // a bar is a point when it has height; a line's point is any value, 0 included
+        if (v === null || (kind === 'bars' && v <= 0)) return;
         any = true;
         if (kind === 'bars') {
-          if (v <= 0) return;
           const x0 = Math.max(PLOT.left, x(t));
           const w = Math.max(1, x(t + bucketMs) - x0 - 1);
           paths[i].push(`M${r(x0)} ${r(y(base))}V${r(y(base + v))}h${r(w)}V${r(y(base))}Z`);
@@ -278,7 +281,19 @@
       if (kind === 'bars') return segs.join('');
       return segs.join('') + segs.map((s) => `M${s.slice(1)}h0`).join('');
     });
-    return { paths: d, max, count };
+    return { paths: d, max, count, stepMs: bucketMs };
+  }
+
+  /** points summed into wider buckets of stepMs (the fields given; nulls count as 0) */
+  function sumInto(points, fields, stepMs) {
+    const out = new Map();
+    for (const p of points) {
+      const at = Math.floor(Date.parse(p.at) / stepMs) * stepMs;
+      const q = out.get(at) || Object.fromEntries([['at', new Date(at).toISOString()], ...fields.map((f) => [f, 0])]);
+      for (const f of fields) q[f] += Number(p[f]) || 0;
+      out.set(at, q);
+    }
+    return [...out.values()];
   }
 
   /** the bars of a prime count's chunks: one per chunk, its height the primes it found, one path per kind of state */
