@@ -635,6 +635,11 @@
         load() {
           return request('GET', 'workers').then((r) => fill(this.list, r));
         },
+        /** an interval: "10 min", "90 s" */
+        every(ms) {
+          if (typeof ms !== 'number') return '—';
+          return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+        },
         /** when the next batch is due, from now: "in 4 min 10 s" */
         due(iso) {
           if (!iso) return '—';
