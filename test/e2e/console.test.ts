@@ -130,6 +130,25 @@ test('workers page: the live worker with its settings and counts, and the schedu
   await page.close();
 });
 
+test("a bot's reports count in the history too, by the api node they reach", async () => {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  expect((await http('POST', `${api}/jobs/populate`, { count: 2 }, admin)).status).toBe(201);
+  const bot = (await http<{ token: string }>('POST', `${api}/bots/register`, { name: 'console-bot' })).body;
+  const as = { authorization: `Bearer ${bot.token}` };
+  const report = async (how: 'complete' | 'fail') => {
+    const { job } = (await http<{ job: { job_id: string } }>('POST', `${api2}/jobs/claim`, {}, as)).body;
+    expect((await http('POST', `${api2}/jobs/${job.job_id}/start`, undefined, as)).status).toBe(200);
+    const body = how === 'complete' ? { result: 'ok' } : { error: 'no luck', permanent: true };
+    expect((await http('POST', `${api2}/jobs/${job.job_id}/${how}`, body, as)).status).toBe(200);
+  };
+  await report('complete');
+  await report('fail');
+  await eventually(async () => {
+    const { points } = (await http<History>('GET', `${api}/metrics/history`)).body;
+    expect([points.reduce((n, p) => n + p.done, 0), points.reduce((n, p) => n + p.failed, 0)]).toEqual([10, 1]); // the worker's 9, the bot's 1
+  });
+});
+
 test('queues page: every queue with its waiting, active and delayed jobs', async () => {
   await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-idle' }, { type: 'task', params: { a: 1, b: 2, op: 'add' }, queue: 'console-idle' }]);
   const page = await open('#/queues');

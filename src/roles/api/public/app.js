@@ -578,7 +578,9 @@
         window: '1h',
         history: slot(),
         load() {
-          return request('GET', `metrics/history?window=${this.window}`).then((r) => fill(this.history, r));
+          const asked = this.window;
+          // an answer for a window no longer picked (a click while it was on its way) is dropped
+          return request('GET', `metrics/history?window=${asked}`).then((r) => asked === this.window && fill(this.history, r));
         },
         pick(w) {
           this.window = w;
