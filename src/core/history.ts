@@ -5,7 +5,8 @@
  *
  * A bucket is a set of fields:
  * - counts, added by the process that saw the event (HINCRBY): `done` (jobs a worker or bot
- *   finished with a result), `failed` (attempts that ended in an error: retried, failed or dead),
+ *   finished with a result: a prime count's chunks, not the count they finish), `failed`
+ *   (attempts a worker or bot reported as an error: retried, failed or dead; not lapsed leases),
  *   and `d0`..`d16`, how many of the done jobs ran within each of DURATION_BOUNDS_MS;
  * - samples, set by one API node about every 5 s (the last one in the bucket stays): `waiting`,
  *   `active`, `delayed` (every queue together) and `sum` (the abacus).
