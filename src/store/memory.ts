@@ -14,7 +14,7 @@ import type { HistoryBucket } from '../core/history';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeBot, decodeJob } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
@@ -499,6 +499,21 @@ export class MemoryStore implements Store {
       throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     }
     this.dlq.delete(jobId);
+    return this.requeueAnew(jobId, rec);
+  }
+
+  /** retryFailedJob.lua */
+  async retryFailed(jobId: string): Promise<Job> {
+    this.step();
+    const rec = this.rec(jobId);
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    if (rec.state !== 'FAILURE' || rec.queue === '' || rec.parent_id !== '') throw notRetryable(jobId);
+    this.expiry.delete(jobId); // PERSIST
+    return this.requeueAnew(jobId, rec);
+  }
+
+  /** lib.lua's requeueAnew: a finished job back at the tail of its queue as if new */
+  private requeueAnew(jobId: string, rec: Rec): Job {
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
     this.queue(rec.queue).wait.push(jobId);
     this.signal(rec.queue);

@@ -15,7 +15,7 @@ import { DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord } from '../c
 import type { HistoryBucket } from '../core/history';
 import { ConflictError, LeaseLostError, NotFoundError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
+import { botErrors, createdJob, flowRows, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
@@ -375,6 +375,13 @@ export class RedisStore implements Store {
 
   async retryDead(jobId: string): Promise<Job> {
     this.checkCode(await this.run('retryDeadJob', [jobId]), jobId);
+    return (await this.getJob(jobId))!;
+  }
+
+  async retryFailed(jobId: string): Promise<Job> {
+    const code = await this.run('retryFailedJob', [jobId]);
+    if (code === CONFLICT) throw notRetryable(jobId);
+    this.checkCode(code, jobId);
     return (await this.getJob(jobId))!;
   }
 

@@ -35,6 +35,7 @@ export const SCRIPT_NAMES = [
   'hitRateLimit',
   'recordHistory',
   'readHistory',
+  'retryFailedJob',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -223,6 +223,12 @@ export interface Store {
   listDead(offset?: number, limit?: number): Promise<ListResult>;
   /** a DEAD job back to PENDING at the tail of its queue, attempts from zero (ConflictError if not DEAD) */
   retryDead(jobId: string): Promise<Job>;
+  /**
+   * a FAILURE job back to PENDING at the tail of its queue, attempts from zero, no longer
+   * expiring; ConflictError unless it is a FAILURE job of a queue that is not a chunk (a prime
+   * count is not run itself, and a chunk's parent has finished with it)
+   */
+  retryFailed(jobId: string): Promise<Job>;
   /** delete every DEAD job; answers how many */
   purgeDead(): Promise<number>;
 

@@ -159,15 +159,16 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
   await page.close();
 });
 
-/** a job that used its one attempt, in the dead-letter queue, on a queue of its own that no worker takes */
-let deadQueues = 0;
-async function deadJob(error: string): Promise<string> {
-  const queue = `console-dead-${++deadQueues}`;
+/** a job that ended (DEAD: used its one attempt, in the dead-letter queue), on a queue of its own that no worker takes */
+let queues = 0;
+async function finishedJob(target: { to: 'DEAD' | 'FAILURE' }, error: string): Promise<string> {
+  const queue = `console-held-${++queues}`;
   const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 0, op: 'div' }, queue, maxAttempts: 1 }]);
   const { jobs } = await store.claim(queue, { consumer: 'console-test', max: 1, leaseMs: 30_000 });
-  await store.fail(job.id, jobs[0].token, error, { to: 'DEAD' });
+  await store.fail(job.id, jobs[0].token, error, target);
   return job.id;
 }
+const deadJob = (error: string) => finishedJob({ to: 'DEAD' }, error);
 
 async function giveToken(page: Page, token: string) {
   await page.locator('.admin-token summary').click();
@@ -184,7 +185,7 @@ test('dead letters page: the dead jobs with their last error; retry puts one bac
   const row = page.locator('.dlq-table tbody tr').filter({ hasText: first.slice(0, 8) });
   await eventually(async () => expect(await textOf(row)).toContain('first failure'));
   await row.getByRole('button', { name: 'Retry' }).click();
-  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toContain(`Job ${first} is back on queue console-dead-1`));
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toContain(`Job ${first} is back on queue console-held-1`));
   expect(await store.getJob(first)).toMatchObject({ state: 'PENDING', attempts: 0 });
   expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([second]);
 
@@ -193,11 +194,17 @@ test('dead letters page: the dead jobs with their last error; retry puts one bac
   await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Purged 1 dead jobs.'));
   expect((await store.listDead()).total).toBe(0);
   expect(await store.getJob(second)).toBeNull();
+
+  // POST /jobs/:id/retry: admin only; a job neither dead nor failed is a 409, an unknown one a 404
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  expect((await http('POST', `${api}/jobs/${first}/retry`)).status).toBe(401);
+  expect(await http('POST', `${api}/jobs/${first}/retry`, undefined, admin)).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: expect.stringContaining('is PENDING') } } });
+  expect((await http('POST', `${api}/jobs/no-such-job/retry`, undefined, admin)).status).toBe(404);
   expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
   await page.close();
 });
 
-test("a job's page: a dead job retried from it; a prime count's chunks as bars, its params and result as fields; find by id from the header", async () => {
+test("a job's page: a dead job and a failed one retried from it (admin); a prime count's chunks as bars, its params and result as fields; find by id from the header", async () => {
   const id = await deadJob('the last error');
   const page = await open('#/');
   await page.getByLabel('Find a job by id').fill(id);
@@ -205,15 +212,25 @@ test("a job's page: a dead job retried from it; a prime count's chunks as bars, 
   await eventually(async () => expect(await textOf(page.locator('main h2'))).toBe(`Job ${id.slice(0, 8)}`));
   await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('DEAD'));
   await giveToken(page, ADMIN_TOKEN);
-  await page.getByRole('button', { name: 'Retry this dead job' }).click();
+  await page.getByRole('button', { name: 'Retry this job' }).click();
   await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
   expect(await store.getJob(id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+  expect((await store.listDead()).total).toBe(0);
+
+  // a job that ended in FAILURE: retried from its page too; a prime count that succeeded offers no retry
+  const failed = await finishedJob({ to: 'FAILURE' }, 'b must not be 0');
+  await page.goto(`${api}/#/jobs/${failed}`);
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('FAILURE'));
+  await page.getByRole('button', { name: 'Retry this job' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
+  expect(await store.getJob(failed)).toMatchObject({ state: 'PENDING', attempts: 0, error: null });
 
   await page.goto(`${api}/#/jobs/${primeId}`);
   await eventually(async () => expect(await page.locator('.chunk-bars svg').getAttribute('data-bars', { timeout: 1000 })).toBe('4'));
   expect(await page.locator('.chunk-bars .bar-done').getAttribute('d')).toMatch(/^(M[\d.]+ 132v-[\d.]+h[\d.]+v[\d.]+Z){4}$/);
   const fields = async (dt: string) => (await page.locator('.fields > dd').nth(await dtIndex(page, dt)).locator('.subfields').innerText()).replace(/\s+/g, ' ').trim();
   expect(await fields('Params')).toBe('n 100,000 chunks 4');
+  expect(await page.getByRole('button', { name: 'Retry this job' }).isVisible()).toBe(false);
   expect(await fields('Result')).toMatch(/^prime_count 9,592 duration_sec [\d.]+$/);
   expect(await textOf(page.locator('.fields > dd').nth(await dtIndex(page, 'Attempts')))).toBe('not run itself: its chunks are (below)');
   expect(page.errors).toEqual([]);

@@ -96,6 +96,7 @@ const SPECS: Record<string, RouteSpec> = {
   'GET /metrics/history': { query: ['window'] },
   'GET /workers': { noInput: true },
   'GET /queues': { noInput: true },
+  'POST /jobs/:id/retry': { admin: true },
   'GET /': { noInput: true },
   'GET /vendor/:file': {},
   'GET /metrics': { noInput: true, produces: 'text/plain' },

@@ -408,4 +408,30 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     clock.advance(250);
     expect(await store.readHistory(10_000, 3_600_000)).toEqual([]);
   });
+  test('retryFailed: a FAILURE job back at the tail of its queue, its attempts from zero, no longer expiring; anything else is refused', async () => {
+    await store.close();
+    store = await makeStore(adapter, 'contract-retry-failed', { now: clock.now, resultTtlMs: 200 });
+    const [failed, other] = await store.enqueue([task(1), task(2)]);
+    const held = await claimOne();
+    await store.fail(failed.id, held.token, 'bad input', { to: 'FAILURE' });
+    await expect(store.retryFailed(other.id)).rejects.toBeInstanceOf(ConflictError); // PENDING
+    const again = await store.retryFailed(failed.id);
+    expect(again).toMatchObject({ state: 'PENDING', attempts: 0, error: null, finishedAt: null, handledBy: null });
+    expect((await store.listJobs({ state: 'FAILURE' })).total).toBe(0);
+    // it outlives the finished jobs' TTL, and waits behind the job that was queued before it
+    await new Promise((r) => setTimeout(r, 300));
+    clock.advance(300);
+    await store.reap('default');
+    expect(await store.getJob(failed.id)).toMatchObject({ state: 'PENDING' });
+    expect((await claimOne()).job.id).toBe(other.id);
+    expect((await claimOne()).job).toMatchObject({ id: failed.id, attempts: 1 });
+    await expect(store.retryFailed('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
+    // a prime count that failed is not run itself, and its chunks belong to it: both refused
+    const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 100, chunks: 1 } }, children: [chunk(1, 10)] });
+    const c = await claimOne();
+    await store.fail(c.job.id, c.token, 'boom', { to: 'FAILURE' });
+    expect((await store.getJob(parent.id))!.state).toBe('FAILURE');
+    await expect(store.retryFailed(parent.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.retryFailed(children[0].id)).rejects.toBeInstanceOf(ConflictError);
+  });
 });

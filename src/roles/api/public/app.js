@@ -688,13 +688,18 @@
       }),
     );
 
-    /** a job page's actions: a dead job back on its queue (the dead-letter queue's retry, admin) */
+    /** a job page's actions: a dead or failed job back on its queue (admin) */
     Alpine.data('jobActions', () => ({
       notice: null,
       failure: null,
+      /** DEAD, or a FAILURE of a job that runs on a queue itself (not a prime count, nor its chunks) */
+      get retryable() {
+        const j = this.job.data;
+        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.queue && !j.parent_id)));
+      },
       async retry() {
         const id = this.job.data.job_id;
-        const r = await request('POST', `dlq/${encodeURIComponent(id)}/retry`);
+        const r = await request('POST', `jobs/${encodeURIComponent(id)}/retry`);
         this.notice = r.ok ? `Back on queue ${r.data.queue} as ${r.data.state}, its attempts from zero.` : null;
         this.failure = r.ok ? null : r.error;
         if (r.ok) this.start(); // follow it again: it is no longer final

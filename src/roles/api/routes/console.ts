@@ -1,9 +1,13 @@
 /**
  * The dashboard's operations console: GET /metrics/history (the cluster's recent history in
  * buckets, src/core/history.ts), GET /workers (the live workers and schedulers, from their
- * heartbeats) and GET /queues (every queue's depth).
+ * heartbeats), GET /queues (every queue's depth) and POST /jobs/:id/retry (admin: a dead or
+ * failed job back on its queue, its attempts from zero).
  */
 import { Router } from 'express';
+import { ConflictError, NotFoundError } from '../../../core/errors';
+import { jobView } from '../../../core/job';
+import { requireAdmin } from '../admin';
 import { HISTORY, HISTORY_WINDOWS, historyPoint } from '../../../core/history';
 import { historyQuery, parseInput } from '../../../core/schemas';
 import type { NodeInfo } from '../../../store/types';
@@ -37,6 +41,15 @@ export function consoleRoutes(ctx: ApiContext): Router {
     const depths = await Promise.all(names.map((q) => ctx.store.queueDepth(q)));
     // paused: null until queues can be paused (the job-control issue)
     res.json({ queues: names.map((name, i) => ({ name, ...depths[i], paused: null })) });
+  });
+
+  r.post('/jobs/:id/retry', requireAdmin(ctx.adminToken), async (req, res) => {
+    const id = String(req.params.id);
+    const job = await ctx.store.getJob(id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+    if (job.state === 'DEAD') return res.json(jobView(await ctx.store.retryDead(id)));
+    if (job.state === 'FAILURE') return res.json(jobView(await ctx.store.retryFailed(id)));
+    throw new ConflictError(`job ${id} is ${job.state}: only a job that is DEAD or ended in FAILURE can be retried`);
   });
 
   return r;
