@@ -314,7 +314,6 @@
   window.wizardLib = Object.freeze({
     chart,
     chunkBars,
-    PLOT,
     TOKEN_KEY,
     FINAL,
     JOB_STATES,
