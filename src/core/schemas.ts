@@ -4,6 +4,7 @@
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
+import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { JOB_STATES, JobState, JobType } from './job';
@@ -165,3 +166,16 @@ export const datalakeDayParams = z.object({
 
 /** a path parameter that names a job or a bot: any non-empty segment (an unknown one is a 404) */
 export const idParam = z.string().min(1);
+
+// ---- the dashboard's history ----
+
+const windowMsg = `window must be one of ${Object.keys(HISTORY_WINDOWS).join(', ')}`;
+
+/** GET /metrics/history's query: how far back (default 1h) */
+export const historyQuery = z.object({
+  window: z
+    .string({ error: windowMsg })
+    .refine((w): w is HistoryWindow => Object.hasOwn(HISTORY_WINDOWS, w), { error: windowMsg })
+    .optional()
+    .transform((w) => (w ?? '1h') as HistoryWindow),
+});

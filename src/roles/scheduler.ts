@@ -93,9 +93,10 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
       leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
       if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
       if (!leader) outage.ok();
-      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
+      const now = await store.time(); // Redis's clock: the slots are its, and so is when the next one is due
+      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid, interval_ms: o.populateIntervalMs, next_batch_at: (slotOf(now, o.populateIntervalMs) + 1) * o.populateIntervalMs, batches: made }).catch(() => undefined);
       if (!leader || stopping) return;
-      await populate(await store.time());
+      await populate(now);
       await housekeeping();
       outage.ok();
     } catch (err) {

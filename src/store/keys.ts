@@ -69,6 +69,8 @@ export function redisKeys(prefix: string) {
     lakeDays: `${base}datalake:days`,
     /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
     rate: (bucket: string) => `${base}rate:${bucket}`,
+    /** hash with a TTL: one bucket of the dashboard's history, by its start (ms): counts and samples */
+    history: (start: number | string) => `${base}history:${start}`,
     /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */
     abacus: `${base}abacus`,
   };

@@ -11,10 +11,11 @@
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeBot, decodeJob } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
@@ -123,6 +124,8 @@ export class MemoryStore implements Store {
   private readonly rates = new Map<string, number[]>();
   private rateHits = 0;
   private rateWindowMs = 0;
+  /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
+  private readonly history = new Map<number, { fields: Rec; until: number }>();
   /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
@@ -509,6 +512,21 @@ export class MemoryStore implements Store {
       throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     }
     this.dlq.delete(jobId);
+    return this.requeueAnew(jobId, rec);
+  }
+
+  /** retryFailedJob.lua */
+  async retryFailed(jobId: string): Promise<Job> {
+    this.step();
+    const rec = this.rec(jobId);
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    if (rec.state !== 'FAILURE' || rec.queue === '' || rec.parent_id !== '') throw notRetryable(jobId);
+    this.expiry.delete(jobId); // PERSIST
+    return this.requeueAnew(jobId, rec);
+  }
+
+  /** lib.lua's requeueAnew: a finished job back at the tail of its queue as if new */
+  private requeueAnew(jobId: string, rec: Rec): Job {
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
     this.queue(rec.queue).wait.push(jobId);
     this.signal(rec.queue);
@@ -825,6 +843,32 @@ export class MemoryStore implements Store {
 
   private sweepRates(now: number): void {
     for (const [bucket, log] of this.rates) if (log.length === 0 || log[log.length - 1] <= now - this.rateWindowMs) this.rates.delete(bucket);
+  }
+
+  // ---- the dashboard's history (recordHistory.lua, readHistory.lua) ----
+
+  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+    const now = this.step();
+    this.sweepHistory(now);
+    const start = now - (now % bucketMs);
+    const bucket = getOr(this.history, start, () => ({ fields: {} as Rec, until: 0 }));
+    for (const [field, n] of Object.entries(add)) bucket.fields[field] = String(Number(bucket.fields[field] ?? 0) + n);
+    Object.assign(bucket.fields, set);
+    bucket.until = now + keepMs;
+  }
+
+  async readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]> {
+    const now = this.step();
+    this.sweepHistory(now);
+    const last = now - (now % bucketMs);
+    return [...this.history]
+      .filter(([start]) => start > now - windowMs && start <= last)
+      .sort(([a], [b]) => a - b)
+      .map(([at, { fields }]) => ({ at, fields: { ...fields } }));
+  }
+
+  private sweepHistory(now: number): void {
+    for (const [start, { until }] of this.history) if (until <= now) this.history.delete(start);
   }
 
   // ---- server ----

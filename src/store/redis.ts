@@ -16,8 +16,9 @@ import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
+import type { HistoryBucket } from '../core/history';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
+import { botErrors, createdJob, flowRows, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { Client, Link } from './link';
 import { LostClaims } from './lost-claims';
@@ -413,6 +414,13 @@ export class RedisStore implements Store {
     return (await this.getJob(jobId))!;
   }
 
+  async retryFailed(jobId: string): Promise<Job> {
+    const code = await this.run('retryFailedJob', [jobId]);
+    if (code === CONFLICT) throw notRetryable(jobId);
+    this.checkCode(code, jobId);
+    return (await this.getJob(jobId))!;
+  }
+
   async purgeDead(): Promise<number> {
     let total = 0;
     for (let n = -1; n !== 0; total += n) n = await this.run<number>('purgeDeadJobs', [1000]);
@@ -706,6 +714,20 @@ export class RedisStore implements Store {
     if (this.options.now) return this.options.now();
     const [secs, micros] = await this.cmd<[string, string]>(['TIME']);
     return Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  // ---- the dashboard's history ----
+
+  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+    const adds = Object.entries(add);
+    await this.run('recordHistory', [bucketMs, keepMs, adds.length, ...adds.flat(), ...Object.entries(set).flat()]);
+  }
+
+  async readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]> {
+    const flat = await this.run<(string | string[])[]>('readHistory', [bucketMs, windowMs]);
+    const out: HistoryBucket[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ at: Number(flat[i]), fields: pairsToRecord(flat[i + 1] as string[]) });
+    return out;
   }
 
   async ping(): Promise<ServerInfo> {

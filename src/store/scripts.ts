@@ -49,6 +49,9 @@ export const SCRIPT_NAMES = [
   'heartbeatNode',
   'liveNodes',
   'releaseLostClaim',
+  'recordHistory',
+  'readHistory',
+  'retryFailedJob',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

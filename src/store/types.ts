@@ -45,6 +45,7 @@
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob } from '../core/job';
 import type { StoreCondition } from '../core/errors';
 
@@ -238,6 +239,12 @@ export interface Store {
   listDead(offset?: number, limit?: number): Promise<ListResult>;
   /** a DEAD job back to PENDING at the tail of its queue, attempts from zero (ConflictError if not DEAD) */
   retryDead(jobId: string): Promise<Job>;
+  /**
+   * a FAILURE job back to PENDING at the tail of its queue, attempts from zero, no longer
+   * expiring; ConflictError unless it is a FAILURE job of a queue that is not a chunk (a prime
+   * count is not run itself, and a chunk's parent has finished with it)
+   */
+  retryFailed(jobId: string): Promise<Job>;
   /** delete every DEAD job; answers how many */
   purgeDead(): Promise<number>;
 
@@ -307,6 +314,17 @@ export interface Store {
 
   /** the store's time (ms): Redis's clock (TIME), the one every deadline in the store is made with */
   time(): Promise<number>;
+
+  // ---- the dashboard's history (src/core/history.ts; both adapters) ----
+
+  /**
+   * add to (`add`, HINCRBY) and set (`set`, HSET) fields of the history bucket that holds now,
+   * the buckets being bucketMs wide; the bucket is kept keepMs after this write, then dropped
+   */
+  recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
+  /** the buckets that start in the last windowMs and hold anything, oldest first */
+  readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]>;
+
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
   /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */

@@ -434,6 +434,58 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     clock.advance(250);
     expect(await store.lockHolder('node:worker:w1')).toBeNull();
   });
+
+  test('history: counts add up and samples are replaced within a bucket; a window holds the buckets that start in it, oldest first', async () => {
+    const t0 = clock.now() - (clock.now() % 10_000); // a bucket's start
+    clock.advance(t0 + 1_000 - clock.now());
+    await store.recordHistory(10_000, 60_000, { done: 2, d3: 2 }, { waiting: '7' });
+    clock.advance(4_000);
+    await store.recordHistory(10_000, 60_000, { done: 3, failed: 1 }, { waiting: '4', sum: '-9223372036854775808' });
+    clock.advance(10_000); // the next bucket
+    await store.recordHistory(10_000, 60_000, { failed: 5 });
+    expect(await store.readHistory(10_000, 60_000)).toEqual([
+      { at: t0, fields: { done: '5', d3: '2', failed: '1', waiting: '4', sum: '-9223372036854775808' } },
+      { at: t0 + 10_000, fields: { failed: '5' } },
+    ]);
+    // a window that starts after the first bucket's start leaves it out
+    expect((await store.readHistory(10_000, 10_000)).map((b) => b.at)).toEqual([t0 + 10_000]);
+    clock.advance(60_000); // both buckets are now older than the window
+    expect(await store.readHistory(10_000, 60_000)).toEqual([]);
+  });
+
+  test('history: a bucket is dropped keepMs after its last write, whatever window reads it', async () => {
+    await store.recordHistory(10_000, 150, { done: 1 });
+    expect((await store.readHistory(10_000, 3_600_000)).map((b) => b.fields)).toEqual([{ done: '1' }]);
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect(await store.readHistory(10_000, 3_600_000)).toEqual([]);
+  });
+  test('retryFailed: a FAILURE job back at the tail of its queue, its attempts from zero, no longer expiring; anything else is refused', async () => {
+    await store.close();
+    store = await makeStore(adapter, 'contract-retry-failed', { now: clock.now, resultTtlMs: 200 });
+    const [failed, other] = await store.enqueue([task(1), task(2)]);
+    const held = await claimOne();
+    await store.fail(failed.id, held.token, 'bad input', { to: 'FAILURE' });
+    await expect(store.retryFailed(other.id)).rejects.toBeInstanceOf(ConflictError); // PENDING
+    const again = await store.retryFailed(failed.id);
+    expect(again).toMatchObject({ state: 'PENDING', attempts: 0, error: null, finishedAt: null, handledBy: null });
+    expect((await store.listJobs({ state: 'FAILURE' })).total).toBe(0);
+    // it outlives the finished jobs' TTL, and waits behind the job that was queued before it
+    await new Promise((r) => setTimeout(r, 300));
+    clock.advance(300);
+    await store.reap('default');
+    expect(await store.getJob(failed.id)).toMatchObject({ state: 'PENDING' });
+    expect((await claimOne()).job.id).toBe(other.id);
+    expect((await claimOne()).job).toMatchObject({ id: failed.id, attempts: 1 });
+    await expect(store.retryFailed('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
+    // a prime count that failed is not run itself, and its chunks belong to it: both refused
+    const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 100, chunks: 1 } }, children: [chunk(1, 10)] });
+    const c = await claimOne();
+    await store.fail(c.job.id, c.token, 'boom', { to: 'FAILURE' });
+    expect((await store.getJob(parent.id))!.state).toBe('FAILURE');
+    await expect(store.retryFailed(parent.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.retryFailed(children[0].id)).rejects.toBeInstanceOf(ConflictError);
+  });
 });
 
 /**

@@ -55,3 +55,10 @@ test('the fixed keys of bots, batches and the datalake agree too', () => {
   const fixed = { queues: k.queues, bots: k.bots, botsUp: k.botsUp, botTokens: k.botTokens, config: k.config, lakeDays: k.lakeDays };
   for (const [name, key] of Object.entries(fixed)) expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);
 });
+
+test('the history scripts name a bucket as keys.ts does', () => {
+  for (const script of ['recordHistory', 'readHistory']) {
+    expect(fs.readFileSync(path.join(__dirname, `../../src/store/lua/${script}.lua`), 'utf8')).toContain("base .. 'history:' .. string.format('%d', start)");
+  }
+  expect(redisKeys('p').history(1_700_000_000_000)).toBe('{p}:history:1700000000000');
+});

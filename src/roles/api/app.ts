@@ -4,6 +4,7 @@ import { WizardError } from '../../core/errors';
 import type { ApiContext } from './context';
 import { errorHandler, notFoundRoute } from './errors';
 import { botRoutes } from './routes/bots';
+import { consoleRoutes } from './routes/console';
 import { datalakeRoutes } from './routes/datalake';
 import { dlqRoutes } from './routes/dlq';
 import { abacusRoutes } from './routes/abacus';
@@ -54,6 +55,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));
   app.use(dlqRoutes(ctx));
+  app.use(consoleRoutes(ctx));
   app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));

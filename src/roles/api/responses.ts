@@ -10,6 +10,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { ABACUS_STRATEGIES } from '../../core/abacus';
 import { STORE_CONDITIONS } from '../../core/errors';
+import { HISTORY_WINDOWS, type HistoryWindow } from '../../core/history';
 import { BOT_STATUSES } from '../../core/bots';
 import { JOB_STATES, JOB_TYPES } from '../../core/job';
 import { MATH_OPS } from '../../core/math';
@@ -73,6 +74,8 @@ export const botResponse = z.object({
 });
 
 const store = { kind: z.enum(['redis', 'memory']), url: z.string() };
+/** a live node from its heartbeat: its id, when it was seen, and what it says of itself */
+const liveNode = z.looseObject({ node_id: z.string(), last_seen: time() });
 const storeCondition = z.object({ reason: z.enum(STORE_CONDITIONS), message: z.string() });
 const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z.string(), mode: z.string() };
 
@@ -88,7 +91,7 @@ export const RESPONSES = {
     store: z.object({ ...store, ...serverInfo }),
     stats: z.object({ connected_clients: count().nullable(), total_commands_processed: count().nullable(), used_memory_human: z.string().nullable() }),
     abacus: z.object({ strategy: z.enum(ABACUS_STRATEGIES), adds: count(), conflicts: count(), retries_exhausted: count(), out_of_range: count() }),
-    workers: z.object({ live: count(), nodes: z.array(z.looseObject({ node_id: z.string(), last_seen: time() })) }),
+    workers: z.object({ live: count(), nodes: z.array(liveNode) }),
   }),
   /** GET /health's 503: what is wrong, with the error every other 503 carries */
   unhealthy: z.object({
@@ -163,6 +166,26 @@ export const RESPONSES = {
   dlq: jobPage,
   purged: z.object({ purged: count() }),
   root: z.object({ name: z.literal('wizard'), version: z.string(), node_id: z.string(), dashboard: z.string(), health: z.string() }),
+  history: z.object({
+    window: z.enum(Object.keys(HISTORY_WINDOWS) as [HistoryWindow, ...HistoryWindow[]]),
+    window_sec: count(),
+    bucket_sec: count(),
+    generated_at: time(),
+    points: z.array(z.object({
+      at: time(),
+      done: count(),
+      failed: count(),
+      p50_ms: z.number().min(0).nullable(),
+      p95_ms: z.number().min(0).nullable(),
+      p99_ms: z.number().min(0).nullable(),
+      waiting: count().nullable(),
+      active: count().nullable(),
+      delayed: count().nullable(),
+      sum: z.string().regex(/^-?\d+$/).nullable(),
+    })),
+  }),
+  workers: z.object({ workers: z.array(liveNode), schedulers: z.array(liveNode), leader: z.string().nullable(), next_batch_at: time().nullable() }),
+  queues: z.object({ queues: z.array(z.object({ name: z.string(), waiting: count(), active: count(), delayed: count(), paused: z.boolean().nullable() })) }),
   openapi: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
 } as const;
 

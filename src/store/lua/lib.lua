@@ -600,3 +600,15 @@ local function forBot(botId, id, counter, transition, ...)
   if code == OK and counter then botDone(botId, counter) end
   return code
 end
+
+-- ---- retries asked for by a person (the dead-letter queue, a job's page) ----
+
+-- a finished job back at the tail of its queue as if new: its attempts from zero, its error,
+-- finish and holder cleared (retryDeadJob, retryFailedJob)
+local function requeueAnew(id, jobKey, j)
+  setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
+  redis.call('LPUSH', K.wait(j.queue), id)
+  redis.call('ZADD', K.marker(j.queue), 0, 'm')
+  flush()
+  return OK
+end

@@ -28,7 +28,11 @@ export function jobRoutes(ctx: ApiContext): Router {
    * the store's times (job: the job as the transition left it)
    */
   const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {
-    if (job.startedAt !== null) ctx.metrics.prom.jobs.observe(job, ((job.finishedAt ?? job.updatedAt) - job.startedAt) / 1000, outcome);
+    if (job.startedAt === null) return;
+    const ms = (job.finishedAt ?? job.updatedAt) - job.startedAt;
+    ctx.metrics.prom.jobs.observe(job, ms / 1000, outcome);
+    if (outcome === 'SUCCESS') ctx.history?.done(ms);
+    else ctx.history?.failed();
   };
 
   const getJob = async (id: string): Promise<Job> => {
