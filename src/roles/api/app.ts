@@ -6,6 +6,7 @@ import { errorHandler, notFoundRoute } from './errors';
 import { botRoutes } from './routes/bots';
 import { datalakeRoutes } from './routes/datalake';
 import { dlqRoutes } from './routes/dlq';
+import { scheduleRoutes } from './routes/schedules';
 import { abacusRoutes } from './routes/abacus';
 import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
@@ -54,6 +55,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));
   app.use(dlqRoutes(ctx));
+  app.use(scheduleRoutes(ctx));
   app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
