@@ -71,6 +71,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   const seedBatch = makeSchedule(SEED_BATCH, o.batch, { every_ms: o.populateIntervalMs }, 0, true);
   /** per schedule, the newest slot this scheduler saw made (by it or another): older ones are not asked again */
   const seen = new Map<string, number>();
+  let seedListed = false;
 
   /** one occurrence of a schedule, made once across the cluster (the once-key in the enqueue's step) */
   const occur = async (s: Schedule, slot: number) => {
@@ -113,7 +114,9 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
       const was = leader;
       leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
       if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
-      if (leader && !was) await store.saveSchedule(seedBatch, true); // GET /schedules lists it, as this leader makes it
+      // GET /schedules lists seed-batch as this leader makes it (kept again after an outage, not on every tick)
+      if (!leader) seedListed = false;
+      else if (!seedListed && !stopping) seedListed = await store.saveSchedule(seedBatch, true).catch(() => false);
       if (!leader) outage.ok();
       void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
       if (!leader || stopping) return;
