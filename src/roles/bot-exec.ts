@@ -8,7 +8,8 @@
  * message is the reason (the last line of stderr for a non-zero exit).
  *
  * `signal` aborted (the job taken back, the bot stopping): the whole group gets SIGTERM, then
- * SIGKILL after graceMs, and the promise rejects with the abort's reason.
+ * SIGKILL after graceMs, and the promise rejects with the abort's reason. A group still running
+ * when this process exits is SIGKILLed.
  */
 import { spawn } from 'node:child_process';
 import type { JobView } from '../core/job';
@@ -21,6 +22,26 @@ const MAX_REASON = 1000;
 export const EXEC_GRACE_MS = 5_000;
 
 export class CommandError extends Error {}
+
+/** the process groups of the commands running now: killed if this process exits before they end */
+const running = new Set<number>();
+let exitHook = false;
+function track(pid: number): void {
+  running.add(pid);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const p of running) killGroup(p, 'SIGKILL');
+  });
+}
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // already gone
+  }
+}
 
 const clip = (s: string) => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 1)}…` : s);
 
@@ -49,17 +70,11 @@ export function runCommand(command: string, job: Pick<JobView, 'job_id' | 'type'
     child.stdin.on('error', () => undefined); // a command that does not read its stdin
     child.stdin.end(JSON.stringify(job.params ?? {}));
 
+    if (child.pid !== undefined) track(child.pid);
     let killTimer: NodeJS.Timeout | null = null;
-    const group = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        // already gone
-      }
-    };
     const abort = () => {
-      group('SIGTERM');
-      killTimer = setTimeout(() => group('SIGKILL'), graceMs);
+      killGroup(child.pid!, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), graceMs);
     };
     signal.addEventListener('abort', abort, { once: true });
 
@@ -68,6 +83,7 @@ export function runCommand(command: string, job: Pick<JobView, 'job_id' | 'type'
       reject(new CommandError(`command could not start: ${err.message}`));
     });
     child.once('close', (code, sig) => {
+      running.delete(child.pid!);
       signal.removeEventListener('abort', abort);
       if (killTimer) clearTimeout(killTimer);
       if (signal.aborted) return reject(signal.reason);

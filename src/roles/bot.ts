@@ -24,7 +24,7 @@ import { handlerFor, isPermanent } from '../core/handlers';
 import { JobView } from '../core/job';
 import { createLogger, Logger } from '../util/log';
 import { retryDelay } from '../util/time';
-import { runCommand } from './bot-exec';
+import { EXEC_GRACE_MS, runCommand } from './bot-exec';
 import { storeOutage } from './store-outage';
 
 export interface BotOptions {
@@ -249,7 +249,9 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
       }
       const drained = await Promise.race([working.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), o.drainMs))]);
       if (!drained) abortCurrent('bot stopping');
-      await Promise.race([working, new Promise((r) => setTimeout(r, 2000))]);
+      // a command aborted has its grace to end before it is killed: wait for that too
+      const ending = 2000 + (o.exec ? o.execGraceMs ?? EXEC_GRACE_MS : 0);
+      await Promise.race([working, new Promise((r) => setTimeout(r, ending))]);
       const s = session;
       if (s) await s.client.post('/bots/deregister', {}).catch(() => undefined);
       log.info('bot stopped', { processed, bot_id: s?.id ?? null });

@@ -101,10 +101,11 @@ test('a failing command fails the attempt with the last line of its stderr; stdo
  * a bot whose command writes its pid to a file and runs until killed, holding one sim job: the
  * bot, the job and the command's pid once it runs
  */
-async function sleeping(name: string, graceMs: number) {
+async function sleeping(name: string, graceMs: number, ignoreSigterm = false) {
   const c = await cluster(name);
   const pidFile = path.join(tmp, `${name}.pid`);
-  const sleeper = node(`require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`);
+  const deaf = ignoreSigterm ? "process.on('SIGTERM', () => {});" : '';
+  const sleeper = node(`${deaf} require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`);
   const bot = c.bot(sleeper, name, ['--exec-grace-ms', String(graceMs)]);
   const [id] = await c.populate({ count: 1, type: 'sim', params: { duration_ms: 1000, failure_rate: 0 } });
   const pid = await waitUntil(async () => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')), 20_000, 'the command to start');
@@ -124,8 +125,8 @@ test('deleting the bot while its command runs kills the command', async () => {
   await c.stop(bot);
 }, 40_000);
 
-test('a bot that stops kills its command and gives the job back', async () => {
-  const { c, bot, id, pid } = await sleeping('exec-stop', 500);
+test('a bot that stops kills its command, SIGKILL after the grace for one that ignores SIGTERM, and gives the job back', async () => {
+  const { c, bot, id, pid } = await sleeping('exec-stop', 500, true);
   expect(await bot.kill('SIGTERM')).toBe(0);
   expect(alive(pid)).toBe(false);
   const back = await c.job(id);
