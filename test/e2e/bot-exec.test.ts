@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { assetPath } from '../../src/util/package-root';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -142,3 +142,10 @@ test('the example bot command does a task as a real program', async () => {
   expect(done.result).toEqual({ result: 42, attempt: 1 });
   await c.stop(bot);
 }, 40_000);
+
+test('an empty --exec (or WIZARD_BOT_EXEC) is exit 2 with one line naming the flag', () => {
+  for (const r of [runWizard(['bot', '--exec', '  ', '--api', 'http://127.0.0.1:9']), runWizard(['bot', '--api', 'http://127.0.0.1:9'], { WIZARD_BOT_EXEC: '' })]) {
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('--exec must be a command')]);
+  }
+});
