@@ -6,8 +6,8 @@
  * An occurrence is a slot: its time. The scheduler leader makes each slot once, with a once-key per
  * (schedule, slot) set in the same store step that enqueues (Store.enqueueScheduled), so two leaders
  * for a moment, or a leader that took over, cannot make a slot twice. A leader makes the slots
- * due in the last catch-up window (a failover's gap, a slow tick); an every_ms schedule's current
- * slot is made whenever it is seen, as seed 004's batch always was.
+ * due in the last catch-up window (a failover's gap, a slow tick), none from before the schedule
+ * was made; seed 004's batch makes its current slot whenever it is seen, as it always did.
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
@@ -84,21 +84,21 @@ export function catchUpMs(leaderLeaseMs: number): number {
   return Math.max(10_000, 3 * leaderLeaseMs);
 }
 
-/** the slots (times, ms, oldest first) due at `now`: those in (now - windowMs, now], at most `max` */
+/**
+ * the slots (times, ms, oldest first) due at `now`: those in (now - windowMs, now] and not before
+ * the schedule was made, at most `max`. Seed 004's batch keeps its own rule: its current slot only,
+ * whenever it is seen (a scheduler that starts mid-interval makes that interval's batch).
+ */
 export function dueSlots(s: Schedule, now: number, windowMs: number, max = 20): number[] {
-  const from = Math.max(now - windowMs, s.createdAt);
+  const due = (t: number) => t > now - windowMs && t >= s.createdAt;
   const out: number[] = [];
   if (s.everyMs !== null) {
     const current = Math.floor(now / s.everyMs) * s.everyMs;
-    out.push(current);
-    for (let t = current - s.everyMs; t > from && out.length < max; t -= s.everyMs) out.push(t);
+    if (s.builtin) return [current];
+    for (let t = current; due(t) && out.length < max; t -= s.everyMs) out.push(t);
   } else if (s.cron !== null) {
     const it = CronExpressionParser.parse(s.cron, { currentDate: new Date(now + 1), tz: s.tz ?? 'UTC', strict: false });
-    while (out.length < max) {
-      const t = it.prev().getTime();
-      if (t <= from) break;
-      out.push(t);
-    }
+    for (let t = it.prev().getTime(); due(t) && out.length < max; t = it.prev().getTime()) out.push(t);
   }
   return out.reverse();
 }

@@ -91,8 +91,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   const populate = async (now: number) => {
     const stored = (await store.listSchedules()).filter((s) => !s.builtin);
     for (const s of [seedBatch, ...stored]) {
-      // seed 004's batch keeps its rule: the current slot only, no catch-up
-      for (const slot of dueSlots(s, now, s.builtin ? 0 : windowMs)) {
+      for (const slot of dueSlots(s, now, windowMs)) {
         if (slot > (seen.get(s.name) ?? -Infinity)) await occur(s, slot);
       }
     }

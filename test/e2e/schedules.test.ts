@@ -15,7 +15,7 @@ const ADMIN = 'schedules-admin-token-0123456789';
 const admin = { Authorization: `Bearer ${ADMIN}` };
 
 interface JobView { job_id: string; type: string; schedule: string | null; slot: string | null; params: Record<string, unknown>; initiated_by: string | null }
-interface ScheduleView { name: string; type: string; every_ms: number | null; cron: string | null; tz: string | null; size: number; builtin: boolean; next_at: string | null }
+interface ScheduleView { name: string; type: string; every_ms: number | null; cron: string | null; tz: string | null; size: number; builtin: boolean; created_at: string; next_at: string | null }
 
 test('two schedulers, a leader killed: exactly one job per slot of every_ms and of cron, none missed', async () => {
   const port = await freePort();
@@ -30,7 +30,9 @@ test('two schedulers, a leader killed: exactly one job per slot of every_ms and 
   const created = await post({ name: 'every-second', type: 'task', params: { a: 1, b: 2 }, every_ms: 1000 });
   expect(created.status).toBe(201);
   expect(created.body).toMatchObject({ name: 'every-second', type: 'task', every_ms: 1000, cron: null, size: 1, builtin: false });
-  expect((await post({ name: 'two-seconds', type: 'sim', params: { duration_ms: 10, failure_rate: 0 }, cron: '*/2 * * * * *', tz: 'Europe/Paris' })).status).toBe(201);
+  const cron = await post({ name: 'two-seconds', type: 'sim', params: { duration_ms: 10, failure_rate: 0 }, cron: '*/2 * * * * *', tz: 'Europe/Paris' });
+  expect(cron.status).toBe(201);
+  const createdAt: Record<string, string> = { 'every-second': created.body.created_at, 'two-seconds': cron.body.created_at };
 
   // refused: named fields, the admin gate, a name taken, the built-in one
   const both = await post({ name: 'x', type: 'sim', every_ms: 1000, cron: '* * * * *' });
@@ -71,6 +73,7 @@ test('two schedulers, a leader killed: exactly one job per slot of every_ms and 
     const slots = await bySchedule(name);
     const times = [...slots.keys()].map((s) => Date.parse(s)).sort((a, b) => a - b);
     expect(times.length).toBeGreaterThanOrEqual(min);
+    expect(times[0]).toBeGreaterThanOrEqual(Date.parse(createdAt[name])); // nothing from before it was added
     expect([...slots.values()].map((js) => js.length)).toEqual(times.map(() => 1)); // one job per slot
     expect(times.map((t) => t % step)).toEqual(times.map(() => 0));
     expect(times.slice(1).map((t, i) => t - times[i])).toEqual(times.slice(1).map(() => step)); // none missed, through the failover

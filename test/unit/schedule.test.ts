@@ -5,11 +5,17 @@ const base: Schedule = { name: 's', type: 'sim', params: {}, everyMs: null, cron
 const t = (s: string) => Date.parse(s);
 const isoOf = (ms: number[]) => ms.map((m) => new Date(m).toISOString());
 
-test('every_ms: the current slot, and those in the catch-up window after the schedule was made', () => {
+test('every_ms: the slots in the catch-up window, none from before the schedule was made', () => {
   const s = { ...base, everyMs: 10_000 };
   expect(isoOf(dueSlots(s, t('2026-03-10T12:00:35.500Z'), 25_000))).toEqual(['2026-03-10T12:00:20.000Z', '2026-03-10T12:00:30.000Z']);
   expect(isoOf(dueSlots({ ...s, createdAt: t('2026-03-10T12:00:25.000Z') }, t('2026-03-10T12:00:35.500Z'), 25_000))).toEqual(['2026-03-10T12:00:30.000Z']);
-  expect(isoOf(dueSlots(s, t('2026-03-10T12:00:35.500Z'), 0))).toEqual(['2026-03-10T12:00:30.000Z']); // seed 004's rule: the current slot only
+  expect(dueSlots({ ...s, createdAt: t('2026-03-10T12:00:31.000Z') }, t('2026-03-10T12:00:35.500Z'), 25_000)).toEqual([]); // its first slot is 12:00:40
+  expect(isoOf(dueSlots(s, t('2026-03-10T12:00:35.500Z'), 1_000))).toEqual([]); // 12:00:30 is past the window
+});
+
+test("seed 004's batch: its current slot whenever it is seen, and only that one", () => {
+  const seed = { ...base, everyMs: 600_000, builtin: true, createdAt: t('2026-03-10T12:09:00.000Z') };
+  expect(isoOf(dueSlots(seed, t('2026-03-10T12:09:59.000Z'), 25_000))).toEqual(['2026-03-10T12:00:00.000Z']);
 });
 
 test('cron: the occurrences in the window, in its time zone (seconds field too)', () => {
