@@ -67,6 +67,9 @@ export interface Job {
   updatedAt: number;
   /** when a job in RETRY becomes ready again */
   runAt: number | null;
+  /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
+  schedule?: string | null;
+  slot?: string | null;
 }
 
 /** what a producer says about a new job; the store fills in the rest */
@@ -112,6 +115,8 @@ export function jobView(job: Job) {
     updated_at: iso(job.updatedAt),
     run_at: iso(job.runAt),
     duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
+    schedule: job.schedule ?? null,
+    slot: job.slot ?? null,
   };
 }
 export type JobView = ReturnType<typeof jobView>;

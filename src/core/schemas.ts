@@ -15,7 +15,7 @@ import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from './limits';
 export { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N };
 
 /** an integer field in [min, max] whose every failure says so */
-function boundedInt(field: string, min: number, max: number, minLabel = String(min), maxLabel = String(max)) {
+export function boundedInt(field: string, min: number, max: number, minLabel = String(min), maxLabel = String(max)) {
   const msg = `${field} must be an integer from ${minLabel} to ${maxLabel}`;
   return z
     .number({ error: msg })
@@ -40,7 +40,7 @@ function documentedAs<T extends z.ZodType>(schema: T, value: Record<string, unkn
 }
 
 /** a JSON object body with exactly these fields; an unknown field or a non-object is named as such */
-function jsonBody<S extends z.ZodRawShape>(shape: S) {
+export function jsonBody<S extends z.ZodRawShape>(shape: S) {
   const expected = `body must be a JSON object {${Object.keys(shape).join(', ')}}`;
   return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : expected) });
 }
@@ -90,7 +90,7 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 // ---- seed 004: batches, bots, the job listing, the datalake ----
 
 /** a string of min..max characters whose every failure says so */
-function boundedString(field: string, min: number, max: number) {
+export function boundedString(field: string, min: number, max: number) {
   const msg = `${field} must be a string of ${min}-${max} characters`;
   return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
 }

@@ -3,6 +3,7 @@ import type { Bot, BotStatus } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { DATALAKE_DEFAULTS } from '../core/datalake';
 import { Job, JobState, JobType } from '../core/job';
+import type { Schedule } from '../core/schedule';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
@@ -49,8 +50,13 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     finishedAt: num(f.finished_at),
     updatedAt: num(f.updated_at) ?? num(f.created_at) ?? 0,
     runAt: num(f.run_at),
+    ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
   };
 }
+
+/** a schedule as the schedules hash keeps it (JSON), and back */
+export const encodeSchedule = (s: Schedule): string => JSON.stringify(s);
+export const decodeSchedule = (v: string): Schedule => JSON.parse(v) as Schedule;
 
 /** a bot's record (registerBot.lua's fields) */
 export function decodeBot(f: Record<string, string>): Bot {

@@ -47,6 +47,8 @@ export function redisKeys(prefix: string) {
     lock: (name: string) => `${base}lock:${name}`,
     /** string with a TTL: a one-shot marker (a scheduler's batch slot: made once however many run) */
     once: (name: string) => `${base}once:${name}`,
+    /** hash: schedule name → the schedule as JSON (core/schedule.ts) */
+    schedules: `${base}schedules`,
     /** set: every queue a job was ever put on (the scheduler reaps them all) */
     queues: `${base}queues`,
     /** hash: a bot's record (seed 004) */

@@ -14,7 +14,8 @@ import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
-import { claimView, decodeBot, decodeJob } from './codec';
+import type { Schedule } from '../core/schedule';
+import { claimView, decodeBot, decodeJob, decodeSchedule, encodeSchedule } from './codec';
 import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
@@ -110,6 +111,8 @@ export class MemoryStore implements Store {
   /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
   private readonly knownQueueNames = new Set<string>();
   private readonly onceKeys = new Map<string, number>();
+  /** name → the schedule as JSON (the schedules hash) */
+  private readonly schedules = new Map<string, string>();
   private readonly botRecs = new Map<string, Rec>();
   /** sha256 of a bot token → bot id */
   private readonly botTokens = new Map<string, string>();
@@ -614,12 +617,38 @@ export class MemoryStore implements Store {
   // ---- seed 004: batches and leadership (enqueueJobs.lua with a once-key, holdLock.lua, releaseLock.lua) ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    return this.insertOnce(onceKey, ttlMs, jobs);
+  }
+
+  // ---- enqueueScheduled.lua, and the schedules hash ----
+
+  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    const made = this.insertOnce(onceKey, ttlMs, jobs);
+    for (const j of made ?? []) Object.assign(this.jobs.get(j.id)!, { schedule, slot });
+    return made && made.map((j) => ({ ...j, schedule, slot }));
+  }
+
+  private insertOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Job[] | null {
     const rows = jobs.map((j) => jobRow(j));
     const now = this.clock();
     for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
     if (this.onceKeys.has(onceKey)) return rows.length > 0 ? null : [];
     this.onceKeys.set(onceKey, now + ttlMs);
     return this.insert(rows);
+  }
+
+  async saveSchedule(schedule: Schedule, replace = false): Promise<boolean> {
+    if (!replace && this.schedules.has(schedule.name)) return false;
+    this.schedules.set(schedule.name, encodeSchedule(schedule));
+    return true;
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    return [...this.schedules.values()].map(decodeSchedule).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async removeSchedule(name: string): Promise<boolean> {
+    return this.schedules.delete(name);
   }
 
   async knownQueues(): Promise<string[]> {

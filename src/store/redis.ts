@@ -17,7 +17,8 @@ import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
 import { ConflictError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import type { HistoryBucket } from '../core/history';
-import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
+import type { Schedule } from '../core/schedule';
+import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from './codec';
 import { botErrors, createdJob, flowRows, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { Client, Link } from './link';
@@ -539,9 +540,35 @@ export class RedisStore implements Store {
   // ---- seed 004: batches, leadership, bots, the datalake ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)]));
+  }
+
+  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    const made = await this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueScheduled', [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)]));
+    return made && made.map((j) => ({ ...j, schedule, slot }));
+  }
+
+  /** a once-keyed enqueue's answer: null when its key was used */
+  private async insertOnce(jobs: NewJob[], call: (rows: JobRow[]) => Promise<[number, string?]>): Promise<Job[] | null> {
     const rows = jobs.map((j) => jobRow(j));
-    const [created, now] = await this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)]);
+    const [created, now] = await call(rows);
     return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, Number(now)));
+  }
+
+  async saveSchedule(schedule: Schedule, replace = false): Promise<boolean> {
+    const value = encodeSchedule(schedule);
+    if (replace) await this.cmd(['HSET', this.keys.schedules, schedule.name, value]);
+    else if ((await this.cmd<number>(['HSETNX', this.keys.schedules, schedule.name, value])) === 0) return false;
+    return true;
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    const flat = await this.cmd<string[]>(['HGETALL', this.keys.schedules]);
+    return Object.values(pairsToRecord(flat)).map(decodeSchedule).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async removeSchedule(name: string): Promise<boolean> {
+    return (await this.cmd<number>(['HDEL', this.keys.schedules, name])) === 1;
   }
 
   async knownQueues(): Promise<string[]> {

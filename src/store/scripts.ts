@@ -33,6 +33,7 @@ export const SCRIPT_NAMES = [
   'retryDeadJob',
   'purgeDeadJobs',
   'enqueueBatch',
+  'enqueueScheduled',
   'registerBot',
   'heartbeatBot',
   'claimJobForBot',

@@ -28,6 +28,8 @@
  *   downAfterMs down and puts back the job each held (RETRY or DEAD, as reap), in one step;
  *   removeBot releases the job the bot held (the attempt not counted).
  * - enqueueOnce creates its jobs only when its key was not used in the last ttlMs.
+ * - schedules are kept by name (saveSchedule, listSchedules, removeSchedule); enqueueScheduled
+ *   is enqueueOnce whose jobs carry the schedule's name and the slot (their schedule and slot).
  * - every finished top-level job of a recorded type is appended to the datalake in the step
  *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
  *   days are kept are cluster-wide settings (datalakeConfig).
@@ -47,6 +49,7 @@ import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob } from '../core/job';
+import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
 
 export interface StoreOptions {
@@ -265,6 +268,14 @@ export interface Store {
 
   /** enqueue, but only when onceKey was not used in the last ttlMs; null (nothing made) when it was */
   enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /** enqueueOnce whose jobs carry `schedule` and `slot` in their record (a schedule's occurrence) */
+  enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /** keep a schedule; when one of its name exists: replaced with `replace`, else false and nothing written */
+  saveSchedule(schedule: Schedule, replace?: boolean): Promise<boolean>;
+  /** every schedule, by name */
+  listSchedules(): Promise<Schedule[]>;
+  /** false when there was no such schedule */
+  removeSchedule(name: string): Promise<boolean>;
   /** every queue a job was ever put on */
   knownQueues(): Promise<string[]>;
   /** top-level jobs that reached each final state at or after sinceMs (and have not expired) */

@@ -127,6 +127,10 @@ test('every operation answers a 2xx the document describes', async () => {
   const other = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { bot_id: string };
   await check('DELETE /bots/:id', A, `/bots/${other.bot_id}`, { headers: admin });
 
+  await check('POST /schedules', A, '/schedules', json({ name: 'contract', type: 'sim', cron: '0 3 * * *', tz: 'Asia/Tokyo' }, admin));
+  await check('GET /schedules', A, '/schedules');
+  await check('DELETE /schedules/:name', A, '/schedules/contract', { headers: admin });
+
   expect(problems).toEqual([]);
   const without2xx = KEYS.filter((k) => ![...(seen.get(k) ?? [])].some((s) => s >= 200 && s < 300));
   expect(without2xx).toEqual([]);

@@ -22,6 +22,7 @@ test.each([
   ['marker', "base .. 'q:' .. q .. ':marker'", (k: ReturnType<typeof redisKeys>) => k.marker('ID')],
   ['state', "base .. 'state:' .. s", (k: ReturnType<typeof redisKeys>) => k.state('ID')],
   ['counts', "base .. 'counts'", (k: ReturnType<typeof redisKeys>) => k.counts],
+  ['schedules', "base .. 'schedules'", (k: ReturnType<typeof redisKeys>) => k.schedules],
   ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
   ['node', "base .. 'node:' .. role .. ':' .. id", (k: ReturnType<typeof redisKeys>) => k.node('ID', 'ID')],

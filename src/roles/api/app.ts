@@ -7,6 +7,7 @@ import { botRoutes } from './routes/bots';
 import { consoleRoutes } from './routes/console';
 import { datalakeRoutes } from './routes/datalake';
 import { dlqRoutes } from './routes/dlq';
+import { scheduleRoutes } from './routes/schedules';
 import { abacusRoutes } from './routes/abacus';
 import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
@@ -56,6 +57,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(abacusRoutes(ctx));
   app.use(dlqRoutes(ctx));
   app.use(consoleRoutes(ctx));
+  app.use(scheduleRoutes(ctx));
   app.use(dashboardRoutes(ctx));
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));

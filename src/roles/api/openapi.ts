@@ -18,6 +18,7 @@ import {
   abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, historyQuery, idParam, listJobsQuery, populateBody, QUERY_VALUE,
   registerBotBody, taskBody,
 } from '../../core/schemas';
+import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
 import { dashboardPaths } from './access';
 import { allowedMethods, compile, routeTable } from './methods';
@@ -112,6 +113,9 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /workers': { tag: 'operations', summary: 'the live workers and schedulers, from their heartbeats; who leads, when the next batch is due', ok: { 200: { description: 'the live nodes', json: 'workers' } } },
   'POST /jobs/:id/retry': { tag: 'jobs', summary: 'a DEAD or FAILURE job back on its queue, its attempts from zero', ok: { 200: { description: 'the job, now PENDING', json: 'job' } }, errors: { 404: 'unknown job', 409: 'neither dead nor failed, a prime count (not run itself), or a chunk whose parent has finished' } },
   'GET /queues': { tag: 'operations', summary: "every queue's waiting, active and delayed jobs", ok: { 200: { description: 'the queues', json: 'queues' } } },
+  'GET /schedules': { tag: 'schedules', summary: "the schedules, seed 004's batch (seed-batch) among them, each with its next occurrence", ok: { 200: { description: 'the schedules', json: 'schedules' } } },
+  'POST /schedules': { tag: 'schedules', summary: 'a schedule: jobs of a type made at each occurrence of every_ms or cron (tz), each once', body: scheduleBody, ok: { 201: { description: 'the schedule', json: 'schedule' } }, errors: { 409: 'a schedule of that name exists, or it is the built-in seed-batch' } },
+  'DELETE /schedules/:name': { tag: 'schedules', summary: 'remove a schedule (its jobs made so far stay)', params: { name: scheduleName }, ok: { 204: { description: 'removed' } }, errors: { 404: 'unknown schedule', 409: 'the built-in seed-batch' } },
   'GET /': { tag: 'operations', summary: 'the dashboard for a browser (Accept: text/html); {name, version, node_id, dashboard, health} otherwise', store: false, ok: { 200: { description: 'the dashboard page, or the JSON summary', content: { 'text/html': null, 'application/json': 'root' } } } },
   'GET /vendor/:file': {
     tag: 'operations', summary: "the dashboard's libraries (Alpine.js, Pico.css), served from the package", store: false,

@@ -56,6 +56,24 @@ export const jobResponse = z.object({
   updated_at: time(),
   run_at: time().nullable(),
   duration_ms: z.number().int().nullable(),
+  /** the schedule that made the job and its occurrence (ISO 8601), or null */
+  schedule: z.string().nullable(),
+  slot: time().nullable(),
+});
+
+/** a schedule (core/schedule.ts scheduleView) */
+const scheduleResponse = z.object({
+  name: z.string(),
+  type: z.enum(BATCH_TYPES),
+  params: z.record(z.string(), z.unknown()),
+  every_ms: z.number().int().min(1).nullable(),
+  cron: z.string().nullable(),
+  tz: z.string().nullable(),
+  size: z.number().int().min(1),
+  queue: z.string(),
+  builtin: z.boolean(),
+  created_at: time(),
+  next_at: time().nullable(),
 });
 
 const jobPage = z.object({ total: count(), offset: count(), limit: count(), jobs: z.array(jobResponse) });
@@ -165,6 +183,8 @@ export const RESPONSES = {
   reset: z.object({ message: z.literal('Sum successfully reset to 0'), timestamp: time(), node_id: z.string() }),
   dlq: jobPage,
   purged: z.object({ purged: count() }),
+  schedule: scheduleResponse,
+  schedules: z.object({ total: count(), schedules: z.array(scheduleResponse) }),
   root: z.object({ name: z.literal('wizard'), version: z.string(), node_id: z.string(), dashboard: z.string(), health: z.string() }),
   history: z.object({
     window: z.enum(Object.keys(HISTORY_WINDOWS) as [HistoryWindow, ...HistoryWindow[]]),

@@ -57,6 +57,7 @@ local K = {
   node = function(role, id) return base .. 'node:' .. role .. ':' .. id end,
   nodes = function(role) return base .. 'nodes:' .. role end,
   queues = base .. 'queues',
+  schedules = base .. 'schedules',
   bot = function(id) return base .. 'bot:' .. id end,
   bots = base .. 'bots',
   botsUp = base .. 'bots:up',
