@@ -249,8 +249,20 @@ export class RedisStore implements Store {
     try {
       return (await link.call((c) => c.sendCommand(args.map(String)), deadlineMs)) as T;
     } catch (err) {
+      this.demoted(err, link);
       throw this.classify(err);
     }
+  }
+
+  /**
+   * READONLY: the node this connection reached is a replica now (a failover). The connection is
+   * replaced, so it reconnects to where the master is now (the Sentinels are asked again; a
+   * managed Redis's endpoint has moved by DNS) instead of staying on the demoted node.
+   */
+  private demoted(err: unknown, link: Link): void {
+    if (!(err instanceof ErrorReply) || !err.message.startsWith('READONLY')) return;
+    void this.options.sentinel?.refresh().catch(() => undefined);
+    link.replace(link.client, 'READONLY: this node is a replica now');
   }
 
   /**
@@ -271,6 +283,7 @@ export class RedisStore implements Store {
       await this.confirmedByReplica(l, pinned);
       return answer;
     } catch (err) {
+      this.demoted(err, l);
       throw this.classify(err);
     }
   }
@@ -288,7 +301,6 @@ export class RedisStore implements Store {
     if (err instanceof ErrorReply) {
       if (err.message.startsWith('OOM')) return new StoreOutOfMemoryError(`Redis at ${this.location} refuses writes: out of memory (${err.message.split('. script:')[0]})`);
       if (!/^(LOADING|MASTERDOWN|READONLY|BUSY)/.test(err.message)) return err;
-      if (err.message.startsWith('READONLY')) void this.options.sentinel?.refresh().catch(() => undefined); // a demoted master
       return this.unavailable(err);
     }
     return this.unavailable(err, true);

@@ -103,3 +103,29 @@ test('without durability an acknowledged job is lost in a failover; with it, tha
     await master.destroy();
   }
 }, 30_000);
+
+/** a managed Redis's endpoint moves by DNS on failover: a connection left on the demoted node must not stay there */
+test('a connection that answers READONLY (its node was demoted) is replaced, not kept', async () => {
+  const a = await startRedisServer();
+  const b = await startRedisServer();
+  try {
+    const store = await openStore({ redisUrl: a.url, prefix: 'demoted' });
+    stores.push(store);
+    await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
+    const clientIds = async () => new Set(String(await redisCommand(a.port, ['CLIENT', 'LIST', 'TYPE', 'normal'])).split('\n').filter((l) => !/cmd=client\|list/.test(l) && l.trim() !== '').map((l) => /id=(\d+)/.exec(l)![1]));
+    const before = await clientIds();
+    expect(before.size).toBeGreaterThan(0);
+    await redisCommand(a.port, ['REPLICAOF', '127.0.0.1', String(b.port)]);
+    const refused = await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StoreUnavailableError);
+    expect((refused as Error).message).toContain('READONLY');
+    const after = await waitUntil(async () => {
+      const ids = await clientIds();
+      return ids.size > 0 && [...before].every((id) => !ids.has(id)) ? ids : null;
+    }, 5000, 'the connection on the demoted node to be replaced');
+    expect(after.size).toBeGreaterThan(0);
+  } finally {
+    await b.destroy();
+    await a.destroy();
+  }
+}, 30_000);
