@@ -11,6 +11,7 @@
  */
 import { createClient } from 'redis';
 import { errorMessage, StoreUnavailableError } from '../core/errors';
+import { Link } from './link';
 
 export interface SentinelAddress {
   host: string;
@@ -42,6 +43,8 @@ export class SentinelMaster {
   /** the master as last told (null before the first answer) */
   current: SentinelAddress | null = null;
   private readonly subscribers: SentinelClient[] = [];
+  /** a connection per Sentinel to ask it, with deadlines (link.ts), opened on first use */
+  private readonly askers = new Map<SentinelAddress, Link>();
   private readonly poll: NodeJS.Timeout;
   private closed = false;
   private asking: Promise<SentinelAddress> | null = null;
@@ -90,7 +93,7 @@ export class SentinelMaster {
     const errors: string[] = [];
     for (const s of this.o.sentinels) {
       try {
-        const reply = await askOne(s, ['SENTINEL', 'get-master-addr-by-name', this.o.masterName], this.deadlineMs);
+        const reply = await this.askOne(s, ['SENTINEL', 'get-master-addr-by-name', this.o.masterName]);
         if (!Array.isArray(reply) || reply.length < 2) {
           errors.push(`${s.host}:${s.port} knows no master named '${this.o.masterName}'`);
           continue;
@@ -110,6 +113,23 @@ export class SentinelMaster {
     if (sameAddress(from, to)) return;
     this.current = to;
     if (from && !this.closed) for (const fn of this.switched) fn(to, from);
+  }
+
+  /** one command to one Sentinel, on its own connection; one that is not connected is skipped at once after its first try */
+  private async askOne(s: SentinelAddress, args: string[]): Promise<unknown> {
+    let l = this.askers.get(s);
+    if (!l) {
+      l = new Link({
+        make: () => createClient({ socket: { host: s.host, port: s.port, connectTimeout: this.deadlineMs, reconnectStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 4), 1000) }, disableOfflineQueue: true }),
+        deadlineMs: this.deadlineMs,
+        pingEveryMs: 5000,
+        onError: (message) => (this.lastError = `sentinel ${s.host}:${s.port}: ${message}`),
+      });
+      this.askers.set(s, l);
+      await Promise.race([l.connected, new Promise((r) => setTimeout(r, this.deadlineMs).unref())]);
+    }
+    if (!l.isReady) throw new Error('not connected');
+    return l.call((c) => c.sendCommand(args));
   }
 
   /** +switch-master "<name> <old ip> <old port> <new ip> <new port>" from this Sentinel */
@@ -134,32 +154,13 @@ export class SentinelMaster {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.poll);
+    for (const l of this.askers.values()) l.close();
     for (const c of this.subscribers) {
       try {
         c.destroy();
       } catch {
         /* already closed */
       }
-    }
-  }
-}
-
-/** one command to one Sentinel on a connection of its own, with a deadline */
-async function askOne(s: SentinelAddress, args: string[], deadlineMs: number): Promise<unknown> {
-  const c = createClient({ socket: { host: s.host, port: s.port, connectTimeout: deadlineMs, reconnectStrategy: false }, disableOfflineQueue: true });
-  c.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms`)), deadlineMs);
-    });
-    return await Promise.race([c.connect().then(() => c.sendCommand(args)), expired]);
-  } finally {
-    clearTimeout(timer);
-    try {
-      c.destroy();
-    } catch {
-      /* never connected */
     }
   }
 }
