@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import {
   abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption,
-  resultTtlOption,
+  resultTtlOption, storeHaOptions
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
@@ -19,7 +19,7 @@ export const apiCommand = withOptions(
     .addOption(eventRetentionOption())
     .addOption(abacusStrategyOption())
     .addOption(adminTokenOption()),
-  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions()],
+  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions()],
 ).action(async (flags) => {
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)

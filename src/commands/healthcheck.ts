@@ -13,7 +13,9 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage } from '../core/errors';
-import { parseIntIn } from './options';
+import type { SentinelOptions } from '../store/sentinel';
+import { parseIntIn, parseSentinels } from './options';
+import { sentinelFromFlags } from './run-role';
 
 export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
 type HealthRole = (typeof HEALTH_ROLES)[number];
@@ -24,7 +26,7 @@ export function roleFromArgv(argv: string[]): { role: HealthRole; flags: Record<
   if (i < 0) return null;
   const flags: Record<string, string> = {};
   for (let j = i + 1; j < argv.length; j++) {
-    const m = /^--(port|redis|api|prefix)(?:=(.*))?$/.exec(argv[j]);
+    const m = /^--(port|redis|api|prefix|redis-sentinel|redis-master)(?:=(.*))?$/.exec(argv[j]);
     if (m) flags[m[1]] = m[2] ?? argv[++j] ?? '';
   }
   return { role: argv[i] as HealthRole, flags };
@@ -62,6 +64,17 @@ async function redisJoined(url: string, prefix: string, timeoutMs: number): Prom
   }
 }
 
+/** the master the Sentinels name, at the scheme and credentials of url */
+async function sentinelMasterUrl(url: string, sentinel: SentinelOptions, timeoutMs: number): Promise<string> {
+  const { SentinelMaster, urlAt } = await import('../store/sentinel');
+  const m = new SentinelMaster(sentinel, Math.min(timeoutMs, 1000));
+  try {
+    return urlAt(url, await m.resolve(timeoutMs / 2));
+  } finally {
+    m.close();
+  }
+}
+
 export const healthcheckCommand = new Command('healthcheck')
   .description("exit 0 when this container's role is healthy, 1 when not (the image's HEALTHCHECK)")
   .addOption(new Option('--role <role>', "the role to check (default: PID 1's, from /proc/1/cmdline)").choices(HEALTH_ROLES))
@@ -82,6 +95,9 @@ export const healthcheckCommand = new Command('healthcheck')
         await httpOk(target, flags.timeoutMs);
       } else {
         target = given.redis ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+        const sentinels = given['redis-sentinel'] ?? env.REDIS_SENTINELS;
+        const sentinel = sentinelFromFlags({ redisSentinel: sentinels ? parseSentinels(sentinels) : undefined, redisMaster: given['redis-master'] ?? env.REDIS_MASTER_NAME });
+        if (sentinel) target = await sentinelMasterUrl(target, sentinel, flags.timeoutMs);
         await redisJoined(target, given.prefix ?? env.WIZARD_PREFIX ?? 'wizard', flags.timeoutMs);
       }
       process.stdout.write(`healthy: ${role} (${target.replace(/\/\/[^@/]*@/, '//***@')})\n`);

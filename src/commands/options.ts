@@ -5,6 +5,8 @@
 import os from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { ABACUS_STRATEGIES } from '../core/abacus';
+import type { SentinelAddress } from '../store/sentinel';
+import { DURABILITIES } from '../store/types';
 
 export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -49,6 +51,37 @@ export const optionalRedisOption = () =>
   new Option('--redis <url>', 'Redis URL; without it everything runs in memory')
     .env('REDIS_URL')
     .argParser((v: string) => (v === '' ? undefined : parseUrl('--redis', ['redis', 'rediss'])(v)));
+
+/** "host:port,host:port" as addresses, or a message naming the flag */
+export function parseSentinels(value: string): SentinelAddress[] {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new InvalidArgumentError(`--redis-sentinel takes host:port[,host:port…], got '${value}'`);
+  return parts.map((p) => {
+    const m = /^(\[[^\]]+\]|[^:\s\[\]]+):(\d{1,5})$/.exec(p);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) throw new InvalidArgumentError(`--redis-sentinel takes host:port[,host:port…], got '${p}'`);
+    return { host: m[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+/** Sentinel and durability: for every role that opens a store (api, worker, scheduler, up) */
+export const storeHaOptions = (): Option[] => [
+  new Option('--redis-sentinel <list>', "Sentinels (host:port,…) that name the master, with --redis-master; --redis then gives only the scheme and password")
+    .env('REDIS_SENTINELS')
+    .argParser(parseSentinels),
+  new Option('--redis-master <name>', 'the name the Sentinels monitor the master under').env('REDIS_MASTER_NAME').argParser((v: string) => {
+    if (!/^[\w.:-]{1,128}$/.test(v)) throw new InvalidArgumentError(`--redis-master must be 1-128 of letters, digits, _ . : -, got '${v}'`);
+    return v;
+  }),
+  new Option('--durability <d>', 'replica: every write a user is told succeeded waits for a replica (WAIT 1); none: as Redis replicates, asynchronously')
+    .env('WIZARD_DURABILITY')
+    .choices(DURABILITIES)
+    .default('none'),
+  new Option('--durability-timeout-ms <ms>', 'with --durability replica: a write no replica confirms in this time is a 503 (safe to retry)')
+    .env('WIZARD_DURABILITY_TIMEOUT_MS')
+    .default(1000)
+    .argParser(parseIntIn('--durability-timeout-ms', 1, 60_000)),
+];
 
 export const prefixOption = () =>
   new Option('--prefix <p>', 'key prefix: every key lives under it').env('WIZARD_PREFIX').default('wizard').argParser((v: string) => {

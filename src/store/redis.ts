@@ -24,9 +24,10 @@ import { redisKeys, RedisKeys } from './keys';
 import { Client, Link } from './link';
 import { LostClaims } from './lost-claims';
 import { ConnectionPool } from './pool';
+import { SentinelMaster, urlAt } from './sentinel';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
-  BotsDown, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
+  BotsDown, Durability, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
   RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
@@ -42,6 +43,9 @@ const OUT_OF_RANGE = -5;
 const NOT_HOLDER = -6;
 const BOT_MISSING = -7;
 const BOT_BUSY = -8;
+
+/** connections of their own for durable writes: a WAIT blocks its connection until a replica answers */
+const DURABLE_CONNECTIONS = 4;
 
 /** TLS for rediss://: PEM contents of the CA and of a client certificate and key */
 export interface RedisTls {
@@ -66,6 +70,17 @@ export interface RedisStoreOptions extends StoreOptions {
    * 1 gave half the conflicts of 2 and no exhausted retries, at the same throughput.
    */
   watchConnections: number;
+  /**
+   * with Sentinel: the Sentinels that name the master (sentinel.ts), whose address is then used
+   * instead of `url`'s host and port (its scheme, user and password still apply)
+   */
+  sentinel?: SentinelMaster;
+  /**
+   * 'replica': a write a user is told succeeded is answered only once a replica has it (WAIT 1);
+   * one no replica confirms within durabilityTimeoutMs is a StoreUnavailableError
+   */
+  durability: Durability;
+  durabilityTimeoutMs: number;
   /** a test seam: runs in an optimistic add after the sum is read and before it is written */
   betweenReadAndWrite?: () => Promise<void>;
 }
@@ -133,6 +148,9 @@ export class RedisStore implements Store {
   private readonly main: Link;
   private readonly blocking = new Map<string, Link>();
   private readonly watchPool: ConnectionPool<Link>;
+  /** connections for durable writes (--durability replica), opened on first use, taken in turn */
+  private readonly durableLinks: Link[] = [];
+  private durableTurn = 0;
   private readonly scripts = scripts();
   private lastError = '';
   /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
@@ -144,18 +162,37 @@ export class RedisStore implements Store {
   private hits = 0;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
-    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 2500, watchConnections: 1, ...opts };
-    this.location = redactUrl(this.options.url);
+    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 2500, watchConnections: 1, durability: 'none', durabilityTimeoutMs: 1000, ...opts };
+    const { sentinel } = this.options;
+    this.location = sentinel ? sentinel.location : redactUrl(this.options.url);
     this.keys = redisKeys(this.options.prefix);
     this.main = this.link(true);
     this.watchPool = new ConnectionPool(() => this.link(), this.options.watchConnections);
     this.lost = new LostClaims((queue, base) => this.run<number>('releaseLostClaim', [queue, base]));
+    sentinel?.onSwitch((to, from) => this.followMaster(`the Sentinels moved the master from ${from.host}:${from.port} to ${to.host}:${to.port}`));
+  }
+
+  /** every connection this store has open */
+  private get links(): Link[] {
+    return [this.main, ...this.blocking.values(), ...this.watchPool.members, ...this.durableLinks];
+  }
+
+  /** with Sentinel: a new master, so every connection is replaced by one to it (their calls in flight fail: 503, retried) */
+  private followMaster(why: string): void {
+    if (this.closed) return;
+    for (const l of this.links) l.replace(l.client, why);
+  }
+
+  /** --redis, or with Sentinel its scheme and credentials at the master's address as last told */
+  private currentUrl(): string {
+    const master = this.options.sentinel?.current;
+    return master ? urlAt(this.options.url, master) : this.options.url;
   }
 
   /** a client; the main one (re)loads the scripts on every connect */
   private makeClient(main: boolean): Client {
     const client = createClient({
-      url: this.options.url,
+      url: this.currentUrl(),
       disableOfflineQueue: true,
       socket: {
         ...(this.options.tls ? { tls: true as const, ...this.options.tls } : {}),
@@ -181,7 +218,10 @@ export class RedisStore implements Store {
       make: () => this.makeClient(main),
       deadlineMs: this.options.commandTimeoutMs,
       pingEveryMs: Math.max(250, Math.floor(this.options.commandTimeoutMs / 2)),
-      onError: (message) => (this.lastError = message),
+      onError: (message) => {
+        this.lastError = message;
+        void this.options.sentinel?.refresh().catch(() => undefined); // a lost master: ask the Sentinels where it is now
+      },
     });
   }
 
@@ -211,8 +251,50 @@ export class RedisStore implements Store {
     try {
       return (await link.call((c) => c.sendCommand(args.map(String)), deadlineMs)) as T;
     } catch (err) {
+      this.demoted(err, link);
       throw this.classify(err);
     }
+  }
+
+  /**
+   * READONLY: the node this connection reached is a replica now (a failover). The connection is
+   * replaced, so it reconnects to where the master is now (the Sentinels are asked again; a
+   * managed Redis's endpoint has moved by DNS) instead of staying on the demoted node.
+   */
+  private demoted(err: unknown, link: Link): void {
+    if (!(err instanceof ErrorReply) || !err.message.startsWith('READONLY')) return;
+    void this.options.sentinel?.refresh().catch(() => undefined);
+    link.replace(link.client, 'READONLY: this node is a replica now');
+  }
+
+  /**
+   * a write a user is told succeeded: with --durability replica it goes on a connection of its
+   * own and is followed there by WAIT 1, and answered only once a replica has it. WAIT counts
+   * what its connection wrote, so the write and the WAIT share one pinned connection (one
+   * replaced between them fails, as unconfirmed). Without durability: a plain command.
+   */
+  private async durable<T = Reply>(args: (string | number)[]): Promise<T> {
+    if (this.options.durability !== 'replica') return this.cmd<T>(args);
+    let l = this.durableLinks[this.durableTurn++ % DURABLE_CONNECTIONS];
+    if (!l) this.durableLinks.push((l = this.link()));
+    await this.ready(l);
+    if (!l.isReady) throw this.unavailable(this.lastError || 'not connected');
+    const pinned = l.client;
+    try {
+      const answer = (await l.call((c) => c.sendCommand(args.map(String)), this.options.commandTimeoutMs, pinned)) as T;
+      await this.confirmedByReplica(l, pinned);
+      return answer;
+    } catch (err) {
+      this.demoted(err, l);
+      throw this.classify(err);
+    }
+  }
+
+  /** WAIT 1 on the connection that wrote: a StoreUnavailableError (the write may have been applied) when no replica has it in time */
+  private async confirmedByReplica(l: Link, pinned: Client): Promise<void> {
+    const t = this.options.durabilityTimeoutMs;
+    const acks = await l.call((c) => c.sendCommand(['WAIT', '1', String(t)]), t + this.options.commandTimeoutMs, pinned);
+    if (Number(acks) < 1) throw new StoreUnavailableError(`Redis at ${this.location}: the write was not confirmed by a replica within ${t} ms (safe to retry)`, true);
   }
 
   /** an error of a call as the store reports it: Redis's own refusals stay ErrorReply */
@@ -230,14 +312,15 @@ export class RedisStore implements Store {
    * run a script by SHA; send its source when Redis does not have it. Its time is Redis's (lib.lua
    * reads TIME when ARGV[1] is ''), or a test's clock (options.now).
    */
-  private async run<T = Reply>(name: ScriptName, args: (string | number)[]): Promise<T> {
+  private async run<T = Reply>(name: ScriptName, args: (string | number)[], durable = false): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
     const tail = ['1', this.keys.base, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
+    const send = (a: (string | number)[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
     try {
-      return await this.cmd<T>(['EVALSHA', s.sha, ...tail]);
+      return await send(['EVALSHA', s.sha, ...tail]);
     } catch (err) {
-      if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) return this.cmd<T>(['EVAL', s.source, ...tail]);
+      if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) return send(['EVAL', s.source, ...tail]);
       throw err;
     }
   }
@@ -271,7 +354,7 @@ export class RedisStore implements Store {
 
   /** write new jobs; answers them as created at Redis's time (a worker may already have claimed them) */
   private async insert(rows: JobRow[]): Promise<Job[]> {
-    const [, now] = await this.run<[number, string]>('enqueueJobs', rowArgs(rows));
+    const [, now] = await this.run<[number, string]>('enqueueJobs', rowArgs(rows), true);
     return rows.map((r) => createdJob(r, Number(now)));
   }
 
@@ -290,7 +373,7 @@ export class RedisStore implements Store {
 
   async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
     const [codes, claimed] = await this.claiming(queue, opts, (base) =>
-      this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions), ...claimArgs(queue, opts, base)]),
+      this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(completions), ...claimArgs(queue, opts, base)], true),
     );
     return { errors: completions.map((c, i) => this.codeError(codes[i], c.jobId)), claim: claimResult(claimed, queue, opts.consumer) };
   }
@@ -344,7 +427,7 @@ export class RedisStore implements Store {
   private async flushCompletions(): Promise<void> {
     const batch = this.completions.splice(0);
     try {
-      const codes = await this.run<number[]>('completeJobs', completionArgs(batch));
+      const codes = await this.run<number[]>('completeJobs', completionArgs(batch), true);
       batch.forEach((c, i) => {
         const err = this.codeError(codes[i], c.jobId);
         if (err) c.reject(err);
@@ -356,7 +439,7 @@ export class RedisStore implements Store {
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
-    this.checkCode(await this.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)]), jobId);
+    this.checkCode(await this.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)], true), jobId);
   }
 
   async release(jobId: string, token: string): Promise<void> {
@@ -411,12 +494,12 @@ export class RedisStore implements Store {
   }
 
   async retryDead(jobId: string): Promise<Job> {
-    this.checkCode(await this.run('retryDeadJob', [jobId]), jobId);
+    this.checkCode(await this.run('retryDeadJob', [jobId], true), jobId);
     return (await this.getJob(jobId))!;
   }
 
   async retryFailed(jobId: string): Promise<Job> {
-    const code = await this.run('retryFailedJob', [jobId]);
+    const code = await this.run('retryFailedJob', [jobId], true);
     if (code === CONFLICT) throw notRetryable(jobId);
     this.checkCode(code, jobId);
     return (await this.getJob(jobId))!;
@@ -540,11 +623,11 @@ export class RedisStore implements Store {
   // ---- seed 004: batches, leadership, bots, the datalake ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
-    return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)]));
+    return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], true));
   }
 
   async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
-    const made = await this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueScheduled', [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)]));
+    const made = await this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueScheduled', [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)], true));
     return made && made.map((j) => ({ ...j, schedule, slot }));
   }
 
@@ -594,7 +677,7 @@ export class RedisStore implements Store {
   }
 
   async registerBot(botId: string, name: string, tokenHash: string): Promise<Bot> {
-    return decodeBot(pairsToRecord(await this.run<string[]>('registerBot', [botId, name, tokenHash])));
+    return decodeBot(pairsToRecord(await this.run<string[]>('registerBot', [botId, name, tokenHash], true)));
   }
 
   async botIdForToken(tokenHash: string): Promise<string | null> {
@@ -629,11 +712,11 @@ export class RedisStore implements Store {
   }
 
   async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
-    this.checkBotCode(await this.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)]), botId, jobId);
+    this.checkBotCode(await this.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)], true), botId, jobId);
   }
 
   async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
-    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, retryDelayOf(target)]), botId, jobId);
+    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, retryDelayOf(target)], true), botId, jobId);
   }
 
   async removeBot(botId: string): Promise<boolean> {
@@ -679,7 +762,7 @@ export class RedisStore implements Store {
   async abacusAdd(n: bigint | number, strategy: AbacusStrategy = 'atomic'): Promise<AbacusAddResult> {
     const addend = toAddend(n);
     if (strategy === 'optimistic') return this.addOptimistic(addend);
-    const [code, sum] = await this.run<[number, string]>('addToSum', [addend.toString()]);
+    const [code, sum] = await this.run<[number, string]>('addToSum', [addend.toString()], true);
     if (code === OUT_OF_RANGE) throw sumOutOfRange(addend);
     return { sum: BigInt(sum), conflicts: 0 };
   }
@@ -714,6 +797,7 @@ export class RedisStore implements Store {
       }
       await this.options.betweenReadAndWrite?.();
       await l.call((c) => c.multi().set(key, next.toString()).exec(), deadline, pinned);
+      if (this.options.durability === 'replica') await this.confirmedByReplica(l, pinned);
       return next;
     } catch (err) {
       if (err instanceof WatchError) return null;
@@ -803,7 +887,8 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.lost.close();
-    for (const l of [...this.blocking.values(), ...this.watchPool.members, this.main]) l.close();
+    this.options.sentinel?.close();
+    for (const l of this.links) l.close();
   }
 }
 

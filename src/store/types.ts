@@ -52,6 +52,10 @@ import type { Job, JobState, NewJob } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
 
+/** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
+export const DURABILITIES = ['none', 'replica'] as const;
+export type Durability = (typeof DURABILITIES)[number];
+
 export interface StoreOptions {
   /** every key lives under it (hash-tagged: `{prefix}:...`) */
   prefix: string;
