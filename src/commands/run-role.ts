@@ -22,14 +22,20 @@ export interface StoreFlags extends RedisTlsFlags {
   nodeId?: string;
   resultTtlMs?: number;
   eventRetentionMs?: number;
+  /** --shards: the shard count to set for the prefix */
+  shards?: number;
+  /** --bot-queue (roles that have it): its jobs stay in shard 0 */
+  botQueue?: string;
 }
 
 export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
-  const { redis, prefix, resultTtlMs, eventRetentionMs } = flags;
+  const { redis, prefix, resultTtlMs, eventRetentionMs, shards, botQueue } = flags;
   const redisTls = redisTlsFromFlags(flags);
   if (redisTls && !redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
   const { openStore } = await import('../store'); // the Redis client loads when a role runs
-  return openStore({ redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}) });
+  return openStore({
+    redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}), ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}),
+  });
 }
 
 /** a role's store, and its claim on its node id (a no-op for a role that makes none) */

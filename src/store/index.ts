@@ -1,4 +1,5 @@
 /** Open the store a role runs on: Redis when a URL is given, else the in-memory adapter. */
+import { detectCluster } from './cluster';
 import { MemoryStore } from './memory';
 import { RedisStore, RedisTls } from './redis';
 import { DEFAULT_STORE_OPTIONS, Store, StoreOptions } from './types';
@@ -8,13 +9,20 @@ export interface OpenStoreOptions extends Partial<StoreOptions> {
   redisUrl?: string;
   /** CA, client certificate and key for a rediss:// URL */
   redisTls?: RedisTls;
+  /** the shard count to set (`--shards`); unset: the one the prefix has (README "Redis Cluster") */
+  shards?: number;
+  /** the queue bots claim from (its jobs stay in shard 0, with the bots) */
+  botQueue?: string;
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  const { redisUrl, redisTls, ...rest } = opts;
+  const { redisUrl, redisTls, shards, botQueue, ...rest } = opts;
   const options = { ...DEFAULT_STORE_OPTIONS, ...rest };
   if (!redisUrl) return new MemoryStore(options);
-  return new RedisStore({ ...options, url: redisUrl, ...(redisTls ? { tls: redisTls } : {}) }).connect();
+  // a Cluster answers `INFO cluster` with cluster_enabled:1 (several seed nodes always are one)
+  const cluster = (await detectCluster(redisUrl, redisTls ? { tls: true, ...redisTls } : undefined)) === true;
+  const extra = { ...(redisTls ? { tls: redisTls } : {}), ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}), ...(cluster ? { cluster } : {}) };
+  return new RedisStore({ ...options, url: redisUrl, ...extra }).connect();
 }
 
 export type { Store } from './types';
