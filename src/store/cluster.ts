@@ -98,11 +98,9 @@ export class ClusterLink {
         ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
         ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
         disableOfflineQueue: true,
-        socket: {
-          ...(this.o.tls ?? {}),
-          connectTimeout: 2000,
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
-        },
+        // a node's connection that drops is not retried on its own: the node may be gone for
+        // good (a failover), and the client made anew (remake) asks the cluster where slots are
+        socket: { ...(this.o.tls ?? {}), connectTimeout: 2000, reconnectStrategy: false },
       },
     });
     c.on('error', (err: Error) => this.o.onError(err.message || err.constructor.name));
