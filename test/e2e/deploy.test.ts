@@ -35,6 +35,26 @@ test('docker-compose config accepts compose.yaml (with and without the public pr
   }
 });
 
+test('compose.cluster.yaml puts every role that talks to Redis on a 3-master Valkey Cluster (docker-compose config merges it)', () => {
+  const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
+  if (which.status !== 0) {
+    if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
+    console.warn('docker-compose not installed: skipping its validation (CI installs it)');
+    return;
+  }
+  const r = spawnSync('docker-compose', ['-f', 'compose.yaml', '-f', 'compose.cluster.yaml', 'config'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  const merged = parse(r.stdout) as { services: Record<string, Service & { depends_on?: Record<string, { condition: string }>; environment?: Record<string, string> }> };
+  const nodes = Object.keys(merged.services).filter((n) => /^valkey-\d$/.test(n));
+  expect(nodes).toHaveLength(6);
+  for (const n of nodes) expect(argsOf(merged.services[n].command!)).toEqual(expect.arrayContaining(['--cluster-enabled', 'yes']));
+  expect(argsOf(merged.services['cluster-init'].command!).join(' ')).toContain('--cluster-replicas 1');
+  for (const role of ['api', 'worker', 'scheduler']) {
+    const s = merged.services[role];
+    expect({ role, seeds: s.environment!.REDIS_URL.split(',').length, init: s.depends_on?.['cluster-init']?.condition }).toEqual({ role, seeds: 6, init: 'service_completed_successfully' });
+  }
+});
+
 test('the cluster of seeds 000/001: valkey, api ×3, worker ×3, scheduler, bot ×3, a gateway, and the public profile', () => {
   const replicas = (name: string) => compose.services[name]?.deploy?.replicas ?? 1;
   expect([replicas('api'), replicas('worker'), replicas('scheduler'), replicas('bot')]).toEqual([3, 3, 1, 3]);

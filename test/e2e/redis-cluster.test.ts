@@ -7,7 +7,7 @@
 import { testPrefix } from '../helpers/env';
 import { startRedisCluster, TestCluster } from '../helpers/redis-cluster';
 import { freePort } from '../helpers/redis-server';
-import { http, killAll, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 
 interface TaskStatus {
   task_id: string;
@@ -93,6 +93,11 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
   }
   expect(seen.length).toBe(63);
   expect(new Set(seen)).toEqual(new Set([...tasks.map((t) => t.id), ...primes.map((p) => p.id)]));
+  // the image's healthcheck finds the prefix on the node that holds its format key (a MOVED away)
+  for (const url of [cluster.url, ...cluster.nodes.slice(0, 3).map((n) => n.url)]) {
+    const check = runWizard(['healthcheck', '--role', 'worker'], { REDIS_URL: url, WIZARD_PREFIX: prefix });
+    expect({ url, code: check.code, stderr: check.stderr }).toEqual({ url, code: 0, stderr: '' });
+  }
   const summary = await http<{ jobs: { total: number; by_state: Record<string, number> } }>('GET', `${api}/metrics/summary`);
   expect(summary.body.jobs).toMatchObject({ total: 63, by_state: { SUCCESS: 63, PENDING: 0, STARTED: 0 } });
 }, 120_000);
