@@ -162,6 +162,12 @@ export class ClusterLink {
     }
   }
 
+  /** `INFO <section>` of every master, each within the deadline */
+  async masterInfos(section: string): Promise<string[]> {
+    const cluster = this.cluster;
+    return Promise.all(cluster.masters.map((m) => this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section])))));
+  }
+
   /** the address (redis://host:port) of the master that holds `slot` now */
   masterUrlOf(slot: number): string | null {
     const m = this.cluster.slots[slot]?.master;

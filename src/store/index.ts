@@ -20,7 +20,12 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const options = { ...DEFAULT_STORE_OPTIONS, ...rest };
   if (!redisUrl) return new MemoryStore(options);
   // a Cluster answers `INFO cluster` with cluster_enabled:1 (several seed nodes always are one)
-  const cluster = (await detectCluster(redisUrl, redisTls ? { tls: true, ...redisTls } : undefined)) === true;
+  // asked again for up to 5 s while nothing answers (a role waits that long for its store anyway)
+  let detected: boolean | null = null;
+  for (const until = Date.now() + 5000; detected === null && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+    detected = await detectCluster(redisUrl, redisTls ? { tls: true, ...redisTls } : undefined);
+  }
+  const cluster = detected === true;
   const extra = { ...(redisTls ? { tls: redisTls } : {}), ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}), ...(cluster ? { cluster } : {}) };
   return new RedisStore({ ...options, url: redisUrl, ...extra }).connect();
 }

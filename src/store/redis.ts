@@ -1070,11 +1070,15 @@ export class RedisStore implements Store {
     let info: Record<string, string>;
     try {
       info = pairsFromInfo(await this.cmd<string>(['INFO', 'memory']));
+      if (this.main instanceof ClusterLink) {
+        // a Cluster: every master must answer, and the one nearest its maxmemory speaks for all
+        info = (await this.main.masterInfos('memory')).map(pairsFromInfo).sort((a, b) => fill(b) - fill(a))[0] ?? info;
+      }
     } catch (err) {
       return { condition: 'unavailable', message: errorMessage(err) };
     }
     const max = Number(info.maxmemory ?? 0);
-    const used = Number(info.used_memory ?? 0) - Number(info.mem_not_counted_for_evict ?? 0);
+    const used = usedMemory(info);
     if (max > 0 && used > max && info.maxmemory_policy === 'noeviction') {
       return { condition: 'out of memory', message: `Redis at ${this.location} refuses writes: out of memory (${used} bytes used, maxmemory ${max})` };
     }
@@ -1157,6 +1161,17 @@ const retryDelayOf = (target: FailTarget): number => (target.to === 'RETRY' ? ta
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   return Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+}
+
+/** how full a Redis is: used memory over maxmemory (0 without a maxmemory) */
+function fill(info: Record<string, string>): number {
+  const max = Number(info.maxmemory ?? 0);
+  return max > 0 ? usedMemory(info) / max : 0;
+}
+
+/** the memory maxmemory is checked against (INFO memory) */
+function usedMemory(info: Record<string, string>): number {
+  return Number(info.used_memory ?? 0) - Number(info.mem_not_counted_for_evict ?? 0);
 }
 
 /** INFO's "field:value" lines as a record */

@@ -95,3 +95,20 @@ test('on a Cluster: 2 shards per master by default, each master holding two shar
   for (let i = 0; i < 6; i++) ids.push(...(await store.enqueue([task(i)])).map((j) => j.id));
   expect(new Set(ids.map(shardOf))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
 });
+
+test('on a Cluster the store condition is every master\'s: one out of memory is out of memory', async () => {
+  const store = (await makeStore('cluster', 'shards-oom')) as RedisStore;
+  open.push(store);
+  expect(await store.condition()).toEqual({ condition: null, message: null });
+  const masters = await cluster().masters();
+  for (const m of masters) {
+    await cluster().cli(m.port, 'CONFIG', 'SET', 'maxmemory', '1');
+    try {
+      // whichever node a keyless INFO would go to, the full one speaks
+      for (let i = 0; i < 3; i++) expect((await store.condition()).condition).toBe('out of memory');
+    } finally {
+      await cluster().cli(m.port, 'CONFIG', 'SET', 'maxmemory', '0');
+    }
+  }
+  expect(await store.condition()).toEqual({ condition: null, message: null });
+});
