@@ -102,13 +102,17 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
   expect(summary.body.jobs).toMatchObject({ total: 63, by_state: { SUCCESS: 63, PENDING: 0, STARTED: 0 } });
 }, 120_000);
 
-test('a master SIGKILLed under load: its replica takes over, 0 lost, 0 run twice, exact results, no 500', async () => {
+/** tasks done before a test that adds load (the first test's 63, then each load's) */
+let doneBefore = 63;
+
+/** POST /task as fast as it answers, until stop(); what was accepted, and every status seen */
+function startLoad() {
   const accepted: { id: string; sum: number }[] = [];
   const statuses = new Map<number, number>();
-  let stop = false;
+  let stopped = false;
   let i = 0;
-  const load = (async () => {
-    while (!stop) {
+  const loop = (async () => {
+    while (!stopped) {
       const a = i++;
       const res = await http<{ task_id: string }>('POST', `${api}/task`, { a, b: 7 }).catch(() => ({ status: 0, body: { task_id: '' } }));
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -116,29 +120,44 @@ test('a master SIGKILLed under load: its replica takes over, 0 lost, 0 run twice
       else await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  await waitUntil(async () => accepted.length >= 50, 20_000, '50 tasks accepted');
+  const more = async (n: number, what: string) => {
+    const before = accepted.length;
+    await waitUntil(async () => accepted.length >= before + n, 30_000, `${n} tasks accepted ${what}`).catch((err: Error) => {
+      throw new Error(`${err.message} (answers: ${JSON.stringify([...statuses])}); api: ${procs[0].output().slice(-3000)}`);
+    });
+  };
+  return {
+    more,
+    /** stop the load; then every accepted task done once with its exact result, no answer but 202 and 503 */
+    async stopAndCheck() {
+      stopped = true;
+      await loop;
+      expect([...statuses.keys()].filter((s) => s !== 202 && s !== 503)).toEqual([]);
+      for (const t of accepted) {
+        const done = await finished(t.id, 60_000);
+        expect({ id: t.id, status: done.status, result: done.result }).toEqual({ id: t.id, status: 'SUCCESS', result: t.sum });
+      }
+      // nothing twice: the SUCCESS index holds each accepted task once (a 503 may have been written
+      // before its answer was lost: at most one job each), and nothing else failed or waits
+      const { body } = await http<{ total: number }>('GET', `${api}/jobs?status=SUCCESS&limit=1`);
+      expect(body.total).toBeGreaterThanOrEqual(doneBefore + accepted.length);
+      expect(body.total).toBeLessThanOrEqual(doneBefore + accepted.length + (statuses.get(503) ?? 0));
+      for (const state of ['FAILURE', 'DEAD', 'PENDING', 'STARTED', 'RETRY']) {
+        expect({ state, total: (await http<{ total: number }>('GET', `${api}/jobs?status=${state}&limit=1`)).body.total }).toEqual({ state, total: 0 });
+      }
+      doneBefore = body.total;
+    },
+  };
+}
+
+test('a master SIGKILLed under load: its replica takes over, 0 lost, 0 run twice, exact results, no 500', async () => {
+  const load = startLoad();
+  await load.more(50, 'before the failover');
   const [victim] = await cluster.masters();
   await cluster.kill(victim.port);
   // the replica is promoted after cluster-node-timeout (2 s)
   await waitUntil(async () => (await cluster.masters()).length === 3 && !(await cluster.masters()).some((m) => m.port === victim.port), 30_000, 'a replica promoted', 200);
-  const before = accepted.length;
-  await waitUntil(async () => accepted.length >= before + 50, 30_000, '50 more tasks accepted after the failover').catch((err: Error) => {
-    throw new Error(`${err.message} (answers: ${JSON.stringify([...statuses])}); api: ${procs[0].output().slice(-3000)}`);
-  });
-  stop = true;
-  await load;
-  expect([...statuses.keys()].filter((s) => s !== 202 && s !== 503)).toEqual([]);
-  for (const t of accepted) {
-    const done = await finished(t.id, 60_000);
-    expect({ id: t.id, status: done.status, result: done.result }).toEqual({ id: t.id, status: 'SUCCESS', result: t.sum });
-  }
-  // nothing twice: the SUCCESS index holds each accepted task once (a 503 may have been written
-  // before its answer was lost: at most one job each), and nothing else failed
-  const { body } = await http<{ total: number; jobs: unknown[] }>('GET', `${api}/jobs?status=SUCCESS&limit=1`);
-  expect(body.total).toBeGreaterThanOrEqual(63 + accepted.length);
-  expect(body.total).toBeLessThanOrEqual(63 + accepted.length + (statuses.get(503) ?? 0));
-  for (const state of ['FAILURE', 'DEAD', 'PENDING', 'STARTED', 'RETRY']) {
-    expect({ state, total: (await http<{ total: number }>('GET', `${api}/jobs?status=${state}&limit=1`)).body.total }).toEqual({ state, total: 0 });
-  }
+  await load.more(50, 'after the failover');
+  await load.stopAndCheck();
   expect(workers.every((w) => w.output().includes('worker started'))).toBe(true);
 }, 180_000);
