@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import {
-  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption,
+  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, shardsOption, redisOption,
   resultTtlOption, storeHaOptions
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
@@ -12,6 +12,7 @@ export const apiCommand = withOptions(
     .description('serve the HTTP API, the dashboard and the docs')
     .addOption(redisOption())
     .addOption(prefixOption())
+    .addOption(shardsOption())
     .addOption(portOption())
     .addOption(hostOption())
     .addOption(nodeIdOption())

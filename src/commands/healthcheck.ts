@@ -46,21 +46,39 @@ async function httpOk(url: string, timeoutMs: number): Promise<void> {
 }
 
 /** PING, then the prefix's format key (src/store/format.ts): a wizard role has joined this prefix */
-async function redisJoined(url: string, prefix: string, timeoutMs: number): Promise<void> {
+async function redisJoined(redis: string, prefix: string, timeoutMs: number): Promise<void> {
   const { createClient } = await import('redis'); // loaded only for a Redis check: the CLI starts fast
-  const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
-  client.on('error', () => undefined);
-  const check = async () => {
+  const clients: ReturnType<typeof createClient>[] = [];
+  const connect = async (url: string) => {
+    const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
+    client.on('error', () => undefined);
+    clients.push(client);
     await client.connect();
+    return client;
+  };
+  const check = async () => {
+    const url = redis.split(',')[0].trim(); // a Cluster's seed nodes: the first; a MOVED names the node that has the key
+    const client = await connect(url);
     const pong = await client.ping();
     if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
     const { redisKeys } = await import('../store/keys');
-    if (!(await client.exists(redisKeys(prefix).format))) throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
+    const key = redisKeys(prefix).format;
+    let found: number;
+    try {
+      found = await client.exists(key);
+    } catch (err) {
+      const moved = /^MOVED \d+ (\S+)/.exec(errorMessage(err));
+      if (!moved) throw err;
+      const u = new URL(url);
+      u.host = moved[1];
+      found = await (await connect(u.toString())).exists(key);
+    }
+    if (!found) throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
   };
   try {
     await Promise.race([check(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('Redis did not answer in time')), timeoutMs).unref())]);
   } finally {
-    client.destroy();
+    clients.forEach((c) => c.destroy());
   }
 }
 

@@ -41,16 +41,25 @@ export function parseUrl(flag: string, protocols: string[]) {
   };
 }
 
+/** a URL, or several separated by commas (a Redis Cluster's seed nodes): each checked as parseUrl does */
+export function parseUrlList(flag: string, protocols: string[]) {
+  const one = parseUrl(flag, protocols);
+  return (value: string): string => {
+    value.split(',').forEach((v) => one(v.trim()));
+    return value;
+  };
+}
+
 export const defaultNodeId = (): string => `${os.hostname()}-${process.pid}`;
 
-export const redisOption = (help = 'Redis URL (rediss:// for TLS)') =>
-  new Option('--redis <url>', help).env('REDIS_URL').default('redis://127.0.0.1:6379').argParser(parseUrl('--redis', ['redis', 'rediss']));
+export const redisOption = (help = 'Redis URL (rediss:// for TLS); a Redis Cluster: any node, or several comma-separated') =>
+  new Option('--redis <url>', help).env('REDIS_URL').default('redis://127.0.0.1:6379').argParser(parseUrlList('--redis', ['redis', 'rediss']));
 
 /** for `wizard up`: no default, because no Redis means the in-memory store */
 export const optionalRedisOption = () =>
   new Option('--redis <url>', 'Redis URL; without it everything runs in memory')
     .env('REDIS_URL')
-    .argParser((v: string) => (v === '' ? undefined : parseUrl('--redis', ['redis', 'rediss'])(v)));
+    .argParser((v: string) => (v === '' ? undefined : parseUrlList('--redis', ['redis', 'rediss'])(v)));
 
 /** "host:port,host:port" as addresses, or a message naming the flag */
 export function parseSentinels(value: string): SentinelAddress[] {
@@ -88,6 +97,11 @@ export const prefixOption = () =>
     if (!/^[\w.:-]{1,64}$/.test(v)) throw new InvalidArgumentError(`--prefix must be 1-64 of letters, digits, _ . : -, got '${v}'`);
     return v;
   });
+
+export const shardsOption = () =>
+  new Option('--shards <n>', 'shards per queue, set for the whole prefix (default: what it has; new: 2 per Cluster master, 1 on a plain Redis)')
+    .env('WIZARD_SHARDS')
+    .argParser(parseIntIn('--shards', 1, 1024));
 
 export const portOption = () => new Option('--port <n>', 'HTTP port').env('PORT').default(8000).argParser(parseIntIn('--port', 0, 65535));
 

@@ -27,17 +27,21 @@ export interface StoreFlags extends RedisTlsFlags {
   nodeId?: string;
   resultTtlMs?: number;
   eventRetentionMs?: number;
+  /** --shards: the shard count to set for the prefix */
+  shards?: number;
+  /** --bot-queue (roles that have it): its jobs stay in shard 0 */
+  botQueue?: string;
 }
 
 export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
-  const { redis, prefix, resultTtlMs, eventRetentionMs } = flags;
+  const { redis, prefix, resultTtlMs, eventRetentionMs, shards, botQueue } = flags;
   const redisTls = redisTlsFromFlags(flags);
   if (redisTls && !redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
   const sentinel = sentinelFromFlags(flags);
   if (flags.durability === 'replica' && !redis && !sentinel) throw new UsageError('--durability replica needs Redis with a replica (--redis or --redis-sentinel): the in-memory store has none');
   const { openStore } = await import('../store'); // the Redis client loads when a role runs
   return openStore({
-    redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}),
+    redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}), ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}),
     ...(sentinel ? { sentinel } : {}), ...(flags.durability ? { durability: flags.durability } : {}),
     ...(flags.durabilityTimeoutMs ? { durabilityTimeoutMs: flags.durabilityTimeoutMs } : {}),
   });

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption, storeHaOptions } from './options';
+import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, shardsOption, redisOption, resultTtlOption, threadsOption, storeHaOptions } from './options';
 import { checkListenable, roleStore, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 import { withOptions } from './processing-options';
@@ -9,6 +9,7 @@ export const workerCommand = withOptions(new Command('worker')
   .description('consume the queue; CPU-bound work runs in a thread pool')
   .addOption(redisOption())
   .addOption(prefixOption())
+    .addOption(shardsOption())
   .addOption(nodeIdOption())
   .addOption(concurrencyOption())
   .addOption(threadsOption())

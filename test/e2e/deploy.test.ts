@@ -22,16 +22,35 @@ const compose = parse(read('compose.yaml'), { merge: true }) as { services: Reco
 const services = Object.entries(compose.services);
 const wizardServices = services.filter(([, s]) => s.build !== undefined);
 
-test('docker-compose config accepts compose.yaml (with and without the public profile)', () => {
+/** whether docker-compose is installed (required in CI; elsewhere its validation is skipped) */
+function haveDockerCompose(): boolean {
   const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
-  if (which.status !== 0) {
-    if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
-    console.warn('docker-compose not installed: skipping its validation (CI installs it)');
-    return;
-  }
+  if (which.status === 0) return true;
+  if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
+  console.warn('docker-compose not installed: skipping its validation (CI installs it)');
+  return false;
+}
+
+test('docker-compose config accepts compose.yaml (with and without the public profile)', () => {
+  if (!haveDockerCompose()) return;
   for (const args of [['-f', 'compose.yaml', 'config', '-q'], ['-f', 'compose.yaml', '--profile', 'public', 'config', '-q']]) {
     const r = spawnSync('docker-compose', args, { cwd: root, encoding: 'utf8', timeout: 30_000 });
     expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
+  }
+});
+
+test('compose.cluster.yaml puts every role that talks to Redis on a 3-master Valkey Cluster (docker-compose config merges it)', () => {
+  if (!haveDockerCompose()) return;
+  const r = spawnSync('docker-compose', ['-f', 'compose.yaml', '-f', 'compose.cluster.yaml', 'config'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  const merged = parse(r.stdout) as { services: Record<string, Service & { depends_on?: Record<string, { condition: string }>; environment?: Record<string, string> }> };
+  const nodes = Object.keys(merged.services).filter((n) => /^valkey-\d$/.test(n));
+  expect(nodes).toHaveLength(6);
+  for (const n of nodes) expect(argsOf(merged.services[n].command!)).toEqual(expect.arrayContaining(['--cluster-enabled', 'yes']));
+  expect(argsOf(merged.services['cluster-init'].command!).join(' ')).toContain('--cluster-replicas 1');
+  for (const role of ['api', 'worker', 'scheduler']) {
+    const s = merged.services[role];
+    expect({ role, seeds: s.environment!.REDIS_URL.split(',').length, init: s.depends_on?.['cluster-init']?.condition }).toEqual({ role, seeds: 6, init: 'service_completed_successfully' });
   }
 });
 
