@@ -328,7 +328,9 @@ export class RedisStore implements Store {
     let list: string[] = tags ? (JSON.parse(tags) as string[]) : [''];
     let n = count === null ? null : Number(count);
     const want = this.options.shards ?? n ?? (this.cluster ? 2 * (this.main as ClusterLink).cluster.masters.length : 1);
-    if (n !== want || list.length < want) {
+    // one shard and none set: today's layout, implied; nothing is written (a prefix a role has not joined yet stays empty)
+    const implied = n === null && want === 1 && list.length === 1;
+    if (!implied && (n !== want || list.length < want)) {
       const grown = await this.growTags(list, want);
       const [setCount, setTags] = await this.evalOnce<(string | null)[]>(SET_SHARDS, [this.keys.config], [n === want ? '' : want, JSON.stringify(grown)]);
       n = Number(setCount);
