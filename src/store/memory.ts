@@ -11,14 +11,14 @@
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
-import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
-import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob } from '../core/job';
+import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import { claimView, decodeBot, decodeJob } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
-  NodeInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, StoreState, Store, StoreOptions,
+  NodeInfo, QueueInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, StoreState, Store, StoreOptions, Submitted,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -30,7 +30,8 @@ type Waiter = (woken: boolean) => void;
 type StreamId = [ms: number, seq: number];
 
 interface Queue {
-  wait: string[]; // ids ready to run; [0] is the head (claimed next)
+  waits: string[][]; // per priority 0..9, ids ready to run; [0] is the head (claimed next)
+  paused: boolean;
   active: ZSet; // held id → lease deadline
   delayed: ZSet; // RETRY id → when it may run again
   marker: boolean; // the marker zset's one member: a pending wake-up
@@ -39,7 +40,11 @@ interface Queue {
 
 const RUNNABLE = new Set(['PENDING', 'RETRY']);
 const HELD = new Set(['STARTED', 'PROGRESS']);
-const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD']);
+const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
+
+/** a record's priority (its field is '' for the default) */
+const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);
+const waitingIn = (q: Queue): number => q.waits.reduce((n, w) => n + w.length, 0);
 const MAX_EVENTS = 100_000; // XADD MAXLEN
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -109,6 +114,10 @@ export class MemoryStore implements Store {
   /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
   private readonly knownQueueNames = new Set<string>();
   private readonly onceKeys = new Map<string, number>();
+  /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
+  private readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
+  /** the fingerprint of the key insert() is writing (submit's) */
+  private pendingFp = '';
   private readonly botRecs = new Map<string, Rec>();
   /** sha256 of a bot token → bot id */
   private readonly botTokens = new Map<string, string>();
@@ -163,7 +172,9 @@ export class MemoryStore implements Store {
   }
 
   private queue(name: string): Queue {
-    return getOr(this.queues, name, () => ({ wait: [], active: new Map(), delayed: new Map(), marker: false, waiters: [] }));
+    return getOr(this.queues, name, () => ({
+      waits: Array.from({ length: MAX_PRIORITY + 1 }, () => []), paused: false, active: new Map(), delayed: new Map(), marker: false, waiters: [],
+    }));
   }
 
   private stateIndex(state: string): ZSet {
@@ -218,9 +229,17 @@ export class MemoryStore implements Store {
     else this.emit(id, to);
   }
 
-  private requeueAtHead(id: string, queue: string): void {
-    this.queue(queue).wait.unshift(id);
-    this.signal(queue);
+  private requeueAtHead(id: string, rec: Rec): void {
+    this.queue(rec.queue).waits[priorityOf(rec)].unshift(id);
+    this.signal(rec.queue);
+  }
+
+  /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
+  private unqueue(id: string, rec: Rec): void {
+    const q = this.queue(rec.queue);
+    const p = priorityOf(rec);
+    q.waits[p] = q.waits[p].filter((w) => w !== id);
+    q.delayed.delete(id);
   }
 
   /** fields that end a hold: the token and lease are cleared ('' means not held) */
@@ -233,7 +252,11 @@ export class MemoryStore implements Store {
     this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
     if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
-    else this.expiry.set(id, this.at + this.options.resultTtlMs);
+    else {
+      this.expiry.set(id, this.at + this.options.resultTtlMs);
+      const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
+      if (idem) idem.until = this.at + this.options.resultTtlMs; // the key lives as long as the record
+    }
     this.lake.append(id, rec, to, this.at, extra);
   }
 
@@ -243,15 +266,16 @@ export class MemoryStore implements Store {
     const parent = parentId ? this.rec(parentId) : undefined;
     if (!parent || FINAL.has(parent.state)) return;
     this.finish(parentId, parent, 'FAILURE', { error: `chunk ${child.chunk_index} failed: ${reason}` });
-    for (const sibling of [...(this.children.get(parentId) ?? [])]) {
-      const s = this.rec(sibling);
-      if (!s || FINAL.has(s.state)) continue;
-      if (RUNNABLE.has(s.state)) {
-        const q = this.queue(s.queue);
-        q.wait = q.wait.filter((w) => w !== sibling); // LREM
-        q.delayed.delete(sibling);
-      }
-      this.finish(sibling, s, 'FAILURE', { error: `cancelled: parent job ${parentId} failed` }); // a held one: unleased, its token cleared
+    this.endChunks(parentId, 'FAILURE', `cancelled: parent job ${parentId} failed`);
+  }
+
+  /** lib.lua's endChunks: a parent's unfinished chunks, waiting or held, end `to` */
+  private endChunks(parentId: string, to: JobState, reason: string): void {
+    for (const chunk of [...(this.children.get(parentId) ?? [])]) {
+      const c = this.rec(chunk);
+      if (!c || FINAL.has(c.state)) continue;
+      if (RUNNABLE.has(c.state)) this.unqueue(chunk, c);
+      this.finish(chunk, c, to, { error: reason }); // a held one: unleased, its token cleared
     }
   }
 
@@ -259,7 +283,7 @@ export class MemoryStore implements Store {
   private holder(id: string, token: string): Rec {
     const rec = this.rec(id);
     if (!rec) throw new NotFoundError(`job ${id} not found`);
-    if (!rec.token || rec.token !== token) throw new LeaseLostError(id);
+    if (!rec.token || rec.token !== token) throw rec.state === 'CANCELLED' ? new JobCancelledError(id) : new LeaseLostError(id);
     return rec;
   }
 
@@ -279,10 +303,13 @@ export class MemoryStore implements Store {
         getOr(this.children, j.parent_id, () => []).push(j.id);
       }
       if (j.queue !== '') {
-        this.queue(j.queue).wait.push(j.id);
+        const q = this.queue(j.queue);
+        if (j.delay_ms !== '' && Number(j.delay_ms) > 0) q.delayed.set(j.id, now + Number(j.delay_ms));
+        else q.waits[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
         this.knownQueueNames.add(j.queue);
         this.signal(j.queue);
       }
+      if (j.idem_key !== '') this.idemKeys.set(j.idem_key, { jobId: j.id, fp: this.pendingFp, until: null });
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
     }
     return rows.map((r) => createdJob(r, now));
@@ -309,13 +336,18 @@ export class MemoryStore implements Store {
   private claimFrom(queue: string, opts: ClaimOptions, base: string): ClaimResult {
     const now = this.at;
     const q = this.queue(queue);
+    if (q.paused) return { jobs: [], nextRunAt: null, now };
     for (const id of zrangeByScore(q.delayed, now, 1000).reverse()) {
       q.delayed.delete(id);
-      q.wait.unshift(id);
+      const rec = this.rec(id);
+      q.waits[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
     }
     const jobs: ClaimedJob[] = [];
-    while (jobs.length < opts.max && q.wait.length > 0) {
-      const id = q.wait.shift()!;
+    // the most urgent non-empty wait list first, FIFO within it
+    const nextReady = () => q.waits.find((w) => w.length > 0)?.shift();
+    while (jobs.length < opts.max) {
+      const id = nextReady();
+      if (id === undefined) break;
       const rec = this.rec(id);
       if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
       const token = `${base}.${jobs.length + 1}`;
@@ -328,7 +360,7 @@ export class MemoryStore implements Store {
       if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
       jobs.push({ token, job: claimView(rec, { queue, consumer: opts.consumer, now }) });
     }
-    if (q.wait.length > 0) this.signal(queue);
+    if (waitingIn(q) > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];
     return { jobs, nextRunAt: next ? next[1] : null, now };
   }
@@ -415,7 +447,7 @@ export class MemoryStore implements Store {
     const runAt = now + target.delayMs;
     this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(runAt) }));
     q.active.delete(jobId);
-    if (runAt <= now) this.requeueAtHead(jobId, rec.queue);
+    if (runAt <= now) this.requeueAtHead(jobId, rec);
     else q.delayed.set(jobId, runAt);
   }
 
@@ -428,7 +460,7 @@ export class MemoryStore implements Store {
   private releaseHeld(jobId: string, rec: Rec): void {
     this.setState(jobId, rec, 'PENDING', this.released({ attempts: String(Number(rec.attempts) - 1), handled_by: '' }));
     this.queue(rec.queue).active.delete(jobId);
-    this.requeueAtHead(jobId, rec.queue);
+    this.requeueAtHead(jobId, rec);
   }
 
   /** lib.lua's reclaim: take a held job back from a holder that is gone (RETRY, or DEAD) */
@@ -441,7 +473,7 @@ export class MemoryStore implements Store {
     }
     this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(this.at) }));
     this.queue(rec.queue).active.delete(id);
-    this.requeueAtHead(id, rec.queue);
+    this.requeueAtHead(id, rec);
     return 'RETRY';
   }
 
@@ -461,7 +493,7 @@ export class MemoryStore implements Store {
       else result.requeued.push(id);
     }
     // housekeeping (up to 10 × limit ids): expired jobs leave the indexes, old events the log
-    for (const s of ['SUCCESS', 'FAILURE']) {
+    for (const s of ['SUCCESS', 'FAILURE', 'CANCELLED']) {
       for (const id of zrangeByScore(this.stateIndex(s), now - this.options.resultTtlMs, limit * 10)) {
         this.stateIndex(s).delete(id);
         this.allJobs.delete(id);
@@ -510,7 +542,7 @@ export class MemoryStore implements Store {
     }
     this.dlq.delete(jobId);
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
-    this.queue(rec.queue).wait.push(jobId);
+    this.queue(rec.queue).waits[priorityOf(rec)].push(jobId);
     this.signal(rec.queue);
     return decodeJob(rec);
   }
@@ -538,7 +570,57 @@ export class MemoryStore implements Store {
 
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
     const q = this.queues.get(queue);
-    return { waiting: q?.wait.length ?? 0, active: q?.active.size ?? 0, delayed: q?.delayed.size ?? 0 };
+    return { waiting: q ? waitingIn(q) : 0, active: q?.active.size ?? 0, delayed: q?.delayed.size ?? 0 };
+  }
+
+  async pauseQueue(queue: string): Promise<void> {
+    this.queue(queue).paused = true;
+    this.knownQueueNames.add(queue);
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    this.queue(queue).paused = false;
+    this.signal(queue);
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    return Promise.all([...this.knownQueueNames].sort().map(async (name) => ({ name, ...(await this.queueDepth(name)), paused: this.queues.get(name)?.paused ?? false })));
+  }
+
+  // ---- enqueueJobs.lua with an idempotency key, cancelJob.lua ----
+
+  async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const first = 'parent' in work ? work.parent : work;
+    const rows = 'parent' in work ? flowRows(work) : [jobRow(work)];
+    const key = first.idempotencyKey;
+    if (key) {
+      const used = this.idemKeys.get(key);
+      const job = used && (used.until === null || this.clock() <= used.until) ? this.rec(used.jobId) : undefined;
+      if (used && job) {
+        if (used.fp !== fingerprint(first)) throw idempotencyConflict(key, used.jobId);
+        return { job: decodeJob(job), children: [], existing: true };
+      }
+      this.pendingFp = fingerprint(first);
+    }
+    const [job, ...children] = this.insert(rows);
+    return { job, children, existing: false };
+  }
+
+  async cancel(jobId: string): Promise<Job> {
+    this.step();
+    let id = jobId;
+    let rec = this.rec(id);
+    if (rec && rec.parent_id !== '') rec = this.rec((id = rec.parent_id));
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    if (FINAL.has(rec.state)) throw cancelConflict(jobId, rec.state);
+    if (RUNNABLE.has(rec.state) && rec.queue !== '') this.unqueue(id, rec);
+    this.finish(id, rec, 'CANCELLED', { error: 'cancelled' });
+    if (rec.total !== '') this.endChunks(id, 'CANCELLED', `cancelled: parent job ${id} was cancelled`);
+    return decodeJob(rec);
+  }
+
+  async cancelledAmong(jobIds: string[]): Promise<string[]> {
+    return jobIds.filter((id) => this.rec(id)?.state === 'CANCELLED');
   }
 
   // ---- events ----
@@ -610,7 +692,7 @@ export class MemoryStore implements Store {
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
     const count = (state: JobState) => [...this.stateIndex(state).values()].filter((at) => at >= sinceMs).length;
-    return { SUCCESS: count('SUCCESS'), FAILURE: count('FAILURE'), DEAD: count('DEAD') };
+    return { SUCCESS: count('SUCCESS'), FAILURE: count('FAILURE'), DEAD: count('DEAD'), CANCELLED: count('CANCELLED') };
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -12,12 +12,12 @@ import { createClient, DisconnectsClientError, ErrorReply, WatchError } from 're
 import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
 } from '../core/abacus';
-import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, MIN_PRIORITY, NewJob } from '../core/job';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
-import { ConflictError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
+import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, pairsToRecord } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, rowArgs, tokenBase } from './common';
+import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, rowArgs, tokenBase } from './common';
 import { redisKeys, RedisKeys } from './keys';
 import { Client, Link } from './link';
 import { LostClaims } from './lost-claims';
@@ -25,7 +25,7 @@ import { ConnectionPool } from './pool';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
   BotsDown, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
-  RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState,
+  QueueInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState, Submitted,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -40,6 +40,7 @@ const OUT_OF_RANGE = -5;
 const NOT_HOLDER = -6;
 const BOT_MISSING = -7;
 const BOT_BUSY = -8;
+const CANCELLED = -9;
 
 /** TLS for rediss://: PEM contents of the CA and of a client certificate and key */
 export interface RedisTls {
@@ -250,6 +251,7 @@ export class RedisStore implements Store {
     if (code === OK) return null;
     if (code === MISSING) return new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) return new LeaseLostError(jobId);
+    if (code === CANCELLED) return new JobCancelledError(jobId);
     if (code === CONFLICT) return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     if (code === BAD_RESULT) return new ValidationError(`the result of chunk ${jobId} must be a number`);
     return new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
@@ -269,7 +271,7 @@ export class RedisStore implements Store {
 
   /** write new jobs; answers them as created at Redis's time (a worker may already have claimed them) */
   private async insert(rows: JobRow[]): Promise<Job[]> {
-    const [, now] = await this.run<[number, string]>('enqueueJobs', rowArgs(rows));
+    const [, now] = await this.run<[number, string]>('enqueueJobs', ['', '', ...rowArgs(rows)]);
     return rows.map((r) => createdJob(r, Number(now)));
   }
 
@@ -280,6 +282,60 @@ export class RedisStore implements Store {
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
     const [parent, ...children] = await this.insert(flowRows(flow));
     return { parent, children };
+  }
+
+  async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const first = 'parent' in work ? work.parent : work;
+    const rows = 'parent' in work ? flowRows(work) : [jobRow(work)];
+    const key = first.idempotencyKey ?? '';
+    const [, now, existingId, , same] = await this.run<[number, string, string?, string?, number?]>('enqueueJobs', [key, key ? fingerprint(first) : '', ...rowArgs(rows)]);
+    if (existingId === undefined) {
+      const [job, ...children] = rows.map((r) => createdJob(r, Number(now)));
+      return { job, children, existing: false };
+    }
+    if (same !== 1) throw idempotencyConflict(key, existingId);
+    const job = await this.getJob(existingId);
+    if (!job) throw new NotFoundError(`job ${existingId} not found`);
+    return { job, children: [], existing: true };
+  }
+
+  async cancel(jobId: string): Promise<Job> {
+    const [code, detail] = await this.run<[number, string?]>('cancelJob', [jobId]);
+    if (code === CONFLICT) throw cancelConflict(jobId, String(detail));
+    this.checkCode(code, jobId);
+    return (await this.getJob(String(detail)))!;
+  }
+
+  async cancelledAmong(jobIds: string[]): Promise<string[]> {
+    const states = await Promise.all(jobIds.map((id) => this.cmd<string | null>(['HGET', this.keys.job(id), 'state'])));
+    return jobIds.filter((_, i) => states[i] === 'CANCELLED');
+  }
+
+  /** the paused flag is the member 'paused' of the queue's ready set (lib.lua's claimFrom reads it with the priorities) */
+  async pauseQueue(queue: string): Promise<void> {
+    await Promise.all([this.cmd(['ZADD', this.keys.ready(queue), -1, 'paused']), this.cmd(['SADD', this.keys.queues, queue])]);
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    await this.cmd(['ZREM', this.keys.ready(queue), 'paused']);
+    await this.cmd(['ZADD', this.keys.marker(queue), 0, 'm']);
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    const names = await this.knownQueues();
+    return Promise.all(
+      names.map(async (name) => {
+        const [depth, paused] = await Promise.all([this.queueDepth(name), this.cmd<string | null>(['ZSCORE', this.keys.ready(name), 'paused'])]);
+        return { name, ...depth, paused: paused !== null };
+      }),
+    );
+  }
+
+  /** every wait list of a queue, most urgent first */
+  private waitLists(queue: string): string[] {
+    const lists: string[] = [];
+    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) lists.push(p === DEFAULT_PRIORITY ? this.keys.wait(queue) : this.keys.waitAt(queue, p));
+    return lists;
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
@@ -468,11 +524,15 @@ export class RedisStore implements Store {
     const fromQueue = async (queue: string): Promise<Found[]> => {
       if (state === 'STARTED') return inState(await this.cmd<string[]>(['ZRANGE', this.keys.active(queue), 0, -1]));
       const matches: Found[] = [];
-      for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
-        const ids = await this.cmd<string[]>(['LRANGE', this.keys.wait(queue), from, from + pageSize - 1]);
-        if (ids.length === 0) break;
-        matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
+      for (const list of this.waitLists(queue)) {
+        for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
+          const ids = await this.cmd<string[]>(['LRANGE', list, from, from + pageSize - 1]);
+          if (ids.length === 0) break;
+          matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
+        }
       }
+      // delayed PENDING jobs wait in the delayed set
+      if (state === 'PENDING') matches.push(...(await inState(await this.cmd<string[]>(['ZRANGE', this.keys.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))));
       return matches;
     };
     if (want > 0) for (const matches of await Promise.all(queues.map(fromQueue))) found.push(...matches);
@@ -481,12 +541,12 @@ export class RedisStore implements Store {
   }
 
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
-    const [waiting, active, delayed] = await Promise.all([
-      this.cmd<number>(['LLEN', this.keys.wait(queue)]),
+    const [lengths, active, delayed] = await Promise.all([
+      Promise.all(this.waitLists(queue).map((list) => this.cmd<number>(['LLEN', list]))),
       this.cmd<number>(['ZCARD', this.keys.active(queue)]),
       this.cmd<number>(['ZCARD', this.keys.delayed(queue)]),
     ]);
-    return { waiting, active, delayed };
+    return { waiting: lengths.reduce((a, b) => a + b, 0), active, delayed };
   }
 
   async lastEventId(): Promise<string> {
@@ -541,9 +601,9 @@ export class RedisStore implements Store {
   }
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
-    const states = ['SUCCESS', 'FAILURE', 'DEAD'] as const;
+    const states = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'] as const;
     const counts = await Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', this.keys.state(st), sinceMs, '+inf'])));
-    return { SUCCESS: counts[0], FAILURE: counts[1], DEAD: counts[2] };
+    return { SUCCESS: counts[0], FAILURE: counts[1], DEAD: counts[2], CANCELLED: counts[3] };
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {

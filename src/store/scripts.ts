@@ -49,6 +49,7 @@ export const SCRIPT_NAMES = [
   'heartbeatNode',
   'liveNodes',
   'releaseLostClaim',
+  'cancelJob',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -15,7 +15,8 @@ if j.parent_id ~= '' then
 end
 redis.call('ZREM', K.dlq, id)
 setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
-redis.call('LPUSH', K.wait(j.queue), id)
+redis.call('LPUSH', K.waitAt(j.queue, j.priority), id)
+markReady(j.queue, j.priority)
 redis.call('ZADD', K.marker(j.queue), 0, 'm')
 flush()
 return OK
