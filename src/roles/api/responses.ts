@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ABACUS_STRATEGIES } from '../../core/abacus';
 import { STORE_CONDITIONS } from '../../core/errors';
 import { BOT_STATUSES } from '../../core/bots';
-import { JOB_STATES, JOB_TYPES } from '../../core/job';
+import { JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { MATH_OPS } from '../../core/math';
 import { BATCH_TYPES } from '../../core/schemas';
 
@@ -54,8 +54,13 @@ export const jobResponse = z.object({
   finished_at: time().nullable(),
   updated_at: time(),
   run_at: time().nullable(),
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
+  timeout_ms: z.number().int().min(1).nullable(),
+  idempotency_key: z.string().nullable(),
   duration_ms: z.number().int().nullable(),
 });
+
+const queueInfo = z.object({ name: z.string(), waiting: count(), active: count(), delayed: count(), paused: z.boolean() });
 
 const jobPage = z.object({ total: count(), offset: count(), limit: count(), jobs: z.array(jobResponse) });
 
@@ -132,6 +137,19 @@ export const RESPONSES = {
     finished_at: time().nullable(),
   }),
   chunks: z.object({ job_id: z.string(), chunks: z.array(jobResponse) }),
+  /** POST /jobs: 202 made, or 200 with the first job of a repeated idempotency key (existing) */
+  submitted: z.object({
+    job_id: z.string(),
+    status: state,
+    type: z.enum(JOB_TYPES),
+    queue: z.string(),
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
+    run_at: time().nullable(),
+    idempotency_key: z.string().nullable(),
+    existing: z.boolean(),
+  }),
+  queues: z.object({ queues: z.array(queueInfo) }),
+  queue: queueInfo,
   job: jobResponse,
   jobs: jobPage.extend({ status: state.nullable() }),
   populated: z.object({ batch: z.string(), created: count(), type: z.enum(BATCH_TYPES), queue: z.string(), job_ids: z.array(z.string()) }),
