@@ -340,6 +340,7 @@ export class MemoryStore implements Store {
     for (const id of zrangeByScore(q.delayed, now, 1000).reverse()) {
       q.delayed.delete(id);
       const rec = this.rec(id);
+      if (rec?.state === 'PENDING') rec.run_at = ''; // a delayed job is due (a retry keeps its run_at until it is claimed)
       q.waits[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
     }
     const jobs: ClaimedJob[] = [];

@@ -199,6 +199,14 @@ describe.each(ADAPTERS)('job control contract: %s', (adapter) => {
       expect(children).toHaveLength(3);
     });
 
+    test('a cancelled job is recorded in the datalake once, as CANCELLED', async () => {
+      const [job] = await store.enqueue([task(1)]);
+      await store.cancel(job.id);
+      const [day] = await store.datalakeDays();
+      expect(day).toMatchObject({ total: 1, success: 0, failure: 1 });
+      expect((await store.readDatalake(day.date, 0, 10)).map((r) => [r.job_id, r.status])).toEqual([[job.id, 'CANCELLED']]);
+    });
+
     test("a chunk's id cancels its prime count", async () => {
       const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 20000, chunks: 1 } }, children: [{ type: 'primes_chunk', params: { lo: 2, hi: 20000 } }] });
       expect((await store.cancel(children[0].id)).id).toBe(parent.id);

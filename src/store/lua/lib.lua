@@ -518,7 +518,10 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     variadic('ZREM', delayedKey, due)
     local urgent = false
     for i = #due, 1, -1 do
-      local p = redis.call('HGET', K.job(due[i]), 'priority') or ''
+      local f = redis.call('HMGET', K.job(due[i]), 'priority', 'state')
+      local p = f[1] or ''
+      -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
+      if f[2] == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
       redis.call('RPUSH', K.waitAt(queue, p), due[i])
       if p ~= '' and p ~= DEFAULT_PRIORITY then
         redis.call('ZADD', readyKey, p, p)
@@ -551,15 +554,17 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
       end
       for _, id in ipairs(ids) do
         local jobKey = K.job(id)
-        -- v becomes the claim values in place: the state is replaced by the id, run_at by the token
+        -- v becomes the claim values in place: the state is replaced by the id, then the priority
+        -- (the list's: not read) and the token are appended. Every field a job lacks costs HMGET a
+        -- scan of the record, so only timeout_ms is asked for beyond what was asked before.
         local v = redis.call('HMGET', jobKey, 'state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id',
-          'created_at', 'initiated_by', 'timeout_ms', 'priority', 'run_at')
+          'created_at', 'initiated_by', 'timeout_ms')
         local state, parentId = v[1], v[6]
         if state and RUNNABLE[state] then
           n = n + 1
           local token = tokenBase .. '.' .. countStr(n)
           local attempts = countStr((tonumber(v[2]) or 0) + 1)
-          if v[11] then -- a retry's or a delayed job's due time: it is due
+          if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
             redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
               'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
           else
@@ -577,7 +582,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
           else
             indexMove(id, state, 'STARTED', true)
           end
-          v[1], v[2], v[11] = id, attempts, token
+          v[1], v[2], v[10], v[11] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
           out[#out + 1] = v
         end
       end
