@@ -116,8 +116,6 @@ export class MemoryStore implements Store {
   private readonly onceKeys = new Map<string, number>();
   /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
   private readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
-  /** the fingerprint of the key insert() is writing (submit's) */
-  private pendingFp = '';
   private readonly botRecs = new Map<string, Rec>();
   /** sha256 of a bot token → bot id */
   private readonly botTokens = new Map<string, string>();
@@ -290,7 +288,7 @@ export class MemoryStore implements Store {
   // ---- enqueueJobs.lua ----
 
   /** write new jobs; answers them as created, like the Redis adapter */
-  private insert(rows: JobRow[]): Job[] {
+  private insert(rows: JobRow[], idem?: { key: string; fp: string }): Job[] {
     const now = this.step();
     for (const j of rows) {
       // HSET: an existing record keeps the fields not named here (and its TTL)
@@ -309,9 +307,9 @@ export class MemoryStore implements Store {
         this.knownQueueNames.add(j.queue);
         this.signal(j.queue);
       }
-      if (j.idem_key !== '') this.idemKeys.set(j.idem_key, { jobId: j.id, fp: this.pendingFp, until: null });
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
     }
+    if (idem) this.idemKeys.set(idem.key, { jobId: rows[0].id, fp: idem.fp, until: null }); // enqueueJobs.lua's HSET idem
     return rows.map((r) => createdJob(r, now));
   }
 
@@ -601,9 +599,8 @@ export class MemoryStore implements Store {
         if (used.fp !== fingerprint(first)) throw idempotencyConflict(key, used.jobId);
         return { job: decodeJob(job), children: [], existing: true };
       }
-      this.pendingFp = fingerprint(first);
     }
-    const [job, ...children] = this.insert(rows);
+    const [job, ...children] = this.insert(rows, key ? { key, fp: fingerprint(first) } : undefined);
     return { job, children, existing: false };
   }
 
