@@ -717,7 +717,9 @@ export class MemoryStore implements Store {
     const bot = this.botRecs.get(botId);
     if (!bot) throw botErrors.unknown(botId);
     if (bot.current_job !== jobId) {
-      if (!this.rec(jobId)) throw new NotFoundError(`job ${jobId} not found`);
+      const rec = this.rec(jobId);
+      if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+      if (rec.state === 'CANCELLED') throw new JobCancelledError(jobId); // forgotten at a heartbeat: still said as cancelled
       throw botErrors.notHolder(botId, jobId);
     }
     return bot.job_token;

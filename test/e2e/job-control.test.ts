@@ -154,3 +154,17 @@ test('bad values: 400 naming the field; the CLI exits 2 with one line naming the
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(flag)]);
   }
 });
+
+test("a bot holding a cancelled job learns it at its next call: 409 job_cancelled; its heartbeat shows no job", async () => {
+  const bot = (await http<{ token: string }>('POST', `${base}/bots/register`, { name: 'jobctl-bot' })).body;
+  const as = { authorization: `Bearer ${bot.token}` };
+  const made = await http<{ job_id: string; queue: string }>('POST', `${base}/jobs`, { type: 'sim', params: { duration_ms: 10, failure_rate: 0 } });
+  expect([made.status, made.body.queue]).toEqual([202, 'bots']);
+  const claimed = await http<{ job: { job_id: string } }>('POST', `${base}/jobs/claim`, {}, as);
+  expect(claimed.body.job.job_id).toBe(made.body.job_id);
+  expect((await http('POST', `${base}/jobs/${made.body.job_id}/cancel`)).status).toBe(200);
+  const late = await http<{ error: { code: string } }>('POST', `${base}/jobs/${made.body.job_id}/complete`, { result: 1 }, as);
+  expect([late.status, late.body.error.code]).toEqual([409, 'job_cancelled']);
+  expect((await http<{ current_job: string | null }>('POST', `${base}/bots/heartbeat`, undefined, as)).body.current_job).toBeNull();
+  expect((await store.getJob(made.body.job_id))!.state).toBe('CANCELLED');
+});

@@ -221,6 +221,17 @@ describe.each(ADAPTERS)('job control contract: %s', (adapter) => {
       await expect(store.completeBotJob('b1', job.id, 1)).rejects.toBeInstanceOf(JobCancelledError);
       expect((await store.botHeartbeat('b1', LEASE))!.currentJob).toBeNull();
     });
+
+    test('a bot that heard of the cancel at its heartbeat first is told the job was cancelled when it reports', async () => {
+      await store.registerBot('b1', 'bot', 'hash');
+      const [job] = await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } }]);
+      await store.claimForBot('b1', 'bots', LEASE);
+      await store.cancel(job.id);
+      expect((await store.botHeartbeat('b1', LEASE))!.currentJob).toBeNull();
+      await expect(store.completeBotJob('b1', job.id, 1)).rejects.toBeInstanceOf(JobCancelledError);
+      await expect(store.failBotJob('b1', job.id, 'x', { to: 'FAILURE' })).rejects.toBeInstanceOf(JobCancelledError);
+      expect((await store.getBot('b1'))!.jobsDone).toBe(0);
+    });
   });
 
   test('a timeout is carried to the consumer with the job', async () => {

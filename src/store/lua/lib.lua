@@ -679,7 +679,10 @@ local function botToken(botId, id)
   local held = redis.call('HMGET', K.bot(botId), 'current_job', 'job_token')
   if not held[1] then return nil, BOT_MISSING end
   if held[1] ~= id then
-    if redis.call('EXISTS', K.job(id)) == 0 then return nil, MISSING end
+    local state = redis.call('HGET', K.job(id), 'state')
+    if not state then return nil, MISSING end
+    -- a cancelled job the bot was told of at its heartbeat (which forgot it): still said as cancelled
+    if state == 'CANCELLED' then return nil, CANCELLED end
     return nil, NOT_HOLDER
   end
   return held[2], OK
