@@ -15,6 +15,8 @@ import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { createClient } from 'redis';
 import { RedisStore } from '../src/store/redis';
+import type { Durability } from '../src/store/types';
+import { waitForSync } from '../test/helpers/redis-sentinel';
 import { pairsFromInfo } from '../src/store/redis';
 import { spawnWizard, WizardProc, killAll } from '../test/helpers/procs';
 import { startRedisServer } from '../test/helpers/redis-server';
@@ -52,10 +54,10 @@ interface Peer {
   close(): Promise<void>;
 }
 
-async function wizardPeer(url: string): Promise<Peer> {
-  const prefix = `bench-${process.pid}`;
-  const store = await new RedisStore({ url, prefix }).connect();
-  const worker = spawnWizard(['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'], { REDIS_URL: url, LOG_LEVEL: 'warn' });
+async function wizardPeer(url: string, durability: Durability = 'none'): Promise<Peer> {
+  const prefix = `bench-${process.pid}-${durability}`;
+  const store = await new RedisStore({ url, prefix, durability }).connect();
+  const worker = spawnWizard(['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'], { REDIS_URL: url, LOG_LEVEL: 'warn', WIZARD_DURABILITY: durability });
   await until(async () => (await store.liveNodes('worker')).length === 1, 20);
   let done = 0;
   return {
@@ -217,7 +219,48 @@ async function benchMemory(url: string) {
 
 const sumCpu = (c: CpuPerJob) => c.redis + c.worker + c.producer;
 
+/**
+ * BENCH_DURABILITY=replica: what --durability replica costs. A master and a replica of its own
+ * (on this machine: the replica's acknowledgement is a loopback round trip), the same load with
+ * durability none and replica in alternating rounds; medians are compared.
+ */
+async function benchDurability() {
+  const master = await startRedisServer();
+  const replica = await startRedisServer({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
+  try {
+    await waitForSync(replica.port);
+    const peers = { none: await wizardPeer(master.url, 'none'), replica: await wizardPeer(master.url, 'replica') };
+    const runs: Record<Durability, number[]> = { none: [], replica: [] };
+    for (let r = 0; r < ROUNDS; r++) for (const d of ['none', 'replica'] as const) runs[d].push(Math.round(N / (await peers[d].throughput(r))));
+    const figures = async (d: Durability) => {
+      const rtts = await peers[d].roundTrips(RTT_SAMPLES);
+      await peers[d].close();
+      return { jobs_per_sec: median(runs[d]), runs_jobs_per_sec: runs[d], rtt_p50_ms: percentile(rtts, 50), rtt_p99_ms: percentile(rtts, 99) };
+    };
+    const none = await figures('none');
+    const withReplica = await figures('replica');
+    return {
+      bench: 'queue-durability',
+      n: N,
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      none,
+      replica: withReplica,
+      throughput_ratio: Math.round((withReplica.jobs_per_sec / none.jobs_per_sec) * 100) / 100,
+      rtt_p50_added_ms: Math.round((withReplica.rtt_p50_ms - none.rtt_p50_ms) * 1000) / 1000,
+    };
+  } finally {
+    await killAll();
+    await replica.destroy();
+    await master.destroy();
+  }
+}
+
 async function main() {
+  if (process.env.BENCH_DURABILITY === 'replica') {
+    process.stdout.write(JSON.stringify(await benchDurability(), null, 2) + '\n');
+    return;
+  }
   const own = process.env.BENCH_REDIS_URL ? null : await startRedisServer();
   const url = process.env.BENCH_REDIS_URL ?? own!.url;
   try {

@@ -2,7 +2,8 @@
  * `npm run screenshots`: the dashboard's pictures in docs/, taken in headless Chromium from a
  * `wizard up` (in memory, on a free port) given a little work first, so the pages have
  * something to show: tasks, a prime count, abacus adds and, where this version has them, bots
- * working through a batch. Nothing is left running.
+ * working through a batch; the overview's charts once they have points, the workers page and a
+ * prime count's page with its chunk bars. Nothing is left running.
  */
 import path from 'node:path';
 import { launchBrowser } from '../test/helpers/browser';
@@ -30,9 +31,9 @@ async function main(): Promise<void> {
   const browser = await launchBrowser({ width: 1200, height: 860 });
   try {
     const page = await browser.context.newPage();
-    const shot = async (name: string) => {
+    const shot = async (name: string, fullPage = false) => {
       await page.waitForTimeout(700); // let the bar's transition and the first polls settle
-      await page.screenshot({ path: path.join(OUT, name) });
+      await page.screenshot({ path: path.join(OUT, name), fullPage });
       process.stdout.write(`docs/${name}\n`);
     };
 
@@ -42,12 +43,25 @@ async function main(): Promise<void> {
     await page.getByRole('button', { name: 'Count primes' }).click();
     await page.locator('.prime-count').waitFor({ timeout: 60_000 });
     await shot('dashboard-primes.png');
+    const primeId = decodeURIComponent(new URL(page.url()).hash.replace('#/primes/', ''));
 
     // the bots at work: a few of their jobs finished, so throughput and the datalake show
     if (hasBots) await waitUntil(async () => (await http<{ throughput_per_minute: number }>('GET', `${api}/metrics/summary`)).body.throughput_per_minute >= 6, 30_000, 'bots finishing jobs', 250);
     await page.goto(`${api}/#/`);
     await page.locator('.cards').waitFor();
-    await shot('dashboard-overview.png');
+    // the history's charts, with the bars of what was just done in view
+    await page.getByRole('button', { name: '15m', exact: true }).click();
+    const points = async (chart: string) => Number(await page.locator(`[data-chart="${chart}"] svg`).getAttribute('data-points'));
+    await waitUntil(async () => (await points('throughput')) > 0 && (await points('depth')) > 1, 15_000, 'the charts having points', 250);
+    await shot('dashboard-overview.png', true);
+
+    await page.goto(`${api}/#/workers`);
+    await page.locator('.workers-table tbody tr').first().waitFor();
+    await shot('dashboard-workers.png');
+
+    await page.goto(`${api}/#/jobs/${encodeURIComponent(primeId)}`);
+    await page.locator('.chunk-bars').waitFor();
+    await shot('dashboard-job.png');
 
     await page.goto(`${api}/#/bots`);
     await page.locator('main h2').waitFor();

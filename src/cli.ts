@@ -8,6 +8,7 @@ import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
 import { dlqCommand } from './commands/dlq';
 import { cancelCommand, queueCommand, queuesCommand } from './commands/jobctl';
+import { schedulesCommand } from './commands/schedules';
 import { healthcheckCommand } from './commands/healthcheck';
 import { botCommand } from './commands/bot';
 import { submitCommand, watchCommand } from './commands/client';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
     .addCommand(cancelCommand)
     .addCommand(queuesCommand)
     .addCommand(queueCommand)
+    .addCommand(schedulesCommand)
     .addCommand(healthcheckCommand)
     .addCommand(tokensCommand);
   const exitOverride = (cmd: Command) => {

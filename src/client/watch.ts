@@ -11,7 +11,7 @@ import { isFinal, JobState, JobView } from '../core/job';
 import { retryDelay, sleep } from '../util/time';
 import type { ApiClient } from './http';
 import { readSse } from './sse';
-import type { Spinner, Ui } from './ui';
+import { plural, type Spinner, type Ui } from './ui';
 
 /** how long an API that was reached may stay away before a watch gives up (exit 3) */
 export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
@@ -117,7 +117,7 @@ export function reportFinal(ui: Ui, job: JobView): void {
   if (job.type === 'primes') {
     const r = job.result as { prime_count: number; duration_sec: number };
     const p = job.params as { n: number; chunks: number };
-    ui.line(`${c.green('SUCCESS')} ${job.job_id}: ${c.bold(r.prime_count.toLocaleString('en-US'))} primes <= ${p.n.toLocaleString('en-US')} (${p.chunks} chunks) in ${c.cyan(`${r.duration_sec} s`)}`);
+    ui.line(`${c.green('SUCCESS')} ${job.job_id}: ${c.bold(r.prime_count.toLocaleString('en-US'))} primes <= ${p.n.toLocaleString('en-US')} (${plural(p.chunks, 'chunk')}) in ${c.cyan(`${r.duration_sec} s`)}`);
     return;
   }
   const who = job.handled_by ? ` by ${job.handled_by}` : '';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import {
-  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, redisOption,
-  resultTtlOption,
+  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, portOption, prefixOption, shardsOption, redisOption,
+  resultTtlOption, storeHaOptions
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
@@ -12,6 +12,7 @@ export const apiCommand = withOptions(
     .description('serve the HTTP API, the dashboard and the docs')
     .addOption(redisOption())
     .addOption(prefixOption())
+    .addOption(shardsOption())
     .addOption(portOption())
     .addOption(hostOption())
     .addOption(nodeIdOption())
@@ -19,7 +20,7 @@ export const apiCommand = withOptions(
     .addOption(eventRetentionOption())
     .addOption(abacusStrategyOption())
     .addOption(adminTokenOption()),
-  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions()],
+  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions()],
 ).action(async (flags) => {
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)

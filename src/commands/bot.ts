@@ -1,11 +1,17 @@
 import os from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { BOT_DEFAULTS, startBots } from '../roles/bot';
+import { EXEC_GRACE_MS } from '../roles/bot-exec';
 import { apiOption, parseIntIn } from './options';
 import { heartbeatIntervalOption } from './processing-options';
 import { untilSignal } from './run-role';
 import { tokenOption } from './client';
 import { caFromFlags, caOption, tokenOfRole } from './security-options';
+
+function parseCommand(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('--exec must be a command, got an empty string');
+  return value;
+}
 
 export const botCommand = new Command('bot')
   .description('run bots that register with the API, heartbeat and process one job at a time (HTTP only)')
@@ -17,8 +23,10 @@ export const botCommand = new Command('bot')
   .addOption(new Option('--name <name>', 'bot name (with --count N: <name>-1 … <name>-N; default <hostname>-<pid>)').env('WIZARD_BOT_NAME'))
   .addOption(heartbeatIntervalOption())
   .addOption(new Option('--poll-ms <ms>', 'an idle bot asks for work this often').env('WIZARD_BOT_POLL_MS').default(BOT_DEFAULTS.pollMs).argParser(parseIntIn('--poll-ms', 10, 600_000)))
+  .addOption(new Option('--exec <command>', 'run each job with this shell command: params as JSON on stdin, WIZARD_JOB_ID/TYPE/ATTEMPT in its env, JSON on stdout as the result').env('WIZARD_BOT_EXEC').argParser(parseCommand))
+  .addOption(new Option('--exec-grace-ms <ms>', 'an aborted command gets SIGTERM, then SIGKILL this much later').env('WIZARD_BOT_EXEC_GRACE_MS').default(EXEC_GRACE_MS).argParser(parseIntIn('--exec-grace-ms', 0, 600_000)))
   .action(async (flags) => {
     const token: string | undefined = flags.token ?? (flags.tokensFile ? tokenOfRole(flags.tokensFile, 'bot') : undefined);
-    const bots = startBots(flags.count, { api: flags.api, name: flags.name ?? `${os.hostname()}-${process.pid}`, heartbeatMs: flags.heartbeatIntervalMs, pollMs: flags.pollMs, token, ca: caFromFlags(flags) });
+    const bots = startBots(flags.count, { api: flags.api, name: flags.name ?? `${os.hostname()}-${process.pid}`, heartbeatMs: flags.heartbeatIntervalMs, pollMs: flags.pollMs, token, ca: caFromFlags(flags), exec: flags.exec, execGraceMs: flags.execGraceMs });
     await untilSignal(null, [bots]);
   });

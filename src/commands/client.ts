@@ -4,6 +4,7 @@ import { ApiClient } from '../client/http';
 import { createUi, Ui } from '../client/ui';
 import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch';
 import { JobFailedError, ReportedError } from '../core/errors';
+import type { JobView } from '../core/job';
 import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
@@ -83,19 +84,22 @@ interface WatchFlags {
   giveUpAfterMs: number;
 }
 
+/** print a watched job's final state; a failure is said once, by its line on stdout (under --json, stdout has the record and stderr this line) */
+function reportOnce(ui: Ui, job: JobView): void {
+  try {
+    reportFinal(ui, job);
+  } catch (err) {
+    throw err instanceof JobFailedError && !ui.json ? new ReportedError(err) : err;
+  }
+}
+
 /** submit, then either say how to watch or watch until the final state */
 async function submitAndMaybeWatch(flags: WatchFlags, what: string, submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>) {
   const { ui, api } = clientOf(flags);
   const { id, status, body } = await submit(api);
   if (flags.watch) {
     // the submit was answered: from here an API that goes away is waited for
-    const job = await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true });
-    try {
-      return reportFinal(ui, job);
-    } catch (err) {
-      // the failure's line is on stdout already: said once (under --json, stdout has the record and stderr this line)
-      throw err instanceof JobFailedError && !ui.json ? new ReportedError(err) : err;
-    }
+    return reportOnce(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true }));
   }
   if (ui.json) ui.data(body);
   ui.line(`submitted ${what} ${ui.c.bold(id)} (${status})`);
@@ -132,5 +136,5 @@ export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job
   .addHelpText('after', WATCH_EXIT_CODES)
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
-    reportFinal(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs }));
+    reportOnce(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs }));
   });

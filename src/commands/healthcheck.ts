@@ -13,7 +13,9 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage } from '../core/errors';
-import { parseIntIn } from './options';
+import type { SentinelOptions } from '../store/sentinel';
+import { parseIntIn, parseSentinels } from './options';
+import { sentinelFromFlags } from './run-role';
 
 export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
 type HealthRole = (typeof HEALTH_ROLES)[number];
@@ -24,7 +26,7 @@ export function roleFromArgv(argv: string[]): { role: HealthRole; flags: Record<
   if (i < 0) return null;
   const flags: Record<string, string> = {};
   for (let j = i + 1; j < argv.length; j++) {
-    const m = /^--(port|redis|api|prefix)(?:=(.*))?$/.exec(argv[j]);
+    const m = /^--(port|redis|api|prefix|redis-sentinel|redis-master)(?:=(.*))?$/.exec(argv[j]);
     if (m) flags[m[1]] = m[2] ?? argv[++j] ?? '';
   }
   return { role: argv[i] as HealthRole, flags };
@@ -44,21 +46,50 @@ async function httpOk(url: string, timeoutMs: number): Promise<void> {
 }
 
 /** PING, then the prefix's format key (src/store/format.ts): a wizard role has joined this prefix */
-async function redisJoined(url: string, prefix: string, timeoutMs: number): Promise<void> {
+async function redisJoined(redis: string, prefix: string, timeoutMs: number): Promise<void> {
   const { createClient } = await import('redis'); // loaded only for a Redis check: the CLI starts fast
-  const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
-  client.on('error', () => undefined);
-  const check = async () => {
+  const clients: ReturnType<typeof createClient>[] = [];
+  const connect = async (url: string) => {
+    const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
+    client.on('error', () => undefined);
+    clients.push(client);
     await client.connect();
+    return client;
+  };
+  const check = async () => {
+    const url = redis.split(',')[0].trim(); // a Cluster's seed nodes: the first; a MOVED names the node that has the key
+    const client = await connect(url);
     const pong = await client.ping();
     if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
     const { redisKeys } = await import('../store/keys');
-    if (!(await client.exists(redisKeys(prefix).format))) throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
+    const key = redisKeys(prefix).format;
+    let found: number;
+    try {
+      found = await client.exists(key);
+    } catch (err) {
+      const moved = /^MOVED \d+ (\S+)/.exec(errorMessage(err));
+      if (!moved) throw err;
+      const u = new URL(url);
+      u.host = moved[1];
+      found = await (await connect(u.toString())).exists(key);
+    }
+    if (!found) throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
   };
   try {
     await Promise.race([check(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('Redis did not answer in time')), timeoutMs).unref())]);
   } finally {
-    client.destroy();
+    clients.forEach((c) => c.destroy());
+  }
+}
+
+/** the master the Sentinels name, at the scheme and credentials of url */
+async function sentinelMasterUrl(url: string, sentinel: SentinelOptions, timeoutMs: number): Promise<string> {
+  const { SentinelMaster, urlAt } = await import('../store/sentinel');
+  const m = new SentinelMaster(sentinel, Math.min(timeoutMs, 1000));
+  try {
+    return urlAt(url, await m.resolve(timeoutMs / 2));
+  } finally {
+    m.close();
   }
 }
 
@@ -82,6 +113,9 @@ export const healthcheckCommand = new Command('healthcheck')
         await httpOk(target, flags.timeoutMs);
       } else {
         target = given.redis ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+        const sentinels = given['redis-sentinel'] ?? env.REDIS_SENTINELS;
+        const sentinel = sentinelFromFlags({ redisSentinel: sentinels ? parseSentinels(sentinels) : undefined, redisMaster: given['redis-master'] ?? env.REDIS_MASTER_NAME });
+        if (sentinel) target = await sentinelMasterUrl(target, sentinel, flags.timeoutMs);
         await redisJoined(target, given.prefix ?? env.WIZARD_PREFIX ?? 'wizard', flags.timeoutMs);
       }
       process.stdout.write(`healthy: ${role} (${target.replace(/\/\/[^@/]*@/, '//***@')})\n`);

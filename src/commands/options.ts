@@ -5,6 +5,8 @@
 import os from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { ABACUS_STRATEGIES } from '../core/abacus';
+import type { SentinelAddress } from '../store/sentinel';
+import { DURABILITIES } from '../store/types';
 
 export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -63,22 +65,67 @@ export function parseUrl(flag: string, protocols: string[]) {
   };
 }
 
+/** a URL, or several separated by commas (a Redis Cluster's seed nodes): each checked as parseUrl does */
+export function parseUrlList(flag: string, protocols: string[]) {
+  const one = parseUrl(flag, protocols);
+  return (value: string): string => {
+    value.split(',').forEach((v) => one(v.trim()));
+    return value;
+  };
+}
+
 export const defaultNodeId = (): string => `${os.hostname()}-${process.pid}`;
 
-export const redisOption = (help = 'Redis URL (rediss:// for TLS)') =>
-  new Option('--redis <url>', help).env('REDIS_URL').default('redis://127.0.0.1:6379').argParser(parseUrl('--redis', ['redis', 'rediss']));
+export const redisOption = (help = 'Redis URL (rediss:// for TLS); a Redis Cluster: any node, or several comma-separated') =>
+  new Option('--redis <url>', help).env('REDIS_URL').default('redis://127.0.0.1:6379').argParser(parseUrlList('--redis', ['redis', 'rediss']));
 
 /** for `wizard up`: no default, because no Redis means the in-memory store */
 export const optionalRedisOption = () =>
   new Option('--redis <url>', 'Redis URL; without it everything runs in memory')
     .env('REDIS_URL')
-    .argParser((v: string) => (v === '' ? undefined : parseUrl('--redis', ['redis', 'rediss'])(v)));
+    .argParser((v: string) => (v === '' ? undefined : parseUrlList('--redis', ['redis', 'rediss'])(v)));
+
+/** "host:port,host:port" as addresses, or a message naming the flag */
+export function parseSentinels(value: string): SentinelAddress[] {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new InvalidArgumentError(`--redis-sentinel takes host:port[,host:port…], got '${value}'`);
+  return parts.map((p) => {
+    const m = /^(\[[^\]]+\]|[^:\s\[\]]+):(\d{1,5})$/.exec(p);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) throw new InvalidArgumentError(`--redis-sentinel takes host:port[,host:port…], got '${p}'`);
+    return { host: m[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+/** Sentinel and durability: for every role that opens a store (api, worker, scheduler, up) */
+export const storeHaOptions = (): Option[] => [
+  new Option('--redis-sentinel <list>', "Sentinels (host:port,…) that name the master, with --redis-master; --redis then gives only the scheme and password")
+    .env('REDIS_SENTINELS')
+    .argParser(parseSentinels),
+  new Option('--redis-master <name>', 'the name the Sentinels monitor the master under').env('REDIS_MASTER_NAME').argParser((v: string) => {
+    if (!/^[\w.:-]{1,128}$/.test(v)) throw new InvalidArgumentError(`--redis-master must be 1-128 of letters, digits, _ . : -, got '${v}'`);
+    return v;
+  }),
+  new Option('--durability <d>', 'replica: every write a user is told succeeded waits for a replica (WAIT 1); none: as Redis replicates, asynchronously')
+    .env('WIZARD_DURABILITY')
+    .choices(DURABILITIES)
+    .default('none'),
+  new Option('--durability-timeout-ms <ms>', 'with --durability replica: a write no replica confirms in this time is a 503 (safe to retry)')
+    .env('WIZARD_DURABILITY_TIMEOUT_MS')
+    .default(1000)
+    .argParser(parseIntIn('--durability-timeout-ms', 1, 60_000)),
+];
 
 export const prefixOption = () =>
   new Option('--prefix <p>', 'key prefix: every key lives under it').env('WIZARD_PREFIX').default('wizard').argParser((v: string) => {
     if (!/^[\w.:-]{1,64}$/.test(v)) throw new InvalidArgumentError(`--prefix must be 1-64 of letters, digits, _ . : -, got '${v}'`);
     return v;
   });
+
+export const shardsOption = () =>
+  new Option('--shards <n>', 'shards per queue, set for the whole prefix (default: what it has; new: 2 per Cluster master, 1 on a plain Redis)')
+    .env('WIZARD_SHARDS')
+    .argParser(parseIntIn('--shards', 1, 1024));
 
 export const portOption = () => new Option('--port <n>', 'HTTP port').env('PORT').default(8000).argParser(parseIntIn('--port', 0, 65535));
 

@@ -13,7 +13,7 @@ import { roleStore, RoleStore, StoreFlags } from './run-role';
 
 const DAY_MS = 86_400_000;
 
-function parseJsonObject(flag: string) {
+export function parseJsonObject(flag: string) {
   return (value: string): Record<string, unknown> => {
     let v: unknown;
     try {

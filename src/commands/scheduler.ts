@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, redisOption, resultTtlOption } from './options';
+import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, shardsOption, redisOption, resultTtlOption, storeHaOptions } from './options';
 import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
 import { untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
@@ -9,9 +9,10 @@ export const schedulerCommand = withOptions(
     .description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work')
     .addOption(redisOption())
     .addOption(prefixOption())
+    .addOption(shardsOption())
     .addOption(nodeIdOption())
     .addOption(populateIntervalOption()),
-  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions()],
+  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions(), ...storeHaOptions()],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();

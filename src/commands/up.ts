@@ -2,7 +2,7 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import {
   abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, parseIntIn, portOption,
-  prefixOption, resultTtlOption, threadsOption,
+  prefixOption, shardsOption, resultTtlOption, threadsOption, storeHaOptions
 } from './options';
 import {
   apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
@@ -15,6 +15,7 @@ export const upCommand = withOptions(
     .description('every role in one process (in memory when no --redis is given)')
     .addOption(optionalRedisOption())
     .addOption(prefixOption())
+    .addOption(shardsOption())
     .addOption(portOption())
     .addOption(hostOption())
     .addOption(nodeIdOption())
@@ -26,7 +27,7 @@ export const upCommand = withOptions(
   [
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
     populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
-    ...apiSecurityOptions(), ...redisTlsOptions(),
+    ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions(),
   ],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);

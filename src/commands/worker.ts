@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, redisOption, resultTtlOption, threadsOption } from './options';
+import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, shardsOption, redisOption, resultTtlOption, threadsOption, storeHaOptions } from './options';
 import { checkListenable, roleStore, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 import { withOptions } from './processing-options';
@@ -9,6 +9,7 @@ export const workerCommand = withOptions(new Command('worker')
   .description('consume the queue; CPU-bound work runs in a thread pool')
   .addOption(redisOption())
   .addOption(prefixOption())
+    .addOption(shardsOption())
   .addOption(nodeIdOption())
   .addOption(concurrencyOption())
   .addOption(threadsOption())
@@ -17,7 +18,7 @@ export const workerCommand = withOptions(new Command('worker')
   .addOption(resultTtlOption())
   .addOption(eventRetentionOption())
   .addOption(new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)').env('WIZARD_METRICS_PORT').argParser(parseIntIn('--metrics-port', 0, 65535)))
-  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), redisTlsOptions())
+  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), [...redisTlsOptions(), ...storeHaOptions()])
   .action(async (flags) => {
     if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
     const nodeId: string = flags.nodeId ?? defaultNodeId();

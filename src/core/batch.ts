@@ -46,6 +46,17 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   }
 }
 
+/**
+ * a batch asked for by a request (POST /jobs/populate, POST /schedules): the node's batch settings,
+ * with the request's count, type and params; params left out with the type left out are the node's own
+ */
+export function requestedSpec(defaults: BatchSettings, body: { count?: number; type?: string; params?: Record<string, unknown> }): BatchSpec {
+  return batchSpec(
+    { ...defaults, size: body.count ?? defaults.size, type: body.type ?? defaults.type, params: body.params ?? (body.type === undefined ? defaults.params : undefined) },
+    { type: 'type', params: 'params' },
+  );
+}
+
 /** the batch's jobs; `batch` names it in every job's params (a slot time or "manual-…") */
 export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): NewJob[] {
   return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy }));

@@ -78,6 +78,9 @@ export interface Job {
   timeoutMs: number | null;
   /** the idempotency key it was created with */
   idempotencyKey: string | null;
+  /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
+  schedule?: string | null;
+  slot?: string | null;
 }
 
 /** priorities: 0 (most urgent) to 9; 5 by default */
@@ -140,6 +143,8 @@ export function jobView(job: Job) {
     timeout_ms: job.timeoutMs,
     idempotency_key: job.idempotencyKey,
     duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
+    schedule: job.schedule ?? null,
+    slot: job.slot ?? null,
   };
 }
 export type JobView = ReturnType<typeof jobView>;

@@ -4,6 +4,7 @@
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
+import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from './job';
@@ -14,7 +15,7 @@ import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from './limits';
 export { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N };
 
 /** an integer field in [min, max] whose every failure says so */
-function boundedInt(field: string, min: number, max: number, minLabel = String(min), maxLabel = String(max)) {
+export function boundedInt(field: string, min: number, max: number, minLabel = String(min), maxLabel = String(max)) {
   const msg = `${field} must be an integer from ${minLabel} to ${maxLabel}`;
   return z
     .number({ error: msg })
@@ -39,13 +40,13 @@ function documentedAs<T extends z.ZodType>(schema: T, value: Record<string, unkn
 }
 
 /** a JSON object body with exactly these fields; an unknown field or a non-object is named as such */
-function jsonBody<S extends z.ZodRawShape>(shape: S, shown: string[] = Object.keys(shape)) {
+export function jsonBody<S extends z.ZodRawShape>(shape: S, shown: string[] = Object.keys(shape)) {
   const expected = `body must be a JSON object {${shown.join(', ')}}`;
   return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : expected) });
 }
 
 /** a string of min..max characters whose every failure says so */
-function boundedString(field: string, min: number, max: number) {
+export function boundedString(field: string, min: number, max: number) {
   const msg = `${field} must be a string of ${min}-${max} characters`;
   return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
 }
@@ -214,3 +215,16 @@ export const idParam = z.string().min(1);
 
 /** POST /queues/:name/pause and /resume: a queue's name */
 export const queueParams = z.object({ name: queueName });
+
+// ---- the dashboard's history ----
+
+const windowMsg = `window must be one of ${Object.keys(HISTORY_WINDOWS).join(', ')}`;
+
+/** GET /metrics/history's query: how far back (default 1h) */
+export const historyQuery = z.object({
+  window: z
+    .string({ error: windowMsg })
+    .refine((w): w is HistoryWindow => Object.hasOwn(HISTORY_WINDOWS, w), { error: windowMsg })
+    .optional()
+    .transform((w) => (w ?? '1h') as HistoryWindow),
+});

@@ -9,7 +9,9 @@
  *   src/core/handlers.ts (the same table workers use) and completes or fails it;
  * - survives API restarts: every call is retried with backoff; when the API says it does not know
  *   the bot (401: deleted, or a fresh cluster) it registers again; a heartbeat that shows its job
- *   was taken back (it was marked down) abandons the job;
+ *   was taken back (it was marked down, deleted, or its lease lapsed) aborts the job: abortCurrent(),
+ *   the one way a job is stopped (with --exec, its command is killed);
+ * - with `exec`, each job is run by that command (src/roles/bot-exec.ts) instead of a handler;
  * - while the API answers 503 for its store (unreachable, out of memory) the bot logs "lost the
  *   store" once and "store is back" once, and keeps retrying;
  * - close(): stops claiming, lets the current job finish for up to drainMs, then deregisters
@@ -22,6 +24,7 @@ import { handlerFor, isPermanent } from '../core/handlers';
 import { JobView } from '../core/job';
 import { createLogger, Logger } from '../util/log';
 import { retryDelay } from '../util/time';
+import { EXEC_GRACE_MS, runCommand } from './bot-exec';
 import { storeOutage } from './store-outage';
 
 export interface BotOptions {
@@ -36,6 +39,10 @@ export interface BotOptions {
   log: Logger;
   /** a bot-role API token, to register when the API has tokens on (WIZARD_TOKEN) */
   token?: string;
+  /** a shell command that does each job (bot-exec.ts); unset, the built-in handlers do */
+  exec?: string;
+  /** how long an aborted command has between SIGTERM and SIGKILL */
+  execGraceMs?: number;
   /** PEM of a CA to trust for an HTTPS API */
   ca?: string;
 }
@@ -82,6 +89,14 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
   let current: Current | null = null;
   let working: Promise<void> = Promise.resolve();
   let processed = 0;
+
+  /** stop the job this bot is running (its handler's signal, or its command killed): it is not ours to finish */
+  const abortCurrent = (reason: string) => {
+    current?.abort.abort(new Error(reason));
+  };
+
+  const work = async (job: JobView, signal: AbortSignal): Promise<unknown> =>
+    o.exec ? runCommand(o.exec, job, signal, o.execGraceMs) : handlerFor(job.type).run(job.params, { signal });
 
   /** sleep, cut short by close() */
   const pause = (ms: number) =>
@@ -140,7 +155,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
       if (!(await report(s, `/jobs/${job.job_id}/start`, {}))) return;
       let outcome: { path: string; body: unknown };
       try {
-        const result = await handlerFor(job.type).run(job.params, { signal: abort.signal });
+        const result = await work(job, abort.signal);
         outcome = { path: 'complete', body: { result } };
       } catch (err) {
         outcome = { path: 'fail', body: { error: errorMessage(err), permanent: isPermanent(err) } };
@@ -206,14 +221,14 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
       const c = current;
       if (c && c.since <= sentAt && seen.current_job !== c.id) {
         log.warn('job taken back while this bot was silent: abandoning it', { job_id: c.id });
-        c.abort.abort(new Error('job taken back'));
+        abortCurrent('job taken back');
       }
     } catch (err) {
       outage.failed(err);
       if (!isUnknownBot(err) || session !== s) return; // the API is away: the next beat tries again
       log.warn('the API does not know this bot: registering again');
       session = null;
-      current?.abort.abort(new Error('bot unknown to the API'));
+      abortCurrent('bot unknown to the API');
     }
   };
 
@@ -228,14 +243,15 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
       if (stop.signal.aborted) return;
       stop.abort();
       clearInterval(timer);
-      const c = current;
       if (force) {
-        c?.abort.abort(new Error('bot stopped'));
+        abortCurrent('bot stopped');
         return;
       }
       const drained = await Promise.race([working.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), o.drainMs))]);
-      if (!drained) current?.abort.abort(new Error('bot stopping'));
-      await Promise.race([working, new Promise((r) => setTimeout(r, 2000))]);
+      if (!drained) abortCurrent('bot stopping');
+      // a command aborted has its grace to end before it is killed: wait for that too
+      const ending = 2000 + (o.exec ? o.execGraceMs ?? EXEC_GRACE_MS : 0);
+      await Promise.race([working, new Promise((r) => setTimeout(r, ending))]);
       const s = session;
       if (s) await s.client.post('/bots/deregister', {}).catch(() => undefined);
       log.info('bot stopped', { processed, bot_id: s?.id ?? null });

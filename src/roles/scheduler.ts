@@ -6,6 +6,9 @@
  * - Every populateIntervalMs the leader makes one batch. The batch is keyed by its interval slot
  *   (floor(now / interval), now being the store's time: Redis's clock, not this host's) and made with that key NX in the same script as the enqueue, so even
  *   two leaders for a moment (a paused process whose lease lapsed) cannot double a batch.
+ * - That batch is the built-in schedule `seed-batch` (core/schedule.ts); the schedules kept in the
+ *   store (POST /schedules) are made the same way, each slot once, with a once-key per
+ *   (schedule, slot); their jobs carry the schedule's name and the slot.
  * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
  * - The store going away (or out of memory) is logged once ("lost the store") and its return once;
@@ -13,6 +16,7 @@
  * - close() steps down (releases the lease) so a standby leads at once; close(true) just stops.
  */
 import { BatchSpec, batchJobs } from '../core/batch';
+import { catchUpMs, dueSlots, makeSchedule, Schedule, SEED_BATCH, slotKey, slotKeyTtl } from '../core/schedule';
 import { errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
@@ -58,21 +62,38 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   // tick often enough to renew the lease (a third of it) and to catch each slot early
   const tickMs = Math.max(50, Math.min(1000, Math.floor(o.leaderLeaseMs / 3), Math.floor(o.populateIntervalMs / 4)));
   let leader: boolean | null = null;
-  let lastSlot = -1;
   let made = 0;
   let stopping = false;
   let ticking: Promise<void> | null = null;
 
-  /** now: the store's time (Redis's), so every scheduler, leader or standby, sees the same slot */
-  const populate = async (now: number) => {
-    const slot = slotOf(now, o.populateIntervalMs);
-    if (slot === lastSlot) return;
-    const batch = new Date(slot * o.populateIntervalMs).toISOString();
-    const jobs = await store.enqueueOnce(`batch:${o.populateIntervalMs}:${slot}`, 2 * o.populateIntervalMs + o.leaderLeaseMs, batchJobs(o.batch, batch, o.nodeId));
-    lastSlot = slot;
-    if (jobs) {
+  const windowMs = catchUpMs(o.leaderLeaseMs);
+  /** seed 004's batch, as a schedule of this scheduler's settings */
+  const seedBatch = makeSchedule(SEED_BATCH, o.batch, { every_ms: o.populateIntervalMs }, 0, true);
+  /** per schedule, the newest slot this scheduler saw made (by it or another): older ones are not asked again */
+  const seen = new Map<string, number>();
+  let seedListed = false;
+
+  /** one occurrence of a schedule, made once across the cluster (the once-key in the enqueue's step) */
+  const occur = async (s: Schedule, slot: number) => {
+    const at = new Date(slot).toISOString();
+    const jobs = await store.enqueueScheduled(s.name, at, slotKey(s, slot), slotKeyTtl(s, windowMs, o.leaderLeaseMs), batchJobs(s, at, o.nodeId));
+    seen.set(s.name, slot);
+    if (!jobs) return;
+    if (s.builtin) {
       made++;
-      log.info('batch created', { batch, jobs: jobs.length, type: o.batch.type, queue: o.batch.queue });
+      log.info('batch created', { batch: at, jobs: jobs.length, type: s.type, queue: s.queue });
+    } else {
+      log.info('schedule occurrence made', { schedule: s.name, slot: at, jobs: jobs.length, type: s.type, queue: s.queue });
+    }
+  };
+
+  /** now: the store's time (Redis's), so every scheduler, leader or standby, sees the same slots */
+  const populate = async (now: number) => {
+    const stored = (await store.listSchedules()).filter((s) => !s.builtin);
+    for (const s of [seedBatch, ...stored]) {
+      for (const slot of dueSlots(s, now, windowMs)) {
+        if (slot > (seen.get(s.name) ?? -Infinity)) await occur(s, slot);
+      }
     }
   };
 
@@ -92,10 +113,14 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
       const was = leader;
       leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
       if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
+      // GET /schedules lists seed-batch as this leader makes it (kept again after an outage, not on every tick)
+      if (!leader) seedListed = false;
+      else if (!seedListed && !stopping) seedListed = await store.saveSchedule(seedBatch, true).catch(() => false);
       if (!leader) outage.ok();
-      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid }).catch(() => undefined);
+      const now = await store.time(); // Redis's clock: the slots are its, and so is when the next one is due
+      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid, interval_ms: o.populateIntervalMs, next_batch_at: (slotOf(now, o.populateIntervalMs) + 1) * o.populateIntervalMs, batches: made }).catch(() => undefined);
       if (!leader || stopping) return;
-      await populate(await store.time());
+      await populate(now);
       await housekeeping();
       outage.ok();
     } catch (err) {

@@ -19,6 +19,7 @@ import os from 'node:os';
 import Piscina from 'piscina';
 import { JobCancelledError, LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
 import { failTarget, handlerFor, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
+import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
 import type { Completion, Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
@@ -155,6 +156,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
+  /** this worker's jobs done and attempts failed, for its heartbeat (the dashboard's workers page) */
+  let done = 0;
+  let failed = 0;
+  /** the cluster's history: this worker's counts, sent once a second (the dashboard's charts) */
+  const history = new HistoryRecorder(store).start();
   /**
    * Two fetch loops ("lanes") share --concurrency, so one claim is in flight while the jobs of
    * the other are run and acknowledged: Redis never waits on this process between batches. A
@@ -246,12 +252,16 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       const elapsedMs = performance.now() - began;
       const seconds = (runMs ?? elapsedMs) / 1000;
       jobMetrics.observe(job, seconds, 'SUCCESS');
+      history.done(seconds * 1000);
+      done++;
       if (debug) log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000), wait_ms: Math.round(elapsedMs - seconds * 1000) });
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
       const target = failTarget(job, isPermanent(err));
       jobMetrics.observe(job, (performance.now() - began) / 1000, target.to);
+      history.failed();
+      failed++;
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
       await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
     }
@@ -403,7 +413,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   const heartbeat = () =>
     store
-      .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size })
+      .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size, done, failed })
       .catch((err) => void outage.failed(err));
 
   const reap = async () => {
@@ -437,6 +447,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       lanes.forEach((l) => l.slotFreed?.());
       timers.forEach(clearInterval);
       if (force) {
+        void history.close();
         for (const h of held.values()) h.stop.abort(new Error('worker stopped'));
         await pool?.destroy();
         await metricsServer?.then((m) => m.close(), () => undefined);
@@ -451,6 +462,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           await persist('release', h.job, () => store.release(h.job.id, h.token));
         }
       }
+      await history.close();
       await store.removeNode('worker', o.nodeId).catch(() => undefined);
       await pool?.destroy();
       await metricsServer?.then((m) => m.close(), () => undefined);

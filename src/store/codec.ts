@@ -3,6 +3,7 @@ import type { Bot, BotStatus } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { DATALAKE_DEFAULTS } from '../core/datalake';
 import { DEFAULT_PRIORITY, Job, JobState, JobType } from '../core/job';
+import type { Schedule } from '../core/schedule';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
@@ -52,8 +53,13 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     priority: num(f.priority) ?? DEFAULT_PRIORITY,
     timeoutMs: num(f.timeout_ms),
     idempotencyKey: str(f.idem_key),
+    ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
   };
 }
+
+/** a schedule as the schedules hash keeps it (JSON), and back */
+export const encodeSchedule = (s: Schedule): string => JSON.stringify(s);
+export const decodeSchedule = (v: string): Schedule => JSON.parse(v) as Schedule;
 
 /** a bot's record (registerBot.lua's fields) */
 export function decodeBot(f: Record<string, string>): Bot {

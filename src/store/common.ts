@@ -126,6 +126,10 @@ export function rowArgs(rows: readonly JobRow[]): (string | number)[] {
 }
 
 /** the errors of a bot's transitions, worded alike by both adapters */
+/** retryFailed's refusal, in both adapters' words */
+export const notRetryable = (jobId: string) =>
+  new ConflictError(`job ${jobId} cannot be retried: only a job that ended in FAILURE on a queue can (not a prime count, which is not run itself, nor one of its chunks)`);
+
 export const botErrors = {
   unknown: (botId: string) => new UnknownBotError(`unknown bot ${botId}: register again`),
   busy: (botId: string, jobId: string) => new ConflictError(`bot ${botId} already holds job ${jobId}: finish it first`),

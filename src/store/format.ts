@@ -38,7 +38,10 @@ export async function joinPrefix(store: Store): Promise<JoinedPrefix> {
   if (store.kind === 'memory') return { created: true, found: null, migratedFrom: null, moved: 0 };
   const redis = store as RedisStore;
   const k = redis.keys;
-  const dataKeys = [k.jobs, k.queues, k.bots, k.config, k.abacus, k.counts, k.dlq, k.events, k.lakeDays, k.nodes('api'), k.nodes('worker'), k.nodes('scheduler')];
+  // on a Cluster one script sees one slot: shard 0's keys (the format is the whole prefix's; a
+  // Cluster's prefixes are all of this format, which came before Cluster support)
+  const dataKeys = [k.jobs, k.queues, k.bots, k.config, k.abacus, k.counts, k.dlq, k.events, k.lakeDays, k.nodes('api'), k.nodes('worker'), k.nodes('scheduler')]
+    .filter((key) => !redis.cluster || key.startsWith(k.base));
   source ??= fs.readFileSync(assetPath('src', 'store', 'lua', 'joinFormat.lua'), 'utf8');
   const [found, outcome, moved] = await redis.evalOnce<[string, Outcome, number]>(
     source,

@@ -1,15 +1,41 @@
 /**
  * Every Redis key name is built here (BullMQ's QueueKeys): nothing else assembles a key string.
- * All keys share the hash tag `{prefix}`, so every script touches one slot and Redis Cluster
- * can be used as it is. The Lua scripts receive `base` as KEYS[1] and build the same names in
+ * Every name starts with a base, a hash tag and a colon, and every script gets one base as
+ * KEYS[1] and touches only keys under it: one slot. The Lua scripts build the same names in
  * src/store/lua/lib.lua; test/unit/keys.test.ts checks the two agree.
+ *
+ * The bases (README "Architecture: keys and shards"):
+ *   `{prefix}:`        shard 0, and what the whole prefix shares: config, format, bots, batches
+ *   `{prefix:<tag>}:`  shard N > 0 (its tag is kept in shard 0's config, `shard_tags`)
+ *   on a Cluster also `{prefix:abacus}:`, `{prefix:rate}:`, `{prefix:locks}:`, `{prefix:nodes}:`
+ *   (on a plain Redis these stay under `{prefix}:`, where they always were)
  */
 export function keyBase(prefix: string): string {
   return `{${prefix}}:`;
 }
 
+/** the base of shard `tag` ('' is shard 0: today's `{prefix}:`) or of a group of cluster-wide keys */
+export function tagBase(prefix: string, tag: string): string {
+  return tag === '' ? keyBase(prefix) : `{${prefix}:${tag}}:`;
+}
+
+/** the shard a job id names: `s<N>-<uuid>` is shard N, any other id shard 0 */
+export function shardOfJob(id: string): number {
+  const m = /^s(\d{1,4})-/.exec(id);
+  return m ? Number(m[1]) : 0;
+}
+
+/** the id prefix of jobs made in shard N ('' for shard 0, whose ids are as they always were) */
+export function shardIdPrefix(shard: number): string {
+  return shard === 0 ? '' : `s${shard}-`;
+}
+
 export function redisKeys(prefix: string) {
-  const base = keyBase(prefix);
+  return keysAt(keyBase(prefix));
+}
+
+/** every key name under one base (a shard's, or a group's) */
+export function keysAt(base: string) {
   return {
     base,
     /** hash: the job record */
@@ -56,6 +82,8 @@ export function redisKeys(prefix: string) {
     once: (name: string) => `${base}once:${name}`,
     /** hash {job, fp}: an idempotency key's job and its type and params; expires with the job's record */
     idem: (key: string) => `${base}idem:${key}`,
+    /** hash: schedule name → the schedule as JSON (core/schedule.ts) */
+    schedules: `${base}schedules`,
     /** set: every queue a job was ever put on (the scheduler reaps them all) */
     queues: `${base}queues`,
     /** hash: a bot's record (seed 004) */
@@ -78,8 +106,10 @@ export function redisKeys(prefix: string) {
     lakeDays: `${base}datalake:days`,
     /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
     rate: (bucket: string) => `${base}rate:${bucket}`,
+    /** hash with a TTL: one bucket of the dashboard's history, by its start (ms): counts and samples */
+    history: (start: number | string) => `${base}history:${start}`,
     /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */
     abacus: `${base}abacus`,
   };
 }
-export type RedisKeys = ReturnType<typeof redisKeys>;
+export type RedisKeys = ReturnType<typeof keysAt>;

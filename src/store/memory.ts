@@ -11,10 +11,12 @@
 import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob } from '../core/job';
 import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
-import { claimView, decodeBot, decodeJob } from './codec';
-import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, tokenBase } from './common';
+import type { Schedule } from '../core/schedule';
+import { claimView, decodeBot, decodeJob, decodeSchedule, encodeSchedule } from './codec';
+import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
@@ -116,6 +118,8 @@ export class MemoryStore implements Store {
   private readonly onceKeys = new Map<string, number>();
   /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
   private readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
+  /** name → the schedule as JSON (the schedules hash) */
+  private readonly schedules = new Map<string, string>();
   private readonly botRecs = new Map<string, Rec>();
   /** sha256 of a bot token → bot id */
   private readonly botTokens = new Map<string, string>();
@@ -130,6 +134,8 @@ export class MemoryStore implements Store {
   private readonly rates = new Map<string, number[]>();
   private rateHits = 0;
   private rateWindowMs = 0;
+  /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
+  private readonly history = new Map<number, { fields: Rec; until: number }>();
   /** the time of the step in progress: a script's `now` */
   private at = 0;
   private closed = false;
@@ -540,7 +546,24 @@ export class MemoryStore implements Store {
       throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     }
     this.dlq.delete(jobId);
+    return this.requeueAnew(jobId, rec);
+  }
+
+  /** retryFailedJob.lua */
+  async retryFailed(jobId: string): Promise<Job> {
+    this.step();
+    const rec = this.rec(jobId);
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    if (rec.state !== 'FAILURE' || rec.queue === '' || rec.parent_id !== '') throw notRetryable(jobId);
+    this.expiry.delete(jobId); // PERSIST
+    return this.requeueAnew(jobId, rec);
+  }
+
+  /** lib.lua's requeueAnew: a finished job back at the tail of its queue as if new */
+  private requeueAnew(jobId: string, rec: Rec): Job {
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
+    const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
+    if (idem) idem.until = null; // the key lives as long as the job again
     this.queue(rec.queue).waits[priorityOf(rec)].push(jobId);
     this.signal(rec.queue);
     return decodeJob(rec);
@@ -676,12 +699,38 @@ export class MemoryStore implements Store {
   // ---- seed 004: batches and leadership (enqueueJobs.lua with a once-key, holdLock.lua, releaseLock.lua) ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    return this.insertOnce(onceKey, ttlMs, jobs);
+  }
+
+  // ---- enqueueScheduled.lua, and the schedules hash ----
+
+  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+    const made = this.insertOnce(onceKey, ttlMs, jobs);
+    for (const j of made ?? []) Object.assign(this.jobs.get(j.id)!, { schedule, slot });
+    return made && made.map((j) => ({ ...j, schedule, slot }));
+  }
+
+  private insertOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Job[] | null {
     const rows = jobs.map((j) => jobRow(j));
     const now = this.clock();
     for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
     if (this.onceKeys.has(onceKey)) return rows.length > 0 ? null : [];
     this.onceKeys.set(onceKey, now + ttlMs);
     return this.insert(rows);
+  }
+
+  async saveSchedule(schedule: Schedule, replace = false): Promise<boolean> {
+    if (!replace && this.schedules.has(schedule.name)) return false;
+    this.schedules.set(schedule.name, encodeSchedule(schedule));
+    return true;
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    return [...this.schedules.values()].map(decodeSchedule).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async removeSchedule(name: string): Promise<boolean> {
+    return this.schedules.delete(name);
   }
 
   async knownQueues(): Promise<string[]> {
@@ -907,6 +956,32 @@ export class MemoryStore implements Store {
 
   private sweepRates(now: number): void {
     for (const [bucket, log] of this.rates) if (log.length === 0 || log[log.length - 1] <= now - this.rateWindowMs) this.rates.delete(bucket);
+  }
+
+  // ---- the dashboard's history (recordHistory.lua, readHistory.lua) ----
+
+  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+    const now = this.step();
+    this.sweepHistory(now);
+    const start = now - (now % bucketMs);
+    const bucket = getOr(this.history, start, () => ({ fields: {} as Rec, until: 0 }));
+    for (const [field, n] of Object.entries(add)) bucket.fields[field] = String(Number(bucket.fields[field] ?? 0) + n);
+    Object.assign(bucket.fields, set);
+    bucket.until = now + keepMs;
+  }
+
+  async readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]> {
+    const now = this.step();
+    this.sweepHistory(now);
+    const last = now - (now % bucketMs);
+    return [...this.history]
+      .filter(([start]) => start > now - windowMs && start <= last)
+      .sort(([a], [b]) => a - b)
+      .map(([at, { fields }]) => ({ at, fields: { ...fields } }));
+  }
+
+  private sweepHistory(now: number): void {
+    for (const [start, { until }] of this.history) if (until <= now) this.history.delete(start);
   }
 
   // ---- server ----

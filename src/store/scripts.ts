@@ -33,6 +33,7 @@ export const SCRIPT_NAMES = [
   'retryDeadJob',
   'purgeDeadJobs',
   'enqueueBatch',
+  'enqueueScheduled',
   'registerBot',
   'heartbeatBot',
   'claimJobForBot',
@@ -50,6 +51,9 @@ export const SCRIPT_NAMES = [
   'liveNodes',
   'releaseLostClaim',
   'cancelJob',
+  'recordHistory',
+  'readHistory',
+  'retryFailedJob',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -28,6 +28,8 @@
  *   downAfterMs down and puts back the job each held (RETRY or DEAD, as reap), in one step;
  *   removeBot releases the job the bot held (the attempt not counted).
  * - enqueueOnce creates its jobs only when its key was not used in the last ttlMs.
+ * - schedules are kept by name (saveSchedule, listSchedules, removeSchedule); enqueueScheduled
+ *   is enqueueOnce whose jobs carry the schedule's name and the slot (their schedule and slot).
  * - every finished top-level job of a recorded type is appended to the datalake in the step
  *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
  *   days are kept are cluster-wide settings (datalakeConfig).
@@ -45,8 +47,14 @@
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob } from '../core/job';
+import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
+
+/** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
+export const DURABILITIES = ['none', 'replica'] as const;
+export type Durability = (typeof DURABILITIES)[number];
 
 export interface StoreOptions {
   /** every key lives under it (hash-tagged: `{prefix}:...`) */
@@ -274,6 +282,12 @@ export interface Store {
   listDead(offset?: number, limit?: number): Promise<ListResult>;
   /** a DEAD job back to PENDING at the tail of its queue, attempts from zero (ConflictError if not DEAD) */
   retryDead(jobId: string): Promise<Job>;
+  /**
+   * a FAILURE job back to PENDING at the tail of its queue, attempts from zero, no longer
+   * expiring; ConflictError unless it is a FAILURE job of a queue that is not a chunk (a prime
+   * count is not run itself, and a chunk's parent has finished with it)
+   */
+  retryFailed(jobId: string): Promise<Job>;
   /** delete every DEAD job; answers how many */
   purgeDead(): Promise<number>;
 
@@ -294,6 +308,14 @@ export interface Store {
 
   /** enqueue, but only when onceKey was not used in the last ttlMs; null (nothing made) when it was */
   enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /** enqueueOnce whose jobs carry `schedule` and `slot` in their record (a schedule's occurrence) */
+  enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /** keep a schedule; when one of its name exists: replaced with `replace`, else false and nothing written */
+  saveSchedule(schedule: Schedule, replace?: boolean): Promise<boolean>;
+  /** every schedule, by name */
+  listSchedules(): Promise<Schedule[]>;
+  /** false when there was no such schedule */
+  removeSchedule(name: string): Promise<boolean>;
   /** every queue a job was ever put on */
   knownQueues(): Promise<string[]>;
   /** top-level jobs that reached each final state at or after sinceMs (and have not expired) */
@@ -343,6 +365,17 @@ export interface Store {
 
   /** the store's time (ms): Redis's clock (TIME), the one every deadline in the store is made with */
   time(): Promise<number>;
+
+  // ---- the dashboard's history (src/core/history.ts; both adapters) ----
+
+  /**
+   * add to (`add`, HINCRBY) and set (`set`, HSET) fields of the history bucket that holds now,
+   * the buckets being bucketMs wide; the bucket is kept keepMs after this write, then dropped
+   */
+  recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
+  /** the buckets that start in the last windowMs and hold anything, oldest first */
+  readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]>;
+
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
   /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */

@@ -81,10 +81,11 @@ afterAll(async () => {
 });
 
 test('every operation answers a 2xx the document describes', async () => {
-  for (const key of ['GET /healthz', 'GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /docs', 'GET /docs/init.js', 'GET /whoami', 'GET /valkey_test', 'GET /bots', 'GET /metrics/summary', 'GET /datalake/stats', 'GET /abacus/sum']) {
+  for (const key of ['GET /healthz', 'GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /docs', 'GET /docs/init.js', 'GET /whoami', 'GET /valkey_test', 'GET /bots', 'GET /metrics/summary', 'GET /datalake/stats', 'GET /abacus/sum', 'GET /workers', 'GET /queues']) {
     await check(key, A, key.split(' ')[1]);
   }
   await check('GET /add', A, '/add?a=2&b=3.5&op=mul');
+  await check('GET /metrics/history', A, '/metrics/history?window=5m');
   await check('GET /', A, '/', { headers: { accept: 'text/html' } });
   await check('GET /', A, '/');
   await check('GET /vendor/:file', A, '/vendor/alpine-csp.min.js');
@@ -129,6 +130,9 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('POST /jobs/:id/complete', A, `/jobs/${first}/complete`, json({ result: { ok: true } }, as));
   const second = (await claim())!;
   await check('POST /jobs/:id/fail', A, `/jobs/${second}/fail`, json({ error: 'no luck', permanent: true }, as));
+  await check('POST /jobs/:id/retry', A, `/jobs/${second}/retry`, { method: 'POST', headers: admin }); // FAILURE: back on its queue
+  expect(await claim()).toBe(second);
+  await check('POST /jobs/:id/fail', A, `/jobs/${second}/fail`, json({ error: 'no luck again', permanent: true }, as));
   const [mortal] = await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 }, maxAttempts: 1 }]);
   expect(await claim()).toBe(mortal.id);
   await check('POST /jobs/:id/fail', A, `/jobs/${mortal.id}/fail`, json({ error: 'out of attempts' }, as));
@@ -139,6 +143,10 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('POST /bots/deregister', A, '/bots/deregister', { method: 'POST', headers: as });
   const other = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { bot_id: string };
   await check('DELETE /bots/:id', A, `/bots/${other.bot_id}`, { headers: admin });
+
+  await check('POST /schedules', A, '/schedules', json({ name: 'contract', type: 'sim', cron: '0 3 * * *', tz: 'Asia/Tokyo' }, admin));
+  await check('GET /schedules', A, '/schedules');
+  await check('DELETE /schedules/:name', A, '/schedules/contract', { headers: admin });
 
   expect(problems).toEqual([]);
   const without2xx = KEYS.filter((k) => ![...(seen.get(k) ?? [])].some((s) => s >= 200 && s < 300));
@@ -168,8 +176,9 @@ test('4xx answers are the document\'s: bad bodies and queries, unknown ids, a li
 
   for (const key of KEYS.filter((k) => k.includes('/:id'))) {
     const res = await check(key, A, key.split(' ')[1].replace(':id', 'no-such-id'), { headers: admin, method: key.split(' ')[0] });
-    const botRoute = key.includes('/jobs/:id/') && key.startsWith('POST') && !key.endsWith('/cancel');
-    expect([key, res.status]).toEqual([key, botRoute ? 401 : 404]); // a bot route asks for the bot first
+    // a bot route asks for the bot first; retry is an admin route (the admin token is sent), cancel a client's
+    const botRoute = key.includes('/jobs/:id/') && key.startsWith('POST') && key !== 'POST /jobs/:id/retry' && !key.endsWith('/cancel');
+    expect([key, res.status]).toEqual([key, botRoute ? 401 : 404]);
   }
   const shadowed = await check('GET /jobs/:id', A, '/jobs/claim');
   expect([shadowed.status, shadowed.headers.get('allow')]).toEqual([405, 'OPTIONS, POST']);

@@ -111,6 +111,14 @@ describe('against a running `wizard up`', () => {
     expect(failed.stderr).toBe('');
   });
 
+  test('wizard watch of a failed task says its failure once too', () => {
+    const submitted = JSON.parse(cli(['submit', 'task', '--a', '1', '--b', '0', '--op', 'div', '--json']).stdout) as { task_id: string };
+    const watched = cli(['watch', submitted.task_id]);
+    expect(watched.code).toBe(1);
+    expect(watched.stdout).toMatch(/^FAILURE task \S+: b must not be 0 for op=div\n$/);
+    expect(watched.stderr).toBe('');
+  });
+
   test('tables: short ids unique in the table, --wide whole ones, times as "Xs ago", a page line without "(from 0)"', () => {
     // failed tasks: the bot's jobs never fail (FAILURE_RATE 0), so nothing else changes this list
     for (let i = 0; i < 3; i++) expect(cli(['submit', 'task', '--a', String(i), '--b', '0', '--op', 'div', '--watch']).code).toBe(1);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { assetPath } from '../../src/util/package-root';
-import { commandArgs as argsOf, ComposeService as Service } from '../helpers/deploy-files';
+import { commandArgs as argsOf, ComposeService as Service, composeConfig, hasCommand } from '../helpers/deploy-files';
 import { gatewayCopy, nginxBinary, nginxTest } from '../helpers/nginx';
 import { runWizard } from '../helpers/procs';
 
@@ -22,16 +22,35 @@ const compose = parse(read('compose.yaml'), { merge: true }) as { services: Reco
 const services = Object.entries(compose.services);
 const wizardServices = services.filter(([, s]) => s.build !== undefined);
 
-test('docker-compose config accepts compose.yaml (with and without the public profile)', () => {
+/** whether docker-compose is installed (required in CI; elsewhere its validation is skipped) */
+function haveDockerCompose(): boolean {
   const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
-  if (which.status !== 0) {
-    if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
-    console.warn('docker-compose not installed: skipping its validation (CI installs it)');
-    return;
-  }
+  if (which.status === 0) return true;
+  if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
+  console.warn('docker-compose not installed: skipping its validation (CI installs it)');
+  return false;
+}
+
+test('docker-compose config accepts compose.yaml (with and without the public profile)', () => {
+  if (!haveDockerCompose()) return;
   for (const args of [['-f', 'compose.yaml', 'config', '-q'], ['-f', 'compose.yaml', '--profile', 'public', 'config', '-q']]) {
     const r = spawnSync('docker-compose', args, { cwd: root, encoding: 'utf8', timeout: 30_000 });
     expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
+  }
+});
+
+test('compose.cluster.yaml puts every role that talks to Redis on a 3-master Valkey Cluster (docker-compose config merges it)', () => {
+  if (!haveDockerCompose()) return;
+  const r = spawnSync('docker-compose', ['-f', 'compose.yaml', '-f', 'compose.cluster.yaml', 'config'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  const merged = parse(r.stdout) as { services: Record<string, Service & { depends_on?: Record<string, { condition: string }>; environment?: Record<string, string> }> };
+  const nodes = Object.keys(merged.services).filter((n) => /^valkey-\d$/.test(n));
+  expect(nodes).toHaveLength(6);
+  for (const n of nodes) expect(argsOf(merged.services[n].command!)).toEqual(expect.arrayContaining(['--cluster-enabled', 'yes']));
+  expect(argsOf(merged.services['cluster-init'].command!).join(' ')).toContain('--cluster-replicas 1');
+  for (const role of ['api', 'worker', 'scheduler']) {
+    const s = merged.services[role];
+    expect({ role, seeds: s.environment!.REDIS_URL.split(',').length, init: s.depends_on?.['cluster-init']?.condition }).toEqual({ role, seeds: 6, init: 'service_completed_successfully' });
   }
 });
 
@@ -60,6 +79,31 @@ test.each(wizardServices)('service %s runs a real wizard subcommand and checks i
   const check = service.healthcheck?.test ?? [];
   expect(check.slice(0, 4)).toEqual(['CMD', 'wizard', 'healthcheck', '--role']);
   expect(check[4]).toBe(args[0]);
+});
+
+test('compose.sentinel.yaml: a Valkey master, a replica and 3 Sentinels monitoring it by the name every role is given; the roles find the master through them, durability on', () => {
+  if (!hasCommand('docker-compose')) {
+    if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
+    return;
+  }
+  const { services } = composeConfig(['-f', path.join(root, 'compose.sentinel.yaml')]);
+  const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+  expect(argsOf(services['valkey-replica'].command)).toEqual(expect.arrayContaining(['--replicaof', 'valkey', '6379']));
+  for (const name of sentinels) {
+    const script = argsOf(services[name].command).join(' ');
+    expect(script).toContain("'sentinel monitor wizard valkey 6379 2'");
+    expect(script).toContain('--sentinel');
+  }
+  for (const role of ['api', 'worker', 'scheduler']) {
+    const env = services[role].environment ?? {};
+    expect({ role, sentinels: env.REDIS_SENTINELS, master: env.REDIS_MASTER_NAME, durability: env.WIZARD_DURABILITY }).toEqual({
+      role, sentinels: sentinels.map((s) => `${s}:26379`).join(','), master: 'wizard', durability: 'replica',
+    });
+    expect(Object.keys(services[role].depends_on ?? {})).toEqual(expect.arrayContaining([...sentinels, 'valkey-replica']));
+    // the role accepts what the file gives it (a bad list or name would be exit 2)
+    const help = runWizard([role, '--help'], { REDIS_SENTINELS: String(env.REDIS_SENTINELS), REDIS_MASTER_NAME: String(env.REDIS_MASTER_NAME), WIZARD_DURABILITY: String(env.WIZARD_DURABILITY) });
+    expect({ role, code: help.code, stderr: help.stderr }).toEqual({ role, code: 0, stderr: '' });
+  }
 });
 
 test('scaled services have no fixed name and no host port (docker compose up --scale works)', () => {

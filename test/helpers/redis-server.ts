@@ -15,6 +15,8 @@ export interface RedisServerOptions {
   dir?: string;
   /** more redis-server arguments (e.g. TLS: --port 0 --tls-port <port> ...) */
   extraArgs?: string[];
+  /** a config file, read first (a Sentinel's: it rewrites it) */
+  configFile?: string;
 }
 
 export interface TestRedis {
@@ -74,6 +76,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<T
 
   const start = async () => {
     const args = [
+      ...(opts.configFile ? [opts.configFile] : []),
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
       '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no',
       '--appendfsync', 'always', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),

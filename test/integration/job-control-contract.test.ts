@@ -5,12 +5,14 @@
 import { ConflictError, JobCancelledError, NotFoundError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
-import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
+import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 
 const task = (a: number, over: Partial<NewJob> = {}): NewJob => ({ type: 'task', params: { a, b: 1, op: 'add' }, ...over });
 const LEASE = 1000;
 
-describe.each(ADAPTERS)('job control contract: %s', (adapter) => {
+useTestCluster();
+
+describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claim = async (max = 10, queue = 'default') => (await store.claim(queue, { consumer: 'w1', max, leaseMs: LEASE }));
@@ -92,6 +94,24 @@ describe.each(ADAPTERS)('job control contract: %s', (adapter) => {
       await store.enqueue([task(1), task(2, { priority: 0, delayMs: 100 })]);
       clock.advance(100);
       expect((await claim(2)).jobs.map((c) => c.job.params.a)).toEqual([2, 1]);
+    });
+
+    test('across shards the most urgent is taken first: each shard in its order, the shard with the most urgent job first', async () => {
+      if (adapter === 'memory') return; // one shard
+      const sharded = await makeStore(adapter, 'jobctl-shards', { now: clock.now, ...(adapter === 'redis' ? { shards: 3 } : {}) });
+      try {
+        // one enqueue call's jobs go to one shard; the calls go round the shards
+        for (const p of [9, 7, 0, 8, 3, 6]) await sharded.enqueue([task(p, { priority: p })]);
+        const order: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const { jobs } = await sharded.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+          order.push(jobs[0].job.priority);
+          await new Promise((r) => setTimeout(r, 120)); // past the look at the shards' priorities
+        }
+        expect(order).toEqual([0, 3, 6, 7, 8, 9]);
+      } finally {
+        await sharded.close();
+      }
     });
 
     test('waiting counts every priority; PENDING lists them', async () => {

@@ -7,13 +7,15 @@ import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
+import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 
 const task = (a: number, b = 1): NewJob => ({ type: 'task', params: { a, b, op: 'add' }, initiatedBy: 'api-1' });
 const chunk = (lo: number, hi: number): NewJob => ({ type: 'primes_chunk', params: { lo, hi } });
 const LEASE = 1000;
 
-describe.each(ADAPTERS)('store contract: %s', (adapter) => {
+useTestCluster();
+
+describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claimOne = async (consumer = 'w1', queue = 'default') => {
@@ -343,8 +345,8 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     const page = await store.listJobs({ offset: 1, limit: 2 });
     expect(page.total).toBe(5);
     expect(page.jobs.map((j) => j.id)).toEqual([jobs[3].id, jobs[2].id]);
-    await claimOne();
-    expect((await store.listJobs({ state: 'STARTED' })).jobs.map((j) => j.id)).toEqual([jobs[0].id]);
+    const started = await claimOne(); // on a sharded store, from any shard: FIFO holds within a shard only
+    expect((await store.listJobs({ state: 'STARTED' })).jobs.map((j) => j.id)).toEqual([started.job.id]);
     expect((await store.listJobs({ state: 'PENDING' })).total).toBe(4);
   });
 
@@ -369,7 +371,10 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     await expectConsistent();
     clock.advance(1);
     const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 8, leaseMs: LEASE }); // 6 tasks, then the 2 chunks
-    expect(held.map((c) => c.job.id)).toEqual([...jobs.map((j) => j.id), ...children.map((c) => c.id)]);
+    const order = [...jobs.map((j) => j.id), ...children.map((c) => c.id)];
+    // a sharded store keeps FIFO within a shard (each enqueue call's jobs are one shard's), not across them
+    if (adapter === 'cluster') held.sort((a, b) => order.indexOf(a.job.id) - order.indexOf(b.job.id));
+    expect(held.map((c) => c.job.id)).toEqual(order);
     await expectConsistent(); // the parent is STARTED with its first chunk
     const [h1, h2, h3, h4, h5, h6, c1, c2] = held;
     await store.complete(h1.job.id, h1.token, 3);
@@ -433,6 +438,58 @@ describe.each(ADAPTERS)('store contract: %s', (adapter) => {
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
     expect(await store.lockHolder('node:worker:w1')).toBeNull();
+  });
+
+  test('history: counts add up and samples are replaced within a bucket; a window holds the buckets that start in it, oldest first', async () => {
+    const t0 = clock.now() - (clock.now() % 10_000); // a bucket's start
+    clock.advance(t0 + 1_000 - clock.now());
+    await store.recordHistory(10_000, 60_000, { done: 2, d3: 2 }, { waiting: '7' });
+    clock.advance(4_000);
+    await store.recordHistory(10_000, 60_000, { done: 3, failed: 1 }, { waiting: '4', sum: '-9223372036854775808' });
+    clock.advance(10_000); // the next bucket
+    await store.recordHistory(10_000, 60_000, { failed: 5 });
+    expect(await store.readHistory(10_000, 60_000)).toEqual([
+      { at: t0, fields: { done: '5', d3: '2', failed: '1', waiting: '4', sum: '-9223372036854775808' } },
+      { at: t0 + 10_000, fields: { failed: '5' } },
+    ]);
+    // a window that starts after the first bucket's start leaves it out
+    expect((await store.readHistory(10_000, 10_000)).map((b) => b.at)).toEqual([t0 + 10_000]);
+    clock.advance(60_000); // both buckets are now older than the window
+    expect(await store.readHistory(10_000, 60_000)).toEqual([]);
+  });
+
+  test('history: a bucket is dropped keepMs after its last write, whatever window reads it', async () => {
+    await store.recordHistory(10_000, 150, { done: 1 });
+    expect((await store.readHistory(10_000, 3_600_000)).map((b) => b.fields)).toEqual([{ done: '1' }]);
+    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
+    expect(await store.readHistory(10_000, 3_600_000)).toEqual([]);
+  });
+  test('retryFailed: a FAILURE job back at the tail of its queue, its attempts from zero, no longer expiring; anything else is refused', async () => {
+    await store.close();
+    store = await makeStore(adapter, 'contract-retry-failed', { now: clock.now, resultTtlMs: 200 });
+    const [failed, other] = await store.enqueue([task(1), task(2)]);
+    const held = await claimOne();
+    await store.fail(failed.id, held.token, 'bad input', { to: 'FAILURE' });
+    await expect(store.retryFailed(other.id)).rejects.toBeInstanceOf(ConflictError); // PENDING
+    const again = await store.retryFailed(failed.id);
+    expect(again).toMatchObject({ state: 'PENDING', attempts: 0, error: null, finishedAt: null, handledBy: null });
+    expect((await store.listJobs({ state: 'FAILURE' })).total).toBe(0);
+    // it outlives the finished jobs' TTL, and waits behind the job that was queued before it
+    await new Promise((r) => setTimeout(r, 300));
+    clock.advance(300);
+    await store.reap('default');
+    expect(await store.getJob(failed.id)).toMatchObject({ state: 'PENDING' });
+    expect((await claimOne()).job.id).toBe(other.id);
+    expect((await claimOne()).job).toMatchObject({ id: failed.id, attempts: 1 });
+    await expect(store.retryFailed('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
+    // a prime count that failed is not run itself, and its chunks belong to it: both refused
+    const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 100, chunks: 1 } }, children: [chunk(1, 10)] });
+    const c = await claimOne();
+    await store.fail(c.job.id, c.token, 'boom', { to: 'FAILURE' });
+    expect((await store.getJob(parent.id))!.state).toBe('FAILURE');
+    await expect(store.retryFailed(parent.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.retryFailed(children[0].id)).rejects.toBeInstanceOf(ConflictError);
   });
 });
 

@@ -22,6 +22,7 @@ test.each([
   ['marker', "base .. 'q:' .. q .. ':marker'", (k: ReturnType<typeof redisKeys>) => k.marker('ID')],
   ['state', "base .. 'state:' .. s", (k: ReturnType<typeof redisKeys>) => k.state('ID')],
   ['counts', "base .. 'counts'", (k: ReturnType<typeof redisKeys>) => k.counts],
+  ['schedules', "base .. 'schedules'", (k: ReturnType<typeof redisKeys>) => k.schedules],
   ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
   ['node', "base .. 'node:' .. role .. ':' .. id", (k: ReturnType<typeof redisKeys>) => k.node('ID', 'ID')],
@@ -54,4 +55,11 @@ test('the fixed keys of bots, batches and the datalake agree too', () => {
   const k = redisKeys('p');
   const fixed = { queues: k.queues, bots: k.bots, botsUp: k.botsUp, botTokens: k.botTokens, config: k.config, lakeDays: k.lakeDays };
   for (const [name, key] of Object.entries(fixed)) expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);
+});
+
+test('the history scripts name a bucket as keys.ts does', () => {
+  for (const script of ['recordHistory', 'readHistory']) {
+    expect(fs.readFileSync(path.join(__dirname, `../../src/store/lua/${script}.lua`), 'utf8')).toContain("base .. 'history:' .. string.format('%d', start)");
+  }
+  expect(redisKeys('p').history(1_700_000_000_000)).toBe('{p}:history:1700000000000');
 });

@@ -1,6 +1,7 @@
 /**
  * The admin gate: every route that changes or destroys shared state for everyone
- * (DELETE /abacus/sum, POST /jobs/populate, DELETE /bots/:id, everything under /dlq) uses
+ * (DELETE /abacus/sum, POST /jobs/populate, DELETE /bots/:id, everything under /dlq, POST /schedules,
+ * DELETE /schedules/:name) uses
  * `requireAdmin(ctx)`. The admin token is ADMIN_TOKEN, sent as `Authorization: Bearer <token>`
  * or `X-Admin-Token: <token>`, compared in constant time (timingSafeEqual over SHA-256 digests,
  * which are of equal length whatever was sent), or an admin-role API token (the access gate,

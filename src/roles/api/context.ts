@@ -3,6 +3,7 @@ import { BATCH_DEFAULTS, BatchSettings, DEFAULT_BOT_DOWN_AFTER_MS, DEFAULT_BOT_Q
 import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
+import type { HistoryRecorder } from '../../core/history';
 import type { EventHub } from './events-hub';
 import type { ApiMetrics } from './metrics';
 import type { ApiSecurity } from './security';
@@ -22,6 +23,8 @@ export interface ApiContext {
   metrics: ApiMetrics;
   /** tokens, the rate limit, CORS, trusted proxies (security.ts); unset: open, no limit */
   security?: ApiSecurity;
+  /** the cluster's history: the bots' finished jobs, counted by the node they report to */
+  history?: HistoryRecorder;
 }
 
 export interface ProcessingSettings {

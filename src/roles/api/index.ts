@@ -6,7 +6,9 @@ import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { createApp } from './app';
+import { HistoryRecorder } from '../../core/history';
 import { EventHub } from './events-hub';
+import { startHistorySampler } from './history-sampler';
 import type { ProcessingSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { OPEN_SECURITY, type ApiSecurity } from './security';
@@ -38,8 +40,9 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', ...options };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
+  const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing, security });
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing, security, history });
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
@@ -48,6 +51,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const sampler = startHistorySampler(store, o.nodeId);
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
     url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set',
@@ -60,6 +64,8 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     metrics,
     async close(force = false) {
       events.close();
+      sampler.close();
+      await history.close();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (force) server.closeAllConnections();

@@ -15,9 +15,10 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { describeNeed, Need, routeNeed } from '../../core/access';
 import {
-  abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, idParam, listJobsQuery, populateBody, QUERY_VALUE,
+  abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, historyQuery, idParam, listJobsQuery, populateBody, QUERY_VALUE,
   queueParams, registerBotBody, submitBody, taskBody,
 } from '../../core/schemas';
+import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
 import { dashboardPaths } from './access';
 import { allowedMethods, compile, routeTable } from './methods';
@@ -136,6 +137,12 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /dlq': { tag: 'operations', summary: 'the dead-letter queue, most recent first', query: dlqQuery, ok: { 200: { description: 'a page of dead jobs', json: 'dlq' } } },
   'POST /dlq/:id/retry': { tag: 'operations', summary: 'a dead job back on its queue, its attempts from zero', ok: { 200: { description: 'the job, now PENDING', json: 'job' } }, errors: { 404: 'unknown job', 409: 'not dead, or its parent has finished' } },
   'DELETE /dlq': { tag: 'operations', summary: 'delete every dead job', ok: { 200: { description: 'how many', json: 'purged' } } },
+  'GET /metrics/history': { tag: 'operations', summary: "the cluster's recent history in 10 s buckets: jobs done and failed, run-time percentiles, queue depth, the sum", query: historyQuery, ok: { 200: { description: 'the buckets of the window, oldest first', json: 'history' } } },
+  'GET /workers': { tag: 'operations', summary: 'the live workers and schedulers, from their heartbeats; who leads, when the next batch is due', ok: { 200: { description: 'the live nodes', json: 'workers' } } },
+  'POST /jobs/:id/retry': { tag: 'jobs', summary: 'a DEAD or FAILURE job back on its queue, its attempts from zero', ok: { 200: { description: 'the job, now PENDING', json: 'job' } }, errors: { 404: 'unknown job', 409: 'neither dead nor failed, a prime count (not run itself), or a chunk whose parent has finished' } },
+  'GET /schedules': { tag: 'schedules', summary: "the schedules, seed 004's batch (seed-batch) among them, each with its next occurrence", ok: { 200: { description: 'the schedules', json: 'schedules' } } },
+  'POST /schedules': { tag: 'schedules', summary: 'a schedule: jobs of a type made at each occurrence of every_ms or cron (tz), each once', body: scheduleBody, ok: { 201: { description: 'the schedule', json: 'schedule' } }, errors: { 409: 'a schedule of that name exists, or it is the built-in seed-batch' } },
+  'DELETE /schedules/:name': { tag: 'schedules', summary: 'remove a schedule (its jobs made so far stay)', params: { name: scheduleName }, ok: { 204: { description: 'removed' } }, errors: { 404: 'unknown schedule', 409: 'the built-in seed-batch' } },
   'GET /': { tag: 'operations', summary: 'the dashboard for a browser (Accept: text/html); {name, version, node_id, dashboard, health} otherwise', store: false, ok: { 200: { description: 'the dashboard page, or the JSON summary', content: { 'text/html': null, 'application/json': 'root' } } } },
   'GET /vendor/:file': {
     tag: 'operations', summary: "the dashboard's libraries (Alpine.js, Pico.css), served from the package", store: false,

@@ -10,6 +10,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { ABACUS_STRATEGIES } from '../../core/abacus';
 import { STORE_CONDITIONS } from '../../core/errors';
+import { HISTORY_WINDOWS, type HistoryWindow } from '../../core/history';
 import { BOT_STATUSES } from '../../core/bots';
 import { JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { MATH_OPS } from '../../core/math';
@@ -58,6 +59,24 @@ export const jobResponse = z.object({
   timeout_ms: z.number().int().min(1).nullable(),
   idempotency_key: z.string().nullable(),
   duration_ms: z.number().int().nullable(),
+  /** the schedule that made the job and its occurrence (ISO 8601), or null */
+  schedule: z.string().nullable(),
+  slot: time().nullable(),
+});
+
+/** a schedule (core/schedule.ts scheduleView) */
+const scheduleResponse = z.object({
+  name: z.string(),
+  type: z.enum(BATCH_TYPES),
+  params: z.record(z.string(), z.unknown()),
+  every_ms: z.number().int().min(1).nullable(),
+  cron: z.string().nullable(),
+  tz: z.string().nullable(),
+  size: z.number().int().min(1),
+  queue: z.string(),
+  builtin: z.boolean(),
+  created_at: time(),
+  next_at: time().nullable(),
 });
 
 const queueInfo = z.object({ name: z.string(), waiting: count(), active: count(), delayed: count(), paused: z.boolean() });
@@ -78,6 +97,8 @@ export const botResponse = z.object({
 });
 
 const store = { kind: z.enum(['redis', 'memory']), url: z.string() };
+/** a live node from its heartbeat: its id, when it was seen, and what it says of itself */
+const liveNode = z.looseObject({ node_id: z.string(), last_seen: time() });
 const storeCondition = z.object({ reason: z.enum(STORE_CONDITIONS), message: z.string() });
 const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z.string(), mode: z.string() };
 
@@ -93,7 +114,7 @@ export const RESPONSES = {
     store: z.object({ ...store, ...serverInfo }),
     stats: z.object({ connected_clients: count().nullable(), total_commands_processed: count().nullable(), used_memory_human: z.string().nullable() }),
     abacus: z.object({ strategy: z.enum(ABACUS_STRATEGIES), adds: count(), conflicts: count(), retries_exhausted: count(), out_of_range: count() }),
-    workers: z.object({ live: count(), nodes: z.array(z.looseObject({ node_id: z.string(), last_seen: time() })) }),
+    workers: z.object({ live: count(), nodes: z.array(liveNode) }),
   }),
   /** GET /health's 503: what is wrong, with the error every other 503 carries */
   unhealthy: z.object({
@@ -180,7 +201,28 @@ export const RESPONSES = {
   reset: z.object({ message: z.literal('Sum successfully reset to 0'), timestamp: time(), node_id: z.string() }),
   dlq: jobPage,
   purged: z.object({ purged: count() }),
+  schedule: scheduleResponse,
+  schedules: z.object({ total: count(), schedules: z.array(scheduleResponse) }),
   root: z.object({ name: z.literal('wizard'), version: z.string(), node_id: z.string(), dashboard: z.string(), health: z.string() }),
+  history: z.object({
+    window: z.enum(Object.keys(HISTORY_WINDOWS) as [HistoryWindow, ...HistoryWindow[]]),
+    window_sec: count(),
+    bucket_sec: count(),
+    generated_at: time(),
+    points: z.array(z.object({
+      at: time(),
+      done: count(),
+      failed: count(),
+      p50_ms: z.number().min(0).nullable(),
+      p95_ms: z.number().min(0).nullable(),
+      p99_ms: z.number().min(0).nullable(),
+      waiting: count().nullable(),
+      active: count().nullable(),
+      delayed: count().nullable(),
+      sum: z.string().regex(/^-?\d+$/).nullable(),
+    })),
+  }),
+  workers: z.object({ workers: z.array(liveNode), schedulers: z.array(liveNode), leader: z.string().nullable(), next_batch_at: time().nullable() }),
   openapi: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
 } as const;
 

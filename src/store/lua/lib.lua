@@ -61,6 +61,7 @@ local K = {
   node = function(role, id) return base .. 'node:' .. role .. ':' .. id end,
   nodes = function(role) return base .. 'nodes:' .. role end,
   queues = base .. 'queues',
+  schedules = base .. 'schedules',
   bot = function(id) return base .. 'bot:' .. id end,
   bots = base .. 'bots',
   botsUp = base .. 'bots:up',
@@ -548,10 +549,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     local listKey = list == waitKey and waitKey or K.waitAt(queue, list)
     while n < max do
       local ids = redis.call('RPOP', listKey, max - n)
-      if not ids then
-        if list ~= waitKey then redis.call('ZREM', readyKey, list) end
-        break
-      end
+      if not ids then break end
       for _, id in ipairs(ids) do
         local jobKey = K.job(id)
         -- v becomes the claim values in place: the state is replaced by the id, then the priority
@@ -587,6 +585,8 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
         end
       end
     end
+    -- a priority's list emptied leaves the ready set now: what it says orders claims across shards
+    if list ~= waitKey and redis.call('LLEN', listKey) == 0 then redis.call('ZREM', readyKey, list) end
     if n >= max then break end
   end
 
@@ -703,4 +703,19 @@ local function forBot(botId, id, counter, transition, ...)
   code = transition(id, token, ...)
   if code == OK and counter then botDone(botId, counter) end
   return code
+end
+
+-- ---- retries asked for by a person (the dead-letter queue, a job's page) ----
+
+-- a finished job back at the tail of its queue as if new: its attempts from zero, its error,
+-- finish and holder cleared (retryDeadJob, retryFailedJob)
+local function requeueAnew(id, jobKey, j)
+  setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
+  redis.call('LPUSH', K.waitAt(j.queue, j.priority), id)
+  markReady(j.queue, j.priority)
+  redis.call('ZADD', K.marker(j.queue), 0, 'm')
+  -- its idempotency key lives as long as the job again (finish gave it the result TTL)
+  if j.idem_key ~= '' then redis.call('PERSIST', K.idem(j.idem_key)) end
+  flush()
+  return OK
 end

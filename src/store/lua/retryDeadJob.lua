@@ -14,9 +14,4 @@ if j.parent_id ~= '' then
   if not parent or FINAL[parent.state] then return CONFLICT end
 end
 redis.call('ZREM', K.dlq, id)
-setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
-redis.call('LPUSH', K.waitAt(j.queue, j.priority), id)
-markReady(j.queue, j.priority)
-redis.call('ZADD', K.marker(j.queue), 0, 'm')
-flush()
-return OK
+return requeueAnew(id, jobKey, j)

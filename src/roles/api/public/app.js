@@ -7,9 +7,23 @@
 'use strict';
 
 (() => {
-  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
+  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, chart, chunkBars, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
+
+  /**
+   * data-include="<template id>": before Alpine starts, every such element (in the page or inside
+   * a page's template) gets a copy of that template's content, so one piece of markup serves
+   * several pages (the history charts of the overview and of the abacus)
+   */
+  function includeTemplates(root) {
+    for (const el of root.querySelectorAll('[data-include]')) {
+      const source = document.getElementById(el.dataset.include);
+      if (source && el.childElementCount === 0) el.append(source.content.cloneNode(true));
+    }
+    for (const t of root.querySelectorAll('template')) includeTemplates(t.content);
+  }
 
   document.addEventListener('alpine:init', () => {
+    includeTemplates(document);
     const Alpine = window.Alpine;
 
     /** the root: the route, the token, formatting every section uses */
@@ -29,7 +43,13 @@
         { id: 'bots', label: 'Bots' },
         { id: 'datalake', label: 'Datalake' },
         { id: 'abacus', label: 'Abacus' },
+        { id: 'workers', label: 'Workers' },
+        { id: 'queues', label: 'Queues' },
+        { id: 'dlq', label: 'Dead letters' },
       ],
+      /** the one banner: a condition of the whole cluster (lib.js's reportCondition), or null */
+      condition: null,
+      findId: '',
 
       init() {
         window.addEventListener('hashchange', () => {
@@ -40,6 +60,7 @@
         });
         setInterval(() => (this.now = Date.now()), 1000);
         this.learnAdmin();
+        window.addEventListener('wizard:condition', (e) => (this.condition = e.detail));
       },
 
       /** whether this node has an admin token at all: without one its admin actions are shown as unavailable */
@@ -50,6 +71,24 @@
       /** true when the node said it has no admin token: admin buttons are disabled and say why */
       get adminOff() {
         return this.adminState === 'not configured';
+      },
+
+      get bannerTitle() {
+        const c = this.condition;
+        if (!c) return '';
+        return { store: 'The store is unavailable.', network: 'The API cannot be reached.', auth: 'This API needs a token.' }[c.kind] || 'Error:';
+      },
+      /** the server's words, without the prefix the title already says */
+      get bannerText() {
+        const c = this.condition;
+        return c ? c.message.replace(/^Redis is unavailable: /, '') : '';
+      },
+      /** find a job by id, from any page */
+      findJob() {
+        const id = this.findId.trim();
+        if (!id) return;
+        this.findId = '';
+        location.hash = this.jobHref(id);
       },
 
       href(page) {
@@ -123,7 +162,7 @@
       },
       /** text for a slot that is loading or failed, or '' when it has data */
       problem(s) {
-        if (s.error) return s.error.message;
+        if (s.error) return s.error.banner ? '' : s.error.message;
         if (s.loading) return 'Loading…';
         return '';
       },
@@ -141,6 +180,19 @@
           unavailable: 'Not available:',
         };
         return error ? titles[error.kind] || 'Error:' : '';
+      },
+      /** a plain object's fields as rows for a <dl> (a prime count's params and result), or null for anything else */
+      fieldsOf(v) {
+        if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+        return Object.entries(v).map(([k, x]) => ({ k, v: typeof x === 'number' ? formatNumber(x) : typeof x === 'string' ? x : JSON.stringify(x) }));
+      },
+      /** "Attempts": a prime count is not run itself, its chunks are */
+      attemptsText(job) {
+        if (job.type === 'primes' && job.attempts === 0) return 'not run itself: its chunks are (below)';
+        return `${job.attempts} of ${job.max_attempts}`;
+      },
+      chunkPaths(chunks) {
+        return chunkBars(chunks || []);
       },
       skipToMain() {
         document.querySelector('main h2')?.focus();
@@ -174,7 +226,7 @@
           const why = this.problem(this.summary);
           const sum = this.sum.data;
           return [
-            { title: 'Store', figure: this.health.data ? (this.redisUp ? 'up' : 'down') : '…', note: this.storeText },
+            { title: 'Store', figure: this.health.data ? (this.redisUp ? 'up' : 'down') : this.health.error ? '—' : '…', note: this.storeText },
             { title: 'Queued jobs', figure: s ? formatNumber(this.queued) : '—', note: s ? `bot queue: ${formatNumber(s.queue.waiting)} waiting, ${formatNumber(s.queue.active)} active` : why },
             { title: 'Workers up', figure: formatNumber(this.workersLive), note: 'live worker processes' },
             { title: 'Bots up', figure: s ? formatNumber(s.bots.up) : '—', note: s ? `of ${formatNumber(s.bots.total)} registered` : why },
@@ -530,5 +582,163 @@
         },
       }),
     );
+    // ---- the operations console: history charts, workers, queues, the dead-letter queue ----
+
+    /** the charts of the cluster's history (GET /metrics/history), polled every 5 s; `specs` says which */
+    const historyCharts = (heading, specs) =>
+      polling(5000, {
+        heading,
+        windows: ['5m', '15m', '1h'],
+        window: '1h',
+        history: slot(),
+        load() {
+          const asked = this.window;
+          // an answer for a window no longer picked (a click while it was on its way) is dropped
+          return request('GET', `metrics/history?window=${asked}`).then((r) => asked === this.window && fill(this.history, r));
+        },
+        pick(w) {
+          this.window = w;
+          this.load();
+        },
+        pressed(w) {
+          return this.window === w ? 'true' : 'false';
+        },
+        get charts() {
+          const h = this.history.data;
+          const points = h ? h.points : [];
+          const opts = { windowMs: (h ? h.window_sec : 3600) * 1000, bucketMs: (h ? h.bucket_sec : 10) * 1000, now: h ? Date.parse(h.generated_at) : Date.now() };
+          const span = h ? `the last ${h.window}` : '';
+          return specs.map((spec) => {
+            const c = chart(points, spec.series.map((x) => x.field), { kind: spec.kind, ...opts });
+            const last = (f) => {
+              for (let i = points.length - 1; i >= 0; i--) if (points[i][f] !== null && points[i][f] !== undefined) return points[i][f];
+              return null;
+            };
+            const total = (f) => points.reduce((n, p) => n + (Number(p[f]) || 0), 0);
+            const legend = spec.series.map((x, i) => ({
+              key: x.field,
+              cls: `s${i}`,
+              text: `${x.label}: ${spec.kind === 'bars' ? `${formatNumber(total(x.field))} in ${span}` : `${x.unit === 'ms' ? this.ms(last(x.field)) : formatNumber(last(x.field))} now`}`,
+            }));
+            return {
+              id: spec.id,
+              kind: `chart-svg kind-${spec.kind}`,
+              title: spec.kind === 'bars' ? `${spec.title} per ${c.stepMs / 1000} s` : spec.title,
+              paths: [0, 1, 2].map((i) => c.paths[i] || 'M0 0'),
+              count: c.count,
+              top: spec.series[0].unit === 'ms' ? this.ms(c.max) : formatNumber(c.max),
+              from: h ? `−${h.window}` : '',
+              label: `${spec.title}, ${span}: ${legend.map((l) => l.text).join('; ')}`,
+              legend,
+            };
+          });
+        },
+      });
+
+    Alpine.data('overviewHistory', () =>
+      historyCharts('History', [
+        { id: 'throughput', title: 'Jobs done and failed', kind: 'bars', series: [{ field: 'done', label: 'done' }, { field: 'failed', label: 'failed' }] },
+        { id: 'depth', title: 'Queue depth', kind: 'line', series: [{ field: 'waiting', label: 'waiting' }, { field: 'active', label: 'active' }, { field: 'delayed', label: 'delayed' }] },
+        { id: 'runtime', title: 'Run time of done jobs', kind: 'line', series: [{ field: 'p50_ms', label: 'p50', unit: 'ms' }, { field: 'p95_ms', label: 'p95', unit: 'ms' }, { field: 'p99_ms', label: 'p99', unit: 'ms' }] },
+      ]),
+    );
+
+    Alpine.data('sumHistory', () => historyCharts('Over time', [{ id: 'sum', title: 'The sum over time', kind: 'line', series: [{ field: 'sum', label: 'sum' }] }]));
+
+    Alpine.data('workers', () =>
+      polling(2000, {
+        list: slot(),
+        load() {
+          return request('GET', 'workers').then((r) => fill(this.list, r));
+        },
+        /** an interval: "10 min", "90 s" */
+        every(ms) {
+          if (typeof ms !== 'number') return '—';
+          return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+        },
+        /** when the next batch is due, from now: "in 4 min 10 s" */
+        due(iso) {
+          if (!iso) return '—';
+          const s = Math.max(0, Math.round((Date.parse(iso) - this.now) / 1000));
+          return s < 60 ? `in ${s} s` : `in ${Math.floor(s / 60)} min ${s % 60} s`;
+        },
+      }),
+    );
+
+    /** every queue's depth; pause and resume (admin) */
+    Alpine.data('queues', () =>
+      polling(2000, {
+        list: slot(),
+        notice: null,
+        failure: null,
+        load() {
+          return request('GET', 'queues').then((r) => fill(this.list, r));
+        },
+        async toggle(q) {
+          const action = q.paused ? 'resume' : 'pause';
+          const r = await request('POST', `queues/${encodeURIComponent(q.name)}/${action}`);
+          this.notice = r.ok ? `Queue ${q.name} is ${r.data.paused ? 'paused: it gives no new work' : 'running again'}.` : null;
+          this.failure = r.ok ? null : r.error;
+          this.load();
+        },
+      }),
+    );
+
+    Alpine.data('dlq', () =>
+      polling(3000, {
+        list: slot(),
+        notice: null,
+        failure: null,
+        confirming: false,
+        load() {
+          return request('GET', 'dlq?limit=100').then((r) => fill(this.list, r));
+        },
+        report(r, text) {
+          this.notice = r.ok ? text : null;
+          this.failure = r.ok ? null : r.error;
+        },
+        async retry(id) {
+          const r = await request('POST', `dlq/${encodeURIComponent(id)}/retry`);
+          this.report(r, `Job ${id} is back on queue ${r.ok ? r.data.queue : ''}, its attempts from zero.`);
+          this.load();
+        },
+        async purge() {
+          this.confirming = false;
+          const r = await request('DELETE', 'dlq');
+          this.report(r, r.ok ? `Purged ${formatNumber(r.data.purged)} dead jobs.` : '');
+          this.load();
+        },
+      }),
+    );
+
+    /** a job page's actions: a dead or failed job back on its queue (admin) */
+    Alpine.data('jobActions', () => ({
+      notice: null,
+      failure: null,
+      /** DEAD, or a FAILURE of a job that runs on a queue itself (not a prime count, nor its chunks) */
+      get retryable() {
+        const j = this.job.data;
+        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.queue && !j.parent_id)));
+      },
+      /** a job that has not finished can be cancelled (a chunk: its prime count) */
+      get cancellable() {
+        const j = this.job.data;
+        return Boolean(j && !FINAL.includes(j.state));
+      },
+      async cancel() {
+        const id = this.job.data.job_id;
+        const r = await request('POST', `jobs/${encodeURIComponent(id)}/cancel`);
+        this.notice = r.ok ? `Cancelled: ${r.data.job_id} is ${r.data.state}.` : null;
+        this.failure = r.ok ? null : r.error;
+        if (r.ok && r.data.job_id === id) this.job.data = r.data; // it is final now: no more to follow
+      },
+      async retry() {
+        const id = this.job.data.job_id;
+        const r = await request('POST', `jobs/${encodeURIComponent(id)}/retry`);
+        this.notice = r.ok ? `Back on queue ${r.data.queue} as ${r.data.state}, its attempts from zero.` : null;
+        this.failure = r.ok ? null : r.error;
+        if (r.ok) this.start(); // follow it again: it is no longer final
+      },
+    }));
   });
 })();

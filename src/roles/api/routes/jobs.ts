@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { batchJobs, batchSpec } from '../../../core/batch';
+import { batchJobs, requestedSpec } from '../../../core/batch';
 import { NotFoundError, WizardError } from '../../../core/errors';
 import { failTarget } from '../../../core/handlers';
 import { iso, Job, jobView } from '../../../core/job';
@@ -37,7 +37,11 @@ export function jobRoutes(ctx: ApiContext): Router {
    * the store's times (job: the job as the transition left it)
    */
   const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {
-    if (job.startedAt !== null) ctx.metrics.prom.jobs.observe(job, ((job.finishedAt ?? job.updatedAt) - job.startedAt) / 1000, outcome);
+    if (job.startedAt === null) return;
+    const ms = (job.finishedAt ?? job.updatedAt) - job.startedAt;
+    ctx.metrics.prom.jobs.observe(job, ms / 1000, outcome);
+    if (outcome === 'SUCCESS') ctx.history?.done(ms);
+    else ctx.history?.failed();
   };
 
   const getJob = async (id: string): Promise<Job> => {
@@ -81,10 +85,7 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/populate', admin, async (req, res) => {
     const body = parseInput(populateBody, optionalBody(req));
-    const spec = batchSpec(
-      { ...p.batch, size: body.count ?? p.batch.size, type: body.type ?? p.batch.type, params: body.params ?? (body.type === undefined ? p.batch.params : undefined) },
-      { type: 'type', params: 'params' },
-    );
+    const spec = requestedSpec(p.batch, body);
     const batch = `manual-${randomUUID().slice(0, 8)}`;
     const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
     reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);

@@ -1,0 +1,102 @@
+/**
+ * `wizard bot --exec "<command>"`: a bot's job run by a command of the user's.
+ *
+ * The command runs through the shell (`/bin/sh -c`), in a process group of its own, with the
+ * job's params as JSON on stdin and WIZARD_JOB_ID, WIZARD_JOB_TYPE, WIZARD_JOB_ATTEMPT (1 on the
+ * first run) in its environment. Exit 0 with JSON on stdout: that JSON is the result. Exit 0
+ * with anything else on stdout, or any other exit: an error (the job's attempt fails) whose
+ * message is the reason (the last line of stderr for a non-zero exit).
+ *
+ * `signal` aborted (the job taken back, the bot stopping): the whole group gets SIGTERM, then
+ * SIGKILL after graceMs, and the promise rejects with the abort's reason. A group still running
+ * when this process exits is SIGKILLed.
+ */
+import { spawn } from 'node:child_process';
+import type { JobView } from '../core/job';
+
+/** what a command may print before the rest is dropped (a result is a JSON value, not a log) */
+const MAX_OUTPUT = 4 * 1024 * 1024;
+/** a failure's reason, as long as the API takes it */
+const MAX_REASON = 1000;
+
+export const EXEC_GRACE_MS = 5_000;
+
+export class CommandError extends Error {}
+
+/** the process groups of the commands running now: killed if this process exits before they end */
+const running = new Set<number>();
+let exitHook = false;
+function track(pid: number): void {
+  running.add(pid);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const p of running) killGroup(p, 'SIGKILL');
+  });
+}
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+const clip = (s: string) => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 1)}…` : s);
+
+/** the last line of a command's stderr that is not blank */
+export function lastLine(text: string): string {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  return lines.length ? lines[lines.length - 1] : '';
+}
+
+export function runCommand(command: string, job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params'>, signal: AbortSignal, graceMs = EXEC_GRACE_MS): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const child = spawn('/bin/sh', ['-c', command], {
+      detached: true, // its own process group: a kill reaches what the shell started too
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, WIZARD_JOB_ID: job.job_id, WIZARD_JOB_TYPE: job.type, WIZARD_JOB_ATTEMPT: String(Math.max(1, job.attempts)) },
+    });
+    let stdout = '';
+    let stderr = '';
+    const take = (to: 'out' | 'err') => (d: Buffer) => {
+      if (to === 'out' && stdout.length < MAX_OUTPUT) stdout += d.toString();
+      if (to === 'err') stderr = (stderr + d.toString()).slice(-64 * 1024);
+    };
+    child.stdout.on('data', take('out'));
+    child.stderr.on('data', take('err'));
+    child.stdin.on('error', () => undefined); // a command that does not read its stdin
+    child.stdin.end(JSON.stringify(job.params ?? {}));
+
+    if (child.pid !== undefined) track(child.pid);
+    let killTimer: NodeJS.Timeout | null = null;
+    const abort = () => {
+      killGroup(child.pid!, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), graceMs);
+    };
+    signal.addEventListener('abort', abort, { once: true });
+
+    child.once('error', (err) => {
+      signal.removeEventListener('abort', abort);
+      reject(new CommandError(`command could not start: ${err.message}`));
+    });
+    child.once('close', (code, sig) => {
+      running.delete(child.pid!);
+      signal.removeEventListener('abort', abort);
+      if (killTimer) clearTimeout(killTimer);
+      if (signal.aborted) return reject(signal.reason);
+      if (code === 0) {
+        try {
+          return resolve(JSON.parse(stdout));
+        } catch {
+          const shown = stdout.trim() === '' ? 'nothing' : `'${clip(stdout.trim()).slice(0, 200)}'`;
+          return reject(new CommandError(`command exited 0 but its stdout is not JSON: it printed ${shown}`));
+        }
+      }
+      const why = lastLine(stderr);
+      reject(new CommandError(clip(why || (sig ? `command killed by ${sig}` : `command exited with code ${code}`))));
+    });
+  });
+}

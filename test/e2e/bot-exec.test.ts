@@ -1,0 +1,151 @@
+/**
+ * `wizard bot --exec`: real bots run a real command for each job they claim, through a real API
+ * and Redis. Exit 0 with JSON completes the job with it; a failing command fails the attempt with
+ * its last stderr line, stdout that is not JSON with a reason saying so; a command whose job is
+ * taken back (its bot deleted) or whose bot stops is killed.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { assetPath } from '../../src/util/package-root';
+import { testPrefix, testRedisUrl } from '../helpers/env';
+import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { freePort } from '../helpers/redis-server';
+
+afterAll(killAll);
+
+const ADMIN = 'bot-exec-admin-token-0123456789';
+const admin = { Authorization: `Bearer ${ADMIN}` };
+
+interface JobView { job_id: string; state: string; result: unknown; error: string | null; attempts: number; handled_by: string | null }
+interface BotView { bot_id: string; name: string; current_job: string | null }
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-bot-exec-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** a fresh API on a prefix of its own, so no job of one test reaches another's bot */
+async function cluster(name: string) {
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const env = {
+    REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), WIZARD_API_URL: api, ADMIN_TOKEN: ADMIN,
+    HEARTBEAT_INTERVAL_MS: '200', WIZARD_BOT_POLL_MS: '100', BOT_DOWN_AFTER_MS: '60000',
+  };
+  const apiProc = spawnWizard(['api', '--port', String(port)], env, `api-${name}`);
+  await apiProc.waitForOutput(/api listening/);
+  const populate = async (body: unknown) => {
+    const r = await http<{ job_ids: string[] }>('POST', `${api}/jobs/populate`, body, admin);
+    expect(r.status).toBe(201);
+    return r.body.job_ids;
+  };
+  const job = async (id: string) => (await http<JobView>('GET', `${api}/jobs/${id}`)).body;
+  /** the job once `done` says so */
+  const until = (id: string, done: (j: JobView) => boolean, what: string) =>
+    waitUntil(async () => {
+      const j = await job(id);
+      return done(j) ? j : null;
+    }, 20_000, what);
+  const bot = (exec: string, botName: string, extra: string[] = []) => spawnWizard(['bot', '--name', botName, '--exec', exec, ...extra], env, botName);
+  const stop = async (...procs: WizardProc[]) => {
+    for (const p of procs) await p.kill('SIGTERM');
+    await apiProc.kill('SIGTERM');
+  };
+  return { api, env, populate, job, until, bot, stop };
+}
+
+const node = (script: string) => `${JSON.stringify(process.execPath)} -e ${JSON.stringify(script)}`;
+
+/** the process is gone (not merely a zombie: ps knows no such pid, or knows it as defunct) */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/\) Z /.test(stat);
+}
+
+test('exit 0 with JSON completes the job with it; the command gets the params on stdin and the job in its env', async () => {
+  const c = await cluster('exec-ok');
+  const echo = node(
+    "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const p=JSON.parse(s);" +
+      "console.log(JSON.stringify({sum:p.a+p.b,params:p,id:process.env.WIZARD_JOB_ID,type:process.env.WIZARD_JOB_TYPE,attempt:process.env.WIZARD_JOB_ATTEMPT}))})",
+  );
+  const bot = c.bot(echo, 'exec-ok');
+  const [id] = await c.populate({ count: 1, type: 'task', params: { a: 2, b: 3 } });
+  const done = await c.until(id, (j) => j.state === 'SUCCESS' || j.state === 'FAILURE' || j.state === 'RETRY', 'the job to end');
+  expect(done.state).toBe('SUCCESS');
+  expect(done.attempts).toBe(1);
+  expect(done.result).toEqual({ sum: 5, params: { a: 2, b: 3, op: 'add', batch: expect.stringMatching(/^manual-/) }, id, type: 'task', attempt: '1' });
+  await c.stop(bot);
+}, 40_000);
+
+test('a failing command fails the attempt with the last line of its stderr; stdout that is not JSON fails with a reason', async () => {
+  const c = await cluster('exec-fail');
+  const [failing] = await c.populate({ count: 1, type: 'task', params: { a: 1, b: 1 } });
+  const bot = c.bot("echo 'starting' >&2; echo 'disk full: /var/out' >&2; exit 3", 'exec-fail');
+  const failed = await c.until(failing, (j) => j.error !== null, 'the job to fail');
+  expect(failed).toMatchObject({ state: expect.stringMatching(/^(RETRY|DEAD)$/), error: 'disk full: /var/out' });
+  await bot.kill('SIGTERM');
+
+  const [notJson] = await c.populate({ count: 1, type: 'task', params: { a: 1, b: 2 } });
+  const prose = c.bot('echo all good', 'exec-prose');
+  const refused = await c.until(notJson, (j) => j.error !== null, 'the job to fail');
+  expect(refused.error).toBe("command exited 0 but its stdout is not JSON: it printed 'all good'");
+  expect(refused.result).toBeNull();
+  await c.stop(prose);
+}, 50_000);
+
+/**
+ * a bot whose command writes its pid to a file and runs until killed, holding one sim job: the
+ * bot, the job and the command's pid once it runs
+ */
+async function sleeping(name: string, graceMs: number, ignoreSigterm = false) {
+  const c = await cluster(name);
+  const pidFile = path.join(tmp, `${name}.pid`);
+  const deaf = ignoreSigterm ? "process.on('SIGTERM', () => {});" : '';
+  const sleeper = node(`${deaf} require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`);
+  const bot = c.bot(sleeper, name, ['--exec-grace-ms', String(graceMs)]);
+  const [id] = await c.populate({ count: 1, type: 'sim', params: { duration_ms: 1000, failure_rate: 0 } });
+  const pid = await waitUntil(async () => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')), 20_000, 'the command to start');
+  expect(alive(pid)).toBe(true);
+  return { c, bot, id, pid };
+}
+
+test('deleting the bot while its command runs kills the command', async () => {
+  const { c, bot, id, pid } = await sleeping('exec-delete', 1000);
+  const held = (await http<{ bots: BotView[] }>('GET', `${c.api}/bots`)).body.bots.find((b) => b.name === 'exec-delete')!;
+  expect(held.current_job).toBe(id);
+
+  expect((await http('DELETE', `${c.api}/bots/${held.bot_id}`, undefined, admin)).status).toBe(204);
+  await waitUntil(async () => !alive(pid), 5_000, 'the command to be killed');
+  await bot.waitForOutput(/job taken back|does not know this bot/);
+  expect((await c.job(id)).state).not.toBe('SUCCESS');
+  await c.stop(bot);
+}, 40_000);
+
+test('a bot that stops kills its command, SIGKILL after the grace for one that ignores SIGTERM, and gives the job back', async () => {
+  const { c, bot, id, pid } = await sleeping('exec-stop', 500, true);
+  expect(await bot.kill('SIGTERM')).toBe(0);
+  expect(alive(pid)).toBe(false);
+  const back = await c.job(id);
+  expect(back).toMatchObject({ state: 'PENDING', result: null });
+  await c.stop();
+}, 40_000);
+
+test('the example bot command does a task as a real program', async () => {
+  const c = await cluster('exec-example');
+  const bot = c.bot(`${JSON.stringify(process.execPath)} ${JSON.stringify(assetPath('examples', 'bot-command', 'run-job.js'))}`, 'exec-example');
+  const [id] = await c.populate({ count: 1, type: 'task', params: { a: 6, b: 7, op: 'mul' } });
+  const done = await c.until(id, (j) => j.state === 'SUCCESS', 'the job to succeed');
+  expect(done.result).toEqual({ result: 42, attempt: 1 });
+  await c.stop(bot);
+}, 40_000);
+
+test('an empty --exec (or WIZARD_BOT_EXEC) is exit 2 with one line naming the flag', () => {
+  for (const r of [runWizard(['bot', '--exec', '  ', '--api', 'http://127.0.0.1:9']), runWizard(['bot', '--api', 'http://127.0.0.1:9'], { WIZARD_BOT_EXEC: '' })]) {
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('--exec must be a command')]);
+  }
+});

@@ -1,0 +1,329 @@
+/**
+ * The dashboard as an operations console, in headless Chromium against real processes (two api
+ * nodes, a worker, a scheduler, the test Redis): the history charts drawn from the cluster's
+ * buckets in Redis, the workers, queues and dead-letter pages, a job's actions, the one banner,
+ * an unknown route; under the strict Content-Security-Policy, with no console error. The tests
+ * run in order on one cluster: the later ones look at what the earlier ones made.
+ */
+import type { Page } from 'playwright-core';
+import type { HistoryPoint } from '../../src/core/history';
+import { RedisStore } from '../../src/store/redis';
+import { Browser, eventually, launchBrowser, textOf } from '../helpers/browser';
+import { testPrefix, testRedisUrl } from '../helpers/env';
+import { http, killAll, spawnWizard } from '../helpers/procs';
+import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
+
+const ADMIN_TOKEN = 'console-admin-token';
+const STRICT_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+const prefix = testPrefix('console');
+const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN, BATCH_SIZE: '1' };
+
+let api: string;
+let api2: string;
+let browser: Browser;
+let store: RedisStore;
+let primeId: string;
+
+interface History {
+  window: string;
+  bucket_sec: number;
+  points: HistoryPoint[];
+}
+const done = (h: History) => h.points.reduce((n, p) => n + p.done, 0);
+
+beforeAll(async () => {
+  const [port, port2] = [await freePort(), await freePort()];
+  api = `http://127.0.0.1:${port}`;
+  api2 = `http://127.0.0.1:${port2}`;
+  const servers = [
+    spawnWizard(['api', '--node-id', 'console-api', '--port', String(port)], env, 'api'),
+    spawnWizard(['api', '--node-id', 'console-api-2', '--port', String(port2)], env, 'api'),
+  ];
+  spawnWizard(['worker', '--node-id', 'console-worker', '--threads', '2', '--concurrency', '8'], env, 'worker');
+  spawnWizard(['scheduler', '--node-id', 'console-scheduler'], env, 'scheduler');
+  store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
+  [browser] = await Promise.all([launchBrowser(), ...servers.map((s) => s.waitForOutput(/api listening/))]);
+  await browser.context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort('internetdisconnected')));
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await killAll();
+  await store?.close();
+});
+
+/** a page under the strict CSP that records every console error and page error */
+async function open(path: string, base = api): Promise<Page & { errors: string[] }> {
+  const page = (await browser.context.newPage()) as Page & { errors: string[] };
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
+  await page.route(`${base}/`, async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': STRICT_CSP } });
+  });
+  await page.goto(`${base}/${path}`);
+  await page.locator('main h2').first().waitFor();
+  return page;
+}
+
+const chartPoints = async (page: Page, id: string) => Number(await page.locator(`[data-chart="${id}"] svg`).getAttribute('data-points', { timeout: 1000 }));
+
+test('GET /metrics/history: the jobs the worker finished, counted exactly, the same on every api node; a bad window is a 400 naming it', async () => {
+  for (let i = 0; i < 5; i++) expect((await http('POST', `${api}/task`, { a: i, b: 1, op: 'add' })).status).toBe(202);
+  const count = await http<{ job_id: string }>('POST', `${api}/api/count-primes`, { n: 100_000, chunks: 4 });
+  primeId = count.body.job_id;
+  // five tasks and four chunks (the prime count itself is finished by its last chunk, not run)
+  await eventually(async () => expect(done((await http<History>('GET', `${api}/metrics/history?window=5m`)).body)).toBe(9), 15_000);
+  const [a, b] = await Promise.all([http<History>('GET', `${api}/metrics/history`), http<History>('GET', `${api2}/metrics/history`)]);
+  expect(a.body).toMatchObject({ window: '1h', window_sec: 3600, bucket_sec: 10 });
+  expect(done(a.body)).toBe(9);
+  expect(b.body.points.map((p) => [p.at, p.done, p.failed])).toEqual(a.body.points.map((p) => [p.at, p.done, p.failed]));
+  const timed = a.body.points.filter((p) => p.done > 0);
+  expect(timed.every((p) => p.p50_ms !== null && p.p50_ms <= p.p95_ms! && p.p95_ms! <= p.p99_ms!)).toBe(true);
+  expect(a.body.points.some((p) => p.waiting !== null && p.sum !== null)).toBe(true); // the api's samples
+
+  const bad = await http<{ error: { details: { field: string }[] } }>('GET', `${api}/metrics/history?window=2d`);
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.details[0].field).toBe('window');
+});
+
+test('the overview draws the history: bars of done jobs, queue depth and run-time lines with points; a reload shows the same', async () => {
+  const page = await open('#/');
+  await eventually(async () => {
+    expect(await chartPoints(page, 'throughput')).toBeGreaterThan(0);
+    expect(await chartPoints(page, 'depth')).toBeGreaterThan(0);
+    expect(await chartPoints(page, 'runtime')).toBeGreaterThan(0);
+  });
+  expect(await page.locator('[data-chart="throughput"] path.s0').getAttribute('d')).toMatch(/^M[\d.]+ [\d.]+V/);
+  expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 1h');
+  const before = await chartPoints(page, 'throughput');
+  await page.reload();
+  await eventually(async () => expect(await chartPoints(page, 'throughput')).toBe(before));
+  // the window buttons ask for a shorter one
+  await page.getByRole('button', { name: '5m', exact: true }).click();
+  await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 5m'));
+  // six cards, and the sixth (the abacus) not alone on a row
+  const tops = await page.locator('.cards article').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().top));
+  expect(tops).toHaveLength(6);
+  expect(new Set(tops).size).toBe(1);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test('the abacus page draws the sum over time from the samples', async () => {
+  expect((await http('POST', `${api}/abacus/number`, { number: 42 })).status).toBe(200);
+  const page = await open('#/abacus');
+  await eventually(async () => expect(await textOf(page.locator('[data-chart="sum"] .legend li'))).toBe('sum: 42 now'), 15_000);
+  expect(await chartPoints(page, 'sum')).toBeGreaterThan(0);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test('workers page: the live worker with its settings and counts, and the scheduler that leads', async () => {
+  const page = await open('#/workers');
+  const row = page.locator('.workers-table tbody tr').filter({ hasText: 'console-worker' });
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual(['console-worker', 'default', '8', '2', '0', expect.stringMatching(/ s ago$/), '9', '0']), 15_000);
+  await eventually(async () => expect(await textOf(page.locator('section .summary'))).toMatch(/^Leader: console-scheduler · next batch in (\d+ min )?\d+ s$/));
+  expect(await textOf(page.locator('.schedulers-table tbody tr'))).toContain('leader');
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test("a bot's reports count in the history too, by the api node they reach", async () => {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  expect((await http('POST', `${api}/jobs/populate`, { count: 2 }, admin)).status).toBe(201);
+  const bot = (await http<{ token: string }>('POST', `${api}/bots/register`, { name: 'console-bot' })).body;
+  const as = { authorization: `Bearer ${bot.token}` };
+  const report = async (how: 'complete' | 'fail') => {
+    const { job } = (await http<{ job: { job_id: string } }>('POST', `${api2}/jobs/claim`, {}, as)).body;
+    expect((await http('POST', `${api2}/jobs/${job.job_id}/start`, undefined, as)).status).toBe(200);
+    const body = how === 'complete' ? { result: 'ok' } : { error: 'no luck', permanent: true };
+    expect((await http('POST', `${api2}/jobs/${job.job_id}/${how}`, body, as)).status).toBe(200);
+  };
+  await report('complete');
+  await report('fail');
+  await eventually(async () => {
+    const { points } = (await http<History>('GET', `${api}/metrics/history`)).body;
+    expect([points.reduce((n, p) => n + p.done, 0), points.reduce((n, p) => n + p.failed, 0)]).toEqual([10, 1]); // the worker's 9, the bot's 1
+  });
+});
+
+test('queues page: every queue with its waiting, active and delayed jobs', async () => {
+  await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-idle' }, { type: 'task', params: { a: 1, b: 2, op: 'add' }, queue: 'console-idle' }]);
+  const page = await open('#/queues');
+  const row = page.locator('.queues-table tbody tr').filter({ hasText: 'console-idle' });
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual(['console-idle', '2', '0', '0', 'no', 'Pause']));
+  expect(await page.locator('.queues-table tbody td:first-child').allInnerTexts()).toEqual(expect.arrayContaining(['default', 'console-idle']));
+  // pause and resume (admin): the queue gives no work while paused
+  await giveToken(page, ADMIN_TOKEN);
+  await row.getByRole('button', { name: 'Pause queue console-idle' }).click();
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Queue console-idle is paused: it gives no new work.'));
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['yes', 'Resume']));
+  expect((await store.claim('console-idle', { consumer: 'console-test', max: 5, leaseMs: 30_000 })).jobs).toEqual([]);
+  await row.getByRole('button', { name: 'Resume queue console-idle' }).click();
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['no', 'Pause']));
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test("a job's page cancels a job that has not finished", async () => {
+  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-cancel' }]);
+  const page = await open(`#/jobs/${job.id}`);
+  await page.getByRole('button', { name: 'Cancel this job' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.job-actions p[role=status]'))).toBe(`Cancelled: ${job.id} is CANCELLED.`));
+  expect((await store.getJob(job.id))!.state).toBe('CANCELLED');
+  await eventually(async () => expect(await page.getByRole('button', { name: 'Cancel this job' }).isVisible()).toBe(false));
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+/** a job that ended (DEAD: used its one attempt, in the dead-letter queue), on a queue of its own that no worker takes */
+let queues = 0;
+async function finishedJob(target: { to: 'DEAD' | 'FAILURE' }, error: string): Promise<string> {
+  const queue = `console-held-${++queues}`;
+  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 0, op: 'div' }, queue, maxAttempts: 1 }]);
+  const { jobs } = await store.claim(queue, { consumer: 'console-test', max: 1, leaseMs: 30_000 });
+  await store.fail(job.id, jobs[0].token, error, target);
+  return job.id;
+}
+const deadJob = (error: string) => finishedJob({ to: 'DEAD' }, error);
+
+async function giveToken(page: Page, token: string) {
+  await page.locator('.admin-token summary').click();
+  await page.getByLabel('Token', { exact: true }).fill(token);
+  await page.getByRole('button', { name: 'Save' }).click();
+}
+
+test('dead letters page: the dead jobs with their last error; retry puts one back on its queue, purge deletes the rest (admin)', async () => {
+  const first = await deadJob('first failure');
+  const second = await deadJob('second failure');
+  const page = await open('#/dlq');
+  await eventually(async () => expect(await textOf(page.locator('section .notice'))).toContain('this needs the admin token'));
+  await giveToken(page, ADMIN_TOKEN);
+  const row = page.locator('.dlq-table tbody tr').filter({ hasText: first.slice(0, 8) });
+  await eventually(async () => expect(await textOf(row)).toContain('first failure'));
+  await row.getByRole('button', { name: 'Retry' }).click();
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toContain(`Job ${first} is back on queue console-held-1`));
+  expect(await store.getJob(first)).toMatchObject({ state: 'PENDING', attempts: 0 });
+  expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([second]);
+
+  await page.getByRole('button', { name: 'Purge all…' }).click();
+  await page.getByRole('button', { name: 'Yes, delete every dead job' }).click();
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Purged 1 dead jobs.'));
+  expect((await store.listDead()).total).toBe(0);
+  expect(await store.getJob(second)).toBeNull();
+
+  // POST /jobs/:id/retry: admin only; a job neither dead nor failed is a 409, an unknown one a 404
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  expect((await http('POST', `${api}/jobs/${first}/retry`)).status).toBe(401);
+  expect(await http('POST', `${api}/jobs/${first}/retry`, undefined, admin)).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: expect.stringContaining('is PENDING') } } });
+  expect((await http('POST', `${api}/jobs/no-such-job/retry`, undefined, admin)).status).toBe(404);
+  expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+  await page.close();
+});
+
+test("a job's page: a dead job and a failed one retried from it (admin); a prime count's chunks as bars, its params and result as fields; find by id from the header", async () => {
+  const id = await deadJob('the last error');
+  const page = await open('#/');
+  await page.getByLabel('Find a job by id').fill(id);
+  await page.getByRole('button', { name: 'Find' }).click();
+  await eventually(async () => expect(await textOf(page.locator('main h2'))).toBe(`Job ${id.slice(0, 8)}`));
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('DEAD'));
+  await giveToken(page, ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Retry this job' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
+  expect(await store.getJob(id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+  expect((await store.listDead()).total).toBe(0);
+
+  // a job that ended in FAILURE: retried from its page too; a prime count that succeeded offers no retry
+  const failed = await finishedJob({ to: 'FAILURE' }, 'b must not be 0');
+  await page.goto(`${api}/#/jobs/${failed}`);
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('FAILURE'));
+  await page.getByRole('button', { name: 'Retry this job' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
+  expect(await store.getJob(failed)).toMatchObject({ state: 'PENDING', attempts: 0, error: null });
+
+  await page.goto(`${api}/#/jobs/${primeId}`);
+  await eventually(async () => expect(await page.locator('.chunk-bars svg').getAttribute('data-bars', { timeout: 1000 })).toBe('4'));
+  expect(await page.locator('.chunk-bars .bar-done').getAttribute('d')).toMatch(/^(M[\d.]+ 132v-[\d.]+h[\d.]+v[\d.]+Z){4}$/);
+  const fields = async (dt: string) => (await page.locator('.fields > dd').nth(await dtIndex(page, dt)).locator('.subfields').innerText()).replace(/\s+/g, ' ').trim();
+  expect(await fields('Params')).toBe('n 100,000 chunks 4');
+  expect(await page.getByRole('button', { name: 'Retry this job' }).isVisible()).toBe(false);
+  expect(await fields('Result')).toMatch(/^prime_count 9,592 duration_sec [\d.]+$/);
+  expect(await textOf(page.locator('.fields > dd').nth(await dtIndex(page, 'Attempts')))).toBe('not run itself: its chunks are (below)');
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+async function dtIndex(page: Page, name: string): Promise<number> {
+  const names = (await page.locator('.fields > dt').allInnerTexts()).map((t) => t.trim());
+  return names.indexOf(name);
+}
+
+test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
+  const page = await open('#/');
+  await page.setViewportSize({ width: 375, height: 800 });
+  for (const route of ['#/', '#/abacus', '#/workers', '#/queues', '#/dlq', `#/jobs/${primeId}`, '#/nothere']) {
+    await page.goto(`${api}/${route}`);
+    await page.locator('main h2').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    const [scrollWidth, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as number[];
+    expect({ route, scrollWidth }).toEqual({ route, scrollWidth: width });
+  }
+  expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+  await page.close();
+});
+
+test('an unknown route says not found', async () => {
+  const page = await open('#/nothere');
+  expect(await textOf(page.locator('main h2'))).toBe('Not found');
+  expect(await textOf(page.locator('main section p'))).toContain('#/nothere');
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test('one banner while Redis is away, no card repeating it; the cards come back when it returns', async () => {
+  const redis: TestRedis = await startRedisServer();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawnWizard(['api', '--node-id', 'console-outage', '--port', String(port)], { ...env, REDIS_URL: redis.url, WIZARD_PREFIX: testPrefix('console-outage') }, 'api');
+  await server.waitForOutput(/api listening/);
+  try {
+    await redis.stop(true);
+    const page = await open('#/', base);
+    await eventually(async () => expect(await textOf(page.locator('.banner'))).toMatch(/^The store is unavailable\. Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable/), 15_000);
+    expect(await page.locator('.banner').count()).toBe(1);
+    const main = await page.locator('main').innerText();
+    expect(main).not.toContain('Redis is unavailable');
+    expect(main.match(/is unavailable/g) ?? []).toEqual([]);
+    await redis.start();
+    await eventually(async () => expect(await page.locator('.banner-box').isVisible()).toBe(false), 20_000);
+    const card = page.locator('.cards article').filter({ has: page.locator('h3', { hasText: 'Store' }) }).locator('.figure');
+    await eventually(async () => expect(await textOf(card)).toBe('up'));
+    expect(page.errors.filter((e) => !/status of 503/.test(e))).toEqual([]);
+    await page.close();
+  } finally {
+    await server.kill();
+    await redis.destroy();
+  }
+});
+
+test('with API tokens on and none given: one banner says so, not every card; the Store card does not wait forever', async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawnWizard(['api', '--node-id', 'console-tokens', '--port', String(port)], { ...env, WIZARD_API_TOKENS: 'viewer:client:console-client-token-0123' }, 'api');
+  await server.waitForOutput(/api listening/);
+  const page = await open('#/', base);
+  await eventually(async () => expect(await textOf(page.locator('.banner'))).toContain('This API needs a token.'));
+  const main = await page.locator('main').innerText();
+  expect(main).not.toContain('needs any token');
+  const card = page.locator('.cards article').filter({ has: page.locator('h3', { hasText: 'Store' }) }).locator('.figure');
+  expect(await textOf(card)).toBe('—');
+  await giveToken(page, 'console-client-token-0123');
+  await eventually(async () => expect(await textOf(card)).toBe('up'));
+  await eventually(async () => expect(await page.locator('.banner-box').isVisible()).toBe(false));
+  expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+  await page.close();
+  await server.kill();
+});

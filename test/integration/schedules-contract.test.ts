@@ -1,0 +1,54 @@
+/**
+ * The store contract for schedules (issue 18): kept by name, listed, replaced only when asked,
+ * removed; a schedule's occurrence is enqueued once per once-key and its jobs carry the schedule
+ * and the slot, in the answer and in the record. Both adapters.
+ */
+import type { NewJob } from '../../src/core/job';
+import { Schedule } from '../../src/core/schedule';
+import type { Store } from '../../src/store/types';
+import { ADAPTERS, makeStore } from '../helpers/stores';
+
+const schedule = (name: string, over: Partial<Schedule> = {}): Schedule => ({
+  name, type: 'sim', params: { duration_ms: 10, failure_rate: 0 }, everyMs: 60_000, cron: null, tz: null, size: 1, queue: 'bots', builtin: false, createdAt: 1_700_000_000_000, ...over,
+});
+const sim: NewJob = { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } };
+
+describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await makeStore(adapter, 'schedules-contract');
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  test('schedules are kept by name, listed by name, not replaced unless asked, removed once', async () => {
+    expect(await store.listSchedules()).toEqual([]);
+    const b = schedule('b', { cron: '*/2 * * * * *', everyMs: null, tz: 'Europe/Paris' });
+    expect(await store.saveSchedule(b)).toBe(true);
+    expect(await store.saveSchedule(schedule('a'))).toBe(true);
+    expect(await store.saveSchedule(schedule('a', { size: 9 }))).toBe(false);
+    expect(await store.listSchedules()).toEqual([schedule('a'), b]);
+    expect(await store.saveSchedule(schedule('a', { size: 9 }), true)).toBe(true);
+    expect((await store.listSchedules()).map((s) => [s.name, s.size])).toEqual([['a', 9], ['b', 1]]);
+    expect(await store.removeSchedule('a')).toBe(true);
+    expect(await store.removeSchedule('a')).toBe(false);
+    expect(await store.listSchedules()).toEqual([b]);
+  });
+
+  test("an occurrence is made once per once-key, and its jobs carry the schedule's name and slot", async () => {
+    const slot = '2026-03-10T12:00:00.000Z';
+    const made = await store.enqueueScheduled('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim]);
+    expect(made).toHaveLength(2);
+    expect(made!.map((j) => [j.schedule, j.slot, j.state])).toEqual([['nightly', slot, 'PENDING'], ['nightly', slot, 'PENDING']]);
+    expect(await store.enqueueScheduled('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim])).toBeNull();
+    for (const j of made!) expect(await store.getJob(j.id)).toMatchObject({ id: j.id, schedule: 'nightly', slot, type: 'sim', queue: 'bots' });
+    const next = await store.enqueueScheduled('nightly', '2026-03-11T12:00:00.000Z', 'schedule:nightly:2', 60_000, [sim]);
+    expect(next).toHaveLength(1);
+    expect((await store.listJobs({ limit: 10 })).total).toBe(3);
+    // a job made otherwise has no schedule
+    const [plain] = await store.enqueue([sim]);
+    const read = await store.getJob(plain.id);
+    expect(read!.schedule ?? null).toBeNull();
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Sharded queues (README "Redis Cluster"): the layout on a plain Redis and on a Cluster, a shard
+ * count changed while jobs wait, and a worker woken by work in any shard.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { NewJob } from '../../src/core/job';
+import { RedisStore } from '../../src/store/redis';
+import { testPrefix, testRedisUrl } from '../helpers/env';
+import { makeStore, useTestCluster } from '../helpers/stores';
+
+const run = promisify(execFile);
+const task = (a: number): NewJob => ({ type: 'task', params: { a, b: 1, op: 'add' } });
+const open: RedisStore[] = [];
+const plain = async (prefix: string, shards?: number) => {
+  const s = new RedisStore({ url: testRedisUrl(), prefix, ...(shards ? { shards } : {}) });
+  open.push(s);
+  return s.connect();
+};
+const shardOf = (id: string) => Number(/^s(\d+)-/.exec(id)?.[1] ?? 0);
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+const cluster = useTestCluster();
+
+test('a plain Redis has one shard, under the keys it always had', async () => {
+  const prefix = testPrefix('shards-plain');
+  const store = await plain(prefix);
+  expect(store.shardLayout).toEqual({ count: 1, known: 1, bases: [`{${prefix}}:`] });
+  const jobs = await Promise.all([1, 2, 3].map((a) => store.enqueue([task(a)])));
+  for (const [job] of jobs) expect(job.id).toMatch(/^[0-9a-f-]{36}$/);
+  const port = new URL(testRedisUrl()).port;
+  const { stdout } = await run('redis-cli', ['-p', port, 'HGET', `{${prefix}}:job:${jobs[0][0].id}`, 'state']);
+  expect(stdout.trim()).toBe('PENDING');
+});
+
+test('changing the shard count strands nothing: the old shards are drained, new jobs go to the new count', async () => {
+  const prefix = testPrefix('shards-change');
+  const four = await plain(prefix, 4);
+  expect(four.shardLayout.count).toBe(4);
+  const ids: string[] = [];
+  for (let i = 0; i < 8; i++) ids.push(...(await four.enqueue([task(i)])).map((j) => j.id));
+  expect(new Set(ids.map(shardOf))).toEqual(new Set([0, 1, 2, 3]));
+  const two = await plain(prefix, 2);
+  expect(two.shardLayout).toMatchObject({ count: 2, known: 4 });
+  const after: string[] = [];
+  for (let i = 0; i < 6; i++) after.push(...(await two.enqueue([task(i)])).map((j) => j.id));
+  expect(new Set(after.map(shardOf))).toEqual(new Set([0, 1]));
+  const reader = await plain(prefix); // no --shards: it takes the prefix's
+  expect(reader.shardLayout).toMatchObject({ count: 2, known: 4 });
+  const { jobs } = await reader.claim('default', { consumer: 'w', max: 100, leaseMs: 5000 });
+  expect(jobs.map((c) => c.job.id).sort()).toEqual([...ids, ...after].sort());
+  expect(await reader.queueDepth('default')).toEqual({ waiting: 0, active: 14, delayed: 0 });
+  expect((await reader.listJobs({ state: 'STARTED', limit: 100 })).total).toBe(14);
+});
+
+test('a waiting worker wakes when work lands in any shard, and times out when none does', async () => {
+  const prefix = testPrefix('shards-wake');
+  const worker = await plain(prefix, 3);
+  const producer = await plain(prefix);
+  expect(await worker.waitForWork('default', 150)).toBe(false);
+  for (const shard of [2, 1, 0]) {
+    const started = Date.now();
+    const waiting = worker.waitForWork('default', 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    await producer.enqueue([{ ...task(shard), id: `${shard === 0 ? '' : `s${shard}-`}${'0'.repeat(7)}${shard}-wake` }]);
+    expect(await waiting).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const { jobs } = await worker.claim('default', { consumer: 'w', max: 5, leaseMs: 5000 });
+    expect(jobs.map((c) => shardOf(c.job.id))).toEqual([shard]);
+  }
+});
+
+test('on a Cluster: 2 shards per master by default, each master holding two shards\' jobs', async () => {
+  const store = (await makeStore('cluster', 'shards-cluster')) as RedisStore;
+  open.push(store);
+  expect(store.shardLayout).toMatchObject({ count: 6, known: 6 });
+  const c = cluster();
+  const masters = await c.masters();
+  // each master's slot ranges, from CLUSTER NODES: "<id> <addr> <flags> ... <lo>-<hi> ..."
+  const ranges = new Map<number, number[][]>();
+  for (const line of (await c.cli(masters[0].port, 'CLUSTER', 'NODES')).split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 8 && f[2].includes('master')) ranges.set(Number(f[1].split(':')[1].split('@')[0]), f.slice(8).map((r) => r.split('-').map(Number)));
+  }
+  const ownerOf = async (base: string) => {
+    const slot = Number((await c.cli(masters[0].port, 'CLUSTER', 'KEYSLOT', base)).trim());
+    return [...ranges].find(([, rs]) => rs.some(([lo, hi = lo]) => slot >= lo && slot <= hi))?.[0] ?? -1;
+  };
+  const owners = await Promise.all(store.shardLayout.bases.map(ownerOf));
+  const perMaster = masters.map((m) => owners.filter((p) => p === m.port).length);
+  expect(perMaster).toEqual([2, 2, 2]);
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push(...(await store.enqueue([task(i)])).map((j) => j.id));
+  expect(new Set(ids.map(shardOf))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+});
+
+test('on a Cluster the store condition is every master\'s: one out of memory is out of memory', async () => {
+  const store = (await makeStore('cluster', 'shards-oom')) as RedisStore;
+  open.push(store);
+  expect(await store.condition()).toEqual({ condition: null, message: null });
+  const masters = await cluster().masters();
+  for (const m of masters) {
+    await cluster().cli(m.port, 'CONFIG', 'SET', 'maxmemory', '1');
+    try {
+      // whichever node a keyless INFO would go to, the full one speaks
+      for (let i = 0; i < 3; i++) expect((await store.condition()).condition).toBe('out of memory');
+    } finally {
+      await cluster().cli(m.port, 'CONFIG', 'SET', 'maxmemory', '0');
+    }
+  }
+  expect(await store.condition()).toEqual({ condition: null, message: null });
+});
