@@ -103,7 +103,7 @@ test('priorities as a worker with --concurrency 1 takes them: exact order, FIFO 
 }, 40_000);
 
 test('a delayed job is PENDING with its run_at and starts no sooner, by the server clock', async () => {
-  await startWorker('--concurrency', '1'); // one fetch loop: its wait is the due time's (two loops share one blocking connection)
+  await startWorker('--concurrency', '4');
   const { status, body } = await http<{ task_id: string }>('POST', `${base}/task`, { a: 2, b: 3, delay_ms: 1200 });
   expect(status).toBe(202);
   const job = (await http<{ state: string; run_at: string }>('GET', `${base}/jobs/${body.task_id}`)).body;
