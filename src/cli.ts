@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
 import { dlqCommand } from './commands/dlq';
+import { cancelCommand, queueCommand, queuesCommand } from './commands/jobctl';
 import { schedulesCommand } from './commands/schedules';
 import { healthcheckCommand } from './commands/healthcheck';
 import { botCommand } from './commands/bot';
@@ -37,6 +38,9 @@ export function buildProgram(): Command {
     .addCommand(datalakeCommand)
     .addCommand(abacusCommand)
     .addCommand(dlqCommand)
+    .addCommand(cancelCommand)
+    .addCommand(queuesCommand)
+    .addCommand(queueCommand)
     .addCommand(schedulesCommand)
     .addCommand(healthcheckCommand)
     .addCommand(tokensCommand);

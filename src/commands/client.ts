@@ -6,8 +6,9 @@ import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch
 import { JobFailedError, ReportedError } from '../core/errors';
 import type { JobView } from '../core/job';
 import { MATH_OPS } from '../core/math';
+import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
-import { apiOption, jsonOption, parseIntIn, parseNumber } from './options';
+import { apiOption, jsonOption, parseDuration, parseIntIn, parseIsoTime, parseNumber } from './options';
 import { caFromFlags, caOption } from './security-options';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
@@ -18,6 +19,33 @@ const giveUpOption = () =>
 
 /** the flags of waiting for a job: --timeout-ms and --give-up-after-ms */
 const withWaitFlags = (cmd: Command): Command => cmd.addOption(timeoutOption()).addOption(giveUpOption());
+
+/** the job options every submit takes: --delay or --at, --priority, --key, --timeout, --attempts, --queue */
+const withJobFlags = (cmd: Command): Command =>
+  cmd
+    .addOption(new Option('--delay <duration>', 'start no sooner than this from now: 5s, 2m, 1h, up to 30d').argParser(parseDuration('--delay', 0, MAX_DELAY_MS)).conflicts('at'))
+    .addOption(new Option('--at <iso>', 'start no sooner than this time (ISO 8601, at most 30 days ahead)').argParser(parseIsoTime('--at')))
+    .addOption(new Option('--priority <n>', `0 (most urgent) to 9; ${DEFAULT_PRIORITY} by default`).argParser(parseIntIn('--priority', MIN_PRIORITY, MAX_PRIORITY)))
+    .addOption(new Option('--key <key>', 'an idempotency key: submitting again with it answers the first job'))
+    .addOption(new Option('--timeout <duration>', 'abort an attempt that runs longer (then the retry policy applies): 30s, 5m').argParser(parseDuration('--timeout', 1, 86_400_000)))
+    .addOption(new Option('--attempts <n>', 'attempts before the job is DEAD').argParser(parseIntIn('--attempts', 1, 100)))
+    .addOption(new Option('--queue <name>', 'the queue (default: default)'));
+
+interface JobFlags {
+  delay?: number;
+  at?: string;
+  priority?: number;
+  key?: string;
+  timeout?: number;
+  attempts?: number;
+  queue?: string;
+}
+
+/** the job flags as the API's job options */
+function jobOptions(f: JobFlags): Record<string, unknown> {
+  const o = { delay_ms: f.delay, run_at: f.at, priority: f.priority, idempotency_key: f.key, timeout_ms: f.timeout, attempts: f.attempts, queue: f.queue };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
 
 const WATCH_EXIT_CODES = `
 Exit codes:
@@ -78,25 +106,25 @@ async function submitAndMaybeWatch(flags: WatchFlags, what: string, submit: (api
   ui.line(`watch it: wizard watch ${id}`);
 }
 
-const submitTask = withWaitFlags(clientCommand('task', 'submit a math task: a <op> b')
+const submitTask = withJobFlags(withWaitFlags(clientCommand('task', 'submit a math task: a <op> b')
   .requiredOption('--a <number>', 'first operand', parseNumber('--a'))
   .requiredOption('--b <number>', 'second operand', parseNumber('--b'))
   .addOption(new Option('--op <op>', 'operation').choices(MATH_OPS as unknown as string[]).default('add'))
-  .option('--watch', 'wait for the result (exit codes as wizard watch)'))
+  .option('--watch', 'wait for the result (exit codes as wizard watch)')))
   .action((flags) =>
     submitAndMaybeWatch(flags, 'task', async (api) => {
-      const body = await api.post<{ task_id: string; status: string }>('/task', { a: flags.a, b: flags.b, op: flags.op });
+      const body = await api.post<{ task_id: string; status: string }>('/task', { a: flags.a, b: flags.b, op: flags.op, ...jobOptions(flags) });
       return { id: body.task_id, status: body.status, body };
     }),
   );
 
-const submitPrimes = withWaitFlags(clientCommand('primes', 'count the primes <= n in chunks spread over the workers')
+const submitPrimes = withJobFlags(withWaitFlags(clientCommand('primes', 'count the primes <= n in chunks spread over the workers')
   .requiredOption('--n <n>', 'upper bound, 10000 to 10^12', parseIntIn('--n', PRIMES_MIN_N, PRIMES_MAX_N))
   .requiredOption('--chunks <k>', 'number of chunks, 1 to 128', parseIntIn('--chunks', 1, PRIMES_MAX_CHUNKS))
-  .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'))
+  .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)')))
   .action((flags) =>
     submitAndMaybeWatch(flags, 'prime count', async (api) => {
-      const body = await api.post<{ job_id: string; status: string }>('/api/count-primes', { n: flags.n, chunks: flags.chunks });
+      const body = await api.post<{ job_id: string; status: string }>('/api/count-primes', { n: flags.n, chunks: flags.chunks, ...jobOptions(flags) });
       return { id: body.job_id, status: body.status, body };
     }),
   );

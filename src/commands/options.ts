@@ -18,6 +18,30 @@ export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTE
   };
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** a duration: 500ms, 5s, 2m, 1h, 1d (or a number of ms), from min to max ms */
+export function parseDuration(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+    const ms = m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']) : NaN;
+    if (!Number.isFinite(ms) || ms < min || ms > max) {
+      throw new InvalidArgumentError(`${flag} must be a duration from ${min} ms to ${max} ms (500ms, 5s, 2m, 1h, 1d), got '${value}'`);
+    }
+    return ms;
+  };
+}
+
+/** an ISO 8601 time */
+export function parseIsoTime(flag: string) {
+  return (value: string): string => {
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(value) || Number.isNaN(Date.parse(value))) {
+      throw new InvalidArgumentError(`${flag} must be an ISO 8601 time with a zone, e.g. 2030-01-01T12:00:00Z, got '${value}'`);
+    }
+    return value;
+  };
+}
+
 export function parseNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);

@@ -132,7 +132,7 @@ export class TokenTable {
 
 const BOT_ROUTES = [/^POST \/bots\/(heartbeat|deregister)$/, /^POST \/jobs\/claim$/, /^POST \/jobs\/[^/]+\/(start|complete|fail)$/];
 const ADMIN_ROUTES = [/^POST \/jobs\/populate$/, /^POST \/jobs\/[^/]+\/retry$/, /^DELETE \/bots\/[^/]+$/, /^DELETE \/abacus\/sum$/, /^[A-Z]+ \/dlq(\/.*)?$/, /^(POST \/schedules|DELETE \/schedules\/[^/]+)$/];
-const SUBMIT_ROUTES = [/^POST \/task$/, /^POST \/api\/count-primes$/, /^POST \/abacus\/number$/];
+const SUBMIT_ROUTES = [/^POST \/task$/, /^POST \/api\/count-primes$/, /^POST \/abacus\/number$/, /^POST \/jobs$/, /^POST \/jobs\/[^/]+\/cancel$/];
 /** documentation pages, the API's description and the dashboard's libraries: no data, and a browser cannot send a token to load them */
 const PUBLIC_ROUTES = [/^GET \/healthz$/, /^GET \/openapi\.json$/, /^GET \/docs(\/.*)?$/, /^GET \/vendor\/[^/]+$/];
 

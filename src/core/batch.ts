@@ -5,7 +5,7 @@
  */
 import { ValidationError } from './errors';
 import type { NewJob } from './job';
-import { BATCH_TYPES, parseInput, simParams, taskBody } from './schemas';
+import { BATCH_TYPES, parseInput, simParams, taskParams } from './schemas';
 
 export { BATCH_TYPES };
 export type BatchType = (typeof BATCH_TYPES)[number];
@@ -38,7 +38,7 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   const given = s.params ?? {};
   const raw = type === 'sim' ? { duration_ms: s.processingDurationMs, failure_rate: s.failureRate, ...given } : given;
   try {
-    const params = parseInput(type === 'sim' ? simParams : taskBody, raw) as Record<string, unknown>;
+    const params = parseInput(type === 'sim' ? simParams : taskParams, raw) as Record<string, unknown>;
     return { size: s.size, type, params, queue: s.queue };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -1,5 +1,5 @@
 /**
- * The datalake: every finished top-level job (SUCCESS, FAILURE or DEAD) of a recorded type is
+ * The datalake: every finished top-level job (SUCCESS, FAILURE, DEAD or CANCELLED) of a recorded type is
  * appended once, in the same atomic step that finishes it, to the list of its UTC day. What it
  * records and how long it keeps days are cluster-wide settings kept in the store (README:
  * "Datalake"). Records are JSON objects with fixed fields, one per line when exported.

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'lease_lost'
+  | 'job_cancelled'
   | 'method_not_allowed'
   | 'payload_too_large'
   | 'unsupported_media_type'
@@ -68,8 +69,8 @@ export class UnprocessableError extends WizardError {
 }
 
 export class ConflictError extends WizardError {
-  constructor(message: string) {
-    super('conflict', message);
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super('conflict', message, details);
     this.name = 'ConflictError';
   }
 }
@@ -82,7 +83,14 @@ export class LeaseLostError extends WizardError {
   }
 }
 
-/** what keeps the store from serving: it cannot be reached (or answered too late), or it is out of memory */
+/** the job was cancelled (POST /jobs/:id/cancel): its holder's renewal, result or failure is refused (409) */
+export class JobCancelledError extends WizardError {
+  constructor(jobId: string) {
+    super('job_cancelled', `job ${jobId} was cancelled: its result is refused`);
+    this.name = 'JobCancelledError';
+  }
+}
+
 /** what keeps the store from serving: unreachable or answering too late; refusing writes at its maxmemory */
 export const STORE_CONDITIONS = ['unavailable', 'out of memory'] as const;
 export type StoreCondition = (typeof STORE_CONDITIONS)[number];
@@ -163,6 +171,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   lease_lost: 409,
+  job_cancelled: 409,
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -19,6 +19,8 @@ export interface HandlerSpec {
   policy: BackoffPolicy;
   /** CPU-bound: run it off the event loop (the worker's thread pool) */
   cpu: boolean;
+  /** how long an attempt may run when its job names no timeout_ms (ms) */
+  timeoutMs: (params: Record<string, unknown>) => number;
   run(params: Record<string, unknown>, ctx: HandlerContext): unknown | Promise<unknown>;
 }
 
@@ -67,16 +69,20 @@ export const HANDLERS: Record<Exclude<JobType, 'primes'>, HandlerSpec> = {
   task: {
     policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
     cpu: false,
+    timeoutMs: () => 30_000,
     run: (p) => compute(p as unknown as MathParams),
   },
   primes_chunk: {
     policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
     cpu: true,
+    timeoutMs: () => 10 * 60_000,
     run: (p) => countPrimesInRange(p.lo as number, p.hi as number),
   },
   sim: {
     policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
     cpu: false,
+    // the work takes duration_ms by design: a minute more than that
+    timeoutMs: (p) => Number(p.duration_ms ?? 0) + 60_000,
     run: (p, ctx) => simulateWork(p as unknown as SimParams, ctx),
   },
 };
@@ -84,6 +90,19 @@ export const HANDLERS: Record<Exclude<JobType, 'primes'>, HandlerSpec> = {
 export function handlerFor(type: JobType): HandlerSpec {
   if (type === 'primes') throw new Error('a prime-count parent job is never run itself: its chunks are');
   return HANDLERS[type];
+}
+
+/** how long an attempt of this job may run: its own timeout_ms, else its type's default (ms) */
+export function timeoutFor(job: Pick<Job, 'type' | 'params' | 'timeoutMs'>): number {
+  return job.timeoutMs ?? handlerFor(job.type).timeoutMs(job.params);
+}
+
+/** an attempt that ran past its timeout: it fails, and the retry policy applies */
+export class TimeoutError extends Error {
+  constructor(readonly ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
 }
 
 /** attempts a new job of this type gets */

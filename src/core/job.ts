@@ -6,13 +6,17 @@
  *      ▲          │  └────────────────────────┘
  *      └─ RETRY ◀─┘ (a failed attempt waiting for its backoff; or a reclaimed lease)
  *                 └─▶ DEAD (out of attempts: in the dead-letter queue)
+ *   any state that is not final ─▶ CANCELLED (POST /jobs/:id/cancel)
+ *
+ * A PENDING job may be delayed (run_at: no worker starts it before then, by Redis's clock) and
+ * has a priority (0..9, lower first, 5 by default).
  *
  * Seed-specific responses (/tasks/:id/status, /api/jobs/:id, /jobs/:id) are views of this record.
  */
-export const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD'] as const;
+export const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>(['SUCCESS', 'FAILURE', 'DEAD']);
+export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
 
 export function isFinal(state: JobState): boolean {
   return FINAL_STATES.has(state);
@@ -23,13 +27,14 @@ export function isJobState(s: unknown): s is JobState {
 }
 
 const TRANSITIONS: Record<JobState, readonly JobState[]> = {
-  PENDING: ['STARTED', 'FAILURE', 'DEAD'],
-  STARTED: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING'],
-  PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING'],
-  RETRY: ['STARTED', 'FAILURE', 'DEAD'],
+  PENDING: ['STARTED', 'FAILURE', 'DEAD', 'CANCELLED'],
+  STARTED: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
+  PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
+  RETRY: ['STARTED', 'FAILURE', 'DEAD', 'CANCELLED'],
   SUCCESS: [],
   FAILURE: [],
   DEAD: ['PENDING'], // retried by hand from the dead-letter queue
+  CANCELLED: [],
 };
 
 /** the state machine, as data: both store adapters (and the Lua scripts) follow it */
@@ -65,12 +70,25 @@ export interface Job {
   startedAt: number | null;
   finishedAt: number | null;
   updatedAt: number;
-  /** when a job in RETRY becomes ready again */
+  /** when a job in RETRY, or a delayed PENDING one, becomes ready */
   runAt: number | null;
+  /** 0..9, lower runs first */
+  priority: number;
+  /** an attempt running longer is aborted; null: the type's default */
+  timeoutMs: number | null;
+  /** the idempotency key it was created with */
+  idempotencyKey: string | null;
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
   slot?: string | null;
 }
+
+/** priorities: 0 (most urgent) to 9; 5 by default */
+export const MIN_PRIORITY = 0;
+export const MAX_PRIORITY = 9;
+export const DEFAULT_PRIORITY = 5;
+/** the longest delay a job may be given */
+export const MAX_DELAY_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** what a producer says about a new job; the store fills in the rest */
 export interface NewJob {
@@ -80,6 +98,13 @@ export interface NewJob {
   params: Record<string, unknown>;
   initiatedBy?: string | null;
   maxAttempts?: number;
+  /** 0..9 (DEFAULT_PRIORITY when unset) */
+  priority?: number;
+  /** not ready until this long after it is created (by the store's clock) */
+  delayMs?: number;
+  timeoutMs?: number;
+  /** a second create with this key, while the job is kept, creates nothing (Store.enqueue) */
+  idempotencyKey?: string;
 }
 
 export const DEFAULT_QUEUE = 'default';
@@ -114,6 +139,9 @@ export function jobView(job: Job) {
     finished_at: iso(job.finishedAt),
     updated_at: iso(job.updatedAt),
     run_at: iso(job.runAt),
+    priority: job.priority,
+    timeout_ms: job.timeoutMs,
+    idempotency_key: job.idempotencyKey,
     duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,

@@ -7,7 +7,7 @@
 import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
-import { JOB_STATES, JobState, JobType } from './job';
+import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from './job';
 import { MATH_OPS } from './math';
 
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from './limits';
@@ -40,25 +40,77 @@ function documentedAs<T extends z.ZodType>(schema: T, value: Record<string, unkn
 }
 
 /** a JSON object body with exactly these fields; an unknown field or a non-object is named as such */
-export function jsonBody<S extends z.ZodRawShape>(shape: S) {
-  const expected = `body must be a JSON object {${Object.keys(shape).join(', ')}}`;
+export function jsonBody<S extends z.ZodRawShape>(shape: S, shown: string[] = Object.keys(shape)) {
+  const expected = `body must be a JSON object {${shown.join(', ')}}`;
   return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : expected) });
 }
 
-export const countPrimesBody = jsonBody({
+/** a string of min..max characters whose every failure says so */
+export function boundedString(field: string, min: number, max: number) {
+  const msg = `${field} must be a string of ${min}-${max} characters`;
+  return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
+}
+
+const QUEUE_NAME = /^[\w.:-]{1,64}$/;
+const queueMsg = 'queue must be 1-64 letters, digits, _ . : -';
+export const queueName = z.string({ error: queueMsg }).regex(QUEUE_NAME, { error: queueMsg });
+
+/** the options every route that creates work takes (POST /jobs, /task, /api/count-primes) */
+export const jobOptionsShape = {
+  queue: queueName.optional(),
+  delay_ms: boundedInt('delay_ms', 0, MAX_DELAY_MS, '0', `${MAX_DELAY_MS} (30 days)`).optional(),
+  run_at: z.iso
+    .datetime({ offset: true, error: 'run_at must be an ISO 8601 time, e.g. 2030-01-01T12:00:00Z' })
+    .describe('when the job may start (by the store\'s clock), at most 30 days ahead; not with delay_ms')
+    .optional(),
+  priority: boundedInt('priority', MIN_PRIORITY, MAX_PRIORITY).optional(),
+  idempotency_key: boundedString('idempotency_key', 1, 200).optional(),
+  attempts: boundedInt('attempts', 1, 100).optional(),
+  timeout_ms: boundedInt('timeout_ms', 1, 86_400_000).optional(),
+};
+export type JobOptions = { [K in keyof typeof jobOptionsShape]?: z.infer<(typeof jobOptionsShape)[K]> };
+
+const countPrimesShape = {
   n: boundedInt('n', PRIMES_MIN_N, PRIMES_MAX_N, '10000', '10^12'),
   chunks: boundedInt('chunks', 1, PRIMES_MAX_CHUNKS),
-});
+};
+/** a prime count's params (POST /jobs with type primes) */
+export const countPrimesParams = jsonBody(countPrimesShape);
+export const countPrimesBody = jsonBody({ ...countPrimesShape, ...jobOptionsShape }, Object.keys(countPrimesShape));
 export type CountPrimesBody = z.infer<typeof countPrimesBody>;
 
 export const mathOp = z.enum(MATH_OPS, { error: `op must be one of ${MATH_OPS.join(', ')}` });
 
-export const taskBody = jsonBody({
+const taskShape = {
   a: finiteNumber('a'),
   b: finiteNumber('b'),
   op: mathOp.default('add'),
-});
+};
+/** a math task's params (POST /jobs with type task, a batch of tasks) */
+export const taskParams = jsonBody(taskShape);
+export const taskBody = jsonBody({ ...taskShape, ...jobOptionsShape }, Object.keys(taskShape));
 export type TaskBody = z.infer<typeof taskBody>;
+
+/** the job types POST /jobs makes */
+export const SUBMIT_TYPES = ['task', 'primes', 'sim'] as const satisfies readonly JobType[];
+
+/** POST /jobs: any job type, its params checked by that type's schema (submitParams) */
+export const submitBody = jsonBody({
+  type: z.enum(SUBMIT_TYPES, { error: `type must be one of ${SUBMIT_TYPES.join(', ')}` }),
+  params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }),
+  ...jobOptionsShape,
+});
+
+/** the options of a body that creates work, apart from its params */
+export function splitOptions<T extends JobOptions>(body: T): { options: JobOptions; rest: Omit<T, keyof JobOptions> } {
+  const options: JobOptions = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (k in jobOptionsShape) (options as Record<string, unknown>)[k] = v;
+    else rest[k] = v;
+  }
+  return { options, rest: rest as Omit<T, keyof JobOptions> };
+}
 
 /** seed 003: a JSON integer that is exact as a double (|number| <= 2^53-1) */
 export const abacusBody = jsonBody({
@@ -88,12 +140,6 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 }
 
 // ---- seed 004: batches, bots, the job listing, the datalake ----
-
-/** a string of min..max characters whose every failure says so */
-export function boundedString(field: string, min: number, max: number) {
-  const msg = `${field} must be a string of ${min}-${max} characters`;
-  return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
-}
 
 /** params of seed 004's simulated work */
 export const simParams = z.object({
@@ -139,7 +185,7 @@ const objectError = (shape: string) => (iss: { code: string; keys?: string[] }) 
 export const registerBotBody = z.strictObject({ name: boundedString('name', 1, 128).optional() }, { error: objectError('{name?}') });
 
 export const claimBody = z.strictObject(
-  { queue: z.string({ error: 'queue must be 1-64 letters, digits, _ . : -' }).regex(/^[\w.:-]{1,64}$/, { error: 'queue must be 1-64 letters, digits, _ . : -' }).optional() },
+  { queue: queueName.optional() },
   { error: objectError('{queue?}') },
 );
 
@@ -166,6 +212,9 @@ export const datalakeDayParams = z.object({
 
 /** a path parameter that names a job or a bot: any non-empty segment (an unknown one is a 404) */
 export const idParam = z.string().min(1);
+
+/** POST /queues/:name/pause and /resume: a queue's name */
+export const queueParams = z.object({ name: queueName });
 
 // ---- the dashboard's history ----
 

@@ -17,8 +17,8 @@
  */
 import os from 'node:os';
 import Piscina from 'piscina';
-import { LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
-import { failTarget, handlerFor, isPermanent } from '../core/handlers';
+import { JobCancelledError, LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
+import { failTarget, handlerFor, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
 import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
 import type { Completion, Store } from '../store/types';
@@ -90,7 +90,17 @@ interface Held {
   token: string;
   stop: Stop;
   done: Promise<void>;
+  /** when it started (this process's monotonic clock): only jobs running a while are looked at for a cancel */
+  since: number;
+  /** its attempt is aborted and fails when it runs longer than this (ms) */
+  timeoutMs: number;
 }
+
+/** how often held jobs are looked at for their timeout (ms) */
+const TIMEOUT_CHECK_MS = 100;
+
+/** how often the jobs held longer than this are looked at for a cancel (ms) */
+const CANCEL_CHECK_MS = 400;
 
 /**
  * A held job's stop switch: an AbortController made only when the handler asks for its signal
@@ -100,6 +110,15 @@ interface Held {
 class Stop {
   aborted = false;
   private controller: AbortController | null = null;
+  private onAbort: ((reason: unknown) => void) | null = null;
+
+  /** rejects with the reason once aborted: what a handler that ignores its signal is raced with */
+  get whenAborted(): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      if (this.aborted) reject(this.reason);
+      else this.onAbort = reject;
+    });
+  }
 
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
@@ -114,6 +133,11 @@ class Stop {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
+    this.onAbort?.(reason);
+  }
+
+  get why(): unknown {
+    return this.reason;
   }
 }
 
@@ -212,7 +236,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     let outcome: { ok: true; result: unknown; runMs: number | null } | { ok: false; err: unknown };
     const began = performance.now();
     try {
-      const { value, runMs } = await execute(job, stop);
+      // raced with the stop switch: a handler that ignores its signal does not keep the slot
+      const { value, runMs } = await Promise.race([execute(job, stop), stop.whenAborted]);
       outcome = { ok: true, result: value, runMs };
     } catch (err) {
       outcome = { ok: false, err };
@@ -220,7 +245,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       lane.executing--;
       lane.slotFreed?.();
     }
-    if (stop.aborted) return; // lease lost or forced stop: someone else will run it
+    if (stop.why instanceof TimeoutError) outcome = { ok: false, err: stop.why };
+    else if (stop.aborted) return; // cancelled, lease lost or forced stop: the store has it, or someone else will run it
     if (outcome.ok) {
       const { result, runMs } = outcome;
       const elapsedMs = performance.now() - began;
@@ -244,7 +270,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   const start = (job: Job, token: string, lane: Lane) => {
     const stop = new Stop();
-    const entry: Held = { job, token, stop, done: Promise.resolve() };
+    const entry: Held = { job, token, stop, done: Promise.resolve(), since: performance.now(), timeoutMs: timeoutFor(job) };
     held.set(job.id, entry);
     lane.executing++;
     entry.done = runJob(job, token, stop, lane).finally(() => held.delete(job.id));
@@ -345,13 +371,44 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         } catch (err) {
           // refused because the job was acknowledged meanwhile (the ack and this renewal crossed): nothing is lost
           if (held.get(h.job.id) !== h) return;
-          if (err instanceof LeaseLostError || err instanceof NotFoundError) {
+          if (err instanceof JobCancelledError) cancelled(h);
+          else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
             log.warn('lease lost: abandoning job', { job_id: h.job.id });
             h.stop.abort(err);
           } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
         }
       }),
     );
+  };
+
+  /** a held job was cancelled: its handler is aborted (a CPU-pool task with its thread); the store has ended it */
+  const cancelled = (h: Held) => {
+    if (h.stop.aborted) return;
+    log.info('job cancelled: aborting it', { job_id: h.job.id });
+    h.stop.abort(new JobCancelledError(h.job.id));
+  };
+
+  /** the jobs held a while are looked at for a cancel: one round trip, only while some run that long */
+  let checking = false;
+  const checkCancels = async () => {
+    const cutoff = performance.now() - CANCEL_CHECK_MS;
+    const long = [...held.values()].filter((h) => h.since <= cutoff && !h.stop.aborted);
+    if (long.length === 0 || checking) return;
+    checking = true;
+    try {
+      const ids = new Set(await store.cancelledAmong(long.map((h) => h.job.id)));
+      for (const h of long) if (ids.has(h.job.id) && held.get(h.job.id) === h) cancelled(h);
+    } catch (err) {
+      outage.failed(err);
+    } finally {
+      checking = false;
+    }
+  };
+
+  /** an attempt past its timeout is aborted (a CPU-pool task with its thread) and fails (runJob) */
+  const checkTimeouts = () => {
+    const now = performance.now();
+    for (const h of held.values()) if (!h.stop.aborted && now - h.since >= h.timeoutMs) h.stop.abort(new TimeoutError(h.timeoutMs));
   };
 
   const heartbeat = () =>
@@ -372,6 +429,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const timers = [
     setInterval(() => void renewAll(), Math.max(50, Math.floor(o.leaseMs / 3))),
     setInterval(() => void heartbeat(), o.heartbeatMs),
+    setInterval(() => void checkCancels(), CANCEL_CHECK_MS),
+    setInterval(checkTimeouts, TIMEOUT_CHECK_MS),
     setInterval(() => void reap(), Math.max(250, Math.floor(o.leaseMs / 4))),
   ];
   void heartbeat();

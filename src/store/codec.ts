@@ -2,7 +2,7 @@
 import type { Bot, BotStatus } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { DATALAKE_DEFAULTS } from '../core/datalake';
-import { Job, JobState, JobType } from '../core/job';
+import { DEFAULT_PRIORITY, Job, JobState, JobType } from '../core/job';
 import type { Schedule } from '../core/schedule';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
@@ -50,6 +50,9 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     finishedAt: num(f.finished_at),
     updatedAt: num(f.updated_at) ?? num(f.created_at) ?? 0,
     runAt: num(f.run_at),
+    priority: num(f.priority) ?? DEFAULT_PRIORITY,
+    timeoutMs: num(f.timeout_ms),
+    idempotencyKey: str(f.idem_key),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
   };
 }
@@ -88,7 +91,7 @@ export function decodeLakeDay(date: string, total: number, f: Record<string, str
  * what a claim answers for each job, in this order (lib.lua's claimFrom): the fields its consumer
  * cannot know. The rest follows from the claim itself (claimView).
  */
-export const CLAIM_FIELDS = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'token'] as const;
+export const CLAIM_FIELDS = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'timeout_ms', 'priority', 'token'] as const;
 
 /** what a claim knows of every job it takes */
 export interface ClaimContext {

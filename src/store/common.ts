@@ -2,11 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
-import { DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
+import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
 
 /** a new job's fields as the store writes them; enqueueJobs.lua takes them in this order */
-export const JOB_ROW_FIELDS = ['id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total'] as const;
+export const JOB_ROW_FIELDS = [
+  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key',
+] as const;
 
 export interface JobRow {
   id: string;
@@ -21,6 +23,12 @@ export interface JobRow {
   parent_id: string;
   chunk_index: string;
   total: string;
+  /** '' for DEFAULT_PRIORITY (nothing written: the default path stays as it was) */
+  priority: string;
+  /** '' or a delay (ms) from the store's time of the enqueue */
+  delay_ms: string;
+  timeout_ms: string;
+  idem_key: string;
 }
 
 export function jobRow(job: NewJob, link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {}): JobRow {
@@ -35,8 +43,26 @@ export function jobRow(job: NewJob, link: { parentId?: string; index?: number; t
     parent_id: link.parentId ?? '',
     chunk_index: link.index === undefined ? '' : String(link.index),
     total: link.total === undefined ? '' : String(link.total),
+    priority: job.priority === undefined || job.priority === DEFAULT_PRIORITY ? '' : String(job.priority),
+    delay_ms: job.delayMs ? String(Math.max(0, Math.round(job.delayMs))) : '',
+    timeout_ms: job.timeoutMs === undefined ? '' : String(job.timeoutMs),
+    idem_key: job.idempotencyKey ?? '',
   };
 }
+
+/** what an idempotency key's first use is compared with: the type and the params (keys sorted) */
+export function fingerprint(job: Pick<NewJob, 'type' | 'params'>): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify([job.type, sorted(job.params ?? {})]);
+}
+
+/** a second create with an idempotency key in use for other params */
+export const idempotencyConflict = (key: string, jobId: string) =>
+  new ConflictError(`idempotency_key '${key}' was used for job ${jobId} with other params`, [{ field: 'idempotency_key', message: `'${key}' is in use with other params (job ${jobId})` }]);
+
+/** a job a cancel cannot end: it has finished already */
+export const cancelConflict = (jobId: string, state: string) => new ConflictError(`job ${jobId} has finished (${state}): nothing to cancel`);
 
 /** a parent (not queued, total = number of children) and its queued children, linked */
 export function flowRows(flow: FlowSpec): JobRow[] {
@@ -58,7 +84,8 @@ export function newJobFields(j: JobRow, now: number): Record<string, string> {
     handled_by: '', checked_by: '', parent_id: j.parent_id, chunk_index: j.chunk_index,
     completed: j.total === '' ? '' : '0', total: j.total, token: '', lease_until: '',
     result: '', error: '', created_at: t, updated_at: t,
-    started_at: '', finished_at: '', run_at: '',
+    started_at: '', finished_at: '', run_at: j.delay_ms === '' ? '' : String(now + Number(j.delay_ms)),
+    priority: j.priority, timeout_ms: j.timeout_ms, idem_key: j.idem_key,
   };
 }
 
@@ -84,7 +111,10 @@ export function createdJob(r: JobRow, now: number): Job {
     startedAt: null,
     finishedAt: null,
     updatedAt: now,
-    runAt: null,
+    runAt: r.delay_ms === '' ? null : now + Number(r.delay_ms),
+    priority: r.priority === '' ? DEFAULT_PRIORITY : Number(r.priority),
+    timeoutMs: r.timeout_ms === '' ? null : Number(r.timeout_ms),
+    idempotencyKey: r.idem_key === '' ? null : r.idem_key,
   };
 }
 

@@ -46,6 +46,13 @@ export function keysAt(base: string) {
     chunkResults: (id: string) => `${base}job:${id}:results`,
     /** list: job ids ready to run (LPUSH in, RPOP out) */
     wait: (queue: string) => `${base}q:${queue}:wait`,
+    /** list: the job ids of priority p (0..9, not the default 5: that is `wait`) ready to run */
+    waitAt: (queue: string, p: number | string) => (String(p) === '5' ? `${base}q:${queue}:wait` : `${base}q:${queue}:wait:${p}`),
+    /**
+     * zset: the priorities other than the default whose wait lists may hold jobs (member and
+     * score: the priority), and the member 'paused' (score -1) while the queue is paused
+     */
+    ready: (queue: string) => `${base}q:${queue}:ready`,
     /** zset: held job id → lease deadline (ms) */
     active: (queue: string) => `${base}q:${queue}:active`,
     /** zset: job id → when it may run again (RETRY) */
@@ -73,6 +80,8 @@ export function keysAt(base: string) {
     lock: (name: string) => `${base}lock:${name}`,
     /** string with a TTL: a one-shot marker (a scheduler's batch slot: made once however many run) */
     once: (name: string) => `${base}once:${name}`,
+    /** hash {job, fp}: an idempotency key's job and its type and params; expires with the job's record */
+    idem: (key: string) => `${base}idem:${key}`,
     /** hash: schedule name → the schedule as JSON (core/schedule.ts) */
     schedules: `${base}schedules`,
     /** set: every queue a job was ever put on (the scheduler reaps them all) */

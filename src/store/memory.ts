@@ -12,15 +12,15 @@ import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
-import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
-import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob } from '../core/job';
+import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
 import { claimView, decodeBot, decodeJob, decodeSchedule, encodeSchedule } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from './common';
+import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from './common';
 import { MemoryLake } from './memory-lake';
 import type {
   BotsDown, ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult,
-  NodeInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, StoreState, Store, StoreOptions,
+  NodeInfo, QueueInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, StoreState, Store, StoreOptions, Submitted,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -32,7 +32,8 @@ type Waiter = (woken: boolean) => void;
 type StreamId = [ms: number, seq: number];
 
 interface Queue {
-  wait: string[]; // ids ready to run; [0] is the head (claimed next)
+  waits: string[][]; // per priority 0..9, ids ready to run; [0] is the head (claimed next)
+  paused: boolean;
   active: ZSet; // held id → lease deadline
   delayed: ZSet; // RETRY id → when it may run again
   marker: boolean; // the marker zset's one member: a pending wake-up
@@ -41,7 +42,11 @@ interface Queue {
 
 const RUNNABLE = new Set(['PENDING', 'RETRY']);
 const HELD = new Set(['STARTED', 'PROGRESS']);
-const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD']);
+const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
+
+/** a record's priority (its field is '' for the default) */
+const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);
+const waitingIn = (q: Queue): number => q.waits.reduce((n, w) => n + w.length, 0);
 const MAX_EVENTS = 100_000; // XADD MAXLEN
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -111,6 +116,8 @@ export class MemoryStore implements Store {
   /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
   private readonly knownQueueNames = new Set<string>();
   private readonly onceKeys = new Map<string, number>();
+  /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
+  private readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
   /** name → the schedule as JSON (the schedules hash) */
   private readonly schedules = new Map<string, string>();
   private readonly botRecs = new Map<string, Rec>();
@@ -169,7 +176,9 @@ export class MemoryStore implements Store {
   }
 
   private queue(name: string): Queue {
-    return getOr(this.queues, name, () => ({ wait: [], active: new Map(), delayed: new Map(), marker: false, waiters: [] }));
+    return getOr(this.queues, name, () => ({
+      waits: Array.from({ length: MAX_PRIORITY + 1 }, () => []), paused: false, active: new Map(), delayed: new Map(), marker: false, waiters: [],
+    }));
   }
 
   private stateIndex(state: string): ZSet {
@@ -224,9 +233,17 @@ export class MemoryStore implements Store {
     else this.emit(id, to);
   }
 
-  private requeueAtHead(id: string, queue: string): void {
-    this.queue(queue).wait.unshift(id);
-    this.signal(queue);
+  private requeueAtHead(id: string, rec: Rec): void {
+    this.queue(rec.queue).waits[priorityOf(rec)].unshift(id);
+    this.signal(rec.queue);
+  }
+
+  /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
+  private unqueue(id: string, rec: Rec): void {
+    const q = this.queue(rec.queue);
+    const p = priorityOf(rec);
+    q.waits[p] = q.waits[p].filter((w) => w !== id);
+    q.delayed.delete(id);
   }
 
   /** fields that end a hold: the token and lease are cleared ('' means not held) */
@@ -239,7 +256,11 @@ export class MemoryStore implements Store {
     this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
     if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
-    else this.expiry.set(id, this.at + this.options.resultTtlMs);
+    else {
+      this.expiry.set(id, this.at + this.options.resultTtlMs);
+      const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
+      if (idem) idem.until = this.at + this.options.resultTtlMs; // the key lives as long as the record
+    }
     this.lake.append(id, rec, to, this.at, extra);
   }
 
@@ -249,15 +270,16 @@ export class MemoryStore implements Store {
     const parent = parentId ? this.rec(parentId) : undefined;
     if (!parent || FINAL.has(parent.state)) return;
     this.finish(parentId, parent, 'FAILURE', { error: `chunk ${child.chunk_index} failed: ${reason}` });
-    for (const sibling of [...(this.children.get(parentId) ?? [])]) {
-      const s = this.rec(sibling);
-      if (!s || FINAL.has(s.state)) continue;
-      if (RUNNABLE.has(s.state)) {
-        const q = this.queue(s.queue);
-        q.wait = q.wait.filter((w) => w !== sibling); // LREM
-        q.delayed.delete(sibling);
-      }
-      this.finish(sibling, s, 'FAILURE', { error: `cancelled: parent job ${parentId} failed` }); // a held one: unleased, its token cleared
+    this.endChunks(parentId, 'FAILURE', `cancelled: parent job ${parentId} failed`);
+  }
+
+  /** lib.lua's endChunks: a parent's unfinished chunks, waiting or held, end `to` */
+  private endChunks(parentId: string, to: JobState, reason: string): void {
+    for (const chunk of [...(this.children.get(parentId) ?? [])]) {
+      const c = this.rec(chunk);
+      if (!c || FINAL.has(c.state)) continue;
+      if (RUNNABLE.has(c.state)) this.unqueue(chunk, c);
+      this.finish(chunk, c, to, { error: reason }); // a held one: unleased, its token cleared
     }
   }
 
@@ -265,14 +287,14 @@ export class MemoryStore implements Store {
   private holder(id: string, token: string): Rec {
     const rec = this.rec(id);
     if (!rec) throw new NotFoundError(`job ${id} not found`);
-    if (!rec.token || rec.token !== token) throw new LeaseLostError(id);
+    if (!rec.token || rec.token !== token) throw rec.state === 'CANCELLED' ? new JobCancelledError(id) : new LeaseLostError(id);
     return rec;
   }
 
   // ---- enqueueJobs.lua ----
 
   /** write new jobs; answers them as created, like the Redis adapter */
-  private insert(rows: JobRow[]): Job[] {
+  private insert(rows: JobRow[], idem?: { key: string; fp: string }): Job[] {
     const now = this.step();
     for (const j of rows) {
       // HSET: an existing record keeps the fields not named here (and its TTL)
@@ -285,12 +307,15 @@ export class MemoryStore implements Store {
         getOr(this.children, j.parent_id, () => []).push(j.id);
       }
       if (j.queue !== '') {
-        this.queue(j.queue).wait.push(j.id);
+        const q = this.queue(j.queue);
+        if (j.delay_ms !== '' && Number(j.delay_ms) > 0) q.delayed.set(j.id, now + Number(j.delay_ms));
+        else q.waits[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
         this.knownQueueNames.add(j.queue);
         this.signal(j.queue);
       }
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
     }
+    if (idem) this.idemKeys.set(idem.key, { jobId: rows[0].id, fp: idem.fp, until: null }); // enqueueJobs.lua's HSET idem
     return rows.map((r) => createdJob(r, now));
   }
 
@@ -315,13 +340,19 @@ export class MemoryStore implements Store {
   private claimFrom(queue: string, opts: ClaimOptions, base: string): ClaimResult {
     const now = this.at;
     const q = this.queue(queue);
+    if (q.paused) return { jobs: [], nextRunAt: null, now };
     for (const id of zrangeByScore(q.delayed, now, 1000).reverse()) {
       q.delayed.delete(id);
-      q.wait.unshift(id);
+      const rec = this.rec(id);
+      if (rec?.state === 'PENDING') rec.run_at = ''; // a delayed job is due (a retry keeps its run_at until it is claimed)
+      q.waits[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
     }
     const jobs: ClaimedJob[] = [];
-    while (jobs.length < opts.max && q.wait.length > 0) {
-      const id = q.wait.shift()!;
+    // the most urgent non-empty wait list first, FIFO within it
+    const nextReady = () => q.waits.find((w) => w.length > 0)?.shift();
+    while (jobs.length < opts.max) {
+      const id = nextReady();
+      if (id === undefined) break;
       const rec = this.rec(id);
       if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
       const token = `${base}.${jobs.length + 1}`;
@@ -334,7 +365,7 @@ export class MemoryStore implements Store {
       if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
       jobs.push({ token, job: claimView(rec, { queue, consumer: opts.consumer, now }) });
     }
-    if (q.wait.length > 0) this.signal(queue);
+    if (waitingIn(q) > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];
     return { jobs, nextRunAt: next ? next[1] : null, now };
   }
@@ -421,7 +452,7 @@ export class MemoryStore implements Store {
     const runAt = now + target.delayMs;
     this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(runAt) }));
     q.active.delete(jobId);
-    if (runAt <= now) this.requeueAtHead(jobId, rec.queue);
+    if (runAt <= now) this.requeueAtHead(jobId, rec);
     else q.delayed.set(jobId, runAt);
   }
 
@@ -434,7 +465,7 @@ export class MemoryStore implements Store {
   private releaseHeld(jobId: string, rec: Rec): void {
     this.setState(jobId, rec, 'PENDING', this.released({ attempts: String(Number(rec.attempts) - 1), handled_by: '' }));
     this.queue(rec.queue).active.delete(jobId);
-    this.requeueAtHead(jobId, rec.queue);
+    this.requeueAtHead(jobId, rec);
   }
 
   /** lib.lua's reclaim: take a held job back from a holder that is gone (RETRY, or DEAD) */
@@ -447,7 +478,7 @@ export class MemoryStore implements Store {
     }
     this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(this.at) }));
     this.queue(rec.queue).active.delete(id);
-    this.requeueAtHead(id, rec.queue);
+    this.requeueAtHead(id, rec);
     return 'RETRY';
   }
 
@@ -467,7 +498,7 @@ export class MemoryStore implements Store {
       else result.requeued.push(id);
     }
     // housekeeping (up to 10 × limit ids): expired jobs leave the indexes, old events the log
-    for (const s of ['SUCCESS', 'FAILURE']) {
+    for (const s of ['SUCCESS', 'FAILURE', 'CANCELLED']) {
       for (const id of zrangeByScore(this.stateIndex(s), now - this.options.resultTtlMs, limit * 10)) {
         this.stateIndex(s).delete(id);
         this.allJobs.delete(id);
@@ -531,7 +562,9 @@ export class MemoryStore implements Store {
   /** lib.lua's requeueAnew: a finished job back at the tail of its queue as if new */
   private requeueAnew(jobId: string, rec: Rec): Job {
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
-    this.queue(rec.queue).wait.push(jobId);
+    const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
+    if (idem) idem.until = null; // the key lives as long as the job again
+    this.queue(rec.queue).waits[priorityOf(rec)].push(jobId);
     this.signal(rec.queue);
     return decodeJob(rec);
   }
@@ -559,7 +592,56 @@ export class MemoryStore implements Store {
 
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
     const q = this.queues.get(queue);
-    return { waiting: q?.wait.length ?? 0, active: q?.active.size ?? 0, delayed: q?.delayed.size ?? 0 };
+    return { waiting: q ? waitingIn(q) : 0, active: q?.active.size ?? 0, delayed: q?.delayed.size ?? 0 };
+  }
+
+  async pauseQueue(queue: string): Promise<void> {
+    this.queue(queue).paused = true;
+    this.knownQueueNames.add(queue);
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    this.queue(queue).paused = false;
+    this.signal(queue);
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    return Promise.all([...this.knownQueueNames].sort().map(async (name) => ({ name, ...(await this.queueDepth(name)), paused: this.queues.get(name)?.paused ?? false })));
+  }
+
+  // ---- enqueueJobs.lua with an idempotency key, cancelJob.lua ----
+
+  async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const first = 'parent' in work ? work.parent : work;
+    const rows = 'parent' in work ? flowRows(work) : [jobRow(work)];
+    const key = first.idempotencyKey;
+    if (key) {
+      const used = this.idemKeys.get(key);
+      const job = used && (used.until === null || this.clock() <= used.until) ? this.rec(used.jobId) : undefined;
+      if (used && job) {
+        if (used.fp !== fingerprint(first)) throw idempotencyConflict(key, used.jobId);
+        return { job: decodeJob(job), children: [], existing: true };
+      }
+    }
+    const [job, ...children] = this.insert(rows, key ? { key, fp: fingerprint(first) } : undefined);
+    return { job, children, existing: false };
+  }
+
+  async cancel(jobId: string): Promise<Job> {
+    this.step();
+    let id = jobId;
+    let rec = this.rec(id);
+    if (rec && rec.parent_id !== '') rec = this.rec((id = rec.parent_id));
+    if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+    if (FINAL.has(rec.state)) throw cancelConflict(jobId, rec.state);
+    if (RUNNABLE.has(rec.state) && rec.queue !== '') this.unqueue(id, rec);
+    this.finish(id, rec, 'CANCELLED', { error: 'cancelled' });
+    if (rec.total !== '') this.endChunks(id, 'CANCELLED', `cancelled: parent job ${id} was cancelled`);
+    return decodeJob(rec);
+  }
+
+  async cancelledAmong(jobIds: string[]): Promise<string[]> {
+    return jobIds.filter((id) => this.rec(id)?.state === 'CANCELLED');
   }
 
   // ---- events ----
@@ -657,7 +739,7 @@ export class MemoryStore implements Store {
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
     const count = (state: JobState) => [...this.stateIndex(state).values()].filter((at) => at >= sinceMs).length;
-    return { SUCCESS: count('SUCCESS'), FAILURE: count('FAILURE'), DEAD: count('DEAD') };
+    return { SUCCESS: count('SUCCESS'), FAILURE: count('FAILURE'), DEAD: count('DEAD'), CANCELLED: count('CANCELLED') };
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {
@@ -684,7 +766,9 @@ export class MemoryStore implements Store {
     const bot = this.botRecs.get(botId);
     if (!bot) throw botErrors.unknown(botId);
     if (bot.current_job !== jobId) {
-      if (!this.rec(jobId)) throw new NotFoundError(`job ${jobId} not found`);
+      const rec = this.rec(jobId);
+      if (!rec) throw new NotFoundError(`job ${jobId} not found`);
+      if (rec.state === 'CANCELLED') throw new JobCancelledError(jobId); // forgotten at a heartbeat: still said as cancelled
       throw botErrors.notHolder(botId, jobId);
     }
     return bot.job_token;

@@ -7,20 +7,20 @@
  * off and resume on their own. An out-of-memory Redis is a store condition too
  * (StoreOutOfMemoryError): every script is refused whole before it runs, reads go on.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createClient, DisconnectsClientError, ErrorReply, WatchError } from 'redis';
 import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
 } from '../core/abacus';
-import { Job, JOB_STATES, JobState, NewJob } from '../core/job';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, MIN_PRIORITY, NewJob } from '../core/job';
 import { DEFAULT_BOT_QUEUE } from '../core/batch';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
-import { ConflictError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
+import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import type { HistoryBucket } from '../core/history';
 import type { Schedule } from '../core/schedule';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from './codec';
-import { botErrors, createdJob, flowRows, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
+import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
 import { ClusterLink, clusterUnavailable, seedUrls } from './cluster';
 import { keysAt, redisKeys, RedisKeys, shardIdPrefix, shardOfJob, tagBase } from './keys';
 import { Client, Link } from './link';
@@ -30,7 +30,7 @@ import { SentinelMaster, urlAt } from './sentinel';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
   BotsDown, Durability, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
-  RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState,
+  QueueInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState, Submitted,
 } from './types';
 import { DEFAULT_STORE_OPTIONS } from './types';
 
@@ -45,6 +45,7 @@ const OUT_OF_RANGE = -5;
 const NOT_HOLDER = -6;
 const BOT_MISSING = -7;
 const BOT_BUSY = -8;
+const CANCELLED = -9;
 
 /** connections of their own for durable writes: a WAIT blocks its connection until a replica answers */
 const DURABLE_CONNECTIONS = 4;
@@ -111,6 +112,14 @@ if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'shards', ARGV[1]) end
 return redis.call('HMGET', KEYS[1], 'shards', 'shard_tags')`;
 /** the datalake settings every shard's config carries a copy of (lib.lua reads its own shard's) */
 const LAKE_FIELDS = ['datalake', 'datalake_retention_days'];
+/** how long a look at every shard's most urgent priority orders the claims (ms) */
+const URGENCY_MS = 100;
+
+/** the shard of an idempotency key: its hash, so every node looks for the key in one place */
+function keyShard(key: string, shards: number): number {
+  return shards <= 1 ? 0 : createHash('sha1').update(key).digest().readUInt32BE(0) % shards;
+}
+
 /** how often a role reads the shard layout again (another role may have changed it) */
 const LAYOUT_EVERY_MS = 2000;
 
@@ -184,6 +193,8 @@ export class RedisStore implements Store {
   private shardCount = 1;
   private nextShard = Math.floor(Math.random() * 1024);
   private claimCursor = Math.floor(Math.random() * 1024);
+  /** per queue: each shard's most urgent waiting priority, and when that was looked at (urgentOrder) */
+  private readonly urgency = new Map<string, { at: number; ranks: number[] }>();
   private readonly groups: Record<Group, RedisKeys>;
   private layoutTimer: NodeJS.Timeout | null = null;
   /** the slot of the abacus (a Cluster's optimistic adds WATCH it on its master) */
@@ -507,6 +518,7 @@ export class RedisStore implements Store {
     if (code === OK) return null;
     if (code === MISSING) return new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) return new LeaseLostError(jobId);
+    if (code === CANCELLED) return new JobCancelledError(jobId);
     if (code === CONFLICT) return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     if (code === BAD_RESULT) return new ValidationError(`the result of chunk ${jobId} must be a number`);
     return new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
@@ -526,7 +538,7 @@ export class RedisStore implements Store {
 
   /** write new jobs in one shard; answers them as created at Redis's time (a worker may already have claimed them) */
   private async insert(rows: JobRow[], shard: number): Promise<Job[]> {
-    const [, now] = await this.run<[number, string]>('enqueueJobs', rowArgs(rows), this.shardKeys(shard), true);
+    const [, now] = await this.run<[number, string]>('enqueueJobs', ['', '', ...rowArgs(rows)], this.shardKeys(shard), true);
     return rows.map((r) => createdJob(r, Number(now)));
   }
 
@@ -547,8 +559,94 @@ export class RedisStore implements Store {
     return { parent, children };
   }
 
-  claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    return this.claimIn(queue, opts, this.claimOrder());
+  /**
+   * one job or one flow in one shard. With an idempotency key the shard is the key's (hashed:
+   * every node that is given the key looks in the one place it can be, and the enqueue script
+   * checks and sets it with the job, atomically); the bot queue's jobs stay in shard 0
+   */
+  async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const first = 'parent' in work ? work.parent : work;
+    const key = first.idempotencyKey ?? '';
+    const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
+    const shard = key && queue !== (this.options.botQueue ?? DEFAULT_BOT_QUEUE) ? keyShard(key, this.shardCount) : this.pickShard(queue);
+    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? RedisStore.newId(shard) });
+    const rows = 'parent' in work ? flowRows({ parent: withId(work.parent), children: work.children.map(withId) }) : [jobRow(withId(work))];
+    const [, now, existingId, , same] = await this.run<[number, string, string?, string?, number?]>(
+      'enqueueJobs', [key, key ? fingerprint(first) : '', ...rowArgs(rows)], this.shardKeys(shard), true,
+    );
+    if (existingId === undefined) {
+      const [job, ...children] = rows.map((r) => createdJob(r, Number(now)));
+      return { job, children, existing: false };
+    }
+    if (same !== 1) throw idempotencyConflict(key, existingId);
+    const job = await this.getJob(existingId);
+    if (!job) throw new NotFoundError(`job ${existingId} not found`);
+    return { job, children: [], existing: true };
+  }
+
+  /** in the job's shard (a prime count and its chunks share one) */
+  async cancel(jobId: string): Promise<Job> {
+    const [code, detail] = await this.run<[number, string?]>('cancelJob', [jobId], this.at(jobId), true);
+    if (code === CONFLICT) throw cancelConflict(jobId, String(detail));
+    this.checkCode(code, jobId);
+    return (await this.getJob(String(detail)))!;
+  }
+
+  async cancelledAmong(jobIds: string[]): Promise<string[]> {
+    const states = await Promise.all(jobIds.map((id) => this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])));
+    return jobIds.filter((_, i) => states[i] === 'CANCELLED');
+  }
+
+  /** the paused flag is the member 'paused' of the queue's ready set in every shard (lib.lua's claimFrom reads it with the priorities) */
+  async pauseQueue(queue: string): Promise<void> {
+    await Promise.all([...this.shards.map((k) => this.durable(['ZADD', k.ready(queue), -1, 'paused'])), this.cmd(['SADD', this.keys.queues, queue])]);
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    await this.perShard((k) => this.durable(['ZREM', k.ready(queue), 'paused']));
+    await this.perShard((k) => this.cmd(['ZADD', k.marker(queue), 0, 'm']));
+  }
+
+  /** paused as shard 0 says (pause and resume set every shard) */
+  async listQueues(): Promise<QueueInfo[]> {
+    const names = await this.knownQueues();
+    return Promise.all(
+      names.map(async (name) => {
+        const [depth, paused] = await Promise.all([this.queueDepth(name), this.cmd<string | null>(['ZSCORE', this.keys.ready(name), 'paused'])]);
+        return { name, ...depth, paused: paused !== null };
+      }),
+    );
+  }
+
+  /** every wait list of a queue in a shard, most urgent first */
+  private static waitLists(k: RedisKeys, queue: string): string[] {
+    const lists: string[] = [];
+    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) lists.push(p === DEFAULT_PRIORITY ? k.wait(queue) : k.waitAt(queue, p));
+    return lists;
+  }
+
+  /**
+   * the shards in the order one claim tries them: the most urgent first (each shard's most urgent
+   * waiting priority, as looked at in the last URGENCY_MS), from a rotating start among equals
+   */
+  private async urgentOrder(queue: string): Promise<number[]> {
+    const order = this.claimOrder();
+    if (order.length === 1) return order;
+    let u = this.urgency.get(queue);
+    if (!u || Date.now() - u.at > URGENCY_MS) {
+      const ranks = await this.perShard(async (k) => {
+        const [ready, waiting] = await Promise.all([this.cmd<string[]>(['ZRANGE', k.ready(queue), 0, 1, 'WITHSCORES']), this.cmd<number>(['LLEN', k.wait(queue)])]);
+        const urgent = ready[0] === 'paused' ? ready[2] : ready[0];
+        return Math.min(urgent === undefined ? MAX_PRIORITY + 1 : Number(urgent), waiting > 0 ? DEFAULT_PRIORITY : MAX_PRIORITY + 1);
+      });
+      this.urgency.set(queue, (u = { at: Date.now(), ranks }));
+    }
+    const ranks = u.ranks;
+    return order.sort((a, b) => (ranks[a] ?? MAX_PRIORITY) - (ranks[b] ?? MAX_PRIORITY)); // stable: the rotation among equals
+  }
+
+  async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
+    return this.claimIn(queue, opts, await this.urgentOrder(queue));
   }
 
   /**
@@ -557,7 +655,7 @@ export class RedisStore implements Store {
    * next ones while slots are left. With one shard this is one script, as it always was.
    */
   async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
-    const [first, ...rest] = this.claimOrder();
+    const [first, ...rest] = await this.urgentOrder(queue);
     const byShard = groupByShard(completions);
     const mine = byShard.get(first) ?? [];
     byShard.delete(first);
@@ -844,11 +942,15 @@ export class RedisStore implements Store {
     const fromQueue = async (queue: string): Promise<Found[]> => {
       if (state === 'STARTED') return inState(await this.cmd<string[]>(['ZRANGE', k.active(queue), 0, -1]));
       const matches: Found[] = [];
-      for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
-        const ids = await this.cmd<string[]>(['LRANGE', k.wait(queue), from, from + pageSize - 1]);
-        if (ids.length === 0) break;
-        matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
+      for (const list of RedisStore.waitLists(k, queue)) {
+        for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
+          const ids = await this.cmd<string[]>(['LRANGE', list, from, from + pageSize - 1]);
+          if (ids.length === 0) break;
+          matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
+        }
       }
+      // delayed PENDING jobs wait in the delayed set
+      if (state === 'PENDING') matches.push(...(await inState(await this.cmd<string[]>(['ZRANGE', k.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))));
       return matches;
     };
     if (want > 0) for (const matches of await Promise.all(queues.map(fromQueue))) found.push(...matches);
@@ -858,7 +960,7 @@ export class RedisStore implements Store {
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
     const per = await this.perShard((k) =>
       Promise.all([
-        this.cmd<number>(['LLEN', k.wait(queue)]),
+        Promise.all(RedisStore.waitLists(k, queue).map((list) => this.cmd<number>(['LLEN', list]))).then((ls) => ls.reduce((a, b) => a + b, 0)),
         this.cmd<number>(['ZCARD', k.active(queue)]),
         this.cmd<number>(['ZCARD', k.delayed(queue)]),
       ]),
@@ -974,10 +1076,10 @@ export class RedisStore implements Store {
   }
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
-    const states = ['SUCCESS', 'FAILURE', 'DEAD'] as const;
+    const states = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'] as const;
     const per = await this.perShard((k) => Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', k.state(st), sinceMs, '+inf']))));
     const sum = (i: number) => per.reduce((t, c) => t + c[i], 0);
-    return { SUCCESS: sum(0), FAILURE: sum(1), DEAD: sum(2) };
+    return { SUCCESS: sum(0), FAILURE: sum(1), DEAD: sum(2), CANCELLED: sum(3) };
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -50,6 +50,7 @@ export const SCRIPT_NAMES = [
   'heartbeatNode',
   'liveNodes',
   'releaseLostClaim',
+  'cancelJob',
   'recordHistory',
   'readHistory',
   'retryFailedJob',

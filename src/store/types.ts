@@ -198,7 +198,22 @@ export interface BotsDown {
   reclaimed: string[];
 }
 
-export type FinishedCounts = Record<'SUCCESS' | 'FAILURE' | 'DEAD', number>;
+export type FinishedCounts = Record<'SUCCESS' | 'FAILURE' | 'DEAD' | 'CANCELLED', number>;
+
+/** what submit made: the job (a flow's parent) and its children; existing: its idempotency key was in use, nothing was made */
+export interface Submitted {
+  job: Job;
+  children: Job[];
+  existing: boolean;
+}
+
+export interface QueueInfo {
+  name: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  paused: boolean;
+}
 
 export interface Store {
   readonly kind: 'redis' | 'memory';
@@ -210,6 +225,27 @@ export interface Store {
   enqueue(jobs: NewJob[]): Promise<Job[]>;
   /** create a parent that is not queued itself and its children, which are; in one atomic step */
   enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }>;
+  /**
+   * enqueue one job or one flow under the job's (the parent's) idempotency key, in one atomic
+   * step: while a job made with that key is kept, nothing is made and that job is answered
+   * (existing), or, for another type or other params, a ConflictError naming the key. The key
+   * lives as long as that job's record (resultTtlMs after it finishes).
+   */
+  submit(work: NewJob | FlowSpec): Promise<Submitted>;
+  /**
+   * end a job that has not finished as CANCELLED (a chunk's id: its prime count): waiting or
+   * delayed, it never runs; held, its holder's renewal, result or failure is refused with a
+   * JobCancelledError; a prime count's unfinished chunks are cancelled with it. A finished job is
+   * a ConflictError, an unknown one a NotFoundError. Answers the job as it is now.
+   */
+  cancel(jobId: string): Promise<Job>;
+  /** those of these jobs that were cancelled (a worker looks at the jobs it holds) */
+  cancelledAmong(jobIds: string[]): Promise<string[]>;
+  /** a paused queue gives no work to workers or bots until it is resumed; running jobs finish */
+  pauseQueue(queue: string): Promise<void>;
+  resumeQueue(queue: string): Promise<void>;
+  /** every known queue with its depth and whether it is paused */
+  listQueues(): Promise<QueueInfo[]>;
   claim(queue: string, opts: ClaimOptions): Promise<ClaimResult>;
   /** block until the queue may have work or timeoutMs passes (true when woken by work) */
   waitForWork(queue: string, timeoutMs: number): Promise<boolean>;

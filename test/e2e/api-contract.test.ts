@@ -61,7 +61,9 @@ function sample(key: string, r: Rand): { path: string; init: RequestInit } {
   const path = route.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(paramText(r, params.find((p) => p.name === name)!.schema)));
   const query = params.filter((p) => p.in === 'query' && p.required).map((p) => `${p.name}=${encodeURIComponent(paramText(r, p.schema))}`).join('&');
   const schema = op.requestBody?.content['application/json'].schema;
-  const init: RequestInit = method !== 'GET' && schema ? json(valid(r, schema)) : {};
+  const body = method !== 'GET' && schema ? (valid(r, schema) as Record<string, unknown>) : undefined;
+  if (body && typeof body === 'object' && body.delay_ms !== undefined) delete body.run_at; // the one rule across fields: one of them
+  const init: RequestInit = body !== undefined ? json(body) : {};
   return { path: query ? `${path}?${query}` : path, init };
 }
 
@@ -98,6 +100,21 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /jobs/:id', A, `/jobs/${count.job_id}`);
   await check('GET /jobs', A, '/jobs?status=success&limit=5');
   await check('GET /datalake/export/:date', A, `/datalake/export/${new Date().toISOString().slice(0, 10)}`);
+
+  // job control: a delayed job of priority 2 made once under a key, cancelled; the queues, one paused and resumed
+  const options = { type: 'task', params: { a: 1, b: 2 }, delay_ms: 60_000, priority: 2 };
+  const made = (await check('POST /jobs', A, '/jobs', json(options, { 'idempotency-key': 'contract-1' }))).json as { job_id: string; status: string };
+  expect(made.status).toBe('PENDING');
+  const again = await check('POST /jobs', A, '/jobs', json(options, { 'idempotency-key': 'contract-1' }));
+  expect([again.status, (again.json as { job_id: string }).job_id]).toEqual([200, made.job_id]);
+  expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, idempotency_key: 'contract-2', priority: 1 }))).status).toBe(202);
+  expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, idempotency_key: 'contract-2' }))).status).toBe(200);
+  expect((await check('POST /api/count-primes', A, '/api/count-primes', json({ n: 20_000, chunks: 1, idempotency_key: 'contract-3' }))).status).toBe(202);
+  expect((await check('POST /api/count-primes', A, '/api/count-primes', json({ n: 20_000, chunks: 1, idempotency_key: 'contract-3' }))).status).toBe(200);
+  expect(((await check('POST /jobs/:id/cancel', A, `/jobs/${made.job_id}/cancel`, { method: 'POST' })).json as { state: string }).state).toBe('CANCELLED');
+  await check('GET /queues', A, '/queues');
+  expect(((await check('POST /queues/:name/pause', A, '/queues/contract-q/pause', { method: 'POST', headers: admin })).json as { paused: boolean }).paused).toBe(true);
+  expect(((await check('POST /queues/:name/resume', A, '/queues/contract-q/resume', { method: 'POST', headers: admin })).json as { paused: boolean }).paused).toBe(false);
 
   await check('POST /abacus/number', A, '/abacus/number', json({ number: 5 }));
   await check('DELETE /abacus/sum', A, '/abacus/sum', { headers: admin });
@@ -150,13 +167,18 @@ test('4xx answers are the document\'s: bad bodies and queries, unknown ids, a li
     ['GET /jobs', '/jobs?limit=0', {}],
     ['GET /dlq', '/dlq?offset=-1', { headers: admin }],
     ['GET /datalake/export/:date', '/datalake/export/2026-02-30', {}],
+    ['POST /jobs', '/jobs', json({ type: 'task', params: { a: 1 } })],
+    ['POST /jobs', '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, priority: 10 })],
+    ['POST /jobs', '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, delay_ms: 5, run_at: '2030-01-01T00:00:00Z' })],
+    ['POST /queues/:name/pause', '/queues/bad%20name/pause', { headers: admin }],
   ] as const;
   for (const [key, path, init] of bad) expect([key, (await check(key, A, path, { method: key.split(' ')[0], ...init })).status]).toEqual([key, 400]);
 
   for (const key of KEYS.filter((k) => k.includes('/:id'))) {
     const res = await check(key, A, key.split(' ')[1].replace(':id', 'no-such-id'), { headers: admin, method: key.split(' ')[0] });
-    // a bot route asks for the bot first; retry is an admin route, and the admin token is sent
-    expect([key, res.status]).toEqual([key, key.includes('/jobs/:id/') && key.startsWith('POST') && key !== 'POST /jobs/:id/retry' ? 401 : 404]);
+    // a bot route asks for the bot first; retry is an admin route (the admin token is sent), cancel a client's
+    const botRoute = key.includes('/jobs/:id/') && key.startsWith('POST') && key !== 'POST /jobs/:id/retry' && !key.endsWith('/cancel');
+    expect([key, res.status]).toEqual([key, botRoute ? 401 : 404]);
   }
   const shadowed = await check('GET /jobs/:id', A, '/jobs/claim');
   expect([shadowed.status, shadowed.headers.get('allow')]).toEqual([405, 'OPTIONS, POST']);
@@ -174,6 +196,11 @@ test('4xx answers are the document\'s: bad bodies and queries, unknown ids, a li
   expect((await check('POST /dlq/:id/retry', A, `/dlq/${held}/retry`, { method: 'POST', headers: admin })).status).toBe(409);
   const stranger = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { token: string };
   expect((await check('POST /jobs/:id/start', A, `/jobs/${held}/start`, { method: 'POST', headers: { authorization: `Bearer ${stranger.token}` } })).status).toBe(409);
+
+  const done = (await check('POST /jobs', A, '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, idempotency_key: 'contract-4' }))).json as { job_id: string };
+  expect((await check('POST /jobs', A, '/jobs', json({ type: 'task', params: { a: 9, b: 2 }, idempotency_key: 'contract-4' }))).status).toBe(409);
+  await waitUntil(async () => (await store.getJob(done.job_id))?.state === 'SUCCESS', 15_000, 'the job');
+  expect((await check('POST /jobs/:id/cancel', A, `/jobs/${done.job_id}/cancel`, { method: 'POST' })).status).toBe(409);
 
   expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, pad: 'x'.repeat(70_000) }))).status).toBe(413);
   expect((await check('POST /task', A, '/task', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a=1' })).status).toBe(415);

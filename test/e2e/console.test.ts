@@ -153,8 +153,27 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
   await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-idle' }, { type: 'task', params: { a: 1, b: 2, op: 'add' }, queue: 'console-idle' }]);
   const page = await open('#/queues');
   const row = page.locator('.queues-table tbody tr').filter({ hasText: 'console-idle' });
-  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual(['console-idle', '2', '0', '0', '—', '']));
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual(['console-idle', '2', '0', '0', 'no', 'Pause']));
   expect(await page.locator('.queues-table tbody td:first-child').allInnerTexts()).toEqual(expect.arrayContaining(['default', 'console-idle']));
+  // pause and resume (admin): the queue gives no work while paused
+  await giveToken(page, ADMIN_TOKEN);
+  await row.getByRole('button', { name: 'Pause queue console-idle' }).click();
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Queue console-idle is paused: it gives no new work.'));
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['yes', 'Resume']));
+  expect((await store.claim('console-idle', { consumer: 'console-test', max: 5, leaseMs: 30_000 })).jobs).toEqual([]);
+  await row.getByRole('button', { name: 'Resume queue console-idle' }).click();
+  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['no', 'Pause']));
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test("a job's page cancels a job that has not finished", async () => {
+  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-cancel' }]);
+  const page = await open(`#/jobs/${job.id}`);
+  await page.getByRole('button', { name: 'Cancel this job' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.job-actions p[role=status]'))).toBe(`Cancelled: ${job.id} is CANCELLED.`));
+  expect((await store.getJob(job.id))!.state).toBe('CANCELLED');
+  await eventually(async () => expect(await page.getByRole('button', { name: 'Cancel this job' }).isVisible()).toBe(false));
   expect(page.errors).toEqual([]);
   await page.close();
 });

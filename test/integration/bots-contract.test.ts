@@ -186,8 +186,8 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       const since = clock.now();
       await store.fail(b.id, (await take()).token, 'x', { to: 'FAILURE' });
       await store.fail(c.id, (await take()).token, 'x', { to: 'DEAD' });
-      expect(await store.finishedSince(since)).toEqual({ SUCCESS: 0, FAILURE: 1, DEAD: 1 });
-      expect(await store.finishedSince(0)).toEqual({ SUCCESS: 1, FAILURE: 1, DEAD: 1 });
+      expect(await store.finishedSince(since)).toEqual({ SUCCESS: 0, FAILURE: 1, DEAD: 1, CANCELLED: 0 });
+      expect(await store.finishedSince(0)).toEqual({ SUCCESS: 1, FAILURE: 1, DEAD: 1, CANCELLED: 0 });
     });
   });
 

@@ -9,7 +9,7 @@ import { addQuery, countPrimesBody, parseInput, taskBody } from '../../src/core/
 const job = (over: Partial<Job> = {}): Job => ({
   id: 'j1', type: 'task', queue: 'default', state: 'SUCCESS', params: { a: 1, b: 2 }, progress: null, result: 3, error: null,
   attempts: 1, maxAttempts: 3, initiatedBy: 'api-1', handledBy: 'worker-1', checkedBy: 'api-2', parentId: null,
-  createdAt: 1000, startedAt: 1500, finishedAt: 1750, updatedAt: 1750, runAt: null, ...over,
+  createdAt: 1000, startedAt: 1500, finishedAt: 1750, updatedAt: 1750, runAt: null, priority: 5, timeoutMs: null, idempotencyKey: null, ...over,
 });
 
 describe('the state machine', () => {

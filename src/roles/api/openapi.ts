@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { describeNeed, Need, routeNeed } from '../../core/access';
 import {
   abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, historyQuery, idParam, listJobsQuery, populateBody, QUERY_VALUE,
-  registerBotBody, taskBody,
+  queueParams, registerBotBody, submitBody, taskBody,
 } from '../../core/schemas';
 import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
@@ -61,7 +61,17 @@ interface Op {
   errors?: Record<number, string | Answer>;
   /** false: answers without calling the store (no 503 unless the access gate asks the store) */
   store?: false;
+  /** creates work: takes an Idempotency-Key header */
+  idempotent?: true;
 }
+
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key', in: 'header', required: false,
+  description: 'a second create with this key, while its first job is kept (result TTL after it finishes), makes nothing and answers 200 with the first job; other params are a 409 naming the key. The same as the body\'s idempotency_key.',
+  schema: { type: 'string', minLength: 1, maxLength: 200 },
+};
+const REPEATED = 'a repeated idempotency key: the first job, as it is now (nothing made)';
+const KEY_CONFLICT = 'the idempotency key is in use with other params (the message names it)';
 
 const RETRY_AFTER = { 'Retry-After': { description: 'seconds to wait before trying again', required: true, schema: { type: 'integer', minimum: 1 } } };
 const ALLOW = { Allow: { description: 'the methods this path is served with', required: true, schema: { type: 'string' } } };
@@ -81,15 +91,33 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /docs/init.js': { tag: 'operations', summary: 'the start script of the Swagger UI page', store: false, ok: { 200: { description: 'JavaScript', content: { 'text/javascript': null } } } },
   'GET /whoami': { tag: 'math', summary: 'the node that answers, and whether it has an admin token configured', store: false, ok: { 200: { description: 'this node', json: 'whoami' } } },
   'GET /add': { tag: 'math', summary: 'compute a op b at once (synchronous); a result that is not a finite number is a 400 naming result', store: false, query: addQuery, ok: { 200: { description: 'the result', json: 'add' } } },
-  'POST /task': { tag: 'math', summary: 'queue a math task', body: taskBody, ok: { 202: { description: 'queued', json: 'taskAccepted', headers: LOCATION } } },
+  'POST /task': {
+    tag: 'math', summary: 'queue a math task (with optional job options: queue, delay_ms or run_at, priority, idempotency_key, attempts, timeout_ms)', body: taskBody, idempotent: true,
+    ok: { 202: { description: 'queued', json: 'taskAccepted', headers: LOCATION }, 200: { description: REPEATED, json: 'taskAccepted', headers: LOCATION } }, errors: { 409: KEY_CONFLICT },
+  },
   'GET /tasks/:id/status': { tag: 'math', summary: "a task's status with initiated_by, checked_by, handled_by", ok: { 200: { description: 'the task', json: 'taskStatus' } }, errors: { 404: 'unknown task' } },
   'GET /valkey_test': { tag: 'math', summary: 'store connectivity', ok: { 200: { description: 'the store answered', json: 'valkeyTest' } } },
-  'POST /api/count-primes': { tag: 'primes', summary: 'count the primes up to n in chunks', body: countPrimesBody, ok: { 202: { description: 'queued', json: 'primesAccepted', headers: LOCATION } } },
+  'POST /api/count-primes': {
+    tag: 'primes', summary: 'count the primes up to n in chunks (with optional job options, as POST /task)', body: countPrimesBody, idempotent: true,
+    ok: { 202: { description: 'queued', json: 'primesAccepted', headers: LOCATION }, 200: { description: REPEATED, json: 'primesAccepted', headers: LOCATION } }, errors: { 409: KEY_CONFLICT },
+  },
   'GET /api/jobs/:id': { tag: 'primes', summary: 'a prime count: state, progress, result', ok: { 200: { description: 'the count', json: 'primeJob' } }, errors: { 404: 'unknown job' } },
   'GET /api/jobs/:id/events': { tag: 'primes', summary: 'every state and progress change (Server-Sent Events)', ok: { 200: { description: 'an event stream (event: state, data: the count as GET /api/jobs/{id} answers it), closed after the final state', content: { 'text/event-stream': null } } }, errors: { 404: 'unknown job' } },
   'GET /jobs/:id/chunks': { tag: 'primes', summary: 'the chunk jobs of a prime count', ok: { 200: { description: 'the chunks', json: 'chunks' } }, errors: { 404: 'unknown job' } },
   'GET /jobs': { tag: 'jobs', summary: 'the jobs, newest first', query: listJobsQuery, ok: { 200: { description: 'a page of jobs', json: 'jobs' } } },
   'GET /jobs/:id': { tag: 'jobs', summary: 'the whole job record', ok: { 200: { description: 'the job', json: 'job' } }, errors: { 404: 'unknown job' } },
+  'POST /jobs': {
+    tag: 'jobs', summary: 'make a job of any type (task, primes, sim; params checked by its type), delayed (delay_ms up to 30 days, or run_at), with a priority (0..9, lower first, 5 by default), attempts, a timeout per attempt, an idempotency key',
+    body: submitBody, idempotent: true,
+    ok: { 202: { description: 'made', json: 'submitted', headers: LOCATION }, 200: { description: REPEATED, json: 'submitted', headers: LOCATION } }, errors: { 409: KEY_CONFLICT },
+  },
+  'POST /jobs/:id/cancel': {
+    tag: 'jobs', summary: 'cancel a job (a chunk: its prime count): waiting or delayed, it never runs; running, its handler is aborted and its result refused',
+    ok: { 200: { description: 'the job, now CANCELLED', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the job has finished' },
+  },
+  'GET /queues': { tag: 'jobs', summary: 'every queue: waiting, active, delayed, paused', ok: { 200: { description: 'the queues', json: 'queues' } } },
+  'POST /queues/:name/pause': { tag: 'jobs', summary: 'pause a queue: no new work to workers or bots; running jobs finish', params: { name: queueParams.shape.name }, ok: { 200: { description: 'the queue', json: 'queue' } } },
+  'POST /queues/:name/resume': { tag: 'jobs', summary: 'resume a paused queue', params: { name: queueParams.shape.name }, ok: { 200: { description: 'the queue', json: 'queue' } } },
   'POST /jobs/populate': { tag: 'jobs', summary: 'make a batch now', body: populateBody, bodyOptional: true, ok: { 201: { description: 'the batch', json: 'populated' } } },
   'POST /jobs/claim': { tag: 'bots', summary: 'take one job from the bot queue', body: claimBody, bodyOptional: true, ok: { 200: { description: 'the job and its lease', json: 'claimed' }, 204: { description: 'no job waiting' } }, errors: { 409: 'the bot already holds a job' } },
   'POST /jobs/:id/start': { tag: 'bots', summary: 'the bot starts its job', ok: { 200: { description: 'the job, now PROGRESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
@@ -112,7 +140,6 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /metrics/history': { tag: 'operations', summary: "the cluster's recent history in 10 s buckets: jobs done and failed, run-time percentiles, queue depth, the sum", query: historyQuery, ok: { 200: { description: 'the buckets of the window, oldest first', json: 'history' } } },
   'GET /workers': { tag: 'operations', summary: 'the live workers and schedulers, from their heartbeats; who leads, when the next batch is due', ok: { 200: { description: 'the live nodes', json: 'workers' } } },
   'POST /jobs/:id/retry': { tag: 'jobs', summary: 'a DEAD or FAILURE job back on its queue, its attempts from zero', ok: { 200: { description: 'the job, now PENDING', json: 'job' } }, errors: { 404: 'unknown job', 409: 'neither dead nor failed, a prime count (not run itself), or a chunk whose parent has finished' } },
-  'GET /queues': { tag: 'operations', summary: "every queue's waiting, active and delayed jobs", ok: { 200: { description: 'the queues', json: 'queues' } } },
   'GET /schedules': { tag: 'schedules', summary: "the schedules, seed 004's batch (seed-batch) among them, each with its next occurrence", ok: { 200: { description: 'the schedules', json: 'schedules' } } },
   'POST /schedules': { tag: 'schedules', summary: 'a schedule: jobs of a type made at each occurrence of every_ms or cron (tz), each once', body: scheduleBody, ok: { 201: { description: 'the schedule', json: 'schedule' } }, errors: { 409: 'a schedule of that name exists, or it is the built-in seed-batch' } },
   'DELETE /schedules/:name': { tag: 'schedules', summary: 'remove a schedule (its jobs made so far stay)', params: { name: scheduleName }, ok: { 204: { description: 'removed' } }, errors: { 404: 'unknown schedule', 409: 'the built-in seed-batch' } },
@@ -216,7 +243,9 @@ export function openApiDocument(): Record<string, unknown> {
       summary: op.summary,
       ...(need === 'public' ? {} : { description: `Needs ${describeNeed(need)}${need === 'admin' || need === 'bot' ? '' : ' when API tokens are on'}.` }),
       tags: [op.tag],
-      ...(pathParams.length || op.query ? { parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : [])] } : {}),
+      ...(pathParams.length || op.query || op.idempotent
+        ? { parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : []), ...(op.idempotent ? [IDEMPOTENCY_KEY] : [])] }
+        : {}),
       ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
       ...(security ? { security } : {}),
       responses,

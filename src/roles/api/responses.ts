@@ -12,7 +12,7 @@ import { ABACUS_STRATEGIES } from '../../core/abacus';
 import { STORE_CONDITIONS } from '../../core/errors';
 import { HISTORY_WINDOWS, type HistoryWindow } from '../../core/history';
 import { BOT_STATUSES } from '../../core/bots';
-import { JOB_STATES, JOB_TYPES } from '../../core/job';
+import { JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { MATH_OPS } from '../../core/math';
 import { BATCH_TYPES } from '../../core/schemas';
 
@@ -55,6 +55,9 @@ export const jobResponse = z.object({
   finished_at: time().nullable(),
   updated_at: time(),
   run_at: time().nullable(),
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
+  timeout_ms: z.number().int().min(1).nullable(),
+  idempotency_key: z.string().nullable(),
   duration_ms: z.number().int().nullable(),
   /** the schedule that made the job and its occurrence (ISO 8601), or null */
   schedule: z.string().nullable(),
@@ -75,6 +78,8 @@ const scheduleResponse = z.object({
   created_at: time(),
   next_at: time().nullable(),
 });
+
+const queueInfo = z.object({ name: z.string(), waiting: count(), active: count(), delayed: count(), paused: z.boolean() });
 
 const jobPage = z.object({ total: count(), offset: count(), limit: count(), jobs: z.array(jobResponse) });
 
@@ -153,6 +158,19 @@ export const RESPONSES = {
     finished_at: time().nullable(),
   }),
   chunks: z.object({ job_id: z.string(), chunks: z.array(jobResponse) }),
+  /** POST /jobs: 202 made, or 200 with the first job of a repeated idempotency key (existing) */
+  submitted: z.object({
+    job_id: z.string(),
+    status: state,
+    type: z.enum(JOB_TYPES),
+    queue: z.string(),
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
+    run_at: time().nullable(),
+    idempotency_key: z.string().nullable(),
+    existing: z.boolean(),
+  }),
+  queues: z.object({ queues: z.array(queueInfo) }),
+  queue: queueInfo,
   job: jobResponse,
   jobs: jobPage.extend({ status: state.nullable() }),
   populated: z.object({ batch: z.string(), created: count(), type: z.enum(BATCH_TYPES), queue: z.string(), job_ids: z.array(z.string()) }),
@@ -205,7 +223,6 @@ export const RESPONSES = {
     })),
   }),
   workers: z.object({ workers: z.array(liveNode), schedulers: z.array(liveNode), leader: z.string().nullable(), next_batch_at: time().nullable() }),
-  queues: z.object({ queues: z.array(z.object({ name: z.string(), waiting: count(), active: count(), delayed: count(), paused: z.boolean().nullable() })) }),
   openapi: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
 } as const;
 

@@ -42,6 +42,9 @@ local K = {
   children = function(id) return base .. 'job:' .. id .. ':children' end,
   chunkResults = function(id) return base .. 'job:' .. id .. ':results' end,
   wait = function(q) return base .. 'q:' .. q .. ':wait' end,
+  -- the wait list of a priority: the default one (5, or '') is K.wait itself
+  waitAt = function(q, p) if p == '' or p == '5' or p == 5 then return base .. 'q:' .. q .. ':wait' end return base .. 'q:' .. q .. ':wait:' .. p end,
+  ready = function(q) return base .. 'q:' .. q .. ':ready' end,
   active = function(q) return base .. 'q:' .. q .. ':active' end,
   delayed = function(q) return base .. 'q:' .. q .. ':delayed' end,
   marker = function(q) return base .. 'q:' .. q .. ':marker' end,
@@ -54,6 +57,7 @@ local K = {
   rate = function(bucket) return base .. 'rate:' .. bucket end,
   lock = function(name) return base .. 'lock:' .. name end,
   once = function(name) return base .. 'once:' .. name end,
+  idem = function(key) return base .. 'idem:' .. key end,
   node = function(role, id) return base .. 'node:' .. role .. ':' .. id end,
   nodes = function(role) return base .. 'nodes:' .. role end,
   queues = base .. 'queues',
@@ -73,10 +77,13 @@ local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, OUT_OF_RANGE = 1, -1, -
 -- ... and the bots' (through the API): the job is not the one the bot holds; no such bot; the
 -- bot already holds a job
 local NOT_HOLDER, BOT_MISSING, BOT_BUSY = -6, -7, -8
+-- ... and the job was cancelled (its holder's renewal, result or failure is refused)
+local CANCELLED = -9
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
-local FINAL = { SUCCESS = true, FAILURE = true, DEAD = true }
+local FINAL = { SUCCESS = true, FAILURE = true, DEAD = true, CANCELLED = true }
+local DEFAULT_PRIORITY = '5'
 
 -- gathered side effects, written by flush(). The hot paths (claim, complete, enqueue) run once
 -- per job, so they build as few Lua tables and strings as they can: each costs Redis CPU.
@@ -257,11 +264,11 @@ end
 -- only what they need instead (claimFrom, completeJob).
 local function load(jobKey)
   local v = redis.call('HMGET', jobKey, 'state', 'queue', 'parent_id', 'total', 'completed', 'token',
-    'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by')
+    'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'priority', 'idem_key')
   if not v[1] then return nil end
   return { state = v[1], queue = v[2] or '', parent_id = v[3] or '', total = v[4] or '', completed = v[5] or '',
     token = v[6] or '', attempts = v[7] or '', max_attempts = v[8] or '', chunk_index = v[9] or '',
-    created_at = v[10] or '', handled_by = v[11] or '' }
+    created_at = v[10] or '', handled_by = v[11] or '', priority = v[12] or '', idem_key = v[13] or '' }
 end
 
 -- move a job to a new state in one write: the record (with `extra` field/value pairs), and,
@@ -292,10 +299,24 @@ local function unlease(queue, id)
   l[#l + 1] = id
 end
 
--- put a job at the head of its queue (next to be claimed) and wake a consumer
-local function requeueAtHead(id, queue)
-  redis.call('RPUSH', K.wait(queue), id)
+-- a job of priority p ('' is the default) is ready: its queue's claims look at that wait list
+-- (K.ready lists the priorities other than the default whose lists may hold jobs)
+local function markReady(queue, p)
+  if p ~= '' and p ~= DEFAULT_PRIORITY then redis.call('ZADD', K.ready(queue), p, p) end
+end
+
+-- put a job at the head of its queue (of its priority's list: next to be claimed) and wake a consumer
+local function requeueAtHead(id, queue, p)
+  redis.call('RPUSH', K.waitAt(queue, p or ''), id)
+  markReady(queue, p or '')
   redis.call('ZADD', K.marker(queue), '0', 'm')
+end
+
+-- a job leaves its queue before it ran (cancelled, or its parent ended): out of its wait list
+-- and the delayed set
+local function unqueue(id, j)
+  redis.call('LREM', K.waitAt(j.queue, j.priority), 0, id)
+  redis.call('ZREM', K.delayed(j.queue), id)
 end
 
 -- fields that end a hold: the token is cleared ('' means not held)
@@ -316,6 +337,8 @@ local function finish(id, jobKey, j, to, field, value, entry, startedAt)
     redis.call('ZADD', K.dlq, now, id)
   else
     redis.call('PEXPIRE', jobKey, ttlStr)
+    -- the idempotency key lives as long as the job's record
+    if j.idem_key and j.idem_key ~= '' then redis.call('PEXPIRE', K.idem(j.idem_key), ttlStr) end
     if j.total ~= '' then
       redis.call('PEXPIRE', K.children(id), ttlStr)
       redis.call('PEXPIRE', K.chunkResults(id), ttlStr)
@@ -324,9 +347,22 @@ local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
 end
 
+-- a parent ended (failed, cancelled): its unfinished chunks, waiting or held, end `to` with
+-- `reason`: a held one is released from its lease and its token cleared, so its holder's
+-- renewal, completion or failure is refused (never retried, never DEAD)
+local function endChunks(parentId, to, reason)
+  for _, chunk in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
+    local chunkKey = K.job(chunk)
+    local c = load(chunkKey)
+    if c and not FINAL[c.state] then
+      if RUNNABLE[c.state] then unqueue(chunk, c) end
+      finish(chunk, chunkKey, c, to, 'error', reason)
+    end
+  end
+end
+
 -- a chunk failed for good: fail its parent at once with the reason and cancel its other
--- unfinished chunks, waiting or held: a held one is released from its lease and its token
--- cleared, so its holder's renewal, completion or failure is refused (never retried, never DEAD)
+-- unfinished chunks (endChunks)
 local function failParent(child, reason)
   if child.parent_id == '' then return end
   local parentId = child.parent_id
@@ -334,17 +370,16 @@ local function failParent(child, reason)
   local parent = load(parentKey)
   if not parent or FINAL[parent.state] then return end
   finish(parentId, parentKey, parent, 'FAILURE', 'error', 'chunk ' .. child.chunk_index .. ' failed: ' .. reason)
-  for _, sibling in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
-    local siblingKey = K.job(sibling)
-    local s = load(siblingKey)
-    if s and not FINAL[s.state] then
-      if RUNNABLE[s.state] then
-        redis.call('LREM', K.wait(s.queue), 0, sibling)
-        redis.call('ZREM', K.delayed(s.queue), sibling)
-      end
-      finish(sibling, siblingKey, s, 'FAILURE', 'error', 'cancelled: parent job ' .. parentId .. ' failed')
-    end
-  end
+  endChunks(parentId, 'FAILURE', 'cancelled: parent job ' .. parentId .. ' failed')
+end
+
+-- cancel a job that has not finished (cancelJob.lua): a waiting or delayed one leaves its queue
+-- and never runs; a held one is released (its holder learns it: CANCELLED); a prime count's
+-- unfinished chunks are cancelled with it
+local function cancel(id, jobKey, j)
+  if RUNNABLE[j.state] and j.queue ~= '' then unqueue(id, j) end
+  finish(id, jobKey, j, 'CANCELLED', 'error', 'cancelled')
+  if j.total ~= '' then endChunks(id, 'CANCELLED', 'cancelled: parent job ' .. id .. ' was cancelled') end
 end
 
 -- the job `token` holds, as load() reads it; or nil and a code
@@ -352,7 +387,7 @@ local function holder(id, token)
   local jobKey = K.job(id)
   local j = load(jobKey)
   if not j then return nil, MISSING end
-  if j.token == '' or j.token ~= token then return nil, TOKEN_MISMATCH end
+  if j.token == '' or j.token ~= token then return nil, j.state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
   return jobKey, j
 end
 
@@ -367,7 +402,7 @@ local function reclaim(id, jobKey, j, why)
   end
   setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
   unlease(j.queue, id)
-  requeueAtHead(id, j.queue)
+  requeueAtHead(id, j.queue, j.priority)
   return 'RETRY'
 end
 
@@ -375,26 +410,32 @@ end
 local function releaseHeld(id, jobKey, j)
   setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
   unlease(j.queue, id)
-  requeueAtHead(id, j.queue)
+  requeueAtHead(id, j.queue, j.priority)
 end
 
 -- create jobs from rows of ARGV (ROW_SIZE values each, JOB_ROW_FIELDS in src/store/common.ts:
--- id, type, queue, params, initiated_by, max_attempts, parent_id, chunk_index, total) from index
--- `from`; put the queued ones at the tail of their queue (enqueueJobs.lua, enqueueBatch.lua).
--- Answers the number created. Only fields with a value are written, and not what a reader
--- knows without them (src/store/codec.ts decodeJob): the id (it is in the key), attempts 0,
--- updated_at = created_at. state comes first: most reads look it up first.
-local ROW_SIZE = 9
+-- id, type, queue, params, initiated_by, max_attempts, parent_id, chunk_index, total, priority,
+-- delay_ms, timeout_ms, idem_key) from index `from`; put the queued ones at the tail of their
+-- queue (of their priority's wait list), or, delayed, in its delayed set (enqueueJobs.lua,
+-- enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
+-- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
+-- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
+local ROW_SIZE = 13
+local OPTIONAL_FIELDS = { [4] = 'initiated_by', [6] = 'parent_id', [7] = 'chunk_index', [8] = 'total', [9] = 'priority',
+  [11] = 'timeout_ms', [12] = 'idem_key' }
 local function enqueueRows(from)
-  local waiting = {}   -- queue -> ids, pushed with one LPUSH each
+  local waiting = {}   -- wait list key -> {queue, priority, ids}, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs
+  local delayedQueues = {}
   local count = 0
   for at = from, #ARGV, ROW_SIZE do
     local id, queue, initiatedBy, parentId, total = ARGV[at], ARGV[at + 2], ARGV[at + 4], ARGV[at + 6], ARGV[at + 8]
+    local priority, delay = ARGV[at + 9], ARGV[at + 10]
     local jobKey = K.job(id)
+    local runAt
     count = count + 1
-    if parentId == '' and total == '' then
-      -- a job of its own (a task, a bot job): one write with a fixed shape
+    if parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + 11] == '' and ARGV[at + 12] == '' then
+      -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
           'max_attempts', ARGV[at + 5], 'created_at', nowStr)
@@ -405,7 +446,7 @@ local function enqueueRows(from)
     else
       local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
         'max_attempts', ARGV[at + 5], 'created_at', nowStr }
-      for k, f in pairs({ [4] = 'initiated_by', [6] = 'parent_id', [7] = 'chunk_index', [8] = 'total' }) do
+      for k, f in pairs(OPTIONAL_FIELDS) do
         if ARGV[at + k] ~= '' then
           fields[#fields + 1] = f
           fields[#fields + 1] = ARGV[at + k]
@@ -414,6 +455,11 @@ local function enqueueRows(from)
       if total ~= '' then
         fields[#fields + 1] = 'completed'
         fields[#fields + 1] = '0'
+      end
+      if delay ~= '' and tonumber(delay) > 0 then
+        runAt = now + tonumber(delay)
+        fields[#fields + 1] = 'run_at'
+        fields[#fields + 1] = string.format('%d', runAt)
       end
       redis.call(unpack(fields))
     end
@@ -425,14 +471,26 @@ local function enqueueRows(from)
       redis.call('RPUSH', K.children(parentId), id)
     end
     if queue ~= '' then
-      local w = listFor(waiting, queue)
-      w[#w + 1] = id
+      if runAt then
+        redis.call('ZADD', K.delayed(queue), runAt, id)
+        delayedQueues[queue] = true
+      else
+        local listKey = K.waitAt(queue, priority)
+        local w = waiting[listKey]
+        if not w then w = { queue = queue, priority = priority, ids = {} }; waiting[listKey] = w end
+        w.ids[#w.ids + 1] = id
+      end
     end
     emit(id, 'PENDING', total == '' and '' or 0, total)
   end
   if #created > 0 then variadic('ZADD', K.jobs, created) end
-  for queue, ids in pairs(waiting) do
-    variadic('LPUSH', K.wait(queue), ids)
+  for listKey, w in pairs(waiting) do
+    variadic('LPUSH', listKey, w.ids)
+    markReady(w.queue, w.priority)
+    delayedQueues[w.queue] = true
+  end
+  -- a consumer wakes for new work, or to learn a nearer due time
+  for queue in pairs(delayedQueues) do
     redis.call('ZADD', K.marker(queue), '0', 'm')
     redis.call('SADD', K.queues, queue)
   end
@@ -443,59 +501,100 @@ end
 -- claimJobForBot.lua); answers {now, nextRunAt or '', {claim values}, ...}: the time of the claim
 -- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's
 -- claim values are what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
--- id, attempts, type, params, max_attempts, parent_id, created_at, initiated_by, token (a field
--- the job does not have is false: null to the client).
+-- id, attempts, type, params, max_attempts, parent_id, created_at, initiated_by, timeout_ms,
+-- priority, token (a field the job does not have is false: null to the client).
+-- Priorities: the most urgent non-empty wait list first (K.ready names the non-default ones
+-- that may hold jobs; with none, the default list alone, as before priorities). A paused queue
+-- (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
 local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
-  local waitKey, delayedKey = K.wait(queue), K.delayed(queue)
+  local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
   local leaseUntil = string.format('%d', now + leaseMs)
+  local ready = redis.call('ZRANGE', readyKey, 0, -1)
+  local out = { nowStr, '' }
+  if ready[1] == 'paused' then return out end
 
   -- the head is the right end: push the latest-due first, so the earliest-due is claimed first
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
   if #due > 0 then
     variadic('ZREM', delayedKey, due)
-    for i = #due, 1, -1 do redis.call('RPUSH', waitKey, due[i]) end
-  end
-
-  local out = { nowStr, '' }
-  local n = 0
-  while n < max do
-    local ids = redis.call('RPOP', waitKey, max - n)
-    if not ids then break end
-    for _, id in ipairs(ids) do
-      local jobKey = K.job(id)
-      -- v becomes the claim values in place: the state is replaced by the id, the token appended
-      local v = redis.call('HMGET', jobKey, 'state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id',
-        'created_at', 'initiated_by')
-      local state, parentId = v[1], v[6]
-      if state and RUNNABLE[state] then
-        n = n + 1
-        local token = tokenBase .. '.' .. countStr(n)
-        local attempts = countStr((tonumber(v[2]) or 0) + 1)
-        if state == 'RETRY' then -- the only state with a run_at
-          redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
-            'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
-        else
-          redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
-            'handled_by', consumer, 'started_at', nowStr)
-        end
-        emit(id, 'STARTED')
-        lease(queue, id, leaseUntil)
-        if parentId and parentId ~= '' then
-          local parentKey = K.job(parentId)
-          local parent = load(parentKey)
-          if parent and parent.state == 'PENDING' then
-            setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
-          end
-        else
-          indexMove(id, state, 'STARTED', true)
-        end
-        v[1], v[2], v[9] = id, attempts, token
-        out[#out + 1] = v
+    local urgent = false
+    for i = #due, 1, -1 do
+      local f = redis.call('HMGET', K.job(due[i]), 'priority', 'state')
+      local p = f[1] or ''
+      -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
+      if f[2] == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
+      redis.call('RPUSH', K.waitAt(queue, p), due[i])
+      if p ~= '' and p ~= DEFAULT_PRIORITY then
+        redis.call('ZADD', readyKey, p, p)
+        urgent = true
       end
     end
+    if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
   end
 
-  if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
+  -- the lists to take from, most urgent first: the default one among the others
+  local lists = { waitKey }
+  if #ready > 0 then
+    lists = {}
+    local placed = false
+    for _, p in ipairs(ready) do
+      if not placed and tonumber(p) > 5 then lists[#lists + 1] = waitKey; placed = true end
+      lists[#lists + 1] = p
+    end
+    if not placed then lists[#lists + 1] = waitKey end
+  end
+
+  local n = 0
+  for _, list in ipairs(lists) do
+    local listKey = list == waitKey and waitKey or K.waitAt(queue, list)
+    while n < max do
+      local ids = redis.call('RPOP', listKey, max - n)
+      if not ids then break end
+      for _, id in ipairs(ids) do
+        local jobKey = K.job(id)
+        -- v becomes the claim values in place: the state is replaced by the id, then the priority
+        -- (the list's: not read) and the token are appended. Every field a job lacks costs HMGET a
+        -- scan of the record, so only timeout_ms is asked for beyond what was asked before.
+        local v = redis.call('HMGET', jobKey, 'state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id',
+          'created_at', 'initiated_by', 'timeout_ms')
+        local state, parentId = v[1], v[6]
+        if state and RUNNABLE[state] then
+          n = n + 1
+          local token = tokenBase .. '.' .. countStr(n)
+          local attempts = countStr((tonumber(v[2]) or 0) + 1)
+          if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
+            redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+              'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
+          else
+            redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+              'handled_by', consumer, 'started_at', nowStr)
+          end
+          emit(id, 'STARTED')
+          lease(queue, id, leaseUntil)
+          if parentId and parentId ~= '' then
+            local parentKey = K.job(parentId)
+            local parent = load(parentKey)
+            if parent and parent.state == 'PENDING' then
+              setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
+            end
+          else
+            indexMove(id, state, 'STARTED', true)
+          end
+          v[1], v[2], v[10], v[11] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
+          out[#out + 1] = v
+        end
+      end
+    end
+    -- a priority's list emptied leaves the ready set now: what it says orders claims across shards
+    if list ~= waitKey and redis.call('LLEN', listKey) == 0 then redis.call('ZREM', readyKey, list) end
+    if n >= max then break end
+  end
+
+  if #ready == 0 then
+    if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
+  elseif n >= max then
+    redis.call('ZADD', K.marker(queue), '0', 'm') -- there may be more: a consumer looks
+  end
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if nextDelayed[2] then out[2] = nextDelayed[2] end
   return out
@@ -507,10 +606,11 @@ end
 local function completeJob(id, token, result, lakeEntry, startedAt)
   -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
   local jobKey = K.job(id)
-  local v = redis.call('HMGET', jobKey, 'state', 'token', 'queue', 'parent_id')
+  local v = redis.call('HMGET', jobKey, 'state', 'token', 'queue', 'parent_id', 'idem_key')
   if not v[1] then return MISSING end
-  if not v[2] or v[2] == '' or v[2] ~= token then return TOKEN_MISMATCH end
-  local j = { state = v[1], queue = v[3] or '', parent_id = v[4] or '', total = '', completed = '', chunk_index = '' }
+  if not v[2] or v[2] == '' or v[2] ~= token then return v[1] == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
+  local j = { state = v[1], queue = v[3] or '', parent_id = v[4] or '', total = '', completed = '', chunk_index = '',
+    idem_key = v[5] or '' }
   if j.parent_id ~= '' then
     if not tonumber(result) then return BAD_RESULT end
     j.chunk_index = redis.call('HGET', jobKey, 'chunk_index') or ''
@@ -561,7 +661,7 @@ local function failJob(id, token, err, target, delayMs)
     setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
     unlease(j.queue, id)
     if runAt <= now then
-      requeueAtHead(id, j.queue)
+      requeueAtHead(id, j.queue, j.priority)
     else
       redis.call('ZADD', K.delayed(j.queue), runAt, id)
     end
@@ -579,7 +679,10 @@ local function botToken(botId, id)
   local held = redis.call('HMGET', K.bot(botId), 'current_job', 'job_token')
   if not held[1] then return nil, BOT_MISSING end
   if held[1] ~= id then
-    if redis.call('EXISTS', K.job(id)) == 0 then return nil, MISSING end
+    local state = redis.call('HGET', K.job(id), 'state')
+    if not state then return nil, MISSING end
+    -- a cancelled job the bot was told of at its heartbeat (which forgot it): still said as cancelled
+    if state == 'CANCELLED' then return nil, CANCELLED end
     return nil, NOT_HOLDER
   end
   return held[2], OK
@@ -608,8 +711,11 @@ end
 -- finish and holder cleared (retryDeadJob, retryFailedJob)
 local function requeueAnew(id, jobKey, j)
   setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
-  redis.call('LPUSH', K.wait(j.queue), id)
+  redis.call('LPUSH', K.waitAt(j.queue, j.priority), id)
+  markReady(j.queue, j.priority)
   redis.call('ZADD', K.marker(j.queue), 0, 'm')
+  -- its idempotency key lives as long as the job again (finish gave it the result TTL)
+  if j.idem_key ~= '' then redis.call('PERSIST', K.idem(j.idem_key)) end
   flush()
   return OK
 end

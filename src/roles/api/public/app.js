@@ -665,12 +665,21 @@
       }),
     );
 
-    /** every queue's depth; a row has an actions cell, for the pause and resume buttons of job control */
+    /** every queue's depth; pause and resume (admin) */
     Alpine.data('queues', () =>
       polling(2000, {
         list: slot(),
+        notice: null,
+        failure: null,
         load() {
           return request('GET', 'queues').then((r) => fill(this.list, r));
+        },
+        async toggle(q) {
+          const action = q.paused ? 'resume' : 'pause';
+          const r = await request('POST', `queues/${encodeURIComponent(q.name)}/${action}`);
+          this.notice = r.ok ? `Queue ${q.name} is ${r.data.paused ? 'paused: it gives no new work' : 'running again'}.` : null;
+          this.failure = r.ok ? null : r.error;
+          this.load();
         },
       }),
     );
@@ -710,6 +719,18 @@
       get retryable() {
         const j = this.job.data;
         return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.queue && !j.parent_id)));
+      },
+      /** a job that has not finished can be cancelled (a chunk: its prime count) */
+      get cancellable() {
+        const j = this.job.data;
+        return Boolean(j && !FINAL.includes(j.state));
+      },
+      async cancel() {
+        const id = this.job.data.job_id;
+        const r = await request('POST', `jobs/${encodeURIComponent(id)}/cancel`);
+        this.notice = r.ok ? `Cancelled: ${r.data.job_id} is ${r.data.state}.` : null;
+        this.failure = r.ok ? null : r.error;
+        if (r.ok && r.data.job_id === id) this.job.data = r.data; // it is final now: no more to follow
       },
       async retry() {
         const id = this.job.data.job_id;

@@ -7,8 +7,8 @@
 
 (() => {
   const TOKEN_KEY = 'wizard.adminToken';
-  const FINAL = ['SUCCESS', 'FAILURE', 'DEAD'];
-  const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD'];
+  const FINAL = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'];
+  const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'];
   const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus', 'workers', 'queues', 'dlq'];
   const PRIMES = { minN: 10000, maxN: 1e12, maxChunks: 128 };
 

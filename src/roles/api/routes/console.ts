@@ -1,7 +1,7 @@
 /**
  * The dashboard's operations console: GET /metrics/history (the cluster's recent history in
  * buckets, src/core/history.ts), GET /workers (the live workers and schedulers, from their
- * heartbeats), GET /queues (every queue's depth) and POST /jobs/:id/retry (admin: a dead or
+ * heartbeats) and POST /jobs/:id/retry (admin: a dead or
  * failed job back on its queue, its attempts from zero).
  */
 import { Router } from 'express';
@@ -35,13 +35,6 @@ export function consoleRoutes(ctx: ApiContext): Router {
       leader: leader ? leader.node_id : null,
       next_batch_at: leader && typeof leader.next_batch_at === 'number' ? new Date(leader.next_batch_at).toISOString() : null,
     });
-  });
-
-  r.get('/queues', async (_req, res) => {
-    const names = await ctx.store.knownQueues();
-    const depths = await Promise.all(names.map((q) => ctx.store.queueDepth(q)));
-    // paused: null until queues can be paused (the job-control issue)
-    reply(res, RESPONSES.queues, { queues: names.map((name, i) => ({ name, ...depths[i], paused: null })) });
   });
 
   r.post('/jobs/:id/retry', requireAdmin(ctx), async (req, res) => {

@@ -8,14 +8,23 @@ import { Router } from 'express';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { NotFoundError, WizardError } from '../../../core/errors';
 import { failTarget } from '../../../core/handlers';
-import { Job, jobView } from '../../../core/job';
-import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody } from '../../../core/schemas';
+import { iso, Job, jobView } from '../../../core/job';
+import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody, queueParams, splitOptions, submitBody } from '../../../core/schemas';
 import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
+import { checkParams, submitWork } from '../submit';
+
+/** POST /jobs's answer: what was made (or, a repeated key, the first job as it is now) */
+function submittedView(job: Job, existing: boolean) {
+  return {
+    job_id: job.id, status: job.state, type: job.type, queue: job.queue, priority: job.priority, run_at: iso(job.runAt),
+    idempotency_key: job.idempotencyKey, existing,
+  };
+}
 
 export function jobRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -46,6 +55,33 @@ export function jobRoutes(ctx: ApiContext): Router {
     const { total, jobs } = await ctx.store.listJobs({ state: q.status, offset: q.offset, limit: q.limit });
     reply(res, RESPONSES.jobs, { total, offset: q.offset, limit: q.limit, status: q.status ?? null, jobs: jobs.map(jobView) });
   });
+
+  r.post('/jobs', async (req, res) => {
+    const body = parseInput(submitBody, req.body);
+    const { options, rest } = splitOptions(body);
+    const params = checkParams(rest.type, rest.params);
+    const { job, existing } = await submitWork(ctx.store, req, {
+      type: rest.type, params, options, initiatedBy: ctx.nodeId, queue: rest.type === 'sim' ? p.botQueue : undefined,
+    });
+    reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
+  });
+
+  r.post('/jobs/:id/cancel', async (req, res) => {
+    reply(res, RESPONSES.job, jobView(await ctx.store.cancel(String(req.params.id))));
+  });
+
+  r.get('/queues', async (_req, res) => {
+    reply(res, RESPONSES.queues, { queues: await ctx.store.listQueues() });
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    r.post(`/queues/:name/${action}`, admin, async (req, res) => {
+      const { name } = parseInput(queueParams, req.params);
+      await (action === 'pause' ? ctx.store.pauseQueue(name) : ctx.store.resumeQueue(name));
+      const queue = (await ctx.store.listQueues()).find((q) => q.name === name);
+      reply(res, RESPONSES.queue, queue ?? { name, waiting: 0, active: 0, delayed: 0, paused: action === 'pause' });
+    });
+  }
 
   r.post('/jobs/populate', admin, async (req, res) => {
     const body = parseInput(populateBody, optionalBody(req));

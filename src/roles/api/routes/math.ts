@@ -4,10 +4,11 @@ import { Router } from 'express';
 import { NotFoundError } from '../../../core/errors';
 import { taskStatusView } from '../../../core/job';
 import { compute } from '../../../core/math';
-import { addQuery, parseInput, taskBody } from '../../../core/schemas';
+import { addQuery, parseInput, splitOptions, taskBody } from '../../../core/schemas';
 import { adminConfigured } from '../admin';
 import type { ApiContext } from '../context';
 import { reply, RESPONSES } from '../responses';
+import { submitWork } from '../submit';
 
 export function mathRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -23,9 +24,10 @@ export function mathRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/task', async (req, res) => {
-    const params = parseInput(taskBody, req.body);
-    const [job] = await ctx.store.enqueue([{ type: 'task', params, initiatedBy: ctx.nodeId }]);
-    reply(res.location(`/tasks/${job.id}/status`), RESPONSES.taskAccepted, { task_id: job.id, status: job.state, initiated_by: ctx.nodeId }, 202);
+    const { options, rest: params } = splitOptions(parseInput(taskBody, req.body));
+    const { job, existing } = await submitWork(ctx.store, req, { type: 'task', params, options, initiatedBy: ctx.nodeId });
+    // a repeated key: the first job's id and state, 200
+    reply(res.location(`/tasks/${job.id}/status`), RESPONSES.taskAccepted, { task_id: job.id, status: job.state, initiated_by: job.initiatedBy ?? ctx.nodeId }, existing ? 200 : 202);
   });
 
   r.get('/tasks/:id/status', async (req, res) => {

@@ -6,13 +6,13 @@
  * stream with a last `gone` event, found by a look at the job with each keep-alive.
  */
 import { Router, Response } from 'express';
-import { planChunks } from '../../../core/chunks';
 import { NotFoundError } from '../../../core/errors';
 import { isFinal, Job, primeJobView } from '../../../core/job';
-import { countPrimesBody, parseInput } from '../../../core/schemas';
+import { countPrimesBody, parseInput, splitOptions } from '../../../core/schemas';
 import type { JobEvent } from '../../../store/types';
 import type { ApiContext } from '../context';
 import { reply, RESPONSES } from '../responses';
+import { submitWork } from '../submit';
 
 async function findJob(ctx: ApiContext, id: string): Promise<Job> {
   const job = await ctx.store.getJob(id);
@@ -31,12 +31,9 @@ export function primeRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.post('/api/count-primes', async (req, res) => {
-    const { n, chunks } = parseInput(countPrimesBody, req.body);
-    const { parent } = await ctx.store.enqueueFlow({
-      parent: { type: 'primes', params: { n, chunks }, initiatedBy: ctx.nodeId },
-      children: planChunks(n, chunks).map((c) => ({ type: 'primes_chunk', params: { lo: c.lo, hi: c.hi, index: c.index } })),
-    });
-    reply(res.location(`/api/jobs/${parent.id}`), RESPONSES.primesAccepted, { job_id: parent.id, status: parent.state }, 202);
+    const { options, rest: params } = splitOptions(parseInput(countPrimesBody, req.body));
+    const { job, existing } = await submitWork(ctx.store, req, { type: 'primes', params, options, initiatedBy: ctx.nodeId });
+    reply(res.location(`/api/jobs/${job.id}`), RESPONSES.primesAccepted, { job_id: job.id, status: job.state }, existing ? 200 : 202);
   });
 
   r.get('/api/jobs/:id', async (req, res) => {
