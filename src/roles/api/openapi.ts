@@ -118,7 +118,11 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /queues': { tag: 'jobs', summary: 'every queue: waiting, active, delayed, paused', ok: { 200: { description: 'the queues', json: 'queues' } } },
   'POST /queues/:name/pause': { tag: 'jobs', summary: 'pause a queue: no new work to workers or bots; running jobs finish', params: { name: queueParams.shape.name }, ok: { 200: { description: 'the queue', json: 'queue' } } },
   'POST /queues/:name/resume': { tag: 'jobs', summary: 'resume a paused queue', params: { name: queueParams.shape.name }, ok: { 200: { description: 'the queue', json: 'queue' } } },
-  'POST /jobs/populate': { tag: 'jobs', summary: 'make a batch now', body: populateBody, bodyOptional: true, ok: { 201: { description: 'the batch', json: 'populated' } } },
+  'POST /jobs/populate': {
+    tag: 'jobs', summary: 'make a batch now (with an Idempotency-Key: once; the batch and its job ids follow from the key)', body: populateBody, bodyOptional: true, idempotent: true,
+    ok: { 201: { description: 'the batch', json: 'populated' }, 200: { description: 'a repeated Idempotency-Key: the first batch (created 0: nothing made)', json: 'populated' } },
+    errors: { 409: 'the Idempotency-Key was used for another batch (the message names it)' },
+  },
   'POST /jobs/claim': { tag: 'bots', summary: 'take one job from the bot queue', body: claimBody, bodyOptional: true, ok: { 200: { description: 'the job and its lease', json: 'claimed' }, 204: { description: 'no job waiting' } }, errors: { 409: 'the bot already holds a job' } },
   'POST /jobs/:id/start': { tag: 'bots', summary: 'the bot starts its job', ok: { 200: { description: 'the job, now PROGRESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
   'POST /jobs/:id/complete': { tag: 'bots', summary: 'the bot reports a result', body: completeBody, bodyOptional: true, ok: { 200: { description: 'the job, now SUCCESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },

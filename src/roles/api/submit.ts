@@ -14,12 +14,18 @@ import type { FlowSpec, Store, Submitted } from '../../store/types';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
-/** the key of a request: the body's idempotency_key or the Idempotency-Key header (the same, when both are given) */
-function idempotencyKey(req: Request, options: JobOptions): string | undefined {
+/** the Idempotency-Key header, checked (1-200 characters) */
+export function idempotencyHeader(req: Request): string | undefined {
   const header = req.get(IDEMPOTENCY_HEADER);
   if (header !== undefined && (header.length < 1 || header.length > 200)) {
     throw new ValidationError('the Idempotency-Key header must be 1-200 characters', [{ field: 'Idempotency-Key', message: 'must be 1-200 characters' }]);
   }
+  return header;
+}
+
+/** the key of a request: the body's idempotency_key or the Idempotency-Key header (the same, when both are given) */
+function idempotencyKey(req: Request, options: JobOptions): string | undefined {
+  const header = idempotencyHeader(req);
   if (header !== undefined && options.idempotency_key !== undefined && header !== options.idempotency_key) {
     throw new ValidationError('idempotency_key and the Idempotency-Key header differ: give one', [{ field: 'idempotency_key', message: 'differs from the Idempotency-Key header' }]);
   }

@@ -3,7 +3,7 @@
  * endpoints: the listing, batches on demand (admin), and a bot's claim/start/complete/fail.
  * A bot names itself with its token; only the bot holding a job may move it (409 otherwise).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { NotFoundError, WizardError } from '../../../core/errors';
@@ -16,7 +16,20 @@ import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, PROCESSING_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
-import { checkParams, submitWork } from '../submit';
+import { checkParams, idempotencyHeader, submitWork } from '../submit';
+import { fingerprint, idempotencyConflict } from '../../../store/common';
+
+/** how long a populate's Idempotency-Key is kept by itself (past that, while its jobs exist, they still answer for it) */
+const POPULATE_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** a keyed batch's name and its jobs' ids (UUID-shaped, from sha256 of the key): the same on every node */
+function keyedBatch(key: string, size: number): { batch: string; ids: string[] } {
+  const h = (s: string) => createHash('sha256').update(s).digest('hex');
+  const uuid = (x: string) => `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  return { batch: `manual-${h(`populate:${key}`).slice(0, 8)}`, ids: Array.from({ length: size }, (_, i) => uuid(h(`populate:${key}:${i}`))) };
+}
+
+const sameParams = (a: unknown, b: unknown) => fingerprint({ type: 'task', params: a as Record<string, unknown> }) === fingerprint({ type: 'task', params: b as Record<string, unknown> });
 
 /** POST /jobs's answer: what was made (or, a repeated key, the first job as it is now) */
 function submittedView(job: Job, existing: boolean) {
@@ -86,10 +99,26 @@ export function jobRoutes(ctx: ApiContext): Router {
   r.post('/jobs/populate', admin, async (req, res) => {
     const body = parseInput(populateBody, optionalBody(req));
     const spec = requestedSpec(p.batch, body);
-    const batch = `manual-${randomUUID().slice(0, 8)}`;
-    const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
-    reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);
+    const key = idempotencyHeader(req);
+    if (key === undefined) {
+      const batch = `manual-${randomUUID().slice(0, 8)}`;
+      const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
+      return reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);
+    }
+    // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them
+    const { batch, ids } = keyedBatch(key, spec.size);
+    const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
+    const made = (await firstOfBatch(ids)) ? null : await ctx.store.enqueueOnce(`populate:${batch}`, POPULATE_KEY_TTL_MS, batchJobs(spec, batch, ctx.nodeId).map((j, i) => ({ ...j, id: ids[i] })));
+    if (made) return reply(res, RESPONSES.populated, answer(made.length), 201);
+    // the key was used: the same batch again is answered with it, another is a 409 naming the key
+    const jobs = await Promise.all([...ids, keyedBatch(key, spec.size + 1).ids[spec.size]].map((id) => ctx.store.getJob(id)));
+    const same = jobs.slice(0, -1).every((j) => j !== null && j.type === spec.type && j.queue === spec.queue && sameParams(j.params, { ...spec.params, batch })) && jobs[spec.size] === null;
+    if (!same) throw idempotencyConflict(key, ids[0]);
+    reply(res, RESPONSES.populated, answer(0), 200);
   });
+
+  /** the first job of a keyed batch, if it was made (while the once-key lapsed, its jobs still say so) */
+  const firstOfBatch = async (ids: string[]) => (await ctx.store.getJob(ids[0])) !== null;
 
   r.post('/jobs/claim', bot, async (req, res) => {
     const body = parseInput(claimBody, optionalBody(req));
