@@ -10,11 +10,10 @@ import { jobView } from '../../../core/job';
 import { requireAdmin } from '../admin';
 import { HISTORY, HISTORY_WINDOWS, historyPoint } from '../../../core/history';
 import { historyQuery, parseInput } from '../../../core/schemas';
-import type { NodeInfo } from '../../../store/types';
 import type { ApiContext } from '../context';
 import { reply, RESPONSES } from '../responses';
+import { nodeView } from './ops';
 
-const nodeView = (n: NodeInfo): Record<string, unknown> & { node_id: string; last_seen: string } => ({ ...n.info, node_id: n.nodeId, last_seen: new Date(n.seenAt).toISOString() });
 
 export function consoleRoutes(ctx: ApiContext): Router {
   const r = Router();

@@ -29,8 +29,6 @@ function keyedBatch(key: string, size: number): { batch: string; ids: string[] }
   return { batch: `manual-${h(`populate:${key}`).slice(0, 8)}`, ids: Array.from({ length: size }, (_, i) => uuid(h(`populate:${key}:${i}`))) };
 }
 
-const sameParams = (a: unknown, b: unknown) => fingerprint({ type: 'task', params: a as Record<string, unknown> }) === fingerprint({ type: 'task', params: b as Record<string, unknown> });
-
 /** POST /jobs's answer: what was made (or, a repeated key, the first job as it is now) */
 function submittedView(job: Job, existing: boolean) {
   return {
@@ -105,20 +103,22 @@ export function jobRoutes(ctx: ApiContext): Router {
       const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
       return reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);
     }
-    // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them
-    const { batch, ids } = keyedBatch(key, spec.size);
+    // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them.
+    // The id after the batch's last tells a longer batch made under the key.
+    const { batch, ids: idsAndNext } = keyedBatch(key, spec.size + 1);
+    const ids = idsAndNext.slice(0, spec.size);
     const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
-    const made = (await firstOfBatch(ids)) ? null : await ctx.store.enqueueOnce(`populate:${batch}`, POPULATE_KEY_TTL_MS, batchJobs(spec, batch, ctx.nodeId).map((j, i) => ({ ...j, id: ids[i] })));
+    // the first job, made already: the key was used (while its once-key lapsed, its jobs still say so)
+    const first = await ctx.store.getJob(ids[0]);
+    const made = first ? null : await ctx.store.enqueueOnce(`populate:${batch}`, POPULATE_KEY_TTL_MS, batchJobs(spec, batch, ctx.nodeId).map((j, i) => ({ ...j, id: ids[i] })));
     if (made) return reply(res, RESPONSES.populated, answer(made.length), 201);
     // the key was used: the same batch again is answered with it, another is a 409 naming the key
-    const jobs = await Promise.all([...ids, keyedBatch(key, spec.size + 1).ids[spec.size]].map((id) => ctx.store.getJob(id)));
-    const same = jobs.slice(0, -1).every((j) => j !== null && j.type === spec.type && j.queue === spec.queue && sameParams(j.params, { ...spec.params, batch })) && jobs[spec.size] === null;
+    const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.getJob(id)));
+    const wanted = fingerprint({ type: spec.type, params: { ...spec.params, batch } });
+    const same = jobs.slice(0, -1).every((j) => j !== null && j.queue === spec.queue && fingerprint(j) === wanted) && jobs[spec.size] === null;
     if (!same) throw idempotencyConflict(key, ids[0]);
     reply(res, RESPONSES.populated, answer(0), 200);
   });
-
-  /** the first job of a keyed batch, if it was made (while the once-key lapsed, its jobs still say so) */
-  const firstOfBatch = async (ids: string[]) => (await ctx.store.getJob(ids[0])) !== null;
 
   r.post('/jobs/claim', bot, async (req, res) => {
     const body = parseInput(claimBody, optionalBody(req));

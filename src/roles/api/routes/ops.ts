@@ -2,8 +2,12 @@
 import { Router } from 'express';
 import { sumToJson } from '../../../core/abacus';
 import { errorMessage, StoreUnavailableError } from '../../../core/errors';
+import type { NodeInfo } from '../../../store/types';
 import type { ApiContext } from '../context';
 import { reply, RESPONSES } from '../responses';
+
+/** a live node as the API shows it (GET /health, GET /workers): what it says of itself, its id, when it was seen */
+export const nodeView = (n: NodeInfo): Record<string, unknown> & { node_id: string; last_seen: string } => ({ ...n.info, node_id: n.nodeId, last_seen: new Date(n.seenAt).toISOString() });
 
 export function opsRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -30,7 +34,7 @@ export function opsRoutes(ctx: ApiContext): Router {
         store: { kind: ctx.store.kind, url: ctx.store.location, ...ping },
         stats,
         abacus: { strategy: ctx.abacusStrategy, ...ctx.metrics.abacus },
-        workers: { live: workers.length, nodes: workers.map((w) => ({ node_id: w.nodeId, last_seen: new Date(w.seenAt).toISOString(), ...w.info })) },
+        workers: { live: workers.length, nodes: workers.map(nodeView) },
       });
     } catch (err) {
       const reason = err instanceof StoreUnavailableError ? err.reason : 'unavailable';
