@@ -2,7 +2,8 @@
  * `wizard bot --exec`: real bots run a real command for each job they claim, through a real API
  * and Redis. Exit 0 with JSON completes the job with it; a failing command fails the attempt with
  * its last stderr line, stdout that is not JSON with a reason saying so; a command whose job is
- * taken back (its bot deleted) or whose bot stops is killed.
+ * cancelled or taken back (its bot deleted, or marked down while the bot was stopped past its
+ * lease) or whose bot stops is killed, and the bot goes on to its next job.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,18 +19,18 @@ const ADMIN = 'bot-exec-admin-token-0123456789';
 const admin = { Authorization: `Bearer ${ADMIN}` };
 
 interface JobView { job_id: string; state: string; result: unknown; error: string | null; attempts: number; handled_by: string | null }
-interface BotView { bot_id: string; name: string; current_job: string | null }
+interface BotView { bot_id: string; name: string; status: string; current_job: string | null }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-bot-exec-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** a fresh API on a prefix of its own, so no job of one test reaches another's bot */
-async function cluster(name: string) {
+async function cluster(name: string, extraEnv: Record<string, string> = {}) {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const env = {
     REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), WIZARD_API_URL: api, ADMIN_TOKEN: ADMIN,
-    HEARTBEAT_INTERVAL_MS: '200', WIZARD_BOT_POLL_MS: '100', BOT_DOWN_AFTER_MS: '60000',
+    HEARTBEAT_INTERVAL_MS: '200', WIZARD_BOT_POLL_MS: '100', BOT_DOWN_AFTER_MS: '60000', ...extraEnv,
   };
   const apiProc = spawnWizard(['api', '--port', String(port)], env, `api-${name}`);
   await apiProc.waitForOutput(/api listening/);
@@ -50,7 +51,8 @@ async function cluster(name: string) {
     for (const p of procs) await p.kill('SIGTERM');
     await apiProc.kill('SIGTERM');
   };
-  return { api, env, populate, job, until, bot, stop };
+  const bots = async () => (await http<{ bots: BotView[] }>('GET', `${api}/bots`)).body.bots;
+  return { api, env, populate, job, until, bot, stop, bots };
 }
 
 const node = (script: string) => `${JSON.stringify(process.execPath)} -e ${JSON.stringify(script)}`;
@@ -125,14 +127,18 @@ test('deleting the bot while its command runs kills the command', async () => {
   await c.stop(bot);
 }, 40_000);
 
-test('a bot that stops kills its command, SIGKILL after the grace for one that ignores SIGTERM, and gives the job back', async () => {
+test('a bot that stops kills its command, SIGKILL after the grace for one that ignores SIGTERM, and gives the job back: another bot finishes it', async () => {
   const { c, bot, id, pid } = await sleeping('exec-stop', 500, true);
   expect(await bot.kill('SIGTERM')).toBe(0);
   expect(alive(pid)).toBe(false);
   const back = await c.job(id);
   expect(back).toMatchObject({ state: 'PENDING', result: null });
-  await c.stop();
-}, 40_000);
+
+  const other = c.bot(`echo '{"ok":true}'`, 'exec-stop-2');
+  const done = await c.until(id, (j) => j.state === 'SUCCESS', 'the other bot to finish the job');
+  expect(done.result).toEqual({ ok: true });
+  await c.stop(other);
+}, 60_000);
 
 test('the example bot command does a task as a real program', async () => {
   const c = await cluster('exec-example');
@@ -149,3 +155,72 @@ test('an empty --exec (or WIZARD_BOT_EXEC) is exit 2 with one line naming the fl
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('--exec must be a command')]);
   }
 });
+
+/**
+ * a command that writes its pid to <dir>/<job id>.pid, then runs until killed when its job's
+ * duration_ms is above 100, or prints {"done": <job id>} at once otherwise
+ */
+function holder(dir: string): string {
+  return node(
+    "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const p=JSON.parse(s),id=process.env.WIZARD_JOB_ID;" +
+      `require('fs').writeFileSync(require('path').join(${JSON.stringify(dir)},id+'.pid'),String(process.pid));` +
+      "if(p.duration_ms>100)setInterval(()=>{},1000);else console.log(JSON.stringify({done:id}))})",
+  );
+}
+
+/** a job whose command holds it (see holder()) and one whose command ends at once */
+const HOLD = { count: 1, type: 'sim', params: { duration_ms: 60_000, failure_rate: 0 } };
+const QUICK = { count: 1, type: 'sim', params: { duration_ms: 1, failure_rate: 0 } };
+
+/** a holder bot running a held job: the job, and the pid of its command once it runs */
+async function holding(c: Awaited<ReturnType<typeof cluster>>, name: string) {
+  const dir = fs.mkdtempSync(path.join(tmp, `${name}-`));
+  const bot = c.bot(holder(dir), name, ['--exec-grace-ms', '1000']);
+  const [id] = await c.populate(HOLD);
+  const pidFile = path.join(dir, `${id}.pid`);
+  const pid = await waitUntil(async () => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8')), 20_000, 'the command to start');
+  expect(alive(pid)).toBe(true);
+  return { bot, id, pid, dir };
+}
+
+test('cancelling a job kills its command; the job ends CANCELLED after one attempt and the bot takes the next job', async () => {
+  const c = await cluster('exec-cancel');
+  const { bot, id, pid, dir } = await holding(c, 'exec-cancel');
+  const r = await http<JobView>('POST', `${c.api}/jobs/${id}/cancel`, {}, admin);
+  expect(r.status).toBe(200);
+  expect(r.body.state).toBe('CANCELLED');
+  await waitUntil(async () => !alive(pid), 10_000, 'the command to be killed');
+  expect(await c.job(id)).toMatchObject({ state: 'CANCELLED', attempts: 1, result: null });
+
+  const [next] = await c.populate(QUICK);
+  const done = await c.until(next, (j) => ['SUCCESS', 'FAILURE', 'RETRY', 'DEAD'].includes(j.state), 'the next job to end');
+  expect(done).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { done: next } });
+  expect(fs.readdirSync(dir).sort()).toEqual([`${id}.pid`, `${next}.pid`].sort());
+  expect(bot.proc.exitCode).toBeNull();
+  expect(await c.job(id)).toMatchObject({ state: 'CANCELLED', attempts: 1 });
+  expect(bot.output()).toMatch(/abandoning it.*"job_id":"[^"]*"/);
+  await c.stop(bot);
+}, 60_000);
+
+test('a bot stopped past its lease learns when it continues that its job was taken back, and kills its command', async () => {
+  const c = await cluster('exec-lease', { BOT_DOWN_AFTER_MS: '1500' });
+  const scheduler = spawnWizard(['scheduler'], c.env, 'exec-lease-scheduler');
+  const { bot, id, pid } = await holding(c, 'exec-lease');
+  const me = (await c.bots()).find((b) => b.name === 'exec-lease')!;
+  expect(me.current_job).toBe(id);
+
+  bot.proc.kill('SIGSTOP');
+  try {
+    const down = await waitUntil(async () => (await c.bots()).find((b) => b.bot_id === me.bot_id && b.status === 'down'), 20_000, 'the stopped bot to be marked down');
+    expect(down.current_job).toBeNull();
+    expect(alive(pid)).toBe(true); // the bot is stopped: nobody has told its command yet
+    expect((await c.job(id)).state).not.toBe('PROGRESS');
+  } finally {
+    bot.proc.kill('SIGCONT');
+  }
+  await waitUntil(async () => !alive(pid), 10_000, 'the command to be killed once the bot continues');
+  await bot.waitForOutput(/job taken back|does not know this bot/);
+  expect(bot.proc.exitCode).toBeNull();
+  await scheduler.kill('SIGTERM');
+  await c.stop(bot);
+}, 60_000);
