@@ -18,6 +18,7 @@ import { tokensCommand } from './commands/tokens';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError } from './core/errors';
+import { trapSignals } from './commands/run-role';
 import { checkLogLevel } from './util/log';
 import { assetPath } from './util/package-root';
 
@@ -51,6 +52,8 @@ export function buildProgram(): Command {
     cmd.commands.forEach(exitOverride);
   };
   exitOverride(program);
+  // the long-lived roles: a SIGTERM from their first byte of output on is a clean exit (0)
+  for (const role of [apiCommand, workerCommand, schedulerCommand, botCommand, upCommand]) role.hook('preAction', () => trapSignals());
   return program;
 }
 

@@ -92,13 +92,45 @@ export async function roleStore(flags: StoreFlags, role: string, claimId = false
   }
 }
 
-/** (store null: a role with no store of its own, a bot) */
+/** how long a role signalled during its start-up has to finish starting before it just exits 0 */
+const START_GRACE_MS = 3_000;
+
+/** the running role's graceful stop (set by untilSignal), and whether a signal came */
+let stopRole: (() => void) | null = null;
+let signalled = false;
+let trapped = false;
+let startGrace: NodeJS.Timeout | null = null;
+
+/**
+ * SIGTERM and SIGINT handlers, installed before a role prints or opens anything (src/cli.ts runs
+ * this before a role's action), so a signal at any moment is a clean exit: once the role runs,
+ * its graceful stop (untilSignal); during its start-up, the start-up may finish for up to
+ * START_GRACE_MS and is then stopped gracefully, or else the process exits 0 (a Redis away at
+ * start is not waited for). A second signal exits at once (130).
+ */
+export function trapSignals(): void {
+  if (trapped) return;
+  trapped = true;
+  const onSignal = () => {
+    if (signalled) process.exit(130);
+    signalled = true;
+    if (stopRole) return stopRole();
+    startGrace = setTimeout(() => process.exit(0), START_GRACE_MS); // what holds the loop (a wait for Redis) ends here
+    startGrace.unref();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/**
+ * the role is running: on the first signal (or at once, when one came during its start-up) close
+ * its parts, then the store (null: a role with no store of its own, a bot), and resolve
+ */
 export function untilSignal(store: Store | null, parts: Closable[]): Promise<void> {
+  trapSignals();
   return new Promise((resolve) => {
-    let closing = false;
-    const onSignal = () => {
-      if (closing) process.exit(130);
-      closing = true;
+    stopRole = () => {
+      stopRole = () => undefined;
       void (async () => {
         for (const p of parts) await p.close().catch(() => undefined);
         await store?.close();
@@ -107,8 +139,8 @@ export function untilSignal(store: Store | null, parts: Closable[]): Promise<voi
         setTimeout(() => process.exit(0), 200).unref();
       })();
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    if (startGrace) clearTimeout(startGrace); // started in time: the graceful stop takes what it needs
+    if (signalled) stopRole();
   });
 }
 
