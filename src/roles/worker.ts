@@ -24,6 +24,7 @@ import { DEFAULT_QUEUE, Job } from '../core/job';
 import type { Completion, Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
+import { logAbandoned } from './abandoned';
 import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
@@ -373,8 +374,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           if (held.get(h.job.id) !== h) return;
           if (err instanceof JobCancelledError) cancelled(h);
           else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
-            log.warn('lease lost: abandoning job', { job_id: h.job.id });
             h.stop.abort(err);
+            await logAbandoned(store, log, h.job.id); // taken back, or ended by a cancel (a chunk whose parent failed)
           } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
         }
       }),
