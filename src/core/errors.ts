@@ -91,8 +91,11 @@ export class JobCancelledError extends WizardError {
   }
 }
 
-/** what keeps the store from serving: unreachable or answering too late; refusing writes at its maxmemory */
-export const STORE_CONDITIONS = ['unavailable', 'out of memory'] as const;
+/**
+ * what keeps the store from serving: unreachable or answering too late; refusing writes at its
+ * maxmemory; with --durability replica, no replica connected to confirm writes (they answer 503)
+ */
+export const STORE_CONDITIONS = ['unavailable', 'out of memory', 'no replica'] as const;
 export type StoreCondition = (typeof STORE_CONDITIONS)[number];
 
 /**

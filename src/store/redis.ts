@@ -26,6 +26,7 @@ import { keysAt, redisKeys, RedisKeys, shardIdPrefix, shardOfJob, tagBase } from
 import { Client, Link } from './link';
 import { LostClaims } from './lost-claims';
 import { ConnectionPool } from './pool';
+import { replicaCondition } from './replicas';
 import { SentinelMaster, urlAt } from './sentinel';
 import { LuaScript, ScriptName, scripts } from './scripts';
 import type {
@@ -1301,12 +1302,15 @@ export class RedisStore implements Store {
 
   /**
    * what keeps Redis from serving now: unreachable (not connected, or no answer in time), or out
-   * of memory (used memory past maxmemory: Redis refuses writes, as INFO memory shows it)
+   * of memory (used memory past maxmemory: Redis refuses writes, as INFO memory shows it), or,
+   * with --durability replica, no replica connected (replicaCondition)
    */
   async condition(): Promise<StoreState> {
     let info: Record<string, string>;
+    let replicas: StoreState | null = null;
     try {
       info = pairsFromInfo(await this.cmd<string>(['INFO', 'memory']));
+      if (this.options.durability === 'replica') replicas = replicaCondition(pairsFromInfo(await this.cmd<string>(['INFO', 'replication'])), this.location);
       if (this.main instanceof ClusterLink) {
         // a Cluster: every master must answer, and the one nearest its maxmemory speaks for all
         info = (await this.main.masterInfos('memory')).map(pairsFromInfo).sort((a, b) => fill(b) - fill(a))[0] ?? info;
@@ -1319,7 +1323,7 @@ export class RedisStore implements Store {
     if (max > 0 && used > max && info.maxmemory_policy === 'noeviction') {
       return { condition: 'out of memory', message: `Redis at ${this.location} refuses writes: out of memory (${used} bytes used, maxmemory ${max})` };
     }
-    return { condition: null, message: null };
+    return replicas ?? { condition: null, message: null };
   }
 
   async stats(): Promise<ServerStats> {

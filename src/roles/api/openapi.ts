@@ -82,7 +82,7 @@ export const OPERATIONS: Record<string, Op> = {
   'GET /healthz': { tag: 'operations', summary: 'liveness', store: false, ok: { 200: { description: 'this node is up', json: 'healthz' } } },
   'GET /health': {
     tag: 'operations', summary: 'Redis status and stats, the current sum, live workers',
-    ok: { 200: { description: 'healthy, or degraded with its condition (Redis out of memory: reads served, writes 503)', json: 'health' } },
+    ok: { 200: { description: 'healthy, or degraded with its condition (Redis out of memory, or no replica with --durability replica: reads served, writes 503)', json: 'health' } },
     errors: { 503: { description: 'the store is unreachable or does not answer in time: what is wrong, as data', json: 'unhealthy', headers: RETRY_AFTER } },
   },
   'GET /metrics': { tag: 'operations', summary: 'Prometheus metrics of this node and of the cluster', ok: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': null } } } },

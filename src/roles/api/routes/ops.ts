@@ -17,8 +17,8 @@ export function opsRoutes(ctx: ApiContext): Router {
   });
 
   /**
-   * 200 healthy; 200 degraded while Redis is out of memory (reads are served, writes answer 503),
-   * with the reason; 503 unhealthy, with Retry-After, while it cannot be reached or answers late
+   * 200 healthy; 200 degraded while Redis is out of memory, or has no replica with --durability
+   * replica (reads are served, writes answer 503), with the reason; 503 unhealthy, with Retry-After, while it cannot be reached or answers late
    */
   r.get('/health', async (_req, res) => {
     try {
