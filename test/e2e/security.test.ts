@@ -2,7 +2,7 @@
  * Issue #7 with real processes: one rate-limit budget shared by two `wizard api` nodes on one
  * Redis; HTTPS with a self-signed certificate the test makes, and the CLI trusting it (--ca or
  * NODE_EXTRA_CA_CERTS); rediss:// with a CA and a client certificate; an open API refuses to
- * listen beyond loopback.
+ * listen beyond loopback; with tokens on, a wrong method is a 405 before any 401 or 403.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -49,6 +49,21 @@ test('two API nodes on one Redis share one budget: exactly RATE_LIMIT_MAX answer
   }
   expect((await http('GET', `http://127.0.0.1:${a.port}/healthz`)).status).toBe(200); // exempt
   await Promise.all([a.proc.kill(), b.proc.kill()]);
+});
+
+test('with tokens on, a method a route does not serve is a 405 with Allow whoever asks, before any 401 or 403', async () => {
+  const { proc, port } = await startApi(['--tokens-file', path.join(dir, 'tokens')], { WIZARD_PREFIX: testPrefix('sec-405'), ADMIN_TOKEN: 'sec-405-admin-token-0123456789' });
+  const client = { Authorization: `Bearer ${CLIENT}` };
+  const at = (p: string) => `http://127.0.0.1:${port}${p}`;
+  // an admin route (DELETE /abacus/sum) asked with a method it lacks: by a client token, by nobody
+  for (const headers of [client, {}]) {
+    const r = await http<{ error: { code: string } }>('PUT', at('/abacus/sum'), undefined, headers);
+    expect([r.status, r.headers.get('allow'), r.body.error.code]).toEqual([405, 'DELETE, GET, HEAD, OPTIONS', 'method_not_allowed']);
+  }
+  // the methods it has are still guarded
+  expect((await http('DELETE', at('/abacus/sum'), undefined, client)).status).toBe(403);
+  expect((await http('DELETE', at('/abacus/sum'))).status).toBe(401);
+  await proc.kill();
 });
 
 test('HTTPS with a self-signed certificate: the CLI trusts it with --ca or NODE_EXTRA_CA_CERTS, not otherwise', async () => {

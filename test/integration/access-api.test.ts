@@ -145,8 +145,9 @@ describe('CORS', () => {
   test('OPTIONS without an Origin needs no token: it answers the methods of the path (Allow), as the public document does', async () => {
     const res = await fetch(url('/bots/register'), { method: 'OPTIONS' });
     expect([res.status, res.headers.get('allow')]).toEqual([204, 'OPTIONS, POST']);
-    // any other method on it is still behind the gate
-    expect((await http('DELETE', url('/bots/register'))).status).toBe(401);
+    // its own method is still behind the gate; one it lacks is a 405 whoever asks
+    expect((await http('POST', url('/bots/register'), { name: 'x' })).status).toBe(401);
+    expect((await http('DELETE', url('/bots/register'))).status).toBe(405);
   });
 
   test('a preflight from a refused origin is a 403 JSON error with no CORS headers', async () => {

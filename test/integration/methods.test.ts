@@ -56,6 +56,14 @@ test.each([
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
 });
 
+test("Swagger UI's files: GET serves them, any other method is a 405 with Allow: GET, HEAD", async () => {
+  expect((await fetch(`${api.url}/docs/assets/swagger-ui.css`)).status).toBe(200);
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    const res = await http<ErrorBody>(method, `${api.url}/docs/assets/swagger-ui.css`);
+    expect([res.status, res.headers.get('allow'), res.body.error.code]).toEqual([405, 'GET, HEAD, OPTIONS', 'method_not_allowed']);
+  }
+});
+
 test('an unknown path is still a 404 for every method', async () => {
   for (const method of ['GET', 'POST', 'PUT', 'DELETE']) {
     const res = await http<ErrorBody>(method, `${api.url}/nothing/here`);

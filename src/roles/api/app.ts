@@ -14,7 +14,7 @@ import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
 import { metricsRoutes, metricsTimer } from './prometheus';
-import { docsRoutes } from './openapi';
+import { DOCS_ASSETS, docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 import { applySecurity, checkJsonDepth } from './security';
 import { dashboardPaths } from './access';
@@ -41,8 +41,9 @@ export function createApp(ctx: ApiContext): Express {
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
   app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
-  applySecurity(app, ctx); // headers, CORS, rate limit, tokens (issue #7)
-  app.use(methodGate(app, dashboardPaths())); // 405 with Allow, OPTIONS, from the route table (before any body is read)
+  // headers, CORS, rate limit (issue #7); then 405 with Allow and OPTIONS, from the route table (before any
+  // body is read, and before the tokens: a method is wrong whoever asks); then tokens
+  applySecurity(app, ctx, [methodGate(app, [...dashboardPaths(), DOCS_ASSETS])]);
   app.use(metricsRoutes(ctx)); // GET /metrics
   app.use(requireJsonBody);
   const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });

@@ -289,6 +289,10 @@ const DOCS_PAGE = `<!doctype html>
 /** outside the page, so a Content-Security-Policy without 'unsafe-inline' allows it */
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });\n`;
 
+/** where Swagger UI's files are served; DOCS_ASSETS as the method gate knows them (GET and HEAD: any other method is a 405) */
+const DOCS_ASSETS_DIR = '/docs/assets';
+export const DOCS_ASSETS = `${DOCS_ASSETS_DIR}/:file`;
+
 export function docsRoutes(): Router {
   const r = Router();
   let doc: string | null = null;
@@ -303,6 +307,6 @@ export function docsRoutes(): Router {
   r.get('/docs/init.js', (_req, res) => {
     res.type('text/javascript').send(DOCS_INIT);
   });
-  r.use('/docs/assets', express.static(swaggerDir, { index: false, maxAge: '1h' }));
+  r.use(DOCS_ASSETS_DIR, express.static(swaggerDir, { index: false, maxAge: '1h' }));
   return r;
 }

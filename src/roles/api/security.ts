@@ -6,7 +6,9 @@
  *    the CORS headers, one from any other origin with a 403 and none;
  * 3. the rate limit, in the store so every API node shares it: per client IP (X-Forwarded-For only
  *    from --trust-proxy addresses, Express's trust proxy) and per token, 429 with Retry-After;
- * 4. the access gate (access.ts): tokens and roles.
+ * 4. the app's own checks that hold whoever asks (`beforeAccess`: a method a path is not served
+ *    with is a 405, methods.ts), so a wrong method is never a 401 or 403 first;
+ * 5. the access gate (access.ts): tokens and roles.
  *
  * JSON bodies are limited in size (BODY_LIMIT, 413) and depth (JSON_MAX_DEPTH, 400).
  */
@@ -138,7 +140,7 @@ export function rateLimit(store: Store, limit: ApiSecurity['rateLimit'], log: Lo
 }
 
 /** every guard, mounted before the body parser and the routes */
-export function applySecurity(app: Express, ctx: { store: Store; log: Logger; security?: ApiSecurity }): void {
+export function applySecurity(app: Express, ctx: { store: Store; log: Logger; security?: ApiSecurity }, beforeAccess: RequestHandler[] = []): void {
   const s = ctx.security ?? OPEN_SECURITY;
   app.set('trust proxy', s.trustProxy);
   app.use(
@@ -150,5 +152,6 @@ export function applySecurity(app: Express, ctx: { store: Store; log: Logger; se
   );
   app.use(corsAllowlist(s.corsOrigins));
   app.use(rateLimit(ctx.store, s.rateLimit, ctx.log));
+  for (const h of beforeAccess) app.use(h);
   app.use(accessGate(ctx.store, s.tokens));
 }
