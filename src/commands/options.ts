@@ -6,7 +6,7 @@ import os from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { ABACUS_STRATEGIES } from '../core/abacus';
 import type { SentinelAddress } from '../store/sentinel';
-import { DURABILITIES } from '../store/types';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DURABILITIES } from '../store/types';
 
 export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -97,7 +97,7 @@ export function parseSentinels(value: string): SentinelAddress[] {
   });
 }
 
-/** Sentinel and durability: for every role that opens a store (api, worker, scheduler, up) */
+/** Sentinel, durability and the store's call deadline: for every role that opens a store (api, worker, scheduler, up) */
 export const storeHaOptions = (): Option[] => [
   new Option('--redis-sentinel <list>', "Sentinels (host:port,…) that name the master, with --redis-master; --redis then gives only the scheme and password")
     .env('REDIS_SENTINELS')
@@ -114,6 +114,10 @@ export const storeHaOptions = (): Option[] => [
     .env('WIZARD_DURABILITY_TIMEOUT_MS')
     .default(1000)
     .argParser(parseIntIn('--durability-timeout-ms', 1, 60_000)),
+  new Option('--store-timeout-ms <ms>', 'a Redis call with no answer in this time fails (a 503 at the API) and its connection is replaced')
+    .env('WIZARD_STORE_TIMEOUT_MS')
+    .default(DEFAULT_COMMAND_TIMEOUT_MS)
+    .argParser(parseIntIn('--store-timeout-ms', 1, 600_000)),
 ];
 
 export const prefixOption = () =>

@@ -23,6 +23,8 @@ export interface StoreFlags extends RedisTlsFlags {
   redisMaster?: string;
   durability?: Durability;
   durabilityTimeoutMs?: number;
+  /** --store-timeout-ms: a Redis call's deadline */
+  storeTimeoutMs?: number;
   prefix: string;
   nodeId?: string;
   resultTtlMs?: number;
@@ -44,6 +46,7 @@ export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
     redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}), ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}),
     ...(sentinel ? { sentinel } : {}), ...(flags.durability ? { durability: flags.durability } : {}),
     ...(flags.durabilityTimeoutMs ? { durabilityTimeoutMs: flags.durabilityTimeoutMs } : {}),
+    ...(flags.storeTimeoutMs ? { commandTimeoutMs: flags.storeTimeoutMs } : {}),
   });
 }
 

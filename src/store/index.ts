@@ -16,6 +16,8 @@ export interface OpenStoreOptions extends Partial<StoreOptions> {
   /** 'replica': writes a user is told succeeded wait for a replica (WAIT 1) */
   durability?: Durability;
   durabilityTimeoutMs?: number;
+  /** a Redis call with no answer in this time fails (--store-timeout-ms; default DEFAULT_COMMAND_TIMEOUT_MS) */
+  commandTimeoutMs?: number;
   /** the shard count to set (`--shards`); unset: the one the prefix has (README "Redis Cluster") */
   shards?: number;
   /** the queue bots claim from (its jobs stay in shard 0, with the bots) */
@@ -23,9 +25,9 @@ export interface OpenStoreOptions extends Partial<StoreOptions> {
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  const { redisUrl, redisTls, sentinel, durability, durabilityTimeoutMs, shards, botQueue, ...rest } = opts;
+  const { redisUrl, redisTls, sentinel, durability, durabilityTimeoutMs, commandTimeoutMs, shards, botQueue, ...rest } = opts;
   const options = { ...DEFAULT_STORE_OPTIONS, ...rest };
-  const ha = { ...(durability ? { durability } : {}), ...(durabilityTimeoutMs ? { durabilityTimeoutMs } : {}) };
+  const ha = { ...(durability ? { durability } : {}), ...(durabilityTimeoutMs ? { durabilityTimeoutMs } : {}), ...(commandTimeoutMs ? { commandTimeoutMs } : {}) };
   const sharding = { ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}) };
   if (sentinel) {
     const { SentinelMaster } = await import('./sentinel');

@@ -33,7 +33,7 @@ import type {
   BotsDown, Durability, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FinishedCounts, FlowSpec, JobEvent, ListQuery, ListResult, NodeInfo,
   QueueInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState, Submitted,
 } from './types';
-import { DEFAULT_STORE_OPTIONS } from './types';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from './types';
 
 type Reply = unknown;
 
@@ -221,7 +221,7 @@ export class RedisStore implements Store {
   private hits = 0;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
-    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: 2500, watchConnections: 1, durability: 'none', durabilityTimeoutMs: 1000, ...opts };
+    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS, watchConnections: 1, durability: 'none', durabilityTimeoutMs: 1000, ...opts };
     const { sentinel } = this.options;
     this.location = sentinel ? sentinel.location : redactUrl(this.options.url);
     this.keys = redisKeys(this.options.prefix);

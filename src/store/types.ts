@@ -54,6 +54,9 @@ import type { StoreCondition } from '../core/errors';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
 export const DURABILITIES = ['none', 'replica'] as const;
+
+/** a Redis call with no answer in this time fails and its connection is replaced (--store-timeout-ms) */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 2500;
 export type Durability = (typeof DURABILITIES)[number];
 
 export interface StoreOptions {
