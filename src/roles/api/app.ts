@@ -13,7 +13,7 @@ import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
-import { metricsRoutes, metricsTimer } from './prometheus';
+import { metricsRoutes, metricsTimer } from './routes/metrics';
 import { docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 import { applySecurity, checkJsonDepth } from './security';
