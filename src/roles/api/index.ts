@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
+import { within } from '../../util/time';
 import { createApp } from './app';
 import { HistoryRecorder } from '../../core/history';
 import { EventHub } from './events-hub';
@@ -69,7 +70,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (force) server.closeAllConnections();
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
+      await within(closed, 3000);
       server.closeAllConnections();
     },
   };
