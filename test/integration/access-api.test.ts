@@ -14,7 +14,7 @@ import { dashboardPaths, tokenTable } from '../../src/roles/api/access';
 import { JSON_MAX_DEPTH, OPEN_SECURITY } from '../../src/roles/api/security';
 import { MemoryStore } from '../../src/store/memory';
 import type { Store } from '../../src/store/types';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { http } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
 

@@ -7,7 +7,7 @@ import { startApi, RunningApi } from '../../src/roles/api';
 import type { Store } from '../../src/store/types';
 import { http } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { BATCH_DEFAULTS } from '../../src/core/batch';
 
 const ADMIN = 'test-admin-token';

@@ -11,7 +11,25 @@
  */
 import type { Express, RequestHandler } from 'express';
 import { WizardError } from '../../core/errors';
-import { listRoutes } from './routes-list';
+
+/** one entry of Express's router stack: a route, or a router mounted with its own stack */
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+
+/** every route of an Express app, as [METHOD, path] (the docs check and the fuzz tests read it too) */
+export function listRoutes(app: Express): [string, string][] {
+  const out: [string, string][] = [];
+  const walk = (stack: Layer[]) => {
+    for (const layer of stack) {
+      if (layer.route) for (const m of Object.keys(layer.route.methods)) out.push([m.toUpperCase(), layer.route.path]);
+      else if (layer.handle?.stack) walk(layer.handle.stack);
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
+  return out;
+}
 
 interface Pattern {
   re: RegExp;
