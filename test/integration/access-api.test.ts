@@ -32,7 +32,7 @@ beforeAll(async () => {
   store = await makeStore('redis', 'access');
   const tokens = tokenTable(parseTokenList(`ops:admin:${T.admin},cli:client:${T.client},fleet:bot:${T.bot}`), LEGACY_ADMIN);
   api = await startApi(store, {
-    nodeId: 'api-sec', port: 0, log: silentLogger, adminToken: LEGACY_ADMIN, processing,
+    nodeId: 'api-sec', port: 0, log: silentLogger, adminToken: LEGACY_ADMIN, botWork: processing,
     security: { ...OPEN_SECURITY, tokens, corsOrigins: ['http://localhost:3000'] },
   });
 });

@@ -25,8 +25,8 @@ const populate = async (count: number) => (await http<{ job_ids: string[] }>('PO
 
 beforeAll(async () => {
   store = await makeStore('redis', 'bots-api');
-  api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, processing });
-  open = await startApi(store, { nodeId: 'api-b', port: 0, log: silentLogger, processing });
+  api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, botWork: processing });
+  open = await startApi(store, { nodeId: 'api-b', port: 0, log: silentLogger, botWork: processing });
 });
 afterAll(async () => {
   await api.close(true);

@@ -19,7 +19,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (adapter) => {
   let api: RunningApi;
   beforeAll(async () => {
     store = await makeStore(adapter, 'populate-key');
-    api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, processing });
+    api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, botWork: processing });
   });
   afterAll(async () => {
     await api.close(true);
