@@ -7,7 +7,7 @@
 'use strict';
 
 (() => {
-  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, chart, chunkBars, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
+  const { API_TOKEN_KEY, FINAL, JOB_STATES, PRIMES, chart, chunkBars, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
 
   /**
    * data-include="<template id>": before Alpine starts, every such element (in the page or inside
@@ -109,8 +109,8 @@
 
       saveToken() {
         const t = this.tokenDraft.trim();
-        if (t) sessionStorage.setItem(TOKEN_KEY, t);
-        else sessionStorage.removeItem(TOKEN_KEY);
+        if (t) sessionStorage.setItem(API_TOKEN_KEY, t);
+        else sessionStorage.removeItem(API_TOKEN_KEY);
         this.tokenSet = Boolean(t);
         this.tokenDraft = '';
         this.tokenNote = t ? 'Token saved for this tab.' : 'Token cleared.';
