@@ -1,5 +1,5 @@
 /**
- * `wizard bot`: seed 004's agent. It speaks only HTTP to the API:
+ * `wizard bot`: a bot, the agent of the bot batches. It speaks only HTTP to the API:
  *
  * - registers (POST /bots/register → a bot id and a token; with API tokens on, it registers with a
  *   bot-role token, options.token) and heartbeats every heartbeatMs;

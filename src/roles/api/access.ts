@@ -1,5 +1,5 @@
 /**
- * The access gate (issue #7): with API tokens configured, every request names its caller with
+ * The access gate: with API tokens configured, every request names its caller with
  * `Authorization: Bearer <token>` (or X-Admin-Token / X-Bot-Token, as before), and the route's
  * need (src/core/access.ts) decides: 401 without a known token, 403 with the wrong role.
  * A token is a configured one (constant-time lookup), ADMIN_TOKEN, or a registered bot's (the

@@ -41,7 +41,7 @@ export function createApp(ctx: ApiContext): Express {
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
   app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
-  applySecurity(app, ctx); // headers, CORS, rate limit, tokens (issue #7)
+  applySecurity(app, ctx); // headers, CORS, rate limit, tokens
   app.use(methodGate(app, dashboardPaths())); // 405 with Allow, OPTIONS, from the route table (before any body is read)
   app.use(metricsRoutes(ctx)); // GET /metrics
   app.use(requireJsonBody);

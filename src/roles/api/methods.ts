@@ -1,5 +1,5 @@
 /**
- * Methods (issue 14, item 5): a path the app serves, asked with a method it does not serve, is a
+ * Methods: a path the app serves, asked with a method it does not serve, is a
  * 405 whose `Allow` lists the methods it does serve; `OPTIONS` answers that `Allow` (204). Both
  * are read from the app's own route table (listRoutes), so they cannot drift from the routes.
  *
