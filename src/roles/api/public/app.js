@@ -3,6 +3,10 @@
  * Alpine component per section. It runs on Alpine's CSP build: templates hold expressions only
  * (no eval), and all logic lives here and in lib.js. Every request goes to the API that served
  * the page, by a relative path, so the page works offline and behind a path prefix alike.
+ *
+ * Past 500 lines: it holds every page's component (one per section, each short and standing
+ * alone), registered in one alpine:init handler beside the helpers they share; when it grows, split
+ * it by page, one script each in index.html.
  */
 'use strict';
 
