@@ -9,6 +9,7 @@
  * Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64).
  */
 import { createClient } from 'redis';
+import { sleep } from '../src/util/time';
 import { RedisStore, pairsFromInfo } from '../src/store/redis';
 import { spawnWizard } from '../test/helpers/procs';
 import { startRedisCluster, TestCluster } from '../test/helpers/redis-cluster';
@@ -16,7 +17,6 @@ import { startRedisCluster, TestCluster } from '../test/helpers/redis-cluster';
 const N = Number(process.env.BENCH_N ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const BATCH = 500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** a node's Redis CPU so far (user + sys, ms) */
 async function cpuMs(port: number): Promise<number> {

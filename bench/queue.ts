@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { createClient } from 'redis';
+import { sleep } from '../src/util/time';
 import { RedisStore } from '../src/store/redis';
 import type { Durability } from '../src/store/types';
 import { waitForSync } from '../test/helpers/redis-sentinel';
@@ -29,7 +30,6 @@ const MEMORY_N = Number(process.env.BENCH_MEMORY_N ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BATCH = 1000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;

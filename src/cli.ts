@@ -17,9 +17,9 @@ import { schedulerCommand } from './commands/scheduler';
 import { tokensCommand } from './commands/tokens';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
-import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError } from './core/errors';
+import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError, UsageError } from './core/errors';
 import { trapSignals } from './commands/run-role';
-import { checkLogLevel } from './util/log';
+import { logLevelProblem } from './util/log';
 import { assetPath } from './util/package-root';
 
 export function buildProgram(): Command {
@@ -60,7 +60,8 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   let code: number = EXIT_CODE.ok;
   try {
-    checkLogLevel(); // LOG_LEVEL=loud stops every command at once (exit 2), not silently logs at info
+    const badLevel = logLevelProblem(); // LOG_LEVEL=loud stops every command at once (exit 2), not silently logs at info
+    if (badLevel) throw new UsageError(badLevel);
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,5 +1,5 @@
 /**
- * Client commands of seed 004: `wizard jobs`, `wizard bots`, `wizard status` and
+ * Client commands of the bots' work: `wizard jobs`, `wizard bots`, `wizard status` and
  * `wizard datalake stats|export`. Each fetches over HTTP and prints a table, or JSON with --json.
  */
 import { Readable, Writable } from 'node:stream';

@@ -1,11 +1,11 @@
 /**
- * `wizard abacus add <number> | sum | reset`: seed 003's running sum, over HTTP.
+ * `wizard abacus add <number> | sum | reset`: the abacus's running sum, over HTTP.
  * A negative number works as it is (`wizard abacus add -5`: commander takes a negative number
  * for an argument of a command that has no digit options) and after `--` too.
  */
 import { Command } from 'commander';
 import { clientOf, withClientFlags } from './client';
-import { parseIntIn } from './options';
+import { parseIntIn } from './parse';
 
 interface AddReply {
   new_sum: number | string;

@@ -2,11 +2,12 @@ import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BOT_DEFAULTS, startBots } from '../roles/bot';
 import { EXEC_GRACE_MS } from '../roles/bot-exec';
-import { apiOption, parseIntIn } from './options';
-import { heartbeatIntervalOption } from './processing-options';
+import { heartbeatIntervalOption } from './batch-options';
+import { apiOption, caFromFlags, caOption } from './client-options';
+import { parseIntIn } from './parse';
 import { untilSignal } from './run-role';
 import { tokenOption } from './client';
-import { caFromFlags, caOption, tokenOfRole } from './security-options';
+import { tokenOfRole } from './api-options';
 
 function parseCommand(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('--exec must be a command, got an empty string');

@@ -8,8 +8,8 @@ import type { JobView } from '../core/job';
 import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
-import { apiOption, jsonOption, parseDuration, parseIntIn, parseIsoTime, parseNumber } from './options';
-import { caFromFlags, caOption } from './security-options';
+import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
+import { parseDuration, parseIntIn, parseIsoTime, parseNumber } from './parse';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));

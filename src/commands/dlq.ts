@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { JobView } from '../core/job';
 import { clientCommand, clientOf } from './client';
-import { parseIntIn, wideOption } from './options';
+import { wideOption } from './client-options';
+import { parseIntIn } from './parse';
 import { ago } from '../client/ui';
 
 const list = clientCommand('list', 'jobs that used every attempt, most recent first, with their last error')

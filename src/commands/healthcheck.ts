@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage } from '../core/errors';
 import type { SentinelOptions } from '../store/sentinel';
-import { parseIntIn, parseSentinels } from './options';
-import { sentinelFromFlags } from './run-role';
+import { parseIntIn } from './parse';
+import { parseSentinels, sentinelFromFlags } from './store-options';
 
 export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
 type HealthRole = (typeof HEALTH_ROLES)[number];

@@ -1,11 +1,11 @@
-/** Client commands of seed 004: they talk to the API over HTTP and print tables (or --json). */
+/** Client commands of the bots' work: they talk to the API over HTTP and print tables (or --json). */
 import { Command, Option } from 'commander';
 import { exportLake, showBots, showJobs, showLakeStats, showStatus } from '../client/monitor';
 import { createUi } from '../client/ui';
 import { apiClientOf, tokenOption, withClientFlags } from './client';
-import { apiOption, parseIntIn, wideOption } from './options';
+import { apiOption, caOption, wideOption } from './client-options';
+import { parseIntIn } from './parse';
 import { JOB_STATES } from '../core/job';
-import { caOption } from './security-options';
 
 const client = apiClientOf;
 

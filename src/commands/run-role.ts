@@ -6,56 +6,13 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import { StoreUnavailableError, UsageError, errorMessage } from '../core/errors';
-import { redisTlsFromFlags, RedisTlsFlags } from './security-options';
-import type { SentinelAddress, SentinelOptions } from '../store/sentinel';
-import type { Durability, Store } from '../store/types';
+import type { Store } from '../store/types';
 import { createLogger } from '../util/log';
 import { retryDelay, sleep } from '../util/time';
-import { defaultNodeId } from './options';
+import { defaultNodeId, storeFromFlags, StoreFlags } from './store-options';
 
 export interface Closable {
   close(force?: boolean): Promise<void>;
-}
-
-export interface StoreFlags extends RedisTlsFlags {
-  redis?: string;
-  redisSentinel?: SentinelAddress[];
-  redisMaster?: string;
-  durability?: Durability;
-  durabilityTimeoutMs?: number;
-  /** --store-timeout-ms: a Redis call's deadline */
-  storeTimeoutMs?: number;
-  prefix: string;
-  nodeId?: string;
-  resultTtlMs?: number;
-  eventRetentionMs?: number;
-  /** --shards: the shard count to set for the prefix */
-  shards?: number;
-  /** --bot-queue (roles that have it): its jobs stay in shard 0 */
-  botQueue?: string;
-}
-
-export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
-  const { redis, prefix, resultTtlMs, eventRetentionMs, shards, botQueue } = flags;
-  const redisTls = redisTlsFromFlags(flags);
-  if (redisTls && !redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
-  const sentinel = sentinelFromFlags(flags);
-  if (flags.durability === 'replica' && !redis && !sentinel) throw new UsageError('--durability replica needs Redis with a replica (--redis or --redis-sentinel): the in-memory store has none');
-  const { openStore } = await import('../store'); // the Redis client loads when a role runs
-  return openStore({
-    redisUrl: redis, redisTls, prefix, ...(resultTtlMs ? { resultTtlMs } : {}), ...(eventRetentionMs ? { eventRetentionMs } : {}), ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}),
-    ...(sentinel ? { sentinel } : {}), ...(flags.durability ? { durability: flags.durability } : {}),
-    ...(flags.durabilityTimeoutMs ? { durabilityTimeoutMs: flags.durabilityTimeoutMs } : {}),
-    ...(flags.storeTimeoutMs ? { commandTimeoutMs: flags.storeTimeoutMs } : {}),
-  });
-}
-
-/** --redis-sentinel with --redis-master (both or neither: a UsageError naming the one missing) */
-export function sentinelFromFlags(flags: Pick<StoreFlags, 'redisSentinel' | 'redisMaster'>): SentinelOptions | undefined {
-  const { redisSentinel, redisMaster } = flags;
-  if (redisMaster && !redisSentinel) throw new UsageError('--redis-master needs --redis-sentinel host:port[,host:port…] (REDIS_SENTINELS)');
-  if (redisSentinel && !redisMaster) throw new UsageError('--redis-sentinel needs --redis-master <name> (REDIS_MASTER_NAME): the name the Sentinels monitor');
-  return redisSentinel && redisMaster ? { sentinels: redisSentinel, masterName: redisMaster } : undefined;
 }
 
 /** a role's store, and its claim on its node id (a no-op for a role that makes none) */

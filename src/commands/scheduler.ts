@@ -1,18 +1,13 @@
 import { Command } from 'commander';
-import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, shardsOption, redisOption, resultTtlOption, storeHaOptions } from './options';
-import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
+import { batchFromFlags, batchOptions, botDownAfterOption, leaderLeaseOption, populateIntervalOption } from './batch-options';
+import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { withOptions } from './parse';
 import { untilSignal } from './run-role';
-import { redisTlsOptions } from './security-options';
+import { defaultNodeId, storeOptions } from './store-options';
 
 export const schedulerCommand = withOptions(
-  new Command('scheduler')
-    .description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work')
-    .addOption(redisOption())
-    .addOption(prefixOption())
-    .addOption(shardsOption())
-    .addOption(nodeIdOption())
-    .addOption(populateIntervalOption()),
-  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions(), ...storeHaOptions()],
+  new Command('scheduler').description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work'),
+  [...storeOptions(), populateIntervalOption(), ...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions()],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();

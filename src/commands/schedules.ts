@@ -3,12 +3,12 @@ import { Command, Option } from 'commander';
 import { BATCH_TYPES } from '../core/batch';
 import { checkTiming, ScheduleView } from '../core/schedule';
 import { clientCommand, clientOf } from './client';
-import { parseIntIn, wideOption } from './options';
-import { parseJsonObject } from './processing-options';
+import { wideOption } from './client-options';
+import { parseIntIn, parseJsonObject } from './parse';
 
 const when = (s: ScheduleView) => (s.every_ms !== null ? `every ${s.every_ms} ms` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`);
 
-const list = clientCommand('list', "the schedules, seed 004's batch (seed-batch) among them, with their next occurrence")
+const list = clientCommand('list', "the schedules, the built-in bot batch (seed-batch) among them, with their next occurrence")
   .addOption(wideOption())
   .action(async (flags) => {
     const { ui, api } = clientOf(flags);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { formatTokenFile, generateTokens, Role, ROLES } from '../core/access';
 import { errorMessage, UsageError } from '../core/errors';
-import { readTokenFile, tokenOfRole } from './security-options';
+import { readTokenFile, tokenOfRole } from './api-options';
 
 const fileOption = () => new Option('--file <file>', 'the tokens file').env('WIZARD_TOKENS_FILE').makeOptionMandatory();
 

@@ -1,48 +1,31 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import {
-  abacusStrategyOption, adminTokenOption, eventRetentionOption, defaultNodeId, hostOption, nodeIdOption, optionalRedisOption, parseIntIn, portOption,
-  prefixOption, shardsOption, resultTtlOption, threadsOption, storeHaOptions
-} from './options';
-import {
-  apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
-} from './processing-options';
+import { apiFromFlags, apiOptions, generatedTokensNotice } from './api-options';
+import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags, heartbeatIntervalOption, populateIntervalOption } from './batch-options';
+import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { parseIntIn, withOptions } from './parse';
+import { jobTypeOptions, threadsOption } from './processing-options';
 import { untilSignal } from './run-role';
-import { apiSecurityOptions, generatedTokensNotice, redisTlsOptions, securityFromFlags } from './security-options';
+import { defaultNodeId, storeOptions } from './store-options';
 
 export const upCommand = withOptions(
-  new Command('up')
-    .description('every role in one process (in memory when no --redis is given)')
-    .addOption(optionalRedisOption())
-    .addOption(prefixOption())
-    .addOption(shardsOption())
-    .addOption(portOption())
-    .addOption(hostOption())
-    .addOption(nodeIdOption())
-    .addOption(threadsOption())
-    .addOption(resultTtlOption())
-    .addOption(eventRetentionOption())
-    .addOption(abacusStrategyOption())
-    .addOption(adminTokenOption()),
+  new Command('up').description('every role in one process (in memory when no --redis is given)'),
   [
+    ...storeOptions({ redis: 'optional' }), ...apiOptions(), threadsOption(), ...jobTypeOptions(),
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
     populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
-    ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions(),
   ],
 ).action(async (flags) => {
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
-  const { generated, ...guards } = securityFromFlags(flags, 'generate');
+  const { api, generated } = apiFromFlags(flags, 'generate');
   const { store } = await openStoreWithLake(flags, 'up');
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
-    port: flags.port,
-    host: flags.host,
+    ...api,
     threads: flags.threads ?? os.availableParallelism(),
-    abacusStrategy: flags.abacusStrategy,
-    ...apiSettings(flags),
-    ...guards,
+    botWork: botWorkFromFlags(flags),
     scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });

@@ -1,5 +1,5 @@
 /**
- * Seed 003's abacus: one running sum shared by every API node. The sum is a signed 64-bit
+ * The abacus: one running sum shared by every API node. The sum is a signed 64-bit
  * integer (what Redis INCRBY keeps exactly); an add that would take it past either bound is
  * refused and changes nothing. Pure: the stores move the sum, this module holds the rules.
  */
@@ -11,7 +11,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * atomic: one server-side step (a Lua script around INCRBY), never a conflict.
- * optimistic: seed 003's WATCH / GET / MULTI SET / EXEC, retried with jitter when the sum moved.
+ * optimistic: the abacus's original WATCH / GET / MULTI SET / EXEC, retried with jitter when the sum moved.
  */
 export const ABACUS_STRATEGIES = ['atomic', 'optimistic'] as const;
 export type AbacusStrategy = (typeof ABACUS_STRATEGIES)[number];

@@ -1,5 +1,5 @@
 /**
- * Who may call what (issue #7). With API tokens configured (WIZARD_API_TOKENS, --tokens-file) every
+ * Who may call what. With API tokens configured (WIZARD_API_TOKENS, --tokens-file) every
  * request but the liveness probe and the dashboard's files needs a bearer token, and each token
  * has a role:
  *

@@ -12,6 +12,15 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
+/**
+ * Where a failed attempt goes: policy decides (failTarget in handlers.ts), the store moves. A
+ * retry is due delayMs after the store's time of the failure (a duration: never the caller's clock).
+ */
+export type FailTarget =
+  | { to: 'RETRY'; delayMs: number }
+  | { to: 'DEAD' }
+  | { to: 'FAILURE' };
+
 export const DEFAULT_BACKOFF: BackoffPolicy = { maxAttempts: 3, baseMs: 500, maxMs: 30_000, jitter: 0.5 };
 
 /**

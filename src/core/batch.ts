@@ -1,5 +1,5 @@
 /**
- * Seed 004's job batches: what the scheduler makes every interval and POST /jobs/populate makes
+ * The bot batches: what the scheduler makes every interval and POST /jobs/populate makes
  * on demand. A batch is `size` jobs of one type with one set of params, on the bots' queue; the
  * default is simulated work that takes processingDurationMs and fails at failureRate.
  */
@@ -62,6 +62,6 @@ export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): 
   return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy }));
 }
 
-/** seed 004's defaults: 5 jobs of 5 minutes every 10 minutes, 15% failing, bots down after 2 min */
+/** the bot batch's defaults: 5 jobs of 5 minutes every 10 minutes, 15% failing, bots down after 2 min */
 export const BATCH_DEFAULTS: BatchSettings = { size: 5, type: 'sim', processingDurationMs: 300_000, failureRate: 0.15, queue: DEFAULT_BOT_QUEUE };
 export const DEFAULT_BOT_DOWN_AFTER_MS = 120_000;

@@ -1,5 +1,5 @@
 /**
- * Seed 004's bots: agents that speak only HTTP to the API, register, heartbeat and claim one job
+ * Bots: agents that speak only HTTP to the API, register, heartbeat and claim one job
  * at a time. A bot's token is shown to it once, at registration; the store keeps only its sha256
  * (and the claim token of the job it holds, which never leaves the server).
  */

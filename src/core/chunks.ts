@@ -1,5 +1,5 @@
 /**
- * Seed 002's contiguous range splitting: [1, n] in `chunks` ranges of floor(n/chunks),
+ * Contiguous range splitting for prime counts: [1, n] in `chunks` ranges of floor(n/chunks),
  * the last absorbing the remainder. n=100, chunks=4 → [1-25, 26-50, 51-75, 76-100].
  */
 export interface ChunkRange {

@@ -3,12 +3,12 @@
  * Handlers are pure (or merely sleep); the roles decide where they run (a prime chunk runs in
  * the worker's Piscina pool, the rest on the event loop).
  */
-import type { FailTarget } from '../store/types';
-import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, shouldRetry } from './backoff';
+import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, FailTarget, shouldRetry } from './backoff';
 import { ValidationError } from './errors';
 import { Job, JobType } from './job';
 import { compute, MathParams } from './math';
 import { countPrimesInRange } from './sieve';
+import { sleep } from '../util/time';
 
 export interface HandlerContext {
   signal?: AbortSignal;
@@ -40,21 +40,6 @@ export function isPermanent(err: unknown): boolean {
 export interface SimParams {
   duration_ms: number;
   failure_rate: number;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** seed 004's simulated work: takes duration_ms, fails at failure_rate */

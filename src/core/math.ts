@@ -1,4 +1,4 @@
-/** Seed 000/001: the math of the math wizard. Sync /add and async tasks share it. */
+/** The math tasks: what they compute. Sync /add and async tasks share it. */
 import { ValidationError } from './errors';
 
 export const MATH_OPS = ['add', 'sub', 'mul', 'div'] as const;

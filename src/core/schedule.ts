@@ -1,13 +1,13 @@
 /**
- * Schedules (issue 18, item 5): a named batch of jobs made at each occurrence of `every_ms` or
- * a cron expression (with a time zone). Seed 004's batch is the built-in one, `seed-batch`,
+ * Schedules: a named batch of jobs made at each occurrence of `every_ms` or
+ * a cron expression (with a time zone). The bot batch is the built-in one, `seed-batch`,
  * made from the scheduler's own settings (POPULATE_INTERVAL_MS, BATCH_SIZE, ...).
  *
  * An occurrence is a slot: its time. The scheduler leader makes each slot once, with a once-key per
  * (schedule, slot) set in the same store step that enqueues (Store.enqueueScheduled), so two leaders
  * for a moment, or a leader that took over, cannot make a slot twice. A leader makes the slots
  * due in the last catch-up window (a failover's gap, a slow tick), none from before the schedule
- * was made; seed 004's batch makes its current slot whenever it is seen, as it always did.
+ * was made; the bot batch makes its current slot whenever it is seen, as it always did.
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
@@ -29,7 +29,7 @@ export interface Schedule {
   /** jobs per occurrence */
   size: number;
   queue: string;
-  /** seed 004's batch: made from the scheduler's settings, not deleted through the API */
+  /** the bot batch: made from the scheduler's settings, not deleted through the API */
   builtin: boolean;
   createdAt: number;
 }
@@ -86,7 +86,7 @@ export function catchUpMs(leaderLeaseMs: number): number {
 
 /**
  * the slots (times, ms, oldest first) due at `now`: those in (now - windowMs, now] and not before
- * the schedule was made, at most `max`. Seed 004's batch keeps its own rule: its current slot only,
+ * the schedule was made, at most `max`. The bot batch keeps its own rule: its current slot only,
  * whenever it is seen (a scheduler that starts mid-interval makes that interval's batch).
  */
 export function dueSlots(s: Schedule, now: number, windowMs: number, max = 20): number[] {
@@ -103,7 +103,7 @@ export function dueSlots(s: Schedule, now: number, windowMs: number, max = 20): 
   return out.reverse();
 }
 
-/** the once-key of a slot (seed 004's batch keeps the key it always had: no slot doubled in an upgrade) */
+/** the once-key of a slot (the bot batch keeps the key it always had: no slot doubled in an upgrade) */
 export function slotKey(s: Schedule, slot: number): string {
   return s.builtin && s.everyMs !== null ? `batch:${s.everyMs}:${slot / s.everyMs}` : `schedule:${s.name}:${slot}`;
 }

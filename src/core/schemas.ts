@@ -1,6 +1,6 @@
 /**
  * Request schemas: one definition validates input and documents it in OpenAPI (openapi.ts).
- * Each message names the field and its bound, as seed 002 asks ("n must be an integer >= 10000").
+ * Each message names the field and its bound, as the prime counter always asked ("n must be an integer >= 10000").
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
@@ -112,7 +112,7 @@ export function splitOptions<T extends JobOptions>(body: T): { options: JobOptio
   return { options, rest: rest as Omit<T, keyof JobOptions> };
 }
 
-/** seed 003: a JSON integer that is exact as a double (|number| <= 2^53-1) */
+/** the abacus: a JSON integer that is exact as a double (|number| <= 2^53-1) */
 export const abacusBody = jsonBody({
   number: boundedInt('number', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
 });
@@ -139,9 +139,9 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
   throw new ValidationError(details[0].message, details);
 }
 
-// ---- seed 004: batches, bots, the job listing, the datalake ----
+// ---- the bot batches: batches, bots, the job listing, the datalake ----
 
-/** params of seed 004's simulated work */
+/** params of the bot batch's simulated work */
 export const simParams = z.object({
   duration_ms: boundedInt('duration_ms', 0, 86_400_000),
   failure_rate: z.number({ error: 'failure_rate must be a number from 0 to 1' }).min(0, { error: 'failure_rate must be >= 0' }).max(1, { error: 'failure_rate must be <= 1' }),
@@ -159,9 +159,9 @@ function queryInt(field: string, min: number, max: number, dflt: number) {
   return documentedAs(checked, { type: 'integer', minimum: min, maximum: max, default: dflt });
 }
 
-/** seed 004's names (pending, claimed, processing, completed, failed) for our states */
+/** the bot batch's original names (pending, claimed, processing, completed, failed) for our states */
 const STATUS_ALIASES: Record<string, JobState> = { CLAIMED: 'STARTED', PROCESSING: 'PROGRESS', RUNNING: 'PROGRESS', COMPLETED: 'SUCCESS', FAILED: 'FAILURE' };
-/** what ?status= accepts: our states and seed 004's names, each in upper or lower case */
+/** what ?status= accepts: our states and the bot batch's original names, each in upper or lower case */
 export const STATUS_NAMES = [...JOB_STATES, ...Object.keys(STATUS_ALIASES)].flatMap((s) => [s, s.toLowerCase()]);
 const statusMsg = `status must be one of ${JOB_STATES.join(', ')} (or pending, claimed, processing, completed, failed; upper or lower case)`;
 

@@ -1,5 +1,5 @@
 /**
- * `wizard bot`: seed 004's agent. It speaks only HTTP to the API:
+ * `wizard bot`: a bot, the agent of the bot batches. It speaks only HTTP to the API:
  *
  * - registers (POST /bots/register → a bot id and a token; with API tokens on, it registers with a
  *   bot-role token, options.token) and heartbeats every heartbeatMs;
@@ -23,7 +23,7 @@ import { errorMessage, UnreachableError, WizardError } from '../core/errors';
 import { handlerFor, isPermanent } from '../core/handlers';
 import { JobView } from '../core/job';
 import { createLogger, Logger } from '../util/log';
-import { retryDelay } from '../util/time';
+import { retryDelay, sleep, within } from '../util/time';
 import { EXEC_GRACE_MS, runCommand } from './bot-exec';
 import { storeOutage } from './store-outage';
 
@@ -143,7 +143,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
           log.warn('report refused: the job is not ours any more', { job_id: current?.id ?? null, path, error: errorMessage(err) });
           return false;
         }
-        await new Promise((r) => setTimeout(r, retryDelay(failures)));
+        await sleep(retryDelay(failures));
       }
     }
   };
@@ -247,11 +247,11 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         abortCurrent('bot stopped');
         return;
       }
-      const drained = await Promise.race([working.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), o.drainMs))]);
+      const drained = (await within(working.then(() => true), o.drainMs)) ?? false;
       if (!drained) abortCurrent('bot stopping');
       // a command aborted has its grace to end before it is killed: wait for that too
       const ending = 2000 + (o.exec ? o.execGraceMs ?? EXEC_GRACE_MS : 0);
-      await Promise.race([working, new Promise((r) => setTimeout(r, ending))]);
+      await within(working, ending);
       const s = session;
       if (s) await s.client.post('/bots/deregister', {}).catch(() => undefined);
       log.info('bot stopped', { processed, bot_id: s?.id ?? null });

@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 import type { Job } from '../core/job';
 import type { FailTarget } from '../store/types';
 
-/** seconds: from a 10 ms task to seed 004's 5-minute jobs and beyond */
+/** seconds: from a 10 ms task to the bot batch's 5-minute jobs and beyond */
 export const JOB_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600];
 
 /**

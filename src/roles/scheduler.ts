@@ -1,5 +1,5 @@
 /**
- * `wizard scheduler`: seed 004's main loop, run by one leader across the cluster.
+ * `wizard scheduler`: the loop that makes the bot batches, run by one leader across the cluster.
  *
  * - Leadership is a lease in the store (holdLock: SET NX PX, renewed by the holder only, in Lua);
  *   a standby takes over within leaderLeaseMs of the leader's death, at once if it stepped down.
@@ -67,7 +67,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   let ticking: Promise<void> | null = null;
 
   const windowMs = catchUpMs(o.leaderLeaseMs);
-  /** seed 004's batch, as a schedule of this scheduler's settings */
+  /** the bot batch, as a schedule of this scheduler's settings */
   const seedBatch = makeSchedule(SEED_BATCH, o.batch, { every_ms: o.populateIntervalMs }, 0, true);
   /** per schedule, the newest slot this scheduler saw made (by it or another): older ones are not asked again */
   const seen = new Map<string, number>();

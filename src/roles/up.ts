@@ -7,7 +7,7 @@ import type { BatchSpec } from '../core/batch';
 import type { AbacusStrategy } from '../core/abacus';
 import type { Store } from '../store/types';
 import { startApi } from './api';
-import type { ProcessingSettings } from './api/context';
+import type { BotWorkSettings } from './api/context';
 import type { ApiSecurity } from './api/security';
 import { startBots } from './bot';
 import { startScheduler } from './scheduler';
@@ -18,8 +18,8 @@ export interface UpOptions {
   port: number;
   host: string;
   threads: number;
-  /** seed 004: the scheduler's batches and the bots (talking HTTP to this process's own API) */
-  processing?: ProcessingSettings;
+  /** what the API tells of the bots' work (their queue, their jobs' lease, the default batch) */
+  botWork?: BotWorkSettings;
   scheduler?: { populateIntervalMs: number; batch: BatchSpec; botDownAfterMs: number };
   bots?: { count: number; heartbeatMs: number };
   abacusStrategy: AbacusStrategy;
@@ -37,7 +37,7 @@ export async function startUp(store: Store, o: UpOptions): Promise<{ url: string
   const worker = startWorker(store, { nodeId: `${o.nodeId}-worker`, threads: o.threads });
   const botToken = o.security?.tokens ? randomBytes(24).toString('base64url') : undefined;
   const security = o.security && botToken ? { ...o.security, tokens: o.security.tokens!.plus([{ name: `${o.nodeId}-bots`, role: 'bot', token: botToken }]) } : o.security;
-  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, processing: o.processing, security, tls: o.tls });
+  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, botWork: o.botWork, security, tls: o.tls });
   const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
   const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs, token: botToken, ca: o.tls?.cert }) : null;
   process.stdout.write(`wizard up: API and dashboard at ${api.url}\n`);

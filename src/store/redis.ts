@@ -34,6 +34,7 @@ import type {
   QueueInfo, RateLimitHit, ReapResult, ServerInfo, ServerStats, Store, StoreOptions, StoreState, Submitted,
 } from './types';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from './types';
+import { sleep } from '../util/time';
 
 type Reply = unknown;
 
@@ -1359,8 +1360,6 @@ export function decodeEvents(id: string, flat: string[]): JobEvent[] {
   }
   return out;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** how often readEvents reads every shard's stream again while nothing came */
 const EVENTS_POLL_MS = 100;

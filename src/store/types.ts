@@ -51,6 +51,7 @@ import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
+import type { FailTarget } from '../core/backoff';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
 export const DURABILITIES = ['none', 'replica'] as const;
@@ -116,14 +117,8 @@ export interface CompleteAndClaimResult {
   claim: ClaimResult;
 }
 
-/**
- * where a failed attempt goes: policy (src/core/backoff) decides, the store moves. A retry is
- * due delayMs after the store's time of the failure (a duration: never the caller's clock).
- */
-export type FailTarget =
-  | { to: 'RETRY'; delayMs: number }
-  | { to: 'DEAD' }
-  | { to: 'FAILURE' };
+/** where a failed attempt goes (src/core/backoff.ts): policy decides, the store moves */
+export type { FailTarget };
 
 /** one state or progress change, as watchers see it */
 export interface JobEvent {

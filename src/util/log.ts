@@ -1,11 +1,9 @@
 /**
  * Structured logs: one JSON line per event on stderr ({time, level, role, node_id, msg, ...}),
  * a short human line when stderr is a terminal. LOG_LEVEL sets the level (default info; one that
- * is no level stops the CLI: checkLogLevel).
+ * is no level stops the CLI: logLevelProblem).
  * stdout stays free for command output (--json).
  */
-import { UsageError } from '../core/errors';
-
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
@@ -25,9 +23,9 @@ function levelFromEnv(): LogLevel | null {
   return v in LEVELS ? (v as LogLevel) : null;
 }
 
-/** a LOG_LEVEL that is no level is a usage error (cli.ts checks it before any command runs) */
-export function checkLogLevel(): void {
-  if (levelFromEnv() === null) throw new UsageError(`LOG_LEVEL must be one of ${Object.keys(LEVELS).join(', ')}, got '${process.env.LOG_LEVEL}'`);
+/** what is wrong with LOG_LEVEL, or null: cli.ts makes it a usage error before any command runs */
+export function logLevelProblem(): string | null {
+  return levelFromEnv() === null ? `LOG_LEVEL must be one of ${Object.keys(LEVELS).join(', ')}, got '${process.env.LOG_LEVEL}'` : null;
 }
 
 export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = levelFromEnv() ?? 'info'): Logger {
@@ -53,5 +51,3 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
     enabled: (lvl) => LEVELS[lvl] >= min,
   };
 }
-
-export const silentLogger: Logger = createLogger({}, 'silent');

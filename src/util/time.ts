@@ -1,4 +1,19 @@
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** wait ms; with a signal, an abort ends the wait at once, rejected with the signal's reason */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise((r) => setTimeout(r, ms));
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /**
  * the promise's value, or undefined once ms pass; the timer is cleared either way, so a process

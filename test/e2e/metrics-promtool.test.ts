@@ -4,7 +4,7 @@
  * only for the bots that exist, at most BOT_HEARTBEAT_SERIES of them.
  */
 import { spawnSync } from 'node:child_process';
-import { BOT_HEARTBEAT_SERIES } from '../../src/roles/api/prometheus';
+import { BOT_HEARTBEAT_SERIES } from '../../src/roles/api/routes/metrics';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { freePort } from '../helpers/redis-server';
 import { http, killAll, spawnWizard } from '../helpers/procs';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { storeFromFlags } from '../../src/commands/run-role';
+import { storeFromFlags } from '../../src/commands/store-options';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, runWizard, spawnWizard } from '../helpers/procs';
 import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';

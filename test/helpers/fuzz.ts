@@ -12,8 +12,8 @@
 import { createApp } from '../../src/roles/api/app';
 import { createApiMetrics } from '../../src/roles/api/metrics';
 import { toOpenApiPath } from '../../src/roles/api/openapi';
-import { listRoutes } from '../../src/roles/api/routes-list';
-import { silentLogger } from '../../src/util/log';
+import { listRoutes } from '../../src/roles/api/methods';
+import { silentLogger } from './log';
 import { RedisStore } from '../../src/store/redis';
 import { checkAnswer, DOC, invalidBody, Operation, paramText, Parameter, queryString, Rand, refusable } from './contract';
 import { testPrefix, testRedisUrl } from './env';

@@ -14,7 +14,7 @@ import { dashboardPaths, tokenTable } from '../../src/roles/api/access';
 import { JSON_MAX_DEPTH, OPEN_SECURITY } from '../../src/roles/api/security';
 import { MemoryStore } from '../../src/store/memory';
 import type { Store } from '../../src/store/types';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { http } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   store = await makeStore('redis', 'access');
   const tokens = tokenTable(parseTokenList(`ops:admin:${T.admin},cli:client:${T.client},fleet:bot:${T.bot}`), LEGACY_ADMIN);
   api = await startApi(store, {
-    nodeId: 'api-sec', port: 0, log: silentLogger, adminToken: LEGACY_ADMIN, processing,
+    nodeId: 'api-sec', port: 0, log: silentLogger, adminToken: LEGACY_ADMIN, botWork: processing,
     security: { ...OPEN_SECURITY, tokens, corsOrigins: ['http://localhost:3000'] },
   });
 });

@@ -6,7 +6,7 @@ import { startApi, RunningApi } from '../../src/roles/api';
 import type { Store } from '../../src/store/types';
 import { http, waitUntil } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { BATCH_DEFAULTS } from '../../src/core/batch';
 
 const ADMIN = 'test-admin-token';
@@ -25,8 +25,8 @@ const populate = async (count: number) => (await http<{ job_ids: string[] }>('PO
 
 beforeAll(async () => {
   store = await makeStore('redis', 'bots-api');
-  api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, processing });
-  open = await startApi(store, { nodeId: 'api-b', port: 0, log: silentLogger, processing });
+  api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, botWork: processing });
+  open = await startApi(store, { nodeId: 'api-b', port: 0, log: silentLogger, botWork: processing });
 });
 afterAll(async () => {
   await api.close(true);

@@ -6,7 +6,8 @@
  */
 import { startWorker, RunningWorker } from '../../src/roles/worker';
 import type { Store } from '../../src/store/types';
-import { Logger, silentLogger } from '../../src/util/log';
+import type { Logger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { makeStore } from '../helpers/stores';
 import { waitUntil } from '../helpers/procs';
 

@@ -6,7 +6,7 @@
 import { startApi, RunningApi } from '../../src/roles/api';
 import { openStore } from '../../src/store';
 import type { Store } from '../../src/store/types';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { http, waitUntil } from '../helpers/procs';
 import { waitForSync } from '../helpers/redis-sentinel';
 import { startRedisServer, TestRedis } from '../helpers/redis-server';

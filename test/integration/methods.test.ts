@@ -6,10 +6,9 @@
 import { startApi, RunningApi } from '../../src/roles/api';
 import { createApp } from '../../src/roles/api/app';
 import { createApiMetrics } from '../../src/roles/api/metrics';
-import { allowedMethods, methodTable } from '../../src/roles/api/methods';
-import { listRoutes } from '../../src/roles/api/routes-list';
+import { allowedMethods, listRoutes, methodTable } from '../../src/roles/api/methods';
 import type { Store } from '../../src/store/types';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { http } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
 

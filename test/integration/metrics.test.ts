@@ -6,7 +6,8 @@
 import { startApi, RunningApi } from '../../src/roles/api';
 import { startWorker, RunningWorker } from '../../src/roles/worker';
 import type { Store } from '../../src/store/types';
-import { Logger, silentLogger } from '../../src/util/log';
+import type { Logger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { makeStore } from '../helpers/stores';
 import { http, waitUntil } from '../helpers/procs';
 

@@ -7,7 +7,7 @@ import { startApi, RunningApi } from '../../src/roles/api';
 import type { Store } from '../../src/store/types';
 import { http } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { BATCH_DEFAULTS } from '../../src/core/batch';
 
 const ADMIN = 'test-admin-token';
@@ -19,7 +19,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (adapter) => {
   let api: RunningApi;
   beforeAll(async () => {
     store = await makeStore(adapter, 'populate-key');
-    api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, processing });
+    api = await startApi(store, { nodeId: 'api-a', port: 0, log: silentLogger, adminToken: ADMIN, botWork: processing });
   });
   afterAll(async () => {
     await api.close(true);

@@ -6,7 +6,7 @@
  */
 import { StoreUnavailableError } from '../../src/core/errors';
 import { openStore, Store } from '../../src/store';
-import { parseSentinels } from '../../src/commands/options';
+import { parseSentinels } from '../../src/commands/store-options';
 import { redisKeys } from '../../src/store/keys';
 import { waitUntil } from '../helpers/procs';
 import { startRedisServer } from '../helpers/redis-server';

@@ -7,7 +7,7 @@
 import { StoreUnavailableError } from '../../src/core/errors';
 import { RunningWorker, startWorker } from '../../src/roles/worker';
 import type { Completion, Store } from '../../src/store/types';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 import { sleep } from '../../src/util/time';
 import { waitUntil } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';

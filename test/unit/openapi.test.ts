@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { createApp } from '../../src/roles/api/app';
 import { createApiMetrics } from '../../src/roles/api/metrics';
 import { openApiDocument, toOpenApiPath } from '../../src/roles/api/openapi';
-import { listRoutes } from '../../src/roles/api/routes-list';
+import { listRoutes } from '../../src/roles/api/methods';
 import { addQuery, datalakeDayParams, dlqQuery, listJobsQuery, parseInput, STATUS_NAMES } from '../../src/core/schemas';
 import { DOC, operationOf, validatorOf, type Schema } from '../helpers/contract';
-import { silentLogger } from '../../src/util/log';
+import { silentLogger } from '../helpers/log';
 
 const app = createApp({ store: {} as never, nodeId: 'docs', log: silentLogger, startedAt: 0, metrics: createApiMetrics() } as never);
 const doc = openApiDocument() as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: unknown }> }; parameters?: { name: string; in: string; required: boolean; schema: { enum?: string[] } }[] }>> };

@@ -1,5 +1,5 @@
 /**
- * The access gate (issue #7): with API tokens configured, every request names its caller with
+ * The access gate: with API tokens configured, every request names its caller with
  * `Authorization: Bearer <token>` (or X-Admin-Token / X-Bot-Token, as before), and the route's
  * need (src/core/access.ts) decides: 401 without a known token, 403 with the wrong role.
  * A token is a configured one (constant-time lookup), ADMIN_TOKEN, or a registered bot's (the
@@ -8,8 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RequestHandler, Response } from 'express';
-import { allows, ApiToken, describeNeed, Principal, routeNeed, TokenTable } from '../../core/access';
+import type { RequestHandler } from 'express';
+import { allows, ApiToken, describeNeed, routeNeed, TokenTable } from '../../core/access';
 import { hashToken } from '../../core/bots';
 import { UnauthorizedError, WizardError } from '../../core/errors';
 import type { Store } from '../../store/types';
@@ -43,8 +43,6 @@ export function dashboardPaths(dir = DASHBOARD_DIR): Set<string> {
   walk(dir, '');
   return out;
 }
-
-export const principalOf = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;
 
 /** the configured tokens and ADMIN_TOKEN, as one table */
 export function tokenTable(tokens: ApiToken[], adminToken?: string): TokenTable {

@@ -11,8 +11,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import type { TokenTable } from '../../core/access';
 import { UnauthorizedError, WizardError } from '../../core/errors';
-import type { ApiContext } from './context';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -26,7 +26,8 @@ export function presentedToken(req: Request, fallbackHeader = 'x-admin-token'): 
 
 const namedAdmin = (res: Response) => (res.locals.principal as { role?: string } | undefined)?.role === 'admin';
 
-type AdminSettings = Pick<ApiContext, 'adminToken' | 'security'>;
+/** what the gate reads of the API's context (ApiContext): ADMIN_TOKEN and the API tokens */
+type AdminSettings = { adminToken?: string; security?: { tokens: TokenTable | null } };
 
 /** does this node have an admin token at all (ADMIN_TOKEN, or an admin-role API token)? */
 export function adminConfigured(ctx: AdminSettings): boolean {

@@ -13,7 +13,7 @@ import { dashboardRoutes } from './routes/dashboard';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
-import { metricsRoutes, metricsTimer } from './prometheus';
+import { metricsRoutes, metricsTimer } from './routes/metrics';
 import { DOCS_ASSETS, docsRoutes } from './openapi';
 import { primeRoutes } from './routes/primes';
 import { applySecurity, checkJsonDepth } from './security';
@@ -41,7 +41,7 @@ export function createApp(ctx: ApiContext): Express {
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
   app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
-  // headers, CORS, rate limit (issue #7); then 405 with Allow and OPTIONS, from the route table (before any
+  // headers, CORS, rate limit; then 405 with Allow and OPTIONS, from the route table (before any
   // body is read, and before the tokens: a method is wrong whoever asks); then tokens
   applySecurity(app, ctx, [methodGate(app, [...dashboardPaths(), DOCS_ASSETS])]);
   app.use(metricsRoutes(ctx)); // GET /metrics

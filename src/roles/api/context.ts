@@ -14,8 +14,8 @@ export interface ApiContext {
   log: Logger;
   startedAt: number;
   events: EventHub;
-  /** seed 004's jobs and bots (defaults: PROCESSING_DEFAULTS) */
-  processing?: ProcessingSettings;
+  /** the bots' work: their queue, their jobs' lease, the default bot batch (defaults: BOT_WORK_DEFAULTS) */
+  botWork?: BotWorkSettings;
   /** how POST /abacus/number adds (ABACUS_STRATEGY) */
   abacusStrategy: AbacusStrategy;
   /** ADMIN_TOKEN: while unset, admin routes are refused (see admin.ts) */
@@ -27,7 +27,8 @@ export interface ApiContext {
   history?: HistoryRecorder;
 }
 
-export interface ProcessingSettings {
+/** what an API node knows of the bots' work (--bot-queue, --bot-down-after-ms, the batch flags) */
+export interface BotWorkSettings {
   /** the queue bots claim from */
   botQueue: string;
   /** the lease of a bot's job, renewed by its heartbeats: BOT_DOWN_AFTER_MS */
@@ -36,4 +37,4 @@ export interface ProcessingSettings {
   batch: BatchSettings;
 }
 
-export const PROCESSING_DEFAULTS: ProcessingSettings = { botQueue: DEFAULT_BOT_QUEUE, botLeaseMs: DEFAULT_BOT_DOWN_AFTER_MS, batch: BATCH_DEFAULTS };
+export const BOT_WORK_DEFAULTS: BotWorkSettings = { botQueue: DEFAULT_BOT_QUEUE, botLeaseMs: DEFAULT_BOT_DOWN_AFTER_MS, batch: BATCH_DEFAULTS };

@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import type { AbacusStrategy } from '../../core/abacus';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
+import { within } from '../../util/time';
 import { createApp } from './app';
 import { HistoryRecorder } from '../../core/history';
 import { EventHub } from './events-hub';
 import { startHistorySampler } from './history-sampler';
-import type { ProcessingSettings } from './context';
+import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { OPEN_SECURITY, type ApiSecurity } from './security';
 
@@ -18,8 +19,8 @@ export interface ApiOptions {
   port: number;
   host: string;
   log: Logger;
-  /** seed 004: the bots' queue and job lease, the default batch */
-  processing?: ProcessingSettings;
+  /** the bots' queue and job lease, the default bot batch */
+  botWork?: BotWorkSettings;
   abacusStrategy: AbacusStrategy;
   /** ADMIN_TOKEN: while unset, admin routes are refused */
   adminToken?: string;
@@ -42,7 +43,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const events = new EventHub(store, o.log);
   const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, processing: o.processing, security, history });
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history });
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 30_000;
@@ -69,7 +70,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (force) server.closeAllConnections();
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
+      await within(closed, 3000);
       server.closeAllConnections();
     },
   };

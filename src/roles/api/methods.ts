@@ -1,5 +1,5 @@
 /**
- * Methods (issue 14, item 5): a path the app serves, asked with a method it does not serve, is a
+ * Methods: a path the app serves, asked with a method it does not serve, is a
  * 405 whose `Allow` lists the methods it does serve; `OPTIONS` answers that `Allow` (204). Both
  * are read from the app's own route table (listRoutes), so they cannot drift from the routes.
  *
@@ -11,7 +11,25 @@
  */
 import type { Express, RequestHandler } from 'express';
 import { WizardError } from '../../core/errors';
-import { listRoutes } from './routes-list';
+
+/** one entry of Express's router stack: a route, or a router mounted with its own stack */
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+
+/** every route of an Express app, as [METHOD, path] (the docs check and the fuzz tests read it too) */
+export function listRoutes(app: Express): [string, string][] {
+  const out: [string, string][] = [];
+  const walk = (stack: Layer[]) => {
+    for (const layer of stack) {
+      if (layer.route) for (const m of Object.keys(layer.route.methods)) out.push([m.toUpperCase(), layer.route.path]);
+      else if (layer.handle?.stack) walk(layer.handle.stack);
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
+  return out;
+}
 
 interface Pattern {
   re: RegExp;

@@ -1,5 +1,5 @@
 /**
- * The API's guards, in the order a request meets them (issue #7):
+ * The API's guards, in the order a request meets them:
  *
  * 1. security headers (helmet) and the dashboard's Content-Security-Policy, DASHBOARD_CSP;
  * 2. CORS from an allowlist (CORS_ORIGINS): a preflight from an allowed origin is answered with

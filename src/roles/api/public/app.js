@@ -3,11 +3,15 @@
  * Alpine component per section. It runs on Alpine's CSP build: templates hold expressions only
  * (no eval), and all logic lives here and in lib.js. Every request goes to the API that served
  * the page, by a relative path, so the page works offline and behind a path prefix alike.
+ *
+ * Past 500 lines: it holds every page's component (one per section, each short and standing
+ * alone), registered in one alpine:init handler beside the helpers they share; when it grows, split
+ * it by page, one script each in index.html.
  */
 'use strict';
 
 (() => {
-  const { TOKEN_KEY, FINAL, JOB_STATES, PRIMES, chart, chunkBars, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
+  const { API_TOKEN_KEY, FINAL, JOB_STATES, PRIMES, chart, chunkBars, storedToken, openStream, request, every, polling, slot, fill, parseRoute, formatNumber, formatAgo, toNumber, integerHint } = window.wizardLib;
 
   /**
    * data-include="<template id>": before Alpine starts, every such element (in the page or inside
@@ -109,8 +113,8 @@
 
       saveToken() {
         const t = this.tokenDraft.trim();
-        if (t) sessionStorage.setItem(TOKEN_KEY, t);
-        else sessionStorage.removeItem(TOKEN_KEY);
+        if (t) sessionStorage.setItem(API_TOKEN_KEY, t);
+        else sessionStorage.removeItem(API_TOKEN_KEY);
         this.tokenSet = Boolean(t);
         this.tokenDraft = '';
         this.tokenNote = t ? 'Token saved for this tab.' : 'Token cleared.';

@@ -6,14 +6,24 @@
 'use strict';
 
 (() => {
-  const TOKEN_KEY = 'wizard.adminToken';
+  /** where the page keeps the token entered at the top (any API token, the admin token included) */
+  const API_TOKEN_KEY = 'wizard.apiToken';
+  /** the key older pages kept it under: read once, moved to API_TOKEN_KEY, so a tab stays logged in */
+  const OLD_TOKEN_KEY = 'wizard.adminToken';
   const FINAL = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'];
   const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'];
   const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus', 'workers', 'queues', 'dlq'];
   const PRIMES = { minN: 10000, maxN: 1e12, maxChunks: 128 };
 
   /** the token the person entered at the top (an API token, or the admin token), or '' */
-  const storedToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
+  const storedToken = () => {
+    const old = sessionStorage.getItem(OLD_TOKEN_KEY);
+    if (old !== null) {
+      if (old && sessionStorage.getItem(API_TOKEN_KEY) === null) sessionStorage.setItem(API_TOKEN_KEY, old);
+      sessionStorage.removeItem(OLD_TOKEN_KEY);
+    }
+    return sessionStorage.getItem(API_TOKEN_KEY) || '';
+  };
 
   /**
    * One request to the API. Resolves (never rejects) with {ok, status, data, error}; error is
@@ -314,7 +324,7 @@
   window.wizardLib = Object.freeze({
     chart,
     chunkBars,
-    TOKEN_KEY,
+    API_TOKEN_KEY,
     FINAL,
     JOB_STATES,
     PRIMES,

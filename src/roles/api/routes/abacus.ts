@@ -1,5 +1,5 @@
 /**
- * Seed 003's abacus: one running sum shared by every API node, no add ever lost. The sum is a
+ * The abacus: one running sum shared by every API node, no add ever lost. The sum is a
  * signed 64-bit integer; in JSON it is a number while it is a safe integer and an exact decimal
  * string beyond (see sumToJson). Resetting it is an admin route: refused (403) while no admin
  * token is configured.

@@ -1,5 +1,5 @@
 /**
- * Seed 004's bots: register (a bot id and a token, shown once), heartbeat, deregister, the list,
+ * The bots: register (a bot id and a token, shown once), heartbeat, deregister, the list,
  * and DELETE /bots/:id for admins. A bot's job is leased for botLeaseMs (BOT_DOWN_AFTER_MS) and
  * each heartbeat renews it, so the job lives exactly as long as the bot is seen alive.
  */
@@ -9,13 +9,13 @@ import { NotFoundError, UnknownBotError } from '../../../core/errors';
 import { parseInput, registerBotBody } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
-import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
 
 export function botRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const p = ctx.processing ?? PROCESSING_DEFAULTS;
+  const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
   const bot = requireBot(ctx.store);
 
   r.post('/bots/register', async (req, res) => {

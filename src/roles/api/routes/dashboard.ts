@@ -4,7 +4,7 @@
  * a clone after `npm ci` and from the built dist alike. Nothing is copied at build time.
  *
  * GET / answers a browser (Accept: text/html) with the page and anything else (curl, a
- * script) with a short JSON description of the service, as seed 002's root endpoint does.
+ * script) with a short JSON description of the service, as the prime counter's root endpoint always did.
  */
 import fs from 'node:fs';
 import express, { Router } from 'express';

@@ -1,5 +1,5 @@
 /**
- * Seed 004's datalake and summary: GET /datalake/stats (per day: counts, success rate, mean
+ * The datalake and its summary: GET /datalake/stats (per day: counts, success rate, mean
  * duration), GET /datalake/export/:date (NDJSON, read in pages and written as it goes) and
  * GET /metrics/summary (jobs by state, bots up and down, throughput, success rate).
  */
@@ -9,14 +9,14 @@ import { lakeStatsView } from '../../../core/datalake';
 import { errorMessage, NotFoundError } from '../../../core/errors';
 import { datalakeDayParams, parseInput } from '../../../core/schemas';
 import { JOB_STATES } from '../../../core/job';
-import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
 import { reply, RESPONSES } from '../responses';
 
 export const EXPORT_PAGE = 1000;
 
 export function datalakeRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const p = ctx.processing ?? PROCESSING_DEFAULTS;
+  const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
 
   r.get('/datalake/stats', async (_req, res) => {
     const [days, config] = await Promise.all([ctx.store.datalakeDays(), ctx.store.datalakeConfig()]);

@@ -13,7 +13,7 @@ import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateB
 import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
-import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
 import { checkParams, idempotencyHeader, submitWork } from '../submit';
@@ -39,7 +39,7 @@ function submittedView(job: Job, existing: boolean) {
 
 export function jobRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const p = ctx.processing ?? PROCESSING_DEFAULTS;
+  const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
   const bot = requireBot(ctx.store);
   const admin = requireAdmin(ctx);
 

@@ -1,4 +1,4 @@
-/** Seeds 000/001: identity, sync /add, async /task with identity tracking, /valkey_test. */
+/** The math tasks: identity, sync /add, async /task with identity tracking, /valkey_test. */
 import os from 'node:os';
 import { Router } from 'express';
 import { NotFoundError } from '../../../core/errors';

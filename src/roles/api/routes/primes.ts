@@ -1,5 +1,5 @@
 /**
- * Seed 002: chunked prime counting. POST /api/count-primes makes a parent job and one chunk job
+ * Chunked prime counting. POST /api/count-primes makes a parent job and one chunk job
  * per range in one atomic step; the last chunk completes the parent (a chord in the store).
  * GET /api/jobs/:id/events streams every state and progress change (SSE), closing after the
  * final state; a job that no longer exists (its record expired, Redis restarted empty) ends the

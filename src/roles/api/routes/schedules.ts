@@ -1,7 +1,7 @@
 /**
- * Schedules (issue 18): POST /schedules (admin) keeps a schedule that the scheduler leader makes
+ * Schedules: POST /schedules (admin) keeps a schedule that the scheduler leader makes
  * at each occurrence of every_ms or cron (tz), each slot once; GET /schedules lists them with
- * seed 004's built-in batch (`seed-batch`, kept by the leader from its settings); DELETE
+ * the built-in bot batch (`seed-batch`, kept by the leader from its settings); DELETE
  * /schedules/:name (admin) removes one. The built-in one is changed by the scheduler's settings
  * (POPULATE_INTERVAL_MS, BATCH_SIZE, ...), not here: a 409.
  */
@@ -11,14 +11,14 @@ import { ConflictError, NotFoundError } from '../../../core/errors';
 import { checkTiming, makeSchedule, scheduleBody, scheduleParams, scheduleView, SEED_BATCH } from '../../../core/schedule';
 import { parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
-import { ApiContext, PROCESSING_DEFAULTS } from '../context';
+import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
 import { reply, RESPONSES } from '../responses';
 
-const builtinConflict = () => new ConflictError(`${SEED_BATCH} is seed 004's batch: set it with the scheduler's POPULATE_INTERVAL_MS, BATCH_SIZE, WIZARD_JOB_TYPE, WIZARD_JOB_PARAMS`);
+const builtinConflict = () => new ConflictError(`${SEED_BATCH} is the built-in bot batch: set it with the scheduler's POPULATE_INTERVAL_MS, BATCH_SIZE, WIZARD_JOB_TYPE, WIZARD_JOB_PARAMS`);
 
 export function scheduleRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const p = ctx.processing ?? PROCESSING_DEFAULTS;
+  const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
   const admin = requireAdmin(ctx);
 
   r.get('/schedules', async (_req, res) => {

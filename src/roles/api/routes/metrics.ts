@@ -1,5 +1,5 @@
 /**
- * GET /metrics: Prometheus text, from prom-client with a registry per API node.
+ * GET /metrics: Prometheus text, from prom-client with a registry per API node (built in ../metrics.ts).
  * - this node: HTTP requests by method, route (the Express pattern, so ids do not explode the
  *   label set) and status, with latency histograms; abacus adds and conflicts; bot heartbeats
  *   received; bots' job durations and retries (job-metrics.ts); Node's process metrics.
@@ -9,52 +9,12 @@
  * Workers' job durations are on each worker's own /metrics (wizard worker --metrics-port).
  */
 import { RequestHandler, Router } from 'express';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { JOB_STATES } from '../../core/job';
-import { STORE_CONDITIONS } from '../../core/errors';
-import { createJobMetrics, JobMetrics, processRegistry } from '../job-metrics';
-import type { ApiContext } from './context';
-import type { ApiMetrics } from './metrics';
-import type { Logger } from '../../util/log';
-
-export interface PromMetrics {
-  registry: Registry;
-  jobs: JobMetrics;
-  botHeartbeats: Counter<string>;
-  httpDuration: Histogram<'method' | 'route' | 'status'>;
-}
-
-/** a counter that reads its value from a plain number when scraped */
-function mirroredCounter(registry: Registry, name: string, help: string, read: () => number) {
-  return new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(read());
-    },
-  });
-}
-
-export function createPromMetrics(abacus: ApiMetrics['abacus']): PromMetrics {
-  const registry = processRegistry();
-  mirroredCounter(registry, 'wizard_abacus_adds_total', 'abacus adds applied by this node', () => abacus.adds);
-  mirroredCounter(registry, 'wizard_abacus_conflicts_total', 'optimistic abacus attempts that found the sum moved', () => abacus.conflicts);
-  mirroredCounter(registry, 'wizard_abacus_retries_exhausted_total', 'optimistic adds that ran out of attempts (409)', () => abacus.retries_exhausted);
-  return {
-    registry,
-    jobs: createJobMetrics(registry),
-    botHeartbeats: new Counter({ name: 'wizard_bot_heartbeats_total', help: 'bot heartbeats received by this node', registers: [registry] }),
-    httpDuration: new Histogram({
-      name: 'wizard_http_request_duration_seconds',
-      help: 'HTTP requests by method, route pattern and status, with their latency',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers: [registry],
-    }),
-  };
-}
+import { Gauge, Registry } from 'prom-client';
+import { JOB_STATES } from '../../../core/job';
+import { STORE_CONDITIONS } from '../../../core/errors';
+import type { Logger } from '../../../util/log';
+import type { ApiContext } from '../context';
+import type { PromMetrics } from '../metrics';
 
 /**
  * time every request (its route label is the pattern that matched, or "(unmatched)"), and at

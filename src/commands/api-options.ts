@@ -1,32 +1,15 @@
 /**
- * The flags of issue #7: API tokens, the rate limit, CORS, trusted proxies, TLS for the API and
- * for Redis, and the client's CA. Each declares its environment variable; a bad value is a usage
- * error naming the flag (exit 2).
+ * The API group: the flags of an API node (api, up): where it listens, the admin token and API
+ * tokens, the rate limit, CORS, trusted proxies, HTTPS, and how the abacus adds. An option that
+ * every API node takes goes here; apiFromFlags reads them all.
  */
-import fs from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
+import { ABACUS_STRATEGIES, type AbacusStrategy } from '../core/abacus';
 import { ApiToken, checkExposure, generateTokens, isLoopback, parseTokenFile, parseTokenList, Role } from '../core/access';
 import { errorMessage, UsageError } from '../core/errors';
 import { tokenTable } from '../roles/api/access';
 import { ApiSecurity, DEFAULT_RATE_LIMIT } from '../roles/api/security';
-import type { RedisTls } from '../store/redis';
-import { parseIntIn } from './options';
-
-export function readFileFlag(flag: string, file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-  }
-}
-
-const asArgumentError = <T>(fn: (v: string) => T) => (v: string): T => {
-  try {
-    return fn(v);
-  } catch (err) {
-    throw new InvalidArgumentError(errorMessage(err));
-  }
-};
+import { asArgumentError, parseIntIn, readFileFlag } from './parse';
 
 function parseOrigins(value: string): string[] {
   return value
@@ -58,8 +41,15 @@ function parseTrustProxy(value: string): string | false {
   return v;
 }
 
-/** the API node's flags (api, up) */
-export const apiSecurityOptions = (): Option[] => [
+/** the API group's options */
+export const apiOptions = (): Option[] => [
+  new Option('--port <n>', 'HTTP port').env('PORT').default(8000).argParser(parseIntIn('--port', 0, 65535)),
+  new Option('--host <addr>', 'address to listen on').env('WIZARD_HOST').default('127.0.0.1'),
+  new Option('--abacus-strategy <s>', 'how the abacus adds: one atomic Lua step, or WATCH/MULTI/EXEC with retries')
+    .env('ABACUS_STRATEGY')
+    .choices(ABACUS_STRATEGIES)
+    .default('atomic'),
+  new Option('--admin-token <t>', 'admin routes need this token; unset, they are refused (prefer the env variable: flags show in ps)').env('ADMIN_TOKEN'),
   new Option('--api-tokens <list>', 'API tokens, name:role:token,… (roles: admin, bot, client); prefer the env variable: flags show in ps').env('WIZARD_API_TOKENS').argParser(asArgumentError((v) => parseTokenList(v))),
   new Option('--tokens-file <file>', 'API tokens, one "name role token" a line').env('WIZARD_TOKENS_FILE'),
   new Option('--insecure', 'allow a non-loopback --host with no API tokens (every endpoint open)'),
@@ -71,8 +61,10 @@ export const apiSecurityOptions = (): Option[] => [
   new Option('--tls-key <file>', 'the private key (PEM) of --tls-cert').env('WIZARD_TLS_KEY'),
 ];
 
-export interface ApiSecurityFlags {
+export interface ApiFlags {
+  port: number;
   host: string;
+  abacusStrategy: AbacusStrategy;
   adminToken?: string;
   apiTokens?: ApiToken[];
   tokensFile?: string;
@@ -85,6 +77,39 @@ export interface ApiSecurityFlags {
   tlsKey?: string;
 }
 
+/** what an API node is started with, from its flags */
+export interface ApiNodeSettings {
+  port: number;
+  host: string;
+  abacusStrategy: AbacusStrategy;
+  adminToken?: string;
+  security: ApiSecurity;
+  tls?: { cert: string; key: string };
+}
+
+/**
+ * The API node's settings from its flags. A non-loopback --host with no tokens and no --insecure
+ * is a usage error (exit 2), unless `open` is 'generate' (`wizard up`, the image's default
+ * command): then it makes a token per role, answered in `generated` for the command to show once.
+ */
+export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'generate' = 'refuse'): { api: ApiNodeSettings; generated?: ApiToken[] } {
+  const given = [...(f.apiTokens ?? []), ...(f.tokensFile ? readTokenFile(f.tokensFile) : [])];
+  const generated = open === 'generate' && given.length === 0 && f.insecure !== true && !isLoopback(f.host) ? generateTokens() : undefined;
+  const tokens = generated ?? given;
+  checkExposure(f.host, tokens.length > 0, f.insecure === true);
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+  const tls = f.tlsCert && f.tlsKey ? { cert: readFileFlag('--tls-cert', f.tlsCert), key: readFileFlag('--tls-key', f.tlsKey) } : undefined;
+  const adminToken = f.adminToken || undefined;
+  const security: ApiSecurity = {
+    tokens: tokens.length > 0 ? tokenTable(tokens, adminToken) : null,
+    rateLimit: f.rateLimitMax > 0 ? { max: f.rateLimitMax, windowMs: f.rateLimitWindowMs } : null,
+    corsOrigins: f.corsOrigins ?? [],
+    trustProxy: f.trustProxy ?? false,
+    https: tls !== undefined,
+  };
+  return { api: { port: f.port, host: f.host, abacusStrategy: f.abacusStrategy, adminToken, security, ...(tls ? { tls } : {}) }, ...(generated ? { generated } : {}) };
+}
+
 /** the tokens of a --tokens-file */
 export const readTokenFile = (file: string, flag = '--tokens-file'): ApiToken[] => parseTokenFile(readFileFlag(flag, file), flag);
 
@@ -93,34 +118,6 @@ export function tokenOfRole(file: string, role: Role, flag = '--tokens-file'): s
   const found = readTokenFile(file, flag).find((t) => t.role === role);
   if (!found) throw new UsageError(`${flag}: ${file} holds no token with the role ${role}`);
   return found.token;
-}
-
-/**
- * The API's guards from its flags. A non-loopback --host with no tokens and no --insecure is a
- * usage error (exit 2), unless `open` is 'generate' (`wizard up`, the image's default command):
- * then it makes a token per role, answered in `generated` for the command to show once.
- */
-export function securityFromFlags(
-  f: ApiSecurityFlags,
-  open: 'refuse' | 'generate' = 'refuse',
-): { security: ApiSecurity; tls?: { cert: string; key: string }; generated?: ApiToken[] } {
-  const given = [...(f.apiTokens ?? []), ...(f.tokensFile ? readTokenFile(f.tokensFile) : [])];
-  const generated = open === 'generate' && given.length === 0 && f.insecure !== true && !isLoopback(f.host) ? generateTokens() : undefined;
-  const tokens = generated ?? given;
-  checkExposure(f.host, tokens.length > 0, f.insecure === true);
-  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
-  const tls = f.tlsCert && f.tlsKey ? { cert: readFileFlag('--tls-cert', f.tlsCert), key: readFileFlag('--tls-key', f.tlsKey) } : undefined;
-  return {
-    security: {
-      tokens: tokens.length > 0 ? tokenTable(tokens, f.adminToken || undefined) : null,
-      rateLimit: f.rateLimitMax > 0 ? { max: f.rateLimitMax, windowMs: f.rateLimitWindowMs } : null,
-      corsOrigins: f.corsOrigins ?? [],
-      trustProxy: f.trustProxy ?? false,
-      https: tls !== undefined,
-    },
-    tls,
-    ...(generated ? { generated } : {}),
-  };
 }
 
 /** what `wizard up` prints on stderr, once, about the tokens it made (they are kept nowhere) */
@@ -132,33 +129,3 @@ export function generatedTokensNotice(tokens: ApiToken[], url: string): string {
     '',
   ].join('\n');
 }
-
-/** TLS for Redis (rediss://): the CA, and a client certificate and key, as files */
-export const redisTlsOptions = (): Option[] => [
-  new Option('--redis-ca <file>', 'CA certificate (PEM) that signed the Redis server\'s (rediss://)').env('REDIS_CA'),
-  new Option('--redis-cert <file>', 'client certificate (PEM) for Redis, with --redis-key').env('REDIS_CERT'),
-  new Option('--redis-key <file>', 'private key (PEM) of --redis-cert').env('REDIS_KEY'),
-];
-
-export interface RedisTlsFlags {
-  redisCa?: string;
-  redisCert?: string;
-  redisKey?: string;
-}
-
-/** the files' contents, or undefined when no flag is given */
-export function redisTlsFromFlags(f: RedisTlsFlags): RedisTls | undefined {
-  if (!f.redisCa && !f.redisCert && !f.redisKey) return undefined;
-  if (!f.redisCert !== !f.redisKey) throw new UsageError('--redis-cert and --redis-key go together: give both or neither');
-  return {
-    ...(f.redisCa ? { ca: readFileFlag('--redis-ca', f.redisCa) } : {}),
-    ...(f.redisCert ? { cert: readFileFlag('--redis-cert', f.redisCert) } : {}),
-    ...(f.redisKey ? { key: readFileFlag('--redis-key', f.redisKey) } : {}),
-  };
-}
-
-/** the client's trust for an HTTPS API with its own CA (or set NODE_EXTRA_CA_CERTS) */
-export const caOption = () => new Option('--ca <file>', 'CA certificate (PEM) to trust for an HTTPS --api').env('WIZARD_CA');
-
-/** the PEM of --ca, or undefined */
-export const caFromFlags = (f: { ca?: string }): string | undefined => (f.ca ? readFileFlag('--ca', f.ca) : undefined);
