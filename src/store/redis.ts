@@ -498,7 +498,7 @@ export class RedisStore implements Store {
   private async run<T = Reply>(name: ScriptName, args: (string | number)[], keys: RedisKeys = this.keys, durable = false): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
-    const tail = ['1', keys.base, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
+    const tail = ['2', keys.base, keys.guard, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
     const send = (a: (string | number)[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
     try {
       return await send(['EVALSHA', s.sha, ...tail]);
