@@ -18,7 +18,9 @@ const prefix = testPrefix('reshard');
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ replicas: 0 });
-  roles = await startRolesOnCluster(cluster, prefix, ['worker-1']);
+  // a lease longer than a slot's move on a loaded machine: a completion refused (TRYAGAIN) until
+  // the slot settles lands before the lease lapses, so every job runs once (README)
+  roles = await startRolesOnCluster(cluster, prefix, ['worker-1'], 20_000);
 }, 60_000);
 afterAll(async () => {
   await killAll();

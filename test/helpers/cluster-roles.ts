@@ -13,12 +13,12 @@ export interface ClusterRoles {
   workers: WizardProc[];
 }
 
-/** an api (api-1) and a worker per id (concurrency 8, lease 3 s), all in /health */
-export async function startRolesOnCluster(cluster: TestCluster, prefix: string, workerIds: string[]): Promise<ClusterRoles> {
+/** an api (api-1) and a worker per id (concurrency 8, lease 3 s unless leaseMs), all in /health */
+export async function startRolesOnCluster(cluster: TestCluster, prefix: string, workerIds: string[], leaseMs = 3000): Promise<ClusterRoles> {
   const env = { REDIS_URL: cluster.seed, WIZARD_PREFIX: prefix };
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
-  const workers = workerIds.map((id) => spawnWizard(['worker', '--node-id', id, '--concurrency', '8', '--lease-ms', '3000'], env, id));
+  const workers = workerIds.map((id) => spawnWizard(['worker', '--node-id', id, '--concurrency', '8', '--lease-ms', String(leaseMs)], env, id));
   const procs = [spawnWizard(['api', '--node-id', 'api-1', '--port', String(port)], env, 'api'), ...workers];
   await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started/)));
   await waitUntil(async () => (await http<{ workers: { live: number } }>('GET', `${api}/health`)).body.workers?.live === workers.length, 20_000, 'every worker in /health');
