@@ -21,7 +21,7 @@ import type { HistoryBucket } from '../core/history';
 import type { Schedule } from '../core/schedule';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from './codec';
 import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
-import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls } from './cluster';
+import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from './cluster';
 import { MasterLinks } from './cluster-durable';
 import { keysAt, redisKeys, RedisKeys, shardIdPrefix, shardOfJob, tagBase } from './keys';
 import { Client, Link } from './link';
@@ -476,7 +476,7 @@ export class RedisStore implements Store {
       return answer;
     } catch (err) {
       this.demoted(err, l);
-      if (this.main instanceof ClusterLink && clusterUnavailable(err)) this.main.remake(errorMessage(err)); // MOVED, ASK: the slot is elsewhere now
+      if (this.main instanceof ClusterLink && clusterUnavailable(err) && !slotMoving(err)) this.main.remake(errorMessage(err)); // MOVED, ASK: the slot is elsewhere now
       throw this.classify(err);
     }
   }
