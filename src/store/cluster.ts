@@ -13,6 +13,7 @@ import { createClient, createCluster, ErrorReply } from 'redis';
 import { errorMessage } from '../core/errors';
 import type { Client } from './link';
 import { LinkDownError } from './link';
+import { urlAt } from './sentinel';
 
 export type Cluster = ReturnType<typeof createCluster>;
 
@@ -57,6 +58,11 @@ export function firstKeyOf(args: string[]): string | undefined {
 /** an answer of a Cluster that cannot serve the slot now (a failover, a resharding in progress) */
 export function clusterUnavailable(err: unknown): boolean {
   return err instanceof ErrorReply && /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|MOVED|ASK)/.test(err.message);
+}
+
+/** TRYAGAIN: a command of several keys (every script: see scripts.ts) while its slot is being moved; nothing of it ran */
+export function slotMoving(err: unknown): boolean {
+  return err instanceof ErrorReply && err.message.startsWith('TRYAGAIN');
 }
 
 export interface ClusterLinkOptions {
@@ -144,10 +150,26 @@ export class ClusterLink {
     this.connected = this.start(this.cluster);
   }
 
-  /** fn's answer, or LinkDownError after deadlineMs; fn's client sends by the command's first key */
+  /**
+   * fn's answer, or LinkDownError after deadlineMs; fn's client sends by the command's first key.
+   * A TRYAGAIN (the command's slot is half moved: README "Resharding while roles run") is sent
+   * again until the slot is settled: Redis ran nothing of it. Near the deadline it is answered
+   * as it is (a 503, safe to retry) rather than as a silence, which would leave it unknown.
+   */
   async call<T>(fn: (c: Client) => Promise<T>, deadlineMs = this.o.deadlineMs): Promise<T> {
     const cluster = this.cluster;
-    const routed = { sendCommand: (args: string[]) => cluster.sendCommand(firstKeyOf(args), false, args) } as unknown as Client;
+    const giveUpAt = Date.now() + deadlineMs * 0.8;
+    const send = async (args: string[]): Promise<unknown> => {
+      for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+        try {
+          return await cluster.sendCommand(firstKeyOf(args), false, args);
+        } catch (err) {
+          if (!slotMoving(err) || Date.now() + wait > giveUpAt) throw err;
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+    };
+    const routed = { sendCommand: send } as unknown as Client;
     let timer: NodeJS.Timeout | undefined;
     try {
       const expired = new Promise<never>((_, reject) => {
@@ -155,7 +177,7 @@ export class ClusterLink {
       });
       return await Promise.race([fn(routed), expired]);
     } catch (err) {
-      if (!(err instanceof ErrorReply) || clusterUnavailable(err)) this.remake(errorMessage(err));
+      if (!(err instanceof ErrorReply) || (clusterUnavailable(err) && !slotMoving(err))) this.remake(errorMessage(err));
       throw err;
     } finally {
       clearTimeout(timer);
@@ -168,11 +190,15 @@ export class ClusterLink {
     return Promise.all(cluster.masters.map((m) => this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section])))));
   }
 
-  /** the address (redis://host:port) of the master that holds `slot` now */
+  /** the URL of the master that holds `slot` now (the seeds' scheme and credentials at its address) */
   masterUrlOf(slot: number): string | null {
     const m = this.cluster.slots[slot]?.master;
-    if (!m) return null;
-    return `${new URL(this.o.seeds[0]).protocol}//${m.host}:${m.port}`;
+    return m ? urlAt(this.o.seeds[0], { host: m.host, port: m.port }) : null;
+  }
+
+  /** host:port of every master now */
+  masterAddresses(): string[] {
+    return this.cluster.masters.map((m) => `${m.host}:${m.port}`);
   }
 
   close(): void {

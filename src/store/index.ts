@@ -1,5 +1,4 @@
 /** Open the store a role runs on: Redis when a URL (or Sentinels) is given, else the in-memory adapter. */
-import { UsageError } from '../core/errors';
 import { detectCluster } from './cluster';
 import { MemoryStore } from './memory';
 import { RedisStore, RedisTls } from './redis';
@@ -49,8 +48,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     detected = await detectCluster(redisUrl, redisTls ? { tls: true, ...redisTls } : undefined);
   }
   const cluster = detected === true;
-  // WAIT confirms what one connection wrote to one master: on a Cluster each shard's master would need its own
-  if (cluster && durability === 'replica') throw new UsageError('--durability replica works on a plain Redis or through Sentinel, not yet on a Redis Cluster: leave it at none there');
   const extra = { ...(redisTls ? { tls: redisTls } : {}), ...sharding, ...(cluster ? { cluster } : {}) };
   return new RedisStore({ ...options, ...ha, url: redisUrl, ...extra }).connect();
 }

@@ -38,6 +38,11 @@ export function redisKeys(prefix: string) {
 export function keysAt(base: string) {
   return {
     base,
+    /**
+     * never written: every script declares it with the base (KEYS[1], never written either), so
+     * a Cluster refuses a script with TRYAGAIN while its slot is half moved (scripts.ts)
+     */
+    guard: `${base}guard`,
     /** hash: the job record */
     job: (id: string) => `${base}job:${id}`,
     /** list: a parent's child ids, in chunk order */

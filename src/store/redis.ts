@@ -21,7 +21,8 @@ import type { HistoryBucket } from '../core/history';
 import type { Schedule } from '../core/schedule';
 import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from './codec';
 import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
-import { ClusterLink, clusterUnavailable, seedUrls } from './cluster';
+import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from './cluster';
+import { MasterLinks } from './cluster-durable';
 import { keysAt, redisKeys, RedisKeys, shardIdPrefix, shardOfJob, tagBase } from './keys';
 import { Client, Link } from './link';
 import { LostClaims } from './lost-claims';
@@ -211,6 +212,8 @@ export class RedisStore implements Store {
   /** connections for durable writes (--durability replica), opened on first use, taken in turn */
   private readonly durableLinks: Link[] = [];
   private durableTurn = 0;
+  /** on a Cluster: durable writes' connections to each master instead (cluster-durable.ts) */
+  private readonly masterLinks: MasterLinks | null;
   private readonly scripts = scripts();
   private lastError = '';
   /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
@@ -231,6 +234,11 @@ export class RedisStore implements Store {
     const prefix = this.options.prefix;
     this.groups = Object.fromEntries(GROUPS.map((g) => [g, this.cluster ? keysAt(tagBase(prefix, g)) : this.keys])) as Record<Group, RedisKeys>;
     this.main = this.cluster ? this.clusterLink() : this.link(true);
+    const main = this.main;
+    this.masterLinks =
+      main instanceof ClusterLink
+        ? new MasterLinks({ masterUrlOf: (slot) => main.masterUrlOf(slot), masters: () => main.masterAddresses(), makeLink: (url) => this.link(false, () => url) })
+        : null;
     this.watchPool = new ConnectionPool(() => this.link(false, this.cluster ? () => this.abacusMasterUrl() : undefined), this.options.watchConnections);
     this.lost = new LostClaims((queue, base) => this.run<number>('releaseLostClaim', [queue, base], this.shardKeys(this.lostShard.get(base) ?? 0)));
     sentinel?.onSwitch((to, from) => this.followMaster(`the Sentinels moved the master from ${from.host}:${from.port} to ${to.host}:${to.port}`));
@@ -238,7 +246,7 @@ export class RedisStore implements Store {
 
   /** every connection this store has open */
   private get links(): Conn[] {
-    return [this.main, ...this.blocking.values(), ...this.watchPool.members, ...this.durableLinks];
+    return [this.main, ...this.blocking.values(), ...this.watchPool.members, ...this.durableLinks, ...(this.masterLinks?.all ?? [])];
   }
 
   /** with Sentinel: a new master, so every connection is replaced by one to it (their calls in flight fail: 503, retried) */
@@ -455,12 +463,12 @@ export class RedisStore implements Store {
    * a write a user is told succeeded: with --durability replica it goes on a connection of its
    * own and is followed there by WAIT 1, and answered only once a replica has it. WAIT counts
    * what its connection wrote, so the write and the WAIT share one pinned connection (one
-   * replaced between them fails, as unconfirmed). Without durability: a plain command.
+   * replaced between them fails, as unconfirmed); on a Cluster one to its slot's master
+   * (cluster-durable.ts). Without durability: a plain command.
    */
   private async durable<T = Reply>(args: (string | number)[]): Promise<T> {
     if (this.options.durability !== 'replica') return this.cmd<T>(args);
-    let l = this.durableLinks[this.durableTurn++ % DURABLE_CONNECTIONS];
-    if (!l) this.durableLinks.push((l = this.link()));
+    const l = this.durableLink(args);
     await this.ready(l);
     if (!l.isReady) throw this.unavailable(this.lastError || 'not connected');
     const pinned = l.client;
@@ -470,8 +478,21 @@ export class RedisStore implements Store {
       return answer;
     } catch (err) {
       this.demoted(err, l);
+      if (this.main instanceof ClusterLink && clusterUnavailable(err) && !slotMoving(err)) this.main.remake(errorMessage(err)); // MOVED, ASK: the slot is elsewhere now
       throw this.classify(err);
     }
+  }
+
+  /** a connection for a durable write: on a Cluster one to the master of its key's slot */
+  private durableLink(args: (string | number)[]): Link {
+    if (this.masterLinks) {
+      const l = this.masterLinks.linkFor(firstKeyOf(args.map(String)) ?? '');
+      if (!l) throw this.unavailable('no master known for the slot');
+      return l;
+    }
+    let l = this.durableLinks[this.durableTurn++ % DURABLE_CONNECTIONS];
+    if (!l) this.durableLinks.push((l = this.link()));
+    return l;
   }
 
   /** WAIT 1 on the connection that wrote: a StoreUnavailableError (the write may have been applied) when no replica has it in time */
@@ -500,7 +521,7 @@ export class RedisStore implements Store {
   private async run<T = Reply>(name: ScriptName, args: (string | number)[], keys: RedisKeys = this.keys, durable = false): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
-    const tail = ['1', keys.base, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
+    const tail = ['2', keys.base, keys.guard, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
     const send = (a: (string | number)[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
     try {
       return await send(['EVALSHA', s.sha, ...tail]);

@@ -15,6 +15,21 @@
  * when memory is back its acknowledgements land before
  * any reaper could take the jobs back. Keys are all under one hash tag (KEYS[1]), so no flag for
  * cross-slot access is needed.
+ *
+ * Resharding a Cluster while roles run: a script touches keys it learns as it runs (the job ids a
+ * claim pops), so it cannot declare them all. What Redis 7 checks is the keys declared: while
+ * the slot is MIGRATING, a command whose keys are all on the node runs there, one whose keys are
+ * all gone is sent on by ASK, and one that has some but not all answers TRYAGAIN; on the
+ * IMPORTING node (after ASK) a command of one key runs, one of several with any missing answers
+ * TRYAGAIN. A key touched inside the script but not declared is looked up the same way as the
+ * script runs: absent from a MIGRATING node it fails the script there, after its earlier writes;
+ * on the IMPORTING node it reads as missing though the source still has it (a job split, and
+ * later MIGRATE's "Target key exists"). So every script declares two keys that are never
+ * written, the base and `<base>guard`: several keys, some missing, wherever the slot is half
+ * moved. Redis answers TRYAGAIN before the script runs, on either node, until the slot is
+ * settled, and runs it as before otherwise (a plain Redis does not look at KEYS). The client
+ * sends a TRYAGAIN again (cluster.ts). Declaring every other key would change nothing there:
+ * they are all in the same slot and it is refused as a whole.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

@@ -6,8 +6,8 @@
  */
 import { testPrefix } from '../helpers/env';
 import { startRedisCluster, TestCluster } from '../helpers/redis-cluster';
-import { freePort } from '../helpers/redis-server';
-import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { ClusterRoles, startRolesOnCluster, startTaskLoad } from '../helpers/cluster-roles';
+import { http, killAll, runWizard, waitUntil, WizardProc } from '../helpers/procs';
 
 interface TaskStatus {
   task_id: string;
@@ -17,22 +17,15 @@ interface TaskStatus {
 }
 
 let cluster: TestCluster;
+let roles: ClusterRoles;
 let api: string;
 let workers: WizardProc[];
-let procs: WizardProc[];
 const prefix = testPrefix('redis-cluster');
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ nodeTimeoutMs: 2000 });
-  const env = { REDIS_URL: cluster.seed, WIZARD_PREFIX: prefix };
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  procs = [
-    spawnWizard(['api', '--node-id', 'api-1', '--port', String(port)], env, 'api'),
-    ...(workers = ['worker-1', 'worker-2'].map((id) => spawnWizard(['worker', '--node-id', id, '--concurrency', '8', '--lease-ms', '3000'], env, id))),
-  ];
-  await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started/)));
-  await waitUntil(async () => (await http<{ workers: { live: number } }>('GET', `${api}/health`)).body.workers?.live === 2, 20_000, 'both workers in /health');
+  roles = await startRolesOnCluster(cluster, prefix, ['worker-1', 'worker-2']);
+  ({ api, workers } = roles);
 }, 90_000);
 afterAll(async () => {
   await killAll();
@@ -105,59 +98,14 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
 /** tasks done before a test that adds load (the first test's 63, then each load's) */
 let doneBefore = 63;
 
-/** POST /task as fast as it answers, until stop(); what was accepted, and every status seen */
-function startLoad() {
-  const accepted: { id: string; sum: number }[] = [];
-  const statuses = new Map<number, number>();
-  let stopped = false;
-  let i = 0;
-  const loop = (async () => {
-    while (!stopped) {
-      const a = i++;
-      const res = await http<{ task_id: string }>('POST', `${api}/task`, { a, b: 7 }).catch(() => ({ status: 0, body: { task_id: '' } }));
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      if (res.status === 202) accepted.push({ id: res.body.task_id, sum: a + 7 });
-      else await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  const more = async (n: number, what: string) => {
-    const before = accepted.length;
-    await waitUntil(async () => accepted.length >= before + n, 30_000, `${n} tasks accepted ${what}`).catch((err: Error) => {
-      throw new Error(`${err.message} (answers: ${JSON.stringify([...statuses])}); api: ${procs[0].output().slice(-3000)}`);
-    });
-  };
-  return {
-    more,
-    /** stop the load; then every accepted task done once with its exact result, no answer but 202 and 503 */
-    async stopAndCheck() {
-      stopped = true;
-      await loop;
-      expect([...statuses.keys()].filter((s) => s !== 202 && s !== 503)).toEqual([]);
-      for (const t of accepted) {
-        const done = await finished(t.id, 60_000);
-        expect({ id: t.id, status: done.status, result: done.result }).toEqual({ id: t.id, status: 'SUCCESS', result: t.sum });
-      }
-      // nothing twice: the SUCCESS index holds each accepted task once (a 503 may have been written
-      // before its answer was lost: at most one job each), and nothing else failed or waits
-      const { body } = await http<{ total: number }>('GET', `${api}/jobs?status=SUCCESS&limit=1`);
-      expect(body.total).toBeGreaterThanOrEqual(doneBefore + accepted.length);
-      expect(body.total).toBeLessThanOrEqual(doneBefore + accepted.length + (statuses.get(503) ?? 0));
-      for (const state of ['FAILURE', 'DEAD', 'PENDING', 'STARTED', 'RETRY']) {
-        expect({ state, total: (await http<{ total: number }>('GET', `${api}/jobs?status=${state}&limit=1`)).body.total }).toEqual({ state, total: 0 });
-      }
-      doneBefore = body.total;
-    },
-  };
-}
-
 test('a master SIGKILLed under load: its replica takes over, 0 lost, 0 run twice, exact results, no 500', async () => {
-  const load = startLoad();
+  const load = startTaskLoad(roles);
   await load.more(50, 'before the failover');
   const [victim] = await cluster.masters();
   await cluster.kill(victim.port);
   // the replica is promoted after cluster-node-timeout (2 s)
   await waitUntil(async () => (await cluster.masters()).length === 3 && !(await cluster.masters()).some((m) => m.port === victim.port), 30_000, 'a replica promoted', 200);
   await load.more(50, 'after the failover');
-  await load.stopAndCheck();
+  doneBefore = await load.stopAndCheck(doneBefore);
   expect(workers.every((w) => w.output().includes('worker started'))).toBe(true);
 }, 180_000);

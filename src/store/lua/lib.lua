@@ -1,5 +1,7 @@
 --[[ lib.lua: helpers every script starts with (prepended when the script is loaded).
   KEYS[1]  base: the hash-tagged key prefix "{prefix}:" (names mirror src/store/keys.ts)
+  KEYS[2]  guard: "<base>guard", never written, like the base (src/store/scripts.ts: a Cluster
+           then refuses the script with TRYAGAIN while its slot is half moved)
   ARGV[1]  '' : the script's time is Redis's clock (TIME), the one clock of the whole cluster: a
            deadline a script writes (a lease, a retry's due time, a heartbeat) and one it compares
            with were both made by it, whatever the clocks of the hosts that asked. Clients pass
