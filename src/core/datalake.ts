@@ -68,6 +68,8 @@ export interface LakeDay {
  * attempts, initiated_by, handled_by, created_at, started_at (or null), finished_at], times in ms.
  * lakeRecord() turns it into the record the API and the CLI show.
  */
+/** the names of LakeEntry's positions, in its order (src/store/wire.ts gives them to lib.lua) */
+export const LAKE_ENTRY_FIELDS = ['id', 'type', 'queue', 'status', 'result', 'error', 'attempts', 'initiated_by', 'handled_by', 'created_at', 'started_at', 'finished_at'] as const;
 export type LakeEntry = [string, string, string, string, string, string, number, string, string, number, number | null, number];
 
 /** the stored entry (the in-memory store writes what lib.lua's appendToLake writes) */

@@ -21,7 +21,8 @@ import { JobCancelledError, LeaseLostError, NotFoundError, StoreUnavailableError
 import { failTarget, handlerFor, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
 import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
-import type { Completion, Store } from '../store/types';
+import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
+import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
@@ -73,17 +74,9 @@ interface Lane {
   executing: number;
   slotFreed: (() => void) | null;
   /** finished jobs to acknowledge with the lane's next call */
-  acks: Ack[];
+  acks: CompletionBatch;
   /** blocked on an empty queue (or stopped): a job that finishes now is acknowledged on its own */
   blocked: boolean;
-}
-
-interface Ack extends Completion {
-  job: Job;
-  /** the acknowledgement is settled (recorded, or refused and logged) */
-  done: () => void;
-  /** sent before in a call whose answer was lost: it may be recorded already */
-  resent?: boolean;
 }
 
 interface Held {
@@ -172,7 +165,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     capacity: Math.floor(o.concurrency / laneCount) + (i < o.concurrency % laneCount ? 1 : 0),
     executing: 0,
     slotFreed: null,
-    acks: [],
+    acks: new CompletionBatch(),
     blocked: false,
   }));
   let pool: Piscina | null = null;
@@ -281,21 +274,19 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    * acknowledge a finished job: with the lane's next call (completeAndClaim), or on its own when
    * the lane is blocked on an empty queue or stopped
    */
-  const ack = (lane: Lane, job: Job, token: string, result: unknown): Promise<void> => {
+  const ack = async (lane: Lane, job: Job, token: string, result: unknown): Promise<void> => {
     if (lane.blocked || stopping) return ackAlone(job, token, result);
-    return new Promise<void>((done) => {
-      lane.acks.push({ jobId: job.id, token, result, job, done });
-      lane.slotFreed?.();
-    });
+    const outcome = lane.acks.add({ jobId: job.id, token, result, job });
+    lane.slotFreed?.();
+    reportAck(job.id, await outcome);
   };
   const ackAlone = (job: Job, token: string, result: unknown) => persist('complete', job, () => store.complete(job.id, token, result, job));
 
   /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as persist() logs it */
-  const settle = (a: Ack, err: Error | null) => {
-    if (err && a.resent && (err instanceof LeaseLostError || err instanceof NotFoundError)) {
-      log.info('complete refused: most likely recorded by the call whose answer was lost', { job_id: a.jobId });
-    } else if (err) reportGivenUp('complete', a.jobId, err);
-    a.done();
+  const reportAck = (jobId: string, { error, resent }: CompletionOutcome) => {
+    if (error && resent && (error instanceof LeaseLostError || error instanceof NotFoundError)) {
+      log.info('complete refused: most likely recorded by the call whose answer was lost', { job_id: jobId });
+    } else if (error) reportGivenUp('complete', jobId, error);
   };
 
   /** wait until a handler of the lane finishes, then one more turn so every slot freed with it counts */
@@ -313,16 +304,16 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     let failures = 0;
     while (!stopping) {
       const free = Math.max(0, lane.capacity - lane.executing);
-      if (free === 0 && lane.acks.length === 0) {
+      if (free === 0 && lane.acks.size === 0) {
         await waitForSlot(lane);
         continue;
       }
-      let acks = lane.acks.splice(0);
+      let acks = lane.acks.take();
       try {
         const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
         outage.ok();
         failures = 0;
-        acks.forEach((a, i) => settle(a, errors[i]));
+        settleAll(acks, errors);
         acks = []; // settled: a failure from here on (waiting for work) must not send them again
         const { jobs, nextRunAt, now } = claim;
         if (stopping) {
@@ -332,7 +323,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         for (const c of jobs) start(c.job, c.token, lane);
         // one turn for the handlers that finish at once, so their acks ride the next call
         if (jobs.length > 0) await new Promise((r) => setImmediate(r));
-        if (jobs.length === 0 && free > 0 && lane.acks.length === 0) {
+        if (jobs.length === 0 && free > 0 && lane.acks.size === 0) {
           // both times are the store's: how long until the next retry is due, whatever this host's clock says
           const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - now));
           lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack)
@@ -343,11 +334,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           }
         }
       } catch (err) {
-        if (err instanceof StoreUnavailableError) {
-          for (const a of acks) a.resent ||= err.maybeApplied;
-          lane.acks.unshift(...acks); // sent again with the next call
-        }
-        else acks.forEach((a) => settle(a, err instanceof Error ? err : new Error(String(err))));
+        if (err instanceof StoreUnavailableError) lane.acks.putBack(acks, err.maybeApplied); // sent again with the next call
+        else settleAll(acks, err instanceof Error ? err : new Error(String(err)));
         if (stopping) break;
         if (!outage.failed(err) && failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
         await sleep(retryDelay(failures++));
@@ -355,7 +343,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
     // the loop is over: what is still to be acknowledged goes on its own
     lane.blocked = true;
-    for (const a of lane.acks.splice(0)) void ackAlone(a.job, a.token, a.result).then(a.done);
+    for (const p of lane.acks.take()) void ackAlone(p.job!, p.token, p.result).then(() => p.settle(null)); // ackAlone logs a refusal
   };
 
   /** one round of renewals at a time: while the store is slow they are skipped, never piled up */

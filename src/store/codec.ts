@@ -4,6 +4,7 @@ import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { DATALAKE_DEFAULTS } from '../core/datalake';
 import { DEFAULT_PRIORITY, Job, JobState, JobType } from '../core/job';
 import type { Schedule } from '../core/schedule';
+import { CLAIM } from './wire';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
@@ -87,12 +88,6 @@ export function decodeLakeDay(date: string, total: number, f: Record<string, str
   return { date, total, success, failure: total - success, durationMsSum: num(f.duration_ms_sum) ?? 0, durationCount: num(f.duration_count) ?? 0 };
 }
 
-/**
- * what a claim answers for each job, in this order (lib.lua's claimFrom): the fields its consumer
- * cannot know. The rest follows from the claim itself (claimView).
- */
-export const CLAIM_FIELDS = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'timeout_ms', 'priority', 'token'] as const;
-
 /** what a claim knows of every job it takes */
 export interface ClaimContext {
   queue: string;
@@ -101,10 +96,13 @@ export interface ClaimContext {
   now: number;
 }
 
-/** a claimed job from the CLAIM_FIELDS values (Redis) or the whole record (memory) */
+/**
+ * a claimed job from the values of the layout CLAIM (wire.ts: what a claim answers, the fields its
+ * consumer cannot know; Redis) or the whole record (memory). The rest follows from the claim itself.
+ */
 export function claimView(values: readonly (string | null)[] | Record<string, string>, c: ClaimContext): Job {
   const rec: Record<string, string> = {};
-  CLAIM_FIELDS.forEach((f, i) => {
+  CLAIM.forEach((f, i) => {
     // a field the job does not have is null in Redis's answer (HMGET), absent in a record
     const v = Array.isArray(values) ? values[i] : (values as Record<string, string>)[f];
     if (v !== undefined && v !== null) rec[f] = v;

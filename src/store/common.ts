@@ -4,11 +4,7 @@ import { ConflictError, UnknownBotError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
-
-/** a new job's fields as the store writes them; enqueueJobs.lua takes them in this order */
-export const JOB_ROW_FIELDS = [
-  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key',
-] as const;
+import { pushRow, ROW } from './wire';
 
 export interface JobRow {
   id: string;
@@ -118,10 +114,10 @@ export function createdJob(r: JobRow, now: number): Job {
   };
 }
 
-/** enqueueJobs.lua's rows: JOB_ROW_FIELDS of each, flat */
+/** enqueueJobs.lua's rows: each in the layout ROW (wire.ts), flat */
 export function rowArgs(rows: readonly JobRow[]): (string | number)[] {
   const args: (string | number)[] = [];
-  for (const r of rows) for (const f of JOB_ROW_FIELDS) args.push(r[f]);
+  for (const r of rows) pushRow(args, ROW, r);
   return args;
 }
 

@@ -19,7 +19,7 @@ import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } 
 import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../core/errors';
 import type { HistoryBucket } from '../core/history';
 import type { Schedule } from '../core/schedule';
-import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from './codec';
+import { ClaimContext, claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from './codec';
 import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
 import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from './cluster';
 import { MasterLinks } from './cluster-durable';
@@ -36,19 +36,12 @@ import type {
 } from './types';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from './types';
 import { sleep } from '../util/time';
+import { CompletionBatch, settleAll } from './completion-batch';
+import { CLAIM, CLAIM_ARGS, CODE, COMPLETION, pushRow } from './wire';
 
 type Reply = unknown;
 
-const OK = 1;
-const MISSING = -1;
-const TOKEN_MISMATCH = -2;
-const BAD_RESULT = -3;
-const CONFLICT = -4;
-const OUT_OF_RANGE = -5;
-const NOT_HOLDER = -6;
-const BOT_MISSING = -7;
-const BOT_BUSY = -8;
-const CANCELLED = -9;
+const { OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, OUT_OF_RANGE, NOT_HOLDER, BOT_MISSING, BOT_BUSY, CANCELLED } = CODE;
 
 /** connections of their own for durable writes: a WAIT blocks its connection until a replica answers */
 const DURABLE_CONNECTIONS = 4;
@@ -137,12 +130,14 @@ const QUEUE_SCAN_PAGE = 500;
 
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
 function claimArgs(queue: string, opts: ClaimOptions, base: string): (string | number)[] {
-  return [queue, opts.consumer, opts.max, opts.leaseMs, base];
+  const args: (string | number)[] = [];
+  pushRow(args, CLAIM_ARGS, { queue, consumer: opts.consumer, max: opts.max, lease_ms: opts.leaseMs, token_base: base });
+  return args;
 }
 
 /** claimJobs.lua's answer as jobs claimed at Redis's time, which the jobs' startedAt is */
 function claimResult([now, next, ...entries]: ClaimReply, queue: string, consumer: string): ClaimResult {
-  const tokenAt = CLAIM_FIELDS.indexOf('token');
+  const tokenAt = CLAIM.indexOf('token');
   const context: ClaimContext = { queue, consumer, now: Number(now) };
   return {
     nextRunAt: next === '' ? null : Number(next),
@@ -152,9 +147,9 @@ function claimResult([now, next, ...entries]: ClaimReply, queue: string, consume
 }
 
 /**
- * completeJobs.lua's arguments: the count, then per job id, token, result (JSON), and the job's
- * datalake entry but for its finish time, which the script adds (Redis's time), and its start,
- * when the job as claimed is known ('' and '': lib.lua makes them)
+ * completeJobs.lua's arguments: the count, then per job the layout COMPLETION (wire.ts): the
+ * result as JSON, the job's datalake entry but for its finish time, which the script adds
+ * (Redis's time), and its start, when the job as claimed is known ('' and '': lib.lua makes them)
  */
 function completionArgs(completions: readonly Completion[]): (string | number)[] {
   const args: (string | number)[] = [completions.length];
@@ -162,9 +157,9 @@ function completionArgs(completions: readonly Completion[]): (string | number)[]
     const value = JSON.stringify(result ?? null);
     if (j && j.startedAt !== null) {
       const entry = lakeEntryUnfinished(jobId, j.type, j.queue, 'SUCCESS', value, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt);
-      args.push(jobId, token, value, entry, j.startedAt);
+      pushRow(args, COMPLETION, { id: jobId, token, result: value, lake_entry: entry, started_at: j.startedAt });
     } else {
-      args.push(jobId, token, value, '', '');
+      pushRow(args, COMPLETION, { id: jobId, token, result: value, lake_entry: '', started_at: '' });
     }
   }
   return args;
@@ -218,7 +213,8 @@ export class RedisStore implements Store {
   private lastError = '';
   /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
   private readonly lost: LostClaims;
-  private readonly completions: (Completion & { resolve: () => void; reject: (e: unknown) => void })[] = [];
+  /** completions of this event-loop turn (complete) */
+  private readonly completions = new CompletionBatch(() => setImmediate(() => void this.flushCompletions()));
   private closed = false;
   /** names this adapter's rate-limit hits apart from other nodes' */
   private readonly instanceId = randomBytes(6).toString('hex');
@@ -804,25 +800,18 @@ export class RedisStore implements Store {
   }
 
   /** completions of one event-loop turn go to Redis together, in one completeJobs call per shard */
-  complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.completions.push({ jobId, token, result, job, resolve, reject });
-      if (this.completions.length === 1) setImmediate(() => void this.flushCompletions());
-    });
+  async complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void> {
+    const { error } = await this.completions.add({ jobId, token, result, job });
+    if (error) throw error;
   }
 
   private async flushCompletions(): Promise<void> {
-    const all = this.completions.splice(0);
-    await Promise.all([...groupByShard(all)].map(async ([shard, batch]) => {
+    await Promise.all([...groupByShard(this.completions.take())].map(async ([shard, batch]) => {
       try {
         const codes = await this.run<number[]>('completeJobs', completionArgs(batch), this.shardKeys(shard), true);
-        batch.forEach((c, i) => {
-          const err = this.codeError(codes[i], c.jobId);
-          if (err) c.reject(err);
-          else c.resolve();
-        });
+        settleAll(batch, batch.map((c, i) => this.codeError(codes[i], c.jobId)));
       } catch (err) {
-        batch.forEach((c) => c.reject(err));
+        settleAll(batch, err instanceof Error ? err : new Error(String(err)));
       }
     }));
   }

@@ -1,5 +1,7 @@
 /**
- * The Lua scripts, one per multi-key state transition, each prefixed with lib.lua. They run by
+ * The Lua scripts, one per multi-key state transition, each prefixed with the constants of
+ * wire.ts (the positional layouts and result codes, generated: the same text every build, so the
+ * same SHA) and lib.lua. They run by
  * SHA (EVALSHA) and are sent whole only when Redis does not know them (NOSCRIPT: first use, or
  * after a Redis restart).
  *
@@ -34,6 +36,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { assetPath } from '../util/package-root';
+import { luaConstants } from './wire';
 
 export const SCRIPT_NAMES = [
   'enqueueJobs',
@@ -91,7 +94,7 @@ let loaded: Record<ScriptName, LuaScript> | null = null;
 
 export function scripts(): Record<ScriptName, LuaScript> {
   if (loaded) return loaded;
-  const lib = read('lib');
+  const lib = `${luaConstants()}${read('lib')}`;
   const all = {} as Record<ScriptName, LuaScript>;
   for (const name of SCRIPT_NAMES) {
     const allowOom = ALLOW_OOM.has(name);

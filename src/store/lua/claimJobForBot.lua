@@ -16,5 +16,5 @@ redis.call('ZADD', K.botsUp, nowStr, botId)
 local entry = claimFrom(queue, botId, 1, leaseMs, tokenBase)[3]
 flush()
 if not entry then return { OK, nowStr } end
-redis.call('HSET', botKey, 'current_job', entry[1], 'job_token', entry[11])
+redis.call('HSET', botKey, 'current_job', entry[CLAIM.id], 'job_token', entry[CLAIM.token])
 return { OK, nowStr, entry }

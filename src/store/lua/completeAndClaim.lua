@@ -5,7 +5,7 @@
   then    queue, consumer, max, leaseMs, token base (as claimJobs; max may be 0)
   Returns  {{one code per completion}, {now, nextRunAt or '', {claim values}, ...}}
 ]]
-local codes, at = completeRows(4)
-local claimed = claimFrom(ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), ARGV[at + 4])
+local codes, after = completeRows(4)
+local claimed = claimWith(after - 1)
 flush()
 return { codes, claimed }

@@ -2,9 +2,8 @@
   delayed set).
   ARGV[4] idempotency key ('' none)  ARGV[5] what its first use is compared with (the type and
            params, src/store/common.ts fingerprint)
-  ARGV[6..] per job, 13 values: id, type, queue, params (JSON), initiated_by, max_attempts,
-           parent_id, chunk_index, total, priority, delay_ms, timeout_ms, idem_key (JOB_ROW_FIELDS
-           in src/store/common.ts). A job with queue "" is a parent (a prime-count job): it is not
+  ARGV[6..] per job, ROW_SIZE values: the layout ROW of src/store/wire.ts (params as JSON). A
+           job with queue "" is a parent (a prime-count job): it is not
            queued, its children carry its id.
   Returns  {the number of jobs created, now}: now is their created_at. One atomic step: a flow's
            chunks all appear at once. With a key whose job is still kept: nothing is created,
@@ -20,7 +19,7 @@ if idemKey ~= '' then
     local state = redis.call('HGET', K.job(first[1]), 'state')
     if state then return { 0, nowStr, first[1], state, first[2] == fp and 1 or 0 } end
   end
-  redis.call('HSET', key, 'job', ARGV[6], 'fp', fp)
+  redis.call('HSET', key, 'job', ARGV[5 + ROW.id], 'fp', fp) -- the first row's id
   redis.call('PERSIST', key)
 end
 local created = enqueueRows(6)

@@ -6,8 +6,8 @@
 ]]
 if not redis.call('SET', K.once(ARGV[4]), nowStr, 'NX', 'PX', ARGV[5]) then return { 0 } end
 local created = enqueueRows(8)
-for at = 8, #ARGV, ROW_SIZE do
-  redis.call('HSET', K.job(ARGV[at]), 'schedule', ARGV[6], 'slot', ARGV[7])
+for at = 7, #ARGV - 1, ROW_SIZE do
+  redis.call('HSET', K.job(ARGV[at + ROW.id]), 'schedule', ARGV[6], 'slot', ARGV[7])
 end
 flush()
 return { created, nowStr }

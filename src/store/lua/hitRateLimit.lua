@@ -22,8 +22,8 @@ for i = 7, #ARGV do
   if count >= max then
     allowed = 0
     -- room comes back when the (count - max + 1)th oldest request leaves the window
-    local entry = redis.call('ZRANGE', bucket, count - max, count - max, 'WITHSCORES')
-    local wait = tonumber(entry[2]) + windowMs - now
+    local oldest = redis.call('ZRANGE', bucket, count - max, count - max, 'WITHSCORES') -- {member, score}
+    local wait = tonumber(oldest[2]) + windowMs - now
     if wait > retryAfter then retryAfter = wait end
     remaining = 0
   elseif max - count - 1 < remaining then

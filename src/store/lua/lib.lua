@@ -74,13 +74,8 @@ local K = {
   lakeDays = base .. 'datalake:days',
 }
 
--- codes every script answers with; src/store/redis.ts maps them to typed errors
-local OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, OUT_OF_RANGE = 1, -1, -2, -3, -4, -5
--- ... and the bots' (through the API): the job is not the one the bot holds; no such bot; the
--- bot already holds a job
-local NOT_HOLDER, BOT_MISSING, BOT_BUSY = -6, -7, -8
--- ... and the job was cancelled (its holder's renewal, result or failure is refused)
-local CANCELLED = -9
+-- the result codes (OK, MISSING, TOKEN_MISMATCH, ...) and the positional layouts (ROW, CLAIM,
+-- COMPLETION, LOAD, LAKE) are generated from src/store/wire.ts above this file
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
@@ -187,8 +182,12 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
     local f = redis.call('HMGET', jobKey, 'type', 'started_at', 'initiated_by', 'attempts', 'handled_by', 'created_at')
     if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
     started = tonumber(f[2])
-    entry = cjson.encode({ id, f[1], j.queue, to, field == 'result' and value or '', field == 'error' and value or '',
-      tonumber(f[4]) or 0, f[3] or '', f[5] or '', tonumber(f[6]), started or cjson.null, now })
+    local e = {}
+    e[LAKE.id], e[LAKE.type], e[LAKE.queue], e[LAKE.status] = id, f[1], j.queue, to
+    e[LAKE.result], e[LAKE.error] = field == 'result' and value or '', field == 'error' and value or ''
+    e[LAKE.attempts], e[LAKE.initiated_by], e[LAKE.handled_by] = tonumber(f[4]) or 0, f[3] or '', f[5] or ''
+    e[LAKE.created_at], e[LAKE.started_at], e[LAKE.finished_at] = tonumber(f[6]), started or cjson.null, now
+    entry = cjson.encode(e)
   end
   local duration = started and (now - started)
   local today = math.floor(now / DAY_MS)
@@ -265,12 +264,12 @@ end
 -- field by field is rehashed as it goes); nil when the job does not exist. The hot paths read
 -- only what they need instead (claimFrom, completeJob).
 local function load(jobKey)
-  local v = redis.call('HMGET', jobKey, 'state', 'queue', 'parent_id', 'total', 'completed', 'token',
-    'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'priority', 'idem_key')
-  if not v[1] then return nil end
-  return { state = v[1], queue = v[2] or '', parent_id = v[3] or '', total = v[4] or '', completed = v[5] or '',
-    token = v[6] or '', attempts = v[7] or '', max_attempts = v[8] or '', chunk_index = v[9] or '',
-    created_at = v[10] or '', handled_by = v[11] or '', priority = v[12] or '', idem_key = v[13] or '' }
+  local v = redis.call('HMGET', jobKey, unpack(LOAD_FIELDS))
+  if not v[LOAD.state] then return nil end
+  return { state = v[LOAD.state], queue = v[LOAD.queue] or '', parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
+    completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
+    max_attempts = v[LOAD.max_attempts] or '', chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
+    handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '' }
 end
 
 -- move a job to a new state in one write: the record (with `extra` field/value pairs), and,
@@ -415,43 +414,43 @@ local function releaseHeld(id, jobKey, j)
   requeueAtHead(id, j.queue, j.priority)
 end
 
--- create jobs from rows of ARGV (ROW_SIZE values each, JOB_ROW_FIELDS in src/store/common.ts:
--- id, type, queue, params, initiated_by, max_attempts, parent_id, chunk_index, total, priority,
--- delay_ms, timeout_ms, idem_key) from index `from`; put the queued ones at the tail of their
+-- create jobs from rows of ARGV (ROW_SIZE values each, the layout ROW of src/store/wire.ts) from
+-- index `from`; put the queued ones at the tail of their
 -- queue (of their priority's wait list), or, delayed, in its delayed set (enqueueJobs.lua,
 -- enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
 -- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
-local ROW_SIZE = 13
-local OPTIONAL_FIELDS = { [4] = 'initiated_by', [6] = 'parent_id', [7] = 'chunk_index', [8] = 'total', [9] = 'priority',
-  [11] = 'timeout_ms', [12] = 'idem_key' }
+local OPTIONAL_FIELDS = { 'initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key' }
 local function enqueueRows(from)
   local waiting = {}   -- wait list key -> {queue, priority, ids}, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs
   local delayedQueues = {}
   local count = 0
-  for at = from, #ARGV, ROW_SIZE do
-    local id, queue, initiatedBy, parentId, total = ARGV[at], ARGV[at + 2], ARGV[at + 4], ARGV[at + 6], ARGV[at + 8]
-    local priority, delay = ARGV[at + 9], ARGV[at + 10]
+  for at = from - 1, #ARGV - 1, ROW_SIZE do -- a row's fields are ARGV[at + ROW.<field>]
+    local id, queue, initiatedBy, parentId, total = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by],
+      ARGV[at + ROW.parent_id], ARGV[at + ROW.total]
+    local priority, delay = ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
+    local jobType, params, maxAttempts = ARGV[at + ROW.type], ARGV[at + ROW.params], ARGV[at + ROW.max_attempts]
     local jobKey = K.job(id)
     local runAt
     count = count + 1
-    if parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + 11] == '' and ARGV[at + 12] == '' then
+    if parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == '' and ARGV[at + ROW.idem_key] == '' then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
-        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
-          'max_attempts', ARGV[at + 5], 'created_at', nowStr)
+        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
+          'max_attempts', maxAttempts, 'created_at', nowStr)
       else
-        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
-          'max_attempts', ARGV[at + 5], 'created_at', nowStr, 'initiated_by', initiatedBy)
+        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
+          'max_attempts', maxAttempts, 'created_at', nowStr, 'initiated_by', initiatedBy)
       end
     else
-      local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', ARGV[at + 1], 'queue', queue, 'params', ARGV[at + 3],
-        'max_attempts', ARGV[at + 5], 'created_at', nowStr }
-      for k, f in pairs(OPTIONAL_FIELDS) do
-        if ARGV[at + k] ~= '' then
+      local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
+        'max_attempts', maxAttempts, 'created_at', nowStr }
+      for _, f in ipairs(OPTIONAL_FIELDS) do
+        local value = ARGV[at + ROW[f]]
+        if value ~= '' then
           fields[#fields + 1] = f
-          fields[#fields + 1] = ARGV[at + k]
+          fields[#fields + 1] = value
         end
       end
       if total ~= '' then
@@ -502,9 +501,8 @@ end
 -- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
 -- claimJobForBot.lua); answers {now, nextRunAt or '', {claim values}, ...}: the time of the claim
 -- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's
--- claim values are what its consumer cannot know, in the order src/store/codec.ts's CLAIM_FIELDS decodes them:
--- id, attempts, type, params, max_attempts, parent_id, created_at, initiated_by, timeout_ms,
--- priority, token (a field the job does not have is false: null to the client).
+-- claim values are what its consumer cannot know, the layout CLAIM of src/store/wire.ts (a field
+-- the job does not have is false: null to the client).
 -- Priorities: the most urgent non-empty wait list first (K.ready names the non-default ones
 -- that may hold jobs; with none, the default list alone, as before priorities). A paused queue
 -- (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
@@ -554,16 +552,16 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
       if not ids then break end
       for _, id in ipairs(ids) do
         local jobKey = K.job(id)
-        -- v becomes the claim values in place: the state is replaced by the id, then the priority
-        -- (the list's: not read) and the token are appended. Every field a job lacks costs HMGET a
-        -- scan of the record, so only timeout_ms is asked for beyond what was asked before.
-        local v = redis.call('HMGET', jobKey, 'state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id',
-          'created_at', 'initiated_by', 'timeout_ms')
-        local state, parentId = v[1], v[6]
+        -- v becomes the claim values in place: the state, read where the id goes, is replaced by
+        -- it, then the priority (the list's: not read) and the token are added. Every field a job
+        -- lacks costs HMGET a scan of the record, so only timeout_ms is asked for beyond what was
+        -- asked before.
+        local v = redis.call('HMGET', jobKey, unpack(CLAIM_READ))
+        local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
         if state and RUNNABLE[state] then
           n = n + 1
           local token = tokenBase .. '.' .. countStr(n)
-          local attempts = countStr((tonumber(v[2]) or 0) + 1)
+          local attempts = countStr((tonumber(v[CLAIM.attempts]) or 0) + 1)
           if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
             redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
               'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
@@ -582,7 +580,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
           else
             indexMove(id, state, 'STARTED', true)
           end
-          v[1], v[2], v[10], v[11] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
+          v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
           out[#out + 1] = v
         end
       end
@@ -602,17 +600,23 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
   return out
 end
 
+-- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
+local function claimWith(at)
+  return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], tonumber(ARGV[at + CLAIM_ARGS.max]),
+    tonumber(ARGV[at + CLAIM_ARGS.lease_ms]), ARGV[at + CLAIM_ARGS.token_base])
+end
+
 -- a held job succeeded (completeJobs.lua, completeBotJob.lua): acknowledge it and record its
 -- result; a chunk's result is recorded once per chunk index and the last chunk completes the
 -- parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH or BAD_RESULT.
 local function completeJob(id, token, result, lakeEntry, startedAt)
   -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
   local jobKey = K.job(id)
-  local v = redis.call('HMGET', jobKey, 'state', 'token', 'queue', 'parent_id', 'idem_key')
-  if not v[1] then return MISSING end
-  if not v[2] or v[2] == '' or v[2] ~= token then return v[1] == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
-  local j = { state = v[1], queue = v[3] or '', parent_id = v[4] or '', total = '', completed = '', chunk_index = '',
-    idem_key = v[5] or '' }
+  local state, held, queue, parentId, idemKey = unpack(redis.call('HMGET', jobKey, 'state', 'token', 'queue', 'parent_id', 'idem_key'))
+  if not state then return MISSING end
+  if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
+  local j = { state = state, queue = queue or '', parent_id = parentId or '', total = '', completed = '', chunk_index = '',
+    idem_key = idemKey or '' }
   if j.parent_id ~= '' then
     if not tonumber(result) then return BAD_RESULT end
     j.chunk_index = redis.call('HGET', jobKey, 'chunk_index') or ''
@@ -640,15 +644,15 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
 end
 
 -- completions from ARGV (completeJobs.lua, completeAndClaim.lua): the count at `from`, then per
--- job id, token, result, datalake entry and start. Answers one code per job (completeJob's) and
+-- job the layout COMPLETION of src/store/wire.ts. Answers one code per job (completeJob's) and
 -- the index of the first argument after them.
-local COMPLETION_SIZE = 5
 local function completeRows(from)
   local codes = {}
   local count = tonumber(ARGV[from])
   for i = 1, count do
-    local at = from + (i - 1) * COMPLETION_SIZE
-    codes[i] = completeJob(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+    local at = from + (i - 1) * COMPLETION_SIZE -- a completion's fields are ARGV[at + COMPLETION.<field>]
+    codes[i] = completeJob(ARGV[at + COMPLETION.id], ARGV[at + COMPLETION.token], ARGV[at + COMPLETION.result],
+      ARGV[at + COMPLETION.lake_entry], ARGV[at + COMPLETION.started_at])
   end
   return codes, from + 1 + count * COMPLETION_SIZE
 end

@@ -1,0 +1,41 @@
+/** The wire format lives in src/store/wire.ts: the scripts read its layouts and codes by name, never by number. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { LAKE_ENTRY_FIELDS } from '../../src/core/datalake';
+import { SCRIPT_NAMES, scripts } from '../../src/store/scripts';
+import { CLAIM, CLAIM_READ, CODE, COMPLETION, LOAD, luaConstants, ROW } from '../../src/store/wire';
+
+const dir = path.join(__dirname, '../../src/store/lua');
+const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')] as const);
+/** the code of a script, its comments left out */
+const code = (src: string) => src.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
+
+test('the generated block names every layout position and every code', () => {
+  const lua = luaConstants();
+  ROW.forEach((f, i) => expect(lua).toContain(`${f} = ${i + 1}`));
+  expect(lua).toContain(`local ROW_SIZE = ${ROW.length}`);
+  expect(lua).toContain(`local COMPLETION_SIZE = ${COMPLETION.length}`);
+  expect(lua).toContain(`local CLAIM_SIZE = ${CLAIM.length}`);
+  expect(lua).toContain(`local LOAD_SIZE = ${LOAD.length}`);
+  expect(lua).toContain(`local LAKE_SIZE = ${LAKE_ENTRY_FIELDS.length}`);
+  expect(lua).toContain(`local ${Object.keys(CODE).join(', ')} = ${Object.values(CODE).join(', ')}`);
+  expect(CLAIM_READ).toEqual(['state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'timeout_ms']);
+});
+
+test('every script starts with the generated block, and its SHA is the same each time it is built', () => {
+  const all = scripts();
+  for (const name of SCRIPT_NAMES) expect(all[name].source.split('\n').slice(1).join('\n').startsWith(luaConstants())).toBe(true);
+  expect(luaConstants()).toBe(luaConstants());
+});
+
+test.each(sources)('%s spells no layout position and no result code by number', (_file, src) => {
+  const c = code(src);
+  // a row's or a completion's field at a fixed offset, a claim's value by index
+  expect(c.match(/ARGV\[\s*(at|from)\s*\+\s*\d+\s*\]/g)).toBeNull();
+  expect(c.match(/\b(v|entry)\[\s*\d+\s*\]/g)).toBeNull();
+  // the layouts' sizes and the codes are generated, never defined here
+  expect(c.match(/\blocal\s+(ROW|COMPLETION|CLAIM|LOAD|LAKE)(_SIZE)?\s*=/g)).toBeNull();
+  expect(c.match(new RegExp(`\\blocal\\s+(${Object.keys(CODE).join('|')})\\b\\s*[=,]`, 'g'))).toBeNull();
+  // a negative number is a code: it is returned or compared by name
+  expect(c.match(/(return|==|~=|\{)\s*-\d/g)).toBeNull();
+});
