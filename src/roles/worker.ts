@@ -90,6 +90,11 @@ interface Held {
   timeoutMs: number;
 }
 
+/** what a handler gave: its value and, for a CPU-pool one, its run time on the thread (ms) */
+type Ran = { value: unknown; runMs: number | null };
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+
 /** how often held jobs are looked at for their timeout (ms) */
 const TIMEOUT_CHECK_MS = 100;
 
@@ -208,17 +213,18 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   /**
    * the handler's value and, for a CPU-bound one, how long it ran on its thread (ms): jobs claimed
-   * together wait there for a free thread, and that wait is not their run time
+   * together wait there for a free thread, and that wait is not their run time. A promise of it
+   * only when the handler did not return at once (a CPU-pool one, one that returned a promise).
    */
-  const execute = async (job: Job, stop: Stop): Promise<{ value: unknown; runMs: number | null }> => {
+  const execute = (job: Job, stop: Stop): Ran | Promise<Ran> => {
     const handler = handlerFor(job.type);
-    if (handler.cpu) return (await cpuPool().run(job.params, { signal: stop.signal })) as PoolResult;
-    const value = await handler.run(job.params, {
+    if (handler.cpu) return cpuPool().run(job.params, { signal: stop.signal }) as Promise<PoolResult>;
+    const value = handler.run(job.params, {
       get signal() {
         return stop.signal;
       },
     });
-    return { value, runMs: null };
+    return isThenable(value) ? Promise.resolve(value).then((v) => ({ value: v, runMs: null })) : { value, runMs: null };
   };
 
   /**
@@ -230,8 +236,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     let outcome: { ok: true; result: unknown; runMs: number | null } | { ok: false; err: unknown };
     const began = performance.now();
     try {
-      // raced with the stop switch: a handler that ignores its signal does not keep the slot
-      const { value, runMs } = await Promise.race([execute(job, stop), stop.whenAborted]);
+      // one that did not return at once is raced with the stop switch: a handler that ignores its
+      // signal does not keep the slot (one that returned at once, a built-in task, costs no race)
+      const ran = execute(job, stop);
+      const { value, runMs } = ran instanceof Promise ? await Promise.race([ran, stop.whenAborted]) : ran;
       outcome = { ok: true, result: value, runMs };
     } catch (err) {
       outcome = { ok: false, err };

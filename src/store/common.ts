@@ -4,7 +4,7 @@ import { ConflictError, UnknownBotError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
-import { pushRow, ROW } from './wire';
+import { PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
 
 export interface JobRow {
   id: string;
@@ -114,12 +114,18 @@ export function createdJob(r: JobRow, now: number): Job {
   };
 }
 
-/** enqueueJobs.lua's rows: each in the layout ROW (wire.ts), flat */
+/**
+ * enqueueJobs.lua's rows: their size, then each in the layout ROW (wire.ts), flat; when no job
+ * has options, only PLAIN_ROW's fields of each (what they would send for the rest is empty)
+ */
 export function rowArgs(rows: readonly JobRow[]): (string | number)[] {
-  const args: (string | number)[] = [];
-  for (const r of rows) pushRow(args, ROW, r);
+  const layout = rows.every(isPlain) ? PLAIN_ROW : ROW;
+  const args: (string | number)[] = [layout.length];
+  for (const r of rows) pushRow(args, layout, r);
   return args;
 }
+
+const isPlain = (r: JobRow) => ROW_OPTIONS.every((f) => r[f] === '');
 
 /** the errors of a bot's transitions, worded alike by both adapters */
 /** retryFailed's refusal, in both adapters' words */

@@ -36,7 +36,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { assetPath } from '../util/package-root';
-import { luaConstants } from './wire';
+import { inlineLayouts, luaConstants } from './wire';
 
 export const SCRIPT_NAMES = [
   'enqueueJobs',
@@ -98,7 +98,7 @@ export function scripts(): Record<ScriptName, LuaScript> {
   const all = {} as Record<ScriptName, LuaScript>;
   for (const name of SCRIPT_NAMES) {
     const allowOom = ALLOW_OOM.has(name);
-    const source = `#!lua${allowOom ? ' flags=allow-oom' : ''}\n${lib}\n${read(name)}`; // the shebang must be the first line
+    const source = inlineLayouts(`#!lua${allowOom ? ' flags=allow-oom' : ''}\n${lib}\n${read(name)}`); // the shebang must be the first line
     all[name] = { name, source, sha: createHash('sha1').update(source).digest('hex'), allowOom };
   }
   loaded = all;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LAKE_ENTRY_FIELDS } from '../../src/core/datalake';
 import { SCRIPT_NAMES, scripts } from '../../src/store/scripts';
-import { CLAIM, CLAIM_READ, CODE, COMPLETION, LOAD, luaConstants, ROW } from '../../src/store/wire';
+import { CLAIM, CLAIM_READ, CODE, COMPLETION, inlineLayouts, LAYOUTS, LOAD, luaConstants, ROW } from '../../src/store/wire';
 
 const dir = path.join(__dirname, '../../src/store/lua');
 const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')] as const);
@@ -12,7 +12,7 @@ const code = (src: string) => src.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--
 
 test('the generated block names every layout position and every code', () => {
   const lua = luaConstants();
-  ROW.forEach((f, i) => expect(lua).toContain(`${f} = ${i + 1}`));
+  expect(lua).toContain(`-- ROW: ${ROW.map((f, i) => `${f} ${i + 1}`).join(', ')}`);
   expect(lua).toContain(`local ROW_SIZE = ${ROW.length}`);
   expect(lua).toContain(`local COMPLETION_SIZE = ${COMPLETION.length}`);
   expect(lua).toContain(`local CLAIM_SIZE = ${CLAIM.length}`);
@@ -22,10 +22,16 @@ test('the generated block names every layout position and every code', () => {
   expect(CLAIM_READ).toEqual(['state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'timeout_ms']);
 });
 
-test('every script starts with the generated block, and its SHA is the same each time it is built', () => {
+test('every script starts with the generated block, its layout names replaced by positions, and its SHA is the same each time it is built', () => {
   const all = scripts();
-  for (const name of SCRIPT_NAMES) expect(all[name].source.split('\n').slice(1).join('\n').startsWith(luaConstants())).toBe(true);
-  expect(luaConstants()).toBe(luaConstants());
+  for (const name of SCRIPT_NAMES) {
+    expect(all[name].source.split('\n').slice(1).join('\n').startsWith(inlineLayouts(luaConstants()))).toBe(true);
+    expect(all[name].source.match(new RegExp(`\\b(${Object.keys(LAYOUTS).join('|')})\\.[a-z]`, 'g'))).toBeNull();
+  }
+  expect(inlineLayouts('ARGV[at + ROW.type], v[CLAIM.token], LAKE.finished_at, K.job(id)')).toBe(
+    `ARGV[at + ${ROW.indexOf('type') + 1}], v[${CLAIM.indexOf('token') + 1}], ${LAKE_ENTRY_FIELDS.length}, K.job(id)`,
+  );
+  expect(() => inlineLayouts('ROW.colour')).toThrow('the layout ROW has no field colour');
 });
 
 test.each(sources)('%s spells no layout position and no result code by number', (_file, src) => {
@@ -34,7 +40,7 @@ test.each(sources)('%s spells no layout position and no result code by number', 
   expect(c.match(/ARGV\[\s*(at|from)\s*\+\s*\d+\s*\]/g)).toBeNull();
   expect(c.match(/\b(v|entry)\[\s*\d+\s*\]/g)).toBeNull();
   // the layouts' sizes and the codes are generated, never defined here
-  expect(c.match(/\blocal\s+(ROW|COMPLETION|CLAIM|LOAD|LAKE)(_SIZE)?\s*=/g)).toBeNull();
+  expect(c.match(/\blocal\s+(ROW|COMPLETION|CLAIM|CLAIM_ARGS|LOAD|LAKE|PLAIN_ROW)(_SIZE)?\s*=/g)).toBeNull();
   expect(c.match(new RegExp(`\\blocal\\s+(${Object.keys(CODE).join('|')})\\b\\s*[=,]`, 'g'))).toBeNull();
   // a negative number is a code: it is returned or compared by name
   expect(c.match(/(return|==|~=|\{)\s*-\d/g)).toBeNull();

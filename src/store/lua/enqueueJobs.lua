@@ -2,7 +2,8 @@
   delayed set).
   ARGV[4] idempotency key ('' none)  ARGV[5] what its first use is compared with (the type and
            params, src/store/common.ts fingerprint)
-  ARGV[6..] per job, ROW_SIZE values: the layout ROW of src/store/wire.ts (params as JSON). A
+  ARGV[6]  the rows' size: ROW_SIZE, or PLAIN_ROW_SIZE when no job has options (lib.lua's enqueueRows)
+  ARGV[7..] per job, that many values of the layout ROW of src/store/wire.ts (params as JSON). A
            job with queue "" is a parent (a prime-count job): it is not
            queued, its children carry its id.
   Returns  {the number of jobs created, now}: now is their created_at. One atomic step: a flow's
@@ -19,7 +20,7 @@ if idemKey ~= '' then
     local state = redis.call('HGET', K.job(first[1]), 'state')
     if state then return { 0, nowStr, first[1], state, first[2] == fp and 1 or 0 } end
   end
-  redis.call('HSET', key, 'job', ARGV[5 + ROW.id], 'fp', fp) -- the first row's id
+  redis.call('HSET', key, 'job', ARGV[6 + ROW.id], 'fp', fp) -- the first row's id (ARGV[6]: the rows' size)
   redis.call('PERSIST', key)
 end
 local created = enqueueRows(6)

@@ -74,8 +74,9 @@ local K = {
   lakeDays = base .. 'datalake:days',
 }
 
--- the result codes (OK, MISSING, TOKEN_MISMATCH, ...) and the positional layouts (ROW, CLAIM,
--- COMPLETION, LOAD, LAKE) are generated from src/store/wire.ts above this file
+-- the result codes (OK, MISSING, TOKEN_MISMATCH, ...) and the layouts' sizes (ROW_SIZE, ...) are
+-- generated from src/store/wire.ts above this file; a layout's position is written by name
+-- (ROW.type, CLAIM.token: see the layouts there) and scripts.ts puts the number in its place
 
 local RUNNABLE = { PENDING = true, RETRY = true }
 local HELD = { STARTED = true, PROGRESS = true }
@@ -179,15 +180,14 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
     if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. redis.call('HGET', jobKey, 'type') .. ',', 1, true) then return end
     started = tonumber(startedAt)
   else
-    local f = redis.call('HMGET', jobKey, 'type', 'started_at', 'initiated_by', 'attempts', 'handled_by', 'created_at')
-    if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. f[1] .. ',', 1, true) then return end
-    started = tonumber(f[2])
-    local e = {}
-    e[LAKE.id], e[LAKE.type], e[LAKE.queue], e[LAKE.status] = id, f[1], j.queue, to
-    e[LAKE.result], e[LAKE.error] = field == 'result' and value or '', field == 'error' and value or ''
-    e[LAKE.attempts], e[LAKE.initiated_by], e[LAKE.handled_by] = tonumber(f[4]) or 0, f[3] or '', f[5] or ''
-    e[LAKE.created_at], e[LAKE.started_at], e[LAKE.finished_at] = tonumber(f[6]), started or cjson.null, now
-    entry = cjson.encode(e)
+    local jobType, ran, initiatedBy, attempts, handledBy, createdAt =
+      unpack(redis.call('HMGET', jobKey, 'type', 'started_at', 'initiated_by', 'attempts', 'handled_by', 'created_at'))
+    if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. jobType .. ',', 1, true) then return end
+    started = tonumber(ran)
+    entry = cjson.encode({ [LAKE.id] = id, [LAKE.type] = jobType, [LAKE.queue] = j.queue, [LAKE.status] = to,
+      [LAKE.result] = field == 'result' and value or '', [LAKE.error] = field == 'error' and value or '',
+      [LAKE.attempts] = tonumber(attempts) or 0, [LAKE.initiated_by] = initiatedBy or '', [LAKE.handled_by] = handledBy or '',
+      [LAKE.created_at] = tonumber(createdAt), [LAKE.started_at] = started or cjson.null, [LAKE.finished_at] = now })
   end
   local duration = started and (now - started)
   local today = math.floor(now / DAY_MS)
@@ -264,7 +264,7 @@ end
 -- field by field is rehashed as it goes); nil when the job does not exist. The hot paths read
 -- only what they need instead (claimFrom, completeJob).
 local function load(jobKey)
-  local v = redis.call('HMGET', jobKey, unpack(LOAD_FIELDS))
+  local v = readLoad(jobKey)
   if not v[LOAD.state] then return nil end
   return { state = v[LOAD.state], queue = v[LOAD.queue] or '', parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
     completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
@@ -414,27 +414,35 @@ local function releaseHeld(id, jobKey, j)
   requeueAtHead(id, j.queue, j.priority)
 end
 
--- create jobs from rows of ARGV (ROW_SIZE values each, the layout ROW of src/store/wire.ts) from
--- index `from`; put the queued ones at the tail of their
--- queue (of their priority's wait list), or, delayed, in its delayed set (enqueueJobs.lua,
--- enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
+-- create jobs from rows of ARGV from index `from`: ARGV[from] is the rows' size, ROW_SIZE (the
+-- layout ROW of src/store/wire.ts) or PLAIN_ROW_SIZE (ROW's first fields only: a batch whose
+-- jobs have no options, the common case, sends nothing for them), then the rows. Put the queued
+-- ones at the tail of their queue (of their priority's wait list), or, delayed, in its delayed
+-- set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
 -- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
-local OPTIONAL_FIELDS = { 'initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key' }
+-- the fields written only when they have a value: name, position in ROW, ...
+local OPTIONAL_FIELDS = { 'initiated_by', ROW.initiated_by, 'parent_id', ROW.parent_id, 'chunk_index', ROW.chunk_index,
+  'total', ROW.total, 'priority', ROW.priority, 'timeout_ms', ROW.timeout_ms, 'idem_key', ROW.idem_key }
 local function enqueueRows(from)
   local waiting = {}   -- wait list key -> {queue, priority, ids}, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs
   local delayedQueues = {}
   local count = 0
-  for at = from - 1, #ARGV - 1, ROW_SIZE do -- a row's fields are ARGV[at + ROW.<field>]
-    local id, queue, initiatedBy, parentId, total = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by],
-      ARGV[at + ROW.parent_id], ARGV[at + ROW.total]
-    local priority, delay = ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
+  local size = tonumber(ARGV[from])
+  local plain = size == PLAIN_ROW_SIZE
+  for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
+    local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
     local jobType, params, maxAttempts = ARGV[at + ROW.type], ARGV[at + ROW.params], ARGV[at + ROW.max_attempts]
+    local parentId, total, priority, delay = '', '', '', ''
+    if not plain then
+      parentId, total, priority, delay = ARGV[at + ROW.parent_id], ARGV[at + ROW.total], ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
+    end
     local jobKey = K.job(id)
     local runAt
     count = count + 1
-    if parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == '' and ARGV[at + ROW.idem_key] == '' then
+    if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
+        and ARGV[at + ROW.idem_key] == '') then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
@@ -446,10 +454,10 @@ local function enqueueRows(from)
     else
       local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
         'max_attempts', maxAttempts, 'created_at', nowStr }
-      for _, f in ipairs(OPTIONAL_FIELDS) do
-        local value = ARGV[at + ROW[f]]
+      for i = 1, #OPTIONAL_FIELDS, 2 do
+        local value = ARGV[at + OPTIONAL_FIELDS[i + 1]]
         if value ~= '' then
-          fields[#fields + 1] = f
+          fields[#fields + 1] = OPTIONAL_FIELDS[i]
           fields[#fields + 1] = value
         end
       end
@@ -519,10 +527,10 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     variadic('ZREM', delayedKey, due)
     local urgent = false
     for i = #due, 1, -1 do
-      local f = redis.call('HMGET', K.job(due[i]), 'priority', 'state')
-      local p = f[1] or ''
+      local p, state = unpack(redis.call('HMGET', K.job(due[i]), 'priority', 'state'))
+      p = p or ''
       -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
-      if f[2] == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
+      if state == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
       redis.call('RPUSH', K.waitAt(queue, p), due[i])
       if p ~= '' and p ~= DEFAULT_PRIORITY then
         redis.call('ZADD', readyKey, p, p)
@@ -556,7 +564,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
         -- it, then the priority (the list's: not read) and the token are added. Every field a job
         -- lacks costs HMGET a scan of the record, so only timeout_ms is asked for beyond what was
         -- asked before.
-        local v = redis.call('HMGET', jobKey, unpack(CLAIM_READ))
+        local v = readClaim(jobKey)
         local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
         if state and RUNNABLE[state] then
           n = n + 1
@@ -612,11 +620,12 @@ end
 local function completeJob(id, token, result, lakeEntry, startedAt)
   -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
   local jobKey = K.job(id)
-  local state, held, queue, parentId, idemKey = unpack(redis.call('HMGET', jobKey, 'state', 'token', 'queue', 'parent_id', 'idem_key'))
+  local v = readAck(jobKey)
+  local state, held = v[ACK.state], v[ACK.token]
   if not state then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
-  local j = { state = state, queue = queue or '', parent_id = parentId or '', total = '', completed = '', chunk_index = '',
-    idem_key = idemKey or '' }
+  local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
+    chunk_index = '', idem_key = v[ACK.idem_key] or '' }
   if j.parent_id ~= '' then
     if not tonumber(result) then return BAD_RESULT end
     j.chunk_index = redis.call('HGET', jobKey, 'chunk_index') or ''
