@@ -4,6 +4,7 @@ import {
   resultTtlOption, storeHaOptions
 } from './options';
 import { apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, openStoreWithLake, withOptions } from './processing-options';
+import { handlersOption, loadHandlersFlag } from './handlers-option';
 import { untilSignal } from './run-role';
 import { apiSecurityOptions, redisTlsOptions, securityFromFlags } from './security-options';
 
@@ -20,8 +21,9 @@ export const apiCommand = withOptions(
     .addOption(eventRetentionOption())
     .addOption(abacusStrategyOption())
     .addOption(adminTokenOption()),
-  [botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions()],
+  [handlersOption(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions()],
 ).action(async (flags) => {
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const guards = securityFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   const nodeId: string = flags.nodeId ?? defaultNodeId();

@@ -7,6 +7,7 @@ import {
 import {
   apiSettings, batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, heartbeatIntervalOption, openStoreWithLake, populateIntervalOption, withOptions,
 } from './processing-options';
+import { handlersOption, loadHandlersFlag } from './handlers-option';
 import { untilSignal } from './run-role';
 import { apiSecurityOptions, generatedTokensNotice, redisTlsOptions, securityFromFlags } from './security-options';
 
@@ -26,10 +27,11 @@ export const upCommand = withOptions(
     .addOption(adminTokenOption()),
   [
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
-    populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
+    handlersOption(), populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
     ...apiSecurityOptions(), ...redisTlsOptions(), ...storeHaOptions(),
   ],
 ).action(async (flags) => {
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
   const { generated, ...guards } = securityFromFlags(flags, 'generate');

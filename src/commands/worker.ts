@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { parseIntIn, eventRetentionOption, concurrencyOption, defaultNodeId, leaseOption, nodeIdOption, prefixOption, shardsOption, redisOption, resultTtlOption, threadsOption, storeHaOptions } from './options';
+import { handlersOption, loadHandlersFlag } from './handlers-option';
 import { checkListenable, roleStore, untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 import { withOptions } from './processing-options';
@@ -18,8 +19,9 @@ export const workerCommand = withOptions(new Command('worker')
   .addOption(resultTtlOption())
   .addOption(eventRetentionOption())
   .addOption(new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)').env('WIZARD_METRICS_PORT').argParser(parseIntIn('--metrics-port', 0, 65535)))
-  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), [...redisTlsOptions(), ...storeHaOptions()])
+  .addOption(new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1')), [handlersOption(), ...redisTlsOptions(), ...storeHaOptions()])
   .action(async (flags) => {
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
     if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
     const nodeId: string = flags.nodeId ?? defaultNodeId();
     const { store, claim } = await roleStore(flags, 'worker', true);

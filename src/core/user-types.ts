@@ -9,11 +9,12 @@
  * the registry (handlers.ts) that workers, the API, the scheduler and the reaper consult.
  */
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import Ajv, { ValidateFunction } from 'ajv';
 import { BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
-import { errorMessage, UsageError, ValidationError } from './errors';
-import { BUILTIN_TYPES, HandlerSpec, registerTypes, specFor, UserType } from './handlers';
+import { errorMessage, UsageError } from './errors';
+import { exportedTable, importFile } from './module-load';
+import { BUILTIN_TYPES, HandlerSpec, registerTypes, UserType } from './handlers';
+import { setValidator } from './user-params';
 
 const FIELDS = ['params', 'run', 'cpu', 'attempts', 'backoff_ms', 'timeout_ms', 'queue'];
 const TYPE_NAME = /^[A-Za-z][\w.:-]{0,63}$/;
@@ -22,22 +23,8 @@ const QUEUE_NAME = /^[\w.:-]{1,64}$/;
 export const USER_TIMEOUT_MS = 10 * 60_000;
 
 const ajv = new Ajv({ allErrors: false, strict: false });
-const validators = new Map<string, ValidateFunction>();
-
-/**
- * import() as Node does it (ESM or CommonJS), not as the CommonJS build rewrites it (require):
- * kept out of the compiler's sight
- */
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-export const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<Record<string, unknown>>;
-
-/** the table a module exports: its default export (ESM, or module.exports for CommonJS) */
-export function exportedTable(mod: Record<string, unknown>): unknown {
-  const table: unknown = mod.default ?? mod;
-  // CommonJS compiled from ESM: module.exports = { __esModule: true, default: {...} }
-  const compiled = typeof table === 'object' && table !== null && (table as { __esModule?: unknown }).__esModule === true;
-  return compiled ? (table as { default?: unknown }).default : table;
-}
+/** the last checked module's validators, by type: set with its types (loadHandlers) */
+const compiled = new Map<string, ValidateFunction>();
 
 function positiveInt(v: unknown, max: number): boolean {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max;
@@ -51,6 +38,7 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
   const where = `--handlers ${file}`;
   if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new UsageError(`${where}: the default export must be an object mapping type names to definitions`);
   const out: Record<string, HandlerSpec> = {};
+  compiled.clear();
   for (const [name, def] of Object.entries(table)) {
     const bad = (field: string, msg: string) => new UsageError(`${where}: type ${name}: ${field} ${msg}`);
     if (BUILTIN_TYPES.includes(name)) throw new UsageError(`${where}: type ${name}: the name is a built-in type (${BUILTIN_TYPES.join(', ')})`);
@@ -72,10 +60,10 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(params as Record<string, unknown>);
+      compiled.set(name, validate);
     } catch (err) {
       throw bad('params', `is not a valid JSON Schema: ${errorMessage(err).split('\n')[0]}`);
     }
-    validators.set(name, validate);
     const policy: BackoffPolicy = {
       ...DEFAULT_BACKOFF,
       maxAttempts: (d.attempts as number | undefined) ?? 3,
@@ -101,28 +89,12 @@ export async function loadHandlers(file: string): Promise<string[]> {
   const abs = path.resolve(file);
   let mod: Record<string, unknown>;
   try {
-    mod = await importModule(pathToFileURL(abs).href);
+    mod = await importFile(abs);
   } catch (err) {
     throw new UsageError(`--handlers ${abs}: the module does not load: ${errorMessage(err).split('\n')[0]}`);
   }
   const types = checkTypes(exportedTable(mod), abs);
   registerTypes(types);
+  for (const name of Object.keys(types)) setValidator(name, compiled.get(name)!);
   return Object.keys(types);
-}
-
-/** ajv's first error as `params.<path>: <message>` */
-function paramsError(e: ErrorObject): { field: string; message: string } {
-  const missing = e.keyword === 'required' ? `/${(e.params as { missingProperty: string }).missingProperty}` : '';
-  const field = `params${`${e.instancePath}${missing}`.replace(/\//g, '.')}`;
-  return { field, message: e.message ?? 'is invalid' };
-}
-
-/** a loaded type's params, checked by its schema: a ValidationError naming params.<path> */
-export function checkUserParams(type: string, params: unknown): Record<string, unknown> {
-  const validate = validators.get(type);
-  if (!validate || !specFor(type)?.user) throw new Error(`type ${type} is not a loaded type`);
-  if (validate(params)) return params as Record<string, unknown>;
-  const details = (validate.errors ?? []).map(paramsError);
-  const first = details[0] ?? { field: 'params', message: 'is invalid' };
-  throw new ValidationError(`${first.field}: ${first.message}`, details);
 }

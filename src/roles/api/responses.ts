@@ -69,7 +69,7 @@ export const jobResponse = z.object({
 /** a schedule (core/schedule.ts scheduleView) */
 const scheduleResponse = z.object({
   name: z.string(),
-  type: z.enum(BATCH_TYPES),
+  type: z.string().describe(`${BATCH_TYPES.join(', ')}, or a type a --handlers module defines`),
   params: z.record(z.string(), z.unknown()),
   every_ms: z.number().int().min(1).nullable(),
   cron: z.string().nullable(),
@@ -175,7 +175,7 @@ export const RESPONSES = {
   queue: queueInfo,
   job: jobResponse,
   jobs: jobPage.extend({ status: state.nullable() }),
-  populated: z.object({ batch: z.string(), created: count(), type: z.enum(BATCH_TYPES), queue: z.string(), job_ids: z.array(z.string()) }),
+  populated: z.object({ batch: z.string(), created: count(), type: z.string(), queue: z.string(), job_ids: z.array(z.string()) }),
   claimed: z.object({ job: jobResponse, lease_ms: count() }),
   registered: botResponse.extend({ token: z.string(), lease_ms: count() }),
   bot: botResponse,
