@@ -23,8 +23,6 @@ const QUEUE_NAME = /^[\w.:-]{1,64}$/;
 export const USER_TIMEOUT_MS = 10 * 60_000;
 
 const ajv = new Ajv({ allErrors: false, strict: false });
-/** the last checked module's validators, by type: set with its types (loadHandlers) */
-const compiled = new Map<string, ValidateFunction>();
 
 function positiveInt(v: unknown, max: number): boolean {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max;
@@ -38,7 +36,6 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
   const where = `--handlers ${file}`;
   if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new UsageError(`${where}: the default export must be an object mapping type names to definitions`);
   const out: Record<string, HandlerSpec> = {};
-  compiled.clear();
   for (const [name, def] of Object.entries(table)) {
     const bad = (field: string, msg: string) => new UsageError(`${where}: type ${name}: ${field} ${msg}`);
     if (BUILTIN_TYPES.includes(name)) throw new UsageError(`${where}: type ${name}: the name is a built-in type (${BUILTIN_TYPES.join(', ')})`);
@@ -60,7 +57,7 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(params as Record<string, unknown>);
-      compiled.set(name, validate);
+      setValidator(name, validate); // used once the type is registered (checkUserParams asks the registry)
     } catch (err) {
       throw bad('params', `is not a valid JSON Schema: ${errorMessage(err).split('\n')[0]}`);
     }
@@ -95,6 +92,5 @@ export async function loadHandlers(file: string): Promise<string[]> {
   }
   const types = checkTypes(exportedTable(mod), abs);
   registerTypes(types);
-  for (const name of Object.keys(types)) setValidator(name, compiled.get(name)!);
   return Object.keys(types);
 }
