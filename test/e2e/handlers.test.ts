@@ -52,6 +52,8 @@ export default {
 };
 `);
 
+const ADMIN = 'handlers-admin-token-0123456789';
+
 const CJS = write('types.cjs', `
 module.exports = { echo: { params: { type: 'object', required: ['say'], properties: { say: { type: 'string' } } }, run: (p, ctx) => ({ said: p.say, attempt: ctx.attempt }) } };
 `);
@@ -72,7 +74,7 @@ describe('api and worker on Redis with an ESM module', () => {
   beforeAll(async () => {
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers'), WIZARD_HANDLERS: ESM };
+    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers'), WIZARD_HANDLERS: ESM, ADMIN_TOKEN: ADMIN };
     const a = spawnWizard(['api', '--port', String(port)], env, 'api-handlers');
     const w = spawnWizard(['worker', '--threads', '1', '--concurrency', '4'], env, 'worker-handlers');
     await Promise.all([a.waitForOutput(/api listening/), w.waitForOutput(/worker started/)]);
@@ -95,6 +97,17 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(unknown.body.error.message).toBe("type must be one of task, primes, sim, wordcount, spin, waiting, hang, refuse, got 'nope'");
     const doc = (await http<{ components: { schemas: Record<string, unknown> } }>('GET', `${api}/openapi.json`)).body;
     expect(doc.components.schemas['wordcount.params']).toEqual({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } });
+  });
+
+  test("a schedule of a module's type: its params checked by the type's schema, its jobs on the workers' queue", async () => {
+    const auth = { Authorization: `Bearer ${ADMIN}` };
+    const bad = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'wordcount', params: { text: 1 }, every_ms: 60_000 }, auth);
+    expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
+    const unknown = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'nope', every_ms: 60_000 }, auth);
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, hang, refuse, got 'nope'"]);
+    const ok = await http('POST', `${api}/schedules`, { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 }, auth);
+    expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default' } });
+    expect((await http('DELETE', `${api}/schedules/wc`, undefined, auth)).status).toBe(204);
   });
 
   test('a cpu type runs on a pool thread, not the main one', async () => {
