@@ -1,6 +1,7 @@
 /**
- * --handlers <file> (WIZARD_HANDLERS) for worker, api and up: a module of job types
- * (src/core/user-types.ts). One factory, so the roles share the flag and its loading.
+ * --handlers <file> (WIZARD_HANDLERS) for worker, api and up (and the scheduler, so a schedule's
+ * jobs of a module's type get its attempts): a module of job types (src/core/user-types.ts). One
+ * factory, so the roles share the flag and its loading.
  */
 import { Option } from 'commander';
 

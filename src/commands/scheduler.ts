@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { eventRetentionOption, defaultNodeId, nodeIdOption, prefixOption, shardsOption, redisOption, resultTtlOption, storeHaOptions } from './options';
 import { batchFromFlags, batchOptions, botDownAfterOption, datalakeOptions, leaderLeaseOption, openStoreWithLake, populateIntervalOption, withOptions } from './processing-options';
+import { handlersOption, loadHandlersFlag } from './handlers-option';
 import { untilSignal } from './run-role';
 import { redisTlsOptions } from './security-options';
 
@@ -12,8 +13,9 @@ export const schedulerCommand = withOptions(
     .addOption(shardsOption())
     .addOption(nodeIdOption())
     .addOption(populateIntervalOption()),
-  [...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions(), ...storeHaOptions()],
+  [handlersOption(), ...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions(), resultTtlOption(), eventRetentionOption(), ...redisTlsOptions(), ...storeHaOptions()],
 ).action(async (flags) => {
+  await loadHandlersFlag(flags); // a schedule's jobs of a module's type get that type's attempts
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await openStoreWithLake(flags, 'scheduler', true);
