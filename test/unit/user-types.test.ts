@@ -2,6 +2,7 @@
 import { UsageError } from '../../src/core/errors';
 import { failTarget, maxAttemptsFor, resetTypes, specFor, timeoutFor } from '../../src/core/handlers';
 import { checkUserParams } from '../../src/core/user-params';
+import { normalizeProgress, progressText } from '../../src/core/progress';
 import { checkTypes } from '../../src/core/user-types';
 import { registerTypes } from '../../src/core/handlers';
 
@@ -63,4 +64,14 @@ test('registered, a type has its policy everywhere; an unknown type gets the def
   expect(failTarget({ type: 'elsewhere', attempts: 1, maxAttempts: 3 }, false).to).toBe('RETRY');
   expect(checkUserParams('render', { w: 3 })).toEqual({ w: 3 });
   expect(() => checkUserParams('render', { w: 'x' })).toThrow('params.w: must be integer');
+});
+
+test("ctx.progress takes a fraction or {completed, total}; both read as the views show them", () => {
+  expect(normalizeProgress(0.25)).toEqual({ completed: 0.25, total: 1 });
+  expect(normalizeProgress({ completed: 3, total: 8 })).toEqual({ completed: 3, total: 8 });
+  for (const bad of [1.5, -0.1, Number.NaN, '0.5', null, { completed: 1 }, { completed: 1, total: 0 }, { completed: -1, total: 2 }]) {
+    expect(() => normalizeProgress(bad)).toThrow(TypeError);
+  }
+  expect(progressText({ completed: 0.25, total: 1 })).toBe('25%');
+  expect(progressText({ completed: 3, total: 8 })).toBe('3/8');
 });
