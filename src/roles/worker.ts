@@ -30,6 +30,7 @@ import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
 import type { PoolResult } from './pool-thread';
 import { storeOutage } from './store-outage';
+import { runUserType } from './user-run';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -217,8 +218,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    * the handler's value and, for a CPU-bound one, how long it ran on its thread (ms): jobs claimed
    * together wait there for a free thread, and that wait is not their run time
    */
-  const execute = async (job: Job, stop: Stop): Promise<{ value: unknown; runMs: number | null }> => {
+  const execute = async (job: Job, token: string, stop: Stop): Promise<{ value: unknown; runMs: number | null }> => {
     const handler = handlerFor(job.type);
+    if (handler.user) return runUserType({ job, token, type: handler.user, cpu: handler.cpu, signal: () => stop.signal, store, log, pool: cpuPool });
     if (handler.cpu) return (await cpuPool().run(job.params, { signal: stop.signal })) as PoolResult;
     const value = await handler.run(job.params, {
       get signal() {
@@ -238,7 +240,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     const began = performance.now();
     try {
       // raced with the stop switch: a handler that ignores its signal does not keep the slot
-      const { value, runMs } = await Promise.race([execute(job, stop), stop.whenAborted]);
+      const { value, runMs } = await Promise.race([execute(job, token, stop), stop.whenAborted]);
       outcome = { ok: true, result: value, runMs };
     } catch (err) {
       outcome = { ok: false, err };

@@ -12,7 +12,7 @@ import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
-import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob } from '../core/job';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob, Progress } from '../core/job';
 import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
 import { claimView, decodeBot, decodeJob, decodeSchedule, encodeSchedule } from './codec';
@@ -383,6 +383,15 @@ export class MemoryStore implements Store {
   async renew(jobId: string, token: string, leaseMs: number): Promise<void> {
     const now = this.step();
     this.extendLease(jobId, this.holder(jobId, token), now + leaseMs);
+  }
+
+  // ---- reportProgress.lua ----
+
+  async reportProgress(jobId: string, token: string, p: Progress): Promise<void> {
+    this.step();
+    const rec = this.holder(jobId, token);
+    Object.assign(rec, { hp_completed: String(p.completed), hp_total: String(p.total), updated_at: String(this.at) });
+    this.emit(jobId, rec.state as JobState, String(p.completed), String(p.total));
   }
 
   private extendLease(jobId: string, rec: Rec, until: number): void {

@@ -69,6 +69,7 @@ export const SCRIPT_NAMES = [
   'recordHistory',
   'readHistory',
   'retryFailedJob',
+  'reportProgress',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
