@@ -1,9 +1,15 @@
 /**
- * The in-memory adapter: `wizard up` with no Redis (one process, every role in it). It mirrors
- * the Redis adapter transition by transition: each method does what its Lua script
- * (src/store/lua) does, on the same data: a job is a record of the same hash fields (strings);
- * per queue a wait deque, an active and a delayed map and a marker; per-state indexes; an event
- * log. Every change happens synchronously inside one call, so it is atomic like a script.
+ * The in-memory adapter: `wizard up` with no Redis (one process, every role in it). A second
+ * adapter, not the scripts run in-process (README "Why the embedded store is a second adapter"):
+ * it does transition by transition what its Lua script (src/store/lua, lib.lua) does, on the
+ * same data. A job's record holds exactly the hash fields the scripts write (strings; a field
+ * the scripts leave out is absent here too, so read one as `rec.x ?? ''` or by its truth); per
+ * queue a wait list per priority, a lease and a delayed set, a marker; per-state indexes that,
+ * as in Redis, leave queued PENDING and STARTED jobs to their queues and only count them; an
+ * event log. test/integration/store-twins.test.ts runs both adapters in lock step and compares
+ * their raw data after every step: Lua is the truth. Moves follow src/core/job.ts TRANSITIONS
+ * (checkTransition), as the scripts do.
+ * Every change happens synchronously inside one call, so it is atomic like a script.
  * Its clock is this process's (Date.now), or a test's (options.now): one process, one clock.
  * Finished jobs expire lazily (checked on read against that clock) and are swept by reap:
  * no timer keeps the process alive.
@@ -12,7 +18,7 @@ import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
-import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob } from '../core/job';
+import { checkTransition, DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, NewJob } from '../core/job';
 import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, ValidationError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
 import { claimView, decodeBot, decodeJob, decodeSchedule, encodeSchedule } from './codec';
@@ -43,6 +49,8 @@ interface Queue {
 const RUNNABLE = new Set(['PENDING', 'RETRY']);
 const HELD = new Set(['STARTED', 'PROGRESS']);
 const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
+/** lib.lua's QUEUE_HELD: a queued top-level job in these states is only counted (its queue holds it) */
+const QUEUE_HELD = new Set<string>(['PENDING', 'STARTED']);
 
 /** a record's priority (its field is '' for the default) */
 const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);
@@ -104,6 +112,8 @@ export class MemoryStore implements Store {
   private readonly queues = new Map<string, Queue>();
   /** state → top-level job id → time of its last change */
   private readonly states = new Map<string, ZSet>();
+  /** PENDING, STARTED → how many queued top-level jobs are in that state (the counts hash) */
+  private readonly counts = new Map<string, number>();
   /** top-level job id → created at */
   private readonly allJobs: ZSet = new Map();
   private readonly dlq: ZSet = new Map();
@@ -148,6 +158,20 @@ export class MemoryStore implements Store {
     this.clock = this.options.now ?? Date.now;
   }
 
+  /** the raw structures, for the tests that compare them with Redis's keys (test/helpers/twins.ts) */
+  inside() {
+    return {
+      record: (id: string): Readonly<Rec> | undefined => this.rec(id),
+      children: this.children as ReadonlyMap<string, readonly string[]>,
+      queues: this.queues as ReadonlyMap<string, Readonly<Queue>>,
+      states: this.states as ReadonlyMap<string, ZSet>,
+      counts: this.counts as ReadonlyMap<string, number>,
+      allJobs: this.allJobs,
+      dlq: this.dlq,
+      bots: this.botRecs as ReadonlyMap<string, Readonly<Rec>>,
+    };
+  }
+
   /** start an atomic step: read the clock once */
   private step(): number {
     return (this.at = this.clock());
@@ -172,7 +196,10 @@ export class MemoryStore implements Store {
   }
 
   private getJobs(ids: string[]): Job[] {
-    return ids.map((id) => this.rec(id)).filter((r): r is Rec => r !== undefined).map((r) => decodeJob(r));
+    return ids.flatMap((id) => {
+      const r = this.rec(id);
+      return r ? [decodeJob(r, id)] : [];
+    });
   }
 
   private queue(name: string): Queue {
@@ -222,15 +249,33 @@ export class MemoryStore implements Store {
     for (const wake of [...this.readers]) wake(true);
   }
 
-  /** move a job to a new state in one write (with `extra` fields): record, index, event */
+  /** lib.lua's setState: move a job to a new state in one write (with `extra` fields), then moved() */
   private setState(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
-    if (rec.parent_id === '') {
-      this.stateIndex(rec.state).delete(id);
-      this.stateIndex(to).set(id, this.at);
-    }
+    const from = rec.state as JobState;
+    checkTransition(from, to); // before anything is written, as lib.lua's setState
     Object.assign(rec, { state: to, updated_at: String(this.at) }, extra);
+    this.moved(id, rec, from, to);
+  }
+
+  /** lib.lua's moved: the index move (as its flush writes it) and the event */
+  private moved(id: string, rec: Rec, from: JobState | null, to: JobState): void {
+    if (!rec.parent_id) this.indexMove(id, from, to, rec.queue !== '');
     if (rec.total) this.emit(id, to, rec.completed, rec.total);
     else this.emit(id, to);
+  }
+
+  /**
+   * lib.lua's indexMove and flush: a top-level job's entry in the per-state index, except where a
+   * queue holds it (a queued PENDING or STARTED job: QUEUE_HELD), which is only counted
+   */
+  private indexMove(id: string, from: JobState | null, to: JobState, queued: boolean): void {
+    if (from === to) return;
+    if (from !== null) {
+      if (queued && QUEUE_HELD.has(from)) this.counts.set(from, (this.counts.get(from) ?? 0) - 1);
+      else this.stateIndex(from).delete(id);
+    }
+    if (queued && QUEUE_HELD.has(to)) this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
+    else this.stateIndex(to).set(id, this.at);
   }
 
   private requeueAtHead(id: string, rec: Rec): void {
@@ -246,9 +291,9 @@ export class MemoryStore implements Store {
     q.delayed.delete(id);
   }
 
-  /** fields that end a hold: the token and lease are cleared ('' means not held) */
+  /** fields that end a hold: the token is cleared ('' means not held) */
   private released(extra: Rec): Rec {
-    return { token: '', lease_until: '', ...extra };
+    return { token: '', ...extra };
   }
 
   /** the job reaches SUCCESS, FAILURE or DEAD; then it expires or, DEAD, waits in the DLQ */
@@ -298,10 +343,11 @@ export class MemoryStore implements Store {
     const now = this.step();
     for (const j of rows) {
       // HSET: an existing record keeps the fields not named here (and its TTL)
-      this.jobs.set(j.id, Object.assign(this.rec(j.id) ?? {}, newJobFields(j, now)));
+      const rec = Object.assign(this.rec(j.id) ?? {}, newJobFields(j, now));
+      this.jobs.set(j.id, rec);
       if (j.parent_id === '') {
         this.allJobs.set(j.id, now);
-        this.stateIndex('PENDING').set(j.id, now);
+        this.indexMove(j.id, null, 'PENDING', j.queue !== '');
       } else {
         this.expireIfDue(j.parent_id);
         getOr(this.children, j.parent_id, () => []).push(j.id);
@@ -356,14 +402,13 @@ export class MemoryStore implements Store {
       const rec = this.rec(id);
       if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
       const token = `${base}.${jobs.length + 1}`;
-      this.setState(id, rec, 'STARTED', {
-        attempts: String(Number(rec.attempts) + 1), token, handled_by: opts.consumer,
-        started_at: String(now), lease_until: String(now + opts.leaseMs), run_at: '',
-      });
+      const fields: Rec = { attempts: String(Number(rec.attempts ?? 0) + 1), token, handled_by: opts.consumer, started_at: String(now) };
+      if (rec.state === 'RETRY') fields.run_at = ''; // the only state with a run_at here (a delayed job's is cleared when it is due)
+      this.setState(id, rec, 'STARTED', fields);
       q.active.set(id, now + opts.leaseMs);
-      const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
+      const parent = rec.parent_id ? this.rec(rec.parent_id) : undefined;
       if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-      jobs.push({ token, job: claimView(rec, { queue, consumer: opts.consumer, now }) });
+      jobs.push({ token, job: claimView({ ...rec, id }, { queue, consumer: opts.consumer, now }) });
     }
     if (waitingIn(q) > 0) this.signal(queue);
     const next = zsorted(q.delayed)[0];
@@ -385,8 +430,8 @@ export class MemoryStore implements Store {
     this.extendLease(jobId, this.holder(jobId, token), now + leaseMs);
   }
 
+  /** renewLease.lua's ZADD XX: the lease set alone holds the deadline */
   private extendLease(jobId: string, rec: Rec, until: number): void {
-    rec.lease_until = String(until);
     const active = this.queue(rec.queue).active;
     if (active.has(jobId)) active.set(jobId, until); // ZADD XX
   }
@@ -417,10 +462,10 @@ export class MemoryStore implements Store {
     const value = JSON.stringify(result ?? null);
     const now = this.at;
     const rec = this.holder(jobId, token);
-    if (rec.parent_id !== '' && !isLuaNumber(value)) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
+    if (rec.parent_id && !isLuaNumber(value)) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
     this.finish(jobId, rec, 'SUCCESS', { result: value });
 
-    const parentId = rec.parent_id;
+    const parentId = rec.parent_id ?? '';
     const parent = parentId === '' ? undefined : this.rec(parentId);
     if (!parent || FINAL.has(parent.state)) return;
     const results = getOr(this.chunkResults, parentId, () => new Map<string, string>());
@@ -522,14 +567,32 @@ export class MemoryStore implements Store {
     const rec = this.rec(jobId);
     if (!rec) return null;
     rec.checked_by = checkedBy;
-    return decodeJob(rec);
+    return decodeJob(rec, jobId);
   }
 
   async listJobs(query: ListQuery): Promise<ListResult> {
-    const z = query.state ? this.stateIndex(query.state) : this.allJobs;
+    const z = query.state && QUEUE_HELD.has(query.state) ? this.queueHeld(query.state) : query.state ? this.stateIndex(query.state) : this.allJobs;
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
     return { total: z.size, jobs: limit > 0 ? this.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };
+  }
+
+  /**
+   * the PENDING or STARTED top-level jobs → the time of their last change: those the index holds
+   * (jobs on no queue) and those the queues hold (their wait lists and delayed sets, their lease
+   * sets), as the Redis adapter lists them
+   */
+  private queueHeld(state: string): ZSet {
+    const out: ZSet = new Map(this.stateIndex(state));
+    const add = (id: string) => {
+      const rec = this.rec(id);
+      if (rec?.state === state && !rec.parent_id) out.set(id, Number(rec.updated_at ?? rec.created_at));
+    };
+    for (const q of this.queues.values()) {
+      if (state === 'STARTED') for (const id of q.active.keys()) add(id);
+      else for (const id of [...q.waits.flat(), ...q.delayed.keys()]) add(id);
+    }
+    return out;
   }
 
   async listDead(offset = 0, limit = 50): Promise<ListResult> {
@@ -541,8 +604,8 @@ export class MemoryStore implements Store {
     this.step();
     const rec = this.rec(jobId);
     if (!rec) throw new NotFoundError(`job ${jobId} not found`);
-    const parent = rec.parent_id === '' ? undefined : this.rec(rec.parent_id);
-    if (rec.state !== 'DEAD' || (rec.parent_id !== '' && (!parent || FINAL.has(parent.state)))) {
+    const parent = rec.parent_id ? this.rec(rec.parent_id) : undefined;
+    if (rec.state !== 'DEAD' || (rec.parent_id && (!parent || FINAL.has(parent.state)))) {
       throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     }
     this.dlq.delete(jobId);
@@ -554,7 +617,7 @@ export class MemoryStore implements Store {
     this.step();
     const rec = this.rec(jobId);
     if (!rec) throw new NotFoundError(`job ${jobId} not found`);
-    if (rec.state !== 'FAILURE' || rec.queue === '' || rec.parent_id !== '') throw notRetryable(jobId);
+    if (rec.state !== 'FAILURE' || rec.queue === '' || rec.parent_id) throw notRetryable(jobId);
     this.expiry.delete(jobId); // PERSIST
     return this.requeueAnew(jobId, rec);
   }
@@ -566,7 +629,7 @@ export class MemoryStore implements Store {
     if (idem) idem.until = null; // the key lives as long as the job again
     this.queue(rec.queue).waits[priorityOf(rec)].push(jobId);
     this.signal(rec.queue);
-    return decodeJob(rec);
+    return decodeJob(rec, jobId);
   }
 
   /** purgeDeadJobs.lua */
@@ -587,7 +650,7 @@ export class MemoryStore implements Store {
   }
 
   async countByState(): Promise<Record<JobState, number>> {
-    return Object.fromEntries(JOB_STATES.map((s) => [s, this.states.get(s)?.size ?? 0])) as Record<JobState, number>;
+    return Object.fromEntries(JOB_STATES.map((s) => [s, (this.states.get(s)?.size ?? 0) + (this.counts.get(s) ?? 0)])) as Record<JobState, number>;
   }
 
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
@@ -620,7 +683,7 @@ export class MemoryStore implements Store {
       const job = used && (used.until === null || this.clock() <= used.until) ? this.rec(used.jobId) : undefined;
       if (used && job) {
         if (used.fp !== fingerprint(first)) throw idempotencyConflict(key, used.jobId);
-        return { job: decodeJob(job), children: [], existing: true };
+        return { job: decodeJob(job, used.jobId), children: [], existing: true };
       }
     }
     const [job, ...children] = this.insert(rows, key ? { key, fp: fingerprint(first) } : undefined);
@@ -631,13 +694,13 @@ export class MemoryStore implements Store {
     this.step();
     let id = jobId;
     let rec = this.rec(id);
-    if (rec && rec.parent_id !== '') rec = this.rec((id = rec.parent_id));
+    if (rec?.parent_id) rec = this.rec((id = rec.parent_id));
     if (!rec) throw new NotFoundError(`job ${jobId} not found`);
     if (FINAL.has(rec.state)) throw cancelConflict(jobId, rec.state);
     if (RUNNABLE.has(rec.state) && rec.queue !== '') this.unqueue(id, rec);
     this.finish(id, rec, 'CANCELLED', { error: 'cancelled' });
-    if (rec.total !== '') this.endChunks(id, 'CANCELLED', `cancelled: parent job ${id} was cancelled`);
-    return decodeJob(rec);
+    if (rec.total) this.endChunks(id, 'CANCELLED', `cancelled: parent job ${id} was cancelled`);
+    return decodeJob(rec, id);
   }
 
   async cancelledAmong(jobIds: string[]): Promise<string[]> {
