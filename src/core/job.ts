@@ -3,18 +3,16 @@
  * a scheduled batch job) is a Job with one state machine, TRANSITIONS below (src/store/lua/lib.lua
  * says which script makes each move):
  *
- *              claim             complete
- *   PENDING ─────────▶ STARTED ───────────▶ SUCCESS
- *    ▲ ▲ ▲               │ │ │ start (bot), a chunk done (parent)
- *    │ │ │      release  │ │ └──▶ PROGRESS ─▶ SUCCESS | FAILURE | DEAD | RETRY | PENDING (as STARTED)
- *    │ │ └───────────────┘ │
- *    │ │    fail, reap     ├──▶ RETRY ──claim──▶ STARTED
- *    │ │                   ├──▶ FAILURE (fail: no retry mends it; a parent whose chunk failed)
- *    │ │                   └──▶ DEAD (out of attempts: in the dead-letter queue)
- *    │ └── DEAD     (retried by hand from the dead-letter queue)
- *    └──── FAILURE  (retried by hand: a top-level queued job)
- *   PENDING, RETRY, STARTED, PROGRESS ─▶ CANCELLED (POST /jobs/:id/cancel; a cancelled parent's
- *     chunks) or ─▶ FAILURE (the chunks of a parent that failed, ended unrun)
+ *   PENDING ──claim──▶ STARTED ──start (a bot), a chunk done (its parent)──▶ PROGRESS
+ *   RETRY ────claim──▶ STARTED
+ *   STARTED or PROGRESS ─▶ SUCCESS   complete
+ *                       ─▶ RETRY     fail (a backoff), reap (a lapsed lease), bots down
+ *                       ─▶ FAILURE   fail (no retry mends it); a parent whose chunk failed
+ *                       ─▶ DEAD      out of attempts: in the dead-letter queue
+ *                       ─▶ PENDING   release (a holder stopping; the attempt does not count)
+ *   DEAD, FAILURE ─▶ PENDING         retried by hand (FAILURE: a top-level queued job)
+ *   PENDING, RETRY, STARTED, PROGRESS ─▶ CANCELLED (POST /jobs/:id/cancel, and a cancelled
+ *     parent's unfinished chunks) or ─▶ FAILURE (the unfinished chunks of a parent that failed)
  *
  * A PENDING job may be delayed (run_at: no worker starts it before then, by Redis's clock) and
  * has a priority (0..9, lower first, 5 by default).

@@ -2,9 +2,9 @@
  * The in-memory datalake of MemoryStore: what lib.lua's appendToLake and pruneDatalake.lua do to
  * Redis, on the same data (a list of JSON lines and a counters record per UTC day, the config).
  */
-import { DAY_MS, DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord, lakeRecords, utcDay } from '../core/datalake';
-import type { JobType } from '../core/job';
-import { decodeLakeConfig } from './codec';
+import { DAY_MS, DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord, lakeRecords, utcDay } from '../../core/datalake';
+import type { JobType } from '../../core/job';
+import { decodeLakeConfig } from '../codec';
 
 interface Day {
   start: number;
