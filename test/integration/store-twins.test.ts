@@ -174,6 +174,26 @@ test('bots: claim, start, complete, fail, down, removed while holding', async ()
   expect(drifts).toEqual([]);
 });
 
+test('a worker\'s acks with its next claim, a scheduled batch, a batch made once, a dead chunk retried', async () => {
+  await step('enqueue', (s) => s.enqueue([task('w1'), task('w2'), task('w3')]));
+  await step('claim', claimed('w1', 1));
+  await step('complete and claim', async (s) => {
+    const r = await s.completeAndClaim([{ jobId: 'w1', token: tokenOf(s, 'w1'), result: 2 }], 'default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    for (const c of r.claim.jobs) tokens.get(s)!.set(c.job.id, c.token);
+    return r;
+  });
+  await step('scheduled', (s) => s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s1'), task('s2', { priority: 3 })]));
+  await step('scheduled again', (s) => s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s3')]));
+  await step('once', (s) => s.enqueueOnce('once-2', 60_000, [task('o1')]));
+  await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p4', type: 'primes', params: { n: 30 } }, children: [{ ...chunk('p4c0'), maxAttempts: 1 }, chunk('p4c1')] }));
+  await step('claim', claimed('w2', 10));
+  advance(LEASE + 1);
+  await step('reap: the chunk of one attempt is DEAD', (s) => s.reap('default'));
+  await step('retry the dead chunk', (s) => s.retryDead('p4c0'));
+  await step('claim it', claimed('w3', 10));
+  expect(drifts).toEqual([]);
+});
+
 test('a move TRANSITIONS does not list fails the script before it writes; checkTransition, which the memory adapter calls, refuses it too', async () => {
   await step('enqueue', (s) => s.enqueue([task('z1')]));
   await step('claim', claimed('w1'));
