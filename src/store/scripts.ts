@@ -34,6 +34,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { assetPath } from '../util/package-root';
+import { transitionsLua } from './lua-transitions';
 
 export const SCRIPT_NAMES = [
   'enqueueJobs',
@@ -92,7 +93,7 @@ let loaded: Record<ScriptName, LuaScript> | null = null;
 
 export function scripts(): Record<ScriptName, LuaScript> {
   if (loaded) return loaded;
-  const lib = read('lib');
+  const lib = `${transitionsLua()}\n${read('lib')}`; // the state machine's table first: lib.lua checks moves against it
   const all = {} as Record<ScriptName, LuaScript>;
   for (const name of SCRIPT_NAMES) {
     const allowOom = ALLOW_OOM.has(name);
