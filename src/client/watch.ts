@@ -8,6 +8,7 @@
  */
 import { JobFailedError, UnreachableError, WizardError } from '../core/errors';
 import { isFinal, JobState, JobView } from '../core/job';
+import { progressText } from '../core/progress';
 import { retryDelay, sleep } from '../util/time';
 import type { ApiClient } from './http';
 import { readSse } from './sse';
@@ -27,7 +28,9 @@ export interface WatchOptions {
 
 interface LiveState {
   state: string;
+  /** a prime count's chunks, or a handler's ctx.progress (a fraction as total 1) */
   progress: { completed: number; total: number } | null;
+  params?: Record<string, unknown>;
 }
 
 function bar(done: number, total: number, width = 20): string {
@@ -37,7 +40,7 @@ function bar(done: number, total: number, width = 20): string {
 
 function describe(id: string, s: LiveState, started: number): string {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  const p = s.progress && s.progress.total > 0 ? ` ${bar(s.progress.completed, s.progress.total)} ${s.progress.completed}/${s.progress.total} chunks` : '';
+  const p = s.progress && s.progress.total > 0 ? ` ${bar(s.progress.completed, s.progress.total)} ${s.params?.chunks === s.progress.total ? `${s.progress.completed}/${s.progress.total} chunks` : progressText(s.progress)}` : '';
   return `${id}: ${s.state}${p} ${secs}s`;
 }
 

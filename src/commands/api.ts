@@ -4,6 +4,7 @@ import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags } fr
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
 import { withOptions } from './parse';
 import { jobTypeOptions } from './processing-options';
+import { loadHandlersFlag } from './handlers-option';
 import { untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
@@ -11,6 +12,7 @@ export const apiCommand = withOptions(
   new Command('api').description('serve the HTTP API, the dashboard and the docs'),
   [...storeOptions(), ...apiOptions(), ...jobTypeOptions(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
 ).action(async (flags) => {
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const { api } = apiFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   const nodeId: string = flags.nodeId ?? defaultNodeId();

@@ -9,7 +9,7 @@ import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
-import { parseDuration, parseIntIn, parseIsoTime, parseNumber } from './parse';
+import { parseDuration, parseIntIn, parseIsoTime, parseJsonObject, parseNumber } from './parse';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
@@ -129,7 +129,28 @@ const submitPrimes = withJobFlags(withWaitFlags(clientCommand('primes', 'count t
     }),
   );
 
-export const submitCommand = new Command('submit').description('submit work to the API').addCommand(submitTask).addCommand(submitPrimes);
+/**
+ * `submit <type> --params '<json>'`: a job of any type (POST /jobs), a --handlers module's too.
+ * It is submit's default subcommand (`submit job <type>` spelled out), so `submit task` and
+ * `submit primes` keep their flags and every flag stays its subcommand's.
+ */
+const submitJob = withJobFlags(withWaitFlags(clientCommand('job', 'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out)')
+  .argument('<type>', 'the job type: a built-in one or one a --handlers module defines')
+  .addOption(new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')))
+  .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)')))
+  .action((type: string, flags) =>
+    submitAndMaybeWatch(flags, type, async (api) => {
+      const body = await api.post<{ job_id: string; status: string }>('/jobs', { type, params: flags.params ?? {}, ...jobOptions(flags) });
+      return { id: body.job_id, status: body.status, body };
+    }),
+  );
+
+export const submitCommand = new Command('submit')
+  .description('submit work to the API: submit <type> --params <json> (any type), or submit task / submit primes with their flags')
+  .addCommand(submitTask)
+  .addCommand(submitPrimes)
+  .addCommand(submitJob, { isDefault: true });
+
 
 export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 SUCCESS, 1 FAILURE)'))
   .argument('<id>', 'job or task id')

@@ -1,9 +1,10 @@
 /**
  * The processing group: how a node runs jobs itself (worker; `up` runs a worker and takes
  * --threads). jobTypeOptions() is the place for what every role that runs or accepts jobs
- * (worker, api, up) is told about the job types; it has no options yet.
+ * (worker, api, up, scheduler) is told about the job types.
  */
 import { Option } from 'commander';
+import { handlersOption } from './handlers-option';
 import { parseIntIn } from './parse';
 
 export const threadsOption = () =>
@@ -20,4 +21,5 @@ export const processingOptions = (): Option[] => [
 ];
 
 /** the job types' options, shared by worker, api and up (none yet) */
-export const jobTypeOptions = (): Option[] => [];
+/** what a role that runs, accepts or schedules jobs is told about the job types: --handlers */
+export const jobTypeOptions = (): Option[] => [handlersOption()];

@@ -2,13 +2,16 @@ import { Command } from 'commander';
 import { batchFromFlags, batchOptions, botDownAfterOption, leaderLeaseOption, populateIntervalOption } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
 import { withOptions } from './parse';
+import { jobTypeOptions } from './processing-options';
+import { loadHandlersFlag } from './handlers-option';
 import { untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
 export const schedulerCommand = withOptions(
   new Command('scheduler').description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work'),
-  [...storeOptions(), populateIntervalOption(), ...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions()],
+  [...storeOptions(), ...jobTypeOptions(), populateIntervalOption(), ...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions()],
 ).action(async (flags) => {
+  await loadHandlersFlag(flags); // a schedule's jobs of a module's type get that type's attempts
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await openStoreWithLake(flags, 'scheduler', true);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Command } from 'commander';
 import { withOptions } from './parse';
 import { jobTypeOptions, processingOptions } from './processing-options';
+import { loadHandlersFlag } from './handlers-option';
 import { checkListenable, roleStore, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
@@ -9,6 +10,7 @@ export const workerCommand = withOptions(
   new Command('worker').description('consume the queue; CPU-bound work runs in a thread pool'),
   [...storeOptions(), ...processingOptions(), ...jobTypeOptions()],
 ).action(async (flags) => {
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await roleStore(flags, 'worker', true);

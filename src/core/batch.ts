@@ -4,7 +4,9 @@
  * default is simulated work that takes processingDurationMs and fails at failureRate.
  */
 import { ValidationError } from './errors';
-import type { NewJob } from './job';
+import { specFor, userTypes } from './handlers';
+import { DEFAULT_QUEUE, NewJob } from './job';
+import { checkUserParams } from './user-params';
 import { BATCH_TYPES, parseInput, simParams, taskParams } from './schemas';
 
 export { BATCH_TYPES };
@@ -14,7 +16,8 @@ export const DEFAULT_BOT_QUEUE = 'bots';
 
 export interface BatchSpec {
   size: number;
-  type: BatchType;
+  /** a BatchType, or (a schedule's) a type a --handlers module defines */
+  type: string;
   params: Record<string, unknown>;
   queue: string;
 }
@@ -31,6 +34,9 @@ export interface BatchSettings {
 
 /** a checked batch spec; the errors name `fields.type` / `fields.params` */
 export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params: 'job_params' }): BatchSpec {
+  const user = specFor(s.type)?.user;
+  // a module's type: its params checked by its schema, its jobs on its queue (else the workers')
+  if (user) return { size: s.size, type: s.type, params: checkUserParams(s.type, s.params ?? {}, fields.params), queue: user.queue ?? DEFAULT_QUEUE };
   if (!(BATCH_TYPES as readonly string[]).includes(s.type)) {
     throw new ValidationError(`${fields.type} must be one of ${BATCH_TYPES.join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
   }
@@ -44,6 +50,11 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
     const message = err instanceof Error ? err.message : String(err);
     throw new ValidationError(`${fields.params} for type ${type}: ${message}`, [{ field: fields.params, message }]);
   }
+}
+
+/** the types a schedule may make: the batch types and a --handlers module's */
+export function scheduleTypes(): string[] {
+  return [...BATCH_TYPES, ...userTypes().map(([name]) => name)];
 }
 
 /**

@@ -1,7 +1,10 @@
 /**
- * What each job type does and how it is retried: one table shared by workers and bots.
- * Handlers are pure (or merely sleep); the roles decide where they run (a prime chunk runs in
- * the worker's Piscina pool, the rest on the event loop).
+ * What each job type does and how it is retried: one registry shared by workers, bots, the API
+ * and the reaper. It holds the built-in types (HANDLERS) and the types a `--handlers` module
+ * adds (registerTypes, src/core/user-types.ts). Built-in handlers are pure (or merely sleep);
+ * the roles decide where they run (a CPU-bound one in the worker's Piscina pool, the rest on
+ * the event loop). A type this process does not know (a role started without the module) gets
+ * the default policy, so its jobs are still listed, timed out, retried and reaped.
  */
 import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, FailTarget, shouldRetry } from './backoff';
 import { ValidationError } from './errors';
@@ -9,10 +12,22 @@ import { Job, JobType } from './job';
 import { compute, MathParams } from './math';
 import { countPrimesInRange } from './sieve';
 import { sleep } from '../util/time';
+import type { Logger } from '../util/log';
 
 export interface HandlerContext {
   signal?: AbortSignal;
   random?: () => number;
+}
+
+/** what a `--handlers` module's run(params, ctx) is given */
+export interface UserContext {
+  readonly signal: AbortSignal;
+  readonly jobId: string;
+  /** 1 on the first run */
+  readonly attempt: number;
+  /** a fraction 0..1 or {completed, total}; written through the store, at most every 250 ms */
+  progress(value: number | { completed: number; total: number }): void;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 }
 
 export interface HandlerSpec {
@@ -22,6 +37,20 @@ export interface HandlerSpec {
   /** how long an attempt may run when its job names no timeout_ms (ms) */
   timeoutMs: (params: Record<string, unknown>) => number;
   run(params: Record<string, unknown>, ctx: HandlerContext): unknown | Promise<unknown>;
+  /** a type from a --handlers module: its run takes a UserContext (the worker builds it) */
+  user?: UserType;
+}
+
+/** what a --handlers module defines for a type, checked (user-types.ts) */
+export interface UserType {
+  /** the module's absolute path: a CPU type's pool thread loads it too */
+  file: string;
+  /** its params' JSON Schema (checked by the API) */
+  params: Record<string, unknown>;
+  /** the queue its jobs go to; undefined: the queue the job names, else the workers' */
+  queue?: string;
+  /** absent: bots run it (it has a queue) */
+  run?: (params: Record<string, unknown>, ctx: UserContext) => unknown;
 }
 
 /** a failure that no retry can mend (bad params, a simulated business failure): FAILURE at once */
@@ -50,7 +79,7 @@ export async function simulateWork(params: SimParams, ctx: HandlerContext = {}):
   return { ok: true, duration_ms: Math.round(performance.now() - started) };
 }
 
-export const HANDLERS: Record<Exclude<JobType, 'primes'>, HandlerSpec> = {
+export const HANDLERS: Record<'task' | 'primes_chunk' | 'sim', HandlerSpec> = {
   task: {
     policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
     cpu: false,
@@ -72,14 +101,48 @@ export const HANDLERS: Record<Exclude<JobType, 'primes'>, HandlerSpec> = {
   },
 };
 
+/** the built-in types' names: no module may define one */
+export const BUILTIN_TYPES: readonly string[] = ['task', 'primes', 'primes_chunk', 'sim'];
+
+/** the types of this process: the built-ins and what registerTypes added */
+const registry = new Map<string, HandlerSpec>(Object.entries(HANDLERS));
+
+/** add a module's types (checked already: user-types.ts) */
+export function registerTypes(types: Record<string, HandlerSpec>): void {
+  for (const [name, spec] of Object.entries(types)) {
+    if (BUILTIN_TYPES.includes(name)) throw new Error(`type ${name} is built in`);
+    registry.set(name, spec);
+  }
+}
+
+/** forget the module's types (tests) */
+export function resetTypes(): void {
+  for (const name of [...registry.keys()]) if (!Object.hasOwn(HANDLERS, name)) registry.delete(name);
+}
+
+/** the types a module added, by name */
+export function userTypes(): [string, UserType][] {
+  return [...registry].flatMap(([name, spec]) => (spec.user ? [[name, spec.user] as [string, UserType]] : []));
+}
+
+/** a type's definition here; undefined for a type this process does not know (and for primes) */
+export function specFor(type: string): HandlerSpec | undefined {
+  return registry.get(type);
+}
+
+/** the policy, timeout and attempts of a type this process does not know: the defaults */
+const UNKNOWN_TYPE: Pick<HandlerSpec, 'policy' | 'timeoutMs'> = { policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 }, timeoutMs: () => 10 * 60_000 };
+
 export function handlerFor(type: JobType): HandlerSpec {
   if (type === 'primes') throw new Error('a prime-count parent job is never run itself: its chunks are');
-  return HANDLERS[type];
+  const spec = registry.get(type);
+  if (!spec) throw new Error(`unknown job type '${type}': start this role with the --handlers module that defines it`);
+  return spec;
 }
 
 /** how long an attempt of this job may run: its own timeout_ms, else its type's default (ms) */
 export function timeoutFor(job: Pick<Job, 'type' | 'params' | 'timeoutMs'>): number {
-  return job.timeoutMs ?? handlerFor(job.type).timeoutMs(job.params);
+  return job.timeoutMs ?? (registry.get(job.type) ?? UNKNOWN_TYPE).timeoutMs(job.params);
 }
 
 /** an attempt that ran past its timeout: it fails, and the retry policy applies */
@@ -92,7 +155,7 @@ export class TimeoutError extends Error {
 
 /** attempts a new job of this type gets */
 export function maxAttemptsFor(type: JobType): number {
-  return type === 'primes' ? 1 : HANDLERS[type].policy.maxAttempts;
+  return type === 'primes' ? 1 : (registry.get(type) ?? UNKNOWN_TYPE).policy.maxAttempts;
 }
 
 /**
@@ -103,6 +166,6 @@ export function maxAttemptsFor(type: JobType): number {
  */
 export function failTarget(job: Pick<Job, 'type' | 'attempts' | 'maxAttempts'>, permanent: boolean): FailTarget {
   if (permanent) return { to: 'FAILURE' };
-  const policy = { ...handlerFor(job.type).policy, maxAttempts: job.maxAttempts };
+  const policy = { ...(registry.get(job.type) ?? UNKNOWN_TYPE).policy, maxAttempts: job.maxAttempts };
   return shouldRetry(policy, job.attempts) ? { to: 'RETRY', delayMs: computeBackoff(policy, job.attempts) } : { to: 'DEAD' };
 }

@@ -1,12 +1,18 @@
 /**
  * The one job model. Every unit of work (a math task, a prime-count job and each of its chunks,
- * a scheduled batch job) is a Job with one state machine:
+ * a scheduled batch job) is a Job with one state machine, TRANSITIONS below (src/store/lua/lib.lua
+ * says which script makes each move):
  *
- *   PENDING ─▶ STARTED ─▶ PROGRESS ─▶ SUCCESS | FAILURE
- *      ▲          │  └────────────────────────┘
- *      └─ RETRY ◀─┘ (a failed attempt waiting for its backoff; or a reclaimed lease)
- *                 └─▶ DEAD (out of attempts: in the dead-letter queue)
- *   any state that is not final ─▶ CANCELLED (POST /jobs/:id/cancel)
+ *   PENDING ──claim──▶ STARTED ──start (a bot), a chunk done (its parent)──▶ PROGRESS
+ *   RETRY ────claim──▶ STARTED
+ *   STARTED or PROGRESS ─▶ SUCCESS   complete
+ *                       ─▶ RETRY     fail (a backoff), reap (a lapsed lease), bots down
+ *                       ─▶ FAILURE   fail (no retry mends it); a parent whose chunk failed
+ *                       ─▶ DEAD      out of attempts: in the dead-letter queue
+ *                       ─▶ PENDING   release (a holder stopping; the attempt does not count)
+ *   DEAD, FAILURE ─▶ PENDING         retried by hand (FAILURE: a top-level queued job)
+ *   PENDING, RETRY, STARTED, PROGRESS ─▶ CANCELLED (POST /jobs/:id/cancel, and a cancelled
+ *     parent's unfinished chunks) or ─▶ FAILURE (the unfinished chunks of a parent that failed)
  *
  * A PENDING job may be delayed (run_at: no worker starts it before then, by Redis's clock) and
  * has a priority (0..9, lower first, 5 by default).
@@ -26,25 +32,35 @@ export function isJobState(s: unknown): s is JobState {
   return typeof s === 'string' && (JOB_STATES as readonly string[]).includes(s);
 }
 
-const TRANSITIONS: Record<JobState, readonly JobState[]> = {
-  PENDING: ['STARTED', 'FAILURE', 'DEAD', 'CANCELLED'],
+/**
+ * Every state change a job can make, from → to. The adapters enforce it: lib.lua's setState and
+ * finish (src/store/scripts.ts prepends this table to the scripts, as Lua) and the memory
+ * adapter's refuse any other move, failing the step before it writes (checkTransition).
+ */
+export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
+  PENDING: ['STARTED', 'FAILURE', 'CANCELLED'],
   STARTED: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
   PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
-  RETRY: ['STARTED', 'FAILURE', 'DEAD', 'CANCELLED'],
+  RETRY: ['STARTED', 'FAILURE', 'CANCELLED'],
   SUCCESS: [],
-  FAILURE: [],
+  FAILURE: ['PENDING'], // retried by hand (a top-level queued job)
   DEAD: ['PENDING'], // retried by hand from the dead-letter queue
   CANCELLED: [],
 };
 
-/** the state machine, as data: both store adapters (and the Lua scripts) follow it */
 export function canTransition(from: JobState, to: JobState): boolean {
-  return TRANSITIONS[from].includes(to);
+  return TRANSITIONS[from]?.includes(to) ?? false;
 }
 
-/** job types: a math task, a prime-count parent and its chunks, simulated scheduled work */
+/** refuse a move TRANSITIONS does not list: a bug in an adapter, never a user's mistake */
+export function checkTransition(from: JobState, to: JobState): void {
+  if (!canTransition(from, to)) throw new Error(`no transition ${from} -> ${to} (src/core/job.ts TRANSITIONS)`);
+}
+
+/** the built-in job types: a math task, a prime-count parent and its chunks, simulated scheduled work */
 export const JOB_TYPES = ['task', 'primes', 'primes_chunk', 'sim'] as const;
-export type JobType = (typeof JOB_TYPES)[number];
+/** a job's type: a built-in one or one a --handlers module defines (src/core/handlers.ts) */
+export type JobType = string;
 
 export interface Progress {
   completed: number;

@@ -11,7 +11,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { BatchSpec, BatchType, BATCH_TYPES } from './batch';
+import { BatchSpec, BATCH_TYPES, scheduleTypes } from './batch';
 import { ValidationError } from './errors';
 import { iso } from './job';
 import { boundedInt, boundedString, jsonBody } from './schemas';
@@ -20,7 +20,8 @@ export const SEED_BATCH = 'seed-batch';
 
 export interface Schedule {
   name: string;
-  type: BatchType;
+  /** a batch type or a --handlers module's */
+  type: string;
   params: Record<string, unknown>;
   everyMs: number | null;
   cron: string | null;
@@ -40,7 +41,9 @@ export const scheduleName = z.string({ error: nameError }).regex(NAME, { error: 
 
 export const scheduleBody = jsonBody({
   name: scheduleName,
-  type: z.enum(BATCH_TYPES, { error: `type must be one of ${BATCH_TYPES.join(', ')}` }),
+  type: z.string({ error: `type must be one of ${BATCH_TYPES.join(', ')} or a type a --handlers module defines` }).refine((t) => scheduleTypes().includes(t), {
+    error: (iss) => `type must be one of ${scheduleTypes().join(', ')}, got '${String(iss.input)}'`,
+  }),
   params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
   every_ms: boundedInt('every_ms', 1000, 31 * 86_400_000).optional(),
   cron: boundedString('cron', 1, 128).optional(),

@@ -1,7 +1,13 @@
 /**
- * The Piscina thread entry: thin on purpose. It runs a CPU-bound handler and returns plain data;
- * errors are classified by the main thread (error classes do not survive the structured clone).
+ * The Piscina thread entry: thin on purpose. It runs a CPU-bound handler (a prime chunk, or a
+ * --handlers module's `cpu: true` type) and returns plain data; a user handler's error comes back
+ * as data too (message, permanent), since error classes and fields do not survive the structured
+ * clone. A user handler's progress and log lines go to the main thread over the task's port.
+ * Cancellation reaches the thread as it reaches a prime chunk: the task's abort ends the thread.
  */
+import type { MessagePort } from 'node:worker_threads';
+import { exportedTable, importFile } from '../core/module-load';
+import { normalizeProgress } from '../core/progress';
 import { countPrimesInRange } from '../core/sieve';
 
 export interface ChunkTask {
@@ -9,14 +15,56 @@ export interface ChunkTask {
   hi: number;
 }
 
-/** the chunk's count and how long it ran on this thread (ms, monotonic): not the wait for the thread */
-export interface PoolResult {
-  value: number;
-  runMs: number;
+/** a --handlers type's run, in this thread (the module is loaded once per thread) */
+export interface UserTask {
+  user: { file: string; type: string; params: Record<string, unknown>; jobId: string; attempt: number; port: MessagePort };
 }
 
-export default function run({ lo, hi }: ChunkTask): PoolResult {
+/** what the thread sends over a user task's port */
+export interface ThreadMessage {
+  progress?: { completed: number; total: number };
+  log?: { level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> };
+}
+
+/** the value and how long it ran on this thread (ms, monotonic): not the wait for the thread; or a user handler's error */
+export interface PoolResult {
+  value: unknown;
+  runMs: number;
+  error?: string;
+  permanent?: boolean;
+}
+
+const modules = new Map<string, Promise<unknown>>();
+
+type UserRun = (params: Record<string, unknown>, ctx: unknown) => unknown;
+
+async function runUser({ file, type, params, jobId, attempt, port }: UserTask['user']): Promise<PoolResult> {
+  if (!modules.has(file)) modules.set(file, importFile(file).then(exportedTable));
+  const table = (await modules.get(file)) as Record<string, { run: UserRun }>;
+  const controller = new AbortController();
+  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => port.postMessage({ log: { level, msg, fields } } satisfies ThreadMessage);
+  const ctx = {
+    signal: controller.signal,
+    jobId,
+    attempt,
+    progress: (v: unknown) => port.postMessage({ progress: normalizeProgress(v) } satisfies ThreadMessage),
+    log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+  };
   const began = performance.now();
-  const value = countPrimesInRange(lo, hi);
+  try {
+    const value = await table[type].run(params, ctx);
+    return { value: value ?? null, runMs: performance.now() - began };
+  } catch (err) {
+    const permanent = typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
+    return { value: null, runMs: performance.now() - began, error: err instanceof Error ? err.message : String(err), permanent };
+  } finally {
+    port.close();
+  }
+}
+
+export default function run(task: ChunkTask | UserTask): PoolResult | Promise<PoolResult> {
+  if ('user' in task) return runUser(task.user);
+  const began = performance.now();
+  const value = countPrimesInRange(task.lo, task.hi);
   return { value, runMs: performance.now() - began };
 }

@@ -31,6 +31,7 @@ import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
 import type { PoolResult } from './pool-thread';
 import { storeOutage } from './store-outage';
+import { runUserType } from './user-run';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -216,8 +217,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    * together wait there for a free thread, and that wait is not their run time. A promise of it
    * only when the handler did not return at once (a CPU-pool one, one that returned a promise).
    */
-  const execute = (job: Job, stop: Stop): Ran | Promise<Ran> => {
+  const execute = (job: Job, token: string, stop: Stop): Ran | Promise<Ran> => {
     const handler = handlerFor(job.type);
+    if (handler.user) return runUserType({ job, token, type: handler.user, cpu: handler.cpu, signal: () => stop.signal, store, log, pool: cpuPool });
     if (handler.cpu) return cpuPool().run(job.params, { signal: stop.signal }) as Promise<PoolResult>;
     const value = handler.run(job.params, {
       get signal() {
@@ -238,7 +240,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     try {
       // one that did not return at once is raced with the stop switch: a handler that ignores its
       // signal does not keep the slot (one that returned at once, a built-in task, costs no race)
-      const ran = execute(job, stop);
+      const ran = execute(job, token, stop);
       const { value, runMs } = ran instanceof Promise ? await Promise.race([ran, stop.whenAborted]) : ran;
       outcome = { ok: true, result: value, runMs };
     } catch (err) {

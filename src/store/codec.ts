@@ -31,13 +31,14 @@ export function pairsToRecord(flat: readonly string[], from = 0): Record<string,
  */
 export function decodeJob(f: Record<string, string>, id?: string): Job {
   const total = num(f.total);
+  const handlerTotal = num(f.hp_total); // a handler's ctx.progress (reportProgress.lua)
   return {
     id: f.id ?? id,
     type: f.type as JobType,
     queue: f.queue ?? '',
     state: f.state as JobState,
     params: (json(f.params) as Record<string, unknown>) ?? {},
-    progress: total === null ? null : { completed: num(f.completed) ?? 0, total },
+    progress: total !== null ? { completed: num(f.completed) ?? 0, total } : handlerTotal !== null ? { completed: num(f.hp_completed) ?? 0, total: handlerTotal } : null,
     result: json(f.result),
     error: str(f.error),
     attempts: num(f.attempts) ?? 0,

@@ -4,7 +4,7 @@ import { ConflictError, UnknownBotError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
-import { PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
+import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
 
 export interface JobRow {
   id: string;
@@ -71,21 +71,22 @@ export function tokenBase(consumer: string): string {
   return `${consumer}:${randomUUID().slice(0, 13)}`;
 }
 
-/** the record a new job starts as: the same fields enqueueJobs.lua writes */
+/**
+ * the record a new job starts as: the fields lib.lua's enqueueRows writes, and no other. Only
+ * fields with a value are written, and not what a reader knows without them (codec.ts
+ * decodeJob): not the id (it is in the key), attempts, updated_at or priority 5.
+ */
 export function newJobFields(j: JobRow, now: number): Record<string, string> {
-  const t = String(now);
-  return {
-    id: j.id, type: j.type, queue: j.queue, state: 'PENDING', params: j.params,
-    attempts: '0', max_attempts: String(j.max_attempts), initiated_by: j.initiated_by,
-    handled_by: '', checked_by: '', parent_id: j.parent_id, chunk_index: j.chunk_index,
-    completed: j.total === '' ? '' : '0', total: j.total, token: '', lease_until: '',
-    result: '', error: '', created_at: t, updated_at: t,
-    started_at: '', finished_at: '', run_at: j.delay_ms === '' ? '' : String(now + Number(j.delay_ms)),
-    priority: j.priority, timeout_ms: j.timeout_ms, idem_key: j.idem_key,
+  const rec: Record<string, string> = {
+    state: 'PENDING', type: j.type, queue: j.queue, params: j.params, max_attempts: String(j.max_attempts), created_at: String(now),
   };
+  for (const f of OPTIONAL_FIELDS) if (j[f] !== '') rec[f] = j[f];
+  if (j.total !== '') rec.completed = '0';
+  if (j.delay_ms !== '' && Number(j.delay_ms) > 0) rec.run_at = String(now + Number(j.delay_ms));
+  return rec;
 }
 
-/** the job a row becomes when it is written: decodeJob(newJobFields(row, now)), made directly */
+/** the job a row becomes when it is written: decodeJob(newJobFields(row, now), row.id), made directly */
 export function createdJob(r: JobRow, now: number): Job {
   const total = r.total === '' ? null : Number(r.total);
   return {

@@ -12,7 +12,7 @@ import { createClient, DisconnectsClientError, ErrorReply, WatchError } from 're
 import {
   AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend,
 } from '../core/abacus';
-import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, MIN_PRIORITY, NewJob } from '../core/job';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, MAX_PRIORITY, MIN_PRIORITY, NewJob, Progress } from '../core/job';
 import { DEFAULT_BOT_QUEUE } from '../core/batch';
 import type { Bot } from '../core/bots';
 import { DatalakeConfig, LakeDay, lakeEntryUnfinished, LakeRecord, lakeRecord } from '../core/datalake';
@@ -797,6 +797,10 @@ export class RedisStore implements Store {
 
   async renew(jobId: string, token: string, leaseMs: number): Promise<void> {
     this.checkCode(await this.run('renewLease', [jobId, token, leaseMs], this.at(jobId)), jobId);
+  }
+
+  async reportProgress(jobId: string, token: string, p: Progress): Promise<void> {
+    this.checkCode(await this.run('reportProgress', [jobId, token, p.completed, p.total], this.at(jobId)), jobId);
   }
 
   /** completions of one event-loop turn go to Redis together, in one completeJobs call per shard */

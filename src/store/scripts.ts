@@ -36,6 +36,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { assetPath } from '../util/package-root';
+import { transitionsLua } from './lua-transitions';
 import { inlineLayouts, luaConstants } from './wire';
 
 export const SCRIPT_NAMES = [
@@ -72,6 +73,7 @@ export const SCRIPT_NAMES = [
   'recordHistory',
   'readHistory',
   'retryFailedJob',
+  'reportProgress',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -94,7 +96,9 @@ let loaded: Record<ScriptName, LuaScript> | null = null;
 
 export function scripts(): Record<ScriptName, LuaScript> {
   if (loaded) return loaded;
-  const lib = `${luaConstants()}${read('lib')}`;
+  // the wire format's constants and the state machine's table first: lib.lua reads them
+  const lib = `${luaConstants()}${transitionsLua()}
+${read('lib')}`;
   const all = {} as Record<ScriptName, LuaScript>;
   for (const name of SCRIPT_NAMES) {
     const allowOom = ALLOW_OOM.has(name);

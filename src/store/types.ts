@@ -48,7 +48,7 @@ import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
-import type { Job, JobState, NewJob } from '../core/job';
+import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
 import type { FailTarget } from '../core/backoff';
@@ -249,6 +249,11 @@ export interface Store {
   waitForWork(queue: string, timeoutMs: number): Promise<boolean>;
   /** extend the lease of a held job */
   renew(jobId: string, token: string, leaseMs: number): Promise<void>;
+  /**
+   * a held job's handler reports its progress (a fraction is {completed: f, total: 1}): written to
+   * the record and the event log; refused as renew is (LeaseLostError, JobCancelledError)
+   */
+  reportProgress(jobId: string, token: string, progress: Progress): Promise<void>;
   /**
    * acknowledge a held job with its result, in one step. `job`, the job as claimed, is a hint
    * the caller may give: the Redis store then makes the job's datalake record from it instead of

@@ -17,6 +17,9 @@ export const PLAIN_ROW = ROW.slice(0, ROW.indexOf('max_attempts') + 1);
 /** the rest of ROW: a job's options, sent only when one of the batch has one */
 export const ROW_OPTIONS = ROW.slice(PLAIN_ROW.length);
 
+/** a row's fields a new job's record has only when they have a value (lib.lua's enqueueRows, and the memory adapter's newJobFields) */
+export const OPTIONAL_FIELDS = ['initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key'] as const satisfies readonly RowField[];
+
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
 export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] as const;
 
@@ -82,6 +85,7 @@ export function luaConstants(): string {
     '-- generated from src/store/wire.ts: the positional layouts (field and 1-based position) and the result codes',
     ...Object.entries(LAYOUTS).map(([name, fields]) => luaLayout(name, fields)),
     `local PLAIN_ROW_SIZE = ${PLAIN_ROW.length}`,
+    `local OPTIONAL_FIELDS = { ${OPTIONAL_FIELDS.map((f) => `'${f}', ${ROW.indexOf(f) + 1}`).join(', ')} } -- name, position in ROW, ...`,
     hmget('readClaim', CLAIM_READ),
     hmget('readLoad', LOAD),
     hmget('readAck', ACK),

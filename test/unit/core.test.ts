@@ -13,12 +13,13 @@ const job = (over: Partial<Job> = {}): Job => ({
 });
 
 describe('the state machine', () => {
-  test('final states go nowhere but DEAD goes back to PENDING when retried by hand', () => {
+  test('final states go nowhere but DEAD and FAILURE go back to PENDING when retried by hand', () => {
     for (const s of JOB_STATES) {
       expect(canTransition('SUCCESS', s)).toBe(false);
-      expect(canTransition('FAILURE', s)).toBe(false);
+      expect(canTransition('CANCELLED', s)).toBe(false);
+      expect(canTransition('FAILURE', s)).toBe(s === 'PENDING');
+      expect(canTransition('DEAD', s)).toBe(s === 'PENDING');
     }
-    expect(canTransition('DEAD', 'PENDING')).toBe(true);
     expect(canTransition('PENDING', 'STARTED')).toBe(true);
     expect(canTransition('PENDING', 'SUCCESS')).toBe(false);
     expect(canTransition('RETRY', 'STARTED')).toBe(true);

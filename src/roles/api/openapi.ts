@@ -16,8 +16,9 @@ import { z } from 'zod';
 import { describeNeed, Need, routeNeed } from '../../core/access';
 import {
   abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, historyQuery, idParam, listJobsQuery, populateBody, QUERY_VALUE,
-  queueParams, registerBotBody, submitBody, taskBody,
+  queueParams, registerBotBody, submitBody, SUBMIT_TYPES, taskBody,
 } from '../../core/schemas';
+import { userTypes } from '../../core/handlers';
 import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
 import { dashboardPaths } from './access';
@@ -233,6 +234,30 @@ function securityOf(need: Need) {
   return [{ apiToken: [] }, {}];
 }
 
+/** a --handlers type's params schema: components.schemas["<type>.params"] */
+const userParamsName = (type: string) => `${type}.params`;
+
+function userParamsComponents(): Record<string, unknown> {
+  return Object.fromEntries(userTypes().map(([name, t]) => [userParamsName(name), t.params]));
+}
+
+/**
+ * POST /jobs's body: the built-in types' entry (type one of them, params checked by the route)
+ * and, one of, an entry per --handlers type (its name, its params' schema)
+ */
+function submitSchema(): Record<string, unknown> {
+  const base = jsonSchema(submitBody) as { properties: Record<string, unknown> };
+  const builtin = { ...base, properties: { ...base.properties, type: { type: 'string', enum: [...SUBMIT_TYPES] } } };
+  const users = userTypes();
+  if (users.length === 0) return builtin;
+  return {
+    oneOf: [
+      builtin,
+      ...users.map(([name]) => ({ ...base, properties: { ...base.properties, type: { type: 'string', const: name }, params: { $ref: `#/components/schemas/${userParamsName(name)}` } } })),
+    ],
+  };
+}
+
 export function openApiDocument(): Record<string, unknown> {
   const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   const paths: Record<string, Record<string, unknown>> = {};
@@ -250,7 +275,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...(pathParams.length || op.query || op.idempotent
         ? { parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : []), ...(op.idempotent ? [IDEMPOTENCY_KEY] : [])] }
         : {}),
-      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
+      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: key === 'POST /jobs' ? submitSchema() : jsonSchema(op.body) } } } } : {}),
       ...(security ? { security } : {}),
       responses,
     };
@@ -266,7 +291,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
     paths,
     components: {
-      schemas: { Error: jsonSchema(errorResponse, 'output'), ...Object.fromEntries(Object.entries(RESPONSES).map(([name, schema]) => [name, jsonSchema(schema, 'output')])) },
+      schemas: { Error: jsonSchema(errorResponse, 'output'), ...userParamsComponents(), ...Object.fromEntries(Object.entries(RESPONSES).map(([name, schema]) => [name, jsonSchema(schema, 'output')])) },
       securitySchemes: {
         apiToken: { type: 'http', scheme: 'bearer', description: 'an API token (WIZARD_API_TOKENS, --tokens-file) of role client, bot or admin: needed only when API tokens are on' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, or an admin-role API token' },

@@ -17,6 +17,8 @@ import { MATH_OPS } from '../../core/math';
 import { BATCH_TYPES } from '../../core/schemas';
 
 const count = () => z.number().int().min(0);
+/** a built-in type (task, primes, primes_chunk, sim) or one a --handlers module defines */
+const jobType = z.string().describe(`${JOB_TYPES.join(', ')}, or a type a --handlers module defines`);
 const time = () => z.iso.datetime();
 const rate = () => z.number().min(0).max(1).nullable();
 const state = z.enum(JOB_STATES);
@@ -36,12 +38,12 @@ const sum = z.union([z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.M
 /** the whole job record (core/job.ts jobView) */
 export const jobResponse = z.object({
   job_id: z.string(),
-  type: z.enum(JOB_TYPES),
+  type: jobType,
   queue: z.string(),
   state,
   status: state,
   params: z.record(z.string(), z.unknown()),
-  progress: z.object({ completed: count(), total: count() }).nullable(),
+  progress: z.object({ completed: z.number().min(0), total: z.number().min(0) }).describe('a prime count: chunks done of all; a handler: what it reported ({completed, total}, or a fraction as {completed: f, total: 1})').nullable(),
   result: z.unknown(),
   error: z.string().nullable(),
   attempts: count(),
@@ -67,7 +69,7 @@ export const jobResponse = z.object({
 /** a schedule (core/schedule.ts scheduleView) */
 const scheduleResponse = z.object({
   name: z.string(),
-  type: z.enum(BATCH_TYPES),
+  type: z.string().describe(`${BATCH_TYPES.join(', ')}, or a type a --handlers module defines`),
   params: z.record(z.string(), z.unknown()),
   every_ms: z.number().int().min(1).nullable(),
   cron: z.string().nullable(),
@@ -162,7 +164,7 @@ export const RESPONSES = {
   submitted: z.object({
     job_id: z.string(),
     status: state,
-    type: z.enum(JOB_TYPES),
+    type: jobType,
     queue: z.string(),
     priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
     run_at: time().nullable(),
@@ -173,7 +175,7 @@ export const RESPONSES = {
   queue: queueInfo,
   job: jobResponse,
   jobs: jobPage.extend({ status: state.nullable() }),
-  populated: z.object({ batch: z.string(), created: count(), type: z.enum(BATCH_TYPES), queue: z.string(), job_ids: z.array(z.string()) }),
+  populated: z.object({ batch: z.string(), created: count(), type: z.string(), queue: z.string(), job_ids: z.array(z.string()) }),
   claimed: z.object({ job: jobResponse, lease_ms: count() }),
   registered: botResponse.extend({ token: z.string(), lease_ms: count() }),
   bot: botResponse,

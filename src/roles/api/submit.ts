@@ -9,7 +9,9 @@ import type { Request } from 'express';
 import { planChunks } from '../../core/chunks';
 import { ValidationError } from '../../core/errors';
 import { DEFAULT_QUEUE, JobType, MAX_DELAY_MS, NewJob } from '../../core/job';
-import { countPrimesParams, JobOptions, parseInput, simParams, taskParams } from '../../core/schemas';
+import { specFor, userTypes } from '../../core/handlers';
+import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
+import { checkUserParams } from '../../core/user-params';
 import type { FlowSpec, Store, Submitted } from '../../store/types';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -43,8 +45,26 @@ async function delayOf(store: Store, options: JobOptions): Promise<number | unde
   return Math.max(0, delay);
 }
 
+/** the types POST /jobs and POST /schedules make: the built-ins and a --handlers module's */
+export function submitTypes(): string[] {
+  return [...SUBMIT_TYPES, ...userTypes().map(([name]) => name)];
+}
+
+/** a type a job may be made of, or a 400 listing the known ones */
+export function checkType(type: string, field = 'type'): void {
+  const known = submitTypes();
+  if (!known.includes(type)) throw new ValidationError(`${field} must be one of ${known.join(', ')}, got '${type}'`, [{ field, message: `unknown type: must be one of ${known.join(', ')}` }]);
+}
+
+/** the queue a type's jobs go to when the request names none (sim: the bots'; a module's type: its own) */
+export function typeQueue(type: string, botQueue: string): string | undefined {
+  return type === 'sim' ? botQueue : specFor(type)?.user?.queue;
+}
+
 /** the params of a type, checked by its schema; a failure names params.<field> */
 export function checkParams(type: JobType, params: unknown): Record<string, unknown> {
+  checkType(type);
+  if (specFor(type)?.user) return checkUserParams(type, params);
   const schema = type === 'task' ? taskParams : type === 'primes' ? countPrimesParams : simParams;
   try {
     return parseInput(schema, params) as Record<string, unknown>;

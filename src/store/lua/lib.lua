@@ -15,6 +15,34 @@
   event log) are gathered while a script runs and written once, as variadic commands, by
   flush(), which every script that changes a job calls before it returns: one ZADD or XADD for
   a batch of 64 jobs costs a fraction of 64 of them.
+
+  Every transition of a job, where it is written (a script, through lib.lua's function) and its
+  states; setState and finish refuse a move the table TRANSITIONS (generated from
+  src/core/job.ts, prepended by src/store/scripts.ts) does not list. The memory adapter
+  (src/store/memory) does the same moves; test/integration/store-twins.test.ts compares the two.
+
+  transition              script (lib.lua function)                     from                       to
+  enqueue                 enqueueJobs, enqueueBatch, enqueueScheduled   (new)                      PENDING (delayed: run_at)
+                          (enqueueRows)
+  claim                   claimJobs, completeAndClaim, claimJobForBot   PENDING, RETRY             STARTED
+                          (claimFrom)                                   parent PENDING             parent STARTED
+  renew                   renewLease, heartbeatBot                      STARTED, PROGRESS          (same: the lease moves)
+  bot start               startJob                                      STARTED                    PROGRESS
+  complete                completeJobs, completeAndClaim,               STARTED, PROGRESS          SUCCESS
+                          completeBotJob (completeJob)                  parent STARTED, PROGRESS   PROGRESS (a chunk done),
+                                                                                                   SUCCESS (the last one)
+  fail                    failJob, failBotJob (failJob)                 STARTED, PROGRESS          RETRY, FAILURE, DEAD
+  a chunk ends for good   (failParent, endChunks)                       parent not final           FAILURE
+                                                                        its other chunks not final FAILURE
+  release                 releaseJob, releaseLostClaim, removeBot       STARTED, PROGRESS          PENDING (attempt not counted)
+                          (releaseHeld)
+  reap                    reapExpiredLeases (reclaim)                   STARTED, PROGRESS          RETRY, or DEAD (last attempt)
+  bots down               markBotsDown (reclaim)                        STARTED, PROGRESS          RETRY, or DEAD (last attempt)
+  cancel                  cancelJob (cancel, endChunks)                 PENDING, RETRY, STARTED,   CANCELLED, and a parent's
+                                                                        PROGRESS                   unfinished chunks too
+  retry a dead job        retryDeadJob (requeueAnew)                    DEAD                       PENDING
+  retry a failed job      retryFailedJob (requeueAnew)                  FAILURE                    PENDING
+  check                   checkJob                                      any                        (same: checked_by)
 ]]
 local base = KEYS[1]
 -- now as a string too: what is written uses it. Every number a script hands to Redis or
@@ -282,7 +310,14 @@ local function moved(id, j, to)
   j.state = to
 end
 
+-- a move TRANSITIONS does not list is a bug: the script fails before it writes anything of it
+local function transition(j, to)
+  local allowed = TRANSITIONS[j.state]
+  if not (allowed and allowed[to]) then error('wizard: no transition ' .. tostring(j.state) .. ' -> ' .. to) end
+end
+
 local function setState(id, jobKey, j, to, extra)
+  transition(j, to)
   local args = { 'HSET', jobKey, 'state', to, 'updated_at', nowStr }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   redis.call(unpack(args))
@@ -331,6 +366,7 @@ end
 -- 'error') in one write, stops being held, and expires or, DEAD, waits in the dead-letter queue;
 -- the datalake records it in this same step (flush)
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
+  transition(j, to)
   redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
   moved(id, j, to)
   if j.queue ~= '' then unlease(j.queue, id) end
@@ -421,9 +457,7 @@ end
 -- set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
 -- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
--- the fields written only when they have a value: name, position in ROW, ...
-local OPTIONAL_FIELDS = { 'initiated_by', ROW.initiated_by, 'parent_id', ROW.parent_id, 'chunk_index', ROW.chunk_index,
-  'total', ROW.total, 'priority', ROW.priority, 'timeout_ms', ROW.timeout_ms, 'idem_key', ROW.idem_key }
+-- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW
 local function enqueueRows(from)
   local waiting = {}   -- wait list key -> {queue, priority, ids}, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs

@@ -190,6 +190,11 @@
         if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
         return Object.entries(v).map(([k, x]) => ({ k, v: typeof x === 'number' ? formatNumber(x) : typeof x === 'string' ? x : JSON.stringify(x) }));
       },
+      /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
+      progressText(p) {
+        if (!p) return '—';
+        return p.total === 1 ? `${Math.round(p.completed * 100)}%` : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
+      },
       /** "Attempts": a prime count is not run itself, its chunks are */
       attemptsText(job) {
         if (job.type === 'primes' && job.attempts === 0) return 'not run itself: its chunks are (below)';

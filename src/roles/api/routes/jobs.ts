@@ -16,7 +16,7 @@ import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
-import { checkParams, idempotencyHeader, submitWork } from '../submit';
+import { checkParams, idempotencyHeader, submitWork, typeQueue } from '../submit';
 import { fingerprint, idempotencyConflict } from '../../../store/common';
 
 /** how long a populate's Idempotency-Key is kept by itself (past that, while its jobs exist, they still answer for it) */
@@ -72,7 +72,7 @@ export function jobRoutes(ctx: ApiContext): Router {
     const { options, rest } = splitOptions(body);
     const params = checkParams(rest.type, rest.params);
     const { job, existing } = await submitWork(ctx.store, req, {
-      type: rest.type, params, options, initiatedBy: ctx.nodeId, queue: rest.type === 'sim' ? p.botQueue : undefined,
+      type: rest.type, params, options, initiatedBy: ctx.nodeId, queue: typeQueue(rest.type, p.botQueue),
     });
     reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
   });

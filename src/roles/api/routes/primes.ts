@@ -66,8 +66,10 @@ export function primeRoutes(ctx: ApiContext): Router {
     const onEvent = (e: Pick<JobEvent, 'state' | 'progress'> & { id?: string }) => {
       later(async () => {
         const completed = e.progress?.completed ?? last.progress.completed;
-        if (e.state === last.state && completed === last.progress.completed) return; // nothing new
-        if (completed < last.progress.completed || isFinal(last.state)) return; // older than what was sent
+        const total = e.progress?.total ?? last.progress.total;
+        const sameTotal = total === last.progress.total;
+        if (e.state === last.state && completed === last.progress.completed && sameTotal) return; // nothing new
+        if ((sameTotal && completed < last.progress.completed) || isFinal(last.state)) return; // older than what was sent
         const job = isFinal(e.state) ? await ctx.store.getJob(id) : null;
         if (isFinal(e.state) && !job) return gone();
         const view = job ? primeJobView(job) : { ...last, state: e.state, progress: e.progress ?? last.progress };

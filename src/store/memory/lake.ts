@@ -2,9 +2,9 @@
  * The in-memory datalake of MemoryStore: what lib.lua's appendToLake and pruneDatalake.lua do to
  * Redis, on the same data (a list of JSON lines and a counters record per UTC day, the config).
  */
-import { DAY_MS, DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord, lakeRecords, utcDay } from '../core/datalake';
-import type { JobType } from '../core/job';
-import { decodeLakeConfig } from './codec';
+import { DAY_MS, DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord, lakeRecords, utcDay } from '../../core/datalake';
+import type { JobType } from '../../core/job';
+import { decodeLakeConfig } from '../codec';
 
 interface Day {
   start: number;
@@ -28,9 +28,9 @@ export class MemoryLake {
 
   /** a job record (hash fields) has just finished in state `to` at `now`, with this result or error */
   append(id: string, rec: Record<string, string>, to: string, now: number, outcome: { result?: string; error?: string }): void {
-    if (rec.parent_id !== '' || !lakeRecords(this.config().records, rec.type as JobType)) return;
+    if (rec.parent_id || !lakeRecords(this.config().records, rec.type as JobType)) return;
     const startedAt = rec.started_at ? Number(rec.started_at) : null;
-    const line = lakeEntry(id, rec.type, rec.queue ?? '', to, outcome.result ?? '', outcome.error ?? '', Number(rec.attempts),
+    const line = lakeEntry(id, rec.type, rec.queue ?? '', to, outcome.result ?? '', outcome.error ?? '', Number(rec.attempts ?? 0),
       rec.initiated_by ?? '', rec.handled_by ?? '', Number(rec.created_at), startedAt, now);
     const date = utcDay(now);
     let day = this.days.get(date);

@@ -1,0 +1,252 @@
+/**
+ * The memory adapter's data and lib.lua's helpers (src/store/memory.ts says what the adapter is):
+ * every structure a Redis key holds, the records with their lazy expiry, and the moves every
+ * transition makes (setState, finish, the index and the event log).
+ */
+import { checkTransition, Job, JobState, MAX_PRIORITY } from '../../core/job';
+import { JobCancelledError, LeaseLostError, NotFoundError } from '../../core/errors';
+import { decodeJob } from '../codec';
+import { MemoryLake } from './lake';
+import type { JobEvent, StoreOptions } from '../types';
+import { DEFAULT_STORE_OPTIONS } from '../types';
+import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, QUEUE_HELD, priorityOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
+
+export abstract class MemoryCore {
+  readonly kind = 'memory' as const;
+  readonly location = 'memory';
+  readonly options: StoreOptions;
+
+  protected readonly jobs = new Map<string, Rec>();
+  /** parent id → child ids, in chunk order */
+  protected readonly children = new Map<string, string[]>();
+  /** parent id → chunk index → chunk result (recorded once per index) */
+  protected readonly chunkResults = new Map<string, Map<string, string>>();
+  /** job id → when it expires (PEXPIRE), with its children list and chunk results */
+  protected readonly expiry = new Map<string, number>();
+  protected readonly queues = new Map<string, Queue>();
+  /** state → top-level job id → time of its last change */
+  protected readonly states = new Map<string, ZSet>();
+  /** PENDING, STARTED → how many queued top-level jobs are in that state (the counts hash) */
+  protected readonly counts = new Map<string, number>();
+  /** top-level job id → created at */
+  protected readonly allJobs: ZSet = new Map();
+  protected readonly dlq: ZSet = new Map();
+  protected readonly events: JobEvent[] = [];
+  protected lastId: StreamId = [0, 0];
+  protected readonly readers: Waiter[] = [];
+  /** role → node id → {until, info as JSON with seenAt} */
+  protected readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
+  protected readonly locks = new Map<string, { holder: string; until: number }>();
+  /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
+  protected readonly knownQueueNames = new Set<string>();
+  protected readonly onceKeys = new Map<string, number>();
+  /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
+  protected readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
+  /** name → the schedule as JSON (the schedules hash) */
+  protected readonly schedules = new Map<string, string>();
+  protected readonly botRecs = new Map<string, Rec>();
+  /** sha256 of a bot token → bot id */
+  protected readonly botTokens = new Map<string, string>();
+  /** bot id → registered at */
+  protected readonly botsRegistered: ZSet = new Map();
+  /** bot id → last heartbeat, for the bots that are up */
+  protected readonly botsUp: ZSet = new Map();
+  protected readonly lake = new MemoryLake();
+  /** the abacus's running sum (the `abacus` key) */
+  protected sum = 0n;
+  /** rate-limit bucket → times of the requests it let through in the window, oldest first */
+  protected readonly rates = new Map<string, number[]>();
+  protected rateHits = 0;
+  protected rateWindowMs = 0;
+  /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
+  protected readonly history = new Map<number, { fields: Rec; until: number }>();
+  /** the time of the step in progress: a script's `now` */
+  protected at = 0;
+  protected closed = false;
+
+  /** the store's clock (a script's TIME) */
+  protected readonly clock: () => number;
+
+  constructor(opts: Partial<StoreOptions> = {}) {
+    this.options = { ...DEFAULT_STORE_OPTIONS, ...opts };
+    this.clock = this.options.now ?? Date.now;
+  }
+
+  /** the raw structures, for the tests that compare them with Redis's keys (test/helpers/twins.ts) */
+  inside() {
+    return {
+      record: (id: string): Readonly<Rec> | undefined => this.rec(id),
+      children: this.children as ReadonlyMap<string, readonly string[]>,
+      queues: this.queues as ReadonlyMap<string, Readonly<Queue>>,
+      states: this.states as ReadonlyMap<string, ZSet>,
+      counts: this.counts as ReadonlyMap<string, number>,
+      allJobs: this.allJobs,
+      dlq: this.dlq,
+      bots: this.botRecs as ReadonlyMap<string, Readonly<Rec>>,
+    };
+  }
+
+  /** start an atomic step: read the clock once */
+  protected step(): number {
+    return (this.at = this.clock());
+  }
+
+  async time(): Promise<number> {
+    return this.clock();
+  }
+
+  // ---- records, with lazy expiry ----
+
+  /** drop a finished job whose time is up, with its children list and chunk results */
+  protected expireIfDue(id: string): void {
+    const until = this.expiry.get(id);
+    if (until === undefined || this.clock() <= until) return;
+    for (const m of [this.expiry, this.jobs, this.children, this.chunkResults]) m.delete(id);
+  }
+
+  protected rec(id: string): Rec | undefined {
+    this.expireIfDue(id);
+    return this.jobs.get(id);
+  }
+
+  protected getJobs(ids: string[]): Job[] {
+    return ids.flatMap((id) => {
+      const r = this.rec(id);
+      return r ? [decodeJob(r, id)] : [];
+    });
+  }
+
+  protected queue(name: string): Queue {
+    return getOr(this.queues, name, () => ({
+      waits: Array.from({ length: MAX_PRIORITY + 1 }, () => []), paused: false, active: new Map(), delayed: new Map(), marker: false, waiters: [],
+    }));
+  }
+
+  protected stateIndex(state: string): ZSet {
+    return getOr(this.states, state, () => new Map());
+  }
+
+  /** wait until woken (true) or ms pass (false) */
+  protected block(waiters: Waiter[], ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done: Waiter = (woken) => {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve(woken);
+      };
+      const timer = setTimeout(() => done(false), Math.min(ms, MAX_TIMER_MS));
+      waiters.push(done);
+    });
+  }
+
+  // ---- lib.lua ----
+
+  /** ZADD marker 0 m: one pending wake-up at most, served to one waiter once the step is over */
+  protected signal(name: string): void {
+    const q = this.queue(name);
+    if (q.marker) return;
+    q.marker = true;
+    queueMicrotask(() => {
+      if (!q.marker || q.waiters.length === 0) return;
+      q.marker = false;
+      q.waiters[0](true);
+    });
+  }
+
+  protected emit(id: string, state: JobState, completed = '', total = ''): void {
+    const ms = Math.floor(this.at);
+    this.lastId = ms > this.lastId[0] ? [ms, 0] : [this.lastId[0], this.lastId[1] + 1];
+    const progress = total ? { completed: Number(completed), total: Number(total) } : null;
+    this.events.push({ id: this.lastId.join('-'), jobId: id, state, progress, at: this.at });
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    for (const wake of [...this.readers]) wake(true);
+  }
+
+  /** lib.lua's setState: move a job to a new state in one write (with `extra` fields), then moved() */
+  protected setState(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
+    const from = rec.state as JobState;
+    checkTransition(from, to); // before anything is written, as lib.lua's setState
+    Object.assign(rec, { state: to, updated_at: String(this.at) }, extra);
+    this.moved(id, rec, from, to);
+  }
+
+  /** lib.lua's moved: the index move (as its flush writes it) and the event */
+  protected moved(id: string, rec: Rec, from: JobState | null, to: JobState): void {
+    if (!rec.parent_id) this.indexMove(id, from, to, rec.queue !== '');
+    if (rec.total) this.emit(id, to, rec.completed, rec.total);
+    else this.emit(id, to);
+  }
+
+  /**
+   * lib.lua's indexMove and flush: a top-level job's entry in the per-state index, except where a
+   * queue holds it (a queued PENDING or STARTED job: QUEUE_HELD), which is only counted
+   */
+  protected indexMove(id: string, from: JobState | null, to: JobState, queued: boolean): void {
+    if (from === to) return;
+    if (from !== null) {
+      if (queued && QUEUE_HELD.has(from)) this.counts.set(from, (this.counts.get(from) ?? 0) - 1);
+      else this.stateIndex(from).delete(id);
+    }
+    if (queued && QUEUE_HELD.has(to)) this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
+    else this.stateIndex(to).set(id, this.at);
+  }
+
+  protected requeueAtHead(id: string, rec: Rec): void {
+    this.queue(rec.queue).waits[priorityOf(rec)].unshift(id);
+    this.signal(rec.queue);
+  }
+
+  /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
+  protected unqueue(id: string, rec: Rec): void {
+    const q = this.queue(rec.queue);
+    const p = priorityOf(rec);
+    q.waits[p] = q.waits[p].filter((w) => w !== id);
+    q.delayed.delete(id);
+  }
+
+  /** fields that end a hold: the token is cleared ('' means not held) */
+  protected released(extra: Rec): Rec {
+    return { token: '', ...extra };
+  }
+
+  /** the job reaches SUCCESS, FAILURE or DEAD; then it expires or, DEAD, waits in the DLQ */
+  protected finish(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
+    this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
+    if (rec.queue) this.queue(rec.queue).active.delete(id);
+    if (to === 'DEAD') this.dlq.set(id, this.at);
+    else {
+      this.expiry.set(id, this.at + this.options.resultTtlMs);
+      const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
+      if (idem) idem.until = this.at + this.options.resultTtlMs; // the key lives as long as the record
+    }
+    this.lake.append(id, rec, to, this.at, extra);
+  }
+
+  /** lib.lua's failParent: the parent fails, its other unfinished chunks (waiting or held) are cancelled */
+  protected failParent(child: Rec, reason: string): void {
+    const parentId = child.parent_id;
+    const parent = parentId ? this.rec(parentId) : undefined;
+    if (!parent || FINAL.has(parent.state)) return;
+    this.finish(parentId, parent, 'FAILURE', { error: `chunk ${child.chunk_index} failed: ${reason}` });
+    this.endChunks(parentId, 'FAILURE', `cancelled: parent job ${parentId} failed`);
+  }
+
+  /** lib.lua's endChunks: a parent's unfinished chunks, waiting or held, end `to` */
+  protected endChunks(parentId: string, to: JobState, reason: string): void {
+    for (const chunk of [...(this.children.get(parentId) ?? [])]) {
+      const c = this.rec(chunk);
+      if (!c || FINAL.has(c.state)) continue;
+      if (RUNNABLE.has(c.state)) this.unqueue(chunk, c);
+      this.finish(chunk, c, to, { error: reason }); // a held one: unleased, its token cleared
+    }
+  }
+
+  /** the record `token` holds, or the error the script's code maps to (MISSING, TOKEN_MISMATCH) */
+  protected holder(id: string, token: string): Rec {
+    const rec = this.rec(id);
+    if (!rec) throw new NotFoundError(`job ${id} not found`);
+    if (!rec.token || rec.token !== token) throw rec.state === 'CANCELLED' ? new JobCancelledError(id) : new LeaseLostError(id);
+    return rec;
+  }
+}

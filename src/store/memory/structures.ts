@@ -1,0 +1,74 @@
+/** The memory adapter's Redis-shaped data (a hash, a sorted set, a queue's keys) and the commands it needs on them. */
+import { DEFAULT_PRIORITY } from '../../core/job';
+
+/** a job record: hash field → value, the fields the Lua scripts write and no other (one they leave out is absent) */
+export type Rec = Record<string, string>;
+/** a sorted set: member → score */
+export type ZSet = Map<string, number>;
+export type Waiter = (woken: boolean) => void;
+export type StreamId = [ms: number, seq: number];
+
+export interface Queue {
+  waits: string[][]; // per priority 0..9, ids ready to run; [0] is the head (claimed next)
+  paused: boolean;
+  active: ZSet; // held id → lease deadline
+  delayed: ZSet; // RETRY id → when it may run again
+  marker: boolean; // the marker zset's one member: a pending wake-up
+  waiters: Waiter[]; // consumers blocked in waitForWork, first come first woken
+}
+
+export const RUNNABLE = new Set(['PENDING', 'RETRY']);
+export const HELD = new Set(['STARTED', 'PROGRESS']);
+export const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
+/** lib.lua's QUEUE_HELD: a queued top-level job in these states is only counted (its queue holds it) */
+export const QUEUE_HELD = new Set<string>(['PENDING', 'STARTED']);
+
+/** a record's priority (its field is '' for the default) */
+export const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);
+export const waitingIn = (q: Queue): number => q.waits.reduce((n, w) => n + w.length, 0);
+export const MAX_EVENTS = 100_000; // XADD MAXLEN
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function getOr<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
+}
+
+/** ZRANGE order: by score, then by member */
+export function zsorted(entries: Iterable<[string, number]>): [string, number][] {
+  return [...entries].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** ZRANGEBYSCORE z -inf max LIMIT 0 limit (a negative limit: all) */
+export function zrangeByScore(z: ZSet, max: number, limit: number): string[] {
+  const ids = zsorted([...z].filter(([, score]) => score <= max)).map(([id]) => id);
+  return limit < 0 ? ids : ids.slice(0, limit);
+}
+
+/** ZRANGE z start stop REV, with Redis's index rules (negative counts from the end) */
+export function zrangeRev(z: ZSet, start: number, stop: number): string[] {
+  start = Math.max(start < 0 ? start + z.size : start, 0);
+  stop = stop < 0 ? stop + z.size : stop;
+  if (start > stop || start >= z.size) return [];
+  return zsorted(z).reverse().slice(start, stop + 1).map(([id]) => id);
+}
+
+/** a stream id "<ms>-<seq>" (or "<ms>": seq 0) */
+export function parseId(id: string): StreamId {
+  const [ms, seq] = id.split('-');
+  return [Number(ms), Number(seq ?? 0)];
+}
+export const idAfter = (a: StreamId, b: StreamId) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+
+/** Redis's used_memory_human format: 1023B, 1.50K, 12.34M, ... */
+export function bytesToHuman(n: number): string {
+  let i = 0;
+  while (i < 5 && n >= 1024 ** (i + 1)) i++;
+  return i === 0 ? `${n}B` : `${(n / 1024 ** i).toFixed(2)}${'BKMGTP'[i]}`;
+}
+
+/** what Lua's tonumber accepts here: a JSON number (chunk results are counts) */
+export function isLuaNumber(json: string): boolean {
+  return json.trim() !== '' && Number.isFinite(Number(json));
+}

@@ -1,0 +1,68 @@
+/**
+ * The store contract for a handler's progress (reportProgress): on the in-memory adapter, a
+ * real redis-server and a sharded Cluster alike. Only the holder writes it, it is in the job
+ * record and in the event log, and a prime count's own progress is untouched.
+ */
+import { JobCancelledError, LeaseLostError, NotFoundError } from '../../src/core/errors';
+import type { NewJob } from '../../src/core/job';
+import type { Store } from '../../src/store/types';
+import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
+
+const user = (text: string): NewJob => ({ type: 'wordcount', params: { text }, initiatedBy: 'api-1' });
+const LEASE = 1000;
+
+useTestCluster();
+
+describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
+  let store: Store;
+  let clock: ReturnType<typeof manualClock>;
+  const claimOne = async (consumer = 'w1') => (await store.claim('default', { consumer, max: 1, leaseMs: LEASE })).jobs[0];
+
+  beforeEach(async () => {
+    clock = manualClock();
+    store = await makeStore(adapter, 'progress', { now: clock.now, resultTtlMs: 60_000 });
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  test('the holder writes progress: in the record and the event log, with the job state', async () => {
+    const [job] = await store.enqueue([user('a b')]);
+    expect(job.progress).toBeNull();
+    const c = await claimOne();
+    const from = await store.lastEventId();
+    clock.advance(5);
+    await store.reportProgress(job.id, c.token, { completed: 0.25, total: 1 });
+    await store.reportProgress(job.id, c.token, { completed: 3, total: 8 });
+    const got = await store.getJob(job.id);
+    expect(got).toMatchObject({ state: 'STARTED', progress: { completed: 3, total: 8 }, updatedAt: clock.now() });
+    const events = (await store.readEvents(from, 0)).filter((e) => e.jobId === job.id);
+    expect(events.map((e) => [e.state, e.progress])).toEqual([
+      ['STARTED', { completed: 0.25, total: 1 }],
+      ['STARTED', { completed: 3, total: 8 }],
+    ]);
+    await store.complete(job.id, c.token, { words: 2 });
+    expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: { words: 2 }, progress: { completed: 3, total: 8 } });
+  });
+
+  test('a holder that lost its lease, or a finished or cancelled job, cannot write progress', async () => {
+    const [job, other] = await store.enqueue([user('a'), user('b')]);
+    const first = await claimOne('w1');
+    clock.advance(LEASE + 1);
+    await store.reap('default');
+    const second = await claimOne('w2');
+    expect(second.job.id).toBe(job.id);
+    await expect(store.reportProgress(job.id, first.token, { completed: 1, total: 2 })).rejects.toBeInstanceOf(LeaseLostError);
+    await store.reportProgress(job.id, second.token, { completed: 1, total: 2 });
+    await store.complete(job.id, second.token, 1);
+    await expect(store.reportProgress(job.id, second.token, { completed: 2, total: 2 })).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.getJob(job.id))!.progress).toEqual({ completed: 1, total: 2 });
+
+    const c = await claimOne('w1');
+    expect(c.job.id).toBe(other.id);
+    await store.cancel(other.id);
+    await expect(store.reportProgress(other.id, c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(JobCancelledError);
+    expect((await store.getJob(other.id))!.progress).toBeNull();
+    await expect(store.reportProgress('no-such-job', c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
