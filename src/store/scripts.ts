@@ -1,7 +1,7 @@
 /**
  * The Lua scripts, one per multi-key state transition, each prefixed with the constants of
  * wire.ts (the positional layouts and result codes, generated: the same text every build, so the
- * same SHA) and lib.lua. They run by
+ * same SHA) and the lib files (lib.lua, then lib-lake, lib-state, lib-queue, lib-bots). They run by
  * SHA (EVALSHA) and are sent whole only when Redis does not know them (NOSCRIPT: first use, or
  * after a Redis restart).
  *
@@ -77,6 +77,9 @@ export const SCRIPT_NAMES = [
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
+/** the helpers every script starts with, in this order (each may use what an earlier one defines) */
+const LIB_FILES = ['lib', 'lib-lake', 'lib-state', 'lib-queue', 'lib-bots'] as const;
+
 /** scripts Redis runs under OOM too (see above); every other one it refuses whole */
 const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>(['renewLease', 'heartbeatBot', 'heartbeatNode', 'liveNodes']);
 
@@ -96,9 +99,8 @@ let loaded: Record<ScriptName, LuaScript> | null = null;
 
 export function scripts(): Record<ScriptName, LuaScript> {
   if (loaded) return loaded;
-  // the wire format's constants and the state machine's table first: lib.lua reads them
-  const lib = `${luaConstants()}${transitionsLua()}
-${read('lib')}`;
+  // the wire format's constants and the state machine's table first: the lib files read them
+  const lib = `${luaConstants()}${transitionsLua()}\n${LIB_FILES.map(read).join('\n')}`;
   const all = {} as Record<ScriptName, LuaScript>;
   for (const name of SCRIPT_NAMES) {
     const allowOom = ALLOW_OOM.has(name);

@@ -1,0 +1,273 @@
+-- lib-queue.lua (after lib-state.lua): a job's path through its queue, the hot paths: enqueueRows,
+-- claimFrom, completeJob, failJob.
+
+-- create jobs from rows of ARGV from index `from`: ARGV[from] is the rows' size, ROW_SIZE (the
+-- layout ROW of src/store/wire.ts) or PLAIN_ROW_SIZE (ROW's first fields only: a batch whose
+-- jobs have no options, the common case, sends nothing for them), then the rows. Put the queued
+-- ones at the tail of their queue (of their priority's wait list), or, delayed, in its delayed
+-- set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
+-- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
+-- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
+-- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW
+local function enqueueRows(from)
+  local waiting = {}   -- wait list key -> {queue, priority, ids}, pushed with one LPUSH each
+  local created = {}   -- now, id, ... for the index of all top-level jobs
+  local delayedQueues = {}
+  local count = 0
+  local size = tonumber(ARGV[from])
+  local plain = size == PLAIN_ROW_SIZE
+  for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
+    local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
+    local jobType, params, maxAttempts = ARGV[at + ROW.type], ARGV[at + ROW.params], ARGV[at + ROW.max_attempts]
+    local parentId, total, priority, delay = '', '', '', ''
+    if not plain then
+      parentId, total, priority, delay = ARGV[at + ROW.parent_id], ARGV[at + ROW.total], ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
+    end
+    local jobKey = K.job(id)
+    local runAt
+    count = count + 1
+    if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
+        and ARGV[at + ROW.idem_key] == '') then
+      -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
+      if initiatedBy == '' then
+        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
+          'max_attempts', maxAttempts, 'created_at', nowStr)
+      else
+        redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
+          'max_attempts', maxAttempts, 'created_at', nowStr, 'initiated_by', initiatedBy)
+      end
+    else
+      local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
+        'max_attempts', maxAttempts, 'created_at', nowStr }
+      for i = 1, #OPTIONAL_FIELDS, 2 do
+        local value = ARGV[at + OPTIONAL_FIELDS[i + 1]]
+        if value ~= '' then
+          fields[#fields + 1] = OPTIONAL_FIELDS[i]
+          fields[#fields + 1] = value
+        end
+      end
+      if total ~= '' then
+        fields[#fields + 1] = 'completed'
+        fields[#fields + 1] = '0'
+      end
+      if delay ~= '' and tonumber(delay) > 0 then
+        runAt = now + tonumber(delay)
+        fields[#fields + 1] = 'run_at'
+        fields[#fields + 1] = string.format('%d', runAt)
+      end
+      redis.call(unpack(fields))
+    end
+    if parentId == '' then
+      created[#created + 1] = nowStr
+      created[#created + 1] = id
+      indexMove(id, false, 'PENDING', queue ~= '')
+    else
+      redis.call('RPUSH', K.children(parentId), id)
+    end
+    if queue ~= '' then
+      if runAt then
+        redis.call('ZADD', K.delayed(queue), runAt, id)
+        delayedQueues[queue] = true
+      else
+        local listKey = K.waitAt(queue, priority)
+        local w = waiting[listKey]
+        if not w then w = { queue = queue, priority = priority, ids = {} }; waiting[listKey] = w end
+        w.ids[#w.ids + 1] = id
+      end
+    end
+    emit(id, 'PENDING', total == '' and '' or 0, total)
+  end
+  if #created > 0 then variadic('ZADD', K.jobs, created) end
+  for listKey, w in pairs(waiting) do
+    variadic('LPUSH', listKey, w.ids)
+    markReady(w.queue, w.priority)
+    delayedQueues[w.queue] = true
+  end
+  -- a consumer wakes for new work, or to learn a nearer due time
+  for queue in pairs(delayedQueues) do
+    redis.call('ZADD', K.marker(queue), '0', 'm')
+    redis.call('SADD', K.queues, queue)
+  end
+  return count
+end
+
+-- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
+-- claimJobForBot.lua); answers {now, nextRunAt or '', {claim values}, ...}: the time of the claim
+-- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's
+-- claim values are what its consumer cannot know, the layout CLAIM of src/store/wire.ts (a field
+-- the job does not have is false: null to the client).
+-- Priorities: the most urgent non-empty wait list first (K.ready names the non-default ones
+-- that may hold jobs; with none, the default list alone, as before priorities). A paused queue
+-- (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
+local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
+  local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
+  local leaseUntil = string.format('%d', now + leaseMs)
+  local ready = redis.call('ZRANGE', readyKey, 0, -1)
+  local out = { nowStr, '' }
+  if ready[1] == 'paused' then return out end
+
+  -- the head is the right end: push the latest-due first, so the earliest-due is claimed first
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+  if #due > 0 then
+    variadic('ZREM', delayedKey, due)
+    local urgent = false
+    for i = #due, 1, -1 do
+      local p, state = unpack(redis.call('HMGET', K.job(due[i]), 'priority', 'state'))
+      p = p or ''
+      -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
+      if state == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
+      redis.call('RPUSH', K.waitAt(queue, p), due[i])
+      if p ~= '' and p ~= DEFAULT_PRIORITY then
+        redis.call('ZADD', readyKey, p, p)
+        urgent = true
+      end
+    end
+    if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
+  end
+
+  -- the lists to take from, most urgent first: the default one among the others
+  local lists = { waitKey }
+  if #ready > 0 then
+    lists = {}
+    local placed = false
+    for _, p in ipairs(ready) do
+      if not placed and tonumber(p) > 5 then lists[#lists + 1] = waitKey; placed = true end
+      lists[#lists + 1] = p
+    end
+    if not placed then lists[#lists + 1] = waitKey end
+  end
+
+  local n = 0
+  for _, list in ipairs(lists) do
+    local listKey = list == waitKey and waitKey or K.waitAt(queue, list)
+    while n < max do
+      local ids = redis.call('RPOP', listKey, max - n)
+      if not ids then break end
+      for _, id in ipairs(ids) do
+        local jobKey = K.job(id)
+        -- v becomes the claim values in place: the state, read where the id goes, is replaced by
+        -- it, then the priority (the list's: not read) and the token are added. Every field a job
+        -- lacks costs HMGET a scan of the record, so only timeout_ms is asked for beyond what was
+        -- asked before.
+        local v = readClaim(jobKey)
+        local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
+        if state and RUNNABLE[state] then
+          n = n + 1
+          local token = tokenBase .. '.' .. countStr(n)
+          local attempts = countStr((tonumber(v[CLAIM.attempts]) or 0) + 1)
+          if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
+            redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+              'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
+          else
+            redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+              'handled_by', consumer, 'started_at', nowStr)
+          end
+          emit(id, 'STARTED')
+          lease(queue, id, leaseUntil)
+          if parentId and parentId ~= '' then
+            local parentKey = K.job(parentId)
+            local parent = load(parentKey)
+            if parent and parent.state == 'PENDING' then
+              setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
+            end
+          else
+            indexMove(id, state, 'STARTED', true)
+          end
+          v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
+          out[#out + 1] = v
+        end
+      end
+    end
+    -- a priority's list emptied leaves the ready set now: what it says orders claims across shards
+    if list ~= waitKey and redis.call('LLEN', listKey) == 0 then redis.call('ZREM', readyKey, list) end
+    if n >= max then break end
+  end
+
+  if #ready == 0 then
+    if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
+  elseif n >= max then
+    redis.call('ZADD', K.marker(queue), '0', 'm') -- there may be more: a consumer looks
+  end
+  local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+  if nextDelayed[2] then out[2] = nextDelayed[2] end
+  return out
+end
+
+-- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
+local function claimWith(at)
+  return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], tonumber(ARGV[at + CLAIM_ARGS.max]),
+    tonumber(ARGV[at + CLAIM_ARGS.lease_ms]), ARGV[at + CLAIM_ARGS.token_base])
+end
+
+-- a held job succeeded (completeJobs.lua, completeBotJob.lua): acknowledge it and record its
+-- result; a chunk's result is recorded once per chunk index and the last chunk completes the
+-- parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH or BAD_RESULT.
+local function completeJob(id, token, result, lakeEntry, startedAt)
+  -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
+  local jobKey = K.job(id)
+  local v = readAck(jobKey)
+  local state, held = v[ACK.state], v[ACK.token]
+  if not state then return MISSING end
+  if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
+  local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
+    chunk_index = '', idem_key = v[ACK.idem_key] or '' }
+  if j.parent_id ~= '' then
+    if not tonumber(result) then return BAD_RESULT end
+    j.chunk_index = redis.call('HGET', jobKey, 'chunk_index') or ''
+  end
+  finish(id, jobKey, j, 'SUCCESS', 'result', result, lakeEntry, startedAt)
+  if j.parent_id == '' then return OK end
+
+  local parentId = j.parent_id
+  local parentKey = K.job(parentId)
+  local parent = load(parentKey)
+  if not parent or FINAL[parent.state] then return OK end
+  if redis.call('HSETNX', K.chunkResults(parentId), j.chunk_index, result) == 0 then return OK end
+  parent.completed = redis.call('HINCRBY', parentKey, 'completed', 1)
+  if parent.completed < tonumber(parent.total) then
+    setState(parentId, parentKey, parent, 'PROGRESS')
+    return OK
+  end
+
+  local sum = 0
+  for _, v in ipairs(redis.call('HVALS', K.chunkResults(parentId))) do sum = sum + tonumber(v) end
+  local duration = (now - tonumber(parent.created_at)) / 1000
+  finish(parentId, parentKey, parent, 'SUCCESS', 'result',
+    string.format('{"prime_count":%.0f,"duration_sec":%.3f}', sum, duration))
+  return OK
+end
+
+-- completions from ARGV (completeJobs.lua, completeAndClaim.lua): the count at `from`, then per
+-- job the layout COMPLETION of src/store/wire.ts. Answers one code per job (completeJob's) and
+-- the index of the first argument after them.
+local function completeRows(from)
+  local codes = {}
+  local count = tonumber(ARGV[from])
+  for i = 1, count do
+    local at = from + (i - 1) * COMPLETION_SIZE -- a completion's fields are ARGV[at + COMPLETION.<field>]
+    codes[i] = completeJob(ARGV[at + COMPLETION.id], ARGV[at + COMPLETION.token], ARGV[at + COMPLETION.result],
+      ARGV[at + COMPLETION.lake_entry], ARGV[at + COMPLETION.started_at])
+  end
+  return codes, from + 1 + count * COMPLETION_SIZE
+end
+
+-- a held job's attempt failed (failJob.lua, failBotJob.lua); where it goes (RETRY in delayMs, DEAD
+-- or FAILURE) is decided in TypeScript. A chunk that ends in DEAD or FAILURE fails its parent.
+local function failJob(id, token, err, target, delayMs)
+  local jobKey, j = holder(id, token)
+  if not jobKey then return j end
+  if target == 'RETRY' then
+    local runAt = now + delayMs
+    setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
+    unlease(j.queue, id)
+    if runAt <= now then
+      requeueAtHead(id, j.queue, j.priority)
+    else
+      redis.call('ZADD', K.delayed(j.queue), runAt, id)
+    end
+  else
+    finish(id, jobKey, j, target, 'error', err)
+    failParent(j, err)
+  end
+  return OK
+end

@@ -1,0 +1,199 @@
+-- lib-state.lua (after lib-lake.lua): flush() of what a script gathered, and the moves every
+-- transition shares: load, setState and finish (checked against TRANSITIONS), leases, the
+-- queue's lists, a prime count's chunks, cancel, the holder's token, reclaim and release.
+
+local function flush()
+  local removed, added, counted = {}, {}, {}
+  for i = 1, #moveOrder do
+    local id = moveOrder[i]
+    local from, to, queued = moveFrom[id], moveTo[id], moveQueued[id]
+    if from ~= to then
+      if from and queued and QUEUE_HELD[from] then
+        counted[from] = (counted[from] or 0) - 1
+      elseif from then
+        local r = listFor(removed, from)
+        r[#r + 1] = id
+      end
+      if queued and QUEUE_HELD[to] then
+        counted[to] = (counted[to] or 0) + 1
+      else
+        local a = listFor(added, to)
+        a[#a + 1] = nowStr
+        a[#a + 1] = id
+      end
+    end
+  end
+  for state, n in pairs(counted) do
+    if n ~= 0 then redis.call('HINCRBY', K.counts, state, n) end
+  end
+  for state, ids in pairs(removed) do variadic('ZREM', K.state(state), ids) end
+  for state, pairs_ in pairs(added) do variadic('ZADD', K.state(state), pairs_) end
+  for queue, ids in pairs(unleased) do variadic('ZREM', K.active(queue), ids) end
+  for queue, pairs_ in pairs(leases) do variadic('ZADD', K.active(queue), pairs_) end
+  for i = 1, #events, 2000 do
+    redis.call('XADD', K.events, 'MAXLEN', '~', 100000, '*', unpack(events, i, math.min(i + 1999, #events)))
+  end
+  flushLake()
+end
+
+-- the fields transitions read, in one call, as a table made whole at once (a table that grows
+-- field by field is rehashed as it goes); nil when the job does not exist. The hot paths read
+-- only what they need instead (claimFrom, completeJob).
+local function load(jobKey)
+  local v = readLoad(jobKey)
+  if not v[LOAD.state] then return nil end
+  return { state = v[LOAD.state], queue = v[LOAD.queue] or '', parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
+    completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
+    max_attempts = v[LOAD.max_attempts] or '', chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
+    handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '' }
+end
+
+-- move a job to a new state in one write: the record (with `extra` field/value pairs), and,
+-- gathered for flush(), its per-state index entry and the event. j is the job as load() read it.
+-- what follows a state change written to the record (setState, finish): the index move and the
+-- event, gathered for flush()
+local function moved(id, j, to)
+  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
+  emit(id, to, j.completed, j.total)
+  j.state = to
+end
+
+-- a move TRANSITIONS does not list is a bug: the script fails before it writes anything of it
+local function transition(j, to)
+  local allowed = TRANSITIONS[j.state]
+  if not (allowed and allowed[to]) then error('wizard: no transition ' .. tostring(j.state) .. ' -> ' .. to) end
+end
+
+local function setState(id, jobKey, j, to, extra)
+  transition(j, to)
+  local args = { 'HSET', jobKey, 'state', to, 'updated_at', nowStr }
+  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
+  redis.call(unpack(args))
+  moved(id, j, to)
+end
+
+-- hold a job under a lease / stop holding it (gathered for flush())
+local function lease(queue, id, untilMs)
+  local l = listFor(leases, queue)
+  l[#l + 1] = untilMs
+  l[#l + 1] = id
+end
+local function unlease(queue, id)
+  local l = listFor(unleased, queue)
+  l[#l + 1] = id
+end
+
+-- a job of priority p ('' is the default) is ready: its queue's claims look at that wait list
+-- (K.ready lists the priorities other than the default whose lists may hold jobs)
+local function markReady(queue, p)
+  if p ~= '' and p ~= DEFAULT_PRIORITY then redis.call('ZADD', K.ready(queue), p, p) end
+end
+
+-- put a job at the head of its queue (of its priority's list: next to be claimed) and wake a consumer
+local function requeueAtHead(id, queue, p)
+  redis.call('RPUSH', K.waitAt(queue, p or ''), id)
+  markReady(queue, p or '')
+  redis.call('ZADD', K.marker(queue), '0', 'm')
+end
+
+-- a job leaves its queue before it ran (cancelled, or its parent ended): out of its wait list
+-- and the delayed set
+local function unqueue(id, j)
+  redis.call('LREM', K.waitAt(j.queue, j.priority), 0, id)
+  redis.call('ZREM', K.delayed(j.queue), id)
+end
+
+-- fields that end a hold: the token is cleared ('' means not held)
+local function released(extra)
+  local out = { 'token', '' }
+  for _, v in ipairs(extra or {}) do out[#out + 1] = v end
+  return out
+end
+
+-- the job reaches SUCCESS, FAILURE or DEAD with its result or error (`field`: 'result' or
+-- 'error') in one write, stops being held, and expires or, DEAD, waits in the dead-letter queue;
+-- the datalake records it in this same step (flush)
+local function finish(id, jobKey, j, to, field, value, entry, startedAt)
+  transition(j, to)
+  redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
+  moved(id, j, to)
+  if j.queue ~= '' then unlease(j.queue, id) end
+  if to == 'DEAD' then
+    redis.call('ZADD', K.dlq, now, id)
+  else
+    redis.call('PEXPIRE', jobKey, ttlStr)
+    -- the idempotency key lives as long as the job's record
+    if j.idem_key and j.idem_key ~= '' then redis.call('PEXPIRE', K.idem(j.idem_key), ttlStr) end
+    if j.total ~= '' then
+      redis.call('PEXPIRE', K.children(id), ttlStr)
+      redis.call('PEXPIRE', K.chunkResults(id), ttlStr)
+    end
+  end
+  appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
+end
+
+-- a parent ended (failed, cancelled): its unfinished chunks, waiting or held, end `to` with
+-- `reason`: a held one is released from its lease and its token cleared, so its holder's
+-- renewal, completion or failure is refused (never retried, never DEAD)
+local function endChunks(parentId, to, reason)
+  for _, chunk in ipairs(redis.call('LRANGE', K.children(parentId), 0, -1)) do
+    local chunkKey = K.job(chunk)
+    local c = load(chunkKey)
+    if c and not FINAL[c.state] then
+      if RUNNABLE[c.state] then unqueue(chunk, c) end
+      finish(chunk, chunkKey, c, to, 'error', reason)
+    end
+  end
+end
+
+-- a chunk failed for good: fail its parent at once with the reason and cancel its other
+-- unfinished chunks (endChunks)
+local function failParent(child, reason)
+  if child.parent_id == '' then return end
+  local parentId = child.parent_id
+  local parentKey = K.job(parentId)
+  local parent = load(parentKey)
+  if not parent or FINAL[parent.state] then return end
+  finish(parentId, parentKey, parent, 'FAILURE', 'error', 'chunk ' .. child.chunk_index .. ' failed: ' .. reason)
+  endChunks(parentId, 'FAILURE', 'cancelled: parent job ' .. parentId .. ' failed')
+end
+
+-- cancel a job that has not finished (cancelJob.lua): a waiting or delayed one leaves its queue
+-- and never runs; a held one is released (its holder learns it: CANCELLED); a prime count's
+-- unfinished chunks are cancelled with it
+local function cancel(id, jobKey, j)
+  if RUNNABLE[j.state] and j.queue ~= '' then unqueue(id, j) end
+  finish(id, jobKey, j, 'CANCELLED', 'error', 'cancelled')
+  if j.total ~= '' then endChunks(id, 'CANCELLED', 'cancelled: parent job ' .. id .. ' was cancelled') end
+end
+
+-- the job `token` holds, as load() reads it; or nil and a code
+local function holder(id, token)
+  local jobKey = K.job(id)
+  local j = load(jobKey)
+  if not j then return nil, MISSING end
+  if j.token == '' or j.token ~= token then return nil, j.state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
+  return jobKey, j
+end
+
+-- take a held job back from a holder that is gone (its lease lapsed, its bot is down): to the head
+-- of its queue as RETRY, or DEAD when it has used every attempt (failing its parent)
+local function reclaim(id, jobKey, j, why)
+  local reason = why .. ' (held by ' .. j.handled_by .. ', attempt ' .. j.attempts .. ' of ' .. j.max_attempts .. ')'
+  if tonumber(j.attempts) >= tonumber(j.max_attempts) then
+    finish(id, jobKey, j, 'DEAD', 'error', reason)
+    failParent(j, reason)
+    return 'DEAD'
+  end
+  setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
+  unlease(j.queue, id)
+  requeueAtHead(id, j.queue, j.priority)
+  return 'RETRY'
+end
+
+-- give a held job back to the head of its queue (its holder is stopping); the attempt does not count
+local function releaseHeld(id, jobKey, j)
+  setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
+  unlease(j.queue, id)
+  requeueAtHead(id, j.queue, j.priority)
+end
