@@ -195,7 +195,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   /** retry a store call while the store is unavailable; give up on lease loss */
-  const persist = async (what: string, job: Job, fn: () => Promise<void>): Promise<void> => {
+  const retryWhileAway = async (what: string, job: Job, fn: () => Promise<void>): Promise<void> => {
     for (let failures = 0; ; failures++) {
       try {
         await fn();
@@ -267,7 +267,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       history.failed();
       failed++;
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
-      await persist('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
+      await retryWhileAway('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
     }
     processed++;
   };
@@ -290,9 +290,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     lane.slotFreed?.();
     reportAck(job.id, await outcome);
   };
-  const ackAlone = (job: Job, token: string, result: unknown) => persist('complete', job, () => store.complete(job.id, token, result, job));
+  const ackAlone = (job: Job, token: string, result: unknown) => retryWhileAway('complete', job, () => store.complete(job.id, token, result, job));
 
-  /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as persist() logs it */
+  /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as retryWhileAway() logs it */
   const reportAck = (jobId: string, { error, resent }: CompletionOutcome) => {
     if (error && resent && (error instanceof LeaseLostError || error instanceof NotFoundError)) {
       log.info('complete refused: most likely recorded by the call whose answer was lost', { job_id: jobId });
@@ -327,7 +327,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         acks = []; // settled: a failure from here on (waiting for work) must not send them again
         const { jobs, nextRunAt, now } = claim;
         if (stopping) {
-          for (const c of jobs) await persist('release', c.job, () => store.release(c.job.id, c.token));
+          for (const c of jobs) await retryWhileAway('release', c.job, () => store.release(c.job.id, c.token));
           break;
         }
         for (const c of jobs) start(c.job, c.token, lane);
@@ -458,7 +458,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       if (timedOut) {
         for (const h of [...held.values()]) {
           h.stop.abort(new Error('worker stopping'));
-          await persist('release', h.job, () => store.release(h.job.id, h.token));
+          await retryWhileAway('release', h.job, () => store.release(h.job.id, h.token));
         }
       }
       await history.close();

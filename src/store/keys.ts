@@ -69,7 +69,7 @@ export function keysAt(base: string) {
      * are PENDING or STARTED (their queue's wait list and lease set hold them: see `counts`)
      */
     state: (state: string) => `${base}state:${state}`,
-    /** hash: PENDING, STARTED → how many queued top-level jobs are in that state (lib.lua's QUEUE_HELD) */
+    /** hash: PENDING, STARTED → how many queued top-level jobs are in that state (lib.lua's COUNTED_NOT_INDEXED) */
     counts: `${base}counts`,
     /** zset: top-level job id → created at */
     jobs: `${base}jobs`,
@@ -91,7 +91,7 @@ export function keysAt(base: string) {
     schedules: `${base}schedules`,
     /** set: every queue a job was ever put on (the scheduler reaps them all) */
     queues: `${base}queues`,
-    /** hash: a bot's record (seed 004) */
+    /** hash: a bot's record */
     bot: (id: string) => `${base}bot:${id}`,
     /** zset: bot id → registered at */
     bots: `${base}bots`,

@@ -60,7 +60,7 @@ export class MemoryStore extends MemoryJobs implements Store {
     return true;
   }
 
-  // ---- seed 004: batches and leadership (enqueueJobs.lua with a once-key, holdLock.lua, releaseLock.lua) ----
+  // ---- the bot batch and leadership (enqueueJobs.lua with a once-key, holdLock.lua, releaseLock.lua) ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     return this.insertOnce(onceKey, ttlMs, jobs);
@@ -123,7 +123,7 @@ export class MemoryStore extends MemoryJobs implements Store {
     return lock && this.clock() <= lock.until ? lock.holder : null;
   }
 
-  // ---- seed 004: bots (registerBot.lua, heartbeatBot.lua, claimJobForBot.lua, startJob.lua, ...) ----
+  // ---- bots (registerBot.lua, heartbeatBot.lua, claimJobForBot.lua, startJob.lua, ...) ----
 
   /** lib.lua's botToken: the claim token the bot holds the job with */
   private botToken(botId: string, jobId: string): string {
@@ -254,7 +254,7 @@ export class MemoryStore extends MemoryJobs implements Store {
     return { down, reclaimed };
   }
 
-  // ---- seed 004: the datalake (appended by finish; memory/lake.ts) ----
+  // ---- the datalake (appended by finish; memory/lake.ts) ----
 
   async datalakeConfig(): Promise<DatalakeConfig> {
     return this.lake.config();

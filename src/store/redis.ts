@@ -36,7 +36,7 @@ export class RedisStore extends RedisRecords implements Store {
     return { sum: BigInt(sum), conflicts: 0 };
   }
 
-  /** seed 003's optimistic locking: retried with jitter while the sum moves under it, then 409 */
+  /** the abacus's optimistic locking: retried with jitter while the sum moves under it, then 409 */
   protected async addOptimistic(n: bigint): Promise<AbacusAddResult> {
     for (let attempt = 1; attempt <= OPTIMISTIC_MAX_ATTEMPTS; attempt++) {
       if (attempt > 1) await sleep(optimisticJitterMs(attempt));

@@ -18,7 +18,7 @@
  * - finished jobs (SUCCESS, FAILURE) expire resultTtlMs after they finish; DEAD jobs stay in the
  *   dead-letter queue until retried or purged.
  *
- * Bots, batches and the datalake (seed 004; both adapters):
+ * Bots, the bot batch and the datalake (both adapters):
  * - a bot acts through the API, which names the bot, never a claim token: the bot's record keeps
  *   the one job it holds and that job's claim token. claimForBot is claim with max 1 and the bot
  *   as consumer, recorded in the bot in the same step; a bot that holds a job gets a
@@ -34,10 +34,10 @@
  *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
  *   days are kept are cluster-wide settings (datalakeConfig).
  *
- * Rate limits (seed 001's extension, both adapters): a sliding log per bucket (the times of the
+ * Rate limits (the API's, both adapters): a sliding log per bucket (the times of the
  * requests it let through in the last window), shared by every API node; see hitRateLimit.
  *
- * Abacus semantics (seed 003, both adapters):
+ * Abacus semantics (the running sum, both adapters):
  * - one running sum, a signed 64-bit integer, 0 until the first add; no add is ever lost.
  * - an add that would take the sum outside [-2^63, 2^63-1] is refused (UnprocessableError) and
  *   changes nothing; an addend outside that range is a ValidationError.
@@ -273,7 +273,7 @@ export interface Store {
   reap(queue: string, limit?: number): Promise<ReapResult>;
 
   getJob(jobId: string): Promise<Job | null>;
-  /** read a job and record which API node looked (seed 000's checked_by) */
+  /** read a job and record which API node looked (checked_by) */
   checkJob(jobId: string, checkedBy: string): Promise<Job | null>;
   listJobs(query: ListQuery): Promise<ListResult>;
   /** the children of a parent job, in chunk order */
@@ -304,10 +304,10 @@ export interface Store {
   removeNode(role: string, nodeId: string): Promise<void>;
   liveNodes(role: string): Promise<NodeInfo[]>;
 
-  /** run fn at most once per intervalMs across the whole cluster (a lock with a TTL) */
+  /** take the lock `name` for ttlMs when nobody holds it (never renewed: the worker's reaper takes it each round, so it runs once per TTL across the cluster); true when taken */
   tryLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
 
-  // ---- seed 004: batches, leadership, bots, the datalake ----
+  // ---- the bot batch, leadership, bots, the datalake ----
 
   /** enqueue, but only when onceKey was not used in the last ttlMs; null (nothing made) when it was */
   enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;

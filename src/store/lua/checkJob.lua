@@ -1,4 +1,4 @@
---[[ checkJob: read a job and record which API node looked at it (seed 000's checked_by).
+--[[ checkJob: read a job and record which API node looked at it (checked_by).
   ARGV[4] id  ARGV[5] checker node id
   Returns  the job's fields (HGETALL), or an empty array when there is no such job.
 ]]

@@ -1,4 +1,4 @@
---[[ claimJobForBot: a bot takes one job (seed 004's POST /jobs/claim): claimJobs with max 1 and
+--[[ claimJobForBot: a bot takes one job (the bots' POST /jobs/claim): claimJobs with max 1 and
   the bot id as consumer, and the bot's record keeps the job and its claim token, in one step.
   A bot holds one job at a time; a claim is also a sign of life.
   ARGV[4] bot id  ARGV[5] queue  ARGV[6] leaseMs  ARGV[7] token base

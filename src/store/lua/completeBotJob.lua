@@ -1,4 +1,4 @@
---[[ completeBotJob: the bot holding a job reports it done (seed 004's POST /jobs/:id/complete):
+--[[ completeBotJob: the bot holding a job reports it done (the bots' POST /jobs/:id/complete):
   lib.lua's completeJob with the claim token the bot's record keeps; the bot is counted
   (jobs_done) and free again, in the same step.
   ARGV[4] id  ARGV[5] bot id  ARGV[6] result (JSON)

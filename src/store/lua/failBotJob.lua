@@ -1,4 +1,4 @@
---[[ failBotJob: the bot holding a job reports it failed (seed 004's POST /jobs/:id/fail):
+--[[ failBotJob: the bot holding a job reports it failed (the bots' POST /jobs/:id/fail):
   lib.lua's failJob with the claim token the bot's record keeps; the bot is counted
   (jobs_failed) and free again, in the same step.
   ARGV[4] id  ARGV[5] bot id  ARGV[6] error  ARGV[7] target: RETRY | DEAD | FAILURE  ARGV[8] delayMs (RETRY)

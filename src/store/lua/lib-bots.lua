@@ -1,7 +1,7 @@
 -- lib-bots.lua (after lib-queue.lua): the bots' transitions, which name the bot and never a
 -- claim token, and the retries a person asks for.
 
--- ---- bots (seed 004): they act through the API, which names the bot, never a claim token ----
+-- ---- bots: they act through the API, which names the bot, never a claim token ----
 
 -- the claim token bot `botId` holds job `id` with: its record keeps it; it never leaves Redis
 local function botToken(botId, id)

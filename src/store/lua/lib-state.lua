@@ -8,13 +8,13 @@ local function flush()
     local id = moveOrder[i]
     local from, to, queued = moveFrom[id], moveTo[id], moveQueued[id]
     if from ~= to then
-      if from and queued and QUEUE_HELD[from] then
+      if from and queued and COUNTED_NOT_INDEXED[from] then
         counted[from] = (counted[from] or 0) - 1
       elseif from then
         local r = listFor(removed, from)
         r[#r + 1] = id
       end
-      if queued and QUEUE_HELD[to] then
+      if queued and COUNTED_NOT_INDEXED[to] then
         counted[to] = (counted[to] or 0) + 1
       else
         local a = listFor(added, to)
@@ -48,11 +48,9 @@ local function load(jobKey)
     handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '' }
 end
 
--- move a job to a new state in one write: the record (with `extra` field/value pairs), and,
--- gathered for flush(), its per-state index entry and the event. j is the job as load() read it.
 -- what follows a state change written to the record (setState, finish): the index move and the
--- event, gathered for flush()
-local function moved(id, j, to)
+-- event, gathered for flush(); j (the job as load() read it) is in its new state after
+local function noteStateChange(id, j, to)
   if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
   emit(id, to, j.completed, j.total)
   j.state = to
@@ -64,12 +62,14 @@ local function transition(j, to)
   if not (allowed and allowed[to]) then error('wizard: no transition ' .. tostring(j.state) .. ' -> ' .. to) end
 end
 
+-- move a job to a new state in one write: the record (with `extra` field/value pairs), then
+-- noteStateChange
 local function setState(id, jobKey, j, to, extra)
   transition(j, to)
   local args = { 'HSET', jobKey, 'state', to, 'updated_at', nowStr }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   redis.call(unpack(args))
-  moved(id, j, to)
+  noteStateChange(id, j, to)
 end
 
 -- hold a job under a lease / stop holding it (gathered for flush())
@@ -116,7 +116,7 @@ end
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   transition(j, to)
   redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
-  moved(id, j, to)
+  noteStateChange(id, j, to)
   if j.queue ~= '' then unlease(j.queue, id) end
   if to == 'DEAD' then
     redis.call('ZADD', K.dlq, now, id)

@@ -1,4 +1,4 @@
---[[ registerBot: a new bot joins (seed 004's POST /bots/register).
+--[[ registerBot: a new bot joins (the bots' POST /bots/register).
   ARGV[4] bot id  ARGV[5] name  ARGV[6] sha256 of its token (the token itself is never stored)
   Returns  the bot's record (HGETALL).
 ]]

@@ -1,4 +1,4 @@
---[[ startJob: the bot holding a job begins the work (seed 004's POST /jobs/:id/start):
+--[[ startJob: the bot holding a job begins the work (the bots' POST /jobs/:id/start):
   STARTED → PROGRESS, started_at now. Starting a job already started is a no-op (a retried request).
   ARGV[4] id  ARGV[5] bot id
   Returns  OK, MISSING, TOKEN_MISMATCH, NOT_HOLDER or BOT_MISSING.

@@ -9,7 +9,7 @@ import { decodeJob } from '../codec';
 import { MemoryLake } from './lake';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
-import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, QUEUE_HELD, priorityOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
+import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
 
 export abstract class MemoryCore {
   readonly kind = 'memory' as const;
@@ -37,7 +37,7 @@ export abstract class MemoryCore {
   /** role → node id → {until, info as JSON with seenAt} */
   protected readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
   protected readonly locks = new Map<string, { holder: string; until: number }>();
-  /** seed 004: queues ever enqueued to, once-keys → until, bots, the datalake */
+  /** queues ever enqueued to, once-keys → until, bots, the datalake */
   protected readonly knownQueueNames = new Set<string>();
   protected readonly onceKeys = new Map<string, number>();
   /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
@@ -180,15 +180,15 @@ export abstract class MemoryCore {
 
   /**
    * lib.lua's indexMove and flush: a top-level job's entry in the per-state index, except where a
-   * queue holds it (a queued PENDING or STARTED job: QUEUE_HELD), which is only counted
+   * queue holds it (a queued PENDING or STARTED job: COUNTED_NOT_INDEXED), which is only counted
    */
   protected indexMove(id: string, from: JobState | null, to: JobState, queued: boolean): void {
     if (from === to) return;
     if (from !== null) {
-      if (queued && QUEUE_HELD.has(from)) this.counts.set(from, (this.counts.get(from) ?? 0) - 1);
+      if (queued && COUNTED_NOT_INDEXED.has(from)) this.counts.set(from, (this.counts.get(from) ?? 0) - 1);
       else this.stateIndex(from).delete(id);
     }
-    if (queued && QUEUE_HELD.has(to)) this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
+    if (queued && COUNTED_NOT_INDEXED.has(to)) this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
     else this.stateIndex(to).set(id, this.at);
   }
 

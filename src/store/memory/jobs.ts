@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { claimView, decodeJob } from '../codec';
 import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
 import type { ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, QueueInfo, ReapResult, Submitted } from '../types';
-import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, QUEUE_HELD, priorityOf, waitingIn, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
+import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitingIn, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
 import { MemoryCore } from './core';
 
 export abstract class MemoryJobs extends MemoryCore {
@@ -252,7 +252,7 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   async listJobs(query: ListQuery): Promise<ListResult> {
-    const z = query.state && QUEUE_HELD.has(query.state) ? this.queueHeld(query.state) : query.state ? this.stateIndex(query.state) : this.allJobs;
+    const z = query.state && COUNTED_NOT_INDEXED.has(query.state) ? this.queueHeld(query.state) : query.state ? this.stateIndex(query.state) : this.allJobs;
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
     return { total: z.size, jobs: limit > 0 ? this.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };

@@ -20,8 +20,8 @@ export interface Queue {
 export const RUNNABLE = new Set(['PENDING', 'RETRY']);
 export const HELD = new Set(['STARTED', 'PROGRESS']);
 export const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
-/** lib.lua's QUEUE_HELD: a queued top-level job in these states is only counted (its queue holds it) */
-export const QUEUE_HELD = new Set<string>(['PENDING', 'STARTED']);
+/** lib.lua's COUNTED_NOT_INDEXED: a queued top-level job in these states is only counted (its queue holds it) */
+export const COUNTED_NOT_INDEXED = new Set<string>(['PENDING', 'STARTED']);
 
 /** a record's priority (its field is '' for the default) */
 export const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);

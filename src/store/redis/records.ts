@@ -10,7 +10,7 @@ import { RedisKeys } from '../keys';
 import { scripts } from '../scripts';
 import type { BotsDown, FailTarget, FinishedCounts, JobEvent, ListQuery, ListResult, NodeInfo, QueueInfo } from '../types';
 import { sleep } from '../../util/time';
-import { QUEUE_HELD, QUEUE_SCAN, QUEUE_SCAN_PAGE, decodeEvents, EVENTS_POLL_MS, scored, newestFirst, merged, retryDelayOf, OK, CONFLICT, BOT_BUSY, CANCELLED, type Found } from './shared';
+import { COUNTED_NOT_INDEXED, QUEUE_SCAN, QUEUE_SCAN_PAGE, decodeEvents, EVENTS_POLL_MS, scored, newestFirst, merged, retryDelayOf, OK, CONFLICT, BOT_BUSY, CANCELLED, type Found } from './shared';
 import { RedisJobs } from './jobs';
 import { RedisShards } from './shards';
 
@@ -42,7 +42,7 @@ export class RedisRecords extends RedisJobs {
   async listJobs(q: ListQuery): Promise<ListResult> {
     const offset = q.offset ?? 0;
     const limit = q.limit ?? 50;
-    if (q.state && QUEUE_HELD.has(q.state)) return this.listQueueHeld(q.state, offset, limit);
+    if (q.state && COUNTED_NOT_INDEXED.has(q.state)) return this.listQueueHeld(q.state, offset, limit);
     const state = q.state;
     return this.listIndex((k) => (state ? k.state(state) : k.jobs), offset, limit);
   }
@@ -101,7 +101,7 @@ export class RedisRecords extends RedisJobs {
 
   /** how many queued top-level jobs of a shard are PENDING and STARTED (lib.lua counts them: the index leaves them to the queues) */
   protected async queueHeldCounts(k: RedisKeys): Promise<Partial<Record<JobState, number>>> {
-    const states = [...QUEUE_HELD];
+    const states = [...COUNTED_NOT_INDEXED];
     const values = await this.cmd<(string | null)[]>(['HMGET', k.counts, ...states]);
     return Object.fromEntries(states.map((s, i) => [s, Number(values[i] ?? 0)]));
   }
@@ -235,7 +235,7 @@ export class RedisRecords extends RedisJobs {
     return (await this.cmd<string | null>(['SET', this.groups.locks.lock(name), holder, 'NX', 'PX', ttlMs])) === 'OK';
   }
 
-  // ---- seed 004: batches, leadership, bots, the datalake ----
+  // ---- the bot batch, leadership, bots, the datalake ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.keys, true));

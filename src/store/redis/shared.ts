@@ -37,8 +37,7 @@ export interface RedisStoreOptions extends StoreOptions {
   /**
    * connections of its own for the abacus's optimistic transactions (WATCH), opened on demand.
    * One by default: adds on the same node then queue for it instead of racing (and conflicting
-   * with) each other, so conflicts come only from other nodes; measured on 3 nodes x 64 clients,
-   * 1 gave half the conflicts of 2 and no exhausted retries, at the same throughput.
+   * with) each other, so conflicts come only from other nodes (README "Abacus" has the numbers).
    */
   watchConnections: number;
   /**
@@ -94,8 +93,8 @@ export const LAYOUT_EVERY_MS = 2000;
 /** claimJobs.lua's answer: the claim's time, when the next delayed job is due (or ''), the claim values */
 export type ClaimReply = [string, string, ...(string | null)[][]];
 
-/** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's QUEUE_HELD) */
-export const QUEUE_HELD: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
+/** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's COUNTED_NOT_INDEXED) */
+export const COUNTED_NOT_INDEXED: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
 /** how deep listQueueHeld looks into a wait list, and how much at a time */
 export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
