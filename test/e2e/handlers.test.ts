@@ -47,6 +47,17 @@ export default {
       return 'too late';
     },
   },
+  cpuwait: {
+    params: { type: 'object', required: ['marker'], properties: { marker: { type: 'string' } } },
+    cpu: true,
+    attempts: 1,
+    async run(params, ctx) {
+      ctx.progress({ completed: 1, total: 4 });
+      await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+      fs.writeFileSync(params.marker, 'aborted: ' + ctx.signal.reason.name + ': ' + ctx.signal.reason.message + (isMainThread ? ' (main thread)' : ' (pool thread)'));
+      return 'too late';
+    },
+  },
   hang: { params: { type: 'object' }, attempts: 2, backoff_ms: 10, timeout_ms: 300, run() { return new Promise(() => {}); } },
   refuse: { params: { type: 'object' }, attempts: 5, run() { throw Object.assign(new Error('no such account'), { permanent: true }); } },
 };
@@ -94,7 +105,7 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(missing.body.error.message).toBe("params.text: must have required property 'text'");
     const unknown = await http<Err>('POST', `${api}/jobs`, { type: 'nope', params: {} });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toBe("type must be one of task, primes, sim, wordcount, spin, waiting, hang, refuse, got 'nope'");
+    expect(unknown.body.error.message).toBe("type must be one of task, primes, sim, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'");
     const doc = (await http<{ components: { schemas: Record<string, unknown> } }>('GET', `${api}/openapi.json`)).body;
     expect(doc.components.schemas['wordcount.params']).toEqual({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } });
   });
@@ -104,7 +115,7 @@ describe('api and worker on Redis with an ESM module', () => {
     const bad = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'wordcount', params: { text: 1 }, every_ms: 60_000 }, auth);
     expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
     const unknown = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'nope', every_ms: 60_000 }, auth);
-    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, hang, refuse, got 'nope'"]);
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]);
     const ok = await http('POST', `${api}/schedules`, { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 }, auth);
     expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default' } });
     expect((await http('DELETE', `${api}/schedules/wc`, undefined, auth)).status).toBe(204);
@@ -131,6 +142,23 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(await final(id)).toMatchObject({ state: 'CANCELLED' });
     const seen = await waitUntil(async () => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 10_000, 'the handler to see the abort');
     expect(seen).toBe('aborted: JobCancelledError');
+  });
+
+  test("a cpu type's ctx.signal aborts on its pool thread: a cancel, then a timeout, each reaches the handler", async () => {
+    const cancelled = path.join(tmp, 'cpu-cancelled.txt');
+    const id = await submit('cpuwait', { marker: cancelled });
+    await waitUntil(async () => (await job(id)).progress?.total === 4, 20_000, 'the cpu handler to start');
+    expect((await http('POST', `${api}/jobs/${id}/cancel`)).status).toBe(200);
+    expect(await final(id)).toMatchObject({ state: 'CANCELLED', attempts: 1 });
+    const seen = await waitUntil(async () => fs.existsSync(cancelled) && fs.readFileSync(cancelled, 'utf8'), 10_000, 'the cpu handler to see the cancel');
+    expect(seen).toBe(`aborted: JobCancelledError: job ${id} was cancelled: its result is refused (pool thread)`);
+
+    const timedOut = path.join(tmp, 'cpu-timeout.txt');
+    const r = await http<{ job_id: string }>('POST', `${api}/jobs`, { type: 'cpuwait', params: { marker: timedOut }, timeout_ms: 500 });
+    expect(r.status).toBe(202);
+    expect(await final(r.body.job_id)).toMatchObject({ state: 'DEAD', attempts: 1, error: 'timed out after 500 ms' });
+    const said = await waitUntil(async () => fs.existsSync(timedOut) && fs.readFileSync(timedOut, 'utf8'), 10_000, 'the cpu handler to see the timeout');
+    expect(said).toBe('aborted: TimeoutError: timed out after 500 ms (pool thread)');
   });
 
   test('a handler that never finishes times out on each of its attempts', async () => {
