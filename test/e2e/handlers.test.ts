@@ -82,12 +82,13 @@ describe('api and worker on Redis with an ESM module', () => {
     return ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'].includes(j.state) ? j : null;
   }, 30_000, `job ${id} to end`);
 
+  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers') };
   beforeAll(async () => {
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers'), WIZARD_HANDLERS: ESM, ADMIN_TOKEN: ADMIN };
-    const a = spawnWizard(['api', '--port', String(port)], env, 'api-handlers');
-    const w = spawnWizard(['worker', '--threads', '1', '--concurrency', '4'], env, 'worker-handlers');
+    const withModule = { ...env, WIZARD_HANDLERS: ESM, ADMIN_TOKEN: ADMIN };
+    const a = spawnWizard(['api', '--port', String(port)], withModule, 'api-handlers');
+    const w = spawnWizard(['worker', '--threads', '1', '--concurrency', '4'], withModule, 'worker-handlers');
     await Promise.all([a.waitForOutput(/api listening/), w.waitForOutput(/worker started/)]);
   }, 60_000);
 
@@ -117,8 +118,24 @@ describe('api and worker on Redis with an ESM module', () => {
     const unknown = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'nope', every_ms: 60_000 }, auth);
     expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]);
     const ok = await http('POST', `${api}/schedules`, { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 }, auth);
-    expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default' } });
+    expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default', attempts: 3, timeout_ms: 600_000 } });
     expect((await http('DELETE', `${api}/schedules/wc`, undefined, auth)).status).toBe(204);
+  });
+
+  test("a scheduler without the module makes a schedule's jobs with the attempts and timeout its type had when it was saved", async () => {
+    const auth = { Authorization: `Bearer ${ADMIN}` };
+    const saved = await http('POST', `${api}/schedules`, { name: 'hang-every', type: 'hang', every_ms: 1000 }, auth);
+    expect(saved).toMatchObject({ status: 201, body: { attempts: 2, timeout_ms: 300 } });
+    const s = spawnWizard(['scheduler', '--node-id', 'handlers-sched'], env, 'scheduler-handlers'); // no WIZARD_HANDLERS
+    await s.waitForOutput(/schedule occurrence made/);
+    expect((await http('DELETE', `${api}/schedules/hang-every`, undefined, auth)).status).toBe(204);
+    await s.kill('SIGTERM');
+    const list = (await http<{ jobs: (JobView & { type: string; schedule: string | null; max_attempts: number; timeout_ms: number | null })[] }>('GET', `${api}/jobs?limit=500`)).body.jobs;
+    const made = list.filter((j) => j.schedule === 'hang-every');
+    expect(made.length).toBeGreaterThanOrEqual(1);
+    for (const j of made) expect([j.type, j.max_attempts, j.timeout_ms]).toEqual(['hang', 2, 300]);
+    // the worker (with the module) runs them by that policy: a timeout on each of the 2 attempts
+    expect(await final(made[0].job_id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
   });
 
   test('a cpu type runs on a pool thread, not the main one', async () => {
