@@ -138,6 +138,22 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(await final(made[0].job_id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
   });
 
+  test("POST /jobs/populate makes a batch of a module's type: its params checked by its schema, its jobs run by the workers", async () => {
+    const admin = { Authorization: `Bearer ${ADMIN}` };
+    type Err = { error: { message: string; details: { field: string }[] } };
+    const bad = await http<Err>('POST', `${api}/jobs/populate`, { count: 2, type: 'wordcount', params: { text: 5 } }, admin);
+    expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
+    const unknown = await http<Err>('POST', `${api}/jobs/populate`, { count: 2, type: 'primes' }, admin);
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'primes'"]);
+    const made = await http<{ created: number; type: string; queue: string; job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 2, type: 'hang' }, admin);
+    expect(made).toMatchObject({ status: 201, body: { created: 2, type: 'hang', queue: 'default' } });
+    const wc = await http<{ created: number; type: string; queue: string; job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 2, type: 'wordcount', params: { text: 'a b c d' } }, admin);
+    expect(wc).toMatchObject({ status: 201, body: { created: 2, type: 'wordcount', queue: 'default' } });
+    for (const id of wc.body.job_ids) expect(await final(id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { words: 4, attempt: 1, job: id } });
+    // the type's policy: 2 attempts, each timed out
+    for (const id of made.body.job_ids) expect(await final(id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
+  });
+
   test('a cpu type runs on a pool thread, not the main one', async () => {
     const id = await submit('spin', { n: 1000 });
     const done = await final(id);
@@ -224,4 +240,11 @@ describe('a bad module or definition stops the role: exit 2, one line naming the
       expect(lines[0]).toMatch(line);
     }
   });
+});
+
+test("--job-type takes a module's type: its --job-params checked by its schema, an unknown type listing the module's", () => {
+  const bad = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'wordcount', '--job-params', '{"text":1}'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  expect([bad.code, bad.stderr.trim().split('\n')]).toEqual([2, ['error: --job-params.text: must be string']]);
+  const unknown = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'nope'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  expect([unknown.code, unknown.stderr.trim().split('\n')]).toEqual([2, ["error: --job-type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]]);
 });
