@@ -22,7 +22,8 @@ function parseQueue(flag: string) {
 /** what a batch is: its size, its jobs' type and params, and the queue it goes to */
 export const batchOptions = (): Option[] => [
   new Option('--batch-size <n>', 'jobs per batch').env('BATCH_SIZE').default(BATCH_DEFAULTS.size).argParser(parseIntIn('--batch-size', 1, 10_000)),
-  new Option('--job-type <type>', 'type of the batch jobs').env('WIZARD_JOB_TYPE').default(BATCH_DEFAULTS.type).choices(BATCH_TYPES),
+  // checked by batchFromFlags once --handlers is loaded: a module's type is a batch type too
+  new Option('--job-type <type>', `type of the batch jobs: ${BATCH_TYPES.join(', ')} or a --handlers module's type`).env('WIZARD_JOB_TYPE').default(BATCH_DEFAULTS.type),
   new Option('--job-params <json>', 'params of the batch jobs, a JSON object (for sim: over the two below)').env('WIZARD_JOB_PARAMS').argParser(parseJsonObject('--job-params')),
   new Option('--processing-duration-ms <ms>', 'how long a sim job takes').env('PROCESSING_DURATION_MS').default(BATCH_DEFAULTS.processingDurationMs).argParser(parseIntIn('--processing-duration-ms', 0, DAY_MS)),
   new Option('--failure-rate <r>', 'share of sim jobs that fail, 0 to 1').env('FAILURE_RATE').default(BATCH_DEFAULTS.failureRate).argParser(parseRate('--failure-rate')),

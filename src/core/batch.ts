@@ -20,6 +20,12 @@ export interface BatchSpec {
   type: string;
   params: Record<string, unknown>;
   queue: string;
+  /**
+   * a module's type: its attempts and an attempt's timeout (ms) as the type says where the spec
+   * is made, set in each job so that a role without the module (a scheduler) makes the same jobs
+   */
+  maxAttempts?: number;
+  timeoutMs?: number;
 }
 
 export interface BatchSettings {
@@ -34,11 +40,14 @@ export interface BatchSettings {
 
 /** a checked batch spec; the errors name `fields.type` / `fields.params` */
 export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params: 'job_params' }): BatchSpec {
-  const user = specFor(s.type)?.user;
-  // a module's type: its params checked by its schema, its jobs on its queue (else the workers')
-  if (user) return { size: s.size, type: s.type, params: checkUserParams(s.type, s.params ?? {}, fields.params), queue: user.queue ?? DEFAULT_QUEUE };
+  const spec = specFor(s.type);
+  // a module's type: its params checked by its schema, its jobs on its queue (else the workers'), its attempts and timeout
+  if (spec?.user) {
+    const params = checkUserParams(s.type, s.params ?? {}, fields.params);
+    return { size: s.size, type: s.type, params, queue: spec.user.queue ?? DEFAULT_QUEUE, maxAttempts: spec.policy.maxAttempts, timeoutMs: spec.timeoutMs(params) };
+  }
   if (!(BATCH_TYPES as readonly string[]).includes(s.type)) {
-    throw new ValidationError(`${fields.type} must be one of ${BATCH_TYPES.join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
+    throw new ValidationError(`${fields.type} must be one of ${scheduleTypes().join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
   }
   const type = s.type as BatchType;
   const given = s.params ?? {};
@@ -52,7 +61,7 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   }
 }
 
-/** the types a schedule may make: the batch types and a --handlers module's */
+/** the types a batch or a schedule may make: the batch types and a --handlers module's */
 export function scheduleTypes(): string[] {
   return [...BATCH_TYPES, ...userTypes().map(([name]) => name)];
 }
@@ -70,7 +79,8 @@ export function requestedSpec(defaults: BatchSettings, body: { count?: number; t
 
 /** the batch's jobs; `batch` names it in every job's params (a slot time or "manual-…") */
 export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): NewJob[] {
-  return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy }));
+  const policy = { ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}), ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) };
+  return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy, ...policy }));
 }
 
 /** the bot batch's defaults: 5 jobs of 5 minutes every 10 minutes, 15% failing, bots down after 2 min */

@@ -71,7 +71,7 @@ export interface SimParams {
   failure_rate: number;
 }
 
-/** seed 004's simulated work: takes duration_ms, fails at failure_rate */
+/** the bot batch's simulated work (sim): takes duration_ms, fails at failure_rate */
 export async function simulateWork(params: SimParams, ctx: HandlerContext = {}): Promise<{ ok: true; duration_ms: number }> {
   const started = performance.now(); // a duration this process measures: its monotonic clock
   await sleep(params.duration_ms, ctx.signal);

@@ -165,7 +165,7 @@ export function jobView(job: Job) {
 }
 export type JobView = ReturnType<typeof jobView>;
 
-/** seed 000/001: GET /tasks/:id/status */
+/** a math task's status: GET /tasks/:id/status */
 export function taskStatusView(job: Job) {
   return {
     task_id: job.id,
@@ -178,13 +178,13 @@ export function taskStatusView(job: Job) {
   };
 }
 
-/** seed 002: GET /api/jobs/:id */
 /** a prime count's result, as the script that records its last chunk writes it */
 export interface PrimeCountResult {
   prime_count: number;
   duration_sec: number;
 }
 
+/** a prime count's view: GET /api/jobs/:id */
 export function primeJobView(job: Job) {
   return {
     job_id: job.id,

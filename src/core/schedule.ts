@@ -33,6 +33,14 @@ export interface Schedule {
   /** the bot batch: made from the scheduler's settings, not deleted through the API */
   builtin: boolean;
   createdAt: number;
+  /**
+   * a module's type: its attempts and an attempt's timeout (ms) when the schedule was saved (by
+   * the API, which has the module), given to each job: a scheduler without the module makes the
+   * same jobs. Absent (a batch type, or a schedule saved before they were kept): the scheduler's
+   * registry decides
+   */
+  maxAttempts?: number;
+  timeoutMs?: number;
 }
 
 const NAME = /^[\w.:-]{1,64}$/;
@@ -79,7 +87,11 @@ export function checkTiming(t: { every_ms?: number; cron?: string; tz?: string }
 }
 
 export function makeSchedule(name: string, spec: BatchSpec, timing: { every_ms?: number; cron?: string; tz?: string }, createdAt: number, builtin = false): Schedule {
-  return { name, type: spec.type, params: spec.params, everyMs: timing.every_ms ?? null, cron: timing.cron ?? null, tz: timing.cron ? timing.tz ?? null : null, size: spec.size, queue: spec.queue, builtin, createdAt };
+  return {
+    name, type: spec.type, params: spec.params, everyMs: timing.every_ms ?? null, cron: timing.cron ?? null, tz: timing.cron ? timing.tz ?? null : null, size: spec.size, queue: spec.queue, builtin, createdAt,
+    ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
+    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+  };
 }
 
 /** how far back a leader makes slots it has not made: a failover's gap and a slow tick */
@@ -127,6 +139,7 @@ export function nextSlot(s: Schedule, now: number): number | null {
 export function scheduleView(s: Schedule, now: number) {
   return {
     name: s.name, type: s.type, params: s.params, every_ms: s.everyMs, cron: s.cron, tz: s.tz, size: s.size, queue: s.queue, builtin: s.builtin,
+    attempts: s.maxAttempts ?? null, timeout_ms: s.timeoutMs ?? null,
     created_at: iso(s.createdAt), next_at: iso(nextSlot(s, now)),
   };
 }

@@ -3,7 +3,9 @@
  * --handlers module's `cpu: true` type) and returns plain data; a user handler's error comes back
  * as data too (message, permanent), since error classes and fields do not survive the structured
  * clone. A user handler's progress and log lines go to the main thread over the task's port.
- * Cancellation reaches the thread as it reaches a prime chunk: the task's abort ends the thread.
+ * A stop reaches a user handler as a message on that port (its ctx.signal aborts with an Error of
+ * the reason's name and message); the main thread ends the thread if the handler has not returned
+ * within a grace (user-run.ts). A prime chunk's stop ends its thread at once, as the task's abort.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { exportedTable, importFile } from '../core/module-load';
@@ -26,6 +28,17 @@ export interface ThreadMessage {
   log?: { level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> };
 }
 
+/** why a user task was stopped: an Error's name (JobCancelledError, TimeoutError, LeaseLostError, Error) and message */
+export interface AbortReason {
+  name: string;
+  message: string;
+}
+
+/** what the main thread sends over a user task's port */
+export interface MainMessage {
+  abort?: AbortReason;
+}
+
 /** the value and how long it ran on this thread (ms, monotonic): not the wait for the thread; or a user handler's error */
 export interface PoolResult {
   value: unknown;
@@ -42,6 +55,9 @@ async function runUser({ file, type, params, jobId, attempt, port }: UserTask['u
   if (!modules.has(file)) modules.set(file, importFile(file).then(exportedTable));
   const table = (await modules.get(file)) as Record<string, { run: UserRun }>;
   const controller = new AbortController();
+  port.on('message', (m: MainMessage) => {
+    if (m.abort && !controller.signal.aborted) controller.abort(Object.assign(new Error(m.abort.message), { name: m.abort.name }));
+  });
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => port.postMessage({ log: { level, msg, fields } } satisfies ThreadMessage);
   const ctx = {
     signal: controller.signal,

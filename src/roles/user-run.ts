@@ -3,7 +3,10 @@
  * log), its progress written through the store at most every PROGRESS_EVERY_MS per job (the last
  * value of a window is written when the window ends; none after the handler is done: completion
  * is final), and a `cpu: true` type sent to the Piscina pool with a MessagePort for its progress
- * and logs. Only user types take this path: the built-ins keep theirs, as cheap as before.
+ * and logs. A stop (cancel, timeout, lost lease, shutdown) goes to the thread over that port, so
+ * the handler's ctx.signal aborts there with the reason; the thread is ended only when the handler
+ * has not returned ABORT_GRACE_MS later. Only user types take this path: the built-ins keep
+ * theirs, as cheap as before (a prime chunk, which never looks at a signal, ends with its thread).
  */
 import { MessageChannel } from 'node:worker_threads';
 import type Piscina from 'piscina';
@@ -13,7 +16,10 @@ import type { Job, Progress } from '../core/job';
 import { normalizeProgress } from '../core/progress';
 import type { Store } from '../store/types';
 import type { Logger } from '../util/log';
-import type { PoolResult, ThreadMessage, UserTask } from './pool-thread';
+import type { AbortReason, MainMessage, PoolResult, ThreadMessage, UserTask } from './pool-thread';
+
+/** how long a CPU type's handler has, once its signal is aborted, to return or throw before its thread is ended (ms) */
+export const ABORT_GRACE_MS = 1000;
 
 /** at most one progress write per job this often (ms) */
 export const PROGRESS_EVERY_MS = 250;
@@ -75,6 +81,12 @@ function failure(message: string, permanent: boolean): Error {
   return Object.assign(new Error(message), permanent ? { permanent: true } : {});
 }
 
+/** an abort's reason as plain data (an Error's class does not survive the structured clone) */
+function abortReason(reason: unknown): AbortReason {
+  if (reason instanceof Error) return { name: reason.name, message: reason.message };
+  return { name: 'AbortError', message: String(reason) };
+}
+
 /** run a user type's handler: its value (null for undefined) and, in the pool, its time on the thread */
 export async function runUserType(r: UserRun): Promise<{ value: unknown; runMs: number | null }> {
   const { job } = r;
@@ -106,11 +118,23 @@ async function runInPool(r: UserRun, progress: ProgressWriter, log: Logger): Pro
     else if (m.log) log[m.log.level](m.log.msg, m.log.fields);
   });
   const task: UserTask = { user: { file: r.type.file, type: r.job.type, params: r.job.params, jobId: r.job.id, attempt: r.job.attempts, port: port2 } };
+  // the job's stop reaches the handler's signal first; the thread is ended after the grace
+  const signal = r.signal();
+  const end = new AbortController();
+  let grace: NodeJS.Timeout | null = null;
+  const onStop = () => {
+    port1.postMessage({ abort: abortReason(signal.reason) } satisfies MainMessage);
+    grace = setTimeout(() => end.abort(signal.reason), ABORT_GRACE_MS);
+  };
+  if (signal.aborted) end.abort(signal.reason);
+  else signal.addEventListener('abort', onStop, { once: true });
   try {
-    const out = (await r.pool().run(task, { signal: r.signal(), transferList: [port2] as never })) as PoolResult;
+    const out = (await r.pool().run(task, { signal: end.signal, transferList: [port2] as never })) as PoolResult;
     if (out.error !== undefined) throw failure(out.error, out.permanent === true);
     return { value: out.value ?? null, runMs: out.runMs };
   } finally {
+    signal.removeEventListener('abort', onStop);
+    if (grace) clearTimeout(grace);
     port1.close();
   }
 }

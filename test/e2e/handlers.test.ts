@@ -47,6 +47,17 @@ export default {
       return 'too late';
     },
   },
+  cpuwait: {
+    params: { type: 'object', required: ['marker'], properties: { marker: { type: 'string' } } },
+    cpu: true,
+    attempts: 1,
+    async run(params, ctx) {
+      ctx.progress({ completed: 1, total: 4 });
+      await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+      fs.writeFileSync(params.marker, 'aborted: ' + ctx.signal.reason.name + ': ' + ctx.signal.reason.message + (isMainThread ? ' (main thread)' : ' (pool thread)'));
+      return 'too late';
+    },
+  },
   hang: { params: { type: 'object' }, attempts: 2, backoff_ms: 10, timeout_ms: 300, run() { return new Promise(() => {}); } },
   refuse: { params: { type: 'object' }, attempts: 5, run() { throw Object.assign(new Error('no such account'), { permanent: true }); } },
 };
@@ -71,12 +82,13 @@ describe('api and worker on Redis with an ESM module', () => {
     return ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'].includes(j.state) ? j : null;
   }, 30_000, `job ${id} to end`);
 
+  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers') };
   beforeAll(async () => {
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers'), WIZARD_HANDLERS: ESM, ADMIN_TOKEN: ADMIN };
-    const a = spawnWizard(['api', '--port', String(port)], env, 'api-handlers');
-    const w = spawnWizard(['worker', '--threads', '1', '--concurrency', '4'], env, 'worker-handlers');
+    const withModule = { ...env, WIZARD_HANDLERS: ESM, ADMIN_TOKEN: ADMIN };
+    const a = spawnWizard(['api', '--port', String(port)], withModule, 'api-handlers');
+    const w = spawnWizard(['worker', '--threads', '1', '--concurrency', '4'], withModule, 'worker-handlers');
     await Promise.all([a.waitForOutput(/api listening/), w.waitForOutput(/worker started/)]);
   }, 60_000);
 
@@ -94,7 +106,7 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(missing.body.error.message).toBe("params.text: must have required property 'text'");
     const unknown = await http<Err>('POST', `${api}/jobs`, { type: 'nope', params: {} });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toBe("type must be one of task, primes, sim, wordcount, spin, waiting, hang, refuse, got 'nope'");
+    expect(unknown.body.error.message).toBe("type must be one of task, primes, sim, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'");
     const doc = (await http<{ components: { schemas: Record<string, unknown> } }>('GET', `${api}/openapi.json`)).body;
     expect(doc.components.schemas['wordcount.params']).toEqual({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } });
   });
@@ -104,10 +116,42 @@ describe('api and worker on Redis with an ESM module', () => {
     const bad = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'wordcount', params: { text: 1 }, every_ms: 60_000 }, auth);
     expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
     const unknown = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'nope', every_ms: 60_000 }, auth);
-    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, hang, refuse, got 'nope'"]);
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]);
     const ok = await http('POST', `${api}/schedules`, { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 }, auth);
-    expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default' } });
+    expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default', attempts: 3, timeout_ms: 600_000 } });
     expect((await http('DELETE', `${api}/schedules/wc`, undefined, auth)).status).toBe(204);
+  });
+
+  test("a scheduler without the module makes a schedule's jobs with the attempts and timeout its type had when it was saved", async () => {
+    const auth = { Authorization: `Bearer ${ADMIN}` };
+    const saved = await http('POST', `${api}/schedules`, { name: 'hang-every', type: 'hang', every_ms: 1000 }, auth);
+    expect(saved).toMatchObject({ status: 201, body: { attempts: 2, timeout_ms: 300 } });
+    const s = spawnWizard(['scheduler', '--node-id', 'handlers-sched'], env, 'scheduler-handlers'); // no WIZARD_HANDLERS
+    await s.waitForOutput(/schedule occurrence made/);
+    expect((await http('DELETE', `${api}/schedules/hang-every`, undefined, auth)).status).toBe(204);
+    await s.kill('SIGTERM');
+    const list = (await http<{ jobs: (JobView & { type: string; schedule: string | null; max_attempts: number; timeout_ms: number | null })[] }>('GET', `${api}/jobs?limit=500`)).body.jobs;
+    const made = list.filter((j) => j.schedule === 'hang-every');
+    expect(made.length).toBeGreaterThanOrEqual(1);
+    for (const j of made) expect([j.type, j.max_attempts, j.timeout_ms]).toEqual(['hang', 2, 300]);
+    // the worker (with the module) runs them by that policy: a timeout on each of the 2 attempts
+    expect(await final(made[0].job_id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
+  });
+
+  test("POST /jobs/populate makes a batch of a module's type: its params checked by its schema, its jobs run by the workers", async () => {
+    const admin = { Authorization: `Bearer ${ADMIN}` };
+    type Err = { error: { message: string; details: { field: string }[] } };
+    const bad = await http<Err>('POST', `${api}/jobs/populate`, { count: 2, type: 'wordcount', params: { text: 5 } }, admin);
+    expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
+    const unknown = await http<Err>('POST', `${api}/jobs/populate`, { count: 2, type: 'primes' }, admin);
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'primes'"]);
+    const made = await http<{ created: number; type: string; queue: string; job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 2, type: 'hang' }, admin);
+    expect(made).toMatchObject({ status: 201, body: { created: 2, type: 'hang', queue: 'default' } });
+    const wc = await http<{ created: number; type: string; queue: string; job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 2, type: 'wordcount', params: { text: 'a b c d' } }, admin);
+    expect(wc).toMatchObject({ status: 201, body: { created: 2, type: 'wordcount', queue: 'default' } });
+    for (const id of wc.body.job_ids) expect(await final(id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { words: 4, attempt: 1, job: id } });
+    // the type's policy: 2 attempts, each timed out
+    for (const id of made.body.job_ids) expect(await final(id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
   });
 
   test('a cpu type runs on a pool thread, not the main one', async () => {
@@ -131,6 +175,23 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(await final(id)).toMatchObject({ state: 'CANCELLED' });
     const seen = await waitUntil(async () => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 10_000, 'the handler to see the abort');
     expect(seen).toBe('aborted: JobCancelledError');
+  });
+
+  test("a cpu type's ctx.signal aborts on its pool thread: a cancel, then a timeout, each reaches the handler", async () => {
+    const cancelled = path.join(tmp, 'cpu-cancelled.txt');
+    const id = await submit('cpuwait', { marker: cancelled });
+    await waitUntil(async () => (await job(id)).progress?.total === 4, 20_000, 'the cpu handler to start');
+    expect((await http('POST', `${api}/jobs/${id}/cancel`)).status).toBe(200);
+    expect(await final(id)).toMatchObject({ state: 'CANCELLED', attempts: 1 });
+    const seen = await waitUntil(async () => fs.existsSync(cancelled) && fs.readFileSync(cancelled, 'utf8'), 10_000, 'the cpu handler to see the cancel');
+    expect(seen).toBe(`aborted: JobCancelledError: job ${id} was cancelled: its result is refused (pool thread)`);
+
+    const timedOut = path.join(tmp, 'cpu-timeout.txt');
+    const r = await http<{ job_id: string }>('POST', `${api}/jobs`, { type: 'cpuwait', params: { marker: timedOut }, timeout_ms: 500 });
+    expect(r.status).toBe(202);
+    expect(await final(r.body.job_id)).toMatchObject({ state: 'DEAD', attempts: 1, error: 'timed out after 500 ms' });
+    const said = await waitUntil(async () => fs.existsSync(timedOut) && fs.readFileSync(timedOut, 'utf8'), 10_000, 'the cpu handler to see the timeout');
+    expect(said).toBe('aborted: TimeoutError: timed out after 500 ms (pool thread)');
   });
 
   test('a handler that never finishes times out on each of its attempts', async () => {
@@ -179,4 +240,11 @@ describe('a bad module or definition stops the role: exit 2, one line naming the
       expect(lines[0]).toMatch(line);
     }
   });
+});
+
+test("--job-type takes a module's type: its --job-params checked by its schema, an unknown type listing the module's", () => {
+  const bad = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'wordcount', '--job-params', '{"text":1}'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  expect([bad.code, bad.stderr.trim().split('\n')]).toEqual([2, ['error: --job-params.text: must be string']]);
+  const unknown = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'nope'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  expect([unknown.code, unknown.stderr.trim().split('\n')]).toEqual([2, ["error: --job-type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]]);
 });

@@ -3,6 +3,7 @@
  * removed; a schedule's occurrence is enqueued once per once-key and its jobs carry the schedule
  * and the slot, in the answer and in the record. Both adapters.
  */
+import { batchJobs } from '../../src/core/batch';
 import type { NewJob } from '../../src/core/job';
 import { Schedule } from '../../src/core/schedule';
 import type { Store } from '../../src/store/types';
@@ -50,5 +51,20 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     const [plain] = await store.enqueue([sim]);
     const read = await store.getJob(plain.id);
     expect(read!.schedule ?? null).toBeNull();
+  });
+
+  test("a module's type: the attempts and timeout a schedule kept reach its jobs where the type is not known (a scheduler without the module)", async () => {
+    const s = schedule('reports', { type: 'report', params: { to: 'ops' }, queue: 'default', maxAttempts: 7, timeoutMs: 45_000 });
+    expect(await store.saveSchedule(s)).toBe(true);
+    const [kept] = await store.listSchedules();
+    expect(kept).toEqual(s);
+    const slot = '2026-03-10T12:00:00.000Z';
+    const made = await store.enqueueScheduled('reports', slot, 'schedule:reports:1', 60_000, batchJobs(kept, slot, 'scheduler-1'));
+    expect(made).toHaveLength(1);
+    expect(await store.getJob(made![0].id)).toMatchObject({ type: 'report', params: { to: 'ops', batch: slot }, maxAttempts: 7, timeoutMs: 45_000, schedule: 'reports', slot });
+    // a schedule without them (a batch type, or one kept before they were): the type's as this process knows it
+    const [plain] = (await store.enqueueScheduled('other', slot, 'schedule:other:1', 60_000, batchJobs(schedule('other'), slot, 'scheduler-1')))!;
+    expect(await store.getJob(plain.id)).toMatchObject({ type: 'sim', maxAttempts: 3 });
+    expect((await store.getJob(plain.id))!.timeoutMs ?? null).toBeNull();
   });
 });

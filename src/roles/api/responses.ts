@@ -77,6 +77,8 @@ const scheduleResponse = z.object({
   size: z.number().int().min(1),
   queue: z.string(),
   builtin: z.boolean(),
+  attempts: z.number().int().min(1).nullable().describe("a module's type: the attempts its jobs get, as the type said when the schedule was saved; null: the type's as the scheduler knows it"),
+  timeout_ms: z.number().int().min(1).nullable().describe("a module's type: an attempt's timeout (ms) its jobs get, as the type said when the schedule was saved; null: the type's as the worker knows it"),
   created_at: time(),
   next_at: time().nullable(),
 });

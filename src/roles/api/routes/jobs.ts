@@ -1,6 +1,6 @@
 /**
- * The generic job record (the one model every seed's view is made from), and seed 004's job
- * endpoints: the listing, batches on demand (admin), and a bot's claim/start/complete/fail.
+ * The generic job record (the one model every feature's view is made from), and the bot batch's
+ * job endpoints: the listing, batches on demand (admin), and a bot's claim/start/complete/fail.
  * A bot names itself with its token; only the bot holding a job may move it (409 otherwise).
  */
 import { createHash, randomUUID } from 'node:crypto';
