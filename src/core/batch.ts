@@ -52,9 +52,12 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   }
 }
 
-/** the types a schedule may make: the batch types and a --handlers module's */
+/** the built-in types a schedule may make: the batch types, and a prime count (one per occurrence) */
+export const SCHEDULE_TYPES = [...BATCH_TYPES, 'primes'] as const;
+
+/** the types a schedule may make: the built-in ones and a --handlers module's */
 export function scheduleTypes(): string[] {
-  return [...BATCH_TYPES, ...userTypes().map(([name]) => name)];
+  return [...SCHEDULE_TYPES, ...userTypes().map(([name]) => name)];
 }
 
 /**
