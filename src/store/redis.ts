@@ -23,6 +23,7 @@ import { CLAIM_FIELDS, ClaimContext, claimView, decodeBot, decodeJob, decodeLake
 import { botErrors, cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from './common';
 import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from './cluster';
 import { MasterLinks } from './cluster-durable';
+import { scheduledRows, ScheduledWork } from './scheduled-work';
 import { keysAt, redisKeys, RedisKeys, shardIdPrefix, shardOfJob, tagBase } from './keys';
 import { Client, Link } from './link';
 import { LostClaims } from './lost-claims';
@@ -1069,14 +1070,14 @@ export class RedisStore implements Store {
     return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.keys, true));
   }
 
-  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: ScheduledWork): Promise<Job[] | null> {
     const made = await this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueScheduled', [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)], this.keys, true));
     return made && made.map((j) => ({ ...j, schedule, slot }));
   }
 
   /** a once-keyed enqueue's answer: null when its key was used */
-  private async insertOnce(jobs: NewJob[], call: (rows: JobRow[]) => Promise<[number, string?]>): Promise<Job[] | null> {
-    const rows = jobs.map((j) => jobRow(j));
+  private async insertOnce(jobs: ScheduledWork, call: (rows: JobRow[]) => Promise<[number, string?]>): Promise<Job[] | null> {
+    const rows = scheduledRows(jobs);
     const [created, now] = await call(rows);
     return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, Number(now)));
   }
