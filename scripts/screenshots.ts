@@ -2,8 +2,9 @@
  * `npm run screenshots`: the dashboard's pictures in docs/, taken in headless Chromium from a
  * `wizard up` (in memory, on a free port) given a little work first, so the pages have
  * something to show: tasks, a prime count, abacus adds and, where this version has them, bots
- * working through a batch; the overview's charts once they have points, the workers page and a
- * prime count's page with its chunk bars. Nothing is left running.
+ * working through a batch, and two schedules (a prime count every 5 s, a nightly task); the
+ * overview's charts once they have points, the workers page, a prime count's page with its chunk
+ * bars and the schedules page with the jobs they made. Nothing is left running.
  */
 import path from 'node:path';
 import { launchBrowser } from '../test/helpers/browser';
@@ -27,6 +28,9 @@ async function main(): Promise<void> {
   for (const n of [17, 25, -5]) await http('POST', `${api}/abacus/number`, { number: n });
   const populate = await fetch(`${api}/jobs/populate`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ count: 6 }) });
   const hasBots = populate.status !== 404;
+  const admin = { authorization: `Bearer ${TOKEN}` };
+  await http('POST', `${api}/schedules`, { name: 'counts', type: 'primes', params: { n: 1_000_000, chunks: 4 }, every_ms: 5000 }, admin);
+  await http('POST', `${api}/schedules`, { name: 'nightly', type: 'task', params: { a: 2, b: 3 }, cron: '0 3 * * *', tz: 'Europe/Paris' }, admin);
 
   const browser = await launchBrowser({ width: 1200, height: 860 });
   try {
@@ -66,6 +70,15 @@ async function main(): Promise<void> {
     await page.goto(`${api}/#/bots`);
     await page.locator('main h2').waitFor();
     await shot('dashboard-bots.png');
+
+    // the schedules with the token given, so the form is on; after a few counts of `counts`
+    await waitUntil(async () => (await http<{ jobs: { schedule: string | null; state: string }[] }>('GET', `${api}/jobs?limit=100`)).body.jobs.filter((j) => j.schedule === 'counts' && j.state === 'SUCCESS').length >= 3, 30_000, 'three scheduled counts', 250);
+    await page.goto(`${api}/#/schedules`);
+    await page.locator('.admin-token summary').click();
+    await page.getByLabel('Token', { exact: true }).fill(TOKEN);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('article[data-schedule="counts"] .schedule-jobs li').first().waitFor();
+    await shot('dashboard-schedules.png', true);
   } finally {
     await browser.close();
     await killAll();

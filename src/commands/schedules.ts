@@ -1,6 +1,6 @@
 /** `wizard schedules [list]|add <name>|rm <name>`: the schedules, over HTTP (add and rm with the admin token). */
 import { Command, Option } from 'commander';
-import { BATCH_TYPES } from '../core/batch';
+import { SCHEDULE_TYPES } from '../core/batch';
 import { checkTiming, ScheduleView } from '../core/schedule';
 import { clientCommand, clientOf } from './client';
 import { wideOption } from './client-options';
@@ -20,7 +20,7 @@ const list = clientCommand('list', "the schedules, the built-in bot batch (seed-
 
 const add = clientCommand('add', 'a schedule: a job of --type made at each occurrence of --every-ms or --cron, each once')
   .argument('<name>', 'its name: 1-64 of letters, digits, _ . : -')
-  .addOption(new Option('--type <type>', `the job type: ${BATCH_TYPES.join(', ')} or a type the API's --handlers module defines (the API checks it)`).makeOptionMandatory())
+  .addOption(new Option('--type <type>', `the job type: ${SCHEDULE_TYPES.join(', ')} or a type the API's --handlers module defines (the API checks it)`).makeOptionMandatory())
   .addOption(new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')))
   .addOption(new Option('--every-ms <ms>', 'an occurrence every this many ms (slots aligned to the epoch)').argParser(parseIntIn('--every-ms', 1000, 31 * 86_400_000)))
   .addOption(new Option('--cron <expr>', "a cron expression: 5 fields, or 6 with seconds first ('*/10 * * * * *')"))

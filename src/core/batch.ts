@@ -47,7 +47,7 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
     return { size: s.size, type: s.type, params, queue: spec.user.queue ?? DEFAULT_QUEUE, maxAttempts: spec.policy.maxAttempts, timeoutMs: spec.timeoutMs(params) };
   }
   if (!(BATCH_TYPES as readonly string[]).includes(s.type)) {
-    throw new ValidationError(`${fields.type} must be one of ${scheduleTypes().join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
+    throw new ValidationError(`${fields.type} must be one of ${batchTypes().join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
   }
   const type = s.type as BatchType;
   const given = s.params ?? {};
@@ -61,9 +61,17 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   }
 }
 
-/** the types a batch or a schedule may make: the batch types and a --handlers module's */
-export function scheduleTypes(): string[] {
+/** the types a batch may make: the batch types and a --handlers module's */
+export function batchTypes(): string[] {
   return [...BATCH_TYPES, ...userTypes().map(([name]) => name)];
+}
+
+/** the built-in types a schedule may make: the batch types, and a prime count (one per occurrence) */
+export const SCHEDULE_TYPES = [...BATCH_TYPES, 'primes'] as const;
+
+/** the types a schedule may make: the built-in ones and a --handlers module's */
+export function scheduleTypes(): string[] {
+  return [...SCHEDULE_TYPES, ...userTypes().map(([name]) => name)];
 }
 
 /**

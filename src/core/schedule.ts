@@ -11,9 +11,10 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { BatchSpec, BATCH_TYPES, scheduleTypes } from './batch';
+import { BatchSpec, batchJobs, SCHEDULE_TYPES, scheduleTypes } from './batch';
+import { primeCountFlow, PrimeCountFlow } from './chunks';
 import { ValidationError } from './errors';
-import { iso } from './job';
+import { DEFAULT_QUEUE, iso, NewJob } from './job';
 import { boundedInt, boundedString, jsonBody } from './schemas';
 
 export const SEED_BATCH = 'seed-batch';
@@ -49,7 +50,7 @@ export const scheduleName = z.string({ error: nameError }).regex(NAME, { error: 
 
 export const scheduleBody = jsonBody({
   name: scheduleName,
-  type: z.string({ error: `type must be one of ${BATCH_TYPES.join(', ')} or a type a --handlers module defines` }).refine((t) => scheduleTypes().includes(t), {
+  type: z.string({ error: `type must be one of ${SCHEDULE_TYPES.join(', ')} or a type a --handlers module defines` }).refine((t) => scheduleTypes().includes(t), {
     error: (iss) => `type must be one of ${scheduleTypes().join(', ')}, got '${String(iss.input)}'`,
   }),
   params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
@@ -92,6 +93,18 @@ export function makeSchedule(name: string, spec: BatchSpec, timing: { every_ms?:
     ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
     ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
   };
+}
+
+/** a schedule of prime counts: one count of [1, n] in `chunks` per occurrence, its chunks on the workers' queue */
+export function primesSpec(params: Record<string, unknown>): BatchSpec {
+  return { size: 1, type: 'primes', params, queue: DEFAULT_QUEUE };
+}
+
+/** what one occurrence (its slot, ISO 8601) makes: a prime count's flow, else the batch's jobs (each naming the slot as `batch`) */
+export function occurrenceWork(s: Schedule, slot: string, initiatedBy: string): NewJob[] | PrimeCountFlow {
+  if (s.type !== 'primes') return batchJobs(s, slot, initiatedBy);
+  const { n, chunks } = s.params as { n: number; chunks: number };
+  return primeCountFlow(n, chunks, { initiatedBy }, { queue: s.queue });
 }
 
 /** how far back a leader makes slots it has not made: a failover's gap and a slow tick */

@@ -8,15 +8,16 @@
  *   two leaders for a moment (a paused process whose lease lapsed) cannot double a batch.
  * - That batch is the built-in schedule `seed-batch` (core/schedule.ts); the schedules kept in the
  *   store (POST /schedules) are made the same way, each slot once, with a once-key per
- *   (schedule, slot); their jobs carry the schedule's name and the slot.
+ *   (schedule, slot); their jobs carry the schedule's name and the slot. A schedule of type
+ *   primes makes one prime count (a parent and its chunks) per slot, under the same once-key.
  * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
  * - The store going away (or out of memory) is logged once ("lost the store") and its return once;
  *   ticks fail fast meanwhile and the leader resumes by itself.
  * - close() steps down (releases the lease) so a standby leads at once; close(true) just stops.
  */
-import { BatchSpec, batchJobs } from '../core/batch';
-import { catchUpMs, dueSlots, makeSchedule, Schedule, SEED_BATCH, slotKey, slotKeyTtl } from '../core/schedule';
+import type { BatchSpec } from '../core/batch';
+import { catchUpMs, dueSlots, makeSchedule, occurrenceWork, Schedule, SEED_BATCH, slotKey, slotKeyTtl } from '../core/schedule';
 import { errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
@@ -76,7 +77,7 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   /** one occurrence of a schedule, made once across the cluster (the once-key in the enqueue's step) */
   const occur = async (s: Schedule, slot: number) => {
     const at = new Date(slot).toISOString();
-    const jobs = await store.enqueueScheduled(s.name, at, slotKey(s, slot), slotKeyTtl(s, windowMs, o.leaderLeaseMs), batchJobs(s, at, o.nodeId));
+    const jobs = await store.enqueueScheduled(s.name, at, slotKey(s, slot), slotKeyTtl(s, windowMs, o.leaderLeaseMs), occurrenceWork(s, at, o.nodeId));
     seen.set(s.name, slot);
     if (!jobs) return;
     if (s.builtin) {

@@ -25,7 +25,8 @@ import { Job, JobState, NewJob } from '../core/job';
 import { JobCancelledError, NotFoundError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
-import { botErrors, jobRow, tokenBase } from './common';
+import { botErrors, tokenBase } from './common';
+import { scheduledRows, ScheduledWork } from './scheduled-work';
 import type { BotsDown, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreState, Store } from './types';
 import { Rec, HELD, getOr, zsorted, zrangeByScore, bytesToHuman } from './memory/structures';
 import { MemoryJobs } from './memory/jobs';
@@ -68,14 +69,14 @@ export class MemoryStore extends MemoryJobs implements Store {
 
   // ---- enqueueScheduled.lua, and the schedules hash ----
 
-  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: ScheduledWork): Promise<Job[] | null> {
     const made = this.insertOnce(onceKey, ttlMs, jobs);
     for (const j of made ?? []) Object.assign(this.jobs.get(j.id)!, { schedule, slot });
     return made && made.map((j) => ({ ...j, schedule, slot }));
   }
 
-  private insertOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Job[] | null {
-    const rows = jobs.map((j) => jobRow(j));
+  private insertOnce(onceKey: string, ttlMs: number, jobs: ScheduledWork): Job[] | null {
+    const rows = scheduledRows(jobs);
     const now = this.clock();
     for (const [key, until] of this.onceKeys) if (until <= now) this.onceKeys.delete(key);
     if (this.onceKeys.has(onceKey)) return rows.length > 0 ? null : [];

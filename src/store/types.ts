@@ -311,8 +311,11 @@ export interface Store {
 
   /** enqueue, but only when onceKey was not used in the last ttlMs; null (nothing made) when it was */
   enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
-  /** enqueueOnce whose jobs carry `schedule` and `slot` in their record (a schedule's occurrence) */
-  enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /**
+   * enqueueOnce whose jobs carry `schedule` and `slot` in their record (a schedule's occurrence);
+   * the work is a batch of jobs or one flow (a prime count: the answer is its parent, then its chunks)
+   */
+  enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[] | FlowSpec): Promise<Job[] | null>;
   /** keep a schedule; when one of its name exists: replaced with `replace`, else false and nothing written */
   saveSchedule(schedule: Schedule, replace?: boolean): Promise<boolean>;
   /** every schedule, by name */

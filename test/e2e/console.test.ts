@@ -1,7 +1,7 @@
 /**
  * The dashboard as an operations console, in headless Chromium against real processes (two api
  * nodes, a worker, a scheduler, the test Redis): the history charts drawn from the cluster's
- * buckets in Redis, the workers, queues and dead-letter pages, a job's actions, the one banner,
+ * buckets in Redis, the workers, queues, schedules and dead-letter pages, a job's actions, the one banner,
  * an unknown route; under the strict Content-Security-Policy, with no console error. The tests
  * run in order on one cluster: the later ones look at what the earlier ones made.
  */
@@ -264,7 +264,7 @@ async function dtIndex(page: Page, name: string): Promise<number> {
 test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
   const page = await open('#/');
   await page.setViewportSize({ width: 375, height: 800 });
-  for (const route of ['#/', '#/abacus', '#/workers', '#/queues', '#/dlq', `#/jobs/${primeId}`, '#/nothere']) {
+  for (const route of ['#/', '#/abacus', '#/workers', '#/queues', '#/schedules', '#/dlq', `#/jobs/${primeId}`, '#/nothere']) {
     await page.goto(`${api}/${route}`);
     await page.locator('main h2').first().waitFor();
     await page.waitForLoadState('networkidle');
@@ -283,6 +283,62 @@ test('an unknown route says not found', async () => {
   await page.close();
 });
 
+test("schedules page: the built-in batch listed; without the admin token the form says why; with it a schedule added, its jobs listed and linked, a bad cron refused with the API's message, the schedule removed", async () => {
+  const page = await open('#/schedules');
+  const seed = page.locator('article[data-schedule="seed-batch"]');
+  await eventually(async () => expect(await textOf(seed.locator('h3'))).toBe('seed-batch built in'));
+  expect(await textOf(seed.locator('.schedule-when'))).toBe('every 600.0 s');
+  expect(await seed.getByRole('button', { name: 'Remove schedule seed-batch' }).isVisible()).toBe(false);
+  expect(await textOf(page.locator('.schedule-form').locator('..').locator('.admin-off'))).toBe('Adding and removing schedules need the admin token: set it at the top under "Token".');
+  expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(true);
+
+  await giveToken(page, ADMIN_TOKEN);
+  await eventually(async () => expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(false));
+  await page.getByLabel('Name').fill('console-every');
+  await page.getByLabel('Type', { exact: true }).fill('task');
+  await page.getByLabel('Params (JSON)').fill('{"a": 1, "b": 2}');
+  await page.getByLabel('Every (ms)').fill('1000');
+  await page.getByRole('button', { name: 'Add schedule' }).click();
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toMatch(/^Schedule console-every added: its next occurrence at /));
+  expect((await store.listSchedules()).find((x) => x.name === 'console-every')).toMatchObject({ type: 'task', everyMs: 1000, params: { a: 1, b: 2, op: 'add' }, builtin: false });
+  const card = page.locator('article[data-schedule="console-every"]');
+  expect(await textOf(card.locator('.schedule-when'))).toBe('every 1.00 s');
+
+  // its jobs appear, each a link to its page, each made by the schedule for its slot
+  await eventually(async () => expect(await card.locator('.schedule-jobs li').count()).toBeGreaterThanOrEqual(2), 15_000);
+  const hrefs = await card.locator('.schedule-jobs a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  for (const href of hrefs) {
+    const job = await store.getJob(decodeURIComponent(href!.replace('#/jobs/', '')));
+    expect(job).toMatchObject({ type: 'task', schedule: 'console-every', params: { a: 1, b: 2, op: 'add' } });
+  }
+  const newest = await store.getJob(decodeURIComponent(hrefs[0]!.replace('#/jobs/', '')));
+  await eventually(async () => expect(await textOf(card.locator('.schedule-last'))).not.toBe('—'));
+  expect(Date.parse(newest!.slot!)).toBeGreaterThan(0);
+
+  // a bad cron: the API's 400 message in the page's one error box
+  const refused = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'console-bad', type: 'sim', cron: 'not a cron' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  expect(refused.status).toBe(400);
+  await page.getByLabel('Name').fill('console-bad');
+  await page.getByLabel('Type', { exact: true }).fill('sim');
+  await page.getByLabel('Params (JSON)').fill('');
+  await page.getByLabel('cron', { exact: true }).check();
+  await page.getByLabel('Cron', { exact: true }).fill('not a cron');
+  await page.getByRole('button', { name: 'Add schedule' }).click();
+  await eventually(async () => expect(await textOf(page.locator('.schedules-error'))).toBe(`The server refused the input: ${refused.body.error.message}`));
+  expect(await page.locator('[role=alert]').count()).toBe(1);
+  expect((await store.listSchedules()).map((x) => x.name)).not.toContain('console-bad');
+
+  // removed: gone from the page and the store; the jobs it made are kept
+  await card.getByRole('button', { name: 'Remove schedule console-every' }).click();
+  await card.getByRole('button', { name: 'Yes, remove schedule console-every' }).click();
+  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Schedule console-every removed; the jobs it made are kept.'));
+  await eventually(async () => expect(await card.count()).toBe(0));
+  expect((await store.listSchedules()).map((x) => x.name)).toEqual(['seed-batch']);
+  expect(await store.getJob(newest!.id)).toMatchObject({ schedule: 'console-every' });
+  expect(page.errors.filter((e) => !/status of (400|401)/.test(e))).toEqual([]);
+  await page.close();
+}, 40_000);
+
 test('one banner while Redis is away, no card repeating it; the cards come back when it returns', async () => {
   const redis: TestRedis = await startRedisServer();
   const port = await freePort();
@@ -297,6 +353,13 @@ test('one banner while Redis is away, no card repeating it; the cards come back 
     const main = await page.locator('main').innerText();
     expect(main).not.toContain('Redis is unavailable');
     expect(main.match(/is unavailable/g) ?? []).toEqual([]);
+    // the schedules page too: its heading and form, the one banner, no error of its own
+    await page.goto(`${base}/#/schedules`);
+    await eventually(async () => expect(await textOf(page.locator('.banner'))).toMatch(/^The store is unavailable\./), 15_000);
+    expect(await textOf(page.locator('main h2'))).toBe('Schedules');
+    expect(await page.getByRole('button', { name: 'Add schedule' }).count()).toBe(1);
+    expect((await page.locator('main').innerText()).match(/is unavailable/g) ?? []).toEqual([]);
+    await page.goto(`${base}/#/`);
     await redis.start();
     await eventually(async () => expect(await page.locator('.banner-box').isVisible()).toBe(false), 20_000);
     const card = page.locator('.cards article').filter({ has: page.locator('h3', { hasText: 'Store' }) }).locator('.figure');

@@ -116,7 +116,7 @@ describe('api and worker on Redis with an ESM module', () => {
     const bad = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'wordcount', params: { text: 1 }, every_ms: 60_000 }, auth);
     expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
     const unknown = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'nope', every_ms: 60_000 }, auth);
-    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]);
+    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, primes, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]);
     const ok = await http('POST', `${api}/schedules`, { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 }, auth);
     expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default', attempts: 3, timeout_ms: 600_000 } });
     expect((await http('DELETE', `${api}/schedules/wc`, undefined, auth)).status).toBe(204);

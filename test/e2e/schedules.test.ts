@@ -4,6 +4,7 @@
  * no slot missed, while the leader is SIGKILLed and the standby takes over (it makes the slots of
  * the gap, and none twice). Each job carries its schedule and slot (GET /jobs/:id); GET /schedules
  * lists seed 004's batch too; bad input is a 400 naming the field, or exit 2 naming the flag.
+ * A schedule of type primes makes one prime count per slot, each with the exact count pi(n).
  */
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, runWizard, spawnWizard, waitUntil } from '../helpers/procs';
@@ -37,7 +38,7 @@ test('two schedulers, a leader killed: exactly one job per slot of every_ms and 
   // refused: named fields, the admin gate, a name taken, the built-in one
   const both = await post({ name: 'x', type: 'sim', every_ms: 1000, cron: '* * * * *' });
   expect([both.status, both.body.error!.details[0].field]).toEqual([400, 'every_ms']);
-  const badType = await post({ name: 'x', type: 'primes', every_ms: 1000 });
+  const badType = await post({ name: 'x', type: 'nope', every_ms: 1000 });
   expect([badType.status, badType.body.error!.details[0].field]).toEqual([400, 'type']);
   const badParams = await post({ name: 'x', type: 'task', params: { a: 'one' }, every_ms: 1000 });
   expect([badParams.status, badParams.body.error!.details[0].field]).toEqual([400, 'params']);
@@ -90,6 +91,42 @@ test('two schedulers, a leader killed: exactly one job per slot of every_ms and 
 
   await standby.kill('SIGTERM');
   await apiProc.kill('SIGTERM');
+}, 60_000);
+
+test('a primes schedule every second makes one prime count per slot, each with the exact pi(n)', async () => {
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('schedules-primes'), ADMIN_TOKEN: ADMIN, WIZARD_LEADER_LEASE_MS: '1000', POPULATE_INTERVAL_MS: '600000', BATCH_SIZE: '1' };
+  const apiProc = spawnWizard(['api', '--port', String(port)], env, 'api');
+  await apiProc.waitForOutput(/api listening/);
+  const scheduler = spawnWizard(['scheduler', '--node-id', 'ps1'], env, 'ps1');
+  const worker = spawnWizard(['worker', '--node-id', 'pw1', '--concurrency', '4'], env, 'pw1');
+  const post = (body: unknown) => http<{ error?: { details: { field: string }[] } } & ScheduleView>('POST', `${api}/schedules`, body, admin);
+
+  const small = await post({ name: 'x', type: 'primes', params: { n: 10, chunks: 2 }, every_ms: 1000 });
+  expect([small.status, small.body.error!.details[0].field]).toEqual([400, 'params.n']);
+  const none = await post({ name: 'x', type: 'primes', every_ms: 1000 });
+  expect(none.status).toBe(400);
+  const created = await post({ name: 'counts', type: 'primes', params: { n: 20000, chunks: 4 }, every_ms: 1000 });
+  expect(created.status).toBe(201);
+  expect(created.body).toMatchObject({ name: 'counts', type: 'primes', params: { n: 20000, chunks: 4 }, every_ms: 1000, size: 1, queue: 'default', builtin: false });
+
+  type Count = JobView & { status: string; result: { prime_count: number } | null };
+  const counts = async () => (await http<{ jobs: Count[] }>('GET', `${api}/jobs?limit=500`)).body.jobs.filter((j) => j.schedule === 'counts');
+  await waitUntil(async () => (await counts()).filter((j) => j.status === 'SUCCESS').length >= 3, 20_000, 'three counts done');
+  expect((await http('DELETE', `${api}/schedules/counts`, undefined, admin)).status).toBe(204);
+  await new Promise((r) => setTimeout(r, 1500)); // a tick in flight may still make the slot it was making
+  await waitUntil(async () => (await counts()).every((j) => j.status === 'SUCCESS'), 20_000, 'every count done');
+
+  const made = await counts();
+  const slots = made.map((j) => Date.parse(j.slot!)).sort((a, b) => a - b);
+  expect(new Set(slots).size).toBe(made.length); // one count per slot
+  expect(slots.slice(1).map((t, i) => t - slots[i])).toEqual(slots.slice(1).map(() => 1000)); // none missed
+  expect(made.map((j) => [j.type, j.initiated_by, j.result!.prime_count])).toEqual(made.map(() => ['primes', 'ps1', 2262])); // pi(20000)
+  const chunks = (await http<{ chunks: unknown[] }>('GET', `${api}/jobs/${made[0].job_id}/chunks`)).body.chunks;
+  expect(chunks).toHaveLength(4);
+
+  await Promise.all([scheduler.kill('SIGTERM'), worker.kill('SIGTERM'), apiProc.kill('SIGTERM')]);
 }, 60_000);
 
 test('wizard schedules add, list and rm; bad flags exit 2 naming the flag', async () => {

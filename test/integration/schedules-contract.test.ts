@@ -1,9 +1,11 @@
 /**
  * The store contract for schedules (issue 18): kept by name, listed, replaced only when asked,
  * removed; a schedule's occurrence is enqueued once per once-key and its jobs carry the schedule
- * and the slot, in the answer and in the record. Both adapters.
+ * and the slot, in the answer and in the record; a prime count's occurrence (a flow) is made once
+ * per once-key too, and its chunks' results make its count. Both adapters.
  */
 import { batchJobs } from '../../src/core/batch';
+import { primeCountFlow } from '../../src/core/chunks';
 import type { NewJob } from '../../src/core/job';
 import { Schedule } from '../../src/core/schedule';
 import type { Store } from '../../src/store/types';
@@ -66,5 +68,23 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     const [plain] = (await store.enqueueScheduled('other', slot, 'schedule:other:1', 60_000, batchJobs(schedule('other'), slot, 'scheduler-1')))!;
     expect(await store.getJob(plain.id)).toMatchObject({ type: 'sim', maxAttempts: 3 });
     expect((await store.getJob(plain.id))!.timeoutMs ?? null).toBeNull();
+  });
+
+  test("a prime count's occurrence is made once per once-key: one parent, its chunks, the schedule and slot on its record, its count from its chunks", async () => {
+    const slot = '2026-03-10T12:00:00.000Z';
+    const flow = () => primeCountFlow(20, 2, { initiatedBy: 'sched-1' }, { queue: 'default' });
+    const made = await store.enqueueScheduled('counts', slot, 'schedule:counts:1', 60_000, flow());
+    expect(made!.map((j) => [j.type, j.schedule, j.slot])).toEqual([['primes', 'counts', slot], ['primes_chunk', 'counts', slot], ['primes_chunk', 'counts', slot]]);
+    expect(await store.enqueueScheduled('counts', slot, 'schedule:counts:1', 60_000, flow())).toBeNull();
+    const [parent] = made!;
+    const listed = await store.listJobs({ limit: 10 });
+    expect([listed.total, listed.jobs.map((j) => j.id)]).toEqual([1, [parent.id]]); // the chunks are not top-level jobs
+    expect(await store.getJob(parent.id)).toMatchObject({ type: 'primes', schedule: 'counts', slot, params: { n: 20, chunks: 2 }, initiatedBy: 'sched-1' });
+    const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 });
+    expect(held.map((c) => c.job.params)).toEqual([{ lo: 1, hi: 10, index: 0 }, { lo: 11, hi: 20, index: 1 }]);
+    await store.complete(held[0].job.id, held[0].token, 4); // 2 3 5 7
+    await store.complete(held[1].job.id, held[1].token, 4); // 11 13 17 19
+    expect(await store.getJob(parent.id)).toMatchObject({ state: 'SUCCESS', result: { prime_count: 8 }, schedule: 'counts', slot });
+    expect(await store.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 })).toMatchObject({ jobs: [] });
   });
 });

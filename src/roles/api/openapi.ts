@@ -19,6 +19,7 @@ import {
   queueParams, registerBotBody, submitBody, SUBMIT_TYPES, taskBody,
 } from '../../core/schemas';
 import { userTypes } from '../../core/handlers';
+import { batchTypes } from '../../core/batch';
 import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
 import { dashboardPaths } from './access';
@@ -258,6 +259,19 @@ function submitSchema(): Record<string, unknown> {
   };
 }
 
+/** POST /jobs/populate's body: its type one of the batch types this node knows (a --handlers module's too) */
+function populateSchema(): Record<string, unknown> {
+  const base = jsonSchema(populateBody) as { properties: Record<string, unknown> };
+  return { ...base, properties: { ...base.properties, type: { type: 'string', enum: batchTypes() } } };
+}
+
+/** a request body's schema: the two whose types a --handlers module widens are made here */
+function bodySchema(key: string, body: z.ZodType): unknown {
+  if (key === 'POST /jobs') return submitSchema();
+  if (key === 'POST /jobs/populate') return populateSchema();
+  return jsonSchema(body);
+}
+
 export function openApiDocument(): Record<string, unknown> {
   const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   const paths: Record<string, Record<string, unknown>> = {};
@@ -275,7 +289,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...(pathParams.length || op.query || op.idempotent
         ? { parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : []), ...(op.idempotent ? [IDEMPOTENCY_KEY] : [])] }
         : {}),
-      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: key === 'POST /jobs' ? submitSchema() : jsonSchema(op.body) } } } } : {}),
+      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: bodySchema(key, op.body) } } } } : {}),
       ...(security ? { security } : {}),
       responses,
     };

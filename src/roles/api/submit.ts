@@ -6,13 +6,13 @@
  * the first job is kept, makes nothing and answers that job (existing).
  */
 import type { Request } from 'express';
-import { planChunks } from '../../core/chunks';
+import { primeCountFlow } from '../../core/chunks';
 import { ValidationError } from '../../core/errors';
 import { DEFAULT_QUEUE, JobType, MAX_DELAY_MS, NewJob } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
 import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
-import type { FlowSpec, Store, Submitted } from '../../store/types';
+import type { Store, Submitted } from '../../store/types';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -96,9 +96,5 @@ export async function submitWork(store: Store, req: Request, w: Work): Promise<S
     return store.submit(job);
   }
   const { n, chunks } = w.params as { n: number; chunks: number };
-  const flow: FlowSpec = {
-    parent: { type: 'primes', params: { n, chunks }, initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs },
-    children: planChunks(n, chunks).map((c) => ({ type: 'primes_chunk', params: { lo: c.lo, hi: c.hi, index: c.index }, maxAttempts: o.attempts, ...common })),
-  };
-  return store.submit(flow);
+  return store.submit(primeCountFlow(n, chunks, { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs }, { maxAttempts: o.attempts, ...common }));
 }

@@ -5,12 +5,13 @@ import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../../core/data
 import { StoreOutOfMemoryError } from '../../core/errors';
 import type { Schedule } from '../../core/schedule';
 import { claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from '../codec';
-import { botErrors, createdJob, jobRow, JobRow, notRetryable, rowArgs, tokenBase } from '../common';
+import { botErrors, createdJob, JobRow, notRetryable, rowArgs, tokenBase } from '../common';
 import { RedisKeys } from '../keys';
 import { scripts } from '../scripts';
 import type { BotsDown, FailTarget, FinishedCounts, JobEvent, ListQuery, ListResult, NodeInfo, QueueInfo } from '../types';
 import { sleep } from '../../util/time';
 import { COUNTED_NOT_INDEXED, QUEUE_SCAN, QUEUE_SCAN_PAGE, decodeEvents, EVENTS_POLL_MS, scored, newestFirst, merged, retryDelayOf, OK, CONFLICT, BOT_BUSY, CANCELLED, type Found } from './shared';
+import { scheduledRows, ScheduledWork } from '../scheduled-work';
 import { RedisJobs } from './jobs';
 import { RedisShards } from './shards';
 
@@ -241,14 +242,14 @@ export class RedisRecords extends RedisJobs {
     return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.keys, true));
   }
 
-  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
+  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: ScheduledWork): Promise<Job[] | null> {
     const made = await this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueScheduled', [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)], this.keys, true));
     return made && made.map((j) => ({ ...j, schedule, slot }));
   }
 
   /** a once-keyed enqueue's answer: null when its key was used */
-  protected async insertOnce(jobs: NewJob[], call: (rows: JobRow[]) => Promise<[number, string?]>): Promise<Job[] | null> {
-    const rows = jobs.map((j) => jobRow(j));
+  protected async insertOnce(jobs: ScheduledWork, call: (rows: JobRow[]) => Promise<[number, string?]>): Promise<Job[] | null> {
+    const rows = scheduledRows(jobs);
     const [created, now] = await call(rows);
     return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, Number(now)));
   }

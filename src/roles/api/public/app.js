@@ -6,7 +6,7 @@
  *
  * Past 500 lines: it holds every page's component (one per section, each short and standing
  * alone), registered in one alpine:init handler beside the helpers they share; when it grows, split
- * it by page, one script each in index.html.
+ * it by page, one script each in index.html (the schedules page is the first: schedules.js).
  */
 'use strict';
 
@@ -49,6 +49,7 @@
         { id: 'abacus', label: 'Abacus' },
         { id: 'workers', label: 'Workers' },
         { id: 'queues', label: 'Queues' },
+        { id: 'schedules', label: 'Schedules' },
         { id: 'dlq', label: 'Dead letters' },
       ],
       /** the one banner: a condition of the whole cluster (lib.js's reportCondition), or null */

@@ -12,7 +12,7 @@
   const OLD_TOKEN_KEY = 'wizard.adminToken';
   const FINAL = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'];
   const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'];
-  const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus', 'workers', 'queues', 'dlq'];
+  const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus', 'workers', 'queues', 'schedules', 'dlq'];
   const PRIMES = { minN: 10000, maxN: 1e12, maxChunks: 128 };
 
   /** the token the person entered at the top (an API token, or the admin token), or '' */
