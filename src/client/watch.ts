@@ -4,11 +4,13 @@
  * breaks (an API restart, a gateway's 502) is opened again with backoff for as long as the job
  * exists, until the API has stayed away for giveUpAfterMs in a row. Exit: 0 on SUCCESS; 1 on
  * FAILURE or DEAD, or when the job no longer exists (JobFailedError); 3 when the API cannot be
- * reached: at once when it never was, else after giveUpAfterMs (UnreachableError).
+ * reached: at once when it never was, else after giveUpAfterMs (UnreachableError). At
+ * LOG_LEVEL=debug a line on stderr says when each stream opened brought its first event.
  */
 import { JobFailedError, UnreachableError, WizardError } from '../core/errors';
 import { isFinal, JobState, JobView } from '../core/job';
 import { progressText } from '../core/progress';
+import { createLogger } from '../util/log';
 import { retryDelay, sleep } from '../util/time';
 import type { ApiClient } from './http';
 import { readSse } from './sse';
@@ -65,6 +67,7 @@ async function followEvents(api: ApiClient, id: string, spinner: Spinner, starte
 }
 
 export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOptions = { timeoutMs: 0 }): Promise<JobView> {
+  const log = createLogger({ role: 'watch' });
   const giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   const started = Date.now();
   const spinner = ui.spinner(`${id}: waiting`);
@@ -74,7 +77,11 @@ export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOp
   /** since when the API has been away (null: it is not), and how many tries failed since */
   let awaySince: number | null = null;
   let failures = 0;
+  /** whether the stream now open has brought an event yet */
+  let following = false;
   const opened = () => {
+    if (!following) log.debug('following the job\'s events', { job_id: id, api: api.baseUrl });
+    following = true;
     reached = true;
     awaySince = null;
     failures = 0;
@@ -87,6 +94,7 @@ export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOp
         if (how === 'final') return await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
         throw new UnreachableError(`the API at ${api.baseUrl} closed the event stream before ${id} finished`); // it is stopping: open it again
       } catch (err) {
+        following = false;
         if (abort.signal.aborted) {
           const job = await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
           throw new JobFailedError(`gave up waiting for ${id} after ${opts.timeoutMs} ms (state ${job.state})`);

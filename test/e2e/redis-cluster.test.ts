@@ -7,7 +7,7 @@
 import { testPrefix } from '../helpers/env';
 import { startRedisCluster, TestCluster } from '../helpers/redis-cluster';
 import { ClusterRoles, startRolesOnCluster, startTaskLoad } from '../helpers/cluster-roles';
-import { http, killAll, runWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { http, killAll, runWizardAsync, waitUntil, WizardProc } from '../helpers/procs';
 
 interface TaskStatus {
   task_id: string;
@@ -88,7 +88,7 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
   expect(new Set(seen)).toEqual(new Set([...tasks.map((t) => t.id), ...primes.map((p) => p.id)]));
   // the image's healthcheck finds the prefix on the node that holds its format key (a MOVED away)
   for (const url of [cluster.url, ...cluster.nodes.slice(0, 3).map((n) => n.url)]) {
-    const check = runWizard(['healthcheck', '--role', 'worker'], { REDIS_URL: url, WIZARD_PREFIX: prefix });
+    const check = await runWizardAsync(['healthcheck', '--role', 'worker'], { REDIS_URL: url, WIZARD_PREFIX: prefix }); // not spawnSync: this process goes on serving its sockets
     expect({ url, code: check.code, stderr: check.stderr }).toEqual({ url, code: 0, stderr: '' });
   }
   const summary = await http<{ jobs: { total: number; by_state: Record<string, number> } }>('GET', `${api}/metrics/summary`);

@@ -17,18 +17,19 @@ async function cluster(name: string) {
   const env = { REDIS_URL: ownRedis().url, WIZARD_PREFIX: testPrefix(name), WIZARD_API_URL: api };
   const startApi = async (): Promise<WizardProc> => {
     const p = spawnWizard(['api', '--port', String(port)], env, 'api');
-    await p.waitForOutput(/api listening/);
+    await p.waitForOutput(/api listening/, 30_000);
     return p;
   };
   /** a task nobody runs yet (no worker): it waits PENDING */
   const submit = async () => (await http<{ task_id: string }>('POST', `${api}/task`, { a: 2, b: 3 })).body.task_id;
-  /** `wizard watch <id>`, once it follows the stream (its first event reached it) */
-  const watch = async (id: string, args: string[] = []) => {
-    const w = spawnWizard(['watch', id, ...args], env, 'watch');
-    await new Promise((r) => setTimeout(r, 1000));
+  /** `wizard watch <id>` (or `submit --watch`), once it follows the stream (its first event reached it: it says so at debug level) */
+  const following = async (args: string[]) => {
+    const w = spawnWizard(args, { ...env, LOG_LEVEL: 'debug' }, args[0]);
+    await w.waitForOutput(/following the job's events/, 30_000);
     return w;
   };
-  return { api, env, startApi, submit, watch };
+  const watch = async (id: string, args: string[] = []) => following(['watch', id, ...args]);
+  return { api, env, startApi, submit, watch, following };
 }
 
 test('an API restarted while `wizard watch` runs: the watch reconnects and exits 0 with the result', async () => {
@@ -43,13 +44,12 @@ test('an API restarted while `wizard watch` runs: the watch reconnects and exits
   expect(await watch.exited).toBe(0);
   expect(watch.output()).toMatch(new RegExp(`^SUCCESS task ${id}: result 5`, 'm'));
   await api.kill();
-}, 40_000);
+}, 90_000);
 
 test('`submit --watch` across an API restart right after the submit: it waits and exits 0 with the result', async () => {
   const c = await cluster('submit-watch-restart');
   let api = await c.startApi();
-  const submit = spawnWizard(['submit', 'task', '--a', '20', '--b', '22', '--watch'], c.env, 'submit');
-  await new Promise((r) => setTimeout(r, 1500));
+  const submit = await c.following(['submit', 'task', '--a', '20', '--b', '22', '--watch']);
   expect(await api.kill('SIGKILL')).toBe('SIGKILL');
   await new Promise((r) => setTimeout(r, 1500));
   api = await c.startApi();
@@ -57,7 +57,7 @@ test('`submit --watch` across an API restart right after the submit: it waits an
   expect(await submit.exited).toBe(0);
   expect(submit.output()).toMatch(/^SUCCESS task \S+: result 42/m);
   await api.kill();
-}, 40_000);
+}, 90_000);
 
 test('a wrong --api URL: exit 3 at once, naming the URL', async () => {
   const url = `http://127.0.0.1:${await freePort()}`;
@@ -79,23 +79,33 @@ test('an API that stays away: exit 3 after --give-up-after-ms, saying so', async
   expect(Date.now() - gone).toBeGreaterThanOrEqual(2000);
   expect(Date.now() - gone).toBeLessThan(6000);
   expect(watch.output()).toMatch(/gave up after \d+ s without the API; --give-up-after-ms 2000/);
-}, 30_000);
+}, 60_000);
 
 test('a job that vanished (Redis restarted empty): the stream ends with `event: gone`, the watch exits 1 saying so', async () => {
   const c = await cluster('watch-gone');
   const api = await c.startApi();
   const id = await c.submit();
   const watch = await c.watch(id);
-  const stream = fetch(`${c.api}/api/jobs/${id}/events`).then((r) => r.text());
-  await new Promise((r) => setTimeout(r, 300));
+  // the test's own stream too, read from its first event on (so it is open before Redis goes)
+  const reader = (await fetch(`${c.api}/api/jobs/${id}/events`)).body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const stream = (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+    return text;
+  })();
   await ownRedis().stop(true);
   await ownRedis().start();
   const lost = Date.now();
   expect(await watch.exited).toBe(1);
   expect(Date.now() - lost).toBeLessThan(10_000); // the next keep-alive's look at the job
   expect(watch.output()).toContain(`error: job ${id} no longer exists (its record expired, or the store lost it)`);
-  const text = await stream;
+  await stream;
   expect(text).toMatch(/^event: state\n/);
   expect(text.trimEnd().split('\n\n').pop()).toBe(`event: gone\ndata: {"job_id":"${id}","message":"job ${id} no longer exists (its record expired, or the store lost it)"}`);
   await api.kill();
-}, 40_000);
+}, 90_000);

@@ -1,5 +1,5 @@
 /** Real `wizard` processes for e2e tests: spawned from the built binary, killed for real. */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { assetPath } from '../../src/util/package-root';
 
 export const WIZARD_BIN = assetPath('bin', 'wizard');
@@ -27,10 +27,32 @@ export interface SpawnOptions {
   exactEnv?: boolean;
 }
 
+export interface WizardRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const runEnv = (env: Record<string, string>, o: SpawnOptions) => (o.exactEnv ? env : { ...process.env, ...TEST_ENV, ...env });
+const RUN_TIMEOUT_MS = 30_000;
+
 /** run `wizard <args>` to its end: its exit code and what it printed */
-export function runWizard(args: string[], env: Record<string, string> = {}, o: SpawnOptions = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: o.exactEnv ? env : { ...process.env, ...TEST_ENV, ...env }, timeout: 30_000 });
+export function runWizard(args: string[], env: Record<string, string> = {}, o: SpawnOptions = {}): WizardRun {
+  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: runEnv(env, o), timeout: RUN_TIMEOUT_MS });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * runWizard without blocking this process meanwhile: timers, sockets and other processes' output
+ * keep being served (a synchronous run stalls the test's event loop for the whole start-up)
+ */
+export function runWizardAsync(args: string[], env: Record<string, string> = {}, o: SpawnOptions = {}): Promise<WizardRun> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: runEnv(env, o), timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (typeof err?.code === 'string') return reject(err); // it did not start
+      resolve({ code: err ? (err.code ?? null) : 0, stdout, stderr }); // null: killed (its timeout), as spawnSync says
+    });
+  });
 }
 
 export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0], o: SpawnOptions = {}): WizardProc {

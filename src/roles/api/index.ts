@@ -14,6 +14,15 @@ import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { OPEN_SECURITY, type ApiSecurity } from './security';
 
+/**
+ * how long an idle kept-alive connection stays open: longer than the idle timeout of what sits in
+ * front (nginx's upstream keepalive_timeout and most load balancers' are 60 s), so the client side
+ * closes an idle connection first. A server that closes first (Node's default is 5 s) races the
+ * client's next request on that connection: nginx answers it 502, a Node client fails with
+ * "other side closed".
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 export interface ApiOptions {
   nodeId: string;
   port: number;
@@ -45,7 +54,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
   const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history });
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
