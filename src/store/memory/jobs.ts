@@ -252,7 +252,7 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   async listJobs(query: ListQuery): Promise<ListResult> {
-    const z = query.state && COUNTED_NOT_INDEXED.has(query.state) ? this.queueHeld(query.state) : query.state ? this.stateIndex(query.state) : this.allJobs;
+    const z = query.state && COUNTED_NOT_INDEXED.has(query.state) ? this.queuedInState(query.state) : query.state ? this.stateIndex(query.state) : this.allJobs;
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
     return { total: z.size, jobs: limit > 0 ? this.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };
@@ -263,7 +263,7 @@ export abstract class MemoryJobs extends MemoryCore {
    * (jobs on no queue) and those the queues hold (their wait lists and delayed sets, their lease
    * sets), as the Redis adapter lists them
    */
-  protected queueHeld(state: string): ZSet {
+  protected queuedInState(state: string): ZSet {
     const out: ZSet = new Map(this.stateIndex(state));
     const add = (id: string) => {
       const rec = this.rec(id);

@@ -43,7 +43,7 @@ export class RedisRecords extends RedisJobs {
   async listJobs(q: ListQuery): Promise<ListResult> {
     const offset = q.offset ?? 0;
     const limit = q.limit ?? 50;
-    if (q.state && COUNTED_NOT_INDEXED.has(q.state)) return this.listQueueHeld(q.state, offset, limit);
+    if (q.state && COUNTED_NOT_INDEXED.has(q.state)) return this.listQueuedInState(q.state, offset, limit);
     const state = q.state;
     return this.listIndex((k) => (state ? k.state(state) : k.jobs), offset, limit);
   }
@@ -93,7 +93,7 @@ export class RedisRecords extends RedisJobs {
 
   async countByState(): Promise<Record<JobState, number>> {
     const per = await this.perShard((k) =>
-      Promise.all([Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', k.state(s)]))), this.queueHeldCounts(k)]),
+      Promise.all([Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', k.state(s)]))), this.queuedStateCounts(k)]),
     );
     return Object.fromEntries(
       JOB_STATES.map((s, i) => [s, per.reduce((t, [indexed, counted]) => t + indexed[i] + (counted[s] ?? 0), 0)]),
@@ -101,7 +101,7 @@ export class RedisRecords extends RedisJobs {
   }
 
   /** how many queued top-level jobs of a shard are PENDING and STARTED (lib.lua counts them: the index leaves them to the queues) */
-  protected async queueHeldCounts(k: RedisKeys): Promise<Partial<Record<JobState, number>>> {
+  protected async queuedStateCounts(k: RedisKeys): Promise<Partial<Record<JobState, number>>> {
     const states = [...COUNTED_NOT_INDEXED];
     const values = await this.cmd<(string | null)[]>(['HMGET', k.counts, ...states]);
     return Object.fromEntries(states.map((s, i) => [s, Number(values[i] ?? 0)]));
@@ -113,19 +113,19 @@ export class RedisRecords extends RedisJobs {
    * (most recently queued first, looked at up to QUEUE_SCAN entries deep: chunks and retries
    * share the list), STARTED from each lease set (as many as are held); every shard's, merged.
    */
-  protected async listQueueHeld(state: JobState, offset: number, limit: number): Promise<ListResult> {
+  protected async listQueuedInState(state: JobState, offset: number, limit: number): Promise<ListResult> {
     const want = offset + limit;
-    const per = await this.perShard((k) => this.queueHeldIn(k, state, want));
+    const per = await this.perShard((k) => this.queuedInStateOf(k, state, want));
     const page = newestFirst(per.flatMap((p) => p.found)).slice(offset, want).map((f) => f.id);
     return { total: per.reduce((t, p) => t + p.total, 0), jobs: await this.getJobs(page) };
   }
 
-  /** one shard's part of listQueueHeld: its count and its first `want` jobs in `state` */
-  protected async queueHeldIn(k: RedisKeys, state: JobState, want: number): Promise<{ total: number; found: Found[] }> {
+  /** one shard's part of listQueuedInState: its count and its first `want` jobs in `state` */
+  protected async queuedInStateOf(k: RedisKeys, state: JobState, want: number): Promise<{ total: number; found: Found[] }> {
     const [indexedTotal, indexed, counted, queues] = await Promise.all([
       this.cmd<number>(['ZCARD', k.state(state)]),
       want > 0 ? this.cmd<string[]>(['ZRANGE', k.state(state), 0, want - 1, 'REV', 'WITHSCORES']) : Promise.resolve([]),
-      this.queueHeldCounts(k),
+      this.queuedStateCounts(k),
       this.cmd<string[]>(['SMEMBERS', k.queues]),
     ]);
     const found: Found[] = scored(indexed);

@@ -95,7 +95,7 @@ export type ClaimReply = [string, string, ...(string | null)[][]];
 
 /** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's COUNTED_NOT_INDEXED) */
 export const COUNTED_NOT_INDEXED: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
-/** how deep listQueueHeld looks into a wait list, and how much at a time */
+/** how deep listQueuedInState looks into a wait list, and how much at a time */
 export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
 

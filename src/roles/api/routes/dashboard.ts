@@ -1,5 +1,5 @@
 /**
- * The dashboard: one page (index.html, app.js, app.css) served from the package itself, and
+ * The dashboard: one page (index.html, app.css, and its scripts lib.js, app.js, schedules.js) served from the package itself, and
  * the two libraries it uses served from their npm packages by path, so it works offline, from
  * a clone after `npm ci` and from the built dist alike. Nothing is copied at build time.
  *
