@@ -9,7 +9,7 @@ import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
-import { parseDuration, parseIntIn, parseIsoTime, parseJsonObject, parseNumber } from './parse';
+import { parseDuration, parseIntIn, parseIsoTime, parseJobId, parseJsonObject, parseName, parseNumber } from './parse';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
@@ -26,10 +26,10 @@ const withJobFlags = (cmd: Command): Command =>
     .addOption(new Option('--delay <duration>', 'start no sooner than this from now: 5s, 2m, 1h, up to 30d').argParser(parseDuration('--delay', 0, MAX_DELAY_MS)).conflicts('at'))
     .addOption(new Option('--at <iso>', 'start no sooner than this time (ISO 8601, at most 30 days ahead)').argParser(parseIsoTime('--at')))
     .addOption(new Option('--priority <n>', `0 (most urgent) to 9; ${DEFAULT_PRIORITY} by default`).argParser(parseIntIn('--priority', MIN_PRIORITY, MAX_PRIORITY)))
-    .addOption(new Option('--key <key>', 'an idempotency key: submitting again with it answers the first job'))
+    .addOption(new Option('--key <key>', 'an idempotency key (1-200 of letters, digits, _ . -): submitting again with it answers the first job').argParser(parseName('--key', 200)))
     .addOption(new Option('--timeout <duration>', 'abort an attempt that runs longer (then the retry policy applies): 30s, 5m').argParser(parseDuration('--timeout', 1, 86_400_000)))
     .addOption(new Option('--attempts <n>', 'attempts before the job is DEAD').argParser(parseIntIn('--attempts', 1, 100)))
-    .addOption(new Option('--queue <name>', 'the queue (default: default)'));
+    .addOption(new Option('--queue <name>', "a declared queue the job's type may go to (default: the type's own, else default)").argParser(parseName('--queue')));
 
 interface JobFlags {
   delay?: number;
@@ -153,7 +153,7 @@ export const submitCommand = new Command('submit')
 
 
 export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 SUCCESS, 1 FAILURE)'))
-  .argument('<id>', 'job or task id')
+  .argument('<id>', 'job or task id (whole)', parseJobId())
   .addHelpText('after', WATCH_EXIT_CODES)
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);

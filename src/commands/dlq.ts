@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { JobView } from '../core/job';
 import { clientCommand, clientOf } from './client';
 import { wideOption } from './client-options';
-import { parseIntIn } from './parse';
+import { parseIntIn, parseJobId } from './parse';
 import { ago } from '../client/ui';
 
 const list = clientCommand('list', 'jobs that used every attempt, most recent first, with their last error')
@@ -19,7 +19,7 @@ const list = clientCommand('list', 'jobs that used every attempt, most recent fi
   });
 
 const retry = clientCommand('retry', 'put a dead job back on its queue, its attempts counted from zero')
-  .argument('<id>', 'job id')
+  .argument('<id>', 'job id (whole)', parseJobId())
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
     const job = await api.post<JobView>(`/dlq/${encodeURIComponent(id)}/retry`);

@@ -1,11 +1,12 @@
-/** `wizard cancel <id>`, `wizard queues`, `wizard queue pause|resume <name>`: job control over HTTP. */
+/** `wizard cancel <id>`, `wizard queues`, `wizard queue add|rm|pause|resume <name>`: job control over HTTP. */
 import { Command } from 'commander';
 import { JobView } from '../core/job';
 import type { QueueInfo } from '../store/types';
 import { clientCommand, clientOf } from './client';
+import { parseJobId, parseName } from './parse';
 
 export const cancelCommand = clientCommand('cancel', 'cancel a job (a chunk: its prime count): waiting, it never runs; running, it is aborted')
-  .argument('<id>', 'job or task id')
+  .argument('<id>', 'job or task id (whole)', parseJobId())
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
     const job = await api.post<JobView>(`/jobs/${encodeURIComponent(id)}/cancel`);
@@ -22,7 +23,7 @@ export const queuesCommand = clientCommand('queues', 'every queue: waiting, acti
 
 const queueAction = (action: 'pause' | 'resume', description: string) =>
   clientCommand(action, description)
-    .argument('<name>', 'queue name')
+    .argument('<name>', 'queue name', parseName('<name>'))
     .action(async (name: string, flags) => {
       const { ui, api } = clientOf(flags);
       const q = await api.post<QueueInfo>(`/queues/${encodeURIComponent(name)}/${action}`);
@@ -30,7 +31,27 @@ const queueAction = (action: 'pause' | 'resume', description: string) =>
       ui.line(`queue ${q.name} is ${q.paused ? 'paused' : 'running'} (${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed)`);
     });
 
+const addQueue = clientCommand('add', 'declare a queue: clients may send jobs to it')
+  .argument('<name>', 'queue name', parseName('<name>'))
+  .action(async (name: string, flags) => {
+    const { ui, api } = clientOf(flags);
+    const q = await api.post<QueueInfo>('/queues', { name });
+    if (ui.json) return ui.data(q);
+    ui.line(`queue ${q.name} is declared`);
+  });
+
+const removeQueue = clientCommand('rm', 'forget a queue that holds no job')
+  .argument('<name>', 'queue name', parseName('<name>'))
+  .action(async (name: string, flags) => {
+    const { ui, api } = clientOf(flags);
+    await api.request('DELETE', `/queues/${encodeURIComponent(name)}`);
+    if (ui.json) return ui.data({ removed: name });
+    ui.line(`queue ${name} removed`);
+  });
+
 export const queueCommand = new Command('queue')
-  .description('pause or resume a queue (needs the admin token: --token or WIZARD_TOKEN)')
+  .description('declare, remove, pause or resume a queue (needs the admin token: --token or WIZARD_TOKEN)')
+  .addCommand(addQueue)
+  .addCommand(removeQueue)
   .addCommand(queueAction('pause', 'a paused queue gives no new work to workers or bots; running jobs finish'))
   .addCommand(queueAction('resume', 'resume a paused queue'));

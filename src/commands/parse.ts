@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage, UsageError } from '../core/errors';
+import { isJobId, isSafeName, JOB_ID_SHAPE, SAFE_ALPHABET } from '../core/ids';
 
 export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -13,6 +14,22 @@ export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTE
       throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got '${value}'`);
     }
     return n;
+  };
+}
+
+/** a whole job id, in the shape wizard makes it (core/ids.ts): any other text names no job */
+export function parseJobId(arg = '<id>') {
+  return (value: string): string => {
+    if (!isJobId(value)) throw new InvalidArgumentError(`${arg} must be a whole job id (${JOB_ID_SHAPE}; tables shorten it, --wide and --json show it whole), got '${value}'`);
+    return value;
+  };
+}
+
+/** a name of 1..max characters of the safe alphabet (a queue's, a schedule's: core/ids.ts) */
+export function parseName(arg: string, max = 64) {
+  return (value: string): string => {
+    if (!isSafeName(value, 1, max)) throw new InvalidArgumentError(`${arg} must be 1-${max} of ${SAFE_ALPHABET}, got '${value}'`);
+    return value;
   };
 }
 

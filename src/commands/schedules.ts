@@ -4,7 +4,7 @@ import { SCHEDULE_TYPES } from '../core/batch';
 import { checkTiming, ScheduleView } from '../core/schedule';
 import { clientCommand, clientOf } from './client';
 import { wideOption } from './client-options';
-import { parseIntIn, parseJsonObject } from './parse';
+import { parseIntIn, parseJsonObject, parseName } from './parse';
 
 const when = (s: ScheduleView) => (s.every_ms !== null ? `every ${s.every_ms} ms` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`);
 
@@ -19,7 +19,7 @@ const list = clientCommand('list', "the schedules, the built-in bot batch (seed-
   });
 
 const add = clientCommand('add', 'a schedule: a job of --type made at each occurrence of --every-ms or --cron, each once')
-  .argument('<name>', 'its name: 1-64 of letters, digits, _ . : -')
+  .argument('<name>', 'its name: 1-64 of letters, digits, _ . -', parseName('<name>'))
   .addOption(new Option('--type <type>', `the job type: ${SCHEDULE_TYPES.join(', ')} or a type the API's --handlers module defines (the API checks it)`).makeOptionMandatory())
   .addOption(new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')))
   .addOption(new Option('--every-ms <ms>', 'an occurrence every this many ms (slots aligned to the epoch)').argParser(parseIntIn('--every-ms', 1000, 31 * 86_400_000)))
@@ -35,7 +35,7 @@ const add = clientCommand('add', 'a schedule: a job of --type made at each occur
   });
 
 const rm = clientCommand('rm', 'remove a schedule (the jobs it made stay)')
-  .argument('<name>', 'its name')
+  .argument('<name>', 'its name', parseName('<name>'))
   .action(async (name: string, flags) => {
     const { ui, api } = clientOf(flags);
     await api.request('DELETE', `/schedules/${encodeURIComponent(name)}`);

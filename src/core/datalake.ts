@@ -87,6 +87,16 @@ export function lakeEntryUnfinished(...fields: Head<LakeEntry>): string {
 }
 type Head<T extends unknown[]> = T extends [...infer H, unknown] ? H : never;
 
+/** a result as the lake keeps it (JSON text), parsed; text that is not JSON (a record written before results were checked) stays text */
+function resultOf(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** a datalake record, as exported (one a line) */
 export function lakeRecord(entry: string) {
   const [id, type, queue, status, result, error, attempts, initiatedBy, handledBy, createdAt, startedAt, finishedAt] = JSON.parse(entry) as LakeEntry;
@@ -96,7 +106,7 @@ export function lakeRecord(entry: string) {
     type,
     queue: orNull(queue),
     status,
-    result: result === '' ? null : (JSON.parse(result) as unknown),
+    result: resultOf(result),
     error: orNull(error),
     attempts,
     initiated_by: orNull(initiatedBy),

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { BatchSpec, batchJobs, SCHEDULE_TYPES, scheduleTypes } from './batch';
 import { primeCountFlow, PrimeCountFlow } from './chunks';
 import { ValidationError } from './errors';
+import { safeName } from './ids';
 import { DEFAULT_QUEUE, iso, NewJob } from './job';
 import { boundedInt, boundedString, jsonBody } from './schemas';
 
@@ -44,9 +45,8 @@ export interface Schedule {
   timeoutMs?: number;
 }
 
-const NAME = /^[\w.:-]{1,64}$/;
-const nameError = 'name must be 1-64 of letters, digits, _ . : -';
-export const scheduleName = z.string({ error: nameError }).regex(NAME, { error: nameError });
+/** a schedule's name: 1-64 of the safe alphabet (core/ids.ts) */
+export const scheduleName = safeName('name', 1, 64);
 
 export const scheduleBody = jsonBody({
   name: scheduleName,

@@ -8,6 +8,7 @@ import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from './job';
+import { jobIdParam, safeName } from './ids';
 import { MATH_OPS } from './math';
 
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from './limits';
@@ -51,9 +52,8 @@ export function boundedString(field: string, min: number, max: number) {
   return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
 }
 
-const QUEUE_NAME = /^[\w.:-]{1,64}$/;
-const queueMsg = 'queue must be 1-64 letters, digits, _ . : -';
-export const queueName = z.string({ error: queueMsg }).regex(QUEUE_NAME, { error: queueMsg });
+/** a queue's name: 1-64 of the safe alphabet (core/ids.ts) */
+export const queueName = safeName('queue', 1, 64);
 
 /** the options every route that creates work takes (POST /jobs, /task, /api/count-primes) */
 export const jobOptionsShape = {
@@ -64,7 +64,7 @@ export const jobOptionsShape = {
     .describe('when the job may start (by the store\'s clock), at most 30 days ahead; not with delay_ms')
     .optional(),
   priority: boundedInt('priority', MIN_PRIORITY, MAX_PRIORITY).optional(),
-  idempotency_key: boundedString('idempotency_key', 1, 200).optional(),
+  idempotency_key: safeName('idempotency_key', 1, 200).optional(),
   attempts: boundedInt('attempts', 1, 100).optional(),
   timeout_ms: boundedInt('timeout_ms', 1, 86_400_000).optional(),
 };
@@ -211,11 +211,14 @@ export const datalakeDayParams = z.object({
   date: z.iso.date({ error: (iss) => `date must be a day written YYYY-MM-DD, got '${String(iss.input)}'` }),
 });
 
-/** a path parameter that names a job or a bot: any non-empty segment (an unknown one is a 404) */
-export const idParam = z.string().min(1);
+/** a path parameter that names a job: an id of the shape wizard makes (any other is a 404: core/ids.ts) */
+export const idParam = jobIdParam;
 
-/** POST /queues/:name/pause and /resume: a queue's name */
+/** POST /queues/:name/pause and /resume, DELETE /queues/:name: a queue's name */
 export const queueParams = z.object({ name: queueName });
+
+/** POST /queues: declare a queue */
+export const declareQueueBody = jsonBody({ name: safeName('name', 1, 64) });
 
 // ---- the dashboard's history ----
 

@@ -14,11 +14,11 @@ import { BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
 import { errorMessage, UsageError } from './errors';
 import { exportedTable, importFile } from './module-load';
 import { BUILTIN_TYPES, HandlerSpec, registerTypes, UserType } from './handlers';
+import { isSafeName, SAFE_ALPHABET } from './ids';
 import { setValidator } from './user-params';
 
 const FIELDS = ['params', 'run', 'cpu', 'attempts', 'backoff_ms', 'timeout_ms', 'queue'];
 const TYPE_NAME = /^[A-Za-z][\w.:-]{0,63}$/;
-const QUEUE_NAME = /^[\w.:-]{1,64}$/;
 /** an attempt's timeout when neither the job nor its type names one (ms) */
 export const USER_TIMEOUT_MS = 10 * 60_000;
 
@@ -49,7 +49,7 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
     if (d.attempts !== undefined && !positiveInt(d.attempts, 100)) throw bad('attempts', 'must be an integer from 1 to 100');
     if (d.backoff_ms !== undefined && !(Number.isInteger(d.backoff_ms) && (d.backoff_ms as number) >= 0 && (d.backoff_ms as number) <= 86_400_000)) throw bad('backoff_ms', 'must be an integer from 0 to 86400000');
     if (d.timeout_ms !== undefined && !positiveInt(d.timeout_ms, 86_400_000)) throw bad('timeout_ms', 'must be an integer from 1 to 86400000');
-    if (d.queue !== undefined && (typeof d.queue !== 'string' || !QUEUE_NAME.test(d.queue))) throw bad('queue', 'must be 1-64 letters, digits, _ . : -');
+    if (d.queue !== undefined && (typeof d.queue !== 'string' || !isSafeName(d.queue, 1, 64))) throw bad('queue', `must be 1-64 of ${SAFE_ALPHABET}`);
     if (d.run === undefined && d.queue === undefined) throw bad('run', 'must be a function (or give a queue for bots to take the jobs from)');
     if (d.run === undefined && d.cpu === true) throw bad('cpu', 'needs a run function');
     const params = d.params ?? { type: 'object' };

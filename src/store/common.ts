@@ -1,6 +1,6 @@
 /** What both adapters do alike before a job reaches them: ids, defaults, the flow's links. */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, UnknownBotError } from '../core/errors';
+import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
@@ -27,7 +27,15 @@ export interface JobRow {
   idem_key: string;
 }
 
+/**
+ * an id a job's record can be kept under: not empty and no ':' (the keys beside a job's record are
+ * `job:<id>:children` and `job:<id>:results`, so such an id would name one of them: lib.lua's
+ * jobKeyFor refuses it in every script, and this in the adapters' own reads and writes)
+ */
+export const isStorableJobId = (id: string): boolean => id !== '' && !id.includes(':');
+
 export function jobRow(job: NewJob, link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {}): JobRow {
+  if (job.id !== undefined && !isStorableJobId(job.id)) throw new Error(`a job id may not be empty or hold ':', got '${job.id}'`);
   return {
     id: job.id ?? randomUUID(),
     type: job.type,
@@ -56,6 +64,31 @@ export function fingerprint(job: Pick<NewJob, 'type' | 'params'>): string {
 /** a second create with an idempotency key in use for other params */
 export const idempotencyConflict = (key: string, jobId: string) =>
   new ConflictError(`idempotency_key '${key}' was used for job ${jobId} with other params`, [{ field: 'idempotency_key', message: `'${key}' is in use with other params (job ${jobId})` }]);
+
+/** the most digits a chunk's result may have (lib-queue.lua's MAX_CHUNK_RESULT_DIGITS) */
+const MAX_CHUNK_RESULT_DIGITS = 15;
+
+/**
+ * lib-queue.lua's chunkResultFits: a chunk's result (as JSON) is the count of primes in its range
+ * [lo, hi] (its params, as JSON): digits only, at most hi - lo + 1
+ */
+export function chunkResultFits(result: string, params: string | undefined): boolean {
+  if (result.length > MAX_CHUNK_RESULT_DIGITS || !/^\d+$/.test(result)) return false;
+  let p: unknown;
+  try {
+    p = JSON.parse(params ?? '');
+  } catch {
+    return false;
+  }
+  const { lo, hi } = (p ?? {}) as { lo?: unknown; hi?: unknown };
+  return typeof lo === 'number' && typeof hi === 'number' && Number(result) <= hi - lo + 1;
+}
+
+/** a chunk's result refused (BAD_RESULT): nothing was written */
+export const badChunkResult = (jobId: string) =>
+  new ValidationError(`the result of chunk ${jobId} must be the count of primes in its range [lo, hi]: an integer from 0 to hi - lo + 1`, [
+    { field: 'result', message: 'must be an integer from 0 to hi - lo + 1 (the chunk\'s lo and hi are in its params)' },
+  ]);
 
 /** a job a cancel cannot end: it has finished already */
 export const cancelConflict = (jobId: string, state: string) => new ConflictError(`job ${jobId} has finished (${state}): nothing to cancel`);

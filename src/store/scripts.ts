@@ -74,6 +74,7 @@ export const SCRIPT_NAMES = [
   'readHistory',
   'retryFailedJob',
   'reportProgress',
+  'removeQueue',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -244,6 +244,15 @@ export interface Store {
   resumeQueue(queue: string): Promise<void>;
   /** every known queue with its depth and whether it is paused */
   listQueues(): Promise<QueueInfo[]>;
+  /** declare a queue: it is known (listed, reaped) from now on, and the API accepts jobs for it */
+  declareQueue(queue: string): Promise<void>;
+  /** is the queue known: declared, paused, or ever given a job? */
+  isQueueKnown(queue: string): Promise<boolean>;
+  /**
+   * forget a queue that holds no job (none waiting, delayed or held), with its paused flag:
+   * 'removed'; 'unknown' when it was not known; 'busy' (nothing changed) when it holds jobs
+   */
+  removeQueue(queue: string): Promise<'removed' | 'unknown' | 'busy'>;
   claim(queue: string, opts: ClaimOptions): Promise<ClaimResult>;
   /** block until the queue may have work or timeoutMs passes (true when woken by work) */
   waitForWork(queue: string, timeoutMs: number): Promise<boolean>;

@@ -227,7 +227,7 @@ describe('a bad module or definition stops the role: exit 2, one line naming the
     ['field', 'export default { a: { run() {}, retries: 3 } }', /^error: --handlers .*: type a: retries is not a field of a type \(params, run, cpu, attempts, backoff_ms, timeout_ms, queue\)$/],
     ['schema', "export default { a: { run() {}, params: { type: 'nonsense' } } }", /^error: --handlers .*: type a: params is not a valid JSON Schema: /],
     ['builtin', 'export default { task: { run() {} } }', /^error: --handlers .*: type task: the name is a built-in type \(task, primes, primes_chunk, sim\)$/],
-    ['queue', "export default { a: { queue: 'no spaces' } }", /^error: --handlers .*: type a: queue must be 1-64 letters, digits, _ \. : -$/],
+    ['queue', "export default { a: { queue: 'no spaces' } }", /^error: --handlers .*: type a: queue must be 1-64 of letters, digits, _ \. -$/],
     ['attempts', 'export default { a: { run() {}, attempts: 0 } }', /^error: --handlers .*: type a: attempts must be an integer from 1 to 100$/],
   ];
   test.each(cases)('%s', (name, text, line) => {

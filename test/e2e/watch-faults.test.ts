@@ -62,7 +62,7 @@ test('`submit --watch` across an API restart right after the submit: it waits an
 test('a wrong --api URL: exit 3 at once, naming the URL', async () => {
   const url = `http://127.0.0.1:${await freePort()}`;
   const started = Date.now();
-  const { code, stderr } = runWizard(['watch', 'some-job', '--api', url]);
+  const { code, stderr } = runWizard(['watch', '00000000-0000-4000-8000-000000000000', '--api', url]);
   expect(code).toBe(3);
   expect(Date.now() - started).toBeLessThan(2500);
   expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(url)]);

@@ -40,7 +40,7 @@ test('each mistake is one line naming the type and the field', () => {
   expect(line({ a: { run() {}, attempts: 1.5 } })).toBe(`--handlers ${FILE}: type a: attempts must be an integer from 1 to 100`);
   expect(line({ a: { run() {}, backoff_ms: -1 } })).toBe(`--handlers ${FILE}: type a: backoff_ms must be an integer from 0 to 86400000`);
   expect(line({ a: { run() {}, timeout_ms: 0 } })).toBe(`--handlers ${FILE}: type a: timeout_ms must be an integer from 1 to 86400000`);
-  expect(line({ a: { run() {}, queue: '' } })).toBe(`--handlers ${FILE}: type a: queue must be 1-64 letters, digits, _ . : -`);
+  expect(line({ a: { run() {}, queue: '' } })).toBe(`--handlers ${FILE}: type a: queue must be 1-64 of letters, digits, _ . -`);
   expect(line({ a: {} })).toBe(`--handlers ${FILE}: type a: run must be a function (or give a queue for bots to take the jobs from)`);
   expect(line({ a: { queue: 'bots', cpu: true } })).toBe(`--handlers ${FILE}: type a: cpu needs a run function`);
   expect(line({ a: { run() {}, params: [] } })).toBe(`--handlers ${FILE}: type a: params must be a JSON Schema (an object)`);

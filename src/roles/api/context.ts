@@ -25,6 +25,8 @@ export interface ApiContext {
   security?: ApiSecurity;
   /** the cluster's history: the bots' finished jobs, counted by the node they report to */
   history?: HistoryRecorder;
+  /** --queues: queues this node declares besides default, the bot queue and the --handlers types' (queues.ts) */
+  queues?: string[];
 }
 
 /** what an API node knows of the bots' work (--bot-queue, --bot-down-after-ms, the batch flags) */

@@ -7,6 +7,8 @@ import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { within } from '../../util/time';
 import { createApp } from './app';
+import { errorMessage } from '../../core/errors';
+import { ownQueues } from './queues';
 import { HistoryRecorder } from '../../core/history';
 import { EventHub } from './events-hub';
 import { startHistorySampler } from './history-sampler';
@@ -37,6 +39,8 @@ export interface ApiOptions {
   security?: ApiSecurity;
   /** serve HTTPS with this certificate and key (PEM) */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** --queues: more queues this node declares (queues.ts) */
+  queues?: string[];
 }
 
 export interface RunningApi {
@@ -52,7 +56,10 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const events = new EventHub(store, o.log);
   const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history });
+  const ctx = { store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, queues: o.queues };
+  const app = createApp(ctx);
+  // the queues this node declares, known to every node (a store that is away now: this node still accepts them)
+  void Promise.all(ownQueues(ctx).map((q) => store.declareQueue(q))).catch((err: unknown) => o.log.warn('could not declare the queues in the store', { error: errorMessage(err) }));
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;

@@ -16,9 +16,10 @@ import { z } from 'zod';
 import { describeNeed, Need, routeNeed } from '../../core/access';
 import {
   abacusBody, addQuery, claimBody, completeBody, countPrimesBody, datalakeDayParams, dlqQuery, failBody, historyQuery, idParam, listJobsQuery, populateBody, QUERY_VALUE,
-  queueParams, registerBotBody, submitBody, SUBMIT_TYPES, taskBody,
+  queueParams, declareQueueBody, registerBotBody, submitBody, SUBMIT_TYPES, taskBody,
 } from '../../core/schemas';
 import { userTypes } from '../../core/handlers';
+import { botIdParam, SAFE_NAME } from '../../core/ids';
 import { batchTypes } from '../../core/batch';
 import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
@@ -69,8 +70,8 @@ interface Op {
 
 const IDEMPOTENCY_KEY = {
   name: 'Idempotency-Key', in: 'header', required: false,
-  description: 'a second create with this key, while its first job is kept (result TTL after it finishes), makes nothing and answers 200 with the first job; other params are a 409 naming the key. The same as the body\'s idempotency_key.',
-  schema: { type: 'string', minLength: 1, maxLength: 200 },
+  description: 'a second create with this key by the same caller (token), while its first job is kept (result TTL after it finishes), makes nothing and answers 200 with the first job; other params are a 409 naming the key. The same as the body\'s idempotency_key: 1-200 of letters, digits, _ . -',
+  schema: { type: 'string', minLength: 1, maxLength: 200, pattern: SAFE_NAME.source },
 };
 const REPEATED = 'a repeated idempotency key: the first job, as it is now (nothing made)';
 const KEY_CONFLICT = 'the idempotency key is in use with other params (the message names it)';
@@ -118,6 +119,14 @@ export const OPERATIONS: Record<string, Op> = {
     ok: { 200: { description: 'the job, now CANCELLED', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the job has finished' },
   },
   'GET /queues': { tag: 'jobs', summary: 'every queue: waiting, active, delayed, paused', ok: { 200: { description: 'the queues', json: 'queues' } } },
+  'POST /queues': {
+    tag: 'jobs', summary: 'declare a queue (admin): clients may send jobs to it (a type with a queue of its own still goes there; never the bot queue)', body: declareQueueBody,
+    ok: { 201: { description: 'declared', json: 'queue', headers: LOCATION }, 200: { description: 'it was declared already', json: 'queue', headers: LOCATION } },
+  },
+  'DELETE /queues/:name': {
+    tag: 'jobs', summary: 'forget a queue that holds no job (admin)', params: { name: queueParams.shape.name }, ok: { 204: { description: 'forgotten' } },
+    errors: { 404: 'not a declared queue', 409: "it holds jobs, or this node's settings declare it (default, the bot queue, a --handlers type's, --queues)" },
+  },
   'POST /queues/:name/pause': { tag: 'jobs', summary: 'pause a queue: no new work to workers or bots; running jobs finish', params: { name: queueParams.shape.name }, ok: { 200: { description: 'the queue', json: 'queue' } } },
   'POST /queues/:name/resume': { tag: 'jobs', summary: 'resume a paused queue', params: { name: queueParams.shape.name }, ok: { 200: { description: 'the queue', json: 'queue' } } },
   'POST /jobs/populate': {
@@ -132,7 +141,7 @@ export const OPERATIONS: Record<string, Op> = {
   'POST /bots/register': { tag: 'bots', summary: 'register a bot: its id and token (shown once); not an admin route', body: registerBotBody, bodyOptional: true, ok: { 201: { description: 'the bot and its token', json: 'registered' } } },
   'POST /bots/heartbeat': { tag: 'bots', summary: "the bot is alive; renews its job's lease", ok: { 200: { description: "the bot's record", json: 'bot' } } },
   'POST /bots/deregister': { tag: 'bots', summary: 'the bot leaves; its job goes back to the queue', ok: { 204: { description: 'gone' } } },
-  'DELETE /bots/:id': { tag: 'bots', summary: 'remove a bot; its job goes back to the queue', ok: { 204: { description: 'removed' } }, errors: { 404: 'unknown bot' } },
+  'DELETE /bots/:id': { tag: 'bots', summary: 'remove a bot; its job goes back to the queue', params: { id: botIdParam }, ok: { 204: { description: 'removed' } }, errors: { 404: 'unknown bot' } },
   'GET /bots': { tag: 'bots', summary: 'the bots, up and down', ok: { 200: { description: 'the bots', json: 'bots' } } },
   'GET /metrics/summary': { tag: 'operations', summary: 'the bot batch\'s summary: jobs by state, bots, throughput, success rate', ok: { 200: { description: 'the summary', json: 'summary' } } },
   'GET /datalake/stats': { tag: 'datalake', summary: 'per day: records, success rate, mean duration', ok: { 200: { description: 'the stats', json: 'lakeStats' } } },

@@ -1,6 +1,7 @@
 /**
  * Making work, the one way every route that creates jobs does it (POST /jobs, /task,
- * /api/count-primes): the options (queue, delay_ms or run_at, priority, attempts, timeout_ms) and
+ * /api/count-primes): the queue its type may go to (queues.ts), the options (delay_ms or run_at,
+ * priority, attempts, timeout_ms) and
  * the idempotency key (the body's idempotency_key, or the Idempotency-Key header) become the new
  * job's fields, and Store.submit makes it in one step: a second create with the same key, while
  * the first job is kept, makes nothing and answers that job (existing).
@@ -8,19 +9,23 @@
 import type { Request } from 'express';
 import { primeCountFlow } from '../../core/chunks';
 import { ValidationError } from '../../core/errors';
-import { DEFAULT_QUEUE, JobType, MAX_DELAY_MS, NewJob } from '../../core/job';
+import { isSafeName, SAFE_ALPHABET } from '../../core/ids';
+import { JobType, MAX_DELAY_MS, NewJob } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
 import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
 import type { Store, Submitted } from '../../store/types';
+import type { ApiContext } from './context';
+import { queueFor } from './queues';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
-/** the Idempotency-Key header, checked (1-200 characters) */
+/** the Idempotency-Key header, checked (1-200 of the safe alphabet, as the body's idempotency_key) */
 export function idempotencyHeader(req: Request): string | undefined {
   const header = req.get(IDEMPOTENCY_HEADER);
-  if (header !== undefined && (header.length < 1 || header.length > 200)) {
-    throw new ValidationError('the Idempotency-Key header must be 1-200 characters', [{ field: 'Idempotency-Key', message: 'must be 1-200 characters' }]);
+  if (header !== undefined && !isSafeName(header, 1, 200)) {
+    const must = `must be 1-200 of ${SAFE_ALPHABET}`;
+    throw new ValidationError(`the Idempotency-Key header ${must}`, [{ field: 'Idempotency-Key', message: must }]);
   }
   return header;
 }
@@ -56,11 +61,6 @@ export function checkType(type: string, field = 'type'): void {
   if (!known.includes(type)) throw new ValidationError(`${field} must be one of ${known.join(', ')}, got '${type}'`, [{ field, message: `unknown type: must be one of ${known.join(', ')}` }]);
 }
 
-/** the queue a type's jobs go to when the request names none (sim: the bots'; a module's type: its own) */
-export function typeQueue(type: string, botQueue: string): string | undefined {
-  return type === 'sim' ? botQueue : specFor(type)?.user?.queue;
-}
-
 /** the params of a type, checked by its schema; a failure names params.<field> */
 export function checkParams(type: JobType, params: unknown): Record<string, unknown> {
   checkType(type);
@@ -80,16 +80,15 @@ export interface Work {
   params: Record<string, unknown>;
   options: JobOptions;
   initiatedBy: string;
-  /** the queue when the options name none */
-  queue?: string;
 }
 
-/** make a job (a prime count: its parent and chunks) with its options, under its idempotency key */
-export async function submitWork(store: Store, req: Request, w: Work): Promise<Submitted> {
+/** make a job (a prime count: its parent and chunks) with its options, under its idempotency key, on the queue its type may go to (queues.ts) */
+export async function submitWork(ctx: ApiContext, req: Request, w: Work): Promise<Submitted> {
+  const store = ctx.store;
   const o = w.options;
   const key = idempotencyKey(req, o);
+  const queue = await queueFor(ctx, w.type, o.queue);
   const delayMs = await delayOf(store, o);
-  const queue = o.queue ?? w.queue ?? DEFAULT_QUEUE;
   const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms };
   if (w.type !== 'primes') {
     const job: NewJob = { type: w.type, params: w.params, initiatedBy: w.initiatedBy, maxAttempts: o.attempts, idempotencyKey: key, ...common };

@@ -7,12 +7,12 @@
   Returns  {OK}, {MISSING} or {CONFLICT, state} when the job has finished.
 ]]
 local id = ARGV[4]
-local jobKey = K.job(id)
+local jobKey = jobKeyFor(id)
 local j = load(jobKey)
 if not j then return { MISSING } end
 if j.parent_id ~= '' then
   id = j.parent_id
-  jobKey = K.job(id)
+  jobKey = jobKeyFor(id)
   j = load(jobKey)
   if not j then return { MISSING } end
 end

@@ -5,7 +5,7 @@
   Returns  {OK, now} (no job), {OK, now, {claim values}} (lib.lua's claimFrom), {BOT_MISSING} or
            {BOT_BUSY, job id}
 ]]
-local botId, queue, leaseMs, tokenBase = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local botId, queue, leaseMs, tokenBase = ARGV[4], ARGV[5], argNumber(ARGV[6], 'leaseMs'), ARGV[7]
 local botKey = K.bot(botId)
 local held = redis.call('HMGET', botKey, 'current_job', 'job_token')
 if not held[1] then return { BOT_MISSING } end

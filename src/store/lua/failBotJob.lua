@@ -4,6 +4,6 @@
   ARGV[4] id  ARGV[5] bot id  ARGV[6] error  ARGV[7] target: RETRY | DEAD | FAILURE  ARGV[8] delayMs (RETRY)
   Returns  OK, MISSING, TOKEN_MISMATCH, NOT_HOLDER or BOT_MISSING.
 ]]
-local code = forBot(ARGV[5], ARGV[4], 'jobs_failed', failJob, ARGV[6], ARGV[7], tonumber(ARGV[8]))
+local code = forBot(ARGV[5], ARGV[4], 'jobs_failed', failJob, ARGV[6], ARGV[7], argNumber(ARGV[8], 'delayMs'))
 flush()
 return code

@@ -4,6 +4,6 @@
   Returns  OK, MISSING or TOKEN_MISMATCH.
   A chunk that ends in DEAD or FAILURE fails its parent at once.
 ]]
-local code = failJob(ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]))
+local code = failJob(ARGV[4], ARGV[5], ARGV[6], ARGV[7], argNumber(ARGV[8], 'delayMs'))
 flush()
 return code

@@ -4,7 +4,7 @@
   Returns  the bot's record (HGETALL), or an empty array when there is no such bot. A job it no
   longer holds (reclaimed while it was silent, or finished) is forgotten: current_job says so.
 ]]
-local botId, leaseMs = ARGV[4], tonumber(ARGV[5])
+local botId, leaseMs = ARGV[4], argNumber(ARGV[5], 'leaseMs')
 local botKey = K.bot(botId)
 if redis.call('EXISTS', botKey) == 0 then return {} end
 redis.call('HSET', botKey, 'last_heartbeat', nowStr, 'status', 'up', 'down_at', '')

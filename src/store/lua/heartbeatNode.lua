@@ -8,5 +8,5 @@
 local role, nodeId, ttl, info = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local value = info == '{}' and '{"seenAt":' .. nowStr .. '}' or string.sub(info, 1, -2) .. ',"seenAt":' .. nowStr .. '}'
 redis.call('SET', K.node(role, nodeId), value, 'PX', ttl)
-redis.call('ZADD', K.nodes(role), now + tonumber(ttl), nodeId)
+redis.call('ZADD', K.nodes(role), now + argNumber(ttl, 'ttlMs'), nodeId)
 return OK

@@ -10,8 +10,8 @@
            all of them; a refused request is counted in none. retryAfterMs: when the fullest
            bucket has room again; remaining: what the fullest bucket has left after this request.
 ]]
-local windowMs = tonumber(ARGV[4])
-local max = tonumber(ARGV[5])
+local windowMs = argNumber(ARGV[4], 'windowMs')
+local max = argNumber(ARGV[5], 'max')
 local member = ARGV[6]
 local allowed, retryAfter, remaining = 1, 0, max
 
@@ -23,7 +23,7 @@ for i = 7, #ARGV do
     allowed = 0
     -- room comes back when the (count - max + 1)th oldest request leaves the window
     local oldest = redis.call('ZRANGE', bucket, count - max, count - max, 'WITHSCORES') -- {member, score}
-    local wait = tonumber(oldest[2]) + windowMs - now
+    local wait = (tonumber(oldest[2]) or now) + windowMs - now
     if wait > retryAfter then retryAfter = wait end
     remaining = 0
   elseif max - count - 1 < remaining then

@@ -17,6 +17,7 @@
 ]]
 local base, formatKey, countsKey = KEYS[1], KEYS[2], KEYS[3]
 local current, oldest = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not current or not oldest then error('wizard: joinFormat takes two format versions, got ' .. tostring(ARGV[1]) .. ', ' .. tostring(ARGV[2])) end
 
 local found = redis.call('GET', formatKey)
 if not found then

@@ -8,8 +8,9 @@ local function botToken(botId, id)
   local held = redis.call('HMGET', K.bot(botId), 'current_job', 'job_token')
   if not held[1] then return nil, BOT_MISSING end
   if held[1] ~= id then
-    local state = redis.call('HGET', K.job(id), 'state')
-    if not state then return nil, MISSING end
+    local jobKey = jobKeyFor(id)
+    local state = jobKey and redis.call('HGET', jobKey, 'state')
+    if not isJobState(state) then return nil, MISSING end
     -- a cancelled job the bot was told of at its heartbeat (which forgot it): still said as cancelled
     if state == 'CANCELLED' then return nil, CANCELLED end
     return nil, NOT_HOLDER

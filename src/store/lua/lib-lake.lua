@@ -55,7 +55,7 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
     entry = cjson.encode({ [LAKE.id] = id, [LAKE.type] = jobType, [LAKE.queue] = j.queue, [LAKE.status] = to,
       [LAKE.result] = field == 'result' and value or '', [LAKE.error] = field == 'error' and value or '',
       [LAKE.attempts] = tonumber(attempts) or 0, [LAKE.initiated_by] = initiatedBy or '', [LAKE.handled_by] = handledBy or '',
-      [LAKE.created_at] = tonumber(createdAt), [LAKE.started_at] = started or cjson.null, [LAKE.finished_at] = now })
+      [LAKE.created_at] = tonumber(createdAt) or 0, [LAKE.started_at] = started or cjson.null, [LAKE.finished_at] = now })
   end
   local duration = started and (now - started)
   local today = math.floor(now / DAY_MS)

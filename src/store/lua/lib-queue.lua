@@ -14,7 +14,7 @@ local function enqueueRows(from)
   local created = {}   -- now, id, ... for the index of all top-level jobs
   local delayedQueues = {}
   local count = 0
-  local size = tonumber(ARGV[from])
+  local size = argNumber(ARGV[from], "the rows' size")
   local plain = size == PLAIN_ROW_SIZE
   for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
     local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
@@ -50,8 +50,9 @@ local function enqueueRows(from)
         fields[#fields + 1] = 'completed'
         fields[#fields + 1] = '0'
       end
-      if delay ~= '' and tonumber(delay) > 0 then
-        runAt = now + tonumber(delay)
+      local delayMs = delay ~= '' and argNumber(delay, 'delay_ms') or 0
+      if delayMs > 0 then
+        runAt = now + delayMs
         fields[#fields + 1] = 'run_at'
         fields[#fields + 1] = string.format('%d', runAt)
       end
@@ -131,7 +132,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     lists = {}
     local placed = false
     for _, p in ipairs(ready) do
-      if not placed and tonumber(p) > 5 then lists[#lists + 1] = waitKey; placed = true end
+      if not placed and (tonumber(p) or 5) > 5 then lists[#lists + 1] = waitKey; placed = true end
       lists[#lists + 1] = p
     end
     if not placed then lists[#lists + 1] = waitKey end
@@ -195,43 +196,77 @@ end
 
 -- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
 local function claimWith(at)
-  return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], tonumber(ARGV[at + CLAIM_ARGS.max]),
-    tonumber(ARGV[at + CLAIM_ARGS.lease_ms]), ARGV[at + CLAIM_ARGS.token_base])
+  return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], argNumber(ARGV[at + CLAIM_ARGS.max], 'max'),
+    argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base])
 end
 
+-- a chunk's result is the count of primes in its range [lo, hi] (its params): an integer from 0 to
+-- hi - lo + 1, as JSON writes one (digits only, so never inf, nan or a fraction). Whoever reports
+-- it (a worker, a bot) is held to that, before anything is written (src/store/common.ts
+-- chunkResultFits is the memory adapter's twin of it).
+local MAX_CHUNK_RESULT_DIGITS = 15
+local function chunkResultFits(result, params)
+  if #result > MAX_CHUNK_RESULT_DIGITS or not string.find(result, '^%d+$') then return false end
+  local ok, p = pcall(cjson.decode, params or '')
+  if not ok or type(p) ~= 'table' then return false end
+  local lo, hi = p.lo, p.hi
+  return type(lo) == 'number' and type(hi) == 'number' and tonumber(result) <= hi - lo + 1
+end
+
+-- the largest count the JSON of a prime count's result holds exactly (2^53 - 1)
+local MAX_SAFE_INTEGER = 9007199254740991
+
 -- a held job succeeded (completeJobs.lua, completeBotJob.lua): acknowledge it and record its
--- result; a chunk's result is recorded once per chunk index and the last chunk completes the
--- parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH or BAD_RESULT.
+-- result; a chunk's result is checked (chunkResultFits), recorded once per chunk index, and the
+-- last chunk completes the parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH,
+-- CANCELLED or BAD_RESULT.
 local function completeJob(id, token, result, lakeEntry, startedAt)
   -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
-  local jobKey = K.job(id)
+  local jobKey = jobKeyFor(id)
+  if not jobKey then return MISSING end
   local v = readAck(jobKey)
   local state, held = v[ACK.state], v[ACK.token]
-  if not state then return MISSING end
+  if not isJobState(state) then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
   local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
     chunk_index = '', idem_key = v[ACK.idem_key] or '' }
   if j.parent_id ~= '' then
-    if not tonumber(result) then return BAD_RESULT end
-    j.chunk_index = redis.call('HGET', jobKey, 'chunk_index') or ''
+    local f = redis.call('HMGET', jobKey, 'chunk_index', 'params')
+    if not chunkResultFits(result, f[2]) then return BAD_RESULT end
+    j.chunk_index = f[1] or ''
   end
   finish(id, jobKey, j, 'SUCCESS', 'result', result, lakeEntry, startedAt)
   if j.parent_id == '' then return OK end
 
   local parentId = j.parent_id
-  local parentKey = K.job(parentId)
+  local parentKey = jobKeyFor(parentId)
   local parent = load(parentKey)
   if not parent or FINAL[parent.state] then return OK end
   if redis.call('HSETNX', K.chunkResults(parentId), j.chunk_index, result) == 0 then return OK end
   parent.completed = redis.call('HINCRBY', parentKey, 'completed', 1)
-  if parent.completed < tonumber(parent.total) then
+  if parent.completed < (tonumber(parent.total) or 0) then
     setState(parentId, parentKey, parent, 'PROGRESS')
     return OK
   end
 
+  -- the last chunk: the sum of what each recorded (each checked as it was); a value that is not a
+  -- count (a results hash written by something else) fails the count with the reason, never a
+  -- script error that would leave it in PROGRESS for ever
   local sum = 0
-  for _, v in ipairs(redis.call('HVALS', K.chunkResults(parentId))) do sum = sum + tonumber(v) end
-  local duration = (now - tonumber(parent.created_at)) / 1000
+  for _, r in ipairs(redis.call('HVALS', K.chunkResults(parentId))) do
+    local n = tonumber(r)
+    if not n or n < 0 or n ~= math.floor(n) then
+      finish(parentId, parentKey, parent, 'FAILURE', 'error', 'a chunk result is not a count of primes: ' .. r)
+      return OK
+    end
+    sum = sum + n
+  end
+  if sum > MAX_SAFE_INTEGER then
+    finish(parentId, parentKey, parent, 'FAILURE', 'error', 'the chunks\' results add up to more than a count can be')
+    return OK
+  end
+  local duration = math.max(0, now - (tonumber(parent.created_at) or now)) / 1000
+  -- both numbers are finite here (a safe integer, a duration): the JSON has no inf, nan or exponent
   finish(parentId, parentKey, parent, 'SUCCESS', 'result',
     string.format('{"prime_count":%.0f,"duration_sec":%.3f}', sum, duration))
   return OK
@@ -242,7 +277,7 @@ end
 -- the index of the first argument after them.
 local function completeRows(from)
   local codes = {}
-  local count = tonumber(ARGV[from])
+  local count = argNumber(ARGV[from], 'the completions\' count')
   for i = 1, count do
     local at = from + (i - 1) * COMPLETION_SIZE -- a completion's fields are ARGV[at + COMPLETION.<field>]
     codes[i] = completeJob(ARGV[at + COMPLETION.id], ARGV[at + COMPLETION.token], ARGV[at + COMPLETION.result],

@@ -37,11 +37,12 @@ local function flush()
 end
 
 -- the fields transitions read, in one call, as a table made whole at once (a table that grows
--- field by field is rehashed as it goes); nil when the job does not exist. The hot paths read
--- only what they need instead (claimFrom, completeJob).
+-- field by field is rehashed as it goes); nil when the job does not exist (or the key holds no
+-- job's record: isJobState). The hot paths read only what they need instead (claimFrom, completeJob).
 local function load(jobKey)
+  if not jobKey then return nil end
   local v = readLoad(jobKey)
-  if not v[LOAD.state] then return nil end
+  if not isJobState(v[LOAD.state]) then return nil end
   return { state = v[LOAD.state], queue = v[LOAD.queue] or '', parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
     completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
     max_attempts = v[LOAD.max_attempts] or '', chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
@@ -169,7 +170,7 @@ end
 
 -- the job `token` holds, as load() reads it; or nil and a code
 local function holder(id, token)
-  local jobKey = K.job(id)
+  local jobKey = jobKeyFor(id)
   local j = load(jobKey)
   if not j then return nil, MISSING end
   if j.token == '' or j.token ~= token then return nil, j.state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
@@ -180,7 +181,7 @@ end
 -- of its queue as RETRY, or DEAD when it has used every attempt (failing its parent)
 local function reclaim(id, jobKey, j, why)
   local reason = why .. ' (held by ' .. j.handled_by .. ', attempt ' .. j.attempts .. ' of ' .. j.max_attempts .. ')'
-  if tonumber(j.attempts) >= tonumber(j.max_attempts) then
+  if (tonumber(j.attempts) or 0) >= (tonumber(j.max_attempts) or 1) then
     finish(id, jobKey, j, 'DEAD', 'error', reason)
     failParent(j, reason)
     return 'DEAD'
@@ -193,7 +194,7 @@ end
 
 -- give a held job back to the head of its queue (its holder is stopping); the attempt does not count
 local function releaseHeld(id, jobKey, j)
-  setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
+  setState(id, jobKey, j, 'PENDING', released({ 'attempts', math.max(0, (tonumber(j.attempts) or 1) - 1), 'handled_by', '' }))
   unlease(j.queue, id)
   requeueAtHead(id, j.queue, j.priority)
 end

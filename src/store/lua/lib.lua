@@ -46,6 +46,15 @@
   check                   checkJob                                      any                        (same: checked_by)
 ]]
 local base = KEYS[1]
+
+-- a number from the script's arguments, which the adapter sends; one that is not a number is a
+-- bug, said as one here: a nil never reaches arithmetic or a comparison (every tonumber of an
+-- argument goes through this, every tonumber of a stored field has its `or` default)
+local function argNumber(v, name)
+  local n = tonumber(v)
+  if not n then error('wizard: ' .. name .. ' must be a number, got ' .. tostring(v)) end
+  return n
+end
 -- now as a string too: what is written uses it. Every number a script hands to Redis or
 -- concatenates is formatted by sprintf("%.17g"), which costs more than the command it is for, so
 -- the hot paths pass strings (nowStr, '0', countStr) wherever they can. TIME answers seconds and
@@ -56,8 +65,8 @@ if nowStr == '' then
   local t = redis.call('TIME')
   nowStr = t[1] .. string.sub('000' .. string.sub(t[2], 1, -4), -3)
 end
-local now = tonumber(nowStr)
-local resultTtl = tonumber(ARGV[2])
+local now = argNumber(nowStr, 'now')
+local resultTtl = argNumber(ARGV[2], 'resultTtlMs')
 local ttlStr = ARGV[2]
 
 -- small non-negative integers as strings without sprintf: countStr(3) == '3'
@@ -66,7 +75,7 @@ local COUNTS = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '
 local function countStr(n)
   return COUNTS[n] or string.format('%d', n)
 end
-local eventRetention = tonumber(ARGV[3])
+local eventRetention = argNumber(ARGV[3], 'eventRetentionMs')
 
 local K = {
   job = function(id) return base .. 'job:' .. id end,
@@ -102,6 +111,22 @@ local K = {
   lakeStats = function(day) return base .. 'datalake:' .. day .. ':stats' end,
   lakeDays = base .. 'datalake:days',
 }
+
+-- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or
+-- nil when the id cannot name a job: the keys beside a job's record are `job:<id>:children` (a
+-- list) and `job:<id>:results` (a chunk's results), so an id holding ':' would name one of them
+-- (src/core/ids.ts). Every script that takes a job id as an argument finds the job through this,
+-- and takes a hash for a job's record only when its state is one TRANSITIONS knows (isJobState:
+-- load(), completeJob, checkJob), so nothing is ever written into a key that is not a job's.
+local function jobKeyFor(id)
+  if id == nil or id == '' or string.find(id, ':', 1, true) then return nil end
+  return K.job(id)
+end
+
+-- the job's marker: a record has a state the state machine knows (a results hash has none)
+local function isJobState(state)
+  return state ~= nil and TRANSITIONS[state] ~= nil
+end
 
 -- the result codes (OK, MISSING, TOKEN_MISMATCH, ...) and the layouts' sizes (ROW_SIZE, ...) are
 -- generated from src/store/wire.ts above this file; a layout's position is written by name

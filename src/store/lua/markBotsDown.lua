@@ -3,7 +3,7 @@
   ARGV[4] downAfterMs  ARGV[5] limit
   Returns  {{bot ids marked down}, {job ids taken back}}
 ]]
-local downAfter, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local downAfter, limit = argNumber(ARGV[4], 'downAfterMs'), argNumber(ARGV[5], 'limit')
 local down, reclaimed = {}, {}
 for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', now - downAfter, 'LIMIT', 0, limit)) do
   redis.call('ZREM', K.botsUp, botId)
@@ -15,7 +15,7 @@ for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', now - downA
     local jobKey = f[1] ~= '' and K.job(f[1])
     local j = jobKey and load(jobKey)
     if j and HELD[j.state] and j.token == f[2] then
-      reclaim(f[1], jobKey, j, 'bot down: no heartbeat for ' .. (now - tonumber(f[3])) .. ' ms')
+      reclaim(f[1], jobKey, j, 'bot down: no heartbeat for ' .. (now - (tonumber(f[3]) or now)) .. ' ms')
       reclaimed[#reclaimed + 1] = f[1]
     end
   end

@@ -3,8 +3,8 @@
   Returns  a flat list, oldest first, of each bucket that holds anything: its start (ms, a
            string), then its fields as HGETALL answers them.
 ]]
-local bucketMs = tonumber(ARGV[4])
-local windowMs = tonumber(ARGV[5])
+local bucketMs = argNumber(ARGV[4], 'bucketMs')
+local windowMs = argNumber(ARGV[5], 'windowMs')
 local last = now - (now % bucketMs)
 local from = now - windowMs
 local out = {}

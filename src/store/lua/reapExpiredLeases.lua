@@ -5,7 +5,7 @@
   attempt goes DEAD (and fails its parent). Also housekeeping, up to 10 × limit ids: drops
   expired jobs from the indexes and trims the event log to eventRetentionMs.
 ]]
-local queue, limit = ARGV[4], tonumber(ARGV[5])
+local queue, limit = ARGV[4], argNumber(ARGV[5], 'limit')
 local requeued, dead = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'LIMIT', 0, limit)) do
   local jobKey = K.job(id)

@@ -5,9 +5,9 @@
   ARGV[7..] `adds` pairs of field, increment (HINCRBY), then pairs of field, value (HSET)
   Returns  the bucket's start (ms).
 ]]
-local bucketMs = tonumber(ARGV[4])
+local bucketMs = argNumber(ARGV[4], 'bucketMs')
 local keepMs = ARGV[5]
-local adds = tonumber(ARGV[6])
+local adds = argNumber(ARGV[6], 'adds')
 local start = now - (now % bucketMs)
 -- keys.ts's history(start)
 local bucketKey = base .. 'history:' .. string.format('%d', start)

@@ -10,8 +10,11 @@ for _, id in ipairs(redis.call('ZRANGE', K.active(queue), 0, -1)) do
   local token = redis.call('HGET', K.job(id), 'token')
   if token and string.sub(token, 1, #prefix) == prefix then
     local jobKey = K.job(id)
-    releaseHeld(id, jobKey, load(jobKey))
-    n = n + 1
+    local j = load(jobKey)
+    if j then
+      releaseHeld(id, jobKey, j)
+      n = n + 1
+    end
   end
 end
 flush()

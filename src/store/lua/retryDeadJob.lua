@@ -5,12 +5,12 @@
   already finished (retrying it alone would count for nothing).
 ]]
 local id = ARGV[4]
-local jobKey = K.job(id)
+local jobKey = jobKeyFor(id)
 local j = load(jobKey)
 if not j then return MISSING end
 if j.state ~= 'DEAD' then return CONFLICT end
 if j.parent_id ~= '' then
-  local parent = load(K.job(j.parent_id))
+  local parent = load(jobKeyFor(j.parent_id))
   if not parent or FINAL[parent.state] then return CONFLICT end
 end
 redis.call('ZREM', K.dlq, id)

@@ -5,7 +5,7 @@
   its chunks run, not it) or is a chunk (its parent finished with it).
 ]]
 local id = ARGV[4]
-local jobKey = K.job(id)
+local jobKey = jobKeyFor(id)
 local j = load(jobKey)
 if not j then return MISSING end
 if j.state ~= 'FAILURE' or j.queue == '' or j.parent_id ~= '' then return CONFLICT end

@@ -1,10 +1,10 @@
 /** The memory adapter's job transitions and reads: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
 import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress } from '../../core/job';
-import { ConflictError, NotFoundError, ValidationError } from '../../core/errors';
+import { ConflictError, NotFoundError } from '../../core/errors';
 import { claimView, decodeJob } from '../codec';
-import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
+import { badChunkResult, cancelConflict, chunkResultFits, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
 import type { ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, QueueInfo, ReapResult, Submitted } from '../types';
-import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitingIn, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
+import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitingIn, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter } from './structures';
 import { MemoryCore } from './core';
 
 export abstract class MemoryJobs extends MemoryCore {
@@ -143,7 +143,7 @@ export abstract class MemoryJobs extends MemoryCore {
     const value = JSON.stringify(result ?? null);
     const now = this.at;
     const rec = this.holder(jobId, token);
-    if (rec.parent_id && !isLuaNumber(value)) throw new ValidationError(`the result of chunk ${jobId} must be a number`);
+    if (rec.parent_id && !chunkResultFits(value, rec.params)) throw badChunkResult(jobId);
     this.finish(jobId, rec, 'SUCCESS', { result: value });
 
     const parentId = rec.parent_id ?? '';
@@ -157,7 +157,7 @@ export abstract class MemoryJobs extends MemoryCore {
 
     let sum = 0;
     for (const v of results.values()) sum += Number(v);
-    const duration = (now - Number(parent.created_at)) / 1000;
+    const duration = Math.max(0, now - Number(parent.created_at)) / 1000;
     this.finish(parentId, parent, 'SUCCESS', { result: `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}` });
   }
 
@@ -347,6 +347,24 @@ export abstract class MemoryJobs extends MemoryCore {
   async resumeQueue(queue: string): Promise<void> {
     this.queue(queue).paused = false;
     this.signal(queue);
+  }
+
+  async declareQueue(queue: string): Promise<void> {
+    this.knownQueueNames.add(queue);
+  }
+
+  async isQueueKnown(queue: string): Promise<boolean> {
+    return this.knownQueueNames.has(queue);
+  }
+
+  /** removeQueue.lua */
+  async removeQueue(queue: string): Promise<'removed' | 'unknown' | 'busy'> {
+    if (!this.knownQueueNames.has(queue)) return 'unknown';
+    const q = this.queues.get(queue);
+    if (q && (waitingIn(q) > 0 || q.active.size > 0 || q.delayed.size > 0)) return 'busy';
+    if (q) Object.assign(q, { paused: false, marker: false }); // DEL ready, marker (the object stays: a worker may wait on it)
+    this.knownQueueNames.delete(queue);
+    return 'removed';
   }
 
   async listQueues(): Promise<QueueInfo[]> {

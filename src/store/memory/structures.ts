@@ -67,8 +67,3 @@ export function bytesToHuman(n: number): string {
   while (i < 5 && n >= 1024 ** (i + 1)) i++;
   return i === 0 ? `${n}B` : `${(n / 1024 ** i).toFixed(2)}${'BKMGTP'[i]}`;
 }
-
-/** what Lua's tonumber accepts here: a JSON number (chunk results are counts) */
-export function isLuaNumber(json: string): boolean {
-  return json.trim() !== '' && Number.isFinite(Number(json));
-}

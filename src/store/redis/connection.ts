@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
-import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, ValidationError, WizardError, errorMessage } from '../../core/errors';
-import { botErrors } from '../common';
+import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, WizardError, errorMessage } from '../../core/errors';
+import { badChunkResult, botErrors } from '../common';
 import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from '../cluster';
 import { MasterLinks } from '../cluster-durable';
 import { keysAt, redisKeys, RedisKeys, shardOfJob, tagBase } from '../keys';
@@ -285,7 +285,7 @@ export class RedisConnection {
     if (code === TOKEN_MISMATCH) return new LeaseLostError(jobId);
     if (code === CANCELLED) return new JobCancelledError(jobId);
     if (code === CONFLICT) return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
-    if (code === BAD_RESULT) return new ValidationError(`the result of chunk ${jobId} must be a number`);
+    if (code === BAD_RESULT) return badChunkResult(jobId);
     return new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
   }
 

@@ -3,11 +3,11 @@ import { Job, NewJob, Progress } from '../../core/job';
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
-import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, rowArgs, tokenBase } from '../common';
+import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, isStorableJobId, jobRow, JobRow, rowArgs, tokenBase } from '../common';
 import { shardOfJob } from '../keys';
 import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { keyShard, claimArgs, claimResult, completionArgs, groupByShard, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply } from './shared';
+import { keyShard, claimArgs, claimResult, completionArgs, groupByShard, merged, retryDelayOf, CONFLICT, CANCELLED, OK, type ClaimReply } from './shared';
 import { RedisShards } from './shards';
 
 export class RedisJobs extends RedisShards {
@@ -71,13 +71,30 @@ export class RedisJobs extends RedisShards {
   }
 
   async cancelledAmong(jobIds: string[]): Promise<string[]> {
-    const states = await Promise.all(jobIds.map((id) => this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])));
-    return jobIds.filter((_, i) => states[i] === 'CANCELLED');
+    const ids = jobIds.filter(isStorableJobId);
+    const states = await Promise.all(ids.map((id) => this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])));
+    return ids.filter((_, i) => states[i] === 'CANCELLED');
   }
 
   /** the paused flag is the member 'paused' of the queue's ready set in every shard (lib.lua's claimFrom reads it with the priorities) */
   async pauseQueue(queue: string): Promise<void> {
     await Promise.all([...this.shards.map((k) => this.durable(['ZADD', k.ready(queue), -1, 'paused'])), this.cmd(['SADD', this.keys.queues, queue])]);
+  }
+
+  /** shard 0's set of known queues (every shard's is read: a queue a job was put on in shard N is in shard N's) */
+  async declareQueue(queue: string): Promise<void> {
+    await this.durable(['SADD', this.keys.queues, queue]);
+  }
+
+  async isQueueKnown(queue: string): Promise<boolean> {
+    return (await this.perShard((k) => this.cmd<number>(['SISMEMBER', k.queues, queue]))).some((n) => n === 1);
+  }
+
+  /** removeQueue.lua in every shard: each forgets the queue unless it holds jobs there */
+  async removeQueue(queue: string): Promise<'removed' | 'unknown' | 'busy'> {
+    const codes = await this.perShard((k) => this.run<number>('removeQueue', [queue], k, true));
+    if (codes.includes(CONFLICT)) return 'busy';
+    return codes.includes(OK) ? 'removed' : 'unknown';
   }
 
   async resumeQueue(queue: string): Promise<void> {
@@ -236,9 +253,11 @@ export class RedisJobs extends RedisShards {
     return { requeued: got.flatMap(([r]) => r), dead: got.flatMap(([, d]) => d) };
   }
 
+  /** the jobs of these ids that exist; an id no job can have (isStorableJobId) is not looked up: it would name a key beside a job's record */
   protected async getJobs(ids: string[]): Promise<Job[]> {
-    const replies = await Promise.all(ids.map((id) => this.cmd<string[]>(['HGETALL', this.at(id).job(id)])));
-    return replies.flatMap((r, i) => (r.length > 0 ? [decodeJob(pairsToRecord(r), ids[i])] : []));
+    const ok = ids.filter(isStorableJobId);
+    const replies = await Promise.all(ok.map((id) => this.cmd<string[]>(['HGETALL', this.at(id).job(id)])));
+    return replies.flatMap((r, i) => (r.length > 0 ? [decodeJob(pairsToRecord(r), ok[i])] : []));
   }
 
   async getJob(jobId: string): Promise<Job | null> {

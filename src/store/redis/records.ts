@@ -5,7 +5,7 @@ import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../../core/data
 import { StoreOutOfMemoryError } from '../../core/errors';
 import type { Schedule } from '../../core/schedule';
 import { claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from '../codec';
-import { botErrors, createdJob, JobRow, notRetryable, rowArgs, tokenBase } from '../common';
+import { botErrors, createdJob, isStorableJobId, JobRow, notRetryable, rowArgs, tokenBase } from '../common';
 import { RedisKeys } from '../keys';
 import { scripts } from '../scripts';
 import type { BotsDown, FailTarget, FinishedCounts, JobEvent, ListQuery, ListResult, NodeInfo, QueueInfo } from '../types';
@@ -88,6 +88,7 @@ export class RedisRecords extends RedisJobs {
   }
 
   async listChildren(parentId: string): Promise<Job[]> {
+    if (!isStorableJobId(parentId)) return [];
     return this.getJobs(await this.cmd<string[]>(['LRANGE', this.at(parentId).children(parentId), 0, -1]));
   }
 

@@ -10,6 +10,7 @@ import { parseInput, registerBotBody } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
+import { pathBotId } from '../ids';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
 
@@ -39,7 +40,7 @@ export function botRoutes(ctx: ApiContext): Router {
   });
 
   r.delete('/bots/:id', requireAdmin(ctx), async (req, res) => {
-    const id = String(req.params.id);
+    const id = pathBotId(req);
     if (!(await ctx.store.removeBot(id))) throw new NotFoundError(`bot ${id} not found`);
     res.status(204).end();
   });

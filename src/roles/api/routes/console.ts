@@ -11,6 +11,7 @@ import { requireAdmin } from '../admin';
 import { HISTORY, HISTORY_WINDOWS, historyPoint } from '../../../core/history';
 import { historyQuery, parseInput } from '../../../core/schemas';
 import type { ApiContext } from '../context';
+import { pathJobId } from '../ids';
 import { reply, RESPONSES } from '../responses';
 import { nodeView } from './ops';
 
@@ -37,7 +38,7 @@ export function consoleRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/jobs/:id/retry', requireAdmin(ctx), async (req, res) => {
-    const id = String(req.params.id);
+    const id = pathJobId(req);
     const job = await ctx.store.getJob(id);
     if (!job) throw new NotFoundError(`job ${id} not found`);
     if (job.state === 'DEAD') return reply(res, RESPONSES.job, jobView(await ctx.store.retryDead(id)));

@@ -8,6 +8,7 @@ import { jobView } from '../../../core/job';
 import { dlqQuery, parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import type { ApiContext } from '../context';
+import { pathJobId } from '../ids';
 import { reply, RESPONSES } from '../responses';
 
 export function dlqRoutes(ctx: ApiContext): Router {
@@ -21,7 +22,7 @@ export function dlqRoutes(ctx: ApiContext): Router {
   });
 
   r.post('/dlq/:id/retry', admin, async (req, res) => {
-    reply(res, RESPONSES.job, jobView(await ctx.store.retryDead(String(req.params.id))));
+    reply(res, RESPONSES.job, jobView(await ctx.store.retryDead(pathJobId(req))));
   });
 
   r.delete('/dlq', admin, async (_req, res) => {

@@ -6,17 +6,19 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { batchJobs, requestedSpec } from '../../../core/batch';
-import { NotFoundError, WizardError } from '../../../core/errors';
+import { ConflictError, NotFoundError, WizardError } from '../../../core/errors';
 import { failTarget } from '../../../core/handlers';
 import { iso, Job, jobView } from '../../../core/job';
-import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody, queueParams, splitOptions, submitBody } from '../../../core/schemas';
+import { claimBody, completeBody, declareQueueBody, failBody, listJobsQuery, parseInput, populateBody, queueParams, splitOptions, submitBody } from '../../../core/schemas';
 import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
+import { pathJobId } from '../ids';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
-import { checkParams, idempotencyHeader, submitWork, typeQueue } from '../submit';
+import { checkParams, idempotencyHeader, submitWork } from '../submit';
+import { ownQueues } from '../queues';
 import { fingerprint, idempotencyConflict } from '../../../store/common';
 
 /** how long a populate's Idempotency-Key is kept by itself (past that, while its jobs exist, they still answer for it) */
@@ -71,26 +73,44 @@ export function jobRoutes(ctx: ApiContext): Router {
     const body = parseInput(submitBody, req.body);
     const { options, rest } = splitOptions(body);
     const params = checkParams(rest.type, rest.params);
-    const { job, existing } = await submitWork(ctx.store, req, {
-      type: rest.type, params, options, initiatedBy: ctx.nodeId, queue: typeQueue(rest.type, p.botQueue),
-    });
+    const { job, existing } = await submitWork(ctx, req, { type: rest.type, params, options, initiatedBy: ctx.nodeId });
     reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
   });
 
   r.post('/jobs/:id/cancel', async (req, res) => {
-    reply(res, RESPONSES.job, jobView(await ctx.store.cancel(String(req.params.id))));
+    reply(res, RESPONSES.job, jobView(await ctx.store.cancel(pathJobId(req))));
   });
 
   r.get('/queues', async (_req, res) => {
     reply(res, RESPONSES.queues, { queues: await ctx.store.listQueues() });
   });
 
+  /** a queue as GET /queues lists it (known: declared, paused, or given a job) */
+  const queueInfo = async (name: string, paused = false) => (await ctx.store.listQueues()).find((q) => q.name === name) ?? { name, waiting: 0, active: 0, delayed: 0, paused };
+
+  // declare a queue (admin): clients may send jobs to it from now on (queues.ts)
+  r.post('/queues', admin, async (req, res) => {
+    const { name } = parseInput(declareQueueBody, req.body);
+    const known = await ctx.store.isQueueKnown(name);
+    if (!known) await ctx.store.declareQueue(name);
+    reply(res.location('/queues'), RESPONSES.queue, await queueInfo(name), known ? 200 : 201);
+  });
+
+  // forget a queue that holds no job (admin); those this node declares by its settings stay
+  r.delete('/queues/:name', admin, async (req, res) => {
+    const { name } = parseInput(queueParams, req.params);
+    if (ownQueues(ctx).includes(name)) throw new ConflictError(`queue ${name} is declared by this API node's settings (default, the bot queue, a --handlers type's queue, --queues): it stays`);
+    const removed = await ctx.store.removeQueue(name);
+    if (removed === 'unknown') throw new NotFoundError(`queue ${name} is not declared`);
+    if (removed === 'busy') throw new ConflictError(`queue ${name} holds jobs (waiting, delayed or running): cancel them or let them finish first`);
+    res.status(204).end();
+  });
+
   for (const action of ['pause', 'resume'] as const) {
     r.post(`/queues/:name/${action}`, admin, async (req, res) => {
       const { name } = parseInput(queueParams, req.params);
       await (action === 'pause' ? ctx.store.pauseQueue(name) : ctx.store.resumeQueue(name));
-      const queue = (await ctx.store.listQueues()).find((q) => q.name === name);
-      reply(res, RESPONSES.queue, queue ?? { name, waiting: 0, active: 0, delayed: 0, paused: action === 'pause' });
+      reply(res, RESPONSES.queue, await queueInfo(name, action === 'pause'));
     });
   }
 
@@ -135,17 +155,17 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.get('/jobs/:id', async (req, res) => {
-    reply(res, RESPONSES.job, jobView(await getJob(req.params.id)));
+    reply(res, RESPONSES.job, jobView(await getJob(pathJobId(req))));
   });
 
   r.post('/jobs/:id/start', bot, async (req, res) => {
-    const id = String(req.params.id);
+    const id = pathJobId(req);
     await ctx.store.startBotJob(botIdOf(res), id);
     reply(res, RESPONSES.job, jobView(await getJob(id)));
   });
 
   r.post('/jobs/:id/complete', bot, async (req, res) => {
-    const id = String(req.params.id);
+    const id = pathJobId(req);
     const body = parseInput(completeBody, optionalBody(req));
     await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
     const job = await getJob(id);
@@ -155,7 +175,7 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/:id/fail', bot, async (req, res) => {
     const body = parseInput(failBody, optionalBody(req));
-    const job = await getJob(String(req.params.id));
+    const job = await getJob(pathJobId(req));
     const target = failTarget(job, body.permanent === true);
     await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
     const failed = await getJob(job.id);
@@ -164,8 +184,9 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   r.get('/jobs/:id/chunks', async (req, res) => {
-    if (!(await ctx.store.getJob(req.params.id))) throw new NotFoundError(`job ${req.params.id} not found`);
-    reply(res, RESPONSES.chunks, { job_id: req.params.id, chunks: (await ctx.store.listChildren(req.params.id)).map(jobView) });
+    const id = pathJobId(req);
+    if (!(await ctx.store.getJob(id))) throw new NotFoundError(`job ${id} not found`);
+    reply(res, RESPONSES.chunks, { job_id: id, chunks: (await ctx.store.listChildren(id)).map(jobView) });
   });
   return r;
 }

@@ -7,6 +7,7 @@ import { compute } from '../../../core/math';
 import { addQuery, parseInput, splitOptions, taskBody } from '../../../core/schemas';
 import { adminConfigured } from '../admin';
 import type { ApiContext } from '../context';
+import { pathJobId } from '../ids';
 import { reply, RESPONSES } from '../responses';
 import { submitWork } from '../submit';
 
@@ -25,14 +26,15 @@ export function mathRoutes(ctx: ApiContext): Router {
 
   r.post('/task', async (req, res) => {
     const { options, rest: params } = splitOptions(parseInput(taskBody, req.body));
-    const { job, existing } = await submitWork(ctx.store, req, { type: 'task', params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, { type: 'task', params, options, initiatedBy: ctx.nodeId });
     // a repeated key: the first job's id and state, 200
     reply(res.location(`/tasks/${job.id}/status`), RESPONSES.taskAccepted, { task_id: job.id, status: job.state, initiated_by: job.initiatedBy ?? ctx.nodeId }, existing ? 200 : 202);
   });
 
   r.get('/tasks/:id/status', async (req, res) => {
-    const job = await ctx.store.checkJob(req.params.id, ctx.nodeId);
-    if (!job) throw new NotFoundError(`task ${req.params.id} not found`);
+    const id = pathJobId(req, 'task');
+    const job = await ctx.store.checkJob(id, ctx.nodeId);
+    if (!job) throw new NotFoundError(`task ${id} not found`);
     reply(res, RESPONSES.taskStatus, taskStatusView(job));
   });
 

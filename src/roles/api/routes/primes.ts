@@ -11,6 +11,7 @@ import { isFinal, Job, primeJobView } from '../../../core/job';
 import { countPrimesBody, parseInput, splitOptions } from '../../../core/schemas';
 import type { JobEvent } from '../../../store/types';
 import type { ApiContext } from '../context';
+import { pathJobId } from '../ids';
 import { reply, RESPONSES } from '../responses';
 import { submitWork } from '../submit';
 
@@ -32,16 +33,16 @@ export function primeRoutes(ctx: ApiContext): Router {
 
   r.post('/api/count-primes', async (req, res) => {
     const { options, rest: params } = splitOptions(parseInput(countPrimesBody, req.body));
-    const { job, existing } = await submitWork(ctx.store, req, { type: 'primes', params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, { type: 'primes', params, options, initiatedBy: ctx.nodeId });
     reply(res.location(`/api/jobs/${job.id}`), RESPONSES.primesAccepted, { job_id: job.id, status: job.state }, existing ? 200 : 202);
   });
 
   r.get('/api/jobs/:id', async (req, res) => {
-    reply(res, RESPONSES.primeJob, primeJobView(await findJob(ctx, req.params.id)));
+    reply(res, RESPONSES.primeJob, primeJobView(await findJob(ctx, pathJobId(req))));
   });
 
   r.get('/api/jobs/:id/events', async (req, res) => {
-    const id = req.params.id;
+    const id = pathJobId(req);
     let last = primeJobView(await findJob(ctx, id));
     res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.flushHeaders();
