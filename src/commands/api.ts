@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { apiFromFlags, apiOptions } from './api-options';
 import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { limitsFromFlags, limitsOptions } from './limits-options';
 import { withOptions } from './parse';
 import { jobTypeOptions } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
@@ -10,7 +11,7 @@ import { defaultNodeId, storeOptions } from './store-options';
 
 export const apiCommand = withOptions(
   new Command('api').description('serve the HTTP API, the dashboard and the docs'),
-  [...storeOptions(), ...apiOptions(), ...jobTypeOptions(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
+  [...storeOptions(), ...apiOptions(), ...jobTypeOptions(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions(), ...limitsOptions()],
 ).action(async (flags) => {
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
@@ -18,6 +19,6 @@ export const apiCommand = withOptions(
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await openStoreWithLake(flags, 'api', true);
   const { startApi } = await import('../roles/api'); // Express and the rest load when it runs: the CLI starts fast
-  const running = await startApi(store, { nodeId, ...api, botWork: botWorkFromFlags(flags) });
+  const running = await startApi(store, { nodeId, ...api, ...limitsFromFlags(flags), botWork: botWorkFromFlags(flags) });
   await untilSignal(store, [running, claim]);
 });

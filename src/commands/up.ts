@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { apiFromFlags, apiOptions, generatedTokensNotice } from './api-options';
 import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags, heartbeatIntervalOption, populateIntervalOption } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { limitsFromFlags, limitsOptions } from './limits-options';
 import { parseIntIn, withOptions } from './parse';
 import { jobTypeOptions, threadsOption } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
@@ -14,7 +15,7 @@ export const upCommand = withOptions(
   [
     ...storeOptions({ redis: 'optional' }), ...apiOptions(), threadsOption(), ...jobTypeOptions(),
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)').env('WIZARD_UP_BOTS').default(2).argParser(parseIntIn('--bots', 0, 100)),
-    populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
+    populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(), ...limitsOptions(),
   ],
 ).action(async (flags) => {
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
@@ -26,6 +27,7 @@ export const upCommand = withOptions(
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
     ...api,
+    ...limitsFromFlags(flags),
     threads: flags.threads ?? os.availableParallelism(),
     botWork: botWorkFromFlags(flags),
     scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },

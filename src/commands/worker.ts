@@ -14,6 +14,8 @@ export const workerCommand = withOptions(
   if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await roleStore(flags, 'worker', true);
+  // its queue is declared, so clients may send jobs to it (a store away now: an admin can still declare it)
+  await store.declareQueue(flags.queue).catch(() => undefined);
   const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
   const worker = startWorker(store, {
     nodeId,

@@ -31,6 +31,11 @@ export interface Principal {
   botId?: string;
 }
 
+/** a principal as a job's record keeps it (Job.principal): `<role>:<token name>`, or a registered bot's `bot:<bot id>` */
+export function principalName(p: Principal): string {
+  return p.botId !== undefined ? `bot:${p.botId}` : `${p.role}:${p.name}`;
+}
+
 /** what a route asks of its caller */
 export type Need = 'public' | 'read' | 'submit' | 'register' | 'bot' | 'admin';
 

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
+  | 'quota_exceeded'
   | 'store_unavailable'
   | 'unprocessable'
   | 'usage'
@@ -157,6 +158,18 @@ export class ReportedError extends WizardError {
   }
 }
 
+/** a token's quota is used up (src/core/quotas.ts): 429, naming the quota; retryAfterMs when waiting helps */
+export class QuotaExceededError extends WizardError {
+  constructor(
+    readonly quota: 'jobs' | 'cpu' | 'streams',
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super('quota_exceeded', message, [{ field: 'quota', message: quota }]);
+    this.name = 'QuotaExceededError';
+  }
+}
+
 /** a bot token or id the store does not know (never registered, deleted): the bot registers again */
 export class UnknownBotError extends WizardError {
   constructor(message = 'unknown bot: register again (POST /bots/register)') {
@@ -180,6 +193,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   unprocessable: 422,
   rate_limited: 429,
+  quota_exceeded: 429,
   job_failed: 500,
   internal: 500,
   store_unavailable: 503,

@@ -92,8 +92,13 @@ export interface Job {
   priority: number;
   /** an attempt running longer is aborted; null: the type's default */
   timeoutMs: number | null;
-  /** the idempotency key it was created with */
+  /** the idempotency key it was created with (as its caller gave it) */
   idempotencyKey: string | null;
+  /**
+   * who submitted it, `<role>:<token name>` (client:alice, admin:ops) or `bot:<bot id>`; null when
+   * no token named the caller (an open API, the scheduler) and in a claim's view (a claim does not read it)
+   */
+  principal?: string | null;
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
   slot?: string | null;
@@ -119,9 +124,21 @@ export interface NewJob {
   /** not ready until this long after it is created (by the store's clock) */
   delayMs?: number;
   timeoutMs?: number;
-  /** a second create with this key, while the job is kept, creates nothing (Store.enqueue) */
+  /** a second create with this key by the same principal, while the job is kept, creates nothing (Store.submit) */
   idempotencyKey?: string;
+  /** who submitted it (Job.principal); it scopes the idempotency key */
+  principal?: string;
 }
+
+/**
+ * an idempotency key as the store keeps it: scoped by who submitted the job, so two callers'
+ * same key are two keys (a caller's key holds no ':', core/ids.ts: the scope cannot be forged)
+ */
+export const scopedIdempotencyKey = (key: string, principal?: string | null): string => (principal ? `${principal}:${key}` : key);
+
+/** a stored idempotency key as its caller gave it */
+export const givenIdempotencyKey = (stored: string, principal?: string | null): string =>
+  principal && stored.startsWith(`${principal}:`) ? stored.slice(principal.length + 1) : stored;
 
 export const DEFAULT_QUEUE = 'default';
 
@@ -158,6 +175,7 @@ export function jobView(job: Job) {
     priority: job.priority,
     timeout_ms: job.timeoutMs,
     idempotency_key: job.idempotencyKey,
+    principal: job.principal ?? null,
     duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,

@@ -2,7 +2,7 @@
 import type { Bot, BotStatus } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { DATALAKE_DEFAULTS } from '../core/datalake';
-import { DEFAULT_PRIORITY, Job, JobState, JobType } from '../core/job';
+import { DEFAULT_PRIORITY, givenIdempotencyKey, Job, JobState, JobType } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import { CLAIM } from './wire';
 
@@ -54,7 +54,8 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     runAt: num(f.run_at),
     priority: num(f.priority) ?? DEFAULT_PRIORITY,
     timeoutMs: num(f.timeout_ms),
-    idempotencyKey: str(f.idem_key),
+    idempotencyKey: f.idem_key ? givenIdempotencyKey(f.idem_key, f.principal) : null,
+    principal: str(f.principal),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
   };
 }

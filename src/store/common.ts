@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
 import { maxAttemptsFor } from '../core/handlers';
-import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
-import type { FlowSpec } from './types';
+import { DEFAULT_PRIORITY, DEFAULT_QUEUE, givenIdempotencyKey, Job, JobType, NewJob, scopedIdempotencyKey } from '../core/job';
+import type { BudgetSpend, FlowSpec } from './types';
 import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
 
 export interface JobRow {
@@ -24,7 +24,9 @@ export interface JobRow {
   /** '' or a delay (ms) from the store's time of the enqueue */
   delay_ms: string;
   timeout_ms: string;
+  /** the idempotency key scoped by the principal (scopedIdempotencyKey), as the store keeps it */
   idem_key: string;
+  principal: string;
 }
 
 /**
@@ -50,7 +52,8 @@ export function jobRow(job: NewJob, link: { parentId?: string; index?: number; t
     priority: job.priority === undefined || job.priority === DEFAULT_PRIORITY ? '' : String(job.priority),
     delay_ms: job.delayMs ? String(Math.max(0, Math.round(job.delayMs))) : '',
     timeout_ms: job.timeoutMs === undefined ? '' : String(job.timeoutMs),
-    idem_key: job.idempotencyKey ?? '',
+    idem_key: job.idempotencyKey ? scopedIdempotencyKey(job.idempotencyKey, job.principal) : '',
+    principal: job.principal ?? '',
   };
 }
 
@@ -89,6 +92,20 @@ export const badChunkResult = (jobId: string) =>
   new ValidationError(`the result of chunk ${jobId} must be the count of primes in its range [lo, hi]: an integer from 0 to hi - lo + 1`, [
     { field: 'result', message: 'must be an integer from 0 to hi - lo + 1 (the chunk\'s lo and hi are in its params)' },
   ]);
+
+/** how many of a principal's jobs one openJobs looks at, at most (those looked at longest ago first) */
+export const OPEN_JOBS_SCAN = 200;
+
+/** how long a principal's list of jobs is kept after its last job was added: longer than any job waits (a delay is at most 30 days) */
+export const OWNED_TTL_MS = 31 * 86_400_000;
+
+/** spendBudget.lua's arithmetic: a token bucket refilled to `now`, then `cost` taken when it holds that much */
+export function spendFromBucket(b: { tokens: number; at: number } | undefined, now: number, cost: number, capacity: number, windowMs: number): BudgetSpend & { tokens: number } {
+  let tokens = Math.min(capacity, (b?.tokens ?? capacity) + (Math.max(0, now - (b?.at ?? now)) * capacity) / windowMs);
+  if (cost > 0 && tokens < cost) return { allowed: false, retryAfterMs: Math.ceil(((cost - tokens) * windowMs) / capacity), remaining: Math.floor(tokens), tokens };
+  tokens = Math.min(capacity, tokens - cost);
+  return { allowed: true, retryAfterMs: 0, remaining: Math.floor(tokens), tokens };
+}
 
 /** a job a cancel cannot end: it has finished already */
 export const cancelConflict = (jobId: string, state: string) => new ConflictError(`job ${jobId} has finished (${state}): nothing to cancel`);
@@ -144,7 +161,8 @@ export function createdJob(r: JobRow, now: number): Job {
     runAt: r.delay_ms === '' ? null : now + Number(r.delay_ms),
     priority: r.priority === '' ? DEFAULT_PRIORITY : Number(r.priority),
     timeoutMs: r.timeout_ms === '' ? null : Number(r.timeout_ms),
-    idempotencyKey: r.idem_key === '' ? null : r.idem_key,
+    idempotencyKey: r.idem_key === '' ? null : givenIdempotencyKey(r.idem_key, r.principal),
+    principal: r.principal === '' ? null : r.principal,
   };
 }
 

@@ -111,6 +111,10 @@ export function keysAt(base: string) {
     lakeDays: `${base}datalake:days`,
     /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
     rate: (bucket: string) => `${base}rate:${bucket}`,
+    /** hash {tokens, at} with a TTL: a quota's budget (a token bucket: spendBudget.lua) */
+    budget: (bucket: string) => `${base}budget:${bucket}`,
+    /** zset with a TTL: a principal's jobs that may not have finished, id → when last looked at (the jobs quota) */
+    owned: (owner: string) => `${base}owned:${owner}`,
     /** hash with a TTL: one bucket of the dashboard's history, by its start (ms): counts and samples */
     history: (start: number | string) => `${base}history:${start}`,
     /** string: the abacus's running sum, a signed 64-bit integer (INCRBY) */

@@ -21,13 +21,13 @@ import { AbacusAddResult, addWithinInt64, toAddend } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
-import { Job, JobState, NewJob } from '../core/job';
+import { FINAL_STATES, Job, JobState, NewJob } from '../core/job';
 import { JobCancelledError, NotFoundError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
-import { botErrors, tokenBase } from './common';
+import { botErrors, OPEN_JOBS_SCAN, spendFromBucket, tokenBase } from './common';
 import { scheduledRows, ScheduledWork } from './scheduled-work';
-import type { BotsDown, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreState, Store } from './types';
+import type { BotsDown, BudgetSpend, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreState, Store } from './types';
 import { Rec, HELD, getOr, zsorted, zrangeByScore, bytesToHuman } from './memory/structures';
 import { MemoryJobs } from './memory/jobs';
 
@@ -317,6 +317,32 @@ export class MemoryStore extends MemoryJobs implements Store {
     });
     if (allowed) for (const log of logs) log.push(now);
     return { allowed, retryAfterMs, remaining };
+  }
+
+  // ---- quotas (spendBudget.lua; the owned zsets) ----
+
+  async spendBudget(bucket: string, cost: number, capacity: number, windowMs: number): Promise<BudgetSpend> {
+    const now = this.step();
+    const { tokens, ...spent } = spendFromBucket(this.budgets.get(bucket), now, cost, capacity, windowMs);
+    if (tokens >= capacity) this.budgets.delete(bucket); // full: its key expires
+    else this.budgets.set(bucket, { tokens, at: now });
+    return spent;
+  }
+
+  async addOpenJob(owner: string, jobId: string): Promise<void> {
+    getOr(this.owned, owner, () => new Map<string, number>()).set(jobId, this.clock());
+  }
+
+  async openJobs(owner: string, atMost: number): Promise<number> {
+    const jobs = this.owned.get(owner);
+    if (!jobs || jobs.size < atMost) return jobs?.size ?? 0;
+    const now = this.clock();
+    for (const id of [...jobs.keys()].slice(0, OPEN_JOBS_SCAN)) {
+      const rec = this.rec(id);
+      jobs.delete(id);
+      if (rec && !FINAL_STATES.has(rec.state as JobState)) jobs.set(id, now); // still open: looked at last
+    }
+    return jobs.size;
   }
 
   private sweepRates(now: number): void {

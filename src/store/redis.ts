@@ -15,7 +15,9 @@ import { pairsToRecord } from './codec';
 import { ClusterLink, clusterUnavailable } from './cluster';
 import { Link } from './link';
 import { replicaCondition } from './replicas';
-import type { RateLimitHit, ServerInfo, ServerStats, Store, StoreState } from './types';
+import type { BudgetSpend, RateLimitHit, ServerInfo, ServerStats, Store, StoreState } from './types';
+import { isStorableJobId, OPEN_JOBS_SCAN, OWNED_TTL_MS } from './common';
+import { FINAL_STATES, JobState } from '../core/job';
 import { sleep } from '../util/time';
 import { redactUrl, decodeEvents, fill, usedMemory, pairsFromInfo, OUT_OF_RANGE, type RedisTls, type RedisStoreOptions } from './redis/shared';
 import { RedisRecords } from './redis/records';
@@ -89,6 +91,34 @@ export class RedisStore extends RedisRecords implements Store {
     const member = `${this.instanceId}:${++this.hits}`;
     const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>('hitRateLimit', [windowMs, max, member, ...buckets], this.groups.rate);
     return { allowed: allowed === 1, retryAfterMs, remaining };
+  }
+
+  // ---- quotas ----
+
+  async spendBudget(bucket: string, cost: number, capacity: number, windowMs: number): Promise<BudgetSpend> {
+    const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>('spendBudget', [bucket, cost, capacity, windowMs], this.groups.rate);
+    return { allowed: allowed === 1, retryAfterMs, remaining };
+  }
+
+  async addOpenJob(owner: string, jobId: string): Promise<void> {
+    const key = this.groups.rate.owned(owner);
+    await Promise.all([this.cmd(['ZADD', key, await this.time(), jobId]), this.cmd(['PEXPIRE', key, OWNED_TTL_MS])]);
+  }
+
+  /** the owned zset, scored by when each job was last looked at: the oldest looks are renewed or dropped */
+  async openJobs(owner: string, atMost: number): Promise<number> {
+    const key = this.groups.rate.owned(owner);
+    const count = await this.cmd<number>(['ZCARD', key]);
+    if (count < atMost) return count;
+    const ids = await this.cmd<string[]>(['ZRANGE', key, 0, OPEN_JOBS_SCAN - 1]);
+    const states = await Promise.all(ids.map((id) => (isStorableJobId(id) ? this.cmd<string | null>(['HGET', this.at(id).job(id), 'state']) : null)));
+    const finished = (i: number) => states[i] === null || FINAL_STATES.has(states[i] as JobState);
+    const done = ids.filter((_, i) => finished(i));
+    const open = ids.filter((_, i) => !finished(i));
+    const now = await this.time();
+    if (done.length > 0) await this.cmd(['ZREM', key, ...done]);
+    if (open.length > 0) await this.cmd(['ZADD', key, 'XX', ...open.flatMap((id) => [now, id])]);
+    return this.cmd<number>(['ZCARD', key]);
   }
 
   async time(): Promise<number> {

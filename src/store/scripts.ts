@@ -75,6 +75,7 @@ export const SCRIPT_NAMES = [
   'retryFailedJob',
   'reportProgress',
   'removeQueue',
+  'spendBudget',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -184,6 +184,16 @@ export interface RateLimitHit {
   remaining: number;
 }
 
+/** what spendBudget answers */
+export interface BudgetSpend {
+  /** the budget held the cost, and it is taken */
+  allowed: boolean;
+  /** refused: how long until the budget holds the cost (ms); allowed: 0 */
+  retryAfterMs: number;
+  /** what the budget holds after this (rounded down) */
+  remaining: number;
+}
+
 export interface FlowSpec {
   parent: NewJob;
   children: NewJob[];
@@ -230,6 +240,8 @@ export interface Store {
    * lives as long as that job's record (resultTtlMs after it finishes).
    */
   submit(work: NewJob | FlowSpec): Promise<Submitted>;
+  /** the job an idempotency key (as submit keeps it: scopedIdempotencyKey) was used for, while that job is kept; else null */
+  idempotentJob(scopedKey: string): Promise<string | null>;
   /**
    * end a job that has not finished as CANCELLED (a chunk's id: its prime count): waiting or
    * delayed, it never runs; held, its holder's renewal, result or failure is refused with a
@@ -377,6 +389,23 @@ export interface Store {
    * request is counted in all its buckets when each has room, else in none (refused).
    */
   hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit>;
+
+  // ---- quotas (the API's, per token: src/roles/api/quotas.ts; both adapters) ----
+
+  /**
+   * take `cost` from the budget `bucket`, which holds at most `capacity` and refills `capacity`
+   * every windowMs (a token bucket, by the store's clock; a new one is full), in one atomic step
+   * shared by every API node: taken only when it holds that much. A negative cost gives back.
+   */
+  spendBudget(bucket: string, cost: number, capacity: number, windowMs: number): Promise<BudgetSpend>;
+  /** count a new job as `owner`'s until it finishes (openJobs) */
+  addOpenJob(owner: string, jobId: string): Promise<void>;
+  /**
+   * how many of `owner`'s jobs have not finished. When the count reaches `atMost`, up to
+   * OPEN_JOBS_SCAN of them, those looked at longest ago first, are looked at, and the finished
+   * (or expired) ones forgotten, before it answers.
+   */
+  openJobs(owner: string, atMost: number): Promise<number>;
 
   /** the store's time (ms): Redis's clock (TIME), the one every deadline in the store is made with */
   time(): Promise<number>;

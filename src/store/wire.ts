@@ -9,7 +9,7 @@ import { LAKE_ENTRY_FIELDS } from '../core/datalake';
 
 /** a new job as enqueueJobs.lua takes it: these values, in this order, per job */
 export const ROW = [
-  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key',
+  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key', 'principal',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key) */
@@ -18,7 +18,7 @@ export const PLAIN_ROW = ROW.slice(0, ROW.indexOf('max_attempts') + 1);
 export const ROW_OPTIONS = ROW.slice(PLAIN_ROW.length);
 
 /** a row's fields a new job's record has only when they have a value (lib.lua's enqueueRows, and the memory adapter's newJobFields) */
-export const OPTIONAL_FIELDS = ['initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key'] as const satisfies readonly RowField[];
+export const OPTIONAL_FIELDS = ['initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key', 'principal'] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
 export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] as const;

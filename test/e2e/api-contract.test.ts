@@ -115,6 +115,8 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /queues', A, '/queues');
   expect(((await check('POST /queues/:name/pause', A, '/queues/contract-q/pause', { method: 'POST', headers: admin })).json as { paused: boolean }).paused).toBe(true);
   expect(((await check('POST /queues/:name/resume', A, '/queues/contract-q/resume', { method: 'POST', headers: admin })).json as { paused: boolean }).paused).toBe(false);
+  expect((await check('POST /queues', A, '/queues', json({ name: 'contract-declared' }, admin))).status).toBe(201);
+  expect((await check('DELETE /queues/:name', A, '/queues/contract-declared', { method: 'DELETE', headers: admin })).status).toBe(204);
 
   await check('POST /abacus/number', A, '/abacus/number', json({ number: 5 }));
   await check('DELETE /abacus/sum', A, '/abacus/sum', { headers: admin });

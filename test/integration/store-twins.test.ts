@@ -113,6 +113,8 @@ test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its pa
   await step('complete another', (s) => s.complete('p1c1', tokenOf(s, 'p1c1'), 2));
   await step('the last chunk fails', (s) => s.fail('p1c2', tokenOf(s, 'p1c2'), 'broken', { to: 'FAILURE' }));
   await step('claim p2', claimed('w1', 2));
+  await step('a forged result is refused', (s) => s.complete('p2c0', tokenOf(s, 'p2c0'), 11));
+  await step('one that is no count too', (s) => s.complete('p2c0', tokenOf(s, 'p2c0'), 1e308));
   await step('complete p2 chunks', async (s) => {
     await s.complete('p2c0', tokenOf(s, 'p2c0'), 1);
     await s.complete('p2c1', tokenOf(s, 'p2c1'), 1);
@@ -139,6 +141,12 @@ test('delays, priorities, a paused queue, an idempotency key, another queue', as
   await step('enqueue', (s) => s.enqueue([task('a5'), task('a1', { priority: 1 }), task('a9', { priority: 9, timeoutMs: 300 }), task('dl', { delayMs: 200, priority: 2 })]));
   await step('submit with a key', (s) => s.submit(task('k1', { idempotencyKey: 'key-1', queue: 'other' })));
   await step('submit again', (s) => s.submit(task('k2', { idempotencyKey: 'key-1', queue: 'other' })));
+  await step('the same key, another principal', (s) => s.submit(task('k3', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })));
+  await step('the same key, the same principal', (s) => s.submit(task('k4', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })));
+  await step('the key as the store keeps it', (s) => s.idempotentJob('client:a:key-1'));
+  await step('declare a queue', (s) => s.declareQueue('declared'));
+  await step('forget it', (s) => s.removeQueue('declared'));
+  await step('forget a busy one', (s) => s.removeQueue('other'));
   await step('pause', (s) => s.pauseQueue('default'));
   await step('claim paused', claimed('w1', 5));
   await step('resume', (s) => s.resumeQueue('default'));

@@ -30,6 +30,7 @@ test.each([
   ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],
   ['lake', "base .. 'datalake:' .. day", (k: ReturnType<typeof redisKeys>) => k.lake('ID')],
   ['rate', "base .. 'rate:' .. bucket", (k: ReturnType<typeof redisKeys>) => k.rate('ID')],
+  ['budget', "base .. 'budget:' .. bucket", (k: ReturnType<typeof redisKeys>) => k.budget('ID')],
   ['lakeStats', "base .. 'datalake:' .. day .. ':stats'", (k: ReturnType<typeof redisKeys>) => k.lakeStats('ID')],
 ])('lib.lua builds %s as keys.ts does', (_name, luaExpr, build) => {
   expect(lib).toContain(luaExpr);

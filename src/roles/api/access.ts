@@ -8,8 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RequestHandler } from 'express';
-import { allows, ApiToken, describeNeed, routeNeed, TokenTable } from '../../core/access';
+import type { RequestHandler, Response } from 'express';
+import { allows, ApiToken, describeNeed, Principal, routeNeed, TokenTable } from '../../core/access';
 import { hashToken } from '../../core/bots';
 import { UnauthorizedError, WizardError } from '../../core/errors';
 import type { Store } from '../../store/types';
@@ -43,6 +43,9 @@ export function dashboardPaths(dir = DASHBOARD_DIR): Set<string> {
   walk(dir, '');
   return out;
 }
+
+/** who called, as the access gate named them; undefined with API tokens off (an open API names nobody) */
+export const callerOf = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;
 
 /** the configured tokens and ADMIN_TOKEN, as one table */
 export function tokenTable(tokens: ApiToken[], adminToken?: string): TokenTable {

@@ -49,7 +49,7 @@ export function createApp(ctx: ApiContext): Express {
   const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
   app.use((req, res, next) => (readsBody(req.method) ? json(req, res, next) : next()));
   app.use(opsRoutes(ctx));
-  app.use(docsRoutes());
+  app.use(docsRoutes(ctx.limits));
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));

@@ -7,6 +7,7 @@ import type { HistoryRecorder } from '../../core/history';
 import type { EventHub } from './events-hub';
 import type { ApiMetrics } from './metrics';
 import type { ApiSecurity } from './security';
+import type { Limits } from '../../core/quotas';
 
 export interface ApiContext {
   store: Store;
@@ -27,6 +28,8 @@ export interface ApiContext {
   history?: HistoryRecorder;
   /** --queues: queues this node declares besides default, the bot queue and the --handlers types' (queues.ts) */
   queues?: string[];
+  /** the bounds of a request and the quotas of a token (quotas.ts); unset: LIMIT_DEFAULTS */
+  limits?: Limits;
 }
 
 /** what an API node knows of the bots' work (--bot-queue, --bot-down-after-ms, the batch flags) */

@@ -9,6 +9,7 @@ import { within } from '../../util/time';
 import { createApp } from './app';
 import { errorMessage } from '../../core/errors';
 import { ownQueues } from './queues';
+import type { Limits } from '../../core/quotas';
 import { HistoryRecorder } from '../../core/history';
 import { EventHub } from './events-hub';
 import { startHistorySampler } from './history-sampler';
@@ -41,6 +42,8 @@ export interface ApiOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** --queues: more queues this node declares (queues.ts) */
   queues?: string[];
+  /** the bounds of a request and the quotas of a token (quotas.ts); unset: LIMIT_DEFAULTS */
+  limits?: Limits;
 }
 
 export interface RunningApi {
@@ -56,7 +59,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const events = new EventHub(store, o.log);
   const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const ctx = { store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, queues: o.queues };
+  const ctx = { store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, queues: o.queues, limits: o.limits };
   const app = createApp(ctx);
   // the queues this node declares, known to every node (a store that is away now: this node still accepts them)
   void Promise.all(ownQueues(ctx).map((q) => store.declareQueue(q))).catch((err: unknown) => o.log.warn('could not declare the queues in the store', { error: errorMessage(err) }));

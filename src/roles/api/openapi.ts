@@ -20,6 +20,7 @@ import {
 } from '../../core/schemas';
 import { userTypes } from '../../core/handlers';
 import { botIdParam, SAFE_NAME } from '../../core/ids';
+import { Bounds, LIMIT_DEFAULTS, Limits } from '../../core/quotas';
 import { batchTypes } from '../../core/batch';
 import { scheduleBody, scheduleName } from '../../core/schedule';
 import { assetPath } from '../../util/package-root';
@@ -197,7 +198,7 @@ const REASONS: Record<number, string> = {
   413: 'the body is over 64 kB',
   415: 'the body is not application/json',
   422: 'unprocessable',
-  429: 'rate limited: too many requests from this address or token',
+  429: 'rate limited: too many requests from this address or token (rate_limited); or a quota of the token is used up (quota_exceeded: jobs, cpu or streams, named in the message and in details)',
   503: 'the store (Redis) is unavailable',
 };
 
@@ -274,14 +275,29 @@ function populateSchema(): Record<string, unknown> {
   return { ...base, properties: { ...base.properties, type: { type: 'string', enum: batchTypes() } } };
 }
 
-/** a request body's schema: the two whose types a --handlers module widens are made here */
-function bodySchema(key: string, body: z.ZodType): unknown {
-  if (key === 'POST /jobs') return submitSchema();
-  if (key === 'POST /jobs/populate') return populateSchema();
-  return jsonSchema(body);
+/**
+ * a body's job options as this node bounds them (--max-attempts, --max-delay-ms: quotas.ts), not
+ * only as the request schema does, so a value the document allows is not refused for its size
+ */
+function bounded(schema: unknown, bounds: Bounds): unknown {
+  const props = (schema as { properties?: Record<string, Record<string, unknown>> }).properties;
+  if (props?.attempts) props.attempts = { ...props.attempts, maximum: bounds.maxAttempts };
+  if (props?.delay_ms) props.delay_ms = { ...props.delay_ms, maximum: bounds.maxDelayMs };
+  return schema;
 }
 
-export function openApiDocument(): Record<string, unknown> {
+/** a request body's schema: the two whose types a --handlers module widens are made here */
+function bodySchema(key: string, body: z.ZodType, bounds: Bounds): unknown {
+  if (key === 'POST /jobs') {
+    const s = submitSchema() as { oneOf?: unknown[] };
+    return s.oneOf ? { oneOf: s.oneOf.map((one) => bounded(one, bounds)) } : bounded(s, bounds);
+  }
+  if (key === 'POST /jobs/populate') return populateSchema();
+  return bounded(jsonSchema(body), bounds);
+}
+
+/** the document of a node: its routes, and its request bodies as its bounds (limits) allow them */
+export function openApiDocument(limits: Limits = LIMIT_DEFAULTS): Record<string, unknown> {
   const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [key, op] of Object.entries(OPERATIONS)) {
@@ -298,7 +314,7 @@ export function openApiDocument(): Record<string, unknown> {
       ...(pathParams.length || op.query || op.idempotent
         ? { parameters: [...pathParams, ...(op.query ? queryParameters(op.query) : []), ...(op.idempotent ? [IDEMPOTENCY_KEY] : [])] }
         : {}),
-      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: bodySchema(key, op.body) } } } } : {}),
+      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: bodySchema(key, op.body, limits.bounds) } } } } : {}),
       ...(security ? { security } : {}),
       responses,
     };
@@ -341,12 +357,12 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 const DOCS_ASSETS_DIR = '/docs/assets';
 export const DOCS_ASSETS = `${DOCS_ASSETS_DIR}/:file`;
 
-export function docsRoutes(): Router {
+export function docsRoutes(limits?: Limits): Router {
   const r = Router();
   let doc: string | null = null;
   const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   r.get('/openapi.json', (_req, res) => {
-    doc ??= JSON.stringify(openApiDocument());
+    doc ??= JSON.stringify(openApiDocument(limits));
     res.type('application/json').send(doc);
   });
   r.get('/docs', (_req, res) => {

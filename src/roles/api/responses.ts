@@ -60,6 +60,7 @@ export const jobResponse = z.object({
   priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
   timeout_ms: z.number().int().min(1).nullable(),
   idempotency_key: z.string().nullable(),
+  principal: z.string().nullable().describe('who submitted it: <role>:<token name> (client:alice), or null (no token named the caller: an open API, the scheduler)'),
   duration_ms: z.number().int().nullable(),
   /** the schedule that made the job and its occurrence (ISO 8601), or null */
   schedule: z.string().nullable(),

@@ -6,17 +6,21 @@
  * job's fields, and Store.submit makes it in one step: a second create with the same key, while
  * the first job is kept, makes nothing and answers that job (existing).
  */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { principalName } from '../../core/access';
+import { Bounds, LIMIT_DEFAULTS } from '../../core/quotas';
 import { primeCountFlow } from '../../core/chunks';
-import { ValidationError } from '../../core/errors';
+import { errorMessage, ValidationError } from '../../core/errors';
 import { isSafeName, SAFE_ALPHABET } from '../../core/ids';
-import { JobType, MAX_DELAY_MS, NewJob } from '../../core/job';
+import { JobType, scopedIdempotencyKey } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
 import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
 import type { Store, Submitted } from '../../store/types';
 import type { ApiContext } from './context';
 import { queueFor } from './queues';
+import { callerOf } from './access';
+import { admitWork, checkBounds, checkDelay } from './quotas';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -39,14 +43,17 @@ function idempotencyKey(req: Request, options: JobOptions): string | undefined {
   return options.idempotency_key ?? header;
 }
 
-/** delay_ms, or run_at made a delay by the store's clock (the one every due time is compared with) */
-async function delayOf(store: Store, options: JobOptions): Promise<number | undefined> {
+/** delay_ms, or run_at made a delay by the store's clock (the one every due time is compared with), within the bound */
+async function delayOf(store: Store, options: JobOptions, bounds: Bounds): Promise<number | undefined> {
   if (options.delay_ms !== undefined && options.run_at !== undefined) {
     throw new ValidationError('give delay_ms or run_at, not both', [{ field: 'run_at', message: 'cannot be given with delay_ms' }]);
   }
-  if (options.run_at === undefined) return options.delay_ms;
+  if (options.run_at === undefined) {
+    checkDelay(bounds, options.delay_ms, 'delay_ms');
+    return options.delay_ms;
+  }
   const delay = Date.parse(options.run_at) - (await store.time());
-  if (delay > MAX_DELAY_MS) throw new ValidationError('run_at must be at most 30 days from now', [{ field: 'run_at', message: 'must be at most 30 days from now' }]);
+  checkDelay(bounds, delay, 'run_at');
   return Math.max(0, delay);
 }
 
@@ -82,18 +89,38 @@ export interface Work {
   initiatedBy: string;
 }
 
-/** make a job (a prime count: its parent and chunks) with its options, under its idempotency key, on the queue its type may go to (queues.ts) */
-export async function submitWork(ctx: ApiContext, req: Request, w: Work): Promise<Submitted> {
+/**
+ * make a job (a prime count: its parent and chunks) with its options, on the queue its type may go
+ * to (queues.ts), within the bounds and the caller's quotas (quotas.ts), recording who submitted it
+ * (its principal, which scopes its idempotency key: two callers' same key are two jobs)
+ */
+export async function submitWork(ctx: ApiContext, req: Request, res: Response, w: Work): Promise<Submitted> {
   const store = ctx.store;
   const o = w.options;
+  const bounds = (ctx.limits ?? LIMIT_DEFAULTS).bounds;
+  checkBounds(bounds, w.type, w.params, o);
   const key = idempotencyKey(req, o);
   const queue = await queueFor(ctx, w.type, o.queue);
-  const delayMs = await delayOf(store, o);
-  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms };
-  if (w.type !== 'primes') {
-    const job: NewJob = { type: w.type, params: w.params, initiatedBy: w.initiatedBy, maxAttempts: o.attempts, idempotencyKey: key, ...common };
-    return store.submit(job);
+  const delayMs = await delayOf(store, o, bounds);
+  const caller = callerOf(res);
+  const principal = caller ? principalName(caller) : undefined;
+  // a repeated key answers its first job, which its quotas counted then: not counted again
+  const repeated = async () => key !== undefined && (await store.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
+  const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
+  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal };
+  let submitted: Submitted;
+  try {
+    if (w.type !== 'primes') {
+      submitted = await store.submit({ type: w.type, params: w.params, initiatedBy: w.initiatedBy, maxAttempts: o.attempts, idempotencyKey: key, ...common });
+    } else {
+      const { n, chunks } = w.params as { n: number; chunks: number };
+      submitted = await store.submit(primeCountFlow(n, chunks, { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal }, { maxAttempts: o.attempts, ...common }));
+    }
+  } catch (err) {
+    await admission.unmade().catch(() => undefined);
+    throw err;
   }
-  const { n, chunks } = w.params as { n: number; chunks: number };
-  return store.submit(primeCountFlow(n, chunks, { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs }, { maxAttempts: o.attempts, ...common }));
+  // made: a store that fails to count it now only undercounts the quota, never fails the request
+  await (submitted.existing ? admission.unmade() : admission.made(submitted.job.id)).catch((err: unknown) => ctx.log.warn('quota not updated', { error: errorMessage(err) }));
+  return submitted;
 }

@@ -27,7 +27,7 @@ local function enqueueRows(from)
     local runAt
     count = count + 1
     if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
-        and ARGV[at + ROW.idem_key] == '') then
+        and ARGV[at + ROW.idem_key] == '' and ARGV[at + ROW.principal] == '') then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,

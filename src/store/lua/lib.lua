@@ -95,6 +95,7 @@ local K = {
   events = base .. 'events',
   abacus = base .. 'abacus',
   rate = function(bucket) return base .. 'rate:' .. bucket end,
+  budget = function(bucket) return base .. 'budget:' .. bucket end,
   lock = function(name) return base .. 'lock:' .. name end,
   once = function(name) return base .. 'once:' .. name end,
   idem = function(key) return base .. 'idem:' .. key end,

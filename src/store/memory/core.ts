@@ -58,6 +58,10 @@ export abstract class MemoryCore {
   protected readonly rates = new Map<string, number[]>();
   protected rateHits = 0;
   protected rateWindowMs = 0;
+  /** a quota's budgets (the budget keys): bucket → what it holds and when */
+  protected readonly budgets = new Map<string, { tokens: number; at: number }>();
+  /** a principal's jobs that may not have finished (the owned keys): owner → job id → when last looked at, in that order */
+  protected readonly owned = new Map<string, Map<string, number>>();
   /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
   protected readonly history = new Map<number, { fields: Rec; until: number }>();
   /** the time of the step in progress: a script's `now` */

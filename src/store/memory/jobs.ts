@@ -1,5 +1,5 @@
 /** The memory adapter's job transitions and reads: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
-import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress } from '../../core/job';
+import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { ConflictError, NotFoundError } from '../../core/errors';
 import { claimView, decodeJob } from '../codec';
 import { badChunkResult, cancelConflict, chunkResultFits, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
@@ -376,17 +376,22 @@ export abstract class MemoryJobs extends MemoryCore {
   async submit(work: NewJob | FlowSpec): Promise<Submitted> {
     const first = 'parent' in work ? work.parent : work;
     const rows = 'parent' in work ? flowRows(work) : [jobRow(work)];
-    const key = first.idempotencyKey;
+    const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : undefined;
     if (key) {
       const used = this.idemKeys.get(key);
       const job = used && (used.until === null || this.clock() <= used.until) ? this.rec(used.jobId) : undefined;
       if (used && job) {
-        if (used.fp !== fingerprint(first)) throw idempotencyConflict(key, used.jobId);
+        if (used.fp !== fingerprint(first)) throw idempotencyConflict(first.idempotencyKey!, used.jobId);
         return { job: decodeJob(job, used.jobId), children: [], existing: true };
       }
     }
     const [job, ...children] = this.insert(rows, key ? { key, fp: fingerprint(first) } : undefined);
     return { job, children, existing: false };
+  }
+
+  async idempotentJob(scopedKey: string): Promise<string | null> {
+    const used = this.idemKeys.get(scopedKey);
+    return used && (used.until === null || this.clock() <= used.until) && this.rec(used.jobId) ? used.jobId : null;
   }
 
   async cancel(jobId: string): Promise<Job> {

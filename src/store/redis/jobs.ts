@@ -1,5 +1,5 @@
 /** Jobs through their queues: creates, cancels, pauses, claims, completions, failures, releases and the reaping of lapsed leases. */
-import { Job, NewJob, Progress } from '../../core/job';
+import { Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
@@ -44,7 +44,7 @@ export class RedisJobs extends RedisShards {
    */
   async submit(work: NewJob | FlowSpec): Promise<Submitted> {
     const first = 'parent' in work ? work.parent : work;
-    const key = first.idempotencyKey ?? '';
+    const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
     const shard = key && queue !== (this.options.botQueue ?? DEFAULT_BOT_QUEUE) ? keyShard(key, this.shardCount) : this.pickShard(queue);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? RedisShards.newId(shard) });
@@ -56,10 +56,21 @@ export class RedisJobs extends RedisShards {
       const [job, ...children] = rows.map((r) => createdJob(r, Number(now)));
       return { job, children, existing: false };
     }
-    if (same !== 1) throw idempotencyConflict(key, existingId);
+    if (same !== 1) throw idempotencyConflict(first.idempotencyKey!, existingId);
     const job = await this.getJob(existingId);
     if (!job) throw new NotFoundError(`job ${existingId} not found`);
     return { job, children: [], existing: true };
+  }
+
+  /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */
+  async idempotentJob(scopedKey: string): Promise<string | null> {
+    const shards = [...new Set([keyShard(scopedKey, this.shardCount), 0])];
+    for (const shard of shards) {
+      const k = this.shardKeys(shard);
+      const id = await this.cmd<string | null>(['HGET', k.idem(scopedKey), 'job']);
+      if (id && isStorableJobId(id) && (await this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])) !== null) return id;
+    }
+    return null;
   }
 
   /** in the job's shard (a prime count and its chunks share one) */

@@ -14,6 +14,8 @@ import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
 import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
+import { callerOf } from '../access';
+import { principalName } from '../../../core/access';
 import { pathJobId } from '../ids';
 import { optionalBody } from '../errors';
 import { reply, RESPONSES } from '../responses';
@@ -73,12 +75,18 @@ export function jobRoutes(ctx: ApiContext): Router {
     const body = parseInput(submitBody, req.body);
     const { options, rest } = splitOptions(body);
     const params = checkParams(rest.type, rest.params);
-    const { job, existing } = await submitWork(ctx, req, { type: rest.type, params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, res, { type: rest.type, params, options, initiatedBy: ctx.nodeId });
     reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
   });
 
+  // a client token cancels the jobs it submitted (a chunk: its count's), an admin token any (an open API: anyone)
   r.post('/jobs/:id/cancel', async (req, res) => {
-    reply(res, RESPONSES.job, jobView(await ctx.store.cancel(pathJobId(req))));
+    const id = pathJobId(req);
+    const caller = callerOf(res);
+    if (caller && caller.role !== 'admin' && (await getJob(id)).principal !== principalName(caller)) {
+      throw new WizardError('forbidden', `job ${id} was submitted by another caller: a ${caller.role} token cancels only the jobs it submitted (an admin token cancels any)`);
+    }
+    reply(res, RESPONSES.job, jobView(await ctx.store.cancel(id)));
   });
 
   r.get('/queues', async (_req, res) => {
@@ -118,9 +126,12 @@ export function jobRoutes(ctx: ApiContext): Router {
     const body = parseInput(populateBody, optionalBody(req));
     const spec = requestedSpec(p.batch, body);
     const key = idempotencyHeader(req);
+    const caller = callerOf(res);
+    /** the batch's jobs, recording who asked for them */
+    const made = (batch: string) => batchJobs(spec, batch, ctx.nodeId).map((j) => (caller ? { ...j, principal: principalName(caller) } : j));
     if (key === undefined) {
       const batch = `manual-${randomUUID().slice(0, 8)}`;
-      const jobs = await ctx.store.enqueue(batchJobs(spec, batch, ctx.nodeId));
+      const jobs = await ctx.store.enqueue(made(batch));
       return reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);
     }
     // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them.
@@ -130,8 +141,8 @@ export function jobRoutes(ctx: ApiContext): Router {
     const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
     // the first job, made already: the key was used (while its once-key lapsed, its jobs still say so)
     const first = await ctx.store.getJob(ids[0]);
-    const made = first ? null : await ctx.store.enqueueOnce(`populate:${batch}`, POPULATE_KEY_TTL_MS, batchJobs(spec, batch, ctx.nodeId).map((j, i) => ({ ...j, id: ids[i] })));
-    if (made) return reply(res, RESPONSES.populated, answer(made.length), 201);
+    const once = first ? null : await ctx.store.enqueueOnce(`populate:${batch}`, POPULATE_KEY_TTL_MS, made(batch).map((j, i) => ({ ...j, id: ids[i] })));
+    if (once) return reply(res, RESPONSES.populated, answer(once.length), 201);
     // the key was used: the same batch again is answered with it, another is a 409 naming the key
     const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.getJob(id)));
     const wanted = fingerprint({ type: spec.type, params: { ...spec.params, batch } });

@@ -26,7 +26,7 @@ export function mathRoutes(ctx: ApiContext): Router {
 
   r.post('/task', async (req, res) => {
     const { options, rest: params } = splitOptions(parseInput(taskBody, req.body));
-    const { job, existing } = await submitWork(ctx, req, { type: 'task', params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, res, { type: 'task', params, options, initiatedBy: ctx.nodeId });
     // a repeated key: the first job's id and state, 200
     reply(res.location(`/tasks/${job.id}/status`), RESPONSES.taskAccepted, { task_id: job.id, status: job.state, initiated_by: job.initiatedBy ?? ctx.nodeId }, existing ? 200 : 202);
   });

@@ -12,6 +12,7 @@ import { countPrimesBody, parseInput, splitOptions } from '../../../core/schemas
 import type { JobEvent } from '../../../store/types';
 import type { ApiContext } from '../context';
 import { pathJobId } from '../ids';
+import { streamQuota } from '../quotas';
 import { reply, RESPONSES } from '../responses';
 import { submitWork } from '../submit';
 
@@ -30,10 +31,11 @@ function send(res: Response, event: string, data: unknown, id?: string): void {
 
 export function primeRoutes(ctx: ApiContext): Router {
   const r = Router();
+  const takeStream = streamQuota(ctx);
 
   r.post('/api/count-primes', async (req, res) => {
     const { options, rest: params } = splitOptions(parseInput(countPrimesBody, req.body));
-    const { job, existing } = await submitWork(ctx, req, { type: 'primes', params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, res, { type: 'primes', params, options, initiatedBy: ctx.nodeId });
     reply(res.location(`/api/jobs/${job.id}`), RESPONSES.primesAccepted, { job_id: job.id, status: job.state }, existing ? 200 : 202);
   });
 
@@ -44,6 +46,7 @@ export function primeRoutes(ctx: ApiContext): Router {
   r.get('/api/jobs/:id/events', async (req, res) => {
     const id = pathJobId(req);
     let last = primeJobView(await findJob(ctx, id));
+    const giveStreamBack = takeStream(res); // a 429 past the token's quota of open streams
     res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.flushHeaders();
 
@@ -52,6 +55,7 @@ export function primeRoutes(ctx: ApiContext): Router {
     const end = () => {
       if (closed) return;
       closed = true;
+      giveStreamBack();
       unsubscribe();
       clearInterval(keepAlive);
       res.end();
