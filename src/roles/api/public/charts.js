@@ -9,6 +9,12 @@
 (() => {
   const { fill, formatNumber, polling, request, slot } = window.wizardLib;
 
+  /** the windows a person can pick, in seconds, and the one the charts open on */
+  const WINDOWS = { '5m': 300, '15m': 900, '1h': 3600 };
+  const DEFAULT_WINDOW = '15m';
+  /** the history's bucket when no answer has said it yet */
+  const BUCKET_SEC = 10;
+
   /** the plot area inside the charts' viewBox (0 0 360 160) */
   const PLOT = { left: 40, right: 352, top: 10, bottom: 132 };
 
@@ -82,12 +88,16 @@
     return [...out.values()];
   }
 
-  /** the charts of the cluster's history (GET /metrics/history), polled every 5 s; `specs` says which */
+  /**
+   * The component of a page's history charts (GET /metrics/history), polled every 5 s. `specs`
+   * says which: {id, title, kind: 'bars' | 'line', series: [{field, label, unit?}]}. They open on
+   * DEFAULT_WINDOW; until an answer comes, the picked window labels the axis and the legend.
+   */
   const historyCharts = (heading, specs) =>
     polling(5000, {
       heading,
-      windows: ['5m', '15m', '1h'],
-      window: '1h',
+      windows: Object.keys(WINDOWS),
+      window: DEFAULT_WINDOW,
       history: slot(),
       load() {
         const asked = this.window;
@@ -102,21 +112,24 @@
         return this.window === w ? 'true' : 'false';
       },
       get charts() {
+        // the last answer, labelled by the window it is for; before the first (or while none comes), the window picked
         const h = this.history.data;
         const points = h ? h.points : [];
-        const opts = { windowMs: (h ? h.window_sec : 3600) * 1000, bucketMs: (h ? h.bucket_sec : 10) * 1000, now: h ? Date.parse(h.generated_at) : Date.now() };
-        const span = h ? `the last ${h.window}` : '';
+        const shown = h ? h.window : this.window;
+        const opts = { windowMs: (h ? h.window_sec : WINDOWS[shown]) * 1000, bucketMs: (h ? h.bucket_sec : BUCKET_SEC) * 1000, now: h ? Date.parse(h.generated_at) : Date.now() };
+        const span = `the last ${shown}`;
         return specs.map((spec) => {
           const c = chart(points, spec.series.map((x) => x.field), { kind: spec.kind, ...opts });
           const last = (f) => {
             for (let i = points.length - 1; i >= 0; i--) if (points[i][f] !== null && points[i][f] !== undefined) return points[i][f];
             return null;
           };
-          const total = (f) => points.reduce((n, p) => n + (Number(p[f]) || 0), 0);
+          // a bar chart's total over what was read ("—" while nothing was)
+          const total = (f) => (h ? formatNumber(points.reduce((n, p) => n + (Number(p[f]) || 0), 0)) : '—');
           const legend = spec.series.map((x, i) => ({
             key: x.field,
             cls: `s${i}`,
-            text: `${x.label}: ${spec.kind === 'bars' ? `${formatNumber(total(x.field))} in ${span}` : `${x.unit === 'ms' ? this.ms(last(x.field)) : formatNumber(last(x.field))} now`}`,
+            text: `${x.label}: ${spec.kind === 'bars' ? `${total(x.field)} in ${span}` : `${x.unit === 'ms' ? this.ms(last(x.field)) : formatNumber(last(x.field))} now`}`,
           }));
           return {
             id: spec.id,
@@ -125,7 +138,7 @@
             paths: [0, 1, 2].map((i) => c.paths[i] || 'M0 0'),
             count: c.count,
             top: spec.series[0].unit === 'ms' ? this.ms(c.max) : formatNumber(c.max),
-            from: h ? `−${h.window}` : '',
+            from: `−${shown}`,
             label: `${spec.title}, ${span}: ${legend.map((l) => l.text).join('; ')}`,
             legend,
           };
