@@ -312,6 +312,9 @@ test("schedules page: the built-in batch listed; without the admin token the for
   const seed = page.locator('article[data-schedule="seed-batch"]');
   await eventually(async () => expect(await textOf(seed.locator('h3'))).toBe('seed-batch built in'));
   expect(await textOf(seed.locator('.schedule-when'))).toBe('every 600.0 s');
+  // times relative to now, as every other page shows them; the date itself in the title
+  await eventually(async () => expect(await textOf(seed.locator('.schedule-next'))).toMatch(/^in (\d+ min )?\d+ s$/));
+  expect(await seed.locator('.schedule-next').getAttribute('title')).toMatch(/\d{4}/);
   expect(await seed.getByRole('button', { name: 'Remove schedule seed-batch' }).isVisible()).toBe(false);
   expect(await textOf(page.locator('.schedule-form').locator('..').locator('.admin-off'))).toBe('Adding and removing schedules need the admin token: set it at the top under "Token".');
   expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(true);
@@ -338,6 +341,10 @@ test("schedules page: the built-in batch listed; without the admin token the for
   const newest = await store.getJob(decodeURIComponent(hrefs[0]!.replace('#/jobs/', '')));
   await eventually(async () => expect(await textOf(card.locator('.schedule-last'))).not.toBe('—'));
   expect(Date.parse(newest!.slot!)).toBeGreaterThan(0);
+  expect(await textOf(card.locator('.schedule-last'))).toMatch(/^\d+ s ago$/);
+  for (const slot of await card.locator('.schedule-jobs .slot').allInnerTexts()) expect(slot).toMatch(/^\d+ s ago$/);
+  expect(await textOf(card.locator('.schedule-next'))).toMatch(/^in \d+ s$/);
+  expect(await page.locator('.schedule-list').innerText()).not.toMatch(/\d{1,2}\/\d{1,2}\/\d{4}/); // no locale date on the page
 
   // a bad cron: the API's 400 message in the page's one error box
   const refused = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'console-bad', type: 'sim', cron: 'not a cron' }, { authorization: `Bearer ${ADMIN_TOKEN}` });

@@ -11,7 +11,7 @@
 'use strict';
 
 (() => {
-  const { API_TOKEN_KEY, storedToken, request, parseRoute, formatNumber, formatAgo } = window.wizardLib;
+  const { API_TOKEN_KEY, storedToken, request, parseRoute, formatNumber, formatAgo, formatIn } = window.wizardLib;
 
   /** what the pages added: each one's markup file (its text on the way) and its components by name */
   const parts = [];
@@ -162,8 +162,13 @@
     },
 
     num: formatNumber,
+    /** a time that has passed, as every page shows one: "12 s ago" (when() gives the date, for a title) */
     ago(iso) {
       return formatAgo(iso, this.now);
+    },
+    /** a time to come: "in 4 min 10 s" */
+    until(iso) {
+      return formatIn(iso, this.now);
     },
     when(iso) {
       return iso ? new Date(iso).toLocaleString() : '—';

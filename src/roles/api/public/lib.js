@@ -205,13 +205,24 @@
     return typeof v === 'number' ? numberFormat.format(v) : String(v);
   }
 
+  /** a span of seconds as a person reads it: "42 s", "4 min 10 s", "3 h 5 min", "2 d" */
+  function formatSpan(s) {
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+    return `${Math.floor(s / 86400)} d`;
+  }
+
+  /** a time that has passed, from now: "12 s ago" (a clock a moment ahead reads "0 s ago") */
   function formatAgo(iso, now) {
     if (!iso) return 'never';
-    const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-    if (s < 60) return `${s} s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
-    return `${Math.floor(s / 86400)} d ago`;
+    return `${formatSpan(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
+  }
+
+  /** a time to come, from now: "in 4 min 10 s" (one just passed reads "in 0 s") */
+  function formatIn(iso, now) {
+    if (!iso) return '—';
+    return `in ${formatSpan(Math.max(0, Math.round((Date.parse(iso) - now) / 1000)))}`;
   }
 
   /** a number when the text is one, else the text as it is (for the server to name the problem) */
@@ -244,6 +255,7 @@
     parseRoute,
     formatNumber,
     formatAgo,
+    formatIn,
     toNumber,
     integerHint,
   });

@@ -19,12 +19,6 @@
           if (typeof ms !== 'number') return '—';
           return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
         },
-        /** when the next batch is due, from now: "in 4 min 10 s" */
-        due(iso) {
-          if (!iso) return '—';
-          const s = Math.max(0, Math.round((Date.parse(iso) - this.now) / 1000));
-          return s < 60 ? `in ${s} s` : `in ${Math.floor(s / 60)} min ${s % 60} s`;
-        },
       }),
   });
 })();
