@@ -71,9 +71,14 @@ function luaLayout(name: string, fields: readonly string[]): string {
   return `-- ${name}: ${fields.map((f, i) => `${f} ${i + 1}`).join(', ')}\nlocal ${name}_SIZE = ${fields.length}`;
 }
 
-/** a Lua function that reads these fields of a key in one HMGET (the names written out: no unpack per call) */
+/**
+ * a Lua function that reads these fields of a key in one HMGET (the names written out: no unpack
+ * per call). By redis.pcall, which costs what redis.call does: a key that is not a hash (a count's
+ * list of chunks) answers an error table, whose fields read as missing, so it reads as no job
+ * instead of failing the script (lib.lua's jobKeyFor says why such a key could be asked for)
+ */
 function hmget(name: string, fields: readonly string[]): string {
-  return `local function ${name}(key) return redis.call('HMGET', key, ${fields.map((f) => `'${f}'`).join(', ')}) end`;
+  return `local function ${name}(key) return redis.pcall('HMGET', key, ${fields.map((f) => `'${f}'`).join(', ')}) end`;
 }
 
 /**

@@ -89,6 +89,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     await expect(store.retryDead(`${id}:results`)).rejects.toMatchObject({ code: 'not_found' });
     await expect(store.retryFailed(`${id}:results`)).rejects.toMatchObject({ code: 'not_found' });
     await expect(store.complete(`${id}:results`, 'token', 1)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(store.complete(`${id}:children`, 'token', 1)).rejects.toMatchObject({ code: 'not_found' });
     await expect(store.renew(`${id}:children`, 'token', 1000)).rejects.toMatchObject({ code: 'not_found' });
     expect(await store.listChildren(`${id}:results`)).toEqual([]);
 

@@ -221,12 +221,14 @@ local MAX_SAFE_INTEGER = 9007199254740991
 -- last chunk completes the parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH,
 -- CANCELLED or BAD_RESULT.
 local function completeJob(id, token, result, lakeEntry, startedAt)
-  -- holder(), reading only what a completion needs: a held job is never a parent (no progress)
-  local jobKey = jobKeyFor(id)
-  if not jobKey then return MISSING end
+  -- holder(), reading only what a completion needs: a held job is never a parent (no progress).
+  -- Its id is one a claim gave (a worker's) or the one a bot's record holds (botToken looked the
+  -- id asked for up with jobKeyFor), so the hot path skips jobKeyFor; a key that is not a job's
+  -- record reads as no job all the same: it has no state (readAck reads by redis.pcall)
+  local jobKey = K.job(id)
   local v = readAck(jobKey)
   local state, held = v[ACK.state], v[ACK.token]
-  if not isJobState(state) then return MISSING end
+  if not state then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
   local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
     chunk_index = '', idem_key = v[ACK.idem_key] or '' }

@@ -116,9 +116,11 @@ local K = {
 -- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or
 -- nil when the id cannot name a job: the keys beside a job's record are `job:<id>:children` (a
 -- list) and `job:<id>:results` (a chunk's results), so an id holding ':' would name one of them
--- (src/core/ids.ts). Every script that takes a job id as an argument finds the job through this,
--- and takes a hash for a job's record only when its state is one TRANSITIONS knows (isJobState:
--- load(), completeJob, checkJob), so nothing is ever written into a key that is not a job's.
+-- (src/core/ids.ts). Every script that takes a job id from a caller finds the job through this
+-- (completeJob, whose ids come from claims and bots' records, reads by redis.pcall instead), and
+-- takes a hash for a job's record only when it has a state (load() and checkJob: one TRANSITIONS
+-- knows, isJobState; a results hash has none, a list reads as an error table), so nothing is ever
+-- written into a key that is not a job's.
 local function jobKeyFor(id)
   if id == nil or id == '' or string.find(id, ':', 1, true) then return nil end
   return K.job(id)
