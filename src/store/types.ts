@@ -98,7 +98,9 @@ export interface ClaimOptions {
 }
 
 export interface WaitOptions {
-  /** wake for CPU jobs too (a consumer with a free pool thread); else only for ordinary ones */
+  /** wake for ordinary work (a consumer with a free slot); default true */
+  ordinary?: boolean;
+  /** wake for CPU work (a consumer with a free pool thread); default false */
   cpu?: boolean;
   /** ends the wait at once (false), as a timeout would */
   signal?: AbortSignal;
@@ -262,7 +264,7 @@ export interface Store {
   claim(queue: string, opts: ClaimOptions): Promise<ClaimResult>;
   /**
    * block until the queue may have work or timeoutMs passes (true when woken by work): ordinary
-   * work, and CPU work with opts.cpu
+   * work unless opts.ordinary is false, and CPU work with opts.cpu
    */
   waitForWork(queue: string, timeoutMs: number, opts?: WaitOptions): Promise<boolean>;
   /** extend the lease of a held job */

@@ -102,9 +102,10 @@ export abstract class MemoryJobs extends MemoryCore {
   async waitForWork(queue: string, timeoutMs: number, opts: WaitOptions = {}): Promise<boolean> {
     if (this.closed || opts.signal?.aborted) return false;
     const q = this.queue(queue);
-    if (q.marker) q.marker = false;
+    const ordinary = opts.ordinary !== false;
+    if (ordinary && q.marker) q.marker = false;
     else if (opts.cpu && q.cpuMarker) q.cpuMarker = false;
-    else return this.block(opts.cpu ? [q.waiters, q.cpuWaiters] : [q.waiters], Math.max(10, Math.round(timeoutMs)), opts.signal);
+    else return this.block([...(ordinary ? [q.waiters] : []), ...(opts.cpu ? [q.cpuWaiters] : [])], Math.max(10, Math.round(timeoutMs)), opts.signal);
     return true;
   }
 

@@ -16,8 +16,8 @@ export interface Queue {
   delayed: ZSet; // RETRY id → when it may run again
   marker: boolean; // the marker zset's one member: a pending wake-up
   cpuMarker: boolean; // the CPU lane's
-  waiters: Waiter[]; // consumers blocked in waitForWork, first come first woken
-  cpuWaiters: Waiter[]; // those of them that wait for CPU work too (they are in waiters as well)
+  waiters: Waiter[]; // consumers blocked in waitForWork for ordinary work, first come first woken
+  cpuWaiters: Waiter[]; // those blocked for CPU work (one waiting for both is in both)
 }
 
 export const RUNNABLE = new Set(['PENDING', 'RETRY']);

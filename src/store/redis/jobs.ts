@@ -152,21 +152,23 @@ export class RedisJobs extends RedisShards {
 
   /**
    * Blocks until a job is put on `queue` in any shard (each shard's marker, BZPOPMIN on a
-   * connection per shard; with opts.cpu each shard's CPU marker too, on a connection of its own),
-   * or timeoutMs, or until opts.signal aborts. A BZPOPMIN still blocked when another woke this call
+   * connection per shard; with opts.cpu each shard's CPU marker, on a connection of its own), or
+   * timeoutMs, or until opts.signal aborts. A BZPOPMIN still blocked when another woke this call
    * is kept for the next call, not sent again, and what it pops then wakes that call at once: no
-   * wake-up is lost and no empty shard is polled. A CPU marker that a kept BZPOPMIN pops for a call
-   * that no longer asks for CPU work (this consumer's threads were taken meanwhile) is put back,
-   * for a consumer with a free thread: the wake-up is not lost either.
+   * wake-up is lost and no empty shard is polled. A marker that a kept BZPOPMIN pops for a call
+   * that does not ask for its lane (a worker whose threads, or slots, were taken meanwhile) is put
+   * back, for a consumer that can take the work: that wake-up is not lost either.
    */
   async waitForWork(queue: string, timeoutMs: number, opts: WaitOptions = {}): Promise<boolean> {
+    const wants = (cpu: boolean) => (cpu ? opts.cpu === true : opts.ordinary !== false);
     const until = Date.now() + timeoutMs;
     for (let left = timeoutMs; left > 0 && !opts.signal?.aborted; left = until - Date.now()) {
-      const ws = this.shards.flatMap((_, shard) => {
-        const kept = this.wakers.get(wakerKey(queue, shard, true));
-        const cpu = opts.cpu ? [this.waker(queue, shard, true, left)] : kept ? [kept] : [];
-        return [this.waker(queue, shard, false, left), ...cpu];
-      });
+      const ws = this.shards.flatMap((_, shard) =>
+        [false, true].flatMap((cpu) => {
+          const kept = this.wakers.get(wakerKey(queue, shard, cpu));
+          return wants(cpu) ? [this.waker(queue, shard, cpu, left)] : kept ? [kept] : [];
+        }),
+      );
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       try {
@@ -181,12 +183,12 @@ export class RedisJobs extends RedisShards {
           for (const w of ws) {
             if (!w.settled || this.wakers.get(w.key) !== w) continue;
             this.wakers.delete(w.key); // popped: used up
-            if (w.cpu && !opts.cpu) void this.cmd(['ZADD', this.shardKeys(w.shard).cpuMarker(queue), 0, 'm']).catch(() => undefined);
-            else woken = true;
+            if (wants(w.cpu)) woken = true;
+            else void this.cmd(['ZADD', w.cpu ? this.shardKeys(w.shard).cpuMarker(queue) : this.shardKeys(w.shard).marker(queue), 0, 'm']).catch(() => undefined);
           }
           if (woken) return true;
         }
-        // one kept from an earlier call timed out (it is sent again for the time left), or a CPU wake-up was put back
+        // one kept from an earlier call timed out (it is sent again for the time left), or a wake-up was put back
       } finally {
         clearTimeout(timer);
         if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
