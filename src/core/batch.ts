@@ -26,7 +26,7 @@ export interface BatchSpec {
    */
   maxAttempts?: number;
   timeoutMs?: number;
-  /** a module's `cpu: true` type, likewise: its jobs wait in their queue's CPU lane (NewJob.cpu) */
+  /** a module's `cpu: true` type, likewise: its jobs wait in their queue's CPU lists (NewJob.cpu) */
   cpu?: boolean;
 }
 

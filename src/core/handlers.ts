@@ -132,7 +132,7 @@ export function specFor(type: string): HandlerSpec | undefined {
 
 /**
  * a type whose jobs run on a worker's thread pool (a prime chunk, a module's `cpu: true` type), as
- * this process knows it: its jobs wait in their queue's CPU lane (NewJob.cpu). A type this
+ * this process knows it: its jobs wait in their queue's CPU lists (NewJob.cpu). A type this
  * process does not know is not one.
  */
 export function isCpuType(type: string): boolean {

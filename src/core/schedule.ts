@@ -42,7 +42,7 @@ export interface Schedule {
    */
   maxAttempts?: number;
   timeoutMs?: number;
-  /** a module's `cpu: true` type (saved likewise): its jobs wait in their queue's CPU lane, whatever the scheduler knows */
+  /** a module's `cpu: true` type (saved likewise): its jobs wait in their queue's CPU lists, whatever the scheduler knows */
   cpu?: boolean;
 }
 

@@ -3,7 +3,7 @@
  *
  * - One fetch loop claims as many jobs as there are free slots (one round trip for a batch) and
  *   blocks on the queue's marker when there is nothing to do. A CPU job (a prime chunk, a module's
- *   `cpu: true` type) is claimed only for a free pool thread: the claim asks the store's CPU lane
+ *   `cpu: true` type) is claimed only for a free pool thread: the claim asks the store's CPU lists
  *   for as many as there are threads free, and the other jobs fill --concurrency as before. A CPU
  *   job counts from its claim until its thread is released, so none waits inside this process
  *   for a thread while another worker's threads idle.
@@ -326,8 +326,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     const stop = new Stop();
     const entry: Held = { job, token, stop, done: Promise.resolve(), since: performance.now(), timeoutMs: timeoutFor(job) };
     held.set(job.id, entry);
-    // a CPU job by this process's registry, whichever lane it came from (one enqueued by a role
-    // that did not know the type waits in the ordinary lane): it holds a thread either way
+    // a CPU job by this process's registry, whichever lists it came from (one enqueued by a role
+    // that did not know the type waits in the ordinary lists): it holds a thread either way
     const cpu = isCpuType(job.type);
     if (cpu) cpuHeld++;
     else lane.executing++;

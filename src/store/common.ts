@@ -25,7 +25,7 @@ export interface JobRow {
   delay_ms: string;
   timeout_ms: string;
   idem_key: string;
-  /** '1': a CPU job (its queue's CPU lane), else '' */
+  /** '1': a CPU job (its queue's CPU lists), else '' */
   cpu: string;
 }
 

@@ -59,9 +59,9 @@ export function keysAt(base: string) {
      */
     ready: (queue: string) => `${base}q:${queue}:ready`,
     /**
-     * the CPU lane (README "What a worker claims"): a queue's CPU jobs (a prime chunk, a module's
+     * the CPU lists (docs/architecture.md "What a worker claims"): a queue's CPU jobs (a prime chunk, a module's
      * `cpu: true` type; the record's field cpu = '1') wait in lists of their own, which a worker
-     * takes from only for its free pool threads. Each has the ordinary lane's shape: a list per
+     * takes from only for its free pool threads. They have the ordinary lists' shape: a list per
      * priority, a zset of the priorities other than the default that may hold jobs, a marker.
      */
     cpuWait: (queue: string) => `${base}q:${queue}:cpuwait`,

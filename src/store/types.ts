@@ -4,9 +4,9 @@
  * Redis). One contract test suite (test/integration/store-contract.test.ts) runs against both.
  *
  * Queue semantics (both adapters):
- * - enqueue puts jobs at the tail of their queue; claim takes from the head (FIFO). A queue has two
- *   lanes, each FIFO within a priority: CPU jobs (NewJob.cpu) wait in its CPU lane, the others in
- *   the ordinary one; a claim takes up to `max` ordinary jobs and up to `maxCpu` CPU jobs.
+ * - enqueue puts jobs at the tail of their queue; claim takes from the head (FIFO). CPU jobs
+ *   (NewJob.cpu) wait apart, in their queue's CPU lists, the others in its ordinary lists, each
+ *   kind FIFO within a priority; a claim takes up to `max` ordinary jobs and up to `maxCpu` CPU jobs.
  * - claim is atomic: it moves a job to STARTED, counts the attempt (delivery), gives it a fresh
  *   claim token and a lease that ends at now + leaseMs. No job is ever held by two consumers.
  * - every later transition (renew, progress, complete, fail, release) names the token; a wrong
@@ -89,7 +89,7 @@ export interface ClaimOptions {
   /** at most this many jobs (ordinary ones when maxCpu is given) */
   max: number;
   /**
-   * at most this many CPU jobs (NewJob.cpu: its queue's CPU lane) besides `max` ordinary ones:
+   * at most this many CPU jobs (NewJob.cpu: its queue's CPU lists) besides `max` ordinary ones:
    * a worker asks for as many as it has free pool threads. Omitted: CPU jobs count in `max`,
    * taken after the ordinary ones (a caller that runs every job alike)
    */

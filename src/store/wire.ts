@@ -12,7 +12,7 @@ export const ROW = [
   'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key', 'cpu',
 ] as const;
 export type RowField = (typeof ROW)[number];
-/** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lane) */
+/** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
 export const PLAIN_ROW = ROW.slice(0, ROW.indexOf('max_attempts') + 1);
 /** the rest of ROW: a job's options, sent only when one of the batch has one */
 export const ROW_OPTIONS = ROW.slice(PLAIN_ROW.length);

@@ -74,8 +74,8 @@ test('a task enqueued behind 1,000 waiting chunks is done while they wait, by a 
     }, 60_000, 'the task to succeed', 100);
     expect(finished).toMatchObject({ result: 5, handledBy: 'busy', attempts: 1 });
 
-    // the task did not wait for the chunks ahead of it to be claimed (as it did when one lane held
-    // them all): chunks still wait, and the worker holds one chunk at most, for its one thread
+    // the task did not wait for the chunks ahead of it to be claimed (as it did when a worker's claims
+    // held them all): chunks still wait, and the worker holds one chunk at most, for its one thread
     const chunks = await store.listChildren(parent.id);
     const byState = (s: string) => chunks.filter((c) => c.state === s).length;
     expect(byState('PENDING')).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
  * their raw data compared after every step. lib.lua and the scripts are the truth; the memory
  * adapter copies them, and this is what keeps the copy exact: the job hash (HGETALL of the job
  * key) against the memory record rendered the same way, and every queue structure with a clear
- * equivalent (the wait list of each lane and priority, the lease and delayed sets, paused), the per-state
+ * equivalent (the wait list of each kind and priority, the lease and delayed sets, paused), the per-state
  * indexes and counts, the index of all jobs, the dead-letter set, the children lists and the bot
  * records.
  *

@@ -70,7 +70,7 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     expect((await store.getJob(plain.id))!.timeoutMs ?? null).toBeNull();
   });
 
-  test("a module's cpu type: a schedule keeps it, so its jobs wait in the CPU lane where the type is not known (a scheduler without the module)", async () => {
+  test("a module's cpu type: a schedule keeps it, so its jobs wait in the CPU lists where the type is not known (a scheduler without the module)", async () => {
     const s = schedule('renders', { type: 'render', params: {}, queue: 'default', maxAttempts: 2, cpu: true });
     expect(await store.saveSchedule(s)).toBe(true);
     const [kept] = await store.listSchedules();

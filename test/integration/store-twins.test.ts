@@ -124,18 +124,18 @@ test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its pa
   expect(drifts).toEqual([]);
 });
 
-test('the CPU lane: chunks and cpu jobs apart from tasks, claimed by maxCpu, back in their lane by every way back', async () => {
+test('the CPU lists: chunks and cpu jobs apart from tasks, claimed by maxCpu, back in their lists by every way back', async () => {
   await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p5', type: 'primes', params: { n: 40 } }, children: [chunk('p5c0'), chunk('p5c1'), chunk('p5c2'), { ...chunk('p5c3'), priority: 2 }] }));
   await step('enqueue', (s) => s.enqueue([task('t1'), task('t2', { cpu: true }), task('t3', { cpu: true, delayMs: 100 }), task('t4')]));
   await step('claim tasks, no thread free', claimedCpu(1, 0));
   await step('claim a task and two CPU jobs', claimedCpu(1, 2));
-  await step('claim the rest of the CPU lane', claimedCpu(0, 10));
+  await step('claim the rest of the CPU lists', claimedCpu(0, 10));
   advance(5);
   await step('a chunk to RETRY at once', (s) => s.fail('p5c0', tokenOf(s, 'p5c0'), 'flaky', { to: 'RETRY', delayMs: 0 }));
   await step('a chunk released', (s) => s.release('p5c3', tokenOf(s, 'p5c3')));
   await step('a cpu job to RETRY later', (s) => s.fail('t2', tokenOf(s, 't2'), 'flaky', { to: 'RETRY', delayMs: 50 }));
   advance(150);
-  await step('no thread free: the due ones wait in the CPU lane', claimedCpu(5, 0));
+  await step('no thread free: the due ones wait in the CPU lists', claimedCpu(5, 0));
   await step('claim them', claimedCpu(0, 2));
   advance(LEASE + 1);
   await step('reap', (s) => s.reap('default'));

@@ -68,7 +68,7 @@ test('registered, a type has its policy everywhere; an unknown type gets the def
   expect(() => checkUserParams('render', { w: 'x' })).toThrow('params.w: must be integer');
 });
 
-test("a cpu type's jobs wait in the CPU lane: the registry says so, and a batch or schedule made of it keeps it for a role without the module", () => {
+test("a cpu type's jobs wait in the CPU lists: the registry says so, and a batch or schedule made of it keeps it for a role without the module", () => {
   registerTypes(checkTypes({ render: { run() {}, cpu: true }, upload: { queue: 'bots' } }, FILE));
   expect([isCpuType('render'), isCpuType('upload'), isCpuType('primes_chunk'), isCpuType('task'), isCpuType('elsewhere')]).toEqual([true, false, true, false, false]);
   const settings = { size: 2, params: {}, processingDurationMs: 1, failureRate: 0, queue: 'bots' };

@@ -4,8 +4,8 @@
 -- create jobs from rows of ARGV from index `from`: ARGV[from] is the rows' size, ROW_SIZE (the
 -- layout ROW of src/store/wire.ts) or PLAIN_ROW_SIZE (ROW's first fields only: a batch whose
 -- jobs have no options, the common case, sends nothing for them), then the rows. Put the queued
--- ones at the tail of their queue (of their lane's wait list of their priority: a row with cpu
--- '1' goes to the CPU lane), or, delayed, in its delayed set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
+-- ones at the tail of their queue (of their kind's wait list of their priority: a row with cpu
+-- '1' goes to the CPU lists), or, delayed, in its delayed set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
 -- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
 -- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW
@@ -97,10 +97,10 @@ local function enqueueRows(from)
   return count
 end
 
--- the lists of one lane of a queue to take from, most urgent first: the priorities its ready set
+-- the lists of one kind of a queue to take from, most urgent first: the priorities its ready set
 -- names (those other than the default that may hold jobs), the default list (waitKey) among them;
 -- with none, the default list alone, as before priorities
-local function laneLists(waitKey, ready)
+local function urgentLists(waitKey, ready)
   if #ready == 0 then return { waitKey } end
   local lists, placed = {}, false
   for _, p in ipairs(ready) do
@@ -111,13 +111,13 @@ local function laneLists(waitKey, ready)
   return lists
 end
 
--- take up to `max` jobs from one lane of a queue (cpu '1': the CPU lane, '': the ordinary one),
+-- take up to `max` jobs from one kind of a queue's lists (cpu '1': the CPU lists, '': the ordinary ones),
 -- whose ready set reads `ready`, and hold them under a lease: their claim values go to `out`,
--- their tokens numbered on from n (claimFrom). Answers the new n and how many the lane gave.
+-- their tokens numbered on from n (claimFrom). Answers the new n and how many those lists gave.
 local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out)
   local waitKey, readyKey = waitListOf(queue, '', cpu), cpu == '1' and K.cpuReady(queue) or K.ready(queue)
   local taken = 0
-  for _, list in ipairs(laneLists(waitKey, ready)) do
+  for _, list in ipairs(urgentLists(waitKey, ready)) do
     local listKey = list == waitKey and waitKey or waitListOf(queue, list, cpu)
     while taken < max do
       local ids = redis.call('RPOP', listKey, max - taken)
@@ -165,7 +165,7 @@ local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBa
   return n, taken
 end
 
--- take up to `max` ordinary jobs and up to `maxCpu` CPU jobs (the CPU lane's: waitListOf) from
+-- take up to `max` ordinary jobs and up to `maxCpu` CPU jobs (the CPU lists': waitListOf) from
 -- the head of a queue and hold them under a lease (claimJobs.lua, claimJobForBot.lua). maxCpu -1:
 -- CPU jobs count in max, taken after the ordinary ones (a bot's claim, a caller that runs every
 -- job alike). Answers {now, nextRunAt or '', the number of CPU jobs, {claim values}, ...}: the time
@@ -173,7 +173,7 @@ end
 -- due, and the ordinary jobs' claim values, then the CPU jobs'. A job's claim values are what its
 -- consumer cannot know, the layout CLAIM of src/store/wire.ts (a field the job does not have is
 -- false: null to the client).
--- Priorities: within each lane, the most urgent non-empty wait list first (laneLists). A paused
+-- Priorities: within each kind, the most urgent non-empty wait list first (urgentLists). A paused
 -- queue (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
 local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase)
   local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)

@@ -84,10 +84,10 @@ local function unlease(queue, id)
   l[#l + 1] = id
 end
 
--- A job's lane: `cpu` is its record's field. '1' is a CPU job (a prime chunk, a module's cpu
+-- A job's kind: `cpu` is its record's field. '1' is a CPU job (a prime chunk, a module's cpu
 -- type), which waits in its queue's CPU lists: a worker takes from them only for its free pool
--- threads (claimFrom). Anything else ('', nil, false: every job written before lanes) is the
--- ordinary lane. Each lane has its wait list per priority, its ready set and its marker.
+-- threads (claimFrom). Anything else ('', nil, false: every job written before CPU lists) is an
+-- ordinary job. Each kind has its wait list per priority, its ready set and its marker.
 local function waitListOf(queue, p, cpu)
   if cpu == '1' then return K.cpuWaitAt(queue, p) end
   return K.waitAt(queue, p)
@@ -103,7 +103,7 @@ local function markReady(queue, p, cpu)
   if p ~= '' and p ~= DEFAULT_PRIORITY then redis.call('ZADD', cpu == '1' and K.cpuReady(queue) or K.ready(queue), p, p) end
 end
 
--- put a job at the head of its queue (of its lane's list of its priority: next to be claimed)
+-- put a job at the head of its queue (of its kind's list of its priority: next to be claimed)
 -- and wake a consumer
 local function requeueAtHead(id, queue, p, cpu)
   redis.call('RPUSH', waitListOf(queue, p or '', cpu), id)

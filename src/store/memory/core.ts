@@ -9,7 +9,7 @@ import { decodeJob } from '../codec';
 import { MemoryLake } from './lake';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
-import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, laneOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
+import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
 
 export abstract class MemoryCore {
   readonly kind = 'memory' as const;
@@ -149,8 +149,8 @@ export abstract class MemoryCore {
   // ---- lib.lua ----
 
   /**
-   * ZADD marker 0 m (cpu: the CPU lane's marker): one pending wake-up at most, served to one
-   * waiter (of the CPU lane: one that waits for CPU work) once the step is over
+   * ZADD marker 0 m (cpu: the CPU lists' marker): one pending wake-up at most, served to one
+   * waiter (of CPU work: one that waits for it) once the step is over
    */
   protected signal(name: string, cpu = false): void {
     const q = this.queue(name);
@@ -204,14 +204,14 @@ export abstract class MemoryCore {
   }
 
   protected requeueAtHead(id: string, rec: Rec): void {
-    laneOf(this.queue(rec.queue), rec)[priorityOf(rec)].unshift(id);
+    waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].unshift(id);
     this.signal(rec.queue, rec.cpu === '1');
   }
 
   /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
   protected unqueue(id: string, rec: Rec): void {
     const q = this.queue(rec.queue);
-    const waits = laneOf(q, rec);
+    const waits = waitsOf(q, rec);
     const p = priorityOf(rec);
     waits[p] = waits[p].filter((w) => w !== id);
     q.delayed.delete(id);

@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { claimView, decodeJob } from '../codec';
 import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
 import type { ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, QueueInfo, ReapResult, Submitted, WaitOptions } from '../types';
-import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, laneOf, waitingIn, waitingInLane, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
+import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, waitingIn, waitingInLists, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
 import { MemoryCore } from './core';
 
 export abstract class MemoryJobs extends MemoryCore {
@@ -28,7 +28,7 @@ export abstract class MemoryJobs extends MemoryCore {
         const q = this.queue(j.queue);
         const delayed = j.delay_ms !== '' && Number(j.delay_ms) > 0;
         if (delayed) q.delayed.set(j.id, now + Number(j.delay_ms));
-        else laneOf(q, j)[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
+        else waitsOf(q, j)[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
         this.knownQueueNames.add(j.queue);
         this.signal(j.queue, !delayed && j.cpu === '1'); // a delayed one: a consumer learns its due time
       }
@@ -66,10 +66,10 @@ export abstract class MemoryJobs extends MemoryCore {
       const rec = this.rec(id);
       if (rec?.state === 'PENDING') rec.run_at = ''; // a delayed job is due (a retry keeps its run_at until it is claimed)
       if (rec?.cpu === '1') cpuDue = true;
-      laneOf(q, rec)[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
+      waitsOf(q, rec)[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
     }
     const jobs: ClaimedJob[] = [];
-    /** up to max jobs of one lane's lists (lib.lua's takeFrom): the most urgent non-empty wait list first, FIFO within it */
+    /** up to max jobs of one kind's lists (lib.lua's takeFrom): the most urgent non-empty wait list first, FIFO within it */
     const take = (waits: string[][], max: number): number => {
       let taken = 0;
       while (taken < max) {
@@ -92,9 +92,9 @@ export abstract class MemoryJobs extends MemoryCore {
     const taken = take(q.waits, opts.max);
     const maxCpu = opts.maxCpu ?? opts.max - taken;
     const cpuTaken = maxCpu > 0 ? take(q.cpuWaits, maxCpu) : 0;
-    if (waitingInLane(q.waits) > 0) this.signal(queue);
+    if (waitingInLists(q.waits) > 0) this.signal(queue);
     // CPU work left: a consumer with a free thread looks (one with none does not wait for it)
-    if (waitingInLane(q.cpuWaits) > 0 && (maxCpu > 0 ? cpuTaken >= maxCpu : cpuDue)) this.signal(queue, true);
+    if (waitingInLists(q.cpuWaits) > 0 && (maxCpu > 0 ? cpuTaken >= maxCpu : cpuDue)) this.signal(queue, true);
     const next = zsorted(q.delayed)[0];
     return { jobs, nextRunAt: next ? next[1] : null, now };
   }
@@ -322,7 +322,7 @@ export abstract class MemoryJobs extends MemoryCore {
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
     const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
     if (idem) idem.until = null; // the key lives as long as the job again
-    laneOf(this.queue(rec.queue), rec)[priorityOf(rec)].push(jobId);
+    waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].push(jobId);
     this.signal(rec.queue, rec.cpu === '1');
     return decodeJob(rec, jobId);
   }

@@ -7,10 +7,10 @@ import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict,
 import { shardOfJob } from '../keys';
 import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted, WaitOptions } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply, type LaneClaim, type Waker } from './shared';
+import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply, type KindClaim, type Waker } from './shared';
 import { RedisShards } from './shards';
 
-/** the wakers map's key of a queue's marker of one lane in one shard */
+/** the wakers map's key of a queue's marker (ordinary or CPU) in one shard */
 const wakerKey = (queue: string, shard: number, cpu: boolean) => `${queue}\n${shard}${cpu ? '\ncpu' : ''}`;
 
 export class RedisJobs extends RedisShards {
@@ -121,8 +121,8 @@ export class RedisJobs extends RedisShards {
   }
 
   /** a claim from the shards in `order`, each while slots (or threads) are left */
-  protected async claimIn(queue: string, opts: ClaimOptions, order: number[]): Promise<LaneClaim> {
-    let out: LaneClaim | null = null;
+  protected async claimIn(queue: string, opts: ClaimOptions, order: number[]): Promise<KindClaim> {
+    let out: KindClaim | null = null;
     for (const shard of order) {
       const left = out ? leftToClaim(opts, out) : opts;
       if (out && !claimsAny(left)) break;
@@ -156,7 +156,7 @@ export class RedisJobs extends RedisShards {
    * timeoutMs, or until opts.signal aborts. A BZPOPMIN still blocked when another woke this call
    * is kept for the next call, not sent again, and what it pops then wakes that call at once: no
    * wake-up is lost and no empty shard is polled. A marker that a kept BZPOPMIN pops for a call
-   * that does not ask for its lane (a worker whose threads, or slots, were taken meanwhile) is put
+   * that does not ask for its kind of work (a worker whose threads, or slots, were taken meanwhile) is put
    * back, for a consumer that can take the work: that wake-up is not lost either.
    */
   async waitForWork(queue: string, timeoutMs: number, opts: WaitOptions = {}): Promise<boolean> {

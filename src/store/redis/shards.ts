@@ -102,7 +102,7 @@ export class RedisShards extends RedisConnection {
     return Array.from({ length: n }, (_, i) => (start + i) % n);
   }
 
-  /** every wait list of a queue in a shard, most urgent first: the ordinary lane's, then the CPU lane's */
+  /** every wait list of a queue in a shard, most urgent first: the ordinary ones, then the CPU ones */
   protected static waitLists(k: RedisKeys, queue: string): string[] {
     const lists: string[] = [];
     for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) lists.push(k.waitAt(queue, p));

@@ -93,7 +93,7 @@ export const LAYOUT_EVERY_MS = 2000;
 /** claimJobs.lua's answer: the claim's time, when the next delayed job is due (or ''), how many are CPU jobs, the claim values */
 export type ClaimReply = [string, string, number, ...(string | null)[][]];
 
-/** a BZPOPMIN on a queue's marker of one lane in one shard (jobs.ts waitForWork); settled and kept: it popped */
+/** a BZPOPMIN on a queue's marker (ordinary or CPU) in one shard (jobs.ts waitForWork); settled and kept: it popped */
 export interface Waker {
   key: string;
   shard: number;
@@ -103,7 +103,7 @@ export interface Waker {
 }
 
 /** a claim's answer and how many of its jobs are CPU jobs (what the claim of the next shard may still take) */
-export interface LaneClaim {
+export interface KindClaim {
   result: ClaimResult;
   cpu: number;
 }
@@ -121,8 +121,8 @@ export function claimArgs(queue: string, opts: ClaimOptions, base: string): (str
   return args;
 }
 
-/** what a claim for `opts` may still take once `got` was taken: ordinary and CPU jobs, or (no maxCpu) jobs of either lane */
-export function leftToClaim(opts: ClaimOptions, got: LaneClaim): ClaimOptions {
+/** what a claim for `opts` may still take once `got` was taken: ordinary and CPU jobs, or (no maxCpu) jobs of either kind */
+export function leftToClaim(opts: ClaimOptions, got: KindClaim): ClaimOptions {
   const n = got.result.jobs.length;
   return opts.maxCpu === undefined ? { ...opts, max: opts.max - n } : { ...opts, max: opts.max - (n - got.cpu), maxCpu: opts.maxCpu - got.cpu };
 }
@@ -131,7 +131,7 @@ export function leftToClaim(opts: ClaimOptions, got: LaneClaim): ClaimOptions {
 export const claimsAny = (opts: ClaimOptions): boolean => opts.max > 0 || (opts.maxCpu ?? 0) > 0;
 
 /** claimJobs.lua's answer as jobs claimed at Redis's time, which the jobs' startedAt is */
-export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: string, consumer: string): LaneClaim {
+export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: string, consumer: string): KindClaim {
   const tokenAt = CLAIM.indexOf('token');
   const context: ClaimContext = { queue, consumer, now: Number(now) };
   return {
@@ -221,7 +221,7 @@ export function groupByShard<C extends { jobId: string }>(items: C[]): Map<numbe
 }
 
 /** two claims' jobs as one; the next retry due is the earlier */
-export function merged({ result: a, cpu: aCpu }: LaneClaim, { result: b, cpu: bCpu }: LaneClaim): LaneClaim {
+export function merged({ result: a, cpu: aCpu }: KindClaim, { result: b, cpu: bCpu }: KindClaim): KindClaim {
   const next = a.nextRunAt === null ? b.nextRunAt : b.nextRunAt === null ? a.nextRunAt : Math.min(a.nextRunAt, b.nextRunAt);
   return { result: { nextRunAt: next, now: Math.max(a.now, b.now), jobs: [...a.jobs, ...b.jobs] }, cpu: aCpu + bCpu };
 }

@@ -1,7 +1,7 @@
 /**
- * The CPU lane (README "What a worker claims"), against both adapters and a Redis Cluster: a
+ * The CPU lists (docs/architecture.md "What a worker claims"), against both adapters and a Redis Cluster: a
  * queue's CPU jobs wait apart from the others, a claim takes up to `max` ordinary jobs and up to
- * `maxCpu` CPU jobs, each lane in its own order, and every way a job goes back to its queue
+ * `maxCpu` CPU jobs, each kind in its own order, and every way a job goes back to its queue
  * (retry, reap, release, a person's retry) puts it back in its own lane.
  */
 import { primeCountFlow } from '../../src/core/chunks';
@@ -14,7 +14,7 @@ const LEASE = 1000;
 
 useTestCluster();
 
-describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
+describe.each(WITH_CLUSTER)('CPU lists: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claim = (opts: Partial<ClaimOptions>, queue = 'default') => store.claim(queue, { consumer: 'w1', max: 0, leaseMs: LEASE, ...opts });
@@ -25,13 +25,13 @@ describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
 
   beforeEach(async () => {
     clock = manualClock();
-    store = await makeStore(adapter, 'cpu-lane', { now: clock.now, resultTtlMs: 60_000 });
+    store = await makeStore(adapter, 'cpu-lists', { now: clock.now, resultTtlMs: 60_000 });
   });
   afterEach(async () => {
     await store.close();
   });
 
-  test('a claim takes up to max ordinary jobs and up to maxCpu CPU jobs, each lane first in first out', async () => {
+  test('a claim takes up to max ordinary jobs and up to maxCpu CPU jobs, each kind first in first out', async () => {
     const chunks = await primeCount(4);
     const tasks = (await store.enqueue([task(1), task(2), task(3)])).map((j) => j.id);
     const first = await claim({ max: 2, maxCpu: 1 });
@@ -57,12 +57,12 @@ describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
     const chunks = await primeCount(3);
     const [t] = await store.enqueue([task(1)]);
     const got = await claim({ max: 2 });
-    if (adapter === 'cluster') expect(got.jobs.length).toBe(2); // the shards are tried in turn: which shard's lane first is not fixed
+    if (adapter === 'cluster') expect(got.jobs.length).toBe(2); // the shards are tried in turn: which shard's lists first is not fixed
     else expect(ids(got)).toEqual([t.id, chunks[0]]);
     expect((await claim({ max: 5 })).jobs.length).toBe(2);
   });
 
-  test('NewJob.cpu puts a job of any type in the CPU lane, and cpu: false a chunk in the ordinary one', async () => {
+  test('NewJob.cpu puts a job of any type in the CPU lists, and cpu: false a chunk in the ordinary one', async () => {
     const [cpuTask] = await store.enqueue([{ ...task(1), cpu: true }]);
     const flow = primeCountFlow(10, 1, {}, { cpu: false });
     const { children: [plainChunk] } = await store.enqueueFlow(flow);
@@ -70,7 +70,7 @@ describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
     expect(ids(await claim({ max: 5, maxCpu: 1 }))).toEqual([cpuTask.id]);
   });
 
-  test('a CPU job goes back to the CPU lane when it is retried, reaped, released or retried from the dead-letter queue', async () => {
+  test('a CPU job goes back to the CPU lists when it is retried, reaped, released or retried from the dead-letter queue', async () => {
     const [c1, c2, c3] = await primeCount(3);
     const held = await claim({ maxCpu: 3 });
     expect(ids(held).sort()).toEqual([c1, c2, c3].sort());
@@ -84,14 +84,14 @@ describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
     expect(ids(await claim({ max: 10, maxCpu: 0 }))).toEqual([]);
     const again = await claim({ maxCpu: 10 });
     expect(ids(again).sort()).toEqual([c1, c2, c3].sort());
-    // a delayed retry is due in the CPU lane too
+    // a delayed retry is due in the CPU lists too
     const c = again.jobs.find((j) => j.job.id === c3)!;
     await store.fail(c3, c.token, 'flaky', { to: 'RETRY', delayMs: 50 });
     clock.advance(51);
     expect(ids(await claim({ max: 10, maxCpu: 0 }))).toEqual([]);
     const [retried] = (await claim({ maxCpu: 1 })).jobs;
     expect(retried.job.id).toBe(c3);
-    // out of attempts: DEAD, then a person's retry puts it in the CPU lane
+    // out of attempts: DEAD, then a person's retry puts it in the CPU lists
     await store.fail(c3, retried.token, 'broken', { to: 'DEAD' });
     const [standalone] = await store.enqueue([{ ...task(9), cpu: true }]);
     const [s] = (await claim({ maxCpu: 1 })).jobs;
@@ -102,7 +102,7 @@ describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
     expect(ids(await claim({ maxCpu: 1 }))).toEqual([standalone.id]);
   });
 
-  test('a cancelled prime count takes its waiting chunks out of the CPU lane', async () => {
+  test('a cancelled prime count takes its waiting chunks out of the CPU lists', async () => {
     const { parent } = await store.enqueueFlow(primeCountFlow(100, 5, {}, {}));
     await store.cancel(parent.id);
     expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
@@ -117,7 +117,7 @@ describe.each(WITH_CLUSTER)('CPU lane: %s', (adapter) => {
     expect((await claim({ max: 10, maxCpu: 10 })).jobs.length).toBe(2);
   });
 
-  test('listings count and list the CPU lane as waiting', async () => {
+  test('listings count and list the CPU lists as waiting', async () => {
     const { parent } = await store.enqueueFlow(primeCountFlow(100, 3, {}, {}));
     const [cpuTask] = await store.enqueue([{ ...task(1), cpu: true }]);
     expect(await store.queueDepth('default')).toEqual({ waiting: 4, active: 0, delayed: 0 });
