@@ -71,7 +71,7 @@ async function spread() {
       spawnWizard(['worker', '--threads', '1', '--queue', 'two', '--node-id', 'bench-two-a'], env),
       spawnWizard(['worker', '--threads', '1', '--queue', 'two', '--node-id', 'bench-two-b'], env),
     ];
-    await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started/)));
+    await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started/, 120_000))); // a busy machine starts them slowly
     /**
      * the workers that ran a count's chunks: how many each, and how busy each was (the time its
      * chunks were held, from claim to recorded result, over the count's wall time: 1 is a worker

@@ -5,8 +5,8 @@
  *   blocks on the queue's marker when there is nothing to do. A CPU job (a prime chunk, a module's
  *   `cpu: true` type) is claimed only for a free pool thread: the claim asks the store's CPU lists
  *   for as many as there are threads free, and the other jobs fill --concurrency as before. A CPU
- *   job counts from its claim until its thread is released, so none waits inside this process
- *   for a thread while another worker's threads idle.
+ *   job counts from its claim until its thread is released and its result recorded, so none
+ *   waits inside this process for a thread while another worker's threads idle.
  * - Held jobs' leases are renewed every leaseMs/3, so a slow chunk is never run twice; a job whose
  *   lease was lost anyway is abandoned, its late result refused by the store.
  * - CPU-bound handlers (prime chunks) run in a Piscina thread pool, so the event loop stays free
