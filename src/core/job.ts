@@ -128,6 +128,12 @@ export interface NewJob {
   idempotencyKey?: string;
   /** who submitted it (Job.principal); it scopes the idempotency key */
   principal?: string;
+  /**
+   * a CPU job: it waits in its queue's CPU lists, which a worker takes from only for its free pool
+   * threads (docs/architecture.md "What a worker claims"). Unset: as the enqueuing process's registry says of
+   * the type (handlers.ts isCpuType)
+   */
+  cpu?: boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** What both adapters do alike before a job reaches them: ids, defaults, the flow's links. */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
-import { maxAttemptsFor } from '../core/handlers';
+import { isCpuType, maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, givenIdempotencyKey, Job, JobType, NewJob, scopedIdempotencyKey } from '../core/job';
 import type { BudgetSpend, FlowSpec } from './types';
 import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
@@ -26,6 +26,8 @@ export interface JobRow {
   timeout_ms: string;
   /** the idempotency key scoped by the principal (scopedIdempotencyKey), as the store keeps it */
   idem_key: string;
+  /** '1': a CPU job (its queue's CPU lists), else '' */
+  cpu: string;
   principal: string;
 }
 
@@ -53,6 +55,7 @@ export function jobRow(job: NewJob, link: { parentId?: string; index?: number; t
     delay_ms: job.delayMs ? String(Math.max(0, Math.round(job.delayMs))) : '',
     timeout_ms: job.timeoutMs === undefined ? '' : String(job.timeoutMs),
     idem_key: job.idempotencyKey ? scopedIdempotencyKey(job.idempotencyKey, job.principal) : '',
+    cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
     principal: job.principal ?? '',
   };
 }
