@@ -26,7 +26,7 @@ export const batchOptions = (): Option[] => [
   new Option('--job-type <type>', `type of the batch jobs: ${BATCH_TYPES.join(', ')} or a --handlers module's type`).env('WIZARD_JOB_TYPE').default(BATCH_DEFAULTS.type),
   new Option('--job-params <json>', 'params of the batch jobs, a JSON object (for sim: over the two below)').env('WIZARD_JOB_PARAMS').argParser(parseJsonObject('--job-params')),
   new Option('--processing-duration-ms <ms>', 'how long a sim job takes').env('PROCESSING_DURATION_MS').default(BATCH_DEFAULTS.processingDurationMs).argParser(parseIntIn('--processing-duration-ms', 0, DAY_MS)),
-  new Option('--failure-rate <r>', 'share of sim jobs that fail, 0 to 1').env('FAILURE_RATE').default(BATCH_DEFAULTS.failureRate).argParser(parseRate('--failure-rate')),
+  new Option('--failure-rate <r>', 'share of sim attempts that fail, 0 to 1 (each failure retried as the sim type says)').env('FAILURE_RATE').default(BATCH_DEFAULTS.failureRate).argParser(parseRate('--failure-rate')),
   new Option('--bot-queue <name>', 'the queue batches go to and bots claim from').env('WIZARD_BOT_QUEUE').default(DEFAULT_BOT_QUEUE).argParser(parseQueue('--bot-queue')),
 ];
 
