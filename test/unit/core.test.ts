@@ -162,3 +162,22 @@ describe('simulated work (seed 004)', () => {
     expect(failTarget({ type: 'sim', attempts: 3, maxAttempts: 3 }, isPermanent(err))).toEqual({ to: 'DEAD' });
   });
 });
+
+describe('a validation error has one entry per field', () => {
+  test.each([
+    [{ n: 1e20, chunks: 4 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }]],
+    [{ n: 2 ** 53, chunks: 4 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }]],
+    [{ n: 5, chunks: 4 }, [{ field: 'n', message: 'n must be an integer >= 10000' }]],
+    [{ n: 1e20, chunks: 1e20 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }, { field: 'chunks', message: 'chunks must be an integer from 1 to 128' }]],
+  ])('%j', (body, details) => {
+    let err: ValidationError | null = null;
+    try {
+      parseInput(countPrimesBody, body);
+    } catch (e) {
+      err = e as ValidationError;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err!.details).toEqual(details);
+    expect(err!.message).toBe(details[0].message);
+  });
+});

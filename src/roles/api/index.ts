@@ -54,6 +54,13 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
   const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history });
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
+  // the clients this node holds connections with: what an in-memory store reports as its own (countClients)
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
+  store.countClients?.(() => connections);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
