@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { exportLake, showBots, showJobs, showLakeStats, showStatus } from '../client/monitor';
 import { createUi } from '../client/ui';
-import { apiClientOf, tokenOption, withClientFlags } from './client';
+import { apiClientOf, tokenOption, tokensFileOption, withClientFlags } from './client';
 import { apiOption, caOption, wideOption } from './client-options';
 import { parseIntIn } from './parse';
 import { JOB_STATES } from '../core/job';
@@ -39,6 +39,7 @@ export const datalakeCommand = new Command('datalake')
       .argument('<date>', 'the UTC day, YYYY-MM-DD')
       .addOption(apiOption())
       .addOption(tokenOption())
+      .addOption(tokensFileOption())
       .addOption(caOption())
       .action(async (date: string, flags) => exportLake(client(flags), date, process.stdout)),
   );

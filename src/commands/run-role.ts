@@ -168,10 +168,11 @@ export async function claimNodeId(store: Store, role: string, nodeId: string, tt
 }
 
 /**
- * a port a role will listen on is free: a UsageError naming the flag when it is taken or the
- * address is not this host's (the role binds it right after; port 0 picks a free one)
+ * a port a role will listen on is free: a UsageError naming the flag (and its variable) when it
+ * is taken or the address is not this host's (the role binds it right after, before it starts
+ * anything else; port 0 picks a free one)
  */
-export async function checkListenable(port: number, host: string, portFlag: string, hostFlag: string): Promise<void> {
+export async function checkListenable(port: number, host: string, portFlag: string, hostFlag: string, portEnv?: string): Promise<void> {
   if (port === 0) return;
   const server = net.createServer();
   try {
@@ -181,7 +182,7 @@ export async function checkListenable(port: number, host: string, portFlag: stri
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UsageError(`${portFlag} ${port} is already in use on ${host}`);
+    if (code === 'EADDRINUSE') throw new UsageError(`${portFlag} ${port} is already in use on ${host}: give another with ${portFlag} <n>${portEnv ? ` or ${portEnv}=<n>` : ''}`);
     if (code === 'EACCES') throw new UsageError(`${portFlag} ${port} needs privileges this process lacks`);
     throw new UsageError(`${hostFlag} ${host} cannot be listened on: ${code ?? errorMessage(err)}`);
   }

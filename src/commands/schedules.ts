@@ -28,7 +28,7 @@ const add = clientCommand('add', 'a schedule: a job of --type made at each occur
   .action(async (name: string, flags) => {
     const timing = { every_ms: flags.everyMs as number | undefined, cron: flags.cron as string | undefined, tz: flags.tz as string | undefined };
     checkTiming(timing, { every: '--every-ms', cron: '--cron', tz: '--tz' });
-    const { ui, api } = clientOf(flags);
+    const { ui, api } = clientOf(flags, 'admin');
     const s = await api.post<ScheduleView>('/schedules', { name, type: flags.type, ...(flags.params ? { params: flags.params } : {}), ...timing });
     if (ui.json) return ui.data(s);
     ui.line(`schedule ${s.name}: ${s.type} ${when(s)}, next at ${s.next_at}`);
@@ -37,14 +37,14 @@ const add = clientCommand('add', 'a schedule: a job of --type made at each occur
 const rm = clientCommand('rm', 'remove a schedule (the jobs it made stay)')
   .argument('<name>', 'its name')
   .action(async (name: string, flags) => {
-    const { ui, api } = clientOf(flags);
+    const { ui, api } = clientOf(flags, 'admin');
     await api.request('DELETE', `/schedules/${encodeURIComponent(name)}`);
     if (ui.json) return ui.data({ removed: name });
     ui.line(`schedule ${name} removed`);
   });
 
 export const schedulesCommand = new Command('schedules')
-  .description('jobs made on a schedule by the scheduler leader, each occurrence once (add and rm need the admin token: --token or WIZARD_TOKEN)')
+  .description('jobs made on a schedule by the scheduler leader, each occurrence once (add and rm need the admin token: --token, or the admin one of --tokens-file)')
   .addCommand(list, { isDefault: true })
   .addCommand(add)
   .addCommand(rm);

@@ -6,7 +6,7 @@ import { datalakeOptions, openStoreWithLake } from './datalake-options';
 import { parseIntIn, withOptions } from './parse';
 import { jobTypeOptions, threadsOption } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
-import { untilSignal } from './run-role';
+import { checkListenable, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
 export const upCommand = withOptions(
@@ -17,6 +17,7 @@ export const upCommand = withOptions(
     populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
   ],
 ).action(async (flags) => {
+  await checkListenable(flags.port, flags.host, '--port', '--host', 'PORT'); // a port taken stops it before any role starts (exit 2)
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below

@@ -11,7 +11,7 @@ export const workerCommand = withOptions(
   [...storeOptions(), ...processingOptions(), ...jobTypeOptions()],
 ).action(async (flags) => {
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
-  if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
+  if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host', 'WIZARD_METRICS_PORT');
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await roleStore(flags, 'worker', true);
   const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast

@@ -1,14 +1,24 @@
 /**
- * Seed checklists on a first run, against the real binary: CORS lets seed 002's front end
- * (http://localhost:3000) in by default and nothing with CORS_ORIGINS=none; /health on the
- * in-memory store gives that store's own figures; a number out of range is one `details` entry.
+ * What a newcomer meets on a first run, against the real binary: a port already taken stops `up`
+ * (and `api`) before anything starts, naming the flag and the variable; `up` on another port says
+ * what to export; client commands take their token from the tokens file (the client one, the
+ * admin one for admin commands), and the start log and /whoami agree on the admin token; CORS
+ * lets seed 002's front end (http://localhost:3000) in by default and nothing with
+ * CORS_ORIGINS=none; /health on the in-memory store gives that store's own figures; a number out
+ * of range is one `details` entry.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { http as request, killAll, spawnWizard, waitUntil } from '../helpers/procs';
+import os from 'node:os';
+import path from 'node:path';
+import { http as request, killAll, runWizard, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-first-run-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** an in-memory `up` without bots on a free port: its URL and process */
 async function up(args: string[] = [], env: Record<string, string> = {}) {
@@ -17,6 +27,77 @@ async function up(args: string[] = [], env: Record<string, string> = {}) {
   await proc.waitForOutput(/API and dashboard at/, 30_000);
   return { url: `http://127.0.0.1:${port}`, port, proc };
 }
+
+describe('a port already taken', () => {
+  test.each([['up'], ['api']])('stops %s before it starts anything: exit 2, one line naming --port and PORT', async (role) => {
+    const port = await freePort();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(port, '127.0.0.1', () => r()));
+    try {
+      // api: a Redis that is not there, never reached (up: in memory)
+      const store = role === 'api' ? ['--redis', 'redis://127.0.0.1:1'] : [];
+      const r = runWizard([role, '--port', String(port), ...store], { REDIS_URL: '' });
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        code: 2, stdout: '', stderr: `error: --port ${port} is already in use on 127.0.0.1: give another with --port <n> or PORT=<n>\n`,
+      });
+      const fromEnv = runWizard([role, ...store], { REDIS_URL: '', PORT: String(port) });
+      expect([fromEnv.code, fromEnv.stderr]).toEqual([2, `error: --port ${port} is already in use on 127.0.0.1: give another with --port <n> or PORT=<n>\n`]);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  });
+});
+
+test('up on a port of its own prints the WIZARD_API_URL to export, and the client commands reach it with it', async () => {
+  const { url, proc } = await up();
+  expect(proc.output()).toContain(`wizard up: for client commands in another shell: export WIZARD_API_URL=${url}\n`);
+  const r = await runWizardAsync(['submit', 'task', '--a', '2', '--b', '3', '--watch', '--json'], { WIZARD_API_URL: url });
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ state: 'SUCCESS', result: 5 });
+  await proc.kill('SIGTERM');
+}, 60_000);
+
+describe('with the tokens file exported, as the cluster recipe says', () => {
+  const file = path.join(tmp, 'tokens');
+  let url = '';
+  let proc: Awaited<ReturnType<typeof up>>['proc'];
+  beforeAll(async () => {
+    expect(runWizard(['tokens', 'init', '--file', file]).code).toBe(0);
+    ({ url, proc } = await up([], { WIZARD_TOKENS_FILE: file }));
+  }, 60_000);
+  afterAll(() => proc.kill('SIGTERM'));
+  const cli = (args: string[], env: Record<string, string> = {}) => runWizardAsync(args, { WIZARD_API_URL: url, WIZARD_TOKENS_FILE: file, ...env });
+  const tokens = () => Object.fromEntries(fs.readFileSync(file, 'utf8').split('\n').filter((l) => /^\w+ \w+ \w+$/.test(l)).map((l) => l.split(' ').slice(1)));
+
+  test('the start log and /whoami agree: an admin token is configured, from the file', async () => {
+    const listening = JSON.parse(proc.output().split('\n').find((l) => l.includes('"api listening"'))!);
+    expect(listening.admin_token).toBe('set (an admin-role API token)');
+    const who = await request<{ admin: string }>('GET', `${url}/whoami`, undefined, { Authorization: `Bearer ${tokens().client}` });
+    expect(who.body.admin).toBe('configured');
+  });
+
+  test('client commands send the client token; an admin command the admin token', async () => {
+    const status = await cli(['status', '--json']);
+    expect([status.code, status.stderr]).toEqual([0, '']);
+    expect(JSON.parse(status.stdout).jobs).toBeDefined();
+    const dlq = await cli(['dlq', 'list', '--json']);
+    expect([dlq.code, dlq.stderr]).toEqual([0, '']);
+    expect(JSON.parse(dlq.stdout)).toMatchObject({ total: 0 });
+    // the client token is not an admin's: the admin command needs the file's admin token
+    const asClient = await cli(['dlq', 'list'], { WIZARD_TOKEN: tokens().client });
+    expect(asClient.code).toBe(1);
+    expect(asClient.stderr).toMatch(/^error: .*admin/);
+  });
+
+  test('a file with no client token: a client command is exit 2 naming --tokens-file, an admin command still works', async () => {
+    const adminOnly = path.join(tmp, 'admin-only');
+    fs.writeFileSync(adminOnly, `ops admin ${tokens().admin}\n`);
+    const status = await cli(['status'], { WIZARD_TOKENS_FILE: adminOnly });
+    expect([status.code, status.stdout, status.stderr]).toEqual([2, '', `error: --tokens-file: ${adminOnly} holds no token with the role client\n`]);
+    const dlq = await cli(['dlq', 'list', '--json'], { WIZARD_TOKENS_FILE: adminOnly });
+    expect(dlq.code).toBe(0);
+  });
+});
 
 describe('CORS', () => {
   const preflight = (url: string, origin: string) =>

@@ -13,6 +13,7 @@ import { startHistorySampler } from './history-sampler';
 import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { OPEN_SECURITY, type ApiSecurity } from './security';
+import { adminConfigured } from './admin';
 
 /**
  * how long an idle kept-alive connection stays open: longer than the idle timeout of what sits in
@@ -37,6 +38,12 @@ export interface ApiOptions {
   security?: ApiSecurity;
   /** serve HTTPS with this certificate and key (PEM) */
   tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** where this node's admin token comes from, as /whoami's `admin` judges it (adminConfigured) */
+function adminTokenSource(adminToken: string | undefined, security: ApiSecurity): string {
+  if (adminToken) return 'set (ADMIN_TOKEN)';
+  return adminConfigured({ security }) ? 'set (an admin-role API token)' : 'not set';
 }
 
 export interface RunningApi {
@@ -71,7 +78,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const sampler = startHistorySampler(store, o.nodeId);
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
-    url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set',
+    url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: adminTokenSource(o.adminToken, security),
     api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off',
   });
   if (!security.tokens) o.log.warn('no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback');
