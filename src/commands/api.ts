@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import { apiFromFlags, apiOptions } from './api-options';
 import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { foldGroups } from './help';
 import { withOptions } from './parse';
 import { jobTypeOptions } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
 import { checkListenable, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
-export const apiCommand = withOptions(
+export const apiCommand = foldGroups(withOptions(
   new Command('api').description('serve the HTTP API, the dashboard and the docs'),
   [...storeOptions(), ...apiOptions(), ...jobTypeOptions(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
 ).action(async (flags) => {
@@ -21,4 +22,4 @@ export const apiCommand = withOptions(
   const { startApi } = await import('../roles/api'); // Express and the rest load when it runs: the CLI starts fast
   const running = await startApi(store, { nodeId, ...api, botWork: botWorkFromFlags(flags) });
   await untilSignal(store, [running, claim]);
-});
+}), ['store', 'security', 'batch', 'datalake']);

@@ -10,6 +10,7 @@ import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../c
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
 import { tokenOfRole } from './api-options';
+import { helpList } from './help';
 import { parseDuration, parseIntIn, parseIsoTime, parseJsonObject, parseNumber } from './parse';
 
 export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
@@ -51,13 +52,15 @@ function jobOptions(f: JobFlags): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-const WATCH_EXIT_CODES = `
-Exit codes:
-  0  the job ended in SUCCESS
-  1  the job ended in FAILURE or DEAD, no longer exists (expired, or Redis lost it), or --timeout-ms passed
-  2  a usage error: a bad flag or value (the message names it)
-  3  the API cannot be reached: at once when it never answered; once it did, after it stayed away
-     for --give-up-after-ms (60 s by default) while the watch reconnected with backoff`;
+/** the exit codes of watch and submit --watch, for their help (each fitted to the width, as commander's own text is) */
+const WATCH_EXIT_CODES: [string, string][] = [
+  ['0', 'the job ended in SUCCESS'],
+  ['1', 'the job ended in FAILURE, DEAD or CANCELLED, no longer exists (expired, or Redis lost it), or --timeout-ms passed'],
+  ['2', 'a usage error: a bad flag or value (the message names it)'],
+  ['3', 'the API cannot be reached: at once when it never answered; once it did, after it stayed away for --give-up-after-ms (60 s by default) while the watch reconnected with backoff'],
+];
+
+const watchExitCodes = () => helpList('Exit codes:', WATCH_EXIT_CODES);
 
 /** the flags every client command has: --api, --token, --tokens-file, --ca, --json */
 export function withClientFlags(cmd: Command): Command {
@@ -167,9 +170,9 @@ export const submitCommand = new Command('submit')
   .addCommand(submitJob, { isDefault: true });
 
 
-export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 SUCCESS, 1 FAILURE)'))
+export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 on SUCCESS; 1 on FAILURE, DEAD or CANCELLED)'))
   .argument('<id>', 'job or task id')
-  .addHelpText('after', WATCH_EXIT_CODES)
+  .addHelpText('after', watchExitCodes)
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
     reportOnce(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs }));

@@ -17,7 +17,7 @@ export const queuesCommand = clientCommand('queues', 'every queue: waiting, acti
   const { ui, api } = clientOf(flags);
   const { queues } = await api.get<{ queues: QueueInfo[] }>('/queues');
   if (ui.json) return ui.data({ queues });
-  ui.table(['queue', 'waiting', 'active', 'delayed', 'paused'], queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.paused ? 'paused' : '']));
+  ui.table(['queue', 'waiting', 'active', 'delayed', 'paused'], queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.paused ? 'yes' : 'no']));
 });
 
 const queueAction = (action: 'pause' | 'resume', description: string) =>

@@ -2,11 +2,12 @@
 import { Command, Option } from 'commander';
 import { SCHEDULE_TYPES } from '../core/batch';
 import { checkTiming, ScheduleView } from '../core/schedule';
+import { duration } from '../client/ui';
 import { clientCommand, clientOf } from './client';
 import { wideOption } from './client-options';
 import { parseIntIn, parseJsonObject } from './parse';
 
-const when = (s: ScheduleView) => (s.every_ms !== null ? `every ${s.every_ms} ms` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`);
+const when = (s: ScheduleView) => (s.every_ms !== null ? `every ${duration(s.every_ms)}` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`);
 
 const list = clientCommand('list', "the schedules, the built-in bot batch (seed-batch) among them, with their next occurrence")
   .addOption(wideOption())

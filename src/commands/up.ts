@@ -3,13 +3,14 @@ import { Command, Option } from 'commander';
 import { apiFromFlags, apiOptions, generatedTokensNotice } from './api-options';
 import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags, heartbeatIntervalOption, populateIntervalOption } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { foldGroups } from './help';
 import { parseIntIn, withOptions } from './parse';
 import { jobTypeOptions, threadsOption } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
 import { checkListenable, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
-export const upCommand = withOptions(
+export const upCommand = foldGroups(withOptions(
   new Command('up').description('every role in one process (in memory when no --redis is given)'),
   [
     ...storeOptions({ redis: 'optional' }), ...apiOptions(), threadsOption(), ...jobTypeOptions(),
@@ -34,4 +35,4 @@ export const upCommand = withOptions(
   });
   if (generated) process.stderr.write(generatedTokensNotice(generated, up.url));
   await untilSignal(store, [up]);
-});
+}), ['store', 'security', 'batch', 'datalake']);

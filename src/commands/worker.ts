@@ -1,12 +1,13 @@
 import os from 'node:os';
 import { Command } from 'commander';
+import { foldGroups } from './help';
 import { withOptions } from './parse';
 import { jobTypeOptions, processingOptions } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
 import { checkListenable, roleStore, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
-export const workerCommand = withOptions(
+export const workerCommand = foldGroups(withOptions(
   new Command('worker').description('consume the queue; CPU-bound work runs in a thread pool'),
   [...storeOptions(), ...processingOptions(), ...jobTypeOptions()],
 ).action(async (flags) => {
@@ -25,4 +26,4 @@ export const workerCommand = withOptions(
     metricsHost: flags.metricsHost,
   });
   await untilSignal(store, [worker, claim]);
-});
+}), ['store']);
