@@ -121,6 +121,11 @@ export function userTypes(): [string, UserType][] {
   return [...registry].flatMap(([name, spec]) => (spec.user ? [[name, spec.user] as [string, UserType]] : []));
 }
 
+/** the queues of the module's types that have no run: bots started with --exec claim from them */
+export function execBotQueues(): string[] {
+  return [...new Set(userTypes().flatMap(([, t]) => (t.run === undefined && t.queue !== undefined ? [t.queue] : [])))];
+}
+
 /** a type's definition here; undefined for a type this process does not know (and for primes) */
 export function specFor(type: string): HandlerSpec | undefined {
   return registry.get(type);
