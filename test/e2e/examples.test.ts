@@ -1,5 +1,6 @@
 /**
- * What a newcomer runs, as written: every example's README under examples/, each command run as it is
+ * What a newcomer runs, as written: the README's try-it line on this clone (after `npm ci`, which
+ * the test setup has done), and every example's README under examples/, each command run as it is
  * written, through sh, from the clone's root: `wizard` is the built binary on the PATH (as after
  * `npm link`), PORT and WIZARD_API_URL name a free port (for http://127.0.0.1:8000), and /tmp/ is
  * a temp dir of the test's. A line ending in `&` runs in the background; the `# …` lines under a
@@ -12,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assetPath } from '../../src/util/package-root';
-import { waitUntil, WIZARD_BIN } from '../helpers/procs';
+import { http, waitUntil, WIZARD_BIN } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 const ROOT = assetPath();
@@ -78,6 +79,31 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const pattern = (lines: string[]) => new RegExp(`^${lines.map((l) => l.split('…').map(escape).join('.*?')).join('\n')}$`);
 /** output wrapped to the width, joined again: a line indented by two continues the one before */
 const unwrapped = (text: string) => text.trimEnd().replace(/\n {2}(?=\S)/g, ' ');
+
+describe('the README', () => {
+  test("the try-it line, npm ci && <command>, starts the API on PORT in seconds on a fresh clone", async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const tryIt = readme.slice(readme.indexOf('## Try it'));
+    const [line] = commandsOf(tryIt).map((s) => s.command);
+    expect(line).toMatch(/^npm ci && /);
+    const port = await freePort();
+    const started = inBackground(line.replace(/^npm ci && /, ''), envFor(port)); // npm ci ran before the tests
+    const api = `http://127.0.0.1:${port}`;
+    const whoami = await waitUntil(async () => {
+      const r = await http<{ role: string }>('GET', `${api}/whoami`);
+      return r.status === 200 && r.body;
+    }, 60_000, `the API on PORT ${port}`, 200);
+    expect(whoami.role).toBe('api');
+    const task = await http<{ task_id: string }>('POST', `${api}/task`, { a: 2, b: 3 });
+    expect(task.status).toBe(202);
+    const done = await waitUntil(async () => {
+      const r = await http<{ status: string; result: number }>('GET', `${api}/tasks/${task.body.task_id}/status`);
+      return r.body.status === 'SUCCESS' && r.body;
+    }, 20_000, 'the task');
+    expect(done.result).toBe(5);
+    expect(started.output()).toContain(`wizard up: API and dashboard at ${api}`);
+  }, 90_000);
+});
 
 const EXAMPLES = fs.readdirSync(path.join(ROOT, 'examples')).filter((d) => fs.existsSync(path.join(ROOT, 'examples', d, 'README.md')));
 
