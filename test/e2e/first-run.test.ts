@@ -50,7 +50,8 @@ describe('a port already taken', () => {
 
 test('up on a port of its own prints the WIZARD_API_URL to export, and the client commands reach it with it', async () => {
   const { url, proc } = await up();
-  expect(proc.output()).toContain(`wizard up: for client commands in another shell: export WIZARD_API_URL=${url}\n`);
+  await proc.waitForOutput(/export WIZARD_API_URL=.*\n/); // the line after "API and dashboard at"
+  expect(proc.output()).toContain(`wizard up: API and dashboard at ${url}\nwizard up: for client commands in another shell: export WIZARD_API_URL=${url}\n`);
   const r = await runWizardAsync(['submit', 'task', '--a', '2', '--b', '3', '--watch', '--json'], { WIZARD_API_URL: url });
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ state: 'SUCCESS', result: 5 });
