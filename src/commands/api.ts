@@ -13,7 +13,7 @@ export const apiCommand = foldGroups(withOptions(
   new Command('api').description('serve the HTTP API, the dashboard and the docs'),
   [...storeOptions(), ...apiOptions(), ...jobTypeOptions(), botDownAfterOption(), ...batchOptions(), ...datalakeOptions()],
 ).action(async (flags) => {
-  await loadHandlersFlag(flags, 'api'); // a bad module stops the role now (exit 2), before it joins the store
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   batchFromFlags(flags); // a bad --job-params stops the node now, not at the first POST /jobs/populate
   const { api } = apiFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   await checkListenable(flags.port, flags.host, '--port', '--host', 'PORT'); // before it joins the store (exit 2)

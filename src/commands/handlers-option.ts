@@ -4,21 +4,18 @@
  * factory, so the roles share the flag and its loading.
  */
 import { Option } from 'commander';
-import { createLogger } from '../util/log';
-import { defaultNodeId } from './store-options';
 
 export const handlersOption = () =>
   new Option('--handlers <file>', 'a JavaScript module (ESM or CommonJS) whose default export defines job types: { name: { params, run, cpu?, attempts?, backoff_ms?, timeout_ms?, queue? } }').env('WIZARD_HANDLERS');
 
 /**
- * load the module named by --handlers (when given) into the registry and log the types it defines;
- * a bad one is a UsageError (exit 2), and so is a type on the bot queue (`botQueue`: the roles
- * that know it, api, scheduler and up)
+ * load the module named by --handlers (when given) into the registry; a bad one is a UsageError
+ * (exit 2), and so is a type on the bot queue (`botQueue`: the roles that know it, api,
+ * scheduler and up). The role says which types it loaded once it joins its store (roleStore).
  */
-export async function loadHandlersFlag(flags: { handlers?: string; botQueue?: string; nodeId?: string }, role: string): Promise<void> {
+export async function loadHandlersFlag(flags: { handlers?: string; botQueue?: string }): Promise<void> {
   if (flags.handlers === undefined) return;
-  const { checkBotQueue, loadHandlers, typesLine } = await import('../core/user-types');
-  const file = await loadHandlers(flags.handlers);
+  const { checkBotQueue, loadHandlers } = await import('../core/user-types');
+  await loadHandlers(flags.handlers);
   if (flags.botQueue !== undefined) checkBotQueue(flags.botQueue);
-  createLogger({ role, node_id: flags.nodeId ?? defaultNodeId() }).info('job types loaded', { file, types: typesLine() });
 }

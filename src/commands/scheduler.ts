@@ -12,7 +12,7 @@ export const schedulerCommand = foldGroups(withOptions(
   new Command('scheduler').description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work'),
   [...storeOptions(), ...jobTypeOptions(), populateIntervalOption(), ...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions()],
 ).action(async (flags) => {
-  await loadHandlersFlag(flags, 'scheduler'); // a schedule's jobs of a module's type get that type's attempts
+  await loadHandlersFlag(flags); // a schedule's jobs of a module's type get that type's attempts
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await openStoreWithLake(flags, 'scheduler', true);

@@ -19,7 +19,7 @@ export const upCommand = foldGroups(withOptions(
   ],
 ).action(async (flags) => {
   await checkListenable(flags.port, flags.host, '--port', '--host', 'PORT'); // a port taken stops it before any role starts (exit 2)
-  await loadHandlersFlag(flags, 'up'); // a bad module stops the role now (exit 2), before it joins the store
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
   const { api, generated } = apiFromFlags(flags, 'generate');

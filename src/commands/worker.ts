@@ -11,7 +11,7 @@ export const workerCommand = foldGroups(withOptions(
   new Command('worker').description('consume the queue; CPU-bound work runs in a thread pool'),
   [...storeOptions(), ...processingOptions(), ...jobTypeOptions()],
 ).action(async (flags) => {
-  await loadHandlersFlag(flags, 'worker'); // a bad module stops the role now (exit 2), before it joins the store
+  await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host', 'WIZARD_METRICS_PORT');
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await roleStore(flags, 'worker', true);
