@@ -109,8 +109,8 @@ export function typesLine(): string {
     .join(', ');
 }
 
-/** load a module's types and add them to the registry (a module that does not load is a UsageError); its absolute path */
-export async function loadHandlers(file: string): Promise<string> {
+/** load a module's types and add them to the registry; a module that does not load is a UsageError */
+export async function loadHandlers(file: string): Promise<string[]> {
   const abs = path.resolve(file);
   let mod: Record<string, unknown>;
   try {
@@ -120,5 +120,5 @@ export async function loadHandlers(file: string): Promise<string> {
   }
   const types = checkTypes(exportedTable(mod), abs);
   registerTypes(types);
-  return abs;
+  return Object.keys(types);
 }
