@@ -131,6 +131,15 @@ export function specFor(type: string): HandlerSpec | undefined {
   return registry.get(type);
 }
 
+/**
+ * a type whose jobs run on a worker's thread pool (a prime chunk, a module's `cpu: true` type), as
+ * this process knows it: its jobs wait in their queue's CPU lists (NewJob.cpu). A type this
+ * process does not know is not one.
+ */
+export function isCpuType(type: string): boolean {
+  return registry.get(type)?.cpu === true;
+}
+
 /** the policy, timeout and attempts of a type this process does not know: the defaults */
 const UNKNOWN_TYPE: Pick<HandlerSpec, 'policy' | 'timeoutMs'> = { policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 }, timeoutMs: () => 10 * 60_000 };
 
