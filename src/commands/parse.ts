@@ -57,6 +57,9 @@ export function parseIsoTime(flag: string) {
   };
 }
 
+/** a queue's name: 1-64 of the safe alphabet (core/ids.ts), naming the flag */
+export const parseQueueName = (flag: string) => parseName(flag, 64);
+
 export function parseNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);

@@ -442,6 +442,11 @@ export interface Store {
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
+  /**
+   * the in-memory store has no connections of its own: the clients it serves are the API's, and
+   * the API tells it how many it holds (its stats' connected_clients); Redis counts its own
+   */
+  countClients?(open: () => number): void;
   /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */
   condition(): Promise<StoreState>;
   close(): Promise<void>;

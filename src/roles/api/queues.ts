@@ -11,15 +11,15 @@
  * - a type with a queue of its own goes there and nowhere else: sim to the bot queue, a
  *   --handlers type with `queue` to that queue;
  * - any other type (task, primes, a --handlers type without `queue`) goes to the queue the request
- *   names, `default` when it names none; that queue must be declared, and it is never the bot
- *   queue: bots take only the work bots do, never math tasks or prime chunks, whose results a bot
- *   could forge.
+ *   names, `default` when it names none; that queue must be declared, and it is never one bots
+ *   claim from (the bot queue, a --handlers type's with no run: botClaimedQueues): bots take only
+ *   the work bots do, never math tasks or prime chunks, whose results a bot could forge.
  * A request that names another queue is a 400 naming `queue`.
  */
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { ValidationError } from '../../core/errors';
 import { DEFAULT_QUEUE } from '../../core/job';
-import { specFor, userTypes } from '../../core/handlers';
+import { execBotQueues, specFor, userTypes } from '../../core/handlers';
 import type { Store } from '../../store/types';
 
 /** what the queue rules read of the API's context */
@@ -32,11 +32,6 @@ interface QueueSettings {
 
 const botQueueOf = (ctx: QueueSettings): string => ctx.botWork?.botQueue ?? DEFAULT_BOT_QUEUE;
 
-/** the queue of a type that has one of its own (sim: the bots'; a --handlers type with `queue`: that one), else undefined */
-export function typeQueue(type: string, botQueue: string): string | undefined {
-  return type === 'sim' ? botQueue : specFor(type)?.user?.queue;
-}
-
 /** the queues this node declares by itself: default, the bot queue, the --handlers types' queues, --queues */
 export function ownQueues(ctx: QueueSettings): string[] {
   const typeQueues = userTypes().flatMap(([, t]) => (t.queue ? [t.queue] : []));
@@ -48,18 +43,26 @@ export async function isDeclared(ctx: QueueSettings, queue: string): Promise<boo
   return ownQueues(ctx).includes(queue) || ctx.store.isQueueKnown(queue);
 }
 
-const queueError = (message: string) => new ValidationError(message, [{ field: 'queue', message }]);
+const queueError = (message: string, detail = message) => new ValidationError(message, [{ field: 'queue', message: detail }]);
+
+/** the queues bots claim from: the bot queue, and each queue of a --handlers type with no run (bots with --exec) */
+export const botClaimedQueues = (ctx: QueueSettings): string[] => [botQueueOf(ctx), ...execBotQueues()];
 
 /** the queue a new job of `type` goes to, given the queue its request names (or none); a 400 naming `queue` when it may not go there */
 export async function queueFor(ctx: QueueSettings, type: string, requested: string | undefined): Promise<string> {
-  const botQueue = botQueueOf(ctx);
-  const own = typeQueue(type, botQueue);
+  const user = specFor(type)?.user;
+  const own = type === 'sim' ? botQueueOf(ctx) : user?.queue;
   if (own !== undefined) {
-    if (requested !== undefined && requested !== own) throw queueError(`jobs of type ${type} go to the queue '${own}' only, not '${requested}'`);
-    return own;
+    if (requested === undefined || requested === own) return own;
+    if (user && user.run === undefined) {
+      throw queueError(`queue: type ${type} has no run: its jobs go to its queue '${own}', where bots with --exec claim them, not '${requested}'`, `must be '${own}' (the type's)`);
+    }
+    throw queueError(`jobs of type ${type} go to the queue '${own}' only, not '${requested}'`, `must be '${own}' (the type's)`);
   }
   if (requested === undefined) return DEFAULT_QUEUE;
-  if (requested === botQueue) throw queueError(`the bot queue '${botQueue}' takes only the types bots run (sim, or a --handlers type whose queue it is), not ${type}`);
+  if (botClaimedQueues(ctx).includes(requested)) {
+    throw queueError(`bots claim from the queue '${requested}': it takes only the types bots run (sim, or a --handlers type whose queue it is), not ${type}`);
+  }
   if (!(await isDeclared(ctx, requested))) {
     throw queueError(`queue '${requested}' is not declared: declare it with POST /queues (an admin), wizard api --queues, or a worker's --queue`);
   }
