@@ -7,7 +7,10 @@
  *   lease was lost anyway is abandoned, its late result refused by the store.
  * - CPU-bound handlers (prime chunks) run in a Piscina thread pool, so the event loop stays free
  *   for renewals, heartbeats and shutdown.
- * - Every interval one worker in the cluster (a lock) reaps lapsed leases.
+ * - Every eighth of a lease one worker in the cluster (a lock) reaps lapsed leases, never those of
+ *   the jobs it holds itself; what lapsed while no reaper could reach Redis waits a lease more for
+ *   its holder (the gap rule: reapExpiredLeases.lua). When the store is back after an outage the
+ *   worker renews what it holds at once.
  * - Redis going away (or out of memory) is survived: each loop backs off and resumes by itself;
  *   the worker logs "lost the store" once and "store is back" once (store-outage.ts). Leases are
  *   kept only by renewing them in Redis, which is the one clock: nothing here takes a job back
@@ -22,7 +25,8 @@ import { failTarget, handlerFor, isPermanent, TimeoutError, timeoutFor } from '.
 import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
-import type { Store } from '../store/types';
+import { tokenBaseOf } from '../store/common';
+import { DEFAULT_LEASE_MS, type Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
@@ -56,7 +60,7 @@ export const WORKER_DEFAULTS = {
   queue: DEFAULT_QUEUE,
   concurrency: 32,
   threads: os.availableParallelism(),
-  leaseMs: 30_000,
+  leaseMs: DEFAULT_LEASE_MS,
   heartbeatMs: 5_000,
   blockMs: 1_000,
   drainMs: 7_000,
@@ -152,7 +156,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   validateWorkerOptions(o);
   const log = o.log;
   const debug = log.enabled('debug');
-  const outage = storeOutage(log, store.location);
+  // back after an outage: renew what it holds at once, before any reaper's grace runs out
+  const outage = storeOutage(log, store.location, () => void renewAll());
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
@@ -373,7 +378,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           if (err instanceof JobCancelledError) cancelled(h);
           else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
             h.stop.abort(err);
-            await logAbandoned(store, log, h.job.id); // taken back, or ended by a cancel (a chunk whose parent failed)
+            await logAbandoned(store, log, h.job); // taken back, or ended by a cancel (a chunk whose parent failed)
           } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
         }
       }),
@@ -415,10 +420,16 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size, done, failed })
       .catch((err) => void outage.failed(err));
 
+  /**
+   * one look at lapsed leases per reapEveryMs across the cluster (the lock): never at the jobs this
+   * process holds (their claims' token bases), and by this worker's lease (the gap rule's grace)
+   */
+  const reapEveryMs = Math.max(250, Math.floor(o.leaseMs / 8));
   const reap = async () => {
     try {
-      if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, Math.max(250, Math.floor(o.leaseMs / 4))))) return;
-      const { requeued, dead } = await store.reap(o.queue);
+      if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, reapEveryMs))) return;
+      const holding = new Set([...held.values()].map((h) => tokenBaseOf(h.token)));
+      const { requeued, dead } = await store.reap(o.queue, { leaseMs: o.leaseMs, holding });
       if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
     } catch (err) {
       outage.failed(err); // the next tick tries again
@@ -430,7 +441,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     setInterval(() => void heartbeat(), o.heartbeatMs),
     setInterval(() => void checkCancels(), CANCEL_CHECK_MS),
     setInterval(checkTimeouts, TIMEOUT_CHECK_MS),
-    setInterval(() => void reap(), Math.max(250, Math.floor(o.leaseMs / 4))),
+    setInterval(() => void reap(), reapEveryMs),
   ];
   void heartbeat();
   void reap();

@@ -240,7 +240,8 @@ export class MemoryStore extends MemoryJobs implements Store {
     const now = this.step();
     const down: string[] = [];
     const reclaimed: string[] = [];
-    for (const botId of zrangeByScore(this.botsUp, now - downAfterMs, limit)) {
+    const silentSince = this.reapableUpTo(this.reaper('bots'), downAfterMs, now) - downAfterMs;
+    for (const botId of zrangeByScore(this.botsUp, silentSince, limit)) {
       this.botsUp.delete(botId);
       const bot = this.botRecs.get(botId);
       if (!bot) continue;

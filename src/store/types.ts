@@ -11,7 +11,8 @@
  *   token (the lease lapsed and someone else holds the job, or it finished) is a LeaseLostError,
  *   and a job that does not exist (any more) is a NotFoundError. Nothing is applied twice.
  * - reap returns jobs whose lease lapsed to the head of their queue (RETRY), or to DEAD when
- *   they have used every attempt.
+ *   they have used every attempt; never a job the reaping process holds itself, and what lapsed
+ *   while no reaper could reach the store only after one lease more (the gap rule, lib-state.lua).
  * - a chunk's completion is recorded once per chunk index; the completion of the last chunk
  *   completes the parent (a chord) in the same atomic step. A chunk that ends in DEAD or FAILURE
  *   fails its parent at once and cancels the parent's chunks that are still waiting.
@@ -139,6 +140,22 @@ export interface ListQuery {
 export interface ListResult {
   total: number;
   jobs: Job[];
+}
+
+/** the lease a worker holds jobs under unless told otherwise (--lease-ms), and what a reaper assumes of a queue none named */
+export const DEFAULT_LEASE_MS = 30_000;
+
+export interface ReapOptions {
+  /** at most this many jobs (default 500) */
+  limit?: number;
+  /**
+   * the lease the caller's workers hold this queue's jobs under, which the gap rule gives a holder
+   * after an outage of everyone (README "Reliability"); unset (a caller that holds none: the
+   * scheduler) the lease the queue's reaper last named, else DEFAULT_LEASE_MS
+   */
+  leaseMs?: number;
+  /** the token bases of the claims whose jobs the caller holds (tokenBaseOf): it never takes those back */
+  holding?: Iterable<string>;
 }
 
 export interface ReapResult {
@@ -269,8 +286,12 @@ export interface Store {
   fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
   /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
   release(jobId: string, token: string): Promise<void>;
-  /** return jobs whose lease lapsed; at most `limit` of them */
-  reap(queue: string, limit?: number): Promise<ReapResult>;
+  /**
+   * return jobs whose lease lapsed (at most `limit`), but not those the caller holds itself, and
+   * not, for a lease more after a gap in the reapers' looks (nobody could reach the store), those
+   * that lapsed during it: their holders get the chance to renew first (the gap rule)
+   */
+  reap(queue: string, opts?: ReapOptions): Promise<ReapResult>;
 
   getJob(jobId: string): Promise<Job | null>;
   /** read a job and record which API node looked (checked_by) */

@@ -17,6 +17,14 @@ export interface Queue {
   waiters: Waiter[]; // consumers blocked in waitForWork, first come first woken
 }
 
+/** a reaper hash (lib-state.lua's reapableUpTo): its last look, the grace after a gap, the lease it reaps by */
+export interface Reaper {
+  at: number | null;
+  gapFrom: number;
+  graceUntil: number | null;
+  leaseMs: number | null;
+}
+
 export const RUNNABLE = new Set(['PENDING', 'RETRY']);
 export const HELD = new Set(['STARTED', 'PROGRESS']);
 export const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);

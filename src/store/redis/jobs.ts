@@ -5,7 +5,7 @@ import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
 import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, rowArgs, tokenBase } from '../common';
 import { shardOfJob } from '../keys';
-import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted } from '../types';
+import { DEFAULT_LEASE_MS, type ClaimOptions, type ClaimResult, type CompleteAndClaimResult, type Completion, type FailTarget, type FlowSpec, type ReapOptions, type ReapResult, type Submitted } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
 import { keyShard, claimArgs, claimResult, completionArgs, groupByShard, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply } from './shared';
 import { RedisShards } from './shards';
@@ -230,9 +230,11 @@ export class RedisJobs extends RedisShards {
     this.checkCode(await this.run('releaseJob', [jobId, token], this.at(jobId)), jobId);
   }
 
-  /** every known shard's lapsed leases on `queue` */
-  async reap(queue: string, limit = 500): Promise<ReapResult> {
-    const got = await this.perShard((k) => this.run<[string[], string[]]>('reapExpiredLeases', [queue, limit], k));
+  /** every known shard's lapsed leases on `queue`; the jobs of this adapter's lost claims (lost-claims.ts) count as held: they are given back, not reaped */
+  async reap(queue: string, o: ReapOptions = {}): Promise<ReapResult> {
+    const holding = [...new Set([...(o.holding ?? []), ...this.lost.bases(queue)])];
+    const args = [queue, o.limit ?? 500, o.leaseMs ?? '', DEFAULT_LEASE_MS, ...holding];
+    const got = await this.perShard((k) => this.run<[string[], string[]]>('reapExpiredLeases', args, k));
     return { requeued: got.flatMap(([r]) => r), dead: got.flatMap(([, d]) => d) };
   }
 
