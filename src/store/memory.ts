@@ -27,7 +27,7 @@ import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
 import { botErrors, tokenBase } from './common';
 import { scheduledRows, ScheduledWork } from './scheduled-work';
-import type { BotsDown, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreState, Store } from './types';
+import type { BotsDown, EvictionState, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreState, Store } from './types';
 import { Rec, HELD, getOr, zsorted, zrangeByScore, bytesToHuman } from './memory/structures';
 import { MemoryJobs } from './memory/jobs';
 
@@ -363,6 +363,11 @@ export class MemoryStore extends MemoryJobs implements Store {
   /** memory is always there (the process's heap is not bounded like maxmemory) */
   async condition(): Promise<StoreState> {
     return { condition: null, message: null };
+  }
+
+  /** no policy: memory evicts nothing (a job leaves only when it expires or is purged) */
+  async eviction(): Promise<EvictionState> {
+    return { nodes: [], evictedKeys: 0, single: true };
   }
 
   async close(): Promise<void> {

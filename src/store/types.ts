@@ -52,6 +52,7 @@ import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
+import type { NodePolicy } from '../core/eviction';
 import type { FailTarget } from '../core/backoff';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
@@ -183,6 +184,16 @@ export interface StoreState {
   /** null: it serves reads and writes */
   condition: StoreCondition | null;
   message: string | null;
+}
+
+/** what Redis says of eviction (Store.eviction): each Redis's maxmemory-policy and the keys it evicted */
+export interface EvictionState {
+  /** each Redis that holds the data (a Cluster's every master) and its policy; none for the in-memory store, which evicts nothing */
+  nodes: NodePolicy[];
+  /** keys evicted since each Redis started (INFO stats evicted_keys, summed over the masters) */
+  evictedKeys: number;
+  /** one Redis (a node is its URL), not a Cluster's masters (host:port) */
+  single: boolean;
 }
 
 export interface ServerStats {
@@ -405,7 +416,9 @@ export interface Store {
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
-  /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */
+  /** what keeps the store from serving now (unreachable, out of memory), or makes it unsafe (eviction), for /health and /metrics; never throws */
   condition(): Promise<StoreState>;
+  /** each Redis's maxmemory-policy and the keys it evicted (src/core/eviction.ts judges them); the in-memory store has no policy */
+  eviction(): Promise<EvictionState>;
   close(): Promise<void>;
 }

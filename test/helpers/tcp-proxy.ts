@@ -46,7 +46,16 @@ class Direction {
   }
 }
 
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export interface TcpProxyOptions {
+  /**
+   * what the target sends is passed through this on its way (a chunk as it comes): a test's
+   * stand-in for a server that answers otherwise. Keep lengths as they are (a RESP bulk string
+   * announces its length), and what a chunk boundary may split out of the match.
+   */
+  rewrite?: (fromTarget: Buffer) => Buffer;
+}
+
+export async function startTcpProxy(targetPort: number, o: TcpProxyOptions = {}): Promise<TcpProxy> {
   let cut = false;
   const links = new Set<{ heal(drop: boolean): void; destroy(): void }>();
 
@@ -56,7 +65,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     const down = new Direction(() => client); // target → client
     const connectUpstream = () => {
       upstream = net.connect(targetPort, '127.0.0.1');
-      upstream.on('data', (d) => down.data(d, cut));
+      upstream.on('data', (d) => down.data(o.rewrite ? o.rewrite(d) : d, cut));
       upstream.on('end', () => down.end(cut));
       upstream.on('error', () => client.destroy());
       up.flush();
