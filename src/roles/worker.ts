@@ -157,7 +157,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const log = o.log;
   const debug = log.enabled('debug');
   // back after an outage: renew what it holds at once, before any reaper's grace runs out
-  const outage = storeOutage(log, store.location, () => void renewAll());
+  const outage = storeOutage(log, store.location, () => renewAll());
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
@@ -361,28 +361,31 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     for (const p of lane.acks.take()) void ackAlone(p.job!, p.token, p.result).then(() => p.settle(null)); // ackAlone logs a refusal
   };
 
-  /** one round of renewals at a time: while the store is slow they are skipped, never piled up */
-  let renewing: Promise<void> | null = null;
+  /**
+   * renew every held job's lease, each on its own: one whose renewal is still in flight (a slow or
+   * half-moved shard answering TRYAGAIN until its deadline) is skipped, never piled up, and does
+   * not hold back the renewals of jobs on other shards
+   */
+  const renewing = new Set<string>();
   const renewAll = () => {
-    renewing ??= renewHeld().finally(() => (renewing = null));
-    return renewing;
+    for (const h of held.values()) {
+      if (renewing.has(h.job.id)) continue;
+      renewing.add(h.job.id);
+      void renewOne(h).finally(() => renewing.delete(h.job.id));
+    }
   };
-  const renewHeld = async () => {
-    await Promise.all(
-      [...held.values()].map(async (h) => {
-        try {
-          await store.renew(h.job.id, h.token, o.leaseMs);
-        } catch (err) {
-          // refused because the job was acknowledged meanwhile (the ack and this renewal crossed): nothing is lost
-          if (held.get(h.job.id) !== h) return;
-          if (err instanceof JobCancelledError) cancelled(h);
-          else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
-            h.stop.abort(err);
-            await logAbandoned(store, log, h.job); // taken back, or ended by a cancel (a chunk whose parent failed)
-          } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
-        }
-      }),
-    );
+  const renewOne = async (h: Held) => {
+    try {
+      await store.renew(h.job.id, h.token, o.leaseMs);
+    } catch (err) {
+      // refused because the job was acknowledged meanwhile (the ack and this renewal crossed): nothing is lost
+      if (held.get(h.job.id) !== h) return;
+      if (err instanceof JobCancelledError) cancelled(h);
+      else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
+        h.stop.abort(err);
+        await logAbandoned(store, log, h.job); // taken back, or ended by a cancel (a chunk whose parent failed)
+      } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
+    }
   };
 
   /** a held job was cancelled: its handler is aborted (a CPU-pool task with its thread); the store has ended it */
@@ -437,7 +440,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   const timers = [
-    setInterval(() => void renewAll(), Math.max(50, Math.floor(o.leaseMs / 3))),
+    setInterval(renewAll, Math.max(50, Math.floor(o.leaseMs / 3))),
     setInterval(() => void heartbeat(), o.heartbeatMs),
     setInterval(() => void checkCancels(), CANCEL_CHECK_MS),
     setInterval(checkTimeouts, TIMEOUT_CHECK_MS),
