@@ -80,7 +80,7 @@ test('a Redis cut off from everyone for twice the lease reruns nothing: every jo
     spawnWizard(['worker', '--node-id', 'worker-2', '--concurrency', '6'], env, 'worker-2'),
     spawnWizard(['scheduler', '--node-id', 'cut-scheduler'], env, 'scheduler'), // it reaps every queue each second
   ];
-  await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started|scheduler started/, 30_000)));
+  await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started|scheduler started/, 60_000)));
   const store = await new RedisStore({ url: ownRedis().url, prefix }).connect(); // the test's own view, not through the proxy
   try {
     // 50 tasks of 1.5 s accepted before the cut: the two workers hold 12 at a time
@@ -123,7 +123,7 @@ test('a worker cut off alone for twice the lease has its jobs taken back by anot
   const cutOff = spawnWizard(['worker', '--node-id', 'worker-1', '--concurrency', '4'], { ...env, REDIS_URL: proxy.url }, 'worker-1');
   const other = spawnWizard(['worker', '--node-id', 'worker-2', '--concurrency', '4'], { ...env, REDIS_URL: ownRedis().url }, 'worker-2');
   try {
-    await Promise.all([cutOff, other].map((p) => p.waitForOutput(/worker started/, 30_000)));
+    await Promise.all([cutOff, other].map((p) => p.waitForOutput(/worker started/, 60_000)));
     // 8 tasks of 4 s: each worker holds 4 at once
     const jobs = await store.enqueue(Array.from({ length: 8 }, (_, a) => slowSum(a, 4000)));
     const expected = new Map(jobs.map((j) => [j.id, (j.params as { a: number }).a + 1000]));
