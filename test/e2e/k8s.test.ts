@@ -2,7 +2,7 @@
  * deploy/k8s, checked with no cluster: every manifest validates against the Kubernetes schemas
  * (kubernetes-models), kustomization.yaml lists every file, each Deployment runs a real `wizard`
  * role with flags, probes and environment variables that role accepts, and the pods' own
- * environment (the ConfigMap, the Secret made by the README's command, each Deployment's env)
+ * environment (the ConfigMap, the Secret made by the docs' command, each Deployment's env)
  * starts a working cluster of real `wizard` processes on this machine.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -298,13 +298,13 @@ test('the scheduler runs two replicas (one leads); Redis is a StatefulSet with A
   expect(configMap.data?.REDIS_URL).toBe(`redis://${redis.metadata.name}-0.${service.metadata.name}:6379`);
 });
 
-/** the README's section "Kubernetes" */
-const readmeSection = () => fs.readFileSync(assetPath('README.md'), 'utf8').split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
+/** the section "Kubernetes" of docs/deploy.md */
+const kubernetesDocs = () => fs.readFileSync(assetPath('docs/deploy.md'), 'utf8').split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
 
-/** run the README's `kubectl create secret` block with a kubectl that records what it was asked; the Secret's keys and values */
+/** run the docs' `kubectl create secret` block with a kubectl that records what it was asked; the Secret's keys and values */
 function secretFromReadme(): Record<string, string> {
-  const block = [...readmeSection().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
-  if (!block) throw new Error('README, "Kubernetes": no ```sh block that runs kubectl create secret generic wizard-tokens');
+  const block = [...kubernetesDocs().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
+  if (!block) throw new Error('docs/deploy.md, "Kubernetes": no ```sh block that runs kubectl create secret generic wizard-tokens');
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-'));
   const log = path.join(bin, 'calls.ndjson');
   fs.writeFileSync(path.join(bin, 'kubectl'), `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`, { mode: 0o755 });
@@ -358,10 +358,10 @@ async function startApi(config: Labels, secret: Labels): Promise<WizardProc> {
   return api;
 }
 
-/** a ```yaml block of the README's Kubernetes section, the first that holds `marker` */
+/** a ```yaml block of the docs' Kubernetes section, the first that holds `marker` */
 function readmeYaml<T>(marker: string): T {
-  const block = [...readmeSection().matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
-  if (!block) throw new Error(`README, "Kubernetes": no \`\`\`yaml block with ${marker}`);
+  const block = [...kubernetesDocs().matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!block) throw new Error(`docs/deploy.md, "Kubernetes": no \`\`\`yaml block with ${marker}`);
   const lines = block.split('\n');
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
   return parse(lines.map((l) => l.slice(indent)).join('\n')) as T;
@@ -370,7 +370,7 @@ function readmeYaml<T>(marker: string): T {
 describe("the pods' environment, run on this machine", () => {
   afterAll(killAll);
 
-  test('the README\'s Secret, the ConfigMap and each Deployment\'s env start an api, a bot and a worker that work together, and every exec probe passes', async () => {
+  test('the docs\' Secret, the ConfigMap and each Deployment\'s env start an api, a bot and a worker that work together, and every exec probe passes', async () => {
     const secret = secretFromReadme();
     const referenced = new Set(deployments.flatMap((d) => (containerOf(d).env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : []))));
     for (const key of referenced) expect({ key, documented: key in secret }).toEqual({ key, documented: true });
@@ -428,7 +428,7 @@ interface AdapterRule {
   metricsQuery: string;
 }
 
-describe("the HPA's metric as the README feeds it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
+describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
   let prometheus: ReturnType<typeof spawn> | undefined;
   let tmp = '';
   afterAll(async () => {
@@ -449,7 +449,7 @@ describe("the HPA's metric as the README feeds it: Prometheus scrapes the api wi
     const task = await http('POST', `${config.WIZARD_API_URL}/task`, { a: 1, b: 1 }, asClient);
     expect(task.status).toBe(202);
 
-    // the README's scrape job, with the api pods as static targets: Debian's Prometheus has no
+    // the docs' scrape job, with the api pods as static targets: Debian's Prometheus has no
     // Kubernetes discovery, so the pod relabelling (meta labels only) goes and the namespace is a target label
     const [job] = readmeYaml<ScrapeJob[]>('job_name: wizard-api');
     expect(job.kubernetes_sd_configs).toEqual([{ role: 'pod', namespaces: { names: [kustomization.namespace] } }]);
