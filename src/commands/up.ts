@@ -24,7 +24,7 @@ export const upCommand = foldGroups(withOptions(
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
   const { api, generated } = apiFromFlags(flags, 'generate');
-  const { store } = await openStoreWithLake(flags, 'up');
+  const { store, watch } = await openStoreWithLake(flags, 'up');
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
@@ -36,5 +36,5 @@ export const upCommand = foldGroups(withOptions(
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });
   if (generated) process.stderr.write(generatedTokensNotice(generated, up.url));
-  await untilSignal(store, [up]);
+  await untilSignal(store, [up, watch]);
 }), ['store', 'security', 'batch', 'datalake']);
