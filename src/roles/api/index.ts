@@ -12,7 +12,7 @@ import { EventHub } from './events-hub';
 import { startHistorySampler } from './history-sampler';
 import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
-import { OPEN_SECURITY, type ApiSecurity } from './security';
+import { DEFAULT_MAX_CONNECTIONS, OPEN_SECURITY, type ApiSecurity } from './security';
 
 /**
  * how long an idle kept-alive connection stays open: longer than the idle timeout of what sits in
@@ -37,6 +37,26 @@ export interface ApiOptions {
   security?: ApiSecurity;
   /** serve HTTPS with this certificate and key (PEM) */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** open connections at most (--max-connections): one more is closed at once; 0: no cap */
+  maxConnections: number;
+}
+
+/**
+ * At most `max` open connections (kept-alive ones and event streams included): Node closes one
+ * more at once, before reading anything from it, so the node keeps the files and memory to serve
+ * the ones it has (and to reach Redis). Each refusal counts in
+ * wizard_http_connections_refused_total; the first in a minute is logged.
+ */
+function capConnections(server: http.Server, max: number, metrics: ApiMetrics, log: Logger): void {
+  if (max <= 0) return;
+  server.maxConnections = max;
+  let loggedAt = 0;
+  server.on('drop', () => {
+    metrics.prom.connectionsRefused.inc();
+    if (Date.now() - loggedAt < 60_000) return;
+    loggedAt = Date.now();
+    log.warn('a connection was refused: the node has its most open connections (--max-connections)', { max_connections: max });
+  });
 }
 
 export interface RunningApi {
@@ -47,15 +67,16 @@ export interface RunningApi {
 }
 
 export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
-  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', ...options };
+  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', maxConnections: DEFAULT_MAX_CONNECTIONS, ...options };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
   const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history });
+  const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, listen: o.host });
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;
+  capConnections(server, o.maxConnections, metrics, o.log);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -65,7 +86,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
     url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set',
-    api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off',
+    api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off', max_connections: o.maxConnections || 'off',
   });
   if (!security.tokens) o.log.warn('no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback');
   return {
