@@ -1,6 +1,6 @@
 # wizard: one image for every role; the role is the command.
 #   docker build -t wizard .
-#   docker run --rm -p 8000:8000 wizard          (up: makes a token per role, prints them once on stderr)
+#   docker run --rm -p 8000:8000 wizard          (up: makes a token per role, kept in a file it names on stderr)
 #   docker run --rm -e REDIS_URL=redis://host:6379 -e WIZARD_API_TOKENS=me:admin:<token> -p 8000:8000 wizard api
 #   docker run --rm -e REDIS_URL=redis://host:6379 wizard worker
 # An api listens on 0.0.0.0 (WIZARD_HOST below), so it needs tokens (WIZARD_API_TOKENS or

@@ -7,7 +7,7 @@ import { apiOption, caFromFlags, caOption } from './client-options';
 import { parseIntIn } from './parse';
 import { untilSignal } from './run-role';
 import { tokenOption } from './client';
-import { tokenOfRole } from './api-options';
+import { tokenOfRole } from './secret-files';
 
 function parseCommand(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('--exec must be a command, got an empty string');

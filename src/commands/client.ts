@@ -9,9 +9,9 @@ import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
-import { parseDuration, parseIntIn, parseIsoTime, parseJsonObject, parseNumber } from './parse';
+import { parseDuration, parseIntIn, parseIsoTime, parseJsonObject, parseNumber, secretOption } from './parse';
 
-export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
+export const tokenOption = () => secretOption('--token <token>', 'bearer token for the API', 'WIZARD_TOKEN');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
 const giveUpOption = () =>
   new Option('--give-up-after-ms <ms>', 'once the API was reached, how long it may stay unreachable (restarting) before exit 3')
