@@ -24,9 +24,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/bin/wizard /usr/local/bin/wizard
-# where compose's `tokens` service writes the API tokens file: a named volume mounted here starts
-# with this directory's owner, so the `node` user can write it
-RUN mkdir -p /var/lib/wizard && chown node:node /var/lib/wizard
+# where compose's `tokens` service writes the API tokens file, the bots' token and the Redis
+# password: a named volume mounted on one of these starts with its owner, so the `node` user can
+# write it
+RUN mkdir -p /var/lib/wizard /var/lib/wizard-bot /var/lib/wizard-redis && chown node:node /var/lib/wizard /var/lib/wizard-bot /var/lib/wizard-redis
 USER node
 EXPOSE 8000
 # right for every role: `wizard healthcheck` reads the role from PID 1's command line
