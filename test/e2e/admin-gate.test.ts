@@ -45,7 +45,7 @@ const ADMIN_OPS = Object.entries(OPERATIONS)
   .map(([key]) => key.split(' ') as [string, string])
   .map(([method, route]) => [method, route.replace(/:\w+/g, 'some-id')] as const);
 
-test('the admin routes are the eleven the README lists', () => {
+test('the admin routes are the eleven docs/http-api.md lists', () => {
   expect(ADMIN_OPS.map(([m, p]) => `${m} ${p}`).sort()).toEqual(
     ['DELETE /abacus/sum', 'DELETE /bots/some-id', 'DELETE /dlq', 'DELETE /schedules/some-id', 'GET /dlq', 'POST /dlq/some-id/retry', 'POST /jobs/populate', 'POST /jobs/some-id/retry', 'POST /queues/some-id/pause', 'POST /queues/some-id/resume', 'POST /schedules'],
   );

@@ -19,7 +19,7 @@ const prefix = testPrefix('reshard');
 beforeAll(async () => {
   cluster = await startRedisCluster({ replicas: 0 });
   // a lease longer than a slot's move on a loaded machine: a completion refused (TRYAGAIN) until
-  // the slot settles lands before the lease lapses, so every job runs once (README)
+  // the slot settles lands before the lease lapses, so every job runs once (docs/redis.md)
   roles = await startRolesOnCluster(cluster, prefix, ['worker-1'], 20_000);
 }, 60_000);
 afterAll(async () => {

@@ -68,6 +68,14 @@ async function open(path: string, base = api): Promise<Page & { errors: string[]
 }
 
 const chartPoints = async (page: Page, id: string) => Number(await page.locator(`[data-chart="${id}"] svg`).getAttribute('data-points', { timeout: 1000 }));
+/** the history window buttons that are pressed */
+const pressedWindow = (page: Page) => page.locator('.windows button[aria-pressed="true"]').allInnerTexts();
+/** the size an axis label of a chart is drawn at on the screen, in CSS pixels: its font size times the SVG's scale */
+const tickPx = (page: Page, id: string) =>
+  page
+    .locator(`[data-chart="${id}"] .tick`)
+    .first()
+    .evaluate((t) => parseFloat(t.ownerDocument.defaultView!.getComputedStyle(t).fontSize) * (t as unknown as { ownerSVGElement: { getScreenCTM(): { a: number } } }).ownerSVGElement.getScreenCTM().a);
 
 test('GET /metrics/history: the jobs the worker finished, counted exactly, the same on every api node; a bad window is a 400 naming it', async () => {
   for (let i = 0; i < 5; i++) expect((await http('POST', `${api}/task`, { a: i, b: 1, op: 'add' })).status).toBe(202);
@@ -96,11 +104,18 @@ test('the overview draws the history: bars of done jobs, queue depth and run-tim
     expect(await chartPoints(page, 'runtime')).toBeGreaterThan(0);
   });
   expect(await page.locator('[data-chart="throughput"] path.s0').getAttribute('d')).toMatch(/^M[\d.]+ [\d.]+V/);
-  expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 1h');
+  // the charts open on the last 15 minutes, so a new demo's work is not a spike at the edge
+  expect(await pressedWindow(page)).toEqual(['15m']);
+  expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 15m');
+  expect((await page.locator('[data-chart="throughput"] .tick').allTextContents()).slice(1)).toEqual(['0', '−15m', 'now']);
   const before = await chartPoints(page, 'throughput');
   await page.reload();
   await eventually(async () => expect(await chartPoints(page, 'throughput')).toBe(before));
-  // the window buttons ask for a shorter one
+  expect(await pressedWindow(page)).toEqual(['15m']);
+  // the window buttons ask for a longer one and a shorter one
+  await page.getByRole('button', { name: '1h', exact: true }).click();
+  await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 1h'));
+  expect(await pressedWindow(page)).toEqual(['1h']);
   await page.getByRole('button', { name: '5m', exact: true }).click();
   await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 5m'));
   // six cards, and the sixth (the abacus) not alone on a row
@@ -116,6 +131,15 @@ test('the abacus page draws the sum over time from the samples', async () => {
   const page = await open('#/abacus');
   await eventually(async () => expect(await textOf(page.locator('[data-chart="sum"] .legend li'))).toBe('sum: 42 now'), 15_000);
   expect(await chartPoints(page, 'sum')).toBeGreaterThan(0);
+  expect(await pressedWindow(page)).toEqual(['15m']);
+  // its one chart is drawn at the overview's scale: axis labels of the same size, not three times it
+  const sumTick = await tickPx(page, 'sum');
+  await page.goto(`${api}/#/`);
+  await eventually(async () => expect(await chartPoints(page, 'throughput')).toBeGreaterThan(0));
+  const overviewTicks = [await tickPx(page, 'throughput'), await tickPx(page, 'depth'), await tickPx(page, 'runtime')];
+  expect(overviewTicks.map((px) => Math.round(px * 10) / 10)).toEqual(Array(3).fill(Math.round(sumTick * 10) / 10));
+  expect(sumTick).toBeGreaterThan(9); // 12px at about the viewBox's own scale
+  expect(sumTick).toBeLessThan(16);
   expect(page.errors).toEqual([]);
   await page.close();
 });
@@ -288,6 +312,9 @@ test("schedules page: the built-in batch listed; without the admin token the for
   const seed = page.locator('article[data-schedule="seed-batch"]');
   await eventually(async () => expect(await textOf(seed.locator('h3'))).toBe('seed-batch built in'));
   expect(await textOf(seed.locator('.schedule-when'))).toBe('every 600.0 s');
+  // times relative to now, as every other page shows them; the date itself in the title
+  await eventually(async () => expect(await textOf(seed.locator('.schedule-next'))).toMatch(/^in (\d+ min )?\d+ s$/));
+  expect(await seed.locator('.schedule-next').getAttribute('title')).toMatch(/\d{4}/);
   expect(await seed.getByRole('button', { name: 'Remove schedule seed-batch' }).isVisible()).toBe(false);
   expect(await textOf(page.locator('.schedule-form').locator('..').locator('.admin-off'))).toBe('Adding and removing schedules need the admin token: set it at the top under "Token".');
   expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(true);
@@ -314,6 +341,10 @@ test("schedules page: the built-in batch listed; without the admin token the for
   const newest = await store.getJob(decodeURIComponent(hrefs[0]!.replace('#/jobs/', '')));
   await eventually(async () => expect(await textOf(card.locator('.schedule-last'))).not.toBe('—'));
   expect(Date.parse(newest!.slot!)).toBeGreaterThan(0);
+  expect(await textOf(card.locator('.schedule-last'))).toMatch(/^\d+ s ago$/);
+  for (const slot of await card.locator('.schedule-jobs .slot').allInnerTexts()) expect(slot).toMatch(/^\d+ s ago$/);
+  expect(await textOf(card.locator('.schedule-next'))).toMatch(/^in \d+ s$/);
+  expect(await page.locator('.schedule-list').innerText()).not.toMatch(/\d{1,2}\/\d{1,2}\/\d{4}/); // no locale date on the page
 
   // a bad cron: the API's 400 message in the page's one error box
   const refused = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'console-bad', type: 'sim', cron: 'not a cron' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
@@ -353,6 +384,8 @@ test('one banner while Redis is away, no card repeating it; the cards come back 
     const main = await page.locator('main').innerText();
     expect(main).not.toContain('Redis is unavailable');
     expect(main.match(/is unavailable/g) ?? []).toEqual([]);
+    // nothing read yet: the legend says so, over the window the charts open on
+    expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: — in the last 15m');
     // the schedules page too: its heading and form, the one banner, no error of its own
     await page.goto(`${base}/#/schedules`);
     await eventually(async () => expect(await textOf(page.locator('.banner'))).toMatch(/^The store is unavailable\./), 15_000);
@@ -364,6 +397,8 @@ test('one banner while Redis is away, no card repeating it; the cards come back 
     await eventually(async () => expect(await page.locator('.banner-box').isVisible()).toBe(false), 20_000);
     const card = page.locator('.cards article').filter({ has: page.locator('h3', { hasText: 'Store' }) }).locator('.figure');
     await eventually(async () => expect(await textOf(card)).toBe('up'));
+    // an empty cluster's history, read: nothing done in the last 15 minutes
+    await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 0 in the last 15m'), 15_000);
     expect(page.errors.filter((e) => !/status of 503/.test(e))).toEqual([]);
     await page.close();
   } finally {

@@ -6,7 +6,10 @@
  * and overview tests look at what the prime count, the task and the populated batch left.
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { PUBLIC_DIR } from '../../src/roles/api/routes/dashboard';
 import { Browser, eventually, launchBrowser, textOf } from '../helpers/browser';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard, WIZARD_BIN } from '../helpers/procs';
@@ -76,6 +79,51 @@ test('GET / is the page for a browser and a JSON description for anything else; 
     expect({ file, status: res.status, type: res.headers.get('content-type') }).toEqual({ file, status: 200, type: expect.stringMatching(type) });
   }
   expect(await http('GET', `${api}/vendor/nothing.js`)).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+});
+
+test("the console is split by page: index.html loads a script per page, each fetches its markup from beside it; every file is served revalidated, under the CSP, and under 500 lines", async () => {
+  const html = await (await fetch(`${api}/`, { headers: { accept: 'text/html' } })).text();
+  const scripts = [...html.matchAll(/<script defer src="([^"]+)"><\/script>/g)].map((m) => m[1]);
+  const pageFiles = fs.readdirSync(path.join(PUBLIC_DIR, 'pages')).sort();
+  const pages = ['abacus', 'bots', 'datalake', 'dlq', 'jobs', 'math', 'overview', 'primes', 'queues', 'schedules', 'workers'];
+  expect(pageFiles).toEqual(pages.flatMap((p) => [`${p}.html`, `${p}.js`]));
+  expect(scripts).toEqual(['lib.js', 'app.js', 'charts.js', ...scripts.filter((f) => f.startsWith('pages/')), 'vendor/alpine-csp.min.js']);
+  expect(scripts.filter((f) => f.startsWith('pages/')).sort()).toEqual(pages.map((p) => `pages/${p}.js`));
+
+  const markup: string[] = [];
+  for (const file of scripts.filter((f) => !f.startsWith('vendor/'))) {
+    const res = await fetch(`${api}/${file}`);
+    expect({ file, status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control') }).toEqual({ file, status: 200, type: expect.stringMatching(/javascript/), cache: 'public, max-age=0' });
+    markup.push(...[...(await res.text()).matchAll(/window\.wizardConsole\.add\('([^']+)'/g)].map((m) => m[1]));
+  }
+  // each page's script adds its own markup; charts.js the charts the overview and the abacus share
+  expect(markup.sort()).toEqual(['charts.html', ...pages.map((p) => `pages/${p}.html`)].sort());
+  for (const file of markup) {
+    const res = await fetch(`${api}/${file}`);
+    expect({ file, status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), etag: Boolean(res.headers.get('etag')) }).toEqual({ file, status: 200, type: expect.stringMatching(/^text\/html/), cache: 'public, max-age=0', etag: true });
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+  }
+  const long: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, e.name);
+      if (e.isDirectory()) walk(file);
+      else if (fs.readFileSync(file, 'utf8').split('\n').length > 500) long.push(path.relative(PUBLIC_DIR, file));
+    }
+  };
+  walk(PUBLIC_DIR);
+  expect(long).toEqual([]);
+});
+
+test("a page's markup that does not load is said at the top, and the other pages work", async () => {
+  const page = await browser.context.newPage();
+  await page.route(`${api}/pages/math.html`, (route) => route.fulfill({ status: 500, contentType: 'text/plain', body: 'broken' }));
+  await page.goto(`${api}/#/`);
+  await eventually(async () => expect(await textOf(page.locator('main .markup-missing'))).toBe('Part of the dashboard did not load (pages/math.html: HTTP 500). Reload the page to try again.'));
+  expect(await textOf(page.locator('main h2'))).toBe('Overview');
+  await page.goto(`${api}/#/primes`);
+  await eventually(async () => expect(await textOf(page.locator('main h2'))).toBe('Count primes'));
+  await page.close();
 });
 
 test('a prime count through the form: the bar fills to 100% over SSE and shows 78,498 and the duration', async () => {

@@ -2,11 +2,11 @@
  * deploy/k8s, checked with no cluster: every manifest validates against the Kubernetes schemas
  * (kubernetes-models), kustomization.yaml lists every file, each Deployment runs a real `wizard`
  * role with flags, probes and environment variables that role accepts, and the pods' own
- * environment (the ConfigMap, the Secrets made by the README's commands, each Deployment's env
+ * environment (the ConfigMap, the Secrets made by the docs' commands, each Deployment's env
  * and Secret files) starts a working cluster of real `wizard` processes on this machine, on a
  * redis-server that loads the Secret's ACL as the Redis pod does. The NetworkPolicies are
  * evaluated for every pair of pods (only api, worker and scheduler reach Redis), and the Ingress
- * serves TLS with a Secret the README makes.
+ * serves TLS with a Secret the docs make.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -404,25 +404,25 @@ test('NetworkPolicies: Redis takes connections from api, worker and scheduler po
   expect(mayConnect(policies.filter((p) => p !== deny && p.metadata.name !== 'redis'), deployment('bot'), redisWorkload(), 'redis')).toBe(true);
 });
 
-test("the Ingress serves HTTPS only, with the certificate of a Secret the README makes (or cert-manager), for the hosts of its rules", () => {
+test("the Ingress serves HTTPS only, with the certificate of a Secret the docs make (or cert-manager), for the hosts of its rules", () => {
   const ingress = find('Ingress', 'api');
   const hosts = ingress.spec.rules.map((r: { host: string }) => r.host);
   expect(ingress.spec.tls).toEqual([{ hosts, secretName: 'wizard-tls' }]);
   expect(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/force-ssl-redirect']).toBe('true');
-  const tlsBlock = [...readmeSection().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret tls'));
+  const tlsBlock = [...kubernetesDocs().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret tls'));
   expect(tlsBlock).toContain(`kubectl -n ${kustomization.namespace} create secret tls ${ingress.spec.tls[0].secretName} --cert=cert.pem --key=key.pem`);
   expect(tlsBlock).toMatch(/kubectl -n wizard annotate ingress api cert-manager\.io\/cluster-issuer=/);
 });
 
-/** the README's section "Kubernetes" */
-const readmeSection = () => fs.readFileSync(assetPath('README.md'), 'utf8').split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
+/** the section "Kubernetes" of docs/deploy.md */
+const kubernetesDocs = () => fs.readFileSync(assetPath('docs/deploy.md'), 'utf8').split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
 
 type Secrets = Record<string, Labels>;
 
-/** run the README's `kubectl create secret` block with a kubectl that records what it was asked; each Secret's keys and values */
-function secretsFromReadme(): Secrets {
-  const block = [...readmeSection().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
-  if (!block) throw new Error('README, "Kubernetes": no ```sh block that runs kubectl create secret generic wizard-tokens');
+/** run the docs' `kubectl create secret` blocks with a kubectl that records what it was asked; each Secret's keys and values */
+function secretsFromDocs(): Secrets {
+  const block = [...kubernetesDocs().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
+  if (!block) throw new Error('docs/deploy.md, "Kubernetes": no ```sh block that runs kubectl create secret generic wizard-tokens');
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-'));
   const log = path.join(bin, 'calls.ndjson');
   fs.writeFileSync(path.join(bin, 'kubectl'), `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`, { mode: 0o755 });
@@ -506,10 +506,10 @@ async function startApi(config: Labels, secrets: Secrets, dir: string): Promise<
   return api;
 }
 
-/** a ```yaml block of the README's Kubernetes section, the first that holds `marker` */
+/** a ```yaml block of the docs' Kubernetes section, the first that holds `marker` */
 function readmeYaml<T>(marker: string): T {
-  const block = [...readmeSection().matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
-  if (!block) throw new Error(`README, "Kubernetes": no \`\`\`yaml block with ${marker}`);
+  const block = [...kubernetesDocs().matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!block) throw new Error(`docs/deploy.md, "Kubernetes": no \`\`\`yaml block with ${marker}`);
   const lines = block.split('\n');
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
   return parse(lines.map((l) => l.slice(indent)).join('\n')) as T;
@@ -524,9 +524,9 @@ describe("the pods' environment, run on this machine", () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("the README's Secrets, the ConfigMap and each Deployment's env and files start Redis, an api, a bot and a worker that work together, and every exec probe passes", async () => {
+  test("the docs' Secrets, the ConfigMap and each Deployment's env and files start Redis, an api, a bot and a worker that work together, and every exec probe passes", async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-pods-'));
-    const secrets = secretsFromReadme();
+    const secrets = secretsFromDocs();
     const tokensSecret = secrets['wizard-tokens'];
     const referenced = new Set([...deployments, redisWorkload()].flatMap(secretKeysOf));
     for (const key of referenced) expect({ key, documented: key.split('/')[1] in (secrets[key.split('/')[0]] ?? {}) }).toEqual({ key, documented: true });
@@ -534,7 +534,7 @@ describe("the pods' environment, run on this machine", () => {
     expect(tokens.find((t) => t.token === tokensSecret.WIZARD_TOKEN)?.role).toBe('bot');
     expect(tokens.find((t) => t.token === tokensSecret.PROMETHEUS_TOKEN)?.role).toBe('client');
     expect(new Set([tokensSecret.ADMIN_TOKEN, tokensSecret.WIZARD_TOKEN, tokensSecret.PROMETHEUS_TOKEN]).size).toBe(3);
-    // the README's users.acl is what `wizard tokens init` would write for its password
+    // the docs' users.acl is what `wizard tokens init` would write for its password
     const { password } = secrets['wizard-redis'];
     expect(secrets['wizard-redis']['users.acl']).toBe(redisAclFile(password).trimEnd());
 
@@ -596,7 +596,7 @@ interface AdapterRule {
   metricsQuery: string;
 }
 
-describe("the HPA's metric as the README feeds it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
+describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
   let prometheus: ReturnType<typeof spawn> | undefined;
   let tmp = '';
   let redis: TestRedis | undefined;
@@ -611,7 +611,7 @@ describe("the HPA's metric as the README feeds it: Prometheus scrapes the api wi
     const which = spawnSync('sh', ['-c', 'command -v prometheus && command -v promtool'], { encoding: 'utf8' });
     if (which.status !== 0) throw new Error('prometheus and promtool are not installed: .ci/run installs them (apt-get install prometheus)');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-prom-'));
-    const secrets = secretsFromReadme();
+    const secrets = secretsFromDocs();
     const secret = secrets['wizard-tokens'];
     redis = await redisPod(secrets, tmp);
     const config = await loopbackConfig('k8s-prom', redis);
@@ -621,7 +621,7 @@ describe("the HPA's metric as the README feeds it: Prometheus scrapes the api wi
     const task = await http('POST', `${config.WIZARD_API_URL}/task`, { a: 1, b: 1 }, asClient);
     expect(task.status).toBe(202);
 
-    // the README's scrape job, with the api pods as static targets: Debian's Prometheus has no
+    // the docs' scrape job, with the api pods as static targets: Debian's Prometheus has no
     // Kubernetes discovery, so the pod relabelling (meta labels only) goes and the namespace is a target label
     const [job] = readmeYaml<ScrapeJob[]>('job_name: wizard-api');
     expect(job.kubernetes_sd_configs).toEqual([{ role: 'pod', namespaces: { names: [kustomization.namespace] } }]);

@@ -1,5 +1,5 @@
 /**
- * Sharded queues (README "Redis Cluster"): the layout on a plain Redis and on a Cluster, a shard
+ * Sharded queues (docs/redis.md, "On a Redis Cluster"): the layout on a plain Redis and on a Cluster, a shard
  * count changed while jobs wait, and a worker woken by work in any shard.
  */
 import { execFile } from 'node:child_process';

@@ -1,7 +1,7 @@
 /*
  * The dashboard's plumbing, with no Alpine in it: requests to the API and what their errors
  * mean to a person, polling, the hash route, number and time formatting, the form hints.
- * app.js takes these from window.wizardLib.
+ * app.js, charts.js and every page's script (pages/*.js) take these from window.wizardLib.
  */
 'use strict';
 
@@ -205,13 +205,24 @@
     return typeof v === 'number' ? numberFormat.format(v) : String(v);
   }
 
+  /** a span of seconds as a person reads it: "42 s", "4 min 10 s", "3 h 5 min", "2 d" */
+  function formatSpan(s) {
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+    return `${Math.floor(s / 86400)} d`;
+  }
+
+  /** a time that has passed, from now: "12 s ago" (a clock a moment ahead reads "0 s ago") */
   function formatAgo(iso, now) {
     if (!iso) return 'never';
-    const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-    if (s < 60) return `${s} s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
-    return `${Math.floor(s / 86400)} d ago`;
+    return `${formatSpan(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
+  }
+
+  /** a time to come, from now: "in 4 min 10 s" (one just passed reads "in 0 s") */
+  function formatIn(iso, now) {
+    if (!iso) return '—';
+    return `in ${formatSpan(Math.max(0, Math.round((Date.parse(iso) - now) / 1000)))}`;
   }
 
   /** a number when the text is one, else the text as it is (for the server to name the problem) */
@@ -229,101 +240,7 @@
     return '';
   }
 
-  // ---- charts: SVG path data drawn from the history's points (no library, nothing inline) ----
-
-  /** the plot area inside the charts' viewBox (0 0 360 160) */
-  const PLOT = { left: 40, right: 352, top: 10, bottom: 132 };
-  /** the chunk bars' (viewBox 0 0 600 140) */
-  const BARS = { left: 4, right: 596, top: 10, bottom: 132 };
-
-  /** a round number at or above v, for the top of a chart's scale */
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
-    const step = 10 ** Math.floor(Math.log10(v));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= v) return m * step;
-    return 10 * step;
-  }
-
-  /**
-   * A chart of history points over [now - windowMs, now]: per series (a field of the points)
-   * the path data of a line through its values with a dot at each point (kind 'line'), or of
-   * stacked bars (kind 'bars': at most 90, so a long window sums neighbouring buckets into one
-   * bar of stepMs). The right edge is the end of the current bucket. Answers {paths, max, count,
-   * stepMs}: count is how many points are drawn (a bar with height, a line's value).
-   */
-  function chart(points, fields, { kind, windowMs, bucketMs: bucket, now }) {
-    const bucketMs = kind === 'bars' ? bucket * Math.max(1, Math.ceil(windowMs / bucket / 90)) : bucket;
-    if (bucketMs !== bucket) points = sumInto(points, fields, bucketMs);
-    const from = Math.ceil(now / bucketMs) * bucketMs - windowMs;
-    const x = (t) => PLOT.left + ((t - from) / windowMs) * (PLOT.right - PLOT.left);
-    const value = (p, f) => (p[f] === null || p[f] === undefined ? null : Number(p[f]));
-    const inWindow = points.filter((p) => Date.parse(p.at) + bucketMs > from);
-    const totals = inWindow.map((p) => (kind === 'bars' ? fields.reduce((n, f) => n + (value(p, f) || 0), 0) : Math.max(0, ...fields.map((f) => value(p, f) || 0))));
-    const max = niceMax(Math.max(0, ...totals));
-    const y = (v) => PLOT.bottom - (v / max) * (PLOT.bottom - PLOT.top);
-    const r = (v) => Math.round(v * 10) / 10;
-    const paths = fields.map(() => []);
-    let count = 0;
-    for (const p of inWindow) {
-      const t = Date.parse(p.at);
-      let base = 0;
-      let any = false;
-      fields.forEach((f, i) => {
-        const v = value(p, f);
-        // a bar is a point when it has height; a line's point is any value, 0 included
-        if (v === null || (kind === 'bars' && v <= 0)) return;
-        any = true;
-        if (kind === 'bars') {
-          const x0 = Math.max(PLOT.left, x(t));
-          const w = Math.max(1, x(t + bucketMs) - x0 - 1);
-          paths[i].push(`M${r(x0)} ${r(y(base))}V${r(y(base + v))}h${r(w)}V${r(y(base))}Z`);
-          base += v;
-        } else {
-          const cx = x(t + bucketMs / 2);
-          paths[i].push(`${paths[i].length ? 'L' : 'M'}${r(cx)} ${r(y(v))}`);
-        }
-      });
-      if (any) count++;
-    }
-    // a dot at each point of a line (a zero-length segment with a round cap), so one point shows too
-    const d = paths.map((segs) => {
-      if (segs.length === 0) return 'M0 0';
-      if (kind === 'bars') return segs.join('');
-      return segs.join('') + segs.map((s) => `M${s.slice(1)}h0`).join('');
-    });
-    return { paths: d, max, count, stepMs: bucketMs };
-  }
-
-  /** points summed into wider buckets of stepMs (the fields given; nulls count as 0) */
-  function sumInto(points, fields, stepMs) {
-    const out = new Map();
-    for (const p of points) {
-      const at = Math.floor(Date.parse(p.at) / stepMs) * stepMs;
-      const q = out.get(at) || Object.fromEntries([['at', new Date(at).toISOString()], ...fields.map((f) => [f, 0])]);
-      for (const f of fields) q[f] += Number(p[f]) || 0;
-      out.set(at, q);
-    }
-    return [...out.values()];
-  }
-
-  /** the bars of a prime count's chunks: one per chunk, its height the primes it found, one path per kind of state */
-  function chunkBars(chunks) {
-    const kinds = { SUCCESS: 'done', STARTED: 'running', PROGRESS: 'running', PENDING: 'waiting', RETRY: 'waiting', FAILURE: 'failed', DEAD: 'failed' };
-    const out = { done: [], running: [], waiting: [], failed: [] };
-    const n = chunks.length || 1;
-    const top = Math.max(1, ...chunks.map((c) => Number(c.result) || 0));
-    const width = (BARS.right - BARS.left) / n;
-    chunks.forEach((c, i) => {
-      const h = c.state === 'SUCCESS' ? Math.max(2, ((Number(c.result) || 0) / top) * (BARS.bottom - BARS.top)) : 8;
-      const x0 = BARS.left + i * width;
-      out[kinds[c.state] || 'waiting'].push(`M${x0.toFixed(1)} ${BARS.bottom}v${(-h).toFixed(1)}h${Math.max(1, width - 2).toFixed(1)}v${h.toFixed(1)}Z`);
-    });
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.join('') || 'M0 0']));
-  }
-
   window.wizardLib = Object.freeze({
-    chart,
-    chunkBars,
     API_TOKEN_KEY,
     FINAL,
     JOB_STATES,
@@ -338,6 +255,7 @@
     parseRoute,
     formatNumber,
     formatAgo,
+    formatIn,
     toNumber,
     integerHint,
   });

@@ -1,7 +1,14 @@
 /**
- * The dashboard: one page (index.html, app.css, and its scripts lib.js, app.js, schedules.js) served from the package itself, and
- * the two libraries it uses served from their npm packages by path, so it works offline, from
- * a clone after `npm ci` and from the built dist alike. Nothing is copied at build time.
+ * The dashboard, served from the package itself with no build step: index.html (the shell: the
+ * header, the banner, an empty <main>), app.css, and its scripts: lib.js (the plumbing), app.js
+ * (the root component and the loader), charts.js with charts.html (the history charts), and one
+ * script per page, pages/<page>.js, that fetches its markup, pages/<page>.html, from beside it.
+ * The two libraries it uses are served from their npm packages by path, so it works offline,
+ * from a clone after `npm ci` and from the built dist alike. Nothing is copied at build time.
+ *
+ * Every file is revalidated on each load (index.html: no-cache; the rest: max-age=0 with
+ * Last-Modified and ETag), so a new version of the package shows at once; the CSP (security.ts)
+ * allows scripts and fetches from this origin only, which is all the page asks.
  *
  * GET / answers a browser (Accept: text/html) with the page and anything else (curl, a
  * script) with a short JSON description of the service, as the prime counter's root endpoint always did.

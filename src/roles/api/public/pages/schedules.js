@@ -1,8 +1,8 @@
 /*
- * The schedules page (#/schedules), its own script as app.js's header asks of a new page: every
- * schedule (GET /schedules) with the jobs it made lately (the newest top-level jobs, GET /jobs,
- * whose `schedule` is its name; a prime count is one job there, its chunks are not listed), and,
- * with the admin token, a form that adds one (POST /schedules) and a button that removes one
+ * Schedules (#/schedules): every schedule (GET /schedules) with the jobs it made lately (the
+ * newest top-level jobs, GET /jobs, whose `schedule` is its name; a prime count is one job there,
+ * its chunks are not listed), its times from now as the other pages show them, and, with the
+ * admin token, a form that adds one (POST /schedules) and a button that removes one
  * (DELETE /schedules/:name). A refused input or action shows the API's message in the page's one
  * error box; the store away is the root's banner, and the page stays with "—" meanwhile.
  */
@@ -18,8 +18,8 @@
   /** a params box's placeholder by type: what each built-in type takes */
   const PARAMS_HINT = { sim: '{"duration_ms": 2000, "failure_rate": 0}', task: '{"a": 2, "b": 3, "op": "add"}', primes: '{"n": 100000, "chunks": 4}' };
 
-  document.addEventListener('alpine:init', () => {
-    window.Alpine.data('schedules', () =>
+  window.wizardConsole.add('pages/schedules.html', {
+    schedules: () =>
       polling(2000, {
         list: slot(),
         jobs: slot(),
@@ -119,6 +119,5 @@
           this.load();
         },
       }),
-    );
   });
 })();

@@ -1,0 +1,143 @@
+/*
+ * Jobs (#/jobs): the top-level jobs filtered by state, page by page; and a job's page
+ * (#/jobs/<id>): its record followed until it is final, a prime count's chunks as bars and a
+ * table, and its actions (cancel one that has not finished; retry a dead or failed one, admin).
+ */
+'use strict';
+
+(() => {
+  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, request, slot } = window.wizardLib;
+
+  /** the chunk bars' plot area (viewBox 0 0 600 140) */
+  const BARS = { left: 4, right: 596, top: 10, bottom: 132 };
+
+  /** the bars of a prime count's chunks: one per chunk, its height the primes it found, one path per kind of state */
+  function chunkBars(chunks) {
+    const kinds = { SUCCESS: 'done', STARTED: 'running', PROGRESS: 'running', PENDING: 'waiting', RETRY: 'waiting', FAILURE: 'failed', DEAD: 'failed' };
+    const out = { done: [], running: [], waiting: [], failed: [] };
+    const n = chunks.length || 1;
+    const top = Math.max(1, ...chunks.map((c) => Number(c.result) || 0));
+    const width = (BARS.right - BARS.left) / n;
+    chunks.forEach((c, i) => {
+      const h = c.state === 'SUCCESS' ? Math.max(2, ((Number(c.result) || 0) / top) * (BARS.bottom - BARS.top)) : 8;
+      const x0 = BARS.left + i * width;
+      out[kinds[c.state] || 'waiting'].push(`M${x0.toFixed(1)} ${BARS.bottom}v${(-h).toFixed(1)}h${Math.max(1, width - 2).toFixed(1)}v${h.toFixed(1)}Z`);
+    });
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.join('') || 'M0 0']));
+  }
+
+  /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
+  function progressText(p) {
+    if (!p) return '—';
+    return p.total === 1 ? `${Math.round(p.completed * 100)}%` : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
+  }
+
+  window.wizardConsole.add('pages/jobs.html', {
+    jobs: () =>
+      polling(3000, {
+        states: JOB_STATES,
+        status: '',
+        offset: 0,
+        limit: 20,
+        list: slot(),
+        load() {
+          const q = new URLSearchParams({ offset: String(this.offset), limit: String(this.limit) });
+          if (this.status) q.set('status', this.status);
+          return request('GET', `jobs?${q}`).then((r) => fill(this.list, r));
+        },
+        filter() {
+          this.offset = 0;
+          this.load();
+        },
+        page(delta) {
+          this.offset = Math.max(0, this.offset + delta * this.limit);
+          this.load();
+        },
+        get hasPrev() {
+          return this.offset > 0;
+        },
+        get hasNext() {
+          return Boolean(this.list.data && this.offset + this.limit < this.list.data.total);
+        },
+        get range() {
+          const d = this.list.data;
+          if (!d || d.total === 0) return 'No jobs';
+          return `${formatNumber(this.offset + 1)}–${formatNumber(this.offset + d.jobs.length)} of ${formatNumber(d.total)}`;
+        },
+        progressText,
+      }),
+
+    jobDetail: () => {
+      let stop = null;
+      return {
+        job: slot(),
+        chunks: slot(),
+        init() {
+          this.start();
+          this.$watch('route.id', () => this.start());
+        },
+        destroy() {
+          stop?.();
+        },
+        start() {
+          stop?.();
+          this.job = slot();
+          this.chunks = slot();
+          stop = every(1000, async () => {
+            const id = encodeURIComponent(this.route.id);
+            const r = fill(this.job, await request('GET', `jobs/${id}`));
+            if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
+            if (!r.ok || FINAL.includes(r.data.state)) stop();
+          });
+        },
+        get isPrimes() {
+          return Boolean(this.job.data && this.job.data.type === 'primes');
+        },
+        progressText,
+        /** a plain object's fields as rows for a <dl> (a prime count's params and result), or null for anything else */
+        fieldsOf(v) {
+          if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+          return Object.entries(v).map(([k, x]) => ({ k, v: typeof x === 'number' ? formatNumber(x) : typeof x === 'string' ? x : JSON.stringify(x) }));
+        },
+        /** "Attempts": a prime count is not run itself, its chunks are */
+        attemptsText(job) {
+          if (job.type === 'primes' && job.attempts === 0) return 'not run itself: its chunks are (below)';
+          return `${job.attempts} of ${job.max_attempts}`;
+        },
+        chunkPaths(chunks) {
+          return chunkBars(chunks || []);
+        },
+      };
+    },
+
+    /** a job page's actions: a dead or failed job back on its queue (admin) */
+    jobActions: () => ({
+      notice: null,
+      failure: null,
+      /** DEAD, or a FAILURE of a job that runs on a queue itself (not a prime count, nor its chunks) */
+      get retryable() {
+        const j = this.job.data;
+        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.queue && !j.parent_id)));
+      },
+      /** a job that has not finished can be cancelled (a chunk: its prime count) */
+      get cancellable() {
+        const j = this.job.data;
+        return Boolean(j && !FINAL.includes(j.state));
+      },
+      async cancel() {
+        const id = this.job.data.job_id;
+        const r = await request('POST', `jobs/${encodeURIComponent(id)}/cancel`);
+        this.notice = r.ok ? `Cancelled: ${r.data.job_id} is ${r.data.state}.` : null;
+        this.failure = r.ok ? null : r.error;
+        if (r.ok && r.data.job_id === id) this.job.data = r.data; // it is final now: no more to follow
+      },
+      async retry() {
+        const id = this.job.data.job_id;
+        const r = await request('POST', `jobs/${encodeURIComponent(id)}/retry`);
+        this.notice = r.ok ? `Back on queue ${r.data.queue} as ${r.data.state}, its attempts from zero.` : null;
+        this.failure = r.ok ? null : r.error;
+        if (r.ok) this.start(); // follow it again: it is no longer final
+      },
+    }),
+  });
+})();
