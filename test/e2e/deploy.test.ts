@@ -249,7 +249,7 @@ test("the overlays' data nodes: their script, run by sh as the container would, 
   const args = ['--appendonly', 'yes']; // the data node's own arguments come after the script's
   const server = spawn('sh', ['-c', script, 'valkey-node', ...args], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: 'ignore' });
   try {
-    await waitUntil(async () => portOpen(port), 10_000, 'the data node to listen');
+    await waitUntil(async () => portOpen(port), 60_000, 'the data node to listen');
     const password = fs.readFileSync(path.join(auth, 'password'), 'utf8').trim();
     await expect(redisCommand(port, ['PING'])).rejects.toThrow(/NOAUTH/);
     const asWizard = { auth: { user: 'wizard', password } };
@@ -261,7 +261,7 @@ test("the overlays' data nodes: their script, run by sh as the container would, 
     server.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}, 30_000);
+}, 120_000);
 
 test('the gateway: round-robin upstream on the API port, SSE unbuffered, the client address set (not appended to), its own errors JSON', () => {
   const upstream = read('deploy', 'nginx-upstream.conf');

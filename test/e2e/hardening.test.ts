@@ -20,7 +20,7 @@ const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 async function openApi(name: string, env: Record<string, string> = {}, args: string[] = []) {
   const port = await freePort();
   const api = spawnWizard(['api', '--port', String(port), ...args], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), ...env }, `api-${name}`);
-  await api.waitForOutput(/api listening/);
+  await api.waitForOutput(/api listening/, 60_000);
   return { api, url: `http://127.0.0.1:${port}` };
 }
 
@@ -52,7 +52,7 @@ test('a token given as a flag is warned about on stderr (ps shows it), naming th
   const withAdmin = await openApi('admin-flag', {}, ['--admin-token', 'admin-token-0123456789']);
   expect(withAdmin.api.output().split('\n')[0]).toBe("warning: --admin-token shows in ps to every user of this machine, and in the shell's history: set ADMIN_TOKEN instead");
   await withAdmin.api.kill();
-}, 60_000);
+}, 120_000);
 
 test('a bot named with escape codes shows them escaped in `wizard bots` (table and --json) and in the log lines of the bot and the api', async () => {
   const { api, url } = await openApi('escapes', { LOG_LEVEL: 'debug' });
@@ -74,7 +74,7 @@ test('a bot named with escape codes shows them escaped in `wizard bots` (table a
   }
   expect(bot.output()).toContain('"node_id":"evil\\u001b]0;pwned\\u0007\\u001b[2J\\rok\\u009b31m"');
   await api.kill();
-}, 60_000);
+}, 120_000);
 
 /** a raw keep-alive connection: send a request, read one response (null when the server closed it) */
 function connection(port: number) {
@@ -128,4 +128,4 @@ test('past --max-connections (WIZARD_MAX_CONNECTIONS) a connection is closed at 
   }, 10_000, 'a new connection to be served');
   await Promise.all([held[0].close(), held[1].close(), next.close()]);
   await api.kill();
-}, 40_000);
+}, 120_000);

@@ -581,7 +581,7 @@ describe("the pods' environment, run on this machine", () => {
     }, 30_000, 'the worker to run the task');
     expect([done.result, done.handled_by]).toEqual([5, `worker-pod-${config.PORT}`]);
     expect(api.output()).not.toMatch(/"level":"error"/);
-  });
+  }, 240_000);
 });
 
 interface ScrapeJob {
@@ -655,5 +655,5 @@ describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with 
     expect(await query(adapterQuery)).toEqual([{ metric: hpa.selector.matchLabels, value: '1' }]);
     // what `sum` would have told the HPA
     expect(await query(adapterQuery.replace(/^max/, 'sum'))).toEqual([{ metric: hpa.selector.matchLabels, value: '2' }]);
-  });
+  }, 240_000);
 });

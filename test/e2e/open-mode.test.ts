@@ -36,7 +36,7 @@ function send(port: number, method: string, path: string, headers: Record<string
 async function api(name: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ proc: WizardProc; port: number }> {
   const port = await freePort();
   const proc = spawnWizard(['api', '--port', String(port), ...args], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), ...env }, `api-${name}`);
-  await proc.waitForOutput(/api listening/);
+  await proc.waitForOutput(/api listening/, 60_000);
   return { proc, port };
 }
 
@@ -46,7 +46,7 @@ describe('an open API on loopback', () => {
   beforeAll(async () => {
     node = await api('open', ['--allowed-hosts', 'wizard.internal'], { CORS_ORIGINS: 'http://localhost:3000' });
     self = `127.0.0.1:${node.port}`;
-  });
+  }, 120_000);
   afterAll(() => node.proc.kill());
 
   test('a page rebound to this address (Host: attacker.example) is refused, reading and writing, with a 403 naming the Host header', async () => {
@@ -100,7 +100,7 @@ test('listening on every address (--insecure), the machine\'s own addresses and 
   const any = await api('open-star', [], { WIZARD_ALLOWED_HOSTS: '*' });
   expect((await send(any.port, 'GET', '/jobs', { host: 'attacker.example' })).status).toBe(200);
   await any.proc.kill();
-});
+}, 120_000);
 
 test('with API tokens on, the Host and Origin are not checked: what guards is the token, which a page does not send by itself', async () => {
   const token = 'open-mode-client-token-0123';
@@ -109,7 +109,7 @@ test('with API tokens on, the Host and Origin are not checked: what guards is th
   expect((await send(node.port, 'POST', '/task', evil, { a: 1, b: 1 })).status).toBe(401);
   expect((await send(node.port, 'POST', '/task', { ...evil, authorization: `Bearer ${token}` }, { a: 1, b: 1 })).status).toBe(202);
   await node.proc.kill();
-});
+}, 120_000);
 
 test('--allowed-hosts (and WIZARD_ALLOWED_HOSTS) takes host names: anything else is exit 2 with one line naming the flag', () => {
   for (const r of [runWizard(['api', '--allowed-hosts', 'http://x.example/']), runWizard(['api'], { WIZARD_ALLOWED_HOSTS: 'a b' })]) {

@@ -68,7 +68,7 @@ test('the store finds the master through Sentinels that ask for a password, and 
   const after = await waitUntil(async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0], 20_000, 'a write on the new master');
   expect(await redisCommand(promoted, ['EXISTS', redisKeys('sentinel-auth').job(after.id)], { auth: AUTH })).toBe(1);
   expect((await store.getJob(before.id))?.id).toBe(before.id);
-}, 60_000);
+}, 120_000);
 
 test("without the Sentinels' password, or with a wrong one, no Sentinel names the master, and says why", async () => {
   for (const auth of [undefined, { username: AUTH.user, password: 'not-the-password' }]) {
@@ -90,13 +90,13 @@ test('`wizard healthcheck --role worker` reaches the master with the settings of
     WIZARD_PREFIX: prefix, REDIS_URL: 'redis://wizard@sentinel-master', REDIS_PASSWORD_FILE: passwordFile, REDIS_SENTINELS: set.sentinelList,
     REDIS_MASTER_NAME: MASTER_NAME, REDIS_SENTINEL_USER: AUTH.user, REDIS_SENTINEL_PASSWORD_FILE: passwordFile,
   };
-  const ok = await runWizardAsync(['healthcheck', '--role', 'worker', '--timeout-ms', '5000'], env);
+  const ok = await runWizardAsync(['healthcheck', '--role', 'worker', '--timeout-ms', '20000'], env);
   expect({ code: ok.code, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^healthy: worker \(redis:\/\/\*\*\*@127\.0\.0\.1:\d+\)\n$/), stderr: '' });
   const { REDIS_SENTINEL_PASSWORD_FILE: _file, REDIS_SENTINEL_USER: _user, ...withoutSentinelPassword } = env;
-  const refused = await runWizardAsync(['healthcheck', '--role', 'worker', '--timeout-ms', '2000'], withoutSentinelPassword);
+  const refused = await runWizardAsync(['healthcheck', '--role', 'worker', '--timeout-ms', '5000'], withoutSentinelPassword);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/unhealthy: worker .*NOAUTH/);
-}, 30_000);
+}, 120_000);
 
 describe('Sentinels on TLS', () => {
   let tlsSet: TestSentinelSet;
@@ -126,5 +126,5 @@ describe('Sentinels on TLS', () => {
     } finally {
       master.close();
     }
-  }, 30_000);
+  }, 120_000);
 });

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Express, RequestHandler } from 'express';
 import helmet from 'helmet';
-import type { TokenTable } from '../../core/access';
+import { isLoopback, type TokenTable } from '../../core/access';
 import { ValidationError, WizardError } from '../../core/errors';
 import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
@@ -81,8 +81,8 @@ export function hostName(host: string): string {
   return name.replace(/\.$/, '');
 }
 
-/** names only this machine answers to: localhost (and *.localhost, RFC 6761), 127.0.0.0/8, ::1 */
-const isLoopbackName = (name: string) => name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name) || /^::ffff:127(\.\d{1,3}){3}$/.test(name);
+/** names only this machine answers to: the loopback addresses and localhost, and *.localhost (RFC 6761) */
+const isLoopbackName = (name: string) => isLoopback(name) || name.endsWith('.localhost');
 
 /** the addresses a node listening on `listen` is reached at: that address, or every interface's (and the machine's name) for a wildcard */
 export function listenNames(listen: string): Set<string> {
