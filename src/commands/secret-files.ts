@@ -43,6 +43,10 @@ const cannotWrite = (flag: string, file: string, err: unknown) => new UsageError
 export function writeOnce(flag: string, file: string, text: string, mode: number): boolean {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch (err) {
+    throw cannotWrite(flag, file, err); // an EEXIST here is a file where the folder should be
+  }
+  try {
     fs.writeFileSync(file, text, { flag: 'wx', mode }); // wx: never over a file that exists, even one written a moment ago
     return true;
   } catch (err) {
