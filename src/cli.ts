@@ -20,6 +20,7 @@ import { workerCommand } from './commands/worker';
 import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError, UsageError } from './core/errors';
 import { trapSignals } from './commands/run-role';
 import { warnSecretFlags } from './commands/parse';
+import { configureHelp, takeHelpRequest } from './commands/help';
 import { logLevelProblem } from './util/log';
 import { assetPath } from './util/package-root';
 import { printable } from './util/printable';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
     .addCommand(healthcheckCommand)
     .addCommand(tokensCommand);
   const exitOverride = (cmd: Command) => {
+    configureHelp(cmd); // fitted to the width; the roles' groups folded
     cmd.exitOverride();
     // a usage error is one line: commander's "(Did you mean worker?)" joins the error's line
     cmd.configureOutput({ outputError: (text, write) => write(text.trimEnd().replace(/\n+/g, ' ') + '\n') });
@@ -66,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const badLevel = logLevelProblem(); // LOG_LEVEL=loud stops every command at once (exit 2), not silently logs at info
     if (badLevel) throw new UsageError(badLevel);
-    await buildProgram().parseAsync(argv);
+    await buildProgram().parseAsync(takeHelpRequest(argv)); // --help <group> and --help-all: src/commands/help.ts
   } catch (err) {
     if (err instanceof CommanderError) {
       code = err.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;

@@ -33,9 +33,11 @@ export default {
     },
   },
 
-  // no run: bots take these from their queue (`wizard bot --exec examples/bot-command/run-job.js`)
+  // no run: a bot with a command takes these from their own queue
+  // (`wizard bot --queue uploads --exec "node examples/bot-command/run-job.js"`); the built-in bots,
+  // which run seed 004's simulated work from the bot queue, never see them
   upload: {
-    params: { type: 'object', required: ['url'], properties: { url: { type: 'string' } } },
-    queue: 'bots',
+    params: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, text: { type: 'string' } }, additionalProperties: false },
+    queue: 'uploads',
   },
 };

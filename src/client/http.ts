@@ -2,6 +2,9 @@
 import tls from 'node:tls';
 import { UnreachableError, WizardError, ErrorCode, errorMessage, StoreCondition } from '../core/errors';
 
+/** where client commands and bots find the API when neither --api nor WIZARD_API_URL says */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8000';
+
 export interface ApiErrorBody {
   error?: { code?: string; message?: string; details?: { field: string; message: string }[] };
 }

@@ -72,7 +72,8 @@ export async function showLakeStats(api: ApiClient, ui: Ui): Promise<void> {
 
 /** stream a day's records (NDJSON) to `out` as they arrive */
 export async function exportLake(api: ApiClient, date: string, out: Writable): Promise<void> {
-  if (!isDay(date)) throw new UsageError(`<date> must be a day written YYYY-MM-DD, got '${date}'`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new UsageError(`<date> must be a day written YYYY-MM-DD, got '${date}'`);
+  if (!isDay(date)) throw new UsageError(`<date> ${date} is not a real date`);
   const body = await api.stream(`/datalake/export/${date}`);
   await pipeline(Readable.fromWeb(body as WebReadableStream<Uint8Array>), out, { end: false });
 }

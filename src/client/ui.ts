@@ -3,6 +3,9 @@
  * empty string (no-color.org), when TERM=dumb and when stdout is not a terminal; spinners
  * appear only on a terminal; with --json only the JSON reaches stdout.
  *
+ * A line for people is fitted to the width (the terminal's; when not on a terminal, $COLUMNS, else
+ * 80): wrapped at spaces, the rest indented; a spinner's line is cut with … instead.
+ *
  * Tables have no borders: columns two spaces apart, a bold header on a terminal. On a terminal
  * they fit its width (the widest columns are cut, with …); piped, nothing is cut. Generated ids
  * (UUIDs) are shown short, as git shows commits: the first 8 characters (after a `bot-`-like
@@ -38,6 +41,19 @@ export function ago(iso: string | null, now = Date.now()): string | null {
   return `${s}s ago`;
 }
 
+/** a duration as people say it, exact: "10 min", "1 h 30 min", "2 d", "1 s 500 ms" */
+export function duration(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'min'], [1000, 's'], [1, 'ms']];
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [size, name] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n} ${name}`);
+    rest -= n * size;
+  }
+  return parts.length ? parts.join(' ') : '0 ms';
+}
+
 /** "1 day", "3 days" */
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
@@ -62,6 +78,55 @@ export function shortIds(ids: string[]): Map<string, string> {
 
 const ANSI = /\u001b\[[0-9;]*m/g;
 const width = (s: string): number => [...s.replace(ANSI, '')].length;
+
+/** the width output is fitted to: the terminal's when `stream` is one, else $COLUMNS, else 80 */
+export function outputColumns(stream: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  if (stream.isTTY && (stream.columns ?? 0) > 0) return stream.columns!;
+  const env = Number(process.env.COLUMNS);
+  return Number.isInteger(env) && env > 0 ? env : 80;
+}
+
+/**
+ * a line as lines of at most `columns` characters: broken at spaces, each line after the first
+ * indented by `indent` (the first keeps its own indentation); a word longer than a line is cut
+ * (with no colour: its codes are dropped)
+ */
+export function wrapLine(text: string, columns: number, indent = 2): string[] {
+  if (width(text) <= columns) return [text];
+  const lead = /^ */.exec(text)![0];
+  const pad = ' '.repeat(indent);
+  const out: string[] = [];
+  let line = lead;
+  let started = false; // the line holds a word
+  for (const word of text.slice(lead.length).split(' ')) {
+    if (started && width(line) + 1 + width(word) <= columns) {
+      line += ` ${word}`;
+      continue;
+    }
+    if (started) {
+      out.push(line);
+      line = pad;
+    }
+    let rest = word;
+    while (width(line) + width(rest) > columns && width(line) < columns) {
+      const chars = [...rest.replace(ANSI, '')];
+      const room = columns - width(line);
+      out.push(line + chars.slice(0, room).join(''));
+      line = pad;
+      rest = chars.slice(room).join('');
+    }
+    line += rest;
+    started = true;
+  }
+  out.push(line);
+  return out;
+}
+
+/** a line cut to `columns` characters, its end replaced by … when it was longer */
+export function cutLine(text: string, columns: number): string {
+  if (width(text) <= columns) return text;
+  return [...text.replace(ANSI, '')].slice(0, Math.max(0, columns - 1)).join('') + '…';
+}
 
 /** column widths that fit `columns`: the widest column gives way first, down to 8 characters */
 export function fitWidths(natural: number[], columns: number): number[] {
@@ -115,7 +180,9 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
     tty,
     c,
     line(text) {
-      if (!json) process.stdout.write(safe(text) + '\n');
+      if (json) return;
+      const columns = outputColumns();
+      process.stdout.write(safe(text).split('\n').flatMap((l) => wrapLine(l, columns)).join('\n') + '\n');
     },
     data(value) {
       process.stdout.write(jsonPrintable(JSON.stringify(value)) + '\n');
@@ -133,9 +200,11 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
     },
     spinner(text) {
       if (json || !tty || !process.stderr.isTTY) return silentSpinner;
-      const s: Ora = ora({ text: safeOnStderr(text), stream: process.stderr, color: 'cyan' }).start();
+      // one line, never wrapped (a wrapped line breaks the redraw): the symbol and a space, and the last column left free
+      const fit = (t: string) => cutLine(t, outputColumns(process.stderr) - 3);
+      const s: Ora = ora({ text: fit(safeOnStderr(text)), stream: process.stderr, color: 'cyan' }).start();
       return {
-        update: (t) => void (s.text = safeOnStderr(t)),
+        update: (t) => void (s.text = fit(safeOnStderr(t))),
         succeed: (t) => void s.succeed(safeOnStderr(t)),
         fail: (t) => void s.fail(safeOnStderr(t)),
         stop: () => void s.stop(),

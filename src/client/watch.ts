@@ -14,7 +14,7 @@ import { createLogger } from '../util/log';
 import { retryDelay, sleep } from '../util/time';
 import type { ApiClient } from './http';
 import { readSse } from './sse';
-import { plural, type Spinner, type Ui } from './ui';
+import { outputColumns, plural, shortIds, type Spinner, type Ui } from './ui';
 
 /** how long an API that was reached may stay away before a watch gives up (exit 3) */
 export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
@@ -28,7 +28,7 @@ export interface WatchOptions {
   reached?: boolean;
 }
 
-interface LiveState {
+export interface LiveState {
   state: string;
   /** a prime count's chunks, or a handler's ctx.progress (a fraction as total 1) */
   progress: { completed: number; total: number } | null;
@@ -40,11 +40,30 @@ function bar(done: number, total: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
 }
 
-function describe(id: string, s: LiveState, started: number): string {
+/** the spinner's room on a line: the terminal's width less ora's symbol, its space and the last column */
+const liveColumns = () => outputColumns(process.stderr) - 3;
+
+/**
+ * the live line of a job: its id, state, progress bar and time, fitted to the terminal: the id
+ * shortened as tables show it, then a narrower bar, when the whole does not fit
+ */
+export function describe(id: string, s: LiveState, started: number, columns = liveColumns()): string {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  const p = s.progress && s.progress.total > 0 ? ` ${bar(s.progress.completed, s.progress.total)} ${s.params?.chunks === s.progress.total ? `${s.progress.completed}/${s.progress.total} chunks` : progressText(s.progress)}` : '';
-  return `${id}: ${s.state}${p} ${secs}s`;
+  const p = s.progress;
+  const progress = (barWidth: number) =>
+    p && p.total > 0 ? ` ${bar(p.completed, p.total, barWidth)} ${s.params?.chunks === p.total ? `${p.completed}/${p.total} chunks` : progressText(p)}` : '';
+  return fitLive(id, (shown) => `${shown}: ${s.state}${progress(20)} ${secs}s`, (shown) => `${shown}: ${s.state}${progress(10)} ${secs}s`, columns);
 }
+
+/** the first of these lines (whole id, then short id; then the narrow form) that fits, else the last cut by the spinner */
+function fitLive(id: string, line: (shownId: string) => string, narrow: (shownId: string) => string, columns: number): string {
+  const short = shortIds([id]).get(id) ?? id;
+  const tries = [line(id), line(short), narrow(short)];
+  return tries.find((t) => t.length <= columns) ?? tries[tries.length - 1];
+}
+
+/** a spinner line about a job (waiting, reconnecting): with its short id when the whole line does not fit */
+const aboutJob = (id: string, text: string) => fitLive(id, (shown) => `${shown}: ${text}`, (shown) => `${shown}: ${text}`, liveColumns());
 
 /** the job's record is gone: expired, or the store restarted empty */
 const vanished = (id: string) => new JobFailedError(`job ${id} no longer exists (its record expired, or the store lost it): its outcome is unknown`);
@@ -70,7 +89,7 @@ export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOp
   const log = createLogger({ role: 'watch' });
   const giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   const started = Date.now();
-  const spinner = ui.spinner(`${id}: waiting`);
+  const spinner = ui.spinner(aboutJob(id, 'waiting'));
   const abort = new AbortController();
   const timer = opts.timeoutMs > 0 ? setTimeout(() => abort.abort(), opts.timeoutMs) : null;
   let reached = opts.reached === true;
@@ -107,7 +126,7 @@ export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOp
         if (away >= giveUpAfterMs) {
           throw new UnreachableError(`${err.message} (gave up after ${Math.round(away / 1000)} s without the API; --give-up-after-ms ${giveUpAfterMs})`);
         }
-        spinner.update(`${id}: the API is away, reconnecting (${Math.round(away / 1000)} s of ${Math.round(giveUpAfterMs / 1000)} s)`);
+        spinner.update(aboutJob(id, `the API is away, reconnecting (${Math.round(away / 1000)} s of ${Math.round(giveUpAfterMs / 1000)} s)`));
         await sleep(Math.min(retryDelay(failures++), giveUpAfterMs - away));
       }
     }
@@ -122,7 +141,7 @@ export function reportFinal(ui: Ui, job: JobView): void {
   if (ui.json) ui.data(job);
   const c = ui.c;
   if (job.state !== 'SUCCESS') {
-    ui.line(`${c.red(job.state)} ${job.type} ${job.job_id}: ${job.error ?? 'failed'}`);
+    ui.line(`${c.red(job.state)} ${job.type} ${job.job_id}: ${job.error ?? (job.state === 'CANCELLED' ? 'cancelled' : 'failed')}`);
     throw new JobFailedError(`${job.type} ${job.job_id} ended in ${job.state}: ${job.error ?? 'no reason given'}`);
   }
   if (job.type === 'primes') {

@@ -35,7 +35,7 @@ const sum = withClientFlags(new Command('sum').description('print the running su
 
 const reset = withClientFlags(new Command('reset').description('reset the running sum to 0 (needs the admin token; refused by an API with none)')).action(
   async (flags) => {
-    const { ui, api } = clientOf(flags);
+    const { ui, api } = clientOf(flags, 'admin');
     const res = await api.delete<{ message: string; node_id: string }>('/abacus/sum');
     if (ui.json) return ui.data(res);
     ui.line(`${res.message} (on ${res.node_id})`);

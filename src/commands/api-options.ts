@@ -8,7 +8,7 @@ import { ABACUS_STRATEGIES, type AbacusStrategy } from '../core/abacus';
 import { ApiToken, checkExposure, isLoopback, MIN_TOKEN_LENGTH, parseTokenList } from '../core/access';
 import { errorMessage, UsageError } from '../core/errors';
 import { tokenTable } from '../roles/api/access';
-import { ApiSecurity, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT } from '../roles/api/security';
+import { ApiSecurity, DEFAULT_CORS_ORIGINS, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT } from '../roles/api/security';
 import { asArgumentError, parseIntIn, readFileFlag, secretOption } from './parse';
 import { defaultTokensFile, initTokensFile, readTokenFile } from './secret-files';
 
@@ -24,6 +24,7 @@ function parseAdminToken(value: string): string | undefined {
 }
 
 function parseOrigins(value: string): string[] {
+  if (value.trim() === 'none') return [];
   return value
     .split(',')
     .map((s) => s.trim())
@@ -36,7 +37,7 @@ function parseOrigins(value: string): string[] {
         /* reported below */
       }
       if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
-        throw new InvalidArgumentError(`--cors-origins takes origins like http://localhost:3000 (scheme, host, port; no path, no *), got '${o}'`);
+        throw new InvalidArgumentError(`--cors-origins takes origins like http://localhost:3000 (scheme, host, port; no path, no *), or none, got '${o}'`);
       }
       return u.origin;
     });
@@ -78,7 +79,7 @@ export const apiOptions = (): Option[] => [
   new Option('--insecure', 'allow a non-loopback --host with no API tokens (every endpoint open)'),
   new Option('--rate-limit-max <n>', 'requests per window per client IP and per token, shared by every API node (0: off)').env('RATE_LIMIT_MAX').default(DEFAULT_RATE_LIMIT.max).argParser(parseIntIn('--rate-limit-max', 0)),
   new Option('--rate-limit-window-ms <ms>', 'the rate limit\'s sliding window').env('RATE_LIMIT_WINDOW_MS').default(DEFAULT_RATE_LIMIT.windowMs).argParser(parseIntIn('--rate-limit-window-ms', 100, 86_400_000)),
-  new Option('--cors-origins <list>', 'origins a browser may call the API from, comma-separated (none by default); with no API tokens, also the only other origins whose pages may change state').env('CORS_ORIGINS').argParser(parseOrigins),
+  new Option('--cors-origins <list>', 'origins a browser may call the API from, comma-separated, or none; with no API tokens, also the only other origins whose pages may change state').env('CORS_ORIGINS').default([...DEFAULT_CORS_ORIGINS], DEFAULT_CORS_ORIGINS.join(',')).argParser(parseOrigins),
   new Option('--allowed-hosts <list>', "with no API tokens: more names the Host header may carry than the node's addresses and localhost, comma-separated (* for any)").env('WIZARD_ALLOWED_HOSTS').argParser(parseAllowedHosts),
   new Option('--max-connections <n>', 'open connections at most: one more is closed at once (0: no cap)').env('WIZARD_MAX_CONNECTIONS').default(DEFAULT_MAX_CONNECTIONS).argParser(parseIntIn('--max-connections', 0, 1_000_000)),
   new Option('--trust-proxy <list>', "proxies whose X-Forwarded-For names the client (Express's trust proxy, e.g. loopback or 10.0.0.2)").env('WIZARD_TRUST_PROXY').argParser(parseTrustProxy),
@@ -147,7 +148,7 @@ export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'keep' = 'refuse'): {
   const security: ApiSecurity = {
     tokens: tokens.length > 0 ? tokenTable(tokens, adminToken) : null,
     rateLimit: f.rateLimitMax > 0 ? { max: f.rateLimitMax, windowMs: f.rateLimitWindowMs } : null,
-    corsOrigins: f.corsOrigins ?? [],
+    corsOrigins: f.corsOrigins ?? [...DEFAULT_CORS_ORIGINS],
     trustProxy: f.trustProxy ?? false,
     https: tls !== undefined,
     ...(f.allowedHosts ? { allowedHosts: f.allowedHosts } : {}),

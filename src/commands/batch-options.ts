@@ -5,19 +5,12 @@
  * batchOptions() is what a batch is (api, scheduler, up); the single options after it are the
  * scheduler's and the bots' timing, taken by the roles that run them.
  */
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { BATCH_DEFAULTS, BATCH_TYPES, BatchSettings, BatchSpec, batchSpec, DEFAULT_BOT_DOWN_AFTER_MS, DEFAULT_BOT_QUEUE } from '../core/batch';
 import type { BotWorkSettings } from '../roles/api/context';
-import { parseIntIn, parseJsonObject, parseRate } from './parse';
+import { parseIntIn, parseJsonObject, parseQueueName, parseRate } from './parse';
 
 const DAY_MS = 86_400_000;
-
-function parseQueue(flag: string) {
-  return (value: string): string => {
-    if (!/^[\w.:-]{1,64}$/.test(value)) throw new InvalidArgumentError(`${flag} must be 1-64 of letters, digits, _ . : -, got '${value}'`);
-    return value;
-  };
-}
 
 /** what a batch is: its size, its jobs' type and params, and the queue it goes to */
 export const batchOptions = (): Option[] => [
@@ -26,8 +19,8 @@ export const batchOptions = (): Option[] => [
   new Option('--job-type <type>', `type of the batch jobs: ${BATCH_TYPES.join(', ')} or a --handlers module's type`).env('WIZARD_JOB_TYPE').default(BATCH_DEFAULTS.type),
   new Option('--job-params <json>', 'params of the batch jobs, a JSON object (for sim: over the two below)').env('WIZARD_JOB_PARAMS').argParser(parseJsonObject('--job-params')),
   new Option('--processing-duration-ms <ms>', 'how long a sim job takes').env('PROCESSING_DURATION_MS').default(BATCH_DEFAULTS.processingDurationMs).argParser(parseIntIn('--processing-duration-ms', 0, DAY_MS)),
-  new Option('--failure-rate <r>', 'share of sim jobs that fail, 0 to 1').env('FAILURE_RATE').default(BATCH_DEFAULTS.failureRate).argParser(parseRate('--failure-rate')),
-  new Option('--bot-queue <name>', 'the queue batches go to and bots claim from').env('WIZARD_BOT_QUEUE').default(DEFAULT_BOT_QUEUE).argParser(parseQueue('--bot-queue')),
+  new Option('--failure-rate <r>', 'share of sim attempts that fail, 0 to 1 (each failure retried as the sim type says)').env('FAILURE_RATE').default(BATCH_DEFAULTS.failureRate).argParser(parseRate('--failure-rate')),
+  new Option('--bot-queue <name>', 'the queue batches go to and bots claim from').env('WIZARD_BOT_QUEUE').default(DEFAULT_BOT_QUEUE).argParser(parseQueueName('--bot-queue')),
 ];
 
 /** the scheduler's interval (scheduler, up) */

@@ -1,9 +1,10 @@
 /** The client group: the flags of commands that talk to the API over HTTP (submit, status, bot, …). */
 import { Option } from 'commander';
+import { DEFAULT_API_URL } from '../client/http';
 import { parseUrl, readFileFlag } from './parse';
 
 export const apiOption = () =>
-  new Option('--api <url>', 'API base URL').env('WIZARD_API_URL').default('http://127.0.0.1:8000').argParser(parseUrl('--api', ['http', 'https']));
+  new Option('--api <url>', 'API base URL').env('WIZARD_API_URL').default(DEFAULT_API_URL).argParser(parseUrl('--api', ['http', 'https']));
 
 /** the client's trust for an HTTPS API with its own CA (or set NODE_EXTRA_CA_CERTS) */
 export const caOption = () => new Option('--ca <file>', 'CA certificate (PEM) to trust for an HTTPS --api').env('WIZARD_CA');

@@ -9,9 +9,14 @@ import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
+import { tokenOfRole } from './secret-files';
+import { helpList } from './help';
 import { parseDuration, parseIntIn, parseIsoTime, parseJsonObject, parseNumber, secretOption } from './parse';
 
 export const tokenOption = () => secretOption('--token <token>', 'bearer token for the API', 'WIZARD_TOKEN');
+/** a tokens file (the API's, `wizard tokens init`): without --token, the command sends its role's token from it */
+export const tokensFileOption = () =>
+  new Option('--tokens-file <file>', "without --token: send this tokens file's client token (its admin token for admin commands)").env('WIZARD_TOKENS_FILE');
 const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
 const giveUpOption = () =>
   new Option('--give-up-after-ms <ms>', 'once the API was reached, how long it may stay unreachable (restarting) before exit 3')
@@ -47,17 +52,19 @@ function jobOptions(f: JobFlags): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-const WATCH_EXIT_CODES = `
-Exit codes:
-  0  the job ended in SUCCESS
-  1  the job ended in FAILURE or DEAD, no longer exists (expired, or Redis lost it), or --timeout-ms passed
-  2  a usage error: a bad flag or value (the message names it)
-  3  the API cannot be reached: at once when it never answered; once it did, after it stayed away
-     for --give-up-after-ms (60 s by default) while the watch reconnected with backoff`;
+/** the exit codes of watch and submit --watch, for their help (each fitted to the width, as commander's own text is) */
+const WATCH_EXIT_CODES: [string, string][] = [
+  ['0', 'the job ended in SUCCESS'],
+  ['1', 'the job ended in FAILURE, DEAD or CANCELLED, no longer exists (expired, or Redis lost it), or --timeout-ms passed'],
+  ['2', 'a usage error: a bad flag or value (the message names it)'],
+  ['3', 'the API cannot be reached: at once when it never answered; once it did, after it stayed away for --give-up-after-ms (60 s by default) while the watch reconnected with backoff'],
+];
 
-/** the flags every client command has: --api, --token, --ca, --json */
+const watchExitCodes = () => helpList('Exit codes:', WATCH_EXIT_CODES);
+
+/** the flags every client command has: --api, --token, --tokens-file, --ca, --json */
 export function withClientFlags(cmd: Command): Command {
-  return cmd.addOption(apiOption()).addOption(tokenOption()).addOption(caOption()).addOption(jsonOption());
+  return cmd.addOption(apiOption()).addOption(tokenOption()).addOption(tokensFileOption()).addOption(caOption()).addOption(jsonOption());
 }
 
 /** a client command: --api, --token and --json */
@@ -65,14 +72,25 @@ export function clientCommand(name: string, description: string): Command {
   return withClientFlags(new Command(name).description(description));
 }
 
-/** what a client command's action works with: the output and the API */
-export function clientOf(flags: { api: string; token?: string; ca?: string; json?: boolean; wide?: boolean }): { ui: Ui; api: ApiClient } {
-  return { ui: createUi(flags), api: apiClientOf(flags) };
+interface ClientFlags {
+  api: string;
+  token?: string;
+  tokensFile?: string;
+  ca?: string;
 }
 
-/** the API client of --api, --token and --ca */
-export function apiClientOf(flags: { api: string; token?: string; ca?: string }): ApiClient {
-  return new ApiClient(flags.api, flags.token, undefined, caFromFlags(flags));
+/** what a client command's action works with: the output and the API (an admin command: `role` admin) */
+export function clientOf(flags: ClientFlags & { json?: boolean; wide?: boolean }, role: 'client' | 'admin' = 'client'): { ui: Ui; api: ApiClient } {
+  return { ui: createUi(flags), api: apiClientOf(flags, role) };
+}
+
+/**
+ * the API client of --api, --token (else the token of `role` in --tokens-file: the client one for
+ * what a client may do, the admin one for an admin command) and --ca
+ */
+export function apiClientOf(flags: ClientFlags, role: 'client' | 'admin' = 'client'): ApiClient {
+  const token = flags.token ?? (flags.tokensFile ? tokenOfRole(flags.tokensFile, role) : undefined);
+  return new ApiClient(flags.api, token, undefined, caFromFlags(flags));
 }
 
 interface WatchFlags {
@@ -152,9 +170,9 @@ export const submitCommand = new Command('submit')
   .addCommand(submitJob, { isDefault: true });
 
 
-export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 SUCCESS, 1 FAILURE)'))
+export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 on SUCCESS; 1 on FAILURE, DEAD or CANCELLED)'))
   .argument('<id>', 'job or task id')
-  .addHelpText('after', WATCH_EXIT_CODES)
+  .addHelpText('after', watchExitCodes)
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
     reportOnce(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs }));

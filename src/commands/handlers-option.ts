@@ -8,9 +8,14 @@ import { Option } from 'commander';
 export const handlersOption = () =>
   new Option('--handlers <file>', 'a JavaScript module (ESM or CommonJS) whose default export defines job types: { name: { params, run, cpu?, attempts?, backoff_ms?, timeout_ms?, queue? } }').env('WIZARD_HANDLERS');
 
-/** load the module named by --handlers (when given) into the registry; a bad one is a UsageError (exit 2) */
-export async function loadHandlersFlag(flags: { handlers?: string }): Promise<void> {
+/**
+ * load the module named by --handlers (when given) into the registry; a bad one is a UsageError
+ * (exit 2), and so is a type on the bot queue (`botQueue`: the roles that know it, api,
+ * scheduler and up). The role says which types it loaded once it joins its store (roleStore).
+ */
+export async function loadHandlersFlag(flags: { handlers?: string; botQueue?: string }): Promise<void> {
   if (flags.handlers === undefined) return;
-  const { loadHandlers } = await import('../core/user-types');
+  const { checkBotQueue, loadHandlers } = await import('../core/user-types');
   await loadHandlers(flags.handlers);
+  if (flags.botQueue !== undefined) checkBotQueue(flags.botQueue);
 }

@@ -40,6 +40,14 @@ export function parseIsoTime(flag: string) {
   };
 }
 
+/** a queue's name: 1-64 of letters, digits, _ . : - */
+export function parseQueueName(flag: string) {
+  return (value: string): string => {
+    if (!/^[\w.:-]{1,64}$/.test(value)) throw new InvalidArgumentError(`${flag} must be 1-64 of letters, digits, _ . : -, got '${value}'`);
+    return value;
+  };
+}
+
 export function parseNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);

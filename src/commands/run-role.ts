@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { StoreUnavailableError, UsageError, errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger } from '../util/log';
@@ -24,10 +25,11 @@ export interface RoleStore {
 /**
  * a role's store: opened, its prefix joined (src/store/format.ts) and, with claimId, its
  * `--node-id` claimed (claimNodeId). It then logs which Redis and prefix this role joined and
- * whether they were new: a refused node id is one line and nothing else. A prefix of a newer or
+ * whether they were new, and the job types of its --handlers module (checked before, with its
+ * flags: a usage error stays one line): a refused node id is one line and nothing else. A prefix of a newer or
  * incompatible format is a UsageError (exit 2). A Redis that is away at start is waited for.
  */
-export async function roleStore(flags: StoreFlags, role: string, claimId = false): Promise<RoleStore> {
+export async function roleStore(flags: StoreFlags & { handlers?: string }, role: string, claimId = false): Promise<RoleStore> {
   const store = await storeFromFlags(flags);
   const { joinedLine, joinPrefix } = await import('../store/format');
   const nodeId = flags.nodeId ?? defaultNodeId();
@@ -39,6 +41,7 @@ export async function roleStore(flags: StoreFlags, role: string, claimId = false
         const line = joinedLine(store, flags.prefix, await joinPrefix(store));
         const claim = claimId ? await claimNodeId(store, role, nodeId) : { close: async () => undefined };
         if (line) log.info(line.msg, line.fields);
+        if (flags.handlers !== undefined) await logTypes(log, flags.handlers);
         return { store, claim };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
@@ -50,6 +53,12 @@ export async function roleStore(flags: StoreFlags, role: string, claimId = false
     await store.close();
     throw err;
   }
+}
+
+/** say which types the --handlers module gave this role (loaded and checked before: loadHandlersFlag) */
+async function logTypes(log: ReturnType<typeof createLogger>, file: string): Promise<void> {
+  const { typesLine } = await import('../core/user-types');
+  log.info('job types loaded', { file: path.resolve(file), types: typesLine() });
 }
 
 /** how long a role signalled during its start-up has to finish starting before it just exits 0 */
@@ -168,10 +177,11 @@ export async function claimNodeId(store: Store, role: string, nodeId: string, tt
 }
 
 /**
- * a port a role will listen on is free: a UsageError naming the flag when it is taken or the
- * address is not this host's (the role binds it right after; port 0 picks a free one)
+ * a port a role will listen on is free: a UsageError naming the flag (and its variable) when it
+ * is taken or the address is not this host's (the role binds it right after, before it starts
+ * anything else; port 0 picks a free one)
  */
-export async function checkListenable(port: number, host: string, portFlag: string, hostFlag: string): Promise<void> {
+export async function checkListenable(port: number, host: string, portFlag: string, hostFlag: string, portEnv?: string): Promise<void> {
   if (port === 0) return;
   const server = net.createServer();
   try {
@@ -181,7 +191,7 @@ export async function checkListenable(port: number, host: string, portFlag: stri
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UsageError(`${portFlag} ${port} is already in use on ${host}`);
+    if (code === 'EADDRINUSE') throw new UsageError(`${portFlag} ${port} is already in use on ${host}: give another with ${portFlag} <n>${portEnv ? ` or ${portEnv}=<n>` : ''}`);
     if (code === 'EACCES') throw new UsageError(`${portFlag} ${port} needs privileges this process lacks`);
     throw new UsageError(`${hostFlag} ${host} cannot be listened on: ${code ?? errorMessage(err)}`);
   }

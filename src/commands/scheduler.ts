@@ -1,13 +1,14 @@
 import { Command } from 'commander';
 import { batchFromFlags, batchOptions, botDownAfterOption, leaderLeaseOption, populateIntervalOption } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { foldGroups } from './help';
 import { withOptions } from './parse';
 import { jobTypeOptions } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
 import { untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
-export const schedulerCommand = withOptions(
+export const schedulerCommand = foldGroups(withOptions(
   new Command('scheduler').description('make a batch of jobs every interval (one leader across the cluster); mark silent bots down; recover stalled work'),
   [...storeOptions(), ...jobTypeOptions(), populateIntervalOption(), ...batchOptions(), botDownAfterOption(), leaderLeaseOption(), ...datalakeOptions()],
 ).action(async (flags) => {
@@ -24,4 +25,4 @@ export const schedulerCommand = withOptions(
     leaderLeaseMs: flags.leaderLeaseMs,
   });
   await untilSignal(store, [scheduler, claim]);
-});
+}), ['store', 'datalake']);

@@ -2,11 +2,12 @@
 import { Command, Option } from 'commander';
 import { SCHEDULE_TYPES } from '../core/batch';
 import { checkTiming, ScheduleView } from '../core/schedule';
+import { duration } from '../client/ui';
 import { clientCommand, clientOf } from './client';
 import { wideOption } from './client-options';
 import { parseIntIn, parseJsonObject } from './parse';
 
-const when = (s: ScheduleView) => (s.every_ms !== null ? `every ${s.every_ms} ms` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`);
+const when = (s: ScheduleView) => (s.every_ms !== null ? `every ${duration(s.every_ms)}` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`);
 
 const list = clientCommand('list', "the schedules, the built-in bot batch (seed-batch) among them, with their next occurrence")
   .addOption(wideOption())
@@ -28,7 +29,7 @@ const add = clientCommand('add', 'a schedule: a job of --type made at each occur
   .action(async (name: string, flags) => {
     const timing = { every_ms: flags.everyMs as number | undefined, cron: flags.cron as string | undefined, tz: flags.tz as string | undefined };
     checkTiming(timing, { every: '--every-ms', cron: '--cron', tz: '--tz' });
-    const { ui, api } = clientOf(flags);
+    const { ui, api } = clientOf(flags, 'admin');
     const s = await api.post<ScheduleView>('/schedules', { name, type: flags.type, ...(flags.params ? { params: flags.params } : {}), ...timing });
     if (ui.json) return ui.data(s);
     ui.line(`schedule ${s.name}: ${s.type} ${when(s)}, next at ${s.next_at}`);
@@ -37,14 +38,14 @@ const add = clientCommand('add', 'a schedule: a job of --type made at each occur
 const rm = clientCommand('rm', 'remove a schedule (the jobs it made stay)')
   .argument('<name>', 'its name')
   .action(async (name: string, flags) => {
-    const { ui, api } = clientOf(flags);
+    const { ui, api } = clientOf(flags, 'admin');
     await api.request('DELETE', `/schedules/${encodeURIComponent(name)}`);
     if (ui.json) return ui.data({ removed: name });
     ui.line(`schedule ${name} removed`);
   });
 
 export const schedulesCommand = new Command('schedules')
-  .description('jobs made on a schedule by the scheduler leader, each occurrence once (add and rm need the admin token: --token or WIZARD_TOKEN)')
+  .description('jobs made on a schedule by the scheduler leader, each occurrence once (add and rm need the admin token: --token, or the admin one of --tokens-file)')
   .addCommand(list, { isDefault: true })
   .addCommand(add)
   .addCommand(rm);

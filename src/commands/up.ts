@@ -3,13 +3,14 @@ import { Command, Option } from 'commander';
 import { apiFromFlags, apiOptions, keptTokensNotice } from './api-options';
 import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags, heartbeatIntervalOption, populateIntervalOption } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
+import { foldGroups } from './help';
 import { parseIntIn, withOptions } from './parse';
 import { jobTypeOptions, threadsOption } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
-import { untilSignal } from './run-role';
+import { checkListenable, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
-export const upCommand = withOptions(
+export const upCommand = foldGroups(withOptions(
   new Command('up').description('every role in one process (in memory when no --redis is given)'),
   [
     ...storeOptions({ redis: 'optional' }), ...apiOptions(), threadsOption(), ...jobTypeOptions(),
@@ -17,6 +18,7 @@ export const upCommand = withOptions(
     populateIntervalOption(), ...batchOptions(), botDownAfterOption(), heartbeatIntervalOption(), ...datalakeOptions(),
   ],
 ).action(async (flags) => {
+  await checkListenable(flags.port, flags.host, '--port', '--host', 'PORT'); // a port taken stops it before any role starts (exit 2)
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) keeps its own in a file, named below
@@ -33,4 +35,4 @@ export const upCommand = withOptions(
   });
   if (kept) process.stderr.write(keptTokensNotice(kept, up.url));
   await untilSignal(store, [up]);
-});
+}), ['store', 'security', 'batch', 'datalake']);

@@ -1,17 +1,18 @@
 import os from 'node:os';
 import { Command } from 'commander';
+import { foldGroups } from './help';
 import { withOptions } from './parse';
 import { jobTypeOptions, processingOptions } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
 import { checkListenable, roleStore, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
 
-export const workerCommand = withOptions(
+export const workerCommand = foldGroups(withOptions(
   new Command('worker').description('consume the queue; CPU-bound work runs in a thread pool'),
   [...storeOptions(), ...processingOptions(), ...jobTypeOptions()],
 ).action(async (flags) => {
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
-  if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host');
+  if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host', 'WIZARD_METRICS_PORT');
   const nodeId: string = flags.nodeId ?? defaultNodeId();
   const { store, claim } = await roleStore(flags, 'worker', true);
   const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
@@ -25,4 +26,4 @@ export const workerCommand = withOptions(
     metricsHost: flags.metricsHost,
   });
   await untilSignal(store, [worker, claim]);
-});
+}), ['store']);

@@ -26,6 +26,8 @@ export interface BatchSpec {
    */
   maxAttempts?: number;
   timeoutMs?: number;
+  /** a module's `cpu: true` type, likewise: its jobs wait in their queue's CPU lists (NewJob.cpu) */
+  cpu?: boolean;
 }
 
 export interface BatchSettings {
@@ -44,7 +46,10 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   // a module's type: its params checked by its schema, its jobs on its queue (else the workers'), its attempts and timeout
   if (spec?.user) {
     const params = checkUserParams(s.type, s.params ?? {}, fields.params);
-    return { size: s.size, type: s.type, params, queue: spec.user.queue ?? DEFAULT_QUEUE, maxAttempts: spec.policy.maxAttempts, timeoutMs: spec.timeoutMs(params) };
+    return {
+      size: s.size, type: s.type, params, queue: spec.user.queue ?? DEFAULT_QUEUE, maxAttempts: spec.policy.maxAttempts, timeoutMs: spec.timeoutMs(params),
+      ...(spec.cpu ? { cpu: true } : {}),
+    };
   }
   if (!(BATCH_TYPES as readonly string[]).includes(s.type)) {
     throw new ValidationError(`${fields.type} must be one of ${batchTypes().join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
@@ -85,9 +90,18 @@ export function requestedSpec(defaults: BatchSettings, body: { count?: number; t
   );
 }
 
+/** what a module's type sets in each job of a spec (or a schedule): only what it has */
+export function typeSettings(spec: Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' | 'cpu'>): Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' | 'cpu'> {
+  return {
+    ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
+    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+    ...(spec.cpu ? { cpu: true } : {}),
+  };
+}
+
 /** the batch's jobs; `batch` names it in every job's params (a slot time or "manual-…") */
 export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): NewJob[] {
-  const policy = { ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}), ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) };
+  const policy = typeSettings(spec);
   return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy, ...policy }));
 }
 

@@ -53,15 +53,7 @@ export interface UserType {
   run?: (params: Record<string, unknown>, ctx: UserContext) => unknown;
 }
 
-/** a failure that no retry can mend (bad params, a simulated business failure): FAILURE at once */
-export class PermanentError extends Error {
-  readonly permanent = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentError';
-  }
-}
-
+/** a failure that no retry can mend (bad params, a handler's error with `permanent: true`): FAILURE at once */
 export function isPermanent(err: unknown): boolean {
   return err instanceof ValidationError || (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true);
 }
@@ -71,11 +63,15 @@ export interface SimParams {
   failure_rate: number;
 }
 
-/** the bot batch's simulated work (sim): takes duration_ms, fails at failure_rate */
+/**
+ * the bot batch's simulated work (sim): takes duration_ms, and an attempt fails at failure_rate
+ * (seed 004: "15% of jobs fail randomly"). The failure is an ordinary one: the sim type's retry
+ * policy applies, as it does to a bot command's failure (--exec) and to any worker's
+ */
 export async function simulateWork(params: SimParams, ctx: HandlerContext = {}): Promise<{ ok: true; duration_ms: number }> {
   const started = performance.now(); // a duration this process measures: its monotonic clock
   await sleep(params.duration_ms, ctx.signal);
-  if ((ctx.random ?? Math.random)() < params.failure_rate) throw new PermanentError('simulated failure');
+  if ((ctx.random ?? Math.random)() < params.failure_rate) throw new Error('simulated failure');
   return { ok: true, duration_ms: Math.round(performance.now() - started) };
 }
 
@@ -125,9 +121,23 @@ export function userTypes(): [string, UserType][] {
   return [...registry].flatMap(([name, spec]) => (spec.user ? [[name, spec.user] as [string, UserType]] : []));
 }
 
+/** the queues of the module's types that have no run: bots started with --exec claim from them */
+export function execBotQueues(): string[] {
+  return [...new Set(userTypes().flatMap(([, t]) => (t.run === undefined && t.queue !== undefined ? [t.queue] : [])))];
+}
+
 /** a type's definition here; undefined for a type this process does not know (and for primes) */
 export function specFor(type: string): HandlerSpec | undefined {
   return registry.get(type);
+}
+
+/**
+ * a type whose jobs run on a worker's thread pool (a prime chunk, a module's `cpu: true` type), as
+ * this process knows it: its jobs wait in their queue's CPU lists (NewJob.cpu). A type this
+ * process does not know is not one.
+ */
+export function isCpuType(type: string): boolean {
+  return registry.get(type)?.cpu === true;
 }
 
 /** the policy, timeout and attempts of a type this process does not know: the defaults */

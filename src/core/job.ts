@@ -121,6 +121,12 @@ export interface NewJob {
   timeoutMs?: number;
   /** a second create with this key, while the job is kept, creates nothing (Store.enqueue) */
   idempotencyKey?: string;
+  /**
+   * a CPU job: it waits in its queue's CPU lists, which a worker takes from only for its free pool
+   * threads (docs/architecture.md "What a worker claims"). Unset: as the enqueuing process's registry says of
+   * the type (handlers.ts isCpuType)
+   */
+  cpu?: boolean;
 }
 
 export const DEFAULT_QUEUE = 'default';

@@ -11,7 +11,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { BatchSpec, batchJobs, SCHEDULE_TYPES, scheduleTypes } from './batch';
+import { BatchSpec, batchJobs, SCHEDULE_TYPES, scheduleTypes, typeSettings } from './batch';
 import { primeCountFlow, PrimeCountFlow } from './chunks';
 import { ValidationError } from './errors';
 import { DEFAULT_QUEUE, iso, NewJob } from './job';
@@ -42,6 +42,8 @@ export interface Schedule {
    */
   maxAttempts?: number;
   timeoutMs?: number;
+  /** a module's `cpu: true` type (saved likewise): its jobs wait in their queue's CPU lists, whatever the scheduler knows */
+  cpu?: boolean;
 }
 
 const NAME = /^[\w.:-]{1,64}$/;
@@ -90,8 +92,7 @@ export function checkTiming(t: { every_ms?: number; cron?: string; tz?: string }
 export function makeSchedule(name: string, spec: BatchSpec, timing: { every_ms?: number; cron?: string; tz?: string }, createdAt: number, builtin = false): Schedule {
   return {
     name, type: spec.type, params: spec.params, everyMs: timing.every_ms ?? null, cron: timing.cron ?? null, tz: timing.cron ? timing.tz ?? null : null, size: spec.size, queue: spec.queue, builtin, createdAt,
-    ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
-    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+    ...typeSettings(spec),
   };
 }
 

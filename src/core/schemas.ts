@@ -131,11 +131,17 @@ export function queryNumber(field: string) {
 
 export const addQuery = z.object({ a: queryNumber('a'), b: queryNumber('b'), op: mathOp.default('add') });
 
-/** parse or throw a ValidationError whose message is the first issue's and whose details list them all */
+/**
+ * parse or throw a ValidationError whose message is the first issue's and whose details list one
+ * issue per field, its first (1e20 for an integer in bounds fails both "an integer" and "<= max":
+ * one entry says it)
+ */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  const details = r.error.issues.map((iss) => ({ field: iss.path.join('.') || '(body)', message: iss.message }));
+  const details = r.error.issues
+    .map((iss) => ({ field: iss.path.join('.') || '(body)', message: iss.message }))
+    .filter((d, i, all) => all.findIndex((o) => o.field === d.field) === i);
   throw new ValidationError(details[0].message, details);
 }
 

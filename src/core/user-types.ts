@@ -13,7 +13,7 @@ import Ajv, { ValidateFunction } from 'ajv';
 import { BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
 import { errorMessage, UsageError } from './errors';
 import { exportedTable, importFile } from './module-load';
-import { BUILTIN_TYPES, HandlerSpec, registerTypes, UserType } from './handlers';
+import { BUILTIN_TYPES, HandlerSpec, registerTypes, specFor, UserType, userTypes } from './handlers';
 import { setValidator } from './user-params';
 
 const FIELDS = ['params', 'run', 'cpu', 'attempts', 'backoff_ms', 'timeout_ms', 'queue'];
@@ -72,13 +72,41 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
       policy,
       cpu: d.cpu === true,
       timeoutMs: () => timeoutMs,
+      // what runs it is a worker (with its context) or, with no run, a bot with --exec: never a built-in bot
       run: () => {
-        throw new Error(`type ${name} is run by the worker with its context`);
+        throw new Error(run ? `type ${name} is a --handlers type that workers run, not bots` : `type ${name} has no run: only a bot started with --exec runs it`);
       },
       user: { file, params: params as Record<string, unknown>, ...(d.queue !== undefined ? { queue: d.queue as string } : {}), ...(run ? { run } : {}) },
     };
   }
   return out;
+}
+
+/**
+ * the bot queue (--bot-queue) is the built-in bots' (seed 004's sim work, tasks): they cannot run
+ * a module's type, so no type may send its jobs there. A type for bots with --exec has a queue of
+ * its own, and those bots claim from it (`wizard bot --exec … --queue <it>`).
+ */
+export function checkBotQueue(botQueue: string): void {
+  for (const [name, type] of userTypes()) {
+    if (type.queue !== botQueue) continue;
+    throw new UsageError(
+      `--handlers ${type.file}: type ${name}: queue '${botQueue}' is the built-in bots' queue (--bot-queue), and they run only sim and task jobs: ` +
+        `give the type a queue of its own${type.run ? '' : ', for bots started with --exec and --queue <it>'}`,
+    );
+  }
+}
+
+/** the module's types for a log line: `wordcount, hash (cpu), upload (no run: bots with --exec, queue uploads)` */
+export function typesLine(): string {
+  return userTypes()
+    .map(([name, t]) => {
+      const how = t.run === undefined ? [`no run: bots with --exec`] : specFor(name)?.cpu ? ['cpu'] : [];
+      const where = t.queue !== undefined ? [`queue ${t.queue}`] : [];
+      const notes = [...how, ...where];
+      return notes.length ? `${name} (${notes.join(', ')})` : name;
+    })
+    .join(', ');
 }
 
 /** load a module's types and add them to the registry; a module that does not load is a UsageError */

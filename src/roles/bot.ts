@@ -11,7 +11,9 @@
  *   the bot (401: deleted, or a fresh cluster) it registers again; a heartbeat that shows its job
  *   was taken back (it was marked down, deleted, or its lease lapsed) aborts the job: abortCurrent(),
  *   the one way a job is stopped (with --exec, its command is killed);
- * - with `exec`, each job is run by that command (src/roles/bot-exec.ts) instead of a handler;
+ * - with `exec`, each job is run by that command (src/roles/bot-exec.ts) instead of a handler, and
+ *   `queue` may name the queue of a --handlers type with no run to claim from (the API's bot queue
+ *   otherwise);
  * - while the API answers 503 for its store (unreachable, out of memory) the bot logs "lost the
  *   store" once and "store is back" once, and keeps retrying;
  * - close(): stops claiming, lets the current job finish for up to drainMs, then deregisters
@@ -41,6 +43,8 @@ export interface BotOptions {
   token?: string;
   /** a shell command that does each job (bot-exec.ts); unset, the built-in handlers do */
   exec?: string;
+  /** the queue to claim from (a --handlers type's with no run, for a bot with exec); unset: the API's bot queue */
+  queue?: string;
   /** how long an aborted command has between SIGTERM and SIGKILL */
   execGraceMs?: number;
   /** variables of the bot's environment the command gets besides bot-exec.ts's EXEC_ENV (--exec-env) */
@@ -79,6 +83,8 @@ export function validateBotOptions(o: BotOptions): void {
   for (const k of ['heartbeatMs', 'pollMs'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`options.${k} must be a positive integer`);
   }
+  // a built-in bot runs sim and task jobs, which come on the bot queue: another queue's types need a command
+  if (o.queue !== undefined && o.exec === undefined) throw new Error('options.queue needs options.exec');
 }
 
 export function startBot(options: Partial<BotOptions> & { api: string; name: string }): RunningBot {
@@ -177,7 +183,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
    */
   const claimOrResume = async (s: Session): Promise<JobView | null> => {
     try {
-      return (await s.client.post<{ job: JobView } | null>('/jobs/claim', {}))?.job ?? null;
+      return (await s.client.post<{ job: JobView } | null>('/jobs/claim', o.queue !== undefined ? { queue: o.queue } : {}))?.job ?? null;
     } catch (err) {
       if (!(err instanceof WizardError && err.code === 'conflict')) throw err;
       const me = await s.client.post<BotView>('/bots/heartbeat', {});

@@ -3,6 +3,7 @@
  * tokens on, its bots register with a bot-role token of their own, made at start.
  */
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_API_URL } from '../client/http';
 import type { BatchSpec } from '../core/batch';
 import type { AbacusStrategy } from '../core/abacus';
 import type { Store } from '../store/types';
@@ -43,6 +44,8 @@ export async function startUp(store: Store, o: UpOptions): Promise<{ url: string
   const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
   const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs, token: botToken, ca: o.tls?.cert }) : null;
   process.stdout.write(`wizard up: API and dashboard at ${api.url}\n`);
+  // client commands call DEFAULT_API_URL unless told: say how to point them here
+  if (api.url !== DEFAULT_API_URL) process.stdout.write(`wizard up: for client commands in another shell: export WIZARD_API_URL=${api.url}\n`);
   return {
     url: api.url,
     async close(force = false) {

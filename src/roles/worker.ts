@@ -2,7 +2,11 @@
  * `wizard worker`: consumes a queue with `concurrency` jobs in flight.
  *
  * - One fetch loop claims as many jobs as there are free slots (one round trip for a batch) and
- *   blocks on the queue's marker when there is nothing to do.
+ *   blocks on the queue's marker when there is nothing to do. A CPU job (a prime chunk, a module's
+ *   `cpu: true` type) is claimed only for a free pool thread: the claim asks the store's CPU lists
+ *   for as many as there are threads free, and the other jobs fill --concurrency as before. A CPU
+ *   job counts from its claim until its thread is released and its result recorded, so none
+ *   waits inside this process for a thread while another worker's threads idle.
  * - Held jobs' leases are renewed every leaseMs/3, so a slow chunk is never run twice; a job whose
  *   lease was lost anyway is abandoned, its late result refused by the store.
  * - CPU-bound handlers (prime chunks) run in a Piscina thread pool, so the event loop stays free
@@ -18,11 +22,11 @@
 import os from 'node:os';
 import Piscina from 'piscina';
 import { JobCancelledError, LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
-import { failTarget, handlerFor, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
+import { failTarget, handlerFor, isCpuType, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
 import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
-import type { Store } from '../store/types';
+import type { Completion, Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
@@ -36,9 +40,9 @@ import { runUserType } from './user-run';
 export interface WorkerOptions {
   nodeId: string;
   queue: string;
-  /** jobs in flight at once */
+  /** jobs in flight at once, CPU jobs aside (those are one per pool thread) */
   concurrency: number;
-  /** threads of the CPU pool */
+  /** threads of the CPU pool: at most this many CPU jobs are held at once */
   threads: number;
   leaseMs: number;
   heartbeatMs: number;
@@ -71,13 +75,16 @@ export interface RunningWorker {
 
 interface Lane {
   capacity: number;
-  /** handlers running now (a job whose ack is still to be sent does not count) */
+  /** handlers of ordinary jobs running now (a job whose ack is still to be sent does not count; CPU jobs are counted in cpuHeld) */
   executing: number;
   slotFreed: (() => void) | null;
   /** finished jobs to acknowledge with the lane's next call */
   acks: CompletionBatch;
   /** blocked on an empty queue (or stopped): a job that finishes now is acknowledged on its own */
   blocked: boolean;
+  /** while blocked: whether it waits for ordinary work (it had a free slot), and what ends its wait at once */
+  waitsForOrdinary: boolean;
+  wake: AbortController | null;
 }
 
 interface Held {
@@ -173,7 +180,21 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     slotFreed: null,
     acks: new CompletionBatch(),
     blocked: false,
+    waitsForOrdinary: true,
+    wake: null,
   }));
+  /**
+   * CPU jobs held: from their claim until their pool thread is released and, for one that
+   * succeeded, its result is recorded (the store then never sees this worker hold more CPU jobs
+   * than it has threads); and the threads the claims in flight asked for. A claim asks for CPU
+   * jobs only for threads neither counts, and for those of the CPU jobs it acknowledges itself
+   * (its script records them before it claims).
+   */
+  let cpuHeld = 0;
+  let cpuAsked = 0;
+  const freeThreads = (acked = 0) => Math.max(0, o.threads - cpuHeld - cpuAsked + acked);
+  /** the CPU jobs among finished jobs to acknowledge */
+  const cpuAmong = (acks: readonly Completion[]) => acks.reduce((n, a) => n + (a.job !== undefined && isCpuType(a.job.type) ? 1 : 0), 0);
   let pool: Piscina | null = null;
   const registry = processRegistry();
   const jobMetrics = createJobMetrics(registry);
@@ -229,25 +250,54 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     return isThenable(value) ? Promise.resolve(value).then((v) => ({ value: v, runMs: null })) : { value, runMs: null };
   };
 
+  /** end a blocked lane's wait at once (it may claim again: a thread or one of its slots is free), and a lane waiting for a slot */
+  const wake = (lane: Lane) => {
+    if (lane.blocked && lane.wake) {
+      lane.blocked = false; // the job that woke it is acknowledged with its next call
+      lane.wake.abort();
+    }
+    lane.slotFreed?.();
+  };
+
+  /** a CPU job that failed or was stopped released its thread: the job's lane claims for it */
+  const threadFreed = (lane: Lane) => {
+    cpuHeld--;
+    wake(lane);
+  };
+
   /**
-   * run the handler; its slot is free as soon as the handler is done, before the ack returns. Its
-   * duration is measured with this process's monotonic clock: the run on a pool thread for a CPU
-   * handler, else from the start of the handler.
+   * run the handler; its slot (a CPU job: its thread) is free as soon as the handler is done,
+   * before the ack returns. Its duration is measured with this process's monotonic clock: the run
+   * on a pool thread for a CPU handler, else from the start of the handler.
    */
-  const runJob = async (job: Job, token: string, stop: Stop, lane: Lane): Promise<void> => {
+  const runJob = async (job: Job, token: string, stop: Stop, lane: Lane, cpu: boolean): Promise<void> => {
     let outcome: { ok: true; result: unknown; runMs: number | null } | { ok: false; err: unknown };
     const began = performance.now();
+    let ran: Ran | Promise<Ran> | undefined;
+    let succeeded = false;
     try {
       // one that did not return at once is raced with the stop switch: a handler that ignores its
       // signal does not keep the slot (one that returned at once, a built-in task, costs no race)
-      const ran = execute(job, token, stop);
+      ran = execute(job, token, stop);
       const { value, runMs } = ran instanceof Promise ? await Promise.race([ran, stop.whenAborted]) : ran;
       outcome = { ok: true, result: value, runMs };
+      succeeded = !stop.aborted;
     } catch (err) {
       outcome = { ok: false, err };
     } finally {
-      lane.executing--;
-      lane.slotFreed?.();
+      if (!cpu) {
+        lane.executing--;
+        // a lane that waits for work it has slots for acknowledges on its own; one that could not claim for want of a slot claims now
+        if (lane.waitsForOrdinary) lane.slotFreed?.();
+        else wake(lane);
+      } else if (succeeded) {
+        wake(lane); // its lane acknowledges it with its next claim, which may take the next CPU job for the thread
+      } else if (stop.aborted && ran instanceof Promise) {
+        // stopped while it ran: its thread is busy until the run ends (a pool task is ended with
+        // its thread, a module's CPU handler within ABORT_GRACE_MS)
+        const settled = ran;
+        void settled.then(() => threadFreed(lane), () => threadFreed(lane));
+      } else threadFreed(lane);
     }
     if (stop.why instanceof TimeoutError) outcome = { ok: false, err: stop.why };
     else if (stop.aborted) return; // cancelled, lease lost or forced stop: the store has it, or someone else will run it
@@ -276,8 +326,12 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     const stop = new Stop();
     const entry: Held = { job, token, stop, done: Promise.resolve(), since: performance.now(), timeoutMs: timeoutFor(job) };
     held.set(job.id, entry);
-    lane.executing++;
-    entry.done = runJob(job, token, stop, lane).finally(() => held.delete(job.id));
+    // a CPU job by this process's registry, whichever lists it came from (one enqueued by a role
+    // that did not know the type waits in the ordinary lists): it holds a thread either way
+    const cpu = isCpuType(job.type);
+    if (cpu) cpuHeld++;
+    else lane.executing++;
+    entry.done = runJob(job, token, stop, lane, cpu).finally(() => held.delete(job.id));
   };
 
   /**
@@ -290,7 +344,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     lane.slotFreed?.();
     reportAck(job.id, await outcome);
   };
-  const ackAlone = (job: Job, token: string, result: unknown) => retryWhileAway('complete', job, () => store.complete(job.id, token, result, job));
+  const ackAlone = (job: Job, token: string, result: unknown) =>
+    retryWhileAway('complete', job, () => store.complete(job.id, token, result, job)).finally(() => {
+      if (isCpuType(job.type)) cpuHeld--; // recorded (or given up): its thread is free
+    });
 
   /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as retryWhileAway() logs it */
   const reportAck = (jobId: string, { error, resent }: CompletionOutcome) => {
@@ -307,20 +364,34 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   /**
-   * A lane's loop: acknowledge what its handlers finished and claim for the free slots, both in
-   * one completeAndClaim call (one round trip, one script); block on the queue when it is empty.
+   * A lane's loop: acknowledge what its handlers finished and claim for the free slots, and CPU
+   * jobs for the free threads, all in one completeAndClaim call (one round trip, one script);
+   * block on the queue when it has nothing this lane can take. Threads are shared by the lanes:
+   * a claim in flight holds the ones it asked for (cpuAsked) until its answer is counted.
    */
   const fetchLoop = async (lane: Lane) => {
     let failures = 0;
     while (!stopping) {
       const free = Math.max(0, lane.capacity - lane.executing);
-      if (free === 0 && lane.acks.size === 0) {
+      if (free === 0 && freeThreads() === 0 && lane.acks.size === 0) {
         await waitForSlot(lane);
         continue;
       }
       let acks = lane.acks.take();
+      const acked = cpuAmong(acks);
+      const freeCpu = freeThreads(acked);
+      cpuAsked += freeCpu;
+      let asking = true;
+      /** the claim answered (recorded: true) or failed: its threads are counted again as they are */
+      const answered = (recorded: boolean) => {
+        if (!asking) return;
+        asking = false;
+        cpuAsked -= freeCpu;
+        if (recorded) cpuHeld -= acked;
+      };
       try {
-        const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, leaseMs: o.leaseMs });
+        const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, maxCpu: freeCpu, leaseMs: o.leaseMs });
+        answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
         outage.ok();
         failures = 0;
         settleAll(acks, errors);
@@ -333,17 +404,24 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         for (const c of jobs) start(c.job, c.token, lane);
         // one turn for the handlers that finish at once, so their acks ride the next call
         if (jobs.length > 0) await new Promise((r) => setImmediate(r));
-        if (jobs.length === 0 && free > 0 && lane.acks.size === 0) {
+        if (jobs.length === 0 && (free > 0 || freeCpu > 0) && lane.acks.size === 0) {
           // both times are the store's: how long until the next retry is due, whatever this host's clock says
           const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - now));
-          lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack)
+          // it waits for the work it could take: ordinary jobs for its free slots, CPU jobs for free
+          // threads; a thread (or, with none free, a slot) freed meanwhile ends the wait (wake)
+          lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack), unless it wakes the lane
+          lane.waitsForOrdinary = free > 0;
+          lane.wake = new AbortController();
           try {
-            await store.waitForWork(o.queue, wait);
+            await store.waitForWork(o.queue, wait, { ordinary: free > 0, cpu: freeCpu > 0, signal: lane.wake.signal });
           } finally {
             lane.blocked = false;
+            lane.wake = null;
+            lane.waitsForOrdinary = true;
           }
         }
       } catch (err) {
+        answered(!(err instanceof StoreUnavailableError)); // acks put back still hold their threads
         if (err instanceof StoreUnavailableError) lane.acks.putBack(acks, err.maybeApplied); // sent again with the next call
         else settleAll(acks, err instanceof Error ? err : new Error(String(err)));
         if (stopping) break;
@@ -443,7 +521,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     async close(force = false) {
       if (stopping) return;
       stopping = true;
-      lanes.forEach((l) => l.slotFreed?.());
+      lanes.forEach(wake);
       timers.forEach(clearInterval);
       if (force) {
         void history.close();

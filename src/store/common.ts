@@ -1,7 +1,7 @@
 /** What both adapters do alike before a job reaches them: ids, defaults, the flow's links. */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError } from '../core/errors';
-import { maxAttemptsFor } from '../core/handlers';
+import { isCpuType, maxAttemptsFor } from '../core/handlers';
 import { DEFAULT_PRIORITY, DEFAULT_QUEUE, Job, JobType, NewJob } from '../core/job';
 import type { FlowSpec } from './types';
 import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
@@ -25,6 +25,8 @@ export interface JobRow {
   delay_ms: string;
   timeout_ms: string;
   idem_key: string;
+  /** '1': a CPU job (its queue's CPU lists), else '' */
+  cpu: string;
 }
 
 export function jobRow(job: NewJob, link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {}): JobRow {
@@ -43,6 +45,7 @@ export function jobRow(job: NewJob, link: { parentId?: string; index?: number; t
     delay_ms: job.delayMs ? String(Math.max(0, Math.round(job.delayMs))) : '',
     timeout_ms: job.timeoutMs === undefined ? '' : String(job.timeoutMs),
     idem_key: job.idempotencyKey ?? '',
+    cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
   };
 }
 

@@ -58,6 +58,16 @@ export function keysAt(base: string) {
      * score: the priority), and the member 'paused' (score -1) while the queue is paused
      */
     ready: (queue: string) => `${base}q:${queue}:ready`,
+    /**
+     * the CPU lists (docs/architecture.md "What a worker claims"): a queue's CPU jobs (a prime chunk, a module's
+     * `cpu: true` type; the record's field cpu = '1') wait in lists of their own, which a worker
+     * takes from only for its free pool threads. They have the ordinary lists' shape: a list per
+     * priority, a zset of the priorities other than the default that may hold jobs, a marker.
+     */
+    cpuWait: (queue: string) => `${base}q:${queue}:cpuwait`,
+    cpuWaitAt: (queue: string, p: number | string) => (String(p) === '5' ? `${base}q:${queue}:cpuwait` : `${base}q:${queue}:cpuwait:${p}`),
+    cpuReady: (queue: string) => `${base}q:${queue}:cpuready`,
+    cpuMarker: (queue: string) => `${base}q:${queue}:cpumarker`,
     /** zset: held job id → lease deadline (ms) */
     active: (queue: string) => `${base}q:${queue}:active`,
     /** zset: job id → when it may run again (RETRY) */

@@ -27,11 +27,42 @@ import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
 import { botErrors, tokenBase } from './common';
 import { scheduledRows, ScheduledWork } from './scheduled-work';
-import type { BotsDown, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreState, Store } from './types';
+import type { BotsDown, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreOptions, StoreState, Store } from './types';
 import { Rec, HELD, getOr, zsorted, zrangeByScore, bytesToHuman } from './memory/structures';
 import { MemoryJobs } from './memory/jobs';
 
+/** count every call of a store's interface (its async methods), by wrapping them on the instance */
+function countCalls(store: object, count: () => void): void {
+  const seen = new Set<string>();
+  for (let proto = Object.getPrototypeOf(store); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const fn = (proto as Record<string, unknown>)[name];
+      if (seen.has(name) || typeof fn !== 'function' || fn.constructor.name !== 'AsyncFunction') continue;
+      seen.add(name);
+      const counted = function (this: unknown, ...args: unknown[]) {
+        count();
+        return fn.apply(this, args);
+      };
+      Object.defineProperty(store, name, { value: counted, configurable: true, writable: true });
+    }
+  }
+}
+
 export class MemoryStore extends MemoryJobs implements Store {
+  /** the calls this store served, as Redis's total_commands_processed counts its commands */
+  private commands = 0;
+  /** the connections of the API that serves this store's clients (countClients) */
+  private openClients: () => number = () => 0;
+
+  constructor(opts: Partial<StoreOptions> = {}) {
+    super(opts);
+    countCalls(this, () => void this.commands++);
+  }
+
+  countClients(open: () => number): void {
+    this.openClients = open;
+  }
+
   // ---- nodes and locks ----
 
   async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
@@ -356,7 +387,7 @@ export class MemoryStore extends MemoryJobs implements Store {
   }
 
   async stats(): Promise<ServerStats> {
-    return { connected_clients: null, total_commands_processed: null, used_memory_human: bytesToHuman(process.memoryUsage().heapUsed) };
+    return { connected_clients: this.openClients(), total_commands_processed: this.commands, used_memory_human: bytesToHuman(process.memoryUsage().heapUsed) };
   }
 
   /** memory is always there (the process's heap is not bounded like maxmemory) */

@@ -4,7 +4,9 @@
  * Redis). One contract test suite (test/integration/store-contract.test.ts) runs against both.
  *
  * Queue semantics (both adapters):
- * - enqueue puts jobs at the tail of their queue; claim takes from the head (FIFO).
+ * - enqueue puts jobs at the tail of their queue; claim takes from the head (FIFO). CPU jobs
+ *   (NewJob.cpu) wait apart, in their queue's CPU lists, the others in its ordinary lists, each
+ *   kind FIFO within a priority; a claim takes up to `max` ordinary jobs and up to `maxCpu` CPU jobs.
  * - claim is atomic: it moves a job to STARTED, counts the attempt (delivery), gives it a fresh
  *   claim token and a lease that ends at now + leaseMs. No job is ever held by two consumers.
  * - every later transition (renew, progress, complete, fail, release) names the token; a wrong
@@ -84,9 +86,24 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
 export interface ClaimOptions {
   /** node id of the consumer: becomes handled_by */
   consumer: string;
-  /** at most this many jobs */
+  /** at most this many jobs (ordinary ones when maxCpu is given) */
   max: number;
+  /**
+   * at most this many CPU jobs (NewJob.cpu: its queue's CPU lists) besides `max` ordinary ones:
+   * a worker asks for as many as it has free pool threads. Omitted: CPU jobs count in `max`,
+   * taken after the ordinary ones (a caller that runs every job alike)
+   */
+  maxCpu?: number;
   leaseMs: number;
+}
+
+export interface WaitOptions {
+  /** wake for ordinary work (a consumer with a free slot); default true */
+  ordinary?: boolean;
+  /** wake for CPU work (a consumer with a free pool thread); default false */
+  cpu?: boolean;
+  /** ends the wait at once (false), as a timeout would */
+  signal?: AbortSignal;
 }
 
 export interface ClaimedJob {
@@ -245,8 +262,11 @@ export interface Store {
   /** every known queue with its depth and whether it is paused */
   listQueues(): Promise<QueueInfo[]>;
   claim(queue: string, opts: ClaimOptions): Promise<ClaimResult>;
-  /** block until the queue may have work or timeoutMs passes (true when woken by work) */
-  waitForWork(queue: string, timeoutMs: number): Promise<boolean>;
+  /**
+   * block until the queue may have work or timeoutMs passes (true when woken by work): ordinary
+   * work unless opts.ordinary is false, and CPU work with opts.cpu
+   */
+  waitForWork(queue: string, timeoutMs: number, opts?: WaitOptions): Promise<boolean>;
   /** extend the lease of a held job */
   renew(jobId: string, token: string, leaseMs: number): Promise<void>;
   /**
@@ -384,6 +404,11 @@ export interface Store {
 
   ping(): Promise<ServerInfo>;
   stats(): Promise<ServerStats>;
+  /**
+   * the in-memory store has no connections of its own: the clients it serves are the API's, and
+   * the API tells it how many it holds (its stats' connected_clients); Redis counts its own
+   */
+  countClients?(open: () => number): void;
   /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */
   condition(): Promise<StoreState>;
   close(): Promise<void>;

@@ -9,16 +9,16 @@ import { LAKE_ENTRY_FIELDS } from '../core/datalake';
 
 /** a new job as enqueueJobs.lua takes it: these values, in this order, per job */
 export const ROW = [
-  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key',
+  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key', 'cpu',
 ] as const;
 export type RowField = (typeof ROW)[number];
-/** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key) */
+/** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
 export const PLAIN_ROW = ROW.slice(0, ROW.indexOf('max_attempts') + 1);
 /** the rest of ROW: a job's options, sent only when one of the batch has one */
 export const ROW_OPTIONS = ROW.slice(PLAIN_ROW.length);
 
 /** a row's fields a new job's record has only when they have a value (lib.lua's enqueueRows, and the memory adapter's newJobFields) */
-export const OPTIONAL_FIELDS = ['initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key'] as const satisfies readonly RowField[];
+export const OPTIONAL_FIELDS = ['initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key', 'cpu'] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
 export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] as const;
@@ -33,14 +33,17 @@ export const CLAIM = ['id', 'attempts', 'type', 'params', 'max_attempts', 'paren
 /** what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes */
 export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('priority'))] as const;
 
-/** a claim's arguments (claimJobs.lua's, completeAndClaim.lua's after the completions) */
-export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'lease_ms', 'token_base'] as const;
+/**
+ * a claim's arguments (claimJobs.lua's, completeAndClaim.lua's after the completions): max_cpu is
+ * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others)
+ */
+export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base'] as const;
 
 /** what a completion reads of its job (lib.lua's completeJob: a held job is never a parent) */
 export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key'] as const;
 
 /** the fields lib.lua's load() reads of a job for a transition (one HMGET, in this order) */
-export const LOAD = ['state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'priority', 'idem_key'] as const;
+export const LOAD = ['state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'priority', 'idem_key', 'cpu'] as const;
 
 /** what the scripts answer; RedisStore maps the codes to typed errors */
 export const CODE = {

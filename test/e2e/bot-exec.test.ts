@@ -273,3 +273,26 @@ test('a bot stopped past its lease learns when it continues that its job was tak
   await scheduler.kill('SIGTERM');
   await c.stop(bot);
 }, 60_000);
+
+test('a simulated failure is retried by the sim policy, the same for a built-in bot and for a bot running the example command', async () => {
+  const c = await cluster('exec-sim-retry');
+  const example = `${JSON.stringify(process.execPath)} ${JSON.stringify(assetPath('examples', 'bot-command', 'run-job.js'))}`;
+  const failing = { count: 1, type: 'sim', params: { duration_ms: 10, failure_rate: 1 } };
+  const ended = (j: JobView) => ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'].includes(j.state);
+
+  const builtin = spawnWizard(['bot', '--name', 'sim-builtin'], c.env, 'sim-builtin');
+  const [a] = await c.populate(failing);
+  const byBuiltin = await c.until(a, ended, 'the built-in bot\'s job to end');
+  await builtin.kill('SIGTERM');
+
+  const exec = c.bot(example, 'sim-exec');
+  const [b] = await c.populate(failing);
+  const byCommand = await c.until(b, ended, 'the command\'s job to end');
+
+  // every attempt failed and was retried: 3 attempts (sim's policy), then the dead-letter queue
+  expect(byBuiltin).toMatchObject({ state: 'DEAD', attempts: 3, error: 'simulated failure', result: null });
+  expect(byCommand).toMatchObject({ state: 'DEAD', attempts: 3, error: 'simulated failure (attempt 3)', result: null });
+  const dlq = (await http<{ jobs: JobView[] }>('GET', `${c.api}/dlq`, undefined, admin)).body.jobs.map((j) => j.job_id);
+  expect(dlq.sort()).toEqual([a, b].sort());
+  await c.stop(exec);
+}, 60_000);

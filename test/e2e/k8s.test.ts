@@ -101,10 +101,10 @@ function modelFor(apiVersion: string, kind: string): new (data: unknown) => { va
   return model;
 }
 
-/** what `wizard <args> --help` lists: its flags, its environment variables, the choices of each flag */
+/** what `wizard <args> --help-all` lists: its flags, its environment variables, the choices of each flag */
 function helpOf(args: string[]): { flags: Set<string>; env: Set<string>; choices: Map<string, string[]> } {
-  const r = runWizard([...args, '--help']);
-  if (r.code !== 0) throw new Error(`wizard ${args.join(' ')} --help exited ${r.code}: ${r.stderr}`);
+  const r = runWizard([...args, '--help-all']);
+  if (r.code !== 0) throw new Error(`wizard ${args.join(' ')} --help-all exited ${r.code}: ${r.stderr}`);
   const text = r.stdout;
   const flags = new Set([...text.matchAll(/^\s+(?:-\w, )?(--[a-z][\w-]*)/gm)].map((m) => m[1]));
   const env = new Set([...text.matchAll(/env:\s+([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));

@@ -34,7 +34,8 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
       const batches = [...new Set(all.map((j) => j.params.batch))].sort();
       if (batches.length < 4) return null;
       const early = all.filter((j) => batches.slice(0, 3).includes(j.params.batch));
-      return early.every((j) => j.state === 'SUCCESS' || j.state === 'FAILURE') ? { all, early, batches } : null;
+      // a simulated failure is retried (the sim policy): a job ends SUCCESS, or DEAD once its attempts failed
+      return early.every((j) => j.state === 'SUCCESS' || j.state === 'DEAD') ? { all, early, batches } : null;
     }, 30_000, 'three finished batches', 200);
 
     const perBatch = new Map<string, number>();
@@ -53,7 +54,7 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
     // the datalake: each finished job exactly once, through the CLI's export, line by line
     await bots.kill('SIGTERM');
     await scheduler.kill('SIGTERM');
-    const done = (await http<{ jobs: JobView[] }>('GET', `${apiUrl}/jobs?limit=500`)).body.jobs.filter((j) => ['SUCCESS', 'FAILURE'].includes(j.state));
+    const done = (await http<{ jobs: JobView[] }>('GET', `${apiUrl}/jobs?limit=500`)).body.jobs.filter((j) => ['SUCCESS', 'DEAD'].includes(j.state));
     const days = [...new Set((await store.datalakeDays()).map((d) => d.date))];
     const records: { job_id: string; status: string; handled_by: string }[] = [];
     for (const day of days) {
@@ -69,7 +70,7 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
     // the CLI's views of the same cluster
     const cli = (args: string[]) => runWizard([...args, '--api', apiUrl]);
     const status = JSON.parse(cli(['status', '--json']).stdout);
-    expect(status.jobs.by_state.SUCCESS + status.jobs.by_state.FAILURE).toBe(done.length);
+    expect(status.jobs.by_state.SUCCESS + status.jobs.by_state.DEAD).toBe(done.length);
     expect(status.bots).toEqual({ total: 0, up: 0, down: 0 }); // both deregistered on SIGTERM
     const jobs = JSON.parse(cli(['jobs', '--status', 'SUCCESS', '--json', '--limit', '500']).stdout);
     expect(jobs.jobs.map((j: JobView) => j.job_id).sort()).toEqual(done.filter((j) => j.state === 'SUCCESS').map((j) => j.job_id).sort());

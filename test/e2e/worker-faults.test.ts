@@ -104,7 +104,7 @@ test('a worker whose --metrics-port is taken exits 2 naming the flag', async () 
   try {
     const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('metrics-port') };
     const stderr = expectRefused(['worker', '--node-id', 'metrics-twin', '--metrics-port', String(port)], env, '--metrics-port');
-    expect(stderr).toBe(`error: --metrics-port ${port} is already in use on 127.0.0.1\n`);
+    expect(stderr).toBe(`error: --metrics-port ${port} is already in use on 127.0.0.1: give another with --metrics-port <n> or WIZARD_METRICS_PORT=<n>\n`);
   } finally {
     await new Promise((r) => taken.close(r));
   }

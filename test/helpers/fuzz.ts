@@ -109,7 +109,7 @@ export function fuzzRoutes(part: number, parts: number): void {
     api = `http://127.0.0.1:${port}`;
     const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'fuzz-admin-secret', LOG_LEVEL: 'error' };
     const proc = spawnWizard(['api', '--port', String(port), '--node-id', 'fuzz-api'], env, 'api');
-    await waitUntil(async () => proc.proc.exitCode === null && (await fetch(`${api}/healthz`).then((r) => r.ok, () => false)), 15_000, `the fuzz api on ${api}\n${proc.output()}`);
+    await waitUntil(async () => proc.proc.exitCode === null && (await fetch(`${api}/healthz`).then((r) => r.ok, () => false)), 45_000, `the fuzz api on ${api}\n${proc.output()}`);
     store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   });
   afterAll(async () => {

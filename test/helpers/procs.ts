@@ -73,7 +73,7 @@ export function spawnWizard(args: string[], env: Record<string, string> = {}, na
     proc,
     name,
     output: () => out,
-    waitForOutput(re, timeoutMs = 15_000) {
+    waitForOutput(re, timeoutMs = 45_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = out.match(re);

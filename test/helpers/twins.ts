@@ -3,7 +3,7 @@
  * their raw data compared after every step. lib.lua and the scripts are the truth; the memory
  * adapter copies them, and this is what keeps the copy exact: the job hash (HGETALL of the job
  * key) against the memory record rendered the same way, and every queue structure with a clear
- * equivalent (the wait list of each priority, the lease and delayed sets, paused), the per-state
+ * equivalent (the wait list of each kind and priority, the lease and delayed sets, paused), the per-state
  * indexes and counts, the index of all jobs, the dead-letter set, the children lists and the bot
  * records.
  *
@@ -85,6 +85,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     }
     for (const q of [...queues].sort()) {
       for (let p = 0; p <= MAX_PRIORITY; p++) out[`q:${q}:wait:${p}`] = (await client.lRange(k.waitAt(q, p), 0, -1)).reverse(); // head (RPOP) first
+      for (let p = 0; p <= MAX_PRIORITY; p++) out[`q:${q}:cpuwait:${p}`] = (await client.lRange(k.cpuWaitAt(q, p), 0, -1)).reverse();
       out[`q:${q}:active`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.active(q), '0', '-1', 'WITHSCORES'])));
       out[`q:${q}:delayed`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.delayed(q), '0', '-1', 'WITHSCORES'])));
       out[`q:${q}:paused`] = (await client.zScore(k.ready(q), 'paused')) !== null;
@@ -108,6 +109,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     for (const q of [...queues].sort()) {
       const queue = m.queues.get(q);
       for (let p = 0; p <= MAX_PRIORITY; p++) out[`q:${q}:wait:${p}`] = [...(queue?.waits[p] ?? [])];
+      for (let p = 0; p <= MAX_PRIORITY; p++) out[`q:${q}:cpuwait:${p}`] = [...(queue?.cpuWaits[p] ?? [])];
       out[`q:${q}:active`] = zpairs(queue?.active ?? []);
       out[`q:${q}:delayed`] = zpairs(queue?.delayed ?? []);
       out[`q:${q}:paused`] = queue?.paused ?? false;

@@ -70,6 +70,18 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     expect((await store.getJob(plain.id))!.timeoutMs ?? null).toBeNull();
   });
 
+  test("a module's cpu type: a schedule keeps it, so its jobs wait in the CPU lists where the type is not known (a scheduler without the module)", async () => {
+    const s = schedule('renders', { type: 'render', params: {}, queue: 'default', maxAttempts: 2, cpu: true });
+    expect(await store.saveSchedule(s)).toBe(true);
+    const [kept] = await store.listSchedules();
+    expect(kept).toEqual(s);
+    const slot = '2026-03-10T12:00:00.000Z';
+    const [job] = (await store.enqueueScheduled('renders', slot, 'schedule:renders:1', 60_000, batchJobs(kept, slot, 'scheduler-1')))!;
+    expect(await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 0, leaseMs: 60_000 })).toMatchObject({ jobs: [] });
+    const { jobs: [held] } = await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 1, leaseMs: 60_000 });
+    expect(held.job).toMatchObject({ id: job.id, type: 'render', maxAttempts: 2 });
+  });
+
   test("a prime count's occurrence is made once per once-key: one parent, its chunks, the schedule and slot on its record, its count from its chunks", async () => {
     const slot = '2026-03-10T12:00:00.000Z';
     const flow = () => primeCountFlow(20, 2, { initiatedBy: 'sched-1' }, { queue: 'default' });

@@ -8,7 +8,7 @@
 import { createClient } from 'redis';
 import { checkTransition, NewJob } from '../../src/core/job';
 import { keyBase, keysAt } from '../../src/store/keys';
-import type { Store } from '../../src/store/types';
+import type { ClaimResult, Store } from '../../src/store/types';
 import { testRedisUrl } from '../helpers/env';
 import { makeTwins, Twins } from '../helpers/twins';
 
@@ -18,13 +18,16 @@ const chunk = (id: string): NewJob => ({ id, type: 'primes_chunk', params: { lo:
 const claim = (consumer = 'w1', max = 1, queue = 'default') => (s: Store) => s.claim(queue, { consumer, max, leaseMs: LEASE });
 /** the token a store's claim gave job `id` (each store has its own) */
 const tokens = new Map<Store, Map<string, string>>();
-const claimed = (consumer = 'w1', max = 1, queue = 'default') => async (s: Store) => {
-  const r = await claim(consumer, max, queue)(s);
+/** a claim's answer, its tokens remembered */
+const remember = (s: Store, r: ClaimResult): ClaimResult => {
   const mine = tokens.get(s) ?? new Map<string, string>();
   tokens.set(s, mine);
   for (const c of r.jobs) mine.set(c.job.id, c.token);
   return r;
 };
+const claimed = (consumer = 'w1', max = 1, queue = 'default') => async (s: Store) => remember(s, await claim(consumer, max, queue)(s));
+/** claimed, for a consumer that asks for `maxCpu` CPU jobs besides `max` others */
+const claimedCpu = (max: number, maxCpu: number, consumer = 'w1') => async (s: Store) => remember(s, await s.claim('default', { consumer, max, maxCpu, leaseMs: LEASE }));
 const tokenOf = (s: Store, id: string) => tokens.get(s)?.get(id) ?? 'no-token';
 
 let twins: Twins;
@@ -118,6 +121,28 @@ test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its pa
     await s.complete('p2c1', tokenOf(s, 'p2c1'), 1);
   });
   await step('children', (s) => s.listChildren('p2'));
+  expect(drifts).toEqual([]);
+});
+
+test('the CPU lists: chunks and cpu jobs apart from tasks, claimed by maxCpu, back in their lists by every way back', async () => {
+  await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p5', type: 'primes', params: { n: 40 } }, children: [chunk('p5c0'), chunk('p5c1'), chunk('p5c2'), { ...chunk('p5c3'), priority: 2 }] }));
+  await step('enqueue', (s) => s.enqueue([task('t1'), task('t2', { cpu: true }), task('t3', { cpu: true, delayMs: 100 }), task('t4')]));
+  await step('claim tasks, no thread free', claimedCpu(1, 0));
+  await step('claim a task and two CPU jobs', claimedCpu(1, 2));
+  await step('claim the rest of the CPU lists', claimedCpu(0, 10));
+  advance(5);
+  await step('a chunk to RETRY at once', (s) => s.fail('p5c0', tokenOf(s, 'p5c0'), 'flaky', { to: 'RETRY', delayMs: 0 }));
+  await step('a chunk released', (s) => s.release('p5c3', tokenOf(s, 'p5c3')));
+  await step('a cpu job to RETRY later', (s) => s.fail('t2', tokenOf(s, 't2'), 'flaky', { to: 'RETRY', delayMs: 50 }));
+  advance(150);
+  await step('no thread free: the due ones wait in the CPU lists', claimedCpu(5, 0));
+  await step('claim them', claimedCpu(0, 2));
+  advance(LEASE + 1);
+  await step('reap', (s) => s.reap('default'));
+  await step('a bot takes a CPU job when no other waits', async (s) => [await s.registerBot('b9', 'nine', 'h9'), await s.claimForBot('b9', 'default', LEASE)]);
+  await step('cancel the count', (s) => s.cancel('p5'));
+  await step('depth', (s) => s.queueDepth('default'));
+  await step('list PENDING', (s) => s.listJobs({ state: 'PENDING' }));
   expect(drifts).toEqual([]);
 });
 

@@ -1,7 +1,7 @@
 import { computeBackoff, DEFAULT_BACKOFF, shouldRetry } from '../../src/core/backoff';
 import { planChunks } from '../../src/core/chunks';
 import { exitCodeFor, JobFailedError, UnreachableError, UsageError, ValidationError } from '../../src/core/errors';
-import { failTarget, isPermanent, PermanentError, simulateWork } from '../../src/core/handlers';
+import { failTarget, isPermanent, simulateWork } from '../../src/core/handlers';
 import { canTransition, isFinal, JOB_STATES, jobView, primeJobView, taskStatusView, Job } from '../../src/core/job';
 import { compute } from '../../src/core/math';
 import { addQuery, countPrimesBody, parseInput, taskBody } from '../../src/core/schemas';
@@ -150,11 +150,34 @@ describe('errors map to exit codes', () => {
 });
 
 describe('simulated work (seed 004)', () => {
-  test('takes its duration and fails at its rate, permanently', async () => {
+  test('takes its duration and fails at its rate; the failure is retried by the sim policy, not permanent', async () => {
     await expect(simulateWork({ duration_ms: 5, failure_rate: 0.5 }, { random: () => 0.9 })).resolves.toMatchObject({ ok: true });
     const failing = simulateWork({ duration_ms: 5, failure_rate: 0.5 }, { random: () => 0.1 });
-    await expect(failing).rejects.toBeInstanceOf(PermanentError);
-    expect(isPermanent(await failing.catch((e) => e))).toBe(true);
-    expect(isPermanent(new Error('flaky'))).toBe(false);
+    const err = await failing.catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe('simulated failure');
+    expect(isPermanent(err)).toBe(false);
+    expect(isPermanent(Object.assign(new Error('bad input'), { permanent: true }))).toBe(true);
+    expect(failTarget({ type: 'sim', attempts: 1, maxAttempts: 3 }, isPermanent(err))).toMatchObject({ to: 'RETRY' });
+    expect(failTarget({ type: 'sim', attempts: 3, maxAttempts: 3 }, isPermanent(err))).toEqual({ to: 'DEAD' });
+  });
+});
+
+describe('a validation error has one entry per field', () => {
+  test.each([
+    [{ n: 1e20, chunks: 4 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }]],
+    [{ n: 2 ** 53, chunks: 4 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }]],
+    [{ n: 5, chunks: 4 }, [{ field: 'n', message: 'n must be an integer >= 10000' }]],
+    [{ n: 1e20, chunks: 1e20 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }, { field: 'chunks', message: 'chunks must be an integer from 1 to 128' }]],
+  ])('%j', (body, details) => {
+    let err: ValidationError | null = null;
+    try {
+      parseInput(countPrimesBody, body);
+    } catch (e) {
+      err = e as ValidationError;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err!.details).toEqual(details);
+    expect(err!.message).toBe(details[0].message);
   });
 });

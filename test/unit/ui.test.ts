@@ -1,5 +1,6 @@
 /** The CLI's output: relative times, ids shortened as git does, tables that fit the terminal, NO_COLOR. */
-import { ago, createUi, fitWidths, plural, shortIds } from '../../src/client/ui';
+import { ago, createUi, cutLine, duration, fitWidths, outputColumns, plural, shortIds, wrapLine } from '../../src/client/ui';
+import { describe as liveLine } from '../../src/client/watch';
 import { createLogger } from '../../src/util/log';
 import { jsonPrintable, printable, printableStyled } from '../../src/util/printable';
 
@@ -123,5 +124,63 @@ describe('on a terminal', () => {
     expect(out).toContain(SHOWN);
     expect(out).toContain('\u001b[32mup\u001b[39m');
     expect(out).toContain(`bot ${SHOWN} is \u001b[31mdown\u001b[39m`);
+  });
+});
+
+test.each([
+  [600_000, '10 min'],
+  [5_400_000, '1 h 30 min'],
+  [2 * 86_400_000, '2 d'],
+  [1500, '1 s 500 ms'],
+  [250, '250 ms'],
+  [0, '0 ms'],
+])('duration(%d) → %s', (ms, text) => {
+  expect(duration(ms)).toBe(text);
+});
+
+describe('lines fitted to a width', () => {
+  const id = '48761e63-4be2-4894-993c-56663c39d58a';
+  test('a long line is wrapped at spaces, the rest indented by two; each piece fits; nothing is lost', () => {
+    const line = `SUCCESS wordcount ${id}: result {"words":3} by a-rather-long-node-name-for-this-test-worker in 918 ms`;
+    const lines = wrapLine(line, 80);
+    expect(lines).toEqual([
+      `SUCCESS wordcount ${id}: result {"words":3} by`,
+      '  a-rather-long-node-name-for-this-test-worker in 918 ms',
+    ]);
+    expect(lines.join('\n').replace(/\n {2}/g, ' ')).toBe(line);
+  });
+  test('a line that fits, its own indentation and a word longer than a line', () => {
+    expect(wrapLine('  short', 80)).toEqual(['  short']);
+    expect(wrapLine('  0  one two three four', 12, 5)).toEqual(['  0  one two', '     three', '     four']);
+    expect(wrapLine(`x ${'y'.repeat(25)}`, 10)).toEqual(['x', '  yyyyyyyy', '  yyyyyyyy', '  yyyyyyyy', '  y']);
+    for (const l of wrapLine(`x ${'y'.repeat(25)}`, 10)) expect(l.length).toBeLessThanOrEqual(10);
+  });
+  test('cut with … when it must stay one line', () => {
+    expect(cutLine('abcdef', 6)).toBe('abcdef');
+    expect(cutLine('abcdefg', 6)).toBe('abcde…');
+  });
+  test('the width: a terminal\'s, else $COLUMNS, else 80', () => {
+    const saved = process.env.COLUMNS;
+    try {
+      delete process.env.COLUMNS;
+      expect(outputColumns({ isTTY: false })).toBe(80);
+      process.env.COLUMNS = '60';
+      expect(outputColumns({ isTTY: false })).toBe(60);
+      expect(outputColumns({ isTTY: true, columns: 100 })).toBe(100);
+      process.env.COLUMNS = 'wide';
+      expect(outputColumns({ isTTY: false })).toBe(80);
+    } finally {
+      if (saved === undefined) delete process.env.COLUMNS;
+      else process.env.COLUMNS = saved;
+    }
+  });
+  test('the live line of a watch: the whole id when it fits, else the short one, then a narrower bar', () => {
+    const started = Date.now();
+    const chunks = { state: 'PROGRESS', progress: { completed: 7, total: 16 }, params: { chunks: 16 } };
+    expect(liveLine(id, { state: 'STARTED', progress: null }, started, 77)).toMatch(new RegExp(`^${id}: STARTED 0\\.\\ds$`));
+    const fitted = liveLine(id, chunks, started, 77);
+    expect(fitted).toMatch(/^48761e63: PROGRESS \[#########-----------\] 7\/16 chunks \d+\.\ds$/);
+    expect(liveLine(id, chunks, started, 120)).toMatch(new RegExp(`^${id}: PROGRESS \\[#{9}-{11}\\] 7/16 chunks`));
+    expect(liveLine(id, chunks, started, 45)).toMatch(/^48761e63: PROGRESS \[####------\] 7\/16 chunks \d+\.\ds$/);
   });
 });

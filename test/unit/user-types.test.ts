@@ -1,6 +1,8 @@
 /** A --handlers module's definitions, checked (user-types.ts): what is accepted, and the one line for each mistake. */
 import { UsageError } from '../../src/core/errors';
-import { failTarget, maxAttemptsFor, resetTypes, specFor, timeoutFor } from '../../src/core/handlers';
+import { batchJobs, batchSpec } from '../../src/core/batch';
+import { failTarget, isCpuType, maxAttemptsFor, resetTypes, specFor, timeoutFor } from '../../src/core/handlers';
+import { makeSchedule } from '../../src/core/schedule';
 import { checkUserParams } from '../../src/core/user-params';
 import { normalizeProgress, progressText } from '../../src/core/progress';
 import { checkTypes } from '../../src/core/user-types';
@@ -64,6 +66,19 @@ test('registered, a type has its policy everywhere; an unknown type gets the def
   expect(failTarget({ type: 'elsewhere', attempts: 1, maxAttempts: 3 }, false).to).toBe('RETRY');
   expect(checkUserParams('render', { w: 3 })).toEqual({ w: 3 });
   expect(() => checkUserParams('render', { w: 'x' })).toThrow('params.w: must be integer');
+});
+
+test("a cpu type's jobs wait in the CPU lists: the registry says so, and a batch or schedule made of it keeps it for a role without the module", () => {
+  registerTypes(checkTypes({ render: { run() {}, cpu: true }, upload: { queue: 'bots' } }, FILE));
+  expect([isCpuType('render'), isCpuType('upload'), isCpuType('primes_chunk'), isCpuType('task'), isCpuType('elsewhere')]).toEqual([true, false, true, false, false]);
+  const settings = { size: 2, params: {}, processingDurationMs: 1, failureRate: 0, queue: 'bots' };
+  const render = batchSpec({ ...settings, type: 'render' });
+  expect(render).toMatchObject({ type: 'render', cpu: true });
+  expect(batchJobs(render, 'b1', 'api-1').map((j) => j.cpu)).toEqual([true, true]);
+  expect(makeSchedule('r', render, { every_ms: 60_000 }, 0)).toMatchObject({ cpu: true });
+  const upload = batchSpec({ ...settings, type: 'upload' });
+  expect('cpu' in upload).toBe(false);
+  expect(batchJobs(upload, 'b1', 'api-1').map((j) => j.cpu)).toEqual([undefined, undefined]);
 });
 
 test("ctx.progress takes a fraction or {completed, total}; both read as the views show them", () => {

@@ -13,6 +13,7 @@ import { startHistorySampler } from './history-sampler';
 import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { DEFAULT_MAX_CONNECTIONS, OPEN_SECURITY, type ApiSecurity } from './security';
+import { adminConfigured } from './admin';
 
 /**
  * how long an idle kept-alive connection stays open: longer than the idle timeout of what sits in
@@ -59,6 +60,12 @@ function capConnections(server: http.Server, max: number, metrics: ApiMetrics, l
   });
 }
 
+/** where this node's admin token comes from, as /whoami's `admin` judges it (adminConfigured) */
+function adminTokenSource(adminToken: string | undefined, security: ApiSecurity): string {
+  if (adminToken) return 'set (ADMIN_TOKEN)';
+  return adminConfigured({ security }) ? 'set (an admin-role API token)' : 'not set';
+}
+
 export interface RunningApi {
   readonly port: number;
   readonly url: string;
@@ -74,6 +81,13 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
   const app = createApp({ store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, listen: o.host });
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
+  // the clients this node holds connections with: what an in-memory store reports as its own (countClients)
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
+  store.countClients?.(() => connections);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;
   capConnections(server, o.maxConnections, metrics, o.log);
@@ -85,7 +99,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const sampler = startHistorySampler(store, o.nodeId);
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
-    url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: o.adminToken ? 'set' : 'not set',
+    url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: adminTokenSource(o.adminToken, security),
     api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off', max_connections: o.maxConnections || 'off',
   });
   if (!security.tokens) o.log.warn('no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback');

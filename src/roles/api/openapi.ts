@@ -125,7 +125,7 @@ export const OPERATIONS: Record<string, Op> = {
     ok: { 201: { description: 'the batch', json: 'populated' }, 200: { description: 'a repeated Idempotency-Key: the first batch (created 0: nothing made)', json: 'populated' } },
     errors: { 409: 'the Idempotency-Key was used for another batch (the message names it)' },
   },
-  'POST /jobs/claim': { tag: 'bots', summary: 'take one job from the bot queue', body: claimBody, bodyOptional: true, ok: { 200: { description: 'the job and its lease', json: 'claimed' }, 204: { description: 'no job waiting' } }, errors: { 409: 'the bot already holds a job' } },
+  'POST /jobs/claim': { tag: 'bots', summary: 'take one job from the bot queue, or (a bot with --exec) from the queue of a --handlers type with no run', body: claimBody, bodyOptional: true, ok: { 200: { description: 'the job and its lease', json: 'claimed' }, 204: { description: 'no job waiting' } }, errors: { 409: 'the bot already holds a job' } },
   'POST /jobs/:id/start': { tag: 'bots', summary: 'the bot starts its job', ok: { 200: { description: 'the job, now PROGRESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
   'POST /jobs/:id/complete': { tag: 'bots', summary: 'the bot reports a result', body: completeBody, bodyOptional: true, ok: { 200: { description: 'the job, now SUCCESS', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },
   'POST /jobs/:id/fail': { tag: 'bots', summary: 'the bot reports a failure', body: failBody, ok: { 200: { description: 'the job: RETRY, FAILURE or DEAD', json: 'job' } }, errors: { 404: 'unknown job', 409: 'the bot does not hold this job' } },

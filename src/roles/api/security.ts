@@ -54,6 +54,13 @@ export const DEFAULT_RATE_LIMIT = { max: 600, windowMs: 10_000 };
 /** --max-connections' default: far more than dashboards, CLIs and bots keep open, and below the usual limit of 1024 open files */
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 
+/**
+ * the origins an API node allows when CORS_ORIGINS does not say (`none`: no origin): the prime
+ * counter's front end on port 3000 (seed 002's checklist: "CORS allows requests from
+ * http://localhost:3000"). One list: CORS and every other origin check read ApiSecurity.corsOrigins.
+ */
+export const DEFAULT_CORS_ORIGINS: readonly string[] = ['http://localhost:3000'];
+
 export interface ApiSecurity {
   /** the configured API tokens (and ADMIN_TOKEN); null: access control is off */
   tokens: TokenTable | null;

@@ -56,9 +56,17 @@ export function checkType(type: string, field = 'type'): void {
   if (!known.includes(type)) throw new ValidationError(`${field} must be one of ${known.join(', ')}, got '${type}'`, [{ field, message: `unknown type: must be one of ${known.join(', ')}` }]);
 }
 
-/** the queue a type's jobs go to when the request names none (sim: the bots'; a module's type: its own) */
-export function typeQueue(type: string, botQueue: string): string | undefined {
-  return type === 'sim' ? botQueue : specFor(type)?.user?.queue;
+/**
+ * the queue a type's jobs go to when the request names none (sim: the bots'; a module's type: its
+ * own). A module's type with no run goes to its own queue only, where bots with --exec claim it: a
+ * request naming another is a 400 (on the bot queue, a built-in bot would claim what it cannot run)
+ */
+export function typeQueue(type: string, botQueue: string, requested?: string): string | undefined {
+  const user = specFor(type)?.user;
+  if (user && user.run === undefined && requested !== undefined && requested !== user.queue) {
+    throw new ValidationError(`queue: type ${type} has no run: its jobs go to its queue '${user.queue}', where bots with --exec claim them, not '${requested}'`, [{ field: 'queue', message: `must be '${user.queue}' (the type's)` }]);
+  }
+  return type === 'sim' ? botQueue : user?.queue;
 }
 
 /** the params of a type, checked by its schema; a failure names params.<field> */

@@ -1,6 +1,7 @@
 --[[ claimJobForBot: a bot takes one job (the bots' POST /jobs/claim): claimJobs with max 1 and
   the bot id as consumer, and the bot's record keeps the job and its claim token, in one step.
-  A bot holds one job at a time; a claim is also a sign of life.
+  A bot holds one job at a time (of either kind: a CPU job when no other waits); a claim is also
+  a sign of life.
   ARGV[4] bot id  ARGV[5] queue  ARGV[6] leaseMs  ARGV[7] token base
   Returns  {OK, now} (no job), {OK, now, {claim values}} (lib.lua's claimFrom), {BOT_MISSING} or
            {BOT_BUSY, job id}
@@ -13,7 +14,7 @@ if held[1] ~= '' and redis.call('HGET', K.job(held[1]), 'token') == held[2] then
 
 redis.call('HSET', botKey, 'last_heartbeat', nowStr, 'status', 'up', 'down_at', '', 'current_job', '', 'job_token', '')
 redis.call('ZADD', K.botsUp, nowStr, botId)
-local entry = claimFrom(queue, botId, 1, leaseMs, tokenBase)[3]
+local entry = claimFrom(queue, botId, 1, -1, leaseMs, tokenBase)[4] -- one job of either kind (a CPU one when no other waits)
 flush()
 if not entry then return { OK, nowStr } end
 redis.call('HSET', botKey, 'current_job', entry[CLAIM.id], 'job_token', entry[CLAIM.token])

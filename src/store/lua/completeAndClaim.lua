@@ -2,8 +2,8 @@
   slots they freed, in one step and one round trip (BullMQ's moveToFinished fetches the next job
   the same way): completeJobs, then claimJobs.
   ARGV[4] count, then per job: id, token, result, datalake entry, start (as completeJobs)
-  then    queue, consumer, max, leaseMs, token base (as claimJobs; max may be 0)
-  Returns  {{one code per completion}, {now, nextRunAt or '', {claim values}, ...}}
+  then    queue, consumer, max, max_cpu, leaseMs, token base (as claimJobs; max and max_cpu may be 0)
+  Returns  {{one code per completion}, {now, nextRunAt or '', number of CPU jobs, {claim values}, ...}}
 ]]
 local codes, after = completeRows(4)
 local claimed = claimWith(after - 1)

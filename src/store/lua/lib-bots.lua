@@ -40,9 +40,9 @@ end
 -- finish and holder cleared (retryDeadJob, retryFailedJob)
 local function requeueAnew(id, jobKey, j)
   setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
-  redis.call('LPUSH', K.waitAt(j.queue, j.priority), id)
-  markReady(j.queue, j.priority)
-  redis.call('ZADD', K.marker(j.queue), 0, 'm')
+  redis.call('LPUSH', waitListOf(j.queue, j.priority, j.cpu), id)
+  markReady(j.queue, j.priority, j.cpu)
+  redis.call('ZADD', markerOf(j.queue, j.cpu), 0, 'm')
   -- its idempotency key lives as long as the job again (finish gave it the result TTL)
   if j.idem_key ~= '' then redis.call('PERSIST', K.idem(j.idem_key)) end
   flush()

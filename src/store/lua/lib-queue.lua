@@ -4,13 +4,13 @@
 -- create jobs from rows of ARGV from index `from`: ARGV[from] is the rows' size, ROW_SIZE (the
 -- layout ROW of src/store/wire.ts) or PLAIN_ROW_SIZE (ROW's first fields only: a batch whose
 -- jobs have no options, the common case, sends nothing for them), then the rows. Put the queued
--- ones at the tail of their queue (of their priority's wait list), or, delayed, in its delayed
--- set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
+-- ones at the tail of their queue (of their kind's wait list of their priority: a row with cpu
+-- '1' goes to the CPU lists), or, delayed, in its delayed set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
 -- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
 -- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW
 local function enqueueRows(from)
-  local waiting = {}   -- wait list key -> {queue, priority, ids}, pushed with one LPUSH each
+  local waiting = {}   -- wait list key -> {queue, priority, cpu, ids}, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs
   local delayedQueues = {}
   local count = 0
@@ -19,15 +19,16 @@ local function enqueueRows(from)
   for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
     local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
     local jobType, params, maxAttempts = ARGV[at + ROW.type], ARGV[at + ROW.params], ARGV[at + ROW.max_attempts]
-    local parentId, total, priority, delay = '', '', '', ''
+    local parentId, total, priority, delay, cpu = '', '', '', '', ''
     if not plain then
       parentId, total, priority, delay = ARGV[at + ROW.parent_id], ARGV[at + ROW.total], ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
+      cpu = ARGV[at + ROW.cpu]
     end
     local jobKey = K.job(id)
     local runAt
     count = count + 1
     if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
-        and ARGV[at + ROW.idem_key] == '') then
+        and ARGV[at + ROW.idem_key] == '' and cpu == '') then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
@@ -69,9 +70,9 @@ local function enqueueRows(from)
         redis.call('ZADD', K.delayed(queue), runAt, id)
         delayedQueues[queue] = true
       else
-        local listKey = K.waitAt(queue, priority)
+        local listKey = waitListOf(queue, priority, cpu)
         local w = waiting[listKey]
-        if not w then w = { queue = queue, priority = priority, ids = {} }; waiting[listKey] = w end
+        if not w then w = { queue = queue, priority = priority, cpu = cpu, ids = {} }; waiting[listKey] = w end
         w.ids[#w.ids + 1] = id
       end
     end
@@ -80,8 +81,13 @@ local function enqueueRows(from)
   if #created > 0 then variadic('ZADD', K.jobs, created) end
   for listKey, w in pairs(waiting) do
     variadic('LPUSH', listKey, w.ids)
-    markReady(w.queue, w.priority)
-    delayedQueues[w.queue] = true
+    markReady(w.queue, w.priority, w.cpu)
+    if w.cpu == '1' then -- a consumer with a free pool thread wakes
+      redis.call('ZADD', K.cpuMarker(w.queue), '0', 'm')
+      redis.call('SADD', K.queues, w.queue)
+    else
+      delayedQueues[w.queue] = true
+    end
   end
   -- a consumer wakes for new work, or to learn a nearer due time
   for queue in pairs(delayedQueues) do
@@ -91,57 +97,30 @@ local function enqueueRows(from)
   return count
 end
 
--- take up to `max` jobs from the head of a queue and hold them under a lease (claimJobs.lua,
--- claimJobForBot.lua); answers {now, nextRunAt or '', {claim values}, ...}: the time of the claim
--- (the jobs' started_at: the client knows no other) and when the next delayed job is due. A job's
--- claim values are what its consumer cannot know, the layout CLAIM of src/store/wire.ts (a field
--- the job does not have is false: null to the client).
--- Priorities: the most urgent non-empty wait list first (K.ready names the non-default ones
--- that may hold jobs; with none, the default list alone, as before priorities). A paused queue
--- (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
-local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
-  local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
-  local leaseUntil = string.format('%d', now + leaseMs)
-  local ready = redis.call('ZRANGE', readyKey, 0, -1)
-  local out = { nowStr, '' }
-  if ready[1] == 'paused' then return out end
-
-  -- the head is the right end: push the latest-due first, so the earliest-due is claimed first
-  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
-  if #due > 0 then
-    variadic('ZREM', delayedKey, due)
-    local urgent = false
-    for i = #due, 1, -1 do
-      local p, state = unpack(redis.call('HMGET', K.job(due[i]), 'priority', 'state'))
-      p = p or ''
-      -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
-      if state == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
-      redis.call('RPUSH', K.waitAt(queue, p), due[i])
-      if p ~= '' and p ~= DEFAULT_PRIORITY then
-        redis.call('ZADD', readyKey, p, p)
-        urgent = true
-      end
-    end
-    if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
+-- the lists of one kind of a queue to take from, most urgent first: the priorities its ready set
+-- names (those other than the default that may hold jobs), the default list (waitKey) among them;
+-- with none, the default list alone, as before priorities
+local function urgentLists(waitKey, ready)
+  if #ready == 0 then return { waitKey } end
+  local lists, placed = {}, false
+  for _, p in ipairs(ready) do
+    if not placed and tonumber(p) > 5 then lists[#lists + 1] = waitKey; placed = true end
+    lists[#lists + 1] = p
   end
+  if not placed then lists[#lists + 1] = waitKey end
+  return lists
+end
 
-  -- the lists to take from, most urgent first: the default one among the others
-  local lists = { waitKey }
-  if #ready > 0 then
-    lists = {}
-    local placed = false
-    for _, p in ipairs(ready) do
-      if not placed and tonumber(p) > 5 then lists[#lists + 1] = waitKey; placed = true end
-      lists[#lists + 1] = p
-    end
-    if not placed then lists[#lists + 1] = waitKey end
-  end
-
-  local n = 0
-  for _, list in ipairs(lists) do
-    local listKey = list == waitKey and waitKey or K.waitAt(queue, list)
-    while n < max do
-      local ids = redis.call('RPOP', listKey, max - n)
+-- take up to `max` jobs from one kind of a queue's lists (cpu '1': the CPU lists, '': the ordinary ones),
+-- whose ready set reads `ready`, and hold them under a lease: their claim values go to `out`,
+-- their tokens numbered on from n (claimFrom). Answers the new n and how many those lists gave.
+local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out)
+  local waitKey, readyKey = waitListOf(queue, '', cpu), cpu == '1' and K.cpuReady(queue) or K.ready(queue)
+  local taken = 0
+  for _, list in ipairs(urgentLists(waitKey, ready)) do
+    local listKey = list == waitKey and waitKey or waitListOf(queue, list, cpu)
+    while taken < max do
+      local ids = redis.call('RPOP', listKey, max - taken)
       if not ids then break end
       for _, id in ipairs(ids) do
         local jobKey = K.job(id)
@@ -153,6 +132,7 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
         local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
         if state and RUNNABLE[state] then
           n = n + 1
+          taken = taken + 1
           local token = tokenBase .. '.' .. countStr(n)
           local attempts = countStr((tonumber(v[CLAIM.attempts]) or 0) + 1)
           if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
@@ -180,13 +160,67 @@ local function claimFrom(queue, consumer, max, leaseMs, tokenBase)
     end
     -- a priority's list emptied leaves the ready set now: what it says orders claims across shards
     if list ~= waitKey and redis.call('LLEN', listKey) == 0 then redis.call('ZREM', readyKey, list) end
-    if n >= max then break end
+    if taken >= max then break end
+  end
+  return n, taken
+end
+
+-- take up to `max` ordinary jobs and up to `maxCpu` CPU jobs (the CPU lists': waitListOf) from
+-- the head of a queue and hold them under a lease (claimJobs.lua, claimJobForBot.lua). maxCpu -1:
+-- CPU jobs count in max, taken after the ordinary ones (a bot's claim, a caller that runs every
+-- job alike). Answers {now, nextRunAt or '', the number of CPU jobs, {claim values}, ...}: the time
+-- of the claim (the jobs' started_at: the client knows no other), when the next delayed job is
+-- due, and the ordinary jobs' claim values, then the CPU jobs'. A job's claim values are what its
+-- consumer cannot know, the layout CLAIM of src/store/wire.ts (a field the job does not have is
+-- false: null to the client).
+-- Priorities: within each kind, the most urgent non-empty wait list first (urgentLists). A paused
+-- queue (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
+local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase)
+  local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
+  local leaseUntil = string.format('%d', now + leaseMs)
+  local ready = redis.call('ZRANGE', readyKey, 0, -1)
+  local out = { nowStr, '', 0 }
+  if ready[1] == 'paused' then return out end
+
+  -- the head is the right end: push the latest-due first, so the earliest-due is claimed first
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+  local cpuDue = false
+  if #due > 0 then
+    variadic('ZREM', delayedKey, due)
+    local urgent = false
+    for i = #due, 1, -1 do
+      local p, state, cpu = unpack(redis.call('HMGET', K.job(due[i]), 'priority', 'state', 'cpu'))
+      p = p or ''
+      -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
+      if state == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
+      redis.call('RPUSH', waitListOf(queue, p, cpu), due[i])
+      if cpu == '1' then
+        cpuDue = true
+        markReady(queue, p, cpu)
+      elseif p ~= '' and p ~= DEFAULT_PRIORITY then
+        redis.call('ZADD', readyKey, p, p)
+        urgent = true
+      end
+    end
+    if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
   end
 
+  local n, taken = takeFrom(queue, '', ready, consumer, max, 0, leaseUntil, tokenBase, out)
   if #ready == 0 then
     if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
-  elseif n >= max then
+  elseif taken >= max then
     redis.call('ZADD', K.marker(queue), '0', 'm') -- there may be more: a consumer looks
+  end
+
+  if maxCpu < 0 then maxCpu = max - taken end
+  if maxCpu > 0 then
+    local cpuTaken
+    n, cpuTaken = takeFrom(queue, '1', redis.call('ZRANGE', K.cpuReady(queue), 0, -1), consumer, maxCpu, n, leaseUntil, tokenBase, out)
+    out[3] = cpuTaken
+    -- there may be more: a consumer with a free thread looks (one with none does not wait on it)
+    if cpuTaken >= maxCpu then redis.call('ZADD', K.cpuMarker(queue), '0', 'm') end
+  elseif cpuDue then
+    redis.call('ZADD', K.cpuMarker(queue), '0', 'm')
   end
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if nextDelayed[2] then out[2] = nextDelayed[2] end
@@ -196,7 +230,7 @@ end
 -- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
 local function claimWith(at)
   return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], tonumber(ARGV[at + CLAIM_ARGS.max]),
-    tonumber(ARGV[at + CLAIM_ARGS.lease_ms]), ARGV[at + CLAIM_ARGS.token_base])
+    tonumber(ARGV[at + CLAIM_ARGS.max_cpu]), tonumber(ARGV[at + CLAIM_ARGS.lease_ms]), ARGV[at + CLAIM_ARGS.token_base])
 end
 
 -- a held job succeeded (completeJobs.lua, completeBotJob.lua): acknowledge it and record its
@@ -261,7 +295,7 @@ local function failJob(id, token, err, target, delayMs)
     setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
     unlease(j.queue, id)
     if runAt <= now then
-      requeueAtHead(id, j.queue, j.priority)
+      requeueAtHead(id, j.queue, j.priority, j.cpu)
     else
       redis.call('ZADD', K.delayed(j.queue), runAt, id)
     end

@@ -45,7 +45,8 @@ local function load(jobKey)
   return { state = v[LOAD.state], queue = v[LOAD.queue] or '', parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
     completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
     max_attempts = v[LOAD.max_attempts] or '', chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
-    handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '' }
+    handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '',
+    cpu = v[LOAD.cpu] or '' }
 end
 
 -- what follows a state change written to the record (setState, finish): the index move and the
@@ -83,23 +84,37 @@ local function unlease(queue, id)
   l[#l + 1] = id
 end
 
--- a job of priority p ('' is the default) is ready: its queue's claims look at that wait list
--- (K.ready lists the priorities other than the default whose lists may hold jobs)
-local function markReady(queue, p)
-  if p ~= '' and p ~= DEFAULT_PRIORITY then redis.call('ZADD', K.ready(queue), p, p) end
+-- A job's kind: `cpu` is its record's field. '1' is a CPU job (a prime chunk, a module's cpu
+-- type), which waits in its queue's CPU lists: a worker takes from them only for its free pool
+-- threads (claimFrom). Anything else ('', nil, false: every job written before CPU lists) is an
+-- ordinary job. Each kind has its wait list per priority, its ready set and its marker.
+local function waitListOf(queue, p, cpu)
+  if cpu == '1' then return K.cpuWaitAt(queue, p) end
+  return K.waitAt(queue, p)
+end
+local function markerOf(queue, cpu)
+  if cpu == '1' then return K.cpuMarker(queue) end
+  return K.marker(queue)
 end
 
--- put a job at the head of its queue (of its priority's list: next to be claimed) and wake a consumer
-local function requeueAtHead(id, queue, p)
-  redis.call('RPUSH', K.waitAt(queue, p or ''), id)
-  markReady(queue, p or '')
-  redis.call('ZADD', K.marker(queue), '0', 'm')
+-- a job of priority p ('' is the default) is ready: its queue's claims look at that wait list
+-- (K.ready, K.cpuReady list the priorities other than the default whose lists may hold jobs)
+local function markReady(queue, p, cpu)
+  if p ~= '' and p ~= DEFAULT_PRIORITY then redis.call('ZADD', cpu == '1' and K.cpuReady(queue) or K.ready(queue), p, p) end
+end
+
+-- put a job at the head of its queue (of its kind's list of its priority: next to be claimed)
+-- and wake a consumer
+local function requeueAtHead(id, queue, p, cpu)
+  redis.call('RPUSH', waitListOf(queue, p or '', cpu), id)
+  markReady(queue, p or '', cpu)
+  redis.call('ZADD', markerOf(queue, cpu), '0', 'm')
 end
 
 -- a job leaves its queue before it ran (cancelled, or its parent ended): out of its wait list
 -- and the delayed set
 local function unqueue(id, j)
-  redis.call('LREM', K.waitAt(j.queue, j.priority), 0, id)
+  redis.call('LREM', waitListOf(j.queue, j.priority, j.cpu), 0, id)
   redis.call('ZREM', K.delayed(j.queue), id)
 end
 
@@ -187,7 +202,7 @@ local function reclaim(id, jobKey, j, why)
   end
   setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
   unlease(j.queue, id)
-  requeueAtHead(id, j.queue, j.priority)
+  requeueAtHead(id, j.queue, j.priority, j.cpu)
   return 'RETRY'
 end
 
@@ -195,5 +210,5 @@ end
 local function releaseHeld(id, jobKey, j)
   setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))
   unlease(j.queue, id)
-  requeueAtHead(id, j.queue, j.priority)
+  requeueAtHead(id, j.queue, j.priority, j.cpu)
 end

@@ -76,6 +76,11 @@ local K = {
   -- the wait list of a priority: the default one (5, or '') is K.wait itself
   waitAt = function(q, p) if p == '' or p == '5' or p == 5 then return base .. 'q:' .. q .. ':wait' end return base .. 'q:' .. q .. ':wait:' .. p end,
   ready = function(q) return base .. 'q:' .. q .. ':ready' end,
+  -- the CPU lists: a queue's CPU jobs (the record's cpu = '1') wait apart, each key a twin of the above
+  cpuWait = function(q) return base .. 'q:' .. q .. ':cpuwait' end,
+  cpuWaitAt = function(q, p) if p == '' or p == '5' or p == 5 then return base .. 'q:' .. q .. ':cpuwait' end return base .. 'q:' .. q .. ':cpuwait:' .. p end,
+  cpuReady = function(q) return base .. 'q:' .. q .. ':cpuready' end,
+  cpuMarker = function(q) return base .. 'q:' .. q .. ':cpumarker' end,
   active = function(q) return base .. 'q:' .. q .. ':active' end,
   delayed = function(q) return base .. 'q:' .. q .. ':delayed' end,
   marker = function(q) return base .. 'q:' .. q .. ':marker' end,

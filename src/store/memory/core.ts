@@ -9,7 +9,7 @@ import { decodeJob } from '../codec';
 import { MemoryLake } from './lake';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
-import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
+import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
 
 export abstract class MemoryCore {
   readonly kind = 'memory' as const;
@@ -117,8 +117,9 @@ export abstract class MemoryCore {
   }
 
   protected queue(name: string): Queue {
+    const lists = () => Array.from({ length: MAX_PRIORITY + 1 }, (): string[] => []);
     return getOr(this.queues, name, () => ({
-      waits: Array.from({ length: MAX_PRIORITY + 1 }, () => []), paused: false, active: new Map(), delayed: new Map(), marker: false, waiters: [],
+      waits: lists(), cpuWaits: lists(), paused: false, active: new Map(), delayed: new Map(), marker: false, cpuMarker: false, waiters: [], cpuWaiters: [],
     }));
   }
 
@@ -126,31 +127,41 @@ export abstract class MemoryCore {
     return getOr(this.states, state, () => new Map());
   }
 
-  /** wait until woken (true) or ms pass (false) */
-  protected block(waiters: Waiter[], ms: number): Promise<boolean> {
+  /** wait in each of these lists until woken from one (true), or ms pass or `signal` aborts (false) */
+  protected block(lists: Waiter[][], ms: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
       const done: Waiter = (woken) => {
         clearTimeout(timer);
-        const i = waiters.indexOf(done);
-        if (i >= 0) waiters.splice(i, 1);
+        signal?.removeEventListener('abort', aborted);
+        for (const waiters of lists) {
+          const i = waiters.indexOf(done);
+          if (i >= 0) waiters.splice(i, 1);
+        }
         resolve(woken);
       };
+      const aborted = () => done(false);
       const timer = setTimeout(() => done(false), Math.min(ms, MAX_TIMER_MS));
-      waiters.push(done);
+      signal?.addEventListener('abort', aborted, { once: true });
+      for (const waiters of lists) waiters.push(done);
     });
   }
 
   // ---- lib.lua ----
 
-  /** ZADD marker 0 m: one pending wake-up at most, served to one waiter once the step is over */
-  protected signal(name: string): void {
+  /**
+   * ZADD marker 0 m (cpu: the CPU lists' marker): one pending wake-up at most, served to one
+   * waiter (of CPU work: one that waits for it) once the step is over
+   */
+  protected signal(name: string, cpu = false): void {
     const q = this.queue(name);
-    if (q.marker) return;
-    q.marker = true;
+    const marker = cpu ? 'cpuMarker' : 'marker';
+    const waiters = cpu ? q.cpuWaiters : q.waiters;
+    if (q[marker]) return;
+    q[marker] = true;
     queueMicrotask(() => {
-      if (!q.marker || q.waiters.length === 0) return;
-      q.marker = false;
-      q.waiters[0](true);
+      if (!q[marker] || waiters.length === 0) return;
+      q[marker] = false;
+      waiters[0](true);
     });
   }
 
@@ -193,15 +204,16 @@ export abstract class MemoryCore {
   }
 
   protected requeueAtHead(id: string, rec: Rec): void {
-    this.queue(rec.queue).waits[priorityOf(rec)].unshift(id);
-    this.signal(rec.queue);
+    waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].unshift(id);
+    this.signal(rec.queue, rec.cpu === '1');
   }
 
   /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
   protected unqueue(id: string, rec: Rec): void {
     const q = this.queue(rec.queue);
+    const waits = waitsOf(q, rec);
     const p = priorityOf(rec);
-    q.waits[p] = q.waits[p].filter((w) => w !== id);
+    waits[p] = waits[p].filter((w) => w !== id);
     q.delayed.delete(id);
   }
 

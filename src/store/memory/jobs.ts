@@ -3,8 +3,8 @@ import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress } from '.
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors';
 import { claimView, decodeJob } from '../codec';
 import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
-import type { ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, QueueInfo, ReapResult, Submitted } from '../types';
-import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitingIn, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
+import type { ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, QueueInfo, ReapResult, Submitted, WaitOptions } from '../types';
+import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, waitingIn, waitingInLists, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
 import { MemoryCore } from './core';
 
 export abstract class MemoryJobs extends MemoryCore {
@@ -26,10 +26,11 @@ export abstract class MemoryJobs extends MemoryCore {
       }
       if (j.queue !== '') {
         const q = this.queue(j.queue);
-        if (j.delay_ms !== '' && Number(j.delay_ms) > 0) q.delayed.set(j.id, now + Number(j.delay_ms));
-        else q.waits[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
+        const delayed = j.delay_ms !== '' && Number(j.delay_ms) > 0;
+        if (delayed) q.delayed.set(j.id, now + Number(j.delay_ms));
+        else waitsOf(q, j)[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
         this.knownQueueNames.add(j.queue);
-        this.signal(j.queue);
+        this.signal(j.queue, !delayed && j.cpu === '1'); // a delayed one: a consumer learns its due time
       }
       this.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
     }
@@ -54,44 +55,57 @@ export abstract class MemoryJobs extends MemoryCore {
     return this.claimFrom(queue, opts, base);
   }
 
-  /** lib.lua's claimFrom (claimJobs.lua, claimJobForBot.lua) */
+  /** lib.lua's claimFrom (claimJobs.lua, claimJobForBot.lua): up to max ordinary jobs, then up to maxCpu CPU jobs (none given: CPU jobs count in max) */
   protected claimFrom(queue: string, opts: ClaimOptions, base: string): ClaimResult {
     const now = this.at;
     const q = this.queue(queue);
     if (q.paused) return { jobs: [], nextRunAt: null, now };
+    let cpuDue = false;
     for (const id of zrangeByScore(q.delayed, now, 1000).reverse()) {
       q.delayed.delete(id);
       const rec = this.rec(id);
       if (rec?.state === 'PENDING') rec.run_at = ''; // a delayed job is due (a retry keeps its run_at until it is claimed)
-      q.waits[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
+      if (rec?.cpu === '1') cpuDue = true;
+      waitsOf(q, rec)[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
     }
     const jobs: ClaimedJob[] = [];
-    // the most urgent non-empty wait list first, FIFO within it
-    const nextReady = () => q.waits.find((w) => w.length > 0)?.shift();
-    while (jobs.length < opts.max) {
-      const id = nextReady();
-      if (id === undefined) break;
-      const rec = this.rec(id);
-      if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
-      const token = `${base}.${jobs.length + 1}`;
-      const fields: Rec = { attempts: String(Number(rec.attempts ?? 0) + 1), token, handled_by: opts.consumer, started_at: String(now) };
-      if (rec.state === 'RETRY') fields.run_at = ''; // the only state with a run_at here (a delayed job's is cleared when it is due)
-      this.setState(id, rec, 'STARTED', fields);
-      q.active.set(id, now + opts.leaseMs);
-      const parent = rec.parent_id ? this.rec(rec.parent_id) : undefined;
-      if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-      jobs.push({ token, job: claimView({ ...rec, id }, { queue, consumer: opts.consumer, now }) });
-    }
-    if (waitingIn(q) > 0) this.signal(queue);
+    /** up to max jobs of one kind's lists (lib.lua's takeFrom): the most urgent non-empty wait list first, FIFO within it */
+    const take = (waits: string[][], max: number): number => {
+      let taken = 0;
+      while (taken < max) {
+        const id = waits.find((w) => w.length > 0)?.shift();
+        if (id === undefined) break;
+        const rec = this.rec(id);
+        if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
+        const token = `${base}.${jobs.length + 1}`;
+        const fields: Rec = { attempts: String(Number(rec.attempts ?? 0) + 1), token, handled_by: opts.consumer, started_at: String(now) };
+        if (rec.state === 'RETRY') fields.run_at = ''; // the only state with a run_at here (a delayed job's is cleared when it is due)
+        this.setState(id, rec, 'STARTED', fields);
+        q.active.set(id, now + opts.leaseMs);
+        const parent = rec.parent_id ? this.rec(rec.parent_id) : undefined;
+        if (parent?.state === 'PENDING') this.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
+        jobs.push({ token, job: claimView({ ...rec, id }, { queue, consumer: opts.consumer, now }) });
+        taken++;
+      }
+      return taken;
+    };
+    const taken = take(q.waits, opts.max);
+    const maxCpu = opts.maxCpu ?? opts.max - taken;
+    const cpuTaken = maxCpu > 0 ? take(q.cpuWaits, maxCpu) : 0;
+    if (waitingInLists(q.waits) > 0) this.signal(queue);
+    // CPU work left: a consumer with a free thread looks (one with none does not wait for it)
+    if (waitingInLists(q.cpuWaits) > 0 && (maxCpu > 0 ? cpuTaken >= maxCpu : cpuDue)) this.signal(queue, true);
     const next = zsorted(q.delayed)[0];
     return { jobs, nextRunAt: next ? next[1] : null, now };
   }
 
-  async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
-    if (this.closed) return false;
+  async waitForWork(queue: string, timeoutMs: number, opts: WaitOptions = {}): Promise<boolean> {
+    if (this.closed || opts.signal?.aborted) return false;
     const q = this.queue(queue);
-    if (!q.marker) return this.block(q.waiters, Math.max(10, Math.round(timeoutMs)));
-    q.marker = false;
+    const ordinary = opts.ordinary !== false;
+    if (ordinary && q.marker) q.marker = false;
+    else if (opts.cpu && q.cpuMarker) q.cpuMarker = false;
+    else return this.block([...(ordinary ? [q.waiters] : []), ...(opts.cpu ? [q.cpuWaiters] : [])], Math.max(10, Math.round(timeoutMs)), opts.signal);
     return true;
   }
 
@@ -271,7 +285,7 @@ export abstract class MemoryJobs extends MemoryCore {
     };
     for (const q of this.queues.values()) {
       if (state === 'STARTED') for (const id of q.active.keys()) add(id);
-      else for (const id of [...q.waits.flat(), ...q.delayed.keys()]) add(id);
+      else for (const id of [...q.waits.flat(), ...q.cpuWaits.flat(), ...q.delayed.keys()]) add(id);
     }
     return out;
   }
@@ -308,8 +322,8 @@ export abstract class MemoryJobs extends MemoryCore {
     this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
     const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
     if (idem) idem.until = null; // the key lives as long as the job again
-    this.queue(rec.queue).waits[priorityOf(rec)].push(jobId);
-    this.signal(rec.queue);
+    waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].push(jobId);
+    this.signal(rec.queue, rec.cpu === '1');
     return decodeJob(rec, jobId);
   }
 
@@ -347,6 +361,7 @@ export abstract class MemoryJobs extends MemoryCore {
   async resumeQueue(queue: string): Promise<void> {
     this.queue(queue).paused = false;
     this.signal(queue);
+    this.signal(queue, true);
   }
 
   async listQueues(): Promise<QueueInfo[]> {
@@ -408,6 +423,6 @@ export abstract class MemoryJobs extends MemoryCore {
     const after = afterId === '$' ? this.lastId : parseId(afterId);
     const found = this.eventsAfter(after, count);
     if (found.length > 0 || blockMs <= 0 || this.closed) return found;
-    return (await this.block(this.readers, blockMs)) ? this.eventsAfter(after, count) : [];
+    return (await this.block([this.readers], blockMs)) ? this.eventsAfter(after, count) : [];
   }
 }

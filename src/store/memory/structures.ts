@@ -10,11 +10,14 @@ export type StreamId = [ms: number, seq: number];
 
 export interface Queue {
   waits: string[][]; // per priority 0..9, ids ready to run; [0] is the head (claimed next)
+  cpuWaits: string[][]; // the CPU lists (a record with cpu '1'), the same way
   paused: boolean;
   active: ZSet; // held id → lease deadline
   delayed: ZSet; // RETRY id → when it may run again
   marker: boolean; // the marker zset's one member: a pending wake-up
-  waiters: Waiter[]; // consumers blocked in waitForWork, first come first woken
+  cpuMarker: boolean; // the CPU lists'
+  waiters: Waiter[]; // consumers blocked in waitForWork for ordinary work, first come first woken
+  cpuWaiters: Waiter[]; // those blocked for CPU work (one waiting for both is in both)
 }
 
 export const RUNNABLE = new Set(['PENDING', 'RETRY']);
@@ -25,7 +28,10 @@ export const COUNTED_NOT_INDEXED = new Set<string>(['PENDING', 'STARTED']);
 
 /** a record's priority (its field is '' for the default) */
 export const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);
-export const waitingIn = (q: Queue): number => q.waits.reduce((n, w) => n + w.length, 0);
+/** the wait lists of a job's kind (lib-state.lua's waitListOf): the CPU lists for a record with cpu '1' */
+export const waitsOf = (q: Queue, rec: { cpu?: string } | undefined): string[][] => (rec?.cpu === '1' ? q.cpuWaits : q.waits);
+export const waitingInLists = (waits: string[][]): number => waits.reduce((n, w) => n + w.length, 0);
+export const waitingIn = (q: Queue): number => waitingInLists(q.waits) + waitingInLists(q.cpuWaits);
 export const MAX_EVENTS = 100_000; // XADD MAXLEN
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

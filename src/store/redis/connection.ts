@@ -17,7 +17,7 @@ import { ConnectionPool } from '../pool';
 import { urlAt } from '../sentinel';
 import { LuaScript, ScriptName, scripts } from '../scripts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from '../types';
-import { DURABLE_CONNECTIONS, GROUPS, redactUrl, withTimeout, OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, NOT_HOLDER, BOT_MISSING, CANCELLED, type Reply, type RedisStoreOptions, type Conn, type Group } from './shared';
+import { DURABLE_CONNECTIONS, GROUPS, redactUrl, withTimeout, OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, NOT_HOLDER, BOT_MISSING, CANCELLED, type Reply, type RedisStoreOptions, type Conn, type Group, type Waker } from './shared';
 
 export class RedisConnection {
   readonly location: string;
@@ -40,8 +40,8 @@ export class RedisConnection {
   protected abacusSlot = -1;
   /** a lost claim's token base → its shard */
   protected readonly lostShard = new Map<string, number>();
-  /** per queue and shard: a BZPOPMIN in flight, kept across waitForWork calls (see there) */
-  protected readonly wakers = new Map<string, { p: Promise<boolean>; settled: boolean }>();
+  /** per queue, shard and lane: a BZPOPMIN in flight, kept across waitForWork calls (see there) */
+  protected readonly wakers = new Map<string, Waker>();
   protected readonly main: Conn;
   protected readonly blocking = new Map<string, Conn>();
   protected readonly watchPool: ConnectionPool<Link>;
@@ -307,7 +307,7 @@ export class RedisConnection {
    * other. On a Cluster each is a cluster client of its own that connects only to the node its
    * shard is on.
    */
-  protected blockingLink(purpose: 'work' | 'events', shard = 0): Promise<Conn> {
+  protected blockingLink(purpose: 'work' | 'cpu-work' | 'events', shard = 0): Promise<Conn> {
     const key = `${purpose}:${shard}`;
     let l = this.blocking.get(key);
     if (!l) this.blocking.set(key, (l = this.cluster ? this.clusterLink(true) : this.link()));

@@ -5,10 +5,13 @@ import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
 import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, rowArgs, tokenBase } from '../common';
 import { shardOfJob } from '../keys';
-import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted } from '../types';
+import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted, WaitOptions } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { keyShard, claimArgs, claimResult, completionArgs, groupByShard, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply } from './shared';
+import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply, type KindClaim, type Waker } from './shared';
 import { RedisShards } from './shards';
+
+/** the wakers map's key of a queue's marker (ordinary or CPU) in one shard */
+const wakerKey = (queue: string, shard: number, cpu: boolean) => `${queue}\n${shard}${cpu ? '\ncpu' : ''}`;
 
 export class RedisJobs extends RedisShards {
   /** completions of this event-loop turn (complete) */
@@ -82,17 +85,18 @@ export class RedisJobs extends RedisShards {
 
   async resumeQueue(queue: string): Promise<void> {
     await this.perShard((k) => this.durable(['ZREM', k.ready(queue), 'paused']));
-    await this.perShard((k) => this.cmd(['ZADD', k.marker(queue), 0, 'm']));
+    await this.perShard((k) => Promise.all([this.cmd(['ZADD', k.marker(queue), 0, 'm']), this.cmd(['ZADD', k.cpuMarker(queue), 0, 'm'])]));
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    return this.claimIn(queue, opts, await this.urgentOrder(queue));
+    return (await this.claimIn(queue, opts, await this.urgentOrder(queue))).result;
   }
 
   /**
    * the completions acknowledged, each in its job's shard, and a claim: from the first shard in
    * this call's rotation (in the same script as the completions of that shard), then from the
-   * next ones while slots are left. With one shard this is one script, as it always was.
+   * next ones while slots (or, for CPU jobs, threads) are left. With one shard this is one script,
+   * as it always was.
    */
   async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
     const [first, ...rest] = await this.urgentOrder(queue);
@@ -111,18 +115,19 @@ export class RedisJobs extends RedisShards {
     ]);
     mine.forEach((c, i) => codes.set(c, own[i]));
     let claim = claimResult(claimed, queue, opts.consumer);
-    if (claim.jobs.length < opts.max && rest.length > 0) claim = merged(claim, await this.claimIn(queue, { ...opts, max: opts.max - claim.jobs.length }, rest));
-    return { errors: completions.map((c) => this.codeError(codes.get(c), c.jobId)), claim };
+    const left = leftToClaim(opts, claim);
+    if (claimsAny(left) && rest.length > 0) claim = merged(claim, await this.claimIn(queue, left, rest));
+    return { errors: completions.map((c) => this.codeError(codes.get(c), c.jobId)), claim: claim.result };
   }
 
-  /** a claim from the shards in `order`, each while slots are left */
-  protected async claimIn(queue: string, opts: ClaimOptions, order: number[]): Promise<ClaimResult> {
-    let out: ClaimResult | null = null;
+  /** a claim from the shards in `order`, each while slots (or threads) are left */
+  protected async claimIn(queue: string, opts: ClaimOptions, order: number[]): Promise<KindClaim> {
+    let out: KindClaim | null = null;
     for (const shard of order) {
-      const max = opts.max - (out?.jobs.length ?? 0);
-      if (out && max <= 0) break;
+      const left = out ? leftToClaim(opts, out) : opts;
+      if (out && !claimsAny(left)) break;
       const got = claimResult(
-        await this.claiming(queue, opts, shard, (base) => this.run<ClaimReply>('claimJobs', claimArgs(queue, { ...opts, max }, base), this.shardKeys(shard))),
+        await this.claiming(queue, left, shard, (base) => this.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.shardKeys(shard))),
         queue,
         opts.consumer,
       );
@@ -137,7 +142,7 @@ export class RedisJobs extends RedisShards {
     try {
       return await call(base);
     } catch (err) {
-      if (opts.max > 0 && err instanceof StoreUnavailableError && err.maybeApplied) {
+      if (claimsAny(opts) && err instanceof StoreUnavailableError && err.maybeApplied) {
         if (shard !== 0) this.lostShard.set(base, shard);
         this.lost.add(queue, base, opts.leaseMs);
       }
@@ -147,40 +152,65 @@ export class RedisJobs extends RedisShards {
 
   /**
    * Blocks until a job is put on `queue` in any shard (each shard's marker, BZPOPMIN on a
-   * connection per shard), or timeoutMs. A shard's BZPOPMIN still blocked when another shard
-   * woke this call is kept for the next call, not sent again, and what it pops then wakes that
-   * call at once: no wake-up is lost and no empty shard is polled.
+   * connection per shard; with opts.cpu each shard's CPU marker, on a connection of its own), or
+   * timeoutMs, or until opts.signal aborts. A BZPOPMIN still blocked when another woke this call
+   * is kept for the next call, not sent again, and what it pops then wakes that call at once: no
+   * wake-up is lost and no empty shard is polled. A marker that a kept BZPOPMIN pops for a call
+   * that does not ask for its kind of work (a worker whose threads, or slots, were taken meanwhile) is put
+   * back, for a consumer that can take the work: that wake-up is not lost either.
    */
-  async waitForWork(queue: string, timeoutMs: number): Promise<boolean> {
+  async waitForWork(queue: string, timeoutMs: number, opts: WaitOptions = {}): Promise<boolean> {
+    const wants = (cpu: boolean) => (cpu ? opts.cpu === true : opts.ordinary !== false);
     const until = Date.now() + timeoutMs;
-    for (let left = timeoutMs; left > 0; left = until - Date.now()) {
-      const ws = this.shards.map((k, shard) => this.waker(queue, shard, left));
+    for (let left = timeoutMs; left > 0 && !opts.signal?.aborted; left = until - Date.now()) {
+      const ws = this.shards.flatMap((_, shard) =>
+        [false, true].flatMap((cpu) => {
+          const kept = this.wakers.get(wakerKey(queue, shard, cpu));
+          return wants(cpu) ? [this.waker(queue, shard, cpu, left)] : kept ? [kept] : [];
+        }),
+      );
       let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
       try {
-        const got = await Promise.race([...ws.map((w) => w.p), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), left)))]);
+        const got = await Promise.race([
+          ...ws.map((w) => w.p),
+          new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), left))),
+          new Promise<'timeout'>((r) => opts.signal?.addEventListener('abort', (onAbort = () => r('timeout')), { once: true })),
+        ]);
         if (got === 'timeout') return false;
         if (got) {
-          ws.forEach((w, shard) => w.settled && this.wakers.delete(`${queue}\n${shard}`)); // woken: those that popped are used up
-          return true;
+          let woken = false;
+          for (const w of ws) {
+            if (!w.settled || this.wakers.get(w.key) !== w) continue;
+            this.wakers.delete(w.key); // popped: used up
+            if (wants(w.cpu)) woken = true;
+            else void this.cmd(['ZADD', w.cpu ? this.shardKeys(w.shard).cpuMarker(queue) : this.shardKeys(w.shard).marker(queue), 0, 'm']).catch(() => undefined);
+          }
+          if (woken) return true;
         }
-        // one kept from an earlier call timed out: it is sent again for the time left
+        // one kept from an earlier call timed out (it is sent again for the time left), or a wake-up was put back
       } finally {
         clearTimeout(timer);
+        if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
       }
     }
     return false;
   }
 
-  protected waker(queue: string, shard: number, timeoutMs: number): { p: Promise<boolean>; settled: boolean } {
-    const key = `${queue}\n${shard}`;
+  protected waker(queue: string, shard: number, cpu: boolean, timeoutMs: number): Waker {
+    const key = wakerKey(queue, shard, cpu);
     const had = this.wakers.get(key);
     if (had) return had;
     const secs = Math.max(0.01, timeoutMs / 1000).toFixed(3);
-    const w = {
+    const w: Waker = {
+      key,
+      shard,
+      cpu,
       settled: false,
       p: (async () => {
-        const l = await this.blockingLink('work', shard);
-        return (await this.cmd<unknown[] | null>(['BZPOPMIN', this.shardKeys(shard).marker(queue), secs], l, timeoutMs + this.options.commandTimeoutMs)) !== null;
+        const l = await this.blockingLink(cpu ? 'cpu-work' : 'work', shard);
+        const k = this.shardKeys(shard);
+        return (await this.cmd<unknown[] | null>(['BZPOPMIN', cpu ? k.cpuMarker(queue) : k.marker(queue), secs], l, timeoutMs + this.options.commandTimeoutMs)) !== null;
       })(),
     };
     this.wakers.set(key, w);

@@ -102,10 +102,11 @@ export class RedisShards extends RedisConnection {
     return Array.from({ length: n }, (_, i) => (start + i) % n);
   }
 
-  /** every wait list of a queue in a shard, most urgent first */
+  /** every wait list of a queue in a shard, most urgent first: the ordinary ones, then the CPU ones */
   protected static waitLists(k: RedisKeys, queue: string): string[] {
     const lists: string[] = [];
-    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) lists.push(p === DEFAULT_PRIORITY ? k.wait(queue) : k.waitAt(queue, p));
+    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) lists.push(k.waitAt(queue, p));
+    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) lists.push(k.cpuWaitAt(queue, p));
     return lists;
   }
 

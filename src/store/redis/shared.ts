@@ -90,8 +90,23 @@ export function keyShard(key: string, shards: number): number {
 /** how often a role reads the shard layout again (another role may have changed it) */
 export const LAYOUT_EVERY_MS = 2000;
 
-/** claimJobs.lua's answer: the claim's time, when the next delayed job is due (or ''), the claim values */
-export type ClaimReply = [string, string, ...(string | null)[][]];
+/** claimJobs.lua's answer: the claim's time, when the next delayed job is due (or ''), how many are CPU jobs, the claim values */
+export type ClaimReply = [string, string, number, ...(string | null)[][]];
+
+/** a BZPOPMIN on a queue's marker (ordinary or CPU) in one shard (jobs.ts waitForWork); settled and kept: it popped */
+export interface Waker {
+  key: string;
+  shard: number;
+  cpu: boolean;
+  p: Promise<boolean>;
+  settled: boolean;
+}
+
+/** a claim's answer and how many of its jobs are CPU jobs (what the claim of the next shard may still take) */
+export interface KindClaim {
+  result: ClaimResult;
+  cpu: number;
+}
 
 /** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's COUNTED_NOT_INDEXED) */
 export const COUNTED_NOT_INDEXED: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
@@ -102,18 +117,30 @@ export const QUEUE_SCAN_PAGE = 500;
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
 export function claimArgs(queue: string, opts: ClaimOptions, base: string): (string | number)[] {
   const args: (string | number)[] = [];
-  pushRow(args, CLAIM_ARGS, { queue, consumer: opts.consumer, max: opts.max, lease_ms: opts.leaseMs, token_base: base });
+  pushRow(args, CLAIM_ARGS, { queue, consumer: opts.consumer, max: opts.max, max_cpu: opts.maxCpu ?? -1, lease_ms: opts.leaseMs, token_base: base });
   return args;
 }
 
+/** what a claim for `opts` may still take once `got` was taken: ordinary and CPU jobs, or (no maxCpu) jobs of either kind */
+export function leftToClaim(opts: ClaimOptions, got: KindClaim): ClaimOptions {
+  const n = got.result.jobs.length;
+  return opts.maxCpu === undefined ? { ...opts, max: opts.max - n } : { ...opts, max: opts.max - (n - got.cpu), maxCpu: opts.maxCpu - got.cpu };
+}
+
+/** a claim for `opts` takes something */
+export const claimsAny = (opts: ClaimOptions): boolean => opts.max > 0 || (opts.maxCpu ?? 0) > 0;
+
 /** claimJobs.lua's answer as jobs claimed at Redis's time, which the jobs' startedAt is */
-export function claimResult([now, next, ...entries]: ClaimReply, queue: string, consumer: string): ClaimResult {
+export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: string, consumer: string): KindClaim {
   const tokenAt = CLAIM.indexOf('token');
   const context: ClaimContext = { queue, consumer, now: Number(now) };
   return {
-    nextRunAt: next === '' ? null : Number(next),
-    now: context.now,
-    jobs: entries.map((values) => ({ token: values[tokenAt]!, job: claimView(values, context) })),
+    result: {
+      nextRunAt: next === '' ? null : Number(next),
+      now: context.now,
+      jobs: entries.map((values) => ({ token: values[tokenAt]!, job: claimView(values, context) })),
+    },
+    cpu: Number(cpu),
   };
 }
 
@@ -194,9 +221,9 @@ export function groupByShard<C extends { jobId: string }>(items: C[]): Map<numbe
 }
 
 /** two claims' jobs as one; the next retry due is the earlier */
-export function merged(a: ClaimResult, b: ClaimResult): ClaimResult {
+export function merged({ result: a, cpu: aCpu }: KindClaim, { result: b, cpu: bCpu }: KindClaim): KindClaim {
   const next = a.nextRunAt === null ? b.nextRunAt : b.nextRunAt === null ? a.nextRunAt : Math.min(a.nextRunAt, b.nextRunAt);
-  return { nextRunAt: next, now: Math.max(a.now, b.now), jobs: [...a.jobs, ...b.jobs] };
+  return { result: { nextRunAt: next, now: Math.max(a.now, b.now), jobs: [...a.jobs, ...b.jobs] }, cpu: aCpu + bCpu };
 }
 
 /** failJob.lua's delayMs: a retry's, else unused */

@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { NotFoundError, WizardError } from '../../../core/errors';
-import { failTarget } from '../../../core/handlers';
+import { execBotQueues, failTarget } from '../../../core/handlers';
 import { iso, Job, jobView } from '../../../core/job';
 import { claimBody, completeBody, failBody, listJobsQuery, parseInput, populateBody, queueParams, splitOptions, submitBody } from '../../../core/schemas';
 import type { FailTarget } from '../../../store/types';
@@ -72,7 +72,7 @@ export function jobRoutes(ctx: ApiContext): Router {
     const { options, rest } = splitOptions(body);
     const params = checkParams(rest.type, rest.params);
     const { job, existing } = await submitWork(ctx.store, req, {
-      type: rest.type, params, options, initiatedBy: ctx.nodeId, queue: typeQueue(rest.type, p.botQueue),
+      type: rest.type, params, options, initiatedBy: ctx.nodeId, queue: typeQueue(rest.type, p.botQueue, options.queue),
     });
     reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
   });
@@ -122,11 +122,15 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/claim', bot, async (req, res) => {
     const body = parseInput(claimBody, optionalBody(req));
-    // a bot takes work from the bot queue only: not math tasks or prime chunks, whose results it could forge
-    if (body.queue !== undefined && body.queue !== p.botQueue) {
-      throw new WizardError('forbidden', `bots claim from the bot queue '${p.botQueue}' only, not '${body.queue}'`, [{ field: 'queue', message: `must be '${p.botQueue}'` }]);
+    // a bot takes work from the bot queue, or (a bot with --exec) a queue of a --handlers type with no run:
+    // not math tasks or prime chunks on the workers' queues, whose results it could forge
+    const queues = [p.botQueue, ...execBotQueues()];
+    const queue = body.queue ?? p.botQueue;
+    if (!queues.includes(queue)) {
+      const allowed = queues.map((q) => `'${q}'`).join(', ');
+      throw new WizardError('forbidden', `bots claim from the bot queue '${p.botQueue}' or a queue of a --handlers type with no run, not '${queue}'`, [{ field: 'queue', message: `must be one of ${allowed}` }]);
     }
-    const job = await ctx.store.claimForBot(botIdOf(res), p.botQueue, p.botLeaseMs);
+    const job = await ctx.store.claimForBot(botIdOf(res), queue, p.botLeaseMs);
     if (!job) {
       res.status(204).end();
       return;
