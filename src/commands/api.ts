@@ -18,8 +18,8 @@ export const apiCommand = foldGroups(withOptions(
   const { api } = apiFromFlags(flags); // tokens, rate limit, CORS, TLS; an open non-loopback --host stops here (exit 2)
   await checkListenable(flags.port, flags.host, '--port', '--host', 'PORT'); // before it joins the store (exit 2)
   const nodeId: string = flags.nodeId ?? defaultNodeId();
-  const { store, claim } = await openStoreWithLake(flags, 'api', true);
+  const { store, claim, watch } = await openStoreWithLake(flags, 'api', true);
   const { startApi } = await import('../roles/api'); // Express and the rest load when it runs: the CLI starts fast
   const running = await startApi(store, { nodeId, ...api, botWork: botWorkFromFlags(flags) });
-  await untilSignal(store, [running, claim]);
+  await untilSignal(store, [running, claim, watch]);
 }), ['store', 'security', 'batch', 'datalake']);

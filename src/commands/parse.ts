@@ -40,6 +40,17 @@ export function parseIsoTime(flag: string) {
   };
 }
 
+/** yes or no (also true/false, 1/0, on/off): a switch that an environment variable can turn off as well as on */
+export function parseYesNo(flag: string) {
+  return (value: string | boolean): boolean => {
+    if (typeof value === 'boolean') return value;
+    const v = value.trim().toLowerCase();
+    if (['yes', 'true', '1', 'on'].includes(v)) return true;
+    if (['no', 'false', '0', 'off', ''].includes(v)) return false;
+    throw new InvalidArgumentError(`${flag} takes yes or no, got '${value}'`);
+  };
+}
+
 /** a queue's name: 1-64 of letters, digits, _ . : - */
 export function parseQueueName(flag: string) {
   return (value: string): string => {

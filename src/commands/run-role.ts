@@ -16,33 +16,40 @@ export interface Closable {
   close(force?: boolean): Promise<void>;
 }
 
-/** a role's store, and its claim on its node id (a no-op for a role that makes none) */
+/** a role's store, its claim on its node id (a no-op for a role that makes none) and its eye on Redis's eviction policy */
 export interface RoleStore {
   store: Store;
   claim: Closable;
+  /** the eviction watch (src/roles/eviction-watch.ts): close it with the role */
+  watch: Closable;
 }
 
 /**
- * a role's store: opened, its prefix joined (src/store/format.ts) and, with claimId, its
- * `--node-id` claimed (claimNodeId). It then logs which Redis and prefix this role joined and
- * whether they were new, and the job types of its --handlers module (checked before, with its
- * flags: a usage error stays one line): a refused node id is one line and nothing else. A prefix of a newer or
- * incompatible format is a UsageError (exit 2). A Redis that is away at start is waited for.
+ * a role's store: opened, its eviction policy checked (a policy that can evict is a UsageError,
+ * exit 2, unless --allow-eviction: src/roles/eviction-watch.ts), its prefix joined
+ * (src/store/format.ts) and, with claimId, its `--node-id` claimed (claimNodeId). It then logs
+ * which Redis and prefix this role joined and whether they were new, and the job types of its
+ * --handlers module (checked before, with its flags: a usage error stays one line): a refused
+ * node id is one line and nothing else. A prefix of a newer or incompatible format is a
+ * UsageError (exit 2). A Redis that is away at start is waited for.
  */
 export async function roleStore(flags: StoreFlags & { handlers?: string }, role: string, claimId = false): Promise<RoleStore> {
   const store = await storeFromFlags(flags);
   const { joinedLine, joinPrefix } = await import('../store/format');
+  const { watchEviction } = await import('../roles/eviction-watch');
   const nodeId = flags.nodeId ?? defaultNodeId();
   const log = createLogger({ role, node_id: nodeId });
+  let watch: Closable | null = null;
   try {
     // a Redis that is away at start is waited for, as a running role waits for it
     for (let failures = 0; ; failures++) {
       try {
+        watch ??= await watchEviction(store, { allow: flags.allowEviction === true, log }); // before the role writes anything
         const line = joinedLine(store, flags.prefix, await joinPrefix(store));
         const claim = claimId ? await claimNodeId(store, role, nodeId) : { close: async () => undefined };
         if (line) log.info(line.msg, line.fields);
         if (flags.handlers !== undefined) await logTypes(log, flags.handlers);
-        return { store, claim };
+        return { store, claim, watch };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         if (failures === 0) log.warn('store unavailable: waiting for it to join the prefix', { store: store.location, error: err.message });
@@ -50,6 +57,7 @@ export async function roleStore(flags: StoreFlags & { handlers?: string }, role:
       }
     }
   } catch (err) {
+    await watch?.close();
     await store.close();
     throw err;
   }

@@ -15,7 +15,7 @@ export const schedulerCommand = foldGroups(withOptions(
   await loadHandlersFlag(flags); // a schedule's jobs of a module's type get that type's attempts
   const batch = batchFromFlags(flags);
   const nodeId: string = flags.nodeId ?? defaultNodeId();
-  const { store, claim } = await openStoreWithLake(flags, 'scheduler', true);
+  const { store, claim, watch } = await openStoreWithLake(flags, 'scheduler', true);
   const { startScheduler } = await import('../roles/scheduler');
   const scheduler = startScheduler(store, {
     nodeId,
@@ -24,5 +24,5 @@ export const schedulerCommand = foldGroups(withOptions(
     botDownAfterMs: flags.botDownAfterMs,
     leaderLeaseMs: flags.leaderLeaseMs,
   });
-  await untilSignal(store, [scheduler, claim]);
+  await untilSignal(store, [scheduler, claim, watch]);
 }), ['store', 'datalake']);

@@ -11,7 +11,7 @@ import type { RedisTls } from '../store/redis';
 import type { SentinelAddress, SentinelOptions } from '../store/sentinel';
 import type { Durability, Store } from '../store/types';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DURABILITIES } from '../store/types';
-import { parseIntIn, parseUrlList, readFileFlag, readPasswordFile, secretOption } from './parse';
+import { parseIntIn, parseUrlList, parseYesNo, readFileFlag, readPasswordFile, secretOption } from './parse';
 
 /** "host:port,host:port" as addresses, or a message naming the flag */
 export function parseSentinels(value: string): SentinelAddress[] {
@@ -77,6 +77,10 @@ export const storeOptions = ({ redis = 'required' }: { redis?: 'required' | 'opt
     .env('WIZARD_DURABILITY_TIMEOUT_MS')
     .default(1000)
     .argParser(parseIntIn('--durability-timeout-ms', 1, 60_000)),
+  new Option('--allow-eviction [yes|no]', 'accept a Redis whose maxmemory-policy can evict keys: a warning at start and every hour instead of exit 2')
+    .env('WIZARD_ALLOW_EVICTION')
+    .preset('yes')
+    .argParser(parseYesNo('--allow-eviction')),
   new Option('--store-timeout-ms <ms>', 'a Redis call with no answer in this time fails (a 503 at the API) and its connection is replaced')
     .env('WIZARD_STORE_TIMEOUT_MS')
     .default(DEFAULT_COMMAND_TIMEOUT_MS)
@@ -97,6 +101,8 @@ export interface StoreFlags {
   redisSentinelTls?: 'yes' | 'no';
   durability?: Durability;
   durabilityTimeoutMs?: number;
+  /** --allow-eviction: a maxmemory-policy that can evict keys is a warning, not an error (src/roles/eviction-watch.ts) */
+  allowEviction?: boolean;
   /** --store-timeout-ms: a Redis call's deadline */
   storeTimeoutMs?: number;
   prefix: string;

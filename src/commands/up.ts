@@ -23,7 +23,7 @@ export const upCommand = foldGroups(withOptions(
   const batch = batchFromFlags(flags);
   // beyond loopback with no tokens, `up` (the image's default command) keeps its own in a file, named below
   const { api, kept } = apiFromFlags(flags, 'keep');
-  const { store } = await openStoreWithLake(flags, 'up');
+  const { store, watch } = await openStoreWithLake(flags, 'up');
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
     nodeId: flags.nodeId ?? defaultNodeId(),
@@ -34,5 +34,5 @@ export const upCommand = foldGroups(withOptions(
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });
   if (kept) process.stderr.write(keptTokensNotice(kept, up.url));
-  await untilSignal(store, [up]);
+  await untilSignal(store, [up, watch]);
 }), ['store', 'security', 'batch', 'datalake']);

@@ -14,7 +14,7 @@ export const workerCommand = foldGroups(withOptions(
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   if (flags.metricsPort !== undefined) await checkListenable(flags.metricsPort, flags.metricsHost, '--metrics-port', '--metrics-host', 'WIZARD_METRICS_PORT');
   const nodeId: string = flags.nodeId ?? defaultNodeId();
-  const { store, claim } = await roleStore(flags, 'worker', true);
+  const { store, claim, watch } = await roleStore(flags, 'worker', true);
   const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
   const worker = startWorker(store, {
     nodeId,
@@ -25,5 +25,5 @@ export const workerCommand = foldGroups(withOptions(
     metricsPort: flags.metricsPort,
     metricsHost: flags.metricsHost,
   });
-  await untilSignal(store, [worker, claim]);
+  await untilSignal(store, [worker, claim, watch]);
 }), ['store']);

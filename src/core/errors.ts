@@ -93,9 +93,10 @@ export class JobCancelledError extends WizardError {
 
 /**
  * what keeps the store from serving: unreachable or answering too late; refusing writes at its
- * maxmemory; with --durability replica, no replica connected to confirm writes (they answer 503)
+ * maxmemory; with --durability replica, no replica connected to confirm writes (they answer 503);
+ * and what makes it unsafe while it serves: a maxmemory-policy that can evict keys (eviction)
  */
-export const STORE_CONDITIONS = ['unavailable', 'out of memory', 'no replica'] as const;
+export const STORE_CONDITIONS = ['unavailable', 'out of memory', 'no replica', 'eviction'] as const;
 export type StoreCondition = (typeof STORE_CONDITIONS)[number];
 
 /**

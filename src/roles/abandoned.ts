@@ -15,9 +15,15 @@ export function cancellationOf(job: Pick<Job, 'state' | 'error'> | null): string
   return job.state === 'FAILURE' && job.error?.startsWith('cancelled: ') ? job.error : null;
 }
 
-/** log a job abandoned after its renewal was refused: "job cancelled" when it was, else "lease lost" */
-export async function logAbandoned(store: Store, log: Logger, jobId: string): Promise<void> {
-  const reason = cancellationOf(await store.getJob(jobId).catch(() => null));
-  if (reason) log.info('job cancelled: abandoning it', { job_id: jobId, reason });
-  else log.warn('lease lost: abandoning job', { job_id: jobId });
+/**
+ * log a job abandoned after its renewal was refused: "job cancelled" when it was; nothing lost
+ * when this very attempt finished it (its completion was sent before an outage and landed as the
+ * network healed, while the worker still waits for the answer); else "lease lost"
+ */
+export async function logAbandoned(store: Store, log: Logger, held: Pick<Job, 'id' | 'attempts' | 'handledBy'>): Promise<void> {
+  const job = await store.getJob(held.id).catch(() => null);
+  const reason = cancellationOf(job);
+  if (reason) log.info('job cancelled: abandoning it', { job_id: held.id, reason });
+  else if (job?.state === 'SUCCESS' && job.attempts === held.attempts && job.handledBy === held.handledBy) log.info('renewal refused: this attempt already finished the job', { job_id: held.id });
+  else log.warn('lease lost: abandoning job', { job_id: held.id });
 }

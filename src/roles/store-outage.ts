@@ -23,7 +23,8 @@ export function storeCondition(err: unknown): StoreCondition | null {
   return null;
 }
 
-export function storeOutage(log: Logger, store: string): StoreOutage {
+/** onBack: called once when an outage ends (a worker renews its leases then) */
+export function storeOutage(log: Logger, store: string, onBack?: () => void): StoreOutage {
   let condition: StoreCondition | null = null;
   return {
     failed(err) {
@@ -37,6 +38,7 @@ export function storeOutage(log: Logger, store: string): StoreOutage {
       if (condition === null) return;
       condition = null;
       log.info('store is back: resuming', { store });
+      onBack?.();
     },
     get condition() {
       return condition;

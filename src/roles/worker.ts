@@ -11,7 +11,10 @@
  *   lease was lost anyway is abandoned, its late result refused by the store.
  * - CPU-bound handlers (prime chunks) run in a Piscina thread pool, so the event loop stays free
  *   for renewals, heartbeats and shutdown.
- * - Every interval one worker in the cluster (a lock) reaps lapsed leases.
+ * - Every eighth of a lease one worker in the cluster (a lock) reaps lapsed leases, never those of
+ *   the jobs it holds itself; what lapsed while no reaper could reach Redis waits a lease more for
+ *   its holder (the gap rule: reapExpiredLeases.lua). When the store is back after an outage the
+ *   worker renews what it holds at once.
  * - Redis going away (or out of memory) is survived: each loop backs off and resumes by itself;
  *   the worker logs "lost the store" once and "store is back" once (store-outage.ts). Leases are
  *   kept only by renewing them in Redis, which is the one clock: nothing here takes a job back
@@ -26,7 +29,8 @@ import { failTarget, handlerFor, isCpuType, isPermanent, TimeoutError, timeoutFo
 import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
-import type { Completion, Store } from '../store/types';
+import { tokenBaseOf } from '../store/common';
+import { DEFAULT_LEASE_MS, type Completion, type Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
@@ -60,7 +64,7 @@ export const WORKER_DEFAULTS = {
   queue: DEFAULT_QUEUE,
   concurrency: 32,
   threads: os.availableParallelism(),
-  leaseMs: 30_000,
+  leaseMs: DEFAULT_LEASE_MS,
   heartbeatMs: 5_000,
   blockMs: 1_000,
   drainMs: 7_000,
@@ -159,7 +163,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   validateWorkerOptions(o);
   const log = o.log;
   const debug = log.enabled('debug');
-  const outage = storeOutage(log, store.location);
+  // back after an outage: renew what it holds at once, before any reaper's grace runs out
+  const outage = storeOutage(log, store.location, () => renewAll());
   const held = new Map<string, Held>();
   let stopping = false;
   let processed = 0;
@@ -434,28 +439,31 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     for (const p of lane.acks.take()) void ackAlone(p.job!, p.token, p.result).then(() => p.settle(null)); // ackAlone logs a refusal
   };
 
-  /** one round of renewals at a time: while the store is slow they are skipped, never piled up */
-  let renewing: Promise<void> | null = null;
+  /**
+   * renew every held job's lease, each on its own: one whose renewal is still in flight (a slow or
+   * half-moved shard answering TRYAGAIN until its deadline) is skipped, never piled up, and does
+   * not hold back the renewals of jobs on other shards
+   */
+  const renewing = new Set<string>();
   const renewAll = () => {
-    renewing ??= renewHeld().finally(() => (renewing = null));
-    return renewing;
+    for (const h of held.values()) {
+      if (renewing.has(h.job.id)) continue;
+      renewing.add(h.job.id);
+      void renewOne(h).finally(() => renewing.delete(h.job.id));
+    }
   };
-  const renewHeld = async () => {
-    await Promise.all(
-      [...held.values()].map(async (h) => {
-        try {
-          await store.renew(h.job.id, h.token, o.leaseMs);
-        } catch (err) {
-          // refused because the job was acknowledged meanwhile (the ack and this renewal crossed): nothing is lost
-          if (held.get(h.job.id) !== h) return;
-          if (err instanceof JobCancelledError) cancelled(h);
-          else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
-            h.stop.abort(err);
-            await logAbandoned(store, log, h.job.id); // taken back, or ended by a cancel (a chunk whose parent failed)
-          } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
-        }
-      }),
-    );
+  const renewOne = async (h: Held) => {
+    try {
+      await store.renew(h.job.id, h.token, o.leaseMs);
+    } catch (err) {
+      // refused because the job was acknowledged meanwhile (the ack and this renewal crossed): nothing is lost
+      if (held.get(h.job.id) !== h) return;
+      if (err instanceof JobCancelledError) cancelled(h);
+      else if (err instanceof LeaseLostError || err instanceof NotFoundError) {
+        h.stop.abort(err);
+        await logAbandoned(store, log, h.job); // taken back, or ended by a cancel (a chunk whose parent failed)
+      } else outage.failed(err); // the job goes on: its lease is renewed when the store is back
+    }
   };
 
   /** a held job was cancelled: its handler is aborted (a CPU-pool task with its thread); the store has ended it */
@@ -493,10 +501,16 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size, done, failed })
       .catch((err) => void outage.failed(err));
 
+  /**
+   * one look at lapsed leases per reapEveryMs across the cluster (the lock): never at the jobs this
+   * process holds (their claims' token bases), and by this worker's lease (the gap rule's grace)
+   */
+  const reapEveryMs = Math.max(250, Math.floor(o.leaseMs / 8));
   const reap = async () => {
     try {
-      if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, Math.max(250, Math.floor(o.leaseMs / 4))))) return;
-      const { requeued, dead } = await store.reap(o.queue);
+      if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, reapEveryMs))) return;
+      const holding = new Set([...held.values()].map((h) => tokenBaseOf(h.token)));
+      const { requeued, dead } = await store.reap(o.queue, { leaseMs: o.leaseMs, holding });
       if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
     } catch (err) {
       outage.failed(err); // the next tick tries again
@@ -504,11 +518,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   const timers = [
-    setInterval(() => void renewAll(), Math.max(50, Math.floor(o.leaseMs / 3))),
+    setInterval(renewAll, Math.max(50, Math.floor(o.leaseMs / 3))),
     setInterval(() => void heartbeat(), o.heartbeatMs),
     setInterval(() => void checkCancels(), CANCEL_CHECK_MS),
     setInterval(checkTimeouts, TIMEOUT_CHECK_MS),
-    setInterval(() => void reap(), Math.max(250, Math.floor(o.leaseMs / 4))),
+    setInterval(() => void reap(), reapEveryMs),
   ];
   void heartbeat();
   void reap();

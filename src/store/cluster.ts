@@ -184,10 +184,12 @@ export class ClusterLink {
     }
   }
 
-  /** `INFO <section>` of every master, each within the deadline */
-  async masterInfos(section: string): Promise<string[]> {
+  /** `INFO <section>` of every master (host:port and its answer), each within the deadline */
+  async masterInfos(section: string): Promise<{ node: string; text: string }[]> {
     const cluster = this.cluster;
-    return Promise.all(cluster.masters.map((m) => this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section])))));
+    return Promise.all(
+      cluster.masters.map(async (m) => ({ node: `${m.host}:${m.port}`, text: await this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section]))) })),
+    );
   }
 
   /** the URL of the master that holds `slot` now (the seeds' scheme and credentials at its address) */

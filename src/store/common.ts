@@ -74,6 +74,12 @@ export function tokenBase(consumer: string): string {
   return `${consumer}:${randomUUID().slice(0, 13)}`;
 }
 
+/** the base of a claim token ("<base>.<i>"): the claim call it came from */
+export function tokenBaseOf(token: string): string {
+  const dot = token.lastIndexOf('.');
+  return dot < 0 ? token : token.slice(0, dot);
+}
+
 /**
  * the record a new job starts as: the fields lib.lua's enqueueRows writes, and no other. Only
  * fields with a value are written, and not what a reader knows without them (codec.ts

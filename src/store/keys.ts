@@ -70,6 +70,11 @@ export function keysAt(base: string) {
     cpuMarker: (queue: string) => `${base}q:${queue}:cpumarker`,
     /** zset: held job id → lease deadline (ms) */
     active: (queue: string) => `${base}q:${queue}:active`,
+    /**
+     * hash: when a reaper last looked at the queue's lapsed leases (`at`, Redis's time), the lease
+     * it reaps by (`lease_ms`), and the grace after a gap (`gap_from`, `grace_until`): lib-state.lua's reapableUpTo
+     */
+    reaper: (queue: string) => `${base}q:${queue}:reaper`,
     /** zset: job id → when it may run again (RETRY) */
     delayed: (queue: string) => `${base}q:${queue}:delayed`,
     /** zset with one member: a consumer blocks on it (BZPOPMIN) until there is work */
@@ -107,6 +112,8 @@ export function keysAt(base: string) {
     bots: `${base}bots`,
     /** zset: bot id → last heartbeat, for the bots that are up */
     botsUp: `${base}bots:up`,
+    /** hash: when markBotsDown last looked (`at`), and the grace after a gap: lib-state.lua's reapableUpTo */
+    botsReaper: `${base}bots:reaper`,
     /** hash: sha256 of a bot token → bot id */
     botTokens: `${base}bots:tokens`,
     /** string: the format version of everything under the prefix (src/store/format.ts) */

@@ -34,6 +34,11 @@ export class LostClaims {
     return this.lost.length;
   }
 
+  /** the token bases of the lost claims on `queue` still looked for: their jobs are this process's (a reaper must not take them) */
+  bases(queue: string): string[] {
+    return this.lost.filter((l) => l.queue === queue).map((l) => l.tokenBase);
+  }
+
   add(queue: string, tokenBase: string, keepMs: number): void {
     this.lost.push({ queue, tokenBase, keepMs, answeredAt: null });
     if (this.lost.length > MAX_LOST) this.lost.shift();

@@ -27,7 +27,7 @@ import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
 import { botErrors, tokenBase } from './common';
 import { scheduledRows, ScheduledWork } from './scheduled-work';
-import type { BotsDown, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreOptions, StoreState, Store } from './types';
+import type { BotsDown, EvictionState, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreOptions, StoreState, Store } from './types';
 import { Rec, HELD, getOr, zsorted, zrangeByScore, bytesToHuman } from './memory/structures';
 import { MemoryJobs } from './memory/jobs';
 
@@ -271,7 +271,8 @@ export class MemoryStore extends MemoryJobs implements Store {
     const now = this.step();
     const down: string[] = [];
     const reclaimed: string[] = [];
-    for (const botId of zrangeByScore(this.botsUp, now - downAfterMs, limit)) {
+    const silentSince = this.reapableUpTo(this.reaper('bots'), downAfterMs, now) - downAfterMs;
+    for (const botId of zrangeByScore(this.botsUp, silentSince, limit)) {
       this.botsUp.delete(botId);
       const bot = this.botRecs.get(botId);
       if (!bot) continue;
@@ -393,6 +394,11 @@ export class MemoryStore extends MemoryJobs implements Store {
   /** memory is always there (the process's heap is not bounded like maxmemory) */
   async condition(): Promise<StoreState> {
     return { condition: null, message: null };
+  }
+
+  /** no policy: memory evicts nothing (a job leaves only when it expires or is purged) */
+  async eviction(): Promise<EvictionState> {
+    return { nodes: [], evictedKeys: 0, single: true };
   }
 
   async close(): Promise<void> {

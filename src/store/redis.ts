@@ -10,18 +10,22 @@
 import { WatchError } from 'redis';
 import { AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend } from '../core/abacus';
 import { errorMessage } from '../core/errors';
+import { evictingMessage, evictionVerdict, NodePolicy, SAFE_POLICY } from '../core/eviction';
 import type { HistoryBucket } from '../core/history';
 import { pairsToRecord } from './codec';
 import { ClusterLink, clusterUnavailable } from './cluster';
 import { Link } from './link';
 import { replicaCondition } from './replicas';
-import type { RateLimitHit, ServerInfo, ServerStats, Store, StoreState } from './types';
+import type { EvictionState, RateLimitHit, ServerInfo, ServerStats, Store, StoreState } from './types';
 import { sleep } from '../util/time';
 import { redactUrl, decodeEvents, fill, usedMemory, pairsFromInfo, OUT_OF_RANGE, type RedisTls, type RedisStoreOptions } from './redis/shared';
 import { RedisRecords } from './redis/records';
 
 export type { RedisStoreOptions, RedisTls } from './redis/shared';
 export { decodeEvents, pairsFromInfo, redactUrl } from './redis/shared';
+
+/** a Redis's policy as INFO memory reports it (missing: null, as hidden as an empty one) */
+const policyOf = ({ node, info }: { node: string; info: Record<string, string> }): NodePolicy => ({ node, policy: info.maxmemory_policy ?? null });
 
 export class RedisStore extends RedisRecords implements Store {
   readonly kind = 'redis' as const;
@@ -124,30 +128,48 @@ export class RedisStore extends RedisRecords implements Store {
     };
   }
 
+  /** `INFO <section>` of each Redis that holds the data: the one Redis, or every master of a Cluster (as host:port) */
+  protected async infos(section: string): Promise<{ node: string; info: Record<string, string> }[]> {
+    if (this.main instanceof ClusterLink) return (await this.main.masterInfos(section)).map(({ node, text }) => ({ node, info: pairsFromInfo(text) }));
+    return [{ node: this.location, info: pairsFromInfo(await this.cmd<string>(['INFO', section])) }];
+  }
+
   /**
    * what keeps Redis from serving now: unreachable (not connected, or no answer in time), or out
    * of memory (used memory past maxmemory: Redis refuses writes, as INFO memory shows it), or,
-   * with --durability replica, no replica connected (replicaCondition)
+   * with --durability replica, no replica connected (replicaCondition); and, while it serves, a
+   * maxmemory-policy that can evict keys (on a Cluster, any master's: src/core/eviction.ts)
    */
   async condition(): Promise<StoreState> {
-    let info: Record<string, string>;
+    let memory: { node: string; info: Record<string, string> }[];
     let replicas: StoreState | null = null;
     try {
-      info = pairsFromInfo(await this.cmd<string>(['INFO', 'memory']));
+      memory = await this.infos('memory');
       if (this.options.durability === 'replica') replicas = replicaCondition(pairsFromInfo(await this.cmd<string>(['INFO', 'replication'])), this.location);
-      if (this.main instanceof ClusterLink) {
-        // a Cluster: every master must answer, and the one nearest its maxmemory speaks for all
-        info = (await this.main.masterInfos('memory')).map(pairsFromInfo).sort((a, b) => fill(b) - fill(a))[0] ?? info;
-      }
     } catch (err) {
       return { condition: 'unavailable', message: errorMessage(err) };
     }
+    // the master nearest its maxmemory speaks for all
+    const info = [...memory].sort((a, b) => fill(b.info) - fill(a.info))[0]?.info ?? {};
     const max = Number(info.maxmemory ?? 0);
     const used = usedMemory(info);
-    if (max > 0 && used > max && info.maxmemory_policy === 'noeviction') {
+    if (max > 0 && used > max && info.maxmemory_policy === SAFE_POLICY) {
       return { condition: 'out of memory', message: `Redis at ${this.location} refuses writes: out of memory (${used} bytes used, maxmemory ${max})` };
     }
-    return replicas ?? { condition: null, message: null };
+    if (replicas) return replicas;
+    const { evicting } = evictionVerdict(memory.map(policyOf));
+    if (evicting.length > 0) return { condition: 'eviction', message: evictingMessage(evicting, !this.cluster) };
+    return { condition: null, message: null };
+  }
+
+  /** each Redis's maxmemory-policy (a Cluster's every master's) and the keys they evicted (INFO memory, INFO stats) */
+  async eviction(): Promise<EvictionState> {
+    const [memory, stats] = await Promise.all([this.infos('memory'), this.infos('stats')]);
+    return {
+      nodes: memory.map(policyOf),
+      evictedKeys: stats.reduce((sum, s) => sum + Number(s.info.evicted_keys ?? 0), 0),
+      single: !this.cluster,
+    };
   }
 
   async stats(): Promise<ServerStats> {

@@ -13,7 +13,8 @@
  *   token (the lease lapsed and someone else holds the job, or it finished) is a LeaseLostError,
  *   and a job that does not exist (any more) is a NotFoundError. Nothing is applied twice.
  * - reap returns jobs whose lease lapsed to the head of their queue (RETRY), or to DEAD when
- *   they have used every attempt.
+ *   they have used every attempt; never a job the reaping process holds itself, and what lapsed
+ *   while no reaper could reach the store only after one lease more (the gap rule, lib-state.lua).
  * - a chunk's completion is recorded once per chunk index; the completion of the last chunk
  *   completes the parent (a chord) in the same atomic step. A chunk that ends in DEAD or FAILURE
  *   fails its parent at once and cancels the parent's chunks that are still waiting.
@@ -53,6 +54,7 @@ import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
+import type { NodePolicy } from '../core/eviction';
 import type { FailTarget } from '../core/backoff';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
@@ -158,6 +160,22 @@ export interface ListResult {
   jobs: Job[];
 }
 
+/** the lease a worker holds jobs under unless told otherwise (--lease-ms), and what a reaper assumes of a queue none named */
+export const DEFAULT_LEASE_MS = 30_000;
+
+export interface ReapOptions {
+  /** at most this many jobs (default 500) */
+  limit?: number;
+  /**
+   * the lease the caller's workers hold this queue's jobs under, which the gap rule gives a holder
+   * after an outage of everyone (README "Reliability"); unset (a caller that holds none: the
+   * scheduler) the lease the queue's reaper last named, else DEFAULT_LEASE_MS
+   */
+  leaseMs?: number;
+  /** the token bases of the claims whose jobs the caller holds (tokenBaseOf): it never takes those back */
+  holding?: Iterable<string>;
+}
+
 export interface ReapResult {
   requeued: string[];
   dead: string[];
@@ -183,6 +201,16 @@ export interface StoreState {
   /** null: it serves reads and writes */
   condition: StoreCondition | null;
   message: string | null;
+}
+
+/** what Redis says of eviction (Store.eviction): each Redis's maxmemory-policy and the keys it evicted */
+export interface EvictionState {
+  /** each Redis that holds the data (a Cluster's every master) and its policy; none for the in-memory store, which evicts nothing */
+  nodes: NodePolicy[];
+  /** keys evicted since each Redis started (INFO stats evicted_keys, summed over the masters) */
+  evictedKeys: number;
+  /** one Redis (a node is its URL), not a Cluster's masters (host:port) */
+  single: boolean;
 }
 
 export interface ServerStats {
@@ -289,8 +317,12 @@ export interface Store {
   fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
   /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
   release(jobId: string, token: string): Promise<void>;
-  /** return jobs whose lease lapsed; at most `limit` of them */
-  reap(queue: string, limit?: number): Promise<ReapResult>;
+  /**
+   * return jobs whose lease lapsed (at most `limit`), but not those the caller holds itself, and
+   * not, for a lease more after a gap in the reapers' looks (nobody could reach the store), those
+   * that lapsed during it: their holders get the chance to renew first (the gap rule)
+   */
+  reap(queue: string, opts?: ReapOptions): Promise<ReapResult>;
 
   getJob(jobId: string): Promise<Job | null>;
   /** read a job and record which API node looked (checked_by) */
@@ -409,7 +441,9 @@ export interface Store {
    * the API tells it how many it holds (its stats' connected_clients); Redis counts its own
    */
   countClients?(open: () => number): void;
-  /** what keeps the store from serving now (unreachable, out of memory), for /health and /metrics; never throws */
+  /** what keeps the store from serving now (unreachable, out of memory), or makes it unsafe (eviction), for /health and /metrics; never throws */
   condition(): Promise<StoreState>;
+  /** each Redis's maxmemory-policy and the keys it evicted (src/core/eviction.ts judges them); the in-memory store has no policy */
+  eviction(): Promise<EvictionState>;
   close(): Promise<void>;
 }

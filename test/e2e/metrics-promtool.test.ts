@@ -3,21 +3,13 @@
  * metrics`: no gauge named like a counter), and wizard_bot_heartbeat_age_seconds holds a series
  * only for the bots that exist, at most BOT_HEARTBEAT_SERIES of them.
  */
-import { spawnSync } from 'node:child_process';
 import { BOT_HEARTBEAT_SERIES } from '../../src/roles/api/routes/metrics';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { freePort } from '../helpers/redis-server';
 import { http, killAll, spawnWizard } from '../helpers/procs';
-
-const PROMTOOL = process.env.WIZARD_PROMTOOL ?? '/usr/bin/promtool';
+import { promtool } from '../helpers/promtool';
 
 afterAll(killAll);
-
-function promtool(text: string): { code: number | null; output: string } {
-  const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run ${PROMTOOL} (apt-get install prometheus, or set WIZARD_PROMTOOL): ${r.error.message}`);
-  return { code: r.status, output: r.stdout + r.stderr };
-}
 
 const heartbeatSeries = (text: string) => [...text.matchAll(/^wizard_bot_heartbeat_age_seconds\{bot_id="([^"]+)"/gm)].map((m) => m[1]);
 

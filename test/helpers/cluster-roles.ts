@@ -20,7 +20,8 @@ export async function startRolesOnCluster(cluster: TestCluster, prefix: string, 
   const api = `http://127.0.0.1:${port}`;
   const workers = workerIds.map((id) => spawnWizard(['worker', '--node-id', id, '--concurrency', '8', '--lease-ms', String(leaseMs)], env, id));
   const procs = [spawnWizard(['api', '--node-id', 'api-1', '--port', String(port)], env, 'api'), ...workers];
-  await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started/)));
+  // generous: on a loaded machine three processes starting at once beside a Cluster take a while
+  await Promise.all(procs.map((p) => p.waitForOutput(/api listening|worker started/, 60_000)));
   await waitUntil(async () => (await http<{ workers: { live: number } }>('GET', `${api}/health`)).body.workers?.live === workers.length, 20_000, 'every worker in /health');
   return { api, procs, workers };
 }
@@ -29,6 +30,7 @@ interface JobView {
   state: string;
   result: number | null;
   attempts: number;
+  error: string | null;
 }
 
 /** a job once it is finished (GET /jobs/:id) */
@@ -77,7 +79,8 @@ export function startTaskLoad(roles: ClusterRoles, producers = 1) {
       expect([...statuses.keys()].filter((s) => s !== 202 && s !== 503)).toEqual([]);
       for (const t of accepted) {
         const done = await finishedJob(roles.api, t.id);
-        const got = { id: t.id, state: done.state, result: done.result, ...(o.firstAttempt ? { attempts: done.attempts } : {}) };
+        // a second attempt says why (its error: who held the first and what ended it)
+        const got = { id: t.id, state: done.state, result: done.result, ...(o.firstAttempt ? { attempts: done.attempts, ...(done.attempts !== 1 ? { error: done.error } : {}) } : {}) };
         expect(got).toEqual({ id: t.id, state: 'SUCCESS', result: t.sum, ...(o.firstAttempt ? { attempts: 1 } : {}) });
       }
       // nothing twice: the SUCCESS index holds each accepted task once (a 503 may have been written

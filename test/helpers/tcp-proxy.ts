@@ -3,7 +3,10 @@
  * stops forwarding without closing anything, as a network that drops packets would look to both
  * ends: bytes sent meanwhile are held (TCP retransmits them), connections opened meanwhile get
  * no answer and reach the target only once healed, a side that closes is seen by the other only
- * then. heal() delivers what was held, in order, and forwards again.
+ * then. heal() delivers what was held, in order, and forwards again. heal({ drop: true }) is a
+ * network that lost those packets for good (a NAT or firewall that forgot the flows, a load
+ * balancer that reset them): every connection that had bytes in flight, or was opened or closed
+ * during the cut, is reset at both ends and nothing held is delivered; the idle ones go on.
  */
 import net from 'node:net';
 
@@ -12,7 +15,7 @@ export interface TcpProxy {
   /** redis://127.0.0.1:<port> */
   url: string;
   cut(): void;
-  heal(): void;
+  heal(o?: { drop?: boolean }): void;
   readonly isCut: boolean;
   close(): Promise<void>;
 }
@@ -43,9 +46,18 @@ class Direction {
   }
 }
 
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export interface TcpProxyOptions {
+  /**
+   * what the target sends is passed through this on its way (a chunk as it comes): a test's
+   * stand-in for a server that answers otherwise. Keep lengths as they are (a RESP bulk string
+   * announces its length), and what a chunk boundary may split out of the match.
+   */
+  rewrite?: (fromTarget: Buffer) => Buffer;
+}
+
+export async function startTcpProxy(targetPort: number, o: TcpProxyOptions = {}): Promise<TcpProxy> {
   let cut = false;
-  const links = new Set<{ heal(): void; destroy(): void }>();
+  const links = new Set<{ heal(drop: boolean): void; destroy(): void }>();
 
   const server = net.createServer((client) => {
     let upstream: net.Socket | null = null;
@@ -53,13 +65,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     const down = new Direction(() => client); // target → client
     const connectUpstream = () => {
       upstream = net.connect(targetPort, '127.0.0.1');
-      upstream.on('data', (d) => down.data(d, cut));
+      upstream.on('data', (d) => down.data(o.rewrite ? o.rewrite(d) : d, cut));
       upstream.on('end', () => down.end(cut));
       upstream.on('error', () => client.destroy());
       up.flush();
     };
     const link = {
-      heal() {
+      heal(drop: boolean) {
+        if (drop && (!upstream || up.held.length > 0 || down.held.length > 0 || up.ended || down.ended)) {
+          link.destroy();
+          links.delete(link);
+          return;
+        }
         if (!upstream) connectUpstream();
         else up.flush();
         down.flush();
@@ -90,9 +107,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cut() {
       cut = true;
     },
-    heal() {
+    heal(o = {}) {
       cut = false;
-      for (const l of links) l.heal();
+      for (const l of [...links]) l.heal(o.drop === true);
     },
     get isCut() {
       return cut;

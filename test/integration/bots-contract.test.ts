@@ -125,6 +125,27 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       expect((await store.claimForBot('a', 'bots', LEASE))!.id).toBe(waiting.id);
     });
 
+    test('bots silent through a gap in the scheduler\'s looks (no one reached the store) get downAfter more to be heard', async () => {
+      const [job] = await store.enqueue([sim(), sim()]);
+      await register('a');
+      await register('b');
+      await store.claimForBot('a', 'bots', LEASE);
+      expect(await store.markBotsDown(LEASE)).toEqual({ down: [], reclaimed: [] }); // a look
+      clock.advance(5 * LEASE); // nobody looks, no heartbeat lands
+      expect(await store.markBotsDown(LEASE)).toEqual({ down: [], reclaimed: [] });
+      await store.botHeartbeat('a', LEASE); // a is back in time; b never comes back
+      const down: string[][] = [];
+      for (let i = 0; i < 6; i++) {
+        clock.advance(LEASE / 4);
+        await store.botHeartbeat('a', LEASE);
+        const r = await store.markBotsDown(LEASE);
+        if (r.down.length) down.push(r.down);
+      }
+      expect(down).toEqual([['b']]);
+      expect(await store.getBot('a')).toMatchObject({ status: 'up', currentJob: job.id });
+      expect(await store.getJob(job.id)).toMatchObject({ state: 'STARTED', attempts: 1 });
+    });
+
     test('a down bot whose job used its last attempt sends the job DEAD', async () => {
       const [job] = await store.enqueue([{ ...sim(), maxAttempts: 1 }]);
       await register('a');

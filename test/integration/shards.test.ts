@@ -8,6 +8,7 @@ import type { NewJob } from '../../src/core/job';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { makeStore, useTestCluster } from '../helpers/stores';
+import { waitUntil } from '../helpers/procs';
 
 const run = promisify(execFile);
 const task = (a: number): NewJob => ({ type: 'task', params: { a, b: 1, op: 'add' } });
@@ -72,13 +73,10 @@ test('a waiting worker wakes when work lands in any shard, and times out when no
   }
 });
 
-test('on a Cluster: 2 shards per master by default, each master holding two shards\' jobs', async () => {
-  const store = (await makeStore('cluster', 'shards-cluster')) as RedisStore;
-  open.push(store);
-  expect(store.shardLayout).toMatchObject({ count: 6, known: 6 });
+/** the port of the master that holds each shard of the store now (CLUSTER NODES: "<id> <addr> <flags> ... <lo>-<hi> ...") */
+async function shardOwners(store: RedisStore): Promise<number[]> {
   const c = cluster();
   const masters = await c.masters();
-  // each master's slot ranges, from CLUSTER NODES: "<id> <addr> <flags> ... <lo>-<hi> ..."
   const ranges = new Map<number, number[][]>();
   for (const line of (await c.cli(masters[0].port, 'CLUSTER', 'NODES')).split('\n')) {
     const f = line.split(' ');
@@ -88,12 +86,65 @@ test('on a Cluster: 2 shards per master by default, each master holding two shar
     const slot = Number((await c.cli(masters[0].port, 'CLUSTER', 'KEYSLOT', base)).trim());
     return [...ranges].find(([, rs]) => rs.some(([lo, hi = lo]) => slot >= lo && slot <= hi))?.[0] ?? -1;
   };
-  const owners = await Promise.all(store.shardLayout.bases.map(ownerOf));
+  return Promise.all(store.shardLayout.bases.map(ownerOf));
+}
+
+test('on a Cluster: 2 shards per master by default, each master holding two shards\' jobs', async () => {
+  const store = (await makeStore('cluster', 'shards-cluster')) as RedisStore;
+  open.push(store);
+  expect(store.shardLayout).toMatchObject({ count: 6, known: 6 });
+  const masters = await cluster().masters();
+  const owners = await shardOwners(store);
   const perMaster = masters.map((m) => owners.filter((p) => p === m.port).length);
   expect(perMaster).toEqual([2, 2, 2]);
   const ids: string[] = [];
   for (let i = 0; i < 6; i++) ids.push(...(await store.enqueue([task(i)])).map((j) => j.id));
   expect(new Set(ids.map(shardOf))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+});
+
+test('a claim across shards never leaves a job claimed and unanswered while one master refuses: what was claimed is answered or given back uncounted', async () => {
+  const store = (await makeStore('cluster', 'shards-claim-fail')) as RedisStore;
+  open.push(store);
+  const owners = await shardOwners(store);
+  const bad = owners[1]; // the master of shard 1 (and of one other shard)
+  for (let i = 0; i < 24; i++) await store.enqueue([task(i)]); // 4 in each shard
+  const opts = { consumer: 'w', leaseMs: 60_000 };
+  const held = new Map<string, string>(); // job id → token: what the caller was answered
+  // one job of a shard on the master that is about to refuse, held to acknowledge there
+  let onBad: { id: string; token: string } | null = null;
+  while (!onBad) {
+    const { jobs } = await store.claim('default', { ...opts, max: 1 });
+    for (const c of jobs) {
+      held.set(c.job.id, c.token);
+      if (owners[shardOf(c.job.id)] === bad) onBad = { id: c.job.id, token: c.token };
+    }
+  }
+  await cluster().cli(bad, 'CONFIG', 'SET', 'maxmemory', '1'); // its scripts are refused whole: an OOM answer, nothing ran
+  try {
+    let failed = 0;
+    for (let i = 0; i < 6; i++) {
+      // a claim that meets the refusing master after another shard gave jobs keeps those
+      const claimed = await store.claim('default', { ...opts, max: 4 }).catch(() => null);
+      for (const c of claimed?.jobs ?? []) held.set(c.job.id, c.token);
+      // the acknowledgement there fails the call: the claim made beside it in another shard is given back
+      const both = await store.completeAndClaim([{ jobId: onBad.id, token: onBad.token, result: 1 }], 'default', { ...opts, max: 2 }).catch(() => null);
+      if (both === null) failed++;
+      for (const c of both?.claim.jobs ?? []) held.set(c.job.id, c.token);
+    }
+    expect(failed).toBe(6);
+  } finally {
+    await cluster().cli(bad, 'CONFIG', 'SET', 'maxmemory', '0');
+  }
+  // what Redis holds under this consumer is exactly what the caller was answered, once the claims
+  // thrown away are given back (lost-claims.ts): PENDING again, the attempt not counted
+  const started = await waitUntil(async () => {
+    const { jobs } = await store.listJobs({ state: 'STARTED', limit: 100 });
+    return jobs.every((j) => held.has(j.id)) ? jobs : null;
+  }, 10_000, 'the claims thrown away given back', 100);
+  expect(started.map((j) => j.id).sort()).toEqual([...held.keys()].sort());
+  const { jobs: waiting } = await store.listJobs({ state: 'PENDING', limit: 100 });
+  expect(waiting.length + held.size).toBe(24);
+  for (const j of waiting) expect({ id: j.id, attempts: j.attempts }).toEqual({ id: j.id, attempts: 0 });
 });
 
 test('on a Cluster the store condition is every master\'s: one out of memory is out of memory', async () => {

@@ -5,6 +5,7 @@
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
+import { tokenBaseOf } from '../../src/store/common';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
@@ -120,6 +121,51 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(dead!.error).toMatch(/lease expired \(held by w1, attempt 1 of 1\)/);
     expect((await store.listJobs({ state: 'DEAD' })).jobs.map((j) => j.id)).toEqual([job.id]);
     expect(await claimOne()).toBeUndefined();
+  });
+
+  test('a reaper never takes back a job its own process holds (the claims it names); another one does', async () => {
+    const [mine, theirs] = await store.enqueue([task(1), task(2)]);
+    const a = await claimOne('w1');
+    const b = await claimOne('w2');
+    clock.advance(LEASE + 1);
+    expect(await store.reap('default', { leaseMs: LEASE, holding: [tokenBaseOf(a.token)] })).toEqual({ requeued: [theirs.id], dead: [] });
+    expect(await store.getJob(mine.id)).toMatchObject({ state: 'STARTED', attempts: 1 });
+    await store.renew(mine.id, a.token, LEASE); // its holder is alive: it renews (here, late) and finishes
+    await store.complete(mine.id, a.token, 2);
+    expect(await store.getJob(mine.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
+    expect(b.job.id).toBe(theirs.id);
+  });
+
+  test('after a gap in the reapers\' looks (no one reached the store), what lapsed in it waits a lease for its holder', async () => {
+    const [renewed, gone] = await store.enqueue([task(1), task(2)]);
+    const a = await claimOne('w1');
+    await claimOne('w2');
+    expect(await store.reap('default', { leaseMs: LEASE })).toEqual({ requeued: [], dead: [] }); // a look, keeping pace
+    clock.advance(5 * LEASE); // nobody looks, nobody renews: both leases lapse in the gap
+    expect(await store.reap('default', { leaseMs: LEASE })).toEqual({ requeued: [], dead: [] });
+    // the scheduler's look names no lease: the one the queue's reaper named
+    clock.advance(LEASE / 4);
+    expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
+    await store.renew(renewed.id, a.token, LEASE); // w1 is back: in time
+    // looks that keep pace: w2 never comes back, and its job is taken back once the grace is over
+    const taken: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      clock.advance(LEASE / 4);
+      await store.renew(renewed.id, a.token, LEASE);
+      taken.push(...(await store.reap('default', { leaseMs: LEASE })).requeued);
+    }
+    expect(taken).toEqual([gone.id]);
+    expect(await store.getJob(gone.id)).toMatchObject({ state: 'RETRY', attempts: 1, error: 'lease expired (held by w2, attempt 1 of 3)' });
+    await store.complete(renewed.id, a.token, 2);
+    expect(await store.getJob(renewed.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
+    // a lease that lapses while the looks keep pace is taken back at the first look after it, as before any gap
+    const late = await claimOne('w3');
+    const looks: string[][] = [];
+    for (let i = 0; i < 5; i++) {
+      clock.advance(LEASE / 4);
+      looks.push((await store.reap('default', { leaseMs: LEASE })).requeued);
+    }
+    expect(looks).toEqual([[], [], [], [late.job.id], []]); // its deadline: claim + LEASE
   });
 
   test('a retry waits for its backoff, then runs first', async () => {

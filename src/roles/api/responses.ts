@@ -108,7 +108,7 @@ const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z
 
 export const RESPONSES = {
   healthz: z.object({ status: z.literal('ok'), node_id: z.string(), uptime_sec: count() }),
-  /** healthy; degraded, with its condition, while Redis refuses writes (reads are served) */
+  /** healthy; degraded, with its condition, while Redis refuses writes (reads are served) or can evict keys */
   health: z.object({
     status: z.enum(['healthy', 'degraded']),
     node_id: z.string(),

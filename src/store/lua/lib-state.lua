@@ -206,6 +206,26 @@ local function reclaim(id, jobKey, j, why)
   return 'RETRY'
 end
 
+-- The gap rule (README "Reliability", "A Redis cut off from everyone"): what lapsed while no
+-- reaper could look is not taken back before its holder had the chance to renew it. `reaperKey` (a
+-- hash) keeps when a reaper last looked (`at`, Redis's time: the one clock). A look more than half
+-- of `graceMs` (a lease, a bot's silence) after the one before means nobody could look between:
+-- Redis was cut off, stopped, paused or out of memory, for the holders too, so their renewals could
+-- not land either. What lapsed since that last look (`gap_from`) then gets `graceMs` more (until
+-- `grace_until`) to be renewed; what lapsed before it is taken back as usual, and a look that keeps
+-- pace (or the first one) changes nothing. Answers the deadline up to which lapsed holds may be taken back now.
+local function reapableUpTo(reaperKey, graceMs)
+  local at, gapFrom, graceUntil = unpack(redis.call('HMGET', reaperKey, 'at', 'gap_from', 'grace_until'))
+  if at and now - tonumber(at) > graceMs / 2 then
+    gapFrom, graceUntil = at, string.format('%d', now + graceMs)
+    redis.call('HSET', reaperKey, 'at', nowStr, 'gap_from', gapFrom, 'grace_until', graceUntil)
+  else
+    redis.call('HSET', reaperKey, 'at', nowStr)
+  end
+  if graceUntil and now < tonumber(graceUntil) then return tonumber(gapFrom) end
+  return now
+end
+
 -- give a held job back to the head of its queue (its holder is stopping); the attempt does not count
 local function releaseHeld(id, jobKey, j)
   setState(id, jobKey, j, 'PENDING', released({ 'attempts', tonumber(j.attempts) - 1, 'handled_by', '' }))

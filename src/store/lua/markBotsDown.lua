@@ -2,10 +2,13 @@
   of its queue (RETRY; DEAD when out of attempts), in the same step. Run by the scheduler.
   ARGV[4] downAfterMs  ARGV[5] limit
   Returns  {{bot ids marked down}, {job ids taken back}}
+  A bot that fell silent while no scheduler could reach Redis (nor, then, the API its heartbeats
+  go through) gets downAfterMs more to be heard (lib-state.lua's reapableUpTo).
 ]]
 local downAfter, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local down, reclaimed = {}, {}
-for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', now - downAfter, 'LIMIT', 0, limit)) do
+local silentSince = reapableUpTo(K.botsReaper, downAfter) - downAfter
+for _, botId in ipairs(redis.call('ZRANGEBYSCORE', K.botsUp, '-inf', silentSince, 'LIMIT', 0, limit)) do
   redis.call('ZREM', K.botsUp, botId)
   local botKey = K.bot(botId)
   local f = redis.call('HMGET', botKey, 'current_job', 'job_token', 'last_heartbeat')

@@ -1,17 +1,35 @@
 --[[ reapExpiredLeases: return jobs whose holder stopped renewing (killed, frozen, cut off).
   ARGV[4] queue  ARGV[5] limit
+  ARGV[6] the lease the caller's workers hold jobs of this queue under (ms; '' for a caller that
+          holds none, the scheduler: the lease the queue's reaper last named, else ARGV[7])
+  ARGV[7] the lease to assume when none was ever named (ms)
+  ARGV[8..] the token bases of the claims whose jobs the caller holds (a job's token is
+          "<base>.<i>"): a process never takes back a job it holds itself
   Returns  {{requeued ids}, {dead ids}}
   A job with attempts left goes back to the head of its queue as RETRY; one that used every
-  attempt goes DEAD (and fails its parent). Also housekeeping, up to 10 × limit ids: drops
-  expired jobs from the indexes and trims the event log to eventRetentionMs.
+  attempt goes DEAD (and fails its parent). What lapsed while no reaper could reach this shard
+  waits one more lease for its holder (lib-state.lua's reapableUpTo). Also housekeeping, up to
+  10 × limit ids: drops expired jobs from the indexes and trims the event log to eventRetentionMs.
 ]]
 local queue, limit = ARGV[4], tonumber(ARGV[5])
+local reaperKey = K.reaper(queue)
+local leaseMs = tonumber(ARGV[6])
+if leaseMs then
+  redis.call('HSET', reaperKey, 'lease_ms', ARGV[6])
+else
+  leaseMs = tonumber(redis.call('HGET', reaperKey, 'lease_ms') or ARGV[7])
+end
+local mine = {}
+for i = 8, #ARGV do mine[ARGV[i]] = true end
+
 local requeued, dead = {}, {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', now, 'LIMIT', 0, limit)) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', reapableUpTo(reaperKey, leaseMs), 'LIMIT', 0, limit)) do
   local jobKey = K.job(id)
   local j = load(jobKey)
   if not j or not HELD[j.state] then
     redis.call('ZREM', K.active(queue), id)
+  elseif mine[string.match(j.token, '^(.*)%.') or ''] then
+    -- held by the caller, which is alive: it renews or finishes it
   elseif reclaim(id, jobKey, j, 'lease expired') == 'DEAD' then
     dead[#dead + 1] = id
   else

@@ -9,7 +9,7 @@ import { decodeJob } from '../codec';
 import { MemoryLake } from './lake';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
-import { Rec, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
+import { Rec, Reaper, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
 
 export abstract class MemoryCore {
   readonly kind = 'memory' as const;
@@ -60,6 +60,8 @@ export abstract class MemoryCore {
   protected rateWindowMs = 0;
   /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
   protected readonly history = new Map<number, { fields: Rec; until: number }>();
+  /** the reapers' looks, by queue ('q:<queue>') and for the bots ('bots'): lib-state.lua's reaper hashes */
+  protected readonly reapers = new Map<string, Reaper>();
   /** the time of the step in progress: a script's `now` */
   protected at = 0;
   protected closed = false;
@@ -114,6 +116,24 @@ export abstract class MemoryCore {
       const r = this.rec(id);
       return r ? [decodeJob(r, id)] : [];
     });
+  }
+
+  /**
+   * lib-state.lua's reapableUpTo (the gap rule): a look more than graceMs / 2 after the one before
+   * gives what lapsed since that look graceMs more; answers the deadline up to which lapsed holds
+   * may be taken back now
+   */
+  protected reapableUpTo(reaper: Reaper, graceMs: number, now: number): number {
+    if (reaper.at !== null && now - reaper.at > graceMs / 2) {
+      reaper.gapFrom = reaper.at;
+      reaper.graceUntil = now + graceMs;
+    }
+    reaper.at = now;
+    return reaper.graceUntil !== null && now < reaper.graceUntil ? reaper.gapFrom : now;
+  }
+
+  protected reaper(name: string): Reaper {
+    return getOr(this.reapers, name, () => ({ at: null, gapFrom: 0, graceUntil: null, leaseMs: null }));
   }
 
   protected queue(name: string): Queue {

@@ -2,8 +2,8 @@
 import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress } from '../../core/job';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors';
 import { claimView, decodeJob } from '../codec';
-import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase } from '../common';
-import type { ClaimedJob, ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, JobEvent, ListQuery, ListResult, QueueInfo, ReapResult, Submitted, WaitOptions } from '../types';
+import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase, tokenBaseOf } from '../common';
+import { DEFAULT_LEASE_MS, type ClaimedJob, type ClaimOptions, type ClaimResult, type CompleteAndClaimResult, type Completion, type FailTarget, type FlowSpec, type JobEvent, type ListQuery, type ListResult, type QueueInfo, type ReapOptions, type ReapResult, type Submitted, type WaitOptions } from '../types';
 import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, waitingIn, waitingInLists, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter, isLuaNumber } from './structures';
 import { MemoryCore } from './core';
 
@@ -224,16 +224,22 @@ export abstract class MemoryJobs extends MemoryCore {
 
   // ---- reapExpiredLeases.lua ----
 
-  async reap(queue: string, limit = 500): Promise<ReapResult> {
+  async reap(queue: string, o: ReapOptions = {}): Promise<ReapResult> {
     const now = this.step();
     const q = this.queue(queue);
+    const reaper = this.reaper(`q:${queue}`);
+    if (o.leaseMs !== undefined) reaper.leaseMs = o.leaseMs;
+    const upTo = this.reapableUpTo(reaper, reaper.leaseMs ?? DEFAULT_LEASE_MS, now);
+    const mine = new Set(o.holding ?? []);
+    const limit = o.limit ?? 500;
     const result: ReapResult = { requeued: [], dead: [] };
-    for (const id of zrangeByScore(q.active, now, limit)) {
+    for (const id of zrangeByScore(q.active, upTo, limit)) {
       const rec = this.rec(id);
       if (!rec || !HELD.has(rec.state)) {
         q.active.delete(id);
         continue;
       }
+      if (mine.has(tokenBaseOf(rec.token ?? ''))) continue; // held by the caller, which is alive
       if (this.reclaim(id, rec, 'lease expired') === 'DEAD') result.dead.push(id);
       else result.requeued.push(id);
     }

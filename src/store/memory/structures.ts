@@ -20,6 +20,14 @@ export interface Queue {
   cpuWaiters: Waiter[]; // those blocked for CPU work (one waiting for both is in both)
 }
 
+/** a reaper hash (lib-state.lua's reapableUpTo): its last look, the grace after a gap, the lease it reaps by */
+export interface Reaper {
+  at: number | null;
+  gapFrom: number;
+  graceUntil: number | null;
+  leaseMs: number | null;
+}
+
 export const RUNNABLE = new Set(['PENDING', 'RETRY']);
 export const HELD = new Set(['STARTED', 'PROGRESS']);
 export const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);

@@ -5,10 +5,16 @@ import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
 import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, rowArgs, tokenBase } from '../common';
 import { shardOfJob } from '../keys';
-import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted, WaitOptions } from '../types';
+import { DEFAULT_LEASE_MS, type ClaimOptions, type ClaimResult, type CompleteAndClaimResult, type Completion, type FailTarget, type FlowSpec, type ReapOptions, type ReapResult, type Submitted, type WaitOptions } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
 import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply, type KindClaim, type Waker } from './shared';
 import { RedisShards } from './shards';
+
+/** a claim Redis answered within a claim() or completeAndClaim() call still running */
+interface Answered {
+  base: string;
+  shard: number;
+}
 
 /** the wakers map's key of a queue's marker (ordinary or CPU) in one shard */
 const wakerKey = (queue: string, shard: number, cpu: boolean) => `${queue}\n${shard}${cpu ? '\ncpu' : ''}`;
@@ -16,6 +22,11 @@ const wakerKey = (queue: string, shard: number, cpu: boolean) => `${queue}\n${sh
 export class RedisJobs extends RedisShards {
   /** completions of this event-loop turn (complete) */
   protected readonly completions = new CompletionBatch(() => setImmediate(() => void this.flushCompletions()));
+  /**
+   * the token bases (→ queue) of the claims of calls still running: their jobs are held by this
+   * process, which has not been given them yet, so its reaper leaves them (reap)
+   */
+  protected readonly unanswered = new Map<string, string>();
 
   /** write new jobs in one shard; answers them as created at Redis's time (a worker may already have claimed them) */
   protected async insert(rows: JobRow[], shard: number): Promise<Job[]> {
@@ -89,7 +100,31 @@ export class RedisJobs extends RedisShards {
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    return (await this.claimIn(queue, opts, await this.urgentOrder(queue))).result;
+    const order = await this.urgentOrder(queue);
+    return (await this.answering(queue, opts, (answered) => this.claimIn(queue, opts, order, answered))).result;
+  }
+
+  /**
+   * a call that claims: while it runs its claims count as this process's (unanswered); one that
+   * Redis answered but the call then throws away (another shard's part of it failed) is a lost
+   * claim for the caller, and its jobs are given back as one's (lost-claims.ts), not left to lapse
+   */
+  protected async answering<T>(queue: string, opts: ClaimOptions, call: (answered: Answered[]) => Promise<T>): Promise<T> {
+    const answered: Answered[] = [];
+    try {
+      return await call(answered);
+    } catch (err) {
+      for (const a of answered) this.loseClaim(queue, opts, a);
+      throw err;
+    } finally {
+      for (const a of answered) this.unanswered.delete(a.base);
+    }
+  }
+
+  protected loseClaim(queue: string, opts: ClaimOptions, { base, shard }: Answered): void {
+    if (!claimsAny(opts)) return;
+    if (shard !== 0) this.lostShard.set(base, shard);
+    this.lost.add(queue, base, opts.leaseMs);
   }
 
   /**
@@ -104,48 +139,70 @@ export class RedisJobs extends RedisShards {
     const mine = byShard.get(first) ?? [];
     byShard.delete(first);
     const codes = new Map<Completion, unknown>();
-    const [[own, claimed]] = await Promise.all([
-      this.claiming(queue, opts, first, (base) =>
-        this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(mine), ...claimArgs(queue, opts, base)], this.shardKeys(first), true),
-      ),
-      ...[...byShard].map(async ([shard, cs]) => {
-        const got = await this.run<number[]>('completeJobs', completionArgs(cs), this.shardKeys(shard), true);
-        cs.forEach((c, i) => codes.set(c, got[i]));
-      }),
-    ]);
-    mine.forEach((c, i) => codes.set(c, own[i]));
-    let claim = claimResult(claimed, queue, opts.consumer);
-    const left = leftToClaim(opts, claim);
-    if (claimsAny(left) && rest.length > 0) claim = merged(claim, await this.claimIn(queue, left, rest));
-    return { errors: completions.map((c) => this.codeError(codes.get(c), c.jobId)), claim: claim.result };
+    return this.answering(queue, opts, async (answered) => {
+      // every part settles before the call answers or fails: a claim answered after a sibling failed is known, and given back
+      const [own, ...others] = await Promise.allSettled([
+        this.claiming(queue, opts, first, answered, (base) =>
+          this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(mine), ...claimArgs(queue, opts, base)], this.shardKeys(first), true),
+        ),
+        ...[...byShard].map(async ([shard, cs]) => {
+          const got = await this.run<number[]>('completeJobs', completionArgs(cs), this.shardKeys(shard), true);
+          cs.forEach((c, i) => codes.set(c, got[i]));
+        }),
+      ]);
+      for (const part of [own, ...others]) if (part.status === 'rejected') throw part.reason;
+      const [ownCodes, claimed] = (own as PromiseFulfilledResult<[number[], ClaimReply]>).value;
+      mine.forEach((c, i) => codes.set(c, ownCodes[i]));
+      let claim = claimResult(claimed, queue, opts.consumer);
+      const left = leftToClaim(opts, claim);
+      if (claimsAny(left) && rest.length > 0) {
+        // the completions are recorded and this claim answered: a failure of the next shards' claims is the next call's to meet
+        const more = await this.claimIn(queue, left, rest, answered).catch(() => null);
+        if (more) claim = merged(claim, more);
+      }
+      return { errors: completions.map((c) => this.codeError(codes.get(c), c.jobId)), claim: claim.result };
+    });
   }
 
-  /** a claim from the shards in `order`, each while slots (or threads) are left */
-  protected async claimIn(queue: string, opts: ClaimOptions, order: number[]): Promise<KindClaim> {
+  /**
+   * a claim from the shards in `order`, each while slots (or threads) are left; a shard that fails
+   * after others gave jobs ends the claim with those (they are held: thrown away, they would lapse)
+   */
+  protected async claimIn(queue: string, opts: ClaimOptions, order: number[], answered: Answered[]): Promise<KindClaim> {
     let out: KindClaim | null = null;
     for (const shard of order) {
       const left = out ? leftToClaim(opts, out) : opts;
       if (out && !claimsAny(left)) break;
-      const got = claimResult(
-        await this.claiming(queue, left, shard, (base) => this.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.shardKeys(shard))),
-        queue,
-        opts.consumer,
-      );
+      let got: KindClaim;
+      try {
+        got = claimResult(
+          await this.claiming(queue, left, shard, answered, (base) => this.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.shardKeys(shard))),
+          queue,
+          opts.consumer,
+        );
+      } catch (err) {
+        if (out && out.result.jobs.length > 0) break;
+        throw err;
+      }
       out = out ? merged(out, got) : got;
     }
     return out!;
   }
 
-  /** a claim under a token base of its own; when its answer is lost, its jobs are given back (lost-claims.ts) */
-  protected async claiming<T>(queue: string, opts: ClaimOptions, shard: number, call: (base: string) => Promise<T>): Promise<T> {
+  /**
+   * a claim under a token base of its own, counted as this process's from the start (unanswered);
+   * when its answer is lost, its jobs are given back (lost-claims.ts)
+   */
+  protected async claiming<T>(queue: string, opts: ClaimOptions, shard: number, answered: Answered[], call: (base: string) => Promise<T>): Promise<T> {
     const base = tokenBase(opts.consumer);
+    this.unanswered.set(base, queue);
     try {
-      return await call(base);
+      const got = await call(base);
+      answered.push({ base, shard });
+      return got;
     } catch (err) {
-      if (claimsAny(opts) && err instanceof StoreUnavailableError && err.maybeApplied) {
-        if (shard !== 0) this.lostShard.set(base, shard);
-        this.lost.add(queue, base, opts.leaseMs);
-      }
+      this.unanswered.delete(base);
+      if (err instanceof StoreUnavailableError && err.maybeApplied) this.loseClaim(queue, opts, { base, shard });
       throw err;
     }
   }
@@ -260,9 +317,15 @@ export class RedisJobs extends RedisShards {
     this.checkCode(await this.run('releaseJob', [jobId, token], this.at(jobId)), jobId);
   }
 
-  /** every known shard's lapsed leases on `queue` */
-  async reap(queue: string, limit = 500): Promise<ReapResult> {
-    const got = await this.perShard((k) => this.run<[string[], string[]]>('reapExpiredLeases', [queue, limit], k));
+  /**
+   * every known shard's lapsed leases on `queue`; the jobs of this adapter's claims still being
+   * answered, and of its lost claims (lost-claims.ts: they are given back), count as held
+   */
+  async reap(queue: string, o: ReapOptions = {}): Promise<ReapResult> {
+    const inFlight = [...this.unanswered].filter(([, q]) => q === queue).map(([base]) => base);
+    const holding = [...new Set([...(o.holding ?? []), ...this.lost.bases(queue), ...inFlight])];
+    const args = [queue, o.limit ?? 500, o.leaseMs ?? '', DEFAULT_LEASE_MS, ...holding];
+    const got = await this.perShard((k) => this.run<[string[], string[]]>('reapExpiredLeases', args, k));
     return { requeued: got.flatMap(([r]) => r), dead: got.flatMap(([, d]) => d) };
   }
 

@@ -5,11 +5,11 @@
  *   received; bots' job durations and retries (job-metrics.ts); Node's process metrics.
  * - the cluster, read from the store at scrape time (a handful of reads): jobs by state, queue
  *   depth per queue, the dead-letter queue, bots up and down and each bot's heartbeat age, live
- *   workers. Every API node answers the same values: aggregate them with max, not sum.
+ *   workers, Redis's eviction policy and the keys it evicted. Every API node answers the same values: aggregate them with max, not sum.
  * Workers' job durations are on each worker's own /metrics (wizard worker --metrics-port).
  */
 import { RequestHandler, Router } from 'express';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { JOB_STATES } from '../../../core/job';
 import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
@@ -51,13 +51,24 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', `seconds since each bot last heartbeated (the ${BOT_HEARTBEAT_SERIES} most recent)`, ['bot_id', 'name', 'status']);
   const workers = g('wizard_workers_live', 'workers heartbeating now');
   const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
-  const condition = g('wizard_store_condition', '1 for what keeps the store from serving now (reason: unavailable, out of memory), else 0', ['reason']);
+  const condition = g('wizard_store_condition', '1 for what keeps the store from serving now (reason: unavailable, out of memory, no replica) or makes it unsafe (eviction), else 0', ['reason']);
+  const policy = g('wizard_store_maxmemory_policy', "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)", ['node', 'policy']);
+  let evictedKeys = 0;
+  new Counter({
+    name: 'wizard_store_evicted_keys_total',
+    help: "keys Redis evicted (INFO stats evicted_keys, summed over a Cluster's masters; back to 0 when a Redis restarts)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(evictedKeys);
+    },
+  });
   return async () => {
     const state = await ctx.store.condition();
     for (const reason of STORE_CONDITIONS) condition.set({ reason }, state.condition === reason ? 1 : 0);
     try {
-      const [counts, queues, botList, live, now] = await Promise.all([
-        ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker'), ctx.store.time(),
+      const [counts, queues, botList, live, now, eviction] = await Promise.all([
+        ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker'), ctx.store.time(), ctx.store.eviction(),
       ]);
       const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
@@ -73,6 +84,9 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
       const recent = [...botList].sort((a, b) => b.lastHeartbeat - a.lastHeartbeat).slice(0, BOT_HEARTBEAT_SERIES);
       for (const b of recent) heartbeatAge.set({ bot_id: b.id, name: b.name, status: b.status }, Math.max(0, (now - b.lastHeartbeat) / 1000));
       workers.set(live.length);
+      policy.reset();
+      for (const n of eviction.nodes) policy.set({ node: n.node, policy: n.policy || 'hidden' }, 1);
+      evictedKeys = eviction.evictedKeys;
       storeUp.set(1);
     } catch (err) {
       storeUp.set(0);

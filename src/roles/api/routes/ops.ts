@@ -18,7 +18,9 @@ export function opsRoutes(ctx: ApiContext): Router {
 
   /**
    * 200 healthy; 200 degraded while Redis is out of memory, or has no replica with --durability
-   * replica (reads are served, writes answer 503), with the reason; 503 unhealthy, with Retry-After, while it cannot be reached or answers late
+   * replica (reads are served, writes answer 503), or its maxmemory-policy can evict keys (every
+   * call works, but jobs may vanish), with the reason; 503 unhealthy, with Retry-After, while it
+   * cannot be reached or answers late
    */
   r.get('/health', async (_req, res) => {
     try {
