@@ -1,6 +1,6 @@
 # wizard: one image for every role; the role is the command.
 #   docker build -t wizard .
-#   docker run --rm -p 8000:8000 wizard          (up: makes a token per role, prints them once on stderr)
+#   docker run --rm -p 8000:8000 wizard          (up: makes a token per role, kept in a file it names on stderr)
 #   docker run --rm -e REDIS_URL=redis://host:6379 -e WIZARD_API_TOKENS=me:admin:<token> -p 8000:8000 wizard api
 #   docker run --rm -e REDIS_URL=redis://host:6379 wizard worker
 # An api listens on 0.0.0.0 (WIZARD_HOST below), so it needs tokens (WIZARD_API_TOKENS or
@@ -24,9 +24,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/bin/wizard /usr/local/bin/wizard
-# where compose's `tokens` service writes the API tokens file: a named volume mounted here starts
-# with this directory's owner, so the `node` user can write it
-RUN mkdir -p /var/lib/wizard && chown node:node /var/lib/wizard
+# where compose's `tokens` service writes the API tokens file, the bots' token and the Redis
+# password: a named volume mounted on one of these starts with its owner, so the `node` user can
+# write it
+RUN mkdir -p /var/lib/wizard /var/lib/wizard-bot /var/lib/wizard-redis && chown node:node /var/lib/wizard /var/lib/wizard-bot /var/lib/wizard-redis
 USER node
 EXPOSE 8000
 # right for every role: `wizard healthcheck` reads the role from PID 1's command line

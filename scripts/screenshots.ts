@@ -13,7 +13,7 @@ import { freePort } from '../test/helpers/redis-server';
 import { assetPath } from '../src/util/package-root';
 
 const OUT = assetPath('docs');
-const TOKEN = 'screenshots';
+const TOKEN = 'screenshots-admin-token';
 
 async function main(): Promise<void> {
   const port = await freePort();

@@ -19,9 +19,11 @@ import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError, UsageError } from './core/errors';
 import { trapSignals } from './commands/run-role';
+import { warnSecretFlags } from './commands/parse';
 import { configureHelp, takeHelpRequest } from './commands/help';
 import { logLevelProblem } from './util/log';
 import { assetPath } from './util/package-root';
+import { printable } from './util/printable';
 
 export function buildProgram(): Command {
   const program = new Command('wizard')
@@ -54,6 +56,8 @@ export function buildProgram(): Command {
     cmd.commands.forEach(exitOverride);
   };
   exitOverride(program);
+  // a token given as a flag: said once, before the command runs
+  program.hook('preAction', (_program, action) => warnSecretFlags(action));
   // the long-lived roles: a SIGTERM from their first byte of output on is a clean exit (0)
   for (const role of [apiCommand, workerCommand, schedulerCommand, botCommand, upCommand]) role.hook('preAction', () => trapSignals());
   return program;
@@ -70,7 +74,7 @@ export async function main(argv: string[]): Promise<void> {
       code = err.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;
     } else {
       code = exitCodeFor(err);
-      if (!(err instanceof ReportedError)) process.stderr.write(`error: ${errorMessage(err)}\n`);
+      if (!(err instanceof ReportedError)) process.stderr.write(`error: ${printable(errorMessage(err), { oneLine: true })}\n`); // an API's message may quote a name
     }
   }
   process.exitCode = code;

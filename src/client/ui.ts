@@ -10,10 +10,14 @@
  * they fit its width (the widest columns are cut, with …); piped, nothing is cut. Generated ids
  * (UUIDs) are shown short, as git shows commits: the first 8 characters (after a `bot-`-like
  * prefix), longer where two would look alike; --wide (or --json) shows them whole.
+ *
+ * Nothing printed for people carries a control character from the data (a bot named with ESC or
+ * CR): each is shown escaped (src/util/printable.ts), only this program's own colours stay.
  */
 import chalk, { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import ora, { Ora } from 'ora';
+import { jsonPrintable, printableStyled } from '../util/printable';
 
 /** how many characters of an id a table shows at least */
 export const SHORT_ID = 8;
@@ -169,6 +173,8 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
   const colour = tty && (process.env.NO_COLOR ?? '') === '' && process.env.TERM !== 'dumb';
   const c = new chalk.Instance({ level: colour ? 1 : 0 });
   const json = opts.json === true;
+  const safe = (text: string, oneLine = false) => printableStyled(text, { oneLine, keepColours: colour });
+  const safeOnStderr = (text: string) => printableStyled(text, { oneLine: true, keepColours: process.stderr.isTTY === true });
   return {
     json,
     tty,
@@ -176,15 +182,15 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
     line(text) {
       if (json) return;
       const columns = outputColumns();
-      process.stdout.write(text.split('\n').flatMap((l) => wrapLine(l, columns)).join('\n') + '\n');
+      process.stdout.write(safe(text).split('\n').flatMap((l) => wrapLine(l, columns)).join('\n') + '\n');
     },
     data(value) {
-      process.stdout.write(JSON.stringify(value) + '\n');
+      process.stdout.write(jsonPrintable(JSON.stringify(value)) + '\n');
     },
     table(head, rows, o = {}) {
       if (json) return;
       const short = opts.wide ? null : shortIds(rows.flatMap((r) => (o.ids ?? []).map((i) => r[i]).filter((v): v is string => typeof v === 'string')));
-      const cells = rows.map((r) => r.map((v, i) => (v === null ? '-' : o.ids?.includes(i) && short ? short.get(String(v)) ?? String(v) : String(v))));
+      const cells = rows.map((r) => r.map((v, i) => safe(v === null ? '-' : o.ids?.includes(i) && short ? short.get(String(v)) ?? String(v) : String(v), true)));
       // piped: cli-table3 sizes the columns to their content; on a terminal they fit its width
       const natural = () => head.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i]))));
       const colWidths = tty ? fitWidths(natural(), process.stdout.columns || 80) : [];
@@ -196,11 +202,11 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
       if (json || !tty || !process.stderr.isTTY) return silentSpinner;
       // one line, never wrapped (a wrapped line breaks the redraw): the symbol and a space, and the last column left free
       const fit = (t: string) => cutLine(t, outputColumns(process.stderr) - 3);
-      const s: Ora = ora({ text: fit(text), stream: process.stderr, color: 'cyan' }).start();
+      const s: Ora = ora({ text: fit(safeOnStderr(text)), stream: process.stderr, color: 'cyan' }).start();
       return {
-        update: (t) => void (s.text = fit(t)),
-        succeed: (t) => void s.succeed(t),
-        fail: (t) => void s.fail(t),
+        update: (t) => void (s.text = fit(safeOnStderr(t))),
+        succeed: (t) => void s.succeed(safeOnStderr(t)),
+        fail: (t) => void s.fail(safeOnStderr(t)),
         stop: () => void s.stop(),
       };
     },

@@ -5,11 +5,23 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { ABACUS_STRATEGIES, type AbacusStrategy } from '../core/abacus';
-import { ApiToken, checkExposure, generateTokens, isLoopback, parseTokenFile, parseTokenList, Role } from '../core/access';
+import { ApiToken, checkExposure, isLoopback, MIN_TOKEN_LENGTH, parseTokenList } from '../core/access';
 import { errorMessage, UsageError } from '../core/errors';
 import { tokenTable } from '../roles/api/access';
-import { ApiSecurity, DEFAULT_CORS_ORIGINS, DEFAULT_RATE_LIMIT } from '../roles/api/security';
-import { asArgumentError, parseIntIn, readFileFlag } from './parse';
+import { ApiSecurity, DEFAULT_CORS_ORIGINS, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT } from '../roles/api/security';
+import { asArgumentError, parseIntIn, readFileFlag, secretOption } from './parse';
+import { defaultTokensFile, initTokensFile, readTokenFile } from './secret-files';
+
+/**
+ * ADMIN_TOKEN, held to what every API token must be (at least MIN_TOKEN_LENGTH characters); empty
+ * is unset (compose passes ADMIN_TOKEN=${ADMIN_TOKEN:-}). A UsageError, not commander's
+ * InvalidArgumentError: that one quotes the value, and this value is a secret.
+ */
+function parseAdminToken(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (value.length < MIN_TOKEN_LENGTH) throw new UsageError(`ADMIN_TOKEN (--admin-token) must be at least ${MIN_TOKEN_LENGTH} characters, got ${value.length} (try: openssl rand -hex 24)`);
+  return value;
+}
 
 function parseOrigins(value: string): string[] {
   if (value.trim() === 'none') return [];
@@ -42,6 +54,17 @@ function parseTrustProxy(value: string): string | false {
   return v;
 }
 
+/** --allowed-hosts: host names (or addresses), comma-separated; * for any */
+function parseAllowedHosts(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const n of names) {
+    if (n !== '*' && !/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]*|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(n)) {
+      throw new InvalidArgumentError(`--allowed-hosts takes host names or addresses (example.com, 10.0.0.5, [::1]), comma-separated, or *, got '${n}'`);
+    }
+  }
+  return names;
+}
+
 /** the API group's options */
 export const apiOptions = (): Option[] => [
   new Option('--port <n>', 'HTTP port').env('PORT').default(8000).argParser(parseIntIn('--port', 0, 65535)),
@@ -50,13 +73,15 @@ export const apiOptions = (): Option[] => [
     .env('ABACUS_STRATEGY')
     .choices(ABACUS_STRATEGIES)
     .default('atomic'),
-  new Option('--admin-token <t>', 'admin routes need this token; unset, they are refused (prefer the env variable: flags show in ps)').env('ADMIN_TOKEN'),
-  new Option('--api-tokens <list>', 'API tokens, name:role:token,… (roles: admin, bot, client); prefer the env variable: flags show in ps').env('WIZARD_API_TOKENS').argParser(asArgumentError((v) => parseTokenList(v))),
+  secretOption('--admin-token <t>', `admin routes need this token (at least ${MIN_TOKEN_LENGTH} characters); unset, they are refused`, 'ADMIN_TOKEN').argParser(parseAdminToken),
+  secretOption('--api-tokens <list>', 'API tokens, name:role:token,… (roles: admin, bot, client)', 'WIZARD_API_TOKENS').argParser(asArgumentError((v) => parseTokenList(v))),
   new Option('--tokens-file <file>', 'API tokens, one "name role token" a line').env('WIZARD_TOKENS_FILE'),
   new Option('--insecure', 'allow a non-loopback --host with no API tokens (every endpoint open)'),
   new Option('--rate-limit-max <n>', 'requests per window per client IP and per token, shared by every API node (0: off)').env('RATE_LIMIT_MAX').default(DEFAULT_RATE_LIMIT.max).argParser(parseIntIn('--rate-limit-max', 0)),
   new Option('--rate-limit-window-ms <ms>', 'the rate limit\'s sliding window').env('RATE_LIMIT_WINDOW_MS').default(DEFAULT_RATE_LIMIT.windowMs).argParser(parseIntIn('--rate-limit-window-ms', 100, 86_400_000)),
-  new Option('--cors-origins <list>', 'origins a browser may call the API from, comma-separated, or none').env('CORS_ORIGINS').default([...DEFAULT_CORS_ORIGINS], DEFAULT_CORS_ORIGINS.join(',')).argParser(parseOrigins),
+  new Option('--cors-origins <list>', 'origins a browser may call the API from, comma-separated, or none; with no API tokens, also the only other origins whose pages may change state').env('CORS_ORIGINS').default([...DEFAULT_CORS_ORIGINS], DEFAULT_CORS_ORIGINS.join(',')).argParser(parseOrigins),
+  new Option('--allowed-hosts <list>', "with no API tokens: more names the Host header may carry than the node's addresses and localhost, comma-separated (* for any)").env('WIZARD_ALLOWED_HOSTS').argParser(parseAllowedHosts),
+  new Option('--max-connections <n>', 'open connections at most: one more is closed at once (0: no cap)').env('WIZARD_MAX_CONNECTIONS').default(DEFAULT_MAX_CONNECTIONS).argParser(parseIntIn('--max-connections', 0, 1_000_000)),
   new Option('--trust-proxy <list>', "proxies whose X-Forwarded-For names the client (Express's trust proxy, e.g. loopback or 10.0.0.2)").env('WIZARD_TRUST_PROXY').argParser(parseTrustProxy),
   new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM), with --tls-key').env('WIZARD_TLS_CERT'),
   new Option('--tls-key <file>', 'the private key (PEM) of --tls-cert').env('WIZARD_TLS_KEY'),
@@ -73,6 +98,8 @@ export interface ApiFlags {
   rateLimitMax: number;
   rateLimitWindowMs: number;
   corsOrigins?: string[];
+  allowedHosts?: string[];
+  maxConnections: number;
   trustProxy?: string | false;
   tlsCert?: string;
   tlsKey?: string;
@@ -86,17 +113,34 @@ export interface ApiNodeSettings {
   adminToken?: string;
   security: ApiSecurity;
   tls?: { cert: string; key: string };
+  maxConnections: number;
+}
+
+/** the tokens `wizard up` keeps in a file of its own, made at its first start beyond loopback */
+export interface KeptTokens {
+  file: string;
+  /** made at this start (else read from the file an earlier start wrote) */
+  made: boolean;
+  tokens: ApiToken[];
 }
 
 /**
  * The API node's settings from its flags. A non-loopback --host with no tokens and no --insecure
- * is a usage error (exit 2), unless `open` is 'generate' (`wizard up`, the image's default
- * command): then it makes a token per role, answered in `generated` for the command to show once.
+ * is a usage error (exit 2), unless `open` is 'keep' (`wizard up`, the image's default command):
+ * then its tokens are those of defaultTokensFile(), a token per role made there at the first start
+ * and read again at every later one (as `wizard tokens init` does), answered in `kept` for the
+ * command to say where they are.
  */
-export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'generate' = 'refuse'): { api: ApiNodeSettings; generated?: ApiToken[] } {
+export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'keep' = 'refuse'): { api: ApiNodeSettings; kept?: KeptTokens } {
   const given = [...(f.apiTokens ?? []), ...(f.tokensFile ? readTokenFile(f.tokensFile) : [])];
-  const generated = open === 'generate' && given.length === 0 && f.insecure !== true && !isLoopback(f.host) ? generateTokens() : undefined;
-  const tokens = generated ?? given;
+  let kept: KeptTokens | undefined;
+  if (open === 'keep' && given.length === 0 && f.insecure !== true && !isLoopback(f.host)) {
+    const file = defaultTokensFile();
+    const where = "wizard up's tokens file (give --tokens-file or WIZARD_API_TOKENS, or set XDG_STATE_HOME)";
+    const made = initTokensFile(file, where, 'wizard up');
+    kept = { file, made, tokens: readTokenFile(file, where) };
+  }
+  const tokens = kept?.tokens ?? given;
   checkExposure(f.host, tokens.length > 0, f.insecure === true);
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
   const tls = f.tlsCert && f.tlsKey ? { cert: readFileFlag('--tls-cert', f.tlsCert), key: readFileFlag('--tls-key', f.tlsKey) } : undefined;
@@ -107,26 +151,17 @@ export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'generate' = 'refuse'
     corsOrigins: f.corsOrigins ?? [...DEFAULT_CORS_ORIGINS],
     trustProxy: f.trustProxy ?? false,
     https: tls !== undefined,
+    ...(f.allowedHosts ? { allowedHosts: f.allowedHosts } : {}),
   };
-  return { api: { port: f.port, host: f.host, abacusStrategy: f.abacusStrategy, adminToken, security, ...(tls ? { tls } : {}) }, ...(generated ? { generated } : {}) };
+  const api = { port: f.port, host: f.host, abacusStrategy: f.abacusStrategy, adminToken, security, maxConnections: f.maxConnections, ...(tls ? { tls } : {}) };
+  return { api, ...(kept ? { kept } : {}) };
 }
 
-/** the tokens of a --tokens-file */
-export const readTokenFile = (file: string, flag = '--tokens-file'): ApiToken[] => parseTokenFile(readFileFlag(flag, file), flag);
-
-/** the first token of this role in a tokens file (a bot's registration token, `wizard tokens show --role`) */
-export function tokenOfRole(file: string, role: Role, flag = '--tokens-file'): string {
-  const found = readTokenFile(file, flag).find((t) => t.role === role);
-  if (!found) throw new UsageError(`${flag}: ${file} holds no token with the role ${role}`);
-  return found.token;
-}
-
-/** what `wizard up` prints on stderr, once, about the tokens it made (they are kept nowhere) */
-export function generatedTokensNotice(tokens: ApiToken[], url: string): string {
+/** what `wizard up` prints on stderr about the tokens it keeps (never the tokens: stderr ends up in `docker logs`) */
+export function keptTokensNotice(kept: KeptTokens, url: string): string {
   return [
-    `wizard: ${url} is reachable from other machines and no API tokens were given, so these were made for this run (shown once, kept nowhere):`,
-    ...tokens.map((t) => `  ${t.role.padEnd(6)} ${t.token}`),
-    "Paste the admin one in the dashboard's Token field, or send Authorization: Bearer <token>. Set WIZARD_API_TOKENS or --tokens-file (wizard tokens init) to keep tokens across restarts.",
+    `wizard: ${url} is reachable from other machines and no API tokens were given, so this node's tokens (${kept.tokens.map((t) => t.role).join(', ')}) ${kept.made ? 'were made and are kept' : 'are kept, from an earlier start,'} in ${kept.file}.`,
+    `Read them with: wizard tokens show --file ${kept.file}  (paste the admin one in the dashboard's Token field, or send Authorization: Bearer <token>); remove the file for new ones.`,
     '',
   ].join('\n');
 }

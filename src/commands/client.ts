@@ -9,11 +9,11 @@ import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
-import { tokenOfRole } from './api-options';
+import { tokenOfRole } from './secret-files';
 import { helpList } from './help';
-import { parseDuration, parseIntIn, parseIsoTime, parseJobId, parseJsonObject, parseName, parseNumber, parseQueueName } from './parse';
+import { parseDuration, parseIntIn, parseIsoTime, parseJobId, parseJsonObject, parseName, parseNumber, parseQueueName, secretOption } from './parse';
 
-export const tokenOption = () => new Option('--token <token>', 'bearer token for the API').env('WIZARD_TOKEN');
+export const tokenOption = () => secretOption('--token <token>', 'bearer token for the API', 'WIZARD_TOKEN');
 /** a tokens file (the API's, `wizard tokens init`): without --token, the command sends its role's token from it */
 export const tokensFileOption = () =>
   new Option('--tokens-file <file>', "without --token: send this tokens file's client token (its admin token for admin commands)").env('WIZARD_TOKENS_FILE');

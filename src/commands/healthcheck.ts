@@ -7,15 +7,19 @@
  *                     role has joined it (an unrelated Redis, or one where no role ever came, is
  *                     not healthy); their only dependency, and Docker restarts a dead process anyway
  *   bot               GET <api>/healthz (a bot speaks only HTTP to the API)
- * With no --role it reads the role (and --port, --redis, --prefix, --api) from PID 1's command line, which
- * in a container is `wizard <role> ...`: one image HEALTHCHECK serves every role.
+ * With no --role it reads the role (and --port, --redis, --prefix, --api, the Redis password file,
+ * TLS files and Sentinel flags) from PID 1's command line, which in a container is
+ * `wizard <role> ...`: one image HEALTHCHECK serves every role. The Redis of worker and
+ * scheduler is reached as the role reaches it: REDIS_PASSWORD_FILE, REDIS_CA…, the Sentinels'
+ * password and TLS, from the flags or the environment.
  */
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage } from '../core/errors';
 import type { SentinelOptions } from '../store/sentinel';
 import { parseIntIn } from './parse';
-import { parseSentinels, sentinelFromFlags } from './store-options';
+import { parseSentinels, redisTlsFromFlags, redisUrlFromFlags, sentinelFromFlags, StoreFlags } from './store-options';
+import type { RedisTls } from '../store/redis';
 
 export const HEALTH_ROLES = ['api', 'up', 'worker', 'scheduler', 'bot'] as const;
 type HealthRole = (typeof HEALTH_ROLES)[number];
@@ -26,7 +30,7 @@ export function roleFromArgv(argv: string[]): { role: HealthRole; flags: Record<
   if (i < 0) return null;
   const flags: Record<string, string> = {};
   for (let j = i + 1; j < argv.length; j++) {
-    const m = /^--(port|redis|api|prefix|redis-sentinel|redis-master)(?:=(.*))?$/.exec(argv[j]);
+    const m = /^--(port|redis|api|prefix|redis-sentinel|redis-master|redis-password-file|redis-ca|redis-cert|redis-key|redis-sentinel-user|redis-sentinel-password|redis-sentinel-password-file|redis-sentinel-tls)(?:=(.*))?$/.exec(argv[j]);
     if (m) flags[m[1]] = m[2] ?? argv[++j] ?? '';
   }
   return { role: argv[i] as HealthRole, flags };
@@ -46,11 +50,11 @@ async function httpOk(url: string, timeoutMs: number): Promise<void> {
 }
 
 /** PING, then the prefix's format key (src/store/format.ts): a wizard role has joined this prefix */
-async function redisJoined(redis: string, prefix: string, timeoutMs: number): Promise<void> {
+async function redisJoined(redis: string, prefix: string, timeoutMs: number, tls?: RedisTls): Promise<void> {
   const { createClient } = await import('redis'); // loaded only for a Redis check: the CLI starts fast
   const clients: ReturnType<typeof createClient>[] = [];
   const connect = async (url: string) => {
-    const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
+    const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false, ...(tls ? { tls: true as const, ...tls } : {}) } });
     client.on('error', () => undefined);
     clients.push(client);
     await client.connect();
@@ -80,6 +84,27 @@ async function redisJoined(redis: string, prefix: string, timeoutMs: number): Pr
   } finally {
     clients.forEach((c) => c.destroy());
   }
+}
+
+/** the store flags of the role, as it was given them: its own command line's, else the environment's */
+function redisFlags(given: Record<string, string>, env: NodeJS.ProcessEnv): StoreFlags {
+  const pick = (flag: string, name: string) => given[flag] ?? env[name] ?? undefined;
+  const sentinels = pick('redis-sentinel', 'REDIS_SENTINELS');
+  const tls = pick('redis-sentinel-tls', 'REDIS_SENTINEL_TLS');
+  return {
+    prefix: given.prefix ?? env.WIZARD_PREFIX ?? 'wizard',
+    redis: pick('redis', 'REDIS_URL') ?? (sentinels ? undefined : 'redis://127.0.0.1:6379'),
+    redisPasswordFile: pick('redis-password-file', 'REDIS_PASSWORD_FILE'),
+    redisCa: pick('redis-ca', 'REDIS_CA'),
+    redisCert: pick('redis-cert', 'REDIS_CERT'),
+    redisKey: pick('redis-key', 'REDIS_KEY'),
+    redisSentinel: sentinels ? parseSentinels(sentinels) : undefined,
+    redisMaster: pick('redis-master', 'REDIS_MASTER_NAME'),
+    redisSentinelUser: pick('redis-sentinel-user', 'REDIS_SENTINEL_USER'),
+    redisSentinelPassword: pick('redis-sentinel-password', 'REDIS_SENTINEL_PASSWORD'),
+    redisSentinelPasswordFile: pick('redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD_FILE'),
+    redisSentinelTls: tls === 'yes' || tls === 'no' ? tls : undefined,
+  };
 }
 
 /** the master the Sentinels name, at the scheme and credentials of url */
@@ -112,11 +137,12 @@ export const healthcheckCommand = new Command('healthcheck')
         target = `${(given.api ?? env.WIZARD_API_URL ?? 'http://127.0.0.1:8000').replace(/\/+$/, '')}/healthz`;
         await httpOk(target, flags.timeoutMs);
       } else {
-        target = given.redis ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-        const sentinels = given['redis-sentinel'] ?? env.REDIS_SENTINELS;
-        const sentinel = sentinelFromFlags({ redisSentinel: sentinels ? parseSentinels(sentinels) : undefined, redisMaster: given['redis-master'] ?? env.REDIS_MASTER_NAME });
+        const f = redisFlags(given, env);
+        target = f.redis ?? '';
+        const sentinel = sentinelFromFlags(f);
+        target = redisUrlFromFlags(f, sentinel !== undefined) ?? target;
         if (sentinel) target = await sentinelMasterUrl(target, sentinel, flags.timeoutMs);
-        await redisJoined(target, given.prefix ?? env.WIZARD_PREFIX ?? 'wizard', flags.timeoutMs);
+        await redisJoined(target, given.prefix ?? env.WIZARD_PREFIX ?? 'wizard', flags.timeoutMs, redisTlsFromFlags(f));
       }
       process.stdout.write(`healthy: ${role} (${target.replace(/\/\/[^@/]*@/, '//***@')})\n`);
     } catch (err) {

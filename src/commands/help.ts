@@ -17,8 +17,8 @@ import { outputColumns, wrapLine } from '../client/ui';
 
 /** the option groups: what `--help <group>` is called with, the heading, what the group holds */
 export const HELP_GROUPS = {
-  store: { heading: 'Store options:', what: 'Redis TLS and Sentinel, shards, durability, timeouts, expiry' },
-  security: { heading: 'Security options:', what: 'API tokens, rate limit, quotas, bounds, queues, CORS, proxies, HTTPS' },
+  store: { heading: 'Store options:', what: 'Redis auth, TLS, Sentinel, shards, durability, timeouts, expiry' },
+  security: { heading: 'Security options:', what: 'API tokens, rate limit, quotas, bounds, queues, CORS, hosts, connections, HTTPS' },
   batch: { heading: 'Bot batch options:', what: "seed 004's batches and bots: interval, size, type, timing" },
   datalake: { heading: 'Datalake options:', what: 'what the datalake records, and for how long' },
 } as const;
@@ -27,12 +27,14 @@ export type HelpGroup = keyof typeof HELP_GROUPS;
 /** the options of each group, by flag; the others of a command are its common ones */
 const GROUP_FLAGS: Record<HelpGroup, string[]> = {
   store: [
-    '--shards', '--result-ttl-ms', '--event-retention-ms', '--redis-ca', '--redis-cert', '--redis-key', '--redis-sentinel', '--redis-master',
-    '--durability', '--durability-timeout-ms', '--store-timeout-ms',
+    '--shards', '--result-ttl-ms', '--event-retention-ms', '--redis-password-file', '--redis-ca', '--redis-cert', '--redis-key', '--redis-sentinel', '--redis-master',
+    '--redis-sentinel-user', '--redis-sentinel-password', '--redis-sentinel-password-file', '--redis-sentinel-tls', '--durability', '--durability-timeout-ms',
+    '--store-timeout-ms',
   ],
   security: [
-    '--api-tokens', '--tokens-file', '--insecure', '--rate-limit-max', '--rate-limit-window-ms', '--cors-origins', '--trust-proxy', '--tls-cert', '--tls-key',
-    '--queues', '--max-duration-ms', '--max-attempts', '--max-delay-ms', '--quota-jobs', '--quota-cpu-seconds', '--quota-streams',
+    '--api-tokens', '--tokens-file', '--insecure', '--rate-limit-max', '--rate-limit-window-ms', '--cors-origins', '--allowed-hosts', '--max-connections',
+    '--trust-proxy', '--tls-cert', '--tls-key', '--queues', '--max-duration-ms', '--max-attempts', '--max-delay-ms', '--quota-jobs',
+    '--quota-cpu-seconds', '--quota-streams',
   ],
   batch: [
     '--populate-interval-ms', '--batch-size', '--job-type', '--job-params', '--processing-duration-ms', '--failure-rate', '--bot-queue', '--bot-down-after-ms',

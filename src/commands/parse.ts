@@ -143,6 +143,34 @@ export function readFileFlag(flag: string, file: string): string {
   }
 }
 
+/** a password file's first line (without its newline); an empty one is a usage error naming the flag */
+export function readPasswordFile(flag: string, file: string): string {
+  const password = readFileFlag(flag, file).split(/\r?\n/)[0];
+  if (password === '') throw new UsageError(`${flag}: ${file} is empty: its first line is the password`);
+  return password;
+}
+
+/** options that carry a secret: given on the command line, each is warned about (warnSecretFlags) */
+const secretOptions = new WeakSet<Option>();
+
+/** an option whose value is a secret, with the environment variable to prefer */
+export function secretOption(flags: string, description: string, env: string): Option {
+  const o = new Option(flags, `${description} (prefer ${env}: a flag shows in ps)`).env(env);
+  secretOptions.add(o);
+  return o;
+}
+
+/**
+ * one line on stderr for each secret given as a flag: every user of the machine sees a process's
+ * arguments (ps, /proc/<pid>/cmdline), and the shell keeps them in its history
+ */
+export function warnSecretFlags(cmd: Command, write = (line: string) => void process.stderr.write(line)): void {
+  for (const o of cmd.options) {
+    if (!secretOptions.has(o) || cmd.getOptionValueSource(o.attributeName()) !== 'cli') continue;
+    write(`warning: ${o.long} shows in ps to every user of this machine, and in the shell's history: set ${o.envVar} instead\n`);
+  }
+}
+
 /** add a group of options (storeOptions(), apiOptions(), …) to a command, in order */
 export function withOptions(cmd: Command, options: Option[]): Command {
   for (const o of options) cmd.addOption(o);

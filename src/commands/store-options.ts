@@ -11,7 +11,7 @@ import type { RedisTls } from '../store/redis';
 import type { SentinelAddress, SentinelOptions } from '../store/sentinel';
 import type { Durability, Store } from '../store/types';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DURABILITIES } from '../store/types';
-import { parseIntIn, parseUrlList, parseYesNo, readFileFlag } from './parse';
+import { parseIntIn, parseUrlList, parseYesNo, readFileFlag, readPasswordFile, secretOption } from './parse';
 
 /** "host:port,host:port" as addresses, or a message naming the flag */
 export function parseSentinels(value: string): SentinelAddress[] {
@@ -51,6 +51,8 @@ export const storeOptions = ({ redis = 'required' }: { redis?: 'required' | 'opt
   }),
   new Option('--result-ttl-ms <ms>', 'finished jobs expire this long after they finish').env('WIZARD_RESULT_TTL_MS').default(3_600_000).argParser(parseIntIn('--result-ttl-ms', 1000)),
   new Option('--event-retention-ms <ms>', 'the event log keeps this much history').env('WIZARD_EVENT_RETENTION_MS').default(600_000).argParser(parseIntIn('--event-retention-ms', 1000)),
+  new Option('--redis-password-file <file>', "the Redis password, the file's first line (a deploy's secret; the URL names the ACL user: redis://wizard@host:6379); it wins over a password in the URL")
+    .env('REDIS_PASSWORD_FILE'),
   // TLS for Redis (rediss://): the CA, and a client certificate and key, as files
   new Option('--redis-ca <file>', 'CA certificate (PEM) that signed the Redis server\'s (rediss://)').env('REDIS_CA'),
   new Option('--redis-cert <file>', 'client certificate (PEM) for Redis, with --redis-key').env('REDIS_CERT'),
@@ -63,6 +65,10 @@ export const storeOptions = ({ redis = 'required' }: { redis?: 'required' | 'opt
     if (!/^[\w.:-]{1,128}$/.test(v)) throw new InvalidArgumentError(`--redis-master must be 1-128 of letters, digits, _ . : -, got '${v}'`);
     return v;
   }),
+  new Option('--redis-sentinel-user <name>', "the Sentinels' ACL user (with their password)").env('REDIS_SENTINEL_USER'),
+  secretOption('--redis-sentinel-password <password>', 'the password the Sentinels ask for (their requirepass, or their ACL user\'s)', 'REDIS_SENTINEL_PASSWORD'),
+  new Option('--redis-sentinel-password-file <file>', "the Sentinels' password, the file's first line").env('REDIS_SENTINEL_PASSWORD_FILE'),
+  new Option('--redis-sentinel-tls <yes|no>', 'TLS to the Sentinels, with --redis-ca, --redis-cert and --redis-key (default: yes when --redis is rediss://)').env('REDIS_SENTINEL_TLS').choices(['yes', 'no']),
   new Option('--durability <d>', 'replica: every write a user is told succeeded waits for a replica (WAIT 1); none: as Redis replicates, asynchronously')
     .env('WIZARD_DURABILITY')
     .choices(DURABILITIES)
@@ -86,8 +92,13 @@ export interface StoreFlags {
   redisCa?: string;
   redisCert?: string;
   redisKey?: string;
+  redisPasswordFile?: string;
   redisSentinel?: SentinelAddress[];
   redisMaster?: string;
+  redisSentinelUser?: string;
+  redisSentinelPassword?: string;
+  redisSentinelPasswordFile?: string;
+  redisSentinelTls?: 'yes' | 'no';
   durability?: Durability;
   durabilityTimeoutMs?: number;
   /** --allow-eviction: a maxmemory-policy that can evict keys is a warning, not an error (src/roles/eviction-watch.ts) */
@@ -106,10 +117,11 @@ export interface StoreFlags {
 
 /** the store the flags name, opened (the Redis client loads only now) */
 export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
-  const { redis, prefix, resultTtlMs, eventRetentionMs, shards, botQueue } = flags;
+  const { prefix, resultTtlMs, eventRetentionMs, shards, botQueue } = flags;
   const redisTls = redisTlsFromFlags(flags);
-  if (redisTls && !redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
+  if (redisTls && !flags.redis?.startsWith('rediss://')) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// --redis URL');
   const sentinel = sentinelFromFlags(flags);
+  const redis = redisUrlFromFlags(flags, sentinel !== undefined);
   if (flags.durability === 'replica' && !redis && !sentinel) throw new UsageError('--durability replica needs Redis with a replica (--redis or --redis-sentinel): the in-memory store has none');
   const { openStore } = await import('../store'); // the Redis client loads when a role runs
   return openStore({
@@ -120,12 +132,52 @@ export async function storeFromFlags(flags: StoreFlags): Promise<Store> {
   });
 }
 
-/** --redis-sentinel with --redis-master (both or neither: a UsageError naming the one missing) */
-export function sentinelFromFlags(flags: Pick<StoreFlags, 'redisSentinel' | 'redisMaster'>): SentinelOptions | undefined {
+/** each URL of a --redis list with this password (a URL's own user stays: it is the ACL user) */
+export function withPassword(urls: string, password: string): string {
+  return urls
+    .split(',')
+    .map((one) => {
+      const u = new URL(one.trim());
+      u.password = encodeURIComponent(password);
+      return u.toString().replace(/\/$/, '');
+    })
+    .join(',');
+}
+
+/**
+ * --redis with the password of --redis-password-file, if given. With Sentinels, --redis gives
+ * only the scheme and credentials (the master's address is theirs): redis://sentinel-master
+ * stands for it when no --redis is given.
+ */
+export function redisUrlFromFlags(flags: Pick<StoreFlags, 'redis' | 'redisPasswordFile'>, sentinel = false): string | undefined {
+  const url = flags.redis ?? (sentinel ? 'redis://sentinel-master' : undefined);
+  if (!flags.redisPasswordFile) return url;
+  if (!url) throw new UsageError('--redis-password-file needs --redis (REDIS_URL) or --redis-sentinel: the in-memory store has no password');
+  return withPassword(url, readPasswordFile('--redis-password-file', flags.redisPasswordFile));
+}
+
+type SentinelFlags = Pick<StoreFlags, 'redis' | 'redisSentinel' | 'redisMaster' | 'redisSentinelUser' | 'redisSentinelPassword' | 'redisSentinelPasswordFile' | 'redisSentinelTls' | 'redisCa' | 'redisCert' | 'redisKey'>;
+
+/**
+ * --redis-sentinel with --redis-master (both or neither: a UsageError naming the one missing),
+ * and what the Sentinels ask for: a password (--redis-sentinel-password or its file, not both),
+ * an ACL user, TLS (by default when --redis is rediss://, with the same CA and certificate)
+ */
+export function sentinelFromFlags(flags: SentinelFlags): SentinelOptions | undefined {
   const { redisSentinel, redisMaster } = flags;
   if (redisMaster && !redisSentinel) throw new UsageError('--redis-master needs --redis-sentinel host:port[,host:port…] (REDIS_SENTINELS)');
   if (redisSentinel && !redisMaster) throw new UsageError('--redis-sentinel needs --redis-master <name> (REDIS_MASTER_NAME): the name the Sentinels monitor');
-  return redisSentinel && redisMaster ? { sentinels: redisSentinel, masterName: redisMaster } : undefined;
+  if (!redisSentinel || !redisMaster) return undefined;
+  if (flags.redisSentinelPassword && flags.redisSentinelPasswordFile) throw new UsageError('--redis-sentinel-password and --redis-sentinel-password-file: give one or the other');
+  const password = flags.redisSentinelPasswordFile ? readPasswordFile('--redis-sentinel-password-file', flags.redisSentinelPasswordFile) : flags.redisSentinelPassword || undefined;
+  if (flags.redisSentinelUser && !password) throw new UsageError('--redis-sentinel-user needs --redis-sentinel-password or --redis-sentinel-password-file: the user\'s password');
+  const tlsOn = flags.redisSentinelTls ? flags.redisSentinelTls === 'yes' : (flags.redis ?? '').startsWith('rediss://');
+  return {
+    sentinels: redisSentinel,
+    masterName: redisMaster,
+    ...(password ? { auth: { ...(flags.redisSentinelUser ? { username: flags.redisSentinelUser } : {}), password } } : {}),
+    ...(tlsOn ? { tls: redisTlsFromFlags(flags) ?? {} } : {}),
+  };
 }
 
 /** the files' contents, or undefined when no flag is given */

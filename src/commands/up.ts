@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { apiFromFlags, apiOptions, generatedTokensNotice } from './api-options';
+import { apiFromFlags, apiOptions, keptTokensNotice } from './api-options';
 import { batchFromFlags, batchOptions, botDownAfterOption, botWorkFromFlags, heartbeatIntervalOption, populateIntervalOption } from './batch-options';
 import { datalakeOptions, openStoreWithLake } from './datalake-options';
 import { limitsFromFlags, limitsOptions } from './limits-options';
@@ -22,8 +22,8 @@ export const upCommand = foldGroups(withOptions(
   await checkListenable(flags.port, flags.host, '--port', '--host', 'PORT'); // a port taken stops it before any role starts (exit 2)
   await loadHandlersFlag(flags); // a bad module stops the role now (exit 2), before it joins the store
   const batch = batchFromFlags(flags);
-  // beyond loopback with no tokens, `up` (the image's default command) makes its own, shown once below
-  const { api, generated } = apiFromFlags(flags, 'generate');
+  // beyond loopback with no tokens, `up` (the image's default command) keeps its own in a file, named below
+  const { api, kept } = apiFromFlags(flags, 'keep');
   const { store, watch } = await openStoreWithLake(flags, 'up');
   const { startUp } = await import('../roles/up');
   const up = await startUp(store, {
@@ -35,6 +35,6 @@ export const upCommand = foldGroups(withOptions(
     scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
     bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
   });
-  if (generated) process.stderr.write(generatedTokensNotice(generated, up.url));
+  if (kept) process.stderr.write(keptTokensNotice(kept, up.url));
   await untilSignal(store, [up, watch]);
 }), ['store', 'security', 'batch', 'datalake']);

@@ -3,7 +3,10 @@
  *
  * The command runs through the shell (`/bin/sh -c`), in a process group of its own, with the
  * job's params as JSON on stdin and WIZARD_JOB_ID, WIZARD_JOB_TYPE, WIZARD_JOB_ATTEMPT (1 on the
- * first run) in its environment. Exit 0 with JSON on stdout: that JSON is the result. Exit 0
+ * first run) in its environment. Of the bot's own environment it gets only an allow-list, as a CI
+ * runner's step does: EXEC_ENV (PATH, HOME, LANG, TZ, TRACEPARENT) and the names the bot was
+ * given with --exec-env; never the bot's token (WIZARD_TOKEN), a REDIS_URL, ADMIN_TOKEN or
+ * WIZARD_TOKENS_FILE unless named there. Exit 0 with JSON on stdout: that JSON is the result. Exit 0
  * with anything else on stdout, or any other exit: an error (the job's attempt fails) whose
  * message is the reason (the last line of stderr for a non-zero exit).
  *
@@ -22,6 +25,22 @@ const MAX_REASON = 1000;
 export const EXEC_GRACE_MS = 5_000;
 
 export class CommandError extends Error {}
+
+/** the variables of the bot's environment a command gets without being named by --exec-env */
+export const EXEC_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TRACEPARENT'] as const;
+
+/** what --exec-env takes: a variable's name */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** the command's environment: the allow-listed variables the bot has (EXEC_ENV and `names`), then the job's */
+export function commandEnv(job: Pick<JobView, 'job_id' | 'type' | 'attempts'>, names: readonly string[] = [], from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of [...EXEC_ENV, ...names]) {
+    const v = from[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return { ...env, WIZARD_JOB_ID: job.job_id, WIZARD_JOB_TYPE: job.type, WIZARD_JOB_ATTEMPT: String(Math.max(1, job.attempts)) };
+}
 
 /** the process groups of the commands running now: killed if this process exits before they end */
 const running = new Set<number>();
@@ -51,13 +70,13 @@ export function lastLine(text: string): string {
   return lines.length ? lines[lines.length - 1] : '';
 }
 
-export function runCommand(command: string, job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params'>, signal: AbortSignal, graceMs = EXEC_GRACE_MS): Promise<unknown> {
+export function runCommand(command: string, job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params'>, signal: AbortSignal, graceMs = EXEC_GRACE_MS, envNames: readonly string[] = []): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const child = spawn('/bin/sh', ['-c', command], {
       detached: true, // its own process group: a kill reaches what the shell started too
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, WIZARD_JOB_ID: job.job_id, WIZARD_JOB_TYPE: job.type, WIZARD_JOB_ATTEMPT: String(Math.max(1, job.attempts)) },
+      env: commandEnv(job, envNames),
     });
     let stdout = '';
     let stderr = '';

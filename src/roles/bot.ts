@@ -47,6 +47,8 @@ export interface BotOptions {
   queue?: string;
   /** how long an aborted command has between SIGTERM and SIGKILL */
   execGraceMs?: number;
+  /** variables of the bot's environment the command gets besides bot-exec.ts's EXEC_ENV (--exec-env) */
+  execEnv?: string[];
   /** PEM of a CA to trust for an HTTPS API */
   ca?: string;
 }
@@ -102,7 +104,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
   };
 
   const work = async (job: JobView, signal: AbortSignal): Promise<unknown> =>
-    o.exec ? runCommand(o.exec, job, signal, o.execGraceMs) : handlerFor(job.type).run(job.params, { signal });
+    o.exec ? runCommand(o.exec, job, signal, o.execGraceMs, o.execEnv) : handlerFor(job.type).run(job.params, { signal });
 
   /** sleep, cut short by close() */
   const pause = (ms: number) =>

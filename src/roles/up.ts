@@ -32,6 +32,8 @@ export interface UpOptions {
   queues?: string[];
   /** the bounds of a request and the quotas of a token (its API's) */
   limits?: Limits;
+  /** the API's open connections at most (--max-connections; 0: no cap) */
+  maxConnections?: number;
 }
 
 export async function startUp(store: Store, o: UpOptions): Promise<{ url: string; close(force?: boolean): Promise<void> }> {
@@ -43,7 +45,7 @@ export async function startUp(store: Store, o: UpOptions): Promise<{ url: string
   const worker = startWorker(store, { nodeId: `${o.nodeId}-worker`, threads: o.threads });
   const botToken = o.security?.tokens ? randomBytes(24).toString('base64url') : undefined;
   const security = o.security && botToken ? { ...o.security, tokens: o.security.tokens!.plus([{ name: `${o.nodeId}-bots`, role: 'bot', token: botToken }]) } : o.security;
-  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, botWork: o.botWork, security, tls: o.tls, queues: o.queues, limits: o.limits });
+  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, botWork: o.botWork, security, tls: o.tls, queues: o.queues, limits: o.limits, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}) });
   const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
   const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs, token: botToken, ca: o.tls?.cert }) : null;
   process.stdout.write(`wizard up: API and dashboard at ${api.url}\n`);

@@ -8,10 +8,13 @@
  * at once from a Sentinel's `+switch-master` message (one subscription per Sentinel), and within
  * a poll interval when those messages are missed (a Sentinel restarted, a subscription lost);
  * a READONLY answer (a demoted master) or a lost connection asks the Sentinels again too.
+ * Sentinels that ask for a password (requirepass, or an ACL user in sentinel.conf) are given
+ * `auth`, and reached over TLS with `tls`, on both the asking and the subscribing connections.
  */
 import { createClient } from 'redis';
 import { errorMessage, StoreUnavailableError } from '../core/errors';
 import { Link } from './link';
+import type { RedisTls } from './redis/shared';
 
 export interface SentinelAddress {
   host: string;
@@ -23,6 +26,10 @@ export interface SentinelOptions {
   sentinels: SentinelAddress[];
   /** the name the Sentinels monitor the master under */
   masterName: string;
+  /** what the Sentinels themselves ask for (their requirepass, or an ACL user of sentinel.conf) */
+  auth?: { username?: string; password: string };
+  /** TLS to the Sentinels (their tls-port), with this CA and client certificate */
+  tls?: RedisTls;
 }
 
 /** url (its scheme, user and password) at the address a Sentinel named */
@@ -45,6 +52,8 @@ export class SentinelMaster {
   private readonly subscribers: SentinelClient[] = [];
   /** a connection per Sentinel to ask it, with deadlines (link.ts), opened on first use */
   private readonly askers = new Map<SentinelAddress, Link>();
+  /** each Sentinel connection's last error */
+  private readonly linkErrors = new Map<SentinelAddress, string>();
   private readonly poll: NodeJS.Timeout;
   private closed = false;
   private asking: Promise<SentinelAddress> | null = null;
@@ -115,29 +124,40 @@ export class SentinelMaster {
     if (from && !this.closed) for (const fn of this.switched) fn(to, from);
   }
 
+  /** a client of one Sentinel: its TLS and credentials, a short connect timeout, reconnecting with backoff */
+  private clientOf(s: SentinelAddress): SentinelClient {
+    const { tls, auth } = this.o;
+    return createClient({
+      socket: { host: s.host, port: s.port, connectTimeout: this.deadlineMs, reconnectStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 4), 1000), ...(tls ? { tls: true as const, ...tls } : {}) },
+      ...(auth ? { ...(auth.username ? { username: auth.username } : {}), password: auth.password } : {}),
+      disableOfflineQueue: true,
+    }) as SentinelClient;
+  }
+
   /** one command to one Sentinel, on its own connection; one that is not connected is skipped at once after its first try */
   private async askOne(s: SentinelAddress, args: string[]): Promise<unknown> {
     let l = this.askers.get(s);
     if (!l) {
       l = new Link({
-        make: () => createClient({ socket: { host: s.host, port: s.port, connectTimeout: this.deadlineMs, reconnectStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 4), 1000) }, disableOfflineQueue: true }),
+        make: () => this.clientOf(s),
         deadlineMs: this.deadlineMs,
         pingEveryMs: 5000,
-        onError: (message) => (this.lastError = `sentinel ${s.host}:${s.port}: ${message}`),
+        onError: (message) => {
+          this.lastError = `sentinel ${s.host}:${s.port}: ${message}`;
+          this.linkErrors.set(s, message);
+        },
       });
       this.askers.set(s, l);
       await Promise.race([l.connected, new Promise((r) => setTimeout(r, this.deadlineMs).unref())]);
     }
-    if (!l.isReady) throw new Error('not connected');
+    // why it is not connected: a refused password (WRONGPASS, NOAUTH) says more than "not connected"
+    if (!l.isReady) throw new Error(`not connected${this.linkErrors.has(s) ? ` (${this.linkErrors.get(s)})` : ''}`);
     return l.call((c) => c.sendCommand(args));
   }
 
   /** +switch-master "<name> <old ip> <old port> <new ip> <new port>" from this Sentinel */
   private subscribe(s: SentinelAddress): void {
-    const c = createClient({
-      socket: { host: s.host, port: s.port, connectTimeout: this.deadlineMs, reconnectStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 4), 1000) },
-      disableOfflineQueue: true,
-    });
+    const c = this.clientOf(s);
     c.on('error', (err: Error) => (this.lastError = `sentinel ${s.host}:${s.port}: ${err.message}`));
     this.subscribers.push(c);
     c.connect()

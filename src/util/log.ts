@@ -1,9 +1,13 @@
 /**
  * Structured logs: one JSON line per event on stderr ({time, level, role, node_id, msg, ...}),
  * a short human line when stderr is a terminal. LOG_LEVEL sets the level (default info; one that
- * is no level stops the CLI: logLevelProblem).
+ * is no level stops the CLI: logLevelProblem). Neither carries a raw control character: a bot's
+ * name with ESC or CR in it is written escaped (src/util/printable.ts), so a terminal tailing
+ * the log shows it rather than obeys it.
  * stdout stays free for command output (--json).
  */
+import { jsonPrintable, printable } from './printable';
+
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
@@ -37,9 +41,10 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
     if (pretty) {
       const { role: _role, node_id: _node, ...context } = base;
       const extra = Object.entries({ ...context, ...fields }).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-      process.stderr.write(`${rec.time.slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} [${base.role ?? '-'} ${base.node_id ?? ''}] ${msg}${extra.length ? ' ' + extra.join(' ') : ''}\n`);
+      const line = `${rec.time.slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} [${base.role ?? '-'} ${base.node_id ?? ''}] ${msg}${extra.length ? ' ' + extra.join(' ') : ''}`;
+      process.stderr.write(printable(line, { oneLine: true }) + '\n');
     } else {
-      process.stderr.write(JSON.stringify(rec) + '\n');
+      process.stderr.write(jsonPrintable(JSON.stringify(rec)) + '\n');
     }
   };
   return {

@@ -22,7 +22,7 @@ const ownRedis = ownRedisServer({ appendonly: true });
 test('no job is lost or counted twice while workers, a bot and Redis are killed', async () => {
   const prefix = testPrefix('chaos');
   const env = {
-    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, LOG_LEVEL: 'warn', ADMIN_TOKEN: 'chaos-admin',
+    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, LOG_LEVEL: 'warn', ADMIN_TOKEN: 'chaos-admin-token-0123',
     POPULATE_INTERVAL_MS: '1000', BATCH_SIZE: '3', PROCESSING_DURATION_MS: '300', FAILURE_RATE: '0',
     HEARTBEAT_INTERVAL_MS: '300', BOT_DOWN_AFTER_MS: '2500', WIZARD_LEASE_MS: '2000', WIZARD_THREADS: '1',
   };

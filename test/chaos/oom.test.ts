@@ -16,12 +16,12 @@ import { freePort } from '../helpers/redis-server';
 const ownRedis = ownRedisServer();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = (text: string, re: RegExp) => (text.match(new RegExp(re.source, 'g')) ?? []).length;
-const ADMIN = { authorization: 'Bearer oom-admin' };
+const ADMIN = { authorization: 'Bearer oom-admin-token-0123456' };
 
 test('out of memory is an outage: writes 503, reads served, health degraded, and no job runs twice', async () => {
   const prefix = testPrefix('oom');
   const env = {
-    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'oom-admin', WIZARD_THREADS: '1',
+    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'oom-admin-token-0123456', WIZARD_THREADS: '1',
     PROCESSING_DURATION_MS: '3000', FAILURE_RATE: '0', POPULATE_INTERVAL_MS: '600000',
   };
   const port = await freePort();

@@ -27,7 +27,7 @@ const randomAddend = () => {
 };
 
 async function startCluster(name: string, env: Record<string, string> = {}) {
-  const fullEnv = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), LOG_LEVEL: 'warn', ADMIN_TOKEN: 'cluster-admin', ...env };
+  const fullEnv = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), LOG_LEVEL: 'warn', ADMIN_TOKEN: 'cluster-admin-token-0123', ...env };
   const ports = [await freePort(), await freePort(), await freePort()];
   const procs = ports.map((port, i) => spawnWizard(['api', '--node-id', `api-${i + 1}`, '--port', String(port)], fullEnv, `api-${i + 1}`));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
@@ -77,7 +77,7 @@ const asBigInt = (v: number | string) => {
 test('atomic: 10,000 concurrent adds over 3 nodes, not one lost', async () => {
   const { procs, urls } = await startCluster('abacus-atomic');
   expect((await http('DELETE', `${urls[0]}/abacus/sum`)).status).toBe(401);
-  expect((await http('DELETE', `${urls[0]}/abacus/sum`, undefined, { authorization: 'Bearer cluster-admin' })).status).toBe(200);
+  expect((await http('DELETE', `${urls[0]}/abacus/sum`, undefined, { authorization: 'Bearer cluster-admin-token-0123' })).status).toBe(200);
   const r = await hammer(urls);
   expect(r.ok).toBe(ADDS);
   expect(r.retried409).toBe(0);

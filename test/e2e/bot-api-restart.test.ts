@@ -14,9 +14,9 @@ interface JobView { job_id: string; state: string; handled_by: string | null; at
 test('a bot survives an API restart mid-job and registers again after being deleted', async () => {
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
-  const admin = { authorization: 'Bearer restart-admin' };
+  const admin = { authorization: 'Bearer restart-admin-token-0123' };
   const env = {
-    REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('bot-api-restart'), WIZARD_API_URL: apiUrl, ADMIN_TOKEN: 'restart-admin',
+    REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('bot-api-restart'), WIZARD_API_URL: apiUrl, ADMIN_TOKEN: 'restart-admin-token-0123',
     HEARTBEAT_INTERVAL_MS: '200', WIZARD_BOT_POLL_MS: '100', PROCESSING_DURATION_MS: '1500', FAILURE_RATE: '0', BATCH_SIZE: '1',
   };
   const startApi = async (): Promise<WizardProc> => {

@@ -83,6 +83,55 @@ test('exit 0 with JSON completes the job with it; the command gets the params on
   await c.stop(bot);
 }, 40_000);
 
+/** a command that prints its whole environment as JSON: the job's result */
+const DUMP_ENV = node('console.log(JSON.stringify(process.env))');
+/** what /bin/sh itself puts in the environment of what it runs */
+const SHELL_VARS = new Set(['PWD', 'OLDPWD', 'SHLVL', '_']);
+const envNames = (result: unknown) => Object.keys(result as Record<string, string>).filter((k) => !SHELL_VARS.has(k)).sort();
+
+test("the command gets an allow-list of the bot's environment: no token, no Redis URL, no admin token, no tokens file, unless --exec-env names one", async () => {
+  const tokens = path.join(tmp, 'tokens');
+  fs.writeFileSync(tokens, 'bot bot bot-exec-bot-token-0123456789\n');
+  const secrets = {
+    WIZARD_TOKEN: 'bot-exec-bot-token-0123456789', REDIS_URL: 'redis://wizard:redis-password-0123@127.0.0.1:1', WIZARD_TOKENS_FILE: tokens,
+    ADMIN_TOKEN: ADMIN, SECRET_OF_THE_HOST: 'nobody-should-see-this',
+  };
+  const passed = { LANG: 'C.UTF-8', TZ: 'Europe/Paris', TRACEPARENT: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', MY_SETTING: 'on', OTHER: 'two', THIRD: '3' };
+  const c = await cluster('exec-env');
+  // one bot at a time, each with a job of its own
+  const run = async (name: string, extra: string[], env: Record<string, string>) => {
+    const [id] = await c.populate({ count: 1, type: 'task', params: { a: 1, b: 1 } });
+    const bot = spawnWizard(['bot', '--name', name, '--exec', DUMP_ENV, ...extra], { ...c.env, ...secrets, ...passed, ...env }, name);
+    const done = await c.until(id, (j) => j.state !== 'PENDING' && j.state !== 'STARTED' && j.state !== 'PROGRESS', `${name} to run its job`);
+    await bot.kill('SIGTERM');
+    expect({ name, state: done.state }).toEqual({ name, state: 'SUCCESS' });
+    return { ...(done.result as Record<string, string>), id } as Record<string, string> & { id: string };
+  };
+  const job = ['WIZARD_JOB_ATTEMPT', 'WIZARD_JOB_ID', 'WIZARD_JOB_TYPE'];
+  const { id, ...plain } = await run('exec-env-plain', [], {});
+  expect(envNames(plain)).toEqual(['HOME', 'LANG', 'PATH', 'TRACEPARENT', 'TZ', ...job].sort());
+  expect(plain).toMatchObject({ LANG: 'C.UTF-8', TZ: 'Europe/Paris', TRACEPARENT: passed.TRACEPARENT, PATH: process.env.PATH, WIZARD_JOB_ID: id, WIZARD_JOB_TYPE: 'task', WIZARD_JOB_ATTEMPT: '1' });
+  expect(JSON.stringify(plain)).not.toMatch(/bot-exec-bot-token|redis-password|nobody-should-see|bot-exec-admin/);
+
+  const { id: _f, ...flagged } = await run('exec-env-flag', ['--exec-env', 'MY_SETTING', '--exec-env', 'OTHER,THIRD', '--exec-env', 'NOT_SET_ANYWHERE'], {});
+  expect(envNames(flagged)).toEqual(['HOME', 'LANG', 'MY_SETTING', 'OTHER', 'PATH', 'THIRD', 'TRACEPARENT', 'TZ', ...job].sort());
+  expect([flagged.MY_SETTING, flagged.OTHER, flagged.THIRD]).toEqual(['on', 'two', '3']);
+
+  const { id: _e, ...fromEnv } = await run('exec-env-var', [], { WIZARD_BOT_EXEC_ENV: 'MY_SETTING' });
+  expect(envNames(fromEnv)).toEqual(['HOME', 'LANG', 'MY_SETTING', 'PATH', 'TRACEPARENT', 'TZ', ...job].sort());
+  await c.stop();
+}, 90_000);
+
+test('--exec-env (and WIZARD_BOT_EXEC_ENV) takes variable names: anything else is exit 2 with one line naming the flag', () => {
+  for (const r of [
+    runWizard(['bot', '--exec', 'true', '--exec-env', 'MY-SETTING', '--api', 'http://127.0.0.1:9']),
+    runWizard(['bot', '--exec', 'true', '--api', 'http://127.0.0.1:9'], { WIZARD_BOT_EXEC_ENV: 'A,B=1' }),
+  ]) {
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('--exec-env takes names of environment variables')]);
+  }
+});
+
 test('a failing command fails the attempt with the last line of its stderr; stdout that is not JSON fails with a reason', async () => {
   const c = await cluster('exec-fail');
   const [failing] = await c.populate({ count: 1, type: 'task', params: { a: 1, b: 1 } });

@@ -53,7 +53,7 @@ describe('help', () => {
     for (const flag of ['--redis', '--port', '--host', '--handlers', '--bots', '--admin-token', '--help-all']) expect(short).toMatch(new RegExp(`^  ${flag}\\b`, 'm'));
     for (const flag of ['--redis-sentinel', '--api-tokens', '--batch-size', '--datalake']) expect(short).not.toMatch(new RegExp(`^  ${flag}\\b`, 'm'));
     expect(short).toContain('More options, by group (wizard up --help <group>, or --help-all):');
-    expect(short).toMatch(/^ {2}store {5}Redis TLS and Sentinel, shards, durability, timeouts, expiry \(11\)$/m);
+    expect(short).toMatch(/^ {2}store {5}Redis auth, TLS, Sentinel, shards, durability, timeouts, expiry \(16\)$/m);
     for (const g of ['security', 'batch', 'datalake']) expect(short).toMatch(new RegExp(`^  ${g} +\\S`, 'm'));
 
     const security = runWizard(['up', '--help', 'security'], NO_COLUMNS);

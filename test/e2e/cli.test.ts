@@ -97,7 +97,7 @@ describe('against a running `wizard up`', () => {
   beforeAll(async () => {
     const port = await freePort();
     // one bot whose job runs 1.5 s and heartbeats rarely, so a test can delete it mid-job
-    up = spawnWizard(['up', '--port', String(port), '--bots', '1', '--admin-token', 'cli-admin'], {
+    up = spawnWizard(['up', '--port', String(port), '--bots', '1', '--admin-token', 'cli-admin-token-0123456'], {
       REDIS_URL: '', PROCESSING_DURATION_MS: '1500', FAILURE_RATE: '0', HEARTBEAT_INTERVAL_MS: '60000', BATCH_SIZE: '1', POPULATE_INTERVAL_MS: '600000',
     }, 'up');
     await up.waitForOutput(/API and dashboard at/);
@@ -147,14 +147,14 @@ describe('against a running `wizard up`', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('pass --token or set WIZARD_TOKEN');
     expect(stderr).not.toContain('Authorization');
-    expect(cli(['dlq', 'list', '--json'], { WIZARD_TOKEN: 'cli-admin' }).code).toBe(0);
+    expect(cli(['dlq', 'list', '--json'], { WIZARD_TOKEN: 'cli-admin-token-0123456' }).code).toBe(0);
   });
 
   test('the bot does not log "job completed" for a job whose report was refused; bots show short ids', async () => {
     // a job of its own that runs a while, so the bot is deleted mid-job; one that was over before
     // the DELETE landed (a slow machine) proves nothing either way: it is tried again, longer
     for (let durationMs = 5000; ; durationMs *= 2) {
-      const made = await http<{ job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 1, type: 'sim', params: { duration_ms: durationMs, failure_rate: 0 } }, { authorization: 'Bearer cli-admin' });
+      const made = await http<{ job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 1, type: 'sim', params: { duration_ms: durationMs, failure_rate: 0 } }, { authorization: 'Bearer cli-admin-token-0123456' });
       expect(made.status).toBe(201);
       const [job] = made.body.job_ids;
       const bot = await waitUntil(async () => {
@@ -162,7 +162,7 @@ describe('against a running `wizard up`', () => {
         return r.body.bots.find((b) => b.current_job === job);
       }, 30_000, `the bot at work on ${job}`);
       const [shown, wide] = await Promise.all([cliAsync(['bots']), cliAsync(['bots', '--wide'])]);
-      expect((await http('DELETE', `${api}/bots/${bot.bot_id}`, undefined, { authorization: 'Bearer cli-admin' })).status).toBe(204);
+      expect((await http('DELETE', `${api}/bots/${bot.bot_id}`, undefined, { authorization: 'Bearer cli-admin-token-0123456' })).status).toBe(204);
       const said = (m: string) => up.output().split('\n').some((l) => l.includes(job) && l.includes(m));
       await waitUntil(async () => said('report refused') || said('job completed'), durationMs + 30_000, `the bot's word on ${job}`);
       // its report accepted, as this bot's: the job was over before the DELETE (and maybe before the table)

@@ -6,19 +6,23 @@
  * replica gets a port of its own instead of the image's 8000 (two replicas here, one of each
  * other role), the worker's metrics port a free one, the volumes temp dirs, and the trusted
  * proxy `loopback` (the gateway reaches the api from 127.0.0.1 here, from the compose network in
- * Docker). valkey is a real redis-server, the gateway a real nginx on the shipped configs (with
- * a static upstream: test/helpers/nginx.ts). Every role's own healthcheck command passes, a task
- * sent through the gateway finishes, the bot registers with the tokens file's bot token, each
- * client has its own rate-limit budget, and the gateway's own errors are JSON.
+ * Docker). valkey is a real redis-server run with valkey's own arguments (the ACL file the tokens
+ * service wrote: a client without the password is refused, and valkey's healthcheck, run with
+ * redis-cli, passes), the gateway a real nginx on the shipped configs (with a static upstream:
+ * test/helpers/nginx.ts). Every role's own healthcheck command passes, a task sent through the
+ * gateway finishes, the bot registers with the one token its file holds, each client has its own
+ * rate-limit budget, and the gateway's own errors are JSON.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { commandArgs, composeConfig, ComposeService, dockerfileEnv, hasCommand } from '../helpers/deploy-files';
 import { gatewayCopy, nginxBinary, RunningGateway, startGateway } from '../helpers/nginx';
-import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { http, killAll, runWizard, runWizardAsync, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
+import { redisCommand } from '../helpers/redis-sentinel';
 
 const ready = hasCommand('docker-compose') && nginxBinary() !== null;
 if (!ready && process.env.CI === 'true') throw new Error('docker-compose and nginx are needed: .ci/run installs them');
@@ -33,13 +37,20 @@ maybe('compose.yaml, every service as a real process', () => {
   const procs: Record<string, WizardProc> = {};
   let gw = '';
 
+  /** where a service's mounts are on this machine: a folder per volume */
+  const mountsOf = (name: string) => (services[name].volumes ?? []).map((v) => v.split(':')).map(([source, target]) => ({ target, local: path.join(dir, 'volumes', source) }));
+  /** a path inside a service's container, as it is here */
+  const localPath = (name: string, p: string) => {
+    const m = mountsOf(name).find((x) => p.startsWith(`${x.target}/`));
+    return m ? m.local + p.slice(m.target.length) : p;
+  };
+
   /** the environment compose gives a service, with the image's ENV under it, as it runs here */
   function envOf(name: string, replica = 0): Record<string, string> {
     const s = services[name];
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...dockerfileEnv() };
     for (const [k, v] of Object.entries(s.environment ?? {})) env[k] = v === null ? '' : String(v);
-    const hosts: Record<string, number> = { valkey: redis.port, gateway: ports.gateway };
-    const mounts = (s.volumes ?? []).map((v) => v.split(':')).map(([source, target]) => ({ target, local: path.join(dir, 'volumes', source) }));
+    const hosts: Record<string, number> = { valkey: redis?.port ?? 0, gateway: ports.gateway };
     for (const [k, v] of Object.entries(env)) {
       let u: URL | null = null;
       try {
@@ -47,8 +58,8 @@ maybe('compose.yaml, every service as a real process', () => {
       } catch {
         /* not a URL */
       }
-      if (u && u.hostname in hosts) env[k] = v.replace(`//${u.host}`, `//127.0.0.1:${hosts[u.hostname]}`);
-      for (const m of mounts) if (v.startsWith(`${m.target}/`)) env[k] = m.local + v.slice(m.target.length);
+      if (u && u.hostname in hosts) env[k] = v.replace(new RegExp(`(//|@)${u.host}`), (_m, before: string) => `${before}127.0.0.1:${hosts[u!.hostname]}`);
+      env[k] = localPath(name, env[k]);
     }
     if (name === 'api') env.PORT = String(ports.api[replica]);
     if (env.WIZARD_METRICS_PORT) env.WIZARD_METRICS_PORT = String(ports.metrics);
@@ -66,7 +77,7 @@ maybe('compose.yaml, every service as a real process', () => {
   const healthcheck = (name: string, replica = 0) => {
     const [form, bin, ...args] = services[name].healthcheck?.test ?? [];
     expect([form, bin]).toEqual(['CMD', 'wizard']);
-    return runWizard(args, envOf(name, replica), { exactEnv: true });
+    return runWizardAsync(args, envOf(name, replica), { exactEnv: true }); // not blocking: the services are polled side by side
   };
 
   /** `docker compose exec api wizard tokens show --role <role>` */
@@ -90,7 +101,6 @@ maybe('compose.yaml, every service as a real process', () => {
   beforeAll(async () => {
     services = composeConfig().services;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-compose-'));
-    redis = await startRedisServer();
     ports.gateway = await freePort();
     ports.api = [await freePort(), await freePort()];
     ports.metrics = await freePort();
@@ -106,18 +116,54 @@ maybe('compose.yaml, every service as a real process', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the one-shot tokens service writes the tokens file, and exits 0 again when it exists', () => {
+  test('the one-shot tokens service writes the tokens file, the bots\' token, the Redis password and ACL, and exits 0 again keeping them', () => {
     const [first, again] = [0, 1].map(() => runWizard(commandArgs(services.tokens.command), envOf('tokens'), { exactEnv: true }));
-    expect(first).toMatchObject({ code: 0, stdout: expect.stringMatching(/^wrote .*tokens: admin \(admin\), bot \(bot\), client \(client\)\n$/) });
-    expect(again).toMatchObject({ code: 0, stdout: expect.stringMatching(/^kept .*tokens: admin \(admin\), bot \(bot\), client \(client\)\n$/) });
+    const lines = (verb: string) => [
+      expect.stringMatching(new RegExp(`^${verb} .*/tokens: admin \\(admin\\), bot \\(bot\\), client \\(client\\)$`)),
+      expect.stringMatching(/^wrote .*\/wizard-bot-token\/tokens: bot \(bot\)$/),
+      expect.stringMatching(new RegExp(`^${verb} .*/password: the password of the Redis user wizard$`)),
+      expect.stringMatching(/^wrote .*\/users\.acl: the Redis user wizard \(its password's sha256\), the default user off$/),
+    ];
+    expect({ code: first.code, lines: first.stdout.trim().split('\n'), stderr: first.stderr }).toEqual({ code: 0, lines: lines('wrote'), stderr: '' });
+    expect({ code: again.code, lines: again.stdout.trim().split('\n'), stderr: again.stderr }).toEqual({ code: 0, lines: lines('kept'), stderr: '' });
     expect(envOf('api').WIZARD_TOKENS_FILE).toBe(envOf('tokens').WIZARD_TOKENS_FILE);
+    // the bots' file: the bot token of the tokens file, and no other
+    const show = (file: string) => runWizard(['tokens', 'show', '--file', file]).stdout.trim().split('\n');
+    const all = show(envOf('tokens').WIZARD_TOKENS_FILE);
+    expect(show(envOf('bot').WIZARD_TOKENS_FILE)).toEqual(all.filter((l) => l.split(' ')[1] === 'bot'));
+    expect(all.map((l) => l.split(' ')[1])).toEqual(['admin', 'bot', 'client']);
+    const mode = (f: string) => fs.statSync(f).mode & 0o777;
+    expect([mode(envOf('tokens').WIZARD_BOT_TOKENS_FILE), mode(envOf('tokens').REDIS_PASSWORD_FILE), mode(envOf('tokens').REDIS_ACL_FILE)]).toEqual([0o600, 0o600, 0o644]);
+  });
+
+  test("valkey (a redis-server with valkey's arguments) loads that ACL file: a client without the password is refused, the roles' user gets in, and valkey's healthcheck passes", async () => {
+    const [bin, ...args] = commandArgs(services.valkey.command);
+    expect(bin).toBe('valkey-server');
+    redis = await startRedisServer({ appendonly: true, extraArgs: args.map((a) => localPath('valkey', a)) });
+    const password = fs.readFileSync(envOf('api').REDIS_PASSWORD_FILE, 'utf8').trim();
+    expect(fs.readFileSync(envOf('tokens').REDIS_ACL_FILE, 'utf8')).not.toContain(password); // its hash only
+    await expect(redisCommand(redis.port, ['PING'])).rejects.toThrow(/NOAUTH/);
+    const user = new URL(envOf('api').REDIS_URL).username;
+    expect(await redisCommand(redis.port, ['ACL', 'WHOAMI'], { auth: { user, password } })).toBe('wizard');
+    // the healthcheck as Docker runs it (CMD-SHELL; $$ is compose's $), with this machine's redis-cli
+    const [form, script] = services.valkey.healthcheck!.test;
+    expect(form).toBe('CMD-SHELL');
+    const local = localPath('valkey', '/var/lib/wizard-redis/password');
+    const check = (file: string) =>
+      spawnSync('sh', ['-c', script.replace(/\$\$/g, '$').replace('/var/lib/wizard-redis/password', file).replace('valkey-cli', `redis-cli -p ${redis.port}`)], { encoding: 'utf8' }).status;
+    expect(check(local)).toBe(0);
+    fs.writeFileSync(path.join(dir, 'wrong'), 'not-the-password\n');
+    expect(check(path.join(dir, 'wrong'))).toBe(1);
   });
 
   const nodeId = (name: string) => `${os.hostname()}-${procs[name].proc.pid}`; // WIZARD_NODE_ID is not set: <hostname>-<pid>
 
   test('api ×2, worker, scheduler, then the bot (after the gateway, which waits for the api) start with their compose environment, and every healthcheck passes', async () => {
     const healthy = async (name: string, replica = 0) =>
-      waitUntil(async () => healthcheck(name, replica).code === 0, 20_000, `${name}-${replica + 1} healthy; output: ${procs[`${name}-${replica + 1}`].output().slice(-2000)}`, 200);
+      waitUntil(async () => (await healthcheck(name, replica)).code === 0, 60_000, `${name}-${replica + 1} healthy`, 200).catch(async (err: Error) => {
+        const last = await healthcheck(name, replica);
+        throw new Error(`${err.message}; its healthcheck: ${last.code} ${last.stdout}${last.stderr}; its output: ${procs[`${name}-${replica + 1}`].output().slice(-2000)}`);
+      });
     start('api', 0);
     start('api', 1);
     start('worker');
@@ -126,7 +172,7 @@ maybe('compose.yaml, every service as a real process', () => {
     start('bot');
     await healthy('bot');
     for (const p of Object.values(procs)) expect({ name: p.name, exit: p.proc.exitCode }).toEqual({ name: p.name, exit: null });
-  }, 30_000);
+  }, 150_000);
 
   test('through the gateway: a token is needed, a task finishes, both api replicas answer, the bot registered with the bot token', async () => {
     const unauthenticated = await http<{ error: { code: string } }>('GET', `${gw}/jobs`);
@@ -169,6 +215,6 @@ maybe('compose.yaml, every service as a real process', () => {
     await Promise.all([procs['api-1'].kill(), procs['api-2'].kill()]);
     const down = await http<{ error: { code: string } }>('GET', `${gw}/healthz`);
     expect({ status: down.status, type: down.headers.get('content-type'), code: down.body.error?.code }).toEqual({ status: 502, type: 'application/json', code: 'bad_gateway' });
-    expect(healthcheck('bot').code).toBe(1); // the bot's check goes through the gateway too
+    expect((await healthcheck('bot')).code).toBe(1); // the bot's check goes through the gateway too
   }, 20_000);
 });

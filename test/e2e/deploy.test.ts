@@ -5,15 +5,17 @@
  * machine's nginx (1.22) loads the gateway's configs (with a static upstream: see
  * test/helpers/nginx.ts). test/e2e/compose.test.ts runs the services.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { assetPath } from '../../src/util/package-root';
-import { commandArgs as argsOf, ComposeService as Service, composeConfig, hasCommand } from '../helpers/deploy-files';
+import { commandArgs as argsOf, ComposeConfig, ComposeService as Service, composeConfig, hasCommand, namedMounts, neighboursOf, networksOf } from '../helpers/deploy-files';
 import { gatewayCopy, nginxBinary, nginxTest } from '../helpers/nginx';
-import { runWizard } from '../helpers/procs';
+import { runWizard, waitUntil } from '../helpers/procs';
+import { freePort, portOpen } from '../helpers/redis-server';
+import { redisCommand } from '../helpers/redis-sentinel';
 
 const root = assetPath();
 const read = (...p: string[]) => fs.readFileSync(path.join(root, ...p), 'utf8');
@@ -121,23 +123,145 @@ test('every file a service mounts exists', () => {
   }
 });
 
-test('access control in compose: the one-shot tokens service writes the tokens file the api replicas and the bots read; the api trusts the gateway', () => {
-  const file = '/var/lib/wizard/tokens';
+test('access control in compose: the one-shot tokens service writes the tokens file the api replicas read, the bot token alone for the bots, the Redis password and ACL; the api trusts the gateway', () => {
   const { tokens, api, bot } = compose.services;
   expect(argsOf(tokens.command)).toEqual(['tokens', 'init']);
-  expect(tokens.environment?.WIZARD_TOKENS_FILE).toBe(file);
-  expect(tokens.volumes).toEqual(['wizard-tokens:/var/lib/wizard']);
-  for (const s of [api, bot]) {
-    expect(s.environment?.WIZARD_TOKENS_FILE).toBe(file);
-    expect(s.volumes).toEqual(['wizard-tokens:/var/lib/wizard:ro']);
-    expect(s.depends_on).toMatchObject({ tokens: { condition: 'service_completed_successfully' } });
-  }
+  expect(tokens.environment).toEqual({
+    WIZARD_TOKENS_FILE: '/var/lib/wizard/tokens', WIZARD_BOT_TOKENS_FILE: '/var/lib/wizard-bot/tokens',
+    REDIS_PASSWORD_FILE: '/var/lib/wizard-redis/password', REDIS_ACL_FILE: '/var/lib/wizard-redis/users.acl',
+  });
+  expect(tokens.volumes).toEqual(['wizard-tokens:/var/lib/wizard', 'wizard-bot-token:/var/lib/wizard-bot', 'wizard-redis-auth:/var/lib/wizard-redis']);
+  expect(tokens.network_mode).toBe('none'); // it makes files: it needs no network
+  expect(api.environment?.WIZARD_TOKENS_FILE).toBe('/var/lib/wizard/tokens');
+  expect(api.volumes).toEqual(['wizard-tokens:/var/lib/wizard:ro', 'wizard-redis-auth:/var/lib/wizard-redis:ro']);
+  // the bots: the bot token's file, and nothing else (no admin token, no Redis)
+  expect(bot.environment?.WIZARD_TOKENS_FILE).toBe('/var/lib/wizard-bot/tokens');
+  expect(bot.volumes).toEqual(['wizard-bot-token:/var/lib/wizard-bot:ro']);
+  expect(Object.keys(bot.environment ?? {}).filter((k) => /REDIS|ADMIN|API_TOKENS/.test(k))).toEqual([]);
+  for (const s of [api, bot]) expect(s.depends_on).toMatchObject({ tokens: { condition: 'service_completed_successfully' } });
   expect(api.depends_on).toMatchObject({ valkey: { condition: 'service_healthy' } });
+  expect(compose.services.valkey.depends_on).toEqual({ tokens: { condition: 'service_completed_successfully' } }); // its ACL file first
   // the gateway's address on the compose network is a private one (Docker picks it), never loopback
   expect(api.environment?.WIZARD_TRUST_PROXY).toBe('${WIZARD_TRUST_PROXY:-uniquelocal}');
-  // the tokens volume starts with the image's /var/lib/wizard, which the node user owns
-  expect(read('Dockerfile')).toMatch(/RUN mkdir -p \/var\/lib\/wizard && chown node:node \/var\/lib\/wizard\nUSER node/);
+  // the volumes start with the image's folders, which the node user owns
+  expect(read('Dockerfile')).toMatch(/RUN mkdir -p \/var\/lib\/wizard \/var\/lib\/wizard-bot \/var\/lib\/wizard-redis && chown node:node \/var\/lib\/wizard \/var\/lib\/wizard-bot \/var\/lib\/wizard-redis\nUSER node/);
 });
+
+/** every way the compose files are run: alone, with the public profile, on a Cluster, on Sentinel */
+const LAYOUTS: [string, string[]][] = [
+  ['compose.yaml', []],
+  ['compose.yaml --profile public', ['--profile', 'public']],
+  ['+ compose.cluster.yaml', ['-f', path.join(root, 'compose.cluster.yaml')]],
+  ['+ compose.sentinel.yaml', ['-f', path.join(root, 'compose.sentinel.yaml')]],
+];
+/** the services of Redis itself (data nodes, Sentinels, the cluster's one-shot) */
+const isRedis = (name: string) => /^(valkey(-\w+)?|sentinel-\d|cluster-init)$/.test(name);
+const ROLES_ON_REDIS = ['api', 'scheduler', 'worker'];
+
+describe.each(LAYOUTS)('%s: who reaches Redis, and what each service is given', (_layout, args) => {
+  let config: ComposeConfig;
+  beforeAll(() => {
+    if (!haveDockerCompose()) return;
+    config = composeConfig(args);
+  });
+
+  test('only api, worker and scheduler share a network with Redis; the bots, the gateways and cloudflared share none; that network has no way out', () => {
+    if (!config) return;
+    const names = Object.keys(config.services);
+    const redis = names.filter(isRedis);
+    expect(redis).toContain('valkey');
+    for (const r of redis) {
+      const others = neighboursOf(config, r).filter((n) => !isRedis(n));
+      expect({ r, others }).toEqual({ r, others: ROLES_ON_REDIS });
+      expect({ r, networks: networksOf(config.services[r]) }).toEqual({ r, networks: ['store'] });
+    }
+    for (const outside of names.filter((n) => ['bot', 'gateway', 'gateway-tls', 'cloudflared'].includes(n))) {
+      expect({ outside, reaches: neighboursOf(config, outside).filter(isRedis) }).toEqual({ outside, reaches: [] });
+    }
+    expect(networksOf(config.services.bot)).toEqual(['front']);
+    expect(config.networks?.store).toEqual({ internal: true });
+  });
+
+  test('the Redis password is mounted by Redis and the roles that talk to it alone, read-only; the tokens file by the api; the bot token by the bots', () => {
+    if (!config) return;
+    const mounting = (volume: string) => Object.entries(config.services).filter(([, s]) => volume in namedMounts(s)).map(([n, s]) => `${n}:${namedMounts(s)[volume][1]}`).sort();
+    const redis = Object.keys(config.services).filter(isRedis);
+    expect(mounting('wizard-redis-auth')).toEqual([...ROLES_ON_REDIS, ...redis].map((n) => `${n}:ro`).concat('tokens:rw').sort());
+    expect(mounting('wizard-tokens')).toEqual(['api:ro', 'tokens:rw']);
+    expect(mounting('wizard-bot-token')).toEqual(['bot:ro', 'tokens:rw']);
+  });
+
+  test('Redis loads the ACL file the tokens service writes, and is asked with its user: the roles by the password file, every healthcheck too', () => {
+    if (!config) return;
+    const { tokens } = config.services;
+    const acl = String(tokens.environment?.REDIS_ACL_FILE);
+    const password = String(tokens.environment?.REDIS_PASSWORD_FILE);
+    const cli = 'REDISCLI_AUTH="$$(cat /var/lib/wizard-redis/password)" valkey-cli --user wizard';
+    for (const [name, s] of Object.entries(config.services).filter(([n]) => isRedis(n))) {
+      const command = argsOf(s.command).join(' ');
+      if (name !== 'cluster-init' && !name.startsWith('sentinel-')) {
+        expect({ name, aclfile: command.includes(`--aclfile ${acl}`) }).toEqual({ name, aclfile: true });
+        // a data node that replicates (or may, after a failover) syncs as that user, from the file
+        if (name !== 'valkey' || args.join(' ').includes('compose.sentinel.yaml')) {
+          expect({ name, command }).toEqual({ name, command: expect.stringContaining(`printf 'masteruser wizard\\nmasterauth %s\\n' "$$(cat ${password})" > /tmp/replication.conf`) });
+          expect(command).toContain('--include /tmp/replication.conf');
+        }
+      }
+      if (name === 'cluster-init') expect(command).toContain(`export REDISCLI_AUTH="$$(cat ${password})"`);
+      if (name.startsWith('sentinel-')) {
+        // the Sentinel asks for the user too, and reaches the data nodes and the other Sentinels as it
+        for (const line of [`pw="$$(cat ${password})"`, "'sentinel auth-user wizard wizard'", '"sentinel auth-pass wizard $$pw"', "'sentinel sentinel-user wizard'", '"sentinel sentinel-pass $$pw"', "'user default off'", '"user wizard on >$$pw ~* &* +@all"']) {
+          expect({ name, command }).toEqual({ name, command: expect.stringContaining(line) });
+        }
+        for (const role of ROLES_ON_REDIS) expect(config.services[role].environment).toMatchObject({ REDIS_SENTINEL_USER: 'wizard', REDIS_SENTINEL_PASSWORD_FILE: password });
+      }
+      if (s.healthcheck) expect({ name, check: s.healthcheck.test.join(' ') }).toEqual({ name, check: expect.stringContaining(cli) });
+    }
+    for (const role of ROLES_ON_REDIS) {
+      const env = config.services[role].environment ?? {};
+      expect({ role, passwordFile: env.REDIS_PASSWORD_FILE }).toEqual({ role, passwordFile: password });
+      for (const url of String(env.REDIS_URL).split(',')) expect(new URL(url)).toMatchObject({ username: 'wizard', password: '' });
+    }
+  });
+});
+
+test("the overlays' data nodes: their script, run by sh as the container would, starts the server with the ACL file and the replication credentials of the password file", async () => {
+  if (!haveDockerCompose()) return;
+  const scriptOf = (args: string[], name: string) => {
+    const [sh, c, script, zero, ...rest] = argsOf(composeConfig(args).services[name].command);
+    expect([sh, c, zero]).toEqual(['sh', '-c', 'valkey-node']);
+    return { script, rest };
+  };
+  const sentinelNode = scriptOf(['-f', path.join(root, 'compose.sentinel.yaml')], 'valkey-replica');
+  const clusterNode = scriptOf(['-f', path.join(root, 'compose.cluster.yaml')], 'valkey-1');
+  expect(clusterNode.script).toBe(sentinelNode.script); // one script, in both files
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-data-node-'));
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  const port = await freePort();
+  // stand-ins for what the valkey image has: its entrypoint (here: redis-server, on a free port) and a chown that has a valkey user
+  fs.writeFileSync(path.join(bin, 'docker-entrypoint.sh'), `#!/bin/sh\nshift\nexec redis-server "$@" --port ${port} --bind 127.0.0.1 --dir ${dir} --save ''\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, 'chown'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const auth = path.join(dir, 'auth');
+  const made = runWizard(['tokens', 'init', '--file', path.join(dir, 'tokens'), '--redis-password-file', path.join(auth, 'password'), '--redis-acl-file', path.join(auth, 'users.acl')]);
+  expect(made.code).toBe(0);
+  const script = sentinelNode.script.replace(/\$\$/g, '$').replaceAll('/tmp/', `${dir}/`).replaceAll('/var/lib/wizard-redis/', `${auth}/`);
+  const args = ['--appendonly', 'yes']; // the data node's own arguments come after the script's
+  const server = spawn('sh', ['-c', script, 'valkey-node', ...args], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: 'ignore' });
+  try {
+    await waitUntil(async () => portOpen(port), 60_000, 'the data node to listen');
+    const password = fs.readFileSync(path.join(auth, 'password'), 'utf8').trim();
+    await expect(redisCommand(port, ['PING'])).rejects.toThrow(/NOAUTH/);
+    const asWizard = { auth: { user: 'wizard', password } };
+    expect(await redisCommand(port, ['CONFIG', 'GET', 'masteruser'], asWizard)).toEqual(['masteruser', 'wizard']);
+    expect(await redisCommand(port, ['CONFIG', 'GET', 'masterauth'], asWizard)).toEqual(['masterauth', password]);
+    expect(await redisCommand(port, ['CONFIG', 'GET', 'appendonly'], asWizard)).toEqual(['appendonly', 'yes']);
+    expect(fs.statSync(path.join(dir, 'replication.conf')).mode & 0o777).toBe(0o600);
+  } finally {
+    server.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
 
 test('the gateway: round-robin upstream on the API port, SSE unbuffered, the client address set (not appended to), its own errors JSON', () => {
   const upstream = read('deploy', 'nginx-upstream.conf');

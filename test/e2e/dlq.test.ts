@@ -5,7 +5,7 @@ import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard, waitUntil, WIZARD_BIN } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
-const ADMIN = 'dlq-admin-token';
+const ADMIN = 'dlq-admin-token-0123456';
 const prefix = testPrefix('dlq');
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: ADMIN };
 let api: string;

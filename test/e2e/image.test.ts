@@ -2,7 +2,8 @@
  * The image's runtime stage, without Docker: deploy/stage-runtime.sh (what the Dockerfile's
  * build stage runs) lays out the runtime in a temp dir, and wizard runs from there alone,
  * through a symlink as the image's ENTRYPOINT does, with the Dockerfile's ENV (WIZARD_HOST=0.0.0.0
- * among them) and nothing of this machine's: --help, the image's default command, the api (with a
+ * among them) and nothing of this machine's: --help, the image's default command (its tokens kept
+ * in a file it names, never printed), the api (with a
  * tokens file from `wizard tokens init`) and a worker that counts primes in its thread pool, and
  * the healthcheck of each kind of role.
  */
@@ -63,21 +64,43 @@ test('wizard --help and every role help run from the staged runtime', () => {
   }
 });
 
-test("the image's default command with its ENV and no tokens serves, with a token per role made and printed once on stderr", async () => {
+test("the image's default command with its ENV and no tokens serves, with a token per role kept in a file it names, never printed", async () => {
   expect(dockerfileCmd()).toEqual(['up']);
   expect(dockerfileEnv().WIZARD_HOST).toBe('0.0.0.0');
+  const home = path.join(dir, 'home-node'); // the node user's HOME in the image
+  const file = path.join(home, '.local', 'state', 'wizard', 'tokens');
   const port = String(await freePort()); // the image's PORT (8000) may be taken on this machine
-  const up = start(dockerfileCmd(), { PORT: port, LOG_LEVEL: 'warn' });
-  const printed = await waitUntil(async () => /^ {2}admin {2}(\w+)\n {2}bot {4}(\w+)\n {2}client (\w+)$/m.exec(up.out()), 20_000, `the tokens printed; output: ${up.out()}`);
-  const [admin, , client] = printed.slice(1);
-  expect(up.out().split(admin)).toHaveLength(2); // printed once
+  const up = start(dockerfileCmd(), { PORT: port, LOG_LEVEL: 'warn', HOME: home });
+  await waitUntil(async () => up.out().includes('wizard tokens show'), 20_000, `where the tokens are kept; output: ${up.out()}`);
+  expect(up.out()).toContain(`this node's tokens (admin, bot, client) were made and are kept in ${file}.`);
+  expect(up.out()).toContain(`Read them with: wizard tokens show --file ${file}`);
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  const shown = run(['tokens', 'show', '--file', file]);
+  const [admin, , client] = shown.stdout.trim().split('\n').map((l) => l.split(' ')[2]);
+  expect([admin, client]).toEqual([expect.stringMatching(/^[0-9a-f]{48}$/), expect.stringMatching(/^[0-9a-f]{48}$/)]);
+  for (const t of [admin, client]) expect(up.out()).not.toContain(t); // not in `docker logs`
   const url = `http://127.0.0.1:${port}`;
   expect((await http('GET', `${url}/jobs`)).status).toBe(401);
   expect((await http('GET', `${url}/jobs`, undefined, { authorization: `Bearer ${client}` })).status).toBe(200);
   expect((await http('GET', `${url}/dlq`, undefined, { authorization: `Bearer ${client}` })).status).toBe(403);
   expect((await http('GET', `${url}/dlq`, undefined, { authorization: `Bearer ${admin}` })).status).toBe(200);
   expect(run(['healthcheck', '--role', 'up'], { PORT: port }).status).toBe(0);
-}, 40_000);
+
+  // started again (a container restarted on its volume): the same tokens, from the file
+  const port2 = String(await freePort());
+  const again = start(dockerfileCmd(), { PORT: port2, LOG_LEVEL: 'warn', HOME: home });
+  await waitUntil(async () => again.out().includes('wizard tokens show'), 20_000, `the second start; output: ${again.out()}`);
+  expect(again.out()).toContain(`are kept, from an earlier start, in ${file}.`);
+  expect((await http('GET', `http://127.0.0.1:${port2}/dlq`, undefined, { authorization: `Bearer ${admin}` })).status).toBe(200);
+
+  // nowhere to keep them: exit 2, one line naming the file and what to do instead
+  fs.mkdirSync(path.join(dir, 'ro-home'), { mode: 0o500 });
+  const refused = run(['up'], { PORT: '0', HOME: path.join(dir, 'ro-home') });
+  if (process.getuid?.() !== 0) {
+    expect({ status: refused.status, lines: refused.stderr.trim().split('\n').length }).toEqual({ status: 2, lines: 1 });
+    expect(refused.stderr).toMatch(/wizard up's tokens file \(give --tokens-file or WIZARD_API_TOKENS, or set XDG_STATE_HOME\): cannot write .*ro-home\/\.local\/state\/wizard\/tokens: EACCES/);
+  }
+}, 60_000);
 
 test('wizard api with the image ENV and no tokens still refuses to start (exit 2, one line naming --host)', () => {
   const r = run(['api'], { REDIS_URL: testRedisUrl(), PORT: '0' });

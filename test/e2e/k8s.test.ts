@@ -2,8 +2,11 @@
  * deploy/k8s, checked with no cluster: every manifest validates against the Kubernetes schemas
  * (kubernetes-models), kustomization.yaml lists every file, each Deployment runs a real `wizard`
  * role with flags, probes and environment variables that role accepts, and the pods' own
- * environment (the ConfigMap, the Secret made by the docs' command, each Deployment's env)
- * starts a working cluster of real `wizard` processes on this machine.
+ * environment (the ConfigMap, the Secrets made by the docs' commands, each Deployment's env
+ * and Secret files) starts a working cluster of real `wizard` processes on this machine, on a
+ * redis-server that loads the Secret's ACL as the Redis pod does. The NetworkPolicies are
+ * evaluated for every pair of pods (only api, worker and scheduler reach Redis), and the Ingress
+ * serves TLS with a Secret the docs make.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,9 +17,11 @@ import { parse, parseAllDocuments } from 'yaml';
 import { parseTokenList } from '../../src/core/access';
 import { WORKER_DEFAULTS } from '../../src/roles/worker';
 import { assetPath } from '../../src/util/package-root';
-import { testPrefix, testRedisUrl } from '../helpers/env';
+import { redisAclFile } from '../../src/commands/secret-files';
+import { testPrefix } from '../helpers/env';
 import { http, killAll, runWizard, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
-import { freePort } from '../helpers/redis-server';
+import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
+import { redisCommand } from '../helpers/redis-sentinel';
 
 const dir = assetPath('deploy', 'k8s');
 const read = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8');
@@ -48,10 +53,15 @@ interface Container {
   readinessProbe?: Probe;
   startupProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+}
+interface SecretVolume {
+  name: string;
+  secret?: { secretName: string; items?: { key: string; path: string }[] };
 }
 interface PodTemplate {
   metadata: { labels: Labels };
-  spec: { containers: Container[]; terminationGracePeriodSeconds?: number };
+  spec: { containers: Container[]; terminationGracePeriodSeconds?: number; volumes?: SecretVolume[] };
 }
 interface K8sObject {
   apiVersion: string;
@@ -179,10 +189,24 @@ test('no manifest has a field the Kubernetes API does not define (and a misspelt
   expect(errors).toEqual([expect.stringMatching(/^typo: .*livenessprobe\W+ does not exist in type 'IContainer'/)]);
 });
 
-test('no Secret is committed: the tokens come from the Secret wizard-tokens made at install time', () => {
+/** the Secrets a workload's pods read, as `name/key`: by env (secretKeyRef) or as files (a secret volume's items) */
+function secretKeysOf(w: Workload): string[] {
+  const env = w.spec.template.spec.containers.flatMap((c) => (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`] : [])));
+  const files = (w.spec.template.spec.volumes ?? []).flatMap((v) => (v.secret ? (v.secret.items ?? []).map((i) => `${v.secret!.secretName}/${i.key}`) : []));
+  return [...env, ...files].sort();
+}
+const redisWorkload = () => find<Workload>('StatefulSet', 'redis');
+
+test('no Secret is committed: the tokens and the Redis password come from the Secrets wizard-tokens and wizard-redis made at install time, each pod reading only its own keys', () => {
   expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
-  const refs = deployments.flatMap((d) => (containerOf(d).env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : [])));
-  expect(new Set(refs)).toEqual(new Set(['wizard-tokens']));
+  const password = 'wizard-redis/password';
+  expect(Object.fromEntries([...deployments, redisWorkload()].map((w) => [w.metadata.name, secretKeysOf(w)]))).toEqual({
+    api: ['wizard-tokens/ADMIN_TOKEN', 'wizard-tokens/WIZARD_API_TOKENS', password].sort(),
+    bot: ['wizard-tokens/WIZARD_TOKEN'], // the bot token, and nothing else
+    worker: [password],
+    scheduler: [password],
+    redis: [password, 'wizard-redis/users.acl'].sort(),
+  });
 });
 
 test('one Deployment per role, each running `wizard <role>` from the image, with flags the role accepts', () => {
@@ -295,14 +319,108 @@ test('the scheduler runs two replicas (one leads); Redis is a StatefulSet with A
   const service = find('Service', redis.spec.serviceName!);
   expect(service.spec.clusterIP).toBe('None');
   expect(matches(service.spec.selector, redis.spec.template.metadata.labels)).toBe(true);
-  expect(configMap.data?.REDIS_URL).toBe(`redis://${redis.metadata.name}-0.${service.metadata.name}:6379`);
+  expect(configMap.data?.REDIS_URL).toBe(`redis://wizard@${redis.metadata.name}-0.${service.metadata.name}:6379`);
+});
+
+test("Redis asks for the ACL user: it loads users.acl of the Secret wizard-redis, its probes authenticate; api, worker and scheduler read the password as a file, REDIS_PASSWORD_FILE", () => {
+  const redis = redisWorkload();
+  const c = containerOf(redis);
+  const args = c.args ?? [];
+  const aclFile = args[args.indexOf('--aclfile') + 1];
+  const mount = c.volumeMounts?.find((m) => aclFile.startsWith(`${m.mountPath}/`));
+  const volume = redis.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+  expect({ readOnly: mount?.readOnly, secret: volume?.secret }).toEqual({ readOnly: true, secret: { secretName: 'wizard-redis', items: [{ key: 'users.acl', path: aclFile.slice(mount!.mountPath.length + 1) }] } });
+  for (const probe of [c.livenessProbe, c.readinessProbe]) expect(probe?.exec?.command).toEqual(['sh', '-c', 'valkey-cli --user wizard ping | grep -q PONG']);
+  expect(c.env).toEqual([{ name: 'REDISCLI_AUTH', valueFrom: { secretKeyRef: { name: 'wizard-redis', key: 'password' } } }]);
+  expect(new URL(String(configMap.data?.REDIS_URL)).username).toBe('wizard');
+  for (const role of ['api', 'worker', 'scheduler']) {
+    const d = deployment(role);
+    const file = containerOf(d).env?.find((e) => e.name === 'REDIS_PASSWORD_FILE')?.value ?? '';
+    const m = containerOf(d).volumeMounts?.find((x) => file.startsWith(`${x.mountPath}/`));
+    const v = d.spec.template.spec.volumes?.find((x) => x.name === m?.name);
+    expect({ role, readOnly: m?.readOnly, secret: v?.secret }).toEqual({ role, readOnly: true, secret: { secretName: 'wizard-redis', items: [{ key: 'password', path: file.slice(m!.mountPath.length + 1) }] } });
+  }
+  expect(containerOf(deployment('bot')).env?.map((e) => e.name)).not.toContain('REDIS_PASSWORD_FILE');
+});
+
+/** a NetworkPolicy's pod selector: matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist) */
+interface Selector {
+  matchLabels?: Labels;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+interface NetworkPolicy extends K8sObject {
+  spec: { podSelector: Selector; policyTypes: string[]; ingress?: { from?: { podSelector?: Selector; namespaceSelector?: Selector; ipBlock?: unknown }[]; ports?: { protocol?: string; port: string | number }[] }[] };
+}
+function selects(sel: Selector, labels: Labels): boolean {
+  return (
+    Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+    (sel.matchExpressions ?? []).every((e) => {
+      const has = e.key in labels;
+      if (e.operator === 'Exists') return has;
+      if (e.operator === 'DoesNotExist') return !has;
+      const inValues = has && (e.values ?? []).includes(labels[e.key]);
+      return e.operator === 'In' ? inValues : !inValues;
+    })
+  );
+}
+
+/**
+ * who may open a connection to a workload's named port, as Kubernetes evaluates the namespace's
+ * NetworkPolicies: a pod no policy selects takes anything; a selected one takes what one of their
+ * ingress rules allows. `source` is a workload of the install, or 'elsewhere' (another namespace,
+ * the ingress controller, a node).
+ */
+function mayConnect(policies: NetworkPolicy[], source: Workload | 'elsewhere', target: Workload, portName: string): boolean {
+  const targetLabels = target.spec.template.metadata.labels;
+  const applying = policies.filter((p) => p.spec.policyTypes.includes('Ingress') && selects(p.spec.podSelector, targetLabels));
+  if (applying.length === 0) return true;
+  return applying.some((p) =>
+    (p.spec.ingress ?? []).some((rule) => {
+      const portOk = !rule.ports || rule.ports.some((x) => x.port === portName);
+      const fromOk = !rule.from || rule.from.some((f) => source !== 'elsewhere' && f.podSelector !== undefined && f.namespaceSelector === undefined && f.ipBlock === undefined && selects(f.podSelector, source.spec.template.metadata.labels));
+      return portOk && fromOk;
+    }),
+  );
+}
+
+test('NetworkPolicies: Redis takes connections from api, worker and scheduler pods alone; the api takes its port from anywhere, the workers their metrics; the scheduler and the bots take none', () => {
+  const policies = objects.filter((o): o is NetworkPolicy => o.kind === 'NetworkPolicy');
+  const workloads: Workload[] = [...deployments, redisWorkload()];
+  const sources: (Workload | 'elsewhere')[] = [...workloads, 'elsewhere'];
+  const nameOf = (w: Workload | 'elsewhere') => (w === 'elsewhere' ? w : w.metadata.name);
+  const reach: Record<string, string[]> = {};
+  for (const target of workloads) {
+    for (const port of target.spec.template.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name!))) {
+      reach[`${target.metadata.name}:${port}`] = sources.filter((src) => mayConnect(policies, src, target, port)).map(nameOf).sort();
+    }
+  }
+  const everyone = sources.map(nameOf).sort();
+  expect(reach).toEqual({ 'redis:redis': ['api', 'scheduler', 'worker'], 'api:http': everyone, 'worker:metrics': everyone });
+  // and no other port of any pod of the install: every pod is under the default deny
+  const deny = policies.find((p) => Object.keys(p.spec.podSelector).length === 0);
+  expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+  // the evaluation can fail: without the Redis policy, a bot reaches Redis
+  expect(mayConnect(policies.filter((p) => p.metadata.name !== 'redis'), deployment('bot'), redisWorkload(), 'redis')).toBe(false); // the default deny still holds
+  expect(mayConnect(policies.filter((p) => p !== deny && p.metadata.name !== 'redis'), deployment('bot'), redisWorkload(), 'redis')).toBe(true);
+});
+
+test("the Ingress serves HTTPS only, with the certificate of a Secret the docs make (or cert-manager), for the hosts of its rules", () => {
+  const ingress = find('Ingress', 'api');
+  const hosts = ingress.spec.rules.map((r: { host: string }) => r.host);
+  expect(ingress.spec.tls).toEqual([{ hosts, secretName: 'wizard-tls' }]);
+  expect(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/force-ssl-redirect']).toBe('true');
+  const tlsBlock = [...kubernetesDocs().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret tls'));
+  expect(tlsBlock).toContain(`kubectl -n ${kustomization.namespace} create secret tls ${ingress.spec.tls[0].secretName} --cert=cert.pem --key=key.pem`);
+  expect(tlsBlock).toMatch(/kubectl -n wizard annotate ingress api cert-manager\.io\/cluster-issuer=/);
 });
 
 /** the section "Kubernetes" of docs/deploy.md */
 const kubernetesDocs = () => fs.readFileSync(assetPath('docs/deploy.md'), 'utf8').split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
 
-/** run the docs' `kubectl create secret` block with a kubectl that records what it was asked; the Secret's keys and values */
-function secretFromReadme(): Record<string, string> {
+type Secrets = Record<string, Labels>;
+
+/** run the docs' `kubectl create secret` blocks with a kubectl that records what it was asked; each Secret's keys and values */
+function secretsFromDocs(): Secrets {
   const block = [...kubernetesDocs().matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('create secret generic wizard-tokens'));
   if (!block) throw new Error('docs/deploy.md, "Kubernetes": no ```sh block that runs kubectl create secret generic wizard-tokens');
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-'));
@@ -312,36 +430,66 @@ function secretFromReadme(): Record<string, string> {
     const r = spawnSync('sh', ['-eu', '-c', block], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8', timeout: 10_000 });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const calls = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
-    const create = calls.find((c) => c.includes('secret') && c.includes('wizard-tokens'));
-    expect(create?.slice(0, 6)).toEqual(['-n', kustomization.namespace, 'create', 'secret', 'generic', 'wizard-tokens']);
+    const creates = calls.filter((c) => c.includes('secret'));
+    for (const c of creates) expect(c.slice(0, 5)).toEqual(['-n', kustomization.namespace, 'create', 'secret', 'generic']);
     expect(calls.at(-1)).toEqual(['apply', '-k', 'deploy/k8s']);
-    const entries = create!.filter((a) => a.startsWith('--from-literal=')).map((a) => a.slice('--from-literal='.length)).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
-    return Object.fromEntries(entries);
+    const literals = (c: string[]) => c.filter((a) => a.startsWith('--from-literal=')).map((a) => a.slice('--from-literal='.length)).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+    return Object.fromEntries(creates.map((c) => [c[5], Object.fromEntries(literals(c))]));
   } finally {
     fs.rmSync(bin, { recursive: true, force: true });
   }
 }
 
-/** a container's environment as the kubelet would give it, with the Secret's values and the pod's name */
-function podEnv(role: string, config: Labels, secret: Labels): Record<string, string> {
+/**
+ * A pod's Secret volumes as files in `dir` (one folder per pod): each item where the kubelet would
+ * put it; answers mountPath → its folder here
+ */
+function podFiles(role: string, secrets: Secrets, dir: string): Record<string, string> {
+  const w = role === 'redis' ? redisWorkload() : deployment(role);
+  const out: Record<string, string> = {};
+  for (const m of containerOf(w).volumeMounts ?? []) {
+    const v = w.spec.template.spec.volumes?.find((x) => x.name === m.name);
+    if (!v?.secret) continue;
+    const local = path.join(dir, role, m.name);
+    fs.mkdirSync(local, { recursive: true });
+    for (const item of v.secret.items ?? []) fs.writeFileSync(path.join(local, item.path), secrets[v.secret.secretName]?.[item.key] ?? '', { mode: 0o600 });
+    out[m.mountPath] = local;
+  }
+  return out;
+}
+
+/** a container's environment as the kubelet would give it, with the Secrets' values and files, and the pod's name */
+function podEnv(role: string, config: Labels, secrets: Secrets, files: Record<string, string> = {}): Record<string, string> {
   const c = containerOf(deployment(role));
   const env: Record<string, string> = { ...config };
   for (const e of c.env ?? []) {
     const from = e.valueFrom;
-    if (from?.secretKeyRef) env[e.name] = secret[from.secretKeyRef.key] ?? '';
+    if (from?.secretKeyRef) env[e.name] = secrets[from.secretKeyRef.name]?.[from.secretKeyRef.key] ?? '';
     else if (from?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = `${role}-pod-${config.PORT}`; // each pod its own name, as Kubernetes gives it (a node id is claimed by one process)
     else if (from?.resourceFieldRef?.resource === 'limits.cpu') env[e.name] = String(Math.ceil(parseFloat(c.resources!.limits!.cpu) / (c.resources!.limits!.cpu.endsWith('m') ? 1000 : 1)));
     else env[e.name] = e.value ?? '';
   }
+  for (const [k, v] of Object.entries(env)) for (const [mount, local] of Object.entries(files)) if (v.startsWith(`${mount}/`)) env[k] = local + v.slice(mount.length);
   return env;
 }
 
-/** the ConfigMap as it is, but for addresses: this machine's test Redis and free loopback ports */
-async function loopbackConfig(name: string): Promise<Labels> {
+/** the Redis pod as it runs here: redis-server with the Secret's users.acl (at the path the StatefulSet mounts it) */
+async function redisPod(secrets: Secrets, dir: string): Promise<TestRedis> {
+  const files = podFiles('redis', secrets, dir);
+  const args = (containerOf(redisWorkload()).args ?? []).slice(1).map((a) => Object.entries(files).reduce((x, [mount, local]) => (x.startsWith(`${mount}/`) ? local + x.slice(mount.length) : x), a));
+  const i = args.indexOf('--dir');
+  args.splice(i, 2); // the helper gives it a temp dir
+  return startRedisServer({ extraArgs: args });
+}
+
+/** the ConfigMap as it is, but for addresses: the Redis pod as it runs here (its user kept) and free loopback ports */
+async function loopbackConfig(name: string, redis: TestRedis): Promise<Labels> {
   const [port, metricsPort] = [await freePort(), await freePort()];
+  const url = new URL(String(configMap.data?.REDIS_URL));
+  url.host = `127.0.0.1:${redis.port}`;
   return {
     ...configMap.data,
-    REDIS_URL: testRedisUrl(),
+    REDIS_URL: url.toString(),
     WIZARD_PREFIX: testPrefix(name),
     WIZARD_HOST: '127.0.0.1',
     PORT: String(port),
@@ -352,8 +500,8 @@ async function loopbackConfig(name: string): Promise<Labels> {
 }
 
 /** `wizard api` as its pod runs it, serving once /healthz answers */
-async function startApi(config: Labels, secret: Labels): Promise<WizardProc> {
-  const api = spawnWizard(containerOf(deployment('api')).args!, podEnv('api', config, secret));
+async function startApi(config: Labels, secrets: Secrets, dir: string): Promise<WizardProc> {
+  const api = spawnWizard(containerOf(deployment('api')).args!, podEnv('api', config, secrets, podFiles('api', secrets, dir)));
   await waitUntil(async () => (await http('GET', `${config.WIZARD_API_URL}/healthz`)).status === 200, 30_000, 'the api to serve');
   return api;
 }
@@ -368,26 +516,46 @@ function readmeYaml<T>(marker: string): T {
 }
 
 describe("the pods' environment, run on this machine", () => {
-  afterAll(killAll);
+  let dir = '';
+  let redis: TestRedis | undefined;
+  afterAll(async () => {
+    await killAll();
+    await redis?.destroy();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
 
-  test('the docs\' Secret, the ConfigMap and each Deployment\'s env start an api, a bot and a worker that work together, and every exec probe passes', async () => {
-    const secret = secretFromReadme();
-    const referenced = new Set(deployments.flatMap((d) => (containerOf(d).env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : []))));
-    for (const key of referenced) expect({ key, documented: key in secret }).toEqual({ key, documented: true });
-    const tokens = parseTokenList(secret.WIZARD_API_TOKENS, 'WIZARD_API_TOKENS');
-    expect(tokens.find((t) => t.token === secret.WIZARD_TOKEN)?.role).toBe('bot');
-    expect(tokens.find((t) => t.token === secret.PROMETHEUS_TOKEN)?.role).toBe('client');
-    expect(new Set([secret.ADMIN_TOKEN, secret.WIZARD_TOKEN, secret.PROMETHEUS_TOKEN]).size).toBe(3);
+  test("the docs' Secrets, the ConfigMap and each Deployment's env and files start Redis, an api, a bot and a worker that work together, and every exec probe passes", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-pods-'));
+    const secrets = secretsFromDocs();
+    const tokensSecret = secrets['wizard-tokens'];
+    const referenced = new Set([...deployments, redisWorkload()].flatMap(secretKeysOf));
+    for (const key of referenced) expect({ key, documented: key.split('/')[1] in (secrets[key.split('/')[0]] ?? {}) }).toEqual({ key, documented: true });
+    const tokens = parseTokenList(tokensSecret.WIZARD_API_TOKENS, 'WIZARD_API_TOKENS');
+    expect(tokens.find((t) => t.token === tokensSecret.WIZARD_TOKEN)?.role).toBe('bot');
+    expect(tokens.find((t) => t.token === tokensSecret.PROMETHEUS_TOKEN)?.role).toBe('client');
+    expect(new Set([tokensSecret.ADMIN_TOKEN, tokensSecret.WIZARD_TOKEN, tokensSecret.PROMETHEUS_TOKEN]).size).toBe(3);
+    // the docs' users.acl is what `wizard tokens init` would write for its password
+    const { password } = secrets['wizard-redis'];
+    expect(secrets['wizard-redis']['users.acl']).toBe(redisAclFile(password).trimEnd());
 
-    const config = await loopbackConfig('k8s');
+    // Redis, with the Secret's ACL: nobody gets in without the user's password; its own probe does
+    redis = await redisPod(secrets, dir);
+    await expect(redisCommand(redis.port, ['PING'])).rejects.toThrow(/NOAUTH/);
+    const probe = containerOf(redisWorkload()).livenessProbe!.exec!.command;
+    const probed = spawnSync(probe[0], [probe[1], probe[2].replace('valkey-cli', `redis-cli -p ${redis.port}`)], { env: { ...process.env, REDISCLI_AUTH: password }, encoding: 'utf8' });
+    expect(probed.status).toBe(0);
+    expect(spawnSync(probe[0], [probe[1], probe[2].replace('valkey-cli', `redis-cli -p ${redis.port}`)], { env: { ...process.env, REDISCLI_AUTH: 'wrong' } }).status).toBe(1);
+
+    const config = await loopbackConfig('k8s', redis);
     const base = config.WIZARD_API_URL;
-    const asClient = { authorization: `Bearer ${secret.PROMETHEUS_TOKEN}` };
-    const api = await startApi(config, secret);
+    const asClient = { authorization: `Bearer ${tokensSecret.PROMETHEUS_TOKEN}` };
+    const env = (role: string) => podEnv(role, config, secrets, podFiles(role, secrets, dir));
+    const api = await startApi(config, secrets, dir);
     // why the readiness probe is /healthz: /health needs a token once API tokens are on
     expect((await http('GET', `${base}/health`)).status).toBe(401);
     expect((await http('GET', `${base}/health`, undefined, asClient)).status).toBe(200);
 
-    spawnWizard(containerOf(deployment('bot')).args!, podEnv('bot', config, secret));
+    spawnWizard(containerOf(deployment('bot')).args!, env('bot'));
     const bots = await waitUntil(async () => {
       const r = await http<{ bots: { name: string; status: string }[] }>('GET', `${base}/bots`, undefined, asClient);
       return r.body.bots?.length ? r.body.bots : null;
@@ -396,7 +564,7 @@ describe("the pods' environment, run on this machine", () => {
 
     for (const role of ['worker', 'scheduler', 'bot']) {
       const cmd = containerOf(deployment(role)).livenessProbe!.exec!.command;
-      const r = runWizard(cmd.slice(1), podEnv(role, config, secret));
+      const r = runWizard(cmd.slice(1), env(role));
       expect({ role, code: r.code, stdout: r.stdout.split(' ')[0], stderr: r.stderr }).toEqual({ role, code: 0, stdout: 'healthy:', stderr: '' });
     }
 
@@ -406,14 +574,14 @@ describe("the pods' environment, run on this machine", () => {
     const metrics = await http<string>('GET', `${base}/metrics`, undefined, asClient);
     expect(metrics.body).toMatch(/^wizard_queue_jobs\{queue="default",status="waiting"\} 1$/m);
 
-    spawnWizard(containerOf(deployment('worker')).args!, podEnv('worker', config, secret));
+    spawnWizard(containerOf(deployment('worker')).args!, env('worker'));
     const done = await waitUntil(async () => {
       const r = await http<{ status: string; result: number; handled_by: string }>('GET', `${base}/tasks/${task.body.task_id}/status`, undefined, asClient);
       return r.body.status === 'SUCCESS' ? r.body : null;
     }, 30_000, 'the worker to run the task');
     expect([done.result, done.handled_by]).toEqual([5, `worker-pod-${config.PORT}`]);
     expect(api.output()).not.toMatch(/"level":"error"/);
-  });
+  }, 240_000);
 });
 
 interface ScrapeJob {
@@ -431,9 +599,11 @@ interface AdapterRule {
 describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with the Secret's token, the adapter's query answers", () => {
   let prometheus: ReturnType<typeof spawn> | undefined;
   let tmp = '';
+  let redis: TestRedis | undefined;
   afterAll(async () => {
     prometheus?.kill('SIGKILL');
     await killAll();
+    await redis?.destroy();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -441,10 +611,12 @@ describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with 
     const which = spawnSync('sh', ['-c', 'command -v prometheus && command -v promtool'], { encoding: 'utf8' });
     if (which.status !== 0) throw new Error('prometheus and promtool are not installed: .ci/run installs them (apt-get install prometheus)');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-k8s-prom-'));
-    const secret = secretFromReadme();
-    const config = await loopbackConfig('k8s-prom');
+    const secrets = secretsFromDocs();
+    const secret = secrets['wizard-tokens'];
+    redis = await redisPod(secrets, tmp);
+    const config = await loopbackConfig('k8s-prom', redis);
     const second = { ...config, PORT: String(await freePort()) };
-    await Promise.all([startApi(config, secret), startApi(second, secret)]);
+    await Promise.all([startApi(config, secrets, tmp), startApi(second, secrets, tmp)]);
     const asClient = { authorization: `Bearer ${secret.PROMETHEUS_TOKEN}` };
     const task = await http('POST', `${config.WIZARD_API_URL}/task`, { a: 1, b: 1 }, asClient);
     expect(task.status).toBe(202);
@@ -483,5 +655,5 @@ describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with 
     expect(await query(adapterQuery)).toEqual([{ metric: hpa.selector.matchLabels, value: '1' }]);
     // what `sum` would have told the HPA
     expect(await query(adapterQuery.replace(/^max/, 'sum'))).toEqual([{ metric: hpa.selector.matchLabels, value: '2' }]);
-  });
+  }, 240_000);
 });

@@ -14,7 +14,7 @@ afterAll(killAll);
 const heartbeatSeries = (text: string) => [...text.matchAll(/^wizard_bot_heartbeat_age_seconds\{bot_id="([^"]+)"/gm)].map((m) => m[1]);
 
 test('the api and the worker serve /metrics that promtool accepts; bot heartbeat series are bounded', async () => {
-  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('promtool'), ADMIN_TOKEN: 'prom-admin' };
+  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('promtool'), ADMIN_TOKEN: 'prom-admin-token-0123456' };
   const [apiPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   const api = spawnWizard(['api', '--port', String(apiPort)], env, 'api');
   const worker = spawnWizard(['worker', '--threads', '1', '--metrics-port', String(metricsPort)], env, 'worker');
@@ -26,7 +26,7 @@ test('the api and the worker serve /metrics that promtool accepts; bot heartbeat
   expect(task.status).toBe(202);
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await http<{ bot_id: string }>('POST', `${u}/bots/register`, { name: `b${i}` })).body.bot_id);
-  expect((await http('DELETE', `${u}/bots/${ids[0]}`, undefined, { authorization: 'Bearer prom-admin' })).status).toBe(204);
+  expect((await http('DELETE', `${u}/bots/${ids[0]}`, undefined, { authorization: 'Bearer prom-admin-token-0123456' })).status).toBe(204);
 
   const apiText = (await http<string>('GET', `${u}/metrics`)).body;
   const workerText = (await http<string>('GET', `http://127.0.0.1:${metricsPort}/metrics`)).body;

@@ -46,12 +46,47 @@ export interface ComposeService {
   ports?: unknown[];
   deploy?: { replicas?: number };
   profiles?: string[];
+  /** a list in compose files; `docker-compose config` answers a map of network names */
+  networks?: string[] | Record<string, unknown>;
+  network_mode?: string;
+}
+
+export interface ComposeConfig {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+  networks?: Record<string, { internal?: boolean } | null>;
+}
+
+/** the networks a service is on (compose's default network when it names none and has no network_mode) */
+export function networksOf(s: ComposeService): string[] {
+  if (s.network_mode !== undefined) return [];
+  if (!s.networks) return ['default'];
+  return (Array.isArray(s.networks) ? s.networks : Object.keys(s.networks)).sort();
+}
+
+/** the services that share a network with `name` (itself left out) */
+export function neighboursOf(config: ComposeConfig, name: string): string[] {
+  const mine = new Set(networksOf(config.services[name]));
+  return Object.entries(config.services)
+    .filter(([other, s]) => other !== name && networksOf(s).some((n) => mine.has(n)))
+    .map(([other]) => other)
+    .sort();
+}
+
+/** the named volumes a service mounts, as volume → [target, mode] */
+export function namedMounts(s: ComposeService): Record<string, [string, string]> {
+  const out: Record<string, [string, string]> = {};
+  for (const v of s.volumes ?? []) {
+    const [source, target, mode = 'rw'] = v.split(':');
+    if (!source.startsWith('.') && !source.startsWith('/')) out[source] = [target, mode];
+  }
+  return out;
 }
 
 export const hasCommand = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 /** `docker-compose config` of compose.yaml, parsed; throws with its stderr when it refuses */
-export function composeConfig(args: string[] = []): { services: Record<string, ComposeService>; volumes?: Record<string, unknown> } {
+export function composeConfig(args: string[] = []): ComposeConfig {
   const root = assetPath();
   const r = spawnSync('docker-compose', ['-f', path.join(root, 'compose.yaml'), ...args, 'config'], {
     cwd: root,

@@ -1,6 +1,45 @@
 /** The CLI's output: relative times, ids shortened as git does, tables that fit the terminal, NO_COLOR. */
 import { ago, createUi, cutLine, duration, fitWidths, outputColumns, plural, shortIds, wrapLine } from '../../src/client/ui';
 import { describe as liveLine } from '../../src/client/watch';
+import { createLogger } from '../../src/util/log';
+import { jsonPrintable, printable, printableStyled } from '../../src/util/printable';
+
+/** a bot's name that sets the window's title (OSC 0), rings, clears the screen, goes back to the line's start and sends a C1 CSI */
+const HOSTILE = 'evil\u001b]0;pwned\u0007\u001b[2J\rok\u009b31m\u007f';
+const SHOWN = 'evil\\x1b]0;pwned\\x07\\x1b[2J\\rok\\x9b31m\\x7f';
+const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+test('control characters from data are shown escaped, not obeyed; tab and newline stay unless on one line', () => {
+  expect(printable(HOSTILE)).toBe(SHOWN);
+  expect(printable('a\tb\nc')).toBe('a\tb\nc');
+  expect(printable('a\tb\nc', { oneLine: true })).toBe('a\\tb\\nc');
+  expect(printable('ünïcödé ✓ 数')).toBe('ünïcödé ✓ 数');
+  // this program's colours stay where colour is on; a cursor move or a title never does
+  expect(printableStyled(`\u001b[31mdown\u001b[39m ${HOSTILE}`, { keepColours: true })).toBe(`\u001b[31mdown\u001b[39m ${SHOWN}`);
+  expect(printableStyled('\u001b[31mdown\u001b[39m', { keepColours: false })).toBe('\\x1b[31mdown\\x1b[39m');
+  // JSON already escapes C0; DEL and C1 become \u escapes, and it is still the same JSON
+  const json = jsonPrintable(JSON.stringify({ name: HOSTILE }));
+  expect(json).not.toMatch(RAW_CONTROL);
+  expect(JSON.parse(json)).toEqual({ name: HOSTILE });
+});
+
+test('log lines, JSON or for a terminal, carry no raw control character', () => {
+  const out: string[] = [];
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+  const tty = process.stderr.isTTY;
+  try {
+    createLogger({ role: 'bot', node_id: HOSTILE }, 'info').info('registered', { name: HOSTILE });
+    Object.assign(process.stderr, { isTTY: true });
+    createLogger({ role: 'bot', node_id: HOSTILE }, 'info').info(`hello ${HOSTILE}`, { name: HOSTILE });
+  } finally {
+    Object.assign(process.stderr, { isTTY: tty });
+    spy.mockRestore();
+  }
+  expect(out).toHaveLength(2);
+  for (const line of out) expect(line.slice(0, -1)).not.toMatch(RAW_CONTROL);
+  expect(JSON.parse(out[0])).toMatchObject({ node_id: HOSTILE, name: HOSTILE });
+  expect(out[1]).toContain(`[bot ${SHOWN}] hello ${SHOWN} name=${SHOWN}`);
+});
 
 test.each([
   [0, '0s ago'],
@@ -73,6 +112,18 @@ describe('on a terminal', () => {
     out = '';
     createUi({ wide: true }).table(['id'], [[id]], { ids: [0] });
     expect(out).toBe(`id\n${id}\n`);
+  });
+
+  test("a table and a line show a hostile name escaped, and keep the table's own colours", () => {
+    process.env.NO_COLOR = '';
+    Object.assign(process.stdout, { columns: 200 });
+    const ui = createUi();
+    ui.table(['name', 'status'], [[HOSTILE, ui.c.green('up')]]);
+    ui.line(`bot ${HOSTILE} is ${ui.c.red('down')}`);
+    expect(out.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(RAW_CONTROL);
+    expect(out).toContain(SHOWN);
+    expect(out).toContain('\u001b[32mup\u001b[39m');
+    expect(out).toContain(`bot ${SHOWN} is \u001b[31mdown\u001b[39m`);
   });
 });
 

@@ -24,6 +24,8 @@ export interface ApiContext {
   metrics: ApiMetrics;
   /** tokens, the rate limit, CORS, trusted proxies (security.ts); unset: open, no limit */
   security?: ApiSecurity;
+  /** the address the node listens on (open mode accepts a Host that names it; default 127.0.0.1) */
+  listen?: string;
   /** the cluster's history: the bots' finished jobs, counted by the node they report to */
   history?: HistoryRecorder;
   /** --queues: queues this node declares besides default, the bot queue and the --handlers types' (queues.ts) */

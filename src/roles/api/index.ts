@@ -15,7 +15,7 @@ import { EventHub } from './events-hub';
 import { startHistorySampler } from './history-sampler';
 import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
-import { OPEN_SECURITY, type ApiSecurity } from './security';
+import { DEFAULT_MAX_CONNECTIONS, OPEN_SECURITY, type ApiSecurity } from './security';
 import { adminConfigured } from './admin';
 
 /**
@@ -45,6 +45,26 @@ export interface ApiOptions {
   queues?: string[];
   /** the bounds of a request and the quotas of a token (quotas.ts); unset: LIMIT_DEFAULTS */
   limits?: Limits;
+  /** open connections at most (--max-connections): one more is closed at once; 0: no cap */
+  maxConnections: number;
+}
+
+/**
+ * At most `max` open connections (kept-alive ones and event streams included): Node closes one
+ * more at once, before reading anything from it, so the node keeps the files and memory to serve
+ * the ones it has (and to reach Redis). Each refusal counts in
+ * wizard_http_connections_refused_total; the first in a minute is logged.
+ */
+function capConnections(server: http.Server, max: number, metrics: ApiMetrics, log: Logger): void {
+  if (max <= 0) return;
+  server.maxConnections = max;
+  let loggedAt = 0;
+  server.on('drop', () => {
+    metrics.prom.connectionsRefused.inc();
+    if (Date.now() - loggedAt < 60_000) return;
+    loggedAt = Date.now();
+    log.warn('a connection was refused: the node has its most open connections (--max-connections)', { max_connections: max });
+  });
 }
 
 /** where this node's admin token comes from, as /whoami's `admin` judges it (adminConfigured) */
@@ -61,12 +81,12 @@ export interface RunningApi {
 }
 
 export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
-  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', ...options };
+  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', maxConnections: DEFAULT_MAX_CONNECTIONS, ...options };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
   const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const ctx = { store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, queues: o.queues, limits: o.limits };
+  const ctx = { store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, listen: o.host, queues: o.queues, limits: o.limits };
   const app = createApp(ctx);
   // the queues this node declares, known to every node (a store that is away now: this node still accepts them)
   void Promise.all(ownQueues(ctx).map((q) => store.declareQueue(q))).catch((err: unknown) => o.log.warn('could not declare the queues in the store', { error: errorMessage(err) }));
@@ -80,6 +100,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   store.countClients?.(() => connections);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;
+  capConnections(server, o.maxConnections, metrics, o.log);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -89,7 +110,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
     url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: adminTokenSource(o.adminToken, security),
-    api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off',
+    api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off', max_connections: o.maxConnections || 'off',
   });
   if (!security.tokens) o.log.warn('no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback');
   return {

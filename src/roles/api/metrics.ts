@@ -30,6 +30,8 @@ export interface PromMetrics {
   registry: Registry;
   jobs: JobMetrics;
   botHeartbeats: Counter<string>;
+  /** connections closed at once because the node had --max-connections open */
+  connectionsRefused: Counter<string>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
@@ -55,6 +57,7 @@ function createPromMetrics(abacus: ApiMetrics['abacus']): PromMetrics {
     registry,
     jobs: createJobMetrics(registry),
     botHeartbeats: new Counter({ name: 'wizard_bot_heartbeats_total', help: 'bot heartbeats received by this node', registers: [registry] }),
+    connectionsRefused: new Counter({ name: 'wizard_http_connections_refused_total', help: 'connections closed at once because this node had its most open connections (--max-connections)', registers: [registry] }),
     httpDuration: new Histogram({
       name: 'wizard_http_request_duration_seconds',
       help: 'HTTP requests by method, route pattern and status, with their latency',
