@@ -17,7 +17,7 @@ import { Link } from './link';
 import { replicaCondition } from './replicas';
 import type { RateLimitHit, ServerInfo, ServerStats, Store, StoreState } from './types';
 import { sleep } from '../util/time';
-import { redactUrl, decodeEvents, fill, usedMemory, pairsFromInfo, OUT_OF_RANGE, type RedisTls, type RedisStoreOptions } from './redis/shared';
+import { fill, usedMemory, pairsFromInfo, OUT_OF_RANGE } from './redis/shared';
 import { RedisRecords } from './redis/records';
 
 export type { RedisStoreOptions, RedisTls } from './redis/shared';

@@ -7,7 +7,7 @@ import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict,
 import { shardOfJob } from '../keys';
 import type { ClaimOptions, ClaimResult, CompleteAndClaimResult, Completion, FailTarget, FlowSpec, ReapResult, Submitted } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { keyShard, claimArgs, claimResult, completionArgs, groupByShard, merged, retryDelayOf, CONFLICT, CANCELLED, type ClaimReply } from './shared';
+import { keyShard, claimArgs, claimResult, completionArgs, groupByShard, merged, retryDelayOf, CONFLICT, type ClaimReply } from './shared';
 import { RedisShards } from './shards';
 
 export class RedisJobs extends RedisShards {
