@@ -102,6 +102,7 @@ const matches = (selector: Labels, labels: Labels) => Object.entries(selector).e
 /** a kubernetes-models class for an apiVersion and kind, e.g. apps/v1 Deployment */
 function modelFor(apiVersion: string, kind: string): new (data: unknown) => { validate(): void } {
   const mod = `kubernetes-models/${apiVersion}`; // v1, apps/v1, networking.k8s.io/v1, …
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a module named at run time, for synchronous callers
   const model = (require(mod) as Record<string, new (data: unknown) => { validate(): void }>)[kind];
   if (!model) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
   return model;
