@@ -40,7 +40,8 @@ export function cliWording(status: number, message: string): string {
  */
 export function trustingCa(ca: string | undefined): { dispatcher?: unknown } {
   if (!ca) return {};
-  const { Agent } = require('undici') as typeof import('undici'); // loaded only for --ca: the CLI starts fast
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for --ca: the CLI starts fast
+  const { Agent } = require('undici') as typeof import('undici');
   return { dispatcher: new Agent({ connect: { ca: [...tls.rootCertificates, ca] } }) };
 }
 

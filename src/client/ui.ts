@@ -76,6 +76,7 @@ export function shortIds(ids: string[]): Map<string, string> {
   return new Map(distinct.map((id) => [id, cut(id, n)]));
 }
 
+// eslint-disable-next-line no-control-regex -- ESC (\u001b) opens the colour codes this strips
 const ANSI = /\u001b\[[0-9;]*m/g;
 const width = (s: string): number => [...s.replace(ANSI, '')].length;
 

@@ -47,7 +47,8 @@ function parseTrustProxy(value: string): string | false {
   const v = value.trim();
   if (v === '' || v === 'false') return false;
   try {
-    (require('express') as typeof import('express'))().set('trust proxy', v); // Express compiles the list: a bad address throws here (loaded only then)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for --trust-proxy: the CLI starts fast
+    (require('express') as typeof import('express'))().set('trust proxy', v); // Express compiles the list: a bad address throws here
   } catch (err) {
     throw new InvalidArgumentError(`--trust-proxy takes addresses, subnets or loopback/linklocal/uniquelocal, comma-separated, got '${value}': ${errorMessage(err)}`);
   }

@@ -18,7 +18,7 @@ export function parseSentinels(value: string): SentinelAddress[] {
   const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
   if (parts.length === 0) throw new InvalidArgumentError(`--redis-sentinel takes host:port[,host:port…], got '${value}'`);
   return parts.map((p) => {
-    const m = /^(\[[^\]]+\]|[^:\s\[\]]+):(\d{1,5})$/.exec(p);
+    const m = /^(\[[^\]]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(p);
     const port = m ? Number(m[2]) : NaN;
     if (!m || port < 1 || port > 65535) throw new InvalidArgumentError(`--redis-sentinel takes host:port[,host:port…], got '${p}'`);
     return { host: m[1].replace(/^\[|\]$/g, ''), port };

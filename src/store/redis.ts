@@ -20,7 +20,7 @@ import type { BudgetSpend, EvictionState, RateLimitHit, ServerInfo, ServerStats,
 import { isStorableJobId, OPEN_JOBS_SCAN, OWNED_TTL_MS } from './common';
 import { FINAL_STATES, JobState } from '../core/job';
 import { sleep } from '../util/time';
-import { redactUrl, decodeEvents, fill, usedMemory, pairsFromInfo, OUT_OF_RANGE, type RedisTls, type RedisStoreOptions } from './redis/shared';
+import { fill, usedMemory, pairsFromInfo, OUT_OF_RANGE } from './redis/shared';
 import { RedisRecords } from './redis/records';
 
 export type { RedisStoreOptions, RedisTls } from './redis/shared';

@@ -67,11 +67,27 @@ interface K8sObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; labels?: Labels; annotations?: Labels };
-  spec?: any;
+  spec?: unknown;
   data?: Labels;
 }
 interface Workload extends K8sObject {
   spec: { replicas?: number; selector: { matchLabels: Labels }; template: PodTemplate; serviceName?: string; volumeClaimTemplates?: { metadata: { name: string } }[] };
+}
+interface Service extends K8sObject {
+  spec: { selector: Labels; ports?: { name?: string; port: number; targetPort?: string | number }[]; clusterIP?: string };
+}
+interface Ingress extends K8sObject {
+  spec: { rules: { http: { paths: { backend: unknown }[] } }[] };
+}
+interface PodDisruptionBudget extends K8sObject {
+  spec: { selector: { matchLabels: Labels }; minAvailable: number };
+}
+interface HpaMetric {
+  type: string;
+  external?: { metric: { name: string; selector: { matchLabels: Labels } }; target: unknown };
+}
+interface HorizontalPodAutoscaler extends K8sObject {
+  spec: { scaleTargetRef: unknown; metrics: HpaMetric[]; minReplicas: number; maxReplicas: number };
 }
 
 const kustomization = parse(read('kustomization.yaml')) as { namespace: string; resources: string[]; images?: { name: string; newName?: string; newTag?: string }[] };
@@ -96,6 +112,7 @@ const matches = (selector: Labels, labels: Labels) => Object.entries(selector).e
 /** a kubernetes-models class for an apiVersion and kind, e.g. apps/v1 Deployment */
 function modelFor(apiVersion: string, kind: string): new (data: unknown) => { validate(): void } {
   const mod = `kubernetes-models/${apiVersion}`; // v1, apps/v1, networking.k8s.io/v1, …
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a module named at run time, for synchronous callers
   const model = (require(mod) as Record<string, new (data: unknown) => { validate(): void }>)[kind];
   if (!model) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
   return model;
@@ -280,29 +297,29 @@ test(`every pod's terminationGracePeriodSeconds outlasts the worker's drain (${W
 test('the api: a Service on its port, an Ingress that keeps Server-Sent Events unbuffered, a PodDisruptionBudget that leaves one pod', () => {
   const api = deployment('api');
   const podLabels = api.spec.template.metadata.labels;
-  const service = find('Service', 'api');
+  const service = find<Service>('Service', 'api');
   expect(matches(service.spec.selector, podLabels)).toBe(true);
   expect(service.spec.ports).toEqual([{ name: 'http', port: Number(configMap.data?.PORT), targetPort: 'http' }]);
   expect(configMap.data?.WIZARD_API_URL).toBe(`http://api:${configMap.data?.PORT}`); // the bots go through the Service
 
-  const ingress = find('Ingress', 'api');
+  const ingress = find<Ingress>('Ingress', 'api');
   expect(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
   expect(Number(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(3600);
-  const backends = ingress.spec.rules.flatMap((r: { http: { paths: { backend: unknown }[] } }) => r.http.paths.map((p) => p.backend));
+  const backends = ingress.spec.rules.flatMap((r) => r.http.paths.map((p) => p.backend));
   expect(backends).toEqual([{ service: { name: 'api', port: { name: 'http' } } }]);
 
-  const pdb = find('PodDisruptionBudget', 'api');
+  const pdb = find<PodDisruptionBudget>('PodDisruptionBudget', 'api');
   expect(matches(pdb.spec.selector.matchLabels, podLabels)).toBe(true);
   expect(pdb.spec.minAvailable).toBe(1);
   expect(api.spec.replicas).toBeGreaterThan(pdb.spec.minAvailable);
 });
 
 test('workers scale on the waiting jobs of their queue: an autoscaling/v2 HPA on the External metric wizard_queue_jobs', () => {
-  const hpa = find('HorizontalPodAutoscaler', 'worker');
+  const hpa = find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler', 'worker');
   expect(hpa.apiVersion).toBe('autoscaling/v2');
   expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' });
   const queue = configMap.data?.WIZARD_QUEUE ?? 'default'; // the worker's --queue
-  const external = hpa.spec.metrics.filter((m: { type: string }) => m.type === 'External');
+  const external = hpa.spec.metrics.filter((m) => m.type === 'External');
   expect(external).toEqual([{ type: 'External', external: { metric: { name: 'wizard_queue_jobs', selector: { matchLabels: { queue, status: 'waiting' } } }, target: { type: 'AverageValue', averageValue: '20' } } }]);
   expect(hpa.spec.minReplicas).toBeLessThan(hpa.spec.maxReplicas);
   // the HPA owns the worker's replicas: one in the Deployment would undo it at each apply
@@ -316,7 +333,7 @@ test('the scheduler runs two replicas (one leads); Redis is a StatefulSet with A
   expect(args[args.indexOf('--appendonly') + 1]).toBe('yes');
   expect(args[args.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
   expect(redis.spec.volumeClaimTemplates?.map((v) => v.metadata.name)).toEqual(['data']);
-  const service = find('Service', redis.spec.serviceName!);
+  const service = find<Service>('Service', redis.spec.serviceName!);
   expect(service.spec.clusterIP).toBe('None');
   expect(matches(service.spec.selector, redis.spec.template.metadata.labels)).toBe(true);
   expect(configMap.data?.REDIS_URL).toBe(`redis://wizard@${redis.metadata.name}-0.${service.metadata.name}:6379`);
@@ -647,7 +664,7 @@ describe("the HPA's metric as the docs feed it: Prometheus scrapes the api with 
     // the adapter's rule, rendered as it renders it for the HPA's selector in namespace wizard
     const [rule] = readmeYaml<{ rules: { external: AdapterRule[] } }>('external:').rules.external;
     expect(rule.resources.overrides.namespace).toEqual({ resource: 'namespace' });
-    const hpa = find('HorizontalPodAutoscaler', 'worker').spec.metrics.find((m: { type: string }) => m.type === 'External').external.metric;
+    const hpa = find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler', 'worker').spec.metrics.find((m) => m.type === 'External')!.external!.metric;
     const series = (await query(rule.seriesQuery)).map((x) => x.metric.__name__);
     expect(new Set(series)).toEqual(new Set([hpa.name]));
     const matchers = Object.entries({ namespace: kustomization.namespace, ...hpa.selector.matchLabels }).map(([k, v]) => `${k}="${v}"`).join(',');

@@ -7,7 +7,7 @@ import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict,
 import { shardOfJob } from '../keys';
 import { DEFAULT_LEASE_MS, type ClaimOptions, type ClaimResult, type CompleteAndClaimResult, type Completion, type FailTarget, type FlowSpec, type ReapOptions, type ReapResult, type Submitted, type WaitOptions } from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, CANCELLED, OK, type ClaimReply, type KindClaim, type Waker } from './shared';
+import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, OK, type ClaimReply, type KindClaim, type Waker } from './shared';
 import { RedisShards } from './shards';
 
 /** a claim Redis answered within a claim() or completeAndClaim() call still running */

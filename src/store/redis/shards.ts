@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { ClusterLink } from '../cluster';
-import { keysAt, RedisKeys, shardIdPrefix, shardOfJob, tagBase } from '../keys';
+import { keysAt, RedisKeys, shardIdPrefix, tagBase } from '../keys';
 import { SET_SHARDS, LAKE_FIELDS, URGENCY_MS, LAYOUT_EVERY_MS, withTimeout } from './shared';
 import { RedisConnection } from './connection';
 

@@ -2,7 +2,6 @@
 import { createHash } from 'node:crypto';
 import { JobState } from '../../core/job';
 import { lakeEntryUnfinished } from '../../core/datalake';
-import { StoreUnavailableError } from '../../core/errors';
 import { ClaimContext, claimView } from '../codec';
 import { ClusterLink, seedUrls } from '../cluster';
 import { shardOfJob } from '../keys';
