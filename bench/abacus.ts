@@ -79,13 +79,16 @@ async function measure(t: Target): Promise<Saturated> {
   const [sumAfter, cpuAfter] = [await t.sum(), cpuMs(t.pid)];
   const moved = sumAfter - sumBefore;
   if (moved < BigInt(r['2xx']) || moved > BigInt(r['2xx'] + CONNECTIONS)) {
-    throw new Error(`${t.url}: the sum moved by ${moved} but ${r['2xx']} adds were answered 200: an add was lost or doubled`);
+    throw new Error(
+      `${t.url}: the sum moved by ${moved} but ${r['2xx']} adds were answered 200: an add was lost or doubled`,
+    );
   }
   return {
     req_per_sec: round2(r.requests.average),
     p50_ms: r.latency.p50,
     p99_ms: r.latency.p99,
-    server_cpu_ms_per_req: cpuBefore === null || cpuAfter === null ? null : Math.round(((cpuAfter - cpuBefore) / r['2xx']) * 1000) / 1000,
+    server_cpu_ms_per_req:
+      cpuBefore === null || cpuAfter === null ? null : Math.round(((cpuAfter - cpuBefore) / r['2xx']) * 1000) / 1000,
     ok: r['2xx'],
     non_2xx: r.non2xx,
     errors: r.errors,
@@ -108,19 +111,32 @@ async function main(): Promise<void> {
   raw.on('error', () => undefined); // Redis is stopped at the end
   const [wizardPort, barePort] = [await freePort(), await freePort()];
   const bareKey = `{${PREFIX}}:bare`;
-  const bare = spawn(process.execPath, [path.join(__dirname, 'bare-abacus.js'), String(barePort), redis.url, bareKey], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bare = spawn(process.execPath, [path.join(__dirname, 'bare-abacus.js'), String(barePort), redis.url, bareKey], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
-    const api = spawnWizard(['api', '--prefix', PREFIX, '--node-id', 'bench-api', '--port', String(wizardPort)], { REDIS_URL: redis.url, LOG_LEVEL: 'warn', ABACUS_STRATEGY: STRATEGY });
-    await new Promise<void>((resolve) => bare.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const api = spawnWizard(['api', '--prefix', PREFIX, '--node-id', 'bench-api', '--port', String(wizardPort)], {
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'warn',
+      ABACUS_STRATEGY: STRATEGY,
+    });
+    await new Promise<void>((resolve) =>
+      bare.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+    );
     const wizardUrl = `http://127.0.0.1:${wizardPort}`;
     await waitUntil(() => fetch(`${wizardUrl}/healthz`).then((r) => r.ok), 15_000, `${wizardUrl}/healthz`);
     await raw.connect();
     const wizard: Target = {
       url: wizardUrl,
       pid: api.proc.pid!,
-      sum: async () => BigInt(((await (await fetch(`${wizardUrl}/abacus/sum`)).json()) as { sum: number | string }).sum),
+      sum: async () =>
+        BigInt(((await (await fetch(`${wizardUrl}/abacus/sum`)).json()) as { sum: number | string }).sum),
     };
-    const bareExpress: Target = { url: `http://127.0.0.1:${barePort}`, pid: bare.pid!, sum: async () => BigInt((await raw.get(bareKey)) ?? 0) };
+    const bareExpress: Target = {
+      url: `http://127.0.0.1:${barePort}`,
+      pid: bare.pid!,
+      sum: async () => BigInt((await raw.get(bareKey)) ?? 0),
+    };
 
     const wizardRounds: Saturated[] = [];
     const bareRounds: Saturated[] = [];
@@ -143,7 +159,12 @@ async function main(): Promise<void> {
       req_per_sec_ratio: ratio,
       /** bare's CPU per request over wizard's: the req/s ratio the two would have on an idle machine */
       cpu_per_req_ratio: round2(b.server_cpu_ms_per_req / w.server_cpu_ms_per_req),
-      targets: { req_per_sec_ratio: '>= 0.6', p99_ms: '< 25', ratio_met: ratio >= 0.6, p99_met_every_round: w.p99_ms_worst < 25 },
+      targets: {
+        req_per_sec_ratio: '>= 0.6',
+        p99_ms: '< 25',
+        ratio_met: ratio >= 0.6,
+        p99_met_every_round: w.p99_ms_worst < 25,
+      },
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   } finally {

@@ -40,9 +40,12 @@ interface Run {
 async function runOn(cluster: TestCluster, masters: number): Promise<Run> {
   const prefix = `bench-cluster-${process.pid}`;
   const store = await new RedisStore({ url: cluster.seed, cluster: true, prefix }).connect();
-  const worker = spawnWizard(['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'], { REDIS_URL: cluster.seed, LOG_LEVEL: 'warn' });
+  const worker = spawnWizard(
+    ['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'],
+    { REDIS_URL: cluster.seed, LOG_LEVEL: 'warn' },
+  );
   try {
-    for (let t = Date.now(); (await store.liveNodes('worker')).length === 0; ) {
+    for (let t = Date.now(); (await store.liveNodes('worker')).length === 0;) {
       if (Date.now() - t > 20_000) throw new Error(`the worker did not start: ${worker.output()}`);
       await sleep(50);
     }
@@ -50,7 +53,12 @@ async function runOn(cluster: TestCluster, masters: number): Promise<Run> {
     const before = await Promise.all(ports.map(cpuMs));
     const t0 = Date.now();
     for (let i = 0; i < N; i += BATCH) {
-      await store.enqueue(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+      await store.enqueue(
+        Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({
+          type: 'task' as const,
+          params: { a: i + k, b: 1, op: 'add' },
+        })),
+      );
     }
     while ((await store.countByState()).SUCCESS < N) await sleep(200);
     const secs = (Date.now() - t0) / 1000;
@@ -59,7 +67,9 @@ async function runOn(cluster: TestCluster, masters: number): Promise<Run> {
       masters,
       shards: store.shardLayout.count,
       jobs_per_sec: Math.round(N / secs),
-      redis_cpu_ms_per_job: Object.fromEntries(ports.map((p, i) => [String(p), Math.round(((after[i] - before[i]) / N) * 10_000) / 10_000])),
+      redis_cpu_ms_per_job: Object.fromEntries(
+        ports.map((p, i) => [String(p), Math.round(((after[i] - before[i]) / N) * 10_000) / 10_000]),
+      ),
     };
   } finally {
     await worker.kill('SIGTERM');
@@ -80,7 +90,20 @@ async function main(): Promise<void> {
   const [one, three] = runs;
   const single = Object.values(one.redis_cpu_ms_per_job)[0];
   const busiest = Math.max(...Object.values(three.redis_cpu_ms_per_job));
-  console.log(JSON.stringify({ n: N, concurrency: CONCURRENCY, one_master: one, three_masters: three, busiest_master_cpu_ratio: Math.round((busiest / single) * 1000) / 1000, target: 0.5 }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        n: N,
+        concurrency: CONCURRENCY,
+        one_master: one,
+        three_masters: three,
+        busiest_master_cpu_ratio: Math.round((busiest / single) * 1000) / 1000,
+        target: 0.5,
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 main().then(

@@ -27,8 +27,26 @@ const ROUNDS = CALLGRIND ? 1 : 3;
 async function callgrindRedis() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-callgrind-'));
   const port = await freePort();
-  const proc: ChildProcess = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/cg.out`, '--toggle-collect=evalGenericCommand*',
-    'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const proc: ChildProcess = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${dir}/cg.out`,
+      '--toggle-collect=evalGenericCommand*',
+      'redis-server',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   const probe = createClient({ url, socket: { reconnectStrategy: 100 } });
   probe.on('error', () => undefined);
@@ -71,7 +89,13 @@ async function main() {
   await store.enqueue([]);
   await cost();
   for (let round = 0; round < ROUNDS; round++) {
-    for (let i = 0; i < N; i += 1000) await store.enqueue(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+    for (let i = 0; i < N; i += 1000)
+      await store.enqueue(
+        Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({
+          type: 'task' as const,
+          params: { a: i + k, b: 1, op: 'add' },
+        })),
+      );
     keep('enqueue', await cost());
     const held: ClaimedJob[] = [];
     for (;;) {
@@ -80,13 +104,23 @@ async function main() {
       held.push(...jobs);
     }
     keep('claim', await cost());
-    for (let i = 0; i < held.length; i += 64) await Promise.all(held.slice(i, i + 64).map((c) => store.complete(c.job.id, c.token, 3, c.job)));
+    for (let i = 0; i < held.length; i += 64)
+      await Promise.all(held.slice(i, i + 64).map((c) => store.complete(c.job.id, c.token, 3, c.job)));
     keep('complete', await cost());
     if (held.length !== N) throw new Error(`claimed ${held.length} of ${N}`);
   }
   const r = (x: number) => (cg ? Math.round(x) : Math.round(x * 100) / 100);
   const total = best.enqueue + best.claim + best.complete;
-  const out = { bench: 'lua-cost', unit: cg ? 'instructions per job' : 'us per job (best of 3)', n: N, claim_batch: CLAIM, enqueue: r(best.enqueue), claim: r(best.claim), complete: r(best.complete), total: r(total) };
+  const out = {
+    bench: 'lua-cost',
+    unit: cg ? 'instructions per job' : 'us per job (best of 3)',
+    n: N,
+    claim_batch: CLAIM,
+    enqueue: r(best.enqueue),
+    claim: r(best.claim),
+    complete: r(best.complete),
+    total: r(total),
+  };
   process.stdout.write(JSON.stringify(out) + '\n');
   await store.close();
   await raw.close();

@@ -35,9 +35,18 @@ interface Final {
 }
 
 /** POST a prime count (on `queue`: the workers' default unless given) and follow its events to the end: wall seconds and the final record */
-async function countPrimes(api: string, n: number, chunks: number, queue?: string): Promise<{ sec: number; final: Final; jobId: string }> {
+async function countPrimes(
+  api: string,
+  n: number,
+  chunks: number,
+  queue?: string,
+): Promise<{ sec: number; final: Final; jobId: string }> {
   const started = process.hrtime.bigint();
-  const res = await fetch(`${api}/api/count-primes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n, chunks, ...(queue ? { queue } : {}) }) });
+  const res = await fetch(`${api}/api/count-primes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n, chunks, ...(queue ? { queue } : {}) }),
+  });
   const { job_id } = (await res.json()) as { job_id: string };
   let final: Final | null = null;
   for await (const ev of readSse(`${api}/api/jobs/${job_id}/events`)) final = JSON.parse(ev.data) as Final;
@@ -52,7 +61,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function kernelSideBySide(threads: number): Promise<number> {
   const code = `require(${JSON.stringify(require.resolve('../src/core/sieve'))}).countPrimesUpTo(1e9)`;
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: threads }, () => new Promise((resolve, reject) => new Worker(code, { eval: true }).on('exit', resolve).on('error', reject))));
+  await Promise.all(
+    Array.from(
+      { length: threads },
+      () => new Promise((resolve, reject) => new Worker(code, { eval: true }).on('exit', resolve).on('error', reject)),
+    ),
+  );
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -112,7 +126,8 @@ async function spread() {
     }
     if (counts.size !== 1) throw new Error(`the rounds counted differently: ${[...counts].join(', ')}`);
     const peer = await timePrimesieve(SPREAD_N, 1).catch(() => null);
-    if (peer && !counts.has(peer.count)) throw new Error(`counts differ: ${[...counts][0]} vs primesieve ${peer.count}`);
+    if (peer && !counts.has(peer.count))
+      throw new Error(`counts differ: ${[...counts][0]} vs primesieve ${peer.count}`);
     return {
       spread: {
         n: SPREAD_N,
@@ -125,7 +140,12 @@ async function spread() {
         target_ratio: '<= 0.6',
         // two workers can halve the time only where two cores are free for them: the kernel on two
         // threads side by side against one shows what the machine gave (two_threads_ratio / 2 is the best ratio it allowed)
-        machine: { cpus: os.availableParallelism(), kernel_one_thread_sec: round3(alone), kernel_two_threads_sec: round3(paired), two_threads_ratio: Math.round((paired / alone) * 100) / 100 },
+        machine: {
+          cpus: os.availableParallelism(),
+          kernel_one_thread_sec: round3(alone),
+          kernel_two_threads_sec: round3(paired),
+          two_threads_ratio: Math.round((paired / alone) * 100) / 100,
+        },
         load_average_1m: { before: Math.round(loadBefore * 10) / 10, after: Math.round(os.loadavg()[0] * 10) / 10 },
       },
     };
@@ -151,7 +171,8 @@ async function endToEnd() {
 
     const big = await countPrimes(api, E2E_N, 64);
     const peer = await timePrimesieve(E2E_N, 2).catch(() => null);
-    if (peer && peer.count !== big.final.result!.prime_count) throw new Error(`counts differ: ${big.final.result!.prime_count} vs primesieve ${peer.count}`);
+    if (peer && peer.count !== big.final.result!.prime_count)
+      throw new Error(`counts differ: ${big.final.result!.prime_count} vs primesieve ${peer.count}`);
 
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_RUNS; i++) latencies.push((await countPrimes(api, 200_000, 16)).sec * 1000);

@@ -57,7 +57,10 @@ interface Peer {
 async function wizardPeer(url: string, durability: Durability = 'none'): Promise<Peer> {
   const prefix = `bench-${process.pid}-${durability}`;
   const store = await new RedisStore({ url, prefix, durability }).connect();
-  const worker = spawnWizard(['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'], { REDIS_URL: url, LOG_LEVEL: 'warn', WIZARD_DURABILITY: durability });
+  const worker = spawnWizard(
+    ['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'],
+    { REDIS_URL: url, LOG_LEVEL: 'warn', WIZARD_DURABILITY: durability },
+  );
   await until(async () => (await store.liveNodes('worker')).length === 1, 20);
   let done = 0;
   return {
@@ -65,7 +68,12 @@ async function wizardPeer(url: string, durability: Durability = 'none'): Promise
     async throughput() {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < N; i += BATCH) {
-        await store.enqueue(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+        await store.enqueue(
+          Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({
+            type: 'task' as const,
+            params: { a: i + k, b: 1, op: 'add' },
+          })),
+        );
       }
       done += N;
       await until(async () => (await store.countByState()).SUCCESS >= done);
@@ -77,7 +85,7 @@ async function wizardPeer(url: string, durability: Durability = 'none'): Promise
       for (let i = 0; i < samples + 200; i++) {
         const s = process.hrtime.bigint();
         const [job] = await store.enqueue([{ type: 'task', params: { a: i, b: 1, op: 'add' } }]);
-        for (let seen = false; !seen; ) {
+        for (let seen = false; !seen;) {
           const events = await store.readEvents(cursor, 1000);
           if (events.length) cursor = events[events.length - 1].id;
           seen = events.some((e) => e.jobId === job.id && e.state === 'SUCCESS');
@@ -100,15 +108,21 @@ async function bullmqPeer(url: string): Promise<Peer> {
   const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
   await events.waitUntilReady();
-  const proc = spawn(process.execPath, [path.join(__dirname, 'bullmq-worker.js'), url, name, String(CONCURRENCY)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+  const proc = spawn(process.execPath, [path.join(__dirname, 'bullmq-worker.js'), url, name, String(CONCURRENCY)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) =>
+    proc.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+  );
   let done = 0;
   return {
     pid: proc.pid!,
     async throughput() {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < N; i += BATCH) {
-        await queue.addBulk(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ name: 'add', data: { a: i + k, b: 1 } })));
+        await queue.addBulk(
+          Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ name: 'add', data: { a: i + k, b: 1 } })),
+        );
       }
       done += N;
       await until(async () => (await queue.getCompletedCount()) >= done);
@@ -164,7 +178,11 @@ async function compare(url: string) {
       runs[name].push(Math.round(N / (await peers[name].throughput(r))));
       const me = process.cpuUsage(me0);
       const perJob = (ms: number) => Math.round((ms * 1000 * 10) / N) / 10;
-      cpu[name].push({ redis: perJob((await redisCpuMs()) - redis0), worker: perJob(processCpuMs(peers[name].pid) - worker0), producer: perJob((me.user + me.system) / 1000) });
+      cpu[name].push({
+        redis: perJob((await redisCpuMs()) - redis0),
+        worker: perJob(processCpuMs(peers[name].pid) - worker0),
+        producer: perJob((me.user + me.system) / 1000),
+      });
     }
   }
   await raw.close();
@@ -195,7 +213,23 @@ async function benchMemory(url: string) {
   // so it is off here; with it on, each finished task adds one record to its day
   await store.configureDatalake({ records: 'none' });
   const worker: WizardProc = spawnWizard(
-    ['worker', '--prefix', prefix, '--node-id', 'mem-worker', '--concurrency', String(CONCURRENCY), '--threads', '1', '--result-ttl-ms', String(ttl), '--event-retention-ms', String(ttl), '--lease-ms', '2000'],
+    [
+      'worker',
+      '--prefix',
+      prefix,
+      '--node-id',
+      'mem-worker',
+      '--concurrency',
+      String(CONCURRENCY),
+      '--threads',
+      '1',
+      '--result-ttl-ms',
+      String(ttl),
+      '--event-retention-ms',
+      String(ttl),
+      '--lease-ms',
+      '2000',
+    ],
     { REDIS_URL: url, LOG_LEVEL: 'warn' },
   );
   await until(async () => (await store.liveNodes('worker')).length === 1, 20);
@@ -203,18 +237,35 @@ async function benchMemory(url: string) {
   await sleep(ttl + 2000);
   const before = await usedMemory();
   for (let i = 0; i < MEMORY_N; i += BATCH) {
-    await store.enqueue(Array.from({ length: Math.min(BATCH, MEMORY_N - i) }, (_, k) => ({ type: 'task' as const, params: { a: i + k, b: 1, op: 'add' } })));
+    await store.enqueue(
+      Array.from({ length: Math.min(BATCH, MEMORY_N - i) }, (_, k) => ({
+        type: 'task' as const,
+        params: { a: i + k, b: 1, op: 'add' },
+      })),
+    );
   }
   // finished ones start expiring before the last is done: wait for an empty queue instead of counting
-  await until(async () => { const d = await store.queueDepth('default'); return d.waiting + d.active + d.delayed === 0; }, 20);
+  await until(async () => {
+    const d = await store.queueDepth('default');
+    return d.waiting + d.active + d.delayed === 0;
+  }, 20);
   const peak = await usedMemory();
-  await until(async () => (await store.listJobs({ limit: 1 })).total === 0 && (await raw.xLen(store.keys.events)) < 200, 200);
+  await until(
+    async () => (await store.listJobs({ limit: 1 })).total === 0 && (await raw.xLen(store.keys.events)) < 200,
+    200,
+  );
   await sleep(500);
   const after = await usedMemory();
   await worker.kill('SIGTERM');
   await store.close();
   await raw.close();
-  return { tasks: MEMORY_N, used_memory_before: before, used_memory_peak: peak, used_memory_after: after, growth_ratio: Math.round((after / before) * 1000) / 1000 };
+  return {
+    tasks: MEMORY_N,
+    used_memory_before: before,
+    used_memory_peak: peak,
+    used_memory_after: after,
+    growth_ratio: Math.round((after / before) * 1000) / 1000,
+  };
 }
 
 const sumCpu = (c: CpuPerJob) => c.redis + c.worker + c.producer;
@@ -231,11 +282,17 @@ async function benchDurability() {
     await waitForSync(replica.port);
     const peers = { none: await wizardPeer(master.url, 'none'), replica: await wizardPeer(master.url, 'replica') };
     const runs: Record<Durability, number[]> = { none: [], replica: [] };
-    for (let r = 0; r < ROUNDS; r++) for (const d of ['none', 'replica'] as const) runs[d].push(Math.round(N / (await peers[d].throughput(r))));
+    for (let r = 0; r < ROUNDS; r++)
+      for (const d of ['none', 'replica'] as const) runs[d].push(Math.round(N / (await peers[d].throughput(r))));
     const figures = async (d: Durability) => {
       const rtts = await peers[d].roundTrips(RTT_SAMPLES);
       await peers[d].close();
-      return { jobs_per_sec: median(runs[d]), runs_jobs_per_sec: runs[d], rtt_p50_ms: percentile(rtts, 50), rtt_p99_ms: percentile(rtts, 99) };
+      return {
+        jobs_per_sec: median(runs[d]),
+        runs_jobs_per_sec: runs[d],
+        rtt_p50_ms: percentile(rtts, 50),
+        rtt_p99_ms: percentile(rtts, 99),
+      };
     };
     const none = await figures('none');
     const withReplica = await figures('replica');

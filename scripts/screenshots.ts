@@ -18,19 +18,45 @@ const TOKEN = 'screenshots-admin-token';
 async function main(): Promise<void> {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
-  const up = spawnWizard(['up', '--port', String(port), '--node-id', 'laptop', '--threads', '2', '--bots', '3'], {
-    ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', PROCESSING_DURATION_MS: '1500', HEARTBEAT_INTERVAL_MS: '1000',
-  }, 'up');
+  const up = spawnWizard(
+    ['up', '--port', String(port), '--node-id', 'laptop', '--threads', '2', '--bots', '3'],
+    {
+      ADMIN_TOKEN: TOKEN,
+      LOG_LEVEL: 'warn',
+      PROCESSING_DURATION_MS: '1500',
+      HEARTBEAT_INTERVAL_MS: '1000',
+    },
+    'up',
+  );
   await up.waitForOutput(/dashboard at/);
 
   // some work for the pages to show
-  for (const [a, b] of [[2, 3], [40, 2], [7, 6]]) await http('POST', `${api}/task`, { a, b });
+  for (const [a, b] of [
+    [2, 3],
+    [40, 2],
+    [7, 6],
+  ])
+    await http('POST', `${api}/task`, { a, b });
   for (const n of [17, 25, -5]) await http('POST', `${api}/abacus/number`, { number: n });
-  const populate = await fetch(`${api}/jobs/populate`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ count: 6 }) });
+  const populate = await fetch(`${api}/jobs/populate`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ count: 6 }),
+  });
   const hasBots = populate.status !== 404;
   const admin = { authorization: `Bearer ${TOKEN}` };
-  await http('POST', `${api}/schedules`, { name: 'counts', type: 'primes', params: { n: 1_000_000, chunks: 4 }, every_ms: 5000 }, admin);
-  await http('POST', `${api}/schedules`, { name: 'nightly', type: 'task', params: { a: 2, b: 3 }, cron: '0 3 * * *', tz: 'Europe/Paris' }, admin);
+  await http(
+    'POST',
+    `${api}/schedules`,
+    { name: 'counts', type: 'primes', params: { n: 1_000_000, chunks: 4 }, every_ms: 5000 },
+    admin,
+  );
+  await http(
+    'POST',
+    `${api}/schedules`,
+    { name: 'nightly', type: 'task', params: { a: 2, b: 3 }, cron: '0 3 * * *', tz: 'Europe/Paris' },
+    admin,
+  );
 
   const browser = await launchBrowser({ width: 1200, height: 860 });
   try {
@@ -50,12 +76,26 @@ async function main(): Promise<void> {
     const primeId = decodeURIComponent(new URL(page.url()).hash.replace('#/primes/', ''));
 
     // the bots at work: a few of their jobs finished, so throughput and the datalake show
-    if (hasBots) await waitUntil(async () => (await http<{ throughput_per_minute: number }>('GET', `${api}/metrics/summary`)).body.throughput_per_minute >= 6, 30_000, 'bots finishing jobs', 250);
+    if (hasBots)
+      await waitUntil(
+        async () =>
+          (await http<{ throughput_per_minute: number }>('GET', `${api}/metrics/summary`)).body.throughput_per_minute >=
+          6,
+        30_000,
+        'bots finishing jobs',
+        250,
+      );
     await page.goto(`${api}/#/`);
     await page.locator('.cards').waitFor();
     // the history's charts (they open on the last 15 minutes), with the bars of what was just done in view
-    const points = async (chart: string) => Number(await page.locator(`[data-chart="${chart}"] svg`).getAttribute('data-points'));
-    await waitUntil(async () => (await points('throughput')) > 0 && (await points('depth')) > 1, 15_000, 'the charts having points', 250);
+    const points = async (chart: string) =>
+      Number(await page.locator(`[data-chart="${chart}"] svg`).getAttribute('data-points'));
+    await waitUntil(
+      async () => (await points('throughput')) > 0 && (await points('depth')) > 1,
+      15_000,
+      'the charts having points',
+      250,
+    );
     await shot('dashboard-overview.png', true);
 
     await page.goto(`${api}/#/workers`);
@@ -71,7 +111,15 @@ async function main(): Promise<void> {
     await shot('dashboard-bots.png');
 
     // the schedules with the token given, so the form is on; after a few counts of `counts`
-    await waitUntil(async () => (await http<{ jobs: { schedule: string | null; state: string }[] }>('GET', `${api}/jobs?limit=100`)).body.jobs.filter((j) => j.schedule === 'counts' && j.state === 'SUCCESS').length >= 3, 30_000, 'three scheduled counts', 250);
+    await waitUntil(
+      async () =>
+        (
+          await http<{ jobs: { schedule: string | null; state: string }[] }>('GET', `${api}/jobs?limit=100`)
+        ).body.jobs.filter((j) => j.schedule === 'counts' && j.state === 'SUCCESS').length >= 3,
+      30_000,
+      'three scheduled counts',
+      250,
+    );
     await page.goto(`${api}/#/schedules`);
     await page.locator('.admin-token summary').click();
     await page.getByLabel('Token', { exact: true }).fill(TOKEN);

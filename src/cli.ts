@@ -59,7 +59,8 @@ export function buildProgram(): Command {
   // a token given as a flag: said once, before the command runs
   program.hook('preAction', (_program, action) => warnSecretFlags(action));
   // the long-lived roles: a SIGTERM from their first byte of output on is a clean exit (0)
-  for (const role of [apiCommand, workerCommand, schedulerCommand, botCommand, upCommand]) role.hook('preAction', () => trapSignals());
+  for (const role of [apiCommand, workerCommand, schedulerCommand, botCommand, upCommand])
+    role.hook('preAction', () => trapSignals());
   return program;
 }
 
@@ -74,7 +75,8 @@ export async function main(argv: string[]): Promise<void> {
       code = err.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;
     } else {
       code = exitCodeFor(err);
-      if (!(err instanceof ReportedError)) process.stderr.write(`error: ${printable(errorMessage(err), { oneLine: true })}\n`); // an API's message may quote a name
+      if (!(err instanceof ReportedError))
+        process.stderr.write(`error: ${printable(errorMessage(err), { oneLine: true })}\n`); // an API's message may quote a name
     }
   }
   process.exitCode = code;

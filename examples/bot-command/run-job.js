@@ -21,14 +21,19 @@ process.stdin.setEncoding('utf8');
 process.stdin.on('data', (d) => (input += d));
 process.stdin.on('end', () => {
   const params = JSON.parse(input || '{}');
-  const job = { id: process.env.WIZARD_JOB_ID, type: process.env.WIZARD_JOB_TYPE, attempt: Number(process.env.WIZARD_JOB_ATTEMPT) };
+  const job = {
+    id: process.env.WIZARD_JOB_ID,
+    type: process.env.WIZARD_JOB_TYPE,
+    attempt: Number(process.env.WIZARD_JOB_ATTEMPT),
+  };
   process.on('SIGTERM', () => {
     console.error(`job ${job.id}: stopped`);
     process.exit(143);
   });
   if (job.type === 'task') return task(params, job);
   if (job.type === 'sim') return sim(params, job);
-  if (job.type === 'upload') return upload(params).catch((err) => fail(`upload to ${params.url}: ${err.cause?.code ?? err.message}`));
+  if (job.type === 'upload')
+    return upload(params).catch((err) => fail(`upload to ${params.url}: ${err.cause?.code ?? err.message}`));
   fail(`run-job.js does not know the job type '${job.type}'`);
 });
 
@@ -61,7 +66,8 @@ async function upload({ url, text = '' }) {
     fs.writeFileSync(target, text);
     return done({ url, bytes });
   }
-  if (target.protocol !== 'http:' && target.protocol !== 'https:') fail(`upload: url must be http://, https:// or file://, got '${url}'`);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:')
+    fail(`upload: url must be http://, https:// or file://, got '${url}'`);
   const res = await fetch(target, { method: 'PUT', body: text, signal: AbortSignal.timeout(30_000) });
   if (!res.ok) fail(`upload to ${url}: the server answered ${res.status}`);
   done({ url, bytes, status: res.status });

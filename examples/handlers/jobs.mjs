@@ -5,7 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export default {
   // fast I/O work on the worker's event loop: it waits, reports progress, and stops when cancelled
   wordcount: {
-    params: { type: 'object', required: ['text'], properties: { text: { type: 'string' }, delay_ms: { type: 'integer', minimum: 0 } }, additionalProperties: false },
+    params: {
+      type: 'object',
+      required: ['text'],
+      properties: { text: { type: 'string' }, delay_ms: { type: 'integer', minimum: 0 } },
+      additionalProperties: false,
+    },
     timeout_ms: 30_000,
     async run(params, ctx) {
       const words = params.text.split(/\s+/).filter(Boolean);
@@ -20,7 +25,11 @@ export default {
 
   // CPU-bound work in the worker's thread pool (the module is loaded in each thread)
   hash: {
-    params: { type: 'object', required: ['text', 'rounds'], properties: { text: { type: 'string' }, rounds: { type: 'integer', minimum: 1, maximum: 10000000 } } },
+    params: {
+      type: 'object',
+      required: ['text', 'rounds'],
+      properties: { text: { type: 'string' }, rounds: { type: 'integer', minimum: 1, maximum: 10000000 } },
+    },
     cpu: true,
     attempts: 2,
     run(params, ctx) {
@@ -37,7 +46,12 @@ export default {
   // (`wizard bot --queue uploads --exec "node examples/bot-command/run-job.js"`); the built-in bots,
   // which run seed 004's simulated work from the bot queue, never see them
   upload: {
-    params: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, text: { type: 'string' } }, additionalProperties: false },
+    params: {
+      type: 'object',
+      required: ['url'],
+      properties: { url: { type: 'string' }, text: { type: 'string' } },
+      additionalProperties: false,
+    },
     queue: 'uploads',
   },
 };

@@ -19,8 +19,12 @@ function parseJson(text: string): unknown {
 
 /** TLS errors of a certificate no trusted CA signed (a self-signed or private CA's): --ca mends them */
 const UNTRUSTED_CERT = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
 ]);
 
 /**
@@ -48,8 +52,13 @@ export function trustingCa(ca: string | undefined): { dispatcher?: unknown } {
 /** a request that got no answer (refused, reset, timed out): the UnreachableError naming the API */
 export function unreachableError(apiUrl: string, err: unknown): UnreachableError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const hint = cause?.code && UNTRUSTED_CERT.has(cause.code) ? ` (the API's certificate is not signed by a CA this machine trusts: pass --ca <file> or set WIZARD_CA to the CA that signed it)` : '';
-  return new UnreachableError(`cannot reach the API at ${apiUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}${hint}`);
+  const hint =
+    cause?.code && UNTRUSTED_CERT.has(cause.code)
+      ? ` (the API's certificate is not signed by a CA this machine trusts: pass --ca <file> or set WIZARD_CA to the CA that signed it)`
+      : '';
+  return new UnreachableError(
+    `cannot reach the API at ${apiUrl}: ${cause?.code ?? cause?.message ?? errorMessage(err)}${hint}`,
+  );
 }
 
 /** the store condition a 503 names (its detail for the field "store"; API nodes before it said none) */
@@ -81,7 +90,13 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs), ...this.fetchOptions } as RequestInit);
+      return await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+        ...this.fetchOptions,
+      } as RequestInit);
     } catch (err) {
       throw unreachableError(this.baseUrl, err);
     }
@@ -90,8 +105,15 @@ export class ApiClient {
   /** the typed error of a non-2xx answer */
   private errorOf(res: Response, json: unknown): WizardError {
     const e = (json as ApiErrorBody | null)?.error;
-    const message = cliWording(res.status, e?.message ?? `HTTP ${res.status} from ${new URL(res.url || this.baseUrl).pathname}`);
-    if (res.status === 503) return new UnreachableError(`the API at ${this.baseUrl} cannot serve: ${message}`, e?.code === 'store_unavailable' ? storeReason(e) : null);
+    const message = cliWording(
+      res.status,
+      e?.message ?? `HTTP ${res.status} from ${new URL(res.url || this.baseUrl).pathname}`,
+    );
+    if (res.status === 503)
+      return new UnreachableError(
+        `the API at ${this.baseUrl} cannot serve: ${message}`,
+        e?.code === 'store_unavailable' ? storeReason(e) : null,
+      );
     return new WizardError((e?.code as ErrorCode) ?? 'internal', message, e?.details ?? []);
   }
 

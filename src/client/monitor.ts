@@ -14,14 +14,26 @@ import { ago, plural, Ui } from './ui';
 
 const pct = (r: number | null) => (r === null ? null : `${(r * 100).toFixed(1)}%`);
 
-export async function showJobs(api: ApiClient, ui: Ui, q: { status?: string; limit: number; offset: number }): Promise<void> {
+export async function showJobs(
+  api: ApiClient,
+  ui: Ui,
+  q: { status?: string; limit: number; offset: number },
+): Promise<void> {
   const params = new URLSearchParams({ limit: String(q.limit), offset: String(q.offset) });
   if (q.status) params.set('status', q.status);
   const page = await api.get<{ total: number; offset: number; jobs: JobView[] }>(`/jobs?${params}`);
   if (ui.json) return ui.data(page);
   ui.table(
     ['id', 'type', 'state', 'attempts', 'handled by', 'created', 'duration'],
-    page.jobs.map((j) => [j.job_id, j.type, j.state, `${j.attempts}/${j.max_attempts}`, j.handled_by, ago(j.created_at), j.duration_ms === null ? null : `${j.duration_ms} ms`]),
+    page.jobs.map((j) => [
+      j.job_id,
+      j.type,
+      j.state,
+      `${j.attempts}/${j.max_attempts}`,
+      j.handled_by,
+      ago(j.created_at),
+      j.duration_ms === null ? null : `${j.duration_ms} ms`,
+    ]),
     { ids: [0, 4] }, // handled by: a bot's id, or a worker's node id (kept whole)
   );
   ui.line(pageLine(page.jobs.length, page.total, page.offset, `jobs${q.status ? ` in ${q.status}` : ''}`));
@@ -39,7 +51,15 @@ export async function showBots(api: ApiClient, ui: Ui): Promise<void> {
   if (ui.json) return ui.data(list);
   ui.table(
     ['id', 'name', 'status', 'last heartbeat', 'current job', 'done', 'failed'],
-    list.bots.map((b) => [b.bot_id, b.name === b.bot_id ? null : b.name, b.status === 'up' ? ui.c.green('up') : ui.c.red('down'), ago(b.last_heartbeat), b.current_job, b.jobs_done, b.jobs_failed]),
+    list.bots.map((b) => [
+      b.bot_id,
+      b.name === b.bot_id ? null : b.name,
+      b.status === 'up' ? ui.c.green('up') : ui.c.red('down'),
+      ago(b.last_heartbeat),
+      b.current_job,
+      b.jobs_done,
+      b.jobs_failed,
+    ]),
     { ids: [0, 4] },
   );
   ui.line(`${list.total} bots: ${list.up} up, ${list.down} down`);
@@ -59,15 +79,35 @@ export async function showStatus(api: ApiClient, ui: Ui): Promise<void> {
   ui.table(Object.keys(s.jobs.by_state), [Object.values(s.jobs.by_state)]);
   ui.table(
     ['bots up', 'bots down', `queue ${s.queue.name}`, 'finished / min', 'success rate'],
-    [[s.bots.up, s.bots.down, `${s.queue.waiting} waiting, ${s.queue.active} held`, s.throughput_per_minute, pct(s.success_rate)]],
+    [
+      [
+        s.bots.up,
+        s.bots.down,
+        `${s.queue.waiting} waiting, ${s.queue.active} held`,
+        s.throughput_per_minute,
+        pct(s.success_rate),
+      ],
+    ],
   );
 }
 
 export async function showLakeStats(api: ApiClient, ui: Ui): Promise<void> {
   const s = await api.get<LakeStatsView>('/datalake/stats');
   if (ui.json) return ui.data(s);
-  ui.table(['day', 'records', 'success', 'failure', 'success rate', 'mean duration'], s.days.map((d) => [d.date, d.total, d.success, d.failure, pct(d.success_rate), d.mean_duration_ms === null ? null : `${d.mean_duration_ms} ms`]));
-  ui.line(`${plural(s.total, 'record')} in ${plural(s.days.length, 'day')}; recording ${s.records}, keeping ${plural(s.retention_days, 'day')}`);
+  ui.table(
+    ['day', 'records', 'success', 'failure', 'success rate', 'mean duration'],
+    s.days.map((d) => [
+      d.date,
+      d.total,
+      d.success,
+      d.failure,
+      pct(d.success_rate),
+      d.mean_duration_ms === null ? null : `${d.mean_duration_ms} ms`,
+    ]),
+  );
+  ui.line(
+    `${plural(s.total, 'record')} in ${plural(s.days.length, 'day')}; recording ${s.records}, keeping ${plural(s.retention_days, 'day')}`,
+  );
 }
 
 /** stream a day's records (NDJSON) to `out` as they arrive */

@@ -12,10 +12,19 @@ export interface SseEvent {
   id?: string;
 }
 
-export async function* readSse(url: string, headers: Record<string, string> = {}, signal?: AbortSignal, fetchOptions: { dispatcher?: unknown } = {}): AsyncGenerator<SseEvent> {
+export async function* readSse(
+  url: string,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+  fetchOptions: { dispatcher?: unknown } = {},
+): AsyncGenerator<SseEvent> {
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal, ...fetchOptions } as RequestInit);
+    res = await fetch(url, {
+      headers: { accept: 'text/event-stream', ...headers },
+      signal,
+      ...fetchOptions,
+    } as RequestInit);
   } catch (err) {
     throw unreachableError(new URL(url).origin, err);
   }
@@ -50,7 +59,11 @@ export async function* readSse(url: string, headers: Record<string, string> = {}
 }
 
 /** the body's chunks; the server going away mid-stream ("terminated") is an UnreachableError */
-async function* brokenOffAsUnreachable(body: AsyncIterable<Uint8Array>, url: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* brokenOffAsUnreachable(
+  body: AsyncIterable<Uint8Array>,
+  url: string,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   try {
     yield* body;
   } catch (err) {

@@ -43,7 +43,13 @@ export function ago(iso: string | null, now = Date.now()): string | null {
 
 /** a duration as people say it, exact: "10 min", "1 h 30 min", "2 d", "1 s 500 ms" */
 export function duration(ms: number): string {
-  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'min'], [1000, 's'], [1, 'ms']];
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+    [1, 'ms'],
+  ];
   const parts: string[] = [];
   let rest = Math.round(ms);
   for (const [size, name] of units) {
@@ -142,8 +148,21 @@ export function fitWidths(natural: number[], columns: number): number[] {
 }
 
 const NO_BORDERS = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' '.repeat(GAP),
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: ' '.repeat(GAP),
 };
 
 export interface Ui {
@@ -175,7 +194,8 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
   const c = new chalk.Instance({ level: colour ? 1 : 0 });
   const json = opts.json === true;
   const safe = (text: string, oneLine = false) => printableStyled(text, { oneLine, keepColours: colour });
-  const safeOnStderr = (text: string) => printableStyled(text, { oneLine: true, keepColours: process.stderr.isTTY === true });
+  const safeOnStderr = (text: string) =>
+    printableStyled(text, { oneLine: true, keepColours: process.stderr.isTTY === true });
   return {
     json,
     tty,
@@ -183,21 +203,45 @@ export function createUi(opts: { json?: boolean; wide?: boolean } = {}): Ui {
     line(text) {
       if (json) return;
       const columns = outputColumns();
-      process.stdout.write(safe(text).split('\n').flatMap((l) => wrapLine(l, columns)).join('\n') + '\n');
+      process.stdout.write(
+        safe(text)
+          .split('\n')
+          .flatMap((l) => wrapLine(l, columns))
+          .join('\n') + '\n',
+      );
     },
     data(value) {
       process.stdout.write(jsonPrintable(JSON.stringify(value)) + '\n');
     },
     table(head, rows, o = {}) {
       if (json) return;
-      const short = opts.wide ? null : shortIds(rows.flatMap((r) => (o.ids ?? []).map((i) => r[i]).filter((v): v is string => typeof v === 'string')));
-      const cells = rows.map((r) => r.map((v, i) => safe(v === null ? '-' : o.ids?.includes(i) && short ? short.get(String(v)) ?? String(v) : String(v), true)));
+      const short = opts.wide
+        ? null
+        : shortIds(
+            rows.flatMap((r) => (o.ids ?? []).map((i) => r[i]).filter((v): v is string => typeof v === 'string')),
+          );
+      const cells = rows.map((r) =>
+        r.map((v, i) =>
+          safe(v === null ? '-' : o.ids?.includes(i) && short ? (short.get(String(v)) ?? String(v)) : String(v), true),
+        ),
+      );
       // piped: cli-table3 sizes the columns to their content; on a terminal they fit its width
       const natural = () => head.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i]))));
       const colWidths = tty ? fitWidths(natural(), process.stdout.columns || 80) : [];
-      const t = new Table({ head: head.map((h) => c.bold(h)), chars: NO_BORDERS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 }, colWidths });
+      const t = new Table({
+        head: head.map((h) => c.bold(h)),
+        chars: NO_BORDERS,
+        style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+        colWidths,
+      });
       t.push(...cells);
-      process.stdout.write(t.toString().split('\n').map((l) => l.trimEnd()).join('\n') + '\n');
+      process.stdout.write(
+        t
+          .toString()
+          .split('\n')
+          .map((l) => l.trimEnd())
+          .join('\n') + '\n',
+      );
     },
     spinner(text) {
       if (json || !tty || !process.stderr.isTTY) return silentSpinner;

@@ -51,30 +51,61 @@ export function describe(id: string, s: LiveState, started: number, columns = li
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   const p = s.progress;
   const progress = (barWidth: number) =>
-    p && p.total > 0 ? ` ${bar(p.completed, p.total, barWidth)} ${s.params?.chunks === p.total ? `${p.completed}/${p.total} chunks` : progressText(p)}` : '';
-  return fitLive(id, (shown) => `${shown}: ${s.state}${progress(20)} ${secs}s`, (shown) => `${shown}: ${s.state}${progress(10)} ${secs}s`, columns);
+    p && p.total > 0
+      ? ` ${bar(p.completed, p.total, barWidth)} ${s.params?.chunks === p.total ? `${p.completed}/${p.total} chunks` : progressText(p)}`
+      : '';
+  return fitLive(
+    id,
+    (shown) => `${shown}: ${s.state}${progress(20)} ${secs}s`,
+    (shown) => `${shown}: ${s.state}${progress(10)} ${secs}s`,
+    columns,
+  );
 }
 
 /** the first of these lines (whole id, then short id; then the narrow form) that fits, else the last cut by the spinner */
-function fitLive(id: string, line: (shownId: string) => string, narrow: (shownId: string) => string, columns: number): string {
+function fitLive(
+  id: string,
+  line: (shownId: string) => string,
+  narrow: (shownId: string) => string,
+  columns: number,
+): string {
   const short = shortIds([id]).get(id) ?? id;
   const tries = [line(id), line(short), narrow(short)];
   return tries.find((t) => t.length <= columns) ?? tries[tries.length - 1];
 }
 
 /** a spinner line about a job (waiting, reconnecting): with its short id when the whole line does not fit */
-const aboutJob = (id: string, text: string) => fitLive(id, (shown) => `${shown}: ${text}`, (shown) => `${shown}: ${text}`, liveColumns());
+const aboutJob = (id: string, text: string) =>
+  fitLive(
+    id,
+    (shown) => `${shown}: ${text}`,
+    (shown) => `${shown}: ${text}`,
+    liveColumns(),
+  );
 
 /** the job's record is gone: expired, or the store restarted empty */
-const vanished = (id: string) => new JobFailedError(`job ${id} no longer exists (its record expired, or the store lost it): its outcome is unknown`);
+const vanished = (id: string) =>
+  new JobFailedError(`job ${id} no longer exists (its record expired, or the store lost it): its outcome is unknown`);
 const isNotFound = (err: unknown) => err instanceof WizardError && err.code === 'not_found';
 
 /**
  * follow the SSE stream: 'final' once a final state arrives, 'gone' when the API says the job no
  * longer exists, 'ended' when the stream closed before either; `opened` is called on the first event
  */
-async function followEvents(api: ApiClient, id: string, spinner: Spinner, started: number, signal: AbortSignal, opened: () => void): Promise<'final' | 'gone' | 'ended'> {
-  for await (const ev of readSse(`${api.baseUrl.replace(/\/$/, '')}/api/jobs/${encodeURIComponent(id)}/events`, api.authHeaders(), signal, api.fetchOptions)) {
+async function followEvents(
+  api: ApiClient,
+  id: string,
+  spinner: Spinner,
+  started: number,
+  signal: AbortSignal,
+  opened: () => void,
+): Promise<'final' | 'gone' | 'ended'> {
+  for await (const ev of readSse(
+    `${api.baseUrl.replace(/\/$/, '')}/api/jobs/${encodeURIComponent(id)}/events`,
+    api.authHeaders(),
+    signal,
+    api.fetchOptions,
+  )) {
     opened();
     if (ev.event === 'gone') return 'gone';
     if (ev.event !== 'state') continue;
@@ -85,7 +116,12 @@ async function followEvents(api: ApiClient, id: string, spinner: Spinner, starte
   return 'ended';
 }
 
-export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOptions = { timeoutMs: 0 }): Promise<JobView> {
+export async function watchJob(
+  api: ApiClient,
+  ui: Ui,
+  id: string,
+  opts: WatchOptions = { timeoutMs: 0 },
+): Promise<JobView> {
   const log = createLogger({ role: 'watch' });
   const giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   const started = Date.now();
@@ -99,7 +135,7 @@ export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOp
   /** whether the stream now open has brought an event yet */
   let following = false;
   const opened = () => {
-    if (!following) log.debug('following the job\'s events', { job_id: id, api: api.baseUrl });
+    if (!following) log.debug("following the job's events", { job_id: id, api: api.baseUrl });
     following = true;
     reached = true;
     awaySince = null;
@@ -124,9 +160,16 @@ export async function watchJob(api: ApiClient, ui: Ui, id: string, opts: WatchOp
         awaySince ??= Date.now();
         const away = Date.now() - awaySince;
         if (away >= giveUpAfterMs) {
-          throw new UnreachableError(`${err.message} (gave up after ${Math.round(away / 1000)} s without the API; --give-up-after-ms ${giveUpAfterMs})`);
+          throw new UnreachableError(
+            `${err.message} (gave up after ${Math.round(away / 1000)} s without the API; --give-up-after-ms ${giveUpAfterMs})`,
+          );
         }
-        spinner.update(aboutJob(id, `the API is away, reconnecting (${Math.round(away / 1000)} s of ${Math.round(giveUpAfterMs / 1000)} s)`));
+        spinner.update(
+          aboutJob(
+            id,
+            `the API is away, reconnecting (${Math.round(away / 1000)} s of ${Math.round(giveUpAfterMs / 1000)} s)`,
+          ),
+        );
         await sleep(Math.min(retryDelay(failures++), giveUpAfterMs - away));
       }
     }
@@ -141,13 +184,17 @@ export function reportFinal(ui: Ui, job: JobView): void {
   if (ui.json) ui.data(job);
   const c = ui.c;
   if (job.state !== 'SUCCESS') {
-    ui.line(`${c.red(job.state)} ${job.type} ${job.job_id}: ${job.error ?? (job.state === 'CANCELLED' ? 'cancelled' : 'failed')}`);
+    ui.line(
+      `${c.red(job.state)} ${job.type} ${job.job_id}: ${job.error ?? (job.state === 'CANCELLED' ? 'cancelled' : 'failed')}`,
+    );
     throw new JobFailedError(`${job.type} ${job.job_id} ended in ${job.state}: ${job.error ?? 'no reason given'}`);
   }
   if (job.type === 'primes') {
     const r = job.result as { prime_count: number; duration_sec: number };
     const p = job.params as { n: number; chunks: number };
-    ui.line(`${c.green('SUCCESS')} ${job.job_id}: ${c.bold(r.prime_count.toLocaleString('en-US'))} primes <= ${p.n.toLocaleString('en-US')} (${plural(p.chunks, 'chunk')}) in ${c.cyan(`${r.duration_sec} s`)}`);
+    ui.line(
+      `${c.green('SUCCESS')} ${job.job_id}: ${c.bold(r.prime_count.toLocaleString('en-US'))} primes <= ${p.n.toLocaleString('en-US')} (${plural(p.chunks, 'chunk')}) in ${c.cyan(`${r.duration_sec} s`)}`,
+    );
     return;
   }
   const who = job.handled_by ? ` by ${job.handled_by}` : '';

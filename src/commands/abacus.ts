@@ -17,7 +17,11 @@ interface AddReply {
 const add = withClientFlags(
   new Command('add')
     .description('add an integer (|n| <= 2^53-1) to the running sum')
-    .argument('<number>', 'the integer to add; negative is fine (-5)', parseIntIn('number', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
+    .argument(
+      '<number>',
+      'the integer to add; negative is fine (-5)',
+      parseIntIn('number', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+    ),
 ).action(async (number: number, flags) => {
   const { ui, api } = clientOf(flags);
   const res = await api.post<AddReply>('/abacus/number', { number });
@@ -33,14 +37,14 @@ const sum = withClientFlags(new Command('sum').description('print the running su
   ui.line(`sum ${ui.c.bold(String(res.sum))} (on ${res.node_id})`);
 });
 
-const reset = withClientFlags(new Command('reset').description('reset the running sum to 0 (needs the admin token; refused by an API with none)')).action(
-  async (flags) => {
-    const { ui, api } = clientOf(flags, 'admin');
-    const res = await api.delete<{ message: string; node_id: string }>('/abacus/sum');
-    if (ui.json) return ui.data(res);
-    ui.line(`${res.message} (on ${res.node_id})`);
-  },
-);
+const reset = withClientFlags(
+  new Command('reset').description('reset the running sum to 0 (needs the admin token; refused by an API with none)'),
+).action(async (flags) => {
+  const { ui, api } = clientOf(flags, 'admin');
+  const res = await api.delete<{ message: string; node_id: string }>('/abacus/sum');
+  if (ui.json) return ui.data(res);
+  ui.line(`${res.message} (on ${res.node_id})`);
+});
 
 export const abacusCommand = new Command('abacus')
   .description('the running sum shared by every API node: add, sum, reset')

@@ -19,7 +19,10 @@ import { defaultTokensFile, initTokensFile, readTokenFile } from './secret-files
  */
 function parseAdminToken(value: string): string | undefined {
   if (value === '') return undefined;
-  if (value.length < MIN_TOKEN_LENGTH) throw new UsageError(`ADMIN_TOKEN (--admin-token) must be at least ${MIN_TOKEN_LENGTH} characters, got ${value.length} (try: openssl rand -hex 24)`);
+  if (value.length < MIN_TOKEN_LENGTH)
+    throw new UsageError(
+      `ADMIN_TOKEN (--admin-token) must be at least ${MIN_TOKEN_LENGTH} characters, got ${value.length} (try: openssl rand -hex 24)`,
+    );
   return value;
 }
 
@@ -37,7 +40,9 @@ function parseOrigins(value: string): string[] {
         /* reported below */
       }
       if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o.replace(/\/$/, '')) {
-        throw new InvalidArgumentError(`--cors-origins takes origins like http://localhost:3000 (scheme, host, port; no path, no *), or none, got '${o}'`);
+        throw new InvalidArgumentError(
+          `--cors-origins takes origins like http://localhost:3000 (scheme, host, port; no path, no *), or none, got '${o}'`,
+        );
       }
       return u.origin;
     });
@@ -50,17 +55,24 @@ function parseTrustProxy(value: string): string | false {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for --trust-proxy: the CLI starts fast
     (require('express') as typeof import('express'))().set('trust proxy', v); // Express compiles the list: a bad address throws here
   } catch (err) {
-    throw new InvalidArgumentError(`--trust-proxy takes addresses, subnets or loopback/linklocal/uniquelocal, comma-separated, got '${value}': ${errorMessage(err)}`);
+    throw new InvalidArgumentError(
+      `--trust-proxy takes addresses, subnets or loopback/linklocal/uniquelocal, comma-separated, got '${value}': ${errorMessage(err)}`,
+    );
   }
   return v;
 }
 
 /** --allowed-hosts: host names (or addresses), comma-separated; * for any */
 function parseAllowedHosts(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const n of names) {
     if (n !== '*' && !/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]*|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(n)) {
-      throw new InvalidArgumentError(`--allowed-hosts takes host names or addresses (example.com, 10.0.0.5, [::1]), comma-separated, or *, got '${n}'`);
+      throw new InvalidArgumentError(
+        `--allowed-hosts takes host names or addresses (example.com, 10.0.0.5, [::1]), comma-separated, or *, got '${n}'`,
+      );
     }
   }
   return names;
@@ -68,22 +80,61 @@ function parseAllowedHosts(value: string): string[] {
 
 /** the API group's options */
 export const apiOptions = (): Option[] => [
-  new Option('--port <n>', 'HTTP port').env('PORT').default(8000).argParser(parseIntIn('--port', 0, 65535)),
+  new Option('--port <n>', 'HTTP port')
+    .env('PORT')
+    .default(8000)
+    .argParser(parseIntIn('--port', 0, 65535)),
   new Option('--host <addr>', 'address to listen on').env('WIZARD_HOST').default('127.0.0.1'),
   new Option('--abacus-strategy <s>', 'how the abacus adds: one atomic Lua step, or WATCH/MULTI/EXEC with retries')
     .env('ABACUS_STRATEGY')
     .choices(ABACUS_STRATEGIES)
     .default('atomic'),
-  secretOption('--admin-token <t>', `admin routes need this token (at least ${MIN_TOKEN_LENGTH} characters); unset, they are refused`, 'ADMIN_TOKEN').argParser(parseAdminToken),
-  secretOption('--api-tokens <list>', 'API tokens, name:role:token,… (roles: admin, bot, client)', 'WIZARD_API_TOKENS').argParser(asArgumentError((v) => parseTokenList(v))),
+  secretOption(
+    '--admin-token <t>',
+    `admin routes need this token (at least ${MIN_TOKEN_LENGTH} characters); unset, they are refused`,
+    'ADMIN_TOKEN',
+  ).argParser(parseAdminToken),
+  secretOption(
+    '--api-tokens <list>',
+    'API tokens, name:role:token,… (roles: admin, bot, client)',
+    'WIZARD_API_TOKENS',
+  ).argParser(asArgumentError((v) => parseTokenList(v))),
   new Option('--tokens-file <file>', 'API tokens, one "name role token" a line').env('WIZARD_TOKENS_FILE'),
   new Option('--insecure', 'allow a non-loopback --host with no API tokens (every endpoint open)'),
-  new Option('--rate-limit-max <n>', 'requests per window per client IP and per token, shared by every API node (0: off)').env('RATE_LIMIT_MAX').default(DEFAULT_RATE_LIMIT.max).argParser(parseIntIn('--rate-limit-max', 0)),
-  new Option('--rate-limit-window-ms <ms>', 'the rate limit\'s sliding window').env('RATE_LIMIT_WINDOW_MS').default(DEFAULT_RATE_LIMIT.windowMs).argParser(parseIntIn('--rate-limit-window-ms', 100, 86_400_000)),
-  new Option('--cors-origins <list>', 'origins a browser may call the API from, comma-separated, or none; with no API tokens, also the only other origins whose pages may change state').env('CORS_ORIGINS').default([...DEFAULT_CORS_ORIGINS], DEFAULT_CORS_ORIGINS.join(',')).argParser(parseOrigins),
-  new Option('--allowed-hosts <list>', "with no API tokens: more names the Host header may carry than the node's addresses and localhost, comma-separated (* for any)").env('WIZARD_ALLOWED_HOSTS').argParser(parseAllowedHosts),
-  new Option('--max-connections <n>', 'open connections at most: one more is closed at once (0: no cap)').env('WIZARD_MAX_CONNECTIONS').default(DEFAULT_MAX_CONNECTIONS).argParser(parseIntIn('--max-connections', 0, 1_000_000)),
-  new Option('--trust-proxy <list>', "proxies whose X-Forwarded-For names the client (Express's trust proxy, e.g. loopback or 10.0.0.2)").env('WIZARD_TRUST_PROXY').argParser(parseTrustProxy),
+  new Option(
+    '--rate-limit-max <n>',
+    'requests per window per client IP and per token, shared by every API node (0: off)',
+  )
+    .env('RATE_LIMIT_MAX')
+    .default(DEFAULT_RATE_LIMIT.max)
+    .argParser(parseIntIn('--rate-limit-max', 0)),
+  new Option('--rate-limit-window-ms <ms>', "the rate limit's sliding window")
+    .env('RATE_LIMIT_WINDOW_MS')
+    .default(DEFAULT_RATE_LIMIT.windowMs)
+    .argParser(parseIntIn('--rate-limit-window-ms', 100, 86_400_000)),
+  new Option(
+    '--cors-origins <list>',
+    'origins a browser may call the API from, comma-separated, or none; with no API tokens, also the only other origins whose pages may change state',
+  )
+    .env('CORS_ORIGINS')
+    .default([...DEFAULT_CORS_ORIGINS], DEFAULT_CORS_ORIGINS.join(','))
+    .argParser(parseOrigins),
+  new Option(
+    '--allowed-hosts <list>',
+    "with no API tokens: more names the Host header may carry than the node's addresses and localhost, comma-separated (* for any)",
+  )
+    .env('WIZARD_ALLOWED_HOSTS')
+    .argParser(parseAllowedHosts),
+  new Option('--max-connections <n>', 'open connections at most: one more is closed at once (0: no cap)')
+    .env('WIZARD_MAX_CONNECTIONS')
+    .default(DEFAULT_MAX_CONNECTIONS)
+    .argParser(parseIntIn('--max-connections', 0, 1_000_000)),
+  new Option(
+    '--trust-proxy <list>',
+    "proxies whose X-Forwarded-For names the client (Express's trust proxy, e.g. loopback or 10.0.0.2)",
+  )
+    .env('WIZARD_TRUST_PROXY')
+    .argParser(parseTrustProxy),
   new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM), with --tls-key').env('WIZARD_TLS_CERT'),
   new Option('--tls-key <file>', 'the private key (PEM) of --tls-cert').env('WIZARD_TLS_KEY'),
 ];
@@ -132,7 +183,10 @@ export interface KeptTokens {
  * and read again at every later one (as `wizard tokens init` does), answered in `kept` for the
  * command to say where they are.
  */
-export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'keep' = 'refuse'): { api: ApiNodeSettings; kept?: KeptTokens } {
+export function apiFromFlags(
+  f: ApiFlags,
+  open: 'refuse' | 'keep' = 'refuse',
+): { api: ApiNodeSettings; kept?: KeptTokens } {
   const given = [...(f.apiTokens ?? []), ...(f.tokensFile ? readTokenFile(f.tokensFile) : [])];
   let kept: KeptTokens | undefined;
   if (open === 'keep' && given.length === 0 && f.insecure !== true && !isLoopback(f.host)) {
@@ -143,8 +197,12 @@ export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'keep' = 'refuse'): {
   }
   const tokens = kept?.tokens ?? given;
   checkExposure(f.host, tokens.length > 0, f.insecure === true);
-  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
-  const tls = f.tlsCert && f.tlsKey ? { cert: readFileFlag('--tls-cert', f.tlsCert), key: readFileFlag('--tls-key', f.tlsKey) } : undefined;
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+  const tls =
+    f.tlsCert && f.tlsKey
+      ? { cert: readFileFlag('--tls-cert', f.tlsCert), key: readFileFlag('--tls-key', f.tlsKey) }
+      : undefined;
   const adminToken = f.adminToken || undefined;
   const security: ApiSecurity = {
     tokens: tokens.length > 0 ? tokenTable(tokens, adminToken) : null,
@@ -154,7 +212,15 @@ export function apiFromFlags(f: ApiFlags, open: 'refuse' | 'keep' = 'refuse'): {
     https: tls !== undefined,
     ...(f.allowedHosts ? { allowedHosts: f.allowedHosts } : {}),
   };
-  const api = { port: f.port, host: f.host, abacusStrategy: f.abacusStrategy, adminToken, security, maxConnections: f.maxConnections, ...(tls ? { tls } : {}) };
+  const api = {
+    port: f.port,
+    host: f.host,
+    abacusStrategy: f.abacusStrategy,
+    adminToken,
+    security,
+    maxConnections: f.maxConnections,
+    ...(tls ? { tls } : {}),
+  };
   return { api, ...(kept ? { kept } : {}) };
 }
 

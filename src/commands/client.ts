@@ -11,16 +11,37 @@ import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
 import { tokenOfRole } from './secret-files';
 import { helpList } from './help';
-import { parseDuration, parseIntIn, parseIsoTime, parseJobId, parseJsonObject, parseName, parseNumber, parseQueueName, secretOption } from './parse';
+import {
+  parseDuration,
+  parseIntIn,
+  parseIsoTime,
+  parseJobId,
+  parseJsonObject,
+  parseName,
+  parseNumber,
+  parseQueueName,
+  secretOption,
+} from './parse';
 
 export const tokenOption = () => secretOption('--token <token>', 'bearer token for the API', 'WIZARD_TOKEN');
 /** a tokens file (the API's, `wizard tokens init`): without --token, the command sends its role's token from it */
 export const tokensFileOption = () =>
-  new Option('--tokens-file <file>', "without --token: send this tokens file's client token (its admin token for admin commands)").env('WIZARD_TOKENS_FILE');
-const timeoutOption = () => new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)').default(0).argParser(parseIntIn('--timeout-ms', 0));
+  new Option(
+    '--tokens-file <file>',
+    "without --token: send this tokens file's client token (its admin token for admin commands)",
+  ).env('WIZARD_TOKENS_FILE');
+const timeoutOption = () =>
+  new Option('--timeout-ms <ms>', 'give up waiting after this long (0: never)')
+    .default(0)
+    .argParser(parseIntIn('--timeout-ms', 0));
 const giveUpOption = () =>
-  new Option('--give-up-after-ms <ms>', 'once the API was reached, how long it may stay unreachable (restarting) before exit 3')
-    .env('WIZARD_GIVE_UP_AFTER_MS').default(DEFAULT_GIVE_UP_AFTER_MS).argParser(parseIntIn('--give-up-after-ms', 0));
+  new Option(
+    '--give-up-after-ms <ms>',
+    'once the API was reached, how long it may stay unreachable (restarting) before exit 3',
+  )
+    .env('WIZARD_GIVE_UP_AFTER_MS')
+    .default(DEFAULT_GIVE_UP_AFTER_MS)
+    .argParser(parseIntIn('--give-up-after-ms', 0));
 
 /** the flags of waiting for a job: --timeout-ms and --give-up-after-ms */
 const withWaitFlags = (cmd: Command): Command => cmd.addOption(timeoutOption()).addOption(giveUpOption());
@@ -28,13 +49,42 @@ const withWaitFlags = (cmd: Command): Command => cmd.addOption(timeoutOption()).
 /** the job options every submit takes: --delay or --at, --priority, --key, --timeout, --attempts, --queue */
 const withJobFlags = (cmd: Command): Command =>
   cmd
-    .addOption(new Option('--delay <duration>', 'start no sooner than this from now: 5s, 2m, 1h, up to 30d').argParser(parseDuration('--delay', 0, MAX_DELAY_MS)).conflicts('at'))
-    .addOption(new Option('--at <iso>', 'start no sooner than this time (ISO 8601, at most 30 days ahead)').argParser(parseIsoTime('--at')))
-    .addOption(new Option('--priority <n>', `0 (most urgent) to 9; ${DEFAULT_PRIORITY} by default`).argParser(parseIntIn('--priority', MIN_PRIORITY, MAX_PRIORITY)))
-    .addOption(new Option('--key <key>', 'an idempotency key (1-200 of letters, digits, _ . -): submitting again with it answers the first job').argParser(parseName('--key', 200)))
-    .addOption(new Option('--timeout <duration>', 'abort an attempt that runs longer (then the retry policy applies): 30s, 5m').argParser(parseDuration('--timeout', 1, 86_400_000)))
-    .addOption(new Option('--attempts <n>', 'attempts before the job is DEAD').argParser(parseIntIn('--attempts', 1, 100)))
-    .addOption(new Option('--queue <name>', "a declared queue the job's type may go to (default: the type's own, else default)").argParser(parseQueueName('--queue')));
+    .addOption(
+      new Option('--delay <duration>', 'start no sooner than this from now: 5s, 2m, 1h, up to 30d')
+        .argParser(parseDuration('--delay', 0, MAX_DELAY_MS))
+        .conflicts('at'),
+    )
+    .addOption(
+      new Option('--at <iso>', 'start no sooner than this time (ISO 8601, at most 30 days ahead)').argParser(
+        parseIsoTime('--at'),
+      ),
+    )
+    .addOption(
+      new Option('--priority <n>', `0 (most urgent) to 9; ${DEFAULT_PRIORITY} by default`).argParser(
+        parseIntIn('--priority', MIN_PRIORITY, MAX_PRIORITY),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--key <key>',
+        'an idempotency key (1-200 of letters, digits, _ . -): submitting again with it answers the first job',
+      ).argParser(parseName('--key', 200)),
+    )
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'abort an attempt that runs longer (then the retry policy applies): 30s, 5m',
+      ).argParser(parseDuration('--timeout', 1, 86_400_000)),
+    )
+    .addOption(
+      new Option('--attempts <n>', 'attempts before the job is DEAD').argParser(parseIntIn('--attempts', 1, 100)),
+    )
+    .addOption(
+      new Option(
+        '--queue <name>',
+        "a declared queue the job's type may go to (default: the type's own, else default)",
+      ).argParser(parseQueueName('--queue')),
+    );
 
 interface JobFlags {
   delay?: number;
@@ -48,23 +98,42 @@ interface JobFlags {
 
 /** the job flags as the API's job options */
 function jobOptions(f: JobFlags): Record<string, unknown> {
-  const o = { delay_ms: f.delay, run_at: f.at, priority: f.priority, idempotency_key: f.key, timeout_ms: f.timeout, attempts: f.attempts, queue: f.queue };
+  const o = {
+    delay_ms: f.delay,
+    run_at: f.at,
+    priority: f.priority,
+    idempotency_key: f.key,
+    timeout_ms: f.timeout,
+    attempts: f.attempts,
+    queue: f.queue,
+  };
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 /** the exit codes of watch and submit --watch, for their help (each fitted to the width, as commander's own text is) */
 const WATCH_EXIT_CODES: [string, string][] = [
   ['0', 'the job ended in SUCCESS'],
-  ['1', 'the job ended in FAILURE, DEAD or CANCELLED, no longer exists (expired, or Redis lost it), or --timeout-ms passed'],
+  [
+    '1',
+    'the job ended in FAILURE, DEAD or CANCELLED, no longer exists (expired, or Redis lost it), or --timeout-ms passed',
+  ],
   ['2', 'a usage error: a bad flag or value (the message names it)'],
-  ['3', 'the API cannot be reached: at once when it never answered; once it did, after it stayed away for --give-up-after-ms (60 s by default) while the watch reconnected with backoff'],
+  [
+    '3',
+    'the API cannot be reached: at once when it never answered; once it did, after it stayed away for --give-up-after-ms (60 s by default) while the watch reconnected with backoff',
+  ],
 ];
 
 const watchExitCodes = () => helpList('Exit codes:', WATCH_EXIT_CODES);
 
 /** the flags every client command has: --api, --token, --tokens-file, --ca, --json */
 export function withClientFlags(cmd: Command): Command {
-  return cmd.addOption(apiOption()).addOption(tokenOption()).addOption(tokensFileOption()).addOption(caOption()).addOption(jsonOption());
+  return cmd
+    .addOption(apiOption())
+    .addOption(tokenOption())
+    .addOption(tokensFileOption())
+    .addOption(caOption())
+    .addOption(jsonOption());
 }
 
 /** a client command: --api, --token and --json */
@@ -80,7 +149,10 @@ interface ClientFlags {
 }
 
 /** what a client command's action works with: the output and the API (an admin command: `role` admin) */
-export function clientOf(flags: ClientFlags & { json?: boolean; wide?: boolean }, role: 'client' | 'admin' = 'client'): { ui: Ui; api: ApiClient } {
+export function clientOf(
+  flags: ClientFlags & { json?: boolean; wide?: boolean },
+  role: 'client' | 'admin' = 'client',
+): { ui: Ui; api: ApiClient } {
   return { ui: createUi(flags), api: apiClientOf(flags, role) };
 }
 
@@ -112,65 +184,102 @@ function reportOnce(ui: Ui, job: JobView): void {
 }
 
 /** submit, then either say how to watch or watch until the final state */
-async function submitAndMaybeWatch(flags: WatchFlags, what: string, submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>) {
+async function submitAndMaybeWatch(
+  flags: WatchFlags,
+  what: string,
+  submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>,
+) {
   const { ui, api } = clientOf(flags);
   const { id, status, body } = await submit(api);
   if (flags.watch) {
     // the submit was answered: from here an API that goes away is waited for
-    return reportOnce(ui, await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true }));
+    return reportOnce(
+      ui,
+      await watchJob(api, ui, id, { timeoutMs: flags.timeoutMs, giveUpAfterMs: flags.giveUpAfterMs, reached: true }),
+    );
   }
   if (ui.json) ui.data(body);
   ui.line(`submitted ${what} ${ui.c.bold(id)} (${status})`);
   ui.line(`watch it: wizard watch ${id}`);
 }
 
-const submitTask = withJobFlags(withWaitFlags(clientCommand('task', 'submit a math task: a <op> b')
-  .requiredOption('--a <number>', 'first operand', parseNumber('--a'))
-  .requiredOption('--b <number>', 'second operand', parseNumber('--b'))
-  .addOption(new Option('--op <op>', 'operation').choices(MATH_OPS as unknown as string[]).default('add'))
-  .option('--watch', 'wait for the result (exit codes as wizard watch)')))
-  .action((flags) =>
-    submitAndMaybeWatch(flags, 'task', async (api) => {
-      const body = await api.post<{ task_id: string; status: string }>('/task', { a: flags.a, b: flags.b, op: flags.op, ...jobOptions(flags) });
-      return { id: body.task_id, status: body.status, body };
-    }),
-  );
+const submitTask = withJobFlags(
+  withWaitFlags(
+    clientCommand('task', 'submit a math task: a <op> b')
+      .requiredOption('--a <number>', 'first operand', parseNumber('--a'))
+      .requiredOption('--b <number>', 'second operand', parseNumber('--b'))
+      .addOption(new Option('--op <op>', 'operation').choices(MATH_OPS as unknown as string[]).default('add'))
+      .option('--watch', 'wait for the result (exit codes as wizard watch)'),
+  ),
+).action((flags) =>
+  submitAndMaybeWatch(flags, 'task', async (api) => {
+    const body = await api.post<{ task_id: string; status: string }>('/task', {
+      a: flags.a,
+      b: flags.b,
+      op: flags.op,
+      ...jobOptions(flags),
+    });
+    return { id: body.task_id, status: body.status, body };
+  }),
+);
 
-const submitPrimes = withJobFlags(withWaitFlags(clientCommand('primes', 'count the primes <= n in chunks spread over the workers')
-  .requiredOption('--n <n>', 'upper bound, 10000 to 10^12', parseIntIn('--n', PRIMES_MIN_N, PRIMES_MAX_N))
-  .requiredOption('--chunks <k>', 'number of chunks, 1 to 128', parseIntIn('--chunks', 1, PRIMES_MAX_CHUNKS))
-  .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)')))
-  .action((flags) =>
-    submitAndMaybeWatch(flags, 'prime count', async (api) => {
-      const body = await api.post<{ job_id: string; status: string }>('/api/count-primes', { n: flags.n, chunks: flags.chunks, ...jobOptions(flags) });
-      return { id: body.job_id, status: body.status, body };
-    }),
-  );
+const submitPrimes = withJobFlags(
+  withWaitFlags(
+    clientCommand('primes', 'count the primes <= n in chunks spread over the workers')
+      .requiredOption('--n <n>', 'upper bound, 10000 to 10^12', parseIntIn('--n', PRIMES_MIN_N, PRIMES_MAX_N))
+      .requiredOption('--chunks <k>', 'number of chunks, 1 to 128', parseIntIn('--chunks', 1, PRIMES_MAX_CHUNKS))
+      .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'),
+  ),
+).action((flags) =>
+  submitAndMaybeWatch(flags, 'prime count', async (api) => {
+    const body = await api.post<{ job_id: string; status: string }>('/api/count-primes', {
+      n: flags.n,
+      chunks: flags.chunks,
+      ...jobOptions(flags),
+    });
+    return { id: body.job_id, status: body.status, body };
+  }),
+);
 
 /**
  * `submit <type> --params '<json>'`: a job of any type (POST /jobs), a --handlers module's too.
  * It is submit's default subcommand (`submit job <type>` spelled out), so `submit task` and
  * `submit primes` keep their flags and every flag stays its subcommand's.
  */
-const submitJob = withJobFlags(withWaitFlags(clientCommand('job', 'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out)')
-  .argument('<type>', 'the job type: a built-in one or one a --handlers module defines')
-  .addOption(new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')))
-  .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)')))
-  .action((type: string, flags) =>
-    submitAndMaybeWatch(flags, type, async (api) => {
-      const body = await api.post<{ job_id: string; status: string }>('/jobs', { type, params: flags.params ?? {}, ...jobOptions(flags) });
-      return { id: body.job_id, status: body.status, body };
-    }),
-  );
+const submitJob = withJobFlags(
+  withWaitFlags(
+    clientCommand('job', 'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out)')
+      .argument('<type>', 'the job type: a built-in one or one a --handlers module defines')
+      .addOption(
+        new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')),
+      )
+      .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'),
+  ),
+).action((type: string, flags) =>
+  submitAndMaybeWatch(flags, type, async (api) => {
+    const body = await api.post<{ job_id: string; status: string }>('/jobs', {
+      type,
+      params: flags.params ?? {},
+      ...jobOptions(flags),
+    });
+    return { id: body.job_id, status: body.status, body };
+  }),
+);
 
 export const submitCommand = new Command('submit')
-  .description('submit work to the API: submit <type> --params <json> (any type), or submit task / submit primes with their flags')
+  .description(
+    'submit work to the API: submit <type> --params <json> (any type), or submit task / submit primes with their flags',
+  )
   .addCommand(submitTask)
   .addCommand(submitPrimes)
   .addCommand(submitJob, { isDefault: true });
 
-
-export const watchCommand = withWaitFlags(clientCommand('watch', 'wait for a job and print its final state (exit 0 on SUCCESS; 1 on FAILURE, DEAD or CANCELLED)'))
+export const watchCommand = withWaitFlags(
+  clientCommand(
+    'watch',
+    'wait for a job and print its final state (exit 0 on SUCCESS; 1 on FAILURE, DEAD or CANCELLED)',
+  ),
+)
   .argument('<id>', 'job or task id (whole)', parseJobId())
   .addHelpText('after', watchExitCodes)
   .action(async (id: string, flags) => {

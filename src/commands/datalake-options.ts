@@ -10,7 +10,10 @@ import { roleStore, RoleStore } from './run-role';
 import type { StoreFlags } from './store-options';
 
 export const datalakeOptions = (): Option[] => [
-  new Option('--datalake <records>', "what the datalake records, cluster-wide: all, none or type,type (unset: keep the cluster's; all at first)")
+  new Option(
+    '--datalake <records>',
+    "what the datalake records, cluster-wide: all, none or type,type (unset: keep the cluster's; all at first)",
+  )
     .env('WIZARD_DATALAKE')
     .argParser((v: string) => {
       try {
@@ -19,12 +22,22 @@ export const datalakeOptions = (): Option[] => [
         throw new InvalidArgumentError(errorMessage(err));
       }
     }),
-  new Option('--datalake-retention-days <n>', "days the datalake keeps, cluster-wide (unset: keep the cluster's; 30 at first)").env('WIZARD_DATALAKE_RETENTION_DAYS').argParser(parseIntIn('--datalake-retention-days', 1, 36_500)),
+  new Option(
+    '--datalake-retention-days <n>',
+    "days the datalake keeps, cluster-wide (unset: keep the cluster's; 30 at first)",
+  )
+    .env('WIZARD_DATALAKE_RETENTION_DAYS')
+    .argParser(parseIntIn('--datalake-retention-days', 1, 36_500)),
 ];
 
 /** open the role's store (roleStore) and write the datalake flags (when given) to it */
-export async function openStoreWithLake(f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number }, role: string, claimId = false): Promise<RoleStore> {
+export async function openStoreWithLake(
+  f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number },
+  role: string,
+  claimId = false,
+): Promise<RoleStore> {
   const opened = await roleStore(f, role, claimId);
-  if (f.datalake !== undefined || f.datalakeRetentionDays !== undefined) await opened.store.configureDatalake({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
+  if (f.datalake !== undefined || f.datalakeRetentionDays !== undefined)
+    await opened.store.configureDatalake({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
   return opened;
 }

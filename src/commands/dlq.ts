@@ -14,7 +14,11 @@ const list = clientCommand('list', 'jobs that used every attempt, most recent fi
     const { ui, api } = clientOf(flags, 'admin');
     const page = await api.get<{ total: number; jobs: JobView[] }>(`/dlq?offset=${flags.offset}&limit=${flags.limit}`);
     if (ui.json) return ui.data(page);
-    ui.table(['job', 'type', 'attempts', 'died', 'error'], page.jobs.map((j) => [j.job_id, j.type, j.attempts, ago(j.finished_at), j.error]), { ids: [0] });
+    ui.table(
+      ['job', 'type', 'attempts', 'died', 'error'],
+      page.jobs.map((j) => [j.job_id, j.type, j.attempts, ago(j.finished_at), j.error]),
+      { ids: [0] },
+    );
     ui.line(`${page.total} in the dead-letter queue`);
   });
 
@@ -34,4 +38,8 @@ const purge = clientCommand('purge', 'delete every job in the dead-letter queue'
   ui.line(`purged ${res.purged} dead jobs`);
 });
 
-export const dlqCommand = new Command('dlq').description('the dead-letter queue (needs the admin token: --token, or the admin one of --tokens-file)').addCommand(list).addCommand(retry).addCommand(purge);
+export const dlqCommand = new Command('dlq')
+  .description('the dead-letter queue (needs the admin token: --token, or the admin one of --tokens-file)')
+  .addCommand(list)
+  .addCommand(retry)
+  .addCommand(purge);

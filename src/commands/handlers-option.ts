@@ -6,7 +6,10 @@
 import { Option } from 'commander';
 
 export const handlersOption = () =>
-  new Option('--handlers <file>', 'a JavaScript module (ESM or CommonJS) whose default export defines job types: { name: { params, run, cpu?, attempts?, backoff_ms?, timeout_ms?, queue? } }').env('WIZARD_HANDLERS');
+  new Option(
+    '--handlers <file>',
+    'a JavaScript module (ESM or CommonJS) whose default export defines job types: { name: { params, run, cpu?, attempts?, backoff_ms?, timeout_ms?, queue? } }',
+  ).env('WIZARD_HANDLERS');
 
 /**
  * load the module named by --handlers (when given) into the registry; a bad one is a UsageError

@@ -30,7 +30,10 @@ export function roleFromArgv(argv: string[]): { role: HealthRole; flags: Record<
   if (i < 0) return null;
   const flags: Record<string, string> = {};
   for (let j = i + 1; j < argv.length; j++) {
-    const m = /^--(port|redis|api|prefix|redis-sentinel|redis-master|redis-password-file|redis-ca|redis-cert|redis-key|redis-sentinel-user|redis-sentinel-password|redis-sentinel-password-file|redis-sentinel-tls)(?:=(.*))?$/.exec(argv[j]);
+    const m =
+      /^--(port|redis|api|prefix|redis-sentinel|redis-master|redis-password-file|redis-ca|redis-cert|redis-key|redis-sentinel-user|redis-sentinel-password|redis-sentinel-password-file|redis-sentinel-tls)(?:=(.*))?$/.exec(
+        argv[j],
+      );
     if (m) flags[m[1]] = m[2] ?? argv[++j] ?? '';
   }
   return { role: argv[i] as HealthRole, flags };
@@ -54,7 +57,10 @@ async function redisJoined(redis: string, prefix: string, timeoutMs: number, tls
   const { createClient } = await import('redis'); // loaded only for a Redis check: the CLI starts fast
   const clients: ReturnType<typeof createClient>[] = [];
   const connect = async (url: string) => {
-    const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false, ...(tls ? { tls: true as const, ...tls } : {}) } });
+    const client = createClient({
+      url,
+      socket: { connectTimeout: timeoutMs, reconnectStrategy: false, ...(tls ? { tls: true as const, ...tls } : {}) },
+    });
     client.on('error', () => undefined);
     clients.push(client);
     await client.connect();
@@ -77,10 +83,16 @@ async function redisJoined(redis: string, prefix: string, timeoutMs: number, tls
       u.host = moved[1];
       found = await (await connect(u.toString())).exists(key);
     }
-    if (!found) throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
+    if (!found)
+      throw new Error(`no wizard data under prefix '${prefix}' (no role has joined it: a wrong --redis or --prefix?)`);
   };
   try {
-    await Promise.race([check(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('Redis did not answer in time')), timeoutMs).unref())]);
+    await Promise.race([
+      check(),
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error('Redis did not answer in time')), timeoutMs).unref(),
+      ),
+    ]);
   } finally {
     clients.forEach((c) => c.destroy());
   }
@@ -120,8 +132,14 @@ async function sentinelMasterUrl(url: string, sentinel: SentinelOptions, timeout
 
 export const healthcheckCommand = new Command('healthcheck')
   .description("exit 0 when this container's role is healthy, 1 when not (the image's HEALTHCHECK)")
-  .addOption(new Option('--role <role>', "the role to check (default: PID 1's, from /proc/1/cmdline)").choices(HEALTH_ROLES))
-  .addOption(new Option('--timeout-ms <ms>', 'give up after this long').default(2000).argParser(parseIntIn('--timeout-ms', 1, 600_000)))
+  .addOption(
+    new Option('--role <role>', "the role to check (default: PID 1's, from /proc/1/cmdline)").choices(HEALTH_ROLES),
+  )
+  .addOption(
+    new Option('--timeout-ms <ms>', 'give up after this long')
+      .default(2000)
+      .argParser(parseIntIn('--timeout-ms', 1, 600_000)),
+  )
   .action(async (flags: { role?: HealthRole; timeoutMs: number }) => {
     const detected = roleFromArgv(pid1Argv());
     const role = flags.role ?? detected?.role;

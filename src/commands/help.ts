@@ -18,7 +18,10 @@ import { outputColumns, wrapLine } from '../client/ui';
 /** the option groups: what `--help <group>` is called with, the heading, what the group holds */
 export const HELP_GROUPS = {
   store: { heading: 'Store options:', what: 'Redis auth, TLS, Sentinel, shards, durability, timeouts, expiry' },
-  security: { heading: 'Security options:', what: 'API tokens, rate limit, quotas, bounds, queues, CORS, hosts, connections, HTTPS' },
+  security: {
+    heading: 'Security options:',
+    what: 'API tokens, rate limit, quotas, bounds, queues, CORS, hosts, connections, HTTPS',
+  },
   batch: { heading: 'Bot batch options:', what: "seed 004's batches and bots: interval, size, type, timing" },
   datalake: { heading: 'Datalake options:', what: 'what the datalake records, and for how long' },
 } as const;
@@ -27,24 +30,61 @@ export type HelpGroup = keyof typeof HELP_GROUPS;
 /** the options of each group, by flag; the others of a command are its common ones */
 const GROUP_FLAGS: Record<HelpGroup, string[]> = {
   store: [
-    '--shards', '--result-ttl-ms', '--event-retention-ms', '--redis-password-file', '--redis-ca', '--redis-cert', '--redis-key', '--redis-sentinel', '--redis-master',
-    '--redis-sentinel-user', '--redis-sentinel-password', '--redis-sentinel-password-file', '--redis-sentinel-tls', '--durability', '--durability-timeout-ms',
+    '--shards',
+    '--result-ttl-ms',
+    '--event-retention-ms',
+    '--redis-password-file',
+    '--redis-ca',
+    '--redis-cert',
+    '--redis-key',
+    '--redis-sentinel',
+    '--redis-master',
+    '--redis-sentinel-user',
+    '--redis-sentinel-password',
+    '--redis-sentinel-password-file',
+    '--redis-sentinel-tls',
+    '--durability',
+    '--durability-timeout-ms',
     '--store-timeout-ms',
   ],
   security: [
-    '--api-tokens', '--tokens-file', '--insecure', '--rate-limit-max', '--rate-limit-window-ms', '--cors-origins', '--allowed-hosts', '--max-connections',
-    '--trust-proxy', '--tls-cert', '--tls-key', '--queues', '--max-duration-ms', '--max-attempts', '--max-delay-ms', '--quota-jobs',
-    '--quota-cpu-seconds', '--quota-streams',
+    '--api-tokens',
+    '--tokens-file',
+    '--insecure',
+    '--rate-limit-max',
+    '--rate-limit-window-ms',
+    '--cors-origins',
+    '--allowed-hosts',
+    '--max-connections',
+    '--trust-proxy',
+    '--tls-cert',
+    '--tls-key',
+    '--queues',
+    '--max-duration-ms',
+    '--max-attempts',
+    '--max-delay-ms',
+    '--quota-jobs',
+    '--quota-cpu-seconds',
+    '--quota-streams',
   ],
   batch: [
-    '--populate-interval-ms', '--batch-size', '--job-type', '--job-params', '--processing-duration-ms', '--failure-rate', '--bot-queue', '--bot-down-after-ms',
-    '--heartbeat-interval-ms', '--leader-lease-ms',
+    '--populate-interval-ms',
+    '--batch-size',
+    '--job-type',
+    '--job-params',
+    '--processing-duration-ms',
+    '--failure-rate',
+    '--bot-queue',
+    '--bot-down-after-ms',
+    '--heartbeat-interval-ms',
+    '--leader-lease-ms',
   ],
   datalake: ['--datalake', '--datalake-retention-days'],
 };
 
 const isGroup = (s: string | undefined): s is HelpGroup => s !== undefined && Object.hasOwn(HELP_GROUPS, s);
-const groupOf = (o: Option): HelpGroup | undefined => (Object.keys(GROUP_FLAGS) as HelpGroup[]).find((g) => o.long !== undefined && GROUP_FLAGS[g].includes(o.long));
+const groupOf = (o: Option): HelpGroup | undefined =>
+  (Object.keys(GROUP_FLAGS) as HelpGroup[]).find((g) => o.long !== undefined && GROUP_FLAGS[g].includes(o.long));
 
 /** the groups each command's short help folds away */
 const folded = new WeakMap<Command, HelpGroup[]>();
@@ -96,7 +136,9 @@ const groupsIn = (cmd: Command, groups: HelpGroup[]) => groups.filter((g) => cmd
 /** a heading and items ([term, text]) as help prints them, each item wrapped under its text */
 export function helpList(heading: string, items: [string, string][], columns = outputColumns()): string {
   const termWidth = Math.max(...items.map(([t]) => t.length));
-  const lines = items.flatMap(([term, text]) => wrapLine(`  ${term.padEnd(termWidth)}  ${text}`, columns, termWidth + 4));
+  const lines = items.flatMap(([term, text]) =>
+    wrapLine(`  ${term.padEnd(termWidth)}  ${text}`, columns, termWidth + 4),
+  );
   return ['', ...wrapLine(heading, columns), ...lines].join('\n');
 }
 
@@ -123,24 +165,37 @@ const help = {
     const have = groupsIn(cmd, groups);
     const name = `wizard ${cmd.name()}`;
     if (request.group && !groupsIn(cmd, Object.keys(HELP_GROUPS) as HelpGroup[]).includes(request.group)) {
-      throw new UsageError(`--help ${request.group}: ${name} has no ${request.group} options; its groups are ${have.join(', ')} (or --help-all)`);
+      throw new UsageError(
+        `--help ${request.group}: ${name} has no ${request.group} options; its groups are ${have.join(', ')} (or --help-all)`,
+      );
     }
     if (request.all || request.group) return text;
-    const items: [string, string][] = have.map((g) => [g, `${HELP_GROUPS[g].what} (${cmd.options.filter((o) => groupOf(o) === g).length})`]);
+    const items: [string, string][] = have.map((g) => [
+      g,
+      `${HELP_GROUPS[g].what} (${cmd.options.filter((o) => groupOf(o) === g).length})`,
+    ]);
     return `${text.trimEnd()}\n${helpList(`More options, by group (${name} --help <group>, or --help-all):`, items, helper.helpWidth ?? 80)}\n`;
   },
 
   /** commander's item, or, when the terms leave the text too little room, the text on lines of its own under its term */
   formatItem(this: Help, term: string, termWidth: number, description: string, helper: Help): string {
     const width = helper.helpWidth ?? 80;
-    if (!description || width - termWidth - 4 >= MIN_TEXT_WIDTH) return Help.prototype.formatItem.call(this, term, termWidth, description, helper);
+    if (!description || width - termWidth - 4 >= MIN_TEXT_WIDTH)
+      return Help.prototype.formatItem.call(this, term, termWidth, description, helper);
     const indent = ' '.repeat(6);
-    return `  ${term}\n${helper.boxWrap(description, width - indent.length).split('\n').map((l) => indent + l).join('\n')}`;
+    return `  ${term}\n${helper
+      .boxWrap(description, width - indent.length)
+      .split('\n')
+      .map((l) => indent + l)
+      .join('\n')}`;
   },
 };
 
 /** fit every command's help to the width, and fold the groups of those that asked (foldGroups) */
 export function configureHelp(cmd: Command): void {
   cmd.configureHelp(help);
-  cmd.configureOutput({ getOutHelpWidth: () => outputColumns(process.stdout), getErrHelpWidth: () => outputColumns(process.stderr) });
+  cmd.configureOutput({
+    getOutHelpWidth: () => outputColumns(process.stdout),
+    getErrHelpWidth: () => outputColumns(process.stderr),
+  });
 }

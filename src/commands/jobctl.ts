@@ -5,7 +5,10 @@ import type { QueueInfo } from '../store/types';
 import { clientCommand, clientOf } from './client';
 import { parseJobId, parseName } from './parse';
 
-export const cancelCommand = clientCommand('cancel', 'cancel a job (a chunk: its prime count): waiting, it never runs; running, it is aborted')
+export const cancelCommand = clientCommand(
+  'cancel',
+  'cancel a job (a chunk: its prime count): waiting, it never runs; running, it is aborted',
+)
   .argument('<id>', 'job or task id (whole)', parseJobId())
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
@@ -14,12 +17,17 @@ export const cancelCommand = clientCommand('cancel', 'cancel a job (a chunk: its
     ui.line(`${job.job_id} is ${job.state}`);
   });
 
-export const queuesCommand = clientCommand('queues', 'every queue: waiting, active, delayed, paused').action(async (flags) => {
-  const { ui, api } = clientOf(flags);
-  const { queues } = await api.get<{ queues: QueueInfo[] }>('/queues');
-  if (ui.json) return ui.data({ queues });
-  ui.table(['queue', 'waiting', 'active', 'delayed', 'paused'], queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.paused ? 'yes' : 'no']));
-});
+export const queuesCommand = clientCommand('queues', 'every queue: waiting, active, delayed, paused').action(
+  async (flags) => {
+    const { ui, api } = clientOf(flags);
+    const { queues } = await api.get<{ queues: QueueInfo[] }>('/queues');
+    if (ui.json) return ui.data({ queues });
+    ui.table(
+      ['queue', 'waiting', 'active', 'delayed', 'paused'],
+      queues.map((q) => [q.name, q.waiting, q.active, q.delayed, q.paused ? 'yes' : 'no']),
+    );
+  },
+);
 
 const queueAction = (action: 'pause' | 'resume', description: string) =>
   clientCommand(action, description)
@@ -28,7 +36,9 @@ const queueAction = (action: 'pause' | 'resume', description: string) =>
       const { ui, api } = clientOf(flags, 'admin');
       const q = await api.post<QueueInfo>(`/queues/${encodeURIComponent(name)}/${action}`);
       if (ui.json) return ui.data(q);
-      ui.line(`queue ${q.name} is ${q.paused ? 'paused' : 'running'} (${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed)`);
+      ui.line(
+        `queue ${q.name} is ${q.paused ? 'paused' : 'running'} (${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed)`,
+      );
     });
 
 const addQueue = clientCommand('add', 'declare a queue: clients may send jobs to it')
@@ -50,7 +60,9 @@ const removeQueue = clientCommand('rm', 'forget a queue that holds no job')
   });
 
 export const queueCommand = new Command('queue')
-  .description('declare, remove, pause or resume a queue (needs the admin token: --token, or the admin one of --tokens-file)')
+  .description(
+    'declare, remove, pause or resume a queue (needs the admin token: --token, or the admin one of --tokens-file)',
+  )
   .addCommand(addQueue)
   .addCommand(removeQueue)
   .addCommand(queueAction('pause', 'a paused queue gives no new work to workers or bots; running jobs finish'))

@@ -11,20 +11,29 @@ import { STATUS_NAMES } from '../core/schemas';
 const client = apiClientOf;
 
 /** seed 004's own names for states (claimed, processing, …), which ?status= takes too */
-const SEED_STATUS_NAMES = STATUS_NAMES.filter((s) => s === s.toLowerCase() && !(JOB_STATES as readonly string[]).includes(s.toUpperCase()));
+const SEED_STATUS_NAMES = STATUS_NAMES.filter(
+  (s) => s === s.toLowerCase() && !(JOB_STATES as readonly string[]).includes(s.toUpperCase()),
+);
 
 /** a state or a seed 004 status name, in any case, as the API takes it (upper case) */
 function parseStatus(value: string): string {
   const upper = value.toUpperCase();
   if (!STATUS_NAMES.includes(upper)) {
-    throw new InvalidArgumentError(`--status must be one of ${JOB_STATES.join(', ')} or ${SEED_STATUS_NAMES.join(', ')} (any case), got '${value}'`);
+    throw new InvalidArgumentError(
+      `--status must be one of ${JOB_STATES.join(', ')} or ${SEED_STATUS_NAMES.join(', ')} (any case), got '${value}'`,
+    );
   }
   return upper;
 }
 
 export const jobsCommand = withClientFlags(new Command('jobs'))
   .description('list jobs, newest first')
-  .addOption(new Option('--status <state>', `only jobs in this state: ${JOB_STATES.join(', ')}, or seed 004's ${SEED_STATUS_NAMES.join(', ')} (any case)`).argParser(parseStatus))
+  .addOption(
+    new Option(
+      '--status <state>',
+      `only jobs in this state: ${JOB_STATES.join(', ')}, or seed 004's ${SEED_STATUS_NAMES.join(', ')} (any case)`,
+    ).argParser(parseStatus),
+  )
   .addOption(wideOption())
   .addOption(new Option('--limit <n>', 'at most this many').default(20).argParser(parseIntIn('--limit', 1, 500)))
   .addOption(new Option('--offset <n>', 'skip this many').default(0).argParser(parseIntIn('--offset', 0, 1_000_000)))

@@ -20,7 +20,10 @@ export function parseIntIn(flag: string, min: number, max = Number.MAX_SAFE_INTE
 /** a whole job id, in the shape wizard makes it (core/ids.ts): any other text names no job */
 export function parseJobId(arg = '<id>') {
   return (value: string): string => {
-    if (!isJobId(value)) throw new InvalidArgumentError(`${arg} must be a whole job id (${JOB_ID_SHAPE}; tables shorten it, --wide and --json show it whole), got '${value}'`);
+    if (!isJobId(value))
+      throw new InvalidArgumentError(
+        `${arg} must be a whole job id (${JOB_ID_SHAPE}; tables shorten it, --wide and --json show it whole), got '${value}'`,
+      );
     return value;
   };
 }
@@ -28,7 +31,8 @@ export function parseJobId(arg = '<id>') {
 /** a name of 1..max characters of the safe alphabet (a queue's, a schedule's: core/ids.ts) */
 export function parseName(arg: string, max = 64) {
   return (value: string): string => {
-    if (!isSafeName(value, 1, max)) throw new InvalidArgumentError(`${arg} must be 1-${max} of ${SAFE_ALPHABET}, got '${value}'`);
+    if (!isSafeName(value, 1, max))
+      throw new InvalidArgumentError(`${arg} must be 1-${max} of ${SAFE_ALPHABET}, got '${value}'`);
     return value;
   };
 }
@@ -41,7 +45,9 @@ export function parseDuration(flag: string, min: number, max: number) {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
     const ms = m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']) : NaN;
     if (!Number.isFinite(ms) || ms < min || ms > max) {
-      throw new InvalidArgumentError(`${flag} must be a duration from ${min} ms to ${max} ms (500ms, 5s, 2m, 1h, 1d), got '${value}'`);
+      throw new InvalidArgumentError(
+        `${flag} must be a duration from ${min} ms to ${max} ms (500ms, 5s, 2m, 1h, 1d), got '${value}'`,
+      );
     }
     return ms;
   };
@@ -50,8 +56,13 @@ export function parseDuration(flag: string, min: number, max: number) {
 /** an ISO 8601 time */
 export function parseIsoTime(flag: string) {
   return (value: string): string => {
-    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(value) || Number.isNaN(Date.parse(value))) {
-      throw new InvalidArgumentError(`${flag} must be an ISO 8601 time with a zone, e.g. 2030-01-01T12:00:00Z, got '${value}'`);
+    if (
+      !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(value) ||
+      Number.isNaN(Date.parse(value))
+    ) {
+      throw new InvalidArgumentError(
+        `${flag} must be an ISO 8601 time with a zone, e.g. 2030-01-01T12:00:00Z, got '${value}'`,
+      );
     }
     return value;
   };
@@ -74,7 +85,8 @@ export const parseQueueName = (flag: string) => parseName(flag, 64);
 export function parseNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a finite number, got '${value}'`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${flag} must be a finite number, got '${value}'`);
     return n;
   };
 }
@@ -97,7 +109,9 @@ export function parseUrl(flag: string, protocols: string[]) {
       throw new InvalidArgumentError(`${flag} must be a URL (${protocols.join(' or ')}), got '${value}'`);
     }
     if (!protocols.includes(u.protocol.replace(':', ''))) {
-      throw new InvalidArgumentError(`${flag} must start with ${protocols.map((p) => p + '://').join(' or ')}, got '${value}'`);
+      throw new InvalidArgumentError(
+        `${flag} must start with ${protocols.map((p) => p + '://').join(' or ')}, got '${value}'`,
+      );
     }
     return value;
   };
@@ -120,19 +134,22 @@ export function parseJsonObject(flag: string) {
     } catch {
       throw new InvalidArgumentError(`${flag} must be a JSON object, got '${value}'`);
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidArgumentError(`${flag} must be a JSON object, got '${value}'`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new InvalidArgumentError(`${flag} must be a JSON object, got '${value}'`);
     return v as Record<string, unknown>;
   };
 }
 
 /** a parser whose own error (a UsageError, a ValidationError) becomes commander's: exit 2 */
-export const asArgumentError = <T>(fn: (v: string) => T) => (v: string): T => {
-  try {
-    return fn(v);
-  } catch (err) {
-    throw new InvalidArgumentError(errorMessage(err));
-  }
-};
+export const asArgumentError =
+  <T>(fn: (v: string) => T) =>
+  (v: string): T => {
+    try {
+      return fn(v);
+    } catch (err) {
+      throw new InvalidArgumentError(errorMessage(err));
+    }
+  };
 
 /** the text of the file a flag names; one that cannot be read is a usage error naming the flag */
 export function readFileFlag(flag: string, file: string): string {
@@ -167,7 +184,9 @@ export function secretOption(flags: string, description: string, env: string): O
 export function warnSecretFlags(cmd: Command, write = (line: string) => void process.stderr.write(line)): void {
   for (const o of cmd.options) {
     if (!secretOptions.has(o) || cmd.getOptionValueSource(o.attributeName()) !== 'cli') continue;
-    write(`warning: ${o.long} shows in ps to every user of this machine, and in the shell's history: set ${o.envVar} instead\n`);
+    write(
+      `warning: ${o.long} shows in ps to every user of this machine, and in the shell's history: set ${o.envVar} instead\n`,
+    );
   }
 }
 

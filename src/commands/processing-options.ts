@@ -8,16 +8,31 @@ import { handlersOption } from './handlers-option';
 import { parseIntIn, parseQueueName } from './parse';
 
 export const threadsOption = () =>
-  new Option('--threads <n>', 'threads of the CPU pool (default: number of CPUs)').env('WIZARD_THREADS').argParser(parseIntIn('--threads', 1, 256));
+  new Option('--threads <n>', 'threads of the CPU pool (default: number of CPUs)')
+    .env('WIZARD_THREADS')
+    .argParser(parseIntIn('--threads', 1, 256));
 
 /** the worker's options */
 export const processingOptions = (): Option[] => [
-  new Option('--concurrency <n>', 'jobs in flight at once').env('WIZARD_CONCURRENCY').default(32).argParser(parseIntIn('--concurrency', 1, 10_000)),
+  new Option('--concurrency <n>', 'jobs in flight at once')
+    .env('WIZARD_CONCURRENCY')
+    .default(32)
+    .argParser(parseIntIn('--concurrency', 1, 10_000)),
   threadsOption(),
-  new Option('--lease-ms <ms>', 'lease on a claimed job; renewed at a third of it').env('WIZARD_LEASE_MS').default(30_000).argParser(parseIntIn('--lease-ms', 100, 3_600_000)),
-  new Option('--queue <name>', 'queue to consume (the worker declares it: clients may then send jobs to it)').env('WIZARD_QUEUE').default('default').argParser(parseQueueName('--queue')),
-  new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)').env('WIZARD_METRICS_PORT').argParser(parseIntIn('--metrics-port', 0, 65535)),
-  new Option('--metrics-host <addr>', 'address the metrics port listens on').env('WIZARD_METRICS_HOST').default('127.0.0.1'),
+  new Option('--lease-ms <ms>', 'lease on a claimed job; renewed at a third of it')
+    .env('WIZARD_LEASE_MS')
+    .default(30_000)
+    .argParser(parseIntIn('--lease-ms', 100, 3_600_000)),
+  new Option('--queue <name>', 'queue to consume (the worker declares it: clients may then send jobs to it)')
+    .env('WIZARD_QUEUE')
+    .default('default')
+    .argParser(parseQueueName('--queue')),
+  new Option('--metrics-port <n>', 'serve Prometheus GET /metrics on this port (off when unset)')
+    .env('WIZARD_METRICS_PORT')
+    .argParser(parseIntIn('--metrics-port', 0, 65535)),
+  new Option('--metrics-host <addr>', 'address the metrics port listens on')
+    .env('WIZARD_METRICS_HOST')
+    .default('127.0.0.1'),
 ];
 
 /** the job types' options, shared by worker, api and up (none yet) */

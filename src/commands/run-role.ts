@@ -33,7 +33,11 @@ export interface RoleStore {
  * node id is one line and nothing else. A prefix of a newer or incompatible format is a
  * UsageError (exit 2). A Redis that is away at start is waited for.
  */
-export async function roleStore(flags: StoreFlags & { handlers?: string }, role: string, claimId = false): Promise<RoleStore> {
+export async function roleStore(
+  flags: StoreFlags & { handlers?: string },
+  role: string,
+  claimId = false,
+): Promise<RoleStore> {
   const store = await storeFromFlags(flags);
   const { joinedLine, joinPrefix } = await import('../store/format');
   const { watchEviction } = await import('../roles/eviction-watch');
@@ -52,7 +56,11 @@ export async function roleStore(flags: StoreFlags & { handlers?: string }, role:
         return { store, claim, watch };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
-        if (failures === 0) log.warn('store unavailable: waiting for it to join the prefix', { store: store.location, error: err.message });
+        if (failures === 0)
+          log.warn('store unavailable: waiting for it to join the prefix', {
+            store: store.location,
+            error: err.message,
+          });
         await sleep(retryDelay(failures));
       }
     }
@@ -142,7 +150,12 @@ function pidRunning(pid: number): boolean {
  * the same host it is taken over at once when that pid runs no more, or is this process's own
  * (a container restarted: pid 1 again). While the store is away the claim waits for it.
  */
-export async function claimNodeId(store: Store, role: string, nodeId: string, ttlMs = NODE_CLAIM_TTL_MS): Promise<Closable> {
+export async function claimNodeId(
+  store: Store,
+  role: string,
+  nodeId: string,
+  ttlMs = NODE_CLAIM_TTL_MS,
+): Promise<Closable> {
   const log = createLogger({ role, node_id: nodeId });
   const name = `node:${role}:${nodeId}`;
   const me = `${os.hostname()} ${process.pid} ${randomUUID().slice(0, 8)}`;
@@ -152,7 +165,9 @@ export async function claimNodeId(store: Store, role: string, nodeId: string, tt
     if (other === null) return store.holdLock(name, me, ttlMs); // it lapsed meanwhile
     const [host, pid] = other.split(' ');
     if (host !== os.hostname() || (Number(pid) !== process.pid && pidRunning(Number(pid)))) {
-      throw new UsageError(`--node-id ${nodeId} is taken by a live ${role} (host ${host}, pid ${pid}): give this one another id, or wait up to ${ttlMs / 1000} s after that process stopped`);
+      throw new UsageError(
+        `--node-id ${nodeId} is taken by a live ${role} (host ${host}, pid ${pid}): give this one another id, or wait up to ${ttlMs / 1000} s after that process stopped`,
+      );
     }
     await store.releaseLock(name, other); // its process is gone: compare-and-delete, then take it
     return store.holdLock(name, me, ttlMs);
@@ -162,20 +177,27 @@ export async function claimNodeId(store: Store, role: string, nodeId: string, tt
       if (await take()) break;
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      if (failures === 0) log.warn('cannot claim the node id yet: the store is away, retrying', { error: errorMessage(err) });
+      if (failures === 0)
+        log.warn('cannot claim the node id yet: the store is away, retrying', { error: errorMessage(err) });
       await sleep(retryDelay(failures));
     }
   }
   let lost = false;
-  const renew = setInterval(() => {
-    store.holdLock(name, me, ttlMs).then(
-      (held) => {
-        if (!held && !lost) log.error(`--node-id ${nodeId} is now claimed by another process: two ${role}s share one node id`, { holder: me });
-        lost = !held;
-      },
-      () => undefined, // the store is away: the next renewal tries again
-    );
-  }, Math.max(100, Math.floor(ttlMs / 3)));
+  const renew = setInterval(
+    () => {
+      store.holdLock(name, me, ttlMs).then(
+        (held) => {
+          if (!held && !lost)
+            log.error(`--node-id ${nodeId} is now claimed by another process: two ${role}s share one node id`, {
+              holder: me,
+            });
+          lost = !held;
+        },
+        () => undefined, // the store is away: the next renewal tries again
+      );
+    },
+    Math.max(100, Math.floor(ttlMs / 3)),
+  );
   return {
     async close() {
       clearInterval(renew);
@@ -189,7 +211,13 @@ export async function claimNodeId(store: Store, role: string, nodeId: string, tt
  * is taken or the address is not this host's (the role binds it right after, before it starts
  * anything else; port 0 picks a free one)
  */
-export async function checkListenable(port: number, host: string, portFlag: string, hostFlag: string, portEnv?: string): Promise<void> {
+export async function checkListenable(
+  port: number,
+  host: string,
+  portFlag: string,
+  hostFlag: string,
+  portEnv?: string,
+): Promise<void> {
   if (port === 0) return;
   const server = net.createServer();
   try {
@@ -199,7 +227,10 @@ export async function checkListenable(port: number, host: string, portFlag: stri
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UsageError(`${portFlag} ${port} is already in use on ${host}: give another with ${portFlag} <n>${portEnv ? ` or ${portEnv}=<n>` : ''}`);
+    if (code === 'EADDRINUSE')
+      throw new UsageError(
+        `${portFlag} ${port} is already in use on ${host}: give another with ${portFlag} <n>${portEnv ? ` or ${portEnv}=<n>` : ''}`,
+      );
     if (code === 'EACCES') throw new UsageError(`${portFlag} ${port} needs privileges this process lacks`);
     throw new UsageError(`${hostFlag} ${host} cannot be listened on: ${code ?? errorMessage(err)}`);
   }

@@ -12,7 +12,8 @@ import { errorMessage, UsageError } from '../core/errors';
 import { readFileFlag } from './parse';
 
 /** the tokens of a --tokens-file */
-export const readTokenFile = (file: string, flag = '--tokens-file'): ApiToken[] => parseTokenFile(readFileFlag(flag, file), flag);
+export const readTokenFile = (file: string, flag = '--tokens-file'): ApiToken[] =>
+  parseTokenFile(readFileFlag(flag, file), flag);
 
 /** the first token of this role in a tokens file (a bot's registration token, `wizard tokens show --role`) */
 export function tokenOfRole(file: string, role: Role, flag = '--tokens-file'): string {
@@ -22,7 +23,8 @@ export function tokenOfRole(file: string, role: Role, flag = '--tokens-file'): s
 }
 
 /** where `wizard up` keeps the tokens it makes: $XDG_STATE_HOME/wizard/tokens (~/.local/state/wizard/tokens) */
-export const defaultTokensFile = (): string => path.join(process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'wizard', 'tokens');
+export const defaultTokensFile = (): string =>
+  path.join(process.env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'wizard', 'tokens');
 
 /** the Redis user the deploys give wizard's roles (REDIS_URL redis://wizard@…) */
 export const REDIS_ACL_USER = 'wizard';
@@ -37,7 +39,8 @@ export function redisAclFile(password: string): string {
   return `user default off\nuser ${REDIS_ACL_USER} on #${digest} ~* &* +@all\n`;
 }
 
-const cannotWrite = (flag: string, file: string, err: unknown) => new UsageError(`${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+const cannotWrite = (flag: string, file: string, err: unknown) =>
+  new UsageError(`${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
 
 /** write `text` to `file` unless it exists (its folder made first); false when it existed */
 export function writeOnce(flag: string, file: string, text: string, mode: number): boolean {
@@ -71,6 +74,10 @@ export function writeWhole(flag: string, file: string, text: string, mode: numbe
 
 /** a tokens file with a fresh token per role, unless it exists: whether it was made now */
 export function initTokensFile(file: string, flag = '--file', by = 'wizard tokens init'): boolean {
-  return writeOnce(flag, file, formatTokenFile(generateTokens(), `API tokens made by \`${by}\` at ${new Date().toISOString()}: name role token`), 0o600);
+  return writeOnce(
+    flag,
+    file,
+    formatTokenFile(generateTokens(), `API tokens made by \`${by}\` at ${new Date().toISOString()}: name role token`),
+    0o600,
+  );
 }
-

@@ -18,11 +18,22 @@ import { Command, Option } from 'commander';
 import { formatTokenFile, Role, ROLES } from '../core/access';
 import { UsageError } from '../core/errors';
 import { readPasswordFile } from './parse';
-import { initTokensFile, readTokenFile, REDIS_ACL_USER, redisAclFile, tokenOfRole, writeOnce, writeWhole } from './secret-files';
+import {
+  initTokensFile,
+  readTokenFile,
+  REDIS_ACL_USER,
+  redisAclFile,
+  tokenOfRole,
+  writeOnce,
+  writeWhole,
+} from './secret-files';
 
 const fileOption = () => new Option('--file <file>', 'the tokens file').env('WIZARD_TOKENS_FILE').makeOptionMandatory();
 
-const summary = (file: string) => readTokenFile(file, '--file').map((t) => `${t.name} (${t.role})`).join(', ');
+const summary = (file: string) =>
+  readTokenFile(file, '--file')
+    .map((t) => `${t.name} (${t.role})`)
+    .join(', ');
 
 interface InitFlags {
   file: string;
@@ -32,29 +43,64 @@ interface InitFlags {
 }
 
 const init = new Command('init')
-  .description('write a tokens file with a fresh token per role (admin, bot, client), unless it exists; and what a deploy hands its services')
+  .description(
+    'write a tokens file with a fresh token per role (admin, bot, client), unless it exists; and what a deploy hands its services',
+  )
   .addOption(fileOption())
-  .addOption(new Option('--bot-file <file>', 'also write the bot-role tokens alone to this file (for the bots), again at every init').env('WIZARD_BOT_TOKENS_FILE'))
-  .addOption(new Option('--redis-password-file <file>', `also make a password for the Redis user ${REDIS_ACL_USER} in this file, unless it exists`).env('REDIS_PASSWORD_FILE'))
-  .addOption(new Option('--redis-acl-file <file>', `also write the Redis ACL file of that user (its password's sha256; the default user off), with --redis-password-file`).env('REDIS_ACL_FILE'))
+  .addOption(
+    new Option(
+      '--bot-file <file>',
+      'also write the bot-role tokens alone to this file (for the bots), again at every init',
+    ).env('WIZARD_BOT_TOKENS_FILE'),
+  )
+  .addOption(
+    new Option(
+      '--redis-password-file <file>',
+      `also make a password for the Redis user ${REDIS_ACL_USER} in this file, unless it exists`,
+    ).env('REDIS_PASSWORD_FILE'),
+  )
+  .addOption(
+    new Option(
+      '--redis-acl-file <file>',
+      `also write the Redis ACL file of that user (its password's sha256; the default user off), with --redis-password-file`,
+    ).env('REDIS_ACL_FILE'),
+  )
   .action((flags: InitFlags) => {
     const say = (line: string) => process.stdout.write(`${line}\n`);
     say(`${initTokensFile(flags.file) ? 'wrote' : 'kept'} ${flags.file}: ${summary(flags.file)}`);
     if (flags.botFile) {
       const bots = readTokenFile(flags.file, '--file').filter((t) => t.role === 'bot');
       if (bots.length === 0) throw new UsageError(`--bot-file: ${flags.file} holds no token with the role bot`);
-      writeWhole('--bot-file', flags.botFile, formatTokenFile(bots, `the bot-role tokens of ${flags.file}, written by \`wizard tokens init\`: name role token`), 0o600);
+      writeWhole(
+        '--bot-file',
+        flags.botFile,
+        formatTokenFile(
+          bots,
+          `the bot-role tokens of ${flags.file}, written by \`wizard tokens init\`: name role token`,
+        ),
+        0o600,
+      );
       say(`wrote ${flags.botFile}: ${bots.map((t) => `${t.name} (${t.role})`).join(', ')}`);
     }
-    if (flags.redisAclFile && !flags.redisPasswordFile) throw new UsageError('--redis-acl-file needs --redis-password-file (REDIS_PASSWORD_FILE): the password it is made from');
+    if (flags.redisAclFile && !flags.redisPasswordFile)
+      throw new UsageError(
+        '--redis-acl-file needs --redis-password-file (REDIS_PASSWORD_FILE): the password it is made from',
+      );
     if (flags.redisPasswordFile) {
-      const made = writeOnce('--redis-password-file', flags.redisPasswordFile, `${randomBytes(24).toString('hex')}\n`, 0o600);
+      const made = writeOnce(
+        '--redis-password-file',
+        flags.redisPasswordFile,
+        `${randomBytes(24).toString('hex')}\n`,
+        0o600,
+      );
       say(`${made ? 'wrote' : 'kept'} ${flags.redisPasswordFile}: the password of the Redis user ${REDIS_ACL_USER}`);
       if (flags.redisAclFile) {
         const password = readPasswordFile('--redis-password-file', flags.redisPasswordFile);
         // the hash of a random password: readable by the Redis server's own user, which is not ours
         writeWhole('--redis-acl-file', flags.redisAclFile, redisAclFile(password), 0o644);
-        say(`wrote ${flags.redisAclFile}: the Redis user ${REDIS_ACL_USER} (its password's sha256), the default user off`);
+        say(
+          `wrote ${flags.redisAclFile}: the Redis user ${REDIS_ACL_USER} (its password's sha256), the default user off`,
+        );
       }
     }
   });
@@ -71,4 +117,9 @@ const show = new Command('show')
     for (const t of readTokenFile(flags.file, '--file')) process.stdout.write(`${t.name} ${t.role} ${t.token}\n`);
   });
 
-export const tokensCommand = new Command('tokens').description('make and read the API tokens file (--tokens-file, WIZARD_TOKENS_FILE) and the files a deploy hands its services').addCommand(init).addCommand(show);
+export const tokensCommand = new Command('tokens')
+  .description(
+    'make and read the API tokens file (--tokens-file, WIZARD_TOKENS_FILE) and the files a deploy hands its services',
+  )
+  .addCommand(init)
+  .addCommand(show);

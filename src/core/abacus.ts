@@ -28,7 +28,10 @@ export interface AbacusAddResult {
 
 /** an add that would leave the signed 64-bit range: 422, the sum unchanged */
 export function sumOutOfRange(n: bigint): UnprocessableError {
-  const bound = n > 0n ? `above ${INT64_MAX} (2^63-1, the signed 64-bit maximum)` : `below ${INT64_MIN} (-2^63, the signed 64-bit minimum)`;
+  const bound =
+    n > 0n
+      ? `above ${INT64_MAX} (2^63-1, the signed 64-bit maximum)`
+      : `below ${INT64_MIN} (-2^63, the signed 64-bit minimum)`;
   return new UnprocessableError(`adding ${n} would take the sum ${bound}; the sum is unchanged`);
 }
 
@@ -46,14 +49,17 @@ export function addWithinInt64(sum: bigint, n: bigint): bigint {
 /** the optimistic strategy ran out of attempts: 409, nothing was added */
 export class SumConflictError extends ConflictError {
   constructor(readonly conflicts: number) {
-    super(`the sum changed under this add ${conflicts} times in a row (optimistic strategy); nothing was added: try again`);
+    super(
+      `the sum changed under this add ${conflicts} times in a row (optimistic strategy); nothing was added: try again`,
+    );
     this.name = 'SumConflictError';
   }
 }
 
 /** what a store accepts to add: an integer within the signed 64-bit range, as a bigint */
 export function toAddend(n: bigint | number): bigint {
-  if (typeof n === 'number' && !Number.isSafeInteger(n)) throw new ValidationError(`number must be a safe integer, got ${n}`);
+  if (typeof n === 'number' && !Number.isSafeInteger(n))
+    throw new ValidationError(`number must be a safe integer, got ${n}`);
   const b = BigInt(n);
   if (!fitsInt64(b)) throw new ValidationError(`number must be a signed 64-bit integer, got ${b}`);
   return b;

@@ -45,10 +45,16 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 function parseEntry(fields: string[], where: string): ApiToken {
   const [name, role, token, ...rest] = fields;
-  if (!name || !role || !token || rest.length > 0) throw new UsageError(`${where}: a token is written name role token, got ${fields.length} field(s)`);
-  if (!/^[\w.@-]{1,64}$/.test(name)) throw new UsageError(`${where}: the name '${name}' must be 1-64 of letters, digits, _ . @ -`);
-  if (!(ROLES as readonly string[]).includes(role)) throw new UsageError(`${where}: the role of '${name}' must be one of ${ROLES.join(', ')}, got '${role}'`);
-  if (token.length < MIN_TOKEN_LENGTH) throw new UsageError(`${where}: the token of '${name}' must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)`);
+  if (!name || !role || !token || rest.length > 0)
+    throw new UsageError(`${where}: a token is written name role token, got ${fields.length} field(s)`);
+  if (!/^[\w.@-]{1,64}$/.test(name))
+    throw new UsageError(`${where}: the name '${name}' must be 1-64 of letters, digits, _ . @ -`);
+  if (!(ROLES as readonly string[]).includes(role))
+    throw new UsageError(`${where}: the role of '${name}' must be one of ${ROLES.join(', ')}, got '${role}'`);
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new UsageError(
+      `${where}: the token of '${name}' must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)`,
+    );
   return { name, role: role as Role, token };
 }
 
@@ -61,7 +67,10 @@ export function parseTokenList(value: string, flag = '--api-tokens'): ApiToken[]
     .map((entry, i) => {
       const first = entry.indexOf(':');
       const second = entry.indexOf(':', first + 1);
-      const fields = first < 0 || second < 0 ? entry.split(':') : [entry.slice(0, first), entry.slice(first + 1, second), entry.slice(second + 1)];
+      const fields =
+        first < 0 || second < 0
+          ? entry.split(':')
+          : [entry.slice(0, first), entry.slice(first + 1, second), entry.slice(second + 1)];
       return parseEntry(fields, `${flag} entry ${i + 1}`);
     });
 }
@@ -87,7 +96,10 @@ export function generateTokens(): ApiToken[] {
 
 /** the text of a tokens file (parseTokenFile reads it back), after a # comment */
 export function formatTokenFile(tokens: ApiToken[], comment: string): string {
-  return [...comment.split('\n').map((l) => `# ${l}`), ...tokens.map((t) => `${t.name} ${t.role} ${t.token}`)].join('\n') + '\n';
+  return (
+    [...comment.split('\n').map((l) => `# ${l}`), ...tokens.map((t) => `${t.name} ${t.role} ${t.token}`)].join('\n') +
+    '\n'
+  );
 }
 
 /** the configured tokens, looked up in constant time */
@@ -99,7 +111,8 @@ export class TokenTable {
     const digests = new Set<string>();
     this.entries = tokens.map((t) => {
       const digest = sha256(t.token);
-      if (digests.has(digest.toString('hex'))) throw new UsageError(`the token of '${t.name}' is used twice: every token must be distinct`);
+      if (digests.has(digest.toString('hex')))
+        throw new UsageError(`the token of '${t.name}' is used twice: every token must be distinct`);
       if (names.has(t.name)) throw new UsageError(`the token name '${t.name}' is used twice`);
       names.add(t.name);
       digests.add(digest.toString('hex'));
@@ -110,7 +123,9 @@ export class TokenTable {
   /** this table and more tokens */
   plus(tokens: ApiToken[]): TokenTable {
     const t = new TokenTable(tokens);
-    for (const e of t.entries) if (this.entries.some((mine) => mine.name === e.name)) throw new UsageError(`the token name '${e.name}' is used twice`);
+    for (const e of t.entries)
+      if (this.entries.some((mine) => mine.name === e.name))
+        throw new UsageError(`the token name '${e.name}' is used twice`);
     const both = Object.create(TokenTable.prototype) as TokenTable;
     (both as unknown as { entries: unknown[] }).entries = [...this.entries, ...t.entries];
     return both;
@@ -135,9 +150,26 @@ export class TokenTable {
   }
 }
 
-const BOT_ROUTES = [/^POST \/bots\/(heartbeat|deregister)$/, /^POST \/jobs\/claim$/, /^POST \/jobs\/[^/]+\/(start|complete|fail)$/];
-const ADMIN_ROUTES = [/^POST \/jobs\/populate$/, /^POST \/jobs\/[^/]+\/retry$/, /^DELETE \/bots\/[^/]+$/, /^DELETE \/abacus\/sum$/, /^[A-Z]+ \/dlq(\/.*)?$/, /^(POST \/schedules|DELETE \/schedules\/[^/]+)$/];
-const SUBMIT_ROUTES = [/^POST \/task$/, /^POST \/api\/count-primes$/, /^POST \/abacus\/number$/, /^POST \/jobs$/, /^POST \/jobs\/[^/]+\/cancel$/];
+const BOT_ROUTES = [
+  /^POST \/bots\/(heartbeat|deregister)$/,
+  /^POST \/jobs\/claim$/,
+  /^POST \/jobs\/[^/]+\/(start|complete|fail)$/,
+];
+const ADMIN_ROUTES = [
+  /^POST \/jobs\/populate$/,
+  /^POST \/jobs\/[^/]+\/retry$/,
+  /^DELETE \/bots\/[^/]+$/,
+  /^DELETE \/abacus\/sum$/,
+  /^[A-Z]+ \/dlq(\/.*)?$/,
+  /^(POST \/schedules|DELETE \/schedules\/[^/]+)$/,
+];
+const SUBMIT_ROUTES = [
+  /^POST \/task$/,
+  /^POST \/api\/count-primes$/,
+  /^POST \/abacus\/number$/,
+  /^POST \/jobs$/,
+  /^POST \/jobs\/[^/]+\/cancel$/,
+];
 /** documentation pages, the API's description and the dashboard's libraries: no data, and a browser cannot send a token to load them */
 const PUBLIC_ROUTES = [/^GET \/healthz$/, /^GET \/openapi\.json$/, /^GET \/docs(\/.*)?$/, /^GET \/vendor\/[^/]+$/];
 
@@ -194,5 +226,7 @@ export function isLoopback(host: string): boolean {
 /** an API with no tokens listens on loopback only, unless told --insecure */
 export function checkExposure(host: string, tokensOn: boolean, insecure: boolean): void {
   if (tokensOn || insecure || isLoopback(host)) return;
-  throw new UsageError(`--host ${host} is reachable from other machines and no API tokens are set: set WIZARD_API_TOKENS or --tokens-file, or pass --insecure to serve it open`);
+  throw new UsageError(
+    `--host ${host} is reachable from other machines and no API tokens are set: set WIZARD_API_TOKENS or --tokens-file, or pass --insecure to serve it open`,
+  );
 }

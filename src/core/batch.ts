@@ -47,12 +47,19 @@ export function batchSpec(s: BatchSettings, fields = { type: 'job_type', params:
   if (spec?.user) {
     const params = checkUserParams(s.type, s.params ?? {}, fields.params);
     return {
-      size: s.size, type: s.type, params, queue: spec.user.queue ?? DEFAULT_QUEUE, maxAttempts: spec.policy.maxAttempts, timeoutMs: spec.timeoutMs(params),
+      size: s.size,
+      type: s.type,
+      params,
+      queue: spec.user.queue ?? DEFAULT_QUEUE,
+      maxAttempts: spec.policy.maxAttempts,
+      timeoutMs: spec.timeoutMs(params),
       ...(spec.cpu ? { cpu: true } : {}),
     };
   }
   if (!(BATCH_TYPES as readonly string[]).includes(s.type)) {
-    throw new ValidationError(`${fields.type} must be one of ${batchTypes().join(', ')}, got '${s.type}'`, [{ field: fields.type, message: 'unknown type' }]);
+    throw new ValidationError(`${fields.type} must be one of ${batchTypes().join(', ')}, got '${s.type}'`, [
+      { field: fields.type, message: 'unknown type' },
+    ]);
   }
   const type = s.type as BatchType;
   const given = s.params ?? {};
@@ -83,15 +90,25 @@ export function scheduleTypes(): string[] {
  * a batch asked for by a request (POST /jobs/populate, POST /schedules): the node's batch settings,
  * with the request's count, type and params; params left out with the type left out are the node's own
  */
-export function requestedSpec(defaults: BatchSettings, body: { count?: number; type?: string; params?: Record<string, unknown> }): BatchSpec {
+export function requestedSpec(
+  defaults: BatchSettings,
+  body: { count?: number; type?: string; params?: Record<string, unknown> },
+): BatchSpec {
   return batchSpec(
-    { ...defaults, size: body.count ?? defaults.size, type: body.type ?? defaults.type, params: body.params ?? (body.type === undefined ? defaults.params : undefined) },
+    {
+      ...defaults,
+      size: body.count ?? defaults.size,
+      type: body.type ?? defaults.type,
+      params: body.params ?? (body.type === undefined ? defaults.params : undefined),
+    },
     { type: 'type', params: 'params' },
   );
 }
 
 /** what a module's type sets in each job of a spec (or a schedule): only what it has */
-export function typeSettings(spec: Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' | 'cpu'>): Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' | 'cpu'> {
+export function typeSettings(
+  spec: Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' | 'cpu'>,
+): Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' | 'cpu'> {
   return {
     ...(spec.maxAttempts !== undefined ? { maxAttempts: spec.maxAttempts } : {}),
     ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
@@ -102,9 +119,21 @@ export function typeSettings(spec: Pick<BatchSpec, 'maxAttempts' | 'timeoutMs' |
 /** the batch's jobs; `batch` names it in every job's params (a slot time or "manual-…") */
 export function batchJobs(spec: BatchSpec, batch: string, initiatedBy: string): NewJob[] {
   const policy = typeSettings(spec);
-  return Array.from({ length: spec.size }, () => ({ type: spec.type, queue: spec.queue, params: { ...spec.params, batch }, initiatedBy, ...policy }));
+  return Array.from({ length: spec.size }, () => ({
+    type: spec.type,
+    queue: spec.queue,
+    params: { ...spec.params, batch },
+    initiatedBy,
+    ...policy,
+  }));
 }
 
 /** the bot batch's defaults: 5 jobs of 5 minutes every 10 minutes, 15% failing, bots down after 2 min */
-export const BATCH_DEFAULTS: BatchSettings = { size: 5, type: 'sim', processingDurationMs: 300_000, failureRate: 0.15, queue: DEFAULT_BOT_QUEUE };
+export const BATCH_DEFAULTS: BatchSettings = {
+  size: 5,
+  type: 'sim',
+  processingDurationMs: 300_000,
+  failureRate: 0.15,
+  queue: DEFAULT_BOT_QUEUE,
+};
 export const DEFAULT_BOT_DOWN_AFTER_MS = 120_000;

@@ -31,9 +31,18 @@ export interface PrimeCountFlow {
  * the flow of a prime count of [1, n] in `chunks`: `parent` and `chunk` are the fields of the
  * parent and of each chunk (queue, priority, attempts, ...) besides their type and params
  */
-export function primeCountFlow(n: number, chunks: number, parent: Omit<NewJob, 'type' | 'params'>, chunk: Omit<NewJob, 'type' | 'params'>): PrimeCountFlow {
+export function primeCountFlow(
+  n: number,
+  chunks: number,
+  parent: Omit<NewJob, 'type' | 'params'>,
+  chunk: Omit<NewJob, 'type' | 'params'>,
+): PrimeCountFlow {
   return {
     parent: { ...parent, type: 'primes', params: { n, chunks } },
-    children: planChunks(n, chunks).map((c) => ({ ...chunk, type: 'primes_chunk', params: { lo: c.lo, hi: c.hi, index: c.index } })),
+    children: planChunks(n, chunks).map((c) => ({
+      ...chunk,
+      type: 'primes_chunk',
+      params: { lo: c.lo, hi: c.hi, index: c.index },
+    })),
   };
 }

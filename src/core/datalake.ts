@@ -25,10 +25,20 @@ export const DATALAKE_DEFAULTS: DatalakeConfig = { records: 'all', retentionDays
 export function parseLakeRecords(value: string, field = 'datalake'): string {
   const v = value.trim().toLowerCase();
   if (v === 'all' || v === 'none') return v;
-  const types = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+  const types = [
+    ...new Set(
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   const bad = types.filter((t) => !(LAKE_TYPES as readonly string[]).includes(t));
   if (types.length === 0 || bad.length > 0) {
-    throw new ValidationError(`${field} must be all, none or a comma-separated list of ${LAKE_TYPES.join(', ')}, got '${value}'`, [{ field, message: 'unknown job type' }]);
+    throw new ValidationError(
+      `${field} must be all, none or a comma-separated list of ${LAKE_TYPES.join(', ')}, got '${value}'`,
+      [{ field, message: 'unknown job type' }],
+    );
   }
   return types.sort().join(',');
 }
@@ -69,8 +79,34 @@ export interface LakeDay {
  * lakeRecord() turns it into the record the API and the CLI show.
  */
 /** the names of LakeEntry's positions, in its order (src/store/wire.ts gives them to lib.lua) */
-export const LAKE_ENTRY_FIELDS = ['id', 'type', 'queue', 'status', 'result', 'error', 'attempts', 'initiated_by', 'handled_by', 'created_at', 'started_at', 'finished_at'] as const;
-export type LakeEntry = [string, string, string, string, string, string, number, string, string, number, number | null, number];
+export const LAKE_ENTRY_FIELDS = [
+  'id',
+  'type',
+  'queue',
+  'status',
+  'result',
+  'error',
+  'attempts',
+  'initiated_by',
+  'handled_by',
+  'created_at',
+  'started_at',
+  'finished_at',
+] as const;
+export type LakeEntry = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  string,
+  string,
+  number,
+  number | null,
+  number,
+];
 
 /** the stored entry (the in-memory store writes what lib.lua's appendToLake writes) */
 export function lakeEntry(...fields: LakeEntry): string {
@@ -99,7 +135,8 @@ function resultOf(text: string): unknown {
 
 /** a datalake record, as exported (one a line) */
 export function lakeRecord(entry: string) {
-  const [id, type, queue, status, result, error, attempts, initiatedBy, handledBy, createdAt, startedAt, finishedAt] = JSON.parse(entry) as LakeEntry;
+  const [id, type, queue, status, result, error, attempts, initiatedBy, handledBy, createdAt, startedAt, finishedAt] =
+    JSON.parse(entry) as LakeEntry;
   const orNull = (s: string) => (s === '' ? null : s);
   return {
     job_id: id,
@@ -123,7 +160,14 @@ const rate = (num: number, den: number) => (den === 0 ? null : Math.round((num /
 const mean = (sum: number, n: number) => (n === 0 ? null : Math.round(sum / n));
 
 function dayView(d: LakeDay) {
-  return { date: d.date, total: d.total, success: d.success, failure: d.failure, success_rate: rate(d.success, d.total), mean_duration_ms: mean(d.durationMsSum, d.durationCount) };
+  return {
+    date: d.date,
+    total: d.total,
+    success: d.success,
+    failure: d.failure,
+    success_rate: rate(d.success, d.total),
+    mean_duration_ms: mean(d.durationMsSum, d.durationCount),
+  };
 }
 
 /** GET /datalake/stats: per day (newest first) and over all days */

@@ -55,7 +55,10 @@ export interface UserType {
 
 /** a failure that no retry can mend (bad params, a handler's error with `permanent: true`): FAILURE at once */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof ValidationError || (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true);
+  return (
+    err instanceof ValidationError ||
+    (typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true)
+  );
 }
 
 export interface SimParams {
@@ -68,7 +71,10 @@ export interface SimParams {
  * (seed 004: "15% of jobs fail randomly"). The failure is an ordinary one: the sim type's retry
  * policy applies, as it does to a bot command's failure (--exec) and to any worker's
  */
-export async function simulateWork(params: SimParams, ctx: HandlerContext = {}): Promise<{ ok: true; duration_ms: number }> {
+export async function simulateWork(
+  params: SimParams,
+  ctx: HandlerContext = {},
+): Promise<{ ok: true; duration_ms: number }> {
   const started = performance.now(); // a duration this process measures: its monotonic clock
   await sleep(params.duration_ms, ctx.signal);
   if ((ctx.random ?? Math.random)() < params.failure_rate) throw new Error('simulated failure');
@@ -141,7 +147,10 @@ export function isCpuType(type: string): boolean {
 }
 
 /** the policy, timeout and attempts of a type this process does not know: the defaults */
-const UNKNOWN_TYPE: Pick<HandlerSpec, 'policy' | 'timeoutMs'> = { policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 }, timeoutMs: () => 10 * 60_000 };
+const UNKNOWN_TYPE: Pick<HandlerSpec, 'policy' | 'timeoutMs'> = {
+  policy: { ...DEFAULT_BACKOFF, maxAttempts: 3 },
+  timeoutMs: () => 10 * 60_000,
+};
 
 export function handlerFor(type: JobType): HandlerSpec {
   if (type === 'primes') throw new Error('a prime-count parent job is never run itself: its chunks are');
@@ -177,5 +186,7 @@ export function maxAttemptsFor(type: JobType): number {
 export function failTarget(job: Pick<Job, 'type' | 'attempts' | 'maxAttempts'>, permanent: boolean): FailTarget {
   if (permanent) return { to: 'FAILURE' };
   const policy = { ...(registry.get(job.type) ?? UNKNOWN_TYPE).policy, maxAttempts: job.maxAttempts };
-  return shouldRetry(policy, job.attempts) ? { to: 'RETRY', delayMs: computeBackoff(policy, job.attempts) } : { to: 'DEAD' };
+  return shouldRetry(policy, job.attempts)
+    ? { to: 'RETRY', delayMs: computeBackoff(policy, job.attempts) }
+    : { to: 'DEAD' };
 }

@@ -29,7 +29,25 @@ export const HISTORY_WINDOWS = { '5m': 5 * 60_000, '15m': 15 * 60_000, '1h': 60 
 export type HistoryWindow = keyof typeof HISTORY_WINDOWS;
 
 /** run-time bins: a done job that ran `ms` is counted in the first bin whose bound is >= ms */
-export const DURATION_BOUNDS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, Infinity] as const;
+export const DURATION_BOUNDS_MS = [
+  1,
+  2,
+  5,
+  10,
+  25,
+  50,
+  100,
+  250,
+  500,
+  1000,
+  2500,
+  5000,
+  10_000,
+  30_000,
+  60_000,
+  300_000,
+  Infinity,
+] as const;
 
 export const durationBin = (ms: number): number => {
   let i = 0;
@@ -96,7 +114,12 @@ export function historyPoint({ at, fields }: HistoryBucket): HistoryPoint {
 
 /** what a store needs to write history: the one method, so the recorder works with either store */
 export interface HistoryWriter {
-  recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
+  recordHistory(
+    bucketMs: number,
+    keepMs: number,
+    add: Record<string, number>,
+    set?: Record<string, string>,
+  ): Promise<void>;
 }
 
 /**
@@ -109,7 +132,10 @@ export class HistoryRecorder {
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
 
-  constructor(private readonly store: HistoryWriter, private readonly flushMs: number = HISTORY.flushMs) {}
+  constructor(
+    private readonly store: HistoryWriter,
+    private readonly flushMs: number = HISTORY.flushMs,
+  ) {}
 
   /** a job that finished with a result after running `ms` */
   done(ms: number): void {

@@ -35,15 +35,12 @@ export const SAFE_ALPHABET = 'letters, digits, _ . -';
 /** a name of min..max characters of the safe alphabet, whose every failure says so */
 export function safeName(field: string, min: number, max: number) {
   const msg = `${field} must be ${min}-${max} of ${SAFE_ALPHABET}`;
-  return z
-    .string({ error: msg })
-    .min(min, { error: msg })
-    .max(max, { error: msg })
-    .regex(SAFE_NAME, { error: msg });
+  return z.string({ error: msg }).min(min, { error: msg }).max(max, { error: msg }).regex(SAFE_NAME, { error: msg });
 }
 
 /** is this a name of min..max characters of the safe alphabet? */
-export const isSafeName = (s: string, min: number, max: number): boolean => s.length >= min && s.length <= max && SAFE_NAME.test(s);
+export const isSafeName = (s: string, min: number, max: number): boolean =>
+  s.length >= min && s.length <= max && SAFE_NAME.test(s);
 
 /** a path parameter that names a job: an id of the shape wizard makes (documented as its pattern) */
 export const jobIdParam = z.string().regex(JOB_ID).describe(`a job id: ${JOB_ID_SHAPE}`);

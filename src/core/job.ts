@@ -19,7 +19,16 @@
  *
  * Seed-specific responses (/tasks/:id/status, /api/jobs/:id, /jobs/:id) are views of this record.
  */
-export const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'] as const;
+export const JOB_STATES = [
+  'PENDING',
+  'STARTED',
+  'PROGRESS',
+  'SUCCESS',
+  'FAILURE',
+  'RETRY',
+  'DEAD',
+  'CANCELLED',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
@@ -140,7 +149,8 @@ export interface NewJob {
  * an idempotency key as the store keeps it: scoped by who submitted the job, so two callers'
  * same key are two keys (a caller's key holds no ':', core/ids.ts: the scope cannot be forged)
  */
-export const scopedIdempotencyKey = (key: string, principal?: string | null): string => (principal ? `${principal}:${key}` : key);
+export const scopedIdempotencyKey = (key: string, principal?: string | null): string =>
+  principal ? `${principal}:${key}` : key;
 
 /** a stored idempotency key as its caller gave it */
 export const givenIdempotencyKey = (stored: string, principal?: string | null): string =>

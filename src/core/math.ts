@@ -19,7 +19,8 @@ function apply({ a, b, op }: MathParams): number {
     case 'mul':
       return a * b;
     case 'div':
-      if (b === 0) throw new ValidationError('b must not be 0 for op=div', [{ field: 'b', message: 'division by zero' }]);
+      if (b === 0)
+        throw new ValidationError('b must not be 0 for op=div', [{ field: 'b', message: 'division by zero' }]);
       return a / b;
   }
 }

@@ -17,6 +17,7 @@ export function importFile(absPath: string): Promise<Record<string, unknown>> {
 export function exportedTable(mod: Record<string, unknown>): unknown {
   const table: unknown = mod.default ?? mod;
   // CommonJS compiled from ESM: module.exports = { __esModule: true, default: {...} }
-  const compiled = typeof table === 'object' && table !== null && (table as { __esModule?: unknown }).__esModule === true;
+  const compiled =
+    typeof table === 'object' && table !== null && (table as { __esModule?: unknown }).__esModule === true;
   return compiled ? (table as { default?: unknown }).default : table;
 }

@@ -8,7 +8,10 @@ import type { Progress } from './job';
 
 export type ProgressValue = number | { completed: number; total: number };
 
-const bad = (v: unknown) => new TypeError(`ctx.progress takes a fraction from 0 to 1 or {completed, total} (numbers >= 0, total > 0), got ${JSON.stringify(v)}`);
+const bad = (v: unknown) =>
+  new TypeError(
+    `ctx.progress takes a fraction from 0 to 1 or {completed, total} (numbers >= 0, total > 0), got ${JSON.stringify(v)}`,
+  );
 
 export function normalizeProgress(v: unknown): Progress {
   if (typeof v === 'number') {
@@ -17,7 +20,15 @@ export function normalizeProgress(v: unknown): Progress {
   }
   if (typeof v !== 'object' || v === null) throw bad(v);
   const { completed, total } = v as Record<string, unknown>;
-  if (typeof completed !== 'number' || typeof total !== 'number' || !Number.isFinite(completed) || !Number.isFinite(total) || completed < 0 || total <= 0) throw bad(v);
+  if (
+    typeof completed !== 'number' ||
+    typeof total !== 'number' ||
+    !Number.isFinite(completed) ||
+    !Number.isFinite(total) ||
+    completed < 0 ||
+    total <= 0
+  )
+    throw bad(v);
   return { completed, total };
 }
 

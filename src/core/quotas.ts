@@ -57,7 +57,8 @@ export const PRIMES_PER_CORE_SECOND = 2e9;
  * here: the jobs quota bounds them.
  */
 export function workCostMs(type: string, params: Record<string, unknown>, attempts: number | undefined): number {
-  if (type === 'primes') return Math.ceil((Number(params.n) / PRIMES_PER_CORE_SECOND) * 1000) * (attempts ?? maxAttemptsFor('primes_chunk'));
+  if (type === 'primes')
+    return Math.ceil((Number(params.n) / PRIMES_PER_CORE_SECOND) * 1000) * (attempts ?? maxAttemptsFor('primes_chunk'));
   if (type === 'sim') return Number(params.duration_ms) * (attempts ?? maxAttemptsFor('sim'));
   return 0;
 }

@@ -52,9 +52,11 @@ export const scheduleName = safeName('name', 1, 64);
 
 export const scheduleBody = jsonBody({
   name: scheduleName,
-  type: z.string({ error: `type must be one of ${SCHEDULE_TYPES.join(', ')} or a type a --handlers module defines` }).refine((t) => scheduleTypes().includes(t), {
-    error: (iss) => `type must be one of ${scheduleTypes().join(', ')}, got '${String(iss.input)}'`,
-  }),
+  type: z
+    .string({ error: `type must be one of ${SCHEDULE_TYPES.join(', ')} or a type a --handlers module defines` })
+    .refine((t) => scheduleTypes().includes(t), {
+      error: (iss) => `type must be one of ${scheduleTypes().join(', ')}, got '${String(iss.input)}'`,
+    }),
   params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
   every_ms: boundedInt('every_ms', 1000, 31 * 86_400_000).optional(),
   cron: boundedString('cron', 1, 128).optional(),
@@ -76,22 +78,45 @@ function checkTz(tz: string, field: string): void {
 }
 
 /** the timing of a schedule as asked: exactly one of every_ms and cron; tz only with cron, and both must parse */
-export function checkTiming(t: { every_ms?: number; cron?: string; tz?: string }, fields = { every: 'every_ms', cron: 'cron', tz: 'tz' }): void {
-  if ((t.every_ms === undefined) === (t.cron === undefined)) throw invalid(fields.every, `give exactly one of ${fields.every} and ${fields.cron}`);
-  if (t.tz !== undefined && t.cron === undefined) throw invalid(fields.tz, `${fields.tz} goes with ${fields.cron} only`);
+export function checkTiming(
+  t: { every_ms?: number; cron?: string; tz?: string },
+  fields = { every: 'every_ms', cron: 'cron', tz: 'tz' },
+): void {
+  if ((t.every_ms === undefined) === (t.cron === undefined))
+    throw invalid(fields.every, `give exactly one of ${fields.every} and ${fields.cron}`);
+  if (t.tz !== undefined && t.cron === undefined)
+    throw invalid(fields.tz, `${fields.tz} goes with ${fields.cron} only`);
   if (t.tz !== undefined) checkTz(t.tz, fields.tz);
   if (t.cron !== undefined) {
     try {
       CronExpressionParser.parse(t.cron, { tz: t.tz ?? 'UTC', strict: false });
     } catch (err) {
-      throw invalid(fields.cron, `${fields.cron} is not a cron expression: ${err instanceof Error ? err.message : String(err)}`);
+      throw invalid(
+        fields.cron,
+        `${fields.cron} is not a cron expression: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 }
 
-export function makeSchedule(name: string, spec: BatchSpec, timing: { every_ms?: number; cron?: string; tz?: string }, createdAt: number, builtin = false): Schedule {
+export function makeSchedule(
+  name: string,
+  spec: BatchSpec,
+  timing: { every_ms?: number; cron?: string; tz?: string },
+  createdAt: number,
+  builtin = false,
+): Schedule {
   return {
-    name, type: spec.type, params: spec.params, everyMs: timing.every_ms ?? null, cron: timing.cron ?? null, tz: timing.cron ? timing.tz ?? null : null, size: spec.size, queue: spec.queue, builtin, createdAt,
+    name,
+    type: spec.type,
+    params: spec.params,
+    everyMs: timing.every_ms ?? null,
+    cron: timing.cron ?? null,
+    tz: timing.cron ? (timing.tz ?? null) : null,
+    size: spec.size,
+    queue: spec.queue,
+    builtin,
+    createdAt,
     ...typeSettings(spec),
   };
 }
@@ -146,15 +171,27 @@ export function slotKeyTtl(s: Schedule, windowMs: number, leaderLeaseMs: number)
 export function nextSlot(s: Schedule, now: number): number | null {
   if (s.everyMs !== null) return (Math.floor(now / s.everyMs) + 1) * s.everyMs;
   if (s.cron === null) return null;
-  return CronExpressionParser.parse(s.cron, { currentDate: new Date(now), tz: s.tz ?? 'UTC', strict: false }).next().getTime();
+  return CronExpressionParser.parse(s.cron, { currentDate: new Date(now), tz: s.tz ?? 'UTC', strict: false })
+    .next()
+    .getTime();
 }
 
 /** GET /schedules' view */
 export function scheduleView(s: Schedule, now: number) {
   return {
-    name: s.name, type: s.type, params: s.params, every_ms: s.everyMs, cron: s.cron, tz: s.tz, size: s.size, queue: s.queue, builtin: s.builtin,
-    attempts: s.maxAttempts ?? null, timeout_ms: s.timeoutMs ?? null,
-    created_at: iso(s.createdAt), next_at: iso(nextSlot(s, now)),
+    name: s.name,
+    type: s.type,
+    params: s.params,
+    every_ms: s.everyMs,
+    cron: s.cron,
+    tz: s.tz,
+    size: s.size,
+    queue: s.queue,
+    builtin: s.builtin,
+    attempts: s.maxAttempts ?? null,
+    timeout_ms: s.timeoutMs ?? null,
+    created_at: iso(s.createdAt),
+    next_at: iso(nextSlot(s, now)),
   };
 }
 export type ScheduleView = ReturnType<typeof scheduleView>;

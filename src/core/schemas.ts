@@ -43,7 +43,9 @@ function documentedAs<T extends z.ZodType>(schema: T, value: Record<string, unkn
 /** a JSON object body with exactly these fields; an unknown field or a non-object is named as such */
 export function jsonBody<S extends z.ZodRawShape>(shape: S, shown: string[] = Object.keys(shape)) {
   const expected = `body must be a JSON object {${shown.join(', ')}}`;
-  return z.strictObject(shape, { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : expected) });
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field: ${iss.keys.join(', ')}` : expected),
+  });
 }
 
 /** a string of min..max characters whose every failure says so */
@@ -61,7 +63,7 @@ export const jobOptionsShape = {
   delay_ms: boundedInt('delay_ms', 0, MAX_DELAY_MS, '0', `${MAX_DELAY_MS} (30 days)`).optional(),
   run_at: z.iso
     .datetime({ offset: true, error: 'run_at must be an ISO 8601 time, e.g. 2030-01-01T12:00:00Z' })
-    .describe('when the job may start (by the store\'s clock), at most 30 days ahead; not with delay_ms')
+    .describe("when the job may start (by the store's clock), at most 30 days ahead; not with delay_ms")
     .optional(),
   priority: boundedInt('priority', MIN_PRIORITY, MAX_PRIORITY).optional(),
   idempotency_key: safeName('idempotency_key', 1, 200).optional(),
@@ -96,7 +98,9 @@ export const SUBMIT_TYPES = ['task', 'primes', 'sim'] as const satisfies readonl
 
 /** POST /jobs: any job type (a built-in one, or a --handlers module's), its params checked by that type's schema (checkParams) */
 export const submitBody = jsonBody({
-  type: z.string({ error: `type must be a string: one of ${SUBMIT_TYPES.join(', ')} or a type a --handlers module defines` }),
+  type: z.string({
+    error: `type must be a string: one of ${SUBMIT_TYPES.join(', ')} or a type a --handlers module defines`,
+  }),
   params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }),
   ...jobOptionsShape,
 });
@@ -126,7 +130,12 @@ export function queryNumber(field: string) {
     .string({ error: `${field} is required and must be a number` })
     .refine((s) => NUMERIC.test(s) && Number.isFinite(Number(s)), { error: `${field} must be a finite number` })
     .transform(Number);
-  return documentedAs(checked, { type: 'number', minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE, description: `${field}: a finite number` });
+  return documentedAs(checked, {
+    type: 'number',
+    minimum: -Number.MAX_VALUE,
+    maximum: Number.MAX_VALUE,
+    description: `${field}: a finite number`,
+  });
 }
 
 export const addQuery = z.object({ a: queryNumber('a'), b: queryNumber('b'), op: mathOp.default('add') });
@@ -150,7 +159,10 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 /** params of the bot batch's simulated work */
 export const simParams = z.object({
   duration_ms: boundedInt('duration_ms', 0, 86_400_000),
-  failure_rate: z.number({ error: 'failure_rate must be a number from 0 to 1' }).min(0, { error: 'failure_rate must be >= 0' }).max(1, { error: 'failure_rate must be <= 1' }),
+  failure_rate: z
+    .number({ error: 'failure_rate must be a number from 0 to 1' })
+    .min(0, { error: 'failure_rate must be >= 0' })
+    .max(1, { error: 'failure_rate must be <= 1' }),
 });
 
 /** a query-string integer in [min, max], or the default when absent */
@@ -166,7 +178,13 @@ function queryInt(field: string, min: number, max: number, dflt: number) {
 }
 
 /** the bot batch's original names (pending, claimed, processing, completed, failed) for our states */
-const STATUS_ALIASES: Record<string, JobState> = { CLAIMED: 'STARTED', PROCESSING: 'PROGRESS', RUNNING: 'PROGRESS', COMPLETED: 'SUCCESS', FAILED: 'FAILURE' };
+const STATUS_ALIASES: Record<string, JobState> = {
+  CLAIMED: 'STARTED',
+  PROCESSING: 'PROGRESS',
+  RUNNING: 'PROGRESS',
+  COMPLETED: 'SUCCESS',
+  FAILED: 'FAILURE',
+};
 /** what ?status= accepts: our states and the bot batch's original names, each in upper or lower case */
 export const STATUS_NAMES = [...JOB_STATES, ...Object.keys(STATUS_ALIASES)].flatMap((s) => [s, s.toLowerCase()]);
 const statusMsg = `status must be one of ${JOB_STATES.join(', ')} (or pending, claimed, processing, completed, failed; upper or lower case)`;
@@ -186,19 +204,24 @@ export const dlqQuery = z.object({
 });
 
 const objectError = (shape: string) => (iss: { code: string; keys?: string[] }) =>
-  iss.code === 'unrecognized_keys' ? `unknown field: ${(iss.keys ?? []).join(', ')}` : `body must be a JSON object ${shape}`;
+  iss.code === 'unrecognized_keys'
+    ? `unknown field: ${(iss.keys ?? []).join(', ')}`
+    : `body must be a JSON object ${shape}`;
 
-export const registerBotBody = z.strictObject({ name: boundedString('name', 1, 128).optional() }, { error: objectError('{name?}') });
-
-export const claimBody = z.strictObject(
-  { queue: queueName.optional() },
-  { error: objectError('{queue?}') },
+export const registerBotBody = z.strictObject(
+  { name: boundedString('name', 1, 128).optional() },
+  { error: objectError('{name?}') },
 );
+
+export const claimBody = z.strictObject({ queue: queueName.optional() }, { error: objectError('{queue?}') });
 
 export const completeBody = z.strictObject({ result: z.unknown().optional() }, { error: objectError('{result?}') });
 
 export const failBody = z.strictObject(
-  { error: boundedString('error', 1, 2000), permanent: z.boolean({ error: 'permanent must be true or false' }).optional() },
+  {
+    error: boundedString('error', 1, 2000),
+    permanent: z.boolean({ error: 'permanent must be true or false' }).optional(),
+  },
   { error: objectError('{error, permanent?}') },
 );
 
@@ -206,7 +229,9 @@ export const populateBody = z.strictObject(
   {
     count: boundedInt('count', 1, 1000).optional(),
     // sim, task or a --handlers module's type: checked with its params by batchSpec (core/batch.ts)
-    type: z.string({ error: `type must be one of ${BATCH_TYPES.join(', ')} or a type a --handlers module defines` }).optional(),
+    type: z
+      .string({ error: `type must be one of ${BATCH_TYPES.join(', ')} or a type a --handlers module defines` })
+      .optional(),
     params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
   },
   { error: objectError('{count?, type?, params?}') },

@@ -154,8 +154,7 @@ function presieve(start: number, words: number): void {
   const c = word % PERIOD_C;
   const d = word % PERIOD_D;
   for (let w = 0; w < words; w = (w + 1) | 0) {
-    segmentWords[w] =
-      patternA[(a + w) | 0] & patternB[(b + w) | 0] & patternC[(c + w) | 0] & patternD[(d + w) | 0];
+    segmentWords[w] = patternA[(a + w) | 0] & patternB[(b + w) | 0] & patternC[(c + w) | 0] & patternD[(d + w) | 0];
   }
 }
 

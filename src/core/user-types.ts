@@ -34,26 +34,39 @@ function positiveInt(v: unknown, max: number): boolean {
  */
 export function checkTypes(table: unknown, file: string): Record<string, HandlerSpec> {
   const where = `--handlers ${file}`;
-  if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new UsageError(`${where}: the default export must be an object mapping type names to definitions`);
+  if (typeof table !== 'object' || table === null || Array.isArray(table))
+    throw new UsageError(`${where}: the default export must be an object mapping type names to definitions`);
   const out: Record<string, HandlerSpec> = {};
   for (const [name, def] of Object.entries(table)) {
     const bad = (field: string, msg: string) => new UsageError(`${where}: type ${name}: ${field} ${msg}`);
-    if (BUILTIN_TYPES.includes(name)) throw new UsageError(`${where}: type ${name}: the name is a built-in type (${BUILTIN_TYPES.join(', ')})`);
-    if (!TYPE_NAME.test(name)) throw new UsageError(`${where}: type ${name}: the name must be a letter then up to 63 letters, digits, _ . : -`);
-    if (typeof def !== 'object' || def === null || Array.isArray(def)) throw new UsageError(`${where}: type ${name}: the definition must be an object`);
+    if (BUILTIN_TYPES.includes(name))
+      throw new UsageError(`${where}: type ${name}: the name is a built-in type (${BUILTIN_TYPES.join(', ')})`);
+    if (!TYPE_NAME.test(name))
+      throw new UsageError(`${where}: type ${name}: the name must be a letter then up to 63 letters, digits, _ . : -`);
+    if (typeof def !== 'object' || def === null || Array.isArray(def))
+      throw new UsageError(`${where}: type ${name}: the definition must be an object`);
     const d = def as Record<string, unknown>;
     const unknown = Object.keys(d).find((k) => !FIELDS.includes(k));
     if (unknown !== undefined) throw bad(unknown, `is not a field of a type (${FIELDS.join(', ')})`);
     if (d.run !== undefined && typeof d.run !== 'function') throw bad('run', 'must be a function');
     if (d.cpu !== undefined && typeof d.cpu !== 'boolean') throw bad('cpu', 'must be true or false');
-    if (d.attempts !== undefined && !positiveInt(d.attempts, 100)) throw bad('attempts', 'must be an integer from 1 to 100');
-    if (d.backoff_ms !== undefined && !(Number.isInteger(d.backoff_ms) && (d.backoff_ms as number) >= 0 && (d.backoff_ms as number) <= 86_400_000)) throw bad('backoff_ms', 'must be an integer from 0 to 86400000');
-    if (d.timeout_ms !== undefined && !positiveInt(d.timeout_ms, 86_400_000)) throw bad('timeout_ms', 'must be an integer from 1 to 86400000');
-    if (d.queue !== undefined && (typeof d.queue !== 'string' || !isSafeName(d.queue, 1, 64))) throw bad('queue', `must be 1-64 of ${SAFE_ALPHABET}`);
-    if (d.run === undefined && d.queue === undefined) throw bad('run', 'must be a function (or give a queue for bots to take the jobs from)');
+    if (d.attempts !== undefined && !positiveInt(d.attempts, 100))
+      throw bad('attempts', 'must be an integer from 1 to 100');
+    if (
+      d.backoff_ms !== undefined &&
+      !(Number.isInteger(d.backoff_ms) && (d.backoff_ms as number) >= 0 && (d.backoff_ms as number) <= 86_400_000)
+    )
+      throw bad('backoff_ms', 'must be an integer from 0 to 86400000');
+    if (d.timeout_ms !== undefined && !positiveInt(d.timeout_ms, 86_400_000))
+      throw bad('timeout_ms', 'must be an integer from 1 to 86400000');
+    if (d.queue !== undefined && (typeof d.queue !== 'string' || !isSafeName(d.queue, 1, 64)))
+      throw bad('queue', `must be 1-64 of ${SAFE_ALPHABET}`);
+    if (d.run === undefined && d.queue === undefined)
+      throw bad('run', 'must be a function (or give a queue for bots to take the jobs from)');
     if (d.run === undefined && d.cpu === true) throw bad('cpu', 'needs a run function');
     const params = d.params ?? { type: 'object' };
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw bad('params', 'must be a JSON Schema (an object)');
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      throw bad('params', 'must be a JSON Schema (an object)');
     let validate: ValidateFunction;
     try {
       validate = ajv.compile(params as Record<string, unknown>);
@@ -64,7 +77,9 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
     const policy: BackoffPolicy = {
       ...DEFAULT_BACKOFF,
       maxAttempts: (d.attempts as number | undefined) ?? 3,
-      ...(d.backoff_ms !== undefined ? { baseMs: d.backoff_ms as number, maxMs: Math.max(DEFAULT_BACKOFF.maxMs, d.backoff_ms as number) } : {}),
+      ...(d.backoff_ms !== undefined
+        ? { baseMs: d.backoff_ms as number, maxMs: Math.max(DEFAULT_BACKOFF.maxMs, d.backoff_ms as number) }
+        : {}),
     };
     const timeoutMs = (d.timeout_ms as number | undefined) ?? USER_TIMEOUT_MS;
     const run = d.run as UserType['run'];
@@ -74,9 +89,18 @@ export function checkTypes(table: unknown, file: string): Record<string, Handler
       timeoutMs: () => timeoutMs,
       // what runs it is a worker (with its context) or, with no run, a bot with --exec: never a built-in bot
       run: () => {
-        throw new Error(run ? `type ${name} is a --handlers type that workers run, not bots` : `type ${name} has no run: only a bot started with --exec runs it`);
+        throw new Error(
+          run
+            ? `type ${name} is a --handlers type that workers run, not bots`
+            : `type ${name} has no run: only a bot started with --exec runs it`,
+        );
       },
-      user: { file, params: params as Record<string, unknown>, ...(d.queue !== undefined ? { queue: d.queue as string } : {}), ...(run ? { run } : {}) },
+      user: {
+        file,
+        params: params as Record<string, unknown>,
+        ...(d.queue !== undefined ? { queue: d.queue as string } : {}),
+        ...(run ? { run } : {}),
+      },
     };
   }
   return out;

@@ -20,10 +20,15 @@ export function cancellationOf(job: Pick<Job, 'state' | 'error'> | null): string
  * when this very attempt finished it (its completion was sent before an outage and landed as the
  * network healed, while the worker still waits for the answer); else "lease lost"
  */
-export async function logAbandoned(store: Store, log: Logger, held: Pick<Job, 'id' | 'attempts' | 'handledBy'>): Promise<void> {
+export async function logAbandoned(
+  store: Store,
+  log: Logger,
+  held: Pick<Job, 'id' | 'attempts' | 'handledBy'>,
+): Promise<void> {
   const job = await store.getJob(held.id).catch(() => null);
   const reason = cancellationOf(job);
   if (reason) log.info('job cancelled: abandoning it', { job_id: held.id, reason });
-  else if (job?.state === 'SUCCESS' && job.attempts === held.attempts && job.handledBy === held.handledBy) log.info('renewal refused: this attempt already finished the job', { job_id: held.id });
+  else if (job?.state === 'SUCCESS' && job.attempts === held.attempts && job.handledBy === held.handledBy)
+    log.info('renewal refused: this attempt already finished the job', { job_id: held.id });
   else log.warn('lease lost: abandoning job', { job_id: held.id });
 }

@@ -33,13 +33,22 @@ export const EXEC_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TRACEPARENT'] as const;
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** the command's environment: the allow-listed variables the bot has (EXEC_ENV and `names`), then the job's */
-export function commandEnv(job: Pick<JobView, 'job_id' | 'type' | 'attempts'>, names: readonly string[] = [], from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function commandEnv(
+  job: Pick<JobView, 'job_id' | 'type' | 'attempts'>,
+  names: readonly string[] = [],
+  from: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of [...EXEC_ENV, ...names]) {
     const v = from[name];
     if (v !== undefined) env[name] = v;
   }
-  return { ...env, WIZARD_JOB_ID: job.job_id, WIZARD_JOB_TYPE: job.type, WIZARD_JOB_ATTEMPT: String(Math.max(1, job.attempts)) };
+  return {
+    ...env,
+    WIZARD_JOB_ID: job.job_id,
+    WIZARD_JOB_TYPE: job.type,
+    WIZARD_JOB_ATTEMPT: String(Math.max(1, job.attempts)),
+  };
 }
 
 /** the process groups of the commands running now: killed if this process exits before they end */
@@ -66,11 +75,20 @@ const clip = (s: string) => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 
 
 /** the last line of a command's stderr that is not blank */
 export function lastLine(text: string): string {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines.length ? lines[lines.length - 1] : '';
 }
 
-export function runCommand(command: string, job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params'>, signal: AbortSignal, graceMs = EXEC_GRACE_MS, envNames: readonly string[] = []): Promise<unknown> {
+export function runCommand(
+  command: string,
+  job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params'>,
+  signal: AbortSignal,
+  graceMs = EXEC_GRACE_MS,
+  envNames: readonly string[] = [],
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const child = spawn('/bin/sh', ['-c', command], {

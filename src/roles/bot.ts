@@ -77,7 +77,8 @@ interface Current {
 }
 
 const isUnknownBot = (err: unknown) => err instanceof WizardError && err.code === 'unauthorized';
-const isRetryable = (err: unknown) => err instanceof UnreachableError || (err instanceof WizardError && err.code === 'internal');
+const isRetryable = (err: unknown) =>
+  err instanceof UnreachableError || (err instanceof WizardError && err.code === 'internal');
 
 export function validateBotOptions(o: BotOptions): void {
   for (const k of ['heartbeatMs', 'pollMs'] as const) {
@@ -104,7 +105,9 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
   };
 
   const work = async (job: JobView, signal: AbortSignal): Promise<unknown> =>
-    o.exec ? runCommand(o.exec, job, signal, o.execGraceMs, o.execEnv) : handlerFor(job.type).run(job.params, { signal });
+    o.exec
+      ? runCommand(o.exec, job, signal, o.execGraceMs, o.execEnv)
+      : handlerFor(job.type).run(job.params, { signal });
 
   /** sleep, cut short by close() */
   const pause = (ms: number) =>
@@ -128,7 +131,8 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         return { id: r.bot_id, client: new ApiClient(o.api, r.token, 10_000, o.ca) };
       } catch (err) {
         if (stop.signal.aborted) throw err;
-        if (!outage.failed(err) && failures === 0) log.warn('cannot register: retrying with backoff', { error: errorMessage(err) });
+        if (!outage.failed(err) && failures === 0)
+          log.warn('cannot register: retrying with backoff', { error: errorMessage(err) });
         await pause(retryDelay(failures));
       }
     }
@@ -148,7 +152,11 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         outage.failed(err);
         if (!isRetryable(err) || (stop.signal.aborted && failures >= 3)) {
           if (isUnknownBot(err)) session = null;
-          log.warn('report refused: the job is not ours any more', { job_id: current?.id ?? null, path, error: errorMessage(err) });
+          log.warn('report refused: the job is not ours any more', {
+            job_id: current?.id ?? null,
+            path,
+            error: errorMessage(err),
+          });
           return false;
         }
         await sleep(retryDelay(failures));
@@ -183,7 +191,10 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
    */
   const claimOrResume = async (s: Session): Promise<JobView | null> => {
     try {
-      return (await s.client.post<{ job: JobView } | null>('/jobs/claim', o.queue !== undefined ? { queue: o.queue } : {}))?.job ?? null;
+      return (
+        (await s.client.post<{ job: JobView } | null>('/jobs/claim', o.queue !== undefined ? { queue: o.queue } : {}))
+          ?.job ?? null
+      );
     } catch (err) {
       if (!(err instanceof WizardError && err.code === 'conflict')) throw err;
       const me = await s.client.post<BotView>('/bots/heartbeat', {});
@@ -255,10 +266,14 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         abortCurrent('bot stopped');
         return;
       }
-      const drained = (await within(working.then(() => true), o.drainMs)) ?? false;
+      const drained =
+        (await within(
+          working.then(() => true),
+          o.drainMs,
+        )) ?? false;
       if (!drained) abortCurrent('bot stopping');
       // a command aborted has its grace to end before it is killed: wait for that too
-      const ending = 2000 + (o.exec ? o.execGraceMs ?? EXEC_GRACE_MS : 0);
+      const ending = 2000 + (o.exec ? (o.execGraceMs ?? EXEC_GRACE_MS) : 0);
       await within(working, ending);
       const s = session;
       if (s) await s.client.post('/bots/deregister', {}).catch(() => undefined);
@@ -268,8 +283,13 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
 }
 
 /** `wizard bot --count N`: N bots in one process, named <name>-1 … <name>-N */
-export function startBots(count: number, options: Partial<BotOptions> & { api: string; name: string }): { bots: RunningBot[]; close(force?: boolean): Promise<void> } {
-  const bots = Array.from({ length: count }, (_, i) => startBot({ ...options, name: count === 1 ? options.name : `${options.name}-${i + 1}` }));
+export function startBots(
+  count: number,
+  options: Partial<BotOptions> & { api: string; name: string },
+): { bots: RunningBot[]; close(force?: boolean): Promise<void> } {
+  const bots = Array.from({ length: count }, (_, i) =>
+    startBot({ ...options, name: count === 1 ? options.name : `${options.name}-${i + 1}` }),
+  );
   return {
     bots,
     async close(force = false) {

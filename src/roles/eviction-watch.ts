@@ -72,7 +72,11 @@ export async function watchEviction(store: Store, options: EvictionWatchOptions)
       if (verdict.hidden && verdict.hidden !== seen.hidden) log.warn(verdict.hidden);
       seen = verdict;
       // a Redis that restarted counts from 0 again: only a rise is an eviction
-      if (now.evictedKeys > evicted) log.warn('Redis evicted keys: jobs, leases or counters may be gone', { evicted: now.evictedKeys - evicted, evicted_keys: now.evictedKeys });
+      if (now.evictedKeys > evicted)
+        log.warn('Redis evicted keys: jobs, leases or counters may be gone', {
+          evicted: now.evictedKeys - evicted,
+          evicted_keys: now.evictedKeys,
+        });
       evicted = now.evictedKeys;
     } catch (err) {
       log.debug('eviction check failed: trying again later', { error: errorMessage(err) }); // an outage is the role's own loops' to report

@@ -16,7 +16,11 @@ export const JOB_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 90
  * them. `nodejs_active_handles`, `nodejs_active_requests` and `nodejs_active_resources` (by type)
  * say the same and stay.
  */
-const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** a registry of this process with Node's default metrics (process_*, nodejs_*), as promtool takes them */
 export function processRegistry(): Registry {
@@ -39,7 +43,12 @@ export function createJobMetrics(registry: Registry): JobMetrics {
     buckets: JOB_DURATION_BUCKETS,
     registers: [registry],
   });
-  const retries = new Counter({ name: 'wizard_job_retries_total', help: 'failed attempts sent back to be tried again, by job type', labelNames: ['type'], registers: [registry] });
+  const retries = new Counter({
+    name: 'wizard_job_retries_total',
+    help: 'failed attempts sent back to be tried again, by job type',
+    labelNames: ['type'],
+    registers: [registry],
+  });
   // one labelled child per type and outcome, looked up once: observe() runs for every job
   const children = new Map<string, ReturnType<typeof duration.labels>>();
   return {

@@ -12,7 +12,9 @@ export interface MetricsServer {
 export async function serveMetrics(registry: Registry, port: number, host: string): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"only GET /metrics here","details":[]}}');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error":{"code":"not_found","message":"only GET /metrics here","details":[]}}');
       return;
     }
     registry.metrics().then(

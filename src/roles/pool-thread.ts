@@ -19,7 +19,14 @@ export interface ChunkTask {
 
 /** a --handlers type's run, in this thread (the module is loaded once per thread) */
 export interface UserTask {
-  user: { file: string; type: string; params: Record<string, unknown>; jobId: string; attempt: number; port: MessagePort };
+  user: {
+    file: string;
+    type: string;
+    params: Record<string, unknown>;
+    jobId: string;
+    attempt: number;
+    port: MessagePort;
+  };
 }
 
 /** what the thread sends over a user task's port */
@@ -56,9 +63,11 @@ async function runUser({ file, type, params, jobId, attempt, port }: UserTask['u
   const table = (await modules.get(file)) as Record<string, { run: UserRun }>;
   const controller = new AbortController();
   port.on('message', (m: MainMessage) => {
-    if (m.abort && !controller.signal.aborted) controller.abort(Object.assign(new Error(m.abort.message), { name: m.abort.name }));
+    if (m.abort && !controller.signal.aborted)
+      controller.abort(Object.assign(new Error(m.abort.message), { name: m.abort.name }));
   });
-  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => port.postMessage({ log: { level, msg, fields } } satisfies ThreadMessage);
+  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) =>
+    port.postMessage({ log: { level, msg, fields } } satisfies ThreadMessage);
   const ctx = {
     signal: controller.signal,
     jobId,
@@ -72,7 +81,12 @@ async function runUser({ file, type, params, jobId, attempt, port }: UserTask['u
     return { value: value ?? null, runMs: performance.now() - began };
   } catch (err) {
     const permanent = typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
-    return { value: null, runMs: performance.now() - began, error: err instanceof Error ? err.message : String(err), permanent };
+    return {
+      value: null,
+      runMs: performance.now() - began,
+      error: err instanceof Error ? err.message : String(err),
+      permanent,
+    };
   } finally {
     port.close();
   }

@@ -17,7 +17,16 @@
  * - close() steps down (releases the lease) so a standby leads at once; close(true) just stops.
  */
 import type { BatchSpec } from '../core/batch';
-import { catchUpMs, dueSlots, makeSchedule, occurrenceWork, Schedule, SEED_BATCH, slotKey, slotKeyTtl } from '../core/schedule';
+import {
+  catchUpMs,
+  dueSlots,
+  makeSchedule,
+  occurrenceWork,
+  Schedule,
+  SEED_BATCH,
+  slotKey,
+  slotKeyTtl,
+} from '../core/schedule';
 import { errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
@@ -49,14 +58,22 @@ export function validateSchedulerOptions(o: SchedulerOptions): void {
   for (const k of ['populateIntervalMs', 'botDownAfterMs', 'leaderLeaseMs'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`options.${k} must be a positive integer`);
   }
-  if (!Number.isInteger(o.batch.size) || o.batch.size < 1) throw new Error('options.batch.size must be a positive integer');
+  if (!Number.isInteger(o.batch.size) || o.batch.size < 1)
+    throw new Error('options.batch.size must be a positive integer');
 }
 
 /** the slot of a time: one batch per slot */
 export const slotOf = (now: number, intervalMs: number): number => Math.floor(now / intervalMs);
 
-export function startScheduler(store: Store, options: Partial<SchedulerOptions> & { nodeId: string; batch: BatchSpec }): RunningScheduler {
-  const o: SchedulerOptions = { ...SCHEDULER_DEFAULTS, log: createLogger({ role: 'scheduler', node_id: options.nodeId }), ...options };
+export function startScheduler(
+  store: Store,
+  options: Partial<SchedulerOptions> & { nodeId: string; batch: BatchSpec },
+): RunningScheduler {
+  const o: SchedulerOptions = {
+    ...SCHEDULER_DEFAULTS,
+    log: createLogger({ role: 'scheduler', node_id: options.nodeId }),
+    ...options,
+  };
   validateSchedulerOptions(o);
   const log = o.log;
   const outage = storeOutage(log, store.location);
@@ -77,14 +94,26 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   /** one occurrence of a schedule, made once across the cluster (the once-key in the enqueue's step) */
   const occur = async (s: Schedule, slot: number) => {
     const at = new Date(slot).toISOString();
-    const jobs = await store.enqueueScheduled(s.name, at, slotKey(s, slot), slotKeyTtl(s, windowMs, o.leaderLeaseMs), occurrenceWork(s, at, o.nodeId));
+    const jobs = await store.enqueueScheduled(
+      s.name,
+      at,
+      slotKey(s, slot),
+      slotKeyTtl(s, windowMs, o.leaderLeaseMs),
+      occurrenceWork(s, at, o.nodeId),
+    );
     seen.set(s.name, slot);
     if (!jobs) return;
     if (s.builtin) {
       made++;
       log.info('batch created', { batch: at, jobs: jobs.length, type: s.type, queue: s.queue });
     } else {
-      log.info('schedule occurrence made', { schedule: s.name, slot: at, jobs: jobs.length, type: s.type, queue: s.queue });
+      log.info('schedule occurrence made', {
+        schedule: s.name,
+        slot: at,
+        jobs: jobs.length,
+        type: s.type,
+        queue: s.queue,
+      });
     }
   };
 
@@ -103,7 +132,8 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
     if (down.length) log.warn('bots marked down', { bots: down, jobs_requeued: reclaimed });
     for (const queue of await store.knownQueues()) {
       const { requeued, dead } = await store.reap(queue);
-      if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { queue, requeued: requeued.length, dead: dead.length });
+      if (requeued.length || dead.length)
+        log.info('reclaimed lapsed leases', { queue, requeued: requeued.length, dead: dead.length });
     }
     const pruned = await store.pruneDatalake();
     if (pruned.length) log.info('datalake days dropped', { days: pruned });
@@ -113,13 +143,22 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
     try {
       const was = leader;
       leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
-      if (leader !== was) log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
+      if (leader !== was)
+        log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
       // GET /schedules lists seed-batch as this leader makes it (kept again after an outage, not on every tick)
       if (!leader) seedListed = false;
       else if (!seedListed && !stopping) seedListed = await store.saveSchedule(seedBatch, true).catch(() => false);
       if (!leader) outage.ok();
       const now = await store.time(); // Redis's clock: the slots are its, and so is when the next one is due
-      void store.heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, { leader, pid: process.pid, interval_ms: o.populateIntervalMs, next_batch_at: (slotOf(now, o.populateIntervalMs) + 1) * o.populateIntervalMs, batches: made }).catch(() => undefined);
+      void store
+        .heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, {
+          leader,
+          pid: process.pid,
+          interval_ms: o.populateIntervalMs,
+          next_batch_at: (slotOf(now, o.populateIntervalMs) + 1) * o.populateIntervalMs,
+          batches: made,
+        })
+        .catch(() => undefined);
       if (!leader || stopping) return;
       await populate(now);
       await housekeeping();
@@ -135,7 +174,13 @@ export function startScheduler(store: Store, options: Partial<SchedulerOptions> 
   };
   const timer = setInterval(run, tickMs);
   run();
-  log.info('scheduler started', { interval_ms: o.populateIntervalMs, batch_size: o.batch.size, type: o.batch.type, queue: o.batch.queue, store: store.location });
+  log.info('scheduler started', {
+    interval_ms: o.populateIntervalMs,
+    batch_size: o.batch.size,
+    type: o.batch.type,
+    queue: o.batch.queue,
+    store: store.location,
+  });
 
   return {
     nodeId: o.nodeId,

@@ -30,7 +30,8 @@ export function storeOutage(log: Logger, store: string, onBack?: () => void): St
     failed(err) {
       const c = storeCondition(err);
       if (c === null) return false;
-      if (condition === null) log.warn('lost the store: backing off until it is back', { store, reason: c, error: errorMessage(err) });
+      if (condition === null)
+        log.warn('lost the store: backing off until it is back', { store, reason: c, error: errorMessage(err) });
       condition ??= c;
       return true;
     },

@@ -36,7 +36,10 @@ export interface UpOptions {
   maxConnections?: number;
 }
 
-export async function startUp(store: Store, o: UpOptions): Promise<{ url: string; close(force?: boolean): Promise<void> }> {
+export async function startUp(
+  store: Store,
+  o: UpOptions,
+): Promise<{ url: string; close(force?: boolean): Promise<void> }> {
   const where =
     store.kind === 'memory'
       ? 'in-memory store (no --redis or REDIS_URL given): state lives in this process only; pass --redis to join a cluster'
@@ -44,13 +47,38 @@ export async function startUp(store: Store, o: UpOptions): Promise<{ url: string
   process.stdout.write(`wizard up: every role in one process, on the ${where}\n`);
   const worker = startWorker(store, { nodeId: `${o.nodeId}-worker`, threads: o.threads });
   const botToken = o.security?.tokens ? randomBytes(24).toString('base64url') : undefined;
-  const security = o.security && botToken ? { ...o.security, tokens: o.security.tokens!.plus([{ name: `${o.nodeId}-bots`, role: 'bot', token: botToken }]) } : o.security;
-  const api = await startApi(store, { nodeId: `${o.nodeId}-api`, port: o.port, host: o.host, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, botWork: o.botWork, security, tls: o.tls, queues: o.queues, limits: o.limits, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}) });
+  const security =
+    o.security && botToken
+      ? { ...o.security, tokens: o.security.tokens!.plus([{ name: `${o.nodeId}-bots`, role: 'bot', token: botToken }]) }
+      : o.security;
+  const api = await startApi(store, {
+    nodeId: `${o.nodeId}-api`,
+    port: o.port,
+    host: o.host,
+    abacusStrategy: o.abacusStrategy,
+    adminToken: o.adminToken,
+    botWork: o.botWork,
+    security,
+    tls: o.tls,
+    queues: o.queues,
+    limits: o.limits,
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+  });
   const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
-  const bots = o.bots && o.bots.count > 0 ? startBots(o.bots.count, { api: api.url, name: `${o.nodeId}-bot`, heartbeatMs: o.bots.heartbeatMs, token: botToken, ca: o.tls?.cert }) : null;
+  const bots =
+    o.bots && o.bots.count > 0
+      ? startBots(o.bots.count, {
+          api: api.url,
+          name: `${o.nodeId}-bot`,
+          heartbeatMs: o.bots.heartbeatMs,
+          token: botToken,
+          ca: o.tls?.cert,
+        })
+      : null;
   process.stdout.write(`wizard up: API and dashboard at ${api.url}\n`);
   // client commands call DEFAULT_API_URL unless told: say how to point them here
-  if (api.url !== DEFAULT_API_URL) process.stdout.write(`wizard up: for client commands in another shell: export WIZARD_API_URL=${api.url}\n`);
+  if (api.url !== DEFAULT_API_URL)
+    process.stdout.write(`wizard up: for client commands in another shell: export WIZARD_API_URL=${api.url}\n`);
   return {
     url: api.url,
     async close(force = false) {

@@ -111,13 +111,26 @@ export async function runUserType(r: UserRun): Promise<{ value: unknown; runMs: 
   }
 }
 
-async function runInPool(r: UserRun, progress: ProgressWriter, log: Logger): Promise<{ value: unknown; runMs: number | null }> {
+async function runInPool(
+  r: UserRun,
+  progress: ProgressWriter,
+  log: Logger,
+): Promise<{ value: unknown; runMs: number | null }> {
   const { port1, port2 } = new MessageChannel();
   port1.on('message', (m: ThreadMessage) => {
     if (m.progress) progress.report(m.progress);
     else if (m.log) log[m.log.level](m.log.msg, m.log.fields);
   });
-  const task: UserTask = { user: { file: r.type.file, type: r.job.type, params: r.job.params, jobId: r.job.id, attempt: r.job.attempts, port: port2 } };
+  const task: UserTask = {
+    user: {
+      file: r.type.file,
+      type: r.job.type,
+      params: r.job.params,
+      jobId: r.job.id,
+      attempt: r.job.attempts,
+      port: port2,
+    },
+  };
   // the job's stop reaches the handler's signal first; the thread is ended after the grace
   const signal = r.signal();
   const end = new AbortController();

@@ -105,7 +105,8 @@ interface Held {
 /** what a handler gave: its value and, for a CPU-pool one, its run time on the thread (ms) */
 type Ran = { value: unknown; runMs: number | null };
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 
 /** how often held jobs are looked at for their timeout (ms) */
 const TIMEOUT_CHECK_MS = 100;
@@ -159,7 +160,11 @@ export function validateWorkerOptions(o: WorkerOptions): void {
 }
 
 export function startWorker(store: Store, options: Partial<WorkerOptions> & { nodeId: string }): RunningWorker {
-  const o: WorkerOptions = { ...WORKER_DEFAULTS, log: createLogger({ role: 'worker', node_id: options.nodeId }), ...options };
+  const o: WorkerOptions = {
+    ...WORKER_DEFAULTS,
+    log: createLogger({ role: 'worker', node_id: options.nodeId }),
+    ...options,
+  };
   validateWorkerOptions(o);
   const log = o.log;
   const debug = log.enabled('debug');
@@ -199,24 +204,32 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   let cpuAsked = 0;
   const freeThreads = (acked = 0) => Math.max(0, o.threads - cpuHeld - cpuAsked + acked);
   /** the CPU jobs among finished jobs to acknowledge */
-  const cpuAmong = (acks: readonly Completion[]) => acks.reduce((n, a) => n + (a.job !== undefined && isCpuType(a.job.type) ? 1 : 0), 0);
+  const cpuAmong = (acks: readonly Completion[]) =>
+    acks.reduce((n, a) => n + (a.job !== undefined && isCpuType(a.job.type) ? 1 : 0), 0);
   let pool: Piscina | null = null;
   const registry = processRegistry();
   const jobMetrics = createJobMetrics(registry);
-  const metricsServer = o.metricsPort === undefined ? null : serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1');
+  const metricsServer =
+    o.metricsPort === undefined ? null : serveMetrics(registry, o.metricsPort, o.metricsHost ?? '127.0.0.1');
   metricsServer?.then(
     (m) => log.info('metrics listening', { url: m.url }),
     (err) => log.error('metrics server failed', { error: errorMessage(err) }),
   );
 
   const cpuPool = (): Piscina => {
-    pool ??= new Piscina({ filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'), minThreads: o.threads, maxThreads: o.threads, idleTimeout: 60_000 });
+    pool ??= new Piscina({
+      filename: assetPath('dist', 'src', 'roles', 'pool-thread.js'),
+      minThreads: o.threads,
+      maxThreads: o.threads,
+      idleTimeout: 60_000,
+    });
     return pool;
   };
 
   /** a store call for a job that will not be tried again: refused (the lease was lost) or failed */
   const reportGivenUp = (what: string, jobId: string, err: unknown) => {
-    if (err instanceof LeaseLostError || err instanceof NotFoundError) log.warn(`${what} refused: lease lost`, { job_id: jobId });
+    if (err instanceof LeaseLostError || err instanceof NotFoundError)
+      log.warn(`${what} refused: lease lost`, { job_id: jobId });
     else log.error(`${what} failed`, { job_id: jobId, error: errorMessage(err) });
   };
 
@@ -245,7 +258,17 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    */
   const execute = (job: Job, token: string, stop: Stop): Ran | Promise<Ran> => {
     const handler = handlerFor(job.type);
-    if (handler.user) return runUserType({ job, token, type: handler.user, cpu: handler.cpu, signal: () => stop.signal, store, log, pool: cpuPool });
+    if (handler.user)
+      return runUserType({
+        job,
+        token,
+        type: handler.user,
+        cpu: handler.cpu,
+        signal: () => stop.signal,
+        store,
+        log,
+        pool: cpuPool,
+      });
     if (handler.cpu) return cpuPool().run(job.params, { signal: stop.signal }) as Promise<PoolResult>;
     const value = handler.run(job.params, {
       get signal() {
@@ -301,7 +324,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         // stopped while it ran: its thread is busy until the run ends (a pool task is ended with
         // its thread, a module's CPU handler within ABORT_GRACE_MS)
         const settled = ran;
-        void settled.then(() => threadFreed(lane), () => threadFreed(lane));
+        void settled.then(
+          () => threadFreed(lane),
+          () => threadFreed(lane),
+        );
       } else threadFreed(lane);
     }
     if (stop.why instanceof TimeoutError) outcome = { ok: false, err: stop.why };
@@ -313,7 +339,13 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       jobMetrics.observe(job, seconds, 'SUCCESS');
       history.done(seconds * 1000);
       done++;
-      if (debug) log.debug('job done', { job_id: job.id, type: job.type, duration_ms: Math.round(seconds * 1000), wait_ms: Math.round(elapsedMs - seconds * 1000) });
+      if (debug)
+        log.debug('job done', {
+          job_id: job.id,
+          type: job.type,
+          duration_ms: Math.round(seconds * 1000),
+          wait_ms: Math.round(elapsedMs - seconds * 1000),
+        });
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
@@ -329,7 +361,14 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   const start = (job: Job, token: string, lane: Lane) => {
     const stop = new Stop();
-    const entry: Held = { job, token, stop, done: Promise.resolve(), since: performance.now(), timeoutMs: timeoutFor(job) };
+    const entry: Held = {
+      job,
+      token,
+      stop,
+      done: Promise.resolve(),
+      since: performance.now(),
+      timeoutMs: timeoutFor(job),
+    };
     held.set(job.id, entry);
     // a CPU job by this process's registry, whichever lists it came from (one enqueued by a role
     // that did not know the type waits in the ordinary lists): it holds a thread either way
@@ -395,7 +434,12 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         if (recorded) cpuHeld -= acked;
       };
       try {
-        const { errors, claim } = await store.completeAndClaim(acks, o.queue, { consumer: o.nodeId, max: free, maxCpu: freeCpu, leaseMs: o.leaseMs });
+        const { errors, claim } = await store.completeAndClaim(acks, o.queue, {
+          consumer: o.nodeId,
+          max: free,
+          maxCpu: freeCpu,
+          leaseMs: o.leaseMs,
+        });
         answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
         outage.ok();
         failures = 0;
@@ -427,7 +471,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         }
       } catch (err) {
         answered(!(err instanceof StoreUnavailableError)); // acks put back still hold their threads
-        if (err instanceof StoreUnavailableError) lane.acks.putBack(acks, err.maybeApplied); // sent again with the next call
+        if (err instanceof StoreUnavailableError)
+          lane.acks.putBack(acks, err.maybeApplied); // sent again with the next call
         else settleAll(acks, err instanceof Error ? err : new Error(String(err)));
         if (stopping) break;
         if (!outage.failed(err) && failures === 0) log.warn('cannot claim: backing off', { error: errorMessage(err) });
@@ -493,12 +538,21 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   /** an attempt past its timeout is aborted (a CPU-pool task with its thread) and fails (runJob) */
   const checkTimeouts = () => {
     const now = performance.now();
-    for (const h of held.values()) if (!h.stop.aborted && now - h.since >= h.timeoutMs) h.stop.abort(new TimeoutError(h.timeoutMs));
+    for (const h of held.values())
+      if (!h.stop.aborted && now - h.since >= h.timeoutMs) h.stop.abort(new TimeoutError(h.timeoutMs));
   };
 
   const heartbeat = () =>
     store
-      .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, { concurrency: o.concurrency, threads: o.threads, queue: o.queue, pid: process.pid, running: held.size, done, failed })
+      .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, {
+        concurrency: o.concurrency,
+        threads: o.threads,
+        queue: o.queue,
+        pid: process.pid,
+        running: held.size,
+        done,
+        failed,
+      })
       .catch((err) => void outage.failed(err));
 
   /**
@@ -511,7 +565,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, reapEveryMs))) return;
       const holding = new Set([...held.values()].map((h) => tokenBaseOf(h.token)));
       const { requeued, dead } = await store.reap(o.queue, { leaseMs: o.leaseMs, holding });
-      if (requeued.length || dead.length) log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
+      if (requeued.length || dead.length)
+        log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
     } catch (err) {
       outage.failed(err); // the next tick tries again
     }
@@ -541,12 +596,18 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         void history.close();
         for (const h of held.values()) h.stop.abort(new Error('worker stopped'));
         await pool?.destroy();
-        await metricsServer?.then((m) => m.close(), () => undefined);
+        await metricsServer?.then(
+          (m) => m.close(),
+          () => undefined,
+        );
         return;
       }
       await within(loop, o.blockMs + 500);
       const drained = Promise.all([...held.values()].map((h) => h.done));
-      const timedOut = !(await within(drained.then(() => true), o.drainMs));
+      const timedOut = !(await within(
+        drained.then(() => true),
+        o.drainMs,
+      ));
       if (timedOut) {
         for (const h of [...held.values()]) {
           h.stop.abort(new Error('worker stopping'));
@@ -556,7 +617,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       await history.close();
       await store.removeNode('worker', o.nodeId).catch(() => undefined);
       await pool?.destroy();
-      await metricsServer?.then((m) => m.close(), () => undefined);
+      await metricsServer?.then(
+        (m) => m.close(),
+        () => undefined,
+      );
       log.info('worker stopped', { processed, released: timedOut });
     },
   };

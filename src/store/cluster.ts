@@ -19,7 +19,10 @@ export type Cluster = ReturnType<typeof createCluster>;
 
 /** the seed URLs of a `--redis` value: one URL, or several separated by commas */
 export function seedUrls(redis: string): string[] {
-  return redis.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return redis
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**
@@ -29,7 +32,11 @@ export function seedUrls(redis: string): string[] {
 export async function detectCluster(redis: string, tls?: Record<string, unknown>): Promise<boolean | null> {
   const seeds = seedUrls(redis);
   if (seeds.length > 1) return true;
-  const c = createClient({ url: seeds[0], disableOfflineQueue: true, socket: { connectTimeout: 2000, reconnectStrategy: false, ...(tls ?? {}) } });
+  const c = createClient({
+    url: seeds[0],
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 2000, reconnectStrategy: false, ...(tls ?? {}) },
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -96,7 +103,10 @@ export class ClusterLink {
 
   private open(): Cluster {
     const first = new URL(this.o.seeds[0]);
-    const roots = [...this.o.seeds.map((url) => ({ url })), ...[...this.known].map((a) => ({ url: `${first.protocol}//${a}` }))];
+    const roots = [
+      ...this.o.seeds.map((url) => ({ url })),
+      ...[...this.known].map((a) => ({ url: `${first.protocol}//${a}` })),
+    ];
     const c = createCluster({
       rootNodes: roots,
       minimizeConnections: this.o.minimize ?? false,
@@ -188,7 +198,10 @@ export class ClusterLink {
   async masterInfos(section: string): Promise<{ node: string; text: string }[]> {
     const cluster = this.cluster;
     return Promise.all(
-      cluster.masters.map(async (m) => ({ node: `${m.host}:${m.port}`, text: await this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section]))) })),
+      cluster.masters.map(async (m) => ({
+        node: `${m.host}:${m.port}`,
+        text: await this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section]))),
+      })),
     );
   }
 

@@ -38,7 +38,12 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     queue: f.queue ?? '',
     state: f.state as JobState,
     params: (json(f.params) as Record<string, unknown>) ?? {},
-    progress: total !== null ? { completed: num(f.completed) ?? 0, total } : handlerTotal !== null ? { completed: num(f.hp_completed) ?? 0, total: handlerTotal } : null,
+    progress:
+      total !== null
+        ? { completed: num(f.completed) ?? 0, total }
+        : handlerTotal !== null
+          ? { completed: num(f.hp_completed) ?? 0, total: handlerTotal }
+          : null,
     result: json(f.result),
     error: str(f.error),
     attempts: num(f.attempts) ?? 0,
@@ -80,14 +85,27 @@ export function decodeBot(f: Record<string, string>): Bot {
 }
 
 /** the config hash's datalake fields, defaults where unset */
-export function decodeLakeConfig(records: string | null | undefined, retentionDays: string | null | undefined): DatalakeConfig {
-  return { records: records || DATALAKE_DEFAULTS.records, retentionDays: num(retentionDays ?? undefined) ?? DATALAKE_DEFAULTS.retentionDays };
+export function decodeLakeConfig(
+  records: string | null | undefined,
+  retentionDays: string | null | undefined,
+): DatalakeConfig {
+  return {
+    records: records || DATALAKE_DEFAULTS.records,
+    retentionDays: num(retentionDays ?? undefined) ?? DATALAKE_DEFAULTS.retentionDays,
+  };
 }
 
 /** a day's counters hash (appendToLake's fields) and its record count (the list's length) */
 export function decodeLakeDay(date: string, total: number, f: Record<string, string>): LakeDay {
   const success = num(f.success) ?? 0;
-  return { date, total, success, failure: total - success, durationMsSum: num(f.duration_ms_sum) ?? 0, durationCount: num(f.duration_count) ?? 0 };
+  return {
+    date,
+    total,
+    success,
+    failure: total - success,
+    durationMsSum: num(f.duration_ms_sum) ?? 0,
+    durationCount: num(f.duration_count) ?? 0,
+  };
 }
 
 /** what a claim knows of every job it takes */

@@ -2,7 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
 import { isCpuType, maxAttemptsFor } from '../core/handlers';
-import { DEFAULT_PRIORITY, DEFAULT_QUEUE, givenIdempotencyKey, Job, JobType, NewJob, scopedIdempotencyKey } from '../core/job';
+import {
+  DEFAULT_PRIORITY,
+  DEFAULT_QUEUE,
+  givenIdempotencyKey,
+  Job,
+  JobType,
+  NewJob,
+  scopedIdempotencyKey,
+} from '../core/job';
 import type { BudgetSpend, FlowSpec } from './types';
 import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
 
@@ -38,12 +46,16 @@ export interface JobRow {
  */
 export const isStorableJobId = (id: string): boolean => id !== '' && !id.includes(':');
 
-export function jobRow(job: NewJob, link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {}): JobRow {
-  if (job.id !== undefined && !isStorableJobId(job.id)) throw new Error(`a job id may not be empty or hold ':', got '${job.id}'`);
+export function jobRow(
+  job: NewJob,
+  link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {},
+): JobRow {
+  if (job.id !== undefined && !isStorableJobId(job.id))
+    throw new Error(`a job id may not be empty or hold ':', got '${job.id}'`);
   return {
     id: job.id ?? randomUUID(),
     type: job.type,
-    queue: link.queued === false ? '' : job.queue ?? DEFAULT_QUEUE,
+    queue: link.queued === false ? '' : (job.queue ?? DEFAULT_QUEUE),
     params: JSON.stringify(job.params ?? {}),
     paramsValue: job.params ?? {},
     initiated_by: job.initiatedBy ?? '',
@@ -63,13 +75,23 @@ export function jobRow(job: NewJob, link: { parentId?: string; index?: number; t
 /** what an idempotency key's first use is compared with: the type and the params (keys sorted) */
 export function fingerprint(job: Pick<NewJob, 'type' | 'params'>): string {
   const sorted = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   return JSON.stringify([job.type, sorted(job.params ?? {})]);
 }
 
 /** a second create with an idempotency key in use for other params */
 export const idempotencyConflict = (key: string, jobId: string) =>
-  new ConflictError(`idempotency_key '${key}' was used for job ${jobId} with other params`, [{ field: 'idempotency_key', message: `'${key}' is in use with other params (job ${jobId})` }]);
+  new ConflictError(`idempotency_key '${key}' was used for job ${jobId} with other params`, [
+    { field: 'idempotency_key', message: `'${key}' is in use with other params (job ${jobId})` },
+  ]);
 
 /** the most digits a chunk's result may have (lib-queue.lua's MAX_CHUNK_RESULT_DIGITS) */
 const MAX_CHUNK_RESULT_DIGITS = 15;
@@ -92,9 +114,15 @@ export function chunkResultFits(result: string, params: string | undefined): boo
 
 /** a chunk's result refused (BAD_RESULT): nothing was written */
 export const badChunkResult = (jobId: string) =>
-  new ValidationError(`the result of chunk ${jobId} must be the count of primes in its range [lo, hi]: an integer from 0 to hi - lo + 1`, [
-    { field: 'result', message: 'must be an integer from 0 to hi - lo + 1 (the chunk\'s lo and hi are in its params)' },
-  ]);
+  new ValidationError(
+    `the result of chunk ${jobId} must be the count of primes in its range [lo, hi]: an integer from 0 to hi - lo + 1`,
+    [
+      {
+        field: 'result',
+        message: "must be an integer from 0 to hi - lo + 1 (the chunk's lo and hi are in its params)",
+      },
+    ],
+  );
 
 /** how many of a principal's jobs one openJobs looks at, at most (those looked at longest ago first) */
 export const OPEN_JOBS_SCAN = 200;
@@ -103,15 +131,28 @@ export const OPEN_JOBS_SCAN = 200;
 export const OWNED_TTL_MS = 31 * 86_400_000;
 
 /** spendBudget.lua's arithmetic: a token bucket refilled to `now`, then `cost` taken when it holds that much */
-export function spendFromBucket(b: { tokens: number; at: number } | undefined, now: number, cost: number, capacity: number, windowMs: number): BudgetSpend & { tokens: number } {
+export function spendFromBucket(
+  b: { tokens: number; at: number } | undefined,
+  now: number,
+  cost: number,
+  capacity: number,
+  windowMs: number,
+): BudgetSpend & { tokens: number } {
   let tokens = Math.min(capacity, (b?.tokens ?? capacity) + (Math.max(0, now - (b?.at ?? now)) * capacity) / windowMs);
-  if (cost > 0 && tokens < cost) return { allowed: false, retryAfterMs: Math.ceil(((cost - tokens) * windowMs) / capacity), remaining: Math.floor(tokens), tokens };
+  if (cost > 0 && tokens < cost)
+    return {
+      allowed: false,
+      retryAfterMs: Math.ceil(((cost - tokens) * windowMs) / capacity),
+      remaining: Math.floor(tokens),
+      tokens,
+    };
   tokens = Math.min(capacity, tokens - cost);
   return { allowed: true, retryAfterMs: 0, remaining: Math.floor(tokens), tokens };
 }
 
 /** a job a cancel cannot end: it has finished already */
-export const cancelConflict = (jobId: string, state: string) => new ConflictError(`job ${jobId} has finished (${state}): nothing to cancel`);
+export const cancelConflict = (jobId: string, state: string) =>
+  new ConflictError(`job ${jobId} has finished (${state}): nothing to cancel`);
 
 /** a parent (not queued, total = number of children) and its queued children, linked */
 export function flowRows(flow: FlowSpec): JobRow[] {
@@ -137,7 +178,12 @@ export function tokenBaseOf(token: string): string {
  */
 export function newJobFields(j: JobRow, now: number): Record<string, string> {
   const rec: Record<string, string> = {
-    state: 'PENDING', type: j.type, queue: j.queue, params: j.params, max_attempts: String(j.max_attempts), created_at: String(now),
+    state: 'PENDING',
+    type: j.type,
+    queue: j.queue,
+    params: j.params,
+    max_attempts: String(j.max_attempts),
+    created_at: String(now),
   };
   for (const f of OPTIONAL_FIELDS) if (j[f] !== '') rec[f] = j[f];
   if (j.total !== '') rec.completed = '0';
@@ -191,7 +237,9 @@ const isPlain = (r: JobRow) => ROW_OPTIONS.every((f) => r[f] === '');
 /** the errors of a bot's transitions, worded alike by both adapters */
 /** retryFailed's refusal, in both adapters' words */
 export const notRetryable = (jobId: string) =>
-  new ConflictError(`job ${jobId} cannot be retried: only a job that ended in FAILURE on a queue can (not a prime count, which is not run itself, nor one of its chunks)`);
+  new ConflictError(
+    `job ${jobId} cannot be retried: only a job that ended in FAILURE on a queue can (not a prime count, which is not run itself, nor one of its chunks)`,
+  );
 
 export const botErrors = {
   unknown: (botId: string) => new UnknownBotError(`unknown bot ${botId}: register again`),

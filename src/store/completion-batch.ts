@@ -51,5 +51,5 @@ export class CompletionBatch {
 
 /** the call that carried them answered: each its own outcome (errors[i] for taken[i]), or `error` for all */
 export function settleAll(taken: readonly PendingCompletion[], errors: readonly (Error | null)[] | Error): void {
-  taken.forEach((p, i) => p.settle(errors instanceof Error ? errors : errors[i] ?? null));
+  taken.forEach((p, i) => p.settle(errors instanceof Error ? errors : (errors[i] ?? null)));
 }

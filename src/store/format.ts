@@ -41,8 +41,19 @@ export async function joinPrefix(store: Store): Promise<JoinedPrefix> {
   // on a Cluster one script sees one slot: shard 0's keys (the format is the whole prefix's; a
   // Cluster's prefixes are all of this format, which came before Cluster support)
   // (not the config: a role writes its shard layout there as it connects, before it joins)
-  const dataKeys = [k.jobs, k.queues, k.bots, k.abacus, k.counts, k.dlq, k.events, k.lakeDays, k.nodes('api'), k.nodes('worker'), k.nodes('scheduler')]
-    .filter((key) => !redis.cluster || key.startsWith(k.base));
+  const dataKeys = [
+    k.jobs,
+    k.queues,
+    k.bots,
+    k.abacus,
+    k.counts,
+    k.dlq,
+    k.events,
+    k.lakeDays,
+    k.nodes('api'),
+    k.nodes('worker'),
+    k.nodes('scheduler'),
+  ].filter((key) => !redis.cluster || key.startsWith(k.base));
   source ??= fs.readFileSync(assetPath('src', 'store', 'lua', 'joinFormat.lua'), 'utf8');
   const [found, outcome, moved] = await redis.evalOnce<[string, Outcome, number]>(
     source,
@@ -50,22 +61,40 @@ export async function joinPrefix(store: Store): Promise<JoinedPrefix> {
     [FORMAT_VERSION, OLDEST_MIGRATED_FORMAT],
   );
   const where = `prefix '${redis.options.prefix}' at ${redis.location}`;
-  if (outcome === 'newer') throw new UsageError(`${where} has format ${found}, newer than this wizard's ${FORMAT_VERSION}: upgrade wizard (README: Format versions and upgrading)`);
-  if (outcome === 'incompatible') throw new UsageError(`${where} has format '${found}', which this wizard cannot migrate (it migrates ${OLDEST_MIGRATED_FORMAT} to ${FORMAT_VERSION}): use another --prefix`);
+  if (outcome === 'newer')
+    throw new UsageError(
+      `${where} has format ${found}, newer than this wizard's ${FORMAT_VERSION}: upgrade wizard (README: Format versions and upgrading)`,
+    );
+  if (outcome === 'incompatible')
+    throw new UsageError(
+      `${where} has format '${found}', which this wizard cannot migrate (it migrates ${OLDEST_MIGRATED_FORMAT} to ${FORMAT_VERSION}): use another --prefix`,
+    );
   const version = found === '' ? null : Number(found);
-  return { created: outcome === 'new', found: version, migratedFrom: outcome === 'migrated' ? version : null, moved: Number(moved) };
+  return {
+    created: outcome === 'new',
+    found: version,
+    migratedFrom: outcome === 'migrated' ? version : null,
+    moved: Number(moved),
+  };
 }
 
 /**
  * the log line of a role that joined: which Redis and prefix, and whether they were new (null
  * for the in-memory store: always new, and `wizard up` says so on its first line)
  */
-export function joinedLine(store: Store, prefix: string, j: JoinedPrefix): { msg: string; fields: Record<string, unknown> } | null {
+export function joinedLine(
+  store: Store,
+  prefix: string,
+  j: JoinedPrefix,
+): { msg: string; fields: Record<string, unknown> } | null {
   if (store.kind === 'memory') return null;
   const fields = { redis: store.location, prefix, format: FORMAT_VERSION, new: j.created };
   if (j.created) return { msg: `joined a new prefix '${prefix}' at ${store.location}`, fields };
   if (j.migratedFrom !== null) {
-    return { msg: `joined prefix '${prefix}' at ${store.location}, migrated from format ${j.migratedFrom} to ${FORMAT_VERSION}`, fields: { ...fields, migrated_from: j.migratedFrom, moved: j.moved } };
+    return {
+      msg: `joined prefix '${prefix}' at ${store.location}, migrated from format ${j.migratedFrom} to ${FORMAT_VERSION}`,
+      fields: { ...fields, migrated_from: j.migratedFrom, moved: j.moved },
+    };
   }
   return { msg: `joined prefix '${prefix}' at ${store.location} (format ${FORMAT_VERSION}, not new)`, fields };
 }

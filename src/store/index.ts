@@ -24,9 +24,14 @@ export interface OpenStoreOptions extends Partial<StoreOptions> {
 }
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  const { redisUrl, redisTls, sentinel, durability, durabilityTimeoutMs, commandTimeoutMs, shards, botQueue, ...rest } = opts;
+  const { redisUrl, redisTls, sentinel, durability, durabilityTimeoutMs, commandTimeoutMs, shards, botQueue, ...rest } =
+    opts;
   const options = { ...DEFAULT_STORE_OPTIONS, ...rest };
-  const ha = { ...(durability ? { durability } : {}), ...(durabilityTimeoutMs ? { durabilityTimeoutMs } : {}), ...(commandTimeoutMs ? { commandTimeoutMs } : {}) };
+  const ha = {
+    ...(durability ? { durability } : {}),
+    ...(durabilityTimeoutMs ? { durabilityTimeoutMs } : {}),
+    ...(commandTimeoutMs ? { commandTimeoutMs } : {}),
+  };
   const sharding = { ...(shards ? { shards } : {}), ...(botQueue ? { botQueue } : {}) };
   if (sentinel) {
     const { SentinelMaster } = await import('./sentinel');
@@ -38,13 +43,24 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       throw err;
     }
     const url = redisUrl ?? 'redis://sentinel-master';
-    return new RedisStore({ ...options, ...ha, ...sharding, url, sentinel: master, ...(redisTls ? { tls: redisTls } : {}) }).connect();
+    return new RedisStore({
+      ...options,
+      ...ha,
+      ...sharding,
+      url,
+      sentinel: master,
+      ...(redisTls ? { tls: redisTls } : {}),
+    }).connect();
   }
   if (!redisUrl) return new MemoryStore(options);
   // a Cluster answers `INFO cluster` with cluster_enabled:1 (several seed nodes always are one)
   // asked again for up to 5 s while nothing answers (a role waits that long for its store anyway)
   let detected: boolean | null = null;
-  for (const until = Date.now() + 5000; detected === null && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+  for (
+    const until = Date.now() + 5000;
+    detected === null && Date.now() < until;
+    await new Promise((r) => setTimeout(r, 250))
+  ) {
     detected = await detectCluster(redisUrl, redisTls ? { tls: true, ...redisTls } : undefined);
   }
   const cluster = detected === true;

@@ -52,7 +52,8 @@ export function keysAt(base: string) {
     /** list: job ids ready to run (LPUSH in, RPOP out) */
     wait: (queue: string) => `${base}q:${queue}:wait`,
     /** list: the job ids of priority p (0..9, not the default 5: that is `wait`) ready to run */
-    waitAt: (queue: string, p: number | string) => (String(p) === '5' ? `${base}q:${queue}:wait` : `${base}q:${queue}:wait:${p}`),
+    waitAt: (queue: string, p: number | string) =>
+      String(p) === '5' ? `${base}q:${queue}:wait` : `${base}q:${queue}:wait:${p}`,
     /**
      * zset: the priorities other than the default whose wait lists may hold jobs (member and
      * score: the priority), and the member 'paused' (score -1) while the queue is paused
@@ -65,7 +66,8 @@ export function keysAt(base: string) {
      * priority, a zset of the priorities other than the default that may hold jobs, a marker.
      */
     cpuWait: (queue: string) => `${base}q:${queue}:cpuwait`,
-    cpuWaitAt: (queue: string, p: number | string) => (String(p) === '5' ? `${base}q:${queue}:cpuwait` : `${base}q:${queue}:cpuwait:${p}`),
+    cpuWaitAt: (queue: string, p: number | string) =>
+      String(p) === '5' ? `${base}q:${queue}:cpuwait` : `${base}q:${queue}:cpuwait:${p}`,
     cpuReady: (queue: string) => `${base}q:${queue}:cpuready`,
     cpuMarker: (queue: string) => `${base}q:${queue}:cpumarker`,
     /** zset: held job id → lease deadline (ms) */

@@ -9,5 +9,10 @@ import { JOB_STATES, TRANSITIONS } from '../core/job';
 /** `local TRANSITIONS = { PENDING = { STARTED = true, ... }, ... }`: from → the states it may move to */
 export function transitionsLua(): string {
   const rows = JOB_STATES.map((from) => `  ${from} = { ${TRANSITIONS[from].map((to) => `${to} = true`).join(', ')} },`);
-  return ['-- generated from src/core/job.ts TRANSITIONS (src/store/lua-transitions.ts): from -> the states it may move to', 'local TRANSITIONS = {', ...rows, '}'].join('\n');
+  return [
+    '-- generated from src/core/job.ts TRANSITIONS (src/store/lua-transitions.ts): from -> the states it may move to',
+    'local TRANSITIONS = {',
+    ...rows,
+    '}',
+  ].join('\n');
 }

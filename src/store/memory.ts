@@ -27,14 +27,31 @@ import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
 import { botErrors, OPEN_JOBS_SCAN, spendFromBucket, tokenBase } from './common';
 import { scheduledRows, ScheduledWork } from './scheduled-work';
-import type { BotsDown, BudgetSpend, EvictionState, FailTarget, FinishedCounts, NodeInfo, RateLimitHit, ServerInfo, ServerStats, StoreOptions, StoreState, Store } from './types';
+import type {
+  BotsDown,
+  BudgetSpend,
+  EvictionState,
+  FailTarget,
+  FinishedCounts,
+  NodeInfo,
+  RateLimitHit,
+  ServerInfo,
+  ServerStats,
+  StoreOptions,
+  StoreState,
+  Store,
+} from './types';
 import { Rec, HELD, getOr, zsorted, zrangeByScore, bytesToHuman } from './memory/structures';
 import { MemoryJobs } from './memory/jobs';
 
 /** count every call of a store's interface (its async methods), by wrapping them on the instance */
 function countCalls(store: object, count: () => void): void {
   const seen = new Set<string>();
-  for (let proto = Object.getPrototypeOf(store); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto = Object.getPrototypeOf(store);
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const fn = (proto as Record<string, unknown>)[name];
       if (seen.has(name) || typeof fn !== 'function' || fn.constructor.name !== 'AsyncFunction') continue;
@@ -67,7 +84,10 @@ export class MemoryStore extends MemoryJobs implements Store {
 
   async heartbeat(role: string, nodeId: string, ttlMs: number, info: Record<string, unknown> = {}): Promise<void> {
     const now = this.clock();
-    getOr(this.nodes, role, () => new Map()).set(nodeId, { until: now + ttlMs, value: JSON.stringify({ ...info, seenAt: now }) });
+    getOr(this.nodes, role, () => new Map()).set(nodeId, {
+      until: now + ttlMs,
+      value: JSON.stringify({ ...info, seenAt: now }),
+    });
   }
 
   async removeNode(role: string, nodeId: string): Promise<void> {
@@ -100,7 +120,13 @@ export class MemoryStore extends MemoryJobs implements Store {
 
   // ---- enqueueScheduled.lua, and the schedules hash ----
 
-  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: ScheduledWork): Promise<Job[] | null> {
+  async enqueueScheduled(
+    schedule: string,
+    slot: string,
+    onceKey: string,
+    ttlMs: number,
+    jobs: ScheduledWork,
+  ): Promise<Job[] | null> {
     const made = this.insertOnce(onceKey, ttlMs, jobs);
     for (const j of made ?? []) Object.assign(this.jobs.get(j.id)!, { schedule, slot });
     return made && made.map((j) => ({ ...j, schedule, slot }));
@@ -185,8 +211,17 @@ export class MemoryStore extends MemoryJobs implements Store {
   async registerBot(botId: string, name: string, tokenHash: string): Promise<Bot> {
     const now = String(this.step());
     const bot: Rec = {
-      id: botId, name, token_hash: tokenHash, status: 'up', registered_at: now, last_heartbeat: now,
-      down_at: '', current_job: '', job_token: '', jobs_done: '0', jobs_failed: '0',
+      id: botId,
+      name,
+      token_hash: tokenHash,
+      status: 'up',
+      registered_at: now,
+      last_heartbeat: now,
+      down_at: '',
+      current_job: '',
+      job_token: '',
+      jobs_done: '0',
+      jobs_failed: '0',
     };
     this.botRecs.set(botId, bot);
     this.botTokens.set(tokenHash, botId);
@@ -356,7 +391,8 @@ export class MemoryStore extends MemoryJobs implements Store {
   async spendBudget(bucket: string, cost: number, capacity: number, windowMs: number): Promise<BudgetSpend> {
     const now = this.step();
     const { tokens, ...spent } = spendFromBucket(this.budgets.get(bucket), now, cost, capacity, windowMs);
-    if (tokens >= capacity) this.budgets.delete(bucket); // full: its key expires
+    if (tokens >= capacity)
+      this.budgets.delete(bucket); // full: its key expires
     else this.budgets.set(bucket, { tokens, at: now });
     return spent;
   }
@@ -378,12 +414,18 @@ export class MemoryStore extends MemoryJobs implements Store {
   }
 
   private sweepRates(now: number): void {
-    for (const [bucket, log] of this.rates) if (log.length === 0 || log[log.length - 1] <= now - this.rateWindowMs) this.rates.delete(bucket);
+    for (const [bucket, log] of this.rates)
+      if (log.length === 0 || log[log.length - 1] <= now - this.rateWindowMs) this.rates.delete(bucket);
   }
 
   // ---- the dashboard's history (recordHistory.lua, readHistory.lua) ----
 
-  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+  async recordHistory(
+    bucketMs: number,
+    keepMs: number,
+    add: Record<string, number>,
+    set: Record<string, string> = {},
+  ): Promise<void> {
     const now = this.step();
     this.sweepHistory(now);
     const start = now - (now % bucketMs);
@@ -414,7 +456,11 @@ export class MemoryStore extends MemoryJobs implements Store {
   }
 
   async stats(): Promise<ServerStats> {
-    return { connected_clients: this.openClients(), total_commands_processed: this.commands, used_memory_human: bytesToHuman(process.memoryUsage().heapUsed) };
+    return {
+      connected_clients: this.openClients(),
+      total_commands_processed: this.commands,
+      used_memory_human: bytesToHuman(process.memoryUsage().heapUsed),
+    };
   }
 
   /** memory is always there (the process's heap is not bounded like maxmemory) */

@@ -19,7 +19,8 @@ export class ConnectionPool<C> {
   }
 
   async use<T>(fn: (c: C) => Promise<T>): Promise<T> {
-    const c = this.idle.pop() ?? (this.all.length < this.size ? this.add() : await new Promise<C>((r) => this.waiters.push(r)));
+    const c =
+      this.idle.pop() ?? (this.all.length < this.size ? this.add() : await new Promise<C>((r) => this.waiters.push(r)));
     try {
       return await fn(c);
     } finally {

@@ -8,7 +8,16 @@
  * (StoreOutOfMemoryError): every script is refused whole before it runs, reads go on.
  */
 import { WatchError } from 'redis';
-import { AbacusAddResult, AbacusStrategy, fitsInt64, OPTIMISTIC_MAX_ATTEMPTS, optimisticJitterMs, sumOutOfRange, SumConflictError, toAddend } from '../core/abacus';
+import {
+  AbacusAddResult,
+  AbacusStrategy,
+  fitsInt64,
+  OPTIMISTIC_MAX_ATTEMPTS,
+  optimisticJitterMs,
+  sumOutOfRange,
+  SumConflictError,
+  toAddend,
+} from '../core/abacus';
 import { errorMessage } from '../core/errors';
 import { evictingMessage, evictionVerdict, NodePolicy, SAFE_POLICY } from '../core/eviction';
 import type { HistoryBucket } from '../core/history';
@@ -27,7 +36,10 @@ export type { RedisStoreOptions, RedisTls } from './redis/shared';
 export { decodeEvents, pairsFromInfo, redactUrl } from './redis/shared';
 
 /** a Redis's policy as INFO memory reports it (missing: null, as hidden as an empty one) */
-const policyOf = ({ node, info }: { node: string; info: Record<string, string> }): NodePolicy => ({ node, policy: info.maxmemory_policy ?? null });
+const policyOf = ({ node, info }: { node: string; info: Record<string, string> }): NodePolicy => ({
+  node,
+  policy: info.maxmemory_policy ?? null,
+});
 
 export class RedisStore extends RedisRecords implements Store {
   readonly kind = 'redis' as const;
@@ -93,14 +105,22 @@ export class RedisStore extends RedisRecords implements Store {
 
   async hitRateLimit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit> {
     const member = `${this.instanceId}:${++this.hits}`;
-    const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>('hitRateLimit', [windowMs, max, member, ...buckets], this.groups.rate);
+    const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>(
+      'hitRateLimit',
+      [windowMs, max, member, ...buckets],
+      this.groups.rate,
+    );
     return { allowed: allowed === 1, retryAfterMs, remaining };
   }
 
   // ---- quotas ----
 
   async spendBudget(bucket: string, cost: number, capacity: number, windowMs: number): Promise<BudgetSpend> {
-    const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>('spendBudget', [bucket, cost, capacity, windowMs], this.groups.rate);
+    const [allowed, retryAfterMs, remaining] = await this.run<[number, number, number]>(
+      'spendBudget',
+      [bucket, cost, capacity, windowMs],
+      this.groups.rate,
+    );
     return { allowed: allowed === 1, retryAfterMs, remaining };
   }
 
@@ -115,7 +135,9 @@ export class RedisStore extends RedisRecords implements Store {
     const count = await this.cmd<number>(['ZCARD', key]);
     if (count < atMost) return count;
     const ids = await this.cmd<string[]>(['ZRANGE', key, 0, OPEN_JOBS_SCAN - 1]);
-    const states = await Promise.all(ids.map((id) => (isStorableJobId(id) ? this.cmd<string | null>(['HGET', this.at(id).job(id), 'state']) : null)));
+    const states = await Promise.all(
+      ids.map((id) => (isStorableJobId(id) ? this.cmd<string | null>(['HGET', this.at(id).job(id), 'state']) : null)),
+    );
     const finished = (i: number) => states[i] === null || FINAL_STATES.has(states[i] as JobState);
     const done = ids.filter((_, i) => finished(i));
     const open = ids.filter((_, i) => !finished(i));
@@ -133,7 +155,12 @@ export class RedisStore extends RedisRecords implements Store {
 
   // ---- the dashboard's history ----
 
-  async recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<void> {
+  async recordHistory(
+    bucketMs: number,
+    keepMs: number,
+    add: Record<string, number>,
+    set: Record<string, string> = {},
+  ): Promise<void> {
     const adds = Object.entries(add);
     await this.run('recordHistory', [bucketMs, keepMs, adds.length, ...adds.flat(), ...Object.entries(set).flat()]);
   }
@@ -141,7 +168,8 @@ export class RedisStore extends RedisRecords implements Store {
   async readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]> {
     const flat = await this.run<(string | string[])[]>('readHistory', [bucketMs, windowMs]);
     const out: HistoryBucket[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ at: Number(flat[i]), fields: pairsToRecord(flat[i + 1] as string[]) });
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ at: Number(flat[i]), fields: pairsToRecord(flat[i + 1] as string[]) });
     return out;
   }
 
@@ -149,7 +177,9 @@ export class RedisStore extends RedisRecords implements Store {
     const started = process.hrtime.bigint();
     await this.cmd(['PING']);
     const latency = Number(process.hrtime.bigint() - started) / 1e6;
-    const info = pairsFromInfo(await this.cmd<string>(['INFO', 'server']) + (await this.cmd<string>(['INFO', 'replication'])));
+    const info = pairsFromInfo(
+      (await this.cmd<string>(['INFO', 'server'])) + (await this.cmd<string>(['INFO', 'replication'])),
+    );
     return {
       latency_ms: Math.round(latency * 1000) / 1000,
       version: info.valkey_version ?? info.redis_version ?? 'unknown',
@@ -160,7 +190,8 @@ export class RedisStore extends RedisRecords implements Store {
 
   /** `INFO <section>` of each Redis that holds the data: the one Redis, or every master of a Cluster (as host:port) */
   protected async infos(section: string): Promise<{ node: string; info: Record<string, string> }[]> {
-    if (this.main instanceof ClusterLink) return (await this.main.masterInfos(section)).map(({ node, text }) => ({ node, info: pairsFromInfo(text) }));
+    if (this.main instanceof ClusterLink)
+      return (await this.main.masterInfos(section)).map(({ node, text }) => ({ node, info: pairsFromInfo(text) }));
     return [{ node: this.location, info: pairsFromInfo(await this.cmd<string>(['INFO', section])) }];
   }
 
@@ -175,7 +206,8 @@ export class RedisStore extends RedisRecords implements Store {
     let replicas: StoreState | null = null;
     try {
       memory = await this.infos('memory');
-      if (this.options.durability === 'replica') replicas = replicaCondition(pairsFromInfo(await this.cmd<string>(['INFO', 'replication'])), this.location);
+      if (this.options.durability === 'replica')
+        replicas = replicaCondition(pairsFromInfo(await this.cmd<string>(['INFO', 'replication'])), this.location);
     } catch (err) {
       return { condition: 'unavailable', message: errorMessage(err) };
     }
@@ -184,7 +216,10 @@ export class RedisStore extends RedisRecords implements Store {
     const max = Number(info.maxmemory ?? 0);
     const used = usedMemory(info);
     if (max > 0 && used > max && info.maxmemory_policy === SAFE_POLICY) {
-      return { condition: 'out of memory', message: `Redis at ${this.location} refuses writes: out of memory (${used} bytes used, maxmemory ${max})` };
+      return {
+        condition: 'out of memory',
+        message: `Redis at ${this.location} refuses writes: out of memory (${used} bytes used, maxmemory ${max})`,
+      };
     }
     if (replicas) return replicas;
     const { evicting } = evictionVerdict(memory.map(policyOf));

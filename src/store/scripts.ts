@@ -83,7 +83,12 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
 const LIB_FILES = ['lib', 'lib-lake', 'lib-state', 'lib-queue', 'lib-bots'] as const;
 
 /** scripts Redis runs under OOM too (see above); every other one it refuses whole */
-const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>(['renewLease', 'heartbeatBot', 'heartbeatNode', 'liveNodes']);
+const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>([
+  'renewLease',
+  'heartbeatBot',
+  'heartbeatNode',
+  'liveNodes',
+]);
 
 export interface LuaScript {
   name: ScriptName;

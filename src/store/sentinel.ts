@@ -40,9 +40,11 @@ export function urlAt(url: string, { host, port }: SentinelAddress): string {
   return u.toString().replace(/\/$/, '');
 }
 
-export const sentinelLocation = (o: SentinelOptions): string => `sentinel://${o.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${o.masterName}`;
+export const sentinelLocation = (o: SentinelOptions): string =>
+  `sentinel://${o.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${o.masterName}`;
 
-const sameAddress = (a: SentinelAddress | null, b: SentinelAddress | null) => a?.host === b?.host && a?.port === b?.port;
+const sameAddress = (a: SentinelAddress | null, b: SentinelAddress | null) =>
+  a?.host === b?.host && a?.port === b?.port;
 
 type SentinelClient = ReturnType<typeof createClient>;
 
@@ -128,7 +130,13 @@ export class SentinelMaster {
   private clientOf(s: SentinelAddress): SentinelClient {
     const { tls, auth } = this.o;
     return createClient({
-      socket: { host: s.host, port: s.port, connectTimeout: this.deadlineMs, reconnectStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 4), 1000), ...(tls ? { tls: true as const, ...tls } : {}) },
+      socket: {
+        host: s.host,
+        port: s.port,
+        connectTimeout: this.deadlineMs,
+        reconnectStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 4), 1000),
+        ...(tls ? { tls: true as const, ...tls } : {}),
+      },
       ...(auth ? { ...(auth.username ? { username: auth.username } : {}), password: auth.password } : {}),
       disableOfflineQueue: true,
     }) as SentinelClient;

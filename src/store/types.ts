@@ -388,7 +388,13 @@ export interface Store {
    * enqueueOnce whose jobs carry `schedule` and `slot` in their record (a schedule's occurrence);
    * the work is a batch of jobs or one flow (a prime count: the answer is its parent, then its chunks)
    */
-  enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: NewJob[] | FlowSpec): Promise<Job[] | null>;
+  enqueueScheduled(
+    schedule: string,
+    slot: string,
+    onceKey: string,
+    ttlMs: number,
+    jobs: NewJob[] | FlowSpec,
+  ): Promise<Job[] | null>;
   /** keep a schedule; when one of its name exists: replaced with `replace`, else false and nothing written */
   saveSchedule(schedule: Schedule, replace?: boolean): Promise<boolean>;
   /** every schedule, by name */
@@ -468,7 +474,12 @@ export interface Store {
    * add to (`add`, HINCRBY) and set (`set`, HSET) fields of the history bucket that holds now,
    * the buckets being bucketMs wide; the bucket is kept keepMs after this write, then dropped
    */
-  recordHistory(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
+  recordHistory(
+    bucketMs: number,
+    keepMs: number,
+    add: Record<string, number>,
+    set?: Record<string, string>,
+  ): Promise<void>;
   /** the buckets that start in the last windowMs and hold anything, oldest first */
   readHistory(bucketMs: number, windowMs: number): Promise<HistoryBucket[]>;
 

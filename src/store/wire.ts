@@ -9,7 +9,21 @@ import { LAKE_ENTRY_FIELDS } from '../core/datalake';
 
 /** a new job as enqueueJobs.lua takes it: these values, in this order, per job */
 export const ROW = [
-  'id', 'type', 'queue', 'params', 'initiated_by', 'max_attempts', 'parent_id', 'chunk_index', 'total', 'priority', 'delay_ms', 'timeout_ms', 'idem_key', 'cpu', 'principal',
+  'id',
+  'type',
+  'queue',
+  'params',
+  'initiated_by',
+  'max_attempts',
+  'parent_id',
+  'chunk_index',
+  'total',
+  'priority',
+  'delay_ms',
+  'timeout_ms',
+  'idem_key',
+  'cpu',
+  'principal',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
@@ -18,7 +32,17 @@ export const PLAIN_ROW = ROW.slice(0, ROW.indexOf('max_attempts') + 1);
 export const ROW_OPTIONS = ROW.slice(PLAIN_ROW.length);
 
 /** a row's fields a new job's record has only when they have a value (lib.lua's enqueueRows, and the memory adapter's newJobFields) */
-export const OPTIONAL_FIELDS = ['initiated_by', 'parent_id', 'chunk_index', 'total', 'priority', 'timeout_ms', 'idem_key', 'cpu', 'principal'] as const satisfies readonly RowField[];
+export const OPTIONAL_FIELDS = [
+  'initiated_by',
+  'parent_id',
+  'chunk_index',
+  'total',
+  'priority',
+  'timeout_ms',
+  'idem_key',
+  'cpu',
+  'principal',
+] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
 export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] as const;
@@ -28,7 +52,19 @@ export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] 
  * they are after the claim. The first nine are read by one HMGET in this order; the script puts
  * the id in place of the state, and the priority (its wait list's) and the token are its own.
  */
-export const CLAIM = ['id', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'timeout_ms', 'priority', 'token'] as const;
+export const CLAIM = [
+  'id',
+  'attempts',
+  'type',
+  'params',
+  'max_attempts',
+  'parent_id',
+  'created_at',
+  'initiated_by',
+  'timeout_ms',
+  'priority',
+  'token',
+] as const;
 
 /** what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes */
 export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('priority'))] as const;
@@ -43,7 +79,22 @@ export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 't
 export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key'] as const;
 
 /** the fields lib.lua's load() reads of a job for a transition (one HMGET, in this order) */
-export const LOAD = ['state', 'queue', 'parent_id', 'total', 'completed', 'token', 'attempts', 'max_attempts', 'chunk_index', 'created_at', 'handled_by', 'priority', 'idem_key', 'cpu'] as const;
+export const LOAD = [
+  'state',
+  'queue',
+  'parent_id',
+  'total',
+  'completed',
+  'token',
+  'attempts',
+  'max_attempts',
+  'chunk_index',
+  'created_at',
+  'handled_by',
+  'priority',
+  'idem_key',
+  'cpu',
+] as const;
 
 /** what the scripts answer; RedisStore maps the codes to typed errors */
 export const CODE = {
@@ -67,7 +118,15 @@ export const CODE = {
 export type Code = (typeof CODE)[keyof typeof CODE];
 
 /** the layouts the scripts name, by their Lua name */
-export const LAYOUTS: Record<string, readonly string[]> = { ROW, COMPLETION, CLAIM, CLAIM_ARGS, LOAD, ACK, LAKE: LAKE_ENTRY_FIELDS };
+export const LAYOUTS: Record<string, readonly string[]> = {
+  ROW,
+  COMPLETION,
+  CLAIM,
+  CLAIM_ARGS,
+  LOAD,
+  ACK,
+  LAKE: LAKE_ENTRY_FIELDS,
+};
 
 /** a layout's size as a Lua local, and its positions in a comment: the scripts' `NAME.field` are replaced by them (inlineLayouts) */
 function luaLayout(name: string, fields: readonly string[]): string {
@@ -119,6 +178,10 @@ export function inlineLayouts(source: string): string {
 }
 
 /** a job's values in a layout, appended to `out` */
-export function pushRow<F extends string>(out: (string | number)[], layout: readonly F[], values: Record<F, string | number>): void {
+export function pushRow<F extends string>(
+  out: (string | number)[],
+  layout: readonly F[],
+  values: Record<F, string | number>,
+): void {
   for (const f of layout) out.push(values[f]);
 }

@@ -29,7 +29,9 @@ function levelFromEnv(): LogLevel | null {
 
 /** what is wrong with LOG_LEVEL, or null: cli.ts makes it a usage error before any command runs */
 export function logLevelProblem(): string | null {
-  return levelFromEnv() === null ? `LOG_LEVEL must be one of ${Object.keys(LEVELS).join(', ')}, got '${process.env.LOG_LEVEL}'` : null;
+  return levelFromEnv() === null
+    ? `LOG_LEVEL must be one of ${Object.keys(LEVELS).join(', ')}, got '${process.env.LOG_LEVEL}'`
+    : null;
 }
 
 export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = levelFromEnv() ?? 'info'): Logger {
@@ -40,7 +42,9 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
     const rec = { time: new Date().toISOString(), level: lvl, ...base, msg, ...fields };
     if (pretty) {
       const { role: _role, node_id: _node, ...context } = base;
-      const extra = Object.entries({ ...context, ...fields }).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      const extra = Object.entries({ ...context, ...fields }).map(
+        ([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`,
+      );
       const line = `${rec.time.slice(11, 23)} ${lvl.toUpperCase().padEnd(5)} [${base.role ?? '-'} ${base.node_id ?? ''}] ${msg}${extra.length ? ' ' + extra.join(' ') : ''}`;
       process.stderr.write(printable(line, { oneLine: true }) + '\n');
     } else {

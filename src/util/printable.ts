@@ -39,4 +39,5 @@ export function printableStyled(text: string, o: { oneLine?: boolean; keepColour
 }
 
 /** JSON.stringify escapes C0 controls but not DEL or C1: these as \u escapes too (still JSON) */
-export const jsonPrintable = (json: string): string => json.replace(/[\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export const jsonPrintable = (json: string): string =>
+  json.replace(/[\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -22,22 +22,49 @@ const ownRedis = ownRedisServer({ appendonly: true });
 test('no job is lost or counted twice while workers, a bot and Redis are killed', async () => {
   const prefix = testPrefix('chaos');
   const env = {
-    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, LOG_LEVEL: 'warn', ADMIN_TOKEN: 'chaos-admin-token-0123',
-    POPULATE_INTERVAL_MS: '1000', BATCH_SIZE: '3', PROCESSING_DURATION_MS: '300', FAILURE_RATE: '0',
-    HEARTBEAT_INTERVAL_MS: '300', BOT_DOWN_AFTER_MS: '2500', WIZARD_LEASE_MS: '2000', WIZARD_THREADS: '1',
+    REDIS_URL: ownRedis().url,
+    WIZARD_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    ADMIN_TOKEN: 'chaos-admin-token-0123',
+    POPULATE_INTERVAL_MS: '1000',
+    BATCH_SIZE: '3',
+    PROCESSING_DURATION_MS: '300',
+    FAILURE_RATE: '0',
+    HEARTBEAT_INTERVAL_MS: '300',
+    BOT_DOWN_AFTER_MS: '2500',
+    WIZARD_LEASE_MS: '2000',
+    WIZARD_THREADS: '1',
   };
   const ports = [await freePort(), await freePort()];
-  const apis = ports.map((p, i) => spawnWizard(['api', '--port', String(p), '--node-id', `chaos-api-${i + 1}`], { ...env, LOG_LEVEL: 'info' }, `api-${i + 1}`));
+  const apis = ports.map((p, i) =>
+    spawnWizard(
+      ['api', '--port', String(p), '--node-id', `chaos-api-${i + 1}`],
+      { ...env, LOG_LEVEL: 'info' },
+      `api-${i + 1}`,
+    ),
+  );
   await Promise.all(apis.map((a) => a.waitForOutput(/api listening/)));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const anyApi = () => pick(urls);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
 
-  const workers: WizardProc[] = [1, 2, 3].map((i) => spawnWizard(['worker', '--node-id', `chaos-worker-${i}`], env, `worker-${i}`));
+  const workers: WizardProc[] = [1, 2, 3].map((i) =>
+    spawnWizard(['worker', '--node-id', `chaos-worker-${i}`], env, `worker-${i}`),
+  );
   const scheduler = spawnWizard(['scheduler', '--node-id', 'chaos-scheduler'], env, 'scheduler');
-  const bots = [1, 2].map((i) => spawnWizard(['bot', '--api', urls[i - 1], '--name', `chaos-bot-${i}`], env, `bot-${i}`));
+  const bots = [1, 2].map((i) =>
+    spawnWizard(['bot', '--api', urls[i - 1], '--name', `chaos-bot-${i}`], env, `bot-${i}`),
+  );
 
-  const stats = { worker_kills: 0, redis_restarts: 0, bot_kills: 0, tasks: 0, primes: 0, abacus_adds: 0, submit_retries: 0 };
+  const stats = {
+    worker_kills: 0,
+    redis_restarts: 0,
+    bot_kills: 0,
+    tasks: 0,
+    primes: 0,
+    abacus_adds: 0,
+    submit_retries: 0,
+  };
   const tasks = new Map<string, number>(); // id → expected result
   const primes = new Map<string, number>(); // id → expected count
   let abacusExpected = 0n;
@@ -65,7 +92,10 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
       tasks.set(task_id, a + b);
       if (i % 25 === 0) {
         const n = sizes[(i / 25) % sizes.length];
-        const { job_id } = await submit<{ job_id: string }>('/api/count-primes', { n, chunks: 1 + Math.floor(random() * 32) });
+        const { job_id } = await submit<{ job_id: string }>('/api/count-primes', {
+          n,
+          chunks: 1 + Math.floor(random() * 32),
+        });
         primes.set(job_id, countPrimesUpTo(n));
       }
       if (!redisDown) {
@@ -117,10 +147,15 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
   const store = await new RedisStore({ url: ownRedis().url, prefix }).connect();
   try {
     // everything drains: every queue empty, nothing held
-    await waitUntil(async () => {
-      const [d, b] = await Promise.all([store.queueDepth('default'), store.queueDepth('bots')]);
-      return d.waiting + d.active + d.delayed + b.waiting + b.active + b.delayed === 0;
-    }, 60_000, 'every queue to drain', 250);
+    await waitUntil(
+      async () => {
+        const [d, b] = await Promise.all([store.queueDepth('default'), store.queueDepth('bots')]);
+        return d.waiting + d.active + d.delayed + b.waiting + b.active + b.delayed === 0;
+      },
+      60_000,
+      'every queue to drain',
+      250,
+    );
 
     let lost = 0;
     let wrong = 0;
@@ -157,9 +192,22 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
     const lakeDuplicates = lakeIds.length - new Set(lakeIds).size;
     const sum = await store.abacusSum();
 
-    console.table({ ...stats, jobs: allJobs.length, lost, wrong, duplicates: twice + lakeDuplicates, datalake_records: lakeIds.length, abacus_exact: sum === abacusExpected });
+    console.table({
+      ...stats,
+      jobs: allJobs.length,
+      lost,
+      wrong,
+      duplicates: twice + lakeDuplicates,
+      datalake_records: lakeIds.length,
+      abacus_exact: sum === abacusExpected,
+    });
     expect(outcomes).toEqual([]);
-    expect({ lost, wrong, unfinished: unfinished.length, deadWithoutReason: deadWithoutReason.length }).toEqual({ lost: 0, wrong: 0, unfinished: 0, deadWithoutReason: 0 });
+    expect({ lost, wrong, unfinished: unfinished.length, deadWithoutReason: deadWithoutReason.length }).toEqual({
+      lost: 0,
+      wrong: 0,
+      unfinished: 0,
+      deadWithoutReason: 0,
+    });
     expect({ successTwice: twice, lakeDuplicates }).toEqual({ successTwice: 0, lakeDuplicates: 0 });
     expect(sum).toBe(abacusExpected);
     expect(stats.worker_kills).toBeGreaterThanOrEqual(5);

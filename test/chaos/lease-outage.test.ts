@@ -30,14 +30,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-lease-outage-'));
 /** slow_sum: a + b after `ms`: a task whose result is exact and that is held for a while */
 const HANDLERS = path.join(tmp, 'types.mjs');
-fs.writeFileSync(HANDLERS, `
+fs.writeFileSync(
+  HANDLERS,
+  `
 export default {
   slow_sum: {
     params: { type: 'object', required: ['a', 'b', 'ms'], properties: { a: { type: 'integer' }, b: { type: 'integer' }, ms: { type: 'integer' } } },
     async run(p) { await new Promise((r) => setTimeout(r, p.ms)); return p.a + p.b; },
   },
 };
-`);
+`,
+);
 
 const proxies: TcpProxy[] = [];
 afterAll(async () => {
@@ -49,16 +52,24 @@ afterAll(async () => {
 const slowSum = (a: number, ms: number) => ({ type: 'slow_sum', params: { a, b: 1000, ms } });
 
 /** the slow_sum jobs under the prefix (not the scheduler's bot batch) */
-const sums = async (store: RedisStore) => (await store.listJobs({ limit: 500 })).jobs.filter((j) => j.type === 'slow_sum');
+const sums = async (store: RedisStore) =>
+  (await store.listJobs({ limit: 500 })).jobs.filter((j) => j.type === 'slow_sum');
 
 /** every slow_sum job once none is left to run, or an error that lists those that are not done */
 async function allDone(store: RedisStore, count: number, timeoutMs: number): Promise<Job[]> {
-  return waitUntil(async () => {
+  return waitUntil(
+    async () => {
+      const jobs = await sums(store);
+      return jobs.length === count && jobs.every((j) => ['SUCCESS', 'FAILURE', 'DEAD'].includes(j.state)) ? jobs : null;
+    },
+    timeoutMs,
+    `all ${count} jobs to end`,
+    200,
+  ).catch(async (err) => {
     const jobs = await sums(store);
-    return jobs.length === count && jobs.every((j) => ['SUCCESS', 'FAILURE', 'DEAD'].includes(j.state)) ? jobs : null;
-  }, timeoutMs, `all ${count} jobs to end`, 200).catch(async (err) => {
-    const jobs = await sums(store);
-    throw new Error(`${String(err)}\nnot done: ${JSON.stringify(jobs.filter((j) => j.state !== 'SUCCESS').map((j) => [j.id, j.state, j.attempts, j.error]))}`);
+    throw new Error(
+      `${String(err)}\nnot done: ${JSON.stringify(jobs.filter((j) => j.state !== 'SUCCESS').map((j) => [j.id, j.state, j.attempts, j.error]))}`,
+    );
   });
 }
 
@@ -71,7 +82,13 @@ test('a Redis cut off from everyone for twice the lease reruns nothing: every jo
   const proxy = await startTcpProxy(ownRedis().port);
   proxies.push(proxy);
   const prefix = testPrefix('lease-outage-all');
-  const env = { REDIS_URL: proxy.url, WIZARD_PREFIX: prefix, WIZARD_HANDLERS: HANDLERS, WIZARD_LEASE_MS: String(LEASE_MS), WIZARD_THREADS: '1' };
+  const env = {
+    REDIS_URL: proxy.url,
+    WIZARD_PREFIX: prefix,
+    WIZARD_HANDLERS: HANDLERS,
+    WIZARD_LEASE_MS: String(LEASE_MS),
+    WIZARD_THREADS: '1',
+  };
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const procs = [
@@ -90,10 +107,15 @@ test('a Redis cut off from everyone for twice the lease reruns nothing: every jo
       expect(res.status).toBe(202);
       expected.set(res.body.job_id, a + 1000);
     }
-    const held = await waitUntil(async () => {
-      const now = await heldNow(store);
-      return new Set(now.map((j) => j.handledBy)).size === 2 && now.length >= 10 ? now : null;
-    }, 30_000, 'both workers to hold jobs', 50);
+    const held = await waitUntil(
+      async () => {
+        const now = await heldNow(store);
+        return new Set(now.map((j) => j.handledBy)).size === 2 && now.length >= 10 ? now : null;
+      },
+      30_000,
+      'both workers to hold jobs',
+      50,
+    );
     proxy.cut();
     const atCut = await heldNow(store); // what is held as the cut begins (those just claimed too)
     const heldIds = new Set([...held, ...atCut].map((j) => j.id));
@@ -104,9 +126,22 @@ test('a Redis cut off from everyone for twice the lease reruns nothing: every jo
       throw new Error(`${String(err)}\n${procs.map((p) => `--- ${p.name}\n${p.output().slice(-3000)}`).join('\n')}`);
     });
     const wrong = all.filter((j) => j.state !== 'SUCCESS' || j.result !== expected.get(j.id) || j.attempts !== 1);
-    expect(wrong.map((j) => ({ id: j.id, held: heldIds.has(j.id), state: j.state, result: j.result, attempts: j.attempts, error: j.error }))).toEqual([]);
+    expect(
+      wrong.map((j) => ({
+        id: j.id,
+        held: heldIds.has(j.id),
+        state: j.state,
+        result: j.result,
+        attempts: j.attempts,
+        error: j.error,
+      })),
+    ).toEqual([]);
     expect(heldIds.size).toBeGreaterThanOrEqual(10);
-    for (const p of procs) expect({ name: p.name, reclaimed: /reclaimed lapsed leases/.test(p.output()) }).toEqual({ name: p.name, reclaimed: false });
+    for (const p of procs)
+      expect({ name: p.name, reclaimed: /reclaimed lapsed leases/.test(p.output()) }).toEqual({
+        name: p.name,
+        reclaimed: false,
+      });
     for (const p of procs) expect({ name: p.name, exit: p.proc.exitCode }).toEqual({ name: p.name, exit: null });
   } finally {
     await store.close();
@@ -118,21 +153,41 @@ test('a worker cut off alone for twice the lease has its jobs taken back by anot
   const proxy = await startTcpProxy(ownRedis().port);
   proxies.push(proxy);
   const prefix = testPrefix('lease-outage-one');
-  const env = { WIZARD_PREFIX: prefix, WIZARD_HANDLERS: HANDLERS, WIZARD_LEASE_MS: String(LEASE_MS), WIZARD_THREADS: '1' };
+  const env = {
+    WIZARD_PREFIX: prefix,
+    WIZARD_HANDLERS: HANDLERS,
+    WIZARD_LEASE_MS: String(LEASE_MS),
+    WIZARD_THREADS: '1',
+  };
   const store = await new RedisStore({ url: ownRedis().url, prefix }).connect();
-  const cutOff = spawnWizard(['worker', '--node-id', 'worker-1', '--concurrency', '4'], { ...env, REDIS_URL: proxy.url }, 'worker-1');
-  const other = spawnWizard(['worker', '--node-id', 'worker-2', '--concurrency', '4'], { ...env, REDIS_URL: ownRedis().url }, 'worker-2');
+  const cutOff = spawnWizard(
+    ['worker', '--node-id', 'worker-1', '--concurrency', '4'],
+    { ...env, REDIS_URL: proxy.url },
+    'worker-1',
+  );
+  const other = spawnWizard(
+    ['worker', '--node-id', 'worker-2', '--concurrency', '4'],
+    { ...env, REDIS_URL: ownRedis().url },
+    'worker-2',
+  );
   try {
     await Promise.all([cutOff, other].map((p) => p.waitForOutput(/worker started/, 60_000)));
     // 8 tasks of 4 s: each worker holds 4 at once
     const jobs = await store.enqueue(Array.from({ length: 8 }, (_, a) => slowSum(a, 4000)));
     const expected = new Map(jobs.map((j) => [j.id, (j.params as { a: number }).a + 1000]));
-    const held = await waitUntil(async () => {
-      const mine = (await heldNow(store)).filter((j) => j.handledBy === 'worker-1');
-      return mine.length >= 2 ? mine : null;
-    }, 30_000, 'worker-1 to hold jobs', 20);
+    const held = await waitUntil(
+      async () => {
+        const mine = (await heldNow(store)).filter((j) => j.handledBy === 'worker-1');
+        return mine.length >= 2 ? mine : null;
+      },
+      30_000,
+      'worker-1 to hold jobs',
+      20,
+    );
     proxy.cut();
-    const heldIds = new Set([...held, ...(await heldNow(store)).filter((j) => j.handledBy === 'worker-1')].map((j) => j.id));
+    const heldIds = new Set(
+      [...held, ...(await heldNow(store)).filter((j) => j.handledBy === 'worker-1')].map((j) => j.id),
+    );
     const cutAt = Date.now();
     // worker-2 takes them back once their lease lapsed and runs them, while worker-1 is still cut off
     const all = await allDone(store, 8, 60_000);
@@ -144,15 +199,26 @@ test('a worker cut off alone for twice the lease has its jobs taken back by anot
     // those worker-1 held: run again by worker-2 (attempt 2); the others ran once, by either
     for (const j of all) {
       const taken = heldIds.has(j.id);
-      expect({ id: j.id, state: j.state, result: j.result, attempts: j.attempts, handledBy: taken ? j.handledBy : 'either' }).toEqual({
-        id: j.id, state: 'SUCCESS', result: expected.get(j.id), attempts: taken ? 2 : 1, handledBy: taken ? 'worker-2' : 'either',
+      expect({
+        id: j.id,
+        state: j.state,
+        result: j.result,
+        attempts: j.attempts,
+        handledBy: taken ? j.handledBy : 'either',
+      }).toEqual({
+        id: j.id,
+        state: 'SUCCESS',
+        result: expected.get(j.id),
+        attempts: taken ? 2 : 1,
+        handledBy: taken ? 'worker-2' : 'either',
       });
     }
     expect(heldIds.size).toBeGreaterThanOrEqual(2);
     // each ran to SUCCESS once: the late results of worker-1 changed nothing
     const after = await store.listJobs({ state: 'SUCCESS', limit: 500 });
     expect(after.total).toBe(8);
-    for (const j of after.jobs) expect({ id: j.id, result: j.result }).toEqual({ id: j.id, result: expected.get(j.id) });
+    for (const j of after.jobs)
+      expect({ id: j.id, result: j.result }).toEqual({ id: j.id, result: expected.get(j.id) });
     expect(other.output()).toMatch(/reclaimed lapsed leases/);
   } finally {
     await store.close();

@@ -21,15 +21,24 @@ const ADMIN = { authorization: 'Bearer oom-admin-token-0123456' };
 test('out of memory is an outage: writes 503, reads served, health degraded, and no job runs twice', async () => {
   const prefix = testPrefix('oom');
   const env = {
-    REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'oom-admin-token-0123456', WIZARD_THREADS: '1',
-    PROCESSING_DURATION_MS: '3000', FAILURE_RATE: '0', POPULATE_INTERVAL_MS: '600000',
+    REDIS_URL: ownRedis().url,
+    WIZARD_PREFIX: prefix,
+    ADMIN_TOKEN: 'oom-admin-token-0123456',
+    WIZARD_THREADS: '1',
+    PROCESSING_DURATION_MS: '3000',
+    FAILURE_RATE: '0',
+    POPULATE_INTERVAL_MS: '600000',
   };
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const apiProc = spawnWizard(['api', '--port', String(port), '--node-id', 'oom-api'], env, 'api');
   // the bots' queue worked by a worker: its jobs (simulated work, 3 s each) are held through the episode;
   // a 2 s lease lapses unless it is renewed under OOM too
-  const simWorker = spawnWizard(['worker', '--node-id', 'oom-sim-worker', '--queue', 'bots', '--concurrency', '4', '--lease-ms', '2000'], env, 'sim-worker');
+  const simWorker = spawnWizard(
+    ['worker', '--node-id', 'oom-sim-worker', '--queue', 'bots', '--concurrency', '4', '--lease-ms', '2000'],
+    env,
+    'sim-worker',
+  );
   const taskWorker = spawnWizard(['worker', '--node-id', 'oom-task-worker', '--lease-ms', '2000'], env, 'task-worker');
   await Promise.all([apiProc, simWorker, taskWorker].map((p) => p.waitForOutput(/api listening|worker started/)));
   const store = await new RedisStore({ url: ownRedis().url, prefix }).connect();
@@ -46,7 +55,11 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
     await waitUntil(async () => (await store.getJob(doneTask))?.state === 'SUCCESS', 10_000, 'a first task done');
     const populated = await http<{ job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 8 }, ADMIN);
     expect(populated.status).toBe(201);
-    await waitUntil(async () => (await store.queueDepth('bots')).active === 4, 10_000, '4 simulated jobs held by the worker');
+    await waitUntil(
+      async () => (await store.queueDepth('bots')).active === 4,
+      10_000,
+      '4 simulated jobs held by the worker',
+    );
 
     // out of memory: a 16 MB key (sent in small pieces: a big command's query buffer would count
     // until Redis shrinks it), then maxmemory 4 MB below what is used; freeing the key ends it
@@ -56,7 +69,9 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
     await redis.configSet({ maxmemory: String(used - 4 * 1024 * 1024), 'maxmemory-policy': 'noeviction' });
     const oomAt = Date.now();
 
-    const write = await http<{ error: { code: string; message: string; details: { field: string; message: string }[] } }>('POST', `${api}/task`, { a: 1, b: 1 });
+    const write = await http<{
+      error: { code: string; message: string; details: { field: string; message: string }[] };
+    }>('POST', `${api}/task`, { a: 1, b: 1 });
     expect(write.status).toBe(503);
     expect(write.headers.get('retry-after')).toBe('1');
     expect(write.body.error.code).toBe('store_unavailable');
@@ -82,12 +97,19 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
     await simWorker.waitForOutput(/lost the store.*out of memory/, 1000);
 
     await redis.del(`${prefix}-filler`);
-    const all = await waitUntil(async () => {
-      const { jobs, total } = await store.listJobs({ limit: 100 });
-      return total === 18 && jobs.every((j) => j.state === 'SUCCESS') ? jobs : null;
-    }, 20_000, 'every job to succeed once memory is back', 200).catch(async (err) => {
+    const all = await waitUntil(
+      async () => {
+        const { jobs, total } = await store.listJobs({ limit: 100 });
+        return total === 18 && jobs.every((j) => j.state === 'SUCCESS') ? jobs : null;
+      },
+      20_000,
+      'every job to succeed once memory is back',
+      200,
+    ).catch(async (err) => {
       const { jobs } = await store.listJobs({ limit: 100 });
-      throw new Error(`${String(err)}\n${JSON.stringify(jobs.map((j) => [j.type, j.state, j.attempts, j.error]))}\n${simWorker.output().slice(-3000)}`);
+      throw new Error(
+        `${String(err)}\n${JSON.stringify(jobs.map((j) => [j.type, j.state, j.attempts, j.error]))}\n${simWorker.output().slice(-3000)}`,
+      );
     });
     expect(all.map((j) => j.attempts)).toEqual(all.map(() => 1));
     for (const [id, expected] of tasks) expect(all.find((j) => j.id === id)?.result).toBe(expected);

@@ -28,9 +28,17 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
   proxy = await startTcpProxy(ownRedis().port);
   const prefix = testPrefix('partition');
   const env = {
-    REDIS_URL: proxy.url, WIZARD_PREFIX: prefix, WIZARD_LEASE_MS: '10000', WIZARD_CONCURRENCY: '8', WIZARD_THREADS: '1',
-    POPULATE_INTERVAL_MS: '600000', BATCH_SIZE: '2', PROCESSING_DURATION_MS: '100', FAILURE_RATE: '0',
-    HEARTBEAT_INTERVAL_MS: '500', BOT_DOWN_AFTER_MS: '60000',
+    REDIS_URL: proxy.url,
+    WIZARD_PREFIX: prefix,
+    WIZARD_LEASE_MS: '10000',
+    WIZARD_CONCURRENCY: '8',
+    WIZARD_THREADS: '1',
+    POPULATE_INTERVAL_MS: '600000',
+    BATCH_SIZE: '2',
+    PROCESSING_DURATION_MS: '100',
+    FAILURE_RATE: '0',
+    HEARTBEAT_INTERVAL_MS: '500',
+    BOT_DOWN_AFTER_MS: '60000',
   };
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
@@ -39,7 +47,11 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
   const scheduler = spawnWizard(['scheduler', '--node-id', 'part-scheduler'], env, 'scheduler');
   await apiProc.waitForOutput(/api listening/);
   const bot = spawnWizard(['bot', '--api', api, '--name', 'part-bot', '--poll-ms', '200'], env, 'bot');
-  await Promise.all([worker.waitForOutput(/worker started/), scheduler.waitForOutput(/leading/), bot.waitForOutput(/registered/)]);
+  await Promise.all([
+    worker.waitForOutput(/worker started/),
+    scheduler.waitForOutput(/leading/),
+    bot.waitForOutput(/registered/),
+  ]);
   const store = await new RedisStore({ url: ownRedis().url, prefix }).connect(); // the test's own view, not through the proxy
 
   /** tasks answered 202, by id, with their expected result */
@@ -63,7 +75,8 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
 
     proxy.cut();
     const cutAt = Date.now();
-    const answers: Record<string, { status: number; ms: number; retryAfter: string | null; code: string | undefined }> = {};
+    const answers: Record<string, { status: number; ms: number; retryAfter: string | null; code: string | undefined }> =
+      {};
     for (const [name, method, path, body] of [
       ['health', 'GET', '/health', undefined],
       ['task', 'POST', '/task', { a: 1, b: 2 }],
@@ -71,12 +84,23 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
       ['summary', 'GET', '/metrics/summary', undefined],
     ] as const) {
       const started = Date.now();
-      const res = await http<{ error?: { code: string }; status?: string; condition?: { reason: string } }>(method, `${api}${path}`, body);
-      answers[name] = { status: res.status, ms: Date.now() - started, retryAfter: res.headers.get('retry-after'), code: res.body.error?.code };
-      if (name === 'health') expect(res.body).toMatchObject({ status: 'unhealthy', condition: { reason: 'unavailable' } });
+      const res = await http<{ error?: { code: string }; status?: string; condition?: { reason: string } }>(
+        method,
+        `${api}${path}`,
+        body,
+      );
+      answers[name] = {
+        status: res.status,
+        ms: Date.now() - started,
+        retryAfter: res.headers.get('retry-after'),
+        code: res.body.error?.code,
+      };
+      if (name === 'health')
+        expect(res.body).toMatchObject({ status: 'unhealthy', condition: { reason: 'unavailable' } });
     }
     const allAnsweredAfter = Date.now() - cutAt;
-    for (const a of Object.values(answers)) expect(a).toMatchObject({ status: 503, retryAfter: '1', code: 'store_unavailable' });
+    for (const a of Object.values(answers))
+      expect(a).toMatchObject({ status: 503, retryAfter: '1', code: 'store_unavailable' });
     const metrics = await http<string>('GET', `${api}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.body).toContain('wizard_store_up 0');
@@ -94,12 +118,19 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
 
     // every job in the store (the tasks, answered 202 or not, and the scheduler's batch for the
     // bot): SUCCESS with one attempt, each task with its exact result
-    const all = await waitUntil(async () => {
-      const { jobs, total } = await store.listJobs({ limit: 500 });
-      return total === jobs.length && jobs.every((j) => j.state === 'SUCCESS') ? jobs : null;
-    }, 30_000, 'every task to succeed after the heal', 200).catch(async (err) => {
+    const all = await waitUntil(
+      async () => {
+        const { jobs, total } = await store.listJobs({ limit: 500 });
+        return total === jobs.length && jobs.every((j) => j.state === 'SUCCESS') ? jobs : null;
+      },
+      30_000,
+      'every task to succeed after the heal',
+      200,
+    ).catch(async (err) => {
       const { jobs } = await store.listJobs({ limit: 500 });
-      throw new Error(`${String(err)}\nnot done: ${JSON.stringify(jobs.filter((j) => j.state !== 'SUCCESS').map((j) => [j.id, j.state, j.attempts, j.error]))}`);
+      throw new Error(
+        `${String(err)}\nnot done: ${JSON.stringify(jobs.filter((j) => j.state !== 'SUCCESS').map((j) => [j.id, j.state, j.attempts, j.error]))}`,
+      );
     });
     const wrong = all.filter((j: Job) => {
       const p = j.params as { a: number; b: number };
@@ -112,7 +143,11 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
     // the outage, logged once per process and role (not per lane, per loop or per retry), and its end once
     await Promise.all([worker, scheduler, bot].map((p) => p.waitForOutput(/store is back/, 15_000)));
     for (const p of [worker, scheduler, bot]) {
-      expect({ name: p.name, lost: count(p.output(), /lost the store/), back: count(p.output(), /store is back/) }).toEqual({ name: p.name, lost: 1, back: 1 });
+      expect({
+        name: p.name,
+        lost: count(p.output(), /lost the store/),
+        back: count(p.output(), /store is back/),
+      }).toEqual({ name: p.name, lost: 1, back: 1 });
     }
     const health = await http<{ status: string }>('GET', `${api}/health`);
     expect(health.status).toBe(200);

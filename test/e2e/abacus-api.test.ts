@@ -22,7 +22,11 @@ interface ErrorReply {
 
 beforeAll(async () => {
   const port = await freePort();
-  const proc = spawnWizard(['api', '--node-id', 'api-1', '--port', String(port)], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: TOKEN });
+  const proc = spawnWizard(['api', '--node-id', 'api-1', '--port', String(port)], {
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: prefix,
+    ADMIN_TOKEN: TOKEN,
+  });
   await proc.waitForOutput(/api listening/);
   api = `http://127.0.0.1:${port}`;
   // the same sum, reached directly: to put it near a bound without 1,000 requests
@@ -46,8 +50,17 @@ const sumNow = async () => (await http<{ sum: number | string }>('GET', `${api}/
 test('an add answers the new sum, what was added, when and where', async () => {
   const res = await http<Record<string, unknown>>('POST', `${api}/abacus/number`, { number: -142 });
   expect(res.status).toBe(200);
-  expect(res.body).toEqual({ new_sum: -42, added: -142, timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), node_id: 'api-1', conflicts: 0 });
-  expect(await http('GET', `${api}/abacus/sum`)).toMatchObject({ status: 200, body: { sum: -42, node_id: 'api-1', timestamp: expect.any(String) } });
+  expect(res.body).toEqual({
+    new_sum: -42,
+    added: -142,
+    timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    node_id: 'api-1',
+    conflicts: 0,
+  });
+  expect(await http('GET', `${api}/abacus/sum`)).toMatchObject({
+    status: 200,
+    body: { sum: -42, node_id: 'api-1', timestamp: expect.any(String) },
+  });
 });
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -57,7 +70,12 @@ test.each([
   ['a NaN-ish string', '{"number": "NaN"}', JSON_TYPE, 'number must be an integer'],
   ['Infinity as a string', '{"number": "Infinity"}', JSON_TYPE, 'number must be an integer'],
   ['null', '{"number": null}', JSON_TYPE, 'number must be an integer'],
-  ['a number past 2^53-1', '{"number": 9007199254740993}', JSON_TYPE, 'number must be an integer from -9007199254740991 to 9007199254740991'],
+  [
+    'a number past 2^53-1',
+    '{"number": 9007199254740993}',
+    JSON_TYPE,
+    'number must be an integer from -9007199254740991 to 9007199254740991',
+  ],
   ['a missing field', '{}', JSON_TYPE, 'number must be an integer'],
   ['a nested number', '{"number": {"value": 5}}', JSON_TYPE, 'number must be an integer'],
   ['an array', '{"number": [5]}', JSON_TYPE, 'number must be an integer'],
@@ -87,7 +105,10 @@ test('an add past 2^63-1 → 422 naming the bound, the sum unchanged; exactly to
   await store.abacusAdd(INT64_MAX - 100n - 10n);
   const over = await http<ErrorReply>('POST', `${api}/abacus/number`, { number: 11 });
   expect(over.status).toBe(422);
-  expect(over.body.error).toMatchObject({ code: 'unprocessable', message: expect.stringContaining('9223372036854775807') });
+  expect(over.body.error).toMatchObject({
+    code: 'unprocessable',
+    message: expect.stringContaining('9223372036854775807'),
+  });
   expect(await sumNow()).toBe('9223372036854775797'); // beyond 2^53: an exact decimal string
   const to = await http<{ new_sum: string }>('POST', `${api}/abacus/number`, { number: 10 });
   expect(to).toMatchObject({ status: 200, body: { new_sum: '9223372036854775807', added: 10 } });
@@ -122,7 +143,10 @@ test.each([
   ['X-Admin-Token', { 'x-admin-token': TOKEN }],
 ])('DELETE /abacus/sum with the token in %s resets the sum to 0', async (_what, headers) => {
   const res = await raw('DELETE', '/abacus/sum', undefined, headers);
-  expect(res).toMatchObject({ status: 200, body: { message: 'Sum successfully reset to 0', node_id: 'api-1', timestamp: expect.any(String) } });
+  expect(res).toMatchObject({
+    status: 200,
+    body: { message: 'Sum successfully reset to 0', node_id: 'api-1', timestamp: expect.any(String) },
+  });
   expect(await sumNow()).toBe(0);
 });
 
@@ -134,14 +158,22 @@ test('/health has the current sum and the Redis stats', async () => {
     node_id: 'api-1',
     redis_connected: true,
     current_sum: 100,
-    stats: { connected_clients: expect.any(Number), total_commands_processed: expect.any(Number), used_memory_human: expect.any(String) },
+    stats: {
+      connected_clients: expect.any(Number),
+      total_commands_processed: expect.any(Number),
+      used_memory_human: expect.any(String),
+    },
     abacus: { strategy: 'atomic' },
   });
 });
 
 test('optimistic: when the sum moves under every attempt, the add is a 409 and adds nothing', async () => {
   const port = await freePort();
-  const optimistic = spawnWizard(['api', '--node-id', 'api-opt', '--port', String(port)], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ABACUS_STRATEGY: 'optimistic' }, 'api-opt');
+  const optimistic = spawnWizard(
+    ['api', '--node-id', 'api-opt', '--port', String(port)],
+    { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ABACUS_STRATEGY: 'optimistic' },
+    'api-opt',
+  );
   await optimistic.waitForOutput(/api listening/);
   const url = `http://127.0.0.1:${port}`;
   // other clients touch the sum without changing it (INCRBY 0), as fast as Redis takes them
@@ -157,9 +189,15 @@ test('optimistic: when the sum moves under every attempt, the add is a 409 and a
   } finally {
     await flood.stop();
   }
-  expect(refused).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: expect.stringContaining('nothing was added') } } });
+  expect(refused).toMatchObject({
+    status: 409,
+    body: { error: { code: 'conflict', message: expect.stringContaining('nothing was added') } },
+  });
   expect(await sumNow()).toBe(100 + applied);
-  const health = await http<{ abacus: { strategy: string; retries_exhausted: number; conflicts: number } }>('GET', `${url}/health`);
+  const health = await http<{ abacus: { strategy: string; retries_exhausted: number; conflicts: number } }>(
+    'GET',
+    `${url}/health`,
+  );
   expect(health.body.abacus).toMatchObject({ strategy: 'optimistic', retries_exhausted: 1 });
   expect(health.body.abacus.conflicts).toBeGreaterThanOrEqual(10);
   expect(await optimistic.kill('SIGTERM')).toBe(0);
@@ -168,7 +206,11 @@ test('optimistic: when the sum moves under every attempt, the add is a 409 and a
 describe('wizard abacus', () => {
   /** `wizard abacus <sub> --api <url> ...rest` */
   const run = ([sub, ...rest]: string[], env: Record<string, string> = {}) => {
-    const r = spawnSync(process.execPath, [WIZARD_BIN, 'abacus', sub, '--api', api, ...rest], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 20_000 });
+    const r = spawnSync(process.execPath, [WIZARD_BIN, 'abacus', sub, '--api', api, ...rest], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      timeout: 20_000,
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -181,20 +223,26 @@ describe('wizard abacus', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ new_sum: 101, added: 1, node_id: 'api-1' });
   });
 
-  test.each([['1.5'], ['abc'], ['9007199254740992'], ['-x']])('add %s → exit 2 with one line naming the argument', (arg) => {
-    const { code, stdout, stderr } = run(['add', arg]);
-    expect(code).toBe(2);
-    expect(stdout).toBe('');
-    expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr).toMatch(/number|-x/);
-  });
+  test.each([['1.5'], ['abc'], ['9007199254740992'], ['-x']])(
+    'add %s → exit 2 with one line naming the argument',
+    (arg) => {
+      const { code, stdout, stderr } = run(['add', arg]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/number|-x/);
+    },
+  );
 
   test('reset needs the token: without it exit 1 and the sum stays; with --token it is 0', () => {
     const denied = run(['reset']);
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain('admin token');
     expect(run(['sum', '--json']).stdout).toContain('"sum":100');
-    expect(run(['reset', '--token', TOKEN])).toMatchObject({ code: 0, stdout: 'Sum successfully reset to 0 (on api-1)\n' });
+    expect(run(['reset', '--token', TOKEN])).toMatchObject({
+      code: 0,
+      stdout: 'Sum successfully reset to 0 (on api-1)\n',
+    });
     expect(run(['sum']).stdout).toBe('sum 0 (on api-1)\n');
   });
 

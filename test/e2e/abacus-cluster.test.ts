@@ -27,9 +27,17 @@ const randomAddend = () => {
 };
 
 async function startCluster(name: string, env: Record<string, string> = {}) {
-  const fullEnv = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(name), LOG_LEVEL: 'warn', ADMIN_TOKEN: 'cluster-admin-token-0123', ...env };
+  const fullEnv = {
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: testPrefix(name),
+    LOG_LEVEL: 'warn',
+    ADMIN_TOKEN: 'cluster-admin-token-0123',
+    ...env,
+  };
   const ports = [await freePort(), await freePort(), await freePort()];
-  const procs = ports.map((port, i) => spawnWizard(['api', '--node-id', `api-${i + 1}`, '--port', String(port)], fullEnv, `api-${i + 1}`));
+  const procs = ports.map((port, i) =>
+    spawnWizard(['api', '--node-id', `api-${i + 1}`, '--port', String(port)], fullEnv, `api-${i + 1}`),
+  );
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   await Promise.all(urls.map((u) => waitUntil(() => fetch(`${u}/healthz`).then((r) => r.ok), 15_000, `${u}/healthz`)));
   return { procs, urls };
@@ -48,7 +56,9 @@ async function hammer(urls: string[]) {
     for (let i = next++; i < ADDS; i = next++) {
       const number = randomAddend();
       for (let attempt = 0; ; attempt++) {
-        const res = await client.request<AddReply>('POST', `${urls[(w + i + attempt) % urls.length]}/abacus/number`, { number });
+        const res = await client.request<AddReply>('POST', `${urls[(w + i + attempt) % urls.length]}/abacus/number`, {
+          number,
+        });
         if (res.status === 409) {
           retried409++;
           continue;
@@ -77,7 +87,10 @@ const asBigInt = (v: number | string) => {
 test('atomic: 10,000 concurrent adds over 3 nodes, not one lost', async () => {
   const { procs, urls } = await startCluster('abacus-atomic');
   expect((await http('DELETE', `${urls[0]}/abacus/sum`)).status).toBe(401);
-  expect((await http('DELETE', `${urls[0]}/abacus/sum`, undefined, { authorization: 'Bearer cluster-admin-token-0123' })).status).toBe(200);
+  expect(
+    (await http('DELETE', `${urls[0]}/abacus/sum`, undefined, { authorization: 'Bearer cluster-admin-token-0123' }))
+      .status,
+  ).toBe(200);
   const r = await hammer(urls);
   expect(r.ok).toBe(ADDS);
   expect(r.retried409).toBe(0);
@@ -89,7 +102,9 @@ test('atomic: 10,000 concurrent adds over 3 nodes, not one lost', async () => {
   }
   const health = await http<{ current_sum: number | string; abacus: { adds: number } }>('GET', `${urls[1]}/health`);
   expect(asBigInt(health.body.current_sum)).toBe(r.expected);
-  const adds = await Promise.all(urls.map(async (u) => (await http<{ abacus: { adds: number } }>('GET', `${u}/health`)).body.abacus.adds));
+  const adds = await Promise.all(
+    urls.map(async (u) => (await http<{ abacus: { adds: number } }>('GET', `${u}/health`)).body.abacus.adds),
+  );
   expect(adds.reduce((s, n) => s + n, 0)).toBe(ADDS);
   expect(await Promise.all(procs.map((p) => p.kill('SIGTERM')))).toEqual([0, 0, 0]);
 }, 60_000);
@@ -102,7 +117,17 @@ test('optimistic: conflicts happen, are retried (409s too), and the sum is still
   const { body } = await http<{ sum: number | string }>('GET', `${urls[2]}/abacus/sum`);
   expect(asBigInt(body.sum)).toBe(r.expected);
   // each node counted what it saw: every conflict, every add, every add that gave up (409)
-  const counts = await Promise.all(urls.map(async (u) => (await http<{ abacus: { strategy: string; adds: number; conflicts: number; retries_exhausted: number } }>('GET', `${u}/health`)).body.abacus));
+  const counts = await Promise.all(
+    urls.map(
+      async (u) =>
+        (
+          await http<{ abacus: { strategy: string; adds: number; conflicts: number; retries_exhausted: number } }>(
+            'GET',
+            `${u}/health`,
+          )
+        ).body.abacus,
+    ),
+  );
   expect(counts.every((c) => c.strategy === 'optimistic')).toBe(true);
   expect(counts.reduce((s, c) => s + c.adds, 0)).toBe(ADDS);
   expect(counts.reduce((s, c) => s + c.retries_exhausted, 0)).toBe(r.retried409);

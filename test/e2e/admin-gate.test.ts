@@ -21,7 +21,11 @@ const nodes: Record<'bare' | 'tokens' | 'admin', string> = { bare: '', tokens: '
 
 async function api(id: string, env: Record<string, string>): Promise<string> {
   const port = await freePort();
-  const p = spawnWizard(['api', '--node-id', id, '--port', String(port)], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: '', ...env }, id);
+  const p = spawnWizard(
+    ['api', '--node-id', id, '--port', String(port)],
+    { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: '', ...env },
+    id,
+  );
   await p.waitForOutput(/api listening/);
   return `http://127.0.0.1:${port}`;
 }
@@ -46,15 +50,31 @@ const ADMIN_OPS = Object.entries(OPERATIONS)
   .map(([method, route]) => [method, route.replace(/:\w+/g, 'some-id')] as const);
 
 test('the admin routes are the thirteen docs/http-api.md lists', () => {
-  expect(ADMIN_OPS.map(([m, p]) => `${m} ${p}`).sort()).toEqual(
-    ['DELETE /abacus/sum', 'DELETE /bots/some-id', 'DELETE /dlq', 'DELETE /queues/some-id', 'DELETE /schedules/some-id', 'GET /dlq', 'POST /dlq/some-id/retry', 'POST /jobs/populate', 'POST /jobs/some-id/retry', 'POST /queues', 'POST /queues/some-id/pause', 'POST /queues/some-id/resume', 'POST /schedules'],
-  );
+  expect(ADMIN_OPS.map(([m, p]) => `${m} ${p}`).sort()).toEqual([
+    'DELETE /abacus/sum',
+    'DELETE /bots/some-id',
+    'DELETE /dlq',
+    'DELETE /queues/some-id',
+    'DELETE /schedules/some-id',
+    'GET /dlq',
+    'POST /dlq/some-id/retry',
+    'POST /jobs/populate',
+    'POST /jobs/some-id/retry',
+    'POST /queues',
+    'POST /queues/some-id/pause',
+    'POST /queues/some-id/resume',
+    'POST /schedules',
+  ]);
 });
 
 test('with no admin token configured, every admin route is a 403 admin_token_not_configured, with any token or none, and nothing changes', async () => {
   await store.abacusAdd(7);
   const bot = (await http<{ bot_id: string }>('POST', `${nodes.bare}/bots/register`, { name: 'kept' })).body.bot_id;
-  const before = { sum: String(await store.abacusSum()), bots: (await store.listBots()).length, counts: await store.countByState() };
+  const before = {
+    sum: String(await store.abacusSum()),
+    bots: (await store.listBots()).length,
+    counts: await store.countByState(),
+  };
   const seen: string[] = [];
   for (const [method, path] of ADMIN_OPS) {
     const tries: Record<string, string>[] = [{}, { authorization: `Bearer ${ADMIN}` }, { 'x-admin-token': 'anything' }];
@@ -65,13 +85,19 @@ test('with no admin token configured, every admin route is a 403 admin_token_not
     }
   }
   expect(seen).toEqual(ADMIN_OPS.flatMap(([m, p]) => Array(3).fill(`${m} ${p} 403 admin_token_not_configured`)));
-  expect({ sum: String(await store.abacusSum()), bots: (await store.listBots()).length, counts: await store.countByState() }).toEqual(before);
+  expect({
+    sum: String(await store.abacusSum()),
+    bots: (await store.listBots()).length,
+    counts: await store.countByState(),
+  }).toEqual(before);
   const reset = await http<ErrorBody>('DELETE', `${nodes.bare}/abacus/sum`);
   expect(reset.body.error.message).toMatch(/no admin token \(ADMIN_TOKEN\) is configured/);
 });
 
 test('with API tokens but none of role admin, a client token asking for an admin route is told no admin token is configured', async () => {
-  const res = await http<ErrorBody>('DELETE', `${nodes.tokens}/abacus/sum`, undefined, { authorization: `Bearer ${CLIENT}` });
+  const res = await http<ErrorBody>('DELETE', `${nodes.tokens}/abacus/sum`, undefined, {
+    authorization: `Bearer ${CLIENT}`,
+  });
   expect([res.status, res.body.error.code]).toEqual([403, 'admin_token_not_configured']);
   // no token at all is still a 401: the caller is not known
   expect((await http('DELETE', `${nodes.tokens}/abacus/sum`)).status).toBe(401);
@@ -83,7 +109,9 @@ test('GET /whoami says whether admin routes can be used here, and never the toke
   const withAdmin = await http<Record<string, unknown>>('GET', `${nodes.admin}/whoami`);
   expect(withAdmin.body).toMatchObject({ node_id: 'gate-admin', admin: 'configured' });
   expect(JSON.stringify(withAdmin.body)).not.toContain(ADMIN);
-  const tokens = await http<Record<string, unknown>>('GET', `${nodes.tokens}/whoami`, undefined, { authorization: `Bearer ${CLIENT}` });
+  const tokens = await http<Record<string, unknown>>('GET', `${nodes.tokens}/whoami`, undefined, {
+    authorization: `Bearer ${CLIENT}`,
+  });
   expect(tokens.body).toMatchObject({ admin: 'not configured' });
 });
 
@@ -95,6 +123,12 @@ test('with the admin token configured, the reset needs it (401 without) and work
 
 test('registering a bot is not an admin route: open with no API tokens, a bot-role token with them', async () => {
   expect((await http('POST', `${nodes.bare}/bots/register`, { name: 'open' })).status).toBe(201);
-  expect((await http('POST', `${nodes.tokens}/bots/register`, { name: 'fleet' }, { authorization: `Bearer ${BOTS}` })).status).toBe(201);
-  expect((await http('POST', `${nodes.tokens}/bots/register`, { name: 'client' }, { authorization: `Bearer ${CLIENT}` })).status).toBe(403);
+  expect(
+    (await http('POST', `${nodes.tokens}/bots/register`, { name: 'fleet' }, { authorization: `Bearer ${BOTS}` }))
+      .status,
+  ).toBe(201);
+  expect(
+    (await http('POST', `${nodes.tokens}/bots/register`, { name: 'client' }, { authorization: `Bearer ${CLIENT}` }))
+      .status,
+  ).toBe(403);
 });

@@ -21,10 +21,15 @@ const prefix = testPrefix('contract');
 const ADMIN = 'contract-admin-token-0123';
 const CLIENT = 'contract-client-token-0123';
 const admin = { authorization: `Bearer ${ADMIN}` };
-const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
 
 /** every operation of the document, as "METHOD /express/:path" */
-const KEYS = Object.entries(DOC.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
+const KEYS = Object.entries(DOC.paths).flatMap(([path, ops]) =>
+  Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+);
 
 let A: string; // ADMIN_TOKEN set, no limit
 let T: string; // API tokens on (client and bot roles), no admin token
@@ -46,10 +51,29 @@ async function check(key: string, base: string, path: string, init: RequestInit 
 async function api(id: string, env: Record<string, string>): Promise<string> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const p = spawnWizard(['api', '--node-id', id, '--port', String(port)], {
-    REDIS_URL: redis().url, WIZARD_PREFIX: prefix, ADMIN_TOKEN: '', PROCESSING_DURATION_MS: '10', FAILURE_RATE: '0', BATCH_SIZE: '2', ...env,
-  }, id);
-  await waitUntil(async () => p.proc.exitCode === null && (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)), 15_000, `${id}: ${p.output()}`);
+  const p = spawnWizard(
+    ['api', '--node-id', id, '--port', String(port)],
+    {
+      REDIS_URL: redis().url,
+      WIZARD_PREFIX: prefix,
+      ADMIN_TOKEN: '',
+      PROCESSING_DURATION_MS: '10',
+      FAILURE_RATE: '0',
+      BATCH_SIZE: '2',
+      ...env,
+    },
+    id,
+  );
+  await waitUntil(
+    async () =>
+      p.proc.exitCode === null &&
+      (await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )),
+    15_000,
+    `${id}: ${p.output()}`,
+  );
   return base;
 }
 
@@ -58,8 +82,13 @@ function sample(key: string, r: Rand): { path: string; init: RequestInit } {
   const [method, route] = key.split(' ');
   const op = operationOf(key);
   const params = op.parameters ?? [];
-  const path = route.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(paramText(r, params.find((p) => p.name === name)!.schema)));
-  const query = params.filter((p) => p.in === 'query' && p.required).map((p) => `${p.name}=${encodeURIComponent(paramText(r, p.schema))}`).join('&');
+  const path = route.replace(/:(\w+)/g, (_m, name: string) =>
+    encodeURIComponent(paramText(r, params.find((p) => p.name === name)!.schema)),
+  );
+  const query = params
+    .filter((p) => p.in === 'query' && p.required)
+    .map((p) => `${p.name}=${encodeURIComponent(paramText(r, p.schema))}`)
+    .join('&');
   const schema = op.requestBody?.content['application/json'].schema;
   const body = method !== 'GET' && schema ? (valid(r, schema) as Record<string, unknown>) : undefined;
   if (body && typeof body === 'object' && body.delay_ms !== undefined) delete body.run_at; // the one rule across fields: one of them
@@ -73,7 +102,11 @@ beforeAll(async () => {
     api('contract-t', { WIZARD_API_TOKENS: `cli:client:${CLIENT},fleet:bot:contract-bot-role-token-0123` }),
     api('contract-l', { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' }),
   ]);
-  spawnWizard(['worker', '--node-id', 'contract-worker', '--concurrency', '4', '--threads', '2'], { REDIS_URL: redis().url, WIZARD_PREFIX: prefix }, 'worker');
+  spawnWizard(
+    ['worker', '--node-id', 'contract-worker', '--concurrency', '4', '--threads', '2'],
+    { REDIS_URL: redis().url, WIZARD_PREFIX: prefix },
+    'worker',
+  );
   store = await new RedisStore({ url: redis().url, prefix }).connect();
 }, 40_000);
 afterAll(async () => {
@@ -81,7 +114,22 @@ afterAll(async () => {
 });
 
 test('every operation answers a 2xx the document describes', async () => {
-  for (const key of ['GET /healthz', 'GET /health', 'GET /metrics', 'GET /openapi.json', 'GET /docs', 'GET /docs/init.js', 'GET /whoami', 'GET /valkey_test', 'GET /bots', 'GET /metrics/summary', 'GET /datalake/stats', 'GET /abacus/sum', 'GET /workers', 'GET /queues']) {
+  for (const key of [
+    'GET /healthz',
+    'GET /health',
+    'GET /metrics',
+    'GET /openapi.json',
+    'GET /docs',
+    'GET /docs/init.js',
+    'GET /whoami',
+    'GET /valkey_test',
+    'GET /bots',
+    'GET /metrics/summary',
+    'GET /datalake/stats',
+    'GET /abacus/sum',
+    'GET /workers',
+    'GET /queues',
+  ]) {
     await check(key, A, key.split(' ')[1]);
   }
   await check('GET /add', A, '/add?a=2&b=3.5&op=mul');
@@ -92,9 +140,22 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /vendor/:file', A, '/vendor/pico.min.css');
 
   const task = (await check('POST /task', A, '/task', json({ a: 2, b: 3 }))).json as { task_id: string };
-  await waitUntil(async () => ((await check('GET /tasks/:id/status', A, `/tasks/${task.task_id}/status`)).json as { status: string }).status === 'SUCCESS', 15_000, 'the task');
-  const count = (await check('POST /api/count-primes', A, '/api/count-primes', json({ n: 100_000, chunks: 4 }))).json as { job_id: string };
-  await waitUntil(async () => ((await check('GET /api/jobs/:id', A, `/api/jobs/${count.job_id}`)).json as { state: string }).state === 'SUCCESS', 15_000, 'the count');
+  await waitUntil(
+    async () =>
+      ((await check('GET /tasks/:id/status', A, `/tasks/${task.task_id}/status`)).json as { status: string }).status ===
+      'SUCCESS',
+    15_000,
+    'the task',
+  );
+  const count = (await check('POST /api/count-primes', A, '/api/count-primes', json({ n: 100_000, chunks: 4 })))
+    .json as { job_id: string };
+  await waitUntil(
+    async () =>
+      ((await check('GET /api/jobs/:id', A, `/api/jobs/${count.job_id}`)).json as { state: string }).state ===
+      'SUCCESS',
+    15_000,
+    'the count',
+  );
   await check('GET /api/jobs/:id/events', A, `/api/jobs/${count.job_id}/events`); // final: the stream sends it and closes
   await check('GET /jobs/:id/chunks', A, `/jobs/${count.job_id}/chunks`);
   await check('GET /jobs/:id', A, `/jobs/${count.job_id}`);
@@ -103,30 +164,76 @@ test('every operation answers a 2xx the document describes', async () => {
 
   // job control: a delayed job of priority 2 made once under a key, cancelled; the queues, one paused and resumed
   const options = { type: 'task', params: { a: 1, b: 2 }, delay_ms: 60_000, priority: 2 };
-  const made = (await check('POST /jobs', A, '/jobs', json(options, { 'idempotency-key': 'contract-1' }))).json as { job_id: string; status: string };
+  const made = (await check('POST /jobs', A, '/jobs', json(options, { 'idempotency-key': 'contract-1' }))).json as {
+    job_id: string;
+    status: string;
+  };
   expect(made.status).toBe('PENDING');
   const again = await check('POST /jobs', A, '/jobs', json(options, { 'idempotency-key': 'contract-1' }));
   expect([again.status, (again.json as { job_id: string }).job_id]).toEqual([200, made.job_id]);
-  expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, idempotency_key: 'contract-2', priority: 1 }))).status).toBe(202);
+  expect(
+    (await check('POST /task', A, '/task', json({ a: 1, b: 2, idempotency_key: 'contract-2', priority: 1 }))).status,
+  ).toBe(202);
   expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, idempotency_key: 'contract-2' }))).status).toBe(200);
-  expect((await check('POST /api/count-primes', A, '/api/count-primes', json({ n: 20_000, chunks: 1, idempotency_key: 'contract-3' }))).status).toBe(202);
-  expect((await check('POST /api/count-primes', A, '/api/count-primes', json({ n: 20_000, chunks: 1, idempotency_key: 'contract-3' }))).status).toBe(200);
-  expect(((await check('POST /jobs/:id/cancel', A, `/jobs/${made.job_id}/cancel`, { method: 'POST' })).json as { state: string }).state).toBe('CANCELLED');
+  expect(
+    (
+      await check(
+        'POST /api/count-primes',
+        A,
+        '/api/count-primes',
+        json({ n: 20_000, chunks: 1, idempotency_key: 'contract-3' }),
+      )
+    ).status,
+  ).toBe(202);
+  expect(
+    (
+      await check(
+        'POST /api/count-primes',
+        A,
+        '/api/count-primes',
+        json({ n: 20_000, chunks: 1, idempotency_key: 'contract-3' }),
+      )
+    ).status,
+  ).toBe(200);
+  expect(
+    (
+      (await check('POST /jobs/:id/cancel', A, `/jobs/${made.job_id}/cancel`, { method: 'POST' })).json as {
+        state: string;
+      }
+    ).state,
+  ).toBe('CANCELLED');
   await check('GET /queues', A, '/queues');
-  expect(((await check('POST /queues/:name/pause', A, '/queues/contract-q/pause', { method: 'POST', headers: admin })).json as { paused: boolean }).paused).toBe(true);
-  expect(((await check('POST /queues/:name/resume', A, '/queues/contract-q/resume', { method: 'POST', headers: admin })).json as { paused: boolean }).paused).toBe(false);
+  expect(
+    (
+      (await check('POST /queues/:name/pause', A, '/queues/contract-q/pause', { method: 'POST', headers: admin }))
+        .json as { paused: boolean }
+    ).paused,
+  ).toBe(true);
+  expect(
+    (
+      (await check('POST /queues/:name/resume', A, '/queues/contract-q/resume', { method: 'POST', headers: admin }))
+        .json as { paused: boolean }
+    ).paused,
+  ).toBe(false);
   expect((await check('POST /queues', A, '/queues', json({ name: 'contract-declared' }, admin))).status).toBe(201);
-  expect((await check('DELETE /queues/:name', A, '/queues/contract-declared', { method: 'DELETE', headers: admin })).status).toBe(204);
+  expect(
+    (await check('DELETE /queues/:name', A, '/queues/contract-declared', { method: 'DELETE', headers: admin })).status,
+  ).toBe(204);
 
   await check('POST /abacus/number', A, '/abacus/number', json({ number: 5 }));
   await check('DELETE /abacus/sum', A, '/abacus/sum', { headers: admin });
 
   // the bots' whole round: a batch, a bot that completes one job, fails one, and lets one die
   await check('POST /jobs/populate', A, '/jobs/populate', json({ count: 2 }, admin));
-  const bot = (await check('POST /bots/register', A, '/bots/register', json({ name: 'contract-bot' }))).json as { bot_id: string; token: string };
+  const bot = (await check('POST /bots/register', A, '/bots/register', json({ name: 'contract-bot' }))).json as {
+    bot_id: string;
+    token: string;
+  };
   const as = { authorization: `Bearer ${bot.token}` };
   await check('POST /bots/heartbeat', A, '/bots/heartbeat', { method: 'POST', headers: as });
-  const claim = async () => ((await check('POST /jobs/claim', A, '/jobs/claim', json({}, as))).json as { job: { job_id: string } } | null)?.job.job_id;
+  const claim = async () =>
+    ((await check('POST /jobs/claim', A, '/jobs/claim', json({}, as))).json as { job: { job_id: string } } | null)?.job
+      .job_id;
   const first = (await claim())!;
   await check('POST /jobs/:id/start', A, `/jobs/${first}/start`, { method: 'POST', headers: as });
   await check('POST /jobs/:id/complete', A, `/jobs/${first}/complete`, json({ result: { ok: true } }, as));
@@ -135,7 +242,9 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('POST /jobs/:id/retry', A, `/jobs/${second}/retry`, { method: 'POST', headers: admin }); // FAILURE: back on its queue
   expect(await claim()).toBe(second);
   await check('POST /jobs/:id/fail', A, `/jobs/${second}/fail`, json({ error: 'no luck again', permanent: true }, as));
-  const [mortal] = await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 }, maxAttempts: 1 }]);
+  const [mortal] = await store.enqueue([
+    { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 }, maxAttempts: 1 },
+  ]);
   expect(await claim()).toBe(mortal.id);
   await check('POST /jobs/:id/fail', A, `/jobs/${mortal.id}/fail`, json({ error: 'out of attempts' }, as));
   expect(await claim()).toBeUndefined(); // 204: nothing left
@@ -146,7 +255,12 @@ test('every operation answers a 2xx the document describes', async () => {
   const other = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { bot_id: string };
   await check('DELETE /bots/:id', A, `/bots/${other.bot_id}`, { headers: admin });
 
-  await check('POST /schedules', A, '/schedules', json({ name: 'contract', type: 'sim', cron: '0 3 * * *', tz: 'Asia/Tokyo' }, admin));
+  await check(
+    'POST /schedules',
+    A,
+    '/schedules',
+    json({ name: 'contract', type: 'sim', cron: '0 3 * * *', tz: 'Asia/Tokyo' }, admin),
+  );
   await check('GET /schedules', A, '/schedules');
   await check('DELETE /schedules/:name', A, '/schedules/contract', { headers: admin });
 
@@ -155,7 +269,7 @@ test('every operation answers a 2xx the document describes', async () => {
   expect(without2xx).toEqual([]);
 }, 40_000);
 
-test('4xx answers are the document\'s: bad bodies and queries, unknown ids, a literal path\'s 405, conflicts, big and non-JSON bodies, the bound', async () => {
+test("4xx answers are the document's: bad bodies and queries, unknown ids, a literal path's 405, conflicts, big and non-JSON bodies, the bound", async () => {
   const before = problems.length;
   const bad = [
     ['POST /task', '/task', json({ a: 'x', b: 1 })],
@@ -171,41 +285,90 @@ test('4xx answers are the document\'s: bad bodies and queries, unknown ids, a li
     ['GET /datalake/export/:date', '/datalake/export/2026-02-30', {}],
     ['POST /jobs', '/jobs', json({ type: 'task', params: { a: 1 } })],
     ['POST /jobs', '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, priority: 10 })],
-    ['POST /jobs', '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, delay_ms: 5, run_at: '2030-01-01T00:00:00Z' })],
+    [
+      'POST /jobs',
+      '/jobs',
+      json({ type: 'task', params: { a: 1, b: 2 }, delay_ms: 5, run_at: '2030-01-01T00:00:00Z' }),
+    ],
     ['POST /queues/:name/pause', '/queues/bad%20name/pause', { headers: admin }],
   ] as const;
-  for (const [key, path, init] of bad) expect([key, (await check(key, A, path, { method: key.split(' ')[0], ...init })).status]).toEqual([key, 400]);
+  for (const [key, path, init] of bad)
+    expect([key, (await check(key, A, path, { method: key.split(' ')[0], ...init })).status]).toEqual([key, 400]);
 
   for (const key of KEYS.filter((k) => k.includes('/:id'))) {
-    const res = await check(key, A, key.split(' ')[1].replace(':id', 'no-such-id'), { headers: admin, method: key.split(' ')[0] });
+    const res = await check(key, A, key.split(' ')[1].replace(':id', 'no-such-id'), {
+      headers: admin,
+      method: key.split(' ')[0],
+    });
     // a bot route asks for the bot first; retry is an admin route (the admin token is sent), cancel a client's
-    const botRoute = key.includes('/jobs/:id/') && key.startsWith('POST') && key !== 'POST /jobs/:id/retry' && !key.endsWith('/cancel');
+    const botRoute =
+      key.includes('/jobs/:id/') &&
+      key.startsWith('POST') &&
+      key !== 'POST /jobs/:id/retry' &&
+      !key.endsWith('/cancel');
     expect([key, res.status]).toEqual([key, botRoute ? 401 : 404]);
   }
   const shadowed = await check('GET /jobs/:id', A, '/jobs/claim');
   expect([shadowed.status, shadowed.headers.get('allow')]).toEqual([405, 'OPTIONS, POST']);
   expect((await check('DELETE /bots/:id', A, '/bots/register', { headers: admin })).status).toBe(405);
 
-  for (const key of ['POST /jobs/populate', 'DELETE /abacus/sum', 'GET /dlq', 'DELETE /dlq', 'DELETE /bots/:id', 'POST /dlq/:id/retry']) {
-    expect([key, (await check(key, A, key.split(' ')[1].replace(':id', 'x'), { method: key.split(' ')[0] })).status]).toEqual([key, 401]);
+  for (const key of [
+    'POST /jobs/populate',
+    'DELETE /abacus/sum',
+    'GET /dlq',
+    'DELETE /dlq',
+    'DELETE /bots/:id',
+    'POST /dlq/:id/retry',
+  ]) {
+    expect([
+      key,
+      (await check(key, A, key.split(' ')[1].replace(':id', 'x'), { method: key.split(' ')[0] })).status,
+    ]).toEqual([key, 401]);
   }
-  await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } }, { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } }]);
+  await store.enqueue([
+    { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } },
+    { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } },
+  ]);
   const bot = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { token: string };
   const as = { authorization: `Bearer ${bot.token}` };
-  const held = ((await check('POST /jobs/claim', A, '/jobs/claim', json({}, as))).json as { job: { job_id: string } }).job.job_id;
+  const held = ((await check('POST /jobs/claim', A, '/jobs/claim', json({}, as))).json as { job: { job_id: string } })
+    .job.job_id;
   expect((await check('POST /jobs/claim', A, '/jobs/claim', json({}, as))).status).toBe(409);
   expect((await check('POST /jobs/claim', A, '/jobs/claim', json({ queue: 'default' }, as))).status).toBe(403);
-  expect((await check('POST /dlq/:id/retry', A, `/dlq/${held}/retry`, { method: 'POST', headers: admin })).status).toBe(409);
+  expect((await check('POST /dlq/:id/retry', A, `/dlq/${held}/retry`, { method: 'POST', headers: admin })).status).toBe(
+    409,
+  );
   const stranger = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { token: string };
-  expect((await check('POST /jobs/:id/start', A, `/jobs/${held}/start`, { method: 'POST', headers: { authorization: `Bearer ${stranger.token}` } })).status).toBe(409);
+  expect(
+    (
+      await check('POST /jobs/:id/start', A, `/jobs/${held}/start`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stranger.token}` },
+      })
+    ).status,
+  ).toBe(409);
 
-  const done = (await check('POST /jobs', A, '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, idempotency_key: 'contract-4' }))).json as { job_id: string };
-  expect((await check('POST /jobs', A, '/jobs', json({ type: 'task', params: { a: 9, b: 2 }, idempotency_key: 'contract-4' }))).status).toBe(409);
+  const done = (
+    await check('POST /jobs', A, '/jobs', json({ type: 'task', params: { a: 1, b: 2 }, idempotency_key: 'contract-4' }))
+  ).json as { job_id: string };
+  expect(
+    (
+      await check(
+        'POST /jobs',
+        A,
+        '/jobs',
+        json({ type: 'task', params: { a: 9, b: 2 }, idempotency_key: 'contract-4' }),
+      )
+    ).status,
+  ).toBe(409);
   await waitUntil(async () => (await store.getJob(done.job_id))?.state === 'SUCCESS', 15_000, 'the job');
   expect((await check('POST /jobs/:id/cancel', A, `/jobs/${done.job_id}/cancel`, { method: 'POST' })).status).toBe(409);
 
   expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, pad: 'x'.repeat(70_000) }))).status).toBe(413);
-  expect((await check('POST /task', A, '/task', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a=1' })).status).toBe(415);
+  expect(
+    (await check('POST /task', A, '/task', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a=1' }))
+      .status,
+  ).toBe(415);
   await store.abacusReset();
   await store.abacusAdd(INT64_MAX);
   expect((await check('POST /abacus/number', A, '/abacus/number', json({ number: 1 }))).status).toBe(422);
@@ -222,7 +385,11 @@ test('with API tokens on: every operation without a token, and admin and bot ope
   }
   for (const key of ['POST /jobs/populate', 'DELETE /abacus/sum', 'POST /jobs/claim', 'POST /bots/heartbeat']) {
     const { path, init } = sample(key, r);
-    const res = await check(key, T, path, { method: key.split(' ')[0], ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${CLIENT}` } });
+    const res = await check(key, T, path, {
+      method: key.split(' ')[0],
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${CLIENT}` },
+    });
     expect([key, res.status]).toEqual([key, 403]);
   }
   expect(problems.slice(before)).toEqual([]);
@@ -247,14 +414,22 @@ test('with Redis stopped, every operation answers as documented: 503 with Retry-
   const statuses: Record<string, number> = {};
   for (const key of KEYS) {
     const { path, init } = sample(key, r);
-    statuses[key] = (await check(key, A, path, { method: key.split(' ')[0], ...init, headers: { ...(init.headers as Record<string, string>), ...admin } })).status;
+    statuses[key] = (
+      await check(key, A, path, {
+        method: key.split(' ')[0],
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), ...admin },
+      })
+    ).status;
   }
   expect(statuses['GET /health']).toBe(503);
   expect(statuses['POST /task']).toBe(503);
   expect(statuses['GET /whoami']).toBe(200);
   expect(Object.values(statuses).filter((s) => s === 503).length).toBeGreaterThanOrEqual(25);
   // with tokens on, an unknown token is looked up in the store: that too is a documented 503
-  const gate = await check('GET /whoami', T, '/whoami', { headers: { authorization: 'Bearer not-a-known-token-at-all' } });
+  const gate = await check('GET /whoami', T, '/whoami', {
+    headers: { authorization: 'Bearer not-a-known-token-at-all' },
+  });
   expect(gate.status).toBe(503);
   expect(problems.slice(before)).toEqual([]);
 });

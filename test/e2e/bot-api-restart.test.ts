@@ -8,16 +8,33 @@ import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
 
-interface BotView { bot_id: string; name: string; status: string; current_job: string | null }
-interface JobView { job_id: string; state: string; handled_by: string | null; attempts: number }
+interface BotView {
+  bot_id: string;
+  name: string;
+  status: string;
+  current_job: string | null;
+}
+interface JobView {
+  job_id: string;
+  state: string;
+  handled_by: string | null;
+  attempts: number;
+}
 
 test('a bot survives an API restart mid-job and registers again after being deleted', async () => {
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const admin = { authorization: 'Bearer restart-admin-token-0123' };
   const env = {
-    REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('bot-api-restart'), WIZARD_API_URL: apiUrl, ADMIN_TOKEN: 'restart-admin-token-0123',
-    HEARTBEAT_INTERVAL_MS: '200', WIZARD_BOT_POLL_MS: '100', PROCESSING_DURATION_MS: '1500', FAILURE_RATE: '0', BATCH_SIZE: '1',
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: testPrefix('bot-api-restart'),
+    WIZARD_API_URL: apiUrl,
+    ADMIN_TOKEN: 'restart-admin-token-0123',
+    HEARTBEAT_INTERVAL_MS: '200',
+    WIZARD_BOT_POLL_MS: '100',
+    PROCESSING_DURATION_MS: '1500',
+    FAILURE_RATE: '0',
+    BATCH_SIZE: '1',
   };
   const startApi = async (): Promise<WizardProc> => {
     const p = spawnWizard(['api', '--port', String(port)], env, 'api');
@@ -28,20 +45,33 @@ test('a bot survives an API restart mid-job and registers again after being dele
   const bot = spawnWizard(['bot', '--name', 'steady'], env, 'bot');
   await bot.waitForOutput(/registered/);
   const [jobId] = (await http<{ job_ids: string[] }>('POST', `${apiUrl}/jobs/populate`, {}, admin)).body.job_ids;
-  await waitUntil(async () => (await http<JobView>('GET', `${apiUrl}/jobs/${jobId}`)).body.state === 'PROGRESS', 10_000, 'the bot to start the job');
+  await waitUntil(
+    async () => (await http<JobView>('GET', `${apiUrl}/jobs/${jobId}`)).body.state === 'PROGRESS',
+    10_000,
+    'the bot to start the job',
+  );
 
   expect(await api.kill('SIGKILL')).toBe('SIGKILL');
   await new Promise((r) => setTimeout(r, 2000)); // the job ends while the API is away
   api = await startApi();
-  const done = await waitUntil(async () => {
-    const j = (await http<JobView>('GET', `${apiUrl}/jobs/${jobId}`)).body;
-    return j.state === 'SUCCESS' ? j : null;
-  }, 15_000, 'the job to be reported done', 100);
+  const done = await waitUntil(
+    async () => {
+      const j = (await http<JobView>('GET', `${apiUrl}/jobs/${jobId}`)).body;
+      return j.state === 'SUCCESS' ? j : null;
+    },
+    15_000,
+    'the job to be reported done',
+    100,
+  );
   const [first] = (await http<{ bots: BotView[] }>('GET', `${apiUrl}/bots`)).body.bots;
   expect(done).toMatchObject({ attempts: 1, handled_by: first.bot_id });
 
   expect((await http('DELETE', `${apiUrl}/bots/${first.bot_id}`, undefined, admin)).status).toBe(204);
-  const again = await waitUntil(async () => (await http<{ bots: BotView[] }>('GET', `${apiUrl}/bots`)).body.bots.find((b) => b.name === 'steady'), 10_000, 'the bot to register again');
+  const again = await waitUntil(
+    async () => (await http<{ bots: BotView[] }>('GET', `${apiUrl}/bots`)).body.bots.find((b) => b.name === 'steady'),
+    10_000,
+    'the bot to register again',
+  );
   expect(again.bot_id).not.toBe(first.bot_id);
   expect(bot.output()).toMatch(/the API does not know this bot: registering again/);
 

@@ -10,16 +10,36 @@ import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
 
-interface BotView { bot_id: string; name: string; status: string; current_job: string | null }
-interface JobView { job_id: string; state: string; handled_by: string | null; attempts: number; error: string | null; finished_at: string }
+interface BotView {
+  bot_id: string;
+  name: string;
+  status: string;
+  current_job: string | null;
+}
+interface JobView {
+  job_id: string;
+  state: string;
+  handled_by: string | null;
+  attempts: number;
+  error: string | null;
+  finished_at: string;
+}
 
 test('a SIGKILLed bot is marked down and the other bot finishes its job, once', async () => {
   const prefix = testPrefix('bot-crash');
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const env = {
-    REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, WIZARD_API_URL: apiUrl, BOT_DOWN_AFTER_MS: '3000', HEARTBEAT_INTERVAL_MS: '300', WIZARD_BOT_POLL_MS: '100',
-    POPULATE_INTERVAL_MS: '600000', BATCH_SIZE: '1', PROCESSING_DURATION_MS: '2500', FAILURE_RATE: '0',
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: prefix,
+    WIZARD_API_URL: apiUrl,
+    BOT_DOWN_AFTER_MS: '3000',
+    HEARTBEAT_INTERVAL_MS: '300',
+    WIZARD_BOT_POLL_MS: '100',
+    POPULATE_INTERVAL_MS: '600000',
+    BATCH_SIZE: '1',
+    PROCESSING_DURATION_MS: '2500',
+    FAILURE_RATE: '0',
   };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
@@ -31,28 +51,43 @@ test('a SIGKILLed bot is marked down and the other bot finishes its job, once', 
     const scheduler = spawnWizard(['scheduler'], env, 'scheduler');
 
     const bots = async () => (await http<{ bots: BotView[] }>('GET', `${apiUrl}/bots`)).body.bots;
-    const held = await waitUntil(async () => {
-      const v = (await bots()).find((b) => b.name === 'victim');
-      if (!v?.current_job) return null;
-      const job = (await http<JobView>('GET', `${apiUrl}/jobs/${v.current_job}`)).body;
-      return job.state === 'PROGRESS' ? { victimId: v.bot_id, jobId: job.job_id } : null;
-    }, 15_000, 'the victim to be running the job');
+    const held = await waitUntil(
+      async () => {
+        const v = (await bots()).find((b) => b.name === 'victim');
+        if (!v?.current_job) return null;
+        const job = (await http<JobView>('GET', `${apiUrl}/jobs/${v.current_job}`)).body;
+        return job.state === 'PROGRESS' ? { victimId: v.bot_id, jobId: job.job_id } : null;
+      },
+      15_000,
+      'the victim to be running the job',
+    );
     expect(await victim.kill('SIGKILL')).toBe('SIGKILL');
     const killedAt = Date.now();
     const survivor = spawnWizard(['bot', '--name', 'survivor'], env, 'survivor');
 
-    const down = await waitUntil(async () => (await bots()).find((b) => b.bot_id === held.victimId && b.status === 'down'), 20_000, 'the victim to be marked down');
+    const down = await waitUntil(
+      async () => (await bots()).find((b) => b.bot_id === held.victimId && b.status === 'down'),
+      20_000,
+      'the victim to be marked down',
+    );
     expect(down.current_job).toBeNull();
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2000);
     const survivorId = (await bots()).find((b) => b.name === 'survivor')!.bot_id;
-    const done = await waitUntil(async () => {
-      const job = (await http<JobView>('GET', `${apiUrl}/jobs/${held.jobId}`)).body;
-      return job.state === 'SUCCESS' ? job : null;
-    }, 25_000, 'the survivor to finish the job', 100);
+    const done = await waitUntil(
+      async () => {
+        const job = (await http<JobView>('GET', `${apiUrl}/jobs/${held.jobId}`)).body;
+        return job.state === 'SUCCESS' ? job : null;
+      },
+      25_000,
+      'the survivor to finish the job',
+      100,
+    );
     expect(done).toMatchObject({ handled_by: survivorId, attempts: 2 });
     expect(done.error).toMatch(/^(bot down: no heartbeat for \d+ ms|lease expired) \(held by bot-/);
 
-    const successes = (await store.readEvents(from, 0, 10_000)).filter((e) => e.jobId === held.jobId && e.state === 'SUCCESS');
+    const successes = (await store.readEvents(from, 0, 10_000)).filter(
+      (e) => e.jobId === held.jobId && e.state === 'SUCCESS',
+    );
     expect(successes).toHaveLength(1);
     const day = done.finished_at.slice(0, 10);
     const records = (await store.readDatalake(day, 0, 1000)).filter((r) => r.job_id === held.jobId);

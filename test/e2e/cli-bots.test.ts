@@ -4,9 +4,18 @@ import { runWizard as run } from '../helpers/procs';
 test('--help lists the scheduler, the bot and the client commands of seed 004', () => {
   const { code, stdout } = run(['--help']);
   expect(code).toBe(0);
-  for (const cmd of ['scheduler', 'bot', 'jobs', 'bots', 'status', 'datalake']) expect(stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
+  for (const cmd of ['scheduler', 'bot', 'jobs', 'bots', 'status', 'datalake'])
+    expect(stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
   const scheduler = run(['scheduler', '--help-all']).stdout.replace(/\s+/g, ' ');
-  for (const env of ['POPULATE_INTERVAL_MS', 'BATCH_SIZE', 'PROCESSING_DURATION_MS', 'FAILURE_RATE', 'BOT_DOWN_AFTER_MS', 'WIZARD_DATALAKE']) expect(scheduler).toContain(`env: ${env}`);
+  for (const env of [
+    'POPULATE_INTERVAL_MS',
+    'BATCH_SIZE',
+    'PROCESSING_DURATION_MS',
+    'FAILURE_RATE',
+    'BOT_DOWN_AFTER_MS',
+    'WIZARD_DATALAKE',
+  ])
+    expect(scheduler).toContain(`env: ${env}`);
   expect(run(['bot', '--help']).stdout.replace(/\s+/g, ' ')).toContain('env: HEARTBEAT_INTERVAL_MS');
   expect(run(['api', '--help']).stdout.replace(/\s+/g, ' ')).toContain('env: ADMIN_TOKEN');
 });

@@ -10,7 +10,8 @@ const run = runWizard;
 test('--help lists every role and client command', () => {
   const { code, stdout } = run(['--help']);
   expect(code).toBe(0);
-  for (const cmd of ['api', 'worker', 'up', 'submit', 'watch', 'abacus']) expect(stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
+  for (const cmd of ['api', 'worker', 'up', 'submit', 'watch', 'abacus'])
+    expect(stdout).toMatch(new RegExp(`^  ${cmd} .*\\S`, 'm'));
 });
 
 test('each command documents its flags with env variable and default', () => {
@@ -80,10 +81,14 @@ test('`up` with no Redis says so first, then serves tasks end to end', async () 
   expect(record).toMatchObject({ type: 'task', state: 'FAILURE', error: 'b must not be 0 for op=div', attempts: 1 });
   expect(json.stdout.trim().split('\n')).toHaveLength(1);
   // seed 004 in the same process: the scheduler's first batch and two bots, over HTTP
-  const bots = await waitUntil(async () => {
-    const r = await http<{ up: number; bots: { current_job: string | null }[] }>('GET', `${api}/bots`);
-    return r.body.up === 2 && r.body.bots.every((b) => b.current_job) && r.body;
-  }, 10_000, 'two bots at work');
+  const bots = await waitUntil(
+    async () => {
+      const r = await http<{ up: number; bots: { current_job: string | null }[] }>('GET', `${api}/bots`);
+      return r.body.up === 2 && r.body.bots.every((b) => b.current_job) && r.body;
+    },
+    10_000,
+    'two bots at work',
+  );
   expect(bots.bots).toHaveLength(2);
   expect((await http<{ total: number }>('GET', `${api}/jobs?limit=1&status=PROGRESS`)).body.total).toBe(2);
   expect(await up.kill('SIGTERM')).toBe(0);
@@ -97,9 +102,18 @@ describe('against a running `wizard up`', () => {
   beforeAll(async () => {
     const port = await freePort();
     // one bot whose job runs 1.5 s and heartbeats rarely, so a test can delete it mid-job
-    up = spawnWizard(['up', '--port', String(port), '--bots', '1', '--admin-token', 'cli-admin-token-0123456'], {
-      REDIS_URL: '', PROCESSING_DURATION_MS: '1500', FAILURE_RATE: '0', HEARTBEAT_INTERVAL_MS: '60000', BATCH_SIZE: '1', POPULATE_INTERVAL_MS: '600000',
-    }, 'up');
+    up = spawnWizard(
+      ['up', '--port', String(port), '--bots', '1', '--admin-token', 'cli-admin-token-0123456'],
+      {
+        REDIS_URL: '',
+        PROCESSING_DURATION_MS: '1500',
+        FAILURE_RATE: '0',
+        HEARTBEAT_INTERVAL_MS: '60000',
+        BATCH_SIZE: '1',
+        POPULATE_INTERVAL_MS: '600000',
+      },
+      'up',
+    );
     await up.waitForOutput(/API and dashboard at/);
     api = `http://127.0.0.1:${port}`;
   });
@@ -113,7 +127,9 @@ describe('against a running `wizard up`', () => {
   });
 
   test('wizard watch of a failed task says its failure once too', () => {
-    const submitted = JSON.parse(cli(['submit', 'task', '--a', '1', '--b', '0', '--op', 'div', '--json']).stdout) as { task_id: string };
+    const submitted = JSON.parse(cli(['submit', 'task', '--a', '1', '--b', '0', '--op', 'div', '--json']).stdout) as {
+      task_id: string;
+    };
     const watched = cli(['watch', submitted.task_id]);
     expect(watched.code).toBe(1);
     expect(watched.stdout).toMatch(/^FAILURE task \S+: b must not be 0 for op=div\n$/);
@@ -122,8 +138,12 @@ describe('against a running `wizard up`', () => {
 
   test('tables: short ids unique in the table, --wide whole ones, times as "Xs ago", a page line without "(from 0)"', () => {
     // failed tasks: the bot's jobs never fail (FAILURE_RATE 0), so nothing else changes this list
-    for (let i = 0; i < 3; i++) expect(cli(['submit', 'task', '--a', String(i), '--b', '0', '--op', 'div', '--watch']).code).toBe(1);
-    const json = JSON.parse(cli(['jobs', '--status', 'FAILURE', '--json']).stdout) as { total: number; jobs: { job_id: string }[] };
+    for (let i = 0; i < 3; i++)
+      expect(cli(['submit', 'task', '--a', String(i), '--b', '0', '--op', 'div', '--watch']).code).toBe(1);
+    const json = JSON.parse(cli(['jobs', '--status', 'FAILURE', '--json']).stdout) as {
+      total: number;
+      jobs: { job_id: string }[];
+    };
     const { total } = json;
     expect(total).toBeGreaterThanOrEqual(3);
     const ids = json.jobs.map((j) => j.job_id);
@@ -135,7 +155,12 @@ describe('against a running `wizard up`', () => {
     expect(lines.slice(1, 3).map((l) => l.split(/\s+/)[0])).toEqual(ids.slice(0, 2).map((id) => id.slice(0, 8)));
     expect(lines[1]).toMatch(/ \d+s ago /);
     expect(lines[3]).toBe(`2 of ${total} jobs in FAILURE; next: --offset 2`);
-    expect(cli(['jobs', '--status', 'FAILURE', '--offset', String(total - 1)]).stdout.trimEnd().split('\n').pop()).toBe(`1 of ${total} jobs in FAILURE (${total} to ${total})`);
+    expect(
+      cli(['jobs', '--status', 'FAILURE', '--offset', String(total - 1)])
+        .stdout.trimEnd()
+        .split('\n')
+        .pop(),
+    ).toBe(`1 of ${total} jobs in FAILURE (${total} to ${total})`);
 
     const wide = cli(['jobs', '--status', 'FAILURE', '--wide']).stdout.split('\n');
     expect(wide.slice(1, total + 1).map((l) => l.split(/\s+/)[0])).toEqual(ids);
@@ -154,17 +179,40 @@ describe('against a running `wizard up`', () => {
     // a job of its own that runs a while, so the bot is deleted mid-job; one that was over before
     // the DELETE landed (a slow machine) proves nothing either way: it is tried again, longer
     for (let durationMs = 5000; ; durationMs *= 2) {
-      const made = await http<{ job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 1, type: 'sim', params: { duration_ms: durationMs, failure_rate: 0 } }, { authorization: 'Bearer cli-admin-token-0123456' });
+      const made = await http<{ job_ids: string[] }>(
+        'POST',
+        `${api}/jobs/populate`,
+        { count: 1, type: 'sim', params: { duration_ms: durationMs, failure_rate: 0 } },
+        { authorization: 'Bearer cli-admin-token-0123456' },
+      );
       expect(made.status).toBe(201);
       const [job] = made.body.job_ids;
-      const bot = await waitUntil(async () => {
-        const r = await http<{ bots: { bot_id: string; current_job: string | null }[] }>('GET', `${api}/bots`);
-        return r.body.bots.find((b) => b.current_job === job);
-      }, 30_000, `the bot at work on ${job}`);
+      const bot = await waitUntil(
+        async () => {
+          const r = await http<{ bots: { bot_id: string; current_job: string | null }[] }>('GET', `${api}/bots`);
+          return r.body.bots.find((b) => b.current_job === job);
+        },
+        30_000,
+        `the bot at work on ${job}`,
+      );
       const [shown, wide] = await Promise.all([cliAsync(['bots']), cliAsync(['bots', '--wide'])]);
-      expect((await http('DELETE', `${api}/bots/${bot.bot_id}`, undefined, { authorization: 'Bearer cli-admin-token-0123456' })).status).toBe(204);
-      const said = (m: string) => up.output().split('\n').some((l) => l.includes(job) && l.includes(m));
-      await waitUntil(async () => said('report refused') || said('job completed'), durationMs + 30_000, `the bot's word on ${job}`);
+      expect(
+        (
+          await http('DELETE', `${api}/bots/${bot.bot_id}`, undefined, {
+            authorization: 'Bearer cli-admin-token-0123456',
+          })
+        ).status,
+      ).toBe(204);
+      const said = (m: string) =>
+        up
+          .output()
+          .split('\n')
+          .some((l) => l.includes(job) && l.includes(m));
+      await waitUntil(
+        async () => said('report refused') || said('job completed'),
+        durationMs + 30_000,
+        `the bot's word on ${job}`,
+      );
       // its report accepted, as this bot's: the job was over before the DELETE (and maybe before the table)
       const after = (await http<{ state: string; handled_by: string | null }>('GET', `${api}/jobs/${job}`)).body;
       if (after.state === 'SUCCESS' && after.handled_by === bot.bot_id) continue;
@@ -174,8 +222,14 @@ describe('against a running `wizard up`', () => {
       expect(row).toContain(` ${job.slice(0, 8)} `);
       expect(wide.stdout).toContain(bot.bot_id);
       await sleep(300);
-      const about = up.output().split('\n').filter((l) => l.includes(job)).map((l) => JSON.parse(l).msg as string);
-      expect(about.filter((m) => /report refused|job completed|job failed/.test(m))).toEqual(['report refused: the job is not ours any more']);
+      const about = up
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(job))
+        .map((l) => JSON.parse(l).msg as string);
+      expect(about.filter((m) => /report refused|job completed|job failed/.test(m))).toEqual([
+        'report refused: the job is not ours any more',
+      ]);
       return;
     }
   }, 120_000);

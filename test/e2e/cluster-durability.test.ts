@@ -19,7 +19,11 @@ beforeAll(async () => {
   const port = await freePort();
   api = `http://127.0.0.1:${port}`;
   const env = { REDIS_URL: cluster.seed, WIZARD_PREFIX: prefix };
-  const p = spawnWizard(['api', '--node-id', 'api-1', '--port', String(port), '--durability', 'replica', '--durability-timeout-ms', '500'], env, 'api');
+  const p = spawnWizard(
+    ['api', '--node-id', 'api-1', '--port', String(port), '--durability', 'replica', '--durability-timeout-ms', '500'],
+    env,
+    'api',
+  );
   await p.waitForOutput(/api listening/);
 }, 60_000);
 afterAll(async () => {
@@ -29,10 +33,14 @@ afterAll(async () => {
 
 /** every master with its replica's port, from CLUSTER NODES */
 async function pairs(): Promise<{ master: number; replica: number }[]> {
-  const lines = (await cluster.cli(cluster.nodes[0].port, 'CLUSTER', 'NODES')).split('\n').filter((l) => l !== '' && !/fail/.test(l));
+  const lines = (await cluster.cli(cluster.nodes[0].port, 'CLUSTER', 'NODES'))
+    .split('\n')
+    .filter((l) => l !== '' && !/fail/.test(l));
   const port = (addr: string) => Number(addr.split(':')[1].split('@')[0]);
   const byId = new Map(lines.map((l) => [l.split(' ')[0], port(l.split(' ')[1])]));
-  return lines.filter((l) => /slave/.test(l.split(' ')[2])).map((l) => ({ master: byId.get(l.split(' ')[3])!, replica: port(l.split(' ')[1]) }));
+  return lines
+    .filter((l) => /slave/.test(l.split(' ')[2]))
+    .map((l) => ({ master: byId.get(l.split(' ')[3])!, replica: port(l.split(' ')[1]) }));
 }
 
 const pidOf = async (p: number) => Number(/process_id:(\d+)/.exec(await cluster.cli(p, 'INFO', 'server'))![1]);
@@ -40,7 +48,8 @@ const pidOf = async (p: number) => Number(/process_id:(\d+)/.exec(await cluster.
 /** the number of the given jobs whose record the node on `port` holds */
 async function jobsOn(port: number, ids: string[]): Promise<number> {
   let n = 0;
-  for (const id of ids) if ((await cluster.cli(port, '--scan', '--pattern', `{${prefix}*}:job:${id}`)).trim() !== '') n++;
+  for (const id of ids)
+    if ((await cluster.cli(port, '--scan', '--pattern', `{${prefix}*}:job:${id}`)).trim() !== '') n++;
   return n;
 }
 
@@ -79,13 +88,23 @@ test('a master SIGKILLed right after acknowledged writes: every one is on its pr
   const onVictim = await jobsOn(pair.master, accepted);
   expect(onVictim).toBeGreaterThan(0);
   await cluster.kill(pair.master);
-  await waitUntil(async () => (await cluster.masters()).some((m) => m.port === pair.replica), 30_000, 'the replica promoted', 200);
+  await waitUntil(
+    async () => (await cluster.masters()).some((m) => m.port === pair.replica),
+    30_000,
+    'the replica promoted',
+    200,
+  );
   expect(await jobsOn(pair.replica, accepted)).toBe(onVictim);
   for (const id of accepted) {
-    const res = await waitUntil(async () => {
-      const r = await http<{ state: string }>('GET', `${api}/jobs/${id}`);
-      return r.status === 503 ? null : r;
-    }, 30_000, `job ${id}`, 200);
+    const res = await waitUntil(
+      async () => {
+        const r = await http<{ state: string }>('GET', `${api}/jobs/${id}`);
+        return r.status === 503 ? null : r;
+      },
+      30_000,
+      `job ${id}`,
+      200,
+    );
     expect({ id, status: res.status, state: res.body.state }).toEqual({ id, status: 200, state: 'PENDING' });
   }
 }, 90_000);

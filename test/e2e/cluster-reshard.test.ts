@@ -34,7 +34,14 @@ async function ownerOf(slot: number): Promise<{ port: number; id: string }> {
   for (const m of masters) {
     const line = (await cluster.cli(m.port, 'CLUSTER', 'NODES')).split('\n').find((l) => l.includes('myself'))!;
     const ranges = line.split(' ').slice(8);
-    if (ranges.some((r) => !r.startsWith('[') && (r.includes('-') ? Number(r.split('-')[0]) <= slot && slot <= Number(r.split('-')[1]) : Number(r) === slot))) return m;
+    if (
+      ranges.some(
+        (r) =>
+          !r.startsWith('[') &&
+          (r.includes('-') ? Number(r.split('-')[0]) <= slot && slot <= Number(r.split('-')[1]) : Number(r) === slot),
+      )
+    )
+      return m;
   }
   throw new Error(`no master serves slot ${slot}`);
 }
@@ -47,9 +54,21 @@ async function reshard(slot: number): Promise<{ from: number; to: number; keys: 
   await cluster.cli(from.port, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to.id);
   let keys = 0;
   for (;;) {
-    const batch = (await cluster.cli(from.port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '3')).split('\n').filter((k) => k !== '');
+    const batch = (await cluster.cli(from.port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '3'))
+      .split('\n')
+      .filter((k) => k !== '');
     if (batch.length === 0) break;
-    const out = await cluster.cli(from.port, 'MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', ...batch);
+    const out = await cluster.cli(
+      from.port,
+      'MIGRATE',
+      '127.0.0.1',
+      String(to.port),
+      '',
+      '0',
+      '5000',
+      'KEYS',
+      ...batch,
+    );
     expect({ batch, out: out.trim() }).toEqual({ batch, out: 'OK' });
     keys += batch.length;
     await new Promise((r) => setTimeout(r, 20));
@@ -65,7 +84,9 @@ test('slots of busy shards moved while two workers and producers run: 0 lost, 0 
   const { accepted } = load;
   await load.more(200, 'before the resharding');
   // shard 0 ({prefix}: config, bots, jobs with plain ids) and the shard of a task seen (s<N>-...)
-  const tags = JSON.parse((await cluster.cli(cluster.nodes[0].port, '-c', 'HGET', `{${prefix}}:config`, 'shard_tags')).trim()) as string[];
+  const tags = JSON.parse(
+    (await cluster.cli(cluster.nodes[0].port, '-c', 'HGET', `{${prefix}}:config`, 'shard_tags')).trim(),
+  ) as string[];
   const other = accepted.map((t) => /^s(\d+)-/.exec(t.id)).find((m) => m !== null);
   const hashTags = [prefix, ...(other ? [`${prefix}:${tags[Number(other[1])]}`] : [])];
   const moves = [];
@@ -79,13 +100,22 @@ test('slots of busy shards moved while two workers and producers run: 0 lost, 0 
   await load.more(100, 'after the resharding');
   expect(hashTags).toHaveLength(2);
   for (const m of moves) {
-    expect({ tag: m.tag, moved: m.keys > 0, workWhileMoving: m.acceptedDuring > 0 }).toEqual({ tag: m.tag, moved: true, workWhileMoving: true });
+    expect({ tag: m.tag, moved: m.keys > 0, workWhileMoving: m.acceptedDuring > 0 }).toEqual({
+      tag: m.tag,
+      moved: true,
+      workWhileMoving: true,
+    });
   }
   await load.stopAndCheck(0, { firstAttempt: true });
   // the moved shards' job keys are on their new masters only
   for (const m of moves) {
     const pattern = `{${m.tag}}:job:*`;
-    const on = async (port: number) => (await cluster.cli(port, '--scan', '--pattern', pattern)).split('\n').filter((l) => l !== '').length;
-    expect({ tag: m.tag, onOld: await on(m.from), onNewSome: (await on(m.to)) > 0 }).toEqual({ tag: m.tag, onOld: 0, onNewSome: true });
+    const on = async (port: number) =>
+      (await cluster.cli(port, '--scan', '--pattern', pattern)).split('\n').filter((l) => l !== '').length;
+    expect({ tag: m.tag, onOld: await on(m.from), onNewSome: (await on(m.to)) > 0 }).toEqual({
+      tag: m.tag,
+      onOld: 0,
+      onNewSome: true,
+    });
   }
 }, 90_000);

@@ -38,7 +38,10 @@ maybe('compose.yaml, every service as a real process', () => {
   let gw = '';
 
   /** where a service's mounts are on this machine: a folder per volume */
-  const mountsOf = (name: string) => (services[name].volumes ?? []).map((v) => v.split(':')).map(([source, target]) => ({ target, local: path.join(dir, 'volumes', source) }));
+  const mountsOf = (name: string) =>
+    (services[name].volumes ?? [])
+      .map((v) => v.split(':'))
+      .map(([source, target]) => ({ target, local: path.join(dir, 'volumes', source) }));
   /** a path inside a service's container, as it is here */
   const localPath = (name: string, p: string) => {
     const m = mountsOf(name).find((x) => p.startsWith(`${x.target}/`));
@@ -58,7 +61,11 @@ maybe('compose.yaml, every service as a real process', () => {
       } catch {
         /* not a URL */
       }
-      if (u && u.hostname in hosts) env[k] = v.replace(new RegExp(`(//|@)${u.host}`), (_m, before: string) => `${before}127.0.0.1:${hosts[u!.hostname]}`);
+      if (u && u.hostname in hosts)
+        env[k] = v.replace(
+          new RegExp(`(//|@)${u.host}`),
+          (_m, before: string) => `${before}127.0.0.1:${hosts[u!.hostname]}`,
+        );
       env[k] = localPath(name, env[k]);
     }
     if (name === 'api') env.PORT = String(ports.api[replica]);
@@ -68,7 +75,9 @@ maybe('compose.yaml, every service as a real process', () => {
   }
 
   const start = (name: string, replica = 0) => {
-    const p = spawnWizard(commandArgs(services[name].command), envOf(name, replica), `${name}-${replica + 1}`, { exactEnv: true });
+    const p = spawnWizard(commandArgs(services[name].command), envOf(name, replica), `${name}-${replica + 1}`, {
+      exactEnv: true,
+    });
     procs[p.name] = p;
     return p;
   };
@@ -90,10 +99,18 @@ maybe('compose.yaml, every service as a real process', () => {
   /** GET through the gateway from a loopback address of our choice (each is a client of its own) */
   const from = (localAddress: string, p: string, headers: Record<string, string> = {}) =>
     new Promise<{ status: number; remaining: string | undefined }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: ports.gateway, path: p, localAddress, headers, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, remaining: res.headers['ratelimit-remaining'] as string | undefined }));
-      });
+      const req = request(
+        { host: '127.0.0.1', port: ports.gateway, path: p, localAddress, headers, agent: false },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              remaining: res.headers['ratelimit-remaining'] as string | undefined,
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -106,7 +123,10 @@ maybe('compose.yaml, every service as a real process', () => {
     ports.metrics = await freePort();
     gw = `http://127.0.0.1:${ports.gateway}`;
     fs.mkdirSync(path.join(dir, 'nginx'));
-    gateway = await startGateway(gatewayCopy(path.join(dir, 'nginx'), { listen: ports.gateway, apis: ports.api }), ports.gateway);
+    gateway = await startGateway(
+      gatewayCopy(path.join(dir, 'nginx'), { listen: ports.gateway, apis: ports.api }),
+      ports.gateway,
+    );
   }, 30_000);
 
   afterAll(async () => {
@@ -116,16 +136,28 @@ maybe('compose.yaml, every service as a real process', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the one-shot tokens service writes the tokens file, the bots\' token, the Redis password and ACL, and exits 0 again keeping them', () => {
-    const [first, again] = [0, 1].map(() => runWizard(commandArgs(services.tokens.command), envOf('tokens'), { exactEnv: true }));
+  test("the one-shot tokens service writes the tokens file, the bots' token, the Redis password and ACL, and exits 0 again keeping them", () => {
+    const [first, again] = [0, 1].map(() =>
+      runWizard(commandArgs(services.tokens.command), envOf('tokens'), { exactEnv: true }),
+    );
     const lines = (verb: string) => [
       expect.stringMatching(new RegExp(`^${verb} .*/tokens: admin \\(admin\\), bot \\(bot\\), client \\(client\\)$`)),
       expect.stringMatching(/^wrote .*\/wizard-bot-token\/tokens: bot \(bot\)$/),
       expect.stringMatching(new RegExp(`^${verb} .*/password: the password of the Redis user wizard$`)),
-      expect.stringMatching(/^wrote .*\/users\.acl: the Redis user wizard \(its password's sha256\), the default user off$/),
+      expect.stringMatching(
+        /^wrote .*\/users\.acl: the Redis user wizard \(its password's sha256\), the default user off$/,
+      ),
     ];
-    expect({ code: first.code, lines: first.stdout.trim().split('\n'), stderr: first.stderr }).toEqual({ code: 0, lines: lines('wrote'), stderr: '' });
-    expect({ code: again.code, lines: again.stdout.trim().split('\n'), stderr: again.stderr }).toEqual({ code: 0, lines: lines('kept'), stderr: '' });
+    expect({ code: first.code, lines: first.stdout.trim().split('\n'), stderr: first.stderr }).toEqual({
+      code: 0,
+      lines: lines('wrote'),
+      stderr: '',
+    });
+    expect({ code: again.code, lines: again.stdout.trim().split('\n'), stderr: again.stderr }).toEqual({
+      code: 0,
+      lines: lines('kept'),
+      stderr: '',
+    });
     expect(envOf('api').WIZARD_TOKENS_FILE).toBe(envOf('tokens').WIZARD_TOKENS_FILE);
     // the bots' file: the bot token of the tokens file, and no other
     const show = (file: string) => runWizard(['tokens', 'show', '--file', file]).stdout.trim().split('\n');
@@ -133,7 +165,11 @@ maybe('compose.yaml, every service as a real process', () => {
     expect(show(envOf('bot').WIZARD_TOKENS_FILE)).toEqual(all.filter((l) => l.split(' ')[1] === 'bot'));
     expect(all.map((l) => l.split(' ')[1])).toEqual(['admin', 'bot', 'client']);
     const mode = (f: string) => fs.statSync(f).mode & 0o777;
-    expect([mode(envOf('tokens').WIZARD_BOT_TOKENS_FILE), mode(envOf('tokens').REDIS_PASSWORD_FILE), mode(envOf('tokens').REDIS_ACL_FILE)]).toEqual([0o600, 0o600, 0o644]);
+    expect([
+      mode(envOf('tokens').WIZARD_BOT_TOKENS_FILE),
+      mode(envOf('tokens').REDIS_PASSWORD_FILE),
+      mode(envOf('tokens').REDIS_ACL_FILE),
+    ]).toEqual([0o600, 0o600, 0o644]);
   });
 
   test("valkey (a redis-server with valkey's arguments) loads that ACL file: a client without the password is refused, the roles' user gets in, and valkey's healthcheck passes", async () => {
@@ -150,7 +186,17 @@ maybe('compose.yaml, every service as a real process', () => {
     expect(form).toBe('CMD-SHELL');
     const local = localPath('valkey', '/var/lib/wizard-redis/password');
     const check = (file: string) =>
-      spawnSync('sh', ['-c', script.replace(/\$\$/g, '$').replace('/var/lib/wizard-redis/password', file).replace('valkey-cli', `redis-cli -p ${redis.port}`)], { encoding: 'utf8' }).status;
+      spawnSync(
+        'sh',
+        [
+          '-c',
+          script
+            .replace(/\$\$/g, '$')
+            .replace('/var/lib/wizard-redis/password', file)
+            .replace('valkey-cli', `redis-cli -p ${redis.port}`),
+        ],
+        { encoding: 'utf8' },
+      ).status;
     expect(check(local)).toBe(0);
     fs.writeFileSync(path.join(dir, 'wrong'), 'not-the-password\n');
     expect(check(path.join(dir, 'wrong'))).toBe(1);
@@ -160,9 +206,16 @@ maybe('compose.yaml, every service as a real process', () => {
 
   test('api ×2, worker, scheduler, then the bot (after the gateway, which waits for the api) start with their compose environment, and every healthcheck passes', async () => {
     const healthy = async (name: string, replica = 0) =>
-      waitUntil(async () => (await healthcheck(name, replica)).code === 0, 60_000, `${name}-${replica + 1} healthy`, 200).catch(async (err: Error) => {
+      waitUntil(
+        async () => (await healthcheck(name, replica)).code === 0,
+        60_000,
+        `${name}-${replica + 1} healthy`,
+        200,
+      ).catch(async (err: Error) => {
         const last = await healthcheck(name, replica);
-        throw new Error(`${err.message}; its healthcheck: ${last.code} ${last.stdout}${last.stderr}; its output: ${procs[`${name}-${replica + 1}`].output().slice(-2000)}`);
+        throw new Error(
+          `${err.message}; its healthcheck: ${last.code} ${last.stdout}${last.stderr}; its output: ${procs[`${name}-${replica + 1}`].output().slice(-2000)}`,
+        );
       });
     start('api', 0);
     start('api', 1);
@@ -171,29 +224,47 @@ maybe('compose.yaml, every service as a real process', () => {
     await Promise.all([healthy('api', 0), healthy('api', 1), healthy('worker'), healthy('scheduler')]);
     start('bot');
     await healthy('bot');
-    for (const p of Object.values(procs)) expect({ name: p.name, exit: p.proc.exitCode }).toEqual({ name: p.name, exit: null });
+    for (const p of Object.values(procs))
+      expect({ name: p.name, exit: p.proc.exitCode }).toEqual({ name: p.name, exit: null });
   }, 150_000);
 
   test('through the gateway: a token is needed, a task finishes, both api replicas answer, the bot registered with the bot token', async () => {
     const unauthenticated = await http<{ error: { code: string } }>('GET', `${gw}/jobs`);
-    expect({ status: unauthenticated.status, code: unauthenticated.body.error?.code }).toEqual({ status: 401, code: 'unauthorized' });
+    expect({ status: unauthenticated.status, code: unauthenticated.body.error?.code }).toEqual({
+      status: 401,
+      code: 'unauthorized',
+    });
     const auth = { authorization: `Bearer ${token('client')}` };
     const posted = await http<{ task_id: string }>('POST', `${gw}/task`, { a: 2, b: 3 }, auth);
     expect(posted.status).toBe(202);
-    const done = await waitUntil(async () => {
-      const r = await http<{ status: string; result: number; handled_by: string }>('GET', `${gw}/tasks/${posted.body.task_id}/status`, undefined, auth);
-      return r.body.status === 'SUCCESS' && r.body;
-    }, 15_000, 'the task to finish');
+    const done = await waitUntil(
+      async () => {
+        const r = await http<{ status: string; result: number; handled_by: string }>(
+          'GET',
+          `${gw}/tasks/${posted.body.task_id}/status`,
+          undefined,
+          auth,
+        );
+        return r.body.status === 'SUCCESS' && r.body;
+      },
+      15_000,
+      'the task to finish',
+    );
     expect(done.result).toBe(5);
     expect(done.handled_by).toBe(nodeId('worker-1'));
     const nodes = new Set<string>();
     // round-robin: consecutive requests alternate (up to 10, in case the bot's polls fall between ours)
-    for (let i = 0; i < 10 && nodes.size < 2; i++) nodes.add((await http<{ node_id: string }>('GET', `${gw}/whoami`, undefined, auth)).body.node_id);
+    for (let i = 0; i < 10 && nodes.size < 2; i++)
+      nodes.add((await http<{ node_id: string }>('GET', `${gw}/whoami`, undefined, auth)).body.node_id);
     expect([...nodes].sort()).toEqual([nodeId('api-1'), nodeId('api-2')].sort());
-    const bots = await waitUntil(async () => {
-      const r = await http<{ total: number; up: number }>('GET', `${gw}/bots`, undefined, auth);
-      return r.body.up === 1 && r.body;
-    }, 15_000, `the bot registered; bot output: ${procs['bot-1'].output().slice(-1500)}`);
+    const bots = await waitUntil(
+      async () => {
+        const r = await http<{ total: number; up: number }>('GET', `${gw}/bots`, undefined, auth);
+        return r.body.up === 1 && r.body;
+      },
+      15_000,
+      `the bot registered; bot output: ${procs['bot-1'].output().slice(-1500)}`,
+    );
     expect({ total: bots.total, up: bots.up }).toEqual({ total: 1, up: 1 });
   }, 30_000);
 
@@ -202,11 +273,19 @@ maybe('compose.yaml, every service as a real process', () => {
     expect(await from('127.0.0.2', '/whoami')).toEqual({ status: 401, remaining: String(max - 1) });
     expect(await from('127.0.0.3', '/whoami')).toEqual({ status: 401, remaining: String(max - 1) });
     // the gateway sets X-Forwarded-For to the address it saw: a forged one changes nothing
-    expect(await from('127.0.0.2', '/whoami', { 'x-forwarded-for': '203.0.113.9' })).toEqual({ status: 401, remaining: String(max - 2) });
+    expect(await from('127.0.0.2', '/whoami', { 'x-forwarded-for': '203.0.113.9' })).toEqual({
+      status: 401,
+      remaining: String(max - 2),
+    });
   });
 
   test("the gateway's own errors are JSON: 413 over 1 MB, 502 with no api up", async () => {
-    const big = await http<{ error: { code: string; message: string } }>('POST', `${gw}/task`, { a: 1, b: 2, pad: 'x'.repeat(1_100_000) }, { authorization: `Bearer ${token('client')}` });
+    const big = await http<{ error: { code: string; message: string } }>(
+      'POST',
+      `${gw}/task`,
+      { a: 1, b: 2, pad: 'x'.repeat(1_100_000) },
+      { authorization: `Bearer ${token('client')}` },
+    );
     expect({ status: big.status, type: big.headers.get('content-type'), body: big.body }).toEqual({
       status: 413,
       type: 'application/json',
@@ -214,7 +293,11 @@ maybe('compose.yaml, every service as a real process', () => {
     });
     await Promise.all([procs['api-1'].kill(), procs['api-2'].kill()]);
     const down = await http<{ error: { code: string } }>('GET', `${gw}/healthz`);
-    expect({ status: down.status, type: down.headers.get('content-type'), code: down.body.error?.code }).toEqual({ status: 502, type: 'application/json', code: 'bad_gateway' });
+    expect({ status: down.status, type: down.headers.get('content-type'), code: down.body.error?.code }).toEqual({
+      status: 502,
+      type: 'application/json',
+      code: 'bad_gateway',
+    });
     expect((await healthcheck('bot')).code).toBe(1); // the bot's check goes through the gateway too
   }, 20_000);
 });

@@ -14,7 +14,8 @@ import { http, killAll, spawnWizard } from '../helpers/procs';
 import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
 
 const ADMIN_TOKEN = 'console-admin-token';
-const STRICT_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+const STRICT_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const prefix = testPrefix('console');
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN, BATCH_SIZE: '1' };
 
@@ -43,7 +44,9 @@ beforeAll(async () => {
   spawnWizard(['scheduler', '--node-id', 'console-scheduler'], env, 'scheduler');
   store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   [browser] = await Promise.all([launchBrowser(), ...servers.map((s) => s.waitForOutput(/api listening/))]);
-  await browser.context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort('internetdisconnected')));
+  await browser.context.route('**/*', (route) =>
+    new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort('internetdisconnected'),
+  );
 }, 30_000);
 
 afterAll(async () => {
@@ -67,7 +70,8 @@ async function open(path: string, base = api): Promise<Page & { errors: string[]
   return page;
 }
 
-const chartPoints = async (page: Page, id: string) => Number(await page.locator(`[data-chart="${id}"] svg`).getAttribute('data-points', { timeout: 1000 }));
+const chartPoints = async (page: Page, id: string) =>
+  Number(await page.locator(`[data-chart="${id}"] svg`).getAttribute('data-points', { timeout: 1000 }));
 /** the history window buttons that are pressed */
 const pressedWindow = (page: Page) => page.locator('.windows button[aria-pressed="true"]').allInnerTexts();
 /** the size an axis label of a chart is drawn at on the screen, in CSS pixels: its font size times the SVG's scale */
@@ -75,18 +79,30 @@ const tickPx = (page: Page, id: string) =>
   page
     .locator(`[data-chart="${id}"] .tick`)
     .first()
-    .evaluate((t) => parseFloat(t.ownerDocument.defaultView!.getComputedStyle(t).fontSize) * (t as unknown as { ownerSVGElement: { getScreenCTM(): { a: number } } }).ownerSVGElement.getScreenCTM().a);
+    .evaluate(
+      (t) =>
+        parseFloat(t.ownerDocument.defaultView!.getComputedStyle(t).fontSize) *
+        (t as unknown as { ownerSVGElement: { getScreenCTM(): { a: number } } }).ownerSVGElement.getScreenCTM().a,
+    );
 
 test('GET /metrics/history: the jobs the worker finished, counted exactly, the same on every api node; a bad window is a 400 naming it', async () => {
   for (let i = 0; i < 5; i++) expect((await http('POST', `${api}/task`, { a: i, b: 1, op: 'add' })).status).toBe(202);
   const count = await http<{ job_id: string }>('POST', `${api}/api/count-primes`, { n: 100_000, chunks: 4 });
   primeId = count.body.job_id;
   // five tasks and four chunks (the prime count itself is finished by its last chunk, not run)
-  await eventually(async () => expect(done((await http<History>('GET', `${api}/metrics/history?window=5m`)).body)).toBe(9), 15_000);
-  const [a, b] = await Promise.all([http<History>('GET', `${api}/metrics/history`), http<History>('GET', `${api2}/metrics/history`)]);
+  await eventually(
+    async () => expect(done((await http<History>('GET', `${api}/metrics/history?window=5m`)).body)).toBe(9),
+    15_000,
+  );
+  const [a, b] = await Promise.all([
+    http<History>('GET', `${api}/metrics/history`),
+    http<History>('GET', `${api2}/metrics/history`),
+  ]);
   expect(a.body).toMatchObject({ window: '1h', window_sec: 3600, bucket_sec: 10 });
   expect(done(a.body)).toBe(9);
-  expect(b.body.points.map((p) => [p.at, p.done, p.failed])).toEqual(a.body.points.map((p) => [p.at, p.done, p.failed]));
+  expect(b.body.points.map((p) => [p.at, p.done, p.failed])).toEqual(
+    a.body.points.map((p) => [p.at, p.done, p.failed]),
+  );
   const timed = a.body.points.filter((p) => p.done > 0);
   expect(timed.every((p) => p.p50_ms !== null && p.p50_ms <= p.p95_ms! && p.p95_ms! <= p.p99_ms!)).toBe(true);
   expect(a.body.points.some((p) => p.waiting !== null && p.sum !== null)).toBe(true); // the api's samples
@@ -107,17 +123,25 @@ test('the overview draws the history: bars of done jobs, queue depth and run-tim
   // the charts open on the last 15 minutes, so a new demo's work is not a spike at the edge
   expect(await pressedWindow(page)).toEqual(['15m']);
   expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 15m');
-  expect((await page.locator('[data-chart="throughput"] .tick').allTextContents()).slice(1)).toEqual(['0', '−15m', 'now']);
+  expect((await page.locator('[data-chart="throughput"] .tick').allTextContents()).slice(1)).toEqual([
+    '0',
+    '−15m',
+    'now',
+  ]);
   const before = await chartPoints(page, 'throughput');
   await page.reload();
   await eventually(async () => expect(await chartPoints(page, 'throughput')).toBe(before));
   expect(await pressedWindow(page)).toEqual(['15m']);
   // the window buttons ask for a longer one and a shorter one
   await page.getByRole('button', { name: '1h', exact: true }).click();
-  await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 1h'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 1h'),
+  );
   expect(await pressedWindow(page)).toEqual(['1h']);
   await page.getByRole('button', { name: '5m', exact: true }).click();
-  await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 5m'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 9 in the last 5m'),
+  );
   // six cards, and the sixth (the abacus) not alone on a row
   const tops = await page.locator('.cards article').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().top));
   expect(tops).toHaveLength(6);
@@ -129,7 +153,10 @@ test('the overview draws the history: bars of done jobs, queue depth and run-tim
 test('the abacus page draws the sum over time from the samples', async () => {
   expect((await http('POST', `${api}/abacus/number`, { number: 42 })).status).toBe(200);
   const page = await open('#/abacus');
-  await eventually(async () => expect(await textOf(page.locator('[data-chart="sum"] .legend li'))).toBe('sum: 42 now'), 15_000);
+  await eventually(
+    async () => expect(await textOf(page.locator('[data-chart="sum"] .legend li'))).toBe('sum: 42 now'),
+    15_000,
+  );
   expect(await chartPoints(page, 'sum')).toBeGreaterThan(0);
   expect(await pressedWindow(page)).toEqual(['15m']);
   // its one chart is drawn at the overview's scale: axis labels of the same size, not three times it
@@ -147,8 +174,25 @@ test('the abacus page draws the sum over time from the samples', async () => {
 test('workers page: the live worker with its settings and counts, and the scheduler that leads', async () => {
   const page = await open('#/workers');
   const row = page.locator('.workers-table tbody tr').filter({ hasText: 'console-worker' });
-  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual(['console-worker', 'default', '8', '2', '0', expect.stringMatching(/ s ago$/), '9', '0']), 15_000);
-  await eventually(async () => expect(await textOf(page.locator('section .summary'))).toMatch(/^Leader: console-scheduler · next batch in (\d+ min )?\d+ s$/));
+  await eventually(
+    async () =>
+      expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual([
+        'console-worker',
+        'default',
+        '8',
+        '2',
+        '0',
+        expect.stringMatching(/ s ago$/),
+        '9',
+        '0',
+      ]),
+    15_000,
+  );
+  await eventually(async () =>
+    expect(await textOf(page.locator('section .summary'))).toMatch(
+      /^Leader: console-scheduler · next batch in (\d+ min )?\d+ s$/,
+    ),
+  );
   expect(await textOf(page.locator('.schedulers-table tbody tr'))).toContain('leader');
   expect(page.errors).toEqual([]);
   await page.close();
@@ -174,19 +218,41 @@ test("a bot's reports count in the history too, by the api node they reach", asy
 });
 
 test('queues page: every queue with its waiting, active and delayed jobs', async () => {
-  await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-idle' }, { type: 'task', params: { a: 1, b: 2, op: 'add' }, queue: 'console-idle' }]);
+  await store.enqueue([
+    { type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-idle' },
+    { type: 'task', params: { a: 1, b: 2, op: 'add' }, queue: 'console-idle' },
+  ]);
   const page = await open('#/queues');
   const row = page.locator('.queues-table tbody tr').filter({ hasText: 'console-idle' });
-  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual(['console-idle', '2', '0', '0', 'no', 'Pause']));
-  expect(await page.locator('.queues-table tbody td:first-child').allInnerTexts()).toEqual(expect.arrayContaining(['default', 'console-idle']));
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual([
+      'console-idle',
+      '2',
+      '0',
+      '0',
+      'no',
+      'Pause',
+    ]),
+  );
+  expect(await page.locator('.queues-table tbody td:first-child').allInnerTexts()).toEqual(
+    expect.arrayContaining(['default', 'console-idle']),
+  );
   // pause and resume (admin): the queue gives no work while paused
   await giveToken(page, ADMIN_TOKEN);
   await row.getByRole('button', { name: 'Pause queue console-idle' }).click();
-  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Queue console-idle is paused: it gives no new work.'));
-  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['yes', 'Resume']));
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toBe(
+      'Queue console-idle is paused: it gives no new work.',
+    ),
+  );
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['yes', 'Resume']),
+  );
   expect((await store.claim('console-idle', { consumer: 'console-test', max: 5, leaseMs: 30_000 })).jobs).toEqual([]);
   await row.getByRole('button', { name: 'Resume queue console-idle' }).click();
-  await eventually(async () => expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['no', 'Pause']));
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['no', 'Pause']),
+  );
   expect(page.errors).toEqual([]);
   await page.close();
 });
@@ -195,9 +261,13 @@ test("a job's page cancels a job that has not finished", async () => {
   const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-cancel' }]);
   const page = await open(`#/jobs/${job.id}`);
   await page.getByRole('button', { name: 'Cancel this job' }).click();
-  await eventually(async () => expect(await textOf(page.locator('.job-actions p[role=status]'))).toBe(`Cancelled: ${job.id} is CANCELLED.`));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.job-actions p[role=status]'))).toBe(`Cancelled: ${job.id} is CANCELLED.`),
+  );
   expect((await store.getJob(job.id))!.state).toBe('CANCELLED');
-  await eventually(async () => expect(await page.getByRole('button', { name: 'Cancel this job' }).isVisible()).toBe(false));
+  await eventually(async () =>
+    expect(await page.getByRole('button', { name: 'Cancel this job' }).isVisible()).toBe(false),
+  );
   expect(page.errors).toEqual([]);
   await page.close();
 });
@@ -223,25 +293,36 @@ test('dead letters page: the dead jobs with their last error; retry puts one bac
   const first = await deadJob('first failure');
   const second = await deadJob('second failure');
   const page = await open('#/dlq');
-  await eventually(async () => expect(await textOf(page.locator('section .notice'))).toContain('this needs the admin token'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('section .notice'))).toContain('this needs the admin token'),
+  );
   await giveToken(page, ADMIN_TOKEN);
   const row = page.locator('.dlq-table tbody tr').filter({ hasText: first.slice(0, 8) });
   await eventually(async () => expect(await textOf(row)).toContain('first failure'));
   await row.getByRole('button', { name: 'Retry' }).click();
-  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toContain(`Job ${first} is back on queue console-held-1`));
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toContain(
+      `Job ${first} is back on queue console-held-1`,
+    ),
+  );
   expect(await store.getJob(first)).toMatchObject({ state: 'PENDING', attempts: 0 });
   expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([second]);
 
   await page.getByRole('button', { name: 'Purge all…' }).click();
   await page.getByRole('button', { name: 'Yes, delete every dead job' }).click();
-  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Purged 1 dead jobs.'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toBe('Purged 1 dead jobs.'),
+  );
   expect((await store.listDead()).total).toBe(0);
   expect(await store.getJob(second)).toBeNull();
 
   // POST /jobs/:id/retry: admin only; a job neither dead nor failed is a 409, an unknown one a 404
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
   expect((await http('POST', `${api}/jobs/${first}/retry`)).status).toBe(401);
-  expect(await http('POST', `${api}/jobs/${first}/retry`, undefined, admin)).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: expect.stringContaining('is PENDING') } } });
+  expect(await http('POST', `${api}/jobs/${first}/retry`, undefined, admin)).toMatchObject({
+    status: 409,
+    body: { error: { code: 'conflict', message: expect.stringContaining('is PENDING') } },
+  });
   expect((await http('POST', `${api}/jobs/no-such-job/retry`, undefined, admin)).status).toBe(404);
   expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
   await page.close();
@@ -269,13 +350,28 @@ test("a job's page: a dead job and a failed one retried from it (admin); a prime
   expect(await store.getJob(failed)).toMatchObject({ state: 'PENDING', attempts: 0, error: null });
 
   await page.goto(`${api}/#/jobs/${primeId}`);
-  await eventually(async () => expect(await page.locator('.chunk-bars svg').getAttribute('data-bars', { timeout: 1000 })).toBe('4'));
-  expect(await page.locator('.chunk-bars .bar-done').getAttribute('d')).toMatch(/^(M[\d.]+ 132v-[\d.]+h[\d.]+v[\d.]+Z){4}$/);
-  const fields = async (dt: string) => (await page.locator('.fields > dd').nth(await dtIndex(page, dt)).locator('.subfields').innerText()).replace(/\s+/g, ' ').trim();
+  await eventually(async () =>
+    expect(await page.locator('.chunk-bars svg').getAttribute('data-bars', { timeout: 1000 })).toBe('4'),
+  );
+  expect(await page.locator('.chunk-bars .bar-done').getAttribute('d')).toMatch(
+    /^(M[\d.]+ 132v-[\d.]+h[\d.]+v[\d.]+Z){4}$/,
+  );
+  const fields = async (dt: string) =>
+    (
+      await page
+        .locator('.fields > dd')
+        .nth(await dtIndex(page, dt))
+        .locator('.subfields')
+        .innerText()
+    )
+      .replace(/\s+/g, ' ')
+      .trim();
   expect(await fields('Params')).toBe('n 100,000 chunks 4');
   expect(await page.getByRole('button', { name: 'Retry this job' }).isVisible()).toBe(false);
   expect(await fields('Result')).toMatch(/^prime_count 9,592 duration_sec [\d.]+$/);
-  expect(await textOf(page.locator('.fields > dd').nth(await dtIndex(page, 'Attempts')))).toBe('not run itself: its chunks are (below)');
+  expect(await textOf(page.locator('.fields > dd').nth(await dtIndex(page, 'Attempts')))).toBe(
+    'not run itself: its chunks are (below)',
+  );
   expect(page.errors).toEqual([]);
   await page.close();
 });
@@ -288,11 +384,22 @@ async function dtIndex(page: Page, name: string): Promise<number> {
 test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
   const page = await open('#/');
   await page.setViewportSize({ width: 375, height: 800 });
-  for (const route of ['#/', '#/abacus', '#/workers', '#/queues', '#/schedules', '#/dlq', `#/jobs/${primeId}`, '#/nothere']) {
+  for (const route of [
+    '#/',
+    '#/abacus',
+    '#/workers',
+    '#/queues',
+    '#/schedules',
+    '#/dlq',
+    `#/jobs/${primeId}`,
+    '#/nothere',
+  ]) {
     await page.goto(`${api}/${route}`);
     await page.locator('main h2').first().waitFor();
     await page.waitForLoadState('networkidle');
-    const [scrollWidth, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as number[];
+    const [scrollWidth, width] = (await page.evaluate(
+      '[document.documentElement.scrollWidth, window.innerWidth]',
+    )) as number[];
     expect({ route, scrollWidth }).toEqual({ route, scrollWidth: width });
   }
   expect(page.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
@@ -316,23 +423,39 @@ test("schedules page: the built-in batch listed; without the admin token the for
   await eventually(async () => expect(await textOf(seed.locator('.schedule-next'))).toMatch(/^in (\d+ min )?\d+ s$/));
   expect(await seed.locator('.schedule-next').getAttribute('title')).toMatch(/\d{4}/);
   expect(await seed.getByRole('button', { name: 'Remove schedule seed-batch' }).isVisible()).toBe(false);
-  expect(await textOf(page.locator('.schedule-form').locator('..').locator('.admin-off'))).toBe('Adding and removing schedules need the admin token: set it at the top under "Token".');
+  expect(await textOf(page.locator('.schedule-form').locator('..').locator('.admin-off'))).toBe(
+    'Adding and removing schedules need the admin token: set it at the top under "Token".',
+  );
   expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(true);
 
   await giveToken(page, ADMIN_TOKEN);
-  await eventually(async () => expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(false));
+  await eventually(async () =>
+    expect(await page.getByRole('button', { name: 'Add schedule' }).isDisabled()).toBe(false),
+  );
   await page.getByLabel('Name').fill('console-every');
   await page.getByLabel('Type', { exact: true }).fill('task');
   await page.getByLabel('Params (JSON)').fill('{"a": 1, "b": 2}');
   await page.getByLabel('Every (ms)').fill('1000');
   await page.getByRole('button', { name: 'Add schedule' }).click();
-  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toMatch(/^Schedule console-every added: its next occurrence at /));
-  expect((await store.listSchedules()).find((x) => x.name === 'console-every')).toMatchObject({ type: 'task', everyMs: 1000, params: { a: 1, b: 2, op: 'add' }, builtin: false });
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toMatch(
+      /^Schedule console-every added: its next occurrence at /,
+    ),
+  );
+  expect((await store.listSchedules()).find((x) => x.name === 'console-every')).toMatchObject({
+    type: 'task',
+    everyMs: 1000,
+    params: { a: 1, b: 2, op: 'add' },
+    builtin: false,
+  });
   const card = page.locator('article[data-schedule="console-every"]');
   expect(await textOf(card.locator('.schedule-when'))).toBe('every 1.00 s');
 
   // its jobs appear, each a link to its page, each made by the schedule for its slot
-  await eventually(async () => expect(await card.locator('.schedule-jobs li').count()).toBeGreaterThanOrEqual(2), 15_000);
+  await eventually(
+    async () => expect(await card.locator('.schedule-jobs li').count()).toBeGreaterThanOrEqual(2),
+    15_000,
+  );
   const hrefs = await card.locator('.schedule-jobs a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
   for (const href of hrefs) {
     const job = await store.getJob(decodeURIComponent(href!.replace('#/jobs/', '')));
@@ -347,7 +470,12 @@ test("schedules page: the built-in batch listed; without the admin token the for
   expect(await page.locator('.schedule-list').innerText()).not.toMatch(/\d{1,2}\/\d{1,2}\/\d{4}/); // no locale date on the page
 
   // a bad cron: the API's 400 message in the page's one error box
-  const refused = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'console-bad', type: 'sim', cron: 'not a cron' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  const refused = await http<{ error: { message: string } }>(
+    'POST',
+    `${api}/schedules`,
+    { name: 'console-bad', type: 'sim', cron: 'not a cron' },
+    { authorization: `Bearer ${ADMIN_TOKEN}` },
+  );
   expect(refused.status).toBe(400);
   await page.getByLabel('Name').fill('console-bad');
   await page.getByLabel('Type', { exact: true }).fill('sim');
@@ -355,14 +483,22 @@ test("schedules page: the built-in batch listed; without the admin token the for
   await page.getByLabel('cron', { exact: true }).check();
   await page.getByLabel('Cron', { exact: true }).fill('not a cron');
   await page.getByRole('button', { name: 'Add schedule' }).click();
-  await eventually(async () => expect(await textOf(page.locator('.schedules-error'))).toBe(`The server refused the input: ${refused.body.error.message}`));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.schedules-error'))).toBe(
+      `The server refused the input: ${refused.body.error.message}`,
+    ),
+  );
   expect(await page.locator('[role=alert]').count()).toBe(1);
   expect((await store.listSchedules()).map((x) => x.name)).not.toContain('console-bad');
 
   // removed: gone from the page and the store; the jobs it made are kept
   await card.getByRole('button', { name: 'Remove schedule console-every' }).click();
   await card.getByRole('button', { name: 'Yes, remove schedule console-every' }).click();
-  await eventually(async () => expect(await textOf(page.locator('section p[role=status]'))).toBe('Schedule console-every removed; the jobs it made are kept.'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toBe(
+      'Schedule console-every removed; the jobs it made are kept.',
+    ),
+  );
   await eventually(async () => expect(await card.count()).toBe(0));
   expect((await store.listSchedules()).map((x) => x.name)).toEqual(['seed-batch']);
   expect(await store.getJob(newest!.id)).toMatchObject({ schedule: 'console-every' });
@@ -374,12 +510,22 @@ test('one banner while Redis is away, no card repeating it; the cards come back 
   const redis: TestRedis = await startRedisServer();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawnWizard(['api', '--node-id', 'console-outage', '--port', String(port)], { ...env, REDIS_URL: redis.url, WIZARD_PREFIX: testPrefix('console-outage') }, 'api');
+  const server = spawnWizard(
+    ['api', '--node-id', 'console-outage', '--port', String(port)],
+    { ...env, REDIS_URL: redis.url, WIZARD_PREFIX: testPrefix('console-outage') },
+    'api',
+  );
   await server.waitForOutput(/api listening/);
   try {
     await redis.stop(true);
     const page = await open('#/', base);
-    await eventually(async () => expect(await textOf(page.locator('.banner'))).toMatch(/^The store is unavailable\. Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable/), 15_000);
+    await eventually(
+      async () =>
+        expect(await textOf(page.locator('.banner'))).toMatch(
+          /^The store is unavailable\. Redis at redis:\/\/127\.0\.0\.1:\d+ is unavailable/,
+        ),
+      15_000,
+    );
     expect(await page.locator('.banner').count()).toBe(1);
     const main = await page.locator('main').innerText();
     expect(main).not.toContain('Redis is unavailable');
@@ -388,17 +534,29 @@ test('one banner while Redis is away, no card repeating it; the cards come back 
     expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: — in the last 15m');
     // the schedules page too: its heading and form, the one banner, no error of its own
     await page.goto(`${base}/#/schedules`);
-    await eventually(async () => expect(await textOf(page.locator('.banner'))).toMatch(/^The store is unavailable\./), 15_000);
+    await eventually(
+      async () => expect(await textOf(page.locator('.banner'))).toMatch(/^The store is unavailable\./),
+      15_000,
+    );
     expect(await textOf(page.locator('main h2'))).toBe('Schedules');
     expect(await page.getByRole('button', { name: 'Add schedule' }).count()).toBe(1);
     expect((await page.locator('main').innerText()).match(/is unavailable/g) ?? []).toEqual([]);
     await page.goto(`${base}/#/`);
     await redis.start();
     await eventually(async () => expect(await page.locator('.banner-box').isVisible()).toBe(false), 20_000);
-    const card = page.locator('.cards article').filter({ has: page.locator('h3', { hasText: 'Store' }) }).locator('.figure');
+    const card = page
+      .locator('.cards article')
+      .filter({ has: page.locator('h3', { hasText: 'Store' }) })
+      .locator('.figure');
     await eventually(async () => expect(await textOf(card)).toBe('up'));
     // an empty cluster's history, read: nothing done in the last 15 minutes
-    await eventually(async () => expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe('done: 0 in the last 15m'), 15_000);
+    await eventually(
+      async () =>
+        expect(await textOf(page.locator('[data-chart="throughput"] .legend li').first())).toBe(
+          'done: 0 in the last 15m',
+        ),
+      15_000,
+    );
     expect(page.errors.filter((e) => !/status of 503/.test(e))).toEqual([]);
     await page.close();
   } finally {
@@ -410,13 +568,20 @@ test('one banner while Redis is away, no card repeating it; the cards come back 
 test('with API tokens on and none given: one banner says so, not every card; the Store card does not wait forever', async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawnWizard(['api', '--node-id', 'console-tokens', '--port', String(port)], { ...env, WIZARD_API_TOKENS: 'viewer:client:console-client-token-0123' }, 'api');
+  const server = spawnWizard(
+    ['api', '--node-id', 'console-tokens', '--port', String(port)],
+    { ...env, WIZARD_API_TOKENS: 'viewer:client:console-client-token-0123' },
+    'api',
+  );
   await server.waitForOutput(/api listening/);
   const page = await open('#/', base);
   await eventually(async () => expect(await textOf(page.locator('.banner'))).toContain('This API needs a token.'));
   const main = await page.locator('main').innerText();
   expect(main).not.toContain('needs any token');
-  const card = page.locator('.cards article').filter({ has: page.locator('h3', { hasText: 'Store' }) }).locator('.figure');
+  const card = page
+    .locator('.cards article')
+    .filter({ has: page.locator('h3', { hasText: 'Store' }) })
+    .locator('.figure');
   expect(await textOf(card)).toBe('—');
   await giveToken(page, 'console-client-token-0123');
   await eventually(async () => expect(await textOf(card)).toBe('up'));

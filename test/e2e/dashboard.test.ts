@@ -17,10 +17,13 @@ import { freePort } from '../helpers/redis-server';
 
 const ADMIN_TOKEN = 'dash-admin-token';
 /** what the page needs and no more: Pico's icons are data: images, everything else is this origin */
-const STRICT_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+const STRICT_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('dashboard'), ADMIN_TOKEN };
 /** `wizard bot` arrives with seed 004: its test turns on by itself once --help lists the command */
-const hasBotCommand = /^ {2}bot\b/m.test(spawnSync(process.execPath, [WIZARD_BIN, '--help'], { encoding: 'utf8' }).stdout);
+const hasBotCommand = /^ {2}bot\b/m.test(
+  spawnSync(process.execPath, [WIZARD_BIN, '--help'], { encoding: 'utf8' }).stdout,
+);
 
 let api: string;
 let browser: Browser;
@@ -74,33 +77,81 @@ test('GET / is the page for a browser and a JSON description for anything else; 
   expect(await page.text()).toContain('<script defer src="vendor/alpine-csp.min.js"></script>');
   const root = await http<{ name: string; dashboard: string }>('GET', `${api}/`);
   expect(root.body).toMatchObject({ name: 'wizard', node_id: 'dash-api', dashboard: '/' });
-  for (const [file, type] of [['vendor/alpine-csp.min.js', /javascript/], ['vendor/pico.min.css', /text\/css/], ['lib.js', /javascript/], ['app.js', /javascript/], ['app.css', /text\/css/]] as const) {
+  for (const [file, type] of [
+    ['vendor/alpine-csp.min.js', /javascript/],
+    ['vendor/pico.min.css', /text\/css/],
+    ['lib.js', /javascript/],
+    ['app.js', /javascript/],
+    ['app.css', /text\/css/],
+  ] as const) {
     const res = await fetch(`${api}/${file}`);
-    expect({ file, status: res.status, type: res.headers.get('content-type') }).toEqual({ file, status: 200, type: expect.stringMatching(type) });
+    expect({ file, status: res.status, type: res.headers.get('content-type') }).toEqual({
+      file,
+      status: 200,
+      type: expect.stringMatching(type),
+    });
   }
-  expect(await http('GET', `${api}/vendor/nothing.js`)).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+  expect(await http('GET', `${api}/vendor/nothing.js`)).toMatchObject({
+    status: 404,
+    body: { error: { code: 'not_found' } },
+  });
 });
 
-test("the console is split by page: index.html loads a script per page, each fetches its markup from beside it; every file is served revalidated, under the CSP, and under 500 lines", async () => {
+test('the console is split by page: index.html loads a script per page, each fetches its markup from beside it; every file is served revalidated, under the CSP, and under 500 lines', async () => {
   const html = await (await fetch(`${api}/`, { headers: { accept: 'text/html' } })).text();
   const scripts = [...html.matchAll(/<script defer src="([^"]+)"><\/script>/g)].map((m) => m[1]);
   const pageFiles = fs.readdirSync(path.join(PUBLIC_DIR, 'pages')).sort();
-  const pages = ['abacus', 'bots', 'datalake', 'dlq', 'jobs', 'math', 'overview', 'primes', 'queues', 'schedules', 'workers'];
+  const pages = [
+    'abacus',
+    'bots',
+    'datalake',
+    'dlq',
+    'jobs',
+    'math',
+    'overview',
+    'primes',
+    'queues',
+    'schedules',
+    'workers',
+  ];
   expect(pageFiles).toEqual(pages.flatMap((p) => [`${p}.html`, `${p}.js`]));
-  expect(scripts).toEqual(['lib.js', 'app.js', 'charts.js', ...scripts.filter((f) => f.startsWith('pages/')), 'vendor/alpine-csp.min.js']);
+  expect(scripts).toEqual([
+    'lib.js',
+    'app.js',
+    'charts.js',
+    ...scripts.filter((f) => f.startsWith('pages/')),
+    'vendor/alpine-csp.min.js',
+  ]);
   expect(scripts.filter((f) => f.startsWith('pages/')).sort()).toEqual(pages.map((p) => `pages/${p}.js`));
 
   const markup: string[] = [];
   for (const file of scripts.filter((f) => !f.startsWith('vendor/'))) {
     const res = await fetch(`${api}/${file}`);
-    expect({ file, status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control') }).toEqual({ file, status: 200, type: expect.stringMatching(/javascript/), cache: 'public, max-age=0' });
+    expect({
+      file,
+      status: res.status,
+      type: res.headers.get('content-type'),
+      cache: res.headers.get('cache-control'),
+    }).toEqual({ file, status: 200, type: expect.stringMatching(/javascript/), cache: 'public, max-age=0' });
     markup.push(...[...(await res.text()).matchAll(/window\.wizardConsole\.add\('([^']+)'/g)].map((m) => m[1]));
   }
   // each page's script adds its own markup; charts.js the charts the overview and the abacus share
   expect(markup.sort()).toEqual(['charts.html', ...pages.map((p) => `pages/${p}.html`)].sort());
   for (const file of markup) {
     const res = await fetch(`${api}/${file}`);
-    expect({ file, status: res.status, type: res.headers.get('content-type'), cache: res.headers.get('cache-control'), etag: Boolean(res.headers.get('etag')) }).toEqual({ file, status: 200, type: expect.stringMatching(/^text\/html/), cache: 'public, max-age=0', etag: true });
+    expect({
+      file,
+      status: res.status,
+      type: res.headers.get('content-type'),
+      cache: res.headers.get('cache-control'),
+      etag: Boolean(res.headers.get('etag')),
+    }).toEqual({
+      file,
+      status: 200,
+      type: expect.stringMatching(/^text\/html/),
+      cache: 'public, max-age=0',
+      etag: true,
+    });
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
   }
   const long: string[] = [];
@@ -117,9 +168,15 @@ test("the console is split by page: index.html loads a script per page, each fet
 
 test("a page's markup that does not load is said at the top, and the other pages work", async () => {
   const page = await browser.context.newPage();
-  await page.route(`${api}/pages/math.html`, (route) => route.fulfill({ status: 500, contentType: 'text/plain', body: 'broken' }));
+  await page.route(`${api}/pages/math.html`, (route) =>
+    route.fulfill({ status: 500, contentType: 'text/plain', body: 'broken' }),
+  );
   await page.goto(`${api}/#/`);
-  await eventually(async () => expect(await textOf(page.locator('main .markup-missing'))).toBe('Part of the dashboard did not load (pages/math.html: HTTP 500). Reload the page to try again.'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('main .markup-missing'))).toBe(
+      'Part of the dashboard did not load (pages/math.html: HTTP 500). Reload the page to try again.',
+    ),
+  );
   expect(await textOf(page.locator('main h2'))).toBe('Overview');
   await page.goto(`${api}/#/primes`);
   await eventually(async () => expect(await textOf(page.locator('main h2'))).toBe('Count primes'));
@@ -133,7 +190,9 @@ test('a prime count through the form: the bar fills to 100% over SSE and shows 7
   await page.getByRole('button', { name: 'Count primes' }).click();
 
   await eventually(async () => expect(await textOf(page.locator('.prime-count'))).toBe('78,498'), 30_000);
-  expect(await page.locator('#primes-progress').evaluate((el: { value: number; max: number }) => [el.value, el.max])).toEqual([8, 8]);
+  expect(
+    await page.locator('#primes-progress').evaluate((el: { value: number; max: number }) => [el.value, el.max]),
+  ).toEqual([8, 8]);
   expect(await textOf(page.locator('label[for="primes-progress"]'))).toMatch(/^8 of 8 chunks\s*·\s*100%$/);
   expect(await textOf(page.locator('.prime-job .duration'))).toMatch(/^\d+(\.\d+)? s$/);
   expect(await textOf(page.locator('.prime-job .state'))).toBe('SUCCESS');
@@ -154,7 +213,9 @@ test("a bad n: the server's message appears as it is, and the field is marked in
   const page = await open('#/primes');
   await page.getByLabel('n (count up to)').fill('5');
   await page.getByRole('button', { name: 'Count primes' }).click();
-  await eventually(async () => expect(await textOf(page.getByRole('alert'))).toContain('n must be an integer >= 10000'));
+  await eventually(async () =>
+    expect(await textOf(page.getByRole('alert'))).toContain('n must be an integer >= 10000'),
+  );
   expect(await page.getByLabel('n (count up to)').getAttribute('aria-invalid')).toBe('true');
   expect(await page.locator('.prime-job').count()).toBe(0);
   await page.close();
@@ -164,15 +225,43 @@ test('error states: Redis down (503) and a FAILURE with its reason', async () =>
   const page = await open('#/primes');
   // the server's answers as they are when Redis is away, and a job that failed
   await page.route('**/api/count-primes', (route) =>
-    route.fulfill({ status: 503, contentType: 'application/json', headers: { 'retry-after': '1' }, body: JSON.stringify({ error: { code: 'store_unavailable', message: 'Redis at redis://10.9.9.9:6379 is unavailable', details: [] } }) }),
+    route.fulfill({
+      status: 503,
+      contentType: 'application/json',
+      headers: { 'retry-after': '1' },
+      body: JSON.stringify({
+        error: { code: 'store_unavailable', message: 'Redis at redis://10.9.9.9:6379 is unavailable', details: [] },
+      }),
+    }),
   );
   await page.getByRole('button', { name: 'Count primes' }).click();
-  await eventually(async () => expect(await textOf(page.getByRole('alert'))).toContain('Redis is unavailable: Redis at redis://10.9.9.9:6379 is unavailable'));
+  await eventually(async () =>
+    expect(await textOf(page.getByRole('alert'))).toContain(
+      'Redis is unavailable: Redis at redis://10.9.9.9:6379 is unavailable',
+    ),
+  );
 
-  const failed = { job_id: '00000000-0000-4000-8000-000000000001', state: 'FAILURE', progress: { completed: 3, total: 8 }, result: null, error: 'chunk 4 failed for good: out of memory', params: { n: 1e6, chunks: 8 } };
-  await page.route('**/api/jobs/*/events', (route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: `event: state\ndata: ${JSON.stringify(failed)}\n\n` }));
+  const failed = {
+    job_id: '00000000-0000-4000-8000-000000000001',
+    state: 'FAILURE',
+    progress: { completed: 3, total: 8 },
+    result: null,
+    error: 'chunk 4 failed for good: out of memory',
+    params: { n: 1e6, chunks: 8 },
+  };
+  await page.route('**/api/jobs/*/events', (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: 'text/event-stream',
+      body: `event: state\ndata: ${JSON.stringify(failed)}\n\n`,
+    }),
+  );
   await page.goto(`${api}/#/primes/${failed.job_id}`);
-  await eventually(async () => expect(await textOf(page.locator('.prime-job .failure'))).toBe('The job failed: chunk 4 failed for good: out of memory'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.prime-job .failure'))).toBe(
+      'The job failed: chunk 4 failed for good: out of memory',
+    ),
+  );
   expect(await textOf(page.locator('.prime-job .state'))).toBe('FAILURE');
   await page.close();
 });
@@ -189,7 +278,9 @@ test("under a strict Content-Security-Policy (no eval, nothing inline) the page 
   await page.goto(`${api}/#/primes`);
   await page.getByLabel('n (count up to)').fill('5');
   await page.getByRole('button', { name: 'Count primes' }).click();
-  await eventually(async () => expect(await textOf(page.getByRole('alert'))).toContain('n must be an integer >= 10000'));
+  await eventually(async () =>
+    expect(await textOf(page.getByRole('alert'))).toContain('n must be an integer >= 10000'),
+  );
   expect(errors).toEqual([]);
   await page.close();
 });
@@ -222,25 +313,30 @@ test('abacus: an add moves the live sum; a reset needs the admin token', async (
   await giveToken(page);
   await page.getByRole('button', { name: 'Reset the sum…' }).click();
   await page.getByRole('button', { name: 'Yes, reset it to 0' }).click();
-  await eventually(async () => expect(await textOf(page.locator('.notice[role=status]'))).toBe('Sum successfully reset to 0'));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.notice[role=status]'))).toBe('Sum successfully reset to 0'),
+  );
   await eventually(async () => expect(await textOf(sum)).toBe('0'));
   await page.close();
 });
 
-(hasBotCommand ? test : test.skip)('the bots page lists a running bot, up, with its last heartbeat, and its own page', async () => {
-  const bot = spawnWizard(['bot', '--api', api, '--name', 'dash-bot', '--heartbeat-interval-ms', '500'], env, 'bot');
-  const page = await open('#/bots');
-  const row = page.locator('tbody tr').filter({ hasText: 'dash-bot' });
-  await eventually(async () => expect(await textOf(row.locator('.bot'))).toBe('up'), 15_000);
-  expect(await textOf(row)).toMatch(/\d+ s ago/);
-  await row.getByRole('link', { name: 'dash-bot' }).click();
-  await eventually(async () => expect(await textOf(page.locator('main h2'))).toBe('Bot'));
-  expect(await textOf(page.locator('.fields'))).toContain('dash-bot');
-  expect(await textOf(page.locator('.fields .bot'))).toBe('up');
-  expect(errorsOf(page)).toEqual([]);
-  await page.close();
-  await bot.kill();
-});
+(hasBotCommand ? test : test.skip)(
+  'the bots page lists a running bot, up, with its last heartbeat, and its own page',
+  async () => {
+    const bot = spawnWizard(['bot', '--api', api, '--name', 'dash-bot', '--heartbeat-interval-ms', '500'], env, 'bot');
+    const page = await open('#/bots');
+    const row = page.locator('tbody tr').filter({ hasText: 'dash-bot' });
+    await eventually(async () => expect(await textOf(row.locator('.bot'))).toBe('up'), 15_000);
+    expect(await textOf(row)).toMatch(/\d+ s ago/);
+    await row.getByRole('link', { name: 'dash-bot' }).click();
+    await eventually(async () => expect(await textOf(page.locator('main h2'))).toBe('Bot'));
+    expect(await textOf(page.locator('.fields'))).toContain('dash-bot');
+    expect(await textOf(page.locator('.fields .bot'))).toBe('up');
+    expect(errorsOf(page)).toEqual([]);
+    await page.close();
+    await bot.kill();
+  },
+);
 
 /** the form fields on the page without a label */
 const UNLABELLED = `[...document.querySelectorAll('input, select, textarea')].filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).map((el) => el.outerHTML)`;
@@ -257,13 +353,19 @@ test('bots admin: with the token, "Add bot" registers one, "Populate" makes jobs
   await giveToken(page);
   await page.getByLabel("New bot's name (optional)").fill('dash-added');
   await page.getByRole('button', { name: 'Add bot' }).click();
-  await eventually(async () => expect(await textOf(page.locator('.notice[role=status]'))).toMatch(/^Registered dash-added \(bot-[0-9a-f-]{36}\)\. Its token, shown only now: \S{20,}$/));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.notice[role=status]'))).toMatch(
+      /^Registered dash-added \(bot-[0-9a-f-]{36}\)\. Its token, shown only now: \S{20,}$/,
+    ),
+  );
   const row = page.locator('tbody tr').filter({ hasText: 'dash-added' });
   await eventually(async () => expect(await row.count()).toBe(1));
 
   await page.getByLabel('Jobs to create').fill('3');
   await page.getByRole('button', { name: 'Populate' }).click();
-  await eventually(async () => expect(await textOf(page.locator('.notice[role=status]'))).toMatch(/^Created 3 sim jobs in batch manual-\w+\.$/));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.notice[role=status]'))).toMatch(/^Created 3 sim jobs in batch manual-\w+\.$/),
+  );
 
   await row.getByRole('button', { name: 'Delete bot dash-added' }).click();
   await row.getByRole('button', { name: 'Yes, delete bot dash-added' }).click();
@@ -276,12 +378,16 @@ test('bots admin: with the token, "Add bot" registers one, "Populate" makes jobs
 test("jobs: the list filtered by state, and a job's record", async () => {
   const page = await open('#/jobs');
   await page.getByLabel('State').selectOption('SUCCESS');
-  await eventually(async () => expect(new Set(await page.locator('tbody .state').allInnerTexts())).toEqual(new Set(['SUCCESS'])));
+  await eventually(async () =>
+    expect(new Set(await page.locator('tbody .state').allInnerTexts())).toEqual(new Set(['SUCCESS'])),
+  );
   const types = new Set(await page.locator('tbody tr td:nth-child(2)').allInnerTexts());
   expect([...types]).toEqual(expect.arrayContaining(['primes', 'task'])); // the list is of top-level jobs
 
   await page.getByLabel('State').selectOption('PENDING'); // the populated batch: no bot runs now
-  await eventually(async () => expect(await page.locator('tbody .state').allInnerTexts()).toEqual(['PENDING', 'PENDING', 'PENDING']));
+  await eventually(async () =>
+    expect(await page.locator('tbody .state').allInnerTexts()).toEqual(['PENDING', 'PENDING', 'PENDING']),
+  );
   expect(await textOf(page.locator('.pager'))).toContain('1–3 of 3');
   await page.locator('tbody a').first().click();
   await eventually(async () => expect(await textOf(page.locator('.fields'))).toMatch(/Type\s+sim\s+State\s+PENDING/));
@@ -298,11 +404,18 @@ test('datalake: per-day stats and an NDJSON export link per day; the overview co
   expect(href).toBe(`datalake/export/${today}`);
   const exported = await fetch(`${api}/${href}`);
   expect(exported.status).toBe(200);
-  const records = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l));
+  const records = (await exported.text())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(records.some((r) => r.type === 'primes' && r.status === 'SUCCESS')).toBe(true);
 
   await page.goto(`${api}/#/`);
-  const card = (title: string) => page.locator('.cards article').filter({ has: page.locator('h3', { hasText: title }) }).locator('.figure');
+  const card = (title: string) =>
+    page
+      .locator('.cards article')
+      .filter({ has: page.locator('h3', { hasText: title }) })
+      .locator('.figure');
   await eventually(async () => expect(await textOf(card('Workers up'))).toBe('1'));
   expect(await textOf(card('Queued jobs'))).toBe('3');
   expect(Number(await textOf(card('Throughput')))).toBeGreaterThan(0);
@@ -317,7 +430,9 @@ test('375 px wide: every page fits, with no horizontal scroll, and every field h
     await page.goto(`${api}/${route}`);
     await page.locator('main h2').first().waitFor();
     await page.waitForLoadState('networkidle');
-    const [scrollWidth, width] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as number[];
+    const [scrollWidth, width] = (await page.evaluate(
+      '[document.documentElement.scrollWidth, window.innerWidth]',
+    )) as number[];
     expect({ route, scrollWidth }).toEqual({ route, scrollWidth: width });
     expect({ route, unlabelled: await page.evaluate(UNLABELLED) }).toEqual({ route, unlabelled: [] });
   }
@@ -337,7 +452,9 @@ test('keyboard: the first Tab reaches the skip link, which moves focus to the he
   await page.keyboard.press('Tab');
   await page.keyboard.press('Tab');
   expect(await page.evaluate('document.activeElement.textContent')).toBe('Count primes');
-  const ring = (await page.evaluate('[getComputedStyle(document.activeElement).outlineStyle, getComputedStyle(document.activeElement).boxShadow]')) as string[];
+  const ring = (await page.evaluate(
+    '[getComputedStyle(document.activeElement).outlineStyle, getComputedStyle(document.activeElement).boxShadow]',
+  )) as string[];
   expect(ring[0] !== 'none' || ring[1] !== 'none').toBe(true);
   await page.keyboard.press('Enter'); // submits: the count runs from the keyboard alone
   await eventually(async () => expect(await textOf(page.locator('.prime-job .state'))).toBe('SUCCESS'), 30_000);
@@ -355,21 +472,33 @@ test('with API tokens on, the page asks for one; with a client token it submits 
   const secured = `http://127.0.0.1:${port}`;
   origins.add(secured);
   const token = 'dash-client-token-0123456789';
-  const securedEnv = { ...env, WIZARD_PREFIX: testPrefix('dashboard-tokens'), WIZARD_API_TOKENS: `viewer:client:${token}` };
+  const securedEnv = {
+    ...env,
+    WIZARD_PREFIX: testPrefix('dashboard-tokens'),
+    WIZARD_API_TOKENS: `viewer:client:${token}`,
+  };
   const server = spawnWizard(['api', '--node-id', 'dash-secured', '--port', String(port)], securedEnv, 'api');
-  spawnWizard(['worker', '--node-id', 'dash-secured-worker', '--threads', '2', '--concurrency', '8'], securedEnv, 'worker');
+  spawnWizard(
+    ['worker', '--node-id', 'dash-secured-worker', '--threads', '2', '--concurrency', '8'],
+    securedEnv,
+    'worker',
+  );
   await server.waitForOutput(/api listening/);
 
   const page = await open('#/primes', 1280, secured);
   await page.getByLabel('n (count up to)').fill('1000000');
   await page.getByLabel('chunks').fill('8');
   await page.getByRole('button', { name: 'Count primes' }).click();
-  await eventually(async () => expect(await textOf(page.getByRole('alert'))).toContain('Enter it under "Token" at the top'));
+  await eventually(async () =>
+    expect(await textOf(page.getByRole('alert'))).toContain('Enter it under "Token" at the top'),
+  );
 
   await giveToken(page, token);
   await page.getByRole('button', { name: 'Count primes' }).click();
   await eventually(async () => expect(await textOf(page.locator('.prime-count'))).toBe('78,498'), 30_000);
-  expect(await page.locator('#primes-progress').evaluate((el: { value: number; max: number }) => [el.value, el.max])).toEqual([8, 8]);
+  expect(
+    await page.locator('#primes-progress').evaluate((el: { value: number; max: number }) => [el.value, el.max]),
+  ).toEqual([8, 8]);
   const id = /#\/primes\/([0-9a-f-]{36})$/.exec(page.url())?.[1];
   expect(requested).toContain(`${secured}/api/jobs/${id}/events`); // the stream, opened with the token
   expect(errorsOf(page).filter((e) => !/status of 401/.test(e))).toEqual([]);
@@ -380,22 +509,34 @@ test('on a node with no admin token the admin actions show as unavailable; regis
   const port = await freePort();
   const bare = `http://127.0.0.1:${port}`;
   origins.add(bare);
-  const server = spawnWizard(['api', '--node-id', 'dash-bare', '--port', String(port)], { ...env, WIZARD_PREFIX: testPrefix('dashboard-bare'), ADMIN_TOKEN: '' }, 'api');
+  const server = spawnWizard(
+    ['api', '--node-id', 'dash-bare', '--port', String(port)],
+    { ...env, WIZARD_PREFIX: testPrefix('dashboard-bare'), ADMIN_TOKEN: '' },
+    'api',
+  );
   await server.waitForOutput(/api listening/);
 
   const page = await open('#/bots', 1280, bare);
-  await eventually(async () => expect(await textOf(page.locator('.admin .admin-off'))).toMatch(/^Unavailable: this node has no admin token configured/));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.admin .admin-off'))).toMatch(
+      /^Unavailable: this node has no admin token configured/,
+    ),
+  );
   expect(await page.getByRole('button', { name: 'Populate' }).isDisabled()).toBe(true);
   await page.getByLabel("New bot's name (optional)").fill('bare-added');
   await page.getByRole('button', { name: 'Add bot' }).click();
-  await eventually(async () => expect(await textOf(page.locator('.notice[role=status]'))).toMatch(/^Registered bare-added/));
+  await eventually(async () =>
+    expect(await textOf(page.locator('.notice[role=status]'))).toMatch(/^Registered bare-added/),
+  );
   const row = page.locator('tbody tr').filter({ hasText: 'bare-added' });
   await eventually(async () => expect(await row.count()).toBe(1));
   expect(await row.getByRole('button', { name: 'Delete bot bare-added' }).isDisabled()).toBe(true);
 
   await page.goto(`${bare}/#/abacus`);
   await page.locator('main h2').first().waitFor();
-  await eventually(async () => expect(await page.getByRole('button', { name: 'Reset the sum…' }).isDisabled()).toBe(true));
+  await eventually(async () =>
+    expect(await page.getByRole('button', { name: 'Reset the sum…' }).isDisabled()).toBe(true),
+  );
   expect(await textOf(page.locator('.actions .admin-off'))).toMatch(/none configured/);
   expect(errorsOf(page)).toEqual([]);
   await page.close();

@@ -11,7 +11,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { assetPath } from '../../src/util/package-root';
-import { commandArgs as argsOf, ComposeConfig, ComposeService as Service, composeConfig, hasCommand, namedMounts, neighboursOf, networksOf } from '../helpers/deploy-files';
+import {
+  commandArgs as argsOf,
+  ComposeConfig,
+  ComposeService as Service,
+  composeConfig,
+  hasCommand,
+  namedMounts,
+  neighboursOf,
+  networksOf,
+} from '../helpers/deploy-files';
 import { gatewayCopy, nginxBinary, nginxTest } from '../helpers/nginx';
 import { runWizard, waitUntil } from '../helpers/procs';
 import { freePort, portOpen } from '../helpers/redis-server';
@@ -28,14 +37,18 @@ const wizardServices = services.filter(([, s]) => s.build !== undefined);
 function haveDockerCompose(): boolean {
   const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
   if (which.status === 0) return true;
-  if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
+  if (process.env.CI === 'true')
+    throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
   console.warn('docker-compose not installed: skipping its validation (CI installs it)');
   return false;
 }
 
 test('docker-compose config accepts compose.yaml (with and without the public profile)', () => {
   if (!haveDockerCompose()) return;
-  for (const args of [['-f', 'compose.yaml', 'config', '-q'], ['-f', 'compose.yaml', '--profile', 'public', 'config', '-q']]) {
+  for (const args of [
+    ['-f', 'compose.yaml', 'config', '-q'],
+    ['-f', 'compose.yaml', '--profile', 'public', 'config', '-q'],
+  ]) {
     const r = spawnSync('docker-compose', args, { cwd: root, encoding: 'utf8', timeout: 30_000 });
     expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
   }
@@ -43,16 +56,30 @@ test('docker-compose config accepts compose.yaml (with and without the public pr
 
 test('compose.cluster.yaml puts every role that talks to Redis on a 3-master Valkey Cluster (docker-compose config merges it)', () => {
   if (!haveDockerCompose()) return;
-  const r = spawnSync('docker-compose', ['-f', 'compose.yaml', '-f', 'compose.cluster.yaml', 'config'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('docker-compose', ['-f', 'compose.yaml', '-f', 'compose.cluster.yaml', 'config'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
-  const merged = parse(r.stdout) as { services: Record<string, Service & { depends_on?: Record<string, { condition: string }>; environment?: Record<string, string> }> };
+  const merged = parse(r.stdout) as {
+    services: Record<
+      string,
+      Service & { depends_on?: Record<string, { condition: string }>; environment?: Record<string, string> }
+    >;
+  };
   const nodes = Object.keys(merged.services).filter((n) => /^valkey-\d$/.test(n));
   expect(nodes).toHaveLength(6);
-  for (const n of nodes) expect(argsOf(merged.services[n].command!)).toEqual(expect.arrayContaining(['--cluster-enabled', 'yes']));
+  for (const n of nodes)
+    expect(argsOf(merged.services[n].command!)).toEqual(expect.arrayContaining(['--cluster-enabled', 'yes']));
   expect(argsOf(merged.services['cluster-init'].command!).join(' ')).toContain('--cluster-replicas 1');
   for (const role of ['api', 'worker', 'scheduler']) {
     const s = merged.services[role];
-    expect({ role, seeds: s.environment!.REDIS_URL.split(',').length, init: s.depends_on?.['cluster-init']?.condition }).toEqual({ role, seeds: 6, init: 'service_completed_successfully' });
+    expect({
+      role,
+      seeds: s.environment!.REDIS_URL.split(',').length,
+      init: s.depends_on?.['cluster-init']?.condition,
+    }).toEqual({ role, seeds: 6, init: 'service_completed_successfully' });
   }
 });
 
@@ -85,7 +112,8 @@ test.each(wizardServices)('service %s runs a real wizard subcommand and checks i
 
 test('compose.sentinel.yaml: a Valkey master, a replica and 3 Sentinels monitoring it by the name every role is given; the roles find the master through them, durability on', () => {
   if (!hasCommand('docker-compose')) {
-    if (process.env.CI === 'true') throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
+    if (process.env.CI === 'true')
+      throw new Error('docker-compose is not installed: .ci/run installs it (apt-get install docker-compose)');
     return;
   }
   const { services } = composeConfig(['-f', path.join(root, 'compose.sentinel.yaml')]);
@@ -98,19 +126,37 @@ test('compose.sentinel.yaml: a Valkey master, a replica and 3 Sentinels monitori
   }
   for (const role of ['api', 'worker', 'scheduler']) {
     const env = services[role].environment ?? {};
-    expect({ role, sentinels: env.REDIS_SENTINELS, master: env.REDIS_MASTER_NAME, durability: env.WIZARD_DURABILITY }).toEqual({
-      role, sentinels: sentinels.map((s) => `${s}:26379`).join(','), master: 'wizard', durability: 'replica',
+    expect({
+      role,
+      sentinels: env.REDIS_SENTINELS,
+      master: env.REDIS_MASTER_NAME,
+      durability: env.WIZARD_DURABILITY,
+    }).toEqual({
+      role,
+      sentinels: sentinels.map((s) => `${s}:26379`).join(','),
+      master: 'wizard',
+      durability: 'replica',
     });
-    expect(Object.keys(services[role].depends_on ?? {})).toEqual(expect.arrayContaining([...sentinels, 'valkey-replica']));
+    expect(Object.keys(services[role].depends_on ?? {})).toEqual(
+      expect.arrayContaining([...sentinels, 'valkey-replica']),
+    );
     // the role accepts what the file gives it (a bad list or name would be exit 2)
-    const help = runWizard([role, '--help'], { REDIS_SENTINELS: String(env.REDIS_SENTINELS), REDIS_MASTER_NAME: String(env.REDIS_MASTER_NAME), WIZARD_DURABILITY: String(env.WIZARD_DURABILITY) });
+    const help = runWizard([role, '--help'], {
+      REDIS_SENTINELS: String(env.REDIS_SENTINELS),
+      REDIS_MASTER_NAME: String(env.REDIS_MASTER_NAME),
+      WIZARD_DURABILITY: String(env.WIZARD_DURABILITY),
+    });
     expect({ role, code: help.code, stderr: help.stderr }).toEqual({ role, code: 0, stderr: '' });
   }
 });
 
 test('scaled services have no fixed name and no host port (docker compose up --scale works)', () => {
   for (const [name, s] of wizardServices) {
-    expect({ name, container_name: s.container_name, ports: s.ports }).toEqual({ name, container_name: undefined, ports: undefined });
+    expect({ name, container_name: s.container_name, ports: s.ports }).toEqual({
+      name,
+      container_name: undefined,
+      ports: undefined,
+    });
   }
 });
 
@@ -127,10 +173,16 @@ test('access control in compose: the one-shot tokens service writes the tokens f
   const { tokens, api, bot } = compose.services;
   expect(argsOf(tokens.command)).toEqual(['tokens', 'init']);
   expect(tokens.environment).toEqual({
-    WIZARD_TOKENS_FILE: '/var/lib/wizard/tokens', WIZARD_BOT_TOKENS_FILE: '/var/lib/wizard-bot/tokens',
-    REDIS_PASSWORD_FILE: '/var/lib/wizard-redis/password', REDIS_ACL_FILE: '/var/lib/wizard-redis/users.acl',
+    WIZARD_TOKENS_FILE: '/var/lib/wizard/tokens',
+    WIZARD_BOT_TOKENS_FILE: '/var/lib/wizard-bot/tokens',
+    REDIS_PASSWORD_FILE: '/var/lib/wizard-redis/password',
+    REDIS_ACL_FILE: '/var/lib/wizard-redis/users.acl',
   });
-  expect(tokens.volumes).toEqual(['wizard-tokens:/var/lib/wizard', 'wizard-bot-token:/var/lib/wizard-bot', 'wizard-redis-auth:/var/lib/wizard-redis']);
+  expect(tokens.volumes).toEqual([
+    'wizard-tokens:/var/lib/wizard',
+    'wizard-bot-token:/var/lib/wizard-bot',
+    'wizard-redis-auth:/var/lib/wizard-redis',
+  ]);
   expect(tokens.network_mode).toBe('none'); // it makes files: it needs no network
   expect(api.environment?.WIZARD_TOKENS_FILE).toBe('/var/lib/wizard/tokens');
   expect(api.volumes).toEqual(['wizard-tokens:/var/lib/wizard:ro', 'wizard-redis-auth:/var/lib/wizard-redis:ro']);
@@ -138,13 +190,16 @@ test('access control in compose: the one-shot tokens service writes the tokens f
   expect(bot.environment?.WIZARD_TOKENS_FILE).toBe('/var/lib/wizard-bot/tokens');
   expect(bot.volumes).toEqual(['wizard-bot-token:/var/lib/wizard-bot:ro']);
   expect(Object.keys(bot.environment ?? {}).filter((k) => /REDIS|ADMIN|API_TOKENS/.test(k))).toEqual([]);
-  for (const s of [api, bot]) expect(s.depends_on).toMatchObject({ tokens: { condition: 'service_completed_successfully' } });
+  for (const s of [api, bot])
+    expect(s.depends_on).toMatchObject({ tokens: { condition: 'service_completed_successfully' } });
   expect(api.depends_on).toMatchObject({ valkey: { condition: 'service_healthy' } });
   expect(compose.services.valkey.depends_on).toEqual({ tokens: { condition: 'service_completed_successfully' } }); // its ACL file first
   // the gateway's address on the compose network is a private one (Docker picks it), never loopback
   expect(api.environment?.WIZARD_TRUST_PROXY).toBe('${WIZARD_TRUST_PROXY:-uniquelocal}');
   // the volumes start with the image's folders, which the node user owns
-  expect(read('Dockerfile')).toMatch(/RUN mkdir -p \/var\/lib\/wizard \/var\/lib\/wizard-bot \/var\/lib\/wizard-redis && chown node:node \/var\/lib\/wizard \/var\/lib\/wizard-bot \/var\/lib\/wizard-redis\nUSER node/);
+  expect(read('Dockerfile')).toMatch(
+    /RUN mkdir -p \/var\/lib\/wizard \/var\/lib\/wizard-bot \/var\/lib\/wizard-redis && chown node:node \/var\/lib\/wizard \/var\/lib\/wizard-bot \/var\/lib\/wizard-redis\nUSER node/,
+  );
 });
 
 /** every way the compose files are run: alone, with the public profile, on a Cluster, on Sentinel */
@@ -184,9 +239,18 @@ describe.each(LAYOUTS)('%s: who reaches Redis, and what each service is given', 
 
   test('the Redis password is mounted by Redis and the roles that talk to it alone, read-only; the tokens file by the api; the bot token by the bots', () => {
     if (!config) return;
-    const mounting = (volume: string) => Object.entries(config.services).filter(([, s]) => volume in namedMounts(s)).map(([n, s]) => `${n}:${namedMounts(s)[volume][1]}`).sort();
+    const mounting = (volume: string) =>
+      Object.entries(config.services)
+        .filter(([, s]) => volume in namedMounts(s))
+        .map(([n, s]) => `${n}:${namedMounts(s)[volume][1]}`)
+        .sort();
     const redis = Object.keys(config.services).filter(isRedis);
-    expect(mounting('wizard-redis-auth')).toEqual([...ROLES_ON_REDIS, ...redis].map((n) => `${n}:ro`).concat('tokens:rw').sort());
+    expect(mounting('wizard-redis-auth')).toEqual(
+      [...ROLES_ON_REDIS, ...redis]
+        .map((n) => `${n}:ro`)
+        .concat('tokens:rw')
+        .sort(),
+    );
     expect(mounting('wizard-tokens')).toEqual(['api:ro', 'tokens:rw']);
     expect(mounting('wizard-bot-token')).toEqual(['bot:ro', 'tokens:rw']);
   });
@@ -203,24 +267,43 @@ describe.each(LAYOUTS)('%s: who reaches Redis, and what each service is given', 
         expect({ name, aclfile: command.includes(`--aclfile ${acl}`) }).toEqual({ name, aclfile: true });
         // a data node that replicates (or may, after a failover) syncs as that user, from the file
         if (name !== 'valkey' || args.join(' ').includes('compose.sentinel.yaml')) {
-          expect({ name, command }).toEqual({ name, command: expect.stringContaining(`printf 'masteruser wizard\\nmasterauth %s\\n' "$$(cat ${password})" > /tmp/replication.conf`) });
+          expect({ name, command }).toEqual({
+            name,
+            command: expect.stringContaining(
+              `printf 'masteruser wizard\\nmasterauth %s\\n' "$$(cat ${password})" > /tmp/replication.conf`,
+            ),
+          });
           expect(command).toContain('--include /tmp/replication.conf');
         }
       }
       if (name === 'cluster-init') expect(command).toContain(`export REDISCLI_AUTH="$$(cat ${password})"`);
       if (name.startsWith('sentinel-')) {
         // the Sentinel asks for the user too, and reaches the data nodes and the other Sentinels as it
-        for (const line of [`pw="$$(cat ${password})"`, "'sentinel auth-user wizard wizard'", '"sentinel auth-pass wizard $$pw"', "'sentinel sentinel-user wizard'", '"sentinel sentinel-pass $$pw"', "'user default off'", '"user wizard on >$$pw ~* &* +@all"']) {
+        for (const line of [
+          `pw="$$(cat ${password})"`,
+          "'sentinel auth-user wizard wizard'",
+          '"sentinel auth-pass wizard $$pw"',
+          "'sentinel sentinel-user wizard'",
+          '"sentinel sentinel-pass $$pw"',
+          "'user default off'",
+          '"user wizard on >$$pw ~* &* +@all"',
+        ]) {
           expect({ name, command }).toEqual({ name, command: expect.stringContaining(line) });
         }
-        for (const role of ROLES_ON_REDIS) expect(config.services[role].environment).toMatchObject({ REDIS_SENTINEL_USER: 'wizard', REDIS_SENTINEL_PASSWORD_FILE: password });
+        for (const role of ROLES_ON_REDIS)
+          expect(config.services[role].environment).toMatchObject({
+            REDIS_SENTINEL_USER: 'wizard',
+            REDIS_SENTINEL_PASSWORD_FILE: password,
+          });
       }
-      if (s.healthcheck) expect({ name, check: s.healthcheck.test.join(' ') }).toEqual({ name, check: expect.stringContaining(cli) });
+      if (s.healthcheck)
+        expect({ name, check: s.healthcheck.test.join(' ') }).toEqual({ name, check: expect.stringContaining(cli) });
     }
     for (const role of ROLES_ON_REDIS) {
       const env = config.services[role].environment ?? {};
       expect({ role, passwordFile: env.REDIS_PASSWORD_FILE }).toEqual({ role, passwordFile: password });
-      for (const url of String(env.REDIS_URL).split(',')) expect(new URL(url)).toMatchObject({ username: 'wizard', password: '' });
+      for (const url of String(env.REDIS_URL).split(','))
+        expect(new URL(url)).toMatchObject({ username: 'wizard', password: '' });
     }
   });
 });
@@ -240,14 +323,33 @@ test("the overlays' data nodes: their script, run by sh as the container would, 
   fs.mkdirSync(bin);
   const port = await freePort();
   // stand-ins for what the valkey image has: its entrypoint (here: redis-server, on a free port) and a chown that has a valkey user
-  fs.writeFileSync(path.join(bin, 'docker-entrypoint.sh'), `#!/bin/sh\nshift\nexec redis-server "$@" --port ${port} --bind 127.0.0.1 --dir ${dir} --save ''\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, 'docker-entrypoint.sh'),
+    `#!/bin/sh\nshift\nexec redis-server "$@" --port ${port} --bind 127.0.0.1 --dir ${dir} --save ''\n`,
+    { mode: 0o755 },
+  );
   fs.writeFileSync(path.join(bin, 'chown'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   const auth = path.join(dir, 'auth');
-  const made = runWizard(['tokens', 'init', '--file', path.join(dir, 'tokens'), '--redis-password-file', path.join(auth, 'password'), '--redis-acl-file', path.join(auth, 'users.acl')]);
+  const made = runWizard([
+    'tokens',
+    'init',
+    '--file',
+    path.join(dir, 'tokens'),
+    '--redis-password-file',
+    path.join(auth, 'password'),
+    '--redis-acl-file',
+    path.join(auth, 'users.acl'),
+  ]);
   expect(made.code).toBe(0);
-  const script = sentinelNode.script.replace(/\$\$/g, '$').replaceAll('/tmp/', `${dir}/`).replaceAll('/var/lib/wizard-redis/', `${auth}/`);
+  const script = sentinelNode.script
+    .replace(/\$\$/g, '$')
+    .replaceAll('/tmp/', `${dir}/`)
+    .replaceAll('/var/lib/wizard-redis/', `${auth}/`);
   const args = ['--appendonly', 'yes']; // the data node's own arguments come after the script's
-  const server = spawn('sh', ['-c', script, 'valkey-node', ...args], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: 'ignore' });
+  const server = spawn('sh', ['-c', script, 'valkey-node', ...args], {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    stdio: 'ignore',
+  });
   try {
     await waitUntil(async () => portOpen(port), 60_000, 'the data node to listen');
     const password = fs.readFileSync(path.join(auth, 'password'), 'utf8').trim();
@@ -274,12 +376,19 @@ test('the gateway: round-robin upstream on the API port, SSE unbuffered, the cli
   expect(proxy).not.toContain('$proxy_add_x_forwarded_for');
   expect(proxy).toContain('client_max_body_size 1m;');
   for (const code of [400, 408, 413, 414, 500, 502, 503, 504]) {
-    const body = new RegExp(`location @error_${code} \\{ default_type application/json; return ${code} '([^']+)'; \\}`).exec(proxy);
-    expect({ code, body: body && JSON.parse(body[1].replace(/\\n$/, '')) }).toEqual({ code, body: { error: { code: expect.any(String), message: expect.any(String) } } });
+    const body = new RegExp(
+      `location @error_${code} \\{ default_type application/json; return ${code} '([^']+)'; \\}`,
+    ).exec(proxy);
+    expect({ code, body: body && JSON.parse(body[1].replace(/\\n$/, '')) }).toEqual({
+      code,
+      body: { error: { code: expect.any(String), message: expect.any(String) } },
+    });
     expect(proxy).toMatch(new RegExp(`^error_page (\\d+ )*${code}( \\d+)* @error_${code};$`, 'm'));
   }
   expect(read('deploy', 'nginx.conf')).toMatch(/listen 80;/);
-  expect(read('deploy', 'nginx-tls.conf')).toMatch(/listen 443 ssl;[\s\S]*ssl_certificate \/etc\/nginx\/certs\/origin\.pem;/);
+  expect(read('deploy', 'nginx-tls.conf')).toMatch(
+    /listen 443 ssl;[\s\S]*ssl_certificate \/etc\/nginx\/certs\/origin\.pem;/,
+  );
 });
 
 describe("nginx -t on the gateway's configs, as this machine's nginx can load them", () => {
@@ -292,7 +401,8 @@ describe("nginx -t on the gateway's configs, as this machine's nginx can load th
 
   test.each(['nginx.conf', 'nginx-tls.conf'] as const)('%s', (main) => {
     if (!nginx) {
-      if (process.env.CI === 'true') throw new Error('nginx is not installed: .ci/run installs it (apt-get install nginx)');
+      if (process.env.CI === 'true')
+        throw new Error('nginx is not installed: .ci/run installs it (apt-get install nginx)');
       console.warn('nginx not installed: skipping nginx -t (CI installs it)');
       return;
     }
@@ -301,18 +411,38 @@ describe("nginx -t on the gateway's configs, as this machine's nginx can load th
     let certs: { cert: string; key: string } | undefined;
     if (main === 'nginx-tls.conf') {
       certs = { cert: path.join(copy, 'cert.pem'), key: path.join(copy, 'key.pem') };
-      const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', certs.key, '-out', certs.cert], { encoding: 'utf8' });
+      const ssl = spawnSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-days',
+          '1',
+          '-keyout',
+          certs.key,
+          '-out',
+          certs.cert,
+        ],
+        { encoding: 'utf8' },
+      );
       expect(ssl.status).toBe(0);
     }
     const r = nginxTest(gatewayCopy(copy, { main, listen: 8443, apis: [8000, 8001], certs }));
-    expect({ main, status: r.status, output: r.status === 0 ? "" : r.output }).toEqual({ main, status: 0, output: "" });
+    expect({ main, status: r.status, output: r.status === 0 ? '' : r.output }).toEqual({ main, status: 0, output: '' });
     expect(r.output).toMatch(/test is successful/);
     expect(r.output).not.toMatch(/\[(warn|emerg|alert)\]/);
   });
 });
 
 test('the Dockerfile: node:20-slim in two stages, a non-root user, wizard as entrypoint, a healthcheck, the role as command', () => {
-  const lines = read('Dockerfile').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+  const lines = read('Dockerfile')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
   const from = lines.filter((l) => l.startsWith('FROM '));
   expect(from).toEqual(['FROM node:20-slim AS build', 'FROM node:20-slim']);
   const runtime = lines.slice(lines.indexOf('FROM node:20-slim'));

@@ -24,7 +24,9 @@ afterAll(async () => {
 
 /** jobs that died: claimed by a consumer that never finished, out of attempts */
 async function killJobs(n: number): Promise<string[]> {
-  const jobs = await store.enqueue(Array.from({ length: n }, (_, i) => ({ type: 'task' as const, params: { a: i, b: 1, op: 'add' }, maxAttempts: 1 })));
+  const jobs = await store.enqueue(
+    Array.from({ length: n }, (_, i) => ({ type: 'task' as const, params: { a: i, b: 1, op: 'add' }, maxAttempts: 1 })),
+  );
   const { jobs: held } = await store.claim('default', { consumer: 'ghost', max: n, leaseMs: 1 });
   expect(held).toHaveLength(n);
   await new Promise((r) => setTimeout(r, 10));
@@ -32,20 +34,33 @@ async function killJobs(n: number): Promise<string[]> {
   return jobs.map((j) => j.id);
 }
 
-const cli = (...args: string[]) => spawnSync(process.execPath, [WIZARD_BIN, 'dlq', ...args, '--api', api], { encoding: 'utf8', env: { ...process.env, WIZARD_TOKEN: ADMIN } });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [WIZARD_BIN, 'dlq', ...args, '--api', api], {
+    encoding: 'utf8',
+    env: { ...process.env, WIZARD_TOKEN: ADMIN },
+  });
 const auth = { authorization: `Bearer ${ADMIN}` };
 
 test('the DLQ needs the admin token', async () => {
   expect((await http('GET', `${api}/dlq`)).status).toBe(401);
-  expect((await fetch(`${api}/dlq`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+  expect((await fetch(`${api}/dlq`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status).toBe(
+    401,
+  );
 });
 
 test('list, retry (the job then runs to SUCCESS from zero attempts) and purge', async () => {
   const dead = await killJobs(3);
-  const listed = (await (await fetch(`${api}/dlq`, { headers: auth })).json()) as { total: number; jobs: { job_id: string }[] };
+  const listed = (await (await fetch(`${api}/dlq`, { headers: auth })).json()) as {
+    total: number;
+    jobs: { job_id: string }[];
+  };
   expect(listed.total).toBe(3);
   expect(listed.jobs.map((j: { job_id: string }) => j.job_id).sort()).toEqual([...dead].sort());
-  expect(listed.jobs[0]).toMatchObject({ state: 'DEAD', attempts: 1, error: expect.stringContaining('lease expired (held by ghost') });
+  expect(listed.jobs[0]).toMatchObject({
+    state: 'DEAD',
+    attempts: 1,
+    error: expect.stringContaining('lease expired (held by ghost'),
+  });
 
   const viaCli = cli('list', '--json');
   expect(viaCli.status).toBe(0);
@@ -56,10 +71,14 @@ test('list, retry (the job then runs to SUCCESS from zero attempts) and purge', 
   expect(JSON.parse(retried.stdout)).toMatchObject({ job_id: dead[0], state: 'PENDING', attempts: 0 });
   expect(cli('retry', dead[0]).status).toBe(1); // no longer dead: a 409
   const worker = spawnWizard(['worker', '--node-id', 'dlq-worker'], env, 'worker');
-  const done = await waitUntil(async () => {
-    const j = await store.getJob(dead[0]);
-    return j?.state === 'SUCCESS' ? j : null;
-  }, 15_000, 'the retried job to succeed');
+  const done = await waitUntil(
+    async () => {
+      const j = await store.getJob(dead[0]);
+      return j?.state === 'SUCCESS' ? j : null;
+    },
+    15_000,
+    'the retried job to succeed',
+  );
   expect(done).toMatchObject({ result: 1, attempts: 1, handledBy: 'dlq-worker' });
   await worker.kill('SIGTERM');
 

@@ -16,24 +16,30 @@ import { freePort } from '../helpers/redis-server';
 const ownRedis = ownRedisServer({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
 afterAll(killAll);
 
-const refusal = (url: string) => new RegExp(`^error: Redis at ${url.replace(/[./]/g, '\\$&')} can evict keys \\(maxmemory-policy allkeys-lru\\): queued jobs, leases and chord counters would vanish under memory pressure; run CONFIG SET maxmemory-policy noeviction \\(and set it in its config\\), or start with --allow-eviction \\(WIZARD_ALLOW_EVICTION=yes\\) to accept that\\n$`);
+const refusal = (url: string) =>
+  new RegExp(
+    `^error: Redis at ${url.replace(/[./]/g, '\\$&')} can evict keys \\(maxmemory-policy allkeys-lru\\): queued jobs, leases and chord counters would vanish under memory pressure; run CONFIG SET maxmemory-policy noeviction \\(and set it in its config\\), or start with --allow-eviction \\(WIZARD_ALLOW_EVICTION=yes\\) to accept that\\n$`,
+  );
 
 test.each([
   ['api', ['api', '--port', '0'], {}],
   ['worker', ['worker', '--threads', '1'], {}],
   ['scheduler', ['scheduler'], {}],
   ['worker with WIZARD_ALLOW_EVICTION=no', ['worker', '--threads', '1'], { WIZARD_ALLOW_EVICTION: 'no' }],
-] as const)('%s on a Redis that can evict: exit 2, one line naming the policy and the fix, nothing written', async (_name, args, extra) => {
-  const prefix = testPrefix('eviction-refused');
-  const r = await runWizardAsync([...args], { REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, ...extra });
-  expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
-  expect(r.stderr).toMatch(refusal(ownRedis().url));
-  // it stopped before it joined: the prefix has no format key
-  const c = createClient({ url: ownRedis().url });
-  await c.connect();
-  expect(await c.keys(`{${prefix}}*`)).toEqual([]);
-  await c.quit();
-});
+] as const)(
+  '%s on a Redis that can evict: exit 2, one line naming the policy and the fix, nothing written',
+  async (_name, args, extra) => {
+    const prefix = testPrefix('eviction-refused');
+    const r = await runWizardAsync([...args], { REDIS_URL: ownRedis().url, WIZARD_PREFIX: prefix, ...extra });
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(refusal(ownRedis().url));
+    // it stopped before it joined: the prefix has no format key
+    const c = createClient({ url: ownRedis().url });
+    await c.connect();
+    expect(await c.keys(`{${prefix}}*`)).toEqual([]);
+    await c.quit();
+  },
+);
 
 test('WIZARD_ALLOW_EVICTION takes yes or no', async () => {
   const r = await runWizardAsync(['worker'], { REDIS_URL: ownRedis().url, WIZARD_ALLOW_EVICTION: 'maybe' });
@@ -49,17 +55,35 @@ test('accepted: a warning at start, /health degraded with the reason, /metrics s
   const worker = spawnWizard(['worker', '--threads', '1'], { ...env, WIZARD_ALLOW_EVICTION: 'yes' }, 'worker');
   await Promise.all([api.waitForOutput(/api listening/), worker.waitForOutput(/worker started/)]);
   for (const p of [api, worker]) {
-    const line = JSON.parse(p.output().split('\n').find((l) => l.includes('can evict keys'))!);
-    expect(line).toMatchObject({ level: 'warn', msg: expect.stringMatching(/maxmemory-policy allkeys-lru\).*CONFIG SET maxmemory-policy noeviction.*\(--allow-eviction: running anyway\)$/) });
+    const line = JSON.parse(
+      p
+        .output()
+        .split('\n')
+        .find((l) => l.includes('can evict keys'))!,
+    );
+    expect(line).toMatchObject({
+      level: 'warn',
+      msg: expect.stringMatching(
+        /maxmemory-policy allkeys-lru\).*CONFIG SET maxmemory-policy noeviction.*\(--allow-eviction: running anyway\)$/,
+      ),
+    });
   }
   const u = `http://127.0.0.1:${port}`;
   const task = await http<{ task_id: string }>('POST', `${u}/task`, { a: 2, b: 3 });
   expect(task.status).toBe(202);
-  await waitUntil(async () => (await http<{ status: string }>('GET', `${u}/tasks/${task.body.task_id}/status`)).body.status === 'SUCCESS', 20_000, 'the task done');
+  await waitUntil(
+    async () =>
+      (await http<{ status: string }>('GET', `${u}/tasks/${task.body.task_id}/status`)).body.status === 'SUCCESS',
+    20_000,
+    'the task done',
+  );
 
   const health = await http<{ status: string; condition: { reason: string; message: string } }>('GET', `${u}/health`);
   expect(health.status).toBe(200);
-  expect(health.body).toMatchObject({ status: 'degraded', condition: { reason: 'eviction', message: expect.stringContaining('(maxmemory-policy allkeys-lru)') } });
+  expect(health.body).toMatchObject({
+    status: 'degraded',
+    condition: { reason: 'eviction', message: expect.stringContaining('(maxmemory-policy allkeys-lru)') },
+  });
 
   // Redis evicts: maxmemory just above what it uses, then 8 MB written beside wizard's keys
   const c = createClient({ url: ownRedis().url });

@@ -20,7 +20,11 @@ const ROOT = assetPath();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wx'));
 const shims = path.join(tmp, 'bin');
 fs.mkdirSync(shims);
-fs.writeFileSync(path.join(shims, 'wizard'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(WIZARD_BIN)} "$@"\n`, { mode: 0o755 });
+fs.writeFileSync(
+  path.join(shims, 'wizard'),
+  `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(WIZARD_BIN)} "$@"\n`,
+  { mode: 0o755 },
+);
 
 /** processes started in the background (their process groups, and when their output closed), stopped after each test */
 const background: { proc: ChildProcess; closed: Promise<unknown> }[] = [];
@@ -38,7 +42,14 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** the environment the commands run in: this process's, with no terminal width and the test's port */
 function envFor(port: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${shims}:${process.env.PATH}`, PORT: String(port), WIZARD_API_URL: `http://127.0.0.1:${port}`, NO_COLOR: '1', RATE_LIMIT_MAX: '0' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${shims}:${process.env.PATH}`,
+    PORT: String(port),
+    WIZARD_API_URL: `http://127.0.0.1:${port}`,
+    NO_COLOR: '1',
+    RATE_LIMIT_MAX: '0',
+  };
   delete env.COLUMNS;
   return env;
 }
@@ -55,9 +66,14 @@ function inBackground(command: string, env: NodeJS.ProcessEnv) {
 
 function toEnd(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', command], { cwd: ROOT, env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
+    execFile(
+      '/bin/sh',
+      ['-c', command],
+      { cwd: ROOT, env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -76,12 +92,13 @@ function commandsOf(markdown: string): { command: string; expected: string[] }[]
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** the expected lines as a pattern: … is anything */
-const pattern = (lines: string[]) => new RegExp(`^${lines.map((l) => l.split('…').map(escape).join('.*?')).join('\n')}$`);
+const pattern = (lines: string[]) =>
+  new RegExp(`^${lines.map((l) => l.split('…').map(escape).join('.*?')).join('\n')}$`);
 /** output wrapped to the width, joined again: a line indented by two continues the one before */
 const unwrapped = (text: string) => text.trimEnd().replace(/\n {2}(?=\S)/g, ' ');
 
 describe('the README', () => {
-  test("the try-it line, npm ci && <command>, starts the API on PORT in seconds on a fresh clone", async () => {
+  test('the try-it line, npm ci && <command>, starts the API on PORT in seconds on a fresh clone', async () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const tryIt = readme.slice(readme.indexOf('## Try it'));
     const [line] = commandsOf(tryIt).map((s) => s.command);
@@ -89,27 +106,39 @@ describe('the README', () => {
     const port = await freePort();
     const started = inBackground(line.replace(/^npm ci && /, ''), envFor(port)); // npm ci ran before the tests
     const api = `http://127.0.0.1:${port}`;
-    const whoami = await waitUntil(async () => {
-      const r = await http<{ role: string }>('GET', `${api}/whoami`);
-      return r.status === 200 && r.body;
-    }, 60_000, `the API on PORT ${port}`, 200);
+    const whoami = await waitUntil(
+      async () => {
+        const r = await http<{ role: string }>('GET', `${api}/whoami`);
+        return r.status === 200 && r.body;
+      },
+      60_000,
+      `the API on PORT ${port}`,
+      200,
+    );
     expect(whoami.role).toBe('api');
     const task = await http<{ task_id: string }>('POST', `${api}/task`, { a: 2, b: 3 });
     expect(task.status).toBe(202);
-    const done = await waitUntil(async () => {
-      const r = await http<{ status: string; result: number }>('GET', `${api}/tasks/${task.body.task_id}/status`);
-      return r.body.status === 'SUCCESS' && r.body;
-    }, 20_000, 'the task');
+    const done = await waitUntil(
+      async () => {
+        const r = await http<{ status: string; result: number }>('GET', `${api}/tasks/${task.body.task_id}/status`);
+        return r.body.status === 'SUCCESS' && r.body;
+      },
+      20_000,
+      'the task',
+    );
     expect(done.result).toBe(5);
     expect(started.output()).toContain(`wizard up: API and dashboard at ${api}`);
   }, 90_000);
 });
 
-const EXAMPLES = fs.readdirSync(path.join(ROOT, 'examples')).filter((d) => fs.existsSync(path.join(ROOT, 'examples', d, 'README.md')));
+const EXAMPLES = fs
+  .readdirSync(path.join(ROOT, 'examples'))
+  .filter((d) => fs.existsSync(path.join(ROOT, 'examples', d, 'README.md')));
 
 test('every example has a README with commands', () => {
   expect(EXAMPLES.sort()).toEqual(['bot-command', 'handlers']);
-  for (const d of EXAMPLES) expect(commandsOf(fs.readFileSync(path.join(ROOT, 'examples', d, 'README.md'), 'utf8')).length).toBeGreaterThan(2);
+  for (const d of EXAMPLES)
+    expect(commandsOf(fs.readFileSync(path.join(ROOT, 'examples', d, 'README.md'), 'utf8')).length).toBeGreaterThan(2);
 });
 
 describe.each(EXAMPLES)('examples/%s/README.md', (example) => {
@@ -117,7 +146,8 @@ describe.each(EXAMPLES)('examples/%s/README.md', (example) => {
     const port = await freePort();
     const env = envFor(port);
     const dir = fs.mkdtempSync(path.join(tmp, 'x')); // short: a result naming a file in it stays one word of a line
-    const here = (s: string) => s.replaceAll('/tmp/', `${dir}/`).replaceAll('http://127.0.0.1:8000', `http://127.0.0.1:${port}`);
+    const here = (s: string) =>
+      s.replaceAll('/tmp/', `${dir}/`).replaceAll('http://127.0.0.1:8000', `http://127.0.0.1:${port}`);
     const steps = commandsOf(fs.readFileSync(path.join(ROOT, 'examples', example, 'README.md'), 'utf8'));
     for (const { command, expected } of steps) {
       const cmd = here(command);
@@ -126,14 +156,32 @@ describe.each(EXAMPLES)('examples/%s/README.md', (example) => {
       if (bg) {
         const started = inBackground(cmd.slice(0, bg.index), env);
         // a background command's lines are waited for: they say it is ready
-        for (const l of want) await waitUntil(async () => started.output().split('\n').some((o) => pattern([l]).test(o)), 60_000, `${cmd}: ${l}`, 100);
+        for (const l of want)
+          await waitUntil(
+            async () =>
+              started
+                .output()
+                .split('\n')
+                .some((o) => pattern([l]).test(o)),
+            60_000,
+            `${cmd}: ${l}`,
+            100,
+          );
         continue;
       }
       const r = await toEnd(cmd, env);
       const failed = /^(DEAD|FAILURE|CANCELLED) /.test(want[0] ?? '');
-      expect({ command: cmd, code: r.code, stderr: r.stderr }).toEqual({ command: cmd, code: failed ? 1 : 0, stderr: '' });
-      expect({ command: cmd, out: unwrapped(r.stdout) }).toEqual({ command: cmd, out: expect.stringMatching(pattern(want)) });
-      for (const l of r.stdout.split('\n')) expect({ command: cmd, line: l, width: l.length <= 80 }).toEqual({ command: cmd, line: l, width: true });
+      expect({ command: cmd, code: r.code, stderr: r.stderr }).toEqual({
+        command: cmd,
+        code: failed ? 1 : 0,
+        stderr: '',
+      });
+      expect({ command: cmd, out: unwrapped(r.stdout) }).toEqual({
+        command: cmd,
+        out: expect.stringMatching(pattern(want)),
+      });
+      for (const l of r.stdout.split('\n'))
+        expect({ command: cmd, line: l, width: l.length <= 80 }).toEqual({ command: cmd, line: l, width: true });
     }
   }, 180_000);
 });

@@ -18,7 +18,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-handlers-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const MODULE = path.join(tmp, 'types.mjs');
-fs.writeFileSync(MODULE, `
+fs.writeFileSync(
+  MODULE,
+  `
 import fs from 'node:fs';
 export default {
   wordcount: {
@@ -47,7 +49,8 @@ export default {
     },
   },
 };
-`);
+`,
+);
 
 let api: string;
 let up: ReturnType<typeof spawnWizard>;
@@ -93,21 +96,51 @@ test('submit <type> --json prints the job; watch <id> follows it to its result, 
   expect(watched.code).toBe(0);
   // not on a terminal: wrapped to 80 columns, the rest of a line indented by two
   for (const line of watched.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
-  expect(watched.stdout.trim().replace(/\n {2}/g, ' ')).toMatch(new RegExp(`^SUCCESS wordcount ${job.job_id}: result \\{"words":3\\} by .* in \\d+ ms$`));
+  expect(watched.stdout.trim().replace(/\n {2}/g, ' ')).toMatch(
+    new RegExp(`^SUCCESS wordcount ${job.job_id}: result \\{"words":3\\} by .* in \\d+ ms$`),
+  );
   const asJson = cli(['watch', job.job_id, '--json']);
   expect(asJson.code).toBe(0);
-  expect(JSON.parse(asJson.stdout)).toMatchObject({ job_id: job.job_id, type: 'wordcount', state: 'SUCCESS', attempts: 1, result: { words: 3 } });
+  expect(JSON.parse(asJson.stdout)).toMatchObject({
+    job_id: job.job_id,
+    type: 'wordcount',
+    state: 'SUCCESS',
+    attempts: 1,
+    result: { words: 3 },
+  });
   const watchedAtSubmit = cli(['submit', 'wordcount', '--params', '{"text":"a b"}', '--watch', '--json']);
   expect(watchedAtSubmit.code).toBe(0);
-  expect(JSON.parse(watchedAtSubmit.stdout)).toMatchObject({ type: 'wordcount', state: 'SUCCESS', attempts: 1, result: { words: 2 }, params: { text: 'a b' } });
+  expect(JSON.parse(watchedAtSubmit.stdout)).toMatchObject({
+    type: 'wordcount',
+    state: 'SUCCESS',
+    attempts: 1,
+    result: { words: 2 },
+    params: { text: 'a b' },
+  });
 });
 
 describe('bad input is one line on stderr, exit 2', () => {
   const cases: [string, string[], string][] = [
-    ['params the schema refuses (the field named)', ['submit', 'wordcount', '--params', '{"text":5}'], 'error: params.text: must be string'],
-    ['a missing field', ['submit', 'wordcount', '--params', '{}'], "error: params.text: must have required property 'text'"],
-    ['an unknown type (the known ones listed)', ['submit', 'nope', '--params', '{}'], "error: type must be one of task, primes, sim, wordcount, mail, longway, halfway, got 'nope'"],
-    ['a type for bots with a command sent to another queue', ['submit', 'mail', '--params', '{"to":"x"}', '--queue', 'bots'], "error: queue: type mail has no run: its jobs go to its queue 'outbox', where bots with --exec claim them, not 'bots'"],
+    [
+      'params the schema refuses (the field named)',
+      ['submit', 'wordcount', '--params', '{"text":5}'],
+      'error: params.text: must be string',
+    ],
+    [
+      'a missing field',
+      ['submit', 'wordcount', '--params', '{}'],
+      "error: params.text: must have required property 'text'",
+    ],
+    [
+      'an unknown type (the known ones listed)',
+      ['submit', 'nope', '--params', '{}'],
+      "error: type must be one of task, primes, sim, wordcount, mail, longway, halfway, got 'nope'",
+    ],
+    [
+      'a type for bots with a command sent to another queue',
+      ['submit', 'mail', '--params', '{"to":"x"}', '--queue', 'bots'],
+      "error: queue: type mail has no run: its jobs go to its queue 'outbox', where bots with --exec claim them, not 'bots'",
+    ],
   ];
   test.each(cases)('%s', (_what, args, line) => {
     const r = cli(args);
@@ -116,7 +149,13 @@ describe('bad input is one line on stderr, exit 2', () => {
 
   test.each(['{text: 1', '[1]'])('--params %s (not a JSON object) names --params', (value) => {
     const r = cli(['submit', 'wordcount', '--params', value]);
-    expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([2, [`error: option '--params <json>' argument '${value}' is invalid. --params must be a JSON object, got '${value}'`], '']);
+    expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([
+      2,
+      [
+        `error: option '--params <json>' argument '${value}' is invalid. --params must be a JSON object, got '${value}'`,
+      ],
+      '',
+    ]);
   });
 });
 
@@ -125,7 +164,11 @@ test('on an 80-column terminal the live line fits: the id shortened when the who
   const run = onTerminal(['submit', 'longway', '--params', JSON.stringify({ release }), '--watch', '--api', api]);
   // what each redraw of the line, and each line, shows: split where the cursor moves or the line ends
   const segments = () => run.output().split(/\u001b\[[0-9;?]*[A-Za-z]|\r|\n/);
-  await waitUntil(async () => segments().some((l) => / [0-9a-f]{8}: STARTED \[#-{19}\] 10\/200 \d+\.\ds$/.test(l)), 20_000, 'the live line with the short id');
+  await waitUntil(
+    async () => segments().some((l) => / [0-9a-f]{8}: STARTED \[#-{19}\] 10\/200 \d+\.\ds$/.test(l)),
+    20_000,
+    'the live line with the short id',
+  );
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
   for (const l of segments()) expect({ l, fits: l.length <= 80 }).toEqual({ l, fits: true });
@@ -133,24 +176,48 @@ test('on an 80-column terminal the live line fits: the id shortened when the who
 });
 
 test('up says which types it loaded', () => {
-  const line = up.output().split('\n').find((l) => l.includes('job types loaded'));
-  expect(JSON.parse(line!)).toMatchObject({ level: 'info', role: 'up', file: MODULE, types: 'wordcount, mail (no run: bots with --exec, queue outbox), longway, halfway' });
+  const line = up
+    .output()
+    .split('\n')
+    .find((l) => l.includes('job types loaded'));
+  expect(JSON.parse(line!)).toMatchObject({
+    level: 'info',
+    role: 'up',
+    file: MODULE,
+    types: 'wordcount, mail (no run: bots with --exec, queue outbox), longway, halfway',
+  });
 });
 
 describe('a type for bots with a command: only such bots, from its own queue', () => {
   test('a bot with --exec and --queue runs it; the API lets a bot claim from that queue and the bot queue only', async () => {
-    const submitted = JSON.parse(cli(['submit', 'mail', '--params', '{"to":"ann"}', '--json']).stdout) as { job_id: string; queue: string };
+    const submitted = JSON.parse(cli(['submit', 'mail', '--params', '{"to":"ann"}', '--json']).stdout) as {
+      job_id: string;
+      queue: string;
+    };
     expect(submitted.queue).toBe('outbox');
     const echo = `${JSON.stringify(process.execPath)} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.stringify({sent:JSON.parse(s).to,type:process.env.WIZARD_JOB_TYPE})))"`;
-    const bot = spawnWizard(['bot', '--name', 'mailer', '--queue', 'outbox', '--exec', echo, '--api', api, '--poll-ms', '100'], {}, 'mailer');
+    const bot = spawnWizard(
+      ['bot', '--name', 'mailer', '--queue', 'outbox', '--exec', echo, '--api', api, '--poll-ms', '100'],
+      {},
+      'mailer',
+    );
     const watched = cli(['watch', submitted.job_id, '--json']);
     expect(watched.code).toBe(0);
-    expect(JSON.parse(watched.stdout)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { sent: 'ann', type: 'mail' } });
+    expect(JSON.parse(watched.stdout)).toMatchObject({
+      state: 'SUCCESS',
+      attempts: 1,
+      result: { sent: 'ann', type: 'mail' },
+    });
     await bot.kill('SIGTERM');
 
     const reg = await http<{ token: string }>('POST', `${api}/bots/register`, { name: 'prober' });
     const as = { Authorization: `Bearer ${reg.body.token}` };
-    const refused = await http<{ error: { code: string; details: unknown } }>('POST', `${api}/jobs/claim`, { queue: 'default' }, as);
+    const refused = await http<{ error: { code: string; details: unknown } }>(
+      'POST',
+      `${api}/jobs/claim`,
+      { queue: 'default' },
+      as,
+    );
     expect(refused.status).toBe(403);
     expect(refused.body.error.details).toEqual([{ field: 'queue', message: "must be one of 'bots', 'outbox'" }]);
     expect((await http('POST', `${api}/jobs/claim`, { queue: 'outbox' }, as)).status).toBe(204);
@@ -158,18 +225,34 @@ describe('a type for bots with a command: only such bots, from its own queue', (
 
   test('--queue without --exec is exit 2: a built-in bot runs only sim and task jobs', () => {
     const r = runWizard(['bot', '--queue', 'outbox', '--api', api]);
-    expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([2, ['error: --queue needs --exec: a bot without a command runs only sim and task jobs, which come on the bot queue'], '']);
-  });
-
-  test.each([['api'], ['up'], ['scheduler']])('a module with a type on the bot queue stops %s at start (exit 2, naming the type)', (role) => {
-    const bad = path.join(tmp, 'on-bot-queue.mjs');
-    fs.writeFileSync(bad, "export default { upload: { params: { type: 'object' }, queue: 'bots' } };\n");
-    // a Redis that is not there: the module is refused before any store is opened
-    const r = runWizard([role, '--handlers', bad, '--redis', 'redis://127.0.0.1:1', ...(role === 'scheduler' ? [] : ['--port', '0'])]);
     expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([
       2,
-      [`error: --handlers ${bad}: type upload: queue 'bots' is the built-in bots' queue (--bot-queue), and they run only sim and task jobs: give the type a queue of its own, for bots started with --exec and --queue <it>`],
+      ['error: --queue needs --exec: a bot without a command runs only sim and task jobs, which come on the bot queue'],
       '',
     ]);
   });
+
+  test.each([['api'], ['up'], ['scheduler']])(
+    'a module with a type on the bot queue stops %s at start (exit 2, naming the type)',
+    (role) => {
+      const bad = path.join(tmp, 'on-bot-queue.mjs');
+      fs.writeFileSync(bad, "export default { upload: { params: { type: 'object' }, queue: 'bots' } };\n");
+      // a Redis that is not there: the module is refused before any store is opened
+      const r = runWizard([
+        role,
+        '--handlers',
+        bad,
+        '--redis',
+        'redis://127.0.0.1:1',
+        ...(role === 'scheduler' ? [] : ['--port', '0']),
+      ]);
+      expect([r.code, r.stderr.trim().split('\n'), r.stdout]).toEqual([
+        2,
+        [
+          `error: --handlers ${bad}: type upload: queue 'bots' is the built-in bots' queue (--bot-queue), and they run only sim and task jobs: give the type a queue of its own, for bots started with --exec and --queue <it>`,
+        ],
+        '',
+      ]);
+    },
+  );
 });

@@ -14,7 +14,14 @@ import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
 
-interface JobView { job_id: string; state: string; result: unknown; error: string | null; attempts: number; progress: { completed: number; total: number } | null }
+interface JobView {
+  job_id: string;
+  state: string;
+  result: unknown;
+  error: string | null;
+  attempts: number;
+  progress: { completed: number; total: number } | null;
+}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-handlers-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -25,7 +32,9 @@ const write = (name: string, text: string) => {
   return file;
 };
 
-const ESM = write('types.mjs', `
+const ESM = write(
+  'types.mjs',
+  `
 import fs from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
 export default {
@@ -61,13 +70,17 @@ export default {
   hang: { params: { type: 'object' }, attempts: 2, backoff_ms: 10, timeout_ms: 300, run() { return new Promise(() => {}); } },
   refuse: { params: { type: 'object' }, attempts: 5, run() { throw Object.assign(new Error('no such account'), { permanent: true }); } },
 };
-`);
+`,
+);
 
 const ADMIN = 'handlers-admin-token-0123456789';
 
-const CJS = write('types.cjs', `
+const CJS = write(
+  'types.cjs',
+  `
 module.exports = { echo: { params: { type: 'object', required: ['say'], properties: { say: { type: 'string' } } }, run: (p, ctx) => ({ said: p.say, attempt: ctx.attempt }) } };
-`);
+`,
+);
 
 describe('api and worker on Redis with an ESM module', () => {
   let api: string;
@@ -77,10 +90,15 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(r.status).toBe(202);
     return r.body.job_id;
   };
-  const final = (id: string) => waitUntil(async () => {
-    const j = await job(id);
-    return ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'].includes(j.state) ? j : null;
-  }, 30_000, `job ${id} to end`);
+  const final = (id: string) =>
+    waitUntil(
+      async () => {
+        const j = await job(id);
+        return ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'].includes(j.state) ? j : null;
+      },
+      30_000,
+      `job ${id} to end`,
+    );
 
   const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('handlers') };
   beforeAll(async () => {
@@ -97,28 +115,65 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(await final(id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { words: 3, attempt: 1, job: id } });
   });
 
-  test('params are checked by the type\'s schema; an unknown type lists the known ones', async () => {
+  test("params are checked by the type's schema; an unknown type lists the known ones", async () => {
     type Err = { error: { message: string; details: { field: string; message: string }[] } };
     const bad = await http<Err>('POST', `${api}/jobs`, { type: 'wordcount', params: { text: 5 } });
     expect(bad.status).toBe(400);
-    expect(bad.body.error).toMatchObject({ message: 'params.text: must be string', details: [{ field: 'params.text', message: 'must be string' }] });
+    expect(bad.body.error).toMatchObject({
+      message: 'params.text: must be string',
+      details: [{ field: 'params.text', message: 'must be string' }],
+    });
     const missing = await http<Err>('POST', `${api}/jobs`, { type: 'wordcount', params: {} });
     expect(missing.body.error.message).toBe("params.text: must have required property 'text'");
     const unknown = await http<Err>('POST', `${api}/jobs`, { type: 'nope', params: {} });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toBe("type must be one of task, primes, sim, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'");
+    expect(unknown.body.error.message).toBe(
+      "type must be one of task, primes, sim, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'",
+    );
     const doc = (await http<{ components: { schemas: Record<string, unknown> } }>('GET', `${api}/openapi.json`)).body;
-    expect(doc.components.schemas['wordcount.params']).toEqual({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } });
+    expect(doc.components.schemas['wordcount.params']).toEqual({
+      type: 'object',
+      required: ['text'],
+      properties: { text: { type: 'string' } },
+    });
   });
 
   test("a schedule of a module's type: its params checked by the type's schema, its jobs on the workers' queue", async () => {
     const auth = { Authorization: `Bearer ${ADMIN}` };
-    const bad = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'wordcount', params: { text: 1 }, every_ms: 60_000 }, auth);
+    const bad = await http<{ error: { message: string } }>(
+      'POST',
+      `${api}/schedules`,
+      { name: 'wc-bad', type: 'wordcount', params: { text: 1 }, every_ms: 60_000 },
+      auth,
+    );
     expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
-    const unknown = await http<{ error: { message: string } }>('POST', `${api}/schedules`, { name: 'wc-bad', type: 'nope', every_ms: 60_000 }, auth);
-    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, primes, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]);
-    const ok = await http('POST', `${api}/schedules`, { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 }, auth);
-    expect(ok).toMatchObject({ status: 201, body: { name: 'wc', type: 'wordcount', params: { text: 'a b' }, queue: 'default', attempts: 3, timeout_ms: 600_000 } });
+    const unknown = await http<{ error: { message: string } }>(
+      'POST',
+      `${api}/schedules`,
+      { name: 'wc-bad', type: 'nope', every_ms: 60_000 },
+      auth,
+    );
+    expect([unknown.status, unknown.body.error.message]).toEqual([
+      400,
+      "type must be one of sim, task, primes, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'",
+    ]);
+    const ok = await http(
+      'POST',
+      `${api}/schedules`,
+      { name: 'wc', type: 'wordcount', params: { text: 'a b' }, every_ms: 60_000 },
+      auth,
+    );
+    expect(ok).toMatchObject({
+      status: 201,
+      body: {
+        name: 'wc',
+        type: 'wordcount',
+        params: { text: 'a b' },
+        queue: 'default',
+        attempts: 3,
+        timeout_ms: 600_000,
+      },
+    });
     expect((await http('DELETE', `${api}/schedules/wc`, undefined, auth)).status).toBe(204);
   });
 
@@ -130,7 +185,11 @@ describe('api and worker on Redis with an ESM module', () => {
     await s.waitForOutput(/schedule occurrence made/);
     expect((await http('DELETE', `${api}/schedules/hang-every`, undefined, auth)).status).toBe(204);
     await s.kill('SIGTERM');
-    const list = (await http<{ jobs: (JobView & { type: string; schedule: string | null; max_attempts: number; timeout_ms: number | null })[] }>('GET', `${api}/jobs?limit=500`)).body.jobs;
+    const list = (
+      await http<{
+        jobs: (JobView & { type: string; schedule: string | null; max_attempts: number; timeout_ms: number | null })[];
+      }>('GET', `${api}/jobs?limit=500`)
+    ).body.jobs;
     const made = list.filter((j) => j.schedule === 'hang-every');
     expect(made.length).toBeGreaterThanOrEqual(1);
     for (const j of made) expect([j.type, j.max_attempts, j.timeout_ms]).toEqual(['hang', 2, 300]);
@@ -141,23 +200,52 @@ describe('api and worker on Redis with an ESM module', () => {
   test("POST /jobs/populate makes a batch of a module's type: its params checked by its schema, its jobs run by the workers", async () => {
     const admin = { Authorization: `Bearer ${ADMIN}` };
     type Err = { error: { message: string; details: { field: string }[] } };
-    const bad = await http<Err>('POST', `${api}/jobs/populate`, { count: 2, type: 'wordcount', params: { text: 5 } }, admin);
+    const bad = await http<Err>(
+      'POST',
+      `${api}/jobs/populate`,
+      { count: 2, type: 'wordcount', params: { text: 5 } },
+      admin,
+    );
     expect([bad.status, bad.body.error.message]).toEqual([400, 'params.text: must be string']);
     const unknown = await http<Err>('POST', `${api}/jobs/populate`, { count: 2, type: 'primes' }, admin);
-    expect([unknown.status, unknown.body.error.message]).toEqual([400, "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'primes'"]);
-    const made = await http<{ created: number; type: string; queue: string; job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 2, type: 'hang' }, admin);
+    expect([unknown.status, unknown.body.error.message]).toEqual([
+      400,
+      "type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'primes'",
+    ]);
+    const made = await http<{ created: number; type: string; queue: string; job_ids: string[] }>(
+      'POST',
+      `${api}/jobs/populate`,
+      { count: 2, type: 'hang' },
+      admin,
+    );
     expect(made).toMatchObject({ status: 201, body: { created: 2, type: 'hang', queue: 'default' } });
-    const wc = await http<{ created: number; type: string; queue: string; job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 2, type: 'wordcount', params: { text: 'a b c d' } }, admin);
+    const wc = await http<{ created: number; type: string; queue: string; job_ids: string[] }>(
+      'POST',
+      `${api}/jobs/populate`,
+      { count: 2, type: 'wordcount', params: { text: 'a b c d' } },
+      admin,
+    );
     expect(wc).toMatchObject({ status: 201, body: { created: 2, type: 'wordcount', queue: 'default' } });
-    for (const id of wc.body.job_ids) expect(await final(id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { words: 4, attempt: 1, job: id } });
+    for (const id of wc.body.job_ids)
+      expect(await final(id)).toMatchObject({
+        state: 'SUCCESS',
+        attempts: 1,
+        result: { words: 4, attempt: 1, job: id },
+      });
     // the type's policy: 2 attempts, each timed out
-    for (const id of made.body.job_ids) expect(await final(id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
+    for (const id of made.body.job_ids)
+      expect(await final(id)).toMatchObject({ state: 'DEAD', attempts: 2, error: 'timed out after 300 ms' });
   });
 
   test('a cpu type runs on a pool thread, not the main one', async () => {
     const id = await submit('spin', { n: 1000 });
     const done = await final(id);
-    expect(done).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { sum: 499500, mainThread: false }, progress: { completed: 1, total: 1 } });
+    expect(done).toMatchObject({
+      state: 'SUCCESS',
+      attempts: 1,
+      result: { sum: 499500, mainThread: false },
+      progress: { completed: 1, total: 1 },
+    });
     expect((done.result as { threadId: number }).threadId).toBeGreaterThan(0);
   });
 
@@ -173,7 +261,11 @@ describe('api and worker on Redis with an ESM module', () => {
     expect(first).toContain('"progress":{"completed":2,"total":5}');
     expect((await http('POST', `${api}/jobs/${id}/cancel`)).status).toBe(200);
     expect(await final(id)).toMatchObject({ state: 'CANCELLED' });
-    const seen = await waitUntil(async () => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 10_000, 'the handler to see the abort');
+    const seen = await waitUntil(
+      async () => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'),
+      10_000,
+      'the handler to see the abort',
+    );
     expect(seen).toBe('aborted: JobCancelledError');
   });
 
@@ -183,14 +275,26 @@ describe('api and worker on Redis with an ESM module', () => {
     await waitUntil(async () => (await job(id)).progress?.total === 4, 20_000, 'the cpu handler to start');
     expect((await http('POST', `${api}/jobs/${id}/cancel`)).status).toBe(200);
     expect(await final(id)).toMatchObject({ state: 'CANCELLED', attempts: 1 });
-    const seen = await waitUntil(async () => fs.existsSync(cancelled) && fs.readFileSync(cancelled, 'utf8'), 10_000, 'the cpu handler to see the cancel');
+    const seen = await waitUntil(
+      async () => fs.existsSync(cancelled) && fs.readFileSync(cancelled, 'utf8'),
+      10_000,
+      'the cpu handler to see the cancel',
+    );
     expect(seen).toBe(`aborted: JobCancelledError: job ${id} was cancelled: its result is refused (pool thread)`);
 
     const timedOut = path.join(tmp, 'cpu-timeout.txt');
-    const r = await http<{ job_id: string }>('POST', `${api}/jobs`, { type: 'cpuwait', params: { marker: timedOut }, timeout_ms: 500 });
+    const r = await http<{ job_id: string }>('POST', `${api}/jobs`, {
+      type: 'cpuwait',
+      params: { marker: timedOut },
+      timeout_ms: 500,
+    });
     expect(r.status).toBe(202);
     expect(await final(r.body.job_id)).toMatchObject({ state: 'DEAD', attempts: 1, error: 'timed out after 500 ms' });
-    const said = await waitUntil(async () => fs.existsSync(timedOut) && fs.readFileSync(timedOut, 'utf8'), 10_000, 'the cpu handler to see the timeout');
+    const said = await waitUntil(
+      async () => fs.existsSync(timedOut) && fs.readFileSync(timedOut, 'utf8'),
+      10_000,
+      'the cpu handler to see the timeout',
+    );
     expect(said).toBe('aborted: TimeoutError: timed out after 500 ms (pool thread)');
   });
 
@@ -209,12 +313,19 @@ test('up loads a CommonJS module', async () => {
   const port = await freePort();
   const up = spawnWizard(['up', '--port', String(port), '--bots', '0', '--handlers', CJS], {}, 'up-cjs');
   await up.waitForOutput(/API and dashboard at/);
-  const r = await http<{ job_id: string }>('POST', `http://127.0.0.1:${port}/jobs`, { type: 'echo', params: { say: 'hi' } });
+  const r = await http<{ job_id: string }>('POST', `http://127.0.0.1:${port}/jobs`, {
+    type: 'echo',
+    params: { say: 'hi' },
+  });
   expect(r.status).toBe(202);
-  const done = await waitUntil(async () => {
-    const j = (await http<JobView>('GET', `http://127.0.0.1:${port}/jobs/${r.body.job_id}`)).body;
-    return j.state === 'SUCCESS' ? j : null;
-  }, 20_000, 'the echo job');
+  const done = await waitUntil(
+    async () => {
+      const j = (await http<JobView>('GET', `http://127.0.0.1:${port}/jobs/${r.body.job_id}`)).body;
+      return j.state === 'SUCCESS' ? j : null;
+    },
+    20_000,
+    'the echo job',
+  );
   expect(done).toMatchObject({ attempts: 1, result: { said: 'hi', attempt: 1 } });
   await up.kill('SIGTERM');
 }, 60_000);
@@ -223,12 +334,36 @@ describe('a bad module or definition stops the role: exit 2, one line naming the
   const cases: [string, string, RegExp][] = [
     ['missing', '', /^error: --handlers .*missing\.mjs: the module does not load: /],
     ['syntax', 'export default {', /^error: --handlers .*syntax\.mjs: the module does not load: /],
-    ['run', "export default { a: { params: {}, run: 'no' } }", /^error: --handlers .*: type a: run must be a function$/],
-    ['field', 'export default { a: { run() {}, retries: 3 } }', /^error: --handlers .*: type a: retries is not a field of a type \(params, run, cpu, attempts, backoff_ms, timeout_ms, queue\)$/],
-    ['schema', "export default { a: { run() {}, params: { type: 'nonsense' } } }", /^error: --handlers .*: type a: params is not a valid JSON Schema: /],
-    ['builtin', 'export default { task: { run() {} } }', /^error: --handlers .*: type task: the name is a built-in type \(task, primes, primes_chunk, sim\)$/],
-    ['queue', "export default { a: { queue: 'no spaces' } }", /^error: --handlers .*: type a: queue must be 1-64 of letters, digits, _ \. -$/],
-    ['attempts', 'export default { a: { run() {}, attempts: 0 } }', /^error: --handlers .*: type a: attempts must be an integer from 1 to 100$/],
+    [
+      'run',
+      "export default { a: { params: {}, run: 'no' } }",
+      /^error: --handlers .*: type a: run must be a function$/,
+    ],
+    [
+      'field',
+      'export default { a: { run() {}, retries: 3 } }',
+      /^error: --handlers .*: type a: retries is not a field of a type \(params, run, cpu, attempts, backoff_ms, timeout_ms, queue\)$/,
+    ],
+    [
+      'schema',
+      "export default { a: { run() {}, params: { type: 'nonsense' } } }",
+      /^error: --handlers .*: type a: params is not a valid JSON Schema: /,
+    ],
+    [
+      'builtin',
+      'export default { task: { run() {} } }',
+      /^error: --handlers .*: type task: the name is a built-in type \(task, primes, primes_chunk, sim\)$/,
+    ],
+    [
+      'queue',
+      "export default { a: { queue: 'no spaces' } }",
+      /^error: --handlers .*: type a: queue must be 1-64 of letters, digits, _ \. -$/,
+    ],
+    [
+      'attempts',
+      'export default { a: { run() {}, attempts: 0 } }',
+      /^error: --handlers .*: type a: attempts must be an integer from 1 to 100$/,
+    ],
   ];
   test.each(cases)('%s', (name, text, line) => {
     const file = name === 'missing' ? path.join(tmp, 'missing.mjs') : write(`${name}.mjs`, text);
@@ -243,8 +378,15 @@ describe('a bad module or definition stops the role: exit 2, one line naming the
 });
 
 test("--job-type takes a module's type: its --job-params checked by its schema, an unknown type listing the module's", () => {
-  const bad = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'wordcount', '--job-params', '{"text":1}'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  const bad = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'wordcount', '--job-params', '{"text":1}'], {
+    REDIS_URL: 'redis://127.0.0.1:1',
+  });
   expect([bad.code, bad.stderr.trim().split('\n')]).toEqual([2, ['error: --job-params.text: must be string']]);
-  const unknown = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'nope'], { REDIS_URL: 'redis://127.0.0.1:1' });
-  expect([unknown.code, unknown.stderr.trim().split('\n')]).toEqual([2, ["error: --job-type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"]]);
+  const unknown = runWizard(['scheduler', '--handlers', ESM, '--job-type', 'nope'], {
+    REDIS_URL: 'redis://127.0.0.1:1',
+  });
+  expect([unknown.code, unknown.stderr.trim().split('\n')]).toEqual([
+    2,
+    ["error: --job-type must be one of sim, task, wordcount, spin, waiting, cpuwait, hang, refuse, got 'nope'"],
+  ]);
 });

@@ -23,7 +23,10 @@ const procs: ReturnType<typeof spawn>[] = [];
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-image-'));
-  const staged = spawnSync('bash', [assetPath('deploy', 'stage-runtime.sh'), path.join(dir, 'app')], { encoding: 'utf8', timeout: 50_000 });
+  const staged = spawnSync('bash', [assetPath('deploy', 'stage-runtime.sh'), path.join(dir, 'app')], {
+    encoding: 'utf8',
+    timeout: 50_000,
+  });
   if (staged.status !== 0) throw new Error(`stage-runtime.sh failed: ${staged.stderr}`);
   fs.mkdirSync(path.join(dir, 'bin'));
   bin = path.join(dir, 'bin', 'wizard');
@@ -37,8 +40,14 @@ afterAll(async () => {
 });
 
 /** run from / so that nothing resolves through the repository, with the image's ENV */
-const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '', NO_COLOR: '1', ...dockerfileEnv(), ...extra });
-const run = (args: string[], extra: Record<string, string> = {}) => spawnSync(bin, args, { cwd: '/', encoding: 'utf8', env: env(extra), timeout: 20_000 });
+const env = (extra: Record<string, string> = {}) => ({
+  PATH: process.env.PATH ?? '',
+  NO_COLOR: '1',
+  ...dockerfileEnv(),
+  ...extra,
+});
+const run = (args: string[], extra: Record<string, string> = {}) =>
+  spawnSync(bin, args, { cwd: '/', encoding: 'utf8', env: env(extra), timeout: 20_000 });
 
 function start(args: string[], extra: Record<string, string>): { out: () => string } {
   const p = spawn(bin, args, { cwd: '/', env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -51,14 +60,25 @@ function start(args: string[], extra: Record<string, string>): { out: () => stri
 
 test('the runtime holds only what ships, and no dev dependency', () => {
   const app = path.join(dir, 'app');
-  expect(fs.readdirSync(app).sort()).toEqual(expect.arrayContaining(['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'src']));
+  expect(fs.readdirSync(app).sort()).toEqual(
+    expect.arrayContaining(['bin', 'dist', 'node_modules', 'package-lock.json', 'package.json', 'src']),
+  );
   expect(fs.readdirSync(path.join(app, 'dist'))).toEqual(['src']);
-  for (const dev of ['typescript', 'jest', 'bullmq', 'ts-jest']) expect(fs.existsSync(path.join(app, 'node_modules', dev))).toBe(false);
+  for (const dev of ['typescript', 'jest', 'bullmq', 'ts-jest'])
+    expect(fs.existsSync(path.join(app, 'node_modules', dev))).toBe(false);
   expect(fs.existsSync(path.join(app, 'src', 'store', 'lua', 'claimJobs.lua'))).toBe(true);
 });
 
 test('wizard --help and every role help run from the staged runtime', () => {
-  for (const args of [['--help'], ['api', '--help'], ['worker', '--help'], ['scheduler', '--help'], ['bot', '--help'], ['healthcheck', '--help'], ['tokens', 'init', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['api', '--help'],
+    ['worker', '--help'],
+    ['scheduler', '--help'],
+    ['bot', '--help'],
+    ['healthcheck', '--help'],
+    ['tokens', 'init', '--help'],
+  ]) {
     const r = run(args);
     expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
   }
@@ -71,12 +91,19 @@ test("the image's default command with its ENV and no tokens serves, with a toke
   const file = path.join(home, '.local', 'state', 'wizard', 'tokens');
   const port = String(await freePort()); // the image's PORT (8000) may be taken on this machine
   const up = start(dockerfileCmd(), { PORT: port, LOG_LEVEL: 'warn', HOME: home });
-  await waitUntil(async () => up.out().includes('wizard tokens show'), 20_000, `where the tokens are kept; output: ${up.out()}`);
+  await waitUntil(
+    async () => up.out().includes('wizard tokens show'),
+    20_000,
+    `where the tokens are kept; output: ${up.out()}`,
+  );
   expect(up.out()).toContain(`this node's tokens (admin, bot, client) were made and are kept in ${file}.`);
   expect(up.out()).toContain(`Read them with: wizard tokens show --file ${file}`);
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   const shown = run(['tokens', 'show', '--file', file]);
-  const [admin, , client] = shown.stdout.trim().split('\n').map((l) => l.split(' ')[2]);
+  const [admin, , client] = shown.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[2]);
   expect([admin, client]).toEqual([expect.stringMatching(/^[0-9a-f]{48}$/), expect.stringMatching(/^[0-9a-f]{48}$/)]);
   for (const t of [admin, client]) expect(up.out()).not.toContain(t); // not in `docker logs`
   const url = `http://127.0.0.1:${port}`;
@@ -89,16 +116,27 @@ test("the image's default command with its ENV and no tokens serves, with a toke
   // started again (a container restarted on its volume): the same tokens, from the file
   const port2 = String(await freePort());
   const again = start(dockerfileCmd(), { PORT: port2, LOG_LEVEL: 'warn', HOME: home });
-  await waitUntil(async () => again.out().includes('wizard tokens show'), 20_000, `the second start; output: ${again.out()}`);
+  await waitUntil(
+    async () => again.out().includes('wizard tokens show'),
+    20_000,
+    `the second start; output: ${again.out()}`,
+  );
   expect(again.out()).toContain(`are kept, from an earlier start, in ${file}.`);
-  expect((await http('GET', `http://127.0.0.1:${port2}/dlq`, undefined, { authorization: `Bearer ${admin}` })).status).toBe(200);
+  expect(
+    (await http('GET', `http://127.0.0.1:${port2}/dlq`, undefined, { authorization: `Bearer ${admin}` })).status,
+  ).toBe(200);
 
   // nowhere to keep them: exit 2, one line naming the file and what to do instead
   fs.mkdirSync(path.join(dir, 'ro-home'), { mode: 0o500 });
   const refused = run(['up'], { PORT: '0', HOME: path.join(dir, 'ro-home') });
   if (process.getuid?.() !== 0) {
-    expect({ status: refused.status, lines: refused.stderr.trim().split('\n').length }).toEqual({ status: 2, lines: 1 });
-    expect(refused.stderr).toMatch(/wizard up's tokens file \(give --tokens-file or WIZARD_API_TOKENS, or set XDG_STATE_HOME\): cannot write .*ro-home\/\.local\/state\/wizard\/tokens: EACCES/);
+    expect({ status: refused.status, lines: refused.stderr.trim().split('\n').length }).toEqual({
+      status: 2,
+      lines: 1,
+    });
+    expect(refused.stderr).toMatch(
+      /wizard up's tokens file \(give --tokens-file or WIZARD_API_TOKENS, or set XDG_STATE_HOME\): cannot write .*ro-home\/\.local\/state\/wizard\/tokens: EACCES/,
+    );
   }
 }, 60_000);
 
@@ -113,7 +151,10 @@ test('wizard api (with the tokens file wizard tokens init wrote) and wizard work
   const redis = testRedisUrl();
   const tokensFile = path.join(dir, 'var', 'tokens');
   const init = run(['tokens', 'init', '--file', tokensFile]);
-  expect({ status: init.status, stdout: init.stdout }).toEqual({ status: 0, stdout: `wrote ${tokensFile}: admin (admin), bot (bot), client (client)\n` });
+  expect({ status: init.status, stdout: init.stdout }).toEqual({
+    status: 0,
+    stdout: `wrote ${tokensFile}: admin (admin), bot (bot), client (client)\n`,
+  });
   expect(fs.statSync(tokensFile).mode & 0o777).toBe(0o600);
   const client = run(['tokens', 'show', '--role', 'client'], { WIZARD_TOKENS_FILE: tokensFile }).stdout.trim();
   expect(client).toMatch(/^[0-9a-f]{48}$/);
@@ -121,24 +162,39 @@ test('wizard api (with the tokens file wizard tokens init wrote) and wizard work
   const common = { REDIS_URL: redis, WIZARD_PREFIX: testPrefix('image'), LOG_LEVEL: 'info' };
   const port = String(await freePort());
   const api = start(['api'], { ...common, PORT: port, WIZARD_TOKENS_FILE: tokensFile });
-  start(['worker', '--threads', '1', '--concurrency', '2'], { ...common, WIZARD_METRICS_PORT: String(await freePort()) });
+  start(['worker', '--threads', '1', '--concurrency', '2'], {
+    ...common,
+    WIZARD_METRICS_PORT: String(await freePort()),
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(async () => /"url":"http:[^"]+"/.test(api.out()), 20_000, `api listening; output: ${api.out()}`);
 
   expect((await http('GET', `${url}/healthz`)).status).toBe(200);
   // assets the image must carry: the docs' Swagger UI (a production dependency) and prom-client
-  for (const p of ['/openapi.json', '/docs', '/docs/assets/swagger-ui-bundle.js', '/metrics']) expect({ p, status: (await fetch(url + p, { headers: auth })).status }).toEqual({ p, status: 200 });
+  for (const p of ['/openapi.json', '/docs', '/docs/assets/swagger-ui-bundle.js', '/metrics'])
+    expect({ p, status: (await fetch(url + p, { headers: auth })).status }).toEqual({ p, status: 200 });
   const posted = await http<{ job_id: string }>('POST', `${url}/api/count-primes`, { n: 10_000, chunks: 2 }, auth);
   expect(posted.status).toBe(202);
-  const done = await waitUntil(async () => {
-    const r = await http<{ state: string; result: { prime_count: number } }>('GET', `${url}/api/jobs/${posted.body.job_id}`, undefined, auth);
-    return r.body.state === 'SUCCESS' && r.body;
-  }, 20_000, 'the prime count to finish');
+  const done = await waitUntil(
+    async () => {
+      const r = await http<{ state: string; result: { prime_count: number } }>(
+        'GET',
+        `${url}/api/jobs/${posted.body.job_id}`,
+        undefined,
+        auth,
+      );
+      return r.body.state === 'SUCCESS' && r.body;
+    },
+    20_000,
+    'the prime count to finish',
+  );
   expect(done.result.prime_count).toBe(1229);
 
   expect(run(['healthcheck', '--role', 'api'], { PORT: port }).status).toBe(0);
   expect(run(['healthcheck', '--role', 'bot'], { WIZARD_API_URL: url }).status).toBe(0);
-  expect(run(['healthcheck', '--role', 'worker'], { REDIS_URL: redis, WIZARD_PREFIX: common.WIZARD_PREFIX }).status).toBe(0);
+  expect(
+    run(['healthcheck', '--role', 'worker'], { REDIS_URL: redis, WIZARD_PREFIX: common.WIZARD_PREFIX }).status,
+  ).toBe(0);
   const down = run(['healthcheck', '--role', 'scheduler', '--timeout-ms', '500'], { REDIS_URL: 'redis://127.0.0.1:1' });
   expect(down.status).toBe(1);
   expect(down.stderr).toMatch(/unhealthy: scheduler redis:\/\/127\.0\.0\.1:1/);
@@ -158,7 +214,11 @@ test('bad input to tokens and bot: exit 2 with one line naming the flag', () => 
   ];
   for (const [args, message] of cases) {
     const r = run(args);
-    expect({ args, status: r.status, lines: r.stderr.trim().split('\n').length }).toEqual({ args, status: 2, lines: 1 });
+    expect({ args, status: r.status, lines: r.stderr.trim().split('\n').length }).toEqual({
+      args,
+      status: 2,
+      lines: 1,
+    });
     expect(r.stderr).toMatch(message);
   }
 });

@@ -18,10 +18,15 @@ test('a job longer than its lease is renewed, not reclaimed: it runs exactly onc
     const [job] = await store.enqueue([{ type: 'sim', params: { duration_ms: 3000, failure_rate: 0 } }]);
     // two workers, so a lapsed lease would be picked up by the other one at once
     const workers = ['w-a', 'w-b'].map((id) => spawnWizard(['worker', '--node-id', id, '--lease-ms', '1000'], env, id));
-    const done = await waitUntil(async () => {
-      const j = await store.getJob(job.id);
-      return j!.state === 'SUCCESS' ? j : null;
-    }, 20_000, 'the job to succeed', 100);
+    const done = await waitUntil(
+      async () => {
+        const j = await store.getJob(job.id);
+        return j!.state === 'SUCCESS' ? j : null;
+      },
+      20_000,
+      'the job to succeed',
+      100,
+    );
     expect(done).toMatchObject({ attempts: 1 });
     const starts = (await eventsSince(store, from)).filter((e) => e.jobId === job.id && e.state === 'STARTED');
     expect(starts).toHaveLength(1);

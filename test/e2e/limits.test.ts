@@ -25,36 +25,88 @@ afterAll(async () => {
 
 const startApi = async (args: string[], more: Record<string, string> = {}) => {
   const port = await freePort();
-  const p = spawnWizard(['api', '--port', String(port), '--tokens-file', tokensFile, ...args], { ...env, ...more }, 'api');
+  const p = spawnWizard(
+    ['api', '--port', String(port), '--tokens-file', tokensFile, ...args],
+    { ...env, ...more },
+    'api',
+  );
   await p.waitForOutput(/api listening/, 30_000);
   return `http://127.0.0.1:${port}`;
 };
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
 test('the variables set the queues, bounds and quotas of `wizard api`; the flags win over them', async () => {
-  const api = await startApi([], { WIZARD_QUEUES: 'high,low', WIZARD_QUOTA_JOBS: '1', WIZARD_MAX_ATTEMPTS: '2', WIZARD_MAX_DELAY_MS: '1000', WIZARD_MAX_DURATION_MS: '600', WIZARD_QUOTA_CPU_SECONDS: '1' });
-  expect((await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, attempts: 3 }, as(CLIENT))).body.error.details[0].field).toBe('attempts');
-  expect((await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, delay_ms: 1001 }, as(CLIENT))).body.error.details[0].field).toBe('delay_ms');
-  expect((await http<ErrorBody>('POST', `${api}/jobs`, { type: 'sim', params: { duration_ms: 601, failure_rate: 0 } }, as(CLIENT))).body.error.details[0].field).toBe('params.duration_ms');
-  const cpu = await http<ErrorBody>('POST', `${api}/jobs`, { type: 'sim', params: { duration_ms: 600, failure_rate: 0 }, attempts: 2 }, as(CLIENT));
+  const api = await startApi([], {
+    WIZARD_QUEUES: 'high,low',
+    WIZARD_QUOTA_JOBS: '1',
+    WIZARD_MAX_ATTEMPTS: '2',
+    WIZARD_MAX_DELAY_MS: '1000',
+    WIZARD_MAX_DURATION_MS: '600',
+    WIZARD_QUOTA_CPU_SECONDS: '1',
+  });
+  expect(
+    (await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, attempts: 3 }, as(CLIENT))).body.error.details[0].field,
+  ).toBe('attempts');
+  expect(
+    (await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, delay_ms: 1001 }, as(CLIENT))).body.error.details[0]
+      .field,
+  ).toBe('delay_ms');
+  expect(
+    (
+      await http<ErrorBody>(
+        'POST',
+        `${api}/jobs`,
+        { type: 'sim', params: { duration_ms: 601, failure_rate: 0 } },
+        as(CLIENT),
+      )
+    ).body.error.details[0].field,
+  ).toBe('params.duration_ms');
+  const cpu = await http<ErrorBody>(
+    'POST',
+    `${api}/jobs`,
+    { type: 'sim', params: { duration_ms: 600, failure_rate: 0 }, attempts: 2 },
+    as(CLIENT),
+  );
   expect([cpu.status, cpu.body.error.details[0].message]).toEqual([429, 'cpu']); // 1.2 core-seconds: more than a whole budget of 1
   expect((await http('POST', `${api}/task`, { a: 1, b: 2, queue: 'low' }, as(CLIENT))).status).toBe(202);
   const over = await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, queue: 'high' }, as(CLIENT));
-  expect([over.status, over.body.error.code, over.body.error.details[0].message]).toEqual([429, 'quota_exceeded', 'jobs']);
+  expect([over.status, over.body.error.code, over.body.error.details[0].message]).toEqual([
+    429,
+    'quota_exceeded',
+    'jobs',
+  ]);
   expect((await http('POST', `${api}/task`, { a: 1, b: 2, queue: 'high' }, as(ADMIN))).status).toBe(202); // an admin has no quota
   // the flag wins over its variable
-  const flagged = await startApi(['--quota-jobs', '0', '--max-attempts', '3'], { WIZARD_QUOTA_JOBS: '1', WIZARD_MAX_ATTEMPTS: '2' });
+  const flagged = await startApi(['--quota-jobs', '0', '--max-attempts', '3'], {
+    WIZARD_QUOTA_JOBS: '1',
+    WIZARD_MAX_ATTEMPTS: '2',
+  });
   expect((await http('POST', `${flagged}/task`, { a: 1, b: 2, attempts: 3 }, as(CLIENT))).status).toBe(202);
 }, 90_000);
 
-test('a worker\'s --queue declares it: a client sends a task there and the worker runs it', async () => {
+test("a worker's --queue declares it: a client sends a task there and the worker runs it", async () => {
   const api = await startApi([]);
-  expect((await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, queue: 'gpu' }, as(CLIENT))).body.error.details[0].field).toBe('queue');
+  expect(
+    (await http<ErrorBody>('POST', `${api}/task`, { a: 1, b: 2, queue: 'gpu' }, as(CLIENT))).body.error.details[0]
+      .field,
+  ).toBe('queue');
   const worker = spawnWizard(['worker', '--node-id', 'limits-gpu', '--queue', 'gpu', '--threads', '1'], env, 'worker');
   await worker.waitForOutput(/worker started/, 30_000);
   const made = await http<{ task_id: string }>('POST', `${api}/task`, { a: 20, b: 22, queue: 'gpu' }, as(CLIENT));
   expect(made.status).toBe(202);
-  await waitUntil(async () => (await http<{ status: string; result: number }>('GET', `${api}/tasks/${made.body.task_id}/status`, undefined, as(CLIENT))).body.result === 42, 30_000, 'the task on gpu');
+  await waitUntil(
+    async () =>
+      (
+        await http<{ status: string; result: number }>(
+          'GET',
+          `${api}/tasks/${made.body.task_id}/status`,
+          undefined,
+          as(CLIENT),
+        )
+      ).body.result === 42,
+    30_000,
+    'the task on gpu',
+  );
   await worker.kill();
 }, 90_000);
 

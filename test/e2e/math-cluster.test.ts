@@ -24,12 +24,18 @@ test('200 tasks through api-1, polled through api-2, handled by both workers', a
     spawnWizard(['api', '--node-id', 'api-1', '--port', String(port1)], env, 'api-1'),
     spawnWizard(['api', '--node-id', 'api-2', '--port', String(port2)], env, 'api-2'),
   ];
-  const workers = ['worker-1', 'worker-2'].map((id) => spawnWizard(['worker', '--node-id', id, '--concurrency', '4'], env, id));
+  const workers = ['worker-1', 'worker-2'].map((id) =>
+    spawnWizard(['worker', '--node-id', id, '--concurrency', '4'], env, id),
+  );
   await Promise.all([...apis, ...workers].map((p) => p.waitForOutput(/api listening|worker started/)));
   const api1 = `http://127.0.0.1:${port1}`;
   const api2 = `http://127.0.0.1:${port2}`;
 
-  await waitUntil(async () => (await http<{ workers: { live: number } }>('GET', `${api2}/health`)).body.workers?.live === 2, 10_000, 'both workers in /health');
+  await waitUntil(
+    async () => (await http<{ workers: { live: number } }>('GET', `${api2}/health`)).body.workers?.live === 2,
+    10_000,
+    'both workers in /health',
+  );
 
   const submitted: { id: string; a: number; b: number }[] = [];
   for (let i = 0; i < 200; i++) {
@@ -43,11 +49,23 @@ test('200 tasks through api-1, polled through api-2, handled by both workers', a
 
   const handlers = new Set<string>();
   for (const t of submitted) {
-    const final = await waitUntil(async () => {
-      const r = await http<TaskStatus>('GET', `${api2}/tasks/${t.id}/status`);
-      return r.body.status === 'SUCCESS' ? r.body : null;
-    }, 20_000, `task ${t.id}`);
-    expect(final).toEqual({ task_id: t.id, status: 'SUCCESS', result: t.a + t.b, error: null, initiated_by: 'api-1', checked_by: 'api-2', handled_by: expect.stringMatching(/^worker-[12]$/) });
+    const final = await waitUntil(
+      async () => {
+        const r = await http<TaskStatus>('GET', `${api2}/tasks/${t.id}/status`);
+        return r.body.status === 'SUCCESS' ? r.body : null;
+      },
+      20_000,
+      `task ${t.id}`,
+    );
+    expect(final).toEqual({
+      task_id: t.id,
+      status: 'SUCCESS',
+      result: t.a + t.b,
+      error: null,
+      initiated_by: 'api-1',
+      checked_by: 'api-2',
+      handled_by: expect.stringMatching(/^worker-[12]$/),
+    });
     handlers.add(final.handled_by!);
   }
   expect([...handlers].sort()).toEqual(['worker-1', 'worker-2']);

@@ -16,7 +16,9 @@ beforeAll(async () => {
   api = `http://127.0.0.1:${port}`;
   await Promise.all([
     spawnWizard(['api', '--node-id', 'ov-api', '--port', String(port)], env, 'api').waitForOutput(/api listening/),
-    spawnWizard(['worker', '--node-id', 'ov-worker', '--concurrency', '2'], env, 'worker').waitForOutput(/worker started/),
+    spawnWizard(['worker', '--node-id', 'ov-worker', '--concurrency', '2'], env, 'worker').waitForOutput(
+      /worker started/,
+    ),
   ]);
 }, 30_000);
 afterAll(killAll);
@@ -37,11 +39,23 @@ test('a task whose result is not a finite number ends FAILURE with the reason, a
   const bad = await http<{ task_id: string }>('POST', `${api}/task`, { a: 1e308, b: 1e308, op: 'mul' });
   const good = await http<{ task_id: string }>('POST', `${api}/task`, { a: 1e154, b: 1e154, op: 'mul' });
   expect([bad.status, good.status]).toEqual([202, 202]);
-  const final = async (id: string) => waitUntil(async () => {
-    const r = await http<{ status: string; result: unknown; error: string | null }>('GET', `${api}/tasks/${id}/status`);
-    return ['SUCCESS', 'FAILURE', 'DEAD'].includes(r.body.status) ? r.body : null;
-  }, 15_000, `task ${id}`);
-  expect(await final(bad.body.task_id)).toMatchObject({ status: 'FAILURE', result: null, error: expect.stringMatching(/is not a finite number/) });
+  const final = async (id: string) =>
+    waitUntil(
+      async () => {
+        const r = await http<{ status: string; result: unknown; error: string | null }>(
+          'GET',
+          `${api}/tasks/${id}/status`,
+        );
+        return ['SUCCESS', 'FAILURE', 'DEAD'].includes(r.body.status) ? r.body : null;
+      },
+      15_000,
+      `task ${id}`,
+    );
+  expect(await final(bad.body.task_id)).toMatchObject({
+    status: 'FAILURE',
+    result: null,
+    error: expect.stringMatching(/is not a finite number/),
+  });
   expect((await http<{ attempts: number }>('GET', `${api}/jobs/${bad.body.task_id}`)).body.attempts).toBe(1);
   expect(await final(good.body.task_id)).toMatchObject({ status: 'SUCCESS', result: 1e308, error: null });
 });

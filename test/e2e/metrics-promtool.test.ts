@@ -11,10 +11,15 @@ import { promtool } from '../helpers/promtool';
 
 afterAll(killAll);
 
-const heartbeatSeries = (text: string) => [...text.matchAll(/^wizard_bot_heartbeat_age_seconds\{bot_id="([^"]+)"/gm)].map((m) => m[1]);
+const heartbeatSeries = (text: string) =>
+  [...text.matchAll(/^wizard_bot_heartbeat_age_seconds\{bot_id="([^"]+)"/gm)].map((m) => m[1]);
 
 test('the api and the worker serve /metrics that promtool accepts; bot heartbeat series are bounded', async () => {
-  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('promtool'), ADMIN_TOKEN: 'prom-admin-token-0123456' };
+  const env = {
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: testPrefix('promtool'),
+    ADMIN_TOKEN: 'prom-admin-token-0123456',
+  };
   const [apiPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   const api = spawnWizard(['api', '--port', String(apiPort)], env, 'api');
   const worker = spawnWizard(['worker', '--threads', '1', '--metrics-port', String(metricsPort)], env, 'worker');
@@ -25,8 +30,12 @@ test('the api and the worker serve /metrics that promtool accepts; bot heartbeat
   const task = await http<{ task_id: string }>('POST', `${u}/task`, { a: 1, b: 2 });
   expect(task.status).toBe(202);
   const ids: string[] = [];
-  for (let i = 0; i < 3; i++) ids.push((await http<{ bot_id: string }>('POST', `${u}/bots/register`, { name: `b${i}` })).body.bot_id);
-  expect((await http('DELETE', `${u}/bots/${ids[0]}`, undefined, { authorization: 'Bearer prom-admin-token-0123456' })).status).toBe(204);
+  for (let i = 0; i < 3; i++)
+    ids.push((await http<{ bot_id: string }>('POST', `${u}/bots/register`, { name: `b${i}` })).body.bot_id);
+  expect(
+    (await http('DELETE', `${u}/bots/${ids[0]}`, undefined, { authorization: 'Bearer prom-admin-token-0123456' }))
+      .status,
+  ).toBe(204);
 
   const apiText = (await http<string>('GET', `${u}/metrics`)).body;
   const workerText = (await http<string>('GET', `http://127.0.0.1:${metricsPort}/metrics`)).body;
@@ -40,7 +49,11 @@ test('the api and the worker serve /metrics that promtool accepts; bot heartbeat
   expect(heartbeatSeries(apiText).sort()).toEqual(ids.slice(1).sort());
 
   // many bots: the series stop at the cap, the most recent ones; wizard_bots counts them all
-  const more = await Promise.all(Array.from({ length: BOT_HEARTBEAT_SERIES + 10 }, (_, i) => http<{ bot_id: string }>('POST', `${u}/bots/register`, { name: `m${i}` })));
+  const more = await Promise.all(
+    Array.from({ length: BOT_HEARTBEAT_SERIES + 10 }, (_, i) =>
+      http<{ bot_id: string }>('POST', `${u}/bots/register`, { name: `m${i}` }),
+    ),
+  );
   expect(more.every((r) => r.status === 201)).toBe(true);
   const many = (await http<string>('GET', `${u}/metrics`)).body;
   expect(new Set(heartbeatSeries(many)).size).toBe(BOT_HEARTBEAT_SERIES);

@@ -28,14 +28,21 @@ test('two workers of one thread each run chunks of the same count at overlapping
   const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
-    const workers = ['spread-a', 'spread-b'].map((id) => spawnWizard(['worker', '--node-id', id, '--threads', '1'], env, id));
+    const workers = ['spread-a', 'spread-b'].map((id) =>
+      spawnWizard(['worker', '--node-id', id, '--threads', '1'], env, id),
+    );
     await Promise.all(workers.map((w) => w.waitForOutput(/worker started/)));
 
     const { parent } = await store.enqueueFlow(primeCountFlow(1e10, 16, { initiatedBy: 'test' }, {}));
-    const done = await waitUntil(async () => {
-      const p = await store.getJob(parent.id);
-      return p && ['SUCCESS', 'FAILURE'].includes(p.state) ? p : null;
-    }, 240_000, 'the prime count to end', 200);
+    const done = await waitUntil(
+      async () => {
+        const p = await store.getJob(parent.id);
+        return p && ['SUCCESS', 'FAILURE'].includes(p.state) ? p : null;
+      },
+      240_000,
+      'the prime count to end',
+      200,
+    );
     expect(done).toMatchObject({ state: 'SUCCESS', result: { prime_count: PI_1E10 } });
 
     const chunks = await store.listChildren(parent.id);
@@ -65,13 +72,22 @@ test('a task enqueued behind 1,000 waiting chunks is done while they wait, by a 
     await worker.waitForOutput(/worker started/);
     // chunks of 10^8 numbers each: the thousand would keep the one thread busy for minutes
     const { parent } = await store.enqueueFlow(primeCountFlow(1e11, 1000, { initiatedBy: 'test' }, {}));
-    await waitUntil(async () => (await store.getJob(parent.id))?.state === 'STARTED' || null, 60_000, 'the first chunk to be claimed');
+    await waitUntil(
+      async () => (await store.getJob(parent.id))?.state === 'STARTED' || null,
+      60_000,
+      'the first chunk to be claimed',
+    );
 
     const [task] = await store.enqueue([{ type: 'task', params: { a: 2, b: 3, op: 'add' } }]);
-    const finished = await waitUntil(async () => {
-      const t = await store.getJob(task.id);
-      return t?.state === 'SUCCESS' ? t : null;
-    }, 60_000, 'the task to succeed', 100);
+    const finished = await waitUntil(
+      async () => {
+        const t = await store.getJob(task.id);
+        return t?.state === 'SUCCESS' ? t : null;
+      },
+      60_000,
+      'the task to succeed',
+      100,
+    );
     expect(finished).toMatchObject({ result: 5, handledBy: 'busy', attempts: 1 });
 
     // the task did not wait for the chunks ahead of it to be claimed (as it did when a worker's claims

@@ -39,10 +39,15 @@ async function jobKeysOn(port: number): Promise<number> {
 }
 
 async function finished(id: string, timeoutMs = 60_000): Promise<TaskStatus> {
-  return waitUntil(async () => {
-    const res = await http<TaskStatus>('GET', `${api}/tasks/${id}/status`);
-    return res.status === 200 && (res.body.status === 'SUCCESS' || res.body.status === 'FAILURE') ? res.body : null;
-  }, timeoutMs, `task ${id}`, 100);
+  return waitUntil(
+    async () => {
+      const res = await http<TaskStatus>('GET', `${api}/tasks/${id}/status`);
+      return res.status === 200 && (res.body.status === 'SUCCESS' || res.body.status === 'FAILURE') ? res.body : null;
+    },
+    timeoutMs,
+    `task ${id}`,
+    100,
+  );
 }
 
 test('tasks and prime counts are exact, spread over every master, listed and counted across shards', async () => {
@@ -52,17 +57,31 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
     expect(res.status).toBe(202);
     tasks.push({ id: res.body.task_id, sum: i + 1000 });
   }
-  const primes = await Promise.all([[1_000_003, 7, 78_499], [10_000_000, 16, 664_579], [2_000_000, 3, 148_933]].map(async ([n, chunks, count]) => {
-    const res = await http<{ job_id: string }>('POST', `${api}/api/count-primes`, { n, chunks });
-    expect(res.status).toBe(202);
-    return { id: res.body.job_id, count };
-  }));
+  const primes = await Promise.all(
+    [
+      [1_000_003, 7, 78_499],
+      [10_000_000, 16, 664_579],
+      [2_000_000, 3, 148_933],
+    ].map(async ([n, chunks, count]) => {
+      const res = await http<{ job_id: string }>('POST', `${api}/api/count-primes`, { n, chunks });
+      expect(res.status).toBe(202);
+      return { id: res.body.job_id, count };
+    }),
+  );
   for (const t of tasks) expect(await finished(t.id)).toMatchObject({ status: 'SUCCESS', result: t.sum });
   for (const p of primes) {
-    const done = await waitUntil(async () => {
-      const { body } = await http<{ state: string; result: { prime_count: number } | null }>('GET', `${api}/api/jobs/${p.id}`);
-      return body.state === 'SUCCESS' || body.state === 'FAILURE' ? body : null;
-    }, 60_000, `prime count ${p.id}`, 100);
+    const done = await waitUntil(
+      async () => {
+        const { body } = await http<{ state: string; result: { prime_count: number } | null }>(
+          'GET',
+          `${api}/api/jobs/${p.id}`,
+        );
+        return body.state === 'SUCCESS' || body.state === 'FAILURE' ? body : null;
+      },
+      60_000,
+      `prime count ${p.id}`,
+      100,
+    );
     expect(done).toMatchObject({ state: 'SUCCESS', result: { prime_count: p.count } });
     // a count's chunks live in its own shard: their ids name the parent's
     const { body } = await http<{ chunks: { job_id: string }[] }>('GET', `${api}/jobs/${p.id}/chunks`);
@@ -73,13 +92,19 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
   const masters = await cluster.masters();
   expect(masters).toHaveLength(3);
   const perMaster = await Promise.all(masters.map((m) => jobKeysOn(m.port)));
-  expect({ perMaster, everyMasterHasWork: perMaster.every((n) => n > 0) }).toEqual({ perMaster, everyMasterHasWork: true });
+  expect({ perMaster, everyMasterHasWork: perMaster.every((n) => n > 0) }).toEqual({
+    perMaster,
+    everyMasterHasWork: true,
+  });
   // tasks + counts + chunks (7 + 16 + 3)
   expect(perMaster.reduce((a, b) => a + b, 0)).toBe(60 + 3 + 26);
   // GET /jobs pages across shards: every top-level job once, newest first
   const seen: string[] = [];
   for (let offset = 0; ; offset += 25) {
-    const { body } = await http<{ total: number; jobs: { job_id: string }[] }>('GET', `${api}/jobs?offset=${offset}&limit=25`);
+    const { body } = await http<{ total: number; jobs: { job_id: string }[] }>(
+      'GET',
+      `${api}/jobs?offset=${offset}&limit=25`,
+    );
     expect(body.total).toBe(63);
     if (body.jobs.length === 0) break;
     seen.push(...body.jobs.map((j) => j.job_id));
@@ -91,7 +116,10 @@ test('tasks and prime counts are exact, spread over every master, listed and cou
     const check = await runWizardAsync(['healthcheck', '--role', 'worker'], { REDIS_URL: url, WIZARD_PREFIX: prefix }); // not spawnSync: this process goes on serving its sockets
     expect({ url, code: check.code, stderr: check.stderr }).toEqual({ url, code: 0, stderr: '' });
   }
-  const summary = await http<{ jobs: { total: number; by_state: Record<string, number> } }>('GET', `${api}/metrics/summary`);
+  const summary = await http<{ jobs: { total: number; by_state: Record<string, number> } }>(
+    'GET',
+    `${api}/metrics/summary`,
+  );
   expect(summary.body.jobs).toMatchObject({ total: 63, by_state: { SUCCESS: 63, PENDING: 0, STARTED: 0 } });
 }, 120_000);
 
@@ -104,7 +132,13 @@ test('a master SIGKILLed under load: its replica takes over, 0 lost, 0 run twice
   const [victim] = await cluster.masters();
   await cluster.kill(victim.port);
   // the replica is promoted after cluster-node-timeout (2 s)
-  await waitUntil(async () => (await cluster.masters()).length === 3 && !(await cluster.masters()).some((m) => m.port === victim.port), 30_000, 'a replica promoted', 200);
+  await waitUntil(
+    async () =>
+      (await cluster.masters()).length === 3 && !(await cluster.masters()).some((m) => m.port === victim.port),
+    30_000,
+    'a replica promoted',
+    200,
+  );
   await load.more(50, 'after the failover');
   doneBefore = await load.stopAndCheck(doneBefore);
   expect(workers.every((w) => w.output().includes('worker started'))).toBe(true);

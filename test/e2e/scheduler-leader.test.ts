@@ -11,7 +11,13 @@ afterAll(killAll);
 
 test('two schedulers: one batch per interval, and the standby takes over from a killed leader', async () => {
   const prefix = testPrefix('scheduler-leader');
-  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, POPULATE_INTERVAL_MS: '1000', BATCH_SIZE: '4', WIZARD_LEADER_LEASE_MS: '1000' };
+  const env = {
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: prefix,
+    POPULATE_INTERVAL_MS: '1000',
+    BATCH_SIZE: '4',
+    WIZARD_LEADER_LEASE_MS: '1000',
+  };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   const batches = async () => {
     const { jobs } = await store.listJobs({ limit: 1000 });
@@ -34,7 +40,11 @@ test('two schedulers: one batch per interval, and the standby takes over from a 
     expect(standby.output()).toMatch(/standing by: another scheduler leads/);
     expect(await leader.kill('SIGKILL')).toBe('SIGKILL');
     const killedAt = Date.now();
-    await waitUntil(async () => [...(await batches()).values()].filter((b) => b.by.has(standby.name)).length >= 3, 15_000, 'three batches from the standby');
+    await waitUntil(
+      async () => [...(await batches()).values()].filter((b) => b.by.has(standby.name)).length >= 3,
+      15_000,
+      'three batches from the standby',
+    );
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     expect(await standby.kill('SIGTERM')).toBe(0);
 
@@ -46,7 +56,8 @@ test('two schedulers: one batch per interval, and the standby takes over from a 
     const slots = [...all.keys()].map((b) => Date.parse(b));
     expect(slots.every((t) => t % 1000 === 0)).toBe(true);
     expect(new Set(slots).size).toBe(slots.length);
-    for (const [batch, b] of all) if (Date.parse(batch) < killedAt - 1000) expect([batch, [...b.by]]).toEqual([batch, [leader.name]]);
+    for (const [batch, b] of all)
+      if (Date.parse(batch) < killedAt - 1000) expect([batch, [...b.by]]).toEqual([batch, [leader.name]]);
     const makers = [...all.values()].map((b) => [...b.by][0]);
     expect(new Set(makers)).toEqual(new Set([leader.name, standby.name]));
     expect((await store.listJobs({ limit: 1000 })).total).toBe(4 * all.size);

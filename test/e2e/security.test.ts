@@ -19,7 +19,27 @@ const key = path.join(dir, 'key.pem');
 const CLIENT = 'e2e-client-token-0123456789';
 
 beforeAll(() => {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   fs.writeFileSync(path.join(dir, 'tokens'), `# name role token\ncli client ${CLIENT}\n`);
 });
 afterAll(async () => {
@@ -29,7 +49,11 @@ afterAll(async () => {
 
 const startApi = async (args: string[], env: Record<string, string> = {}) => {
   const port = await freePort();
-  const p = spawnWizard(['api', '--port', String(port), ...args], { REDIS_URL: testRedisUrl(), LOG_LEVEL: 'info', ...env }, 'api');
+  const p = spawnWizard(
+    ['api', '--port', String(port), ...args],
+    { REDIS_URL: testRedisUrl(), LOG_LEVEL: 'info', ...env },
+    'api',
+  );
   await p.waitForOutput(/api listening/);
   return { proc: p, port };
 };
@@ -37,7 +61,11 @@ const startApi = async (args: string[], env: Record<string, string> = {}) => {
 test('two API nodes on one Redis share one budget: exactly RATE_LIMIT_MAX answers, the rest 429 with Retry-After', async () => {
   const env = { WIZARD_PREFIX: testPrefix('sec-rate'), RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_MS: '60000' };
   const [a, b] = await Promise.all([startApi(['--node-id', 'rate-a'], env), startApi(['--node-id', 'rate-b'], env)]);
-  const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => http<{ node_id?: string; error?: { code: string } }>('GET', `http://127.0.0.1:${i % 2 ? a.port : b.port}/whoami`)));
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      http<{ node_id?: string; error?: { code: string } }>('GET', `http://127.0.0.1:${i % 2 ? a.port : b.port}/whoami`),
+    ),
+  );
   const ok = answers.filter((r) => r.status === 200);
   const refused = answers.filter((r) => r.status === 429);
   expect([ok.length, refused.length]).toEqual([20, 10]);
@@ -52,13 +80,20 @@ test('two API nodes on one Redis share one budget: exactly RATE_LIMIT_MAX answer
 });
 
 test('with tokens on, a method a route does not serve is a 405 with Allow whoever asks, before any 401 or 403', async () => {
-  const { proc, port } = await startApi(['--tokens-file', path.join(dir, 'tokens')], { WIZARD_PREFIX: testPrefix('sec-405'), ADMIN_TOKEN: 'sec-405-admin-token-0123456789' });
+  const { proc, port } = await startApi(['--tokens-file', path.join(dir, 'tokens')], {
+    WIZARD_PREFIX: testPrefix('sec-405'),
+    ADMIN_TOKEN: 'sec-405-admin-token-0123456789',
+  });
   const client = { Authorization: `Bearer ${CLIENT}` };
   const at = (p: string) => `http://127.0.0.1:${port}${p}`;
   // an admin route (DELETE /abacus/sum) asked with a method it lacks: by a client token, by nobody
   for (const headers of [client, {}]) {
     const r = await http<{ error: { code: string } }>('PUT', at('/abacus/sum'), undefined, headers);
-    expect([r.status, r.headers.get('allow'), r.body.error.code]).toEqual([405, 'DELETE, GET, HEAD, OPTIONS', 'method_not_allowed']);
+    expect([r.status, r.headers.get('allow'), r.body.error.code]).toEqual([
+      405,
+      'DELETE, GET, HEAD, OPTIONS',
+      'method_not_allowed',
+    ]);
   }
   // the methods it has are still guarded
   expect((await http('DELETE', at('/abacus/sum'), undefined, client)).status).toBe(403);
@@ -67,13 +102,18 @@ test('with tokens on, a method a route does not serve is a 405 with Allow whoeve
 });
 
 test('HTTPS with a self-signed certificate: the CLI trusts it with --ca or NODE_EXTRA_CA_CERTS, not otherwise', async () => {
-  const { proc, port } = await startApi(['--tls-cert', cert, '--tls-key', key, '--tokens-file', path.join(dir, 'tokens')], { WIZARD_PREFIX: testPrefix('sec-tls') });
+  const { proc, port } = await startApi(
+    ['--tls-cert', cert, '--tls-key', key, '--tokens-file', path.join(dir, 'tokens')],
+    { WIZARD_PREFIX: testPrefix('sec-tls') },
+  );
   const api = `https://127.0.0.1:${port}`;
   expect(proc.output()).toContain(`"url":"${api}"`);
   const ok = runWizard(['abacus', 'sum', '--api', api, '--ca', cert, '--json'], { WIZARD_TOKEN: CLIENT }); // a --token flag would add a warning (ps shows it)
   expect([ok.code, ok.stderr]).toEqual([0, '']);
   expect(JSON.parse(ok.stdout)).toMatchObject({ sum: 0 });
-  expect(runWizard(['abacus', 'add', '5', '--api', api, '--json'], { NODE_EXTRA_CA_CERTS: cert, WIZARD_TOKEN: CLIENT }).code).toBe(0);
+  expect(
+    runWizard(['abacus', 'add', '5', '--api', api, '--json'], { NODE_EXTRA_CA_CERTS: cert, WIZARD_TOKEN: CLIENT }).code,
+  ).toBe(0);
   const untrusted = runWizard(['abacus', 'sum', '--api', api, '--token', CLIENT]);
   expect(untrusted.code).toBe(3);
   expect(untrusted.stderr).toMatch(/cannot reach the API at https:\/\/127\.0\.0\.1.*pass --ca <file> or set WIZARD_CA/);
@@ -100,14 +140,33 @@ describe('rediss://', () => {
     const port = await freePort();
     redis = await startRedisServer({
       port,
-      extraArgs: ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'yes'],
+      extraArgs: [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        cert,
+        '--tls-key-file',
+        key,
+        '--tls-ca-cert-file',
+        cert,
+        '--tls-auth-clients',
+        'yes',
+      ],
     });
   });
   afterAll(() => redis.destroy());
 
   test('the store connects with --redis-ca and a client certificate, and not without them', async () => {
     const url = `rediss://127.0.0.1:${redis.port}`;
-    const store = await storeFromFlags({ redis: url, prefix: testPrefix('sec-rediss'), redisCa: cert, redisCert: cert, redisKey: key });
+    const store = await storeFromFlags({
+      redis: url,
+      prefix: testPrefix('sec-rediss'),
+      redisCa: cert,
+      redisCert: cert,
+      redisKey: key,
+    });
     expect((await store.ping()).version).toMatch(/^\d/);
     await store.abacusAdd(2);
     expect(await store.abacusSum()).toBe(2n);
@@ -115,6 +174,8 @@ describe('rediss://', () => {
     const untrusted = await storeFromFlags({ redis: url, prefix: 'x' });
     await expect(untrusted.ping()).rejects.toThrow(/unavailable/);
     await untrusted.close();
-    await expect(storeFromFlags({ redis: testRedisUrl(), prefix: 'x', redisCa: cert })).rejects.toThrow(/need a rediss:\/\/ --redis URL/);
+    await expect(storeFromFlags({ redis: testRedisUrl(), prefix: 'x', redisCa: cert })).rejects.toThrow(
+      /need a rediss:\/\/ --redis URL/,
+    );
   });
 });

@@ -18,13 +18,17 @@ const ROLES: Record<string, string[]> = {
   up: ['up', '--port', '0', '--bots', '1', '--threads', '1'], // in memory
 };
 
-test.each(Object.keys(ROLES))('%s SIGTERMed at its first byte of output exits 0, every time', async (role) => {
-  const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(`start-signal-${role}`) };
-  const codes: Array<number | string> = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const p = spawnWizard(ROLES[role], env, `${role}-${i}`);
-    await p.waitForOutput(/./, 20_000);
-    codes.push(await p.kill('SIGTERM'));
-  }
-  expect(codes).toEqual(Array(ROUNDS).fill(0));
-}, 120_000);
+test.each(Object.keys(ROLES))(
+  '%s SIGTERMed at its first byte of output exits 0, every time',
+  async (role) => {
+    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(`start-signal-${role}`) };
+    const codes: Array<number | string> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const p = spawnWizard(ROLES[role], env, `${role}-${i}`);
+      await p.waitForOutput(/./, 20_000);
+      codes.push(await p.kill('SIGTERM'));
+    }
+    expect(codes).toEqual(Array(ROUNDS).fill(0));
+  },
+  120_000,
+);

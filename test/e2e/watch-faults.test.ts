@@ -106,6 +106,8 @@ test('a job that vanished (Redis restarted empty): the stream ends with `event: 
   expect(watch.output()).toContain(`error: job ${id} no longer exists (its record expired, or the store lost it)`);
   await stream;
   expect(text).toMatch(/^event: state\n/);
-  expect(text.trimEnd().split('\n\n').pop()).toBe(`event: gone\ndata: {"job_id":"${id}","message":"job ${id} no longer exists (its record expired, or the store lost it)"}`);
+  expect(text.trimEnd().split('\n\n').pop()).toBe(
+    `event: gone\ndata: {"job_id":"${id}","message":"job ${id} no longer exists (its record expired, or the store lost it)"}`,
+  );
   await api.kill();
 }, 90_000);

@@ -15,23 +15,41 @@ test('jobs held by a SIGKILLed worker are finished by another, each exactly once
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
     const from = await store.lastEventId();
-    const jobs = await store.enqueue(Array.from({ length: 20 }, () => ({ type: 'sim' as const, params: { duration_ms: 3000, failure_rate: 0 } })));
+    const jobs = await store.enqueue(
+      Array.from({ length: 20 }, () => ({ type: 'sim' as const, params: { duration_ms: 3000, failure_rate: 0 } })),
+    );
 
-    const victim = spawnWizard(['worker', '--node-id', 'victim', '--concurrency', '8', '--lease-ms', '1500'], env, 'victim');
+    const victim = spawnWizard(
+      ['worker', '--node-id', 'victim', '--concurrency', '8', '--lease-ms', '1500'],
+      env,
+      'victim',
+    );
     await waitUntil(async () => (await store.queueDepth('default')).active === 8, 15_000, 'the victim to hold 8 jobs');
-    const heldByVictim = (await Promise.all(jobs.map((j) => store.getJob(j.id)))).filter((j) => j!.state === 'STARTED').map((j) => j!.id);
+    const heldByVictim = (await Promise.all(jobs.map((j) => store.getJob(j.id))))
+      .filter((j) => j!.state === 'STARTED')
+      .map((j) => j!.id);
     expect(heldByVictim).toHaveLength(8);
     expect(await victim.kill('SIGKILL')).toBe('SIGKILL');
 
-    const survivor = spawnWizard(['worker', '--node-id', 'survivor', '--concurrency', '20', '--lease-ms', '1500'], env, 'survivor');
-    await waitUntil(async () => {
-      const all = await Promise.all(jobs.map((j) => store.getJob(j.id)));
-      return all.every((j) => j!.state === 'SUCCESS');
-    }, 30_000, 'every job to succeed', 200);
+    const survivor = spawnWizard(
+      ['worker', '--node-id', 'survivor', '--concurrency', '20', '--lease-ms', '1500'],
+      env,
+      'survivor',
+    );
+    await waitUntil(
+      async () => {
+        const all = await Promise.all(jobs.map((j) => store.getJob(j.id)));
+        return all.every((j) => j!.state === 'SUCCESS');
+      },
+      30_000,
+      'every job to succeed',
+      200,
+    );
 
     const successes = await successCounts(store, from);
     expect(jobs.map((j) => successes.get(j.id))).toEqual(jobs.map(() => 1));
-    for (const id of heldByVictim) expect(await store.getJob(id)).toMatchObject({ state: 'SUCCESS', attempts: 2, handledBy: 'survivor' });
+    for (const id of heldByVictim)
+      expect(await store.getJob(id)).toMatchObject({ state: 'SUCCESS', attempts: 2, handledBy: 'survivor' });
     await survivor.kill('SIGTERM');
   } finally {
     await store.close();

@@ -17,21 +17,36 @@ test('a prime count that fails: the chunks still running end cancelled, none DEA
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
     // chunk 0 fails at once, on its only attempt; 1 and 2 take seconds each in the worker's threads
-    const slow = (index: number) => ({ type: 'primes_chunk' as const, params: { lo: 1e12 - (index + 1) * 4e9, hi: 1e12 - index * 4e9, index } });
+    const slow = (index: number) => ({
+      type: 'primes_chunk' as const,
+      params: { lo: 1e12 - (index + 1) * 4e9, hi: 1e12 - index * 4e9, index },
+    });
     const { parent, children } = await store.enqueueFlow({
       parent: { type: 'primes', params: { n: 1e12, chunks: 3 } },
       children: [{ type: 'primes_chunk', params: { lo: -1, hi: 10, index: 0 }, maxAttempts: 1 }, slow(1), slow(2)],
     });
-    const worker = spawnWizard(['worker', '--node-id', 'cancel-worker', '--threads', '3', '--concurrency', '3', '--lease-ms', '1500'], { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix }, 'worker');
-    const failed = await waitUntil(async () => {
-      const p = await store.getJob(parent.id);
-      return p?.state === 'FAILURE' && p;
-    }, 15_000, 'the parent to fail');
+    const worker = spawnWizard(
+      ['worker', '--node-id', 'cancel-worker', '--threads', '3', '--concurrency', '3', '--lease-ms', '1500'],
+      { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix },
+      'worker',
+    );
+    const failed = await waitUntil(
+      async () => {
+        const p = await store.getJob(parent.id);
+        return p?.state === 'FAILURE' && p;
+      },
+      15_000,
+      'the parent to fail',
+    );
     expect(failed.error).toMatch(/^chunk 0 failed: lo must be an integer/);
     const cancelled = { state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed`, attempts: 1 };
     for (const c of children.slice(1)) expect(await store.getJob(c.id)).toMatchObject(cancelled);
     // the worker computing them stops (its renewal is refused), says they were cancelled, and nothing is retried or reaped
-    for (const c of children.slice(1)) await worker.waitForOutput(new RegExp(`job cancelled: abandoning it.*${c.id}.*cancelled: parent job ${parent.id} failed`), 5000);
+    for (const c of children.slice(1))
+      await worker.waitForOutput(
+        new RegExp(`job cancelled: abandoning it.*${c.id}.*cancelled: parent job ${parent.id} failed`),
+        5000,
+      );
     expect(worker.output()).not.toMatch(/lease lost/);
     await new Promise((r) => setTimeout(r, 2000)); // past a lease: a reaper would have found them
     for (const c of children.slice(1)) expect(await store.getJob(c.id)).toMatchObject(cancelled);
@@ -61,15 +76,19 @@ function expectRefused(args: string[], env: Record<string, string>, flag: string
   return stderr;
 }
 
-test('a second worker with a live worker\'s --node-id is refused; a SIGKILLed one restarts with it at once', async () => {
+test("a second worker with a live worker's --node-id is refused; a SIGKILLed one restarts with it at once", async () => {
   const prefix = testPrefix('node-id');
   const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
     const first = spawnWizard(['worker', '--node-id', 'twin'], env, 'first');
     await started(first, /worker started/);
-    expect(expectRefused(['worker', '--node-id', 'twin'], env, '--node-id')).toMatch(`--node-id twin is taken by a live worker (host `);
-    expect(expectRefused(['worker'], { ...env, WIZARD_NODE_ID: 'twin' }, '--node-id')).toContain(`pid ${first.proc.pid})`);
+    expect(expectRefused(['worker', '--node-id', 'twin'], env, '--node-id')).toMatch(
+      `--node-id twin is taken by a live worker (host `,
+    );
+    expect(expectRefused(['worker'], { ...env, WIZARD_NODE_ID: 'twin' }, '--node-id')).toContain(
+      `pid ${first.proc.pid})`,
+    );
     // the same id for another role is another node
     const scheduler = spawnWizard(['scheduler', '--node-id', 'twin'], env, 'scheduler');
     await started(scheduler, /scheduler started/);
@@ -103,8 +122,14 @@ test('a worker whose --metrics-port is taken exits 2 naming the flag', async () 
   await new Promise<void>((r) => taken.listen(port, '127.0.0.1', () => r()));
   try {
     const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('metrics-port') };
-    const stderr = expectRefused(['worker', '--node-id', 'metrics-twin', '--metrics-port', String(port)], env, '--metrics-port');
-    expect(stderr).toBe(`error: --metrics-port ${port} is already in use on 127.0.0.1: give another with --metrics-port <n> or WIZARD_METRICS_PORT=<n>\n`);
+    const stderr = expectRefused(
+      ['worker', '--node-id', 'metrics-twin', '--metrics-port', String(port)],
+      env,
+      '--metrics-port',
+    );
+    expect(stderr).toBe(
+      `error: --metrics-port ${port} is already in use on 127.0.0.1: give another with --metrics-port <n> or WIZARD_METRICS_PORT=<n>\n`,
+    );
   } finally {
     await new Promise((r) => taken.close(r));
   }

@@ -10,7 +10,14 @@ import { chromium, BrowserContext, Locator } from 'playwright-core';
 
 export const CHROMIUM = process.env.WIZARD_CHROMIUM ?? '/usr/bin/chromium';
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
 export interface Browser {
   context: BrowserContext;
@@ -19,7 +26,9 @@ export interface Browser {
 
 export async function launchBrowser(options: { width?: number; height?: number } = {}): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not at ${CHROMIUM}: install it (apt-get install chromium; .ci/run does) or point WIZARD_CHROMIUM at one. The dashboard's browser tests cannot run without it.`);
+    throw new Error(
+      `Chromium is not at ${CHROMIUM}: install it (apt-get install chromium; .ci/run does) or point WIZARD_CHROMIUM at one. The dashboard's browser tests cannot run without it.`,
+    );
   }
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-chromium-'));
   try {

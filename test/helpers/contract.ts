@@ -27,10 +27,27 @@ export type Schema = {
   default?: unknown;
   $ref?: string;
 };
-export interface Parameter { name: string; in: 'path' | 'query'; required: boolean; schema: Schema }
-interface Response { description: string; headers?: Record<string, { required?: boolean; schema: Schema }>; content?: Record<string, { schema: Schema }> }
-export interface Operation { parameters?: Parameter[]; requestBody?: { required: boolean; content: { 'application/json': { schema: Schema } } }; responses: Record<string, Response>; security?: unknown[] }
-export interface Doc { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } }
+export interface Parameter {
+  name: string;
+  in: 'path' | 'query';
+  required: boolean;
+  schema: Schema;
+}
+interface Response {
+  description: string;
+  headers?: Record<string, { required?: boolean; schema: Schema }>;
+  content?: Record<string, { schema: Schema }>;
+}
+export interface Operation {
+  parameters?: Parameter[];
+  requestBody?: { required: boolean; content: { 'application/json': { schema: Schema } } };
+  responses: Record<string, Response>;
+  security?: unknown[];
+}
+export interface Doc {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Schema> };
+}
 
 export const DOC = openApiDocument() as unknown as Doc;
 
@@ -54,12 +71,19 @@ export function operationOf(key: string): Operation {
   return op;
 }
 
-export interface Answer { status: number; headers: Headers; text: string }
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
 
 /** what is wrong with this answer to operation `key` by the document; [] when nothing */
 export function checkAnswer(key: string, a: Answer): string[] {
   const r = operationOf(key).responses[String(a.status)];
-  if (!r) return [`${key}: status ${a.status} is not listed (listed: ${Object.keys(operationOf(key).responses).join(', ')}): ${a.text.slice(0, 200)}`];
+  if (!r)
+    return [
+      `${key}: status ${a.status} is not listed (listed: ${Object.keys(operationOf(key).responses).join(', ')}): ${a.text.slice(0, 200)}`,
+    ];
   const out: string[] = [];
   for (const [name, h] of Object.entries(r.headers ?? {})) {
     const value = a.headers.get(name);
@@ -68,7 +92,8 @@ export function checkAnswer(key: string, a: Answer): string[] {
       continue;
     }
     const typed = h.schema.type === 'integer' || h.schema.type === 'number' ? Number(value) : value;
-    if (!validatorOf(h.schema)(typed)) out.push(`${key} ${a.status}: header ${name}: ${value} does not match ${JSON.stringify(h.schema)}`);
+    if (!validatorOf(h.schema)(typed))
+      out.push(`${key} ${a.status}: header ${name}: ${value} does not match ${JSON.stringify(h.schema)}`);
   }
   if (!r.content) {
     if (a.text !== '') out.push(`${key} ${a.status}: a body where none is listed: ${a.text.slice(0, 100)}`);
@@ -76,7 +101,8 @@ export function checkAnswer(key: string, a: Answer): string[] {
   }
   const type = (a.headers.get('content-type') ?? '').split(';')[0].trim();
   const media = r.content[type];
-  if (!media) return [...out, `${key} ${a.status}: content type '${type}' is not listed (${Object.keys(r.content).join(', ')})`];
+  if (!media)
+    return [...out, `${key} ${a.status}: content type '${type}' is not listed (${Object.keys(r.content).join(', ')})`];
   let body: unknown = a.text;
   if (type === 'application/json') {
     try {
@@ -91,7 +117,12 @@ export function checkAnswer(key: string, a: Answer): string[] {
 }
 
 /** fetch and check: the answer and what is wrong with it */
-export async function call(key: string, base: string, path: string, init: RequestInit = {}): Promise<Answer & { problems: string[]; json: unknown }> {
+export async function call(
+  key: string,
+  base: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<Answer & { problems: string[]; json: unknown }> {
   const res = await fetch(base + path, { method: key.split(' ')[0], ...init, signal: AbortSignal.timeout(10_000) });
   const a = { status: res.status, headers: res.headers, text: await res.text() };
   let json: unknown = null;
@@ -138,7 +169,8 @@ export function valid(r: Rand, s: Schema): unknown {
     }
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [k, p] of Object.entries(s.properties ?? {})) if (s.required?.includes(k) || r() < 0.6) out[k] = valid(r, p);
+      for (const [k, p] of Object.entries(s.properties ?? {}))
+        if (s.required?.includes(k) || r() < 0.6) out[k] = valid(r, p);
       return out;
     }
     case 'array':
@@ -148,7 +180,23 @@ export function valid(r: Rand, s: Schema): unknown {
   }
 }
 
-const ODD: unknown[] = [null, true, '', 'x', '🧙‍♂️', 'a'.repeat(300), [], [1], {}, { n: 1 }, '\u0000', '１２', 1.5, -1, 1e308];
+const ODD: unknown[] = [
+  null,
+  true,
+  '',
+  'x',
+  '🧙‍♂️',
+  'a'.repeat(300),
+  [],
+  [1],
+  {},
+  { n: 1 },
+  '\u0000',
+  '１２',
+  1.5,
+  -1,
+  1e308,
+];
 
 /** values the schema refuses (empty when it accepts anything) */
 export function invalid(s: Schema): unknown[] {
@@ -211,17 +259,31 @@ export function invalidBody(r: Rand, s: Schema): { body: unknown; why: string } 
 export function paramText(r: Rand, s: Schema, bad = false): string {
   if (!bad) return String(valid(r, s));
   const t = typeOf(s);
-  const candidates =
-    s.enum ? ['not-one-of-these', 'ADD ', '', 'Pending', '🧙']
-    : t === 'integer' ? [...(s.minimum !== undefined ? [String(s.minimum - 1)] : []), ...(s.maximum !== undefined ? [String(s.maximum + 1)] : []), '1.5', 'x', '', '1e3', '9'.repeat(30)]
-    : t === 'number' ? ['x', '', 'NaN', 'Infinity', '-Infinity', '1e999', '1,5', '🧙', '0x10']
-    : s.format === 'date' ? ['2026-02-30', '2025-02-29', '2026-13-01', '26-01-01', '2026-1-1', 'today', '2026-03-10x']
-    : s.minLength ? [''] : [];
+  const candidates = s.enum
+    ? ['not-one-of-these', 'ADD ', '', 'Pending', '🧙']
+    : t === 'integer'
+      ? [
+          ...(s.minimum !== undefined ? [String(s.minimum - 1)] : []),
+          ...(s.maximum !== undefined ? [String(s.maximum + 1)] : []),
+          '1.5',
+          'x',
+          '',
+          '1e3',
+          '9'.repeat(30),
+        ]
+      : t === 'number'
+        ? ['x', '', 'NaN', 'Infinity', '-Infinity', '1e999', '1,5', '🧙', '0x10']
+        : s.format === 'date'
+          ? ['2026-02-30', '2025-02-29', '2026-13-01', '26-01-01', '2026-1-1', 'today', '2026-03-10x']
+          : s.minLength
+            ? ['']
+            : [];
   return candidates.length ? pick(r, candidates) : String(valid(r, s));
 }
 
 /** whether a parameter can be given a value its schema refuses */
-export const refusable = (s: Schema): boolean => Boolean(s.enum || typeOf(s) === 'integer' || typeOf(s) === 'number' || s.format === 'date');
+export const refusable = (s: Schema): boolean =>
+  Boolean(s.enum || typeOf(s) === 'integer' || typeOf(s) === 'number' || s.format === 'date');
 
 /** a query string: every parameter valid (or absent when optional) but `broken`, which gets a refused value */
 export function queryString(r: Rand, params: Parameter[], broken?: Parameter): string {

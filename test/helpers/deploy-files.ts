@@ -21,7 +21,8 @@ function runtimeStage(): string[] {
 export function dockerfileEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of runtimeStage().filter((l) => l.startsWith('ENV '))) {
-    for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)) env[m[1]] = m[2].replace(/^"|"$/g, '');
+    for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g))
+      env[m[1]] = m[2].replace(/^"|"$/g, '');
   }
   return env;
 }
@@ -99,4 +100,5 @@ export function composeConfig(args: string[] = []): ComposeConfig {
 }
 
 /** a service's command as the argument list Docker passes to the ENTRYPOINT */
-export const commandArgs = (cmd: string | string[] | undefined): string[] => (Array.isArray(cmd) ? cmd : (cmd ?? '').trim().split(/\s+/).filter(Boolean));
+export const commandArgs = (cmd: string | string[] | undefined): string[] =>
+  Array.isArray(cmd) ? cmd : (cmd ?? '').trim().split(/\s+/).filter(Boolean);

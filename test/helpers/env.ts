@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 
 export function testRedisUrl(): string {
   const url = process.env.WIZARD_TEST_REDIS_URL;
-  if (!url) throw new Error('WIZARD_TEST_REDIS_URL is not set: run the tests through jest (globalSetup starts redis-server)');
+  if (!url)
+    throw new Error('WIZARD_TEST_REDIS_URL is not set: run the tests through jest (globalSetup starts redis-server)');
   return url;
 }
 

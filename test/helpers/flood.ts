@@ -14,15 +14,37 @@ export async function floodKey(redisUrl: string, command: string[]): Promise<{ s
   const probe = createClient({ url: redisUrl });
   await probe.connect();
   const calls = async () => {
-    const m = new RegExp(`^cmdstat_${command[0].toLowerCase()}:calls=(\\d+)`, 'm').exec(await probe.info('commandstats'));
+    const m = new RegExp(`^cmdstat_${command[0].toLowerCase()}:calls=(\\d+)`, 'm').exec(
+      await probe.info('commandstats'),
+    );
     return m ? Number(m[1]) : 0;
   };
   const before = await calls();
-  const proc = spawn('timeout', ['60', 'redis-benchmark', '-h', u.hostname, '-p', u.port || '6379', '-c', '20', '-P', '1000', '-n', '100000000', '-q', ...command], { stdio: 'ignore' });
+  const proc = spawn(
+    'timeout',
+    [
+      '60',
+      'redis-benchmark',
+      '-h',
+      u.hostname,
+      '-p',
+      u.port || '6379',
+      '-c',
+      '20',
+      '-P',
+      '1000',
+      '-n',
+      '100000000',
+      '-q',
+      ...command,
+    ],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   try {
     for (let waited = 0; (await calls()) < before + 1000; waited += 10) {
-      if (waited > 10_000 || proc.exitCode !== null) throw new Error(`redis-benchmark did not start flooding ${command.join(' ')}`);
+      if (waited > 10_000 || proc.exitCode !== null)
+        throw new Error(`redis-benchmark did not start flooding ${command.join(' ')}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   } finally {

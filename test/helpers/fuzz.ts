@@ -15,7 +15,17 @@ import { toOpenApiPath } from '../../src/roles/api/openapi';
 import { listRoutes } from '../../src/roles/api/methods';
 import { silentLogger } from './log';
 import { RedisStore } from '../../src/store/redis';
-import { checkAnswer, DOC, invalidBody, Operation, paramText, Parameter, queryString, Rand, refusable } from './contract';
+import {
+  checkAnswer,
+  DOC,
+  invalidBody,
+  Operation,
+  paramText,
+  Parameter,
+  queryString,
+  Rand,
+  refusable,
+} from './contract';
 import { testPrefix, testRedisUrl } from './env';
 import { killAll, spawnWizard, waitUntil } from './procs';
 import { seededRandom } from './prng';
@@ -29,7 +39,9 @@ const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)
 const GARBAGE_IDS = ['nope', '%F0%9F%A7%99', 'a'.repeat(2000), '..%2F..%2Fetc', '%00', '-1', '{x}', "'or'1'='1"];
 
 /** every operation of the document, as "METHOD /express/:path" */
-const OPERATION_KEYS = Object.entries(DOC.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
+const OPERATION_KEYS = Object.entries(DOC.paths).flatMap(([path, ops]) =>
+  Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+);
 
 interface Req {
   method: string;
@@ -55,7 +67,9 @@ function request(r: Rand, method: string, route: string, op: Operation): Req {
   const path = route.replace(/:(\w+)/g, (_m, name: string) => {
     const p = pathParams.find((x) => x.name === name) as Parameter;
     if (p === brokenPath) return encodeURIComponent(paramText(r, p.schema, true));
-    return refusable(p.schema) ? encodeURIComponent(paramText(r, p.schema)) : pick(r, [...GARBAGE_IDS, encodeURIComponent(paramText(r, p.schema))]);
+    return refusable(p.schema)
+      ? encodeURIComponent(paramText(r, p.schema))
+      : pick(r, [...GARBAGE_IDS, encodeURIComponent(paramText(r, p.schema))]);
   });
   const json = { 'content-type': 'application/json' };
   const refusedPath = brokenPath !== undefined;
@@ -65,7 +79,13 @@ function request(r: Rand, method: string, route: string, op: Operation): Req {
     if (broken.length === 0) {
       // nothing to break in the query: what the operation does not read is ignored
       const q = `limit=-1&status=${encodeURIComponent('🧙')}&${'x'.repeat(r() * 50)}=1`;
-      return { method, path: `${path}?${q}`, headers: {}, why: `path ${path.slice(0, 60)}, ignored query`, refused: refusedPath };
+      return {
+        method,
+        path: `${path}?${q}`,
+        headers: {},
+        why: `path ${path.slice(0, 60)}, ignored query`,
+        refused: refusedPath,
+      };
     }
     const b = pick(r, broken);
     let q = queryString(r, query, b);
@@ -74,22 +94,64 @@ function request(r: Rand, method: string, route: string, op: Operation): Req {
   }
 
   const schema = op.requestBody?.content['application/json'].schema;
-  const kinds = [...(schema ? ['fields', 'fields', 'fields'] : []), 'deep', 'huge', 'content-type', 'invalid-json', ...(op.requestBody?.required ? ['empty'] : [])];
+  const kinds = [
+    ...(schema ? ['fields', 'fields', 'fields'] : []),
+    'deep',
+    'huge',
+    'content-type',
+    'invalid-json',
+    ...(op.requestBody?.required ? ['empty'] : []),
+  ];
   switch (pick(r, kinds)) {
     case 'fields': {
       const { body, why } = invalidBody(r, schema!);
       return { method, path, headers: json, body: JSON.stringify(body), why: `body ${why}`, refused: true };
     }
     case 'deep':
-      return { method, path, headers: json, body: deepJson(pick(r, [64, 1000, 20_000])), why: 'deep json', refused: true };
+      return {
+        method,
+        path,
+        headers: json,
+        body: deepJson(pick(r, [64, 1000, 20_000])),
+        why: 'deep json',
+        refused: true,
+      };
     case 'huge':
-      return { method, path, headers: json, body: JSON.stringify({ n: 1, pad: 'x'.repeat(pick(r, [70_000, 300_000])) }), why: 'huge body', refused: true };
+      return {
+        method,
+        path,
+        headers: json,
+        body: JSON.stringify({ n: 1, pad: 'x'.repeat(pick(r, [70_000, 300_000])) }),
+        why: 'huge body',
+        refused: true,
+      };
     case 'content-type':
-      return { method, path, headers: { 'content-type': pick(r, ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) }, body: 'n=1&chunks=2', why: 'content type', refused: true };
+      return {
+        method,
+        path,
+        headers: {
+          'content-type': pick(r, [
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'multipart/form-data; boundary=x',
+            'application/xml',
+          ]),
+        },
+        body: 'n=1&chunks=2',
+        why: 'content type',
+        refused: true,
+      };
     case 'empty':
       return { method, path, headers: json, body: '', why: 'empty body', refused: true };
     default:
-      return { method, path, headers: json, body: pick(r, ['{', '{"n":', "{'n':1}", '{"n":1,}', 'nul', '\u0000', '{"n":1}{"n":2}']), why: 'invalid json', refused: true };
+      return {
+        method,
+        path,
+        headers: json,
+        body: pick(r, ['{', '{"n":', "{'n':1}", '{"n":1,}', 'nul', '\u0000', '{"n":1}{"n":2}']),
+        why: 'invalid json',
+        refused: true,
+      };
   }
 }
 
@@ -107,9 +169,23 @@ export function fuzzRoutes(part: number, parts: number): void {
   beforeAll(async () => {
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN: 'fuzz-admin-secret', LOG_LEVEL: 'error' };
+    const env = {
+      REDIS_URL: testRedisUrl(),
+      WIZARD_PREFIX: prefix,
+      ADMIN_TOKEN: 'fuzz-admin-secret',
+      LOG_LEVEL: 'error',
+    };
     const proc = spawnWizard(['api', '--port', String(port), '--node-id', 'fuzz-api'], env, 'api');
-    await waitUntil(async () => proc.proc.exitCode === null && (await fetch(`${api}/healthz`).then((r) => r.ok, () => false)), 45_000, `the fuzz api on ${api}\n${proc.output()}`);
+    await waitUntil(
+      async () =>
+        proc.proc.exitCode === null &&
+        (await fetch(`${api}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        )),
+      45_000,
+      `the fuzz api on ${api}\n${proc.output()}`,
+    );
     store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   });
   afterAll(async () => {
@@ -118,13 +194,25 @@ export function fuzzRoutes(part: number, parts: number): void {
   });
 
   const snapshot = async () => {
-    const [counts, depth, sum, bots, days] = await Promise.all([store.countByState(), store.queueDepth('default'), store.abacusSum(), store.listBots(), store.datalakeDays()]);
+    const [counts, depth, sum, bots, days] = await Promise.all([
+      store.countByState(),
+      store.queueDepth('default'),
+      store.abacusSum(),
+      store.listBots(),
+      store.datalakeDays(),
+    ]);
     return { counts, depth, sum: String(sum), bots: bots.length, days };
   };
 
   if (part === 0) {
     test('every route of the app is an operation of the document, so it is fuzzed', () => {
-      const app = createApp({ store, nodeId: 'x', log: silentLogger, startedAt: 0, metrics: createApiMetrics() } as never);
+      const app = createApp({
+        store,
+        nodeId: 'x',
+        log: silentLogger,
+        startedAt: 0,
+        metrics: createApiMetrics(),
+      } as never);
       const routes = listRoutes(app).map(([m, p]) => `${m} ${p}`);
       expect(routes.filter((r) => !OPERATION_KEYS.includes(r))).toEqual([]);
     });
@@ -143,7 +231,12 @@ export function fuzzRoutes(part: number, parts: number): void {
       for (let i = 0; i < requests.length; i += 25) {
         await Promise.all(
           requests.slice(i, i + 25).map(async (q) => {
-            const res = await fetch(api + q.path, { method: q.method, headers: q.headers, body: q.method === 'GET' ? undefined : q.body, signal: AbortSignal.timeout(10_000) });
+            const res = await fetch(api + q.path, {
+              method: q.method,
+              headers: q.headers,
+              body: q.method === 'GET' ? undefined : q.body,
+              signal: AbortSignal.timeout(10_000),
+            });
             const stream = res.headers.get('content-type')?.startsWith('text/event-stream') ?? false;
             if (stream) await res.body?.cancel(); // a live stream: its head is the answer
             const answer = { status: res.status, headers: res.headers, text: stream ? '' : await res.text() };
@@ -151,7 +244,8 @@ export function fuzzRoutes(part: number, parts: number): void {
             if (q.refused) refused++;
             const problems = checkAnswer(key, answer);
             if (res.status >= 500) failures.push(`${key} ${res.status} (${q.why}): ${answer.text.slice(0, 200)}`);
-            else if (q.refused && res.status < 400) failures.push(`${key} ${res.status}: the document refuses this input but the server took it (${q.why})`);
+            else if (q.refused && res.status < 400)
+              failures.push(`${key} ${res.status}: the document refuses this input but the server took it (${q.why})`);
             else if (problems.length) failures.push(`${problems[0]} (${q.why})`);
           }),
         );

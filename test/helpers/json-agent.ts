@@ -19,7 +19,13 @@ export interface JsonReply<T> {
 export function jsonAgent(maxSockets: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets });
 
-  function send<T>(method: string, url: string, headers: http.OutgoingHttpHeaders, payload: string | undefined, mayResend: boolean): Promise<JsonReply<T>> {
+  function send<T>(
+    method: string,
+    url: string,
+    headers: http.OutgoingHttpHeaders,
+    payload: string | undefined,
+    mayResend: boolean,
+  ): Promise<JsonReply<T>> {
     return new Promise((resolve, reject) => {
       const req = http.request(url, { method, agent, headers }, (res) => {
         let text = '';
@@ -34,7 +40,8 @@ export function jsonAgent(maxSockets: number) {
         });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (mayResend && req.reusedSocket && err.code === 'ECONNRESET') resolve(send<T>(method, url, headers, payload, false));
+        if (mayResend && req.reusedSocket && err.code === 'ECONNRESET')
+          resolve(send<T>(method, url, headers, payload, false));
         else reject(err);
       });
       req.end(payload);
@@ -44,7 +51,10 @@ export function jsonAgent(maxSockets: number) {
   return {
     request<T = unknown>(method: string, url: string, body?: unknown): Promise<JsonReply<T>> {
       const payload = body === undefined ? undefined : JSON.stringify(body);
-      const headers: http.OutgoingHttpHeaders = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+      const headers: http.OutgoingHttpHeaders =
+        payload === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
       return send<T>(method, url, headers, payload, true);
     },
     close: () => agent.destroy(),

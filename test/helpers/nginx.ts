@@ -41,14 +41,22 @@ export function gatewayCopy(dir: string, o: GatewayOptions): string {
   const deploy = assetPath('deploy');
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   fs.chmodSync(dir, 0o755); // the worker processes (nobody, when the test runs as root) write temp files in it
-  const include = (text: string, file: string) => replaced(text, /\/etc\/nginx\/wizard\//g, `${dir}/`, `${file}'s include`);
+  const include = (text: string, file: string) =>
+    replaced(text, /\/etc\/nginx\/wizard\//g, `${dir}/`, `${file}'s include`);
   let upstream = fs.readFileSync(path.join(deploy, 'nginx-upstream.conf'), 'utf8');
   upstream = replaced(upstream, /^resolver .*$/m, '', 'nginx-upstream.conf resolver');
-  upstream = replaced(upstream, /^\s*server api:8000 resolve;$/m, o.apis.map((p) => `    server 127.0.0.1:${p};`).join('\n'), 'nginx-upstream.conf server');
+  upstream = replaced(
+    upstream,
+    /^\s*server api:8000 resolve;$/m,
+    o.apis.map((p) => `    server 127.0.0.1:${p};`).join('\n'),
+    'nginx-upstream.conf server',
+  );
   fs.writeFileSync(path.join(dir, 'nginx-upstream.conf'), upstream);
   fs.copyFileSync(path.join(deploy, 'nginx-proxy.conf'), path.join(dir, 'nginx-proxy.conf'));
   let conf = include(fs.readFileSync(path.join(deploy, main), 'utf8'), main);
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/tmp/${t};`).join(' ');
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((t) => `${t}_temp_path ${dir}/tmp/${t};`)
+    .join(' ');
   conf = replaced(conf, /^http \{$/m, `http {\n    ${temp}`, `${main} http block`);
   if (main === 'nginx.conf') {
     conf = replaced(conf, /listen 80;/, `listen 127.0.0.1:${o.listen};`, 'nginx.conf listen');
@@ -69,7 +77,16 @@ export function gatewayCopy(dir: string, o: GatewayOptions): string {
 
 const nginxArgs = (conf: string) => {
   const dir = path.dirname(conf);
-  return ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf, '-g', `daemon off; pid ${path.join(dir, 'nginx.pid')};`];
+  return [
+    '-p',
+    dir,
+    '-e',
+    path.join(dir, 'error.log'),
+    '-c',
+    conf,
+    '-g',
+    `daemon off; pid ${path.join(dir, 'nginx.pid')};`,
+  ];
 };
 
 /**
@@ -85,7 +102,10 @@ function outputFile(conf: string): { fd: number; read: () => string } {
 /** `nginx -t` on the copy: its exit code and what it printed */
 export function nginxTest(conf: string): { status: number | null; output: string } {
   const out = outputFile(conf);
-  const r = spawnSync(nginxBinary() ?? 'nginx', ['-t', ...nginxArgs(conf)], { stdio: ['ignore', out.fd, out.fd], timeout: 20_000 });
+  const r = spawnSync(nginxBinary() ?? 'nginx', ['-t', ...nginxArgs(conf)], {
+    stdio: ['ignore', out.fd, out.fd],
+    timeout: 20_000,
+  });
   fs.closeSync(out.fd);
   return { status: r.status, output: out.read() };
 }
@@ -103,7 +123,11 @@ export async function startGateway(conf: string, port: number): Promise<RunningG
   const proc = spawn(nginxBinary() ?? 'nginx', nginxArgs(conf), { stdio: ['ignore', out.fd, out.fd] });
   fs.closeSync(out.fd);
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  await waitUntil(async () => (proc.exitCode !== null ? Promise.reject(new Error(`nginx exited: ${out.read()}`)) : portOpen(port)), 10_000, `nginx on port ${port}`);
+  await waitUntil(
+    async () => (proc.exitCode !== null ? Promise.reject(new Error(`nginx exited: ${out.read()}`)) : portOpen(port)),
+    10_000,
+    `nginx on port ${port}`,
+  );
   return {
     proc,
     output: out.read,

@@ -33,12 +33,17 @@ export interface WizardRun {
   stderr: string;
 }
 
-const runEnv = (env: Record<string, string>, o: SpawnOptions) => (o.exactEnv ? env : { ...process.env, ...TEST_ENV, ...env });
+const runEnv = (env: Record<string, string>, o: SpawnOptions) =>
+  o.exactEnv ? env : { ...process.env, ...TEST_ENV, ...env };
 const RUN_TIMEOUT_MS = 30_000;
 
 /** run `wizard <args>` to its end: its exit code and what it printed */
 export function runWizard(args: string[], env: Record<string, string> = {}, o: SpawnOptions = {}): WizardRun {
-  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: runEnv(env, o), timeout: RUN_TIMEOUT_MS });
+  const r = spawnSync(process.execPath, [WIZARD_BIN, ...args], {
+    encoding: 'utf8',
+    env: runEnv(env, o),
+    timeout: RUN_TIMEOUT_MS,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -46,16 +51,30 @@ export function runWizard(args: string[], env: Record<string, string> = {}, o: S
  * runWizard without blocking this process meanwhile: timers, sockets and other processes' output
  * keep being served (a synchronous run stalls the test's event loop for the whole start-up)
  */
-export function runWizardAsync(args: string[], env: Record<string, string> = {}, o: SpawnOptions = {}): Promise<WizardRun> {
+export function runWizardAsync(
+  args: string[],
+  env: Record<string, string> = {},
+  o: SpawnOptions = {},
+): Promise<WizardRun> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [WIZARD_BIN, ...args], { encoding: 'utf8', env: runEnv(env, o), timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (typeof err?.code === 'string') return reject(err); // it did not start
-      resolve({ code: err ? (err.code ?? null) : 0, stdout, stderr }); // null: killed (its timeout), as spawnSync says
-    });
+    execFile(
+      process.execPath,
+      [WIZARD_BIN, ...args],
+      { encoding: 'utf8', env: runEnv(env, o), timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (typeof err?.code === 'string') return reject(err); // it did not start
+        resolve({ code: err ? (err.code ?? null) : 0, stdout, stderr }); // null: killed (its timeout), as spawnSync says
+      },
+    );
   });
 }
 
-export function spawnWizard(args: string[], env: Record<string, string> = {}, name = args[0], o: SpawnOptions = {}): WizardProc {
+export function spawnWizard(
+  args: string[],
+  env: Record<string, string> = {},
+  name = args[0],
+  o: SpawnOptions = {},
+): WizardProc {
   const proc = spawn(process.execPath, [WIZARD_BIN, ...args], {
     env: o.exactEnv ? env : { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...TEST_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,7 +87,9 @@ export function spawnWizard(args: string[], env: Record<string, string> = {}, na
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const p: WizardProc = {
     proc,
     name,
@@ -85,7 +106,9 @@ export function spawnWizard(args: string[], env: Record<string, string> = {}, na
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`${name}: no output matching ${re} within ${timeoutMs} ms; output so far:\n${out.slice(-3000)}`));
+          reject(
+            new Error(`${name}: no output matching ${re} within ${timeoutMs} ms; output so far:\n${out.slice(-3000)}`),
+          );
         }, timeoutMs);
         listeners.add(check);
         check();
@@ -107,7 +130,12 @@ export async function killAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.kill('SIGKILL')));
 }
 
-export async function waitUntil<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
+export async function waitUntil<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 50,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < until) {
@@ -122,7 +150,12 @@ export async function waitUntil<T>(fn: () => Promise<T | undefined | null | fals
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-export async function http<T = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+export async function http<T = unknown>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await fetch(url, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

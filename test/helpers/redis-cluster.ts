@@ -27,7 +27,9 @@ export interface TestCluster {
   destroy(): Promise<void>;
 }
 
-export async function startRedisCluster(opts: { masters?: number; replicas?: number; nodeTimeoutMs?: number } = {}): Promise<TestCluster> {
+export async function startRedisCluster(
+  opts: { masters?: number; replicas?: number; nodeTimeoutMs?: number } = {},
+): Promise<TestCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 1;
   const count = masters * (1 + replicas);
@@ -35,15 +37,34 @@ export async function startRedisCluster(opts: { masters?: number; replicas?: num
   for (let i = 0; i < count; i++) {
     nodes.push(
       await startRedisServer({
-        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000)],
+        extraArgs: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          String(opts.nodeTimeoutMs ?? 2000),
+        ],
       }),
     );
   }
-  const cli = async (port: number, ...args: string[]): Promise<string> => (await run('redis-cli', ['-p', String(port), ...args], { timeout: 30_000 })).stdout;
+  const cli = async (port: number, ...args: string[]): Promise<string> =>
+    (await run('redis-cli', ['-p', String(port), ...args], { timeout: 30_000 })).stdout;
   if (masters === 1 && replicas === 0) {
     await cli(nodes[0].port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
   } else {
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 60_000 });
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
+      { timeout: 60_000 },
+    );
   }
   const down = new Set<TestRedis>();
   const alive = () => nodes.filter((n) => !down.has(n));
@@ -82,7 +103,8 @@ export async function startRedisCluster(opts: { masters?: number; replicas?: num
       const out: { port: number; id: string }[] = [];
       for (const line of (await cli(alive()[0].port, 'CLUSTER', 'NODES')).split('\n')) {
         const [id, addr, flags] = line.split(' ');
-        if (flags && /master/.test(flags) && !/fail/.test(flags)) out.push({ port: Number(addr.split(':')[1].split('@')[0]), id });
+        if (flags && /master/.test(flags) && !/fail/.test(flags))
+          out.push({ port: Number(addr.split(':')[1].split('@')[0]), id });
       }
       return out.sort((a, b) => a.port - b.port);
     },

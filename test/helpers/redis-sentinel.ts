@@ -51,8 +51,18 @@ export interface SetConn {
 /** one command on a connection of its own (as `auth`'s user, over TLS, when given) */
 export async function redisCommand(port: number, args: string[], conn: SetConn = {}): Promise<unknown> {
   const { auth, tls } = conn;
-  const tlsSocket = tls ? { tls: true as const, ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) } : {};
-  const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000, ...tlsSocket }, ...(auth ? { username: auth.user, password: auth.password } : {}) });
+  const tlsSocket = tls
+    ? {
+        tls: true as const,
+        ca: fs.readFileSync(tls.ca),
+        cert: fs.readFileSync(tls.cert),
+        key: fs.readFileSync(tls.key),
+      }
+    : {};
+  const c = createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000, ...tlsSocket },
+    ...(auth ? { username: auth.user, password: auth.password } : {}),
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -74,24 +84,53 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 /** until the replica on port has finished its sync with its master */
 export const waitForSync = (port: number, timeoutMs = 15_000, conn: SetConn = {}): Promise<true> =>
-  until(`the replica on ${port} to sync`, timeoutMs, async () => (/master_link_status:up/.test(String(await redisCommand(port, ['INFO', 'replication'], conn))) ? true : null));
+  until(`the replica on ${port} to sync`, timeoutMs, async () =>
+    /master_link_status:up/.test(String(await redisCommand(port, ['INFO', 'replication'], conn))) ? true : null,
+  );
 
 /** the ACL of a data node or a Sentinel that asks for `auth` (config lines) */
 const aclLines = (auth: SetAuth) => [`user default off`, `user ${auth.user} on >${auth.password} ~* &* +@all`];
 /** the same as redis-server arguments */
-const aclArgs = (auth: SetAuth) => ['--user', 'default', 'off', '--user', auth.user, 'on', `>${auth.password}`, '~*', '&*', '+@all', '--masteruser', auth.user, '--masterauth', auth.password];
+const aclArgs = (auth: SetAuth) => [
+  '--user',
+  'default',
+  'off',
+  '--user',
+  auth.user,
+  'on',
+  `>${auth.password}`,
+  '~*',
+  '&*',
+  '+@all',
+  '--masteruser',
+  auth.user,
+  '--masterauth',
+  auth.password,
+];
 
 /** TLS only, on `port`, for replication too (config lines) */
-const tlsLines = (tls: SetTls, port: number) => ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`, `tls-ca-cert-file ${tls.ca}`, 'tls-auth-clients optional', 'tls-replication yes'];
+const tlsLines = (tls: SetTls, port: number) => [
+  'port 0',
+  `tls-port ${port}`,
+  `tls-cert-file ${tls.cert}`,
+  `tls-key-file ${tls.key}`,
+  `tls-ca-cert-file ${tls.ca}`,
+  'tls-auth-clients optional',
+  'tls-replication yes',
+];
 /** the same as redis-server arguments */
-const tlsArgs = (tls: SetTls, port: number) => tlsLines(tls, port).flatMap((l) => [`--${l.split(' ')[0]}`, l.split(' ')[1]]);
+const tlsArgs = (tls: SetTls, port: number) =>
+  tlsLines(tls, port).flatMap((l) => [`--${l.split(' ')[0]}`, l.split(' ')[1]]);
 
 export async function startSentinelSet(o: SetConn = {}): Promise<TestSentinelSet> {
   const { auth, tls } = o;
   const authArgs = auth ? aclArgs(auth) : [];
   const dataNode = async (more: string[]) => {
     const port = await freePort();
-    return startRedisServer({ port, extraArgs: ['--enable-debug-command', 'local', ...authArgs, ...(tls ? tlsArgs(tls, port) : []), ...more] });
+    return startRedisServer({
+      port,
+      extraArgs: ['--enable-debug-command', 'local', ...authArgs, ...(tls ? tlsArgs(tls, port) : []), ...more],
+    });
   };
   const master = await dataNode([]);
   const replica = await dataNode(['--replicaof', '127.0.0.1', String(master.port)]);
@@ -108,15 +147,26 @@ export async function startSentinelSet(o: SetConn = {}): Promise<TestSentinelSet
         `sentinel failover-timeout ${MASTER_NAME} 3000`,
         `sentinel parallel-syncs ${MASTER_NAME} 1`,
         ...(auth
-          ? [`sentinel auth-user ${MASTER_NAME} ${auth.user}`, `sentinel auth-pass ${MASTER_NAME} ${auth.password}`, ...aclLines(auth), `sentinel sentinel-user ${auth.user}`, `sentinel sentinel-pass ${auth.password}`]
+          ? [
+              `sentinel auth-user ${MASTER_NAME} ${auth.user}`,
+              `sentinel auth-pass ${MASTER_NAME} ${auth.password}`,
+              ...aclLines(auth),
+              `sentinel sentinel-user ${auth.user}`,
+              `sentinel sentinel-pass ${auth.password}`,
+            ]
           : []),
         '',
       ].join('\n'),
     );
     const port = await freePort();
-    sentinels.push(await startRedisServer({ port, dir, configFile, extraArgs: ['--sentinel', ...(tls ? tlsArgs(tls, port) : [])] }));
+    sentinels.push(
+      await startRedisServer({ port, dir, configFile, extraArgs: ['--sentinel', ...(tls ? tlsArgs(tls, port) : [])] }),
+    );
   }
-  const masterPort = async () => Number(((await redisCommand(sentinels[0].port, ['SENTINEL', 'get-master-addr-by-name', MASTER_NAME], o)) as string[])[1]);
+  const masterPort = async () =>
+    Number(
+      ((await redisCommand(sentinels[0].port, ['SENTINEL', 'get-master-addr-by-name', MASTER_NAME], o)) as string[])[1],
+    );
   // every Sentinel has found the replica and the other Sentinels: a failover can then be agreed
   for (const s of sentinels) {
     await until(`sentinel ${s.port} to know the set`, 15_000, async () => {

@@ -46,7 +46,10 @@ export async function freePort(): Promise<number> {
 export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -77,9 +80,22 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<T
   const start = async () => {
     const args = [
       ...(opts.configFile ? [opts.configFile] : []),
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no',
-      '--appendfsync', 'always', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      opts.appendonly ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+      '--daemonize',
+      'no',
+      '--logfile',
+      path.join(dir, 'redis.log'),
       ...(opts.extraArgs ?? []),
     ];
     // a watchdog shell stops redis-server when this process goes away (its stdin closes), so a

@@ -23,7 +23,11 @@ export function useTestCluster(): () => TestCluster {
   return () => cluster!;
 }
 
-export async function makeStore(adapter: AdapterName, name: string, opts: Partial<StoreOptions> & { shards?: number } = {}): Promise<Store> {
+export async function makeStore(
+  adapter: AdapterName,
+  name: string,
+  opts: Partial<StoreOptions> & { shards?: number } = {},
+): Promise<Store> {
   if (adapter === 'memory') {
     const { MemoryStore } = await import('../../src/store/memory');
     return new MemoryStore(opts);

@@ -24,9 +24,15 @@ export type RawView = Record<string, unknown>;
 
 const TOKEN = /:[0-9a-f-]{13}\.(\d+)/g;
 const untoken = (s: string) => s.replace(TOKEN, ':*.$1');
-const hash = (fields: Record<string, string>) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, untoken(v)]).sort(([a], [b]) => (a < b ? -1 : 1)));
+const hash = (fields: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(fields)
+      .map(([k, v]) => [k, untoken(v)])
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 /** a zset as ZRANGE WITHSCORES answers it, as [member, score] pairs */
-const zpairs = (z: Iterable<[string, number]>) => [...z].map(([m, s]) => [m, Number(s)] as [string, number]).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+const zpairs = (z: Iterable<[string, number]>) =>
+  [...z].map(([m, s]) => [m, Number(s)] as [string, number]).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
 
 export interface Twins {
   redis: RedisStore;
@@ -84,13 +90,20 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
       out[`job:${id}:children`] = await client.lRange(k.children(id), 0, -1);
     }
     for (const q of [...queues].sort()) {
-      for (let p = 0; p <= MAX_PRIORITY; p++) out[`q:${q}:wait:${p}`] = (await client.lRange(k.waitAt(q, p), 0, -1)).reverse(); // head (RPOP) first
-      for (let p = 0; p <= MAX_PRIORITY; p++) out[`q:${q}:cpuwait:${p}`] = (await client.lRange(k.cpuWaitAt(q, p), 0, -1)).reverse();
-      out[`q:${q}:active`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.active(q), '0', '-1', 'WITHSCORES'])));
-      out[`q:${q}:delayed`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.delayed(q), '0', '-1', 'WITHSCORES'])));
+      for (let p = 0; p <= MAX_PRIORITY; p++)
+        out[`q:${q}:wait:${p}`] = (await client.lRange(k.waitAt(q, p), 0, -1)).reverse(); // head (RPOP) first
+      for (let p = 0; p <= MAX_PRIORITY; p++)
+        out[`q:${q}:cpuwait:${p}`] = (await client.lRange(k.cpuWaitAt(q, p), 0, -1)).reverse();
+      out[`q:${q}:active`] = zpairs(
+        pairsOf(await client.sendCommand(['ZRANGE', k.active(q), '0', '-1', 'WITHSCORES'])),
+      );
+      out[`q:${q}:delayed`] = zpairs(
+        pairsOf(await client.sendCommand(['ZRANGE', k.delayed(q), '0', '-1', 'WITHSCORES'])),
+      );
       out[`q:${q}:paused`] = (await client.zScore(k.ready(q), 'paused')) !== null;
     }
-    for (const s of JOB_STATES) out[`state:${s}`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.state(s), '0', '-1', 'WITHSCORES'])));
+    for (const s of JOB_STATES)
+      out[`state:${s}`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.state(s), '0', '-1', 'WITHSCORES'])));
     out.counts = nonZero(await client.hGetAll(k.counts));
     out.jobs = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.jobs, '0', '-1', 'WITHSCORES'])));
     out.dlq = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.dlq, '0', '-1', 'WITHSCORES'])));
@@ -149,5 +162,9 @@ function pairsOf(flat: unknown): [string, number][] {
 
 /** a counts hash without its zero entries (HINCRBY leaves a 0 where the memory map has none) */
 function nonZero(h: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(h).filter(([, n]) => n !== '0').sort(([a], [b]) => (a < b ? -1 : 1)));
+  return Object.fromEntries(
+    Object.entries(h)
+      .filter(([, n]) => n !== '0')
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 }

@@ -2,7 +2,13 @@
  * The abacus contract (seed 003): both adapters, both strategies. The sum is exact over the whole
  * signed 64-bit range, an add past a bound changes nothing, and no concurrent add is lost.
  */
-import { ABACUS_STRATEGIES, INT64_MAX, INT64_MIN, OPTIMISTIC_MAX_ATTEMPTS, SumConflictError } from '../../src/core/abacus';
+import {
+  ABACUS_STRATEGIES,
+  INT64_MAX,
+  INT64_MIN,
+  OPTIMISTIC_MAX_ATTEMPTS,
+  SumConflictError,
+} from '../../src/core/abacus';
 import { UnprocessableError, ValidationError } from '../../src/core/errors';
 import { RedisStore } from '../../src/store/redis';
 import type { Store } from '../../src/store/types';
@@ -45,7 +51,10 @@ describe.each(ADAPTERS)('abacus contract: %s', (adapter) => {
       expect((await store.abacusAdd(5, strategy)).sum).toBe(INT64_MAX);
       const err = await store.abacusAdd(1, strategy).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnprocessableError);
-      expect(err).toMatchObject({ code: 'unprocessable', message: expect.stringContaining('above 9223372036854775807') });
+      expect(err).toMatchObject({
+        code: 'unprocessable',
+        message: expect.stringContaining('above 9223372036854775807'),
+      });
       expect(await store.abacusSum()).toBe(INT64_MAX);
       expect((await store.abacusAdd(-1, strategy)).sum).toBe(INT64_MAX - 1n);
     });
@@ -118,10 +127,17 @@ describe('abacus on Redis: optimistic conflicts', () => {
   test('when the sum moves under every attempt, the add gives up with a conflict and adds nothing', async () => {
     const other = await open();
     // another client writes the sum (INCRBY 0) between every read and write of this node's add
-    const node = await new RedisStore({ url: testRedisUrl(), prefix, betweenReadAndWrite: async () => void (await other.abacusAdd(0)) }).connect();
+    const node = await new RedisStore({
+      url: testRedisUrl(),
+      prefix,
+      betweenReadAndWrite: async () => void (await other.abacusAdd(0)),
+    }).connect();
     stores.push(node);
     await node.abacusReset();
-    await expect(node.abacusAdd(1, 'optimistic')).rejects.toMatchObject({ code: 'conflict', conflicts: OPTIMISTIC_MAX_ATTEMPTS });
+    await expect(node.abacusAdd(1, 'optimistic')).rejects.toMatchObject({
+      code: 'conflict',
+      conflicts: OPTIMISTIC_MAX_ATTEMPTS,
+    });
     expect(await node.abacusSum()).toBe(0n);
   });
 });

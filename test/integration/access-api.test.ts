@@ -20,7 +20,11 @@ import { makeStore } from '../helpers/stores';
 
 const T = { admin: 'admin-token-0123456789', client: 'client-token-0123456789', bot: 'bot-role-token-0123456789' };
 const LEGACY_ADMIN = 'legacy-admin-token';
-const processing = { botQueue: 'bots', botLeaseMs: 60_000, batch: { ...BATCH_DEFAULTS, size: 2, processingDurationMs: 10, failureRate: 0 } };
+const processing = {
+  botQueue: 'bots',
+  botLeaseMs: 60_000,
+  batch: { ...BATCH_DEFAULTS, size: 2, processingDurationMs: 10, failureRate: 0 },
+};
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -30,9 +34,16 @@ const url = (p: string) => `${api.url}${p}`;
 
 beforeAll(async () => {
   store = await makeStore('redis', 'access');
-  const tokens = tokenTable(parseTokenList(`ops:admin:${T.admin},cli:client:${T.client},fleet:bot:${T.bot}`), LEGACY_ADMIN);
+  const tokens = tokenTable(
+    parseTokenList(`ops:admin:${T.admin},cli:client:${T.client},fleet:bot:${T.bot}`),
+    LEGACY_ADMIN,
+  );
   api = await startApi(store, {
-    nodeId: 'api-sec', port: 0, log: silentLogger, adminToken: LEGACY_ADMIN, botWork: processing,
+    nodeId: 'api-sec',
+    port: 0,
+    log: silentLogger,
+    adminToken: LEGACY_ADMIN,
+    botWork: processing,
     security: { ...OPEN_SECURITY, tokens, corsOrigins: ['http://localhost:3000'] },
   });
 });
@@ -49,7 +60,15 @@ const register = async (name: string) => {
 
 describe('tokens and roles', () => {
   test('without a token every endpoint but /healthz and the dashboard is a 401 JSON error', async () => {
-    for (const [method, p] of [['GET', '/whoami'], ['GET', '/jobs'], ['POST', '/task'], ['GET', '/abacus/sum'], ['DELETE', '/abacus/sum'], ['POST', '/bots/register'], ['GET', '/nope']]) {
+    for (const [method, p] of [
+      ['GET', '/whoami'],
+      ['GET', '/jobs'],
+      ['POST', '/task'],
+      ['GET', '/abacus/sum'],
+      ['DELETE', '/abacus/sum'],
+      ['POST', '/bots/register'],
+      ['GET', '/nope'],
+    ]) {
       const res = await http<ErrorBody>(method, url(p), method === 'POST' ? {} : undefined);
       expect([p, res.status, res.body.error.code]).toEqual([p, 401, 'unauthorized']);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -72,7 +91,9 @@ describe('tokens and roles', () => {
   test('a client submits and reads; an admin (a configured one or ADMIN_TOKEN, either header) does admin work', async () => {
     const task = await http<{ task_id: string }>('POST', url('/task'), { a: 2, b: 3 }, bearer(T.client));
     expect(task.status).toBe(202);
-    expect((await http('GET', url(`/tasks/${task.body.task_id}/status`), undefined, bearer(T.client))).status).toBe(200);
+    expect((await http('GET', url(`/tasks/${task.body.task_id}/status`), undefined, bearer(T.client))).status).toBe(
+      200,
+    );
     expect((await http('GET', url('/abacus/sum'), undefined, bearer(T.client))).status).toBe(200);
     expect((await http('DELETE', url('/abacus/sum'), undefined, bearer(T.client))).status).toBe(403);
     expect((await http('DELETE', url('/abacus/sum'), undefined, bearer(T.admin))).status).toBe(200);
@@ -90,12 +111,16 @@ describe('tokens and roles', () => {
     // b acts on a's job: refused, and the job is untouched
     expect((await http('POST', url(`/jobs/${id}/start`), {}, bearer(b.token))).status).toBe(409);
     expect((await http('POST', url(`/jobs/${id}/complete`), { result: 1 }, bearer(b.token))).status).toBe(409);
-    expect((await http<{ state: string }>('GET', url(`/jobs/${id}`), undefined, bearer(a.token))).body.state).toBe('STARTED');
+    expect((await http<{ state: string }>('GET', url(`/jobs/${id}`), undefined, bearer(a.token))).body.state).toBe(
+      'STARTED',
+    );
     // a per-bot token does bot work only: no submitting, no registering more bots
     expect((await http('POST', url('/task'), { a: 1, b: 1 }, bearer(a.token))).status).toBe(403);
     expect((await http('POST', url('/bots/register'), {}, bearer(a.token))).status).toBe(403);
     expect((await http('POST', url(`/jobs/${id}/start`), {}, bearer(a.token))).status).toBe(200);
-    expect((await http<{ state: string }>('POST', url(`/jobs/${id}/complete`), { result: 1 }, bearer(a.token))).body.state).toBe('SUCCESS');
+    expect(
+      (await http<{ state: string }>('POST', url(`/jobs/${id}/complete`), { result: 1 }, bearer(a.token))).body.state,
+    ).toBe('SUCCESS');
   });
 
   test('a removed bot token is refused: after deregistering, and after an admin deletes the bot', async () => {
@@ -118,12 +143,21 @@ describe('bodies', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.message).toBe(`the JSON body is nested deeper than ${JSON_MAX_DEPTH} levels`);
     // brackets inside strings are not nesting
-    expect((await http('POST', url('/task'), { a: 1, b: 2, op: '[[[['.repeat(20) }, bearer(T.client))).status).toBe(400); // (a bad op, not too deep)
-    expect((await http<ErrorBody>('POST', url('/task'), { a: 1, b: 2, op: '[[[['.repeat(20) }, bearer(T.client))).body.error.message).not.toMatch(/nested/);
+    expect((await http('POST', url('/task'), { a: 1, b: 2, op: '[[[['.repeat(20) }, bearer(T.client))).status).toBe(
+      400,
+    ); // (a bad op, not too deep)
+    expect(
+      (await http<ErrorBody>('POST', url('/task'), { a: 1, b: 2, op: '[[[['.repeat(20) }, bearer(T.client))).body.error
+        .message,
+    ).not.toMatch(/nested/);
   });
 
   test('errors never carry a stack trace', async () => {
-    const res = await fetch(url('/task'), { method: 'POST', headers: { ...bearer(T.client), 'content-type': 'application/json' }, body: '{"a":' });
+    const res = await fetch(url('/task'), {
+      method: 'POST',
+      headers: { ...bearer(T.client), 'content-type': 'application/json' },
+      body: '{"a":',
+    });
     const text = await res.text();
     expect(res.status).toBe(400);
     expect(text).not.toMatch(/at .*\.(js|ts):\d+|node_modules/);
@@ -132,7 +166,14 @@ describe('bodies', () => {
 
 describe('CORS', () => {
   const preflight = (origin: string) =>
-    fetch(url('/task'), { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+    fetch(url('/task'), {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
 
   test('a preflight from an allowed origin gets the CORS headers, without a token', async () => {
     const res = await preflight('http://localhost:3000');
@@ -174,15 +215,23 @@ describe('the rate limit (memory store, one node)', () => {
   const mem = new MemoryStore();
   beforeAll(async () => {
     limited = await startApi(mem, {
-      nodeId: 'api-rl', port: 0, log: silentLogger,
-      security: { ...OPEN_SECURITY, tokens: new TokenTable(parseTokenList(`c1:client:${T.client}`)), rateLimit: { max: 3, windowMs: 60_000 }, trustProxy: 'loopback' },
+      nodeId: 'api-rl',
+      port: 0,
+      log: silentLogger,
+      security: {
+        ...OPEN_SECURITY,
+        tokens: new TokenTable(parseTokenList(`c1:client:${T.client}`)),
+        rateLimit: { max: 3, windowMs: 60_000 },
+        trustProxy: 'loopback',
+      },
     });
   });
   afterAll(async () => {
     await limited.close(true);
     await mem.close();
   });
-  const get = (headers: Record<string, string>) => http<ErrorBody>('GET', `${limited.url}/whoami`, undefined, { ...bearer(T.client), ...headers });
+  const get = (headers: Record<string, string>) =>
+    http<ErrorBody>('GET', `${limited.url}/whoami`, undefined, { ...bearer(T.client), ...headers });
 
   test('per client IP from a trusted proxy: each X-Forwarded-For address has its own budget, then 429 with Retry-After', async () => {
     const statuses = [];
@@ -197,16 +246,24 @@ describe('the rate limit (memory store, one node)', () => {
   test('per token: one token from many addresses shares one budget', async () => {
     // the token spent 3 above (from one address): any address is refused with it now
     expect((await get({ 'x-forwarded-for': '198.51.100.1' })).status).toBe(429);
-    expect((await http('GET', `${limited.url}/whoami`, undefined, { 'x-forwarded-for': '198.51.100.2' })).status).toBe(401); // no token: its IP's budget, then the gate
+    expect((await http('GET', `${limited.url}/whoami`, undefined, { 'x-forwarded-for': '198.51.100.2' })).status).toBe(
+      401,
+    ); // no token: its IP's budget, then the gate
   });
 });
 
 test('without --trust-proxy, X-Forwarded-For is not believed: every address a client claims shares its budget', async () => {
   const mem = new MemoryStore();
-  const direct = await startApi(mem, { nodeId: 'api-direct', port: 0, log: silentLogger, security: { ...OPEN_SECURITY, rateLimit: { max: 2, windowMs: 60_000 } } });
+  const direct = await startApi(mem, {
+    nodeId: 'api-direct',
+    port: 0,
+    log: silentLogger,
+    security: { ...OPEN_SECURITY, rateLimit: { max: 2, windowMs: 60_000 } },
+  });
   try {
     const statuses = [];
-    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) statuses.push((await http('GET', `${direct.url}/whoami`, undefined, { 'x-forwarded-for': ip })).status);
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3'])
+      statuses.push((await http('GET', `${direct.url}/whoami`, undefined, { 'x-forwarded-for': ip })).status);
     expect(statuses).toEqual([200, 200, 429]);
   } finally {
     await direct.close(true);
@@ -221,7 +278,9 @@ describe('units', () => {
       { name: 'b', role: 'client', token: `${T.client}:with:colons` },
     ]);
     expect(parseTokenFile(`# name role token\nops admin ${T.admin}\n\nfleet bot ${T.bot}\n`)).toHaveLength(2);
-    expect(() => parseTokenList('a:root:0123456789abcdef')).toThrow(/--api-tokens entry 1: the role of 'a' must be one of admin, bot, client/);
+    expect(() => parseTokenList('a:root:0123456789abcdef')).toThrow(
+      /--api-tokens entry 1: the role of 'a' must be one of admin, bot, client/,
+    );
     expect(() => parseTokenList('a:admin:short')).toThrow(/at least 16 characters/);
     expect(() => parseTokenFile(`ops admin ${T.admin}\nbroken line`)).toThrow(/--tokens-file line 2/);
     expect(() => new TokenTable(parseTokenList(`a:admin:${T.admin},b:client:${T.admin}`))).toThrow(/used twice/);

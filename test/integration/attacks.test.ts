@@ -17,11 +17,24 @@ import { silentLogger } from '../helpers/log';
 import { http } from '../helpers/procs';
 import { ADAPTERS, makeStore } from '../helpers/stores';
 
-const T = { admin: 'attack-admin-token-0123456789', client: 'attack-client-token-0123456789', bot: 'attack-bot-role-token-0123456789' };
-const botWork = { botQueue: 'bots', botLeaseMs: 60_000, batch: { ...BATCH_DEFAULTS, size: 1, processingDurationMs: 10, failureRate: 0 } };
+const T = {
+  admin: 'attack-admin-token-0123456789',
+  client: 'attack-client-token-0123456789',
+  bot: 'attack-bot-role-token-0123456789',
+};
+const botWork = {
+  botQueue: 'bots',
+  botLeaseMs: 60_000,
+  batch: { ...BATCH_DEFAULTS, size: 1, processingDurationMs: 10, failureRate: 0 },
+};
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 type ErrorBody = { error: { code: string; message: string; details: { field: string; message: string }[] } };
-type PrimeJob = { state: string; progress: { completed: number; total: number }; result: { prime_count: number } | null; error: string | null };
+type PrimeJob = {
+  state: string;
+  progress: { completed: number; total: number };
+  result: { prime_count: number } | null;
+  error: string | null;
+};
 
 describe.each(ADAPTERS)('on the %s store', (adapter) => {
   let store: Store;
@@ -37,7 +50,13 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
   beforeAll(async () => {
     store = await makeStore(adapter, 'attacks');
     const tokens = tokenTable(parseTokenList(`ops:admin:${T.admin},cli:client:${T.client},fleet:bot:${T.bot}`));
-    api = await startApi(store, { nodeId: 'api-attacked', port: 0, log: silentLogger, botWork, security: { ...OPEN_SECURITY, tokens } });
+    api = await startApi(store, {
+      nodeId: 'api-attacked',
+      port: 0,
+      log: silentLogger,
+      botWork,
+      security: { ...OPEN_SECURITY, tokens },
+    });
   });
   afterAll(async () => {
     await api.close(true);
@@ -52,7 +71,8 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     return jobs.filter((c) => c.job.parentId === parentId);
   };
   /** a chunk completed as a worker completes it: with its true count */
-  const work = (c: ClaimedJob) => store.complete(c.job.id, c.token, countPrimesInRange(c.job.params.lo as number, c.job.params.hi as number), c.job);
+  const work = (c: ClaimedJob) =>
+    store.complete(c.job.id, c.token, countPrimesInRange(c.job.params.lo as number, c.job.params.hi as number), c.job);
 
   test('ids naming the keys beside a job (:results, :children) are 404s everywhere; the count they aimed at finishes with its exact count', async () => {
     const made = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 4 });
@@ -66,9 +86,14 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
       const bad = `${id}${suffix}`;
       // the GET that once wrote checked_by into the results key, and every other route that takes an id
       for (const [method, path, token] of [
-        ['GET', `/tasks/${bad}/status`, T.client], ['GET', `/jobs/${bad}`, T.client], ['GET', `/api/jobs/${bad}`, T.client],
-        ['GET', `/api/jobs/${bad}/events`, T.client], ['GET', `/jobs/${bad}/chunks`, T.client], ['POST', `/jobs/${bad}/cancel`, T.client],
-        ['POST', `/jobs/${bad}/retry`, T.admin], ['POST', `/dlq/${bad}/retry`, T.admin],
+        ['GET', `/tasks/${bad}/status`, T.client],
+        ['GET', `/jobs/${bad}`, T.client],
+        ['GET', `/api/jobs/${bad}`, T.client],
+        ['GET', `/api/jobs/${bad}/events`, T.client],
+        ['GET', `/jobs/${bad}/chunks`, T.client],
+        ['POST', `/jobs/${bad}/cancel`, T.client],
+        ['POST', `/jobs/${bad}/retry`, T.admin],
+        ['POST', `/dlq/${bad}/retry`, T.admin],
       ]) {
         const res = await call<ErrorBody>(method, path, method === 'POST' ? {} : undefined, token);
         expect([method, path, res.status, res.body.error.code]).toEqual([method, path, 404, 'not_found']);
@@ -77,7 +102,12 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     // a bot's routes too
     const bot = (await call<{ token: string }>('POST', '/bots/register', {}, T.bot)).body.token;
     for (const action of ['start', 'complete', 'fail']) {
-      const res = await call<ErrorBody>('POST', `/jobs/${id}:results/${action}`, action === 'fail' ? { error: 'x' } : {}, bot);
+      const res = await call<ErrorBody>(
+        'POST',
+        `/jobs/${id}:results/${action}`,
+        action === 'fail' ? { error: 'x' } : {},
+        bot,
+      );
       expect([action, res.status]).toEqual([action, 404]);
     }
     expect((await call('DELETE', `/bots/${id}:children`, undefined, T.admin)).status).toBe(404);
@@ -96,18 +126,24 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     // the count was not wedged: the last chunk completes it, with the exact count
     for (const c of chunks.slice(1)) await work(c);
     const done = await call<PrimeJob>('GET', `/api/jobs/${id}`);
-    expect(done.body).toMatchObject({ state: 'SUCCESS', progress: { completed: 4, total: 4 }, result: { prime_count: 1229 } });
+    expect(done.body).toMatchObject({
+      state: 'SUCCESS',
+      progress: { completed: 4, total: 4 },
+      result: { prime_count: 1229 },
+    });
     expect((await call<{ checked_by: string | null }>('GET', `/jobs/${id}`)).body.checked_by).toBeNull();
   });
 
-  test('a whole job id is still found: a UUID, and a shard\'s s<N>-<UUID> (as a 404 when it names no job)', async () => {
+  test("a whole job id is still found: a UUID, and a shard's s<N>-<UUID> (as a 404 when it names no job)", async () => {
     const task = await call<{ task_id: string }>('POST', '/task', { a: 2, b: 3 });
-    expect((await call<{ task_id: string; checked_by: string }>('GET', `/tasks/${task.body.task_id}/status`)).body).toMatchObject({ task_id: task.body.task_id, checked_by: 'api-attacked' });
+    expect(
+      (await call<{ task_id: string; checked_by: string }>('GET', `/tasks/${task.body.task_id}/status`)).body,
+    ).toMatchObject({ task_id: task.body.task_id, checked_by: 'api-attacked' });
     expect((await call('GET', '/jobs/s3-00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await call('GET', `/jobs/${task.body.task_id.toUpperCase()}`)).status).toBe(404);
   });
 
-  test('a client cannot send work to the bots\' queue, or a sim job anywhere but there: a 400 naming queue, nothing made', async () => {
+  test("a client cannot send work to the bots' queue, or a sim job anywhere but there: a 400 naming queue, nothing made", async () => {
     const before = (await store.listJobs({ limit: 500 })).total;
     for (const [path, body] of [
       ['/api/count-primes', { n: 10_000, chunks: 2, queue: 'bots' }],
@@ -121,9 +157,16 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     }
     expect((await store.listJobs({ limit: 500 })).total).toBe(before);
     // its own queue, named or not, is fine
-    const sim = await call<{ job_id: string; queue: string }>('POST', '/jobs', { type: 'sim', params: { duration_ms: 10, failure_rate: 0 }, queue: 'bots' });
+    const sim = await call<{ job_id: string; queue: string }>('POST', '/jobs', {
+      type: 'sim',
+      params: { duration_ms: 10, failure_rate: 0 },
+      queue: 'bots',
+    });
     expect(sim.body.queue).toBe('bots');
-    expect((await call<{ queue: string }>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, queue: 'default' })).body.queue).toBe('default');
+    expect(
+      (await call<{ queue: string }>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, queue: 'default' })).body
+        .queue,
+    ).toBe('default');
     expect((await call('POST', `/jobs/${sim.body.job_id}/cancel`)).status).toBe(200); // out of the bots' way
   });
 
@@ -139,7 +182,12 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     const bot = (await call<{ token: string }>('POST', '/bots/register', {}, T.bot)).body.token;
     const forged = [1_000_000, 1e308, -1, 1.5, '12', 5001, null];
     for (let i = 0; i < 2; i++) {
-      const claimed = await call<{ job: { job_id: string; params: { lo: number; hi: number } } }>('POST', '/jobs/claim', {}, bot);
+      const claimed = await call<{ job: { job_id: string; params: { lo: number; hi: number } } }>(
+        'POST',
+        '/jobs/claim',
+        {},
+        bot,
+      );
       const chunk = claimed.body.job;
       for (const result of forged) {
         const res = await call<ErrorBody>('POST', `/jobs/${chunk.job_id}/complete`, { result }, bot);
@@ -147,14 +195,29 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
         expect(res.body.error.message).toMatch(/an integer from 0 to hi - lo \+ 1/);
       }
       expect((await store.getJob(chunk.job_id))!.state).toBe('STARTED'); // nothing changed
-      expect((await call('POST', `/jobs/${chunk.job_id}/complete`, { result: countPrimesInRange(chunk.params.lo, chunk.params.hi) }, bot)).status).toBe(200);
+      expect(
+        (
+          await call(
+            'POST',
+            `/jobs/${chunk.job_id}/complete`,
+            { result: countPrimesInRange(chunk.params.lo, chunk.params.hi) },
+            bot,
+          )
+        ).status,
+      ).toBe(200);
     }
-    expect((await call<PrimeJob>('GET', `/api/jobs/${parent.id}`)).body).toMatchObject({ state: 'SUCCESS', result: { prime_count: 1229 } });
+    expect((await call<PrimeJob>('GET', `/api/jobs/${parent.id}`)).body).toMatchObject({
+      state: 'SUCCESS',
+      result: { prime_count: 1229 },
+    });
 
     // the worker's path is held to the same: a forged count is a ValidationError and changes nothing
     const made = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 1 });
     const [chunk] = await claimChunks(made.body.job_id);
-    for (const result of [1e308, 10_001, 2 ** 53]) await expect(store.complete(chunk.job.id, chunk.token, result)).rejects.toMatchObject({ code: 'validation_failed' });
+    for (const result of [1e308, 10_001, 2 ** 53])
+      await expect(store.complete(chunk.job.id, chunk.token, result)).rejects.toMatchObject({
+        code: 'validation_failed',
+      });
     expect((await store.getJob(chunk.job.id))!.state).toBe('STARTED');
     await work(chunk);
     expect((await call<PrimeJob>('GET', `/api/jobs/${made.body.job_id}`)).body.result?.prime_count).toBe(1229);
@@ -163,12 +226,35 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     const day = await fetch(`${api.url}/datalake/export/${utcDay(Date.now())}`, { headers: bearer(T.client) });
     statuses.push(day.status);
     expect(day.status).toBe(200);
-    const lines = (await day.text()).trim().split('\n').map((l) => JSON.parse(l) as { job_id: string; result: unknown });
-    expect(lines.find((l) => l.job_id === parent.id)?.result).toEqual({ prime_count: 1229, duration_sec: expect.any(Number) });
+    const lines = (await day.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { job_id: string; result: unknown });
+    expect(lines.find((l) => l.job_id === parent.id)?.result).toEqual({
+      prime_count: 1229,
+      duration_sec: expect.any(Number),
+    });
   });
 });
 
 test('a datalake entry written before results were checked (a result that is not JSON) is exported as its text, not a 500', () => {
-  const entry = JSON.stringify(['p', 'primes', '', 'SUCCESS', '{"prime_count":inf,"duration_sec":0.010}', '', 1, 'api', '', 1000, 1000, 2000]);
-  expect(lakeRecord(entry)).toMatchObject({ job_id: 'p', status: 'SUCCESS', result: '{"prime_count":inf,"duration_sec":0.010}' });
+  const entry = JSON.stringify([
+    'p',
+    'primes',
+    '',
+    'SUCCESS',
+    '{"prime_count":inf,"duration_sec":0.010}',
+    '',
+    1,
+    'api',
+    '',
+    1000,
+    1000,
+    2000,
+  ]);
+  expect(lakeRecord(entry)).toMatchObject({
+    job_id: 'p',
+    status: 'SUCCESS',
+    result: '{"prime_count":inf,"duration_sec":0.010}',
+  });
 });

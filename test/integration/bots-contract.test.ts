@@ -7,7 +7,12 @@ import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
 import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
 
-const sim = (queue = 'bots'): NewJob => ({ type: 'sim', queue, params: { duration_ms: 10, failure_rate: 0 }, initiatedBy: 'scheduler-1' });
+const sim = (queue = 'bots'): NewJob => ({
+  type: 'sim',
+  queue,
+  params: { duration_ms: 10, failure_rate: 0 },
+  initiatedBy: 'scheduler-1',
+});
 const LEASE = 1000;
 const DAY = 86_400_000;
 
@@ -30,7 +35,17 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       const a = await register('a');
       clock.advance(5);
       await register('b');
-      expect(a).toEqual({ id: 'a', name: 'name-a', status: 'up', registeredAt: clock.now() - 5, lastHeartbeat: clock.now() - 5, downAt: null, currentJob: null, jobsDone: 0, jobsFailed: 0 });
+      expect(a).toEqual({
+        id: 'a',
+        name: 'name-a',
+        status: 'up',
+        registeredAt: clock.now() - 5,
+        lastHeartbeat: clock.now() - 5,
+        downAt: null,
+        currentJob: null,
+        jobsDone: 0,
+        jobsFailed: 0,
+      });
       expect(await store.botIdForToken('hash-b')).toBe('b');
       expect(await store.botIdForToken('hash-zzz')).toBeNull();
       expect((await store.listBots()).map((b) => b.id)).toEqual(['a', 'b']);
@@ -44,7 +59,9 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       const got = await store.claimForBot('a', 'bots', LEASE);
       expect(got).toMatchObject({ id: j1.id, state: 'STARTED', handledBy: 'a', attempts: 1 });
       expect((await store.getBot('a'))!.currentJob).toBe(j1.id);
-      await expect(store.claimForBot('a', 'bots', LEASE)).rejects.toThrow(new ConflictError(`bot a already holds job ${j1.id}: finish it first`));
+      await expect(store.claimForBot('a', 'bots', LEASE)).rejects.toThrow(
+        new ConflictError(`bot a already holds job ${j1.id}: finish it first`),
+      );
       await expect(store.claimForBot('ghost', 'bots', LEASE)).rejects.toBeInstanceOf(UnknownBotError);
       await register('b');
       expect((await store.claimForBot('b', 'bots', LEASE))!.id).toBe(j2.id);
@@ -58,7 +75,9 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       await register('a');
       await register('b');
       await store.claimForBot('a', 'bots', LEASE);
-      await expect(store.startBotJob('b', j1.id)).rejects.toThrow(new ConflictError(`job ${j1.id} is not held by bot b`));
+      await expect(store.startBotJob('b', j1.id)).rejects.toThrow(
+        new ConflictError(`job ${j1.id} is not held by bot b`),
+      );
       await expect(store.completeBotJob('b', j1.id, 1)).rejects.toBeInstanceOf(ConflictError);
       await expect(store.startBotJob('a', 'no-such-job')).rejects.toBeInstanceOf(NotFoundError);
       clock.advance(10);
@@ -93,7 +112,11 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       await store.claimForBot('a', 'bots', LEASE);
       for (let i = 0; i < 4; i++) {
         clock.advance(LEASE / 2);
-        expect(await store.botHeartbeat('a', LEASE)).toMatchObject({ status: 'up', currentJob: job.id, lastHeartbeat: clock.now() });
+        expect(await store.botHeartbeat('a', LEASE)).toMatchObject({
+          status: 'up',
+          currentJob: job.id,
+          lastHeartbeat: clock.now(),
+        });
         expect((await store.reap('bots')).requeued).toEqual([]);
       }
       clock.advance(LEASE + 1);
@@ -117,7 +140,10 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       expect(await store.getBot('a')).toMatchObject({ status: 'down', downAt: clock.now(), currentJob: null });
       expect(await store.getBot('b')).toMatchObject({ status: 'up' });
       const back = await store.getJob(held.id);
-      expect(back).toMatchObject({ state: 'RETRY', error: 'bot down: no heartbeat for 1001 ms (held by a, attempt 1 of 3)' });
+      expect(back).toMatchObject({
+        state: 'RETRY',
+        error: 'bot down: no heartbeat for 1001 ms (held by a, attempt 1 of 3)',
+      });
       expect((await store.claimForBot('b', 'bots', LEASE))!.id).toBe(held.id);
       await expect(store.completeBotJob('a', held.id, 1)).rejects.toBeInstanceOf(ConflictError);
       expect(await store.markBotsDown(LEASE)).toEqual({ down: [], reclaimed: [] });
@@ -125,7 +151,7 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       expect((await store.claimForBot('a', 'bots', LEASE))!.id).toBe(waiting.id);
     });
 
-    test('bots silent through a gap in the scheduler\'s looks (no one reached the store) get downAfter more to be heard', async () => {
+    test("bots silent through a gap in the scheduler's looks (no one reached the store) get downAfter more to be heard", async () => {
       const [job] = await store.enqueue([sim(), sim()]);
       await register('a');
       await register('b');
@@ -181,7 +207,9 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
     });
 
     test('racing enqueueOnce calls on one key make one batch', async () => {
-      const results = await Promise.all(Array.from({ length: 8 }, () => store.enqueueOnce('batch:race', 5000, [sim(), sim()])));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => store.enqueueOnce('batch:race', 5000, [sim(), sim()])),
+      );
       expect(results.filter((r) => r !== null)).toHaveLength(1);
       expect((await store.queueDepth('bots')).waiting).toBe(2);
     });
@@ -213,7 +241,8 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
   });
 
   describe('the datalake', () => {
-    const take = async (queue = 'bots') => (await store.claim(queue, { consumer: 'w', max: 1, leaseMs: LEASE })).jobs[0];
+    const take = async (queue = 'bots') =>
+      (await store.claim(queue, { consumer: 'w', max: 1, leaseMs: LEASE })).jobs[0];
 
     test('each finished job is appended once, success or failure, with its record', async () => {
       const [ok, bad, dead] = await store.enqueue([sim(), sim(), { ...sim(), maxAttempts: 1 }]);
@@ -230,14 +259,37 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       const records = await lake('2026-03-10');
       expect(records).toEqual([
         {
-          job_id: ok.id, type: 'sim', queue: 'bots', status: 'SUCCESS', result: { ok: true, duration_ms: 250 }, error: null, attempts: 1,
-          initiated_by: 'scheduler-1', handled_by: 'w', created_at: new Date(created).toISOString(),
-          started_at: new Date(created + 100).toISOString(), finished_at: new Date(created + 350).toISOString(), duration_ms: 250,
+          job_id: ok.id,
+          type: 'sim',
+          queue: 'bots',
+          status: 'SUCCESS',
+          result: { ok: true, duration_ms: 250 },
+          error: null,
+          attempts: 1,
+          initiated_by: 'scheduler-1',
+          handled_by: 'w',
+          created_at: new Date(created).toISOString(),
+          started_at: new Date(created + 100).toISOString(),
+          finished_at: new Date(created + 350).toISOString(),
+          duration_ms: 250,
         },
-        expect.objectContaining({ job_id: bad.id, status: 'FAILURE', result: null, error: 'simulated failure', duration_ms: 0 }),
-        expect.objectContaining({ job_id: dead.id, status: 'DEAD', error: expect.stringMatching(/^lease expired/), duration_ms: LEASE }),
+        expect.objectContaining({
+          job_id: bad.id,
+          status: 'FAILURE',
+          result: null,
+          error: 'simulated failure',
+          duration_ms: 0,
+        }),
+        expect.objectContaining({
+          job_id: dead.id,
+          status: 'DEAD',
+          error: expect.stringMatching(/^lease expired/),
+          duration_ms: LEASE,
+        }),
       ]);
-      expect(await store.datalakeDays()).toEqual([{ date: '2026-03-10', total: 3, success: 1, failure: 2, durationMsSum: 250 + 0 + LEASE, durationCount: 3 }]);
+      expect(await store.datalakeDays()).toEqual([
+        { date: '2026-03-10', total: 3, success: 1, failure: 2, durationMsSum: 250 + 0 + LEASE, durationCount: 3 },
+      ]);
       expect((await store.readDatalake('2026-03-10', 1, 5)).map((r) => r.job_id)).toEqual([bad.id, dead.id]);
       expect(await store.readDatalake('2026-03-11', 0, 5)).toEqual([]);
     });
@@ -256,7 +308,9 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       await store.configureDatalake({ records: 'task' });
       const cc = await take();
       await store.complete(c.id, cc.token, 1, cc.job);
-      expect(await store.datalakeDays()).toEqual([{ date: '2026-03-10', total: 2, success: 2, failure: 0, durationMsSum: 500, durationCount: 2 }]);
+      expect(await store.datalakeDays()).toEqual([
+        { date: '2026-03-10', total: 2, success: 2, failure: 0, durationMsSum: 500, durationCount: 2 },
+      ]);
     });
 
     test("a record holds the finish's own result or error: a job that failed once, then succeeded, has none", async () => {
@@ -264,18 +318,25 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       await store.fail(job.id, (await take()).token, 'flaky', { to: 'RETRY', delayMs: 0 });
       await store.complete(job.id, (await take()).token, 7);
       expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', error: 'flaky', attempts: 2 });
-      expect(await lake('2026-03-10')).toEqual([expect.objectContaining({ job_id: job.id, status: 'SUCCESS', result: 7, error: null, attempts: 2 })]);
+      expect(await lake('2026-03-10')).toEqual([
+        expect.objectContaining({ job_id: job.id, status: 'SUCCESS', result: 7, error: null, attempts: 2 }),
+      ]);
     });
 
     test('a prime-count job is recorded, its chunks never', async () => {
       const { parent } = await store.enqueueFlow({
         parent: { type: 'primes', params: { n: 20, chunks: 2 } },
-        children: [{ type: 'primes_chunk', params: { lo: 1, hi: 10 } }, { type: 'primes_chunk', params: { lo: 11, hi: 20 } }],
+        children: [
+          { type: 'primes_chunk', params: { lo: 1, hi: 10 } },
+          { type: 'primes_chunk', params: { lo: 11, hi: 20 } },
+        ],
       });
       const { jobs } = await store.claim('default', { consumer: 'w', max: 2, leaseMs: LEASE });
       await store.complete(jobs[0].job.id, jobs[0].token, 4);
       await store.complete(jobs[1].job.id, jobs[1].token, 4);
-      expect((await lake('2026-03-10')).map((r) => [r.job_id, r.type, r.queue, r.result])).toEqual([[parent.id, 'primes', null, { prime_count: 8, duration_sec: 0 }]]);
+      expect((await lake('2026-03-10')).map((r) => [r.job_id, r.type, r.queue, r.result])).toEqual([
+        [parent.id, 'primes', null, { prime_count: 8, duration_sec: 0 }],
+      ]);
     });
 
     test('what it records is a cluster-wide setting: none, or a list of types', async () => {
@@ -293,14 +354,32 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
     });
 
     test('days are UTC days, split at midnight whatever the calendar', async () => {
-      for (const at of ['2024-02-29T23:59:59.999Z', '2024-03-01T00:00:00.000Z', '1999-12-31T23:59:59.999Z', '2100-02-28T12:34:56.789Z', '2000-02-29T00:00:00.001Z']) {
+      for (const at of [
+        '2024-02-29T23:59:59.999Z',
+        '2024-03-01T00:00:00.000Z',
+        '1999-12-31T23:59:59.999Z',
+        '2100-02-28T12:34:56.789Z',
+        '2000-02-29T00:00:00.001Z',
+      ]) {
         clock.advance(Date.parse(at) - clock.now());
         const [job] = await store.enqueue([sim()]);
         await store.complete(job.id, (await take()).token, 1);
         const [record] = await lake(at.slice(0, 10));
-        expect(record).toMatchObject({ job_id: job.id, created_at: at, started_at: at, finished_at: at, duration_ms: 0 });
+        expect(record).toMatchObject({
+          job_id: job.id,
+          created_at: at,
+          started_at: at,
+          finished_at: at,
+          duration_ms: 0,
+        });
       }
-      expect((await store.datalakeDays()).map((d) => d.date)).toEqual(['1999-12-31', '2000-02-29', '2024-02-29', '2024-03-01', '2100-02-28']);
+      expect((await store.datalakeDays()).map((d) => d.date)).toEqual([
+        '1999-12-31',
+        '2000-02-29',
+        '2024-02-29',
+        '2024-03-01',
+        '2100-02-28',
+      ]);
     });
 
     test('pruning drops the days older than the retention', async () => {

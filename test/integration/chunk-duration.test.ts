@@ -17,7 +17,11 @@ let metricsUrl = '';
 
 beforeAll(async () => {
   store = await makeStore('redis', 'chunk-duration');
-  const log: Logger = { ...silentLogger, info: (msg, f) => void (msg === 'metrics listening' && (metricsUrl = String(f?.url))), child: () => log };
+  const log: Logger = {
+    ...silentLogger,
+    info: (msg, f) => void (msg === 'metrics listening' && (metricsUrl = String(f?.url))),
+    child: () => log,
+  };
   worker = startWorker(store, { nodeId: 'worker-d', threads: 1, concurrency: 4, metricsPort: 0, log });
   await waitUntil(async () => metricsUrl !== '', 10_000, 'the worker metrics');
 });
@@ -42,13 +46,20 @@ test('wizard_job_duration_seconds of four chunks on one thread adds up to no mor
   const began = performance.now();
   const { parent } = await store.enqueueFlow({
     parent: { type: 'primes', params: { n: base + 4 * SPAN, chunks: 4 } },
-    children: [0, 1, 2, 3].map((i) => ({ type: 'primes_chunk' as const, params: { lo: base + i * SPAN + 1, hi: base + (i + 1) * SPAN, index: i } })),
+    children: [0, 1, 2, 3].map((i) => ({
+      type: 'primes_chunk' as const,
+      params: { lo: base + i * SPAN + 1, hi: base + (i + 1) * SPAN, index: i },
+    })),
   });
   await waitUntil(async () => (await store.getJob(parent.id))?.state === 'SUCCESS', 60_000, 'the prime count');
   const wallSeconds = (performance.now() - began) / 1000;
   const children = await store.listChildren(parent.id);
   expect(children.map((c) => c.attempts)).toEqual([1, 1, 1, 1]);
-  const { sum, count } = histogram(await (await fetch(metricsUrl)).text(), 'wizard_job_duration_seconds', 'type="primes_chunk",outcome="SUCCESS"');
+  const { sum, count } = histogram(
+    await (await fetch(metricsUrl)).text(),
+    'wizard_job_duration_seconds',
+    'type="primes_chunk",outcome="SUCCESS"',
+  );
   expect(count).toBe(4);
   expect(sum).toBeGreaterThan(0);
   expect(sum).toBeLessThanOrEqual(wallSeconds);

@@ -17,7 +17,8 @@ useTestCluster();
 describe.each(WITH_CLUSTER)('CPU lists: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
-  const claim = (opts: Partial<ClaimOptions>, queue = 'default') => store.claim(queue, { consumer: 'w1', max: 0, leaseMs: LEASE, ...opts });
+  const claim = (opts: Partial<ClaimOptions>, queue = 'default') =>
+    store.claim(queue, { consumer: 'w1', max: 0, leaseMs: LEASE, ...opts });
   const ids = (r: { jobs: { job: { id: string } }[] }) => r.jobs.map((c) => c.job.id);
   /** one prime count of `chunks` chunks on `queue`: its chunks' ids in order */
   const primeCount = async (chunks: number, queue = 'default') =>
@@ -57,7 +58,8 @@ describe.each(WITH_CLUSTER)('CPU lists: %s', (adapter) => {
     const chunks = await primeCount(3);
     const [t] = await store.enqueue([task(1)]);
     const got = await claim({ max: 2 });
-    if (adapter === 'cluster') expect(got.jobs.length).toBe(2); // the shards are tried in turn: which shard's lists first is not fixed
+    if (adapter === 'cluster')
+      expect(got.jobs.length).toBe(2); // the shards are tried in turn: which shard's lists first is not fixed
     else expect(ids(got)).toEqual([t.id, chunks[0]]);
     expect((await claim({ max: 5 })).jobs.length).toBe(2);
   });
@@ -65,7 +67,9 @@ describe.each(WITH_CLUSTER)('CPU lists: %s', (adapter) => {
   test('NewJob.cpu puts a job of any type in the CPU lists, and cpu: false a chunk in the ordinary one', async () => {
     const [cpuTask] = await store.enqueue([{ ...task(1), cpu: true }]);
     const flow = primeCountFlow(10, 1, {}, { cpu: false });
-    const { children: [plainChunk] } = await store.enqueueFlow(flow);
+    const {
+      children: [plainChunk],
+    } = await store.enqueueFlow(flow);
     expect(ids(await claim({ max: 5, maxCpu: 0 }))).toEqual([plainChunk.id]);
     expect(ids(await claim({ max: 5, maxCpu: 1 }))).toEqual([cpuTask.id]);
   });
@@ -121,7 +125,9 @@ describe.each(WITH_CLUSTER)('CPU lists: %s', (adapter) => {
     const { parent } = await store.enqueueFlow(primeCountFlow(100, 3, {}, {}));
     const [cpuTask] = await store.enqueue([{ ...task(1), cpu: true }]);
     expect(await store.queueDepth('default')).toEqual({ waiting: 4, active: 0, delayed: 0 });
-    expect((await store.listJobs({ state: 'PENDING' })).jobs.map((j) => j.id).sort()).toEqual([parent.id, cpuTask.id].sort());
+    expect((await store.listJobs({ state: 'PENDING' })).jobs.map((j) => j.id).sort()).toEqual(
+      [parent.id, cpuTask.id].sort(),
+    );
   });
 
   test('waitForWork wakes for CPU work only when asked, and ends when its signal aborts', async () => {

@@ -55,21 +55,39 @@ describe('one Redis', () => {
     await redis?.destroy();
   });
 
-  test.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'])(
+  test.each([
+    'allkeys-lru',
+    'allkeys-lfu',
+    'allkeys-random',
+    'volatile-lru',
+    'volatile-lfu',
+    'volatile-random',
+    'volatile-ttl',
+  ])(
     '%s can evict: the role refuses to start (exit 2: a UsageError naming it and the fix), /health is degraded',
     async (policy) => {
       await client.configSet('maxmemory-policy', policy);
-      expect(await store.eviction()).toEqual({ nodes: [{ node: store.location, policy }], evictedKeys: 0, single: true });
+      expect(await store.eviction()).toEqual({
+        nodes: [{ node: store.location, policy }],
+        evictedKeys: 0,
+        single: true,
+      });
       const state = await store.condition();
       expect(state.condition).toBe('eviction');
       expect(state.message).toContain(`(maxmemory-policy ${policy})`);
       const refused = await startCheck(store, false).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(UsageError);
-      expect((refused as Error).message).toMatch(new RegExp(`^Redis at ${store.location} can evict keys \\(maxmemory-policy ${policy}\\): .*${FIX}.*--allow-eviction`));
+      expect((refused as Error).message).toMatch(
+        new RegExp(
+          `^Redis at ${store.location} can evict keys \\(maxmemory-policy ${policy}\\): .*${FIX}.*--allow-eviction`,
+        ),
+      );
       expect((refused as Error).message).not.toContain('\n');
       // accepted: a warning, and the role starts
       const lines = await startCheck(store, true);
-      expect(lines.map((l) => [l.level, l.msg])).toEqual([['warn', `${state.message} (--allow-eviction: running anyway)`]]);
+      expect(lines.map((l) => [l.level, l.msg])).toEqual([
+        ['warn', `${state.message} (--allow-eviction: running anyway)`],
+      ]);
     },
   );
 
@@ -90,16 +108,29 @@ describe('one Redis', () => {
       const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
       await client.configSet('maxmemory', String(used + 2 * 1024 * 1024));
       for (let i = 0; i < 64; i++) await client.set(`junk:${i}`, 'x'.repeat(128 * 1024));
-      const evicted = await waitUntil(async () => lines.find((l) => l.msg.startsWith('Redis evicted keys')), 20_000, 'the evictions logged');
+      const evicted = await waitUntil(
+        async () => lines.find((l) => l.msg.startsWith('Redis evicted keys')),
+        20_000,
+        'the evictions logged',
+      );
       expect(evicted.level).toBe('warn');
       expect(evicted.fields.evicted).toBeGreaterThan(0);
       expect((await store.eviction()).evictedKeys).toBeGreaterThanOrEqual(evicted.fields.evicted as number);
       await client.configSet('maxmemory', '0');
       // the policy changes while the role runs: said both ways
       await client.configSet('maxmemory-policy', 'noeviction');
-      await waitUntil(async () => lines.some((l) => l.level === 'info' && l.msg === 'Redis no longer evicts keys: maxmemory-policy noeviction'), 20_000, 'the change to noeviction');
+      await waitUntil(
+        async () =>
+          lines.some((l) => l.level === 'info' && l.msg === 'Redis no longer evicts keys: maxmemory-policy noeviction'),
+        20_000,
+        'the change to noeviction',
+      );
       await client.configSet('maxmemory-policy', 'volatile-lru');
-      const changed = await waitUntil(async () => lines.find((l) => l.msg.includes('volatile-lru')), 20_000, 'the change to volatile-lru');
+      const changed = await waitUntil(
+        async () => lines.find((l) => l.msg.includes('volatile-lru')),
+        20_000,
+        'the change to volatile-lru',
+      );
       expect(changed).toMatchObject({ level: 'warn' });
       expect(changed.msg).toMatch(/\(the policy changed while this role runs\)$/);
     } finally {
@@ -165,7 +196,10 @@ describe('a Redis that hides its policy (INFO answers it empty, or not at all, a
       expect((await store.eviction()).nodes).toEqual([{ node: store.location, policy: seen }]);
       const lines = await startCheck(store, false);
       expect(lines.map((l) => [l.level, l.msg])).toEqual([
-        ['warn', `Redis at ${store.location} does not report its maxmemory-policy (a managed service may hide it): make sure it is noeviction in the service's settings, or jobs can vanish under memory pressure`],
+        [
+          'warn',
+          `Redis at ${store.location} does not report its maxmemory-policy (a managed service may hide it): make sure it is noeviction in the service's settings, or jobs can vanish under memory pressure`,
+        ],
       ]);
       expect(await store.condition()).toEqual({ condition: null, message: null });
     } finally {
@@ -194,8 +228,14 @@ describe('a Redis Cluster with one master misconfigured', () => {
       expect(nodes.find((n) => n.policy === 'volatile-ttl')!.node).toBe(`127.0.0.1:${bad.port}`);
       const state = await store.condition();
       expect(state.condition).toBe('eviction');
-      expect(state.message).toMatch(new RegExp(`^Redis master 127\\.0\\.0\\.1:${bad.port} can evict keys \\(maxmemory-policy volatile-ttl\\)`));
-      await expect(startCheck(store, false)).rejects.toThrow(new RegExp(`^Redis master 127\\.0\\.0\\.1:${bad.port} can evict keys \\(maxmemory-policy volatile-ttl\\):.*${FIX}`));
+      expect(state.message).toMatch(
+        new RegExp(`^Redis master 127\\.0\\.0\\.1:${bad.port} can evict keys \\(maxmemory-policy volatile-ttl\\)`),
+      );
+      await expect(startCheck(store, false)).rejects.toThrow(
+        new RegExp(
+          `^Redis master 127\\.0\\.0\\.1:${bad.port} can evict keys \\(maxmemory-policy volatile-ttl\\):.*${FIX}`,
+        ),
+      );
       await cluster.cli(bad.port, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
       expect(await startCheck(store, false)).toEqual([]);
     } finally {

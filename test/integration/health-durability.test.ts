@@ -11,7 +11,10 @@ import { http, waitUntil } from '../helpers/procs';
 import { waitForSync } from '../helpers/redis-sentinel';
 import { startRedisServer, TestRedis } from '../helpers/redis-server';
 
-interface Health { status: string; condition?: { reason: string; message: string } }
+interface Health {
+  status: string;
+  condition?: { reason: string; message: string };
+}
 
 let master: TestRedis;
 let replica: TestRedis | null = null;
@@ -30,7 +33,12 @@ afterAll(async () => {
 });
 
 async function apiOn(durability: 'none' | 'replica') {
-  const store = await openStore({ redisUrl: master.url, prefix: `health-${durability}`, durability, durabilityTimeoutMs: 300 });
+  const store = await openStore({
+    redisUrl: master.url,
+    prefix: `health-${durability}`,
+    durability,
+    durabilityTimeoutMs: 300,
+  });
   const api = await startApi(store, { nodeId: `api-${durability}`, port: 0, log: silentLogger });
   opened.push({ api, store });
   const health = async () => (await http<Health>('GET', `${api.url}/health`)).body;
@@ -45,7 +53,10 @@ test('with --durability replica and no replica, writes are 503 and /health is de
   const degraded = await durable.health();
   expect(degraded).toMatchObject({
     status: 'degraded',
-    condition: { reason: 'no replica', message: `--durability replica: no replica is connected to Redis at ${master.url}, so writes are not confirmed and answer 503` },
+    condition: {
+      reason: 'no replica',
+      message: `--durability replica: no replica is connected to Redis at ${master.url}, so writes are not confirmed and answer 503`,
+    },
   });
   // the same Redis without durability: nothing is missing
   expect(await plain.health()).toMatchObject({ status: 'healthy' });
@@ -54,17 +65,25 @@ test('with --durability replica and no replica, writes are 503 and /health is de
 
   replica = await startRedisServer({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
   await waitForSync(replica.port);
-  const healthy = await waitUntil(async () => {
-    const h = await durable.health();
-    return h.status === 'healthy' && h;
-  }, 10_000, '/health to be healthy with a replica');
+  const healthy = await waitUntil(
+    async () => {
+      const h = await durable.health();
+      return h.status === 'healthy' && h;
+    },
+    10_000,
+    '/health to be healthy with a replica',
+  );
   expect(healthy.condition).toBeUndefined();
   expect(await durable.write()).toBe(202);
 
   await replica.stop();
-  const again = await waitUntil(async () => {
-    const h = await durable.health();
-    return h.status === 'degraded' && h;
-  }, 10_000, '/health to be degraded once the replica is gone');
+  const again = await waitUntil(
+    async () => {
+      const h = await durable.health();
+      return h.status === 'degraded' && h;
+    },
+    10_000,
+    '/health to be degraded once the replica is gone',
+  );
   expect(again.condition?.reason).toBe('no replica');
 }, 60_000);

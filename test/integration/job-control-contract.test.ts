@@ -7,7 +7,11 @@ import type { NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
 import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 
-const task = (a: number, over: Partial<NewJob> = {}): NewJob => ({ type: 'task', params: { a, b: 1, op: 'add' }, ...over });
+const task = (a: number, over: Partial<NewJob> = {}): NewJob => ({
+  type: 'task',
+  params: { a, b: 1, op: 'add' },
+  ...over,
+});
 const LEASE = 1000;
 
 useTestCluster();
@@ -15,7 +19,8 @@ useTestCluster();
 describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
-  const claim = async (max = 10, queue = 'default') => (await store.claim(queue, { consumer: 'w1', max, leaseMs: LEASE }));
+  const claim = async (max = 10, queue = 'default') =>
+    await store.claim(queue, { consumer: 'w1', max, leaseMs: LEASE });
 
   beforeEach(async () => {
     clock = manualClock();
@@ -52,7 +57,10 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
     test("a delayed flow's chunks wait with it", async () => {
       const { parent, children } = await store.enqueueFlow({
         parent: { type: 'primes', params: { n: 20000, chunks: 2 }, delayMs: 1000 },
-        children: [{ type: 'primes_chunk', params: { lo: 2, hi: 10000 }, delayMs: 1000 }, { type: 'primes_chunk', params: { lo: 10001, hi: 20000 }, delayMs: 1000 }],
+        children: [
+          { type: 'primes_chunk', params: { lo: 2, hi: 10000 }, delayMs: 1000 },
+          { type: 'primes_chunk', params: { lo: 10001, hi: 20000 }, delayMs: 1000 },
+        ],
       });
       expect((await claim()).jobs).toEqual([]);
       clock.advance(1000);
@@ -64,11 +72,19 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
   describe('priorities', () => {
     test('lower priority first, FIFO within a priority, the default 5 between', async () => {
       const jobs = await store.enqueue([
-        task(1, { priority: 9 }), task(2), task(3, { priority: 0 }), task(4, { priority: 9 }), task(5, { priority: 3 }), task(6), task(7, { priority: 0 }),
+        task(1, { priority: 9 }),
+        task(2),
+        task(3, { priority: 0 }),
+        task(4, { priority: 9 }),
+        task(5, { priority: 3 }),
+        task(6),
+        task(7, { priority: 0 }),
       ]);
       const order = [] as number[];
       for (let i = 0; i < jobs.length; i++) {
-        const { jobs: [c] } = await claim(1);
+        const {
+          jobs: [c],
+        } = await claim(1);
         order.push(c.job.params.a as number);
       }
       expect(order).toEqual([3, 7, 5, 2, 6, 1, 4]);
@@ -85,7 +101,9 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
 
     test('a retried job goes back at the head of its own priority', async () => {
       await store.enqueue([task(1, { priority: 8 }), task(2, { priority: 8 }), task(3, { priority: 9 })]);
-      const { jobs: [first] } = await claim(1);
+      const {
+        jobs: [first],
+      } = await claim(1);
       await store.fail(first.job.id, first.token, 'boom', { to: 'RETRY', delayMs: 0 });
       expect((await claim(3)).jobs.map((c) => c.job.params.a)).toEqual([1, 2, 3]);
     });
@@ -98,7 +116,10 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
 
     test('across shards the most urgent is taken first: each shard in its order, the shard with the most urgent job first', async () => {
       if (adapter === 'memory') return; // one shard
-      const sharded = await makeStore(adapter, 'jobctl-shards', { now: clock.now, ...(adapter === 'redis' ? { shards: 3 } : {}) });
+      const sharded = await makeStore(adapter, 'jobctl-shards', {
+        now: clock.now,
+        ...(adapter === 'redis' ? { shards: 3 } : {}),
+      });
       try {
         // one enqueue call's jobs go to one shard; the calls go round the shards
         for (const p of [9, 7, 0, 8, 3, 6]) await sharded.enqueue([task(p, { priority: p })]);
@@ -133,16 +154,23 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       expect((err as Error).message).toContain("'k1'");
       expect((await store.listJobs({})).total).toBe(1);
       // the answer follows the first job's state
-      const { jobs: [c] } = await claim(1);
+      const {
+        jobs: [c],
+      } = await claim(1);
       await store.complete(c.job.id, c.token, 2);
-      expect(await store.submit(task(1, { idempotencyKey: 'k1' }))).toMatchObject({ existing: true, job: { id: first.job.id, state: 'SUCCESS' } });
+      expect(await store.submit(task(1, { idempotencyKey: 'k1' }))).toMatchObject({
+        existing: true,
+        job: { id: first.job.id, state: 'SUCCESS' },
+      });
     });
 
     test('a key outlives its job no longer than the job record: after the result TTL it makes a new job', async () => {
       const real = await makeStore(adapter, 'jobctl-ttl', { resultTtlMs: 600 }); // Redis expires keys by its own clock
       try {
         const first = await real.submit(task(1, { idempotencyKey: 'k2' }));
-        const { jobs: [c] } = await real.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+        const {
+          jobs: [c],
+        } = await real.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
         await real.complete(c.job.id, c.token, 2);
         expect((await real.submit(task(1, { idempotencyKey: 'k2' }))).existing).toBe(true);
         await new Promise((r) => setTimeout(r, 800));
@@ -176,12 +204,16 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
       expect((await store.countByState()).CANCELLED).toBe(2);
       expect((await store.countByState()).PENDING).toBe(0);
-      expect((await store.listJobs({ state: 'CANCELLED' })).jobs.map((j) => j.id).sort()).toEqual([waiting.id, delayed.id].sort());
+      expect((await store.listJobs({ state: 'CANCELLED' })).jobs.map((j) => j.id).sort()).toEqual(
+        [waiting.id, delayed.id].sort(),
+      );
     });
 
     test("a held job's renewal, result and failure are refused as cancelled; it is seen as cancelled", async () => {
       const [job] = await store.enqueue([task(1)]);
-      const { jobs: [c] } = await claim(1);
+      const {
+        jobs: [c],
+      } = await claim(1);
       expect(await store.cancelledAmong([job.id])).toEqual([]);
       await store.cancel(job.id);
       expect(await store.cancelledAmong([job.id, 'nope'])).toEqual([job.id]);
@@ -194,7 +226,9 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
 
     test('a finished job is a conflict, an unknown one not found', async () => {
       const [job] = await store.enqueue([task(1)]);
-      const { jobs: [c] } = await claim(1);
+      const {
+        jobs: [c],
+      } = await claim(1);
       await store.complete(job.id, c.token, 2);
       await expect(store.cancel(job.id)).rejects.toBeInstanceOf(ConflictError);
       await expect(store.cancel('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
@@ -207,9 +241,14 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
     test("a prime count cancels its unfinished chunks, held or waiting; a held chunk's result is refused", async () => {
       const { parent, children } = await store.enqueueFlow({
         parent: { type: 'primes', params: { n: 30000, chunks: 3 } },
-        children: [0, 1, 2].map((i) => ({ type: 'primes_chunk' as const, params: { lo: i * 10000 + 1, hi: (i + 1) * 10000 } })),
+        children: [0, 1, 2].map((i) => ({
+          type: 'primes_chunk' as const,
+          params: { lo: i * 10000 + 1, hi: (i + 1) * 10000 },
+        })),
       });
-      const { jobs: [first, second] } = await claim(2);
+      const {
+        jobs: [first, second],
+      } = await claim(2);
       await store.complete(first.job.id, first.token, 1229);
       await store.cancel(parent.id);
       expect((await store.getJob(parent.id))!.state).toBe('CANCELLED');
@@ -224,11 +263,16 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       await store.cancel(job.id);
       const [day] = await store.datalakeDays();
       expect(day).toMatchObject({ total: 1, success: 0, failure: 1 });
-      expect((await store.readDatalake(day.date, 0, 10)).map((r) => [r.job_id, r.status])).toEqual([[job.id, 'CANCELLED']]);
+      expect((await store.readDatalake(day.date, 0, 10)).map((r) => [r.job_id, r.status])).toEqual([
+        [job.id, 'CANCELLED'],
+      ]);
     });
 
     test("a chunk's id cancels its prime count", async () => {
-      const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 20000, chunks: 1 } }, children: [{ type: 'primes_chunk', params: { lo: 2, hi: 20000 } }] });
+      const { parent, children } = await store.enqueueFlow({
+        parent: { type: 'primes', params: { n: 20000, chunks: 1 } },
+        children: [{ type: 'primes_chunk', params: { lo: 2, hi: 20000 } }],
+      });
       expect((await store.cancel(children[0].id)).id).toBe(parent.id);
       expect((await store.getJob(parent.id))!.state).toBe('CANCELLED');
     });
@@ -263,7 +307,9 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
   describe('pausing a queue', () => {
     test('a paused queue gives no work to workers or bots; resumed, it does; held jobs finish', async () => {
       await store.enqueue([task(1), task(2), task(3, { priority: 1 })]);
-      const { jobs: [held] } = await claim(1);
+      const {
+        jobs: [held],
+      } = await claim(1);
       await store.pauseQueue('default');
       expect((await claim()).jobs).toEqual([]);
       await store.registerBot('b1', 'bot', 'hash');

@@ -59,7 +59,11 @@ test("Swagger UI's files: GET serves them, any other method is a 405 with Allow:
   expect((await fetch(`${api.url}/docs/assets/swagger-ui.css`)).status).toBe(200);
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
     const res = await http<ErrorBody>(method, `${api.url}/docs/assets/swagger-ui.css`);
-    expect([res.status, res.headers.get('allow'), res.body.error.code]).toEqual([405, 'GET, HEAD, OPTIONS', 'method_not_allowed']);
+    expect([res.status, res.headers.get('allow'), res.body.error.code]).toEqual([
+      405,
+      'GET, HEAD, OPTIONS',
+      'method_not_allowed',
+    ]);
   }
 });
 
@@ -70,7 +74,7 @@ test('an unknown path is still a 404 for every method', async () => {
   }
 });
 
-test("every route of the app has its own method in the Allow of its path", async () => {
+test('every route of the app has its own method in the Allow of its path', async () => {
   const app = createApp({ store, nodeId: 'x', log: silentLogger, startedAt: 0, metrics: createApiMetrics() } as never);
   const table = methodTable(app);
   for (const [method, route] of listRoutes(app)) {

@@ -11,7 +11,11 @@ import { silentLogger } from '../helpers/log';
 import { makeStore } from '../helpers/stores';
 import { http, waitUntil } from '../helpers/procs';
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** the text exposition format: # HELP / # TYPE lines, then `name{label="v",...} value` */
 function parseProm(text: string): { types: Map<string, string>; samples: Sample[] } {
@@ -51,7 +55,11 @@ const admin = { authorization: 'Bearer metrics-admin' };
 beforeAll(async () => {
   store = await makeStore('redis', 'metrics');
   api = await startApi(store, { nodeId: 'api-m', port: 0, log: silentLogger, adminToken: 'metrics-admin' });
-  const log: Logger = { ...silentLogger, info: (msg, f) => void (msg === 'metrics listening' && (workerMetricsUrl = String(f?.url))), child: () => log };
+  const log: Logger = {
+    ...silentLogger,
+    info: (msg, f) => void (msg === 'metrics listening' && (workerMetricsUrl = String(f?.url))),
+    child: () => log,
+  };
   worker = startWorker(store, { nodeId: 'worker-m', threads: 1, concurrency: 2, metricsPort: 0, log });
 });
 
@@ -65,7 +73,12 @@ test('the API and the worker answer Prometheus text with every metric the issue 
   const u = api.url;
   // a task through the worker, an abacus add, a 400 and a 404
   const task = await http<{ task_id: string }>('POST', `${u}/task`, { a: 2, b: 3 });
-  await waitUntil(async () => (await http<{ status: string }>('GET', `${u}/tasks/${task.body.task_id}/status`)).body.status === 'SUCCESS', 10_000, 'the task');
+  await waitUntil(
+    async () =>
+      (await http<{ status: string }>('GET', `${u}/tasks/${task.body.task_id}/status`)).body.status === 'SUCCESS',
+    10_000,
+    'the task',
+  );
   await http('POST', `${u}/abacus/number`, { number: 5 });
   expect((await http('GET', `${u}/add?a=x&b=1`)).status).toBe(400);
   expect((await http('GET', `${u}/jobs/nope`)).status).toBe(404);
@@ -84,9 +97,16 @@ test('the API and the worker answer Prometheus text with every metric the issue 
   const { types, samples } = parseProm(await res.text());
 
   expect(types.get('wizard_http_request_duration_seconds')).toBe('histogram');
-  expect(find(samples, 'wizard_http_request_duration_seconds_count', { method: 'POST', route: '/task', status: '202' })[0].value).toBe(1);
-  expect(find(samples, 'wizard_http_request_duration_seconds_count', { route: '/add', status: '400' })[0].value).toBe(1);
-  expect(find(samples, 'wizard_http_request_duration_seconds_count', { route: '/jobs/:id', status: '404' })[0].value).toBe(1);
+  expect(
+    find(samples, 'wizard_http_request_duration_seconds_count', { method: 'POST', route: '/task', status: '202' })[0]
+      .value,
+  ).toBe(1);
+  expect(find(samples, 'wizard_http_request_duration_seconds_count', { route: '/add', status: '400' })[0].value).toBe(
+    1,
+  );
+  expect(
+    find(samples, 'wizard_http_request_duration_seconds_count', { route: '/jobs/:id', status: '404' })[0].value,
+  ).toBe(1);
   expect(find(samples, 'wizard_http_request_duration_seconds_bucket', { route: '/task', le: '+Inf' })[0].value).toBe(1);
 
   expect(find(samples, 'wizard_jobs', { state: 'SUCCESS' })[0].value).toBeGreaterThanOrEqual(2);

@@ -16,7 +16,8 @@ useTestCluster();
 describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
-  const claimOne = async (consumer = 'w1') => (await store.claim('default', { consumer, max: 1, leaseMs: LEASE })).jobs[0];
+  const claimOne = async (consumer = 'w1') =>
+    (await store.claim('default', { consumer, max: 1, leaseMs: LEASE })).jobs[0];
 
   beforeEach(async () => {
     clock = manualClock();
@@ -42,7 +43,11 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
       ['STARTED', { completed: 3, total: 8 }],
     ]);
     await store.complete(job.id, c.token, { words: 2 });
-    expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: { words: 2 }, progress: { completed: 3, total: 8 } });
+    expect(await store.getJob(job.id)).toMatchObject({
+      state: 'SUCCESS',
+      result: { words: 2 },
+      progress: { completed: 3, total: 8 },
+    });
   });
 
   test('a holder that lost its lease, or a finished or cancelled job, cannot write progress', async () => {
@@ -52,17 +57,25 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
     await store.reap('default');
     const second = await claimOne('w2');
     expect(second.job.id).toBe(job.id);
-    await expect(store.reportProgress(job.id, first.token, { completed: 1, total: 2 })).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.reportProgress(job.id, first.token, { completed: 1, total: 2 })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     await store.reportProgress(job.id, second.token, { completed: 1, total: 2 });
     await store.complete(job.id, second.token, 1);
-    await expect(store.reportProgress(job.id, second.token, { completed: 2, total: 2 })).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.reportProgress(job.id, second.token, { completed: 2, total: 2 })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
     expect((await store.getJob(job.id))!.progress).toEqual({ completed: 1, total: 2 });
 
     const c = await claimOne('w1');
     expect(c.job.id).toBe(other.id);
     await store.cancel(other.id);
-    await expect(store.reportProgress(other.id, c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(JobCancelledError);
+    await expect(store.reportProgress(other.id, c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(
+      JobCancelledError,
+    );
     expect((await store.getJob(other.id))!.progress).toBeNull();
-    await expect(store.reportProgress('no-such-job', c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(store.reportProgress('no-such-job', c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
   });
 });

@@ -16,34 +16,75 @@ import { http } from '../helpers/procs';
 import { ADAPTERS, makeStore } from '../helpers/stores';
 
 const T = {
-  admin: 'quota-admin-token-0123456789', alice: 'quota-alice-token-0123456789', bob: 'quota-bob-token-0123456789',
-  carol: 'quota-carol-token-0123456789', dave: 'quota-dave-token-0123456789', bot: 'quota-bot-role-token-0123456789',
+  admin: 'quota-admin-token-0123456789',
+  alice: 'quota-alice-token-0123456789',
+  bob: 'quota-bob-token-0123456789',
+  carol: 'quota-carol-token-0123456789',
+  dave: 'quota-dave-token-0123456789',
+  bot: 'quota-bot-role-token-0123456789',
 };
 const TOKENS = `ops:admin:${T.admin},alice:client:${T.alice},bob:client:${T.bob},carol:client:${T.carol},dave:client:${T.dave},fleet:bot:${T.bot}`;
-const botWork = { botQueue: 'bots', botLeaseMs: 60_000, batch: { ...BATCH_DEFAULTS, size: 1, processingDurationMs: 10, failureRate: 0 } };
+const botWork = {
+  botQueue: 'bots',
+  botLeaseMs: 60_000,
+  batch: { ...BATCH_DEFAULTS, size: 1, processingDurationMs: 10, failureRate: 0 },
+};
 /** small quotas and bounds, so a test reaches them */
-const LIMITS: Limits = { bounds: { maxDurationMs: 60_000, maxAttempts: 5, maxDelayMs: 3_600_000 }, quotas: { jobs: 3, cpuSeconds: 2, streams: 2 } };
+const LIMITS: Limits = {
+  bounds: { maxDurationMs: 60_000, maxAttempts: 5, maxDelayMs: 3_600_000 },
+  quotas: { jobs: 3, cpuSeconds: 2, streams: 2 },
+};
 type ErrorBody = { error: { code: string; message: string; details: { field: string; message: string }[] } };
-type JobBody = { job_id: string; state: string; principal: string | null; idempotency_key: string | null; existing: boolean; queue: string };
+type JobBody = {
+  job_id: string;
+  state: string;
+  principal: string | null;
+  idempotency_key: string | null;
+  existing: boolean;
+  queue: string;
+};
 
 describe.each(ADAPTERS)('on the %s store', (adapter) => {
   let store: Store;
   let api: RunningApi;
   let open: RunningApi;
   const statuses: number[] = [];
-  const call = async <R = unknown>(method: string, path: string, body?: unknown, token?: string, base = api.url, headers: Record<string, string> = {}) => {
-    const res = await http<R>(method, `${base}${path}`, body, { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers });
+  const call = async <R = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    base = api.url,
+    headers: Record<string, string> = {},
+  ) => {
+    const res = await http<R>(method, `${base}${path}`, body, {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    });
     statuses.push(res.status);
     return res;
   };
-  const task = (token: string, extra: Record<string, unknown> = {}) => call<JobBody>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, ...extra }, token);
+  const task = (token: string, extra: Record<string, unknown> = {}) =>
+    call<JobBody>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, ...extra }, token);
   const sim = (token: string, durationMs: number, extra: Record<string, unknown> = {}) =>
-    call<JobBody & ErrorBody>('POST', '/jobs', { type: 'sim', params: { duration_ms: durationMs, failure_rate: 0 }, attempts: 1, ...extra }, token);
+    call<JobBody & ErrorBody>(
+      'POST',
+      '/jobs',
+      { type: 'sim', params: { duration_ms: durationMs, failure_rate: 0 }, attempts: 1, ...extra },
+      token,
+    );
 
   beforeAll(async () => {
     store = await makeStore(adapter, 'quotas');
     const tokens = tokenTable(parseTokenList(TOKENS));
-    api = await startApi(store, { nodeId: 'api-quotas', port: 0, log: silentLogger, botWork, limits: LIMITS, security: { ...OPEN_SECURITY, tokens } });
+    api = await startApi(store, {
+      nodeId: 'api-quotas',
+      port: 0,
+      log: silentLogger,
+      botWork,
+      limits: LIMITS,
+      security: { ...OPEN_SECURITY, tokens },
+    });
     open = await startApi(store, { nodeId: 'api-open', port: 0, log: silentLogger, botWork, limits: LIMITS });
   });
   afterAll(async () => {
@@ -64,11 +105,16 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
 
     expect((await call('POST', '/queues', { name: 'high' }, T.alice)).status).toBe(403); // admins declare
     expect((await call('POST', '/queues', { name: 'no:colon' }, T.admin)).status).toBe(400);
-    expect((await call<{ name: string }>('POST', '/queues', { name: 'high' }, T.admin))).toMatchObject({ status: 201, body: { name: 'high', waiting: 0 } });
+    expect(await call<{ name: string }>('POST', '/queues', { name: 'high' }, T.admin)).toMatchObject({
+      status: 201,
+      body: { name: 'high', waiting: 0 },
+    });
     expect((await call('POST', '/queues', { name: 'high' }, T.admin)).status).toBe(200);
     const made = await call<{ task_id: string }>('POST', '/task', { a: 1, b: 2, queue: 'high' }, T.admin);
     expect(made.status).toBe(202);
-    expect((await call<{ queues: { name: string; waiting: number }[] }>('GET', '/queues', undefined, T.alice)).body.queues).toContainEqual(expect.objectContaining({ name: 'high', waiting: 1 }));
+    expect(
+      (await call<{ queues: { name: string; waiting: number }[] }>('GET', '/queues', undefined, T.alice)).body.queues,
+    ).toContainEqual(expect.objectContaining({ name: 'high', waiting: 1 }));
     expect((await call<ErrorBody>('DELETE', '/queues/high', undefined, T.admin)).status).toBe(409); // it holds a job
     expect((await call('DELETE', '/queues/default', undefined, T.admin)).status).toBe(409); // this node's own
     expect((await call('POST', `/jobs/${made.body.task_id}/cancel`, undefined, T.admin)).status).toBe(200);
@@ -78,20 +124,27 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     expect(await store.knownQueues()).toEqual(before);
   }, 120_000);
 
-  test('who submitted a job is on its record; a client cancels only its own (a chunk: its count\'s), an admin any', async () => {
+  test("who submitted a job is on its record; a client cancels only its own (a chunk: its count's), an admin any", async () => {
     const mine = await task(T.alice);
     expect(mine.status).toBe(202);
-    expect((await call<JobBody>('GET', `/jobs/${mine.body.job_id}`, undefined, T.bob)).body.principal).toBe('client:alice');
+    expect((await call<JobBody>('GET', `/jobs/${mine.body.job_id}`, undefined, T.bob)).body.principal).toBe(
+      'client:alice',
+    );
     const refused = await call<ErrorBody>('POST', `/jobs/${mine.body.job_id}/cancel`, undefined, T.bob);
     expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
     expect((await store.getJob(mine.body.job_id))!.state).toBe('PENDING');
-    expect((await call<JobBody>('POST', `/jobs/${mine.body.job_id}/cancel`, undefined, T.alice)).body.state).toBe('CANCELLED');
+    expect((await call<JobBody>('POST', `/jobs/${mine.body.job_id}/cancel`, undefined, T.alice)).body.state).toBe(
+      'CANCELLED',
+    );
 
     const count = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 2 }, T.bob);
     const [chunk] = await store.listChildren(count.body.job_id);
     expect(chunk.principal).toBe('client:bob');
     expect((await call('POST', `/jobs/${chunk.id}/cancel`, undefined, T.alice)).status).toBe(403);
-    expect((await call<JobBody>('POST', `/jobs/${chunk.id}/cancel`, undefined, T.admin)).body).toMatchObject({ job_id: count.body.job_id, state: 'CANCELLED' });
+    expect((await call<JobBody>('POST', `/jobs/${chunk.id}/cancel`, undefined, T.admin)).body).toMatchObject({
+      job_id: count.body.job_id,
+      state: 'CANCELLED',
+    });
 
     // a job no token submitted (the scheduler's, an open API's) is an admin's to cancel
     const [scheduled] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
@@ -101,24 +154,48 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     expect((await call('POST', `/jobs/${scheduled.id}/cancel`, undefined, undefined, open.url)).status).toBe(200);
   });
 
-  test('an idempotency key is the caller\'s: two callers with one key get two jobs, the same caller its first job', async () => {
+  test("an idempotency key is the caller's: two callers with one key get two jobs, the same caller its first job", async () => {
     const key = { 'idempotency-key': 'order-17' };
     const a = await call<JobBody>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 } }, T.bob, api.url, key);
     const b = await call<JobBody>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 } }, T.carol, api.url, key);
     expect([a.status, b.status]).toEqual([202, 202]);
     expect(a.body.job_id).not.toBe(b.body.job_id);
     const again = await call<JobBody>('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 } }, T.bob, api.url, key);
-    expect([again.status, again.body.job_id, again.body.existing, again.body.idempotency_key]).toEqual([200, a.body.job_id, true, 'order-17']);
-    expect((await call<JobBody>('GET', `/jobs/${a.body.job_id}`, undefined, T.bob)).body).toMatchObject({ idempotency_key: 'order-17', principal: 'client:bob' });
+    expect([again.status, again.body.job_id, again.body.existing, again.body.idempotency_key]).toEqual([
+      200,
+      a.body.job_id,
+      true,
+      'order-17',
+    ]);
+    expect((await call<JobBody>('GET', `/jobs/${a.body.job_id}`, undefined, T.bob)).body).toMatchObject({
+      idempotency_key: 'order-17',
+      principal: 'client:bob',
+    });
     // the same key with other params: a 409 for its own caller, a new job for another
-    const other = await call<ErrorBody>('POST', '/jobs', { type: 'task', params: { a: 9, b: 9 }, idempotency_key: 'order-17' }, T.bob);
+    const other = await call<ErrorBody>(
+      'POST',
+      '/jobs',
+      { type: 'task', params: { a: 9, b: 9 }, idempotency_key: 'order-17' },
+      T.bob,
+    );
     expect([other.status, other.body.error.details[0].field]).toEqual([409, 'idempotency_key']);
     expect(other.body.error.message).toContain("'order-17'");
-    expect((await call('POST', '/jobs', { type: 'task', params: { a: 9, b: 9 }, idempotency_key: 'order-17' }, T.admin)).status).toBe(202);
+    expect(
+      (await call('POST', '/jobs', { type: 'task', params: { a: 9, b: 9 }, idempotency_key: 'order-17' }, T.admin))
+        .status,
+    ).toBe(202);
     // a key holds no ':' (it would forge another caller's scope)
-    const colon = await call<ErrorBody>('POST', '/task', { a: 1, b: 2, idempotency_key: 'client:bob:order-17' }, T.carol);
+    const colon = await call<ErrorBody>(
+      'POST',
+      '/task',
+      { a: 1, b: 2, idempotency_key: 'client:bob:order-17' },
+      T.carol,
+    );
     expect([colon.status, colon.body.error.details[0].field]).toEqual([400, 'idempotency_key']);
-    expect((await call<ErrorBody>('POST', '/task', { a: 1, b: 2 }, T.carol, api.url, { 'idempotency-key': 'a:b' })).body.error.details[0].field).toBe('Idempotency-Key');
+    expect(
+      (await call<ErrorBody>('POST', '/task', { a: 1, b: 2 }, T.carol, api.url, { 'idempotency-key': 'a:b' })).body
+        .error.details[0].field,
+    ).toBe('Idempotency-Key');
   });
 
   test('bounds: duration_ms, attempts, delay_ms and run_at past them are 400s naming the field, for every caller', async () => {
@@ -128,27 +205,42 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
       [{ type: 'task', params: { a: 1, b: 2 }, delay_ms: 3_600_001 }, 'delay_ms'],
       [{ type: 'task', params: { a: 1, b: 2 }, run_at: new Date(Date.now() + 2 * 3_600_000).toISOString() }, 'run_at'],
     ] as const) {
-      for (const [token, base] of [[T.admin, api.url], [undefined, open.url]] as const) {
+      for (const [token, base] of [
+        [T.admin, api.url],
+        [undefined, open.url],
+      ] as const) {
         const res = await call<ErrorBody>('POST', '/jobs', body, token, base);
         expect([field, res.status, res.body.error.details[0].field]).toEqual([field, 400, field]);
       }
     }
-    expect((await call('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, attempts: 5, delay_ms: 3_600_000 }, T.admin)).status).toBe(202);
+    expect(
+      (await call('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, attempts: 5, delay_ms: 3_600_000 }, T.admin))
+        .status,
+    ).toBe(202);
   });
 
   test('the jobs quota: a token past its jobs that have not finished gets a 429 naming it; finished ones free it; admins and an open API have none', async () => {
     const made: string[] = [];
     for (let i = 0; i < 3; i++) made.push((await task(T.dave)).body.job_id);
     const refused = await call<ErrorBody>('POST', '/task', { a: 1, b: 2 }, T.dave);
-    expect([refused.status, refused.body.error.code, refused.body.error.details]).toEqual([429, 'quota_exceeded', [{ field: 'quota', message: 'jobs' }]]);
-    expect(refused.body.error.message).toMatch(/^quota jobs: client:dave has 3 jobs that have not finished, at most 3 \(--quota-jobs, WIZARD_QUOTA_JOBS\)/);
+    expect([refused.status, refused.body.error.code, refused.body.error.details]).toEqual([
+      429,
+      'quota_exceeded',
+      [{ field: 'quota', message: 'jobs' }],
+    ]);
+    expect(refused.body.error.message).toMatch(
+      /^quota jobs: client:dave has 3 jobs that have not finished, at most 3 \(--quota-jobs, WIZARD_QUOTA_JOBS\)/,
+    );
     expect((await call('POST', '/api/count-primes', { n: 10_000, chunks: 1 }, T.dave)).status).toBe(429);
     // others are not held to dave's quota
     expect((await task(T.admin)).status).toBe(202);
-    for (let i = 0; i < 4; i++) expect((await call('POST', '/task', { a: 1, b: 2 }, undefined, open.url)).status).toBe(202);
+    for (let i = 0; i < 4; i++)
+      expect((await call('POST', '/task', { a: 1, b: 2 }, undefined, open.url)).status).toBe(202);
     // one of dave's finishes (cancelled), one is taken and done: two more fit, not three
     await call('POST', `/jobs/${made[0]}/cancel`, undefined, T.dave);
-    const claimed = (await store.claim('default', { consumer: 'w', max: 100, leaseMs: 60_000 })).jobs.find((c) => c.job.id === made[1])!;
+    const claimed = (await store.claim('default', { consumer: 'w', max: 100, leaseMs: 60_000 })).jobs.find(
+      (c) => c.job.id === made[1],
+    )!;
     await store.complete(claimed.job.id, claimed.token, 3);
     expect((await task(T.dave)).status).toBe(202);
     expect((await task(T.dave)).status).toBe(202);
@@ -160,7 +252,9 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     expect((await sim(T.carol, 1500, { idempotency_key: 'sim-1' })).status).toBe(200); // the same job: given back
     const over = await sim(T.carol, 1000);
     expect([over.status, over.body.error.details]).toEqual([429, [{ field: 'quota', message: 'cpu' }]]);
-    expect(over.body.error.message).toMatch(/^quota cpu: this job may cost 1 core-seconds and client:carol has 0 left of 2 an hour \(--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS\); try again in \d+ s$/);
+    expect(over.body.error.message).toMatch(
+      /^quota cpu: this job may cost 1 core-seconds and client:carol has 0 left of 2 an hour \(--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS\); try again in \d+ s$/,
+    );
     const wait = Number(over.headers.get('retry-after'));
     expect(wait).toBeGreaterThanOrEqual(1);
     expect(wait).toBeLessThanOrEqual(3600);
@@ -175,11 +269,17 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     const count = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 1 }, T.admin);
     const events = `/api/jobs/${count.body.job_id}/events`;
     const streams = [new AbortController(), new AbortController()];
-    const opened = await Promise.all(streams.map((c) => fetch(`${api.url}${events}`, { headers: { authorization: `Bearer ${T.bob}` }, signal: c.signal })));
+    const opened = await Promise.all(
+      streams.map((c) =>
+        fetch(`${api.url}${events}`, { headers: { authorization: `Bearer ${T.bob}` }, signal: c.signal }),
+      ),
+    );
     expect(opened.map((r) => r.status)).toEqual([200, 200]);
     const third = await call<ErrorBody>('GET', events, undefined, T.bob);
     expect([third.status, third.body.error.details]).toEqual([429, [{ field: 'quota', message: 'streams' }]]);
-    expect(third.body.error.message).toMatch(/^quota streams: client:bob holds 2 event streams open on this API node, at most 2/);
+    expect(third.body.error.message).toMatch(
+      /^quota streams: client:bob holds 2 event streams open on this API node, at most 2/,
+    );
     streams[0].abort();
     // the server sees the close, then the place is free
     let again = 429;

@@ -47,7 +47,11 @@ describe.each(ADAPTERS)('rate-limit contract: %s', (adapter) => {
       await store.hitRateLimit(['ip:x'], 10, 1000);
       clock.advance(10);
     }
-    expect(await store.hitRateLimit(['ip:x'], 2, 1000)).toEqual({ allowed: false, retryAfterMs: 1000 - 30 + 20 - 10, remaining: 0 });
+    expect(await store.hitRateLimit(['ip:x'], 2, 1000)).toEqual({
+      allowed: false,
+      retryAfterMs: 1000 - 30 + 20 - 10,
+      remaining: 0,
+    });
   });
 });
 
@@ -56,7 +60,9 @@ test('two Redis adapters on one prefix (two API nodes) share one budget', async 
   const a = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   const b = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).hitRateLimit(['ip:shared'], 25, 60_000)));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).hitRateLimit(['ip:shared'], 25, 60_000)),
+    );
     expect(results.filter((r) => r.allowed)).toHaveLength(25);
     expect(results.filter((r) => !r.allowed).every((r) => r.retryAfterMs > 0 && r.retryAfterMs <= 60_000)).toBe(true);
   } finally {

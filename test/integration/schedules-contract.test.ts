@@ -12,7 +12,17 @@ import type { Store } from '../../src/store/types';
 import { ADAPTERS, makeStore } from '../helpers/stores';
 
 const schedule = (name: string, over: Partial<Schedule> = {}): Schedule => ({
-  name, type: 'sim', params: { duration_ms: 10, failure_rate: 0 }, everyMs: 60_000, cron: null, tz: null, size: 1, queue: 'bots', builtin: false, createdAt: 1_700_000_000_000, ...over,
+  name,
+  type: 'sim',
+  params: { duration_ms: 10, failure_rate: 0 },
+  everyMs: 60_000,
+  cron: null,
+  tz: null,
+  size: 1,
+  queue: 'bots',
+  builtin: false,
+  createdAt: 1_700_000_000_000,
+  ...over,
 });
 const sim: NewJob = { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } };
 
@@ -33,7 +43,10 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     expect(await store.saveSchedule(schedule('a', { size: 9 }))).toBe(false);
     expect(await store.listSchedules()).toEqual([schedule('a'), b]);
     expect(await store.saveSchedule(schedule('a', { size: 9 }), true)).toBe(true);
-    expect((await store.listSchedules()).map((s) => [s.name, s.size])).toEqual([['a', 9], ['b', 1]]);
+    expect((await store.listSchedules()).map((s) => [s.name, s.size])).toEqual([
+      ['a', 9],
+      ['b', 1],
+    ]);
     expect(await store.removeSchedule('a')).toBe(true);
     expect(await store.removeSchedule('a')).toBe(false);
     expect(await store.listSchedules()).toEqual([b]);
@@ -43,10 +56,22 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     const slot = '2026-03-10T12:00:00.000Z';
     const made = await store.enqueueScheduled('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim]);
     expect(made).toHaveLength(2);
-    expect(made!.map((j) => [j.schedule, j.slot, j.state])).toEqual([['nightly', slot, 'PENDING'], ['nightly', slot, 'PENDING']]);
+    expect(made!.map((j) => [j.schedule, j.slot, j.state])).toEqual([
+      ['nightly', slot, 'PENDING'],
+      ['nightly', slot, 'PENDING'],
+    ]);
     expect(await store.enqueueScheduled('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim])).toBeNull();
-    for (const j of made!) expect(await store.getJob(j.id)).toMatchObject({ id: j.id, schedule: 'nightly', slot, type: 'sim', queue: 'bots' });
-    const next = await store.enqueueScheduled('nightly', '2026-03-11T12:00:00.000Z', 'schedule:nightly:2', 60_000, [sim]);
+    for (const j of made!)
+      expect(await store.getJob(j.id)).toMatchObject({
+        id: j.id,
+        schedule: 'nightly',
+        slot,
+        type: 'sim',
+        queue: 'bots',
+      });
+    const next = await store.enqueueScheduled('nightly', '2026-03-11T12:00:00.000Z', 'schedule:nightly:2', 60_000, [
+      sim,
+    ]);
     expect(next).toHaveLength(1);
     expect((await store.listJobs({ limit: 10 })).total).toBe(3);
     // a job made otherwise has no schedule
@@ -56,16 +81,41 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
   });
 
   test("a module's type: the attempts and timeout a schedule kept reach its jobs where the type is not known (a scheduler without the module)", async () => {
-    const s = schedule('reports', { type: 'report', params: { to: 'ops' }, queue: 'default', maxAttempts: 7, timeoutMs: 45_000 });
+    const s = schedule('reports', {
+      type: 'report',
+      params: { to: 'ops' },
+      queue: 'default',
+      maxAttempts: 7,
+      timeoutMs: 45_000,
+    });
     expect(await store.saveSchedule(s)).toBe(true);
     const [kept] = await store.listSchedules();
     expect(kept).toEqual(s);
     const slot = '2026-03-10T12:00:00.000Z';
-    const made = await store.enqueueScheduled('reports', slot, 'schedule:reports:1', 60_000, batchJobs(kept, slot, 'scheduler-1'));
+    const made = await store.enqueueScheduled(
+      'reports',
+      slot,
+      'schedule:reports:1',
+      60_000,
+      batchJobs(kept, slot, 'scheduler-1'),
+    );
     expect(made).toHaveLength(1);
-    expect(await store.getJob(made![0].id)).toMatchObject({ type: 'report', params: { to: 'ops', batch: slot }, maxAttempts: 7, timeoutMs: 45_000, schedule: 'reports', slot });
+    expect(await store.getJob(made![0].id)).toMatchObject({
+      type: 'report',
+      params: { to: 'ops', batch: slot },
+      maxAttempts: 7,
+      timeoutMs: 45_000,
+      schedule: 'reports',
+      slot,
+    });
     // a schedule without them (a batch type, or one kept before they were): the type's as this process knows it
-    const [plain] = (await store.enqueueScheduled('other', slot, 'schedule:other:1', 60_000, batchJobs(schedule('other'), slot, 'scheduler-1')))!;
+    const [plain] = (await store.enqueueScheduled(
+      'other',
+      slot,
+      'schedule:other:1',
+      60_000,
+      batchJobs(schedule('other'), slot, 'scheduler-1'),
+    ))!;
     expect(await store.getJob(plain.id)).toMatchObject({ type: 'sim', maxAttempts: 3 });
     expect((await store.getJob(plain.id))!.timeoutMs ?? null).toBeNull();
   });
@@ -76,9 +126,19 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     const [kept] = await store.listSchedules();
     expect(kept).toEqual(s);
     const slot = '2026-03-10T12:00:00.000Z';
-    const [job] = (await store.enqueueScheduled('renders', slot, 'schedule:renders:1', 60_000, batchJobs(kept, slot, 'scheduler-1')))!;
-    expect(await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 0, leaseMs: 60_000 })).toMatchObject({ jobs: [] });
-    const { jobs: [held] } = await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 1, leaseMs: 60_000 });
+    const [job] = (await store.enqueueScheduled(
+      'renders',
+      slot,
+      'schedule:renders:1',
+      60_000,
+      batchJobs(kept, slot, 'scheduler-1'),
+    ))!;
+    expect(await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 0, leaseMs: 60_000 })).toMatchObject({
+      jobs: [],
+    });
+    const {
+      jobs: [held],
+    } = await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 1, leaseMs: 60_000 });
     expect(held.job).toMatchObject({ id: job.id, type: 'render', maxAttempts: 2 });
   });
 
@@ -86,17 +146,35 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
     const slot = '2026-03-10T12:00:00.000Z';
     const flow = () => primeCountFlow(20, 2, { initiatedBy: 'sched-1' }, { queue: 'default' });
     const made = await store.enqueueScheduled('counts', slot, 'schedule:counts:1', 60_000, flow());
-    expect(made!.map((j) => [j.type, j.schedule, j.slot])).toEqual([['primes', 'counts', slot], ['primes_chunk', 'counts', slot], ['primes_chunk', 'counts', slot]]);
+    expect(made!.map((j) => [j.type, j.schedule, j.slot])).toEqual([
+      ['primes', 'counts', slot],
+      ['primes_chunk', 'counts', slot],
+      ['primes_chunk', 'counts', slot],
+    ]);
     expect(await store.enqueueScheduled('counts', slot, 'schedule:counts:1', 60_000, flow())).toBeNull();
     const [parent] = made!;
     const listed = await store.listJobs({ limit: 10 });
     expect([listed.total, listed.jobs.map((j) => j.id)]).toEqual([1, [parent.id]]); // the chunks are not top-level jobs
-    expect(await store.getJob(parent.id)).toMatchObject({ type: 'primes', schedule: 'counts', slot, params: { n: 20, chunks: 2 }, initiatedBy: 'sched-1' });
+    expect(await store.getJob(parent.id)).toMatchObject({
+      type: 'primes',
+      schedule: 'counts',
+      slot,
+      params: { n: 20, chunks: 2 },
+      initiatedBy: 'sched-1',
+    });
     const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 });
-    expect(held.map((c) => c.job.params)).toEqual([{ lo: 1, hi: 10, index: 0 }, { lo: 11, hi: 20, index: 1 }]);
+    expect(held.map((c) => c.job.params)).toEqual([
+      { lo: 1, hi: 10, index: 0 },
+      { lo: 11, hi: 20, index: 1 },
+    ]);
     await store.complete(held[0].job.id, held[0].token, 4); // 2 3 5 7
     await store.complete(held[1].job.id, held[1].token, 4); // 11 13 17 19
-    expect(await store.getJob(parent.id)).toMatchObject({ state: 'SUCCESS', result: { prime_count: 8 }, schedule: 'counts', slot });
+    expect(await store.getJob(parent.id)).toMatchObject({
+      state: 'SUCCESS',
+      result: { prime_count: 8 },
+      schedule: 'counts',
+      slot,
+    });
     expect(await store.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 })).toMatchObject({ jobs: [] });
   });
 });

@@ -60,19 +60,28 @@ test('the store finds the master through Sentinels that ask for a password, and 
   const store = await storeFromFlags(flags('sentinel-auth'));
   stores.push(store);
   const [before] = await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
-  expect(await redisCommand(set.master.port, ['EXISTS', redisKeys('sentinel-auth').job(before.id)], { auth: AUTH })).toBe(1);
+  expect(
+    await redisCommand(set.master.port, ['EXISTS', redisKeys('sentinel-auth').job(before.id)], { auth: AUTH }),
+  ).toBe(1);
 
   const old = await set.masterPort();
   await set.master.stop(true);
   const promoted = await set.waitForFailover(old);
-  const after = await waitUntil(async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0], 20_000, 'a write on the new master');
+  const after = await waitUntil(
+    async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0],
+    20_000,
+    'a write on the new master',
+  );
   expect(await redisCommand(promoted, ['EXISTS', redisKeys('sentinel-auth').job(after.id)], { auth: AUTH })).toBe(1);
   expect((await store.getJob(before.id))?.id).toBe(before.id);
 }, 120_000);
 
 test("without the Sentinels' password, or with a wrong one, no Sentinel names the master, and says why", async () => {
   for (const auth of [undefined, { username: AUTH.user, password: 'not-the-password' }]) {
-    const master = new SentinelMaster({ sentinels: parseSentinels(set.sentinelList), masterName: MASTER_NAME, ...(auth ? { auth } : {}) }, 500);
+    const master = new SentinelMaster(
+      { sentinels: parseSentinels(set.sentinelList), masterName: MASTER_NAME, ...(auth ? { auth } : {}) },
+      500,
+    );
     try {
       await expect(master.resolve(2000)).rejects.toThrow(/no Sentinel named the master: .*(NOAUTH|WRONGPASS)/);
     } finally {
@@ -87,13 +96,25 @@ test('`wizard healthcheck --role worker` reaches the master with the settings of
   stores.push(store);
   await joinPrefix(store); // as a role does at start
   const env = {
-    WIZARD_PREFIX: prefix, REDIS_URL: 'redis://wizard@sentinel-master', REDIS_PASSWORD_FILE: passwordFile, REDIS_SENTINELS: set.sentinelList,
-    REDIS_MASTER_NAME: MASTER_NAME, REDIS_SENTINEL_USER: AUTH.user, REDIS_SENTINEL_PASSWORD_FILE: passwordFile,
+    WIZARD_PREFIX: prefix,
+    REDIS_URL: 'redis://wizard@sentinel-master',
+    REDIS_PASSWORD_FILE: passwordFile,
+    REDIS_SENTINELS: set.sentinelList,
+    REDIS_MASTER_NAME: MASTER_NAME,
+    REDIS_SENTINEL_USER: AUTH.user,
+    REDIS_SENTINEL_PASSWORD_FILE: passwordFile,
   };
   const ok = await runWizardAsync(['healthcheck', '--role', 'worker', '--timeout-ms', '20000'], env);
-  expect({ code: ok.code, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^healthy: worker \(redis:\/\/\*\*\*@127\.0\.0\.1:\d+\)\n$/), stderr: '' });
+  expect({ code: ok.code, stdout: ok.stdout, stderr: ok.stderr }).toEqual({
+    code: 0,
+    stdout: expect.stringMatching(/^healthy: worker \(redis:\/\/\*\*\*@127\.0\.0\.1:\d+\)\n$/),
+    stderr: '',
+  });
   const { REDIS_SENTINEL_PASSWORD_FILE: _file, REDIS_SENTINEL_USER: _user, ...withoutSentinelPassword } = env;
-  const refused = await runWizardAsync(['healthcheck', '--role', 'worker', '--timeout-ms', '5000'], withoutSentinelPassword);
+  const refused = await runWizardAsync(
+    ['healthcheck', '--role', 'worker', '--timeout-ms', '5000'],
+    withoutSentinelPassword,
+  );
   expect(refused.code).toBe(1);
   expect(refused.stderr).toMatch(/unhealthy: worker .*NOAUTH/);
 }, 120_000);
@@ -105,18 +126,48 @@ describe('Sentinels on TLS', () => {
   beforeAll(async () => {
     cert = path.join(dir, 'cert.pem');
     key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     tlsSet = await startSentinelSet({ auth: AUTH, tls: { cert, key, ca: cert } });
   }, 60_000);
   afterAll(() => tlsSet?.destroy());
 
-  const tlsFlags = (prefix: string): StoreFlags => ({ ...flags(prefix), redis: 'rediss://wizard@sentinel-master', redisSentinel: parseSentinels(tlsSet.sentinelList), redisCa: cert });
+  const tlsFlags = (prefix: string): StoreFlags => ({
+    ...flags(prefix),
+    redis: 'rediss://wizard@sentinel-master',
+    redisSentinel: parseSentinels(tlsSet.sentinelList),
+    redisCa: cert,
+  });
 
   test('a rediss:// --redis reaches the Sentinels over TLS too, with the same --redis-ca; --redis-sentinel-tls no does not reach them', async () => {
     const store = await storeFromFlags(tlsFlags('sentinel-tls'));
     stores.push(store);
     const [job] = await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 2 } }]);
-    expect(await redisCommand(tlsSet.master.port, ['EXISTS', redisKeys('sentinel-tls').job(job.id)], { auth: AUTH, tls: { cert, key, ca: cert } })).toBe(1);
+    expect(
+      await redisCommand(tlsSet.master.port, ['EXISTS', redisKeys('sentinel-tls').job(job.id)], {
+        auth: AUTH,
+        tls: { cert, key, ca: cert },
+      }),
+    ).toBe(1);
 
     const plain = sentinelFromFlags({ ...tlsFlags('x'), redisSentinelTls: 'no' })!;
     expect(plain.tls).toBeUndefined();

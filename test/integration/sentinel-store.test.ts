@@ -26,7 +26,12 @@ afterAll(async () => {
 });
 
 const open = async (prefix: string, durability: 'none' | 'replica' = 'none') => {
-  const s = await openStore({ sentinel: { sentinels: parseSentinels(set.sentinelList), masterName: MASTER_NAME }, prefix, durability, durabilityTimeoutMs: 500 });
+  const s = await openStore({
+    sentinel: { sentinels: parseSentinels(set.sentinelList), masterName: MASTER_NAME },
+    prefix,
+    durability,
+    durabilityTimeoutMs: 500,
+  });
   stores.push(s);
   return s;
 };
@@ -64,7 +69,11 @@ test('the store follows a promotion by itself: writes and reads go to the new ma
   await set.master.stop(true);
   const promoted = await set.waitForFailover(old);
   expect(promoted).toBe(set.replica.port);
-  const after = await waitUntil(async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0], 20_000, 'a write on the new master');
+  const after = await waitUntil(
+    async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0],
+    20_000,
+    'a write on the new master',
+  );
   expect((await store.getJob(before.id))?.id).toBe(before.id);
   expect(await redisCommand(promoted, ['EXISTS', redisKeys('sentinel-follow').job(after.id)])).toBe(1);
 }, 60_000);
@@ -81,14 +90,25 @@ test('without durability an acknowledged job is lost in a failover; with it, tha
   try {
     await waitForSync(replica.port);
     const plain = await openStore({ redisUrl: master.url, prefix: 'loss' });
-    const durable = await openStore({ redisUrl: master.url, prefix: 'loss', durability: 'replica', durabilityTimeoutMs: 300 });
+    const durable = await openStore({
+      redisUrl: master.url,
+      prefix: 'loss',
+      durability: 'replica',
+      durabilityTimeoutMs: 300,
+    });
     stores.push(plain, durable);
     const [synced] = await plain.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
-    await waitUntil(async () => (await redisCommand(replica.port, ['EXISTS', redisKeys('loss').job(synced.id)])) === 1, 5000, 'the first job on the replica');
+    await waitUntil(
+      async () => (await redisCommand(replica.port, ['EXISTS', redisKeys('loss').job(synced.id)])) === 1,
+      5000,
+      'the first job on the replica',
+    );
 
     link.cut();
     const [acknowledged] = await plain.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]);
-    const refused = await durable.enqueue([{ type: 'task', params: { op: 'add', a: 3, b: 3 } }]).catch((e: unknown) => e);
+    const refused = await durable
+      .enqueue([{ type: 'task', params: { op: 'add', a: 3, b: 3 } }])
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(StoreUnavailableError);
     expect((refused as Error).message).toContain('not confirmed by a replica');
 
@@ -112,17 +132,27 @@ test('a connection that answers READONLY (its node was demoted) is replaced, not
     const store = await openStore({ redisUrl: a.url, prefix: 'demoted' });
     stores.push(store);
     await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
-    const clientIds = async () => new Set(String(await redisCommand(a.port, ['CLIENT', 'LIST', 'TYPE', 'normal'])).split('\n').filter((l) => !/cmd=client\|list/.test(l) && l.trim() !== '').map((l) => /id=(\d+)/.exec(l)![1]));
+    const clientIds = async () =>
+      new Set(
+        String(await redisCommand(a.port, ['CLIENT', 'LIST', 'TYPE', 'normal']))
+          .split('\n')
+          .filter((l) => !/cmd=client\|list/.test(l) && l.trim() !== '')
+          .map((l) => /id=(\d+)/.exec(l)![1]),
+      );
     const before = await clientIds();
     expect(before.size).toBeGreaterThan(0);
     await redisCommand(a.port, ['REPLICAOF', '127.0.0.1', String(b.port)]);
     const refused = await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(StoreUnavailableError);
     expect((refused as Error).message).toContain('READONLY');
-    const after = await waitUntil(async () => {
-      const ids = await clientIds();
-      return ids.size > 0 && [...before].every((id) => !ids.has(id)) ? ids : null;
-    }, 5000, 'the connection on the demoted node to be replaced');
+    const after = await waitUntil(
+      async () => {
+        const ids = await clientIds();
+        return ids.size > 0 && [...before].every((id) => !ids.has(id)) ? ids : null;
+      },
+      5000,
+      'the connection on the demoted node to be replaced',
+    );
     expect(after.size).toBeGreaterThan(0);
   } finally {
     await b.destroy();

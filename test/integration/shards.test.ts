@@ -80,7 +80,11 @@ async function shardOwners(store: RedisStore): Promise<number[]> {
   const ranges = new Map<number, number[][]>();
   for (const line of (await c.cli(masters[0].port, 'CLUSTER', 'NODES')).split('\n')) {
     const f = line.split(' ');
-    if (f.length > 8 && f[2].includes('master')) ranges.set(Number(f[1].split(':')[1].split('@')[0]), f.slice(8).map((r) => r.split('-').map(Number)));
+    if (f.length > 8 && f[2].includes('master'))
+      ranges.set(
+        Number(f[1].split(':')[1].split('@')[0]),
+        f.slice(8).map((r) => r.split('-').map(Number)),
+      );
   }
   const ownerOf = async (base: string) => {
     const slot = Number((await c.cli(masters[0].port, 'CLUSTER', 'KEYSLOT', base)).trim());
@@ -89,7 +93,7 @@ async function shardOwners(store: RedisStore): Promise<number[]> {
   return Promise.all(store.shardLayout.bases.map(ownerOf));
 }
 
-test('on a Cluster: 2 shards per master by default, each master holding two shards\' jobs', async () => {
+test("on a Cluster: 2 shards per master by default, each master holding two shards' jobs", async () => {
   const store = (await makeStore('cluster', 'shards-cluster')) as RedisStore;
   open.push(store);
   expect(store.shardLayout).toMatchObject({ count: 6, known: 6 });
@@ -127,7 +131,9 @@ test('a claim across shards never leaves a job claimed and unanswered while one 
       const claimed = await store.claim('default', { ...opts, max: 4 }).catch(() => null);
       for (const c of claimed?.jobs ?? []) held.set(c.job.id, c.token);
       // the acknowledgement there fails the call: the claim made beside it in another shard is given back
-      const both = await store.completeAndClaim([{ jobId: onBad.id, token: onBad.token, result: 1 }], 'default', { ...opts, max: 2 }).catch(() => null);
+      const both = await store
+        .completeAndClaim([{ jobId: onBad.id, token: onBad.token, result: 1 }], 'default', { ...opts, max: 2 })
+        .catch(() => null);
       if (both === null) failed++;
       for (const c of both?.claim.jobs ?? []) held.set(c.job.id, c.token);
     }
@@ -137,17 +143,22 @@ test('a claim across shards never leaves a job claimed and unanswered while one 
   }
   // what Redis holds under this consumer is exactly what the caller was answered, once the claims
   // thrown away are given back (lost-claims.ts): PENDING again, the attempt not counted
-  const started = await waitUntil(async () => {
-    const { jobs } = await store.listJobs({ state: 'STARTED', limit: 100 });
-    return jobs.every((j) => held.has(j.id)) ? jobs : null;
-  }, 10_000, 'the claims thrown away given back', 100);
+  const started = await waitUntil(
+    async () => {
+      const { jobs } = await store.listJobs({ state: 'STARTED', limit: 100 });
+      return jobs.every((j) => held.has(j.id)) ? jobs : null;
+    },
+    10_000,
+    'the claims thrown away given back',
+    100,
+  );
   expect(started.map((j) => j.id).sort()).toEqual([...held.keys()].sort());
   const { jobs: waiting } = await store.listJobs({ state: 'PENDING', limit: 100 });
   expect(waiting.length + held.size).toBe(24);
   for (const j of waiting) expect({ id: j.id, attempts: j.attempts }).toEqual({ id: j.id, attempts: 0 });
 });
 
-test('on a Cluster the store condition is every master\'s: one out of memory is out of memory', async () => {
+test("on a Cluster the store condition is every master's: one out of memory is out of memory", async () => {
   const store = (await makeStore('cluster', 'shards-oom')) as RedisStore;
   open.push(store);
   expect(await store.condition()).toEqual({ condition: null, message: null });

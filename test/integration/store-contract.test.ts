@@ -34,7 +34,14 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
 
   test('enqueue creates PENDING jobs with the producer recorded', async () => {
     const [job] = await store.enqueue([task(2, 3)]);
-    expect(job).toMatchObject({ type: 'task', state: 'PENDING', attempts: 0, maxAttempts: 3, initiatedBy: 'api-1', params: { a: 2, b: 3, op: 'add' } });
+    expect(job).toMatchObject({
+      type: 'task',
+      state: 'PENDING',
+      attempts: 0,
+      maxAttempts: 3,
+      initiatedBy: 'api-1',
+      params: { a: 2, b: 3, op: 'add' },
+    });
     expect(await store.getJob(job.id)).toEqual(job);
   });
 
@@ -77,9 +84,18 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(await store.getJob(jobs[0].id)).toMatchObject({ state: 'SUCCESS', result: 2 });
     expect(await store.getJob(jobs[1].id)).toMatchObject({ state: 'STARTED', result: null });
     expect(claim.jobs.map((c) => c.job.id)).toEqual([jobs[2].id]);
-    expect(claim.jobs[0].job).toMatchObject({ state: 'STARTED', attempts: 1, handledBy: 'w1', queue: 'default', params: { a: 3, b: 1, op: 'add' } });
+    expect(claim.jobs[0].job).toMatchObject({
+      state: 'STARTED',
+      attempts: 1,
+      handledBy: 'w1',
+      queue: 'default',
+      params: { a: 3, b: 1, op: 'add' },
+    });
     // nothing to complete and no slot: a no-op
-    expect(await store.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({ errors: [], claim: { jobs: [], nextRunAt: null, now: clock.now() } });
+    expect(await store.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({
+      errors: [],
+      claim: { jobs: [], nextRunAt: null, now: clock.now() },
+    });
     expect(await store.queueDepth('default')).toEqual({ waiting: 1, active: 2, delayed: 0 });
   });
 
@@ -128,7 +144,10 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     const a = await claimOne('w1');
     const b = await claimOne('w2');
     clock.advance(LEASE + 1);
-    expect(await store.reap('default', { leaseMs: LEASE, holding: [tokenBaseOf(a.token)] })).toEqual({ requeued: [theirs.id], dead: [] });
+    expect(await store.reap('default', { leaseMs: LEASE, holding: [tokenBaseOf(a.token)] })).toEqual({
+      requeued: [theirs.id],
+      dead: [],
+    });
     expect(await store.getJob(mine.id)).toMatchObject({ state: 'STARTED', attempts: 1 });
     await store.renew(mine.id, a.token, LEASE); // its holder is alive: it renews (here, late) and finishes
     await store.complete(mine.id, a.token, 2);
@@ -136,7 +155,7 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(b.job.id).toBe(theirs.id);
   });
 
-  test('after a gap in the reapers\' looks (no one reached the store), what lapsed in it waits a lease for its holder', async () => {
+  test("after a gap in the reapers' looks (no one reached the store), what lapsed in it waits a lease for its holder", async () => {
     const [renewed, gone] = await store.enqueue([task(1), task(2)]);
     const a = await claimOne('w1');
     await claimOne('w2');
@@ -155,7 +174,11 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       taken.push(...(await store.reap('default', { leaseMs: LEASE })).requeued);
     }
     expect(taken).toEqual([gone.id]);
-    expect(await store.getJob(gone.id)).toMatchObject({ state: 'RETRY', attempts: 1, error: 'lease expired (held by w2, attempt 1 of 3)' });
+    expect(await store.getJob(gone.id)).toMatchObject({
+      state: 'RETRY',
+      attempts: 1,
+      error: 'lease expired (held by w2, attempt 1 of 3)',
+    });
     await store.complete(renewed.id, a.token, 2);
     expect(await store.getJob(renewed.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
     // a lease that lapses while the looks keep pace is taken back at the first look after it, as before any gap
@@ -192,7 +215,13 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(new Set(dead.jobs.map((j) => j.id))).toEqual(new Set([a.id, b.id]));
     await expect(store.retryDead(c.id)).rejects.toBeInstanceOf(ConflictError);
     await expect(store.retryDead('missing')).rejects.toBeInstanceOf(NotFoundError);
-    expect(await store.retryDead(a.id)).toMatchObject({ id: a.id, state: 'PENDING', attempts: 0, error: null, finishedAt: null });
+    expect(await store.retryDead(a.id)).toMatchObject({
+      id: a.id,
+      state: 'PENDING',
+      attempts: 0,
+      error: null,
+      finishedAt: null,
+    });
     expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([b.id]);
     const again = await claimOne(); // c was first in line; a went to the tail
     expect(again.job.id).toBe(c.id);
@@ -240,7 +269,11 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
 
   test('checkJob records which node looked', async () => {
     const [job] = await store.enqueue([task(1)]);
-    expect(await store.checkJob(job.id, 'api-2')).toMatchObject({ id: job.id, checkedBy: 'api-2', initiatedBy: 'api-1' });
+    expect(await store.checkJob(job.id, 'api-2')).toMatchObject({
+      id: job.id,
+      checkedBy: 'api-2',
+      initiatedBy: 'api-1',
+    });
     expect(await store.checkJob('missing', 'api-2')).toBeNull();
   });
 
@@ -263,7 +296,11 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       clock.advance(1500);
       await store.complete(held[2].job.id, held[2].token, 7);
       const done = await store.getJob(parent.id);
-      expect(done).toMatchObject({ state: 'SUCCESS', progress: { completed: 3, total: 3 }, result: { prime_count: 13, duration_sec: 1.5 } });
+      expect(done).toMatchObject({
+        state: 'SUCCESS',
+        progress: { completed: 3, total: 3 },
+        result: { prime_count: 13, duration_sec: 1.5 },
+      });
     });
 
     test('when a chunk is delivered twice, the count is unchanged', async () => {
@@ -300,24 +337,36 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       const failed = await store.getJob(parent.id);
       expect(failed).toMatchObject({ state: 'FAILURE', error: 'chunk 0 failed: out of memory' });
       for (const c of children.slice(1)) {
-        expect(await store.getJob(c.id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed`, finishedAt: expect.any(Number) });
+        expect(await store.getJob(c.id)).toMatchObject({
+          state: 'FAILURE',
+          error: `cancelled: parent job ${parent.id} failed`,
+          finishedAt: expect.any(Number),
+        });
       }
       expect(await claimOne('w3')).toBeUndefined();
       expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
       // the chunk that was being computed is refused whatever its holder does next, and never reaped
       await expect(store.renew(second.job.id, second.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
       await expect(store.complete(second.job.id, second.token, 5)).rejects.toBeInstanceOf(LeaseLostError);
-      await expect(store.fail(second.job.id, second.token, 'boom', { to: 'DEAD' })).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.fail(second.job.id, second.token, 'boom', { to: 'DEAD' })).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
       clock.advance(LEASE + 1);
       expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
       expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE', progress: { completed: 0, total: 4 } });
-      expect(await store.getJob(second.job.id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed` });
+      expect(await store.getJob(second.job.id)).toMatchObject({
+        state: 'FAILURE',
+        error: `cancelled: parent job ${parent.id} failed`,
+      });
       // the dead-letter queue holds the chunk that failed, none of the cancelled ones
       expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([first.job.id]);
     });
 
     test('a chunk reaped after its last attempt cancels the chunks other workers are running', async () => {
-      const { parent, children } = await store.enqueueFlow({ ...flow(2), children: flow(2).children.map((c) => ({ ...c, maxAttempts: 1 })) });
+      const { parent, children } = await store.enqueueFlow({
+        ...flow(2),
+        children: flow(2).children.map((c) => ({ ...c, maxAttempts: 1 })),
+      });
       const lapsing = await claimOne('w1');
       const running = await claimOne('w2');
       clock.advance(LEASE / 2);
@@ -325,7 +374,10 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       clock.advance(LEASE / 2 + 1);
       expect(await store.reap('default')).toEqual({ requeued: [], dead: [lapsing.job.id] });
       expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE' });
-      expect(await store.getJob(children[1].id)).toMatchObject({ state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed` });
+      expect(await store.getJob(children[1].id)).toMatchObject({
+        state: 'FAILURE',
+        error: `cancelled: parent job ${parent.id} failed`,
+      });
       await expect(store.complete(running.job.id, running.token, 3)).rejects.toBeInstanceOf(LeaseLostError);
       clock.advance(LEASE + 1);
       expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
@@ -351,7 +403,9 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     const { parent } = await store.enqueueFlow({ parent: { type: 'primes', params: {} }, children: [chunk(1, 10)] });
     const events = await reading;
     expect(events.length).toBeGreaterThan(0);
-    const mine = [...events, ...(await store.readEvents(events[events.length - 1].id, 0))].find((e) => e.jobId === parent.id);
+    const mine = [...events, ...(await store.readEvents(events[events.length - 1].id, 0))].find(
+      (e) => e.jobId === parent.id,
+    );
     expect(mine).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 1 } });
   });
 
@@ -398,7 +452,10 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
 
   test('counts and lists by state stay exact through every transition (queued jobs are counted, not indexed, on Redis)', async () => {
     const jobs = await store.enqueue([task(1), task(2), task(3), task(4), task(5), { ...task(6), maxAttempts: 1 }]);
-    const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 20, chunks: 2 } }, children: [chunk(1, 10), chunk(11, 20)] });
+    const { parent, children } = await store.enqueueFlow({
+      parent: { type: 'primes', params: { n: 20, chunks: 2 } },
+      children: [chunk(1, 10), chunk(11, 20)],
+    });
     const ids = [...jobs.map((j) => j.id), parent.id];
     /** what countByState and listJobs must say: the top-level jobs' own states */
     const expectConsistent = async () => {
@@ -411,7 +468,11 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       for (const state of Object.keys(counts) as (keyof typeof counts)[]) {
         expect({ state, count: counts[state] }).toEqual({ state, count: truth[state]?.length ?? 0 });
         const listed = await store.listJobs({ state, limit: 100 });
-        expect({ state, total: listed.total, ids: listed.jobs.map((j) => j.id).sort() }).toEqual({ state, total: counts[state], ids: [...(truth[state] ?? [])].sort() });
+        expect({ state, total: listed.total, ids: listed.jobs.map((j) => j.id).sort() }).toEqual({
+          state,
+          total: counts[state],
+          ids: [...(truth[state] ?? [])].sort(),
+        });
       }
     };
     await expectConsistent();
@@ -445,7 +506,12 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     await store.heartbeat('worker', 'w1', 200, { concurrency: 4 });
     await store.heartbeat('worker', 'w2', 5000);
     expect((await store.liveNodes('worker')).map((n) => n.nodeId).sort()).toEqual(['w1', 'w2']);
-    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w1')).toEqual({ nodeId: 'w1', role: 'worker', seenAt: clock.now(), info: { concurrency: 4 } });
+    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w1')).toEqual({
+      nodeId: 'w1',
+      role: 'worker',
+      seenAt: clock.now(),
+      info: { concurrency: 4 },
+    });
     expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w2')!.info).toEqual({});
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
@@ -463,7 +529,9 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(claimed.now).toBe(clock.now());
     expect(claimed.jobs[0].job.startedAt).toBe(clock.now());
     await store.fail(job.id, claimed.jobs[0].token, 'x', { to: 'RETRY', delayMs: 300 });
-    expect((await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE })).nextRunAt).toBe(clock.now() + 300);
+    expect((await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE })).nextRunAt).toBe(
+      clock.now() + 300,
+    );
   });
 
   test('tryLock lets one holder in per TTL', async () => {
@@ -530,7 +598,10 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect((await claimOne()).job).toMatchObject({ id: failed.id, attempts: 1 });
     await expect(store.retryFailed('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
     // a prime count that failed is not run itself, and its chunks belong to it: both refused
-    const { parent, children } = await store.enqueueFlow({ parent: { type: 'primes', params: { n: 100, chunks: 1 } }, children: [chunk(1, 10)] });
+    const { parent, children } = await store.enqueueFlow({
+      parent: { type: 'primes', params: { n: 100, chunks: 1 } },
+      children: [chunk(1, 10)],
+    });
     const c = await claimOne();
     await store.fail(c.job.id, c.token, 'boom', { to: 'FAILURE' });
     expect((await store.getJob(parent.id))!.state).toBe('FAILURE');
@@ -544,7 +615,7 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
  * inside the scripts). Here this process's clock (Date.now) is set off by far more than any
  * lease, and nothing it does may move.
  */
-describe('redis: one clock for the cluster, Redis\'s', () => {
+describe("redis: one clock for the cluster, Redis's", () => {
   let store: Store;
   let other: Store;
   const skew = (ms: number) => {
@@ -611,7 +682,7 @@ describe('redis: one clock for the cluster, Redis\'s', () => {
     expect(Math.abs(Date.parse(record.finished_at!) - now)).toBeLessThan(2000);
   });
 
-  test('a node whose clock is 30 s behind is live for its TTL, by Redis\'s time', async () => {
+  test("a node whose clock is 30 s behind is live for its TTL, by Redis's time", async () => {
     skew(-30_000);
     await store.heartbeat('worker', 'behind', 5000, { concurrency: 1 });
     jest.restoreAllMocks();

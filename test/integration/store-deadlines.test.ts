@@ -34,7 +34,10 @@ afterAll(async () => {
 /** how a promise settles and how long it took */
 async function timed(p: Promise<unknown>): Promise<{ ms: number; err: unknown }> {
   const started = Date.now();
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   return { ms: Date.now() - started, err };
 }
 
@@ -70,12 +73,16 @@ test('a claim whose answer was lost is given back once Redis answers: each job i
   expect(err).toBeInstanceOf(StoreUnavailableError);
   expect((await direct.queueDepth(queue)).waiting).toBe(3); // held in the cut link, not run yet
   proxy.heal(); // the claim arrives and runs now; its answer goes to a connection that is gone
-  await waitUntil(async () => {
-    const held = await Promise.all(jobs.map((j) => direct.getJob(j.id)));
-    // PENDING again, and touched since they were made: the held claim ran (STARTED) and was given back
-    // (right after the heal the jobs are still PENDING from before: that alone proves nothing)
-    return held.every((j) => j?.state === 'PENDING' && j.attempts === 0 && j.updatedAt > j.createdAt);
-  }, 10_000, 'the lost claim to be given back');
+  await waitUntil(
+    async () => {
+      const held = await Promise.all(jobs.map((j) => direct.getJob(j.id)));
+      // PENDING again, and touched since they were made: the held claim ran (STARTED) and was given back
+      // (right after the heal the jobs are still PENDING from before: that alone proves nothing)
+      return held.every((j) => j?.state === 'PENDING' && j.attempts === 0 && j.updatedAt > j.createdAt);
+    },
+    10_000,
+    'the lost claim to be given back',
+  );
   expect(await direct.queueDepth(queue)).toEqual({ waiting: 3, active: 0, delayed: 0 });
   const again = await viaProxy.claim(queue, { consumer: 'worker', max: 3, leaseMs: 60_000 });
   expect(again.jobs.map((c) => [c.job.id, c.job.attempts]).sort()).toEqual(jobs.map((j) => [j.id, 1]).sort());

@@ -13,9 +13,17 @@ import { testRedisUrl } from '../helpers/env';
 import { makeTwins, Twins } from '../helpers/twins';
 
 const LEASE = 1000;
-const task = (id: string, extra: Partial<NewJob> = {}): NewJob => ({ id, type: 'task', params: { a: 1, b: 2, op: 'add' }, ...extra });
+const task = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
+  id,
+  type: 'task',
+  params: { a: 1, b: 2, op: 'add' },
+  ...extra,
+});
 const chunk = (id: string): NewJob => ({ id, type: 'primes_chunk', params: { lo: 1, hi: 10 } });
-const claim = (consumer = 'w1', max = 1, queue = 'default') => (s: Store) => s.claim(queue, { consumer, max, leaseMs: LEASE });
+const claim =
+  (consumer = 'w1', max = 1, queue = 'default') =>
+  (s: Store) =>
+    s.claim(queue, { consumer, max, leaseMs: LEASE });
 /** the token a store's claim gave job `id` (each store has its own) */
 const tokens = new Map<Store, Map<string, string>>();
 /** a claim's answer, its tokens remembered */
@@ -25,9 +33,15 @@ const remember = (s: Store, r: ClaimResult): ClaimResult => {
   for (const c of r.jobs) mine.set(c.job.id, c.token);
   return r;
 };
-const claimed = (consumer = 'w1', max = 1, queue = 'default') => async (s: Store) => remember(s, await claim(consumer, max, queue)(s));
+const claimed =
+  (consumer = 'w1', max = 1, queue = 'default') =>
+  async (s: Store) =>
+    remember(s, await claim(consumer, max, queue)(s));
 /** claimed, for a consumer that asks for `maxCpu` CPU jobs besides `max` others */
-const claimedCpu = (max: number, maxCpu: number, consumer = 'w1') => async (s: Store) => remember(s, await s.claim('default', { consumer, max, maxCpu, leaseMs: LEASE }));
+const claimedCpu =
+  (max: number, maxCpu: number, consumer = 'w1') =>
+  async (s: Store) =>
+    remember(s, await s.claim('default', { consumer, max, maxCpu, leaseMs: LEASE }));
 const tokenOf = (s: Store, id: string) => tokens.get(s)?.get(id) ?? 'no-token';
 
 let twins: Twins;
@@ -45,7 +59,13 @@ afterEach(async () => {
 /** one step on both stores; then both answers and both stores' raw data must be the same */
 async function step<T>(name: string, op: (s: Store) => Promise<T>): Promise<void> {
   const { redis, memory } = await twins.both(op);
-  if (canonical(redis) !== canonical(memory)) drifts.push({ step: name, key: '(answer)', redis: JSON.parse(canonical(redis)), memory: JSON.parse(canonical(memory)) });
+  if (canonical(redis) !== canonical(memory))
+    drifts.push({
+      step: name,
+      key: '(answer)',
+      redis: JSON.parse(canonical(redis)),
+      memory: JSON.parse(canonical(memory)),
+    });
   const views = await twins.views();
   for (const key of new Set([...Object.keys(views.redis), ...Object.keys(views.memory)])) {
     const [r, m] = [views.redis[key], views.memory[key]];
@@ -54,7 +74,12 @@ async function step<T>(name: string, op: (s: Store) => Promise<T>): Promise<void
       // a job hash: only the fields that differ
       const [rh, mh] = [r as Record<string, string>, m as Record<string, string>];
       const fields = [...new Set([...Object.keys(rh), ...Object.keys(mh)])].filter((f) => rh[f] !== mh[f]).sort();
-      drifts.push({ step: name, key, redis: Object.fromEntries(fields.map((f) => [f, rh[f]])), memory: Object.fromEntries(fields.map((f) => [f, mh[f]])) });
+      drifts.push({
+        step: name,
+        key,
+        redis: Object.fromEntries(fields.map((f) => [f, rh[f]])),
+        memory: Object.fromEntries(fields.map((f) => [f, mh[f]])),
+      });
     } else drifts.push({ step: name, key, redis: r, memory: m });
   }
 }
@@ -63,7 +88,15 @@ const advance = (ms: number) => twins.clock.advance(ms);
 /** JSON with sorted object keys and the random part of claim tokens as '*' */
 function canonical(v: unknown): string {
   const sort = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(sort) : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort((x as Record<string, unknown>)[k])])) : x;
+    Array.isArray(x)
+      ? x.map(sort)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((k) => [k, sort((x as Record<string, unknown>)[k])]),
+          )
+        : x;
   return JSON.stringify(sort(v ?? null)).replace(/:[0-9a-f-]{13}\.(\d+)/g, ':*.$1');
 }
 
@@ -108,8 +141,18 @@ test('retries: RETRY with a delay, FAILURE, a retry by hand; DEAD by a lapsed le
 });
 
 test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its parent and ends the others', async () => {
-  await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p1', type: 'primes', params: { n: 30 } }, children: [chunk('p1c0'), chunk('p1c1'), chunk('p1c2')] }));
-  await step('flow 2', (s) => s.enqueueFlow({ parent: { id: 'p2', type: 'primes', params: { n: 20 } }, children: [chunk('p2c0'), chunk('p2c1')] }));
+  await step('flow', (s) =>
+    s.enqueueFlow({
+      parent: { id: 'p1', type: 'primes', params: { n: 30 } },
+      children: [chunk('p1c0'), chunk('p1c1'), chunk('p1c2')],
+    }),
+  );
+  await step('flow 2', (s) =>
+    s.enqueueFlow({
+      parent: { id: 'p2', type: 'primes', params: { n: 20 } },
+      children: [chunk('p2c0'), chunk('p2c1')],
+    }),
+  );
   await step('claim 3', claimed('w1', 3));
   advance(5);
   await step('complete a chunk', (s) => s.complete('p1c0', tokenOf(s, 'p1c0'), 4));
@@ -127,13 +170,22 @@ test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its pa
 });
 
 test('the CPU lists: chunks and cpu jobs apart from tasks, claimed by maxCpu, back in their lists by every way back', async () => {
-  await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p5', type: 'primes', params: { n: 40 } }, children: [chunk('p5c0'), chunk('p5c1'), chunk('p5c2'), { ...chunk('p5c3'), priority: 2 }] }));
-  await step('enqueue', (s) => s.enqueue([task('t1'), task('t2', { cpu: true }), task('t3', { cpu: true, delayMs: 100 }), task('t4')]));
+  await step('flow', (s) =>
+    s.enqueueFlow({
+      parent: { id: 'p5', type: 'primes', params: { n: 40 } },
+      children: [chunk('p5c0'), chunk('p5c1'), chunk('p5c2'), { ...chunk('p5c3'), priority: 2 }],
+    }),
+  );
+  await step('enqueue', (s) =>
+    s.enqueue([task('t1'), task('t2', { cpu: true }), task('t3', { cpu: true, delayMs: 100 }), task('t4')]),
+  );
   await step('claim tasks, no thread free', claimedCpu(1, 0));
   await step('claim a task and two CPU jobs', claimedCpu(1, 2));
   await step('claim the rest of the CPU lists', claimedCpu(0, 10));
   advance(5);
-  await step('a chunk to RETRY at once', (s) => s.fail('p5c0', tokenOf(s, 'p5c0'), 'flaky', { to: 'RETRY', delayMs: 0 }));
+  await step('a chunk to RETRY at once', (s) =>
+    s.fail('p5c0', tokenOf(s, 'p5c0'), 'flaky', { to: 'RETRY', delayMs: 0 }),
+  );
   await step('a chunk released', (s) => s.release('p5c3', tokenOf(s, 'p5c3')));
   await step('a cpu job to RETRY later', (s) => s.fail('t2', tokenOf(s, 't2'), 'flaky', { to: 'RETRY', delayMs: 50 }));
   advance(150);
@@ -141,7 +193,10 @@ test('the CPU lists: chunks and cpu jobs apart from tasks, claimed by maxCpu, ba
   await step('claim them', claimedCpu(0, 2));
   advance(LEASE + 1);
   await step('reap', (s) => s.reap('default'));
-  await step('a bot takes a CPU job when no other waits', async (s) => [await s.registerBot('b9', 'nine', 'h9'), await s.claimForBot('b9', 'default', LEASE)]);
+  await step('a bot takes a CPU job when no other waits', async (s) => [
+    await s.registerBot('b9', 'nine', 'h9'),
+    await s.claimForBot('b9', 'default', LEASE),
+  ]);
   await step('cancel the count', (s) => s.cancel('p5'));
   await step('depth', (s) => s.queueDepth('default'));
   await step('list PENDING', (s) => s.listJobs({ state: 'PENDING' }));
@@ -150,7 +205,12 @@ test('the CPU lists: chunks and cpu jobs apart from tasks, claimed by maxCpu, ba
 
 test('cancel: a waiting job, a held one, a prime count with waiting and held chunks', async () => {
   await step('enqueue', (s) => s.enqueue([task('c1'), task('c2'), task('c3', { delayMs: 500 })]));
-  await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p3', type: 'primes', params: { n: 30 } }, children: [chunk('p3c0'), chunk('p3c1'), chunk('p3c2')] }));
+  await step('flow', (s) =>
+    s.enqueueFlow({
+      parent: { id: 'p3', type: 'primes', params: { n: 30 } },
+      children: [chunk('p3c0'), chunk('p3c1'), chunk('p3c2')],
+    }),
+  );
   await step('claim 3', claimed('w1', 3));
   await step('cancel the held', (s) => s.cancel('c1'));
   await step('cancel the delayed', (s) => s.cancel('c3'));
@@ -163,11 +223,22 @@ test('cancel: a waiting job, a held one, a prime count with waiting and held chu
 });
 
 test('delays, priorities, a paused queue, an idempotency key, another queue', async () => {
-  await step('enqueue', (s) => s.enqueue([task('a5'), task('a1', { priority: 1 }), task('a9', { priority: 9, timeoutMs: 300 }), task('dl', { delayMs: 200, priority: 2 })]));
+  await step('enqueue', (s) =>
+    s.enqueue([
+      task('a5'),
+      task('a1', { priority: 1 }),
+      task('a9', { priority: 9, timeoutMs: 300 }),
+      task('dl', { delayMs: 200, priority: 2 }),
+    ]),
+  );
   await step('submit with a key', (s) => s.submit(task('k1', { idempotencyKey: 'key-1', queue: 'other' })));
   await step('submit again', (s) => s.submit(task('k2', { idempotencyKey: 'key-1', queue: 'other' })));
-  await step('the same key, another principal', (s) => s.submit(task('k3', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })));
-  await step('the same key, the same principal', (s) => s.submit(task('k4', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })));
+  await step('the same key, another principal', (s) =>
+    s.submit(task('k3', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })),
+  );
+  await step('the same key, the same principal', (s) =>
+    s.submit(task('k4', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })),
+  );
   await step('the key as the store keeps it', (s) => s.idempotentJob('client:a:key-1'));
   await step('declare a queue', (s) => s.declareQueue('declared'));
   await step('forget it', (s) => s.removeQueue('declared'));
@@ -207,18 +278,34 @@ test('bots: claim, start, complete, fail, down, removed while holding', async ()
   expect(drifts).toEqual([]);
 });
 
-test('a worker\'s acks with its next claim, a scheduled batch, a batch made once, a dead chunk retried', async () => {
+test("a worker's acks with its next claim, a scheduled batch, a batch made once, a dead chunk retried", async () => {
   await step('enqueue', (s) => s.enqueue([task('w1'), task('w2'), task('w3')]));
   await step('claim', claimed('w1', 1));
   await step('complete and claim', async (s) => {
-    const r = await s.completeAndClaim([{ jobId: 'w1', token: tokenOf(s, 'w1'), result: 2 }], 'default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const r = await s.completeAndClaim([{ jobId: 'w1', token: tokenOf(s, 'w1'), result: 2 }], 'default', {
+      consumer: 'w1',
+      max: 2,
+      leaseMs: LEASE,
+    });
     for (const c of r.claim.jobs) tokens.get(s)!.set(c.job.id, c.token);
     return r;
   });
-  await step('scheduled', (s) => s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s1'), task('s2', { priority: 3 })]));
-  await step('scheduled again', (s) => s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s3')]));
+  await step('scheduled', (s) =>
+    s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [
+      task('s1'),
+      task('s2', { priority: 3 }),
+    ]),
+  );
+  await step('scheduled again', (s) =>
+    s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s3')]),
+  );
   await step('once', (s) => s.enqueueOnce('once-2', 60_000, [task('o1')]));
-  await step('flow', (s) => s.enqueueFlow({ parent: { id: 'p4', type: 'primes', params: { n: 30 } }, children: [{ ...chunk('p4c0'), maxAttempts: 1 }, chunk('p4c1')] }));
+  await step('flow', (s) =>
+    s.enqueueFlow({
+      parent: { id: 'p4', type: 'primes', params: { n: 30 } },
+      children: [{ ...chunk('p4c0'), maxAttempts: 1 }, chunk('p4c1')],
+    }),
+  );
   await step('claim', claimed('w2', 10));
   advance(LEASE + 1);
   await step('reap: the chunk of one attempt is DEAD', (s) => s.reap('default'));
@@ -236,7 +323,9 @@ test('a move TRANSITIONS does not list fails the script before it writes; checkT
   const jobKey = keysAt(keyBase(twins.redis.options.prefix)).job('z1');
   await client.hSet(jobKey, 'state', 'SUCCESS');
   const before = await client.hGetAll(jobKey);
-  await expect(twins.redis.complete('z1', tokenOf(twins.redis, 'z1'), 1)).rejects.toThrow(/no transition SUCCESS -> SUCCESS/);
+  await expect(twins.redis.complete('z1', tokenOf(twins.redis, 'z1'), 1)).rejects.toThrow(
+    /no transition SUCCESS -> SUCCESS/,
+  );
   expect(await client.hGetAll(jobKey)).toEqual(before);
   await client.quit();
   expect(() => checkTransition('SUCCESS', 'SUCCESS')).toThrow('no transition SUCCESS -> SUCCESS');

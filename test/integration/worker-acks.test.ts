@@ -12,7 +12,6 @@ import { sleep } from '../../src/util/time';
 import { waitUntil } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
 
-
 let store: Store;
 let worker: RunningWorker | null = null;
 /** job id → how many times the worker sent its completion */
@@ -27,7 +26,10 @@ function watched(inner: Store): Store {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === 'completeAndClaim') {
-        return (completions: Completion[], ...rest: Parameters<Store['completeAndClaim']> extends [unknown, ...infer R] ? R : never) => {
+        return (
+          completions: Completion[],
+          ...rest: Parameters<Store['completeAndClaim']> extends [unknown, ...infer R] ? R : never
+        ) => {
           completions.forEach((c) => count(c.jobId));
           acksJustSent = completions.length > 0;
           return target.completeAndClaim(completions, ...rest);
@@ -68,7 +70,13 @@ afterEach(async () => {
 });
 
 test('every job is acknowledged once, and an outage while the lane waits for work sends no ack again', async () => {
-  worker = startWorker(watched(store), { nodeId: 'acks-1', concurrency: 1, threads: 1, blockMs: 200, log: silentLogger });
+  worker = startWorker(watched(store), {
+    nodeId: 'acks-1',
+    concurrency: 1,
+    threads: 1,
+    blockMs: 200,
+    log: silentLogger,
+  });
   // the wait on the empty queue right after the last acks fails; the lane backs off and resumes
   failWaitAfterAcks = true;
   const first = await store.enqueue([1, 2, 3].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
@@ -78,5 +86,6 @@ test('every job is acknowledged once, and an outage while the lane waits for wor
   await waitUntil(async () => (await store.countByState()).SUCCESS === 5, 10_000, 'all five to succeed', 10);
   await sleep(300); // anything sent twice would be sent by now
   expect(Object.fromEntries(sent)).toEqual(Object.fromEntries([...first, ...second].map((j) => [j.id, 1])));
-  for (const job of [...first, ...second]) expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: job.params.a as number + 1 });
+  for (const job of [...first, ...second])
+    expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: (job.params.a as number) + 1 });
 });

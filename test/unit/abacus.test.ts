@@ -1,6 +1,12 @@
 /** The abacus's rules, pure: the 64-bit bounds, the sum in JSON, the optimistic jitter, the body. */
 import {
-  addWithinInt64, INT64_MAX, INT64_MIN, optimisticJitterMs, sumOutOfRange, sumToJson, toAddend,
+  addWithinInt64,
+  INT64_MAX,
+  INT64_MIN,
+  optimisticJitterMs,
+  sumOutOfRange,
+  sumToJson,
+  toAddend,
 } from '../../src/core/abacus';
 import { UnprocessableError, ValidationError } from '../../src/core/errors';
 import { abacusBody, parseInput } from '../../src/core/schemas';
@@ -20,8 +26,12 @@ test('adding within the signed 64-bit range is exact; past either bound it is a 
   expect(addWithinInt64(INT64_MAX - 1n, 1n)).toBe(INT64_MAX);
   expect(addWithinInt64(INT64_MIN + 1n, -1n)).toBe(INT64_MIN);
   expect(() => addWithinInt64(INT64_MAX, 1n)).toThrow(UnprocessableError);
-  expect(() => addWithinInt64(INT64_MAX, 1n)).toThrow('adding 1 would take the sum above 9223372036854775807 (2^63-1, the signed 64-bit maximum); the sum is unchanged');
-  expect(() => addWithinInt64(INT64_MIN, -2n)).toThrow('adding -2 would take the sum below -9223372036854775808 (-2^63, the signed 64-bit minimum)');
+  expect(() => addWithinInt64(INT64_MAX, 1n)).toThrow(
+    'adding 1 would take the sum above 9223372036854775807 (2^63-1, the signed 64-bit maximum); the sum is unchanged',
+  );
+  expect(() => addWithinInt64(INT64_MIN, -2n)).toThrow(
+    'adding -2 would take the sum below -9223372036854775808 (-2^63, the signed 64-bit minimum)',
+  );
   expect(sumOutOfRange(5n).code).toBe('unprocessable');
 });
 

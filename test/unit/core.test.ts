@@ -7,9 +7,29 @@ import { compute } from '../../src/core/math';
 import { addQuery, countPrimesBody, parseInput, taskBody } from '../../src/core/schemas';
 
 const job = (over: Partial<Job> = {}): Job => ({
-  id: 'j1', type: 'task', queue: 'default', state: 'SUCCESS', params: { a: 1, b: 2 }, progress: null, result: 3, error: null,
-  attempts: 1, maxAttempts: 3, initiatedBy: 'api-1', handledBy: 'worker-1', checkedBy: 'api-2', parentId: null,
-  createdAt: 1000, startedAt: 1500, finishedAt: 1750, updatedAt: 1750, runAt: null, priority: 5, timeoutMs: null, idempotencyKey: null, ...over,
+  id: 'j1',
+  type: 'task',
+  queue: 'default',
+  state: 'SUCCESS',
+  params: { a: 1, b: 2 },
+  progress: null,
+  result: 3,
+  error: null,
+  attempts: 1,
+  maxAttempts: 3,
+  initiatedBy: 'api-1',
+  handledBy: 'worker-1',
+  checkedBy: 'api-2',
+  parentId: null,
+  createdAt: 1000,
+  startedAt: 1500,
+  finishedAt: 1750,
+  updatedAt: 1750,
+  runAt: null,
+  priority: 5,
+  timeoutMs: null,
+  idempotencyKey: null,
+  ...over,
 });
 
 describe('the state machine', () => {
@@ -30,16 +50,44 @@ describe('the state machine', () => {
 
 describe('views of the one job record', () => {
   test('seed 000 task status', () => {
-    expect(taskStatusView(job())).toEqual({ task_id: 'j1', status: 'SUCCESS', result: 3, error: null, initiated_by: 'api-1', checked_by: 'api-2', handled_by: 'worker-1' });
+    expect(taskStatusView(job())).toEqual({
+      task_id: 'j1',
+      status: 'SUCCESS',
+      result: 3,
+      error: null,
+      initiated_by: 'api-1',
+      checked_by: 'api-2',
+      handled_by: 'worker-1',
+    });
   });
   test('seed 002 prime job: the result only on SUCCESS, progress always', () => {
-    const running = primeJobView(job({ type: 'primes', state: 'PROGRESS', progress: { completed: 8, total: 16 }, result: null }));
-    expect(running).toMatchObject({ job_id: 'j1', state: 'PROGRESS', progress: { completed: 8, total: 16 }, result: null });
-    const done = primeJobView(job({ type: 'primes', progress: { completed: 16, total: 16 }, result: { prime_count: 17984, duration_sec: 0.01 } }));
+    const running = primeJobView(
+      job({ type: 'primes', state: 'PROGRESS', progress: { completed: 8, total: 16 }, result: null }),
+    );
+    expect(running).toMatchObject({
+      job_id: 'j1',
+      state: 'PROGRESS',
+      progress: { completed: 8, total: 16 },
+      result: null,
+    });
+    const done = primeJobView(
+      job({
+        type: 'primes',
+        progress: { completed: 16, total: 16 },
+        result: { prime_count: 17984, duration_sec: 0.01 },
+      }),
+    );
     expect(done.result).toEqual({ prime_count: 17984, duration_sec: 0.01 });
   });
   test('the generic view has ISO times and the duration', () => {
-    expect(jobView(job())).toMatchObject({ job_id: 'j1', state: 'SUCCESS', status: 'SUCCESS', created_at: new Date(1000).toISOString(), duration_ms: 250, run_at: null });
+    expect(jobView(job())).toMatchObject({
+      job_id: 'j1',
+      state: 'SUCCESS',
+      status: 'SUCCESS',
+      created_at: new Date(1000).toISOString(),
+      duration_ms: 250,
+      run_at: null,
+    });
   });
 });
 
@@ -64,10 +112,21 @@ describe('backoff', () => {
 
 describe('chunk planning (seed 002)', () => {
   test('n=100, chunks=4 → [1-25, 26-50, 51-75, 76-100]', () => {
-    expect(planChunks(100, 4).map((c) => [c.lo, c.hi])).toEqual([[1, 25], [26, 50], [51, 75], [76, 100]]);
+    expect(planChunks(100, 4).map((c) => [c.lo, c.hi])).toEqual([
+      [1, 25],
+      [26, 50],
+      [51, 75],
+      [76, 100],
+    ]);
   });
   test('the last chunk absorbs the remainder; the ranges cover [1, n] without overlap', () => {
-    for (const [n, k] of [[10_007, 16], [200_000, 16], [10_000, 128], [123_457, 1], [1e12, 128]]) {
+    for (const [n, k] of [
+      [10_007, 16],
+      [200_000, 16],
+      [10_000, 128],
+      [123_457, 1],
+      [1e12, 128],
+    ]) {
       const c = planChunks(n, k);
       expect(c).toHaveLength(k);
       expect(c[0].lo).toBe(1);
@@ -151,7 +210,9 @@ describe('errors map to exit codes', () => {
 
 describe('simulated work (seed 004)', () => {
   test('takes its duration and fails at its rate; the failure is retried by the sim policy, not permanent', async () => {
-    await expect(simulateWork({ duration_ms: 5, failure_rate: 0.5 }, { random: () => 0.9 })).resolves.toMatchObject({ ok: true });
+    await expect(simulateWork({ duration_ms: 5, failure_rate: 0.5 }, { random: () => 0.9 })).resolves.toMatchObject({
+      ok: true,
+    });
     const failing = simulateWork({ duration_ms: 5, failure_rate: 0.5 }, { random: () => 0.1 });
     const err = await failing.catch((e) => e);
     expect(err).toBeInstanceOf(Error);
@@ -168,7 +229,13 @@ describe('a validation error has one entry per field', () => {
     [{ n: 1e20, chunks: 4 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }]],
     [{ n: 2 ** 53, chunks: 4 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }]],
     [{ n: 5, chunks: 4 }, [{ field: 'n', message: 'n must be an integer >= 10000' }]],
-    [{ n: 1e20, chunks: 1e20 }, [{ field: 'n', message: 'n must be an integer from 10000 to 10^12' }, { field: 'chunks', message: 'chunks must be an integer from 1 to 128' }]],
+    [
+      { n: 1e20, chunks: 1e20 },
+      [
+        { field: 'n', message: 'n must be an integer from 10000 to 10^12' },
+        { field: 'chunks', message: 'chunks must be an integer from 1 to 128' },
+      ],
+    ],
   ])('%j', (body, details) => {
     let err: ValidationError | null = null;
     try {

@@ -8,7 +8,13 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DOCS = path.join(ROOT, 'docs');
-const PAGES = ['README.md', ...fs.readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f))];
+const PAGES = [
+  'README.md',
+  ...fs
+    .readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => path.join('docs', f)),
+];
 
 /** the lines of a Markdown file outside fenced code blocks, with their line numbers */
 function proseLines(text: string): { line: string; n: number }[] {
@@ -81,7 +87,9 @@ describe.each(PAGES)('%s', (file) => {
   test('no heading repeats', () => {
     const bySlug = new Map<string, number[]>();
     for (const h of headings(file)) bySlug.set(h.slug, [...(bySlug.get(h.slug) ?? []), h.n]);
-    const repeated = [...bySlug].filter(([, lines]) => lines.length > 1).map(([s, lines]) => `#${s} on lines ${lines.join(', ')}`);
+    const repeated = [...bySlug]
+      .filter(([, lines]) => lines.length > 1)
+      .map(([s, lines]) => `#${s} on lines ${lines.join(', ')}`);
     expect(repeated).toEqual([]);
   });
 
@@ -114,7 +122,9 @@ test('the README is a short entry: at most 300 lines, with a map of every page u
 
 test('slugs follow GitHub: code spans kept, punctuation dropped, spaces as hyphens', () => {
   expect(slug("One clock: Redis's")).toBe('one-clock-rediss');
-  expect(slug('The abacus: a running sum shared by every API node (seed 003)')).toBe('the-abacus-a-running-sum-shared-by-every-api-node-seed-003');
+  expect(slug('The abacus: a running sum shared by every API node (seed 003)')).toBe(
+    'the-abacus-a-running-sum-shared-by-every-api-node-seed-003',
+  );
   expect(slug('`wizard up` and `--redis_url`')).toBe('wizard-up-and---redis_url');
   expect(slug('Deploying: compose and Kubernetes')).toBe('deploying-compose-and-kubernetes');
 });

@@ -21,7 +21,8 @@ test.each([
 });
 
 test('the policy is read from INFO memory as Redis writes it: empty or missing is hidden', () => {
-  const info = (line: string) => pairsFromInfo(`# Memory\r\nused_memory:1000\r\n${line}maxmemory:0\r\n`).maxmemory_policy;
+  const info = (line: string) =>
+    pairsFromInfo(`# Memory\r\nused_memory:1000\r\n${line}maxmemory:0\r\n`).maxmemory_policy;
   expect(policyRisk(info('maxmemory_policy:allkeys-lru\r\n'))).toBe('evicts');
   expect(policyRisk(info('maxmemory_policy:noeviction\r\n'))).toBe('safe');
   expect(policyRisk(info('maxmemory_policy:\r\n'))).toBe('hidden');
@@ -42,7 +43,9 @@ test('a Cluster is judged master by master; the messages are one line naming the
   expect(evicts).toBe(
     'Redis master 127.0.0.1:7002 can evict keys (maxmemory-policy volatile-lru): queued jobs, leases and chord counters would vanish under memory pressure; run CONFIG SET maxmemory-policy noeviction (and set it in its config)',
   );
-  expect(evictingMessage([{ node: 'redis://10.0.0.5:6379', policy: 'allkeys-lru' }], true)).toMatch(/^Redis at redis:\/\/10\.0\.0\.5:6379 can evict keys \(maxmemory-policy allkeys-lru\): .*CONFIG SET maxmemory-policy noeviction/);
+  expect(evictingMessage([{ node: 'redis://10.0.0.5:6379', policy: 'allkeys-lru' }], true)).toMatch(
+    /^Redis at redis:\/\/10\.0\.0\.5:6379 can evict keys \(maxmemory-policy allkeys-lru\): .*CONFIG SET maxmemory-policy noeviction/,
+  );
   expect(hiddenMessage(hidden, false)).toBe(
     "Redis master 127.0.0.1:7003 does not report its maxmemory-policy (a managed service may hide it): make sure it is noeviction in the service's settings, or jobs can vanish under memory pressure",
   );

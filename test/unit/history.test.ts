@@ -1,5 +1,12 @@
 /** The history's pure parts: run-time bins, percentiles from bins, a bucket as a point, the recorder's batching. */
-import { binQuantile, durationBin, DURATION_BOUNDS_MS, HISTORY, historyPoint, HistoryRecorder } from '../../src/core/history';
+import {
+  binQuantile,
+  durationBin,
+  DURATION_BOUNDS_MS,
+  HISTORY,
+  historyPoint,
+  HistoryRecorder,
+} from '../../src/core/history';
 
 test('a run time falls in the first bin whose bound is at least it; beyond the last bound, the open bin', () => {
   expect([0, 1, 1.5, 2, 100, 101, 300_000, 300_001, Infinity].map(durationBin)).toEqual([0, 0, 1, 1, 6, 7, 15, 16, 16]);
@@ -11,7 +18,13 @@ test('a percentile is the bound of the bin its rank falls in', () => {
   bins[2] = 50; // 50 jobs within 5 ms
   bins[6] = 45; // 45 within 100 ms
   bins[9] = 5; // 5 within 1 s
-  expect([binQuantile(bins, 0.5), binQuantile(bins, 0.51), binQuantile(bins, 0.95), binQuantile(bins, 0.96), binQuantile(bins, 0.99)]).toEqual([5, 100, 100, 1000, 1000]);
+  expect([
+    binQuantile(bins, 0.5),
+    binQuantile(bins, 0.51),
+    binQuantile(bins, 0.95),
+    binQuantile(bins, 0.96),
+    binQuantile(bins, 0.99),
+  ]).toEqual([5, 100, 100, 1000, 1000]);
   expect(binQuantile(new Array(17).fill(0), 0.5)).toBeNull();
   const open = new Array(17).fill(0);
   open[16] = 1;
@@ -19,8 +32,19 @@ test('a percentile is the bound of the bin its rank falls in', () => {
 });
 
 test('a bucket as GET /metrics/history answers it: counts default to 0, samples to null', () => {
-  expect(historyPoint({ at: Date.UTC(2026, 0, 1), fields: { done: '4', d0: '3', d5: '1', sum: '12345678901234567890' } })).toEqual({
-    at: '2026-01-01T00:00:00.000Z', done: 4, failed: 0, p50_ms: 1, p95_ms: 50, p99_ms: 50, waiting: null, active: null, delayed: null, sum: '12345678901234567890',
+  expect(
+    historyPoint({ at: Date.UTC(2026, 0, 1), fields: { done: '4', d0: '3', d5: '1', sum: '12345678901234567890' } }),
+  ).toEqual({
+    at: '2026-01-01T00:00:00.000Z',
+    done: 4,
+    failed: 0,
+    p50_ms: 1,
+    p95_ms: 50,
+    p99_ms: 50,
+    waiting: null,
+    active: null,
+    delayed: null,
+    sum: '12345678901234567890',
   });
 });
 

@@ -7,7 +7,16 @@ const lib = fs.readFileSync(path.join(__dirname, '../../src/store/lua/lib.lua'),
 
 test('every key is hash-tagged with the prefix, so every script touches one slot', () => {
   const k = redisKeys('wizard');
-  for (const key of [k.job('x'), k.wait('q'), k.active('q'), k.events, k.state('DEAD'), k.node('worker', 'w'), k.lock('l'), k.abacus]) {
+  for (const key of [
+    k.job('x'),
+    k.wait('q'),
+    k.active('q'),
+    k.events,
+    k.state('DEAD'),
+    k.node('worker', 'w'),
+    k.lock('l'),
+    k.abacus,
+  ]) {
     expect(key.startsWith('{wizard}:')).toBe(true);
   }
 });
@@ -57,13 +66,23 @@ test('the fixed keys agree too', () => {
 
 test('the fixed keys of bots, batches and the datalake agree too', () => {
   const k = redisKeys('p');
-  const fixed = { queues: k.queues, bots: k.bots, botsUp: k.botsUp, botTokens: k.botTokens, config: k.config, lakeDays: k.lakeDays };
-  for (const [name, key] of Object.entries(fixed)) expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);
+  const fixed = {
+    queues: k.queues,
+    bots: k.bots,
+    botsUp: k.botsUp,
+    botTokens: k.botTokens,
+    config: k.config,
+    lakeDays: k.lakeDays,
+  };
+  for (const [name, key] of Object.entries(fixed))
+    expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);
 });
 
 test('the history scripts name a bucket as keys.ts does', () => {
   for (const script of ['recordHistory', 'readHistory']) {
-    expect(fs.readFileSync(path.join(__dirname, `../../src/store/lua/${script}.lua`), 'utf8')).toContain("base .. 'history:' .. string.format('%d', start)");
+    expect(fs.readFileSync(path.join(__dirname, `../../src/store/lua/${script}.lua`), 'utf8')).toContain(
+      "base .. 'history:' .. string.format('%d', start)",
+    );
   }
   expect(redisKeys('p').history(1_700_000_000_000)).toBe('{p}:history:1700000000000');
 });

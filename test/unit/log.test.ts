@@ -11,7 +11,15 @@ function capture(): { lines: () => Record<string, unknown>[]; restore: () => voi
     out.push(String(chunk));
     return true;
   });
-  return { lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)), restore: () => spy.mockRestore() };
+  return {
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    restore: () => spy.mockRestore(),
+  };
 }
 
 test('each line is JSON with time, level, role, node_id, the message and its fields; child loggers add theirs', () => {
@@ -23,8 +31,22 @@ test('each line is JSON with time, level, role, node_id, the message and its fie
     log.debug('not shown at info');
     const [a, b, ...rest] = c.lines();
     expect(rest).toEqual([]);
-    expect(a).toEqual({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: 'info', role: 'worker', node_id: 'w-1', msg: 'worker started', queue: 'default' });
-    expect(b).toMatchObject({ level: 'warn', role: 'worker', node_id: 'w-1', job_id: 'j-1', msg: 'job failed', attempt: 2 });
+    expect(a).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      level: 'info',
+      role: 'worker',
+      node_id: 'w-1',
+      msg: 'worker started',
+      queue: 'default',
+    });
+    expect(b).toMatchObject({
+      level: 'warn',
+      role: 'worker',
+      node_id: 'w-1',
+      job_id: 'j-1',
+      msg: 'job failed',
+      attempt: 2,
+    });
   } finally {
     c.restore();
   }
@@ -60,7 +82,16 @@ test('at debug, the API logs each request with its route, status and the job_id 
     expect(res.status).toBe(404);
     await new Promise((r) => setTimeout(r, 20));
     expect(c.lines()).toContainEqual(
-      expect.objectContaining({ level: 'debug', role: 'api', node_id: 'api-1', msg: 'http', method: 'GET', route: '/jobs/:id', status: 404, job_id: 'abc123' }),
+      expect.objectContaining({
+        level: 'debug',
+        role: 'api',
+        node_id: 'api-1',
+        msg: 'http',
+        method: 'GET',
+        route: '/jobs/:id',
+        status: 404,
+        job_id: 'abc123',
+      }),
     );
   } finally {
     c.restore();

@@ -143,9 +143,13 @@ describe('countPrimesUpTo: known values of π', () => {
     [1e10, 455052511],
     [1e11, 4118054813],
     [1e12, 37607912018],
-  ])('π(%d) = %d (WIZARD_SLOW_TESTS=1)', (n, expected) => {
-    expect(countPrimesUpTo(n)).toBe(expected);
-  }, 3_600_000);
+  ])(
+    'π(%d) = %d (WIZARD_SLOW_TESTS=1)',
+    (n, expected) => {
+      expect(countPrimesUpTo(n)).toBe(expected);
+    },
+    3_600_000,
+  );
 });
 
 describe('countPrimesInRange: large numbers against Miller–Rabin', () => {
@@ -197,13 +201,11 @@ describe('countPrimesInRange: additivity', () => {
     const start = fc.integer({ min: 0, max: MAX_N });
     const width = fc.integer({ min: 0, max: 40_000_000 }); // up to ~2.5 segments
     const cutAt = fc.double({ min: 0, max: 1, noNaN: true });
-    const triple = fc
-      .tuple(start, width, cutAt)
-      .map(([start, width, cut]) => {
-        const a = Math.min(start, MAX_N - width);
-        const c = a + width;
-        return { a, b: a + Math.floor(cut * width), c };
-      });
+    const triple = fc.tuple(start, width, cutAt).map(([start, width, cut]) => {
+      const a = Math.min(start, MAX_N - width);
+      const c = a + width;
+      return { a, b: a + Math.floor(cut * width), c };
+    });
     fc.assert(
       fc.property(triple, ({ a, b, c }) => {
         return countPrimesInRange(a, b) + countPrimesInRange(b + 1, c) === countPrimesInRange(a, c);

@@ -19,11 +19,15 @@ function recordingLog(): { log: Logger; lines: string[] } {
 test('many failures of many loops are one "lost the store", many successes one "store is back"', () => {
   const { log, lines } = recordingLog();
   const outage = storeOutage(log, 'redis://127.0.0.1:1');
-  for (let i = 0; i < 10; i++) expect(outage.failed(new StoreUnavailableError('no answer within 2500 ms', true))).toBe(true);
+  for (let i = 0; i < 10; i++)
+    expect(outage.failed(new StoreUnavailableError('no answer within 2500 ms', true))).toBe(true);
   expect(outage.condition).toBe('unavailable');
   for (let i = 0; i < 5; i++) outage.ok();
   expect(outage.condition).toBeNull();
-  expect(lines).toEqual(['warn lost the store: backing off until it is back unavailable', 'info store is back: resuming']);
+  expect(lines).toEqual([
+    'warn lost the store: backing off until it is back unavailable',
+    'info store is back: resuming',
+  ]);
 });
 
 test('an error that is not a store condition is left to the caller; a 503 from the API names the condition', () => {

@@ -1,5 +1,15 @@
 /** The CLI's output: relative times, ids shortened as git does, tables that fit the terminal, NO_COLOR. */
-import { ago, createUi, cutLine, duration, fitWidths, outputColumns, plural, shortIds, wrapLine } from '../../src/client/ui';
+import {
+  ago,
+  createUi,
+  cutLine,
+  duration,
+  fitWidths,
+  outputColumns,
+  plural,
+  shortIds,
+  wrapLine,
+} from '../../src/client/ui';
 import { describe as liveLine } from '../../src/client/watch';
 import { createLogger } from '../../src/util/log';
 import { jsonPrintable, printable, printableStyled } from '../../src/util/printable';
@@ -15,7 +25,9 @@ test('control characters from data are shown escaped, not obeyed; tab and newlin
   expect(printable('a\tb\nc', { oneLine: true })).toBe('a\\tb\\nc');
   expect(printable('ünïcödé ✓ 数')).toBe('ünïcödé ✓ 数');
   // this program's colours stay where colour is on; a cursor move or a title never does
-  expect(printableStyled(`\u001b[31mdown\u001b[39m ${HOSTILE}`, { keepColours: true })).toBe(`\u001b[31mdown\u001b[39m ${SHOWN}`);
+  expect(printableStyled(`\u001b[31mdown\u001b[39m ${HOSTILE}`, { keepColours: true })).toBe(
+    `\u001b[31mdown\u001b[39m ${SHOWN}`,
+  );
   expect(printableStyled('\u001b[31mdown\u001b[39m', { keepColours: false })).toBe('\\x1b[31mdown\\x1b[39m');
   // JSON already escapes C0; DEL and C1 become \u escapes, and it is still the same JSON
   const json = jsonPrintable(JSON.stringify({ name: HOSTILE }));
@@ -25,7 +37,9 @@ test('control characters from data are shown escaped, not obeyed; tab and newlin
 
 test('log lines, JSON or for a terminal, carry no raw control character', () => {
   const out: string[] = [];
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+  const spy = jest
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
   const tty = process.stderr.isTTY;
   try {
     createLogger({ role: 'bot', node_id: HOSTILE }, 'info').info('registered', { name: HOSTILE });
@@ -62,7 +76,12 @@ test('generated ids are cut to 8 characters after a type prefix, longer only whe
   const b = '5d0c1a2b-9999-4000-8000-000000000002';
   const c = '77aa3b4c-1111-4000-8000-000000000003';
   expect(shortIds([c, 'bot-0f1e2d3c-aaaa-4000-8000-000000000000', c, 'w1', 'vm-14787-worker'])).toEqual(
-    new Map([[c, '77aa3b4c'], ['bot-0f1e2d3c-aaaa-4000-8000-000000000000', 'bot-0f1e2d3c'], ['w1', 'w1'], ['vm-14787-worker', 'vm-14787-worker']]),
+    new Map([
+      [c, '77aa3b4c'],
+      ['bot-0f1e2d3c-aaaa-4000-8000-000000000000', 'bot-0f1e2d3c'],
+      ['w1', 'w1'],
+      ['vm-14787-worker', 'vm-14787-worker'],
+    ]),
   );
   const ab = shortIds([a, b, c]);
   expect(ab.get(a)).toBe('5d0c1a2b-0');
@@ -77,14 +96,21 @@ test('columns give way from the widest down to 8 characters, to fit the width', 
 });
 
 describe('on a terminal', () => {
-  const saved = { isTTY: process.stdout.isTTY, columns: process.stdout.columns, NO_COLOR: process.env.NO_COLOR, TERM: process.env.TERM };
+  const saved = {
+    isTTY: process.stdout.isTTY,
+    columns: process.stdout.columns,
+    NO_COLOR: process.env.NO_COLOR,
+    TERM: process.env.TERM,
+  };
   let out = '';
   let write: jest.SpyInstance;
   beforeEach(() => {
     out = '';
     Object.assign(process.stdout, { isTTY: true, columns: 40 });
     process.env.TERM = 'xterm';
-    write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+    write = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
   });
   afterEach(() => {
     write.mockRestore();
@@ -159,7 +185,7 @@ describe('lines fitted to a width', () => {
     expect(cutLine('abcdef', 6)).toBe('abcdef');
     expect(cutLine('abcdefg', 6)).toBe('abcde…');
   });
-  test('the width: a terminal\'s, else $COLUMNS, else 80', () => {
+  test("the width: a terminal's, else $COLUMNS, else 80", () => {
     const saved = process.env.COLUMNS;
     try {
       delete process.env.COLUMNS;
@@ -177,7 +203,9 @@ describe('lines fitted to a width', () => {
   test('the live line of a watch: the whole id when it fits, else the short one, then a narrower bar', () => {
     const started = Date.now();
     const chunks = { state: 'PROGRESS', progress: { completed: 7, total: 16 }, params: { chunks: 16 } };
-    expect(liveLine(id, { state: 'STARTED', progress: null }, started, 77)).toMatch(new RegExp(`^${id}: STARTED 0\\.\\ds$`));
+    expect(liveLine(id, { state: 'STARTED', progress: null }, started, 77)).toMatch(
+      new RegExp(`^${id}: STARTED 0\\.\\ds$`),
+    );
     const fitted = liveLine(id, chunks, started, 77);
     expect(fitted).toMatch(/^48761e63: PROGRESS \[#########-----------\] 7\/16 chunks \d+\.\ds$/);
     expect(liveLine(id, chunks, started, 120)).toMatch(new RegExp(`^${id}: PROGRESS \\[#{9}-{11}\\] 7/16 chunks`));

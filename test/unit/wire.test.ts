@@ -3,10 +3,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LAKE_ENTRY_FIELDS } from '../../src/core/datalake';
 import { SCRIPT_NAMES, scripts } from '../../src/store/scripts';
-import { CLAIM, CLAIM_READ, CODE, COMPLETION, inlineLayouts, LAYOUTS, LOAD, luaConstants, ROW } from '../../src/store/wire';
+import {
+  CLAIM,
+  CLAIM_READ,
+  CODE,
+  COMPLETION,
+  inlineLayouts,
+  LAYOUTS,
+  LOAD,
+  luaConstants,
+  ROW,
+} from '../../src/store/wire';
 
 const dir = path.join(__dirname, '../../src/store/lua');
-const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')] as const);
+const sources = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.lua'))
+  .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')] as const);
 /** the code of a script, its comments left out */
 const code = (src: string) => src.replace(/--\[\[[\s\S]*?\]\]/g, '').replace(/--.*$/gm, '');
 
@@ -19,7 +32,17 @@ test('the generated block names every layout position and every code', () => {
   expect(lua).toContain(`local LOAD_SIZE = ${LOAD.length}`);
   expect(lua).toContain(`local LAKE_SIZE = ${LAKE_ENTRY_FIELDS.length}`);
   expect(lua).toContain(`local ${Object.keys(CODE).join(', ')} = ${Object.values(CODE).join(', ')}`);
-  expect(CLAIM_READ).toEqual(['state', 'attempts', 'type', 'params', 'max_attempts', 'parent_id', 'created_at', 'initiated_by', 'timeout_ms']);
+  expect(CLAIM_READ).toEqual([
+    'state',
+    'attempts',
+    'type',
+    'params',
+    'max_attempts',
+    'parent_id',
+    'created_at',
+    'initiated_by',
+    'timeout_ms',
+  ]);
 });
 
 test('every script starts with the generated block, its layout names replaced by positions, and its SHA is the same each time it is built', () => {

@@ -50,7 +50,8 @@ export const callerOf = (res: Response): Principal | undefined => res.locals.pri
 /** the configured tokens and ADMIN_TOKEN, as one table */
 export function tokenTable(tokens: ApiToken[], adminToken?: string): TokenTable {
   const all = [...tokens];
-  if (adminToken && !tokens.some((t) => t.token === adminToken)) all.push({ name: 'ADMIN_TOKEN', role: 'admin', token: adminToken });
+  if (adminToken && !tokens.some((t) => t.token === adminToken))
+    all.push({ name: 'ADMIN_TOKEN', role: 'admin', token: adminToken });
   return new TokenTable(all);
 }
 
@@ -63,7 +64,10 @@ export function accessGate(store: Store, tokens: TokenTable | null, dashboard = 
   return async (req, res, next) => {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     // OPTIONS says only which methods a path has, as the public OpenAPI document does
-    const need = req.method === 'OPTIONS' || (method === 'GET' && dashboard.has(req.path)) ? 'public' : routeNeed(req.method, req.path);
+    const need =
+      req.method === 'OPTIONS' || (method === 'GET' && dashboard.has(req.path))
+        ? 'public'
+        : routeNeed(req.method, req.path);
     if (need === 'public') return next();
     const token = presentedToken(req) ?? req.get('x-bot-token') ?? null;
     let principal = token === null ? null : tokens.find(token);
@@ -73,10 +77,19 @@ export function accessGate(store: Store, tokens: TokenTable | null, dashboard = 
     }
     if (!principal) {
       res.set('WWW-Authenticate', 'Bearer realm="wizard"');
-      throw new UnauthorizedError(token === null ? `this needs ${describeNeed(need)}: send Authorization: Bearer <token>` : 'the token is not known to this API');
+      throw new UnauthorizedError(
+        token === null
+          ? `this needs ${describeNeed(need)}: send Authorization: Bearer <token>`
+          : 'the token is not known to this API',
+      );
     }
-    if (need === 'admin' && !allows(principal, need) && !tokens.hasRole('admin')) throw new WizardError('admin_token_not_configured', ADMIN_NOT_CONFIGURED);
-    if (!allows(principal, need)) throw new WizardError('forbidden', `${req.method} ${req.path} needs ${describeNeed(need)}; the token '${principal.name}' has the role ${principal.role}`);
+    if (need === 'admin' && !allows(principal, need) && !tokens.hasRole('admin'))
+      throw new WizardError('admin_token_not_configured', ADMIN_NOT_CONFIGURED);
+    if (!allows(principal, need))
+      throw new WizardError(
+        'forbidden',
+        `${req.method} ${req.path} needs ${describeNeed(need)}; the token '${principal.name}' has the role ${principal.role}`,
+      );
     res.locals.principal = principal;
     if (principal.botId) res.locals.botId = principal.botId;
     next();

@@ -34,18 +34,24 @@ export function adminConfigured(ctx: AdminSettings): boolean {
   return Boolean(ctx.adminToken) || (ctx.security?.tokens?.hasRole('admin') ?? false);
 }
 
-export const ADMIN_NOT_CONFIGURED = 'admin routes are refused: no admin token (ADMIN_TOKEN) is configured on this API node';
+export const ADMIN_NOT_CONFIGURED =
+  'admin routes are refused: no admin token (ADMIN_TOKEN) is configured on this API node';
 
 export function requireAdmin(ctx: AdminSettings): RequestHandler {
-  if (!adminConfigured(ctx)) return (_req, _res, next) => next(new WizardError('admin_token_not_configured', ADMIN_NOT_CONFIGURED));
+  if (!adminConfigured(ctx))
+    return (_req, _res, next) => next(new WizardError('admin_token_not_configured', ADMIN_NOT_CONFIGURED));
   const expected = ctx.adminToken ? digest(ctx.adminToken) : null;
   return (req, res, next) => {
     if (namedAdmin(res)) return next();
     const token = presentedToken(req);
     if (token !== null && expected && timingSafeEqual(digest(token), expected)) return next();
     res.set('WWW-Authenticate', 'Bearer realm="wizard admin"');
-    next(new UnauthorizedError(token === null
-      ? 'this needs the admin token: send Authorization: Bearer <token> or X-Admin-Token: <token>'
-      : 'the admin token is wrong'));
+    next(
+      new UnauthorizedError(
+        token === null
+          ? 'this needs the admin token: send Authorization: Bearer <token> or X-Admin-Token: <token>'
+          : 'the admin token is wrong',
+      ),
+    );
   };
 }

@@ -30,7 +30,12 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
   if (!readsBody(req.method)) return next();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is('application/json')) {
-    return next(new WizardError('unsupported_media_type', `the body must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`));
+    return next(
+      new WizardError(
+        'unsupported_media_type',
+        `the body must be application/json, not ${req.headers['content-type'] ?? 'untyped'}`,
+      ),
+    );
   }
   next();
 };

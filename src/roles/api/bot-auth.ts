@@ -13,7 +13,11 @@ export function requireBot(store: Store): RequestHandler {
   return async (req, res, next) => {
     if (res.locals.botId) return next(); // the access gate has looked the token up already
     const token = presentedToken(req, 'x-bot-token');
-    if (!token) throw new WizardError('unauthorized', 'bot token required: send Authorization: Bearer <token from POST /bots/register>');
+    if (!token)
+      throw new WizardError(
+        'unauthorized',
+        'bot token required: send Authorization: Bearer <token from POST /bots/register>',
+      );
     const botId = await store.botIdForToken(hashToken(token));
     if (!botId) throw new UnknownBotError();
     res.locals.botId = botId;

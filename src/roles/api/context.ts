@@ -44,4 +44,8 @@ export interface BotWorkSettings {
   batch: BatchSettings;
 }
 
-export const BOT_WORK_DEFAULTS: BotWorkSettings = { botQueue: DEFAULT_BOT_QUEUE, botLeaseMs: DEFAULT_BOT_DOWN_AFTER_MS, batch: BATCH_DEFAULTS };
+export const BOT_WORK_DEFAULTS: BotWorkSettings = {
+  botQueue: DEFAULT_BOT_QUEUE,
+  botLeaseMs: DEFAULT_BOT_DOWN_AFTER_MS,
+  batch: BATCH_DEFAULTS,
+};

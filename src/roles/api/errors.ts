@@ -19,11 +19,16 @@ export const notFoundRoute: RequestHandler = (req, _res, next) => {
 /** body-parser's own errors (bad JSON, too large, wrong charset) as ours */
 function fromHttpError(err: { status?: number; type?: string; message?: string }): WizardError | null {
   if (err.type === 'entity.parse.failed') {
-    return new WizardError('validation_failed', 'body must be valid JSON', [{ field: '(body)', message: err.message ?? 'not JSON' }]);
+    return new WizardError('validation_failed', 'body must be valid JSON', [
+      { field: '(body)', message: err.message ?? 'not JSON' },
+    ]);
   }
   if (err.type === 'entity.too.large') return new WizardError('payload_too_large', 'body is too large');
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-    return new WizardError(err.status === 415 ? 'unsupported_media_type' : err.status === 413 ? 'payload_too_large' : 'validation_failed', err.message ?? 'bad request');
+    return new WizardError(
+      err.status === 415 ? 'unsupported_media_type' : err.status === 413 ? 'payload_too_large' : 'validation_failed',
+      err.message ?? 'bad request',
+    );
   }
   return null;
 }
@@ -39,7 +44,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const status = HTTP_STATUS[known.code];
     if (known.code === 'store_unavailable') res.set('Retry-After', '1');
     // a store condition names itself: {"field": "store", "message": "out of memory"}
-    const details = known instanceof StoreUnavailableError ? [{ field: 'store', message: known.reason }] : known.details;
+    const details =
+      known instanceof StoreUnavailableError ? [{ field: 'store', message: known.reason }] : known.details;
     res.status(status).json(errorBody(known.code, known.message, details));
   };
 }

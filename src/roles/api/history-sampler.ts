@@ -12,9 +12,17 @@ export const SAMPLE_LOCK = 'history:sample';
 export async function sampleHistory(store: Store, nodeId: string): Promise<boolean> {
   try {
     if (!(await store.tryLock(SAMPLE_LOCK, nodeId, HISTORY.sampleMs - 500))) return false;
-    const [depths, sum] = await Promise.all([store.knownQueues().then((qs) => Promise.all(qs.map((q) => store.queueDepth(q)))), store.abacusSum()]);
+    const [depths, sum] = await Promise.all([
+      store.knownQueues().then((qs) => Promise.all(qs.map((q) => store.queueDepth(q)))),
+      store.abacusSum(),
+    ]);
     const total = (k: 'waiting' | 'active' | 'delayed') => String(depths.reduce((n, d) => n + d[k], 0));
-    await store.recordHistory(HISTORY.bucketMs, HISTORY.keepMs, {}, { waiting: total('waiting'), active: total('active'), delayed: total('delayed'), sum: sum.toString() });
+    await store.recordHistory(
+      HISTORY.bucketMs,
+      HISTORY.keepMs,
+      {},
+      { waiting: total('waiting'), active: total('active'), delayed: total('delayed'), sum: sum.toString() },
+    );
     return true;
   } catch {
     return false; // the store is away: the next interval tries again

@@ -63,7 +63,9 @@ function capConnections(server: http.Server, max: number, metrics: ApiMetrics, l
     metrics.prom.connectionsRefused.inc();
     if (Date.now() - loggedAt < 60_000) return;
     loggedAt = Date.now();
-    log.warn('a connection was refused: the node has its most open connections (--max-connections)', { max_connections: max });
+    log.warn('a connection was refused: the node has its most open connections (--max-connections)', {
+      max_connections: max,
+    });
   });
 }
 
@@ -81,15 +83,39 @@ export interface RunningApi {
 }
 
 export async function startApi(store: Store, options: Partial<ApiOptions> & { nodeId: string }): Promise<RunningApi> {
-  const o: ApiOptions = { port: 8000, host: '127.0.0.1', log: createLogger({ role: 'api', node_id: options.nodeId }), abacusStrategy: 'atomic', maxConnections: DEFAULT_MAX_CONNECTIONS, ...options };
+  const o: ApiOptions = {
+    port: 8000,
+    host: '127.0.0.1',
+    log: createLogger({ role: 'api', node_id: options.nodeId }),
+    abacusStrategy: 'atomic',
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    ...options,
+  };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
   const history = new HistoryRecorder(store).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
-  const ctx = { store, nodeId: o.nodeId, log: o.log, startedAt: Date.now(), events, abacusStrategy: o.abacusStrategy, adminToken: o.adminToken, metrics, botWork: o.botWork, security, history, listen: o.host, queues: o.queues, limits: o.limits };
+  const ctx = {
+    store,
+    nodeId: o.nodeId,
+    log: o.log,
+    startedAt: Date.now(),
+    events,
+    abacusStrategy: o.abacusStrategy,
+    adminToken: o.adminToken,
+    metrics,
+    botWork: o.botWork,
+    security,
+    history,
+    listen: o.host,
+    queues: o.queues,
+    limits: o.limits,
+  };
   const app = createApp(ctx);
   // the queues this node declares, known to every node (a store that is away now: this node still accepts them)
-  void Promise.all(ownQueues(ctx).map((q) => store.declareQueue(q))).catch((err: unknown) => o.log.warn('could not declare the queues in the store', { error: errorMessage(err) }));
+  void Promise.all(ownQueues(ctx).map((q) => store.declareQueue(q))).catch((err: unknown) =>
+    o.log.warn('could not declare the queues in the store', { error: errorMessage(err) }),
+  );
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
   // the clients this node holds connections with: what an in-memory store reports as its own (countClients)
   let connections = 0;
@@ -109,10 +135,18 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const sampler = startHistorySampler(store, o.nodeId);
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   o.log.info('api listening', {
-    url, store: store.location, abacus_strategy: o.abacusStrategy, admin_token: adminTokenSource(o.adminToken, security),
-    api_tokens: security.tokens ? security.tokens.size : 'off', rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off', max_connections: o.maxConnections || 'off',
+    url,
+    store: store.location,
+    abacus_strategy: o.abacusStrategy,
+    admin_token: adminTokenSource(o.adminToken, security),
+    api_tokens: security.tokens ? security.tokens.size : 'off',
+    rate_limit: security.rateLimit ? `${security.rateLimit.max}/${security.rateLimit.windowMs}ms` : 'off',
+    max_connections: o.maxConnections || 'off',
   });
-  if (!security.tokens) o.log.warn('no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback');
+  if (!security.tokens)
+    o.log.warn(
+      'no API tokens are set (WIZARD_API_TOKENS, --tokens-file): every endpoint is open to whoever reaches this address; keep it on loopback',
+    );
   return {
     port,
     url,

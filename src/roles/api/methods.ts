@@ -56,7 +56,11 @@ export function routeTable(routes: Iterable<readonly [string, string]>): Pattern
     if (method === 'GET') set.add('HEAD');
     byPath.set(path, set);
   }
-  return [...byPath].map(([path, methods]) => ({ re: compile(path), params: (path.match(/:\w+/g) ?? []).length, methods }));
+  return [...byPath].map(([path, methods]) => ({
+    re: compile(path),
+    params: (path.match(/:\w+/g) ?? []).length,
+    methods,
+  }));
 }
 
 /** the app's route table, and extra GET-only paths (the dashboard's files) */

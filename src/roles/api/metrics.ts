@@ -51,13 +51,31 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
 function createPromMetrics(abacus: ApiMetrics['abacus']): PromMetrics {
   const registry = processRegistry();
   mirroredCounter(registry, 'wizard_abacus_adds_total', 'abacus adds applied by this node', () => abacus.adds);
-  mirroredCounter(registry, 'wizard_abacus_conflicts_total', 'optimistic abacus attempts that found the sum moved', () => abacus.conflicts);
-  mirroredCounter(registry, 'wizard_abacus_retries_exhausted_total', 'optimistic adds that ran out of attempts (409)', () => abacus.retries_exhausted);
+  mirroredCounter(
+    registry,
+    'wizard_abacus_conflicts_total',
+    'optimistic abacus attempts that found the sum moved',
+    () => abacus.conflicts,
+  );
+  mirroredCounter(
+    registry,
+    'wizard_abacus_retries_exhausted_total',
+    'optimistic adds that ran out of attempts (409)',
+    () => abacus.retries_exhausted,
+  );
   return {
     registry,
     jobs: createJobMetrics(registry),
-    botHeartbeats: new Counter({ name: 'wizard_bot_heartbeats_total', help: 'bot heartbeats received by this node', registers: [registry] }),
-    connectionsRefused: new Counter({ name: 'wizard_http_connections_refused_total', help: 'connections closed at once because this node had its most open connections (--max-connections)', registers: [registry] }),
+    botHeartbeats: new Counter({
+      name: 'wizard_bot_heartbeats_total',
+      help: 'bot heartbeats received by this node',
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: 'wizard_http_connections_refused_total',
+      help: 'connections closed at once because this node had its most open connections (--max-connections)',
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'wizard_http_request_duration_seconds',
       help: 'HTTP requests by method, route pattern and status, with their latency',

@@ -43,7 +43,8 @@ export async function isDeclared(ctx: QueueSettings, queue: string): Promise<boo
   return ownQueues(ctx).includes(queue) || ctx.store.isQueueKnown(queue);
 }
 
-const queueError = (message: string, detail = message) => new ValidationError(message, [{ field: 'queue', message: detail }]);
+const queueError = (message: string, detail = message) =>
+  new ValidationError(message, [{ field: 'queue', message: detail }]);
 
 /** the queues bots claim from: the bot queue, and each queue of a --handlers type with no run (bots with --exec) */
 export const botClaimedQueues = (ctx: QueueSettings): string[] => [botQueueOf(ctx), ...execBotQueues()];
@@ -55,16 +56,26 @@ export async function queueFor(ctx: QueueSettings, type: string, requested: stri
   if (own !== undefined) {
     if (requested === undefined || requested === own) return own;
     if (user && user.run === undefined) {
-      throw queueError(`queue: type ${type} has no run: its jobs go to its queue '${own}', where bots with --exec claim them, not '${requested}'`, `must be '${own}' (the type's)`);
+      throw queueError(
+        `queue: type ${type} has no run: its jobs go to its queue '${own}', where bots with --exec claim them, not '${requested}'`,
+        `must be '${own}' (the type's)`,
+      );
     }
-    throw queueError(`jobs of type ${type} go to the queue '${own}' only, not '${requested}'`, `must be '${own}' (the type's)`);
+    throw queueError(
+      `jobs of type ${type} go to the queue '${own}' only, not '${requested}'`,
+      `must be '${own}' (the type's)`,
+    );
   }
   if (requested === undefined) return DEFAULT_QUEUE;
   if (botClaimedQueues(ctx).includes(requested)) {
-    throw queueError(`bots claim from the queue '${requested}': it takes only the types bots run (sim, or a --handlers type whose queue it is), not ${type}`);
+    throw queueError(
+      `bots claim from the queue '${requested}': it takes only the types bots run (sim, or a --handlers type whose queue it is), not ${type}`,
+    );
   }
   if (!(await isDeclared(ctx, requested))) {
-    throw queueError(`queue '${requested}' is not declared: declare it with POST /queues (an admin), wizard api --queues, or a worker's --queue`);
+    throw queueError(
+      `queue '${requested}' is not declared: declare it with POST /queues (an admin), wizard api --queues, or a worker's --queue`,
+    );
   }
   return requested;
 }

@@ -17,17 +17,22 @@ import type { ApiContext } from './context';
 const limitsOf = (ctx: ApiContext): Limits => ctx.limits ?? LIMIT_DEFAULTS;
 
 const tooMuch = (field: string, max: number, flag: string, unit = '') =>
-  new ValidationError(`${field} must be at most ${max}${unit} (${flag})`, [{ field, message: `must be at most ${max}${unit}` }]);
+  new ValidationError(`${field} must be at most ${max}${unit} (${flag})`, [
+    { field, message: `must be at most ${max}${unit}` },
+  ]);
 
 /** a request's sim duration_ms and attempts against the bounds (the delay: checkDelay) */
 export function checkBounds(b: Bounds, type: string, params: Record<string, unknown>, o: JobOptions): void {
-  if (type === 'sim' && Number(params.duration_ms) > b.maxDurationMs) throw tooMuch('params.duration_ms', b.maxDurationMs, '--max-duration-ms', ' ms');
-  if (o.attempts !== undefined && o.attempts > b.maxAttempts) throw tooMuch('attempts', b.maxAttempts, '--max-attempts');
+  if (type === 'sim' && Number(params.duration_ms) > b.maxDurationMs)
+    throw tooMuch('params.duration_ms', b.maxDurationMs, '--max-duration-ms', ' ms');
+  if (o.attempts !== undefined && o.attempts > b.maxAttempts)
+    throw tooMuch('attempts', b.maxAttempts, '--max-attempts');
 }
 
 /** a job's delay (from delay_ms, or run_at by the store's clock) against the bound */
 export function checkDelay(b: Bounds, delayMs: number | undefined, field: 'delay_ms' | 'run_at'): void {
-  if (delayMs !== undefined && delayMs > b.maxDelayMs) throw tooMuch(field, b.maxDelayMs, '--max-delay-ms', field === 'run_at' ? ' ms from now' : ' ms');
+  if (delayMs !== undefined && delayMs > b.maxDelayMs)
+    throw tooMuch(field, b.maxDelayMs, '--max-delay-ms', field === 'run_at' ? ' ms from now' : ' ms');
 }
 
 /** whom the quotas count against: the calling token's principal, unless it is an admin's or no token named it (an open API) */
@@ -51,14 +56,24 @@ const FREE_ADMISSION: Admission = { made: async () => undefined, unmade: async (
  * the quotas a submission of this work meets (a 429 naming the one it is past), before it is
  * made; `repeated` says whether it repeats an idempotency key in use (its first job was counted)
  */
-export async function admitWork(ctx: ApiContext, res: Response, type: string, params: Record<string, unknown>, o: JobOptions, repeated: () => Promise<boolean>): Promise<Admission> {
+export async function admitWork(
+  ctx: ApiContext,
+  res: Response,
+  type: string,
+  params: Record<string, unknown>,
+  o: JobOptions,
+  repeated: () => Promise<boolean>,
+): Promise<Admission> {
   const owner = quotaOwner(res);
   if (owner === null || (await repeated())) return FREE_ADMISSION;
   const q = limitsOf(ctx).quotas;
   if (q.jobs > 0) {
     const open = await ctx.store.openJobs(owner, q.jobs);
     if (open >= q.jobs) {
-      throw new QuotaExceededError('jobs', `quota jobs: ${owner} has ${open} jobs that have not finished, at most ${q.jobs} (--quota-jobs, WIZARD_QUOTA_JOBS): wait for some to finish, or cancel some`);
+      throw new QuotaExceededError(
+        'jobs',
+        `quota jobs: ${owner} has ${open} jobs that have not finished, at most ${q.jobs} (--quota-jobs, WIZARD_QUOTA_JOBS): wait for some to finish, or cancel some`,
+      );
     }
   }
   const cost = workCostMs(type, params, o.attempts);
@@ -68,12 +83,19 @@ export async function admitWork(ctx: ApiContext, res: Response, type: string, pa
   let spent = 0;
   if (capacity > 0 && cost > 0) {
     if (cost > capacity) {
-      throw new QuotaExceededError('cpu', `quota cpu: this job may cost ${seconds(cost)} core-seconds, more than ${owner}'s whole budget of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS)`);
+      throw new QuotaExceededError(
+        'cpu',
+        `quota cpu: this job may cost ${seconds(cost)} core-seconds, more than ${owner}'s whole budget of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS)`,
+      );
     }
     const s = await ctx.store.spendBudget(budget, cost, capacity, CPU_BUDGET_WINDOW_MS);
     if (!s.allowed) {
       res.set('Retry-After', String(seconds(s.retryAfterMs)));
-      throw new QuotaExceededError('cpu', `quota cpu: this job may cost ${seconds(cost)} core-seconds and ${owner} has ${Math.floor(s.remaining / 1000)} left of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS); try again in ${seconds(s.retryAfterMs)} s`, s.retryAfterMs);
+      throw new QuotaExceededError(
+        'cpu',
+        `quota cpu: this job may cost ${seconds(cost)} core-seconds and ${owner} has ${Math.floor(s.remaining / 1000)} left of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS); try again in ${seconds(s.retryAfterMs)} s`,
+        s.retryAfterMs,
+      );
     }
     spent = cost;
   }
@@ -96,7 +118,10 @@ export function streamQuota(ctx: ApiContext): (res: Response) => () => void {
     if (owner === null || max <= 0) return () => undefined;
     const held = open.get(owner) ?? 0;
     if (held >= max) {
-      throw new QuotaExceededError('streams', `quota streams: ${owner} holds ${held} event streams open on this API node, at most ${max} (--quota-streams, WIZARD_QUOTA_STREAMS): close one first`);
+      throw new QuotaExceededError(
+        'streams',
+        `quota streams: ${owner} holds ${held} event streams open on this API node, at most ${max} (--quota-streams, WIZARD_QUOTA_STREAMS): close one first`,
+      );
     }
     open.set(owner, held + 1);
     let given = false;

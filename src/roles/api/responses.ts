@@ -33,7 +33,10 @@ export const errorResponse = z.object({
 });
 
 /** a 64-bit sum: a JSON number while it is a safe integer, an exact decimal string beyond (sumToJson) */
-const sum = z.union([z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^-?\d{16,19}$/)]);
+const sum = z.union([
+  z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  z.string().regex(/^-?\d{16,19}$/),
+]);
 
 /** the whole job record (core/job.ts jobView) */
 export const jobResponse = z.object({
@@ -43,7 +46,12 @@ export const jobResponse = z.object({
   state,
   status: state,
   params: z.record(z.string(), z.unknown()),
-  progress: z.object({ completed: z.number().min(0), total: z.number().min(0) }).describe('a prime count: chunks done of all; a handler: what it reported ({completed, total}, or a fraction as {completed: f, total: 1})').nullable(),
+  progress: z
+    .object({ completed: z.number().min(0), total: z.number().min(0) })
+    .describe(
+      'a prime count: chunks done of all; a handler: what it reported ({completed, total}, or a fraction as {completed: f, total: 1})',
+    )
+    .nullable(),
   result: z.unknown(),
   error: z.string().nullable(),
   attempts: count(),
@@ -60,7 +68,12 @@ export const jobResponse = z.object({
   priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY),
   timeout_ms: z.number().int().min(1).nullable(),
   idempotency_key: z.string().nullable(),
-  principal: z.string().nullable().describe('who submitted it: <role>:<token name> (client:alice), or null (no token named the caller: an open API, the scheduler)'),
+  principal: z
+    .string()
+    .nullable()
+    .describe(
+      'who submitted it: <role>:<token name> (client:alice), or null (no token named the caller: an open API, the scheduler)',
+    ),
   duration_ms: z.number().int().nullable(),
   /** the schedule that made the job and its occurrence (ISO 8601), or null */
   schedule: z.string().nullable(),
@@ -78,13 +91,33 @@ const scheduleResponse = z.object({
   size: z.number().int().min(1),
   queue: z.string(),
   builtin: z.boolean(),
-  attempts: z.number().int().min(1).nullable().describe("a module's type: the attempts its jobs get, as the type said when the schedule was saved; null: the type's as the scheduler knows it"),
-  timeout_ms: z.number().int().min(1).nullable().describe("a module's type: an attempt's timeout (ms) its jobs get, as the type said when the schedule was saved; null: the type's as the worker knows it"),
+  attempts: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .describe(
+      "a module's type: the attempts its jobs get, as the type said when the schedule was saved; null: the type's as the scheduler knows it",
+    ),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .describe(
+      "a module's type: an attempt's timeout (ms) its jobs get, as the type said when the schedule was saved; null: the type's as the worker knows it",
+    ),
   created_at: time(),
   next_at: time().nullable(),
 });
 
-const queueInfo = z.object({ name: z.string(), waiting: count(), active: count(), delayed: count(), paused: z.boolean() });
+const queueInfo = z.object({
+  name: z.string(),
+  waiting: count(),
+  active: count(),
+  delayed: count(),
+  paused: z.boolean(),
+});
 
 const jobPage = z.object({ total: count(), offset: count(), limit: count(), jobs: z.array(jobResponse) });
 
@@ -117,8 +150,18 @@ export const RESPONSES = {
     condition: storeCondition.optional(),
     current_sum: sum,
     store: z.object({ ...store, ...serverInfo }),
-    stats: z.object({ connected_clients: count().nullable(), total_commands_processed: count().nullable(), used_memory_human: z.string().nullable() }),
-    abacus: z.object({ strategy: z.enum(ABACUS_STRATEGIES), adds: count(), conflicts: count(), retries_exhausted: count(), out_of_range: count() }),
+    stats: z.object({
+      connected_clients: count().nullable(),
+      total_commands_processed: count().nullable(),
+      used_memory_human: z.string().nullable(),
+    }),
+    abacus: z.object({
+      strategy: z.enum(ABACUS_STRATEGIES),
+      adds: count(),
+      conflicts: count(),
+      retries_exhausted: count(),
+      out_of_range: count(),
+    }),
     workers: z.object({ live: count(), nodes: z.array(liveNode) }),
   }),
   /** GET /health's 503: what is wrong, with the error every other 503 carries */
@@ -150,7 +193,13 @@ export const RESPONSES = {
     checked_by: z.string().nullable(),
     handled_by: z.string().nullable(),
   }),
-  valkeyTest: z.object({ status: z.literal('ok'), node_id: z.string(), store: store.kind, url: z.string(), ...serverInfo }),
+  valkeyTest: z.object({
+    status: z.literal('ok'),
+    node_id: z.string(),
+    store: store.kind,
+    url: z.string(),
+    ...serverInfo,
+  }),
   primesAccepted: z.object({ job_id: z.string(), status: state }),
   primeJob: z.object({
     job_id: z.string(),
@@ -178,13 +227,27 @@ export const RESPONSES = {
   queue: queueInfo,
   job: jobResponse,
   jobs: jobPage.extend({ status: state.nullable() }),
-  populated: z.object({ batch: z.string(), created: count(), type: z.string(), queue: z.string(), job_ids: z.array(z.string()) }),
+  populated: z.object({
+    batch: z.string(),
+    created: count(),
+    type: z.string(),
+    queue: z.string(),
+    job_ids: z.array(z.string()),
+  }),
   claimed: z.object({ job: jobResponse, lease_ms: count() }),
   registered: botResponse.extend({ token: z.string(), lease_ms: count() }),
   bot: botResponse,
   bots: z.object({ total: count(), up: count(), down: count(), bots: z.array(botResponse) }),
   summary: z.object({
-    jobs: z.object({ total: count(), by_state: z.object(Object.fromEntries(JOB_STATES.map((s) => [s, count()])) as Record<(typeof JOB_STATES)[number], ReturnType<typeof count>>) }),
+    jobs: z.object({
+      total: count(),
+      by_state: z.object(
+        Object.fromEntries(JOB_STATES.map((s) => [s, count()])) as Record<
+          (typeof JOB_STATES)[number],
+          ReturnType<typeof count>
+        >,
+      ),
+    }),
     bots: z.object({ total: count(), up: count(), down: count() }),
     queue: z.object({ name: z.string(), waiting: count(), active: count(), delayed: count() }),
     throughput_per_minute: count(),
@@ -199,36 +262,71 @@ export const RESPONSES = {
     failure: count(),
     success_rate: rate(),
     mean_duration_ms: count().nullable(),
-    days: z.array(z.object({ date: z.iso.date(), total: count(), success: count(), failure: count(), success_rate: rate(), mean_duration_ms: count().nullable() })),
+    days: z.array(
+      z.object({
+        date: z.iso.date(),
+        total: count(),
+        success: count(),
+        failure: count(),
+        success_rate: rate(),
+        mean_duration_ms: count().nullable(),
+      }),
+    ),
   }),
-  added: z.object({ new_sum: sum, added: z.number().int(), timestamp: time(), node_id: z.string(), conflicts: count() }),
+  added: z.object({
+    new_sum: sum,
+    added: z.number().int(),
+    timestamp: time(),
+    node_id: z.string(),
+    conflicts: count(),
+  }),
   sum: z.object({ sum, timestamp: time(), node_id: z.string() }),
   reset: z.object({ message: z.literal('Sum successfully reset to 0'), timestamp: time(), node_id: z.string() }),
   dlq: jobPage,
   purged: z.object({ purged: count() }),
   schedule: scheduleResponse,
   schedules: z.object({ total: count(), schedules: z.array(scheduleResponse) }),
-  root: z.object({ name: z.literal('wizard'), version: z.string(), node_id: z.string(), dashboard: z.string(), health: z.string() }),
+  root: z.object({
+    name: z.literal('wizard'),
+    version: z.string(),
+    node_id: z.string(),
+    dashboard: z.string(),
+    health: z.string(),
+  }),
   history: z.object({
     window: z.enum(Object.keys(HISTORY_WINDOWS) as [HistoryWindow, ...HistoryWindow[]]),
     window_sec: count(),
     bucket_sec: count(),
     generated_at: time(),
-    points: z.array(z.object({
-      at: time(),
-      done: count(),
-      failed: count(),
-      p50_ms: z.number().min(0).nullable(),
-      p95_ms: z.number().min(0).nullable(),
-      p99_ms: z.number().min(0).nullable(),
-      waiting: count().nullable(),
-      active: count().nullable(),
-      delayed: count().nullable(),
-      sum: z.string().regex(/^-?\d+$/).nullable(),
-    })),
+    points: z.array(
+      z.object({
+        at: time(),
+        done: count(),
+        failed: count(),
+        p50_ms: z.number().min(0).nullable(),
+        p95_ms: z.number().min(0).nullable(),
+        p99_ms: z.number().min(0).nullable(),
+        waiting: count().nullable(),
+        active: count().nullable(),
+        delayed: count().nullable(),
+        sum: z
+          .string()
+          .regex(/^-?\d+$/)
+          .nullable(),
+      }),
+    ),
   }),
-  workers: z.object({ workers: z.array(liveNode), schedulers: z.array(liveNode), leader: z.string().nullable(), next_batch_at: time().nullable() }),
-  openapi: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
+  workers: z.object({
+    workers: z.array(liveNode),
+    schedulers: z.array(liveNode),
+    leader: z.string().nullable(),
+    next_batch_at: time().nullable(),
+  }),
+  openapi: z.looseObject({
+    openapi: z.literal('3.1.0'),
+    info: z.looseObject({ title: z.string(), version: z.string() }),
+    paths: z.record(z.string(), z.unknown()),
+  }),
 } as const;
 
 export type ResponseName = keyof typeof RESPONSES;

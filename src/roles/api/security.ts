@@ -79,7 +79,13 @@ export interface ApiSecurity {
   allowedHosts?: string[];
 }
 
-export const OPEN_SECURITY: ApiSecurity = { tokens: null, rateLimit: null, corsOrigins: [], trustProxy: false, https: false };
+export const OPEN_SECURITY: ApiSecurity = {
+  tokens: null,
+  rateLimit: null,
+  corsOrigins: [],
+  trustProxy: false,
+  https: false,
+};
 
 /** a Host header's name: lower case, without its port, brackets or a final dot ("[::1]:8000" → "::1") */
 export function hostName(host: string): string {
@@ -96,7 +102,8 @@ export function listenNames(listen: string): Set<string> {
   const l = hostName(listen);
   if (l !== '0.0.0.0' && l !== '::' && l !== '') return new Set([l]);
   const names = new Set([l, os.hostname().toLowerCase()]); // the wildcard itself: http://0.0.0.0:8000 reaches this machine
-  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) names.add(a.address.toLowerCase().replace(/%.*$/, ''));
+  for (const list of Object.values(os.networkInterfaces()))
+    for (const a of list ?? []) names.add(a.address.toLowerCase().replace(/%.*$/, ''));
   return names;
 }
 
@@ -128,12 +135,29 @@ export function openModeGuard(listen: string, allowedHosts: string[] = [], corsO
     if (!anyHost && req.path !== '/healthz') {
       const name = hostName(host);
       if (!names.has(name) && !isLoopbackName(name)) {
-        return next(new WizardError('forbidden', `the Host header '${host}' names no address of this node: add it to --allowed-hosts (WIZARD_ALLOWED_HOSTS) if it is one of its names`, [{ field: 'Host', message: `not an address this node listens on, a loopback name or an allowed host` }]));
+        return next(
+          new WizardError(
+            'forbidden',
+            `the Host header '${host}' names no address of this node: add it to --allowed-hosts (WIZARD_ALLOWED_HOSTS) if it is one of its names`,
+            [{ field: 'Host', message: `not an address this node listens on, a loopback name or an allowed host` }],
+          ),
+        );
       }
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && changesState(req.method) && originHost(origin) !== host.toLowerCase().replace(/:(80|443)$/, '') && !origins.has(origin)) {
-      return next(new WizardError('forbidden', `a ${req.method} from the page of another origin (${origin}) is refused: with no API tokens only this node's own pages and the CORS origins (--cors-origins, CORS_ORIGINS) may change state`, [{ field: 'Origin', message: 'not this node\'s origin nor a CORS origin' }]));
+    if (
+      origin !== undefined &&
+      changesState(req.method) &&
+      originHost(origin) !== host.toLowerCase().replace(/:(80|443)$/, '') &&
+      !origins.has(origin)
+    ) {
+      return next(
+        new WizardError(
+          'forbidden',
+          `a ${req.method} from the page of another origin (${origin}) is refused: with no API tokens only this node's own pages and the CORS origins (--cors-origins, CORS_ORIGINS) may change state`,
+          [{ field: 'Origin', message: "not this node's origin nor a CORS origin" }],
+        ),
+      );
     }
     next();
   };
@@ -146,13 +170,16 @@ export function checkJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void 
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > JSON_MAX_DEPTH) {
-        throw new ValidationError(`the JSON body is nested deeper than ${JSON_MAX_DEPTH} levels`, [{ field: '(body)', message: `nesting is limited to ${JSON_MAX_DEPTH}` }]);
+        throw new ValidationError(`the JSON body is nested deeper than ${JSON_MAX_DEPTH} levels`, [
+          { field: '(body)', message: `nesting is limited to ${JSON_MAX_DEPTH}` },
+        ]);
       }
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
@@ -168,11 +195,15 @@ export function corsAllowlist(origins: string[]): RequestHandler {
   const allowed = new Set(origins);
   return (req, res, next) => {
     const origin = req.get('origin');
-    const preflight = req.method === 'OPTIONS' && origin !== undefined && req.get('access-control-request-method') !== undefined;
+    const preflight =
+      req.method === 'OPTIONS' && origin !== undefined && req.get('access-control-request-method') !== undefined;
     if (origin === undefined) return next();
     res.vary('Origin');
     if (!allowed.has(origin)) {
-      if (preflight) return next(new WizardError('forbidden', `the origin ${origin} is not allowed to call this API (CORS_ORIGINS)`));
+      if (preflight)
+        return next(
+          new WizardError('forbidden', `the origin ${origin} is not allowed to call this API (CORS_ORIGINS)`),
+        );
       return next(); // a same-origin page sends Origin too; a foreign page gets no CORS headers, so its browser hides the answer
     }
     res.set('Access-Control-Allow-Origin', origin);
@@ -180,7 +211,11 @@ export function corsAllowlist(origins: string[]): RequestHandler {
       res.set('Access-Control-Expose-Headers', 'Retry-After, RateLimit-Limit, RateLimit-Remaining, Location');
       return next();
     }
-    res.set({ 'Access-Control-Allow-Methods': CORS_METHODS, 'Access-Control-Allow-Headers': CORS_HEADERS, 'Access-Control-Max-Age': '600' });
+    res.set({
+      'Access-Control-Allow-Methods': CORS_METHODS,
+      'Access-Control-Allow-Headers': CORS_HEADERS,
+      'Access-Control-Max-Age': '600',
+    });
     res.status(204).end();
   };
 }
@@ -214,7 +249,10 @@ export function rateLimit(store: Store, limit: ApiSecurity['rateLimit'], log: Lo
     if (hit.allowed) return next();
     const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
     res.set('Retry-After', String(seconds));
-    throw new WizardError('rate_limited', `too many requests: at most ${max} per ${windowMs / 1000} s; try again in ${seconds} s`);
+    throw new WizardError(
+      'rate_limited',
+      `too many requests: at most ${max} per ${windowMs / 1000} s; try again in ${seconds} s`,
+    );
   };
 }
 
@@ -222,7 +260,11 @@ export function rateLimit(store: Store, limit: ApiSecurity['rateLimit'], log: Lo
  * every guard, mounted before the body parser and the routes; `listen` is the address the node
  * listens on (open mode's Host check names it)
  */
-export function applySecurity(app: Express, ctx: { store: Store; log: Logger; security?: ApiSecurity; listen?: string }, beforeAccess: RequestHandler[] = []): void {
+export function applySecurity(
+  app: Express,
+  ctx: { store: Store; log: Logger; security?: ApiSecurity; listen?: string },
+  beforeAccess: RequestHandler[] = [],
+): void {
   const s = ctx.security ?? OPEN_SECURITY;
   app.set('trust proxy', s.trustProxy);
   app.use(

@@ -38,7 +38,9 @@ export function idempotencyHeader(req: Request): string | undefined {
 function idempotencyKey(req: Request, options: JobOptions): string | undefined {
   const header = idempotencyHeader(req);
   if (header !== undefined && options.idempotency_key !== undefined && header !== options.idempotency_key) {
-    throw new ValidationError('idempotency_key and the Idempotency-Key header differ: give one', [{ field: 'idempotency_key', message: 'differs from the Idempotency-Key header' }]);
+    throw new ValidationError('idempotency_key and the Idempotency-Key header differ: give one', [
+      { field: 'idempotency_key', message: 'differs from the Idempotency-Key header' },
+    ]);
   }
   return options.idempotency_key ?? header;
 }
@@ -46,7 +48,9 @@ function idempotencyKey(req: Request, options: JobOptions): string | undefined {
 /** delay_ms, or run_at made a delay by the store's clock (the one every due time is compared with), within the bound */
 async function delayOf(store: Store, options: JobOptions, bounds: Bounds): Promise<number | undefined> {
   if (options.delay_ms !== undefined && options.run_at !== undefined) {
-    throw new ValidationError('give delay_ms or run_at, not both', [{ field: 'run_at', message: 'cannot be given with delay_ms' }]);
+    throw new ValidationError('give delay_ms or run_at, not both', [
+      { field: 'run_at', message: 'cannot be given with delay_ms' },
+    ]);
   }
   if (options.run_at === undefined) {
     checkDelay(bounds, options.delay_ms, 'delay_ms');
@@ -65,7 +69,10 @@ export function submitTypes(): string[] {
 /** a type a job may be made of, or a 400 listing the known ones */
 export function checkType(type: string, field = 'type'): void {
   const known = submitTypes();
-  if (!known.includes(type)) throw new ValidationError(`${field} must be one of ${known.join(', ')}, got '${type}'`, [{ field, message: `unknown type: must be one of ${known.join(', ')}` }]);
+  if (!known.includes(type))
+    throw new ValidationError(`${field} must be one of ${known.join(', ')}, got '${type}'`, [
+      { field, message: `unknown type: must be one of ${known.join(', ')}` },
+    ]);
 }
 
 /** the params of a type, checked by its schema; a failure names params.<field> */
@@ -77,7 +84,10 @@ export function checkParams(type: JobType, params: unknown): Record<string, unkn
     return parseInput(schema, params) as Record<string, unknown>;
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    const details = err.details.map((d) => ({ field: d.field === '(body)' ? 'params' : `params.${d.field}`, message: d.message }));
+    const details = err.details.map((d) => ({
+      field: d.field === '(body)' ? 'params' : `params.${d.field}`,
+      message: d.message,
+    }));
     throw new ValidationError(err.message.replace(/^body must be/, 'params must be'), details);
   }
 }
@@ -105,22 +115,39 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   const caller = callerOf(res);
   const principal = caller ? principalName(caller) : undefined;
   // a repeated key answers its first job, which its quotas counted then: not counted again
-  const repeated = async () => key !== undefined && (await store.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
+  const repeated = async () =>
+    key !== undefined && (await store.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
   const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
   const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal };
   let submitted: Submitted;
   try {
     if (w.type !== 'primes') {
-      submitted = await store.submit({ type: w.type, params: w.params, initiatedBy: w.initiatedBy, maxAttempts: o.attempts, idempotencyKey: key, ...common });
+      submitted = await store.submit({
+        type: w.type,
+        params: w.params,
+        initiatedBy: w.initiatedBy,
+        maxAttempts: o.attempts,
+        idempotencyKey: key,
+        ...common,
+      });
     } else {
       const { n, chunks } = w.params as { n: number; chunks: number };
-      submitted = await store.submit(primeCountFlow(n, chunks, { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal }, { maxAttempts: o.attempts, ...common }));
+      submitted = await store.submit(
+        primeCountFlow(
+          n,
+          chunks,
+          { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal },
+          { maxAttempts: o.attempts, ...common },
+        ),
+      );
     }
   } catch (err) {
     await admission.unmade().catch(() => undefined);
     throw err;
   }
   // made: a store that fails to count it now only undercounts the quota, never fails the request
-  await (submitted.existing ? admission.unmade() : admission.made(submitted.job.id)).catch((err: unknown) => ctx.log.warn('quota not updated', { error: errorMessage(err) }));
+  await (submitted.existing ? admission.unmade() : admission.made(submitted.job.id)).catch((err: unknown) =>
+    ctx.log.warn('quota not updated', { error: errorMessage(err) }),
+  );
   return submitted;
 }

@@ -9,7 +9,22 @@ import { decodeJob } from '../codec';
 import { MemoryLake } from './lake';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
-import { Rec, Reaper, ZSet, Queue, Waiter, StreamId, RUNNABLE, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, MAX_EVENTS, MAX_TIMER_MS, getOr } from './structures';
+import {
+  Rec,
+  Reaper,
+  ZSet,
+  Queue,
+  Waiter,
+  StreamId,
+  RUNNABLE,
+  FINAL,
+  COUNTED_NOT_INDEXED,
+  priorityOf,
+  waitsOf,
+  MAX_EVENTS,
+  MAX_TIMER_MS,
+  getOr,
+} from './structures';
 
 export abstract class MemoryCore {
   readonly kind = 'memory' as const;
@@ -143,7 +158,15 @@ export abstract class MemoryCore {
   protected queue(name: string): Queue {
     const lists = () => Array.from({ length: MAX_PRIORITY + 1 }, (): string[] => []);
     return getOr(this.queues, name, () => ({
-      waits: lists(), cpuWaits: lists(), paused: false, active: new Map(), delayed: new Map(), marker: false, cpuMarker: false, waiters: [], cpuWaiters: [],
+      waits: lists(),
+      cpuWaits: lists(),
+      paused: false,
+      active: new Map(),
+      delayed: new Map(),
+      marker: false,
+      cpuMarker: false,
+      waiters: [],
+      cpuWaiters: [],
     }));
   }
 
@@ -282,7 +305,8 @@ export abstract class MemoryCore {
   protected holder(id: string, token: string): Rec {
     const rec = this.rec(id);
     if (!rec) throw new NotFoundError(`job ${id} not found`);
-    if (!rec.token || rec.token !== token) throw rec.state === 'CANCELLED' ? new JobCancelledError(id) : new LeaseLostError(id);
+    if (!rec.token || rec.token !== token)
+      throw rec.state === 'CANCELLED' ? new JobCancelledError(id) : new LeaseLostError(id);
     return rec;
   }
 }

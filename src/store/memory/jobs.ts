@@ -2,9 +2,58 @@
 import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { ConflictError, NotFoundError } from '../../core/errors';
 import { claimView, decodeJob } from '../codec';
-import { badChunkResult, cancelConflict, chunkResultFits, createdJob, fingerprint, flowRows, idempotencyConflict, jobRow, JobRow, newJobFields, notRetryable, tokenBase, tokenBaseOf } from '../common';
-import { DEFAULT_LEASE_MS, type ClaimedJob, type ClaimOptions, type ClaimResult, type CompleteAndClaimResult, type Completion, type FailTarget, type FlowSpec, type JobEvent, type ListQuery, type ListResult, type QueueInfo, type ReapOptions, type ReapResult, type Submitted, type WaitOptions } from '../types';
-import { Rec, ZSet, StreamId, RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, priorityOf, waitsOf, waitingIn, waitingInLists, getOr, zsorted, zrangeByScore, zrangeRev, parseId, idAfter } from './structures';
+import {
+  badChunkResult,
+  cancelConflict,
+  chunkResultFits,
+  createdJob,
+  fingerprint,
+  flowRows,
+  idempotencyConflict,
+  jobRow,
+  JobRow,
+  newJobFields,
+  notRetryable,
+  tokenBase,
+  tokenBaseOf,
+} from '../common';
+import {
+  DEFAULT_LEASE_MS,
+  type ClaimedJob,
+  type ClaimOptions,
+  type ClaimResult,
+  type CompleteAndClaimResult,
+  type Completion,
+  type FailTarget,
+  type FlowSpec,
+  type JobEvent,
+  type ListQuery,
+  type ListResult,
+  type QueueInfo,
+  type ReapOptions,
+  type ReapResult,
+  type Submitted,
+  type WaitOptions,
+} from '../types';
+import {
+  Rec,
+  ZSet,
+  StreamId,
+  RUNNABLE,
+  HELD,
+  FINAL,
+  COUNTED_NOT_INDEXED,
+  priorityOf,
+  waitsOf,
+  waitingIn,
+  waitingInLists,
+  getOr,
+  zsorted,
+  zrangeByScore,
+  zrangeRev,
+  parseId,
+  idAfter,
+} from './structures';
 import { MemoryCore } from './core';
 
 export abstract class MemoryJobs extends MemoryCore {
@@ -78,7 +127,12 @@ export abstract class MemoryJobs extends MemoryCore {
         const rec = this.rec(id);
         if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
         const token = `${base}.${jobs.length + 1}`;
-        const fields: Rec = { attempts: String(Number(rec.attempts ?? 0) + 1), token, handled_by: opts.consumer, started_at: String(now) };
+        const fields: Rec = {
+          attempts: String(Number(rec.attempts ?? 0) + 1),
+          token,
+          handled_by: opts.consumer,
+          started_at: String(now),
+        };
         if (rec.state === 'RETRY') fields.run_at = ''; // the only state with a run_at here (a delayed job's is cleared when it is due)
         this.setState(id, rec, 'STARTED', fields);
         q.active.set(id, now + opts.leaseMs);
@@ -105,7 +159,12 @@ export abstract class MemoryJobs extends MemoryCore {
     const ordinary = opts.ordinary !== false;
     if (ordinary && q.marker) q.marker = false;
     else if (opts.cpu && q.cpuMarker) q.cpuMarker = false;
-    else return this.block([...(ordinary ? [q.waiters] : []), ...(opts.cpu ? [q.cpuWaiters] : [])], Math.max(10, Math.round(timeoutMs)), opts.signal);
+    else
+      return this.block(
+        [...(ordinary ? [q.waiters] : []), ...(opts.cpu ? [q.cpuWaiters] : [])],
+        Math.max(10, Math.round(timeoutMs)),
+        opts.signal,
+      );
     return true;
   }
 
@@ -138,7 +197,11 @@ export abstract class MemoryJobs extends MemoryCore {
 
   // ---- completeAndClaim.lua ----
 
-  async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
+  async completeAndClaim(
+    completions: Completion[],
+    queue: string,
+    opts: ClaimOptions,
+  ): Promise<CompleteAndClaimResult> {
     const base = tokenBase(opts.consumer);
     this.step();
     const errors = completions.map((c) => {
@@ -172,7 +235,9 @@ export abstract class MemoryJobs extends MemoryCore {
     let sum = 0;
     for (const v of results.values()) sum += Number(v);
     const duration = Math.max(0, now - Number(parent.created_at)) / 1000;
-    this.finish(parentId, parent, 'SUCCESS', { result: `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}` });
+    this.finish(parentId, parent, 'SUCCESS', {
+      result: `{"prime_count":${sum.toFixed(0)},"duration_sec":${duration.toFixed(3)}}`,
+    });
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
@@ -272,7 +337,12 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   async listJobs(query: ListQuery): Promise<ListResult> {
-    const z = query.state && COUNTED_NOT_INDEXED.has(query.state) ? this.queuedInState(query.state) : query.state ? this.stateIndex(query.state) : this.allJobs;
+    const z =
+      query.state && COUNTED_NOT_INDEXED.has(query.state)
+        ? this.queuedInState(query.state)
+        : query.state
+          ? this.stateIndex(query.state)
+          : this.allJobs;
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
     return { total: z.size, jobs: limit > 0 ? this.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };
@@ -297,7 +367,10 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   async listDead(offset = 0, limit = 50): Promise<ListResult> {
-    return { total: this.dlq.size, jobs: limit > 0 ? this.getJobs(zrangeRev(this.dlq, offset, offset + limit - 1)) : [] };
+    return {
+      total: this.dlq.size,
+      jobs: limit > 0 ? this.getJobs(zrangeRev(this.dlq, offset, offset + limit - 1)) : [],
+    };
   }
 
   /** retryDeadJob.lua */
@@ -351,7 +424,9 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   async countByState(): Promise<Record<JobState, number>> {
-    return Object.fromEntries(JOB_STATES.map((s) => [s, (this.states.get(s)?.size ?? 0) + (this.counts.get(s) ?? 0)])) as Record<JobState, number>;
+    return Object.fromEntries(
+      JOB_STATES.map((s) => [s, (this.states.get(s)?.size ?? 0) + (this.counts.get(s) ?? 0)]),
+    ) as Record<JobState, number>;
   }
 
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
@@ -389,7 +464,13 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   async listQueues(): Promise<QueueInfo[]> {
-    return Promise.all([...this.knownQueueNames].sort().map(async (name) => ({ name, ...(await this.queueDepth(name)), paused: this.queues.get(name)?.paused ?? false })));
+    return Promise.all(
+      [...this.knownQueueNames].sort().map(async (name) => ({
+        name,
+        ...(await this.queueDepth(name)),
+        paused: this.queues.get(name)?.paused ?? false,
+      })),
+    );
   }
 
   // ---- enqueueJobs.lua with an idempotency key, cancelJob.lua ----

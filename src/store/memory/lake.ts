@@ -2,7 +2,16 @@
  * The in-memory datalake of MemoryStore: what lib.lua's appendToLake and pruneDatalake.lua do to
  * Redis, on the same data (a list of JSON lines and a counters record per UTC day, the config).
  */
-import { DAY_MS, DatalakeConfig, LakeDay, lakeEntry, LakeRecord, lakeRecord, lakeRecords, utcDay } from '../../core/datalake';
+import {
+  DAY_MS,
+  DatalakeConfig,
+  LakeDay,
+  lakeEntry,
+  LakeRecord,
+  lakeRecord,
+  lakeRecords,
+  utcDay,
+} from '../../core/datalake';
 import type { JobType } from '../../core/job';
 import { decodeLakeConfig } from '../codec';
 
@@ -27,15 +36,37 @@ export class MemoryLake {
   }
 
   /** a job record (hash fields) has just finished in state `to` at `now`, with this result or error */
-  append(id: string, rec: Record<string, string>, to: string, now: number, outcome: { result?: string; error?: string }): void {
+  append(
+    id: string,
+    rec: Record<string, string>,
+    to: string,
+    now: number,
+    outcome: { result?: string; error?: string },
+  ): void {
     if (rec.parent_id || !lakeRecords(this.config().records, rec.type as JobType)) return;
     const startedAt = rec.started_at ? Number(rec.started_at) : null;
-    const line = lakeEntry(id, rec.type, rec.queue ?? '', to, outcome.result ?? '', outcome.error ?? '', Number(rec.attempts ?? 0),
-      rec.initiated_by ?? '', rec.handled_by ?? '', Number(rec.created_at), startedAt, now);
+    const line = lakeEntry(
+      id,
+      rec.type,
+      rec.queue ?? '',
+      to,
+      outcome.result ?? '',
+      outcome.error ?? '',
+      Number(rec.attempts ?? 0),
+      rec.initiated_by ?? '',
+      rec.handled_by ?? '',
+      Number(rec.created_at),
+      startedAt,
+      now,
+    );
     const date = utcDay(now);
     let day = this.days.get(date);
     if (!day) {
-      day = { start: Math.floor(now / DAY_MS) * DAY_MS, lines: [], stats: { date, total: 0, success: 0, failure: 0, durationMsSum: 0, durationCount: 0 } };
+      day = {
+        start: Math.floor(now / DAY_MS) * DAY_MS,
+        lines: [],
+        stats: { date, total: 0, success: 0, failure: 0, durationMsSum: 0, durationCount: 0 },
+      };
       this.days.set(date, day);
     }
     day.lines.push(line);
@@ -49,7 +80,9 @@ export class MemoryLake {
   }
 
   dayStats(): LakeDay[] {
-    return [...this.days.values()].sort((a, b) => a.start - b.start || (a.stats.date < b.stats.date ? -1 : 1)).map((d) => ({ ...d.stats }));
+    return [...this.days.values()]
+      .sort((a, b) => a.start - b.start || (a.stats.date < b.stats.date ? -1 : 1))
+      .map((d) => ({ ...d.stats }));
   }
 
   read(date: string, offset: number, count: number): LakeRecord[] {
@@ -58,7 +91,10 @@ export class MemoryLake {
 
   prune(now: number): string[] {
     const cutoff = Math.floor(now / DAY_MS) * DAY_MS - this.config().retentionDays * DAY_MS;
-    const old = [...this.days.values()].filter((d) => d.start < cutoff).sort((a, b) => a.start - b.start).map((d) => d.stats.date);
+    const old = [...this.days.values()]
+      .filter((d) => d.start < cutoff)
+      .sort((a, b) => a.start - b.start)
+      .map((d) => d.stats.date);
     for (const date of old) this.days.delete(date);
     return old;
   }

@@ -37,7 +37,8 @@ export const COUNTED_NOT_INDEXED = new Set<string>(['PENDING', 'STARTED']);
 /** a record's priority (its field is '' for the default) */
 export const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);
 /** the wait lists of a job's kind (lib-state.lua's waitListOf): the CPU lists for a record with cpu '1' */
-export const waitsOf = (q: Queue, rec: { cpu?: string } | undefined): string[][] => (rec?.cpu === '1' ? q.cpuWaits : q.waits);
+export const waitsOf = (q: Queue, rec: { cpu?: string } | undefined): string[][] =>
+  rec?.cpu === '1' ? q.cpuWaits : q.waits;
 export const waitingInLists = (waits: string[][]): number => waits.reduce((n, w) => n + w.length, 0);
 export const waitingIn = (q: Queue): number => waitingInLists(q.waits) + waitingInLists(q.cpuWaits);
 export const MAX_EVENTS = 100_000; // XADD MAXLEN
@@ -65,7 +66,10 @@ export function zrangeRev(z: ZSet, start: number, stop: number): string[] {
   start = Math.max(start < 0 ? start + z.size : start, 0);
   stop = stop < 0 ? stop + z.size : stop;
   if (start > stop || start >= z.size) return [];
-  return zsorted(z).reverse().slice(start, stop + 1).map(([id]) => id);
+  return zsorted(z)
+    .reverse()
+    .slice(start, stop + 1)
+    .map(([id]) => id);
 }
 
 /** a stream id "<ms>-<seq>" (or "<ms>": seq 0) */

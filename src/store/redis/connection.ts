@@ -6,7 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
-import { ConflictError, JobCancelledError, LeaseLostError, NotFoundError, StoreOutOfMemoryError, StoreUnavailableError, WizardError, errorMessage } from '../../core/errors';
+import {
+  ConflictError,
+  JobCancelledError,
+  LeaseLostError,
+  NotFoundError,
+  StoreOutOfMemoryError,
+  StoreUnavailableError,
+  WizardError,
+  errorMessage,
+} from '../../core/errors';
 import { badChunkResult, botErrors } from '../common';
 import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from '../cluster';
 import { MasterLinks } from '../cluster-durable';
@@ -17,7 +26,25 @@ import { ConnectionPool } from '../pool';
 import { urlAt } from '../sentinel';
 import { LuaScript, ScriptName, scripts } from '../scripts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from '../types';
-import { DURABLE_CONNECTIONS, GROUPS, redactUrl, withTimeout, OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, NOT_HOLDER, BOT_MISSING, CANCELLED, type Reply, type RedisStoreOptions, type Conn, type Group, type Waker } from './shared';
+import {
+  DURABLE_CONNECTIONS,
+  GROUPS,
+  redactUrl,
+  withTimeout,
+  OK,
+  MISSING,
+  TOKEN_MISMATCH,
+  BAD_RESULT,
+  CONFLICT,
+  NOT_HOLDER,
+  BOT_MISSING,
+  CANCELLED,
+  type Reply,
+  type RedisStoreOptions,
+  type Conn,
+  type Group,
+  type Waker,
+} from './shared';
 
 export class RedisConnection {
   readonly location: string;
@@ -60,28 +87,54 @@ export class RedisConnection {
   protected hits = 0;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
-    this.options = { ...DEFAULT_STORE_OPTIONS, commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS, watchConnections: 1, durability: 'none', durabilityTimeoutMs: 1000, ...opts };
+    this.options = {
+      ...DEFAULT_STORE_OPTIONS,
+      commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
+      watchConnections: 1,
+      durability: 'none',
+      durabilityTimeoutMs: 1000,
+      ...opts,
+    };
     const { sentinel } = this.options;
     this.location = sentinel ? sentinel.location : redactUrl(this.options.url);
     this.keys = redisKeys(this.options.prefix);
     this.shards = [this.keys];
     this.cluster = this.options.cluster === true;
     const prefix = this.options.prefix;
-    this.groups = Object.fromEntries(GROUPS.map((g) => [g, this.cluster ? keysAt(tagBase(prefix, g)) : this.keys])) as Record<Group, RedisKeys>;
+    this.groups = Object.fromEntries(
+      GROUPS.map((g) => [g, this.cluster ? keysAt(tagBase(prefix, g)) : this.keys]),
+    ) as Record<Group, RedisKeys>;
     this.main = this.cluster ? this.clusterLink() : this.link(true);
     const main = this.main;
     this.masterLinks =
       main instanceof ClusterLink
-        ? new MasterLinks({ masterUrlOf: (slot) => main.masterUrlOf(slot), masters: () => main.masterAddresses(), makeLink: (url) => this.link(false, () => url) })
+        ? new MasterLinks({
+            masterUrlOf: (slot) => main.masterUrlOf(slot),
+            masters: () => main.masterAddresses(),
+            makeLink: (url) => this.link(false, () => url),
+          })
         : null;
-    this.watchPool = new ConnectionPool(() => this.link(false, this.cluster ? () => this.abacusMasterUrl() : undefined), this.options.watchConnections);
-    this.lost = new LostClaims((queue, base) => this.run<number>('releaseLostClaim', [queue, base], this.shardKeys(this.lostShard.get(base) ?? 0)));
-    sentinel?.onSwitch((to, from) => this.followMaster(`the Sentinels moved the master from ${from.host}:${from.port} to ${to.host}:${to.port}`));
+    this.watchPool = new ConnectionPool(
+      () => this.link(false, this.cluster ? () => this.abacusMasterUrl() : undefined),
+      this.options.watchConnections,
+    );
+    this.lost = new LostClaims((queue, base) =>
+      this.run<number>('releaseLostClaim', [queue, base], this.shardKeys(this.lostShard.get(base) ?? 0)),
+    );
+    sentinel?.onSwitch((to, from) =>
+      this.followMaster(`the Sentinels moved the master from ${from.host}:${from.port} to ${to.host}:${to.port}`),
+    );
   }
 
   /** every connection this store has open */
   protected get links(): Conn[] {
-    return [this.main, ...this.blocking.values(), ...this.watchPool.members, ...this.durableLinks, ...(this.masterLinks?.all ?? [])];
+    return [
+      this.main,
+      ...this.blocking.values(),
+      ...this.watchPool.members,
+      ...this.durableLinks,
+      ...(this.masterLinks?.all ?? []),
+    ];
   }
 
   /** with Sentinel: a new master, so every connection is replaced by one to it (their calls in flight fail: 503, retried) */
@@ -109,7 +162,10 @@ export class RedisConnection {
 
   /** the master that holds the abacus now (a WATCH must go to it) */
   protected abacusMasterUrl(): string {
-    return (this.main instanceof ClusterLink && this.abacusSlot >= 0 ? this.main.masterUrlOf(this.abacusSlot) : null) ?? seedUrls(this.options.url)[0];
+    return (
+      (this.main instanceof ClusterLink && this.abacusSlot >= 0 ? this.main.masterUrlOf(this.abacusSlot) : null) ??
+      seedUrls(this.options.url)[0]
+    );
   }
 
   /** a client; the main one (re)loads the scripts on every connect */
@@ -128,7 +184,8 @@ export class RedisConnection {
     // look for the jobs of claims whose answer was lost
     if (main) {
       client.on('ready', () => {
-        for (const s of Object.values(this.scripts)) client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
+        for (const s of Object.values(this.scripts))
+          client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
         void this.lost.settle();
       });
     }
@@ -180,7 +237,11 @@ export class RedisConnection {
    * deadline passed and the replies of a Redis that cannot serve become StoreUnavailableError
    * (StoreOutOfMemoryError for OOM)
    */
-  protected async cmd<T = Reply>(args: (string | number)[], link: Conn = this.main, deadlineMs = this.options.commandTimeoutMs): Promise<T> {
+  protected async cmd<T = Reply>(
+    args: (string | number)[],
+    link: Conn = this.main,
+    deadlineMs = this.options.commandTimeoutMs,
+  ): Promise<T> {
     if (!link.isReady) throw this.unavailable(this.lastError || 'not connected');
     try {
       return (await link.call((c) => c.sendCommand(args.map(String)), deadlineMs)) as T;
@@ -220,7 +281,8 @@ export class RedisConnection {
       return answer;
     } catch (err) {
       this.demoted(err, l);
-      if (this.main instanceof ClusterLink && clusterUnavailable(err) && !slotMoving(err)) this.main.remake(errorMessage(err)); // MOVED, ASK: the slot is elsewhere now
+      if (this.main instanceof ClusterLink && clusterUnavailable(err) && !slotMoving(err))
+        this.main.remake(errorMessage(err)); // MOVED, ASK: the slot is elsewhere now
       throw this.classify(err);
     }
   }
@@ -240,8 +302,16 @@ export class RedisConnection {
   /** WAIT 1 on the connection that wrote: a StoreUnavailableError (the write may have been applied) when no replica has it in time */
   protected async confirmedByReplica(l: Link, pinned: Client): Promise<void> {
     const t = this.options.durabilityTimeoutMs;
-    const acks = await l.call((c) => c.sendCommand(['WAIT', '1', String(t)]), t + this.options.commandTimeoutMs, pinned);
-    if (Number(acks) < 1) throw new StoreUnavailableError(`Redis at ${this.location}: the write was not confirmed by a replica within ${t} ms (safe to retry)`, true);
+    const acks = await l.call(
+      (c) => c.sendCommand(['WAIT', '1', String(t)]),
+      t + this.options.commandTimeoutMs,
+      pinned,
+    );
+    if (Number(acks) < 1)
+      throw new StoreUnavailableError(
+        `Redis at ${this.location}: the write was not confirmed by a replica within ${t} ms (safe to retry)`,
+        true,
+      );
   }
 
   /** an error of a call as the store reports it: Redis's own refusals stay ErrorReply */
@@ -249,7 +319,10 @@ export class RedisConnection {
     if (err instanceof WizardError) return err;
     if (err instanceof ErrorReply) {
       if (clusterUnavailable(err)) return this.unavailable(err);
-      if (err.message.startsWith('OOM')) return new StoreOutOfMemoryError(`Redis at ${this.location} refuses writes: out of memory (${err.message.split('. script:')[0]})`);
+      if (err.message.startsWith('OOM'))
+        return new StoreOutOfMemoryError(
+          `Redis at ${this.location} refuses writes: out of memory (${err.message.split('. script:')[0]})`,
+        );
       if (!/^(LOADING|MASTERDOWN|READONLY|BUSY)/.test(err.message)) return err;
       return this.unavailable(err);
     }
@@ -260,7 +333,12 @@ export class RedisConnection {
    * run a script by SHA; send its source when Redis does not have it. Its time is Redis's (lib.lua
    * reads TIME when ARGV[1] is ''), or a test's clock (options.now).
    */
-  protected async run<T = Reply>(name: ScriptName, args: (string | number)[], keys: RedisKeys = this.keys, durable = false): Promise<T> {
+  protected async run<T = Reply>(
+    name: ScriptName,
+    args: (string | number)[],
+    keys: RedisKeys = this.keys,
+    durable = false,
+  ): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
     const tail = ['2', keys.base, keys.guard, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
@@ -284,7 +362,8 @@ export class RedisConnection {
     if (code === MISSING) return new NotFoundError(`job ${jobId} not found`);
     if (code === TOKEN_MISMATCH) return new LeaseLostError(jobId);
     if (code === CANCELLED) return new JobCancelledError(jobId);
-    if (code === CONFLICT) return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
+    if (code === CONFLICT)
+      return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     if (code === BAD_RESULT) return badChunkResult(jobId);
     return new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
   }

@@ -3,11 +3,49 @@ import { Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
-import { cancelConflict, createdJob, fingerprint, flowRows, idempotencyConflict, isStorableJobId, jobRow, JobRow, rowArgs, tokenBase } from '../common';
+import {
+  cancelConflict,
+  createdJob,
+  fingerprint,
+  flowRows,
+  idempotencyConflict,
+  isStorableJobId,
+  jobRow,
+  JobRow,
+  rowArgs,
+  tokenBase,
+} from '../common';
 import { shardOfJob } from '../keys';
-import { DEFAULT_LEASE_MS, type ClaimOptions, type ClaimResult, type CompleteAndClaimResult, type Completion, type FailTarget, type FlowSpec, type ReapOptions, type ReapResult, type Submitted, type WaitOptions } from '../types';
+import {
+  DEFAULT_LEASE_MS,
+  type ClaimOptions,
+  type ClaimResult,
+  type CompleteAndClaimResult,
+  type Completion,
+  type FailTarget,
+  type FlowSpec,
+  type ReapOptions,
+  type ReapResult,
+  type Submitted,
+  type WaitOptions,
+} from '../types';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { keyShard, claimArgs, claimResult, claimsAny, completionArgs, groupByShard, leftToClaim, merged, retryDelayOf, CONFLICT, OK, type ClaimReply, type KindClaim, type Waker } from './shared';
+import {
+  keyShard,
+  claimArgs,
+  claimResult,
+  claimsAny,
+  completionArgs,
+  groupByShard,
+  leftToClaim,
+  merged,
+  retryDelayOf,
+  CONFLICT,
+  OK,
+  type ClaimReply,
+  type KindClaim,
+  type Waker,
+} from './shared';
 import { RedisShards } from './shards';
 
 /** a claim Redis answered within a claim() or completeAndClaim() call still running */
@@ -30,7 +68,12 @@ export class RedisJobs extends RedisShards {
 
   /** write new jobs in one shard; answers them as created at Redis's time (a worker may already have claimed them) */
   protected async insert(rows: JobRow[], shard: number): Promise<Job[]> {
-    const [, now] = await this.run<[number, string]>('enqueueJobs', ['', '', ...rowArgs(rows)], this.shardKeys(shard), true);
+    const [, now] = await this.run<[number, string]>(
+      'enqueueJobs',
+      ['', '', ...rowArgs(rows)],
+      this.shardKeys(shard),
+      true,
+    );
     return rows.map((r) => createdJob(r, Number(now)));
   }
 
@@ -40,14 +83,20 @@ export class RedisJobs extends RedisShards {
    */
   async enqueue(jobs: NewJob[]): Promise<Job[]> {
     const shard = jobs[0]?.id !== undefined ? shardOfJob(jobs[0].id) : this.pickShard(jobs[0]?.queue);
-    return this.insert(jobs.map((j) => jobRow({ ...j, id: j.id ?? RedisShards.newId(shard) })), shard);
+    return this.insert(
+      jobs.map((j) => jobRow({ ...j, id: j.id ?? RedisShards.newId(shard) })),
+      shard,
+    );
   }
 
   /** a prime count's parent and its chunks in one shard: the chord stays one script */
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
     const shard = this.pickShard(flow.children[0]?.queue);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? RedisShards.newId(shard) });
-    const [parent, ...children] = await this.insert(flowRows({ parent: withId(flow.parent), children: flow.children.map(withId) }), shard);
+    const [parent, ...children] = await this.insert(
+      flowRows({ parent: withId(flow.parent), children: flow.children.map(withId) }),
+      shard,
+    );
     return { parent, children };
   }
 
@@ -60,11 +109,20 @@ export class RedisJobs extends RedisShards {
     const first = 'parent' in work ? work.parent : work;
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
-    const shard = key && queue !== (this.options.botQueue ?? DEFAULT_BOT_QUEUE) ? keyShard(key, this.shardCount) : this.pickShard(queue);
+    const shard =
+      key && queue !== (this.options.botQueue ?? DEFAULT_BOT_QUEUE)
+        ? keyShard(key, this.shardCount)
+        : this.pickShard(queue);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? RedisShards.newId(shard) });
-    const rows = 'parent' in work ? flowRows({ parent: withId(work.parent), children: work.children.map(withId) }) : [jobRow(withId(work))];
+    const rows =
+      'parent' in work
+        ? flowRows({ parent: withId(work.parent), children: work.children.map(withId) })
+        : [jobRow(withId(work))];
     const [, now, existingId, , same] = await this.run<[number, string, string?, string?, number?]>(
-      'enqueueJobs', [key, key ? fingerprint(first) : '', ...rowArgs(rows)], this.shardKeys(shard), true,
+      'enqueueJobs',
+      [key, key ? fingerprint(first) : '', ...rowArgs(rows)],
+      this.shardKeys(shard),
+      true,
     );
     if (existingId === undefined) {
       const [job, ...children] = rows.map((r) => createdJob(r, Number(now)));
@@ -82,7 +140,8 @@ export class RedisJobs extends RedisShards {
     for (const shard of shards) {
       const k = this.shardKeys(shard);
       const id = await this.cmd<string | null>(['HGET', k.idem(scopedKey), 'job']);
-      if (id && isStorableJobId(id) && (await this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])) !== null) return id;
+      if (id && isStorableJobId(id) && (await this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])) !== null)
+        return id;
     }
     return null;
   }
@@ -103,7 +162,10 @@ export class RedisJobs extends RedisShards {
 
   /** the paused flag is the member 'paused' of the queue's ready set in every shard (lib.lua's claimFrom reads it with the priorities) */
   async pauseQueue(queue: string): Promise<void> {
-    await Promise.all([...this.shards.map((k) => this.durable(['ZADD', k.ready(queue), -1, 'paused'])), this.cmd(['SADD', this.keys.queues, queue])]);
+    await Promise.all([
+      ...this.shards.map((k) => this.durable(['ZADD', k.ready(queue), -1, 'paused'])),
+      this.cmd(['SADD', this.keys.queues, queue]),
+    ]);
   }
 
   /** shard 0's set of known queues (every shard's is read: a queue a job was put on in shard N is in shard N's) */
@@ -124,7 +186,9 @@ export class RedisJobs extends RedisShards {
 
   async resumeQueue(queue: string): Promise<void> {
     await this.perShard((k) => this.durable(['ZREM', k.ready(queue), 'paused']));
-    await this.perShard((k) => Promise.all([this.cmd(['ZADD', k.marker(queue), 0, 'm']), this.cmd(['ZADD', k.cpuMarker(queue), 0, 'm'])]));
+    await this.perShard((k) =>
+      Promise.all([this.cmd(['ZADD', k.marker(queue), 0, 'm']), this.cmd(['ZADD', k.cpuMarker(queue), 0, 'm'])]),
+    );
   }
 
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
@@ -137,7 +201,11 @@ export class RedisJobs extends RedisShards {
    * Redis answered but the call then throws away (another shard's part of it failed) is a lost
    * claim for the caller, and its jobs are given back as one's (lost-claims.ts), not left to lapse
    */
-  protected async answering<T>(queue: string, opts: ClaimOptions, call: (answered: Answered[]) => Promise<T>): Promise<T> {
+  protected async answering<T>(
+    queue: string,
+    opts: ClaimOptions,
+    call: (answered: Answered[]) => Promise<T>,
+  ): Promise<T> {
     const answered: Answered[] = [];
     try {
       return await call(answered);
@@ -161,7 +229,11 @@ export class RedisJobs extends RedisShards {
    * next ones while slots (or, for CPU jobs, threads) are left. With one shard this is one script,
    * as it always was.
    */
-  async completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult> {
+  async completeAndClaim(
+    completions: Completion[],
+    queue: string,
+    opts: ClaimOptions,
+  ): Promise<CompleteAndClaimResult> {
     const [first, ...rest] = await this.urgentOrder(queue);
     const byShard = groupByShard(completions);
     const mine = byShard.get(first) ?? [];
@@ -171,7 +243,12 @@ export class RedisJobs extends RedisShards {
       // every part settles before the call answers or fails: a claim answered after a sibling failed is known, and given back
       const [own, ...others] = await Promise.allSettled([
         this.claiming(queue, opts, first, answered, (base) =>
-          this.run<[number[], ClaimReply]>('completeAndClaim', [...completionArgs(mine), ...claimArgs(queue, opts, base)], this.shardKeys(first), true),
+          this.run<[number[], ClaimReply]>(
+            'completeAndClaim',
+            [...completionArgs(mine), ...claimArgs(queue, opts, base)],
+            this.shardKeys(first),
+            true,
+          ),
         ),
         ...[...byShard].map(async ([shard, cs]) => {
           const got = await this.run<number[]>('completeJobs', completionArgs(cs), this.shardKeys(shard), true);
@@ -196,7 +273,12 @@ export class RedisJobs extends RedisShards {
    * a claim from the shards in `order`, each while slots (or threads) are left; a shard that fails
    * after others gave jobs ends the claim with those (they are held: thrown away, they would lapse)
    */
-  protected async claimIn(queue: string, opts: ClaimOptions, order: number[], answered: Answered[]): Promise<KindClaim> {
+  protected async claimIn(
+    queue: string,
+    opts: ClaimOptions,
+    order: number[],
+    answered: Answered[],
+  ): Promise<KindClaim> {
     let out: KindClaim | null = null;
     for (const shard of order) {
       const left = out ? leftToClaim(opts, out) : opts;
@@ -204,7 +286,9 @@ export class RedisJobs extends RedisShards {
       let got: KindClaim;
       try {
         got = claimResult(
-          await this.claiming(queue, left, shard, answered, (base) => this.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.shardKeys(shard))),
+          await this.claiming(queue, left, shard, answered, (base) =>
+            this.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.shardKeys(shard)),
+          ),
           queue,
           opts.consumer,
         );
@@ -221,7 +305,13 @@ export class RedisJobs extends RedisShards {
    * a claim under a token base of its own, counted as this process's from the start (unanswered);
    * when its answer is lost, its jobs are given back (lost-claims.ts)
    */
-  protected async claiming<T>(queue: string, opts: ClaimOptions, shard: number, answered: Answered[], call: (base: string) => Promise<T>): Promise<T> {
+  protected async claiming<T>(
+    queue: string,
+    opts: ClaimOptions,
+    shard: number,
+    answered: Answered[],
+    call: (base: string) => Promise<T>,
+  ): Promise<T> {
     const base = tokenBase(opts.consumer);
     this.unanswered.set(base, queue);
     try {
@@ -260,7 +350,9 @@ export class RedisJobs extends RedisShards {
         const got = await Promise.race([
           ...ws.map((w) => w.p),
           new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), left))),
-          new Promise<'timeout'>((r) => opts.signal?.addEventListener('abort', (onAbort = () => r('timeout')), { once: true })),
+          new Promise<'timeout'>((r) =>
+            opts.signal?.addEventListener('abort', (onAbort = () => r('timeout')), { once: true }),
+          ),
         ]);
         if (got === 'timeout') return false;
         if (got) {
@@ -269,7 +361,13 @@ export class RedisJobs extends RedisShards {
             if (!w.settled || this.wakers.get(w.key) !== w) continue;
             this.wakers.delete(w.key); // popped: used up
             if (wants(w.cpu)) woken = true;
-            else void this.cmd(['ZADD', w.cpu ? this.shardKeys(w.shard).cpuMarker(queue) : this.shardKeys(w.shard).marker(queue), 0, 'm']).catch(() => undefined);
+            else
+              void this.cmd([
+                'ZADD',
+                w.cpu ? this.shardKeys(w.shard).cpuMarker(queue) : this.shardKeys(w.shard).marker(queue),
+                0,
+                'm',
+              ]).catch(() => undefined);
           }
           if (woken) return true;
         }
@@ -295,7 +393,13 @@ export class RedisJobs extends RedisShards {
       p: (async () => {
         const l = await this.blockingLink(cpu ? 'cpu-work' : 'work', shard);
         const k = this.shardKeys(shard);
-        return (await this.cmd<unknown[] | null>(['BZPOPMIN', cpu ? k.cpuMarker(queue) : k.marker(queue), secs], l, timeoutMs + this.options.commandTimeoutMs)) !== null;
+        return (
+          (await this.cmd<unknown[] | null>(
+            ['BZPOPMIN', cpu ? k.cpuMarker(queue) : k.marker(queue), secs],
+            l,
+            timeoutMs + this.options.commandTimeoutMs,
+          )) !== null
+        );
       })(),
     };
     this.wakers.set(key, w);
@@ -327,18 +431,26 @@ export class RedisJobs extends RedisShards {
   }
 
   protected async flushCompletions(): Promise<void> {
-    await Promise.all([...groupByShard(this.completions.take())].map(async ([shard, batch]) => {
-      try {
-        const codes = await this.run<number[]>('completeJobs', completionArgs(batch), this.shardKeys(shard), true);
-        settleAll(batch, batch.map((c, i) => this.codeError(codes[i], c.jobId)));
-      } catch (err) {
-        settleAll(batch, err instanceof Error ? err : new Error(String(err)));
-      }
-    }));
+    await Promise.all(
+      [...groupByShard(this.completions.take())].map(async ([shard, batch]) => {
+        try {
+          const codes = await this.run<number[]>('completeJobs', completionArgs(batch), this.shardKeys(shard), true);
+          settleAll(
+            batch,
+            batch.map((c, i) => this.codeError(codes[i], c.jobId)),
+          );
+        } catch (err) {
+          settleAll(batch, err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    );
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
-    this.checkCode(await this.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)], this.at(jobId), true), jobId);
+    this.checkCode(
+      await this.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)], this.at(jobId), true),
+      jobId,
+    );
   }
 
   async release(jobId: string, token: string): Promise<void> {

@@ -4,24 +4,57 @@ import type { Bot } from '../../core/bots';
 import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../../core/datalake';
 import { StoreOutOfMemoryError } from '../../core/errors';
 import type { Schedule } from '../../core/schedule';
-import { claimView, decodeBot, decodeJob, decodeLakeConfig, decodeLakeDay, decodeSchedule, encodeSchedule, pairsToRecord } from '../codec';
+import {
+  claimView,
+  decodeBot,
+  decodeJob,
+  decodeLakeConfig,
+  decodeLakeDay,
+  decodeSchedule,
+  encodeSchedule,
+  pairsToRecord,
+} from '../codec';
 import { botErrors, createdJob, isStorableJobId, JobRow, notRetryable, rowArgs, tokenBase } from '../common';
 import { RedisKeys } from '../keys';
-import type { BotsDown, FailTarget, FinishedCounts, JobEvent, ListQuery, ListResult, NodeInfo, QueueInfo } from '../types';
+import type {
+  BotsDown,
+  FailTarget,
+  FinishedCounts,
+  JobEvent,
+  ListQuery,
+  ListResult,
+  NodeInfo,
+  QueueInfo,
+} from '../types';
 import { sleep } from '../../util/time';
-import { COUNTED_NOT_INDEXED, QUEUE_SCAN, QUEUE_SCAN_PAGE, decodeEvents, EVENTS_POLL_MS, scored, newestFirst, retryDelayOf, OK, CONFLICT, BOT_BUSY, type Found } from './shared';
+import {
+  COUNTED_NOT_INDEXED,
+  QUEUE_SCAN,
+  QUEUE_SCAN_PAGE,
+  decodeEvents,
+  EVENTS_POLL_MS,
+  scored,
+  newestFirst,
+  retryDelayOf,
+  OK,
+  CONFLICT,
+  BOT_BUSY,
+  type Found,
+} from './shared';
 import { scheduledRows, ScheduledWork } from '../scheduled-work';
 import { RedisJobs } from './jobs';
 import { RedisShards } from './shards';
 
 export class RedisRecords extends RedisJobs {
-
   /** paused as shard 0 says (pause and resume set every shard) */
   async listQueues(): Promise<QueueInfo[]> {
     const names = await this.knownQueues();
     return Promise.all(
       names.map(async (name) => {
-        const [depth, paused] = await Promise.all([this.queueDepth(name), this.cmd<string | null>(['ZSCORE', this.keys.ready(name), 'paused'])]);
+        const [depth, paused] = await Promise.all([
+          this.queueDepth(name),
+          this.cmd<string | null>(['ZSCORE', this.keys.ready(name), 'paused']),
+        ]);
         return { name, ...depth, paused: paused !== null };
       }),
     );
@@ -60,7 +93,9 @@ export class RedisRecords extends RedisJobs {
     const per = await this.perShard((k) =>
       Promise.all([
         this.cmd<number>(['ZCARD', keyOf(k)]),
-        limit > 0 ? this.cmd<string[]>(['ZRANGE', keyOf(k), from, offset + limit - 1, 'REV', 'WITHSCORES']) : Promise.resolve([]),
+        limit > 0
+          ? this.cmd<string[]>(['ZRANGE', keyOf(k), from, offset + limit - 1, 'REV', 'WITHSCORES'])
+          : Promise.resolve([]),
       ]),
     );
     const found = per.flatMap(([, flat]) => scored(flat));
@@ -82,7 +117,8 @@ export class RedisRecords extends RedisJobs {
 
   async purgeDead(): Promise<number> {
     let total = 0;
-    for (const k of this.shards) for (let n = -1; n !== 0; total += n) n = await this.run<number>('purgeDeadJobs', [1000], k);
+    for (const k of this.shards)
+      for (let n = -1; n !== 0; total += n) n = await this.run<number>('purgeDeadJobs', [1000], k);
     return total;
   }
 
@@ -93,7 +129,10 @@ export class RedisRecords extends RedisJobs {
 
   async countByState(): Promise<Record<JobState, number>> {
     const per = await this.perShard((k) =>
-      Promise.all([Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', k.state(s)]))), this.queuedStateCounts(k)]),
+      Promise.all([
+        Promise.all(JOB_STATES.map((s) => this.cmd<number>(['ZCARD', k.state(s)]))),
+        this.queuedStateCounts(k),
+      ]),
     );
     return Object.fromEntries(
       JOB_STATES.map((s, i) => [s, per.reduce((t, [indexed, counted]) => t + indexed[i] + (counted[s] ?? 0), 0)]),
@@ -116,12 +155,18 @@ export class RedisRecords extends RedisJobs {
   protected async listQueuedInState(state: JobState, offset: number, limit: number): Promise<ListResult> {
     const want = offset + limit;
     const per = await this.perShard((k) => this.queuedInStateOf(k, state, want));
-    const page = newestFirst(per.flatMap((p) => p.found)).slice(offset, want).map((f) => f.id);
+    const page = newestFirst(per.flatMap((p) => p.found))
+      .slice(offset, want)
+      .map((f) => f.id);
     return { total: per.reduce((t, p) => t + p.total, 0), jobs: await this.getJobs(page) };
   }
 
   /** one shard's part of listQueuedInState: its count and its first `want` jobs in `state` */
-  protected async queuedInStateOf(k: RedisKeys, state: JobState, want: number): Promise<{ total: number; found: Found[] }> {
+  protected async queuedInStateOf(
+    k: RedisKeys,
+    state: JobState,
+    want: number,
+  ): Promise<{ total: number; found: Found[] }> {
     const [indexedTotal, indexed, counted, queues] = await Promise.all([
       this.cmd<number>(['ZCARD', k.state(state)]),
       want > 0 ? this.cmd<string[]>(['ZRANGE', k.state(state), 0, want - 1, 'REV', 'WITHSCORES']) : Promise.resolve([]),
@@ -131,7 +176,11 @@ export class RedisRecords extends RedisJobs {
     const found: Found[] = scored(indexed);
     /** the top-level jobs among ids that are in `state`, with the time of their last change */
     const inState = async (ids: string[]): Promise<Found[]> => {
-      const fields = await Promise.all(ids.map((id) => this.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'parent_id', 'updated_at', 'created_at'])));
+      const fields = await Promise.all(
+        ids.map((id) =>
+          this.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'parent_id', 'updated_at', 'created_at']),
+        ),
+      );
       return ids.flatMap((id, i) => {
         const [s, parent, updated, created] = fields[i];
         return s === state && !parent ? [{ id, at: Number(updated ?? created) }] : [];
@@ -150,7 +199,10 @@ export class RedisRecords extends RedisJobs {
         }
       }
       // delayed PENDING jobs wait in the delayed set
-      if (state === 'PENDING') matches.push(...(await inState(await this.cmd<string[]>(['ZRANGE', k.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))));
+      if (state === 'PENDING')
+        matches.push(
+          ...(await inState(await this.cmd<string[]>(['ZRANGE', k.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))),
+        );
       return matches;
     };
     if (want > 0) for (const matches of await Promise.all(queues.map(fromQueue))) found.push(...matches);
@@ -160,7 +212,9 @@ export class RedisRecords extends RedisJobs {
   async queueDepth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
     const per = await this.perShard((k) =>
       Promise.all([
-        Promise.all(RedisShards.waitLists(k, queue).map((list) => this.cmd<number>(['LLEN', list]))).then((ls) => ls.reduce((a, b) => a + b, 0)),
+        Promise.all(RedisShards.waitLists(k, queue).map((list) => this.cmd<number>(['LLEN', list]))).then((ls) =>
+          ls.reduce((a, b) => a + b, 0),
+        ),
         this.cmd<number>(['ZCARD', k.active(queue)]),
         this.cmd<number>(['ZCARD', k.delayed(queue)]),
       ]),
@@ -206,7 +260,11 @@ export class RedisRecords extends RedisJobs {
     if (blockMs > 0) args.push('BLOCK', blockMs);
     args.push('STREAMS', k.events, afterId);
     const link = blockMs > 0 ? await this.blockingLink('events') : this.main;
-    const reply = await this.cmd<[string, [string, string[]][]][] | null>(args, link, blockMs + this.options.commandTimeoutMs);
+    const reply = await this.cmd<[string, [string, string[]][]][] | null>(
+      args,
+      link,
+      blockMs + this.options.commandTimeoutMs,
+    );
     if (!reply) return [];
     return reply[0][1].flatMap(([id, flat]) => decodeEvents(id, flat));
   }
@@ -239,16 +297,34 @@ export class RedisRecords extends RedisJobs {
   // ---- the bot batch, leadership, bots, the datalake ----
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
-    return this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.keys, true));
+    return this.insertOnce(jobs, (rows) =>
+      this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.keys, true),
+    );
   }
 
-  async enqueueScheduled(schedule: string, slot: string, onceKey: string, ttlMs: number, jobs: ScheduledWork): Promise<Job[] | null> {
-    const made = await this.insertOnce(jobs, (rows) => this.run<[number, string?]>('enqueueScheduled', [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)], this.keys, true));
+  async enqueueScheduled(
+    schedule: string,
+    slot: string,
+    onceKey: string,
+    ttlMs: number,
+    jobs: ScheduledWork,
+  ): Promise<Job[] | null> {
+    const made = await this.insertOnce(jobs, (rows) =>
+      this.run<[number, string?]>(
+        'enqueueScheduled',
+        [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)],
+        this.keys,
+        true,
+      ),
+    );
     return made && made.map((j) => ({ ...j, schedule, slot }));
   }
 
   /** a once-keyed enqueue's answer: null when its key was used */
-  protected async insertOnce(jobs: ScheduledWork, call: (rows: JobRow[]) => Promise<[number, string?]>): Promise<Job[] | null> {
+  protected async insertOnce(
+    jobs: ScheduledWork,
+    call: (rows: JobRow[]) => Promise<[number, string?]>,
+  ): Promise<Job[] | null> {
     const rows = scheduledRows(jobs);
     const [created, now] = await call(rows);
     return created === 0 && rows.length > 0 ? null : rows.map((r) => createdJob(r, Number(now)));
@@ -263,7 +339,9 @@ export class RedisRecords extends RedisJobs {
 
   async listSchedules(): Promise<Schedule[]> {
     const flat = await this.cmd<string[]>(['HGETALL', this.keys.schedules]);
-    return Object.values(pairsToRecord(flat)).map(decodeSchedule).sort((a, b) => a.name.localeCompare(b.name));
+    return Object.values(pairsToRecord(flat))
+      .map(decodeSchedule)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async removeSchedule(name: string): Promise<boolean> {
@@ -277,7 +355,9 @@ export class RedisRecords extends RedisJobs {
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
     const states = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'] as const;
-    const per = await this.perShard((k) => Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', k.state(st), sinceMs, '+inf']))));
+    const per = await this.perShard((k) =>
+      Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', k.state(st), sinceMs, '+inf']))),
+    );
     const sum = (i: number) => per.reduce((t, c) => t + c[i], 0);
     return { SUCCESS: sum(0), FAILURE: sum(1), DEAD: sum(2), CANCELLED: sum(3) };
   }
@@ -319,7 +399,12 @@ export class RedisRecords extends RedisJobs {
   }
 
   async claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
-    const [code, nowOrJob, entry] = await this.run<[number, string?, (string | null)[]?]>('claimJobForBot', [botId, queue, leaseMs, tokenBase(botId)]);
+    const [code, nowOrJob, entry] = await this.run<[number, string?, (string | null)[]?]>('claimJobForBot', [
+      botId,
+      queue,
+      leaseMs,
+      tokenBase(botId),
+    ]);
     if (code === BOT_BUSY) throw botErrors.busy(botId, String(nowOrJob));
     this.checkBotCode(code, botId, '');
     return entry ? claimView(entry, { queue, consumer: botId, now: Number(nowOrJob) }) : null;
@@ -330,11 +415,19 @@ export class RedisRecords extends RedisJobs {
   }
 
   async completeBotJob(botId: string, jobId: string, result: unknown): Promise<void> {
-    this.checkBotCode(await this.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)], this.keys, true), botId, jobId);
+    this.checkBotCode(
+      await this.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)], this.keys, true),
+      botId,
+      jobId,
+    );
   }
 
   async failBotJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void> {
-    this.checkBotCode(await this.run('failBotJob', [jobId, botId, error, target.to, retryDelayOf(target)], this.keys, true), botId, jobId);
+    this.checkBotCode(
+      await this.run('failBotJob', [jobId, botId, error, target.to, retryDelayOf(target)], this.keys, true),
+      botId,
+      jobId,
+    );
   }
 
   async removeBot(botId: string): Promise<boolean> {
@@ -347,7 +440,12 @@ export class RedisRecords extends RedisJobs {
   }
 
   async datalakeConfig(): Promise<DatalakeConfig> {
-    const [records, days] = await this.cmd<(string | null)[]>(['HMGET', this.keys.config, 'datalake', 'datalake_retention_days']);
+    const [records, days] = await this.cmd<(string | null)[]>([
+      'HMGET',
+      this.keys.config,
+      'datalake',
+      'datalake_retention_days',
+    ]);
     return decodeLakeConfig(records, days);
   }
 
@@ -362,10 +460,15 @@ export class RedisRecords extends RedisJobs {
     // every shard's days, their counts and counters summed
     const per = await this.perShard(async (k) => {
       const days = await this.cmd<string[]>(['ZRANGE', k.lakeDays, 0, -1, 'WITHSCORES']);
-      return Promise.all(scored(days).map(async ({ id: d, at }) => {
-        const [stats, count] = await Promise.all([this.cmd<string[]>(['HGETALL', k.lakeStats(d)]), this.cmd<number>(['LLEN', k.lake(d)])]);
-        return { d, at, count, stats: pairsToRecord(stats) };
-      }));
+      return Promise.all(
+        scored(days).map(async ({ id: d, at }) => {
+          const [stats, count] = await Promise.all([
+            this.cmd<string[]>(['HGETALL', k.lakeStats(d)]),
+            this.cmd<number>(['LLEN', k.lake(d)]),
+          ]);
+          return { d, at, count, stats: pairsToRecord(stats) };
+        }),
+      );
     });
     const days = new Map<string, { at: number; count: number; stats: Record<string, string> }>();
     for (const { d, at, count, stats } of per.flat()) {
@@ -376,7 +479,9 @@ export class RedisRecords extends RedisJobs {
         for (const [f, v] of Object.entries(stats)) had.stats[f] = String(Number(had.stats[f] ?? 0) + Number(v));
       }
     }
-    return [...days].sort((a, b) => a[1].at - b[1].at || (a[0] < b[0] ? -1 : 1)).map(([d, v]) => decodeLakeDay(d, v.count, v.stats));
+    return [...days]
+      .sort((a, b) => a[1].at - b[1].at || (a[0] < b[0] ? -1 : 1))
+      .map(([d, v]) => decodeLakeDay(d, v.count, v.stats));
   }
 
   async readDatalake(day: string, offset: number, count: number): Promise<LakeRecord[]> {

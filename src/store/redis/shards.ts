@@ -8,7 +8,6 @@ import { SET_SHARDS, LAKE_FIELDS, URGENCY_MS, LAYOUT_EVERY_MS, withTimeout } fro
 import { RedisConnection } from './connection';
 
 export class RedisShards extends RedisConnection {
-
   /** resolves when connected or after waitMs, whichever is first */
   async connect(waitMs = 5000): Promise<this> {
     await withTimeout(this.main.connected, waitMs);
@@ -37,7 +36,11 @@ export class RedisShards extends RedisConnection {
     const implied = n === null && want === 1 && list.length === 1;
     if (!implied && (n !== want || list.length < want)) {
       const grown = await this.growTags(list, want);
-      const [setCount, setTags] = await this.evalOnce<(string | null)[]>(SET_SHARDS, [this.keys.config], [n === want ? '' : want, JSON.stringify(grown)]);
+      const [setCount, setTags] = await this.evalOnce<(string | null)[]>(
+        SET_SHARDS,
+        [this.keys.config],
+        [n === want ? '' : want, JSON.stringify(grown)],
+      );
       n = Number(setCount);
       list = JSON.parse(setTags!) as string[];
     }
@@ -45,7 +48,8 @@ export class RedisShards extends RedisConnection {
     if (known.length > this.shards.length) await this.copyLakeSettings(known.slice(this.shards.length));
     this.shards = known;
     this.shardCount = Math.max(1, Math.min(n ?? 1, known.length));
-    if (this.cluster && this.abacusSlot < 0) this.abacusSlot = Number(await this.cmd(['CLUSTER', 'KEYSLOT', this.groups.abacus.abacus]));
+    if (this.cluster && this.abacusSlot < 0)
+      this.abacusSlot = Number(await this.cmd(['CLUSTER', 'KEYSLOT', this.groups.abacus.abacus]));
   }
 
   /**
@@ -120,9 +124,15 @@ export class RedisShards extends RedisConnection {
     let u = this.urgency.get(queue);
     if (!u || Date.now() - u.at > URGENCY_MS) {
       const ranks = await this.perShard(async (k) => {
-        const [ready, waiting] = await Promise.all([this.cmd<string[]>(['ZRANGE', k.ready(queue), 0, 1, 'WITHSCORES']), this.cmd<number>(['LLEN', k.wait(queue)])]);
+        const [ready, waiting] = await Promise.all([
+          this.cmd<string[]>(['ZRANGE', k.ready(queue), 0, 1, 'WITHSCORES']),
+          this.cmd<number>(['LLEN', k.wait(queue)]),
+        ]);
         const urgent = ready[0] === 'paused' ? ready[2] : ready[0];
-        return Math.min(urgent === undefined ? MAX_PRIORITY + 1 : Number(urgent), waiting > 0 ? DEFAULT_PRIORITY : MAX_PRIORITY + 1);
+        return Math.min(
+          urgent === undefined ? MAX_PRIORITY + 1 : Number(urgent),
+          waiting > 0 ? DEFAULT_PRIORITY : MAX_PRIORITY + 1,
+        );
       });
       this.urgency.set(queue, (u = { at: Date.now(), ranks }));
     }

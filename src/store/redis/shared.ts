@@ -12,7 +12,18 @@ import { CLAIM, CLAIM_ARGS, CODE, COMPLETION, pushRow } from '../wire';
 
 export type Reply = unknown;
 
-export const { OK, MISSING, TOKEN_MISMATCH, BAD_RESULT, CONFLICT, OUT_OF_RANGE, NOT_HOLDER, BOT_MISSING, BOT_BUSY, CANCELLED } = CODE;
+export const {
+  OK,
+  MISSING,
+  TOKEN_MISMATCH,
+  BAD_RESULT,
+  CONFLICT,
+  OUT_OF_RANGE,
+  NOT_HOLDER,
+  BOT_MISSING,
+  BOT_BUSY,
+  CANCELLED,
+} = CODE;
 
 /** connections of their own for durable writes: a WAIT blocks its connection until a replica answers */
 export const DURABLE_CONNECTIONS = 4;
@@ -116,14 +127,23 @@ export const QUEUE_SCAN_PAGE = 500;
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
 export function claimArgs(queue: string, opts: ClaimOptions, base: string): (string | number)[] {
   const args: (string | number)[] = [];
-  pushRow(args, CLAIM_ARGS, { queue, consumer: opts.consumer, max: opts.max, max_cpu: opts.maxCpu ?? -1, lease_ms: opts.leaseMs, token_base: base });
+  pushRow(args, CLAIM_ARGS, {
+    queue,
+    consumer: opts.consumer,
+    max: opts.max,
+    max_cpu: opts.maxCpu ?? -1,
+    lease_ms: opts.leaseMs,
+    token_base: base,
+  });
   return args;
 }
 
 /** what a claim for `opts` may still take once `got` was taken: ordinary and CPU jobs, or (no maxCpu) jobs of either kind */
 export function leftToClaim(opts: ClaimOptions, got: KindClaim): ClaimOptions {
   const n = got.result.jobs.length;
-  return opts.maxCpu === undefined ? { ...opts, max: opts.max - n } : { ...opts, max: opts.max - (n - got.cpu), maxCpu: opts.maxCpu - got.cpu };
+  return opts.maxCpu === undefined
+    ? { ...opts, max: opts.max - n }
+    : { ...opts, max: opts.max - (n - got.cpu), maxCpu: opts.maxCpu - got.cpu };
 }
 
 /** a claim for `opts` takes something */
@@ -153,7 +173,19 @@ export function completionArgs(completions: readonly Completion[]): (string | nu
   for (const { jobId, token, result, job: j } of completions) {
     const value = JSON.stringify(result ?? null);
     if (j && j.startedAt !== null) {
-      const entry = lakeEntryUnfinished(jobId, j.type, j.queue, 'SUCCESS', value, '', j.attempts, j.initiatedBy ?? '', j.handledBy ?? '', j.createdAt, j.startedAt);
+      const entry = lakeEntryUnfinished(
+        jobId,
+        j.type,
+        j.queue,
+        'SUCCESS',
+        value,
+        '',
+        j.attempts,
+        j.initiatedBy ?? '',
+        j.handledBy ?? '',
+        j.createdAt,
+        j.startedAt,
+      );
       pushRow(args, COMPLETION, { id: jobId, token, result: value, lake_entry: entry, started_at: j.startedAt });
     } else {
       pushRow(args, COMPLETION, { id: jobId, token, result: value, lake_entry: '', started_at: '' });
@@ -174,7 +206,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-
 /**
  * One entry of the event log holds the changes of one script: pairs of job id and
  * "STATE" or "STATE completed total" (see lib.lua's emit).
@@ -184,7 +215,13 @@ export function decodeEvents(id: string, flat: string[]): JobEvent[] {
   const out: JobEvent[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const [state, completed, total] = flat[i + 1].split(' ');
-    out.push({ id, jobId: flat[i], state: state as JobState, progress: total === undefined ? null : { completed: Number(completed), total: Number(total) }, at });
+    out.push({
+      id,
+      jobId: flat[i],
+      state: state as JobState,
+      progress: total === undefined ? null : { completed: Number(completed), total: Number(total) },
+      at,
+    });
   }
   return out;
 }
@@ -221,7 +258,8 @@ export function groupByShard<C extends { jobId: string }>(items: C[]): Map<numbe
 
 /** two claims' jobs as one; the next retry due is the earlier */
 export function merged({ result: a, cpu: aCpu }: KindClaim, { result: b, cpu: bCpu }: KindClaim): KindClaim {
-  const next = a.nextRunAt === null ? b.nextRunAt : b.nextRunAt === null ? a.nextRunAt : Math.min(a.nextRunAt, b.nextRunAt);
+  const next =
+    a.nextRunAt === null ? b.nextRunAt : b.nextRunAt === null ? a.nextRunAt : Math.min(a.nextRunAt, b.nextRunAt);
   return { result: { nextRunAt: next, now: Math.max(a.now, b.now), jobs: [...a.jobs, ...b.jobs] }, cpu: aCpu + bCpu };
 }
 

@@ -118,7 +118,11 @@
     get bannerTitle() {
       const c = this.condition;
       if (!c) return '';
-      return { store: 'The store is unavailable.', network: 'The API cannot be reached.', auth: 'This API needs a token.' }[c.kind] || 'Error:';
+      return (
+        { store: 'The store is unavailable.', network: 'The API cannot be reached.', auth: 'This API needs a token.' }[
+          c.kind
+        ] || 'Error:'
+      );
     },
     /** the server's words, without the prefix the title already says */
     get bannerText() {

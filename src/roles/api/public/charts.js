@@ -40,7 +40,11 @@
     const x = (t) => PLOT.left + ((t - from) / windowMs) * (PLOT.right - PLOT.left);
     const value = (p, f) => (p[f] === null || p[f] === undefined ? null : Number(p[f]));
     const inWindow = points.filter((p) => Date.parse(p.at) + bucketMs > from);
-    const totals = inWindow.map((p) => (kind === 'bars' ? fields.reduce((n, f) => n + (value(p, f) || 0), 0) : Math.max(0, ...fields.map((f) => value(p, f) || 0))));
+    const totals = inWindow.map((p) =>
+      kind === 'bars'
+        ? fields.reduce((n, f) => n + (value(p, f) || 0), 0)
+        : Math.max(0, ...fields.map((f) => value(p, f) || 0)),
+    );
     const max = niceMax(Math.max(0, ...totals));
     const y = (v) => PLOT.bottom - (v / max) * (PLOT.bottom - PLOT.top);
     const r = (v) => Math.round(v * 10) / 10;
@@ -102,7 +106,9 @@
       load() {
         const asked = this.window;
         // an answer for a window no longer picked (a click while it was on its way) is dropped
-        return request('GET', `metrics/history?window=${asked}`).then((r) => asked === this.window && fill(this.history, r));
+        return request('GET', `metrics/history?window=${asked}`).then(
+          (r) => asked === this.window && fill(this.history, r),
+        );
       },
       pick(w) {
         this.window = w;
@@ -116,12 +122,21 @@
         const h = this.history.data;
         const points = h ? h.points : [];
         const shown = h ? h.window : this.window;
-        const opts = { windowMs: (h ? h.window_sec : WINDOWS[shown]) * 1000, bucketMs: (h ? h.bucket_sec : BUCKET_SEC) * 1000, now: h ? Date.parse(h.generated_at) : Date.now() };
+        const opts = {
+          windowMs: (h ? h.window_sec : WINDOWS[shown]) * 1000,
+          bucketMs: (h ? h.bucket_sec : BUCKET_SEC) * 1000,
+          now: h ? Date.parse(h.generated_at) : Date.now(),
+        };
         const span = `the last ${shown}`;
         return specs.map((spec) => {
-          const c = chart(points, spec.series.map((x) => x.field), { kind: spec.kind, ...opts });
+          const c = chart(
+            points,
+            spec.series.map((x) => x.field),
+            { kind: spec.kind, ...opts },
+          );
           const last = (f) => {
-            for (let i = points.length - 1; i >= 0; i--) if (points[i][f] !== null && points[i][f] !== undefined) return points[i][f];
+            for (let i = points.length - 1; i >= 0; i--)
+              if (points[i][f] !== null && points[i][f] !== undefined) return points[i][f];
             return null;
           };
           // a bar chart's total over what was read ("—" while nothing was)

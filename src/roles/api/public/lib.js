@@ -12,7 +12,19 @@
   const OLD_TOKEN_KEY = 'wizard.adminToken';
   const FINAL = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'];
   const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'];
-  const PAGES = ['overview', 'math', 'primes', 'jobs', 'bots', 'datalake', 'abacus', 'workers', 'queues', 'schedules', 'dlq'];
+  const PAGES = [
+    'overview',
+    'math',
+    'primes',
+    'jobs',
+    'bots',
+    'datalake',
+    'abacus',
+    'workers',
+    'queues',
+    'schedules',
+    'dlq',
+  ];
   const PRIMES = { minN: 10000, maxN: 1e12, maxChunks: 128 };
 
   /** the token the person entered at the top (an API token, or the admin token), or '' */
@@ -39,9 +51,19 @@
     if (storedToken()) headers.authorization = `Bearer ${storedToken()}`;
     let res;
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
     } catch {
-      const error = { kind: 'network', message: 'Cannot reach the API: is wizard api running?', field: null, banner: true };
+      const error = {
+        kind: 'network',
+        message: 'Cannot reach the API: is wizard api running?',
+        field: null,
+        banner: true,
+      };
       reportCondition(error);
       return { ok: false, status: 0, data: null, error };
     }
@@ -59,7 +81,10 @@
     }
     const error = describeError(res.status, data);
     // cluster-wide: the store is away, or this API wants a token for every read (its access gate, not the admin one)
-    if (res.status === 503 || (res.status === 401 && method === 'GET' && /realm="wizard"/.test(res.headers.get('www-authenticate') || ''))) {
+    if (
+      res.status === 503 ||
+      (res.status === 401 && method === 'GET' && /realm="wizard"/.test(res.headers.get('www-authenticate') || ''))
+    ) {
       error.banner = true;
       reportCondition(error);
     }
@@ -234,7 +259,8 @@
   /** the client's hint for an integer field, in the server's words; '' when it looks right */
   function integerHint(field, text, min, max, minLabel, maxLabel) {
     const v = toNumber(text);
-    if (typeof v !== 'number' || !Number.isInteger(v)) return `${field} must be an integer from ${minLabel} to ${maxLabel}`;
+    if (typeof v !== 'number' || !Number.isInteger(v))
+      return `${field} must be an integer from ${minLabel} to ${maxLabel}`;
     if (v < min) return `${field} must be an integer >= ${minLabel}`;
     if (v > max) return `${field} must be an integer <= ${maxLabel}`;
     return '';

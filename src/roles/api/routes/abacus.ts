@@ -32,7 +32,13 @@ export function abacusRoutes(ctx: ApiContext): Router {
     }
     counts.adds++;
     counts.conflicts += added.conflicts;
-    reply(res, RESPONSES.added, { new_sum: sumToJson(added.sum), added: number, timestamp: new Date().toISOString(), node_id: ctx.nodeId, conflicts: added.conflicts });
+    reply(res, RESPONSES.added, {
+      new_sum: sumToJson(added.sum),
+      added: number,
+      timestamp: new Date().toISOString(),
+      node_id: ctx.nodeId,
+      conflicts: added.conflicts,
+    });
   });
 
   r.get('/abacus/sum', async (_req, res) => {
@@ -42,7 +48,11 @@ export function abacusRoutes(ctx: ApiContext): Router {
 
   r.delete('/abacus/sum', requireAdmin(ctx), async (_req, res) => {
     await ctx.store.abacusReset();
-    reply(res, RESPONSES.reset, { message: 'Sum successfully reset to 0', timestamp: new Date().toISOString(), node_id: ctx.nodeId });
+    reply(res, RESPONSES.reset, {
+      message: 'Sum successfully reset to 0',
+      timestamp: new Date().toISOString(),
+      node_id: ctx.nodeId,
+    });
   });
 
   return r;

@@ -15,14 +15,19 @@ import { pathJobId } from '../ids';
 import { reply, RESPONSES } from '../responses';
 import { nodeView } from './ops';
 
-
 export function consoleRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.get('/metrics/history', async (req, res) => {
     const { window } = parseInput(historyQuery, req.query);
     const buckets = await ctx.store.readHistory(HISTORY.bucketMs, HISTORY_WINDOWS[window]);
-    reply(res, RESPONSES.history, { window, window_sec: HISTORY_WINDOWS[window] / 1000, bucket_sec: HISTORY.bucketMs / 1000, generated_at: new Date().toISOString(), points: buckets.map(historyPoint) });
+    reply(res, RESPONSES.history, {
+      window,
+      window_sec: HISTORY_WINDOWS[window] / 1000,
+      bucket_sec: HISTORY.bucketMs / 1000,
+      generated_at: new Date().toISOString(),
+      points: buckets.map(historyPoint),
+    });
   });
 
   r.get('/workers', async (_req, res) => {
@@ -33,7 +38,8 @@ export function consoleRoutes(ctx: ApiContext): Router {
       workers: workers.map(nodeView),
       schedulers: views,
       leader: leader ? leader.node_id : null,
-      next_batch_at: leader && typeof leader.next_batch_at === 'number' ? new Date(leader.next_batch_at).toISOString() : null,
+      next_batch_at:
+        leader && typeof leader.next_batch_at === 'number' ? new Date(leader.next_batch_at).toISOString() : null,
     });
   });
 

@@ -27,10 +27,18 @@ export function datalakeRoutes(ctx: ApiContext): Router {
     const { date } = parseInput(datalakeDayParams, req.params);
     let page = await ctx.store.readDatalake(date, 0, EXPORT_PAGE);
     if (page.length === 0) throw new NotFoundError(`the datalake has no records for ${date}`);
-    res.status(200).type('application/x-ndjson').set('content-disposition', `attachment; filename="datalake-${date}.ndjson"`);
+    res
+      .status(200)
+      .type('application/x-ndjson')
+      .set('content-disposition', `attachment; filename="datalake-${date}.ndjson"`);
     try {
-      for (let offset = 0; page.length > 0 && !res.destroyed; page = await ctx.store.readDatalake(date, offset, EXPORT_PAGE)) {
-        if (!res.write(page.map((r) => JSON.stringify(r)).join('\n') + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      for (
+        let offset = 0;
+        page.length > 0 && !res.destroyed;
+        page = await ctx.store.readDatalake(date, offset, EXPORT_PAGE)
+      ) {
+        if (!res.write(page.map((r) => JSON.stringify(r)).join('\n') + '\n'))
+          await Promise.race([once(res, 'drain'), once(res, 'close')]);
         if (page.length < EXPORT_PAGE) break;
         offset += page.length;
       }
@@ -45,7 +53,10 @@ export function datalakeRoutes(ctx: ApiContext): Router {
   r.get('/metrics/summary', async (_req, res) => {
     const now = await ctx.store.time(); // the finish times are the store's: the last minute is by its clock
     const [counts, bots, lastMinute, depth] = await Promise.all([
-      ctx.store.countByState(), ctx.store.listBots(), ctx.store.finishedSince(now - 60_000), ctx.store.queueDepth(p.botQueue),
+      ctx.store.countByState(),
+      ctx.store.listBots(),
+      ctx.store.finishedSince(now - 60_000),
+      ctx.store.queueDepth(p.botQueue),
     ]);
     const finished = counts.SUCCESS + counts.FAILURE + counts.DEAD;
     const up = bots.filter((b) => b.status === 'up').length;

@@ -9,7 +9,18 @@ import { batchJobs, requestedSpec } from '../../../core/batch';
 import { ConflictError, NotFoundError, WizardError } from '../../../core/errors';
 import { execBotQueues, failTarget } from '../../../core/handlers';
 import { iso, Job, jobView } from '../../../core/job';
-import { claimBody, completeBody, declareQueueBody, failBody, listJobsQuery, parseInput, populateBody, queueParams, splitOptions, submitBody } from '../../../core/schemas';
+import {
+  claimBody,
+  completeBody,
+  declareQueueBody,
+  failBody,
+  listJobsQuery,
+  parseInput,
+  populateBody,
+  queueParams,
+  splitOptions,
+  submitBody,
+} from '../../../core/schemas';
 import type { FailTarget } from '../../../store/types';
 import { requireAdmin } from '../admin';
 import { botIdOf, requireBot } from '../bot-auth';
@@ -29,15 +40,25 @@ const POPULATE_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 /** a keyed batch's name and its jobs' ids (UUID-shaped, from sha256 of the key): the same on every node */
 function keyedBatch(key: string, size: number): { batch: string; ids: string[] } {
   const h = (s: string) => createHash('sha256').update(s).digest('hex');
-  const uuid = (x: string) => `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
-  return { batch: `manual-${h(`populate:${key}`).slice(0, 8)}`, ids: Array.from({ length: size }, (_, i) => uuid(h(`populate:${key}:${i}`))) };
+  const uuid = (x: string) =>
+    `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  return {
+    batch: `manual-${h(`populate:${key}`).slice(0, 8)}`,
+    ids: Array.from({ length: size }, (_, i) => uuid(h(`populate:${key}:${i}`))),
+  };
 }
 
 /** POST /jobs's answer: what was made (or, a repeated key, the first job as it is now) */
 function submittedView(job: Job, existing: boolean) {
   return {
-    job_id: job.id, status: job.state, type: job.type, queue: job.queue, priority: job.priority, run_at: iso(job.runAt),
-    idempotency_key: job.idempotencyKey, existing,
+    job_id: job.id,
+    status: job.state,
+    type: job.type,
+    queue: job.queue,
+    priority: job.priority,
+    run_at: iso(job.runAt),
+    idempotency_key: job.idempotencyKey,
+    existing,
   };
 }
 
@@ -68,14 +89,25 @@ export function jobRoutes(ctx: ApiContext): Router {
   r.get('/jobs', async (req, res) => {
     const q = parseInput(listJobsQuery, req.query);
     const { total, jobs } = await ctx.store.listJobs({ state: q.status, offset: q.offset, limit: q.limit });
-    reply(res, RESPONSES.jobs, { total, offset: q.offset, limit: q.limit, status: q.status ?? null, jobs: jobs.map(jobView) });
+    reply(res, RESPONSES.jobs, {
+      total,
+      offset: q.offset,
+      limit: q.limit,
+      status: q.status ?? null,
+      jobs: jobs.map(jobView),
+    });
   });
 
   r.post('/jobs', async (req, res) => {
     const body = parseInput(submitBody, req.body);
     const { options, rest } = splitOptions(body);
     const params = checkParams(rest.type, rest.params);
-    const { job, existing } = await submitWork(ctx, req, res, { type: rest.type, params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, res, {
+      type: rest.type,
+      params,
+      options,
+      initiatedBy: ctx.nodeId,
+    });
     reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
   });
 
@@ -84,7 +116,10 @@ export function jobRoutes(ctx: ApiContext): Router {
     const id = pathJobId(req);
     const caller = callerOf(res);
     if (caller && caller.role !== 'admin' && (await getJob(id)).principal !== principalName(caller)) {
-      throw new WizardError('forbidden', `job ${id} was submitted by another caller: a ${caller.role} token cancels only the jobs it submitted (an admin token cancels any)`);
+      throw new WizardError(
+        'forbidden',
+        `job ${id} was submitted by another caller: a ${caller.role} token cancels only the jobs it submitted (an admin token cancels any)`,
+      );
     }
     reply(res, RESPONSES.job, jobView(await ctx.store.cancel(id)));
   });
@@ -94,7 +129,8 @@ export function jobRoutes(ctx: ApiContext): Router {
   });
 
   /** a queue as GET /queues lists it (known: declared, paused, or given a job) */
-  const queueInfo = async (name: string, paused = false) => (await ctx.store.listQueues()).find((q) => q.name === name) ?? { name, waiting: 0, active: 0, delayed: 0, paused };
+  const queueInfo = async (name: string, paused = false) =>
+    (await ctx.store.listQueues()).find((q) => q.name === name) ?? { name, waiting: 0, active: 0, delayed: 0, paused };
 
   // declare a queue (admin): clients may send jobs to it from now on (queues.ts)
   r.post('/queues', admin, async (req, res) => {
@@ -107,10 +143,16 @@ export function jobRoutes(ctx: ApiContext): Router {
   // forget a queue that holds no job (admin); those this node declares by its settings stay
   r.delete('/queues/:name', admin, async (req, res) => {
     const { name } = parseInput(queueParams, req.params);
-    if (ownQueues(ctx).includes(name)) throw new ConflictError(`queue ${name} is declared by this API node's settings (default, the bot queue, a --handlers type's queue, --queues): it stays`);
+    if (ownQueues(ctx).includes(name))
+      throw new ConflictError(
+        `queue ${name} is declared by this API node's settings (default, the bot queue, a --handlers type's queue, --queues): it stays`,
+      );
     const removed = await ctx.store.removeQueue(name);
     if (removed === 'unknown') throw new NotFoundError(`queue ${name} is not declared`);
-    if (removed === 'busy') throw new ConflictError(`queue ${name} holds jobs (waiting, delayed or running): cancel them or let them finish first`);
+    if (removed === 'busy')
+      throw new ConflictError(
+        `queue ${name} holds jobs (waiting, delayed or running): cancel them or let them finish first`,
+      );
     res.status(204).end();
   });
 
@@ -128,11 +170,17 @@ export function jobRoutes(ctx: ApiContext): Router {
     const key = idempotencyHeader(req);
     const caller = callerOf(res);
     /** the batch's jobs, recording who asked for them */
-    const made = (batch: string) => batchJobs(spec, batch, ctx.nodeId).map((j) => (caller ? { ...j, principal: principalName(caller) } : j));
+    const made = (batch: string) =>
+      batchJobs(spec, batch, ctx.nodeId).map((j) => (caller ? { ...j, principal: principalName(caller) } : j));
     if (key === undefined) {
       const batch = `manual-${randomUUID().slice(0, 8)}`;
       const jobs = await ctx.store.enqueue(made(batch));
-      return reply(res, RESPONSES.populated, { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) }, 201);
+      return reply(
+        res,
+        RESPONSES.populated,
+        { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) },
+        201,
+      );
     }
     // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them.
     // The id after the batch's last tells a longer batch made under the key.
@@ -141,12 +189,20 @@ export function jobRoutes(ctx: ApiContext): Router {
     const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
     // the first job, made already: the key was used (while its once-key lapsed, its jobs still say so)
     const first = await ctx.store.getJob(ids[0]);
-    const once = first ? null : await ctx.store.enqueueOnce(`populate:${batch}`, POPULATE_KEY_TTL_MS, made(batch).map((j, i) => ({ ...j, id: ids[i] })));
+    const once = first
+      ? null
+      : await ctx.store.enqueueOnce(
+          `populate:${batch}`,
+          POPULATE_KEY_TTL_MS,
+          made(batch).map((j, i) => ({ ...j, id: ids[i] })),
+        );
     if (once) return reply(res, RESPONSES.populated, answer(once.length), 201);
     // the key was used: the same batch again is answered with it, another is a 409 naming the key
     const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.getJob(id)));
     const wanted = fingerprint({ type: spec.type, params: { ...spec.params, batch } });
-    const same = jobs.slice(0, -1).every((j) => j !== null && j.queue === spec.queue && fingerprint(j) === wanted) && jobs[spec.size] === null;
+    const same =
+      jobs.slice(0, -1).every((j) => j !== null && j.queue === spec.queue && fingerprint(j) === wanted) &&
+      jobs[spec.size] === null;
     if (!same) throw idempotencyConflict(key, ids[0]);
     reply(res, RESPONSES.populated, answer(0), 200);
   });
@@ -159,7 +215,11 @@ export function jobRoutes(ctx: ApiContext): Router {
     const queue = body.queue ?? p.botQueue;
     if (!queues.includes(queue)) {
       const allowed = queues.map((q) => `'${q}'`).join(', ');
-      throw new WizardError('forbidden', `bots claim from the bot queue '${p.botQueue}' or a queue of a --handlers type with no run, not '${queue}'`, [{ field: 'queue', message: `must be one of ${allowed}` }]);
+      throw new WizardError(
+        'forbidden',
+        `bots claim from the bot queue '${p.botQueue}' or a queue of a --handlers type with no run, not '${queue}'`,
+        [{ field: 'queue', message: `must be one of ${allowed}` }],
+      );
     }
     const job = await ctx.store.claimForBot(botIdOf(res), queue, p.botLeaseMs);
     if (!job) {

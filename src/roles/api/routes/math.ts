@@ -16,7 +16,14 @@ export function mathRoutes(ctx: ApiContext): Router {
 
   r.get('/whoami', (_req, res) => {
     // admin: whether admin routes can be used here at all (the dashboard greys its admin actions out), never the token
-    reply(res, RESPONSES.whoami, { node_id: ctx.nodeId, container_id: os.hostname(), hostname: os.hostname(), pid: process.pid, role: 'api', admin: adminConfigured(ctx) ? 'configured' : 'not configured' });
+    reply(res, RESPONSES.whoami, {
+      node_id: ctx.nodeId,
+      container_id: os.hostname(),
+      hostname: os.hostname(),
+      pid: process.pid,
+      role: 'api',
+      admin: adminConfigured(ctx) ? 'configured' : 'not configured',
+    });
   });
 
   r.get('/add', (req, res) => {
@@ -26,9 +33,19 @@ export function mathRoutes(ctx: ApiContext): Router {
 
   r.post('/task', async (req, res) => {
     const { options, rest: params } = splitOptions(parseInput(taskBody, req.body));
-    const { job, existing } = await submitWork(ctx, req, res, { type: 'task', params, options, initiatedBy: ctx.nodeId });
+    const { job, existing } = await submitWork(ctx, req, res, {
+      type: 'task',
+      params,
+      options,
+      initiatedBy: ctx.nodeId,
+    });
     // a repeated key: the first job's id and state, 200
-    reply(res.location(`/tasks/${job.id}/status`), RESPONSES.taskAccepted, { task_id: job.id, status: job.state, initiated_by: job.initiatedBy ?? ctx.nodeId }, existing ? 200 : 202);
+    reply(
+      res.location(`/tasks/${job.id}/status`),
+      RESPONSES.taskAccepted,
+      { task_id: job.id, status: job.state, initiated_by: job.initiatedBy ?? ctx.nodeId },
+      existing ? 200 : 202,
+    );
   });
 
   r.get('/tasks/:id/status', async (req, res) => {
@@ -40,7 +57,13 @@ export function mathRoutes(ctx: ApiContext): Router {
 
   r.get('/valkey_test', async (_req, res) => {
     const info = await ctx.store.ping();
-    reply(res, RESPONSES.valkeyTest, { status: 'ok', node_id: ctx.nodeId, store: ctx.store.kind, url: ctx.store.location, ...info });
+    reply(res, RESPONSES.valkeyTest, {
+      status: 'ok',
+      node_id: ctx.nodeId,
+      store: ctx.store.kind,
+      url: ctx.store.location,
+      ...info,
+    });
   });
 
   return r;

@@ -28,8 +28,17 @@ export function httpTimer(m: PromMetrics, log: Logger): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       m.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       // req.params is gone once an error left the route: read the id from the path by position
-      const jobId = /^\/(api\/jobs|jobs|tasks)\/:id/.test(route) ? req.path.split('/')[route.split('/').indexOf(':id')] : undefined; // as sent: never decoded, a stray % cannot throw here
-      log.debug('http', { method: req.method, path: req.path, route, status: res.statusCode, duration_ms: Math.round(seconds * 1e4) / 10, ...(jobId ? { job_id: jobId } : {}) });
+      const jobId = /^\/(api\/jobs|jobs|tasks)\/:id/.test(route)
+        ? req.path.split('/')[route.split('/').indexOf(':id')]
+        : undefined; // as sent: never decoded, a stray % cannot throw here
+      log.debug('http', {
+        method: req.method,
+        path: req.path,
+        route,
+        status: res.statusCode,
+        duration_ms: Math.round(seconds * 1e4) / 10,
+        ...(jobId ? { job_id: jobId } : {}),
+      });
     });
     next();
   };
@@ -43,16 +52,33 @@ export const BOT_HEARTBEAT_SERIES = 50;
 
 /** gauges read from the store when scraped, not updated as things happen */
 function clusterGauges(ctx: ApiContext, registry: Registry) {
-  const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const g = (name: string, help: string, labelNames: string[] = []) =>
+    new Gauge({ name, help, labelNames, registers: [registry] });
   const jobs = g('wizard_jobs', 'jobs in each state, cluster-wide', ['state']);
-  const queue = g('wizard_queue_jobs', 'jobs of each queue: waiting, active (leased) or delayed (waiting for a retry)', ['queue', 'status']);
+  const queue = g(
+    'wizard_queue_jobs',
+    'jobs of each queue: waiting, active (leased) or delayed (waiting for a retry)',
+    ['queue', 'status'],
+  );
   const dlq = g('wizard_dlq_jobs', 'jobs in the dead-letter queue (DEAD), cluster-wide');
   const bots = g('wizard_bots', 'bots up and down', ['status']);
-  const heartbeatAge = g('wizard_bot_heartbeat_age_seconds', `seconds since each bot last heartbeated (the ${BOT_HEARTBEAT_SERIES} most recent)`, ['bot_id', 'name', 'status']);
+  const heartbeatAge = g(
+    'wizard_bot_heartbeat_age_seconds',
+    `seconds since each bot last heartbeated (the ${BOT_HEARTBEAT_SERIES} most recent)`,
+    ['bot_id', 'name', 'status'],
+  );
   const workers = g('wizard_workers_live', 'workers heartbeating now');
   const storeUp = g('wizard_store_up', '1 when the store answered this scrape, else 0');
-  const condition = g('wizard_store_condition', '1 for what keeps the store from serving now (reason: unavailable, out of memory, no replica) or makes it unsafe (eviction), else 0', ['reason']);
-  const policy = g('wizard_store_maxmemory_policy', "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)", ['node', 'policy']);
+  const condition = g(
+    'wizard_store_condition',
+    '1 for what keeps the store from serving now (reason: unavailable, out of memory, no replica) or makes it unsafe (eviction), else 0',
+    ['reason'],
+  );
+  const policy = g(
+    'wizard_store_maxmemory_policy',
+    "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)",
+    ['node', 'policy'],
+  );
   let evictedKeys = 0;
   new Counter({
     name: 'wizard_store_evicted_keys_total',
@@ -68,7 +94,12 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     for (const reason of STORE_CONDITIONS) condition.set({ reason }, state.condition === reason ? 1 : 0);
     try {
       const [counts, queues, botList, live, now, eviction] = await Promise.all([
-        ctx.store.countByState(), ctx.store.knownQueues(), ctx.store.listBots(), ctx.store.liveNodes('worker'), ctx.store.time(), ctx.store.eviction(),
+        ctx.store.countByState(),
+        ctx.store.knownQueues(),
+        ctx.store.listBots(),
+        ctx.store.liveNodes('worker'),
+        ctx.store.time(),
+        ctx.store.eviction(),
       ]);
       const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
@@ -82,7 +113,8 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
       bots.set({ status: 'down' }, botList.length - up);
       heartbeatAge.reset(); // only bots that exist now: a deleted bot's series goes with it
       const recent = [...botList].sort((a, b) => b.lastHeartbeat - a.lastHeartbeat).slice(0, BOT_HEARTBEAT_SERIES);
-      for (const b of recent) heartbeatAge.set({ bot_id: b.id, name: b.name, status: b.status }, Math.max(0, (now - b.lastHeartbeat) / 1000));
+      for (const b of recent)
+        heartbeatAge.set({ bot_id: b.id, name: b.name, status: b.status }, Math.max(0, (now - b.lastHeartbeat) / 1000));
       workers.set(live.length);
       policy.reset();
       for (const n of eviction.nodes) policy.set({ node: n.node, policy: n.policy || 'hidden' }, 1);

@@ -7,13 +7,21 @@ import type { ApiContext } from '../context';
 import { reply, RESPONSES } from '../responses';
 
 /** a live node as the API shows it (GET /health, GET /workers): what it says of itself, its id, when it was seen */
-export const nodeView = (n: NodeInfo): Record<string, unknown> & { node_id: string; last_seen: string } => ({ ...n.info, node_id: n.nodeId, last_seen: new Date(n.seenAt).toISOString() });
+export const nodeView = (n: NodeInfo): Record<string, unknown> & { node_id: string; last_seen: string } => ({
+  ...n.info,
+  node_id: n.nodeId,
+  last_seen: new Date(n.seenAt).toISOString(),
+});
 
 export function opsRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.get('/healthz', (_req, res) => {
-    reply(res, RESPONSES.healthz, { status: 'ok', node_id: ctx.nodeId, uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000) });
+    reply(res, RESPONSES.healthz, {
+      status: 'ok',
+      node_id: ctx.nodeId,
+      uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000),
+    });
   });
 
   /**
@@ -25,13 +33,19 @@ export function opsRoutes(ctx: ApiContext): Router {
   r.get('/health', async (_req, res) => {
     try {
       const [ping, stats, workers, sum, state] = await Promise.all([
-        ctx.store.ping(), ctx.store.stats(), ctx.store.liveNodes('worker'), ctx.store.abacusSum(), ctx.store.condition(),
+        ctx.store.ping(),
+        ctx.store.stats(),
+        ctx.store.liveNodes('worker'),
+        ctx.store.abacusSum(),
+        ctx.store.condition(),
       ]);
       reply(res, RESPONSES.health, {
         status: state.condition ? 'degraded' : 'healthy',
         node_id: ctx.nodeId,
         redis_connected: true,
-        ...(state.condition ? { condition: { reason: state.condition, message: state.message ?? state.condition } } : {}),
+        ...(state.condition
+          ? { condition: { reason: state.condition, message: state.message ?? state.condition } }
+          : {}),
         current_sum: sumToJson(sum),
         store: { kind: ctx.store.kind, url: ctx.store.location, ...ping },
         stats,
@@ -41,14 +55,19 @@ export function opsRoutes(ctx: ApiContext): Router {
     } catch (err) {
       const reason = err instanceof StoreUnavailableError ? err.reason : 'unavailable';
       res.set('Retry-After', '1');
-      reply(res, RESPONSES.unhealthy, {
-        status: 'unhealthy',
-        node_id: ctx.nodeId,
-        redis_connected: false,
-        condition: { reason, message: errorMessage(err) },
-        store: { kind: ctx.store.kind, url: ctx.store.location },
-        error: { code: 'store_unavailable', message: errorMessage(err), details: [] },
-      }, 503);
+      reply(
+        res,
+        RESPONSES.unhealthy,
+        {
+          status: 'unhealthy',
+          node_id: ctx.nodeId,
+          redis_connected: false,
+          condition: { reason, message: errorMessage(err) },
+          store: { kind: ctx.store.kind, url: ctx.store.location },
+          error: { code: 'store_unavailable', message: errorMessage(err), details: [] },
+        },
+        503,
+      );
     }
   });
 

@@ -35,8 +35,18 @@ export function primeRoutes(ctx: ApiContext): Router {
 
   r.post('/api/count-primes', async (req, res) => {
     const { options, rest: params } = splitOptions(parseInput(countPrimesBody, req.body));
-    const { job, existing } = await submitWork(ctx, req, res, { type: 'primes', params, options, initiatedBy: ctx.nodeId });
-    reply(res.location(`/api/jobs/${job.id}`), RESPONSES.primesAccepted, { job_id: job.id, status: job.state }, existing ? 200 : 202);
+    const { job, existing } = await submitWork(ctx, req, res, {
+      type: 'primes',
+      params,
+      options,
+      initiatedBy: ctx.nodeId,
+    });
+    reply(
+      res.location(`/api/jobs/${job.id}`),
+      RESPONSES.primesAccepted,
+      { job_id: job.id, status: job.state },
+      existing ? 200 : 202,
+    );
   });
 
   r.get('/api/jobs/:id', async (req, res) => {
@@ -47,7 +57,12 @@ export function primeRoutes(ctx: ApiContext): Router {
     const id = pathJobId(req);
     let last = primeJobView(await findJob(ctx, id));
     const giveStreamBack = takeStream(res); // a 429 past the token's quota of open streams
-    res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.status(200).set({
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.flushHeaders();
 
     let closed = false;
@@ -84,7 +99,10 @@ export function primeRoutes(ctx: ApiContext): Router {
       });
     };
     const gone = () => {
-      send(res, 'gone', { job_id: id, message: `job ${id} no longer exists (its record expired, or the store lost it)` });
+      send(res, 'gone', {
+        job_id: id,
+        message: `job ${id} no longer exists (its record expired, or the store lost it)`,
+      });
       end();
     };
     // each keep-alive looks at the job: gone, it ends the stream; changed unseen (an event the

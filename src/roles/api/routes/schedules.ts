@@ -8,14 +8,25 @@
 import { Router } from 'express';
 import { requestedSpec } from '../../../core/batch';
 import { ConflictError, NotFoundError } from '../../../core/errors';
-import { checkTiming, makeSchedule, primesSpec, scheduleBody, scheduleParams, scheduleView, SEED_BATCH } from '../../../core/schedule';
+import {
+  checkTiming,
+  makeSchedule,
+  primesSpec,
+  scheduleBody,
+  scheduleParams,
+  scheduleView,
+  SEED_BATCH,
+} from '../../../core/schedule';
 import { parseInput } from '../../../core/schemas';
 import { requireAdmin } from '../admin';
 import { checkParams } from '../submit';
 import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
 import { reply, RESPONSES } from '../responses';
 
-const builtinConflict = () => new ConflictError(`${SEED_BATCH} is the built-in bot batch: set it with the scheduler's POPULATE_INTERVAL_MS, BATCH_SIZE, WIZARD_JOB_TYPE, WIZARD_JOB_PARAMS`);
+const builtinConflict = () =>
+  new ConflictError(
+    `${SEED_BATCH} is the built-in bot batch: set it with the scheduler's POPULATE_INTERVAL_MS, BATCH_SIZE, WIZARD_JOB_TYPE, WIZARD_JOB_PARAMS`,
+  );
 
 export function scheduleRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -32,10 +43,14 @@ export function scheduleRoutes(ctx: ApiContext): Router {
     checkTiming(body);
     if (body.name === SEED_BATCH) throw builtinConflict();
     // a prime count's params as POST /jobs checks them (a 400 naming params.n), a batch's as POST /jobs/populate does
-    const spec = body.type === 'primes' ? primesSpec(checkParams('primes', body.params ?? {})) : requestedSpec(p.batch, { count: 1, type: body.type, params: body.params ?? {} });
+    const spec =
+      body.type === 'primes'
+        ? primesSpec(checkParams('primes', body.params ?? {}))
+        : requestedSpec(p.batch, { count: 1, type: body.type, params: body.params ?? {} });
     const now = await ctx.store.time();
     const schedule = makeSchedule(body.name, spec, body, now);
-    if (!(await ctx.store.saveSchedule(schedule))) throw new ConflictError(`schedule ${body.name} exists: delete it first`);
+    if (!(await ctx.store.saveSchedule(schedule)))
+      throw new ConflictError(`schedule ${body.name} exists: delete it first`);
     reply(res, RESPONSES.schedule, scheduleView(schedule, now), 201);
   });
 

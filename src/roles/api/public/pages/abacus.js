@@ -37,13 +37,16 @@
         },
         async reset() {
           this.confirming = false;
-          const r = await request('DELETE', 'abacus/sum', );
+          const r = await request('DELETE', 'abacus/sum');
           this.failure = r.ok ? null : r.error;
           this.notice = r.ok ? r.data.message : null;
           this.load();
         },
       }),
 
-    sumHistory: () => historyCharts('Over time', [{ id: 'sum', title: 'The sum over time', kind: 'line', series: [{ field: 'sum', label: 'sum' }] }]),
+    sumHistory: () =>
+      historyCharts('Over time', [
+        { id: 'sum', title: 'The sum over time', kind: 'line', series: [{ field: 'sum', label: 'sum' }] },
+      ]),
   });
 })();

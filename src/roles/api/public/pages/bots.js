@@ -38,13 +38,21 @@
         async addBot() {
           const body = this.addName.trim() ? { name: this.addName.trim() } : {};
           const r = await request('POST', 'bots/register', { body });
-          this.report(r, r.ok ? `Registered ${r.data.name === r.data.bot_id ? r.data.bot_id : `${r.data.name} (${r.data.bot_id})`}. Its token, shown only now: ${r.data.token}` : '');
+          this.report(
+            r,
+            r.ok
+              ? `Registered ${r.data.name === r.data.bot_id ? r.data.bot_id : `${r.data.name} (${r.data.bot_id})`}. Its token, shown only now: ${r.data.token}`
+              : '',
+          );
           if (r.ok) this.addName = '';
           this.load();
         },
         async populate() {
           const r = await request('POST', 'jobs/populate', { body: { count: toNumber(this.populateCount) } });
-          this.report(r, r.ok ? `Created ${formatNumber(r.data.created)} ${r.data.type} jobs in batch ${r.data.batch}.` : '');
+          this.report(
+            r,
+            r.ok ? `Created ${formatNumber(r.data.created)} ${r.data.type} jobs in batch ${r.data.batch}.` : '',
+          );
         },
         askDelete(id) {
           this.confirming = id;
@@ -54,7 +62,7 @@
         },
         async remove(id) {
           this.confirming = null;
-          const r = await request('DELETE', `bots/${encodeURIComponent(id)}`, );
+          const r = await request('DELETE', `bots/${encodeURIComponent(id)}`);
           this.report(r, `Deleted bot ${id}.`);
           if (r.ok && this.route.id === id) location.hash = '#/bots';
           this.load();

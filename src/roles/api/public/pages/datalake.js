@@ -20,7 +20,11 @@
           return [
             { title: 'Records', figure: formatNumber(d.total), note: `recording: ${d.records}` },
             { title: 'Success rate', figure: this.percent(d.success_rate), note: `${formatNumber(d.failure)} failed` },
-            { title: 'Mean duration', figure: this.ms(d.mean_duration_ms), note: `kept ${d.retention_days} ${d.retention_days === 1 ? 'day' : 'days'}` },
+            {
+              title: 'Mean duration',
+              figure: this.ms(d.mean_duration_ms),
+              note: `kept ${d.retention_days} ${d.retention_days === 1 ? 'day' : 'days'}`,
+            },
           ];
         },
         exportHref(date) {

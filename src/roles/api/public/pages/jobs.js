@@ -13,7 +13,15 @@
 
   /** the bars of a prime count's chunks: one per chunk, its height the primes it found, one path per kind of state */
   function chunkBars(chunks) {
-    const kinds = { SUCCESS: 'done', STARTED: 'running', PROGRESS: 'running', PENDING: 'waiting', RETRY: 'waiting', FAILURE: 'failed', DEAD: 'failed' };
+    const kinds = {
+      SUCCESS: 'done',
+      STARTED: 'running',
+      PROGRESS: 'running',
+      PENDING: 'waiting',
+      RETRY: 'waiting',
+      FAILURE: 'failed',
+      DEAD: 'failed',
+    };
     const out = { done: [], running: [], waiting: [], failed: [] };
     const n = chunks.length || 1;
     const top = Math.max(1, ...chunks.map((c) => Number(c.result) || 0));
@@ -21,7 +29,9 @@
     chunks.forEach((c, i) => {
       const h = c.state === 'SUCCESS' ? Math.max(2, ((Number(c.result) || 0) / top) * (BARS.bottom - BARS.top)) : 8;
       const x0 = BARS.left + i * width;
-      out[kinds[c.state] || 'waiting'].push(`M${x0.toFixed(1)} ${BARS.bottom}v${(-h).toFixed(1)}h${Math.max(1, width - 2).toFixed(1)}v${h.toFixed(1)}Z`);
+      out[kinds[c.state] || 'waiting'].push(
+        `M${x0.toFixed(1)} ${BARS.bottom}v${(-h).toFixed(1)}h${Math.max(1, width - 2).toFixed(1)}v${h.toFixed(1)}Z`,
+      );
     });
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.join('') || 'M0 0']));
   }
@@ -29,7 +39,9 @@
   /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
   function progressText(p) {
     if (!p) return '—';
-    return p.total === 1 ? `${Math.round(p.completed * 100)}%` : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
+    return p.total === 1
+      ? `${Math.round(p.completed * 100)}%`
+      : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
   }
 
   window.wizardConsole.add('pages/jobs.html', {
@@ -97,7 +109,10 @@
         /** a plain object's fields as rows for a <dl> (a prime count's params and result), or null for anything else */
         fieldsOf(v) {
           if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
-          return Object.entries(v).map(([k, x]) => ({ k, v: typeof x === 'number' ? formatNumber(x) : typeof x === 'string' ? x : JSON.stringify(x) }));
+          return Object.entries(v).map(([k, x]) => ({
+            k,
+            v: typeof x === 'number' ? formatNumber(x) : typeof x === 'string' ? x : JSON.stringify(x),
+          }));
         },
         /** "Attempts": a prime count is not run itself, its chunks are */
         attemptsText(job) {

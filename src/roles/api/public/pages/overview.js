@@ -36,12 +36,34 @@
           const why = this.problem(this.summary);
           const sum = this.sum.data;
           return [
-            { title: 'Store', figure: this.health.data ? (this.redisUp ? 'up' : 'down') : this.health.error ? '—' : '…', note: this.storeText },
-            { title: 'Queued jobs', figure: s ? formatNumber(this.queued) : '—', note: s ? `bot queue: ${formatNumber(s.queue.waiting)} waiting, ${formatNumber(s.queue.active)} active` : why },
+            {
+              title: 'Store',
+              figure: this.health.data ? (this.redisUp ? 'up' : 'down') : this.health.error ? '—' : '…',
+              note: this.storeText,
+            },
+            {
+              title: 'Queued jobs',
+              figure: s ? formatNumber(this.queued) : '—',
+              note: s
+                ? `bot queue: ${formatNumber(s.queue.waiting)} waiting, ${formatNumber(s.queue.active)} active`
+                : why,
+            },
             { title: 'Workers up', figure: formatNumber(this.workersLive), note: 'live worker processes' },
-            { title: 'Bots up', figure: s ? formatNumber(s.bots.up) : '—', note: s ? `of ${formatNumber(s.bots.total)} registered` : why },
-            { title: 'Throughput', figure: s ? formatNumber(s.throughput_per_minute) : '—', note: s ? `jobs/min · success ${this.percent(s.success_rate)}` : why },
-            { title: 'Abacus sum', figure: sum ? formatNumber(sum.sum) : '—', note: sum ? `read on ${sum.node_id}` : this.problem(this.sum) },
+            {
+              title: 'Bots up',
+              figure: s ? formatNumber(s.bots.up) : '—',
+              note: s ? `of ${formatNumber(s.bots.total)} registered` : why,
+            },
+            {
+              title: 'Throughput',
+              figure: s ? formatNumber(s.throughput_per_minute) : '—',
+              note: s ? `jobs/min · success ${this.percent(s.success_rate)}` : why,
+            },
+            {
+              title: 'Abacus sum',
+              figure: sum ? formatNumber(sum.sum) : '—',
+              note: sum ? `read on ${sum.node_id}` : this.problem(this.sum),
+            },
           ];
         },
         get storeText() {
@@ -61,9 +83,35 @@
 
     overviewHistory: () =>
       historyCharts('History', [
-        { id: 'throughput', title: 'Jobs done and failed', kind: 'bars', series: [{ field: 'done', label: 'done' }, { field: 'failed', label: 'failed' }] },
-        { id: 'depth', title: 'Queue depth', kind: 'line', series: [{ field: 'waiting', label: 'waiting' }, { field: 'active', label: 'active' }, { field: 'delayed', label: 'delayed' }] },
-        { id: 'runtime', title: 'Run time of done jobs', kind: 'line', series: [{ field: 'p50_ms', label: 'p50', unit: 'ms' }, { field: 'p95_ms', label: 'p95', unit: 'ms' }, { field: 'p99_ms', label: 'p99', unit: 'ms' }] },
+        {
+          id: 'throughput',
+          title: 'Jobs done and failed',
+          kind: 'bars',
+          series: [
+            { field: 'done', label: 'done' },
+            { field: 'failed', label: 'failed' },
+          ],
+        },
+        {
+          id: 'depth',
+          title: 'Queue depth',
+          kind: 'line',
+          series: [
+            { field: 'waiting', label: 'waiting' },
+            { field: 'active', label: 'active' },
+            { field: 'delayed', label: 'delayed' },
+          ],
+        },
+        {
+          id: 'runtime',
+          title: 'Run time of done jobs',
+          kind: 'line',
+          series: [
+            { field: 'p50_ms', label: 'p50', unit: 'ms' },
+            { field: 'p95_ms', label: 'p95', unit: 'ms' },
+            { field: 'p99_ms', label: 'p99', unit: 'ms' },
+          ],
+        },
       ]),
   });
 })();

@@ -64,7 +64,14 @@
             this.$nextTick(() => this.$refs.problem?.focus());
             return;
           }
-          this.job = { job_id: r.data.job_id, state: r.data.status, progress: { completed: 0, total: chunks }, result: null, error: null, params: { n, chunks } };
+          this.job = {
+            job_id: r.data.job_id,
+            state: r.data.status,
+            progress: { completed: 0, total: chunks },
+            result: null,
+            error: null,
+            params: { n, chunks },
+          };
           history.replaceState(null, '', `#/primes/${encodeURIComponent(r.data.job_id)}`);
           this.route.id = r.data.job_id;
           this.follow(r.data.job_id);
@@ -111,7 +118,8 @@
           return Boolean(this.job && (this.job.state === 'FAILURE' || this.job.state === 'DEAD'));
         },
         finalText() {
-          if (this.succeeded) return `Done: ${formatNumber(this.job.result.prime_count)} primes up to ${formatNumber(this.job.params.n)}.`;
+          if (this.succeeded)
+            return `Done: ${formatNumber(this.job.result.prime_count)} primes up to ${formatNumber(this.job.params.n)}.`;
           return `The job failed: ${this.job.error || 'no reason given'}`;
         },
       };

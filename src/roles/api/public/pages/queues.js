@@ -20,7 +20,9 @@
         async toggle(q) {
           const action = q.paused ? 'resume' : 'pause';
           const r = await request('POST', `queues/${encodeURIComponent(q.name)}/${action}`);
-          this.notice = r.ok ? `Queue ${q.name} is ${r.data.paused ? 'paused: it gives no new work' : 'running again'}.` : null;
+          this.notice = r.ok
+            ? `Queue ${q.name} is ${r.data.paused ? 'paused: it gives no new work' : 'running again'}.`
+            : null;
           this.failure = r.ok ? null : r.error;
           this.load();
         },

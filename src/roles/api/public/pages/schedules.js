@@ -16,7 +16,11 @@
   const JOBS_SHOWN = 5;
 
   /** a params box's placeholder by type: what each built-in type takes */
-  const PARAMS_HINT = { sim: '{"duration_ms": 2000, "failure_rate": 0}', task: '{"a": 2, "b": 3, "op": "add"}', primes: '{"n": 100000, "chunks": 4}' };
+  const PARAMS_HINT = {
+    sim: '{"duration_ms": 2000, "failure_rate": 0}',
+    task: '{"a": 2, "b": 3, "op": "add"}',
+    primes: '{"n": 100000, "chunks": 4}',
+  };
 
   window.wizardConsole.add('pages/schedules.html', {
     schedules: () =>
@@ -37,13 +41,18 @@
         types: ['sim', 'task', 'primes'],
 
         load() {
-          return Promise.all([request('GET', 'schedules').then((r) => fill(this.list, r)), request('GET', `jobs?limit=${JOBS_READ}`).then((r) => fill(this.jobs, r))]);
+          return Promise.all([
+            request('GET', 'schedules').then((r) => fill(this.list, r)),
+            request('GET', `jobs?limit=${JOBS_READ}`).then((r) => fill(this.jobs, r)),
+          ]);
         },
 
         /** why the form is off, or '' when it can be used: the node has no admin token, or this tab holds none */
         get formOff() {
-          if (this.adminOff) return 'Unavailable: this node has no admin token configured (ADMIN_TOKEN), so it refuses to add or remove schedules.';
-          if (!this.tokenSet) return 'Adding and removing schedules need the admin token: set it at the top under "Token".';
+          if (this.adminOff)
+            return 'Unavailable: this node has no admin token configured (ADMIN_TOKEN), so it refuses to add or remove schedules.';
+          if (!this.tokenSet)
+            return 'Adding and removing schedules need the admin token: set it at the top under "Token".';
           return '';
         },
         get paramsHint() {
@@ -58,8 +67,15 @@
           const list = this.list.data ? this.list.data.schedules : [];
           const jobs = this.jobs.data ? this.jobs.data.jobs : [];
           return list.map((s) => {
-            const made = jobs.filter((j) => j.schedule === s.name).sort((a, b) => String(b.slot).localeCompare(String(a.slot)));
-            return { ...s, made: made.slice(0, JOBS_SHOWN), madeCount: made.length, lastSlot: made.length ? made[0].slot : null };
+            const made = jobs
+              .filter((j) => j.schedule === s.name)
+              .sort((a, b) => String(b.slot).localeCompare(String(a.slot)));
+            return {
+              ...s,
+              made: made.slice(0, JOBS_SHOWN),
+              madeCount: made.length,
+              lastSlot: made.length ? made[0].slot : null,
+            };
           });
         },
         whenText(s) {
@@ -69,7 +85,9 @@
         madeText(s) {
           if (!this.jobs.data) return '';
           if (s.madeCount === 0) return 'No job of it among the newest yet.';
-          return s.madeCount > JOBS_SHOWN ? `The newest ${JOBS_SHOWN} of ${s.madeCount} among the latest ${JOBS_READ} jobs:` : 'Its jobs:';
+          return s.madeCount > JOBS_SHOWN
+            ? `The newest ${JOBS_SHOWN} of ${s.madeCount} among the latest ${JOBS_READ} jobs:`
+            : 'Its jobs:';
         },
 
         report(r, text) {
@@ -101,11 +119,18 @@
           const body = this.body();
           if (!body) {
             this.notice = null;
-            this.failure = { kind: 'invalid', message: 'params must be a JSON object, e.g. ' + this.paramsHint, field: 'params' };
+            this.failure = {
+              kind: 'invalid',
+              message: 'params must be a JSON object, e.g. ' + this.paramsHint,
+              field: 'params',
+            };
             return;
           }
           const r = await request('POST', 'schedules', { body });
-          this.report(r, r.ok ? `Schedule ${r.data.name} added: its next occurrence at ${this.when(r.data.next_at)}.` : '');
+          this.report(
+            r,
+            r.ok ? `Schedule ${r.data.name} added: its next occurrence at ${this.when(r.data.next_at)}.` : '',
+          );
           if (r.ok) {
             this.name = '';
             this.params = '';
