@@ -87,7 +87,10 @@ interface Service extends K8sObject {
   };
 }
 interface Ingress extends K8sObject {
-  spec: { rules: { http: { paths: { backend: unknown }[] } }[] };
+  spec: {
+    rules: { host: string; http: { paths: { backend: unknown }[] } }[];
+    tls: { hosts: string[]; secretName: string }[];
+  };
 }
 interface PodDisruptionBudget extends K8sObject {
   spec: { selector: { matchLabels: Labels }; minAvailable: number };
@@ -558,7 +561,7 @@ test('NetworkPolicies: Redis takes connections from api, worker and scheduler po
 });
 
 test('the Ingress serves HTTPS only, with the certificate of a Secret the docs make (or cert-manager), for the hosts of its rules', () => {
-  const ingress = find('Ingress', 'api');
+  const ingress = find<Ingress>('Ingress', 'api');
   const hosts = ingress.spec.rules.map((r: { host: string }) => r.host);
   expect(ingress.spec.tls).toEqual([{ hosts, secretName: 'wizard-tls' }]);
   expect(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/force-ssl-redirect']).toBe('true');
