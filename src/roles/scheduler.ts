@@ -31,6 +31,7 @@ import { errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { storeOutage } from './store-outage';
+import { DEFAULTS } from '../core/defaults';
 
 export interface SchedulerOptions {
   nodeId: string;
@@ -42,7 +43,11 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-export const SCHEDULER_DEFAULTS = { populateIntervalMs: 600_000, botDownAfterMs: 120_000, leaderLeaseMs: 5_000 };
+export const SCHEDULER_DEFAULTS = {
+  populateIntervalMs: DEFAULTS.populateIntervalMs,
+  botDownAfterMs: DEFAULTS.botDownAfterMs,
+  leaderLeaseMs: DEFAULTS.leaderLeaseMs,
+};
 
 export const LEADER_LOCK = 'scheduler';
 

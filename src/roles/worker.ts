@@ -40,6 +40,7 @@ import { retryDelay, sleep, within } from '../util/time';
 import type { PoolResult } from './pool-thread';
 import { storeOutage } from './store-outage';
 import { runUserType } from './user-run';
+import { DEFAULTS } from '../core/defaults';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -62,7 +63,7 @@ export interface WorkerOptions {
 
 export const WORKER_DEFAULTS = {
   queue: DEFAULT_QUEUE,
-  concurrency: 32,
+  concurrency: DEFAULTS.concurrency,
   threads: os.availableParallelism(),
   leaseMs: DEFAULT_LEASE_MS,
   heartbeatMs: 5_000,

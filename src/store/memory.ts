@@ -22,6 +22,7 @@ import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import { FINAL_STATES, Job, JobState, NewJob } from '../core/job';
+import { FINAL_LIST } from '../core/states';
 import { JobCancelledError, NotFoundError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
 import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
@@ -161,7 +162,7 @@ export class MemoryStore extends MemoryJobs implements Store {
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
     const count = (state: JobState) => [...this.stateIndex(state).values()].filter((at) => at >= sinceMs).length;
-    return { SUCCESS: count('SUCCESS'), FAILURE: count('FAILURE'), DEAD: count('DEAD'), CANCELLED: count('CANCELLED') };
+    return Object.fromEntries(FINAL_LIST.map((s) => [s, count(s)])) as FinishedCounts;
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {

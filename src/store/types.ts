@@ -52,10 +52,12 @@ import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
+import type { FinalState } from '../core/states';
 import type { Schedule } from '../core/schedule';
 import type { StoreCondition } from '../core/errors';
 import type { NodePolicy } from '../core/eviction';
 import type { FailTarget } from '../core/backoff';
+import { DEFAULTS } from '../core/defaults';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
 export const DURABILITIES = ['none', 'replica'] as const;
@@ -80,9 +82,9 @@ export interface StoreOptions {
 }
 
 export const DEFAULT_STORE_OPTIONS: StoreOptions = {
-  prefix: 'wizard',
-  resultTtlMs: 60 * 60 * 1000,
-  eventRetentionMs: 10 * 60 * 1000,
+  prefix: DEFAULTS.prefix,
+  resultTtlMs: DEFAULTS.resultTtlMs,
+  eventRetentionMs: DEFAULTS.eventRetentionMs,
 };
 
 export interface ClaimOptions {
@@ -161,7 +163,7 @@ export interface ListResult {
 }
 
 /** the lease a worker holds jobs under unless told otherwise (--lease-ms), and what a reaper assumes of a queue none named */
-export const DEFAULT_LEASE_MS = 30_000;
+export const DEFAULT_LEASE_MS = DEFAULTS.leaseMs;
 
 export interface ReapOptions {
   /** at most this many jobs (default 500) */
@@ -251,7 +253,7 @@ export interface BotsDown {
   reclaimed: string[];
 }
 
-export type FinishedCounts = Record<'SUCCESS' | 'FAILURE' | 'DEAD' | 'CANCELLED', number>;
+export type FinishedCounts = Record<FinalState, number>;
 
 /** what submit made: the job (a flow's parent) and its children; existing: its idempotency key was in use, nothing was made */
 export interface Submitted {

@@ -1,6 +1,7 @@
 /** The memory adapter's job transitions and reads: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
 import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { ConflictError, NotFoundError } from '../../core/errors';
+import { EXPIRING_LIST } from '../../core/states';
 import { claimView, decodeJob } from '../codec';
 import {
   badChunkResult,
@@ -274,7 +275,7 @@ export abstract class MemoryJobs extends MemoryCore {
   }
 
   /** lib.lua's reclaim: take a held job back from a holder that is gone (RETRY, or DEAD) */
-  protected reclaim(id: string, rec: Rec, why: string): 'RETRY' | 'DEAD' {
+  protected reclaim(id: string, rec: Rec, why: string): JobState {
     const reason = `${why} (held by ${rec.handled_by}, attempt ${rec.attempts} of ${rec.max_attempts})`;
     if (Number(rec.attempts) >= Number(rec.max_attempts)) {
       this.finish(id, rec, 'DEAD', { error: reason });
@@ -309,7 +310,7 @@ export abstract class MemoryJobs extends MemoryCore {
       else result.requeued.push(id);
     }
     // housekeeping (up to 10 × limit ids): expired jobs leave the indexes, old events the log
-    for (const s of ['SUCCESS', 'FAILURE', 'CANCELLED']) {
+    for (const s of EXPIRING_LIST) {
       for (const id of zrangeByScore(this.stateIndex(s), now - this.options.resultTtlMs, limit * 10)) {
         this.stateIndex(s).delete(id);
         this.allJobs.delete(id);

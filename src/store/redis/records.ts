@@ -1,5 +1,6 @@
 /** What the adapter reads and keeps besides the queue path: jobs and listings merged across shards, events, nodes, locks, schedules, bots and the datalake. */
 import { Job, JOB_STATES, JobState, NewJob } from '../../core/job';
+import { FINAL_LIST } from '../../core/states';
 import type { Bot } from '../../core/bots';
 import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../../core/datalake';
 import { StoreOutOfMemoryError } from '../../core/errors';
@@ -354,12 +355,10 @@ export class RedisRecords extends RedisJobs {
   }
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
-    const states = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'] as const;
     const per = await this.perShard((k) =>
-      Promise.all(states.map((st) => this.cmd<number>(['ZCOUNT', k.state(st), sinceMs, '+inf']))),
+      Promise.all(FINAL_LIST.map((st) => this.cmd<number>(['ZCOUNT', k.state(st), sinceMs, '+inf']))),
     );
-    const sum = (i: number) => per.reduce((t, c) => t + c[i], 0);
-    return { SUCCESS: sum(0), FAILURE: sum(1), DEAD: sum(2), CANCELLED: sum(3) };
+    return Object.fromEntries(FINAL_LIST.map((s, i) => [s, per.reduce((t, c) => t + c[i], 0)])) as FinishedCounts;
   }
 
   async holdLock(name: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -118,8 +118,8 @@ export interface KindClaim {
   cpu: number;
 }
 
-/** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's COUNTED_NOT_INDEXED) */
-export const COUNTED_NOT_INDEXED: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
+/** the states a queued job is in while its queue holds it: counted, not indexed (src/core/states.ts) */
+export { COUNTED_NOT_INDEXED } from '../../core/states';
 /** how deep listQueuedInState looks into a wait list, and how much at a time */
 export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
