@@ -2,6 +2,8 @@
  * The in-memory datalake of MemoryStore: what lib.lua's appendToLake and pruneDatalake.lua do to
  * Redis, on the same data (a list of JSON lines and a counters record per UTC day, the config).
  */
+import type { LakeStore } from '../concerns';
+import type { MemoryCore } from './core';
 import {
   DAY_MS,
   DatalakeConfig,
@@ -21,7 +23,7 @@ interface Day {
   stats: LakeDay;
 }
 
-export class MemoryLake {
+export class LakeData {
   /** the config hash's fields */
   private readonly settings: { datalake?: string; datalake_retention_days?: string } = {};
   private readonly days = new Map<string, Day>();
@@ -97,5 +99,30 @@ export class MemoryLake {
       .map((d) => d.stats.date);
     for (const date of old) this.days.delete(date);
     return old;
+  }
+}
+
+/** The datalake (store.lake), as the Redis adapter's redis/lake.ts: the core's LakeData, appended by finish */
+export class MemoryLake implements LakeStore {
+  constructor(private readonly m: MemoryCore) {}
+
+  async config(): Promise<DatalakeConfig> {
+    return this.m.lake.config();
+  }
+
+  async configure(config: Partial<DatalakeConfig>): Promise<void> {
+    this.m.lake.configure(config);
+  }
+
+  async days(): Promise<LakeDay[]> {
+    return this.m.lake.dayStats();
+  }
+
+  async read(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    return this.m.lake.read(day, offset, count);
+  }
+
+  async prune(): Promise<string[]> {
+    return this.m.lake.prune(this.m.step());
   }
 }
