@@ -180,7 +180,7 @@ end
 -- The per-state index (K.state) holds the top-level jobs of each state, except where a queue
 -- holds them already: a queued job that is PENDING is in its queue's wait list, one that is
 -- STARTED in its lease set. Those are only counted (K.counts), so the common path of a job
--- through a queue writes no index at all until it finishes; src/store/redis/records.ts lists
+-- through a queue writes no index at all until it finishes; src/store/redis/reads.ts lists
 -- them from the queues. These states are COUNTED_NOT_INDEXED (src/core/states.ts).
 
 -- a top-level job changes state in the index (from = false for a new job; queued: it has a

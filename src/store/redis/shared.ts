@@ -77,7 +77,6 @@ export interface RedisStoreOptions extends StoreOptions {
 /** a connection: to one Redis (link.ts), or to a Cluster (cluster.ts) */
 export type Conn = Link | ClusterLink;
 
-
 /** sets the shard count and grows the list of shard tags (never shrinks it: no shard is forgotten) */
 export const SET_SHARDS = `
 local cur = redis.call('HGET', KEYS[1], 'shard_tags')
