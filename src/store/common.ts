@@ -37,6 +37,8 @@ export interface JobRow {
   /** '1': a CPU job (its queue's CPU lists), else '' */
   cpu: string;
   principal: string;
+  /** '' or the job's group */
+  group: string;
 }
 
 /**
@@ -69,6 +71,7 @@ export function jobRow(
     idem_key: job.idempotencyKey ? scopedIdempotencyKey(job.idempotencyKey, job.principal) : '',
     cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
     principal: job.principal ?? '',
+    group: job.group ?? '',
   };
 }
 
@@ -218,6 +221,7 @@ export function createdJob(r: JobRow, now: number): Job {
     timeoutMs: r.timeout_ms === '' ? null : Number(r.timeout_ms),
     idempotencyKey: r.idem_key === '' ? null : givenIdempotencyKey(r.idem_key, r.principal),
     principal: r.principal === '' ? null : r.principal,
+    ...(r.group === '' ? {} : { group: r.group }),
   };
 }
 
