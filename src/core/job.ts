@@ -114,8 +114,8 @@ export interface NewJob {
   group?: string;
 }
 
-/** a group's name: a safe character set (it is part of key names and metric labels), 1 to 128 characters */
-export const GROUP_PATTERN = /^[A-Za-z0-9_.@-]{1,128}$/;
+/** the longest group name; a name is of the safe alphabet (core/ids.ts: it is part of key names and metric labels) */
+export const MAX_GROUP_LENGTH = 128;
 /** how many groups with waiting jobs a queue may hold at once (a job of a new group beyond it is refused) */
 export const MAX_GROUPS_PER_QUEUE = 10000;
 

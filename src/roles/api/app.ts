@@ -10,6 +10,7 @@ import { dlqRoutes } from './routes/dlq';
 import { scheduleRoutes } from './routes/schedules';
 import { abacusRoutes } from './routes/abacus';
 import { dashboardRoutes } from './routes/dashboard';
+import { flowRoutes } from './routes/flow';
 import { jobRoutes } from './routes/jobs';
 import { mathRoutes } from './routes/math';
 import { opsRoutes } from './routes/ops';
@@ -58,6 +59,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(mathRoutes(ctx));
   app.use(primeRoutes(ctx));
   app.use(jobRoutes(ctx));
+  app.use(flowRoutes(ctx));
   app.use(botRoutes(ctx));
   app.use(datalakeRoutes(ctx));
   app.use(abacusRoutes(ctx));

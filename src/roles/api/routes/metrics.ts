@@ -15,6 +15,7 @@ import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
 import type { ApiContext } from '../context';
 import type { PromMetrics } from '../metrics';
+import { flowMetrics } from './flow';
 
 /**
  * time every request (its route label is the pattern that matched, or "(unmatched)"), and at
@@ -79,6 +80,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)",
     ['node', 'policy'],
   );
+  const flow = flowMetrics(ctx, registry);
   let evictedKeys = 0;
   new Counter({
     name: 'wizard_store_evicted_keys_total',
@@ -101,7 +103,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
         ctx.store.time(),
         ctx.store.eviction(),
       ]);
-      const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
+      const [depths] = await Promise.all([Promise.all(queues.map((q) => ctx.store.queueDepth(q))), flow(queues)]);
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
       queue.reset();
       queues.forEach((q, i) => {
