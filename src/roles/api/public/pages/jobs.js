@@ -6,7 +6,7 @@
 'use strict';
 
 (() => {
-  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, request, slot } = window.wizardLib;
+  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, progressText, request, slot } = window.wizardLib;
 
   /** the chunk bars' plot area (viewBox 0 0 600 140) */
   const BARS = { left: 4, right: 596, top: 10, bottom: 132 };
@@ -34,14 +34,6 @@
       );
     });
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.join('') || 'M0 0']));
-  }
-
-  /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
-  function progressText(p) {
-    if (!p) return '—';
-    return p.total === 1
-      ? `${Math.round(p.completed * 100)}%`
-      : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
   }
 
   window.wizardConsole.add('pages/jobs.html', {
