@@ -98,7 +98,7 @@ export interface NewJob {
   /** not ready until this long after it is created (by the store's clock) */
   delayMs?: number;
   timeoutMs?: number;
-  /** a second create with this key by the same principal, while the job is kept, creates nothing (Store.submit) */
+  /** a second create with this key by the same principal, while the job is kept, creates nothing (store.jobs.submit) */
   idempotencyKey?: string;
   /** who submitted it (Job.principal); it scopes the idempotency key */
   principal?: string;

@@ -10,7 +10,7 @@
  *   store (POST /schedules) are made the same way, each slot once, with a once-key per
  *   (schedule, slot); their jobs carry the schedule's name and the slot. A schedule of type
  *   primes makes one prime count (a parent and its chunks) per slot, under the same once-key.
- * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
+ * - It marks bots silent for botDownAfterMs down and puts their jobs back (store.bots.markDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
  * - The store going away (or out of memory) is logged once ("lost the store") and its return once;
  *   ticks fail fast meanwhile and the leader resumes by itself.

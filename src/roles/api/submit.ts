@@ -3,7 +3,7 @@
  * /api/count-primes): the queue its type may go to (queues.ts), the options (delay_ms or run_at,
  * priority, attempts, timeout_ms) and
  * the idempotency key (the body's idempotency_key, or the Idempotency-Key header) become the new
- * job's fields, and Store.submit makes it in one step: a second create with the same key, while
+ * job's fields, and store.jobs.submit makes it in one step: a second create with the same key, while
  * the first job is kept, makes nothing and answers that job (existing).
  */
 import type { Request, Response } from 'express';
