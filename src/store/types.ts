@@ -49,7 +49,7 @@
  *   conflicts in a row it gives up with SumConflictError (nothing added).
  */
 import { DEFAULTS } from '../core/defaults';
-import type { FLAT, StoreParts } from './concerns';
+import type { StoreParts } from './concerns';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
 export const DURABILITIES = ['none', 'replica'] as const;
@@ -82,19 +82,13 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
 export * from './shapes';
 
 /**
- * The store: its parts, one per concern (src/store/concerns.ts), and for the callers not moved to
- * them yet the same methods flat (FLAT names each one's part)
+ * The store: its parts, one per concern (src/store/concerns.ts), and what is its own: what kind
+ * it is, where it lives, its options, and closing it
  */
-export interface Store extends StoreParts, FlatStore {
+export interface Store extends StoreParts {
   readonly kind: 'redis' | 'memory';
   /** where it lives, for messages: the Redis URL (without password) or "memory" */
   readonly location: string;
   readonly options: StoreOptions;
   close(): Promise<void>;
 }
-
-/** the flat methods, each the one its part has (FLAT) */
-export type FlatStore = {
-  [K in keyof typeof FLAT]: StoreParts[(typeof FLAT)[K][0]][(typeof FLAT)[K][1] &
-    keyof StoreParts[(typeof FLAT)[K][0]]];
-};

@@ -56,7 +56,7 @@ async function delayOf(store: Store, options: JobOptions, bounds: Bounds): Promi
     checkDelay(bounds, options.delay_ms, 'delay_ms');
     return options.delay_ms;
   }
-  const delay = Date.parse(options.run_at) - (await store.time());
+  const delay = Date.parse(options.run_at) - (await store.server.time());
   checkDelay(bounds, delay, 'run_at');
   return Math.max(0, delay);
 }
@@ -116,13 +116,13 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   const principal = caller ? principalName(caller) : undefined;
   // a repeated key answers its first job, which its quotas counted then: not counted again
   const repeated = async () =>
-    key !== undefined && (await store.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
+    key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
   const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
   const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal };
   let submitted: Submitted;
   try {
     if (w.type !== 'primes') {
-      submitted = await store.submit({
+      submitted = await store.jobs.submit({
         type: w.type,
         params: w.params,
         initiatedBy: w.initiatedBy,
@@ -132,7 +132,7 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
       });
     } else {
       const { n, chunks } = w.params as { n: number; chunks: number };
-      submitted = await store.submit(
+      submitted = await store.jobs.submit(
         primeCountFlow(
           n,
           chunks,
