@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import { UsageError } from '../core/errors';
+import { COUNTED_NOT_INDEXED_LIST } from '../core/states';
 import { assetPath } from '../util/package-root';
 import type { RedisStore } from './redis';
 import type { Store } from './types';
@@ -57,7 +58,7 @@ export async function joinPrefix(store: Store): Promise<JoinedPrefix> {
   source ??= fs.readFileSync(assetPath('src', 'store', 'lua', 'joinFormat.lua'), 'utf8');
   const [found, outcome, moved] = await redis.evalOnce<[string, Outcome, number]>(
     source,
-    [k.base, k.format, k.counts, k.state('PENDING'), k.state('STARTED'), ...dataKeys],
+    [k.base, k.format, k.counts, ...COUNTED_NOT_INDEXED_LIST.map((s) => k.state(s)), ...dataKeys],
     [FORMAT_VERSION, OLDEST_MIGRATED_FORMAT],
   );
   const where = `prefix '${redis.options.prefix}' at ${redis.location}`;
