@@ -29,7 +29,7 @@ export {
   checkTransition,
   type JobState,
 } from './states';
-import type { JobState } from './states';
+import { isFinal, type JobState } from './states';
 
 /** the built-in job types: a math task, a prime-count parent and its chunks, simulated scheduled work */
 export const JOB_TYPES = ['task', 'primes', 'primes_chunk', 'sim'] as const;
@@ -78,6 +78,38 @@ export interface Job {
   /** its group (docs/flow-control.md); absent: none */
   group?: string;
   slot?: string | null;
+  /** each attempt's outcome, oldest first (attemptsLog); absent in a claim's view */
+  attemptsLog?: AttemptOutcome[];
+}
+
+/** one attempt of a job: how it ended (or STARTED, PROGRESS: it runs), its error, who ran it, when (ms) */
+export interface AttemptOutcome {
+  attempt: number;
+  state: JobState;
+  error: string | null;
+  handled_by: string | null;
+  at: number | null;
+}
+
+/**
+ * A job's attempts, oldest first. The record's `attempts_log` (a JSON list) keeps the outcomes its
+ * own fields were about to forget: an attempt that failed and was retried (RETRY), or a finished
+ * job retried by hand (its DEAD or FAILURE). The last attempt is the record itself: it ends the
+ * list while it runs or once it finished (a job back in RETRY or PENDING has not started it yet).
+ */
+export function attemptsLog(job: Job, log: AttemptOutcome[]): AttemptOutcome[] {
+  if (job.attempts === 0 || job.state === 'RETRY' || job.state === 'PENDING') return log;
+  const final = isFinal(job.state);
+  return [
+    ...log,
+    {
+      attempt: job.attempts,
+      state: job.state,
+      error: job.error,
+      handled_by: job.handledBy,
+      at: final ? job.finishedAt : job.startedAt,
+    },
+  ];
 }
 
 /** priorities: 0 (most urgent) to 9; 5 by default */
@@ -100,7 +132,7 @@ export interface NewJob {
   /** not ready until this long after it is created (by the store's clock) */
   delayMs?: number;
   timeoutMs?: number;
-  /** a second create with this key by the same principal, while the job is kept, creates nothing (Store.submit) */
+  /** a second create with this key by the same principal, while the job is kept, creates nothing (store.jobs.submit) */
   idempotencyKey?: string;
   /** who submitted it (Job.principal); it scopes the idempotency key */
   principal?: string;
@@ -170,6 +202,7 @@ export function jobView(job: Job) {
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,
     ...(job.group ? { group: job.group } : {}),
+    attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
   };
 }
 export type JobView = ReturnType<typeof jobView>;

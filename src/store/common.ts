@@ -39,6 +39,8 @@ export interface JobRow {
   principal: string;
   /** '' or the job's group */
   group: string;
+  /** a prime count's (a job on no queue): the queue its chunks run on, which its view shows as its queue */
+  runs_on: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export function jobRow(
     cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
     principal: job.principal ?? '',
     group: job.group ?? '',
+    runs_on: link.queued === false ? (job.queue ?? DEFAULT_QUEUE) : '',
   };
 }
 
@@ -200,7 +203,7 @@ export function createdJob(r: JobRow, now: number): Job {
   return {
     id: r.id,
     type: r.type as JobType,
-    queue: r.queue,
+    queue: r.queue || r.runs_on,
     state: 'PENDING',
     params: r.paramsValue,
     progress: total === null ? null : { completed: 0, total },
@@ -222,6 +225,7 @@ export function createdJob(r: JobRow, now: number): Job {
     idempotencyKey: r.idem_key === '' ? null : givenIdempotencyKey(r.idem_key, r.principal),
     principal: r.principal === '' ? null : r.principal,
     ...(r.group === '' ? {} : { group: r.group }),
+    attemptsLog: [],
   };
 }
 

@@ -335,8 +335,8 @@ export interface StoreParts {
   readonly server: ServerStore;
 }
 /**
- * the methods Store had before it was cut by concern, each as [part, its name there]: the flat
- * methods the adapters still answer (flatten), until every caller names the part
+ * the methods Store had before it was cut by concern, each as [part, its name there]: what
+ * scripts/rename-store-calls.ts rewrites a caller of an old method to
  */
 export const FLAT = {
   enqueue: ['jobs', 'enqueue'],

@@ -19,8 +19,7 @@
  * no timer keeps the process alive.
  */
 import type { StoreParts } from './concerns';
-import { flatten } from './flat';
-import type { FlatStore, Store, StoreOptions } from './types';
+import type { Store, StoreOptions } from './types';
 import { MemoryAbacus } from './memory/abacus';
 import { MemoryBots } from './memory/bots';
 import { MemoryCore } from './memory/core';
@@ -51,11 +50,6 @@ function countCalls(part: object, count: () => void): void {
   }
 }
 
-// the flat methods (FlatStore) are the parts' own, bound onto the instance by flatten(): until every caller names the part
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
-export interface MemoryStore extends FlatStore {}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class MemoryStore implements Store, StoreParts {
   readonly kind = 'memory' as const;
   readonly location = 'memory';
@@ -110,7 +104,6 @@ export class MemoryStore implements Store, StoreParts {
       server,
     ])
       countCalls(part, () => void server.commands++);
-    flatten(this);
   }
 
   /** the raw structures, for the tests that compare them with Redis's keys (test/helpers/twins.ts) */

@@ -10,9 +10,8 @@
  * refused whole before it runs, reads go on.
  */
 import type { StoreParts } from './concerns';
-import { flatten } from './flat';
 import type { RedisKeys } from './keys';
-import type { FlatStore, Store } from './types';
+import type { Store } from './types';
 import { RedisAbacus } from './redis/abacus';
 import { RedisBots } from './redis/bots';
 import { RedisConn } from './redis/conn';
@@ -34,11 +33,6 @@ import type { Reply, RedisStoreOptions } from './redis/shared';
 export type { RedisStoreOptions, RedisTls } from './redis/shared';
 export { decodeEvents, pairsFromInfo, redactUrl } from './redis/shared';
 
-// the flat methods (FlatStore) are the parts' own, bound onto the instance by flatten(): until every caller names the part
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
-export interface RedisStore extends FlatStore {}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RedisStore implements Store, StoreParts {
   readonly kind = 'redis' as const;
   readonly location: string;
@@ -83,7 +77,6 @@ export class RedisStore implements Store, StoreParts {
     this.limits = new RedisLimits(c);
     this.history = new RedisHistory(c);
     this.server = new RedisServer(c);
-    flatten(this);
   }
 
   /** resolves when connected or after waitMs, whichever is first */

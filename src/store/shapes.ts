@@ -117,14 +117,14 @@ export interface ServerInfo {
   mode: string;
 }
 
-/** what keeps the store from serving now, if anything (Store.condition) */
+/** what keeps the store from serving now, if anything (store.server.condition) */
 export interface StoreState {
   /** null: it serves reads and writes */
   condition: StoreCondition | null;
   message: string | null;
 }
 
-/** what Redis says of eviction (Store.eviction): each Redis's maxmemory-policy and the keys it evicted */
+/** what Redis says of eviction (store.server.eviction): each Redis's maxmemory-policy and the keys it evicted */
 export interface EvictionState {
   /** each Redis that holds the data (a Cluster's every master) and its policy; none for the in-memory store, which evicts nothing */
   nodes: NodePolicy[];

@@ -1,9 +1,10 @@
 /**
- * The store: every piece of shared state, in domain terms. Two adapters implement it: Redis
+ * The store: every piece of shared state, in domain terms, cut by concern into parts
+ * (src/store/concerns.ts: store.jobs, store.bots, ...). Two adapters implement it: Redis
  * (src/store/redis.ts, the real cluster) and memory (src/store/memory.ts, `wizard up` with no
  * Redis). One contract test suite (test/integration/store-contract.test.ts) runs against both.
  *
- * Queue semantics (both adapters):
+ * Queue semantics (store.jobs, both adapters):
  * - enqueue puts jobs at the tail of their queue; claim takes from the head (FIFO). CPU jobs
  *   (NewJob.cpu) wait apart, in their queue's CPU lists, the others in its ordinary lists, each
  *   kind FIFO within a priority; a claim takes up to `max` ordinary jobs and up to `maxCpu` CPU jobs.
@@ -23,24 +24,24 @@
  *
  * Bots, the bot batch and the datalake (both adapters):
  * - a bot acts through the API, which names the bot, never a claim token: the bot's record keeps
- *   the one job it holds and that job's claim token. claimForBot is claim with max 1 and the bot
+ *   the one job it holds and that job's claim token. bots.claim is jobs.claim with max 1 and the bot
  *   as consumer, recorded in the bot in the same step; a bot that holds a job gets a
  *   ConflictError; start/complete/fail of a job the bot does not hold is a ConflictError (a
  *   NotFoundError when there is no such job), and an unknown bot an UnknownBotError.
- * - a heartbeat renews the lease of the bot's job; markBotsDown marks bots silent for
+ * - a heartbeat renews the lease of the bot's job; bots.markDown marks bots silent for
  *   downAfterMs down and puts back the job each held (RETRY or DEAD, as reap), in one step;
- *   removeBot releases the job the bot held (the attempt not counted).
- * - enqueueOnce creates its jobs only when its key was not used in the last ttlMs.
- * - schedules are kept by name (saveSchedule, listSchedules, removeSchedule); enqueueScheduled
+ *   bots.remove releases the job the bot held (the attempt not counted).
+ * - schedules.enqueueOnce creates its jobs only when its key was not used in the last ttlMs.
+ * - schedules are kept by name (schedules.save, list, remove); schedules.enqueue
  *   is enqueueOnce whose jobs carry the schedule's name and the slot (their schedule and slot).
  * - every finished top-level job of a recorded type is appended to the datalake in the step
  *   that finishes it (exactly once), to the list of its UTC day; what is recorded and how many
- *   days are kept are cluster-wide settings (datalakeConfig).
+ *   days are kept are cluster-wide settings (lake.config).
  *
  * Rate limits (the API's, both adapters): a sliding log per bucket (the times of the
- * requests it let through in the last window), shared by every API node; see hitRateLimit.
+ * requests it let through in the last window), shared by every API node; see limits.hit.
  *
- * Abacus semantics (the running sum, both adapters):
+ * Abacus semantics (store.abacus, the running sum, both adapters):
  * - one running sum, a signed 64-bit integer, 0 until the first add; no add is ever lost.
  * - an add that would take the sum outside [-2^63, 2^63-1] is refused (UnprocessableError) and
  *   changes nothing; an addend outside that range is a ValidationError.
@@ -48,7 +49,7 @@
  *   conflicts in a row it gives up with SumConflictError (nothing added).
  */
 import { DEFAULTS } from '../core/defaults';
-import type { FLAT, StoreParts } from './concerns';
+import type { StoreParts } from './concerns';
 
 /** what a write a user is told succeeded waits for: nothing more (none), or a replica's copy (WAIT 1) */
 export const DURABILITIES = ['none', 'replica'] as const;
@@ -81,19 +82,13 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
 export * from './shapes';
 
 /**
- * The store: its parts, one per concern (src/store/concerns.ts), and for the callers not moved to
- * them yet the same methods flat (FLAT names each one's part)
+ * The store: its parts, one per concern (src/store/concerns.ts), and what is its own: what kind
+ * it is, where it lives, its options, and closing it
  */
-export interface Store extends StoreParts, FlatStore {
+export interface Store extends StoreParts {
   readonly kind: 'redis' | 'memory';
   /** where it lives, for messages: the Redis URL (without password) or "memory" */
   readonly location: string;
   readonly options: StoreOptions;
   close(): Promise<void>;
 }
-
-/** the flat methods, each the one its part has (FLAT) */
-export type FlatStore = {
-  [K in keyof typeof FLAT]: StoreParts[(typeof FLAT)[K][0]][(typeof FLAT)[K][1] &
-    keyof StoreParts[(typeof FLAT)[K][0]]];
-};

@@ -25,6 +25,7 @@ export const ROW = [
   'cpu',
   'principal',
   'group',
+  'runs_on',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
@@ -44,6 +45,7 @@ export const OPTIONAL_FIELDS = [
   'cpu',
   'principal',
   'group',
+  'runs_on',
 ] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */

@@ -79,6 +79,19 @@ export const jobResponse = z.object({
   schedule: z.string().nullable(),
   slot: time().nullable(),
   group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
+  attempts_log: z
+    .array(
+      z.object({
+        attempt: z.number().int().min(0),
+        state: z.enum(JOB_STATES),
+        error: z.string().nullable(),
+        handled_by: z.string().nullable(),
+        at: time().nullable(),
+      }),
+    )
+    .describe(
+      "each attempt, oldest first: how it ended (RETRY: it failed and was retried; the last one is the job's own state, STARTED or PROGRESS while it runs), its error, who ran it, when",
+    ),
 });
 
 /** a schedule (core/schedule.ts scheduleView) */

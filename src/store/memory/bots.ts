@@ -2,7 +2,7 @@
 import { Job } from '../../core/job';
 import type { Bot } from '../../core/bots';
 import { JobCancelledError, NotFoundError } from '../../core/errors';
-import { decodeBot } from '../codec';
+import { decodeBot, withSchedule } from '../codec';
 import { botErrors, tokenBase } from '../common';
 import type { BotsStore } from '../concerns';
 import type { BotsDown, FailTarget } from '../types';
@@ -101,7 +101,8 @@ export class MemoryBots implements BotsStore {
     const [claimed] = this.queuePath.claimFrom(queue, { consumer: botId, max: 1, leaseMs }, base).jobs;
     if (!claimed) return null;
     Object.assign(bot, { current_job: claimed.job.id, job_token: claimed.token });
-    return claimed.job;
+    const rec = this.m.rec(claimed.job.id)!;
+    return withSchedule(claimed.job, [rec.schedule, rec.slot]);
   }
 
   async startJob(botId: string, jobId: string): Promise<void> {

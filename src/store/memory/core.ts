@@ -7,7 +7,7 @@
 import { checkTransition, Job, JobState, MAX_PRIORITY } from '../../core/job';
 import { JobCancelledError, LeaseLostError, NotFoundError } from '../../core/errors';
 import { decodeJob } from '../codec';
-import { LakeData } from './lake';
+import { LakeData } from './lake-data';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
 import {

@@ -1,8 +1,16 @@
 /** The queue path (store.jobs), as the Redis adapter's redis/jobs.ts: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
-import { DEFAULT_PRIORITY, Job, JobState, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
+import {
+  checkTransition,
+  DEFAULT_PRIORITY,
+  Job,
+  JobState,
+  NewJob,
+  Progress,
+  scopedIdempotencyKey,
+} from '../../core/job';
 import { NotFoundError } from '../../core/errors';
 import { EXPIRING_LIST } from '../../core/states';
-import { claimView, decodeJob } from '../codec';
+import { claimView, decodeJob, logAttempt } from '../codec';
 import {
   badChunkResult,
   cancelConflict,
@@ -238,8 +246,17 @@ export class MemoryJobs implements JobsStore {
   async reportProgress(jobId: string, token: string, p: Progress): Promise<void> {
     this.m.step();
     const rec = this.m.holder(jobId, token);
-    Object.assign(rec, { hp_completed: String(p.completed), hp_total: String(p.total), updated_at: String(this.m.at) });
-    this.m.emit(jobId, rec.state as JobState, String(p.completed), String(p.total));
+    const from = rec.state as JobState;
+    const to: JobState = from === 'STARTED' ? 'PROGRESS' : from; // the first report: reportProgress.lua
+    if (to !== from) checkTransition(from, to);
+    Object.assign(rec, {
+      state: to,
+      hp_completed: String(p.completed),
+      hp_total: String(p.total),
+      updated_at: String(this.m.at),
+    });
+    if (to !== from && !rec.parent_id) this.m.indexMove(jobId, from, to, rec.queue !== '');
+    this.m.emit(jobId, to, String(p.completed), String(p.total));
   }
 
   /** renewLease.lua's ZADD XX: the lease set alone holds the deadline */
@@ -313,7 +330,8 @@ export class MemoryJobs implements JobsStore {
     }
     const q = this.m.queue(rec.queue);
     const runAt = now + target.delayMs;
-    this.m.setState(jobId, rec, 'RETRY', this.m.released({ error, run_at: String(runAt) }));
+    const log = logAttempt(rec, 'RETRY', error, now);
+    this.m.setState(jobId, rec, 'RETRY', this.m.released({ error, run_at: String(runAt), attempts_log: log }));
     this.m.unlease(rec.queue, jobId);
     if (runAt <= now) this.m.requeueAtHead(jobId, rec);
     else q.delayed.set(jobId, runAt);
@@ -344,7 +362,8 @@ export class MemoryJobs implements JobsStore {
       this.m.failParent(rec, reason);
       return 'DEAD';
     }
-    this.m.setState(id, rec, 'RETRY', this.m.released({ error: reason, run_at: String(this.m.at) }));
+    const log = logAttempt(rec, 'RETRY', reason, this.m.at);
+    this.m.setState(id, rec, 'RETRY', this.m.released({ error: reason, run_at: String(this.m.at), attempts_log: log }));
     this.m.unlease(rec.queue, id);
     this.m.requeueAtHead(id, rec);
     return 'RETRY';
@@ -387,7 +406,15 @@ export class MemoryJobs implements JobsStore {
 
   /** lib.lua's requeueAnew: a finished job back at the tail of its queue as if new */
   requeueAnew(jobId: string, rec: Rec): Job {
-    this.m.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
+    const log = logAttempt(rec, rec.state as JobState, rec.error ?? '', this.m.at);
+    this.m.setState(jobId, rec, 'PENDING', {
+      attempts: '0',
+      error: '',
+      finished_at: '',
+      handled_by: '',
+      run_at: '',
+      attempts_log: log,
+    });
     const idem = rec.idem_key ? this.m.idemKeys.get(rec.idem_key) : undefined;
     if (idem) idem.until = null; // the key lives as long as the job again
     this.m.pushWaiting(jobId, rec, false);

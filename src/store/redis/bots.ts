@@ -1,7 +1,7 @@
 /** Bots (store.bots): registered, heartbeating, each holding one job of the bot queue by its record. */
 import { Job } from '../../core/job';
 import type { Bot } from '../../core/bots';
-import { claimView, decodeBot, pairsToRecord } from '../codec';
+import { claimView, decodeBot, pairsToRecord, withSchedule } from '../codec';
 import { botErrors, tokenBase } from '../common';
 import type { BotsStore } from '../concerns';
 import type { BotsDown, FailTarget } from '../types';
@@ -39,15 +39,13 @@ export class RedisBots implements BotsStore {
   }
 
   async claim(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
-    const [code, nowOrJob, entry] = await this.c.run<[number, string?, (string | null)[]?]>('claimJobForBot', [
-      botId,
-      queue,
-      leaseMs,
-      tokenBase(botId),
-    ]);
+    const [code, nowOrJob, entry, made] = await this.c.run<[number, string?, (string | null)[]?, (string | null)[]?]>(
+      'claimJobForBot',
+      [botId, queue, leaseMs, tokenBase(botId)],
+    );
     if (code === BOT_BUSY) throw botErrors.busy(botId, String(nowOrJob));
     checkBotCode(code, botId, '');
-    return entry ? claimView(entry, { queue, consumer: botId, now: Number(nowOrJob) }) : null;
+    return entry ? withSchedule(claimView(entry, { queue, consumer: botId, now: Number(nowOrJob) }), made) : null;
   }
 
   async startJob(botId: string, jobId: string): Promise<void> {

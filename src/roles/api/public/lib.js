@@ -267,6 +267,14 @@
     return '';
   }
 
+  /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
+  function progressText(p) {
+    if (!p) return '—';
+    return p.total === 1
+      ? `${Math.round(p.completed * 100)}%`
+      : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
+  }
+
   window.wizardLib = Object.freeze({
     API_TOKEN_KEY,
     FINAL,
@@ -283,6 +291,7 @@
     fill,
     parseRoute,
     formatNumber,
+    progressText,
     formatAgo,
     formatIn,
     toNumber,
