@@ -141,9 +141,13 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
     expect(params({ jobs: await claimAll(1) })).toEqual([2]);
   });
 
-  test('cancel takes a grouped job out of its group', async () => {
+  test('cancel takes a grouped job out of its group; a queue whose groups hold nothing may be removed', async () => {
     const [a1, a2] = await enqueue([task(1, 'a'), task(2, 'a')]);
+    await store.flow.setLimits('fair', { groupConcurrency: 5 });
+    expect(await store.queues.remove('fair')).toBe('busy');
     await store.jobs.cancel(a1.id);
-    expect((await claimAll(2)).map((c) => c.job.id)).toEqual([a2.id]);
+    await store.jobs.cancel(a2.id);
+    expect(await store.queues.remove('fair')).toBe('removed');
+    expect(await store.flow.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
   });
 });

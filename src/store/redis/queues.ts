@@ -30,7 +30,10 @@ export class RedisQueues implements QueuesStore {
   async remove(queue: string): Promise<'removed' | 'unknown' | 'busy'> {
     const codes = await this.c.perShard((k) => this.c.run<number>('removeQueue', [queue], k, true));
     if (codes.includes(CONFLICT)) return 'busy';
-    return codes.includes(OK) ? 'removed' : 'unknown';
+    if (!codes.includes(OK)) return 'unknown';
+    // its limits live in every shard, also those that never held one of its jobs (docs/flow-control.md)
+    await this.c.perShard((k) => this.c.durable(['DEL', k.flow(queue), k.heldBack(queue)]));
+    return 'removed';
   }
 
   async resume(queue: string): Promise<void> {
