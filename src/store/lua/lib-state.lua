@@ -155,8 +155,10 @@ end
 -- a job leaves its queue before it ran (cancelled, or its parent ended): out of its wait list
 -- and the delayed set
 local function unqueue(id, j)
-  if j.group ~= '' then -- its group leaves the ring when a claim finds it empty
-    redis.call('ZREM', K.groupWait(j.queue, j.cpu, j.group), id)
+  if j.group ~= '' then -- a group left with no job leaves the ring
+    local key = K.groupWait(j.queue, j.cpu, j.group)
+    redis.call('ZREM', key, id)
+    if redis.call('ZCARD', key) == 0 then redis.call('LREM', K.groups(j.queue, j.cpu), 0, j.group) end
   else
     redis.call('LREM', waitListOf(j.queue, j.priority, j.cpu), 0, id)
   end

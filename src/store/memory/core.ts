@@ -23,6 +23,7 @@ import {
   COUNTED_NOT_INDEXED,
   priorityOf,
   waitsOf,
+  waitingInLists,
   MAX_EVENTS,
   MAX_TIMER_MS,
   getOr,
@@ -287,8 +288,13 @@ export class MemoryCore {
     const q = this.queue(rec.queue);
     q.delayed.delete(id);
     if (rec.group) {
-      const waits = q.lanes[rec.cpu === '1' ? '1' : ''].waits.get(rec.group);
+      const lane = q.lanes[rec.cpu === '1' ? '1' : ''];
+      const waits = lane.waits.get(rec.group);
       if (waits) waits[priorityOf(rec)] = waits[priorityOf(rec)].filter((w) => w !== id);
+      if (!waits || waitingInLists(waits) === 0) {
+        lane.waits.delete(rec.group);
+        lane.ring = lane.ring.filter((g) => g !== rec.group); // a group left with no job leaves the ring
+      }
       return;
     }
     const waits = waitsOf(q, rec);
