@@ -60,11 +60,13 @@ const removeQueue = clientCommand('rm', 'forget a queue that holds no job')
     ui.line(`queue ${name} removed`);
   });
 
-/** a limit flag's value: a count, or `none` to remove the limit (null) */
+/** a limit flag's `none`: the limit is removed (null in the body; commander keeps no null) */
+const NONE = -1;
+/** a limit flag's value: a count, or `none` (NONE) to remove the limit */
 const parseLimit = (flag: string) => {
   const count = parseIntIn(flag, 0, 1_000_000);
-  return (value: string): number | null => {
-    if (value === 'none') return null;
+  return (value: string): number => {
+    if (value === 'none') return NONE;
     try {
       return count(value);
     } catch {
@@ -87,10 +89,12 @@ interface QueueLimitsView {
   groups: GroupLimitsView[];
 }
 type LimitsFlags = Parameters<typeof clientOf>[0] & {
-  concurrency?: number | null;
-  groupConcurrency?: number | null;
+  concurrency?: number;
+  groupConcurrency?: number;
   group?: string;
 };
+/** a limit flag as the body sends it */
+const limitOf = (n: number | undefined) => (n === NONE ? null : n);
 const shown = (n: number | null) => (n === null ? 'none' : String(n));
 
 const queueLimits = clientCommand(
@@ -121,7 +125,7 @@ const queueLimits = clientCommand(
     if (flags.group !== undefined) {
       const path = `/queues/${q}/groups/${encodeURIComponent(flags.group)}/limits`;
       const g = setting
-        ? await api.request<GroupLimitsView>('PUT', path, { concurrency: flags.concurrency })
+        ? await api.request<GroupLimitsView>('PUT', path, { concurrency: limitOf(flags.concurrency) })
         : await api.get<GroupLimitsView>(path);
       if (ui.json) return ui.data(g);
       return ui.line(
@@ -129,9 +133,10 @@ const queueLimits = clientCommand(
       );
     }
     const body = Object.fromEntries(
-      Object.entries({ concurrency: flags.concurrency, group_concurrency: flags.groupConcurrency }).filter(
-        ([, v]) => v !== undefined,
-      ),
+      Object.entries({
+        concurrency: limitOf(flags.concurrency),
+        group_concurrency: limitOf(flags.groupConcurrency),
+      }).filter(([, v]) => v !== undefined),
     );
     const l = setting
       ? await api.request<QueueLimitsView>('PUT', `/queues/${q}/limits`, body)

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, spawnWizard, waitUntil } from '../helpers/procs';
+import { http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -113,8 +113,18 @@ describe('groups and limits over real processes', () => {
 
   test('a group limited to 1 never runs two at once over 2 workers of concurrency 16', async () => {
     await http('POST', `${api}/queues`, { name: 'solo' }, auth);
-    const put = await http('PUT', `${api}/queues/solo/groups/one/limits`, { concurrency: 1 }, auth);
-    expect(put.status).toBe(200);
+    const cli = (...args: string[]) =>
+      runWizardAsync(['queue', 'limits', 'solo', '--api', api, ...args], { WIZARD_TOKEN: ADMIN });
+    const set = await cli('--group', 'one', '--concurrency', '1', '--json');
+    expect([set.code, JSON.parse(set.stdout)]).toEqual([
+      0,
+      { queue: 'solo', group: 'one', concurrency: 1, waiting: 0, running: 0 },
+    ]);
+    expect((await cli('--concurrency', 'lots')).code).toBe(2);
+    const queue = await cli('--group-concurrency', '4');
+    expect([queue.code, queue.stdout]).toEqual([0, expect.stringContaining('group_concurrency 4')]);
+    const none = await cli('--group-concurrency', 'none');
+    expect([none.code, none.stderr]).toEqual([0, '']);
     const ids = await Promise.all(Array.from({ length: 20 }, () => submit('one', 30, { queue: 'solo' })));
     const workers = [1, 2].map((i) =>
       spawnWizard(['worker', '--queue', 'solo', '--threads', '1', '--concurrency', '16'], env, `worker-solo-${i}`),

@@ -383,7 +383,7 @@ export class MemoryJobs implements JobsStore {
     for (const id of zrangeByScore(q.active, upTo, limit)) {
       const rec = this.m.rec(id);
       if (!rec || !HELD.has(rec.state)) {
-        q.active.delete(id);
+        this.m.unlease(queue, id);
         continue;
       }
       if (mine.has(tokenBaseOf(rec.token ?? ''))) continue; // held by the caller, which is alive
