@@ -11,7 +11,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { TokenTable } from '../../core/access';
+import type { TokenTable } from '../../core/tokens';
 import { UnauthorizedError, WizardError } from '../../core/errors';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
