@@ -2,7 +2,7 @@
 import express, { Express, RequestHandler, Router } from 'express';
 import { WizardError } from '../../core/errors';
 import type { ApiContext } from './context';
-import { errorHandler, notFoundRoute } from './errors';
+import { errorHandler, notFoundRoute } from './error-responses';
 import { requireAdmin } from './admin';
 import { requireBot } from './bot-auth';
 import { ROUTES } from './routes';

@@ -5,7 +5,8 @@
  * job is leased for botLeaseMs (BOT_DOWN_AFTER_MS) and each heartbeat renews it, so the job lives
  * exactly as long as the bot is seen alive.
  */
-import { botView, hashToken, newBotCredentials } from '../../../core/bots';
+import { hashToken, newBotCredentials } from '../../../core/bots';
+import { botView } from '../views';
 import { NotFoundError, UnknownBotError, WizardError } from '../../../core/errors';
 import { execBotQueues, failTarget } from '../../../core/handlers';
 import { Job, jobView } from '../../../core/job';
@@ -15,7 +16,7 @@ import type { FailTarget } from '../../../store/types';
 import { botIdOf } from '../bot-auth';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
 import { pathBotId, pathJobId } from '../ids';
-import { optionalBody } from '../errors';
+import { optionalBody } from '../error-responses';
 import { reply, RESPONSES } from '../responses';
 import type { Route } from '../route';
 import { getJob } from './jobs';

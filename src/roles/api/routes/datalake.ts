@@ -3,7 +3,7 @@
  * GET /datalake/export/:date (NDJSON, read in pages and written as it goes).
  */
 import { once } from 'node:events';
-import { lakeStatsView } from '../../../core/datalake';
+import { lakeStatsView } from '../views';
 import { errorMessage, NotFoundError } from '../../../core/errors';
 import { datalakeDayParams, parseInput } from '../../../core/schemas';
 import { reply, RESPONSES } from '../responses';

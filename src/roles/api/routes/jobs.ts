@@ -12,7 +12,7 @@ import { principalName } from '../../../core/tokens';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
 import { callerOf } from '../caller';
 import { pathJobId } from '../ids';
-import { optionalBody } from '../errors';
+import { optionalBody } from '../error-responses';
 import { reply, RESPONSES } from '../responses';
 import { checkParams, idempotencyHeader, submitWork } from '../submit';
 import { fingerprint, idempotencyConflict } from '../../../store/common';

@@ -14,13 +14,13 @@ import {
   scheduleBody,
   scheduleName,
   scheduleParams,
-  scheduleView,
   SEED_BATCH,
 } from '../../../core/schedule';
 import { parseInput } from '../../../core/schemas';
 import { checkParams } from '../submit';
 import { BOT_WORK_DEFAULTS } from '../context';
 import { reply, RESPONSES } from '../responses';
+import { scheduleView } from '../views';
 import type { Route } from '../route';
 
 const builtinConflict = () =>
