@@ -132,7 +132,7 @@
       /** DEAD, or a FAILURE of a job that runs on a queue itself (not a prime count, nor its chunks) */
       get retryable() {
         const j = this.job.data;
-        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.queue && !j.parent_id)));
+        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.type !== 'primes' && !j.parent_id)));
       },
       /** a job that has not finished can be cancelled (a chunk: its prime count) */
       get cancellable() {
