@@ -1,7 +1,7 @@
 /**
  * Response schemas: every JSON answer the API sends, as zod schemas. They are one source for two
  * things: the routes build their answers through `reply(res, schema, body)`, which type-checks the
- * body against the schema, and the OpenAPI document (openapi.ts) converts the same schemas into
+ * body against the schema, and the OpenAPI document (openapi/build.ts) converts the same schemas into
  * its response schemas (z.toJSONSchema). test/e2e/api-contract.test.ts validates real answers
  * against the document. Objects are closed (additionalProperties: false), so a field a route
  * adds without saying so here fails that test.

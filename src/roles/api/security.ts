@@ -13,7 +13,7 @@
  *    from --trust-proxy addresses, Express's trust proxy) and per token, 429 with Retry-After;
  * 5. the app's own checks that hold whoever asks (`beforeAccess`: a method a path is not served
  *    with is a 405, methods.ts), so a wrong method is never a 401 or 403 first;
- * 6. the access gate (access.ts): tokens and roles.
+ * 6. the access gate (access-gate.ts): tokens, roles and each route's need.
  *
  * JSON bodies are limited in size (BODY_LIMIT, 413) and depth (JSON_MAX_DEPTH, 400).
  */
