@@ -314,3 +314,8 @@ test("the client's entry loads no server code", async () => {
   expect(own.filter((f) => /\/(roles|store|commands)\//.test(f))).toEqual([]);
   expect(own).toContain('dist/src/sdk/client.js');
 });
+
+test('the CLI runs from the same install (npx wizard)', async () => {
+  const { stdout } = await inProject(npm, ['exec', '--no', '--', 'wizard', '--version']);
+  expect(stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+});
