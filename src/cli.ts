@@ -2,7 +2,6 @@
  * The `wizard` program: composes the subcommands and picks the exit code, nothing else.
  * 0 success; 1 the job or command failed; 2 usage error; 3 cannot reach the API or Redis.
  */
-import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
@@ -22,13 +21,13 @@ import { trapSignals } from './commands/run-role';
 import { warnSecretFlags } from './commands/parse';
 import { configureHelp, takeHelpRequest } from './commands/help';
 import { logLevelProblem } from './util/log';
-import { assetPath } from './util/package-root';
+import { packageVersion } from './util/package-root';
 import { printable } from './util/printable';
 
 export function buildProgram(): Command {
   const program = new Command('wizard')
     .description('a distributed job system on Redis: math tasks, prime counting, a running sum, bots')
-    .version(JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')).version)
+    .version(packageVersion())
     .addCommand(apiCommand)
     .addCommand(workerCommand)
     .addCommand(schedulerCommand)

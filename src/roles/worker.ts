@@ -30,6 +30,7 @@ import { HistoryRecorder } from '../core/history';
 import { DEFAULT_QUEUE, Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
 import { tokenBaseOf } from '../store/common';
+import { roleStamp } from '../store/format';
 import { DEFAULT_LEASE_MS, type Completion, type Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { assetPath } from '../util/package-root';
@@ -545,6 +546,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const heartbeat = () =>
     store
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, {
+        ...roleStamp(),
         concurrency: o.concurrency,
         threads: o.threads,
         queue: o.queue,

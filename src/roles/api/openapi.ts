@@ -9,7 +9,6 @@
  * test/unit/openapi.test.ts validates the document; test/e2e/api-contract.test.ts validates real
  * answers against it; the fuzz tests draw their inputs from it.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 import { z } from 'zod';
@@ -40,7 +39,7 @@ import { botIdParam, SAFE_NAME } from '../../core/ids';
 import { Bounds, LIMIT_DEFAULTS, Limits } from '../../core/quotas';
 import { batchTypes } from '../../core/batch';
 import { scheduleBody, scheduleName } from '../../core/schedule';
-import { assetPath } from '../../util/package-root';
+import { packageVersion } from '../../util/package-root';
 import { dashboardPaths } from './access';
 import { allowedMethods, compile, routeTable } from './methods';
 import { errorResponse, ResponseName, RESPONSES } from './responses';
@@ -635,7 +634,7 @@ function bodySchema(key: string, body: z.ZodType, bounds: Bounds): unknown {
 
 /** the document of a node: its routes, and its request bodies as its bounds (limits) allow them */
 export function openApiDocument(limits: Limits = LIMIT_DEFAULTS): Record<string, unknown> {
-  const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+  const version = packageVersion();
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [key, op] of Object.entries(OPERATIONS)) {
     const [method, route] = key.split(' ');

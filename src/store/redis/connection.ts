@@ -53,6 +53,11 @@ export class RedisConnection {
   readonly keys: RedisKeys;
   /** on a Redis Cluster */
   readonly cluster: boolean;
+  /**
+   * CPU jobs go to their queue's CPU lists (format 3): off on a prefix at format 2, where workers
+   * of the previous release may run, which read only the ordinary lists (src/store/format.ts)
+   */
+  cpuLists = true;
   /** every known shard's keys (index: the shard number), those above the count too: they are drained */
   protected shards: RedisKeys[];
   /** how many shards new jobs go to */

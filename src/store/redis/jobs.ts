@@ -70,7 +70,7 @@ export class RedisJobs extends RedisShards {
   protected async insert(rows: JobRow[], shard: number): Promise<Job[]> {
     const [, now] = await this.run<[number, string]>(
       'enqueueJobs',
-      ['', '', ...rowArgs(rows)],
+      ['', '', ...rowArgs(rows, this.cpuLists)],
       this.shardKeys(shard),
       true,
     );
@@ -120,7 +120,7 @@ export class RedisJobs extends RedisShards {
         : [jobRow(withId(work))];
     const [, now, existingId, , same] = await this.run<[number, string, string?, string?, number?]>(
       'enqueueJobs',
-      [key, key ? fingerprint(first) : '', ...rowArgs(rows)],
+      [key, key ? fingerprint(first) : '', ...rowArgs(rows, this.cpuLists)],
       this.shardKeys(shard),
       true,
     );

@@ -298,7 +298,7 @@ export class RedisRecords extends RedisJobs {
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     return this.insertOnce(jobs, (rows) =>
-      this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.keys, true),
+      this.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows, this.cpuLists)], this.keys, true),
     );
   }
 
@@ -312,7 +312,7 @@ export class RedisRecords extends RedisJobs {
     const made = await this.insertOnce(jobs, (rows) =>
       this.run<[number, string?]>(
         'enqueueScheduled',
-        [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)],
+        [onceKey, ttlMs, schedule, slot, ...rowArgs(rows, this.cpuLists)],
         this.keys,
         true,
       ),

@@ -13,9 +13,8 @@
  * GET / answers a browser (Accept: text/html) with the page and anything else (curl, a
  * script) with a short JSON description of the service, as the prime counter's root endpoint always did.
  */
-import fs from 'node:fs';
 import express, { Router } from 'express';
-import { assetPath } from '../../../util/package-root';
+import { assetPath, packageVersion } from '../../../util/package-root';
 import type { ApiContext } from '../context';
 import { reply, RESPONSES } from '../responses';
 
@@ -29,7 +28,7 @@ export const VENDOR_FILES = new Map<string, string>([
 
 export function dashboardRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const version = (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+  const version = packageVersion();
   // the page changes with the package: a browser revalidates it (cheap, by Last-Modified)
   const statics = express.static(PUBLIC_DIR, { index: false, cacheControl: true, maxAge: 0, fallthrough: true });
 
