@@ -15,6 +15,7 @@ import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './comm
 import { schedulerCommand } from './commands/scheduler';
 import { tokensCommand } from './commands/tokens';
 import { upCommand } from './commands/up';
+import { upgradeCommand } from './commands/upgrade';
 import { workerCommand } from './commands/worker';
 import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError, UsageError } from './core/errors';
 import { trapSignals } from './commands/run-role';
@@ -46,7 +47,8 @@ export function buildProgram(): Command {
     .addCommand(queueCommand)
     .addCommand(schedulesCommand)
     .addCommand(healthcheckCommand)
-    .addCommand(tokensCommand);
+    .addCommand(tokensCommand)
+    .addCommand(upgradeCommand);
   const exitOverride = (cmd: Command) => {
     configureHelp(cmd); // fitted to the width; the roles' groups folded
     cmd.exitOverride();
