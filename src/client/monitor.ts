@@ -29,7 +29,7 @@ export async function showJobs(
       j.job_id,
       j.type,
       j.state,
-      `${j.attempts}/${j.max_attempts}`,
+      j.type === 'primes' ? 'its chunks' : `${j.attempts}/${j.max_attempts}`, // a prime count runs as its chunks
       j.handled_by,
       ago(j.created_at),
       j.duration_ms === null ? null : `${j.duration_ms} ms`,

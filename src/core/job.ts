@@ -111,6 +111,38 @@ export interface Job {
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
   slot?: string | null;
+  /** each attempt's outcome, oldest first (attemptsLog); absent in a claim's view */
+  attemptsLog?: AttemptOutcome[];
+}
+
+/** one attempt of a job: how it ended (or STARTED, PROGRESS: it runs), its error, who ran it, when (ms) */
+export interface AttemptOutcome {
+  attempt: number;
+  state: JobState;
+  error: string | null;
+  handled_by: string | null;
+  at: number | null;
+}
+
+/**
+ * A job's attempts, oldest first. The record's `attempts_log` (a JSON list) keeps the outcomes its
+ * own fields were about to forget: an attempt that failed and was retried (RETRY), or a finished
+ * job retried by hand (its DEAD or FAILURE). The last attempt is the record itself: it ends the
+ * list while it runs or once it finished (a job back in RETRY or PENDING has not started it yet).
+ */
+export function attemptsLog(job: Job, log: AttemptOutcome[]): AttemptOutcome[] {
+  if (job.attempts === 0 || job.state === 'RETRY' || job.state === 'PENDING') return log;
+  const final = isFinal(job.state);
+  return [
+    ...log,
+    {
+      attempt: job.attempts,
+      state: job.state,
+      error: job.error,
+      handled_by: job.handledBy,
+      at: final ? job.finishedAt : job.startedAt,
+    },
+  ];
 }
 
 /** priorities: 0 (most urgent) to 9; 5 by default */
@@ -195,6 +227,7 @@ export function jobView(job: Job) {
     duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,
+    attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
   };
 }
 export type JobView = ReturnType<typeof jobView>;

@@ -2,7 +2,15 @@
 import type { Bot, BotStatus } from '../core/bots';
 import type { DatalakeConfig, LakeDay } from '../core/datalake';
 import { DATALAKE_DEFAULTS } from '../core/datalake';
-import { DEFAULT_PRIORITY, givenIdempotencyKey, Job, JobState, JobType } from '../core/job';
+import {
+  attemptsLog,
+  AttemptOutcome,
+  DEFAULT_PRIORITY,
+  givenIdempotencyKey,
+  Job,
+  JobState,
+  JobType,
+} from '../core/job';
 import type { Schedule } from '../core/schedule';
 import { CLAIM } from './wire';
 
@@ -32,10 +40,11 @@ export function pairsToRecord(flat: readonly string[], from = 0): Record<string,
 export function decodeJob(f: Record<string, string>, id?: string): Job {
   const total = num(f.total);
   const handlerTotal = num(f.hp_total); // a handler's ctx.progress (reportProgress.lua)
-  return {
+  const job: Job = {
     id: f.id ?? id,
     type: f.type as JobType,
-    queue: f.queue ?? '',
+    // a prime count is on no queue (its chunks are): it shows theirs (runs_on)
+    queue: f.queue || f.runs_on || '',
     state: f.state as JobState,
     params: (json(f.params) as Record<string, unknown>) ?? {},
     progress:
@@ -45,7 +54,8 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
           ? { completed: num(f.hp_completed) ?? 0, total: handlerTotal }
           : null,
     result: json(f.result),
-    error: str(f.error),
+    // a success's record may keep the error of an attempt before it: attempts_log tells that one
+    error: f.state === 'SUCCESS' ? null : str(f.error),
     attempts: num(f.attempts) ?? 0,
     maxAttempts: num(f.max_attempts) ?? 1,
     initiatedBy: str(f.initiated_by),
@@ -63,6 +73,43 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     principal: str(f.principal),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
   };
+  job.attemptsLog = attemptsLog(job, storedAttempts(f.attempts_log));
+  return job;
+}
+
+/**
+ * the record's attempts_log with one more attempt's outcome (lib-state.lua's logAttempt): the
+ * attempt the record's fields are about to forget, a retry's or a finished job's retried by hand
+ */
+export function logAttempt(rec: Record<string, string>, state: JobState, error: string, at: number): string {
+  const entry = [Number(rec.attempts) || 0, state, error, rec.handled_by || null, at];
+  // as Lua's cjson writes it, '/' escaped, so both adapters' records hold the same bytes
+  const line = JSON.stringify(entry).replaceAll('/', '\\/');
+  const log = rec.attempts_log;
+  return log && log.endsWith(']') && log.length > 2 ? `${log.slice(0, -1)},${line}]` : `[${line}]`;
+}
+
+/** the record's attempts_log (logAttempt's [attempt, state, error, handled_by, at] entries) as outcomes */
+function storedAttempts(v: string | undefined): AttemptOutcome[] {
+  const log = json(v);
+  if (!Array.isArray(log)) return [];
+  return log
+    .filter((e): e is unknown[] => Array.isArray(e))
+    .map(([attempt, state, error, by, at]) => ({
+      attempt: Number(attempt) || 0,
+      state: state as JobState,
+      error: typeof error === 'string' && error !== '' ? error : null,
+      handled_by: typeof by === 'string' ? by : null,
+      at: typeof at === 'number' ? at : null,
+    }));
+}
+
+/**
+ * a bot's claimed job with the schedule that made it and its slot (the record's `schedule`,
+ * `slot`), as GET /jobs/:id shows them: a worker's claim does not read them
+ */
+export function withSchedule(job: Job, [schedule, slot]: readonly (string | null | undefined)[] = []): Job {
+  return schedule ? { ...job, schedule, slot: slot || null } : job;
 }
 
 /** a schedule as the schedules hash keeps it (JSON), and back */
@@ -132,5 +179,6 @@ export function claimView(values: readonly (string | null)[] | Record<string, st
   rec.handled_by = c.consumer;
   rec.started_at = String(c.now);
   rec.updated_at = String(c.now);
-  return decodeJob(rec);
+  const { attemptsLog: _log, ...job } = decodeJob(rec); // a claim does not read the record's log
+  return job;
 }

@@ -37,6 +37,8 @@ export interface JobRow {
   /** '1': a CPU job (its queue's CPU lists), else '' */
   cpu: string;
   principal: string;
+  /** a prime count's (a job on no queue): the queue its chunks run on, which its view shows as its queue */
+  runs_on: string;
 }
 
 /**
@@ -69,6 +71,7 @@ export function jobRow(
     idem_key: job.idempotencyKey ? scopedIdempotencyKey(job.idempotencyKey, job.principal) : '',
     cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
     principal: job.principal ?? '',
+    runs_on: link.queued === false ? (job.queue ?? DEFAULT_QUEUE) : '',
   };
 }
 
@@ -197,7 +200,7 @@ export function createdJob(r: JobRow, now: number): Job {
   return {
     id: r.id,
     type: r.type as JobType,
-    queue: r.queue,
+    queue: r.queue || r.runs_on,
     state: 'PENDING',
     params: r.paramsValue,
     progress: total === null ? null : { completed: 0, total },
@@ -218,6 +221,7 @@ export function createdJob(r: JobRow, now: number): Job {
     timeoutMs: r.timeout_ms === '' ? null : Number(r.timeout_ms),
     idempotencyKey: r.idem_key === '' ? null : givenIdempotencyKey(r.idem_key, r.principal),
     principal: r.principal === '' ? null : r.principal,
+    attemptsLog: [],
   };
 }
 

@@ -24,7 +24,7 @@ import type { HistoryBucket } from '../core/history';
 import { FINAL_STATES, Job, JobState, NewJob } from '../core/job';
 import { JobCancelledError, NotFoundError } from '../core/errors';
 import type { Schedule } from '../core/schedule';
-import { decodeBot, decodeSchedule, encodeSchedule } from './codec';
+import { decodeBot, decodeSchedule, encodeSchedule, withSchedule } from './codec';
 import { botErrors, OPEN_JOBS_SCAN, spendFromBucket, tokenBase } from './common';
 import { scheduledRows, ScheduledWork } from './scheduled-work';
 import type {
@@ -268,7 +268,8 @@ export class MemoryStore extends MemoryJobs implements Store {
     const [claimed] = this.claimFrom(queue, { consumer: botId, max: 1, leaseMs }, base).jobs;
     if (!claimed) return null;
     Object.assign(bot, { current_job: claimed.job.id, job_token: claimed.token });
-    return claimed.job;
+    const rec = this.rec(claimed.job.id)!;
+    return withSchedule(claimed.job, [rec.schedule, rec.slot]);
   }
 
   async startBotJob(botId: string, jobId: string): Promise<void> {

@@ -24,6 +24,7 @@ export const ROW = [
   'idem_key',
   'cpu',
   'principal',
+  'runs_on',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
@@ -42,6 +43,7 @@ export const OPTIONAL_FIELDS = [
   'idem_key',
   'cpu',
   'principal',
+  'runs_on',
 ] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */

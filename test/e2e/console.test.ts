@@ -272,6 +272,48 @@ test("a job's page cancels a job that has not finished", async () => {
   await page.close();
 });
 
+test("the workers page lists the jobs running now and who runs each; a job's page lists each attempt", async () => {
+  const queue = 'console-running';
+  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue, maxAttempts: 3 }]);
+  const first = (await store.claim(queue, { consumer: 'console-first', max: 1, leaseMs: 30_000 })).jobs[0];
+  await store.fail(job.id, first.token, 'first try failed', { to: 'RETRY', delayMs: 0 });
+  const held = (await store.claim(queue, { consumer: 'console-holder', max: 1, leaseMs: 30_000 })).jobs[0];
+  await store.reportProgress(job.id, held.token, { completed: 1, total: 4 });
+
+  const page = await open('#/workers');
+  const row = page.locator('.running-table tbody tr').filter({ hasText: job.id.slice(0, 8) });
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual([
+      job.id.slice(0, 8),
+      'task',
+      'console-holder',
+      'PROGRESS',
+      '1/4',
+      expect.stringMatching(/ s ago$/),
+    ]),
+  );
+  expect(await textOf(page.locator('.running-summary'))).toMatch(/^\d+ jobs? runs? now/);
+
+  await page.goto(`${api}/#/jobs/${job.id}`);
+  const attempts = page.locator('figure.attempts tbody tr');
+  await eventually(async () => expect(await attempts.count()).toBe(2));
+  expect((await attempts.nth(0).locator('td').allInnerTexts()).map((t) => t.trim())).toEqual([
+    '1',
+    'RETRY',
+    'console-first',
+    expect.any(String),
+    'first try failed',
+  ]);
+  expect((await attempts.nth(1).locator('td').allInnerTexts()).map((t) => t.trim()).slice(0, 3)).toEqual([
+    '2',
+    'PROGRESS',
+    'console-holder',
+  ]);
+  await store.complete(job.id, held.token, 2);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
 /** a job that ended (DEAD: used its one attempt, in the dead-letter queue), on a queue of its own that no worker takes */
 let queues = 0;
 async function finishedJob(target: { to: 'DEAD' | 'FAILURE' }, error: string): Promise<string> {

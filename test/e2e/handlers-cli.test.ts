@@ -80,7 +80,7 @@ function onTerminal(args: string[]) {
 test('submit <type> --watch on a terminal: a percentage bar while the handler runs, then its result, exit 0', async () => {
   const release = path.join(tmp, 'release');
   const run = onTerminal(['submit', 'halfway', '--params', JSON.stringify({ release }), '--watch', '--api', api]);
-  await waitUntil(async () => /: STARTED \[##########----------\] 50% /.test(run.output()), 20_000, 'the 50% bar');
+  await waitUntil(async () => /: PROGRESS \[##########----------\] 50% /.test(run.output()), 20_000, 'the 50% bar');
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
   expect(run.output()).toMatch(/SUCCESS halfway [0-9a-f-]{36}: result \{"released":true\}\s+by /); // wrapped to the terminal's 80 columns
@@ -165,7 +165,7 @@ test('on an 80-column terminal the live line fits: the id shortened when the who
   // what each redraw of the line, and each line, shows: split where the cursor moves or the line ends
   const segments = () => run.output().split(/\u001b\[[0-9;?]*[A-Za-z]|\r|\n/);
   await waitUntil(
-    async () => segments().some((l) => / [0-9a-f]{8}: STARTED \[#-{19}\] 10\/200 \d+\.\ds$/.test(l)),
+    async () => segments().some((l) => / [0-9a-f]{8}: PROGRESS \[#-{19}\] 10\/200 \d+\.\ds$/.test(l)),
     20_000,
     'the live line with the short id',
   );

@@ -317,7 +317,13 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       const [job] = await store.enqueue([sim()]);
       await store.fail(job.id, (await take()).token, 'flaky', { to: 'RETRY', delayMs: 0 });
       await store.complete(job.id, (await take()).token, 7);
-      expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', error: 'flaky', attempts: 2 });
+      const done = (await store.getJob(job.id))!;
+      // the success's record shows no error: the failed attempt's is in its attempts log
+      expect(done).toMatchObject({ state: 'SUCCESS', error: null, attempts: 2 });
+      expect(done.attemptsLog!.map((a) => [a.attempt, a.state, a.error])).toEqual([
+        [1, 'RETRY', 'flaky'],
+        [2, 'SUCCESS', null],
+      ]);
       expect(await lake('2026-03-10')).toEqual([
         expect.objectContaining({ job_id: job.id, status: 'SUCCESS', result: 7, error: null, attempts: 2 }),
       ]);

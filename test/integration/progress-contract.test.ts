@@ -27,7 +27,7 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
     await store.close();
   });
 
-  test('the holder writes progress: in the record and the event log, with the job state', async () => {
+  test('the holder writes progress: in the record and the event log; the first report moves the job to PROGRESS', async () => {
     const [job] = await store.enqueue([user('a b')]);
     expect(job.progress).toBeNull();
     const c = await claimOne();
@@ -36,12 +36,14 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
     await store.reportProgress(job.id, c.token, { completed: 0.25, total: 1 });
     await store.reportProgress(job.id, c.token, { completed: 3, total: 8 });
     const got = await store.getJob(job.id);
-    expect(got).toMatchObject({ state: 'STARTED', progress: { completed: 3, total: 8 }, updatedAt: clock.now() });
+    expect(got).toMatchObject({ state: 'PROGRESS', progress: { completed: 3, total: 8 }, updatedAt: clock.now() });
     const events = (await store.readEvents(from, 0)).filter((e) => e.jobId === job.id);
     expect(events.map((e) => [e.state, e.progress])).toEqual([
-      ['STARTED', { completed: 0.25, total: 1 }],
-      ['STARTED', { completed: 3, total: 8 }],
+      ['PROGRESS', { completed: 0.25, total: 1 }],
+      ['PROGRESS', { completed: 3, total: 8 }],
     ]);
+    // PROGRESS is listed as a state of its own (the index), as a prime count's is
+    expect((await store.listJobs({ state: 'PROGRESS', limit: 10 })).jobs.map((j) => j.id)).toEqual([job.id]);
     await store.complete(job.id, c.token, { words: 2 });
     expect(await store.getJob(job.id)).toMatchObject({
       state: 'SUCCESS',

@@ -285,7 +285,9 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
 
     test('the last chunk completes the parent with the sum; progress is counted per chunk', async () => {
       const { parent, children } = await store.enqueueFlow(flow(3));
-      expect(parent).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 3 }, queue: '' });
+      // the parent is on no queue itself: its view names the queue its chunks run on
+      expect(parent).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 3 }, queue: 'default' });
+      expect(await store.queueDepth('default')).toMatchObject({ waiting: 3 });
       expect(children.map((c) => c.parentId)).toEqual([parent.id, parent.id, parent.id]);
       expect((await store.listChildren(parent.id)).map((c) => c.id)).toEqual(children.map((c) => c.id));
       const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE });

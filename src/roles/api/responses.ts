@@ -78,6 +78,19 @@ export const jobResponse = z.object({
   /** the schedule that made the job and its occurrence (ISO 8601), or null */
   schedule: z.string().nullable(),
   slot: time().nullable(),
+  attempts_log: z
+    .array(
+      z.object({
+        attempt: z.number().int().min(0),
+        state: z.enum(JOB_STATES),
+        error: z.string().nullable(),
+        handled_by: z.string().nullable(),
+        at: time().nullable(),
+      }),
+    )
+    .describe(
+      "each attempt, oldest first: how it ended (RETRY: it failed and was retried; the last one is the job's own state, STARTED or PROGRESS while it runs), its error, who ran it, when",
+    ),
 });
 
 /** a schedule (core/schedule.ts scheduleView) */

@@ -3,8 +3,9 @@
   A bot holds one job at a time (of either kind: a CPU job when no other waits); a claim is also
   a sign of life.
   ARGV[4] bot id  ARGV[5] queue  ARGV[6] leaseMs  ARGV[7] token base
-  Returns  {OK, now} (no job), {OK, now, {claim values}} (lib.lua's claimFrom), {BOT_MISSING} or
-           {BOT_BUSY, job id}
+  Returns  {OK, now} (no job), {OK, now, {claim values}, {schedule, slot}} (lib.lua's claimFrom; the
+           schedule that made the job and its slot, which a bot's answer shows as GET /jobs/:id
+           does), {BOT_MISSING} or {BOT_BUSY, job id}
 ]]
 local botId, queue, leaseMs, tokenBase = ARGV[4], ARGV[5], argNumber(ARGV[6], 'leaseMs'), ARGV[7]
 local botKey = K.bot(botId)
@@ -18,4 +19,4 @@ local entry = claimFrom(queue, botId, 1, -1, leaseMs, tokenBase)[4] -- one job o
 flush()
 if not entry then return { OK, nowStr } end
 redis.call('HSET', botKey, 'current_job', entry[CLAIM.id], 'job_token', entry[CLAIM.token])
-return { OK, nowStr, entry }
+return { OK, nowStr, entry, redis.call('HMGET', K.job(entry[CLAIM.id]), 'schedule', 'slot') }

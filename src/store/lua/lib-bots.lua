@@ -38,9 +38,11 @@ end
 -- ---- retries asked for by a person (the dead-letter queue, a job's page) ----
 
 -- a finished job back at the tail of its queue as if new: its attempts from zero, its error,
--- finish and holder cleared (retryDeadJob, retryFailedJob)
+-- finish and holder cleared, its last attempt kept in its attempts_log (retryDeadJob, retryFailedJob)
 local function requeueAnew(id, jobKey, j)
-  setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '' })
+  local log = logAttempt(jobKey, j, j.state, redis.call('HGET', jobKey, 'error') or '')
+  setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '',
+    'attempts_log', log })
   redis.call('LPUSH', waitListOf(j.queue, j.priority, j.cpu), id)
   markReady(j.queue, j.priority, j.cpu)
   redis.call('ZADD', markerOf(j.queue, j.cpu), 0, 'm')

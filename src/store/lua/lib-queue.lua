@@ -329,7 +329,8 @@ local function failJob(id, token, err, target, delayMs)
   if not jobKey then return j end
   if target == 'RETRY' then
     local runAt = now + delayMs
-    setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt }))
+    setState(id, jobKey, j, 'RETRY', released({ 'error', err, 'run_at', runAt,
+      'attempts_log', logAttempt(jobKey, j, 'RETRY', err) }))
     unlease(j.queue, id)
     if runAt <= now then
       requeueAtHead(id, j.queue, j.priority, j.cpu)

@@ -126,6 +126,17 @@ local function released(extra)
   return out
 end
 
+-- an attempt's outcome that the record's own fields are about to forget (a retry's, or a finished
+-- job's retried by hand), with the record's attempts_log: answers the log with it appended (a JSON
+-- list of [attempt, state, error, handled_by, at], arrays: their JSON has one order) for the caller
+-- to write in its own HSET. src/store/codec.ts logAttempt is the memory adapter's twin; decodeJob reads it.
+local function logAttempt(jobKey, j, state, err)
+  local entry = cjson.encode({ tonumber(j.attempts) or 0, state, err, j.handled_by ~= '' and j.handled_by or cjson.null, now })
+  local log = redis.call('HGET', jobKey, 'attempts_log')
+  if log and string.sub(log, -1) == ']' and #log > 2 then return string.sub(log, 1, -2) .. ',' .. entry .. ']' end
+  return '[' .. entry .. ']'
+end
+
 -- the job reaches SUCCESS, FAILURE or DEAD with its result or error (`field`: 'result' or
 -- 'error') in one write, stops being held, and expires or, DEAD, waits in the dead-letter queue;
 -- the datalake records it in this same step (flush)
@@ -201,7 +212,8 @@ local function reclaim(id, jobKey, j, why)
     failParent(j, reason)
     return 'DEAD'
   end
-  setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now }))
+  setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now,
+    'attempts_log', logAttempt(jobKey, j, 'RETRY', reason) }))
   unlease(j.queue, id)
   requeueAtHead(id, j.queue, j.priority, j.cpu)
   return 'RETRY'

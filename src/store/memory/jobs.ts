@@ -1,7 +1,16 @@
 /** The memory adapter's job transitions and reads: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
-import { DEFAULT_PRIORITY, Job, JOB_STATES, JobState, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
+import {
+  checkTransition,
+  DEFAULT_PRIORITY,
+  Job,
+  JOB_STATES,
+  JobState,
+  NewJob,
+  Progress,
+  scopedIdempotencyKey,
+} from '../../core/job';
 import { ConflictError, NotFoundError } from '../../core/errors';
-import { claimView, decodeJob } from '../codec';
+import { claimView, decodeJob, logAttempt } from '../codec';
 import {
   badChunkResult,
   cancelConflict,
@@ -180,8 +189,17 @@ export abstract class MemoryJobs extends MemoryCore {
   async reportProgress(jobId: string, token: string, p: Progress): Promise<void> {
     this.step();
     const rec = this.holder(jobId, token);
-    Object.assign(rec, { hp_completed: String(p.completed), hp_total: String(p.total), updated_at: String(this.at) });
-    this.emit(jobId, rec.state as JobState, String(p.completed), String(p.total));
+    const from = rec.state as JobState;
+    const to: JobState = from === 'STARTED' ? 'PROGRESS' : from; // the first report: reportProgress.lua
+    if (to !== from) checkTransition(from, to);
+    Object.assign(rec, {
+      state: to,
+      hp_completed: String(p.completed),
+      hp_total: String(p.total),
+      updated_at: String(this.at),
+    });
+    if (to !== from && !rec.parent_id) this.indexMove(jobId, from, to, rec.queue !== '');
+    this.emit(jobId, to, String(p.completed), String(p.total));
   }
 
   /** renewLease.lua's ZADD XX: the lease set alone holds the deadline */
@@ -255,7 +273,8 @@ export abstract class MemoryJobs extends MemoryCore {
     }
     const q = this.queue(rec.queue);
     const runAt = now + target.delayMs;
-    this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(runAt) }));
+    const log = logAttempt(rec, 'RETRY', error, now);
+    this.setState(jobId, rec, 'RETRY', this.released({ error, run_at: String(runAt), attempts_log: log }));
     q.active.delete(jobId);
     if (runAt <= now) this.requeueAtHead(jobId, rec);
     else q.delayed.set(jobId, runAt);
@@ -281,7 +300,8 @@ export abstract class MemoryJobs extends MemoryCore {
       this.failParent(rec, reason);
       return 'DEAD';
     }
-    this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(this.at) }));
+    const log = logAttempt(rec, 'RETRY', reason, this.at);
+    this.setState(id, rec, 'RETRY', this.released({ error: reason, run_at: String(this.at), attempts_log: log }));
     this.queue(rec.queue).active.delete(id);
     this.requeueAtHead(id, rec);
     return 'RETRY';
@@ -398,7 +418,15 @@ export abstract class MemoryJobs extends MemoryCore {
 
   /** lib.lua's requeueAnew: a finished job back at the tail of its queue as if new */
   protected requeueAnew(jobId: string, rec: Rec): Job {
-    this.setState(jobId, rec, 'PENDING', { attempts: '0', error: '', finished_at: '', handled_by: '', run_at: '' });
+    const log = logAttempt(rec, rec.state as JobState, rec.error ?? '', this.at);
+    this.setState(jobId, rec, 'PENDING', {
+      attempts: '0',
+      error: '',
+      finished_at: '',
+      handled_by: '',
+      run_at: '',
+      attempts_log: log,
+    });
     const idem = rec.idem_key ? this.idemKeys.get(rec.idem_key) : undefined;
     if (idem) idem.until = null; // the key lives as long as the job again
     waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].push(jobId);

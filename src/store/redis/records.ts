@@ -13,6 +13,7 @@ import {
   decodeSchedule,
   encodeSchedule,
   pairsToRecord,
+  withSchedule,
 } from '../codec';
 import { botErrors, createdJob, isStorableJobId, JobRow, notRetryable, rowArgs, tokenBase } from '../common';
 import { RedisKeys } from '../keys';
@@ -399,15 +400,13 @@ export class RedisRecords extends RedisJobs {
   }
 
   async claimForBot(botId: string, queue: string, leaseMs: number): Promise<Job | null> {
-    const [code, nowOrJob, entry] = await this.run<[number, string?, (string | null)[]?]>('claimJobForBot', [
-      botId,
-      queue,
-      leaseMs,
-      tokenBase(botId),
-    ]);
+    const [code, nowOrJob, entry, made] = await this.run<[number, string?, (string | null)[]?, (string | null)[]?]>(
+      'claimJobForBot',
+      [botId, queue, leaseMs, tokenBase(botId)],
+    );
     if (code === BOT_BUSY) throw botErrors.busy(botId, String(nowOrJob));
     this.checkBotCode(code, botId, '');
-    return entry ? claimView(entry, { queue, consumer: botId, now: Number(nowOrJob) }) : null;
+    return entry ? withSchedule(claimView(entry, { queue, consumer: botId, now: Number(nowOrJob) }), made) : null;
   }
 
   async startBotJob(botId: string, jobId: string): Promise<void> {

@@ -266,6 +266,14 @@
     return '';
   }
 
+  /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
+  function progressText(p) {
+    if (!p) return '—';
+    return p.total === 1
+      ? `${Math.round(p.completed * 100)}%`
+      : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
+  }
+
   window.wizardLib = Object.freeze({
     API_TOKEN_KEY,
     FINAL,
@@ -280,6 +288,7 @@
     fill,
     parseRoute,
     formatNumber,
+    progressText,
     formatAgo,
     formatIn,
     toNumber,

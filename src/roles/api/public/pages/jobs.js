@@ -6,7 +6,7 @@
 'use strict';
 
 (() => {
-  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, request, slot } = window.wizardLib;
+  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, progressText, request, slot } = window.wizardLib;
 
   /** the chunk bars' plot area (viewBox 0 0 600 140) */
   const BARS = { left: 4, right: 596, top: 10, bottom: 132 };
@@ -34,14 +34,6 @@
       );
     });
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.join('') || 'M0 0']));
-  }
-
-  /** a job's progress: a handler's fraction (total 1) as a percentage, else completed/total */
-  function progressText(p) {
-    if (!p) return '—';
-    return p.total === 1
-      ? `${Math.round(p.completed * 100)}%`
-      : `${formatNumber(p.completed)}/${formatNumber(p.total)}`;
   }
 
   window.wizardConsole.add('pages/jobs.html', {
@@ -132,7 +124,7 @@
       /** DEAD, or a FAILURE of a job that runs on a queue itself (not a prime count, nor its chunks) */
       get retryable() {
         const j = this.job.data;
-        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.queue && !j.parent_id)));
+        return Boolean(j && (j.state === 'DEAD' || (j.state === 'FAILURE' && j.type !== 'primes' && !j.parent_id)));
       },
       /** a job that has not finished can be cancelled (a chunk: its prime count) */
       get cancellable() {
