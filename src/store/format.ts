@@ -1,9 +1,9 @@
 /**
  * The format version of a prefix: the key `{prefix}:format`, written by the first role that
- * joins an empty prefix. A role joining a prefix of an older format this code knows migrates it
- * (in one atomic step, joinFormat.lua) to ROLLING_FORMAT, the newest the previous release reads
- * too; one written by a newer or an incompatible wizard stops the role (exit 2) before it touches
- * anything. `wizard upgrade finish` (src/store/upgrade.ts) takes a prefix on to FORMAT_VERSION
+ * joins an empty prefix. A role joining a prefix of the previous release's format (ROLLING_FORMAT)
+ * leaves it so, as roles of that release may still run on it; one of a format before it this
+ * code migrates (in one atomic step, joinFormat.lua) to FORMAT_VERSION; one written by a newer or
+ * an incompatible wizard stops the role (exit 2) before it touches anything. `wizard upgrade finish` (src/store/upgrade.ts) takes a prefix on to FORMAT_VERSION
  * once no older role is alive, and the roles of this version running on it see that (watchFormat).
  *   1  before formats were versioned (no format key, but wizard data under the prefix)
  *   2  queued PENDING and STARTED jobs are counted ({prefix}:counts), not in the state indexes
@@ -21,7 +21,7 @@ import type { Store } from './types';
 
 /** the newest format this code reads and writes: what an empty prefix gets */
 export const FORMAT_VERSION = 3;
-/** the format a role brings a prefix that is not new to: the newest the previous release reads too */
+/** the previous release's format: a prefix there stays there until `wizard upgrade finish` */
 export const ROLLING_FORMAT = 2;
 /** the oldest format it migrates from */
 export const OLDEST_MIGRATED_FORMAT = 1;
@@ -95,7 +95,7 @@ export async function joinPrefix(store: Store): Promise<JoinedPrefix> {
     );
   if (outcome === 'incompatible')
     throw new UsageError(
-      `${where} has format '${found}', which this wizard cannot migrate (it migrates ${OLDEST_MIGRATED_FORMAT} to ${ROLLING_FORMAT}): use another --prefix`,
+      `${where} has format '${found}', which this wizard cannot read or migrate (it knows ${OLDEST_MIGRATED_FORMAT} to ${FORMAT_VERSION}): use another --prefix`,
     );
   const version = found === '' ? null : Number(/^\d+/.exec(found)?.[0]); // an upgrade being finished ('2>3') reads as its 'from'
   redis.cpuLists = Number(now) >= CPU_LISTS_FORMAT;

@@ -112,7 +112,7 @@ export async function finishUpgrade(redis: RedisStore, settleMs = 1_000): Promis
   if (from < ROLLING_FORMAT)
     return {
       outcome: 'refused',
-      reason: `it has format ${from}: start a role of this version first, which migrates it to ${ROLLING_FORMAT}`,
+      reason: `it has format ${from}: start a role of this version first, which migrates it`,
     };
   const fence = `${from}>${to}`;
   const cas = (expected: string, next: string) => redis.evalOnce<number>(SWITCH, [key], [expected, next]);

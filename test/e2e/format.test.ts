@@ -5,7 +5,7 @@
  * the first role that comes; `healthcheck --role worker` is not healthy where no role joined.
  */
 import { createClient } from 'redis';
-import { FORMAT_VERSION, ROLLING_FORMAT } from '../../src/store/format';
+import { FORMAT_VERSION } from '../../src/store/format';
 import { redisKeys } from '../../src/store/keys';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
@@ -138,10 +138,9 @@ test('format 1 (queued PENDING and STARTED jobs in the state indexes, no counter
 
     const { proc: api, url } = await apiOn(prefix, 'api');
     expect(joinedRecords(api.output())).toEqual([
-      expect.objectContaining({ prefix, new: false, migrated_from: 1, moved: 5, format: ROLLING_FORMAT }),
+      expect.objectContaining({ prefix, new: false, migrated_from: 1, moved: 5, format: FORMAT_VERSION }),
     ]);
-    // to the format the previous release reads too, not further: `wizard upgrade finish` does that
-    expect(await raw.get(k.format)).toBe(String(ROLLING_FORMAT));
+    expect(await raw.get(k.format)).toBe(String(FORMAT_VERSION));
     expect(await raw.hGetAll(k.counts)).toEqual({ PENDING: '3', STARTED: '2' });
     expect(await raw.zRange(k.state('PENDING'), 0, -1)).toEqual([parent.id]); // on no queue: it stays indexed
     expect(await raw.zCard(k.state('STARTED'))).toBe(0);
@@ -154,7 +153,7 @@ test('format 1 (queued PENDING and STARTED jobs in the state indexes, no counter
     expect((await http<{ total: number }>('GET', `${url}/jobs?status=STARTED`)).body.total).toBe(2);
     expect(await api.kill('SIGTERM')).toBe(0);
 
-    // the next role finds format 2: nothing moves again
+    // the next role finds the newest format: nothing moves again
     const { proc: again } = await apiOn(prefix, 'again');
     expect(joinedRecords(again.output())).toEqual([expect.not.objectContaining({ migrated_from: expect.anything() })]);
     expect(await raw.hGetAll(k.counts)).toEqual({ PENDING: '3', STARTED: '2' });

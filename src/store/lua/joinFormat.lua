@@ -7,13 +7,13 @@
   KEYS[6..] keys that any wizard data under the prefix has one of (jobs, queues, bots, ...)
   ARGV[1]  the newest format this code reads and writes (an empty prefix gets it)
   ARGV[2]  the oldest format it migrates from
-  ARGV[3]  the format it brings a prefix that is not new to: the newest the previous release
-           reads too (`wizard upgrade finish` goes on from there: src/store/upgrade.ts)
+  ARGV[3]  the oldest format it leaves as it is: a prefix from there on (the previous release's
+           format) stays until `wizard upgrade finish` (src/store/upgrade.ts) takes it on
   Returns {found, outcome, moved, format}: found is the format found ('' for an empty prefix; '1'
   for data written before formats were versioned), format the prefix's format now, outcome one of
     'new'          the prefix was empty: the newest format is written
     'same'         it is at ARGV[3] or newer (up to ARGV[1]) already: nothing changed
-    'migrated'     an older format, migrated to ARGV[3] in this step (moved: queued jobs moved to counts)
+    'migrated'     a format before ARGV[3], migrated to ARGV[1] in this step (moved: queued jobs moved to counts)
     'newer'        written by a newer wizard: nothing changed
     'incompatible' a format this code cannot migrate from: nothing changed
   An upgrade being finished (the value '<from>><to>', src/store/upgrade.ts) reads as <from>: a
@@ -58,5 +58,7 @@ local moved = 0
 if version < 2 then
   moved = indexToCounts(KEYS[4], 'PENDING') + indexToCounts(KEYS[5], 'STARTED')
 end
-redis.call('SET', formatKey, rolling)
-return { found, 'migrated', moved, rolling }
+-- to the newest format: a prefix at 1 has had no role of the previous release (which writes 2
+-- as it joins), so no role alive reads only 2
+redis.call('SET', formatKey, current)
+return { found, 'migrated', moved, current }
