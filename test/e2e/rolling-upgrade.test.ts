@@ -1,7 +1,7 @@
 /**
  * A rolling upgrade and its reverse, with real processes (docs/operations.md "Upgrading: roll
  * it"): the previous release, built from its tag (test/helpers/release.ts), runs as api, worker
- * and scheduler on one Redis under a steady load of tasks, prime counts and bot jobs; each role
+ * and scheduler (and a bot) on one Redis under a steady load of tasks, prime counts and bot jobs; each role
  * is replaced by this version, one at a time, a new one started before the old one stops (an old
  * and a new worker claim from the same queue meanwhile), then each back by the previous release,
  * in the reverse order. Every job accepted with a 2xx finishes once, with its exact result and
@@ -203,13 +203,23 @@ test('previous release → this version one role at a time, and back; every acce
     return p;
   };
 
-  // the previous release, whole, and a bot (bots speak HTTP only) through the service
+  // the previous release, whole, and a bot of it (bots speak HTTP only) through the service
   let a = await api('old');
   svc.route(a.port);
   let w = await worker('old');
   let s = await scheduler('old');
   expect(await raw.get(redisKeys(prefix).format)).toBe(String(ROLLING_FORMAT));
-  const bot = spawnWizard(['bot', '--api', svc.url, '--poll-ms', '100'], { LOG_LEVEL: 'info' }, 'bot');
+  const bot = async (v: Version) => {
+    const p = spawnWizard(
+      ['bot', '--api', svc.url, '--poll-ms', '100'],
+      { LOG_LEVEL: 'info' },
+      `bot-${v}-${++seq}`,
+      bin(v),
+    );
+    await p.waitForOutput(/registered/);
+    return p;
+  };
+  let b = await bot('old');
   const from = '0';
   const load = startLoad(svc.url);
   closers.push(() => load.stop());
@@ -217,7 +227,7 @@ test('previous release → this version one role at a time, and back; every acce
   await pause(1500);
 
   /** replace each role, one at a time: the next starts, serves beside the last a moment, the last stops */
-  const roll = async (to: Version, order: ('api' | 'worker' | 'scheduler')[]) => {
+  const roll = async (to: Version, order: ('api' | 'worker' | 'scheduler' | 'bot')[]) => {
     for (const role of order) {
       if (role === 'api') {
         const next = await api(to);
@@ -237,6 +247,11 @@ test('previous release → this version one role at a time, and back; every acce
         }
         await stop(w);
         w = next;
+      } else if (role === 'bot') {
+        const next = await bot(to);
+        await pause(1000);
+        await stop(b);
+        b = next;
       } else {
         const next = await scheduler(to);
         await pause(1000);
@@ -247,13 +262,13 @@ test('previous release → this version one role at a time, and back; every acce
     }
   };
 
-  await roll('new', ['api', 'worker', 'scheduler']);
+  await roll('new', ['api', 'worker', 'scheduler', 'bot']);
   const status = await runWizardAsync(['upgrade', 'status', '--json'], env);
   expect(status.code).toBe(0);
   const seen = JSON.parse(status.stdout) as { roles: { role: string; version: string | null }[]; older: number };
   expect(seen.older).toBe(0);
   expect(seen.roles.map((r) => r.role).sort()).toEqual(['api', 'scheduler', 'worker']);
-  await roll('old', ['scheduler', 'worker', 'api']);
+  await roll('old', ['bot', 'scheduler', 'worker', 'api']);
   await pause(1000);
   await load.stop();
 
@@ -300,9 +315,8 @@ test('previous release → this version one role at a time, and back; every acce
   for (const j of accepted) expect({ id: j.id, successes: successes.get(j.id) }).toEqual({ id: j.id, successes: 1 });
 
   // every role stopped with 0 when asked, and the last ones are running still
-  for (const p of [a.p, w, s, bot])
-    expect({ name: p.name, exit: p.proc.exitCode }).toEqual({ name: p.name, exit: null });
-  await Promise.all([stop(a.p), stop(w), stop(s), stop(bot)]);
+  for (const p of [a.p, w, s, b]) expect({ name: p.name, exit: p.proc.exitCode }).toEqual({ name: p.name, exit: null });
+  await Promise.all([stop(a.p), stop(w), stop(s), stop(b)]);
   expect(exits.filter((e) => e.code !== 0)).toEqual([]);
 
   // with no older role left, finishing switches the format; the previous release then stops at start
