@@ -45,7 +45,7 @@ async function runOn(cluster: TestCluster, masters: number): Promise<Run> {
     { REDIS_URL: cluster.seed, LOG_LEVEL: 'warn' },
   );
   try {
-    for (let t = Date.now(); (await store.liveNodes('worker')).length === 0;) {
+    for (let t = Date.now(); (await store.nodes.live('worker')).length === 0;) {
       if (Date.now() - t > 20_000) throw new Error(`the worker did not start: ${worker.output()}`);
       await sleep(50);
     }
@@ -53,14 +53,14 @@ async function runOn(cluster: TestCluster, masters: number): Promise<Run> {
     const before = await Promise.all(ports.map(cpuMs));
     const t0 = Date.now();
     for (let i = 0; i < N; i += BATCH) {
-      await store.enqueue(
+      await store.jobs.enqueue(
         Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({
           type: 'task' as const,
           params: { a: i + k, b: 1, op: 'add' },
         })),
       );
     }
-    while ((await store.countByState()).SUCCESS < N) await sleep(200);
+    while ((await store.reads.countByState()).SUCCESS < N) await sleep(200);
     const secs = (Date.now() - t0) / 1000;
     const after = await Promise.all(ports.map(cpuMs));
     return {

@@ -76,7 +76,7 @@ async function main() {
   const raw = createClient({ url });
   await raw.connect();
   const store = await new RedisStore({ url, prefix: `lua-cost-${process.pid}`, commandTimeoutMs: 60_000 }).connect();
-  if (process.env.LAKE) await store.configureDatalake({ records: process.env.LAKE });
+  if (process.env.LAKE) await store.lake.configure({ records: process.env.LAKE });
   /** the cost of the scripts run since the last call: microseconds, or instructions under callgrind */
   const cost = async () => {
     if (cg) return cg.dump();
@@ -86,11 +86,11 @@ async function main() {
   };
   const best: Record<string, number> = {};
   const keep = (k: string, v: number) => (best[k] = Math.min(best[k] ?? Infinity, v / N));
-  await store.enqueue([]);
+  await store.jobs.enqueue([]);
   await cost();
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < N; i += 1000)
-      await store.enqueue(
+      await store.jobs.enqueue(
         Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({
           type: 'task' as const,
           params: { a: i + k, b: 1, op: 'add' },
@@ -99,13 +99,13 @@ async function main() {
     keep('enqueue', await cost());
     const held: ClaimedJob[] = [];
     for (;;) {
-      const { jobs } = await store.claim('default', { consumer: 'w', max: CLAIM, leaseMs: 600_000 });
+      const { jobs } = await store.jobs.claim('default', { consumer: 'w', max: CLAIM, leaseMs: 600_000 });
       if (!jobs.length) break;
       held.push(...jobs);
     }
     keep('claim', await cost());
     for (let i = 0; i < held.length; i += 64)
-      await Promise.all(held.slice(i, i + 64).map((c) => store.complete(c.job.id, c.token, 3, c.job)));
+      await Promise.all(held.slice(i, i + 64).map((c) => store.jobs.complete(c.job.id, c.token, 3, c.job)));
     keep('complete', await cost());
     if (held.length !== N) throw new Error(`claimed ${held.length} of ${N}`);
   }

@@ -93,7 +93,7 @@ async function spread() {
      */
     const chunksBy = async (jobId: string, sec = 0) => {
       const by: Record<string, { chunks: number; busy: number }> = {};
-      for (const c of await store.listChildren(jobId)) {
+      for (const c of await store.reads.children(jobId)) {
         const w = (by[c.handledBy!] ??= { chunks: 0, busy: 0 });
         w.chunks++;
         if (sec > 0) w.busy += (c.finishedAt! - c.startedAt!) / 1000 / sec;

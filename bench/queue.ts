@@ -61,14 +61,14 @@ async function wizardPeer(url: string, durability: Durability = 'none'): Promise
     ['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(CONCURRENCY), '--threads', '1'],
     { REDIS_URL: url, LOG_LEVEL: 'warn', WIZARD_DURABILITY: durability },
   );
-  await until(async () => (await store.liveNodes('worker')).length === 1, 20);
+  await until(async () => (await store.nodes.live('worker')).length === 1, 20);
   let done = 0;
   return {
     pid: worker.proc.pid!,
     async throughput() {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < N; i += BATCH) {
-        await store.enqueue(
+        await store.jobs.enqueue(
           Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({
             type: 'task' as const,
             params: { a: i + k, b: 1, op: 'add' },
@@ -76,17 +76,17 @@ async function wizardPeer(url: string, durability: Durability = 'none'): Promise
         );
       }
       done += N;
-      await until(async () => (await store.countByState()).SUCCESS >= done);
+      await until(async () => (await store.reads.countByState()).SUCCESS >= done);
       return ms(t0) / 1000;
     },
     async roundTrips(samples) {
       const rtts: number[] = [];
-      let cursor = await store.lastEventId();
+      let cursor = await store.events.lastId();
       for (let i = 0; i < samples + 200; i++) {
         const s = process.hrtime.bigint();
-        const [job] = await store.enqueue([{ type: 'task', params: { a: i, b: 1, op: 'add' } }]);
+        const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: i, b: 1, op: 'add' } }]);
         for (let seen = false; !seen;) {
-          const events = await store.readEvents(cursor, 1000);
+          const events = await store.events.read(cursor, 1000);
           if (events.length) cursor = events[events.length - 1].id;
           seen = events.some((e) => e.jobId === job.id && e.state === 'SUCCESS');
         }
@@ -211,7 +211,7 @@ async function benchMemory(url: string) {
   const store = await new RedisStore({ url, prefix, resultTtlMs: ttl }).connect();
   // the queue's own memory: the datalake is a deliberate, retained record (30 days by default),
   // so it is off here; with it on, each finished task adds one record to its day
-  await store.configureDatalake({ records: 'none' });
+  await store.lake.configure({ records: 'none' });
   const worker: WizardProc = spawnWizard(
     [
       'worker',
@@ -232,12 +232,12 @@ async function benchMemory(url: string) {
     ],
     { REDIS_URL: url, LOG_LEVEL: 'warn' },
   );
-  await until(async () => (await store.liveNodes('worker')).length === 1, 20);
-  await store.enqueue([{ type: 'task', params: { a: 0, b: 0, op: 'add' } }]); // load the scripts
+  await until(async () => (await store.nodes.live('worker')).length === 1, 20);
+  await store.jobs.enqueue([{ type: 'task', params: { a: 0, b: 0, op: 'add' } }]); // load the scripts
   await sleep(ttl + 2000);
   const before = await usedMemory();
   for (let i = 0; i < MEMORY_N; i += BATCH) {
-    await store.enqueue(
+    await store.jobs.enqueue(
       Array.from({ length: Math.min(BATCH, MEMORY_N - i) }, (_, k) => ({
         type: 'task' as const,
         params: { a: i + k, b: 1, op: 'add' },
@@ -246,12 +246,12 @@ async function benchMemory(url: string) {
   }
   // finished ones start expiring before the last is done: wait for an empty queue instead of counting
   await until(async () => {
-    const d = await store.queueDepth('default');
+    const d = await store.queues.depth('default');
     return d.waiting + d.active + d.delayed === 0;
   }, 20);
   const peak = await usedMemory();
   await until(
-    async () => (await store.listJobs({ limit: 1 })).total === 0 && (await raw.xLen(store.keys.events)) < 200,
+    async () => (await store.reads.list({ limit: 1 })).total === 0 && (await raw.xLen(store.keys.events)) < 200,
     200,
   );
   await sleep(500);

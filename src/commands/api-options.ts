@@ -11,6 +11,7 @@ import { tokenTable } from '../roles/api/access';
 import { ApiSecurity, DEFAULT_CORS_ORIGINS, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT } from '../roles/api/security';
 import { asArgumentError, parseIntIn, readFileFlag, secretOption } from './parse';
 import { defaultTokensFile, initTokensFile, readTokenFile } from './secret-files';
+import { DEFAULTS } from '../core/defaults';
 
 /**
  * ADMIN_TOKEN, held to what every API token must be (at least MIN_TOKEN_LENGTH characters); empty
@@ -82,9 +83,9 @@ function parseAllowedHosts(value: string): string[] {
 export const apiOptions = (): Option[] => [
   new Option('--port <n>', 'HTTP port')
     .env('PORT')
-    .default(8000)
+    .default(DEFAULTS.port)
     .argParser(parseIntIn('--port', 0, 65535)),
-  new Option('--host <addr>', 'address to listen on').env('WIZARD_HOST').default('127.0.0.1'),
+  new Option('--host <addr>', 'address to listen on').env('WIZARD_HOST').default(DEFAULTS.host),
   new Option('--abacus-strategy <s>', 'how the abacus adds: one atomic Lua step, or WATCH/MULTI/EXEC with retries')
     .env('ABACUS_STRATEGY')
     .choices(ABACUS_STRATEGIES)

@@ -17,6 +17,7 @@ import {
 } from '../core/batch';
 import type { BotWorkSettings } from '../roles/api/context';
 import { parseIntIn, parseJsonObject, parseQueueName, parseRate } from './parse';
+import { DEFAULTS } from '../core/defaults';
 
 const DAY_MS = 86_400_000;
 
@@ -54,7 +55,7 @@ export const batchOptions = (): Option[] => [
 export const populateIntervalOption = () =>
   new Option('--populate-interval-ms <ms>', 'make one batch every this long')
     .env('POPULATE_INTERVAL_MS')
-    .default(600_000)
+    .default(DEFAULTS.populateIntervalMs)
     .argParser(parseIntIn('--populate-interval-ms', 100, DAY_MS));
 
 /** when a silent bot is down (api, scheduler, up) */
@@ -71,14 +72,14 @@ export const leaderLeaseOption = () =>
     "the scheduler leader's lease: a standby takes over this long after the leader dies",
   )
     .env('WIZARD_LEADER_LEASE_MS')
-    .default(5_000)
+    .default(DEFAULTS.leaderLeaseMs)
     .argParser(parseIntIn('--leader-lease-ms', 100, 600_000));
 
 /** how often a bot heartbeats (bot, up) */
 export const heartbeatIntervalOption = () =>
   new Option('--heartbeat-interval-ms <ms>', 'a bot heartbeats this often')
     .env('HEARTBEAT_INTERVAL_MS')
-    .default(30_000)
+    .default(DEFAULTS.heartbeatIntervalMs)
     .argParser(parseIntIn('--heartbeat-interval-ms', 50, DAY_MS));
 
 export interface BatchFlags {

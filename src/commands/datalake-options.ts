@@ -38,6 +38,6 @@ export async function openStoreWithLake(
 ): Promise<RoleStore> {
   const opened = await roleStore(f, role, claimId);
   if (f.datalake !== undefined || f.datalakeRetentionDays !== undefined)
-    await opened.store.configureDatalake({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
+    await opened.store.lake.configure({ records: f.datalake, retentionDays: f.datalakeRetentionDays });
   return opened;
 }

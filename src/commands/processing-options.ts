@@ -6,6 +6,7 @@
 import { Option } from 'commander';
 import { handlersOption } from './handlers-option';
 import { parseIntIn, parseQueueName } from './parse';
+import { DEFAULTS } from '../core/defaults';
 
 export const threadsOption = () =>
   new Option('--threads <n>', 'threads of the CPU pool (default: number of CPUs)')
@@ -16,12 +17,12 @@ export const threadsOption = () =>
 export const processingOptions = (): Option[] => [
   new Option('--concurrency <n>', 'jobs in flight at once')
     .env('WIZARD_CONCURRENCY')
-    .default(32)
+    .default(DEFAULTS.concurrency)
     .argParser(parseIntIn('--concurrency', 1, 10_000)),
   threadsOption(),
   new Option('--lease-ms <ms>', 'lease on a claimed job; renewed at a third of it')
     .env('WIZARD_LEASE_MS')
-    .default(30_000)
+    .default(DEFAULTS.leaseMs)
     .argParser(parseIntIn('--lease-ms', 100, 3_600_000)),
   new Option('--queue <name>', 'queue to consume (the worker declares it: clients may then send jobs to it)')
     .env('WIZARD_QUEUE')
@@ -32,7 +33,7 @@ export const processingOptions = (): Option[] => [
     .argParser(parseIntIn('--metrics-port', 0, 65535)),
   new Option('--metrics-host <addr>', 'address the metrics port listens on')
     .env('WIZARD_METRICS_HOST')
-    .default('127.0.0.1'),
+    .default(DEFAULTS.metricsHost),
 ];
 
 /** the job types' options, shared by worker, api and up (none yet) */

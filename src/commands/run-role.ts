@@ -166,17 +166,17 @@ export async function claimNodeId(
   const name = `node:${role}:${nodeId}`;
   const me = `${os.hostname()} ${process.pid} ${randomUUID().slice(0, 8)}`;
   const take = async (): Promise<boolean> => {
-    if (await store.holdLock(name, me, ttlMs)) return true;
-    const other = await store.lockHolder(name);
-    if (other === null) return store.holdLock(name, me, ttlMs); // it lapsed meanwhile
+    if (await store.nodes.holdLock(name, me, ttlMs)) return true;
+    const other = await store.nodes.lockHolder(name);
+    if (other === null) return store.nodes.holdLock(name, me, ttlMs); // it lapsed meanwhile
     const [host, pid] = other.split(' ');
     if (host !== os.hostname() || (Number(pid) !== process.pid && pidRunning(Number(pid)))) {
       throw new UsageError(
         `--node-id ${nodeId} is taken by a live ${role} (host ${host}, pid ${pid}): give this one another id, or wait up to ${ttlMs / 1000} s after that process stopped`,
       );
     }
-    await store.releaseLock(name, other); // its process is gone: compare-and-delete, then take it
-    return store.holdLock(name, me, ttlMs);
+    await store.nodes.releaseLock(name, other); // its process is gone: compare-and-delete, then take it
+    return store.nodes.holdLock(name, me, ttlMs);
   };
   for (let failures = 0; ; failures++) {
     try {
@@ -191,7 +191,7 @@ export async function claimNodeId(
   let lost = false;
   const renew = setInterval(
     () => {
-      store.holdLock(name, me, ttlMs).then(
+      store.nodes.holdLock(name, me, ttlMs).then(
         (held) => {
           if (!held && !lost)
             log.error(`--node-id ${nodeId} is now claimed by another process: two ${role}s share one node id`, {
@@ -207,7 +207,7 @@ export async function claimNodeId(
   return {
     async close() {
       clearInterval(renew);
-      await store.releaseLock(name, me).catch(() => undefined);
+      await store.nodes.releaseLock(name, me).catch(() => undefined);
     },
   };
 }

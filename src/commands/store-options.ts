@@ -12,6 +12,7 @@ import type { SentinelAddress, SentinelOptions } from '../store/sentinel';
 import type { Durability, Store } from '../store/types';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DURABILITIES } from '../store/types';
 import { parseIntIn, parseUrlList, parseYesNo, readFileFlag, readPasswordFile, secretOption } from './parse';
+import { DEFAULTS } from '../core/defaults';
 
 /** "host:port,host:port" as addresses, or a message naming the flag */
 export function parseSentinels(value: string): SentinelAddress[] {
@@ -43,14 +44,14 @@ export const storeOptions = ({ redis = 'required' }: { redis?: 'required' | 'opt
         'Redis URL (rediss:// for TLS); a Redis Cluster: any node, or several comma-separated',
       )
         .env('REDIS_URL')
-        .default('redis://127.0.0.1:6379')
+        .default(DEFAULTS.redisUrl)
         .argParser(parseUrlList('--redis', ['redis', 'rediss']))
     : new Option('--redis <url>', 'Redis URL; without it everything runs in memory')
         .env('REDIS_URL')
         .argParser((v: string) => (v === '' ? undefined : parseUrlList('--redis', ['redis', 'rediss'])(v))),
   new Option('--prefix <p>', 'key prefix: every key lives under it')
     .env('WIZARD_PREFIX')
-    .default('wizard')
+    .default(DEFAULTS.prefix)
     .argParser((v: string) => {
       if (!/^[\w.:-]{1,64}$/.test(v))
         throw new InvalidArgumentError(`--prefix must be 1-64 of letters, digits, _ . : -, got '${v}'`);
@@ -71,11 +72,11 @@ export const storeOptions = ({ redis = 'required' }: { redis?: 'required' | 'opt
     }),
   new Option('--result-ttl-ms <ms>', 'finished jobs expire this long after they finish')
     .env('WIZARD_RESULT_TTL_MS')
-    .default(3_600_000)
+    .default(DEFAULTS.resultTtlMs)
     .argParser(parseIntIn('--result-ttl-ms', 1000)),
   new Option('--event-retention-ms <ms>', 'the event log keeps this much history')
     .env('WIZARD_EVENT_RETENTION_MS')
-    .default(600_000)
+    .default(DEFAULTS.eventRetentionMs)
     .argParser(parseIntIn('--event-retention-ms', 1000)),
   new Option(
     '--redis-password-file <file>',

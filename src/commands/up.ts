@@ -17,6 +17,7 @@ import { jobTypeOptions, threadsOption } from './processing-options';
 import { loadHandlersFlag } from './handlers-option';
 import { checkListenable, untilSignal } from './run-role';
 import { defaultNodeId, storeOptions } from './store-options';
+import { DEFAULTS } from '../core/defaults';
 
 export const upCommand = foldGroups(
   withOptions(new Command('up').description('every role in one process (in memory when no --redis is given)'), [
@@ -26,7 +27,7 @@ export const upCommand = foldGroups(
     ...jobTypeOptions(),
     new Option('--bots <n>', 'bots to run (they talk HTTP to this API)')
       .env('WIZARD_UP_BOTS')
-      .default(2)
+      .default(DEFAULTS.upBots)
       .argParser(parseIntIn('--bots', 0, 100)),
     populateIntervalOption(),
     ...batchOptions(),

@@ -25,7 +25,7 @@ export const workerCommand = foldGroups(
     const nodeId: string = flags.nodeId ?? defaultNodeId();
     const { store, claim, watch } = await roleStore(flags, 'worker', true);
     // its queue is declared, so clients may send jobs to it (a store away now: an admin can still declare it)
-    await store.declareQueue(flags.queue).catch(() => undefined);
+    await store.queues.declare(flags.queue).catch(() => undefined);
     const { startWorker } = await import('../roles/worker'); // loaded when it runs: the CLI starts fast
     const worker = startWorker(store, {
       nodeId,

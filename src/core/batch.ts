@@ -8,6 +8,7 @@ import { specFor, userTypes } from './handlers';
 import { DEFAULT_QUEUE, NewJob } from './job';
 import { checkUserParams } from './user-params';
 import { BATCH_TYPES, parseInput, simParams, taskParams } from './schemas';
+import { DEFAULTS } from './defaults';
 
 export { BATCH_TYPES };
 export type BatchType = (typeof BATCH_TYPES)[number];
@@ -136,4 +137,4 @@ export const BATCH_DEFAULTS: BatchSettings = {
   failureRate: 0.15,
   queue: DEFAULT_BOT_QUEUE,
 };
-export const DEFAULT_BOT_DOWN_AFTER_MS = 120_000;
+export const DEFAULT_BOT_DOWN_AFTER_MS = DEFAULTS.botDownAfterMs;

@@ -8,7 +8,7 @@
  */
 import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, FailTarget, shouldRetry } from './backoff';
 import { ValidationError } from './errors';
-import { Job, JobType } from './job';
+import { Job, JOB_TYPES, JobType } from './job';
 import { compute, MathParams } from './math';
 import { countPrimesInRange } from './sieve';
 import { sleep } from '../util/time';
@@ -104,7 +104,7 @@ export const HANDLERS: Record<'task' | 'primes_chunk' | 'sim', HandlerSpec> = {
 };
 
 /** the built-in types' names: no module may define one */
-export const BUILTIN_TYPES: readonly string[] = ['task', 'primes', 'primes_chunk', 'sim'];
+export const BUILTIN_TYPES: readonly string[] = JOB_TYPES;
 
 /** the types of this process: the built-ins and what registerTypes added */
 const registry = new Map<string, HandlerSpec>(Object.entries(HANDLERS));

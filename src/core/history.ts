@@ -112,14 +112,9 @@ export function historyPoint({ at, fields }: HistoryBucket): HistoryPoint {
   };
 }
 
-/** what a store needs to write history: the one method, so the recorder works with either store */
+/** what a store needs to write history (its history part, store.history): the one method, so the recorder works with either store */
 export interface HistoryWriter {
-  recordHistory(
-    bucketMs: number,
-    keepMs: number,
-    add: Record<string, number>,
-    set?: Record<string, string>,
-  ): Promise<void>;
+  record(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
 }
 
 /**
@@ -169,7 +164,7 @@ export class HistoryRecorder {
     if (Object.keys(add).length === 0) return;
     this.pending = {};
     try {
-      await this.store.recordHistory(HISTORY.bucketMs, HISTORY.keepMs, add);
+      await this.store.record(HISTORY.bucketMs, HISTORY.keepMs, add);
     } catch {
       for (const [k, n] of Object.entries(add)) this.count(k, n);
     }

@@ -1,6 +1,6 @@
 /**
  * The one job model. Every unit of work (a math task, a prime-count job and each of its chunks,
- * a scheduled batch job) is a Job with one state machine, TRANSITIONS below (src/store/lua/lib.lua
+ * a scheduled batch job) is a Job with one state machine, TRANSITIONS (src/core/states.ts; src/store/lua/lib.lua
  * says which script makes each move):
  *
  *   PENDING ──claim──▶ STARTED ──start (a bot), a chunk done (its parent)──▶ PROGRESS
@@ -19,52 +19,17 @@
  *
  * Seed-specific responses (/tasks/:id/status, /api/jobs/:id, /jobs/:id) are views of this record.
  */
-export const JOB_STATES = [
-  'PENDING',
-  'STARTED',
-  'PROGRESS',
-  'SUCCESS',
-  'FAILURE',
-  'RETRY',
-  'DEAD',
-  'CANCELLED',
-] as const;
-export type JobState = (typeof JOB_STATES)[number];
-
-export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
-
-export function isFinal(state: JobState): boolean {
-  return FINAL_STATES.has(state);
-}
-
-export function isJobState(s: unknown): s is JobState {
-  return typeof s === 'string' && (JOB_STATES as readonly string[]).includes(s);
-}
-
-/**
- * Every state change a job can make, from → to. The adapters enforce it: lib.lua's setState and
- * finish (src/store/scripts.ts prepends this table to the scripts, as Lua) and the memory
- * adapter's refuse any other move, failing the step before it writes (checkTransition).
- */
-export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
-  PENDING: ['STARTED', 'FAILURE', 'CANCELLED'],
-  STARTED: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
-  PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
-  RETRY: ['STARTED', 'FAILURE', 'CANCELLED'],
-  SUCCESS: [],
-  FAILURE: ['PENDING'], // retried by hand (a top-level queued job)
-  DEAD: ['PENDING'], // retried by hand from the dead-letter queue
-  CANCELLED: [],
-};
-
-export function canTransition(from: JobState, to: JobState): boolean {
-  return TRANSITIONS[from]?.includes(to) ?? false;
-}
-
-/** refuse a move TRANSITIONS does not list: a bug in an adapter, never a user's mistake */
-export function checkTransition(from: JobState, to: JobState): void {
-  if (!canTransition(from, to)) throw new Error(`no transition ${from} -> ${to} (src/core/job.ts TRANSITIONS)`);
-}
+export {
+  JOB_STATES,
+  FINAL_STATES,
+  TRANSITIONS,
+  isFinal,
+  isJobState,
+  canTransition,
+  checkTransition,
+  type JobState,
+} from './states';
+import { isFinal, type JobState } from './states';
 
 /** the built-in job types: a math task, a prime-count parent and its chunks, simulated scheduled work */
 export const JOB_TYPES = ['task', 'primes', 'primes_chunk', 'sim'] as const;
@@ -165,7 +130,7 @@ export interface NewJob {
   /** not ready until this long after it is created (by the store's clock) */
   delayMs?: number;
   timeoutMs?: number;
-  /** a second create with this key by the same principal, while the job is kept, creates nothing (Store.submit) */
+  /** a second create with this key by the same principal, while the job is kept, creates nothing (store.jobs.submit) */
   idempotencyKey?: string;
   /** who submitted it (Job.principal); it scopes the idempotency key */
   principal?: string;

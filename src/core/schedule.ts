@@ -4,7 +4,7 @@
  * made from the scheduler's own settings (POPULATE_INTERVAL_MS, BATCH_SIZE, ...).
  *
  * An occurrence is a slot: its time. The scheduler leader makes each slot once, with a once-key per
- * (schedule, slot) set in the same store step that enqueues (Store.enqueueScheduled), so two leaders
+ * (schedule, slot) set in the same store step that enqueues (store.schedules.enqueue), so two leaders
  * for a moment, or a leader that took over, cannot make a slot twice. A leader makes the slots
  * due in the last catch-up window (a failover's gap, a slow tick), none from before the schedule
  * was made; the bot batch makes its current slot whenever it is seen, as it always did.

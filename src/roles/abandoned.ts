@@ -25,7 +25,7 @@ export async function logAbandoned(
   log: Logger,
   held: Pick<Job, 'id' | 'attempts' | 'handledBy'>,
 ): Promise<void> {
-  const job = await store.getJob(held.id).catch(() => null);
+  const job = await store.reads.job(held.id).catch(() => null);
   const reason = cancellationOf(job);
   if (reason) log.info('job cancelled: abandoning it', { job_id: held.id, reason });
   else if (job?.state === 'SUCCESS' && job.attempts === held.attempts && job.handledBy === held.handledBy)

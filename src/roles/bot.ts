@@ -28,6 +28,7 @@ import { createLogger, Logger } from '../util/log';
 import { retryDelay, sleep, within } from '../util/time';
 import { EXEC_GRACE_MS, runCommand } from './bot-exec';
 import { storeOutage } from './store-outage';
+import { DEFAULTS } from '../core/defaults';
 
 export interface BotOptions {
   /** the API base URL */
@@ -53,7 +54,7 @@ export interface BotOptions {
   ca?: string;
 }
 
-export const BOT_DEFAULTS = { heartbeatMs: 30_000, pollMs: 1_000, drainMs: 5_000 };
+export const BOT_DEFAULTS = { heartbeatMs: DEFAULTS.heartbeatIntervalMs, pollMs: DEFAULTS.botPollMs, drainMs: 5_000 };
 
 export interface RunningBot {
   readonly name: string;

@@ -38,7 +38,7 @@ const ACCEPT_HINT = ', or start with --allow-eviction (WIZARD_ALLOW_EVICTION=yes
 export async function watchEviction(store: Store, options: EvictionWatchOptions): Promise<EvictionWatch> {
   const o = { ...EVICTION_WATCH_DEFAULTS, ...options };
   const { log } = o;
-  const first = await store.eviction();
+  const first = await store.server.eviction();
   if (first.nodes.length === 0) return { close: async () => undefined };
   const judge = (nodes: typeof first.nodes, single: boolean) => {
     const { evicting, hidden } = evictionVerdict(nodes);
@@ -59,7 +59,7 @@ export async function watchEviction(store: Store, options: EvictionWatchOptions)
     if (looking) return;
     looking = true;
     try {
-      const now = await store.eviction();
+      const now = await store.server.eviction();
       const verdict = judge(now.nodes, now.single);
       if (verdict.evicting !== seen.evicting) {
         if (verdict.evicting) log.warn(`${verdict.evicting} (the policy changed while this role runs)`);

@@ -10,7 +10,7 @@
  *   store (POST /schedules) are made the same way, each slot once, with a once-key per
  *   (schedule, slot); their jobs carry the schedule's name and the slot. A schedule of type
  *   primes makes one prime count (a parent and its chunks) per slot, under the same once-key.
- * - It marks bots silent for botDownAfterMs down and puts their jobs back (markBotsDown), reaps
+ * - It marks bots silent for botDownAfterMs down and puts their jobs back (store.bots.markDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
  * - The store going away (or out of memory) is logged once ("lost the store") and its return once;
  *   ticks fail fast meanwhile and the leader resumes by itself.
@@ -32,6 +32,7 @@ import { roleStamp } from '../store/format';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { storeOutage } from './store-outage';
+import { DEFAULTS } from '../core/defaults';
 
 export interface SchedulerOptions {
   nodeId: string;
@@ -43,7 +44,11 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-export const SCHEDULER_DEFAULTS = { populateIntervalMs: 600_000, botDownAfterMs: 120_000, leaderLeaseMs: 5_000 };
+export const SCHEDULER_DEFAULTS = {
+  populateIntervalMs: DEFAULTS.populateIntervalMs,
+  botDownAfterMs: DEFAULTS.botDownAfterMs,
+  leaderLeaseMs: DEFAULTS.leaderLeaseMs,
+};
 
 export const LEADER_LOCK = 'scheduler';
 
@@ -95,7 +100,7 @@ export function startScheduler(
   /** one occurrence of a schedule, made once across the cluster (the once-key in the enqueue's step) */
   const occur = async (s: Schedule, slot: number) => {
     const at = new Date(slot).toISOString();
-    const jobs = await store.enqueueScheduled(
+    const jobs = await store.schedules.enqueue(
       s.name,
       at,
       slotKey(s, slot),
@@ -120,7 +125,7 @@ export function startScheduler(
 
   /** now: the store's time (Redis's), so every scheduler, leader or standby, sees the same slots */
   const populate = async (now: number) => {
-    const stored = (await store.listSchedules()).filter((s) => !s.builtin);
+    const stored = (await store.schedules.list()).filter((s) => !s.builtin);
     for (const s of [seedBatch, ...stored]) {
       for (const slot of dueSlots(s, now, windowMs)) {
         if (slot > (seen.get(s.name) ?? -Infinity)) await occur(s, slot);
@@ -129,29 +134,29 @@ export function startScheduler(
   };
 
   const housekeeping = async () => {
-    const { down, reclaimed } = await store.markBotsDown(o.botDownAfterMs);
+    const { down, reclaimed } = await store.bots.markDown(o.botDownAfterMs);
     if (down.length) log.warn('bots marked down', { bots: down, jobs_requeued: reclaimed });
-    for (const queue of await store.knownQueues()) {
-      const { requeued, dead } = await store.reap(queue);
+    for (const queue of await store.queues.known()) {
+      const { requeued, dead } = await store.jobs.reap(queue);
       if (requeued.length || dead.length)
         log.info('reclaimed lapsed leases', { queue, requeued: requeued.length, dead: dead.length });
     }
-    const pruned = await store.pruneDatalake();
+    const pruned = await store.lake.prune();
     if (pruned.length) log.info('datalake days dropped', { days: pruned });
   };
 
   const tick = async () => {
     try {
       const was = leader;
-      leader = await store.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
+      leader = await store.nodes.holdLock(LEADER_LOCK, o.nodeId, o.leaderLeaseMs);
       if (leader !== was)
         log.info(leader ? 'leading: this scheduler makes the batches' : 'standing by: another scheduler leads');
       // GET /schedules lists seed-batch as this leader makes it (kept again after an outage, not on every tick)
       if (!leader) seedListed = false;
-      else if (!seedListed && !stopping) seedListed = await store.saveSchedule(seedBatch, true).catch(() => false);
+      else if (!seedListed && !stopping) seedListed = await store.schedules.save(seedBatch, true).catch(() => false);
       if (!leader) outage.ok();
-      const now = await store.time(); // Redis's clock: the slots are its, and so is when the next one is due
-      void store
+      const now = await store.server.time(); // Redis's clock: the slots are its, and so is when the next one is due
+      void store.nodes
         .heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, {
           ...roleStamp(),
           leader,
@@ -194,8 +199,8 @@ export function startScheduler(
       clearInterval(timer);
       if (force) return;
       await ticking;
-      if (leader) await store.releaseLock(LEADER_LOCK, o.nodeId).catch(() => undefined);
-      await store.removeNode('scheduler', o.nodeId).catch(() => undefined);
+      if (leader) await store.nodes.releaseLock(LEADER_LOCK, o.nodeId).catch(() => undefined);
+      await store.nodes.remove('scheduler', o.nodeId).catch(() => undefined);
       log.info('scheduler stopped', { batches: made });
     },
   };

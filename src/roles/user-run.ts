@@ -36,7 +36,7 @@ export function progressWriter(store: Store, jobId: string, token: string, log: 
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
   const write = (p: Progress) => {
-    store.reportProgress(jobId, token, p).catch((err) => {
+    store.jobs.reportProgress(jobId, token, p).catch((err) => {
       if (err instanceof LeaseLostError || err instanceof NotFoundError || err instanceof JobCancelledError) {
         closed = true; // not ours any more: the renewal learns it too and aborts the handler
         log.debug('progress refused', { job_id: jobId, error: errorMessage(err) });

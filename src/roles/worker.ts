@@ -41,6 +41,7 @@ import { retryDelay, sleep, within } from '../util/time';
 import type { PoolResult } from './pool-thread';
 import { storeOutage } from './store-outage';
 import { runUserType } from './user-run';
+import { DEFAULTS } from '../core/defaults';
 
 export interface WorkerOptions {
   nodeId: string;
@@ -63,7 +64,7 @@ export interface WorkerOptions {
 
 export const WORKER_DEFAULTS = {
   queue: DEFAULT_QUEUE,
-  concurrency: 32,
+  concurrency: DEFAULTS.concurrency,
   threads: os.availableParallelism(),
   leaseMs: DEFAULT_LEASE_MS,
   heartbeatMs: 5_000,
@@ -178,7 +179,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   let done = 0;
   let failed = 0;
   /** the cluster's history: this worker's counts, sent once a second (the dashboard's charts) */
-  const history = new HistoryRecorder(store).start();
+  const history = new HistoryRecorder(store.history).start();
   /**
    * Two fetch loops ("lanes") share --concurrency, so one claim is in flight while the jobs of
    * the other are run and acknowledged: Redis never waits on this process between batches. A
@@ -355,7 +356,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       history.failed();
       failed++;
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
-      await retryWhileAway('fail', job, () => store.fail(job.id, token, errorMessage(err), target));
+      await retryWhileAway('fail', job, () => store.jobs.fail(job.id, token, errorMessage(err), target));
     }
     processed++;
   };
@@ -390,7 +391,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     reportAck(job.id, await outcome);
   };
   const ackAlone = (job: Job, token: string, result: unknown) =>
-    retryWhileAway('complete', job, () => store.complete(job.id, token, result, job)).finally(() => {
+    retryWhileAway('complete', job, () => store.jobs.complete(job.id, token, result, job)).finally(() => {
       if (isCpuType(job.type)) cpuHeld--; // recorded (or given up): its thread is free
     });
 
@@ -435,7 +436,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         if (recorded) cpuHeld -= acked;
       };
       try {
-        const { errors, claim } = await store.completeAndClaim(acks, o.queue, {
+        const { errors, claim } = await store.jobs.completeAndClaim(acks, o.queue, {
           consumer: o.nodeId,
           max: free,
           maxCpu: freeCpu,
@@ -448,7 +449,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         acks = []; // settled: a failure from here on (waiting for work) must not send them again
         const { jobs, nextRunAt, now } = claim;
         if (stopping) {
-          for (const c of jobs) await retryWhileAway('release', c.job, () => store.release(c.job.id, c.token));
+          for (const c of jobs) await retryWhileAway('release', c.job, () => store.jobs.release(c.job.id, c.token));
           break;
         }
         for (const c of jobs) start(c.job, c.token, lane);
@@ -463,7 +464,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           lane.waitsForOrdinary = free > 0;
           lane.wake = new AbortController();
           try {
-            await store.waitForWork(o.queue, wait, { ordinary: free > 0, cpu: freeCpu > 0, signal: lane.wake.signal });
+            await store.jobs.waitForWork(o.queue, wait, {
+              ordinary: free > 0,
+              cpu: freeCpu > 0,
+              signal: lane.wake.signal,
+            });
           } finally {
             lane.blocked = false;
             lane.wake = null;
@@ -500,7 +505,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
   const renewOne = async (h: Held) => {
     try {
-      await store.renew(h.job.id, h.token, o.leaseMs);
+      await store.jobs.renew(h.job.id, h.token, o.leaseMs);
     } catch (err) {
       // refused because the job was acknowledged meanwhile (the ack and this renewal crossed): nothing is lost
       if (held.get(h.job.id) !== h) return;
@@ -527,7 +532,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     if (long.length === 0 || checking) return;
     checking = true;
     try {
-      const ids = new Set(await store.cancelledAmong(long.map((h) => h.job.id)));
+      const ids = new Set(await store.jobs.cancelledAmong(long.map((h) => h.job.id)));
       for (const h of long) if (ids.has(h.job.id) && held.get(h.job.id) === h) cancelled(h);
     } catch (err) {
       outage.failed(err);
@@ -544,7 +549,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   const heartbeat = () =>
-    store
+    store.nodes
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, {
         ...roleStamp(),
         concurrency: o.concurrency,
@@ -564,9 +569,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const reapEveryMs = Math.max(250, Math.floor(o.leaseMs / 8));
   const reap = async () => {
     try {
-      if (!(await store.tryLock(`reap:${o.queue}`, o.nodeId, reapEveryMs))) return;
+      if (!(await store.nodes.tryLock(`reap:${o.queue}`, o.nodeId, reapEveryMs))) return;
       const holding = new Set([...held.values()].map((h) => tokenBaseOf(h.token)));
-      const { requeued, dead } = await store.reap(o.queue, { leaseMs: o.leaseMs, holding });
+      const { requeued, dead } = await store.jobs.reap(o.queue, { leaseMs: o.leaseMs, holding });
       if (requeued.length || dead.length)
         log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
     } catch (err) {
@@ -613,11 +618,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       if (timedOut) {
         for (const h of [...held.values()]) {
           h.stop.abort(new Error('worker stopping'));
-          await retryWhileAway('release', h.job, () => store.release(h.job.id, h.token));
+          await retryWhileAway('release', h.job, () => store.jobs.release(h.job.id, h.token));
         }
       }
       await history.close();
-      await store.removeNode('worker', o.nodeId).catch(() => undefined);
+      await store.nodes.remove('worker', o.nodeId).catch(() => undefined);
       await pool?.destroy();
       await metricsServer?.then(
         (m) => m.close(),

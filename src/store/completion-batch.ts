@@ -1,6 +1,6 @@
 /**
  * Completions gathered to go to the store together, in one call: the one batcher of
- * acknowledgements. RedisStore.complete sends what one event-loop turn gathered (one
+ * acknowledgements. the Redis store's jobs.complete sends what one event-loop turn gathered (one
  * completeJobs call per shard); a worker's lane sends what its handlers finished with its next
  * completeAndClaim call. Either way a completion is settled only with the answer of the call
  * that carried it: an ack is never reported done before the store answered.

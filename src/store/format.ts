@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import { UsageError } from '../core/errors';
+import { COUNTED_NOT_INDEXED_LIST } from '../core/states';
 import { assetPath, packageVersion } from '../util/package-root';
 import type { Logger } from '../util/log';
 import type { RedisStore } from './redis';
@@ -85,7 +86,7 @@ export async function joinPrefix(store: Store): Promise<JoinedPrefix> {
   source ??= fs.readFileSync(assetPath('src', 'store', 'lua', 'joinFormat.lua'), 'utf8');
   const [found, outcome, moved, now] = await redis.evalOnce<[string, Outcome, number, number]>(
     source,
-    [k.base, k.format, k.counts, k.state('PENDING'), k.state('STARTED'), ...dataKeys],
+    [k.base, k.format, k.counts, ...COUNTED_NOT_INDEXED_LIST.map((s) => k.state(s)), ...dataKeys],
     [FORMAT_VERSION, OLDEST_MIGRATED_FORMAT, ROLLING_FORMAT],
   );
   const where = `prefix '${redis.options.prefix}' at ${redis.location}`;

@@ -19,8 +19,8 @@ export function tagBase(prefix: string, tag: string): string {
   return tag === '' ? keyBase(prefix) : `{${prefix}:${tag}}:`;
 }
 
-/** the shard a job id names: `s<N>-<uuid>` is shard N, any other id shard 0 */
-export function shardOfJob(id: string): number {
+/** the shard an id names: `s<N>-<uuid>` is shard N, any other id shard 0 */
+export function shardOfId(id: string): number {
   const m = /^s(\d{1,4})-/.exec(id);
   return m ? Number(m[1]) : 0;
 }

@@ -1,5 +1,5 @@
 /**
- * What one occurrence of a schedule makes (Store.enqueueScheduled): a batch of plain jobs, or one
+ * What one occurrence of a schedule makes (store.schedules.enqueue): a batch of plain jobs, or one
  * flow (a prime count: its parent and its chunks). Either becomes the rows that enqueueScheduled.lua
  * (and the memory adapter's insert) write under the slot's once-key, in one step, so a prime count
  * is made once per slot as a batch is.

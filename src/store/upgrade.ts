@@ -62,7 +62,7 @@ async function claimedIds(redis: RedisStore): Promise<{ role: string; nodeId: st
 
 /** every role alive on the prefix: its heartbeat's version and format, or none */
 export async function liveRoles(redis: RedisStore): Promise<LiveRole[]> {
-  const [claims, ...beats] = await Promise.all([claimedIds(redis), ...BEATING.map((role) => redis.liveNodes(role))]);
+  const [claims, ...beats] = await Promise.all([claimedIds(redis), ...BEATING.map((role) => redis.nodes.live(role))]);
   const roles: LiveRole[] = beats.flat().map((n) => ({
     role: n.role,
     nodeId: n.nodeId,

@@ -149,7 +149,7 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
     // everything drains: every queue empty, nothing held
     await waitUntil(
       async () => {
-        const [d, b] = await Promise.all([store.queueDepth('default'), store.queueDepth('bots')]);
+        const [d, b] = await Promise.all([store.queues.depth('default'), store.queues.depth('bots')]);
         return d.waiting + d.active + d.delayed + b.waiting + b.active + b.delayed === 0;
       },
       60_000,
@@ -161,20 +161,20 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
     let wrong = 0;
     const outcomes: string[] = [];
     for (const [id, expected] of tasks) {
-      const job = await store.getJob(id);
+      const job = await store.reads.job(id);
       if (!job) lost++;
       else if (job.state === 'DEAD') outcomes.push(`task ${id} DEAD: ${job.error}`);
       else if (job.state !== 'SUCCESS' || job.result !== expected) wrong++;
     }
     for (const [id, expected] of primes) {
-      const job = await store.getJob(id);
+      const job = await store.reads.job(id);
       if (!job) lost++;
       else if (job.state !== 'SUCCESS' || (job.result as { prime_count: number }).prime_count !== expected) {
         wrong++;
         outcomes.push(`primes ${id} ${job.state}: ${job.error ?? JSON.stringify(job.result)}`);
       }
     }
-    const allJobs = (await store.listJobs({ limit: 100_000 })).jobs;
+    const allJobs = (await store.reads.list({ limit: 100_000 })).jobs;
     const unfinished = allJobs.filter((j) => !['SUCCESS', 'FAILURE', 'DEAD'].includes(j.state));
     const deadWithoutReason = allJobs.filter((j) => j.state === 'DEAD' && !j.error);
 
@@ -182,15 +182,15 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
     const successes = await successCounts(store, '0');
     const twice = [...successes.values()].filter((n) => n > 1).length;
     const lakeIds: string[] = [];
-    for (const day of await store.datalakeDays()) {
+    for (const day of await store.lake.days()) {
       for (let offset = 0; ; offset += 1000) {
-        const records = await store.readDatalake(day.date, offset, 1000);
+        const records = await store.lake.read(day.date, offset, 1000);
         if (records.length === 0) break;
         lakeIds.push(...records.map((r) => r.job_id));
       }
     }
     const lakeDuplicates = lakeIds.length - new Set(lakeIds).size;
-    const sum = await store.abacusSum();
+    const sum = await store.abacus.sum();
 
     console.table({
       ...stats,

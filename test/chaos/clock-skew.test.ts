@@ -166,11 +166,11 @@ test('(b) a worker 20 s ahead, SIGKILLed holding a job with a 1.5 s lease: the j
     'worker-ahead',
   );
   await ahead.waitForOutput(/worker started/);
-  const [job] = await store.enqueue([
+  const [job] = await store.jobs.enqueue([
     { type: 'sim', queue: 'skew-b', params: { duration_ms: 60_000, failure_rate: 0 }, maxAttempts: 1 },
   ]);
   await waitUntil(
-    async () => (await store.getJob(job.id))?.handledBy === 'worker-ahead',
+    async () => (await store.reads.job(job.id))?.handledBy === 'worker-ahead',
     15_000,
     'the worker ahead to hold the job',
   );
@@ -180,7 +180,7 @@ test('(b) a worker 20 s ahead, SIGKILLed holding a job with a 1.5 s lease: the j
   // the lease lapses within 1.5 s of the last renewal; the scheduler reaps about every second
   const dead = await waitUntil(
     async () => {
-      const j = await store.getJob(job.id);
+      const j = await store.reads.job(job.id);
       return j?.state === 'DEAD' ? j : null;
     },
     1500 + 4000,

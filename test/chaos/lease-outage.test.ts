@@ -53,7 +53,7 @@ const slowSum = (a: number, ms: number) => ({ type: 'slow_sum', params: { a, b: 
 
 /** the slow_sum jobs under the prefix (not the scheduler's bot batch) */
 const sums = async (store: RedisStore) =>
-  (await store.listJobs({ limit: 500 })).jobs.filter((j) => j.type === 'slow_sum');
+  (await store.reads.list({ limit: 500 })).jobs.filter((j) => j.type === 'slow_sum');
 
 /** every slow_sum job once none is left to run, or an error that lists those that are not done */
 async function allDone(store: RedisStore, count: number, timeoutMs: number): Promise<Job[]> {
@@ -75,7 +75,7 @@ async function allDone(store: RedisStore, count: number, timeoutMs: number): Pro
 
 /** the jobs STARTED now, by holder */
 async function heldNow(store: RedisStore): Promise<Job[]> {
-  return (await store.listJobs({ state: 'STARTED', limit: 500 })).jobs;
+  return (await store.reads.list({ state: 'STARTED', limit: 500 })).jobs;
 }
 
 test('a Redis cut off from everyone for twice the lease reruns nothing: every job held at the cut ends at attempt 1 with its exact result', async () => {
@@ -173,7 +173,7 @@ test('a worker cut off alone for twice the lease has its jobs taken back by anot
   try {
     await Promise.all([cutOff, other].map((p) => p.waitForOutput(/worker started/, 60_000)));
     // 8 tasks of 4 s: each worker holds 4 at once
-    const jobs = await store.enqueue(Array.from({ length: 8 }, (_, a) => slowSum(a, 4000)));
+    const jobs = await store.jobs.enqueue(Array.from({ length: 8 }, (_, a) => slowSum(a, 4000)));
     const expected = new Map(jobs.map((j) => [j.id, (j.params as { a: number }).a + 1000]));
     const held = await waitUntil(
       async () => {
@@ -215,7 +215,7 @@ test('a worker cut off alone for twice the lease has its jobs taken back by anot
     }
     expect(heldIds.size).toBeGreaterThanOrEqual(2);
     // each ran to SUCCESS once: the late results of worker-1 changed nothing
-    const after = await store.listJobs({ state: 'SUCCESS', limit: 500 });
+    const after = await store.reads.list({ state: 'SUCCESS', limit: 500 });
     expect(after.total).toBe(8);
     for (const j of after.jobs)
       expect({ id: j.id, result: j.result }).toEqual({ id: j.id, result: expected.get(j.id) });

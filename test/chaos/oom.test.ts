@@ -52,11 +52,11 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
       tasks.set(r.body.task_id, a + 100);
     }
     const doneTask = [...tasks.keys()][0];
-    await waitUntil(async () => (await store.getJob(doneTask))?.state === 'SUCCESS', 10_000, 'a first task done');
+    await waitUntil(async () => (await store.reads.job(doneTask))?.state === 'SUCCESS', 10_000, 'a first task done');
     const populated = await http<{ job_ids: string[] }>('POST', `${api}/jobs/populate`, { count: 8 }, ADMIN);
     expect(populated.status).toBe(201);
     await waitUntil(
-      async () => (await store.queueDepth('bots')).active === 4,
+      async () => (await store.queues.depth('bots')).active === 4,
       10_000,
       '4 simulated jobs held by the worker',
     );
@@ -85,28 +85,28 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
     expect(health.body.status).toBe('degraded');
     expect(health.body.condition.reason).toBe('out of memory');
     // the abacus's two ways to add are refused the same way (a script; WATCH and a MULTI whose SET Redis refuses)
-    await expect(store.abacusAdd(1, 'atomic')).rejects.toBeInstanceOf(StoreOutOfMemoryError);
-    await expect(store.abacusAdd(1, 'optimistic')).rejects.toBeInstanceOf(StoreOutOfMemoryError);
+    await expect(store.abacus.add(1, 'atomic')).rejects.toBeInstanceOf(StoreOutOfMemoryError);
+    await expect(store.abacus.add(1, 'optimistic')).rejects.toBeInstanceOf(StoreOutOfMemoryError);
     const metrics = await http<string>('GET', `${api}/metrics`);
     expect(metrics.body).toContain('wizard_store_condition{reason="out of memory"} 1');
     expect(metrics.body).toContain('wizard_store_condition{reason="unavailable"} 0');
 
     // the held jobs finish (at 3 s) while Redis refuses writes: their acks wait, and nothing more is claimed
     await sleep(Math.max(0, 5000 - (Date.now() - oomAt)));
-    expect(await store.queueDepth('bots')).toEqual({ waiting: 4, active: 4, delayed: 0 });
+    expect(await store.queues.depth('bots')).toEqual({ waiting: 4, active: 4, delayed: 0 });
     await simWorker.waitForOutput(/lost the store.*out of memory/, 1000);
 
     await redis.del(`${prefix}-filler`);
     const all = await waitUntil(
       async () => {
-        const { jobs, total } = await store.listJobs({ limit: 100 });
+        const { jobs, total } = await store.reads.list({ limit: 100 });
         return total === 18 && jobs.every((j) => j.state === 'SUCCESS') ? jobs : null;
       },
       20_000,
       'every job to succeed once memory is back',
       200,
     ).catch(async (err) => {
-      const { jobs } = await store.listJobs({ limit: 100 });
+      const { jobs } = await store.reads.list({ limit: 100 });
       throw new Error(
         `${String(err)}\n${JSON.stringify(jobs.map((j) => [j.type, j.state, j.attempts, j.error]))}\n${simWorker.output().slice(-3000)}`,
       );
@@ -114,7 +114,7 @@ test('out of memory is an outage: writes 503, reads served, health degraded, and
     expect(all.map((j) => j.attempts)).toEqual(all.map(() => 1));
     for (const [id, expected] of tasks) expect(all.find((j) => j.id === id)?.result).toBe(expected);
     // each job entered the datalake once
-    const days = await store.datalakeDays();
+    const days = await store.lake.days();
     expect(days.reduce((n, d) => n + d.total, 0)).toBe(18);
 
     await simWorker.waitForOutput(/store is back/, 5000);

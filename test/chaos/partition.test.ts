@@ -120,14 +120,14 @@ test('a partition is a prompt 503 and a logged outage, and every job still runs 
     // bot): SUCCESS with one attempt, each task with its exact result
     const all = await waitUntil(
       async () => {
-        const { jobs, total } = await store.listJobs({ limit: 500 });
+        const { jobs, total } = await store.reads.list({ limit: 500 });
         return total === jobs.length && jobs.every((j) => j.state === 'SUCCESS') ? jobs : null;
       },
       30_000,
       'every task to succeed after the heal',
       200,
     ).catch(async (err) => {
-      const { jobs } = await store.listJobs({ limit: 500 });
+      const { jobs } = await store.reads.list({ limit: 500 });
       throw new Error(
         `${String(err)}\nnot done: ${JSON.stringify(jobs.filter((j) => j.state !== 'SUCCESS').map((j) => [j.id, j.state, j.attempts, j.error]))}`,
       );

@@ -37,8 +37,8 @@ afterAll(async () => {
   await killAll();
 });
 beforeEach(async () => {
-  await store.abacusReset();
-  await store.abacusAdd(100);
+  await store.abacus.reset();
+  await store.abacus.add(100);
 });
 
 async function raw(method: string, path: string, body: string | undefined, headers: Record<string, string> = {}) {
@@ -102,7 +102,7 @@ test('a wrong content type → 415 naming the type, the sum unchanged', async ()
 });
 
 test('an add past 2^63-1 → 422 naming the bound, the sum unchanged; exactly to the bound is fine', async () => {
-  await store.abacusAdd(INT64_MAX - 100n - 10n);
+  await store.abacus.add(INT64_MAX - 100n - 10n);
   const over = await http<ErrorReply>('POST', `${api}/abacus/number`, { number: 11 });
   expect(over.status).toBe(422);
   expect(over.body.error).toMatchObject({
@@ -118,8 +118,8 @@ test('an add past 2^63-1 → 422 naming the bound, the sum unchanged; exactly to
 });
 
 test('an add below -2^63 → 422 naming the bound, the sum unchanged', async () => {
-  await store.abacusAdd(-100);
-  await store.abacusAdd(INT64_MIN + 5n);
+  await store.abacus.add(-100);
+  await store.abacus.add(INT64_MIN + 5n);
   const under = await http<ErrorReply>('POST', `${api}/abacus/number`, { number: -6 });
   expect(under.status).toBe(422);
   expect(under.body.error.message).toContain('-9223372036854775808');
@@ -247,10 +247,10 @@ describe('wizard abacus', () => {
   });
 
   test('an add past the bound → exit 1 with the reason, nothing added', async () => {
-    await store.abacusAdd(INT64_MAX - 100n);
+    await store.abacus.add(INT64_MAX - 100n);
     const { code, stderr } = run(['add', '1']);
     expect(code).toBe(1);
     expect(stderr).toContain('9223372036854775807');
-    expect(await store.abacusSum()).toBe(INT64_MAX);
+    expect(await store.abacus.sum()).toBe(INT64_MAX);
   });
 });

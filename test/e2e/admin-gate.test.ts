@@ -68,12 +68,12 @@ test('the admin routes are the thirteen docs/http-api.md lists', () => {
 });
 
 test('with no admin token configured, every admin route is a 403 admin_token_not_configured, with any token or none, and nothing changes', async () => {
-  await store.abacusAdd(7);
+  await store.abacus.add(7);
   const bot = (await http<{ bot_id: string }>('POST', `${nodes.bare}/bots/register`, { name: 'kept' })).body.bot_id;
   const before = {
-    sum: String(await store.abacusSum()),
-    bots: (await store.listBots()).length,
-    counts: await store.countByState(),
+    sum: String(await store.abacus.sum()),
+    bots: (await store.bots.list()).length,
+    counts: await store.reads.countByState(),
   };
   const seen: string[] = [];
   for (const [method, path] of ADMIN_OPS) {
@@ -86,9 +86,9 @@ test('with no admin token configured, every admin route is a 403 admin_token_not
   }
   expect(seen).toEqual(ADMIN_OPS.flatMap(([m, p]) => Array(3).fill(`${m} ${p} 403 admin_token_not_configured`)));
   expect({
-    sum: String(await store.abacusSum()),
-    bots: (await store.listBots()).length,
-    counts: await store.countByState(),
+    sum: String(await store.abacus.sum()),
+    bots: (await store.bots.list()).length,
+    counts: await store.reads.countByState(),
   }).toEqual(before);
   const reset = await http<ErrorBody>('DELETE', `${nodes.bare}/abacus/sum`);
   expect(reset.body.error.message).toMatch(/no admin token \(ADMIN_TOKEN\) is configured/);
@@ -118,7 +118,7 @@ test('GET /whoami says whether admin routes can be used here, and never the toke
 test('with the admin token configured, the reset needs it (401 without) and works with it', async () => {
   expect((await http('DELETE', `${nodes.admin}/abacus/sum`)).status).toBe(401);
   expect((await http('DELETE', `${nodes.admin}/abacus/sum`, undefined, { 'x-admin-token': ADMIN })).status).toBe(200);
-  expect(String(await store.abacusSum())).toBe('0');
+  expect(String(await store.abacus.sum())).toBe('0');
 });
 
 test('registering a bot is not an admin route: open with no API tokens, a bot-role token with them', async () => {

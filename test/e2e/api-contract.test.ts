@@ -242,7 +242,7 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('POST /jobs/:id/retry', A, `/jobs/${second}/retry`, { method: 'POST', headers: admin }); // FAILURE: back on its queue
   expect(await claim()).toBe(second);
   await check('POST /jobs/:id/fail', A, `/jobs/${second}/fail`, json({ error: 'no luck again', permanent: true }, as));
-  const [mortal] = await store.enqueue([
+  const [mortal] = await store.jobs.enqueue([
     { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 }, maxAttempts: 1 },
   ]);
   expect(await claim()).toBe(mortal.id);
@@ -325,7 +325,7 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
       (await check(key, A, key.split(' ')[1].replace(':id', 'x'), { method: key.split(' ')[0] })).status,
     ]).toEqual([key, 401]);
   }
-  await store.enqueue([
+  await store.jobs.enqueue([
     { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } },
     { type: 'sim', queue: 'bots', params: { duration_ms: 10, failure_rate: 0 } },
   ]);
@@ -361,7 +361,7 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
       )
     ).status,
   ).toBe(409);
-  await waitUntil(async () => (await store.getJob(done.job_id))?.state === 'SUCCESS', 15_000, 'the job');
+  await waitUntil(async () => (await store.reads.job(done.job_id))?.state === 'SUCCESS', 15_000, 'the job');
   expect((await check('POST /jobs/:id/cancel', A, `/jobs/${done.job_id}/cancel`, { method: 'POST' })).status).toBe(409);
 
   expect((await check('POST /task', A, '/task', json({ a: 1, b: 2, pad: 'x'.repeat(70_000) }))).status).toBe(413);
@@ -369,8 +369,8 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
     (await check('POST /task', A, '/task', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a=1' }))
       .status,
   ).toBe(415);
-  await store.abacusReset();
-  await store.abacusAdd(INT64_MAX);
+  await store.abacus.reset();
+  await store.abacus.add(INT64_MAX);
   expect((await check('POST /abacus/number', A, '/abacus/number', json({ number: 1 }))).status).toBe(422);
   expect(problems.slice(before)).toEqual([]);
 }, 40_000);

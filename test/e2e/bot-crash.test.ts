@@ -43,7 +43,7 @@ test('a SIGKILLed bot is marked down and the other bot finishes its job, once', 
   };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
-    const from = await store.lastEventId();
+    const from = await store.events.lastId();
     const api = spawnWizard(['api', '--port', String(port)], env, 'api');
     await api.waitForOutput(/api listening/);
     const victim = spawnWizard(['bot', '--name', 'victim'], env, 'victim');
@@ -85,12 +85,12 @@ test('a SIGKILLed bot is marked down and the other bot finishes its job, once', 
     expect(done).toMatchObject({ handled_by: survivorId, attempts: 2 });
     expect(done.error).toMatch(/^(bot down: no heartbeat for \d+ ms|lease expired) \(held by bot-/);
 
-    const successes = (await store.readEvents(from, 0, 10_000)).filter(
+    const successes = (await store.events.read(from, 0, 10_000)).filter(
       (e) => e.jobId === held.jobId && e.state === 'SUCCESS',
     );
     expect(successes).toHaveLength(1);
     const day = done.finished_at.slice(0, 10);
-    const records = (await store.readDatalake(day, 0, 1000)).filter((r) => r.job_id === held.jobId);
+    const records = (await store.lake.read(day, 0, 1000)).filter((r) => r.job_id === held.jobId);
     expect(records).toEqual([expect.objectContaining({ status: 'SUCCESS', handled_by: survivorId, attempts: 2 })]);
 
     await Promise.all([survivor.kill('SIGTERM'), scheduler.kill('SIGTERM')]);

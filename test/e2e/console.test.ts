@@ -218,7 +218,7 @@ test("a bot's reports count in the history too, by the api node they reach", asy
 });
 
 test('queues page: every queue with its waiting, active and delayed jobs', async () => {
-  await store.enqueue([
+  await store.jobs.enqueue([
     { type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-idle' },
     { type: 'task', params: { a: 1, b: 2, op: 'add' }, queue: 'console-idle' },
   ]);
@@ -248,7 +248,9 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
   await eventually(async () =>
     expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['yes', 'Resume']),
   );
-  expect((await store.claim('console-idle', { consumer: 'console-test', max: 5, leaseMs: 30_000 })).jobs).toEqual([]);
+  expect((await store.jobs.claim('console-idle', { consumer: 'console-test', max: 5, leaseMs: 30_000 })).jobs).toEqual(
+    [],
+  );
   await row.getByRole('button', { name: 'Resume queue console-idle' }).click();
   await eventually(async () =>
     expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['no', 'Pause']),
@@ -258,13 +260,15 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
 });
 
 test("a job's page cancels a job that has not finished", async () => {
-  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-cancel' }]);
+  const [job] = await store.jobs.enqueue([
+    { type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-cancel' },
+  ]);
   const page = await open(`#/jobs/${job.id}`);
   await page.getByRole('button', { name: 'Cancel this job' }).click();
   await eventually(async () =>
     expect(await textOf(page.locator('.job-actions p[role=status]'))).toBe(`Cancelled: ${job.id} is CANCELLED.`),
   );
-  expect((await store.getJob(job.id))!.state).toBe('CANCELLED');
+  expect((await store.reads.job(job.id))!.state).toBe('CANCELLED');
   await eventually(async () =>
     expect(await page.getByRole('button', { name: 'Cancel this job' }).isVisible()).toBe(false),
   );
@@ -274,11 +278,11 @@ test("a job's page cancels a job that has not finished", async () => {
 
 test("the workers page lists the jobs running now and who runs each; a job's page lists each attempt", async () => {
   const queue = 'console-running';
-  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue, maxAttempts: 3 }]);
-  const first = (await store.claim(queue, { consumer: 'console-first', max: 1, leaseMs: 30_000 })).jobs[0];
-  await store.fail(job.id, first.token, 'first try failed', { to: 'RETRY', delayMs: 0 });
-  const held = (await store.claim(queue, { consumer: 'console-holder', max: 1, leaseMs: 30_000 })).jobs[0];
-  await store.reportProgress(job.id, held.token, { completed: 1, total: 4 });
+  const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' }, queue, maxAttempts: 3 }]);
+  const first = (await store.jobs.claim(queue, { consumer: 'console-first', max: 1, leaseMs: 30_000 })).jobs[0];
+  await store.jobs.fail(job.id, first.token, 'first try failed', { to: 'RETRY', delayMs: 0 });
+  const held = (await store.jobs.claim(queue, { consumer: 'console-holder', max: 1, leaseMs: 30_000 })).jobs[0];
+  await store.jobs.reportProgress(job.id, held.token, { completed: 1, total: 4 });
 
   const page = await open('#/workers');
   const row = page.locator('.running-table tbody tr').filter({ hasText: job.id.slice(0, 8) });
@@ -309,7 +313,7 @@ test("the workers page lists the jobs running now and who runs each; a job's pag
     'PROGRESS',
     'console-holder',
   ]);
-  await store.complete(job.id, held.token, 2);
+  await store.jobs.complete(job.id, held.token, 2);
   expect(page.errors).toEqual([]);
   await page.close();
 });
@@ -318,9 +322,9 @@ test("the workers page lists the jobs running now and who runs each; a job's pag
 let queues = 0;
 async function finishedJob(target: { to: 'DEAD' | 'FAILURE' }, error: string): Promise<string> {
   const queue = `console-held-${++queues}`;
-  const [job] = await store.enqueue([{ type: 'task', params: { a: 1, b: 0, op: 'div' }, queue, maxAttempts: 1 }]);
-  const { jobs } = await store.claim(queue, { consumer: 'console-test', max: 1, leaseMs: 30_000 });
-  await store.fail(job.id, jobs[0].token, error, target);
+  const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 0, op: 'div' }, queue, maxAttempts: 1 }]);
+  const { jobs } = await store.jobs.claim(queue, { consumer: 'console-test', max: 1, leaseMs: 30_000 });
+  await store.jobs.fail(job.id, jobs[0].token, error, target);
   return job.id;
 }
 const deadJob = (error: string) => finishedJob({ to: 'DEAD' }, error);
@@ -347,16 +351,16 @@ test('dead letters page: the dead jobs with their last error; retry puts one bac
       `Job ${first} is back on queue console-held-1`,
     ),
   );
-  expect(await store.getJob(first)).toMatchObject({ state: 'PENDING', attempts: 0 });
-  expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([second]);
+  expect(await store.reads.job(first)).toMatchObject({ state: 'PENDING', attempts: 0 });
+  expect((await store.dead.list()).jobs.map((j) => j.id)).toEqual([second]);
 
   await page.getByRole('button', { name: 'Purge all…' }).click();
   await page.getByRole('button', { name: 'Yes, delete every dead job' }).click();
   await eventually(async () =>
     expect(await textOf(page.locator('section p[role=status]'))).toBe('Purged 1 dead jobs.'),
   );
-  expect((await store.listDead()).total).toBe(0);
-  expect(await store.getJob(second)).toBeNull();
+  expect((await store.dead.list()).total).toBe(0);
+  expect(await store.reads.job(second)).toBeNull();
 
   // POST /jobs/:id/retry: admin only; a job neither dead nor failed is a 409, an unknown one a 404
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -380,8 +384,8 @@ test("a job's page: a dead job and a failed one retried from it (admin); a prime
   await giveToken(page, ADMIN_TOKEN);
   await page.getByRole('button', { name: 'Retry this job' }).click();
   await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
-  expect(await store.getJob(id)).toMatchObject({ state: 'PENDING', attempts: 0 });
-  expect((await store.listDead()).total).toBe(0);
+  expect(await store.reads.job(id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+  expect((await store.dead.list()).total).toBe(0);
 
   // a job that ended in FAILURE: retried from its page too; a prime count that succeeded offers no retry
   const failed = await finishedJob({ to: 'FAILURE' }, 'b must not be 0');
@@ -389,7 +393,7 @@ test("a job's page: a dead job and a failed one retried from it (admin); a prime
   await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('FAILURE'));
   await page.getByRole('button', { name: 'Retry this job' }).click();
   await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
-  expect(await store.getJob(failed)).toMatchObject({ state: 'PENDING', attempts: 0, error: null });
+  expect(await store.reads.job(failed)).toMatchObject({ state: 'PENDING', attempts: 0, error: null });
 
   await page.goto(`${api}/#/jobs/${primeId}`);
   await eventually(async () =>
@@ -484,7 +488,7 @@ test("schedules page: the built-in batch listed; without the admin token the for
       /^Schedule console-every added: its next occurrence at /,
     ),
   );
-  expect((await store.listSchedules()).find((x) => x.name === 'console-every')).toMatchObject({
+  expect((await store.schedules.list()).find((x) => x.name === 'console-every')).toMatchObject({
     type: 'task',
     everyMs: 1000,
     params: { a: 1, b: 2, op: 'add' },
@@ -500,10 +504,10 @@ test("schedules page: the built-in batch listed; without the admin token the for
   );
   const hrefs = await card.locator('.schedule-jobs a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
   for (const href of hrefs) {
-    const job = await store.getJob(decodeURIComponent(href!.replace('#/jobs/', '')));
+    const job = await store.reads.job(decodeURIComponent(href!.replace('#/jobs/', '')));
     expect(job).toMatchObject({ type: 'task', schedule: 'console-every', params: { a: 1, b: 2, op: 'add' } });
   }
-  const newest = await store.getJob(decodeURIComponent(hrefs[0]!.replace('#/jobs/', '')));
+  const newest = await store.reads.job(decodeURIComponent(hrefs[0]!.replace('#/jobs/', '')));
   await eventually(async () => expect(await textOf(card.locator('.schedule-last'))).not.toBe('—'));
   expect(Date.parse(newest!.slot!)).toBeGreaterThan(0);
   expect(await textOf(card.locator('.schedule-last'))).toMatch(/^\d+ s ago$/);
@@ -531,7 +535,7 @@ test("schedules page: the built-in batch listed; without the admin token the for
     ),
   );
   expect(await page.locator('[role=alert]').count()).toBe(1);
-  expect((await store.listSchedules()).map((x) => x.name)).not.toContain('console-bad');
+  expect((await store.schedules.list()).map((x) => x.name)).not.toContain('console-bad');
 
   // removed: gone from the page and the store; the jobs it made are kept
   await card.getByRole('button', { name: 'Remove schedule console-every' }).click();
@@ -542,8 +546,8 @@ test("schedules page: the built-in batch listed; without the admin token the for
     ),
   );
   await eventually(async () => expect(await card.count()).toBe(0));
-  expect((await store.listSchedules()).map((x) => x.name)).toEqual(['seed-batch']);
-  expect(await store.getJob(newest!.id)).toMatchObject({ schedule: 'console-every' });
+  expect((await store.schedules.list()).map((x) => x.name)).toEqual(['seed-batch']);
+  expect(await store.reads.job(newest!.id)).toMatchObject({ schedule: 'console-every' });
   expect(page.errors.filter((e) => !/status of (400|401)/.test(e))).toEqual([]);
   await page.close();
 }, 40_000);

@@ -80,6 +80,7 @@ test('GET / is the page for a browser and a JSON description for anything else; 
   for (const [file, type] of [
     ['vendor/alpine-csp.min.js', /javascript/],
     ['vendor/pico.min.css', /text\/css/],
+    ['states.js', /javascript/],
     ['lib.js', /javascript/],
     ['app.js', /javascript/],
     ['app.css', /text\/css/],
@@ -116,6 +117,7 @@ test('the console is split by page: index.html loads a script per page, each fet
   ];
   expect(pageFiles).toEqual(pages.flatMap((p) => [`${p}.html`, `${p}.js`]));
   expect(scripts).toEqual([
+    'states.js',
     'lib.js',
     'app.js',
     'charts.js',

@@ -24,13 +24,13 @@ afterAll(async () => {
 
 /** jobs that died: claimed by a consumer that never finished, out of attempts */
 async function killJobs(n: number): Promise<string[]> {
-  const jobs = await store.enqueue(
+  const jobs = await store.jobs.enqueue(
     Array.from({ length: n }, (_, i) => ({ type: 'task' as const, params: { a: i, b: 1, op: 'add' }, maxAttempts: 1 })),
   );
-  const { jobs: held } = await store.claim('default', { consumer: 'ghost', max: n, leaseMs: 1 });
+  const { jobs: held } = await store.jobs.claim('default', { consumer: 'ghost', max: n, leaseMs: 1 });
   expect(held).toHaveLength(n);
   await new Promise((r) => setTimeout(r, 10));
-  expect((await store.reap('default')).dead.sort()).toEqual(jobs.map((j) => j.id).sort());
+  expect((await store.jobs.reap('default')).dead.sort()).toEqual(jobs.map((j) => j.id).sort());
   return jobs.map((j) => j.id);
 }
 
@@ -73,7 +73,7 @@ test('list, retry (the job then runs to SUCCESS from zero attempts) and purge', 
   const worker = spawnWizard(['worker', '--node-id', 'dlq-worker'], env, 'worker');
   const done = await waitUntil(
     async () => {
-      const j = await store.getJob(dead[0]);
+      const j = await store.reads.job(dead[0]);
       return j?.state === 'SUCCESS' ? j : null;
     },
     15_000,
@@ -85,5 +85,5 @@ test('list, retry (the job then runs to SUCCESS from zero attempts) and purge', 
   const purged = cli('purge', '--json');
   expect(JSON.parse(purged.stdout)).toEqual({ purged: 2 });
   expect(((await (await fetch(`${api}/dlq`, { headers: auth })).json()) as { total: number }).total).toBe(0);
-  expect(await store.getJob(dead[1])).toBeNull();
+  expect(await store.reads.job(dead[1])).toBeNull();
 }, 40_000);

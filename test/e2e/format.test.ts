@@ -107,21 +107,21 @@ test('format 1 (queued PENDING and STARTED jobs in the state indexes, no counter
   const k = redisKeys(prefix);
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect(); // opened as is: it joins nothing
   try {
-    const tasks = await store.enqueue(
+    const tasks = await store.jobs.enqueue(
       Array.from({ length: 5 }, (_, i) => ({ type: 'task' as const, params: { a: i, b: 1, op: 'add' } })),
     );
-    const { parent } = await store.enqueueFlow({
+    const { parent } = await store.jobs.enqueueFlow({
       parent: { type: 'primes', params: { n: 20_000, chunks: 2 } },
       children: [
         { type: 'primes_chunk', params: { lo: 1, hi: 10_000 } },
         { type: 'primes_chunk', params: { lo: 10_001, hi: 20_000 } },
       ],
     });
-    const claimed = await store.claim('default', { consumer: 'old-worker', max: 2, leaseMs: 600_000 });
+    const claimed = await store.jobs.claim('default', { consumer: 'old-worker', max: 2, leaseMs: 600_000 });
     const started = claimed.jobs.map((c) => c.job.id);
     expect(started).toHaveLength(2);
     expect(await raw.hGetAll(k.counts)).toEqual({ PENDING: '3', STARTED: '2' });
-    expect(await store.countByState()).toMatchObject({ PENDING: 4, STARTED: 2 });
+    expect(await store.reads.countByState()).toMatchObject({ PENDING: 4, STARTED: 2 });
 
     // the layout before the counters: every top-level job in its state's index, no counts key
     const pending = tasks.map((t) => t.id).filter((id) => !started.includes(id));
@@ -168,7 +168,7 @@ test('data with no format key in the counters layout counts as format 1 too, and
   const k = redisKeys(prefix);
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
-    await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
+    await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
     const { proc: api } = await apiOn(prefix, 'api');
     expect(joinedRecords(api.output())).toEqual([expect.objectContaining({ new: false, migrated_from: 1, moved: 0 })]);
     expect(await raw.hGetAll(k.counts)).toEqual({ PENDING: '1' });

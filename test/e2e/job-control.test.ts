@@ -58,7 +58,7 @@ test('a cancel while a prime chunk runs in a thread: CANCELLED at once, the thre
   expect(status).toBe(202);
   const id = body.job_id;
   await waitUntil(
-    async () => (await store.listChildren(id)).some((c) => c.state === 'STARTED'),
+    async () => (await store.reads.children(id)).some((c) => c.state === 'STARTED'),
     10_000,
     'a chunk to start',
   );
@@ -68,18 +68,18 @@ test('a cancel while a prime chunk runs in a thread: CANCELLED at once, the thre
   const began = Date.now();
   await w.waitForOutput(/job cancelled: aborting it/, 2_000);
   expect(Date.now() - began).toBeLessThan(2_000);
-  const chunks = await store.listChildren(id);
+  const chunks = await store.reads.children(id);
   expect(new Set(chunks.map((c) => c.state))).toEqual(new Set(['CANCELLED']));
-  expect((await store.getJob(id))!.state).toBe('CANCELLED');
+  expect((await store.reads.job(id))!.state).toBe('CANCELLED');
   // the one thread is free again: a small count runs through it at once
   const small = await http<{ job_id: string }>('POST', `${base}/api/count-primes`, { n: 100_000, chunks: 1 });
   await waitUntil(
-    async () => (await store.getJob(small.body.job_id))?.state === 'SUCCESS',
+    async () => (await store.reads.job(small.body.job_id))?.state === 'SUCCESS',
     2_000,
     'a small count after the cancel',
   );
-  expect((await store.getJob(small.body.job_id))!.result).toMatchObject({ prime_count: 9592 });
-  expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+  expect((await store.reads.job(small.body.job_id))!.result).toMatchObject({ prime_count: 9592 });
+  expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
   // cancelling a finished job is a conflict
   expect((await http('POST', `${base}/jobs/${id}/cancel`)).status).toBe(409);
 }, 40_000);
@@ -94,14 +94,14 @@ test('a CPU job past its timeout is aborted and fails "timed out after N ms"; wi
   });
   const parent = await waitUntil(
     async () => {
-      const j = await store.getJob(body.job_id);
+      const j = await store.reads.job(body.job_id);
       return j?.state === 'FAILURE' && j;
     },
     5_000,
     'the count to fail',
   );
   expect(parent.error).toBe('chunk 0 failed: timed out after 400 ms');
-  const [chunk] = await store.listChildren(body.job_id);
+  const [chunk] = await store.reads.children(body.job_id);
   expect(chunk).toMatchObject({ state: 'DEAD', error: 'timed out after 400 ms', attempts: 1, timeoutMs: 400 });
   expect(chunk.finishedAt! - chunk.startedAt!).toBeLessThan(1_500);
 }, 30_000);
@@ -122,11 +122,11 @@ test('priorities as a worker with --concurrency 1 takes them: exact order, FIFO 
     expect([status, body.priority]).toEqual([202, priority]);
     ids.push(body.job_id);
   }
-  const from = await store.lastEventId();
+  const from = await store.events.lastId();
   worker = spawnWizard(['worker', '--node-id', 'jobctl-prio', '--queue', queue, '--concurrency', '1'], env, 'worker');
   await worker.waitForOutput(/worker started/, 10_000);
   await new Promise((r) => setTimeout(r, 700));
-  expect((await store.listJobs({ state: 'PENDING' })).jobs.filter((j) => j.queue === queue)).toHaveLength(
+  expect((await store.reads.list({ state: 'PENDING' })).jobs.filter((j) => j.queue === queue)).toHaveLength(
     priorities.length,
   );
   const listed = cli('queues', '--json');
@@ -139,11 +139,11 @@ test('priorities as a worker with --concurrency 1 takes them: exact order, FIFO 
   });
   expect(cli('queue', 'resume', queue).code).toBe(0);
   await waitUntil(
-    async () => (await Promise.all(ids.map((id) => store.getJob(id)))).every((j) => j?.state === 'SUCCESS'),
+    async () => (await Promise.all(ids.map((id) => store.reads.job(id)))).every((j) => j?.state === 'SUCCESS'),
     10_000,
     'every task',
   );
-  const started = (await store.readEvents(from, 0, 1000))
+  const started = (await store.events.read(from, 0, 1000))
     .filter((e) => e.state === 'STARTED')
     .map((e) => ids.indexOf(e.jobId));
   // by priority, then in the order they were made
@@ -159,7 +159,7 @@ test('a delayed job is PENDING with its run_at and starts no sooner, by the serv
   const runAt = Date.parse(job.run_at);
   const done = await waitUntil(
     async () => {
-      const j = await store.getJob(body.task_id);
+      const j = await store.reads.job(body.task_id);
       return j?.state === 'SUCCESS' && j;
     },
     5_000,
@@ -230,7 +230,7 @@ test('an idempotent retry: the same key answers the first job (200), other param
   );
   expect([a.code, b.code]).toEqual([0, 0]);
   expect(JSON.parse(b.stdout).task_id).toBe(JSON.parse(a.stdout).task_id);
-  expect(await store.getJob(JSON.parse(a.stdout).task_id)).toMatchObject({
+  expect(await store.reads.job(JSON.parse(a.stdout).task_id)).toMatchObject({
     priority: 2,
     idempotencyKey: 'cli-1',
     state: 'PENDING',
@@ -283,5 +283,5 @@ test('a bot holding a cancelled job learns it at its next call: 409 job_cancelle
   expect(
     (await http<{ current_job: string | null }>('POST', `${base}/bots/heartbeat`, undefined, as)).body.current_job,
   ).toBeNull();
-  expect((await store.getJob(made.body.job_id))!.state).toBe('CANCELLED');
+  expect((await store.reads.job(made.body.job_id))!.state).toBe('CANCELLED');
 });

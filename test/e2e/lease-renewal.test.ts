@@ -14,13 +14,13 @@ test('a job longer than its lease is renewed, not reclaimed: it runs exactly onc
   const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
-    const from = await store.lastEventId();
-    const [job] = await store.enqueue([{ type: 'sim', params: { duration_ms: 3000, failure_rate: 0 } }]);
+    const from = await store.events.lastId();
+    const [job] = await store.jobs.enqueue([{ type: 'sim', params: { duration_ms: 3000, failure_rate: 0 } }]);
     // two workers, so a lapsed lease would be picked up by the other one at once
     const workers = ['w-a', 'w-b'].map((id) => spawnWizard(['worker', '--node-id', id, '--lease-ms', '1000'], env, id));
     const done = await waitUntil(
       async () => {
-        const j = await store.getJob(job.id);
+        const j = await store.reads.job(job.id);
         return j!.state === 'SUCCESS' ? j : null;
       },
       20_000,

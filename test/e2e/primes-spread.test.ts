@@ -33,10 +33,10 @@ test('two workers of one thread each run chunks of the same count at overlapping
     );
     await Promise.all(workers.map((w) => w.waitForOutput(/worker started/)));
 
-    const { parent } = await store.enqueueFlow(primeCountFlow(1e10, 16, { initiatedBy: 'test' }, {}));
+    const { parent } = await store.jobs.enqueueFlow(primeCountFlow(1e10, 16, { initiatedBy: 'test' }, {}));
     const done = await waitUntil(
       async () => {
-        const p = await store.getJob(parent.id);
+        const p = await store.reads.job(parent.id);
         return p && ['SUCCESS', 'FAILURE'].includes(p.state) ? p : null;
       },
       240_000,
@@ -45,7 +45,7 @@ test('two workers of one thread each run chunks of the same count at overlapping
     );
     expect(done).toMatchObject({ state: 'SUCCESS', result: { prime_count: PI_1E10 } });
 
-    const chunks = await store.listChildren(parent.id);
+    const chunks = await store.reads.children(parent.id);
     expect(chunks.map((c) => [c.state, c.attempts])).toEqual(chunks.map(() => ['SUCCESS', 1]));
     const byWorker = new Map<string, Job[]>();
     for (const c of chunks) byWorker.set(c.handledBy!, [...(byWorker.get(c.handledBy!) ?? []), c]);
@@ -71,17 +71,17 @@ test('a task enqueued behind 1,000 waiting chunks is done while they wait, by a 
     const worker = spawnWizard(['worker', '--node-id', 'busy', '--threads', '1'], env, 'busy');
     await worker.waitForOutput(/worker started/);
     // chunks of 10^8 numbers each: the thousand would keep the one thread busy for minutes
-    const { parent } = await store.enqueueFlow(primeCountFlow(1e11, 1000, { initiatedBy: 'test' }, {}));
+    const { parent } = await store.jobs.enqueueFlow(primeCountFlow(1e11, 1000, { initiatedBy: 'test' }, {}));
     await waitUntil(
-      async () => (await store.getJob(parent.id))?.state === 'STARTED' || null,
+      async () => (await store.reads.job(parent.id))?.state === 'STARTED' || null,
       60_000,
       'the first chunk to be claimed',
     );
 
-    const [task] = await store.enqueue([{ type: 'task', params: { a: 2, b: 3, op: 'add' } }]);
+    const [task] = await store.jobs.enqueue([{ type: 'task', params: { a: 2, b: 3, op: 'add' } }]);
     const finished = await waitUntil(
       async () => {
-        const t = await store.getJob(task.id);
+        const t = await store.reads.job(task.id);
         return t?.state === 'SUCCESS' ? t : null;
       },
       60_000,
@@ -92,11 +92,11 @@ test('a task enqueued behind 1,000 waiting chunks is done while they wait, by a 
 
     // the task did not wait for the chunks ahead of it to be claimed (as it did when a worker's claims
     // held them all): chunks still wait, and the worker holds one chunk at most, for its one thread
-    const chunks = await store.listChildren(parent.id);
+    const chunks = await store.reads.children(parent.id);
     const byState = (s: string) => chunks.filter((c) => c.state === s).length;
     expect(byState('PENDING')).toBeGreaterThan(0);
     expect(byState('STARTED')).toBeLessThanOrEqual(1);
-    await store.cancel(parent.id);
+    await store.jobs.cancel(parent.id);
   } finally {
     await store.close();
   }

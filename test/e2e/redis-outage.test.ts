@@ -37,7 +37,7 @@ test(
     procs.push(spawnWizard(['bot', '--api', api, '--name', 'outage-bot', '--poll-ms', '200'], env, 'bot'));
     const store = await new RedisStore({ url: ownRedis().url, prefix }).connect();
     const simDone = async () =>
-      (await store.listJobs({ state: 'SUCCESS', limit: 500 })).jobs.filter((j) => j.type === 'sim').length;
+      (await store.reads.list({ state: 'SUCCESS', limit: 500 })).jobs.filter((j) => j.type === 'sim').length;
     try {
       await waitUntil(async () => (await simDone()) > 0, 20_000, 'a first batch job done by the bot', 200);
 

@@ -83,7 +83,7 @@ test('a scheduler makes a batch a second and two bots claim and finish them; the
     const done = (await http<{ jobs: JobView[] }>('GET', `${apiUrl}/jobs?limit=500`)).body.jobs.filter((j) =>
       ['SUCCESS', 'DEAD'].includes(j.state),
     );
-    const days = [...new Set((await store.datalakeDays()).map((d) => d.date))];
+    const days = [...new Set((await store.lake.days()).map((d) => d.date))];
     const records: { job_id: string; status: string; handled_by: string }[] = [];
     for (const day of days) {
       const r = runWizard(['datalake', 'export', day, '--api', apiUrl]);

@@ -20,7 +20,7 @@ test('two schedulers: one batch per interval, and the standby takes over from a 
   };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   const batches = async () => {
-    const { jobs } = await store.listJobs({ limit: 1000 });
+    const { jobs } = await store.reads.list({ limit: 1000 });
     const by = new Map<string, { n: number; by: Set<string> }>();
     for (const j of jobs) {
       const b = by.get(j.params.batch as string) ?? { n: 0, by: new Set<string>() };
@@ -34,7 +34,7 @@ test('two schedulers: one batch per interval, and the standby takes over from a 
     const s1 = spawnWizard(['scheduler', '--node-id', 's1'], env, 's1');
     const s2 = spawnWizard(['scheduler', '--node-id', 's2'], env, 's2');
     await waitUntil(async () => (await batches()).size >= 3, 15_000, 'three batches');
-    const leaderId = (await store.listJobs({ limit: 1 })).jobs[0].initiatedBy!;
+    const leaderId = (await store.reads.list({ limit: 1 })).jobs[0].initiatedBy!;
     const [leader, standby] = leaderId === 's1' ? [s1, s2] : [s2, s1];
     expect(leader.output()).toMatch(/leading: this scheduler makes the batches/);
     expect(standby.output()).toMatch(/standing by: another scheduler leads/);
@@ -60,7 +60,7 @@ test('two schedulers: one batch per interval, and the standby takes over from a 
       if (Date.parse(batch) < killedAt - 1000) expect([batch, [...b.by]]).toEqual([batch, [leader.name]]);
     const makers = [...all.values()].map((b) => [...b.by][0]);
     expect(new Set(makers)).toEqual(new Set([leader.name, standby.name]));
-    expect((await store.listJobs({ limit: 1000 })).total).toBe(4 * all.size);
+    expect((await store.reads.list({ limit: 1000 })).total).toBe(4 * all.size);
   } finally {
     await store.close();
   }

@@ -167,12 +167,12 @@ describe('rediss://', () => {
       redisCert: cert,
       redisKey: key,
     });
-    expect((await store.ping()).version).toMatch(/^\d/);
-    await store.abacusAdd(2);
-    expect(await store.abacusSum()).toBe(2n);
+    expect((await store.server.ping()).version).toMatch(/^\d/);
+    await store.abacus.add(2);
+    expect(await store.abacus.sum()).toBe(2n);
     await store.close();
     const untrusted = await storeFromFlags({ redis: url, prefix: 'x' });
-    await expect(untrusted.ping()).rejects.toThrow(/unavailable/);
+    await expect(untrusted.server.ping()).rejects.toThrow(/unavailable/);
     await untrusted.close();
     await expect(storeFromFlags({ redis: testRedisUrl(), prefix: 'x', redisCa: cert })).rejects.toThrow(
       /need a rediss:\/\/ --redis URL/,

@@ -14,8 +14,8 @@ test('jobs held by a SIGKILLed worker are finished by another, each exactly once
   const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix };
   const store = await new RedisStore({ url: testRedisUrl(), prefix }).connect();
   try {
-    const from = await store.lastEventId();
-    const jobs = await store.enqueue(
+    const from = await store.events.lastId();
+    const jobs = await store.jobs.enqueue(
       Array.from({ length: 20 }, () => ({ type: 'sim' as const, params: { duration_ms: 3000, failure_rate: 0 } })),
     );
 
@@ -24,8 +24,12 @@ test('jobs held by a SIGKILLed worker are finished by another, each exactly once
       env,
       'victim',
     );
-    await waitUntil(async () => (await store.queueDepth('default')).active === 8, 15_000, 'the victim to hold 8 jobs');
-    const heldByVictim = (await Promise.all(jobs.map((j) => store.getJob(j.id))))
+    await waitUntil(
+      async () => (await store.queues.depth('default')).active === 8,
+      15_000,
+      'the victim to hold 8 jobs',
+    );
+    const heldByVictim = (await Promise.all(jobs.map((j) => store.reads.job(j.id))))
       .filter((j) => j!.state === 'STARTED')
       .map((j) => j!.id);
     expect(heldByVictim).toHaveLength(8);
@@ -38,7 +42,7 @@ test('jobs held by a SIGKILLed worker are finished by another, each exactly once
     );
     await waitUntil(
       async () => {
-        const all = await Promise.all(jobs.map((j) => store.getJob(j.id)));
+        const all = await Promise.all(jobs.map((j) => store.reads.job(j.id)));
         return all.every((j) => j!.state === 'SUCCESS');
       },
       30_000,
@@ -49,7 +53,7 @@ test('jobs held by a SIGKILLed worker are finished by another, each exactly once
     const successes = await successCounts(store, from);
     expect(jobs.map((j) => successes.get(j.id))).toEqual(jobs.map(() => 1));
     for (const id of heldByVictim)
-      expect(await store.getJob(id)).toMatchObject({ state: 'SUCCESS', attempts: 2, handledBy: 'survivor' });
+      expect(await store.reads.job(id)).toMatchObject({ state: 'SUCCESS', attempts: 2, handledBy: 'survivor' });
     await survivor.kill('SIGTERM');
   } finally {
     await store.close();

@@ -21,7 +21,7 @@ test('a prime count that fails: the chunks still running end cancelled, none DEA
       type: 'primes_chunk' as const,
       params: { lo: 1e12 - (index + 1) * 4e9, hi: 1e12 - index * 4e9, index },
     });
-    const { parent, children } = await store.enqueueFlow({
+    const { parent, children } = await store.jobs.enqueueFlow({
       parent: { type: 'primes', params: { n: 1e12, chunks: 3 } },
       children: [{ type: 'primes_chunk', params: { lo: -1, hi: 10, index: 0 }, maxAttempts: 1 }, slow(1), slow(2)],
     });
@@ -32,7 +32,7 @@ test('a prime count that fails: the chunks still running end cancelled, none DEA
     );
     const failed = await waitUntil(
       async () => {
-        const p = await store.getJob(parent.id);
+        const p = await store.reads.job(parent.id);
         return p?.state === 'FAILURE' && p;
       },
       15_000,
@@ -40,7 +40,7 @@ test('a prime count that fails: the chunks still running end cancelled, none DEA
     );
     expect(failed.error).toMatch(/^chunk 0 failed: lo must be an integer/);
     const cancelled = { state: 'FAILURE', error: `cancelled: parent job ${parent.id} failed`, attempts: 1 };
-    for (const c of children.slice(1)) expect(await store.getJob(c.id)).toMatchObject(cancelled);
+    for (const c of children.slice(1)) expect(await store.reads.job(c.id)).toMatchObject(cancelled);
     // the worker computing them stops (its renewal is refused), says they were cancelled, and nothing is retried or reaped
     for (const c of children.slice(1))
       await worker.waitForOutput(
@@ -49,10 +49,10 @@ test('a prime count that fails: the chunks still running end cancelled, none DEA
       );
     expect(worker.output()).not.toMatch(/lease lost/);
     await new Promise((r) => setTimeout(r, 2000)); // past a lease: a reaper would have found them
-    for (const c of children.slice(1)) expect(await store.getJob(c.id)).toMatchObject(cancelled);
-    expect((await store.getJob(children[0].id))!.state).toBe('DEAD');
-    expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([children[0].id]);
-    expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    for (const c of children.slice(1)) expect(await store.reads.job(c.id)).toMatchObject(cancelled);
+    expect((await store.reads.job(children[0].id))!.state).toBe('DEAD');
+    expect((await store.dead.list()).jobs.map((j) => j.id)).toEqual([children[0].id]);
+    expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
     expect(await worker.kill('SIGTERM')).toBe(0);
   } finally {
     await store.close();
@@ -99,14 +99,14 @@ test("a second worker with a live worker's --node-id is refused; a SIGKILLed one
     const again = spawnWizard(['worker', '--node-id', 'twin'], env, 'again');
     await started(again, /worker started/);
     expect(await again.kill('SIGTERM')).toBe(0);
-    expect(await store.lockHolder('node:worker:twin')).toBeNull(); // released on a clean stop
+    expect(await store.nodes.lockHolder('node:worker:twin')).toBeNull(); // released on a clean stop
     expect(await scheduler.kill('SIGTERM')).toBe(0);
 
     // a claim of another host's process is waited out: refused until its TTL lapses
     // (held long enough that a slow start on a loaded machine still meets it, then left to lapse)
-    expect(await store.holdLock('node:worker:far', 'other-host 4242 abcd', 30_000)).toBe(true);
+    expect(await store.nodes.holdLock('node:worker:far', 'other-host 4242 abcd', 30_000)).toBe(true);
     expect(expectRefused(['worker', '--node-id', 'far'], env, '--node-id')).toContain('(host other-host, pid 4242)');
-    expect(await store.holdLock('node:worker:far', 'other-host 4242 abcd', 300)).toBe(true); // its holder stops renewing
+    expect(await store.nodes.holdLock('node:worker:far', 'other-host 4242 abcd', 300)).toBe(true); // its holder stops renewing
     await new Promise((r) => setTimeout(r, 400));
     const later = spawnWizard(['worker', '--node-id', 'far'], env, 'later');
     await started(later, /worker started/);

@@ -4,7 +4,7 @@ import type { JobEvent, Store } from '../../src/store/types';
 export async function eventsSince(store: Store, from: string): Promise<JobEvent[]> {
   const all: JobEvent[] = [];
   for (let after = from; ;) {
-    const batch = await store.readEvents(after, 0, 1000);
+    const batch = await store.events.read(after, 0, 1000);
     if (batch.length === 0) return all;
     all.push(...batch);
     after = batch[batch.length - 1].id;

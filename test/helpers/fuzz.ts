@@ -195,11 +195,11 @@ export function fuzzRoutes(part: number, parts: number): void {
 
   const snapshot = async () => {
     const [counts, depth, sum, bots, days] = await Promise.all([
-      store.countByState(),
-      store.queueDepth('default'),
-      store.abacusSum(),
-      store.listBots(),
-      store.datalakeDays(),
+      store.reads.countByState(),
+      store.queues.depth('default'),
+      store.abacus.sum(),
+      store.bots.list(),
+      store.lake.days(),
     ]);
     return { counts, depth, sum: String(sum), bots: bots.length, days };
   };

@@ -30,62 +30,62 @@ describe.each(ADAPTERS)('abacus contract: %s', (adapter) => {
 
   describe.each(ABACUS_STRATEGIES)('strategy %s', (strategy) => {
     test('the sum starts at 0, each add answers the sum after it, reset brings it back to 0', async () => {
-      expect(await store.abacusSum()).toBe(0n);
-      expect(await store.abacusAdd(42, strategy)).toEqual({ sum: 42n, conflicts: 0 });
-      expect(await store.abacusAdd(-50n, strategy)).toEqual({ sum: -8n, conflicts: 0 });
-      expect(await store.abacusSum()).toBe(-8n);
-      await store.abacusReset();
-      expect(await store.abacusSum()).toBe(0n);
-      expect((await store.abacusAdd(7, strategy)).sum).toBe(7n);
+      expect(await store.abacus.sum()).toBe(0n);
+      expect(await store.abacus.add(42, strategy)).toEqual({ sum: 42n, conflicts: 0 });
+      expect(await store.abacus.add(-50n, strategy)).toEqual({ sum: -8n, conflicts: 0 });
+      expect(await store.abacus.sum()).toBe(-8n);
+      await store.abacus.reset();
+      expect(await store.abacus.sum()).toBe(0n);
+      expect((await store.abacus.add(7, strategy)).sum).toBe(7n);
     });
 
     test('the sum stays exact beyond 2^53', async () => {
-      await store.abacusAdd(Number.MAX_SAFE_INTEGER, strategy);
-      await store.abacusAdd(Number.MAX_SAFE_INTEGER, strategy);
-      expect((await store.abacusAdd(3, strategy)).sum).toBe(2n * MAX_SAFE + 3n);
-      expect(await store.abacusSum()).toBe(18014398509481985n);
+      await store.abacus.add(Number.MAX_SAFE_INTEGER, strategy);
+      await store.abacus.add(Number.MAX_SAFE_INTEGER, strategy);
+      expect((await store.abacus.add(3, strategy)).sum).toBe(2n * MAX_SAFE + 3n);
+      expect(await store.abacus.sum()).toBe(18014398509481985n);
     });
 
     test('the sum may reach 2^63-1 exactly; one more is refused with 422 and changes nothing', async () => {
-      await store.abacusAdd(INT64_MAX - 5n, strategy);
-      expect((await store.abacusAdd(5, strategy)).sum).toBe(INT64_MAX);
-      const err = await store.abacusAdd(1, strategy).catch((e: unknown) => e);
+      await store.abacus.add(INT64_MAX - 5n, strategy);
+      expect((await store.abacus.add(5, strategy)).sum).toBe(INT64_MAX);
+      const err = await store.abacus.add(1, strategy).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnprocessableError);
       expect(err).toMatchObject({
         code: 'unprocessable',
         message: expect.stringContaining('above 9223372036854775807'),
       });
-      expect(await store.abacusSum()).toBe(INT64_MAX);
-      expect((await store.abacusAdd(-1, strategy)).sum).toBe(INT64_MAX - 1n);
+      expect(await store.abacus.sum()).toBe(INT64_MAX);
+      expect((await store.abacus.add(-1, strategy)).sum).toBe(INT64_MAX - 1n);
     });
 
     test('the sum may reach -2^63 exactly; one less is refused with 422 and changes nothing', async () => {
-      expect((await store.abacusAdd(INT64_MIN, strategy)).sum).toBe(INT64_MIN);
-      const err = await store.abacusAdd(-Number.MAX_SAFE_INTEGER, strategy).catch((e: unknown) => e);
+      expect((await store.abacus.add(INT64_MIN, strategy)).sum).toBe(INT64_MIN);
+      const err = await store.abacus.add(-Number.MAX_SAFE_INTEGER, strategy).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnprocessableError);
       expect((err as Error).message).toContain('below -9223372036854775808');
-      expect(await store.abacusSum()).toBe(INT64_MIN);
+      expect(await store.abacus.sum()).toBe(INT64_MIN);
     });
 
     test('an addend that is not a signed 64-bit integer is a validation error', async () => {
-      await expect(store.abacusAdd(INT64_MAX + 1n, strategy)).rejects.toBeInstanceOf(ValidationError);
-      await expect(store.abacusAdd(1.5, strategy)).rejects.toBeInstanceOf(ValidationError);
-      await expect(store.abacusAdd(2 ** 60, strategy)).rejects.toBeInstanceOf(ValidationError);
-      expect(await store.abacusSum()).toBe(0n);
+      await expect(store.abacus.add(INT64_MAX + 1n, strategy)).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.abacus.add(1.5, strategy)).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.abacus.add(2 ** 60, strategy)).rejects.toBeInstanceOf(ValidationError);
+      expect(await store.abacus.sum()).toBe(0n);
     });
 
     test('500 concurrent adds lose nothing', async () => {
       const addends = Array.from({ length: 500 }, randomAddend);
       const results = await Promise.all(addends.map((n) => addUntilApplied(store, n, strategy)));
       const expected = addends.reduce((s, n) => s + BigInt(n), 0n);
-      expect(await store.abacusSum()).toBe(expected);
+      expect(await store.abacus.sum()).toBe(expected);
       // every answered sum is distinct: each add saw its own moment of the sum
       expect(new Set(results.map((r) => r.sum)).size).toBe(500);
     });
   });
 
   test('the strategy defaults to atomic', async () => {
-    expect(await store.abacusAdd(5)).toEqual({ sum: 5n, conflicts: 0 });
+    expect(await store.abacus.add(5)).toEqual({ sum: 5n, conflicts: 0 });
   });
 });
 
@@ -94,7 +94,7 @@ async function addUntilApplied(store: Store, n: number, strategy: (typeof ABACUS
   let conflicts = 0;
   for (;;) {
     try {
-      const r = await store.abacusAdd(n, strategy);
+      const r = await store.abacus.add(n, strategy);
       return { sum: r.sum, conflicts: conflicts + r.conflicts };
     } catch (err) {
       if (!(err instanceof SumConflictError)) throw err;
@@ -117,10 +117,10 @@ describe('abacus on Redis: optimistic conflicts', () => {
 
   test('three nodes adding at once see conflicts, retry them, and the sum is exact', async () => {
     const nodes = await Promise.all([open(), open(), open()]);
-    await nodes[0].abacusReset();
+    await nodes[0].abacus.reset();
     const addends = Array.from({ length: 900 }, randomAddend);
     const results = await Promise.all(addends.map((n, i) => addUntilApplied(nodes[i % 3], n, 'optimistic')));
-    expect(await nodes[1].abacusSum()).toBe(addends.reduce((s, n) => s + BigInt(n), 0n));
+    expect(await nodes[1].abacus.sum()).toBe(addends.reduce((s, n) => s + BigInt(n), 0n));
     expect(results.reduce((s, r) => s + r.conflicts, 0)).toBeGreaterThan(0);
   });
 
@@ -130,14 +130,14 @@ describe('abacus on Redis: optimistic conflicts', () => {
     const node = await new RedisStore({
       url: testRedisUrl(),
       prefix,
-      betweenReadAndWrite: async () => void (await other.abacusAdd(0)),
+      betweenReadAndWrite: async () => void (await other.abacus.add(0)),
     }).connect();
     stores.push(node);
-    await node.abacusReset();
-    await expect(node.abacusAdd(1, 'optimistic')).rejects.toMatchObject({
+    await node.abacus.reset();
+    await expect(node.abacus.add(1, 'optimistic')).rejects.toMatchObject({
       code: 'conflict',
       conflicts: OPTIMISTIC_MAX_ATTEMPTS,
     });
-    expect(await node.abacusSum()).toBe(0n);
+    expect(await node.abacus.sum()).toBe(0n);
   });
 });

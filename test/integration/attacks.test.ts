@@ -66,13 +66,18 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
 
   /** the chunks of a prime count, claimed from the default queue as a worker claims them (what other tests left there is cancelled) */
   const claimChunks = async (parentId: string): Promise<ClaimedJob[]> => {
-    const { jobs } = await store.claim('default', { consumer: 'test-worker', max: 100, leaseMs: 60_000 });
-    for (const other of jobs.filter((c) => c.job.parentId !== parentId)) await store.cancel(other.job.id);
+    const { jobs } = await store.jobs.claim('default', { consumer: 'test-worker', max: 100, leaseMs: 60_000 });
+    for (const other of jobs.filter((c) => c.job.parentId !== parentId)) await store.jobs.cancel(other.job.id);
     return jobs.filter((c) => c.job.parentId === parentId);
   };
   /** a chunk completed as a worker completes it: with its true count */
   const work = (c: ClaimedJob) =>
-    store.complete(c.job.id, c.token, countPrimesInRange(c.job.params.lo as number, c.job.params.hi as number), c.job);
+    store.jobs.complete(
+      c.job.id,
+      c.token,
+      countPrimesInRange(c.job.params.lo as number, c.job.params.hi as number),
+      c.job,
+    );
 
   test('ids naming the keys beside a job (:results, :children) are 404s everywhere; the count they aimed at finishes with its exact count', async () => {
     const made = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 4 });
@@ -113,15 +118,15 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     expect((await call('DELETE', `/bots/${id}:children`, undefined, T.admin)).status).toBe(404);
 
     // the store refuses them as well, whoever asks (the scripts check the key is a job's record)
-    expect(await store.checkJob(`${id}:results`, 'attacker')).toBeNull();
-    expect(await store.getJob(`${id}:children`)).toBeNull();
-    await expect(store.cancel(`${id}:children`)).rejects.toMatchObject({ code: 'not_found' });
-    await expect(store.retryDead(`${id}:results`)).rejects.toMatchObject({ code: 'not_found' });
-    await expect(store.retryFailed(`${id}:results`)).rejects.toMatchObject({ code: 'not_found' });
-    await expect(store.complete(`${id}:results`, 'token', 1)).rejects.toMatchObject({ code: 'not_found' });
-    await expect(store.complete(`${id}:children`, 'token', 1)).rejects.toMatchObject({ code: 'not_found' });
-    await expect(store.renew(`${id}:children`, 'token', 1000)).rejects.toMatchObject({ code: 'not_found' });
-    expect(await store.listChildren(`${id}:results`)).toEqual([]);
+    expect(await store.reads.check(`${id}:results`, 'attacker')).toBeNull();
+    expect(await store.reads.job(`${id}:children`)).toBeNull();
+    await expect(store.jobs.cancel(`${id}:children`)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(store.dead.retry(`${id}:results`)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(store.dead.retryFailed(`${id}:results`)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(store.jobs.complete(`${id}:results`, 'token', 1)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(store.jobs.complete(`${id}:children`, 'token', 1)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(store.jobs.renew(`${id}:children`, 'token', 1000)).rejects.toMatchObject({ code: 'not_found' });
+    expect(await store.reads.children(`${id}:results`)).toEqual([]);
 
     // the count was not wedged: the last chunk completes it, with the exact count
     for (const c of chunks.slice(1)) await work(c);
@@ -144,7 +149,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
   });
 
   test("a client cannot send work to the bots' queue, or a sim job anywhere but there: a 400 naming queue, nothing made", async () => {
-    const before = (await store.listJobs({ limit: 500 })).total;
+    const before = (await store.reads.list({ limit: 500 })).total;
     for (const [path, body] of [
       ['/api/count-primes', { n: 10_000, chunks: 2, queue: 'bots' }],
       ['/task', { a: 1, b: 2, queue: 'bots' }],
@@ -155,7 +160,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
       const res = await call<ErrorBody>('POST', path, body);
       expect([path, res.status, res.body.error.details[0]?.field]).toEqual([path, 400, 'queue']);
     }
-    expect((await store.listJobs({ limit: 500 })).total).toBe(before);
+    expect((await store.reads.list({ limit: 500 })).total).toBe(before);
     // its own queue, named or not, is fine
     const sim = await call<{ job_id: string; queue: string }>('POST', '/jobs', {
       type: 'sim',
@@ -172,7 +177,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
 
   test('a chunk\'s forged result (1,000,000; 1e308; -1; 1.5; "12") is refused with a 400 naming result, whoever reports it; the count ends exact and the day exports', async () => {
     // a prime count whose chunks wait on the bots' queue, as one made before the fix (the store takes it; the API no longer does)
-    const { job: parent } = await store.submit({
+    const { job: parent } = await store.jobs.submit({
       parent: { type: 'primes', params: { n: 10_000, chunks: 2 } },
       children: [
         { type: 'primes_chunk', queue: 'bots', params: { lo: 1, hi: 5000, index: 0 } },
@@ -194,7 +199,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
         expect([result, res.status, res.body.error.details[0]?.field]).toEqual([result, 400, 'result']);
         expect(res.body.error.message).toMatch(/an integer from 0 to hi - lo \+ 1/);
       }
-      expect((await store.getJob(chunk.job_id))!.state).toBe('STARTED'); // nothing changed
+      expect((await store.reads.job(chunk.job_id))!.state).toBe('STARTED'); // nothing changed
       expect(
         (
           await call(
@@ -215,10 +220,10 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     const made = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 1 });
     const [chunk] = await claimChunks(made.body.job_id);
     for (const result of [1e308, 10_001, 2 ** 53])
-      await expect(store.complete(chunk.job.id, chunk.token, result)).rejects.toMatchObject({
+      await expect(store.jobs.complete(chunk.job.id, chunk.token, result)).rejects.toMatchObject({
         code: 'validation_failed',
       });
-    expect((await store.getJob(chunk.job.id))!.state).toBe('STARTED');
+    expect((await store.reads.job(chunk.job.id))!.state).toBe('STARTED');
     await work(chunk);
     expect((await call<PrimeJob>('GET', `/api/jobs/${made.body.job_id}`)).body.result?.prime_count).toBe(1229);
 

@@ -152,7 +152,7 @@ describe('bots', () => {
 
   test("a bot claims from the bot queue only: another queue's jobs (math tasks, prime chunks) are not its to take", async () => {
     const b = await register('queue-probe');
-    const [task] = await store.enqueue([{ type: 'task', params: { a: 1, b: 2, op: 'add' } }]);
+    const [task] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 2, op: 'add' } }]);
     const denied = await http<{ error: { code: string; message: string; details: { field: string }[] } }>(
       'POST',
       url('/jobs/claim'),
@@ -162,7 +162,7 @@ describe('bots', () => {
     expect(denied.status).toBe(403);
     expect(denied.body.error).toMatchObject({ code: 'forbidden', details: [{ field: 'queue' }] });
     expect(denied.body.error.message).toContain("'default'");
-    expect(await store.getJob(task.id)).toMatchObject({ state: 'PENDING', attempts: 0 }); // untouched
+    expect(await store.reads.job(task.id)).toMatchObject({ state: 'PENDING', attempts: 0 }); // untouched
     expect((await http('POST', url('/jobs/claim'), { queue: 'bad queue!' }, as(b.token))).status).toBe(400);
     await http('DELETE', url(`/bots/${b.bot_id}`), undefined, admin);
   });
@@ -327,9 +327,9 @@ describe('the datalake and the summary', () => {
       success_rate: number | null;
     }>('GET', url('/metrics/summary'));
     expect(s.status).toBe(200);
-    const counts = await store.countByState();
+    const counts = await store.reads.countByState();
     expect(s.body.jobs.by_state).toEqual(counts);
-    const bots = await store.listBots();
+    const bots = await store.bots.list();
     expect(s.body.bots).toEqual({
       total: bots.length,
       up: bots.filter((b) => b.status === 'up').length,

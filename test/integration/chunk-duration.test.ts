@@ -44,16 +44,16 @@ test('wizard_job_duration_seconds of four chunks on one thread adds up to no mor
   const SPAN = 300_000_000;
   const base = 10_000_000_000;
   const began = performance.now();
-  const { parent } = await store.enqueueFlow({
+  const { parent } = await store.jobs.enqueueFlow({
     parent: { type: 'primes', params: { n: base + 4 * SPAN, chunks: 4 } },
     children: [0, 1, 2, 3].map((i) => ({
       type: 'primes_chunk' as const,
       params: { lo: base + i * SPAN + 1, hi: base + (i + 1) * SPAN, index: i },
     })),
   });
-  await waitUntil(async () => (await store.getJob(parent.id))?.state === 'SUCCESS', 60_000, 'the prime count');
+  await waitUntil(async () => (await store.reads.job(parent.id))?.state === 'SUCCESS', 60_000, 'the prime count');
   const wallSeconds = (performance.now() - began) / 1000;
-  const children = await store.listChildren(parent.id);
+  const children = await store.reads.children(parent.id);
   expect(children.map((c) => c.attempts)).toEqual([1, 1, 1, 1]);
   const { sum, count } = histogram(
     await (await fetch(metricsUrl)).text(),

@@ -67,12 +67,12 @@ describe('one Redis', () => {
     '%s can evict: the role refuses to start (exit 2: a UsageError naming it and the fix), /health is degraded',
     async (policy) => {
       await client.configSet('maxmemory-policy', policy);
-      expect(await store.eviction()).toEqual({
+      expect(await store.server.eviction()).toEqual({
         nodes: [{ node: store.location, policy }],
         evictedKeys: 0,
         single: true,
       });
-      const state = await store.condition();
+      const state = await store.server.condition();
       expect(state.condition).toBe('eviction');
       expect(state.message).toContain(`(maxmemory-policy ${policy})`);
       const refused = await startCheck(store, false).catch((e: unknown) => e);
@@ -94,7 +94,7 @@ describe('one Redis', () => {
   test('noeviction: no word, healthy', async () => {
     await client.configSet('maxmemory-policy', 'noeviction');
     expect(await startCheck(store, false)).toEqual([]);
-    expect(await store.condition()).toEqual({ condition: null, message: null });
+    expect(await store.server.condition()).toEqual({ condition: null, message: null });
   });
 
   test('a running role: the warning again every warnEveryMs, a change of policy either way, and keys Redis evicted', async () => {
@@ -115,7 +115,7 @@ describe('one Redis', () => {
       );
       expect(evicted.level).toBe('warn');
       expect(evicted.fields.evicted).toBeGreaterThan(0);
-      expect((await store.eviction()).evictedKeys).toBeGreaterThanOrEqual(evicted.fields.evicted as number);
+      expect((await store.server.eviction()).evictedKeys).toBeGreaterThanOrEqual(evicted.fields.evicted as number);
       await client.configSet('maxmemory', '0');
       // the policy changes while the role runs: said both ways
       await client.configSet('maxmemory-policy', 'noeviction');
@@ -150,7 +150,7 @@ test('a Redis whose CONFIG is renamed away: its policy is read from INFO memory 
   const store = await new RedisStore({ url: redis.url, prefix: testPrefix('eviction-renamed') }).connect();
   try {
     await expect(client.sendCommand(['CONFIG', 'GET', 'maxmemory-policy'])).rejects.toThrow(/unknown command/i);
-    expect((await store.eviction()).nodes).toEqual([{ node: store.location, policy: 'allkeys-lfu' }]);
+    expect((await store.server.eviction()).nodes).toEqual([{ node: store.location, policy: 'allkeys-lfu' }]);
     await expect(startCheck(store, false)).rejects.toThrow(/can evict keys \(maxmemory-policy allkeys-lfu\)/);
   } finally {
     await store.close();
@@ -193,7 +193,7 @@ describe('a Redis that hides its policy (INFO answers it empty, or not at all, a
     proxies.push(proxy);
     const store = await new RedisStore({ url: proxy.url, prefix: testPrefix('eviction-hidden') }).connect();
     try {
-      expect((await store.eviction()).nodes).toEqual([{ node: store.location, policy: seen }]);
+      expect((await store.server.eviction()).nodes).toEqual([{ node: store.location, policy: seen }]);
       const lines = await startCheck(store, false);
       expect(lines.map((l) => [l.level, l.msg])).toEqual([
         [
@@ -201,7 +201,7 @@ describe('a Redis that hides its policy (INFO answers it empty, or not at all, a
           `Redis at ${store.location} does not report its maxmemory-policy (a managed service may hide it): make sure it is noeviction in the service's settings, or jobs can vanish under memory pressure`,
         ],
       ]);
-      expect(await store.condition()).toEqual({ condition: null, message: null });
+      expect(await store.server.condition()).toEqual({ condition: null, message: null });
     } finally {
       await store.close();
     }
@@ -222,11 +222,11 @@ describe('a Redis Cluster with one master misconfigured', () => {
     await cluster.cli(bad.port, 'CONFIG', 'SET', 'maxmemory-policy', 'volatile-ttl');
     const store = await openStore({ redisUrl: cluster.seed, prefix: testPrefix('eviction-cluster') });
     try {
-      const { nodes, single } = await store.eviction();
+      const { nodes, single } = await store.server.eviction();
       expect(single).toBe(false);
       expect(nodes.map((n) => n.policy).sort()).toEqual(['noeviction', 'noeviction', 'volatile-ttl']);
       expect(nodes.find((n) => n.policy === 'volatile-ttl')!.node).toBe(`127.0.0.1:${bad.port}`);
-      const state = await store.condition();
+      const state = await store.server.condition();
       expect(state.condition).toBe('eviction');
       expect(state.message).toMatch(
         new RegExp(`^Redis master 127\\.0\\.0\\.1:${bad.port} can evict keys \\(maxmemory-policy volatile-ttl\\)`),

@@ -20,7 +20,7 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claim = async (max = 10, queue = 'default') =>
-    await store.claim(queue, { consumer: 'w1', max, leaseMs: LEASE });
+    await store.jobs.claim(queue, { consumer: 'w1', max, leaseMs: LEASE });
 
   beforeEach(async () => {
     clock = manualClock();
@@ -32,10 +32,10 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
 
   describe('delays', () => {
     test('a delayed job is PENDING with its run_at, not claimed before then, and claimed once due', async () => {
-      const [job] = await store.enqueue([task(1, { delayMs: 5000 })]);
+      const [job] = await store.jobs.enqueue([task(1, { delayMs: 5000 })]);
       expect(job).toMatchObject({ state: 'PENDING', runAt: clock.now() + 5000 });
-      expect(await store.getJob(job.id)).toMatchObject({ state: 'PENDING', runAt: clock.now() + 5000 });
-      expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 1 });
+      expect(await store.reads.job(job.id)).toMatchObject({ state: 'PENDING', runAt: clock.now() + 5000 });
+      expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 0, delayed: 1 });
       const early = await claim();
       expect(early.jobs).toEqual([]);
       expect(early.nextRunAt).toBe(clock.now() + 5000); // one wake-up, at the due time
@@ -44,18 +44,18 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       clock.advance(1);
       const due = await claim();
       expect(due.jobs.map((c) => c.job.id)).toEqual([job.id]);
-      expect((await store.getJob(job.id))!.runAt).toBeNull();
+      expect((await store.reads.job(job.id))!.runAt).toBeNull();
     });
 
     test('a delayed job is listed PENDING', async () => {
-      const [job] = await store.enqueue([task(1, { delayMs: 60_000 })]);
-      const { total, jobs } = await store.listJobs({ state: 'PENDING' });
+      const [job] = await store.jobs.enqueue([task(1, { delayMs: 60_000 })]);
+      const { total, jobs } = await store.reads.list({ state: 'PENDING' });
       expect(total).toBe(1);
       expect(jobs.map((j) => j.id)).toEqual([job.id]);
     });
 
     test("a delayed flow's chunks wait with it", async () => {
-      const { parent, children } = await store.enqueueFlow({
+      const { parent, children } = await store.jobs.enqueueFlow({
         parent: { type: 'primes', params: { n: 20000, chunks: 2 }, delayMs: 1000 },
         children: [
           { type: 'primes_chunk', params: { lo: 2, hi: 10000 }, delayMs: 1000 },
@@ -65,13 +65,13 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       expect((await claim()).jobs).toEqual([]);
       clock.advance(1000);
       expect((await claim()).jobs.map((c) => c.job.id).sort()).toEqual(children.map((c) => c.id).sort());
-      expect((await store.getJob(parent.id))!.state).toBe('STARTED');
+      expect((await store.reads.job(parent.id))!.state).toBe('STARTED');
     });
   });
 
   describe('priorities', () => {
     test('lower priority first, FIFO within a priority, the default 5 between', async () => {
-      const jobs = await store.enqueue([
+      const jobs = await store.jobs.enqueue([
         task(1, { priority: 9 }),
         task(2),
         task(3, { priority: 0 }),
@@ -92,24 +92,24 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
     });
 
     test('one claim of many takes the most urgent first, across lists', async () => {
-      await store.enqueue([task(1, { priority: 7 }), task(2), task(3, { priority: 1 })]);
+      await store.jobs.enqueue([task(1, { priority: 7 }), task(2), task(3, { priority: 1 })]);
       const { jobs } = await claim(10);
       expect(jobs.map((c) => c.job.params.a)).toEqual([3, 2, 1]);
       expect(jobs.map((c) => c.job.priority)).toEqual([1, 5, 7]);
-      expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 3, delayed: 0 });
+      expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 3, delayed: 0 });
     });
 
     test('a retried job goes back at the head of its own priority', async () => {
-      await store.enqueue([task(1, { priority: 8 }), task(2, { priority: 8 }), task(3, { priority: 9 })]);
+      await store.jobs.enqueue([task(1, { priority: 8 }), task(2, { priority: 8 }), task(3, { priority: 9 })]);
       const {
         jobs: [first],
       } = await claim(1);
-      await store.fail(first.job.id, first.token, 'boom', { to: 'RETRY', delayMs: 0 });
+      await store.jobs.fail(first.job.id, first.token, 'boom', { to: 'RETRY', delayMs: 0 });
       expect((await claim(3)).jobs.map((c) => c.job.params.a)).toEqual([1, 2, 3]);
     });
 
     test('a delayed job of priority 0 is claimed before the default ones once due', async () => {
-      await store.enqueue([task(1), task(2, { priority: 0, delayMs: 100 })]);
+      await store.jobs.enqueue([task(1), task(2, { priority: 0, delayMs: 100 })]);
       clock.advance(100);
       expect((await claim(2)).jobs.map((c) => c.job.params.a)).toEqual([2, 1]);
     });
@@ -122,10 +122,10 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       });
       try {
         // one enqueue call's jobs go to one shard; the calls go round the shards
-        for (const p of [9, 7, 0, 8, 3, 6]) await sharded.enqueue([task(p, { priority: p })]);
+        for (const p of [9, 7, 0, 8, 3, 6]) await sharded.jobs.enqueue([task(p, { priority: p })]);
         const order: number[] = [];
         for (let i = 0; i < 6; i++) {
-          const { jobs } = await sharded.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+          const { jobs } = await sharded.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
           order.push(jobs[0].job.priority);
           await new Promise((r) => setTimeout(r, 120)); // past the look at the shards' priorities
         }
@@ -136,29 +136,29 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
     });
 
     test('waiting counts every priority; PENDING lists them', async () => {
-      await store.enqueue([task(1, { priority: 2 }), task(2), task(3, { priority: 9 })]);
-      expect((await store.queueDepth('default')).waiting).toBe(3);
-      expect((await store.listJobs({ state: 'PENDING' })).jobs).toHaveLength(3);
+      await store.jobs.enqueue([task(1, { priority: 2 }), task(2), task(3, { priority: 9 })]);
+      expect((await store.queues.depth('default')).waiting).toBe(3);
+      expect((await store.reads.list({ state: 'PENDING' })).jobs).toHaveLength(3);
     });
   });
 
   describe('idempotency keys', () => {
     test('the same key and params answer the first job and make nothing; other params are a conflict naming the key', async () => {
-      const first = await store.submit(task(1, { idempotencyKey: 'k1' }));
+      const first = await store.jobs.submit(task(1, { idempotencyKey: 'k1' }));
       expect(first.existing).toBe(false);
-      const again = await store.submit(task(1, { idempotencyKey: 'k1' }));
+      const again = await store.jobs.submit(task(1, { idempotencyKey: 'k1' }));
       expect(again).toMatchObject({ existing: true, job: { id: first.job.id, state: 'PENDING' } });
-      expect(await store.queueDepth('default')).toMatchObject({ waiting: 1 });
-      const err = await store.submit(task(2, { idempotencyKey: 'k1' })).catch((e: unknown) => e);
+      expect(await store.queues.depth('default')).toMatchObject({ waiting: 1 });
+      const err = await store.jobs.submit(task(2, { idempotencyKey: 'k1' })).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConflictError);
       expect((err as Error).message).toContain("'k1'");
-      expect((await store.listJobs({})).total).toBe(1);
+      expect((await store.reads.list({})).total).toBe(1);
       // the answer follows the first job's state
       const {
         jobs: [c],
       } = await claim(1);
-      await store.complete(c.job.id, c.token, 2);
-      expect(await store.submit(task(1, { idempotencyKey: 'k1' }))).toMatchObject({
+      await store.jobs.complete(c.job.id, c.token, 2);
+      expect(await store.jobs.submit(task(1, { idempotencyKey: 'k1' }))).toMatchObject({
         existing: true,
         job: { id: first.job.id, state: 'SUCCESS' },
       });
@@ -167,14 +167,14 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
     test('a key outlives its job no longer than the job record: after the result TTL it makes a new job', async () => {
       const real = await makeStore(adapter, 'jobctl-ttl', { resultTtlMs: 600 }); // Redis expires keys by its own clock
       try {
-        const first = await real.submit(task(1, { idempotencyKey: 'k2' }));
+        const first = await real.jobs.submit(task(1, { idempotencyKey: 'k2' }));
         const {
           jobs: [c],
-        } = await real.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
-        await real.complete(c.job.id, c.token, 2);
-        expect((await real.submit(task(1, { idempotencyKey: 'k2' }))).existing).toBe(true);
+        } = await real.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+        await real.jobs.complete(c.job.id, c.token, 2);
+        expect((await real.jobs.submit(task(1, { idempotencyKey: 'k2' }))).existing).toBe(true);
         await new Promise((r) => setTimeout(r, 800));
-        const later = await real.submit(task(1, { idempotencyKey: 'k2' }));
+        const later = await real.jobs.submit(task(1, { idempotencyKey: 'k2' }));
         expect(later.existing).toBe(false);
         expect(later.job.id).not.toBe(first.job.id);
       } finally {
@@ -187,59 +187,59 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
         parent: { type: 'primes' as const, params: { n: 20000, chunks: 1 }, idempotencyKey: 'f1' },
         children: [{ type: 'primes_chunk' as const, params: { lo: 2, hi: 20000 } }],
       };
-      const a = await store.submit(flow);
-      const b = await store.submit(flow);
+      const a = await store.jobs.submit(flow);
+      const b = await store.jobs.submit(flow);
       expect(b).toMatchObject({ existing: true, job: { id: a.job.id } });
-      expect((await store.queueDepth('default')).waiting).toBe(1);
+      expect((await store.queues.depth('default')).waiting).toBe(1);
     });
   });
 
   describe('cancellation', () => {
     test('a waiting job never runs; a delayed one neither', async () => {
-      const [waiting, delayed] = await store.enqueue([task(1), task(2, { delayMs: 10 })]);
-      expect(await store.cancel(waiting.id)).toMatchObject({ state: 'CANCELLED' });
-      expect((await store.cancel(delayed.id)).state).toBe('CANCELLED');
+      const [waiting, delayed] = await store.jobs.enqueue([task(1), task(2, { delayMs: 10 })]);
+      expect(await store.jobs.cancel(waiting.id)).toMatchObject({ state: 'CANCELLED' });
+      expect((await store.jobs.cancel(delayed.id)).state).toBe('CANCELLED');
       clock.advance(10);
       expect((await claim()).jobs).toEqual([]);
-      expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
-      expect((await store.countByState()).CANCELLED).toBe(2);
-      expect((await store.countByState()).PENDING).toBe(0);
-      expect((await store.listJobs({ state: 'CANCELLED' })).jobs.map((j) => j.id).sort()).toEqual(
+      expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+      expect((await store.reads.countByState()).CANCELLED).toBe(2);
+      expect((await store.reads.countByState()).PENDING).toBe(0);
+      expect((await store.reads.list({ state: 'CANCELLED' })).jobs.map((j) => j.id).sort()).toEqual(
         [waiting.id, delayed.id].sort(),
       );
     });
 
     test("a held job's renewal, result and failure are refused as cancelled; it is seen as cancelled", async () => {
-      const [job] = await store.enqueue([task(1)]);
+      const [job] = await store.jobs.enqueue([task(1)]);
       const {
         jobs: [c],
       } = await claim(1);
-      expect(await store.cancelledAmong([job.id])).toEqual([]);
-      await store.cancel(job.id);
-      expect(await store.cancelledAmong([job.id, 'nope'])).toEqual([job.id]);
-      await expect(store.renew(job.id, c.token, LEASE)).rejects.toBeInstanceOf(JobCancelledError);
-      await expect(store.complete(job.id, c.token, 2)).rejects.toBeInstanceOf(JobCancelledError);
-      await expect(store.fail(job.id, c.token, 'x', { to: 'FAILURE' })).rejects.toBeInstanceOf(JobCancelledError);
-      expect(await store.getJob(job.id)).toMatchObject({ state: 'CANCELLED', result: null });
-      expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+      expect(await store.jobs.cancelledAmong([job.id])).toEqual([]);
+      await store.jobs.cancel(job.id);
+      expect(await store.jobs.cancelledAmong([job.id, 'nope'])).toEqual([job.id]);
+      await expect(store.jobs.renew(job.id, c.token, LEASE)).rejects.toBeInstanceOf(JobCancelledError);
+      await expect(store.jobs.complete(job.id, c.token, 2)).rejects.toBeInstanceOf(JobCancelledError);
+      await expect(store.jobs.fail(job.id, c.token, 'x', { to: 'FAILURE' })).rejects.toBeInstanceOf(JobCancelledError);
+      expect(await store.reads.job(job.id)).toMatchObject({ state: 'CANCELLED', result: null });
+      expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
     });
 
     test('a finished job is a conflict, an unknown one not found', async () => {
-      const [job] = await store.enqueue([task(1)]);
+      const [job] = await store.jobs.enqueue([task(1)]);
       const {
         jobs: [c],
       } = await claim(1);
-      await store.complete(job.id, c.token, 2);
-      await expect(store.cancel(job.id)).rejects.toBeInstanceOf(ConflictError);
-      await expect(store.cancel('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
-      await store.enqueue([task(2)]);
-      const [other] = (await store.listJobs({ state: 'PENDING' })).jobs;
-      await store.cancel(other.id);
-      await expect(store.cancel(other.id)).rejects.toBeInstanceOf(ConflictError);
+      await store.jobs.complete(job.id, c.token, 2);
+      await expect(store.jobs.cancel(job.id)).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.jobs.cancel('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
+      await store.jobs.enqueue([task(2)]);
+      const [other] = (await store.reads.list({ state: 'PENDING' })).jobs;
+      await store.jobs.cancel(other.id);
+      await expect(store.jobs.cancel(other.id)).rejects.toBeInstanceOf(ConflictError);
     });
 
     test("a prime count cancels its unfinished chunks, held or waiting; a held chunk's result is refused", async () => {
-      const { parent, children } = await store.enqueueFlow({
+      const { parent, children } = await store.jobs.enqueueFlow({
         parent: { type: 'primes', params: { n: 30000, chunks: 3 } },
         children: [0, 1, 2].map((i) => ({
           type: 'primes_chunk' as const,
@@ -249,84 +249,92 @@ describe.each(WITH_CLUSTER)('job control contract: %s', (adapter) => {
       const {
         jobs: [first, second],
       } = await claim(2);
-      await store.complete(first.job.id, first.token, 1229);
-      await store.cancel(parent.id);
-      expect((await store.getJob(parent.id))!.state).toBe('CANCELLED');
-      expect((await store.listChildren(parent.id)).map((c) => c.state)).toEqual(['SUCCESS', 'CANCELLED', 'CANCELLED']);
-      await expect(store.complete(second.job.id, second.token, 1)).rejects.toBeInstanceOf(JobCancelledError);
+      await store.jobs.complete(first.job.id, first.token, 1229);
+      await store.jobs.cancel(parent.id);
+      expect((await store.reads.job(parent.id))!.state).toBe('CANCELLED');
+      expect((await store.reads.children(parent.id)).map((c) => c.state)).toEqual([
+        'SUCCESS',
+        'CANCELLED',
+        'CANCELLED',
+      ]);
+      await expect(store.jobs.complete(second.job.id, second.token, 1)).rejects.toBeInstanceOf(JobCancelledError);
       expect((await claim()).jobs).toEqual([]);
       expect(children).toHaveLength(3);
     });
 
     test('a cancelled job is recorded in the datalake once, as CANCELLED', async () => {
-      const [job] = await store.enqueue([task(1)]);
-      await store.cancel(job.id);
-      const [day] = await store.datalakeDays();
+      const [job] = await store.jobs.enqueue([task(1)]);
+      await store.jobs.cancel(job.id);
+      const [day] = await store.lake.days();
       expect(day).toMatchObject({ total: 1, success: 0, failure: 1 });
-      expect((await store.readDatalake(day.date, 0, 10)).map((r) => [r.job_id, r.status])).toEqual([
+      expect((await store.lake.read(day.date, 0, 10)).map((r) => [r.job_id, r.status])).toEqual([
         [job.id, 'CANCELLED'],
       ]);
     });
 
     test("a chunk's id cancels its prime count", async () => {
-      const { parent, children } = await store.enqueueFlow({
+      const { parent, children } = await store.jobs.enqueueFlow({
         parent: { type: 'primes', params: { n: 20000, chunks: 1 } },
         children: [{ type: 'primes_chunk', params: { lo: 2, hi: 20000 } }],
       });
-      expect((await store.cancel(children[0].id)).id).toBe(parent.id);
-      expect((await store.getJob(parent.id))!.state).toBe('CANCELLED');
+      expect((await store.jobs.cancel(children[0].id)).id).toBe(parent.id);
+      expect((await store.reads.job(parent.id))!.state).toBe('CANCELLED');
     });
 
     test('a bot holding a cancelled job gets a cancelled error at its next call and is free again', async () => {
-      await store.registerBot('b1', 'bot', 'hash');
-      const [job] = await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } }]);
-      await store.claimForBot('b1', 'bots', LEASE);
-      await store.cancel(job.id);
-      await expect(store.completeBotJob('b1', job.id, 1)).rejects.toBeInstanceOf(JobCancelledError);
-      expect((await store.botHeartbeat('b1', LEASE))!.currentJob).toBeNull();
+      await store.bots.register('b1', 'bot', 'hash');
+      const [job] = await store.jobs.enqueue([
+        { type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } },
+      ]);
+      await store.bots.claim('b1', 'bots', LEASE);
+      await store.jobs.cancel(job.id);
+      await expect(store.bots.completeJob('b1', job.id, 1)).rejects.toBeInstanceOf(JobCancelledError);
+      expect((await store.bots.heartbeat('b1', LEASE))!.currentJob).toBeNull();
     });
 
     test('a bot that heard of the cancel at its heartbeat first is told the job was cancelled when it reports', async () => {
-      await store.registerBot('b1', 'bot', 'hash');
-      const [job] = await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } }]);
-      await store.claimForBot('b1', 'bots', LEASE);
-      await store.cancel(job.id);
-      expect((await store.botHeartbeat('b1', LEASE))!.currentJob).toBeNull();
-      await expect(store.completeBotJob('b1', job.id, 1)).rejects.toBeInstanceOf(JobCancelledError);
-      await expect(store.failBotJob('b1', job.id, 'x', { to: 'FAILURE' })).rejects.toBeInstanceOf(JobCancelledError);
-      expect((await store.getBot('b1'))!.jobsDone).toBe(0);
+      await store.bots.register('b1', 'bot', 'hash');
+      const [job] = await store.jobs.enqueue([
+        { type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } },
+      ]);
+      await store.bots.claim('b1', 'bots', LEASE);
+      await store.jobs.cancel(job.id);
+      expect((await store.bots.heartbeat('b1', LEASE))!.currentJob).toBeNull();
+      await expect(store.bots.completeJob('b1', job.id, 1)).rejects.toBeInstanceOf(JobCancelledError);
+      await expect(store.bots.failJob('b1', job.id, 'x', { to: 'FAILURE' })).rejects.toBeInstanceOf(JobCancelledError);
+      expect((await store.bots.get('b1'))!.jobsDone).toBe(0);
     });
   });
 
   test('a timeout is carried to the consumer with the job', async () => {
-    await store.enqueue([task(1, { timeoutMs: 1500 }), task(2)]);
+    await store.jobs.enqueue([task(1, { timeoutMs: 1500 }), task(2)]);
     const { jobs } = await claim(2);
     expect(jobs.map((c) => c.job.timeoutMs)).toEqual([1500, null]);
   });
 
   describe('pausing a queue', () => {
     test('a paused queue gives no work to workers or bots; resumed, it does; held jobs finish', async () => {
-      await store.enqueue([task(1), task(2), task(3, { priority: 1 })]);
+      await store.jobs.enqueue([task(1), task(2), task(3, { priority: 1 })]);
       const {
         jobs: [held],
       } = await claim(1);
-      await store.pauseQueue('default');
+      await store.queues.pause('default');
       expect((await claim()).jobs).toEqual([]);
-      await store.registerBot('b1', 'bot', 'hash');
-      await store.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } }]);
-      await store.pauseQueue('bots');
-      expect(await store.claimForBot('b1', 'bots', LEASE)).toBeNull();
-      await store.complete(held.job.id, held.token, 2);
-      expect(await store.listQueues()).toEqual([
+      await store.bots.register('b1', 'bot', 'hash');
+      await store.jobs.enqueue([{ type: 'sim', queue: 'bots', params: { duration_ms: 0, failure_rate: 0 } }]);
+      await store.queues.pause('bots');
+      expect(await store.bots.claim('b1', 'bots', LEASE)).toBeNull();
+      await store.jobs.complete(held.job.id, held.token, 2);
+      expect(await store.queues.list()).toEqual([
         { name: 'bots', waiting: 1, active: 0, delayed: 0, paused: true },
         { name: 'default', waiting: 2, active: 0, delayed: 0, paused: true },
       ]);
-      await store.resumeQueue('default');
-      await store.resumeQueue('bots');
+      await store.queues.resume('default');
+      await store.queues.resume('bots');
       expect(held.job.params.a).toBe(3);
       expect((await claim()).jobs.map((c) => c.job.params.a)).toEqual([1, 2]);
-      expect((await store.claimForBot('b1', 'bots', LEASE))!.type).toBe('sim');
-      expect((await store.listQueues()).map((q) => q.paused)).toEqual([false, false]);
+      expect((await store.bots.claim('b1', 'bots', LEASE))!.type).toBe('sim');
+      expect((await store.queues.list()).map((q) => q.paused)).toEqual([false, false]);
     });
   });
 });

@@ -57,7 +57,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (adapter) => {
       first.body.job_ids,
     ]);
     expect(
-      (await store.listJobs({ limit: 100 })).jobs.filter(
+      (await store.reads.list({ limit: 100 })).jobs.filter(
         (j) => (j.params as { batch?: string }).batch === first.body.batch,
       ),
     ).toHaveLength(2);
@@ -68,7 +68,7 @@ describe.each(['memory', 'redis'] as const)('%s store', (adapter) => {
         expect.stringContaining("'nightly-2026-12-01'"),
       ]);
     }
-    expect((await store.listJobs({ limit: 100 })).total).toBe(2);
+    expect((await store.reads.list({ limit: 100 })).total).toBe(2);
     // without a key each call makes a batch of its own, as before
     const a = await populate({ count: 1 });
     const b = await populate({ count: 1 });

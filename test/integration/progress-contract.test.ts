@@ -17,7 +17,7 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claimOne = async (consumer = 'w1') =>
-    (await store.claim('default', { consumer, max: 1, leaseMs: LEASE })).jobs[0];
+    (await store.jobs.claim('default', { consumer, max: 1, leaseMs: LEASE })).jobs[0];
 
   beforeEach(async () => {
     clock = manualClock();
@@ -28,24 +28,24 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
   });
 
   test('the holder writes progress: in the record and the event log; the first report moves the job to PROGRESS', async () => {
-    const [job] = await store.enqueue([user('a b')]);
+    const [job] = await store.jobs.enqueue([user('a b')]);
     expect(job.progress).toBeNull();
     const c = await claimOne();
-    const from = await store.lastEventId();
+    const from = await store.events.lastId();
     clock.advance(5);
-    await store.reportProgress(job.id, c.token, { completed: 0.25, total: 1 });
-    await store.reportProgress(job.id, c.token, { completed: 3, total: 8 });
-    const got = await store.getJob(job.id);
+    await store.jobs.reportProgress(job.id, c.token, { completed: 0.25, total: 1 });
+    await store.jobs.reportProgress(job.id, c.token, { completed: 3, total: 8 });
+    const got = await store.reads.job(job.id);
     expect(got).toMatchObject({ state: 'PROGRESS', progress: { completed: 3, total: 8 }, updatedAt: clock.now() });
-    const events = (await store.readEvents(from, 0)).filter((e) => e.jobId === job.id);
+    const events = (await store.events.read(from, 0)).filter((e) => e.jobId === job.id);
     expect(events.map((e) => [e.state, e.progress])).toEqual([
       ['PROGRESS', { completed: 0.25, total: 1 }],
       ['PROGRESS', { completed: 3, total: 8 }],
     ]);
     // PROGRESS is listed as a state of its own (the index), as a prime count's is
-    expect((await store.listJobs({ state: 'PROGRESS', limit: 10 })).jobs.map((j) => j.id)).toEqual([job.id]);
-    await store.complete(job.id, c.token, { words: 2 });
-    expect(await store.getJob(job.id)).toMatchObject({
+    expect((await store.reads.list({ state: 'PROGRESS', limit: 10 })).jobs.map((j) => j.id)).toEqual([job.id]);
+    await store.jobs.complete(job.id, c.token, { words: 2 });
+    expect(await store.reads.job(job.id)).toMatchObject({
       state: 'SUCCESS',
       result: { words: 2 },
       progress: { completed: 3, total: 8 },
@@ -53,30 +53,30 @@ describe.each(WITH_CLUSTER)('progress contract: %s', (adapter) => {
   });
 
   test('a holder that lost its lease, or a finished or cancelled job, cannot write progress', async () => {
-    const [job, other] = await store.enqueue([user('a'), user('b')]);
+    const [job, other] = await store.jobs.enqueue([user('a'), user('b')]);
     const first = await claimOne('w1');
     clock.advance(LEASE + 1);
-    await store.reap('default');
+    await store.jobs.reap('default');
     const second = await claimOne('w2');
     expect(second.job.id).toBe(job.id);
-    await expect(store.reportProgress(job.id, first.token, { completed: 1, total: 2 })).rejects.toBeInstanceOf(
+    await expect(store.jobs.reportProgress(job.id, first.token, { completed: 1, total: 2 })).rejects.toBeInstanceOf(
       LeaseLostError,
     );
-    await store.reportProgress(job.id, second.token, { completed: 1, total: 2 });
-    await store.complete(job.id, second.token, 1);
-    await expect(store.reportProgress(job.id, second.token, { completed: 2, total: 2 })).rejects.toBeInstanceOf(
+    await store.jobs.reportProgress(job.id, second.token, { completed: 1, total: 2 });
+    await store.jobs.complete(job.id, second.token, 1);
+    await expect(store.jobs.reportProgress(job.id, second.token, { completed: 2, total: 2 })).rejects.toBeInstanceOf(
       LeaseLostError,
     );
-    expect((await store.getJob(job.id))!.progress).toEqual({ completed: 1, total: 2 });
+    expect((await store.reads.job(job.id))!.progress).toEqual({ completed: 1, total: 2 });
 
     const c = await claimOne('w1');
     expect(c.job.id).toBe(other.id);
-    await store.cancel(other.id);
-    await expect(store.reportProgress(other.id, c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(
+    await store.jobs.cancel(other.id);
+    await expect(store.jobs.reportProgress(other.id, c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(
       JobCancelledError,
     );
-    expect((await store.getJob(other.id))!.progress).toBeNull();
-    await expect(store.reportProgress('no-such-job', c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(
+    expect((await store.reads.job(other.id))!.progress).toBeNull();
+    await expect(store.jobs.reportProgress('no-such-job', c.token, { completed: 1, total: 1 })).rejects.toBeInstanceOf(
       NotFoundError,
     );
   });

@@ -95,12 +95,12 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
   });
 
   test('1,000 POST /task {queue: qN} make no queue: each a 400 naming queue; an admin declares one, and forgets it once empty', async () => {
-    const before = await store.knownQueues();
+    const before = await store.queues.known();
     for (let i = 0; i < 1000; i++) {
       const res = await call<ErrorBody>('POST', '/task', { a: 1, b: 2, queue: `q${i}` }, T.admin);
       expect([i, res.status, res.body.error.details[0].field]).toEqual([i, 400, 'queue']);
     }
-    expect(await store.knownQueues()).toEqual(before);
+    expect(await store.queues.known()).toEqual(before);
     expect(before).toEqual(expect.arrayContaining(['bots', 'default']));
 
     expect((await call('POST', '/queues', { name: 'high' }, T.alice)).status).toBe(403); // admins declare
@@ -121,7 +121,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     expect((await call('DELETE', '/queues/high', undefined, T.admin)).status).toBe(204);
     expect((await call('DELETE', '/queues/high', undefined, T.admin)).status).toBe(404);
     expect((await call('POST', '/task', { a: 1, b: 2, queue: 'high' }, T.admin)).status).toBe(400);
-    expect(await store.knownQueues()).toEqual(before);
+    expect(await store.queues.known()).toEqual(before);
   }, 120_000);
 
   test("who submitted a job is on its record; a client cancels only its own (a chunk: its count's), an admin any", async () => {
@@ -132,13 +132,13 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     );
     const refused = await call<ErrorBody>('POST', `/jobs/${mine.body.job_id}/cancel`, undefined, T.bob);
     expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
-    expect((await store.getJob(mine.body.job_id))!.state).toBe('PENDING');
+    expect((await store.reads.job(mine.body.job_id))!.state).toBe('PENDING');
     expect((await call<JobBody>('POST', `/jobs/${mine.body.job_id}/cancel`, undefined, T.alice)).body.state).toBe(
       'CANCELLED',
     );
 
     const count = await call<{ job_id: string }>('POST', '/api/count-primes', { n: 10_000, chunks: 2 }, T.bob);
-    const [chunk] = await store.listChildren(count.body.job_id);
+    const [chunk] = await store.reads.children(count.body.job_id);
     expect(chunk.principal).toBe('client:bob');
     expect((await call('POST', `/jobs/${chunk.id}/cancel`, undefined, T.alice)).status).toBe(403);
     expect((await call<JobBody>('POST', `/jobs/${chunk.id}/cancel`, undefined, T.admin)).body).toMatchObject({
@@ -147,7 +147,7 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     });
 
     // a job no token submitted (the scheduler's, an open API's) is an admin's to cancel
-    const [scheduled] = await store.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
+    const [scheduled] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
     expect((await call<JobBody>('GET', `/jobs/${scheduled.id}`, undefined, T.alice)).body.principal).toBeNull();
     expect((await call('POST', `/jobs/${scheduled.id}/cancel`, undefined, T.alice)).status).toBe(403);
     // an open API names nobody: anyone cancels (as before tokens)
@@ -238,10 +238,10 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
       expect((await call('POST', '/task', { a: 1, b: 2 }, undefined, open.url)).status).toBe(202);
     // one of dave's finishes (cancelled), one is taken and done: two more fit, not three
     await call('POST', `/jobs/${made[0]}/cancel`, undefined, T.dave);
-    const claimed = (await store.claim('default', { consumer: 'w', max: 100, leaseMs: 60_000 })).jobs.find(
+    const claimed = (await store.jobs.claim('default', { consumer: 'w', max: 100, leaseMs: 60_000 })).jobs.find(
       (c) => c.job.id === made[1],
     )!;
-    await store.complete(claimed.job.id, claimed.token, 3);
+    await store.jobs.complete(claimed.job.id, claimed.token, 3);
     expect((await task(T.dave)).status).toBe(202);
     expect((await task(T.dave)).status).toBe(202);
     expect((await task(T.dave)).status).toBe(429);

@@ -36,47 +36,47 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
   });
 
   test('schedules are kept by name, listed by name, not replaced unless asked, removed once', async () => {
-    expect(await store.listSchedules()).toEqual([]);
+    expect(await store.schedules.list()).toEqual([]);
     const b = schedule('b', { cron: '*/2 * * * * *', everyMs: null, tz: 'Europe/Paris' });
-    expect(await store.saveSchedule(b)).toBe(true);
-    expect(await store.saveSchedule(schedule('a'))).toBe(true);
-    expect(await store.saveSchedule(schedule('a', { size: 9 }))).toBe(false);
-    expect(await store.listSchedules()).toEqual([schedule('a'), b]);
-    expect(await store.saveSchedule(schedule('a', { size: 9 }), true)).toBe(true);
-    expect((await store.listSchedules()).map((s) => [s.name, s.size])).toEqual([
+    expect(await store.schedules.save(b)).toBe(true);
+    expect(await store.schedules.save(schedule('a'))).toBe(true);
+    expect(await store.schedules.save(schedule('a', { size: 9 }))).toBe(false);
+    expect(await store.schedules.list()).toEqual([schedule('a'), b]);
+    expect(await store.schedules.save(schedule('a', { size: 9 }), true)).toBe(true);
+    expect((await store.schedules.list()).map((s) => [s.name, s.size])).toEqual([
       ['a', 9],
       ['b', 1],
     ]);
-    expect(await store.removeSchedule('a')).toBe(true);
-    expect(await store.removeSchedule('a')).toBe(false);
-    expect(await store.listSchedules()).toEqual([b]);
+    expect(await store.schedules.remove('a')).toBe(true);
+    expect(await store.schedules.remove('a')).toBe(false);
+    expect(await store.schedules.list()).toEqual([b]);
   });
 
   test("an occurrence is made once per once-key, and its jobs carry the schedule's name and slot", async () => {
     const slot = '2026-03-10T12:00:00.000Z';
-    const made = await store.enqueueScheduled('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim]);
+    const made = await store.schedules.enqueue('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim]);
     expect(made).toHaveLength(2);
     expect(made!.map((j) => [j.schedule, j.slot, j.state])).toEqual([
       ['nightly', slot, 'PENDING'],
       ['nightly', slot, 'PENDING'],
     ]);
-    expect(await store.enqueueScheduled('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim])).toBeNull();
+    expect(await store.schedules.enqueue('nightly', slot, 'schedule:nightly:1', 60_000, [sim, sim])).toBeNull();
     for (const j of made!)
-      expect(await store.getJob(j.id)).toMatchObject({
+      expect(await store.reads.job(j.id)).toMatchObject({
         id: j.id,
         schedule: 'nightly',
         slot,
         type: 'sim',
         queue: 'bots',
       });
-    const next = await store.enqueueScheduled('nightly', '2026-03-11T12:00:00.000Z', 'schedule:nightly:2', 60_000, [
+    const next = await store.schedules.enqueue('nightly', '2026-03-11T12:00:00.000Z', 'schedule:nightly:2', 60_000, [
       sim,
     ]);
     expect(next).toHaveLength(1);
-    expect((await store.listJobs({ limit: 10 })).total).toBe(3);
+    expect((await store.reads.list({ limit: 10 })).total).toBe(3);
     // a job made otherwise has no schedule
-    const [plain] = await store.enqueue([sim]);
-    const read = await store.getJob(plain.id);
+    const [plain] = await store.jobs.enqueue([sim]);
+    const read = await store.reads.job(plain.id);
     expect(read!.schedule ?? null).toBeNull();
   });
 
@@ -88,11 +88,11 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
       maxAttempts: 7,
       timeoutMs: 45_000,
     });
-    expect(await store.saveSchedule(s)).toBe(true);
-    const [kept] = await store.listSchedules();
+    expect(await store.schedules.save(s)).toBe(true);
+    const [kept] = await store.schedules.list();
     expect(kept).toEqual(s);
     const slot = '2026-03-10T12:00:00.000Z';
-    const made = await store.enqueueScheduled(
+    const made = await store.schedules.enqueue(
       'reports',
       slot,
       'schedule:reports:1',
@@ -100,7 +100,7 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
       batchJobs(kept, slot, 'scheduler-1'),
     );
     expect(made).toHaveLength(1);
-    expect(await store.getJob(made![0].id)).toMatchObject({
+    expect(await store.reads.job(made![0].id)).toMatchObject({
       type: 'report',
       params: { to: 'ops', batch: slot },
       maxAttempts: 7,
@@ -109,72 +109,72 @@ describe.each(ADAPTERS)('schedules contract: %s', (adapter) => {
       slot,
     });
     // a schedule without them (a batch type, or one kept before they were): the type's as this process knows it
-    const [plain] = (await store.enqueueScheduled(
+    const [plain] = (await store.schedules.enqueue(
       'other',
       slot,
       'schedule:other:1',
       60_000,
       batchJobs(schedule('other'), slot, 'scheduler-1'),
     ))!;
-    expect(await store.getJob(plain.id)).toMatchObject({ type: 'sim', maxAttempts: 3 });
-    expect((await store.getJob(plain.id))!.timeoutMs ?? null).toBeNull();
+    expect(await store.reads.job(plain.id)).toMatchObject({ type: 'sim', maxAttempts: 3 });
+    expect((await store.reads.job(plain.id))!.timeoutMs ?? null).toBeNull();
   });
 
   test("a module's cpu type: a schedule keeps it, so its jobs wait in the CPU lists where the type is not known (a scheduler without the module)", async () => {
     const s = schedule('renders', { type: 'render', params: {}, queue: 'default', maxAttempts: 2, cpu: true });
-    expect(await store.saveSchedule(s)).toBe(true);
-    const [kept] = await store.listSchedules();
+    expect(await store.schedules.save(s)).toBe(true);
+    const [kept] = await store.schedules.list();
     expect(kept).toEqual(s);
     const slot = '2026-03-10T12:00:00.000Z';
-    const [job] = (await store.enqueueScheduled(
+    const [job] = (await store.schedules.enqueue(
       'renders',
       slot,
       'schedule:renders:1',
       60_000,
       batchJobs(kept, slot, 'scheduler-1'),
     ))!;
-    expect(await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 0, leaseMs: 60_000 })).toMatchObject({
+    expect(await store.jobs.claim('default', { consumer: 'w1', max: 5, maxCpu: 0, leaseMs: 60_000 })).toMatchObject({
       jobs: [],
     });
     const {
       jobs: [held],
-    } = await store.claim('default', { consumer: 'w1', max: 5, maxCpu: 1, leaseMs: 60_000 });
+    } = await store.jobs.claim('default', { consumer: 'w1', max: 5, maxCpu: 1, leaseMs: 60_000 });
     expect(held.job).toMatchObject({ id: job.id, type: 'render', maxAttempts: 2 });
   });
 
   test("a prime count's occurrence is made once per once-key: one parent, its chunks, the schedule and slot on its record, its count from its chunks", async () => {
     const slot = '2026-03-10T12:00:00.000Z';
     const flow = () => primeCountFlow(20, 2, { initiatedBy: 'sched-1' }, { queue: 'default' });
-    const made = await store.enqueueScheduled('counts', slot, 'schedule:counts:1', 60_000, flow());
+    const made = await store.schedules.enqueue('counts', slot, 'schedule:counts:1', 60_000, flow());
     expect(made!.map((j) => [j.type, j.schedule, j.slot])).toEqual([
       ['primes', 'counts', slot],
       ['primes_chunk', 'counts', slot],
       ['primes_chunk', 'counts', slot],
     ]);
-    expect(await store.enqueueScheduled('counts', slot, 'schedule:counts:1', 60_000, flow())).toBeNull();
+    expect(await store.schedules.enqueue('counts', slot, 'schedule:counts:1', 60_000, flow())).toBeNull();
     const [parent] = made!;
-    const listed = await store.listJobs({ limit: 10 });
+    const listed = await store.reads.list({ limit: 10 });
     expect([listed.total, listed.jobs.map((j) => j.id)]).toEqual([1, [parent.id]]); // the chunks are not top-level jobs
-    expect(await store.getJob(parent.id)).toMatchObject({
+    expect(await store.reads.job(parent.id)).toMatchObject({
       type: 'primes',
       schedule: 'counts',
       slot,
       params: { n: 20, chunks: 2 },
       initiatedBy: 'sched-1',
     });
-    const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 });
+    const { jobs: held } = await store.jobs.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 });
     expect(held.map((c) => c.job.params)).toEqual([
       { lo: 1, hi: 10, index: 0 },
       { lo: 11, hi: 20, index: 1 },
     ]);
-    await store.complete(held[0].job.id, held[0].token, 4); // 2 3 5 7
-    await store.complete(held[1].job.id, held[1].token, 4); // 11 13 17 19
-    expect(await store.getJob(parent.id)).toMatchObject({
+    await store.jobs.complete(held[0].job.id, held[0].token, 4); // 2 3 5 7
+    await store.jobs.complete(held[1].job.id, held[1].token, 4); // 11 13 17 19
+    expect(await store.reads.job(parent.id)).toMatchObject({
       state: 'SUCCESS',
       result: { prime_count: 8 },
       schedule: 'counts',
       slot,
     });
-    expect(await store.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 })).toMatchObject({ jobs: [] });
+    expect(await store.jobs.claim('default', { consumer: 'w1', max: 5, leaseMs: 60_000 })).toMatchObject({ jobs: [] });
   });
 });

@@ -59,7 +59,7 @@ test('every server of the set refuses a client that does not authenticate', asyn
 test('the store finds the master through Sentinels that ask for a password, and follows a failover', async () => {
   const store = await storeFromFlags(flags('sentinel-auth'));
   stores.push(store);
-  const [before] = await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
+  const [before] = await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
   expect(
     await redisCommand(set.master.port, ['EXISTS', redisKeys('sentinel-auth').job(before.id)], { auth: AUTH }),
   ).toBe(1);
@@ -68,12 +68,13 @@ test('the store finds the master through Sentinels that ask for a password, and 
   await set.master.stop(true);
   const promoted = await set.waitForFailover(old);
   const after = await waitUntil(
-    async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0],
+    async () =>
+      (await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0],
     20_000,
     'a write on the new master',
   );
   expect(await redisCommand(promoted, ['EXISTS', redisKeys('sentinel-auth').job(after.id)], { auth: AUTH })).toBe(1);
-  expect((await store.getJob(before.id))?.id).toBe(before.id);
+  expect((await store.reads.job(before.id))?.id).toBe(before.id);
 }, 120_000);
 
 test("without the Sentinels' password, or with a wrong one, no Sentinel names the master, and says why", async () => {
@@ -161,7 +162,7 @@ describe('Sentinels on TLS', () => {
   test('a rediss:// --redis reaches the Sentinels over TLS too, with the same --redis-ca; --redis-sentinel-tls no does not reach them', async () => {
     const store = await storeFromFlags(tlsFlags('sentinel-tls'));
     stores.push(store);
-    const [job] = await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 2 } }]);
+    const [job] = await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 2 } }]);
     expect(
       await redisCommand(tlsSet.master.port, ['EXISTS', redisKeys('sentinel-tls').job(job.id)], {
         auth: AUTH,

@@ -39,30 +39,30 @@ const open = async (prefix: string, durability: 'none' | 'replica' = 'none') => 
 test('a durable write waits for the replica; with the replica paused it is a 503 within the WAIT timeout, not confirmed', async () => {
   const store = await open('sentinel-durable', 'replica');
   expect(store.location).toBe(`sentinel://${set.sentinelList}/${MASTER_NAME}`);
-  const [job] = await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 2 } }]);
+  const [job] = await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 2 } }]);
   // the replica has it the moment the write is answered
   expect(await redisCommand(set.replica.port, ['EXISTS', redisKeys('sentinel-durable').job(job.id)])).toBe(1);
-  expect((await store.abacusAdd(5)).sum).toBe(5n);
+  expect((await store.abacus.add(5)).sum).toBe(5n);
 
   // the replica stops reading its link: no replica acknowledges, so the answer is a 503
   await redisCommand(set.replica.port, ['DEBUG', 'SLEEP', '0']);
   const sleeping = redisCommand(set.replica.port, ['DEBUG', 'SLEEP', '2']);
   await new Promise((r) => setTimeout(r, 100));
   const started = Date.now();
-  const err = await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch((e: unknown) => e);
+  const err = await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch((e: unknown) => e);
   const took = Date.now() - started;
   expect(err).toBeInstanceOf(StoreUnavailableError);
   expect((err as Error).message).toContain('not confirmed by a replica');
   expect(took).toBeGreaterThanOrEqual(450);
   expect(took).toBeLessThan(1500);
-  const add = await store.abacusAdd(1).catch((e: unknown) => e);
+  const add = await store.abacus.add(1).catch((e: unknown) => e);
   expect(add).toBeInstanceOf(StoreUnavailableError);
   await sleeping;
 }, 30_000);
 
 test('the store follows a promotion by itself: writes and reads go to the new master', async () => {
   const store = await open('sentinel-follow');
-  const [before] = await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
+  const [before] = await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
   await waitForSync(set.replica.port);
   const old = await set.masterPort();
   expect(old).toBe(set.master.port);
@@ -70,11 +70,12 @@ test('the store follows a promotion by itself: writes and reads go to the new ma
   const promoted = await set.waitForFailover(old);
   expect(promoted).toBe(set.replica.port);
   const after = await waitUntil(
-    async () => (await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0],
+    async () =>
+      (await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch(() => null))?.[0],
     20_000,
     'a write on the new master',
   );
-  expect((await store.getJob(before.id))?.id).toBe(before.id);
+  expect((await store.reads.job(before.id))?.id).toBe(before.id);
   expect(await redisCommand(promoted, ['EXISTS', redisKeys('sentinel-follow').job(after.id)])).toBe(1);
 }, 60_000);
 
@@ -97,7 +98,7 @@ test('without durability an acknowledged job is lost in a failover; with it, tha
       durabilityTimeoutMs: 300,
     });
     stores.push(plain, durable);
-    const [synced] = await plain.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
+    const [synced] = await plain.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
     await waitUntil(
       async () => (await redisCommand(replica.port, ['EXISTS', redisKeys('loss').job(synced.id)])) === 1,
       5000,
@@ -105,8 +106,8 @@ test('without durability an acknowledged job is lost in a failover; with it, tha
     );
 
     link.cut();
-    const [acknowledged] = await plain.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]);
-    const refused = await durable
+    const [acknowledged] = await plain.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]);
+    const refused = await durable.jobs
       .enqueue([{ type: 'task', params: { op: 'add', a: 3, b: 3 } }])
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(StoreUnavailableError);
@@ -131,7 +132,7 @@ test('a connection that answers READONLY (its node was demoted) is replaced, not
   try {
     const store = await openStore({ redisUrl: a.url, prefix: 'demoted' });
     stores.push(store);
-    await store.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
+    await store.jobs.enqueue([{ type: 'task', params: { op: 'add', a: 1, b: 1 } }]);
     const clientIds = async () =>
       new Set(
         String(await redisCommand(a.port, ['CLIENT', 'LIST', 'TYPE', 'normal']))
@@ -142,7 +143,9 @@ test('a connection that answers READONLY (its node was demoted) is replaced, not
     const before = await clientIds();
     expect(before.size).toBeGreaterThan(0);
     await redisCommand(a.port, ['REPLICAOF', '127.0.0.1', String(b.port)]);
-    const refused = await store.enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }]).catch((e: unknown) => e);
+    const refused = await store.jobs
+      .enqueue([{ type: 'task', params: { op: 'add', a: 2, b: 2 } }])
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(StoreUnavailableError);
     expect((refused as Error).message).toContain('READONLY');
     const after = await waitUntil(

@@ -20,7 +20,7 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claimOne = async (consumer = 'w1', queue = 'default') => {
-    const { jobs } = await store.claim(queue, { consumer, max: 1, leaseMs: LEASE });
+    const { jobs } = await store.jobs.claim(queue, { consumer, max: 1, leaseMs: LEASE });
     return jobs[0];
   };
 
@@ -33,7 +33,7 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
   });
 
   test('enqueue creates PENDING jobs with the producer recorded', async () => {
-    const [job] = await store.enqueue([task(2, 3)]);
+    const [job] = await store.jobs.enqueue([task(2, 3)]);
     expect(job).toMatchObject({
       type: 'task',
       state: 'PENDING',
@@ -42,36 +42,36 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       initiatedBy: 'api-1',
       params: { a: 2, b: 3, op: 'add' },
     });
-    expect(await store.getJob(job.id)).toEqual(job);
+    expect(await store.reads.job(job.id)).toEqual(job);
   });
 
   test('claim takes jobs in FIFO order, holds them under a token and counts the delivery', async () => {
-    const jobs = await store.enqueue([task(1), task(2), task(3)]);
-    const { jobs: claimed } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const jobs = await store.jobs.enqueue([task(1), task(2), task(3)]);
+    const { jobs: claimed } = await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
     expect(claimed.map((c) => c.job.id)).toEqual([jobs[0].id, jobs[1].id]);
     expect(new Set(claimed.map((c) => c.token)).size).toBe(2);
     expect(claimed[0].job).toMatchObject({ state: 'STARTED', attempts: 1, handledBy: 'w1' });
     expect((await claimOne('w2')).job.id).toBe(jobs[2].id);
-    expect((await store.claim('default', { consumer: 'w1', max: 5, leaseMs: LEASE })).jobs).toEqual([]);
-    expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 3, delayed: 0 });
+    expect((await store.jobs.claim('default', { consumer: 'w1', max: 5, leaseMs: LEASE })).jobs).toEqual([]);
+    expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 3, delayed: 0 });
   });
 
   test('complete records the result once; a second complete is refused', async () => {
-    const [job] = await store.enqueue([task(2, 3)]);
+    const [job] = await store.jobs.enqueue([task(2, 3)]);
     const { token } = await claimOne();
-    await store.complete(job.id, token, 5);
-    const done = await store.getJob(job.id);
+    await store.jobs.complete(job.id, token, 5);
+    const done = await store.reads.job(job.id);
     expect(done).toMatchObject({ state: 'SUCCESS', result: 5, handledBy: 'w1' });
     expect(done!.finishedAt).toBe(clock.now());
-    await expect(store.complete(job.id, token, 6)).rejects.toBeInstanceOf(LeaseLostError);
-    expect((await store.getJob(job.id))!.result).toBe(5);
-    await expect(store.complete('no-such-job', token, 1)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(store.jobs.complete(job.id, token, 6)).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.reads.job(job.id))!.result).toBe(5);
+    await expect(store.jobs.complete('no-such-job', token, 1)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   test('completeAndClaim acknowledges, then claims for the freed slots, in one step; a refused completion stops nothing', async () => {
-    const jobs = await store.enqueue([task(1), task(2), task(3), task(4)]);
-    const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
-    const { errors, claim } = await store.completeAndClaim(
+    const jobs = await store.jobs.enqueue([task(1), task(2), task(3), task(4)]);
+    const { jobs: held } = await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const { errors, claim } = await store.jobs.completeAndClaim(
       [
         { jobId: held[0].job.id, token: held[0].token, result: 2, job: held[0].job },
         { jobId: held[1].job.id, token: 'stale', result: 3 },
@@ -81,8 +81,8 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       { consumer: 'w1', max: 1, leaseMs: LEASE },
     );
     expect(errors.map((e) => e?.constructor)).toEqual([undefined, LeaseLostError, NotFoundError]);
-    expect(await store.getJob(jobs[0].id)).toMatchObject({ state: 'SUCCESS', result: 2 });
-    expect(await store.getJob(jobs[1].id)).toMatchObject({ state: 'STARTED', result: null });
+    expect(await store.reads.job(jobs[0].id)).toMatchObject({ state: 'SUCCESS', result: 2 });
+    expect(await store.reads.job(jobs[1].id)).toMatchObject({ state: 'STARTED', result: null });
     expect(claim.jobs.map((c) => c.job.id)).toEqual([jobs[2].id]);
     expect(claim.jobs[0].job).toMatchObject({
       state: 'STARTED',
@@ -92,111 +92,111 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
       params: { a: 3, b: 1, op: 'add' },
     });
     // nothing to complete and no slot: a no-op
-    expect(await store.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({
+    expect(await store.jobs.completeAndClaim([], 'default', { consumer: 'w1', max: 0, leaseMs: LEASE })).toEqual({
       errors: [],
       claim: { jobs: [], nextRunAt: null, now: clock.now() },
     });
-    expect(await store.queueDepth('default')).toEqual({ waiting: 1, active: 2, delayed: 0 });
+    expect(await store.queues.depth('default')).toEqual({ waiting: 1, active: 2, delayed: 0 });
   });
 
   test('a lapsed lease is reaped and the late result of the old holder is refused (fenced)', async () => {
-    const [job] = await store.enqueue([task(2, 3)]);
+    const [job] = await store.jobs.enqueue([task(2, 3)]);
     const first = await claimOne('w1');
     clock.advance(LEASE - 1);
-    expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
+    expect(await store.jobs.reap('default')).toEqual({ requeued: [], dead: [] });
     clock.advance(2);
-    expect(await store.reap('default')).toEqual({ requeued: [job.id], dead: [] });
-    expect(await store.getJob(job.id)).toMatchObject({ state: 'RETRY', attempts: 1 });
+    expect(await store.jobs.reap('default')).toEqual({ requeued: [job.id], dead: [] });
+    expect(await store.reads.job(job.id)).toMatchObject({ state: 'RETRY', attempts: 1 });
     const second = await claimOne('w2');
     expect(second.job).toMatchObject({ id: job.id, attempts: 2, handledBy: 'w2' });
-    await expect(store.complete(job.id, first.token, 999)).rejects.toBeInstanceOf(LeaseLostError);
-    await expect(store.renew(job.id, first.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
-    await store.complete(job.id, second.token, 5);
-    expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: 5, handledBy: 'w2' });
+    await expect(store.jobs.complete(job.id, first.token, 999)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.jobs.renew(job.id, first.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.jobs.complete(job.id, second.token, 5);
+    expect(await store.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: 5, handledBy: 'w2' });
   });
 
   test('renewing keeps a slow job from being reaped', async () => {
-    const [job] = await store.enqueue([task(1)]);
+    const [job] = await store.jobs.enqueue([task(1)]);
     const { token } = await claimOne();
     for (let i = 0; i < 5; i++) {
       clock.advance(LEASE / 2);
-      await store.renew(job.id, token, LEASE);
-      expect((await store.reap('default')).requeued).toEqual([]);
+      await store.jobs.renew(job.id, token, LEASE);
+      expect((await store.jobs.reap('default')).requeued).toEqual([]);
     }
-    await store.complete(job.id, token, 2);
-    expect((await store.getJob(job.id))!.attempts).toBe(1);
+    await store.jobs.complete(job.id, token, 2);
+    expect((await store.reads.job(job.id))!.attempts).toBe(1);
   });
 
   test('a job reaped after its last attempt goes DEAD into the dead-letter queue', async () => {
-    const [job] = await store.enqueue([{ ...task(1), maxAttempts: 1 }]);
+    const [job] = await store.jobs.enqueue([{ ...task(1), maxAttempts: 1 }]);
     await claimOne();
     clock.advance(LEASE + 1);
-    expect(await store.reap('default')).toEqual({ requeued: [], dead: [job.id] });
-    const dead = await store.getJob(job.id);
+    expect(await store.jobs.reap('default')).toEqual({ requeued: [], dead: [job.id] });
+    const dead = await store.reads.job(job.id);
     expect(dead).toMatchObject({ state: 'DEAD', attempts: 1 });
     expect(dead!.error).toMatch(/lease expired \(held by w1, attempt 1 of 1\)/);
-    expect((await store.listJobs({ state: 'DEAD' })).jobs.map((j) => j.id)).toEqual([job.id]);
+    expect((await store.reads.list({ state: 'DEAD' })).jobs.map((j) => j.id)).toEqual([job.id]);
     expect(await claimOne()).toBeUndefined();
   });
 
   test('a reaper never takes back a job its own process holds (the claims it names); another one does', async () => {
-    const [mine, theirs] = await store.enqueue([task(1), task(2)]);
+    const [mine, theirs] = await store.jobs.enqueue([task(1), task(2)]);
     const a = await claimOne('w1');
     const b = await claimOne('w2');
     clock.advance(LEASE + 1);
-    expect(await store.reap('default', { leaseMs: LEASE, holding: [tokenBaseOf(a.token)] })).toEqual({
+    expect(await store.jobs.reap('default', { leaseMs: LEASE, holding: [tokenBaseOf(a.token)] })).toEqual({
       requeued: [theirs.id],
       dead: [],
     });
-    expect(await store.getJob(mine.id)).toMatchObject({ state: 'STARTED', attempts: 1 });
-    await store.renew(mine.id, a.token, LEASE); // its holder is alive: it renews (here, late) and finishes
-    await store.complete(mine.id, a.token, 2);
-    expect(await store.getJob(mine.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
+    expect(await store.reads.job(mine.id)).toMatchObject({ state: 'STARTED', attempts: 1 });
+    await store.jobs.renew(mine.id, a.token, LEASE); // its holder is alive: it renews (here, late) and finishes
+    await store.jobs.complete(mine.id, a.token, 2);
+    expect(await store.reads.job(mine.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
     expect(b.job.id).toBe(theirs.id);
   });
 
   test("after a gap in the reapers' looks (no one reached the store), what lapsed in it waits a lease for its holder", async () => {
-    const [renewed, gone] = await store.enqueue([task(1), task(2)]);
+    const [renewed, gone] = await store.jobs.enqueue([task(1), task(2)]);
     const a = await claimOne('w1');
     await claimOne('w2');
-    expect(await store.reap('default', { leaseMs: LEASE })).toEqual({ requeued: [], dead: [] }); // a look, keeping pace
+    expect(await store.jobs.reap('default', { leaseMs: LEASE })).toEqual({ requeued: [], dead: [] }); // a look, keeping pace
     clock.advance(5 * LEASE); // nobody looks, nobody renews: both leases lapse in the gap
-    expect(await store.reap('default', { leaseMs: LEASE })).toEqual({ requeued: [], dead: [] });
+    expect(await store.jobs.reap('default', { leaseMs: LEASE })).toEqual({ requeued: [], dead: [] });
     // the scheduler's look names no lease: the one the queue's reaper named
     clock.advance(LEASE / 4);
-    expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
-    await store.renew(renewed.id, a.token, LEASE); // w1 is back: in time
+    expect(await store.jobs.reap('default')).toEqual({ requeued: [], dead: [] });
+    await store.jobs.renew(renewed.id, a.token, LEASE); // w1 is back: in time
     // looks that keep pace: w2 never comes back, and its job is taken back once the grace is over
     const taken: string[] = [];
     for (let i = 0; i < 5; i++) {
       clock.advance(LEASE / 4);
-      await store.renew(renewed.id, a.token, LEASE);
-      taken.push(...(await store.reap('default', { leaseMs: LEASE })).requeued);
+      await store.jobs.renew(renewed.id, a.token, LEASE);
+      taken.push(...(await store.jobs.reap('default', { leaseMs: LEASE })).requeued);
     }
     expect(taken).toEqual([gone.id]);
-    expect(await store.getJob(gone.id)).toMatchObject({
+    expect(await store.reads.job(gone.id)).toMatchObject({
       state: 'RETRY',
       attempts: 1,
       error: 'lease expired (held by w2, attempt 1 of 3)',
     });
-    await store.complete(renewed.id, a.token, 2);
-    expect(await store.getJob(renewed.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
+    await store.jobs.complete(renewed.id, a.token, 2);
+    expect(await store.reads.job(renewed.id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: 2 });
     // a lease that lapses while the looks keep pace is taken back at the first look after it, as before any gap
     const late = await claimOne('w3');
     const looks: string[][] = [];
     for (let i = 0; i < 5; i++) {
       clock.advance(LEASE / 4);
-      looks.push((await store.reap('default', { leaseMs: LEASE })).requeued);
+      looks.push((await store.jobs.reap('default', { leaseMs: LEASE })).requeued);
     }
     expect(looks).toEqual([[], [], [], [late.job.id], []]); // its deadline: claim + LEASE
   });
 
   test('a retry waits for its backoff, then runs first', async () => {
-    const [job, other] = await store.enqueue([task(1), task(2)]);
+    const [job, other] = await store.jobs.enqueue([task(1), task(2)]);
     const { token } = await claimOne();
-    await store.fail(job.id, token, 'boom', { to: 'RETRY', delayMs: 500 });
-    expect(await store.getJob(job.id)).toMatchObject({ state: 'RETRY', error: 'boom', runAt: clock.now() + 500 });
-    const early = await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+    await store.jobs.fail(job.id, token, 'boom', { to: 'RETRY', delayMs: 500 });
+    expect(await store.reads.job(job.id)).toMatchObject({ state: 'RETRY', error: 'boom', runAt: clock.now() + 500 });
+    const early = await store.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
     expect(early.jobs.map((c) => c.job.id)).toEqual([other.id]);
     expect(early.nextRunAt).toBe(clock.now() + 500);
     clock.advance(500);
@@ -205,76 +205,76 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
   });
 
   test('the dead-letter queue: list, retry from zero attempts, purge', async () => {
-    const [a, b, c] = await store.enqueue([{ ...task(1), maxAttempts: 1 }, task(2), task(3)]);
+    const [a, b, c] = await store.jobs.enqueue([{ ...task(1), maxAttempts: 1 }, task(2), task(3)]);
     for (const j of [a, b]) {
       const held = await claimOne();
-      await store.fail(j.id, held.token, `gave up on ${j.id}`, { to: 'DEAD' });
+      await store.jobs.fail(j.id, held.token, `gave up on ${j.id}`, { to: 'DEAD' });
     }
-    const dead = await store.listDead();
+    const dead = await store.dead.list();
     expect(dead.total).toBe(2);
     expect(new Set(dead.jobs.map((j) => j.id))).toEqual(new Set([a.id, b.id]));
-    await expect(store.retryDead(c.id)).rejects.toBeInstanceOf(ConflictError);
-    await expect(store.retryDead('missing')).rejects.toBeInstanceOf(NotFoundError);
-    expect(await store.retryDead(a.id)).toMatchObject({
+    await expect(store.dead.retry(c.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.dead.retry('missing')).rejects.toBeInstanceOf(NotFoundError);
+    expect(await store.dead.retry(a.id)).toMatchObject({
       id: a.id,
       state: 'PENDING',
       attempts: 0,
       error: null,
       finishedAt: null,
     });
-    expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([b.id]);
+    expect((await store.dead.list()).jobs.map((j) => j.id)).toEqual([b.id]);
     const again = await claimOne(); // c was first in line; a went to the tail
     expect(again.job.id).toBe(c.id);
     expect((await claimOne()).job).toMatchObject({ id: a.id, attempts: 1 });
-    expect(await store.purgeDead()).toBe(1);
-    expect(await store.getJob(b.id)).toBeNull();
-    expect((await store.listDead()).total).toBe(0);
-    expect((await store.countByState()).DEAD).toBe(0);
+    expect(await store.dead.purge()).toBe(1);
+    expect(await store.reads.job(b.id)).toBeNull();
+    expect((await store.dead.list()).total).toBe(0);
+    expect((await store.reads.countByState()).DEAD).toBe(0);
   });
 
   test('retries that fall due together run earliest-due first', async () => {
-    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const [a, b] = await store.jobs.enqueue([task(1), task(2)]);
     const ca = await claimOne();
     const cb = await claimOne();
-    await store.fail(b.id, cb.token, 'x', { to: 'RETRY', delayMs: 100 });
-    await store.fail(a.id, ca.token, 'x', { to: 'RETRY', delayMs: 200 });
+    await store.jobs.fail(b.id, cb.token, 'x', { to: 'RETRY', delayMs: 100 });
+    await store.jobs.fail(a.id, ca.token, 'x', { to: 'RETRY', delayMs: 200 });
     clock.advance(300);
-    const { jobs } = await store.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const { jobs } = await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });
     expect(jobs.map((c) => c.job.id)).toEqual([b.id, a.id]);
-    expect((await store.listJobs({ limit: 0 })).jobs).toEqual([]);
+    expect((await store.reads.list({ limit: 0 })).jobs).toEqual([]);
   });
 
   test('fail to FAILURE or DEAD is final', async () => {
-    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const [a, b] = await store.jobs.enqueue([task(1), task(2)]);
     const ca = await claimOne();
     const cb = await claimOne();
-    await store.fail(a.id, ca.token, 'bad input', { to: 'FAILURE' });
-    await store.fail(b.id, cb.token, 'gave up', { to: 'DEAD' });
-    expect(await store.getJob(a.id)).toMatchObject({ state: 'FAILURE', error: 'bad input' });
-    expect(await store.getJob(b.id)).toMatchObject({ state: 'DEAD', error: 'gave up' });
-    await expect(store.fail(a.id, ca.token, 'again', { to: 'FAILURE' })).rejects.toBeInstanceOf(LeaseLostError);
-    const counts = await store.countByState();
+    await store.jobs.fail(a.id, ca.token, 'bad input', { to: 'FAILURE' });
+    await store.jobs.fail(b.id, cb.token, 'gave up', { to: 'DEAD' });
+    expect(await store.reads.job(a.id)).toMatchObject({ state: 'FAILURE', error: 'bad input' });
+    expect(await store.reads.job(b.id)).toMatchObject({ state: 'DEAD', error: 'gave up' });
+    await expect(store.jobs.fail(a.id, ca.token, 'again', { to: 'FAILURE' })).rejects.toBeInstanceOf(LeaseLostError);
+    const counts = await store.reads.countByState();
     expect(counts).toMatchObject({ FAILURE: 1, DEAD: 1, PENDING: 0, STARTED: 0 });
   });
 
   test('release gives a job back to the head without counting the attempt', async () => {
-    const [a, b] = await store.enqueue([task(1), task(2)]);
+    const [a, b] = await store.jobs.enqueue([task(1), task(2)]);
     const held = await claimOne('w1');
-    await store.release(a.id, held.token);
-    expect(await store.getJob(a.id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+    await store.jobs.release(a.id, held.token);
+    expect(await store.reads.job(a.id)).toMatchObject({ state: 'PENDING', attempts: 0 });
     const again = await claimOne('w2');
     expect(again.job).toMatchObject({ id: a.id, attempts: 1, handledBy: 'w2' });
     expect((await claimOne('w2')).job.id).toBe(b.id);
   });
 
   test('checkJob records which node looked', async () => {
-    const [job] = await store.enqueue([task(1)]);
-    expect(await store.checkJob(job.id, 'api-2')).toMatchObject({
+    const [job] = await store.jobs.enqueue([task(1)]);
+    expect(await store.reads.check(job.id, 'api-2')).toMatchObject({
       id: job.id,
       checkedBy: 'api-2',
       initiatedBy: 'api-1',
     });
-    expect(await store.checkJob('missing', 'api-2')).toBeNull();
+    expect(await store.reads.check('missing', 'api-2')).toBeNull();
   });
 
   describe('a flow (chord) of chunks', () => {
@@ -284,20 +284,23 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     });
 
     test('the last chunk completes the parent with the sum; progress is counted per chunk', async () => {
-      const { parent, children } = await store.enqueueFlow(flow(3));
+      const { parent, children } = await store.jobs.enqueueFlow(flow(3));
       // the parent is on no queue itself: its view names the queue its chunks run on
       expect(parent).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 3 }, queue: 'default' });
-      expect(await store.queueDepth('default')).toMatchObject({ waiting: 3 });
+      expect(await store.queues.depth('default')).toMatchObject({ waiting: 3 });
       expect(children.map((c) => c.parentId)).toEqual([parent.id, parent.id, parent.id]);
-      expect((await store.listChildren(parent.id)).map((c) => c.id)).toEqual(children.map((c) => c.id));
-      const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE });
-      expect((await store.getJob(parent.id))!.state).toBe('STARTED');
-      await store.complete(held[0].job.id, held[0].token, 4);
-      expect(await store.getJob(parent.id)).toMatchObject({ state: 'PROGRESS', progress: { completed: 1, total: 3 } });
-      await store.complete(held[1].job.id, held[1].token, 2);
+      expect((await store.reads.children(parent.id)).map((c) => c.id)).toEqual(children.map((c) => c.id));
+      const { jobs: held } = await store.jobs.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE });
+      expect((await store.reads.job(parent.id))!.state).toBe('STARTED');
+      await store.jobs.complete(held[0].job.id, held[0].token, 4);
+      expect(await store.reads.job(parent.id)).toMatchObject({
+        state: 'PROGRESS',
+        progress: { completed: 1, total: 3 },
+      });
+      await store.jobs.complete(held[1].job.id, held[1].token, 2);
       clock.advance(1500);
-      await store.complete(held[2].job.id, held[2].token, 7);
-      const done = await store.getJob(parent.id);
+      await store.jobs.complete(held[2].job.id, held[2].token, 7);
+      const done = await store.reads.job(parent.id);
       expect(done).toMatchObject({
         state: 'SUCCESS',
         progress: { completed: 3, total: 3 },
@@ -306,155 +309,168 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     });
 
     test('when a chunk is delivered twice, the count is unchanged', async () => {
-      const { parent } = await store.enqueueFlow(flow(2));
+      const { parent } = await store.jobs.enqueueFlow(flow(2));
       const a1 = await claimOne('w1');
       const b = await claimOne('w1');
       clock.advance(LEASE / 2);
-      await store.renew(b.job.id, b.token, LEASE);
+      await store.jobs.renew(b.job.id, b.token, LEASE);
       clock.advance(LEASE / 2 + 1);
-      expect((await store.reap('default')).requeued).toEqual([a1.job.id]);
+      expect((await store.jobs.reap('default')).requeued).toEqual([a1.job.id]);
       const a2 = await claimOne('w2');
       expect(a2.job.id).toBe(a1.job.id);
-      await store.complete(a2.job.id, a2.token, 4);
-      await expect(store.complete(a1.job.id, a1.token, 4)).rejects.toBeInstanceOf(LeaseLostError);
-      expect((await store.getJob(parent.id))!.progress).toEqual({ completed: 1, total: 2 });
-      await store.complete(b.job.id, b.token, 6);
-      expect((await store.getJob(parent.id))!.result).toEqual({ prime_count: 10, duration_sec: expect.any(Number) });
+      await store.jobs.complete(a2.job.id, a2.token, 4);
+      await expect(store.jobs.complete(a1.job.id, a1.token, 4)).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await store.reads.job(parent.id))!.progress).toEqual({ completed: 1, total: 2 });
+      await store.jobs.complete(b.job.id, b.token, 6);
+      expect((await store.reads.job(parent.id))!.result).toEqual({ prime_count: 10, duration_sec: expect.any(Number) });
     });
 
     test('a chunk result that is not a number is refused and changes nothing', async () => {
-      const { parent } = await store.enqueueFlow(flow(1));
+      const { parent } = await store.jobs.enqueueFlow(flow(1));
       const held = await claimOne();
-      await expect(store.complete(held.job.id, held.token, { count: 4 })).rejects.toBeInstanceOf(ValidationError);
-      expect(await store.getJob(held.job.id)).toMatchObject({ state: 'STARTED' });
-      await store.complete(held.job.id, held.token, 4);
-      expect((await store.getJob(parent.id))!.result).toEqual({ prime_count: 4, duration_sec: expect.any(Number) });
+      await expect(store.jobs.complete(held.job.id, held.token, { count: 4 })).rejects.toBeInstanceOf(ValidationError);
+      expect(await store.reads.job(held.job.id)).toMatchObject({ state: 'STARTED' });
+      await store.jobs.complete(held.job.id, held.token, 4);
+      expect((await store.reads.job(parent.id))!.result).toEqual({ prime_count: 4, duration_sec: expect.any(Number) });
     });
 
     test('a chunk that fails for good fails the parent at once and cancels its other chunks, waiting or running', async () => {
-      const { parent, children } = await store.enqueueFlow(flow(4));
+      const { parent, children } = await store.jobs.enqueueFlow(flow(4));
       const first = await claimOne('w1');
       const second = await claimOne('w2');
-      await store.fail(first.job.id, first.token, 'out of memory', { to: 'DEAD' });
-      const failed = await store.getJob(parent.id);
+      await store.jobs.fail(first.job.id, first.token, 'out of memory', { to: 'DEAD' });
+      const failed = await store.reads.job(parent.id);
       expect(failed).toMatchObject({ state: 'FAILURE', error: 'chunk 0 failed: out of memory' });
       for (const c of children.slice(1)) {
-        expect(await store.getJob(c.id)).toMatchObject({
+        expect(await store.reads.job(c.id)).toMatchObject({
           state: 'FAILURE',
           error: `cancelled: parent job ${parent.id} failed`,
           finishedAt: expect.any(Number),
         });
       }
       expect(await claimOne('w3')).toBeUndefined();
-      expect(await store.queueDepth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
+      expect(await store.queues.depth('default')).toEqual({ waiting: 0, active: 0, delayed: 0 });
       // the chunk that was being computed is refused whatever its holder does next, and never reaped
-      await expect(store.renew(second.job.id, second.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
-      await expect(store.complete(second.job.id, second.token, 5)).rejects.toBeInstanceOf(LeaseLostError);
-      await expect(store.fail(second.job.id, second.token, 'boom', { to: 'DEAD' })).rejects.toBeInstanceOf(
+      await expect(store.jobs.renew(second.job.id, second.token, LEASE)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.jobs.complete(second.job.id, second.token, 5)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.jobs.fail(second.job.id, second.token, 'boom', { to: 'DEAD' })).rejects.toBeInstanceOf(
         LeaseLostError,
       );
       clock.advance(LEASE + 1);
-      expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
-      expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE', progress: { completed: 0, total: 4 } });
-      expect(await store.getJob(second.job.id)).toMatchObject({
+      expect(await store.jobs.reap('default')).toEqual({ requeued: [], dead: [] });
+      expect(await store.reads.job(parent.id)).toMatchObject({
+        state: 'FAILURE',
+        progress: { completed: 0, total: 4 },
+      });
+      expect(await store.reads.job(second.job.id)).toMatchObject({
         state: 'FAILURE',
         error: `cancelled: parent job ${parent.id} failed`,
       });
       // the dead-letter queue holds the chunk that failed, none of the cancelled ones
-      expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([first.job.id]);
+      expect((await store.dead.list()).jobs.map((j) => j.id)).toEqual([first.job.id]);
     });
 
     test('a chunk reaped after its last attempt cancels the chunks other workers are running', async () => {
-      const { parent, children } = await store.enqueueFlow({
+      const { parent, children } = await store.jobs.enqueueFlow({
         ...flow(2),
         children: flow(2).children.map((c) => ({ ...c, maxAttempts: 1 })),
       });
       const lapsing = await claimOne('w1');
       const running = await claimOne('w2');
       clock.advance(LEASE / 2);
-      await store.renew(running.job.id, running.token, LEASE);
+      await store.jobs.renew(running.job.id, running.token, LEASE);
       clock.advance(LEASE / 2 + 1);
-      expect(await store.reap('default')).toEqual({ requeued: [], dead: [lapsing.job.id] });
-      expect(await store.getJob(parent.id)).toMatchObject({ state: 'FAILURE' });
-      expect(await store.getJob(children[1].id)).toMatchObject({
+      expect(await store.jobs.reap('default')).toEqual({ requeued: [], dead: [lapsing.job.id] });
+      expect(await store.reads.job(parent.id)).toMatchObject({ state: 'FAILURE' });
+      expect(await store.reads.job(children[1].id)).toMatchObject({
         state: 'FAILURE',
         error: `cancelled: parent job ${parent.id} failed`,
       });
-      await expect(store.complete(running.job.id, running.token, 3)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(store.jobs.complete(running.job.id, running.token, 3)).rejects.toBeInstanceOf(LeaseLostError);
       clock.advance(LEASE + 1);
-      expect(await store.reap('default')).toEqual({ requeued: [], dead: [] });
-      expect((await store.listDead()).jobs.map((j) => j.id)).toEqual([lapsing.job.id]);
+      expect(await store.jobs.reap('default')).toEqual({ requeued: [], dead: [] });
+      expect((await store.dead.list()).jobs.map((j) => j.id)).toEqual([lapsing.job.id]);
     });
   });
 
   test('events: every state change is in the log, in order, readable from a position', async () => {
-    const from = await store.lastEventId();
-    const [job] = await store.enqueue([task(1)]);
+    const from = await store.events.lastId();
+    const [job] = await store.jobs.enqueue([task(1)]);
     const { token } = await claimOne();
-    await store.complete(job.id, token, 2);
-    const events = (await store.readEvents(from, 0)).filter((e) => e.jobId === job.id);
+    await store.jobs.complete(job.id, token, 2);
+    const events = (await store.events.read(from, 0)).filter((e) => e.jobId === job.id);
     expect(events.map((e) => e.state)).toEqual(['PENDING', 'STARTED', 'SUCCESS']);
-    const after = await store.readEvents(events[2].id, 0);
+    const after = await store.events.read(events[2].id, 0);
     expect(after.filter((e) => e.jobId === job.id)).toEqual([]);
   });
 
   test('events: a blocked reader wakes on the next change; progress rides along', async () => {
-    const from = await store.lastEventId();
-    const reading = store.readEvents(from, 2000);
+    const from = await store.events.lastId();
+    const reading = store.events.read(from, 2000);
     await new Promise((r) => setTimeout(r, 50));
-    const { parent } = await store.enqueueFlow({ parent: { type: 'primes', params: {} }, children: [chunk(1, 10)] });
+    const { parent } = await store.jobs.enqueueFlow({
+      parent: { type: 'primes', params: {} },
+      children: [chunk(1, 10)],
+    });
     const events = await reading;
     expect(events.length).toBeGreaterThan(0);
-    const mine = [...events, ...(await store.readEvents(events[events.length - 1].id, 0))].find(
+    const mine = [...events, ...(await store.events.read(events[events.length - 1].id, 0))].find(
       (e) => e.jobId === parent.id,
     );
     expect(mine).toMatchObject({ state: 'PENDING', progress: { completed: 0, total: 1 } });
   });
 
   test('waitForWork wakes on enqueue and times out when idle', async () => {
-    await store.waitForWork('idle-q', 10); // drain a stale marker, if any
+    await store.jobs.waitForWork('idle-q', 10); // drain a stale marker, if any
     const started = Date.now();
-    expect(await store.waitForWork('idle-q', 150)).toBe(false);
+    expect(await store.jobs.waitForWork('idle-q', 150)).toBe(false);
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
-    const waiting = store.waitForWork('idle-q', 5000);
+    const waiting = store.jobs.waitForWork('idle-q', 5000);
     await new Promise((r) => setTimeout(r, 50));
-    await store.enqueue([{ ...task(1), queue: 'idle-q' }]);
+    await store.jobs.enqueue([{ ...task(1), queue: 'idle-q' }]);
     expect(await waiting).toBe(true);
   });
 
   test('finished jobs expire after resultTtlMs; dead ones stay', async () => {
     await store.close();
     store = await makeStore(adapter, 'contract-ttl', { now: clock.now, resultTtlMs: 200 });
-    const [ok, dead] = await store.enqueue([task(1), task(2)]);
+    const [ok, dead] = await store.jobs.enqueue([task(1), task(2)]);
     const c1 = await claimOne();
     const c2 = await claimOne();
-    await store.complete(ok.id, c1.token, 2);
-    await store.fail(dead.id, c2.token, 'x', { to: 'DEAD' });
+    await store.jobs.complete(ok.id, c1.token, 2);
+    await store.jobs.fail(dead.id, c2.token, 'x', { to: 'DEAD' });
     await new Promise((r) => setTimeout(r, 300));
     clock.advance(300);
-    await store.reap('default');
-    expect(await store.getJob(ok.id)).toBeNull();
-    expect((await store.listJobs({ state: 'SUCCESS' })).total).toBe(0);
-    expect(await store.getJob(dead.id)).toMatchObject({ state: 'DEAD' });
+    await store.jobs.reap('default');
+    expect(await store.reads.job(ok.id)).toBeNull();
+    expect((await store.reads.list({ state: 'SUCCESS' })).total).toBe(0);
+    expect(await store.reads.job(dead.id)).toMatchObject({ state: 'DEAD' });
   });
 
   test('listJobs pages newest first, filtered by state', async () => {
     const jobs = [];
     for (let i = 0; i < 5; i++) {
-      jobs.push(...(await store.enqueue([task(i)])));
+      jobs.push(...(await store.jobs.enqueue([task(i)])));
       clock.advance(1);
     }
-    const page = await store.listJobs({ offset: 1, limit: 2 });
+    const page = await store.reads.list({ offset: 1, limit: 2 });
     expect(page.total).toBe(5);
     expect(page.jobs.map((j) => j.id)).toEqual([jobs[3].id, jobs[2].id]);
     const started = await claimOne(); // on a sharded store, from any shard: FIFO holds within a shard only
-    expect((await store.listJobs({ state: 'STARTED' })).jobs.map((j) => j.id)).toEqual([started.job.id]);
-    expect((await store.listJobs({ state: 'PENDING' })).total).toBe(4);
+    expect((await store.reads.list({ state: 'STARTED' })).jobs.map((j) => j.id)).toEqual([started.job.id]);
+    expect((await store.reads.list({ state: 'PENDING' })).total).toBe(4);
   });
 
   test('counts and lists by state stay exact through every transition (queued jobs are counted, not indexed, on Redis)', async () => {
-    const jobs = await store.enqueue([task(1), task(2), task(3), task(4), task(5), { ...task(6), maxAttempts: 1 }]);
-    const { parent, children } = await store.enqueueFlow({
+    const jobs = await store.jobs.enqueue([
+      task(1),
+      task(2),
+      task(3),
+      task(4),
+      task(5),
+      { ...task(6), maxAttempts: 1 },
+    ]);
+    const { parent, children } = await store.jobs.enqueueFlow({
       parent: { type: 'primes', params: { n: 20, chunks: 2 } },
       children: [chunk(1, 10), chunk(11, 20)],
     });
@@ -463,13 +479,13 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     const expectConsistent = async () => {
       const truth: Record<string, string[]> = {};
       for (const id of ids) {
-        const job = await store.getJob(id);
+        const job = await store.reads.job(id);
         if (job) (truth[job.state] ??= []).push(id);
       }
-      const counts = await store.countByState();
+      const counts = await store.reads.countByState();
       for (const state of Object.keys(counts) as (keyof typeof counts)[]) {
         expect({ state, count: counts[state] }).toEqual({ state, count: truth[state]?.length ?? 0 });
-        const listed = await store.listJobs({ state, limit: 100 });
+        const listed = await store.reads.list({ state, limit: 100 });
         expect({ state, total: listed.total, ids: listed.jobs.map((j) => j.id).sort() }).toEqual({
           state,
           total: counts[state],
@@ -479,136 +495,136 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     };
     await expectConsistent();
     clock.advance(1);
-    const { jobs: held } = await store.claim('default', { consumer: 'w1', max: 8, leaseMs: LEASE }); // 6 tasks, then the 2 chunks
+    const { jobs: held } = await store.jobs.claim('default', { consumer: 'w1', max: 8, leaseMs: LEASE }); // 6 tasks, then the 2 chunks
     const order = [...jobs.map((j) => j.id), ...children.map((c) => c.id)];
     // a sharded store keeps FIFO within a shard (each enqueue call's jobs are one shard's), not across them
     if (adapter === 'cluster') held.sort((a, b) => order.indexOf(a.job.id) - order.indexOf(b.job.id));
     expect(held.map((c) => c.job.id)).toEqual(order);
     await expectConsistent(); // the parent is STARTED with its first chunk
     const [h1, h2, h3, h4, _h5, h6, c1, c2] = held; // _h5 is left to its lease
-    await store.complete(h1.job.id, h1.token, 3);
-    await store.release(h2.job.id, h2.token);
-    await store.fail(h3.job.id, h3.token, 'flaky', { to: 'RETRY', delayMs: 10 });
-    await store.fail(h4.job.id, h4.token, 'broken', { to: 'FAILURE' });
-    await store.complete(c1.job.id, c1.token, 4); // the parent makes PROGRESS
+    await store.jobs.complete(h1.job.id, h1.token, 3);
+    await store.jobs.release(h2.job.id, h2.token);
+    await store.jobs.fail(h3.job.id, h3.token, 'flaky', { to: 'RETRY', delayMs: 10 });
+    await store.jobs.fail(h4.job.id, h4.token, 'broken', { to: 'FAILURE' });
+    await store.jobs.complete(c1.job.id, c1.token, 4); // the parent makes PROGRESS
     await expectConsistent();
     clock.advance(LEASE + 1);
-    await store.reap('default'); // _h5 back as RETRY, h6 (one attempt) DEAD, the second chunk RETRY
+    await store.jobs.reap('default'); // _h5 back as RETRY, h6 (one attempt) DEAD, the second chunk RETRY
     await expectConsistent();
-    await store.retryDead(h6.job.id);
-    const { jobs: again } = await store.claim('default', { consumer: 'w2', max: 10, leaseMs: LEASE });
+    await store.dead.retry(h6.job.id);
+    const { jobs: again } = await store.jobs.claim('default', { consumer: 'w2', max: 10, leaseMs: LEASE });
     await expectConsistent();
-    for (const c of again) await store.complete(c.job.id, c.token, 4);
+    for (const c of again) await store.jobs.complete(c.job.id, c.token, 4);
     await expectConsistent();
-    expect((await store.countByState()).SUCCESS).toBe(6); // h1, h2, h3, _h5, h6 and the prime count
+    expect((await store.reads.countByState()).SUCCESS).toBe(6); // h1, h2, h3, _h5, h6 and the prime count
     expect(c2.job.id).toBe(children[1].id);
   });
 
   test('heartbeats make a node live until its TTL passes', async () => {
-    await store.heartbeat('worker', 'w1', 200, { concurrency: 4 });
-    await store.heartbeat('worker', 'w2', 5000);
-    expect((await store.liveNodes('worker')).map((n) => n.nodeId).sort()).toEqual(['w1', 'w2']);
-    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w1')).toEqual({
+    await store.nodes.heartbeat('worker', 'w1', 200, { concurrency: 4 });
+    await store.nodes.heartbeat('worker', 'w2', 5000);
+    expect((await store.nodes.live('worker')).map((n) => n.nodeId).sort()).toEqual(['w1', 'w2']);
+    expect((await store.nodes.live('worker')).find((n) => n.nodeId === 'w1')).toEqual({
       nodeId: 'w1',
       role: 'worker',
       seenAt: clock.now(),
       info: { concurrency: 4 },
     });
-    expect((await store.liveNodes('worker')).find((n) => n.nodeId === 'w2')!.info).toEqual({});
+    expect((await store.nodes.live('worker')).find((n) => n.nodeId === 'w2')!.info).toEqual({});
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
-    expect((await store.liveNodes('worker')).map((n) => n.nodeId)).toEqual(['w2']);
-    await store.removeNode('worker', 'w2');
-    expect(await store.liveNodes('worker')).toEqual([]);
+    expect((await store.nodes.live('worker')).map((n) => n.nodeId)).toEqual(['w2']);
+    await store.nodes.remove('worker', 'w2');
+    expect(await store.nodes.live('worker')).toEqual([]);
   });
 
   test("the store's time is its clock; a claim answers it, and a retry's delay is counted from it", async () => {
-    expect(await store.time()).toBe(clock.now());
-    const [job] = await store.enqueue([task(1)]);
+    expect(await store.server.time()).toBe(clock.now());
+    const [job] = await store.jobs.enqueue([task(1)]);
     expect(job.createdAt).toBe(clock.now());
     clock.advance(7);
-    const claimed = await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+    const claimed = await store.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
     expect(claimed.now).toBe(clock.now());
     expect(claimed.jobs[0].job.startedAt).toBe(clock.now());
-    await store.fail(job.id, claimed.jobs[0].token, 'x', { to: 'RETRY', delayMs: 300 });
-    expect((await store.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE })).nextRunAt).toBe(
+    await store.jobs.fail(job.id, claimed.jobs[0].token, 'x', { to: 'RETRY', delayMs: 300 });
+    expect((await store.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE })).nextRunAt).toBe(
       clock.now() + 300,
     );
   });
 
   test('tryLock lets one holder in per TTL', async () => {
-    expect(await store.tryLock('reaper', 'a', 200)).toBe(true);
-    expect(await store.tryLock('reaper', 'b', 200)).toBe(false);
+    expect(await store.nodes.tryLock('reaper', 'a', 200)).toBe(true);
+    expect(await store.nodes.tryLock('reaper', 'b', 200)).toBe(false);
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
-    expect(await store.tryLock('reaper', 'b', 200)).toBe(true);
+    expect(await store.nodes.tryLock('reaper', 'b', 200)).toBe(true);
   });
 
   test('lockHolder names who holds a lock, and null once it is released or lapsed', async () => {
-    expect(await store.lockHolder('node:worker:w1')).toBeNull();
-    expect(await store.holdLock('node:worker:w1', 'host-a 41 x', 200)).toBe(true);
-    expect(await store.lockHolder('node:worker:w1')).toBe('host-a 41 x');
-    await store.releaseLock('node:worker:w1', 'host-a 41 x');
-    expect(await store.lockHolder('node:worker:w1')).toBeNull();
-    expect(await store.holdLock('node:worker:w1', 'host-b 7 y', 200)).toBe(true);
+    expect(await store.nodes.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.nodes.holdLock('node:worker:w1', 'host-a 41 x', 200)).toBe(true);
+    expect(await store.nodes.lockHolder('node:worker:w1')).toBe('host-a 41 x');
+    await store.nodes.releaseLock('node:worker:w1', 'host-a 41 x');
+    expect(await store.nodes.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.nodes.holdLock('node:worker:w1', 'host-b 7 y', 200)).toBe(true);
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
-    expect(await store.lockHolder('node:worker:w1')).toBeNull();
+    expect(await store.nodes.lockHolder('node:worker:w1')).toBeNull();
   });
 
   test('history: counts add up and samples are replaced within a bucket; a window holds the buckets that start in it, oldest first', async () => {
     const t0 = clock.now() - (clock.now() % 10_000); // a bucket's start
     clock.advance(t0 + 1_000 - clock.now());
-    await store.recordHistory(10_000, 60_000, { done: 2, d3: 2 }, { waiting: '7' });
+    await store.history.record(10_000, 60_000, { done: 2, d3: 2 }, { waiting: '7' });
     clock.advance(4_000);
-    await store.recordHistory(10_000, 60_000, { done: 3, failed: 1 }, { waiting: '4', sum: '-9223372036854775808' });
+    await store.history.record(10_000, 60_000, { done: 3, failed: 1 }, { waiting: '4', sum: '-9223372036854775808' });
     clock.advance(10_000); // the next bucket
-    await store.recordHistory(10_000, 60_000, { failed: 5 });
-    expect(await store.readHistory(10_000, 60_000)).toEqual([
+    await store.history.record(10_000, 60_000, { failed: 5 });
+    expect(await store.history.read(10_000, 60_000)).toEqual([
       { at: t0, fields: { done: '5', d3: '2', failed: '1', waiting: '4', sum: '-9223372036854775808' } },
       { at: t0 + 10_000, fields: { failed: '5' } },
     ]);
     // a window that starts after the first bucket's start leaves it out
-    expect((await store.readHistory(10_000, 10_000)).map((b) => b.at)).toEqual([t0 + 10_000]);
+    expect((await store.history.read(10_000, 10_000)).map((b) => b.at)).toEqual([t0 + 10_000]);
     clock.advance(60_000); // both buckets are now older than the window
-    expect(await store.readHistory(10_000, 60_000)).toEqual([]);
+    expect(await store.history.read(10_000, 60_000)).toEqual([]);
   });
 
   test('history: a bucket is dropped keepMs after its last write, whatever window reads it', async () => {
-    await store.recordHistory(10_000, 150, { done: 1 });
-    expect((await store.readHistory(10_000, 3_600_000)).map((b) => b.fields)).toEqual([{ done: '1' }]);
+    await store.history.record(10_000, 150, { done: 1 });
+    expect((await store.history.read(10_000, 3_600_000)).map((b) => b.fields)).toEqual([{ done: '1' }]);
     await new Promise((r) => setTimeout(r, 250));
     clock.advance(250);
-    expect(await store.readHistory(10_000, 3_600_000)).toEqual([]);
+    expect(await store.history.read(10_000, 3_600_000)).toEqual([]);
   });
   test('retryFailed: a FAILURE job back at the tail of its queue, its attempts from zero, no longer expiring; anything else is refused', async () => {
     await store.close();
     store = await makeStore(adapter, 'contract-retry-failed', { now: clock.now, resultTtlMs: 200 });
-    const [failed, other] = await store.enqueue([task(1), task(2)]);
+    const [failed, other] = await store.jobs.enqueue([task(1), task(2)]);
     const held = await claimOne();
-    await store.fail(failed.id, held.token, 'bad input', { to: 'FAILURE' });
-    await expect(store.retryFailed(other.id)).rejects.toBeInstanceOf(ConflictError); // PENDING
-    const again = await store.retryFailed(failed.id);
+    await store.jobs.fail(failed.id, held.token, 'bad input', { to: 'FAILURE' });
+    await expect(store.dead.retryFailed(other.id)).rejects.toBeInstanceOf(ConflictError); // PENDING
+    const again = await store.dead.retryFailed(failed.id);
     expect(again).toMatchObject({ state: 'PENDING', attempts: 0, error: null, finishedAt: null, handledBy: null });
-    expect((await store.listJobs({ state: 'FAILURE' })).total).toBe(0);
+    expect((await store.reads.list({ state: 'FAILURE' })).total).toBe(0);
     // it outlives the finished jobs' TTL, and waits behind the job that was queued before it
     await new Promise((r) => setTimeout(r, 300));
     clock.advance(300);
-    await store.reap('default');
-    expect(await store.getJob(failed.id)).toMatchObject({ state: 'PENDING' });
+    await store.jobs.reap('default');
+    expect(await store.reads.job(failed.id)).toMatchObject({ state: 'PENDING' });
     expect((await claimOne()).job.id).toBe(other.id);
     expect((await claimOne()).job).toMatchObject({ id: failed.id, attempts: 1 });
-    await expect(store.retryFailed('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(store.dead.retryFailed('no-such-job')).rejects.toBeInstanceOf(NotFoundError);
     // a prime count that failed is not run itself, and its chunks belong to it: both refused
-    const { parent, children } = await store.enqueueFlow({
+    const { parent, children } = await store.jobs.enqueueFlow({
       parent: { type: 'primes', params: { n: 100, chunks: 1 } },
       children: [chunk(1, 10)],
     });
     const c = await claimOne();
-    await store.fail(c.job.id, c.token, 'boom', { to: 'FAILURE' });
-    expect((await store.getJob(parent.id))!.state).toBe('FAILURE');
-    await expect(store.retryFailed(parent.id)).rejects.toBeInstanceOf(ConflictError);
-    await expect(store.retryFailed(children[0].id)).rejects.toBeInstanceOf(ConflictError);
+    await store.jobs.fail(c.job.id, c.token, 'boom', { to: 'FAILURE' });
+    expect((await store.reads.job(parent.id))!.state).toBe('FAILURE');
+    await expect(store.dead.retryFailed(parent.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.dead.retryFailed(children[0].id)).rejects.toBeInstanceOf(ConflictError);
   });
 });
 
@@ -633,24 +649,24 @@ describe("redis: one clock for the cluster, Redis's", () => {
     await Promise.all([store.close(), other.close()]);
   });
   /** Redis's time, read apart from the store */
-  const redisTime = () => other.time();
+  const redisTime = () => other.server.time();
 
   test("a client 20 s behind takes a 5 s lease that no reaper (with a right clock) takes back early; the job's times are Redis's", async () => {
     skew(-20_000);
     const before = await redisTime();
-    const [job] = await store.enqueue([task(1)]);
-    const { jobs, now } = await store.claim('default', { consumer: 'slow-clock', max: 1, leaseMs: 5000 });
+    const [job] = await store.jobs.enqueue([task(1)]);
+    const { jobs, now } = await store.jobs.claim('default', { consumer: 'slow-clock', max: 1, leaseMs: 5000 });
     jest.restoreAllMocks();
     const after = await redisTime();
     for (const t of [job.createdAt, now, jobs[0].job.startedAt!]) {
       expect(t).toBeGreaterThanOrEqual(before);
       expect(t).toBeLessThanOrEqual(after);
     }
-    expect(await other.reap('default')).toEqual({ requeued: [], dead: [] });
-    await store.renew(job.id, jobs[0].token, 5000);
-    expect(await other.reap('default')).toEqual({ requeued: [], dead: [] });
-    await store.complete(job.id, jobs[0].token, 2, jobs[0].job);
-    const done = (await other.getJob(job.id))!;
+    expect(await other.jobs.reap('default')).toEqual({ requeued: [], dead: [] });
+    await store.jobs.renew(job.id, jobs[0].token, 5000);
+    expect(await other.jobs.reap('default')).toEqual({ requeued: [], dead: [] });
+    await store.jobs.complete(job.id, jobs[0].token, 2, jobs[0].job);
+    const done = (await other.reads.job(job.id))!;
     expect(done).toMatchObject({ state: 'SUCCESS', attempts: 1 });
     expect(done.finishedAt!).toBeGreaterThanOrEqual(done.startedAt!);
     expect(done.startedAt!).toBeGreaterThanOrEqual(done.createdAt);
@@ -658,26 +674,26 @@ describe("redis: one clock for the cluster, Redis's", () => {
 
   test("a client ahead holds a lease of its length, not length + skew: it lapses on Redis's time", async () => {
     skew(60_000);
-    const [job] = await store.enqueue([task(1)]);
-    await store.claim('default', { consumer: 'fast-clock', max: 1, leaseMs: 300 });
+    const [job] = await store.jobs.enqueue([task(1)]);
+    await store.jobs.claim('default', { consumer: 'fast-clock', max: 1, leaseMs: 300 });
     jest.restoreAllMocks();
     await new Promise((r) => setTimeout(r, 400));
-    expect(await other.reap('default')).toEqual({ requeued: [job.id], dead: [] });
+    expect(await other.jobs.reap('default')).toEqual({ requeued: [job.id], dead: [] });
   });
 
   test("a retry's delay and a datalake entry's finish time are Redis's, whatever the client's clock", async () => {
     skew(-3_600_000);
-    const [a, b] = await store.enqueue([task(1), task(2)]);
-    const { jobs } = await store.claim('default', { consumer: 'w', max: 2, leaseMs: 5000 });
-    await store.fail(a.id, jobs[0].token, 'flaky', { to: 'RETRY', delayMs: 200 });
-    await store.complete(b.id, jobs[1].token, 3, jobs[1].job);
+    const [a, b] = await store.jobs.enqueue([task(1), task(2)]);
+    const { jobs } = await store.jobs.claim('default', { consumer: 'w', max: 2, leaseMs: 5000 });
+    await store.jobs.fail(a.id, jobs[0].token, 'flaky', { to: 'RETRY', delayMs: 200 });
+    await store.jobs.complete(b.id, jobs[1].token, 3, jobs[1].job);
     jest.restoreAllMocks();
     const now = await redisTime();
-    const retry = (await other.getJob(a.id))!;
+    const retry = (await other.reads.job(a.id))!;
     expect(retry.runAt! - retry.updatedAt).toBe(200);
     expect(Math.abs(retry.runAt! - now)).toBeLessThan(2000);
     const day = new Date(now).toISOString().slice(0, 10);
-    const records = await other.readDatalake(day, 0, 100);
+    const records = await other.lake.read(day, 0, 100);
     const record = records.find((r) => r.job_id === b.id)!;
     expect(record.duration_ms).toBeGreaterThanOrEqual(0);
     expect(record.duration_ms).toBeLessThan(2000);
@@ -686,9 +702,9 @@ describe("redis: one clock for the cluster, Redis's", () => {
 
   test("a node whose clock is 30 s behind is live for its TTL, by Redis's time", async () => {
     skew(-30_000);
-    await store.heartbeat('worker', 'behind', 5000, { concurrency: 1 });
+    await store.nodes.heartbeat('worker', 'behind', 5000, { concurrency: 1 });
     jest.restoreAllMocks();
-    const nodes = await other.liveNodes('worker');
+    const nodes = await other.nodes.live('worker');
     expect(nodes.map((n) => n.nodeId)).toEqual(['behind']);
     expect(Math.abs(nodes[0].seenAt - (await redisTime()))).toBeLessThan(2000);
   });

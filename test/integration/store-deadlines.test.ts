@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   proxy.heal();
-  await waitUntil(async () => (await viaProxy.ping()) !== null, 10_000, 'the link to answer again');
+  await waitUntil(async () => (await viaProxy.server.ping()) !== null, 10_000, 'the link to answer again');
 });
 afterAll(async () => {
   await viaProxy.close();
@@ -43,39 +43,43 @@ async function timed(p: Promise<unknown>): Promise<{ ms: number; err: unknown }>
 
 test('a call written before the cut fails with StoreUnavailableError at its deadline, and calls work again after the heal', async () => {
   proxy.cut();
-  const { ms, err } = await timed(viaProxy.getJob('nope'));
+  const { ms, err } = await timed(viaProxy.reads.job('nope'));
   expect(err).toBeInstanceOf(StoreUnavailableError);
   expect((err as Error).message).toMatch(`no answer within ${DEADLINE_MS} ms`);
   expect(ms).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
   expect(ms).toBeLessThan(DEADLINE_MS + 500);
   // the connection was replaced; its successor cannot finish its handshake: calls fail at once
-  const next = await timed(viaProxy.getJob('nope'));
+  const next = await timed(viaProxy.reads.job('nope'));
   expect(next.err).toBeInstanceOf(StoreUnavailableError);
   expect(next.ms).toBeLessThan(100);
   proxy.heal();
-  await waitUntil(async () => (await viaProxy.getJob('nope')) === null, 10_000, 'calls to work again after the heal');
+  await waitUntil(
+    async () => (await viaProxy.reads.job('nope')) === null,
+    10_000,
+    'calls to work again after the heal',
+  );
 });
 
 test('an idle connection that stops answering is found by its PING and replaced', async () => {
   proxy.cut();
   await new Promise((r) => setTimeout(r, DEADLINE_MS * 3)); // no calls: only the PING notices
   expect(viaProxy.isReady).toBe(false);
-  const { ms, err } = await timed(viaProxy.getJob('nope'));
+  const { ms, err } = await timed(viaProxy.reads.job('nope'));
   expect(err).toBeInstanceOf(StoreUnavailableError);
   expect(ms).toBeLessThan(100);
 });
 
 test('a claim whose answer was lost is given back once Redis answers: each job is claimed once, with attempts 1', async () => {
   const queue = 'lost-claim';
-  const jobs = await direct.enqueue([1, 2, 3].map((a) => ({ type: 'task', queue, params: { a, b: 0 } })));
+  const jobs = await direct.jobs.enqueue([1, 2, 3].map((a) => ({ type: 'task', queue, params: { a, b: 0 } })));
   proxy.cut();
-  const { err } = await timed(viaProxy.claim(queue, { consumer: 'cut-off-worker', max: 3, leaseMs: 60_000 }));
+  const { err } = await timed(viaProxy.jobs.claim(queue, { consumer: 'cut-off-worker', max: 3, leaseMs: 60_000 }));
   expect(err).toBeInstanceOf(StoreUnavailableError);
-  expect((await direct.queueDepth(queue)).waiting).toBe(3); // held in the cut link, not run yet
+  expect((await direct.queues.depth(queue)).waiting).toBe(3); // held in the cut link, not run yet
   proxy.heal(); // the claim arrives and runs now; its answer goes to a connection that is gone
   await waitUntil(
     async () => {
-      const held = await Promise.all(jobs.map((j) => direct.getJob(j.id)));
+      const held = await Promise.all(jobs.map((j) => direct.reads.job(j.id)));
       // PENDING again, and touched since they were made: the held claim ran (STARTED) and was given back
       // (right after the heal the jobs are still PENDING from before: that alone proves nothing)
       return held.every((j) => j?.state === 'PENDING' && j.attempts === 0 && j.updatedAt > j.createdAt);
@@ -83,7 +87,7 @@ test('a claim whose answer was lost is given back once Redis answers: each job i
     10_000,
     'the lost claim to be given back',
   );
-  expect(await direct.queueDepth(queue)).toEqual({ waiting: 3, active: 0, delayed: 0 });
-  const again = await viaProxy.claim(queue, { consumer: 'worker', max: 3, leaseMs: 60_000 });
+  expect(await direct.queues.depth(queue)).toEqual({ waiting: 3, active: 0, delayed: 0 });
+  const again = await viaProxy.jobs.claim(queue, { consumer: 'worker', max: 3, leaseMs: 60_000 });
   expect(again.jobs.map((c) => [c.job.id, c.job.attempts]).sort()).toEqual(jobs.map((j) => [j.id, 1]).sort());
 });

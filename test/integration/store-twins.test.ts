@@ -23,7 +23,7 @@ const chunk = (id: string): NewJob => ({ id, type: 'primes_chunk', params: { lo:
 const claim =
   (consumer = 'w1', max = 1, queue = 'default') =>
   (s: Store) =>
-    s.claim(queue, { consumer, max, leaseMs: LEASE });
+    s.jobs.claim(queue, { consumer, max, leaseMs: LEASE });
 /** the token a store's claim gave job `id` (each store has its own) */
 const tokens = new Map<Store, Map<string, string>>();
 /** a claim's answer, its tokens remembered */
@@ -41,7 +41,7 @@ const claimed =
 const claimedCpu =
   (max: number, maxCpu: number, consumer = 'w1') =>
   async (s: Store) =>
-    remember(s, await s.claim('default', { consumer, max, maxCpu, leaseMs: LEASE }));
+    remember(s, await s.jobs.claim('default', { consumer, max, maxCpu, leaseMs: LEASE }));
 const tokenOf = (s: Store, id: string) => tokens.get(s)?.get(id) ?? 'no-token';
 
 let twins: Twins;
@@ -101,188 +101,193 @@ function canonical(v: unknown): string {
 }
 
 test('a task: enqueue, claim, renew, check, complete', async () => {
-  await step('enqueue', (s) => s.enqueue([task('t1', { initiatedBy: 'api-1' }), task('t2')]));
+  await step('enqueue', (s) => s.jobs.enqueue([task('t1', { initiatedBy: 'api-1' }), task('t2')]));
   advance(5);
   await step('claim', claimed('w1', 2));
   advance(5);
-  await step('renew', (s) => s.renew('t1', tokenOf(s, 't1'), LEASE));
-  await step('check', (s) => s.checkJob('t1', 'api-2'));
+  await step('renew', (s) => s.jobs.renew('t1', tokenOf(s, 't1'), LEASE));
+  await step('check', (s) => s.reads.check('t1', 'api-2'));
   advance(5);
-  await step('complete', (s) => s.complete('t1', tokenOf(s, 't1'), 3));
-  await step('complete again', (s) => s.complete('t1', tokenOf(s, 't1'), 4));
-  await step('release', (s) => s.release('t2', tokenOf(s, 't2')));
+  await step('complete', (s) => s.jobs.complete('t1', tokenOf(s, 't1'), 3));
+  await step('complete again', (s) => s.jobs.complete('t1', tokenOf(s, 't1'), 4));
+  await step('release', (s) => s.jobs.release('t2', tokenOf(s, 't2')));
   await step('claim the released', claimed('w2'));
-  await step('counts', (s) => s.countByState());
-  await step('list STARTED', (s) => s.listJobs({ state: 'STARTED' }));
-  await step('list SUCCESS', (s) => s.listJobs({ state: 'SUCCESS' }));
+  await step('counts', (s) => s.reads.countByState());
+  await step('list STARTED', (s) => s.reads.list({ state: 'STARTED' }));
+  await step('list SUCCESS', (s) => s.reads.list({ state: 'SUCCESS' }));
   expect(drifts).toEqual([]);
 });
 
 test('retries: RETRY with a delay, FAILURE, a retry by hand; DEAD by a lapsed lease and from the dead-letter queue', async () => {
-  await step('enqueue', (s) => s.enqueue([task('r1'), task('d1', { maxAttempts: 1 })]));
+  await step('enqueue', (s) => s.jobs.enqueue([task('r1'), task('d1', { maxAttempts: 1 })]));
   await step('claim', claimed('w1', 2));
   advance(5);
-  await step('fail to RETRY', (s) => s.fail('r1', tokenOf(s, 'r1'), 'boom', { to: 'RETRY', delayMs: 100 }));
+  await step('fail to RETRY', (s) => s.jobs.fail('r1', tokenOf(s, 'r1'), 'boom', { to: 'RETRY', delayMs: 100 }));
   advance(LEASE + 1);
-  await step('reap: d1 is DEAD', (s) => s.reap('default'));
+  await step('reap: d1 is DEAD', (s) => s.jobs.reap('default'));
   await step('claim the due retry', claimed('w1'));
-  await step('fail to RETRY at once', (s) => s.fail('r1', tokenOf(s, 'r1'), 'again', { to: 'RETRY', delayMs: 0 }));
+  await step('fail to RETRY at once', (s) => s.jobs.fail('r1', tokenOf(s, 'r1'), 'again', { to: 'RETRY', delayMs: 0 }));
   await step('claim it', claimed('w1'));
-  await step('fail to FAILURE', (s) => s.fail('r1', tokenOf(s, 'r1'), 'bad input', { to: 'FAILURE' }));
+  await step('fail to FAILURE', (s) => s.jobs.fail('r1', tokenOf(s, 'r1'), 'bad input', { to: 'FAILURE' }));
   advance(5);
-  await step('retry the failed', (s) => s.retryFailed('r1'));
-  await step('retry the dead', (s) => s.retryDead('d1'));
+  await step('retry the failed', (s) => s.dead.retryFailed('r1'));
+  await step('retry the dead', (s) => s.dead.retry('d1'));
   await step('claim both', claimed('w3', 2));
-  await step('fail to DEAD', (s) => s.fail('d1', tokenOf(s, 'd1'), 'dead', { to: 'DEAD' }));
-  await step('list dead', (s) => s.listDead());
-  await step('purge dead', (s) => s.purgeDead());
-  await step('counts', (s) => s.countByState());
+  await step('fail to DEAD', (s) => s.jobs.fail('d1', tokenOf(s, 'd1'), 'dead', { to: 'DEAD' }));
+  await step('list dead', (s) => s.dead.list());
+  await step('purge dead', (s) => s.dead.purge());
+  await step('counts', (s) => s.reads.countByState());
   expect(drifts).toEqual([]);
 });
 
 test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its parent and ends the others', async () => {
   await step('flow', (s) =>
-    s.enqueueFlow({
+    s.jobs.enqueueFlow({
       parent: { id: 'p1', type: 'primes', params: { n: 30 } },
       children: [chunk('p1c0'), chunk('p1c1'), chunk('p1c2')],
     }),
   );
   await step('flow 2', (s) =>
-    s.enqueueFlow({
+    s.jobs.enqueueFlow({
       parent: { id: 'p2', type: 'primes', params: { n: 20 } },
       children: [chunk('p2c0'), chunk('p2c1')],
     }),
   );
   await step('claim 3', claimed('w1', 3));
   advance(5);
-  await step('complete a chunk', (s) => s.complete('p1c0', tokenOf(s, 'p1c0'), 4));
-  await step('complete another', (s) => s.complete('p1c1', tokenOf(s, 'p1c1'), 2));
-  await step('the last chunk fails', (s) => s.fail('p1c2', tokenOf(s, 'p1c2'), 'broken', { to: 'FAILURE' }));
+  await step('complete a chunk', (s) => s.jobs.complete('p1c0', tokenOf(s, 'p1c0'), 4));
+  await step('complete another', (s) => s.jobs.complete('p1c1', tokenOf(s, 'p1c1'), 2));
+  await step('the last chunk fails', (s) => s.jobs.fail('p1c2', tokenOf(s, 'p1c2'), 'broken', { to: 'FAILURE' }));
   await step('claim p2', claimed('w1', 2));
-  await step('a forged result is refused', (s) => s.complete('p2c0', tokenOf(s, 'p2c0'), 11));
-  await step('one that is no count too', (s) => s.complete('p2c0', tokenOf(s, 'p2c0'), 1e308));
+  await step('a forged result is refused', (s) => s.jobs.complete('p2c0', tokenOf(s, 'p2c0'), 11));
+  await step('one that is no count too', (s) => s.jobs.complete('p2c0', tokenOf(s, 'p2c0'), 1e308));
   await step('complete p2 chunks', async (s) => {
-    await s.complete('p2c0', tokenOf(s, 'p2c0'), 1);
-    await s.complete('p2c1', tokenOf(s, 'p2c1'), 1);
+    await s.jobs.complete('p2c0', tokenOf(s, 'p2c0'), 1);
+    await s.jobs.complete('p2c1', tokenOf(s, 'p2c1'), 1);
   });
-  await step('children', (s) => s.listChildren('p2'));
+  await step('children', (s) => s.reads.children('p2'));
   expect(drifts).toEqual([]);
 });
 
 test('the CPU lists: chunks and cpu jobs apart from tasks, claimed by maxCpu, back in their lists by every way back', async () => {
   await step('flow', (s) =>
-    s.enqueueFlow({
+    s.jobs.enqueueFlow({
       parent: { id: 'p5', type: 'primes', params: { n: 40 } },
       children: [chunk('p5c0'), chunk('p5c1'), chunk('p5c2'), { ...chunk('p5c3'), priority: 2 }],
     }),
   );
   await step('enqueue', (s) =>
-    s.enqueue([task('t1'), task('t2', { cpu: true }), task('t3', { cpu: true, delayMs: 100 }), task('t4')]),
+    s.jobs.enqueue([task('t1'), task('t2', { cpu: true }), task('t3', { cpu: true, delayMs: 100 }), task('t4')]),
   );
   await step('claim tasks, no thread free', claimedCpu(1, 0));
   await step('claim a task and two CPU jobs', claimedCpu(1, 2));
   await step('claim the rest of the CPU lists', claimedCpu(0, 10));
   advance(5);
   await step('a chunk to RETRY at once', (s) =>
-    s.fail('p5c0', tokenOf(s, 'p5c0'), 'flaky', { to: 'RETRY', delayMs: 0 }),
+    s.jobs.fail('p5c0', tokenOf(s, 'p5c0'), 'flaky', { to: 'RETRY', delayMs: 0 }),
   );
-  await step('a chunk released', (s) => s.release('p5c3', tokenOf(s, 'p5c3')));
-  await step('a cpu job to RETRY later', (s) => s.fail('t2', tokenOf(s, 't2'), 'flaky', { to: 'RETRY', delayMs: 50 }));
+  await step('a chunk released', (s) => s.jobs.release('p5c3', tokenOf(s, 'p5c3')));
+  await step('a cpu job to RETRY later', (s) =>
+    s.jobs.fail('t2', tokenOf(s, 't2'), 'flaky', { to: 'RETRY', delayMs: 50 }),
+  );
   advance(150);
   await step('no thread free: the due ones wait in the CPU lists', claimedCpu(5, 0));
   await step('claim them', claimedCpu(0, 2));
   advance(LEASE + 1);
-  await step('reap', (s) => s.reap('default'));
+  await step('reap', (s) => s.jobs.reap('default'));
   await step('a bot takes a CPU job when no other waits', async (s) => [
-    await s.registerBot('b9', 'nine', 'h9'),
-    await s.claimForBot('b9', 'default', LEASE),
+    await s.bots.register('b9', 'nine', 'h9'),
+    await s.bots.claim('b9', 'default', LEASE),
   ]);
-  await step('cancel the count', (s) => s.cancel('p5'));
-  await step('depth', (s) => s.queueDepth('default'));
-  await step('list PENDING', (s) => s.listJobs({ state: 'PENDING' }));
+  await step('cancel the count', (s) => s.jobs.cancel('p5'));
+  await step('depth', (s) => s.queues.depth('default'));
+  await step('list PENDING', (s) => s.reads.list({ state: 'PENDING' }));
   expect(drifts).toEqual([]);
 });
 
 test('cancel: a waiting job, a held one, a prime count with waiting and held chunks', async () => {
-  await step('enqueue', (s) => s.enqueue([task('c1'), task('c2'), task('c3', { delayMs: 500 })]));
+  await step('enqueue', (s) => s.jobs.enqueue([task('c1'), task('c2'), task('c3', { delayMs: 500 })]));
   await step('flow', (s) =>
-    s.enqueueFlow({
+    s.jobs.enqueueFlow({
       parent: { id: 'p3', type: 'primes', params: { n: 30 } },
       children: [chunk('p3c0'), chunk('p3c1'), chunk('p3c2')],
     }),
   );
   await step('claim 3', claimed('w1', 3));
-  await step('cancel the held', (s) => s.cancel('c1'));
-  await step('cancel the delayed', (s) => s.cancel('c3'));
-  await step('cancel a chunk: its parent', (s) => s.cancel('p3c1'));
-  await step('cancel again', (s) => s.cancel('p3'));
-  await step('complete the cancelled', (s) => s.complete('p3c0', tokenOf(s, 'p3c0'), 1));
+  await step('cancel the held', (s) => s.jobs.cancel('c1'));
+  await step('cancel the delayed', (s) => s.jobs.cancel('c3'));
+  await step('cancel a chunk: its parent', (s) => s.jobs.cancel('p3c1'));
+  await step('cancel again', (s) => s.jobs.cancel('p3'));
+  await step('complete the cancelled', (s) => s.jobs.complete('p3c0', tokenOf(s, 'p3c0'), 1));
   await step('claim the rest', claimed('w1', 5));
-  await step('cancelled among', (s) => s.cancelledAmong(['c1', 'c2', 'p3c0']));
+  await step('cancelled among', (s) => s.jobs.cancelledAmong(['c1', 'c2', 'p3c0']));
   expect(drifts).toEqual([]);
 });
 
 test('delays, priorities, a paused queue, an idempotency key, another queue', async () => {
   await step('enqueue', (s) =>
-    s.enqueue([
+    s.jobs.enqueue([
       task('a5'),
       task('a1', { priority: 1 }),
       task('a9', { priority: 9, timeoutMs: 300 }),
       task('dl', { delayMs: 200, priority: 2 }),
     ]),
   );
-  await step('submit with a key', (s) => s.submit(task('k1', { idempotencyKey: 'key-1', queue: 'other' })));
-  await step('submit again', (s) => s.submit(task('k2', { idempotencyKey: 'key-1', queue: 'other' })));
+  await step('submit with a key', (s) => s.jobs.submit(task('k1', { idempotencyKey: 'key-1', queue: 'other' })));
+  await step('submit again', (s) => s.jobs.submit(task('k2', { idempotencyKey: 'key-1', queue: 'other' })));
   await step('the same key, another principal', (s) =>
-    s.submit(task('k3', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })),
+    s.jobs.submit(task('k3', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })),
   );
   await step('the same key, the same principal', (s) =>
-    s.submit(task('k4', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })),
+    s.jobs.submit(task('k4', { idempotencyKey: 'key-1', principal: 'client:a', queue: 'other' })),
   );
-  await step('the key as the store keeps it', (s) => s.idempotentJob('client:a:key-1'));
-  await step('declare a queue', (s) => s.declareQueue('declared'));
-  await step('forget it', (s) => s.removeQueue('declared'));
-  await step('forget a busy one', (s) => s.removeQueue('other'));
-  await step('pause', (s) => s.pauseQueue('default'));
+  await step('the key as the store keeps it', (s) => s.jobs.idempotentJob('client:a:key-1'));
+  await step('declare a queue', (s) => s.queues.declare('declared'));
+  await step('forget it', (s) => s.queues.remove('declared'));
+  await step('forget a busy one', (s) => s.queues.remove('other'));
+  await step('pause', (s) => s.queues.pause('default'));
   await step('claim paused', claimed('w1', 5));
-  await step('resume', (s) => s.resumeQueue('default'));
+  await step('resume', (s) => s.queues.resume('default'));
   advance(250);
   await step('claim 2', claimed('w1', 2));
   await step('claim the rest', claimed('w1', 5));
   await step('claim other', claimed('w1', 1, 'other'));
-  await step('depth', (s) => s.queueDepth('default'));
-  await step('list PENDING', (s) => s.listJobs({ state: 'PENDING' }));
-  await step('list STARTED', (s) => s.listJobs({ state: 'STARTED', limit: 3 }));
-  await step('list all', (s) => s.listJobs({}));
+  await step('depth', (s) => s.queues.depth('default'));
+  await step('list PENDING', (s) => s.reads.list({ state: 'PENDING' }));
+  await step('list STARTED', (s) => s.reads.list({ state: 'STARTED', limit: 3 }));
+  await step('list all', (s) => s.reads.list({}));
   expect(drifts).toEqual([]);
 });
 
 test('bots: claim, start, complete, fail, down, removed while holding', async () => {
-  await step('register', async (s) => [await s.registerBot('b1', 'one', 'h1'), await s.registerBot('b2', 'two', 'h2')]);
-  await step('enqueue', (s) => s.enqueue([task('x1'), task('x2'), task('x3'), task('x4')]));
-  await step('b1 claims', (s) => s.claimForBot('b1', 'default', LEASE));
-  await step('b1 starts', (s) => s.startBotJob('b1', 'x1'));
+  await step('register', async (s) => [
+    await s.bots.register('b1', 'one', 'h1'),
+    await s.bots.register('b2', 'two', 'h2'),
+  ]);
+  await step('enqueue', (s) => s.jobs.enqueue([task('x1'), task('x2'), task('x3'), task('x4')]));
+  await step('b1 claims', (s) => s.bots.claim('b1', 'default', LEASE));
+  await step('b1 starts', (s) => s.bots.startJob('b1', 'x1'));
   advance(5);
-  await step('b1 completes', (s) => s.completeBotJob('b1', 'x1', 7));
-  await step('b1 claims again', (s) => s.claimForBot('b1', 'default', LEASE));
-  await step('b1 fails', (s) => s.failBotJob('b1', 'x2', 'nope', { to: 'RETRY', delayMs: 0 }));
-  await step('b2 claims', (s) => s.claimForBot('b2', 'default', LEASE));
-  await step('b1 claims a third', (s) => s.claimForBot('b1', 'default', LEASE));
-  await step('b1 heartbeat', (s) => s.botHeartbeat('b1', LEASE));
+  await step('b1 completes', (s) => s.bots.completeJob('b1', 'x1', 7));
+  await step('b1 claims again', (s) => s.bots.claim('b1', 'default', LEASE));
+  await step('b1 fails', (s) => s.bots.failJob('b1', 'x2', 'nope', { to: 'RETRY', delayMs: 0 }));
+  await step('b2 claims', (s) => s.bots.claim('b2', 'default', LEASE));
+  await step('b1 claims a third', (s) => s.bots.claim('b1', 'default', LEASE));
+  await step('b1 heartbeat', (s) => s.bots.heartbeat('b1', LEASE));
   advance(600);
-  await step('b1 heartbeat later', (s) => s.botHeartbeat('b1', LEASE));
+  await step('b1 heartbeat later', (s) => s.bots.heartbeat('b1', LEASE));
   advance(600);
-  await step('b2 is down', (s) => s.markBotsDown(1000));
-  await step('b1 removed while holding', (s) => s.removeBot('b1'));
-  await step('bots', (s) => s.listBots());
+  await step('b2 is down', (s) => s.bots.markDown(1000));
+  await step('b1 removed while holding', (s) => s.bots.remove('b1'));
+  await step('bots', (s) => s.bots.list());
   expect(drifts).toEqual([]);
 });
 
 test("a worker's acks with its next claim, a scheduled batch, a batch made once, a dead chunk retried", async () => {
-  await step('enqueue', (s) => s.enqueue([task('w1'), task('w2'), task('w3')]));
+  await step('enqueue', (s) => s.jobs.enqueue([task('w1'), task('w2'), task('w3')]));
   await step('claim', claimed('w1', 1));
   await step('complete and claim', async (s) => {
-    const r = await s.completeAndClaim([{ jobId: 'w1', token: tokenOf(s, 'w1'), result: 2 }], 'default', {
+    const r = await s.jobs.completeAndClaim([{ jobId: 'w1', token: tokenOf(s, 'w1'), result: 2 }], 'default', {
       consumer: 'w1',
       max: 2,
       leaseMs: LEASE,
@@ -291,31 +296,31 @@ test("a worker's acks with its next claim, a scheduled batch, a batch made once,
     return r;
   });
   await step('scheduled', (s) =>
-    s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [
+    s.schedules.enqueue('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [
       task('s1'),
       task('s2', { priority: 3 }),
     ]),
   );
   await step('scheduled again', (s) =>
-    s.enqueueScheduled('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s3')]),
+    s.schedules.enqueue('nightly', '2026-01-01T00:00:00.000Z', 'once-1', 60_000, [task('s3')]),
   );
-  await step('once', (s) => s.enqueueOnce('once-2', 60_000, [task('o1')]));
+  await step('once', (s) => s.schedules.enqueueOnce('once-2', 60_000, [task('o1')]));
   await step('flow', (s) =>
-    s.enqueueFlow({
+    s.jobs.enqueueFlow({
       parent: { id: 'p4', type: 'primes', params: { n: 30 } },
       children: [{ ...chunk('p4c0'), maxAttempts: 1 }, chunk('p4c1')],
     }),
   );
   await step('claim', claimed('w2', 10));
   advance(LEASE + 1);
-  await step('reap: the chunk of one attempt is DEAD', (s) => s.reap('default'));
-  await step('retry the dead chunk', (s) => s.retryDead('p4c0'));
+  await step('reap: the chunk of one attempt is DEAD', (s) => s.jobs.reap('default'));
+  await step('retry the dead chunk', (s) => s.dead.retry('p4c0'));
   await step('claim it', claimed('w3', 10));
   expect(drifts).toEqual([]);
 });
 
 test('a move TRANSITIONS does not list fails the script before it writes; checkTransition, which the memory adapter calls, refuses it too', async () => {
-  await step('enqueue', (s) => s.enqueue([task('z1')]));
+  await step('enqueue', (s) => s.jobs.enqueue([task('z1')]));
   await step('claim', claimed('w1'));
   // a held job made SUCCESS behind the adapters' back: completing it again would be SUCCESS -> SUCCESS
   const client = createClient({ url: testRedisUrl() });
@@ -323,7 +328,7 @@ test('a move TRANSITIONS does not list fails the script before it writes; checkT
   const jobKey = keysAt(keyBase(twins.redis.options.prefix)).job('z1');
   await client.hSet(jobKey, 'state', 'SUCCESS');
   const before = await client.hGetAll(jobKey);
-  await expect(twins.redis.complete('z1', tokenOf(twins.redis, 'z1'), 1)).rejects.toThrow(
+  await expect(twins.redis.jobs.complete('z1', tokenOf(twins.redis, 'z1'), 1)).rejects.toThrow(
     /no transition SUCCESS -> SUCCESS/,
   );
   expect(await client.hGetAll(jobKey)).toEqual(before);

@@ -38,7 +38,7 @@ async function open(name: string, format?: string) {
 
 /** where a prime count's chunks wait: the ordinary list or the CPU one */
 async function chunksIn(store: RedisStore, k: ReturnType<typeof redisKeys>) {
-  await store.enqueueFlow(primeCountFlow(100, 2, {}, {}));
+  await store.jobs.enqueueFlow(primeCountFlow(100, 2, {}, {}));
   return { wait: await raw.lLen(k.wait('default')), cpuwait: await raw.lLen(k.cpuWait('default')) };
 }
 
@@ -66,9 +66,9 @@ test('finish: refused while a role with no version is alive (a heartbeat without
   const locks = (role: string, id: string) => k.lock(`node:${role}:${id}`);
   // this version's worker: its claim and a heartbeat with its version
   await raw.set(locks('worker', 'w-new'), 'host 1 a', { PX: 60_000 });
-  await store.heartbeat('worker', 'w-new', 60_000, { ...roleStamp(), pid: 1 });
+  await store.nodes.heartbeat('worker', 'w-new', 60_000, { ...roleStamp(), pid: 1 });
   // the previous release's: a worker's heartbeat with no version, an API's claim and no heartbeat
-  await store.heartbeat('worker', 'w-old', 60_000, { concurrency: 4, pid: 2 });
+  await store.nodes.heartbeat('worker', 'w-old', 60_000, { concurrency: 4, pid: 2 });
   await raw.set(locks('api', 'api-old'), 'host 3 b', { PX: 60_000 });
 
   expect(await liveRoles(store)).toEqual([
@@ -84,7 +84,7 @@ test('finish: refused while a role with no version is alive (a heartbeat without
   // the old API stops (its claim goes); the old worker's heartbeat still names it
   await raw.del(locks('api', 'api-old'));
   expect(await finishUpgrade(store, 10)).toMatchObject({ outcome: 'older roles', older: [{ nodeId: 'w-old' }] });
-  await store.removeNode('worker', 'w-old');
+  await store.nodes.remove('worker', 'w-old');
 
   // a running role of this version sees the switch and makes CPU jobs in the CPU lists from then on
   const watch = watchFormat(store, silentLogger, 20);

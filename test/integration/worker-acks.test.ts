@@ -20,15 +20,15 @@ const sent = new Map<string, number>();
 let failWaitAfterAcks = false;
 let acksJustSent = false;
 
-/** the real store, counting completions and failing one waitForWork on request */
+/** the real store, counting completions and failing one waitForWork on request (its queue path, store.jobs, watched) */
 function watched(inner: Store): Store {
   const count = (id: string) => sent.set(id, (sent.get(id) ?? 0) + 1);
-  return new Proxy(inner, {
+  const jobs = new Proxy(inner.jobs, {
     get(target, prop, receiver) {
       if (prop === 'completeAndClaim') {
         return (
           completions: Completion[],
-          ...rest: Parameters<Store['completeAndClaim']> extends [unknown, ...infer R] ? R : never
+          ...rest: Parameters<Store['jobs']['completeAndClaim']> extends [unknown, ...infer R] ? R : never
         ) => {
           completions.forEach((c) => count(c.jobId));
           acksJustSent = completions.length > 0;
@@ -50,6 +50,13 @@ function watched(inner: Store): Store {
           return target.waitForWork(queue, timeoutMs);
         };
       }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'jobs') return jobs;
       const value = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -79,13 +86,22 @@ test('every job is acknowledged once, and an outage while the lane waits for wor
   });
   // the wait on the empty queue right after the last acks fails; the lane backs off and resumes
   failWaitAfterAcks = true;
-  const first = await store.enqueue([1, 2, 3].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
-  await waitUntil(async () => (await store.countByState()).SUCCESS === 3, 10_000, 'the first three to succeed', 10);
+  const first = await store.jobs.enqueue(
+    [1, 2, 3].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })),
+  );
+  await waitUntil(
+    async () => (await store.reads.countByState()).SUCCESS === 3,
+    10_000,
+    'the first three to succeed',
+    10,
+  );
   await waitUntil(async () => !failWaitAfterAcks, 10_000, 'the failed wait', 10);
-  const second = await store.enqueue([4, 5].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })));
-  await waitUntil(async () => (await store.countByState()).SUCCESS === 5, 10_000, 'all five to succeed', 10);
+  const second = await store.jobs.enqueue(
+    [4, 5].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })),
+  );
+  await waitUntil(async () => (await store.reads.countByState()).SUCCESS === 5, 10_000, 'all five to succeed', 10);
   await sleep(300); // anything sent twice would be sent by now
   expect(Object.fromEntries(sent)).toEqual(Object.fromEntries([...first, ...second].map((j) => [j.id, 1])));
   for (const job of [...first, ...second])
-    expect(await store.getJob(job.id)).toMatchObject({ state: 'SUCCESS', result: (job.params.a as number) + 1 });
+    expect(await store.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: (job.params.a as number) + 1 });
 });

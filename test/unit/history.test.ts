@@ -52,7 +52,7 @@ test('the recorder sends its counts in one call, and keeps them for the next whe
   const calls: Record<string, number>[] = [];
   let away = true;
   const r = new HistoryRecorder({
-    async recordHistory(bucketMs, keepMs, add) {
+    async record(bucketMs, keepMs, add) {
       expect([bucketMs, keepMs]).toEqual([HISTORY.bucketMs, HISTORY.keepMs]);
       if (away) throw new Error('store away');
       calls.push(add);

@@ -72,7 +72,7 @@ export function accessGate(store: Store, tokens: TokenTable | null, dashboard = 
     const token = presentedToken(req) ?? req.get('x-bot-token') ?? null;
     let principal = token === null ? null : tokens.find(token);
     if (token !== null && !principal) {
-      const botId = await store.botIdForToken(hashToken(token));
+      const botId = await store.bots.idForToken(hashToken(token));
       if (botId) principal = { name: botId, role: 'bot', botId };
     }
     if (!principal) {

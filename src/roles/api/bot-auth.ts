@@ -18,7 +18,7 @@ export function requireBot(store: Store): RequestHandler {
         'unauthorized',
         'bot token required: send Authorization: Bearer <token from POST /bots/register>',
       );
-    const botId = await store.botIdForToken(hashToken(token));
+    const botId = await store.bots.idForToken(hashToken(token));
     if (!botId) throw new UnknownBotError();
     res.locals.botId = botId;
     next();

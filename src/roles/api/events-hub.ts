@@ -23,7 +23,7 @@ export class EventHub {
 
   /** listen for a job's events from now on; resolves once the position is fixed */
   async subscribe(jobId: string, fn: Listener): Promise<() => void> {
-    if (this.cursor === null) this.cursor = await this.store.lastEventId();
+    if (this.cursor === null) this.cursor = await this.store.events.lastId();
     let set = this.listeners.get(jobId);
     if (!set) this.listeners.set(jobId, (set = new Set()));
     set.add(fn);
@@ -38,7 +38,7 @@ export class EventHub {
     let failures = 0;
     while (!this.closed && this.listeners.size > 0) {
       try {
-        const events = await this.store.readEvents(this.cursor ?? '0', this.blockMs, 1000);
+        const events = await this.store.events.read(this.cursor ?? '0', this.blockMs, 1000);
         failures = 0;
         for (const e of events) {
           this.cursor = e.id;

@@ -11,13 +11,13 @@ export const SAMPLE_LOCK = 'history:sample';
 /** one sample (when this node gets the lock); the store being away only skips it */
 export async function sampleHistory(store: Store, nodeId: string): Promise<boolean> {
   try {
-    if (!(await store.tryLock(SAMPLE_LOCK, nodeId, HISTORY.sampleMs - 500))) return false;
+    if (!(await store.nodes.tryLock(SAMPLE_LOCK, nodeId, HISTORY.sampleMs - 500))) return false;
     const [depths, sum] = await Promise.all([
-      store.knownQueues().then((qs) => Promise.all(qs.map((q) => store.queueDepth(q)))),
-      store.abacusSum(),
+      store.queues.known().then((qs) => Promise.all(qs.map((q) => store.queues.depth(q)))),
+      store.abacus.sum(),
     ]);
     const total = (k: 'waiting' | 'active' | 'delayed') => String(depths.reduce((n, d) => n + d[k], 0));
-    await store.recordHistory(
+    await store.history.record(
       HISTORY.bucketMs,
       HISTORY.keepMs,
       {},

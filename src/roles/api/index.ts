@@ -96,7 +96,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   };
   const metrics = createApiMetrics();
   const events = new EventHub(store, o.log);
-  const history = new HistoryRecorder(store).start();
+  const history = new HistoryRecorder(store.history).start();
   const security: ApiSecurity = { ...(o.security ?? OPEN_SECURITY), https: o.tls !== undefined };
   const ctx = {
     store,
@@ -116,7 +116,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   };
   const app = createApp(ctx);
   // the queues this node declares, known to every node (a store that is away now: this node still accepts them)
-  void Promise.all(ownQueues(ctx).map((q) => store.declareQueue(q))).catch((err: unknown) =>
+  void Promise.all(ownQueues(ctx).map((q) => store.queues.declare(q))).catch((err: unknown) =>
     o.log.warn('could not declare the queues in the store', { error: errorMessage(err) }),
   );
   const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, app) : http.createServer(app);
@@ -126,7 +126,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     connections++;
     socket.once('close', () => connections--);
   });
-  store.countClients?.(() => connections);
+  store.server.countClients?.(() => connections);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = 30_000;
   capConnections(server, o.maxConnections, metrics, o.log);
@@ -139,7 +139,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   // this node's heartbeat, its version and format in it: `wizard upgrade status` and `finish` read it
   const heartbeat = () =>
-    void store
+    void store.nodes
       .heartbeat('api', o.nodeId, API_HEARTBEAT_MS * 3, { ...roleStamp(), pid: process.pid, url })
       .catch(() => undefined);
   heartbeat();
@@ -172,7 +172,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
       if (force) server.closeAllConnections();
       await within(closed, 3000);
       server.closeAllConnections();
-      await store.removeNode('api', o.nodeId).catch(() => undefined);
+      await store.nodes.remove('api', o.nodeId).catch(() => undefined);
     },
   };
 }

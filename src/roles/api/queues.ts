@@ -40,7 +40,7 @@ export function ownQueues(ctx: QueueSettings): string[] {
 
 /** is this queue declared: by this node, or in the store (any node, a worker, an admin)? */
 export async function isDeclared(ctx: QueueSettings, queue: string): Promise<boolean> {
-  return ownQueues(ctx).includes(queue) || ctx.store.isQueueKnown(queue);
+  return ownQueues(ctx).includes(queue) || ctx.store.queues.isKnown(queue);
 }
 
 const queueError = (message: string, detail = message) =>

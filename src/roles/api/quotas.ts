@@ -68,7 +68,7 @@ export async function admitWork(
   if (owner === null || (await repeated())) return FREE_ADMISSION;
   const q = limitsOf(ctx).quotas;
   if (q.jobs > 0) {
-    const open = await ctx.store.openJobs(owner, q.jobs);
+    const open = await ctx.store.limits.openJobs(owner, q.jobs);
     if (open >= q.jobs) {
       throw new QuotaExceededError(
         'jobs',
@@ -88,7 +88,7 @@ export async function admitWork(
         `quota cpu: this job may cost ${seconds(cost)} core-seconds, more than ${owner}'s whole budget of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS)`,
       );
     }
-    const s = await ctx.store.spendBudget(budget, cost, capacity, CPU_BUDGET_WINDOW_MS);
+    const s = await ctx.store.limits.spend(budget, cost, capacity, CPU_BUDGET_WINDOW_MS);
     if (!s.allowed) {
       res.set('Retry-After', String(seconds(s.retryAfterMs)));
       throw new QuotaExceededError(
@@ -101,10 +101,10 @@ export async function admitWork(
   }
   return {
     made: async (id) => {
-      if (q.jobs > 0) await ctx.store.addOpenJob(owner, id);
+      if (q.jobs > 0) await ctx.store.limits.addOpenJob(owner, id);
     },
     unmade: async () => {
-      if (spent > 0) await ctx.store.spendBudget(budget, -spent, capacity, CPU_BUDGET_WINDOW_MS);
+      if (spent > 0) await ctx.store.limits.spend(budget, -spent, capacity, CPU_BUDGET_WINDOW_MS);
     },
   };
 }

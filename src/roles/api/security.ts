@@ -237,7 +237,7 @@ export function rateLimit(store: Store, limit: ApiSecurity['rateLimit'], log: Lo
     const buckets = [`ip:${req.ip ?? 'unknown'}`, ...(token ? [tokenBucket(token)] : [])];
     let hit;
     try {
-      hit = await store.hitRateLimit(buckets, max, windowMs);
+      hit = await store.limits.hit(buckets, max, windowMs);
       warned = false;
     } catch (err) {
       if (!(err instanceof WizardError && err.code === 'store_unavailable')) throw err;

@@ -3,7 +3,7 @@
  * /api/count-primes): the queue its type may go to (queues.ts), the options (delay_ms or run_at,
  * priority, attempts, timeout_ms) and
  * the idempotency key (the body's idempotency_key, or the Idempotency-Key header) become the new
- * job's fields, and Store.submit makes it in one step: a second create with the same key, while
+ * job's fields, and store.jobs.submit makes it in one step: a second create with the same key, while
  * the first job is kept, makes nothing and answers that job (existing).
  */
 import type { Request, Response } from 'express';
@@ -56,7 +56,7 @@ async function delayOf(store: Store, options: JobOptions, bounds: Bounds): Promi
     checkDelay(bounds, options.delay_ms, 'delay_ms');
     return options.delay_ms;
   }
-  const delay = Date.parse(options.run_at) - (await store.time());
+  const delay = Date.parse(options.run_at) - (await store.server.time());
   checkDelay(bounds, delay, 'run_at');
   return Math.max(0, delay);
 }
@@ -116,13 +116,13 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   const principal = caller ? principalName(caller) : undefined;
   // a repeated key answers its first job, which its quotas counted then: not counted again
   const repeated = async () =>
-    key !== undefined && (await store.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
+    key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
   const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
   const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal };
   let submitted: Submitted;
   try {
     if (w.type !== 'primes') {
-      submitted = await store.submit({
+      submitted = await store.jobs.submit({
         type: w.type,
         params: w.params,
         initiatedBy: w.initiatedBy,
@@ -132,7 +132,7 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
       });
     } else {
       const { n, chunks } = w.params as { n: number; chunks: number };
-      submitted = await store.submit(
+      submitted = await store.jobs.submit(
         primeCountFlow(
           n,
           chunks,

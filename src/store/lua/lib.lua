@@ -142,10 +142,8 @@ end
 -- generated from src/store/wire.ts above this file; a layout's position is written by name
 -- (ROW.type, CLAIM.token: see the layouts there) and scripts.ts puts the number in its place
 
-local RUNNABLE = { PENDING = true, RETRY = true }
-local HELD = { STARTED = true, PROGRESS = true }
-local FINAL = { SUCCESS = true, FAILURE = true, DEAD = true, CANCELLED = true }
-local DEFAULT_PRIORITY = '5'
+-- the sets of states (RUNNABLE, HELD, FINAL, COUNTED_NOT_INDEXED, ...) and DEFAULT_PRIORITY are
+-- generated from src/core/states.ts above this file (src/store/lua-transitions.ts)
 
 -- gathered side effects, written by flush(). The hot paths (claim, complete, enqueue) run once
 -- per job, so they build as few Lua tables and strings as they can: each costs Redis CPU.
@@ -182,9 +180,8 @@ end
 -- The per-state index (K.state) holds the top-level jobs of each state, except where a queue
 -- holds them already: a queued job that is PENDING is in its queue's wait list, one that is
 -- STARTED in its lease set. Those are only counted (K.counts), so the common path of a job
--- through a queue writes no index at all until it finishes; src/store/redis/records.ts lists
--- them from the queues. These states are COUNTED_NOT_INDEXED.
-local COUNTED_NOT_INDEXED = { PENDING = true, STARTED = true }
+-- through a queue writes no index at all until it finishes; src/store/redis/reads.ts lists
+-- them from the queues. These states are COUNTED_NOT_INDEXED (src/core/states.ts).
 
 -- a top-level job changes state in the index (from = false for a new job; queued: it has a
 -- queue); a job that moves twice in one script moves once, from where it was to where it ends

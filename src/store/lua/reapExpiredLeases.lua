@@ -39,7 +39,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', reapabl
 end
 
 local cutoff = now - resultTtl
-for _, s in ipairs({ 'SUCCESS', 'FAILURE', 'CANCELLED' }) do
+for _, s in ipairs(EXPIRING_LIST) do
   local gone = redis.call('ZRANGEBYSCORE', K.state(s), '-inf', cutoff, 'LIMIT', 0, limit * 10)
   variadic('ZREM', K.state(s), gone)
   variadic('ZREM', K.jobs, gone)

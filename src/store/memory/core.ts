@@ -1,12 +1,13 @@
 /**
- * The memory adapter's data and lib.lua's helpers (src/store/memory.ts says what the adapter is):
- * every structure a Redis key holds, the records with their lazy expiry, and the moves every
- * transition makes (setState, finish, the index and the event log).
+ * The memory adapter's one shared part (each concern's module holds it; src/store/memory.ts says
+ * what the adapter is): every structure a Redis key holds, the records with their lazy expiry,
+ * and lib.lua's helpers, the moves every transition makes (setState, finish, the index and the
+ * event log).
  */
 import { checkTransition, Job, JobState, MAX_PRIORITY } from '../../core/job';
 import { JobCancelledError, LeaseLostError, NotFoundError } from '../../core/errors';
 import { decodeJob } from '../codec';
-import { MemoryLake } from './lake';
+import { LakeData } from './lake-data';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
 import {
@@ -26,67 +27,65 @@ import {
   getOr,
 } from './structures';
 
-export abstract class MemoryCore {
-  readonly kind = 'memory' as const;
-  readonly location = 'memory';
+export class MemoryCore {
   readonly options: StoreOptions;
 
-  protected readonly jobs = new Map<string, Rec>();
+  readonly jobs = new Map<string, Rec>();
   /** parent id → child ids, in chunk order */
-  protected readonly children = new Map<string, string[]>();
+  readonly children = new Map<string, string[]>();
   /** parent id → chunk index → chunk result (recorded once per index) */
-  protected readonly chunkResults = new Map<string, Map<string, string>>();
+  readonly chunkResults = new Map<string, Map<string, string>>();
   /** job id → when it expires (PEXPIRE), with its children list and chunk results */
-  protected readonly expiry = new Map<string, number>();
-  protected readonly queues = new Map<string, Queue>();
+  readonly expiry = new Map<string, number>();
+  readonly queues = new Map<string, Queue>();
   /** state → top-level job id → time of its last change */
-  protected readonly states = new Map<string, ZSet>();
+  readonly states = new Map<string, ZSet>();
   /** PENDING, STARTED → how many queued top-level jobs are in that state (the counts hash) */
-  protected readonly counts = new Map<string, number>();
+  readonly counts = new Map<string, number>();
   /** top-level job id → created at */
-  protected readonly allJobs: ZSet = new Map();
-  protected readonly dlq: ZSet = new Map();
-  protected readonly events: JobEvent[] = [];
-  protected lastId: StreamId = [0, 0];
-  protected readonly readers: Waiter[] = [];
+  readonly allJobs: ZSet = new Map();
+  readonly dlq: ZSet = new Map();
+  readonly events: JobEvent[] = [];
+  lastId: StreamId = [0, 0];
+  readonly readers: Waiter[] = [];
   /** role → node id → {until, info as JSON with seenAt} */
-  protected readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
-  protected readonly locks = new Map<string, { holder: string; until: number }>();
+  readonly nodes = new Map<string, Map<string, { until: number; value: string }>>();
+  readonly locks = new Map<string, { holder: string; until: number }>();
   /** queues ever enqueued to, once-keys → until, bots, the datalake */
-  protected readonly knownQueueNames = new Set<string>();
-  protected readonly onceKeys = new Map<string, number>();
+  readonly knownQueueNames = new Set<string>();
+  readonly onceKeys = new Map<string, number>();
   /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
-  protected readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
+  readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
   /** name → the schedule as JSON (the schedules hash) */
-  protected readonly schedules = new Map<string, string>();
-  protected readonly botRecs = new Map<string, Rec>();
+  readonly schedules = new Map<string, string>();
+  readonly botRecs = new Map<string, Rec>();
   /** sha256 of a bot token → bot id */
-  protected readonly botTokens = new Map<string, string>();
+  readonly botTokens = new Map<string, string>();
   /** bot id → registered at */
-  protected readonly botsRegistered: ZSet = new Map();
+  readonly botsRegistered: ZSet = new Map();
   /** bot id → last heartbeat, for the bots that are up */
-  protected readonly botsUp: ZSet = new Map();
-  protected readonly lake = new MemoryLake();
+  readonly botsUp: ZSet = new Map();
+  readonly lake = new LakeData();
   /** the abacus's running sum (the `abacus` key) */
-  protected sum = 0n;
+  sum = 0n;
   /** rate-limit bucket → times of the requests it let through in the window, oldest first */
-  protected readonly rates = new Map<string, number[]>();
-  protected rateHits = 0;
-  protected rateWindowMs = 0;
+  readonly rates = new Map<string, number[]>();
+  rateHits = 0;
+  rateWindowMs = 0;
   /** a quota's budgets (the budget keys): bucket → what it holds and when */
-  protected readonly budgets = new Map<string, { tokens: number; at: number }>();
+  readonly budgets = new Map<string, { tokens: number; at: number }>();
   /** a principal's jobs that may not have finished (the owned keys): owner → job id → when last looked at, in that order */
-  protected readonly owned = new Map<string, Map<string, number>>();
+  readonly owned = new Map<string, Map<string, number>>();
   /** the dashboard's history: bucket start → its fields and when it expires (the PEXPIRE) */
-  protected readonly history = new Map<number, { fields: Rec; until: number }>();
+  readonly history = new Map<number, { fields: Rec; until: number }>();
   /** the reapers' looks, by queue ('q:<queue>') and for the bots ('bots'): lib-state.lua's reaper hashes */
-  protected readonly reapers = new Map<string, Reaper>();
+  readonly reapers = new Map<string, Reaper>();
   /** the time of the step in progress: a script's `now` */
-  protected at = 0;
-  protected closed = false;
+  at = 0;
+  closed = false;
 
   /** the store's clock (a script's TIME) */
-  protected readonly clock: () => number;
+  readonly clock: () => number;
 
   constructor(opts: Partial<StoreOptions> = {}) {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...opts };
@@ -108,29 +107,25 @@ export abstract class MemoryCore {
   }
 
   /** start an atomic step: read the clock once */
-  protected step(): number {
+  step(): number {
     return (this.at = this.clock());
-  }
-
-  async time(): Promise<number> {
-    return this.clock();
   }
 
   // ---- records, with lazy expiry ----
 
   /** drop a finished job whose time is up, with its children list and chunk results */
-  protected expireIfDue(id: string): void {
+  expireIfDue(id: string): void {
     const until = this.expiry.get(id);
     if (until === undefined || this.clock() <= until) return;
     for (const m of [this.expiry, this.jobs, this.children, this.chunkResults]) m.delete(id);
   }
 
-  protected rec(id: string): Rec | undefined {
+  rec(id: string): Rec | undefined {
     this.expireIfDue(id);
     return this.jobs.get(id);
   }
 
-  protected getJobs(ids: string[]): Job[] {
+  getJobs(ids: string[]): Job[] {
     return ids.flatMap((id) => {
       const r = this.rec(id);
       return r ? [decodeJob(r, id)] : [];
@@ -142,7 +137,7 @@ export abstract class MemoryCore {
    * gives what lapsed since that look graceMs more; answers the deadline up to which lapsed holds
    * may be taken back now
    */
-  protected reapableUpTo(reaper: Reaper, graceMs: number, now: number): number {
+  reapableUpTo(reaper: Reaper, graceMs: number, now: number): number {
     if (reaper.at !== null && now - reaper.at > graceMs / 2) {
       reaper.gapFrom = reaper.at;
       reaper.graceUntil = now + graceMs;
@@ -151,11 +146,11 @@ export abstract class MemoryCore {
     return reaper.graceUntil !== null && now < reaper.graceUntil ? reaper.gapFrom : now;
   }
 
-  protected reaper(name: string): Reaper {
+  reaper(name: string): Reaper {
     return getOr(this.reapers, name, () => ({ at: null, gapFrom: 0, graceUntil: null, leaseMs: null }));
   }
 
-  protected queue(name: string): Queue {
+  queue(name: string): Queue {
     const lists = () => Array.from({ length: MAX_PRIORITY + 1 }, (): string[] => []);
     return getOr(this.queues, name, () => ({
       waits: lists(),
@@ -170,12 +165,12 @@ export abstract class MemoryCore {
     }));
   }
 
-  protected stateIndex(state: string): ZSet {
+  stateIndex(state: string): ZSet {
     return getOr(this.states, state, () => new Map());
   }
 
   /** wait in each of these lists until woken from one (true), or ms pass or `signal` aborts (false) */
-  protected block(lists: Waiter[][], ms: number, signal?: AbortSignal): Promise<boolean> {
+  block(lists: Waiter[][], ms: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
       const done: Waiter = (woken) => {
         clearTimeout(timer);
@@ -199,7 +194,7 @@ export abstract class MemoryCore {
    * ZADD marker 0 m (cpu: the CPU lists' marker): one pending wake-up at most, served to one
    * waiter (of CPU work: one that waits for it) once the step is over
    */
-  protected signal(name: string, cpu = false): void {
+  signal(name: string, cpu = false): void {
     const q = this.queue(name);
     const marker = cpu ? 'cpuMarker' : 'marker';
     const waiters = cpu ? q.cpuWaiters : q.waiters;
@@ -212,7 +207,7 @@ export abstract class MemoryCore {
     });
   }
 
-  protected emit(id: string, state: JobState, completed = '', total = ''): void {
+  emit(id: string, state: JobState, completed = '', total = ''): void {
     const ms = Math.floor(this.at);
     this.lastId = ms > this.lastId[0] ? [ms, 0] : [this.lastId[0], this.lastId[1] + 1];
     const progress = total ? { completed: Number(completed), total: Number(total) } : null;
@@ -222,7 +217,7 @@ export abstract class MemoryCore {
   }
 
   /** lib.lua's setState: move a job to a new state in one write (with `extra` fields), then moved() */
-  protected setState(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
+  setState(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
     const from = rec.state as JobState;
     checkTransition(from, to); // before anything is written, as lib.lua's setState
     Object.assign(rec, { state: to, updated_at: String(this.at) }, extra);
@@ -230,7 +225,7 @@ export abstract class MemoryCore {
   }
 
   /** lib.lua's moved: the index move (as its flush writes it) and the event */
-  protected moved(id: string, rec: Rec, from: JobState | null, to: JobState): void {
+  moved(id: string, rec: Rec, from: JobState | null, to: JobState): void {
     if (!rec.parent_id) this.indexMove(id, from, to, rec.queue !== '');
     if (rec.total) this.emit(id, to, rec.completed, rec.total);
     else this.emit(id, to);
@@ -240,7 +235,7 @@ export abstract class MemoryCore {
    * lib.lua's indexMove and flush: a top-level job's entry in the per-state index, except where a
    * queue holds it (a queued PENDING or STARTED job: COUNTED_NOT_INDEXED), which is only counted
    */
-  protected indexMove(id: string, from: JobState | null, to: JobState, queued: boolean): void {
+  indexMove(id: string, from: JobState | null, to: JobState, queued: boolean): void {
     if (from === to) return;
     if (from !== null) {
       if (queued && COUNTED_NOT_INDEXED.has(from)) this.counts.set(from, (this.counts.get(from) ?? 0) - 1);
@@ -250,13 +245,13 @@ export abstract class MemoryCore {
     else this.stateIndex(to).set(id, this.at);
   }
 
-  protected requeueAtHead(id: string, rec: Rec): void {
+  requeueAtHead(id: string, rec: Rec): void {
     waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].unshift(id);
     this.signal(rec.queue, rec.cpu === '1');
   }
 
   /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
-  protected unqueue(id: string, rec: Rec): void {
+  unqueue(id: string, rec: Rec): void {
     const q = this.queue(rec.queue);
     const waits = waitsOf(q, rec);
     const p = priorityOf(rec);
@@ -265,12 +260,12 @@ export abstract class MemoryCore {
   }
 
   /** fields that end a hold: the token is cleared ('' means not held) */
-  protected released(extra: Rec): Rec {
+  released(extra: Rec): Rec {
     return { token: '', ...extra };
   }
 
   /** the job reaches SUCCESS, FAILURE or DEAD; then it expires or, DEAD, waits in the DLQ */
-  protected finish(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
+  finish(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
     this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
     if (rec.queue) this.queue(rec.queue).active.delete(id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
@@ -283,7 +278,7 @@ export abstract class MemoryCore {
   }
 
   /** lib.lua's failParent: the parent fails, its other unfinished chunks (waiting or held) are cancelled */
-  protected failParent(child: Rec, reason: string): void {
+  failParent(child: Rec, reason: string): void {
     const parentId = child.parent_id;
     const parent = parentId ? this.rec(parentId) : undefined;
     if (!parent || FINAL.has(parent.state)) return;
@@ -292,7 +287,7 @@ export abstract class MemoryCore {
   }
 
   /** lib.lua's endChunks: a parent's unfinished chunks, waiting or held, end `to` */
-  protected endChunks(parentId: string, to: JobState, reason: string): void {
+  endChunks(parentId: string, to: JobState, reason: string): void {
     for (const chunk of [...(this.children.get(parentId) ?? [])]) {
       const c = this.rec(chunk);
       if (!c || FINAL.has(c.state)) continue;
@@ -302,7 +297,7 @@ export abstract class MemoryCore {
   }
 
   /** the record `token` holds, or the error the script's code maps to (MISSING, TOKEN_MISMATCH) */
-  protected holder(id: string, token: string): Rec {
+  holder(id: string, token: string): Rec {
     const rec = this.rec(id);
     if (!rec) throw new NotFoundError(`job ${id} not found`);
     if (!rec.token || rec.token !== token)

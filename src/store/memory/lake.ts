@@ -1,101 +1,28 @@
-/**
- * The in-memory datalake of MemoryStore: what lib.lua's appendToLake and pruneDatalake.lua do to
- * Redis, on the same data (a list of JSON lines and a counters record per UTC day, the config).
- */
-import {
-  DAY_MS,
-  DatalakeConfig,
-  LakeDay,
-  lakeEntry,
-  LakeRecord,
-  lakeRecord,
-  lakeRecords,
-  utcDay,
-} from '../../core/datalake';
-import type { JobType } from '../../core/job';
-import { decodeLakeConfig } from '../codec';
+/** The datalake (store.lake), as the Redis adapter's redis/lake.ts: the core's LakeData (memory/lake-data.ts), appended by finish. */
+import type { DatalakeConfig, LakeDay, LakeRecord } from '../../core/datalake';
+import type { LakeStore } from '../concerns';
+import type { MemoryCore } from './core';
 
-interface Day {
-  start: number;
-  lines: string[];
-  stats: LakeDay;
-}
+export class MemoryLake implements LakeStore {
+  constructor(private readonly m: MemoryCore) {}
 
-export class MemoryLake {
-  /** the config hash's fields */
-  private readonly settings: { datalake?: string; datalake_retention_days?: string } = {};
-  private readonly days = new Map<string, Day>();
-
-  config(): DatalakeConfig {
-    return decodeLakeConfig(this.settings.datalake, this.settings.datalake_retention_days);
+  async config(): Promise<DatalakeConfig> {
+    return this.m.lake.config();
   }
 
-  configure(config: Partial<DatalakeConfig>): void {
-    if (config.records !== undefined) this.settings.datalake = config.records;
-    if (config.retentionDays !== undefined) this.settings.datalake_retention_days = String(config.retentionDays);
+  async configure(config: Partial<DatalakeConfig>): Promise<void> {
+    this.m.lake.configure(config);
   }
 
-  /** a job record (hash fields) has just finished in state `to` at `now`, with this result or error */
-  append(
-    id: string,
-    rec: Record<string, string>,
-    to: string,
-    now: number,
-    outcome: { result?: string; error?: string },
-  ): void {
-    if (rec.parent_id || !lakeRecords(this.config().records, rec.type as JobType)) return;
-    const startedAt = rec.started_at ? Number(rec.started_at) : null;
-    const line = lakeEntry(
-      id,
-      rec.type,
-      rec.queue ?? '',
-      to,
-      outcome.result ?? '',
-      outcome.error ?? '',
-      Number(rec.attempts ?? 0),
-      rec.initiated_by ?? '',
-      rec.handled_by ?? '',
-      Number(rec.created_at),
-      startedAt,
-      now,
-    );
-    const date = utcDay(now);
-    let day = this.days.get(date);
-    if (!day) {
-      day = {
-        start: Math.floor(now / DAY_MS) * DAY_MS,
-        lines: [],
-        stats: { date, total: 0, success: 0, failure: 0, durationMsSum: 0, durationCount: 0 },
-      };
-      this.days.set(date, day);
-    }
-    day.lines.push(line);
-    day.stats.total++;
-    if (to === 'SUCCESS') day.stats.success++;
-    else day.stats.failure++;
-    if (startedAt !== null) {
-      day.stats.durationMsSum += now - startedAt;
-      day.stats.durationCount++;
-    }
+  async days(): Promise<LakeDay[]> {
+    return this.m.lake.dayStats();
   }
 
-  dayStats(): LakeDay[] {
-    return [...this.days.values()]
-      .sort((a, b) => a.start - b.start || (a.stats.date < b.stats.date ? -1 : 1))
-      .map((d) => ({ ...d.stats }));
+  async read(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    return this.m.lake.read(day, offset, count);
   }
 
-  read(date: string, offset: number, count: number): LakeRecord[] {
-    return (this.days.get(date)?.lines.slice(offset, offset + count) ?? []).map(lakeRecord);
-  }
-
-  prune(now: number): string[] {
-    const cutoff = Math.floor(now / DAY_MS) * DAY_MS - this.config().retentionDays * DAY_MS;
-    const old = [...this.days.values()]
-      .filter((d) => d.start < cutoff)
-      .sort((a, b) => a.start - b.start)
-      .map((d) => d.stats.date);
-    for (const date of old) this.days.delete(date);
-    return old;
+  async prune(): Promise<string[]> {
+    return this.m.lake.prune(this.m.step());
   }
 }

@@ -1,5 +1,6 @@
 /** The memory adapter's Redis-shaped data (a hash, a sorted set, a queue's keys) and the commands it needs on them. */
 import { DEFAULT_PRIORITY } from '../../core/job';
+import { COUNTED_NOT_INDEXED as COUNTED_STATES, FINAL_STATES, HELD_STATES, RUNNABLE_STATES } from '../../core/states';
 
 /** a job record: hash field → value, the fields the Lua scripts write and no other (one they leave out is absent) */
 export type Rec = Record<string, string>;
@@ -28,11 +29,12 @@ export interface Reaper {
   leaseMs: number | null;
 }
 
-export const RUNNABLE = new Set(['PENDING', 'RETRY']);
-export const HELD = new Set(['STARTED', 'PROGRESS']);
-export const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
-/** lib.lua's COUNTED_NOT_INDEXED: a queued top-level job in these states is only counted (its queue holds it) */
-export const COUNTED_NOT_INDEXED = new Set<string>(['PENDING', 'STARTED']);
+/** src/core/states.ts's sets, read with a record's state (a string) */
+export const RUNNABLE: ReadonlySet<string> = RUNNABLE_STATES;
+export const HELD: ReadonlySet<string> = HELD_STATES;
+export const FINAL: ReadonlySet<string> = FINAL_STATES;
+/** a queued top-level job in these states is only counted (its queue holds it) */
+export const COUNTED_NOT_INDEXED: ReadonlySet<string> = COUNTED_STATES;
 
 /** a record's priority (its field is '' for the default) */
 export const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.priority) : DEFAULT_PRIORITY);

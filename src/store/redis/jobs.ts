@@ -1,8 +1,6 @@
-/** Jobs through their queues: creates, cancels, pauses, claims, completions, failures, releases and the reaping of lapsed leases. */
+/** The queue path (store.jobs): jobs made, cancelled, claimed, completed, failed, released, and lapsed leases reaped. */
 import { Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
-import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
-import { decodeJob, pairsToRecord } from '../codec';
 import {
   cancelConflict,
   createdJob,
@@ -15,7 +13,7 @@ import {
   rowArgs,
   tokenBase,
 } from '../common';
-import { shardOfJob } from '../keys';
+import { shardOfId } from '../keys';
 import {
   DEFAULT_LEASE_MS,
   type ClaimOptions,
@@ -41,12 +39,16 @@ import {
   merged,
   retryDelayOf,
   CONFLICT,
-  OK,
   type ClaimReply,
   type KindClaim,
   type Waker,
 } from './shared';
-import { RedisShards } from './shards';
+import type { JobsStore } from '../concerns';
+import { LostClaims } from '../lost-claims';
+import { checkCode, codeError } from './codes';
+import type { RedisConn } from './conn';
+import { newId, type Placement } from './placement';
+import type { RedisReads } from './reads';
 
 /** a claim Redis answered within a claim() or completeAndClaim() call still running */
 interface Answered {
@@ -57,21 +59,39 @@ interface Answered {
 /** the wakers map's key of a queue's marker (ordinary or CPU) in one shard */
 const wakerKey = (queue: string, shard: number, cpu: boolean) => `${queue}\n${shard}${cpu ? '\ncpu' : ''}`;
 
-export class RedisJobs extends RedisShards {
+export class RedisJobs implements JobsStore {
+  /** a lost claim's token base → its shard */
+  private readonly lostShard = new Map<string, number>();
+  /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
+  private readonly lost: LostClaims;
+  /** per queue, shard and lane: a BZPOPMIN in flight, kept across waitForWork calls (see there) */
+  private readonly wakers = new Map<string, Waker>();
   /** completions of this event-loop turn (complete) */
-  protected readonly completions = new CompletionBatch(() => setImmediate(() => void this.flushCompletions()));
+  private readonly completions = new CompletionBatch(() => setImmediate(() => void this.flushCompletions()));
   /**
    * the token bases (→ queue) of the claims of calls still running: their jobs are held by this
    * process, which has not been given them yet, so its reaper leaves them (reap)
    */
-  protected readonly unanswered = new Map<string, string>();
+  private readonly unanswered = new Map<string, string>();
+
+  constructor(
+    private readonly c: RedisConn,
+    private readonly reads: RedisReads,
+    private readonly place: Placement,
+  ) {
+    this.lost = new LostClaims((queue, base) =>
+      c.run<number>('releaseLostClaim', [queue, base], c.shardKeys(this.lostShard.get(base) ?? 0)),
+    );
+    c.onReady(() => void this.lost.settle());
+    c.onClose(() => this.lost.close());
+  }
 
   /** write new jobs in one shard; answers them as created at Redis's time (a worker may already have claimed them) */
-  protected async insert(rows: JobRow[], shard: number): Promise<Job[]> {
-    const [, now] = await this.run<[number, string]>(
+  private async insert(rows: JobRow[], shard: number): Promise<Job[]> {
+    const [, now] = await this.c.run<[number, string]>(
       'enqueueJobs',
-      ['', '', ...rowArgs(rows, this.cpuLists)],
-      this.shardKeys(shard),
+      ['', '', ...rowArgs(rows, this.c.cpuLists)],
+      this.c.shardKeys(shard),
       true,
     );
     return rows.map((r) => createdJob(r, Number(now)));
@@ -82,17 +102,17 @@ export class RedisJobs extends RedisShards {
    * a batch keeps its order, and calls spread over the shards
    */
   async enqueue(jobs: NewJob[]): Promise<Job[]> {
-    const shard = jobs[0]?.id !== undefined ? shardOfJob(jobs[0].id) : this.pickShard(jobs[0]?.queue);
+    const shard = jobs[0]?.id !== undefined ? shardOfId(jobs[0].id) : this.place.pickShard(jobs[0]?.queue);
     return this.insert(
-      jobs.map((j) => jobRow({ ...j, id: j.id ?? RedisShards.newId(shard) })),
+      jobs.map((j) => jobRow({ ...j, id: j.id ?? newId(shard) })),
       shard,
     );
   }
 
   /** a prime count's parent and its chunks in one shard: the chord stays one script */
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
-    const shard = this.pickShard(flow.children[0]?.queue);
-    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? RedisShards.newId(shard) });
+    const shard = this.place.pickShard(flow.children[0]?.queue);
+    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
     const [parent, ...children] = await this.insert(
       flowRows({ parent: withId(flow.parent), children: flow.children.map(withId) }),
       shard,
@@ -109,19 +129,16 @@ export class RedisJobs extends RedisShards {
     const first = 'parent' in work ? work.parent : work;
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
-    const shard =
-      key && queue !== (this.options.botQueue ?? DEFAULT_BOT_QUEUE)
-        ? keyShard(key, this.shardCount)
-        : this.pickShard(queue);
-    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? RedisShards.newId(shard) });
+    const shard = key && queue !== this.place.botQueue ? keyShard(key, this.c.shardCount) : this.place.pickShard(queue);
+    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
     const rows =
       'parent' in work
         ? flowRows({ parent: withId(work.parent), children: work.children.map(withId) })
         : [jobRow(withId(work))];
-    const [, now, existingId, , same] = await this.run<[number, string, string?, string?, number?]>(
+    const [, now, existingId, , same] = await this.c.run<[number, string, string?, string?, number?]>(
       'enqueueJobs',
-      [key, key ? fingerprint(first) : '', ...rowArgs(rows, this.cpuLists)],
-      this.shardKeys(shard),
+      [key, key ? fingerprint(first) : '', ...rowArgs(rows, this.c.cpuLists)],
+      this.c.shardKeys(shard),
       true,
     );
     if (existingId === undefined) {
@@ -129,18 +146,22 @@ export class RedisJobs extends RedisShards {
       return { job, children, existing: false };
     }
     if (same !== 1) throw idempotencyConflict(first.idempotencyKey!, existingId);
-    const job = await this.getJob(existingId);
+    const job = await this.reads.job(existingId);
     if (!job) throw new NotFoundError(`job ${existingId} not found`);
     return { job, children: [], existing: true };
   }
 
   /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */
   async idempotentJob(scopedKey: string): Promise<string | null> {
-    const shards = [...new Set([keyShard(scopedKey, this.shardCount), 0])];
+    const shards = [...new Set([keyShard(scopedKey, this.c.shardCount), 0])];
     for (const shard of shards) {
-      const k = this.shardKeys(shard);
-      const id = await this.cmd<string | null>(['HGET', k.idem(scopedKey), 'job']);
-      if (id && isStorableJobId(id) && (await this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])) !== null)
+      const k = this.c.shardKeys(shard);
+      const id = await this.c.cmd<string | null>(['HGET', k.idem(scopedKey), 'job']);
+      if (
+        id &&
+        isStorableJobId(id) &&
+        (await this.c.cmd<string | null>(['HGET', this.c.at(id).job(id), 'state'])) !== null
+      )
         return id;
     }
     return null;
@@ -148,51 +169,22 @@ export class RedisJobs extends RedisShards {
 
   /** in the job's shard (a prime count and its chunks share one) */
   async cancel(jobId: string): Promise<Job> {
-    const [code, detail] = await this.run<[number, string?]>('cancelJob', [jobId], this.at(jobId), true);
+    const [code, detail] = await this.c.run<[number, string?]>('cancelJob', [jobId], this.c.at(jobId), true);
     if (code === CONFLICT) throw cancelConflict(jobId, String(detail));
-    this.checkCode(code, jobId);
-    return (await this.getJob(String(detail)))!;
+    checkCode(code, jobId);
+    return (await this.reads.job(String(detail)))!;
   }
 
   async cancelledAmong(jobIds: string[]): Promise<string[]> {
     const ids = jobIds.filter(isStorableJobId);
-    const states = await Promise.all(ids.map((id) => this.cmd<string | null>(['HGET', this.at(id).job(id), 'state'])));
+    const states = await Promise.all(
+      ids.map((id) => this.c.cmd<string | null>(['HGET', this.c.at(id).job(id), 'state'])),
+    );
     return ids.filter((_, i) => states[i] === 'CANCELLED');
   }
 
-  /** the paused flag is the member 'paused' of the queue's ready set in every shard (lib.lua's claimFrom reads it with the priorities) */
-  async pauseQueue(queue: string): Promise<void> {
-    await Promise.all([
-      ...this.shards.map((k) => this.durable(['ZADD', k.ready(queue), -1, 'paused'])),
-      this.cmd(['SADD', this.keys.queues, queue]),
-    ]);
-  }
-
-  /** shard 0's set of known queues (every shard's is read: a queue a job was put on in shard N is in shard N's) */
-  async declareQueue(queue: string): Promise<void> {
-    await this.durable(['SADD', this.keys.queues, queue]);
-  }
-
-  async isQueueKnown(queue: string): Promise<boolean> {
-    return (await this.perShard((k) => this.cmd<number>(['SISMEMBER', k.queues, queue]))).some((n) => n === 1);
-  }
-
-  /** removeQueue.lua in every shard: each forgets the queue unless it holds jobs there */
-  async removeQueue(queue: string): Promise<'removed' | 'unknown' | 'busy'> {
-    const codes = await this.perShard((k) => this.run<number>('removeQueue', [queue], k, true));
-    if (codes.includes(CONFLICT)) return 'busy';
-    return codes.includes(OK) ? 'removed' : 'unknown';
-  }
-
-  async resumeQueue(queue: string): Promise<void> {
-    await this.perShard((k) => this.durable(['ZREM', k.ready(queue), 'paused']));
-    await this.perShard((k) =>
-      Promise.all([this.cmd(['ZADD', k.marker(queue), 0, 'm']), this.cmd(['ZADD', k.cpuMarker(queue), 0, 'm'])]),
-    );
-  }
-
   async claim(queue: string, opts: ClaimOptions): Promise<ClaimResult> {
-    const order = await this.urgentOrder(queue);
+    const order = await this.place.urgentOrder(queue);
     return (await this.answering(queue, opts, (answered) => this.claimIn(queue, opts, order, answered))).result;
   }
 
@@ -201,7 +193,7 @@ export class RedisJobs extends RedisShards {
    * Redis answered but the call then throws away (another shard's part of it failed) is a lost
    * claim for the caller, and its jobs are given back as one's (lost-claims.ts), not left to lapse
    */
-  protected async answering<T>(
+  private async answering<T>(
     queue: string,
     opts: ClaimOptions,
     call: (answered: Answered[]) => Promise<T>,
@@ -217,7 +209,7 @@ export class RedisJobs extends RedisShards {
     }
   }
 
-  protected loseClaim(queue: string, opts: ClaimOptions, { base, shard }: Answered): void {
+  private loseClaim(queue: string, opts: ClaimOptions, { base, shard }: Answered): void {
     if (!claimsAny(opts)) return;
     if (shard !== 0) this.lostShard.set(base, shard);
     this.lost.add(queue, base, opts.leaseMs);
@@ -234,7 +226,7 @@ export class RedisJobs extends RedisShards {
     queue: string,
     opts: ClaimOptions,
   ): Promise<CompleteAndClaimResult> {
-    const [first, ...rest] = await this.urgentOrder(queue);
+    const [first, ...rest] = await this.place.urgentOrder(queue);
     const byShard = groupByShard(completions);
     const mine = byShard.get(first) ?? [];
     byShard.delete(first);
@@ -243,15 +235,15 @@ export class RedisJobs extends RedisShards {
       // every part settles before the call answers or fails: a claim answered after a sibling failed is known, and given back
       const [own, ...others] = await Promise.allSettled([
         this.claiming(queue, opts, first, answered, (base) =>
-          this.run<[number[], ClaimReply]>(
+          this.c.run<[number[], ClaimReply]>(
             'completeAndClaim',
             [...completionArgs(mine), ...claimArgs(queue, opts, base)],
-            this.shardKeys(first),
+            this.c.shardKeys(first),
             true,
           ),
         ),
         ...[...byShard].map(async ([shard, cs]) => {
-          const got = await this.run<number[]>('completeJobs', completionArgs(cs), this.shardKeys(shard), true);
+          const got = await this.c.run<number[]>('completeJobs', completionArgs(cs), this.c.shardKeys(shard), true);
           cs.forEach((c, i) => codes.set(c, got[i]));
         }),
       ]);
@@ -265,7 +257,7 @@ export class RedisJobs extends RedisShards {
         const more = await this.claimIn(queue, left, rest, answered).catch(() => null);
         if (more) claim = merged(claim, more);
       }
-      return { errors: completions.map((c) => this.codeError(codes.get(c), c.jobId)), claim: claim.result };
+      return { errors: completions.map((c) => codeError(codes.get(c), c.jobId)), claim: claim.result };
     });
   }
 
@@ -273,12 +265,7 @@ export class RedisJobs extends RedisShards {
    * a claim from the shards in `order`, each while slots (or threads) are left; a shard that fails
    * after others gave jobs ends the claim with those (they are held: thrown away, they would lapse)
    */
-  protected async claimIn(
-    queue: string,
-    opts: ClaimOptions,
-    order: number[],
-    answered: Answered[],
-  ): Promise<KindClaim> {
+  private async claimIn(queue: string, opts: ClaimOptions, order: number[], answered: Answered[]): Promise<KindClaim> {
     let out: KindClaim | null = null;
     for (const shard of order) {
       const left = out ? leftToClaim(opts, out) : opts;
@@ -287,7 +274,7 @@ export class RedisJobs extends RedisShards {
       try {
         got = claimResult(
           await this.claiming(queue, left, shard, answered, (base) =>
-            this.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.shardKeys(shard)),
+            this.c.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.c.shardKeys(shard)),
           ),
           queue,
           opts.consumer,
@@ -305,7 +292,7 @@ export class RedisJobs extends RedisShards {
    * a claim under a token base of its own, counted as this process's from the start (unanswered);
    * when its answer is lost, its jobs are given back (lost-claims.ts)
    */
-  protected async claiming<T>(
+  private async claiming<T>(
     queue: string,
     opts: ClaimOptions,
     shard: number,
@@ -338,7 +325,7 @@ export class RedisJobs extends RedisShards {
     const wants = (cpu: boolean) => (cpu ? opts.cpu === true : opts.ordinary !== false);
     const until = Date.now() + timeoutMs;
     for (let left = timeoutMs; left > 0 && !opts.signal?.aborted; left = until - Date.now()) {
-      const ws = this.shards.flatMap((_, shard) =>
+      const ws = this.c.shards.flatMap((_, shard) =>
         [false, true].flatMap((cpu) => {
           const kept = this.wakers.get(wakerKey(queue, shard, cpu));
           return wants(cpu) ? [this.waker(queue, shard, cpu, left)] : kept ? [kept] : [];
@@ -362,12 +349,14 @@ export class RedisJobs extends RedisShards {
             this.wakers.delete(w.key); // popped: used up
             if (wants(w.cpu)) woken = true;
             else
-              void this.cmd([
-                'ZADD',
-                w.cpu ? this.shardKeys(w.shard).cpuMarker(queue) : this.shardKeys(w.shard).marker(queue),
-                0,
-                'm',
-              ]).catch(() => undefined);
+              void this.c
+                .cmd([
+                  'ZADD',
+                  w.cpu ? this.c.shardKeys(w.shard).cpuMarker(queue) : this.c.shardKeys(w.shard).marker(queue),
+                  0,
+                  'm',
+                ])
+                .catch(() => undefined);
           }
           if (woken) return true;
         }
@@ -380,7 +369,7 @@ export class RedisJobs extends RedisShards {
     return false;
   }
 
-  protected waker(queue: string, shard: number, cpu: boolean, timeoutMs: number): Waker {
+  private waker(queue: string, shard: number, cpu: boolean, timeoutMs: number): Waker {
     const key = wakerKey(queue, shard, cpu);
     const had = this.wakers.get(key);
     if (had) return had;
@@ -391,13 +380,13 @@ export class RedisJobs extends RedisShards {
       cpu,
       settled: false,
       p: (async () => {
-        const l = await this.blockingLink(cpu ? 'cpu-work' : 'work', shard);
-        const k = this.shardKeys(shard);
+        const l = await this.c.blockingLink(cpu ? 'cpu-work' : 'work', shard);
+        const k = this.c.shardKeys(shard);
         return (
-          (await this.cmd<unknown[] | null>(
+          (await this.c.cmd<unknown[] | null>(
             ['BZPOPMIN', cpu ? k.cpuMarker(queue) : k.marker(queue), secs],
             l,
-            timeoutMs + this.options.commandTimeoutMs,
+            timeoutMs + this.c.options.commandTimeoutMs,
           )) !== null
         );
       })(),
@@ -417,11 +406,11 @@ export class RedisJobs extends RedisShards {
   }
 
   async renew(jobId: string, token: string, leaseMs: number): Promise<void> {
-    this.checkCode(await this.run('renewLease', [jobId, token, leaseMs], this.at(jobId)), jobId);
+    checkCode(await this.c.run('renewLease', [jobId, token, leaseMs], this.c.at(jobId)), jobId);
   }
 
   async reportProgress(jobId: string, token: string, p: Progress): Promise<void> {
-    this.checkCode(await this.run('reportProgress', [jobId, token, p.completed, p.total], this.at(jobId)), jobId);
+    checkCode(await this.c.run('reportProgress', [jobId, token, p.completed, p.total], this.c.at(jobId)), jobId);
   }
 
   /** completions of one event-loop turn go to Redis together, in one completeJobs call per shard */
@@ -430,14 +419,19 @@ export class RedisJobs extends RedisShards {
     if (error) throw error;
   }
 
-  protected async flushCompletions(): Promise<void> {
+  private async flushCompletions(): Promise<void> {
     await Promise.all(
       [...groupByShard(this.completions.take())].map(async ([shard, batch]) => {
         try {
-          const codes = await this.run<number[]>('completeJobs', completionArgs(batch), this.shardKeys(shard), true);
+          const codes = await this.c.run<number[]>(
+            'completeJobs',
+            completionArgs(batch),
+            this.c.shardKeys(shard),
+            true,
+          );
           settleAll(
             batch,
-            batch.map((c, i) => this.codeError(codes[i], c.jobId)),
+            batch.map((c, i) => codeError(codes[i], c.jobId)),
           );
         } catch (err) {
           settleAll(batch, err instanceof Error ? err : new Error(String(err)));
@@ -447,14 +441,14 @@ export class RedisJobs extends RedisShards {
   }
 
   async fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void> {
-    this.checkCode(
-      await this.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)], this.at(jobId), true),
+    checkCode(
+      await this.c.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)], this.c.at(jobId), true),
       jobId,
     );
   }
 
   async release(jobId: string, token: string): Promise<void> {
-    this.checkCode(await this.run('releaseJob', [jobId, token], this.at(jobId)), jobId);
+    checkCode(await this.c.run('releaseJob', [jobId, token], this.c.at(jobId)), jobId);
   }
 
   /**
@@ -465,19 +459,7 @@ export class RedisJobs extends RedisShards {
     const inFlight = [...this.unanswered].filter(([, q]) => q === queue).map(([base]) => base);
     const holding = [...new Set([...(o.holding ?? []), ...this.lost.bases(queue), ...inFlight])];
     const args = [queue, o.limit ?? 500, o.leaseMs ?? '', DEFAULT_LEASE_MS, ...holding];
-    const got = await this.perShard((k) => this.run<[string[], string[]]>('reapExpiredLeases', args, k));
+    const got = await this.c.perShard((k) => this.c.run<[string[], string[]]>('reapExpiredLeases', args, k));
     return { requeued: got.flatMap(([r]) => r), dead: got.flatMap(([, d]) => d) };
-  }
-
-  /** the jobs of these ids that exist; an id no job can have (isStorableJobId) is not looked up: it would name a key beside a job's record */
-  protected async getJobs(ids: string[]): Promise<Job[]> {
-    const ok = ids.filter(isStorableJobId);
-    const replies = await Promise.all(ok.map((id) => this.cmd<string[]>(['HGETALL', this.at(id).job(id)])));
-    return replies.flatMap((r, i) => (r.length > 0 ? [decodeJob(pairsToRecord(r), ok[i])] : []));
-  }
-
-  async getJob(jobId: string): Promise<Job | null> {
-    const [job] = await this.getJobs([jobId]);
-    return job ?? null;
   }
 }

@@ -4,7 +4,7 @@ import { JobState } from '../../core/job';
 import { lakeEntryUnfinished } from '../../core/datalake';
 import { ClaimContext, claimView } from '../codec';
 import { ClusterLink, seedUrls } from '../cluster';
-import { shardOfJob } from '../keys';
+import { shardOfId } from '../keys';
 import { Link } from '../link';
 import { SentinelMaster } from '../sentinel';
 import type { Durability, ClaimOptions, ClaimResult, Completion, FailTarget, JobEvent, StoreOptions } from '../types';
@@ -77,10 +77,6 @@ export interface RedisStoreOptions extends StoreOptions {
 /** a connection: to one Redis (link.ts), or to a Cluster (cluster.ts) */
 export type Conn = Link | ClusterLink;
 
-/** cluster-wide keys that get tags of their own on a Cluster (on a plain Redis: shard 0's base) */
-export const GROUPS = ['abacus', 'rate', 'locks', 'nodes'] as const;
-export type Group = (typeof GROUPS)[number];
-
 /** sets the shard count and grows the list of shard tags (never shrinks it: no shard is forgotten) */
 export const SET_SHARDS = `
 local cur = redis.call('HGET', KEYS[1], 'shard_tags')
@@ -118,8 +114,8 @@ export interface KindClaim {
   cpu: number;
 }
 
-/** the states a queued job is in while its queue holds it: counted, not indexed (lib.lua's COUNTED_NOT_INDEXED) */
-export const COUNTED_NOT_INDEXED: ReadonlySet<JobState> = new Set<JobState>(['PENDING', 'STARTED']);
+/** the states a queued job is in while its queue holds it: counted, not indexed (src/core/states.ts) */
+export { COUNTED_NOT_INDEXED } from '../../core/states';
 /** how deep listQueuedInState looks into a wait list, and how much at a time */
 export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
@@ -248,7 +244,7 @@ export function newestFirst(found: Found[]): Found[] {
 export function groupByShard<C extends { jobId: string }>(items: C[]): Map<number, C[]> {
   const out = new Map<number, C[]>();
   for (const c of items) {
-    const s = shardOfJob(c.jobId);
+    const s = shardOfId(c.jobId);
     const g = out.get(s);
     if (g) g.push(c);
     else out.set(s, [c]);

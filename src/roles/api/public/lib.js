@@ -1,7 +1,8 @@
 /*
  * The dashboard's plumbing, with no Alpine in it: requests to the API and what their errors
  * mean to a person, polling, the hash route, number and time formatting, the form hints.
- * app.js, charts.js and every page's script (pages/*.js) take these from window.wizardLib.
+ * app.js, charts.js and every page's script (pages/*.js) take these from window.wizardLib; the
+ * job states come from states.js (window.wizardStates), loaded first.
  */
 'use strict';
 
@@ -10,8 +11,8 @@
   const API_TOKEN_KEY = 'wizard.apiToken';
   /** the key older pages kept it under: read once, moved to API_TOKEN_KEY, so a tab stays logged in */
   const OLD_TOKEN_KEY = 'wizard.adminToken';
-  const FINAL = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'];
-  const JOB_STATES = ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'];
+  /** the job states and their sets: states.js, generated from src/core/states.ts */
+  const { FINAL, FAILED, JOB_STATES, RUNNABLE } = window.wizardStates;
   const PAGES = [
     'overview',
     'math',
@@ -277,7 +278,9 @@
   window.wizardLib = Object.freeze({
     API_TOKEN_KEY,
     FINAL,
+    FAILED,
     JOB_STATES,
+    RUNNABLE,
     PRIMES,
     storedToken,
     openStream,

@@ -20,7 +20,7 @@ export function abacusRoutes(ctx: ApiContext): Router {
     const { number } = parseInput(abacusBody, req.body);
     let added: AbacusAddResult;
     try {
-      added = await ctx.store.abacusAdd(number, ctx.abacusStrategy);
+      added = await ctx.store.abacus.add(number, ctx.abacusStrategy);
     } catch (err) {
       if (err instanceof SumConflictError) {
         counts.conflicts += err.conflicts;
@@ -42,12 +42,12 @@ export function abacusRoutes(ctx: ApiContext): Router {
   });
 
   r.get('/abacus/sum', async (_req, res) => {
-    const sum = await ctx.store.abacusSum();
+    const sum = await ctx.store.abacus.sum();
     reply(res, RESPONSES.sum, { sum: sumToJson(sum), timestamp: new Date().toISOString(), node_id: ctx.nodeId });
   });
 
   r.delete('/abacus/sum', requireAdmin(ctx), async (_req, res) => {
-    await ctx.store.abacusReset();
+    await ctx.store.abacus.reset();
     reply(res, RESPONSES.reset, {
       message: 'Sum successfully reset to 0',
       timestamp: new Date().toISOString(),

@@ -22,12 +22,12 @@ export function botRoutes(ctx: ApiContext): Router {
   r.post('/bots/register', async (req, res) => {
     const body = parseInput(registerBotBody, optionalBody(req));
     const { id, token } = newBotCredentials();
-    const registered = await ctx.store.registerBot(id, body.name ?? id, hashToken(token));
+    const registered = await ctx.store.bots.register(id, body.name ?? id, hashToken(token));
     reply(res, RESPONSES.registered, { ...botView(registered), token, lease_ms: p.botLeaseMs }, 201);
   });
 
   r.post('/bots/heartbeat', bot, async (_req, res) => {
-    const seen = await ctx.store.botHeartbeat(botIdOf(res), p.botLeaseMs);
+    const seen = await ctx.store.bots.heartbeat(botIdOf(res), p.botLeaseMs);
     ctx.metrics.prom.botHeartbeats.inc();
     if (!seen) throw new UnknownBotError();
     reply(res, RESPONSES.bot, botView(seen));
@@ -35,18 +35,18 @@ export function botRoutes(ctx: ApiContext): Router {
 
   /** a bot leaving (on SIGTERM): the job it holds goes back to the queue */
   r.post('/bots/deregister', bot, async (_req, res) => {
-    await ctx.store.removeBot(botIdOf(res));
+    await ctx.store.bots.remove(botIdOf(res));
     res.status(204).end();
   });
 
   r.delete('/bots/:id', requireAdmin(ctx), async (req, res) => {
     const id = pathBotId(req);
-    if (!(await ctx.store.removeBot(id))) throw new NotFoundError(`bot ${id} not found`);
+    if (!(await ctx.store.bots.remove(id))) throw new NotFoundError(`bot ${id} not found`);
     res.status(204).end();
   });
 
   r.get('/bots', async (_req, res) => {
-    const bots = await ctx.store.listBots();
+    const bots = await ctx.store.bots.list();
     const up = bots.filter((b) => b.status === 'up').length;
     reply(res, RESPONSES.bots, { total: bots.length, up, down: bots.length - up, bots: bots.map(botView) });
   });

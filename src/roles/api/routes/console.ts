@@ -20,7 +20,7 @@ export function consoleRoutes(ctx: ApiContext): Router {
 
   r.get('/metrics/history', async (req, res) => {
     const { window } = parseInput(historyQuery, req.query);
-    const buckets = await ctx.store.readHistory(HISTORY.bucketMs, HISTORY_WINDOWS[window]);
+    const buckets = await ctx.store.history.read(HISTORY.bucketMs, HISTORY_WINDOWS[window]);
     reply(res, RESPONSES.history, {
       window,
       window_sec: HISTORY_WINDOWS[window] / 1000,
@@ -31,7 +31,10 @@ export function consoleRoutes(ctx: ApiContext): Router {
   });
 
   r.get('/workers', async (_req, res) => {
-    const [workers, schedulers] = await Promise.all([ctx.store.liveNodes('worker'), ctx.store.liveNodes('scheduler')]);
+    const [workers, schedulers] = await Promise.all([
+      ctx.store.nodes.live('worker'),
+      ctx.store.nodes.live('scheduler'),
+    ]);
     const views = schedulers.map(nodeView);
     const leader = views.find((s) => s.leader === true);
     reply(res, RESPONSES.workers, {
@@ -45,10 +48,10 @@ export function consoleRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/:id/retry', requireAdmin(ctx), async (req, res) => {
     const id = pathJobId(req);
-    const job = await ctx.store.getJob(id);
+    const job = await ctx.store.reads.job(id);
     if (!job) throw new NotFoundError(`job ${id} not found`);
-    if (job.state === 'DEAD') return reply(res, RESPONSES.job, jobView(await ctx.store.retryDead(id)));
-    if (job.state === 'FAILURE') return reply(res, RESPONSES.job, jobView(await ctx.store.retryFailed(id)));
+    if (job.state === 'DEAD') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retry(id)));
+    if (job.state === 'FAILURE') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retryFailed(id)));
     throw new ConflictError(`job ${id} is ${job.state}: only a job that is DEAD or ended in FAILURE can be retried`);
   });
 

@@ -19,13 +19,13 @@ export function datalakeRoutes(ctx: ApiContext): Router {
   const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
 
   r.get('/datalake/stats', async (_req, res) => {
-    const [days, config] = await Promise.all([ctx.store.datalakeDays(), ctx.store.datalakeConfig()]);
+    const [days, config] = await Promise.all([ctx.store.lake.days(), ctx.store.lake.config()]);
     reply(res, RESPONSES.lakeStats, lakeStatsView(days, config));
   });
 
   r.get('/datalake/export/:date', async (req, res) => {
     const { date } = parseInput(datalakeDayParams, req.params);
-    let page = await ctx.store.readDatalake(date, 0, EXPORT_PAGE);
+    let page = await ctx.store.lake.read(date, 0, EXPORT_PAGE);
     if (page.length === 0) throw new NotFoundError(`the datalake has no records for ${date}`);
     res
       .status(200)
@@ -35,7 +35,7 @@ export function datalakeRoutes(ctx: ApiContext): Router {
       for (
         let offset = 0;
         page.length > 0 && !res.destroyed;
-        page = await ctx.store.readDatalake(date, offset, EXPORT_PAGE)
+        page = await ctx.store.lake.read(date, offset, EXPORT_PAGE)
       ) {
         if (!res.write(page.map((r) => JSON.stringify(r)).join('\n') + '\n'))
           await Promise.race([once(res, 'drain'), once(res, 'close')]);
@@ -51,12 +51,12 @@ export function datalakeRoutes(ctx: ApiContext): Router {
   });
 
   r.get('/metrics/summary', async (_req, res) => {
-    const now = await ctx.store.time(); // the finish times are the store's: the last minute is by its clock
+    const now = await ctx.store.server.time(); // the finish times are the store's: the last minute is by its clock
     const [counts, bots, lastMinute, depth] = await Promise.all([
-      ctx.store.countByState(),
-      ctx.store.listBots(),
-      ctx.store.finishedSince(now - 60_000),
-      ctx.store.queueDepth(p.botQueue),
+      ctx.store.reads.countByState(),
+      ctx.store.bots.list(),
+      ctx.store.reads.finishedSince(now - 60_000),
+      ctx.store.queues.depth(p.botQueue),
     ]);
     const finished = counts.SUCCESS + counts.FAILURE + counts.DEAD;
     const up = bots.filter((b) => b.status === 'up').length;

@@ -17,16 +17,16 @@ export function dlqRoutes(ctx: ApiContext): Router {
 
   r.get('/dlq', admin, async (req, res) => {
     const q = parseInput(dlqQuery, req.query);
-    const { total, jobs } = await ctx.store.listDead(q.offset, q.limit);
+    const { total, jobs } = await ctx.store.dead.list(q.offset, q.limit);
     reply(res, RESPONSES.dlq, { total, offset: q.offset, limit: q.limit, jobs: jobs.map(jobView) });
   });
 
   r.post('/dlq/:id/retry', admin, async (req, res) => {
-    reply(res, RESPONSES.job, jobView(await ctx.store.retryDead(pathJobId(req))));
+    reply(res, RESPONSES.job, jobView(await ctx.store.dead.retry(pathJobId(req))));
   });
 
   r.delete('/dlq', admin, async (_req, res) => {
-    reply(res, RESPONSES.purged, { purged: await ctx.store.purgeDead() });
+    reply(res, RESPONSES.purged, { purged: await ctx.store.dead.purge() });
   });
 
   return r;

@@ -81,14 +81,14 @@ export function jobRoutes(ctx: ApiContext): Router {
   };
 
   const getJob = async (id: string): Promise<Job> => {
-    const job = await ctx.store.getJob(id);
+    const job = await ctx.store.reads.job(id);
     if (!job) throw new NotFoundError(`job ${id} not found`);
     return job;
   };
 
   r.get('/jobs', async (req, res) => {
     const q = parseInput(listJobsQuery, req.query);
-    const { total, jobs } = await ctx.store.listJobs({ state: q.status, offset: q.offset, limit: q.limit });
+    const { total, jobs } = await ctx.store.reads.list({ state: q.status, offset: q.offset, limit: q.limit });
     reply(res, RESPONSES.jobs, {
       total,
       offset: q.offset,
@@ -121,22 +121,22 @@ export function jobRoutes(ctx: ApiContext): Router {
         `job ${id} was submitted by another caller: a ${caller.role} token cancels only the jobs it submitted (an admin token cancels any)`,
       );
     }
-    reply(res, RESPONSES.job, jobView(await ctx.store.cancel(id)));
+    reply(res, RESPONSES.job, jobView(await ctx.store.jobs.cancel(id)));
   });
 
   r.get('/queues', async (_req, res) => {
-    reply(res, RESPONSES.queues, { queues: await ctx.store.listQueues() });
+    reply(res, RESPONSES.queues, { queues: await ctx.store.queues.list() });
   });
 
   /** a queue as GET /queues lists it (known: declared, paused, or given a job) */
   const queueInfo = async (name: string, paused = false) =>
-    (await ctx.store.listQueues()).find((q) => q.name === name) ?? { name, waiting: 0, active: 0, delayed: 0, paused };
+    (await ctx.store.queues.list()).find((q) => q.name === name) ?? { name, waiting: 0, active: 0, delayed: 0, paused };
 
   // declare a queue (admin): clients may send jobs to it from now on (queues.ts)
   r.post('/queues', admin, async (req, res) => {
     const { name } = parseInput(declareQueueBody, req.body);
-    const known = await ctx.store.isQueueKnown(name);
-    if (!known) await ctx.store.declareQueue(name);
+    const known = await ctx.store.queues.isKnown(name);
+    if (!known) await ctx.store.queues.declare(name);
     reply(res.location('/queues'), RESPONSES.queue, await queueInfo(name), known ? 200 : 201);
   });
 
@@ -147,7 +147,7 @@ export function jobRoutes(ctx: ApiContext): Router {
       throw new ConflictError(
         `queue ${name} is declared by this API node's settings (default, the bot queue, a --handlers type's queue, --queues): it stays`,
       );
-    const removed = await ctx.store.removeQueue(name);
+    const removed = await ctx.store.queues.remove(name);
     if (removed === 'unknown') throw new NotFoundError(`queue ${name} is not declared`);
     if (removed === 'busy')
       throw new ConflictError(
@@ -159,7 +159,7 @@ export function jobRoutes(ctx: ApiContext): Router {
   for (const action of ['pause', 'resume'] as const) {
     r.post(`/queues/:name/${action}`, admin, async (req, res) => {
       const { name } = parseInput(queueParams, req.params);
-      await (action === 'pause' ? ctx.store.pauseQueue(name) : ctx.store.resumeQueue(name));
+      await (action === 'pause' ? ctx.store.queues.pause(name) : ctx.store.queues.resume(name));
       reply(res, RESPONSES.queue, await queueInfo(name, action === 'pause'));
     });
   }
@@ -174,7 +174,7 @@ export function jobRoutes(ctx: ApiContext): Router {
       batchJobs(spec, batch, ctx.nodeId).map((j) => (caller ? { ...j, principal: principalName(caller) } : j));
     if (key === undefined) {
       const batch = `manual-${randomUUID().slice(0, 8)}`;
-      const jobs = await ctx.store.enqueue(made(batch));
+      const jobs = await ctx.store.jobs.enqueue(made(batch));
       return reply(
         res,
         RESPONSES.populated,
@@ -188,17 +188,17 @@ export function jobRoutes(ctx: ApiContext): Router {
     const ids = idsAndNext.slice(0, spec.size);
     const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
     // the first job, made already: the key was used (while its once-key lapsed, its jobs still say so)
-    const first = await ctx.store.getJob(ids[0]);
+    const first = await ctx.store.reads.job(ids[0]);
     const once = first
       ? null
-      : await ctx.store.enqueueOnce(
+      : await ctx.store.schedules.enqueueOnce(
           `populate:${batch}`,
           POPULATE_KEY_TTL_MS,
           made(batch).map((j, i) => ({ ...j, id: ids[i] })),
         );
     if (once) return reply(res, RESPONSES.populated, answer(once.length), 201);
     // the key was used: the same batch again is answered with it, another is a 409 naming the key
-    const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.getJob(id)));
+    const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.reads.job(id)));
     const wanted = fingerprint({ type: spec.type, params: { ...spec.params, batch } });
     const same =
       jobs.slice(0, -1).every((j) => j !== null && j.queue === spec.queue && fingerprint(j) === wanted) &&
@@ -221,7 +221,7 @@ export function jobRoutes(ctx: ApiContext): Router {
         [{ field: 'queue', message: `must be one of ${allowed}` }],
       );
     }
-    const job = await ctx.store.claimForBot(botIdOf(res), queue, p.botLeaseMs);
+    const job = await ctx.store.bots.claim(botIdOf(res), queue, p.botLeaseMs);
     if (!job) {
       res.status(204).end();
       return;
@@ -235,14 +235,14 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.post('/jobs/:id/start', bot, async (req, res) => {
     const id = pathJobId(req);
-    await ctx.store.startBotJob(botIdOf(res), id);
+    await ctx.store.bots.startJob(botIdOf(res), id);
     reply(res, RESPONSES.job, jobView(await getJob(id)));
   });
 
   r.post('/jobs/:id/complete', bot, async (req, res) => {
     const id = pathJobId(req);
     const body = parseInput(completeBody, optionalBody(req));
-    await ctx.store.completeBotJob(botIdOf(res), id, body.result ?? null);
+    await ctx.store.bots.completeJob(botIdOf(res), id, body.result ?? null);
     const job = await getJob(id);
     observeBotJob(job, 'SUCCESS');
     reply(res, RESPONSES.job, jobView(job));
@@ -252,7 +252,7 @@ export function jobRoutes(ctx: ApiContext): Router {
     const body = parseInput(failBody, optionalBody(req));
     const job = await getJob(pathJobId(req));
     const target = failTarget(job, body.permanent === true);
-    await ctx.store.failBotJob(botIdOf(res), job.id, body.error, target);
+    await ctx.store.bots.failJob(botIdOf(res), job.id, body.error, target);
     const failed = await getJob(job.id);
     observeBotJob({ ...failed, startedAt: job.startedAt }, target.to);
     reply(res, RESPONSES.job, jobView(failed));
@@ -260,8 +260,8 @@ export function jobRoutes(ctx: ApiContext): Router {
 
   r.get('/jobs/:id/chunks', async (req, res) => {
     const id = pathJobId(req);
-    if (!(await ctx.store.getJob(id))) throw new NotFoundError(`job ${id} not found`);
-    reply(res, RESPONSES.chunks, { job_id: id, chunks: (await ctx.store.listChildren(id)).map(jobView) });
+    if (!(await ctx.store.reads.job(id))) throw new NotFoundError(`job ${id} not found`);
+    reply(res, RESPONSES.chunks, { job_id: id, chunks: (await ctx.store.reads.children(id)).map(jobView) });
   });
   return r;
 }

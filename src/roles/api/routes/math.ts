@@ -50,13 +50,13 @@ export function mathRoutes(ctx: ApiContext): Router {
 
   r.get('/tasks/:id/status', async (req, res) => {
     const id = pathJobId(req, 'task');
-    const job = await ctx.store.checkJob(id, ctx.nodeId);
+    const job = await ctx.store.reads.check(id, ctx.nodeId);
     if (!job) throw new NotFoundError(`task ${id} not found`);
     reply(res, RESPONSES.taskStatus, taskStatusView(job));
   });
 
   r.get('/valkey_test', async (_req, res) => {
-    const info = await ctx.store.ping();
+    const info = await ctx.store.server.ping();
     reply(res, RESPONSES.valkeyTest, {
       status: 'ok',
       node_id: ctx.nodeId,

@@ -90,18 +90,18 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     },
   });
   return async () => {
-    const state = await ctx.store.condition();
+    const state = await ctx.store.server.condition();
     for (const reason of STORE_CONDITIONS) condition.set({ reason }, state.condition === reason ? 1 : 0);
     try {
       const [counts, queues, botList, live, now, eviction] = await Promise.all([
-        ctx.store.countByState(),
-        ctx.store.knownQueues(),
-        ctx.store.listBots(),
-        ctx.store.liveNodes('worker'),
-        ctx.store.time(),
-        ctx.store.eviction(),
+        ctx.store.reads.countByState(),
+        ctx.store.queues.known(),
+        ctx.store.bots.list(),
+        ctx.store.nodes.live('worker'),
+        ctx.store.server.time(),
+        ctx.store.server.eviction(),
       ]);
-      const depths = await Promise.all(queues.map((q) => ctx.store.queueDepth(q)));
+      const depths = await Promise.all(queues.map((q) => ctx.store.queues.depth(q)));
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
       queue.reset();
       queues.forEach((q, i) => {

@@ -33,11 +33,11 @@ export function opsRoutes(ctx: ApiContext): Router {
   r.get('/health', async (_req, res) => {
     try {
       const [ping, stats, workers, sum, state] = await Promise.all([
-        ctx.store.ping(),
-        ctx.store.stats(),
-        ctx.store.liveNodes('worker'),
-        ctx.store.abacusSum(),
-        ctx.store.condition(),
+        ctx.store.server.ping(),
+        ctx.store.server.stats(),
+        ctx.store.nodes.live('worker'),
+        ctx.store.abacus.sum(),
+        ctx.store.server.condition(),
       ]);
       reply(res, RESPONSES.health, {
         status: state.condition ? 'degraded' : 'healthy',

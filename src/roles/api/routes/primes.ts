@@ -17,7 +17,7 @@ import { reply, RESPONSES } from '../responses';
 import { submitWork } from '../submit';
 
 async function findJob(ctx: ApiContext, id: string): Promise<Job> {
-  const job = await ctx.store.getJob(id);
+  const job = await ctx.store.reads.job(id);
   if (!job) throw new NotFoundError(`job ${id} not found`);
   return job;
 }
@@ -90,7 +90,7 @@ export function primeRoutes(ctx: ApiContext): Router {
         const sameTotal = total === last.progress.total;
         if (e.state === last.state && completed === last.progress.completed && sameTotal) return; // nothing new
         if ((sameTotal && completed < last.progress.completed) || isFinal(last.state)) return; // older than what was sent
-        const job = isFinal(e.state) ? await ctx.store.getJob(id) : null;
+        const job = isFinal(e.state) ? await ctx.store.reads.job(id) : null;
         if (isFinal(e.state) && !job) return gone();
         const view = job ? primeJobView(job) : { ...last, state: e.state, progress: e.progress ?? last.progress };
         last = view;
@@ -110,7 +110,7 @@ export function primeRoutes(ctx: ApiContext): Router {
     const keepAlive = setInterval(() => {
       res.write(': keep-alive\n\n');
       later(async () => {
-        const job = await ctx.store.getJob(id).catch(() => undefined);
+        const job = await ctx.store.reads.job(id).catch(() => undefined);
         if (job === null) gone();
         else if (job) onEvent({ state: job.state, progress: job.progress });
       });

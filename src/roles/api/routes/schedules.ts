@@ -34,7 +34,7 @@ export function scheduleRoutes(ctx: ApiContext): Router {
   const admin = requireAdmin(ctx);
 
   r.get('/schedules', async (_req, res) => {
-    const [schedules, now] = await Promise.all([ctx.store.listSchedules(), ctx.store.time()]);
+    const [schedules, now] = await Promise.all([ctx.store.schedules.list(), ctx.store.server.time()]);
     reply(res, RESPONSES.schedules, { total: schedules.length, schedules: schedules.map((s) => scheduleView(s, now)) });
   });
 
@@ -47,9 +47,9 @@ export function scheduleRoutes(ctx: ApiContext): Router {
       body.type === 'primes'
         ? primesSpec(checkParams('primes', body.params ?? {}))
         : requestedSpec(p.batch, { count: 1, type: body.type, params: body.params ?? {} });
-    const now = await ctx.store.time();
+    const now = await ctx.store.server.time();
     const schedule = makeSchedule(body.name, spec, body, now);
-    if (!(await ctx.store.saveSchedule(schedule)))
+    if (!(await ctx.store.schedules.save(schedule)))
       throw new ConflictError(`schedule ${body.name} exists: delete it first`);
     reply(res, RESPONSES.schedule, scheduleView(schedule, now), 201);
   });
@@ -57,7 +57,7 @@ export function scheduleRoutes(ctx: ApiContext): Router {
   r.delete('/schedules/:name', admin, async (req, res) => {
     const { name } = parseInput(scheduleParams, req.params);
     if (name === SEED_BATCH) throw builtinConflict();
-    if (!(await ctx.store.removeSchedule(name))) throw new NotFoundError(`schedule ${name} not found`);
+    if (!(await ctx.store.schedules.remove(name))) throw new NotFoundError(`schedule ${name} not found`);
     res.status(204).end();
   });
 

@@ -5,7 +5,7 @@
 'use strict';
 
 (() => {
-  const { fill, formatNumber, polling, request, slot } = window.wizardLib;
+  const { RUNNABLE, fill, formatNumber, polling, request, slot } = window.wizardLib;
   const { historyCharts } = window.wizardCharts;
 
   window.wizardConsole.add('pages/overview.html', {
@@ -77,7 +77,7 @@
         },
         get queued() {
           const s = this.summary.data;
-          return s ? s.jobs.by_state.PENDING + s.jobs.by_state.RETRY : null;
+          return s ? RUNNABLE.reduce((n, state) => n + s.jobs.by_state[state], 0) : null;
         },
       }),
 

@@ -6,7 +6,7 @@
 'use strict';
 
 (() => {
-  const { FINAL, PRIMES, every, formatNumber, integerHint, openStream, request, toNumber } = window.wizardLib;
+  const { FAILED, FINAL, PRIMES, every, formatNumber, integerHint, openStream, request, toNumber } = window.wizardLib;
 
   window.wizardConsole.add('pages/primes.html', {
     primes: () => {
@@ -115,7 +115,7 @@
           return Boolean(this.job && this.job.state === 'SUCCESS' && this.job.result);
         },
         get failed() {
-          return Boolean(this.job && (this.job.state === 'FAILURE' || this.job.state === 'DEAD'));
+          return Boolean(this.job && FAILED.includes(this.job.state));
         },
         finalText() {
           if (this.succeeded)

@@ -6,8 +6,8 @@
 
 (() => {
   const { fill, polling, progressText, request, slot } = window.wizardLib;
-  /** the states of a job a worker or bot holds, and how many of those jobs the page lists */
-  const RUNNING_STATES = ['STARTED', 'PROGRESS'];
+  /** the states of a job a worker or bot holds (HELD), and how many of those jobs the page lists */
+  const RUNNING_STATES = window.wizardStates.HELD;
   const RUNNING_SHOWN = 50;
 
   window.wizardConsole.add('pages/workers.html', {

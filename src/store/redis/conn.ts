@@ -1,95 +1,66 @@
 /**
- * The Redis adapter's connections and calls: the main connection (one Redis, or a Cluster), the
- * blocking ones, the durable writes' (--durability replica), every command's deadline, the
- * errors a call can end in, and the scripts run by SHA. Each layer of the adapter extends the
- * one before: connection, shards, jobs, records, and RedisStore (../redis.ts).
+ * The Redis adapter's one shared part (each concern's module holds it): the connections (one
+ * Redis, or a Cluster; the blocking ones; the durable writes' for --durability replica; pools of
+ * their own), every command's deadline, the errors a call can end in, the scripts run by SHA,
+ * and the shard layout (README "Architecture: keys and shards"): how many shards, their keys,
+ * the keys a group of its own gets on a Cluster. It knows keys and scripts by name, nothing of
+ * what they hold: the parts hook in what they need (onReady, onNewShards, onClose).
  */
 import { randomBytes } from 'node:crypto';
 import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
-import {
-  ConflictError,
-  JobCancelledError,
-  LeaseLostError,
-  NotFoundError,
-  StoreOutOfMemoryError,
-  StoreUnavailableError,
-  WizardError,
-  errorMessage,
-} from '../../core/errors';
-import { badChunkResult, botErrors } from '../common';
+import { StoreOutOfMemoryError, StoreUnavailableError, WizardError, errorMessage } from '../../core/errors';
 import { ClusterLink, clusterUnavailable, firstKeyOf, seedUrls, slotMoving } from '../cluster';
 import { MasterLinks } from '../cluster-durable';
-import { keysAt, redisKeys, RedisKeys, shardOfJob, tagBase } from '../keys';
+import { keysAt, redisKeys, RedisKeys, shardOfId, tagBase } from '../keys';
 import { Client, Link } from '../link';
-import { LostClaims } from '../lost-claims';
 import { ConnectionPool } from '../pool';
 import { urlAt } from '../sentinel';
 import { LuaScript, ScriptName, scripts } from '../scripts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from '../types';
 import {
   DURABLE_CONNECTIONS,
-  GROUPS,
+  LAYOUT_EVERY_MS,
+  SET_SHARDS,
   redactUrl,
   withTimeout,
-  OK,
-  MISSING,
-  TOKEN_MISMATCH,
-  BAD_RESULT,
-  CONFLICT,
-  NOT_HOLDER,
-  BOT_MISSING,
-  CANCELLED,
   type Reply,
   type RedisStoreOptions,
   type Conn,
-  type Group,
-  type Waker,
 } from './shared';
 
-export class RedisConnection {
+export class RedisConn {
   readonly location: string;
   readonly options: RedisStoreOptions;
-  /** shard 0's keys, and what the whole prefix shares (config, format, bots) */
+  /** shard 0's keys, and what the whole prefix shares */
   readonly keys: RedisKeys;
   /** on a Redis Cluster */
   readonly cluster: boolean;
+  /** names this process's writes apart from other nodes' (a member of a shared set) */
+  readonly instanceId = randomBytes(6).toString('hex');
   /**
    * CPU jobs go to their queue's CPU lists (format 3): off on a prefix at format 2, where workers
    * of the previous release may run, which read only the ordinary lists (src/store/format.ts)
    */
   cpuLists = true;
   /** every known shard's keys (index: the shard number), those above the count too: they are drained */
-  protected shards: RedisKeys[];
-  /** how many shards new jobs go to */
-  protected shardCount = 1;
-  protected nextShard = Math.floor(Math.random() * 1024);
-  protected claimCursor = Math.floor(Math.random() * 1024);
-  /** per queue: each shard's most urgent waiting priority, and when that was looked at (urgentOrder) */
-  protected readonly urgency = new Map<string, { at: number; ranks: number[] }>();
-  protected readonly groups: Record<Group, RedisKeys>;
-  protected layoutTimer: NodeJS.Timeout | null = null;
-  /** the slot of the abacus (a Cluster's optimistic adds WATCH it on its master) */
-  protected abacusSlot = -1;
-  /** a lost claim's token base → its shard */
-  protected readonly lostShard = new Map<string, number>();
-  /** per queue, shard and lane: a BZPOPMIN in flight, kept across waitForWork calls (see there) */
-  protected readonly wakers = new Map<string, Waker>();
-  protected readonly main: Conn;
-  protected readonly blocking = new Map<string, Conn>();
-  protected readonly watchPool: ConnectionPool<Link>;
+  shards: RedisKeys[];
+  /** how many shards new keys go to */
+  shardCount = 1;
+  readonly main: Conn;
+  lastError = '';
+  closed = false;
+  private layoutTimer: NodeJS.Timeout | null = null;
+  private readonly blocking = new Map<string, Conn>();
+  private readonly pools: ConnectionPool<Link>[] = [];
   /** connections for durable writes (--durability replica), opened on first use, taken in turn */
-  protected readonly durableLinks: Link[] = [];
-  protected durableTurn = 0;
+  private readonly durableLinks: Link[] = [];
+  private durableTurn = 0;
   /** on a Cluster: durable writes' connections to each master instead (cluster-durable.ts) */
-  protected readonly masterLinks: MasterLinks | null;
-  protected readonly scripts = scripts();
-  protected lastError = '';
-  /** claims whose answer was lost (lost-claims.ts): given back once Redis answers again */
-  protected readonly lost: LostClaims;
-  protected closed = false;
-  /** names this adapter's rate-limit hits apart from other nodes' */
-  protected readonly instanceId = randomBytes(6).toString('hex');
-  protected hits = 0;
+  private readonly masterLinks: MasterLinks | null;
+  private readonly scripts = scripts();
+  private readonly readyHooks: (() => void)[] = [];
+  private readonly closeHooks: (() => void)[] = [];
+  private readonly newShardHooks: ((shards: RedisKeys[]) => Promise<void>)[] = [];
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
     this.options = {
@@ -105,10 +76,6 @@ export class RedisConnection {
     this.keys = redisKeys(this.options.prefix);
     this.shards = [this.keys];
     this.cluster = this.options.cluster === true;
-    const prefix = this.options.prefix;
-    this.groups = Object.fromEntries(
-      GROUPS.map((g) => [g, this.cluster ? keysAt(tagBase(prefix, g)) : this.keys]),
-    ) as Record<Group, RedisKeys>;
     this.main = this.cluster ? this.clusterLink() : this.link(true);
     const main = this.main;
     this.masterLinks =
@@ -119,43 +86,73 @@ export class RedisConnection {
             makeLink: (url) => this.link(false, () => url),
           })
         : null;
-    this.watchPool = new ConnectionPool(
-      () => this.link(false, this.cluster ? () => this.abacusMasterUrl() : undefined),
-      this.options.watchConnections,
-    );
-    this.lost = new LostClaims((queue, base) =>
-      this.run<number>('releaseLostClaim', [queue, base], this.shardKeys(this.lostShard.get(base) ?? 0)),
-    );
     sentinel?.onSwitch((to, from) =>
       this.followMaster(`the Sentinels moved the master from ${from.host}:${from.port} to ${to.host}:${to.port}`),
     );
   }
 
+  /** run `fn` each time the main connection is (re)made, and once connected to a Cluster */
+  onReady(fn: () => void): void {
+    this.readyHooks.push(fn);
+  }
+
+  onClose(fn: () => void): void {
+    this.closeHooks.push(fn);
+  }
+
+  /** run `fn` with the keys of shards the layout names for the first time (before they are used) */
+  onNewShards(fn: (shards: RedisKeys[]) => Promise<void>): void {
+    this.newShardHooks.push(fn);
+  }
+
+  /** the keys of a group of its own (a tag of its own on a Cluster, spreading the load; on a plain Redis shard 0's) */
+  group(name: string): RedisKeys {
+    return this.cluster ? keysAt(tagBase(this.options.prefix, name)) : this.keys;
+  }
+
+  /** resolves when connected or after waitMs, whichever is first */
+  async connect(waitMs = 5000): Promise<void> {
+    await withTimeout(this.main.connected, waitMs);
+    await this.loadLayout().catch(() => undefined); // away: read again in LAYOUT_EVERY_MS
+    if (this.cluster) for (const fn of this.readyHooks) fn();
+    this.layoutTimer ??= setInterval(() => void this.loadLayout().catch(() => undefined), LAYOUT_EVERY_MS);
+    this.layoutTimer.unref();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fn of this.closeHooks) fn();
+    this.options.sentinel?.close();
+    if (this.layoutTimer) clearInterval(this.layoutTimer);
+    for (const l of this.links) l.close();
+  }
+
   /** every connection this store has open */
-  protected get links(): Conn[] {
+  private get links(): Conn[] {
     return [
       this.main,
       ...this.blocking.values(),
-      ...this.watchPool.members,
+      ...this.pools.flatMap((p) => p.members),
       ...this.durableLinks,
       ...(this.masterLinks?.all ?? []),
     ];
   }
 
   /** with Sentinel: a new master, so every connection is replaced by one to it (their calls in flight fail: 503, retried) */
-  protected followMaster(why: string): void {
+  private followMaster(why: string): void {
     if (this.closed) return;
     for (const l of this.links) if (l instanceof Link) l.replace(l.client, why);
   }
 
   /** --redis, or with Sentinel its scheme and credentials at the master's address as last told */
-  protected currentUrl(): string {
+  private currentUrl(): string {
     const master = this.options.sentinel?.current;
     return master ? urlAt(this.options.url, master) : this.options.url;
   }
 
   /** a connection to the Cluster (cluster.ts); `minimize`: only to the nodes it is asked of */
-  protected clusterLink(minimize = false): ClusterLink {
+  private clusterLink(minimize = false): ClusterLink {
     return new ClusterLink({
       seeds: seedUrls(this.options.url),
       ...(this.options.tls ? { tls: { tls: true as const, ...this.options.tls } } : {}),
@@ -165,16 +162,23 @@ export class RedisConnection {
     });
   }
 
-  /** the master that holds the abacus now (a WATCH must go to it) */
-  protected abacusMasterUrl(): string {
+  /** the master that holds this slot now (a seed node while unknown) */
+  masterUrlOf(slot: number): string {
     return (
-      (this.main instanceof ClusterLink && this.abacusSlot >= 0 ? this.main.masterUrlOf(this.abacusSlot) : null) ??
+      (this.main instanceof ClusterLink && slot >= 0 ? this.main.masterUrlOf(slot) : null) ??
       seedUrls(this.options.url)[0]
     );
   }
 
-  /** a client; the main one (re)loads the scripts on every connect */
-  protected makeClient(main: boolean, url?: () => string): Client {
+  /** a pool of up to `size` connections of its own, each to `url` (default: --redis), closed with the store */
+  pool(size: number, url?: () => string): ConnectionPool<Link> {
+    const p = new ConnectionPool(() => this.link(false, url), size);
+    this.pools.push(p);
+    return p;
+  }
+
+  /** a client; the main one runs the ready hooks, and (re)loads the scripts, on every connect */
+  private makeClient(main: boolean, url?: () => string): Client {
     const client = createClient({
       url: url ? url() : this.currentUrl(),
       disableOfflineQueue: true,
@@ -185,20 +189,19 @@ export class RedisConnection {
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
       },
     });
-    // (re)load the scripts on every connect: a restarted Redis has an empty script cache; and
-    // look for the jobs of claims whose answer was lost
+    // (re)load the scripts on every connect: a restarted Redis has an empty script cache
     if (main) {
       client.on('ready', () => {
         for (const s of Object.values(this.scripts))
           client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
-        void this.lost.settle();
+        for (const fn of this.readyHooks) fn();
       });
     }
     return client;
   }
 
   /** a connection with deadlines (link.ts), connecting in the background */
-  protected link(main = false, url?: () => string): Link {
+  link(main = false, url?: () => string): Link {
     return new Link({
       make: () => this.makeClient(main, url),
       deadlineMs: this.options.commandTimeoutMs,
@@ -212,27 +215,91 @@ export class RedisConnection {
 
   // ---- shards (README "Architecture: keys and shards") ----
 
-  /** the keys of shard n (a shard not known yet: shard 0's, where such a job is not found) */
-  protected shardKeys(n: number): RedisKeys {
+  /** the keys of shard n (a shard not known yet: shard 0's, where such a key is not found) */
+  shardKeys(n: number): RedisKeys {
     return this.shards[n] ?? this.keys;
   }
 
-  /** the keys of the shard a job id names */
-  protected at(jobId: string): RedisKeys {
-    return this.shardKeys(shardOfJob(jobId));
+  /** the keys of the shard an id names */
+  at(id: string): RedisKeys {
+    return this.shardKeys(shardOfId(id));
   }
 
   /** one value per shard, each read from its own keys */
-  protected perShard<T>(fn: (k: RedisKeys, shard: number) => Promise<T>): Promise<T[]> {
+  perShard<T>(fn: (k: RedisKeys, shard: number) => Promise<T>): Promise<T[]> {
     return Promise.all(this.shards.map(fn));
   }
+
+  /** how many shards new keys go to, and how many are known */
+  get shardLayout(): { count: number; known: number; bases: string[] } {
+    return { count: this.shardCount, known: this.shards.length, bases: this.shards.map((k) => k.base) };
+  }
+
+  /**
+   * read the shard count and tags from shard 0's config; set them when this role was told a
+   * count (options.shards) that is not the one set, or when the prefix has none yet
+   */
+  private async loadLayout(): Promise<void> {
+    const [count, tags] = await this.cmd<(string | null)[]>(['HMGET', this.keys.config, 'shards', 'shard_tags']);
+    let list: string[] = tags ? (JSON.parse(tags) as string[]) : [''];
+    let n = count === null ? null : Number(count);
+    const want = this.options.shards ?? n ?? (this.cluster ? 2 * (this.main as ClusterLink).cluster.masters.length : 1);
+    // one shard and none set: today's layout, implied; nothing is written (a prefix a role has not joined yet stays empty)
+    const implied = n === null && want === 1 && list.length === 1;
+    if (!implied && (n !== want || list.length < want)) {
+      const grown = await this.growTags(list, want);
+      const [setCount, setTags] = await this.evalOnce<(string | null)[]>(
+        SET_SHARDS,
+        [this.keys.config],
+        [n === want ? '' : want, JSON.stringify(grown)],
+      );
+      n = Number(setCount);
+      list = JSON.parse(setTags!) as string[];
+    }
+    const known = list.map((tag) => (tag === '' ? this.keys : keysAt(tagBase(this.options.prefix, tag))));
+    if (known.length > this.shards.length)
+      for (const fn of this.newShardHooks) await fn(known.slice(this.shards.length));
+    this.shards = known;
+    this.shardCount = Math.max(1, Math.min(n ?? 1, known.length));
+  }
+
+  /**
+   * the tag list grown to `want` shards. On a plain Redis shard N is `s<N>`; on a Cluster shard
+   * N's tag is the first of `s<N>`, `s<N>.1`, `s<N>.2`, ... whose slot is on the master N places
+   * after shard 0's (masters in address order), so the shards spread over every master. Every
+   * role computes the same tags from the same layout, and SET_SHARDS keeps the first list written.
+   */
+  private async growTags(list: string[], want: number): Promise<string[]> {
+    const out = [...list];
+    const link = this.main;
+    if (!(link instanceof ClusterLink)) {
+      for (let i = out.length; i < want; i++) out.push(`s${i}`);
+      return out;
+    }
+    const masters = link.cluster.masters.map((m) => `${m.host}:${m.port}`).sort();
+    const masterOf = async (tag: string): Promise<string> => {
+      const slot = Number(await this.cmd(['CLUSTER', 'KEYSLOT', tagBase(this.options.prefix, tag)]));
+      const m = link.cluster.slots[slot]?.master;
+      return m ? `${m.host}:${m.port}` : '';
+    };
+    const first = masters.indexOf(await masterOf(''));
+    for (let i = out.length; i < want; i++) {
+      const target = masters[(Math.max(0, first) + i) % masters.length];
+      let tag = `s${i}`;
+      for (let k = 1; k < 256 && (await masterOf(tag)) !== target; k++) tag = `s${i}.${k}`;
+      out.push(tag);
+    }
+    return out;
+  }
+
+  // ---- calls ----
 
   get isReady(): boolean {
     return this.main.isReady;
   }
 
   /** (maybeApplied: the call was sent, so it may have run) */
-  protected unavailable(err: unknown, maybeApplied = false): StoreUnavailableError {
+  unavailable(err: unknown, maybeApplied = false): StoreUnavailableError {
     const why = (err instanceof DisconnectsClientError ? '' : errorMessage(err)) || this.lastError || 'not connected';
     return new StoreUnavailableError(`Redis at ${this.location} is unavailable: ${why}`, maybeApplied);
   }
@@ -242,7 +309,7 @@ export class RedisConnection {
    * deadline passed and the replies of a Redis that cannot serve become StoreUnavailableError
    * (StoreOutOfMemoryError for OOM)
    */
-  protected async cmd<T = Reply>(
+  async cmd<T = Reply>(
     args: (string | number)[],
     link: Conn = this.main,
     deadlineMs = this.options.commandTimeoutMs,
@@ -261,7 +328,7 @@ export class RedisConnection {
    * replaced, so it reconnects to where the master is now (the Sentinels are asked again; a
    * managed Redis's endpoint has moved by DNS) instead of staying on the demoted node.
    */
-  protected demoted(err: unknown, link: Conn): void {
+  private demoted(err: unknown, link: Conn): void {
     if (!(link instanceof Link) || !(err instanceof ErrorReply) || !err.message.startsWith('READONLY')) return;
     void this.options.sentinel?.refresh().catch(() => undefined);
     link.replace(link.client, 'READONLY: this node is a replica now');
@@ -274,7 +341,7 @@ export class RedisConnection {
    * replaced between them fails, as unconfirmed); on a Cluster one to its slot's master
    * (cluster-durable.ts). Without durability: a plain command.
    */
-  protected async durable<T = Reply>(args: (string | number)[]): Promise<T> {
+  async durable<T = Reply>(args: (string | number)[]): Promise<T> {
     if (this.options.durability !== 'replica') return this.cmd<T>(args);
     const l = this.durableLink(args);
     await this.ready(l);
@@ -293,7 +360,7 @@ export class RedisConnection {
   }
 
   /** a connection for a durable write: on a Cluster one to the master of its key's slot */
-  protected durableLink(args: (string | number)[]): Link {
+  private durableLink(args: (string | number)[]): Link {
     if (this.masterLinks) {
       const l = this.masterLinks.linkFor(firstKeyOf(args.map(String)) ?? '');
       if (!l) throw this.unavailable('no master known for the slot');
@@ -305,7 +372,7 @@ export class RedisConnection {
   }
 
   /** WAIT 1 on the connection that wrote: a StoreUnavailableError (the write may have been applied) when no replica has it in time */
-  protected async confirmedByReplica(l: Link, pinned: Client): Promise<void> {
+  async confirmedByReplica(l: Link, pinned: Client): Promise<void> {
     const t = this.options.durabilityTimeoutMs;
     const acks = await l.call(
       (c) => c.sendCommand(['WAIT', '1', String(t)]),
@@ -320,7 +387,7 @@ export class RedisConnection {
   }
 
   /** an error of a call as the store reports it: Redis's own refusals stay ErrorReply */
-  protected classify(err: unknown): unknown {
+  classify(err: unknown): unknown {
     if (err instanceof WizardError) return err;
     if (err instanceof ErrorReply) {
       if (clusterUnavailable(err)) return this.unavailable(err);
@@ -338,7 +405,7 @@ export class RedisConnection {
    * run a script by SHA; send its source when Redis does not have it. Its time is Redis's (lib.lua
    * reads TIME when ARGV[1] is ''), or a test's clock (options.now).
    */
-  protected async run<T = Reply>(
+  async run<T = Reply>(
     name: ScriptName,
     args: (string | number)[],
     keys: RedisKeys = this.keys,
@@ -361,37 +428,19 @@ export class RedisConnection {
     return this.cmd<T>(['EVAL', source, keys.length, ...keys, ...args]);
   }
 
-  /** a script's answer code for a job as an error, or null for OK */
-  protected codeError(code: unknown, jobId: string): Error | null {
-    if (code === OK) return null;
-    if (code === MISSING) return new NotFoundError(`job ${jobId} not found`);
-    if (code === TOKEN_MISMATCH) return new LeaseLostError(jobId);
-    if (code === CANCELLED) return new JobCancelledError(jobId);
-    if (code === CONFLICT)
-      return new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
-    if (code === BAD_RESULT) return badChunkResult(jobId);
-    return new Error(`unexpected script reply ${String(code)} for job ${jobId}`);
-  }
-
-  protected checkCode(code: unknown, jobId: string): void {
-    const err = this.codeError(code, jobId);
-    if (err) throw err;
-  }
-
-  /** the codes of a bot's transitions (lib.lua's botToken), then the common ones */
-  protected checkBotCode(code: unknown, botId: string, jobId: string): void {
-    if (code === NOT_HOLDER) throw botErrors.notHolder(botId, jobId);
-    if (code === BOT_MISSING) throw botErrors.unknown(botId);
-    this.checkCode(code, jobId);
+  /** the store's time (ms): Redis's clock (TIME), or a test's (options.now) */
+  async time(): Promise<number> {
+    if (this.options.now) return this.options.now();
+    const [secs, micros] = await this.cmd<[string, string]>(['TIME']);
+    return Number(secs) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
   /**
-   * Blocking commands get connections of their own, one per purpose (waiting for work, reading
-   * events) and shard, so a worker and an event reader in one process never queue behind each
-   * other. On a Cluster each is a cluster client of its own that connects only to the node its
-   * shard is on.
+   * Blocking commands get connections of their own, one per purpose and shard, so a worker and
+   * an event reader in one process never wait behind each other. On a Cluster each is a
+   * cluster client of its own that connects only to the node its shard is on.
    */
-  protected blockingLink(purpose: 'work' | 'cpu-work' | 'events', shard = 0): Promise<Conn> {
+  blockingLink(purpose: string, shard = 0): Promise<Conn> {
     const key = `${purpose}:${shard}`;
     let l = this.blocking.get(key);
     if (!l) this.blocking.set(key, (l = this.cluster ? this.clusterLink(true) : this.link()));
@@ -399,7 +448,7 @@ export class RedisConnection {
   }
 
   /** the link, once it is connected (or commandTimeoutMs has passed) */
-  protected async ready<L extends Conn>(l: L): Promise<L> {
+  async ready<L extends Conn>(l: L): Promise<L> {
     if (!l.isReady) await withTimeout(l.connected, this.options.commandTimeoutMs);
     return l;
   }

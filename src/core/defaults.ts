@@ -1,0 +1,56 @@
+/**
+ * The defaults of the roles' settings, written once: the commander flags (src/commands), the
+ * roles' options (WORKER_DEFAULTS, SCHEDULER_DEFAULTS, BOT_DEFAULTS, the store's options) and the
+ * table in docs/configuration.md take them from here (test/unit/defaults.test.ts checks the
+ * table against FLAG_DEFAULTS).
+ */
+export const DEFAULTS = {
+  /** --redis: where a role that needs Redis looks when told nothing */
+  redisUrl: 'redis://127.0.0.1:6379',
+  /** --prefix: every key lives under it */
+  prefix: 'wizard',
+  /** --port, --host: where the API listens */
+  port: 8000,
+  host: '127.0.0.1',
+  /** --concurrency: a worker's jobs in flight at once */
+  concurrency: 32,
+  /** --lease-ms: the lease a worker holds jobs under, and what a reaper assumes of a queue none named */
+  leaseMs: 30_000,
+  /** --metrics-host: where a worker's metrics port listens */
+  metricsHost: '127.0.0.1',
+  /** --result-ttl-ms: finished jobs expire this long after they finish */
+  resultTtlMs: 3_600_000,
+  /** --event-retention-ms: events older than this are trimmed from the event log */
+  eventRetentionMs: 600_000,
+  /** --populate-interval-ms: the scheduler makes a batch this often */
+  populateIntervalMs: 600_000,
+  /** --bot-down-after-ms: a bot silent this long is down (also the lease of a bot's job) */
+  botDownAfterMs: 120_000,
+  /** --leader-lease-ms: the scheduler leader's lease */
+  leaderLeaseMs: 5_000,
+  /** --heartbeat-interval-ms: a bot heartbeats this often */
+  heartbeatIntervalMs: 30_000,
+  /** --poll-ms: a bot with no job asks again this often */
+  botPollMs: 1_000,
+  /** --bots: the bots `up` runs */
+  upBots: 2,
+} as const;
+
+/** each flag whose default is here, and that default: docs/configuration.md's table shows these */
+export const FLAG_DEFAULTS: Readonly<Record<string, string | number>> = {
+  '--redis': DEFAULTS.redisUrl,
+  '--prefix': DEFAULTS.prefix,
+  '--port': DEFAULTS.port,
+  '--host': DEFAULTS.host,
+  '--concurrency': DEFAULTS.concurrency,
+  '--lease-ms': DEFAULTS.leaseMs,
+  '--metrics-host': DEFAULTS.metricsHost,
+  '--result-ttl-ms': DEFAULTS.resultTtlMs,
+  '--event-retention-ms': DEFAULTS.eventRetentionMs,
+  '--populate-interval-ms': DEFAULTS.populateIntervalMs,
+  '--bot-down-after-ms': DEFAULTS.botDownAfterMs,
+  '--leader-lease-ms': DEFAULTS.leaderLeaseMs,
+  '--heartbeat-interval-ms': DEFAULTS.heartbeatIntervalMs,
+  '--poll-ms': DEFAULTS.botPollMs,
+  '--bots': DEFAULTS.upBots,
+};

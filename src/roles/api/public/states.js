@@ -1,0 +1,12 @@
+/* generated from src/core/states.ts (npm run gen:states): the job states and their sets, for the console */
+'use strict';
+
+window.wizardStates = Object.freeze({
+  JOB_STATES: ['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'CANCELLED'],
+  FINAL: ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'],
+  EXPIRING: ['SUCCESS', 'FAILURE', 'CANCELLED'],
+  FAILED: ['FAILURE', 'DEAD'],
+  RUNNABLE: ['PENDING', 'RETRY'],
+  HELD: ['STARTED', 'PROGRESS'],
+  COUNTED_NOT_INDEXED: ['PENDING', 'STARTED'],
+});

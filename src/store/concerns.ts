@@ -1,0 +1,386 @@
+/**
+ * The store's parts, one per concern (src/store/types.ts composes them into Store, and says what
+ * both adapters promise). Each Redis part is a module of src/store/redis/ holding the shared
+ * connection (redis/conn.ts), with its memory twin of the same name in src/store/memory/.
+ */
+import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
+import type { Bot } from '../core/bots';
+import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { HistoryBucket } from '../core/history';
+import type { Job, JobState, NewJob, Progress } from '../core/job';
+import type { Schedule } from '../core/schedule';
+import type { FailTarget } from '../core/backoff';
+
+import type {
+  BotsDown,
+  BudgetSpend,
+  ClaimOptions,
+  ClaimResult,
+  CompleteAndClaimResult,
+  Completion,
+  EvictionState,
+  FinishedCounts,
+  FlowSpec,
+  JobEvent,
+  ListQuery,
+  ListResult,
+  NodeInfo,
+  QueueInfo,
+  RateLimitHit,
+  ReapOptions,
+  ReapResult,
+  ServerInfo,
+  ServerStats,
+  StoreState,
+  Submitted,
+  WaitOptions,
+} from './shapes';
+
+/** the queue path: jobs made, claimed, held, finished, released and reaped */
+export interface JobsStore {
+  /** create jobs and put them on their queues (in one atomic step) */
+  enqueue(jobs: NewJob[]): Promise<Job[]>;
+  /** create a parent that is not queued itself and its children, which are; in one atomic step */
+  enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }>;
+  /**
+   * enqueue one job or one flow under the job's (the parent's) idempotency key, in one atomic
+   * step: while a job made with that key is kept, nothing is made and that job is answered
+   * (existing), or, for another type or other params, a ConflictError naming the key. The key
+   * lives as long as that job's record (resultTtlMs after it finishes).
+   */
+  submit(work: NewJob | FlowSpec): Promise<Submitted>;
+  /** the job an idempotency key (as submit keeps it: scopedIdempotencyKey) was used for, while that job is kept; else null */
+  idempotentJob(scopedKey: string): Promise<string | null>;
+  /**
+   * end a job that has not finished as CANCELLED (a chunk's id: its prime count): waiting or
+   * delayed, it never runs; held, its holder's renewal, result or failure is refused with a
+   * JobCancelledError; a prime count's unfinished chunks are cancelled with it. A finished job is
+   * a ConflictError, an unknown one a NotFoundError. Answers the job as it is now.
+   */
+  cancel(jobId: string): Promise<Job>;
+  /** those of these jobs that were cancelled (a worker looks at the jobs it holds) */
+  cancelledAmong(jobIds: string[]): Promise<string[]>;
+  claim(queue: string, opts: ClaimOptions): Promise<ClaimResult>;
+  /**
+   * block until the queue may have work or timeoutMs passes (true when woken by work): ordinary
+   * work unless opts.ordinary is false, and CPU work with opts.cpu
+   */
+  waitForWork(queue: string, timeoutMs: number, opts?: WaitOptions): Promise<boolean>;
+  /** extend the lease of a held job */
+  renew(jobId: string, token: string, leaseMs: number): Promise<void>;
+  /**
+   * a held job's handler reports its progress (a fraction is {completed: f, total: 1}): written to
+   * the record and the event log; refused as renew is (LeaseLostError, JobCancelledError)
+   */
+  reportProgress(jobId: string, token: string, progress: Progress): Promise<void>;
+  /**
+   * acknowledge a held job with its result, in one step. `job`, the job as claimed, is a hint
+   * the caller may give: the Redis store then makes the job's datalake record from it instead of
+   * reading the job back inside the step (the record is written in that same step either way).
+   */
+  complete(jobId: string, token: string, result: unknown, job?: Job): Promise<void>;
+  /**
+   * complete these jobs, then claim up to opts.max (0: none) for the slots they freed: one step
+   * and, on Redis, one round trip instead of two. A completion refused (lease lost, ...) does not
+   * stop the others or the claim: its error is in `errors`.
+   */
+  completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult>;
+  fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
+  /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
+  release(jobId: string, token: string): Promise<void>;
+  /**
+   * return jobs whose lease lapsed (at most `limit`), but not those the caller holds itself, and
+   * not, for a lease more after a gap in the reapers' looks (nobody could reach the store), those
+   * that lapsed during it: their holders get the chance to renew first (the gap rule)
+   */
+  reap(queue: string, opts?: ReapOptions): Promise<ReapResult>;
+}
+
+/** jobs read: one, a page of them, a parent's children, the counts */
+export interface ReadsStore {
+  job(jobId: string): Promise<Job | null>;
+  /** read a job and record which API node looked (checked_by) */
+  check(jobId: string, checkedBy: string): Promise<Job | null>;
+  list(query: ListQuery): Promise<ListResult>;
+  /** the children of a parent job, in chunk order */
+  children(parentId: string): Promise<Job[]>;
+  countByState(): Promise<Record<JobState, number>>;
+  /** top-level jobs that reached each final state at or after sinceMs (and have not expired) */
+  finishedSince(sinceMs: number): Promise<FinishedCounts>;
+}
+
+/** the queues: known, declared, paused, removed, and their depth */
+export interface QueuesStore {
+  /** a paused queue gives no work to workers or bots until it is resumed; running jobs finish */
+  pause(queue: string): Promise<void>;
+  resume(queue: string): Promise<void>;
+  /** every known queue with its depth and whether it is paused */
+  list(): Promise<QueueInfo[]>;
+  /** declare a queue: it is known (listed, reaped) from now on, and the API accepts jobs for it */
+  declare(queue: string): Promise<void>;
+  /** is the queue known: declared, paused, or ever given a job? */
+  isKnown(queue: string): Promise<boolean>;
+  /**
+   * forget a queue that holds no job (none waiting, delayed or held), with its paused flag:
+   * 'removed'; 'unknown' when it was not known; 'busy' (nothing changed) when it holds jobs
+   */
+  remove(queue: string): Promise<'removed' | 'unknown' | 'busy'>;
+  depth(queue: string): Promise<{ waiting: number; active: number; delayed: number }>;
+  /** every queue a job was ever put on */
+  known(): Promise<string[]>;
+}
+
+/** the dead-letter queue, and failed jobs retried by hand */
+export interface DeadLettersStore {
+  /** the dead-letter queue, most recent first (chunks included) */
+  list(offset?: number, limit?: number): Promise<ListResult>;
+  /** a DEAD job back to PENDING at the tail of its queue, attempts from zero (ConflictError if not DEAD) */
+  retry(jobId: string): Promise<Job>;
+  /**
+   * a FAILURE job back to PENDING at the tail of its queue, attempts from zero, no longer
+   * expiring; ConflictError unless it is a FAILURE job of a queue that is not a chunk (a prime
+   * count is not run itself, and a chunk's parent has finished with it)
+   */
+  retryFailed(jobId: string): Promise<Job>;
+  /** delete every DEAD job; answers how many */
+  purge(): Promise<number>;
+}
+
+/** the event log of state and progress changes */
+export interface EventsStore {
+  /** the id of the newest event ("0" when none): read events after it to see what comes next */
+  lastId(): Promise<string>;
+  /** events after `afterId`, waiting up to blockMs for the first one */
+  read(afterId: string, blockMs: number, count?: number): Promise<JobEvent[]>;
+}
+
+/** live nodes (heartbeats) and locks (the reaper's, the scheduler leader's) */
+export interface NodesStore {
+  /** say that a node is alive for ttlMs more (from the store's time) */
+  heartbeat(role: string, nodeId: string, ttlMs: number, info?: Record<string, unknown>): Promise<void>;
+  remove(role: string, nodeId: string): Promise<void>;
+  live(role: string): Promise<NodeInfo[]>;
+  /** take the lock `name` for ttlMs when nobody holds it (never renewed: the worker's reaper takes it each round, so it runs once per TTL across the cluster); true when taken */
+  tryLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** take the lock when it is free or renew it when `holder` has it; false while another does */
+  holdLock(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** let the lock go, when `holder` has it */
+  releaseLock(name: string, holder: string): Promise<void>;
+  /** who holds the lock now; null when it is free */
+  lockHolder(name: string): Promise<string | null>;
+}
+
+/** schedules and the once-keyed batches they make */
+export interface SchedulesStore {
+  /** enqueue, but only when onceKey was not used in the last ttlMs; null (nothing made) when it was */
+  enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null>;
+  /**
+   * enqueueOnce whose jobs carry `schedule` and `slot` in their record (a schedule's occurrence);
+   * the work is a batch of jobs or one flow (a prime count: the answer is its parent, then its chunks)
+   */
+  enqueue(
+    schedule: string,
+    slot: string,
+    onceKey: string,
+    ttlMs: number,
+    jobs: NewJob[] | FlowSpec,
+  ): Promise<Job[] | null>;
+  /** keep a schedule; when one of its name exists: replaced with `replace`, else false and nothing written */
+  save(schedule: Schedule, replace?: boolean): Promise<boolean>;
+  /** every schedule, by name */
+  list(): Promise<Schedule[]>;
+  /** false when there was no such schedule */
+  remove(name: string): Promise<boolean>;
+}
+
+/** bots: registered, heartbeating, holding one job each */
+export interface BotsStore {
+  register(botId: string, name: string, tokenHash: string): Promise<Bot>;
+  idForToken(tokenHash: string): Promise<string | null>;
+  get(botId: string): Promise<Bot | null>;
+  /** every bot, oldest registration first */
+  list(): Promise<Bot[]>;
+  /** the bot is alive: up, and its job's lease renewed for leaseMs; null for an unknown bot */
+  heartbeat(botId: string, leaseMs: number): Promise<Bot | null>;
+  /** one job for the bot, held under a lease of leaseMs; null when there is none */
+  claim(botId: string, queue: string, leaseMs: number): Promise<Job | null>;
+  startJob(botId: string, jobId: string): Promise<void>;
+  completeJob(botId: string, jobId: string, result: unknown): Promise<void>;
+  failJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void>;
+  /** false when there was no such bot */
+  remove(botId: string): Promise<boolean>;
+  markDown(downAfterMs: number, limit?: number): Promise<BotsDown>;
+}
+
+/** the datalake: finished jobs by UTC day, and its settings */
+export interface LakeStore {
+  config(): Promise<DatalakeConfig>;
+  configure(config: Partial<DatalakeConfig>): Promise<void>;
+  /** each day's counters, oldest first */
+  days(): Promise<LakeDay[]>;
+  /** `count` of a day's records from `offset`, in the order the jobs finished */
+  read(day: string, offset: number, count: number): Promise<LakeRecord[]>;
+  /** drop the days older than the retention; answers them */
+  prune(): Promise<string[]>;
+}
+
+/** the running sum */
+export interface AbacusStore {
+  /** add n to the running sum; answers the sum right after this add */
+  add(n: bigint | number, strategy?: AbacusStrategy): Promise<AbacusAddResult>;
+  sum(): Promise<bigint>;
+  reset(): Promise<void>;
+}
+
+/** the API's rate limits and quotas */
+export interface LimitsStore {
+  /**
+   * count one request against each bucket (a client IP, a token): a sliding window of windowMs
+   * per bucket, at most max requests in any window. One atomic step for every API node: the
+   * request is counted in all its buckets when each has room, else in none (refused).
+   */
+  hit(buckets: string[], max: number, windowMs: number): Promise<RateLimitHit>;
+  /**
+   * take `cost` from the budget `bucket`, which holds at most `capacity` and refills `capacity`
+   * every windowMs (a token bucket, by the store's clock; a new one is full), in one atomic step
+   * shared by every API node: taken only when it holds that much. A negative cost gives back.
+   */
+  spend(bucket: string, cost: number, capacity: number, windowMs: number): Promise<BudgetSpend>;
+  /** count a new job as `owner`'s until it finishes (openJobs) */
+  addOpenJob(owner: string, jobId: string): Promise<void>;
+  /**
+   * how many of `owner`'s jobs have not finished. When the count reaches `atMost`, up to
+   * OPEN_JOBS_SCAN of them, those looked at longest ago first, are looked at, and the finished
+   * (or expired) ones forgotten, before it answers.
+   */
+  openJobs(owner: string, atMost: number): Promise<number>;
+}
+
+/** the dashboard's history buckets */
+export interface HistoryStore {
+  /**
+   * add to (`add`, HINCRBY) and set (`set`, HSET) fields of the history bucket that holds now,
+   * the buckets being bucketMs wide; the bucket is kept keepMs after this write, then dropped
+   */
+  record(bucketMs: number, keepMs: number, add: Record<string, number>, set?: Record<string, string>): Promise<void>;
+  /** the buckets that start in the last windowMs and hold anything, oldest first */
+  read(bucketMs: number, windowMs: number): Promise<HistoryBucket[]>;
+}
+
+/** the store itself: its clock, its health, its counters */
+export interface ServerStore {
+  /** the store's time (ms): Redis's clock (TIME), the one every deadline in the store is made with */
+  time(): Promise<number>;
+  ping(): Promise<ServerInfo>;
+  stats(): Promise<ServerStats>;
+  /**
+   * the in-memory store has no connections of its own: the clients it serves are the API's, and
+   * the API tells it how many it holds (its stats' connected_clients); Redis counts its own
+   */
+  countClients?(open: () => number): void;
+  /** what keeps the store from serving now (unreachable, out of memory), or makes it unsafe (eviction), for /health and /metrics; never throws */
+  condition(): Promise<StoreState>;
+  /** each Redis's maxmemory-policy and the keys it evicted (src/core/eviction.ts judges them); the in-memory store has no policy */
+  eviction(): Promise<EvictionState>;
+}
+
+/** the store's parts, by concern: `store.jobs.claim(...)`, `store.bots.register(...)` */
+export interface StoreParts {
+  readonly jobs: JobsStore;
+  readonly reads: ReadsStore;
+  readonly queues: QueuesStore;
+  readonly dead: DeadLettersStore;
+  readonly events: EventsStore;
+  readonly nodes: NodesStore;
+  readonly schedules: SchedulesStore;
+  readonly bots: BotsStore;
+  readonly lake: LakeStore;
+  readonly abacus: AbacusStore;
+  readonly limits: LimitsStore;
+  readonly history: HistoryStore;
+  readonly server: ServerStore;
+}
+/**
+ * the methods Store had before it was cut by concern, each as [part, its name there]: what
+ * scripts/rename-store-calls.ts rewrites a caller of an old method to
+ */
+export const FLAT = {
+  enqueue: ['jobs', 'enqueue'],
+  enqueueFlow: ['jobs', 'enqueueFlow'],
+  submit: ['jobs', 'submit'],
+  idempotentJob: ['jobs', 'idempotentJob'],
+  cancel: ['jobs', 'cancel'],
+  cancelledAmong: ['jobs', 'cancelledAmong'],
+  claim: ['jobs', 'claim'],
+  waitForWork: ['jobs', 'waitForWork'],
+  renew: ['jobs', 'renew'],
+  reportProgress: ['jobs', 'reportProgress'],
+  complete: ['jobs', 'complete'],
+  completeAndClaim: ['jobs', 'completeAndClaim'],
+  fail: ['jobs', 'fail'],
+  release: ['jobs', 'release'],
+  reap: ['jobs', 'reap'],
+  getJob: ['reads', 'job'],
+  checkJob: ['reads', 'check'],
+  listJobs: ['reads', 'list'],
+  listChildren: ['reads', 'children'],
+  countByState: ['reads', 'countByState'],
+  finishedSince: ['reads', 'finishedSince'],
+  pauseQueue: ['queues', 'pause'],
+  resumeQueue: ['queues', 'resume'],
+  listQueues: ['queues', 'list'],
+  declareQueue: ['queues', 'declare'],
+  isQueueKnown: ['queues', 'isKnown'],
+  removeQueue: ['queues', 'remove'],
+  queueDepth: ['queues', 'depth'],
+  knownQueues: ['queues', 'known'],
+  listDead: ['dead', 'list'],
+  retryDead: ['dead', 'retry'],
+  retryFailed: ['dead', 'retryFailed'],
+  purgeDead: ['dead', 'purge'],
+  lastEventId: ['events', 'lastId'],
+  readEvents: ['events', 'read'],
+  heartbeat: ['nodes', 'heartbeat'],
+  removeNode: ['nodes', 'remove'],
+  liveNodes: ['nodes', 'live'],
+  tryLock: ['nodes', 'tryLock'],
+  holdLock: ['nodes', 'holdLock'],
+  releaseLock: ['nodes', 'releaseLock'],
+  lockHolder: ['nodes', 'lockHolder'],
+  enqueueOnce: ['schedules', 'enqueueOnce'],
+  enqueueScheduled: ['schedules', 'enqueue'],
+  saveSchedule: ['schedules', 'save'],
+  listSchedules: ['schedules', 'list'],
+  removeSchedule: ['schedules', 'remove'],
+  registerBot: ['bots', 'register'],
+  botIdForToken: ['bots', 'idForToken'],
+  getBot: ['bots', 'get'],
+  listBots: ['bots', 'list'],
+  botHeartbeat: ['bots', 'heartbeat'],
+  claimForBot: ['bots', 'claim'],
+  startBotJob: ['bots', 'startJob'],
+  completeBotJob: ['bots', 'completeJob'],
+  failBotJob: ['bots', 'failJob'],
+  removeBot: ['bots', 'remove'],
+  markBotsDown: ['bots', 'markDown'],
+  datalakeConfig: ['lake', 'config'],
+  configureDatalake: ['lake', 'configure'],
+  datalakeDays: ['lake', 'days'],
+  readDatalake: ['lake', 'read'],
+  pruneDatalake: ['lake', 'prune'],
+  abacusAdd: ['abacus', 'add'],
+  abacusSum: ['abacus', 'sum'],
+  abacusReset: ['abacus', 'reset'],
+  hitRateLimit: ['limits', 'hit'],
+  spendBudget: ['limits', 'spend'],
+  addOpenJob: ['limits', 'addOpenJob'],
+  openJobs: ['limits', 'openJobs'],
+  recordHistory: ['history', 'record'],
+  readHistory: ['history', 'read'],
+  time: ['server', 'time'],
+  ping: ['server', 'ping'],
+  stats: ['server', 'stats'],
+  countClients: ['server', 'countClients'],
+  condition: ['server', 'condition'],
+  eviction: ['server', 'eviction'],
+} as const;

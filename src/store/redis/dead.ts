@@ -1,0 +1,39 @@
+/** The dead-letter queue (store.dead), and failed jobs retried by hand. */
+import { Job } from '../../core/job';
+import { notRetryable } from '../common';
+import type { DeadLettersStore } from '../concerns';
+import type { ListResult } from '../types';
+import { checkCode } from './codes';
+import { CONFLICT } from './shared';
+import type { RedisConn } from './conn';
+import type { RedisReads } from './reads';
+
+export class RedisDead implements DeadLettersStore {
+  constructor(
+    private readonly c: RedisConn,
+    private readonly reads: RedisReads,
+  ) {}
+
+  async list(offset = 0, limit = 50): Promise<ListResult> {
+    return this.reads.listIndex((k) => k.dlq, offset, limit);
+  }
+
+  async retry(jobId: string): Promise<Job> {
+    checkCode(await this.c.run('retryDeadJob', [jobId], this.c.at(jobId), true), jobId);
+    return (await this.reads.job(jobId))!;
+  }
+
+  async retryFailed(jobId: string): Promise<Job> {
+    const code = await this.c.run('retryFailedJob', [jobId], this.c.at(jobId), true);
+    if (code === CONFLICT) throw notRetryable(jobId);
+    checkCode(code, jobId);
+    return (await this.reads.job(jobId))!;
+  }
+
+  async purge(): Promise<number> {
+    let total = 0;
+    for (const k of this.c.shards)
+      for (let n = -1; n !== 0; total += n) n = await this.c.run<number>('purgeDeadJobs', [1000], k);
+    return total;
+  }
+}

@@ -1,0 +1,163 @@
+/** Jobs read (store.reads): one, a page of an index or a state merged across the shards, a parent's children, the counts. */
+import { Job, JOB_STATES, JobState } from '../../core/job';
+import { FINAL_LIST } from '../../core/states';
+import { StoreOutOfMemoryError } from '../../core/errors';
+import { decodeJob, pairsToRecord } from '../codec';
+import { isStorableJobId } from '../common';
+import type { ReadsStore } from '../concerns';
+import { RedisKeys } from '../keys';
+import type { FinishedCounts, ListQuery, ListResult } from '../types';
+import { COUNTED_NOT_INDEXED, QUEUE_SCAN, QUEUE_SCAN_PAGE, scored, newestFirst, type Found } from './shared';
+import type { RedisConn } from './conn';
+import { waitLists } from './placement';
+
+export class RedisReads implements ReadsStore {
+  constructor(private readonly c: RedisConn) {}
+
+  /** recording checked_by is best-effort: an out-of-memory Redis refuses it, and the job is read all the same */
+  async check(jobId: string, checkedBy: string): Promise<Job | null> {
+    let flat: string[];
+    try {
+      flat = await this.c.run<string[]>('checkJob', [jobId, checkedBy], this.c.at(jobId));
+    } catch (err) {
+      if (!(err instanceof StoreOutOfMemoryError)) throw err;
+      return this.job(jobId);
+    }
+    return flat.length ? decodeJob(pairsToRecord(flat), jobId) : null;
+  }
+
+  async list(q: ListQuery): Promise<ListResult> {
+    const offset = q.offset ?? 0;
+    const limit = q.limit ?? 50;
+    if (q.state && COUNTED_NOT_INDEXED.has(q.state)) return this.listQueuedInState(q.state, offset, limit);
+    const state = q.state;
+    return this.listIndex((k) => (state ? k.state(state) : k.jobs), offset, limit);
+  }
+
+  /**
+   * a page of an index (a zset per shard), newest first: each shard's first offset + limit
+   * merged by score (ties by id, as ZRANGE REV orders them); with one shard, the page itself
+   */
+  async listIndex(keyOf: (k: RedisKeys) => string, offset: number, limit: number): Promise<ListResult> {
+    const from = this.c.shards.length === 1 ? offset : 0;
+    const per = await this.c.perShard((k) =>
+      Promise.all([
+        this.c.cmd<number>(['ZCARD', keyOf(k)]),
+        limit > 0
+          ? this.c.cmd<string[]>(['ZRANGE', keyOf(k), from, offset + limit - 1, 'REV', 'WITHSCORES'])
+          : Promise.resolve([]),
+      ]),
+    );
+    const found = per.flatMap(([, flat]) => scored(flat));
+    const page = newestFirst(found).slice(offset - from, offset - from + limit);
+    return { total: per.reduce((t, [n]) => t + n, 0), jobs: await this.jobs(page.map((f) => f.id)) };
+  }
+
+  async children(parentId: string): Promise<Job[]> {
+    if (!isStorableJobId(parentId)) return [];
+    return this.jobs(await this.c.cmd<string[]>(['LRANGE', this.c.at(parentId).children(parentId), 0, -1]));
+  }
+
+  async countByState(): Promise<Record<JobState, number>> {
+    const per = await this.c.perShard((k) =>
+      Promise.all([
+        Promise.all(JOB_STATES.map((s) => this.c.cmd<number>(['ZCARD', k.state(s)]))),
+        this.queuedStateCounts(k),
+      ]),
+    );
+    return Object.fromEntries(
+      JOB_STATES.map((s, i) => [s, per.reduce((t, [indexed, counted]) => t + indexed[i] + (counted[s] ?? 0), 0)]),
+    ) as Record<JobState, number>;
+  }
+
+  /** how many queued top-level jobs of a shard are PENDING and STARTED (lib.lua counts them: the index leaves them to the queues) */
+  private async queuedStateCounts(k: RedisKeys): Promise<Partial<Record<JobState, number>>> {
+    const states = [...COUNTED_NOT_INDEXED];
+    const values = await this.c.cmd<(string | null)[]>(['HMGET', k.counts, ...states]);
+    return Object.fromEntries(states.map((s, i) => [s, Number(values[i] ?? 0)]));
+  }
+
+  /**
+   * PENDING or STARTED jobs, newest change first (then by id, as ZRANGE REV orders a tie): those the index holds (jobs on no queue: a
+   * prime count's parent) and the top-level ones the queues hold, PENDING from each wait list
+   * (most recently queued first, looked at up to QUEUE_SCAN entries deep: chunks and retries
+   * share the list), STARTED from each lease set (as many as are held); every shard's, merged.
+   */
+  private async listQueuedInState(state: JobState, offset: number, limit: number): Promise<ListResult> {
+    const want = offset + limit;
+    const per = await this.c.perShard((k) => this.queuedInStateOf(k, state, want));
+    const page = newestFirst(per.flatMap((p) => p.found))
+      .slice(offset, want)
+      .map((f) => f.id);
+    return { total: per.reduce((t, p) => t + p.total, 0), jobs: await this.jobs(page) };
+  }
+
+  /** one shard's part of listQueuedInState: its count and its first `want` jobs in `state` */
+  private async queuedInStateOf(
+    k: RedisKeys,
+    state: JobState,
+    want: number,
+  ): Promise<{ total: number; found: Found[] }> {
+    const [indexedTotal, indexed, counted, queues] = await Promise.all([
+      this.c.cmd<number>(['ZCARD', k.state(state)]),
+      want > 0
+        ? this.c.cmd<string[]>(['ZRANGE', k.state(state), 0, want - 1, 'REV', 'WITHSCORES'])
+        : Promise.resolve([]),
+      this.queuedStateCounts(k),
+      this.c.cmd<string[]>(['SMEMBERS', k.queues]),
+    ]);
+    const found: Found[] = scored(indexed);
+    /** the top-level jobs among ids that are in `state`, with the time of their last change */
+    const inState = async (ids: string[]): Promise<Found[]> => {
+      const fields = await Promise.all(
+        ids.map((id) =>
+          this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'parent_id', 'updated_at', 'created_at']),
+        ),
+      );
+      return ids.flatMap((id, i) => {
+        const [s, parent, updated, created] = fields[i];
+        return s === state && !parent ? [{ id, at: Number(updated ?? created) }] : [];
+      });
+    };
+    // pages about twice the page asked for: most of a wait list's head is what was asked for, unless chunks crowd it
+    const pageSize = Math.min(QUEUE_SCAN_PAGE, Math.max(50, want * 2));
+    const fromQueue = async (queue: string): Promise<Found[]> => {
+      if (state === 'STARTED') return inState(await this.c.cmd<string[]>(['ZRANGE', k.active(queue), 0, -1]));
+      const matches: Found[] = [];
+      for (const list of waitLists(k, queue)) {
+        for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
+          const ids = await this.c.cmd<string[]>(['LRANGE', list, from, from + pageSize - 1]);
+          if (ids.length === 0) break;
+          matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
+        }
+      }
+      // delayed PENDING jobs wait in the delayed set
+      if (state === 'PENDING')
+        matches.push(
+          ...(await inState(await this.c.cmd<string[]>(['ZRANGE', k.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))),
+        );
+      return matches;
+    };
+    if (want > 0) for (const matches of await Promise.all(queues.map(fromQueue))) found.push(...matches);
+    return { total: indexedTotal + (counted[state] ?? 0), found };
+  }
+
+  async finishedSince(sinceMs: number): Promise<FinishedCounts> {
+    const per = await this.c.perShard((k) =>
+      Promise.all(FINAL_LIST.map((st) => this.c.cmd<number>(['ZCOUNT', k.state(st), sinceMs, '+inf']))),
+    );
+    return Object.fromEntries(FINAL_LIST.map((s, i) => [s, per.reduce((t, c) => t + c[i], 0)])) as FinishedCounts;
+  }
+
+  /** the jobs of these ids that exist; an id no job can have (isStorableJobId) is not looked up: it would name a key beside a job's record */
+  async jobs(ids: string[]): Promise<Job[]> {
+    const ok = ids.filter(isStorableJobId);
+    const replies = await Promise.all(ok.map((id) => this.c.cmd<string[]>(['HGETALL', this.c.at(id).job(id)])));
+    return replies.flatMap((r, i) => (r.length > 0 ? [decodeJob(pairsToRecord(r), ok[i])] : []));
+  }
+
+  async job(jobId: string): Promise<Job | null> {
+    const [job] = await this.jobs([jobId]);
+    return job ?? null;
+  }
+}

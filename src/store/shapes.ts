@@ -1,0 +1,190 @@
+/** The shapes the store's parts take and answer (src/store/concerns.ts); src/store/types.ts re-exports them. */
+import { DEFAULTS } from '../core/defaults';
+import type { Job, JobState, NewJob } from '../core/job';
+import type { FinalState } from '../core/states';
+import type { StoreCondition } from '../core/errors';
+import type { NodePolicy } from '../core/eviction';
+import type { FailTarget } from '../core/backoff';
+
+export interface ClaimOptions {
+  /** node id of the consumer: becomes handled_by */
+  consumer: string;
+  /** at most this many jobs (ordinary ones when maxCpu is given) */
+  max: number;
+  /**
+   * at most this many CPU jobs (NewJob.cpu: its queue's CPU lists) besides `max` ordinary ones:
+   * a worker asks for as many as it has free pool threads. Omitted: CPU jobs count in `max`,
+   * taken after the ordinary ones (a caller that runs every job alike)
+   */
+  maxCpu?: number;
+  leaseMs: number;
+}
+
+export interface WaitOptions {
+  /** wake for ordinary work (a consumer with a free slot); default true */
+  ordinary?: boolean;
+  /** wake for CPU work (a consumer with a free pool thread); default false */
+  cpu?: boolean;
+  /** ends the wait at once (false), as a timeout would */
+  signal?: AbortSignal;
+}
+
+export interface ClaimedJob {
+  job: Job;
+  token: string;
+}
+
+export interface ClaimResult {
+  jobs: ClaimedJob[];
+  /** when the next delayed (RETRY) job of this queue becomes ready, or null */
+  nextRunAt: number | null;
+  /** the store's time of the claim (the jobs' startedAt): nextRunAt - now is how long until then */
+  now: number;
+}
+
+/** a held job's success, as completeAndClaim takes it (complete's arguments) */
+export interface Completion {
+  jobId: string;
+  token: string;
+  result: unknown;
+  /** the job as claimed (complete's hint) */
+  job?: Job;
+}
+
+export interface CompleteAndClaimResult {
+  /** per completion, in order: null when it was recorded, else why not (LeaseLostError, ...) */
+  errors: (Error | null)[];
+  claim: ClaimResult;
+}
+
+/** where a failed attempt goes (src/core/backoff.ts): policy decides, the store moves */
+export type { FailTarget };
+
+/** one state or progress change, as watchers see it */
+export interface JobEvent {
+  /** position in the event log: read on from here and nothing is missed */
+  id: string;
+  jobId: string;
+  state: JobState;
+  progress: { completed: number; total: number } | null;
+  at: number;
+}
+
+export interface ListQuery {
+  state?: JobState;
+  offset?: number;
+  limit?: number;
+}
+
+export interface ListResult {
+  total: number;
+  jobs: Job[];
+}
+
+/** the lease a worker holds jobs under unless told otherwise (--lease-ms), and what a reaper assumes of a queue none named */
+export const DEFAULT_LEASE_MS = DEFAULTS.leaseMs;
+
+export interface ReapOptions {
+  /** at most this many jobs (default 500) */
+  limit?: number;
+  /**
+   * the lease the caller's workers hold this queue's jobs under, which the gap rule gives a holder
+   * after an outage of everyone (README "Reliability"); unset (a caller that holds none: the
+   * scheduler) the lease the queue's reaper last named, else DEFAULT_LEASE_MS
+   */
+  leaseMs?: number;
+  /** the token bases of the claims whose jobs the caller holds (tokenBaseOf): it never takes those back */
+  holding?: Iterable<string>;
+}
+
+export interface ReapResult {
+  requeued: string[];
+  dead: string[];
+}
+
+export interface NodeInfo {
+  nodeId: string;
+  role: string;
+  /** last heartbeat, ms, by the store's clock */
+  seenAt: number;
+  info: Record<string, unknown>;
+}
+
+export interface ServerInfo {
+  latency_ms: number;
+  version: string;
+  role: string;
+  mode: string;
+}
+
+/** what keeps the store from serving now, if anything (store.server.condition) */
+export interface StoreState {
+  /** null: it serves reads and writes */
+  condition: StoreCondition | null;
+  message: string | null;
+}
+
+/** what Redis says of eviction (store.server.eviction): each Redis's maxmemory-policy and the keys it evicted */
+export interface EvictionState {
+  /** each Redis that holds the data (a Cluster's every master) and its policy; none for the in-memory store, which evicts nothing */
+  nodes: NodePolicy[];
+  /** keys evicted since each Redis started (INFO stats evicted_keys, summed over the masters) */
+  evictedKeys: number;
+  /** one Redis (a node is its URL), not a Cluster's masters (host:port) */
+  single: boolean;
+}
+
+export interface ServerStats {
+  connected_clients: number | null;
+  total_commands_processed: number | null;
+  used_memory_human: string | null;
+}
+
+/** the answer of one request counted against its rate-limit buckets */
+export interface RateLimitHit {
+  /** true when every bucket had room; a refused request is not counted */
+  allowed: boolean;
+  /** refused: how long until the fullest bucket has room again (ms); allowed: 0 */
+  retryAfterMs: number;
+  /** requests left in the window of the fullest bucket after this one */
+  remaining: number;
+}
+
+/** what spendBudget answers */
+export interface BudgetSpend {
+  /** the budget held the cost, and it is taken */
+  allowed: boolean;
+  /** refused: how long until the budget holds the cost (ms); allowed: 0 */
+  retryAfterMs: number;
+  /** what the budget holds after this (rounded down) */
+  remaining: number;
+}
+
+export interface FlowSpec {
+  parent: NewJob;
+  children: NewJob[];
+}
+
+export interface BotsDown {
+  /** bots marked down */
+  down: string[];
+  /** the jobs they held, put back */
+  reclaimed: string[];
+}
+
+export type FinishedCounts = Record<FinalState, number>;
+
+/** what submit made: the job (a flow's parent) and its children; existing: its idempotency key was in use, nothing was made */
+export interface Submitted {
+  job: Job;
+  children: Job[];
+  existing: boolean;
+}
+
+export interface QueueInfo {
+  name: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  paused: boolean;
+}
