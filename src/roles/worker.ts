@@ -29,6 +29,7 @@ import { HistoryRecorder } from '../core/history';
 import type { Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
 import { tokenBaseOf } from '../store/common';
+import { roleStamp } from '../store/format';
 import type { Completion, Store } from '../store/types';
 import { createLogger } from '../util/log';
 import { assetPath } from '../util/package-root';
@@ -410,6 +411,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const heartbeat = () =>
     store.nodes
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, {
+        ...roleStamp(),
         concurrency: o.concurrency,
         threads: o.threads,
         queue: o.queue,
