@@ -7,7 +7,9 @@
  * machine). With BENCH_CALLGRIND=1 it runs redis-server under valgrind's callgrind, counting
  * only the instructions spent inside EVAL/EVALSHA: the same count for the same scripts every
  * time, whatever else the machine is doing, so two versions of a script can be compared
- * exactly (N defaults to 2,000 there: valgrind is ~50x slower).
+ * exactly (N defaults to 2,000 there: valgrind is ~50x slower). `empty_call` is what one script
+ * call costs before any work (checkJob of a job that does not exist: the prelude and one read),
+ * in the same unit per call; BENCH_CLAIM=1 shows the claim's own fixed cost on top.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -109,6 +111,11 @@ async function main() {
     keep('complete', await cost());
     if (held.length !== N) throw new Error(`claimed ${held.length} of ${N}`);
   }
+  // what any call costs before its work: the prelude every script runs (the constants and the lib
+  // files) and one read, as checkJob of a job that does not exist is
+  const CALLS = 20;
+  for (let i = 0; i < CALLS; i++) await store.reads.check(`no-such-job-${i}`, 'lua-cost');
+  const perCall = (await cost()) / CALLS;
   const r = (x: number) => (cg ? Math.round(x) : Math.round(x * 100) / 100);
   const total = best.enqueue + best.claim + best.complete;
   const out = {
@@ -120,6 +127,7 @@ async function main() {
     claim: r(best.claim),
     complete: r(best.complete),
     total: r(total),
+    empty_call: r(perCall),
   };
   process.stdout.write(JSON.stringify(out) + '\n');
   await store.close();

@@ -2,7 +2,6 @@
  * The `wizard` program: composes the subcommands and picks the exit code, nothing else.
  * 0 success; 1 the job or command failed; 2 usage error; 3 cannot reach the API or Redis.
  */
-import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
@@ -16,19 +15,21 @@ import { botsCommand, datalakeCommand, jobsCommand, statusCommand } from './comm
 import { schedulerCommand } from './commands/scheduler';
 import { tokensCommand } from './commands/tokens';
 import { upCommand } from './commands/up';
+import { upgradeCommand } from './commands/upgrade';
 import { workerCommand } from './commands/worker';
-import { EXIT_CODE, errorMessage, exitCodeFor, ReportedError, UsageError } from './core/errors';
+import { errorMessage, ReportedError, UsageError } from './core/errors';
+import { EXIT_CODE, exitCodeFor } from './commands/exit-codes';
 import { trapSignals } from './commands/run-role';
 import { warnSecretFlags } from './commands/parse';
 import { configureHelp, takeHelpRequest } from './commands/help';
 import { logLevelProblem } from './util/log';
-import { assetPath } from './util/package-root';
+import { packageVersion } from './util/package-root';
 import { printable } from './util/printable';
 
 export function buildProgram(): Command {
   const program = new Command('wizard')
     .description('a distributed job system on Redis: math tasks, prime counting, a running sum, bots')
-    .version(JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')).version)
+    .version(packageVersion())
     .addCommand(apiCommand)
     .addCommand(workerCommand)
     .addCommand(schedulerCommand)
@@ -47,7 +48,8 @@ export function buildProgram(): Command {
     .addCommand(queueCommand)
     .addCommand(schedulesCommand)
     .addCommand(healthcheckCommand)
-    .addCommand(tokensCommand);
+    .addCommand(tokensCommand)
+    .addCommand(upgradeCommand);
   const exitOverride = (cmd: Command) => {
     configureHelp(cmd); // fitted to the width; the roles' groups folded
     cmd.exitOverride();

@@ -8,13 +8,14 @@
  * LOG_LEVEL=debug a line on stderr says when each stream opened brought its first event.
  */
 import { JobFailedError, UnreachableError, WizardError } from '../core/errors';
-import { isFinal, JobState, JobView } from '../core/job';
+import { isFinal, JobState } from '../core/job';
 import { progressText } from '../core/progress';
 import { createLogger } from '../util/log';
 import { retryDelay, sleep } from '../util/time';
 import type { ApiClient } from './http';
 import { readSse } from './sse';
 import { outputColumns, plural, shortIds, type Spinner, type Ui } from './ui';
+import type { Reply } from './replies';
 
 /** how long an API that was reached may stay away before a watch gives up (exit 3) */
 export const DEFAULT_GIVE_UP_AFTER_MS = 60_000;
@@ -121,7 +122,7 @@ export async function watchJob(
   ui: Ui,
   id: string,
   opts: WatchOptions = { timeoutMs: 0 },
-): Promise<JobView> {
+): Promise<Reply<'job'>> {
   const log = createLogger({ role: 'watch' });
   const giveUpAfterMs = opts.giveUpAfterMs ?? DEFAULT_GIVE_UP_AFTER_MS;
   const started = Date.now();
@@ -146,12 +147,12 @@ export async function watchJob(
       try {
         const how = await followEvents(api, id, spinner, started, abort.signal, opened);
         if (how === 'gone') throw vanished(id);
-        if (how === 'final') return await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
+        if (how === 'final') return await api.get<Reply<'job'>>(`/jobs/${encodeURIComponent(id)}`);
         throw new UnreachableError(`the API at ${api.baseUrl} closed the event stream before ${id} finished`); // it is stopping: open it again
       } catch (err) {
         following = false;
         if (abort.signal.aborted) {
-          const job = await api.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
+          const job = await api.get<Reply<'job'>>(`/jobs/${encodeURIComponent(id)}`);
           throw new JobFailedError(`gave up waiting for ${id} after ${opts.timeoutMs} ms (state ${job.state})`);
         }
         if (isNotFound(err)) throw reached ? vanished(id) : new JobFailedError(`job ${id} not found`);
@@ -180,7 +181,7 @@ export async function watchJob(
 }
 
 /** print a final job: JSON under --json, else a coloured summary; throw when it failed */
-export function reportFinal(ui: Ui, job: JobView): void {
+export function reportFinal(ui: Ui, job: Reply<'job'>): void {
   if (ui.json) ui.data(job);
   const c = ui.c;
   if (job.state !== 'SUCCESS') {

@@ -6,13 +6,7 @@
 import { Command } from 'commander';
 import { clientOf, withClientFlags } from './client';
 import { parseIntIn } from './parse';
-
-interface AddReply {
-  new_sum: number | string;
-  added: number;
-  node_id: string;
-  conflicts?: number;
-}
+import type { Reply } from '../client/replies';
 
 const add = withClientFlags(
   new Command('add')
@@ -24,7 +18,7 @@ const add = withClientFlags(
     ),
 ).action(async (number: number, flags) => {
   const { ui, api } = clientOf(flags);
-  const res = await api.post<AddReply>('/abacus/number', { number });
+  const res = await api.post<Reply<'added'>>('/abacus/number', { number });
   if (ui.json) return ui.data(res);
   const conflicts = res.conflicts ? `, after ${res.conflicts} conflict${res.conflicts === 1 ? '' : 's'}` : '';
   ui.line(`sum ${ui.c.bold(String(res.new_sum))} (added ${res.added} on ${res.node_id}${conflicts})`);
@@ -32,7 +26,7 @@ const add = withClientFlags(
 
 const sum = withClientFlags(new Command('sum').description('print the running sum')).action(async (flags) => {
   const { ui, api } = clientOf(flags);
-  const res = await api.get<{ sum: number | string; node_id: string }>('/abacus/sum');
+  const res = await api.get<Reply<'sum'>>('/abacus/sum');
   if (ui.json) return ui.data(res);
   ui.line(`sum ${ui.c.bold(String(res.sum))} (on ${res.node_id})`);
 });
@@ -41,7 +35,7 @@ const reset = withClientFlags(
   new Command('reset').description('reset the running sum to 0 (needs the admin token; refused by an API with none)'),
 ).action(async (flags) => {
   const { ui, api } = clientOf(flags, 'admin');
-  const res = await api.delete<{ message: string; node_id: string }>('/abacus/sum');
+  const res = await api.delete<Reply<'reset'>>('/abacus/sum');
   if (ui.json) return ui.data(res);
   ui.line(`${res.message} (on ${res.node_id})`);
 });

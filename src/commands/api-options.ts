@@ -5,9 +5,9 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { ABACUS_STRATEGIES, type AbacusStrategy } from '../core/abacus';
-import { ApiToken, checkExposure, isLoopback, MIN_TOKEN_LENGTH, parseTokenList } from '../core/access';
+import { ApiToken, checkExposure, isLoopback, MIN_TOKEN_LENGTH, parseTokenList } from '../core/tokens';
 import { errorMessage, UsageError } from '../core/errors';
-import { tokenTable } from '../roles/api/access';
+import { tokenTable } from '../roles/api/access-gate';
 import { ApiSecurity, DEFAULT_CORS_ORIGINS, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT } from '../roles/api/security';
 import { asArgumentError, parseIntIn, readFileFlag, secretOption } from './parse';
 import { defaultTokensFile, initTokensFile, readTokenFile } from './secret-files';

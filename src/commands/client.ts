@@ -4,7 +4,6 @@ import { ApiClient } from '../client/http';
 import { createUi, Ui } from '../client/ui';
 import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch';
 import { JobFailedError, ReportedError } from '../core/errors';
-import type { JobView } from '../core/job';
 import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
@@ -22,6 +21,7 @@ import {
   parseQueueName,
   secretOption,
 } from './parse';
+import type { Reply } from '../client/replies';
 
 export const tokenOption = () => secretOption('--token <token>', 'bearer token for the API', 'WIZARD_TOKEN');
 /** a tokens file (the API's, `wizard tokens init`): without --token, the command sends its role's token from it */
@@ -183,7 +183,7 @@ interface WatchFlags {
 }
 
 /** print a watched job's final state; a failure is said once, by its line on stdout (under --json, stdout has the record and stderr this line) */
-function reportOnce(ui: Ui, job: JobView): void {
+function reportOnce(ui: Ui, job: Reply<'job'>): void {
   try {
     reportFinal(ui, job);
   } catch (err) {
@@ -221,7 +221,7 @@ const submitTask = withJobFlags(
   ),
 ).action((flags) =>
   submitAndMaybeWatch(flags, 'task', async (api) => {
-    const body = await api.post<{ task_id: string; status: string }>('/task', {
+    const body = await api.post<Reply<'taskAccepted'>>('/task', {
       a: flags.a,
       b: flags.b,
       op: flags.op,
@@ -240,7 +240,7 @@ const submitPrimes = withJobFlags(
   ),
 ).action((flags) =>
   submitAndMaybeWatch(flags, 'prime count', async (api) => {
-    const body = await api.post<{ job_id: string; status: string }>('/api/count-primes', {
+    const body = await api.post<Reply<'primesAccepted'>>('/api/count-primes', {
       n: flags.n,
       chunks: flags.chunks,
       ...jobOptions(flags),
@@ -265,7 +265,7 @@ const submitJob = withJobFlags(
   ),
 ).action((type: string, flags) =>
   submitAndMaybeWatch(flags, type, async (api) => {
-    const body = await api.post<{ job_id: string; status: string }>('/jobs', {
+    const body = await api.post<Reply<'submitted'>>('/jobs', {
       type,
       params: flags.params ?? {},
       ...jobOptions(flags),

@@ -1,10 +1,9 @@
 /** `wizard cancel <id>`, `wizard queues`, `wizard queue add|rm|pause|resume|limits <name>`: job control over HTTP. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { JobView } from '../core/job';
-import type { QueueInfo } from '../store/types';
-import { clientCommand, clientOf } from './client';
 import { MAX_GROUP_LENGTH } from '../core/job';
+import { clientCommand, clientOf } from './client';
 import { parseIntIn, parseJobId, parseName } from './parse';
+import type { Reply } from '../client/replies';
 
 export const cancelCommand = clientCommand(
   'cancel',
@@ -13,7 +12,7 @@ export const cancelCommand = clientCommand(
   .argument('<id>', 'job or task id (whole)', parseJobId())
   .action(async (id: string, flags) => {
     const { ui, api } = clientOf(flags);
-    const job = await api.post<JobView>(`/jobs/${encodeURIComponent(id)}/cancel`);
+    const job = await api.post<Reply<'job'>>(`/jobs/${encodeURIComponent(id)}/cancel`);
     if (ui.json) return ui.data(job);
     ui.line(`${job.job_id} is ${job.state}`);
   });
@@ -21,7 +20,7 @@ export const cancelCommand = clientCommand(
 export const queuesCommand = clientCommand('queues', 'every queue: waiting, active, delayed, paused').action(
   async (flags) => {
     const { ui, api } = clientOf(flags);
-    const { queues } = await api.get<{ queues: QueueInfo[] }>('/queues');
+    const { queues } = await api.get<Reply<'queues'>>('/queues');
     if (ui.json) return ui.data({ queues });
     ui.table(
       ['queue', 'waiting', 'active', 'delayed', 'paused'],
@@ -35,7 +34,7 @@ const queueAction = (action: 'pause' | 'resume', description: string) =>
     .argument('<name>', 'queue name', parseName('<name>'))
     .action(async (name: string, flags) => {
       const { ui, api } = clientOf(flags, 'admin');
-      const q = await api.post<QueueInfo>(`/queues/${encodeURIComponent(name)}/${action}`);
+      const q = await api.post<Reply<'queue'>>(`/queues/${encodeURIComponent(name)}/${action}`);
       if (ui.json) return ui.data(q);
       ui.line(
         `queue ${q.name} is ${q.paused ? 'paused' : 'running'} (${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed)`,
@@ -46,7 +45,7 @@ const addQueue = clientCommand('add', 'declare a queue: clients may send jobs to
   .argument('<name>', 'queue name', parseName('<name>'))
   .action(async (name: string, flags) => {
     const { ui, api } = clientOf(flags);
-    const q = await api.post<QueueInfo>('/queues', { name });
+    const q = await api.post<Reply<'queue'>>('/queues', { name });
     if (ui.json) return ui.data(q);
     ui.line(`queue ${q.name} is declared`);
   });

@@ -1,6 +1,6 @@
 /** Client commands of the bots' work: they talk to the API over HTTP and print tables (or --json). */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { exportLake, showBots, showJobs, showLakeStats, showStatus } from '../client/monitor';
+import { exportLake, showBots, showJobs, showLakeStats, showStatus } from '../client/reports';
 import { createUi } from '../client/ui';
 import { apiClientOf, tokenOption, tokensFileOption, withClientFlags } from './client';
 import { apiOption, caOption, wideOption } from './client-options';

@@ -20,7 +20,7 @@ export interface Closable {
 export interface RoleStore {
   store: Store;
   claim: Closable;
-  /** the eviction watch (src/roles/eviction-watch.ts): close it with the role */
+  /** the eviction watch (src/roles/eviction-watch.ts) and the format's (src/store/format.ts): close them with the role */
   watch: Closable;
 }
 
@@ -39,7 +39,7 @@ export async function roleStore(
   claimId = false,
 ): Promise<RoleStore> {
   const store = await storeFromFlags(flags);
-  const { joinedLine, joinPrefix } = await import('../store/format');
+  const { joinedLine, joinPrefix, watchFormat } = await import('../store/format');
   const { watchEviction } = await import('../roles/eviction-watch');
   const nodeId = flags.nodeId ?? defaultNodeId();
   const log = createLogger({ role, node_id: nodeId });
@@ -53,7 +53,13 @@ export async function roleStore(
         const claim = claimId ? await claimNodeId(store, role, nodeId) : { close: async () => undefined };
         if (line) log.info(line.msg, line.fields);
         if (flags.handlers !== undefined) await logTypes(log, flags.handlers);
-        return { store, claim, watch };
+        const format = watchFormat(store, log); // an upgrade finished while it runs (`wizard upgrade finish`)
+        const eviction = watch;
+        return {
+          store,
+          claim,
+          watch: { close: () => Promise.all([format.close(), eviction.close()]).then(() => undefined) },
+        };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         if (failures === 0)

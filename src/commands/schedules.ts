@@ -1,13 +1,14 @@
 /** `wizard schedules [list]|add <name>|rm <name>`: the schedules, over HTTP (add and rm with the admin token). */
 import { Command, Option } from 'commander';
 import { SCHEDULE_TYPES } from '../core/batch';
-import { checkTiming, ScheduleView } from '../core/schedule';
+import { checkTiming } from '../core/schedule';
 import { duration } from '../client/ui';
 import { clientCommand, clientOf } from './client';
 import { wideOption } from './client-options';
 import { parseIntIn, parseJsonObject, parseName } from './parse';
+import type { Reply } from '../client/replies';
 
-const when = (s: ScheduleView) =>
+const when = (s: Reply<'schedule'>) =>
   s.every_ms !== null ? `every ${duration(s.every_ms)}` : `${s.cron}${s.tz ? ` (${s.tz})` : ''}`;
 
 const list = clientCommand(
@@ -17,7 +18,7 @@ const list = clientCommand(
   .addOption(wideOption())
   .action(async (flags) => {
     const { ui, api } = clientOf(flags);
-    const page = await api.get<{ total: number; schedules: ScheduleView[] }>('/schedules');
+    const page = await api.get<Reply<'schedules'>>('/schedules');
     if (ui.json) return ui.data(page);
     ui.table(
       ['name', 'type', 'when', 'jobs', 'queue', 'next'],
@@ -53,7 +54,7 @@ const add = clientCommand(
     };
     checkTiming(timing, { every: '--every-ms', cron: '--cron', tz: '--tz' });
     const { ui, api } = clientOf(flags, 'admin');
-    const s = await api.post<ScheduleView>('/schedules', {
+    const s = await api.post<Reply<'schedule'>>('/schedules', {
       name,
       type: flags.type,
       ...(flags.params ? { params: flags.params } : {}),

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiToken, formatTokenFile, generateTokens, parseTokenFile, Role } from '../core/access';
+import { ApiToken, formatTokenFile, generateTokens, parseTokenFile, Role } from '../core/tokens';
 import { errorMessage, UsageError } from '../core/errors';
 import { readFileFlag } from './parse';
 

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { formatTokenFile, Role, ROLES } from '../core/access';
+import { formatTokenFile, Role, ROLES } from '../core/tokens';
 import { UsageError } from '../core/errors';
 import { readPasswordFile } from './parse';
 import {

@@ -4,7 +4,6 @@
  * (and the claim token of the job it holds, which never leaves the server).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { iso } from './job';
 
 export const BOT_STATUSES = ['up', 'down'] as const;
 export type BotStatus = (typeof BOT_STATUSES)[number];
@@ -32,19 +31,3 @@ export function newBotCredentials(): { id: string; token: string } {
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
-
-/** GET /bots and the CLI's `wizard bots` */
-export function botView(bot: Bot) {
-  return {
-    bot_id: bot.id,
-    name: bot.name,
-    status: bot.status,
-    registered_at: iso(bot.registeredAt),
-    last_heartbeat: iso(bot.lastHeartbeat),
-    down_at: iso(bot.downAt),
-    current_job: bot.currentJob,
-    jobs_done: bot.jobsDone,
-    jobs_failed: bot.jobsFailed,
-  };
-}
-export type BotView = ReturnType<typeof botView>;

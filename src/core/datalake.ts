@@ -155,33 +155,3 @@ export function lakeRecord(entry: string) {
   };
 }
 export type LakeRecord = ReturnType<typeof lakeRecord>;
-
-const rate = (num: number, den: number) => (den === 0 ? null : Math.round((num / den) * 10_000) / 10_000);
-const mean = (sum: number, n: number) => (n === 0 ? null : Math.round(sum / n));
-
-function dayView(d: LakeDay) {
-  return {
-    date: d.date,
-    total: d.total,
-    success: d.success,
-    failure: d.failure,
-    success_rate: rate(d.success, d.total),
-    mean_duration_ms: mean(d.durationMsSum, d.durationCount),
-  };
-}
-
-/** GET /datalake/stats: per day (newest first) and over all days */
-export function lakeStatsView(days: LakeDay[], config: DatalakeConfig) {
-  const sum = (k: keyof Omit<LakeDay, 'date'>) => days.reduce((s, d) => s + d[k], 0);
-  return {
-    records: config.records,
-    retention_days: config.retentionDays,
-    total: sum('total'),
-    success: sum('success'),
-    failure: sum('failure'),
-    success_rate: rate(sum('success'), sum('total')),
-    mean_duration_ms: mean(sum('durationMsSum'), sum('durationCount')),
-    days: [...days].sort((a, b) => (a.date < b.date ? 1 : -1)).map(dayView),
-  };
-}
-export type LakeStatsView = ReturnType<typeof lakeStatsView>;

@@ -1,6 +1,6 @@
 /**
- * Typed errors of the domain. Each has a stable `code`; the API maps it to an HTTP status and
- * the CLI to an exit code. Nothing deep inside calls process.exit or writes a response itself.
+ * Typed errors of the domain. Each has a stable `code`; the API maps it to an HTTP status
+ * (src/roles/api/error-responses.ts) and the CLI to an exit code (src/commands/exit-codes.ts). Nothing deep inside calls process.exit or writes a response itself.
  */
 export type ErrorCode =
   | 'validation_failed'
@@ -177,38 +177,6 @@ export class UnknownBotError extends WizardError {
     super('unauthorized', message);
     this.name = 'UnknownBotError';
   }
-}
-
-export const HTTP_STATUS: Record<ErrorCode, number> = {
-  validation_failed: 400,
-  usage: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  admin_token_not_configured: 403,
-  not_found: 404,
-  conflict: 409,
-  lease_lost: 409,
-  job_cancelled: 409,
-  method_not_allowed: 405,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  unprocessable: 422,
-  rate_limited: 429,
-  quota_exceeded: 429,
-  job_failed: 500,
-  internal: 500,
-  store_unavailable: 503,
-  unreachable: 503,
-};
-
-export const EXIT_CODE = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
-
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof WizardError) {
-    if (err.code === 'usage' || err.code === 'validation_failed') return EXIT_CODE.usage;
-    if (err.code === 'unreachable' || err.code === 'store_unavailable') return EXIT_CODE.unreachable;
-  }
-  return EXIT_CODE.failed;
 }
 
 export function errorMessage(err: unknown): string {

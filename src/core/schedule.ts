@@ -15,7 +15,7 @@ import { BatchSpec, batchJobs, SCHEDULE_TYPES, scheduleTypes, typeSettings } fro
 import { primeCountFlow, PrimeCountFlow } from './chunks';
 import { ValidationError } from './errors';
 import { safeName } from './ids';
-import { DEFAULT_QUEUE, iso, NewJob } from './job';
+import { DEFAULT_QUEUE, NewJob } from './job';
 import { boundedInt, boundedString, jsonBody } from './schemas';
 
 export const SEED_BATCH = 'seed-batch';
@@ -175,23 +175,3 @@ export function nextSlot(s: Schedule, now: number): number | null {
     .next()
     .getTime();
 }
-
-/** GET /schedules' view */
-export function scheduleView(s: Schedule, now: number) {
-  return {
-    name: s.name,
-    type: s.type,
-    params: s.params,
-    every_ms: s.everyMs,
-    cron: s.cron,
-    tz: s.tz,
-    size: s.size,
-    queue: s.queue,
-    builtin: s.builtin,
-    attempts: s.maxAttempts ?? null,
-    timeout_ms: s.timeoutMs ?? null,
-    created_at: iso(s.createdAt),
-    next_at: iso(nextSlot(s, now)),
-  };
-}
-export type ScheduleView = ReturnType<typeof scheduleView>;

@@ -1,5 +1,5 @@
 /**
- * Request schemas: one definition validates input and documents it in OpenAPI (openapi.ts).
+ * Request schemas: one definition validates input and documents it in OpenAPI (src/roles/api/openapi/).
  * Each message names the field and its bound, as the prime counter always asked ("n must be an integer >= 10000").
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.

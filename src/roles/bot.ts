@@ -20,10 +20,9 @@
  *   (POST /bots/deregister puts an unfinished job back). close(true) just stops, as a crash would.
  */
 import { ApiClient } from '../client/http';
-import { BotView } from '../core/bots';
 import { errorMessage, UnreachableError, WizardError } from '../core/errors';
 import { handlerFor, isPermanent } from '../core/handlers';
-import { JobView } from '../core/job';
+import type { Reply } from '../client/replies';
 import { createLogger, Logger } from '../util/log';
 import { retryDelay, sleep, within } from '../util/time';
 import { EXEC_GRACE_MS, runCommand } from './bot-exec';
@@ -105,7 +104,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     current?.abort.abort(new Error(reason));
   };
 
-  const work = async (job: JobView, signal: AbortSignal): Promise<unknown> =>
+  const work = async (job: Reply<'job'>, signal: AbortSignal): Promise<unknown> =>
     o.exec
       ? runCommand(o.exec, job, signal, o.execGraceMs, o.execEnv)
       : handlerFor(job.type).run(job.params, { signal });
@@ -126,7 +125,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     for (let failures = 0; ; failures++) {
       try {
         const registrar = new ApiClient(o.api, o.token, 10_000, o.ca);
-        const r = await registrar.post<BotView & { token: string }>('/bots/register', { name: o.name });
+        const r = await registrar.post<Reply<'registered'>>('/bots/register', { name: o.name });
         log.info('registered', { bot_id: r.bot_id, api: o.api });
         outage.ok();
         return { id: r.bot_id, client: new ApiClient(o.api, r.token, 10_000, o.ca) };
@@ -165,7 +164,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     }
   };
 
-  const runJob = async (s: Session, job: JobView) => {
+  const runJob = async (s: Session, job: Reply<'job'>) => {
     const abort = new AbortController();
     current = { id: job.job_id, since: performance.now(), abort };
     try {
@@ -190,18 +189,18 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
    * a job to work on: a new claim, or, when the API says this bot already holds one (the answer
    * to a claim was lost, say in an API restart), that job again
    */
-  const claimOrResume = async (s: Session): Promise<JobView | null> => {
+  const claimOrResume = async (s: Session): Promise<Reply<'job'> | null> => {
     try {
       return (
-        (await s.client.post<{ job: JobView } | null>('/jobs/claim', o.queue !== undefined ? { queue: o.queue } : {}))
+        (await s.client.post<Reply<'claimed'> | null>('/jobs/claim', o.queue !== undefined ? { queue: o.queue } : {}))
           ?.job ?? null
       );
     } catch (err) {
       if (!(err instanceof WizardError && err.code === 'conflict')) throw err;
-      const me = await s.client.post<BotView>('/bots/heartbeat', {});
+      const me = await s.client.post<Reply<'bot'>>('/bots/heartbeat', {});
       if (!me.current_job) return null;
       log.warn('resuming the job the API says this bot holds', { job_id: me.current_job });
-      return s.client.get<JobView>(`/jobs/${encodeURIComponent(me.current_job)}`);
+      return s.client.get<Reply<'job'>>(`/jobs/${encodeURIComponent(me.current_job)}`);
     }
   };
 
@@ -237,7 +236,7 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     if (!s) return;
     const sentAt = performance.now(); // compared with `since` only: this process's monotonic clock
     try {
-      const seen = await s.client.post<BotView>('/bots/heartbeat', {});
+      const seen = await s.client.post<Reply<'bot'>>('/bots/heartbeat', {});
       const c = current;
       if (c && c.since <= sentAt && seen.current_job !== c.id) {
         log.warn('job taken back while this bot was silent: abandoning it', { job_id: c.id });

@@ -28,6 +28,7 @@ import {
   slotKeyTtl,
 } from '../core/schedule';
 import { errorMessage } from '../core/errors';
+import { roleStamp } from '../store/format';
 import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { storeOutage } from './store-outage';
@@ -157,6 +158,7 @@ export function startScheduler(
       const now = await store.server.time(); // Redis's clock: the slots are its, and so is when the next one is due
       void store.nodes
         .heartbeat('scheduler', o.nodeId, o.leaderLeaseMs, {
+          ...roleStamp(),
           leader,
           pid: process.pid,
           interval_ms: o.populateIntervalMs,

@@ -22,143 +22,27 @@
  * - close(): stop claiming, let running jobs finish for up to drainMs, release the rest.
  *   close(true) drops everything at once, as a crash would.
  */
-import os from 'node:os';
 import Piscina from 'piscina';
 import { JobCancelledError, LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
-import { failTarget, handlerFor, isCpuType, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
+import { failTarget, isCpuType, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
 import { HistoryRecorder } from '../core/history';
-import { DEFAULT_QUEUE, Job } from '../core/job';
+import type { Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
 import { tokenBaseOf } from '../store/common';
-import { DEFAULT_LEASE_MS, type Completion, type Store } from '../store/types';
-import { createLogger, Logger } from '../util/log';
+import { roleStamp } from '../store/format';
+import type { Completion, Store } from '../store/types';
+import { createLogger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
 import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
-import type { PoolResult } from './pool-thread';
 import { storeOutage } from './store-outage';
-import { runUserType } from './user-run';
-import { DEFAULTS } from '../core/defaults';
+import { CANCEL_CHECK_MS, executeJob, Held, Lane, Ran, Stop, TIMEOUT_CHECK_MS } from './worker-job';
+import { RunningWorker, validateWorkerOptions, WORKER_DEFAULTS, WorkerOptions } from './worker-options';
 
-export interface WorkerOptions {
-  nodeId: string;
-  queue: string;
-  /** jobs in flight at once, CPU jobs aside (those are one per pool thread) */
-  concurrency: number;
-  /** threads of the CPU pool: at most this many CPU jobs are held at once */
-  threads: number;
-  leaseMs: number;
-  heartbeatMs: number;
-  /** longest wait on an idle queue before looking again */
-  blockMs: number;
-  /** how long close() lets running jobs finish before releasing them */
-  drainMs: number;
-  log: Logger;
-  /** serve GET /metrics (job durations, retries, process metrics) on this port; off when unset */
-  metricsPort?: number;
-  metricsHost?: string;
-}
-
-export const WORKER_DEFAULTS = {
-  queue: DEFAULT_QUEUE,
-  concurrency: DEFAULTS.concurrency,
-  threads: os.availableParallelism(),
-  leaseMs: DEFAULT_LEASE_MS,
-  heartbeatMs: 5_000,
-  blockMs: 1_000,
-  drainMs: 7_000,
-};
-
-export interface RunningWorker {
-  readonly nodeId: string;
-  /** jobs finished by this worker (success or failure) */
-  readonly processed: () => number;
-  close(force?: boolean): Promise<void>;
-}
-
-interface Lane {
-  capacity: number;
-  /** handlers of ordinary jobs running now (a job whose ack is still to be sent does not count; CPU jobs are counted in cpuHeld) */
-  executing: number;
-  slotFreed: (() => void) | null;
-  /** finished jobs to acknowledge with the lane's next call */
-  acks: CompletionBatch;
-  /** blocked on an empty queue (or stopped): a job that finishes now is acknowledged on its own */
-  blocked: boolean;
-  /** while blocked: whether it waits for ordinary work (it had a free slot), and what ends its wait at once */
-  waitsForOrdinary: boolean;
-  wake: AbortController | null;
-}
-
-interface Held {
-  job: Job;
-  token: string;
-  stop: Stop;
-  done: Promise<void>;
-  /** when it started (this process's monotonic clock): only jobs running a while are looked at for a cancel */
-  since: number;
-  /** its attempt is aborted and fails when it runs longer than this (ms) */
-  timeoutMs: number;
-}
-
-/** what a handler gave: its value and, for a CPU-pool one, its run time on the thread (ms) */
-type Ran = { value: unknown; runMs: number | null };
-
-const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  typeof (v as PromiseLike<unknown> | null)?.then === 'function';
-
-/** how often held jobs are looked at for their timeout (ms) */
-const TIMEOUT_CHECK_MS = 100;
-
-/** how often the jobs held longer than this are looked at for a cancel (ms) */
-const CANCEL_CHECK_MS = 400;
-
-/**
- * A held job's stop switch: an AbortController made only when the handler asks for its signal
- * (a sleeping or CPU-pool handler). Most handlers never do, and an AbortSignal per job was a
- * measurable part of the worker's CPU at tens of thousands of jobs a second.
- */
-class Stop {
-  aborted = false;
-  private controller: AbortController | null = null;
-  private onAbort: ((reason: unknown) => void) | null = null;
-
-  /** rejects with the reason once aborted: what a handler that ignores its signal is raced with */
-  get whenAborted(): Promise<never> {
-    return new Promise<never>((_, reject) => {
-      if (this.aborted) reject(this.reason);
-      else this.onAbort = reject;
-    });
-  }
-
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    if (this.aborted && !this.controller.signal.aborted) this.controller.abort(this.reason);
-    return this.controller.signal;
-  }
-
-  private reason: unknown;
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
-    this.onAbort?.(reason);
-  }
-
-  get why(): unknown {
-    return this.reason;
-  }
-}
-
-export function validateWorkerOptions(o: WorkerOptions): void {
-  for (const k of ['concurrency', 'threads', 'leaseMs', 'heartbeatMs', 'blockMs'] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`options.${k} must be a positive integer`);
-  }
-}
+export { validateWorkerOptions, WORKER_DEFAULTS };
+export type { RunningWorker, WorkerOptions };
 
 export function startWorker(store: Store, options: Partial<WorkerOptions> & { nodeId: string }): RunningWorker {
   const o: WorkerOptions = {
@@ -252,32 +136,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
   };
 
-  /**
-   * the handler's value and, for a CPU-bound one, how long it ran on its thread (ms): jobs claimed
-   * together wait there for a free thread, and that wait is not their run time. A promise of it
-   * only when the handler did not return at once (a CPU-pool one, one that returned a promise).
-   */
-  const execute = (job: Job, token: string, stop: Stop): Ran | Promise<Ran> => {
-    const handler = handlerFor(job.type);
-    if (handler.user)
-      return runUserType({
-        job,
-        token,
-        type: handler.user,
-        cpu: handler.cpu,
-        signal: () => stop.signal,
-        store,
-        log,
-        pool: cpuPool,
-      });
-    if (handler.cpu) return cpuPool().run(job.params, { signal: stop.signal }) as Promise<PoolResult>;
-    const value = handler.run(job.params, {
-      get signal() {
-        return stop.signal;
-      },
-    });
-    return isThenable(value) ? Promise.resolve(value).then((v) => ({ value: v, runMs: null })) : { value, runMs: null };
-  };
+  /** the handler's value and, a CPU one, its run time on its thread (worker-job.ts) */
+  const execute = (job: Job, token: string, stop: Stop): Ran | Promise<Ran> =>
+    executeJob(job, token, stop, { store, log, pool: cpuPool });
 
   /** end a blocked lane's wait at once (it may claim again: a thread or one of its slots is free), and a lane waiting for a slot */
   const wake = (lane: Lane) => {
@@ -550,6 +411,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const heartbeat = () =>
     store.nodes
       .heartbeat('worker', o.nodeId, o.heartbeatMs * 3, {
+        ...roleStamp(),
         concurrency: o.concurrency,
         threads: o.threads,
         queue: o.queue,

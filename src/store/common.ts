@@ -231,9 +231,12 @@ export function createdJob(r: JobRow, now: number): Job {
 
 /**
  * enqueueJobs.lua's rows: their size, then each in the layout ROW (wire.ts), flat; when no job
- * has options, only PLAIN_ROW's fields of each (what they would send for the rest is empty)
+ * has options, only PLAIN_ROW's fields of each (what they would send for the rest is empty).
+ * Without cpuLists (a prefix below format 3: src/store/format.ts) no row is a CPU job: they wait
+ * in the ordinary lists, where the previous release's workers look.
  */
-export function rowArgs(rows: readonly JobRow[]): (string | number)[] {
+export function rowArgs(given: readonly JobRow[], cpuLists: boolean): (string | number)[] {
+  const rows = cpuLists ? given : given.map((r) => (r.cpu === '' ? r : { ...r, cpu: '' }));
   const layout = rows.every(isPlain) ? PLAIN_ROW : ROW;
   const args: (string | number)[] = [layout.length];
   for (const r of rows) pushRow(args, layout, r);

@@ -94,6 +94,15 @@ export class RedisStore implements Store, StoreParts {
     return this.c.shardLayout;
   }
 
+  /** CPU jobs go to the CPU lists: off on a prefix at format 2 (src/store/format.ts) */
+  get cpuLists(): boolean {
+    return this.c.cpuLists;
+  }
+
+  set cpuLists(on: boolean) {
+    this.c.cpuLists = on;
+  }
+
   /** a script run once, sent whole (not by SHA, not prefixed with lib.lua): joinFormat.lua */
   evalOnce<T = Reply>(source: string, keys: string[], args: (string | number)[]): Promise<T> {
     return this.c.evalOnce<T>(source, keys, args);

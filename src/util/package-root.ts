@@ -20,3 +20,11 @@ export function packageRoot(): string {
 export function assetPath(...parts: string[]): string {
   return path.join(packageRoot(), ...parts);
 }
+
+let version: string | null = null;
+
+/** wizard's version: its package.json's */
+export function packageVersion(): string {
+  version ??= (JSON.parse(fs.readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+  return version;
+}

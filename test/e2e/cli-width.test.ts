@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 import { buildProgram } from '../../src/cli';
-import { killAll, runWizard, spawnWizard, WizardProc } from '../helpers/procs';
+import { killAll, runWizard, runWizardAsync, spawnWizard, WizardProc } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -34,9 +34,10 @@ describe('help', () => {
     expect(paths.length).toBeGreaterThan(30);
   });
 
-  test.each(paths.map((p) => [p.join(' ') || '(wizard)', p]))(
+  // each check is a process of its own, so they run side by side (jest's maxConcurrency at once)
+  test.concurrent.each(paths.map((p) => [p.join(' ') || '(wizard)', p]))(
     '%s --help fits 80 columns, and $COLUMNS when set',
-    (_name, words) => {
+    async (_name, words) => {
       // the roles with groups: their --help-all too
       const flags = ['api', 'up', 'worker', 'scheduler'].includes((words as string[])[0])
         ? ['--help', '--help-all']
@@ -48,18 +49,20 @@ describe('help', () => {
             [{ COLUMNS: '60' }, 60],
           ] as const)
         : ([[NO_COLUMNS, 80]] as const);
-      for (const flag of flags) {
-        for (const [env, width] of widths) {
-          const r = runWizard([...(words as string[]), flag], env);
-          expect({ flag, width, code: r.code, stderr: r.stderr, tooWide: tooWide(r.stdout, width) }).toEqual({
-            flag,
-            width,
-            code: 0,
-            stderr: '',
-            tooWide: [],
-          });
-        }
-      }
+      const runs = flags.flatMap((flag) => widths.map(([env, width]) => ({ flag, env, width })));
+      const results = await Promise.all(
+        runs.map(({ flag, env }) => runWizardAsync([...(words as string[]), flag], env)),
+      );
+      runs.forEach(({ flag, width }, i) => {
+        const r = results[i];
+        expect({ flag, width, code: r.code, stderr: r.stderr, tooWide: tooWide(r.stdout, width) }).toEqual({
+          flag,
+          width,
+          code: 0,
+          stderr: '',
+          tooWide: [],
+        });
+      });
     },
   );
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { PUBLIC_DIR } from '../../src/roles/api/routes/dashboard';
+import { PUBLIC_DIR } from '../../src/roles/api/routes/console';
 import { Browser, eventually, launchBrowser, textOf } from '../helpers/browser';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard, WIZARD_BIN } from '../helpers/procs';

@@ -153,7 +153,7 @@ test('format 1 (queued PENDING and STARTED jobs in the state indexes, no counter
     expect((await http<{ total: number }>('GET', `${url}/jobs?status=STARTED`)).body.total).toBe(2);
     expect(await api.kill('SIGTERM')).toBe(0);
 
-    // the next role finds format 2: nothing moves again
+    // the next role finds the newest format: nothing moves again
     const { proc: again } = await apiOn(prefix, 'again');
     expect(joinedRecords(again.output())).toEqual([expect.not.objectContaining({ migrated_from: expect.anything() })]);
     expect(await raw.hGetAll(k.counts)).toEqual({ PENDING: '3', STARTED: '2' });

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseTokenList } from '../../src/core/access';
+import { parseTokenList } from '../../src/core/tokens';
 import { WORKER_DEFAULTS } from '../../src/roles/worker';
 import { assetPath } from '../../src/util/package-root';
 import { redisAclFile } from '../../src/commands/secret-files';

@@ -18,7 +18,8 @@ const ROLES: Record<string, string[]> = {
   up: ['up', '--port', '0', '--bots', '1', '--threads', '1'], // in memory
 };
 
-test.each(Object.keys(ROLES))(
+// the roles side by side: each round mostly waits for a process to start and to stop
+test.concurrent.each(Object.keys(ROLES))(
   '%s SIGTERMed at its first byte of output exits 0, every time',
   async (role) => {
     const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix(`start-signal-${role}`) };

@@ -1,6 +1,7 @@
-import type { TestRedis } from './redis-server';
+import type { SharedServers } from './global-setup';
 
 export default async function globalTeardown(): Promise<void> {
-  const server = (globalThis as { __wizardRedis?: TestRedis }).__wizardRedis;
-  if (server) await server.destroy();
+  const shared = (globalThis as { __wizardServers?: SharedServers }).__wizardServers;
+  if (!shared) return;
+  await Promise.all([shared.redis.destroy(), shared.cluster?.then((c) => c?.destroy())]);
 }

@@ -25,6 +25,8 @@ const TEST_ENV = { NO_COLOR: '1', RATE_LIMIT_MAX: '0' };
 /** exactEnv: the process gets `env` and nothing else (not this process's, not TEST_ENV): a deploy's environment as it is */
 export interface SpawnOptions {
   exactEnv?: boolean;
+  /** another build's bin/wizard (a previous release: test/helpers/release.ts) */
+  bin?: string;
 }
 
 export interface WizardRun {
@@ -59,7 +61,7 @@ export function runWizardAsync(
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [WIZARD_BIN, ...args],
+      [o.bin ?? WIZARD_BIN, ...args],
       { encoding: 'utf8', env: runEnv(env, o), timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (typeof err?.code === 'string') return reject(err); // it did not start
@@ -75,7 +77,7 @@ export function spawnWizard(
   name = args[0],
   o: SpawnOptions = {},
 ): WizardProc {
-  const proc = spawn(process.execPath, [WIZARD_BIN, ...args], {
+  const proc = spawn(process.execPath, [o.bin ?? WIZARD_BIN, ...args], {
     env: o.exactEnv ? env : { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...TEST_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -27,16 +27,42 @@ export interface TestCluster {
   destroy(): Promise<void>;
 }
 
+/** `redis-cli -p <port> <args>`'s answer */
+export const clusterCli = async (port: number, ...args: string[]): Promise<string> =>
+  (await run('redis-cli', ['-p', String(port), ...args], { timeout: 30_000 })).stdout;
+
+/** wait until every node on `ports` answers cluster_state:ok and every replica among them is in sync */
+export async function waitClusterHealthy(ports: () => number[], ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await Promise.all(
+      ports().map(async (port) => {
+        try {
+          const info = await clusterCli(port, 'INFO', 'replication');
+          const state = await clusterCli(port, 'CLUSTER', 'INFO');
+          return /cluster_state:ok/.test(state) && (!/role:slave/.test(info) || /master_link_status:up/.test(info));
+        } catch {
+          return false;
+        }
+      }),
+    ).catch(() => [false]);
+    if (ok.every(Boolean)) return;
+    if (Date.now() > until) throw new Error('the test cluster did not become healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function startRedisCluster(
-  opts: { masters?: number; replicas?: number; nodeTimeoutMs?: number } = {},
+  opts: { masters?: number; replicas?: number; nodeTimeoutMs?: number; ports?: number[] } = {},
 ): Promise<TestCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicas ?? 1;
   const count = masters * (1 + replicas);
-  const nodes: TestRedis[] = [];
-  for (let i = 0; i < count; i++) {
-    nodes.push(
-      await startRedisServer({
+  // started side by side: each waits for its port to open
+  const nodes: TestRedis[] = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startRedisServer({
+        port: opts.ports?.[i],
         extraArgs: [
           '--cluster-enabled',
           'yes',
@@ -46,10 +72,9 @@ export async function startRedisCluster(
           String(opts.nodeTimeoutMs ?? 2000),
         ],
       }),
-    );
-  }
-  const cli = async (port: number, ...args: string[]): Promise<string> =>
-    (await run('redis-cli', ['-p', String(port), ...args], { timeout: 30_000 })).stdout;
+    ),
+  );
+  const cli = clusterCli;
   if (masters === 1 && replicas === 0) {
     await cli(nodes[0].port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
   } else {
@@ -68,25 +93,7 @@ export async function startRedisCluster(
   }
   const down = new Set<TestRedis>();
   const alive = () => nodes.filter((n) => !down.has(n));
-  const waitHealthy = async (ms = 30_000) => {
-    const until = Date.now() + ms;
-    for (;;) {
-      const ok = await Promise.all(
-        alive().map(async (n) => {
-          try {
-            const info = await cli(n.port, 'INFO', 'replication');
-            const state = await cli(n.port, 'CLUSTER', 'INFO');
-            return /cluster_state:ok/.test(state) && (!/role:slave/.test(info) || /master_link_status:up/.test(info));
-          } catch {
-            return false;
-          }
-        }),
-      ).catch(() => [false]);
-      if (ok.every(Boolean)) return;
-      if (Date.now() > until) throw new Error('the test cluster did not become healthy');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitHealthy = (ms = 30_000) => waitClusterHealthy(() => alive().map((n) => n.port), ms);
   await waitHealthy();
   return {
     nodes,

@@ -1,26 +1,45 @@
 /** Both store adapters, built alike for the contract suite and other integration tests. */
 import { RedisStore } from '../../src/store/redis';
 import type { Store, StoreOptions } from '../../src/store/types';
-import { testPrefix, testRedisUrl } from './env';
-import { startRedisCluster, TestCluster } from './redis-cluster';
+import { AdapterName, chosenAdapters, sharedClusterPorts, testPrefix, testRedisUrl } from './env';
+import { startRedisCluster, TestCluster, waitClusterHealthy } from './redis-cluster';
 
-export type AdapterName = 'redis' | 'memory' | 'cluster';
-export const ADAPTERS: AdapterName[] = ['redis', 'memory'];
+export type { AdapterName };
+
+export const ADAPTERS: AdapterName[] = chosenAdapters(['redis', 'memory']);
 /** the adapters and a Redis Cluster (3 masters, a replica each): call useTestCluster() in the file */
-export const WITH_CLUSTER: AdapterName[] = [...ADAPTERS, 'cluster'];
+export const WITH_CLUSTER: AdapterName[] = chosenAdapters(['redis', 'memory', 'cluster']);
 
-let cluster: TestCluster | null = null;
+let cluster: { seed: string } | null = null;
 
-/** start a Redis Cluster before the file's tests (for the 'cluster' adapter) and stop it after */
-export function useTestCluster(): () => TestCluster {
+/**
+ * the run's shared Redis Cluster (the global setup starts it; each file keeps to its own key
+ * prefix): waited for before the file's tests. Nothing when the cluster adapter is not chosen.
+ */
+export function useTestCluster(): void {
   beforeAll(async () => {
-    cluster = await startRedisCluster();
-  }, 60_000);
-  afterAll(async () => {
-    await cluster?.destroy();
+    if (!WITH_CLUSTER.includes('cluster')) return;
+    const ports = sharedClusterPorts();
+    await waitClusterHealthy(() => ports, 90_000);
+    cluster = { seed: `redis://127.0.0.1:${ports[0]}` };
+  }, 100_000);
+  afterAll(() => {
     cluster = null;
   });
-  return () => cluster!;
+}
+
+/** a Redis Cluster of the file's own, for tests that change its nodes (CONFIG SET, kills) */
+export function useOwnTestCluster(): () => TestCluster {
+  let own: TestCluster | null = null;
+  beforeAll(async () => {
+    own = await startRedisCluster();
+    cluster = own;
+  }, 60_000);
+  afterAll(async () => {
+    await own?.destroy();
+    cluster = own = null;
+  });
+  return () => own!;
 }
 
 export async function makeStore(
@@ -33,7 +52,8 @@ export async function makeStore(
     return new MemoryStore(opts);
   }
   if (adapter === 'cluster') {
-    if (!cluster) throw new Error('the cluster adapter needs useTestCluster() in the test file');
+    if (!cluster)
+      throw new Error('the cluster adapter needs useTestCluster() (or useOwnTestCluster()) in the test file');
     const store = new RedisStore({ url: cluster.seed, cluster: true, prefix: testPrefix(name), ...opts });
     await store.connect();
     return store;

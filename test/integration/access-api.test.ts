@@ -7,10 +7,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTokenFile, parseTokenList, routeNeed, TokenTable } from '../../src/core/access';
+import { parseTokenFile, parseTokenList, TokenTable } from '../../src/core/tokens';
+import { routeNeed } from '../../src/roles/api/routes';
 import { BATCH_DEFAULTS } from '../../src/core/batch';
 import { startApi, RunningApi } from '../../src/roles/api';
-import { dashboardPaths, tokenTable } from '../../src/roles/api/access';
+import { dashboardPaths, tokenTable } from '../../src/roles/api/access-gate';
 import { JSON_MAX_DEPTH, OPEN_SECURITY } from '../../src/roles/api/security';
 import { MemoryStore } from '../../src/store/memory';
 import type { Store } from '../../src/store/types';

@@ -6,11 +6,11 @@
  * finish with its exact count, and no answer may be a 500.
  */
 import { BATCH_DEFAULTS } from '../../src/core/batch';
-import { parseTokenList } from '../../src/core/access';
+import { parseTokenList } from '../../src/core/tokens';
 import { lakeRecord, utcDay } from '../../src/core/datalake';
 import { countPrimesInRange } from '../../src/core/sieve';
 import { startApi, RunningApi } from '../../src/roles/api';
-import { tokenTable } from '../../src/roles/api/access';
+import { tokenTable } from '../../src/roles/api/access-gate';
 import { OPEN_SECURITY } from '../../src/roles/api/security';
 import type { ClaimedJob, Store } from '../../src/store/types';
 import { silentLogger } from '../helpers/log';

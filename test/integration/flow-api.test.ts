@@ -3,9 +3,9 @@
  * /jobs and the seed routes, a token bound to a group, and the limits routes (admin to set, null
  * removes, GET answers what holds, /metrics counts what they held back).
  */
-import { parseTokenFile } from '../../src/core/access';
+import { parseTokenFile } from '../../src/core/tokens';
 import { startApi, RunningApi } from '../../src/roles/api';
-import { tokenTable } from '../../src/roles/api/access';
+import { tokenTable } from '../../src/roles/api/access-gate';
 import { OPEN_SECURITY } from '../../src/roles/api/security';
 import type { Store } from '../../src/store/types';
 import { silentLogger } from '../helpers/log';

@@ -5,10 +5,10 @@
  * a token (429 naming the quota), none of them in open mode.
  */
 import { BATCH_DEFAULTS } from '../../src/core/batch';
-import { parseTokenList } from '../../src/core/access';
+import { parseTokenList } from '../../src/core/tokens';
 import { Limits } from '../../src/core/quotas';
 import { startApi, RunningApi } from '../../src/roles/api';
-import { tokenTable } from '../../src/roles/api/access';
+import { tokenTable } from '../../src/roles/api/access-gate';
 import { OPEN_SECURITY } from '../../src/roles/api/security';
 import type { Store } from '../../src/store/types';
 import { silentLogger } from '../helpers/log';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { NewJob } from '../../src/core/job';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { makeStore, useTestCluster } from '../helpers/stores';
+import { makeStore, useOwnTestCluster } from '../helpers/stores';
 import { waitUntil } from '../helpers/procs';
 
 const run = promisify(execFile);
@@ -23,7 +23,7 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-const cluster = useTestCluster();
+const cluster = useOwnTestCluster();
 
 test('a plain Redis has one shard, under the keys it always had', async () => {
   const prefix = testPrefix('shards-plain');

@@ -1,6 +1,7 @@
 import { computeBackoff, DEFAULT_BACKOFF, shouldRetry } from '../../src/core/backoff';
 import { planChunks } from '../../src/core/chunks';
-import { exitCodeFor, JobFailedError, UnreachableError, UsageError, ValidationError } from '../../src/core/errors';
+import { JobFailedError, UnreachableError, UsageError, ValidationError } from '../../src/core/errors';
+import { exitCodeFor } from '../../src/commands/exit-codes';
 import { failTarget, isPermanent, simulateWork } from '../../src/core/handlers';
 import { canTransition, isFinal, JOB_STATES, jobView, primeJobView, taskStatusView, Job } from '../../src/core/job';
 import { compute } from '../../src/core/math';

@@ -5,13 +5,13 @@
  * `requireAdmin(ctx)`. The admin token is ADMIN_TOKEN, sent as `Authorization: Bearer <token>`
  * or `X-Admin-Token: <token>`, compared in constant time (timingSafeEqual over SHA-256 digests,
  * which are of equal length whatever was sent), or an admin-role API token (the access gate,
- * access.ts, has then named the caller an admin). A missing or wrong token is a 401. With no
+ * access-gate.ts, has then named the caller an admin). A missing or wrong token is a 401. With no
  * admin token configured at all the gate is shut, not open: every admin route answers 403
  * `admin_token_not_configured`, whatever is sent.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { TokenTable } from '../../core/access';
+import type { TokenTable } from '../../core/tokens';
 import { UnauthorizedError, WizardError } from '../../core/errors';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();

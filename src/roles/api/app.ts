@@ -1,25 +1,18 @@
-/** The Express app: every route module mounted on one app, errors as JSON. */
-import express, { Express, RequestHandler } from 'express';
+/** The Express app: the route table (routes/index.ts) mounted on one app, errors as JSON. */
+import express, { Express, RequestHandler, Router } from 'express';
 import { WizardError } from '../../core/errors';
 import type { ApiContext } from './context';
-import { errorHandler, notFoundRoute } from './errors';
-import { botRoutes } from './routes/bots';
-import { consoleRoutes } from './routes/console';
-import { datalakeRoutes } from './routes/datalake';
-import { dlqRoutes } from './routes/dlq';
-import { scheduleRoutes } from './routes/schedules';
-import { abacusRoutes } from './routes/abacus';
-import { dashboardRoutes } from './routes/dashboard';
-import { flowRoutes } from './routes/flow';
-import { jobRoutes } from './routes/jobs';
-import { mathRoutes } from './routes/math';
-import { opsRoutes } from './routes/ops';
-import { metricsRoutes, metricsTimer } from './routes/metrics';
-import { DOCS_ASSETS, docsRoutes } from './openapi';
-import { primeRoutes } from './routes/primes';
+import { errorHandler, notFoundRoute } from './error-responses';
+import { requireAdmin } from './admin';
+import { requireBot } from './bot-auth';
+import { ROUTES } from './routes';
+import { consoleFiles } from './routes/console';
+import { DOCS_ASSETS, docsFiles } from './routes/docs';
+import { metricsTimer } from './routes/metrics';
 import { applySecurity, checkJsonDepth } from './security';
-import { dashboardPaths } from './access';
+import { dashboardPaths } from './access-gate';
 import { methodGate } from './methods';
+import { needOf, type Route } from './route';
 
 export const BODY_LIMIT = '64kb';
 
@@ -41,32 +34,42 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function createApp(ctx: ApiContext): Express {
+/**
+ * the table as one router: each route behind the guard its need asks for (the admin gate for an
+ * admin route, the bot's token for a bot route), then its handler
+ */
+function mount(ctx: ApiContext, table: readonly Route[]): Router {
+  const r = Router();
+  const guards: Partial<Record<Route['need'], RequestHandler>> = {
+    admin: requireAdmin(ctx),
+    bot: requireBot(ctx.store),
+  };
+  for (const route of table) {
+    const guard = guards[route.need];
+    const method = route.method.toLowerCase() as Lowercase<typeof route.method>;
+    r[method](route.path, ...(guard ? [guard] : []), route.handler(ctx, table));
+  }
+  return r;
+}
+
+export function createApp(ctx: ApiContext, table: readonly Route[] = ROUTES): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // answers are live state: hashing each one for an ETag is work no client uses
   app.set('query parser', 'simple');
   app.use(metricsTimer(ctx)); // first, so that it times every request (the HTTP histograms)
   // headers, CORS, rate limit; then 405 with Allow and OPTIONS, from the route table (before any
-  // body is read, and before the tokens: a method is wrong whoever asks); then tokens
-  applySecurity(app, ctx, [methodGate(app, [...dashboardPaths(), DOCS_ASSETS])]);
-  app.use(metricsRoutes(ctx)); // GET /metrics
+  // body is read, and before the tokens: a method is wrong whoever asks); then tokens, each
+  // route's need read from the table
+  applySecurity(app, ctx, [methodGate(table, [...dashboardPaths(), DOCS_ASSETS])], (method, path) =>
+    needOf(table, method, path),
+  );
   app.use(requireJsonBody);
   const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
   app.use((req, res, next) => (readsBody(req.method) ? json(req, res, next) : next()));
-  app.use(opsRoutes(ctx));
-  app.use(docsRoutes(ctx.limits));
-  app.use(mathRoutes(ctx));
-  app.use(primeRoutes(ctx));
-  app.use(jobRoutes(ctx));
-  app.use(flowRoutes(ctx));
-  app.use(botRoutes(ctx));
-  app.use(datalakeRoutes(ctx));
-  app.use(abacusRoutes(ctx));
-  app.use(dlqRoutes(ctx));
-  app.use(consoleRoutes(ctx));
-  app.use(scheduleRoutes(ctx));
-  app.use(dashboardRoutes(ctx));
+  app.use(mount(ctx, table));
+  app.use(...docsFiles());
+  app.use(consoleFiles());
   app.use(notFoundRoute);
   app.use(errorHandler(ctx.log));
   return app;

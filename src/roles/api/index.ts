@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AbacusStrategy } from '../../core/abacus';
+import { roleStamp } from '../../store/format';
 import type { Store } from '../../store/types';
 import { createLogger, Logger } from '../../util/log';
 import { within } from '../../util/time';
@@ -26,6 +27,8 @@ import { adminConfigured } from './admin';
  * "other side closed".
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** an API node's heartbeat (`wizard upgrade status`): one every this long, alive for three */
+export const API_HEARTBEAT_MS = 5_000;
 
 export interface ApiOptions {
   nodeId: string;
@@ -134,6 +137,14 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
   const port = (server.address() as AddressInfo).port;
   const sampler = startHistorySampler(store, o.nodeId);
   const url = `${o.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  // this node's heartbeat, its version and format in it: `wizard upgrade status` and `finish` read it
+  const heartbeat = () =>
+    void store.nodes
+      .heartbeat('api', o.nodeId, API_HEARTBEAT_MS * 3, { ...roleStamp(), pid: process.pid, url })
+      .catch(() => undefined);
+  heartbeat();
+  const beat = setInterval(heartbeat, API_HEARTBEAT_MS);
+  beat.unref();
   o.log.info('api listening', {
     url,
     store: store.location,
@@ -152,6 +163,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     url,
     metrics,
     async close(force = false) {
+      clearInterval(beat);
       events.close();
       sampler.close();
       await history.close();
@@ -160,6 +172,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
       if (force) server.closeAllConnections();
       await within(closed, 3000);
       server.closeAllConnections();
+      await store.nodes.remove('api', o.nodeId).catch(() => undefined);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Methods: a path the app serves, asked with a method it does not serve, is a
  * 405 whose `Allow` lists the methods it does serve; `OPTIONS` answers that `Allow` (204). Both
- * are read from the app's own route table (listRoutes), so they cannot drift from the routes.
+ * are read from the route table the app mounts (routes/index.ts), so they cannot drift from the routes.
  *
  * Of the route patterns that match a path, only the most literal ones count: `/bots/register`
  * is the registration route's alone, never `/bots/:id`'s too, so `DELETE /bots/register` is a
@@ -11,6 +11,9 @@
  */
 import type { Express, RequestHandler } from 'express';
 import { WizardError } from '../../core/errors';
+import { compile, paramCount, type Route } from './route';
+
+export { compile };
 
 /** one entry of Express's router stack: a route, or a router mounted with its own stack */
 interface Layer {
@@ -38,15 +41,6 @@ interface Pattern {
   methods: Set<string>;
 }
 
-/** a route path as Express matches it: `:name` is one segment, a trailing slash is optional, any case */
-export function compile(path: string): RegExp {
-  const source = path
-    .split(/(:\w+)/)
-    .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source.replace(/\/$/, '')}/?$`, 'i');
-}
-
 /** a table of routes ([METHOD, Express path]): every path pattern with its methods (GET implies HEAD) */
 export function routeTable(routes: Iterable<readonly [string, string]>): Pattern[] {
   const byPath = new Map<string, Set<string>>();
@@ -58,7 +52,7 @@ export function routeTable(routes: Iterable<readonly [string, string]>): Pattern
   }
   return [...byPath].map(([path, methods]) => ({
     re: compile(path),
-    params: (path.match(/:\w+/g) ?? []).length,
+    params: paramCount(path),
     methods,
   }));
 }
@@ -79,10 +73,12 @@ export function allowedMethods(table: Pattern[], path: string): string[] | null 
 }
 
 /** 405 with Allow for a method a path is not served with; OPTIONS answered with Allow */
-export function methodGate(app: Express, getPaths: Iterable<string> = []): RequestHandler {
-  let table: Pattern[] | null = null; // read at the first request, once every route is mounted
+export function methodGate(routes: readonly Route[], getPaths: Iterable<string> = []): RequestHandler {
+  const table = routeTable([
+    ...routes.map((r) => [r.method, r.path] as const),
+    ...[...getPaths].map((p) => ['GET', p] as const),
+  ]);
   return (req, res, next) => {
-    table ??= methodTable(app, getPaths);
     const allowed = allowedMethods(table, req.path);
     if (!allowed) return next();
     const allow = allowed.join(', ');

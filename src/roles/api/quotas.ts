@@ -7,11 +7,11 @@
  * Event streams are counted per API node, in this process.
  */
 import type { Response } from 'express';
-import { principalName } from '../../core/access';
+import { principalName } from '../../core/tokens';
 import { QuotaExceededError, ValidationError } from '../../core/errors';
 import type { JobOptions } from '../../core/schemas';
 import { Bounds, CPU_BUDGET_WINDOW_MS, LIMIT_DEFAULTS, Limits, workCostMs } from '../../core/quotas';
-import { callerOf } from './access';
+import { callerOf } from './caller';
 import type { ApiContext } from './context';
 
 const limitsOf = (ctx: ApiContext): Limits => ctx.limits ?? LIMIT_DEFAULTS;

@@ -1,7 +1,7 @@
 /**
  * Response schemas: every JSON answer the API sends, as zod schemas. They are one source for two
  * things: the routes build their answers through `reply(res, schema, body)`, which type-checks the
- * body against the schema, and the OpenAPI document (openapi.ts) converts the same schemas into
+ * body against the schema, and the OpenAPI document (openapi/build.ts) converts the same schemas into
  * its response schemas (z.toJSONSchema). test/e2e/api-contract.test.ts validates real answers
  * against the document. Objects are closed (additionalProperties: false), so a field a route
  * adds without saying so here fails that test.
@@ -23,7 +23,7 @@ const time = () => z.iso.datetime();
 const rate = () => z.number().min(0).max(1).nullable();
 const state = z.enum(JOB_STATES);
 
-/** the error every 4xx and 5xx carries (errors.ts errorBody) */
+/** the error every 4xx and 5xx carries (error-responses.ts errorBody) */
 export const errorResponse = z.object({
   error: z.object({
     code: z.string(),
@@ -94,7 +94,7 @@ export const jobResponse = z.object({
     ),
 });
 
-/** a schedule (core/schedule.ts scheduleView) */
+/** a schedule (views.ts scheduleView) */
 const scheduleResponse = z.object({
   name: z.string(),
   type: z.string().describe(`${BATCH_TYPES.join(', ')}, or a type a --handlers module defines`),
@@ -135,7 +135,7 @@ const queueInfo = z.object({
 
 const jobPage = z.object({ total: count(), offset: count(), limit: count(), jobs: z.array(jobResponse) });
 
-/** a bot as GET /bots lists it (core/bots.ts botView) */
+/** a bot as GET /bots lists it (views.ts botView) */
 export const botResponse = z.object({
   bot_id: z.string(),
   name: z.string(),

@@ -13,7 +13,7 @@
  *    from --trust-proxy addresses, Express's trust proxy) and per token, 429 with Retry-After;
  * 5. the app's own checks that hold whoever asks (`beforeAccess`: a method a path is not served
  *    with is a 405, methods.ts), so a wrong method is never a 401 or 403 first;
- * 6. the access gate (access.ts): tokens and roles.
+ * 6. the access gate (access-gate.ts): tokens, roles and each route's need.
  *
  * JSON bodies are limited in size (BODY_LIMIT, 413) and depth (JSON_MAX_DEPTH, 400).
  */
@@ -21,11 +21,12 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Express, RequestHandler } from 'express';
 import helmet from 'helmet';
-import { isLoopback, type TokenTable } from '../../core/access';
+import { isLoopback, type TokenTable } from '../../core/tokens';
 import { ValidationError, WizardError } from '../../core/errors';
 import type { Store } from '../../store/types';
 import type { Logger } from '../../util/log';
-import { accessGate } from './access';
+import { accessGate } from './access-gate';
+import type { Need } from './route';
 import { presentedToken } from './admin';
 
 /**
@@ -187,7 +188,7 @@ export function checkJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void 
   }
 }
 
-const CORS_METHODS = 'GET, POST, DELETE, OPTIONS';
+const CORS_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 const CORS_HEADERS = 'authorization, content-type, x-admin-token, x-bot-token';
 
 /** CORS from an allowlist; a refused preflight is a 403 without CORS headers */
@@ -263,7 +264,8 @@ export function rateLimit(store: Store, limit: ApiSecurity['rateLimit'], log: Lo
 export function applySecurity(
   app: Express,
   ctx: { store: Store; log: Logger; security?: ApiSecurity; listen?: string },
-  beforeAccess: RequestHandler[] = [],
+  beforeAccess: RequestHandler[],
+  routeNeed: (method: string, path: string) => Need,
 ): void {
   const s = ctx.security ?? OPEN_SECURITY;
   app.set('trust proxy', s.trustProxy);
@@ -278,5 +280,5 @@ export function applySecurity(
   app.use(corsAllowlist(s.corsOrigins));
   app.use(rateLimit(ctx.store, s.rateLimit, ctx.log));
   for (const h of beforeAccess) app.use(h);
-  app.use(accessGate(ctx.store, s.tokens));
+  app.use(accessGate(ctx.store, s.tokens, routeNeed));
 }

@@ -7,7 +7,7 @@
  * the first job is kept, makes nothing and answers that job (existing).
  */
 import type { Request, Response } from 'express';
-import { principalName } from '../../core/access';
+import { principalName } from '../../core/tokens';
 import { Bounds, LIMIT_DEFAULTS } from '../../core/quotas';
 import { primeCountFlow } from '../../core/chunks';
 import { ConflictError, errorMessage, ValidationError, WizardError } from '../../core/errors';
@@ -19,7 +19,7 @@ import { checkUserParams } from '../../core/user-params';
 import type { Store, Submitted } from '../../store/types';
 import type { ApiContext } from './context';
 import { queueFor } from './queues';
-import { callerOf } from './access';
+import { callerOf } from './caller';
 import { admitWork, checkBounds, checkDelay } from './quotas';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';

@@ -5,32 +5,36 @@
   KEYS[3]  counts: the queued-job counters (hash)
   KEYS[4]  state:PENDING, KEYS[5] state:STARTED: those states' indexes
   KEYS[6..] keys that any wizard data under the prefix has one of (jobs, queues, bots, ...)
-  ARGV[1]  the format this code writes
+  ARGV[1]  the newest format this code reads and writes (an empty prefix gets it)
   ARGV[2]  the oldest format it migrates from
-  Returns {found, outcome, moved}: found is the format found ('' for an empty prefix; '1' for
-  data written before formats were versioned), outcome one of
-    'new'          the prefix was empty: the format is written
-    'same'         it is this format already
-    'migrated'     an older format, migrated in this step (moved: queued jobs moved to counts)
+  ARGV[3]  the oldest format it leaves as it is: a prefix from there on (the previous release's
+           format) stays until `wizard upgrade finish` (src/store/upgrade.ts) takes it on
+  Returns {found, outcome, moved, format}: found is the format found ('' for an empty prefix; '1'
+  for data written before formats were versioned), format the prefix's format now, outcome one of
+    'new'          the prefix was empty: the newest format is written
+    'same'         it is at ARGV[3] or newer (up to ARGV[1]) already: nothing changed
+    'migrated'     a format before ARGV[3], migrated to ARGV[1] in this step (moved: queued jobs moved to counts)
     'newer'        written by a newer wizard: nothing changed
     'incompatible' a format this code cannot migrate from: nothing changed
+  An upgrade being finished (the value '<from>><to>', src/store/upgrade.ts) reads as <from>: a
+  role of this version joins it; an older one finds no number there and stops.
 ]]
 local base, formatKey, countsKey = KEYS[1], KEYS[2], KEYS[3]
-local current, oldest = tonumber(ARGV[1]), tonumber(ARGV[2])
-if not current or not oldest then error('wizard: joinFormat takes two format versions, got ' .. tostring(ARGV[1]) .. ', ' .. tostring(ARGV[2])) end
+local current, oldest, rolling = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if not current or not oldest or not rolling then error('wizard: joinFormat takes three format versions, got ' .. tostring(ARGV[1]) .. ', ' .. tostring(ARGV[2]) .. ', ' .. tostring(ARGV[3])) end
 
 local found = redis.call('GET', formatKey)
 if not found then
   if redis.call('EXISTS', unpack(KEYS, 6)) == 0 then
     redis.call('SET', formatKey, current)
-    return { '', 'new', 0 }
+    return { '', 'new', 0, current }
   end
   found = '1' -- data, but no format: written before formats were versioned
 end
-local version = tonumber(found)
-if version == nil or version ~= math.floor(version) or version < oldest then return { found, 'incompatible', 0 } end
-if version > current then return { found, 'newer', 0 } end
-if version == current then return { found, 'same', 0 } end
+local version = tonumber(found) or tonumber(string.match(found, '^(%d+)>%d+$'))
+if version == nil or version ~= math.floor(version) or version < oldest then return { found, 'incompatible', 0, found } end
+if version > current then return { found, 'newer', 0, found } end
+if version >= rolling then return { found, 'same', 0, version } end
 
 -- 1 → 2: a queued top-level job that is PENDING or STARTED leaves the per-state index, where
 -- format 1 kept it, for the counters (its queue's wait list or lease set holds it). Jobs on no
@@ -54,5 +58,7 @@ local moved = 0
 if version < 2 then
   moved = indexToCounts(KEYS[4], 'PENDING') + indexToCounts(KEYS[5], 'STARTED')
 end
+-- to the newest format: a prefix at 1 has had no role of the previous release (which writes 2
+-- as it joins), so no role alive reads only 2
 redis.call('SET', formatKey, current)
-return { found, 'migrated', moved }
+return { found, 'migrated', moved, current }

@@ -37,6 +37,11 @@ export class RedisConn {
   readonly cluster: boolean;
   /** names this process's writes apart from other nodes' (a member of a shared set) */
   readonly instanceId = randomBytes(6).toString('hex');
+  /**
+   * CPU jobs go to their queue's CPU lists (format 3): off on a prefix at format 2, where workers
+   * of the previous release may run, which read only the ordinary lists (src/store/format.ts)
+   */
+  cpuLists = true;
   /** every known shard's keys (index: the shard number), those above the count too: they are drained */
   shards: RedisKeys[];
   /** how many shards new keys go to */

@@ -90,7 +90,7 @@ export class RedisJobs implements JobsStore {
   private async insert(rows: JobRow[], shard: number): Promise<Job[]> {
     const [, now] = await this.c.run<[number, string]>(
       'enqueueJobs',
-      ['', '', ...rowArgs(rows)],
+      ['', '', ...rowArgs(rows, this.c.cpuLists)],
       this.c.shardKeys(shard),
       true,
     );
@@ -141,7 +141,7 @@ export class RedisJobs implements JobsStore {
         : [jobRow(withId(work))];
     const [, now, existingId, , same] = await this.c.run<[number, string, string?, string?, number?]>(
       'enqueueJobs',
-      [key, key ? fingerprint(first) : '', ...rowArgs(rows)],
+      [key, key ? fingerprint(first) : '', ...rowArgs(rows, this.c.cpuLists)],
       this.c.shardKeys(shard),
       true,
     );

@@ -12,7 +12,12 @@ export class RedisSchedules implements SchedulesStore {
 
   async enqueueOnce(onceKey: string, ttlMs: number, jobs: NewJob[]): Promise<Job[] | null> {
     return this.insertOnce(jobs, (rows) =>
-      this.c.run<[number, string?]>('enqueueBatch', [onceKey, ttlMs, ...rowArgs(rows)], this.c.keys, true),
+      this.c.run<[number, string?]>(
+        'enqueueBatch',
+        [onceKey, ttlMs, ...rowArgs(rows, this.c.cpuLists)],
+        this.c.keys,
+        true,
+      ),
     );
   }
 
@@ -26,7 +31,7 @@ export class RedisSchedules implements SchedulesStore {
     const made = await this.insertOnce(jobs, (rows) =>
       this.c.run<[number, string?]>(
         'enqueueScheduled',
-        [onceKey, ttlMs, schedule, slot, ...rowArgs(rows)],
+        [onceKey, ttlMs, schedule, slot, ...rowArgs(rows, this.c.cpuLists)],
         this.c.keys,
         true,
       ),

@@ -1,38 +1,22 @@
 /**
- * The generic job record (the one model every feature's view is made from), and the bot batch's
- * job endpoints: the listing, batches on demand (admin), and a bot's claim/start/complete/fail.
- * A bot names itself with its token; only the bot holding a job may move it (409 otherwise).
+ * Jobs: the generic job record (the one model every feature's view is made from), made of any
+ * type (POST /jobs), listed, read, cancelled, retried (admin), and batches on demand (admin).
+ * A bot's claim, start, complete and fail are in bots.ts.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Router } from 'express';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { ConflictError, NotFoundError, WizardError } from '../../../core/errors';
-import { execBotQueues, failTarget } from '../../../core/handlers';
 import { iso, Job, jobView } from '../../../core/job';
-import {
-  claimBody,
-  completeBody,
-  declareQueueBody,
-  failBody,
-  listJobsQuery,
-  parseInput,
-  populateBody,
-  queueParams,
-  splitOptions,
-  submitBody,
-} from '../../../core/schemas';
-import type { FailTarget } from '../../../store/types';
-import { requireAdmin } from '../admin';
-import { botIdOf, requireBot } from '../bot-auth';
-import { ApiContext, BOT_WORK_DEFAULTS } from '../context';
-import { callerOf } from '../access';
-import { principalName } from '../../../core/access';
+import { listJobsQuery, parseInput, populateBody, splitOptions, submitBody } from '../../../core/schemas';
+import { principalName } from '../../../core/tokens';
+import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
+import { callerOf } from '../caller';
 import { pathJobId } from '../ids';
-import { optionalBody } from '../errors';
+import { optionalBody } from '../error-responses';
 import { reply, RESPONSES } from '../responses';
 import { checkParams, idempotencyHeader, submitWork } from '../submit';
-import { ownQueues } from '../queues';
 import { fingerprint, idempotencyConflict } from '../../../store/common';
+import { KEY_CONFLICT, LOCATION, REPEATED, type Route } from '../route';
 
 /** how long a populate's Idempotency-Key is kept by itself (past that, while its jobs exist, they still answer for it) */
 const POPULATE_KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -63,206 +47,186 @@ function submittedView(job: Job, existing: boolean) {
   };
 }
 
-export function jobRoutes(ctx: ApiContext): Router {
-  const r = Router();
-  const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
-  const bot = requireBot(ctx.store);
-  const admin = requireAdmin(ctx);
-
-  /**
-   * a bot's attempt ended: its run time, from the start it reported (or its claim) to its end, both
-   * the store's times (job: the job as the transition left it)
-   */
-  const observeBotJob = (job: Job, outcome: 'SUCCESS' | FailTarget['to']) => {
-    if (job.startedAt === null) return;
-    const ms = (job.finishedAt ?? job.updatedAt) - job.startedAt;
-    ctx.metrics.prom.jobs.observe(job, ms / 1000, outcome);
-    if (outcome === 'SUCCESS') ctx.history?.done(ms);
-    else ctx.history?.failed();
-  };
-
-  const getJob = async (id: string): Promise<Job> => {
-    const job = await ctx.store.reads.job(id);
-    if (!job) throw new NotFoundError(`job ${id} not found`);
-    return job;
-  };
-
-  r.get('/jobs', async (req, res) => {
-    const q = parseInput(listJobsQuery, req.query);
-    const { total, jobs } = await ctx.store.reads.list({ state: q.status, offset: q.offset, limit: q.limit });
-    reply(res, RESPONSES.jobs, {
-      total,
-      offset: q.offset,
-      limit: q.limit,
-      status: q.status ?? null,
-      jobs: jobs.map(jobView),
-    });
-  });
-
-  r.post('/jobs', async (req, res) => {
-    const body = parseInput(submitBody, req.body);
-    const { options, rest } = splitOptions(body);
-    const params = checkParams(rest.type, rest.params);
-    const { job, existing } = await submitWork(ctx, req, res, {
-      type: rest.type,
-      params,
-      options,
-      initiatedBy: ctx.nodeId,
-    });
-    reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
-  });
-
-  // a client token cancels the jobs it submitted (a chunk: its count's), an admin token any (an open API: anyone)
-  r.post('/jobs/:id/cancel', async (req, res) => {
-    const id = pathJobId(req);
-    const caller = callerOf(res);
-    if (caller && caller.role !== 'admin' && (await getJob(id)).principal !== principalName(caller)) {
-      throw new WizardError(
-        'forbidden',
-        `job ${id} was submitted by another caller: a ${caller.role} token cancels only the jobs it submitted (an admin token cancels any)`,
-      );
-    }
-    reply(res, RESPONSES.job, jobView(await ctx.store.jobs.cancel(id)));
-  });
-
-  r.get('/queues', async (_req, res) => {
-    reply(res, RESPONSES.queues, { queues: await ctx.store.queues.list() });
-  });
-
-  /** a queue as GET /queues lists it (known: declared, paused, or given a job) */
-  const queueInfo = async (name: string, paused = false) =>
-    (await ctx.store.queues.list()).find((q) => q.name === name) ?? { name, waiting: 0, active: 0, delayed: 0, paused };
-
-  // declare a queue (admin): clients may send jobs to it from now on (queues.ts)
-  r.post('/queues', admin, async (req, res) => {
-    const { name } = parseInput(declareQueueBody, req.body);
-    const known = await ctx.store.queues.isKnown(name);
-    if (!known) await ctx.store.queues.declare(name);
-    reply(res.location('/queues'), RESPONSES.queue, await queueInfo(name), known ? 200 : 201);
-  });
-
-  // forget a queue that holds no job (admin); those this node declares by its settings stay
-  r.delete('/queues/:name', admin, async (req, res) => {
-    const { name } = parseInput(queueParams, req.params);
-    if (ownQueues(ctx).includes(name))
-      throw new ConflictError(
-        `queue ${name} is declared by this API node's settings (default, the bot queue, a --handlers type's queue, --queues): it stays`,
-      );
-    const removed = await ctx.store.queues.remove(name);
-    if (removed === 'unknown') throw new NotFoundError(`queue ${name} is not declared`);
-    if (removed === 'busy')
-      throw new ConflictError(
-        `queue ${name} holds jobs (waiting, delayed or running): cancel them or let them finish first`,
-      );
-    res.status(204).end();
-  });
-
-  for (const action of ['pause', 'resume'] as const) {
-    r.post(`/queues/:name/${action}`, admin, async (req, res) => {
-      const { name } = parseInput(queueParams, req.params);
-      await (action === 'pause' ? ctx.store.queues.pause(name) : ctx.store.queues.resume(name));
-      reply(res, RESPONSES.queue, await queueInfo(name, action === 'pause'));
-    });
-  }
-
-  r.post('/jobs/populate', admin, async (req, res) => {
-    const body = parseInput(populateBody, optionalBody(req));
-    const spec = requestedSpec(p.batch, body);
-    const key = idempotencyHeader(req);
-    const caller = callerOf(res);
-    /** the batch's jobs, recording who asked for them */
-    const made = (batch: string) =>
-      batchJobs(spec, batch, ctx.nodeId).map((j) => (caller ? { ...j, principal: principalName(caller) } : j));
-    if (key === undefined) {
-      const batch = `manual-${randomUUID().slice(0, 8)}`;
-      const jobs = await ctx.store.jobs.enqueue(made(batch));
-      return reply(
-        res,
-        RESPONSES.populated,
-        { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) },
-        201,
-      );
-    }
-    // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them.
-    // The id after the batch's last tells a longer batch made under the key.
-    const { batch, ids: idsAndNext } = keyedBatch(key, spec.size + 1);
-    const ids = idsAndNext.slice(0, spec.size);
-    const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
-    // the first job, made already: the key was used (while its once-key lapsed, its jobs still say so)
-    const first = await ctx.store.reads.job(ids[0]);
-    const once = first
-      ? null
-      : await ctx.store.schedules.enqueueOnce(
-          `populate:${batch}`,
-          POPULATE_KEY_TTL_MS,
-          made(batch).map((j, i) => ({ ...j, id: ids[i] })),
-        );
-    if (once) return reply(res, RESPONSES.populated, answer(once.length), 201);
-    // the key was used: the same batch again is answered with it, another is a 409 naming the key
-    const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.reads.job(id)));
-    const wanted = fingerprint({ type: spec.type, params: { ...spec.params, batch } });
-    const same =
-      jobs.slice(0, -1).every((j) => j !== null && j.queue === spec.queue && fingerprint(j) === wanted) &&
-      jobs[spec.size] === null;
-    if (!same) throw idempotencyConflict(key, ids[0]);
-    reply(res, RESPONSES.populated, answer(0), 200);
-  });
-
-  r.post('/jobs/claim', bot, async (req, res) => {
-    const body = parseInput(claimBody, optionalBody(req));
-    // a bot takes work from the bot queue, or (a bot with --exec) a queue of a --handlers type with no run:
-    // not math tasks or prime chunks on the workers' queues, whose results it could forge
-    const queues = [p.botQueue, ...execBotQueues()];
-    const queue = body.queue ?? p.botQueue;
-    if (!queues.includes(queue)) {
-      const allowed = queues.map((q) => `'${q}'`).join(', ');
-      throw new WizardError(
-        'forbidden',
-        `bots claim from the bot queue '${p.botQueue}' or a queue of a --handlers type with no run, not '${queue}'`,
-        [{ field: 'queue', message: `must be one of ${allowed}` }],
-      );
-    }
-    const job = await ctx.store.bots.claim(botIdOf(res), queue, p.botLeaseMs);
-    if (!job) {
-      res.status(204).end();
-      return;
-    }
-    reply(res, RESPONSES.claimed, { job: jobView(job), lease_ms: p.botLeaseMs });
-  });
-
-  r.get('/jobs/:id', async (req, res) => {
-    reply(res, RESPONSES.job, jobView(await getJob(pathJobId(req))));
-  });
-
-  r.post('/jobs/:id/start', bot, async (req, res) => {
-    const id = pathJobId(req);
-    await ctx.store.bots.startJob(botIdOf(res), id);
-    reply(res, RESPONSES.job, jobView(await getJob(id)));
-  });
-
-  r.post('/jobs/:id/complete', bot, async (req, res) => {
-    const id = pathJobId(req);
-    const body = parseInput(completeBody, optionalBody(req));
-    await ctx.store.bots.completeJob(botIdOf(res), id, body.result ?? null);
-    const job = await getJob(id);
-    observeBotJob(job, 'SUCCESS');
-    reply(res, RESPONSES.job, jobView(job));
-  });
-
-  r.post('/jobs/:id/fail', bot, async (req, res) => {
-    const body = parseInput(failBody, optionalBody(req));
-    const job = await getJob(pathJobId(req));
-    const target = failTarget(job, body.permanent === true);
-    await ctx.store.bots.failJob(botIdOf(res), job.id, body.error, target);
-    const failed = await getJob(job.id);
-    observeBotJob({ ...failed, startedAt: job.startedAt }, target.to);
-    reply(res, RESPONSES.job, jobView(failed));
-  });
-
-  r.get('/jobs/:id/chunks', async (req, res) => {
-    const id = pathJobId(req);
-    if (!(await ctx.store.reads.job(id))) throw new NotFoundError(`job ${id} not found`);
-    reply(res, RESPONSES.chunks, { job_id: id, chunks: (await ctx.store.reads.children(id)).map(jobView) });
-  });
-  return r;
+/** a job by id, or a 404 */
+export async function getJob(ctx: ApiContext, id: string): Promise<Job> {
+  const job = await ctx.store.reads.job(id);
+  if (!job) throw new NotFoundError(`job ${id} not found`);
+  return job;
 }
+
+export const jobRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/jobs',
+    need: 'read',
+    tag: 'jobs',
+    summary: 'the jobs, newest first',
+    query: listJobsQuery,
+    ok: { 200: { description: 'a page of jobs', json: 'jobs' } },
+    handler: (ctx) => async (req, res) => {
+      const q = parseInput(listJobsQuery, req.query);
+      const { total, jobs } = await ctx.store.reads.list({ state: q.status, offset: q.offset, limit: q.limit });
+      reply(res, RESPONSES.jobs, {
+        total,
+        offset: q.offset,
+        limit: q.limit,
+        status: q.status ?? null,
+        jobs: jobs.map(jobView),
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs',
+    need: 'submit',
+    tag: 'jobs',
+    summary:
+      'make a job of any type (task, primes, sim; params checked by its type), delayed (delay_ms up to 30 days, or run_at), with a priority (0..9, lower first, 5 by default), attempts, a timeout per attempt, an idempotency key',
+    body: submitBody,
+    idempotent: true,
+    ok: {
+      202: { description: 'made', json: 'submitted', headers: LOCATION },
+      200: { description: REPEATED, json: 'submitted', headers: LOCATION },
+    },
+    errors: { 409: KEY_CONFLICT },
+    handler: (ctx) => async (req, res) => {
+      const body = parseInput(submitBody, req.body);
+      const { options, rest } = splitOptions(body);
+      const params = checkParams(rest.type, rest.params);
+      const { job, existing } = await submitWork(ctx, req, res, {
+        type: rest.type,
+        params,
+        options,
+        initiatedBy: ctx.nodeId,
+      });
+      reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/jobs/:id',
+    need: 'read',
+    tag: 'jobs',
+    summary: 'the whole job record',
+    ok: { 200: { description: 'the job', json: 'job' } },
+    errors: { 404: 'unknown job' },
+    handler: (ctx) => async (req, res) => {
+      reply(res, RESPONSES.job, jobView(await getJob(ctx, pathJobId(req))));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs/:id/cancel',
+    need: 'submit',
+    tag: 'jobs',
+    summary:
+      'cancel a job (a chunk: its prime count): waiting or delayed, it never runs; running, its handler is aborted and its result refused',
+    ok: { 200: { description: 'the job, now CANCELLED', json: 'job' } },
+    errors: { 404: 'unknown job', 409: 'the job has finished' },
+    // a client token cancels the jobs it submitted (a chunk: its count's), an admin token any (an open API: anyone)
+    handler: (ctx) => async (req, res) => {
+      const id = pathJobId(req);
+      const caller = callerOf(res);
+      if (caller && caller.role !== 'admin' && (await getJob(ctx, id)).principal !== principalName(caller)) {
+        throw new WizardError(
+          'forbidden',
+          `job ${id} was submitted by another caller: a ${caller.role} token cancels only the jobs it submitted (an admin token cancels any)`,
+        );
+      }
+      reply(res, RESPONSES.job, jobView(await ctx.store.jobs.cancel(id)));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs/:id/retry',
+    need: 'admin',
+    tag: 'jobs',
+    summary: 'a DEAD or FAILURE job back on its queue, its attempts from zero',
+    ok: { 200: { description: 'the job, now PENDING', json: 'job' } },
+    errors: {
+      404: 'unknown job',
+      409: 'neither dead nor failed, a prime count (not run itself), or a chunk whose parent has finished',
+    },
+    handler: (ctx) => async (req, res) => {
+      const id = pathJobId(req);
+      const job = await getJob(ctx, id);
+      if (job.state === 'DEAD') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retry(id)));
+      if (job.state === 'FAILURE') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retryFailed(id)));
+      throw new ConflictError(`job ${id} is ${job.state}: only a job that is DEAD or ended in FAILURE can be retried`);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/jobs/:id/chunks',
+    need: 'read',
+    tag: 'primes',
+    summary: 'the chunk jobs of a prime count',
+    ok: { 200: { description: 'the chunks', json: 'chunks' } },
+    errors: { 404: 'unknown job' },
+    handler: (ctx) => async (req, res) => {
+      const id = pathJobId(req);
+      await getJob(ctx, id);
+      reply(res, RESPONSES.chunks, { job_id: id, chunks: (await ctx.store.reads.children(id)).map(jobView) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs/populate',
+    need: 'admin',
+    tag: 'jobs',
+    summary: 'make a batch now (with an Idempotency-Key: once; the batch and its job ids follow from the key)',
+    body: populateBody,
+    bodyOptional: true,
+    idempotent: true,
+    ok: {
+      201: { description: 'the batch', json: 'populated' },
+      200: { description: 'a repeated Idempotency-Key: the first batch (created 0: nothing made)', json: 'populated' },
+    },
+    errors: { 409: 'the Idempotency-Key was used for another batch (the message names it)' },
+    handler: (ctx) => {
+      const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
+      return async (req, res) => {
+        const body = parseInput(populateBody, optionalBody(req));
+        const spec = requestedSpec(p.batch, body);
+        const key = idempotencyHeader(req);
+        const caller = callerOf(res);
+        /** the batch's jobs, recording who asked for them */
+        const made = (batch: string) =>
+          batchJobs(spec, batch, ctx.nodeId).map((j) => (caller ? { ...j, principal: principalName(caller) } : j));
+        if (key === undefined) {
+          const batch = `manual-${randomUUID().slice(0, 8)}`;
+          const jobs = await ctx.store.jobs.enqueue(made(batch));
+          return reply(
+            res,
+            RESPONSES.populated,
+            { batch, created: jobs.length, type: spec.type, queue: spec.queue, job_ids: jobs.map((j) => j.id) },
+            201,
+          );
+        }
+        // with a key, the batch's name and its jobs' ids follow from the key: a repeat finds them.
+        // The id after the batch's last tells a longer batch made under the key.
+        const { batch, ids: idsAndNext } = keyedBatch(key, spec.size + 1);
+        const ids = idsAndNext.slice(0, spec.size);
+        const answer = (created: number) => ({ batch, created, type: spec.type, queue: spec.queue, job_ids: ids });
+        // the first job, made already: the key was used (while its once-key lapsed, its jobs still say so)
+        const first = await ctx.store.reads.job(ids[0]);
+        const once = first
+          ? null
+          : await ctx.store.schedules.enqueueOnce(
+              `populate:${batch}`,
+              POPULATE_KEY_TTL_MS,
+              made(batch).map((j, i) => ({ ...j, id: ids[i] })),
+            );
+        if (once) return reply(res, RESPONSES.populated, answer(once.length), 201);
+        // the key was used: the same batch again is answered with it, another is a 409 naming the key
+        const jobs = await Promise.all(idsAndNext.map((id) => ctx.store.reads.job(id)));
+        const wanted = fingerprint({ type: spec.type, params: { ...spec.params, batch } });
+        const same =
+          jobs.slice(0, -1).every((j) => j !== null && j.queue === spec.queue && fingerprint(j) === wanted) &&
+          jobs[spec.size] === null;
+        if (!same) throw idempotencyConflict(key, ids[0]);
+        reply(res, RESPONSES.populated, answer(0), 200);
+      };
+    },
+  },
+];

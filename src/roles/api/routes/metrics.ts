@@ -1,4 +1,8 @@
 /**
+ * Metrics: GET /metrics (Prometheus text), GET /metrics/summary (the bot batch's: jobs by state,
+ * bots up and down, throughput, success rate) and GET /metrics/history (the cluster's recent
+ * history in buckets, src/core/history.ts, the console's charts).
+ *
  * GET /metrics: Prometheus text, from prom-client with a registry per API node (built in ../metrics.ts).
  * - this node: HTTP requests by method, route (the Express pattern, so ids do not explode the
  *   label set) and status, with latency histograms; abacus adds and conflicts; bot heartbeats
@@ -8,14 +12,18 @@
  *   workers, Redis's eviction policy and the keys it evicted. Every API node answers the same values: aggregate them with max, not sum.
  * Workers' job durations are on each worker's own /metrics (wizard worker --metrics-port).
  */
-import { RequestHandler, Router } from 'express';
+import type { RequestHandler } from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { JOB_STATES } from '../../../core/job';
+import { HISTORY, HISTORY_WINDOWS, historyPoint } from '../../../core/history';
+import { historyQuery, parseInput } from '../../../core/schemas';
 import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
-import type { ApiContext } from '../context';
+import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
 import type { PromMetrics } from '../metrics';
 import { flowMetrics } from './flow';
+import { reply, RESPONSES } from '../responses';
+import type { Route } from '../route';
 
 /**
  * time every request (its route label is the pattern that matched, or "(unmatched)"), and at
@@ -134,14 +142,70 @@ export function metricsTimer(ctx: ApiContext): RequestHandler {
   return httpTimer(ctx.metrics.prom, ctx.log);
 }
 
-/** GET /metrics: mounted after the access gate, so it needs a token once tokens are on */
-export function metricsRoutes(ctx: ApiContext): Router {
-  const r = Router();
-  const m = ctx.metrics.prom;
-  const refresh = clusterGauges(ctx, m.registry);
-  r.get('/metrics', async (_req, res) => {
-    await refresh();
-    res.type(m.registry.contentType).send(await m.registry.metrics());
-  });
-  return r;
-}
+export const metricsRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/metrics',
+    need: 'read',
+    tag: 'operations',
+    summary: 'Prometheus metrics of this node and of the cluster',
+    ok: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': null } } },
+    handler: (ctx) => {
+      const m = ctx.metrics.prom;
+      const refresh = clusterGauges(ctx, m.registry);
+      return async (_req, res) => {
+        await refresh();
+        res.type(m.registry.contentType).send(await m.registry.metrics());
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/metrics/summary',
+    need: 'read',
+    tag: 'operations',
+    summary: "the bot batch's summary: jobs by state, bots, throughput, success rate",
+    ok: { 200: { description: 'the summary', json: 'summary' } },
+    handler: (ctx) => async (_req, res) => {
+      const p = ctx.botWork ?? BOT_WORK_DEFAULTS;
+      const now = await ctx.store.server.time(); // the finish times are the store's: the last minute is by its clock
+      const [counts, bots, lastMinute, depth] = await Promise.all([
+        ctx.store.reads.countByState(),
+        ctx.store.bots.list(),
+        ctx.store.reads.finishedSince(now - 60_000),
+        ctx.store.queues.depth(p.botQueue),
+      ]);
+      const finished = counts.SUCCESS + counts.FAILURE + counts.DEAD;
+      const up = bots.filter((b) => b.status === 'up').length;
+      reply(res, RESPONSES.summary, {
+        jobs: { total: JOB_STATES.reduce((n, s) => n + counts[s], 0), by_state: counts },
+        bots: { total: bots.length, up, down: bots.length - up },
+        queue: { name: p.botQueue, ...depth },
+        throughput_per_minute: lastMinute.SUCCESS + lastMinute.FAILURE + lastMinute.DEAD,
+        success_rate: finished === 0 ? null : Math.round((counts.SUCCESS / finished) * 10_000) / 10_000,
+        generated_at: new Date(now).toISOString(),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/metrics/history',
+    need: 'read',
+    tag: 'operations',
+    summary:
+      "the cluster's recent history in 10 s buckets: jobs done and failed, run-time percentiles, queue depth, the sum",
+    query: historyQuery,
+    ok: { 200: { description: 'the buckets of the window, oldest first', json: 'history' } },
+    handler: (ctx) => async (req, res) => {
+      const { window } = parseInput(historyQuery, req.query);
+      const buckets = await ctx.store.history.read(HISTORY.bucketMs, HISTORY_WINDOWS[window]);
+      reply(res, RESPONSES.history, {
+        window,
+        window_sec: HISTORY_WINDOWS[window] / 1000,
+        bucket_sec: HISTORY.bucketMs / 1000,
+        generated_at: new Date().toISOString(),
+        points: buckets.map(historyPoint),
+      });
+    },
+  },
+];

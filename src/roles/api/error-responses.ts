@@ -4,9 +4,32 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
-import { ErrorDetail, HTTP_STATUS, NotFoundError, StoreUnavailableError, WizardError } from '../../core/errors';
+import { ErrorCode, ErrorDetail, NotFoundError, StoreUnavailableError, WizardError } from '../../core/errors';
 import type { Logger } from '../../util/log';
 import type { errorResponse } from './responses';
+
+/** the HTTP status of each error code */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  validation_failed: 400,
+  usage: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  admin_token_not_configured: 403,
+  not_found: 404,
+  conflict: 409,
+  lease_lost: 409,
+  job_cancelled: 409,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unprocessable: 422,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  job_failed: 500,
+  internal: 500,
+  store_unavailable: 503,
+  unreachable: 503,
+};
 
 export function errorBody(code: string, message: string, details: ErrorDetail[] = []): z.input<typeof errorResponse> {
   return { error: { code, message, details } };

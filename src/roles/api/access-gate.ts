@@ -1,20 +1,21 @@
 /**
  * The access gate: with API tokens configured, every request names its caller with
  * `Authorization: Bearer <token>` (or X-Admin-Token / X-Bot-Token, as before), and the route's
- * need (src/core/access.ts) decides: 401 without a known token, 403 with the wrong role.
+ * need (declared with the route, route.ts) decides: 401 without a known token, 403 with the wrong role.
  * A token is a configured one (constant-time lookup), ADMIN_TOKEN, or a registered bot's (the
  * store keeps its sha256). The dashboard's own files load without a token, so the page can ask
  * for one. res.locals.principal tells the routes who called (requireAdmin, requireBot read it).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RequestHandler, Response } from 'express';
-import { allows, ApiToken, describeNeed, Principal, routeNeed, TokenTable } from '../../core/access';
+import type { RequestHandler } from 'express';
+import { ApiToken, TokenTable } from '../../core/tokens';
 import { hashToken } from '../../core/bots';
 import { UnauthorizedError, WizardError } from '../../core/errors';
 import type { Store } from '../../store/types';
 import { assetPath } from '../../util/package-root';
 import { ADMIN_NOT_CONFIGURED, presentedToken } from './admin';
+import { allows, describeNeed, type Need } from './route';
 
 /** the dashboard's folder (the dashboard's static files are served from it) */
 export const DASHBOARD_DIR = assetPath('src', 'roles', 'api', 'public');
@@ -44,9 +45,6 @@ export function dashboardPaths(dir = DASHBOARD_DIR): Set<string> {
   return out;
 }
 
-/** who called, as the access gate named them; undefined with API tokens off (an open API names nobody) */
-export const callerOf = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;
-
 /** the configured tokens and ADMIN_TOKEN, as one table */
 export function tokenTable(tokens: ApiToken[], adminToken?: string): TokenTable {
   const all = [...tokens];
@@ -59,7 +57,12 @@ export function tokenTable(tokens: ApiToken[], adminToken?: string): TokenTable 
  * The gate: tokens null means access control is off (every route open, admin routes still need
  * ADMIN_TOKEN). Bot tokens are looked up in the store only when no configured token matched.
  */
-export function accessGate(store: Store, tokens: TokenTable | null, dashboard = dashboardPaths()): RequestHandler {
+export function accessGate(
+  store: Store,
+  tokens: TokenTable | null,
+  routeNeed: (method: string, path: string) => Need,
+  dashboard = dashboardPaths(),
+): RequestHandler {
   if (!tokens) return (_req, _res, next) => next();
   return async (req, res, next) => {
     const method = req.method === 'HEAD' ? 'GET' : req.method;

@@ -8,7 +8,8 @@
  * - bot:    register a bot (POST /bots/register); the per-bot token the registration answers then
  *           claims, starts, completes and fails that bot's own jobs, heartbeats, and reads.
  *
- * ADMIN_TOKEN is an admin token too. Tokens are compared in constant time: sha256 of both sides,
+ * What each route needs is declared with the route (src/roles/api/route.ts). ADMIN_TOKEN is an
+ * admin token too. Tokens are compared in constant time: sha256 of both sides,
  * timingSafeEqual, against every entry (no early exit).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -39,9 +40,6 @@ export interface Principal {
 export function principalName(p: Principal): string {
   return p.botId !== undefined ? `bot:${p.botId}` : `${p.role}:${p.name}`;
 }
-
-/** what a route asks of its caller */
-export type Need = 'public' | 'read' | 'submit' | 'register' | 'bot' | 'admin';
 
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -155,73 +153,6 @@ export class TokenTable {
     return found;
   }
 }
-
-const BOT_ROUTES = [
-  /^POST \/bots\/(heartbeat|deregister)$/,
-  /^POST \/jobs\/claim$/,
-  /^POST \/jobs\/[^/]+\/(start|complete|fail)$/,
-];
-const ADMIN_ROUTES = [
-  /^POST \/jobs\/populate$/,
-  /^POST \/jobs\/[^/]+\/retry$/,
-  /^DELETE \/bots\/[^/]+$/,
-  /^DELETE \/abacus\/sum$/,
-  /^[A-Z]+ \/dlq(\/.*)?$/,
-  /^(POST \/schedules|DELETE \/schedules\/[^/]+)$/,
-];
-const SUBMIT_ROUTES = [
-  /^POST \/task$/,
-  /^POST \/api\/count-primes$/,
-  /^POST \/abacus\/number$/,
-  /^POST \/jobs$/,
-  /^POST \/jobs\/[^/]+\/cancel$/,
-];
-/** documentation pages, the API's description and the dashboard's libraries: no data, and a browser cannot send a token to load them */
-const PUBLIC_ROUTES = [/^GET \/healthz$/, /^GET \/openapi\.json$/, /^GET \/docs(\/.*)?$/, /^GET \/vendor\/[^/]+$/];
-
-/**
- * What a route needs. Reads (GET) need any token; a method that changes state and is not listed
- * needs an admin token (closed by default: a route added later is not open by mistake).
- */
-export function routeNeed(method: string, path: string): Need {
-  const m = method === 'HEAD' ? 'GET' : method;
-  const key = `${m} ${path.length > 1 ? path.replace(/\/+$/, '') : path}`;
-  const matches = (rules: RegExp[]) => rules.some((r) => r.test(key));
-  if (matches(PUBLIC_ROUTES)) return 'public';
-  if (matches(ADMIN_ROUTES)) return 'admin';
-  if (key === 'POST /bots/register') return 'register';
-  if (matches(BOT_ROUTES)) return 'bot';
-  if (matches(SUBMIT_ROUTES)) return 'submit';
-  return m === 'GET' ? 'read' : 'admin';
-}
-
-/** may this principal do what the route needs? */
-export function allows(p: Principal, need: Need): boolean {
-  switch (need) {
-    case 'public':
-    case 'read':
-      return true;
-    case 'submit':
-      return p.role === 'admin' || p.role === 'client';
-    case 'register':
-      return p.role === 'admin' || (p.role === 'bot' && p.botId === undefined);
-    case 'bot':
-      return p.botId !== undefined;
-    case 'admin':
-      return p.role === 'admin';
-  }
-}
-
-const NEEDS_TEXT: Record<Need, string> = {
-  public: 'nothing',
-  read: 'any token',
-  submit: 'a client or admin token',
-  register: 'a bot-role token (or an admin token)',
-  bot: 'the bot token POST /bots/register answered',
-  admin: 'an admin token',
-};
-
-export const describeNeed = (need: Need): string => NEEDS_TEXT[need];
 
 /** is this listen address reachable only from this machine? */
 export function isLoopback(host: string): boolean {

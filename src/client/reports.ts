@@ -5,12 +5,11 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { BotView } from '../core/bots';
-import { isDay, LakeStatsView } from '../core/datalake';
+import { isDay } from '../core/datalake';
 import { UsageError } from '../core/errors';
-import type { JobView } from '../core/job';
 import type { ApiClient } from './http';
 import { ago, plural, Ui } from './ui';
+import type { Reply } from './replies';
 
 const pct = (r: number | null) => (r === null ? null : `${(r * 100).toFixed(1)}%`);
 
@@ -21,7 +20,7 @@ export async function showJobs(
 ): Promise<void> {
   const params = new URLSearchParams({ limit: String(q.limit), offset: String(q.offset) });
   if (q.status) params.set('status', q.status);
-  const page = await api.get<{ total: number; offset: number; jobs: JobView[] }>(`/jobs?${params}`);
+  const page = await api.get<Reply<'jobs'>>(`/jobs?${params}`);
   if (ui.json) return ui.data(page);
   ui.table(
     ['id', 'type', 'state', 'attempts', 'handled by', 'created', 'duration'],
@@ -47,7 +46,7 @@ export function pageLine(shown: number, total: number, offset: number, what: str
 }
 
 export async function showBots(api: ApiClient, ui: Ui): Promise<void> {
-  const list = await api.get<{ total: number; up: number; down: number; bots: BotView[] }>('/bots');
+  const list = await api.get<Reply<'bots'>>('/bots');
   if (ui.json) return ui.data(list);
   ui.table(
     ['id', 'name', 'status', 'last heartbeat', 'current job', 'done', 'failed'],
@@ -65,16 +64,8 @@ export async function showBots(api: ApiClient, ui: Ui): Promise<void> {
   ui.line(`${list.total} bots: ${list.up} up, ${list.down} down`);
 }
 
-interface Summary {
-  jobs: { total: number; by_state: Record<string, number> };
-  bots: { total: number; up: number; down: number };
-  queue: { name: string; waiting: number; active: number; delayed: number };
-  throughput_per_minute: number;
-  success_rate: number | null;
-}
-
 export async function showStatus(api: ApiClient, ui: Ui): Promise<void> {
-  const s = await api.get<Summary>('/metrics/summary');
+  const s = await api.get<Reply<'summary'>>('/metrics/summary');
   if (ui.json) return ui.data(s);
   ui.table(Object.keys(s.jobs.by_state), [Object.values(s.jobs.by_state)]);
   ui.table(
@@ -92,7 +83,7 @@ export async function showStatus(api: ApiClient, ui: Ui): Promise<void> {
 }
 
 export async function showLakeStats(api: ApiClient, ui: Ui): Promise<void> {
-  const s = await api.get<LakeStatsView>('/datalake/stats');
+  const s = await api.get<Reply<'lakeStats'>>('/datalake/stats');
   if (ui.json) return ui.data(s);
   ui.table(
     ['day', 'records', 'success', 'failure', 'success rate', 'mean duration'],

@@ -1,0 +1,309 @@
+/**
+ * The two peers `bench:queue` and `bench:queue:cliffs` drive: one `wizard worker` process and one
+ * BullMQ worker process (bench/bullmq-worker.ts), each fed by this process through its own
+ * client (wizard's store client; BullMQ's Queue), with the same concurrency and the same trivial
+ * task (a + b). Also the measuring helpers both benches share.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { createClient } from 'redis';
+import { sleep } from '../src/util/time';
+import { RedisStore, pairsFromInfo } from '../src/store/redis';
+import type { Durability } from '../src/store/types';
+import { WIZARD_BIN, spawnWizard } from '../test/helpers/procs';
+import { BULLMQ_PACKAGES, BullmqPackage } from './bullmq-worker';
+
+export const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;
+};
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+export const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export async function until(cond: () => Promise<boolean>, everyMs = 5, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+/** CPU time (ms) a process has used so far: /proc on Linux, else 0 (the figure is then left out) */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/** the version of an installed package (`bullmq`, or `bullmq5` for the alias of 5.81) */
+export function packageVersion(pkg: string): string {
+  return JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
+}
+
+export interface PeerOptions {
+  concurrency: number;
+  /** bytes of filler in each job's payload (0: the trivial a + b only) */
+  payloadBytes?: number;
+  /** wizard only */
+  durability?: Durability;
+  /** start the worker process later (startWorker), e.g. to fill the queue first */
+  deferWorker?: boolean;
+}
+
+export interface Peer {
+  /** enqueue n tasks in calls of `batch`; returns when the last call has answered */
+  enqueue(n: number, batch?: number): Promise<void>;
+  /** resolves once `total` jobs have finished since the peer was made */
+  finished(total: number): Promise<void>;
+  startWorker(): Promise<void>;
+  /** the worker process */
+  pid(): number;
+  /** single round trips, enqueue to the result in hand, ms */
+  roundTrips(samples: number): Promise<number[]>;
+  /** the prefix of every key the peer writes (for SCAN) */
+  keyPattern: string;
+  close(): Promise<void>;
+}
+
+/**
+ * BENCH_CPU_PROF=DIR: the worker processes run under `node --cpu-prof` and write their profiles
+ * into DIR as they exit (the producer: run the bench itself with --cpu-prof; Node refuses the
+ * flag in NODE_OPTIONS). Summarise them with bench/cpu-prof-top.ts.
+ */
+const PROF_ARGS = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+
+interface WorkerProc {
+  pid: number;
+  /** SIGTERM, then the exit (a profiled process writes its profile as it exits) */
+  stop(): Promise<void>;
+}
+
+/** a worker process: `node [profiling flags] file args`, its stdout watched for `ready` if given */
+async function spawnNode(file: string, args: string[], env: NodeJS.ProcessEnv, ready?: RegExp): Promise<WorkerProc> {
+  const proc = spawn(process.execPath, [...PROF_ARGS, file, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-4000);
+      if (ready?.test(out)) resolve();
+    });
+    if (!ready) resolve();
+    void exited.then(() => reject(new Error(`${file} exited before it was ready: ${out.slice(-2000)}`)));
+  });
+  return {
+    pid: proc.pid!,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const filler = (bytes: number) => (bytes > 0 ? { pad: 'x'.repeat(bytes) } : {});
+
+export async function wizardPeer(url: string, o: PeerOptions): Promise<Peer> {
+  const durability = o.durability ?? 'none';
+  const prefix = `bench-${process.pid}-${durability}-${Math.random().toString(36).slice(2, 6)}`;
+  const store = await new RedisStore({ url, prefix, durability }).connect();
+  const pad = filler(o.payloadBytes ?? 0);
+  let worker: WorkerProc | null = null;
+  const startWorker = async () => {
+    const args = ['worker', '--prefix', prefix, '--node-id', 'bench-worker', '--concurrency', String(o.concurrency)];
+    const env = { REDIS_URL: url, LOG_LEVEL: 'warn', WIZARD_DURABILITY: durability };
+    if (PROF_ARGS.length) {
+      worker = await spawnNode(WIZARD_BIN, [...args, '--threads', '1'], { ...process.env, ...env });
+    } else {
+      const w = spawnWizard([...args, '--threads', '1'], env);
+      worker = { pid: w.proc.pid!, stop: async () => void (await w.kill('SIGTERM')) };
+    }
+    await until(async () => (await store.nodes.live('worker')).length === 1, 20);
+  };
+  if (!o.deferWorker) await startWorker();
+  return {
+    keyPattern: `{${prefix}}*`,
+    pid: () => worker!.pid,
+    startWorker,
+    async enqueue(n, batch = 1000) {
+      for (let i = 0; i < n; i += batch)
+        await store.jobs.enqueue(
+          Array.from({ length: Math.min(batch, n - i) }, (_, k) => ({
+            type: 'task' as const,
+            params: { a: i + k, b: 1, op: 'add', ...pad },
+          })),
+        );
+    },
+    async finished(total) {
+      await until(async () => (await store.reads.countByState()).SUCCESS >= total);
+    },
+    async roundTrips(samples) {
+      const rtts: number[] = [];
+      let cursor = await store.events.lastId();
+      for (let i = 0; i < samples + 200; i++) {
+        const s = process.hrtime.bigint();
+        const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: i, b: 1, op: 'add' } }]);
+        // the event log, read blocking (XREAD BLOCK): the SUCCESS event arrives without polling
+        for (let seen = false; !seen;) {
+          const events = await store.events.read(cursor, 1000);
+          if (events.length) cursor = events[events.length - 1].id;
+          seen = events.some((e) => e.jobId === job.id && e.state === 'SUCCESS');
+        }
+        // the event carries no result: read it, as BullMQ's waitUntilFinished hands its caller one
+        const done = await store.reads.job(job.id);
+        if (done?.result !== i + 1) throw new Error(`job ${job.id}: result ${JSON.stringify(done?.result)}`);
+        if (i >= 200) rtts.push(ms(s));
+      }
+      return rtts;
+    },
+    async close() {
+      await worker?.stop();
+      await store.close();
+    },
+  };
+}
+
+export async function bullmqPeer(url: string, pkg: BullmqPackage, o: PeerOptions): Promise<Peer> {
+  const { Queue, QueueEvents } = BULLMQ_PACKAGES[pkg];
+  const u = new URL(url);
+  const host = { host: u.hostname, port: Number(u.port || 6379) };
+  const name = `bench-${pkg}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+  // a producer's connection keeps ioredis's default retries (BullMQ's docs: a Queue should fail
+  // fast), QueueEvents blocks (XREAD) on one of its own
+  const queue = new Queue(name, { connection: host });
+  const events = new QueueEvents(name, { connection: host });
+  await events.waitUntilReady();
+  const pad = filler(o.payloadBytes ?? 0);
+  let worker: WorkerProc | null = null;
+  const startWorker = async () => {
+    const file = path.join(__dirname, 'bullmq-worker.js');
+    worker = await spawnNode(file, [url, name, String(o.concurrency), pkg], process.env, /ready/);
+  };
+  if (!o.deferWorker) await startWorker();
+  return {
+    keyPattern: `bull:${name}:*`,
+    pid: () => worker!.pid,
+    startWorker,
+    async enqueue(n, batch = 1000) {
+      for (let i = 0; i < n; i += batch)
+        await queue.addBulk(
+          Array.from({ length: Math.min(batch, n - i) }, (_, k) => ({ name: 'add', data: { a: i + k, b: 1, ...pad } })),
+        );
+    },
+    async finished(total) {
+      await until(async () => (await queue.getCompletedCount()) >= total);
+    },
+    async roundTrips(samples) {
+      const rtts: number[] = [];
+      for (let i = 0; i < samples + 200; i++) {
+        const s = process.hrtime.bigint();
+        const job = await queue.add('add', { a: i, b: 1 });
+        const result = await job.waitUntilFinished(events);
+        if (result !== i + 1) throw new Error(`job ${job.id}: result ${JSON.stringify(result)}`);
+        if (i >= 200) rtts.push(ms(s));
+      }
+      return rtts;
+    },
+    async close() {
+      await worker?.stop();
+      await queue.obliterate({ force: true });
+      await Promise.all([queue.close(), events.close()]);
+    },
+  };
+}
+
+export type PeerName = 'wizard' | BullmqPackage;
+
+/** the BullMQs to measure (BENCH_PEERS): the current release and 5.81, which measured a little faster */
+export const PEERS = (process.env.BENCH_PEERS ?? 'bullmq,bullmq5').split(',').filter(Boolean) as BullmqPackage[];
+
+export function makePeer(name: PeerName, url: string, o: PeerOptions): Promise<Peer> {
+  return name === 'wizard' ? wizardPeer(url, o) : bullmqPeer(url, name, o);
+}
+
+/** Redis's own CPU time so far (ms), from INFO cpu */
+export async function redisCpuMs(raw: ReturnType<typeof createClient>): Promise<number> {
+  const info = pairsFromInfo(await raw.info('cpu'));
+  return (Number(info.used_cpu_sys) + Number(info.used_cpu_user)) * 1000;
+}
+
+export type CpuPerJob = { redis: number; worker: number; producer: number };
+export const sumCpu = (c: CpuPerJob) => c.redis + c.worker + c.producer;
+
+/**
+ * run `work` (which finishes n jobs) and answer its jobs/s and the CPU per job (µs) spent by
+ * Redis, by the peer's worker process and by this process
+ */
+export async function measured(
+  raw: ReturnType<typeof createClient>,
+  peer: Peer,
+  n: number,
+  work: () => Promise<void>,
+): Promise<{ jobsPerSec: number; cpu: CpuPerJob }> {
+  const [redis0, worker0, me0] = [await redisCpuMs(raw), processCpuMs(peer.pid()), process.cpuUsage()];
+  const t0 = process.hrtime.bigint();
+  await work();
+  const seconds = ms(t0) / 1000;
+  const me = process.cpuUsage(me0);
+  const perJob = (cpuMs: number) => Math.round((cpuMs * 1000 * 10) / n) / 10;
+  return {
+    jobsPerSec: Math.round(n / seconds),
+    cpu: {
+      redis: perJob((await redisCpuMs(raw)) - redis0),
+      worker: perJob(processCpuMs(peer.pid()) - worker0),
+      producer: perJob((me.user + me.system) / 1000),
+    },
+  };
+}
+
+export interface RoundFigures {
+  jobs_per_sec: number;
+  runs_jobs_per_sec: number[];
+  cpu_us_per_job: CpuPerJob;
+}
+
+/**
+ * the peers in alternating rounds, so all see the same machine: each round pushes n more tasks
+ * through each peer end to end (enqueued in calls of `batch`, then until all have finished);
+ * answers each peer's medians
+ */
+export async function alternatingRounds<K extends string>(
+  raw: ReturnType<typeof createClient>,
+  peers: Map<K, Peer>,
+  rounds: number,
+  n: number,
+  batch: number,
+): Promise<Map<K, RoundFigures>> {
+  const runs = new Map<K, { jobsPerSec: number; cpu: CpuPerJob }[]>([...peers.keys()].map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++)
+    for (const [name, peer] of peers)
+      runs.get(name)!.push(
+        await measured(raw, peer, n, async () => {
+          await peer.enqueue(n, batch);
+          await peer.finished((r + 1) * n);
+        }),
+      );
+  const out = new Map<K, RoundFigures>();
+  for (const [name, rs] of runs) {
+    const cpuMedian = (k: keyof CpuPerJob) => median(rs.map((x) => x.cpu[k]));
+    out.set(name, {
+      jobs_per_sec: median(rs.map((x) => x.jobsPerSec)),
+      runs_jobs_per_sec: rs.map((x) => x.jobsPerSec),
+      cpu_us_per_job: { redis: cpuMedian('redis'), worker: cpuMedian('worker'), producer: cpuMedian('producer') },
+    });
+  }
+  return out;
+}
+
+/** the BullMQ that made the most jobs/s: the ratios are taken against it */
+export function fastest<T extends { jobs_per_sec: number }>(
+  peers: BullmqPackage[],
+  figures: Record<string, T>,
+): BullmqPackage {
+  return peers.reduce((a, b) => (figures[b].jobs_per_sec > figures[a].jobs_per_sec ? b : a));
+}

@@ -1,0 +1,337 @@
+/**
+ * wizard's client for programs (`import { Client } from 'wizard'`): the API over HTTP with Node's
+ * fetch, typed by a handlers module's table (jobs.ts). It loads no server code: this file, the
+ * SSE reader (src/client/sse.ts) and the errors are all it needs (test/unit/sdk.test.ts checks).
+ *
+ * A call the API could not serve (a 503, or no answer) is retried with backoff where a second try
+ * cannot make a second job: a read, a cancel, and an add that carries an idempotency key. Other
+ * calls fail at once with the typed error (errors.ts).
+ */
+import { NotFoundError, UnreachableError, WizardError } from '../core/errors';
+import { readSse } from '../client/sse';
+import { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './errors';
+import type { ApiErrorDetail } from './errors';
+import type { JobId, JobTable, JobTypeName, ParamsFor, ResultFor } from './jobs';
+
+export interface ClientOptions {
+  /** the API's base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  /** a client (or admin) token: sent as Authorization: Bearer <token> */
+  token?: string;
+  /** one request's time limit (ms; default 30000) */
+  requestTimeoutMs?: number;
+  /** tries of a call that is safe to repeat, the first included (default 5; 1: no retry) */
+  maxTries?: number;
+  /** the first retry's delay (ms, default 200), doubled each try up to 5 s; a Retry-After wins */
+  retryDelayMs?: number;
+}
+
+/**
+ * a job's options, under their HTTP names (POST /jobs). group and dedupe are sent as given: an
+ * API that does not support them yet answers a ValidationError naming the field.
+ */
+export interface AddOptions {
+  /** not ready until this long after it is made (ms) */
+  delay_ms?: number;
+  /** not ready before this time (not with delay_ms) */
+  run_at?: string | Date;
+  /** 0 (most urgent) to 9; 5 by default */
+  priority?: number;
+  /** the queue (one its type may go to) */
+  queue?: string;
+  /** a second add with this key makes nothing and answers the first job; such an add is retried safely */
+  idempotency_key?: string;
+  /** attempts the job gets (1-100) */
+  attempts?: number;
+  /** an attempt's time limit (ms) */
+  timeout_ms?: number;
+  /** the job's group (needs an API that supports groups) */
+  group?: string;
+  /** a deduplication key (needs an API that supports it) */
+  dedupe?: string | { key: string; ttl_ms?: number };
+}
+
+export type JobState =
+  'PENDING' | 'STARTED' | 'PROGRESS' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'DEAD' | 'CANCELLED' | (string & {});
+
+/** POST /jobs's answer */
+export interface Submitted<K extends string = string> {
+  job_id: JobId<K>;
+  status: JobState;
+  type: K;
+  queue: string;
+  priority: number;
+  run_at: string | null;
+  idempotency_key: string | null;
+  /** true: the idempotency key was seen; this is the first job */
+  existing: boolean;
+}
+
+/** a job's record (GET /jobs/:id) */
+export interface JobRecord<P = Record<string, unknown>, R = unknown> {
+  job_id: string;
+  type: string;
+  queue: string;
+  state: JobState;
+  status: JobState;
+  params: P;
+  progress: { completed: number; total: number } | null;
+  result: R | null;
+  error: string | null;
+  attempts: number;
+  max_attempts: number;
+  parent_id: string | null;
+  created_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string | null;
+  run_at: string | null;
+  priority: number;
+  timeout_ms: number | null;
+  idempotency_key: string | null;
+  duration_ms: number | null;
+  [field: string]: unknown;
+}
+
+/** one of a job's Server-Sent Events: its state and progress now */
+export interface JobEvent<R = unknown> {
+  /** the event's id when the API gave one */
+  id?: string;
+  job_id: string;
+  state: JobState;
+  progress: { completed: number; total: number };
+  result: R | null;
+  error: string | null;
+}
+
+export interface EventsOptions {
+  signal?: AbortSignal;
+  /** reconnects in a row before giving up with Unavailable (default 10) */
+  maxReconnects?: number;
+}
+
+const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
+const FAILED = new Set(['FAILURE', 'DEAD', 'CANCELLED']);
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(t);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+
+/** Retry-After (seconds, or an HTTP date) in ms; null when absent or unreadable */
+function retryAfterMs(value: string | null): number | null {
+  if (!value) return null;
+  const s = Number(value);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : null;
+}
+
+interface Body {
+  error?: { code?: string; message?: string; details?: ApiErrorDetail[] };
+}
+
+/** the typed error of an answer that is not a 2xx */
+function errorOf(status: number, json: unknown, retryAfter: string | null, what: string): WizardApiError {
+  const e = (json as Body | null)?.error;
+  const message = e?.message ?? `HTTP ${status} from ${what}`;
+  const code = e?.code ?? 'internal';
+  if (status === 400) return new ValidationError(message, e?.details ?? [], code);
+  if (status === 404) return new NotFound(message);
+  if (status === 503) return new Unavailable(message, retryAfterMs(retryAfter), 503, code);
+  return new WizardApiError(message, status, code, e?.details ?? []);
+}
+
+/** POST /jobs's body: the type, its params and the options (a run_at Date as its ISO time) */
+export function addBody(type: string, params: unknown, opts: AddOptions): Record<string, unknown> {
+  const { run_at, ...rest } = opts;
+  return {
+    type,
+    params,
+    ...rest,
+    ...(run_at !== undefined ? { run_at: run_at instanceof Date ? run_at.toISOString() : run_at } : {}),
+  };
+}
+
+/** the SSE reader's errors as this client's */
+function clientError(err: unknown): unknown {
+  if (err instanceof NotFoundError) return new NotFound(err.message);
+  if (err instanceof UnreachableError) return new Unavailable(err.message, null, 0, 'unreachable');
+  if (err instanceof WizardError) return new WizardApiError(err.message, 0, err.code, err.details);
+  return err;
+}
+
+/**
+ * `new Client<typeof jobs>({ url })`, where jobs is a handlers module's defineJobs table (a type
+ * import is enough): add, get and waitUntilFinished are typed by it. Without one, the built-in
+ * types are typed and any other name takes a JSON object.
+ */
+export class Client<T extends JobTable | undefined = undefined> {
+  private readonly base: string;
+  private readonly token?: string;
+  private readonly requestTimeoutMs: number;
+  private readonly maxTries: number;
+  private readonly retryDelayMs: number;
+
+  constructor(options: ClientOptions) {
+    if (!options || typeof options.url !== 'string') throw new TypeError('new Client({ url }): url is required');
+    this.base = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.maxTries = Math.max(1, options.maxTries ?? 5);
+    this.retryDelayMs = options.retryDelayMs ?? 200;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { accept: 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  /** one call; retried on Unavailable when `safe` (repeating it cannot make anything twice) */
+  private async call<R>(method: string, path: string, body: unknown, safe: boolean): Promise<R> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.once<R>(method, path, body);
+      } catch (err) {
+        if (!(err instanceof Unavailable) || !safe || tries >= this.maxTries) throw err;
+        const backoff = Math.min(5_000, this.retryDelayMs * 2 ** (tries - 1));
+        await sleep(err.retryAfterMs ?? backoff);
+      }
+    }
+  }
+
+  private async once<R>(method: string, path: string, body: unknown): Promise<R> {
+    const url = `${this.base}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+      throw new Unavailable(`cannot reach the API at ${this.base}: ${why}`, null, 0, 'unreachable');
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    if (res.ok) return json as R;
+    throw errorOf(res.status, json, res.headers.get('retry-after'), `${method} ${path}`);
+  }
+
+  /**
+   * make a job of `type` with its params and options (their HTTP names). Retried while the API is
+   * unavailable only when opts.idempotency_key is given (a retry then answers the first job).
+   */
+  add<K extends JobTypeName<T>>(type: K, params: ParamsFor<T, K>, opts: AddOptions = {}): Promise<Submitted<K>> {
+    return this.call<Submitted<K>>('POST', '/jobs', addBody(type, params, opts), opts.idempotency_key !== undefined);
+  }
+
+  /**
+   * make several jobs, in order; answers theirs in the same order. Today it adds them one by one
+   * (not atomically: an error stops it, and the jobs made before it stay): the API's bulk route
+   * will make them in one call.
+   */
+  async addBulk<K extends JobTypeName<T>>(
+    jobs: { type: K; params: ParamsFor<T, K>; opts?: AddOptions }[],
+  ): Promise<Submitted<K>[]> {
+    const made: Submitted<K>[] = [];
+    for (const j of jobs) made.push(await this.add(j.type, j.params, j.opts));
+    return made;
+  }
+
+  /** a job's record; NotFound when there is none */
+  get<K extends string = string>(id: JobId<K>): Promise<JobRecord<ParamsFor<T, K>, ResultFor<T, K>>> {
+    return this.call('GET', `/jobs/${encodeURIComponent(id)}`, undefined, true);
+  }
+
+  /** cancel a job (a finished one is left as it is); answers its record */
+  cancel<K extends string = string>(id: JobId<K>): Promise<JobRecord<ParamsFor<T, K>, ResultFor<T, K>>> {
+    return this.call('POST', `/jobs/${encodeURIComponent(id)}/cancel`, {}, true);
+  }
+
+  /**
+   * the job's state and progress as they change (Server-Sent Events), ending after its final
+   * state. A dropped connection (the API restarted, a proxy cut it) is resumed: the stream is
+   * opened again with Last-Event-ID and what was yielded already is not yielded again.
+   */
+  async *events<K extends string = string>(
+    id: JobId<K>,
+    options: EventsOptions = {},
+  ): AsyncGenerator<JobEvent<ResultFor<T, K>>, void, undefined> {
+    const url = `${this.base}/api/jobs/${encodeURIComponent(id)}/events`;
+    const maxReconnects = options.maxReconnects ?? 10;
+    let lastId: string | undefined;
+    let lastSeen = '';
+    for (let failures = 0; ;) {
+      try {
+        const headers = this.headers(lastId ? { 'last-event-id': lastId } : {});
+        for await (const ev of readSse(url, headers, options.signal)) {
+          failures = 0;
+          if (ev.id) lastId = ev.id;
+          if (ev.event === 'gone') throw new NotFound(`job ${id} no longer exists`);
+          if (ev.event !== 'state') continue;
+          const data = JSON.parse(ev.data) as JobEvent<ResultFor<T, K>>;
+          const seen = JSON.stringify([data.state, data.progress]);
+          if (seen === lastSeen) continue; // sent again after a reconnect
+          lastSeen = seen;
+          yield { ...data, ...(ev.id ? { id: ev.id } : {}) };
+          if (FINAL.has(data.state)) return;
+        }
+        // the stream ended before a final state (a restart closed it): open it again
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        const mapped = clientError(err);
+        if (!(mapped instanceof Unavailable) || ++failures > maxReconnects) throw mapped;
+      }
+      await sleep(Math.min(5_000, this.retryDelayMs * 2 ** failures), options.signal);
+    }
+  }
+
+  /**
+   * the job's result once it succeeds; JobFailed (with its state and record) when it ends in
+   * FAILURE, DEAD or CANCELLED; WaitTimeout past timeoutMs (none by default).
+   */
+  async waitUntilFinished<K extends string = string>(
+    id: JobId<K>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ResultFor<T, K>> {
+    const stop = new AbortController();
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => stop.abort(new WaitTimeout(id, options.timeoutMs!)), options.timeoutMs)
+        : null;
+    try {
+      let final: JobEvent | null = null;
+      for await (const ev of this.events(id, { signal: stop.signal })) if (FINAL.has(ev.state)) final = ev;
+      const job = await this.get<K>(id);
+      const state = final && !FINAL.has(job.state) ? final.state : job.state;
+      if (FAILED.has(state)) {
+        const why = job.error ?? final?.error ?? state.toLowerCase();
+        throw new JobFailed(`job ${id} ended ${state}: ${why}`, state as JobFailed['state'], job);
+      }
+      return job.result as ResultFor<T, K>;
+    } catch (err) {
+      if (stop.signal.aborted && stop.signal.reason instanceof WaitTimeout) throw stop.signal.reason;
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+}
