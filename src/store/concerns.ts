@@ -147,7 +147,7 @@ export interface GroupInfo {
 }
 
 /** groups and concurrency limits (docs/flow-control.md): claims obey them, this part sets and reads them */
-export interface FlowStore {
+export interface GroupsStore {
   limits(queue: string): Promise<QueueLimits>;
   /** change the fields given (null removes a limit); answers what holds now, and wakes a waiting consumer */
   setLimits(queue: string, patch: Partial<QueueLimits>): Promise<QueueLimits>;
@@ -330,7 +330,7 @@ export interface StoreParts {
   readonly lake: LakeStore;
   readonly abacus: AbacusStore;
   readonly limits: LimitsStore;
-  readonly flow: FlowStore;
+  readonly groups: GroupsStore;
   readonly history: HistoryStore;
   readonly server: ServerStore;
 }

@@ -268,7 +268,7 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
     ]),
   );
   // its limits and busiest groups (docs/flow-control.md)
-  await store.flow.setLimits('console-idle', { concurrency: 10, groupConcurrency: 2 });
+  await store.groups.setLimits('console-idle', { concurrency: 10, groupConcurrency: 2 });
   await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 3, op: 'add' }, queue: 'console-idle', group: 'acme' }]);
   await eventually(async () =>
     expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(5, 7)).toEqual([
@@ -276,7 +276,7 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
       'acme 1 waiting / 0 running',
     ]),
   );
-  await store.flow.setLimits('console-idle', { concurrency: null, groupConcurrency: null });
+  await store.groups.setLimits('console-idle', { concurrency: null, groupConcurrency: null });
   expect(page.errors).toEqual([]);
   await page.close();
 });

@@ -63,7 +63,7 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
       await enqueue([task(20, 'small'), task(21, 'small')]);
       expect(params(await claim(6))).toEqual([10, 1, 20, 11, 2, 21]);
       expect(params(await claim(6))).toEqual([3, 4, 5]);
-      expect(await store.flow.groupCount('fair')).toBe(0);
+      expect(await store.groups.groupCount('fair')).toBe(0);
     });
 
     test('inside a group, the queue order: priority, then first in first out', async () => {
@@ -83,41 +83,46 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
   });
 
   test('group_concurrency holds each group to that many running; a completion frees a slot', async () => {
-    await store.flow.setLimits('fair', { groupConcurrency: 1 });
+    await store.groups.setLimits('fair', { groupConcurrency: 1 });
     await enqueue([task(1, 'a'), task(2, 'a'), task(3, 'b'), task(4, 'b')]);
     const first = await claimAll(4);
     expect(first.map((c) => c.job.params.a).sort()).toEqual([1, 3]);
     expect((await claim(10)).jobs).toEqual([]);
     expect(await store.queues.depth('fair')).toMatchObject({ waiting: 2, active: 2 });
-    expect(await store.flow.heldBack('fair')).toBeGreaterThan(0);
+    expect(await store.groups.heldBack('fair')).toBeGreaterThan(0);
     const a1 = first.find((c) => c.job.params.a === 1)!;
     await store.jobs.complete(a1.job.id, a1.token, 2);
     expect(params({ jobs: await claimAll(1) })).toEqual([2]);
-    expect(await store.flow.group('fair', 'a')).toEqual({ group: 'a', concurrency: null, waiting: 0, running: 1 });
+    expect(await store.groups.group('fair', 'a')).toEqual({ group: 'a', concurrency: null, waiting: 0, running: 1 });
   });
 
   test("a group's own limit overrides group_concurrency; null removes it", async () => {
-    await store.flow.setLimits('fair', { groupConcurrency: 1 });
-    expect(await store.flow.setGroupLimit('fair', 'vip', 3)).toMatchObject({ group: 'vip', concurrency: 3 });
+    await store.groups.setLimits('fair', { groupConcurrency: 1 });
+    expect(await store.groups.setGroupLimit('fair', 'vip', 3)).toMatchObject({ group: 'vip', concurrency: 3 });
     await enqueue([1, 2, 3, 4].map((a) => task(a, 'vip')));
     expect((await claimAll(4)).length).toBe(3);
-    expect(await store.flow.setGroupLimit('fair', 'vip', null)).toMatchObject({ concurrency: null, running: 3 });
-    expect(await store.flow.busiest('fair', 5)).toEqual([{ group: 'vip', concurrency: null, waiting: 1, running: 3 }]);
+    expect(await store.groups.setGroupLimit('fair', 'vip', null)).toMatchObject({ concurrency: null, running: 3 });
+    expect(await store.groups.busiest('fair', 5)).toEqual([
+      { group: 'vip', concurrency: null, waiting: 1, running: 3 },
+    ]);
   });
 
   test("the queue's concurrency caps what runs across every claim and shard; null removes it", async () => {
-    expect(await store.flow.setLimits('fair', { concurrency: 6 })).toEqual({ concurrency: 6, groupConcurrency: null });
+    expect(await store.groups.setLimits('fair', { concurrency: 6 })).toEqual({
+      concurrency: 6,
+      groupConcurrency: null,
+    });
     await enqueue(Array.from({ length: 12 }, (_, a) => task(a)));
     const held = await claimAll(12);
     expect(held.length).toBe(6);
     expect(await store.queues.depth('fair')).toMatchObject({ waiting: 6, active: 6 });
-    await store.flow.setLimits('fair', { concurrency: null });
-    expect(await store.flow.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
+    await store.groups.setLimits('fair', { concurrency: null });
+    expect(await store.groups.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
     expect((await claimAll(6)).length).toBe(6);
   });
 
   test("a reaped job's slot comes back: its group runs again after the lease lapses", async () => {
-    await store.flow.setLimits('fair', { groupConcurrency: 1 });
+    await store.groups.setLimits('fair', { groupConcurrency: 1 });
     await enqueue([task(1, 'a'), task(2, 'a')]);
     const [held] = await claimAll(1);
     expect((await claim(5)).jobs).toEqual([]);
@@ -126,11 +131,11 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
     expect((await store.reads.job(held.job.id))?.state).toBe('RETRY');
     const again = await claimAll(1);
     expect(again.map((c) => c.job.id)).toEqual([held.job.id]); // back at the head of its group
-    expect(await store.flow.group('fair', 'a')).toMatchObject({ running: 1, waiting: 1 });
+    expect(await store.groups.group('fair', 'a')).toMatchObject({ running: 1, waiting: 1 });
   });
 
   test('a consumer waiting on a limited queue wakes when a slot frees', async () => {
-    await store.flow.setLimits('fair', { groupConcurrency: 1 });
+    await store.groups.setLimits('fair', { groupConcurrency: 1 });
     await enqueue([task(1, 'a'), task(2, 'a')]);
     const [held] = await claimAll(1);
     await claim(5);
@@ -143,11 +148,11 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
 
   test('cancel takes a grouped job out of its group; a queue whose groups hold nothing may be removed', async () => {
     const [a1, a2] = await enqueue([task(1, 'a'), task(2, 'a')]);
-    await store.flow.setLimits('fair', { groupConcurrency: 5 });
+    await store.groups.setLimits('fair', { groupConcurrency: 5 });
     expect(await store.queues.remove('fair')).toBe('busy');
     await store.jobs.cancel(a1.id);
     await store.jobs.cancel(a2.id);
     expect(await store.queues.remove('fair')).toBe('removed');
-    expect(await store.flow.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
+    expect(await store.groups.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
   });
 });

@@ -106,8 +106,8 @@ async function groupFor(ctx: ApiContext, res: Response, queue: string, asked?: s
     );
   const group = bound ?? asked;
   if (group === undefined) return {};
-  if ((await ctx.store.flow.groupCount(queue)) >= MAX_GROUPS_PER_QUEUE) {
-    const info = await ctx.store.flow.group(queue, group);
+  if ((await ctx.store.groups.groupCount(queue)) >= MAX_GROUPS_PER_QUEUE) {
+    const info = await ctx.store.groups.group(queue, group);
     if (info.waiting === 0)
       throw new ConflictError(
         `queue ${queue} holds ${MAX_GROUPS_PER_QUEUE} groups with waiting jobs: no new group until one is done`,

@@ -21,7 +21,7 @@ import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
 import type { PromMetrics } from '../metrics';
-import { flowMetrics } from './flow';
+import { groupMetrics } from './queue-limits';
 import { reply, RESPONSES } from '../responses';
 import type { Route } from '../route';
 
@@ -88,7 +88,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)",
     ['node', 'policy'],
   );
-  const flow = flowMetrics(ctx, registry);
+  const flow = groupMetrics(ctx, registry);
   let evictedKeys = 0;
   new Counter({
     name: 'wizard_store_evicted_keys_total',

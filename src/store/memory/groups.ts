@@ -1,9 +1,9 @@
-/** Groups and concurrency limits (store.flow), as the Redis adapter's redis/flow.ts: one shard, so the limits are whole. */
-import type { FlowStore, GroupInfo, QueueLimits } from '../concerns';
+/** Groups and concurrency limits (store.groups), as the Redis adapter's redis/groups.ts: one shard, so the limits are whole. */
+import type { GroupsStore, GroupInfo, QueueLimits } from '../concerns';
 import type { MemoryCore } from './core';
 import { waitingInLists } from './structures';
 
-export class MemoryFlow implements FlowStore {
+export class MemoryGroups implements GroupsStore {
   constructor(private readonly m: MemoryCore) {}
 
   async limits(queue: string): Promise<QueueLimits> {

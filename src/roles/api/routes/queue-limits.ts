@@ -20,7 +20,7 @@ export const GROUP_SERIES = 5;
  * /metrics' series of the limits, read from the store at scrape time: each queue's claims held
  * back by a limit (a counter), and its busiest few groups' waiting and running jobs
  */
-export function flowMetrics(ctx: ApiContext, registry: Registry): (queues: string[]) => Promise<void> {
+export function groupMetrics(ctx: ApiContext, registry: Registry): (queues: string[]) => Promise<void> {
   let held: { queue: string; n: number }[] = [];
   new Counter({
     name: 'wizard_jobs_held_back_total',
@@ -40,8 +40,8 @@ export function flowMetrics(ctx: ApiContext, registry: Registry): (queues: strin
   });
   return async (queues) => {
     const [counts, busiest] = await Promise.all([
-      Promise.all(queues.map((q) => ctx.store.flow.heldBack(q))),
-      Promise.all(queues.map((q) => ctx.store.flow.busiest(q, GROUP_SERIES))),
+      Promise.all(queues.map((q) => ctx.store.groups.heldBack(q))),
+      Promise.all(queues.map((q) => ctx.store.groups.busiest(q, GROUP_SERIES))),
     ]);
     held = queues.map((queue, i) => ({ queue, n: counts[i] }));
     groups.reset();
@@ -63,9 +63,9 @@ const known = async (ctx: ApiContext, queue: string) => {
 /** GET /queues/:name/limits's answer */
 const queueView = async (ctx: ApiContext, queue: string) => {
   const [limits, heldBack, groups] = await Promise.all([
-    ctx.store.flow.limits(queue),
-    ctx.store.flow.heldBack(queue),
-    ctx.store.flow.busiest(queue, BUSIEST_SHOWN),
+    ctx.store.groups.limits(queue),
+    ctx.store.groups.heldBack(queue),
+    ctx.store.groups.busiest(queue, BUSIEST_SHOWN),
   ]);
   return {
     queue,
@@ -77,7 +77,7 @@ const queueView = async (ctx: ApiContext, queue: string) => {
 };
 const groupView = (queue: string, g: GroupInfo) => ({ queue, ...g });
 
-export const flowRoutes: Route[] = [
+export const queueLimitRoutes: Route[] = [
   {
     method: 'GET',
     path: '/queues/:name/limits',
@@ -107,7 +107,7 @@ export const flowRoutes: Route[] = [
       const { name } = parseInput(queueParams, req.params);
       const body = parseInput(queueLimitsBody, req.body);
       await known(ctx, name);
-      await ctx.store.flow.setLimits(name, {
+      await ctx.store.groups.setLimits(name, {
         ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
         ...(body.group_concurrency !== undefined ? { groupConcurrency: body.group_concurrency } : {}),
       });
@@ -126,7 +126,7 @@ export const flowRoutes: Route[] = [
     handler: (ctx) => async (req, res) => {
       const { name, group } = parseInput(groupParams, req.params);
       await known(ctx, name);
-      reply(res, RESPONSES.groupLimits, groupView(name, await ctx.store.flow.group(name, group)));
+      reply(res, RESPONSES.groupLimits, groupView(name, await ctx.store.groups.group(name, group)));
     },
   },
   {
@@ -145,8 +145,8 @@ export const flowRoutes: Route[] = [
       await known(ctx, name);
       const g =
         body.concurrency === undefined
-          ? await ctx.store.flow.group(name, group)
-          : await ctx.store.flow.setGroupLimit(name, group, body.concurrency);
+          ? await ctx.store.groups.group(name, group)
+          : await ctx.store.groups.setGroupLimit(name, group, body.concurrency);
       reply(res, RESPONSES.groupLimits, groupView(name, g));
     },
   },

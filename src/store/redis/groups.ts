@@ -1,11 +1,11 @@
 /**
- * Groups and concurrency limits (store.flow, docs/flow-control.md): the limits each shard's claim
+ * Groups and concurrency limits (store.groups, docs/flow-control.md): the limits each shard's claim
  * reads (K.flow) and the groups' counts. On a Cluster with sharded queues the queue's limit is
  * cut into one share per shard (their sum is the limit); a group's jobs all live in one shard
  * (Placement.pickShard), so its limit is whole there.
  */
 import { ValidationError } from '../../core/errors';
-import type { FlowStore, GroupInfo, QueueLimits } from '../concerns';
+import type { GroupsStore, GroupInfo, QueueLimits } from '../concerns';
 import type { RedisKeys } from '../keys';
 import type { RedisConn } from './conn';
 
@@ -14,7 +14,7 @@ const num = (v: string | null | undefined): number | null => (v === null || v ==
 /** shard i's share of a limit cut over n shards: the shares add up to the limit */
 export const shareOf = (limit: number, i: number, n: number): number => Math.floor(limit / n) + (i < limit % n ? 1 : 0);
 
-export class RedisFlow implements FlowStore {
+export class RedisGroups implements GroupsStore {
   constructor(private readonly c: RedisConn) {}
 
   /** as shard 0 keeps them (limit: the whole queue's, concurrency: its share) */
