@@ -236,6 +236,10 @@ export const RESPONSES = {
     idempotency_key: z.string().nullable(),
     existing: z.boolean(),
   }),
+  /** POST /jobs/bulk: each job, in the order asked (existing: made before, under the same key) */
+  bulkSubmitted: z.object({
+    jobs: z.array(z.object({ job_id: z.string(), state, existing: z.boolean() })),
+  }),
   queues: z.object({ queues: z.array(queueInfo) }),
   queue: queueInfo,
   job: jobResponse,
