@@ -5,6 +5,7 @@
  * a retry after a partial write (one shard's jobs made, the others not) makes only the missing
  * jobs and answers the same ids; the quotas count the whole bulk.
  */
+import { Client, ValidationError } from '../../src/index';
 import { parseTokenList } from '../../src/core/tokens';
 import { LIMIT_DEFAULTS } from '../../src/core/quotas';
 import { startApi, RunningApi } from '../../src/roles/api';
@@ -146,6 +147,31 @@ describe.each(WITH_CLUSTER)('POST /jobs/bulk on the %s store', (adapter) => {
     const other = await bulk([task(-1)], 'nightly-1');
     expect([other.status, other.body.error?.message]).toEqual([409, expect.stringContaining("'nightly-1'")]);
   }, 60_000);
+
+  test('the client: addBulk makes the jobs in one request; a bad one is a ValidationError naming jobs.1.params.a', async () => {
+    const client = new Client({ url: api.url, token: ADMIN });
+    const before = await total();
+    const bad = await client
+      .addBulk([
+        { type: 'task', params: { a: 1, b: 2 } },
+        { type: 'task', params: { a: 'x' as unknown as number, b: 2 } },
+      ])
+      .catch((e: unknown) => e);
+    expect([bad instanceof ValidationError, (bad as ValidationError).field]).toEqual([true, 'jobs.1.params.a']);
+    expect(await total()).toBe(before);
+    const jobs = [
+      { type: 'task' as const, params: { a: 1, b: 2 } },
+      { type: 'task' as const, params: { a: 3, b: 4 }, opts: { priority: 1, run_at: new Date(Date.now() + 60_000) } },
+    ];
+    const made = await client.addBulk(jobs, { idempotency_key: 'client-bulk' });
+    expect(made.map((j) => [j.state, j.existing])).toEqual([
+      ['PENDING', false],
+      ['PENDING', false],
+    ]);
+    const again = await client.addBulk(jobs, { idempotency_key: 'client-bulk' });
+    expect(again.map((j) => [j.job_id, j.existing])).toEqual(made.map((j) => [j.job_id, true]));
+    expect(await total()).toBe(before + 2);
+  });
 
   test("the quotas count the whole bulk: past the token's jobs quota, a 429 and nothing made", async () => {
     const before = await total();
