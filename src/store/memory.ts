@@ -31,6 +31,7 @@ import { MemoryLake } from './memory/lake';
 import { MemoryLimits } from './memory/limits';
 import { MemoryNodes } from './memory/nodes';
 import { MemoryQueues } from './memory/queues';
+import { MemoryFlow } from './memory/flow';
 import { MemoryReads } from './memory/reads';
 import { MemorySchedules } from './memory/schedules';
 import { MemoryServer } from './memory/server';
@@ -57,6 +58,7 @@ export class MemoryStore implements Store, StoreParts {
   readonly jobs: MemoryJobs;
   readonly reads: MemoryReads;
   readonly queues: MemoryQueues;
+  readonly flow: MemoryFlow;
   readonly dead: MemoryDead;
   readonly events: MemoryEvents;
   readonly nodes: MemoryNodes;
@@ -74,6 +76,7 @@ export class MemoryStore implements Store, StoreParts {
     this.jobs = new MemoryJobs(m);
     this.reads = new MemoryReads(m);
     this.queues = new MemoryQueues(m);
+    this.flow = new MemoryFlow(m);
     this.dead = new MemoryDead(m, this.jobs);
     this.events = new MemoryEvents(m);
     this.nodes = new MemoryNodes(m);

@@ -68,7 +68,7 @@ describe.each(WITH_CLUSTER)('POST /jobs/bulk on the %s store', (adapter) => {
       task(1),
       { type: 'sim', params: { duration_ms: 1, failure_rate: 0 }, priority: 2, attempts: 2 },
       { type: 'primes', params: { n: 20_000, chunks: 2 } },
-      { ...task(2), delay_ms: 60_000, timeout_ms: 5000 },
+      { ...task(2), delay_ms: 60_000, timeout_ms: 5000, group: 'tenant-a' },
     ]);
     expect([res.status, res.body.error]).toEqual([202, undefined]);
     expect(res.body.jobs.map((j) => [j.state, j.existing])).toEqual([
@@ -81,6 +81,7 @@ describe.each(WITH_CLUSTER)('POST /jobs/bulk on the %s store', (adapter) => {
     expect(jobs.map((j) => j?.type)).toEqual(['task', 'sim', 'primes', 'task']);
     expect([jobs[1]?.priority, jobs[1]?.maxAttempts, jobs[3]?.timeoutMs]).toEqual([2, 2, 5000]);
     expect(jobs[3]?.runAt).toBeGreaterThan(Date.now() + 30_000); // delayed
+    expect(jobs[3]?.group).toBe('tenant-a');
     expect(await store.reads.children(res.body.jobs[2].job_id)).toHaveLength(2);
     expect(await total()).toBe(before + 4);
   });

@@ -10,9 +10,9 @@ import type { Request, Response } from 'express';
 import { principalName } from '../../core/tokens';
 import { Bounds, LIMIT_DEFAULTS } from '../../core/quotas';
 import { primeCountFlow } from '../../core/chunks';
-import { errorMessage, ValidationError } from '../../core/errors';
+import { ConflictError, errorMessage, ValidationError, WizardError } from '../../core/errors';
 import { isSafeName, SAFE_ALPHABET } from '../../core/ids';
-import { JobType, scopedIdempotencyKey } from '../../core/job';
+import { JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
 import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
@@ -94,6 +94,30 @@ export function checkParams(type: JobType, params: unknown): Record<string, unkn
   }
 }
 
+/**
+ * the group a new job carries: the one its caller's token is bound to (a tenant cannot take
+ * another's slots: a different group given is a 403), else the one asked for; a group new to the
+ * queue is refused while the queue holds MAX_GROUPS_PER_QUEUE groups with waiting jobs
+ */
+async function groupFor(ctx: ApiContext, res: Response, queue: string, asked?: string): Promise<{ group?: string }> {
+  const bound = callerOf(res)?.group;
+  if (bound !== undefined && asked !== undefined && asked !== bound)
+    throw new WizardError(
+      'forbidden',
+      `this token's jobs are in the group '${bound}': it may not submit to '${asked}'`,
+    );
+  const group = bound ?? asked;
+  if (group === undefined) return {};
+  if ((await ctx.store.flow.groupCount(queue)) >= MAX_GROUPS_PER_QUEUE) {
+    const info = await ctx.store.flow.group(queue, group);
+    if (info.waiting === 0)
+      throw new ConflictError(
+        `queue ${queue} holds ${MAX_GROUPS_PER_QUEUE} groups with waiting jobs: no new group until one is done`,
+      );
+  }
+  return { group };
+}
+
 export interface Work {
   type: JobType;
   params: Record<string, unknown>;
@@ -108,22 +132,29 @@ interface Making {
   /** the store's time, asked once */
   now: () => Promise<number>;
   queue: (type: JobType, asked?: string) => Promise<string>;
+  /** the group a job of the queue carries (groupFor), asked once per queue and group */
+  group: (queue: string, asked?: string) => Promise<{ group?: string }>;
+}
+
+/** a lookup made once per arguments within one request */
+function cached<A extends unknown[], T>(look: (...a: A) => Promise<T>): (...a: A) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (...a) => {
+    const k = JSON.stringify(a);
+    let p = seen.get(k);
+    if (!p) seen.set(k, (p = look(...a)));
+    return p;
+  };
 }
 
 function making(ctx: ApiContext, res: Response): Making {
   const caller = callerOf(res);
-  let now: Promise<number> | undefined;
-  const queues = new Map<string, Promise<string>>();
   return {
     bounds: (ctx.limits ?? LIMIT_DEFAULTS).bounds,
     principal: caller ? principalName(caller) : undefined,
-    now: () => (now ??= ctx.store.server.time()),
-    queue: (type, asked) => {
-      const k = `${type}\n${asked ?? ''}`;
-      let q = queues.get(k);
-      if (!q) queues.set(k, (q = queueFor(ctx, type, asked)));
-      return q;
-    },
+    now: cached(() => ctx.store.server.time()),
+    queue: cached((type: JobType, asked?: string) => queueFor(ctx, type, asked)),
+    group: cached((queue: string, asked?: string) => groupFor(ctx, res, queue, asked)),
   };
 }
 
@@ -138,7 +169,8 @@ async function itemOf(m: Making, w: Work, key: string | undefined): Promise<Bulk
   const queue = await m.queue(w.type, o.queue);
   const delayMs = await delayOf(m, o);
   const principal = m.principal;
-  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal };
+  const group = await m.group(queue, o.group);
+  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...group };
   if (w.type !== 'primes') {
     return {
       type: w.type,
@@ -153,7 +185,7 @@ async function itemOf(m: Making, w: Work, key: string | undefined): Promise<Bulk
   return primeCountFlow(
     n,
     chunks,
-    { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal },
+    { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal, ...group },
     { maxAttempts: o.attempts, ...common },
   );
 }
