@@ -195,6 +195,17 @@ test('every operation answers a 2xx the document describes', async () => {
       )
     ).status,
   ).toBe(200);
+  const bulk = json(
+    {
+      jobs: [
+        { type: 'task', params: { a: 1, b: 2 } },
+        { ...options, priority: 1 },
+      ],
+    },
+    { 'idempotency-key': 'contract-bulk' },
+  );
+  const bulkMade = (await check('POST /jobs/bulk', A, '/jobs/bulk', bulk)).json as { jobs: { existing: boolean }[] };
+  expect(bulkMade.jobs.map((j) => j.existing)).toEqual([false, false]);
   expect(
     (
       (await check('POST /jobs/:id/cancel', A, `/jobs/${made.job_id}/cancel`, { method: 'POST' })).json as {
