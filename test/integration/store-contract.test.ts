@@ -461,6 +461,39 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect((await store.reads.list({ state: 'PENDING' })).total).toBe(4);
   });
 
+  test('listJobs filters by type and queue, with or without a state, paged newest first', async () => {
+    const made = [];
+    for (const [type, queue] of [
+      ['task', 'default'],
+      ['sim', 'default'],
+      ['task', 'other'],
+      ['sim', 'other'],
+      ['task', 'default'],
+    ]) {
+      made.push(...(await store.jobs.enqueue([{ ...task(1), type, queue }])));
+      clock.advance(1);
+    }
+    const ids = (r: { jobs: { id: string }[] }) => r.jobs.map((j) => j.id);
+    const tasks = await store.reads.list({ type: 'task' });
+    expect(tasks).toMatchObject({ total: 3, partial: false });
+    expect(ids(tasks)).toEqual([made[4].id, made[2].id, made[0].id]);
+    expect(ids(await store.reads.list({ type: 'task', offset: 1, limit: 1 }))).toEqual([made[2].id]);
+    expect(ids(await store.reads.list({ queue: 'other' }))).toEqual([made[3].id, made[2].id]);
+    expect(ids(await store.reads.list({ type: 'sim', queue: 'default' }))).toEqual([made[1].id]);
+    expect(await store.reads.list({ type: 'nothing' })).toEqual({ total: 0, jobs: [], partial: false });
+    // by state too: PENDING and STARTED from the queues, the finished from the index
+    expect(ids(await store.reads.list({ state: 'PENDING', type: 'sim' })).sort()).toEqual(
+      [made[1].id, made[3].id].sort(),
+    );
+    const { jobs } = await store.jobs.claim('other', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const held = jobs.find((c) => c.job.type === 'sim')!;
+    expect(ids(await store.reads.list({ state: 'STARTED', type: 'sim' }))).toEqual([held.job.id]);
+    await store.jobs.complete(held.job.id, held.token, 1);
+    expect(ids(await store.reads.list({ state: 'SUCCESS', queue: 'other' }))).toEqual([held.job.id]);
+    expect((await store.reads.list({ state: 'SUCCESS', queue: 'default' })).total).toBe(0);
+    expect(ids(await store.reads.list({ state: 'PENDING', queue: 'other' }))).toEqual([]);
+  });
+
   test('counts and lists by state stay exact through every transition (queued jobs are counted, not indexed, on Redis)', async () => {
     const jobs = await store.jobs.enqueue([
       task(1),

@@ -239,7 +239,21 @@ export const RESPONSES = {
   queues: z.object({ queues: z.array(queueInfo) }),
   queue: queueInfo,
   job: jobResponse,
-  jobs: jobPage.extend({ status: state.nullable() }),
+  jobs: jobPage.extend({
+    status: state.nullable(),
+    type: z.string().nullable(),
+    queue: z.string().nullable(),
+    /** filtered by type or queue, and an index held more jobs than were looked at */
+    partial: z.boolean(),
+  }),
+  /** POST /jobs/retry, /jobs/cancel: what one call did (at most BULK_MAX jobs) */
+  bulk: z.object({
+    matched: count(),
+    acted: count(),
+    skipped: count(),
+    more: z.boolean(),
+    job_ids: z.array(z.string()),
+  }),
   populated: z.object({
     batch: z.string(),
     created: count(),

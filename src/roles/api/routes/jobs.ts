@@ -59,17 +59,27 @@ export const jobRoutes: Route[] = [
     path: '/jobs',
     need: 'read',
     tag: 'jobs',
-    summary: 'the jobs, newest first',
+    summary:
+      "the jobs, newest first; by state, type and queue (filtered by type or queue: among each index's 5000 newest, partial when it holds more)",
     query: listJobsQuery,
     ok: { 200: { description: 'a page of jobs', json: 'jobs' } },
     handler: (ctx) => async (req, res) => {
       const q = parseInput(listJobsQuery, req.query);
-      const { total, jobs } = await ctx.store.reads.list({ state: q.status, offset: q.offset, limit: q.limit });
+      const { total, jobs, partial } = await ctx.store.reads.list({
+        state: q.status,
+        type: q.type,
+        queue: q.queue,
+        offset: q.offset,
+        limit: q.limit,
+      });
       reply(res, RESPONSES.jobs, {
         total,
         offset: q.offset,
         limit: q.limit,
         status: q.status ?? null,
+        type: q.type ?? null,
+        queue: q.queue ?? null,
+        partial: partial ?? false,
         jobs: jobs.map(jobView),
       });
     },
