@@ -86,6 +86,12 @@ export interface ListQuery {
  */
 export const FILTER_SCAN = 5000;
 
+/** a job's log (a handler's ctx.log lines, store.jobs.appendLog): its newest lines kept, each of at most JOB_LOG_LINE_BYTES */
+export const JOB_LOG_LINES = 100;
+export const JOB_LOG_LINE_BYTES = 1024;
+/** a job's log is kept this long after its last line (a day), whatever becomes of the job */
+export const JOB_LOG_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** does a job of this type and queue (its record's fields) match the query's filter? */
 export const listMatches = (q: ListQuery, type: string | null | undefined, queue: string | null | undefined): boolean =>
   (q.type === undefined || q.type === type) && (q.queue === undefined || q.queue === queue);

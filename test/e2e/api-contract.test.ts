@@ -159,6 +159,7 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /api/jobs/:id/events', A, `/api/jobs/${count.job_id}/events`); // final: the stream sends it and closes
   await check('GET /jobs/:id/chunks', A, `/jobs/${count.job_id}/chunks`);
   await check('GET /jobs/:id', A, `/jobs/${count.job_id}`);
+  await check('GET /jobs/:id/log', A, `/jobs/${count.job_id}/log`);
   await check('GET /jobs', A, '/jobs?status=success&limit=5');
   await check('GET /datalake/export/:date', A, `/datalake/export/${new Date().toISOString().slice(0, 10)}`);
 

@@ -473,6 +473,33 @@ test('jobs page: a count per state; filtered by queue and type; every dead job o
   await page.close();
 });
 
+test("a job's page shows its handler's ctx.log lines, oldest first", async () => {
+  const [job] = await store.jobs.enqueue([
+    { type: 'task', queue: 'console-logged', params: { a: 1, b: 1, op: 'add' } },
+  ]);
+  const line = (level: string, msg: string, fields?: Record<string, unknown>) =>
+    JSON.stringify({ at: new Date().toISOString(), level, msg, ...(fields ? { fields } : {}) });
+  await store.jobs.appendLog(job.id, line('info', 'fetching', { url: 'http://x' }));
+  await store.jobs.appendLog(job.id, line('warn', 'slow answer'));
+  const page = await open(`#/jobs/${job.id}`);
+  const items = page.locator('.job-log li');
+  await eventually(async () => expect(await items.count()).toBe(2));
+  expect(await textOf(items.nth(0).locator('.log-msg'))).toBe('fetching');
+  expect(await textOf(items.nth(0).locator('code'))).toBe('{"url":"http://x"}');
+  expect(await textOf(items.nth(1).locator('.log-level'))).toBe('WARN'); // shown in capitals
+  expect(await textOf(items.nth(1).locator('.log-msg'))).toBe('slow answer');
+  // a job that logged nothing shows no log
+  const [quiet] = await store.jobs.enqueue([
+    { type: 'task', queue: 'console-logged', params: { a: 1, b: 1, op: 'add' } },
+  ]);
+  await page.goto(`${api}/#/jobs/${quiet.id}`);
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
+  expect(await page.locator('.job-log').count()).toBe(0);
+  expect((await http('GET', `${api}/jobs/no-such-job/log`)).status).toBe(404);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
 test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
   const page = await open('#/');
   await page.setViewportSize({ width: 375, height: 800 });

@@ -4,7 +4,7 @@
  */
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
-import type { Store } from '../../src/store/types';
+import { JOB_LOG_LINE_BYTES, JOB_LOG_LINES, type Store } from '../../src/store/types';
 import { tokenBaseOf } from '../../src/store/common';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
@@ -492,6 +492,18 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(ids(await store.reads.list({ state: 'SUCCESS', queue: 'other' }))).toEqual([held.job.id]);
     expect((await store.reads.list({ state: 'SUCCESS', queue: 'default' })).total).toBe(0);
     expect(ids(await store.reads.list({ state: 'PENDING', queue: 'other' }))).toEqual([]);
+  });
+
+  test("a job's log keeps its newest lines, each cut to 1 kB; none for a job that logged nothing", async () => {
+    const [job, quiet] = await store.jobs.enqueue([task(1), task(2)]);
+    for (let i = 0; i < JOB_LOG_LINES + 5; i++) await store.jobs.appendLog(job.id, `line ${i}`);
+    const lines = await store.reads.log(job.id);
+    expect(lines).toHaveLength(JOB_LOG_LINES);
+    expect([lines[0], lines[lines.length - 1]]).toEqual(['line 5', `line ${JOB_LOG_LINES + 4}`]);
+    await store.jobs.appendLog(quiet.id, 'é'.repeat(JOB_LOG_LINE_BYTES)); // 2 bytes each: cut at a character
+    expect(await store.reads.log(quiet.id)).toEqual(['é'.repeat(JOB_LOG_LINE_BYTES / 2)]);
+    expect(await store.reads.log('no-such-job')).toEqual([]);
+    expect(await store.reads.log('a:b')).toEqual([]);
   });
 
   test('counts and lists by state stay exact through every transition (queued jobs are counted, not indexed, on Redis)', async () => {

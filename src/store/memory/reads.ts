@@ -66,6 +66,11 @@ export class MemoryReads implements ReadsStore {
     return this.m.getJobs(this.m.children.get(parentId) ?? []);
   }
 
+  async log(jobId: string): Promise<string[]> {
+    const kept = this.m.jobLogs.get(jobId);
+    return kept && kept.until > this.m.clock() ? [...kept.lines] : [];
+  }
+
   async countByState(): Promise<Record<JobState, number>> {
     return Object.fromEntries(
       JOB_STATES.map((s) => [s, (this.m.states.get(s)?.size ?? 0) + (this.m.counts.get(s) ?? 0)]),

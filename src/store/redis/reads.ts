@@ -98,6 +98,11 @@ export class RedisReads implements ReadsStore {
     return this.jobs(await this.c.cmd<string[]>(['LRANGE', this.c.at(parentId).children(parentId), 0, -1]));
   }
 
+  async log(jobId: string): Promise<string[]> {
+    if (!isStorableJobId(jobId)) return [];
+    return this.c.cmd<string[]>(['LRANGE', this.c.at(jobId).jobLog(jobId), 0, -1]);
+  }
+
   async countByState(): Promise<Record<JobState, number>> {
     const per = await this.c.perShard((k) =>
       Promise.all([

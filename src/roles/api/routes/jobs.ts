@@ -46,6 +46,30 @@ function submittedView(job: Job, existing: boolean) {
   };
 }
 
+type LogEntry = {
+  at: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+};
+
+/** a line of a job's log as written (user-run.ts jobLogger); one cut short at 1 kB is its text, as info */
+function logEntry(line: string): LogEntry {
+  try {
+    const v = JSON.parse(line) as LogEntry;
+    if (
+      v &&
+      typeof v.msg === 'string' &&
+      typeof v.at === 'string' &&
+      ['debug', 'info', 'warn', 'error'].includes(v.level)
+    )
+      return v;
+  } catch {
+    // cut short: not JSON any more
+  }
+  return { at: '', level: 'info', msg: line };
+}
+
 /** a job by id, or a 404 */
 export async function getJob(ctx: ApiContext, id: string): Promise<Job> {
   const job = await ctx.store.reads.job(id);
@@ -162,6 +186,21 @@ export const jobRoutes: Route[] = [
       if (job.state === 'DEAD') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retry(id)));
       if (job.state === 'FAILURE') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retryFailed(id)));
       throw new ConflictError(`job ${id} is ${job.state}: only a job that is DEAD or ended in FAILURE can be retried`);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/jobs/:id/log',
+    need: 'read',
+    tag: 'jobs',
+    summary:
+      "its handler's ctx.log lines, oldest first: the newest 100, each cut to 1 kB, kept a day after the last (none when it logged nothing)",
+    ok: { 200: { description: 'the lines', json: 'jobLog' } },
+    errors: { 404: 'unknown job' },
+    handler: (ctx) => async (req, res) => {
+      const id = pathJobId(req);
+      await getJob(ctx, id);
+      reply(res, RESPONSES.jobLog, { job_id: id, lines: (await ctx.store.reads.log(id)).map(logEntry) });
     },
   },
   {

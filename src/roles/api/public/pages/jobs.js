@@ -147,6 +147,7 @@
       return {
         job: slot(),
         chunks: slot(),
+        logLines: slot(),
         init() {
           this.start();
           this.$watch('route.id', () => this.start());
@@ -158,9 +159,11 @@
           stop?.();
           this.job = slot();
           this.chunks = slot();
+          this.logLines = slot();
           stop = every(1000, async () => {
             const id = encodeURIComponent(this.route.id);
             const r = fill(this.job, await request('GET', `jobs/${id}`));
+            if (r.ok) fill(this.logLines, await request('GET', `jobs/${id}/log`));
             if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
             if (!r.ok || FINAL.includes(r.data.state)) stop();
           });
