@@ -500,6 +500,21 @@ test("a job's page shows its handler's ctx.log lines, oldest first", async () =>
   await page.close();
 });
 
+test('the primes page lists the recent counts, each with its result and duration, linked to its page', async () => {
+  const page = await open('#/primes');
+  const row = page.locator('.primes-history tbody tr').filter({ hasText: primeId.slice(0, 8) });
+  await eventually(async () => expect(await row.count()).toBe(1));
+  const cells = (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+  expect(cells.slice(1, 5)).toEqual(['100,000', '4', 'SUCCESS', '9,592']);
+  expect(cells[5]).toMatch(/^[\d.]+ (ms|s)$/);
+  expect(await row.locator('a').getAttribute('href')).toBe(`#/jobs/${primeId}`);
+  // only prime counts: none of the tasks made before it
+  const ns = await page.locator('.primes-history tbody tr td:nth-child(2)').allInnerTexts();
+  expect(ns.every((n) => /^[\d,]+$/.test(n.trim()))).toBe(true);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
 test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
   const page = await open('#/');
   await page.setViewportSize({ width: 375, height: 800 });
