@@ -24,6 +24,7 @@ export const ROW = [
   'idem_key',
   'cpu',
   'principal',
+  'group',
   'runs_on',
 ] as const;
 export type RowField = (typeof ROW)[number];
@@ -43,6 +44,7 @@ export const OPTIONAL_FIELDS = [
   'idem_key',
   'cpu',
   'principal',
+  'group',
   'runs_on',
 ] as const satisfies readonly RowField[];
 
@@ -96,6 +98,7 @@ export const LOAD = [
   'priority',
   'idem_key',
   'cpu',
+  'group',
 ] as const;
 
 /** what the scripts answer; RedisStore maps the codes to typed errors */

@@ -10,6 +10,7 @@ import { botRoutes } from './bots';
 import { compatRoutes } from './compat';
 import { consoleRoutes } from './console';
 import { datalakeRoutes } from './datalake';
+import { queueLimitRoutes } from './queue-limits';
 import { deadLetterRoutes } from './dead-letters';
 import { docsRoutes } from './docs';
 import { healthRoutes } from './health';
@@ -27,6 +28,7 @@ export const ROUTES: readonly Route[] = [
   ...jobRoutes,
   ...jobBulkRoutes,
   ...queueRoutes,
+  ...queueLimitRoutes,
   ...botRoutes,
   ...datalakeRoutes,
   ...abacusRoutes,
