@@ -6,7 +6,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { ConflictError, NotFoundError, WizardError } from '../../../core/errors';
-import { iso, Job, jobView } from '../../../core/job';
+import { iso, Job } from '../../../core/job';
+import { jobView } from '../views';
 import { listJobsQuery, parseInput, populateBody, splitOptions, submitBody } from '../../../core/schemas';
 import { principalName } from '../../../core/tokens';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
