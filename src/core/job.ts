@@ -76,6 +76,11 @@ export interface Job {
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
   slot?: string | null;
+  /** a flow's node (docs/flows.md): its flow and its id there; absent for other jobs */
+  flowId?: string;
+  flowNode?: string;
+  /** a flow's node with deps, once they finished: each dep's outcome by its node id (ctx.deps) */
+  deps?: Record<string, { state: JobState; result?: unknown; error?: string }>;
   /** each attempt's outcome, oldest first (attemptsLog); absent in a claim's view */
   attemptsLog?: AttemptOutcome[];
 }
