@@ -15,6 +15,8 @@ import { methodGate } from './methods';
 import { needOf, type Route } from './route';
 
 export const BODY_LIMIT = '64kb';
+/** POST /flows's body: up to 10,000 nodes (MAX_FLOW_NODES) of a few hundred bytes each */
+export const FLOW_BODY_LIMIT = '4mb';
 
 /** GET and HEAD take no body: whatever one carries is not read (so it cannot make them a 400, 413 or 415) */
 const readsBody = (method: string) => method !== 'GET' && method !== 'HEAD';
@@ -66,7 +68,10 @@ export function createApp(ctx: ApiContext, table: readonly Route[] = ROUTES): Ex
   );
   app.use(requireJsonBody);
   const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
-  app.use((req, res, next) => (readsBody(req.method) ? json(req, res, next) : next()));
+  const flowJson = express.json({ limit: FLOW_BODY_LIMIT, strict: false, verify: checkJsonDepth });
+  app.use((req, res, next) =>
+    !readsBody(req.method) ? next() : req.path === '/flows' ? flowJson(req, res, next) : json(req, res, next),
+  );
   app.use(mount(ctx, table));
   app.use(...docsFiles());
   app.use(consoleFiles());

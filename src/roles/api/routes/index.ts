@@ -12,6 +12,7 @@ import { consoleRoutes } from './console';
 import { datalakeRoutes } from './datalake';
 import { deadLetterRoutes } from './dead-letters';
 import { docsRoutes } from './docs';
+import { flowRoutes } from './flows';
 import { healthRoutes } from './health';
 import { jobRoutes } from './jobs';
 import { metricsRoutes } from './metrics';
@@ -24,6 +25,7 @@ export const ROUTES: readonly Route[] = [
   ...docsRoutes,
   ...compatRoutes,
   ...jobRoutes,
+  ...flowRoutes,
   ...queueRoutes,
   ...botRoutes,
   ...datalakeRoutes,
