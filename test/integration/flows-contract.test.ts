@@ -1,11 +1,11 @@
 /**
  * Flows (issue 28, items 1-3) on both adapters: a node runs once, when its last dep finishes, in
  * that same step; its handler's deps' outcomes; the policies fail, skip, continue (transitive); the
- * flow's state; cancel; an idempotency key.
+ * flow's state; cancel; an idempotency key. On a Cluster a flow's nodes live in one shard (one slot).
  */
 import type { NewFlow, NewFlowNode } from '../../src/core/flows';
 import type { Store } from '../../src/store/types';
-import { ADAPTERS, makeStore, manualClock } from '../helpers/stores';
+import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 
 const LEASE = 10_000;
 type Spec = [id: string, deps?: string[], policy?: NewFlowNode['onDepFailure']];
@@ -19,7 +19,9 @@ const flowOf = (...specs: Spec[]): NewFlow => ({
   })),
 });
 
-describe.each(ADAPTERS)('flows contract: %s', (adapter) => {
+useTestCluster();
+
+describe.each(WITH_CLUSTER)('flows contract: %s', (adapter) => {
   let store: Store;
   let clock: ReturnType<typeof manualClock>;
   const claimAll = async () =>
