@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, spawnWizard, waitUntil } from '../helpers/procs';
+import { http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -166,5 +166,32 @@ describe('flows on Redis with an api and a worker', () => {
       'Idempotency-Key': 'flow-key-1',
     });
     expect([again.status, again.body.flow_id, again.body.existing]).toEqual([200, first.flow_id, true]);
+  });
+
+  test('wizard flow submit --watch and wizard flow show: the flow as a table, exit 0 on SUCCESS, 1 otherwise', async () => {
+    const file = path.join(tmp, 'flow.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        nodes: [
+          { id: 'x', type: 'num', params: { n: 4 } },
+          { id: 'y', type: 'sum', deps: ['x'] },
+        ],
+      }),
+    );
+    const ok = await runWizardAsync(['flow', 'submit', file, '--watch', '--api', api]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/is SUCCESS: 2\/2 nodes final/);
+    expect(ok.stdout).toMatch(/y .*SUCCESS .*\{"sum":4,"deps":1,"states":\["SUCCESS"\]\}/);
+    const id = /flow (\S+) is/.exec(ok.stdout)![1];
+    const shown = await runWizardAsync(['flow', 'show', id, '--api', api, '--json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ flow_id: id, state: 'SUCCESS' });
+    fs.writeFileSync(file, JSON.stringify({ nodes: [{ id: 'b', type: 'boom' }] }));
+    const failed = await runWizardAsync(['flow', 'submit', file, '--watch', '--api', api]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/is FAILURE/);
+    fs.writeFileSync(file, '{nope');
+    const bad = await runWizardAsync(['flow', 'submit', file, '--api', api]);
+    expect([bad.code, bad.stderr.trim().split('\n').length]).toEqual([2, 1]);
   });
 });
