@@ -52,7 +52,16 @@ export interface AddOptions {
 }
 
 export type JobState =
-  'PENDING' | 'STARTED' | 'PROGRESS' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'DEAD' | 'CANCELLED' | (string & {});
+  | 'PENDING'
+  | 'STARTED'
+  | 'PROGRESS'
+  | 'RETRY'
+  | 'SUCCESS'
+  | 'FAILURE'
+  | 'DEAD'
+  | 'CANCELLED'
+  | 'SKIPPED'
+  | (string & {});
 
 /** POST /jobs's answer */
 export interface Submitted<K extends string = string> {
@@ -110,8 +119,8 @@ export interface EventsOptions {
   maxReconnects?: number;
 }
 
-const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
-const FAILED = new Set(['FAILURE', 'DEAD', 'CANCELLED']);
+const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED', 'SKIPPED']);
+const FAILED = new Set(['FAILURE', 'DEAD', 'CANCELLED', 'SKIPPED']);
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {

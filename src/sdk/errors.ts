@@ -58,11 +58,11 @@ export class Unavailable extends WizardApiError {
   }
 }
 
-/** waitUntilFinished: the job ended in FAILURE, DEAD or CANCELLED; `job` is its record */
+/** waitUntilFinished: the job ended in FAILURE, DEAD, CANCELLED or SKIPPED (a flow's node); `job` is its record */
 export class JobFailed extends WizardApiError {
   constructor(
     message: string,
-    readonly state: 'FAILURE' | 'DEAD' | 'CANCELLED',
+    readonly state: 'FAILURE' | 'DEAD' | 'CANCELLED' | 'SKIPPED',
     readonly job: unknown,
   ) {
     super(message, 200, 'job_failed');
