@@ -198,6 +198,9 @@ export function jobView(job: Job) {
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,
     attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
+    // a flow's node (docs/flows.md): its flow, its id there and, once ready, its deps' outcomes
+    ...(job.flowId ? { flow_id: job.flowId, flow_node: job.flowNode ?? null } : {}),
+    ...(job.deps ? { deps: job.deps } : {}),
   };
 }
 export type JobView = ReturnType<typeof jobView>;

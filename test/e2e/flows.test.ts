@@ -194,4 +194,27 @@ describe('flows on Redis with an api and a worker', () => {
     const bad = await runWizardAsync(['flow', 'submit', file, '--api', api]);
     expect([bad.code, bad.stderr.trim().split('\n').length]).toEqual([2, 1]);
   });
+
+  test("a bot's --exec command gets its deps' outcomes under deps in its stdin JSON", async () => {
+    const bot = spawnWizard(
+      ['bot', '--name', 'flow-exec', '--exec', 'cat'],
+      { ...env, WIZARD_API_URL: api, WIZARD_BOT_POLL_MS: '100', HEARTBEAT_INTERVAL_MS: '200' },
+      'bot-flows',
+    );
+    try {
+      const { flow_id } = await submit({
+        nodes: [
+          { id: 'x', type: 'num', params: { n: 9 } },
+          { id: 'echo', type: 'sim', params: { duration_ms: 0, failure_rate: 0 }, deps: ['x'] },
+        ],
+      });
+      const f = await final(flow_id);
+      expect(f.nodes.echo).toMatchObject({
+        state: 'SUCCESS',
+        result: { duration_ms: 0, failure_rate: 0, deps: { x: { state: 'SUCCESS', result: 9 } } },
+      });
+    } finally {
+      await bot.kill('SIGTERM');
+    }
+  });
 });

@@ -79,6 +79,11 @@ export const jobResponse = z.object({
   /** the schedule that made the job and its occurrence (ISO 8601), or null */
   schedule: z.string().nullable(),
   slot: time().nullable(),
+  flow_id: z.string().optional(),
+  flow_node: z.string().nullable().optional(),
+  deps: z
+    .record(z.string(), z.object({ state, result: z.unknown().optional(), error: z.string().optional() }))
+    .optional(),
   attempts_log: z
     .array(
       z.object({
