@@ -220,6 +220,7 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /flows', A, '/flows');
   await check('GET /flows/:id', A, `/flows/${flowMade.flow_id}`);
   await check('POST /flows/:id/cancel', A, `/flows/${flowMade.flow_id}/cancel`, { method: 'POST' });
+  await check('GET /flows/:id/events', A, `/flows/${flowMade.flow_id}/events`); // ended: the stream sends it and closes
   await check('GET /queues', A, '/queues');
   expect(
     (

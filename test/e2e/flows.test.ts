@@ -217,4 +217,25 @@ describe('flows on Redis with an api and a worker', () => {
       await bot.kill('SIGTERM');
     }
   });
+
+  test("GET /flows/:id/events streams the flow's changes and closes once it has ended", async () => {
+    const { flow_id } = await submit({
+      nodes: [
+        { id: 'a', type: 'num', params: { n: 2 } },
+        { id: 'b', type: 'sum', deps: ['a'] },
+      ],
+    });
+    const text = await (await fetch(`${api}/flows/${flow_id}/events`)).text(); // ends when the flow has
+    const events = text
+      .split('\n\n')
+      .filter((b) => b.startsWith('event: '))
+      .map((b) => ({ event: /^event: (\w+)/.exec(b)![1], data: JSON.parse(/\ndata: (.*)/.exec(b)![1]) as FlowView }));
+    expect(events.length).toBeGreaterThan(0);
+    expect(new Set(events.map((e) => e.event))).toEqual(new Set(['flow']));
+    expect(events[events.length - 1].data).toMatchObject({
+      flow_id,
+      state: 'SUCCESS',
+      nodes: { b: { result: { sum: 2 } } },
+    });
+  });
 });

@@ -16,6 +16,8 @@ import { queueFor } from '../queues';
 import { reply, RESPONSES } from '../responses';
 import { checkParams, idempotencyHeader } from '../submit';
 import { LOCATION, type Route } from '../route';
+import { streamQuota } from '../quotas';
+import { send, SSE_KEEPALIVE_MS, startEventStream } from './compat';
 
 /** the flow as the API shows it: times in ISO 8601 */
 const flowJson = (f: FlowView) => ({ ...f, created_at: iso(f.created_at)!, finished_at: iso(f.finished_at) });
@@ -131,6 +133,71 @@ export const flowRoutes: Route[] = [
     errors: { 404: 'unknown flow', 409: 'the flow has finished' },
     handler: (ctx) => async (req, res) => {
       reply(res, RESPONSES.flow, flowJson(await ctx.store.flows.cancel(String(req.params.id))));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/flows/:id/events',
+    need: 'read',
+    tag: 'flows',
+    summary: "a flow's changes (Server-Sent Events)",
+    ok: {
+      200: {
+        description:
+          'an event stream (event: flow, data: the flow as GET /flows/{id} answers it, on each change), closed once the flow has ended',
+        content: { 'text/event-stream': null },
+      },
+    },
+    errors: { 404: 'unknown flow' },
+    handler: (ctx) => {
+      const takeStream = streamQuota(ctx);
+      return async (req, res) => {
+        const id = String(req.params.id);
+        const first = await getFlow(ctx, id);
+        const giveStreamBack = takeStream(res); // a 429 past the token's quota of open streams
+        startEventStream(res);
+        let closed = false;
+        const unsubscribe: (() => void)[] = [];
+        const end = () => {
+          if (closed) return;
+          closed = true;
+          giveStreamBack();
+          unsubscribe.forEach((u) => u());
+          clearInterval(keepAlive);
+          res.end();
+        };
+        req.on('close', end);
+        // a node's event (or a keep-alive) makes one look at the flow; looks asked for while one
+        // is waiting are that one (a burst of completions is one read), and only a change is sent
+        let sent = '';
+        let waiting = false;
+        let chain = Promise.resolve();
+        const look = () => {
+          if (waiting || closed) return;
+          waiting = true;
+          chain = chain
+            .then(async () => {
+              waiting = false;
+              if (closed) return;
+              const f = await ctx.store.flows.get(id);
+              if (!f) {
+                send(res, 'gone', { flow_id: id, message: `flow ${id} no longer exists (it expired)` });
+                return end();
+              }
+              const body = JSON.stringify(f);
+              if (body !== sent) send(res, 'flow', flowJson(f));
+              sent = body;
+              if (f.state !== 'RUNNING') end();
+            })
+            .catch(() => undefined); // a store that is away: the next keep-alive looks again
+        };
+        const keepAlive = setInterval(() => {
+          res.write(': keep-alive\n\n');
+          look();
+        }, SSE_KEEPALIVE_MS);
+        for (const node of Object.values(first.nodes)) unsubscribe.push(await ctx.events.subscribe(node.job_id, look));
+        look(); // after subscribing: nothing can fall in between
+      };
     },
   },
 ];
