@@ -75,6 +75,8 @@ export interface Job {
   principal?: string | null;
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
+  /** its group (docs/flow-control.md); absent: none */
+  group?: string;
   slot?: string | null;
   /** a flow's node (docs/flows.md): its flow and its id there; absent for other jobs */
   flowId?: string;
@@ -145,7 +147,14 @@ export interface NewJob {
    * the type (handlers.ts isCpuType)
    */
   cpu?: boolean;
+  /** its group (docs/flow-control.md: a tenant, a user): claims take from a queue's groups in turn */
+  group?: string;
 }
+
+/** the longest group name; a name is of the safe alphabet (core/ids.ts: it is part of key names and metric labels) */
+export const MAX_GROUP_LENGTH = 128;
+/** how many groups with waiting jobs a queue may hold at once (a job of a new group beyond it is refused) */
+export const MAX_GROUPS_PER_QUEUE = 10000;
 
 /**
  * an idempotency key as the store keeps it: scoped by who submitted the job, so two callers'
@@ -167,73 +176,8 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** the generic JSON view (GET /jobs/:id, --json output) */
-export function jobView(job: Job) {
-  return {
-    job_id: job.id,
-    type: job.type,
-    queue: job.queue,
-    state: job.state,
-    status: job.state,
-    params: job.params,
-    progress: job.progress,
-    result: job.result ?? null,
-    error: job.error,
-    attempts: job.attempts,
-    max_attempts: job.maxAttempts,
-    initiated_by: job.initiatedBy,
-    handled_by: job.handledBy,
-    checked_by: job.checkedBy,
-    parent_id: job.parentId,
-    created_at: iso(job.createdAt),
-    started_at: iso(job.startedAt),
-    finished_at: iso(job.finishedAt),
-    updated_at: iso(job.updatedAt),
-    run_at: iso(job.runAt),
-    priority: job.priority,
-    timeout_ms: job.timeoutMs,
-    idempotency_key: job.idempotencyKey,
-    principal: job.principal ?? null,
-    duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
-    schedule: job.schedule ?? null,
-    slot: job.slot ?? null,
-    attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
-    // a flow's node (docs/flows.md): its flow, its id there and, once ready, its deps' outcomes
-    ...(job.flowId ? { flow_id: job.flowId, flow_node: job.flowNode ?? null } : {}),
-    ...(job.deps ? { deps: job.deps } : {}),
-  };
-}
-export type JobView = ReturnType<typeof jobView>;
-
-/** a math task's status: GET /tasks/:id/status */
-export function taskStatusView(job: Job) {
-  return {
-    task_id: job.id,
-    status: job.state,
-    result: job.result ?? null,
-    error: job.error,
-    initiated_by: job.initiatedBy,
-    checked_by: job.checkedBy,
-    handled_by: job.handledBy,
-  };
-}
-
 /** a prime count's result, as the script that records its last chunk writes it */
 export interface PrimeCountResult {
   prime_count: number;
   duration_sec: number;
-}
-
-/** a prime count's view: GET /api/jobs/:id */
-export function primeJobView(job: Job) {
-  return {
-    job_id: job.id,
-    state: job.state,
-    progress: job.progress ?? { completed: 0, total: 0 },
-    result: job.state === 'SUCCESS' ? (job.result as PrimeCountResult) : null,
-    error: job.error,
-    params: job.params,
-    created_at: iso(job.createdAt),
-    finished_at: iso(job.finishedAt),
-  };
 }

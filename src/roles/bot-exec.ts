@@ -15,7 +15,7 @@
  * when this process exits is SIGKILLed.
  */
 import { spawn } from 'node:child_process';
-import type { JobView } from '../core/job';
+import type { JobView } from './api/views';
 
 /** what a command may print before the rest is dropped (a result is a JSON value, not a log) */
 const MAX_OUTPUT = 4 * 1024 * 1024;

@@ -8,6 +8,7 @@
  * calls fail at once with the typed error (errors.ts).
  */
 import { NotFoundError, UnreachableError, WizardError } from '../core/errors';
+import { FINAL_LIST, FINAL_STATES, type JobState as CoreJobState } from '../core/states';
 import { readSse } from '../client/sse';
 import { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './errors';
 import type { ApiErrorDetail } from './errors';
@@ -51,17 +52,8 @@ export interface AddOptions {
   dedupe?: string | { key: string; ttl_ms?: number };
 }
 
-export type JobState =
-  | 'PENDING'
-  | 'STARTED'
-  | 'PROGRESS'
-  | 'RETRY'
-  | 'SUCCESS'
-  | 'FAILURE'
-  | 'DEAD'
-  | 'CANCELLED'
-  | 'SKIPPED'
-  | (string & {});
+/** a job's state (src/core/states.ts), or one a later server adds */
+export type JobState = CoreJobState | (string & {});
 
 /** POST /jobs's answer */
 export interface Submitted<K extends string = string> {
@@ -73,6 +65,14 @@ export interface Submitted<K extends string = string> {
   run_at: string | null;
   idempotency_key: string | null;
   /** true: the idempotency key was seen; this is the first job */
+  existing: boolean;
+}
+
+/** one job of addBulk's answer (POST /jobs/bulk), in the order asked */
+export interface BulkSubmitted<K extends string = string> {
+  job_id: JobId<K>;
+  state: JobState;
+  /** true: made before, by an earlier call with the same idempotency key */
   existing: boolean;
 }
 
@@ -119,8 +119,9 @@ export interface EventsOptions {
   maxReconnects?: number;
 }
 
-const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED', 'SKIPPED']);
-const FAILED = new Set(['FAILURE', 'DEAD', 'CANCELLED', 'SKIPPED']);
+const FINAL: ReadonlySet<string> = FINAL_STATES;
+/** the final states but SUCCESS: waitUntilFinished rejects with JobFailed */
+const FAILED: ReadonlySet<string> = new Set(FINAL_LIST.filter((s) => s !== 'SUCCESS'));
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -206,10 +207,16 @@ export class Client<T extends JobTable | undefined = undefined> {
   }
 
   /** one call; retried on Unavailable when `safe` (repeating it cannot make anything twice) */
-  private async call<R>(method: string, path: string, body: unknown, safe: boolean): Promise<R> {
+  private async call<R>(
+    method: string,
+    path: string,
+    body: unknown,
+    safe: boolean,
+    headers: Record<string, string> = {},
+  ): Promise<R> {
     for (let tries = 1; ; tries++) {
       try {
-        return await this.once<R>(method, path, body);
+        return await this.once<R>(method, path, body, headers);
       } catch (err) {
         if (!(err instanceof Unavailable) || !safe || tries >= this.maxTries) throw err;
         const backoff = Math.min(5_000, this.retryDelayMs * 2 ** (tries - 1));
@@ -218,13 +225,13 @@ export class Client<T extends JobTable | undefined = undefined> {
     }
   }
 
-  private async once<R>(method: string, path: string, body: unknown): Promise<R> {
+  private async once<R>(method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<R> {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+        headers: this.headers(body === undefined ? headers : { 'content-type': 'application/json', ...headers }),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
@@ -253,16 +260,25 @@ export class Client<T extends JobTable | undefined = undefined> {
   }
 
   /**
-   * make several jobs, in order; answers theirs in the same order. Today it adds them one by one
-   * (not atomically: an error stops it, and the jobs made before it stay): the API's bulk route
-   * will make them in one call.
+   * make up to 10,000 jobs of any types in one request (POST /jobs/bulk), answered in order. All
+   * are checked first: one bad job is a ValidationError whose field names it (`jobs.1.params.a`)
+   * and nothing is made; then the API writes them atomically per shard. With
+   * `idempotency_key` (sent as the Idempotency-Key header) a retry makes only the jobs not made
+   * yet and answers the same ids: such a call is retried while the API is unavailable.
    */
-  async addBulk<K extends JobTypeName<T>>(
+  addBulk<K extends JobTypeName<T>>(
     jobs: { type: K; params: ParamsFor<T, K>; opts?: AddOptions }[],
-  ): Promise<Submitted<K>[]> {
-    const made: Submitted<K>[] = [];
-    for (const j of jobs) made.push(await this.add(j.type, j.params, j.opts));
-    return made;
+    options: { idempotency_key?: string } = {},
+  ): Promise<BulkSubmitted<K>[]> {
+    const key = options.idempotency_key;
+    const body = { jobs: jobs.map((j) => addBody(j.type, j.params, j.opts ?? {})) };
+    return this.call<{ jobs: BulkSubmitted<K>[] }>(
+      'POST',
+      '/jobs/bulk',
+      body,
+      key !== undefined,
+      key === undefined ? {} : { 'idempotency-key': key },
+    ).then((r) => r.jobs);
   }
 
   /** a job's record; NotFound when there is none */

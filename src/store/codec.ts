@@ -72,6 +72,7 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     idempotencyKey: f.idem_key ? givenIdempotencyKey(f.idem_key, f.principal) : null,
     principal: str(f.principal),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
+    ...(f.group ? { group: f.group } : {}),
     ...(f.flow_id ? { flowId: f.flow_id, flowNode: f.flow_node } : {}),
     ...(f.deps ? { deps: json(f.deps) as Job['deps'] } : {}),
   };

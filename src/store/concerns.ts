@@ -7,6 +7,7 @@ import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
+import type { BulkItem } from './bulk';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { FailTarget } from '../core/backoff';
@@ -42,6 +43,14 @@ export interface JobsStore {
   /** create jobs and put them on their queues (in one atomic step) */
   enqueue(jobs: NewJob[]): Promise<Job[]>;
   /** create a parent that is not queued itself and its children, which are; in one atomic step */
+  /**
+   * many jobs and flows (POST /jobs/bulk), answered in the order given: runs of BULK_RUN in a row
+   * spread over the shards, each shard's jobs written in one atomic step (src/store/bulk.ts). With a key
+   * (scoped to its principal), the ids follow from the key and each item's index and each shard's
+   * run is written once: a retry after some shards were written writes only the others and
+   * answers the same ids (existing: true for the jobs made before)
+   */
+  enqueueBulk(items: BulkItem[], key?: string): Promise<Submitted[]>;
   enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }>;
   /**
    * enqueue one job or one flow under the job's (the parent's) idempotency key, in one atomic
@@ -129,6 +138,39 @@ export interface QueuesStore {
   depth(queue: string): Promise<{ waiting: number; active: number; delayed: number }>;
   /** every queue a job was ever put on */
   known(): Promise<string[]>;
+}
+
+/** a queue's limits (docs/flow-control.md): null is no limit */
+export interface QueueLimits {
+  /** at most this many of the queue's jobs held at once */
+  concurrency: number | null;
+  /** at most this many of each group's jobs held at once (a group's own limit overrides it) */
+  groupConcurrency: number | null;
+}
+
+/** a group of a queue: its own limit (null: the queue's group_concurrency holds), how many of its jobs wait and run */
+export interface GroupInfo {
+  group: string;
+  concurrency: number | null;
+  waiting: number;
+  running: number;
+}
+
+/** groups and concurrency limits (docs/flow-control.md): claims obey them, this part sets and reads them */
+export interface GroupsStore {
+  limits(queue: string): Promise<QueueLimits>;
+  /** change the fields given (null removes a limit); answers what holds now, and wakes a waiting consumer */
+  setLimits(queue: string, patch: Partial<QueueLimits>): Promise<QueueLimits>;
+  /** one group: its own limit and its waiting and running jobs */
+  group(queue: string, group: string): Promise<GroupInfo>;
+  /** set (null: remove) one group's own concurrency; answers the group */
+  setGroupLimit(queue: string, group: string, concurrency: number | null): Promise<GroupInfo>;
+  /** the busiest groups (most waiting and running), at most `top`, of those with waiting or running jobs */
+  busiest(queue: string, top: number): Promise<GroupInfo[]>;
+  /** how many groups have waiting jobs (MAX_GROUPS_PER_QUEUE bounds a new one) */
+  groupCount(queue: string): Promise<number>;
+  /** how many times a claim of the queue was held back by a limit (a counter) */
+  heldBack(queue: string): Promise<number>;
 }
 
 /** the dead-letter queue, and failed jobs retried by hand */
@@ -315,6 +357,7 @@ export interface StoreParts {
   readonly lake: LakeStore;
   readonly abacus: AbacusStore;
   readonly limits: LimitsStore;
+  readonly groups: GroupsStore;
   readonly history: HistoryStore;
   readonly server: ServerStore;
 }

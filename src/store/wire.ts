@@ -24,6 +24,7 @@ export const ROW = [
   'idem_key',
   'cpu',
   'principal',
+  'group',
   'runs_on',
   'flow_id',
   'deps_left',
@@ -45,6 +46,7 @@ export const OPTIONAL_FIELDS = [
   'idem_key',
   'cpu',
   'principal',
+  'group',
   'runs_on',
   'flow_id',
   'deps_left',
@@ -101,6 +103,7 @@ export const LOAD = [
   'priority',
   'idem_key',
   'cpu',
+  'group',
   'flow_id',
 ] as const;
 

@@ -12,11 +12,9 @@ import { metricsTimer } from './routes/metrics';
 import { applySecurity, checkJsonDepth } from './security';
 import { dashboardPaths } from './access-gate';
 import { methodGate } from './methods';
-import { needOf, type Route } from './route';
+import { compile, needOf, type Route } from './route';
 
 export const BODY_LIMIT = '64kb';
-/** POST /flows's body: up to 10,000 nodes (MAX_FLOW_NODES) of a few hundred bytes each */
-export const FLOW_BODY_LIMIT = '4mb';
 
 /** GET and HEAD take no body: whatever one carries is not read (so it cannot make them a 400, 413 or 415) */
 const readsBody = (method: string) => method !== 'GET' && method !== 'HEAD';
@@ -48,7 +46,7 @@ function mount(ctx: ApiContext, table: readonly Route[]): Router {
   };
   for (const route of table) {
     const guard = guards[route.need];
-    const method = route.method === 'GET' ? 'get' : route.method === 'POST' ? 'post' : 'delete';
+    const method = route.method.toLowerCase() as Lowercase<typeof route.method>;
     r[method](route.path, ...(guard ? [guard] : []), route.handler(ctx, table));
   }
   return r;
@@ -68,10 +66,19 @@ export function createApp(ctx: ApiContext, table: readonly Route[] = ROUTES): Ex
   );
   app.use(requireJsonBody);
   const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
-  const flowJson = express.json({ limit: FLOW_BODY_LIMIT, strict: false, verify: checkJsonDepth });
-  app.use((req, res, next) =>
-    !readsBody(req.method) ? next() : req.path === '/flows' ? flowJson(req, res, next) : json(req, res, next),
-  );
+  // a route that declares its own body limit (POST /jobs/bulk) reads its body with it; every other route with BODY_LIMIT
+  const own = table
+    .filter((r) => r.bodyLimit !== undefined)
+    .map((r) => ({
+      method: r.method,
+      path: compile(r.path),
+      json: express.json({ limit: r.bodyLimit, strict: false, verify: checkJsonDepth }),
+    }));
+  app.use((req, res, next) => {
+    if (!readsBody(req.method)) return next();
+    const route = own.find((r) => r.method === req.method && r.path.test(req.path));
+    return (route?.json ?? json)(req, res, next);
+  });
   app.use(mount(ctx, table));
   app.use(...docsFiles());
   app.use(consoleFiles());

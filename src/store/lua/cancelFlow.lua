@@ -4,7 +4,7 @@
   Returns  {OK}, {MISSING} or {CONFLICT, state} when the flow has finished.
 ]]
 local flowId = ARGV[4]
-local flowKey = K.flow(flowId)
+local flowKey = K.flowRecord(flowId)
 local state = redis.call('HGET', flowKey, 'state')
 if not state then return { MISSING } end
 if state ~= 'RUNNING' then return { CONFLICT, state } end

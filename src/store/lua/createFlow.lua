@@ -12,7 +12,7 @@ local flowId, name, principal, idemKey, fp = ARGV[4], ARGV[5], ARGV[6], ARGV[7],
 if idemKey ~= '' then
   local key = K.flowIdem(idemKey)
   local first = redis.call('HMGET', key, 'flow', 'fp')
-  if first[1] and redis.call('EXISTS', K.flow(first[1])) == 1 then
+  if first[1] and redis.call('EXISTS', K.flowRecord(first[1])) == 1 then
     return { CONFLICT, nowStr, first[1], first[2] == fp and 1 or 0 }
   end
   redis.call('HSET', key, 'flow', flowId, 'fp', fp)
@@ -35,7 +35,7 @@ for _, l in ipairs(links) do
     nexts[#nexts + 1] = dependents
   end
 end
-redis.call('HSET', K.flow(flowId), 'state', 'RUNNING', 'name', name, 'total', countStr(created), 'done', '0',
+redis.call('HSET', K.flowRecord(flowId), 'state', 'RUNNING', 'name', name, 'total', countStr(created), 'done', '0',
   'succeeded', '0', 'created_at', nowStr, 'principal', principal, 'idem', idemKey)
 variadic('HSET', K.flowNodes(flowId), nodes)
 if #nexts > 0 then variadic('HSET', K.flowNext(flowId), nexts) end

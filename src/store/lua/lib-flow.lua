@@ -25,7 +25,7 @@ end
 
 -- one node of a flow finished `to`: count it, settle its dependents, end the flow when all are final
 local function settleNode(flowId, id, to)
-  local flowKey = K.flow(flowId)
+  local flowKey = K.flowRecord(flowId)
   local f = redis.call('HMGET', flowKey, 'state', 'total', 'cancelled')
   if not f[1] then return end -- the flow expired
   local done = redis.call('HINCRBY', flowKey, 'done', 1)
@@ -46,7 +46,7 @@ local function settleNode(flowId, id, to)
         finish(d, dk, dj, policy == 'skip' and 'SKIPPED' or 'FAILURE', 'error', 'dep ' .. node .. ' ended ' .. to)
       elseif left <= 0 then
         redis.call('HSET', dk, 'deps', depOutcomes(dk))
-        requeueAtHead(d, dj.queue, dj.priority, dj.cpu)
+        requeueAtHead(d, dj.queue, dj.priority, dj.cpu, dj.group)
       end
     end
   end

@@ -65,7 +65,7 @@ export class RedisFlows implements FlowsStore {
     if (flowId === '' || flowId.includes(':')) return null;
     const k = this.c.at(flowId);
     const [rec, nodes] = await Promise.all([
-      this.c.cmd<string[]>(['HGETALL', k.flow(flowId)]),
+      this.c.cmd<string[]>(['HGETALL', k.flowRecord(flowId)]),
       this.c.cmd<string[]>(['HGETALL', k.flowNodes(flowId)]),
     ]);
     if (rec.length === 0) return null;

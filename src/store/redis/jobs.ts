@@ -27,6 +27,7 @@ import {
   type Submitted,
   type WaitOptions,
 } from '../types';
+import { BULK_KEY_TTL_MS, bulkRows, firstOf, inOrder, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import { CompletionBatch, settleAll } from '../completion-batch';
 import {
   keyShard,
@@ -102,16 +103,47 @@ export class RedisJobs implements JobsStore {
    * a batch keeps its order, and calls spread over the shards
    */
   async enqueue(jobs: NewJob[]): Promise<Job[]> {
-    const shard = jobs[0]?.id !== undefined ? shardOfId(jobs[0].id) : this.place.pickShard(jobs[0]?.queue);
+    const shard =
+      jobs[0]?.id !== undefined ? shardOfId(jobs[0].id) : this.place.pickShard(jobs[0]?.queue, jobs[0]?.group);
     return this.insert(
       jobs.map((j) => jobRow({ ...j, id: j.id ?? newId(shard) })),
       shard,
     );
   }
 
+  /** each shard's run in one script (enqueueJobs; under a key, enqueueBatch with the run's once-key) */
+  async enqueueBulk(items: BulkItem[], key?: string): Promise<Submitted[]> {
+    const shards = this.c.shardCount;
+    const start = key === undefined ? this.place.pickShard(undefined) : keyShard(key, shards);
+    const groups = planBulk(items, { shards, start, botQueue: this.place.botQueue, key, newId });
+    const answers = await Promise.all(
+      groups.map(async (g) => {
+        const rows = bulkRows(g.items);
+        const args = rowArgs(rows, this.c.cpuLists);
+        const [created, now] = g.onceKey
+          ? await this.c.run<[number, string?]>(
+              'enqueueBatch',
+              [g.onceKey, BULK_KEY_TTL_MS, ...args],
+              this.c.shardKeys(g.shard),
+              true,
+            )
+          : await this.c.run<[number, string]>('enqueueJobs', ['', '', ...args], this.c.shardKeys(g.shard), true);
+        if (created === 0 && rows.length > 0) {
+          const found = await Promise.all(g.items.map((item) => this.reads.job(firstOf(item).id!)));
+          return repeatedRun(g, found, key!);
+        }
+        return madeRun(
+          g,
+          rows.map((r) => createdJob(r, Number(now))),
+        );
+      }),
+    );
+    return inOrder(groups, answers, items.length);
+  }
+
   /** a prime count's parent and its chunks in one shard: the chord stays one script */
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
-    const shard = this.place.pickShard(flow.children[0]?.queue);
+    const shard = this.place.pickShard(flow.children[0]?.queue, flow.children[0]?.group);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
     const [parent, ...children] = await this.insert(
       flowRows({ parent: withId(flow.parent), children: flow.children.map(withId) }),
@@ -129,7 +161,10 @@ export class RedisJobs implements JobsStore {
     const first = 'parent' in work ? work.parent : work;
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
-    const shard = key && queue !== this.place.botQueue ? keyShard(key, this.c.shardCount) : this.place.pickShard(queue);
+    const shard =
+      key && queue !== this.place.botQueue
+        ? keyShard(key, this.c.shardCount)
+        : this.place.pickShard(queue, first.group);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
     const rows =
       'parent' in work

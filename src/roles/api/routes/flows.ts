@@ -45,6 +45,9 @@ function nodeParams(i: number, type: string, params: unknown): Record<string, un
   }
 }
 
+/** POST /flows's body: up to 10,000 nodes (MAX_FLOW_NODES) of a few hundred bytes each; other routes keep theirs */
+const FLOW_BODY_LIMIT = '4mb';
+
 export const flowRoutes: Route[] = [
   {
     method: 'POST',
@@ -54,6 +57,7 @@ export const flowRoutes: Route[] = [
     summary:
       'make a flow: nodes of any job type, each run once when its deps have finished and given their outcomes; on_dep_failure fail (default), skip or continue',
     body: flowBody,
+    bodyLimit: FLOW_BODY_LIMIT,
     idempotent: true,
     ok: {
       202: { description: 'made', json: 'flowCreated', headers: LOCATION },

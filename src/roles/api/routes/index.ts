@@ -10,6 +10,7 @@ import { botRoutes } from './bots';
 import { compatRoutes } from './compat';
 import { consoleRoutes } from './console';
 import { datalakeRoutes } from './datalake';
+import { queueLimitRoutes } from './queue-limits';
 import { deadLetterRoutes } from './dead-letters';
 import { docsRoutes } from './docs';
 import { flowRoutes } from './flows';
@@ -27,6 +28,7 @@ export const ROUTES: readonly Route[] = [
   ...jobRoutes,
   ...flowRoutes,
   ...queueRoutes,
+  ...queueLimitRoutes,
   ...botRoutes,
   ...datalakeRoutes,
   ...abacusRoutes,
