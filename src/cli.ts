@@ -7,6 +7,7 @@ import { abacusCommand } from './commands/abacus';
 import { apiCommand } from './commands/api';
 import { dlqCommand } from './commands/dlq';
 import { cancelCommand, queueCommand, queuesCommand } from './commands/jobctl';
+import { flowCommand } from './commands/flow';
 import { schedulesCommand } from './commands/schedules';
 import { healthcheckCommand } from './commands/healthcheck';
 import { botCommand } from './commands/bot';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
     .addCommand(abacusCommand)
     .addCommand(dlqCommand)
     .addCommand(cancelCommand)
+    .addCommand(flowCommand)
     .addCommand(queuesCommand)
     .addCommand(queueCommand)
     .addCommand(schedulesCommand)

@@ -25,6 +25,8 @@ export interface UserContext {
   readonly jobId: string;
   /** 1 on the first run */
   readonly attempt: number;
+  /** a flow's node: its deps' outcomes by node id, {state, result?, error?} (docs/flows.md); else {} */
+  readonly deps: Readonly<Record<string, { state: string; result?: unknown; error?: string }>>;
   /** a fraction 0..1 or {completed, total}; written through the store, at most every 250 ms */
   progress(value: number | { completed: number; total: number }): void;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;

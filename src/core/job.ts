@@ -78,6 +78,11 @@ export interface Job {
   /** its group (docs/flow-control.md); absent: none */
   group?: string;
   slot?: string | null;
+  /** a flow's node (docs/flows.md): its flow and its id there; absent for other jobs */
+  flowId?: string;
+  flowNode?: string;
+  /** a flow's node with deps, once they finished: each dep's outcome by its node id (ctx.deps) */
+  deps?: Record<string, { state: JobState; result?: unknown; error?: string }>;
   /** each attempt's outcome, oldest first (attemptsLog); absent in a claim's view */
   attemptsLog?: AttemptOutcome[];
 }

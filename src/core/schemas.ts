@@ -8,6 +8,7 @@ import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from './job';
+import { DEP_POLICIES, MAX_FLOW_NODES } from './flows';
 import { jobIdParam, safeName } from './ids';
 import { MATH_OPS } from './math';
 
@@ -308,4 +309,30 @@ export const historyQuery = z.object({
     .refine((w): w is HistoryWindow => Object.hasOwn(HISTORY_WINDOWS, w), { error: windowMsg })
     .optional()
     .transform((w) => (w ?? '1h') as HistoryWindow),
+});
+
+/** one node of POST /flows: a job of any type with its deps and what a dep's failure does to it */
+export const flowNode = z.object({
+  id: safeName('id', 1, 200),
+  type: z.string({ error: 'type must be a string: a job type' }),
+  params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }).optional(),
+  deps: z
+    .array(z.string({ error: 'deps must be node ids' }), { error: 'deps must be an array of node ids' })
+    .optional(),
+  on_dep_failure: z
+    .enum(DEP_POLICIES, { error: `on_dep_failure must be one of ${DEP_POLICIES.join(', ')}` })
+    .optional(),
+  queue: jobOptionsShape.queue,
+  priority: jobOptionsShape.priority,
+  timeout_ms: jobOptionsShape.timeout_ms,
+  attempts: jobOptionsShape.attempts,
+});
+
+/** POST /flows: a graph of jobs (docs/flows.md) */
+export const flowBody = jsonBody({
+  name: z.string().max(200, 'name must be at most 200 characters').optional(),
+  nodes: z
+    .array(flowNode, { error: 'nodes must be an array of nodes' })
+    .min(1, 'nodes must hold at least one node')
+    .max(MAX_FLOW_NODES, `nodes must hold at most ${MAX_FLOW_NODES} nodes`),
 });

@@ -14,16 +14,19 @@ export const JOB_STATES = [
   'RETRY',
   'DEAD',
   'CANCELLED',
+  'SKIPPED',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 /** the states a job ends in: nothing moves it on but a retry by hand */
-export const FINAL_LIST = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED'] as const satisfies readonly JobState[];
+export const FINAL_LIST = ['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED', 'SKIPPED'] as const satisfies readonly JobState[];
 export type FinalState = (typeof FINAL_LIST)[number];
 /** the final states whose jobs expire resultTtlMs after they finish (a DEAD job waits in the dead-letter queue) */
 export const EXPIRING_LIST = FINAL_LIST.filter((s) => s !== 'DEAD');
 /** the final states of a job that did not succeed and was not cancelled: it failed, or ran out of attempts */
 export const FAILED_LIST = ['FAILURE', 'DEAD'] as const satisfies readonly FinalState[];
+/** the final states of a flow's dep that make its dependents apply their on_dep_failure policy: all but SUCCESS */
+export const DEP_FAILED_LIST = FINAL_LIST.filter((s) => s !== 'SUCCESS');
 /** the states of a job waiting in its queue for a consumer */
 export const RUNNABLE_LIST = ['PENDING', 'RETRY'] as const satisfies readonly JobState[];
 /** the states of a job a consumer holds under a lease */
@@ -33,6 +36,10 @@ export const HELD_LIST = ['STARTED', 'PROGRESS'] as const satisfies readonly Job
  * wait lists, the lease set); in this order, joinFormat.lua's keys name their indexes
  */
 export const COUNTED_NOT_INDEXED_LIST = ['PENDING', 'STARTED'] as const satisfies readonly JobState[];
+
+/** a flow's states (src/core/flows.ts): RUNNING while a node can still run, then how it ended */
+export const FLOW_STATES = ['RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED'] as const;
+export type FlowState = (typeof FLOW_STATES)[number];
 
 const setOf = (list: readonly JobState[]): ReadonlySet<JobState> => new Set<JobState>(list);
 export const FINAL_STATES = setOf(FINAL_LIST);
@@ -46,7 +53,7 @@ export const COUNTED_NOT_INDEXED = setOf(COUNTED_NOT_INDEXED_LIST);
  * adapter's refuse any other move, failing the step before it writes (checkTransition).
  */
 export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
-  PENDING: ['STARTED', 'FAILURE', 'CANCELLED'],
+  PENDING: ['STARTED', 'FAILURE', 'CANCELLED', 'SKIPPED'], // SKIPPED: a flow's node whose dep failed (on_dep_failure skip)
   STARTED: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
   PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
   RETRY: ['STARTED', 'FAILURE', 'CANCELLED'],
@@ -54,6 +61,7 @@ export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
   FAILURE: ['PENDING'], // retried by hand (a top-level queued job)
   DEAD: ['PENDING'], // retried by hand from the dead-letter queue
   CANCELLED: [],
+  SKIPPED: [],
 };
 
 /** the sets of states by their names, as the Lua scripts and the console know them */
@@ -61,6 +69,7 @@ export const STATE_SETS = {
   FINAL: FINAL_LIST,
   EXPIRING: EXPIRING_LIST,
   FAILED: FAILED_LIST,
+  DEP_FAILED: DEP_FAILED_LIST,
   RUNNABLE: RUNNABLE_LIST,
   HELD: HELD_LIST,
   COUNTED_NOT_INDEXED: COUNTED_NOT_INDEXED_LIST,

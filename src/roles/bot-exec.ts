@@ -84,7 +84,7 @@ export function lastLine(text: string): string {
 
 export function runCommand(
   command: string,
-  job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params'>,
+  job: Pick<JobView, 'job_id' | 'type' | 'attempts' | 'params' | 'deps'>,
   signal: AbortSignal,
   graceMs = EXEC_GRACE_MS,
   envNames: readonly string[] = [],
@@ -105,7 +105,8 @@ export function runCommand(
     child.stdout.on('data', take('out'));
     child.stderr.on('data', take('err'));
     child.stdin.on('error', () => undefined); // a command that does not read its stdin
-    child.stdin.end(JSON.stringify(job.params ?? {}));
+    // a flow's node gets its deps' outcomes under deps (docs/flows.md)
+    child.stdin.end(JSON.stringify(job.deps ? { ...job.params, deps: job.deps } : (job.params ?? {})));
 
     if (child.pid !== undefined) track(child.pid);
     let killTimer: NodeJS.Timeout | null = null;

@@ -25,6 +25,8 @@ export interface UserTask {
     params: Record<string, unknown>;
     jobId: string;
     attempt: number;
+    /** a flow's node: its deps' outcomes (UserContext.deps) */
+    deps: Record<string, { state: string; result?: unknown; error?: string }>;
     port: MessagePort;
   };
 }
@@ -58,7 +60,7 @@ const modules = new Map<string, Promise<unknown>>();
 
 type UserRun = (params: Record<string, unknown>, ctx: unknown) => unknown;
 
-async function runUser({ file, type, params, jobId, attempt, port }: UserTask['user']): Promise<PoolResult> {
+async function runUser({ file, type, params, jobId, attempt, deps, port }: UserTask['user']): Promise<PoolResult> {
   if (!modules.has(file)) modules.set(file, importFile(file).then(exportedTable));
   const table = (await modules.get(file)) as Record<string, { run: UserRun }>;
   const controller = new AbortController();
@@ -72,6 +74,7 @@ async function runUser({ file, type, params, jobId, attempt, port }: UserTask['u
     signal: controller.signal,
     jobId,
     attempt,
+    deps,
     progress: (v: unknown) => port.postMessage({ progress: normalizeProgress(v) } satisfies ThreadMessage),
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
   };

@@ -123,6 +123,7 @@ export async function runUserType(r: UserRun): Promise<{ value: unknown; runMs: 
       },
       jobId: job.id,
       attempt: job.attempts,
+      deps: job.deps ?? {},
       progress: (v) => progress.report(normalizeProgress(v)),
       log,
     };
@@ -151,6 +152,7 @@ async function runInPool(
       params: r.job.params,
       jobId: r.job.id,
       attempt: r.job.attempts,
+      deps: r.job.deps ?? {},
       port: port2,
     },
   };

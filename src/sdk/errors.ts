@@ -59,7 +59,7 @@ export class Unavailable extends WizardApiError {
   }
 }
 
-/** waitUntilFinished: the job ended in FAILURE, DEAD or CANCELLED; `job` is its record */
+/** waitUntilFinished: the job ended in FAILURE, DEAD, CANCELLED or SKIPPED (a flow's node); `job` is its record */
 export class JobFailed extends WizardApiError {
   constructor(
     message: string,

@@ -181,6 +181,7 @@ export async function createTestStore<T extends JobTable | undefined = undefined
             signal: stop.signal,
             jobId: job.id,
             attempt: job.attempts,
+            deps: job.deps ?? {},
             progress: (v) => void store.jobs.reportProgress(job.id, token, normalizeProgress(v)).catch(() => undefined),
             log: log.child({ job_id: job.id, type: job.type }),
           }),

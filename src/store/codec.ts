@@ -73,6 +73,8 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     principal: str(f.principal),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
     ...(f.group ? { group: f.group } : {}),
+    ...(f.flow_id ? { flowId: f.flow_id, flowNode: f.flow_node } : {}),
+    ...(f.deps ? { deps: json(f.deps) as Job['deps'] } : {}),
   };
   job.attemptsLog = attemptsLog(job, storedAttempts(f.attempts_log));
   return job;

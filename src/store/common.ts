@@ -41,6 +41,10 @@ export interface JobRow {
   group: string;
   /** a prime count's (a job on no queue): the queue its chunks run on, which its view shows as its queue */
   runs_on: string;
+  /** a flow's node: its flow (lib-flow.lua), else '' */
+  flow_id: string;
+  /** a flow's node with deps: how many have not finished ('' none: it is queued at once) */
+  deps_left: string;
 }
 
 /**
@@ -75,6 +79,8 @@ export function jobRow(
     principal: job.principal ?? '',
     group: job.group ?? '',
     runs_on: link.queued === false ? (job.queue ?? DEFAULT_QUEUE) : '',
+    flow_id: '',
+    deps_left: '',
   };
 }
 

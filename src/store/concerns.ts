@@ -11,6 +11,7 @@ import type { BulkItem } from './bulk';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { FailTarget } from '../core/backoff';
+import type { CreatedFlow, FlowView, NewFlow } from '../core/flows';
 
 import type {
   BotsDown,
@@ -334,7 +335,24 @@ export interface ServerStore {
 }
 
 /** the store's parts, by concern: `store.jobs.claim(...)`, `store.bots.register(...)` */
+/** flows: jobs joined into a graph (docs/flows.md; src/store/lua/lib-flow.lua) */
+export interface FlowsStore {
+  /**
+   * create a flow's nodes as jobs in one atomic step (a node with deps waits out of its queue until
+   * they finish); the graph was checked (checkGraph). With an idempotency key in use for the same
+   * nodes, nothing is made and that flow is answered (existing); for other nodes, a ConflictError.
+   */
+  create(flow: NewFlow): Promise<CreatedFlow>;
+  /** the flow and each node's state, result or error; null when unknown or expired */
+  get(flowId: string): Promise<FlowView | null>;
+  /** cancel every node not yet final; NotFoundError when unknown, ConflictError when the flow has finished */
+  cancel(flowId: string): Promise<FlowView>;
+  /** the most recent flows' ids, newest first */
+  recent(limit: number): Promise<string[]>;
+}
+
 export interface StoreParts {
+  readonly flows: FlowsStore;
   readonly jobs: JobsStore;
   readonly reads: ReadsStore;
   readonly queues: QueuesStore;

@@ -121,6 +121,16 @@ export function keysAt(base: string) {
     once: (name: string) => `${base}once:${name}`,
     /** hash {job, fp}: an idempotency key's job and its type and params; expires with the job's record */
     idem: (key: string) => `${base}idem:${key}`,
+    /** hash: a flow (src/store/lua/lib-flow.lua): name, state, total, done, succeeded, cancelled, created_at, finished_at, idem */
+    flowRecord: (id: string) => `${base}flow:${id}`,
+    /** hash: a flow's node id → its job id */
+    flowNodes: (id: string) => `${base}flow:${id}:nodes`,
+    /** hash: a flow's job id → its dependents' job ids, comma-separated */
+    flowNext: (id: string) => `${base}flow:${id}:next`,
+    /** hash {flow, fp}: a flow's idempotency key; expires with the flow */
+    flowIdem: (key: string) => `${base}flowidem:${key}`,
+    /** zset: flow id → created at, the recent flows (an expired one is skipped when read) */
+    flows: `${base}flows`,
     /** hash: schedule name → the schedule as JSON (core/schedule.ts) */
     schedules: `${base}schedules`,
     /** set: every queue a job was ever put on (the scheduler reaps them all) */

@@ -34,6 +34,7 @@ import { MemoryQueues } from './memory/queues';
 import { MemoryGroups } from './memory/groups';
 import { MemoryReads } from './memory/reads';
 import { MemorySchedules } from './memory/schedules';
+import { MemoryFlows } from './memory/flows';
 import { MemoryServer } from './memory/server';
 
 /** count every call of a part's interface (its async methods), by wrapping them on the instance */
@@ -69,6 +70,7 @@ export class MemoryStore implements Store, StoreParts {
   readonly limits: MemoryLimits;
   readonly history: MemoryHistory;
   readonly server: MemoryServer;
+  readonly flows: MemoryFlows;
 
   constructor(opts: Partial<StoreOptions> = {}) {
     const m = (this.m = new MemoryCore(opts));
@@ -87,6 +89,7 @@ export class MemoryStore implements Store, StoreParts {
     this.limits = new MemoryLimits(m);
     this.history = new MemoryHistory(m);
     this.server = new MemoryServer(m);
+    this.flows = new MemoryFlows(m, this.jobs);
     const server = this.server;
     for (const part of [
       this.jobs,

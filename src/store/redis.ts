@@ -27,6 +27,7 @@ import { RedisQueues } from './redis/queues';
 import { RedisGroups } from './redis/groups';
 import { RedisReads } from './redis/reads';
 import { RedisSchedules } from './redis/schedules';
+import { RedisFlows } from './redis/flows';
 import { RedisServer } from './redis/server';
 import type { Reply, RedisStoreOptions } from './redis/shared';
 
@@ -56,6 +57,7 @@ export class RedisStore implements Store, StoreParts {
   readonly limits: RedisLimits;
   readonly history: RedisHistory;
   readonly server: RedisServer;
+  readonly flows: RedisFlows;
 
   constructor(opts: Partial<RedisStoreOptions> & { url: string }) {
     const c = (this.c = new RedisConn(opts));
@@ -77,6 +79,7 @@ export class RedisStore implements Store, StoreParts {
     this.limits = new RedisLimits(c);
     this.history = new RedisHistory(c);
     this.server = new RedisServer(c);
+    this.flows = new RedisFlows(c, new Placement(c));
   }
 
   /** resolves when connected or after waitMs, whichever is first */

@@ -76,11 +76,13 @@ export const SCRIPT_NAMES = [
   'reportProgress',
   'removeQueue',
   'spendBudget',
+  'createFlow',
+  'cancelFlow',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 /** the helpers every script starts with, in this order (each may use what an earlier one defines) */
-const LIB_FILES = ['lib', 'lib-lake', 'lib-state', 'lib-queue', 'lib-bots'] as const;
+const LIB_FILES = ['lib', 'lib-lake', 'lib-state', 'lib-queue', 'lib-bots', 'lib-flow'] as const;
 
 /** scripts Redis runs under OOM too (see above); every other one it refuses whole */
 const ALLOW_OOM: ReadonlySet<ScriptName> = new Set<ScriptName>([

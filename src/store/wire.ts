@@ -26,6 +26,8 @@ export const ROW = [
   'principal',
   'group',
   'runs_on',
+  'flow_id',
+  'deps_left',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
@@ -46,6 +48,8 @@ export const OPTIONAL_FIELDS = [
   'principal',
   'group',
   'runs_on',
+  'flow_id',
+  'deps_left',
 ] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
@@ -66,6 +70,7 @@ export const CLAIM = [
   'created_at',
   'initiated_by',
   'timeout_ms',
+  'deps',
   'priority',
   'token',
 ] as const;
@@ -80,7 +85,7 @@ export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('priority'))
 export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base'] as const;
 
 /** what a completion reads of its job (lib.lua's completeJob: a held job is never a parent) */
-export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key'] as const;
+export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key', 'flow_id'] as const;
 
 /** the fields lib.lua's load() reads of a job for a transition (one HMGET, in this order) */
 export const LOAD = [
@@ -99,6 +104,7 @@ export const LOAD = [
   'idem_key',
   'cpu',
   'group',
+  'flow_id',
 ] as const;
 
 /** what the scripts answer; RedisStore maps the codes to typed errors */

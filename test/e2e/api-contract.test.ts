@@ -214,6 +214,25 @@ test('every operation answers a 2xx the document describes', async () => {
       }
     ).state,
   ).toBe('CANCELLED');
+  const flowMade = (
+    await check(
+      'POST /flows',
+      A,
+      '/flows',
+      json({
+        name: 'contract',
+        nodes: [
+          // a bot's type: no bot claims it here, so the flow is still running when it is cancelled
+          { id: 'a', type: 'sim', params: { duration_ms: 60_000, failure_rate: 0 } },
+          { id: 'b', type: 'task', params: { a: 1, b: 2 }, deps: ['a'] },
+        ],
+      }),
+    )
+  ).json as { flow_id: string };
+  await check('GET /flows', A, '/flows');
+  await check('GET /flows/:id', A, `/flows/${flowMade.flow_id}`);
+  await check('POST /flows/:id/cancel', A, `/flows/${flowMade.flow_id}/cancel`, { method: 'POST' });
+  await check('GET /flows/:id/events', A, `/flows/${flowMade.flow_id}/events`); // ended: the stream sends it and closes
   await check('GET /queues', A, '/queues');
   expect(
     (

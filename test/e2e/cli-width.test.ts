@@ -184,7 +184,7 @@ describe('against a running `wizard up`, not on a terminal', () => {
       2,
       '',
       [
-        "error: option '--status <state>' argument 'nope' is invalid. --status must be one of PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY, DEAD, CANCELLED or claimed, processing, running, completed, failed (any case), got 'nope'",
+        "error: option '--status <state>' argument 'nope' is invalid. --status must be one of PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY, DEAD, CANCELLED, SKIPPED or claimed, processing, running, completed, failed (any case), got 'nope'",
       ],
     ]);
   });

@@ -235,8 +235,14 @@ describe.each(ADAPTERS)('bots contract: %s', (adapter) => {
       const since = clock.now();
       await store.jobs.fail(b.id, (await take()).token, 'x', { to: 'FAILURE' });
       await store.jobs.fail(c.id, (await take()).token, 'x', { to: 'DEAD' });
-      expect(await store.reads.finishedSince(since)).toEqual({ SUCCESS: 0, FAILURE: 1, DEAD: 1, CANCELLED: 0 });
-      expect(await store.reads.finishedSince(0)).toEqual({ SUCCESS: 1, FAILURE: 1, DEAD: 1, CANCELLED: 0 });
+      expect(await store.reads.finishedSince(since)).toEqual({
+        SUCCESS: 0,
+        FAILURE: 1,
+        DEAD: 1,
+        CANCELLED: 0,
+        SKIPPED: 0,
+      });
+      expect(await store.reads.finishedSince(0)).toEqual({ SUCCESS: 1, FAILURE: 1, DEAD: 1, CANCELLED: 0, SKIPPED: 0 });
     });
   });
 

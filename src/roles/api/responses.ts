@@ -13,6 +13,7 @@ import { STORE_CONDITIONS } from '../../core/errors';
 import { HISTORY_WINDOWS, type HistoryWindow } from '../../core/history';
 import { BOT_STATUSES } from '../../core/bots';
 import { JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
+import { FLOW_STATES } from '../../core/states';
 import { MATH_OPS } from '../../core/math';
 import { BATCH_TYPES } from '../../core/schemas';
 
@@ -79,6 +80,11 @@ export const jobResponse = z.object({
   schedule: z.string().nullable(),
   slot: time().nullable(),
   group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
+  flow_id: z.string().optional(),
+  flow_node: z.string().nullable().optional(),
+  deps: z
+    .record(z.string(), z.object({ state, result: z.unknown().optional(), error: z.string().optional() }))
+    .optional(),
   attempts_log: z
     .array(
       z.object({
@@ -161,8 +167,24 @@ const groupInfo = z.object({
   waiting: count(),
   running: count(),
 });
+const flowView = z.object({
+  flow_id: z.string(),
+  name: z.string().nullable(),
+  state: z.enum(FLOW_STATES),
+  progress: z.object({ completed: count(), total: count() }),
+  created_at: time(),
+  finished_at: time().nullable(),
+  nodes: z.record(
+    z.string(),
+    z.object({ job_id: z.string(), state, result: z.unknown().optional(), error: z.string().optional() }),
+  ),
+});
 
 export const RESPONSES = {
+  /** POST /flows: the flow's id and each node's job id; existing: a repeated Idempotency-Key */
+  flowCreated: z.object({ flow_id: z.string(), jobs: z.record(z.string(), z.string()), existing: z.boolean() }),
+  flow: flowView,
+  flows: z.object({ flows: z.array(flowView) }),
   healthz: z.object({ status: z.literal('ok'), node_id: z.string(), uptime_sec: count() }),
   /** healthy; degraded, with its condition, while Redis refuses writes (reads are served) or can evict keys */
   health: z.object({

@@ -105,6 +105,9 @@ export function jobView(job: Job) {
     slot: job.slot ?? null,
     ...(job.group ? { group: job.group } : {}),
     attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
+    // a flow's node (docs/flows.md): its flow, its id there and, once ready, its deps' outcomes
+    ...(job.flowId ? { flow_id: job.flowId, flow_node: job.flowNode ?? null } : {}),
+    ...(job.deps ? { deps: job.deps } : {}),
   };
 }
 export type JobView = ReturnType<typeof jobView>;

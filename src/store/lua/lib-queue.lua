@@ -19,16 +19,18 @@ local function enqueueRows(from)
   for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
     local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
     local jobType, params, maxAttempts = ARGV[at + ROW.type], ARGV[at + ROW.params], ARGV[at + ROW.max_attempts]
-    local parentId, total, priority, delay, cpu, group = '', '', '', '', '', ''
+    local parentId, total, priority, delay, cpu, group, held = '', '', '', '', '', '', false
     if not plain then
       parentId, total, priority, delay = ARGV[at + ROW.parent_id], ARGV[at + ROW.total], ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
       cpu, group = ARGV[at + ROW.cpu], ARGV[at + ROW.group]
+      held = ARGV[at + ROW.deps_left] ~= '' -- a flow's node with deps: out of its queue until they finish (lib-flow.lua)
     end
     local jobKey = K.job(id)
     local runAt
     count = count + 1
     if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
-        and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == '' and group == '') then
+        and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == '' and group == ''
+        and ARGV[at + ROW.flow_id] == '') then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
@@ -66,7 +68,7 @@ local function enqueueRows(from)
     else
       redis.call('RPUSH', K.children(parentId), id)
     end
-    if queue ~= '' then
+    if queue ~= '' and not held then
       if runAt then
         redis.call('ZADD', K.delayed(queue), runAt, id)
         delayedQueues[queue] = true
@@ -363,7 +365,7 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
   if not state then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
   local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
-    chunk_index = '', idem_key = v[ACK.idem_key] or '' }
+    chunk_index = '', idem_key = v[ACK.idem_key] or '', flow_id = v[ACK.flow_id] }
   if j.parent_id ~= '' then
     local f = redis.call('HMGET', jobKey, 'chunk_index', 'params')
     if not chunkResultFits(result, f[2]) then return BAD_RESULT end

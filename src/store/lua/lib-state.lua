@@ -83,7 +83,7 @@ local function load(jobKey)
     completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
     max_attempts = v[LOAD.max_attempts] or '', chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
     handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '',
-    cpu = v[LOAD.cpu] or '', group = v[LOAD.group] or '' }
+    cpu = v[LOAD.cpu] or '', group = v[LOAD.group] or '', flow_id = v[LOAD.flow_id] }
 end
 
 -- what follows a state change written to the record (setState, finish): the index move and the
@@ -186,6 +186,9 @@ end
 -- the job reaches SUCCESS, FAILURE or DEAD with its result or error (`field`: 'result' or
 -- 'error') in one write, stops being held, and expires or, DEAD, waits in the dead-letter queue;
 -- the datalake records it in this same step (flush)
+-- a flow's node finished: its dependents learn it (lib-flow.lua sets it; lib-state.lua's finish calls it)
+local flowNodeFinished
+
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   transition(j, to)
   redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
@@ -203,6 +206,7 @@ local function finish(id, jobKey, j, to, field, value, entry, startedAt)
     end
   end
   appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
+  if j.flow_id then flowNodeFinished(j.flow_id, id, to) end
 end
 
 -- a parent ended (failed, cancelled): its unfinished chunks, waiting or held, end `to` with

@@ -84,6 +84,8 @@ export class MemoryCore {
   readonly history = new Map<number, { fields: Rec; until: number }>();
   /** the reapers' looks, by queue ('q:<queue>') and for the bots ('bots'): lib-state.lua's reaper hashes */
   readonly reapers = new Map<string, Reaper>();
+  /** a flow's node finished (lib-state.lua's finish calls lib-flow.lua's flowNodeFinished): set by MemoryFlows */
+  onFlowNode: (flowId: string, id: string, to: JobState) => void = () => {};
   /** the time of the step in progress: a script's `now` */
   at = 0;
   closed = false;
@@ -321,6 +323,7 @@ export class MemoryCore {
       if (idem) idem.until = this.at + this.options.resultTtlMs; // the key lives as long as the record
     }
     this.lake.append(id, rec, to, this.at, extra);
+    if (rec.flow_id) this.onFlowNode(rec.flow_id, id, to);
   }
 
   /** lib.lua's failParent: the parent fails, its other unfinished chunks (waiting or held) are cancelled */

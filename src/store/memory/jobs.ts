@@ -81,7 +81,7 @@ export class MemoryJobs implements JobsStore {
         this.m.expireIfDue(j.parent_id);
         getOr(this.m.children, j.parent_id, () => []).push(j.id);
       }
-      if (j.queue !== '') {
+      if (j.queue !== '' && j.deps_left === '') {
         const q = this.m.queue(j.queue);
         const delayed = j.delay_ms !== '' && Number(j.delay_ms) > 0;
         if (delayed) q.delayed.set(j.id, now + Number(j.delay_ms));

@@ -29,7 +29,18 @@ import { getJob } from './jobs';
 /** how often an open stream sends a keep-alive and looks whether its job still exists */
 export const SSE_KEEPALIVE_MS = 5_000;
 
-function send(res: Response, event: string, data: unknown, id?: string): void {
+/** a 200 of Server-Sent Events, its headers sent now (no proxy buffers it) */
+export function startEventStream(res: Response): void {
+  res.status(200).set({
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+}
+
+export function send(res: Response, event: string, data: unknown, id?: string): void {
   res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
@@ -193,13 +204,7 @@ export const compatRoutes: Route[] = [
         const id = pathJobId(req);
         let last = primeJobView(await getJob(ctx, id));
         const giveStreamBack = takeStream(res); // a 429 past the token's quota of open streams
-        res.status(200).set({
-          'content-type': 'text/event-stream',
-          'cache-control': 'no-cache',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        res.flushHeaders();
+        startEventStream(res);
 
         let closed = false;
         let unsubscribe = () => {};

@@ -13,6 +13,7 @@ import { datalakeRoutes } from './datalake';
 import { queueLimitRoutes } from './queue-limits';
 import { deadLetterRoutes } from './dead-letters';
 import { docsRoutes } from './docs';
+import { flowRoutes } from './flows';
 import { healthRoutes } from './health';
 import { jobRoutes } from './jobs';
 import { jobBulkRoutes } from './jobs-bulk';
@@ -27,6 +28,7 @@ export const ROUTES: readonly Route[] = [
   ...compatRoutes,
   ...jobRoutes,
   ...jobBulkRoutes,
+  ...flowRoutes,
   ...queueRoutes,
   ...queueLimitRoutes,
   ...botRoutes,
