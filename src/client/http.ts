@@ -118,9 +118,14 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.exchange<T>(method, path, body)).body;
+  }
+
+  /** request(), with the answer's headers */
+  async exchange<T>(method: string, path: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
     const res = await this.send(method, path, body);
     const json = parseJson(await res.text());
-    if (res.ok) return json as T;
+    if (res.ok) return { body: json as T, headers: res.headers };
     throw this.errorOf(res, json);
   }
 

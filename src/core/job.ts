@@ -76,6 +76,8 @@ export interface Job {
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
   slot?: string | null;
+  /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace); absent: none was given */
+  trace?: string;
   /** each attempt's outcome, oldest first (attemptsLog); absent in a claim's view */
   attemptsLog?: AttemptOutcome[];
 }
@@ -140,6 +142,8 @@ export interface NewJob {
    * the type (handlers.ts isCpuType)
    */
   cpu?: boolean;
+  /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace) */
+  trace?: string;
 }
 
 /**

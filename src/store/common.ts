@@ -39,6 +39,8 @@ export interface JobRow {
   principal: string;
   /** a prime count's (a job on no queue): the queue its chunks run on, which its view shows as its queue */
   runs_on: string;
+  /** the W3C trace context it continues (src/util/tracing.ts storedTrace), else '' */
+  trace: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export function jobRow(
     cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
     principal: job.principal ?? '',
     runs_on: link.queued === false ? (job.queue ?? DEFAULT_QUEUE) : '',
+    trace: job.trace ?? '',
   };
 }
 

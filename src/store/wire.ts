@@ -25,6 +25,7 @@ export const ROW = [
   'cpu',
   'principal',
   'runs_on',
+  'trace',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
@@ -44,6 +45,7 @@ export const OPTIONAL_FIELDS = [
   'cpu',
   'principal',
   'runs_on',
+  'trace',
 ] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
@@ -64,11 +66,12 @@ export const CLAIM = [
   'created_at',
   'initiated_by',
   'timeout_ms',
+  'trace',
   'priority',
   'token',
 ] as const;
 
-/** what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes */
+/** what the claim's HMGET reads: CLAIM up to trace, the state where the id goes */
 export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('priority'))] as const;
 
 /**

@@ -21,6 +21,7 @@ import type { ApiContext } from './context';
 import { queueFor } from './queues';
 import { callerOf } from './caller';
 import { admitWork, checkBounds, checkDelay } from './quotas';
+import { enqueueSpan, storedTrace, traceFrom } from '../../util/tracing';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -118,7 +119,13 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   const repeated = async () =>
     key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
   const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
-  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal };
+  // the request's W3C trace context, continued by the enqueue's span (tracing on) and kept with the job
+  const { trace, span } = enqueueSpan(traceFrom(req.get('traceparent'), req.get('tracestate')), {
+    type: w.type,
+    queue,
+  });
+  const traced = trace ? { trace: storedTrace(trace) } : {};
+  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...traced };
   let submitted: Submitted;
   try {
     if (w.type !== 'primes') {
@@ -136,15 +143,18 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
         primeCountFlow(
           n,
           chunks,
-          { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal },
+          { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal, ...traced },
           { maxAttempts: o.attempts, ...common },
         ),
       );
     }
   } catch (err) {
+    span?.end('REFUSED', errorMessage(err));
     await admission.unmade().catch(() => undefined);
     throw err;
   }
+  span?.set({ 'messaging.message.id': submitted.job.id, 'wizard.job.id': submitted.job.id });
+  span?.end(submitted.existing ? 'EXISTING' : 'PENDING');
   // made: a store that fails to count it now only undercounts the quota, never fails the request
   await (submitted.existing ? admission.unmade() : admission.made(submitted.job.id)).catch((err: unknown) =>
     ctx.log.warn('quota not updated', { error: errorMessage(err) }),

@@ -10,6 +10,7 @@ import { botView } from '../views';
 import { NotFoundError, UnknownBotError, WizardError } from '../../../core/errors';
 import { execBotQueues, failTarget } from '../../../core/handlers';
 import { Job, jobView } from '../../../core/job';
+import { readTrace } from '../../../util/tracing';
 import { claimBody, completeBody, failBody, parseInput, registerBotBody } from '../../../core/schemas';
 import { botIdParam } from '../../../core/ids';
 import type { FailTarget } from '../../../store/types';
@@ -139,6 +140,10 @@ export const botRoutes: Route[] = [
         res.status(204).end();
         return;
       }
+      // the trace context the job keeps, for the bot's span (and its command's TRACEPARENT) to continue
+      const trace = readTrace(job.trace);
+      if (trace) res.set('traceparent', trace.traceparent);
+      if (trace?.tracestate) res.set('tracestate', trace.tracestate);
       reply(res, RESPONSES.claimed, { job: jobView(job), lease_ms: p.botLeaseMs });
     },
   },
