@@ -12,6 +12,7 @@ import { readSse } from '../client/sse';
 import { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './errors';
 import type { ApiErrorDetail } from './errors';
 import type { JobId, JobTable, JobTypeName, ParamsFor, ResultFor } from './jobs';
+import { traceHeaders, TraceOption } from './trace';
 
 export interface ClientOptions {
   /** the API's base URL, e.g. http://127.0.0.1:8000 */
@@ -24,6 +25,12 @@ export interface ClientOptions {
   maxTries?: number;
   /** the first retry's delay (ms, default 200), doubled each try up to 5 s; a Retry-After wins */
   retryDelayMs?: number;
+  /**
+   * the W3C trace context each add continues (sent as traceparent and tracestate), or a function
+   * asked at each add; unset: the active OpenTelemetry span's, when the program runs an
+   * OpenTelemetry SDK (docs/tracing.md)
+   */
+  trace?: TraceOption;
 }
 
 /**
@@ -182,6 +189,7 @@ export class Client<T extends JobTable | undefined = undefined> {
   private readonly requestTimeoutMs: number;
   private readonly maxTries: number;
   private readonly retryDelayMs: number;
+  private readonly trace?: TraceOption;
 
   constructor(options: ClientOptions) {
     if (!options || typeof options.url !== 'string') throw new TypeError('new Client({ url }): url is required');
@@ -190,6 +198,7 @@ export class Client<T extends JobTable | undefined = undefined> {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxTries = Math.max(1, options.maxTries ?? 5);
     this.retryDelayMs = options.retryDelayMs ?? 200;
+    this.trace = options.trace;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -197,10 +206,16 @@ export class Client<T extends JobTable | undefined = undefined> {
   }
 
   /** one call; retried on Unavailable when `safe` (repeating it cannot make anything twice) */
-  private async call<R>(method: string, path: string, body: unknown, safe: boolean): Promise<R> {
+  private async call<R>(
+    method: string,
+    path: string,
+    body: unknown,
+    safe: boolean,
+    extra: Record<string, string> = {},
+  ): Promise<R> {
     for (let tries = 1; ; tries++) {
       try {
-        return await this.once<R>(method, path, body);
+        return await this.once<R>(method, path, body, extra);
       } catch (err) {
         if (!(err instanceof Unavailable) || !safe || tries >= this.maxTries) throw err;
         const backoff = Math.min(5_000, this.retryDelayMs * 2 ** (tries - 1));
@@ -209,13 +224,13 @@ export class Client<T extends JobTable | undefined = undefined> {
     }
   }
 
-  private async once<R>(method: string, path: string, body: unknown): Promise<R> {
+  private async once<R>(method: string, path: string, body: unknown, extra: Record<string, string> = {}): Promise<R> {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+        headers: this.headers(body === undefined ? extra : { 'content-type': 'application/json', ...extra }),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
@@ -240,7 +255,13 @@ export class Client<T extends JobTable | undefined = undefined> {
    * unavailable only when opts.idempotency_key is given (a retry then answers the first job).
    */
   add<K extends JobTypeName<T>>(type: K, params: ParamsFor<T, K>, opts: AddOptions = {}): Promise<Submitted<K>> {
-    return this.call<Submitted<K>>('POST', '/jobs', addBody(type, params, opts), opts.idempotency_key !== undefined);
+    return this.call<Submitted<K>>(
+      'POST',
+      '/jobs',
+      addBody(type, params, opts),
+      opts.idempotency_key !== undefined,
+      traceHeaders(this.trace),
+    );
   }
 
   /**
