@@ -310,6 +310,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           max: free,
           maxCpu: freeCpu,
           leaseMs: o.leaseMs,
+          trace: tracer !== null,
         });
         answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
         outage.ok();

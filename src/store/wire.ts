@@ -71,14 +71,19 @@ export const CLAIM = [
   'token',
 ] as const;
 
-/** what the claim's HMGET reads: CLAIM up to trace, the state where the id goes */
-export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('priority'))] as const;
+/**
+ * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace is
+ * read by an HGET of its own, only for a claim that asks for it (CLAIM_ARGS' trace): a field a
+ * job lacks costs HMGET a scan of the record, and most jobs have no trace
+ */
+export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('trace'))] as const;
 
 /**
  * a claim's arguments (claimJobs.lua's, completeAndClaim.lua's after the completions): max_cpu is
- * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others)
+ * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others);
+ * trace '1': the claim answers each job's trace (a consumer that records spans), '' not
  */
-export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base'] as const;
+export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base', 'trace'] as const;
 
 /** what a completion reads of its job (lib.lua's completeJob: a held job is never a parent) */
 export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key'] as const;

@@ -42,7 +42,6 @@ test('the generated block names every layout position and every code', () => {
     'created_at',
     'initiated_by',
     'timeout_ms',
-    'trace',
   ]);
 });
 

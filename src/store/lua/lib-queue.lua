@@ -116,7 +116,7 @@ end
 -- take up to `max` jobs from one kind of a queue's lists (cpu '1': the CPU lists, '': the ordinary ones),
 -- whose ready set reads `ready`, and hold them under a lease: their claim values go to `out`,
 -- their tokens numbered on from n (claimFrom). Answers the new n and how many those lists gave.
-local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out)
+local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out, withTrace)
   local waitKey, readyKey = waitListOf(queue, '', cpu), cpu == '1' and K.cpuReady(queue) or K.ready(queue)
   local taken = 0
   for _, list in ipairs(urgentLists(waitKey, ready)) do
@@ -127,10 +127,10 @@ local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBa
       for _, id in ipairs(ids) do
         local jobKey = K.job(id)
         -- v becomes the claim values in place: the state, read where the id goes, is replaced by
-        -- it, then the priority (the list's: not read) and the token are added. Every field a job
-        -- lacks costs HMGET a scan of the record, so only timeout_ms and trace (the trace context an
-        -- attempt continues: +2% of the claim's instructions in bench:lua's callgrind count) are
-        -- asked for beyond what was asked before.
+        -- it, then the trace (read only when asked for), the priority (the list's: not read) and
+        -- the token are added. Every field a job lacks costs HMGET a scan of the record, so only
+        -- timeout_ms is asked for beyond what was asked before (the trace in it cost the claim 2%
+        -- of its instructions in bench:lua's callgrind count).
         local v = readClaim(jobKey)
         local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
         if state and RUNNABLE[state] then
@@ -156,6 +156,7 @@ local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBa
           else
             indexMove(id, state, 'STARTED', true)
           end
+          v[CLAIM.trace] = withTrace and redis.call('HGET', jobKey, 'trace') or false
           v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
           out[#out + 1] = v
         end
@@ -178,7 +179,7 @@ end
 -- false: null to the client).
 -- Priorities: within each kind, the most urgent non-empty wait list first (urgentLists). A paused
 -- queue (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
-local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase)
+local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withTrace)
   local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
   local leaseUntil = string.format('%d', now + leaseMs)
   local ready = redis.call('ZRANGE', readyKey, 0, -1)
@@ -208,7 +209,7 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase)
     if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
   end
 
-  local n, taken = takeFrom(queue, '', ready, consumer, max, 0, leaseUntil, tokenBase, out)
+  local n, taken = takeFrom(queue, '', ready, consumer, max, 0, leaseUntil, tokenBase, out, withTrace)
   if #ready == 0 then
     if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
   elseif taken >= max then
@@ -218,7 +219,7 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase)
   if maxCpu < 0 then maxCpu = max - taken end
   if maxCpu > 0 then
     local cpuTaken
-    n, cpuTaken = takeFrom(queue, '1', redis.call('ZRANGE', K.cpuReady(queue), 0, -1), consumer, maxCpu, n, leaseUntil, tokenBase, out)
+    n, cpuTaken = takeFrom(queue, '1', redis.call('ZRANGE', K.cpuReady(queue), 0, -1), consumer, maxCpu, n, leaseUntil, tokenBase, out, withTrace)
     out[3] = cpuTaken
     -- there may be more: a consumer with a free thread looks (one with none does not wait on it)
     if cpuTaken >= maxCpu then redis.call('ZADD', K.cpuMarker(queue), '0', 'm') end
@@ -233,7 +234,8 @@ end
 -- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
 local function claimWith(at)
   return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], argNumber(ARGV[at + CLAIM_ARGS.max], 'max'),
-    argNumber(ARGV[at + CLAIM_ARGS.max_cpu], 'max_cpu'), argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base])
+    argNumber(ARGV[at + CLAIM_ARGS.max_cpu], 'max_cpu'), argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base],
+    ARGV[at + CLAIM_ARGS.trace] == '1')
 end
 
 -- a chunk's result is the count of primes in its range [lo, hi] (its params): an integer from 0 to
