@@ -5,7 +5,7 @@ import { createUi, Ui } from '../client/ui';
 import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch';
 import { JobFailedError, ReportedError } from '../core/errors';
 import { MATH_OPS } from '../core/math';
-import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
+import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
 import { tokenOfRole } from './secret-files';
@@ -81,6 +81,12 @@ const withJobFlags = (cmd: Command): Command =>
     )
     .addOption(
       new Option(
+        '--group <group>',
+        "the job's group (a tenant, a user: 1-128 of letters, digits, _ . -): a queue's groups take turns (docs/flow-control.md)",
+      ).argParser(parseName('--group', MAX_GROUP_LENGTH)),
+    )
+    .addOption(
+      new Option(
         '--queue <name>',
         "a declared queue the job's type may go to (default: the type's own, else default)",
       ).argParser(parseQueueName('--queue')),
@@ -94,6 +100,7 @@ interface JobFlags {
   timeout?: number;
   attempts?: number;
   queue?: string;
+  group?: string;
 }
 
 /** the job flags as the API's job options */
@@ -106,6 +113,7 @@ function jobOptions(f: JobFlags): Record<string, unknown> {
     timeout_ms: f.timeout,
     attempts: f.attempts,
     queue: f.queue,
+    group: f.group,
   };
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

@@ -1,7 +1,8 @@
-/** `wizard cancel <id>`, `wizard queues`, `wizard queue add|rm|pause|resume <name>`: job control over HTTP. */
-import { Command } from 'commander';
+/** `wizard cancel <id>`, `wizard queues`, `wizard queue add|rm|pause|resume|limits <name>`: job control over HTTP. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { MAX_GROUP_LENGTH } from '../core/job';
 import { clientCommand, clientOf } from './client';
-import { parseJobId, parseName } from './parse';
+import { parseIntIn, parseJobId, parseName } from './parse';
 import type { Reply } from '../client/replies';
 
 export const cancelCommand = clientCommand(
@@ -58,10 +59,103 @@ const removeQueue = clientCommand('rm', 'forget a queue that holds no job')
     ui.line(`queue ${name} removed`);
   });
 
+/** a limit flag's `none`: the limit is removed (null in the body; commander keeps no null) */
+const NONE = -1;
+/** a limit flag's value: a count, or `none` (NONE) to remove the limit */
+const parseLimit = (flag: string) => {
+  const count = parseIntIn(flag, 0, 1_000_000);
+  return (value: string): number => {
+    if (value === 'none') return NONE;
+    try {
+      return count(value);
+    } catch {
+      throw new InvalidArgumentError(`${flag} must be an integer from 0 to 1000000, or none, got '${value}'`);
+    }
+  };
+};
+
+interface GroupLimitsView {
+  group: string;
+  concurrency: number | null;
+  waiting: number;
+  running: number;
+}
+interface QueueLimitsView {
+  queue: string;
+  concurrency: number | null;
+  group_concurrency: number | null;
+  held_back: number;
+  groups: GroupLimitsView[];
+}
+type LimitsFlags = Parameters<typeof clientOf>[0] & {
+  concurrency?: number;
+  groupConcurrency?: number;
+  group?: string;
+};
+/** a limit flag as the body sends it */
+const limitOf = (n: number | undefined) => (n === NONE ? null : n);
+const shown = (n: number | null) => (n === null ? 'none' : String(n));
+
+const queueLimits = clientCommand(
+  'limits',
+  "show a queue's concurrency limits and busiest groups, or set them (setting needs the admin token); docs/flow-control.md",
+)
+  .argument('<name>', 'queue name', parseName('<name>'))
+  .addOption(
+    new Option(
+      '--concurrency <n>',
+      "at most n of the queue's (with --group: the group's) jobs run at once; none removes it",
+    ).argParser(parseLimit('--concurrency')),
+  )
+  .addOption(
+    new Option('--group-concurrency <n>', "at most n of each group's jobs run at once; none removes it")
+      .argParser(parseLimit('--group-concurrency'))
+      .conflicts('group'),
+  )
+  .addOption(
+    new Option('--group <group>', "show or set this group's own limit").argParser(
+      parseName('--group', MAX_GROUP_LENGTH),
+    ),
+  )
+  .action(async (name: string, flags: LimitsFlags) => {
+    const setting = flags.concurrency !== undefined || flags.groupConcurrency !== undefined;
+    const { ui, api } = clientOf(flags, setting ? 'admin' : 'client');
+    const q = encodeURIComponent(name);
+    if (flags.group !== undefined) {
+      const path = `/queues/${q}/groups/${encodeURIComponent(flags.group)}/limits`;
+      const g = setting
+        ? await api.request<GroupLimitsView>('PUT', path, { concurrency: limitOf(flags.concurrency) })
+        : await api.get<GroupLimitsView>(path);
+      if (ui.json) return ui.data(g);
+      return ui.line(
+        `group ${g.group} of ${name}: concurrency ${shown(g.concurrency)} (${g.waiting} waiting, ${g.running} running)`,
+      );
+    }
+    const body = Object.fromEntries(
+      Object.entries({
+        concurrency: limitOf(flags.concurrency),
+        group_concurrency: limitOf(flags.groupConcurrency),
+      }).filter(([, v]) => v !== undefined),
+    );
+    const l = setting
+      ? await api.request<QueueLimitsView>('PUT', `/queues/${q}/limits`, body)
+      : await api.get<QueueLimitsView>(`/queues/${q}/limits`);
+    if (ui.json) return ui.data(l);
+    ui.line(
+      `queue ${l.queue}: concurrency ${shown(l.concurrency)}, group_concurrency ${shown(l.group_concurrency)}, held back ${l.held_back} times`,
+    );
+    if (l.groups.length > 0)
+      ui.table(
+        ['group', 'concurrency', 'waiting', 'running'],
+        l.groups.map((g) => [g.group, shown(g.concurrency), g.waiting, g.running]),
+      );
+  });
+
 export const queueCommand = new Command('queue')
   .description(
-    'declare, remove, pause or resume a queue (needs the admin token: --token, or the admin one of --tokens-file)',
+    'declare, remove, pause or resume a queue, or show and set its limits (changes need the admin token: --token, or the admin one of --tokens-file)',
   )
+  .addCommand(queueLimits)
   .addCommand(addQueue)
   .addCommand(removeQueue)
   .addCommand(queueAction('pause', 'a paused queue gives no new work to workers or bots; running jobs finish'))

@@ -75,6 +75,8 @@ export interface Job {
   principal?: string | null;
   /** the schedule that made it and the occurrence (slot, ISO 8601) it was made for; absent: not scheduled */
   schedule?: string | null;
+  /** its group (docs/flow-control.md); absent: none */
+  group?: string;
   slot?: string | null;
   /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace); absent: none was given */
   trace?: string;
@@ -142,9 +144,16 @@ export interface NewJob {
    * the type (handlers.ts isCpuType)
    */
   cpu?: boolean;
+  /** its group (docs/flow-control.md: a tenant, a user): claims take from a queue's groups in turn */
+  group?: string;
   /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace) */
   trace?: string;
 }
+
+/** the longest group name; a name is of the safe alphabet (core/ids.ts: it is part of key names and metric labels) */
+export const MAX_GROUP_LENGTH = 128;
+/** how many groups with waiting jobs a queue may hold at once (a job of a new group beyond it is refused) */
+export const MAX_GROUPS_PER_QUEUE = 10000;
 
 /**
  * an idempotency key as the store keeps it: scoped by who submitted the job, so two callers'
@@ -196,6 +205,7 @@ export function jobView(job: Job) {
     duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,
+    ...(job.group ? { group: job.group } : {}),
     attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
   };
 }

@@ -7,7 +7,7 @@
 import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
-import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY } from './job';
+import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from './job';
 import { jobIdParam, safeName } from './ids';
 import { MATH_OPS } from './math';
 
@@ -67,6 +67,9 @@ export const jobOptionsShape = {
     .optional(),
   priority: boundedInt('priority', MIN_PRIORITY, MAX_PRIORITY).optional(),
   idempotency_key: safeName('idempotency_key', 1, 200).optional(),
+  group: safeName('group', 1, MAX_GROUP_LENGTH)
+    .describe("its group (a tenant, a user): claims take from a queue's groups in turn (docs/flow-control.md)")
+    .optional(),
   attempts: boundedInt('attempts', 1, 100).optional(),
   timeout_ms: boundedInt('timeout_ms', 1, 86_400_000).optional(),
 };
@@ -247,6 +250,27 @@ export const idParam = jobIdParam;
 
 /** POST /queues/:name/pause and /resume, DELETE /queues/:name: a queue's name */
 export const queueParams = z.object({ name: queueName });
+
+/** a queue's group in a path: /queues/:name/groups/:group/... */
+export const groupParams = z.object({ name: queueName, group: safeName('group', 1, MAX_GROUP_LENGTH) });
+
+/** a limit: how many may run at once, or null to remove it */
+const limitValue = (field: string) => boundedInt(field, 0, 1_000_000).nullable().optional();
+
+/** PUT /queues/:name/limits (docs/flow-control.md): a field left out stays as it is */
+export const queueLimitsBody = jsonBody({
+  concurrency: limitValue('concurrency').describe("at most this many of the queue's jobs run at once; null: no limit"),
+  group_concurrency: limitValue('group_concurrency').describe(
+    "at most this many of each group's jobs run at once (a group's own limit overrides it); null: no limit",
+  ),
+});
+
+/** PUT /queues/:name/groups/:group/limits */
+export const groupLimitsBody = jsonBody({
+  concurrency: limitValue('concurrency').describe(
+    "at most this many of the group's jobs run at once; null: the queue's group_concurrency holds",
+  ),
+});
 
 /** POST /queues: declare a queue */
 export const declareQueueBody = jsonBody({ name: safeName('name', 1, 64) });

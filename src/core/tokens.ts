@@ -22,6 +22,8 @@ export interface ApiToken {
   name: string;
   role: Role;
   token: string;
+  /** its jobs always carry this group (a tokens file's `group=<name>`) */
+  group?: string;
 }
 
 /** who a request is: a configured token's name and role, or a registered bot */
@@ -30,6 +32,8 @@ export interface Principal {
   role: Role;
   /** set for a per-bot token (from POST /bots/register) */
   botId?: string;
+  /** the group this token's jobs always carry (a tokens file's `group=<name>`: docs/flow-control.md) */
+  group?: string;
 }
 
 /** a principal as a job's record keeps it (Job.principal): `<role>:<token name>`, or a registered bot's `bot:<bot id>` */
@@ -43,8 +47,9 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 function parseEntry(fields: string[], where: string): ApiToken {
   const [name, role, token, ...rest] = fields;
-  if (!name || !role || !token || rest.length > 0)
-    throw new UsageError(`${where}: a token is written name role token, got ${fields.length} field(s)`);
+  const bound = rest.length === 1 ? /^group=([\w.-]{1,128})$/.exec(rest[0]) : null;
+  if (!name || !role || !token || (rest.length > 0 && !bound))
+    throw new UsageError(`${where}: a token is written name role token [group=<group>], got ${fields.length} field(s)`);
   if (!/^[\w.@-]{1,64}$/.test(name))
     throw new UsageError(`${where}: the name '${name}' must be 1-64 of letters, digits, _ . @ -`);
   if (!(ROLES as readonly string[]).includes(role))
@@ -53,7 +58,7 @@ function parseEntry(fields: string[], where: string): ApiToken {
     throw new UsageError(
       `${where}: the token of '${name}' must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)`,
     );
-  return { name, role: role as Role, token };
+  return { name, role: role as Role, token, ...(bound ? { group: bound[1] } : {}) };
 }
 
 /** WIZARD_API_TOKENS: `name:role:token,name:role:token` */
@@ -73,7 +78,7 @@ export function parseTokenList(value: string, flag = '--api-tokens'): ApiToken[]
     });
 }
 
-/** a tokens file: one `name role token` a line; blank lines and # comments are skipped */
+/** a tokens file: one `name role token [group=<group>]` a line; blank lines and # comments are skipped */
 export function parseTokenFile(text: string, flag = '--tokens-file'): ApiToken[] {
   const out: ApiToken[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
@@ -102,7 +107,7 @@ export function formatTokenFile(tokens: ApiToken[], comment: string): string {
 
 /** the configured tokens, looked up in constant time */
 export class TokenTable {
-  private readonly entries: { name: string; role: Role; digest: Buffer }[];
+  private readonly entries: { name: string; role: Role; digest: Buffer; group?: string }[];
 
   constructor(tokens: ApiToken[]) {
     const names = new Set<string>();
@@ -114,7 +119,7 @@ export class TokenTable {
       if (names.has(t.name)) throw new UsageError(`the token name '${t.name}' is used twice`);
       names.add(t.name);
       digests.add(digest.toString('hex'));
-      return { name: t.name, role: t.role, digest };
+      return { name: t.name, role: t.role, digest, ...(t.group ? { group: t.group } : {}) };
     });
   }
 
@@ -142,7 +147,8 @@ export class TokenTable {
     const presented = sha256(token);
     let found: Principal | null = null;
     for (const e of this.entries) {
-      if (timingSafeEqual(presented, e.digest) && !found) found = { name: e.name, role: e.role };
+      if (timingSafeEqual(presented, e.digest) && !found)
+        found = { name: e.name, role: e.role, ...(e.group ? { group: e.group } : {}) };
     }
     return found;
   }

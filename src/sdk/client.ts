@@ -8,6 +8,7 @@
  * calls fail at once with the typed error (errors.ts).
  */
 import { NotFoundError, UnreachableError, WizardError } from '../core/errors';
+import { FINAL_LIST, FINAL_STATES, type JobState as CoreJobState } from '../core/states';
 import { readSse } from '../client/sse';
 import { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './errors';
 import type { ApiErrorDetail } from './errors';
@@ -58,8 +59,8 @@ export interface AddOptions {
   dedupe?: string | { key: string; ttl_ms?: number };
 }
 
-export type JobState =
-  'PENDING' | 'STARTED' | 'PROGRESS' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'DEAD' | 'CANCELLED' | (string & {});
+/** a job's state (src/core/states.ts), or one a later server adds */
+export type JobState = CoreJobState | (string & {});
 
 /** POST /jobs's answer */
 export interface Submitted<K extends string = string> {
@@ -117,8 +118,9 @@ export interface EventsOptions {
   maxReconnects?: number;
 }
 
-const FINAL = new Set(['SUCCESS', 'FAILURE', 'DEAD', 'CANCELLED']);
-const FAILED = new Set(['FAILURE', 'DEAD', 'CANCELLED']);
+const FINAL: ReadonlySet<string> = FINAL_STATES;
+/** the final states but SUCCESS: waitUntilFinished rejects with JobFailed */
+const FAILED: ReadonlySet<string> = new Set(FINAL_LIST.filter((s) => s !== 'SUCCESS'));
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {

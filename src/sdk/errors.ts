@@ -3,6 +3,7 @@
  * caller does something different about. Every one is a WizardApiError with the API's status,
  * code and details (`{field, message}`), so `err instanceof WizardApiError` catches them all.
  */
+import type { FinalState } from '../core/states';
 
 export interface ApiErrorDetail {
   field: string;
@@ -62,7 +63,7 @@ export class Unavailable extends WizardApiError {
 export class JobFailed extends WizardApiError {
   constructor(
     message: string,
-    readonly state: 'FAILURE' | 'DEAD' | 'CANCELLED',
+    readonly state: Exclude<FinalState, 'SUCCESS'>,
     readonly job: unknown,
   ) {
     super(message, 200, 'job_failed');

@@ -124,7 +124,13 @@ export async function createTestStore<T extends JobTable | undefined = undefined
         o.run_at !== undefined ? Math.max(0, Date.parse(o.run_at) - (await store.server.time())) : o.delay_ms;
       const queue = specFor(type)?.user?.queue ?? o.queue ?? DEFAULT_QUEUE;
       queues.add(queue);
-      const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms };
+      const common = {
+        queue,
+        priority: o.priority,
+        delayMs,
+        timeoutMs: o.timeout_ms,
+        ...(o.group ? { group: o.group } : {}),
+      };
       const { job, existing } =
         type === 'primes'
           ? await store.jobs.submit(

@@ -72,6 +72,7 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     idempotencyKey: f.idem_key ? givenIdempotencyKey(f.idem_key, f.principal) : null,
     principal: str(f.principal),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
+    ...(f.group ? { group: f.group } : {}),
     ...(f.trace ? { trace: f.trace } : {}),
   };
   job.attemptsLog = attemptsLog(job, storedAttempts(f.attempts_log));

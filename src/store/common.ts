@@ -37,6 +37,8 @@ export interface JobRow {
   /** '1': a CPU job (its queue's CPU lists), else '' */
   cpu: string;
   principal: string;
+  /** '' or the job's group */
+  group: string;
   /** a prime count's (a job on no queue): the queue its chunks run on, which its view shows as its queue */
   runs_on: string;
   /** the W3C trace context it continues (src/util/tracing.ts storedTrace), else '' */
@@ -73,6 +75,7 @@ export function jobRow(
     idem_key: job.idempotencyKey ? scopedIdempotencyKey(job.idempotencyKey, job.principal) : '',
     cpu: link.queued !== false && (job.cpu ?? isCpuType(job.type)) ? '1' : '',
     principal: job.principal ?? '',
+    group: job.group ?? '',
     runs_on: link.queued === false ? (job.queue ?? DEFAULT_QUEUE) : '',
     trace: job.trace ?? '',
   };
@@ -224,6 +227,7 @@ export function createdJob(r: JobRow, now: number): Job {
     timeoutMs: r.timeout_ms === '' ? null : Number(r.timeout_ms),
     idempotencyKey: r.idem_key === '' ? null : givenIdempotencyKey(r.idem_key, r.principal),
     principal: r.principal === '' ? null : r.principal,
+    ...(r.group === '' ? {} : { group: r.group }),
     attemptsLog: [],
   };
 }

@@ -130,6 +130,39 @@ export interface QueuesStore {
   known(): Promise<string[]>;
 }
 
+/** a queue's limits (docs/flow-control.md): null is no limit */
+export interface QueueLimits {
+  /** at most this many of the queue's jobs held at once */
+  concurrency: number | null;
+  /** at most this many of each group's jobs held at once (a group's own limit overrides it) */
+  groupConcurrency: number | null;
+}
+
+/** a group of a queue: its own limit (null: the queue's group_concurrency holds), how many of its jobs wait and run */
+export interface GroupInfo {
+  group: string;
+  concurrency: number | null;
+  waiting: number;
+  running: number;
+}
+
+/** groups and concurrency limits (docs/flow-control.md): claims obey them, this part sets and reads them */
+export interface GroupsStore {
+  limits(queue: string): Promise<QueueLimits>;
+  /** change the fields given (null removes a limit); answers what holds now, and wakes a waiting consumer */
+  setLimits(queue: string, patch: Partial<QueueLimits>): Promise<QueueLimits>;
+  /** one group: its own limit and its waiting and running jobs */
+  group(queue: string, group: string): Promise<GroupInfo>;
+  /** set (null: remove) one group's own concurrency; answers the group */
+  setGroupLimit(queue: string, group: string, concurrency: number | null): Promise<GroupInfo>;
+  /** the busiest groups (most waiting and running), at most `top`, of those with waiting or running jobs */
+  busiest(queue: string, top: number): Promise<GroupInfo[]>;
+  /** how many groups have waiting jobs (MAX_GROUPS_PER_QUEUE bounds a new one) */
+  groupCount(queue: string): Promise<number>;
+  /** how many times a claim of the queue was held back by a limit (a counter) */
+  heldBack(queue: string): Promise<number>;
+}
+
 /** the dead-letter queue, and failed jobs retried by hand */
 export interface DeadLettersStore {
   /** the dead-letter queue, most recent first (chunks included) */
@@ -297,6 +330,7 @@ export interface StoreParts {
   readonly lake: LakeStore;
   readonly abacus: AbacusStore;
   readonly limits: LimitsStore;
+  readonly groups: GroupsStore;
   readonly history: HistoryStore;
   readonly server: ServerStore;
 }

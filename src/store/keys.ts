@@ -81,6 +81,21 @@ export function keysAt(base: string) {
     delayed: (queue: string) => `${base}q:${queue}:delayed`,
     /** zset with one member: a consumer blocks on it (BZPOPMIN) until there is work */
     marker: (queue: string) => `${base}q:${queue}:marker`,
+    /** list: the ring of a queue's groups with waiting jobs of a kind (cpu '1': CPU jobs), each once (docs/flow-control.md) */
+    groups: (queue: string, cpu = '') => `${base}q:${queue}:${cpu === '1' ? 'cpugroups' : 'groups'}`,
+    /** zset: a group's waiting jobs of a kind, id → priority * 1e14 + a sequence (lib-state.lua pushGrouped) */
+    groupWait: (queue: string, cpu: string, group: string) =>
+      `${base}q:${queue}:${cpu === '1' ? 'cpug' : 'g'}:${group}`,
+    /** string: the sequence that orders grouped jobs */
+    groupSeq: (queue: string) => `${base}q:${queue}:gseq`,
+    /** hash: a held grouped job's id → its group */
+    groupHeld: (queue: string) => `${base}q:${queue}:gheld`,
+    /** hash: group → how many of its jobs are held */
+    groupRunning: (queue: string) => `${base}q:${queue}:grunning`,
+    /** hash: the queue's limits: v '1' while any is set, concurrency (this shard's share), group_concurrency, g:<group> */
+    flow: (queue: string) => `${base}q:${queue}:flow`,
+    /** string: how many times a claim was held back by a limit (a counter) */
+    heldBack: (queue: string) => `${base}q:${queue}:heldback`,
     /**
      * zset: top-level job id → time of its last change, one per state; not the queued jobs that
      * are PENDING or STARTED (their queue's wait list and lease set hold them: see `counts`)

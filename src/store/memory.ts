@@ -31,6 +31,7 @@ import { MemoryLake } from './memory/lake';
 import { MemoryLimits } from './memory/limits';
 import { MemoryNodes } from './memory/nodes';
 import { MemoryQueues } from './memory/queues';
+import { MemoryGroups } from './memory/groups';
 import { MemoryReads } from './memory/reads';
 import { MemorySchedules } from './memory/schedules';
 import { MemoryServer } from './memory/server';
@@ -57,6 +58,7 @@ export class MemoryStore implements Store, StoreParts {
   readonly jobs: MemoryJobs;
   readonly reads: MemoryReads;
   readonly queues: MemoryQueues;
+  readonly groups: MemoryGroups;
   readonly dead: MemoryDead;
   readonly events: MemoryEvents;
   readonly nodes: MemoryNodes;
@@ -74,6 +76,7 @@ export class MemoryStore implements Store, StoreParts {
     this.jobs = new MemoryJobs(m);
     this.reads = new MemoryReads(m);
     this.queues = new MemoryQueues(m);
+    this.groups = new MemoryGroups(m);
     this.dead = new MemoryDead(m, this.jobs);
     this.events = new MemoryEvents(m);
     this.nodes = new MemoryNodes(m);

@@ -24,6 +24,7 @@ import { RedisLimits } from './redis/limits';
 import { RedisNodes } from './redis/nodes';
 import { Placement } from './redis/placement';
 import { RedisQueues } from './redis/queues';
+import { RedisGroups } from './redis/groups';
 import { RedisReads } from './redis/reads';
 import { RedisSchedules } from './redis/schedules';
 import { RedisServer } from './redis/server';
@@ -44,6 +45,7 @@ export class RedisStore implements Store, StoreParts {
   readonly jobs: RedisJobs;
   readonly reads: RedisReads;
   readonly queues: RedisQueues;
+  readonly groups: RedisGroups;
   readonly dead: RedisDead;
   readonly events: RedisEvents;
   readonly nodes: RedisNodes;
@@ -64,6 +66,7 @@ export class RedisStore implements Store, StoreParts {
     this.reads = new RedisReads(c);
     this.jobs = new RedisJobs(c, this.reads, new Placement(c));
     this.queues = new RedisQueues(c);
+    this.groups = new RedisGroups(c);
     this.dead = new RedisDead(c, this.reads);
     this.events = new RedisEvents(c);
     this.nodes = new RedisNodes(c);

@@ -24,6 +24,7 @@ export const ROW = [
   'idem_key',
   'cpu',
   'principal',
+  'group',
   'runs_on',
   'trace',
 ] as const;
@@ -44,6 +45,7 @@ export const OPTIONAL_FIELDS = [
   'idem_key',
   'cpu',
   'principal',
+  'group',
   'runs_on',
   'trace',
 ] as const satisfies readonly RowField[];
@@ -67,14 +69,16 @@ export const CLAIM = [
   'initiated_by',
   'timeout_ms',
   'trace',
+  'group',
   'priority',
   'token',
 ] as const;
 
 /**
- * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace is
- * read by an HGET of its own, only for a claim that asks for it (CLAIM_ARGS' trace): a field a
- * job lacks costs HMGET a scan of the record, and most jobs have no trace
+ * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace and
+ * the group (an attempt's span's attributes) are read by an HMGET of their own, only for a claim
+ * that asks for them (CLAIM_ARGS' trace): a field a job lacks costs HMGET a scan of the record,
+ * and most jobs have neither
  */
 export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('trace'))] as const;
 
@@ -104,6 +108,7 @@ export const LOAD = [
   'priority',
   'idem_key',
   'cpu',
+  'group',
 ] as const;
 
 /** what the scripts answer; RedisStore maps the codes to typed errors */

@@ -231,6 +231,8 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
       '0',
       '0',
       'no',
+      'none',
+      '',
       'Pause',
     ]),
   );
@@ -246,15 +248,35 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
     ),
   );
   await eventually(async () =>
-    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['yes', 'Resume']),
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual([
+      'yes',
+      'none',
+      '',
+      'Resume',
+    ]),
   );
   expect((await store.jobs.claim('console-idle', { consumer: 'console-test', max: 5, leaseMs: 30_000 })).jobs).toEqual(
     [],
   );
   await row.getByRole('button', { name: 'Resume queue console-idle' }).click();
   await eventually(async () =>
-    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual(['no', 'Pause']),
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(4)).toEqual([
+      'no',
+      'none',
+      '',
+      'Pause',
+    ]),
   );
+  // its limits and busiest groups (docs/flow-control.md)
+  await store.groups.setLimits('console-idle', { concurrency: 10, groupConcurrency: 2 });
+  await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 3, op: 'add' }, queue: 'console-idle', group: 'acme' }]);
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(5, 7)).toEqual([
+      'concurrency 10, per group 2',
+      'acme 1 waiting / 0 running',
+    ]),
+  );
+  await store.groups.setLimits('console-idle', { concurrency: null, groupConcurrency: null });
   expect(page.errors).toEqual([]);
   await page.close();
 });

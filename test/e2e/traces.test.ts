@@ -198,7 +198,7 @@ test('one trace across the API, a worker, a bot and its command, each attempt a 
     const task = await request<{ job_id: string }>(
       'POST',
       `${api}/jobs`,
-      { type: 'task', params: { a: 2, b: 3 } },
+      { type: 'task', params: { a: 2, b: 3 }, group: 'acme' },
       given,
     );
     expect(task.status).toBe(202);
@@ -244,6 +244,7 @@ test('one trace across the API, a worker, a bot and its command, each attempt a 
     expect(taskRun.attributes).toMatchObject({
       'wizard.job.type': 'task',
       'wizard.job.queue': 'default',
+      'wizard.job.group': 'acme',
       'wizard.job.attempt': 1,
       'wizard.job.state': 'SUCCESS',
     });

@@ -43,6 +43,7 @@ interface JobView {
   result: number | null;
   attempts: number;
   error: string | null;
+  attempts_log: { state: string; error: string | null }[];
 }
 
 /** a job once it is finished (GET /jobs/:id) */
@@ -110,7 +111,12 @@ export function startTaskLoad(roles: ClusterRoles, producers = 1) {
           id: t.id,
           state: done.state,
           result: done.result,
-          ...(o.firstAttempt ? { attempts: done.attempts, ...(done.attempts !== 1 ? { error: done.error } : {}) } : {}),
+          ...(o.firstAttempt
+            ? {
+                attempts: done.attempts,
+                ...(done.attempts !== 1 ? { error: done.attempts_log[0]?.error ?? done.error } : {}),
+              }
+            : {}),
         };
         expect(got).toEqual({ id: t.id, state: 'SUCCESS', result: t.sum, ...(o.firstAttempt ? { attempts: 1 } : {}) });
       }

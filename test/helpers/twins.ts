@@ -101,6 +101,14 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
         pairsOf(await client.sendCommand(['ZRANGE', k.delayed(q), '0', '-1', 'WITHSCORES'])),
       );
       out[`q:${q}:paused`] = (await client.zScore(k.ready(q), 'paused')) !== null;
+      for (const cpu of ['', '1']) {
+        const ring = await client.lRange(k.groups(q, cpu), 0, -1);
+        out[`q:${q}:groups:${cpu}`] = ring;
+        for (const g of [...new Set(ring)].sort())
+          out[`q:${q}:g:${cpu}:${g}`] = await client.zRange(k.groupWait(q, cpu, g), 0, -1); // head (ZPOPMIN) first
+      }
+      out[`q:${q}:grunning`] = await client.hGetAll(k.groupRunning(q));
+      out[`q:${q}:gheld`] = await client.hGetAll(k.groupHeld(q));
     }
     for (const s of JOB_STATES)
       out[`state:${s}`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.state(s), '0', '-1', 'WITHSCORES'])));
@@ -126,6 +134,14 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
       out[`q:${q}:active`] = zpairs(queue?.active ?? []);
       out[`q:${q}:delayed`] = zpairs(queue?.delayed ?? []);
       out[`q:${q}:paused`] = queue?.paused ?? false;
+      for (const cpu of ['', '1']) {
+        const lane = queue?.lanes[cpu];
+        out[`q:${q}:groups:${cpu}`] = [...(lane?.ring ?? [])];
+        for (const g of [...new Set(lane?.ring ?? [])].sort())
+          out[`q:${q}:g:${cpu}:${g}`] = (lane?.waits.get(g) ?? []).flat();
+      }
+      out[`q:${q}:grunning`] = Object.fromEntries([...(queue?.groupRunning ?? [])].map(([g, n]) => [g, String(n)]));
+      out[`q:${q}:gheld`] = Object.fromEntries(queue?.groupHeld ?? []);
     }
     for (const s of JOB_STATES) out[`state:${s}`] = zpairs(m.states.get(s) ?? []);
     out.counts = nonZero(Object.fromEntries([...m.counts].map(([s, n]) => [s, String(n)])));

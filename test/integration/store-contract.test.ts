@@ -50,8 +50,11 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     const [traced, plain] = await store.jobs.enqueue([{ ...task(1), trace }, task(2)]);
     expect((await store.reads.job(traced.id))?.trace).toBe(trace);
     expect(await store.reads.job(plain.id)).not.toHaveProperty('trace');
+    const [again] = await store.jobs.enqueue([{ ...task(3), trace }]);
     const { jobs } = await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE, trace: true });
     expect(jobs.map((c) => c.job.trace)).toEqual([trace, undefined]);
+    const { jobs: unasked } = await store.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+    expect(unasked.map((c) => [c.job.id, c.job.trace])).toEqual([[again.id, undefined]]);
   });
 
   test('claim takes jobs in FIFO order, holds them under a token and counts the delivery', async () => {

@@ -259,6 +259,32 @@ test('delays, priorities, a paused queue, an idempotency key, another queue', as
   expect(drifts).toEqual([]);
 });
 
+test('groups and limits: turns, priority inside a group, a group at its limit, every way back, cancel', async () => {
+  const g = (id: string, group: string, extra: Partial<NewJob> = {}) => task(id, { group, ...extra });
+  await step('limits', (s) => s.groups.setLimits('default', { groupConcurrency: 2 }));
+  await step('a group of its own', (s) => s.groups.setGroupLimit('default', 'b', 1));
+  await step('enqueue', (s) =>
+    s.jobs.enqueue([g('a1', 'a'), g('a2', 'a', { priority: 1 }), g('a3', 'a'), g('b1', 'b'), g('b2', 'b'), task('u1')]),
+  );
+  await step('enqueue a delayed one', (s) => s.jobs.enqueue([g('a4', 'a', { delayMs: 10 })]));
+  await step('claim in turns, to the limits', claimed('w1', 10));
+  advance(5);
+  await step('complete a2', (s) => s.jobs.complete('a2', tokenOf(s, 'a2'), 3));
+  await step('fail b1 to RETRY at once', (s) =>
+    s.jobs.fail('b1', tokenOf(s, 'b1'), 'boom', { to: 'RETRY', delayMs: 0 }),
+  );
+  advance(20);
+  await step('claim again: the due one, b1 at its head', claimed('w1', 10));
+  await step('release a1', (s) => s.jobs.release('a1', tokenOf(s, 'a1')));
+  await step('cancel a waiting one', (s) => s.jobs.cancel('b2'));
+  advance(LEASE + 1);
+  await step('reap', (s) => s.jobs.reap('default'));
+  await step('claim what is back', claimed('w2', 10));
+  await step('the busiest', (s) => s.groups.busiest('default', 5));
+  await step('held back', (s) => s.groups.heldBack('default'));
+  expect(drifts).toEqual([]);
+});
+
 test('bots: claim, start, complete, fail, down, removed while holding', async () => {
   await step('register', async (s) => [
     await s.bots.register('b1', 'one', 'h1'),

@@ -46,7 +46,7 @@ function mount(ctx: ApiContext, table: readonly Route[]): Router {
   };
   for (const route of table) {
     const guard = guards[route.need];
-    const method = route.method === 'GET' ? 'get' : route.method === 'POST' ? 'post' : 'delete';
+    const method = route.method.toLowerCase() as Lowercase<typeof route.method>;
     r[method](route.path, ...(guard ? [guard] : []), route.handler(ctx, table));
   }
   return r;

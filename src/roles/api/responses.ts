@@ -78,6 +78,7 @@ export const jobResponse = z.object({
   /** the schedule that made the job and its occurrence (ISO 8601), or null */
   schedule: z.string().nullable(),
   slot: time().nullable(),
+  group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
   attempts_log: z
     .array(
       z.object({
@@ -152,6 +153,14 @@ const store = { kind: z.enum(['redis', 'memory']), url: z.string() };
 const liveNode = z.looseObject({ node_id: z.string(), last_seen: time() });
 const storeCondition = z.object({ reason: z.enum(STORE_CONDITIONS), message: z.string() });
 const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z.string(), mode: z.string() };
+
+/** a group of a queue: its own limit (null: the queue's group_concurrency holds), its waiting and running jobs */
+const groupInfo = z.object({
+  group: z.string(),
+  concurrency: count().nullable(),
+  waiting: count(),
+  running: count(),
+});
 
 export const RESPONSES = {
   healthz: z.object({ status: z.literal('ok'), node_id: z.string(), uptime_sec: count() }),
@@ -235,9 +244,19 @@ export const RESPONSES = {
     run_at: time().nullable(),
     idempotency_key: z.string().nullable(),
     existing: z.boolean(),
+    group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
   }),
   queues: z.object({ queues: z.array(queueInfo) }),
   queue: queueInfo,
+  /** a queue's limits (docs/flow-control.md) and its busiest groups */
+  queueLimits: z.object({
+    queue: z.string(),
+    concurrency: count().nullable(),
+    group_concurrency: count().nullable(),
+    held_back: count().describe('how many times a claim was held back by a limit (a counter)'),
+    groups: z.array(groupInfo).describe('the busiest groups (most waiting and running), at most 10'),
+  }),
+  groupLimits: groupInfo.extend({ queue: z.string() }),
   job: jobResponse,
   jobs: jobPage.extend({ status: state.nullable() }),
   populated: z.object({

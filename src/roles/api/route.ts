@@ -13,7 +13,7 @@ import type { ResponseName } from './responses';
 /** what a route asks of its caller (with API tokens on; admin and bot routes always) */
 export type Need = 'public' | 'read' | 'submit' | 'register' | 'bot' | 'admin';
 
-export type Method = 'GET' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 type JsonSchema = Record<string, unknown>;
 

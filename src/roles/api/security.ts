@@ -188,7 +188,7 @@ export function checkJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void 
   }
 }
 
-const CORS_METHODS = 'GET, POST, DELETE, OPTIONS';
+const CORS_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 const CORS_HEADERS = 'authorization, content-type, x-admin-token, x-bot-token';
 
 /** CORS from an allowlist; a refused preflight is a 403 without CORS headers */

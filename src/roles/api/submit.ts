@@ -10,9 +10,9 @@ import type { Request, Response } from 'express';
 import { principalName } from '../../core/tokens';
 import { Bounds, LIMIT_DEFAULTS } from '../../core/quotas';
 import { primeCountFlow } from '../../core/chunks';
-import { errorMessage, ValidationError } from '../../core/errors';
+import { ConflictError, errorMessage, ValidationError, WizardError } from '../../core/errors';
 import { isSafeName, SAFE_ALPHABET } from '../../core/ids';
-import { JobType, scopedIdempotencyKey } from '../../core/job';
+import { JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
 import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
@@ -93,6 +93,30 @@ export function checkParams(type: JobType, params: unknown): Record<string, unkn
   }
 }
 
+/**
+ * the group a new job carries: the one its caller's token is bound to (a tenant cannot take
+ * another's slots: a different group given is a 403), else the one asked for; a group new to the
+ * queue is refused while the queue holds MAX_GROUPS_PER_QUEUE groups with waiting jobs
+ */
+async function groupFor(ctx: ApiContext, res: Response, queue: string, asked?: string): Promise<{ group?: string }> {
+  const bound = callerOf(res)?.group;
+  if (bound !== undefined && asked !== undefined && asked !== bound)
+    throw new WizardError(
+      'forbidden',
+      `this token's jobs are in the group '${bound}': it may not submit to '${asked}'`,
+    );
+  const group = bound ?? asked;
+  if (group === undefined) return {};
+  if ((await ctx.store.groups.groupCount(queue)) >= MAX_GROUPS_PER_QUEUE) {
+    const info = await ctx.store.groups.group(queue, group);
+    if (info.waiting === 0)
+      throw new ConflictError(
+        `queue ${queue} holds ${MAX_GROUPS_PER_QUEUE} groups with waiting jobs: no new group until one is done`,
+      );
+  }
+  return { group };
+}
+
 export interface Work {
   type: JobType;
   params: Record<string, unknown>;
@@ -119,13 +143,15 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   const repeated = async () =>
     key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
   const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
+  const group = await groupFor(ctx, res, queue, o.group);
   // the request's W3C trace context, continued by the enqueue's span (tracing on) and kept with the job
   const { trace, span } = enqueueSpan(traceFrom(req.get('traceparent'), req.get('tracestate')), {
     type: w.type,
     queue,
+    group: group.group,
   });
   const traced = trace ? { trace: storedTrace(trace) } : {};
-  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...traced };
+  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...group, ...traced };
   let submitted: Submitted;
   try {
     if (w.type !== 'primes') {
@@ -143,7 +169,15 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
         primeCountFlow(
           n,
           chunks,
-          { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal, ...traced },
+          {
+            initiatedBy: w.initiatedBy,
+            idempotencyKey: key,
+            priority: o.priority,
+            delayMs,
+            principal,
+            ...group,
+            ...traced,
+          },
           { maxAttempts: o.attempts, ...common },
         ),
       );

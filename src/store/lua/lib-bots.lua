@@ -43,8 +43,12 @@ local function requeueAnew(id, jobKey, j)
   local log = logAttempt(jobKey, j, j.state, redis.call('HGET', jobKey, 'error') or '')
   setState(id, jobKey, j, 'PENDING', { 'attempts', 0, 'error', '', 'finished_at', '', 'handled_by', '', 'run_at', '',
     'attempts_log', log })
-  redis.call('LPUSH', waitListOf(j.queue, j.priority, j.cpu), id)
-  markReady(j.queue, j.priority, j.cpu)
+  if j.group ~= '' then
+    pushGrouped(id, j.queue, j.priority, j.cpu, j.group, false)
+  else
+    redis.call('LPUSH', waitListOf(j.queue, j.priority, j.cpu), id)
+    markReady(j.queue, j.priority, j.cpu)
+  end
   redis.call('ZADD', markerOf(j.queue, j.cpu), 0, 'm')
   -- its idempotency key lives as long as the job again (finish gave it the result TTL)
   if j.idem_key ~= '' then redis.call('PERSIST', K.idem(j.idem_key)) end

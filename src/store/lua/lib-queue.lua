@@ -19,16 +19,16 @@ local function enqueueRows(from)
   for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
     local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
     local jobType, params, maxAttempts = ARGV[at + ROW.type], ARGV[at + ROW.params], ARGV[at + ROW.max_attempts]
-    local parentId, total, priority, delay, cpu = '', '', '', '', ''
+    local parentId, total, priority, delay, cpu, group = '', '', '', '', '', ''
     if not plain then
       parentId, total, priority, delay = ARGV[at + ROW.parent_id], ARGV[at + ROW.total], ARGV[at + ROW.priority], ARGV[at + ROW.delay_ms]
-      cpu = ARGV[at + ROW.cpu]
+      cpu, group = ARGV[at + ROW.cpu], ARGV[at + ROW.group]
     end
     local jobKey = K.job(id)
     local runAt
     count = count + 1
     if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
-        and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == ''
+        and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == '' and group == ''
         and ARGV[at + ROW.trace] == '') then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
@@ -70,6 +70,10 @@ local function enqueueRows(from)
     if queue ~= '' then
       if runAt then
         redis.call('ZADD', K.delayed(queue), runAt, id)
+        delayedQueues[queue] = true
+      elseif group ~= '' then
+        pushGrouped(id, queue, priority, cpu, group, false)
+        if cpu == '1' then redis.call('ZADD', K.cpuMarker(queue), '0', 'm') end
         delayedQueues[queue] = true
       else
         local listKey = waitListOf(queue, priority, cpu)
@@ -113,10 +117,60 @@ local function urgentLists(waitKey, ready)
   return lists
 end
 
+-- whether this call's claim answers each job's trace (claimFrom's withTrace)
+local claimTrace = false
+
+-- claim one waiting job (taken from its list or its group's zset) whose priority is `priority`,
+-- unless it is no longer runnable (cancelled or expired while waiting): its claim values go to
+-- `out`, its token numbered n + 1. Answers the new n and whether it was claimed.
+local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase, out)
+  local jobKey = K.job(id)
+  -- v becomes the claim values in place: the state, read where the id goes, is replaced by
+  -- it, then the trace and group (read only when the claim asks: claimTrace), the priority (the list's:
+  -- not read) and the token are added. Every field a job lacks costs HMGET a scan of the record,
+  -- so only timeout_ms is asked for beyond what was asked before (the trace in it cost the claim
+  -- 2% of its instructions in bench:lua's callgrind count).
+  local v = readClaim(jobKey)
+  local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
+  if state and RUNNABLE[state] then
+    n = n + 1
+    local token = tokenBase .. '.' .. countStr(n)
+    local attempts = countStr((tonumber(v[CLAIM.attempts]) or 0) + 1)
+    if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
+      redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+        'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
+    else
+      redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
+        'handled_by', consumer, 'started_at', nowStr)
+    end
+    emit(id, 'STARTED')
+    lease(queue, id, leaseUntil)
+    if parentId and parentId ~= '' then
+      local parentKey = K.job(parentId)
+      local parent = load(parentKey)
+      if parent and parent.state == 'PENDING' then
+        setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
+      end
+    else
+      indexMove(id, state, 'STARTED', true)
+    end
+    if claimTrace then
+      local t = redis.call('HMGET', jobKey, 'trace', 'group')
+      v[CLAIM.trace], v[CLAIM.group] = t[1], t[2]
+    else
+      v[CLAIM.trace], v[CLAIM.group] = false, false
+    end
+    v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, priority, token
+    out[#out + 1] = v
+    return n, true
+  end
+  return n, false
+end
+
 -- take up to `max` jobs from one kind of a queue's lists (cpu '1': the CPU lists, '': the ordinary ones),
 -- whose ready set reads `ready`, and hold them under a lease: their claim values go to `out`,
 -- their tokens numbered on from n (claimFrom). Answers the new n and how many those lists gave.
-local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out, withTrace)
+local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out)
   local waitKey, readyKey = waitListOf(queue, '', cpu), cpu == '1' and K.cpuReady(queue) or K.ready(queue)
   local taken = 0
   for _, list in ipairs(urgentLists(waitKey, ready)) do
@@ -125,46 +179,69 @@ local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBa
       local ids = redis.call('RPOP', listKey, max - taken)
       if not ids then break end
       for _, id in ipairs(ids) do
-        local jobKey = K.job(id)
-        -- v becomes the claim values in place: the state, read where the id goes, is replaced by
-        -- it, then the trace (read only when asked for), the priority (the list's: not read) and
-        -- the token are added. Every field a job lacks costs HMGET a scan of the record, so only
-        -- timeout_ms is asked for beyond what was asked before (the trace in it cost the claim 2%
-        -- of its instructions in bench:lua's callgrind count).
-        local v = readClaim(jobKey)
-        local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
-        if state and RUNNABLE[state] then
-          n = n + 1
-          taken = taken + 1
-          local token = tokenBase .. '.' .. countStr(n)
-          local attempts = countStr((tonumber(v[CLAIM.attempts]) or 0) + 1)
-          if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
-            redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
-              'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
-          else
-            redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
-              'handled_by', consumer, 'started_at', nowStr)
-          end
-          emit(id, 'STARTED')
-          lease(queue, id, leaseUntil)
-          if parentId and parentId ~= '' then
-            local parentKey = K.job(parentId)
-            local parent = load(parentKey)
-            if parent and parent.state == 'PENDING' then
-              setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
-            end
-          else
-            indexMove(id, state, 'STARTED', true)
-          end
-          v[CLAIM.trace] = withTrace and redis.call('HGET', jobKey, 'trace') or false
-          v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, list == waitKey and DEFAULT_PRIORITY or list, token
-          out[#out + 1] = v
-        end
+        local claimed
+        n, claimed = claimOne(queue, id, list == waitKey and DEFAULT_PRIORITY or list, consumer, n, leaseUntil, tokenBase, out)
+        if claimed then taken = taken + 1 end
       end
     end
     -- a priority's list emptied leaves the ready set now: what it says orders claims across shards
     if list ~= waitKey and redis.call('LLEN', listKey) == 0 then redis.call('ZREM', readyKey, list) end
     if taken >= max then break end
+  end
+  return n, taken
+end
+
+-- one pass over a kind's ring of groups (K.groups): each group with work in turn gives its most
+-- urgent, oldest job, up to `max` in all, but not a group at its limit (lim: the queue's limits as
+-- claimFrom read them, or nil). A group whose zset empties leaves the ring. Answers the new n and
+-- how many the groups gave.
+local function takeGroups(queue, cpu, consumer, max, n, leaseUntil, tokenBase, out, lim)
+  local ringKey, runningKey = K.groups(queue, cpu), K.groupRunning(queue)
+  local len = redis.call('LLEN', ringKey)
+  local taken = 0
+  for _ = 1, len do
+    if taken >= max then break end
+    local g = redis.call('LMOVE', ringKey, ringKey, 'LEFT', 'RIGHT') -- to the tail: its turn is taken
+    if not g then break end
+    local limit = lim and (tonumber(redis.call('HGET', K.flow(queue), 'g:' .. g)) or lim.group)
+    if limit and (tonumber(redis.call('HGET', runningKey, g)) or 0) >= limit then
+      lim.held = lim.held + 1
+    else
+      local key = K.groupWait(queue, cpu, g)
+      local popped = redis.call('ZPOPMIN', key)
+      if popped[1] == nil or redis.call('ZCARD', key) == 0 then redis.call('RPOP', ringKey) end
+      if popped[1] then
+        local claimed
+        n, claimed = claimOne(queue, popped[1], string.format('%d', math.floor(tonumber(popped[2]) / GROUP_SPAN + 0.5)),
+          consumer, n, leaseUntil, tokenBase, out)
+        if claimed then
+          taken = taken + 1
+          redis.call('HINCRBY', runningKey, g, 1)
+          redis.call('HSET', K.groupHeld(queue), popped[1], g)
+        end
+      end
+    end
+  end
+  return n, taken
+end
+
+-- take up to `max` jobs of one kind (takeFrom's arguments): with no group of that kind waiting,
+-- takeFrom alone (a queue without groups pays one LLEN); else in rounds, each one job of the
+-- ungrouped lists (they take their turn as one group) and one of each group (takeGroups)
+local function takeKind(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out, lim)
+  if max <= 0 or redis.call('LLEN', K.groups(queue, cpu)) == 0 then
+    return takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBase, out)
+  end
+  local taken, plain = 0, true
+  while taken < max do
+    local t1, t2 = 0, 0
+    if plain then
+      n, t1 = takeFrom(queue, cpu, ready, consumer, 1, n, leaseUntil, tokenBase, out)
+      plain = t1 > 0
+    end
+    n, t2 = takeGroups(queue, cpu, consumer, max - taken - t1, n, leaseUntil, tokenBase, out, lim)
+    taken = taken + t1 + t2
+    if t1 + t2 == 0 then break end
   end
   return n, taken
 end
@@ -179,7 +256,12 @@ end
 -- false: null to the client).
 -- Priorities: within each kind, the most urgent non-empty wait list first (urgentLists). A paused
 -- queue (the member 'paused' in K.ready, score -1: it sorts first) gives nothing.
+-- Groups and limits (docs/flow-control.md): takeKind's rounds; the queue's limit (K.flow's
+-- concurrency: this shard's share of it) caps max and maxCpu by its lease set's size, a group at
+-- its limit is passed over; a claim held back counts in K.heldBack, and sets no marker for what
+-- it left (a freed slot wakes a consumer: freeSlots).
 local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withTrace)
+  claimTrace = withTrace == true
   local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
   local leaseUntil = string.format('%d', now + leaseMs)
   local ready = redis.call('ZRANGE', readyKey, 0, -1)
@@ -193,12 +275,18 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
     variadic('ZREM', delayedKey, due)
     local urgent = false
     for i = #due, 1, -1 do
-      local p, state, cpu = unpack(redis.call('HMGET', K.job(due[i]), 'priority', 'state', 'cpu'))
+      local p, state, cpu, group = unpack(redis.call('HMGET', K.job(due[i]), 'priority', 'state', 'cpu', 'group'))
       p = p or ''
       -- a delayed job is due: no run_at any more (a retry keeps its until it is claimed)
       if state == 'PENDING' then redis.call('HSET', K.job(due[i]), 'run_at', '') end
-      redis.call('RPUSH', waitListOf(queue, p, cpu), due[i])
-      if cpu == '1' then
+      if group then
+        pushGrouped(due[i], queue, p, cpu, group, true)
+        if cpu == '1' then cpuDue = true end
+      else
+        redis.call('RPUSH', waitListOf(queue, p, cpu), due[i])
+      end
+      if group then -- in its group's zset: neither ready set names it
+      elseif cpu == '1' then
         cpuDue = true
         markReady(queue, p, cpu)
       elseif p ~= '' and p ~= DEFAULT_PRIORITY then
@@ -209,8 +297,26 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
     if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
   end
 
-  local n, taken = takeFrom(queue, '', ready, consumer, max, 0, leaseUntil, tokenBase, out, withTrace)
-  if #ready == 0 then
+  local lim, capped = nil, false
+  local flow = redis.call('HMGET', K.flow(queue), 'v', 'concurrency', 'group_concurrency')
+  if flow[1] then
+    lim = { group = tonumber(flow[3]), held = 0, free = max + math.max(maxCpu, 0) }
+    local cap = tonumber(flow[2])
+    if cap then
+      local free = math.max(0, cap - redis.call('ZCARD', K.active(queue)))
+      lim.free = free
+      if free < max then max, capped = free, true end
+      if maxCpu > free then maxCpu, capped = free, true end
+    end
+  end
+
+  local n, taken = takeKind(queue, '', ready, consumer, max, 0, leaseUntil, tokenBase, out, lim)
+  if capped then
+    if taken >= max then lim.held = lim.held + 1 end -- the queue's limit, not the work, ended the claim
+    maxCpu = math.min(maxCpu, lim.free - taken)
+  elseif redis.call('LLEN', K.groups(queue, '')) > 0 then
+    if taken >= max then redis.call('ZADD', K.marker(queue), '0', 'm') end
+  elseif #ready == 0 then
     if redis.call('LLEN', waitKey) > 0 then redis.call('ZADD', K.marker(queue), '0', 'm') end
   elseif taken >= max then
     redis.call('ZADD', K.marker(queue), '0', 'm') -- there may be more: a consumer looks
@@ -219,13 +325,14 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
   if maxCpu < 0 then maxCpu = max - taken end
   if maxCpu > 0 then
     local cpuTaken
-    n, cpuTaken = takeFrom(queue, '1', redis.call('ZRANGE', K.cpuReady(queue), 0, -1), consumer, maxCpu, n, leaseUntil, tokenBase, out, withTrace)
+    n, cpuTaken = takeKind(queue, '1', redis.call('ZRANGE', K.cpuReady(queue), 0, -1), consumer, maxCpu, n, leaseUntil, tokenBase, out, lim)
     out[3] = cpuTaken
     -- there may be more: a consumer with a free thread looks (one with none does not wait on it)
-    if cpuTaken >= maxCpu then redis.call('ZADD', K.cpuMarker(queue), '0', 'm') end
+    if cpuTaken >= maxCpu and not capped then redis.call('ZADD', K.cpuMarker(queue), '0', 'm') end
   elseif cpuDue then
     redis.call('ZADD', K.cpuMarker(queue), '0', 'm')
   end
+  if lim and lim.held > 0 then redis.call('INCRBY', K.heldBack(queue), lim.held) end
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if nextDelayed[2] then out[2] = nextDelayed[2] end
   return out
@@ -337,7 +444,7 @@ local function failJob(id, token, err, target, delayMs)
       'attempts_log', logAttempt(jobKey, j, 'RETRY', err) }))
     unlease(j.queue, id)
     if runAt <= now then
-      requeueAtHead(id, j.queue, j.priority, j.cpu)
+      requeueAtHead(id, j.queue, j.priority, j.cpu, j.group)
     else
       redis.call('ZADD', K.delayed(j.queue), runAt, id)
     end

@@ -2,6 +2,39 @@
 -- transition shares: load, setState and finish (checked against TRANSITIONS), leases, the
 -- queue's lists, a prime count's chunks, cancel, the holder's token, reclaim and release.
 
+-- Groups (docs/flow-control.md "How fairness works"): a job with a group waits in its group's
+-- zset of its kind (K.groupWait), scored priority * GROUP_SPAN + a sequence (minus it at the
+-- head), so ZPOPMIN gives the queue's order inside the group: the most urgent, then the oldest.
+-- The queue's ring (K.groups, a list) names each group of that kind with waiting jobs once.
+local GROUP_SPAN = 100000000000000
+local function pushGrouped(id, queue, p, cpu, group, head)
+  local seq = redis.call('INCR', K.groupSeq(queue))
+  local key = K.groupWait(queue, cpu, group)
+  redis.call('ZADD', key, (tonumber(p) or 5) * GROUP_SPAN + (head and -seq or seq), id)
+  if redis.call('ZCARD', key) == 1 then redis.call('RPUSH', K.groups(queue, cpu), group) end
+end
+
+-- held jobs of a queue stopped being held (flush): a grouped one's slot in its group's running
+-- count frees, and with limits set a waiting consumer wakes to take the slot. A queue with
+-- neither pays one EXISTS.
+local function freeSlots(queue, ids)
+  local heldKey, flowKey = K.groupHeld(queue), K.flow(queue)
+  if redis.call('EXISTS', heldKey, flowKey) == 0 then return end
+  for from = 1, #ids, 1000 do
+    local slice = { unpack(ids, from, math.min(from + 999, #ids)) }
+    for i, g in ipairs(redis.call('HMGET', heldKey, unpack(slice))) do
+      if g then
+        redis.call('HDEL', heldKey, slice[i])
+        if redis.call('HINCRBY', K.groupRunning(queue), g, -1) <= 0 then redis.call('HDEL', K.groupRunning(queue), g) end
+      end
+    end
+  end
+  if redis.call('EXISTS', flowKey) == 1 then
+    redis.call('ZADD', K.marker(queue), '0', 'm')
+    redis.call('ZADD', K.cpuMarker(queue), '0', 'm')
+  end
+end
+
 local function flush()
   local removed, added, counted = {}, {}, {}
   for i = 1, #moveOrder do
@@ -28,7 +61,10 @@ local function flush()
   end
   for state, ids in pairs(removed) do variadic('ZREM', K.state(state), ids) end
   for state, pairs_ in pairs(added) do variadic('ZADD', K.state(state), pairs_) end
-  for queue, ids in pairs(unleased) do variadic('ZREM', K.active(queue), ids) end
+  for queue, ids in pairs(unleased) do
+    variadic('ZREM', K.active(queue), ids)
+    freeSlots(queue, ids)
+  end
   for queue, pairs_ in pairs(leases) do variadic('ZADD', K.active(queue), pairs_) end
   for i = 1, #events, 2000 do
     redis.call('XADD', K.events, 'MAXLEN', '~', 100000, '*', unpack(events, i, math.min(i + 1999, #events)))
@@ -47,7 +83,7 @@ local function load(jobKey)
     completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
     max_attempts = v[LOAD.max_attempts] or '', chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
     handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '',
-    cpu = v[LOAD.cpu] or '' }
+    cpu = v[LOAD.cpu] or '', group = v[LOAD.group] or '' }
 end
 
 -- what follows a state change written to the record (setState, finish): the index move and the
@@ -106,16 +142,26 @@ end
 
 -- put a job at the head of its queue (of its kind's list of its priority: next to be claimed)
 -- and wake a consumer
-local function requeueAtHead(id, queue, p, cpu)
-  redis.call('RPUSH', waitListOf(queue, p or '', cpu), id)
-  markReady(queue, p or '', cpu)
+local function requeueAtHead(id, queue, p, cpu, group)
+  if group and group ~= '' then
+    pushGrouped(id, queue, p or '', cpu, group, true)
+  else
+    redis.call('RPUSH', waitListOf(queue, p or '', cpu), id)
+    markReady(queue, p or '', cpu)
+  end
   redis.call('ZADD', markerOf(queue, cpu), '0', 'm')
 end
 
 -- a job leaves its queue before it ran (cancelled, or its parent ended): out of its wait list
 -- and the delayed set
 local function unqueue(id, j)
-  redis.call('LREM', waitListOf(j.queue, j.priority, j.cpu), 0, id)
+  if j.group ~= '' then -- a group left with no job leaves the ring
+    local key = K.groupWait(j.queue, j.cpu, j.group)
+    redis.call('ZREM', key, id)
+    if redis.call('ZCARD', key) == 0 then redis.call('LREM', K.groups(j.queue, j.cpu), 0, j.group) end
+  else
+    redis.call('LREM', waitListOf(j.queue, j.priority, j.cpu), 0, id)
+  end
   redis.call('ZREM', K.delayed(j.queue), id)
 end
 
@@ -215,7 +261,7 @@ local function reclaim(id, jobKey, j, why)
   setState(id, jobKey, j, 'RETRY', released({ 'error', reason, 'run_at', now,
     'attempts_log', logAttempt(jobKey, j, 'RETRY', reason) }))
   unlease(j.queue, id)
-  requeueAtHead(id, j.queue, j.priority, j.cpu)
+  requeueAtHead(id, j.queue, j.priority, j.cpu, j.group)
   return 'RETRY'
 end
 
@@ -245,5 +291,5 @@ end
 local function releaseHeld(id, jobKey, j)
   setState(id, jobKey, j, 'PENDING', released({ 'attempts', math.max(0, (tonumber(j.attempts) or 1) - 1), 'handled_by', '' }))
   unlease(j.queue, id)
-  requeueAtHead(id, j.queue, j.priority, j.cpu)
+  requeueAtHead(id, j.queue, j.priority, j.cpu, j.group)
 end

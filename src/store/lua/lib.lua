@@ -94,6 +94,16 @@ local K = {
   reaper = function(q) return base .. 'q:' .. q .. ':reaper' end,
   delayed = function(q) return base .. 'q:' .. q .. ':delayed' end,
   marker = function(q) return base .. 'q:' .. q .. ':marker' end,
+  -- groups and limits (docs/flow-control.md): the ring of groups with work, a group's waiting
+  -- jobs (both per kind: cpu '1' is the CPU lists'), the sequence that orders them, the held
+  -- grouped jobs' groups, each group's running count, the limits, the held-back counter
+  groups = function(q, cpu) if cpu == '1' then return base .. 'q:' .. q .. ':cpugroups' end return base .. 'q:' .. q .. ':groups' end,
+  groupWait = function(q, cpu, g) if cpu == '1' then return base .. 'q:' .. q .. ':cpug:' .. g end return base .. 'q:' .. q .. ':g:' .. g end,
+  groupSeq = function(q) return base .. 'q:' .. q .. ':gseq' end,
+  groupHeld = function(q) return base .. 'q:' .. q .. ':gheld' end,
+  groupRunning = function(q) return base .. 'q:' .. q .. ':grunning' end,
+  flow = function(q) return base .. 'q:' .. q .. ':flow' end,
+  heldBack = function(q) return base .. 'q:' .. q .. ':heldback' end,
   state = function(s) return base .. 'state:' .. s end,
   counts = base .. 'counts',
   jobs = base .. 'jobs',

@@ -28,7 +28,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active(queue), '-inf', reapabl
   local jobKey = K.job(id)
   local j = load(jobKey)
   if not j or not HELD[j.state] then
-    redis.call('ZREM', K.active(queue), id)
+    unlease(queue, id) -- out of the lease set at flush(), its group's slot with it
   elseif mine[string.match(j.token, '^(.*)%.') or ''] then
     -- held by the caller, which is alive: it renews or finishes it
   elseif reclaim(id, jobKey, j, 'lease expired') == 'DEAD' then

@@ -11,6 +11,7 @@ import { LakeData } from './lake-data';
 import type { JobEvent, StoreOptions } from '../types';
 import { DEFAULT_STORE_OPTIONS } from '../types';
 import {
+  pushGrouped,
   Rec,
   Reaper,
   ZSet,
@@ -22,6 +23,7 @@ import {
   COUNTED_NOT_INDEXED,
   priorityOf,
   waitsOf,
+  waitingInLists,
   MAX_EVENTS,
   MAX_TIMER_MS,
   getOr,
@@ -162,6 +164,11 @@ export class MemoryCore {
       cpuMarker: false,
       waiters: [],
       cpuWaiters: [],
+      lanes: { '': { ring: [], waits: new Map() }, '1': { ring: [], waits: new Map() } },
+      groupHeld: new Map(),
+      groupRunning: new Map(),
+      flow: null,
+      heldBack: 0,
     }));
   }
 
@@ -246,13 +253,50 @@ export class MemoryCore {
   }
 
   requeueAtHead(id: string, rec: Rec): void {
-    waitsOf(this.queue(rec.queue), rec)[priorityOf(rec)].unshift(id);
+    this.pushWaiting(id, rec, true);
     this.signal(rec.queue, rec.cpu === '1');
+  }
+
+  /** a job waits in its queue: at the head or the tail of its list, or of its group's (pushGrouped) */
+  pushWaiting(id: string, rec: Rec, head: boolean): void {
+    const q = this.queue(rec.queue);
+    if (rec.group) return pushGrouped(q, id, rec, head);
+    const list = waitsOf(q, rec)[priorityOf(rec)];
+    if (head) list.unshift(id);
+    else list.push(id);
+  }
+
+  /** a held job of a queue is held no more (lib-state.lua's unlease and flush's freeSlots) */
+  unlease(queue: string, id: string): void {
+    const q = this.queue(queue);
+    q.active.delete(id);
+    const group = q.groupHeld.get(id);
+    if (group !== undefined) {
+      q.groupHeld.delete(id);
+      const n = (q.groupRunning.get(group) ?? 0) - 1;
+      if (n <= 0) q.groupRunning.delete(group);
+      else q.groupRunning.set(group, n);
+    }
+    if (q.flow) {
+      this.signal(queue);
+      this.signal(queue, true);
+    }
   }
 
   /** lib.lua's unqueue: out of its wait list (LREM) and the delayed set */
   unqueue(id: string, rec: Rec): void {
     const q = this.queue(rec.queue);
+    q.delayed.delete(id);
+    if (rec.group) {
+      const lane = q.lanes[rec.cpu === '1' ? '1' : ''];
+      const waits = lane.waits.get(rec.group);
+      if (waits) waits[priorityOf(rec)] = waits[priorityOf(rec)].filter((w) => w !== id);
+      if (!waits || waitingInLists(waits) === 0) {
+        lane.waits.delete(rec.group);
+        lane.ring = lane.ring.filter((g) => g !== rec.group); // a group left with no job leaves the ring
+      }
+      return;
+    }
     const waits = waitsOf(q, rec);
     const p = priorityOf(rec);
     waits[p] = waits[p].filter((w) => w !== id);
@@ -267,7 +311,7 @@ export class MemoryCore {
   /** the job reaches SUCCESS, FAILURE or DEAD; then it expires or, DEAD, waits in the DLQ */
   finish(id: string, rec: Rec, to: JobState, extra: Rec = {}): void {
     this.setState(id, rec, to, { ...this.released(extra), finished_at: String(this.at) });
-    if (rec.queue) this.queue(rec.queue).active.delete(id);
+    if (rec.queue) this.unlease(rec.queue, id);
     if (to === 'DEAD') this.dlq.set(id, this.at);
     else {
       this.expiry.set(id, this.at + this.options.resultTtlMs);

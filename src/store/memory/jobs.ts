@@ -46,6 +46,7 @@ import {
   FINAL,
   priorityOf,
   waitsOf,
+  pushGrouped,
   waitingInLists,
   getOr,
   zsorted,
@@ -53,6 +54,7 @@ import {
   parseId,
 } from './structures';
 import type { JobsStore } from '../concerns';
+import type { GroupLane } from './structures';
 import type { MemoryCore } from './core';
 
 export class MemoryJobs implements JobsStore {
@@ -78,6 +80,7 @@ export class MemoryJobs implements JobsStore {
         const q = this.m.queue(j.queue);
         const delayed = j.delay_ms !== '' && Number(j.delay_ms) > 0;
         if (delayed) q.delayed.set(j.id, now + Number(j.delay_ms));
+        else if (j.group !== '') pushGrouped(q, j.id, rec, false);
         else waitsOf(q, j)[j.priority === '' ? DEFAULT_PRIORITY : Number(j.priority)].push(j.id);
         this.m.knownQueueNames.add(j.queue);
         this.m.signal(j.queue, !delayed && j.cpu === '1'); // a delayed one: a consumer learns its due time
@@ -116,40 +119,105 @@ export class MemoryJobs implements JobsStore {
       const rec = this.m.rec(id);
       if (rec?.state === 'PENDING') rec.run_at = ''; // a delayed job is due (a retry keeps its run_at until it is claimed)
       if (rec?.cpu === '1') cpuDue = true;
-      waitsOf(q, rec)[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
+      if (rec?.group) pushGrouped(q, id, rec, true);
+      else waitsOf(q, rec)[rec ? priorityOf(rec) : DEFAULT_PRIORITY].unshift(id);
     }
     const jobs: ClaimedJob[] = [];
+    /** lib-queue.lua's claimOne: hold one waiting job, unless it is no longer runnable */
+    const claimOne = (id: string): boolean => {
+      const rec = this.m.rec(id);
+      if (!rec || !RUNNABLE.has(rec.state)) return false; // cancelled or expired while waiting
+      const token = `${base}.${jobs.length + 1}`;
+      const fields: Rec = {
+        attempts: String(Number(rec.attempts ?? 0) + 1),
+        token,
+        handled_by: opts.consumer,
+        started_at: String(now),
+      };
+      if (rec.state === 'RETRY') fields.run_at = ''; // the only state with a run_at here (a delayed job's is cleared when it is due)
+      this.m.setState(id, rec, 'STARTED', fields);
+      q.active.set(id, now + opts.leaseMs);
+      const parent = rec.parent_id ? this.m.rec(rec.parent_id) : undefined;
+      if (parent?.state === 'PENDING') this.m.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
+      // the trace and group only when asked for, as claimJobs.lua answers them
+      const { trace: _trace, group: _group, ...plain } = rec;
+      const seen = opts.trace ? { ...rec, id } : { ...plain, id };
+      jobs.push({ token, job: claimView(seen, { queue, consumer: opts.consumer, now }) });
+      return true;
+    };
     /** up to max jobs of one kind's lists (lib.lua's takeFrom): the most urgent non-empty wait list first, FIFO within it */
     const take = (waits: string[][], max: number): number => {
       let taken = 0;
       while (taken < max) {
         const id = waits.find((w) => w.length > 0)?.shift();
         if (id === undefined) break;
-        const rec = this.m.rec(id);
-        if (!rec || !RUNNABLE.has(rec.state)) continue; // cancelled or expired while waiting
-        const token = `${base}.${jobs.length + 1}`;
-        const fields: Rec = {
-          attempts: String(Number(rec.attempts ?? 0) + 1),
-          token,
-          handled_by: opts.consumer,
-          started_at: String(now),
-        };
-        if (rec.state === 'RETRY') fields.run_at = ''; // the only state with a run_at here (a delayed job's is cleared when it is due)
-        this.m.setState(id, rec, 'STARTED', fields);
-        q.active.set(id, now + opts.leaseMs);
-        const parent = rec.parent_id ? this.m.rec(rec.parent_id) : undefined;
-        if (parent?.state === 'PENDING') this.m.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-        jobs.push({ token, job: claimView({ ...rec, id }, { queue, consumer: opts.consumer, now }) });
-        taken++;
+        if (claimOne(id)) taken++;
       }
       return taken;
     };
-    const taken = take(q.waits, opts.max);
-    const maxCpu = opts.maxCpu ?? opts.max - taken;
-    const cpuTaken = maxCpu > 0 ? take(q.cpuWaits, maxCpu) : 0;
-    if (waitingInLists(q.waits) > 0) this.m.signal(queue);
+    const flow = q.flow;
+    let heldBack = 0;
+    /** lib-queue.lua's takeGroups: one pass over the ring, each group at its limit passed over */
+    const takeGroups = (lane: GroupLane, max: number): number => {
+      let taken = 0;
+      for (let i = 0, len = lane.ring.length; i < len && taken < max; i++) {
+        const g = lane.ring.shift()!;
+        lane.ring.push(g);
+        const limit = flow ? (flow.groups.get(g) ?? flow.groupConcurrency) : null;
+        if (limit !== null && (q.groupRunning.get(g) ?? 0) >= limit) {
+          heldBack++;
+          continue;
+        }
+        const waits = lane.waits.get(g);
+        const id = waits?.find((w) => w.length > 0)?.shift();
+        if (!waits || waitingInLists(waits) === 0) {
+          lane.ring.pop();
+          lane.waits.delete(g);
+        }
+        if (id !== undefined && claimOne(id)) {
+          taken++;
+          q.groupRunning.set(g, (q.groupRunning.get(g) ?? 0) + 1);
+          q.groupHeld.set(id, g);
+        }
+      }
+      return taken;
+    };
+    /** lib-queue.lua's takeKind: the lists alone, or rounds of one ungrouped job and one of each group */
+    const takeKind = (waits: string[][], lane: GroupLane, max: number): number => {
+      if (max <= 0 || lane.ring.length === 0) return take(waits, max);
+      let taken = 0;
+      let plain = true;
+      while (taken < max) {
+        const t1: number = plain ? take(waits, 1) : 0;
+        plain = t1 > 0;
+        const t2 = takeGroups(lane, max - taken - t1);
+        taken += t1 + t2;
+        if (t1 + t2 === 0) break;
+      }
+      return taken;
+    };
+    let max = opts.max;
+    let maxCpu = opts.maxCpu ?? -1;
+    let capped = false;
+    let free = max + Math.max(maxCpu, 0);
+    if (flow?.concurrency != null) {
+      free = Math.max(0, flow.concurrency - q.active.size);
+      if (free < max) [max, capped] = [free, true];
+      if (maxCpu > free) [maxCpu, capped] = [free, true];
+    }
+    const taken = takeKind(q.waits, q.lanes[''], max);
+    if (capped) {
+      if (taken >= max) heldBack++; // the queue's limit, not the work, ended the claim
+      maxCpu = Math.min(maxCpu, free - taken);
+    } else if (q.lanes[''].ring.length > 0) {
+      if (taken >= max) this.m.signal(queue);
+    } else if (waitingInLists(q.waits) > 0) this.m.signal(queue);
+    if (maxCpu < 0) maxCpu = max - taken;
+    const cpuTaken = maxCpu > 0 ? takeKind(q.cpuWaits, q.lanes['1'], maxCpu) : 0;
     // CPU work left: a consumer with a free thread looks (one with none does not wait for it)
-    if (waitingInLists(q.cpuWaits) > 0 && (maxCpu > 0 ? cpuTaken >= maxCpu : cpuDue)) this.m.signal(queue, true);
+    const cpuLeft = waitingInLists(q.cpuWaits) > 0 || q.lanes['1'].ring.length > 0;
+    if (cpuLeft && !capped && (maxCpu > 0 ? cpuTaken >= maxCpu : cpuDue)) this.m.signal(queue, true);
+    q.heldBack += heldBack;
     const next = zsorted(q.delayed)[0];
     return { jobs, nextRunAt: next ? next[1] : null, now };
   }
@@ -267,7 +335,7 @@ export class MemoryJobs implements JobsStore {
     const runAt = now + target.delayMs;
     const log = logAttempt(rec, 'RETRY', error, now);
     this.m.setState(jobId, rec, 'RETRY', this.m.released({ error, run_at: String(runAt), attempts_log: log }));
-    q.active.delete(jobId);
+    this.m.unlease(rec.queue, jobId);
     if (runAt <= now) this.m.requeueAtHead(jobId, rec);
     else q.delayed.set(jobId, runAt);
   }
@@ -285,7 +353,7 @@ export class MemoryJobs implements JobsStore {
       'PENDING',
       this.m.released({ attempts: String(Number(rec.attempts) - 1), handled_by: '' }),
     );
-    this.m.queue(rec.queue).active.delete(jobId);
+    this.m.unlease(rec.queue, jobId);
     this.m.requeueAtHead(jobId, rec);
   }
 
@@ -299,7 +367,7 @@ export class MemoryJobs implements JobsStore {
     }
     const log = logAttempt(rec, 'RETRY', reason, this.m.at);
     this.m.setState(id, rec, 'RETRY', this.m.released({ error: reason, run_at: String(this.m.at), attempts_log: log }));
-    this.m.queue(rec.queue).active.delete(id);
+    this.m.unlease(rec.queue, id);
     this.m.requeueAtHead(id, rec);
     return 'RETRY';
   }
@@ -318,7 +386,7 @@ export class MemoryJobs implements JobsStore {
     for (const id of zrangeByScore(q.active, upTo, limit)) {
       const rec = this.m.rec(id);
       if (!rec || !HELD.has(rec.state)) {
-        q.active.delete(id);
+        this.m.unlease(queue, id);
         continue;
       }
       if (mine.has(tokenBaseOf(rec.token ?? ''))) continue; // held by the caller, which is alive
@@ -352,7 +420,7 @@ export class MemoryJobs implements JobsStore {
     });
     const idem = rec.idem_key ? this.m.idemKeys.get(rec.idem_key) : undefined;
     if (idem) idem.until = null; // the key lives as long as the job again
-    waitsOf(this.m.queue(rec.queue), rec)[priorityOf(rec)].push(jobId);
+    this.m.pushWaiting(jobId, rec, false);
     this.m.signal(rec.queue, rec.cpu === '1');
     return decodeJob(rec, jobId);
   }

@@ -36,7 +36,11 @@ export class MemoryQueues implements QueuesStore {
     if (!this.m.knownQueueNames.has(queue)) return 'unknown';
     const q = this.m.queues.get(queue);
     if (q && (waitingIn(q) > 0 || q.active.size > 0 || q.delayed.size > 0)) return 'busy';
-    if (q) Object.assign(q, { paused: false, marker: false, cpuMarker: false }); // DEL ready, the markers (the object stays: a worker may wait on it)
+    if (q) {
+      // DEL ready, the markers, the rings and the limits (the object stays: a worker may wait on it)
+      Object.assign(q, { paused: false, marker: false, cpuMarker: false, flow: null, heldBack: 0 });
+      for (const lane of Object.values(q.lanes)) [lane.ring, lane.waits] = [[], new Map()];
+    }
     this.m.knownQueueNames.delete(queue);
     return 'removed';
   }

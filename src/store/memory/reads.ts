@@ -5,7 +5,7 @@ import { decodeJob } from '../codec';
 import type { ReadsStore } from '../concerns';
 import type { FinishedCounts, ListQuery, ListResult } from '../types';
 import type { MemoryCore } from './core';
-import { COUNTED_NOT_INDEXED, ZSet, zrangeRev } from './structures';
+import { COUNTED_NOT_INDEXED, groupedWaiting, ZSet, zrangeRev } from './structures';
 
 export class MemoryReads implements ReadsStore {
   constructor(private readonly m: MemoryCore) {}
@@ -47,7 +47,8 @@ export class MemoryReads implements ReadsStore {
     };
     for (const q of this.m.queues.values()) {
       if (state === 'STARTED') for (const id of q.active.keys()) add(id);
-      else for (const id of [...q.waits.flat(), ...q.cpuWaits.flat(), ...q.delayed.keys()]) add(id);
+      else
+        for (const id of [...q.waits.flat(), ...q.cpuWaits.flat(), ...groupedWaiting(q), ...q.delayed.keys()]) add(id);
     }
     return out;
   }

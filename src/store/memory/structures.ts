@@ -19,6 +19,26 @@ export interface Queue {
   cpuMarker: boolean; // the CPU lists'
   waiters: Waiter[]; // consumers blocked in waitForWork for ordinary work, first come first woken
   cpuWaiters: Waiter[]; // those blocked for CPU work (one waiting for both is in both)
+  /** per kind ('' ordinary, '1' CPU): the ring of groups with waiting jobs and each group's waiting jobs (K.groups, K.groupWait) */
+  lanes: Record<string, GroupLane>;
+  groupHeld: Map<string, string>; // held grouped job id → its group
+  groupRunning: Map<string, number>; // group → how many of its jobs are held
+  flow: QueueLimits | null; // the limits (K.flow), null when none is set
+  heldBack: number;
+}
+
+/** a kind's groups: the ring (its head takes the next turn) and each group's waiting ids per priority, [0] the head */
+export interface GroupLane {
+  ring: string[];
+  waits: Map<string, string[][]>;
+}
+
+/** a queue's limits as K.flow keeps them (docs/flow-control.md) */
+export interface QueueLimits {
+  concurrency: number | null;
+  groupConcurrency: number | null;
+  /** one group's own concurrency, overriding groupConcurrency */
+  groups: Map<string, number>;
 }
 
 /** a reaper hash (lib-state.lua's reapableUpTo): its last look, the grace after a gap, the lease it reaps by */
@@ -41,8 +61,20 @@ export const priorityOf = (rec: Rec): number => (rec.priority ? Number(rec.prior
 /** the wait lists of a job's kind (lib-state.lua's waitListOf): the CPU lists for a record with cpu '1' */
 export const waitsOf = (q: Queue, rec: { cpu?: string } | undefined): string[][] =>
   rec?.cpu === '1' ? q.cpuWaits : q.waits;
+/** lib-state.lua's pushGrouped: a grouped job waits in its group's lists, and the group joins the ring if it had none */
+export function pushGrouped(q: Queue, id: string, rec: Rec, head: boolean): void {
+  const lane = q.lanes[rec.cpu === '1' ? '1' : ''];
+  const waits = getOr(lane.waits, rec.group, () => Array.from({ length: 10 }, (): string[] => []));
+  if (waitingInLists(waits) === 0) lane.ring.push(rec.group);
+  if (head) waits[priorityOf(rec)].unshift(id);
+  else waits[priorityOf(rec)].push(id);
+}
+/** every grouped job waiting in a queue */
+export const groupedWaiting = (q: Queue): string[] =>
+  Object.values(q.lanes).flatMap((lane) => [...lane.waits.values()].flatMap((w) => w.flat()));
 export const waitingInLists = (waits: string[][]): number => waits.reduce((n, w) => n + w.length, 0);
-export const waitingIn = (q: Queue): number => waitingInLists(q.waits) + waitingInLists(q.cpuWaits);
+export const waitingIn = (q: Queue): number =>
+  waitingInLists(q.waits) + waitingInLists(q.cpuWaits) + groupedWaiting(q).length;
 export const MAX_EVENTS = 100_000; // XADD MAXLEN
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

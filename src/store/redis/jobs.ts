@@ -102,7 +102,8 @@ export class RedisJobs implements JobsStore {
    * a batch keeps its order, and calls spread over the shards
    */
   async enqueue(jobs: NewJob[]): Promise<Job[]> {
-    const shard = jobs[0]?.id !== undefined ? shardOfId(jobs[0].id) : this.place.pickShard(jobs[0]?.queue);
+    const shard =
+      jobs[0]?.id !== undefined ? shardOfId(jobs[0].id) : this.place.pickShard(jobs[0]?.queue, jobs[0]?.group);
     return this.insert(
       jobs.map((j) => jobRow({ ...j, id: j.id ?? newId(shard) })),
       shard,
@@ -111,7 +112,7 @@ export class RedisJobs implements JobsStore {
 
   /** a prime count's parent and its chunks in one shard: the chord stays one script */
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
-    const shard = this.place.pickShard(flow.children[0]?.queue);
+    const shard = this.place.pickShard(flow.children[0]?.queue, flow.children[0]?.group);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
     const [parent, ...children] = await this.insert(
       flowRows({ parent: withId(flow.parent), children: flow.children.map(withId) }),
@@ -129,7 +130,10 @@ export class RedisJobs implements JobsStore {
     const first = 'parent' in work ? work.parent : work;
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
-    const shard = key && queue !== this.place.botQueue ? keyShard(key, this.c.shardCount) : this.place.pickShard(queue);
+    const shard =
+      key && queue !== this.place.botQueue
+        ? keyShard(key, this.c.shardCount)
+        : this.place.pickShard(queue, first.group);
     const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
     const rows =
       'parent' in work

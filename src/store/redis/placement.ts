@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
 import { RedisKeys, shardIdPrefix } from '../keys';
-import { URGENCY_MS } from './shared';
+import { keyShard, URGENCY_MS } from './shared';
 import type { RedisConn } from './conn';
 
 /** a new job's id in shard n (it names its shard: shardOfId) */
@@ -30,9 +30,14 @@ export class Placement {
     return this.c.options.botQueue ?? DEFAULT_BOT_QUEUE;
   }
 
-  /** the shard a new job of `queue` goes to: round-robin, but the bot queue stays in shard 0 (with the bots) */
-  pickShard(queue: string | undefined): number {
+  /**
+   * the shard a new job of `queue` goes to: round-robin, but the bot queue stays in shard 0 (with
+   * the bots), and a job of a group goes to its group's shard, so one shard's claim sees the whole
+   * group and its limits (docs/flow-control.md "On a Redis Cluster")
+   */
+  pickShard(queue: string | undefined, group?: string): number {
     if (this.c.shardCount <= 1 || queue === this.botQueue) return 0;
+    if (group) return keyShard(`${queue ?? ''}\n${group}`, this.c.shardCount);
     return this.nextShard++ % this.c.shardCount;
   }
 

@@ -3,6 +3,7 @@ import type { QueuesStore } from '../concerns';
 import type { QueueInfo } from '../types';
 import { CONFLICT, OK } from './shared';
 import type { RedisConn } from './conn';
+import type { RedisKeys } from '../keys';
 import { waitLists } from './placement';
 
 export class RedisQueues implements QueuesStore {
@@ -29,7 +30,10 @@ export class RedisQueues implements QueuesStore {
   async remove(queue: string): Promise<'removed' | 'unknown' | 'busy'> {
     const codes = await this.c.perShard((k) => this.c.run<number>('removeQueue', [queue], k, true));
     if (codes.includes(CONFLICT)) return 'busy';
-    return codes.includes(OK) ? 'removed' : 'unknown';
+    if (!codes.includes(OK)) return 'unknown';
+    // its limits live in every shard, also those that never held one of its jobs (docs/flow-control.md)
+    await this.c.perShard((k) => this.c.durable(['DEL', k.flow(queue), k.heldBack(queue)]));
+    return 'removed';
   }
 
   async resume(queue: string): Promise<void> {
@@ -56,15 +60,27 @@ export class RedisQueues implements QueuesStore {
   async depth(queue: string): Promise<{ waiting: number; active: number; delayed: number }> {
     const per = await this.c.perShard((k) =>
       Promise.all([
-        Promise.all(waitLists(k, queue).map((list) => this.c.cmd<number>(['LLEN', list]))).then((ls) =>
-          ls.reduce((a, b) => a + b, 0),
-        ),
+        Promise.all([
+          ...waitLists(k, queue).map((list) => this.c.cmd<number>(['LLEN', list])),
+          this.groupedWaiting(k, queue),
+        ]).then((ls) => ls.reduce((a, b) => a + b, 0)),
         this.c.cmd<number>(['ZCARD', k.active(queue)]),
         this.c.cmd<number>(['ZCARD', k.delayed(queue)]),
       ]),
     );
     const sum = (i: number) => per.reduce((t, p) => t + p[i], 0);
     return { waiting: sum(0), active: sum(1), delayed: sum(2) };
+  }
+
+  /** the jobs waiting in a shard's groups (docs/flow-control.md): none without one LLEN per kind */
+  private async groupedWaiting(k: RedisKeys, queue: string): Promise<number> {
+    let n = 0;
+    for (const cpu of ['', '1']) {
+      const groups = await this.c.cmd<string[]>(['LRANGE', k.groups(queue, cpu), 0, -1]);
+      const sizes = await Promise.all(groups.map((g) => this.c.cmd<number>(['ZCARD', k.groupWait(queue, cpu, g)])));
+      n += sizes.reduce((a, b) => a + b, 0);
+    }
+    return n;
   }
 
   async known(): Promise<string[]> {

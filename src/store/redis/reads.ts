@@ -131,6 +131,15 @@ export class RedisReads implements ReadsStore {
           matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
         }
       }
+      // grouped jobs wait in their groups' zsets (docs/flow-control.md): the first groups of each kind
+      for (const cpu of ['', '1']) {
+        for (const g of await this.c.cmd<string[]>(['LRANGE', k.groups(queue, cpu), 0, 99])) {
+          if (matches.length >= want) break;
+          matches.push(
+            ...(await inState(await this.c.cmd<string[]>(['ZRANGE', k.groupWait(queue, cpu, g), 0, pageSize - 1]))),
+          );
+        }
+      }
       // delayed PENDING jobs wait in the delayed set
       if (state === 'PENDING')
         matches.push(

@@ -10,6 +10,7 @@ import { botRoutes } from './bots';
 import { compatRoutes } from './compat';
 import { consoleRoutes } from './console';
 import { datalakeRoutes } from './datalake';
+import { queueLimitRoutes } from './queue-limits';
 import { deadLetterRoutes } from './dead-letters';
 import { docsRoutes } from './docs';
 import { healthRoutes } from './health';
@@ -25,6 +26,7 @@ export const ROUTES: readonly Route[] = [
   ...compatRoutes,
   ...jobRoutes,
   ...queueRoutes,
+  ...queueLimitRoutes,
   ...botRoutes,
   ...datalakeRoutes,
   ...abacusRoutes,

@@ -43,6 +43,7 @@ function submittedView(job: Job, existing: boolean) {
     run_at: iso(job.runAt),
     idempotency_key: job.idempotencyKey,
     existing,
+    ...(job.group ? { group: job.group } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
 import type { PromMetrics } from '../metrics';
+import { groupMetrics } from './queue-limits';
 import { reply, RESPONSES } from '../responses';
 import type { Route } from '../route';
 
@@ -87,6 +88,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)",
     ['node', 'policy'],
   );
+  const flow = groupMetrics(ctx, registry);
   let evictedKeys = 0;
   new Counter({
     name: 'wizard_store_evicted_keys_total',
@@ -109,7 +111,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
         ctx.store.server.time(),
         ctx.store.server.eviction(),
       ]);
-      const depths = await Promise.all(queues.map((q) => ctx.store.queues.depth(q)));
+      const [depths] = await Promise.all([Promise.all(queues.map((q) => ctx.store.queues.depth(q))), flow(queues)]);
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
       queue.reset();
       queues.forEach((q, i) => {

@@ -1,6 +1,6 @@
 /*
- * Queues (#/queues): every queue's waiting, active and delayed jobs; pause and resume (admin), as
- * `wizard queue pause|resume` does.
+ * Queues (#/queues): every queue's waiting, active and delayed jobs, its concurrency limits and
+ * busiest groups (docs/flow-control.md); pause and resume (admin), as `wizard queue pause|resume` does.
  */
 'use strict';
 
@@ -12,10 +12,36 @@
     queues: () =>
       polling(2000, {
         list: slot(),
+        /** queue name -> GET /queues/:name/limits */
+        limits: {},
         notice: null,
         failure: null,
         load() {
-          return request('GET', 'queues').then((r) => fill(this.list, r));
+          return request('GET', 'queues').then((r) => {
+            fill(this.list, r);
+            for (const q of r.ok ? r.data.queues : [])
+              request('GET', `queues/${encodeURIComponent(q.name)}/limits`).then((l) => {
+                if (l.ok) this.limits = { ...this.limits, [q.name]: l.data };
+              });
+          });
+        },
+        /** "concurrency 10, per group 2", or "none" */
+        limitsOf(q) {
+          const l = this.limits[q.name];
+          if (!l) return '';
+          const parts = [];
+          if (l.concurrency !== null) parts.push(`concurrency ${l.concurrency}`);
+          if (l.group_concurrency !== null) parts.push(`per group ${l.group_concurrency}`);
+          return parts.length > 0 ? parts.join(', ') : 'none';
+        },
+        /** the three busiest groups: "acme 40 waiting / 2 running, …" */
+        groupsOf(q) {
+          const l = this.limits[q.name];
+          if (!l || l.groups.length === 0) return '';
+          return l.groups
+            .slice(0, 3)
+            .map((g) => `${g.group} ${g.waiting} waiting / ${g.running} running`)
+            .join(', ');
         },
         async toggle(q) {
           const action = q.paused ? 'resume' : 'pause';
