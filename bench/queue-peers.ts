@@ -9,6 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createClient } from 'redis';
 import { sleep } from '../src/util/time';
+import { createLogger } from '../src/util/log';
 import { RedisStore, pairsFromInfo } from '../src/store/redis';
 import type { Durability } from '../src/store/types';
 import { WIZARD_BIN, spawnWizard } from '../test/helpers/procs';
@@ -306,4 +307,64 @@ export function fastest<T extends { jobs_per_sec: number }>(
   figures: Record<string, T>,
 ): BullmqPackage {
   return peers.reduce((a, b) => (figures[b].jobs_per_sec > figures[a].jobs_per_sec ? b : a));
+}
+
+/**
+ * the bulk phase: jobs/s made by one bulk of n task jobs (no worker running), the median of
+ * `rounds`: wizard through its HTTP route (POST /jobs/bulk on an API in this process: JSON, the
+ * checks, the quotas' path, the store) and through the store alone (store.jobs.enqueueBulk),
+ * against each BullMQ's Queue.addBulk of the same n jobs (one call)
+ */
+export async function benchBulk(url: string, n: number, rounds: number): Promise<Record<string, unknown>> {
+  const { startApi } = await import('../src/roles/api');
+  const prefix = `bench-bulk-${process.pid}`;
+  const store = await new RedisStore({ url, prefix }).connect();
+  const api = await startApi(store, { nodeId: 'bench-bulk-api', port: 0, log: createLogger({}, 'silent') });
+  const jobs = Array.from({ length: n }, (_, i) => ({ type: 'task', params: { a: i, b: 1, op: 'add' } }));
+  const rate = async (make: () => Promise<unknown>) => {
+    const s = process.hrtime.bigint();
+    await make();
+    return Math.round(n / (Number(process.hrtime.bigint() - s) / 1e9));
+  };
+  const out: Record<string, number> = {};
+  const measure = async (name: string, make: () => Promise<unknown>) => {
+    await make(); // warm: scripts loaded, connections made
+    const rates: number[] = [];
+    for (let r = 0; r < rounds; r++) rates.push(await rate(make));
+    out[name] = Math.round(percentile(rates, 50));
+  };
+  try {
+    await measure('wizard_http_jobs_per_sec', async () => {
+      const res = await fetch(`${api.url}/jobs/bulk`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs }),
+      });
+      if (res.status !== 202) throw new Error(`POST /jobs/bulk: ${res.status} ${await res.text()}`);
+    });
+    const items = jobs.map((j) => ({ ...j, type: 'task' as const }));
+    await measure('wizard_store_jobs_per_sec', () => store.jobs.enqueueBulk(items));
+    const u = new URL(url);
+    for (const pkg of PEERS) {
+      const { Queue } = BULLMQ_PACKAGES[pkg];
+      const queue = new Queue(`bench-bulk-${pkg}-${process.pid}`, {
+        connection: { host: u.hostname, port: Number(u.port || 6379) },
+      });
+      const bulk = jobs.map((j) => ({ name: 'add', data: j.params }));
+      await measure(`${pkg}_addBulk_jobs_per_sec`, () => queue.addBulk(bulk));
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  } finally {
+    await api.close(true);
+    await store.close();
+  }
+  const peer = Math.max(...PEERS.map((p) => out[`${p}_addBulk_jobs_per_sec`] ?? 0));
+  return {
+    n,
+    rounds,
+    ...out,
+    http_ratio: round2(out.wizard_http_jobs_per_sec / peer),
+    store_ratio: round2(out.wizard_store_jobs_per_sec / peer),
+  };
 }

@@ -11,8 +11,10 @@
  * advise (bench/bullmq-worker.ts); the ratios are taken against the faster of the two in this run
  * (`peer_version` names it). BENCH_PEERS=bullmq measures the current release alone.
  * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
- * BENCH_MEMORY_N (100000), BENCH_PEERS (bullmq,bullmq5), BENCH_REDIS_URL (default: a redis-server of its
- * own on a free port). The memory phase runs with the datalake on, as users run it; the bytes the
+ * BENCH_MEMORY_N (100000), BENCH_BULK_N (10000; 0: no bulk phase), BENCH_PEERS (bullmq,bullmq5),
+ * BENCH_REDIS_URL (default: a redis-server of its own on a free port). The bulk phase: jobs/s made
+ * by one bulk of BENCH_BULK_N jobs, no worker running, wizard's POST /jobs/bulk (an API in this
+ * process) and its store path (store.jobs.enqueueBulk) against each BullMQ's Queue.addBulk. The memory phase runs with the datalake on, as users run it; the bytes the
  * datalake keeps are reported apart, so the queue's own growth shows too. CPU profiles:
  * BENCH_CPU_PROF=DIR runs the worker processes under `node --cpu-prof` (queue-peers.ts); run this
  * process with `node --cpu-prof` for the producer's; `node dist/bench/cpu-prof-top.js` sums them up.
@@ -27,6 +29,7 @@ import { spawnWizard, WizardProc, killAll } from '../test/helpers/procs';
 import { startRedisServer } from '../test/helpers/redis-server';
 import {
   alternatingRounds,
+  benchBulk,
   fastest,
   makePeer,
   packageVersion,
@@ -46,6 +49,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const RTT_SAMPLES = Number(process.env.BENCH_RTT ?? 2000);
 const MEMORY_N = Number(process.env.BENCH_MEMORY_N ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const BULK_N = Number(process.env.BENCH_BULK_N ?? 10_000);
 const BATCH = 1000;
 
 /** the peers in alternating rounds (their medians), then each one's round trips */
@@ -198,6 +202,7 @@ async function main() {
   try {
     const peers = await compare(url);
     const memory = MEMORY_N > 0 ? await benchMemory(url) : null;
+    const bulk = BULK_N > 0 ? await benchBulk(url, BULK_N, ROUNDS) : null;
     const wizard = peers.wizard;
     // the ratio is taken against the fastest BullMQ measured
     const peer = fastest(PEERS, peers);
@@ -218,6 +223,7 @@ async function main() {
       },
       rtt_p50_ratio: round2(wizard.rtt_p50_ms / bullmq.rtt_p50_ms),
       memory,
+      bulk,
       targets: {
         throughput_ratio: '>= 3',
         cpu_per_job_ratio_all: '<= 0.33',

@@ -4,7 +4,16 @@
  * bin/wizard, the in-process test store is 'wizard/testing'.
  */
 export { Client } from './sdk/client';
-export type { AddOptions, ClientOptions, EventsOptions, JobEvent, JobRecord, JobState, Submitted } from './sdk/client';
+export type {
+  AddOptions,
+  BulkSubmitted,
+  ClientOptions,
+  EventsOptions,
+  JobEvent,
+  JobRecord,
+  JobState,
+  Submitted,
+} from './sdk/client';
 export { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './sdk/errors';
 export type { ApiErrorDetail } from './sdk/errors';
 export { defineJobs } from './sdk/jobs';

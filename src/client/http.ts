@@ -85,9 +85,15 @@ export class ApiClient {
   }
 
   /** send a request; an unreachable API is an UnreachableError naming the URL */
-  private async send(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = this.timeoutMs,
+    extra: Record<string, string> = {},
+  ): Promise<Response> {
     const url = new URL(path, this.baseUrl);
-    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders() };
+    const headers: Record<string, string> = { accept: 'application/json', ...this.authHeaders(), ...extra };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await fetch(url, {
@@ -117,13 +123,18 @@ export class ApiClient {
     return new WizardError((e?.code as ErrorCode) ?? 'internal', message, e?.details ?? []);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await this.exchange<T>(method, path, body)).body;
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    return (await this.exchange<T>(method, path, body, headers)).body;
   }
 
   /** request(), with the answer's headers */
-  async exchange<T>(method: string, path: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
-    const res = await this.send(method, path, body);
+  async exchange<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ body: T; headers: Headers }> {
+    const res = await this.send(method, path, body, this.timeoutMs, headers);
     const json = parseJson(await res.text());
     if (res.ok) return { body: json as T, headers: res.headers };
     throw this.errorOf(res, json);
@@ -140,8 +151,8 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.request<T>('POST', path, body);
+  post<T>(path: string, body: unknown = {}, headers: Record<string, string> = {}): Promise<T> {
+    return this.request<T>('POST', path, body, headers);
   }
 
   delete<T>(path: string): Promise<T> {

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { ApiClient } from '../client/http';
 import { createUi, Ui } from '../client/ui';
 import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch';
-import { JobFailedError, ReportedError } from '../core/errors';
+import { JobFailedError, ReportedError, UsageError } from '../core/errors';
+import { submitFile } from './submit-file';
 import { MATH_OPS } from '../core/math';
 import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
@@ -256,23 +257,46 @@ const submitPrimes = withJobFlags(
  */
 const submitJob = withJobFlags(
   withWaitFlags(
-    clientCommand('job', 'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out)')
-      .argument('<type>', 'the job type: a built-in one or one a --handlers module defines')
+    clientCommand(
+      'job',
+      'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out); or many: submit --file jobs.ndjson',
+    )
+      .argument('[type]', 'the job type: a built-in one or one a --handlers module defines')
       .addOption(
         new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')),
       )
+      .addOption(
+        new Option(
+          '--file <jobs.ndjson>',
+          "make the jobs of this file in one request (POST /jobs/bulk): one JSON object a line, {type, params, ...options}; the job flags are their defaults, --key the whole submit's idempotency key",
+        ).conflicts(['params', 'watch']),
+      )
       .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'),
   ),
-).action((type: string, flags) =>
-  submitAndMaybeWatch(flags, type, async (api) => {
-    const body = await api.post<Reply<'submitted'>>('/jobs', {
-      type,
-      params: flags.params ?? {},
-      ...jobOptions(flags),
+).action(async (type: string | undefined, flags) => {
+  if (flags.file === undefined) {
+    if (type === undefined)
+      throw new UsageError('give a job type (submit <type> --params <json>) or --file <jobs.ndjson>');
+    return submitAndMaybeWatch(flags, type, async (api) => {
+      const body = await api.post<Reply<'submitted'>>('/jobs', {
+        type,
+        params: flags.params ?? {},
+        ...jobOptions(flags),
+      });
+      return { id: body.job_id, status: body.status, body };
     });
-    return { id: body.job_id, status: body.status, body };
-  }),
-);
+  }
+  if (type !== undefined) throw new UsageError(`give a job type or --file, not both (got type '${type}')`);
+  const { ui, api } = clientOf(flags);
+  const { idempotency_key: key, ...defaults } = jobOptions(flags);
+  const body = await submitFile(api, flags.file, defaults, key as string | undefined);
+  if (ui.json) return ui.data(body);
+  const before = body.jobs.filter((j) => j.existing).length;
+  ui.line(
+    `submitted ${body.jobs.length} jobs from ${flags.file}${before > 0 ? ` (${before} made before, under --key)` : ''}`,
+  );
+  for (const j of body.jobs) ui.line(`${j.job_id} ${j.state}`);
+});
 
 export const submitCommand = new Command('submit')
   .description(

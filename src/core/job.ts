@@ -175,71 +175,8 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** the generic JSON view (GET /jobs/:id, --json output) */
-export function jobView(job: Job) {
-  return {
-    job_id: job.id,
-    type: job.type,
-    queue: job.queue,
-    state: job.state,
-    status: job.state,
-    params: job.params,
-    progress: job.progress,
-    result: job.result ?? null,
-    error: job.error,
-    attempts: job.attempts,
-    max_attempts: job.maxAttempts,
-    initiated_by: job.initiatedBy,
-    handled_by: job.handledBy,
-    checked_by: job.checkedBy,
-    parent_id: job.parentId,
-    created_at: iso(job.createdAt),
-    started_at: iso(job.startedAt),
-    finished_at: iso(job.finishedAt),
-    updated_at: iso(job.updatedAt),
-    run_at: iso(job.runAt),
-    priority: job.priority,
-    timeout_ms: job.timeoutMs,
-    idempotency_key: job.idempotencyKey,
-    principal: job.principal ?? null,
-    duration_ms: job.startedAt !== null && job.finishedAt !== null ? job.finishedAt - job.startedAt : null,
-    schedule: job.schedule ?? null,
-    slot: job.slot ?? null,
-    ...(job.group ? { group: job.group } : {}),
-    attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
-  };
-}
-export type JobView = ReturnType<typeof jobView>;
-
-/** a math task's status: GET /tasks/:id/status */
-export function taskStatusView(job: Job) {
-  return {
-    task_id: job.id,
-    status: job.state,
-    result: job.result ?? null,
-    error: job.error,
-    initiated_by: job.initiatedBy,
-    checked_by: job.checkedBy,
-    handled_by: job.handledBy,
-  };
-}
-
 /** a prime count's result, as the script that records its last chunk writes it */
 export interface PrimeCountResult {
   prime_count: number;
   duration_sec: number;
-}
-
-/** a prime count's view: GET /api/jobs/:id */
-export function primeJobView(job: Job) {
-  return {
-    job_id: job.id,
-    state: job.state,
-    progress: job.progress ?? { completed: 0, total: 0 },
-    result: job.state === 'SUCCESS' ? (job.result as PrimeCountResult) : null,
-    error: job.error,
-    params: job.params,
-    created_at: iso(job.createdAt),
-    finished_at: iso(job.finishedAt),
-  };
 }

@@ -108,6 +108,17 @@ export const submitBody = jsonBody({
   ...jobOptionsShape,
 });
 
+/** the most jobs one POST /jobs/bulk makes */
+export const MAX_BULK_JOBS = 10_000;
+
+/** POST /jobs/bulk: jobs of any types, each as POST /jobs takes it */
+export const bulkBody = jsonBody({
+  jobs: z
+    .array(submitBody, { error: 'jobs must be an array of jobs, each {type, params, ...options} as POST /jobs takes' })
+    .min(1, { error: 'jobs must hold at least 1 job' })
+    .max(MAX_BULK_JOBS, { error: `jobs must hold at most ${MAX_BULK_JOBS} jobs` }),
+});
+
 /** the options of a body that creates work, apart from its params */
 export function splitOptions<T extends JobOptions>(body: T): { options: JobOptions; rest: Omit<T, keyof JobOptions> } {
   const options: JobOptions = {};

@@ -16,7 +16,7 @@
  * when this process exits is SIGKILLed.
  */
 import { spawn } from 'node:child_process';
-import type { JobView } from '../core/job';
+import type { JobView } from './api/views';
 import type { TraceContext } from '../util/tracing';
 
 /** what a command may print before the rest is dropped (a result is a JSON value, not a log) */

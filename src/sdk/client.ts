@@ -75,6 +75,14 @@ export interface Submitted<K extends string = string> {
   existing: boolean;
 }
 
+/** one job of addBulk's answer (POST /jobs/bulk), in the order asked */
+export interface BulkSubmitted<K extends string = string> {
+  job_id: JobId<K>;
+  state: JobState;
+  /** true: made before, by an earlier call with the same idempotency key */
+  existing: boolean;
+}
+
 /** a job's record (GET /jobs/:id) */
 export interface JobRecord<P = Record<string, unknown>, R = unknown> {
   job_id: string;
@@ -213,11 +221,11 @@ export class Client<T extends JobTable | undefined = undefined> {
     path: string,
     body: unknown,
     safe: boolean,
-    extra: Record<string, string> = {},
+    headers: Record<string, string> = {},
   ): Promise<R> {
     for (let tries = 1; ; tries++) {
       try {
-        return await this.once<R>(method, path, body, extra);
+        return await this.once<R>(method, path, body, headers);
       } catch (err) {
         if (!(err instanceof Unavailable) || !safe || tries >= this.maxTries) throw err;
         const backoff = Math.min(5_000, this.retryDelayMs * 2 ** (tries - 1));
@@ -226,13 +234,13 @@ export class Client<T extends JobTable | undefined = undefined> {
     }
   }
 
-  private async once<R>(method: string, path: string, body: unknown, extra: Record<string, string> = {}): Promise<R> {
+  private async once<R>(method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<R> {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: this.headers(body === undefined ? extra : { 'content-type': 'application/json', ...extra }),
+        headers: this.headers(body === undefined ? headers : { 'content-type': 'application/json', ...headers }),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
@@ -267,16 +275,22 @@ export class Client<T extends JobTable | undefined = undefined> {
   }
 
   /**
-   * make several jobs, in order; answers theirs in the same order. Today it adds them one by one
-   * (not atomically: an error stops it, and the jobs made before it stay): the API's bulk route
-   * will make them in one call.
+   * make up to 10,000 jobs of any types in one request (POST /jobs/bulk), answered in order. All
+   * are checked first: one bad job is a ValidationError whose field names it (`jobs.1.params.a`)
+   * and nothing is made; then the API writes them atomically per shard. With
+   * `idempotency_key` (sent as the Idempotency-Key header) a retry makes only the jobs not made
+   * yet and answers the same ids: such a call is retried while the API is unavailable.
    */
-  async addBulk<K extends JobTypeName<T>>(
+  addBulk<K extends JobTypeName<T>>(
     jobs: { type: K; params: ParamsFor<T, K>; opts?: AddOptions }[],
-  ): Promise<Submitted<K>[]> {
-    const made: Submitted<K>[] = [];
-    for (const j of jobs) made.push(await this.add(j.type, j.params, j.opts));
-    return made;
+    options: { idempotency_key?: string } = {},
+  ): Promise<BulkSubmitted<K>[]> {
+    const key = options.idempotency_key;
+    const body = { jobs: jobs.map((j) => addBody(j.type, j.params, j.opts ?? {})) };
+    return this.call<{ jobs: BulkSubmitted<K>[] }>('POST', '/jobs/bulk', body, key !== undefined, {
+      ...traceHeaders(this.trace),
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+    }).then((r) => r.jobs);
   }
 
   /** a job's record; NotFound when there is none */

@@ -22,7 +22,8 @@ import {
   timeoutFor,
   userTypes,
 } from '../core/handlers';
-import { DEFAULT_QUEUE, Job, jobView } from '../core/job';
+import { DEFAULT_QUEUE, Job } from '../core/job';
+import { jobView } from '../roles/api/views';
 import { exportedTable } from '../core/module-load';
 import { normalizeProgress } from '../core/progress';
 import { parseInput, splitOptions, submitBody } from '../core/schemas';

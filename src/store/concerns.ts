@@ -7,6 +7,7 @@ import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
+import type { BulkItem } from './bulk';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { FailTarget } from '../core/backoff';
@@ -41,6 +42,14 @@ export interface JobsStore {
   /** create jobs and put them on their queues (in one atomic step) */
   enqueue(jobs: NewJob[]): Promise<Job[]>;
   /** create a parent that is not queued itself and its children, which are; in one atomic step */
+  /**
+   * many jobs and flows (POST /jobs/bulk), answered in the order given: runs of BULK_RUN in a row
+   * spread over the shards, each shard's jobs written in one atomic step (src/store/bulk.ts). With a key
+   * (scoped to its principal), the ids follow from the key and each item's index and each shard's
+   * run is written once: a retry after some shards were written writes only the others and
+   * answers the same ids (existing: true for the jobs made before)
+   */
+  enqueueBulk(items: BulkItem[], key?: string): Promise<Submitted[]>;
   enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }>;
   /**
    * enqueue one job or one flow under the job's (the parent's) idempotency key, in one atomic

@@ -195,6 +195,17 @@ test('every operation answers a 2xx the document describes', async () => {
       )
     ).status,
   ).toBe(200);
+  const bulk = json(
+    {
+      jobs: [
+        { type: 'task', params: { a: 1, b: 2 } },
+        { ...options, priority: 1 },
+      ],
+    },
+    { 'idempotency-key': 'contract-bulk' },
+  );
+  const bulkMade = (await check('POST /jobs/bulk', A, '/jobs/bulk', bulk)).json as { jobs: { existing: boolean }[] };
+  expect(bulkMade.jobs.map((j) => j.existing)).toEqual([false, false]);
   expect(
     (
       (await check('POST /jobs/:id/cancel', A, `/jobs/${made.job_id}/cancel`, { method: 'POST' })).json as {
@@ -215,6 +226,17 @@ test('every operation answers a 2xx the document describes', async () => {
         .json as { paused: boolean }
     ).paused,
   ).toBe(false);
+  // a queue's limits and a group's (docs/flow-control.md): set (admin), then read
+  const limits = { concurrency: 4, group_concurrency: 2 };
+  expect((await check('PUT /queues/:name/limits', A, '/queues/contract-q/limits', json(limits, admin))).status).toBe(
+    200,
+  );
+  expect((await check('GET /queues/:name/limits', A, '/queues/contract-q/limits')).json).toMatchObject(limits);
+  const one = '/queues/contract-q/groups/acme/limits';
+  expect((await check('PUT /queues/:name/groups/:group/limits', A, one, json({ concurrency: 1 }, admin))).status).toBe(
+    200,
+  );
+  expect((await check('GET /queues/:name/groups/:group/limits', A, one)).json).toMatchObject({ concurrency: 1 });
   expect((await check('POST /queues', A, '/queues', json({ name: 'contract-declared' }, admin))).status).toBe(201);
   expect(
     (await check('DELETE /queues/:name', A, '/queues/contract-declared', { method: 'DELETE', headers: admin })).status,

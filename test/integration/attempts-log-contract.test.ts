@@ -5,7 +5,7 @@
  * the schedule and slot that GET /jobs/:id shows.
  */
 import type { NewJob } from '../../src/core/job';
-import { jobView } from '../../src/core/job';
+import { jobView } from '../../src/roles/api/views';
 import type { Store } from '../../src/store/types';
 import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 

@@ -3,7 +3,8 @@ import { planChunks } from '../../src/core/chunks';
 import { JobFailedError, UnreachableError, UsageError, ValidationError } from '../../src/core/errors';
 import { exitCodeFor } from '../../src/commands/exit-codes';
 import { failTarget, isPermanent, simulateWork } from '../../src/core/handlers';
-import { canTransition, isFinal, JOB_STATES, jobView, primeJobView, taskStatusView, Job } from '../../src/core/job';
+import { canTransition, isFinal, JOB_STATES, Job } from '../../src/core/job';
+import { jobView, primeJobView, taskStatusView } from '../../src/roles/api/views';
 import { compute } from '../../src/core/math';
 import { addQuery, countPrimesBody, parseInput, taskBody } from '../../src/core/schemas';
 

@@ -155,6 +155,25 @@ test('waitUntilFinished: the result, JobFailed on a failure, WaitTimeout past it
   await expect(client().waitUntilFinished('j1', { timeoutMs: 200 })).rejects.toBeInstanceOf(WaitTimeout);
 });
 
+test('addBulk is one POST /jobs/bulk; with an idempotency key it sends the header and is retried through a 503', async () => {
+  let calls = 0;
+  handler = (_req, res) =>
+    ++calls < 2 ? unavailable(res) : json(res, 202, { jobs: [{ job_id: 'j1', state: 'PENDING', existing: false }] });
+  const made = await client().addBulk([{ type: 'task', params: { a: 1, b: 2 }, opts: { priority: 1 } }], {
+    idempotency_key: 'bulk-1',
+  });
+  expect(made).toEqual([{ job_id: 'j1', state: 'PENDING', existing: false }]);
+  expect(seen.map((s) => [s.method, s.url, s.headers['idempotency-key']])).toEqual([
+    ['POST', '/jobs/bulk', 'bulk-1'],
+    ['POST', '/jobs/bulk', 'bulk-1'],
+  ]);
+  expect(JSON.parse(seen[0].body)).toEqual({ jobs: [{ type: 'task', params: { a: 1, b: 2 }, priority: 1 }] });
+  seen.length = 0;
+  handler = (_req, res) => unavailable(res);
+  await expect(client().addBulk([{ type: 'task', params: { a: 1, b: 2 } }])).rejects.toBeInstanceOf(Unavailable);
+  expect(seen).toHaveLength(1); // no key: not retried
+});
+
 describe('trace context', () => {
   const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
   beforeEach(() => (handler = (_req, res) => json(res, 202, job('PENDING'))));

@@ -12,7 +12,7 @@ import { metricsTimer } from './routes/metrics';
 import { applySecurity, checkJsonDepth } from './security';
 import { dashboardPaths } from './access-gate';
 import { methodGate } from './methods';
-import { needOf, type Route } from './route';
+import { compile, needOf, type Route } from './route';
 
 export const BODY_LIMIT = '64kb';
 
@@ -66,7 +66,19 @@ export function createApp(ctx: ApiContext, table: readonly Route[] = ROUTES): Ex
   );
   app.use(requireJsonBody);
   const json = express.json({ limit: BODY_LIMIT, strict: false, verify: checkJsonDepth });
-  app.use((req, res, next) => (readsBody(req.method) ? json(req, res, next) : next()));
+  // a route that declares its own body limit (POST /jobs/bulk) reads its body with it; every other route with BODY_LIMIT
+  const own = table
+    .filter((r) => r.bodyLimit !== undefined)
+    .map((r) => ({
+      method: r.method,
+      path: compile(r.path),
+      json: express.json({ limit: r.bodyLimit, strict: false, verify: checkJsonDepth }),
+    }));
+  app.use((req, res, next) => {
+    if (!readsBody(req.method)) return next();
+    const route = own.find((r) => r.method === req.method && r.path.test(req.path));
+    return (route?.json ?? json)(req, res, next);
+  });
   app.use(mount(ctx, table));
   app.use(...docsFiles());
   app.use(consoleFiles());

@@ -43,8 +43,8 @@ function quotaOwner(res: Response): string | null {
 
 /** what a submission that passed its quotas does once it is made, or not */
 export interface Admission {
-  /** count the new job against the jobs quota */
-  made(jobId: string): Promise<void>;
+  /** count the new jobs against the jobs quota */
+  made(...jobIds: string[]): Promise<void>;
   /** nothing was made: give the CPU budget back */
   unmade(): Promise<void>;
 }
@@ -53,15 +53,13 @@ export interface Admission {
 const FREE_ADMISSION: Admission = { made: async () => undefined, unmade: async () => undefined };
 
 /**
- * the quotas a submission of this work meets (a 429 naming the one it is past), before it is
- * made; `repeated` says whether it repeats an idempotency key in use (its first job was counted)
+ * the quotas a submission of this work (one job, or a bulk's: counted as a whole) meets (a 429
+ * naming the one it is past), before it is made; `repeated` says whether it repeats an idempotency key in use (its first job was counted)
  */
 export async function admitWork(
   ctx: ApiContext,
   res: Response,
-  type: string,
-  params: Record<string, unknown>,
-  o: JobOptions,
+  works: readonly { type: string; params: Record<string, unknown>; options: JobOptions }[],
   repeated: () => Promise<boolean>,
 ): Promise<Admission> {
   const owner = quotaOwner(res);
@@ -69,14 +67,15 @@ export async function admitWork(
   const q = limitsOf(ctx).quotas;
   if (q.jobs > 0) {
     const open = await ctx.store.limits.openJobs(owner, q.jobs);
-    if (open >= q.jobs) {
+    if (open + works.length > q.jobs) {
+      const asked = works.length > 1 ? ` and asks for ${works.length} more` : '';
       throw new QuotaExceededError(
         'jobs',
-        `quota jobs: ${owner} has ${open} jobs that have not finished, at most ${q.jobs} (--quota-jobs, WIZARD_QUOTA_JOBS): wait for some to finish, or cancel some`,
+        `quota jobs: ${owner} has ${open} jobs that have not finished${asked}, at most ${q.jobs} (--quota-jobs, WIZARD_QUOTA_JOBS): wait for some to finish, or cancel some`,
       );
     }
   }
-  const cost = workCostMs(type, params, o.attempts);
+  const cost = works.reduce((sum, w) => sum + workCostMs(w.type, w.params, w.options.attempts), 0);
   const capacity = q.cpuSeconds * 1000;
   const budget = `cpu:${owner}`;
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -85,7 +84,7 @@ export async function admitWork(
     if (cost > capacity) {
       throw new QuotaExceededError(
         'cpu',
-        `quota cpu: this job may cost ${seconds(cost)} core-seconds, more than ${owner}'s whole budget of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS)`,
+        `quota cpu: ${works.length > 1 ? `these ${works.length} jobs` : 'this job'} may cost ${seconds(cost)} core-seconds, more than ${owner}'s whole budget of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS)`,
       );
     }
     const s = await ctx.store.limits.spend(budget, cost, capacity, CPU_BUDGET_WINDOW_MS);
@@ -93,15 +92,15 @@ export async function admitWork(
       res.set('Retry-After', String(seconds(s.retryAfterMs)));
       throw new QuotaExceededError(
         'cpu',
-        `quota cpu: this job may cost ${seconds(cost)} core-seconds and ${owner} has ${Math.floor(s.remaining / 1000)} left of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS); try again in ${seconds(s.retryAfterMs)} s`,
+        `quota cpu: ${works.length > 1 ? `these ${works.length} jobs` : 'this job'} may cost ${seconds(cost)} core-seconds and ${owner} has ${Math.floor(s.remaining / 1000)} left of ${q.cpuSeconds} an hour (--quota-cpu-seconds, WIZARD_QUOTA_CPU_SECONDS); try again in ${seconds(s.retryAfterMs)} s`,
         s.retryAfterMs,
       );
     }
     spent = cost;
   }
   return {
-    made: async (id) => {
-      if (q.jobs > 0) await ctx.store.limits.addOpenJob(owner, id);
+    made: async (...ids) => {
+      if (q.jobs > 0) await Promise.all(ids.map((id) => ctx.store.limits.addOpenJob(owner, id)));
     },
     unmade: async () => {
       if (spent > 0) await ctx.store.limits.spend(budget, -spent, capacity, CPU_BUDGET_WINDOW_MS);

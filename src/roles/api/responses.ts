@@ -246,6 +246,10 @@ export const RESPONSES = {
     existing: z.boolean(),
     group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
   }),
+  /** POST /jobs/bulk: each job, in the order asked (existing: made before, under the same key) */
+  bulkSubmitted: z.object({
+    jobs: z.array(z.object({ job_id: z.string(), state, existing: z.boolean() })),
+  }),
   queues: z.object({ queues: z.array(queueInfo) }),
   queue: queueInfo,
   /** a queue's limits (docs/flow-control.md) and its busiest groups */

@@ -39,6 +39,8 @@ export interface Route {
   tag: string;
   body?: z.ZodType;
   bodyOptional?: boolean;
+  /** the most its JSON body may hold (express's form, '64kb'), when it is not the app's BODY_LIMIT */
+  bodyLimit?: string;
   query?: z.ZodType;
   /** path parameters' schemas by name (default: any non-empty segment) */
   params?: Record<string, z.ZodType>;
@@ -72,6 +74,8 @@ export const paramCount = (path: string): number => (path.match(/:\w+/g) ?? []).
 export const LOCATION = {
   Location: { description: 'where to follow the job', required: true, schema: { type: 'string' } },
 };
+/** POST /jobs/bulk's body limit: 10,000 jobs of about 1.5 kB each (every other route keeps the app's) */
+export const BULK_BODY_LIMIT = '16mb';
 /** the 200 of a create repeated with its idempotency key */
 export const REPEATED = 'a repeated idempotency key: the first job, as it is now (nothing made)';
 /** the 409 of an idempotency key used with other params */

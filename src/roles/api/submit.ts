@@ -16,12 +16,13 @@ import { JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/
 import { specFor, userTypes } from '../../core/handlers';
 import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
-import type { Store, Submitted } from '../../store/types';
+import type { Submitted } from '../../store/types';
+import { firstOf, type BulkItem } from '../../store/bulk';
 import type { ApiContext } from './context';
 import { queueFor } from './queues';
 import { callerOf } from './caller';
-import { admitWork, checkBounds, checkDelay } from './quotas';
-import { enqueueSpan, storedTrace, traceFrom } from '../../util/tracing';
+import { admitWork, checkBounds, checkDelay, type Admission } from './quotas';
+import { enqueueSpan, OpenSpan, storedTrace, traceFrom } from '../../util/tracing';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -47,7 +48,8 @@ function idempotencyKey(req: Request, options: JobOptions): string | undefined {
 }
 
 /** delay_ms, or run_at made a delay by the store's clock (the one every due time is compared with), within the bound */
-async function delayOf(store: Store, options: JobOptions, bounds: Bounds): Promise<number | undefined> {
+async function delayOf(m: Pick<Making, 'bounds' | 'now'>, options: JobOptions): Promise<number | undefined> {
+  const bounds = m.bounds;
   if (options.delay_ms !== undefined && options.run_at !== undefined) {
     throw new ValidationError('give delay_ms or run_at, not both', [
       { field: 'run_at', message: 'cannot be given with delay_ms' },
@@ -57,7 +59,7 @@ async function delayOf(store: Store, options: JobOptions, bounds: Bounds): Promi
     checkDelay(bounds, options.delay_ms, 'delay_ms');
     return options.delay_ms;
   }
-  const delay = Date.parse(options.run_at) - (await store.server.time());
+  const delay = Date.parse(options.run_at) - (await m.now());
   checkDelay(bounds, delay, 'run_at');
   return Math.max(0, delay);
 }
@@ -124,74 +126,180 @@ export interface Work {
   initiatedBy: string;
 }
 
+/** what makes one job's record from its work: the store's clock (run_at), the queues looked up, who submits */
+interface Making {
+  bounds: Bounds;
+  principal?: string;
+  /** the store's time, asked once */
+  now: () => Promise<number>;
+  queue: (type: JobType, asked?: string) => Promise<string>;
+  /** the group a job of the queue carries (groupFor), asked once per queue and group */
+  group: (queue: string, asked?: string) => Promise<{ group?: string }>;
+  /** the trace context the jobs keep (src/util/tracing.ts storedTrace): the enqueue's span's, or the request's */
+  trace?: string;
+}
+
+/** a lookup made once per arguments within one request */
+function cached<A extends unknown[], T>(look: (...a: A) => Promise<T>): (...a: A) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (...a) => {
+    const k = JSON.stringify(a);
+    let p = seen.get(k);
+    if (!p) seen.set(k, (p = look(...a)));
+    return p;
+  };
+}
+
+function making(ctx: ApiContext, res: Response): Making {
+  const caller = callerOf(res);
+  return {
+    bounds: (ctx.limits ?? LIMIT_DEFAULTS).bounds,
+    principal: caller ? principalName(caller) : undefined,
+    now: cached(() => ctx.store.server.time()),
+    queue: cached((type: JobType, asked?: string) => queueFor(ctx, type, asked)),
+    group: cached((queue: string, asked?: string) => groupFor(ctx, res, queue, asked)),
+  };
+}
+
 /**
- * make a job (a prime count: its parent and chunks) with its options, on the queue its type may go
- * to (queues.ts), within the bounds and the caller's quotas (quotas.ts), recording who submitted it
- * (its principal, which scopes its idempotency key: two callers' same key are two jobs)
+ * a job's record (a prime count: its parent and chunks), its options checked against the bounds,
+ * on the queue its type may go to (queues.ts), recording who submitted it (its principal, which
+ * scopes its idempotency key: two callers' same key are two jobs)
+ */
+async function itemOf(m: Making, w: Work, key: string | undefined): Promise<BulkItem> {
+  const o = w.options;
+  checkBounds(m.bounds, w.type, w.params, o);
+  const queue = await m.queue(w.type, o.queue);
+  const delayMs = await delayOf(m, o);
+  const principal = m.principal;
+  const group = await m.group(queue, o.group);
+  const traced = m.trace ? { trace: m.trace } : {};
+  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...group, ...traced };
+  if (w.type !== 'primes') {
+    return {
+      type: w.type,
+      params: w.params,
+      initiatedBy: w.initiatedBy,
+      maxAttempts: o.attempts,
+      idempotencyKey: key,
+      ...common,
+    };
+  }
+  const { n, chunks } = w.params as { n: number; chunks: number };
+  return primeCountFlow(
+    n,
+    chunks,
+    { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal, ...group, ...traced },
+    { maxAttempts: o.attempts, ...common },
+  );
+}
+
+/** the quota's count of what was made: a store that fails to count it only undercounts, never fails the request */
+async function settle(ctx: ApiContext, admission: Admission, made: Submitted[]): Promise<void> {
+  const ids = made.filter((s) => !s.existing).map((s) => s.job.id);
+  await (ids.length === 0 ? admission.unmade() : admission.made(...ids)).catch((err: unknown) =>
+    ctx.log.warn('quota not updated', { error: errorMessage(err) }),
+  );
+}
+
+/**
+ * make a job (a prime count: its parent and chunks) with its options (itemOf), within the
+ * caller's quotas (quotas.ts)
  */
 export async function submitWork(ctx: ApiContext, req: Request, res: Response, w: Work): Promise<Submitted> {
   const store = ctx.store;
-  const o = w.options;
-  const bounds = (ctx.limits ?? LIMIT_DEFAULTS).bounds;
-  checkBounds(bounds, w.type, w.params, o);
-  const key = idempotencyKey(req, o);
-  const queue = await queueFor(ctx, w.type, o.queue);
-  const delayMs = await delayOf(store, o, bounds);
-  const caller = callerOf(res);
-  const principal = caller ? principalName(caller) : undefined;
+  const key = idempotencyKey(req, w.options);
+  const m = making(ctx, res);
+  const span = traceEnqueue(req, m, w.type);
+  const item = await itemOf(m, w, key).catch((err: unknown) => refused(span, err));
+  const first = firstOf(item);
+  span?.set({
+    'wizard.job.queue': first.queue,
+    'messaging.destination.name': first.queue,
+    'wizard.job.group': first.group,
+  });
   // a repeated key answers its first job, which its quotas counted then: not counted again
   const repeated = async () =>
-    key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, principal))) !== null;
-  const admission = await admitWork(ctx, res, w.type, w.params, o, repeated);
-  const group = await groupFor(ctx, res, queue, o.group);
-  // the request's W3C trace context, continued by the enqueue's span (tracing on) and kept with the job
-  const { trace, span } = enqueueSpan(traceFrom(req.get('traceparent'), req.get('tracestate')), {
-    type: w.type,
-    queue,
-    group: group.group,
-  });
-  const traced = trace ? { trace: storedTrace(trace) } : {};
-  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...group, ...traced };
+    key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
+  const admission = await admitWork(ctx, res, [w], repeated);
   let submitted: Submitted;
   try {
-    if (w.type !== 'primes') {
-      submitted = await store.jobs.submit({
-        type: w.type,
-        params: w.params,
-        initiatedBy: w.initiatedBy,
-        maxAttempts: o.attempts,
-        idempotencyKey: key,
-        ...common,
-      });
-    } else {
-      const { n, chunks } = w.params as { n: number; chunks: number };
-      submitted = await store.jobs.submit(
-        primeCountFlow(
-          n,
-          chunks,
-          {
-            initiatedBy: w.initiatedBy,
-            idempotencyKey: key,
-            priority: o.priority,
-            delayMs,
-            principal,
-            ...group,
-            ...traced,
-          },
-          { maxAttempts: o.attempts, ...common },
-        ),
-      );
-    }
+    submitted = await store.jobs.submit(item);
   } catch (err) {
-    span?.end('REFUSED', errorMessage(err));
     await admission.unmade().catch(() => undefined);
-    throw err;
+    refused(span, err);
   }
   span?.set({ 'messaging.message.id': submitted.job.id, 'wizard.job.id': submitted.job.id });
   span?.end(submitted.existing ? 'EXISTING' : 'PENDING');
-  // made: a store that fails to count it now only undercounts the quota, never fails the request
-  await (submitted.existing ? admission.unmade() : admission.made(submitted.job.id)).catch((err: unknown) =>
-    ctx.log.warn('quota not updated', { error: errorMessage(err) }),
-  );
+  await settle(ctx, admission, [submitted]);
   return submitted;
+}
+
+/**
+ * the request's W3C trace context (traceparent, tracestate headers), continued by the enqueue's
+ * PRODUCER span when tracing is on: the context the new jobs keep (m.trace)
+ */
+function traceEnqueue(req: Request, m: Making, type: string): OpenSpan | null {
+  const { trace, span } = enqueueSpan(traceFrom(req.get('traceparent'), req.get('tracestate')), { type, queue: '' });
+  if (trace) m.trace = storedTrace(trace);
+  return span;
+}
+
+/** the enqueue's span ended with the error that refused it, which is thrown on */
+function refused(span: OpenSpan | null, err: unknown): never {
+  span?.end('REFUSED', errorMessage(err));
+  throw err;
+}
+
+/** a ValidationError of the bulk's job i: its fields named jobs.<i>.<field> */
+export function bulkJobError(err: unknown, i: number): unknown {
+  if (!(err instanceof ValidationError)) return err;
+  const field = (f: string) => (f === '(body)' ? `jobs.${i}` : `jobs.${i}.${f}`);
+  return new ValidationError(
+    `jobs.${i}: ${err.message}`,
+    err.details.map((d) => ({ ...d, field: field(d.field) })),
+  );
+}
+
+/**
+ * make many jobs of any types (POST /jobs/bulk): every one checked first (a bad one is a 400
+ * naming jobs.<index>.<field>, and nothing is made), the quotas met by the whole bulk, then the
+ * jobs written atomically per shard (store.jobs.enqueueBulk). With an Idempotency-Key, the jobs'
+ * ids follow from it and their index: a retry after a partial failure makes only the missing ones.
+ * A job with its own idempotency_key is made as POST /jobs makes it, on its own. Answers in order.
+ */
+export async function submitBulk(ctx: ApiContext, req: Request, res: Response, works: Work[]): Promise<Submitted[]> {
+  const store = ctx.store;
+  const header = idempotencyHeader(req);
+  const m = making(ctx, res);
+  const span = traceEnqueue(req, m, 'bulk');
+  const items: BulkItem[] = [];
+  for (const [i, w] of works.entries()) {
+    try {
+      items.push(await itemOf(m, w, w.options.idempotency_key));
+    } catch (err) {
+      refused(span, bulkJobError(err, i));
+    }
+  }
+  const bulkKey = header === undefined ? undefined : scopedIdempotencyKey(header, m.principal);
+  const own = items.map((item) => firstOf(item).idempotencyKey !== undefined);
+  const admission = await admitWork(ctx, res, works, async () => false);
+  let made: Submitted[];
+  try {
+    const bulk = await store.jobs.enqueueBulk(
+      items.filter((_, i) => !own[i]),
+      bulkKey,
+    );
+    const keyed = await Promise.all(items.filter((_, i) => own[i]).map((item) => store.jobs.submit(item)));
+    let b = 0;
+    let k = 0;
+    made = own.map((o) => (o ? keyed[k++] : bulk[b++]));
+  } catch (err) {
+    await admission.unmade().catch(() => undefined);
+    refused(span, err);
+  }
+  span?.set({ 'wizard.bulk.jobs': made.length });
+  span?.end('PENDING');
+  await settle(ctx, admission, made);
+  return made;
 }

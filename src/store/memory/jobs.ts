@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /** The queue path (store.jobs), as the Redis adapter's redis/jobs.ts: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
 import {
   checkTransition,
@@ -54,6 +55,7 @@ import {
   parseId,
 } from './structures';
 import type { JobsStore } from '../concerns';
+import { BULK_KEY_TTL_MS, bulkRows, firstOf, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import type { GroupLane } from './structures';
 import type { MemoryCore } from './core';
 
@@ -93,6 +95,24 @@ export class MemoryJobs implements JobsStore {
 
   async enqueue(jobs: NewJob[]): Promise<Job[]> {
     return this.insert(jobs.map((j) => jobRow(j)));
+  }
+
+  /** one run (one shard), once under a key, as enqueueBatch.lua keeps its once-key */
+  async enqueueBulk(items: BulkItem[], key?: string): Promise<Submitted[]> {
+    const newId = () => randomUUID();
+    const [g] = planBulk(items, { shards: 1, start: 0, botQueue: '', key, newId });
+    if (!g) return [];
+    const now = this.m.clock();
+    for (const [k, until] of this.m.onceKeys) if (until <= now) this.m.onceKeys.delete(k);
+    if (g.onceKey && this.m.onceKeys.has(g.onceKey)) {
+      const found = g.items.map((item) => {
+        const rec = this.m.rec(firstOf(item).id!);
+        return rec ? decodeJob(rec, firstOf(item).id!) : null;
+      });
+      return repeatedRun(g, found, key!);
+    }
+    if (g.onceKey) this.m.onceKeys.set(g.onceKey, now + BULK_KEY_TTL_MS);
+    return madeRun(g, this.insert(bulkRows(g.items)));
   }
 
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {

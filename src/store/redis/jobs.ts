@@ -27,6 +27,7 @@ import {
   type Submitted,
   type WaitOptions,
 } from '../types';
+import { BULK_KEY_TTL_MS, bulkRows, firstOf, inOrder, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import { CompletionBatch, settleAll } from '../completion-batch';
 import {
   keyShard,
@@ -108,6 +109,36 @@ export class RedisJobs implements JobsStore {
       jobs.map((j) => jobRow({ ...j, id: j.id ?? newId(shard) })),
       shard,
     );
+  }
+
+  /** each shard's run in one script (enqueueJobs; under a key, enqueueBatch with the run's once-key) */
+  async enqueueBulk(items: BulkItem[], key?: string): Promise<Submitted[]> {
+    const shards = this.c.shardCount;
+    const start = key === undefined ? this.place.pickShard(undefined) : keyShard(key, shards);
+    const groups = planBulk(items, { shards, start, botQueue: this.place.botQueue, key, newId });
+    const answers = await Promise.all(
+      groups.map(async (g) => {
+        const rows = bulkRows(g.items);
+        const args = rowArgs(rows, this.c.cpuLists);
+        const [created, now] = g.onceKey
+          ? await this.c.run<[number, string?]>(
+              'enqueueBatch',
+              [g.onceKey, BULK_KEY_TTL_MS, ...args],
+              this.c.shardKeys(g.shard),
+              true,
+            )
+          : await this.c.run<[number, string]>('enqueueJobs', ['', '', ...args], this.c.shardKeys(g.shard), true);
+        if (created === 0 && rows.length > 0) {
+          const found = await Promise.all(g.items.map((item) => this.reads.job(firstOf(item).id!)));
+          return repeatedRun(g, found, key!);
+        }
+        return madeRun(
+          g,
+          rows.map((r) => createdJob(r, Number(now))),
+        );
+      }),
+    );
+    return inOrder(groups, answers, items.length);
   }
 
   /** a prime count's parent and its chunks in one shard: the chord stays one script */

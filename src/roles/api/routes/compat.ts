@@ -13,7 +13,8 @@
 import os from 'node:os';
 import type { Response } from 'express';
 import { NotFoundError } from '../../../core/errors';
-import { isFinal, primeJobView, taskStatusView } from '../../../core/job';
+import { isFinal } from '../../../core/job';
+import { primeJobView, taskStatusView } from '../views';
 import { compute } from '../../../core/math';
 import { addQuery, countPrimesBody, parseInput, splitOptions, taskBody } from '../../../core/schemas';
 import type { JobEvent } from '../../../store/types';

@@ -3,7 +3,7 @@
  * GET /dlq lists them, POST /dlq/:id/retry puts one back at the tail of its queue with its
  * attempts counted from zero, DELETE /dlq purges them all.
  */
-import { jobView } from '../../../core/job';
+import { jobView } from '../views';
 import { dlqQuery, parseInput } from '../../../core/schemas';
 import { pathJobId } from '../ids';
 import { reply, RESPONSES } from '../responses';

@@ -6,17 +6,26 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { ConflictError, NotFoundError, WizardError } from '../../../core/errors';
-import { iso, Job, jobView } from '../../../core/job';
-import { listJobsQuery, parseInput, populateBody, splitOptions, submitBody } from '../../../core/schemas';
+import { iso, Job } from '../../../core/job';
+import { jobView } from '../views';
+import {
+  bulkBody,
+  listJobsQuery,
+  MAX_BULK_JOBS,
+  parseInput,
+  populateBody,
+  splitOptions,
+  submitBody,
+} from '../../../core/schemas';
 import { principalName } from '../../../core/tokens';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
 import { callerOf } from '../caller';
 import { pathJobId } from '../ids';
 import { optionalBody } from '../error-responses';
 import { reply, RESPONSES } from '../responses';
-import { checkParams, idempotencyHeader, submitWork } from '../submit';
+import { bulkJobError, checkParams, idempotencyHeader, submitBulk, submitWork } from '../submit';
 import { fingerprint, idempotencyConflict } from '../../../store/common';
-import { KEY_CONFLICT, LOCATION, REPEATED, type Route } from '../route';
+import { BULK_BODY_LIMIT, KEY_CONFLICT, LOCATION, REPEATED, type Route } from '../route';
 
 /** how long a populate's Idempotency-Key is kept by itself (past that, while its jobs exist, they still answer for it) */
 const POPULATE_KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -100,6 +109,46 @@ export const jobRoutes: Route[] = [
         initiatedBy: ctx.nodeId,
       });
       reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs/bulk',
+    need: 'submit',
+    tag: 'jobs',
+    summary: `make up to ${MAX_BULK_JOBS} jobs of any types at once, each as POST /jobs takes it: all checked first (a bad one is a 400 naming jobs.<index>.<field>, and nothing is made), then written atomically per shard; with an Idempotency-Key a retry makes only the jobs not made yet (each job's id follows from the key and its index)`,
+    body: bulkBody,
+    bodyLimit: BULK_BODY_LIMIT,
+    idempotent: true,
+    ok: {
+      202: { description: 'the jobs, in order (existing: made before under the same key)', json: 'bulkSubmitted' },
+    },
+    errors: {
+      409: 'the Idempotency-Key was used for other jobs (the message names it)',
+      413: `the body is past ${BULK_BODY_LIMIT}`,
+    },
+    handler: (ctx) => async (req, res) => {
+      const body = parseInput(bulkBody, req.body);
+      const works = body.jobs.map((job) => {
+        const { options, rest } = splitOptions(job);
+        return { type: rest.type, params: rest.params, options, initiatedBy: ctx.nodeId };
+      });
+      for (const [i, w] of works.entries()) {
+        try {
+          w.params = checkParams(w.type, w.params);
+        } catch (err) {
+          throw bulkJobError(err, i);
+        }
+      }
+      const made = await submitBulk(ctx, req, res, works);
+      reply(
+        res,
+        RESPONSES.bulkSubmitted,
+        {
+          jobs: made.map((m) => ({ job_id: m.job.id, state: m.job.state, existing: m.existing })),
+        },
+        202,
+      );
     },
   },
   {
