@@ -221,7 +221,7 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   // a repeated key answers its first job, which its quotas counted then: not counted again
   const repeated = async () =>
     key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
-  const admission = await admitWork(ctx, res, [w], repeated);
+  const admission = await admitWork(ctx, res, [w], repeated).catch((err: unknown) => refused(span, err));
   let submitted: Submitted;
   try {
     submitted = await store.jobs.submit(item);
@@ -283,7 +283,7 @@ export async function submitBulk(ctx: ApiContext, req: Request, res: Response, w
   }
   const bulkKey = header === undefined ? undefined : scopedIdempotencyKey(header, m.principal);
   const own = items.map((item) => firstOf(item).idempotencyKey !== undefined);
-  const admission = await admitWork(ctx, res, works, async () => false);
+  const admission = await admitWork(ctx, res, works, async () => false).catch((err: unknown) => refused(span, err));
   let made: Submitted[];
   try {
     const bulk = await store.jobs.enqueueBulk(
