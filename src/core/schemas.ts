@@ -203,13 +203,24 @@ const STATUS_ALIASES: Record<string, JobState> = {
 export const STATUS_NAMES = [...JOB_STATES, ...Object.keys(STATUS_ALIASES)].flatMap((s) => [s, s.toLowerCase()]);
 const statusMsg = `status must be one of ${JOB_STATES.join(', ')} (or pending, claimed, processing, completed, failed; upper or lower case)`;
 
+/** a state named as ?status= takes it (upper or lower case, or the bot batch's names) */
+const statusName = z
+  .enum(STATUS_NAMES as [string, ...string[]], { error: statusMsg })
+  .transform((s) => STATUS_ALIASES[s.toUpperCase()] ?? (s.toUpperCase() as JobState));
+
 export const listJobsQuery = z.object({
-  status: z
-    .enum(STATUS_NAMES as [string, ...string[]], { error: statusMsg })
-    .transform((s) => STATUS_ALIASES[s.toUpperCase()] ?? (s.toUpperCase() as JobState))
-    .optional(),
+  status: statusName.optional(),
+  type: safeName('type', 1, 64).describe('only jobs of this type').optional(),
+  queue: queueName.describe('only jobs of this queue').optional(),
   offset: queryInt('offset', 0, 1_000_000, 0),
   limit: queryInt('limit', 1, 500, 50),
+});
+
+/** POST /jobs/retry and /jobs/cancel: the jobs acted on, by state, type and queue (the route says which states it takes) */
+export const bulkJobsBody = jsonBody({
+  status: statusName.optional(),
+  type: safeName('type', 1, 64).optional(),
+  queue: queueName.optional(),
 });
 
 export const dlqQuery = z.object({

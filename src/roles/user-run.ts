@@ -64,6 +64,29 @@ export function progressWriter(store: Store, jobId: string, token: string, log: 
   };
 }
 
+type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * a handler's ctx.log: each line goes to the worker's log (as before) and to the job's log in the
+ * store (store.jobs.appendLog, shown on the job's page); a job that logs nothing writes nothing
+ */
+export function jobLogger(store: Store, jobId: string, log: Logger, workerLog: Logger): Logger {
+  const keep = (level: LogLevelName) => (msg: string, fields?: Record<string, unknown>) => {
+    log[level](msg, fields);
+    const at = new Date().toISOString();
+    let line: string;
+    try {
+      line = JSON.stringify({ at, level, msg: String(msg), ...(fields ? { fields } : {}) });
+    } catch {
+      line = JSON.stringify({ at, level, msg: String(msg) }); // fields JSON cannot write (a BigInt, a cycle)
+    }
+    store.jobs.appendLog(jobId, line).catch((err: unknown) => {
+      workerLog.debug('job log line not written', { job_id: jobId, error: errorMessage(err) });
+    });
+  };
+  return { ...log, debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+}
+
 export interface UserRun {
   job: Job;
   token: string;
@@ -90,7 +113,7 @@ function abortReason(reason: unknown): AbortReason {
 /** run a user type's handler: its value (null for undefined) and, in the pool, its time on the thread */
 export async function runUserType(r: UserRun): Promise<{ value: unknown; runMs: number | null }> {
   const { job } = r;
-  const log = r.log.child({ job_id: job.id, type: job.type });
+  const log = jobLogger(r.store, job.id, r.log.child({ job_id: job.id, type: job.type }), r.log);
   const progress = progressWriter(r.store, job.id, r.token, r.log);
   try {
     if (r.cpu) return await runInPool(r, progress, log);

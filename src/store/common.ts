@@ -11,7 +11,7 @@ import {
   NewJob,
   scopedIdempotencyKey,
 } from '../core/job';
-import type { BudgetSpend, FlowSpec } from './types';
+import { JOB_LOG_LINE_BYTES, type BudgetSpend, type FlowSpec } from './types';
 import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
 
 export interface JobRow {
@@ -260,3 +260,12 @@ export const botErrors = {
   busy: (botId: string, jobId: string) => new ConflictError(`bot ${botId} already holds job ${jobId}: finish it first`),
   notHolder: (botId: string, jobId: string) => new ConflictError(`job ${jobId} is not held by bot ${botId}`),
 };
+
+/** a log line as a job's log keeps it: at most JOB_LOG_LINE_BYTES of UTF-8, cut at a character */
+export function logLine(line: string): string {
+  if (Buffer.byteLength(line) <= JOB_LOG_LINE_BYTES) return line;
+  return Buffer.from(line)
+    .subarray(0, JOB_LOG_LINE_BYTES)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+}

@@ -95,6 +95,11 @@ export interface JobsStore {
    */
   completeAndClaim(completions: Completion[], queue: string, opts: ClaimOptions): Promise<CompleteAndClaimResult>;
   fail(jobId: string, token: string, error: string, target: FailTarget): Promise<void>;
+  /**
+   * append a line (its handler's ctx.log, as JSON) to the job's log: the newest JOB_LOG_LINES are
+   * kept, each cut to JOB_LOG_LINE_BYTES, for JOB_LOG_TTL_MS after the last line
+   */
+  appendLog(jobId: string, line: string): Promise<void>;
   /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
   release(jobId: string, token: string): Promise<void>;
   /**
@@ -113,6 +118,8 @@ export interface ReadsStore {
   list(query: ListQuery): Promise<ListResult>;
   /** the children of a parent job, in chunk order */
   children(parentId: string): Promise<Job[]>;
+  /** a job's log lines (appendLog), oldest first; none when it logged nothing or they expired */
+  log(jobId: string): Promise<string[]>;
   countByState(): Promise<Record<JobState, number>>;
   /** top-level jobs that reached each final state at or after sinceMs (and have not expired) */
   finishedSince(sinceMs: number): Promise<FinishedCounts>;

@@ -45,6 +45,8 @@ export function keysAt(base: string) {
     guard: `${base}guard`,
     /** hash: the job record */
     job: (id: string) => `${base}job:${id}`,
+    /** list: a job's log lines (its handler's ctx.log), the newest JOB_LOG_LINES, kept JOB_LOG_TTL_MS after the last */
+    jobLog: (id: string) => `${base}job:${id}:log`,
     /** list: a parent's child ids, in chunk order */
     children: (id: string) => `${base}job:${id}:children`,
     /** hash: chunk index → chunk result (recorded once per index) */

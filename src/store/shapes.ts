@@ -74,13 +74,36 @@ export interface JobEvent {
 
 export interface ListQuery {
   state?: JobState;
+  /** only jobs of this type */
+  type?: string;
+  /** only jobs of this queue */
+  queue?: string;
   offset?: number;
   limit?: number;
 }
 
+/**
+ * how many of an index's newest jobs a list filtered by type or queue looks at: the jobs are
+ * matched by reading their records, so past these the filter answers among them only (partial)
+ */
+export const FILTER_SCAN = 5000;
+
+/** a job's log (a handler's ctx.log lines, store.jobs.appendLog): its newest lines kept, each of at most JOB_LOG_LINE_BYTES */
+export const JOB_LOG_LINES = 100;
+export const JOB_LOG_LINE_BYTES = 1024;
+/** a job's log is kept this long after its last line (a day), whatever becomes of the job */
+export const JOB_LOG_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** does a job of this type and queue (its record's fields) match the query's filter? */
+export const listMatches = (q: ListQuery, type: string | null | undefined, queue: string | null | undefined): boolean =>
+  (q.type === undefined || q.type === type) && (q.queue === undefined || q.queue === queue);
+
 export interface ListResult {
+  /** the jobs of the index (state); filtered: the matches among the FILTER_SCAN newest */
   total: number;
   jobs: Job[];
+  /** filtered, and the index held more than FILTER_SCAN jobs: older ones were not looked at */
+  partial?: boolean;
 }
 
 /** the lease a worker holds jobs under unless told otherwise (--lease-ms), and what a reaper assumes of a queue none named */

@@ -49,7 +49,7 @@ const ADMIN_OPS = Object.entries(OPERATIONS)
   .map(([key]) => key.split(' ') as [string, string])
   .map(([method, route]) => [method, route.replace(/:\w+/g, 'some-id')] as const);
 
-test('the admin routes are the thirteen docs/http-api.md lists', () => {
+test('the admin routes are the seventeen docs/http-api.md lists', () => {
   expect(ADMIN_OPS.map(([m, p]) => `${m} ${p}`).sort()).toEqual([
     'DELETE /abacus/sum',
     'DELETE /bots/some-id',
@@ -58,12 +58,16 @@ test('the admin routes are the thirteen docs/http-api.md lists', () => {
     'DELETE /schedules/some-id',
     'GET /dlq',
     'POST /dlq/some-id/retry',
+    'POST /jobs/cancel',
     'POST /jobs/populate',
+    'POST /jobs/retry',
     'POST /jobs/some-id/retry',
     'POST /queues',
     'POST /queues/some-id/pause',
     'POST /queues/some-id/resume',
     'POST /schedules',
+    'PUT /queues/some-id/groups/some-id/limits',
+    'PUT /queues/some-id/limits',
   ]);
 });
 

@@ -159,6 +159,7 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /api/jobs/:id/events', A, `/api/jobs/${count.job_id}/events`); // final: the stream sends it and closes
   await check('GET /jobs/:id/chunks', A, `/jobs/${count.job_id}/chunks`);
   await check('GET /jobs/:id', A, `/jobs/${count.job_id}`);
+  await check('GET /jobs/:id/log', A, `/jobs/${count.job_id}/log`);
   await check('GET /jobs', A, '/jobs?status=success&limit=5');
   await check('GET /datalake/export/:date', A, `/datalake/export/${new Date().toISOString().slice(0, 10)}`);
 
@@ -273,6 +274,9 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('GET /dlq', A, '/dlq?limit=10', { headers: admin });
   await check('POST /dlq/:id/retry', A, `/dlq/${mortal.id}/retry`, { method: 'POST', headers: admin });
   await check('DELETE /dlq', A, '/dlq', { headers: admin });
+  await check('POST /jobs/retry', A, '/jobs/retry', json({ queue: 'bots', type: 'sim' }, admin));
+  await check('POST /jobs/cancel', A, '/jobs/cancel', json({ queue: 'bots', status: 'pending' }, admin));
+  await check('GET /jobs', A, '/jobs?type=sim&queue=bots&status=cancelled');
   await check('POST /bots/deregister', A, '/bots/deregister', { method: 'POST', headers: as });
   const other = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { bot_id: string };
   await check('DELETE /bots/:id', A, `/bots/${other.bot_id}`, { headers: admin });
@@ -313,6 +317,9 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
       json({ type: 'task', params: { a: 1, b: 2 }, delay_ms: 5, run_at: '2030-01-01T00:00:00Z' }),
     ],
     ['POST /queues/:name/pause', '/queues/bad%20name/pause', { headers: admin }],
+    ['POST /jobs/retry', '/jobs/retry', json({ status: 'PENDING' }, admin)],
+    ['POST /jobs/cancel', '/jobs/cancel', json({ queue: 'bad name' }, admin)],
+    ['GET /jobs', '/jobs?type=bad%20type', {}],
   ] as const;
   for (const [key, path, init] of bad)
     expect([key, (await check(key, A, path, { method: key.split(' ')[0], ...init })).status]).toEqual([key, 400]);
@@ -341,6 +348,8 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
     'DELETE /dlq',
     'DELETE /bots/:id',
     'POST /dlq/:id/retry',
+    'POST /jobs/retry',
+    'POST /jobs/cancel',
   ]) {
     expect([
       key,

@@ -342,14 +342,17 @@ test("the workers page lists the jobs running now and who runs each; a job's pag
 
 /** a job that ended (DEAD: used its one attempt, in the dead-letter queue), on a queue of its own that no worker takes */
 let queues = 0;
-async function finishedJob(target: { to: 'DEAD' | 'FAILURE' }, error: string): Promise<string> {
-  const queue = `console-held-${++queues}`;
+async function finishedJob(
+  target: { to: 'DEAD' | 'FAILURE' },
+  error: string,
+  queue = `console-held-${++queues}`,
+): Promise<string> {
   const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 0, op: 'div' }, queue, maxAttempts: 1 }]);
   const { jobs } = await store.jobs.claim(queue, { consumer: 'console-test', max: 1, leaseMs: 30_000 });
   await store.jobs.fail(job.id, jobs[0].token, error, target);
   return job.id;
 }
-const deadJob = (error: string) => finishedJob({ to: 'DEAD' }, error);
+const deadJob = (error: string, queue?: string) => finishedJob({ to: 'DEAD' }, error, queue);
 
 async function giveToken(page: Page, token: string) {
   await page.locator('.admin-token summary').click();
@@ -448,6 +451,91 @@ async function dtIndex(page: Page, name: string): Promise<number> {
   const names = (await page.locator('.fields > dt').allInnerTexts()).map((t) => t.trim());
   return names.indexOf(name);
 }
+
+test('jobs page: a count per state; filtered by queue and type; every dead job of the filter retried at once (admin), after a confirmation', async () => {
+  const queue = 'console-bulk';
+  const dead = [await deadJob('bulk one', queue), await deadJob('bulk two', queue)];
+  const [sim] = await store.jobs.enqueue([{ type: 'sim', queue, params: { duration_ms: 10, failure_rate: 0 } }]);
+  const page = await open('#/jobs');
+  await eventually(async () => {
+    const { body } = await http<{ jobs: { by_state: Record<string, number> } }>('GET', `${api}/metrics/summary`);
+    expect(await textOf(page.locator('.state-counts [data-state="DEAD"] strong'))).toBe(
+      String(body.jobs.by_state.DEAD),
+    );
+  });
+  await eventually(async () => expect(await page.locator(`#jobs-queue option[value="${queue}"]`).count()).toBe(1));
+  await page.getByLabel('Queue').selectOption(queue);
+  const rows = page.locator('section table tbody tr');
+  await eventually(async () => expect(await rows.count()).toBe(3));
+  expect(new Set(await rows.locator('td:nth-child(3)').allInnerTexts())).toEqual(new Set([queue]));
+  await page.getByLabel('Type', { exact: true }).fill('task');
+  await page.getByLabel('Type', { exact: true }).press('Enter');
+  await eventually(async () => expect(await rows.count()).toBe(2));
+  expect((await rows.locator('td:nth-child(4)').allInnerTexts()).map((t) => t.trim())).toEqual(['DEAD', 'DEAD']);
+
+  await giveToken(page, ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Retry failed jobs…' }).click();
+  expect(await textOf(page.locator('.bulk-confirm span'))).toBe(
+    `Retry every DEAD and FAILURE job of type task in queue ${queue}?`,
+  );
+  expect(await store.reads.job(dead[0])).toMatchObject({ state: 'DEAD' }); // nothing done before the answer
+  await page.getByRole('button', { name: 'Yes, do it' }).click();
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toBe(`Retried 2 jobs of type task in queue ${queue}.`),
+  );
+  for (const id of dead) expect(await store.reads.job(id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+  expect(await store.reads.job(sim.id)).toMatchObject({ state: 'PENDING' });
+  await eventually(async () =>
+    expect((await rows.locator('td:nth-child(4)').allInnerTexts()).map((t) => t.trim())).toEqual([
+      'PENDING',
+      'PENDING',
+    ]),
+  );
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test("a job's page shows its handler's ctx.log lines, oldest first", async () => {
+  const [job] = await store.jobs.enqueue([
+    { type: 'task', queue: 'console-logged', params: { a: 1, b: 1, op: 'add' } },
+  ]);
+  const line = (level: string, msg: string, fields?: Record<string, unknown>) =>
+    JSON.stringify({ at: new Date().toISOString(), level, msg, ...(fields ? { fields } : {}) });
+  await store.jobs.appendLog(job.id, line('info', 'fetching', { url: 'http://x' }));
+  await store.jobs.appendLog(job.id, line('warn', 'slow answer'));
+  const page = await open(`#/jobs/${job.id}`);
+  const items = page.locator('.job-log li');
+  await eventually(async () => expect(await items.count()).toBe(2));
+  expect(await textOf(items.nth(0).locator('.log-msg'))).toBe('fetching');
+  expect(await textOf(items.nth(0).locator('code'))).toBe('{"url":"http://x"}');
+  expect(await textOf(items.nth(1).locator('.log-level'))).toBe('WARN'); // shown in capitals
+  expect(await textOf(items.nth(1).locator('.log-msg'))).toBe('slow answer');
+  // a job that logged nothing shows no log
+  const [quiet] = await store.jobs.enqueue([
+    { type: 'task', queue: 'console-logged', params: { a: 1, b: 1, op: 'add' } },
+  ]);
+  await page.goto(`${api}/#/jobs/${quiet.id}`);
+  await eventually(async () => expect(await textOf(page.locator('.fields .state'))).toBe('PENDING'));
+  expect(await page.locator('.job-log').count()).toBe(0);
+  expect((await http('GET', `${api}/jobs/no-such-job/log`)).status).toBe(404);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test('the primes page lists the recent counts, each with its result and duration, linked to its page', async () => {
+  const page = await open('#/primes');
+  const row = page.locator('.primes-history tbody tr').filter({ hasText: primeId.slice(0, 8) });
+  await eventually(async () => expect(await row.count()).toBe(1));
+  const cells = (await row.locator('td').allInnerTexts()).map((t) => t.trim());
+  expect(cells.slice(1, 5)).toEqual(['100,000', '4', 'SUCCESS', '9,592']);
+  expect(cells[5]).toMatch(/^[\d.]+ (ms|s)$/);
+  expect(await row.locator('a').getAttribute('href')).toBe(`#/jobs/${primeId}`);
+  // only prime counts: none of the tasks made before it
+  const ns = await page.locator('.primes-history tbody tr td:nth-child(2)').allInnerTexts();
+  expect(ns.every((n) => /^[\d,]+$/.test(n.trim()))).toBe(true);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
 
 test('375 px wide: the new pages and the charts fit, with no horizontal scroll', async () => {
   const page = await open('#/');

@@ -40,12 +40,12 @@ import { isMainThread, threadId } from 'node:worker_threads';
 export default {
   wordcount: {
     params: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
-    async run(params, ctx) { return { words: params.text.split(/\\s+/).length, attempt: ctx.attempt, job: ctx.jobId }; },
+    async run(params, ctx) { ctx.log.info('counting', { chars: params.text.length }); return { words: params.text.split(/\\s+/).length, attempt: ctx.attempt, job: ctx.jobId }; },
   },
   spin: {
     params: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
     cpu: true,
-    run(params, ctx) { let s = 0; for (let i = 0; i < params.n; i++) s += i; ctx.progress(1); return { sum: s, mainThread: isMainThread, threadId }; },
+    run(params, ctx) { let s = 0; for (let i = 0; i < params.n; i++) s += i; ctx.progress(1); ctx.log.warn('spun'); return { sum: s, mainThread: isMainThread, threadId }; },
   },
   waiting: {
     params: { type: 'object', required: ['marker'], properties: { marker: { type: 'string' } } },
@@ -113,6 +113,11 @@ describe('api and worker on Redis with an ESM module', () => {
   test('a user type runs end to end: its exact result, attempt 1', async () => {
     const id = await submit('wordcount', { text: 'one two three' });
     expect(await final(id)).toMatchObject({ state: 'SUCCESS', attempts: 1, result: { words: 3, attempt: 1, job: id } });
+    // its ctx.log line is kept with the job, for its page
+    const log = await http<{ lines: unknown[] }>('GET', `${api}/jobs/${id}/log`);
+    expect(log.body.lines).toEqual([
+      { at: expect.stringMatching(/^\d{4}-/), level: 'info', msg: 'counting', fields: { chars: 13 } },
+    ]);
   });
 
   test("params are checked by the type's schema; an unknown type lists the known ones", async () => {
@@ -247,6 +252,16 @@ describe('api and worker on Redis with an ESM module', () => {
       progress: { completed: 1, total: 1 },
     });
     expect((done.result as { threadId: number }).threadId).toBeGreaterThan(0);
+    // a line logged on the thread is kept with the job too
+    const lines = await waitUntil(
+      async () => {
+        const log = await http<{ lines: { level: string; msg: string }[] }>('GET', `${api}/jobs/${id}/log`);
+        return log.body.lines.length > 0 ? log.body.lines : null;
+      },
+      10_000,
+      `job ${id}'s log line`,
+    );
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([['warn', 'spun']]);
   });
 
   test('progress shows in GET /jobs/:id and the SSE stream; a cancel aborts the running handler', async () => {

@@ -25,13 +25,15 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-image-'));
   const staged = spawnSync('bash', [assetPath('deploy', 'stage-runtime.sh'), path.join(dir, 'app')], {
     encoding: 'utf8',
-    timeout: 50_000,
+    // npm pack and a production npm ci: about 10 s, several times that on a loaded machine
+    timeout: 150_000,
   });
-  if (staged.status !== 0) throw new Error(`stage-runtime.sh failed: ${staged.stderr}`);
+  if (staged.status !== 0)
+    throw new Error(`stage-runtime.sh failed (${staged.signal ?? staged.status}): ${staged.stderr}`);
   fs.mkdirSync(path.join(dir, 'bin'));
   bin = path.join(dir, 'bin', 'wizard');
   fs.symlinkSync(path.join(dir, 'app', 'bin', 'wizard'), bin); // RUN ln -s /app/bin/wizard /usr/local/bin/wizard
-}, 55_000);
+}, 155_000);
 
 afterAll(async () => {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');

@@ -4,7 +4,7 @@
  */
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
-import type { Store } from '../../src/store/types';
+import { JOB_LOG_LINE_BYTES, JOB_LOG_LINES, type Store } from '../../src/store/types';
 import { tokenBaseOf } from '../../src/store/common';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
@@ -471,6 +471,51 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     const started = await claimOne(); // on a sharded store, from any shard: FIFO holds within a shard only
     expect((await store.reads.list({ state: 'STARTED' })).jobs.map((j) => j.id)).toEqual([started.job.id]);
     expect((await store.reads.list({ state: 'PENDING' })).total).toBe(4);
+  });
+
+  test('listJobs filters by type and queue, with or without a state, paged newest first', async () => {
+    const made = [];
+    for (const [type, queue] of [
+      ['task', 'default'],
+      ['sim', 'default'],
+      ['task', 'other'],
+      ['sim', 'other'],
+      ['task', 'default'],
+    ]) {
+      made.push(...(await store.jobs.enqueue([{ ...task(1), type, queue }])));
+      clock.advance(1);
+    }
+    const ids = (r: { jobs: { id: string }[] }) => r.jobs.map((j) => j.id);
+    const tasks = await store.reads.list({ type: 'task' });
+    expect(tasks).toMatchObject({ total: 3, partial: false });
+    expect(ids(tasks)).toEqual([made[4].id, made[2].id, made[0].id]);
+    expect(ids(await store.reads.list({ type: 'task', offset: 1, limit: 1 }))).toEqual([made[2].id]);
+    expect(ids(await store.reads.list({ queue: 'other' }))).toEqual([made[3].id, made[2].id]);
+    expect(ids(await store.reads.list({ type: 'sim', queue: 'default' }))).toEqual([made[1].id]);
+    expect(await store.reads.list({ type: 'nothing' })).toEqual({ total: 0, jobs: [], partial: false });
+    // by state too: PENDING and STARTED from the queues, the finished from the index
+    expect(ids(await store.reads.list({ state: 'PENDING', type: 'sim' })).sort()).toEqual(
+      [made[1].id, made[3].id].sort(),
+    );
+    const { jobs } = await store.jobs.claim('other', { consumer: 'w1', max: 2, leaseMs: LEASE });
+    const held = jobs.find((c) => c.job.type === 'sim')!;
+    expect(ids(await store.reads.list({ state: 'STARTED', type: 'sim' }))).toEqual([held.job.id]);
+    await store.jobs.complete(held.job.id, held.token, 1);
+    expect(ids(await store.reads.list({ state: 'SUCCESS', queue: 'other' }))).toEqual([held.job.id]);
+    expect((await store.reads.list({ state: 'SUCCESS', queue: 'default' })).total).toBe(0);
+    expect(ids(await store.reads.list({ state: 'PENDING', queue: 'other' }))).toEqual([]);
+  });
+
+  test("a job's log keeps its newest lines, each cut to 1 kB; none for a job that logged nothing", async () => {
+    const [job, quiet] = await store.jobs.enqueue([task(1), task(2)]);
+    for (let i = 0; i < JOB_LOG_LINES + 5; i++) await store.jobs.appendLog(job.id, `line ${i}`);
+    const lines = await store.reads.log(job.id);
+    expect(lines).toHaveLength(JOB_LOG_LINES);
+    expect([lines[0], lines[lines.length - 1]]).toEqual(['line 5', `line ${JOB_LOG_LINES + 4}`]);
+    await store.jobs.appendLog(quiet.id, 'é'.repeat(JOB_LOG_LINE_BYTES)); // 2 bytes each: cut at a character
+    expect(await store.reads.log(quiet.id)).toEqual(['é'.repeat(JOB_LOG_LINE_BYTES / 2)]);
+    expect(await store.reads.log('no-such-job')).toEqual([]);
+    expect(await store.reads.log('a:b')).toEqual([]);
   });
 
   test('counts and lists by state stay exact through every transition (queued jobs are counted, not indexed, on Redis)', async () => {

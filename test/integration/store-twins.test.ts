@@ -256,6 +256,9 @@ test('delays, priorities, a paused queue, an idempotency key, another queue', as
   await step('list PENDING', (s) => s.reads.list({ state: 'PENDING' }));
   await step('list STARTED', (s) => s.reads.list({ state: 'STARTED', limit: 3 }));
   await step('list all', (s) => s.reads.list({}));
+  await step('list by queue', (s) => s.reads.list({ queue: 'other' }));
+  await step('list by type and state', (s) => s.reads.list({ type: 'task', state: 'STARTED', limit: 2 }));
+  await step('list by type, none', (s) => s.reads.list({ type: 'sim' }));
   expect(drifts).toEqual([]);
 });
 

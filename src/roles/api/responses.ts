@@ -262,7 +262,33 @@ export const RESPONSES = {
   }),
   groupLimits: groupInfo.extend({ queue: z.string() }),
   job: jobResponse,
-  jobs: jobPage.extend({ status: state.nullable() }),
+  jobs: jobPage.extend({
+    status: state.nullable(),
+    type: z.string().nullable(),
+    queue: z.string().nullable(),
+    /** filtered by type or queue, and an index held more jobs than were looked at */
+    partial: z.boolean(),
+  }),
+  /** GET /jobs/:id/log: its handler's ctx.log lines, oldest first */
+  jobLog: z.object({
+    job_id: z.string(),
+    lines: z.array(
+      z.object({
+        at: z.string(),
+        level: z.enum(['debug', 'info', 'warn', 'error']),
+        msg: z.string(),
+        fields: z.record(z.string(), z.unknown()).optional(),
+      }),
+    ),
+  }),
+  /** POST /jobs/retry, /jobs/cancel: what one call did (at most BULK_MAX jobs) */
+  bulk: z.object({
+    matched: count(),
+    acted: count(),
+    skipped: count(),
+    more: z.boolean(),
+    job_ids: z.array(z.string()),
+  }),
   populated: z.object({
     batch: z.string(),
     created: count(),

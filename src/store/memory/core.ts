@@ -33,6 +33,8 @@ export class MemoryCore {
   readonly options: StoreOptions;
 
   readonly jobs = new Map<string, Rec>();
+  /** job:<id>:log: each job's log lines and when they expire */
+  readonly jobLogs = new Map<string, { lines: string[]; until: number }>();
   /** parent id → child ids, in chunk order */
   readonly children = new Map<string, string[]>();
   /** parent id → chunk index → chunk result (recorded once per index) */

@@ -22,12 +22,15 @@ import {
   idempotencyConflict,
   jobRow,
   JobRow,
+  logLine,
   newJobFields,
   tokenBase,
   tokenBaseOf,
 } from '../common';
 import {
   DEFAULT_LEASE_MS,
+  JOB_LOG_LINES,
+  JOB_LOG_TTL_MS,
   type ClaimedJob,
   type ClaimOptions,
   type ClaimResult,
@@ -479,6 +482,14 @@ export class MemoryJobs implements JobsStore {
     this.m.finish(id, rec, 'CANCELLED', { error: 'cancelled' });
     if (rec.total) this.m.endChunks(id, 'CANCELLED', `cancelled: parent job ${id} was cancelled`);
     return decodeJob(rec, id);
+  }
+
+  async appendLog(jobId: string, line: string): Promise<void> {
+    const now = this.m.clock();
+    const kept = this.m.jobLogs.get(jobId);
+    const lines = kept && kept.until > now ? kept.lines : [];
+    lines.push(logLine(line));
+    this.m.jobLogs.set(jobId, { lines: lines.slice(-JOB_LOG_LINES), until: now + JOB_LOG_TTL_MS });
   }
 
   async cancelledAmong(jobIds: string[]): Promise<string[]> {

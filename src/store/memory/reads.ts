@@ -3,7 +3,7 @@ import { Job, JOB_STATES, JobState } from '../../core/job';
 import { FINAL_LIST } from '../../core/states';
 import { decodeJob } from '../codec';
 import type { ReadsStore } from '../concerns';
-import type { FinishedCounts, ListQuery, ListResult } from '../types';
+import { FILTER_SCAN, listMatches, type FinishedCounts, type ListQuery, type ListResult } from '../types';
 import type { MemoryCore } from './core';
 import { COUNTED_NOT_INDEXED, groupedWaiting, ZSet, zrangeRev } from './structures';
 
@@ -31,6 +31,15 @@ export class MemoryReads implements ReadsStore {
           : this.m.allJobs;
     const offset = query.offset ?? 0;
     const limit = query.limit ?? 50;
+    if (query.type !== undefined || query.queue !== undefined) {
+      // as the Redis adapter: the index's FILTER_SCAN newest, matched by their records
+      const ids = zrangeRev(z, 0, FILTER_SCAN - 1).filter((id) => {
+        const rec = this.m.rec(id);
+        return listMatches(query, rec?.type, rec?.queue);
+      });
+      const jobs = this.m.getJobs(ids.slice(offset, offset + limit));
+      return { total: ids.length, jobs, partial: z.size > FILTER_SCAN };
+    }
     return { total: z.size, jobs: limit > 0 ? this.m.getJobs(zrangeRev(z, offset, offset + limit - 1)) : [] };
   }
 
@@ -56,6 +65,11 @@ export class MemoryReads implements ReadsStore {
   async children(parentId: string): Promise<Job[]> {
     this.m.expireIfDue(parentId);
     return this.m.getJobs(this.m.children.get(parentId) ?? []);
+  }
+
+  async log(jobId: string): Promise<string[]> {
+    const kept = this.m.jobLogs.get(jobId);
+    return kept && kept.until > this.m.clock() ? [...kept.lines] : [];
   }
 
   async countByState(): Promise<Record<JobState, number>> {

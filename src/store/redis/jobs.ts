@@ -10,12 +10,15 @@ import {
   isStorableJobId,
   jobRow,
   JobRow,
+  logLine,
   rowArgs,
   tokenBase,
 } from '../common';
 import { shardOfId } from '../keys';
 import {
   DEFAULT_LEASE_MS,
+  JOB_LOG_LINES,
+  JOB_LOG_TTL_MS,
   type ClaimOptions,
   type ClaimResult,
   type CompleteAndClaimResult,
@@ -208,6 +211,16 @@ export class RedisJobs implements JobsStore {
     if (code === CONFLICT) throw cancelConflict(jobId, String(detail));
     checkCode(code, jobId);
     return (await this.reads.job(String(detail)))!;
+  }
+
+  async appendLog(jobId: string, line: string): Promise<void> {
+    if (!isStorableJobId(jobId)) return;
+    const key = this.c.at(jobId).jobLog(jobId);
+    await Promise.all([
+      this.c.cmd(['RPUSH', key, logLine(line)]),
+      this.c.cmd(['LTRIM', key, -JOB_LOG_LINES, -1]),
+      this.c.cmd(['PEXPIRE', key, JOB_LOG_TTL_MS]),
+    ]);
   }
 
   async cancelledAmong(jobIds: string[]): Promise<string[]> {

@@ -6,7 +6,7 @@ import { decodeJob, pairsToRecord } from '../codec';
 import { isStorableJobId } from '../common';
 import type { ReadsStore } from '../concerns';
 import { RedisKeys } from '../keys';
-import type { FinishedCounts, ListQuery, ListResult } from '../types';
+import { FILTER_SCAN, listMatches, type FinishedCounts, type ListQuery, type ListResult } from '../types';
 import { COUNTED_NOT_INDEXED, QUEUE_SCAN, QUEUE_SCAN_PAGE, scored, newestFirst, type Found } from './shared';
 import type { RedisConn } from './conn';
 import { waitLists } from './placement';
@@ -29,9 +29,49 @@ export class RedisReads implements ReadsStore {
   async list(q: ListQuery): Promise<ListResult> {
     const offset = q.offset ?? 0;
     const limit = q.limit ?? 50;
-    if (q.state && COUNTED_NOT_INDEXED.has(q.state)) return this.listQueuedInState(q.state, offset, limit);
     const state = q.state;
+    if (q.type !== undefined || q.queue !== undefined) return this.listFiltered(q, offset, limit);
+    if (state && COUNTED_NOT_INDEXED.has(state)) return this.listQueuedInState(state, offset, limit);
     return this.listIndex((k) => (state ? k.state(state) : k.jobs), offset, limit);
+  }
+
+  /**
+   * a page of the jobs of a type and/or queue: each shard's FILTER_SCAN newest of the index
+   * (PENDING and STARTED: as listQueuedInState finds them) matched by their records' type and
+   * queue, merged newest first; total counts the matches (partial: the index held more)
+   */
+  private async listFiltered(q: ListQuery, offset: number, limit: number): Promise<ListResult> {
+    const state = q.state;
+    const per = await this.c.perShard(async (k) => {
+      let total: number;
+      let found: Found[];
+      if (state && COUNTED_NOT_INDEXED.has(state)) {
+        ({ total, found } = await this.queuedInStateOf(k, state, FILTER_SCAN));
+        found = newestFirst(found).slice(0, FILTER_SCAN);
+      } else {
+        const key = state ? k.state(state) : k.jobs;
+        const [n, flat] = await Promise.all([
+          this.c.cmd<number>(['ZCARD', key]),
+          this.c.cmd<string[]>(['ZRANGE', key, 0, FILTER_SCAN - 1, 'REV', 'WITHSCORES']),
+        ]);
+        total = n;
+        found = scored(flat);
+      }
+      const fields: (string | null)[][] = [];
+      for (let i = 0; i < found.length; i += QUEUE_SCAN_PAGE)
+        fields.push(
+          ...(await Promise.all(
+            found
+              .slice(i, i + QUEUE_SCAN_PAGE)
+              .map((f) => this.c.cmd<(string | null)[]>(['HMGET', k.job(f.id), 'type', 'queue'])),
+          )),
+        );
+      const matches = found.filter((_, i) => listMatches(q, fields[i][0], fields[i][1]));
+      return { partial: total > found.length, matches };
+    });
+    const all = newestFirst(per.flatMap((p) => p.matches));
+    const page = all.slice(offset, offset + limit).map((f) => f.id);
+    return { total: all.length, jobs: await this.jobs(page), partial: per.some((p) => p.partial) };
   }
 
   /**
@@ -56,6 +96,11 @@ export class RedisReads implements ReadsStore {
   async children(parentId: string): Promise<Job[]> {
     if (!isStorableJobId(parentId)) return [];
     return this.jobs(await this.c.cmd<string[]>(['LRANGE', this.c.at(parentId).children(parentId), 0, -1]));
+  }
+
+  async log(jobId: string): Promise<string[]> {
+    if (!isStorableJobId(jobId)) return [];
+    return this.c.cmd<string[]>(['LRANGE', this.c.at(jobId).jobLog(jobId), 0, -1]);
   }
 
   async countByState(): Promise<Record<JobState, number>> {

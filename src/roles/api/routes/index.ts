@@ -15,6 +15,7 @@ import { deadLetterRoutes } from './dead-letters';
 import { docsRoutes } from './docs';
 import { healthRoutes } from './health';
 import { jobRoutes } from './jobs';
+import { jobBulkRoutes } from './jobs-bulk';
 import { metricsRoutes } from './metrics';
 import { queueRoutes } from './queues';
 import { scheduleRoutes } from './schedules';
@@ -25,6 +26,7 @@ export const ROUTES: readonly Route[] = [
   ...docsRoutes,
   ...compatRoutes,
   ...jobRoutes,
+  ...jobBulkRoutes,
   ...queueRoutes,
   ...queueLimitRoutes,
   ...botRoutes,

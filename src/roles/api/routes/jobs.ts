@@ -56,6 +56,30 @@ function submittedView(job: Job, existing: boolean) {
   };
 }
 
+type LogEntry = {
+  at: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+};
+
+/** a line of a job's log as written (user-run.ts jobLogger); one cut short at 1 kB is its text, as info */
+function logEntry(line: string): LogEntry {
+  try {
+    const v = JSON.parse(line) as LogEntry;
+    if (
+      v &&
+      typeof v.msg === 'string' &&
+      typeof v.at === 'string' &&
+      ['debug', 'info', 'warn', 'error'].includes(v.level)
+    )
+      return v;
+  } catch {
+    // cut short: not JSON any more
+  }
+  return { at: '', level: 'info', msg: line };
+}
+
 /** a job by id, or a 404 */
 export async function getJob(ctx: ApiContext, id: string): Promise<Job> {
   const job = await ctx.store.reads.job(id);
@@ -69,17 +93,27 @@ export const jobRoutes: Route[] = [
     path: '/jobs',
     need: 'read',
     tag: 'jobs',
-    summary: 'the jobs, newest first',
+    summary:
+      "the jobs, newest first; by state, type and queue (filtered by type or queue: among each index's 5000 newest, partial when it holds more)",
     query: listJobsQuery,
     ok: { 200: { description: 'a page of jobs', json: 'jobs' } },
     handler: (ctx) => async (req, res) => {
       const q = parseInput(listJobsQuery, req.query);
-      const { total, jobs } = await ctx.store.reads.list({ state: q.status, offset: q.offset, limit: q.limit });
+      const { total, jobs, partial } = await ctx.store.reads.list({
+        state: q.status,
+        type: q.type,
+        queue: q.queue,
+        offset: q.offset,
+        limit: q.limit,
+      });
       reply(res, RESPONSES.jobs, {
         total,
         offset: q.offset,
         limit: q.limit,
         status: q.status ?? null,
+        type: q.type ?? null,
+        queue: q.queue ?? null,
+        partial: partial ?? false,
         jobs: jobs.map(jobView),
       });
     },
@@ -202,6 +236,21 @@ export const jobRoutes: Route[] = [
       if (job.state === 'DEAD') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retry(id)));
       if (job.state === 'FAILURE') return reply(res, RESPONSES.job, jobView(await ctx.store.dead.retryFailed(id)));
       throw new ConflictError(`job ${id} is ${job.state}: only a job that is DEAD or ended in FAILURE can be retried`);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/jobs/:id/log',
+    need: 'read',
+    tag: 'jobs',
+    summary:
+      "its handler's ctx.log lines, oldest first: the newest 100, each cut to 1 kB, kept a day after the last (none when it logged nothing)",
+    ok: { 200: { description: 'the lines', json: 'jobLog' } },
+    errors: { 404: 'unknown job' },
+    handler: (ctx) => async (req, res) => {
+      const id = pathJobId(req);
+      await getJob(ctx, id);
+      reply(res, RESPONSES.jobLog, { job_id: id, lines: (await ctx.store.reads.log(id)).map(logEntry) });
     },
   },
   {

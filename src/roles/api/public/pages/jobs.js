@@ -1,5 +1,6 @@
 /*
- * Jobs (#/jobs): the top-level jobs filtered by state, page by page; and a job's page
+ * Jobs (#/jobs): the top-level jobs filtered by state, type and queue, page by page, with the
+ * count of each state; and a job's page
  * (#/jobs/<id>): its record followed until it is final, a prime count's chunks as bars and a
  * table, and its actions (cancel one that has not finished; retry a dead or failed one, admin).
  */
@@ -40,18 +41,87 @@
     jobs: () =>
       polling(3000, {
         states: JOB_STATES,
+        /** the built-in types, offered as the type filter's suggestions (a --handlers type is typed in) */
+        types: ['task', 'primes', 'sim'],
         status: '',
+        type: '',
+        queue: '',
         offset: 0,
         limit: 20,
         list: slot(),
+        summary: slot(),
+        queues: slot(),
         load() {
           const q = new URLSearchParams({ offset: String(this.offset), limit: String(this.limit) });
           if (this.status) q.set('status', this.status);
-          return request('GET', `jobs?${q}`).then((r) => fill(this.list, r));
+          if (this.type.trim()) q.set('type', this.type.trim());
+          if (this.queue) q.set('queue', this.queue);
+          return Promise.all([
+            request('GET', `jobs?${q}`).then((r) => fill(this.list, r)),
+            request('GET', 'metrics/summary').then((r) => fill(this.summary, r)),
+            request('GET', 'queues').then((r) => fill(this.queues, r)),
+          ]);
+        },
+        /** how many jobs are in a state now (every type and queue), or '' before the counts came */
+        countOf(s) {
+          const by = this.summary.data && this.summary.data.jobs.by_state;
+          return by ? formatNumber(by[s] || 0) : '';
+        },
+        /** the queues to filter by: those known, and the one chosen even if it went */
+        get queueNames() {
+          const names = this.queues.data ? this.queues.data.queues.map((q) => q.name) : [];
+          return this.queue && !names.includes(this.queue) ? [...names, this.queue] : names;
         },
         filter() {
           this.offset = 0;
           this.load();
+        },
+        /** the bulk action waiting for its confirmation: 'retry', 'cancel' or '' */
+        confirming: '',
+        notice: null,
+        failure: null,
+        /** the filter in words, for the bulk actions' confirmation */
+        get filterText() {
+          const of = [this.type.trim() && `of type ${this.type.trim()}`, this.queue && `in queue ${this.queue}`];
+          return of.filter(Boolean).join(' ') || 'of every type and queue';
+        },
+        /** what the confirmation asks */
+        get question() {
+          if (this.confirming === 'retry')
+            return `Retry every ${this.status || 'DEAD and FAILURE'} job ${this.filterText}?`;
+          return `Cancel every ${this.status || 'unfinished'} job ${this.filterText}?`;
+        },
+        /** retry needs DEAD or FAILURE jobs: the state shown, or both when none is */
+        get canRetry() {
+          return !this.status || this.status === 'DEAD' || this.status === 'FAILURE';
+        },
+        get canCancel() {
+          return !this.status || !FINAL.includes(this.status);
+        },
+        /** retry every DEAD and FAILURE job of the filter, or cancel every one that has not finished (admin), once confirmed */
+        async bulk() {
+          const action = this.confirming;
+          this.confirming = '';
+          const body = {};
+          if (this.status) body.status = this.status;
+          if (this.type.trim()) body.type = this.type.trim();
+          if (this.queue) body.queue = this.queue;
+          const r = await request('POST', `jobs/${action}`, { body });
+          const done = action === 'retry' ? 'Retried' : 'Cancelled';
+          const more = r.ok && r.data.more ? '; more match: do it again for the next ones' : '';
+          const skipped = r.ok && r.data.skipped ? ` (${formatNumber(r.data.skipped)} skipped)` : '';
+          this.notice = r.ok ? `${done} ${formatNumber(r.data.acted)} jobs ${this.filterText}${skipped}${more}.` : null;
+          this.failure = r.ok ? null : r.error;
+          this.load();
+        },
+        /** aria-pressed of a state's count: the state shown */
+        pressed(s) {
+          return this.status === s ? 'true' : 'false';
+        },
+        /** a state's count pressed: only that state, or all again when it was the one shown */
+        pick(s) {
+          this.status = this.status === s ? '' : s;
+          this.filter();
         },
         page(delta) {
           this.offset = Math.max(0, this.offset + delta * this.limit);
@@ -65,8 +135,9 @@
         },
         get range() {
           const d = this.list.data;
-          if (!d || d.total === 0) return 'No jobs';
-          return `${formatNumber(this.offset + 1)}–${formatNumber(this.offset + d.jobs.length)} of ${formatNumber(d.total)}`;
+          if (!d || d.total === 0) return d && d.partial ? 'No jobs among the newest looked at' : 'No jobs';
+          const of = `${formatNumber(d.total)}${d.partial ? ' among the newest looked at' : ''}`;
+          return `${formatNumber(this.offset + 1)}–${formatNumber(this.offset + d.jobs.length)} of ${of}`;
         },
         progressText,
       }),
@@ -76,6 +147,7 @@
       return {
         job: slot(),
         chunks: slot(),
+        logLines: slot(),
         init() {
           this.start();
           this.$watch('route.id', () => this.start());
@@ -87,9 +159,11 @@
           stop?.();
           this.job = slot();
           this.chunks = slot();
+          this.logLines = slot();
           stop = every(1000, async () => {
             const id = encodeURIComponent(this.route.id);
             const r = fill(this.job, await request('GET', `jobs/${id}`));
+            if (r.ok) fill(this.logLines, await request('GET', `jobs/${id}/log`));
             if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
             if (!r.ok || FINAL.includes(r.data.state)) stop();
           });

@@ -6,9 +6,34 @@
 'use strict';
 
 (() => {
-  const { FAILED, FINAL, PRIMES, every, formatNumber, integerHint, openStream, request, toNumber } = window.wizardLib;
+  const {
+    FAILED,
+    FINAL,
+    PRIMES,
+    every,
+    fill,
+    formatNumber,
+    integerHint,
+    openStream,
+    polling,
+    request,
+    slot,
+    toNumber,
+  } = window.wizardLib;
 
   window.wizardConsole.add('pages/primes.html', {
+    /** the recent prime counts, newest first, each with its result and duration, linked to its page */
+    primesHistory: () =>
+      polling(3000, {
+        list: slot(),
+        load() {
+          return request('GET', 'jobs?type=primes&limit=10').then((r) => fill(this.list, r));
+        },
+        /** a count's primes, or '—' before it has them */
+        primesOf(job) {
+          return job.result && job.result.prime_count !== undefined ? formatNumber(job.result.prime_count) : '—';
+        },
+      }),
     primes: () => {
       let source = null;
       let fallback = null;
