@@ -124,9 +124,19 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    return (await this.exchange<T>(method, path, body, headers)).body;
+  }
+
+  /** request(), with the answer's headers */
+  async exchange<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ body: T; headers: Headers }> {
     const res = await this.send(method, path, body, this.timeoutMs, headers);
     const json = parseJson(await res.text());
-    if (res.ok) return json as T;
+    if (res.ok) return { body: json as T, headers: res.headers };
     throw this.errorOf(res, json);
   }
 

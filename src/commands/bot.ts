@@ -6,6 +6,7 @@ import { heartbeatIntervalOption } from './batch-options';
 import { apiOption, caFromFlags, caOption } from './client-options';
 import { parseIntIn, parseQueueName } from './parse';
 import { UsageError } from '../core/errors';
+import { traceRole } from '../util/tracing';
 import { untilSignal } from './run-role';
 import { tokenOption } from './client';
 import { tokenOfRole } from './secret-files';
@@ -93,6 +94,7 @@ export const botCommand = new Command('bot')
     }
     const token: string | undefined =
       flags.token ?? (flags.tokensFile ? tokenOfRole(flags.tokensFile, 'bot') : undefined);
+    traceRole('bot');
     const bots = startBots(flags.count, {
       api: flags.api,
       name: flags.name ?? `${os.hostname()}-${process.pid}`,

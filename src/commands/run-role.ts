@@ -9,6 +9,7 @@ import path from 'node:path';
 import { StoreUnavailableError, UsageError, errorMessage } from '../core/errors';
 import type { Store } from '../store/types';
 import { createLogger } from '../util/log';
+import { flushTracing, traceRole } from '../util/tracing';
 import { retryDelay, sleep } from '../util/time';
 import { defaultNodeId, storeFromFlags, StoreFlags } from './store-options';
 
@@ -38,6 +39,7 @@ export async function roleStore(
   role: string,
   claimId = false,
 ): Promise<RoleStore> {
+  traceRole(role);
   const store = await storeFromFlags(flags);
   const { joinedLine, joinPrefix, watchFormat } = await import('../store/format');
   const { watchEviction } = await import('../roles/eviction-watch');
@@ -125,6 +127,7 @@ export function untilSignal(store: Store | null, parts: Closable[]): Promise<voi
       void (async () => {
         for (const p of parts) await p.close().catch(() => undefined);
         await store?.close();
+        await flushTracing(); // the spans of the last attempts
         resolve();
         // anything still holding the event loop (a slow socket) must not keep a stopped role alive
         setTimeout(() => process.exit(0), 200).unref();

@@ -83,6 +83,8 @@ export interface Job {
   flowNode?: string;
   /** a flow's node with deps, once they finished: each dep's outcome by its node id (ctx.deps) */
   deps?: Record<string, { state: JobState; result?: unknown; error?: string }>;
+  /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace); absent: none was given */
+  trace?: string;
   /** each attempt's outcome, oldest first (attemptsLog); absent in a claim's view */
   attemptsLog?: AttemptOutcome[];
 }
@@ -149,6 +151,8 @@ export interface NewJob {
   cpu?: boolean;
   /** its group (docs/flow-control.md: a tenant, a user): claims take from a queue's groups in turn */
   group?: string;
+  /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace) */
+  trace?: string;
 }
 
 /** the longest group name; a name is of the safe alphabet (core/ids.ts: it is part of key names and metric labels) */

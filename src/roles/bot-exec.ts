@@ -3,7 +3,8 @@
  *
  * The command runs through the shell (`/bin/sh -c`), in a process group of its own, with the
  * job's params as JSON on stdin and WIZARD_JOB_ID, WIZARD_JOB_TYPE, WIZARD_JOB_ATTEMPT (1 on the
- * first run) in its environment. Of the bot's own environment it gets only an allow-list, as a CI
+ * first run) in its environment, and the job's trace context as TRACEPARENT (and TRACESTATE): the
+ * bot's span of the attempt when tracing is on, else the context the job keeps. Of the bot's own environment it gets only an allow-list, as a CI
  * runner's step does: EXEC_ENV (PATH, HOME, LANG, TZ, TRACEPARENT) and the names the bot was
  * given with --exec-env; never the bot's token (WIZARD_TOKEN), a REDIS_URL, ADMIN_TOKEN or
  * WIZARD_TOKENS_FILE unless named there. Exit 0 with JSON on stdout: that JSON is the result. Exit 0
@@ -16,6 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { JobView } from './api/views';
+import type { TraceContext } from '../util/tracing';
 
 /** what a command may print before the rest is dropped (a result is a JSON value, not a log) */
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -37,6 +39,7 @@ export function commandEnv(
   job: Pick<JobView, 'job_id' | 'type' | 'attempts'>,
   names: readonly string[] = [],
   from: NodeJS.ProcessEnv = process.env,
+  trace: TraceContext | null = null,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of [...EXEC_ENV, ...names]) {
@@ -48,6 +51,8 @@ export function commandEnv(
     WIZARD_JOB_ID: job.job_id,
     WIZARD_JOB_TYPE: job.type,
     WIZARD_JOB_ATTEMPT: String(Math.max(1, job.attempts)),
+    ...(trace ? { TRACEPARENT: trace.traceparent } : {}),
+    ...(trace?.tracestate ? { TRACESTATE: trace.tracestate } : {}),
   };
 }
 
@@ -88,13 +93,14 @@ export function runCommand(
   signal: AbortSignal,
   graceMs = EXEC_GRACE_MS,
   envNames: readonly string[] = [],
+  trace: TraceContext | null = null,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const child = spawn('/bin/sh', ['-c', command], {
       detached: true, // its own process group: a kill reaches what the shell started too
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: commandEnv(job, envNames),
+      env: commandEnv(job, envNames, process.env, trace),
     });
     let stdout = '';
     let stderr = '';

@@ -25,9 +25,13 @@ import { handlerFor, isPermanent } from '../core/handlers';
 import type { Reply } from '../client/replies';
 import { createLogger, Logger } from '../util/log';
 import { retryDelay, sleep, within } from '../util/time';
+import { attemptSpan, OpenSpan, readTrace, storedTrace, TraceContext, traceFrom, tracing } from '../util/tracing';
 import { EXEC_GRACE_MS, runCommand } from './bot-exec';
 import { storeOutage } from './store-outage';
 import { DEFAULTS } from '../core/defaults';
+
+/** a claimed job and the trace context it keeps (the claim's traceparent and tracestate headers) */
+type Claimed = Reply<'job'> & { trace?: string };
 
 export interface BotOptions {
   /** the API base URL */
@@ -104,9 +108,12 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     current?.abort.abort(new Error(reason));
   };
 
-  const work = async (job: Reply<'job'>, signal: AbortSignal): Promise<unknown> =>
+  /** null unless an OTLP exporter is configured: then each attempt is a span (src/util/tracing.ts) */
+  const tracer = tracing();
+
+  const work = async (job: Claimed, signal: AbortSignal, trace: TraceContext | null): Promise<unknown> =>
     o.exec
-      ? runCommand(o.exec, job, signal, o.execGraceMs, o.execEnv)
+      ? runCommand(o.exec, job, signal, o.execGraceMs, o.execEnv, trace)
       : handlerFor(job.type).run(job.params, { signal });
 
   /** sleep, cut short by close() */
@@ -164,23 +171,38 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
     }
   };
 
-  const runJob = async (s: Session, job: Reply<'job'>) => {
+  const runJob = async (s: Session, job: Claimed) => {
     const abort = new AbortController();
     current = { id: job.job_id, since: performance.now(), abort };
+    let span: OpenSpan | null = null;
     try {
       if (!(await report(s, `/jobs/${job.job_id}/start`, {}))) return;
+      // its span (tracing on), child of the trace context the job keeps; a command continues it, or that context
+      span = tracer
+        ? attemptSpan(tracer, {
+            id: job.job_id,
+            type: job.type,
+            queue: job.queue,
+            attempts: Math.max(1, job.attempts),
+            trace: job.trace,
+          })
+        : null;
       let outcome: { path: string; body: unknown };
       try {
-        const result = await work(job, abort.signal);
+        const result = await work(job, abort.signal, span ? span.context : readTrace(job.trace));
         outcome = { path: 'complete', body: { result } };
+        span?.end('SUCCESS');
       } catch (err) {
         outcome = { path: 'fail', body: { error: errorMessage(err), permanent: isPermanent(err) } };
+        span?.end(abort.signal.aborted ? 'ABORTED' : 'FAILED', errorMessage(err));
       }
+      span = null;
       if (abort.signal.aborted) return; // taken back, or a forced stop: someone else will run it
       if (!(await report(s, `/jobs/${job.job_id}/${outcome.path}`, outcome.body))) return; // refused: said by report(), and not done by us
       processed++;
       log.info(`job ${outcome.path === 'complete' ? 'completed' : 'failed'}`, { job_id: job.job_id, type: job.type });
     } finally {
+      span?.end('ABORTED');
       current = null;
     }
   };
@@ -189,12 +211,16 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
    * a job to work on: a new claim, or, when the API says this bot already holds one (the answer
    * to a claim was lost, say in an API restart), that job again
    */
-  const claimOrResume = async (s: Session): Promise<Reply<'job'> | null> => {
+  const claimOrResume = async (s: Session): Promise<Claimed | null> => {
     try {
-      return (
-        (await s.client.post<Reply<'claimed'> | null>('/jobs/claim', o.queue !== undefined ? { queue: o.queue } : {}))
-          ?.job ?? null
+      const { body, headers } = await s.client.exchange<Reply<'claimed'> | null>(
+        'POST',
+        '/jobs/claim',
+        o.queue !== undefined ? { queue: o.queue } : {},
       );
+      if (!body?.job) return null;
+      const trace = traceFrom(headers.get('traceparent'), headers.get('tracestate'));
+      return trace ? { ...body.job, trace: storedTrace(trace) } : body.job;
     } catch (err) {
       if (!(err instanceof WizardError && err.code === 'conflict')) throw err;
       const me = await s.client.post<Reply<'bot'>>('/bots/heartbeat', {});

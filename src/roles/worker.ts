@@ -38,6 +38,7 @@ import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
 import { storeOutage } from './store-outage';
+import { attemptSpan, tracing } from '../util/tracing';
 import { CANCEL_CHECK_MS, executeJob, Held, Lane, Ran, Stop, TIMEOUT_CHECK_MS } from './worker-job';
 import { RunningWorker, validateWorkerOptions, WORKER_DEFAULTS, WorkerOptions } from './worker-options';
 
@@ -56,6 +57,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   // back after an outage: renew what it holds at once, before any reaper's grace runs out
   const outage = storeOutage(log, store.location, () => renewAll());
   const held = new Map<string, Held>();
+  /** null unless an OTLP exporter is configured: then each attempt is a span (src/util/tracing.ts) */
+  const tracer = tracing();
   let stopping = false;
   let processed = 0;
   /** this worker's jobs done and attempts failed, for its heartbeat (the dashboard's workers page) */
@@ -165,6 +168,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     const began = performance.now();
     let ran: Ran | Promise<Ran> | undefined;
     let succeeded = false;
+    const span = tracer ? attemptSpan(tracer, job) : null;
     try {
       // one that did not return at once is raced with the stop switch: a handler that ignores its
       // signal does not keep the slot (one that returned at once, a built-in task, costs no race)
@@ -193,7 +197,10 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       } else threadFreed(lane);
     }
     if (stop.why instanceof TimeoutError) outcome = { ok: false, err: stop.why };
-    else if (stop.aborted) return; // cancelled, lease lost or forced stop: the store has it, or someone else will run it
+    else if (stop.aborted) {
+      span?.end('ABORTED', errorMessage(stop.why));
+      return; // cancelled, lease lost or forced stop: the store has it, or someone else will run it
+    }
     if (outcome.ok) {
       const { result, runMs } = outcome;
       const elapsedMs = performance.now() - began;
@@ -208,6 +215,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           duration_ms: Math.round(seconds * 1000),
           wait_ms: Math.round(elapsedMs - seconds * 1000),
         });
+      span?.end('SUCCESS');
       await ack(lane, job, token, result);
     } else {
       const { err } = outcome;
@@ -216,6 +224,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       history.failed();
       failed++;
       log.warn('job failed', { job_id: job.id, attempt: job.attempts, to: target.to, error: errorMessage(err) });
+      span?.end(target.to, errorMessage(err));
       await retryWhileAway('fail', job, () => store.jobs.fail(job.id, token, errorMessage(err), target));
     }
     processed++;
@@ -301,6 +310,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           max: free,
           maxCpu: freeCpu,
           leaseMs: o.leaseMs,
+          trace: tracer !== null,
         });
         answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
         outage.ok();

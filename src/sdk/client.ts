@@ -13,6 +13,7 @@ import { readSse } from '../client/sse';
 import { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './errors';
 import type { ApiErrorDetail } from './errors';
 import type { JobId, JobTable, JobTypeName, ParamsFor, ResultFor } from './jobs';
+import { traceHeaders, TraceOption } from './trace';
 
 export interface ClientOptions {
   /** the API's base URL, e.g. http://127.0.0.1:8000 */
@@ -25,6 +26,12 @@ export interface ClientOptions {
   maxTries?: number;
   /** the first retry's delay (ms, default 200), doubled each try up to 5 s; a Retry-After wins */
   retryDelayMs?: number;
+  /**
+   * the W3C trace context each add continues (sent as traceparent and tracestate), or a function
+   * asked at each add; unset: the active OpenTelemetry span's, when the program runs an
+   * OpenTelemetry SDK (docs/tracing.md)
+   */
+  trace?: TraceOption;
 }
 
 /**
@@ -192,6 +199,7 @@ export class Client<T extends JobTable | undefined = undefined> {
   private readonly requestTimeoutMs: number;
   private readonly maxTries: number;
   private readonly retryDelayMs: number;
+  private readonly trace?: TraceOption;
 
   constructor(options: ClientOptions) {
     if (!options || typeof options.url !== 'string') throw new TypeError('new Client({ url }): url is required');
@@ -200,6 +208,7 @@ export class Client<T extends JobTable | undefined = undefined> {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxTries = Math.max(1, options.maxTries ?? 5);
     this.retryDelayMs = options.retryDelayMs ?? 200;
+    this.trace = options.trace;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -256,7 +265,13 @@ export class Client<T extends JobTable | undefined = undefined> {
    * unavailable only when opts.idempotency_key is given (a retry then answers the first job).
    */
   add<K extends JobTypeName<T>>(type: K, params: ParamsFor<T, K>, opts: AddOptions = {}): Promise<Submitted<K>> {
-    return this.call<Submitted<K>>('POST', '/jobs', addBody(type, params, opts), opts.idempotency_key !== undefined);
+    return this.call<Submitted<K>>(
+      'POST',
+      '/jobs',
+      addBody(type, params, opts),
+      opts.idempotency_key !== undefined,
+      traceHeaders(this.trace),
+    );
   }
 
   /**
@@ -272,13 +287,10 @@ export class Client<T extends JobTable | undefined = undefined> {
   ): Promise<BulkSubmitted<K>[]> {
     const key = options.idempotency_key;
     const body = { jobs: jobs.map((j) => addBody(j.type, j.params, j.opts ?? {})) };
-    return this.call<{ jobs: BulkSubmitted<K>[] }>(
-      'POST',
-      '/jobs/bulk',
-      body,
-      key !== undefined,
-      key === undefined ? {} : { 'idempotency-key': key },
-    ).then((r) => r.jobs);
+    return this.call<{ jobs: BulkSubmitted<K>[] }>('POST', '/jobs/bulk', body, key !== undefined, {
+      ...traceHeaders(this.trace),
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+    }).then((r) => r.jobs);
   }
 
   /** a job's record; NotFound when there is none */

@@ -75,6 +75,7 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     ...(f.group ? { group: f.group } : {}),
     ...(f.flow_id ? { flowId: f.flow_id, flowNode: f.flow_node } : {}),
     ...(f.deps ? { deps: json(f.deps) as Job['deps'] } : {}),
+    ...(f.trace ? { trace: f.trace } : {}),
   };
   job.attemptsLog = attemptsLog(job, storedAttempts(f.attempts_log));
   return job;

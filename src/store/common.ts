@@ -45,6 +45,8 @@ export interface JobRow {
   flow_id: string;
   /** a flow's node with deps: how many have not finished ('' none: it is queued at once) */
   deps_left: string;
+  /** the W3C trace context it continues (src/util/tracing.ts storedTrace), else '' */
+  trace: string;
 }
 
 /**
@@ -81,6 +83,7 @@ export function jobRow(
     runs_on: link.queued === false ? (job.queue ?? DEFAULT_QUEUE) : '',
     flow_id: '',
     deps_left: '',
+    trace: job.trace ?? '',
   };
 }
 

@@ -9,6 +9,8 @@ import type { FailTarget } from '../core/backoff';
 export interface ClaimOptions {
   /** node id of the consumer: becomes handled_by */
   consumer: string;
+  /** answer each job's trace and group (Job.trace, Job.group), for a consumer that records spans */
+  trace?: boolean;
   /** at most this many jobs (ordinary ones when maxCpu is given) */
   max: number;
   /**

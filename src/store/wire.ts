@@ -28,6 +28,7 @@ export const ROW = [
   'runs_on',
   'flow_id',
   'deps_left',
+  'trace',
 ] as const;
 export type RowField = (typeof ROW)[number];
 /** ROW's first fields: the row of a job with no options (no parent, chunk, total, priority, delay, timeout, idempotency key, CPU lists) */
@@ -50,6 +51,7 @@ export const OPTIONAL_FIELDS = [
   'runs_on',
   'flow_id',
   'deps_left',
+  'trace',
 ] as const satisfies readonly RowField[];
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
@@ -71,18 +73,26 @@ export const CLAIM = [
   'initiated_by',
   'timeout_ms',
   'deps',
+  'trace',
+  'group',
   'priority',
   'token',
 ] as const;
 
-/** what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes */
-export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('priority'))] as const;
+/**
+ * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace and
+ * the group (an attempt's span's attributes) are read by an HMGET of their own, only for a claim
+ * that asks for them (CLAIM_ARGS' trace): a field a job lacks costs HMGET a scan of the record,
+ * and most jobs have neither
+ */
+export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('trace'))] as const;
 
 /**
  * a claim's arguments (claimJobs.lua's, completeAndClaim.lua's after the completions): max_cpu is
- * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others)
+ * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others);
+ * trace '1': the claim answers each job's trace (a consumer that records spans), '' not
  */
-export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base'] as const;
+export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base', 'trace'] as const;
 
 /** what a completion reads of its job (lib.lua's completeJob: a held job is never a parent) */
 export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key', 'flow_id'] as const;

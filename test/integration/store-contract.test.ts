@@ -45,6 +45,18 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(await store.reads.job(job.id)).toEqual(job);
   });
 
+  test('a job keeps the trace context it was given and a claim that asks carries it; one without has none', async () => {
+    const trace = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 vendor=opaque';
+    const [traced, plain] = await store.jobs.enqueue([{ ...task(1), trace }, task(2)]);
+    expect((await store.reads.job(traced.id))?.trace).toBe(trace);
+    expect(await store.reads.job(plain.id)).not.toHaveProperty('trace');
+    const [again] = await store.jobs.enqueue([{ ...task(3), trace }]);
+    const { jobs } = await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE, trace: true });
+    expect(jobs.map((c) => c.job.trace)).toEqual([trace, undefined]);
+    const { jobs: unasked } = await store.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: LEASE });
+    expect(unasked.map((c) => [c.job.id, c.job.trace])).toEqual([[again.id, undefined]]);
+  });
+
   test('claim takes jobs in FIFO order, holds them under a token and counts the delivery', async () => {
     const jobs = await store.jobs.enqueue([task(1), task(2), task(3)]);
     const { jobs: claimed } = await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE });

@@ -173,3 +173,58 @@ test('addBulk is one POST /jobs/bulk; with an idempotency key it sends the heade
   await expect(client().addBulk([{ type: 'task', params: { a: 1, b: 2 } }])).rejects.toBeInstanceOf(Unavailable);
   expect(seen).toHaveLength(1); // no key: not retried
 });
+
+describe('trace context', () => {
+  const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  beforeEach(() => (handler = (_req, res) => json(res, 202, job('PENDING'))));
+
+  test("an add carries the client's trace option (a value or a function), an invalid one nothing", async () => {
+    await new Client({ url, trace: { traceparent: TP, tracestate: 'v=1' } }).add('task', { a: 1, b: 2 });
+    await new Client({ url, trace: () => ({ traceparent: TP }) }).add('task', { a: 1, b: 2 });
+    await new Client({ url, trace: { traceparent: 'nonsense' } }).add('task', { a: 1, b: 2 });
+    await client().get('j1');
+    expect(seen.map((s) => [s.headers.traceparent, s.headers.tracestate])).toEqual([
+      [TP, 'v=1'],
+      [TP, undefined],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  test("without the option, an add carries the active OpenTelemetry span's context", async () => {
+    const api = await import('@opentelemetry/api');
+    let current = api.ROOT_CONTEXT;
+    // the least context manager: what an OpenTelemetry SDK registers, for this test's synchronous with()
+    api.context.setGlobalContextManager({
+      active: () => current,
+      with(ctx, fn, thisArg, ...args) {
+        const before = current;
+        current = ctx;
+        try {
+          return fn.call(thisArg, ...args);
+        } finally {
+          current = before;
+        }
+      },
+      bind: (_ctx, target) => target,
+      enable() {
+        return this;
+      },
+      disable() {
+        return this;
+      },
+    });
+    try {
+      const span = api.trace.setSpanContext(api.ROOT_CONTEXT, {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: 1,
+      });
+      await api.context.with(span, () => client().add('task', { a: 1, b: 2 }));
+      await client().add('task', { a: 1, b: 2 }); // no span active
+      expect(seen.map((s) => s.headers.traceparent)).toEqual([TP, undefined]);
+    } finally {
+      api.context.disable();
+    }
+  });
+});

@@ -22,6 +22,7 @@ import type { ApiContext } from './context';
 import { queueFor } from './queues';
 import { callerOf } from './caller';
 import { admitWork, checkBounds, checkDelay, type Admission } from './quotas';
+import { enqueueSpan, OpenSpan, storedTrace, traceFrom } from '../../util/tracing';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -134,6 +135,8 @@ interface Making {
   queue: (type: JobType, asked?: string) => Promise<string>;
   /** the group a job of the queue carries (groupFor), asked once per queue and group */
   group: (queue: string, asked?: string) => Promise<{ group?: string }>;
+  /** the trace context the jobs keep (src/util/tracing.ts storedTrace): the enqueue's span's, or the request's */
+  trace?: string;
 }
 
 /** a lookup made once per arguments within one request */
@@ -170,7 +173,8 @@ async function itemOf(m: Making, w: Work, key: string | undefined): Promise<Bulk
   const delayMs = await delayOf(m, o);
   const principal = m.principal;
   const group = await m.group(queue, o.group);
-  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...group };
+  const traced = m.trace ? { trace: m.trace } : {};
+  const common = { queue, priority: o.priority, delayMs, timeoutMs: o.timeout_ms, principal, ...group, ...traced };
   if (w.type !== 'primes') {
     return {
       type: w.type,
@@ -185,7 +189,7 @@ async function itemOf(m: Making, w: Work, key: string | undefined): Promise<Bulk
   return primeCountFlow(
     n,
     chunks,
-    { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal, ...group },
+    { initiatedBy: w.initiatedBy, idempotencyKey: key, priority: o.priority, delayMs, principal, ...group, ...traced },
     { maxAttempts: o.attempts, ...common },
   );
 }
@@ -206,20 +210,45 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
   const store = ctx.store;
   const key = idempotencyKey(req, w.options);
   const m = making(ctx, res);
-  const item = await itemOf(m, w, key);
+  const span = traceEnqueue(req, m, w.type);
+  const item = await itemOf(m, w, key).catch((err: unknown) => refused(span, err));
+  const first = firstOf(item);
+  span?.set({
+    'wizard.job.queue': first.queue,
+    'messaging.destination.name': first.queue,
+    'wizard.job.group': first.group,
+  });
   // a repeated key answers its first job, which its quotas counted then: not counted again
   const repeated = async () =>
     key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
-  const admission = await admitWork(ctx, res, [w], repeated);
+  const admission = await admitWork(ctx, res, [w], repeated).catch((err: unknown) => refused(span, err));
   let submitted: Submitted;
   try {
     submitted = await store.jobs.submit(item);
   } catch (err) {
     await admission.unmade().catch(() => undefined);
-    throw err;
+    refused(span, err);
   }
+  span?.set({ 'messaging.message.id': submitted.job.id, 'wizard.job.id': submitted.job.id });
+  span?.end(submitted.existing ? 'EXISTING' : 'PENDING');
   await settle(ctx, admission, [submitted]);
   return submitted;
+}
+
+/**
+ * the request's W3C trace context (traceparent, tracestate headers), continued by the enqueue's
+ * PRODUCER span when tracing is on: the context the new jobs keep (m.trace)
+ */
+function traceEnqueue(req: Request, m: Making, type: string): OpenSpan | null {
+  const { trace, span } = enqueueSpan(traceFrom(req.get('traceparent'), req.get('tracestate')), { type, queue: '' });
+  if (trace) m.trace = storedTrace(trace);
+  return span;
+}
+
+/** the enqueue's span ended with the error that refused it, which is thrown on */
+function refused(span: OpenSpan | null, err: unknown): never {
+  span?.end('REFUSED', errorMessage(err));
+  throw err;
 }
 
 /** a ValidationError of the bulk's job i: its fields named jobs.<i>.<field> */
@@ -243,17 +272,18 @@ export async function submitBulk(ctx: ApiContext, req: Request, res: Response, w
   const store = ctx.store;
   const header = idempotencyHeader(req);
   const m = making(ctx, res);
+  const span = traceEnqueue(req, m, 'bulk');
   const items: BulkItem[] = [];
   for (const [i, w] of works.entries()) {
     try {
       items.push(await itemOf(m, w, w.options.idempotency_key));
     } catch (err) {
-      throw bulkJobError(err, i);
+      refused(span, bulkJobError(err, i));
     }
   }
   const bulkKey = header === undefined ? undefined : scopedIdempotencyKey(header, m.principal);
   const own = items.map((item) => firstOf(item).idempotencyKey !== undefined);
-  const admission = await admitWork(ctx, res, works, async () => false);
+  const admission = await admitWork(ctx, res, works, async () => false).catch((err: unknown) => refused(span, err));
   let made: Submitted[];
   try {
     const bulk = await store.jobs.enqueueBulk(
@@ -266,8 +296,10 @@ export async function submitBulk(ctx: ApiContext, req: Request, res: Response, w
     made = own.map((o) => (o ? keyed[k++] : bulk[b++]));
   } catch (err) {
     await admission.unmade().catch(() => undefined);
-    throw err;
+    refused(span, err);
   }
+  span?.set({ 'wizard.bulk.jobs': made.length });
+  span?.end('PENDING');
   await settle(ctx, admission, made);
   return made;
 }

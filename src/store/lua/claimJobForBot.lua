@@ -15,7 +15,8 @@ if held[1] ~= '' and redis.call('HGET', K.job(held[1]), 'token') == held[2] then
 
 redis.call('HSET', botKey, 'last_heartbeat', nowStr, 'status', 'up', 'down_at', '', 'current_job', '', 'job_token', '')
 redis.call('ZADD', K.botsUp, nowStr, botId)
-local entry = claimFrom(queue, botId, 1, -1, leaseMs, tokenBase)[4] -- one job of either kind (a CPU one when no other waits)
+-- one job of either kind (a CPU one when no other waits), with its trace (the API passes it to the bot)
+local entry = claimFrom(queue, botId, 1, -1, leaseMs, tokenBase, true)[4]
 flush()
 if not entry then return { OK, nowStr } end
 redis.call('HSET', botKey, 'current_job', entry[CLAIM.id], 'job_token', entry[CLAIM.token])

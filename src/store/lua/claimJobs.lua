@@ -2,7 +2,7 @@
   queue and hold them under a lease.
   ARGV[4..9] the layout CLAIM_ARGS of src/store/wire.ts: queue, consumer (becomes handled_by),
           max, max_cpu (-1: CPU jobs count in max), leaseMs, token base (claim i gets token
-          "<base>.<i>", unique per claim)
+          "<base>.<i>", unique per claim), trace ('1': answer each job's trace and group)
   Returns  {now, nextRunAt or '', number of CPU jobs, {value, ...}, ...}: the claim's time
   (Redis's: the jobs' started_at), when the next delayed job is due, how many of the jobs are CPU
   jobs (they come last), and per job the values of src/store/wire.ts's CLAIM, in that order, as

@@ -2,7 +2,7 @@
   slots they freed, in one step and one round trip (BullMQ's moveToFinished fetches the next job
   the same way): completeJobs, then claimJobs.
   ARGV[4] count, then per job: id, token, result, datalake entry, start (as completeJobs)
-  then    queue, consumer, max, max_cpu, leaseMs, token base (as claimJobs; max and max_cpu may be 0)
+  then    queue, consumer, max, max_cpu, leaseMs, token base, trace (as claimJobs; max and max_cpu may be 0)
   Returns  {{one code per completion}, {now, nextRunAt or '', number of CPU jobs, {claim values}, ...}}
 ]]
 local codes, after = completeRows(4)

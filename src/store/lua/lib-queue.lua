@@ -30,7 +30,8 @@ local function enqueueRows(from)
     count = count + 1
     if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
         and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == '' and group == ''
-        and ARGV[at + ROW.flow_id] == '') then
+        and ARGV[at + ROW.flow_id] == ''
+        and ARGV[at + ROW.trace] == '') then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
       if initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
@@ -118,15 +119,19 @@ local function urgentLists(waitKey, ready)
   return lists
 end
 
+-- whether this call's claim answers each job's trace (claimFrom's withTrace)
+local claimTrace = false
+
 -- claim one waiting job (taken from its list or its group's zset) whose priority is `priority`,
 -- unless it is no longer runnable (cancelled or expired while waiting): its claim values go to
 -- `out`, its token numbered n + 1. Answers the new n and whether it was claimed.
 local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase, out)
   local jobKey = K.job(id)
   -- v becomes the claim values in place: the state, read where the id goes, is replaced by
-  -- it, then the priority (the list's: not read) and the token are added. Every field a job
-  -- lacks costs HMGET a scan of the record, so only timeout_ms is asked for beyond what was
-  -- asked before.
+  -- it, then the trace and group (read only when the claim asks: claimTrace), the priority (the list's:
+  -- not read) and the token are added. Every field a job lacks costs HMGET a scan of the record,
+  -- so only timeout_ms is asked for beyond what was asked before (the trace in it cost the claim
+  -- 2% of its instructions in bench:lua's callgrind count).
   local v = readClaim(jobKey)
   local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
   if state and RUNNABLE[state] then
@@ -150,6 +155,12 @@ local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase,
       end
     else
       indexMove(id, state, 'STARTED', true)
+    end
+    if claimTrace then
+      local t = redis.call('HMGET', jobKey, 'trace', 'group')
+      v[CLAIM.trace], v[CLAIM.group] = t[1], t[2]
+    else
+      v[CLAIM.trace], v[CLAIM.group] = false, false
     end
     v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, priority, token
     out[#out + 1] = v
@@ -251,7 +262,8 @@ end
 -- concurrency: this shard's share of it) caps max and maxCpu by its lease set's size, a group at
 -- its limit is passed over; a claim held back counts in K.heldBack, and sets no marker for what
 -- it left (a freed slot wakes a consumer: freeSlots).
-local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase)
+local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withTrace)
+  claimTrace = withTrace == true
   local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
   local leaseUntil = string.format('%d', now + leaseMs)
   local ready = redis.call('ZRANGE', readyKey, 0, -1)
@@ -331,7 +343,8 @@ end
 -- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
 local function claimWith(at)
   return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], argNumber(ARGV[at + CLAIM_ARGS.max], 'max'),
-    argNumber(ARGV[at + CLAIM_ARGS.max_cpu], 'max_cpu'), argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base])
+    argNumber(ARGV[at + CLAIM_ARGS.max_cpu], 'max_cpu'), argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base],
+    ARGV[at + CLAIM_ARGS.trace] == '1')
 end
 
 -- a chunk's result is the count of primes in its range [lo, hi] (its params): an integer from 0 to

@@ -98,7 +98,7 @@ export class MemoryBots implements BotsStore {
     if (this.heldByBot(bot)) throw botErrors.busy(botId, bot.current_job);
     Object.assign(bot, { last_heartbeat: String(now), status: 'up', down_at: '', current_job: '', job_token: '' });
     this.m.botsUp.set(botId, now);
-    const [claimed] = this.queuePath.claimFrom(queue, { consumer: botId, max: 1, leaseMs }, base).jobs;
+    const [claimed] = this.queuePath.claimFrom(queue, { consumer: botId, max: 1, leaseMs, trace: true }, base).jobs;
     if (!claimed) return null;
     Object.assign(bot, { current_job: claimed.job.id, job_token: claimed.token });
     const rec = this.m.rec(claimed.job.id)!;

@@ -120,7 +120,7 @@ export { COUNTED_NOT_INDEXED } from '../../core/states';
 export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
 
-/** claimJobs.lua's arguments (and completeAndClaim.lua's last five) */
+/** claimJobs.lua's arguments (and completeAndClaim.lua's last ones) */
 export function claimArgs(queue: string, opts: ClaimOptions, base: string): (string | number)[] {
   const args: (string | number)[] = [];
   pushRow(args, CLAIM_ARGS, {
@@ -130,6 +130,7 @@ export function claimArgs(queue: string, opts: ClaimOptions, base: string): (str
     max_cpu: opts.maxCpu ?? -1,
     lease_ms: opts.leaseMs,
     token_base: base,
+    trace: opts.trace ? '1' : '',
   });
   return args;
 }

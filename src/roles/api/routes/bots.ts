@@ -11,6 +11,7 @@ import { NotFoundError, UnknownBotError, WizardError } from '../../../core/error
 import { execBotQueues, failTarget } from '../../../core/handlers';
 import { Job } from '../../../core/job';
 import { jobView } from '../views';
+import { readTrace } from '../../../util/tracing';
 import { claimBody, completeBody, failBody, parseInput, registerBotBody } from '../../../core/schemas';
 import { botIdParam } from '../../../core/ids';
 import type { FailTarget } from '../../../store/types';
@@ -140,6 +141,10 @@ export const botRoutes: Route[] = [
         res.status(204).end();
         return;
       }
+      // the trace context the job keeps, for the bot's span (and its command's TRACEPARENT) to continue
+      const trace = readTrace(job.trace);
+      if (trace) res.set('traceparent', trace.traceparent);
+      if (trace?.tracestate) res.set('tracestate', trace.tracestate);
       reply(res, RESPONSES.claimed, { job: jobView(job), lease_ms: p.botLeaseMs });
     },
   },
