@@ -4,12 +4,12 @@
  * NODE_EXTRA_CA_CERTS); rediss:// with a CA and a client certificate; an open API refuses to
  * listen beyond loopback; with tokens on, a wrong method is a 405 before any 401 or 403.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { storeFromFlags } from '../../src/commands/store-options';
 import { testPrefix, testRedisUrl } from '../helpers/env';
+import { selfSignedCert } from '../helpers/tls';
 import { http, killAll, runWizard, spawnWizard } from '../helpers/procs';
 import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
 
@@ -19,27 +19,7 @@ const key = path.join(dir, 'key.pem');
 const CLIENT = 'e2e-client-token-0123456789';
 
 beforeAll(() => {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(dir);
   fs.writeFileSync(path.join(dir, 'tokens'), `# name role token\ncli client ${CLIENT}\n`);
 });
 afterAll(async () => {

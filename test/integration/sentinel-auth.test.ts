@@ -7,7 +7,6 @@
  * healthcheck` of a worker reads the same settings from the environment. A set on TLS only is
  * reached over TLS, the Sentinels included, with a rediss:// URL and its --redis-ca.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { joinPrefix } from '../../src/store/format';
 import { redisKeys } from '../../src/store/keys';
 import { SentinelMaster } from '../../src/store/sentinel';
 import { runWizardAsync, waitUntil } from '../helpers/procs';
+import { selfSignedCert } from '../helpers/tls';
 import { MASTER_NAME, redisCommand, SetAuth, startSentinelSet, TestSentinelSet } from '../helpers/redis-sentinel';
 
 const AUTH: SetAuth = { user: 'wizard', password: 'sentinel-set-password-0123' };
@@ -125,29 +125,7 @@ describe('Sentinels on TLS', () => {
   let cert: string;
   let key: string;
   beforeAll(async () => {
-    cert = path.join(dir, 'cert.pem');
-    key = path.join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ cert, key } = selfSignedCert(dir));
     tlsSet = await startSentinelSet({ auth: AUTH, tls: { cert, key, ca: cert } });
   }, 60_000);
   afterAll(() => tlsSet?.destroy());
