@@ -36,23 +36,28 @@ export const PLAIN_ROW = ROW.slice(0, ROW.indexOf('max_attempts') + 1);
 /** the rest of ROW: a job's options, sent only when one of the batch has one */
 export const ROW_OPTIONS = ROW.slice(PLAIN_ROW.length);
 
-/** a row's fields a new job's record has only when they have a value (lib.lua's enqueueRows, and the memory adapter's newJobFields) */
-export const OPTIONAL_FIELDS = [
-  'initiated_by',
-  'parent_id',
-  'chunk_index',
-  'total',
-  'priority',
-  'timeout_ms',
-  'idem_key',
-  'cpu',
-  'principal',
-  'group',
-  'runs_on',
-  'flow_id',
-  'deps_left',
-  'trace',
+/**
+ * the row's fields every new record has (id: the key's; max_attempts: always written) or never
+ * has as such (delay_ms: the script's run_at); every other field of ROW is optional
+ */
+const NOT_OPTIONAL = [
+  'id',
+  'type',
+  'queue',
+  'params',
+  'max_attempts',
+  'delay_ms',
 ] as const satisfies readonly RowField[];
+type OptionalField = Exclude<RowField, (typeof NOT_OPTIONAL)[number]>;
+
+/**
+ * a row's fields a new job's record has only when they have a value (lib.lua's enqueueRows, and
+ * the memory adapter's newJobFields): ROW's but NOT_OPTIONAL, in ROW's order, so a new field of
+ * ROW is optional without a second list
+ */
+export const OPTIONAL_FIELDS: readonly OptionalField[] = ROW.filter(
+  (f): f is OptionalField => !(NOT_OPTIONAL as readonly RowField[]).includes(f),
+);
 
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
 export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] as const;
