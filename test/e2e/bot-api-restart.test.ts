@@ -5,21 +5,9 @@
 import { killAll, http, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { freePort } from '../helpers/redis-server';
+import type { BotView, JobView } from '../../src/roles/api/views';
 
 afterAll(killAll);
-
-interface BotView {
-  bot_id: string;
-  name: string;
-  status: string;
-  current_job: string | null;
-}
-interface JobView {
-  job_id: string;
-  state: string;
-  handled_by: string | null;
-  attempts: number;
-}
 
 test('a bot survives an API restart mid-job and registers again after being deleted', async () => {
   const port = await freePort();

@@ -7,24 +7,9 @@ import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
+import type { BotView, JobView } from '../../src/roles/api/views';
 
 afterAll(killAll);
-
-interface BotView {
-  bot_id: string;
-  name: string;
-  status: string;
-  current_job: string | null;
-}
-interface JobView {
-  job_id: string;
-  state: string;
-  handled_by: string | null;
-  attempts: number;
-  error: string | null;
-  attempts_log: { state: string; error: string | null }[];
-  finished_at: string;
-}
 
 test('a SIGKILLed bot is marked down and the other bot finishes its job, once', async () => {
   const prefix = testPrefix('bot-crash');
@@ -93,7 +78,7 @@ test('a SIGKILLed bot is marked down and the other bot finishes its job, once', 
       (e) => e.jobId === held.jobId && e.state === 'SUCCESS',
     );
     expect(successes).toHaveLength(1);
-    const day = done.finished_at.slice(0, 10);
+    const day = done.finished_at!.slice(0, 10); // SUCCESS: finished
     const records = (await store.lake.read(day, 0, 1000)).filter((r) => r.job_id === held.jobId);
     expect(records).toEqual([expect.objectContaining({ status: 'SUCCESS', handled_by: survivorId, attempts: 2 })]);
 

@@ -198,7 +198,8 @@ test('an idempotent retry: the same key answers the first job (200), other param
   expect(other.body.error.message).toContain("'retry-1'");
   expect(other.body.error.details[0].field).toBe('idempotency_key');
 
-  const a = cli(
+  // the same submit twice, under one key: one job
+  const keyed = [
     'submit',
     'task',
     '--a',
@@ -212,22 +213,9 @@ test('an idempotent retry: the same key answers the first job (200), other param
     '--priority',
     '2',
     '--json',
-  );
-  const b = cli(
-    'submit',
-    'task',
-    '--a',
-    '1',
-    '--b',
-    '2',
-    '--key',
-    'cli-1',
-    '--delay',
-    '1m',
-    '--priority',
-    '2',
-    '--json',
-  );
+  ];
+  const a = cli(...keyed);
+  const b = cli(...keyed);
   expect([a.code, b.code]).toEqual([0, 0]);
   expect(JSON.parse(b.stdout).task_id).toBe(JSON.parse(a.stdout).task_id);
   expect(await store.reads.job(JSON.parse(a.stdout).task_id)).toMatchObject({

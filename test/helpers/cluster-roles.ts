@@ -6,6 +6,7 @@
 import type { TestCluster } from './redis-cluster';
 import { freePort } from './redis-server';
 import { http, spawnWizard, waitUntil, WizardProc } from './procs';
+import type { JobView } from '../../src/roles/api/views';
 
 export interface ClusterRoles {
   api: string;
@@ -36,14 +37,6 @@ export async function startRolesOnCluster(
     'every worker in /health',
   );
   return { api, procs, workers };
-}
-
-interface JobView {
-  state: string;
-  result: number | null;
-  attempts: number;
-  error: string | null;
-  attempts_log: { state: string; error: string | null }[];
 }
 
 /** a job once it is finished (GET /jobs/:id) */
