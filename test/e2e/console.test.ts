@@ -738,7 +738,8 @@ test('with API tokens on and none given: one banner says so, not every card; the
     .locator('.cards article')
     .filter({ has: page.locator('h3', { hasText: 'Store' }) })
     .locator('.figure');
-  expect(await textOf(card)).toBe('—');
+  // the banner and the card are filled by separate requests: the card settles on "—", it does not stay "…"
+  await eventually(async () => expect(await textOf(card)).toBe('—'));
   await giveToken(page, 'console-client-token-0123');
   await eventually(async () => expect(await textOf(card)).toBe('up'));
   await eventually(async () => expect(await page.locator('.banner-box').isVisible()).toBe(false));
