@@ -121,6 +121,11 @@ export function keysAt(base: string) {
     once: (name: string) => `${base}once:${name}`,
     /** hash {job, fp}: an idempotency key's job and its type and params; expires with the job's record */
     idem: (key: string) => `${base}idem:${key}`,
+    /**
+     * hash {job, mode, type, cap}: a debounce or throttle window (dedupeScope) and its job
+     * (enqueueDeduped.lua); throttle: expires with the window; debounce: its job's wait and the result TTL after
+     */
+    dedupe: (scope: string) => `${base}dedupe:${scope}`,
     /** hash: a flow (src/store/lua/lib-flow.lua): name, state, total, done, succeeded, cancelled, created_at, finished_at, idem */
     flowRecord: (id: string) => `${base}flow:${id}`,
     /** hash: a flow's node id → its job id */

@@ -37,6 +37,7 @@ test.each([
   ['schedules', "base .. 'schedules'", (k: ReturnType<typeof redisKeys>) => k.schedules],
   ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
+  ['dedupe', "base .. 'dedupe:' .. scope", (k: ReturnType<typeof redisKeys>) => k.dedupe('ID')],
   ['node', "base .. 'node:' .. role .. ':' .. id", (k: ReturnType<typeof redisKeys>) => k.node('ID', 'ID')],
   ['nodes', "base .. 'nodes:' .. role", (k: ReturnType<typeof redisKeys>) => k.nodes('ID')],
   ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],

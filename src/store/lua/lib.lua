@@ -115,6 +115,7 @@ local K = {
   lock = function(name) return base .. 'lock:' .. name end,
   once = function(name) return base .. 'once:' .. name end,
   idem = function(key) return base .. 'idem:' .. key end,
+  dedupe = function(scope) return base .. 'dedupe:' .. scope end,
   flowRecord = function(id) return base .. 'flow:' .. id end,
   flowNodes = function(id) return base .. 'flow:' .. id .. ':nodes' end,
   flowNext = function(id) return base .. 'flow:' .. id .. ':next' end,

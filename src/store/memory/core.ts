@@ -4,7 +4,7 @@
  * and lib.lua's helpers, the moves every transition makes (setState, finish, the index and the
  * event log).
  */
-import { checkTransition, Job, JobState, MAX_PRIORITY } from '../../core/job';
+import { checkTransition, type DedupeMode, Job, JobState, MAX_PRIORITY } from '../../core/job';
 import { JobCancelledError, LeaseLostError, NotFoundError } from '../../core/errors';
 import { decodeJob } from '../codec';
 import { LakeData } from './lake-data';
@@ -60,6 +60,11 @@ export class MemoryCore {
   readonly onceKeys = new Map<string, number>();
   /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
   readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
+  /** a debounce or throttle window (dedupeScope) → its job, mode, type, cap and when it expires (the dedupe keys) */
+  readonly dedupeKeys = new Map<
+    string,
+    { jobId: string; mode: DedupeMode; type: string; cap: number | null; until: number }
+  >();
   /** name → the schedule as JSON (the schedules hash) */
   readonly schedules = new Map<string, string>();
   readonly botRecs = new Map<string, Rec>();

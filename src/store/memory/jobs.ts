@@ -17,6 +17,7 @@ import {
   cancelConflict,
   chunkResultFits,
   createdJob,
+  dedupedOf,
   fingerprint,
   flowRows,
   idempotencyConflict,
@@ -60,6 +61,7 @@ import {
 import type { JobsStore } from '../concerns';
 import { BULK_KEY_TTL_MS, bulkRows, firstOf, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import type { GroupLane } from './structures';
+import { submitDeduped } from './dedupe';
 import type { MemoryCore } from './core';
 
 export class MemoryJobs implements JobsStore {
@@ -451,6 +453,8 @@ export class MemoryJobs implements JobsStore {
   // ---- enqueueJobs.lua with an idempotency key, cancelJob.lua ----
 
   async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const deduped = dedupedOf(work);
+    if (deduped) return submitDeduped(this.m, (rows) => this.insert(rows), deduped);
     const first = 'parent' in work ? work.parent : work;
     const rows = 'parent' in work ? flowRows(work) : [jobRow(work)];
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : undefined;

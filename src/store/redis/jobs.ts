@@ -1,9 +1,14 @@
 /** The queue path (store.jobs): jobs made, cancelled, claimed, completed, failed, released, and lapsed leases reaped. */
-import { Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
+import { dedupeScope, Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import {
   cancelConflict,
   createdJob,
+  dedupeArgs,
+  dedupeConflict,
+  dedupedOf,
+  dedupedRow,
+  type DedupedJob,
   fingerprint,
   flowRows,
   idempotencyConflict,
@@ -161,6 +166,8 @@ export class RedisJobs implements JobsStore {
    * checks and sets it with the job, atomically); the bot queue's jobs stay in shard 0
    */
   async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const deduped = dedupedOf(work);
+    if (deduped) return this.submitDeduped(deduped);
     const first = 'parent' in work ? work.parent : work;
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
@@ -187,6 +194,33 @@ export class RedisJobs implements JobsStore {
     const job = await this.reads.job(existingId);
     if (!job) throw new NotFoundError(`job ${existingId} not found`);
     return { job, children: [], existing: true };
+  }
+
+  /**
+   * a job under a debounce or throttle window (enqueueDeduped.lua). The window's key lives in
+   * the shard of the job it names: its group's shard for a job of a group (its scope holds the
+   * group), else its scope's hash, so every node that is given the key looks in one place
+   */
+  private async submitDeduped(job: DedupedJob): Promise<Submitted> {
+    const shard =
+      job.group || job.queue === this.place.botQueue
+        ? this.place.pickShard(job.queue, job.group)
+        : keyShard(dedupeScope(job, job.dedupe.key), this.c.shardCount);
+    const row = dedupedRow({ ...job, id: job.id ?? newId(shard) });
+    const [code, now, id, what, held] = await this.c.run<[number, string, string, string, string?]>(
+      'enqueueDeduped',
+      [...dedupeArgs(job), ...rowArgs([row], this.c.cpuLists)],
+      this.c.shardKeys(shard),
+      true,
+    );
+    if (code === CONFLICT) throw dedupeConflict(job, id, what, held ?? '');
+    if (what === 'made') {
+      const made = { ...createdJob(row, Number(now)), dedupe: { key: job.dedupe.key, mode: job.dedupe.mode } };
+      return { job: made, children: [], existing: false, deduplicated: false };
+    }
+    const found = await this.reads.job(id);
+    if (!found) throw new NotFoundError(`job ${id} not found`);
+    return { job: found, children: [], existing: false, deduplicated: true };
   }
 
   /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */
