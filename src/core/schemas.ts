@@ -7,7 +7,17 @@
 import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
-import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from './job';
+import {
+  DEDUPE_MODES,
+  JOB_STATES,
+  JobState,
+  JobType,
+  MAX_DEDUPE_KEY_LENGTH,
+  MAX_DELAY_MS,
+  MAX_GROUP_LENGTH,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+} from './job';
 import { DEP_POLICIES, MAX_FLOW_NODES } from './flows';
 import { jobIdParam, safeName } from './ids';
 import { MATH_OPS } from './math';
@@ -100,6 +110,35 @@ export type TaskBody = z.infer<typeof taskBody>;
 /** the job types POST /jobs makes */
 export const SUBMIT_TYPES = ['task', 'primes', 'sim'] as const satisfies readonly JobType[];
 
+const windowMs = (field: string) => boundedInt(field, 1, MAX_DELAY_MS, '1', `${MAX_DELAY_MS} (30 days)`);
+
+/** a debounce or throttle window (POST /jobs, docs/flow-control.md "Debounce and throttle") */
+export const dedupeOption = z
+  .strictObject(
+    {
+      key: safeName('dedupe.key', 1, MAX_DEDUPE_KEY_LENGTH).describe(
+        "the window's key: per queue, group and submitter",
+      ),
+      ttl_ms: windowMs('dedupe.ttl_ms').describe(
+        'throttle: how long the first job answers for the key; debounce: how long the job waits after each submission',
+      ),
+      mode: z.enum(DEDUPE_MODES, { error: `dedupe.mode must be one of ${DEDUPE_MODES.join(', ')}` }),
+      max_wait_ms: windowMs('dedupe.max_wait_ms')
+        .describe('debounce: the job is due at most this long after the first submission (>= ttl_ms)')
+        .optional(),
+    },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown field: ${iss.keys.map((k) => `dedupe.${k}`).join(', ')}`
+          : 'dedupe must be a JSON object {key, ttl_ms, mode, max_wait_ms?}',
+    },
+  )
+  .describe(
+    'throttle: the first job of the window wins, later ones are answered with it (200, deduplicated); debounce: the job waits ttl_ms, and a later one replaces its params and restarts the wait',
+  );
+export type DedupeOption = z.infer<typeof dedupeOption>;
+
 /** POST /jobs: any job type (a built-in one, or a --handlers module's), its params checked by that type's schema (checkParams) */
 export const submitBody = jsonBody({
   type: z.string({
@@ -107,6 +146,7 @@ export const submitBody = jsonBody({
   }),
   params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }),
   ...jobOptionsShape,
+  dedupe: dedupeOption.optional(),
 });
 
 /** the most jobs one POST /jobs/bulk makes */

@@ -12,7 +12,7 @@ import { ABACUS_STRATEGIES } from '../../core/abacus';
 import { STORE_CONDITIONS } from '../../core/errors';
 import { HISTORY_WINDOWS, type HistoryWindow } from '../../core/history';
 import { BOT_STATUSES } from '../../core/bots';
-import { JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
+import { DEDUPE_MODES, JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { FLOW_STATES } from '../../core/states';
 import { MATH_OPS } from '../../core/math';
 import { BATCH_TYPES } from '../../core/schemas';
@@ -38,6 +38,12 @@ const sum = z.union([
   z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
   z.string().regex(/^-?\d{16,19}$/),
 ]);
+
+/** a job's debounce or throttle window (docs/flow-control.md) */
+const dedupeShown = z
+  .object({ key: z.string(), mode: z.enum(DEDUPE_MODES) })
+  .optional()
+  .describe('its debounce or throttle window: its key and mode; absent: none');
 
 /** the whole job record (core/job.ts jobView) */
 export const jobResponse = z.object({
@@ -80,6 +86,7 @@ export const jobResponse = z.object({
   schedule: z.string().nullable(),
   slot: time().nullable(),
   group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
+  dedupe: dedupeShown,
   flow_id: z.string().optional(),
   flow_node: z.string().nullable().optional(),
   deps: z
@@ -266,11 +273,15 @@ export const RESPONSES = {
     run_at: time().nullable(),
     idempotency_key: z.string().nullable(),
     existing: z.boolean(),
+    deduplicated: z
+      .boolean()
+      .describe("true: the dedupe window's job (throttle: as it is; debounce: with these params), nothing made"),
     group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
+    dedupe: dedupeShown,
   }),
   /** POST /jobs/bulk: each job, in the order asked (existing: made before, under the same key) */
   bulkSubmitted: z.object({
-    jobs: z.array(z.object({ job_id: z.string(), state, existing: z.boolean() })),
+    jobs: z.array(z.object({ job_id: z.string(), state, existing: z.boolean(), deduplicated: z.boolean() })),
   }),
   queues: z.object({ queues: z.array(queueInfo) }),
   queue: queueInfo,
