@@ -175,6 +175,9 @@ export interface Dedupe {
   maxWaitMs?: number;
 }
 
+/** a job made under a debounce or throttle window (store.jobs.submit) */
+export type DedupedJob = NewJob & { dedupe: Dedupe };
+
 /** the longest dedupe key */
 export const MAX_DEDUPE_KEY_LENGTH = 200;
 

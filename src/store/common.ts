@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
 import { isCpuType, maxAttemptsFor } from '../core/handlers';
 import {
-  type Dedupe,
+  type DedupedJob,
   dedupeScope,
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
@@ -110,9 +110,6 @@ export const idempotencyConflict = (key: string, jobId: string) =>
     { field: 'idempotency_key', message: `'${key}' is in use with other params (job ${jobId})` },
   ]);
 
-/** a job made under a debounce or throttle window (store.jobs.submit) */
-export type DedupedJob = NewJob & { dedupe: Dedupe };
-
 /**
  * the job of a submit that has a window, or null; a window with an idempotency key or on a flow
  * (a prime count) is refused: the API says so first, naming the field
@@ -125,6 +122,15 @@ export function dedupedOf(work: NewJob | FlowSpec): DedupedJob | null {
       { field: 'dedupe', message: 'not with an idempotency key, nor for a prime count' },
     ]);
   return first as DedupedJob;
+}
+
+/**
+ * whether a window's job in this state answers a submission (enqueueDeduped.lua): a throttle
+ * window's while it is kept and not CANCELLED, a debounce window's while it is PENDING
+ */
+export function windowAnswers(mode: string, state: string | null | undefined): boolean {
+  if (!state) return false;
+  return mode === 'throttle' ? state !== 'CANCELLED' : state === 'PENDING';
 }
 
 /** a windowed job's row: a debounced job waits the window (at most max_wait_ms) before it is due */

@@ -8,7 +8,7 @@ import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import type { BulkItem } from './bulk';
-import type { Job, JobState, NewJob, Progress } from '../core/job';
+import type { DedupedJob, Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { FailTarget } from '../core/backoff';
 import type { CreatedFlow, FlowView, NewFlow } from '../core/flows';
@@ -61,6 +61,12 @@ export interface JobsStore {
   submit(work: NewJob | FlowSpec): Promise<Submitted>;
   /** the job an idempotency key (as submit keeps it: scopedIdempotencyKey) was used for, while that job is kept; else null */
   idempotentJob(scopedKey: string): Promise<string | null>;
+  /**
+   * the job submit would answer this job with under its debounce or throttle window (its scope,
+   * its mode): a throttle window's job while the window lasts and the job is kept and not
+   * CANCELLED, a debounce window's while it is PENDING; else null (submit would make one)
+   */
+  dedupedJob(job: DedupedJob): Promise<string | null>;
   /**
    * end a job that has not finished as CANCELLED (a chunk's id: its prime count): waiting or
    * delayed, it never runs; held, its holder's renewal, result or failure is refused with a

@@ -4,6 +4,7 @@
  * record's dedupe, bad windows as 400s naming the field, POST /jobs/bulk's per-job windows, and
  * two callers' same key as two windows.
  */
+import { LIMIT_DEFAULTS } from '../../src/core/quotas';
 import { parseTokenFile } from '../../src/core/tokens';
 import { startApi, RunningApi } from '../../src/roles/api';
 import { tokenTable } from '../../src/roles/api/access-gate';
@@ -17,8 +18,9 @@ const T = {
   admin: 'dedupe-admin-token-0123456789',
   alice: 'dedupe-alice-token-0123456789',
   bob: 'dedupe-bob-token-01234567890',
+  carol: 'dedupe-carol-token-0123456789',
 };
-const TOKENS = `ops admin ${T.admin}\nalice client ${T.alice}\nbob client ${T.bob}\n`;
+const TOKENS = `ops admin ${T.admin}\nalice client ${T.alice}\nbob client ${T.bob}\ncarol client ${T.carol}\n`;
 type Body = Record<string, unknown> & { error?: { message: string; details: { field: string }[] } };
 
 describe.each(ADAPTERS)('debounce and throttle over HTTP: %s', (adapter) => {
@@ -123,6 +125,44 @@ describe.each(ADAPTERS)('debounce and throttle over HTTP: %s', (adapter) => {
     // the seed routes take no window
     const task = await call('POST', '/task', { a: 1, b: 2, dedupe: ok });
     expect(task.status).toBe(400);
+  });
+
+  test("a window's later submissions pass the jobs quota, which counted its job; a debounce's ttl_ms is a delay's bound", async () => {
+    const limited = await startApi(store, {
+      nodeId: 'api-dedupe-quota',
+      port: 0,
+      log: silentLogger,
+      security: { ...OPEN_SECURITY, tokens: tokenTable(parseTokenFile(TOKENS)) },
+      limits: {
+        bounds: { ...LIMIT_DEFAULTS.bounds, maxDelayMs: 100_000 },
+        quotas: { ...LIMIT_DEFAULTS.quotas, jobs: 1 },
+      },
+    });
+    try {
+      const post = (a: number, dedupe: unknown) =>
+        http<Body>(
+          'POST',
+          `${limited.url}/jobs`,
+          { type: 'task', params: { a, b: 1 }, dedupe },
+          {
+            authorization: `Bearer ${T.carol}`,
+          },
+        );
+      const window = { key: 'quota-w', ttl_ms: 60_000, mode: 'debounce' };
+      const first = await post(1, window);
+      expect(first.status).toBe(202);
+      const again = await post(2, window);
+      expect([again.status, again.body.job_id, again.body.deduplicated]).toEqual([200, first.body.job_id, true]);
+      const other = await post(3, { ...window, key: 'quota-other' });
+      expect([other.status, other.body.error?.message]).toEqual([
+        429,
+        expect.stringMatching(/^quota jobs: client:carol/),
+      ]);
+      const long = await post(4, { ...window, ttl_ms: 100_001 });
+      expect([long.status, long.body.error?.details[0].field]).toEqual([400, 'dedupe.ttl_ms']);
+    } finally {
+      await limited.close(true);
+    }
   });
 
   test('POST /jobs/bulk: each job may have its window; a bad one is named jobs.<i>.dedupe...', async () => {

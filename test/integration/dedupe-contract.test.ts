@@ -6,7 +6,7 @@
  * makes a new job.
  */
 import { ConflictError } from '../../src/core/errors';
-import type { Dedupe, NewJob } from '../../src/core/job';
+import type { Dedupe, DedupedJob, NewJob } from '../../src/core/job';
 import type { Store } from '../../src/store/types';
 import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 
@@ -174,6 +174,24 @@ describe.each(WITH_CLUSTER)('debounce and throttle: %s', (adapter) => {
     expect(replaced.job).toMatchObject({ id: next.job.id, group: 'acme', params: { a: 3 } });
     clock.advance(1001);
     expect((await claimAll()).map((c) => [c.job.id, c.job.params.a])).toEqual([[next.job.id, 3]]);
+  });
+
+  test('dedupedJob names the job a submission would be answered with, and nothing once it would make one', async () => {
+    const t = task(1, throttle('ask'));
+    expect(await store.jobs.dedupedJob(t as DedupedJob)).toBeNull();
+    const made = await store.jobs.submit(t);
+    expect(await store.jobs.dedupedJob(t as DedupedJob)).toBe(made.job.id);
+    expect(await store.jobs.dedupedJob(task(1, { ...throttle('ask'), mode: 'debounce' }) as DedupedJob)).toBeNull();
+    expect(await store.jobs.dedupedJob(task(1, throttle('ask'), { group: 'g' }) as DedupedJob)).toBeNull();
+    await store.jobs.cancel(made.job.id);
+    expect(await store.jobs.dedupedJob(t as DedupedJob)).toBeNull();
+
+    const d = task(1, debounce('ask-d'));
+    const waiting = await store.jobs.submit(d);
+    expect(await store.jobs.dedupedJob(d as DedupedJob)).toBe(waiting.job.id);
+    clock.advance(1001);
+    expect((await claimAll()).map((c) => c.job.id)).toEqual([waiting.job.id]);
+    expect(await store.jobs.dedupedJob(d as DedupedJob)).toBeNull();
   });
 
   test('a window in one mode refuses the other; a waiting debounced job refuses another type', async () => {

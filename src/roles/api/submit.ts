@@ -12,7 +12,7 @@ import { Bounds, LIMIT_DEFAULTS } from '../../core/quotas';
 import { primeCountFlow } from '../../core/chunks';
 import { ConflictError, errorMessage, ValidationError, WizardError } from '../../core/errors';
 import { isSafeName, SAFE_ALPHABET } from '../../core/ids';
-import { type Dedupe, JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/job';
+import { type Dedupe, type DedupedJob, JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
 import {
   countPrimesParams,
@@ -263,9 +263,11 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
     'messaging.destination.name': first.queue,
     'wizard.job.group': first.group,
   });
-  // a repeated key answers its first job, which its quotas counted then: not counted again
-  const repeated = async () =>
-    key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
+  // a repeated key answers its first job, and a window its job, which its quotas counted then: not counted again
+  const repeated = async () => {
+    if (key !== undefined) return (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
+    return first.dedupe !== undefined && (await store.jobs.dedupedJob(first as DedupedJob)) !== null;
+  };
   const admission = await admitWork(ctx, res, [w], repeated).catch((err: unknown) => refused(span, err));
   let submitted: Submitted;
   try {

@@ -65,6 +65,8 @@ export class MemoryCore {
     string,
     { jobId: string; mode: DedupeMode; type: string; cap: number | null; until: number }
   >();
+  /** how many windows dedupeKeys may hold before its lapsed ones are swept out (twice what stayed at the last sweep) */
+  dedupeSweepAt = 1000;
   /** name → the schedule as JSON (the schedules hash) */
   readonly schedules = new Map<string, string>();
   readonly botRecs = new Map<string, Rec>();

@@ -1,19 +1,27 @@
 /** A job under a debounce or throttle window (store.jobs.submit), as enqueueDeduped.lua makes or finds it. */
-import { dedupeScope, type Job } from '../../core/job';
 import { decodeJob } from '../codec';
-import { dedupeConflict, dedupedRow, type DedupedJob, type JobRow } from '../common';
+import { dedupeScope, type DedupedJob, type Job } from '../../core/job';
+import { dedupeConflict, dedupedRow, type JobRow, windowAnswers } from '../common';
 import type { Submitted } from '../types';
 import type { MemoryCore } from './core';
 
-/** how many windows the map holds before the lapsed ones are swept out */
-const SWEEP_AT = 1000;
+/** the window's job, when submitDeduped would answer with it (store.jobs.dedupedJob) */
+export function dedupedJob(m: MemoryCore, job: DedupedJob): string | null {
+  const window = m.dedupeKeys.get(dedupeScope(job, job.dedupe.key));
+  if (!window || window.until <= m.clock() || window.mode !== job.dedupe.mode) return null;
+  return windowAnswers(window.mode, m.rec(window.jobId)?.state) ? window.jobId : null;
+}
 
 /** enqueueDeduped.lua: the window's job (throttled, or debounced: its params replaced, due later) or a new job under it */
 export function submitDeduped(m: MemoryCore, insert: (rows: JobRow[]) => Job[], job: DedupedJob): Submitted {
   const d = job.dedupe;
   const scope = dedupeScope(job, d.key);
   const now = m.step();
-  if (m.dedupeKeys.size >= SWEEP_AT) for (const [k, w] of m.dedupeKeys) if (w.until <= now) m.dedupeKeys.delete(k);
+  if (m.dedupeKeys.size >= m.dedupeSweepAt) {
+    // as Redis's key expiry: lapsed windows go, at a cost spread over the submissions that made them
+    for (const [k, w] of m.dedupeKeys) if (w.until <= now) m.dedupeKeys.delete(k);
+    m.dedupeSweepAt = Math.max(1000, 2 * m.dedupeKeys.size);
+  }
   const found = m.dedupeKeys.get(scope);
   const window = found && found.until > now ? found : undefined;
   const rec = window ? m.rec(window.jobId) : undefined;
@@ -25,9 +33,8 @@ export function submitDeduped(m: MemoryCore, insert: (rows: JobRow[]) => Job[], 
   });
   if (window && rec) {
     if (window.mode !== d.mode) throw dedupeConflict(job, window.jobId, 'mode', window.mode);
-    if (d.mode === 'throttle') {
-      if (rec.state !== 'CANCELLED') return answer(window.jobId);
-    } else if (rec.state === 'PENDING') {
+    if (windowAnswers(d.mode, rec.state)) {
+      if (d.mode === 'throttle') return answer(window.jobId);
       if (window.type !== job.type) throw dedupeConflict(job, window.jobId, 'type', window.type);
       const row = dedupedRow(job);
       m.unqueue(window.jobId, rec); // by its priority as it was

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 /** The queue path (store.jobs), as the Redis adapter's redis/jobs.ts: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
 import {
   checkTransition,
+  type DedupedJob,
   DEFAULT_PRIORITY,
   Job,
   JobState,
@@ -61,7 +62,7 @@ import {
 import type { JobsStore } from '../concerns';
 import { BULK_KEY_TTL_MS, bulkRows, firstOf, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import type { GroupLane } from './structures';
-import { submitDeduped } from './dedupe';
+import { dedupedJob, submitDeduped } from './dedupe';
 import type { MemoryCore } from './core';
 
 export class MemoryJobs implements JobsStore {
@@ -468,6 +469,10 @@ export class MemoryJobs implements JobsStore {
     }
     const [job, ...children] = this.insert(rows, key ? { key, fp: fingerprint(first) } : undefined);
     return { job, children, existing: false };
+  }
+
+  async dedupedJob(job: DedupedJob): Promise<string | null> {
+    return dedupedJob(this.m, job);
   }
 
   async idempotentJob(scopedKey: string): Promise<string | null> {

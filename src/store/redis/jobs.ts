@@ -1,5 +1,5 @@
 /** The queue path (store.jobs): jobs made, cancelled, claimed, completed, failed, released, and lapsed leases reaped. */
-import { dedupeScope, Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
+import { type DedupedJob, dedupeScope, Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import {
   cancelConflict,
@@ -8,8 +8,8 @@ import {
   dedupeConflict,
   dedupedOf,
   dedupedRow,
-  type DedupedJob,
   fingerprint,
+  windowAnswers,
   flowRows,
   idempotencyConflict,
   isStorableJobId,
@@ -202,10 +202,7 @@ export class RedisJobs implements JobsStore {
    * group), else its scope's hash, so every node that is given the key looks in one place
    */
   private async submitDeduped(job: DedupedJob): Promise<Submitted> {
-    const shard =
-      job.group || job.queue === this.place.botQueue
-        ? this.place.pickShard(job.queue, job.group)
-        : keyShard(dedupeScope(job, job.dedupe.key), this.c.shardCount);
+    const shard = this.windowShard(job);
     const row = dedupedRow({ ...job, id: job.id ?? newId(shard) });
     const [code, now, id, what, held] = await this.c.run<[number, string, string, string, string?]>(
       'enqueueDeduped',
@@ -221,6 +218,27 @@ export class RedisJobs implements JobsStore {
     const found = await this.reads.job(id);
     if (!found) throw new NotFoundError(`job ${id} not found`);
     return { job: found, children: [], existing: false, deduplicated: true };
+  }
+
+  /** the shard of a job's window and of the jobs it makes (submitDeduped) */
+  private windowShard(job: DedupedJob): number {
+    return job.group || job.queue === this.place.botQueue
+      ? this.place.pickShard(job.queue, job.group)
+      : keyShard(dedupeScope(job, job.dedupe.key), this.c.shardCount);
+  }
+
+  /** in the window's shard: its job, when enqueueDeduped.lua would answer with it */
+  async dedupedJob(job: DedupedJob): Promise<string | null> {
+    const k = this.c.shardKeys(this.windowShard(job));
+    const [id, mode] = await this.c.cmd<(string | null)[]>([
+      'HMGET',
+      k.dedupe(dedupeScope(job, job.dedupe.key)),
+      'job',
+      'mode',
+    ]);
+    if (!id || mode !== job.dedupe.mode || !isStorableJobId(id)) return null;
+    const state = await this.c.cmd<string | null>(['HGET', k.job(id), 'state']);
+    return windowAnswers(job.dedupe.mode, state) ? id : null;
   }
 
   /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */
