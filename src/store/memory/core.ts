@@ -116,6 +116,10 @@ export class MemoryCore {
       allJobs: this.allJobs,
       dlq: this.dlq,
       bots: this.botRecs as ReadonlyMap<string, Readonly<Rec>>,
+      windows: this.dedupeKeys as ReadonlyMap<
+        string,
+        Readonly<{ jobId: string; mode: string; type: string; cap: number | null }>
+      >,
     };
   }
 
