@@ -106,7 +106,7 @@ export const jobBulkRoutes: Route[] = [
     path: '/jobs',
     need: 'admin',
     tag: 'jobs',
-    summary: `delete every finished job of a filter (SUCCESS, FAILURE, DEAD, CANCELLED, SKIPPED), oldest first, with its log, a prime count with its chunks; a node of a flow still running is kept (skipped); by status, type and queue (all optional); at most ${BULK_MAX} jobs a call: call again with the cursor answered while more is true`,
+    summary: `delete every finished job of a filter (${FINAL_LIST.join(', ')}), oldest first, with its log, a prime count with its chunks; a node of a flow still running is kept (skipped); by status, type and queue (all optional); at most ${BULK_MAX} jobs a call: call again with the cursor answered while more is true`,
     query: cleanJobsQuery,
     ok: { 200: { description: 'how many were deleted, were skipped, and the cursor to go on from', json: 'cleaned' } },
     handler: (ctx) => async (req, res) => {

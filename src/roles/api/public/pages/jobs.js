@@ -104,6 +104,10 @@
         get canDelete() {
           return FINAL.includes(this.status);
         },
+        /** why Delete is off, while it is */
+        get deleteHint() {
+          return this.canDelete ? null : `choose a final state first: ${FINAL.join(', ')}`;
+        },
         /**
          * retry every DEAD and FAILURE job of the filter, cancel every one that has not finished, or
          * delete every finished one of the state chosen (admin), once confirmed
