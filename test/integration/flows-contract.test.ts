@@ -62,7 +62,14 @@ describe.each(WITH_CLUSTER)('flows contract: %s', (adapter) => {
     await store.jobs.complete(d.id, d.token, 5);
     const view = (await store.flows.get(flow_id))!;
     expect(view).toMatchObject({ flow_id, name: 'test', state: 'SUCCESS', progress: { completed: 4, total: 4 } });
-    expect(view.nodes.d).toEqual({ job_id: jobs.d, state: 'SUCCESS', result: 5 });
+    expect(view.nodes.d).toEqual({ job_id: jobs.d, state: 'SUCCESS', deps: ['b', 'c'], result: 5 });
+    // the graph's edges, by node id, each node's deps in the order given
+    expect(Object.fromEntries(Object.entries(view.nodes).map(([n, v]) => [n, v.deps]))).toEqual({
+      a: [],
+      b: ['a'],
+      c: ['a'],
+      d: ['b', 'c'],
+    });
     for (const id of Object.values(jobs)) expect((await store.reads.job(id))!.attempts).toBe(1);
   });
 

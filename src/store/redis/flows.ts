@@ -72,17 +72,18 @@ export class RedisFlows implements FlowsStore {
     const list: [string, string][] = [];
     for (let i = 0; i < nodes.length; i += 2) list.push([nodes[i], nodes[i + 1]]);
     const recs = await Promise.all(
-      list.map(([, id]) => this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'result', 'error'])),
+      list.map(([, id]) => this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'result', 'error', 'dep_ids'])),
     );
     return flowView(
       flowId,
       pairs(rec),
       list.map(([node, id], i) => {
-        const [state, result, error] = recs[i];
+        const [state, result, error, depIds] = recs[i];
         if (state === null) return [node, id, undefined];
         const r: Record<string, string> = { state };
         if (result !== null) r.result = result;
         if (error !== null) r.error = error;
+        if (depIds !== null) r.dep_ids = depIds;
         return [node, id, r];
       }),
     );
