@@ -78,6 +78,7 @@ export const SCRIPT_NAMES = [
   'spendBudget',
   'createFlow',
   'cancelFlow',
+  'keepSpan',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
