@@ -51,6 +51,7 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'cleanJobs',
   'enqueueBatch',
   'enqueueScheduled',
   'registerBot',

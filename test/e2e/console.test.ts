@@ -480,6 +480,44 @@ test('jobs page: a count per state; filtered by queue and type; every dead job o
   await page.close();
 });
 
+test('jobs page: every finished job of a state and queue deleted at once (admin), after a confirmation; only with a final state chosen', async () => {
+  const queue = 'console-delete';
+  const failed = [
+    await finishedJob({ to: 'FAILURE' }, 'delete one', queue),
+    await finishedJob({ to: 'FAILURE' }, 'delete two', queue),
+  ];
+  const dead = await deadJob('kept', queue);
+  const page = await open('#/jobs');
+  await giveToken(page, ADMIN_TOKEN);
+  await eventually(async () => expect(await page.locator(`#jobs-queue option[value="${queue}"]`).count()).toBe(1));
+  await page.getByLabel('Queue').selectOption(queue);
+  const rows = page.locator('section table tbody tr');
+  await eventually(async () => expect(await rows.count()).toBe(3));
+  const button = page.getByRole('button', { name: 'Delete finished jobs…' });
+  expect(await button.isDisabled()).toBe(true); // no state chosen
+  await page.locator('#jobs-status').selectOption('PENDING');
+  expect(await button.isDisabled()).toBe(true); // not a final state
+  await page.locator('#jobs-status').selectOption('FAILURE');
+  await eventually(async () => expect(await rows.count()).toBe(2));
+  expect(await button.isDisabled()).toBe(false);
+  await button.click();
+  expect(await textOf(page.locator('.bulk-confirm span'))).toBe(
+    `Delete every FAILURE job in queue ${queue}, with its log? This cannot be undone.`,
+  );
+  expect(await store.reads.job(failed[0])).toMatchObject({ state: 'FAILURE' }); // nothing done before the answer
+  await page.getByRole('button', { name: 'Yes, do it' }).click();
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toBe(`Deleted 2 jobs in queue ${queue}.`),
+  );
+  for (const id of failed) expect(await store.reads.job(id)).toBeNull();
+  expect(await store.reads.job(dead)).toMatchObject({ state: 'DEAD' });
+  await eventually(async () => expect(await rows.count()).toBe(0));
+  await page.locator('#jobs-status').selectOption('');
+  await eventually(async () => expect(await rows.count()).toBe(1));
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
 test("a job's page shows its handler's ctx.log lines, oldest first", async () => {
   const [job] = await store.jobs.enqueue([
     { type: 'task', queue: 'console-logged', params: { a: 1, b: 1, op: 'add' } },

@@ -317,6 +317,14 @@ export const RESPONSES = {
     more: z.boolean(),
     job_ids: z.array(z.string()),
   }),
+  /** DELETE /jobs: what one call deleted (at most BULK_MAX jobs), and where to go on */
+  cleaned: z.object({
+    deleted: count(),
+    skipped: count(),
+    more: z.boolean(),
+    cursor: z.string().nullable(),
+    job_ids: z.array(z.string()),
+  }),
   populated: z.object({
     batch: z.string(),
     created: count(),

@@ -39,6 +39,7 @@ export class MemoryFlows implements FlowsStore {
     private readonly jobs: MemoryJobs,
   ) {
     m.onFlowNode = (flowId, id, to) => this.finished(flowId, id, to);
+    m.flowRunning = (flowId) => this.flow(flowId)?.rec.state === 'RUNNING';
   }
 
   private flow(flowId: string): FlowRec | undefined {
