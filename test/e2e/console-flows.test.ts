@@ -149,15 +149,15 @@ test('a fan-out of 200 into one node: every node and edge drawn, the wide layer 
     .locator('svg.flow-svg a.flow-node[data-node^="leaf-"] rect')
     .evaluateAll((els) => els.map((r) => [r.getAttribute('x'), r.getAttribute('y')]));
   expect([new Set(placed.map(([x]) => x)).size, new Set(placed.map(([, y]) => y)).size]).toEqual([8, 25]);
-  // the page itself does not scroll sideways: the graph's box does
-  const [scrollWidth, width] = (await page.evaluate(
-    '[document.documentElement.scrollWidth, window.innerWidth]',
-  )) as number[];
-  expect(scrollWidth).toBeLessThanOrEqual(width);
-  const box = (await page.evaluate(
-    "[document.querySelector('.flow-box').scrollWidth, document.querySelector('.flow-box').clientWidth]",
-  )) as number[];
-  expect(box[0]).toBeGreaterThanOrEqual(box[1]);
+  // the page itself does not scroll sideways, on a wide screen nor on a phone: the graph's box does
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: 900 });
+    const [pageScroll, pageWidth, boxScroll, boxWidth] = (await page.evaluate(
+      "[document.documentElement.scrollWidth, window.innerWidth, document.querySelector('.flow-box').scrollWidth, document.querySelector('.flow-box').clientWidth]",
+    )) as number[];
+    expect(pageScroll).toBeLessThanOrEqual(pageWidth);
+    if (width === 375) expect(boxScroll).toBeGreaterThan(boxWidth);
+  }
   await eventually(async () => expect(await textOf(page.locator('.flow-state'))).toBe('SUCCESS'), 60_000);
   expect(page.errors).toEqual([]);
   await page.close();
