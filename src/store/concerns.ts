@@ -363,6 +363,13 @@ export interface FlowsStore {
   cancel(flowId: string): Promise<FlowView>;
   /** the most recent flows' ids, newest first */
   recent(limit: number): Promise<string[]>;
+  /**
+   * keep a node's attempt span's trace context on its record (storedTrace), by the holder of the
+   * attempt (token): its dependents' spans link to it. Asked only with tracing on.
+   */
+  keepSpan(jobId: string, token: string, span: string): Promise<void>;
+  /** the span contexts its deps' attempts kept (keepSpan), in its deps' order; a dep that kept none is left out */
+  depSpans(jobId: string): Promise<string[]>;
 }
 
 export interface StoreParts {

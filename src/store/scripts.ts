@@ -80,6 +80,7 @@ export const SCRIPT_NAMES = [
   'createFlow',
   'cancelFlow',
   'enqueueDeduped',
+  'keepSpan',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -8,14 +8,12 @@
 import type { Page } from 'playwright-core';
 import type { HistoryPoint } from '../../src/core/history';
 import { RedisStore } from '../../src/store/redis';
-import { Browser, eventually, launchBrowser, textOf } from '../helpers/browser';
+import { Browser, eventually, launchBrowser, openConsole, textOf } from '../helpers/browser';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard } from '../helpers/procs';
 import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
 
 const ADMIN_TOKEN = 'console-admin-token';
-const STRICT_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const prefix = testPrefix('console');
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN, BATCH_SIZE: '1' };
 
@@ -55,20 +53,7 @@ afterAll(async () => {
   await store?.close();
 });
 
-/** a page under the strict CSP that records every console error and page error */
-async function open(path: string, base = api): Promise<Page & { errors: string[] }> {
-  const page = (await browser.context.newPage()) as Page & { errors: string[] };
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
-  await page.route(`${base}/`, async (route) => {
-    const res = await route.fetch();
-    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': STRICT_CSP } });
-  });
-  await page.goto(`${base}/${path}`);
-  await page.locator('main h2').first().waitFor();
-  return page;
-}
+const open = (path: string, base = api) => openConsole(browser, base, path);
 
 const chartPoints = async (page: Page, id: string) =>
   Number(await page.locator(`[data-chart="${id}"] svg`).getAttribute('data-points', { timeout: 1000 }));

@@ -183,7 +183,13 @@ const flowView = z.object({
   finished_at: time().nullable(),
   nodes: z.record(
     z.string(),
-    z.object({ job_id: z.string(), state, result: z.unknown().optional(), error: z.string().optional() }),
+    z.object({
+      job_id: z.string(),
+      state,
+      deps: z.array(z.string()).describe('the node ids it depends on (the edges of the graph)'),
+      result: z.unknown().optional(),
+      error: z.string().optional(),
+    }),
   ),
 });
 

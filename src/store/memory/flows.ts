@@ -116,6 +116,21 @@ export class MemoryFlows implements FlowsStore {
       .slice(0, limit);
   }
 
+  /** keepSpan.lua */
+  async keepSpan(jobId: string, token: string, span: string): Promise<void> {
+    this.m.step();
+    this.m.holder(jobId, token).span = span;
+  }
+
+  async depSpans(jobId: string): Promise<string[]> {
+    const deps = this.m.rec(jobId)?.dep_ids;
+    if (!deps) return [];
+    return deps
+      .split(',')
+      .map((d) => this.m.rec(d)?.span)
+      .filter((s): s is string => !!s);
+  }
+
   /** lib-flow.lua's flowNodeFinished */
   private finished(flowId: string, id: string, to: JobState): void {
     if (this.work) {

@@ -7,7 +7,7 @@
 'use strict';
 
 (() => {
-  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, progressText, request, slot } = window.wizardLib;
+  const { FINAL, JOB_STATES, fill, following, formatNumber, polling, progressText, request, slot } = window.wizardLib;
 
   /** the chunk bars' plot area (viewBox 0 0 600 140) */
   const BARS = { left: 4, right: 596, top: 10, bottom: 132 };
@@ -159,31 +159,22 @@
         progressText,
       }),
 
-    jobDetail: () => {
-      let stop = null;
-      return {
+    jobDetail: () =>
+      following(1000, {
         job: slot(),
         chunks: slot(),
         logLines: slot(),
-        init() {
-          this.start();
-          this.$watch('route.id', () => this.start());
-        },
-        destroy() {
-          stop?.();
-        },
-        start() {
-          stop?.();
+        reset() {
           this.job = slot();
           this.chunks = slot();
           this.logLines = slot();
-          stop = every(1000, async () => {
-            const id = encodeURIComponent(this.route.id);
-            const r = fill(this.job, await request('GET', `jobs/${id}`));
-            if (r.ok) fill(this.logLines, await request('GET', `jobs/${id}/log`));
-            if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
-            if (!r.ok || FINAL.includes(r.data.state)) stop();
-          });
+        },
+        async step() {
+          const id = encodeURIComponent(this.route.id);
+          const r = fill(this.job, await request('GET', `jobs/${id}`));
+          if (r.ok) fill(this.logLines, await request('GET', `jobs/${id}/log`));
+          if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
+          return r.ok && !FINAL.includes(r.data.state);
         },
         get isPrimes() {
           return Boolean(this.job.data && this.job.data.type === 'primes');
@@ -205,8 +196,7 @@
         chunkPaths(chunks) {
           return chunkBars(chunks || []);
         },
-      };
-    },
+      }),
 
     /** a job page's actions: a dead or failed job back on its queue (admin) */
     jobActions: () => ({
