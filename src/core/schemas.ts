@@ -280,11 +280,31 @@ export const groupParams = z.object({ name: queueName, group: safeName('group', 
 /** a limit: how many may run at once, or null to remove it */
 const limitValue = (field: string) => boundedInt(field, 0, 1_000_000).nullable().optional();
 
+/** the largest window a rate may have (ms): a day */
+export const MAX_RATE_WINDOW_MS = 86_400_000;
+
+/** a rate limit: at most max starts in any window of per_ms, or null to remove it */
+const rateValue = (field: string) =>
+  z
+    .strictObject(
+      {
+        max: boundedInt(`${field}.max`, 1, 1_000_000),
+        per_ms: boundedInt(`${field}.per_ms`, 1, MAX_RATE_WINDOW_MS),
+      },
+      { error: `${field} must be an object {max, per_ms} or null` },
+    )
+    .nullable()
+    .optional();
+
 /** PUT /queues/:name/limits (docs/flow-control.md): a field left out stays as it is */
 export const queueLimitsBody = jsonBody({
   concurrency: limitValue('concurrency').describe("at most this many of the queue's jobs run at once; null: no limit"),
   group_concurrency: limitValue('group_concurrency').describe(
     "at most this many of each group's jobs run at once (a group's own limit overrides it); null: no limit",
+  ),
+  rate: rateValue('rate').describe("at most max of the queue's jobs start in any window of per_ms; null: no limit"),
+  group_rate: rateValue('group_rate').describe(
+    "at most max of each group's jobs start in any window of per_ms (a group's own rate overrides it); null: no limit",
   ),
 });
 
@@ -292,6 +312,9 @@ export const queueLimitsBody = jsonBody({
 export const groupLimitsBody = jsonBody({
   concurrency: limitValue('concurrency').describe(
     "at most this many of the group's jobs run at once; null: the queue's group_concurrency holds",
+  ),
+  rate: rateValue('rate').describe(
+    "at most max of the group's jobs start in any window of per_ms; null: the queue's group_rate holds",
   ),
 });
 
