@@ -4,6 +4,7 @@
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
+import { MAX_RATE_LIMITED_HOLD_MS, RATE_LIMITED_HOLD_MS } from './defaults';
 import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
@@ -247,8 +248,15 @@ export const failBody = z.strictObject(
   {
     error: boundedString('error', 1, 2000),
     permanent: z.boolean({ error: 'permanent must be true or false' }).optional(),
+    code: z
+      .literal('rate_limited', { error: "code must be 'rate_limited'" })
+      .optional()
+      .describe('rate_limited: the job goes back to waiting, its attempt not counted, its group (or queue) held'),
+    retry_after_ms: boundedInt('retry_after_ms', 0, MAX_RATE_LIMITED_HOLD_MS)
+      .optional()
+      .describe(`with code rate_limited: how long its group (or queue) waits (default ${RATE_LIMITED_HOLD_MS})`),
   },
-  { error: objectError('{error, permanent?}') },
+  { error: objectError('{error, permanent?, code?, retry_after_ms?}') },
 );
 
 export const populateBody = z.strictObject(

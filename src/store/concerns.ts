@@ -278,6 +278,11 @@ export interface BotsStore {
   startJob(botId: string, jobId: string): Promise<void>;
   completeJob(botId: string, jobId: string, result: unknown): Promise<void>;
   failJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void>;
+  /**
+   * the bot's command met the limit of what it calls (rate_limited): the job goes back to
+   * waiting, its attempt not counted, its group (or queue) held holdMs, and the bot is free
+   */
+  holdJob(botId: string, jobId: string, holdMs: number): Promise<void>;
   /** false when there was no such bot */
   remove(botId: string): Promise<boolean>;
   markDown(downAfterMs: number, limit?: number): Promise<BotsDown>;

@@ -229,6 +229,17 @@ local function holdFlow(queue, field, ms)
   if not cur or cur < untilMs then redis.call('HSET', K.flow(queue), 'v', '1', field, string.format('%d', untilMs)) end
 end
 
+-- give a held job back (releaseHeld: its attempt not counted) and hold its group, or its queue when
+-- it has none, for ms (releaseJob.lua, failBotJob.lua's HOLD): its handler met the limit of what it
+-- calls. Answers the code, and the job as holder() loaded it.
+local function releaseHolding(id, token, ms)
+  local jobKey, j = holder(id, token)
+  if not jobKey then return j end
+  releaseHeld(id, jobKey, j)
+  if j.queue ~= '' then holdFlow(j.queue, j.group ~= '' and ('hold:' .. j.group) or 'hold', ms) end
+  return OK, j
+end
+
 -- a hold that is over leaves K.flow (and K.flow with it when nothing else is left in it)
 local function dropHold(queue, field)
   redis.call('HDEL', K.flow(queue), field)

@@ -5,13 +5,14 @@
   Returns  OK, MISSING or TOKEN_MISMATCH; with a holdMs, {OK, queue, group ('' for none)} once released.
 ]]
 local id, token = ARGV[4], ARGV[5]
-local jobKey, j = holder(id, token)
-if not jobKey then return j end
-releaseHeld(id, jobKey, j)
 if ARGV[6] and ARGV[6] ~= '' then
-  if j.queue ~= '' then holdFlow(j.queue, j.group ~= '' and ('hold:' .. j.group) or 'hold', argNumber(ARGV[6], 'holdMs')) end
+  local code, j = releaseHolding(id, token, argNumber(ARGV[6], 'holdMs'))
+  if code ~= OK then return code end
   flush()
   return { OK, j.queue, j.group }
 end
+local jobKey, j = holder(id, token)
+if not jobKey then return j end
+releaseHeld(id, jobKey, j)
 flush()
 return OK

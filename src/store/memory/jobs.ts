@@ -417,10 +417,15 @@ export class MemoryJobs implements JobsStore {
 
   async release(jobId: string, token: string, holdMs?: number): Promise<void> {
     this.m.step();
+    if (holdMs === undefined) this.releaseHeld(jobId, this.m.holder(jobId, token));
+    else this.releaseHolding(jobId, token, holdMs);
+  }
+
+  /** lib-queue.lua's releaseHolding and holdFlow: its group (or its queue) starts nothing for holdMs; a longer hold wins */
+  releaseHolding(jobId: string, token: string, holdMs: number): void {
     const rec = this.m.holder(jobId, token);
     this.releaseHeld(jobId, rec);
-    // lib-queue.lua's holdFlow: its group (or its queue) starts nothing for holdMs; a longer hold wins
-    if (holdMs !== undefined && rec.queue) {
+    if (rec.queue) {
       const q = this.m.queue(rec.queue);
       const f = q.flow ?? noLimits();
       const key = rec.group ? `g:${rec.group}` : '';
