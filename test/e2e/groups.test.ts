@@ -118,7 +118,7 @@ describe('groups and limits over real processes', () => {
     const set = await cli('--group', 'one', '--concurrency', '1', '--json');
     expect([set.code, JSON.parse(set.stdout)]).toEqual([
       0,
-      { queue: 'solo', group: 'one', concurrency: 1, waiting: 0, running: 0 },
+      { queue: 'solo', group: 'one', concurrency: 1, rate: null, waiting: 0, running: 0 },
     ]);
     expect((await cli('--concurrency', 'lots')).code).toBe(2);
     const queue = await cli('--group-concurrency', '4');
