@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
+import { fieldsOf, http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -46,17 +46,7 @@ interface Run {
   id: string;
 }
 const runs = (): Run[] =>
-  fs.existsSync(LOG)
-    ? fs
-        .readFileSync(LOG, 'utf8')
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [group, start, end, id] = l.split(' ');
-          return { group, start: Number(start), end: Number(end), id };
-        })
-    : [];
+  fieldsOf(LOG).map(([group, start, end, id]) => ({ group, start: Number(start), end: Number(end), id }));
 
 describe('groups and limits over real processes', () => {
   let api: string;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
+import { fieldsOf, http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -50,18 +50,7 @@ interface Run {
   start: number;
   id: string;
 }
-const runs = (): Run[] =>
-  fs.existsSync(LOG)
-    ? fs
-        .readFileSync(LOG, 'utf8')
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [tag, start, id] = l.split(' ');
-          return { tag, start: Number(start), id };
-        })
-    : [];
+const runs = (): Run[] => fieldsOf(LOG).map(([tag, start, id]) => ({ tag, start: Number(start), id }));
 
 /** what the test allows between a claim and its handler's start (ms) */
 const DISPATCH_MS = 200;
