@@ -159,6 +159,19 @@ describe.each(WITH_CLUSTER)('rate limits: %s', (adapter) => {
     });
   });
 
+  test("a bot's job given back with a hold: no attempt counted, the bot free, the bot queue held", async () => {
+    const [made] = await store.jobs.enqueue([
+      { type: 'sim', queue: 'bots', params: { duration_ms: 1, failure_rate: 0 } },
+    ]);
+    await store.bots.register('b1', 'b1', 'hash-b1');
+    expect((await store.bots.claim('b1', 'bots', LEASE))?.id).toBe(made.id);
+    await store.bots.holdJob('b1', made.id, 400);
+    expect(await store.reads.job(made.id)).toMatchObject({ state: 'PENDING', attempts: 0 });
+    expect(await store.bots.claim('b1', 'bots', LEASE)).toBe(null); // free again, but the queue is held
+    clock.advance(400);
+    expect(await store.bots.claim('b1', 'bots', LEASE)).toMatchObject({ id: made.id, attempts: 1 });
+  });
+
   test('a queue without limits answers no wake-up of a rate', async () => {
     await enqueue([task(1), task(2, 'g')]);
     const r = await drain();
