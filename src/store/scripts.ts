@@ -52,6 +52,7 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'cleanJobs',
   'enqueueBatch',
   'enqueueScheduled',
   'registerBot',
@@ -79,6 +80,7 @@ export const SCRIPT_NAMES = [
   'spendBudget',
   'createFlow',
   'cancelFlow',
+  'keepSpan',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
