@@ -498,6 +498,8 @@ export class Client<T extends JobTable | undefined = undefined> {
     try {
       let final: JobEvent | null = null;
       for await (const ev of this.events(id, { signal: stop.signal })) if (FINAL.has(ev.state)) final = ev;
+      // the final event is the job as the API read it (or as its event carried it): no second request
+      if (final?.state === 'SUCCESS') return final.result as ResultFor<T, K>;
       const job = await this.get<K>(id);
       const state = final && !FINAL.has(job.state) ? final.state : job.state;
       if (FAILED.has(state)) {

@@ -18,7 +18,7 @@ import { CLAIM } from './wire';
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
 
-function json(v: string | undefined): unknown {
+export function json(v: string | undefined): unknown {
   if (v === undefined || v === '') return null;
   try {
     return JSON.parse(v);

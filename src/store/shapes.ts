@@ -70,7 +70,16 @@ export interface JobEvent {
   state: JobState;
   progress: { completed: number; total: number } | null;
   at: number;
+  /**
+   * a SUCCESS event's job's result, when it is small (its JSON at most EVENT_RESULT_MAX_BYTES):
+   * a caller waiting for the job has it without reading the record. Absent otherwise, and in
+   * events written on a prefix below format 3 (src/store/format.ts) or by an older version
+   */
+  result?: unknown;
 }
+
+/** the largest result (bytes of its JSON) a SUCCESS event carries (JobEvent.result) */
+export const EVENT_RESULT_MAX_BYTES = 512;
 
 export interface ListQuery {
   state?: JobState;

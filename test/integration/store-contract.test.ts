@@ -4,7 +4,7 @@
  */
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
 import type { NewJob } from '../../src/core/job';
-import { JOB_LOG_LINE_BYTES, JOB_LOG_LINES, type Store } from '../../src/store/types';
+import { EVENT_RESULT_MAX_BYTES, JOB_LOG_LINE_BYTES, JOB_LOG_LINES, type Store } from '../../src/store/types';
 import { tokenBaseOf } from '../../src/store/common';
 import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
@@ -414,6 +414,40 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(events.map((e) => e.state)).toEqual(['PENDING', 'STARTED', 'SUCCESS']);
     const after = await store.events.read(events[2].id, 0);
     expect(after.filter((e) => e.jobId === job.id)).toEqual([]);
+  });
+
+  test('events: a SUCCESS event carries a small result, a prime count too; a large one is left in the record', async () => {
+    const from = await store.events.lastId();
+    const [small, nothing, large] = await store.jobs.enqueue([task(1), task(2), task(3)]);
+    const big = { text: 'x'.repeat(EVENT_RESULT_MAX_BYTES) };
+    const claimed = (await store.jobs.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE })).jobs;
+    await store.jobs.completeAndClaim(
+      [
+        { jobId: small.id, token: claimed[0].token, result: { sum: 2 } },
+        { jobId: nothing.id, token: claimed[1].token, result: null },
+        { jobId: large.id, token: claimed[2].token, result: big },
+      ],
+      'default',
+      { consumer: 'w1', max: 0, leaseMs: LEASE },
+    );
+    const { parent, children } = await store.jobs.enqueueFlow({
+      parent: { type: 'primes', params: {} },
+      children: [chunk(1, 10)],
+    });
+    const c = await claimOne('w1');
+    await store.jobs.complete(children[0].id, c.token, 4);
+    const done = (await store.events.read(from, 0)).filter((e) => e.state === 'SUCCESS');
+    const byJob = new Map(done.map((e) => [e.jobId, e]));
+    expect(byJob.get(small.id)!.result).toEqual({ sum: 2 });
+    expect(byJob.get(nothing.id)).toHaveProperty('result', null);
+    expect(byJob.get(large.id)).not.toHaveProperty('result');
+    expect(byJob.get(children[0].id)!.result).toBe(4);
+    expect(byJob.get(parent.id)).toMatchObject({
+      progress: { completed: 1, total: 1 },
+      result: (await store.reads.job(parent.id))!.result,
+    });
+    const started = (await store.events.read(from, 0)).filter((e) => e.state !== 'SUCCESS');
+    expect(started.filter((e) => 'result' in e)).toEqual([]);
   });
 
   test('events: a blocked reader wakes on the next change; progress rides along', async () => {

@@ -60,6 +60,26 @@ test('an empty prefix gets the newest format; one that is not new stays at the r
   }
 });
 
+/** a task run through the store: the raw value of its SUCCESS event, as an older reader reads it */
+async function successEvent(store: RedisStore, k: ReturnType<typeof redisKeys>) {
+  const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
+  const { jobs } = await store.jobs.claim('default', { consumer: 'w1', max: 1, leaseMs: 10_000 });
+  await store.jobs.complete(job.id, jobs[0].token, 2);
+  const entries = await raw.xRange(k.events, '-', '+');
+  return entries
+    .flatMap((e) => Object.entries(e.message))
+    .find(([id, v]) => id === job.id && v.startsWith('SUCCESS'))![1];
+}
+
+test('a SUCCESS event carries the result only at format 3: an older reader on a rolling prefix reads it as it always did', async () => {
+  const fresh = await open('upgrade-events-new');
+  await joinPrefix(fresh.store);
+  expect(await successEvent(fresh.store, fresh.k)).toBe('SUCCESS\n2');
+  const rolling = await open('upgrade-events-rolling', String(ROLLING_FORMAT));
+  await joinPrefix(rolling.store);
+  expect(await successEvent(rolling.store, rolling.k)).toBe('SUCCESS');
+});
+
 test('finish: refused while a role with no version is alive (a heartbeat without one, a claim without a heartbeat); switches once none is', async () => {
   const { store, k } = await open('upgrade-finish', String(ROLLING_FORMAT));
   await joinPrefix(store);

@@ -146,6 +146,8 @@ test('waitUntilFinished: the result, JobFailed on a failure, WaitTimeout past it
   };
   handler = answer('SUCCESS', null, { area: 6 });
   expect(await client().waitUntilFinished('j1')).toEqual({ area: 6 });
+  // the final event carries the result: no second request for the record
+  expect(seen.map((r) => r.url)).toEqual(['/api/jobs/j1/events']);
 
   handler = answer('DEAD', 'boom', null);
   const failed = await client()

@@ -1,7 +1,7 @@
 --[[ completeAndClaim: a consumer acknowledges the jobs it finished and takes new ones for the
   slots they freed, in one step and one round trip (BullMQ's moveToFinished fetches the next job
   the same way): completeJobs, then claimJobs.
-  ARGV[4] count, then per job: id, token, result, datalake entry, start (as completeJobs)
+  ARGV[4] the largest result a SUCCESS event carries, ARGV[5] count, then per job: id, token, result, datalake entry, start (as completeJobs)
   then    queue, consumer, max, max_cpu, leaseMs, token base, trace (as claimJobs; max and max_cpu may be 0)
   Returns  {{one code per completion}, {now, nextRunAt or '', number of CPU jobs, {claim values}, ...}}
 ]]

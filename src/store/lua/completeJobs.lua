@@ -1,5 +1,6 @@
 --[[ completeJobs: held jobs succeeded. Acknowledge each and record its result in one step.
-  ARGV[4] count, then per job: id, token, result (JSON), and its datalake entry (open at the
+  ARGV[4] the largest result (bytes) a SUCCESS event carries (0: none; lib.lua's emit)
+  ARGV[5] count, then per job: id, token, result (JSON), and its datalake entry (open at the
           end: this script adds the finish time) and start (ms) as the worker made them from the
           job it claimed ('' and '': made here; lib.lua's appendToLake)
   Returns  one code per job: OK, MISSING or TOKEN_MISMATCH (a late result from a consumer whose

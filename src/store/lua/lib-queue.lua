@@ -525,11 +525,14 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
   return OK
 end
 
--- completions from ARGV (completeJobs.lua, completeAndClaim.lua): the count at `from`, then per
--- job the layout COMPLETION of src/store/wire.ts. Answers one code per job (completeJob's) and
--- the index of the first argument after them.
+-- completions from ARGV (completeJobs.lua, completeAndClaim.lua): at `from` the largest result a
+-- SUCCESS event carries (eventResultMax), then the count, then per job the layout COMPLETION of
+-- src/store/wire.ts. Answers one code per job (completeJob's) and the index of the first argument
+-- after them.
 local function completeRows(from)
   local codes = {}
+  eventResultMax = argNumber(ARGV[from], 'the event result\'s size')
+  from = from + 1
   local count = argNumber(ARGV[from], 'the completions\' count')
   for i = 1, count do
     local at = from + (i - 1) * COMPLETION_SIZE -- a completion's fields are ARGV[at + COMPLETION.<field>]

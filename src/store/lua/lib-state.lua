@@ -88,9 +88,9 @@ end
 
 -- what follows a state change written to the record (setState, finish): the index move and the
 -- event, gathered for flush(); j (the job as load() read it) is in its new state after
-local function noteStateChange(id, j, to)
+local function noteStateChange(id, j, to, result)
   if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
-  emit(id, to, j.completed, j.total)
+  emit(id, to, j.completed, j.total, result)
   j.state = to
 end
 
@@ -192,7 +192,8 @@ local flowNodeFinished
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   transition(j, to)
   redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
-  noteStateChange(id, j, to)
+  -- a small result rides in the SUCCESS event (emit)
+  noteStateChange(id, j, to, to == 'SUCCESS' and #value <= eventResultMax and value or nil)
   if j.queue ~= '' then unlease(j.queue, id) end
   if to == 'DEAD' then
     redis.call('ZADD', K.dlq, now, id)

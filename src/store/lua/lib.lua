@@ -188,14 +188,20 @@ local function variadic(cmd, key, items, step)
   end
 end
 
--- a state or progress change for the event log: "STATE" or "STATE completed total"
-local function emit(id, state, completed, total)
+-- a SUCCESS event carries the job's result (JSON) when it is at most this many bytes (0: none),
+-- so a caller waiting on the log needs no second read: set by the completion scripts from their
+-- arguments (completeRows, completeBotJob.lua), 0 on a prefix below format 3, whose older
+-- readers would not parse it (src/store/format.ts)
+local eventResultMax = 0
+
+-- a state or progress change for the event log: "STATE" or "STATE completed total", then, for a
+-- SUCCESS that carries its result, a newline and the result (JSON never holds a raw newline)
+local function emit(id, state, completed, total, result)
   events[#events + 1] = id
-  if total and total ~= '' then
-    events[#events + 1] = state .. ' ' .. completed .. ' ' .. total
-  else
-    events[#events + 1] = state
-  end
+  local v = state
+  if total and total ~= '' then v = state .. ' ' .. completed .. ' ' .. total end
+  if result then v = v .. '\n' .. result end
+  events[#events + 1] = v
 end
 
 -- The per-state index (K.state) holds the top-level jobs of each state, except where a queue

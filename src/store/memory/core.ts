@@ -6,10 +6,10 @@
  */
 import { checkTransition, type DedupeMode, Job, JobState, MAX_PRIORITY } from '../../core/job';
 import { JobCancelledError, LeaseLostError, NotFoundError } from '../../core/errors';
-import { decodeJob } from '../codec';
+import { decodeJob, json } from '../codec';
 import { LakeData } from './lake-data';
 import type { JobEvent, StoreOptions } from '../types';
-import { DEFAULT_STORE_OPTIONS } from '../types';
+import { DEFAULT_STORE_OPTIONS, EVENT_RESULT_MAX_BYTES } from '../types';
 import {
   pushGrouped,
   Rec,
@@ -233,11 +233,14 @@ export class MemoryCore {
     });
   }
 
-  emit(id: string, state: JobState, completed = '', total = ''): void {
+  /** an event; `result`: a SUCCESS's result (JSON), carried when small (lib.lua's emit) */
+  emit(id: string, state: JobState, completed = '', total = '', result?: string): void {
     const ms = Math.floor(this.at);
     this.lastId = ms > this.lastId[0] ? [ms, 0] : [this.lastId[0], this.lastId[1] + 1];
     const progress = total ? { completed: Number(completed), total: Number(total) } : null;
-    this.events.push({ id: this.lastId.join('-'), jobId: id, state, progress, at: this.at });
+    const e: JobEvent = { id: this.lastId.join('-'), jobId: id, state, progress, at: this.at };
+    if (result !== undefined && Buffer.byteLength(result) <= EVENT_RESULT_MAX_BYTES) e.result = json(result);
+    this.events.push(e);
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
     for (const wake of [...this.readers]) wake(true);
   }
@@ -253,8 +256,9 @@ export class MemoryCore {
   /** lib.lua's moved: the index move (as its flush writes it) and the event */
   moved(id: string, rec: Rec, from: JobState | null, to: JobState): void {
     if (!rec.parent_id) this.indexMove(id, from, to, rec.queue !== '');
-    if (rec.total) this.emit(id, to, rec.completed, rec.total);
-    else this.emit(id, to);
+    const result = to === 'SUCCESS' ? rec.result : undefined;
+    if (rec.total) this.emit(id, to, rec.completed, rec.total, result);
+    else this.emit(id, to, '', '', result);
   }
 
   /**

@@ -54,7 +54,12 @@ export class RedisBots implements BotsStore {
 
   async completeJob(botId: string, jobId: string, result: unknown): Promise<void> {
     checkBotCode(
-      await this.c.run('completeBotJob', [jobId, botId, JSON.stringify(result ?? null)], this.c.keys, true),
+      await this.c.run(
+        'completeBotJob',
+        [jobId, botId, JSON.stringify(result ?? null), this.c.eventResultMax],
+        this.c.keys,
+        true,
+      ),
       botId,
       jobId,
     );

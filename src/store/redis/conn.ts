@@ -17,6 +17,7 @@ import { ConnectionPool } from '../pool';
 import { urlAt } from '../sentinel';
 import { LuaScript, ScriptName, scripts } from '../scripts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from '../types';
+import { EVENT_RESULT_MAX_BYTES } from '../shapes';
 import {
   DURABLE_CONNECTIONS,
   LAYOUT_EVERY_MS,
@@ -38,10 +39,16 @@ export class RedisConn {
   /** names this process's writes apart from other nodes' (a member of a shared set) */
   readonly instanceId = randomBytes(6).toString('hex');
   /**
-   * CPU jobs go to their queue's CPU lists (format 3): off on a prefix at format 2, where workers
-   * of the previous release may run, which read only the ordinary lists (src/store/format.ts)
+   * CPU jobs go to their queue's CPU lists, and SUCCESS events carry small results (format 3): off
+   * on a prefix at format 2, where roles of the previous release may run, which read only the
+   * ordinary lists and events without results (src/store/format.ts)
    */
   cpuLists = true;
+
+  /** the largest result a SUCCESS event carries (the completion scripts' argument): none below format 3 */
+  get eventResultMax(): number {
+    return this.cpuLists ? EVENT_RESULT_MAX_BYTES : 0;
+  }
   /** every known shard's keys (index: the shard number), those above the count too: they are drained */
   shards: RedisKeys[];
   /** how many shards new keys go to */

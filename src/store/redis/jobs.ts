@@ -337,13 +337,18 @@ export class RedisJobs implements JobsStore {
         this.claiming(queue, opts, first, answered, (base) =>
           this.c.run<[number[], ClaimReply]>(
             'completeAndClaim',
-            [...completionArgs(mine), ...claimArgs(queue, opts, base)],
+            [...completionArgs(mine, this.c.eventResultMax), ...claimArgs(queue, opts, base)],
             this.c.shardKeys(first),
             true,
           ),
         ),
         ...[...byShard].map(async ([shard, cs]) => {
-          const got = await this.c.run<number[]>('completeJobs', completionArgs(cs), this.c.shardKeys(shard), true);
+          const got = await this.c.run<number[]>(
+            'completeJobs',
+            completionArgs(cs, this.c.eventResultMax),
+            this.c.shardKeys(shard),
+            true,
+          );
           cs.forEach((c, i) => codes.set(c, got[i]));
         }),
       ]);
@@ -525,7 +530,7 @@ export class RedisJobs implements JobsStore {
         try {
           const codes = await this.c.run<number[]>(
             'completeJobs',
-            completionArgs(batch),
+            completionArgs(batch, this.c.eventResultMax),
             this.c.shardKeys(shard),
             true,
           );

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { JobState } from '../../core/job';
 import { lakeEntryUnfinished } from '../../core/datalake';
-import { ClaimContext, claimView } from '../codec';
+import { ClaimContext, claimView, json as jsonField } from '../codec';
 import { ClusterLink, seedUrls } from '../cluster';
 import { shardOfId } from '../keys';
 import { Link } from '../link';
@@ -161,12 +161,13 @@ export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: str
 }
 
 /**
- * completeJobs.lua's arguments: the count, then per job the layout COMPLETION (wire.ts): the
+ * completeJobs.lua's arguments: the largest result its SUCCESS events carry (RedisConn's
+ * eventResultMax), the count, then per job the layout COMPLETION (wire.ts): the
  * result as JSON, the job's datalake entry but for its finish time, which the script adds
  * (Redis's time), and its start, when the job as claimed is known ('' and '': lib.lua makes them)
  */
-export function completionArgs(completions: readonly Completion[]): (string | number)[] {
-  const args: (string | number)[] = [completions.length];
+export function completionArgs(completions: readonly Completion[], eventResultMax: number): (string | number)[] {
+  const args: (string | number)[] = [eventResultMax, completions.length];
   for (const { jobId, token, result, job: j } of completions) {
     const value = JSON.stringify(result ?? null);
     if (j && j.startedAt !== null) {
@@ -211,14 +212,19 @@ export function decodeEvents(id: string, flat: string[]): JobEvent[] {
   const at = Number(id.slice(0, id.indexOf('-')));
   const out: JobEvent[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const [state, completed, total] = flat[i + 1].split(' ');
-    out.push({
+    // "STATE", "STATE completed total", either then "\n" and a SUCCESS's result (lib.lua's emit)
+    const value = flat[i + 1];
+    const nl = value.indexOf('\n');
+    const [state, completed, total] = (nl < 0 ? value : value.slice(0, nl)).split(' ');
+    const e: JobEvent = {
       id,
       jobId: flat[i],
       state: state as JobState,
       progress: total === undefined ? null : { completed: Number(completed), total: Number(total) },
       at,
-    });
+    };
+    if (nl >= 0) e.result = jsonField(value.slice(nl + 1));
+    out.push(e);
   }
   return out;
 }

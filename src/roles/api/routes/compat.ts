@@ -13,7 +13,7 @@
 import os from 'node:os';
 import type { Response } from 'express';
 import { NotFoundError } from '../../../core/errors';
-import { isFinal } from '../../../core/job';
+import { isFinal, iso } from '../../../core/job';
 import { primeJobView, taskStatusView } from '../views';
 import { compute } from '../../../core/math';
 import { addQuery, countPrimesBody, parseInput, splitOptions, taskBody } from '../../../core/schemas';
@@ -224,16 +224,28 @@ export const compatRoutes: Route[] = [
         const later = (step: () => Promise<void>) => {
           chain = chain.then(() => (closed ? undefined : step())).catch(() => undefined);
         };
-        const onEvent = (e: Pick<JobEvent, 'state' | 'progress'> & { id?: string }) => {
+        const onEvent = (e: Pick<JobEvent, 'state' | 'progress'> & Partial<Pick<JobEvent, 'id' | 'at' | 'result'>>) => {
           later(async () => {
             const completed = e.progress?.completed ?? last.progress.completed;
             const total = e.progress?.total ?? last.progress.total;
             const sameTotal = total === last.progress.total;
             if (e.state === last.state && completed === last.progress.completed && sameTotal) return; // nothing new
             if ((sameTotal && completed < last.progress.completed) || isFinal(last.state)) return; // older than what was sent
-            const job = isFinal(e.state) ? await ctx.store.reads.job(id) : null;
-            if (isFinal(e.state) && !job) return gone();
-            const view = job ? primeJobView(job) : { ...last, state: e.state, progress: e.progress ?? last.progress };
+            // a SUCCESS event that carries its result needs no read of the record (JobEvent.result)
+            const carried = e.state === 'SUCCESS' && e.result !== undefined && e.at !== undefined;
+            const job = isFinal(e.state) && !carried ? await ctx.store.reads.job(id) : null;
+            if (isFinal(e.state) && !carried && !job) return gone();
+            const view = job
+              ? primeJobView(job)
+              : carried
+                ? {
+                    ...last,
+                    state: e.state,
+                    progress: e.progress ?? last.progress,
+                    result: e.result as typeof last.result,
+                    finished_at: iso(e.at!),
+                  }
+                : { ...last, state: e.state, progress: e.progress ?? last.progress };
             last = view;
             send(res, 'state', view, e.id);
             if (isFinal(view.state)) end();
