@@ -38,7 +38,7 @@ export function pairsToRecord(flat: readonly string[], from = 0): Record<string,
  * a job from its record. What enqueueJobs.lua leaves unwritten reads as its start: the id is
  * the key's (`id`, when the record has none), attempts 0, updated_at the creation time.
  */
-export function decodeJob(f: Record<string, string>, id?: string): Job {
+export function decodeJob(f: Record<string, string>, id?: string, withLog = true): Job {
   const total = num(f.total);
   const handlerTotal = num(f.hp_total); // a handler's ctx.progress (reportProgress.lua)
   const job: Job = {
@@ -79,7 +79,7 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     ...(f.deps ? { deps: json(f.deps) as Job['deps'] } : {}),
     ...(f.trace ? { trace: f.trace } : {}),
   };
-  job.attemptsLog = attemptsLog(job, storedAttempts(f.attempts_log));
+  if (withLog) job.attemptsLog = attemptsLog(job, storedAttempts(f.attempts_log));
   return job;
 }
 
@@ -174,17 +174,24 @@ export interface ClaimContext {
  * consumer cannot know; Redis) or the whole record (memory). The rest follows from the claim itself.
  */
 export function claimView(values: readonly (string | null)[] | Record<string, string>, c: ClaimContext): Job {
-  const rec: Record<string, string> = {};
-  CLAIM.forEach((f, i) => {
-    // a field the job does not have is null in Redis's answer (HMGET), absent in a record
-    const v = Array.isArray(values) ? values[i] : (values as Record<string, string>)[f];
-    if (v !== undefined && v !== null) rec[f] = v;
-  });
-  rec.state = 'STARTED';
-  rec.queue = c.queue;
-  rec.handled_by = c.consumer;
-  rec.started_at = String(c.now);
-  rec.updated_at = String(c.now);
-  const { attemptsLog: _log, ...job } = decodeJob(rec); // a claim does not read the record's log
-  return job;
+  // the claim's own fields first: a record of one shape for every claimed job (decodeJob reads it)
+  const now = String(c.now);
+  const rec: Record<string, string> = {
+    state: 'STARTED',
+    queue: c.queue,
+    handled_by: c.consumer,
+    started_at: now,
+    updated_at: now,
+  };
+  // a field the job does not have is null in Redis's answer (HMGET), absent in a record
+  if (Array.isArray(values)) {
+    for (let i = 0; i < CLAIM.length; i++) {
+      const v = (values as readonly (string | null)[])[i];
+      if (v !== null && v !== undefined) rec[CLAIM[i]] = v;
+    }
+  } else {
+    const r = values as Record<string, string>;
+    for (const f of CLAIM) if (r[f] !== undefined) rec[f] = r[f];
+  }
+  return decodeJob(rec, undefined, false); // a claim does not read the record's log
 }

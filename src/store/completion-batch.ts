@@ -18,6 +18,29 @@ export interface PendingCompletion extends Completion {
   settle(error: Error | null): void;
 }
 
+/** one per completion: a class, not a copy of the completion with a closure (a worker makes one per job) */
+class Pending implements PendingCompletion {
+  readonly jobId: string;
+  readonly token: string;
+  readonly result: unknown;
+  readonly job?: Completion['job'];
+  resent = false;
+
+  constructor(
+    c: Completion,
+    private readonly resolve: (outcome: CompletionOutcome) => void,
+  ) {
+    this.jobId = c.jobId;
+    this.token = c.token;
+    this.result = c.result;
+    this.job = c.job;
+  }
+
+  settle(error: Error | null): void {
+    this.resolve({ error, resent: this.resent });
+  }
+}
+
 export class CompletionBatch {
   private pending: PendingCompletion[] = [];
 
@@ -31,8 +54,7 @@ export class CompletionBatch {
   /** a completion for the next call; resolves with its outcome once that call answered */
   add(c: Completion): Promise<CompletionOutcome> {
     return new Promise((resolve) => {
-      const p: PendingCompletion = { ...c, resent: false, settle: (error) => resolve({ error, resent: p.resent }) };
-      this.pending.push(p);
+      this.pending.push(new Pending(c, resolve));
       if (this.pending.length === 1) this.onFirst?.();
     });
   }
