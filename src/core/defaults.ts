@@ -34,6 +34,8 @@ export const DEFAULTS = {
   botPollMs: 1_000,
   /** --bots: the bots `up` runs */
   upBots: 2,
+  /** a flow's outbox entry not delivered this long is delivered by the recovery (docs/flows.md "On a Redis Cluster") */
+  flowOutboxGraceMs: 5_000,
 } as const;
 
 /** each flag whose default is here, and that default: docs/configuration.md's table shows these */

@@ -141,6 +141,8 @@ export function startScheduler(
       if (requeued.length || dead.length)
         log.info('reclaimed lapsed leases', { queue, requeued: requeued.length, dead: dead.length });
     }
+    const delivered = await store.flows.recover(DEFAULTS.flowOutboxGraceMs);
+    if (delivered) log.info('delivered flow steps left undelivered', { entries: delivered });
     const pruned = await store.lake.prune();
     if (pruned.length) log.info('datalake days dropped', { days: pruned });
   };

@@ -349,6 +349,13 @@ export interface FlowsStore {
   cancel(flowId: string): Promise<FlowView>;
   /** the most recent flows' ids, newest first */
   recent(limit: number): Promise<string[]>;
+  /**
+   * the recovery of a flow spread over shards (docs/flows.md "On a Redis Cluster"): deliver what
+   * finished nodes had to tell other shards and was not delivered for graceMs (its process died
+   * between the steps); a delivery twice counts once. Answers how many were delivered (0 where
+   * nothing crosses shards: one Redis shard, the embedded store)
+   */
+  recover(graceMs: number): Promise<number>;
 }
 
 export interface StoreParts {

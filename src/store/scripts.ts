@@ -78,6 +78,8 @@ export const SCRIPT_NAMES = [
   'spendBudget',
   'createFlow',
   'cancelFlow',
+  'flowDeliver',
+  'flowOutbox',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

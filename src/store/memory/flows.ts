@@ -4,6 +4,7 @@ import type { CreatedFlow, FlowView, NewFlow } from '../../core/flows';
 import { scopedIdempotencyKey } from '../../core/job';
 import { randomUUID } from 'node:crypto';
 import type { FlowsStore } from '../concerns';
+import { asFlowNodeId } from '../keys';
 import {
   flowFingerprint,
   flowFinished,
@@ -61,7 +62,7 @@ export class MemoryFlows implements FlowsStore {
       }
     }
     const flowId = randomUUID();
-    const { rows, links } = flowPlan(flowId, flow, randomUUID);
+    const { rows, links } = flowPlan(flowId, flow, () => asFlowNodeId(randomUUID()));
     const created = this.jobs.insert(rows);
     const f: FlowRec = { rec: {}, nodes: new Map(), next: new Map(), until: null };
     for (const [jobId, node, policy, deps, dependents] of links) {
@@ -106,6 +107,11 @@ export class MemoryFlows implements FlowsStore {
       if (rec && !FINAL_STATES.has(rec.state as JobState)) await this.jobs.cancel(id);
     }
     return (await this.get(flowId))!;
+  }
+
+  /** nothing crosses shards in memory */
+  async recover(): Promise<number> {
+    return 0;
   }
 
   async recent(limit: number): Promise<string[]> {
