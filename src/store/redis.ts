@@ -81,6 +81,7 @@ export class RedisStore implements Store, StoreParts {
     this.server = new RedisServer(c);
     const outbox = new FlowOutbox(c);
     this.jobs.flowOutbox = outbox;
+    this.dead.flowOutbox = outbox;
     this.flows = new RedisFlows(c, new Placement(c), outbox);
   }
 

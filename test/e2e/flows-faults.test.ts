@@ -3,6 +3,7 @@
  * a Redis of its own with 3 shards (a flow's nodes spread over them, joined by the outbox). A
  * worker SIGKILLed while it holds nodes: the flow finishes, every result exact, the nodes that did
  * not die ran once. Redis stopped and started again (appendonly) midway: the flow finishes exactly.
+ * A DEAD node retried with POST /jobs/:id/retry resumes its flow.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,6 +33,8 @@ export default {
     run(p) { return p.n; } },
   slow: { params: { type: 'object', required: ['n', 'ms'], properties: { n: { type: 'integer' }, ms: { type: 'integer' } } },
     attempts: 3, run(p) { return new Promise((r) => setTimeout(() => r(p.n), p.ms)); } },
+  flaky: { params: { type: 'object', required: ['n', 'file'], properties: { n: { type: 'integer' }, file: { type: 'string' } } },
+    attempts: 1, async run(p) { const fs = await import('node:fs'); if (!fs.existsSync(p.file)) throw new Error('not yet'); return p.n; } },
   sum: { params: { type: 'object' }, attempts: 3,
     run(p, ctx) { return Object.values(ctx.deps).reduce((s, o) => s + (o.result ?? 0), 0); } },
 };
@@ -142,3 +145,49 @@ test('Redis stopped and started again midway (appendonly): the flow finishes exa
     expect((await http<{ attempts: number }>('GET', `${api}/jobs/${id}`)).body.attempts).toBe(1);
   expect(worker.proc.exitCode).toBeNull();
 }, 150_000);
+
+test('a DEAD node retried with POST /jobs/:id/retry resumes its flow: its dependents run, the flow ends SUCCESS', async () => {
+  const admin = 'flow-retry-admin-token-0123';
+  const env = { ...envFor('flow-retry'), ADMIN_TOKEN: admin };
+  const api = await startApi(env);
+  const flow = async (id: string) => (await http<FlowView>('GET', `${api}/flows/${id}`)).body;
+  const worker = spawnWizard(['worker', '--concurrency', '16'], env, 'worker-retry');
+  await worker.waitForOutput(/worker started/);
+  const file = path.join(tmp, 'flaky-ok');
+  const made = await http<{ flow_id: string; jobs: Record<string, string> }>('POST', `${api}/flows`, {
+    nodes: [
+      { id: 'top', type: 'num', params: { n: 1 } },
+      { id: 'flaky', type: 'flaky', params: { n: 20, file }, deps: ['top'] },
+      { id: 'side', type: 'num', params: { n: 300 }, deps: ['top'] },
+      { id: 'after', type: 'num', params: { n: 4000 }, deps: ['flaky'] },
+      { id: 'bottom', type: 'sum', deps: ['after', 'side'] },
+    ],
+  });
+  expect(made.status).toBe(202);
+  const { flow_id, jobs } = made.body;
+  const ended = () =>
+    waitUntil(
+      async () => {
+        const f = await flow(flow_id);
+        return f.state !== 'RUNNING' ? f : null;
+      },
+      60_000,
+      'the flow to end',
+    );
+  let view = await ended();
+  expect(view.state).toBe('FAILURE');
+  expect(view.nodes.flaky.state).toBe('DEAD');
+  expect(view.nodes.after).toMatchObject({ state: 'FAILURE', error: 'dep flaky ended DEAD' });
+  expect(view.nodes.bottom).toMatchObject({ state: 'FAILURE', error: 'dep after ended FAILURE' });
+  fs.writeFileSync(file, 'ok');
+  const retried = await http('POST', `${api}/jobs/${jobs.flaky}/retry`, undefined, {
+    authorization: `Bearer ${admin}`,
+  });
+  expect(retried.status).toBe(200);
+  view = await ended();
+  expect(view.state).toBe('SUCCESS');
+  expect(view.progress).toEqual({ completed: 5, total: 5 });
+  expect(view.nodes.bottom.result).toBe(4300);
+  for (const node of Object.keys(jobs))
+    expect((await http<{ attempts: number }>('GET', `${api}/jobs/${jobs[node]}`)).body.attempts).toBe(1);
+}, 120_000);

@@ -30,6 +30,39 @@ const claimAllOf = async (store: Store) =>
     token: c.token,
   }));
 
+/**
+ * a DEAD node retried by hand resumes its flow: what its death failed is PENDING again, runs after
+ * it, and the flow ends SUCCESS with every node run once (the retried one's attempts start again)
+ */
+async function deadRetryResumes(store: Store) {
+  const { flow_id, jobs } = await store.flows.create(flowOf(['a'], ['b', ['a']], ['c', ['a']], ['d', ['b', 'c']]));
+  const take = async (node: string) => {
+    const got = await claimAllOf(store);
+    expect(got.map((j) => j.id)).toContain(jobs[node]);
+    return got;
+  };
+  const [a] = await take('a');
+  await store.jobs.fail(a.id, a.token, 'died', { to: 'DEAD' });
+  let view = (await store.flows.get(flow_id))!;
+  expect(view.state).toBe('FAILURE');
+  expect(Object.values(view.nodes).map((n) => n.state)).toEqual(['DEAD', 'FAILURE', 'FAILURE', 'FAILURE']);
+  await store.dead.retry(jobs.a);
+  await store.flows.recover(0);
+  view = (await store.flows.get(flow_id))!;
+  expect(view).toMatchObject({ state: 'RUNNING', progress: { completed: 0, total: 4 } });
+  expect(Object.values(view.nodes).map((n) => n.state)).toEqual(['PENDING', 'PENDING', 'PENDING', 'PENDING']);
+  const [again] = await take('a');
+  await store.jobs.complete(again.id, again.token, 1);
+  const mids = await claimAllOf(store);
+  expect(mids.map((j) => j.id).sort()).toEqual([jobs.b, jobs.c].sort());
+  for (const m of mids) await store.jobs.complete(m.id, m.token, m.id === jobs.b ? 2 : 3);
+  const [d] = await claimAllOf(store);
+  expect(d.deps).toEqual({ b: { state: 'SUCCESS', result: 2 }, c: { state: 'SUCCESS', result: 3 } });
+  await store.jobs.complete(d.id, d.token, 5);
+  expect((await store.flows.get(flow_id))!).toMatchObject({ state: 'SUCCESS', progress: { completed: 4, total: 4 } });
+  for (const id of Object.values(jobs)) expect((await store.reads.job(id))!.attempts).toBe(1);
+}
+
 useTestCluster();
 
 describe.each(WITH_CLUSTER)('flows contract: %s', (adapter) => {
@@ -129,6 +162,9 @@ describe.each(WITH_CLUSTER)('flows contract: %s', (adapter) => {
     await expect(store.flows.create({ ...flowOf(['a']), idempotencyKey: 'k1' })).rejects.toThrow(/other nodes/);
     expect(await store.flows.recent(10)).toEqual([first.flow_id]);
   });
+
+  test('a DEAD node retried by hand resumes its flow: its dependents run after it, the flow ends SUCCESS', () =>
+    deadRetryResumes(store));
 
   test('a finished flow expires with its jobs', async () => {
     const { flow_id } = await store.flows.create(flowOf(['a']));
@@ -250,6 +286,8 @@ describe.each(WITH_CLUSTER.filter((a) => a !== 'memory'))('flows spread over sha
     expect((await store.flows.get(flow_id))!).toMatchObject({ state: 'SUCCESS', progress: { completed: 4, total: 4 } });
     for (const id of Object.values(jobs)) expect((await store.reads.job(id))!.attempts).toBe(1);
   });
+
+  test('a DEAD node retried by hand resumes its flow across shards', () => deadRetryResumes(store));
 
   test('a failure and a cancel cross shards: fail fails the dependent in its shard, cancel reaches every shard', async () => {
     const failed = await store.flows.create(diamond());

@@ -147,8 +147,10 @@ end
 -- one entry of another shard's outbox, delivered to this shard (flowDeliver.lua): OK (done, or
 -- already done: a second delivery counts once) or MISSING (what it is for is not here yet: its
 -- flow is still being made, or has expired)
+local deliverReopen
 local function deliverFlowEntry(e)
   local kind, flowId = e[1], e[2]
+  if kind == 'reopen' or kind == 'uncount' then return deliverReopen(e) end
   if kind == 'dep' then
     local to, from, fromNode, state, outcome = e[3], e[4], e[5], e[6], e[7]
     if redis.call('EXISTS', K.job(to)) == 0 then return MISSING end
@@ -162,6 +164,88 @@ local function deliverFlowEntry(e)
   elseif kind == 'cancel' then
     if redis.call('EXISTS', K.flowRecord(flowId)) == 0 then return MISSING end
     cancelFlowHere(flowId)
+  end
+  return OK
+end
+
+-- A DEAD node retried by hand (retryDeadJob.lua) resumes its flow: the flow counts it as not
+-- final again (RUNNING again if it had ended), and what its death did is undone, transitively: a
+-- dependent still waiting on other deps waits for it again (deps_left back up by one), and one
+-- its death failed or skipped before it ran is PENDING again, held until its deps not final now
+-- have finished. Dependents in other shards are told through the outbox ('reopen').
+
+-- the flow counts a node as not final again (its home shard; a part tells the home)
+local function uncountNode(flowId, id)
+  local flowKey = K.flowRecord(flowId)
+  local f = redis.call('HMGET', flowKey, 'state', 'part')
+  if f[2] == '1' then
+    redis.call('HINCRBY', flowKey, 'left', 1)
+    for _, key in ipairs({ flowKey, K.flowNodes(flowId), K.flowNext(flowId), K.flowFar(flowId) }) do redis.call('PERSIST', key) end
+    outbox({ 'uncount', flowId, id })
+    return
+  end
+  if not f[1] then return end
+  redis.call('HINCRBY', flowKey, 'done', -1)
+  if f[1] ~= 'RUNNING' then
+    redis.call('HSET', flowKey, 'state', 'RUNNING', 'finished_at', '')
+    for _, key in ipairs({ flowKey, K.flowNodes(flowId), K.flowNext(flowId), K.flowFar(flowId), K.flowCounted(flowId) }) do
+      redis.call('PERSIST', key)
+    end
+    local idem = redis.call('HGET', flowKey, 'idem')
+    if idem and idem ~= '' then redis.call('PERSIST', K.flowIdem(idem)) end
+  end
+end
+
+local reopenNode
+
+-- dep `from` of node d (in this shard) is not final again: d waits for it again
+local function reopenDependent(flowId, d, from)
+  local dk = K.job(d)
+  local dj = load(dk)
+  if not dj then return end
+  if dj.state == 'PENDING' then
+    if (tonumber(redis.call('HGET', dk, 'deps_left')) or 0) > 0 then redis.call('HINCRBY', dk, 'deps_left', 1) end
+    return
+  end
+  if not DEP_FAILED[dj.state] or dj.state == 'DEAD' or dj.state == 'CANCELLED' or (tonumber(dj.attempts) or 0) > 0 then return end
+  local err = redis.call('HGET', dk, 'error') or ''
+  if string.sub(err, 1, 4) ~= 'dep ' then return end
+  local left, policy = 0, redis.call('HGET', dk, 'on_dep_failure') or 'fail'
+  for dep in string.gmatch(redis.call('HGET', dk, 'dep_ids') or '', '[^,]+') do
+    local state = redis.call('HGET', K.job(dep), 'state')
+    if not state then -- a dep in another shard: final once delivered
+      local heard = redis.call('HGET', K.depsIn(d), dep)
+      if heard then for _, o in pairs(cjson.decode('{' .. heard .. '}')) do state = o.state end end
+    end
+    if dep == from or not state or not FINAL[state] then
+      left = left + 1
+    elseif DEP_FAILED[state] and policy ~= 'continue' then
+      return -- another dep that did not succeed keeps it where its policy put it
+    end
+  end
+  setState(d, dk, dj, 'PENDING', { 'error', '', 'finished_at', '', 'deps_left', countStr(left), 'deps', '' })
+  redis.call('PERSIST', dk)
+  reopenNode(flowId, d)
+end
+
+-- node id of a flow is not final again: uncount it, and undo what its finish did to its dependents
+reopenNode = function(flowId, id)
+  uncountNode(flowId, id)
+  for d in string.gmatch(redis.call('HGET', K.flowNext(flowId), id) or '', '[^,]+') do reopenDependent(flowId, d, id) end
+  for d in string.gmatch(redis.call('HGET', K.flowFar(flowId), id) or '', '[^,]+') do outbox({ 'reopen', flowId, d, id }) end
+end
+
+-- the other kinds of entries deliverFlowEntry takes: a dep not final again, a node not final again
+deliverReopen = function(e)
+  local kind, flowId = e[1], e[2]
+  if kind == 'reopen' then
+    if redis.call('EXISTS', K.job(e[3])) == 0 then return MISSING end
+    if redis.call('HDEL', K.depsIn(e[3]), e[4]) == 0 then return OK end
+    reopenDependent(flowId, e[3], e[4])
+  elseif kind == 'uncount' then
+    if redis.call('EXISTS', K.flowRecord(flowId)) == 0 then return MISSING end
+    if redis.call('SREM', K.flowCounted(flowId), e[3]) == 0 then return OK end
+    uncountNode(flowId, e[3])
   end
   return OK
 end

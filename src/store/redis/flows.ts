@@ -24,10 +24,10 @@ import { CONFLICT, MISSING, OK } from './shared';
 /** what one look at a shard's outbox takes */
 const OUTBOX_BATCH = 500;
 
-/** the shard an outbox entry is for: a dep's dependent's, a count's flow's home, a cancel's named one */
+/** the shard an outbox entry is for: a dep's (or a reopen's) dependent's, a cancel's named one, else the flow's home */
 const targetOf = (entry: string): number => {
   const [kind, flowId, to] = JSON.parse(entry) as [string, string, string];
-  if (kind === 'dep') return shardOfId(to);
+  if (kind === 'dep' || kind === 'reopen') return shardOfId(to);
   if (kind === 'cancel') return Number(to);
   return shardOfId(flowId);
 };
