@@ -51,6 +51,7 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'cleanJobs',
   'enqueueBatch',
   'enqueueScheduled',
   'registerBot',
@@ -80,6 +81,7 @@ export const SCRIPT_NAMES = [
   'cancelFlow',
   'flowDeliver',
   'flowOutbox',
+  'keepSpan',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

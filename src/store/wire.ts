@@ -80,16 +80,17 @@ export const CLAIM = [
   'deps',
   'trace',
   'group',
+  'flow_id',
   'priority',
   'token',
 ] as const;
 
 /**
  * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. A flow node's
- * deps are read by an HGET of their own, only for a flow node's id (lib.lua's isFlowNode), and the
- * trace and the group (an attempt's span's attributes) by an HMGET of their own, only for a claim
- * that asks for them (CLAIM_ARGS' trace): a field a job lacks costs HMGET a scan of the record,
- * and most jobs have none of them
+ * deps are read by an HGET of their own, only for a flow node's id (lib.lua's isFlowNode); the
+ * trace, the group (an attempt's span's attributes) and the flow (a flow node's span links to its
+ * deps') by an HMGET of their own, only for a claim that asks for them (CLAIM_ARGS' trace): a
+ * field a job lacks costs HMGET a scan of the record, and most jobs have none of them
  */
 export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('deps'))] as const;
 

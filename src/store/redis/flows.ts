@@ -20,6 +20,7 @@ import { keyShard } from './shared';
 import type { RedisConn } from './conn';
 import { newId, type Placement } from './placement';
 import { CONFLICT, MISSING, OK } from './shared';
+import { checkCode } from './codes';
 
 /** what one look at a shard's outbox takes */
 const OUTBOX_BATCH = 500;
@@ -210,17 +211,20 @@ export class RedisFlows implements FlowsStore {
     const list: [string, string][] = [];
     for (let i = 0; i < nodes.length; i += 2) list.push([nodes[i], nodes[i + 1]]);
     const recs = await Promise.all(
-      list.map(([, id]) => this.c.cmd<(string | null)[]>(['HMGET', this.c.at(id).job(id), 'state', 'result', 'error'])),
+      list.map(([, id]) =>
+        this.c.cmd<(string | null)[]>(['HMGET', this.c.at(id).job(id), 'state', 'result', 'error', 'dep_ids']),
+      ),
     );
     return flowView(
       flowId,
       pairs(rec),
       list.map(([node, id], i) => {
-        const [state, result, error] = recs[i];
+        const [state, result, error, depIds] = recs[i];
         if (state === null) return [node, id, undefined];
         const r: Record<string, string> = { state };
         if (result !== null) r.result = result;
         if (error !== null) r.error = error;
+        if (depIds !== null) r.dep_ids = depIds;
         return [node, id, r];
       }),
     );
@@ -237,6 +241,20 @@ export class RedisFlows implements FlowsStore {
 
   async recover(graceMs: number): Promise<number> {
     return this.outbox.recover(graceMs);
+  }
+
+  async keepSpan(jobId: string, token: string, span: string): Promise<void> {
+    checkCode(await this.c.run('keepSpan', [jobId, token, span], this.c.at(jobId)), jobId);
+  }
+
+  async depSpans(jobId: string): Promise<string[]> {
+    const deps = await this.c.cmd<string | null>(['HGET', this.c.at(jobId).job(jobId), 'dep_ids']);
+    if (!deps) return [];
+    // each dep by its own key: it holds wherever the dep lives
+    const spans = await Promise.all(
+      deps.split(',').map((d) => this.c.cmd<string | null>(['HGET', this.c.at(d).job(d), 'span'])),
+    );
+    return spans.filter((s): s is string => !!s);
   }
 
   async recent(limit: number): Promise<string[]> {
