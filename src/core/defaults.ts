@@ -34,6 +34,12 @@ export const DEFAULTS = {
   botPollMs: 1_000,
   /** --bots: the bots `up` runs */
   upBots: 2,
+  /** --datalake-dir: where the drainer writes the datalake's day files (under a directory per prefix) */
+  datalakeDir: './data/datalake',
+  /** how often the drainer empties the datalake buffer into the day files */
+  datalakeDrainMs: 1_000,
+  /** entries in the datalake buffers past which /health says degraded (records are kept) */
+  datalakeBufferAlarm: 1_000_000,
 } as const;
 
 /** each flag whose default is here, and that default: docs/configuration.md's table shows these */
@@ -53,4 +59,5 @@ export const FLAG_DEFAULTS: Readonly<Record<string, string | number>> = {
   '--heartbeat-interval-ms': DEFAULTS.heartbeatIntervalMs,
   '--poll-ms': DEFAULTS.botPollMs,
   '--bots': DEFAULTS.upBots,
+  '--datalake-dir': DEFAULTS.datalakeDir,
 };
