@@ -39,7 +39,7 @@ export const DEFAULTS = {
   /** how often the drainer empties the datalake buffer into the day files */
   datalakeDrainMs: 1_000,
   /** entries in the datalake buffers past which /health says degraded (records are kept) */
-  datalakeBufferAlarm: 1_000_000,
+  datalakeBufferAlarm: 100_000,
 } as const;
 
 /** each flag whose default is here, and that default: docs/configuration.md's table shows these */

@@ -20,6 +20,7 @@ import { historyQuery, parseInput } from '../../../core/schemas';
 import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
+import { DEFAULTS } from '../../../core/defaults';
 import type { PromMetrics } from '../metrics';
 import { groupMetrics } from './queue-limits';
 import { reply, RESPONSES } from '../responses';
@@ -90,7 +91,7 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
   );
   const lakeBuffer = g(
     'wizard_datalake_buffer_entries',
-    'datalake records waiting in the store for the drainer (stream entries, every shard); past 1,000,000 /health says degraded',
+    `datalake buffer entries waiting in the store for the drainer (every shard; an entry holds the records of one finishing step); past ${DEFAULTS.datalakeBufferAlarm} /health says degraded`,
   );
   const flow = groupMetrics(ctx, registry);
   let evictedKeys = 0;
