@@ -2,6 +2,7 @@
  * The datalake on disk with real processes: a worker finishes tasks while the scheduler, which
  * drains the buffer into the day files, is SIGKILLed again and again (mid-drain, as it happens)
  * and restarted. Every finished job is in the day files exactly once, and the buffer ends empty.
+ * `wizard up` on its embedded store drains into the same day files, and its export reads them.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,9 @@ import path from 'node:path';
 import { RedisStore } from '../../src/store/redis';
 import { lakeFiles } from '../../src/roles/datalake/drain';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { killAll, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { http, killAll, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
+import { freePort } from '../helpers/redis-server';
+import { MemoryStore } from '../../src/store/memory';
 
 afterAll(killAll);
 
@@ -79,3 +82,49 @@ test('a scheduler SIGKILLed while it drains loses and doubles no datalake record
     return (await files.days()).reduce((n, d) => n + d.total, 0);
   }
 }, 300_000);
+
+test('`wizard up` on its embedded store drains finished jobs into day files; its export serves them once', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-lake-up-'));
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const up = spawnWizard(
+    ['up', '--port', String(port), '--bots', '0', '--threads', '1'],
+    { REDIS_URL: '', WIZARD_DATALAKE_DIR: dir },
+    'up',
+  );
+  try {
+    await up.waitForOutput(/API and dashboard at/);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++)
+      ids.push((await http<{ task_id: string }>('POST', `${api}/task`, { a: i, b: 1 })).body.task_id);
+    // the embedded store's prefix names the directory, as Redis's does
+    const files = lakeFiles(new MemoryStore(), dir);
+    const written = await waitUntil(
+      async () => {
+        const days = await files.days();
+        return days.reduce((n, d) => n + d.total, 0) === ids.length && days;
+      },
+      30_000,
+      'the day files to hold every task',
+    );
+    const inFiles = written.flatMap((d) =>
+      fs
+        .readFileSync(files.file(d.date), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { job_id: string }).job_id),
+    );
+    expect([...inFiles].sort()).toEqual([...ids].sort());
+    const exported: string[] = [];
+    for (const d of written) {
+      const res = await fetch(`${api}/datalake/export/${d.date}`);
+      expect(res.status).toBe(200);
+      for (const line of (await res.text()).split('\n').filter(Boolean))
+        exported.push((JSON.parse(line) as { job_id: string }).job_id);
+    }
+    expect([...exported].sort()).toEqual([...ids].sort());
+    expect(await up.kill('SIGTERM')).toBe(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
