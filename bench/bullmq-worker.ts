@@ -1,7 +1,8 @@
 /**
  * The peer: a BullMQ worker process doing the same trivial task as `wizard worker` (a + b).
- * Arguments: redis URL, queue name, concurrency, and the package to load: `bullmq` (the current
- * release) or `bullmq5` (5.81, installed under that alias). Configured as BullMQ's docs advise:
+ * Arguments: redis URL, queue name, concurrency, the package to load: `bullmq` (the current
+ * release) or `bullmq5` (5.81, installed under that alias), and optionally its Worker's `limiter`
+ * as JSON (`{"max": 1000, "duration": 1000}`: bench:groups). Configured as BullMQ's docs advise:
  * a connection of its own with `maxRetriesPerRequest: null` (the worker duplicates it for its
  * blocking fetch), completed jobs kept as long as wizard keeps a finished job (an hour).
  */
@@ -14,13 +15,14 @@ export type BullmqPackage = keyof typeof BULLMQ_PACKAGES;
 export const KEEP_COMPLETED_S = 3600;
 
 if (require.main === module) {
-  const [redisUrl, queueName, concurrency, pkg = 'bullmq'] = process.argv.slice(2);
+  const [redisUrl, queueName, concurrency, pkg = 'bullmq', limiter] = process.argv.slice(2);
   const { Worker } = BULLMQ_PACKAGES[pkg as BullmqPackage];
   const url = new URL(redisUrl);
   const worker = new Worker(queueName, async (job) => job.data.a + job.data.b, {
     connection: { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null },
     concurrency: Number(concurrency),
     removeOnComplete: { age: KEEP_COMPLETED_S },
+    ...(limiter ? { limiter: JSON.parse(limiter) as { max: number; duration: number } } : {}),
   });
   worker.on('ready', () => process.stdout.write('bullmq worker ready\n'));
   process.on('SIGTERM', () => void worker.close().then(() => process.exit(0)));

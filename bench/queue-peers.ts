@@ -55,6 +55,10 @@ export interface PeerOptions {
   durability?: Durability;
   /** start the worker process later (startWorker), e.g. to fill the queue first */
   deferWorker?: boolean;
+  /** wizard only: the jobs spread over this many groups in turn (docs/flow-control.md); absent: none */
+  groups?: number;
+  /** BullMQ only: its Worker's `limiter` (a rate limit over every worker of the queue) */
+  limiter?: { max: number; duration: number };
 }
 
 export interface Peer {
@@ -137,6 +141,7 @@ export async function wizardPeer(url: string, o: PeerOptions): Promise<Peer> {
           Array.from({ length: Math.min(batch, n - i) }, (_, k) => ({
             type: 'task' as const,
             params: { a: i + k, b: 1, op: 'add', ...pad },
+            ...(o.groups ? { group: `g${(i + k) % o.groups}` } : {}),
           })),
         );
     },
@@ -183,7 +188,8 @@ export async function bullmqPeer(url: string, pkg: BullmqPackage, o: PeerOptions
   let worker: WorkerProc | null = null;
   const startWorker = async () => {
     const file = path.join(__dirname, 'bullmq-worker.js');
-    worker = await spawnNode(file, [url, name, String(o.concurrency), pkg], process.env, /ready/);
+    const limiter = o.limiter ? [JSON.stringify(o.limiter)] : [];
+    worker = await spawnNode(file, [url, name, String(o.concurrency), pkg, ...limiter], process.env, /ready/);
   };
   if (!o.deferWorker) await startWorker();
   return {

@@ -8,10 +8,17 @@ export type {
   AddOptions,
   BulkSubmitted,
   ClientOptions,
+  DepPolicy,
   EventsOptions,
+  FlowCreated,
+  FlowNode,
+  FlowNodeOf,
+  FlowState,
+  FlowView,
   JobEvent,
   JobRecord,
   JobState,
+  NewFlow,
   Submitted,
 } from './sdk/client';
 export { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './sdk/errors';

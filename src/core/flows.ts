@@ -31,6 +31,8 @@ export interface NewFlow {
 export interface FlowNodeView {
   job_id: string;
   state: JobState;
+  /** the node ids it depends on (the graph's edges), in the order given */
+  deps: string[];
   result?: unknown;
   error?: string;
 }

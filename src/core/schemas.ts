@@ -224,6 +224,14 @@ export const bulkJobsBody = jsonBody({
   queue: queueName.optional(),
 });
 
+/** DELETE /jobs: the finished jobs deleted, by state, type and queue, and where an earlier call stopped */
+export const cleanJobsQuery = z.object({
+  status: statusName.optional(),
+  type: safeName('type', 1, 64).optional(),
+  queue: queueName.optional(),
+  cursor: z.string().max(64).describe('the cursor the previous call answered: go on from there').optional(),
+});
+
 export const dlqQuery = z.object({
   offset: queryInt('offset', 0, 1_000_000, 0),
   limit: queryInt('limit', 1, 500, 50),

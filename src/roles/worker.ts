@@ -38,7 +38,7 @@ import { createJobMetrics, processRegistry } from './job-metrics';
 import { serveMetrics } from './metrics-server';
 import { retryDelay, sleep, within } from '../util/time';
 import { storeOutage } from './store-outage';
-import { attemptSpan, tracing } from '../util/tracing';
+import { attemptSpan, OpenSpan, readTrace, storedTrace, Tracing, tracing } from '../util/tracing';
 import { CANCEL_CHECK_MS, executeJob, Held, Lane, Ran, Stop, TIMEOUT_CHECK_MS } from './worker-job';
 import { RunningWorker, validateWorkerOptions, WORKER_DEFAULTS, WorkerOptions } from './worker-options';
 
@@ -139,6 +139,22 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
   };
 
+  /**
+   * a flow node's attempt span (tracing on): linked to its deps' attempts' spans, and its own
+   * context kept on its record for its dependents' links (before it runs: they are made ready only
+   * once it finishes). A store that cannot say costs the span its links, never the job its run.
+   */
+  const flowNodeSpan = async (t: Tracing, job: Job, token: string): Promise<OpenSpan> => {
+    const deps = job.deps ? await store.flows.depSpans(job.id).catch(() => []) : [];
+    const span = attemptSpan(
+      t,
+      job,
+      deps.flatMap((d) => readTrace(d) ?? []),
+    );
+    await store.flows.keepSpan(job.id, token, storedTrace(span.context)).catch(() => undefined);
+    return span;
+  };
+
   /** the handler's value and, a CPU one, its run time on its thread (worker-job.ts) */
   const execute = (job: Job, token: string, stop: Stop): Ran | Promise<Ran> =>
     executeJob(job, token, stop, { store, log, pool: cpuPool });
@@ -168,7 +184,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     const began = performance.now();
     let ran: Ran | Promise<Ran> | undefined;
     let succeeded = false;
-    const span = tracer ? attemptSpan(tracer, job) : null;
+    const span = tracer ? (job.flowId ? await flowNodeSpan(tracer, job, token) : attemptSpan(tracer, job)) : null;
     try {
       // one that did not return at once is raced with the stop switch: a handler that ignores its
       // signal does not keep the slot (one that returned at once, a built-in task, costs no race)

@@ -8,7 +8,12 @@
  * calls fail at once with the typed error (errors.ts).
  */
 import { NotFoundError, UnreachableError, WizardError } from '../core/errors';
-import { FINAL_LIST, FINAL_STATES, type JobState as CoreJobState } from '../core/states';
+import {
+  FINAL_LIST,
+  FINAL_STATES,
+  type FlowState as CoreFlowState,
+  type JobState as CoreJobState,
+} from '../core/states';
 import { readSse } from '../client/sse';
 import { JobFailed, NotFound, Unavailable, ValidationError, WaitTimeout, WizardApiError } from './errors';
 import type { ApiErrorDetail } from './errors';
@@ -124,6 +129,61 @@ export interface EventsOptions {
   signal?: AbortSignal;
   /** reconnects in a row before giving up with Unavailable (default 10) */
   maxReconnects?: number;
+}
+
+/** what a dep that did not succeed does to a flow's node: fail (the default), skip, or continue */
+export type DepPolicy = 'fail' | 'skip' | 'continue';
+
+/**
+ * one node of a flow (POST /flows): a job of `type` with its params, typed as add's are, its deps
+ * (node ids) and its options under their HTTP names. A prime count cannot be a node.
+ */
+export interface FlowNodeOf<K extends string, P> {
+  /** its id in the flow: what deps and the answer name it by */
+  id: string;
+  type: K;
+  params?: P;
+  /** the node ids it waits for */
+  deps?: string[];
+  on_dep_failure?: DepPolicy;
+  queue?: string;
+  priority?: number;
+  timeout_ms?: number;
+  attempts?: number;
+}
+
+/** a node of any type the client knows, each typed by its own type (an untyped client's: any name, a JSON object) */
+export type FlowNode<T extends JobTable | undefined = undefined> = {
+  [K in Exclude<JobTypeName<T>, 'primes'>]: FlowNodeOf<K, ParamsFor<T, K>>;
+}[Exclude<JobTypeName<T>, 'primes'>];
+
+/** POST /flows's body */
+export interface NewFlow<T extends JobTable | undefined = undefined> {
+  name?: string;
+  nodes: FlowNode<T>[];
+}
+
+/** POST /flows's answer: the flow's id and each node's job id (existing: a repeated idempotency key) */
+export interface FlowCreated {
+  flow_id: string;
+  jobs: Record<string, string>;
+  existing: boolean;
+}
+
+/** a flow's state (src/core/states.ts), or one a later server adds */
+export type FlowState = CoreFlowState | (string & {});
+
+/** a flow as GET /flows/:id shows it */
+export interface FlowView {
+  flow_id: string;
+  name: string | null;
+  /** RUNNING while a node can still run; then SUCCESS, FAILURE or CANCELLED */
+  state: FlowState;
+  progress: { completed: number; total: number };
+  created_at: string;
+  finished_at: string | null;
+  /** by node id: its job, its state, its deps (node ids), its result once SUCCESS or its error */
+  nodes: Record<string, { job_id: string; state: JobState; deps: string[]; result?: unknown; error?: string }>;
 }
 
 const FINAL: ReadonlySet<string> = FINAL_STATES;
@@ -291,6 +351,69 @@ export class Client<T extends JobTable | undefined = undefined> {
       ...traceHeaders(this.trace),
       ...(key === undefined ? {} : { 'idempotency-key': key }),
     }).then((r) => r.jobs);
+  }
+
+  /**
+   * make a flow (POST /flows, docs/flows.md): jobs of any types joined into a graph, each node
+   * run once when its deps have finished. Every node's params are checked first: a bad one is a
+   * ValidationError naming it (`nodes[1].params.a`), as is a cycle or an unknown dep. With
+   * `idempotency_key` (sent as the Idempotency-Key header) a retry answers the same flow: such a
+   * call is retried while the API is unavailable.
+   */
+  addFlow(flow: NewFlow<T>, options: { idempotency_key?: string } = {}): Promise<FlowCreated> {
+    const key = options.idempotency_key;
+    return this.call<FlowCreated>('POST', '/flows', flow, key !== undefined, {
+      ...traceHeaders(this.trace),
+      ...(key === undefined ? {} : { 'idempotency-key': key }),
+    });
+  }
+
+  /** a flow, its state and each node's; NotFound when there is none (never made, or expired) */
+  getFlow(id: string): Promise<FlowView> {
+    return this.call('GET', `/flows/${encodeURIComponent(id)}`, undefined, true);
+  }
+
+  /** cancel every node of a flow that has not finished; answers the flow (a finished one: a WizardApiError, status 409) */
+  cancelFlow(id: string): Promise<FlowView> {
+    return this.call('POST', `/flows/${encodeURIComponent(id)}/cancel`, {}, true);
+  }
+
+  /**
+   * the flow once it has ended, whatever its state (SUCCESS, FAILURE, CANCELLED: its nodes say
+   * which did what), followed by its Server-Sent Events (GET /flows/:id/events), reconnecting as
+   * events() does; WaitTimeout past timeoutMs (none by default)
+   */
+  async waitUntilFlowFinished(id: string, options: { timeoutMs?: number } = {}): Promise<FlowView> {
+    const stop = new AbortController();
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => stop.abort(new WaitTimeout(id, options.timeoutMs!, 'flow')), options.timeoutMs)
+        : null;
+    const url = `${this.base}/flows/${encodeURIComponent(id)}/events`;
+    try {
+      for (let failures = 0; ;) {
+        try {
+          for await (const ev of readSse(url, this.headers(), stop.signal)) {
+            failures = 0;
+            if (ev.event === 'gone') throw new NotFound(`flow ${id} no longer exists`);
+            if (ev.event !== 'flow') continue;
+            const flow = JSON.parse(ev.data) as FlowView;
+            if (flow.state !== 'RUNNING') return flow;
+          }
+        } catch (err) {
+          if (stop.signal.aborted) throw err;
+          const mapped = clientError(err);
+          if (!(mapped instanceof Unavailable) || ++failures > 10) throw mapped;
+        }
+        // the stream ended or broke before the flow did: open it again
+        await sleep(Math.min(5_000, this.retryDelayMs * 2 ** failures), stop.signal);
+      }
+    } catch (err) {
+      if (stop.signal.aborted && stop.signal.reason instanceof WaitTimeout) throw stop.signal.reason;
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
   }
 
   /** a job's record; NotFound when there is none */

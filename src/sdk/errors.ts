@@ -71,13 +71,15 @@ export class JobFailed extends WizardApiError {
   }
 }
 
-/** waitUntilFinished: the job had not finished within timeoutMs */
+/** waitUntilFinished (waitUntilFlowFinished): the job (the flow) had not finished within timeoutMs */
 export class WaitTimeout extends WizardApiError {
   constructor(
+    /** the job's id (the flow's) */
     readonly jobId: string,
     readonly timeoutMs: number,
+    what: 'job' | 'flow' = 'job',
   ) {
-    super(`job ${jobId} did not finish within ${timeoutMs} ms`, 0, 'timeout');
+    super(`${what} ${jobId} did not finish within ${timeoutMs} ms`, 0, 'timeout');
     this.name = 'WaitTimeout';
   }
 }

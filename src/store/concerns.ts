@@ -8,6 +8,7 @@ import type { Bot } from '../core/bots';
 import type { DatalakeConfig, LakeBatch, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import type { BulkItem } from './bulk';
+import type { CleanQuery, CleanResult } from './clean';
 import type { Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { FailTarget } from '../core/backoff';
@@ -180,7 +181,7 @@ export interface GroupsStore {
   heldBack(queue: string): Promise<number>;
 }
 
-/** the dead-letter queue, and failed jobs retried by hand */
+/** finished jobs by hand: the dead-letter queue, failed jobs retried, finished jobs deleted */
 export interface DeadLettersStore {
   /** the dead-letter queue, most recent first (chunks included) */
   list(offset?: number, limit?: number): Promise<ListResult>;
@@ -194,6 +195,13 @@ export interface DeadLettersStore {
   retryFailed(jobId: string): Promise<Job>;
   /** delete every DEAD job; answers how many */
   purge(): Promise<number>;
+  /**
+   * delete finished top-level jobs of these states, type and queue, oldest first, at most
+   * `limit` and CLEAN_SCAN index entries a call (BullMQ's clean): each with its record, log,
+   * idempotency key and index entries, a prime count with its chunks; a node of a flow still
+   * running is kept (skipped). Go on from the answer's cursor until it is null (src/store/clean.ts)
+   */
+  clean(q: CleanQuery): Promise<CleanResult>;
 }
 
 /** the event log of state and progress changes */
@@ -363,6 +371,13 @@ export interface FlowsStore {
   cancel(flowId: string): Promise<FlowView>;
   /** the most recent flows' ids, newest first */
   recent(limit: number): Promise<string[]>;
+  /**
+   * keep a node's attempt span's trace context on its record (storedTrace), by the holder of the
+   * attempt (token): its dependents' spans link to it. Asked only with tracing on.
+   */
+  keepSpan(jobId: string, token: string, span: string): Promise<void>;
+  /** the span contexts its deps' attempts kept (keepSpan), in its deps' order; a dep that kept none is left out */
+  depSpans(jobId: string): Promise<string[]>;
 }
 
 export interface StoreParts {

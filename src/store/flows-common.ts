@@ -32,7 +32,7 @@ export const flowNotFound = (flowId: string) => new NotFoundError(`flow ${flowId
 export const flowFinished = (flowId: string, state: string) =>
   new ConflictError(`flow ${flowId} has finished (${state})`, [{ field: 'flow_id', message: `finished: ${state}` }]);
 
-/** a flow's view from its record and its nodes' records (state, result, error) */
+/** a flow's view from its record and its nodes' records (state, result, error, dep_ids) */
 export function flowView(
   flowId: string,
   rec: Record<string, string>,
@@ -40,9 +40,11 @@ export function flowView(
 ): FlowView {
   const total = Number(rec.total) || 0;
   const out: FlowView['nodes'] = {};
+  const nodeOf = new Map(nodes.map(([node, jobId]) => [jobId, node]));
   for (const [node, jobId, r] of nodes) {
     const state = (r?.state ?? 'MISSING') as JobState;
-    const v: FlowView['nodes'][string] = { job_id: jobId, state };
+    const deps = r?.dep_ids ? r.dep_ids.split(',').map((d) => nodeOf.get(d) ?? d) : [];
+    const v: FlowView['nodes'][string] = { job_id: jobId, state, deps };
     if (r?.result !== undefined && state === 'SUCCESS') v.result = JSON.parse(r.result);
     if (r?.error && state !== 'SUCCESS') v.error = r.error;
     out[node] = v;

@@ -51,6 +51,7 @@ export const SCRIPT_NAMES = [
   'checkJob',
   'retryDeadJob',
   'purgeDeadJobs',
+  'cleanJobs',
   'enqueueBatch',
   'enqueueScheduled',
   'registerBot',
@@ -78,6 +79,7 @@ export const SCRIPT_NAMES = [
   'spendBudget',
   'createFlow',
   'cancelFlow',
+  'keepSpan',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

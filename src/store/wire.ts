@@ -80,15 +80,16 @@ export const CLAIM = [
   'deps',
   'trace',
   'group',
+  'flow_id',
   'priority',
   'token',
 ] as const;
 
 /**
- * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace and
- * the group (an attempt's span's attributes) are read by an HMGET of their own, only for a claim
- * that asks for them (CLAIM_ARGS' trace): a field a job lacks costs HMGET a scan of the record,
- * and most jobs have neither
+ * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace,
+ * the group (an attempt's span's attributes) and the flow (a flow node's span links to its deps')
+ * are read by an HMGET of their own, only for a claim that asks for them (CLAIM_ARGS' trace): a
+ * field a job lacks costs HMGET a scan of the record, and most jobs have none of them
  */
 export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('trace'))] as const;
 

@@ -63,8 +63,14 @@ export interface OpenSpan {
 }
 
 export interface Tracing {
-  /** a span of this kind, child of `parent` (a new trace without one) */
-  start(name: string, kind: 'producer' | 'consumer', parent: TraceContext | null, attributes: Attributes): OpenSpan;
+  /** a span of this kind, child of `parent` (a new trace without one), linked to the spans of `links` (a flow node's deps') */
+  start(
+    name: string,
+    kind: 'producer' | 'consumer',
+    parent: TraceContext | null,
+    attributes: Attributes,
+    links?: TraceContext[],
+  ): OpenSpan;
   /** send what is recorded (a role's stop) */
   flush(): Promise<void>;
 }
@@ -134,22 +140,34 @@ function openTracing(): Tracing {
     spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter())],
   });
   const tracer = provider.getTracer('wizard', version);
-  const parentContext = (parent: TraceContext | null): Api.Context => {
-    const m = parent && TRACEPARENT.exec(parent.traceparent);
-    if (!m) return api.ROOT_CONTEXT;
-    return api.trace.setSpanContext(api.ROOT_CONTEXT, {
+  /** a kept context as a span context, or null when it is not a valid traceparent */
+  const spanContext = (c: TraceContext | null): Api.SpanContext | null => {
+    const m = c && TRACEPARENT.exec(c.traceparent);
+    if (!m) return null;
+    return {
       traceId: m[2],
       spanId: m[3],
       traceFlags: parseInt(m[4], 16),
       isRemote: true,
-      ...(parent.tracestate ? { traceState: api.createTraceState(parent.tracestate) } : {}),
-    });
+      ...(c.tracestate ? { traceState: api.createTraceState(c.tracestate) } : {}),
+    };
+  };
+  const parentContext = (parent: TraceContext | null): Api.Context => {
+    const sc = spanContext(parent);
+    return sc ? api.trace.setSpanContext(api.ROOT_CONTEXT, sc) : api.ROOT_CONTEXT;
   };
   return {
-    start(name, kind, parent, attributes) {
+    start(name, kind, parent, attributes, links = []) {
       const span = tracer.startSpan(
         name,
-        { kind: kind === 'producer' ? api.SpanKind.PRODUCER : api.SpanKind.CONSUMER, attributes: defined(attributes) },
+        {
+          kind: kind === 'producer' ? api.SpanKind.PRODUCER : api.SpanKind.CONSUMER,
+          attributes: defined(attributes),
+          links: links.flatMap((l) => {
+            const sc = spanContext(l);
+            return sc ? [{ context: sc }] : [];
+          }),
+        },
         parentContext(parent),
       );
       const sc = span.spanContext();
@@ -211,12 +229,19 @@ export function enqueueSpan(
   return { trace: span.context, span };
 }
 
-/** an attempt's CONSUMER span, child of the trace context its job keeps (a new trace without one) */
+/**
+ * an attempt's CONSUMER span, child of the trace context its job keeps (a new trace without one);
+ * a flow's node's is linked to its deps' attempts' spans (`links`)
+ */
 export const attemptSpan = (
   t: Tracing,
   job: { id: string; type: string; queue: string; attempts: number; group?: string | null; trace?: string | null },
+  links?: TraceContext[],
 ): OpenSpan =>
-  t.start(`run ${job.type}`, 'consumer', readTrace(job.trace), {
-    ...jobAttributes({ ...job, attempt: job.attempts }),
-    'messaging.operation.type': 'process',
-  });
+  t.start(
+    `run ${job.type}`,
+    'consumer',
+    readTrace(job.trace),
+    { ...jobAttributes({ ...job, attempt: job.attempts }), 'messaging.operation.type': 'process' },
+    links,
+  );

@@ -49,11 +49,12 @@ const ADMIN_OPS = Object.entries(OPERATIONS)
   .map(([key]) => key.split(' ') as [string, string])
   .map(([method, route]) => [method, route.replace(/:\w+/g, 'some-id')] as const);
 
-test('the admin routes are the seventeen docs/http-api.md lists', () => {
+test('the admin routes are the eighteen docs/http-api.md lists', () => {
   expect(ADMIN_OPS.map(([m, p]) => `${m} ${p}`).sort()).toEqual([
     'DELETE /abacus/sum',
     'DELETE /bots/some-id',
     'DELETE /dlq',
+    'DELETE /jobs',
     'DELETE /queues/some-id',
     'DELETE /schedules/some-id',
     'GET /dlq',

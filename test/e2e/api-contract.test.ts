@@ -296,6 +296,7 @@ test('every operation answers a 2xx the document describes', async () => {
   await check('POST /jobs/retry', A, '/jobs/retry', json({ queue: 'bots', type: 'sim' }, admin));
   await check('POST /jobs/cancel', A, '/jobs/cancel', json({ queue: 'bots', status: 'pending' }, admin));
   await check('GET /jobs', A, '/jobs?type=sim&queue=bots&status=cancelled');
+  await check('DELETE /jobs', A, '/jobs?type=sim&queue=bots&status=cancelled', { headers: admin });
   await check('POST /bots/deregister', A, '/bots/deregister', { method: 'POST', headers: as });
   const other = (await check('POST /bots/register', A, '/bots/register', json({}))).json as { bot_id: string };
   await check('DELETE /bots/:id', A, `/bots/${other.bot_id}`, { headers: admin });
@@ -338,6 +339,7 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
     ['POST /queues/:name/pause', '/queues/bad%20name/pause', { headers: admin }],
     ['POST /jobs/retry', '/jobs/retry', json({ status: 'PENDING' }, admin)],
     ['POST /jobs/cancel', '/jobs/cancel', json({ queue: 'bad name' }, admin)],
+    ['DELETE /jobs', '/jobs?status=pending', { headers: admin }],
     ['GET /jobs', '/jobs?type=bad%20type', {}],
   ] as const;
   for (const [key, path, init] of bad)
@@ -369,6 +371,7 @@ test("4xx answers are the document's: bad bodies and queries, unknown ids, a lit
     'POST /dlq/:id/retry',
     'POST /jobs/retry',
     'POST /jobs/cancel',
+    'DELETE /jobs',
   ]) {
     expect([
       key,

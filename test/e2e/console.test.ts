@@ -8,14 +8,12 @@
 import type { Page } from 'playwright-core';
 import type { HistoryPoint } from '../../src/core/history';
 import { RedisStore } from '../../src/store/redis';
-import { Browser, eventually, launchBrowser, textOf } from '../helpers/browser';
+import { Browser, eventually, launchBrowser, openConsole, textOf } from '../helpers/browser';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard } from '../helpers/procs';
 import { freePort, startRedisServer, TestRedis } from '../helpers/redis-server';
 
 const ADMIN_TOKEN = 'console-admin-token';
-const STRICT_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const prefix = testPrefix('console');
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: prefix, ADMIN_TOKEN, BATCH_SIZE: '1' };
 
@@ -55,20 +53,7 @@ afterAll(async () => {
   await store?.close();
 });
 
-/** a page under the strict CSP that records every console error and page error */
-async function open(path: string, base = api): Promise<Page & { errors: string[] }> {
-  const page = (await browser.context.newPage()) as Page & { errors: string[] };
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
-  await page.route(`${base}/`, async (route) => {
-    const res = await route.fetch();
-    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': STRICT_CSP } });
-  });
-  await page.goto(`${base}/${path}`);
-  await page.locator('main h2').first().waitFor();
-  return page;
-}
+const open = (path: string, base = api) => openConsole(browser, base, path);
 
 const chartPoints = async (page: Page, id: string) =>
   Number(await page.locator(`[data-chart="${id}"] svg`).getAttribute('data-points', { timeout: 1000 }));
@@ -491,6 +476,44 @@ test('jobs page: a count per state; filtered by queue and type; every dead job o
       'PENDING',
     ]),
   );
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
+test('jobs page: every finished job of a state and queue deleted at once (admin), after a confirmation; only with a final state chosen', async () => {
+  const queue = 'console-delete';
+  const failed = [
+    await finishedJob({ to: 'FAILURE' }, 'delete one', queue),
+    await finishedJob({ to: 'FAILURE' }, 'delete two', queue),
+  ];
+  const dead = await deadJob('kept', queue);
+  const page = await open('#/jobs');
+  await giveToken(page, ADMIN_TOKEN);
+  await eventually(async () => expect(await page.locator(`#jobs-queue option[value="${queue}"]`).count()).toBe(1));
+  await page.getByLabel('Queue').selectOption(queue);
+  const rows = page.locator('section table tbody tr');
+  await eventually(async () => expect(await rows.count()).toBe(3));
+  const button = page.getByRole('button', { name: 'Delete finished jobs…' });
+  expect(await button.isDisabled()).toBe(true); // no state chosen
+  await page.locator('#jobs-status').selectOption('PENDING');
+  expect(await button.isDisabled()).toBe(true); // not a final state
+  await page.locator('#jobs-status').selectOption('FAILURE');
+  await eventually(async () => expect(await rows.count()).toBe(2));
+  expect(await button.isDisabled()).toBe(false);
+  await button.click();
+  expect(await textOf(page.locator('.bulk-confirm span'))).toBe(
+    `Delete every FAILURE job in queue ${queue}, with its log? This cannot be undone.`,
+  );
+  expect(await store.reads.job(failed[0])).toMatchObject({ state: 'FAILURE' }); // nothing done before the answer
+  await page.getByRole('button', { name: 'Yes, do it' }).click();
+  await eventually(async () =>
+    expect(await textOf(page.locator('section p[role=status]'))).toBe(`Deleted 2 jobs in queue ${queue}.`),
+  );
+  for (const id of failed) expect(await store.reads.job(id)).toBeNull();
+  expect(await store.reads.job(dead)).toMatchObject({ state: 'DEAD' });
+  await eventually(async () => expect(await rows.count()).toBe(0));
+  await page.locator('#jobs-status').selectOption('');
+  await eventually(async () => expect(await rows.count()).toBe(1));
   expect(page.errors).toEqual([]);
   await page.close();
 });

@@ -10,15 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { PUBLIC_DIR } from '../../src/roles/api/routes/console';
-import { Browser, eventually, launchBrowser, textOf } from '../helpers/browser';
+import { Browser, eventually, launchBrowser, STRICT_CSP, textOf } from '../helpers/browser';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard, WIZARD_BIN } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 const ADMIN_TOKEN = 'dash-admin-token';
-/** what the page needs and no more: Pico's icons are data: images, everything else is this origin */
-const STRICT_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const env = { REDIS_URL: testRedisUrl(), WIZARD_PREFIX: testPrefix('dashboard'), ADMIN_TOKEN };
 /** `wizard bot` arrives with seed 004: its test turns on by itself once --help lists the command */
 const hasBotCommand = /^ {2}bot\b/m.test(
@@ -107,6 +104,7 @@ test('the console is split by page: index.html loads a script per page, each fet
     'bots',
     'datalake',
     'dlq',
+    'flows',
     'jobs',
     'math',
     'overview',

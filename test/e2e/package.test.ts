@@ -103,8 +103,25 @@ async function main(url: string) {
   const delayed = await client.add('task', { a: 1, b: 1 }, { delay_ms: 600000 });
   await client.cancel(delayed.job_id);
   const cancelled = await client.waitUntilFinished(delayed.job_id).catch((e: unknown) => e);
+  const madeFlow = await client.addFlow(
+    {
+      name: 'typed',
+      nodes: [
+        { id: 'r', type: 'resize', params: { width: 2, height: 5 } },
+        { id: 't', type: 'task', params: { a: 1, b: 1 }, deps: ['r'], on_dep_failure: 'continue' },
+      ],
+    },
+    { idempotency_key: 'flow-ts-1' },
+  );
+  // @ts-expect-error a node's params are typed by its type
+  void client.addFlow.bind(client, { nodes: [{ id: 'x', type: 'resize', params: { width: 'x', height: 1 } }] });
+  // @ts-expect-error a prime count cannot be a node
+  void client.addFlow.bind(client, { nodes: [{ id: 'p', type: 'primes', params: { n: 10, chunks: 1 } }] });
+  const flow = await client.waitUntilFlowFinished(madeFlow.flow_id, { timeoutMs: 20000 });
+  const again = await client.getFlow(madeFlow.flow_id);
   console.log(
     JSON.stringify({
+      flow: [flow.state, flow.nodes.r.result, flow.nodes.t.deps, again.progress],
       area,
       sum,
       primes,
@@ -122,7 +139,7 @@ main(process.argv[2]).catch((err) => {
 `;
 
 const SCRIPT_MJS = `
-import { Client, Unavailable, ValidationError } from 'wizard';
+import { Client, NotFound, Unavailable, ValidationError } from 'wizard';
 
 const client = new Client({ url: process.argv[2] });
 const made = await client.add('resize', { width: 2, height: 3 });
@@ -136,6 +153,17 @@ const bulk = await client.addBulk([
 const sums = [];
 for (const b of bulk) sums.push(await client.waitUntilFinished(b.job_id, { timeoutMs: 20000 }));
 const refused = await client.add('resize', { width: 1 }).catch((e) => e);
+const diamond = await client.addFlow({
+  nodes: [
+    { id: 'a', type: 'task', params: { a: 1, b: 1 } },
+    { id: 'b', type: 'task', params: { a: 2, b: 2 }, deps: ['a'] },
+    { id: 'c', type: 'resize', params: { width: 2, height: 2 }, deps: ['a'] },
+    { id: 'd', type: 'task', params: { a: 0, b: 0 }, deps: ['b', 'c'] },
+  ],
+});
+const ended = await client.waitUntilFlowFinished(diamond.flow_id, { timeoutMs: 20000 });
+const badNode = await client.addFlow({ nodes: [{ id: 'a', type: 'resize', params: { width: 1 } }] }).catch((e) => e);
+const noFlow = await client.getFlow('00000000-0000-4000-8000-000000000000').catch((e) => e);
 const away = await new Client({ url: 'http://127.0.0.1:9', maxTries: 2, retryDelayMs: 10 }).get('x').catch((e) => e);
 console.log(JSON.stringify({
   result,
@@ -143,6 +171,9 @@ console.log(JSON.stringify({
   sums,
   refused: refused instanceof ValidationError ? refused.field : String(refused),
   away: away instanceof Unavailable ? away.status : String(away),
+  diamond: [ended.state, Object.keys(diamond.jobs).sort(), ended.nodes.c.result, ended.nodes.d.deps],
+  badNode: badNode instanceof ValidationError ? badNode.field : String(badNode),
+  noFlow: noFlow instanceof NotFound,
 }));
 `;
 
@@ -272,6 +303,9 @@ test('an .mjs script adds, follows and waits for jobs through the installed clie
     sums: [3, 7],
     refused: 'params.height',
     away: 0,
+    diamond: ['SUCCESS', ['a', 'b', 'c', 'd'], { area: 4 }, ['b', 'c']],
+    badNode: 'nodes[0].params.height',
+    noFlow: true,
   });
 });
 
@@ -284,6 +318,7 @@ test('the type-checked TypeScript program runs against the live wizard up', asyn
     badField: 'params.width',
     missing: true,
     cancelled: 'CANCELLED',
+    flow: ['SUCCESS', { area: 10 }, ['r'], { completed: 2, total: 2 }],
   });
 });
 

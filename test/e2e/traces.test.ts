@@ -22,6 +22,8 @@ interface Span {
   kind: number;
   attributes: Record<string, unknown>;
   status: { code: number; message: string };
+  /** the spans it links to (a flow node's: its deps' attempts) as traceId-spanId */
+  links: string[];
 }
 
 const PRODUCER = 4;
@@ -95,6 +97,11 @@ function protobufSpans(body: Buffer): Span[] {
           kind: Number(one(f, 6) ?? 0),
           attributes: protoAttributes(f.get(9)),
           status: { code: Number(one(status, 3) ?? 0), message: text(one(status, 2)) },
+          // Span.Link: 1 trace_id, 2 span_id
+          links: (f.get(13) ?? []).map((l) => {
+            const lf = fields(l as Buffer);
+            return `${hex(one(lf, 1))}-${hex(one(lf, 2))}`;
+          }),
         });
       }
     }
@@ -121,9 +128,10 @@ function jsonSpans(body: Buffer): Span[] {
     resourceSpans: {
       resource: { attributes: JsonKv[] };
       scopeSpans: {
-        spans: (Omit<Span, 'attributes' | 'service' | 'status'> & {
+        spans: (Omit<Span, 'attributes' | 'service' | 'status' | 'links'> & {
           attributes: JsonKv[];
           status?: { code?: number; message?: string };
+          links?: { traceId: string; spanId: string }[];
         })[];
       }[];
     }[];
@@ -139,6 +147,7 @@ function jsonSpans(body: Buffer): Span[] {
         kind: s.kind,
         attributes: jsonAttributes(s.attributes as unknown as JsonKv[]),
         status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
+        links: (s.links ?? []).map((l) => `${l.traceId}-${l.spanId}`),
       })),
     ),
   );
@@ -258,6 +267,78 @@ test('one trace across the API, a worker, a bot and its command, each attempt a 
     expect([...otlp.types].sort()).toEqual(['application/json', 'application/x-protobuf']);
   } finally {
     await bot.kill('SIGTERM');
+    await worker.kill('SIGTERM');
+    await apiProc.kill('SIGTERM');
+    await otlp.close();
+  }
+}, 90_000);
+
+test("a flow's nodes: one trace from the request, each node's attempt span linked to its deps' attempts' spans", async () => {
+  const otlp = await receiver();
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const env = {
+    REDIS_URL: testRedisUrl(),
+    WIZARD_PREFIX: testPrefix('traces-flow'),
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+  };
+  const apiProc = spawnWizard(['api', '--port', String(port)], env, 'api-traces-flow');
+  // the worker exports protobuf: links decoded from both encodings
+  const worker = spawnWizard(['worker', '--concurrency', '4'], {
+    ...env,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+  });
+  try {
+    await apiProc.waitForOutput(/api listening/);
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const task = (a: number) => ({ type: 'task', params: { a, b: 1 } });
+    const made = await request<{ flow_id: string; jobs: Record<string, string> }>(
+      'POST',
+      `${api}/flows`,
+      {
+        name: 'traced',
+        nodes: [
+          { id: 'a', ...task(1) },
+          { id: 'b', ...task(2), deps: ['a'] },
+          { id: 'c', ...task(3), deps: ['a'] },
+          { id: 'd', ...task(4), deps: ['b', 'c'] },
+        ],
+      },
+      { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+    );
+    expect(made.status).toBe(202);
+    const { flow_id, jobs } = made.body;
+    await waitUntil(
+      async () => (await request<{ state: string }>('GET', `${api}/flows/${flow_id}`)).body.state === 'SUCCESS',
+      30_000,
+      'the flow to succeed',
+    );
+    const runOf = (node: string) =>
+      otlp.spans.filter(
+        (s) => s.name === 'run task' && s.kind === CONSUMER && s.attributes['wizard.job.id'] === jobs[node],
+      );
+    const enqueues = () => otlp.spans.filter((s) => s.name === 'enqueue flow' && s.kind === PRODUCER);
+    await waitUntil(
+      async () => ['a', 'b', 'c', 'd'].every((n) => runOf(n).length === 1) && enqueues().length === 1,
+      20_000,
+      'the nodes’ spans',
+    );
+    const [enqueue] = enqueues();
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => runOf(n)[0]);
+    // one trace: the request's; the flow's enqueue its child, every node's attempt the enqueue's
+    expect(enqueue).toMatchObject({ traceId, parentSpanId: 'b7ad6b7169203331', service: 'wizard-api' });
+    expect(enqueue.attributes).toMatchObject({ 'wizard.flow.id': flow_id, 'wizard.flow.nodes': 4 });
+    for (const s of [a, b, c, d])
+      expect(s).toMatchObject({ traceId, parentSpanId: enqueue.spanId, service: 'wizard-worker' });
+    const id = (s: Span) => `${s.traceId}-${s.spanId}`;
+    // each node's span links to its deps' spans, exactly
+    expect(a.links).toEqual([]);
+    expect(b.links).toEqual([id(a)]);
+    expect(c.links).toEqual([id(a)]);
+    expect([...d.links].sort()).toEqual([id(b), id(c)].sort());
+  } finally {
     await worker.kill('SIGTERM');
     await apiProc.kill('SIGTERM');
     await otlp.close();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, BrowserContext, Locator } from 'playwright-core';
+import { chromium, BrowserContext, Locator, Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.WIZARD_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -71,3 +71,25 @@ export async function eventually(check: () => Promise<void>, timeoutMs = 10_000)
 
 /** the rendered text of the first element a locator finds, waiting a moment for it to be there */
 export const textOf = (locator: Locator) => locator.first().innerText({ timeout: 1000 });
+
+/** what the console needs and no more: Pico's icons are data: images, everything else is this origin */
+export const STRICT_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+/** a console page that records every console error and page error the page had */
+export type ConsolePage = Page & { errors: string[] };
+
+/** the console at `${base}/${path}` under the strict CSP, once its first heading is there */
+export async function openConsole(browser: Browser, base: string, path: string): Promise<ConsolePage> {
+  const page = (await browser.context.newPage()) as ConsolePage;
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
+  await page.route(`${base}/`, async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': STRICT_CSP } });
+  });
+  await page.goto(`${base}/${path}`);
+  await page.locator('main h2').first().waitFor();
+  return page;
+}

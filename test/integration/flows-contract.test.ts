@@ -62,7 +62,14 @@ describe.each(WITH_CLUSTER)('flows contract: %s', (adapter) => {
     await store.jobs.complete(d.id, d.token, 5);
     const view = (await store.flows.get(flow_id))!;
     expect(view).toMatchObject({ flow_id, name: 'test', state: 'SUCCESS', progress: { completed: 4, total: 4 } });
-    expect(view.nodes.d).toEqual({ job_id: jobs.d, state: 'SUCCESS', result: 5 });
+    expect(view.nodes.d).toEqual({ job_id: jobs.d, state: 'SUCCESS', deps: ['b', 'c'], result: 5 });
+    // the graph's edges, by node id, each node's deps in the order given
+    expect(Object.fromEntries(Object.entries(view.nodes).map(([n, v]) => [n, v.deps]))).toEqual({
+      a: [],
+      b: ['a'],
+      c: ['a'],
+      d: ['b', 'c'],
+    });
     for (const id of Object.values(jobs)) expect((await store.reads.job(id))!.attempts).toBe(1);
   });
 
@@ -121,6 +128,24 @@ describe.each(WITH_CLUSTER)('flows contract: %s', (adapter) => {
     expect(again).toEqual({ ...first, existing: true });
     await expect(store.flows.create({ ...flowOf(['a']), idempotencyKey: 'k1' })).rejects.toThrow(/other nodes/);
     expect(await store.flows.recent(10)).toEqual([first.flow_id]);
+  });
+
+  test("a claim that asks for traces says a node's flow; each attempt's span kept by its holder, read back by its dependent in its deps' order", async () => {
+    const { flow_id, jobs } = await store.flows.create(flowOf(['a'], ['b'], ['c', ['b', 'a']]));
+    const traced = await store.jobs.claim('default', { consumer: 'w', max: 10, leaseMs: LEASE, trace: true });
+    expect(traced.jobs.map((c) => c.job.flowId)).toEqual([flow_id, flow_id]);
+    const span = (n: string) => `00-${'1'.repeat(32)}-${n.repeat(16)}-01`;
+    const held = Object.fromEntries(traced.jobs.map((c) => [nodeOf(jobs, c.job.id)!, c]));
+    await store.flows.keepSpan(jobs.a, held.a.token, span('a'));
+    await store.flows.keepSpan(jobs.b, held.b.token, `${span('b')} k=v`);
+    // an attempt that no longer holds the node keeps nothing
+    await expect(store.flows.keepSpan(jobs.a, 'not-the-token', span('f'))).rejects.toThrow();
+    for (const n of ['a', 'b']) await store.jobs.complete(jobs[n], held[n].token, 1);
+    expect(await store.flows.depSpans(jobs.c)).toEqual([`${span('b')} k=v`, span('a')]);
+    expect(await store.flows.depSpans(jobs.a)).toEqual([]);
+    // a claim that does not ask for traces does not read the flow either
+    const [c] = await claimAll();
+    expect([c.id, c.flowId]).toEqual([jobs.c, undefined]);
   });
 
   test('a finished flow expires with its jobs', async () => {

@@ -121,3 +121,66 @@ test('POST /jobs/cancel: every job of the filter that has not finished, waiting 
     more: false,
   });
 });
+
+interface Cleaned {
+  deleted: number;
+  skipped: number;
+  more: boolean;
+  cursor: string | null;
+  job_ids: string[];
+}
+
+test('DELETE /jobs: every finished job of the filter deleted, a call at a time from its cursor; counts exact; admin only, final states only', async () => {
+  const dead = [await failed('clean-a', 'DEAD'), await failed('clean-a', 'DEAD')];
+  const failure = await failed('clean-a', 'FAILURE');
+  const sim = await failed('clean-a', 'DEAD', 'sim');
+  const other = await failed('clean-b', 'DEAD');
+  const [waiting] = await store.jobs.enqueue([task('clean-a')]);
+  const before = await store.reads.countByState();
+  expect((await http('DELETE', url('/jobs?queue=clean-a'))).status).toBe(401);
+  const bad = await http<{ error: { details: { field: string; message: string }[] } }>(
+    'DELETE',
+    url('/jobs?status=pending'),
+    undefined,
+    admin,
+  );
+  expect(bad.status).toBe(400);
+  expect(bad.body.error.details).toEqual([
+    { field: 'status', message: 'must be one of SUCCESS, FAILURE, DEAD, CANCELLED, SKIPPED' },
+  ]);
+  const badCursor = await http<{ error: { details: { field: string }[] } }>(
+    'DELETE',
+    url('/jobs?status=dead&cursor=x'),
+    undefined,
+    admin,
+  );
+  expect([badCursor.status, badCursor.body.error.details.map((d) => d.field)]).toEqual([400, ['cursor']]);
+
+  const deadTasks = await http<Cleaned>('DELETE', url('/jobs?status=dead&type=task&queue=clean-a'), undefined, admin);
+  expect(deadTasks.status).toBe(200);
+  expect(deadTasks.body).toMatchObject({ deleted: 2, skipped: 0, more: false, cursor: null });
+  expect(deadTasks.body.job_ids.sort()).toEqual([...dead].sort());
+  for (const id of dead) expect(await store.reads.job(id)).toBeNull();
+  expect(await store.reads.countByState()).toEqual({ ...before, DEAD: before.DEAD - 2 });
+
+  const rest = await http<Cleaned>('DELETE', url('/jobs?queue=clean-a'), undefined, admin);
+  expect(rest.body).toMatchObject({ deleted: 2, more: false });
+  expect(rest.body.job_ids.sort()).toEqual([failure, sim].sort());
+  expect(await store.reads.job(other)).toMatchObject({ state: 'DEAD' });
+  expect(await store.reads.job(waiting.id)).toMatchObject({ state: 'PENDING' });
+});
+
+test('DELETE /jobs: more than one call holds goes on from the cursor until more is false', async () => {
+  const made = await store.jobs.enqueue(Array.from({ length: 520 }, () => task('clean-many')));
+  for (const j of made) await store.jobs.cancel(j.id);
+  const first = await http<Cleaned>('DELETE', url('/jobs?status=cancelled&queue=clean-many'), undefined, admin);
+  expect(first.body).toMatchObject({ deleted: 500, more: true });
+  const second = await http<Cleaned>(
+    'DELETE',
+    url(`/jobs?status=cancelled&queue=clean-many&cursor=${encodeURIComponent(first.body.cursor!)}`),
+    undefined,
+    admin,
+  );
+  expect(second.body).toMatchObject({ deleted: 20, more: false, cursor: null });
+  expect([...first.body.job_ids, ...second.body.job_ids].sort()).toEqual(made.map((j) => j.id).sort());
+});

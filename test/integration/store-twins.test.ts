@@ -135,6 +135,7 @@ test('retries: RETRY with a delay, FAILURE, a retry by hand; DEAD by a lapsed le
   await step('claim both', claimed('w3', 2));
   await step('fail to DEAD', (s) => s.jobs.fail('d1', tokenOf(s, 'd1'), 'dead', { to: 'DEAD' }));
   await step('list dead', (s) => s.dead.list());
+  await step('clean the tasks that are dead', (s) => s.dead.clean({ states: ['DEAD'], type: 'task', limit: 5 }));
   await step('purge dead', (s) => s.dead.purge());
   await step('counts', (s) => s.reads.countByState());
   expect(drifts).toEqual([]);
@@ -166,6 +167,9 @@ test('a prime count: chunks in PROGRESS and SUCCESS; a failed chunk fails its pa
     await s.jobs.complete('p2c1', tokenOf(s, 'p2c1'), 1);
   });
   await step('children', (s) => s.reads.children('p2'));
+  await step('clean the failed count, its chunks with it', (s) => s.dead.clean({ states: ['FAILURE'], limit: 10 }));
+  await step('clean the rest, one a call', (s) => s.dead.clean({ states: ['SUCCESS'], limit: 1 }));
+  await step('counts', (s) => s.reads.countByState());
   expect(drifts).toEqual([]);
 });
 

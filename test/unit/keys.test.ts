@@ -23,6 +23,7 @@ test('every key is hash-tagged with the prefix, so every script touches one slot
 
 test.each([
   ['job', "base .. 'job:' .. id", (k: ReturnType<typeof redisKeys>) => k.job('ID')],
+  ['jobLog', "base .. 'job:' .. id .. ':log'", (k: ReturnType<typeof redisKeys>) => k.jobLog('ID')],
   ['children', "base .. 'job:' .. id .. ':children'", (k: ReturnType<typeof redisKeys>) => k.children('ID')],
   ['chunkResults', "base .. 'job:' .. id .. ':results'", (k: ReturnType<typeof redisKeys>) => k.chunkResults('ID')],
   ['wait', "base .. 'q:' .. q .. ':wait'", (k: ReturnType<typeof redisKeys>) => k.wait('ID')],

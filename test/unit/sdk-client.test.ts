@@ -174,6 +174,93 @@ test('addBulk is one POST /jobs/bulk; with an idempotency key it sends the heade
   expect(seen).toHaveLength(1); // no key: not retried
 });
 
+describe('flows', () => {
+  const diamond = {
+    name: 'd',
+    nodes: [
+      { id: 'a', type: 'task', params: { a: 1, b: 2 } },
+      { id: 'b', type: 'task', params: { a: 3, b: 4 }, deps: ['a'], on_dep_failure: 'skip' as const },
+    ],
+  };
+  const view = (state: string) => ({
+    flow_id: 'f1',
+    name: 'd',
+    state,
+    progress: { completed: state === 'RUNNING' ? 1 : 2, total: 2 },
+    created_at: '2026-12-07T00:00:00.000Z',
+    finished_at: null,
+    nodes: { a: { job_id: 'j1', state: 'SUCCESS', deps: [], result: 3 }, b: { job_id: 'j2', state, deps: ['a'] } },
+  });
+
+  test('addFlow is one POST /flows with the body as given; with an idempotency key it sends the header and is retried through a 503, without one it is not', async () => {
+    let calls = 0;
+    handler = (_req, res) =>
+      ++calls < 2 ? unavailable(res) : json(res, 202, { flow_id: 'f1', jobs: { a: 'j1', b: 'j2' }, existing: false });
+    expect(await client().addFlow(diamond, { idempotency_key: 'flow-1' })).toEqual({
+      flow_id: 'f1',
+      jobs: { a: 'j1', b: 'j2' },
+      existing: false,
+    });
+    expect(seen.map((s) => [s.method, s.url, s.headers['idempotency-key']])).toEqual([
+      ['POST', '/flows', 'flow-1'],
+      ['POST', '/flows', 'flow-1'],
+    ]);
+    expect(JSON.parse(seen[0].body)).toEqual(diamond);
+    seen.length = 0;
+    handler = (_req, res) => unavailable(res);
+    await expect(client().addFlow(diamond)).rejects.toBeInstanceOf(Unavailable);
+    expect(seen).toHaveLength(1);
+  });
+
+  test("addFlow's 400 is a ValidationError naming the node's field; getFlow's 404 is NotFound, a 503 retried", async () => {
+    handler = (req, res) =>
+      req.method === 'POST'
+        ? json(res, 400, {
+            error: {
+              code: 'validation_failed',
+              message: 'nodes[1]: params.a must be a number',
+              details: [{ field: 'nodes[1].params.a', message: 'must be a number' }],
+            },
+          })
+        : json(res, 404, { error: { code: 'not_found', message: 'flow f9 not found' } });
+    const bad = await client()
+      .addFlow(diamond)
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ValidationError);
+    expect((bad as ValidationError).field).toBe('nodes[1].params.a');
+    await expect(client().getFlow('f9')).rejects.toBeInstanceOf(NotFound);
+
+    let calls = 0;
+    handler = (_req, res) => (++calls < 3 ? unavailable(res) : json(res, 200, view('SUCCESS')));
+    expect((await client().getFlow('f1')).nodes.b).toEqual({ job_id: 'j2', state: 'SUCCESS', deps: ['a'] });
+    expect(seen.slice(-1).map((s) => [s.method, s.url])).toEqual([['GET', '/flows/f1']]);
+  });
+
+  test('waitUntilFlowFinished: the flow once it ended (a stream broken off is opened again), WaitTimeout past its time', async () => {
+    let streams = 0;
+    handler = (_req, res) => {
+      streams++;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: flow\ndata: ${JSON.stringify(view('RUNNING'))}\n\n`);
+      if (streams === 1) setTimeout(() => res.destroy(), 20);
+      else res.end(`event: flow\ndata: ${JSON.stringify(view('FAILURE'))}\n\n`);
+    };
+    const ended = await client().waitUntilFlowFinished('f1');
+    expect([ended.state, ended.progress, streams]).toEqual(['FAILURE', { completed: 2, total: 2 }, 2]);
+    expect(seen.map((s) => s.url)).toEqual(['/flows/f1/events', '/flows/f1/events']);
+
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: flow\ndata: ${JSON.stringify(view('RUNNING'))}\n\n`);
+    };
+    const late = await client()
+      .waitUntilFlowFinished('f1', { timeoutMs: 200 })
+      .catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(WaitTimeout);
+    expect((late as WaitTimeout).message).toBe('flow f1 did not finish within 200 ms');
+  });
+});
+
 describe('trace context', () => {
   const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
   beforeEach(() => (handler = (_req, res) => json(res, 202, job('PENDING'))));

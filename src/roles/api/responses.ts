@@ -176,7 +176,13 @@ const flowView = z.object({
   finished_at: time().nullable(),
   nodes: z.record(
     z.string(),
-    z.object({ job_id: z.string(), state, result: z.unknown().optional(), error: z.string().optional() }),
+    z.object({
+      job_id: z.string(),
+      state,
+      deps: z.array(z.string()).describe('the node ids it depends on (the edges of the graph)'),
+      result: z.unknown().optional(),
+      error: z.string().optional(),
+    }),
   ),
 });
 
@@ -311,6 +317,14 @@ export const RESPONSES = {
     acted: count(),
     skipped: count(),
     more: z.boolean(),
+    job_ids: z.array(z.string()),
+  }),
+  /** DELETE /jobs: what one call deleted (at most BULK_MAX jobs), and where to go on */
+  cleaned: z.object({
+    deleted: count(),
+    skipped: count(),
+    more: z.boolean(),
+    cursor: z.string().nullable(),
     job_ids: z.array(z.string()),
   }),
   populated: z.object({

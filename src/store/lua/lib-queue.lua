@@ -128,7 +128,7 @@ local claimTrace = false
 local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase, out)
   local jobKey = K.job(id)
   -- v becomes the claim values in place: the state, read where the id goes, is replaced by
-  -- it, then the trace and group (read only when the claim asks: claimTrace), the priority (the list's:
+  -- it, then the trace, group and flow (read only when the claim asks: claimTrace), the priority (the list's:
   -- not read) and the token are added. Every field a job lacks costs HMGET a scan of the record,
   -- so only timeout_ms is asked for beyond what was asked before (the trace in it cost the claim
   -- 2% of its instructions in bench:lua's callgrind count).
@@ -157,10 +157,10 @@ local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase,
       indexMove(id, state, 'STARTED', true)
     end
     if claimTrace then
-      local t = redis.call('HMGET', jobKey, 'trace', 'group')
-      v[CLAIM.trace], v[CLAIM.group] = t[1], t[2]
+      local t = redis.call('HMGET', jobKey, 'trace', 'group', 'flow_id')
+      v[CLAIM.trace], v[CLAIM.group], v[CLAIM.flow_id] = t[1], t[2], t[3]
     else
-      v[CLAIM.trace], v[CLAIM.group] = false, false
+      v[CLAIM.trace], v[CLAIM.group], v[CLAIM.flow_id] = false, false, false
     end
     v[CLAIM.id], v[CLAIM.attempts], v[CLAIM.priority], v[CLAIM.token] = id, attempts, priority, token
     out[#out + 1] = v

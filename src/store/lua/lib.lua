@@ -79,6 +79,7 @@ local eventRetention = argNumber(ARGV[3], 'eventRetentionMs')
 
 local K = {
   job = function(id) return base .. 'job:' .. id end,
+  jobLog = function(id) return base .. 'job:' .. id .. ':log' end,
   children = function(id) return base .. 'job:' .. id .. ':children' end,
   chunkResults = function(id) return base .. 'job:' .. id .. ':results' end,
   wait = function(q) return base .. 'q:' .. q .. ':wait' end,

@@ -1,12 +1,14 @@
-/** The dead-letter queue (store.dead), as the Redis adapter's redis/dead.ts, and failed jobs retried by hand. */
+/** Finished jobs by hand (store.dead), as the Redis adapter's redis/dead.ts: the dead-letter queue, failed jobs retried, finished jobs deleted. */
 import { Job } from '../../core/job';
 import { ConflictError, NotFoundError } from '../../core/errors';
 import { notRetryable } from '../common';
 import type { DeadLettersStore } from '../concerns';
 import type { ListResult } from '../types';
+import { cleanIndexes, type CleanQuery, type CleanResult, type CleanStep } from '../clean';
+import type { FinalState } from '../../core/states';
 import type { MemoryCore } from './core';
 import type { MemoryJobs } from './jobs';
-import { FINAL, zrangeRev } from './structures';
+import { FINAL, zrangeRev, zsorted } from './structures';
 
 export class MemoryDead implements DeadLettersStore {
   constructor(
@@ -54,5 +56,64 @@ export class MemoryDead implements DeadLettersStore {
       this.m.dlq.delete(id);
     }
     return ids.length;
+  }
+
+  async clean(q: CleanQuery): Promise<CleanResult> {
+    return cleanIndexes(q, 1, async (_shard, state, from, ties, limit, scan) =>
+      this.cleanStep(q, state, from, ties, limit, scan),
+    );
+  }
+
+  /** cleanJobs.lua */
+  private cleanStep(
+    q: CleanQuery,
+    state: FinalState,
+    from: string,
+    ties: number,
+    limit: number,
+    scan: number,
+  ): CleanStep {
+    this.m.step();
+    const index = this.m.stateIndex(state);
+    const sorted = zsorted(index);
+    const start = from === '' ? 0 : sorted.filter(([, score]) => score < Number(from)).length + ties;
+    const entries = sorted.slice(start, start + scan);
+    if (from === '') ties = 0;
+    const deleted: string[] = [];
+    let kept = 0;
+    let looked = 0;
+    const drop = (id: string) => {
+      for (const m of [this.m.jobs, this.m.jobLogs, this.m.expiry, index, this.m.allJobs, this.m.dlq]) m.delete(id);
+    };
+    for (const [id, score] of entries) {
+      if (deleted.length >= limit) break;
+      looked++;
+      const rec = this.m.rec(id);
+      let keep = false;
+      if (!rec) drop(id);
+      else if (
+        rec.state !== state ||
+        rec.parent_id ||
+        (q.type && rec.type !== q.type) ||
+        (q.queue && rec.queue !== q.queue)
+      )
+        keep = true;
+      else if (rec.flow_id && this.m.flowRunning(rec.flow_id)) {
+        keep = true;
+        kept++;
+      } else {
+        drop(id);
+        deleted.push(id);
+        if (rec.idem_key && this.m.idemKeys.get(rec.idem_key)?.jobId === id) this.m.idemKeys.delete(rec.idem_key);
+        if (rec.total) {
+          for (const chunk of this.m.children.get(id) ?? []) drop(chunk);
+          this.m.children.delete(id);
+          this.m.chunkResults.delete(id);
+        }
+      }
+      if (String(score) !== from) [from, ties] = [String(score), 0];
+      if (keep) ties++;
+    }
+    return { deleted, kept, looked, from, ties, done: looked === entries.length && entries.length < scan };
   }
 }

@@ -39,6 +39,7 @@ export class MemoryFlows implements FlowsStore {
     private readonly jobs: MemoryJobs,
   ) {
     m.onFlowNode = (flowId, id, to) => this.finished(flowId, id, to);
+    m.flowRunning = (flowId) => this.flow(flowId)?.rec.state === 'RUNNING';
   }
 
   private flow(flowId: string): FlowRec | undefined {
@@ -113,6 +114,21 @@ export class MemoryFlows implements FlowsStore {
       .filter((id) => this.flow(id))
       .reverse()
       .slice(0, limit);
+  }
+
+  /** keepSpan.lua */
+  async keepSpan(jobId: string, token: string, span: string): Promise<void> {
+    this.m.step();
+    this.m.holder(jobId, token).span = span;
+  }
+
+  async depSpans(jobId: string): Promise<string[]> {
+    const deps = this.m.rec(jobId)?.dep_ids;
+    if (!deps) return [];
+    return deps
+      .split(',')
+      .map((d) => this.m.rec(d)?.span)
+      .filter((s): s is string => !!s);
   }
 
   /** lib-flow.lua's flowNodeFinished */

@@ -162,8 +162,8 @@ export class MemoryJobs implements JobsStore {
       q.active.set(id, now + opts.leaseMs);
       const parent = rec.parent_id ? this.m.rec(rec.parent_id) : undefined;
       if (parent?.state === 'PENDING') this.m.setState(rec.parent_id, parent, 'STARTED', { started_at: String(now) });
-      // the trace and group only when asked for, as claimJobs.lua answers them
-      const { trace: _trace, group: _group, ...plain } = rec;
+      // the trace, group and flow only when asked for, as claimJobs.lua answers them
+      const { trace: _trace, group: _group, flow_id: _flow, ...plain } = rec;
       const seen = opts.trace ? { ...rec, id } : { ...plain, id };
       jobs.push({ token, job: claimView(seen, { queue, consumer: opts.consumer, now }) });
       return true;

@@ -1,8 +1,9 @@
-/** The dead-letter queue (store.dead), and failed jobs retried by hand. */
+/** Finished jobs by hand (store.dead): the dead-letter queue, failed jobs retried, finished jobs deleted. */
 import { Job } from '../../core/job';
 import { notRetryable } from '../common';
 import type { DeadLettersStore } from '../concerns';
 import type { ListResult } from '../types';
+import { cleanIndexes, type CleanQuery, type CleanResult } from '../clean';
 import { checkCode } from './codes';
 import { CONFLICT } from './shared';
 import type { RedisConn } from './conn';
@@ -35,5 +36,15 @@ export class RedisDead implements DeadLettersStore {
     for (const k of this.c.shards)
       for (let n = -1; n !== 0; total += n) n = await this.c.run<number>('purgeDeadJobs', [1000], k);
     return total;
+  }
+
+  async clean(q: CleanQuery): Promise<CleanResult> {
+    return cleanIndexes(q, this.c.shards.length, async (shard, state, from, ties, limit, scan) => {
+      const args = [state, q.type ?? '', q.queue ?? '', from, ties, limit, scan];
+      const [deleted, kept, looked, next, nextTies, done] = await this.c.run<
+        [string[], number, number, string, number, string]
+      >('cleanJobs', args, this.c.shards[shard]);
+      return { deleted, kept, looked, from: next, ties: nextTies, done: done === '1' };
+    });
   }
 }

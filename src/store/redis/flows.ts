@@ -15,6 +15,7 @@ import { keyShard } from './shared';
 import type { RedisConn } from './conn';
 import { newId, type Placement } from './placement';
 import { CONFLICT, MISSING } from './shared';
+import { checkCode } from './codes';
 
 const pairs = (r: string[]): Record<string, string> => {
   const o: Record<string, string> = {};
@@ -72,17 +73,18 @@ export class RedisFlows implements FlowsStore {
     const list: [string, string][] = [];
     for (let i = 0; i < nodes.length; i += 2) list.push([nodes[i], nodes[i + 1]]);
     const recs = await Promise.all(
-      list.map(([, id]) => this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'result', 'error'])),
+      list.map(([, id]) => this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'result', 'error', 'dep_ids'])),
     );
     return flowView(
       flowId,
       pairs(rec),
       list.map(([node, id], i) => {
-        const [state, result, error] = recs[i];
+        const [state, result, error, depIds] = recs[i];
         if (state === null) return [node, id, undefined];
         const r: Record<string, string> = { state };
         if (result !== null) r.result = result;
         if (error !== null) r.error = error;
+        if (depIds !== null) r.dep_ids = depIds;
         return [node, id, r];
       }),
     );
@@ -94,6 +96,20 @@ export class RedisFlows implements FlowsStore {
     if (code === MISSING) throw flowNotFound(flowId);
     if (code === CONFLICT) throw flowFinished(flowId, state ?? '');
     return (await this.get(flowId))!;
+  }
+
+  async keepSpan(jobId: string, token: string, span: string): Promise<void> {
+    checkCode(await this.c.run('keepSpan', [jobId, token, span], this.c.at(jobId)), jobId);
+  }
+
+  async depSpans(jobId: string): Promise<string[]> {
+    const deps = await this.c.cmd<string | null>(['HGET', this.c.at(jobId).job(jobId), 'dep_ids']);
+    if (!deps) return [];
+    // each dep by its own key: it holds wherever the dep lives
+    const spans = await Promise.all(
+      deps.split(',').map((d) => this.c.cmd<string | null>(['HGET', this.c.at(d).job(d), 'span'])),
+    );
+    return spans.filter((s): s is string => !!s);
   }
 
   async recent(limit: number): Promise<string[]> {

@@ -193,6 +193,9 @@
     jobHref(id) {
       return `#/jobs/${encodeURIComponent(id)}`;
     },
+    flowHref(id) {
+      return `#/flows/${encodeURIComponent(id)}`;
+    },
     botHref(id) {
       return `#/bots/${encodeURIComponent(id)}`;
     },

@@ -18,6 +18,7 @@
     'math',
     'primes',
     'jobs',
+    'flows',
     'bots',
     'datalake',
     'abacus',
@@ -197,6 +198,28 @@
     return component;
   }
 
+  /**
+   * a page's component that follows one record (#/<page>/<id>): start(), on init and on each new
+   * id, calls its reset() and then its step() every ms until step() answers false (the record is
+   * final, or gone); it stops when the component leaves the page
+   */
+  function following(ms, component) {
+    let stop = null;
+    component.init = function () {
+      this.start();
+      this.$watch('route.id', () => this.start());
+    };
+    component.destroy = () => stop?.();
+    component.start = function () {
+      stop?.();
+      this.reset();
+      stop = every(ms, async () => {
+        if (!(await this.step())) stop();
+      });
+    };
+    return component;
+  }
+
   /** a loadable value: {data, error, loading}; load(promiseOfReply) fills it */
   const slot = () => ({ data: null, error: null, loading: true });
   function fill(target, reply) {
@@ -287,6 +310,7 @@
     request,
     every,
     polling,
+    following,
     slot,
     fill,
     parseRoute,

@@ -4,8 +4,10 @@
  * /flows lists the recent ones, GET /flows/:id shows one, POST /flows/:id/cancel cancels what is
  * left of it.
  */
-import { ValidationError } from '../../../core/errors';
-import { checkGraph, type FlowView, type NewFlowNode } from '../../../core/flows';
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { errorMessage, ValidationError } from '../../../core/errors';
+import { checkGraph, type CreatedFlow, type FlowView, type NewFlowNode } from '../../../core/flows';
 import { iso, type JobType } from '../../../core/job';
 import { flowBody, parseInput } from '../../../core/schemas';
 import { principalName } from '../../../core/tokens';
@@ -18,6 +20,7 @@ import { checkParams, idempotencyHeader } from '../submit';
 import { LOCATION, type Route } from '../route';
 import { streamQuota } from '../quotas';
 import { send, SSE_KEEPALIVE_MS, startEventStream } from './compat';
+import { enqueueSpan, storedTrace, traceFrom } from '../../../util/tracing';
 
 /** the flow as the API shows it: times in ISO 8601 */
 const flowJson = (f: FlowView) => ({ ...f, created_at: iso(f.created_at)!, finished_at: iso(f.finished_at) });
@@ -43,6 +46,38 @@ function nodeParams(i: number, type: string, params: unknown): Record<string, un
       err.details.map((d) => ({ field: `nodes[${i}].${d.field}`, message: d.message })),
     );
   }
+}
+
+/** the flow's nodes, each checked by its type and its graph checked, made in one step */
+async function makeFlow(
+  ctx: ApiContext,
+  body: z.output<typeof flowBody>,
+  principal: string | undefined,
+  trace: string | undefined,
+  req: Request,
+): Promise<CreatedFlow> {
+  const nodes: NewFlowNode[] = [];
+  for (const [i, n] of body.nodes.entries()) {
+    const params = nodeParams(i, n.type, n.params);
+    nodes.push({
+      id: n.id,
+      deps: n.deps ?? [],
+      onDepFailure: n.on_dep_failure ?? 'fail',
+      job: {
+        type: n.type as JobType,
+        params,
+        queue: await queueFor(ctx, n.type, n.queue),
+        priority: n.priority,
+        timeoutMs: n.timeout_ms,
+        maxAttempts: n.attempts,
+        initiatedBy: ctx.nodeId,
+        principal,
+        ...(trace ? { trace } : {}),
+      },
+    });
+  }
+  checkGraph(nodes);
+  return ctx.store.flows.create({ name: body.name, nodes, idempotencyKey: idempotencyHeader(req), principal });
 }
 
 /** POST /flows's body: up to 10,000 nodes (MAX_FLOW_NODES) of a few hundred bytes each; other routes keep theirs */
@@ -72,33 +107,19 @@ export const flowRoutes: Route[] = [
       const body = parseInput(flowBody, req.body);
       const caller = callerOf(res);
       const principal = caller ? principalName(caller) : undefined;
-      const nodes: NewFlowNode[] = [];
-      for (const [i, n] of body.nodes.entries()) {
-        const params = nodeParams(i, n.type, n.params);
-        nodes.push({
-          id: n.id,
-          deps: n.deps ?? [],
-          onDepFailure: n.on_dep_failure ?? 'fail',
-          job: {
-            type: n.type as JobType,
-            params,
-            queue: await queueFor(ctx, n.type, n.queue),
-            priority: n.priority,
-            timeoutMs: n.timeout_ms,
-            maxAttempts: n.attempts,
-            initiatedBy: ctx.nodeId,
-            principal,
-          },
-        });
+      // the request's trace context, continued by one PRODUCER span (tracing on) whose context every node keeps
+      const given = traceFrom(req.get('traceparent'), req.get('tracestate'));
+      const { trace, span } = enqueueSpan(given, { type: 'flow', queue: '' });
+      span?.set({ 'wizard.flow.nodes': body.nodes.length });
+      try {
+        const made = await makeFlow(ctx, body, principal, trace ? storedTrace(trace) : undefined, req);
+        span?.set({ 'wizard.flow.id': made.flow_id });
+        span?.end(made.existing ? 'EXISTING' : 'PENDING');
+        reply(res.location(`/flows/${made.flow_id}`), RESPONSES.flowCreated, made, made.existing ? 200 : 202);
+      } catch (err) {
+        span?.end('REFUSED', errorMessage(err));
+        throw err;
       }
-      checkGraph(nodes);
-      const made = await ctx.store.flows.create({
-        name: body.name,
-        nodes,
-        idempotencyKey: idempotencyHeader(req),
-        principal,
-      });
-      reply(res.location(`/flows/${made.flow_id}`), RESPONSES.flowCreated, made, made.existing ? 200 : 202);
     },
   },
   {

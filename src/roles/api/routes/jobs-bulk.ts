@@ -1,13 +1,14 @@
 /**
  * Jobs acted on as a set (admin): every DEAD or FAILURE job of a state, type and queue retried,
- * every one that has not finished cancelled; as BullMQ's retryJobs. Each call acts on at most
- * BULK_MAX jobs and says whether more match: the caller calls again until `more` is false.
+ * every one that has not finished cancelled, as BullMQ's retryJobs; every finished one deleted,
+ * as its clean. Each call acts on at most BULK_MAX jobs and says whether more match: the caller
+ * calls again until `more` is false (a delete with the cursor it was answered).
  */
 import { ConflictError, ValidationError } from '../../../core/errors';
 import type { Job, JobState } from '../../../core/job';
-import { FAILED_LIST, FINAL_STATES } from '../../../core/states';
+import { FAILED_LIST, FINAL_LIST, FINAL_STATES, type FinalState } from '../../../core/states';
 import { JOB_STATES } from '../../../core/job';
-import { bulkJobsBody, parseInput } from '../../../core/schemas';
+import { bulkJobsBody, cleanJobsQuery, parseInput } from '../../../core/schemas';
 import type { ApiContext } from '../context';
 import { optionalBody } from '../error-responses';
 import { reply, RESPONSES } from '../responses';
@@ -98,6 +99,27 @@ export const jobBulkRoutes: Route[] = [
     handler: (ctx) => async (req, res) => {
       const f = parseInput(bulkJobsBody, optionalBody(req));
       reply(res, RESPONSES.bulk, await actOn(ctx, f, statesOf(f, NOT_FINAL), (job) => ctx.store.jobs.cancel(job.id)));
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/jobs',
+    need: 'admin',
+    tag: 'jobs',
+    summary: `delete every finished job of a filter (${FINAL_LIST.join(', ')}), oldest first, with its log, a prime count with its chunks; a node of a flow still running is kept (skipped); by status, type and queue (all optional); at most ${BULK_MAX} jobs a call: call again with the cursor answered while more is true`,
+    query: cleanJobsQuery,
+    ok: { 200: { description: 'how many were deleted, were skipped, and the cursor to go on from', json: 'cleaned' } },
+    handler: (ctx) => async (req, res) => {
+      const q = parseInput(cleanJobsQuery, req.query);
+      const states = statesOf(q, FINAL_LIST) as readonly FinalState[];
+      const r = await ctx.store.dead.clean({ states, type: q.type, queue: q.queue, limit: BULK_MAX, cursor: q.cursor });
+      reply(res, RESPONSES.cleaned, {
+        deleted: r.deleted.length,
+        skipped: r.skipped,
+        more: r.cursor !== null,
+        cursor: r.cursor,
+        job_ids: r.deleted,
+      });
     },
   },
 ];

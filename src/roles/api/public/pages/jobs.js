@@ -7,7 +7,7 @@
 'use strict';
 
 (() => {
-  const { FINAL, JOB_STATES, every, fill, formatNumber, polling, progressText, request, slot } = window.wizardLib;
+  const { FINAL, JOB_STATES, fill, following, formatNumber, polling, progressText, request, slot } = window.wizardLib;
 
   /** the chunk bars' plot area (viewBox 0 0 600 140) */
   const BARS = { left: 4, right: 596, top: 10, bottom: 132 };
@@ -76,7 +76,7 @@
           this.offset = 0;
           this.load();
         },
-        /** the bulk action waiting for its confirmation: 'retry', 'cancel' or '' */
+        /** the bulk action waiting for its confirmation: 'retry', 'cancel', 'delete' or '' */
         confirming: '',
         notice: null,
         failure: null,
@@ -89,6 +89,8 @@
         get question() {
           if (this.confirming === 'retry')
             return `Retry every ${this.status || 'DEAD and FAILURE'} job ${this.filterText}?`;
+          if (this.confirming === 'delete')
+            return `Delete every ${this.status} job ${this.filterText}, with its log? This cannot be undone.`;
           return `Cancel every ${this.status || 'unfinished'} job ${this.filterText}?`;
         },
         /** retry needs DEAD or FAILURE jobs: the state shown, or both when none is */
@@ -98,7 +100,18 @@
         get canCancel() {
           return !this.status || !FINAL.includes(this.status);
         },
-        /** retry every DEAD and FAILURE job of the filter, or cancel every one that has not finished (admin), once confirmed */
+        /** delete needs a final state chosen: what is deleted is then plain to see */
+        get canDelete() {
+          return FINAL.includes(this.status);
+        },
+        /** why Delete is off, while it is */
+        get deleteHint() {
+          return this.canDelete ? null : `choose a final state first: ${FINAL.join(', ')}`;
+        },
+        /**
+         * retry every DEAD and FAILURE job of the filter, cancel every one that has not finished, or
+         * delete every finished one of the state chosen (admin), once confirmed
+         */
         async bulk() {
           const action = this.confirming;
           this.confirming = '';
@@ -106,11 +119,15 @@
           if (this.status) body.status = this.status;
           if (this.type.trim()) body.type = this.type.trim();
           if (this.queue) body.queue = this.queue;
-          const r = await request('POST', `jobs/${action}`, { body });
-          const done = action === 'retry' ? 'Retried' : 'Cancelled';
+          const r =
+            action === 'delete'
+              ? await request('DELETE', `jobs?${new URLSearchParams(body)}`)
+              : await request('POST', `jobs/${action}`, { body });
+          const done = { retry: 'Retried', cancel: 'Cancelled', delete: 'Deleted' }[action];
           const more = r.ok && r.data.more ? '; more match: do it again for the next ones' : '';
           const skipped = r.ok && r.data.skipped ? ` (${formatNumber(r.data.skipped)} skipped)` : '';
-          this.notice = r.ok ? `${done} ${formatNumber(r.data.acted)} jobs ${this.filterText}${skipped}${more}.` : null;
+          const n = r.ok ? (action === 'delete' ? r.data.deleted : r.data.acted) : 0;
+          this.notice = r.ok ? `${done} ${formatNumber(n)} jobs ${this.filterText}${skipped}${more}.` : null;
           this.failure = r.ok ? null : r.error;
           this.load();
         },
@@ -142,31 +159,22 @@
         progressText,
       }),
 
-    jobDetail: () => {
-      let stop = null;
-      return {
+    jobDetail: () =>
+      following(1000, {
         job: slot(),
         chunks: slot(),
         logLines: slot(),
-        init() {
-          this.start();
-          this.$watch('route.id', () => this.start());
-        },
-        destroy() {
-          stop?.();
-        },
-        start() {
-          stop?.();
+        reset() {
           this.job = slot();
           this.chunks = slot();
           this.logLines = slot();
-          stop = every(1000, async () => {
-            const id = encodeURIComponent(this.route.id);
-            const r = fill(this.job, await request('GET', `jobs/${id}`));
-            if (r.ok) fill(this.logLines, await request('GET', `jobs/${id}/log`));
-            if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
-            if (!r.ok || FINAL.includes(r.data.state)) stop();
-          });
+        },
+        async step() {
+          const id = encodeURIComponent(this.route.id);
+          const r = fill(this.job, await request('GET', `jobs/${id}`));
+          if (r.ok) fill(this.logLines, await request('GET', `jobs/${id}/log`));
+          if (r.ok && r.data.type === 'primes') fill(this.chunks, await request('GET', `jobs/${id}/chunks`));
+          return r.ok && !FINAL.includes(r.data.state);
         },
         get isPrimes() {
           return Boolean(this.job.data && this.job.data.type === 'primes');
@@ -188,8 +196,7 @@
         chunkPaths(chunks) {
           return chunkBars(chunks || []);
         },
-      };
-    },
+      }),
 
     /** a job page's actions: a dead or failed job back on its queue (admin) */
     jobActions: () => ({
