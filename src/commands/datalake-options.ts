@@ -31,7 +31,7 @@ export const datalakeOptions = (): Option[] => [
     .argParser(parseIntIn('--datalake-retention-days', 1, 36_500)),
   new Option(
     '--datalake-dir <dir>',
-    "where the datalake's day files live (a directory per prefix under it): the scheduler leader (or up) writes them, the API reads them",
+    "where the datalake's day files live, a directory per prefix: the scheduler leader (or up) writes them, the API reads them",
   )
     .env('WIZARD_DATALAKE_DIR')
     .default(DEFAULTS.datalakeDir)
