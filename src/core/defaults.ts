@@ -42,6 +42,16 @@ export const DEFAULTS = {
   datalakeBufferAlarm: 100_000,
 } as const;
 
+/**
+ * a handler's rate_limited error (docs/flow-control.md "Rate limits"): how long its group (or
+ * queue) waits when it names no retry_after_ms, and the longest it may name (ms)
+ */
+export const RATE_LIMITED_HOLD_MS = 1_000;
+export const MAX_RATE_LIMITED_HOLD_MS = 3_600_000;
+
+/** the exit code of a bot's --exec command that met the limit of what it calls (EX_TEMPFAIL) */
+export const EXEC_RATE_LIMITED_EXIT = 75;
+
 /** each flag whose default is here, and that default: docs/configuration.md's table shows these */
 export const FLAG_DEFAULTS: Readonly<Record<string, string | number>> = {
   '--redis': DEFAULTS.redisUrl,

@@ -4,6 +4,7 @@
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
+import { MAX_RATE_LIMITED_HOLD_MS, RATE_LIMITED_HOLD_MS } from './defaults';
 import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
@@ -255,8 +256,15 @@ export const failBody = z.strictObject(
   {
     error: boundedString('error', 1, 2000),
     permanent: z.boolean({ error: 'permanent must be true or false' }).optional(),
+    code: z
+      .literal('rate_limited', { error: "code must be 'rate_limited'" })
+      .optional()
+      .describe('rate_limited: the job goes back to waiting, its attempt not counted, its group (or queue) held'),
+    retry_after_ms: boundedInt('retry_after_ms', 0, MAX_RATE_LIMITED_HOLD_MS)
+      .optional()
+      .describe(`with code rate_limited: how long its group (or queue) waits (default ${RATE_LIMITED_HOLD_MS})`),
   },
-  { error: objectError('{error, permanent?}') },
+  { error: objectError('{error, permanent?, code?, retry_after_ms?}') },
 );
 
 export const populateBody = z.strictObject(
@@ -288,11 +296,31 @@ export const groupParams = z.object({ name: queueName, group: safeName('group', 
 /** a limit: how many may run at once, or null to remove it */
 const limitValue = (field: string) => boundedInt(field, 0, 1_000_000).nullable().optional();
 
+/** the largest window a rate may have (ms): a day */
+export const MAX_RATE_WINDOW_MS = 86_400_000;
+
+/** a rate limit: at most max starts in any window of per_ms, or null to remove it */
+const rateValue = (field: string) =>
+  z
+    .strictObject(
+      {
+        max: boundedInt(`${field}.max`, 1, 1_000_000),
+        per_ms: boundedInt(`${field}.per_ms`, 1, MAX_RATE_WINDOW_MS),
+      },
+      { error: `${field} must be an object {max, per_ms} or null` },
+    )
+    .nullable()
+    .optional();
+
 /** PUT /queues/:name/limits (docs/flow-control.md): a field left out stays as it is */
 export const queueLimitsBody = jsonBody({
   concurrency: limitValue('concurrency').describe("at most this many of the queue's jobs run at once; null: no limit"),
   group_concurrency: limitValue('group_concurrency').describe(
     "at most this many of each group's jobs run at once (a group's own limit overrides it); null: no limit",
+  ),
+  rate: rateValue('rate').describe("at most max of the queue's jobs start in any window of per_ms; null: no limit"),
+  group_rate: rateValue('group_rate').describe(
+    "at most max of each group's jobs start in any window of per_ms (a group's own rate overrides it); null: no limit",
   ),
 });
 
@@ -300,6 +328,9 @@ export const queueLimitsBody = jsonBody({
 export const groupLimitsBody = jsonBody({
   concurrency: limitValue('concurrency').describe(
     "at most this many of the group's jobs run at once; null: the queue's group_concurrency holds",
+  ),
+  rate: rateValue('rate').describe(
+    "at most max of the group's jobs start in any window of per_ms; null: the queue's group_rate holds",
   ),
 });
 

@@ -102,8 +102,12 @@ export interface JobsStore {
    * kept, each cut to JOB_LOG_LINE_BYTES, for JOB_LOG_TTL_MS after the last line
    */
   appendLog(jobId: string, line: string): Promise<void>;
-  /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
-  release(jobId: string, token: string): Promise<void>;
+  /**
+   * give a held job back to the head of its queue, its attempt not counted (graceful shutdown);
+   * with holdMs (its handler met the limit of what it calls: rate_limited), its group, or its queue
+   * when it has none, starts nothing for that long
+   */
+  release(jobId: string, token: string, holdMs?: number): Promise<void>;
   /**
    * return jobs whose lease lapsed (at most `limit`), but not those the caller holds itself, and
    * not, for a lease more after a gap in the reapers' looks (nobody could reach the store), those
@@ -154,12 +158,29 @@ export interface QueueLimits {
   concurrency: number | null;
   /** at most this many of each group's jobs held at once (a group's own limit overrides it) */
   groupConcurrency: number | null;
+  /** at most max of the queue's jobs start in any window of perMs */
+  rate: Rate | null;
+  /** the same for each group (a group's own rate overrides it) */
+  groupRate: Rate | null;
+}
+
+/** a rate limit: at most max starts in any window of perMs (docs/flow-control.md "Rate limits") */
+export interface Rate {
+  max: number;
+  perMs: number;
+}
+
+/** what a group's own limits may change (null removes one) */
+export interface GroupLimits {
+  concurrency: number | null;
+  rate: Rate | null;
 }
 
 /** a group of a queue: its own limit (null: the queue's group_concurrency holds), how many of its jobs wait and run */
 export interface GroupInfo {
   group: string;
   concurrency: number | null;
+  rate: Rate | null;
   waiting: number;
   running: number;
 }
@@ -171,14 +192,14 @@ export interface GroupsStore {
   setLimits(queue: string, patch: Partial<QueueLimits>): Promise<QueueLimits>;
   /** one group: its own limit and its waiting and running jobs */
   group(queue: string, group: string): Promise<GroupInfo>;
-  /** set (null: remove) one group's own concurrency; answers the group */
-  setGroupLimit(queue: string, group: string, concurrency: number | null): Promise<GroupInfo>;
+  /** set (null: remove) one group's own concurrency and rate, the fields given; answers the group */
+  setGroupLimit(queue: string, group: string, patch: Partial<GroupLimits>): Promise<GroupInfo>;
   /** the busiest groups (most waiting and running), at most `top`, of those with waiting or running jobs */
   busiest(queue: string, top: number): Promise<GroupInfo[]>;
   /** how many groups have waiting jobs (MAX_GROUPS_PER_QUEUE bounds a new one) */
   groupCount(queue: string): Promise<number>;
-  /** how many times a claim of the queue was held back by a limit (a counter) */
-  heldBack(queue: string): Promise<number>;
+  /** how many times a claim of the queue was held back by a concurrency limit, or by a rate or a hold (a counter each) */
+  heldBack(queue: string, limit?: 'concurrency' | 'rate'): Promise<number>;
 }
 
 /** finished jobs by hand: the dead-letter queue, failed jobs retried, finished jobs deleted */
@@ -265,6 +286,11 @@ export interface BotsStore {
   startJob(botId: string, jobId: string): Promise<void>;
   completeJob(botId: string, jobId: string, result: unknown): Promise<void>;
   failJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void>;
+  /**
+   * the bot's command met the limit of what it calls (rate_limited): the job goes back to
+   * waiting, its attempt not counted, its group (or queue) held holdMs, and the bot is free
+   */
+  holdJob(botId: string, jobId: string, holdMs: number): Promise<void>;
   /** false when there was no such bot */
   remove(botId: string): Promise<boolean>;
   markDown(downAfterMs: number, limit?: number): Promise<BotsDown>;

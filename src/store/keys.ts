@@ -94,10 +94,20 @@ export function keysAt(base: string) {
     groupHeld: (queue: string) => `${base}q:${queue}:gheld`,
     /** hash: group → how many of its jobs are held */
     groupRunning: (queue: string) => `${base}q:${queue}:grunning`,
-    /** hash: the queue's limits: v '1' while any is set, concurrency (this shard's share), group_concurrency, g:<group> */
+    /**
+     * hash: the queue's limits: v '1' while any is set, concurrency (this shard's share), group_concurrency,
+     * g:<group>; rates as 'max:per_ms': rate (this shard's share), rate_all (the whole), group_rate, gr:<group>;
+     * holds until a time (ms) after a handler's rate_limited: hold (the queue's), hold:<group>
+     */
     flow: (queue: string) => `${base}q:${queue}:flow`,
     /** string: how many times a claim was held back by a limit (a counter) */
     heldBack: (queue: string) => `${base}q:${queue}:heldback`,
+    /** zset with a TTL: the start times of a rate-limited queue's jobs in its window, token → time (ms) */
+    rateLog: (queue: string) => `${base}q:${queue}:ratelog`,
+    /** zset with a TTL: the same for one group */
+    groupRateLog: (queue: string, group: string) => `${base}q:${queue}:gratelog:${group}`,
+    /** string: how many times a claim was held back by a rate limit or a hold (a counter) */
+    heldBackRate: (queue: string) => `${base}q:${queue}:heldrate`,
     /**
      * zset: top-level job id → time of its last change, one per state; not the queued jobs that
      * are PENDING or STARTED (their queue's wait list and lease set hold them: see `counts`)

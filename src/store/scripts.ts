@@ -47,6 +47,7 @@ export const SCRIPT_NAMES = [
   'failJob',
   'renewLease',
   'releaseJob',
+  'holdQueue',
   'reapExpiredLeases',
   'checkJob',
   'retryDeadJob',

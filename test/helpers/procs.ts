@@ -1,4 +1,5 @@
 /** Real `wizard` processes for e2e tests: spawned from the built binary, killed for real. */
+import fs from 'node:fs';
 import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,4 +177,15 @@ export async function http<T = unknown>(
     /* not JSON: the test will see the text */
   }
   return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+/** a file that processes append lines of space-separated fields to: its lines' fields, none when it does not exist yet */
+export function fieldsOf(file: string): string[][] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' '));
 }

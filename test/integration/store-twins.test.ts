@@ -269,7 +269,7 @@ test('delays, priorities, a paused queue, an idempotency key, another queue', as
 test('groups and limits: turns, priority inside a group, a group at its limit, every way back, cancel', async () => {
   const g = (id: string, group: string, extra: Partial<NewJob> = {}) => task(id, { group, ...extra });
   await step('limits', (s) => s.groups.setLimits('default', { groupConcurrency: 2 }));
-  await step('a group of its own', (s) => s.groups.setGroupLimit('default', 'b', 1));
+  await step('a group of its own', (s) => s.groups.setGroupLimit('default', 'b', { concurrency: 1 }));
   await step('enqueue', (s) =>
     s.jobs.enqueue([g('a1', 'a'), g('a2', 'a', { priority: 1 }), g('a3', 'a'), g('b1', 'b'), g('b2', 'b'), task('u1')]),
   );

@@ -161,9 +161,11 @@ const storeCondition = z.object({ reason: z.enum(STORE_CONDITIONS), message: z.s
 const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z.string(), mode: z.string() };
 
 /** a group of a queue: its own limit (null: the queue's group_concurrency holds), its waiting and running jobs */
+const rateView = z.object({ max: count(), per_ms: count() });
 const groupInfo = z.object({
   group: z.string(),
   concurrency: count().nullable(),
+  rate: rateView.nullable().describe("its own rate (null: the queue's group_rate holds)"),
   waiting: count(),
   running: count(),
 });
@@ -287,7 +289,12 @@ export const RESPONSES = {
     queue: z.string(),
     concurrency: count().nullable(),
     group_concurrency: count().nullable(),
-    held_back: count().describe('how many times a claim was held back by a limit (a counter)'),
+    rate: rateView.nullable(),
+    group_rate: rateView.nullable(),
+    held_back: count().describe('how many times a claim was held back by a concurrency limit (a counter)'),
+    held_back_rate: count().describe(
+      "how many times a claim was held back by a rate, or a handler's rate_limited hold (a counter)",
+    ),
     groups: z.array(groupInfo).describe('the busiest groups (most waiting and running), at most 10'),
   }),
   groupLimits: groupInfo.extend({ queue: z.string() }),

@@ -105,6 +105,10 @@ local K = {
   groupRunning = function(q) return base .. 'q:' .. q .. ':grunning' end,
   flow = function(q) return base .. 'q:' .. q .. ':flow' end,
   heldBack = function(q) return base .. 'q:' .. q .. ':heldback' end,
+  -- rate limits: the start times in the window (the queue's, a group's), the held-back counter
+  rateLog = function(q) return base .. 'q:' .. q .. ':ratelog' end,
+  groupRateLog = function(q, g) return base .. 'q:' .. q .. ':gratelog:' .. g end,
+  heldBackRate = function(q) return base .. 'q:' .. q .. ':heldrate' end,
   state = function(s) return base .. 'state:' .. s end,
   counts = base .. 'counts',
   jobs = base .. 'jobs',

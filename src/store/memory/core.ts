@@ -175,6 +175,8 @@ export class MemoryCore {
       groupRunning: new Map(),
       flow: null,
       heldBack: 0,
+      heldBackRate: 0,
+      rateLogs: new Map(),
     }));
   }
 

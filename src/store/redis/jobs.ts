@@ -495,8 +495,24 @@ export class RedisJobs implements JobsStore {
     );
   }
 
-  async release(jobId: string, token: string): Promise<void> {
-    checkCode(await this.c.run('releaseJob', [jobId, token], this.c.at(jobId)), jobId);
+  async release(jobId: string, token: string, holdMs?: number): Promise<void> {
+    if (holdMs === undefined) {
+      checkCode(await this.c.run('releaseJob', [jobId, token], this.c.at(jobId)), jobId);
+      return;
+    }
+    const got = await this.c.run<number | [number, string, string]>(
+      'releaseJob',
+      [jobId, token, Math.max(0, Math.round(holdMs))],
+      this.c.at(jobId),
+    );
+    if (!Array.isArray(got)) return checkCode(got, jobId);
+    const [, queue, group] = got;
+    // a job without a group holds its queue: in every shard, since each claims it
+    const own = shardOfId(jobId);
+    if (group === '' && queue !== '')
+      await this.c.perShard((k, shard) =>
+        shard === own ? Promise.resolve() : this.c.run('holdQueue', [queue, Math.round(holdMs)], k),
+      );
   }
 
   /**
