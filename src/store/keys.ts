@@ -170,6 +170,8 @@ export function keysAt(base: string) {
     lakeStats: (day: string) => `${base}datalake:${day}:stats`,
     /** zset: datalake day → its start (ms) */
     lakeDays: `${base}datalake:days`,
+    /** stream: finished jobs' records not yet written to the day files, one entry per script and day ({day, r, r, ...}) */
+    lakeBuffer: `${base}datalake:buffer`,
     /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
     rate: (bucket: string) => `${base}rate:${bucket}`,
     /** hash {tokens, at} with a TTL: a quota's budget (a token bucket: spendBudget.lua) */

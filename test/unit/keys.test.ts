@@ -75,6 +75,7 @@ test('the fixed keys of bots, batches and the datalake agree too', () => {
     botTokens: k.botTokens,
     config: k.config,
     lakeDays: k.lakeDays,
+    lakeBuffer: k.lakeBuffer,
   };
   for (const [name, key] of Object.entries(fixed))
     expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);

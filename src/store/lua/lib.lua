@@ -139,6 +139,7 @@ local K = {
   lake = function(day) return base .. 'datalake:' .. day end,
   lakeStats = function(day) return base .. 'datalake:' .. day .. ':stats' end,
   lakeDays = base .. 'datalake:days',
+  lakeBuffer = base .. 'datalake:buffer',
 }
 
 -- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or
