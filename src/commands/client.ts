@@ -6,7 +6,15 @@ import { DEFAULT_GIVE_UP_AFTER_MS, reportFinal, watchJob } from '../client/watch
 import { JobFailedError, ReportedError, UsageError } from '../core/errors';
 import { submitFile } from './submit-file';
 import { MATH_OPS } from '../core/math';
-import { DEFAULT_PRIORITY, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from '../core/job';
+import {
+  DEDUPE_MODES,
+  DEFAULT_PRIORITY,
+  MAX_DEDUPE_KEY_LENGTH,
+  MAX_DELAY_MS,
+  MAX_GROUP_LENGTH,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+} from '../core/job';
 import { PRIMES_MAX_CHUNKS, PRIMES_MAX_N, PRIMES_MIN_N } from '../core/limits';
 import { apiOption, caFromFlags, caOption, jsonOption } from './client-options';
 import { tokenOfRole } from './secret-files';
@@ -119,6 +127,74 @@ function jobOptions(f: JobFlags): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
+/** the flags of a debounce or throttle window (POST /jobs's dedupe: docs/flow-control.md) */
+const withDedupeFlags = (cmd: Command): Command =>
+  cmd
+    .addOption(
+      new Option(
+        '--dedupe-key <key>',
+        "a debounce or throttle window's key (1-200 of letters, digits, _ . -): with --dedupe-ttl and --dedupe-mode",
+      )
+        .argParser(parseName('--dedupe-key', MAX_DEDUPE_KEY_LENGTH))
+        .conflicts(['file', 'key']),
+    )
+    .addOption(
+      new Option(
+        '--dedupe-ttl <duration>',
+        'the window: throttle, how long the first job answers for the key; debounce, how long the job waits after each submit (10s, 1m)',
+      ).argParser(parseDuration('--dedupe-ttl', 1, MAX_DELAY_MS)),
+    )
+    .addOption(
+      new Option('--dedupe-mode <mode>', 'throttle: the first job wins; debounce: the last params run, once').choices(
+        DEDUPE_MODES as unknown as string[],
+      ),
+    )
+    .addOption(
+      new Option(
+        '--dedupe-max-wait <duration>',
+        'debounce: the job starts at most this long after the first submit',
+      ).argParser(parseDuration('--dedupe-max-wait', 1, MAX_DELAY_MS)),
+    );
+
+interface DedupeFlags {
+  dedupeKey?: string;
+  dedupeTtl?: number;
+  dedupeMode?: string;
+  dedupeMaxWait?: number;
+  delay?: number;
+  at?: string;
+}
+
+/** the dedupe flags as POST /jobs's dedupe, or nothing; a flag missing or out of place is a usage error naming it */
+function dedupeOption(f: DedupeFlags): { dedupe?: Record<string, unknown> } {
+  const given = f.dedupeKey ?? f.dedupeTtl ?? f.dedupeMode ?? f.dedupeMaxWait;
+  if (given === undefined) return {};
+  const missing = (
+    [
+      ['--dedupe-key', f.dedupeKey],
+      ['--dedupe-ttl', f.dedupeTtl],
+      ['--dedupe-mode', f.dedupeMode],
+    ] as const
+  ).find(([, v]) => v === undefined);
+  if (missing) throw new UsageError(`${missing[0]} is needed with the other --dedupe-* flags`);
+  if (f.dedupeMaxWait !== undefined && f.dedupeMode !== 'debounce')
+    throw new UsageError('--dedupe-max-wait is for --dedupe-mode debounce only');
+  if (f.dedupeMaxWait !== undefined && f.dedupeMaxWait < f.dedupeTtl!)
+    throw new UsageError('--dedupe-max-wait must be at least --dedupe-ttl');
+  if (f.dedupeMode === 'debounce' && (f.delay !== undefined || f.at !== undefined))
+    throw new UsageError(
+      `${f.delay !== undefined ? '--delay' : '--at'} cannot be given to a debounced job: it waits --dedupe-ttl`,
+    );
+  return {
+    dedupe: {
+      key: f.dedupeKey,
+      ttl_ms: f.dedupeTtl,
+      mode: f.dedupeMode,
+      ...(f.dedupeMaxWait === undefined ? {} : { max_wait_ms: f.dedupeMaxWait }),
+    },
+  };
+}
+
 /** the exit codes of watch and submit --watch, for their help (each fitted to the width, as commander's own text is) */
 const WATCH_EXIT_CODES: [string, string][] = [
   ['0', 'the job ended in SUCCESS'],
@@ -196,10 +272,10 @@ function reportOnce(ui: Ui, job: Reply<'job'>): void {
 async function submitAndMaybeWatch(
   flags: WatchFlags,
   what: string,
-  submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown }>,
+  submit: (api: ApiClient) => Promise<{ id: string; status: string; body: unknown; deduplicated?: boolean }>,
 ) {
   const { ui, api } = clientOf(flags);
-  const { id, status, body } = await submit(api);
+  const { id, status, body, deduplicated } = await submit(api);
   if (flags.watch) {
     // the submit was answered: from here an API that goes away is waited for
     return reportOnce(
@@ -208,7 +284,8 @@ async function submitAndMaybeWatch(
     );
   }
   if (ui.json) ui.data(body);
-  ui.line(`submitted ${what} ${ui.c.bold(id)} (${status})`);
+  if (deduplicated) ui.line(`deduplicated: ${what} ${ui.c.bold(id)} (${status}) is the dedupe window's job`);
+  else ui.line(`submitted ${what} ${ui.c.bold(id)} (${status})`);
   ui.line(`watch it: wizard watch ${id}`);
 }
 
@@ -255,35 +332,39 @@ const submitPrimes = withJobFlags(
  * It is submit's default subcommand (`submit job <type>` spelled out), so `submit task` and
  * `submit primes` keep their flags and every flag stays its subcommand's.
  */
-const submitJob = withJobFlags(
-  withWaitFlags(
-    clientCommand(
-      'job',
-      'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out); or many: submit --file jobs.ndjson',
-    )
-      .argument('[type]', 'the job type: a built-in one or one a --handlers module defines')
-      .addOption(
-        new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')),
+const submitJob = withDedupeFlags(
+  withJobFlags(
+    withWaitFlags(
+      clientCommand(
+        'job',
+        'submit a job of any type: submit <type> --params <json> (the default: "job" may be left out); or many: submit --file jobs.ndjson',
       )
-      .addOption(
-        new Option(
-          '--file <jobs.ndjson>',
-          "make the jobs of this file in one request (POST /jobs/bulk): one JSON object a line, {type, params, ...options}; the job flags are their defaults, --key the whole submit's idempotency key",
-        ).conflicts(['params', 'watch']),
-      )
-      .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'),
+        .argument('[type]', 'the job type: a built-in one or one a --handlers module defines')
+        .addOption(
+          new Option('--params <json>', "the job's params, a JSON object").argParser(parseJsonObject('--params')),
+        )
+        .addOption(
+          new Option(
+            '--file <jobs.ndjson>',
+            "make the jobs of this file in one request (POST /jobs/bulk): one JSON object a line, {type, params, ...options}; the job flags are their defaults, --key the whole submit's idempotency key",
+          ).conflicts(['params', 'watch']),
+        )
+        .option('--watch', 'show live progress and wait for the result (exit codes as wizard watch)'),
+    ),
   ),
 ).action(async (type: string | undefined, flags) => {
   if (flags.file === undefined) {
     if (type === undefined)
       throw new UsageError('give a job type (submit <type> --params <json>) or --file <jobs.ndjson>');
+    const window = dedupeOption(flags);
     return submitAndMaybeWatch(flags, type, async (api) => {
       const body = await api.post<Reply<'submitted'>>('/jobs', {
         type,
         params: flags.params ?? {},
         ...jobOptions(flags),
+        ...window,
       });
-      return { id: body.job_id, status: body.status, body };
+      return { id: body.job_id, status: body.status, body, deduplicated: body.deduplicated };
     });
   }
   if (type !== undefined) throw new UsageError(`give a job type or --file, not both (got type '${type}')`);

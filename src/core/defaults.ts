@@ -36,7 +36,23 @@ export const DEFAULTS = {
   upBots: 2,
   /** a flow's outbox entry not delivered this long is delivered by the recovery (docs/flows.md "On a Redis Cluster") */
   flowOutboxGraceMs: 5_000,
+  /** --datalake-dir: where the drainer writes the datalake's day files (under a directory per prefix) */
+  datalakeDir: './data/datalake',
+  /** how often the drainer empties the datalake buffer into the day files */
+  datalakeDrainMs: 1_000,
+  /** entries in the datalake buffers past which /health says degraded (records are kept) */
+  datalakeBufferAlarm: 100_000,
 } as const;
+
+/**
+ * a handler's rate_limited error (docs/flow-control.md "Rate limits"): how long its group (or
+ * queue) waits when it names no retry_after_ms, and the longest it may name (ms)
+ */
+export const RATE_LIMITED_HOLD_MS = 1_000;
+export const MAX_RATE_LIMITED_HOLD_MS = 3_600_000;
+
+/** the exit code of a bot's --exec command that met the limit of what it calls (EX_TEMPFAIL) */
+export const EXEC_RATE_LIMITED_EXIT = 75;
 
 /** each flag whose default is here, and that default: docs/configuration.md's table shows these */
 export const FLAG_DEFAULTS: Readonly<Record<string, string | number>> = {
@@ -55,4 +71,5 @@ export const FLAG_DEFAULTS: Readonly<Record<string, string | number>> = {
   '--heartbeat-interval-ms': DEFAULTS.heartbeatIntervalMs,
   '--poll-ms': DEFAULTS.botPollMs,
   '--bots': DEFAULTS.upBots,
+  '--datalake-dir': DEFAULTS.datalakeDir,
 };

@@ -7,6 +7,7 @@
  * the default policy, so its jobs are still listed, timed out, retried and reaped.
  */
 import { BackoffPolicy, computeBackoff, DEFAULT_BACKOFF, FailTarget, shouldRetry } from './backoff';
+import { MAX_RATE_LIMITED_HOLD_MS, RATE_LIMITED_HOLD_MS } from './defaults';
 import { ValidationError } from './errors';
 import { Job, JOB_TYPES, JobType } from './job';
 import { compute, MathParams } from './math';
@@ -56,6 +57,18 @@ export interface UserType {
 }
 
 /** a failure that no retry can mend (bad params, a handler's error with `permanent: true`): FAILURE at once */
+/**
+ * a handler met the limit of the system it calls: it threw `{code: 'rate_limited',
+ * retry_after_ms}` (a plain object or an Error: a module needs no import). Answers how long its
+ * group (or queue) waits (ms; RATE_LIMITED_HOLD_MS when it names none), or null for any other error.
+ */
+export function rateLimitedFor(err: unknown): number | null {
+  if (typeof err !== 'object' || err === null || (err as { code?: unknown }).code !== 'rate_limited') return null;
+  const ms = (err as { retry_after_ms?: unknown }).retry_after_ms;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return RATE_LIMITED_HOLD_MS;
+  return Math.min(Math.round(ms), MAX_RATE_LIMITED_HOLD_MS);
+}
+
 export function isPermanent(err: unknown): boolean {
   return (
     err instanceof ValidationError ||

@@ -77,6 +77,8 @@ export interface Job {
   schedule?: string | null;
   /** its group (docs/flow-control.md); absent: none */
   group?: string;
+  /** its debounce or throttle window's key and mode (docs/flow-control.md); absent: none */
+  dedupe?: { key: string; mode: DedupeMode };
   slot?: string | null;
   /** a flow's node (docs/flows.md): its flow and its id there; absent for other jobs */
   flowId?: string;
@@ -153,7 +155,39 @@ export interface NewJob {
   group?: string;
   /** the W3C trace context its attempts continue (src/util/tracing.ts storedTrace) */
   trace?: string;
+  /** a debounce or throttle window (store.jobs.submit; not with idempotencyKey, not for a flow) */
+  dedupe?: Dedupe;
 }
+
+/**
+ * the two ways a window deduplicates (docs/flow-control.md "Debounce and throttle"): throttle,
+ * the first job of the window wins; debounce, the job waits and a later one replaces its params
+ */
+export const DEDUPE_MODES = ['throttle', 'debounce'] as const;
+export type DedupeMode = (typeof DEDUPE_MODES)[number];
+
+/** a job's debounce or throttle window: its key (1-200 of the safe alphabet), its length, its mode */
+export interface Dedupe {
+  key: string;
+  ttlMs: number;
+  mode: DedupeMode;
+  /** debounce: the job starts at most this long after the window's first submission */
+  maxWaitMs?: number;
+}
+
+/** a job made under a debounce or throttle window (store.jobs.submit) */
+export type DedupedJob = NewJob & { dedupe: Dedupe };
+
+/** the longest dedupe key */
+export const MAX_DEDUPE_KEY_LENGTH = 200;
+
+/**
+ * a window's key as the store keeps it: scoped by the job's queue, its group and who submitted it,
+ * so two queues', two groups' or two callers' same key are two windows (none of the parts holds
+ * ':' but the principal, which sits between the group and the key: the scope cannot be forged)
+ */
+export const dedupeScope = (job: Pick<NewJob, 'queue' | 'group' | 'principal'>, key: string): string =>
+  `${job.queue ?? DEFAULT_QUEUE}:${job.group ?? ''}:${job.principal ?? ''}:${key}`;
 
 /** the longest group name; a name is of the safe alphabet (core/ids.ts: it is part of key names and metric labels) */
 export const MAX_GROUP_LENGTH = 128;

@@ -4,10 +4,21 @@
  * A query parameter arrives as a string; its schema carries how its value is documented
  * (QUERY_VALUE: an integer in bounds, a number), made from the same bounds that check it.
  */
+import { MAX_RATE_LIMITED_HOLD_MS, RATE_LIMITED_HOLD_MS } from './defaults';
 import { HISTORY_WINDOWS, HistoryWindow } from './history';
 import { z } from 'zod';
 import { ValidationError } from './errors';
-import { JOB_STATES, JobState, JobType, MAX_DELAY_MS, MAX_GROUP_LENGTH, MAX_PRIORITY, MIN_PRIORITY } from './job';
+import {
+  DEDUPE_MODES,
+  JOB_STATES,
+  JobState,
+  JobType,
+  MAX_DEDUPE_KEY_LENGTH,
+  MAX_DELAY_MS,
+  MAX_GROUP_LENGTH,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+} from './job';
 import { DEP_POLICIES, MAX_FLOW_NODES } from './flows';
 import { jobIdParam, safeName } from './ids';
 import { MATH_OPS } from './math';
@@ -100,6 +111,35 @@ export type TaskBody = z.infer<typeof taskBody>;
 /** the job types POST /jobs makes */
 export const SUBMIT_TYPES = ['task', 'primes', 'sim'] as const satisfies readonly JobType[];
 
+const windowMs = (field: string) => boundedInt(field, 1, MAX_DELAY_MS, '1', `${MAX_DELAY_MS} (30 days)`);
+
+/** a debounce or throttle window (POST /jobs, docs/flow-control.md "Debounce and throttle") */
+export const dedupeOption = z
+  .strictObject(
+    {
+      key: safeName('dedupe.key', 1, MAX_DEDUPE_KEY_LENGTH).describe(
+        "the window's key: per queue, group and submitter",
+      ),
+      ttl_ms: windowMs('dedupe.ttl_ms').describe(
+        'throttle: how long the first job answers for the key; debounce: how long the job waits after each submission',
+      ),
+      mode: z.enum(DEDUPE_MODES, { error: `dedupe.mode must be one of ${DEDUPE_MODES.join(', ')}` }),
+      max_wait_ms: windowMs('dedupe.max_wait_ms')
+        .describe('debounce: the job is due at most this long after the first submission (>= ttl_ms)')
+        .optional(),
+    },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown field: ${iss.keys.map((k) => `dedupe.${k}`).join(', ')}`
+          : 'dedupe must be a JSON object {key, ttl_ms, mode, max_wait_ms?}',
+    },
+  )
+  .describe(
+    'throttle: the first job of the window wins, later ones are answered with it (200, deduplicated); debounce: the job waits ttl_ms, and a later one replaces its params and restarts the wait',
+  );
+export type DedupeOption = z.infer<typeof dedupeOption>;
+
 /** POST /jobs: any job type (a built-in one, or a --handlers module's), its params checked by that type's schema (checkParams) */
 export const submitBody = jsonBody({
   type: z.string({
@@ -107,6 +147,7 @@ export const submitBody = jsonBody({
   }),
   params: z.record(z.string(), z.unknown(), { error: 'params must be a JSON object' }),
   ...jobOptionsShape,
+  dedupe: dedupeOption.optional(),
 });
 
 /** the most jobs one POST /jobs/bulk makes */
@@ -255,8 +296,15 @@ export const failBody = z.strictObject(
   {
     error: boundedString('error', 1, 2000),
     permanent: z.boolean({ error: 'permanent must be true or false' }).optional(),
+    code: z
+      .literal('rate_limited', { error: "code must be 'rate_limited'" })
+      .optional()
+      .describe('rate_limited: the job goes back to waiting, its attempt not counted, its group (or queue) held'),
+    retry_after_ms: boundedInt('retry_after_ms', 0, MAX_RATE_LIMITED_HOLD_MS)
+      .optional()
+      .describe(`with code rate_limited: how long its group (or queue) waits (default ${RATE_LIMITED_HOLD_MS})`),
   },
-  { error: objectError('{error, permanent?}') },
+  { error: objectError('{error, permanent?, code?, retry_after_ms?}') },
 );
 
 export const populateBody = z.strictObject(
@@ -288,11 +336,31 @@ export const groupParams = z.object({ name: queueName, group: safeName('group', 
 /** a limit: how many may run at once, or null to remove it */
 const limitValue = (field: string) => boundedInt(field, 0, 1_000_000).nullable().optional();
 
+/** the largest window a rate may have (ms): a day */
+export const MAX_RATE_WINDOW_MS = 86_400_000;
+
+/** a rate limit: at most max starts in any window of per_ms, or null to remove it */
+const rateValue = (field: string) =>
+  z
+    .strictObject(
+      {
+        max: boundedInt(`${field}.max`, 1, 1_000_000),
+        per_ms: boundedInt(`${field}.per_ms`, 1, MAX_RATE_WINDOW_MS),
+      },
+      { error: `${field} must be an object {max, per_ms} or null` },
+    )
+    .nullable()
+    .optional();
+
 /** PUT /queues/:name/limits (docs/flow-control.md): a field left out stays as it is */
 export const queueLimitsBody = jsonBody({
   concurrency: limitValue('concurrency').describe("at most this many of the queue's jobs run at once; null: no limit"),
   group_concurrency: limitValue('group_concurrency').describe(
     "at most this many of each group's jobs run at once (a group's own limit overrides it); null: no limit",
+  ),
+  rate: rateValue('rate').describe("at most max of the queue's jobs start in any window of per_ms; null: no limit"),
+  group_rate: rateValue('group_rate').describe(
+    "at most max of each group's jobs start in any window of per_ms (a group's own rate overrides it); null: no limit",
   ),
 });
 
@@ -300,6 +368,9 @@ export const queueLimitsBody = jsonBody({
 export const groupLimitsBody = jsonBody({
   concurrency: limitValue('concurrency').describe(
     "at most this many of the group's jobs run at once; null: the queue's group_concurrency holds",
+  ),
+  rate: rateValue('rate').describe(
+    "at most max of the group's jobs start in any window of per_ms; null: the queue's group_rate holds",
   ),
 });
 

@@ -9,13 +9,15 @@
  * given with --exec-env; never the bot's token (WIZARD_TOKEN), a REDIS_URL, ADMIN_TOKEN or
  * WIZARD_TOKENS_FILE unless named there. Exit 0 with JSON on stdout: that JSON is the result. Exit 0
  * with anything else on stdout, or any other exit: an error (the job's attempt fails) whose
- * message is the reason (the last line of stderr for a non-zero exit).
+ * message is the reason (the last line of stderr for a non-zero exit). Exit 75 (EX_TEMPFAIL): it met
+ * the limit of what it calls (rate_limited), the wait in its stdout's JSON `retry_after_ms`.
  *
  * `signal` aborted (the job taken back, the bot stopping): the whole group gets SIGTERM, then
  * SIGKILL after graceMs, and the promise rejects with the abort's reason. A group still running
  * when this process exits is SIGKILLed.
  */
 import { spawn } from 'node:child_process';
+import { EXEC_RATE_LIMITED_EXIT, RATE_LIMITED_HOLD_MS } from '../core/defaults';
 import type { JobView } from './api/views';
 import type { TraceContext } from '../util/tracing';
 
@@ -77,6 +79,24 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
 }
 
 const clip = (s: string) => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 1)}…` : s);
+
+/**
+ * a command that exited EXEC_RATE_LIMITED_EXIT (75, EX_TEMPFAIL) met the limit of what it calls: a
+ * rate_limited error, its wait the retry_after_ms of its stdout's JSON ({"retry_after_ms": 3000}),
+ * else RATE_LIMITED_HOLD_MS (docs/flow-control.md "Rate limits")
+ */
+function rateLimited(stdout: string, why: string): CommandError {
+  let ms: unknown;
+  try {
+    ms = (JSON.parse(stdout) as { retry_after_ms?: unknown } | null)?.retry_after_ms;
+  } catch {
+    ms = undefined;
+  }
+  return Object.assign(new CommandError(clip(why || 'command met a rate limit')), {
+    code: 'rate_limited',
+    retry_after_ms: typeof ms === 'number' ? ms : RATE_LIMITED_HOLD_MS,
+  });
+}
 
 /** the last line of a command's stderr that is not blank */
 export function lastLine(text: string): string {
@@ -140,6 +160,7 @@ export function runCommand(
         }
       }
       const why = lastLine(stderr);
+      if (code === EXEC_RATE_LIMITED_EXIT) return reject(rateLimited(stdout, why));
       reject(new CommandError(clip(why || (sig ? `command killed by ${sig}` : `command exited with code ${code}`))));
     });
   });

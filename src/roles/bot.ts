@@ -21,7 +21,7 @@
  */
 import { ApiClient } from '../client/http';
 import { errorMessage, UnreachableError, WizardError } from '../core/errors';
-import { handlerFor, isPermanent } from '../core/handlers';
+import { handlerFor, isPermanent, rateLimitedFor } from '../core/handlers';
 import type { Reply } from '../client/replies';
 import { createLogger, Logger } from '../util/log';
 import { retryDelay, sleep, within } from '../util/time';
@@ -193,7 +193,14 @@ export function startBot(options: Partial<BotOptions> & { api: string; name: str
         outcome = { path: 'complete', body: { result } };
         span?.end('SUCCESS');
       } catch (err) {
-        outcome = { path: 'fail', body: { error: errorMessage(err), permanent: isPermanent(err) } };
+        const holdMs = rateLimitedFor(err);
+        outcome = {
+          path: 'fail',
+          body:
+            holdMs === null
+              ? { error: errorMessage(err), permanent: isPermanent(err) }
+              : { error: errorMessage(err), code: 'rate_limited', retry_after_ms: holdMs },
+        };
         span?.end(abort.signal.aborted ? 'ABORTED' : 'FAILED', errorMessage(err));
       }
       span = null;

@@ -7,6 +7,7 @@
  * the reason's name and message); the main thread ends the thread if the handler has not returned
  * within a grace (user-run.ts). A prime chunk's stop ends its thread at once, as the task's abort.
  */
+import { rateLimitedFor } from '../core/handlers';
 import type { MessagePort } from 'node:worker_threads';
 import { exportedTable, importFile } from '../core/module-load';
 import { normalizeProgress } from '../core/progress';
@@ -54,6 +55,8 @@ export interface PoolResult {
   runMs: number;
   error?: string;
   permanent?: boolean;
+  /** the error was a rate_limited one: how long its group waits (ms) */
+  retryAfterMs?: number;
 }
 
 const modules = new Map<string, Promise<unknown>>();
@@ -89,6 +92,7 @@ async function runUser({ file, type, params, jobId, attempt, deps, port }: UserT
       runMs: performance.now() - began,
       error: err instanceof Error ? err.message : String(err),
       permanent,
+      ...(rateLimitedFor(err) !== null ? { retryAfterMs: rateLimitedFor(err)! } : {}),
     };
   } finally {
     port.close();

@@ -99,9 +99,13 @@ export interface UserRun {
   pool: () => Piscina;
 }
 
-/** a thrown value as an Error that keeps `permanent` (a CPU type's error comes back as data) */
-function failure(message: string, permanent: boolean): Error {
-  return Object.assign(new Error(message), permanent ? { permanent: true } : {});
+/** a thrown value as an Error that keeps `permanent` and a rate_limited wait (a CPU type's error comes back as data) */
+function failure(message: string, permanent: boolean, retryAfterMs?: number): Error {
+  return Object.assign(
+    new Error(message),
+    permanent ? { permanent: true } : {},
+    retryAfterMs !== undefined ? { code: 'rate_limited', retry_after_ms: retryAfterMs } : {},
+  );
 }
 
 /** an abort's reason as plain data (an Error's class does not survive the structured clone) */
@@ -168,7 +172,7 @@ async function runInPool(
   else signal.addEventListener('abort', onStop, { once: true });
   try {
     const out = (await r.pool().run(task, { signal: end.signal, transferList: [port2] as never })) as PoolResult;
-    if (out.error !== undefined) throw failure(out.error, out.permanent === true);
+    if (out.error !== undefined) throw failure(out.error, out.permanent === true, out.retryAfterMs);
     return { value: out.value ?? null, runMs: out.runMs };
   } finally {
     signal.removeEventListener('abort', onStop);

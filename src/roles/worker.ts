@@ -24,7 +24,7 @@
  */
 import Piscina from 'piscina';
 import { JobCancelledError, LeaseLostError, NotFoundError, StoreUnavailableError, errorMessage } from '../core/errors';
-import { failTarget, isCpuType, isPermanent, TimeoutError, timeoutFor } from '../core/handlers';
+import { failTarget, isCpuType, isPermanent, rateLimitedFor, TimeoutError, timeoutFor } from '../core/handlers';
 import { HistoryRecorder } from '../core/history';
 import type { Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
@@ -234,6 +234,12 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         });
       span?.end('SUCCESS');
       await ack(lane, job, token, result);
+    } else if (rateLimitedFor(outcome.err) !== null) {
+      // it met the limit of what it calls: back to waiting, its attempt not counted, its group (or queue) held
+      const holdMs = rateLimitedFor(outcome.err)!;
+      log.info('job rate limited: given back', { job_id: job.id, retry_after_ms: holdMs });
+      span?.end('PENDING', errorMessage(outcome.err));
+      await retryWhileAway('release', job, () => store.jobs.release(job.id, token, holdMs));
     } else {
       const { err } = outcome;
       const target = failTarget(job, isPermanent(err));

@@ -39,9 +39,21 @@ export interface ClientOptions {
   trace?: TraceOption;
 }
 
+/** a debounce or throttle window (docs/flow-control.md "Debounce and throttle") */
+export interface DedupeOptions {
+  /** 1-200 of letters, digits, _ . -: per queue, group and token */
+  key: string;
+  /** throttle: how long the first job answers for the key; debounce: how long the job waits after each add (ms) */
+  ttl_ms: number;
+  /** throttle: the first job wins; debounce: the job waits, a later add replaces its params */
+  mode: 'throttle' | 'debounce';
+  /** debounce: the job is due at most this long after the first add (ms, >= ttl_ms) */
+  max_wait_ms?: number;
+}
+
 /**
- * a job's options, under their HTTP names (POST /jobs). group and dedupe are sent as given: an
- * API that does not support them yet answers a ValidationError naming the field.
+ * a job's options, under their HTTP names (POST /jobs). They are sent as given: an API that does
+ * not support one yet answers a ValidationError naming the field.
  */
 export interface AddOptions {
   /** not ready until this long after it is made (ms) */
@@ -58,10 +70,10 @@ export interface AddOptions {
   attempts?: number;
   /** an attempt's time limit (ms) */
   timeout_ms?: number;
-  /** the job's group (needs an API that supports groups) */
+  /** the job's group (docs/flow-control.md) */
   group?: string;
-  /** a deduplication key (needs an API that supports it) */
-  dedupe?: string | { key: string; ttl_ms?: number };
+  /** a debounce or throttle window: many adds with its key make one job (not with idempotency_key) */
+  dedupe?: DedupeOptions;
 }
 
 /** a job's state (src/core/states.ts), or one a later server adds */
@@ -78,6 +90,10 @@ export interface Submitted<K extends string = string> {
   idempotency_key: string | null;
   /** true: the idempotency key was seen; this is the first job */
   existing: boolean;
+  /** true: the dedupe window answered with its job (throttle: the first; debounce: the one that will run, with these params) */
+  deduplicated: boolean;
+  /** the job's window (absent: none) */
+  dedupe?: { key: string; mode: 'throttle' | 'debounce' };
 }
 
 /** one job of addBulk's answer (POST /jobs/bulk), in the order asked */
@@ -86,6 +102,8 @@ export interface BulkSubmitted<K extends string = string> {
   state: JobState;
   /** true: made before, by an earlier call with the same idempotency key */
   existing: boolean;
+  /** true: its dedupe window's job */
+  deduplicated: boolean;
 }
 
 /** a job's record (GET /jobs/:id) */

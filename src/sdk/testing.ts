@@ -28,7 +28,8 @@ import { exportedTable } from '../core/module-load';
 import { normalizeProgress } from '../core/progress';
 import { parseInput, splitOptions, submitBody } from '../core/schemas';
 import { checkTypes, loadHandlers } from '../core/user-types';
-import { checkParams } from '../roles/api/submit';
+import { checkParams, windowOf } from '../roles/api/submit';
+import { LIMIT_DEFAULTS } from '../core/quotas';
 import { MemoryStore } from '../store/memory';
 import type { Store } from '../store/types';
 import { createLogger, LogLevel } from '../util/log';
@@ -115,8 +116,13 @@ export async function createTestStore<T extends JobTable | undefined = undefined
 
   const add = async (type: string, params: unknown, opts: AddOptions = {}) => {
     try {
-      const { options: o } = splitOptions(parseInput(submitBody, addBody(type, params, opts)));
+      const { options: o, rest } = splitOptions(parseInput(submitBody, addBody(type, params, opts)));
       const checked = checkParams(type, params);
+      const window = windowOf(
+        LIMIT_DEFAULTS,
+        { type, params: checked, options: o, initiatedBy: 'test', dedupe: rest.dedupe },
+        o.idempotency_key,
+      );
       if (o.delay_ms !== undefined && o.run_at !== undefined)
         throw new CoreValidationError('give delay_ms or run_at, not both', [
           { field: 'run_at', message: 'cannot be given with delay_ms' },
@@ -132,27 +138,42 @@ export async function createTestStore<T extends JobTable | undefined = undefined
         timeoutMs: o.timeout_ms,
         ...(o.group ? { group: o.group } : {}),
       };
-      const { job, existing } =
-        type === 'primes'
-          ? await store.jobs.submit(
-              primeCountFlow(
-                checked.n as number,
-                checked.chunks as number,
-                { initiatedBy: 'test', idempotencyKey: o.idempotency_key, priority: o.priority, delayMs },
-                { maxAttempts: o.attempts, ...common },
-              ),
-            )
-          : await store.jobs.submit({
-              type,
-              params: checked,
-              initiatedBy: 'test',
-              maxAttempts: o.attempts,
-              idempotencyKey: o.idempotency_key,
-              ...common,
-            });
+      const {
+        job,
+        existing,
+        deduplicated = false,
+      } = type === 'primes'
+        ? await store.jobs.submit(
+            primeCountFlow(
+              checked.n as number,
+              checked.chunks as number,
+              { initiatedBy: 'test', idempotencyKey: o.idempotency_key, priority: o.priority, delayMs },
+              { maxAttempts: o.attempts, ...common },
+            ),
+          )
+        : await store.jobs.submit({
+            type,
+            params: checked,
+            initiatedBy: 'test',
+            maxAttempts: o.attempts,
+            idempotencyKey: o.idempotency_key,
+            ...common,
+            ...window,
+          });
       // POST /jobs's answer, from the job's record
-      const { job_id, type: made, queue: on, priority, run_at, idempotency_key } = jobView(job);
-      return { job_id, status: job.state, type: made, queue: on, priority, run_at, idempotency_key, existing };
+      const { job_id, type: made, queue: on, priority, run_at, idempotency_key, dedupe } = jobView(job);
+      return {
+        job_id,
+        status: job.state,
+        type: made,
+        queue: on,
+        priority,
+        run_at,
+        idempotency_key,
+        existing,
+        deduplicated,
+        ...(dedupe ? { dedupe } : {}),
+      };
     } catch (err) {
       throw asClientError(err);
     }

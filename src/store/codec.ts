@@ -5,6 +5,7 @@ import { DATALAKE_DEFAULTS } from '../core/datalake';
 import {
   attemptsLog,
   AttemptOutcome,
+  type DedupeMode,
   DEFAULT_PRIORITY,
   givenIdempotencyKey,
   Job,
@@ -73,6 +74,7 @@ export function decodeJob(f: Record<string, string>, id?: string): Job {
     principal: str(f.principal),
     ...(f.schedule ? { schedule: f.schedule, slot: str(f.slot) } : {}),
     ...(f.group ? { group: f.group } : {}),
+    ...(f.dedupe_key ? { dedupe: { key: f.dedupe_key, mode: f.dedupe_mode as DedupeMode } } : {}),
     ...(f.flow_id ? { flowId: f.flow_id, flowNode: f.flow_node } : {}),
     ...(f.deps ? { deps: json(f.deps) as Job['deps'] } : {}),
     ...(f.trace ? { trace: f.trace } : {}),

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
 import { isCpuType, maxAttemptsFor } from '../core/handlers';
 import {
+  type DedupedJob,
+  dedupeScope,
   DEFAULT_PRIORITY,
   DEFAULT_QUEUE,
   givenIdempotencyKey,
@@ -12,7 +14,7 @@ import {
   scopedIdempotencyKey,
 } from '../core/job';
 import { JOB_LOG_LINE_BYTES, type BudgetSpend, type FlowSpec } from './types';
-import { OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
+import { DEDUPE, OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
 
 export interface JobRow {
   id: string;
@@ -107,6 +109,62 @@ export const idempotencyConflict = (key: string, jobId: string) =>
   new ConflictError(`idempotency_key '${key}' was used for job ${jobId} with other params`, [
     { field: 'idempotency_key', message: `'${key}' is in use with other params (job ${jobId})` },
   ]);
+
+/**
+ * the job of a submit that has a window, or null; a window with an idempotency key or on a flow
+ * (a prime count) is refused: the API says so first, naming the field
+ */
+export function dedupedOf(work: NewJob | FlowSpec): DedupedJob | null {
+  const first = 'parent' in work ? work.parent : work;
+  if (!first.dedupe) return null;
+  if ('parent' in work || first.idempotencyKey)
+    throw new ValidationError('dedupe cannot be given with an idempotency key, nor for a prime count', [
+      { field: 'dedupe', message: 'not with an idempotency key, nor for a prime count' },
+    ]);
+  return first as DedupedJob;
+}
+
+/**
+ * whether a window's job in this state answers a submission (enqueueDeduped.lua): a throttle
+ * window's while it is kept and not CANCELLED, a debounce window's while it is PENDING
+ */
+export function windowAnswers(mode: string, state: string | null | undefined): boolean {
+  if (!state) return false;
+  return mode === 'throttle' ? state !== 'CANCELLED' : state === 'PENDING';
+}
+
+/** a windowed job's row: a debounced job waits the window (at most max_wait_ms) before it is due */
+export function dedupedRow(job: DedupedJob): JobRow {
+  const d = job.dedupe;
+  return jobRow(d.mode === 'debounce' ? { ...job, delayMs: Math.min(d.ttlMs, d.maxWaitMs ?? d.ttlMs) } : job);
+}
+
+/** enqueueDeduped.lua's window arguments: the layout DEDUPE of wire.ts */
+export function dedupeArgs(job: DedupedJob): string[] {
+  const d = job.dedupe;
+  const args: string[] = [];
+  pushRow(args, DEDUPE, {
+    scope: dedupeScope(job, d.key),
+    mode: d.mode,
+    ttl_ms: String(d.ttlMs),
+    max_wait_ms: d.maxWaitMs === undefined ? '' : String(d.maxWaitMs),
+    key: d.key,
+  });
+  return args;
+}
+
+/** a window that cannot take a submission: it is in the other mode, or its waiting job is of another type */
+export function dedupeConflict(job: DedupedJob, jobId: string, why: string, held: string): ConflictError {
+  const key = job.dedupe.key;
+  if (why === 'mode')
+    return new ConflictError(
+      `dedupe key '${key}' holds a ${held} window (job ${jobId}): not one to ${job.dedupe.mode}`,
+      [{ field: 'dedupe.mode', message: `the key's window is ${held}'s (job ${jobId})` }],
+    );
+  return new ConflictError(`dedupe key '${key}' holds job ${jobId} of type ${held}, waiting: not one of ${job.type}`, [
+    { field: 'dedupe.key', message: `in use by a waiting job of type ${held} (job ${jobId})` },
+  ]);
+}
 
 /** the most digits a chunk's result may have (lib-queue.lua's MAX_CHUNK_RESULT_DIGITS) */
 const MAX_CHUNK_RESULT_DIGITS = 15;

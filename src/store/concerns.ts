@@ -5,11 +5,11 @@
  */
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
-import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { DatalakeConfig, LakeBatch, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import type { BulkItem } from './bulk';
 import type { CleanQuery, CleanResult } from './clean';
-import type { Job, JobState, NewJob, Progress } from '../core/job';
+import type { DedupedJob, Job, JobState, NewJob, Progress } from '../core/job';
 import type { Schedule } from '../core/schedule';
 import type { FailTarget } from '../core/backoff';
 import type { CreatedFlow, FlowView, NewFlow } from '../core/flows';
@@ -63,6 +63,12 @@ export interface JobsStore {
   /** the job an idempotency key (as submit keeps it: scopedIdempotencyKey) was used for, while that job is kept; else null */
   idempotentJob(scopedKey: string): Promise<string | null>;
   /**
+   * the job submit would answer this job with under its debounce or throttle window (its scope,
+   * its mode): a throttle window's job while the window lasts and the job is kept and not
+   * CANCELLED, a debounce window's while it is PENDING; else null (submit would make one)
+   */
+  dedupedJob(job: DedupedJob): Promise<string | null>;
+  /**
    * end a job that has not finished as CANCELLED (a chunk's id: its prime count): waiting or
    * delayed, it never runs; held, its holder's renewal, result or failure is refused with a
    * JobCancelledError; a prime count's unfinished chunks are cancelled with it. A finished job is
@@ -102,8 +108,12 @@ export interface JobsStore {
    * kept, each cut to JOB_LOG_LINE_BYTES, for JOB_LOG_TTL_MS after the last line
    */
   appendLog(jobId: string, line: string): Promise<void>;
-  /** give a held job back to the head of its queue, its attempt not counted (graceful shutdown) */
-  release(jobId: string, token: string): Promise<void>;
+  /**
+   * give a held job back to the head of its queue, its attempt not counted (graceful shutdown);
+   * with holdMs (its handler met the limit of what it calls: rate_limited), its group, or its queue
+   * when it has none, starts nothing for that long
+   */
+  release(jobId: string, token: string, holdMs?: number): Promise<void>;
   /**
    * return jobs whose lease lapsed (at most `limit`), but not those the caller holds itself, and
    * not, for a lease more after a gap in the reapers' looks (nobody could reach the store), those
@@ -154,12 +164,29 @@ export interface QueueLimits {
   concurrency: number | null;
   /** at most this many of each group's jobs held at once (a group's own limit overrides it) */
   groupConcurrency: number | null;
+  /** at most max of the queue's jobs start in any window of perMs */
+  rate: Rate | null;
+  /** the same for each group (a group's own rate overrides it) */
+  groupRate: Rate | null;
+}
+
+/** a rate limit: at most max starts in any window of perMs (docs/flow-control.md "Rate limits") */
+export interface Rate {
+  max: number;
+  perMs: number;
+}
+
+/** what a group's own limits may change (null removes one) */
+export interface GroupLimits {
+  concurrency: number | null;
+  rate: Rate | null;
 }
 
 /** a group of a queue: its own limit (null: the queue's group_concurrency holds), how many of its jobs wait and run */
 export interface GroupInfo {
   group: string;
   concurrency: number | null;
+  rate: Rate | null;
   waiting: number;
   running: number;
 }
@@ -171,14 +198,14 @@ export interface GroupsStore {
   setLimits(queue: string, patch: Partial<QueueLimits>): Promise<QueueLimits>;
   /** one group: its own limit and its waiting and running jobs */
   group(queue: string, group: string): Promise<GroupInfo>;
-  /** set (null: remove) one group's own concurrency; answers the group */
-  setGroupLimit(queue: string, group: string, concurrency: number | null): Promise<GroupInfo>;
+  /** set (null: remove) one group's own concurrency and rate, the fields given; answers the group */
+  setGroupLimit(queue: string, group: string, patch: Partial<GroupLimits>): Promise<GroupInfo>;
   /** the busiest groups (most waiting and running), at most `top`, of those with waiting or running jobs */
   busiest(queue: string, top: number): Promise<GroupInfo[]>;
   /** how many groups have waiting jobs (MAX_GROUPS_PER_QUEUE bounds a new one) */
   groupCount(queue: string): Promise<number>;
-  /** how many times a claim of the queue was held back by a limit (a counter) */
-  heldBack(queue: string): Promise<number>;
+  /** how many times a claim of the queue was held back by a concurrency limit, or by a rate or a hold (a counter each) */
+  heldBack(queue: string, limit?: 'concurrency' | 'rate'): Promise<number>;
 }
 
 /** finished jobs by hand: the dead-letter queue, failed jobs retried, finished jobs deleted */
@@ -265,21 +292,40 @@ export interface BotsStore {
   startJob(botId: string, jobId: string): Promise<void>;
   completeJob(botId: string, jobId: string, result: unknown): Promise<void>;
   failJob(botId: string, jobId: string, error: string, target: FailTarget): Promise<void>;
+  /**
+   * the bot's command met the limit of what it calls (rate_limited): the job goes back to
+   * waiting, its attempt not counted, its group (or queue) held holdMs, and the bot is free
+   */
+  holdJob(botId: string, jobId: string, holdMs: number): Promise<void>;
   /** false when there was no such bot */
   remove(botId: string): Promise<boolean>;
   markDown(downAfterMs: number, limit?: number): Promise<BotsDown>;
 }
 
-/** the datalake: finished jobs by UTC day, and its settings */
+/**
+ * the datalake: finished jobs by UTC day, and its settings. A finishing step appends its records
+ * to a buffer (one per shard); one drainer writes them to day files (src/roles/datalake/) and
+ * trims the buffer. Days written by 0.1.0 (a list per day) are read until the retention drops them.
+ */
 export interface LakeStore {
   config(): Promise<DatalakeConfig>;
   configure(config: Partial<DatalakeConfig>): Promise<void>;
-  /** each day's counters, oldest first */
+  /** each day's counters (drained or not), oldest first */
   days(): Promise<LakeDay[]>;
-  /** `count` of a day's records from `offset`, in the order the jobs finished */
+  /** `count` of the day's records the store holds (0.1.0's list, then the buffer's) from `offset`, in the order the jobs finished */
   read(day: string, offset: number, count: number): Promise<LakeRecord[]>;
-  /** drop the days older than the retention; answers them */
+  /** `count` of the day's records in 0.1.0's lists (written before the buffer) from `offset` */
+  legacy(day: string, offset: number, count: number): Promise<LakeRecord[]>;
+  /** drop the days older than the retention (counters and 0.1.0's lists); answers them */
   prune(): Promise<string[]>;
+  /** the buffers records wait in until drained, one per shard, by a name stable across restarts */
+  buffers(): Promise<string[]>;
+  /** up to `count` of a buffer's entries after the entry id `after` ('' : from its start), oldest first */
+  pending(buffer: string, after: string, count: number): Promise<LakeBatch[]>;
+  /** drop a buffer's entries up to and including the id `through` (they are on disk) */
+  trim(buffer: string, through: string): Promise<void>;
+  /** entries waiting in every buffer (the datalake_buffer_entries gauge) */
+  backlog(): Promise<number>;
 }
 
 /** the running sum */

@@ -102,10 +102,20 @@ export function keysAt(base: string) {
     groupHeld: (queue: string) => `${base}q:${queue}:gheld`,
     /** hash: group → how many of its jobs are held */
     groupRunning: (queue: string) => `${base}q:${queue}:grunning`,
-    /** hash: the queue's limits: v '1' while any is set, concurrency (this shard's share), group_concurrency, g:<group> */
+    /**
+     * hash: the queue's limits: v '1' while any is set, concurrency (this shard's share), group_concurrency,
+     * g:<group>; rates as 'max:per_ms': rate (this shard's share), rate_all (the whole), group_rate, gr:<group>;
+     * holds until a time (ms) after a handler's rate_limited: hold (the queue's), hold:<group>
+     */
     flow: (queue: string) => `${base}q:${queue}:flow`,
     /** string: how many times a claim was held back by a limit (a counter) */
     heldBack: (queue: string) => `${base}q:${queue}:heldback`,
+    /** zset with a TTL: the start times of a rate-limited queue's jobs in its window, token → time (ms) */
+    rateLog: (queue: string) => `${base}q:${queue}:ratelog`,
+    /** zset with a TTL: the same for one group */
+    groupRateLog: (queue: string, group: string) => `${base}q:${queue}:gratelog:${group}`,
+    /** string: how many times a claim was held back by a rate limit or a hold (a counter) */
+    heldBackRate: (queue: string) => `${base}q:${queue}:heldrate`,
     /**
      * zset: top-level job id → time of its last change, one per state; not the queued jobs that
      * are PENDING or STARTED (their queue's wait list and lease set hold them: see `counts`)
@@ -129,6 +139,11 @@ export function keysAt(base: string) {
     once: (name: string) => `${base}once:${name}`,
     /** hash {job, fp}: an idempotency key's job and its type and params; expires with the job's record */
     idem: (key: string) => `${base}idem:${key}`,
+    /**
+     * hash {job, mode, type, cap}: a debounce or throttle window (dedupeScope) and its job
+     * (enqueueDeduped.lua); throttle: expires with the window; debounce: its job's wait and the result TTL after
+     */
+    dedupe: (scope: string) => `${base}dedupe:${scope}`,
     /** hash: a flow (src/store/lua/lib-flow.lua): name, state, total, done, succeeded, cancelled, created_at, finished_at, idem */
     flowRecord: (id: string) => `${base}flow:${id}`,
     /** hash: a flow's node id → its job id */
@@ -171,6 +186,8 @@ export function keysAt(base: string) {
     lakeStats: (day: string) => `${base}datalake:${day}:stats`,
     /** zset: datalake day → its start (ms) */
     lakeDays: `${base}datalake:days`,
+    /** stream: finished jobs' records not yet written to the day files, one entry per script and day ({day, r, r, ...}) */
+    lakeBuffer: `${base}datalake:buffer`,
     /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
     rate: (bucket: string) => `${base}rate:${bucket}`,
     /** hash {tokens, at} with a TTL: a quota's budget (a token bucket: spendBudget.lua) */

@@ -47,6 +47,7 @@ export const SCRIPT_NAMES = [
   'failJob',
   'renewLease',
   'releaseJob',
+  'holdQueue',
   'reapExpiredLeases',
   'checkJob',
   'retryDeadJob',
@@ -81,6 +82,7 @@ export const SCRIPT_NAMES = [
   'cancelFlow',
   'flowDeliver',
   'flowOutbox',
+  'enqueueDeduped',
   'keepSpan',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -199,11 +199,16 @@ export interface BotsDown {
 
 export type FinishedCounts = Record<FinalState, number>;
 
-/** what submit made: the job (a flow's parent) and its children; existing: its idempotency key was in use, nothing was made */
+/**
+ * what submit made: the job (a flow's parent) and its children; existing: its idempotency key was
+ * in use, nothing was made; deduplicated: its debounce or throttle window's job, nothing was made
+ * (a debounced one took the new params)
+ */
 export interface Submitted {
   job: Job;
   children: Job[];
   existing: boolean;
+  deduplicated?: boolean;
 }
 
 export interface QueueInfo {

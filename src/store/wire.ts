@@ -59,6 +59,13 @@ export const OPTIONAL_FIELDS: readonly OptionalField[] = ROW.filter(
   (f): f is OptionalField => !(NOT_OPTIONAL as readonly RowField[]).includes(f),
 );
 
+/**
+ * a debounce or throttle window as enqueueDeduped.lua takes it, before its job's row: the window's
+ * key as the store keeps it (dedupeScope), its mode, its length, the debounce's cap ('' none),
+ * and the key as its caller gave it (the job's record shows it)
+ */
+export const DEDUPE = ['scope', 'mode', 'ttl_ms', 'max_wait_ms', 'key'] as const;
+
 /** a completion as completeJobs.lua takes it: the job's datalake entry but for its finish time, and its start ('' and '': made by the script) */
 export const COMPLETION = ['id', 'token', 'result', 'lake_entry', 'started_at'] as const;
 
@@ -156,6 +163,7 @@ export const LAYOUTS: Record<string, readonly string[]> = {
   CLAIM_ARGS,
   LOAD,
   ACK,
+  DEDUPE,
   LAKE: LAKE_ENTRY_FIELDS,
 };
 

@@ -392,3 +392,22 @@ test('a simulated failure is retried by the sim policy, the same for a built-in 
   expect(dlq.sort()).toEqual([a, b].sort());
   await c.stop(exec);
 }, 60_000);
+
+test('exit 75 (rate_limited): the job goes back to waiting, its attempt not counted, and runs again after retry_after_ms', async () => {
+  const c = await cluster('exec-limited');
+  const marker = path.join(tmp, 'limited-once');
+  const times = path.join(tmp, 'limited-times');
+  const limitedOnce = node(
+    `const fs=require('fs');fs.appendFileSync(${JSON.stringify(times)},Date.now()+'\\n');` +
+      `if(!fs.existsSync(${JSON.stringify(marker)})){fs.writeFileSync(${JSON.stringify(marker)},'1');` +
+      `console.log(JSON.stringify({retry_after_ms:800}));console.error('429 from the API');process.exit(75)}` +
+      `console.log(JSON.stringify({ok:true}))`,
+  );
+  const bot = c.bot(limitedOnce, 'exec-limited');
+  const [id] = await c.populate({ count: 1, type: 'task', params: { a: 1, b: 1 } });
+  const done = await c.until(id, (j) => ['SUCCESS', 'FAILURE', 'DEAD'].includes(j.state), 'the job to end');
+  expect([done.state, done.attempts, done.result]).toEqual(['SUCCESS', 1, { ok: true }]);
+  const [first, second] = fs.readFileSync(times, 'utf8').trim().split('\n').map(Number);
+  expect(second - first).toBeGreaterThanOrEqual(800); // the bot queue was held that long
+  await c.stop(bot);
+}, 40_000);

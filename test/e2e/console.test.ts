@@ -253,15 +253,15 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
     ]),
   );
   // its limits and busiest groups (docs/flow-control.md)
-  await store.groups.setLimits('console-idle', { concurrency: 10, groupConcurrency: 2 });
+  await store.groups.setLimits('console-idle', { concurrency: 10, groupConcurrency: 2, rate: { max: 5, perMs: 1000 } });
   await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 3, op: 'add' }, queue: 'console-idle', group: 'acme' }]);
   await eventually(async () =>
     expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(5, 7)).toEqual([
-      'concurrency 10, per group 2',
+      'concurrency 10, per group 2, rate 5 per 1000 ms',
       'acme 1 waiting / 0 running',
     ]),
   );
-  await store.groups.setLimits('console-idle', { concurrency: null, groupConcurrency: null });
+  await store.groups.setLimits('console-idle', { concurrency: null, groupConcurrency: null, rate: null });
   expect(page.errors).toEqual([]);
   await page.close();
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
-import { http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
+import { fieldsOf, http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
 
 afterAll(killAll);
@@ -46,17 +46,7 @@ interface Run {
   id: string;
 }
 const runs = (): Run[] =>
-  fs.existsSync(LOG)
-    ? fs
-        .readFileSync(LOG, 'utf8')
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [group, start, end, id] = l.split(' ');
-          return { group, start: Number(start), end: Number(end), id };
-        })
-    : [];
+  fieldsOf(LOG).map(([group, start, end, id]) => ({ group, start: Number(start), end: Number(end), id }));
 
 describe('groups and limits over real processes', () => {
   let api: string;
@@ -118,7 +108,7 @@ describe('groups and limits over real processes', () => {
     const set = await cli('--group', 'one', '--concurrency', '1', '--json');
     expect([set.code, JSON.parse(set.stdout)]).toEqual([
       0,
-      { queue: 'solo', group: 'one', concurrency: 1, waiting: 0, running: 0 },
+      { queue: 'solo', group: 'one', concurrency: 1, rate: null, waiting: 0, running: 0 },
     ]);
     expect((await cli('--concurrency', 'lots')).code).toBe(2);
     const queue = await cli('--group-concurrency', '4');

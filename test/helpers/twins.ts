@@ -5,13 +5,13 @@
  * key) against the memory record rendered the same way, and every queue structure with a clear
  * equivalent (the wait list of each kind and priority, the lease and delayed sets, paused), the per-state
  * indexes and counts, the index of all jobs, the dead-letter set, the children lists and the bot
- * records.
+ * records, and the debounce or throttle windows.
  *
  * Claim tokens are random per claim ("<consumer>:<random>.<n>"): both sides' random part reads
  * as '*'. Everything else must be equal, value for value (job ids are given by the scenario).
  */
 import { createClient } from 'redis';
-import { JOB_STATES, MAX_PRIORITY } from '../../src/core/job';
+import { dedupeScope, JOB_STATES, MAX_PRIORITY } from '../../src/core/job';
 import { keyBase, keysAt } from '../../src/store/keys';
 import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
@@ -59,6 +59,8 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
   const jobs = new Set<string>();
   const queues = new Set<string>();
   const bots = new Set<string>();
+  /** the debounce or throttle windows of the jobs answered (dedupeScope) */
+  const windows = new Set<string>();
   const learn = (v: unknown) => {
     // job, queue and bot names from what the stores answered: the view covers all of them
     const walk = (x: unknown): void => {
@@ -66,6 +68,8 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
       if (x && typeof x === 'object') {
         const o = x as Record<string, unknown>;
         if (typeof o.id === 'string' && typeof o.state === 'string') jobs.add(o.id);
+        const d = o.dedupe as { key?: string } | undefined;
+        if (typeof o.id === 'string' && d?.key) windows.add(dedupeScope(o as Parameters<typeof dedupeScope>[0], d.key));
         if (typeof o.queue === 'string' && o.queue !== '') queues.add(o.queue);
         if (typeof o.id === 'string' && 'status' in o && 'jobsDone' in o) bots.add(o.id);
         Object.values(o).forEach(walk);
@@ -116,6 +120,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     out.jobs = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.jobs, '0', '-1', 'WITHSCORES'])));
     out.dlq = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.dlq, '0', '-1', 'WITHSCORES'])));
     for (const b of [...bots].sort()) out[`bot:${b}`] = hash(await client.hGetAll(k.bot(b)));
+    for (const w of [...windows].sort()) out[`dedupe:${w}`] = hash(await client.hGetAll(k.dedupe(w)));
     return out;
   }
 
@@ -148,6 +153,20 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     out.jobs = zpairs(m.allJobs);
     out.dlq = zpairs(m.dlq);
     for (const b of [...bots].sort()) out[`bot:${b}`] = hash(m.bots.get(b) ?? {});
+    for (const w of [...windows].sort()) {
+      // the hash enqueueDeduped.lua writes (its expiry is Redis's own: not compared)
+      const window = m.windows.get(w);
+      out[`dedupe:${w}`] = hash(
+        window
+          ? {
+              job: window.jobId,
+              mode: window.mode,
+              type: window.type,
+              ...(window.cap === null ? {} : { cap: String(window.cap) }),
+            }
+          : {},
+      );
+    }
     return out;
   }
 

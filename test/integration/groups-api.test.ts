@@ -106,4 +106,50 @@ describe.each(ADAPTERS)('groups and limits over HTTP: %s', (adapter) => {
     expect(String(metrics.body)).toMatch(/wizard_jobs_held_back_total\{queue="default",limit="concurrency"\} \d+/);
     expect(String(metrics.body)).toMatch(/wizard_group_jobs\{queue="default",group="acme",status="waiting"\} 2/);
   });
+
+  test('rate and group_rate: set, null removes, a bad one is a 400 naming its field; a group takes its own', async () => {
+    const set = await call('PUT', '/queues/default/limits', {
+      rate: { max: 10, per_ms: 1000 },
+      group_rate: { max: 2, per_ms: 500 },
+    });
+    expect([set.status, set.body]).toEqual([
+      200,
+      expect.objectContaining({
+        rate: { max: 10, per_ms: 1000 },
+        group_rate: { max: 2, per_ms: 500 },
+        held_back_rate: 0,
+      }),
+    ]);
+    for (const [body, field] of [
+      [{ rate: { max: 0, per_ms: 1000 } }, 'rate.max'],
+      [{ rate: { max: 5, per_ms: 0 } }, 'rate.per_ms'],
+      [{ group_rate: { max: 5, per_ms: 86_400_001 } }, 'group_rate.per_ms'],
+      [{ rate: { max: 5 } }, 'rate.per_ms'],
+      [{ rate: 10 }, 'rate'],
+      [{ rate: { max: 5, per_ms: 10, burst: 1 } }, 'rate'],
+    ] as const) {
+      const bad = await call('PUT', '/queues/default/limits', body);
+      expect([JSON.stringify(body), bad.status, bad.body.error?.details[0].field]).toEqual([
+        JSON.stringify(body),
+        400,
+        field,
+      ]);
+    }
+    const g = await call('PUT', '/queues/default/groups/tenant-1/limits', { rate: { max: 1, per_ms: 100 } });
+    expect(g.body).toMatchObject({ group: 'tenant-1', rate: { max: 1, per_ms: 100 } });
+    expect(
+      (await call('PUT', '/queues/default/groups/tenant-1/limits', { rate: { max: 'x', per_ms: 1 } })).body.error
+        ?.details[0].field,
+    ).toBe('rate.max');
+    expect((await call('PUT', '/queues/default/groups/tenant-1/limits', { rate: null })).body).toMatchObject({
+      rate: null,
+    });
+    expect((await call('PUT', '/queues/default/limits', { rate: null, group_rate: null })).body).toMatchObject({
+      rate: null,
+      group_rate: null,
+      group_concurrency: 1,
+    });
+    const metrics = await http<string>('GET', `${api.url}/metrics`, undefined, { authorization: `Bearer ${T.admin}` });
+    expect(String(metrics.body)).toMatch(/wizard_jobs_held_back_total\{queue="default",limit="rate"\} \d+/);
+  });
 });

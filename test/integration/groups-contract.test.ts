@@ -93,17 +93,29 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
     const a1 = first.find((c) => c.job.params.a === 1)!;
     await store.jobs.complete(a1.job.id, a1.token, 2);
     expect(params({ jobs: await claimAll(1) })).toEqual([2]);
-    expect(await store.groups.group('fair', 'a')).toEqual({ group: 'a', concurrency: null, waiting: 0, running: 1 });
+    expect(await store.groups.group('fair', 'a')).toEqual({
+      group: 'a',
+      concurrency: null,
+      rate: null,
+      waiting: 0,
+      running: 1,
+    });
   });
 
   test("a group's own limit overrides group_concurrency; null removes it", async () => {
     await store.groups.setLimits('fair', { groupConcurrency: 1 });
-    expect(await store.groups.setGroupLimit('fair', 'vip', 3)).toMatchObject({ group: 'vip', concurrency: 3 });
+    expect(await store.groups.setGroupLimit('fair', 'vip', { concurrency: 3 })).toMatchObject({
+      group: 'vip',
+      concurrency: 3,
+    });
     await enqueue([1, 2, 3, 4].map((a) => task(a, 'vip')));
     expect((await claimAll(4)).length).toBe(3);
-    expect(await store.groups.setGroupLimit('fair', 'vip', null)).toMatchObject({ concurrency: null, running: 3 });
+    expect(await store.groups.setGroupLimit('fair', 'vip', { concurrency: null })).toMatchObject({
+      concurrency: null,
+      running: 3,
+    });
     expect(await store.groups.busiest('fair', 5)).toEqual([
-      { group: 'vip', concurrency: null, waiting: 1, running: 3 },
+      { group: 'vip', concurrency: null, rate: null, waiting: 1, running: 3 },
     ]);
   });
 
@@ -111,13 +123,20 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
     expect(await store.groups.setLimits('fair', { concurrency: 6 })).toEqual({
       concurrency: 6,
       groupConcurrency: null,
+      rate: null,
+      groupRate: null,
     });
     await enqueue(Array.from({ length: 12 }, (_, a) => task(a)));
     const held = await claimAll(12);
     expect(held.length).toBe(6);
     expect(await store.queues.depth('fair')).toMatchObject({ waiting: 6, active: 6 });
     await store.groups.setLimits('fair', { concurrency: null });
-    expect(await store.groups.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
+    expect(await store.groups.limits('fair')).toEqual({
+      concurrency: null,
+      groupConcurrency: null,
+      rate: null,
+      groupRate: null,
+    });
     expect((await claimAll(6)).length).toBe(6);
   });
 
@@ -153,6 +172,11 @@ describe.each(WITH_CLUSTER)('groups and limits: %s', (adapter) => {
     await store.jobs.cancel(a1.id);
     await store.jobs.cancel(a2.id);
     expect(await store.queues.remove('fair')).toBe('removed');
-    expect(await store.groups.limits('fair')).toEqual({ concurrency: null, groupConcurrency: null });
+    expect(await store.groups.limits('fair')).toEqual({
+      concurrency: null,
+      groupConcurrency: null,
+      rate: null,
+      groupRate: null,
+    });
   });
 });

@@ -266,10 +266,37 @@ test('delays, priorities, a paused queue, an idempotency key, another queue', as
   expect(drifts).toEqual([]);
 });
 
+test('debounce and throttle windows: made, replaced, due again, claimed, a new job; throttled, cancelled', async () => {
+  const debounce = (ttlMs: number, maxWaitMs?: number) => ({ key: 'd', ttlMs, mode: 'debounce' as const, maxWaitMs });
+  const throttle = { key: 't', ttlMs: 60_000, mode: 'throttle' as const };
+  await step('debounce', (s) => s.jobs.submit(task('d1', { dedupe: debounce(100, 250) })));
+  advance(60);
+  await step('replace: other params, a priority, a timeout', (s) =>
+    s.jobs.submit({ ...task('d2', { dedupe: debounce(100, 250), priority: 2, timeoutMs: 50 }), params: { a: 2 } }),
+  );
+  advance(120);
+  await step('due: in its wait list', claimed('w1', 0));
+  await step('replace a due one: capped', (s) =>
+    s.jobs.submit({ ...task('d3', { dedupe: debounce(100, 250) }), params: { a: 3 } }),
+  );
+  advance(70);
+  await step('claim it', claimed('w1', 1));
+  await step('claimed: a new job', (s) => s.jobs.submit(task('d4', { dedupe: debounce(100), group: 'g' })));
+  await step('in a group', (s) => s.jobs.submit(task('d5', { dedupe: debounce(100), group: 'g' })));
+  await step('throttle', (s) => s.jobs.submit(task('t1', { dedupe: throttle })));
+  await step('throttled', (s) => s.jobs.submit(task('t2', { dedupe: throttle })));
+  await step('the other mode', (s) => s.jobs.submit(task('t3', { dedupe: { ...throttle, mode: 'debounce' } })));
+  await step('cancel', (s) => s.jobs.cancel('t1'));
+  await step('cancelled: a new job', (s) => s.jobs.submit(task('t4', { dedupe: throttle })));
+  advance(150);
+  await step('claim the rest', claimed('w1', 5));
+  expect(drifts).toEqual([]);
+});
+
 test('groups and limits: turns, priority inside a group, a group at its limit, every way back, cancel', async () => {
   const g = (id: string, group: string, extra: Partial<NewJob> = {}) => task(id, { group, ...extra });
   await step('limits', (s) => s.groups.setLimits('default', { groupConcurrency: 2 }));
-  await step('a group of its own', (s) => s.groups.setGroupLimit('default', 'b', 1));
+  await step('a group of its own', (s) => s.groups.setGroupLimit('default', 'b', { concurrency: 1 }));
   await step('enqueue', (s) =>
     s.jobs.enqueue([g('a1', 'a'), g('a2', 'a', { priority: 1 }), g('a3', 'a'), g('b1', 'b'), g('b2', 'b'), task('u1')]),
   );

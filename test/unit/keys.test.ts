@@ -39,6 +39,7 @@ test.each([
   ['schedules', "base .. 'schedules'", (k: ReturnType<typeof redisKeys>) => k.schedules],
   ['lock', "base .. 'lock:' .. name", (k: ReturnType<typeof redisKeys>) => k.lock('ID')],
   ['once', "base .. 'once:' .. name", (k: ReturnType<typeof redisKeys>) => k.once('ID')],
+  ['dedupe', "base .. 'dedupe:' .. scope", (k: ReturnType<typeof redisKeys>) => k.dedupe('ID')],
   ['node', "base .. 'node:' .. role .. ':' .. id", (k: ReturnType<typeof redisKeys>) => k.node('ID', 'ID')],
   ['nodes', "base .. 'nodes:' .. role", (k: ReturnType<typeof redisKeys>) => k.nodes('ID')],
   ['bot', "base .. 'bot:' .. id", (k: ReturnType<typeof redisKeys>) => k.bot('ID')],
@@ -75,6 +76,7 @@ test('the fixed keys of bots, batches and the datalake agree too', () => {
     botTokens: k.botTokens,
     config: k.config,
     lakeDays: k.lakeDays,
+    lakeBuffer: k.lakeBuffer,
   };
   for (const [name, key] of Object.entries(fixed))
     expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);

@@ -93,6 +93,14 @@ test('an add is retried through a 503 only with an idempotency key, which it sen
   });
 });
 
+test('an add sends its dedupe window as given, and is not retried through a 503 for it', async () => {
+  handler = (_req, res) => unavailable(res);
+  const dedupe = { key: 'k', ttl_ms: 1000, mode: 'throttle' as const };
+  await expect(client().add('task', { a: 1, b: 2 }, { dedupe })).rejects.toBeInstanceOf(Unavailable);
+  expect(seen).toHaveLength(1);
+  expect(JSON.parse(seen[0].body)).toEqual({ type: 'task', params: { a: 1, b: 2 }, dedupe });
+});
+
 test('no answer at all is Unavailable with status 0', async () => {
   const away = new Client({ url: 'http://127.0.0.1:9', maxTries: 1 });
   const err = await away.get('j1').catch((e: unknown) => e);

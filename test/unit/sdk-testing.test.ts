@@ -84,3 +84,16 @@ test('an idempotency key makes one job', async () => {
   const b = await store.add('resize', { width: 1 }, { idempotency_key: 'k' });
   expect([b.job_id, b.existing]).toEqual([a.job_id, true]);
 });
+
+test('a debounce window: many adds make one job, which drain runs once with the last params', async () => {
+  const dedupe = { key: 'thumb-1', ttl_ms: 60_000, mode: 'debounce' as const };
+  const first = await store.add('resize', { width: 1 }, { dedupe });
+  const later = await store.add('resize', { width: 5 }, { dedupe });
+  expect([first.deduplicated, later.deduplicated, later.job_id]).toEqual([false, true, first.job_id]);
+  expect(later.dedupe).toEqual({ key: 'thumb-1', mode: 'debounce' });
+  expect(await store.drain()).toEqual({ ran: 1, succeeded: 1, failed: 0 });
+  expect((await store.get(first.job_id)).result).toEqual({ area: 10 });
+  await expect(store.add('resize', { width: 1 }, { dedupe: { ...dedupe, ttl_ms: 0 } })).rejects.toMatchObject({
+    details: [{ field: 'dedupe.ttl_ms' }],
+  });
+});

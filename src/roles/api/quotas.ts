@@ -30,7 +30,11 @@ export function checkBounds(b: Bounds, type: string, params: Record<string, unkn
 }
 
 /** a job's delay (from delay_ms, or run_at by the store's clock) against the bound */
-export function checkDelay(b: Bounds, delayMs: number | undefined, field: 'delay_ms' | 'run_at'): void {
+export function checkDelay(
+  b: Bounds,
+  delayMs: number | undefined,
+  field: 'delay_ms' | 'run_at' | 'dedupe.ttl_ms',
+): void {
   if (delayMs !== undefined && delayMs > b.maxDelayMs)
     throw tooMuch(field, b.maxDelayMs, '--max-delay-ms', field === 'run_at' ? ' ms from now' : ' ms');
 }

@@ -12,7 +12,7 @@ import { ABACUS_STRATEGIES } from '../../core/abacus';
 import { STORE_CONDITIONS } from '../../core/errors';
 import { HISTORY_WINDOWS, type HistoryWindow } from '../../core/history';
 import { BOT_STATUSES } from '../../core/bots';
-import { JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
+import { DEDUPE_MODES, JOB_STATES, JOB_TYPES, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { FLOW_STATES } from '../../core/states';
 import { MATH_OPS } from '../../core/math';
 import { BATCH_TYPES } from '../../core/schemas';
@@ -38,6 +38,12 @@ const sum = z.union([
   z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
   z.string().regex(/^-?\d{16,19}$/),
 ]);
+
+/** a job's debounce or throttle window (docs/flow-control.md) */
+const dedupeShown = z
+  .object({ key: z.string(), mode: z.enum(DEDUPE_MODES) })
+  .optional()
+  .describe('its debounce or throttle window: its key and mode; absent: none');
 
 /** the whole job record (core/job.ts jobView) */
 export const jobResponse = z.object({
@@ -80,6 +86,7 @@ export const jobResponse = z.object({
   schedule: z.string().nullable(),
   slot: time().nullable(),
   group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
+  dedupe: dedupeShown,
   flow_id: z.string().optional(),
   flow_node: z.string().nullable().optional(),
   deps: z
@@ -161,9 +168,11 @@ const storeCondition = z.object({ reason: z.enum(STORE_CONDITIONS), message: z.s
 const serverInfo = { latency_ms: z.number().min(0), version: z.string(), role: z.string(), mode: z.string() };
 
 /** a group of a queue: its own limit (null: the queue's group_concurrency holds), its waiting and running jobs */
+const rateView = z.object({ max: count(), per_ms: count() });
 const groupInfo = z.object({
   group: z.string(),
   concurrency: count().nullable(),
+  rate: rateView.nullable().describe("its own rate (null: the queue's group_rate holds)"),
   waiting: count(),
   running: count(),
 });
@@ -213,6 +222,8 @@ export const RESPONSES = {
       out_of_range: count(),
     }),
     workers: z.object({ live: count(), nodes: z.array(liveNode) }),
+    /** the datalake's records waiting in the store for the drainer; past `bound`, `note` says so and status is degraded */
+    datalake: z.object({ buffer_entries: count(), bound: count(), note: z.string().optional() }),
   }),
   /** GET /health's 503: what is wrong, with the error every other 503 carries */
   unhealthy: z.object({
@@ -272,11 +283,15 @@ export const RESPONSES = {
     run_at: time().nullable(),
     idempotency_key: z.string().nullable(),
     existing: z.boolean(),
+    deduplicated: z
+      .boolean()
+      .describe("true: the dedupe window's job (throttle: as it is; debounce: with these params), nothing made"),
     group: z.string().optional().describe('its group (docs/flow-control.md); absent: none'),
+    dedupe: dedupeShown,
   }),
   /** POST /jobs/bulk: each job, in the order asked (existing: made before, under the same key) */
   bulkSubmitted: z.object({
-    jobs: z.array(z.object({ job_id: z.string(), state, existing: z.boolean() })),
+    jobs: z.array(z.object({ job_id: z.string(), state, existing: z.boolean(), deduplicated: z.boolean() })),
   }),
   queues: z.object({ queues: z.array(queueInfo) }),
   queue: queueInfo,
@@ -285,7 +300,12 @@ export const RESPONSES = {
     queue: z.string(),
     concurrency: count().nullable(),
     group_concurrency: count().nullable(),
-    held_back: count().describe('how many times a claim was held back by a limit (a counter)'),
+    rate: rateView.nullable(),
+    group_rate: rateView.nullable(),
+    held_back: count().describe('how many times a claim was held back by a concurrency limit (a counter)'),
+    held_back_rate: count().describe(
+      "how many times a claim was held back by a rate, or a handler's rate_limited hold (a counter)",
+    ),
     groups: z.array(groupInfo).describe('the busiest groups (most waiting and running), at most 10'),
   }),
   groupLimits: groupInfo.extend({ queue: z.string() }),

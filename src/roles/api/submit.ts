@@ -12,9 +12,17 @@ import { Bounds, LIMIT_DEFAULTS } from '../../core/quotas';
 import { primeCountFlow } from '../../core/chunks';
 import { ConflictError, errorMessage, ValidationError, WizardError } from '../../core/errors';
 import { isSafeName, SAFE_ALPHABET } from '../../core/ids';
-import { JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/job';
+import { type Dedupe, type DedupedJob, JobType, MAX_GROUPS_PER_QUEUE, scopedIdempotencyKey } from '../../core/job';
 import { specFor, userTypes } from '../../core/handlers';
-import { countPrimesParams, JobOptions, parseInput, simParams, SUBMIT_TYPES, taskParams } from '../../core/schemas';
+import {
+  countPrimesParams,
+  type DedupeOption,
+  JobOptions,
+  parseInput,
+  simParams,
+  SUBMIT_TYPES,
+  taskParams,
+} from '../../core/schemas';
 import { checkUserParams } from '../../core/user-params';
 import type { Submitted } from '../../store/types';
 import { firstOf, type BulkItem } from '../../store/bulk';
@@ -124,6 +132,41 @@ export interface Work {
   params: Record<string, unknown>;
   options: JobOptions;
   initiatedBy: string;
+  /** a debounce or throttle window (POST /jobs, POST /jobs/bulk) */
+  dedupe?: DedupeOption;
+}
+
+/** a 400 naming the field */
+const invalid = (field: string, message: string) => new ValidationError(`${field} ${message}`, [{ field, message }]);
+
+/**
+ * the job's debounce or throttle window, checked: not for a prime count (a flow of chunks), not
+ * with an idempotency key; max_wait_ms only to debounce, and no shorter than ttl_ms; a debounced
+ * job waits ttl_ms, so it takes no delay_ms or run_at of its own, and ttl_ms is a delay's bound
+ */
+export function windowOf(m: Pick<Making, 'bounds'>, w: Work, key: string | undefined): { dedupe?: Dedupe } {
+  const d = w.dedupe;
+  if (d === undefined) return {};
+  if (w.type === 'primes') throw invalid('dedupe', 'is not for a prime count (a flow of chunks)');
+  if (key !== undefined) throw invalid('dedupe', 'cannot be given with an idempotency key: give one');
+  if (d.max_wait_ms !== undefined && d.mode !== 'debounce')
+    throw invalid('dedupe.max_wait_ms', 'is for mode debounce only');
+  if (d.max_wait_ms !== undefined && d.max_wait_ms < d.ttl_ms)
+    throw invalid('dedupe.max_wait_ms', 'must be >= dedupe.ttl_ms');
+  if (d.mode === 'debounce') {
+    for (const field of ['delay_ms', 'run_at'] as const)
+      if (w.options[field] !== undefined)
+        throw invalid(field, 'cannot be given to a debounced job: it waits dedupe.ttl_ms after each submission');
+    checkDelay(m.bounds, d.ttl_ms, 'dedupe.ttl_ms');
+  }
+  return {
+    dedupe: {
+      key: d.key,
+      ttlMs: d.ttl_ms,
+      mode: d.mode,
+      ...(d.max_wait_ms === undefined ? {} : { maxWaitMs: d.max_wait_ms }),
+    },
+  };
 }
 
 /** what makes one job's record from its work: the store's clock (run_at), the queues looked up, who submits */
@@ -169,6 +212,7 @@ function making(ctx: ApiContext, res: Response): Making {
 async function itemOf(m: Making, w: Work, key: string | undefined): Promise<BulkItem> {
   const o = w.options;
   checkBounds(m.bounds, w.type, w.params, o);
+  const window = windowOf(m, w, key);
   const queue = await m.queue(w.type, o.queue);
   const delayMs = await delayOf(m, o);
   const principal = m.principal;
@@ -183,6 +227,7 @@ async function itemOf(m: Making, w: Work, key: string | undefined): Promise<Bulk
       maxAttempts: o.attempts,
       idempotencyKey: key,
       ...common,
+      ...window,
     };
   }
   const { n, chunks } = w.params as { n: number; chunks: number };
@@ -196,7 +241,7 @@ async function itemOf(m: Making, w: Work, key: string | undefined): Promise<Bulk
 
 /** the quota's count of what was made: a store that fails to count it only undercounts, never fails the request */
 async function settle(ctx: ApiContext, admission: Admission, made: Submitted[]): Promise<void> {
-  const ids = made.filter((s) => !s.existing).map((s) => s.job.id);
+  const ids = made.filter((s) => !s.existing && !s.deduplicated).map((s) => s.job.id);
   await (ids.length === 0 ? admission.unmade() : admission.made(...ids)).catch((err: unknown) =>
     ctx.log.warn('quota not updated', { error: errorMessage(err) }),
   );
@@ -218,9 +263,11 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
     'messaging.destination.name': first.queue,
     'wizard.job.group': first.group,
   });
-  // a repeated key answers its first job, which its quotas counted then: not counted again
-  const repeated = async () =>
-    key !== undefined && (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
+  // a repeated key answers its first job, and a window its job, which its quotas counted then: not counted again
+  const repeated = async () => {
+    if (key !== undefined) return (await store.jobs.idempotentJob(scopedIdempotencyKey(key, m.principal))) !== null;
+    return first.dedupe !== undefined && (await store.jobs.dedupedJob(first as DedupedJob)) !== null;
+  };
   const admission = await admitWork(ctx, res, [w], repeated).catch((err: unknown) => refused(span, err));
   let submitted: Submitted;
   try {
@@ -230,7 +277,7 @@ export async function submitWork(ctx: ApiContext, req: Request, res: Response, w
     refused(span, err);
   }
   span?.set({ 'messaging.message.id': submitted.job.id, 'wizard.job.id': submitted.job.id });
-  span?.end(submitted.existing ? 'EXISTING' : 'PENDING');
+  span?.end(submitted.existing ? 'EXISTING' : submitted.deduplicated ? 'DEDUPLICATED' : 'PENDING');
   await settle(ctx, admission, [submitted]);
   return submitted;
 }
@@ -266,7 +313,8 @@ export function bulkJobError(err: unknown, i: number): unknown {
  * naming jobs.<index>.<field>, and nothing is made), the quotas met by the whole bulk, then the
  * jobs written atomically per shard (store.jobs.enqueueBulk). With an Idempotency-Key, the jobs'
  * ids follow from it and their index: a retry after a partial failure makes only the missing ones.
- * A job with its own idempotency_key is made as POST /jobs makes it, on its own. Answers in order.
+ * A job with its own idempotency_key or dedupe window is made as POST /jobs makes it, on its own.
+ * Answers in order.
  */
 export async function submitBulk(ctx: ApiContext, req: Request, res: Response, works: Work[]): Promise<Submitted[]> {
   const store = ctx.store;
@@ -282,7 +330,8 @@ export async function submitBulk(ctx: ApiContext, req: Request, res: Response, w
     }
   }
   const bulkKey = header === undefined ? undefined : scopedIdempotencyKey(header, m.principal);
-  const own = items.map((item) => firstOf(item).idempotencyKey !== undefined);
+  // a job with its own key or window is made on its own (its key's or its window's shard)
+  const own = items.map((item) => firstOf(item).idempotencyKey !== undefined || firstOf(item).dedupe !== undefined);
   const admission = await admitWork(ctx, res, works, async () => false).catch((err: unknown) => refused(span, err));
   let made: Submitted[];
   try {

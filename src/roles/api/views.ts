@@ -104,6 +104,7 @@ export function jobView(job: Job) {
     schedule: job.schedule ?? null,
     slot: job.slot ?? null,
     ...(job.group ? { group: job.group } : {}),
+    ...(job.dedupe ? { dedupe: job.dedupe } : {}),
     attempts_log: (job.attemptsLog ?? []).map((a) => ({ ...a, at: iso(a.at) })),
     // a flow's node (docs/flows.md): its flow, its id there and, once ready, its deps' outcomes
     ...(job.flowId ? { flow_id: job.flowId, flow_node: job.flowNode ?? null } : {}),

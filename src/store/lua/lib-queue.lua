@@ -195,6 +195,64 @@ local function takeFrom(queue, cpu, ready, consumer, max, n, leaseUntil, tokenBa
   return n, taken
 end
 
+-- Rate limits (docs/flow-control.md "Rate limits"): a rate is 'max:per_ms' in K.flow; its window
+-- is a sliding log, a zset of the start times (member: the claim's token) of the last per_ms.
+local function rateOf(s)
+  if not s then return nil end
+  local m, p = string.match(s, '^(%d+):(%d+)$')
+  if not m then return nil end
+  return tonumber(m), tonumber(p)
+end
+
+-- how many more jobs may start now under a rate (its log `key`, trimmed to the window), and, when
+-- none may, when one may again: the (count - max + 1)th oldest start leaves the window then
+local function rateRoom(key, max, per)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per)
+  local count = redis.call('ZCARD', key)
+  if count < max then return max - count, nil end
+  local at = redis.call('ZRANGE', key, count - max, count - max, 'WITHSCORES')
+  return 0, (tonumber(at[2]) or now) + per
+end
+
+-- jobs started: their tokens go into the rate's log at now; the log lives one window
+local function rateTake(key, per, members)
+  if #members == 0 then return end
+  local args = {}
+  for _, m in ipairs(members) do args[#args + 1] = nowStr; args[#args + 1] = m end
+  variadic('ZADD', key, args)
+  redis.call('PEXPIRE', key, per)
+end
+
+-- a handler met the limit of what it calls (rate_limited): its group (field 'hold:<group>') or its
+-- queue ('hold') starts nothing for ms (releaseJob.lua, holdQueue.lua); a later, longer hold wins
+local function holdFlow(queue, field, ms)
+  local untilMs = now + ms
+  local cur = tonumber(redis.call('HGET', K.flow(queue), field))
+  if not cur or cur < untilMs then redis.call('HSET', K.flow(queue), 'v', '1', field, string.format('%d', untilMs)) end
+end
+
+-- give a held job back (releaseHeld: its attempt not counted) and hold its group, or its queue when
+-- it has none, for ms (releaseJob.lua, failBotJob.lua's HOLD): its handler met the limit of what it
+-- calls. Answers the code, and the job as holder() loaded it.
+local function releaseHolding(id, token, ms)
+  local jobKey, j = holder(id, token)
+  if not jobKey then return j end
+  releaseHeld(id, jobKey, j)
+  if j.queue ~= '' then holdFlow(j.queue, j.group ~= '' and ('hold:' .. j.group) or 'hold', ms) end
+  return OK, j
+end
+
+-- a hold that is over leaves K.flow (and K.flow with it when nothing else is left in it)
+local function dropHold(queue, field)
+  redis.call('HDEL', K.flow(queue), field)
+  if redis.call('HLEN', K.flow(queue)) <= 1 then redis.call('DEL', K.flow(queue)) end
+end
+
+-- a claim's wake-up: the earliest time something held back by a rate or a hold may start
+local function wakeAt(lim, at)
+  if at and (not lim.wake or at < lim.wake) then lim.wake = at end
+end
+
 -- one pass over a kind's ring of groups (K.groups): each group with work in turn gives its most
 -- urgent, oldest job, up to `max` in all, but not a group at its limit (lim: the queue's limits as
 -- claimFrom read them, or nil). A group whose zset empties leaves the ring. Answers the new n and
@@ -207,10 +265,29 @@ local function takeGroups(queue, cpu, consumer, max, n, leaseUntil, tokenBase, o
     if taken >= max then break end
     local g = redis.call('LMOVE', ringKey, ringKey, 'LEFT', 'RIGHT') -- to the tail: its turn is taken
     if not g then break end
-    local limit = lim and (tonumber(redis.call('HGET', K.flow(queue), 'g:' .. g)) or lim.group)
-    if limit and (tonumber(redis.call('HGET', runningKey, g)) or 0) >= limit then
-      lim.held = lim.held + 1
-    else
+    local limit, rateMax, ratePer, held = nil, nil, nil, false
+    if lim then
+      local own = redis.call('HMGET', K.flow(queue), 'g:' .. g, 'gr:' .. g, 'hold:' .. g)
+      limit = tonumber(own[1]) or lim.group
+      rateMax, ratePer = rateOf(own[2] or lim.grate)
+      local hold = tonumber(own[3])
+      if limit and (tonumber(redis.call('HGET', runningKey, g)) or 0) >= limit then
+        lim.held, held = lim.held + 1, true
+      elseif hold and hold > now then
+        lim.rateHeld, held = lim.rateHeld + 1, true
+        wakeAt(lim, hold)
+      else
+        if hold then dropHold(queue, 'hold:' .. g) end
+        if rateMax then
+          local room, at = rateRoom(K.groupRateLog(queue, g), rateMax, ratePer)
+          if room <= 0 then
+            lim.rateHeld, held = lim.rateHeld + 1, true
+            wakeAt(lim, at)
+          end
+        end
+      end
+    end
+    if not held then
       local key = K.groupWait(queue, cpu, g)
       local popped = redis.call('ZPOPMIN', key)
       if popped[1] == nil or redis.call('ZCARD', key) == 0 then redis.call('RPOP', ringKey) end
@@ -222,6 +299,7 @@ local function takeGroups(queue, cpu, consumer, max, n, leaseUntil, tokenBase, o
           taken = taken + 1
           redis.call('HINCRBY', runningKey, g, 1)
           redis.call('HSET', K.groupHeld(queue), popped[1], g)
+          if rateMax then rateTake(K.groupRateLog(queue, g), ratePer, { tokenBase .. '.' .. countStr(n) }) end
         end
       end
     end
@@ -301,13 +379,26 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
     if urgent then ready = redis.call('ZRANGE', readyKey, 0, -1) end
   end
 
-  local lim, capped = nil, false
-  local flow = redis.call('HMGET', K.flow(queue), 'v', 'concurrency', 'group_concurrency')
+  local lim, capped, rateMax, ratePer, rateBound = nil, false, nil, nil, false
+  local flow = redis.call('HMGET', K.flow(queue), 'v', 'concurrency', 'group_concurrency', 'rate', 'group_rate', 'hold')
   if flow[1] then
-    lim = { group = tonumber(flow[3]), held = 0, free = max + math.max(maxCpu, 0) }
-    local cap = tonumber(flow[2])
-    if cap then
-      local free = math.max(0, cap - redis.call('ZCARD', K.active(queue)))
+    lim = { group = tonumber(flow[3]), grate = flow[5], held = 0, rateHeld = 0, wake = nil, free = max + math.max(maxCpu, 0) }
+    local cap, free = tonumber(flow[2]), nil
+    if cap then free = math.max(0, cap - redis.call('ZCARD', K.active(queue))) end
+    local hold = tonumber(flow[6])
+    if hold and hold > now then -- the queue is held (a handler's rate_limited): nothing starts
+      free, rateBound = 0, true
+      wakeAt(lim, hold)
+    else
+      if hold then dropHold(queue, 'hold') end
+      rateMax, ratePer = rateOf(flow[4])
+      if rateMax then
+        local room, at = rateRoom(K.rateLog(queue), rateMax, ratePer)
+        if not free or room < free then free, rateBound = room, true end
+        wakeAt(lim, at)
+      end
+    end
+    if free then
       lim.free = free
       if free < max then max, capped = free, true end
       if maxCpu > free then maxCpu, capped = free, true end
@@ -316,7 +407,9 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
 
   local n, taken = takeKind(queue, '', ready, consumer, max, 0, leaseUntil, tokenBase, out, lim)
   if capped then
-    if taken >= max then lim.held = lim.held + 1 end -- the queue's limit, not the work, ended the claim
+    if taken >= max then -- the queue's limit, not the work, ended the claim
+      if rateBound then lim.rateHeld = lim.rateHeld + 1 else lim.held = lim.held + 1 end
+    end
     maxCpu = math.min(maxCpu, lim.free - taken)
   elseif redis.call('LLEN', K.groups(queue, '')) > 0 then
     if taken >= max then redis.call('ZADD', K.marker(queue), '0', 'm') end
@@ -339,6 +432,17 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
   if lim and lim.held > 0 then redis.call('INCRBY', K.heldBack(queue), lim.held) end
   local nextDelayed = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
   if nextDelayed[2] then out[2] = nextDelayed[2] end
+  if lim then
+    if rateMax and n > 0 then -- every job started counts in the queue's window
+      local started = {}
+      for i = 1, n do started[i] = tokenBase .. '.' .. countStr(i) end
+      rateTake(K.rateLog(queue), ratePer, started)
+      if n >= lim.free then wakeAt(lim, select(2, rateRoom(K.rateLog(queue), rateMax, ratePer))) end
+    end
+    if lim.rateHeld > 0 then redis.call('INCRBY', K.heldBackRate(queue), lim.rateHeld) end
+    -- held back by a rate or a hold: the claimer looks again when the window lets one start (no marker is set)
+    if lim.wake and (out[2] == '' or lim.wake < tonumber(out[2])) then out[2] = string.format('%d', lim.wake) end
+  end
   return out
 end
 

@@ -105,6 +105,10 @@ local K = {
   groupRunning = function(q) return base .. 'q:' .. q .. ':grunning' end,
   flow = function(q) return base .. 'q:' .. q .. ':flow' end,
   heldBack = function(q) return base .. 'q:' .. q .. ':heldback' end,
+  -- rate limits: the start times in the window (the queue's, a group's), the held-back counter
+  rateLog = function(q) return base .. 'q:' .. q .. ':ratelog' end,
+  groupRateLog = function(q, g) return base .. 'q:' .. q .. ':gratelog:' .. g end,
+  heldBackRate = function(q) return base .. 'q:' .. q .. ':heldrate' end,
   state = function(s) return base .. 'state:' .. s end,
   counts = base .. 'counts',
   jobs = base .. 'jobs',
@@ -116,6 +120,7 @@ local K = {
   lock = function(name) return base .. 'lock:' .. name end,
   once = function(name) return base .. 'once:' .. name end,
   idem = function(key) return base .. 'idem:' .. key end,
+  dedupe = function(scope) return base .. 'dedupe:' .. scope end,
   flowRecord = function(id) return base .. 'flow:' .. id end,
   flowNodes = function(id) return base .. 'flow:' .. id .. ':nodes' end,
   flowNext = function(id) return base .. 'flow:' .. id .. ':next' end,
@@ -138,6 +143,7 @@ local K = {
   lake = function(day) return base .. 'datalake:' .. day end,
   lakeStats = function(day) return base .. 'datalake:' .. day .. ':stats' end,
   lakeDays = base .. 'datalake:days',
+  lakeBuffer = base .. 'datalake:buffer',
 }
 
 -- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or

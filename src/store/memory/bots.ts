@@ -123,6 +123,13 @@ export class MemoryBots implements BotsStore {
     this.botDone(botId, 'jobs_failed');
   }
 
+  /** failBotJob.lua's HOLD */
+  async holdJob(botId: string, jobId: string, holdMs: number): Promise<void> {
+    this.m.step();
+    this.queuePath.releaseHolding(jobId, this.botToken(botId, jobId), holdMs);
+    Object.assign(this.m.botRecs.get(botId)!, { current_job: '', job_token: '' });
+  }
+
   async remove(botId: string): Promise<boolean> {
     this.m.step();
     const bot = this.m.botRecs.get(botId);

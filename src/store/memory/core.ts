@@ -4,7 +4,7 @@
  * and lib.lua's helpers, the moves every transition makes (setState, finish, the index and the
  * event log).
  */
-import { checkTransition, Job, JobState, MAX_PRIORITY } from '../../core/job';
+import { checkTransition, type DedupeMode, Job, JobState, MAX_PRIORITY } from '../../core/job';
 import { JobCancelledError, LeaseLostError, NotFoundError } from '../../core/errors';
 import { decodeJob } from '../codec';
 import { LakeData } from './lake-data';
@@ -60,6 +60,13 @@ export class MemoryCore {
   readonly onceKeys = new Map<string, number>();
   /** idempotency key → its job, the type and params it was made with, and when it expires (null: while the job runs) */
   readonly idemKeys = new Map<string, { jobId: string; fp: string; until: number | null }>();
+  /** a debounce or throttle window (dedupeScope) → its job, mode, type, cap and when it expires (the dedupe keys) */
+  readonly dedupeKeys = new Map<
+    string,
+    { jobId: string; mode: DedupeMode; type: string; cap: number | null; until: number }
+  >();
+  /** how many windows dedupeKeys may hold before its lapsed ones are swept out (twice what stayed at the last sweep) */
+  dedupeSweepAt = 1000;
   /** name → the schedule as JSON (the schedules hash) */
   readonly schedules = new Map<string, string>();
   readonly botRecs = new Map<string, Rec>();
@@ -113,6 +120,10 @@ export class MemoryCore {
       allJobs: this.allJobs,
       dlq: this.dlq,
       bots: this.botRecs as ReadonlyMap<string, Readonly<Rec>>,
+      windows: this.dedupeKeys as ReadonlyMap<
+        string,
+        Readonly<{ jobId: string; mode: string; type: string; cap: number | null }>
+      >,
     };
   }
 
@@ -177,6 +188,8 @@ export class MemoryCore {
       groupRunning: new Map(),
       flow: null,
       heldBack: 0,
+      heldBackRate: 0,
+      rateLogs: new Map(),
     }));
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 /** The queue path (store.jobs), as the Redis adapter's redis/jobs.ts: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
 import {
   checkTransition,
+  type DedupedJob,
   DEFAULT_PRIORITY,
   Job,
   JobState,
@@ -17,6 +18,7 @@ import {
   cancelConflict,
   chunkResultFits,
   createdJob,
+  dedupedOf,
   fingerprint,
   flowRows,
   idempotencyConflict,
@@ -53,6 +55,9 @@ import {
   pushGrouped,
   waitingInLists,
   getOr,
+  noLimits,
+  noneSet,
+  rateRoom,
   zsorted,
   zrangeByScore,
   parseId,
@@ -60,6 +65,7 @@ import {
 import type { JobsStore } from '../concerns';
 import { BULK_KEY_TTL_MS, bulkRows, firstOf, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import type { GroupLane } from './structures';
+import { dedupedJob, submitDeduped } from './dedupe';
 import type { MemoryCore } from './core';
 
 export class MemoryJobs implements JobsStore {
@@ -180,16 +186,45 @@ export class MemoryJobs implements JobsStore {
     };
     const flow = q.flow;
     let heldBack = 0;
-    /** lib-queue.lua's takeGroups: one pass over the ring, each group at its limit passed over */
+    let rateHeld = 0;
+    /** lib-queue.lua's wakeAt: the earliest time something held back by a rate or a hold may start */
+    let wake: number | null = null;
+    const wakeAt = (at: number | null) => {
+      if (at !== null && (wake === null || at < wake)) wake = at;
+    };
+    /** a hold that is over is dropped (lib-queue.lua's dropHold); answers whether one holds now */
+    const holding = (f: NonNullable<typeof flow>, key: string): boolean => {
+      const until = f.holds.get(key);
+      if (until === undefined) return false;
+      if (until > now) return (wakeAt(until), true);
+      f.holds.delete(key);
+      if (noneSet(f)) q.flow = null;
+      return false;
+    };
+    const logOf = (key: string) => getOr(q.rateLogs, key, (): number[] => []);
+    /** lib-queue.lua's takeGroups: one pass over the ring, each group at its limit (or its rate, or held) passed over */
     const takeGroups = (lane: GroupLane, max: number): number => {
       let taken = 0;
       for (let i = 0, len = lane.ring.length; i < len && taken < max; i++) {
         const g = lane.ring.shift()!;
         lane.ring.push(g);
         const limit = flow ? (flow.groups.get(g) ?? flow.groupConcurrency) : null;
+        const rate = flow ? (flow.groupRates.get(g) ?? flow.groupRate) : null;
         if (limit !== null && (q.groupRunning.get(g) ?? 0) >= limit) {
           heldBack++;
           continue;
+        }
+        if (flow && holding(flow, `g:${g}`)) {
+          rateHeld++;
+          continue;
+        }
+        if (rate) {
+          const { room, at } = rateRoom(logOf(`g:${g}`), rate, now);
+          if (room <= 0) {
+            rateHeld++;
+            wakeAt(at);
+            continue;
+          }
         }
         const waits = lane.waits.get(g);
         const id = waits?.find((w) => w.length > 0)?.shift();
@@ -201,6 +236,7 @@ export class MemoryJobs implements JobsStore {
           taken++;
           q.groupRunning.set(g, (q.groupRunning.get(g) ?? 0) + 1);
           q.groupHeld.set(id, g);
+          if (rate) logOf(`g:${g}`).push(now);
         }
       }
       return taken;
@@ -222,15 +258,26 @@ export class MemoryJobs implements JobsStore {
     let max = opts.max;
     let maxCpu = opts.maxCpu ?? -1;
     let capped = false;
+    let rateBound = false;
     let free = max + Math.max(maxCpu, 0);
-    if (flow?.concurrency != null) {
-      free = Math.max(0, flow.concurrency - q.active.size);
+    let cap: number | null = flow?.concurrency != null ? Math.max(0, flow.concurrency - q.active.size) : null;
+    const rate = flow?.rate ?? null;
+    if (flow && holding(flow, '')) [cap, rateBound] = [0, true];
+    else if (rate) {
+      const { room, at } = rateRoom(logOf(''), rate, now);
+      if (cap === null || room < cap) [cap, rateBound] = [room, true];
+      wakeAt(at);
+    }
+    if (cap !== null) {
+      free = cap;
       if (free < max) [max, capped] = [free, true];
       if (maxCpu > free) [maxCpu, capped] = [free, true];
     }
     const taken = takeKind(q.waits, q.lanes[''], max);
     if (capped) {
-      if (taken >= max) heldBack++; // the queue's limit, not the work, ended the claim
+      // the queue's limit, not the work, ended the claim
+      if (taken >= max && rateBound) rateHeld++;
+      else if (taken >= max) heldBack++;
       maxCpu = Math.min(maxCpu, free - taken);
     } else if (q.lanes[''].ring.length > 0) {
       if (taken >= max) this.m.signal(queue);
@@ -241,8 +288,16 @@ export class MemoryJobs implements JobsStore {
     const cpuLeft = waitingInLists(q.cpuWaits) > 0 || q.lanes['1'].ring.length > 0;
     if (cpuLeft && !capped && (maxCpu > 0 ? cpuTaken >= maxCpu : cpuDue)) this.m.signal(queue, true);
     q.heldBack += heldBack;
+    q.heldBackRate += rateHeld;
+    if (rate && jobs.length > 0) {
+      const log = logOf('');
+      log.push(...jobs.map(() => now));
+      if (jobs.length >= free) wakeAt(rateRoom(log, rate, now).at);
+    }
     const next = zsorted(q.delayed)[0];
-    return { jobs, nextRunAt: next ? next[1] : null, now };
+    // held back by a rate or a hold: the claimer looks again when one may start (no signal is left)
+    const due = next ? next[1] : null;
+    return { jobs, nextRunAt: wake !== null && (due === null || wake < due) ? wake : due, now };
   }
 
   async waitForWork(queue: string, timeoutMs: number, opts: WaitOptions = {}): Promise<boolean> {
@@ -363,9 +418,24 @@ export class MemoryJobs implements JobsStore {
     else q.delayed.set(jobId, runAt);
   }
 
-  async release(jobId: string, token: string): Promise<void> {
+  async release(jobId: string, token: string, holdMs?: number): Promise<void> {
     this.m.step();
-    this.releaseHeld(jobId, this.m.holder(jobId, token));
+    if (holdMs === undefined) this.releaseHeld(jobId, this.m.holder(jobId, token));
+    else this.releaseHolding(jobId, token, holdMs);
+  }
+
+  /** lib-queue.lua's releaseHolding and holdFlow: its group (or its queue) starts nothing for holdMs; a longer hold wins */
+  releaseHolding(jobId: string, token: string, holdMs: number): void {
+    const rec = this.m.holder(jobId, token);
+    this.releaseHeld(jobId, rec);
+    if (rec.queue) {
+      const q = this.m.queue(rec.queue);
+      const f = q.flow ?? noLimits();
+      const key = rec.group ? `g:${rec.group}` : '';
+      const until = this.m.at + Math.max(0, Math.round(holdMs));
+      if ((f.holds.get(key) ?? -Infinity) < until) f.holds.set(key, until);
+      q.flow = f;
+    }
   }
 
   /** lib.lua's releaseHeld: back to the head of its queue, the attempt not counted */
@@ -451,6 +521,8 @@ export class MemoryJobs implements JobsStore {
   // ---- enqueueJobs.lua with an idempotency key, cancelJob.lua ----
 
   async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const deduped = dedupedOf(work);
+    if (deduped) return submitDeduped(this.m, (rows) => this.insert(rows), deduped);
     const first = 'parent' in work ? work.parent : work;
     const rows = 'parent' in work ? flowRows(work) : [jobRow(work)];
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : undefined;
@@ -464,6 +536,10 @@ export class MemoryJobs implements JobsStore {
     }
     const [job, ...children] = this.insert(rows, key ? { key, fp: fingerprint(first) } : undefined);
     return { job, children, existing: false };
+  }
+
+  async dedupedJob(job: DedupedJob): Promise<string | null> {
+    return dedupedJob(this.m, job);
   }
 
   async idempotentJob(scopedKey: string): Promise<string | null> {

@@ -38,7 +38,8 @@ export class MemoryQueues implements QueuesStore {
     if (q && (waitingIn(q) > 0 || q.active.size > 0 || q.delayed.size > 0)) return 'busy';
     if (q) {
       // DEL ready, the markers, the rings and the limits (the object stays: a worker may wait on it)
-      Object.assign(q, { paused: false, marker: false, cpuMarker: false, flow: null, heldBack: 0 });
+      Object.assign(q, { paused: false, marker: false, cpuMarker: false, flow: null, heldBack: 0, heldBackRate: 0 });
+      q.rateLogs.clear();
       for (const lane of Object.values(q.lanes)) [lane.ring, lane.waits] = [[], new Map()];
     }
     this.m.knownQueueNames.delete(queue);

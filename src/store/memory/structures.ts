@@ -1,5 +1,6 @@
 /** The memory adapter's Redis-shaped data (a hash, a sorted set, a queue's keys) and the commands it needs on them. */
 import { DEFAULT_PRIORITY } from '../../core/job';
+import type { Rate } from '../concerns';
 import { COUNTED_NOT_INDEXED as COUNTED_STATES, FINAL_STATES, HELD_STATES, RUNNABLE_STATES } from '../../core/states';
 
 /** a job record: hash field → value, the fields the Lua scripts write and no other (one they leave out is absent) */
@@ -25,6 +26,8 @@ export interface Queue {
   groupRunning: Map<string, number>; // group → how many of its jobs are held
   flow: QueueLimits | null; // the limits (K.flow), null when none is set
   heldBack: number;
+  heldBackRate: number; // K.heldBackRate
+  rateLogs: Map<string, number[]>; // K.rateLog ('') and K.groupRateLog (the group): start times in the window, oldest first
 }
 
 /** a kind's groups: the ring (its head takes the next turn) and each group's waiting ids per priority, [0] the head */
@@ -39,6 +42,43 @@ export interface QueueLimits {
   groupConcurrency: number | null;
   /** one group's own concurrency, overriding groupConcurrency */
   groups: Map<string, number>;
+  rate: Rate | null;
+  groupRate: Rate | null;
+  /** one group's own rate, overriding groupRate */
+  groupRates: Map<string, Rate>;
+  /** until when the queue ('') or a group starts nothing (a handler's rate_limited: K.flow's hold, hold:<group>) */
+  holds: Map<string, number>;
+}
+
+/** a queue's limits with none set */
+export const noLimits = (): QueueLimits => ({
+  concurrency: null,
+  groupConcurrency: null,
+  groups: new Map(),
+  rate: null,
+  groupRate: null,
+  groupRates: new Map(),
+  holds: new Map(),
+});
+
+/** no limit left in them: K.flow would be deleted */
+export const noneSet = (f: QueueLimits): boolean =>
+  f.concurrency === null &&
+  f.groupConcurrency === null &&
+  f.groups.size === 0 &&
+  f.rate === null &&
+  f.groupRate === null &&
+  f.groupRates.size === 0 &&
+  f.holds.size === 0;
+
+/**
+ * lib-queue.lua's rateRoom: how many more may start now under `rate` (its log trimmed to the
+ * window), and when none may, when one may again
+ */
+export function rateRoom(log: number[], rate: Rate, now: number): { room: number; at: number | null } {
+  while (log.length > 0 && log[0] <= now - rate.perMs) log.shift();
+  if (log.length < rate.max) return { room: rate.max - log.length, at: null };
+  return { room: 0, at: log[log.length - rate.max] + rate.perMs };
 }
 
 /** a reaper hash (lib-state.lua's reapableUpTo): its last look, the grace after a gap, the lease it reaps by */

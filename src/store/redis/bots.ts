@@ -68,6 +68,14 @@ export class RedisBots implements BotsStore {
     );
   }
 
+  async holdJob(botId: string, jobId: string, holdMs: number): Promise<void> {
+    checkBotCode(
+      await this.c.run('failBotJob', [jobId, botId, '', 'HOLD', Math.max(0, Math.round(holdMs))], this.c.keys, true),
+      botId,
+      jobId,
+    );
+  }
+
   async remove(botId: string): Promise<boolean> {
     return (await this.c.run<number>('removeBot', [botId])) === OK;
   }

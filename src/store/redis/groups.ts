@@ -1,15 +1,22 @@
 /**
- * Groups and concurrency limits (store.groups, docs/flow-control.md): the limits each shard's claim
- * reads (K.flow) and the groups' counts. On a Cluster with sharded queues the queue's limit is
- * cut into one share per shard (their sum is the limit); a group's jobs all live in one shard
- * (Placement.pickShard), so its limit is whole there.
+ * Groups, concurrency and rate limits (store.groups, docs/flow-control.md): the limits each shard's
+ * claim reads (K.flow) and the groups' counts. On a Cluster with sharded queues the queue's
+ * concurrency and rate are cut into one share per shard (their sum is the limit); a group's jobs
+ * all live in one shard (Placement.pickShard), so its limits are whole there.
  */
 import { ValidationError } from '../../core/errors';
-import type { GroupsStore, GroupInfo, QueueLimits } from '../concerns';
+import type { GroupLimits, GroupsStore, GroupInfo, QueueLimits, Rate } from '../concerns';
 import type { RedisKeys } from '../keys';
 import type { RedisConn } from './conn';
 
 const num = (v: string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** a rate as K.flow keeps it, 'max:per_ms' (lib-queue.lua rateOf) */
+export const rateText = (r: Rate): string => `${r.max}:${r.perMs}`;
+export const rateOf = (v: string | null | undefined): Rate | null => {
+  const m = /^(\d+):(\d+)$/.exec(v ?? '');
+  return m ? { max: Number(m[1]), perMs: Number(m[2]) } : null;
+};
 
 /** shard i's share of a limit cut over n shards: the shares add up to the limit */
 export const shareOf = (limit: number, i: number, n: number): number => Math.floor(limit / n) + (i < limit % n ? 1 : 0);
@@ -19,13 +26,15 @@ export class RedisGroups implements GroupsStore {
 
   /** as shard 0 keeps them (limit: the whole queue's, concurrency: its share) */
   async limits(queue: string): Promise<QueueLimits> {
-    const [limit, group] = await this.c.cmd<(string | null)[]>([
+    const [limit, group, rate, groupRate] = await this.c.cmd<(string | null)[]>([
       'HMGET',
       this.c.keys.flow(queue),
       'limit',
       'group_concurrency',
+      'rate_all',
+      'group_rate',
     ]);
-    return { concurrency: num(limit), groupConcurrency: num(group) };
+    return { concurrency: num(limit), groupConcurrency: num(group), rate: rateOf(rate), groupRate: rateOf(groupRate) };
   }
 
   async setLimits(queue: string, patch: Partial<QueueLimits>): Promise<QueueLimits> {
@@ -35,6 +44,10 @@ export class RedisGroups implements GroupsStore {
       throw new ValidationError(
         `concurrency: at least ${n} on this store, whose queues are cut into ${n} shards, each with a share of the limit`,
       );
+    if (now.rate !== null && now.rate.max < n)
+      throw new ValidationError(
+        `rate.max: at least ${n} on this store, whose queues are cut into ${n} shards, each with a share of the rate`,
+      );
     await this.c.perShard(async (k, i) => {
       const set: (string | number)[] = [];
       const del: string[] = [];
@@ -42,6 +55,11 @@ export class RedisGroups implements GroupsStore {
       else set.push('limit', now.concurrency, 'concurrency', shareOf(now.concurrency, i, n));
       if (now.groupConcurrency === null) del.push('group_concurrency');
       else set.push('group_concurrency', now.groupConcurrency);
+      if (now.rate === null) del.push('rate', 'rate_all');
+      else
+        set.push('rate_all', rateText(now.rate), 'rate', rateText({ ...now.rate, max: shareOf(now.rate.max, i, n) }));
+      if (now.groupRate === null) del.push('group_rate');
+      else set.push('group_rate', rateText(now.groupRate));
       await this.write(k, queue, set, del);
     });
     return now;
@@ -52,12 +70,14 @@ export class RedisGroups implements GroupsStore {
     return sumGroups(per.flat())[0];
   }
 
-  async setGroupLimit(queue: string, group: string, concurrency: number | null): Promise<GroupInfo> {
-    await this.c.perShard((k) =>
-      concurrency === null
-        ? this.write(k, queue, [], [`g:${group}`])
-        : this.write(k, queue, [`g:${group}`, concurrency], []),
-    );
+  async setGroupLimit(queue: string, group: string, patch: Partial<GroupLimits>): Promise<GroupInfo> {
+    const set: (string | number)[] = [];
+    const del: string[] = [];
+    if (patch.concurrency === null) del.push(`g:${group}`);
+    else if (patch.concurrency !== undefined) set.push(`g:${group}`, patch.concurrency);
+    if (patch.rate === null) del.push(`gr:${group}`);
+    else if (patch.rate !== undefined) set.push(`gr:${group}`, rateText(patch.rate));
+    if (set.length + del.length > 0) await this.c.perShard((k) => this.write(k, queue, set, del));
     return this.group(queue, group);
   }
 
@@ -80,8 +100,10 @@ export class RedisGroups implements GroupsStore {
     return per.reduce((a, b) => a + b, 0);
   }
 
-  async heldBack(queue: string): Promise<number> {
-    const per = await this.c.perShard((k) => this.c.cmd<string | null>(['GET', k.heldBack(queue)]));
+  async heldBack(queue: string, limit: 'concurrency' | 'rate' = 'concurrency'): Promise<number> {
+    const per = await this.c.perShard((k) =>
+      this.c.cmd<string | null>(['GET', limit === 'rate' ? k.heldBackRate(queue) : k.heldBack(queue)]),
+    );
     return per.reduce((a, b) => a + Number(b ?? 0), 0);
   }
 
@@ -101,13 +123,19 @@ export class RedisGroups implements GroupsStore {
   private async read(k: RedisKeys, queue: string, groups: string[]): Promise<GroupInfo[]> {
     return Promise.all(
       groups.map(async (group) => {
-        const [limit, running, waiting, cpuWaiting] = await Promise.all([
-          this.c.cmd<string | null>(['HGET', k.flow(queue), `g:${group}`]),
+        const [[limit, rate], running, waiting, cpuWaiting] = await Promise.all([
+          this.c.cmd<(string | null)[]>(['HMGET', k.flow(queue), `g:${group}`, `gr:${group}`]),
           this.c.cmd<string | null>(['HGET', k.groupRunning(queue), group]),
           this.c.cmd<number>(['ZCARD', k.groupWait(queue, '', group)]),
           this.c.cmd<number>(['ZCARD', k.groupWait(queue, '1', group)]),
         ]);
-        return { group, concurrency: num(limit), waiting: waiting + cpuWaiting, running: Number(running ?? 0) };
+        return {
+          group,
+          concurrency: num(limit),
+          rate: rateOf(rate),
+          waiting: waiting + cpuWaiting,
+          running: Number(running ?? 0),
+        };
       }),
     );
   }
@@ -123,6 +151,7 @@ export function sumGroups(list: GroupInfo[]): GroupInfo[] {
       seen.waiting += g.waiting;
       seen.running += g.running;
       seen.concurrency ??= g.concurrency;
+      seen.rate ??= g.rate;
     }
   }
   return [...by.values()];

@@ -1,10 +1,15 @@
 /** The queue path (store.jobs): jobs made, cancelled, claimed, completed, failed, released, and lapsed leases reaped. */
-import { Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
+import { type DedupedJob, dedupeScope, Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
 import {
   cancelConflict,
   createdJob,
+  dedupeArgs,
+  dedupeConflict,
+  dedupedOf,
+  dedupedRow,
   fingerprint,
+  windowAnswers,
   flowRows,
   idempotencyConflict,
   isStorableJobId,
@@ -165,6 +170,8 @@ export class RedisJobs implements JobsStore {
    * checks and sets it with the job, atomically); the bot queue's jobs stay in shard 0
    */
   async submit(work: NewJob | FlowSpec): Promise<Submitted> {
+    const deduped = dedupedOf(work);
+    if (deduped) return this.submitDeduped(deduped);
     const first = 'parent' in work ? work.parent : work;
     const key = first.idempotencyKey ? scopedIdempotencyKey(first.idempotencyKey, first.principal) : '';
     const queue = 'parent' in work ? work.children[0]?.queue : work.queue;
@@ -191,6 +198,51 @@ export class RedisJobs implements JobsStore {
     const job = await this.reads.job(existingId);
     if (!job) throw new NotFoundError(`job ${existingId} not found`);
     return { job, children: [], existing: true };
+  }
+
+  /**
+   * a job under a debounce or throttle window (enqueueDeduped.lua). The window's key lives in
+   * the shard of the job it names: its group's shard for a job of a group (its scope holds the
+   * group), else its scope's hash, so every node that is given the key looks in one place
+   */
+  private async submitDeduped(job: DedupedJob): Promise<Submitted> {
+    const shard = this.windowShard(job);
+    const row = dedupedRow({ ...job, id: job.id ?? newId(shard) });
+    const [code, now, id, what, held] = await this.c.run<[number, string, string, string, string?]>(
+      'enqueueDeduped',
+      [...dedupeArgs(job), ...rowArgs([row], this.c.cpuLists)],
+      this.c.shardKeys(shard),
+      true,
+    );
+    if (code === CONFLICT) throw dedupeConflict(job, id, what, held ?? '');
+    if (what === 'made') {
+      const made = { ...createdJob(row, Number(now)), dedupe: { key: job.dedupe.key, mode: job.dedupe.mode } };
+      return { job: made, children: [], existing: false, deduplicated: false };
+    }
+    const found = await this.reads.job(id);
+    if (!found) throw new NotFoundError(`job ${id} not found`);
+    return { job: found, children: [], existing: false, deduplicated: true };
+  }
+
+  /** the shard of a job's window and of the jobs it makes (submitDeduped) */
+  private windowShard(job: DedupedJob): number {
+    return job.group || job.queue === this.place.botQueue
+      ? this.place.pickShard(job.queue, job.group)
+      : keyShard(dedupeScope(job, job.dedupe.key), this.c.shardCount);
+  }
+
+  /** in the window's shard: its job, when enqueueDeduped.lua would answer with it */
+  async dedupedJob(job: DedupedJob): Promise<string | null> {
+    const k = this.c.shardKeys(this.windowShard(job));
+    const [id, mode] = await this.c.cmd<(string | null)[]>([
+      'HMGET',
+      k.dedupe(dedupeScope(job, job.dedupe.key)),
+      'job',
+      'mode',
+    ]);
+    if (!id || mode !== job.dedupe.mode || !isStorableJobId(id)) return null;
+    const state = await this.c.cmd<string | null>(['HGET', k.job(id), 'state']);
+    return windowAnswers(job.dedupe.mode, state) ? id : null;
   }
 
   /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */
@@ -503,8 +555,24 @@ export class RedisJobs implements JobsStore {
     await this.flowsAfter([jobId]);
   }
 
-  async release(jobId: string, token: string): Promise<void> {
-    checkCode(await this.c.run('releaseJob', [jobId, token], this.c.at(jobId)), jobId);
+  async release(jobId: string, token: string, holdMs?: number): Promise<void> {
+    if (holdMs === undefined) {
+      checkCode(await this.c.run('releaseJob', [jobId, token], this.c.at(jobId)), jobId);
+      return;
+    }
+    const got = await this.c.run<number | [number, string, string]>(
+      'releaseJob',
+      [jobId, token, Math.max(0, Math.round(holdMs))],
+      this.c.at(jobId),
+    );
+    if (!Array.isArray(got)) return checkCode(got, jobId);
+    const [, queue, group] = got;
+    // a job without a group holds its queue: in every shard, since each claims it
+    const own = shardOfId(jobId);
+    if (group === '' && queue !== '')
+      await this.c.perShard((k, shard) =>
+        shard === own ? Promise.resolve() : this.c.run('holdQueue', [queue, Math.round(holdMs)], k),
+      );
   }
 
   /** after a step on these jobs: the shards of those that are flow nodes have their outboxes delivered */

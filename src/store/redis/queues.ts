@@ -32,7 +32,9 @@ export class RedisQueues implements QueuesStore {
     if (codes.includes(CONFLICT)) return 'busy';
     if (!codes.includes(OK)) return 'unknown';
     // its limits live in every shard, also those that never held one of its jobs (docs/flow-control.md)
-    await this.c.perShard((k) => this.c.durable(['DEL', k.flow(queue), k.heldBack(queue)]));
+    await this.c.perShard((k) =>
+      this.c.durable(['DEL', k.flow(queue), k.heldBack(queue), k.heldBackRate(queue), k.rateLog(queue)]),
+    );
     return 'removed';
   }
 

@@ -5,6 +5,7 @@
  * job is leased for botLeaseMs (BOT_DOWN_AFTER_MS) and each heartbeat renews it, so the job lives
  * exactly as long as the bot is seen alive.
  */
+import { RATE_LIMITED_HOLD_MS } from '../../../core/defaults';
 import { hashToken, newBotCredentials } from '../../../core/bots';
 import { botView } from '../views';
 import { NotFoundError, UnknownBotError, WizardError } from '../../../core/errors';
@@ -186,13 +187,18 @@ export const botRoutes: Route[] = [
     path: '/jobs/:id/fail',
     need: 'bot',
     tag: 'bots',
-    summary: 'the bot reports a failure',
+    summary: 'the bot reports a failure (code rate_limited: back to waiting, the attempt not counted)',
     body: failBody,
-    ok: { 200: { description: 'the job: RETRY, FAILURE or DEAD', json: 'job' } },
+    ok: { 200: { description: 'the job: RETRY, FAILURE or DEAD (PENDING when rate_limited)', json: 'job' } },
     errors: NOT_HELD,
     handler: (ctx) => async (req, res) => {
       const body = parseInput(failBody, optionalBody(req));
       const job = await getJob(ctx, pathJobId(req));
+      if (body.code === 'rate_limited') {
+        // the bot's command met the limit of what it calls (docs/flow-control.md "Rate limits")
+        await ctx.store.bots.holdJob(botIdOf(res), job.id, body.retry_after_ms ?? RATE_LIMITED_HOLD_MS);
+        return reply(res, RESPONSES.job, jobView(await getJob(ctx, job.id)));
+      }
       const target = failTarget(job, body.permanent === true);
       await ctx.store.bots.failJob(botIdOf(res), job.id, body.error, target);
       const failed = await getJob(ctx, job.id);

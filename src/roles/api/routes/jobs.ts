@@ -41,8 +41,8 @@ function keyedBatch(key: string, size: number): { batch: string; ids: string[] }
   };
 }
 
-/** POST /jobs's answer: what was made (or, a repeated key, the first job as it is now) */
-function submittedView(job: Job, existing: boolean) {
+/** POST /jobs's answer: what was made (or, a repeated key or a window's, the first job as it is now) */
+function submittedView(job: Job, existing: boolean, deduplicated: boolean) {
   return {
     job_id: job.id,
     status: job.state,
@@ -52,7 +52,9 @@ function submittedView(job: Job, existing: boolean) {
     run_at: iso(job.runAt),
     idempotency_key: job.idempotencyKey,
     existing,
+    deduplicated,
     ...(job.group ? { group: job.group } : {}),
+    ...(job.dedupe ? { dedupe: job.dedupe } : {}),
   };
 }
 
@@ -124,25 +126,39 @@ export const jobRoutes: Route[] = [
     need: 'submit',
     tag: 'jobs',
     summary:
-      'make a job of any type (task, primes, sim; params checked by its type), delayed (delay_ms up to 30 days, or run_at), with a priority (0..9, lower first, 5 by default), attempts, a timeout per attempt, an idempotency key',
+      'make a job of any type (task, primes, sim; params checked by its type), delayed (delay_ms up to 30 days, or run_at), with a priority (0..9, lower first, 5 by default), attempts, a timeout per attempt, an idempotency key, a debounce or throttle window (dedupe)',
     body: submitBody,
     idempotent: true,
     ok: {
       202: { description: 'made', json: 'submitted', headers: LOCATION },
-      200: { description: REPEATED, json: 'submitted', headers: LOCATION },
+      200: {
+        description: `${REPEATED}; or the job of the dedupe window (deduplicated)`,
+        json: 'submitted',
+        headers: LOCATION,
+      },
     },
-    errors: { 409: KEY_CONFLICT },
+    errors: { 409: `${KEY_CONFLICT}; or the dedupe window is in the other mode, or its waiting job of another type` },
     handler: (ctx) => async (req, res) => {
       const body = parseInput(submitBody, req.body);
       const { options, rest } = splitOptions(body);
       const params = checkParams(rest.type, rest.params);
-      const { job, existing } = await submitWork(ctx, req, res, {
+      const {
+        job,
+        existing,
+        deduplicated = false,
+      } = await submitWork(ctx, req, res, {
         type: rest.type,
         params,
         options,
         initiatedBy: ctx.nodeId,
+        dedupe: rest.dedupe,
       });
-      reply(res.location(`/jobs/${job.id}`), RESPONSES.submitted, submittedView(job, existing), existing ? 200 : 202);
+      reply(
+        res.location(`/jobs/${job.id}`),
+        RESPONSES.submitted,
+        submittedView(job, existing, deduplicated),
+        existing || deduplicated ? 200 : 202,
+      );
     },
   },
   {
@@ -155,7 +171,11 @@ export const jobRoutes: Route[] = [
     bodyLimit: BULK_BODY_LIMIT,
     idempotent: true,
     ok: {
-      202: { description: 'the jobs, in order (existing: made before under the same key)', json: 'bulkSubmitted' },
+      202: {
+        description:
+          "the jobs, in order (existing: made before under the same key; deduplicated: a dedupe window's job)",
+        json: 'bulkSubmitted',
+      },
     },
     errors: {
       409: 'the Idempotency-Key was used for other jobs (the message names it)',
@@ -165,7 +185,7 @@ export const jobRoutes: Route[] = [
       const body = parseInput(bulkBody, req.body);
       const works = body.jobs.map((job) => {
         const { options, rest } = splitOptions(job);
-        return { type: rest.type, params: rest.params, options, initiatedBy: ctx.nodeId };
+        return { type: rest.type, params: rest.params, options, initiatedBy: ctx.nodeId, dedupe: rest.dedupe };
       });
       for (const [i, w] of works.entries()) {
         try {
@@ -179,7 +199,12 @@ export const jobRoutes: Route[] = [
         res,
         RESPONSES.bulkSubmitted,
         {
-          jobs: made.map((m) => ({ job_id: m.job.id, state: m.job.state, existing: m.existing })),
+          jobs: made.map((m) => ({
+            job_id: m.job.id,
+            state: m.job.state,
+            existing: m.existing,
+            deduplicated: m.deduplicated ?? false,
+          })),
         },
         202,
       );

@@ -25,13 +25,15 @@
               });
           });
         },
-        /** "concurrency 10, per group 2", or "none" */
+        /** "concurrency 10, per group 2, rate 5 per 1000 ms, per group 1 per 500 ms", or "none" */
         limitsOf(q) {
           const l = this.limits[q.name];
           if (!l) return '';
           const parts = [];
           if (l.concurrency !== null) parts.push(`concurrency ${l.concurrency}`);
           if (l.group_concurrency !== null) parts.push(`per group ${l.group_concurrency}`);
+          if (l.rate) parts.push(`rate ${l.rate.max} per ${l.rate.per_ms} ms`);
+          if (l.group_rate) parts.push(`per group ${l.group_rate.max} per ${l.group_rate.per_ms} ms`);
           return parts.length > 0 ? parts.join(', ') : 'none';
         },
         /** the three busiest groups: "acme 40 waiting / 2 running, …" */
