@@ -57,7 +57,21 @@ test('an empty prefix gets the newest format; one that is not new stays at the r
     });
     expect(await raw.get(rolling.k.format)).toBe(written); // left as it was
     expect(await chunksIn(rolling.store, rolling.k)).toEqual({ wait: 2, cpuwait: 0 });
+    // a flow's nodes would not be settled by a role of the previous release: none is made
+    const flow = {
+      nodes: [
+        { id: 'a', deps: [], onDepFailure: 'fail' as const, job: { type: 'task' as const, params: { a: 1, b: 2 } } },
+      ],
+    };
+    await expect(rolling.store.flows.create(flow)).rejects.toThrow(/wizard upgrade finish/);
+    expect(await rolling.store.flows.recent(10)).toEqual([]);
   }
+  const flow = {
+    nodes: [
+      { id: 'a', deps: [], onDepFailure: 'fail' as const, job: { type: 'task' as const, params: { a: 1, b: 2 } } },
+    ],
+  };
+  expect((await fresh.store.flows.create(flow)).jobs).toHaveProperty('a');
 });
 
 /** a task run through the store: the raw value of its SUCCESS event, as an older reader reads it */
