@@ -423,7 +423,7 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     const claimed = (await store.jobs.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE })).jobs;
     await store.jobs.completeAndClaim(
       [
-        { jobId: small.id, token: claimed[0].token, result: { sum: 2 } },
+        { jobId: small.id, token: claimed[0].token, result: { sum: 2, note: 'a b\nc' } },
         { jobId: nothing.id, token: claimed[1].token, result: null },
         { jobId: large.id, token: claimed[2].token, result: big },
       ],
@@ -438,7 +438,7 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     await store.jobs.complete(children[0].id, c.token, 4);
     const done = (await store.events.read(from, 0)).filter((e) => e.state === 'SUCCESS');
     const byJob = new Map(done.map((e) => [e.jobId, e]));
-    expect(byJob.get(small.id)!.result).toEqual({ sum: 2 });
+    expect(byJob.get(small.id)!.result).toEqual({ sum: 2, note: 'a b\nc' });
     expect(byJob.get(nothing.id)).toHaveProperty('result', null);
     expect(byJob.get(large.id)).not.toHaveProperty('result');
     expect(byJob.get(children[0].id)!.result).toBe(4);
@@ -448,6 +448,19 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     });
     const started = (await store.events.read(from, 0)).filter((e) => e.state !== 'SUCCESS');
     expect(started.filter((e) => 'result' in e)).toEqual([]);
+  });
+
+  test('events: the result a SUCCESS event carries is counted in bytes of its JSON, up to the limit', async () => {
+    const from = await store.events.lastId();
+    const [at, over] = await store.jobs.enqueue([task(1), task(2)]);
+    const claimed = (await store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: LEASE })).jobs;
+    // 'é' is two bytes: the JSON of n of them is 2n + 2 bytes
+    const atLimit = 'é'.repeat((EVENT_RESULT_MAX_BYTES - 2) / 2);
+    await store.jobs.complete(at.id, claimed[0].token, atLimit);
+    await store.jobs.complete(over.id, claimed[1].token, atLimit + 'é');
+    const done = (await store.events.read(from, 0)).filter((e) => e.state === 'SUCCESS');
+    expect(done.find((e) => e.jobId === at.id)!.result).toBe(atLimit);
+    expect(done.find((e) => e.jobId === over.id)).not.toHaveProperty('result');
   });
 
   test('events: a blocked reader wakes on the next change; progress rides along', async () => {
