@@ -188,6 +188,14 @@ local function variadic(cmd, key, items, step)
   end
 end
 
+-- the rows' size of enqueueRows's ARGV, and whether the records are to be written whole: negated
+-- on a prefix below format 3, whose previous release reads every field (src/store/common.ts rowArgs)
+local function rowsSize(v)
+  local size = argNumber(v, "the rows' size")
+  if size < 0 then return -size, true end
+  return size, false
+end
+
 -- a state or progress change for the event log: "STATE" or "STATE completed total"
 local function emit(id, state, completed, total)
   events[#events + 1] = id
