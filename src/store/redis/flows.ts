@@ -4,6 +4,7 @@
  * node's finish tells other shards waits in its shard's outbox until FlowOutbox delivers it.
  */
 import type { CreatedFlow, FlowView, NewFlow } from '../../core/flows';
+import { ConflictError } from '../../core/errors';
 import { scopedIdempotencyKey } from '../../core/job';
 import { rowArgs } from '../common';
 import type { FlowsStore } from '../concerns';
@@ -119,6 +120,13 @@ export class RedisFlows implements FlowsStore {
    * step per shard: the other shards first, the home (the flow's record, its idempotency key) last
    */
   async create(flow: NewFlow): Promise<CreatedFlow> {
+    // a role of the previous release finishing a node would not settle its dependents: on a
+    // prefix still at its format (an upgrade not finished) no flow is made (docs/operations.md)
+    if (!this.c.cpuLists)
+      throw new ConflictError(
+        'flows need every role on this version: stop the previous release, then run `wizard upgrade finish` (docs/operations.md)',
+        [{ field: 'nodes', message: 'the prefix is at the previous format until the upgrade is finished' }],
+      );
     const key = flow.idempotencyKey ? scopedIdempotencyKey(flow.idempotencyKey, flow.principal) : '';
     const places = this.outbox.spread
       ? flow.nodes.map((n) => this.place.pickShard(n.job.queue, n.job.group))

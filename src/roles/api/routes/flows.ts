@@ -120,7 +120,9 @@ export const flowRoutes: Route[] = [
         headers: LOCATION,
       },
     },
-    errors: { 409: 'the Idempotency-Key is in use with other nodes' },
+    errors: {
+      409: 'the Idempotency-Key is in use with other nodes, or an upgrade is not finished (docs/operations.md)',
+    },
     handler: (ctx) => async (req, res) => {
       const body = parseInput(flowBody, req.body);
       const caller = callerOf(res);
