@@ -13,7 +13,7 @@ import {
   JobType,
 } from '../core/job';
 import type { Schedule } from '../core/schedule';
-import { CLAIM } from './wire';
+import { CLAIM, OMITTED } from './wire';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const str = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
@@ -44,8 +44,9 @@ export function decodeJob(f: Record<string, string>, id?: string, withLog = true
   const job: Job = {
     id: f.id ?? id,
     type: f.type as JobType,
-    // a prime count is on no queue (its chunks are): it shows theirs (runs_on)
-    queue: f.queue || f.runs_on || '',
+    // a prime count is on no queue (its chunks are): it shows theirs (runs_on); a record without
+    // one holds the default (format 3 leaves OMITTED values out: wire.ts)
+    queue: f.queue === undefined ? OMITTED.queue : f.queue || f.runs_on || '',
     state: f.state as JobState,
     params: (json(f.params) as Record<string, unknown>) ?? {},
     progress:
@@ -58,7 +59,7 @@ export function decodeJob(f: Record<string, string>, id?: string, withLog = true
     // a success's record may keep the error of an attempt before it: attempts_log tells that one
     error: f.state === 'SUCCESS' ? null : str(f.error),
     attempts: num(f.attempts) ?? 0,
-    maxAttempts: num(f.max_attempts) ?? 1,
+    maxAttempts: num(f.max_attempts) ?? OMITTED.max_attempts,
     initiatedBy: str(f.initiated_by),
     handledBy: str(f.handled_by),
     checkedBy: str(f.checked_by),

@@ -299,13 +299,15 @@ export function createdJob(r: JobRow, now: number): Job {
 /**
  * enqueueJobs.lua's rows: their size, then each in the layout ROW (wire.ts), flat; when no job
  * has options, only PLAIN_ROW's fields of each (what they would send for the rest is empty).
- * Without cpuLists (a prefix below format 3: src/store/format.ts) no row is a CPU job: they wait
- * in the ordinary lists, where the previous release's workers look.
+ * Without format3 (a prefix below format 3: src/store/format.ts) no row is a CPU job: they wait
+ * in the ordinary lists, where the previous release's workers look; and the size is sent
+ * negated, which tells the script to write every record whole, as the previous release reads it
+ * (with format3 it leaves out the fields that hold wire.ts's OMITTED values).
  */
-export function rowArgs(given: readonly JobRow[], cpuLists: boolean): (string | number)[] {
-  const rows = cpuLists ? given : given.map((r) => (r.cpu === '' ? r : { ...r, cpu: '' }));
+export function rowArgs(given: readonly JobRow[], format3: boolean): (string | number)[] {
+  const rows = format3 ? given : given.map((r) => (r.cpu === '' ? r : { ...r, cpu: '' }));
   const layout = rows.every(isPlain) ? PLAIN_ROW : ROW;
-  const args: (string | number)[] = [layout.length];
+  const args: (string | number)[] = [format3 ? layout.length : -layout.length];
   for (const r of rows) pushRow(args, layout, r);
   return args;
 }

@@ -9,7 +9,9 @@
  *   2  queued PENDING and STARTED jobs are counted ({prefix}:counts), not in the state indexes
  *   3  CPU jobs (a prime chunk, a `cpu: true` type) may wait in their queue's CPU lists
  *      (`q:<queue>:cpuwait`), which a worker of format 2 never reads: until then this version
- *      puts them in the ordinary lists, as the previous release does (RedisStore.cpuLists)
+ *      puts them in the ordinary lists, as the previous release does (RedisStore.cpuLists); and a
+ *      new job's record leaves out `queue` and `max_attempts` when they hold wire.ts's OMITTED
+ *      values, which a worker of format 2 reads as missing (until then records are written whole)
  * The in-memory store is always new.
  */
 import fs from 'node:fs';

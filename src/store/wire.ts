@@ -6,6 +6,7 @@
  * (test/unit/wire.test.ts checks no script spells one by number).
  */
 import { LAKE_ENTRY_FIELDS } from '../core/datalake';
+import { DEFAULT_QUEUE } from '../core/job';
 
 /** a new job as enqueueJobs.lua takes it: these values, in this order, per job */
 export const ROW = [
@@ -58,6 +59,15 @@ type OptionalField = Exclude<RowField, (typeof NOT_OPTIONAL)[number]>;
 export const OPTIONAL_FIELDS: readonly OptionalField[] = ROW.filter(
   (f): f is OptionalField => !(NOT_OPTIONAL as readonly RowField[]).includes(f),
 );
+
+/**
+ * Format 3 (src/store/format.ts): a new record leaves out `queue` and `max_attempts` when they hold
+ * these values (32 bytes of a waiting job's ~250), and every reader, in Lua and TypeScript, reads
+ * a missing one as these. Fixed by the format, not the configurable defaults: a record written
+ * today reads the same whatever a later version's defaults. A job on no queue (a prime count's
+ * parent) keeps `queue` '', written.
+ */
+export const OMITTED = { queue: DEFAULT_QUEUE, max_attempts: 3 } as const;
 
 /**
  * a debounce or throttle window as enqueueDeduped.lua takes it, before its job's row: the window's
@@ -191,6 +201,7 @@ export function luaConstants(): string {
     '-- generated from src/store/wire.ts: the positional layouts (field and 1-based position) and the result codes',
     ...Object.entries(LAYOUTS).map(([name, fields]) => luaLayout(name, fields)),
     `local PLAIN_ROW_SIZE = ${PLAIN_ROW.length}`,
+    `local OMITTED_QUEUE, OMITTED_MAX_ATTEMPTS = '${OMITTED.queue}', '${OMITTED.max_attempts}'`,
     `local OPTIONAL_FIELDS = { ${OPTIONAL_FIELDS.map((f) => `'${f}', ${ROW.indexOf(f) + 1}`).join(', ')} } -- name, position in ROW, ...`,
     hmget('readClaim', CLAIM_READ),
     hmget('readLoad', LOAD),

@@ -3,7 +3,7 @@
  * format a role brings a prefix to when it joins, the live roles with their versions (heartbeats
  * and node-id claims, made up here as an older role leaves them), `finish` refused while an older
  * one is alive and switching the format once none is, and the roles of this version putting CPU
- * jobs in the CPU lists only from then on.
+ * jobs in the CPU lists (and new job records without their default fields) only from then on.
  */
 import { createClient } from 'redis';
 import { primeCountFlow } from '../../src/core/chunks';
@@ -148,4 +148,41 @@ test('finish: a fence left by a finish cut off half-way is taken from there; a p
     expect(await finishUpgrade(store, 10)).toMatchObject({ outcome: 'refused' });
     expect(await raw.get(k.format)).toBe(written ?? null);
   }
+});
+
+test('a new job record leaves its default queue and max_attempts out at format 3, is written whole at format 2 (as v0.1.0 reads it), and both read the same', async () => {
+  const fresh = await open('upgrade-lean');
+  await joinPrefix(fresh.store);
+  const rolling = await open('upgrade-whole', String(ROLLING_FORMAT));
+  await joinPrefix(rolling.store);
+  const jobs = [
+    { type: 'task', params: { a: 1 } }, // both defaults
+    { type: 'task', params: { a: 2 }, queue: 'other', maxAttempts: 5 }, // neither
+    { type: 'task', params: { a: 3 }, maxAttempts: 1, priority: 9 }, // with an option
+  ] as const;
+  const fields = async (s: { store: RedisStore; k: ReturnType<typeof redisKeys> }) => {
+    const made = await s.store.jobs.enqueue(jobs.map((j) => ({ ...j })));
+    const records = await Promise.all(made.map((j) => raw.hmGet(s.k.job(j.id), ['queue', 'max_attempts'])));
+    const read = await Promise.all(made.map(async (j) => (await s.store.reads.job(j.id))!));
+    expect(read).toEqual(made);
+    return { records, read: read.map((j) => [j.queue, j.maxAttempts]) };
+  };
+  const lean = await fields(fresh);
+  const whole = await fields(rolling);
+  expect(lean.records).toEqual([
+    [null, null],
+    ['other', '5'],
+    [null, '1'],
+  ]);
+  expect(whole.records).toEqual([
+    ['default', '3'],
+    ['other', '5'],
+    ['default', '1'],
+  ]);
+  expect(lean.read).toEqual([
+    ['default', 3],
+    ['other', 5],
+    ['default', 1],
+  ]);
+  expect(whole.read).toEqual(lean.read);
 });

@@ -40,7 +40,7 @@ for i = 1, #entries, 2 do
   if not s then
     drop(id) -- expired: only its index entries are left
   elseif s ~= state or (parent and parent ~= '') or (wantType ~= '' and jobType ~= wantType)
-      or (wantQueue ~= '' and queue ~= wantQueue) then
+      or (wantQueue ~= '' and (queue or OMITTED_QUEUE) ~= wantQueue) then
     keep = true
   elseif flowId and flowId ~= '' and redis.call('HGET', K.flowRecord(flowId), 'state') == 'RUNNING' then
     keep = true

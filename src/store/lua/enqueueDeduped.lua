@@ -40,10 +40,17 @@ if j then
     if window[3] ~= jobType then return { CONFLICT, nowStr, heldId, 'type', window[3] or '' } end
     -- out of its wait list or delayed set (by its priority as it was), in again as due later
     unqueue(heldId, j)
-    local set = { 'HSET', jobKey, 'params', ARGV[rowAt + ROW.params], 'max_attempts', ARGV[rowAt + ROW.max_attempts],
-      'updated_at', nowStr }
+    local set = { 'HSET', jobKey, 'params', ARGV[rowAt + ROW.params], 'updated_at', nowStr }
     local gone = {}
-    local plain = argNumber(ARGV[rowAt], "the row's size") == PLAIN_ROW_SIZE
+    local size, whole = rowsSize(ARGV[rowAt])
+    local plain = size == PLAIN_ROW_SIZE
+    local maxAttempts = ARGV[rowAt + ROW.max_attempts]
+    if whole or maxAttempts ~= OMITTED_MAX_ATTEMPTS then -- as enqueueRows writes it
+      set[#set + 1] = 'max_attempts'
+      set[#set + 1] = maxAttempts
+    else
+      gone[#gone + 1] = 'max_attempts'
+    end
     for _, field in ipairs({ 'priority', 'timeout_ms' }) do
       local value = plain and '' or ARGV[rowAt + (field == 'priority' and ROW.priority or ROW.timeout_ms)]
       if value == '' then gone[#gone + 1] = field else set[#set + 1] = field; set[#set + 1] = value end

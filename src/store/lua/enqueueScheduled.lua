@@ -6,7 +6,7 @@
 ]]
 if not redis.call('SET', K.once(ARGV[4]), nowStr, 'NX', 'PX', ARGV[5]) then return { 0 } end
 local created = enqueueRows(8)
-for at = 8, #ARGV - 1, argNumber(ARGV[8], "the rows' size") do -- ARGV[8]: the rows' size
+for at = 8, #ARGV - 1, (rowsSize(ARGV[8])) do -- ARGV[8]: the rows' size
   redis.call('HSET', K.job(ARGV[at + ROW.id]), 'schedule', ARGV[6], 'slot', ARGV[7])
 end
 flush()

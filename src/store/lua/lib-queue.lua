@@ -8,13 +8,17 @@
 -- '1' goes to the CPU lists), or, delayed, in its delayed set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
 -- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
--- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW
+-- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW.
+-- On a prefix at format 3 `queue` and `max_attempts` are left out too when they hold the values
+-- every reader takes a missing one for (OMITTED_QUEUE, OMITTED_MAX_ATTEMPTS: wire.ts's OMITTED);
+-- below it the size comes negated and every record is written whole, as the previous release
+-- reads it (rowsSize).
 local function enqueueRows(from)
   local waiting = {}   -- wait list key -> {queue, priority, cpu, ids}, pushed with one LPUSH each
   local created = {}   -- now, id, ... for the index of all top-level jobs
   local delayedQueues = {}
   local count = 0
-  local size = argNumber(ARGV[from], "the rows' size")
+  local size, whole = rowsSize(ARGV[from])
   local plain = size == PLAIN_ROW_SIZE
   for at = from, #ARGV - 1, size do -- a row's fields are ARGV[at + ROW.<field>]
     local id, queue, initiatedBy = ARGV[at + ROW.id], ARGV[at + ROW.queue], ARGV[at + ROW.initiated_by]
@@ -28,12 +32,20 @@ local function enqueueRows(from)
     local jobKey = K.job(id)
     local runAt
     count = count + 1
-    if plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
+    local lean = not whole and queue == OMITTED_QUEUE and maxAttempts == OMITTED_MAX_ATTEMPTS
+    if (whole or lean) and (plain or (parentId == '' and total == '' and priority == '' and delay == '' and ARGV[at + ROW.timeout_ms] == ''
         and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == '' and group == ''
         and ARGV[at + ROW.flow_id] == ''
-        and ARGV[at + ROW.trace] == '') then
+        and ARGV[at + ROW.trace] == '')) then
       -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
-      if initiatedBy == '' then
+      if lean then
+        if initiatedBy == '' then
+          redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'params', params, 'created_at', nowStr)
+        else
+          redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'params', params, 'created_at', nowStr,
+            'initiated_by', initiatedBy)
+        end
+      elseif initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
           'max_attempts', maxAttempts, 'created_at', nowStr)
       else
@@ -41,10 +53,18 @@ local function enqueueRows(from)
           'max_attempts', maxAttempts, 'created_at', nowStr, 'initiated_by', initiatedBy)
       end
     else
-      local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
-        'max_attempts', maxAttempts, 'created_at', nowStr }
+      local fields = { 'HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'params', params, 'created_at', nowStr }
+      if whole or queue ~= OMITTED_QUEUE then
+        fields[#fields + 1] = 'queue'
+        fields[#fields + 1] = queue
+      end
+      if whole or maxAttempts ~= OMITTED_MAX_ATTEMPTS then
+        fields[#fields + 1] = 'max_attempts'
+        fields[#fields + 1] = maxAttempts
+      end
       for i = 1, #OPTIONAL_FIELDS, 2 do
-        local value = ARGV[at + OPTIONAL_FIELDS[i + 1]]
+        local pos = OPTIONAL_FIELDS[i + 1]
+        local value = pos <= size and ARGV[at + pos] or '' -- a plain row ends before the options
         if value ~= '' then
           fields[#fields + 1] = OPTIONAL_FIELDS[i]
           fields[#fields + 1] = value
@@ -483,7 +503,7 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
   local state, held = v[ACK.state], v[ACK.token]
   if not state then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
-  local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
+  local j = { state = state, queue = v[ACK.queue] or OMITTED_QUEUE, parent_id = v[ACK.parent_id] or '', total = '', completed = '',
     chunk_index = '', idem_key = v[ACK.idem_key] or '', flow_id = isFlowNode(id) and redis.call('HGET', jobKey, 'flow_id') or nil }
   if j.parent_id ~= '' then
     local f = redis.call('HMGET', jobKey, 'chunk_index', 'params')

@@ -199,6 +199,14 @@ local function variadic(cmd, key, items, step)
   end
 end
 
+-- the rows' size of enqueueRows's ARGV, and whether the records are to be written whole: negated
+-- on a prefix below format 3, whose previous release reads every field (src/store/common.ts rowArgs)
+local function rowsSize(v)
+  local size = argNumber(v, "the rows' size")
+  if size < 0 then return -size, true end
+  return size, false
+end
+
 -- a SUCCESS event carries the job's result (JSON) when it is at most this many bytes (0: none),
 -- so a caller waiting on the log needs no second read: set by the completion scripts from their
 -- arguments (completeRows, completeBotJob.lua), 0 on a prefix below format 3, whose older

@@ -6,6 +6,7 @@ import { decodeJob, pairsToRecord } from '../codec';
 import { isStorableJobId } from '../common';
 import type { ReadsStore } from '../concerns';
 import { RedisKeys } from '../keys';
+import { OMITTED } from '../wire';
 import { FILTER_SCAN, listMatches, type FinishedCounts, type ListQuery, type ListResult } from '../types';
 import { COUNTED_NOT_INDEXED, QUEUE_SCAN, QUEUE_SCAN_PAGE, scored, newestFirst, type Found } from './shared';
 import type { RedisConn } from './conn';
@@ -66,7 +67,7 @@ export class RedisReads implements ReadsStore {
               .map((f) => this.c.cmd<(string | null)[]>(['HMGET', k.job(f.id), 'type', 'queue'])),
           )),
         );
-      const matches = found.filter((_, i) => listMatches(q, fields[i][0], fields[i][1]));
+      const matches = found.filter((_, i) => listMatches(q, fields[i][0], fields[i][1] ?? OMITTED.queue));
       return { partial: total > found.length, matches };
     });
     const all = newestFirst(per.flatMap((p) => p.matches));
