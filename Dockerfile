@@ -24,9 +24,12 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/bin/wizard /usr/local/bin/wizard
+# the datalake's day files (docs/datalake.md): the scheduler leader or `up` writes them here
+RUN mkdir -p /var/lib/wizard-datalake && chown node:node /var/lib/wizard-datalake
+ENV WIZARD_DATALAKE_DIR=/var/lib/wizard-datalake
 # where compose's `tokens` service writes the API tokens file, the bots' token and the Redis
-# password: a named volume mounted on one of these starts with its owner, so the `node` user can
-# write it
+# password: a named volume mounted on one of these (or the datalake's) starts with its owner, so
+# the `node` user can write it
 RUN mkdir -p /var/lib/wizard /var/lib/wizard-bot /var/lib/wizard-redis && chown node:node /var/lib/wizard /var/lib/wizard-bot /var/lib/wizard-redis
 USER node
 EXPOSE 8000

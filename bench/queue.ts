@@ -12,14 +12,20 @@
  * (`peer_version` names it). BENCH_PEERS=bullmq measures the current release alone.
  * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
  * BENCH_MEMORY_N (100000), BENCH_BULK_N (10000; 0: no bulk phase), BENCH_PEERS (bullmq,bullmq5),
- * BENCH_REDIS_URL (default: a redis-server of its own on a free port). The bulk phase: jobs/s made
+ * BENCH_REDIS_URL (default: a redis-server of its own on a free port), BENCH_ONLY=memory (the memory phase alone). The bulk phase: jobs/s made
  * by one bulk of BENCH_BULK_N jobs, no worker running, wizard's POST /jobs/bulk (an API in this
  * process) and its store path (store.jobs.enqueueBulk) against each BullMQ's Queue.addBulk. The memory phase runs with the datalake on, as users run it; the bytes the
  * datalake keeps are reported apart, so the queue's own growth shows too. CPU profiles:
  * BENCH_CPU_PROF=DIR runs the worker processes under `node --cpu-prof` (queue-peers.ts); run this
  * process with `node --cpu-prof` for the producer's; `node dist/bench/cpu-prof-top.js` sums them up.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createClient } from 'redis';
+import { DEFAULTS } from '../src/core/defaults';
+import { lakeFiles, startDrainer } from '../src/roles/datalake/drain';
+import { createLogger } from '../src/util/log';
 import { sleep } from '../src/util/time';
 import { RedisStore } from '../src/store/redis';
 import type { Durability } from '../src/store/types';
@@ -77,8 +83,10 @@ async function compare(url: string) {
 
 /**
  * used_memory before, and after MEMORY_N finished tasks have expired, with the datalake on as
- * users run it (its default): what stays is the datalake's records, measured apart (MEMORY USAGE
- * of its keys) so the queue's own growth shows on its own
+ * users run it (its default) and drained as a scheduler leader drains it (here in this process, as
+ * `wizard up` does): what stays of the datalake in Redis (its counters, the undrained buffer) is
+ * measured apart (MEMORY USAGE of its keys), so the queue's own growth shows on its own; the
+ * buffer's peak is sampled while the tasks run, and the day files' bytes are the disk it takes
  */
 async function benchMemory(url: string) {
   const prefix = `bench-mem-${process.pid}`;
@@ -87,6 +95,22 @@ async function benchMemory(url: string) {
   const usedMemory = async () => Number(pairsFromInfo(await raw.info('memory')).used_memory);
   const ttl = 3000;
   const store = await new RedisStore({ url, prefix, resultTtlMs: ttl }).connect();
+  const lakeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lake-'));
+  const files = lakeFiles(store, lakeDir);
+  const drainer = startDrainer(store, files, {
+    intervalMs: DEFAULTS.datalakeDrainMs,
+    log: createLogger({ role: 'bench-drainer' }),
+    active: () => true,
+  });
+  let bufferPeak = { entries: 0, bytes: 0 };
+  const sampler = setInterval(() => {
+    void Promise.all([raw.xLen(store.keys.lakeBuffer), raw.memoryUsage(store.keys.lakeBuffer, { SAMPLES: 0 })]).then(
+      ([entries, bytes]) => {
+        if ((bytes ?? 0) > bufferPeak.bytes) bufferPeak = { entries, bytes: bytes ?? 0 };
+      },
+      () => undefined,
+    );
+  }, 200);
   const worker: WizardProc = spawnWizard(
     [
       'worker',
@@ -129,8 +153,13 @@ async function benchMemory(url: string) {
     async () => (await store.reads.list({ limit: 1 })).total === 0 && (await raw.xLen(store.keys.events)) < 200,
     200,
   );
+  await until(async () => (await store.lake.backlog()) === 0, 60);
+  clearInterval(sampler);
+  await drainer.close();
   await sleep(500);
   const after = await usedMemory();
+  const onDisk = (await files.days()).reduce((n, d) => n + fs.statSync(files.file(d.date)).size, 0);
+  fs.rmSync(lakeDir, { recursive: true, force: true });
   let lake = 0;
   for await (const keys of raw.scanIterator({ MATCH: `${store.keys.base}datalake:*`, COUNT: 1000 }))
     for (const key of keys) lake += (await raw.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
@@ -144,6 +173,9 @@ async function benchMemory(url: string) {
     used_memory_after: after,
     datalake_bytes: lake,
     datalake_bytes_per_job: Math.round(lake / MEMORY_N),
+    datalake_buffer_peak_entries: bufferPeak.entries,
+    datalake_buffer_peak_bytes: bufferPeak.bytes,
+    datalake_disk_bytes_per_job: Math.round(onDisk / MEMORY_N),
     growth_ratio: Math.round((after / before) * 1000) / 1000,
     growth_ratio_without_datalake: Math.round(((after - lake) / before) * 1000) / 1000,
   };
@@ -200,6 +232,10 @@ async function main() {
   const own = process.env.BENCH_REDIS_URL ? null : await startRedisServer();
   const url = process.env.BENCH_REDIS_URL ?? own!.url;
   try {
+    if (process.env.BENCH_ONLY === 'memory') {
+      process.stdout.write(JSON.stringify({ bench: 'queue', memory: await benchMemory(url) }, null, 2) + '\n');
+      return;
+    }
     const peers = await compare(url);
     const memory = MEMORY_N > 0 ? await benchMemory(url) : null;
     const bulk = BULK_N > 0 ? await benchBulk(url, BULK_N, ROUNDS) : null;

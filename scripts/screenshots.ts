@@ -4,7 +4,7 @@
  * something to show: tasks, a prime count, abacus adds and, where this version has them, bots
  * working through a batch, and two schedules (a prime count every 5 s, a nightly task); the
  * overview's charts once they have points, the workers page, a prime count's page with its chunk
- * bars and the schedules page with the jobs they made. Nothing is left running.
+ * bars, a flow drawn as its graph and the schedules page with the jobs they made. Nothing is left running.
  */
 import path from 'node:path';
 import { launchBrowser } from '../test/helpers/browser';
@@ -105,6 +105,20 @@ async function main(): Promise<void> {
     await page.goto(`${api}/#/jobs/${encodeURIComponent(primeId)}`);
     await page.locator('.chunk-bars').waitFor();
     await shot('dashboard-job.png');
+
+    // a flow: a diamond of tasks whose last node waits for both middle ones
+    const flow = await http<{ flow_id: string }>('POST', `${api}/flows`, {
+      name: 'diamond',
+      nodes: [
+        { id: 'fetch', type: 'task', params: { a: 1, b: 2 } },
+        { id: 'left', type: 'task', params: { a: 3, b: 4 }, deps: ['fetch'] },
+        { id: 'right', type: 'task', params: { a: 5, b: 6 }, deps: ['fetch'] },
+        { id: 'sum', type: 'task', params: { a: 7, b: 8 }, deps: ['left', 'right'] },
+      ],
+    });
+    await page.goto(`${api}/#/flows/${encodeURIComponent(flow.body.flow_id)}`);
+    await page.locator('.flow-state', { hasText: 'SUCCESS' }).waitFor({ timeout: 30_000 });
+    await shot('dashboard-flow.png', true);
 
     await page.goto(`${api}/#/bots`);
     await page.locator('main h2').waitFor();

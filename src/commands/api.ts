@@ -32,6 +32,7 @@ export const apiCommand = foldGroups(
       ...api,
       ...limitsFromFlags(flags),
       botWork: botWorkFromFlags(flags),
+      datalakeDir: flags.datalakeDir,
     });
     await untilSignal(store, [running, claim, watch]);
   }),

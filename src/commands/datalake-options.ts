@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { parseLakeRecords } from '../core/datalake';
 import { errorMessage } from '../core/errors';
+import { DEFAULTS } from '../core/defaults';
 import { parseIntIn } from './parse';
 import { roleStore, RoleStore } from './run-role';
 import type { StoreFlags } from './store-options';
@@ -28,11 +29,21 @@ export const datalakeOptions = (): Option[] => [
   )
     .env('WIZARD_DATALAKE_RETENTION_DAYS')
     .argParser(parseIntIn('--datalake-retention-days', 1, 36_500)),
+  new Option(
+    '--datalake-dir <dir>',
+    "where the datalake's day files live, a directory per prefix: the scheduler leader (or up) writes them, the API reads them",
+  )
+    .env('WIZARD_DATALAKE_DIR')
+    .default(DEFAULTS.datalakeDir)
+    .argParser((v: string) => {
+      if (!v.trim()) throw new InvalidArgumentError('--datalake-dir must name a directory');
+      return v;
+    }),
 ];
 
 /** open the role's store (roleStore) and write the datalake flags (when given) to it */
 export async function openStoreWithLake(
-  f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number },
+  f: StoreFlags & { datalake?: string; datalakeRetentionDays?: number; datalakeDir?: string },
   role: string,
   claimId = false,
 ): Promise<RoleStore> {

@@ -1,9 +1,9 @@
 /** `wizard flow submit <file.json> [--watch]`, `wizard flow show <id>`: flows over HTTP (docs/flows.md). */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError } from '../core/errors';
 import { sleep } from '../util/time';
 import { clientCommand, clientOf } from './client';
-import { readFileFlag } from './parse';
+import { parseName, readFileFlag } from './parse';
 import type { Reply } from '../client/replies';
 
 type FlowReply = Reply<'flow'>;
@@ -30,6 +30,12 @@ const POLL_MS = 500;
 const submitFlow = clientCommand('submit', 'make a flow from a JSON file ({name?, nodes: [...]}, as POST /flows takes)')
   .argument('<file>', 'the flow as JSON')
   .option('--watch', 'wait until the flow has ended and print it: exit 0 on SUCCESS, 1 otherwise')
+  .addOption(
+    new Option(
+      '--key <key>',
+      'an idempotency key (1-200 of letters, digits, _ . -): submitting again with it answers the first flow',
+    ).argParser(parseName('--key', 200)),
+  )
   .action(async (file: string, flags) => {
     const text = readFileFlag('<file>', file);
     let body: unknown;
@@ -39,7 +45,12 @@ const submitFlow = clientCommand('submit', 'make a flow from a JSON file ({name?
       throw new UsageError(`<file>: ${file} is not JSON`);
     }
     const { ui, api } = clientOf(flags);
-    const made = await api.post<Reply<'flowCreated'>>('/flows', body);
+    const key = flags.key as string | undefined;
+    const made = await api.post<Reply<'flowCreated'>>(
+      '/flows',
+      body,
+      key === undefined ? {} : { 'idempotency-key': key },
+    );
     if (!flags.watch) {
       if (ui.json) return ui.data(made);
       return ui.line(`flow ${made.flow_id}: ${Object.keys(made.jobs).length} nodes`);

@@ -23,7 +23,7 @@ export const HELP_GROUPS = {
     what: 'API tokens, rate limit, quotas, bounds, queues, CORS, hosts, connections, HTTPS',
   },
   batch: { heading: 'Bot batch options:', what: "seed 004's batches and bots: interval, size, type, timing" },
-  datalake: { heading: 'Datalake options:', what: 'what the datalake records, and for how long' },
+  datalake: { heading: 'Datalake options:', what: 'what the datalake records, for how long, and where its files live' },
 } as const;
 export type HelpGroup = keyof typeof HELP_GROUPS;
 
@@ -79,7 +79,7 @@ const GROUP_FLAGS: Record<HelpGroup, string[]> = {
     '--heartbeat-interval-ms',
     '--leader-lease-ms',
   ],
-  datalake: ['--datalake', '--datalake-retention-days'],
+  datalake: ['--datalake', '--datalake-retention-days', '--datalake-dir'],
 };
 
 const isGroup = (s: string | undefined): s is HelpGroup => s !== undefined && Object.hasOwn(HELP_GROUPS, s);

@@ -40,6 +40,7 @@ export const schedulerCommand = foldGroups(
       batch,
       botDownAfterMs: flags.botDownAfterMs,
       leaderLeaseMs: flags.leaderLeaseMs,
+      datalakeDir: flags.datalakeDir,
     });
     await untilSignal(store, [scheduler, claim, watch]);
   }),

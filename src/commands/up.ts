@@ -51,6 +51,7 @@ export const upCommand = foldGroups(
       botWork: botWorkFromFlags(flags),
       scheduler: { populateIntervalMs: flags.populateIntervalMs, batch, botDownAfterMs: flags.botDownAfterMs },
       bots: { count: flags.bots, heartbeatMs: flags.heartbeatIntervalMs },
+      datalakeDir: flags.datalakeDir,
     });
     if (kept) process.stderr.write(keptTokensNotice(kept, up.url));
     await untilSignal(store, [up, watch]);

@@ -50,6 +50,24 @@ export function lakeRecords(records: string, type: JobType): boolean {
   return records.split(',').includes(type);
 }
 
+/** one entry of a datalake buffer: the stored entries (lakeEntry) one finishing step wrote for one UTC day */
+export interface LakeBatch {
+  /** the entry's id in its buffer ('<ms>-<seq>', a Redis stream id): increasing */
+  id: string;
+  day: string;
+  entries: string[];
+}
+
+/** compare two buffer entry ids ('<ms>-<seq>'; '' comes before every id) */
+export function compareLakeIds(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === '') return -1;
+  if (b === '') return 1;
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
 /** the UTC day of a time: YYYY-MM-DD */
 export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);

@@ -34,6 +34,14 @@ export const DEFAULTS = {
   botPollMs: 1_000,
   /** --bots: the bots `up` runs */
   upBots: 2,
+  /** a flow's outbox entry not delivered this long is delivered by the recovery (docs/flows.md "On a Redis Cluster") */
+  flowOutboxGraceMs: 5_000,
+  /** --datalake-dir: where the drainer writes the datalake's day files (under a directory per prefix) */
+  datalakeDir: './data/datalake',
+  /** how often the drainer empties the datalake buffer into the day files */
+  datalakeDrainMs: 1_000,
+  /** entries in the datalake buffers past which /health says degraded (records are kept) */
+  datalakeBufferAlarm: 100_000,
 } as const;
 
 /**
@@ -63,4 +71,5 @@ export const FLAG_DEFAULTS: Readonly<Record<string, string | number>> = {
   '--heartbeat-interval-ms': DEFAULTS.heartbeatIntervalMs,
   '--poll-ms': DEFAULTS.botPollMs,
   '--bots': DEFAULTS.upBots,
+  '--datalake-dir': DEFAULTS.datalakeDir,
 };

@@ -58,10 +58,10 @@ export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
   PROGRESS: ['PROGRESS', 'SUCCESS', 'FAILURE', 'RETRY', 'DEAD', 'PENDING', 'CANCELLED'],
   RETRY: ['STARTED', 'FAILURE', 'CANCELLED'],
   SUCCESS: [],
-  FAILURE: ['PENDING'], // retried by hand (a top-level queued job)
+  FAILURE: ['PENDING'], // retried by hand (a top-level queued job), or a flow's node failed for a dep retried by hand
   DEAD: ['PENDING'], // retried by hand from the dead-letter queue
   CANCELLED: [],
-  SKIPPED: [],
+  SKIPPED: ['PENDING'], // a flow's node skipped for a dep that was retried by hand (docs/flows.md)
 };
 
 /** the sets of states by their names, as the Lua scripts and the console know them */

@@ -12,6 +12,8 @@
  *   primes makes one prime count (a parent and its chunks) per slot, under the same once-key.
  * - It marks bots silent for botDownAfterMs down and puts their jobs back (store.bots.markDown), reaps
  *   lapsed leases on every queue the cluster knows, and prunes the datalake to its retention.
+ * - With datalakeDir, the leader drains the datalake's buffers into the day files there
+ *   (datalake/drain.ts): its lease makes it the one drainer.
  * - The store going away (or out of memory) is logged once ("lost the store") and its return once;
  *   ticks fail fast meanwhile and the leader resumes by itself.
  * - close() steps down (releases the lease) so a standby leads at once; close(true) just stops.
@@ -33,6 +35,7 @@ import type { Store } from '../store/types';
 import { createLogger, Logger } from '../util/log';
 import { storeOutage } from './store-outage';
 import { DEFAULTS } from '../core/defaults';
+import { lakeFiles, startDrainer } from './datalake/drain';
 
 export interface SchedulerOptions {
   nodeId: string;
@@ -42,6 +45,8 @@ export interface SchedulerOptions {
   /** how long a leader's lease lasts without renewal */
   leaderLeaseMs: number;
   log: Logger;
+  /** --datalake-dir: the leader drains the datalake into day files under it; unset: it does not drain */
+  datalakeDir?: string;
 }
 
 export const SCHEDULER_DEFAULTS = {
@@ -141,6 +146,8 @@ export function startScheduler(
       if (requeued.length || dead.length)
         log.info('reclaimed lapsed leases', { queue, requeued: requeued.length, dead: dead.length });
     }
+    const delivered = await store.flows.recover(DEFAULTS.flowOutboxGraceMs);
+    if (delivered) log.info('delivered flow steps left undelivered', { entries: delivered });
     const pruned = await store.lake.prune();
     if (pruned.length) log.info('datalake days dropped', { days: pruned });
   };
@@ -181,6 +188,13 @@ export function startScheduler(
   };
   const timer = setInterval(run, tickMs);
   run();
+  const drainer = o.datalakeDir
+    ? startDrainer(store, lakeFiles(store, o.datalakeDir), {
+        intervalMs: DEFAULTS.datalakeDrainMs,
+        log,
+        active: () => leader === true && !stopping,
+      })
+    : null;
   log.info('scheduler started', {
     interval_ms: o.populateIntervalMs,
     batch_size: o.batch.size,
@@ -198,7 +212,7 @@ export function startScheduler(
       stopping = true;
       clearInterval(timer);
       if (force) return;
-      await ticking;
+      await Promise.all([ticking, drainer?.close()]);
       if (leader) await store.nodes.releaseLock(LEADER_LOCK, o.nodeId).catch(() => undefined);
       await store.nodes.remove('scheduler', o.nodeId).catch(() => undefined);
       log.info('scheduler stopped', { batches: made });

@@ -34,6 +34,8 @@ export interface UpOptions {
   limits?: Limits;
   /** the API's open connections at most (--max-connections; 0: no cap) */
   maxConnections?: number;
+  /** --datalake-dir: its scheduler drains the datalake into day files there, its API reads them */
+  datalakeDir?: string;
 }
 
 export async function startUp(
@@ -62,9 +64,12 @@ export async function startUp(
     tls: o.tls,
     queues: o.queues,
     limits: o.limits,
+    datalakeDir: o.datalakeDir,
     ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
   });
-  const scheduler = o.scheduler ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, ...o.scheduler }) : null;
+  const scheduler = o.scheduler
+    ? startScheduler(store, { nodeId: `${o.nodeId}-scheduler`, datalakeDir: o.datalakeDir, ...o.scheduler })
+    : null;
   const bots =
     o.bots && o.bots.count > 0
       ? startBots(o.bots.count, {

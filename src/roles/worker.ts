@@ -41,6 +41,7 @@ import { storeOutage } from './store-outage';
 import { attemptSpan, OpenSpan, readTrace, storedTrace, Tracing, tracing } from '../util/tracing';
 import { CANCEL_CHECK_MS, executeJob, Held, Lane, Ran, Stop, TIMEOUT_CHECK_MS } from './worker-job';
 import { RunningWorker, validateWorkerOptions, WORKER_DEFAULTS, WorkerOptions } from './worker-options';
+import { DEFAULTS } from '../core/defaults';
 
 export { validateWorkerOptions, WORKER_DEFAULTS };
 export type { RunningWorker, WorkerOptions };
@@ -466,6 +467,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       const { requeued, dead } = await store.jobs.reap(o.queue, { leaseMs: o.leaseMs, holding });
       if (requeued.length || dead.length)
         log.info('reclaimed lapsed leases', { requeued: requeued.length, dead: dead.length });
+      const delivered = await store.flows.recover(DEFAULTS.flowOutboxGraceMs);
+      if (delivered) log.info('delivered flow steps left undelivered', { entries: delivered });
     } catch (err) {
       outage.failed(err); // the next tick tries again
     }

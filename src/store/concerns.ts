@@ -5,7 +5,7 @@
  */
 import type { AbacusAddResult, AbacusStrategy } from '../core/abacus';
 import type { Bot } from '../core/bots';
-import type { DatalakeConfig, LakeDay, LakeRecord } from '../core/datalake';
+import type { DatalakeConfig, LakeBatch, LakeDay, LakeRecord } from '../core/datalake';
 import type { HistoryBucket } from '../core/history';
 import type { BulkItem } from './bulk';
 import type { CleanQuery, CleanResult } from './clean';
@@ -302,16 +302,30 @@ export interface BotsStore {
   markDown(downAfterMs: number, limit?: number): Promise<BotsDown>;
 }
 
-/** the datalake: finished jobs by UTC day, and its settings */
+/**
+ * the datalake: finished jobs by UTC day, and its settings. A finishing step appends its records
+ * to a buffer (one per shard); one drainer writes them to day files (src/roles/datalake/) and
+ * trims the buffer. Days written by 0.1.0 (a list per day) are read until the retention drops them.
+ */
 export interface LakeStore {
   config(): Promise<DatalakeConfig>;
   configure(config: Partial<DatalakeConfig>): Promise<void>;
-  /** each day's counters, oldest first */
+  /** each day's counters (drained or not), oldest first */
   days(): Promise<LakeDay[]>;
-  /** `count` of a day's records from `offset`, in the order the jobs finished */
+  /** `count` of the day's records the store holds (0.1.0's list, then the buffer's) from `offset`, in the order the jobs finished */
   read(day: string, offset: number, count: number): Promise<LakeRecord[]>;
-  /** drop the days older than the retention; answers them */
+  /** `count` of the day's records in 0.1.0's lists (written before the buffer) from `offset` */
+  legacy(day: string, offset: number, count: number): Promise<LakeRecord[]>;
+  /** drop the days older than the retention (counters and 0.1.0's lists); answers them */
   prune(): Promise<string[]>;
+  /** the buffers records wait in until drained, one per shard, by a name stable across restarts */
+  buffers(): Promise<string[]>;
+  /** up to `count` of a buffer's entries after the entry id `after` ('' : from its start), oldest first */
+  pending(buffer: string, after: string, count: number): Promise<LakeBatch[]>;
+  /** drop a buffer's entries up to and including the id `through` (they are on disk) */
+  trim(buffer: string, through: string): Promise<void>;
+  /** entries waiting in every buffer (the datalake_buffer_entries gauge) */
+  backlog(): Promise<number>;
 }
 
 /** the running sum */
@@ -389,6 +403,13 @@ export interface FlowsStore {
   cancel(flowId: string): Promise<FlowView>;
   /** the most recent flows' ids, newest first */
   recent(limit: number): Promise<string[]>;
+  /**
+   * the recovery of a flow spread over shards (docs/flows.md "On a Redis Cluster"): deliver what
+   * finished nodes had to tell other shards and was not delivered for graceMs (its process died
+   * between the steps); a delivery twice counts once. Answers how many were delivered (0 where
+   * nothing crosses shards: one Redis shard, the embedded store)
+   */
+  recover(graceMs: number): Promise<number>;
   /**
    * keep a node's attempt span's trace context on its record (storedTrace), by the holder of the
    * attempt (token): its dependents' spans link to it. Asked only with tracing on.

@@ -4,10 +4,13 @@ import { flowLinks, flowStateOf, type FlowView, type NewFlow } from '../core/flo
 import type { JobState } from '../core/job';
 import { jobRow, type JobRow } from './common';
 
-/** the rows of a flow's nodes (each with its flow and, with deps, deps_left) and their links for createFlow.lua */
-export function flowPlan(flowId: string, flow: NewFlow, newId: () => string) {
-  const rows: JobRow[] = flow.nodes.map((n) => ({
-    ...jobRow({ ...n.job, id: n.job.id ?? newId(), principal: flow.principal }),
+/**
+ * the rows of a flow's nodes (each with its flow and, with deps, deps_left) and their links for
+ * createFlow.lua; `newId(i)` makes node i's job id (asFlowNodeId's shape)
+ */
+export function flowPlan(flowId: string, flow: NewFlow, newId: (i: number) => string) {
+  const rows: JobRow[] = flow.nodes.map((n, i) => ({
+    ...jobRow({ ...n.job, id: newId(i), principal: flow.principal }),
     flow_id: flowId,
     deps_left: n.deps.length > 0 ? String(new Set(n.deps).size) : '',
   }));

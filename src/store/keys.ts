@@ -25,6 +25,14 @@ export function shardOfId(id: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * a flow node's job id: its UUID's version digit is 8 (a UUID of its own kind) where other jobs'
+ * is 4, so the hot paths (a claim, a completion) read a flow's fields only for the ids that can
+ * have them (lib-queue.lua's isFlowNode, its twin)
+ */
+export const asFlowNodeId = (id: string): string => id.slice(0, -22) + '8' + id.slice(-21);
+export const isFlowNodeId = (id: string): boolean => id.charAt(id.length - 22) === '8';
+
 /** the id prefix of jobs made in shard N ('' for shard 0, whose ids are as they always were) */
 export function shardIdPrefix(shard: number): string {
   return shard === 0 ? '' : `s${shard}-`;
@@ -142,6 +150,14 @@ export function keysAt(base: string) {
     flowNodes: (id: string) => `${base}flow:${id}:nodes`,
     /** hash: a flow's job id → its dependents' job ids, comma-separated */
     flowNext: (id: string) => `${base}flow:${id}:next`,
+    /** hash: a flow's job id → its dependents' job ids in other shards, comma-separated (docs/flows.md "On a Redis Cluster") */
+    flowFar: (id: string) => `${base}flow:${id}:far`,
+    /** set: in a flow's home shard, the job ids of its nodes in other shards whose finish was counted */
+    flowCounted: (id: string) => `${base}flow:${id}:counted`,
+    /** zset: what a shard's finished flow nodes have still to tell other shards (an entry → when written) */
+    flowOutbox: `${base}flowbox`,
+    /** hash: a flow node's deps in other shards, dep job id → its outcome as delivered (counted once) */
+    depsIn: (id: string) => `${base}job:${id}:depsin`,
     /** hash {flow, fp}: a flow's idempotency key; expires with the flow */
     flowIdem: (key: string) => `${base}flowidem:${key}`,
     /** zset: flow id → created at, the recent flows (an expired one is skipped when read) */
@@ -170,6 +186,8 @@ export function keysAt(base: string) {
     lakeStats: (day: string) => `${base}datalake:${day}:stats`,
     /** zset: datalake day → its start (ms) */
     lakeDays: `${base}datalake:days`,
+    /** stream: finished jobs' records not yet written to the day files, one entry per script and day ({day, r, r, ...}) */
+    lakeBuffer: `${base}datalake:buffer`,
     /** zset with a TTL: a rate-limit bucket's requests in the window, member → time (ms) */
     rate: (bucket: string) => `${base}rate:${bucket}`,
     /** hash {tokens, at} with a TTL: a quota's budget (a token bucket: spendBudget.lua) */

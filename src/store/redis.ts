@@ -27,7 +27,7 @@ import { RedisQueues } from './redis/queues';
 import { RedisGroups } from './redis/groups';
 import { RedisReads } from './redis/reads';
 import { RedisSchedules } from './redis/schedules';
-import { RedisFlows } from './redis/flows';
+import { FlowOutbox, RedisFlows } from './redis/flows';
 import { RedisServer } from './redis/server';
 import type { Reply, RedisStoreOptions } from './redis/shared';
 
@@ -79,7 +79,10 @@ export class RedisStore implements Store, StoreParts {
     this.limits = new RedisLimits(c);
     this.history = new RedisHistory(c);
     this.server = new RedisServer(c);
-    this.flows = new RedisFlows(c, new Placement(c));
+    const outbox = new FlowOutbox(c);
+    this.jobs.flowOutbox = outbox;
+    this.dead.flowOutbox = outbox;
+    this.flows = new RedisFlows(c, new Placement(c), outbox);
   }
 
   /** resolves when connected or after waitMs, whichever is first */

@@ -81,6 +81,8 @@ export const SCRIPT_NAMES = [
   'spendBudget',
   'createFlow',
   'cancelFlow',
+  'flowDeliver',
+  'flowOutbox',
   'enqueueDeduped',
   'keepSpan',
 ] as const;

@@ -93,12 +93,13 @@ export const CLAIM = [
 ] as const;
 
 /**
- * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. The trace,
- * the group (an attempt's span's attributes) and the flow (a flow node's span links to its deps')
- * are read by an HMGET of their own, only for a claim that asks for them (CLAIM_ARGS' trace): a
+ * what the claim's HMGET reads: CLAIM up to timeout_ms, the state where the id goes. A flow node's
+ * deps are read by an HGET of their own, only for a flow node's id (lib.lua's isFlowNode); the
+ * trace, the group (an attempt's span's attributes) and the flow (a flow node's span links to its
+ * deps') by an HMGET of their own, only for a claim that asks for them (CLAIM_ARGS' trace): a
  * field a job lacks costs HMGET a scan of the record, and most jobs have none of them
  */
-export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('trace'))] as const;
+export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('deps'))] as const;
 
 /**
  * a claim's arguments (claimJobs.lua's, completeAndClaim.lua's after the completions): max_cpu is
@@ -118,8 +119,11 @@ export const CLAIM_ARGS = [
   'rate_room',
 ] as const;
 
-/** what a completion reads of its job (lib.lua's completeJob: a held job is never a parent) */
-export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key', 'flow_id'] as const;
+/**
+ * what a completion reads of its job (lib.lua's completeJob: a held job is never a parent); a
+ * flow node's flow_id is read on its own, only for a flow node's id (lib.lua's isFlowNode)
+ */
+export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key'] as const;
 
 /** the fields lib.lua's load() reads of a job for a transition (one HMGET, in this order) */
 export const LOAD = [

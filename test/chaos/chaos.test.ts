@@ -13,6 +13,7 @@ import { http, spawnWizard, waitUntil, WizardProc } from '../helpers/procs';
 import { seededRandom } from '../helpers/prng';
 import { freePort } from '../helpers/redis-server';
 import { successCounts } from '../helpers/events';
+import { lakeExport } from '../helpers/lake';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const random = seededRandom(42);
@@ -182,13 +183,8 @@ test('no job is lost or counted twice while workers, a bot and Redis are killed'
     const successes = await successCounts(store, '0');
     const twice = [...successes.values()].filter((n) => n > 1).length;
     const lakeIds: string[] = [];
-    for (const day of await store.lake.days()) {
-      for (let offset = 0; ; offset += 1000) {
-        const records = await store.lake.read(day.date, offset, 1000);
-        if (records.length === 0) break;
-        lakeIds.push(...records.map((r) => r.job_id));
-      }
-    }
+    for (const day of await store.lake.days())
+      lakeIds.push(...(await lakeExport(store, day.date)).map((r) => r.job_id));
     const lakeDuplicates = lakeIds.length - new Set(lakeIds).size;
     const sum = await store.abacus.sum();
 

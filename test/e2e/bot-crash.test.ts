@@ -7,6 +7,7 @@ import { RedisStore } from '../../src/store/redis';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { http, killAll, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
+import { lakeExport } from '../helpers/lake';
 import type { BotView, JobView } from '../../src/roles/api/views';
 
 afterAll(killAll);
@@ -79,7 +80,7 @@ test('a SIGKILLed bot is marked down and the other bot finishes its job, once', 
     );
     expect(successes).toHaveLength(1);
     const day = done.finished_at!.slice(0, 10); // SUCCESS: finished
-    const records = (await store.lake.read(day, 0, 1000)).filter((r) => r.job_id === held.jobId);
+    const records = (await lakeExport(store, day)).filter((r) => r.job_id === held.jobId);
     expect(records).toEqual([expect.objectContaining({ status: 'SUCCESS', handled_by: survivorId, attempts: 2 })]);
 
     await Promise.all([survivor.kill('SIGTERM'), scheduler.kill('SIGTERM')]);

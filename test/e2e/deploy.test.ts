@@ -185,7 +185,14 @@ test('access control in compose: the one-shot tokens service writes the tokens f
   ]);
   expect(tokens.network_mode).toBe('none'); // it makes files: it needs no network
   expect(api.environment?.WIZARD_TOKENS_FILE).toBe('/var/lib/wizard/tokens');
-  expect(api.volumes).toEqual(['wizard-tokens:/var/lib/wizard:ro', 'wizard-redis-auth:/var/lib/wizard-redis:ro']);
+  expect(api.volumes).toEqual([
+    'wizard-tokens:/var/lib/wizard:ro',
+    'wizard-redis-auth:/var/lib/wizard-redis:ro',
+    'wizard-datalake:/var/lib/wizard-datalake:ro',
+  ]);
+  // the datalake's day files: the scheduler writes them where the image says (WIZARD_DATALAKE_DIR), the api replicas read them
+  expect(read('Dockerfile')).toContain('ENV WIZARD_DATALAKE_DIR=/var/lib/wizard-datalake');
+  expect(compose.services.scheduler.volumes).toContain('wizard-datalake:/var/lib/wizard-datalake');
   // the bots: the bot token's file, and nothing else (no admin token, no Redis)
   expect(bot.environment?.WIZARD_TOKENS_FILE).toBe('/var/lib/wizard-bot/tokens');
   expect(bot.volumes).toEqual(['wizard-bot-token:/var/lib/wizard-bot:ro']);

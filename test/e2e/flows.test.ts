@@ -190,6 +190,14 @@ describe('flows on Redis with an api and a worker', () => {
     const failed = await runWizardAsync(['flow', 'submit', file, '--watch', '--api', api]);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/is FAILURE/);
+    // --key: the same key answers the first flow, no second one made
+    const keyed = ['flow', 'submit', file, '--key', 'cli-flow-key', '--api', api, '--json'];
+    const k1 = JSON.parse((await runWizardAsync(keyed)).stdout);
+    const k2 = JSON.parse((await runWizardAsync(keyed)).stdout);
+    expect([k2.flow_id, k2.existing]).toEqual([k1.flow_id, true]);
+    const badKey = await runWizardAsync(['flow', 'submit', file, '--key', 'no spaces', '--api', api]);
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toMatch(/--key/);
     fs.writeFileSync(file, '{nope');
     const bad = await runWizardAsync(['flow', 'submit', file, '--api', api]);
     expect([bad.code, bad.stderr.trim().split('\n').length]).toEqual([2, 1]);

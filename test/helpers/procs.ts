@@ -1,6 +1,8 @@
 /** Real `wizard` processes for e2e tests: spawned from the built binary, killed for real. */
 import fs from 'node:fs';
 import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { assetPath } from '../../src/util/package-root';
 
 export const WIZARD_BIN = assetPath('bin', 'wizard');
@@ -20,8 +22,11 @@ const running = new Set<WizardProc>();
 /**
  * Spawned API nodes have no rate limit unless a test asks for one: the suite sends tens of
  * thousands of requests from 127.0.0.1 (fuzzing, load tests), far past the default budget.
+ * The datalake's day files go to a temp directory of this jest worker's (a directory per prefix
+ * under it), not the checkout's ./data.
  */
-const TEST_ENV = { NO_COLOR: '1', RATE_LIMIT_MAX: '0' };
+export const TEST_LAKE_DIR = path.join(os.tmpdir(), `wizard-test-lake-${process.pid}`);
+const TEST_ENV = { NO_COLOR: '1', RATE_LIMIT_MAX: '0', WIZARD_DATALAKE_DIR: TEST_LAKE_DIR };
 
 /** exactEnv: the process gets `env` and nothing else (not this process's, not TEST_ENV): a deploy's environment as it is */
 export interface SpawnOptions {

@@ -21,9 +21,10 @@ const T = {
   bob: 'quota-bob-token-0123456789',
   carol: 'quota-carol-token-0123456789',
   dave: 'quota-dave-token-0123456789',
+  erin: 'quota-erin-token-0123456789',
   bot: 'quota-bot-role-token-0123456789',
 };
-const TOKENS = `ops:admin:${T.admin},alice:client:${T.alice},bob:client:${T.bob},carol:client:${T.carol},dave:client:${T.dave},fleet:bot:${T.bot}`;
+const TOKENS = `ops:admin:${T.admin},alice:client:${T.alice},bob:client:${T.bob},carol:client:${T.carol},dave:client:${T.dave},erin:client:${T.erin},fleet:bot:${T.bot}`;
 const botWork = {
   botQueue: 'bots',
   botLeaseMs: 60_000,
@@ -245,6 +246,26 @@ describe.each(ADAPTERS)('on the %s store', (adapter) => {
     expect((await task(T.dave)).status).toBe(202);
     expect((await task(T.dave)).status).toBe(202);
     expect((await task(T.dave)).status).toBe(429);
+  });
+
+  test("POST /flows: the jobs quota counts a flow's nodes as jobs; a flow past it is a 429 as POST /jobs's, and nothing is made", async () => {
+    const flowOf = (...ids: string[]) => ({
+      nodes: ids.map((id, i) => ({ id, type: 'task', params: { a: i, b: 2 }, ...(i > 0 ? { deps: [ids[0]] } : {}) })),
+    });
+    expect((await call('POST', '/flows', flowOf('a', 'b'), T.erin)).status).toBe(202);
+    const before = await store.flows.recent(50);
+    const refused = await call<ErrorBody>('POST', '/flows', flowOf('c', 'd'), T.erin);
+    expect([refused.status, refused.body.error.code, refused.body.error.details]).toEqual([
+      429,
+      'quota_exceeded',
+      [{ field: 'quota', message: 'jobs' }],
+    ]);
+    expect(refused.body.error.message).toMatch(
+      /^quota jobs: client:erin has 2 jobs that have not finished and asks for 2 more, at most 3 \(--quota-jobs, WIZARD_QUOTA_JOBS\)/,
+    );
+    expect(await store.flows.recent(50)).toEqual(before);
+    expect((await call('POST', '/flows', flowOf('e'), T.erin)).status).toBe(202);
+    expect((await task(T.erin)).status).toBe(429); // the nodes count for POST /jobs too
   });
 
   test('the CPU budget: a sim costs duration_ms x attempts; past the budget a 429 with Retry-After, a job bigger than it a 429 at once; a repeated key costs nothing', async () => {

@@ -57,7 +57,21 @@ test('an empty prefix gets the newest format; one that is not new stays at the r
     });
     expect(await raw.get(rolling.k.format)).toBe(written); // left as it was
     expect(await chunksIn(rolling.store, rolling.k)).toEqual({ wait: 2, cpuwait: 0 });
+    // a flow's nodes would not be settled by a role of the previous release: none is made
+    const flow = {
+      nodes: [
+        { id: 'a', deps: [], onDepFailure: 'fail' as const, job: { type: 'task' as const, params: { a: 1, b: 2 } } },
+      ],
+    };
+    await expect(rolling.store.flows.create(flow)).rejects.toThrow(/wizard upgrade finish/);
+    expect(await rolling.store.flows.recent(10)).toEqual([]);
   }
+  const flow = {
+    nodes: [
+      { id: 'a', deps: [], onDepFailure: 'fail' as const, job: { type: 'task' as const, params: { a: 1, b: 2 } } },
+    ],
+  };
+  expect((await fresh.store.flows.create(flow)).jobs).toHaveProperty('a');
 });
 
 test('finish: refused while a role with no version is alive (a heartbeat without one, a claim without a heartbeat); switches once none is', async () => {

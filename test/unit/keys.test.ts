@@ -1,7 +1,8 @@
 /** The Lua scripts build key names themselves (lib.lua); they must agree with src/store/keys.ts. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { redisKeys } from '../../src/store/keys';
+import { asFlowNodeId, isFlowNodeId, redisKeys } from '../../src/store/keys';
+import { isJobId } from '../../src/core/ids';
 
 const lib = fs.readFileSync(path.join(__dirname, '../../src/store/lua/lib.lua'), 'utf8');
 
@@ -75,6 +76,7 @@ test('the fixed keys of bots, batches and the datalake agree too', () => {
     botTokens: k.botTokens,
     config: k.config,
     lakeDays: k.lakeDays,
+    lakeBuffer: k.lakeBuffer,
   };
   for (const [name, key] of Object.entries(fixed))
     expect(lib).toContain(`${name} = base .. '${key.slice('{p}:'.length)}'`);
@@ -87,4 +89,15 @@ test('the history scripts name a bucket as keys.ts does', () => {
     );
   }
   expect(redisKeys('p').history(1_700_000_000_000)).toBe('{p}:history:1700000000000');
+});
+
+test('a flow node id is a UUID of its own version (8) in any shard, which lib.lua reads at the same place', () => {
+  for (const id of ['0b4fc9d2-6b55-4d0e-9d2a-3f1c2a7e9b10', 's12-0b4fc9d2-6b55-4d0e-9d2a-3f1c2a7e9b10']) {
+    expect(isFlowNodeId(id)).toBe(false);
+    const node = asFlowNodeId(id);
+    expect(node).toBe(id.replace('-4d0e-', '-8d0e-'));
+    expect(isFlowNodeId(node)).toBe(true);
+    expect(isJobId(node)).toBe(true);
+    expect(node.charCodeAt(node.length - 22)).toBe(56); // lib.lua: string.byte(id, #id - 21) == 56
+  }
 });

@@ -42,8 +42,7 @@ test('the generated block names every layout position and every code', () => {
     'created_at',
     'initiated_by',
     'timeout_ms',
-    'deps',
-  ]);
+  ]); // a flow node's deps are read only for a flow node's id (lib.lua's isFlowNode)
 });
 
 test('every script starts with the generated block, its layout names replaced by positions, and its SHA is the same each time it is built', () => {

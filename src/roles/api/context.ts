@@ -8,6 +8,7 @@ import type { EventHub } from './events-hub';
 import type { ApiMetrics } from './metrics';
 import type { ApiSecurity } from './security';
 import type { Limits } from '../../core/quotas';
+import type { DayFiles } from '../datalake/files';
 
 export interface ApiContext {
   store: Store;
@@ -32,6 +33,8 @@ export interface ApiContext {
   queues?: string[];
   /** the bounds of a request and the quotas of a token (quotas.ts); unset: LIMIT_DEFAULTS */
   limits?: Limits;
+  /** --datalake-dir's files of this prefix, read beside the store's buffers; unset: the store's alone */
+  lakeFiles?: DayFiles;
 }
 
 /** what an API node knows of the bots' work (--bot-queue, --bot-down-after-ms, the batch flags) */

@@ -18,6 +18,7 @@ import type { BotWorkSettings } from './context';
 import { ApiMetrics, createApiMetrics } from './metrics';
 import { DEFAULT_MAX_CONNECTIONS, OPEN_SECURITY, type ApiSecurity } from './security';
 import { adminConfigured } from './admin';
+import { lakeFiles } from '../datalake/drain';
 
 /**
  * how long an idle kept-alive connection stays open: longer than the idle timeout of what sits in
@@ -50,6 +51,8 @@ export interface ApiOptions {
   limits?: Limits;
   /** open connections at most (--max-connections): one more is closed at once; 0: no cap */
   maxConnections: number;
+  /** --datalake-dir: the datalake's day files this node reads (the drainer's, through a shared volume on another machine) */
+  datalakeDir?: string;
 }
 
 /**
@@ -113,6 +116,7 @@ export async function startApi(store: Store, options: Partial<ApiOptions> & { no
     listen: o.host,
     queues: o.queues,
     limits: o.limits,
+    lakeFiles: o.datalakeDir ? lakeFiles(store, o.datalakeDir) : undefined,
   };
   const app = createApp(ctx);
   // the queues this node declares, known to every node (a store that is away now: this node still accepts them)

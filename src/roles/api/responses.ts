@@ -222,6 +222,8 @@ export const RESPONSES = {
       out_of_range: count(),
     }),
     workers: z.object({ live: count(), nodes: z.array(liveNode) }),
+    /** the datalake's records waiting in the store for the drainer; past `bound`, `note` says so and status is degraded */
+    datalake: z.object({ buffer_entries: count(), bound: count(), note: z.string().optional() }),
   }),
   /** GET /health's 503: what is wrong, with the error every other 503 carries */
   unhealthy: z.object({

@@ -74,17 +74,22 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
   end
 end
 
--- each day's gathered records in one RPUSH and its counters once; a day joins the index with its
--- first records (the record count is the list's length)
+-- each day's gathered records appended to the buffer the drainer empties into the day files
+-- (docs/datalake.md), as one stream entry {day, r, record, r, record, ...} per 1,000 records; the
+-- day's counters once; a day joins the index with its first records
 local function flushLake()
   for _, day in ipairs(lakeDayOrder) do
     local d = lakeDays[day]
-    local len
     for i = 1, #d.records, 1000 do
-      len = redis.call('RPUSH', K.lake(day), unpack(d.records, i, math.min(i + 999, #d.records)))
+      local args = { 'day', day }
+      for n = i, math.min(i + 999, #d.records) do
+        args[#args + 1] = 'r'
+        args[#args + 1] = d.records[n]
+      end
+      redis.call('XADD', K.lakeBuffer, '*', unpack(args))
     end
-    if len == #d.records then redis.call('ZADD', K.lakeDays, d.start, day) end
     local stats = K.lakeStats(day)
+    if redis.call('HINCRBY', stats, 'total', #d.records) == #d.records then redis.call('ZADD', K.lakeDays, d.start, day) end
     if d.success > 0 then redis.call('HINCRBY', stats, 'success', d.success) end
     if d.timed > 0 then
       redis.call('HINCRBY', stats, 'duration_ms_sum', d.durationSum)

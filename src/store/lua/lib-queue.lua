@@ -128,7 +128,8 @@ local claimTrace = false
 local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase, out)
   local jobKey = K.job(id)
   -- v becomes the claim values in place: the state, read where the id goes, is replaced by
-  -- it, then the trace, group and flow (read only when the claim asks: claimTrace), the priority (the list's:
+  -- it, then a flow node's deps (read for a flow node's id only: isFlowNode), the trace, group and
+  -- flow (read only when the claim asks: claimTrace), the priority (the list's:
   -- not read) and the token are added. Every field a job lacks costs HMGET a scan of the record,
   -- so only timeout_ms is asked for beyond what was asked before (the trace in it cost the claim
   -- 2% of its instructions in bench:lua's callgrind count).
@@ -156,6 +157,7 @@ local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase,
     else
       indexMove(id, state, 'STARTED', true)
     end
+    v[CLAIM.deps] = isFlowNode(id) and redis.call('HGET', jobKey, 'deps') or false
     if claimTrace then
       local t = redis.call('HMGET', jobKey, 'trace', 'group', 'flow_id')
       v[CLAIM.trace], v[CLAIM.group], v[CLAIM.flow_id] = t[1], t[2], t[3]
@@ -489,7 +491,7 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
   if not state then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
   local j = { state = state, queue = v[ACK.queue] or '', parent_id = v[ACK.parent_id] or '', total = '', completed = '',
-    chunk_index = '', idem_key = v[ACK.idem_key] or '', flow_id = v[ACK.flow_id] }
+    chunk_index = '', idem_key = v[ACK.idem_key] or '', flow_id = isFlowNode(id) and redis.call('HGET', jobKey, 'flow_id') or nil }
   if j.parent_id ~= '' then
     local f = redis.call('HMGET', jobKey, 'chunk_index', 'params')
     if not chunkResultFits(result, f[2]) then return BAD_RESULT end

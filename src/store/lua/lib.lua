@@ -124,6 +124,10 @@ local K = {
   flowRecord = function(id) return base .. 'flow:' .. id end,
   flowNodes = function(id) return base .. 'flow:' .. id .. ':nodes' end,
   flowNext = function(id) return base .. 'flow:' .. id .. ':next' end,
+  flowFar = function(id) return base .. 'flow:' .. id .. ':far' end,
+  flowCounted = function(id) return base .. 'flow:' .. id .. ':counted' end,
+  flowOutbox = base .. 'flowbox',
+  depsIn = function(id) return base .. 'job:' .. id .. ':depsin' end,
   flowIdem = function(key) return base .. 'flowidem:' .. key end,
   flows = base .. 'flows',
   node = function(role, id) return base .. 'node:' .. role .. ':' .. id end,
@@ -139,6 +143,7 @@ local K = {
   lake = function(day) return base .. 'datalake:' .. day end,
   lakeStats = function(day) return base .. 'datalake:' .. day .. ':stats' end,
   lakeDays = base .. 'datalake:days',
+  lakeBuffer = base .. 'datalake:buffer',
 }
 
 -- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or
@@ -152,6 +157,12 @@ local K = {
 local function jobKeyFor(id)
   if id == nil or id == '' or string.find(id, ':', 1, true) then return nil end
   return K.job(id)
+end
+
+-- whether an id is a flow node's (src/store/keys.ts isFlowNodeId): its UUID's version digit is 8
+-- where other jobs' is 4, so the claim and the completion read a flow's fields for these ids only
+local function isFlowNode(id)
+  return string.byte(id, #id - 21) == 56
 end
 
 -- the job's marker: a record has a state the state machine knows (a results hash has none)

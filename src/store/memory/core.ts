@@ -93,6 +93,8 @@ export class MemoryCore {
   readonly reapers = new Map<string, Reaper>();
   /** a flow's node finished (lib-state.lua's finish calls lib-flow.lua's flowNodeFinished): set by MemoryFlows */
   onFlowNode: (flowId: string, id: string, to: JobState) => void = () => {};
+  /** a DEAD flow node retried by hand (memory/flows.ts sets it: lib-flow.lua's reopenNode) */
+  onFlowNodeRetried: (flowId: string, id: string) => void = () => {};
   /** whether a flow is still running (K.flowRecord's state): set by MemoryFlows */
   flowRunning: (flowId: string) => boolean = () => false;
   /** the time of the step in progress: a script's `now` */

@@ -33,6 +33,7 @@ export class MemoryDead implements DeadLettersStore {
       throw new ConflictError(`job ${jobId} is not in the dead-letter queue, or its parent job has finished`);
     }
     this.m.dlq.delete(jobId);
+    if (rec.flow_id) this.m.onFlowNodeRetried(rec.flow_id, jobId);
     return this.queuePath.requeueAnew(jobId, rec);
   }
 

@@ -4,6 +4,7 @@ import type { CreatedFlow, FlowView, NewFlow } from '../../core/flows';
 import { scopedIdempotencyKey } from '../../core/job';
 import { randomUUID } from 'node:crypto';
 import type { FlowsStore } from '../concerns';
+import { asFlowNodeId } from '../keys';
 import {
   flowFingerprint,
   flowFinished,
@@ -39,6 +40,7 @@ export class MemoryFlows implements FlowsStore {
     private readonly jobs: MemoryJobs,
   ) {
     m.onFlowNode = (flowId, id, to) => this.finished(flowId, id, to);
+    m.onFlowNodeRetried = (flowId, id) => this.reopen(flowId, id);
     m.flowRunning = (flowId) => this.flow(flowId)?.rec.state === 'RUNNING';
   }
 
@@ -62,7 +64,7 @@ export class MemoryFlows implements FlowsStore {
       }
     }
     const flowId = randomUUID();
-    const { rows, links } = flowPlan(flowId, flow, randomUUID);
+    const { rows, links } = flowPlan(flowId, flow, () => asFlowNodeId(randomUUID()));
     const created = this.jobs.insert(rows);
     const f: FlowRec = { rec: {}, nodes: new Map(), next: new Map(), until: null };
     for (const [jobId, node, policy, deps, dependents] of links) {
@@ -107,6 +109,11 @@ export class MemoryFlows implements FlowsStore {
       if (rec && !FINAL_STATES.has(rec.state as JobState)) await this.jobs.cancel(id);
     }
     return (await this.get(flowId))!;
+  }
+
+  /** nothing crosses shards in memory */
+  async recover(): Promise<number> {
+    return 0;
   }
 
   async recent(limit: number): Promise<string[]> {
@@ -171,6 +178,40 @@ export class MemoryFlows implements FlowsStore {
       r.finished_at = String(this.m.at);
       f.until = this.m.at + this.m.options.resultTtlMs;
     }
+  }
+
+  /** lib-flow.lua's reopenNode (with uncountNode): node id is not final again */
+  private reopen(flowId: string, id: string): void {
+    const f = this.flow(flowId);
+    if (!f) return;
+    f.rec.done = String(Number(f.rec.done) - 1);
+    if (f.rec.state !== 'RUNNING') {
+      Object.assign(f.rec, { state: 'RUNNING', finished_at: '' });
+      f.until = null;
+    }
+    for (const d of f.next.get(id) ?? []) this.reopenDependent(flowId, d, id);
+  }
+
+  /** lib-flow.lua's reopenDependent: dep `from` of node d is not final again */
+  private reopenDependent(flowId: string, d: string, from: string): void {
+    const dj = this.m.rec(d);
+    if (!dj) return;
+    if (dj.state === 'PENDING') {
+      if (Number(dj.deps_left) > 0) dj.deps_left = String(Number(dj.deps_left) + 1);
+      return;
+    }
+    const state = dj.state as JobState;
+    if (!DEP_FAILED.has(state) || state === 'DEAD' || state === 'CANCELLED' || Number(dj.attempts) > 0) return;
+    if (!(dj.error ?? '').startsWith('dep ')) return;
+    let left = 0;
+    for (const dep of (dj.dep_ids ?? '').split(',').filter((x) => x !== '')) {
+      const s = this.m.rec(dep)?.state as JobState | undefined;
+      if (dep === from || !s || !FINAL_STATES.has(s)) left++;
+      else if (DEP_FAILED.has(s) && (dj.on_dep_failure ?? 'fail') !== 'continue') return;
+    }
+    this.m.setState(d, dj, 'PENDING', { error: '', finished_at: '', deps_left: String(left), deps: '' });
+    this.m.expiry.delete(d);
+    this.reopen(flowId, d);
   }
 
   /** lib-flow.lua's depOutcomes: node id → {state, result?, error?} as JSON */

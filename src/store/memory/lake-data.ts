@@ -4,8 +4,10 @@
  * lines and a counters record per UTC day, the config).
  */
 import {
+  compareLakeIds,
   DAY_MS,
   DatalakeConfig,
+  LakeBatch,
   LakeDay,
   lakeEntry,
   LakeRecord,
@@ -18,14 +20,19 @@ import { decodeLakeConfig } from '../codec';
 
 interface Day {
   start: number;
-  lines: string[];
   stats: LakeDay;
 }
+
+/** the one buffer's name (a Redis store has one per shard) */
+export const MEMORY_BUFFER = 'buffer';
 
 export class LakeData {
   /** the config hash's fields */
   private readonly settings: { datalake?: string; datalake_retention_days?: string } = {};
   private readonly days = new Map<string, Day>();
+  /** the buffer, oldest first; ids '<ms>-<seq>' as a Redis stream's, increasing across restarts (the clock's) */
+  private buffer: LakeBatch[] = [];
+  private last = { ms: 0, seq: 0 };
 
   config(): DatalakeConfig {
     return decodeLakeConfig(this.settings.datalake, this.settings.datalake_retention_days);
@@ -65,12 +72,12 @@ export class LakeData {
     if (!day) {
       day = {
         start: Math.floor(now / DAY_MS) * DAY_MS,
-        lines: [],
         stats: { date, total: 0, success: 0, failure: 0, durationMsSum: 0, durationCount: 0 },
       };
       this.days.set(date, day);
     }
-    day.lines.push(line);
+    this.last = now > this.last.ms ? { ms: now, seq: 0 } : { ms: this.last.ms, seq: this.last.seq + 1 };
+    this.buffer.push({ id: `${this.last.ms}-${this.last.seq}`, day: date, entries: [line] });
     day.stats.total++;
     if (to === 'SUCCESS') day.stats.success++;
     else day.stats.failure++;
@@ -87,7 +94,27 @@ export class LakeData {
   }
 
   read(date: string, offset: number, count: number): LakeRecord[] {
-    return (this.days.get(date)?.lines.slice(offset, offset + count) ?? []).map(lakeRecord);
+    if (!this.days.has(date)) return []; // pruned, though its records may wait in the buffer
+    return this.buffer
+      .filter((b) => b.day === date)
+      .flatMap((b) => b.entries)
+      .slice(offset, offset + count)
+      .map(lakeRecord);
+  }
+
+  pending(after: string, count: number): LakeBatch[] {
+    return this.buffer
+      .filter((b) => compareLakeIds(b.id, after) > 0)
+      .slice(0, count)
+      .map((b) => ({ ...b, entries: [...b.entries] }));
+  }
+
+  trim(through: string): void {
+    this.buffer = this.buffer.filter((b) => compareLakeIds(b.id, through) > 0);
+  }
+
+  backlog(): number {
+    return this.buffer.length;
   }
 
   prune(now: number): string[] {

@@ -1,5 +1,6 @@
-/** The datalake (store.lake), as the Redis adapter's redis/lake.ts: the core's LakeData (memory/lake-data.ts), appended by finish. */
-import type { DatalakeConfig, LakeDay, LakeRecord } from '../../core/datalake';
+/** The datalake (store.lake), as the Redis adapter's redis/lake.ts: the core's LakeData (memory/lake-data.ts), appended by finish; one buffer. */
+import type { DatalakeConfig, LakeBatch, LakeDay, LakeRecord } from '../../core/datalake';
+import { MEMORY_BUFFER } from './lake-data';
 import type { LakeStore } from '../concerns';
 import type { MemoryCore } from './core';
 
@@ -24,5 +25,25 @@ export class MemoryLake implements LakeStore {
 
   async prune(): Promise<string[]> {
     return this.m.lake.prune(this.m.step());
+  }
+
+  async legacy(): Promise<LakeRecord[]> {
+    return []; // the memory store never had 0.1.0's lists
+  }
+
+  async buffers(): Promise<string[]> {
+    return [MEMORY_BUFFER];
+  }
+
+  async pending(buffer: string, after: string, count: number): Promise<LakeBatch[]> {
+    return buffer === MEMORY_BUFFER ? this.m.lake.pending(after, count) : [];
+  }
+
+  async trim(buffer: string, through: string): Promise<void> {
+    if (buffer === MEMORY_BUFFER) this.m.lake.trim(through);
+  }
+
+  async backlog(): Promise<number> {
+    return this.m.lake.backlog();
   }
 }

@@ -8,8 +8,13 @@ import { checkCode } from './codes';
 import { CONFLICT } from './shared';
 import type { RedisConn } from './conn';
 import type { RedisReads } from './reads';
+import type { FlowOutbox } from './flows';
+import { isFlowNodeId, shardOfId } from '../keys';
 
 export class RedisDead implements DeadLettersStore {
+  /** set by RedisStore: a flow node retried resumes its flow in other shards through its shard's outbox */
+  flowOutbox: FlowOutbox | null = null;
+
   constructor(
     private readonly c: RedisConn,
     private readonly reads: RedisReads,
@@ -21,6 +26,7 @@ export class RedisDead implements DeadLettersStore {
 
   async retry(jobId: string): Promise<Job> {
     checkCode(await this.c.run('retryDeadJob', [jobId], this.c.at(jobId), true), jobId);
+    if (isFlowNodeId(jobId)) await this.flowOutbox?.after([shardOfId(jobId)]);
     return (await this.reads.job(jobId))!;
   }
 

@@ -19,7 +19,8 @@ import {
   rowArgs,
   tokenBase,
 } from '../common';
-import { shardOfId } from '../keys';
+import { isFlowNodeId, shardOfId } from '../keys';
+import type { FlowOutbox } from './flows';
 import {
   DEFAULT_LEASE_MS,
   JOB_LOG_LINES,
@@ -86,6 +87,9 @@ export class RedisJobs implements JobsStore {
   private readonly unanswered = new Map<string, string>();
   /** sharded queues with a rate, as last looked up (hasRate) */
   private readonly rated = new Map<string, { has: boolean; until: number }>();
+
+  /** set by RedisStore: a step that finished flow nodes has its shard's outbox delivered (docs/flows.md "On a Redis Cluster") */
+  flowOutbox: FlowOutbox | null = null;
 
   constructor(
     private readonly c: RedisConn,
@@ -266,6 +270,7 @@ export class RedisJobs implements JobsStore {
     const [code, detail] = await this.c.run<[number, string?]>('cancelJob', [jobId], this.c.at(jobId), true);
     if (code === CONFLICT) throw cancelConflict(jobId, String(detail));
     checkCode(code, jobId);
+    await this.flowsAfter([jobId]);
     return (await this.reads.job(String(detail)))!;
   }
 
@@ -361,6 +366,7 @@ export class RedisJobs implements JobsStore {
       for (const part of [own, ...others]) if (part.status === 'rejected') throw part.reason;
       const [ownCodes, claimed] = (own as PromiseFulfilledResult<[number[], ClaimReply]>).value;
       mine.forEach((c, i) => codes.set(c, ownCodes[i]));
+      await this.flowsAfter(completions.map((c) => c.jobId));
       let claim = claimResult(claimed, queue, opts.consumer);
       const left = leftToClaim(opts, claim);
       if (claimsAny(left) && rest.length > 0) {
@@ -596,6 +602,7 @@ export class RedisJobs implements JobsStore {
             this.c.shardKeys(shard),
             true,
           );
+          await this.flowsAfter(batch.map((c) => c.jobId));
           settleAll(
             batch,
             batch.map((c, i) => codeError(codes[i], c.jobId)),
@@ -612,6 +619,7 @@ export class RedisJobs implements JobsStore {
       await this.c.run('failJob', [jobId, token, error, target.to, retryDelayOf(target)], this.c.at(jobId), true),
       jobId,
     );
+    await this.flowsAfter([jobId]);
   }
 
   async release(jobId: string, token: string, holdMs?: number): Promise<void> {
@@ -634,6 +642,13 @@ export class RedisJobs implements JobsStore {
       );
   }
 
+  /** after a step on these jobs: the shards of those that are flow nodes have their outboxes delivered */
+  private async flowsAfter(ids: string[]): Promise<void> {
+    if (!this.flowOutbox) return;
+    const nodes = ids.filter(isFlowNodeId);
+    if (nodes.length > 0) await this.flowOutbox.after(nodes.map(shardOfId));
+  }
+
   /**
    * every known shard's lapsed leases on `queue`; the jobs of this adapter's claims still being
    * answered, and of its lost claims (lost-claims.ts: they are given back), count as held
@@ -643,6 +658,8 @@ export class RedisJobs implements JobsStore {
     const holding = [...new Set([...(o.holding ?? []), ...this.lost.bases(queue), ...inFlight])];
     const args = [queue, o.limit ?? 500, o.leaseMs ?? '', DEFAULT_LEASE_MS, ...holding];
     const got = await this.c.perShard((k) => this.c.run<[string[], string[]]>('reapExpiredLeases', args, k));
-    return { requeued: got.flatMap(([r]) => r), dead: got.flatMap(([, d]) => d) };
+    const dead = got.flatMap(([, d]) => d);
+    await this.flowsAfter(dead);
+    return { requeued: got.flatMap(([r]) => r), dead };
   }
 }

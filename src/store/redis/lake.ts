@@ -1,5 +1,8 @@
-/** The datalake (store.lake): finished jobs by UTC day, a list per shard, and its settings (a copy in every shard's config). */
-import { DatalakeConfig, LakeDay, LakeRecord, lakeRecord } from '../../core/datalake';
+/**
+ * The datalake (store.lake): per shard, the buffer (a stream) finishing steps append to, each day's
+ * counters, 0.1.0's day lists (read until pruned), and its settings (a copy in every shard's config).
+ */
+import { DatalakeConfig, LakeBatch, LakeDay, LakeRecord, lakeRecord } from '../../core/datalake';
 import { decodeLakeConfig, decodeLakeDay, pairsToRecord } from '../codec';
 import type { LakeStore } from '../concerns';
 import { RedisKeys } from '../keys';
@@ -36,16 +39,17 @@ export class RedisLake implements LakeStore {
   }
 
   async days(): Promise<LakeDay[]> {
-    // every shard's days, their counts and counters summed
+    // every shard's days, their counters summed; a day's count is its `total` plus 0.1.0's list (LLEN)
     const per = await this.c.perShard(async (k) => {
       const days = await this.c.cmd<string[]>(['ZRANGE', k.lakeDays, 0, -1, 'WITHSCORES']);
       return Promise.all(
         scored(days).map(async ({ id: d, at }) => {
-          const [stats, count] = await Promise.all([
+          const [stats, legacy] = await Promise.all([
             this.c.cmd<string[]>(['HGETALL', k.lakeStats(d)]),
             this.c.cmd<number>(['LLEN', k.lake(d)]),
           ]);
-          return { d, at, count, stats: pairsToRecord(stats) };
+          const rec = pairsToRecord(stats);
+          return { d, at, count: Number(rec.total ?? 0) + legacy, stats: rec };
         }),
       );
     });
@@ -63,13 +67,17 @@ export class RedisLake implements LakeStore {
       .map(([d, v]) => decodeLakeDay(d, v.count, v.stats));
   }
 
-  async read(day: string, offset: number, count: number): Promise<LakeRecord[]> {
-    // the shards' lists of the day one after the other (shard 0's first), so paging by offset is exact
+  async legacy(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    return (await this.lists(day, offset, count)).out.map(lakeRecord);
+  }
+
+  /** `count` of the day's records in each shard's 0.1.0 list from `offset`, and the offset left to skip past them */
+  private async lists(day: string, offset: number, count: number): Promise<{ out: string[]; skip: number }> {
     const out: string[] = [];
     let skip = offset;
     for (const k of this.c.shards) {
       if (out.length >= count) break;
-      const len = this.c.shards.length === 1 ? Infinity : await this.c.cmd<number>(['LLEN', k.lake(day)]);
+      const len = await this.c.cmd<number>(['LLEN', k.lake(day)]);
       if (skip >= len) {
         skip -= len;
         continue;
@@ -77,7 +85,59 @@ export class RedisLake implements LakeStore {
       out.push(...(await this.c.cmd<string[]>(['LRANGE', k.lake(day), skip, skip + count - out.length - 1])));
       skip = 0;
     }
-    return out.map(lakeRecord);
+    return { out, skip };
+  }
+
+  async read(day: string, offset: number, count: number): Promise<LakeRecord[]> {
+    // each shard's 0.1.0 list of the day, then each buffer's records of the day (a day not pruned), so paging by offset is exact
+    const { out, skip: left } = await this.lists(day, offset, count);
+    let skip = left;
+    for (const k of this.c.shards) {
+      // a day the retention dropped is gone, though its records may wait in a buffer no one drains
+      if ((await this.c.cmd<string | null>(['ZSCORE', k.lakeDays, day])) === null) continue;
+      for (let after = ''; out.length < count;) {
+        const page = await this.pending(k.lakeBuffer, after, 1000);
+        for (const b of page) {
+          if (b.day !== day) continue;
+          const take = b.entries.slice(skip, skip + count - out.length);
+          skip = Math.max(0, skip - b.entries.length);
+          out.push(...take);
+        }
+        if (page.length < 1000) break;
+        after = page[page.length - 1].id;
+      }
+    }
+    return out.slice(0, count).map(lakeRecord);
+  }
+
+  async buffers(): Promise<string[]> {
+    return this.c.shards.map((k) => k.lakeBuffer);
+  }
+
+  async pending(buffer: string, after: string, count: number): Promise<LakeBatch[]> {
+    const flat = await this.c.cmd<[string, string[]][]>([
+      'XRANGE',
+      buffer,
+      after === '' ? '-' : `(${after}`,
+      '+',
+      'COUNT',
+      count,
+    ]);
+    return flat.map(([id, fields]) => ({
+      id,
+      day: fields[1],
+      entries: fields.filter((_, i) => i > 2 && i % 2 === 1),
+    }));
+  }
+
+  async trim(buffer: string, through: string): Promise<void> {
+    const [ms, seq] = through.split('-');
+    await this.c.cmd(['XTRIM', buffer, 'MINID', '=', `${ms}-${Number(seq) + 1}`]);
+  }
+
+  async backlog(): Promise<number> {
+    const lens = await this.c.perShard((k) => this.c.cmd<number>(['XLEN', k.lakeBuffer]));
+    return lens.reduce((a, b) => a + b, 0);
   }
 
   async prune(): Promise<string[]> {

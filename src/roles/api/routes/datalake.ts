@@ -1,15 +1,15 @@
 /**
  * The datalake: GET /datalake/stats (per day: counts, success rate, mean duration) and
- * GET /datalake/export/:date (NDJSON, read in pages and written as it goes).
+ * GET /datalake/export/:date (NDJSON, read in pages and written as it goes): this node's
+ * --datalake-dir and what the store has not drained yet (../../datalake/read.ts).
  */
 import { once } from 'node:events';
 import { lakeStatsView } from '../views';
+import { lakeDays, lakeLines } from '../../datalake/read';
 import { errorMessage, NotFoundError } from '../../../core/errors';
 import { datalakeDayParams, parseInput } from '../../../core/schemas';
 import { reply, RESPONSES } from '../responses';
 import type { Route } from '../route';
-
-export const EXPORT_PAGE = 1000;
 
 export const datalakeRoutes: Route[] = [
   {
@@ -20,7 +20,7 @@ export const datalakeRoutes: Route[] = [
     summary: 'per day: records, success rate, mean duration',
     ok: { 200: { description: 'the stats', json: 'lakeStats' } },
     handler: (ctx) => async (_req, res) => {
-      const [days, config] = await Promise.all([ctx.store.lake.days(), ctx.store.lake.config()]);
+      const [days, config] = await Promise.all([lakeDays(ctx.store, ctx.lakeFiles), ctx.store.lake.config()]);
       reply(res, RESPONSES.lakeStats, lakeStatsView(days, config));
     },
   },
@@ -35,23 +35,20 @@ export const datalakeRoutes: Route[] = [
     errors: { 404: 'no records that day' },
     handler: (ctx) => async (req, res) => {
       const { date } = parseInput(datalakeDayParams, req.params);
-      let page = await ctx.store.lake.read(date, 0, EXPORT_PAGE);
-      if (page.length === 0) throw new NotFoundError(`the datalake has no records for ${date}`);
+      const pages = lakeLines(ctx.store, ctx.lakeFiles, date);
+      let next = await pages.next();
+      while (!next.done && next.value.length === 0) next = await pages.next();
+      if (next.done) throw new NotFoundError(`the datalake has no records for ${date}`);
       res
         .status(200)
         .type('application/x-ndjson')
         .set('content-disposition', `attachment; filename="datalake-${date}.ndjson"`);
       try {
-        for (
-          let offset = 0;
-          page.length > 0 && !res.destroyed;
-          page = await ctx.store.lake.read(date, offset, EXPORT_PAGE)
-        ) {
-          if (!res.write(page.map((r) => JSON.stringify(r)).join('\n') + '\n'))
-            await Promise.race([once(res, 'drain'), once(res, 'close')]);
-          if (page.length < EXPORT_PAGE) break;
-          offset += page.length;
+        for (; !next.done && !res.destroyed; next = await pages.next()) {
+          if (next.value.length === 0) continue;
+          if (!res.write(next.value.join('\n') + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
         }
+        await pages.return(undefined);
         res.end();
       } catch (err) {
         // the head is sent: all we can do is cut the stream short, so the client sees it incomplete

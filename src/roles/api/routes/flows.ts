@@ -4,7 +4,7 @@
  * /flows lists the recent ones, GET /flows/:id shows one, POST /flows/:id/cancel cancels what is
  * left of it.
  */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import { errorMessage, ValidationError } from '../../../core/errors';
 import { checkGraph, type CreatedFlow, type FlowView, type NewFlowNode } from '../../../core/flows';
@@ -18,7 +18,7 @@ import { queueFor } from '../queues';
 import { reply, RESPONSES } from '../responses';
 import { checkParams, idempotencyHeader } from '../submit';
 import { LOCATION, type Route } from '../route';
-import { streamQuota } from '../quotas';
+import { admitWork, streamQuota } from '../quotas';
 import { send, SSE_KEEPALIVE_MS, startEventStream } from './compat';
 import { enqueueSpan, storedTrace, traceFrom } from '../../../util/tracing';
 
@@ -55,6 +55,7 @@ async function makeFlow(
   principal: string | undefined,
   trace: string | undefined,
   req: Request,
+  res: Response,
 ): Promise<CreatedFlow> {
   const nodes: NewFlowNode[] = [];
   for (const [i, n] of body.nodes.entries()) {
@@ -77,7 +78,24 @@ async function makeFlow(
     });
   }
   checkGraph(nodes);
-  return ctx.store.flows.create({ name: body.name, nodes, idempotencyKey: idempotencyHeader(req), principal });
+  // the caller's quotas count the nodes as jobs, as POST /jobs/bulk counts its jobs: past one, a 429 and nothing made
+  const works = nodes.map((n) => ({
+    type: n.job.type,
+    params: n.job.params ?? {},
+    options: { attempts: n.job.maxAttempts },
+  }));
+  const admission = await admitWork(ctx, res, works, async () => false);
+  let made: CreatedFlow;
+  try {
+    made = await ctx.store.flows.create({ name: body.name, nodes, idempotencyKey: idempotencyHeader(req), principal });
+  } catch (err) {
+    await admission.unmade().catch(() => undefined);
+    throw err;
+  }
+  await (made.existing ? admission.unmade() : admission.made(...Object.values(made.jobs))).catch((err: unknown) =>
+    ctx.log.warn('quota not updated', { error: errorMessage(err) }),
+  );
+  return made;
 }
 
 /** POST /flows's body: up to 10,000 nodes (MAX_FLOW_NODES) of a few hundred bytes each; other routes keep theirs */
@@ -102,7 +120,9 @@ export const flowRoutes: Route[] = [
         headers: LOCATION,
       },
     },
-    errors: { 409: 'the Idempotency-Key is in use with other nodes' },
+    errors: {
+      409: 'the Idempotency-Key is in use with other nodes, or an upgrade is not finished (docs/operations.md)',
+    },
     handler: (ctx) => async (req, res) => {
       const body = parseInput(flowBody, req.body);
       const caller = callerOf(res);
@@ -112,7 +132,7 @@ export const flowRoutes: Route[] = [
       const { trace, span } = enqueueSpan(given, { type: 'flow', queue: '' });
       span?.set({ 'wizard.flow.nodes': body.nodes.length });
       try {
-        const made = await makeFlow(ctx, body, principal, trace ? storedTrace(trace) : undefined, req);
+        const made = await makeFlow(ctx, body, principal, trace ? storedTrace(trace) : undefined, req, res);
         span?.set({ 'wizard.flow.id': made.flow_id });
         span?.end(made.existing ? 'EXISTING' : 'PENDING');
         reply(res.location(`/flows/${made.flow_id}`), RESPONSES.flowCreated, made, made.existing ? 200 : 202);

@@ -3,6 +3,7 @@
  * /workers (the live workers and schedulers, from their heartbeats; who leads).
  */
 import { sumToJson } from '../../../core/abacus';
+import { DEFAULTS } from '../../../core/defaults';
 import { errorMessage, StoreUnavailableError } from '../../../core/errors';
 import type { NodeInfo } from '../../../store/types';
 import { reply, RESPONSES } from '../responses';
@@ -68,15 +69,17 @@ export const healthRoutes: Route[] = [
      */
     handler: (ctx) => async (_req, res) => {
       try {
-        const [ping, stats, workers, sum, state] = await Promise.all([
+        const [ping, stats, workers, sum, state, backlog] = await Promise.all([
           ctx.store.server.ping(),
           ctx.store.server.stats(),
           ctx.store.nodes.live('worker'),
           ctx.store.abacus.sum(),
           ctx.store.server.condition(),
+          ctx.store.lake.backlog(),
         ]);
+        const lakeBehind = backlog > DEFAULTS.datalakeBufferAlarm;
         reply(res, RESPONSES.health, {
-          status: state.condition ? 'degraded' : 'healthy',
+          status: state.condition || lakeBehind ? 'degraded' : 'healthy',
           node_id: ctx.nodeId,
           redis_connected: true,
           ...(state.condition
@@ -87,6 +90,15 @@ export const healthRoutes: Route[] = [
           stats,
           abacus: { strategy: ctx.abacusStrategy, ...ctx.metrics.abacus },
           workers: { live: workers.length, nodes: workers.map(nodeView) },
+          datalake: {
+            buffer_entries: backlog,
+            bound: DEFAULTS.datalakeBufferAlarm,
+            ...(lakeBehind
+              ? {
+                  note: 'the datalake buffer is past its bound: is a scheduler running (it drains it)? Records are kept; Redis memory grows',
+                }
+              : {}),
+          },
         });
       } catch (err) {
         const reason = err instanceof StoreUnavailableError ? err.reason : 'unavailable';

@@ -20,6 +20,7 @@ import { historyQuery, parseInput } from '../../../core/schemas';
 import { STORE_CONDITIONS } from '../../../core/errors';
 import type { Logger } from '../../../util/log';
 import { BOT_WORK_DEFAULTS, type ApiContext } from '../context';
+import { DEFAULTS } from '../../../core/defaults';
 import type { PromMetrics } from '../metrics';
 import { groupMetrics } from './queue-limits';
 import { reply, RESPONSES } from '../responses';
@@ -88,6 +89,10 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     "1 per Redis (a Cluster's every master) with its maxmemory-policy (hidden: it reports none)",
     ['node', 'policy'],
   );
+  const lakeBuffer = g(
+    'wizard_datalake_buffer_entries',
+    `datalake buffer entries waiting in the store for the drainer (every shard; an entry holds the records of one finishing step); past ${DEFAULTS.datalakeBufferAlarm} /health says degraded`,
+  );
   const flow = groupMetrics(ctx, registry);
   let evictedKeys = 0;
   new Counter({
@@ -103,14 +108,16 @@ function clusterGauges(ctx: ApiContext, registry: Registry) {
     const state = await ctx.store.server.condition();
     for (const reason of STORE_CONDITIONS) condition.set({ reason }, state.condition === reason ? 1 : 0);
     try {
-      const [counts, queues, botList, live, now, eviction] = await Promise.all([
+      const [counts, queues, botList, live, now, eviction, backlog] = await Promise.all([
         ctx.store.reads.countByState(),
         ctx.store.queues.known(),
         ctx.store.bots.list(),
         ctx.store.nodes.live('worker'),
         ctx.store.server.time(),
         ctx.store.server.eviction(),
+        ctx.store.lake.backlog(),
       ]);
+      lakeBuffer.set(backlog);
       const [depths] = await Promise.all([Promise.all(queues.map((q) => ctx.store.queues.depth(q))), flow(queues)]);
       for (const s of JOB_STATES) jobs.set({ state: s }, counts[s]);
       queue.reset();
