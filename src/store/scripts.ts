@@ -48,6 +48,7 @@ export const SCRIPT_NAMES = [
   'renewLease',
   'releaseJob',
   'holdQueue',
+  'reserveRate',
   'reapExpiredLeases',
   'checkJob',
   'retryDeadJob',

@@ -114,9 +114,20 @@ export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('deps'))] as
 /**
  * a claim's arguments (claimJobs.lua's, completeAndClaim.lua's after the completions): max_cpu is
  * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others);
- * trace '1': the claim answers each job's trace (a consumer that records spans), '' not
+ * trace '1': the claim answers each job's trace (a consumer that records spans), '' not; rate_room:
+ * on a Cluster shard other than the first, how many its claim reserved in the queue's rate log
+ * (reserveRate.lua), -1 for none
  */
-export const CLAIM_ARGS = ['queue', 'consumer', 'max', 'max_cpu', 'lease_ms', 'token_base', 'trace'] as const;
+export const CLAIM_ARGS = [
+  'queue',
+  'consumer',
+  'max',
+  'max_cpu',
+  'lease_ms',
+  'token_base',
+  'trace',
+  'rate_room',
+] as const;
 
 /**
  * what a completion reads of its job (lib.lua's completeJob: a held job is never a parent); a

@@ -266,6 +266,66 @@ test('queues page: every queue with its waiting, active and delayed jobs', async
   await page.close();
 });
 
+test("queues page: a queue's limits and its three busiest groups, waiting and running each; /metrics counts what each kind of limit held back", async () => {
+  const queue = 'console-groups';
+  await store.groups.setLimits(queue, {
+    concurrency: 20,
+    groupConcurrency: 3,
+    groupRate: { max: 2, perMs: 600_000 },
+  });
+  const sizes = { acme: 5, globex: 3, initech: 2, umbrella: 1 };
+  for (const [group, n] of Object.entries(sizes))
+    await store.jobs.enqueue(
+      Array.from({ length: n }, (_, a) => ({ type: 'task', params: { a, b: 1, op: 'add' }, queue, group })),
+    );
+  // no worker takes this queue: the test claims; each group's rate lets 2 of it start
+  const claimed = await store.jobs.claim(queue, { consumer: 'console-test', max: 10, leaseMs: 120_000 });
+  expect(claimed.jobs.length).toBe(7);
+  expect((await store.jobs.claim(queue, { consumer: 'console-test', max: 10, leaseMs: 120_000 })).jobs).toEqual([]);
+  const page = await open('#/queues');
+  const row = page.locator('.queues-table tbody tr').filter({ hasText: queue });
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(0, 7)).toEqual([
+      queue,
+      '4',
+      '7',
+      '0',
+      'no',
+      'concurrency 20, per group 3, per group 2 per 600000 ms',
+      'acme 3 waiting / 2 running, globex 1 waiting / 2 running, initech 0 waiting / 2 running',
+    ]),
+  );
+  const heldBack = async () => {
+    const text = String(
+      (await http<string>('GET', `${api}/metrics`, undefined, { authorization: `Bearer ${ADMIN_TOKEN}` })).body,
+    );
+    const of = (limit: string) =>
+      Number(
+        new RegExp(`^wizard_jobs_held_back_total\\{queue="${queue}",limit="${limit}"\\} (\\d+)$`, 'm').exec(text)?.[1],
+      );
+    return { concurrency: of('concurrency'), rate: of('rate') };
+  };
+  // the group rate held the second claim back, and no concurrency limit did
+  const byRate = await heldBack();
+  expect(byRate.rate).toBeGreaterThan(0);
+  expect(byRate.concurrency).toBe(0);
+  // a group limit of 2 instead: every group with jobs waiting runs 2, so the next claim is held
+  // back by concurrency; the page shows the new limits
+  await store.groups.setLimits(queue, { groupConcurrency: 2, groupRate: null });
+  expect((await store.jobs.claim(queue, { consumer: 'console-test', max: 10, leaseMs: 120_000 })).jobs).toEqual([]);
+  const byConcurrency = await heldBack();
+  expect(byConcurrency.concurrency).toBeGreaterThan(0);
+  expect(byConcurrency.rate).toBe(byRate.rate);
+  await eventually(async () =>
+    expect((await row.locator('td').allInnerTexts()).map((t) => t.trim()).slice(5, 6)).toEqual([
+      'concurrency 20, per group 2',
+    ]),
+  );
+  for (const c of claimed.jobs) await store.jobs.complete(c.job.id, c.token, 2);
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
 test("a job's page cancels a job that has not finished", async () => {
   const [job] = await store.jobs.enqueue([
     { type: 'task', params: { a: 1, b: 1, op: 'add' }, queue: 'console-cancel' },

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { fieldsOf, http, killAll, runWizardAsync, spawnWizard, waitUntil } from '../helpers/procs';
 import { freePort } from '../helpers/redis-server';
+import { busiestWindow } from '../helpers/windows';
 
 afterAll(killAll);
 
@@ -54,17 +55,6 @@ const runs = (): Run[] => fieldsOf(LOG).map(([tag, start, id]) => ({ tag, start:
 
 /** what the test allows between a claim and its handler's start (ms) */
 const DISPATCH_MS = 200;
-
-/** the most starts in any window of `ms` (a window from each start on) */
-const busiestWindow = (starts: number[], ms: number): number => {
-  const s = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < s.length; i++) {
-    while (s[i] - s[j] >= ms) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-};
 
 describe('rate limits over real processes', () => {
   let api: string;

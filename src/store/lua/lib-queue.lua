@@ -234,13 +234,14 @@ local function rateRoom(key, max, per)
   return 0, (tonumber(at[2]) or now) + per
 end
 
--- jobs started: their tokens go into the rate's log at now; the log lives one window
+-- jobs started: their tokens go into the rate's log at now; the log lives a minute past its
+-- window (each read trims it to the window: the margin only outlasts a clock that is not Redis's)
 local function rateTake(key, per, members)
   if #members == 0 then return end
   local args = {}
   for _, m in ipairs(members) do args[#args + 1] = nowStr; args[#args + 1] = m end
   variadic('ZADD', key, args)
-  redis.call('PEXPIRE', key, per)
+  redis.call('PEXPIRE', key, per + 60000)
 end
 
 -- a handler met the limit of what it calls (rate_limited): its group (field 'hold:<group>') or its
@@ -362,7 +363,7 @@ end
 -- concurrency: this shard's share of it) caps max and maxCpu by its lease set's size, a group at
 -- its limit is passed over; a claim held back counts in K.heldBack, and sets no marker for what
 -- it left (a freed slot wakes a consumer: freeSlots).
-local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withTrace)
+local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withTrace, reserved)
   claimTrace = withTrace == true
   local waitKey, delayedKey, readyKey = K.wait(queue), K.delayed(queue), K.ready(queue)
   local leaseUntil = string.format('%d', now + leaseMs)
@@ -400,7 +401,7 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
   end
 
   local lim, capped, rateMax, ratePer, rateBound = nil, false, nil, nil, false
-  local flow = redis.call('HMGET', K.flow(queue), 'v', 'concurrency', 'group_concurrency', 'rate', 'group_rate', 'hold')
+  local flow = redis.call('HMGET', K.flow(queue), 'v', 'concurrency', 'group_concurrency', 'rate', 'group_rate', 'hold', 'rate_shared')
   if flow[1] then
     lim = { group = tonumber(flow[3]), grate = flow[5], held = 0, rateHeld = 0, wake = nil, free = max + math.max(maxCpu, 0) }
     local cap, free = tonumber(flow[2]), nil
@@ -416,6 +417,12 @@ local function claimFrom(queue, consumer, max, maxCpu, leaseMs, tokenBase, withT
         local room, at = rateRoom(K.rateLog(queue), rateMax, ratePer)
         if not free or room < free then free, rateBound = room, true end
         wakeAt(lim, at)
+      elseif flow[7] then
+        -- a Cluster shard's part of the queue's one rate, whose log is shard 0's: the claim takes
+        -- what it reserved there (reserveRate.lua); without a reservation, nothing, and looks again
+        local room = reserved or -1
+        if room < 0 then room = 0; wakeAt(lim, now + 1000) end
+        if not free or room < free then free, rateBound = room, true end
       end
     end
     if free then
@@ -470,7 +477,7 @@ end
 local function claimWith(at)
   return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], argNumber(ARGV[at + CLAIM_ARGS.max], 'max'),
     argNumber(ARGV[at + CLAIM_ARGS.max_cpu], 'max_cpu'), argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base],
-    ARGV[at + CLAIM_ARGS.trace] == '1')
+    ARGV[at + CLAIM_ARGS.trace] == '1', argNumber(ARGV[at + CLAIM_ARGS.rate_room], 'rate_room'))
 end
 
 -- a chunk's result is the count of primes in its range [lo, hi] (its params): an integer from 0 to

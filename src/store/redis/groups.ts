@@ -1,8 +1,9 @@
 /**
  * Groups, concurrency and rate limits (store.groups, docs/flow-control.md): the limits each shard's
  * claim reads (K.flow) and the groups' counts. On a Cluster with sharded queues the queue's
- * concurrency and rate are cut into one share per shard (their sum is the limit); a group's jobs
- * all live in one shard (Placement.pickShard), so its limits are whole there.
+ * concurrency is cut into one share per shard (their sum is the limit); its rate is one log, the
+ * first shard's, in which the other shards' claims reserve their starts (RedisJobs.reserved); a
+ * group's jobs all live in one shard (Placement.pickShard), so its limits are whole there.
  */
 import { ValidationError } from '../../core/errors';
 import type { GroupLimits, GroupsStore, GroupInfo, QueueLimits, Rate } from '../concerns';
@@ -44,10 +45,6 @@ export class RedisGroups implements GroupsStore {
       throw new ValidationError(
         `concurrency: at least ${n} on this store, whose queues are cut into ${n} shards, each with a share of the limit`,
       );
-    if (now.rate !== null && now.rate.max < n)
-      throw new ValidationError(
-        `rate.max: at least ${n} on this store, whose queues are cut into ${n} shards, each with a share of the rate`,
-      );
     await this.c.perShard(async (k, i) => {
       const set: (string | number)[] = [];
       const del: string[] = [];
@@ -55,9 +52,11 @@ export class RedisGroups implements GroupsStore {
       else set.push('limit', now.concurrency, 'concurrency', shareOf(now.concurrency, i, n));
       if (now.groupConcurrency === null) del.push('group_concurrency');
       else set.push('group_concurrency', now.groupConcurrency);
-      if (now.rate === null) del.push('rate', 'rate_all');
-      else
-        set.push('rate_all', rateText(now.rate), 'rate', rateText({ ...now.rate, max: shareOf(now.rate.max, i, n) }));
+      // the queue's rate is one log, the first shard's: the others' claims reserve in it (reserveRate.lua)
+      if (now.rate === null) del.push('rate', 'rate_all', 'rate_shared');
+      else if (i === 0) set.push('rate_all', rateText(now.rate), 'rate', rateText(now.rate));
+      else set.push('rate_all', rateText(now.rate), 'rate_shared', '1');
+      if (now.rate !== null) del.push(i === 0 ? 'rate_shared' : 'rate');
       if (now.groupRate === null) del.push('group_rate');
       else set.push('group_rate', rateText(now.groupRate));
       await this.write(k, queue, set, del);

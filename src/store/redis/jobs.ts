@@ -67,6 +67,8 @@ interface Answered {
 }
 
 /** the wakers map's key of a queue's marker (ordinary or CPU) in one shard */
+/** how long a sharded queue's having a rate is taken as known (RedisJobs.hasRate, ms) */
+const RATE_LOOK_MS = 1000;
 const wakerKey = (queue: string, shard: number, cpu: boolean) => `${queue}\n${shard}${cpu ? '\ncpu' : ''}`;
 
 export class RedisJobs implements JobsStore {
@@ -83,6 +85,8 @@ export class RedisJobs implements JobsStore {
    * process, which has not been given them yet, so its reaper leaves them (reap)
    */
   private readonly unanswered = new Map<string, string>();
+  /** sharded queues with a rate, as last looked up (hasRate) */
+  private readonly rated = new Map<string, { has: boolean; until: number }>();
 
   /** set by RedisStore: a step that finished flow nodes has its shard's outbox delivered (docs/flows.md "On a Redis Cluster") */
   flowOutbox: FlowOutbox | null = null;
@@ -340,11 +344,18 @@ export class RedisJobs implements JobsStore {
       // every part settles before the call answers or fails: a claim answered after a sibling failed is known, and given back
       const [own, ...others] = await Promise.allSettled([
         this.claiming(queue, opts, first, answered, (base) =>
-          this.c.run<[number[], ClaimReply]>(
-            'completeAndClaim',
-            [...completionArgs(mine, this.c.eventResultMax), ...claimArgs(queue, opts, base)],
-            this.c.shardKeys(first),
-            true,
+          this.underRate(
+            queue,
+            opts,
+            first,
+            (room) =>
+              this.c.run<[number[], ClaimReply]>(
+                'completeAndClaim',
+                [...completionArgs(mine, this.c.eventResultMax), ...claimArgs(queue, opts, base, room)],
+                this.c.shardKeys(first),
+                true,
+              ),
+            (got) => got[1],
           ),
         ),
         ...[...byShard].map(async ([shard, cs]) => {
@@ -385,7 +396,14 @@ export class RedisJobs implements JobsStore {
       try {
         got = claimResult(
           await this.claiming(queue, left, shard, answered, (base) =>
-            this.c.run<ClaimReply>('claimJobs', claimArgs(queue, left, base), this.c.shardKeys(shard)),
+            this.underRate(
+              queue,
+              left,
+              shard,
+              (room) =>
+                this.c.run<ClaimReply>('claimJobs', claimArgs(queue, left, base, room), this.c.shardKeys(shard)),
+              (got) => got,
+            ),
           ),
           queue,
           opts.consumer,
@@ -397,6 +415,55 @@ export class RedisJobs implements JobsStore {
       out = out ? merged(out, got) : got;
     }
     return out!;
+  }
+
+  /**
+   * a claim in `shard` under its queue's one rate (docs/flow-control.md "Rate limits"): on a Cluster
+   * with sharded queues the rate's log is the first shard's, so a claim in another shard first
+   * reserves starts there (reserveRate.lua), takes at most those, and gives back what it did not
+   * take. A process that dies in between leaves its reservation to count as starts for one window.
+   * The first shard's claims, a single Redis's, and a queue without a rate claim as they always did
+   * (whether a queue has a rate is looked up at most once every RATE_LOOK_MS).
+   */
+  private async underRate<T>(
+    queue: string,
+    opts: ClaimOptions,
+    shard: number,
+    claim: (room: number) => Promise<T>,
+    replyOf: (got: T) => ClaimReply,
+  ): Promise<T> {
+    if (shard === 0 || !(await this.hasRate(queue))) return claim(-1);
+    const want = opts.max + Math.max(opts.maxCpu ?? 0, 0);
+    if (want <= 0) return claim(0);
+    const id = tokenBase(opts.consumer);
+    const log = this.c.shardKeys(0).rateLog(queue);
+    const [granted, wake] = await this.c.run<[number | '', string]>(
+      'reserveRate',
+      [queue, want, id],
+      this.c.shardKeys(0),
+    );
+    if (granted === '') {
+      this.rated.set(queue, { has: false, until: Date.now() + RATE_LOOK_MS });
+      return claim(-1);
+    }
+    const got = await claim(granted); // a claim that fails keeps its reservation: a window's starts, at most
+    const reply = replyOf(got);
+    const taken = reply.length - 3;
+    if (taken < granted) {
+      const unused = Array.from({ length: granted - taken }, (_, i) => `${id}.${taken + i + 1}`);
+      await this.c.cmd(['ZREM', log, ...unused]).catch(() => undefined); // not given back: it counts for one window
+    } else if (wake !== '' && (reply[1] === '' || Number(wake) < Number(reply[1]))) reply[1] = wake;
+    return got;
+  }
+
+  /** whether a sharded queue has a rate (its first shard's K.flow), as last looked up */
+  private async hasRate(queue: string): Promise<boolean> {
+    if (this.c.shards.length <= 1) return false;
+    const seen = this.rated.get(queue);
+    if (seen && seen.until > Date.now()) return seen.has;
+    const has = (await this.c.cmd<string | null>(['HGET', this.c.shardKeys(0).flow(queue), 'rate'])) !== null;
+    this.rated.set(queue, { has, until: Date.now() + RATE_LOOK_MS });
+    return has;
   }
 
   /**

@@ -121,7 +121,7 @@ export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
 
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last ones) */
-export function claimArgs(queue: string, opts: ClaimOptions, base: string): (string | number)[] {
+export function claimArgs(queue: string, opts: ClaimOptions, base: string, rateRoom = -1): (string | number)[] {
   const args: (string | number)[] = [];
   pushRow(args, CLAIM_ARGS, {
     queue,
@@ -131,6 +131,7 @@ export function claimArgs(queue: string, opts: ClaimOptions, base: string): (str
     lease_ms: opts.leaseMs,
     token_base: base,
     trace: opts.trace ? '1' : '',
+    rate_room: rateRoom,
   });
   return args;
 }
