@@ -38,14 +38,16 @@ if version >= rolling then return { found, 'same', 0, version } end
 
 -- 1 → 2: a queued top-level job that is PENDING or STARTED leaves the per-state index, where
 -- format 1 kept it, for the counters (its queue's wait list or lease set holds it). Jobs on no
--- queue (a prime count's parent) stay indexed. Data written after that change but before
+-- queue (a prime count's parent, its `queue` empty) stay indexed. Data written after that change but before
 -- formats were versioned has no such entries: nothing moves.
 local function indexToCounts(indexKey, state)
   local ids = redis.call('ZRANGE', indexKey, 0, -1)
   local moved = {}
   for _, id in ipairs(ids) do
     local f = redis.call('HMGET', base .. 'job:' .. id, 'queue', 'parent_id')
-    if f[1] and f[1] ~= '' and (not f[2] or f[2] == '') then moved[#moved + 1] = id end
+    -- no queue field: a record written lean at format 3 (wire.ts's OMITTED), in the default
+    -- queue; an empty one: a job on no queue
+    if f[1] ~= '' and (not f[2] or f[2] == '') then moved[#moved + 1] = id end
   end
   for i = 1, #moved, 1000 do
     redis.call('ZREM', indexKey, unpack(moved, i, math.min(i + 999, #moved)))
