@@ -5,14 +5,11 @@
  * two callers' same key as two windows.
  */
 import { LIMIT_DEFAULTS } from '../../src/core/quotas';
-import { parseTokenFile } from '../../src/core/tokens';
-import { startApi, RunningApi } from '../../src/roles/api';
-import { tokenTable } from '../../src/roles/api/access-gate';
-import { OPEN_SECURITY } from '../../src/roles/api/security';
-import type { Store } from '../../src/store/types';
+import { startApi } from '../../src/roles/api';
 import { silentLogger } from '../helpers/log';
 import { http } from '../helpers/procs';
-import { ADAPTERS, makeStore } from '../helpers/stores';
+import { ADAPTERS } from '../helpers/stores';
+import { apiWithTokens, tokensSecurity, type ApiBody as Body } from '../helpers/token-api';
 
 const T = {
   admin: 'dedupe-admin-token-0123456789',
@@ -21,34 +18,12 @@ const T = {
   carol: 'dedupe-carol-token-0123456789',
 };
 const TOKENS = `ops admin ${T.admin}\nalice client ${T.alice}\nbob client ${T.bob}\ncarol client ${T.carol}\n`;
-type Body = Record<string, unknown> & { error?: { message: string; details: { field: string }[] } };
 
 describe.each(ADAPTERS)('debounce and throttle over HTTP: %s', (adapter) => {
-  let store: Store;
-  let api: RunningApi;
-  const statuses: number[] = [];
-  const call = async (method: string, path: string, body?: unknown, token = T.alice) => {
-    const res = await http<Body>(method, `${api.url}${path}`, body, { authorization: `Bearer ${token}` });
-    statuses.push(res.status);
-    return res;
-  };
+  const api = apiWithTokens(adapter, 'dedupe', TOKENS, T.alice);
+  const { call } = api;
   const submit = (a: number, dedupe: unknown, extra: Record<string, unknown> = {}, token = T.alice) =>
     call('POST', '/jobs', { type: 'task', params: { a, b: 1 }, dedupe, ...extra }, token);
-
-  beforeAll(async () => {
-    store = await makeStore(adapter, 'dedupe-api');
-    api = await startApi(store, {
-      nodeId: 'api-dedupe',
-      port: 0,
-      log: silentLogger,
-      security: { ...OPEN_SECURITY, tokens: tokenTable(parseTokenFile(TOKENS)) },
-    });
-  });
-  afterAll(async () => {
-    await api.close(true);
-    await store.close();
-    expect(statuses.filter((s) => s >= 500)).toEqual([]);
-  });
 
   test('throttle: 202 made, then 200 deduplicated with the same job; the record shows its window', async () => {
     const window = { key: 'report-7', ttl_ms: 60_000, mode: 'throttle' };
@@ -128,11 +103,11 @@ describe.each(ADAPTERS)('debounce and throttle over HTTP: %s', (adapter) => {
   });
 
   test("a window's later submissions pass the jobs quota, which counted its job; a debounce's ttl_ms is a delay's bound", async () => {
-    const limited = await startApi(store, {
+    const limited = await startApi(api.store, {
       nodeId: 'api-dedupe-quota',
       port: 0,
       log: silentLogger,
-      security: { ...OPEN_SECURITY, tokens: tokenTable(parseTokenFile(TOKENS)) },
+      security: tokensSecurity(TOKENS),
       limits: {
         bounds: { ...LIMIT_DEFAULTS.bounds, maxDelayMs: 100_000 },
         quotas: { ...LIMIT_DEFAULTS.quotas, jobs: 1 },

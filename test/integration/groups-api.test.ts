@@ -3,14 +3,9 @@
  * /jobs and the seed routes, a token bound to a group, and the limits routes (admin to set, null
  * removes, GET answers what holds, /metrics counts what they held back).
  */
-import { parseTokenFile } from '../../src/core/tokens';
-import { startApi, RunningApi } from '../../src/roles/api';
-import { tokenTable } from '../../src/roles/api/access-gate';
-import { OPEN_SECURITY } from '../../src/roles/api/security';
-import type { Store } from '../../src/store/types';
-import { silentLogger } from '../helpers/log';
 import { http } from '../helpers/procs';
-import { ADAPTERS, makeStore } from '../helpers/stores';
+import { ADAPTERS } from '../helpers/stores';
+import { apiWithTokens } from '../helpers/token-api';
 
 const T = {
   admin: 'flow-admin-token-0123456789',
@@ -18,32 +13,10 @@ const T = {
   acme: 'flow-acme-token-0123456789',
 };
 const TOKENS = `ops admin ${T.admin}\nalice client ${T.alice}\nacme client ${T.acme} group=acme\n`;
-type Body = Record<string, unknown> & { error?: { details: { field: string }[] } };
 
 describe.each(ADAPTERS)('groups and limits over HTTP: %s', (adapter) => {
-  let store: Store;
-  let api: RunningApi;
-  const statuses: number[] = [];
-  const call = async (method: string, path: string, body?: unknown, token = T.admin) => {
-    const res = await http<Body>(method, `${api.url}${path}`, body, { authorization: `Bearer ${token}` });
-    statuses.push(res.status);
-    return res;
-  };
-
-  beforeAll(async () => {
-    store = await makeStore(adapter, 'flow-api');
-    api = await startApi(store, {
-      nodeId: 'api-flow',
-      port: 0,
-      log: silentLogger,
-      security: { ...OPEN_SECURITY, tokens: tokenTable(parseTokenFile(TOKENS)) },
-    });
-  });
-  afterAll(async () => {
-    await api.close(true);
-    await store.close();
-    expect(statuses.filter((s) => s >= 500)).toEqual([]);
-  });
+  const api = apiWithTokens(adapter, 'flow', TOKENS, T.admin);
+  const { call } = api;
 
   test('a job carries its group; a job without one answers no group field; a bad group is a 400 naming it', async () => {
     const a = await call('POST', '/jobs', { type: 'task', params: { a: 1, b: 2 }, group: 'tenant-1' }, T.alice);
