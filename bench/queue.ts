@@ -13,8 +13,8 @@
  * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
  * BENCH_MEMORY_N (100000), BENCH_BULK_N (10000; 0: no bulk phase), BENCH_PEERS (bullmq,bullmq5),
  * BENCH_REDIS_URL (default: a redis-server of its own on a free port), BENCH_ONLY=memory (the memory phase alone),
- * BENCH_ONLY=rtt (the round trips alone: BENCH_ROUNDS rounds of BENCH_RTT each, the peers in turn, every other round
- * in the other order, every sample pooled). The bulk phase: jobs/s made
+ * BENCH_ONLY=rtt (the round trips alone). Round trips, in both: BENCH_RTT a peer, split over BENCH_ROUNDS rounds, the
+ * peers in turn, every other round in the other order, every sample pooled. The bulk phase: jobs/s made
  * by one bulk of BENCH_BULK_N jobs, no worker running, wizard's POST /jobs/bulk (an API in this
  * process) and its store path (store.jobs.enqueueBulk) against each BullMQ's Queue.addBulk. The memory phase runs with the datalake on, as users run it; the bytes the
  * datalake keeps are reported apart, so the queue's own growth shows too. CPU profiles:
@@ -69,43 +69,41 @@ async function compare(url: string) {
     peers.set(name, await makePeer(name, url, { concurrency: CONCURRENCY }));
   const rounds = await alternatingRounds(raw, peers, ROUNDS, N, BATCH);
   await raw.close();
+  const rtts = await roundTripRounds(peers);
   const out: Record<string, RoundFigures & { version?: string; rtt_p50_ms: number; rtt_p99_ms: number }> = {};
   for (const [name, peer] of peers) {
-    const rtts = await peer.roundTrips(RTT_SAMPLES);
     await peer.close();
-    out[name] = {
-      version: name === 'wizard' ? undefined : packageVersion(name),
-      ...rounds.get(name)!,
-      rtt_p50_ms: percentile(rtts, 50),
-      rtt_p99_ms: percentile(rtts, 99),
-    };
+    out[name] = { version: versionOf(name), ...rounds.get(name)!, ...p50p99(rtts.get(name)!) };
   }
   return out;
 }
 
+const versionOf = (name: PeerName) => (name === 'wizard' ? undefined : packageVersion(name));
+const p50p99 = (rtts: number[]) => ({ rtt_p50_ms: percentile(rtts, 50), rtt_p99_ms: percentile(rtts, 99) });
+
 /**
- * the round trips alone (BENCH_ONLY=rtt): BENCH_ROUNDS rounds, each peer's BENCH_RTT round trips in
- * turn (what the machine does meanwhile falls on both; every other round in the other order),
- * their samples pooled per peer
+ * each peer's BENCH_RTT round trips over BENCH_ROUNDS rounds, the peers in turn (what the machine
+ * does meanwhile falls on both; every other round in the other order: the peer that goes
+ * first in a round does better here), their samples pooled per peer
  */
+async function roundTripRounds(peers: Map<PeerName, Peer>): Promise<Map<PeerName, number[]>> {
+  const samples = new Map<PeerName, number[]>([...peers.keys()].map((k) => [k, []]));
+  for (let r = 0; r < ROUNDS; r++)
+    for (const [name, peer] of r % 2 ? [...peers].reverse() : peers)
+      samples.get(name)!.push(...(await peer.roundTrips(Math.ceil(RTT_SAMPLES / ROUNDS))));
+  return samples;
+}
+
+/** the round trips alone (BENCH_ONLY=rtt) */
 async function roundTripsOnly(url: string) {
   const peers = new Map<PeerName, Peer>();
   for (const name of ['wizard', ...PEERS] as PeerName[])
     peers.set(name, await makePeer(name, url, { concurrency: CONCURRENCY }));
-  const samples = new Map<PeerName, number[]>([...peers.keys()].map((k) => [k, []]));
-  // every other round in the other order: the peer that goes first in a round does better here
-  for (let r = 0; r < ROUNDS; r++)
-    for (const [name, peer] of r % 2 ? [...peers].reverse() : peers)
-      samples.get(name)!.push(...(await peer.roundTrips(RTT_SAMPLES)));
+  const rtts = await roundTripRounds(peers);
   const out: Record<string, { version?: string; rtt_p50_ms: number; rtt_p99_ms: number }> = {};
   for (const [name, peer] of peers) {
     await peer.close();
-    const rtts = samples.get(name)!;
-    out[name] = {
-      version: name === 'wizard' ? undefined : packageVersion(name),
-      rtt_p50_ms: percentile(rtts, 50),
-      rtt_p99_ms: percentile(rtts, 99),
-    };
+    out[name] = { version: versionOf(name), ...p50p99(rtts.get(name)!) };
   }
   const peer = PEERS.reduce((a, b) => (out[b].rtt_p50_ms < out[a].rtt_p50_ms ? b : a));
   return {
