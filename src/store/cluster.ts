@@ -54,12 +54,13 @@ export async function detectCluster(redis: string, tls?: Record<string, unknown>
 }
 
 /** the key a command routes by (undefined: any node) */
-export function firstKeyOf(args: string[]): string | undefined {
-  const c = args[0].toUpperCase();
-  if (c === 'EVAL' || c === 'EVALSHA') return Number(args[2]) > 0 ? args[3] : undefined;
-  if (c === 'XREAD') return args[args.findIndex((a) => a.toUpperCase() === 'STREAMS') + 1];
+export function firstKeyOf(args: readonly (string | Buffer)[]): string | undefined {
+  const at = (i: number) => (args[i] === undefined ? undefined : String(args[i]));
+  const c = at(0)!.toUpperCase();
+  if (c === 'EVAL' || c === 'EVALSHA') return Number(at(2)) > 0 ? at(3) : undefined;
+  if (c === 'XREAD') return at(args.findIndex((a) => typeof a === 'string' && a.toUpperCase() === 'STREAMS') + 1);
   if (c === 'PING' || c === 'INFO' || c === 'TIME' || c === 'SCRIPT' || c === 'CLUSTER') return undefined;
-  return args[1];
+  return at(1);
 }
 
 /** an answer of a Cluster that cannot serve the slot now (a failover, a resharding in progress) */
@@ -169,7 +170,7 @@ export class ClusterLink {
   async call<T>(fn: (c: Client) => Promise<T>, deadlineMs = this.o.deadlineMs): Promise<T> {
     const cluster = this.cluster;
     const giveUpAt = Date.now() + deadlineMs * 0.8;
-    const send = async (args: string[]): Promise<unknown> => {
+    const send = async (args: (string | Buffer)[]): Promise<unknown> => {
       for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
         try {
           return await cluster.sendCommand(firstKeyOf(args), false, args);

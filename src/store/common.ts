@@ -14,7 +14,7 @@ import {
   scopedIdempotencyKey,
 } from '../core/job';
 import { JOB_LOG_LINE_BYTES, type BudgetSpend, type FlowSpec } from './types';
-import { DEDUPE, OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS } from './wire';
+import { DEDUPE, OPTIONAL_FIELDS, PLAIN_ROW, pushRow, ROW, ROW_OPTIONS, wireJson, type WireArg } from './wire';
 
 export interface JobRow {
   id: string;
@@ -304,11 +304,16 @@ export function createdJob(r: JobRow, now: number): Job {
  * negated, which tells the script to write every record whole, as the previous release reads it
  * (with format3 it leaves out the fields that hold wire.ts's OMITTED values).
  */
-export function rowArgs(given: readonly JobRow[], format3: boolean): (string | number)[] {
+export function rowArgs(given: readonly JobRow[], format3: boolean): WireArg[] {
   const rows = format3 ? given : given.map((r) => (r.cpu === '' ? r : { ...r, cpu: '' }));
   const layout = rows.every(isPlain) ? PLAIN_ROW : ROW;
-  const args: (string | number)[] = [format3 ? layout.length : -layout.length];
-  for (const r of rows) pushRow(args, layout, r);
+  const args: WireArg[] = [format3 ? layout.length : -layout.length];
+  const paramsAt = layout.indexOf('params');
+  for (const r of rows) {
+    const at = args.length + paramsAt;
+    pushRow(args, layout, r);
+    args[at] = wireJson(r.params);
+  }
   return args;
 }
 

@@ -111,6 +111,25 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(await store.queues.depth('default')).toEqual({ waiting: 1, active: 2, delayed: 0 });
   });
 
+  test('long params and results (sent as bytes, not strings) arrive whole, non-ASCII text too', async () => {
+    const long = (n: number) => ({ text: 'é€😀'.repeat(n), n });
+    const [small, big] = await store.jobs.enqueue([task(1), { type: 'task', params: long(300) }]);
+    const [{ job: bulk }] = await store.jobs.enqueueBulk([{ type: 'task', params: long(400) }]);
+    const { jobs: held } = await store.jobs.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE });
+    const byId = new Map(held.map((c) => [c.job.id, c]));
+    expect([small, big, bulk].map((j) => byId.get(j.id)?.job.params)).toEqual([small.params, long(300), long(400)]);
+    const [s, b, k] = [small, big, bulk].map((j) => byId.get(j.id)!);
+    const { errors } = await store.jobs.completeAndClaim(
+      [s, b].map((c, i) => ({ jobId: c.job.id, token: c.token, result: i === 0 ? 2 : long(200), job: c.job })),
+      'default',
+      { consumer: 'w1', max: 1, leaseMs: LEASE },
+    );
+    expect(errors).toEqual([null, null]);
+    await store.jobs.complete(k.job.id, k.token, long(500));
+    expect((await store.reads.job(big.id))?.result).toEqual(long(200));
+    expect((await store.reads.job(bulk.id))?.result).toEqual(long(500));
+  });
+
   test('a lapsed lease is reaped and the late result of the old holder is refused (fenced)', async () => {
     const [job] = await store.jobs.enqueue([task(2, 3)]);
     const first = await claimOne('w1');

@@ -18,6 +18,7 @@ import { urlAt } from '../sentinel';
 import { LuaScript, ScriptName, scripts } from '../scripts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from '../types';
 import { EVENT_RESULT_MAX_BYTES } from '../shapes';
+import type { WireArg } from '../wire';
 import {
   DURABLE_CONNECTIONS,
   LAYOUT_EVERY_MS,
@@ -28,6 +29,9 @@ import {
   type RedisStoreOptions,
   type Conn,
 } from './shared';
+
+/** an argument as node-redis takes it: a number as its digits, a Buffer (long JSON: wire.ts wireJson) as it is */
+const onWire = (a: WireArg): string | Buffer => (typeof a === 'number' ? String(a) : a);
 
 export class RedisConn {
   readonly location: string;
@@ -317,13 +321,13 @@ export class RedisConn {
    * (StoreOutOfMemoryError for OOM)
    */
   async cmd<T = Reply>(
-    args: (string | number)[],
+    args: WireArg[],
     link: Conn = this.main,
     deadlineMs = this.options.commandTimeoutMs,
   ): Promise<T> {
     if (!link.isReady) throw this.unavailable(this.lastError || 'not connected');
     try {
-      return (await link.call((c) => c.sendCommand(args.map(String)), deadlineMs)) as T;
+      return (await link.call((c) => c.sendCommand(args.map(onWire)), deadlineMs)) as T;
     } catch (err) {
       this.demoted(err, link);
       throw this.classify(err);
@@ -348,14 +352,14 @@ export class RedisConn {
    * replaced between them fails, as unconfirmed); on a Cluster one to its slot's master
    * (cluster-durable.ts). Without durability: a plain command.
    */
-  async durable<T = Reply>(args: (string | number)[]): Promise<T> {
+  async durable<T = Reply>(args: WireArg[]): Promise<T> {
     if (this.options.durability !== 'replica') return this.cmd<T>(args);
     const l = this.durableLink(args);
     await this.ready(l);
     if (!l.isReady) throw this.unavailable(this.lastError || 'not connected');
     const pinned = l.client;
     try {
-      const answer = (await l.call((c) => c.sendCommand(args.map(String)), this.options.commandTimeoutMs, pinned)) as T;
+      const answer = (await l.call((c) => c.sendCommand(args.map(onWire)), this.options.commandTimeoutMs, pinned)) as T;
       await this.confirmedByReplica(l, pinned);
       return answer;
     } catch (err) {
@@ -367,9 +371,9 @@ export class RedisConn {
   }
 
   /** a connection for a durable write: on a Cluster one to the master of its key's slot */
-  private durableLink(args: (string | number)[]): Link {
+  private durableLink(args: WireArg[]): Link {
     if (this.masterLinks) {
-      const l = this.masterLinks.linkFor(firstKeyOf(args.map(String)) ?? '');
+      const l = this.masterLinks.linkFor(firstKeyOf(args.map(onWire)) ?? '');
       if (!l) throw this.unavailable('no master known for the slot');
       return l;
     }
@@ -412,16 +416,11 @@ export class RedisConn {
    * run a script by SHA; send its source when Redis does not have it. Its time is Redis's (lib.lua
    * reads TIME when ARGV[1] is ''), or a test's clock (options.now).
    */
-  async run<T = Reply>(
-    name: ScriptName,
-    args: (string | number)[],
-    keys: RedisKeys = this.keys,
-    durable = false,
-  ): Promise<T> {
+  async run<T = Reply>(name: ScriptName, args: WireArg[], keys: RedisKeys = this.keys, durable = false): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
     const tail = ['2', keys.base, keys.guard, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
-    const send = (a: (string | number)[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
+    const send = (a: WireArg[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
     try {
       return await send(['EVALSHA', s.sha, ...tail]);
     } catch (err) {

@@ -8,7 +8,7 @@ import { shardOfId } from '../keys';
 import { Link } from '../link';
 import { SentinelMaster } from '../sentinel';
 import type { Durability, ClaimOptions, ClaimResult, Completion, FailTarget, JobEvent, StoreOptions } from '../types';
-import { CLAIM, CLAIM_ARGS, CODE, COMPLETION, pushRow } from '../wire';
+import { CLAIM, CLAIM_ARGS, CODE, COMPLETION, pushRow, wireJson, type WireArg } from '../wire';
 
 export type Reply = unknown;
 
@@ -167,8 +167,8 @@ export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: str
  * result as JSON, the job's datalake entry but for its finish time, which the script adds
  * (Redis's time), and its start, when the job as claimed is known ('' and '': lib.lua makes them)
  */
-export function completionArgs(completions: readonly Completion[], eventResultMax: number): (string | number)[] {
-  const args: (string | number)[] = [eventResultMax, completions.length];
+export function completionArgs(completions: readonly Completion[], eventResultMax: number): WireArg[] {
+  const args: WireArg[] = [eventResultMax, completions.length];
   for (const { jobId, token, result, job: j } of completions) {
     const value = JSON.stringify(result ?? null);
     if (j && j.startedAt !== null) {
@@ -185,9 +185,15 @@ export function completionArgs(completions: readonly Completion[], eventResultMa
         j.createdAt,
         j.startedAt,
       );
-      pushRow(args, COMPLETION, { id: jobId, token, result: value, lake_entry: entry, started_at: j.startedAt });
+      pushRow(args, COMPLETION, {
+        id: jobId,
+        token,
+        result: wireJson(value),
+        lake_entry: wireJson(entry),
+        started_at: j.startedAt,
+      });
     } else {
-      pushRow(args, COMPLETION, { id: jobId, token, result: value, lake_entry: '', started_at: '' });
+      pushRow(args, COMPLETION, { id: jobId, token, result: wireJson(value), lake_entry: '', started_at: '' });
     }
   }
   return args;
