@@ -10,10 +10,10 @@ import { RedisStore } from '../../src/store/redis';
 import { library, SCRIPT_NAMES, scripts } from '../../src/store/scripts';
 import { ROW } from '../../src/store/wire';
 import type { NewJob } from '../../src/core/job';
-import { sharedClusterPorts, testPrefix } from '../helpers/env';
+import { testPrefix } from '../helpers/env';
 import { clusterCli } from '../helpers/redis-cluster';
 import { startRedisServer, TestRedis } from '../helpers/redis-server';
-import { useTestCluster } from '../helpers/stores';
+import { useOwnTestCluster } from '../helpers/stores';
 
 type Client = ReturnType<typeof createClient>;
 const task = (a: number): NewJob => ({ type: 'task', params: { a, b: 1, op: 'add' } });
@@ -216,9 +216,9 @@ test("a call that fails midway leaves nothing to the next: its gathered events a
   expect(await admin.hGet(`${base}counts`, 'PENDING')).toBe('2');
 });
 
-describe('on a Cluster', () => {
-  useTestCluster();
-  const seed = () => sharedClusterPorts()[0];
+describe('on a Cluster of its own (flushing the shared one would race with other files loading it)', () => {
+  const cluster = useOwnTestCluster();
+  const seed = () => cluster().nodes[0].port;
   /** the masters' ports */
   const masters = async () =>
     (await clusterCli(seed(), 'CLUSTER', 'NODES'))

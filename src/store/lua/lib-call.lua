@@ -14,12 +14,7 @@ local function beginCall(keys, args)
   lakeDays, lakeDayOrder = {}, {}
   flowWork = nil
   claimTrace = false
-  -- K's names of the base: the same base as the last call's (one prefix and shard) keeps them
-  local b = keys[1]
-  if b ~= base then
-    for name, suffix in pairs(K_NAMES) do K[name] = b .. suffix end
-    base = b
-  end
+  if keys[1] ~= base then setBase(keys[1]) end -- (the same base as the last call's keeps K's names)
   nowStr = args[1]
   if nowStr == '' then
     local t = redis.call('TIME')

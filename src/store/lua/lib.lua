@@ -126,26 +126,27 @@ local K = {
   lake = function(day) return base .. 'datalake:' .. day end,
   lakeStats = function(day) return base .. 'datalake:' .. day .. ':stats' end,
 }
--- K's keys that are one per base (K.counts, K.jobs, ...): the base and this suffix, set in K by
--- beginCall for each call's base
-local K_NAMES = {
-  counts = 'counts',
-  jobs = 'jobs',
-  dlq = 'dlq',
-  events = 'events',
-  abacus = 'abacus',
-  flowOutbox = 'flowbox',
-  flows = 'flows',
-  queues = 'queues',
-  schedules = 'schedules',
-  bots = 'bots',
-  botsUp = 'bots:up',
-  botsReaper = 'bots:reaper',
-  botTokens = 'bots:tokens',
-  config = 'config',
-  lakeDays = 'datalake:days',
-  lakeBuffer = 'datalake:buffer',
-}
+-- K's keys that are one per base (K.counts, K.jobs, ...): set by beginCall when a call's base is
+-- not the last call's
+local function setBase(b)
+  base = b
+  K.counts = base .. 'counts'
+  K.jobs = base .. 'jobs'
+  K.dlq = base .. 'dlq'
+  K.events = base .. 'events'
+  K.abacus = base .. 'abacus'
+  K.flowOutbox = base .. 'flowbox'
+  K.flows = base .. 'flows'
+  K.queues = base .. 'queues'
+  K.schedules = base .. 'schedules'
+  K.bots = base .. 'bots'
+  K.botsUp = base .. 'bots:up'
+  K.botsReaper = base .. 'bots:reaper'
+  K.botTokens = base .. 'bots:tokens'
+  K.config = base .. 'config'
+  K.lakeDays = base .. 'datalake:days'
+  K.lakeBuffer = base .. 'datalake:buffer'
+end
 
 -- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or
 -- nil when the id cannot name a job: the keys beside a job's record are `job:<id>:children` (a
