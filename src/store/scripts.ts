@@ -7,7 +7,7 @@
  * They run as one Redis Functions library, `wizard_<hash of its source>`: the prelude once, then
  * each script registered as the function `wizard_<hash>_<script>`, whose body starts with
  * beginCall (lib-call.lua), so the prelude's ~140 kB of Lua runs once per FUNCTION LOAD instead of
- * on every call (bench:lua's empty_call: 259,700 instructions by EVALSHA, 48,100 by FCALL, most of
+ * on every call (bench:lua's empty_call: 259,700 instructions by EVALSHA, 48,400 by FCALL, most of
  * which is Redis's own per-call work). Another build's library has another name, and functions
  * of their own: in a rolling upgrade both are loaded and each process calls its own (an old one
  * stays until FUNCTION DELETE). conn.ts's run() loads the library when Redis answers that a
