@@ -12,7 +12,9 @@
  * (`peer_version` names it). BENCH_PEERS=bullmq measures the current release alone.
  * Prints one JSON object. Knobs: BENCH_N (20000), BENCH_CONCURRENCY (64), BENCH_RTT (2000),
  * BENCH_MEMORY_N (100000), BENCH_BULK_N (10000; 0: no bulk phase), BENCH_PEERS (bullmq,bullmq5),
- * BENCH_REDIS_URL (default: a redis-server of its own on a free port), BENCH_ONLY=memory (the memory phase alone). The bulk phase: jobs/s made
+ * BENCH_REDIS_URL (default: a redis-server of its own on a free port), BENCH_ONLY=memory (the memory phase alone),
+ * BENCH_ONLY=rtt (the round trips alone: BENCH_ROUNDS rounds of BENCH_RTT each, the peers in turn, every other round
+ * in the other order, every sample pooled). The bulk phase: jobs/s made
  * by one bulk of BENCH_BULK_N jobs, no worker running, wizard's POST /jobs/bulk (an API in this
  * process) and its store path (store.jobs.enqueueBulk) against each BullMQ's Queue.addBulk. The memory phase runs with the datalake on, as users run it; the bytes the
  * datalake keeps are reported apart, so the queue's own growth shows too. CPU profiles:
@@ -79,6 +81,42 @@ async function compare(url: string) {
     };
   }
   return out;
+}
+
+/**
+ * the round trips alone (BENCH_ONLY=rtt): BENCH_ROUNDS rounds, each peer's BENCH_RTT round trips in
+ * turn (what the machine does meanwhile falls on both; every other round in the other order),
+ * their samples pooled per peer
+ */
+async function roundTripsOnly(url: string) {
+  const peers = new Map<PeerName, Peer>();
+  for (const name of ['wizard', ...PEERS] as PeerName[])
+    peers.set(name, await makePeer(name, url, { concurrency: CONCURRENCY }));
+  const samples = new Map<PeerName, number[]>([...peers.keys()].map((k) => [k, []]));
+  // every other round in the other order: the peer that goes first in a round does better here
+  for (let r = 0; r < ROUNDS; r++)
+    for (const [name, peer] of r % 2 ? [...peers].reverse() : peers)
+      samples.get(name)!.push(...(await peer.roundTrips(RTT_SAMPLES)));
+  const out: Record<string, { version?: string; rtt_p50_ms: number; rtt_p99_ms: number }> = {};
+  for (const [name, peer] of peers) {
+    await peer.close();
+    const rtts = samples.get(name)!;
+    out[name] = {
+      version: name === 'wizard' ? undefined : packageVersion(name),
+      rtt_p50_ms: percentile(rtts, 50),
+      rtt_p99_ms: percentile(rtts, 99),
+    };
+  }
+  const peer = PEERS.reduce((a, b) => (out[b].rtt_p50_ms < out[a].rtt_p50_ms ? b : a));
+  return {
+    bench: 'queue-rtt',
+    rounds: ROUNDS,
+    samples: RTT_SAMPLES,
+    load: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    ...out,
+    rtt_p50_ratio: round2(out.wizard.rtt_p50_ms / out[peer].rtt_p50_ms),
+    peer_version: out[peer].version,
+  };
 }
 
 /**
@@ -234,6 +272,10 @@ async function main() {
   try {
     if (process.env.BENCH_ONLY === 'memory') {
       process.stdout.write(JSON.stringify({ bench: 'queue', memory: await benchMemory(url) }, null, 2) + '\n');
+      return;
+    }
+    if (process.env.BENCH_ONLY === 'rtt') {
+      process.stdout.write(JSON.stringify(await roundTripsOnly(url), null, 2) + '\n');
       return;
     }
     const peers = await compare(url);

@@ -287,6 +287,14 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
       if (isCpuType(job.type)) cpuHeld--; // recorded (or given up): its thread is free
     });
 
+  /** what a lane gathered to acknowledge with its next call goes on its own instead (ackAlone logs a refusal) */
+  const ackAllAlone = (lane: Lane) => {
+    for (const p of lane.acks.take()) void ackAlone(p.job!, p.token, p.result).then(() => p.settle(null));
+  };
+  /** how many of the claimed jobs take a slot (not a thread) */
+  const ordinaryAmong = (jobs: readonly { job: Job }[]) =>
+    jobs.reduce((n, c) => n + (isCpuType(c.job.type) ? 0 : 1), 0);
+
   /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as retryWhileAway() logs it */
   const reportAck = (jobId: string, { error, resent }: CompletionOutcome) => {
     if (error && resent && (error instanceof LeaseLostError || error instanceof NotFoundError)) {
@@ -346,9 +354,12 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           break;
         }
         for (const c of jobs) start(c.job, c.token, lane);
+        // a claim that came back short of the lane's free slots emptied the queue for it: its next
+        // call would claim nothing, so it blocks at once and what it ran is acknowledged alone
+        const drained = jobs.length > 0 && free > 0 && ordinaryAmong(jobs) < free;
         // one turn for the handlers that finish at once, so their acks ride the next call
-        if (jobs.length > 0) await new Promise((r) => setImmediate(r));
-        if (jobs.length === 0 && (free > 0 || freeCpu > 0) && lane.acks.size === 0) {
+        if (jobs.length > 0 && !drained) await new Promise((r) => setImmediate(r));
+        if (drained || (jobs.length === 0 && (free > 0 || freeCpu > 0) && lane.acks.size === 0)) {
           // both times are the store's: how long until the next retry is due, whatever this host's clock says
           const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - now));
           // it waits for the work it could take: ordinary jobs for its free slots, CPU jobs for free
@@ -356,10 +367,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
           lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack), unless it wakes the lane
           lane.waitsForOrdinary = free > 0;
           lane.wake = new AbortController();
+          ackAllAlone(lane); // what its handlers finished at once
           try {
             await store.jobs.waitForWork(o.queue, wait, {
               ordinary: free > 0,
-              cpu: freeCpu > 0,
+              cpu: drained ? freeThreads() > 0 : freeCpu > 0,
               signal: lane.wake.signal,
             });
           } finally {
@@ -380,7 +392,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     }
     // the loop is over: what is still to be acknowledged goes on its own
     lane.blocked = true;
-    for (const p of lane.acks.take()) void ackAlone(p.job!, p.token, p.result).then(() => p.settle(null)); // ackAlone logs a refusal
+    ackAllAlone(lane);
   };
 
   /**

@@ -133,7 +133,7 @@ export const CLAIM_ARGS = [
  * what a completion reads of its job (lib.lua's completeJob: a held job is never a parent); a
  * flow node's flow_id is read on its own, only for a flow node's id (lib.lua's isFlowNode)
  */
-export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key'] as const;
+export const ACK = ['state', 'token', 'queue', 'parent_id', 'idem_key', 'created_at'] as const;
 
 /** the fields lib.lua's load() reads of a job for a transition (one HMGET, in this order) */
 export const LOAD = [

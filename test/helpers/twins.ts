@@ -4,8 +4,11 @@
  * adapter copies them, and this is what keeps the copy exact: the job hash (HGETALL of the job
  * key) against the memory record rendered the same way, and every queue structure with a clear
  * equivalent (the wait list of each kind and priority, the lease and delayed sets, paused), the per-state
- * indexes and counts, the index of all jobs, the dead-letter set, the children lists and the bot
- * records, and the debounce or throttle windows.
+ * indexes and counts, the listing of all jobs (its ids, creation times and total: at format 3
+ * Redis's all-jobs index leaves out the jobs in a plain wait list, which the listing finds there,
+ * and keeps the entry of a job that went back to its queue, so the index itself is no twin of
+ * the memory adapter's), the dead-letter set, the children lists and the bot records, and the
+ * debounce or throttle windows.
  *
  * Claim tokens are random per claim ("<consumer>:<random>.<n>"): both sides' random part reads
  * as '*'. Everything else must be equal, value for value (job ids are given by the scenario).
@@ -88,6 +91,12 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     }
   };
 
+  /** the listing of all jobs, newest first: ids with their creation time, and the total */
+  const allJobs = async (store: Store) => {
+    const { total, jobs: listed } = await store.reads.list({ limit: 10_000 });
+    return { total, jobs: listed.map((j) => [j.id, j.createdAt]) };
+  };
+
   async function redisView(): Promise<RawView> {
     const out: RawView = {};
     for (const id of [...jobs].sort()) {
@@ -118,7 +127,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     for (const s of JOB_STATES)
       out[`state:${s}`] = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.state(s), '0', '-1', 'WITHSCORES'])));
     out.counts = nonZero(await client.hGetAll(k.counts));
-    out.jobs = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.jobs, '0', '-1', 'WITHSCORES'])));
+    out.jobs = await allJobs(redis);
     out.dlq = zpairs(pairsOf(await client.sendCommand(['ZRANGE', k.dlq, '0', '-1', 'WITHSCORES'])));
     for (const b of [...bots].sort()) out[`bot:${b}`] = hash(await client.hGetAll(k.bot(b)));
     for (const w of [...windows].sort()) out[`dedupe:${w}`] = hash(await client.hGetAll(k.dedupe(w)));
@@ -135,7 +144,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     return out;
   };
 
-  function memoryView(): RawView {
+  async function memoryView(): Promise<RawView> {
     const m = memory.inside();
     const out: RawView = {};
     for (const id of [...jobs].sort()) {
@@ -161,7 +170,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     }
     for (const s of JOB_STATES) out[`state:${s}`] = zpairs(m.states.get(s) ?? []);
     out.counts = nonZero(Object.fromEntries([...m.counts].map(([s, n]) => [s, String(n)])));
-    out.jobs = zpairs(m.allJobs);
+    out.jobs = await allJobs(memory);
     out.dlq = zpairs(m.dlq);
     for (const b of [...bots].sort()) out[`bot:${b}`] = hash(m.bots.get(b) ?? {});
     for (const w of [...windows].sort()) {
@@ -189,7 +198,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
       return { redis: await run(redis, op), memory: await run(memory, op) };
     },
     async views() {
-      return { redis: await redisView(), memory: memoryView() };
+      return { redis: await redisView(), memory: await memoryView() };
     },
     async close() {
       await client.quit();

@@ -520,6 +520,64 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect((await store.reads.list({ state: 'PENDING' })).total).toBe(4);
   });
 
+  test('all jobs in every state page newest created first, each once, with the total the counts give', async () => {
+    // each job that moves has a queue of its own, so a claim takes it on any store (a sharded one
+    // is FIFO within a shard only); jobs made one millisecond apart, but two made at once (by id)
+    const made: string[] = [];
+    const make = async (name: string, opts: Partial<NewJob> = {}) => {
+      const [job] = await store.jobs.enqueue([{ ...task(made.length), queue: name, ...opts }]);
+      made.push(job.id);
+      clock.advance(1);
+      return job.id;
+    };
+    const held = async (queue: string) => (await claimOne('w1', queue)).token;
+    const succeeded = await make('q-success');
+    await store.jobs.complete(succeeded, await held('q-success'), 1);
+    const retrying = await make('q-retry');
+    await store.jobs.fail(retrying, await held('q-retry'), 'flaky', { to: 'RETRY', delayMs: 60_000 });
+    await make('q-pending');
+    await make('q-delayed', { delayMs: 60_000 });
+    const started = await make('q-started');
+    await held('q-started');
+    const dead = await make('q-dead');
+    await store.jobs.fail(dead, await held('q-dead'), 'gave up', { to: 'DEAD' });
+    await store.jobs.cancel(await make('q-cancelled'));
+    const again = await make('q-again'); // RETRY, then claimed again: STARTED
+    await store.jobs.fail(again, await held('q-again'), 'flaky', { to: 'RETRY', delayMs: 0 });
+    await held('q-again');
+    const revived = await make('q-revived'); // DEAD, retried by hand: PENDING
+    await store.jobs.fail(revived, await held('q-revived'), 'gave up', { to: 'DEAD' });
+    await store.dead.retry(revived);
+    const failed = await make('q-failed'); // FAILURE, retried by hand, claimed, succeeded
+    await store.jobs.fail(failed, await held('q-failed'), 'bad', { to: 'FAILURE' });
+    await store.dead.retryFailed(failed);
+    await store.jobs.complete(failed, await held('q-failed'), 2);
+    await make('q-grouped', { group: 'g1' });
+    const pair = await store.jobs.enqueue([task(100), task(101)]);
+    made.push(...pair.map((j) => j.id));
+    const expected = [...[...pair.map((j) => j.id)].sort().reverse(), ...made.slice(0, -2).reverse()];
+
+    const all = await store.reads.list({ limit: 100 });
+    expect(all.total).toBe(made.length);
+    expect(all.jobs.map((j) => j.id)).toEqual(expected);
+    const counts = await store.reads.countByState();
+    expect(Object.values(counts).reduce((t, n) => t + n, 0)).toBe(made.length);
+    expect(counts).toMatchObject({ PENDING: 6, STARTED: 2, RETRY: 1, SUCCESS: 2, DEAD: 1, CANCELLED: 1 });
+    const paged: string[] = [];
+    for (let offset = 0; offset < made.length + 3; offset += 3) {
+      const page = await store.reads.list({ offset, limit: 3 });
+      expect(page.total).toBe(made.length);
+      paged.push(...page.jobs.map((j) => j.id));
+    }
+    expect(paged).toEqual(expected);
+    expect((await store.reads.list({ offset: 2, limit: 0 })).total).toBe(made.length);
+    expect((await store.reads.list({ queue: 'q-again' })).jobs.map((j) => j.id)).toEqual([again]);
+    expect((await store.reads.list({ type: 'task', offset: 3, limit: 2 })).jobs.map((j) => j.id)).toEqual(
+      expected.slice(3, 5),
+    );
+    expect(started).toBe(made[4]);
+  });
+
   test('listJobs filters by type and queue, with or without a state, paged newest first', async () => {
     const made = [];
     for (const [type, queue] of [

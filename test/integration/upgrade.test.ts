@@ -14,6 +14,7 @@ import { finishUpgrade, liveRoles } from '../../src/store/upgrade';
 import { waitUntil } from '../helpers/procs';
 import { testPrefix, testRedisUrl } from '../helpers/env';
 import { silentLogger } from '../helpers/log';
+import { sleep } from '../../src/util/time';
 
 type Raw = ReturnType<typeof createClient>;
 let raw: Raw;
@@ -185,4 +186,62 @@ test('a new job record leaves its default queue and max_attempts out at format 3
     ['default', 1],
   ]);
   expect(whole.read).toEqual(lean.read);
+});
+
+test('the all-jobs index leaves out a job waiting in its queue at format 3 and holds it at format 2 (v0.1.0 lists it); both list the same, before and after finish', async () => {
+  const index = async (k: ReturnType<typeof redisKeys>) => (await raw.zRange(k.jobs, 0, -1)).sort();
+  const run = async (s: { store: RedisStore; k: ReturnType<typeof redisKeys> }) => {
+    // a few milliseconds apart (Redis's clock): the listing's order is by creation
+    const [done] = await s.store.jobs.enqueue([{ type: 'task', params: { a: 1 } }]);
+    await sleep(3);
+    const [waiting] = await s.store.jobs.enqueue([{ type: 'task', params: { a: 2 } }]);
+    await sleep(3);
+    const [delayed] = await s.store.jobs.enqueue([{ type: 'task', params: { a: 3 }, delayMs: 60_000 }]);
+    const before = await index(s.k);
+    const [held] = (await s.store.jobs.claim('default', { consumer: 'w1', max: 2, leaseMs: 5_000 })).jobs;
+    expect(held.job.id).toBe(done.id);
+    await s.store.jobs.complete(done.id, held.token, 3);
+    const listed = await s.store.reads.list({ limit: 10 });
+    expect(listed.total).toBe(3);
+    return {
+      ids: { done: done.id, waiting: waiting.id, delayed: delayed.id },
+      before,
+      after: await index(s.k),
+      listed,
+    };
+  };
+  const fresh = await open('upgrade-index-new');
+  await joinPrefix(fresh.store);
+  const lean = await run(fresh);
+  expect(lean.before).toEqual([lean.ids.delayed]); // a delayed job keeps its entry: its queue lists only the first due
+  expect(lean.after).toEqual([lean.ids.delayed, lean.ids.done].sort());
+  expect(lean.listed.jobs.map((j) => j.id)).toEqual([lean.ids.delayed, lean.ids.waiting, lean.ids.done]);
+
+  const rolling = await open('upgrade-index-rolling', String(ROLLING_FORMAT));
+  await joinPrefix(rolling.store);
+  const whole = await run(rolling);
+  const all = Object.values(whole.ids).sort();
+  expect(whole.before).toEqual(all);
+  expect(whole.after).toEqual(all);
+  expect(whole.listed.jobs.map((j) => j.id)).toEqual([whole.ids.delayed, whole.ids.waiting, whole.ids.done]);
+
+  // finished: the waiting job's entry stays (harmless: listed once, counted by the counters) and
+  // leaves with it; a new waiting job has none
+  expect(await finishUpgrade(rolling.store, 0)).toMatchObject({ outcome: 'finished' });
+  const watch = watchFormat(rolling.store, silentLogger, 20);
+  try {
+    await waitUntil(async () => rolling.store.cpuLists, 5_000, 'the switch seen');
+  } finally {
+    await watch.close();
+  }
+  await sleep(3);
+  const [late] = await rolling.store.jobs.enqueue([{ type: 'task', params: { a: 4 } }]);
+  expect(await index(rolling.k)).toEqual(all);
+  const listed = await rolling.store.reads.list({ limit: 10 });
+  expect(listed.total).toBe(4);
+  expect(listed.jobs.map((j) => j.id)).toEqual([late.id, whole.ids.delayed, whole.ids.waiting, whole.ids.done]);
+  expect((await rolling.store.reads.list({ offset: 1, limit: 2 })).jobs.map((j) => j.id)).toEqual([
+    whole.ids.delayed,
+    whole.ids.waiting,
+  ]);
 });

@@ -1,12 +1,14 @@
 /**
  * How a worker acknowledges (src/roles/worker.ts): the acks of a lane ride its next
  * completeAndClaim call, and a job that finishes while its lane waits on an empty queue is
- * acknowledged on its own. The store is the real Redis one; a thin wrapper counts what the
- * worker asks of it and, where a test says so, makes a call fail as a Redis outage would.
+ * acknowledged on its own, as are the jobs of a claim that came back short of the lane's free
+ * slots (the queue ran dry: the lane's next claim would find nothing, so it waits at once). The
+ * store is the real Redis one; a thin wrapper counts what the worker asks of it and, where a test
+ * says so, makes a call fail as a Redis outage would.
  */
 import { StoreUnavailableError } from '../../src/core/errors';
 import { RunningWorker, startWorker } from '../../src/roles/worker';
-import type { Completion, Store } from '../../src/store/types';
+import type { Completion, Store, WaitOptions } from '../../src/store/types';
 import { silentLogger } from '../helpers/log';
 import { sleep } from '../../src/util/time';
 import { waitUntil } from '../helpers/procs';
@@ -16,6 +18,10 @@ let store: Store;
 let worker: RunningWorker | null = null;
 /** job id → how many times the worker sent its completion */
 const sent = new Map<string, number>();
+/** the worker's queue-path calls but its waits, in order: `claim <acks sent> <jobs got>`, `complete <job id>` */
+const calls: string[] = [];
+/** how many times a lane began to wait for work */
+let waits = 0;
 /** fail the first wait for work that follows a call that carried acks */
 let failWaitAfterAcks = false;
 let acksJustSent = false;
@@ -32,22 +38,27 @@ function watched(inner: Store): Store {
         ) => {
           completions.forEach((c) => count(c.jobId));
           acksJustSent = completions.length > 0;
-          return target.completeAndClaim(completions, ...rest);
+          return target.completeAndClaim(completions, ...rest).then((got) => {
+            calls.push(`claim ${completions.length} ${got.claim.jobs.length}`);
+            return got;
+          });
         };
       }
       if (prop === 'complete') {
         return (jobId: string, ...rest: unknown[]) => {
           count(jobId);
+          calls.push(`complete ${jobId}`);
           return (target.complete as (...a: unknown[]) => Promise<void>)(jobId, ...rest);
         };
       }
       if (prop === 'waitForWork') {
-        return async (queue: string, timeoutMs: number) => {
+        return async (queue: string, timeoutMs: number, opts?: WaitOptions) => {
+          waits++;
           if (failWaitAfterAcks && acksJustSent) {
             failWaitAfterAcks = false;
             throw new StoreUnavailableError('Redis is unavailable: a test outage');
           }
-          return target.waitForWork(queue, timeoutMs);
+          return target.waitForWork(queue, timeoutMs, opts);
         };
       }
       const value = Reflect.get(target, prop, receiver);
@@ -63,9 +74,15 @@ function watched(inner: Store): Store {
   });
 }
 
+/** a worker of one thread on the watched store */
+const watchedWorker = (nodeId: string, concurrency: number, blockMs: number) =>
+  startWorker(watched(store), { nodeId, concurrency, threads: 1, blockMs, log: silentLogger });
+
 beforeEach(async () => {
   store = await makeStore('redis', `worker-acks-${Date.now()}`);
   sent.clear();
+  calls.length = 0;
+  waits = 0;
   failWaitAfterAcks = false;
   acksJustSent = false;
 });
@@ -77,13 +94,7 @@ afterEach(async () => {
 });
 
 test('every job is acknowledged once, and an outage while the lane waits for work sends no ack again', async () => {
-  worker = startWorker(watched(store), {
-    nodeId: 'acks-1',
-    concurrency: 1,
-    threads: 1,
-    blockMs: 200,
-    log: silentLogger,
-  });
+  worker = watchedWorker('acks-1', 1, 200);
   // the wait on the empty queue right after the last acks fails; the lane backs off and resumes
   failWaitAfterAcks = true;
   const first = await store.jobs.enqueue(
@@ -104,4 +115,18 @@ test('every job is acknowledged once, and an outage while the lane waits for wor
   expect(Object.fromEntries(sent)).toEqual(Object.fromEntries([...first, ...second].map((j) => [j.id, 1])));
   for (const job of [...first, ...second])
     expect(await store.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: (job.params.a as number) + 1 });
+});
+
+test('a lone job on an idle worker is acknowledged on its own at once: no claim after it that finds nothing', async () => {
+  worker = watchedWorker('acks-lone', 4, 10_000);
+  await waitUntil(async () => waits >= 2, 10_000, 'both lanes to wait on the empty queue', 10);
+  calls.length = 0;
+  const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
+  await waitUntil(async () => (await store.reads.job(job.id))?.state === 'SUCCESS', 10_000, 'the job to succeed', 5);
+  await sleep(200); // a claim after it would be made by now
+  // woken, one lane claims it (a claim of 1 for its 2 slots: the queue is empty), blocks again at
+  // once and sends the ack alone (completeJobs), not with a next claim that would find nothing
+  expect(calls).toEqual(['claim 0 1', `complete ${job.id}`]);
+  expect(Object.fromEntries(sent)).toEqual({ [job.id]: 1 });
+  expect(await store.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: 2 });
 });

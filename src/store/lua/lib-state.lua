@@ -35,14 +35,29 @@ local function freeSlots(queue, ids)
   end
 end
 
+-- The all-jobs index (K.jobs, id -> created_at) holds every top-level job but, on a prefix at
+-- format 3, the queued ones waiting in a plain wait list (enqueueRows): src/store/redis/reads.ts
+-- lists those from the queues, as it lists every queued PENDING and STARTED job. A queued job
+-- that leaves PENDING or STARTED for an indexed state enters it here (under its created_at: the
+-- caller's, indexMove, else read); one that goes back (a retry claimed, a job retried by hand, a
+-- released PROGRESS) keeps its entry, as a job enqueued at format 2 or by a role that has not yet
+-- seen format 3 does: the reader lists each id once and counts by the counters, and the entry
+-- leaves with the job (cleanJobs, purgeDeadJobs, reapExpiredLeases's expiry).
 local function flush()
-  local removed, added, counted = {}, {}, {}
+  local removed, added, counted, indexed = {}, {}, {}, {}
   for i = 1, #moveOrder do
     local id = moveOrder[i]
     local from, to, queued = moveFrom[id], moveTo[id], moveQueued[id]
     if from ~= to then
       if from and queued and COUNTED_NOT_INDEXED[from] then
         counted[from] = (counted[from] or 0) - 1
+        if not COUNTED_NOT_INDEXED[to] then
+          local created = queued ~= true and queued or redis.call('HGET', K.job(id), 'created_at')
+          if created then
+            indexed[#indexed + 1] = created
+            indexed[#indexed + 1] = id
+          end
+        end
       elseif from then
         local r = listFor(removed, from)
         r[#r + 1] = id
@@ -61,6 +76,7 @@ local function flush()
   end
   for state, ids in pairs(removed) do variadic('ZREM', K.state(state), ids) end
   for state, pairs_ in pairs(added) do variadic('ZADD', K.state(state), pairs_) end
+  variadic('ZADD', K.jobs, indexed)
   for queue, ids in pairs(unleased) do
     variadic('ZREM', K.active(queue), ids)
     freeSlots(queue, ids)
@@ -89,7 +105,7 @@ end
 -- what follows a state change written to the record (setState, finish): the index move and the
 -- event, gathered for flush(); j (the job as load() read it) is in its new state after
 local function noteStateChange(id, j, to, result)
-  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '') end
+  if j.parent_id == '' then indexMove(id, j.state, to, j.queue ~= '', j.created_at) end
   emit(id, to, j.completed, j.total, result)
   j.state = to
 end

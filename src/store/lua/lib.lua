@@ -233,12 +233,16 @@ end
 -- them from the queues. These states are COUNTED_NOT_INDEXED (src/core/states.ts).
 
 -- a top-level job changes state in the index (from = false for a new job; queued: it has a
--- queue); a job that moves twice in one script moves once, from where it was to where it ends
-local function indexMove(id, from, to, queued)
+-- queue); a job that moves twice in one script moves once, from where it was to where it ends.
+-- createdAt (its record's, when the caller read it) is kept in moveQueued in place of true: a
+-- queued job that leaves PENDING or STARTED for an indexed state enters the all-jobs index
+-- (K.jobs) under it (flush)
+local function indexMove(id, from, to, queued, createdAt)
   if moveTo[id] == nil then
     moveFrom[id] = from
     moveQueued[id] = queued
     moveOrder[#moveOrder + 1] = id
   end
   moveTo[id] = to
+  if queued and createdAt and createdAt ~= '' then moveQueued[id] = createdAt end
 end

@@ -537,6 +537,8 @@ export class RedisJobs implements JobsStore {
                 .catch(() => undefined);
           }
           if (woken) return true;
+          // another call was woken by it and claims now: this one waits again a turn later, so that claim goes first
+          await new Promise((r) => setImmediate(r));
         }
         // one kept from an earlier call timed out (it is sent again for the time left), or a wake-up was put back
       } finally {

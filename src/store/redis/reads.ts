@@ -33,7 +33,47 @@ export class RedisReads implements ReadsStore {
     const state = q.state;
     if (q.type !== undefined || q.queue !== undefined) return this.listFiltered(q, offset, limit);
     if (state && COUNTED_NOT_INDEXED.has(state)) return this.listQueuedInState(state, offset, limit);
-    return this.listIndex((k) => (state ? k.state(state) : k.jobs), offset, limit);
+    // below format 3 the all-jobs index holds every top-level job (src/store/format.ts)
+    if (state || !this.c.cpuLists) return this.listIndex((k) => (state ? k.state(state) : k.jobs), offset, limit);
+    return this.listAll(offset, limit);
+  }
+
+  /**
+   * a page of all top-level jobs, newest created first (then by id, as ZRANGE REV orders a tie):
+   * every shard's allOf merged; the total is the counters' (countByState's sum)
+   */
+  private async listAll(offset: number, limit: number): Promise<ListResult> {
+    const want = offset + limit;
+    const per = await this.c.perShard((k) => this.allOf(k, want));
+    const page = newestFirst(per.flatMap((p) => p.found))
+      .slice(offset, want)
+      .map((f) => f.id);
+    return { total: per.reduce((t, p) => t + p.total, 0), jobs: await this.jobs(page) };
+  }
+
+  /**
+   * one shard's top-level jobs: how many (its counters) and its first `want` by creation, each id
+   * once. The all-jobs index holds them all but, at format 3, the queued jobs in a plain wait list
+   * (lib-state.lua's flush says why a queued one may be in both): those are PENDING and STARTED
+   * jobs, found in the queues as listQueuedInState finds them, by their created_at.
+   */
+  private async allOf(k: RedisKeys, want: number): Promise<{ total: number; found: Found[] }> {
+    const [counts, indexed, queues] = await Promise.all([
+      this.stateCountsOf(k),
+      want > 0 ? this.c.cmd<string[]>(['ZRANGE', k.jobs, 0, want - 1, 'REV', 'WITHSCORES']) : Promise.resolve([]),
+      want > 0 ? this.c.cmd<string[]>(['SMEMBERS', k.queues]) : Promise.resolve([]),
+    ]);
+    const found = scored(indexed);
+    const seen = new Set(found.map((f) => f.id));
+    const queued = await Promise.all(
+      [...COUNTED_NOT_INDEXED].flatMap((state) => queues.map((q) => this.queuedOf(k, q, state, want, 'created_at'))),
+    );
+    for (const f of queued.flat())
+      if (!seen.has(f.id)) {
+        seen.add(f.id);
+        found.push(f);
+      }
+    return { total: JOB_STATES.reduce((t, s) => t + counts[s], 0), found };
   }
 
   /**
@@ -46,8 +86,10 @@ export class RedisReads implements ReadsStore {
     const per = await this.c.perShard(async (k) => {
       let total: number;
       let found: Found[];
-      if (state && COUNTED_NOT_INDEXED.has(state)) {
-        ({ total, found } = await this.queuedInStateOf(k, state, FILTER_SCAN));
+      if ((!state && this.c.cpuLists) || (state && COUNTED_NOT_INDEXED.has(state))) {
+        ({ total, found } = state
+          ? await this.queuedInStateOf(k, state, FILTER_SCAN)
+          : await this.allOf(k, FILTER_SCAN));
         found = newestFirst(found).slice(0, FILTER_SCAN);
       } else {
         const key = state ? k.state(state) : k.jobs;
@@ -105,15 +147,23 @@ export class RedisReads implements ReadsStore {
   }
 
   async countByState(): Promise<Record<JobState, number>> {
-    const per = await this.c.perShard((k) =>
-      Promise.all([
-        Promise.all(JOB_STATES.map((s) => this.c.cmd<number>(['ZCARD', k.state(s)]))),
-        this.queuedStateCounts(k),
-      ]),
-    );
-    return Object.fromEntries(
-      JOB_STATES.map((s, i) => [s, per.reduce((t, [indexed, counted]) => t + indexed[i] + (counted[s] ?? 0), 0)]),
-    ) as Record<JobState, number>;
+    const per = await this.c.perShard((k) => this.stateCountsOf(k));
+    return Object.fromEntries(JOB_STATES.map((s) => [s, per.reduce((t, counts) => t + counts[s], 0)])) as Record<
+      JobState,
+      number
+    >;
+  }
+
+  /** one shard's top-level jobs by state: each state's index and the queued ones counted */
+  private async stateCountsOf(k: RedisKeys): Promise<Record<JobState, number>> {
+    const [indexed, counted] = await Promise.all([
+      Promise.all(JOB_STATES.map((s) => this.c.cmd<number>(['ZCARD', k.state(s)]))),
+      this.queuedStateCounts(k),
+    ]);
+    return Object.fromEntries(JOB_STATES.map((s, i) => [s, indexed[i] + (counted[s] ?? 0)])) as Record<
+      JobState,
+      number
+    >;
   }
 
   /** how many queued top-level jobs of a shard are PENDING and STARTED (lib.lua counts them: the index leaves them to the queues) */
@@ -153,7 +203,26 @@ export class RedisReads implements ReadsStore {
       this.c.cmd<string[]>(['SMEMBERS', k.queues]),
     ]);
     const found: Found[] = scored(indexed);
-    /** the top-level jobs among ids that are in `state`, with the time of their last change */
+    if (want > 0)
+      for (const matches of await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'updated_at'))))
+        found.push(...matches);
+    return { total: indexedTotal + (counted[state] ?? 0), found };
+  }
+
+  /**
+   * the top-level jobs a queue holds in `state` (PENDING: its wait lists, looked at up to
+   * QUEUE_SCAN entries deep until `want` are found, its groups' and its delayed set's first;
+   * STARTED: its lease set), each at the time `at` names: its last change (updated_at, which a
+   * record leaves out while it is its created_at) or its creation
+   */
+  private async queuedOf(
+    k: RedisKeys,
+    queue: string,
+    state: JobState,
+    want: number,
+    at: 'updated_at' | 'created_at',
+  ): Promise<Found[]> {
+    /** the top-level jobs among ids that are in `state`, with their time */
     const inState = async (ids: string[]): Promise<Found[]> => {
       const fields = await Promise.all(
         ids.map((id) =>
@@ -162,39 +231,36 @@ export class RedisReads implements ReadsStore {
       );
       return ids.flatMap((id, i) => {
         const [s, parent, updated, created] = fields[i];
-        return s === state && !parent ? [{ id, at: Number(updated ?? created) }] : [];
+        return s === state && !parent ? [{ id, at: Number(at === 'updated_at' ? (updated ?? created) : created) }] : [];
       });
     };
+    if (want <= 0) return [];
+    if (state === 'STARTED') return inState(await this.c.cmd<string[]>(['ZRANGE', k.active(queue), 0, -1]));
     // pages about twice the page asked for: most of a wait list's head is what was asked for, unless chunks crowd it
     const pageSize = Math.min(QUEUE_SCAN_PAGE, Math.max(50, want * 2));
-    const fromQueue = async (queue: string): Promise<Found[]> => {
-      if (state === 'STARTED') return inState(await this.c.cmd<string[]>(['ZRANGE', k.active(queue), 0, -1]));
-      const matches: Found[] = [];
-      for (const list of waitLists(k, queue)) {
-        for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
-          const ids = await this.c.cmd<string[]>(['LRANGE', list, from, from + pageSize - 1]);
-          if (ids.length === 0) break;
-          matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
-        }
+    const matches: Found[] = [];
+    for (const list of waitLists(k, queue)) {
+      for (let from = 0; matches.length < want && from < QUEUE_SCAN; from += pageSize) {
+        const ids = await this.c.cmd<string[]>(['LRANGE', list, from, from + pageSize - 1]);
+        if (ids.length === 0) break;
+        matches.push(...(await inState(ids))); // whole pages: a batch queued at one time sorts by id, as the index does
       }
-      // grouped jobs wait in their groups' zsets (docs/flow-control.md): the first groups of each kind
-      for (const cpu of ['', '1']) {
-        for (const g of await this.c.cmd<string[]>(['LRANGE', k.groups(queue, cpu), 0, 99])) {
-          if (matches.length >= want) break;
-          matches.push(
-            ...(await inState(await this.c.cmd<string[]>(['ZRANGE', k.groupWait(queue, cpu, g), 0, pageSize - 1]))),
-          );
-        }
-      }
-      // delayed PENDING jobs wait in the delayed set
-      if (state === 'PENDING')
+    }
+    // grouped jobs wait in their groups' zsets (docs/flow-control.md): the first groups of each kind
+    for (const cpu of ['', '1']) {
+      for (const g of await this.c.cmd<string[]>(['LRANGE', k.groups(queue, cpu), 0, 99])) {
+        if (matches.length >= want) break;
         matches.push(
-          ...(await inState(await this.c.cmd<string[]>(['ZRANGE', k.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))),
+          ...(await inState(await this.c.cmd<string[]>(['ZRANGE', k.groupWait(queue, cpu, g), 0, pageSize - 1]))),
         );
-      return matches;
-    };
-    if (want > 0) for (const matches of await Promise.all(queues.map(fromQueue))) found.push(...matches);
-    return { total: indexedTotal + (counted[state] ?? 0), found };
+      }
+    }
+    // delayed PENDING jobs wait in the delayed set
+    if (state === 'PENDING')
+      matches.push(
+        ...(await inState(await this.c.cmd<string[]>(['ZRANGE', k.delayed(queue), 0, QUEUE_SCAN_PAGE - 1]))),
+      );
+    return matches;
   }
 
   async finishedSince(sinceMs: number): Promise<FinishedCounts> {
