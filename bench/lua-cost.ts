@@ -5,10 +5,10 @@
  *
  * By default it reads INFO commandstats (microseconds, best of 3 rounds: noisy on a shared
  * machine). With BENCH_CALLGRIND=1 it runs redis-server under valgrind's callgrind, counting
- * only the instructions spent inside EVAL/EVALSHA: the same count for the same scripts every
+ * only the instructions spent inside FCALL and EVAL/EVALSHA: the same count for the same scripts every
  * time, whatever else the machine is doing, so two versions of a script can be compared
  * exactly (N defaults to 2,000 there: valgrind is ~50x slower). `empty_call` is what one script
- * call costs before any work (checkJob of a job that does not exist: the prelude and one read),
+ * call costs before any work (checkJob of a job that does not exist: beginCall and one read),
  * in the same unit per call; BENCH_CLAIM=1 shows the claim's own fixed cost on top.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -35,6 +35,7 @@ async function callgrindRedis() {
       '--tool=callgrind',
       `--callgrind-out-file=${dir}/cg.out`,
       '--toggle-collect=evalGenericCommand*',
+      '--toggle-collect=fcallCommand',
       'redis-server',
       '--port',
       String(port),
@@ -82,9 +83,10 @@ async function main() {
   /** the cost of the scripts run since the last call: microseconds, or instructions under callgrind */
   const cost = async () => {
     if (cg) return cg.dump();
-    const m = /calls=(\d+),usec=(\d+)/.exec(String(pairsFromInfo(await raw.info('commandstats')).cmdstat_evalsha));
+    const stats = pairsFromInfo(await raw.info('commandstats'));
     await raw.configResetStat();
-    return m ? Number(m[2]) : 0;
+    const usec = (cmd: string) => Number(/usec=(\d+)/.exec(String(stats[`cmdstat_${cmd}`]))?.[1] ?? 0);
+    return usec('fcall') + usec('evalsha') + usec('eval');
   };
   const best: Record<string, number> = {};
   const keep = (k: string, v: number) => (best[k] = Math.min(best[k] ?? Infinity, v / N));
@@ -111,8 +113,8 @@ async function main() {
     keep('complete', await cost());
     if (held.length !== N) throw new Error(`claimed ${held.length} of ${N}`);
   }
-  // what any call costs before its work: the prelude every script runs (the constants and the lib
-  // files) and one read, as checkJob of a job that does not exist is
+  // what any call costs before its work: what every call starts with (lib-call.lua's beginCall;
+  // the whole prelude when the scripts run by EVALSHA) and one read, as checkJob of a job that does not exist is
   const CALLS = 20;
   for (let i = 0; i < CALLS; i++) await store.reads.check(`no-such-job-${i}`, 'lua-cost');
   const perCall = (await cost()) / CALLS;

@@ -57,9 +57,10 @@ export async function detectCluster(redis: string, tls?: Record<string, unknown>
 export function firstKeyOf(args: readonly (string | Buffer)[]): string | undefined {
   const at = (i: number) => (args[i] === undefined ? undefined : String(args[i]));
   const c = at(0)!.toUpperCase();
-  if (c === 'EVAL' || c === 'EVALSHA') return Number(at(2)) > 0 ? at(3) : undefined;
+  if (c === 'EVAL' || c === 'EVALSHA' || c === 'FCALL') return Number(at(2)) > 0 ? at(3) : undefined;
   if (c === 'XREAD') return at(args.findIndex((a) => typeof a === 'string' && a.toUpperCase() === 'STREAMS') + 1);
-  if (c === 'PING' || c === 'INFO' || c === 'TIME' || c === 'SCRIPT' || c === 'CLUSTER') return undefined;
+  if (c === 'PING' || c === 'INFO' || c === 'TIME' || c === 'SCRIPT' || c === 'FUNCTION' || c === 'CLUSTER')
+    return undefined;
   return at(1);
 }
 
@@ -203,6 +204,20 @@ export class ClusterLink {
         node: `${m.host}:${m.port}`,
         text: await this.call(async () => String(await (await cluster.nodeClient(m)).sendCommand(['INFO', section]))),
       })),
+    );
+  }
+
+  /** a command of no key (FUNCTION LOAD) sent to the master of `key`'s slot, within the deadline */
+  sendAt<T>(key: string, args: string[]): Promise<T> {
+    const cluster = this.cluster;
+    return this.call(() => cluster.sendCommand(key, false, args) as Promise<T>);
+  }
+
+  /** a command sent to every master, each within the deadline: their answers, or why each failed */
+  everyMaster(args: string[]): Promise<PromiseSettledResult<unknown>[]> {
+    const cluster = this.cluster;
+    return Promise.allSettled(
+      cluster.masters.map((m) => this.call(async () => (await cluster.nodeClient(m)).sendCommand(args))),
     );
   }
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LAKE_ENTRY_FIELDS } from '../../src/core/datalake';
-import { SCRIPT_NAMES, scripts } from '../../src/store/scripts';
+import { library, SCRIPT_NAMES, scripts } from '../../src/store/scripts';
 import {
   CLAIM,
   CLAIM_READ,
@@ -45,11 +45,11 @@ test('the generated block names every layout position and every code', () => {
   ]); // a flow node's deps are read only for a flow node's id (lib.lua's isFlowNode)
 });
 
-test('every script starts with the generated block, its layout names replaced by positions, and its SHA is the same each time it is built', () => {
+test('every script and the library start with the generated block (after the shebang and the locals KEYS, ARGV), their layout names replaced by positions, and its SHA is the same each time it is built', () => {
   const all = scripts();
-  for (const name of SCRIPT_NAMES) {
-    expect(all[name].source.split('\n').slice(1).join('\n').startsWith(inlineLayouts(luaConstants()))).toBe(true);
-    expect(all[name].source.match(new RegExp(`\\b(${Object.keys(LAYOUTS).join('|')})\\.[a-z]`, 'g'))).toBeNull();
+  for (const source of [...SCRIPT_NAMES.map((name) => all[name].source), library().source]) {
+    expect(source.split('\n').slice(2).join('\n').startsWith(inlineLayouts(luaConstants()))).toBe(true);
+    expect(source.match(new RegExp(`\\b(${Object.keys(LAYOUTS).join('|')})\\.[a-z]`, 'g'))).toBeNull();
   }
   expect(inlineLayouts('ARGV[at + ROW.type], v[CLAIM.token], LAKE.finished_at, K.job(id)')).toBe(
     `ARGV[at + ${ROW.indexOf('type') + 1}], v[${CLAIM.indexOf('token') + 1}], ${LAKE_ENTRY_FIELDS.length}, K.job(id)`,

@@ -16,7 +16,7 @@
 -- per-node hash of the deps heard from (K.depsIn, HSETNX) counts a delivery once; a part's node
 -- tells the home shard it finished the same way (K.flowCounted, SADD).
 
-local flowWork = nil -- while dependents are settled: {flowId, id, to, ...}; a finish inside appends
+local flowWork = nil -- while dependents are settled: {flowId, id, to, ...}; a finish inside appends (nil when a call starts, beginCall)
 
 -- a finished node's outcome as its dependents are given it: `"<node id>":{state, result?, error?}`
 -- (result: the stored JSON as is), from its record in this shard, or as delivered (K.depsIn of

@@ -22,15 +22,16 @@ local function dayName(days)
   return dayNames[days]
 end
 
--- what the lake records: 'all', 'none' or 'type,type' (read once per script)
+-- what the lake records: 'all', 'none' or 'type,type' (read once per call: nil when one starts, beginCall)
 local lakeRecords
 local function lakeSetting()
   lakeRecords = lakeRecords or redis.call('HGET', K.config, 'datalake') or 'all'
   return lakeRecords
 end
 
--- records gathered per day (written by flushLake, which flush() calls): day -> {records, counters}
-local lakeDays, lakeDayOrder = {}, {}
+-- records gathered per day (written by flushLake, which flush() calls): day -> {records, counters};
+-- made empty when a call starts (beginCall)
+local lakeDays, lakeDayOrder
 
 -- a finished top-level job of a recorded type, for its UTC day: one JSON array (the entry
 -- src/core/datalake.ts lakeEntry writes and lakeRecord reads); its result or error is this

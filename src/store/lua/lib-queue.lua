@@ -144,7 +144,7 @@ local function urgentLists(waitKey, ready)
   return lists
 end
 
--- whether this call's claim answers each job's trace (claimFrom's withTrace)
+-- whether this call's claim answers each job's trace (claimFrom's withTrace; false when a call starts, beginCall)
 local claimTrace = false
 
 -- claim one waiting job (taken from its list or its group's zset) whose priority is `priority`,

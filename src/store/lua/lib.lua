@@ -1,5 +1,5 @@
---[[ lib.lua: helpers every script starts with (prepended when the script is loaded), followed by
-  lib-lake.lua, lib-state.lua, lib-queue.lua and lib-bots.lua (src/store/scripts.ts LIB_FILES).
+--[[ lib.lua: helpers every script starts with (src/store/scripts.ts assembles them), followed by
+  lib-lake.lua, lib-state.lua, lib-queue.lua, lib-bots.lua, lib-flow.lua and lib-call.lua (LIB_FILES).
   KEYS[1]  base: the hash-tagged key prefix "{prefix}:" (names mirror src/store/keys.ts)
   KEYS[2]  guard: "<base>guard", never written, like the base (src/store/scripts.ts: a Cluster
            then refuses the script with TRYAGAIN while its slot is half moved)
@@ -45,7 +45,12 @@
   retry a failed job      retryFailedJob (requeueAnew)                  FAILURE                    PENDING
   check                   checkJob                                      any                        (same: checked_by)
 ]]
-local base = KEYS[1]
+-- Per call: what a call reads from its KEYS and ARGV (base, now, the TTLs) and what it gathers
+-- (the lists flush() writes, below) are locals every function here shares, set afresh by
+-- beginCall (lib-call.lua, the last lib file) when each call starts; what is made once is the
+-- rest: the functions and the constant tables. As a Redis Functions library (src/store/scripts.ts)
+-- these files run once per FUNCTION LOAD, so nothing here may read KEYS, ARGV or Redis at load.
+local base, nowStr, now, resultTtl, ttlStr, eventRetention
 
 -- a number from the script's arguments, which the adapter sends; one that is not a number is a
 -- bug, said as one here: a nil never reaches arithmetic or a comparison (every tonumber of an
@@ -60,14 +65,7 @@ end
 -- the hot paths pass strings (nowStr, '0', countStr) wherever they can. TIME answers seconds and
 -- microseconds as strings: the milliseconds are the seconds and the first three of the six
 -- microsecond digits (TIME does not pad them: '5123' is 005123 µs), built by concatenation alone.
-local nowStr = ARGV[1]
-if nowStr == '' then
-  local t = redis.call('TIME')
-  nowStr = t[1] .. string.sub('000' .. string.sub(t[2], 1, -4), -3)
-end
-local now = argNumber(nowStr, 'now')
-local resultTtl = argNumber(ARGV[2], 'resultTtlMs')
-local ttlStr = ARGV[2]
+-- (Set by beginCall: nowStr, now, resultTtl and ttlStr, ARGV[2] as it came.)
 
 -- small non-negative integers as strings without sprintf: countStr(3) == '3'
 local COUNTS = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15',
@@ -75,7 +73,6 @@ local COUNTS = { [0] = '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '
 local function countStr(n)
   return COUNTS[n] or string.format('%d', n)
 end
-local eventRetention = argNumber(ARGV[3], 'eventRetentionMs')
 
 local K = {
   job = function(id) return base .. 'job:' .. id end,
@@ -110,11 +107,6 @@ local K = {
   groupRateLog = function(q, g) return base .. 'q:' .. q .. ':gratelog:' .. g end,
   heldBackRate = function(q) return base .. 'q:' .. q .. ':heldrate' end,
   state = function(s) return base .. 'state:' .. s end,
-  counts = base .. 'counts',
-  jobs = base .. 'jobs',
-  dlq = base .. 'dlq',
-  events = base .. 'events',
-  abacus = base .. 'abacus',
   rate = function(bucket) return base .. 'rate:' .. bucket end,
   budget = function(bucket) return base .. 'budget:' .. bucket end,
   lock = function(name) return base .. 'lock:' .. name end,
@@ -126,25 +118,35 @@ local K = {
   flowNext = function(id) return base .. 'flow:' .. id .. ':next' end,
   flowFar = function(id) return base .. 'flow:' .. id .. ':far' end,
   flowCounted = function(id) return base .. 'flow:' .. id .. ':counted' end,
-  flowOutbox = base .. 'flowbox',
   depsIn = function(id) return base .. 'job:' .. id .. ':depsin' end,
   flowIdem = function(key) return base .. 'flowidem:' .. key end,
-  flows = base .. 'flows',
   node = function(role, id) return base .. 'node:' .. role .. ':' .. id end,
   nodes = function(role) return base .. 'nodes:' .. role end,
-  queues = base .. 'queues',
-  schedules = base .. 'schedules',
   bot = function(id) return base .. 'bot:' .. id end,
-  bots = base .. 'bots',
-  botsUp = base .. 'bots:up',
-  botsReaper = base .. 'bots:reaper',
-  botTokens = base .. 'bots:tokens',
-  config = base .. 'config',
   lake = function(day) return base .. 'datalake:' .. day end,
   lakeStats = function(day) return base .. 'datalake:' .. day .. ':stats' end,
-  lakeDays = base .. 'datalake:days',
-  lakeBuffer = base .. 'datalake:buffer',
 }
+-- K's keys that are one per base (K.counts, K.jobs, ...): set by beginCall when a call's base is
+-- not the last call's
+local function setBase(b)
+  base = b
+  K.counts = base .. 'counts'
+  K.jobs = base .. 'jobs'
+  K.dlq = base .. 'dlq'
+  K.events = base .. 'events'
+  K.abacus = base .. 'abacus'
+  K.flowOutbox = base .. 'flowbox'
+  K.flows = base .. 'flows'
+  K.queues = base .. 'queues'
+  K.schedules = base .. 'schedules'
+  K.bots = base .. 'bots'
+  K.botsUp = base .. 'bots:up'
+  K.botsReaper = base .. 'bots:reaper'
+  K.botTokens = base .. 'bots:tokens'
+  K.config = base .. 'config'
+  K.lakeDays = base .. 'datalake:days'
+  K.lakeBuffer = base .. 'datalake:buffer'
+end
 
 -- The key of the job an id from the script's arguments names (a route's, a bot's, a worker's), or
 -- nil when the id cannot name a job: the keys beside a job's record are `job:<id>:children` (a
@@ -179,10 +181,11 @@ end
 
 -- gathered side effects, written by flush(). The hot paths (claim, complete, enqueue) run once
 -- per job, so they build as few Lua tables and strings as they can: each costs Redis CPU.
-local moveFrom, moveTo, moveQueued, moveOrder = {}, {}, {}, {} -- top-level job id -> its per-state index entry
-local leases = {}                 -- queue -> {score, id, ...}: ZADD to the lease set
-local unleased = {}               -- queue -> {id, ...}: ZREM from the lease set
-local events = {}                 -- job id, change, ...: one entry of the event log per script
+-- (Each made empty by beginCall when a call starts.)
+local moveFrom, moveTo, moveQueued, moveOrder -- top-level job id -> its per-state index entry
+local leases                      -- queue -> {score, id, ...}: ZADD to the lease set
+local unleased                    -- queue -> {id, ...}: ZREM from the lease set
+local events                      -- job id, change, ...: one entry of the event log per script
 
 -- the list t[key], made on first use
 local function listFor(t, key)
@@ -210,7 +213,7 @@ end
 -- a SUCCESS event carries the job's result (JSON) when it is at most this many bytes (0: none),
 -- so a caller waiting on the log needs no second read: set by the completion scripts from their
 -- arguments (completeRows, completeBotJob.lua), 0 on a prefix below format 3, whose older
--- readers would not parse it (src/store/format.ts)
+-- readers would not parse it (src/store/format.ts); 0 when a call starts (beginCall)
 local eventResultMax = 0
 
 -- a state or progress change for the event log: "STATE" or "STATE completed total", then, for a

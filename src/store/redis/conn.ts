@@ -15,7 +15,7 @@ import { keysAt, redisKeys, RedisKeys, shardOfId, tagBase } from '../keys';
 import { Client, Link } from '../link';
 import { ConnectionPool } from '../pool';
 import { urlAt } from '../sentinel';
-import { LuaScript, ScriptName, scripts } from '../scripts';
+import { library, LuaScript, ScriptName, scripts } from '../scripts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STORE_OPTIONS } from '../types';
 import { EVENT_RESULT_MAX_BYTES } from '../shapes';
 import type { WireArg } from '../wire';
@@ -32,6 +32,8 @@ import {
 
 /** an argument as node-redis takes it: a number as its digits, a Buffer (long JSON: wire.ts wireJson) as it is */
 const onWire = (a: WireArg): string | Buffer => (typeof a === 'number' ? String(a) : a);
+/** how long the scripts go by EVALSHA after the library was refused, before FCALL is tried again */
+const FUNCTIONS_AGAIN_MS = 10_000;
 
 export class RedisConn {
   readonly location: string;
@@ -69,6 +71,9 @@ export class RedisConn {
   /** on a Cluster: durable writes' connections to each master instead (cluster-durable.ts) */
   private readonly masterLinks: MasterLinks | null;
   private readonly scripts = scripts();
+  private readonly library = library();
+  /** when FUNCTION LOAD (or FCALL) was last refused: the scripts go by EVALSHA for FUNCTIONS_AGAIN_MS after */
+  private functionsRefusedAt = -Infinity;
   private readonly readyHooks: (() => void)[] = [];
   private readonly closeHooks: (() => void)[] = [];
   private readonly newShardHooks: ((shards: RedisKeys[]) => Promise<void>)[] = [];
@@ -125,7 +130,10 @@ export class RedisConn {
   async connect(waitMs = 5000): Promise<void> {
     await withTimeout(this.main.connected, waitMs);
     await this.loadLayout().catch(() => undefined); // away: read again in LAYOUT_EVERY_MS
-    if (this.cluster) for (const fn of this.readyHooks) fn();
+    if (this.main instanceof ClusterLink) {
+      void this.main.everyMaster(['FUNCTION', 'LOAD', this.library.source]); // as a plain Redis's on connect
+      for (const fn of this.readyHooks) fn();
+    }
     this.layoutTimer ??= setInterval(() => void this.loadLayout().catch(() => undefined), LAYOUT_EVERY_MS);
     this.layoutTimer.unref();
   }
@@ -200,11 +208,11 @@ export class RedisConn {
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000),
       },
     });
-    // (re)load the scripts on every connect: a restarted Redis has an empty script cache
+    // load the library on every connect (a restarted Redis may have lost it): a Redis that has
+    // it answers at once, before compiling anything; one refusing it is asked again by run()
     if (main) {
       client.on('ready', () => {
-        for (const s of Object.values(this.scripts))
-          client.sendCommand(['SCRIPT', 'LOAD', s.source]).catch(() => undefined);
+        client.sendCommand(['FUNCTION', 'LOAD', this.library.source]).catch(() => undefined);
         for (const fn of this.readyHooks) fn();
       });
     }
@@ -413,19 +421,57 @@ export class RedisConn {
   }
 
   /**
-   * run a script by SHA; send its source when Redis does not have it. Its time is Redis's (lib.lua
-   * reads TIME when ARGV[1] is ''), or a test's clock (options.now).
+   * run a script: its function of the library (FCALL), loaded where Redis does not have it (a
+   * first use, a restart or a failover that lost it, FUNCTION FLUSH); when the library cannot be
+   * loaded (OOM: FUNCTION LOAD is refused as a write; an ACL without it) the script by SHA, sent
+   * whole on NOSCRIPT. Its time is Redis's (lib-call.lua reads TIME when ARGV[1] is ''), or a
+   * test's clock (options.now).
    */
   async run<T = Reply>(name: ScriptName, args: WireArg[], keys: RedisKeys = this.keys, durable = false): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
     const tail = ['2', keys.base, keys.guard, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
     const send = (a: WireArg[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
+    for (let loaded = false; Date.now() - this.functionsRefusedAt >= FUNCTIONS_AGAIN_MS; loaded = true) {
+      try {
+        return await send(['FCALL', s.fn, ...tail]);
+      } catch (err) {
+        if (!(err instanceof ErrorReply)) throw err;
+        if (err.message.startsWith('NOPERM')) {
+          this.functionsRefusedAt = Date.now(); // an ACL without FCALL
+          break;
+        }
+        if (!err.message.startsWith('ERR Function not found')) throw err;
+      }
+      if (loaded || !(await this.loadLibrary(keys.base))) break; // (nothing ran: the script then)
+    }
     try {
       return await send(['EVALSHA', s.sha, ...tail]);
     } catch (err) {
       if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) return send(['EVAL', s.source, ...tail]);
       throw err;
+    }
+  }
+
+  /**
+   * FUNCTION LOAD on the Redis (on a Cluster: the master) of the base `at`: whether it has the
+   * library now. Loaded already (by another process since) is had; a refusal is remembered
+   * (functionsRefusedAt); a Redis away is the store's unavailability, as any call's.
+   */
+  private async loadLibrary(at: string): Promise<boolean> {
+    const args = ['FUNCTION', 'LOAD', this.library.source];
+    const main = this.main;
+    try {
+      if (!(main instanceof ClusterLink)) await this.cmd(args);
+      else if (!main.isReady) throw this.unavailable(this.lastError || 'not connected');
+      else await main.sendAt(at, args);
+      return true;
+    } catch (e) {
+      const err = this.classify(e);
+      if (err instanceof ErrorReply && err.message.includes('already exists')) return true;
+      if (!(err instanceof ErrorReply) && !(err instanceof StoreOutOfMemoryError)) throw err;
+      this.functionsRefusedAt = Date.now();
+      return false;
     }
   }
 
