@@ -81,6 +81,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     blocked: false,
     waitsForOrdinary: true,
     wake: null,
+    inFlight: null,
   }));
   /**
    * CPU jobs held: from their claim until their pool thread is released and, for one that
@@ -310,6 +311,21 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   /**
+   * The lanes take turns with Redis. Redis answers every call it read in one turn of its loop
+   * together, after running them all, and node-redis writes every call made in one turn of ours in
+   * one write: two lanes that send in the same turn get their answers in the same turn, run their
+   * jobs side by side while Redis idles, and send together again (measured: 40-46 % of answers
+   * within 0.2 ms of the other lane's), so Redis and this process take turns instead of working at
+   * once. A lane whose call would go while the other lane's is unanswered waits for that answer, up
+   * to a millisecond (a Redis far away, or a slow call, is not waited on longer): Redis then runs one
+   * lane's call while this process runs the other lane's jobs.
+   */
+  const takeTurn = async (lane: Lane) => {
+    const other = lanes.find((l) => l !== lane && l.inFlight !== null)?.inFlight;
+    if (other) await Promise.race([other.catch(() => undefined), sleep(1)]);
+  };
+
+  /**
    * A lane's loop: acknowledge what its handlers finished and claim for the free slots, and CPU
    * jobs for the free threads, all in one completeAndClaim call (one round trip, one script);
    * block on the queue when it has nothing this lane can take. Threads are shared by the lanes:
@@ -318,6 +334,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const fetchLoop = async (lane: Lane) => {
     let failures = 0;
     while (!stopping) {
+      await takeTurn(lane);
       const free = Math.max(0, lane.capacity - lane.executing);
       if (free === 0 && freeThreads() === 0 && lane.acks.size === 0) {
         await waitForSlot(lane);
@@ -336,12 +353,16 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         if (recorded) cpuHeld -= acked;
       };
       try {
-        const { errors, claim } = await store.jobs.completeAndClaim(acks, o.queue, {
+        const call = store.jobs.completeAndClaim(acks, o.queue, {
           consumer: o.nodeId,
           max: free,
           maxCpu: freeCpu,
           leaseMs: o.leaseMs,
           trace: tracer !== null,
+        });
+        lane.inFlight = call;
+        const { errors, claim } = await call.finally(() => {
+          if (lane.inFlight === call) lane.inFlight = null;
         });
         answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
         outage.ok();
