@@ -318,11 +318,11 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    * within 0.2 ms of the other lane's), so Redis and this process take turns instead of working at
    * once. A lane whose call would go while the other lane's is unanswered waits for that answer, up
    * to a millisecond (a Redis far away, or a slow call, is not waited on longer): Redis then runs one
-   * lane's call while this process runs the other lane's jobs.
+   * lane's call while this process runs the other lane's jobs. null: its turn now.
    */
-  const takeTurn = async (lane: Lane) => {
+  const takeTurn = (lane: Lane): Promise<unknown> | null => {
     const other = lanes.find((l) => l !== lane && l.inFlight !== null)?.inFlight;
-    if (other) await Promise.race([other.catch(() => undefined), sleep(1)]);
+    return other ? Promise.race([other.catch(() => undefined), sleep(1)]) : null;
   };
 
   /**
@@ -334,7 +334,8 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const fetchLoop = async (lane: Lane) => {
     let failures = 0;
     while (!stopping) {
-      await takeTurn(lane);
+      const turn = takeTurn(lane); // (no await when it is this lane's turn: the other lane may not slip in)
+      if (turn) await turn;
       const free = Math.max(0, lane.capacity - lane.executing);
       if (free === 0 && freeThreads() === 0 && lane.acks.size === 0) {
         await waitForSlot(lane);

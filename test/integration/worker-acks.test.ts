@@ -2,7 +2,8 @@
  * How a worker acknowledges (src/roles/worker.ts): the acks of a lane ride its next
  * completeAndClaim call, and a job that finishes while its lane waits on an empty queue is
  * acknowledged on its own, as are the jobs of a claim that came back short of the lane's free
- * slots (the queue ran dry: the lane's next claim would find nothing, so it waits at once). The
+ * slots (the queue ran dry: the lane's next claim would find nothing, so it waits at once), and the
+ * lanes take turns (a call never goes while the other lane's is unanswered, up to 1 ms). The
  * store is the real Redis one; a thin wrapper counts what the worker asks of it and, where a test
  * says so, makes a call fail as a Redis outage would.
  */
@@ -25,6 +26,10 @@ let waits = 0;
 /** fail the first wait for work that follows a call that carried acks */
 let failWaitAfterAcks = false;
 let acksJustSent = false;
+/** each completeAndClaim call's answer is held back this long (a slow Redis), and how long after the latest call still unanswered each one started (ms; null: none was) */
+let slowClaimsMs = 0;
+const unanswered = new Set<number>();
+const startedAfterUnanswered: (number | null)[] = [];
 
 /** the real store, counting completions and failing one waitForWork on request (its queue path, store.jobs, watched) */
 function watched(inner: Store): Store {
@@ -38,10 +43,17 @@ function watched(inner: Store): Store {
         ) => {
           completions.forEach((c) => count(c.jobId));
           acksJustSent = completions.length > 0;
-          return target.completeAndClaim(completions, ...rest).then((got) => {
-            calls.push(`claim ${completions.length} ${got.claim.jobs.length}`);
-            return got;
-          });
+          const at = performance.now();
+          startedAfterUnanswered.push(unanswered.size ? at - Math.max(...unanswered) : null);
+          unanswered.add(at);
+          return target
+            .completeAndClaim(completions, ...rest)
+            .then(async (got) => {
+              if (slowClaimsMs) await sleep(slowClaimsMs);
+              calls.push(`claim ${completions.length} ${got.claim.jobs.length}`);
+              return got;
+            })
+            .finally(() => unanswered.delete(at));
         };
       }
       if (prop === 'complete') {
@@ -85,6 +97,9 @@ beforeEach(async () => {
   waits = 0;
   failWaitAfterAcks = false;
   acksJustSent = false;
+  slowClaimsMs = 0;
+  unanswered.clear();
+  startedAfterUnanswered.length = 0;
 });
 
 afterEach(async () => {
@@ -129,4 +144,19 @@ test('a lone job on an idle worker is acknowledged on its own at once: no claim 
   expect(calls).toEqual(['claim 0 1', `complete ${job.id}`]);
   expect(Object.fromEntries(sent)).toEqual({ [job.id]: 1 });
   expect(await store.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: 2 });
+});
+
+test("the lanes take turns: a lane's call never goes out in the same turn as the other's unanswered one", async () => {
+  // a backlog for both lanes, and a slow Redis: a lane waits for the other's answer up to 1 ms
+  await store.jobs.enqueue(
+    Array.from({ length: 320 }, (_, a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })),
+  );
+  slowClaimsMs = 20;
+  worker = watchedWorker('acks-turns', 64, 200);
+  await waitUntil(async () => (await store.reads.countByState()).SUCCESS === 320, 20_000, 'all to succeed', 10);
+  const overlapping = startedAfterUnanswered.filter((gap): gap is number => gap !== null);
+  // both lanes were busy at once (their calls overlapped), but none left within a turn of the other's
+  expect(overlapping.length).toBeGreaterThan(2);
+  expect(Math.min(...overlapping)).toBeGreaterThanOrEqual(0.9);
+  expect(new Set(sent.values())).toEqual(new Set([1]));
 });
