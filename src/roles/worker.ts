@@ -30,7 +30,7 @@ import type { Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
 import { tokenBaseOf } from '../store/common';
 import { roleStamp } from '../store/format';
-import type { Completion, Store } from '../store/types';
+import type { Store } from '../store/types';
 import { createLogger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
@@ -93,9 +93,9 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   let cpuHeld = 0;
   let cpuAsked = 0;
   const freeThreads = (acked = 0) => Math.max(0, o.threads - cpuHeld - cpuAsked + acked);
-  /** the CPU jobs among finished jobs to acknowledge */
-  const cpuAmong = (acks: readonly Completion[]) =>
-    acks.reduce((n, a) => n + (a.job !== undefined && isCpuType(a.job.type) ? 1 : 0), 0);
+  /** the CPU jobs among finished jobs to acknowledge, or among claimed jobs */
+  const cpuAmong = (items: readonly { job?: Job }[]) =>
+    items.reduce((n, a) => n + (a.job !== undefined && isCpuType(a.job.type) ? 1 : 0), 0);
   let pool: Piscina | null = null;
   const registry = processRegistry();
   const jobMetrics = createJobMetrics(registry);
@@ -292,9 +292,6 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   const ackAllAlone = (lane: Lane) => {
     for (const p of lane.acks.take()) void ackAlone(p.job!, p.token, p.result).then(() => p.settle(null));
   };
-  /** how many of the claimed jobs take a slot (not a thread) */
-  const ordinaryAmong = (jobs: readonly { job: Job }[]) =>
-    jobs.reduce((n, c) => n + (isCpuType(c.job.type) ? 0 : 1), 0);
 
   /** an acknowledgement's outcome from completeAndClaim: a refused one is logged as retryWhileAway() logs it */
   const reportAck = (jobId: string, { error, resent }: CompletionOutcome) => {
@@ -378,7 +375,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         for (const c of jobs) start(c.job, c.token, lane);
         // a claim that came back short of the lane's free slots emptied the queue for it: its next
         // call would claim nothing, so it blocks at once and what it ran is acknowledged alone
-        const drained = jobs.length > 0 && free > 0 && ordinaryAmong(jobs) < free;
+        const drained = jobs.length > 0 && free > 0 && jobs.length - cpuAmong(jobs) < free; // (CPU jobs take threads, not slots)
         // one turn for the handlers that finish at once, so their acks ride the next call
         if (jobs.length > 0 && !drained) await new Promise((r) => setImmediate(r));
         if (drained || (jobs.length === 0 && (free > 0 || freeCpu > 0) && lane.acks.size === 0)) {
