@@ -135,6 +135,9 @@ function read(name: string): string {
   return fs.readFileSync(assetPath('src', 'store', 'lua', `${name}.lua`), 'utf8');
 }
 
+/** where the library's hash goes in its text before it is known (no Lua holds it) */
+const HASH = '\u0000HASH\u0000';
+
 let loaded: { scripts: Record<ScriptName, LuaScript>; library: LuaLibrary } | null = null;
 
 /**
@@ -148,21 +151,21 @@ function assemble(): { scripts: Record<ScriptName, LuaScript>; library: LuaLibra
   // the wire format's constants and the state machine's table first: the lib files read them
   const prelude = `${luaConstants()}${transitionsLua()}\n${LIB_FILES.map(read).join('\n')}`;
   const bodies = SCRIPT_NAMES.map((name) => ({ name, body: read(name), allowOom: ALLOW_OOM.has(name) }));
-  const libraryText = (hash: string) =>
-    inlineLayouts(
-      [
-        `#!lua name=wizard_${hash}`, // the shebang must be the first line
-        'local KEYS, ARGV',
-        prelude,
-        ...bodies.map(
-          ({ name, body, allowOom }) =>
-            `redis.register_function{function_name = 'wizard_${hash}_${name}', flags = { ${allowOom ? "'allow-oom'" : ''} },\n` +
-            `callback = function(keys, args)\nbeginCall(keys, args)\n${body}\nend}`,
-        ),
-      ].join('\n'),
-    );
-  const hash = createHash('sha1').update(libraryText('')).digest('hex').slice(0, 16);
-  const library = { name: `wizard_${hash}`, source: libraryText(hash) };
+  // the library's text with its name left as HASH, hashed, then named: assembled once
+  const unnamed = inlineLayouts(
+    [
+      `#!lua name=wizard_${HASH}`, // the shebang must be the first line
+      'local KEYS, ARGV',
+      prelude,
+      ...bodies.map(
+        ({ name, body, allowOom }) =>
+          `redis.register_function{function_name = 'wizard_${HASH}_${name}', flags = { ${allowOom ? "'allow-oom'" : ''} },\n` +
+          `callback = function(keys, args)\nbeginCall(keys, args)\n${body}\nend}`,
+      ),
+    ].join('\n'),
+  );
+  const hash = createHash('sha1').update(unnamed).digest('hex').slice(0, 16);
+  const library = { name: `wizard_${hash}`, source: unnamed.replaceAll(HASH, hash) };
   const scripts = {} as Record<ScriptName, LuaScript>;
   for (const { name, body, allowOom } of bodies) {
     const header = `#!lua${allowOom ? ' flags=allow-oom' : ''}\nlocal KEYS, ARGV = KEYS, ARGV`;
