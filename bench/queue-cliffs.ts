@@ -48,6 +48,7 @@ const usedMemory = async (raw: Raw) => Number(pairsFromInfo(await raw.info('memo
 /** a key's name with its job ids and numbers taken out: `{p}:job:<id>`, `bull:q:<n>` */
 const patternOf = (key: string) =>
   key
+    .replace(/:job:[^:]+/, ':job:<id>')
     .replace(/(s\d+-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
     .replace(/:\d+(?=:|$)/g, ':<n>')
     .replace(/^\{bench-[^}]*\}/, '{prefix}')

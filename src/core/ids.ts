@@ -4,21 +4,27 @@
  * it are `job:<id>:children` and `job:<id>:results`: an id taken as given could name those
  * instead (`GET /tasks/<id>:results/status` once wrote into a prime count's results). So:
  *
- * - ids wizard makes are accepted in exactly the shapes it makes them: a job's is a UUID, or
- *   `s<N>-<UUID>` for shard N (src/store/keys.ts); a bot's is `bot-<UUID>` (src/core/bots.ts).
- *   Any other text names no job or bot (404).
+ * - ids wizard makes are accepted in exactly the shapes it makes them: a job's is 20 characters
+ *   of lowercase base32 (newJobId), a UUID (a flow node's, a keyed bulk's, any job made before
+ *   0.2), or either after `s<N>-` for shard N (src/store/keys.ts); a bot's is `bot-<UUID>`
+ *   (src/core/bots.ts). Any other text names no job or bot (404).
  * - what users name (idempotency keys, queues, schedules) is written in one safe alphabet:
  *   letters, digits, `_`, `.` and `-`. No `:` (the separator of key names), no spaces, no braces.
  *
  * The Lua scripts refuse a key that is not a job's record as well (lib.lua's jobKeyFor), so an id
  * that got past these checks still names nothing.
  */
+import { randomFillSync } from 'node:crypto';
 import { z } from 'zod';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-/** a job id: a UUID (shard 0), or s<N>-<UUID> (shard N) */
-export const JOB_ID = new RegExp(`^(s\\d{1,4}-)?${UUID}$`);
+/** Crockford's base32 in lowercase: digits and letters without i, l, o and u */
+const BASE32 = '0123456789abcdefghjkmnpqrstvwxyz';
+const SHORT = `[${BASE32.replace('0123456789', '0-9')}]{20}`;
+
+/** a job id: 20 base32 characters or a UUID (shard 0), or either after s<N>- (shard N) */
+export const JOB_ID = new RegExp(`^(s\\d{1,4}-)?(${SHORT}|${UUID})$`);
 /** a bot id: bot-<UUID> */
 export const BOT_ID = new RegExp(`^bot-${UUID}$`);
 
@@ -26,7 +32,28 @@ export const isJobId = (s: string): boolean => JOB_ID.test(s);
 export const isBotId = (s: string): boolean => BOT_ID.test(s);
 
 /** how a job id is written, for messages and the docs */
-export const JOB_ID_SHAPE = 'a UUID, or s<N>-<UUID>';
+export const JOB_ID_SHAPE = '20 characters of 0-9 and a-z, or a UUID, either maybe after s<N>-';
+
+// random bytes drawn 4 kB at a time (as randomUUID caches its entropy): one per character, of which
+// the low 5 bits are used, so an id is 100 random bits
+const pool = Buffer.alloc(4000);
+let used = pool.length;
+
+/**
+ * a new job id: 20 characters of lowercase base32, 100 random bits (a UUID has 122). Against a
+ * UUID it saves 16 bytes in each place Redis holds the id (the record's key name, the wait list,
+ * the event): a waiting job's bytes are most of what a backlog costs (docs/benchmarks.md)
+ */
+export function newJobId(): string {
+  if (used + 20 > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  let id = '';
+  for (let i = 0; i < 20; i++) id += BASE32[pool[used + i] & 31];
+  used += 20;
+  return id;
+}
 
 /** the alphabet of user-chosen names and keys */
 export const SAFE_NAME = /^[A-Za-z0-9_.-]+$/;

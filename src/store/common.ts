@@ -1,6 +1,7 @@
 /** What both adapters do alike before a job reaches them: ids, defaults, the flow's links. */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, UnknownBotError, ValidationError } from '../core/errors';
+import { newJobId } from '../core/ids';
 import { isCpuType, maxAttemptsFor } from '../core/handlers';
 import {
   type DedupedJob,
@@ -65,7 +66,7 @@ export function jobRow(
   if (job.id !== undefined && !isStorableJobId(job.id))
     throw new Error(`a job id may not be empty or hold ':', got '${job.id}'`);
   return {
-    id: job.id ?? randomUUID(),
+    id: job.id ?? newJobId(),
     type: job.type,
     queue: link.queued === false ? '' : (job.queue ?? DEFAULT_QUEUE),
     params: JSON.stringify(job.params ?? {}),

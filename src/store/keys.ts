@@ -27,11 +27,13 @@ export function shardOfId(id: string): number {
 
 /**
  * a flow node's job id: its UUID's version digit is 8 (a UUID of its own kind) where other jobs'
- * is 4, so the hot paths (a claim, a completion) read a flow's fields only for the ids that can
- * have them (lib-queue.lua's isFlowNode, its twin)
+ * is 4 (and other new jobs' ids are no UUID: core/ids.ts newJobId), so the hot paths (a claim, a
+ * completion) read a flow's fields only for the ids that can have them (lib.lua's isFlowNode, its
+ * twin). The '-' before the digit keeps a short id of shard 8 or 18 (`s18-…`) from looking like one
  */
 export const asFlowNodeId = (id: string): string => id.slice(0, -22) + '8' + id.slice(-21);
-export const isFlowNodeId = (id: string): boolean => id.charAt(id.length - 22) === '8';
+export const isFlowNodeId = (id: string): boolean =>
+  id.charAt(id.length - 22) === '8' && id.charAt(id.length - 23) === '-';
 
 /** the id prefix of jobs made in shard N ('' for shard 0, whose ids are as they always were) */
 export function shardIdPrefix(shard: number): string {

@@ -83,7 +83,7 @@ test('submit <type> --watch on a terminal: a percentage bar while the handler ru
   await waitUntil(async () => /: PROGRESS \[##########----------\] 50% /.test(run.output()), 20_000, 'the 50% bar');
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
-  expect(run.output()).toMatch(/SUCCESS halfway [0-9a-f-]{36}: result \{"released":true\}\s+by /); // wrapped to the terminal's 80 columns
+  expect(run.output()).toMatch(/SUCCESS halfway [0-9a-z]{20}: result \{"released":true\}\s+by /); // wrapped to the terminal's 80 columns
 });
 
 test('submit <type> --json prints the job; watch <id> follows it to its result, --json the final record', async () => {
@@ -91,7 +91,7 @@ test('submit <type> --json prints the job; watch <id> follows it to its result, 
   expect(submitted.code).toBe(0);
   expect(submitted.stdout.trim().split('\n')).toHaveLength(1);
   const job = JSON.parse(submitted.stdout) as { job_id: string; status: string };
-  expect(job.job_id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(job.job_id).toMatch(/^[0-9a-z]{20}$/);
   const watched = cli(['watch', job.job_id]);
   expect(watched.code).toBe(0);
   // not on a terminal: wrapped to 80 columns, the rest of a line indented by two
@@ -165,14 +165,14 @@ test('on an 80-column terminal the live line fits: the id shortened when the who
   // what each redraw of the line, and each line, shows: split where the cursor moves or the line ends
   const segments = () => run.output().split(/\u001b\[[0-9;?]*[A-Za-z]|\r|\n/);
   await waitUntil(
-    async () => segments().some((l) => / [0-9a-f]{8}: PROGRESS \[#-{19}\] 10\/200 \d+\.\ds$/.test(l)),
+    async () => segments().some((l) => / [0-9a-z]{8}: PROGRESS \[#-{19}\] 10\/200 \d+\.\ds$/.test(l)),
     20_000,
     'the live line with the short id',
   );
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
   for (const l of segments()) expect({ l, fits: l.length <= 80 }).toEqual({ l, fits: true });
-  expect(segments().join('\n')).toMatch(/SUCCESS longway [0-9a-f-]{36}: result \{"released":true\}\s+by /);
+  expect(segments().join('\n')).toMatch(/SUCCESS longway [0-9a-z]{20}: result \{"released":true\}\s+by /);
 });
 
 test('up says which types it loaded', () => {

@@ -1,8 +1,8 @@
 /** The Lua scripts build key names themselves (lib.lua); they must agree with src/store/keys.ts. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { asFlowNodeId, isFlowNodeId, redisKeys } from '../../src/store/keys';
-import { isJobId } from '../../src/core/ids';
+import { asFlowNodeId, isFlowNodeId, redisKeys, shardIdPrefix, shardOfId } from '../../src/store/keys';
+import { isJobId, newJobId } from '../../src/core/ids';
 
 const lib = fs.readFileSync(path.join(__dirname, '../../src/store/lua/lib.lua'), 'utf8');
 
@@ -99,5 +99,28 @@ test('a flow node id is a UUID of its own version (8) in any shard, which lib.lu
     expect(isFlowNodeId(node)).toBe(true);
     expect(isJobId(node)).toBe(true);
     expect(node.charCodeAt(node.length - 22)).toBe(56); // lib.lua: string.byte(id, #id - 21) == 56
+    expect(node.charCodeAt(node.length - 23)).toBe(45); // and string.byte(id, #id - 22) == 45
   }
+});
+
+test('a new job id is 20 base32 characters, in its shard, never a flow node id', () => {
+  const ids = Array.from({ length: 10_000 }, () => newJobId());
+  expect(new Set(ids).size).toBe(10_000);
+  for (const id of ids) expect(id).toMatch(/^[0-9abcdefghjkmnpqrstvwxyz]{20}$/);
+  const seen = new Set(ids.join(''));
+  expect(seen.size).toBe(32); // every character of the alphabet is drawn
+  for (const shard of [0, 1, 8, 18, 128, 1018]) {
+    const id = shardIdPrefix(shard) + ids[shard];
+    expect(isJobId(id)).toBe(true);
+    expect(isFlowNodeId(id)).toBe(false);
+    expect(shardOfId(id)).toBe(shard);
+  }
+  for (const bad of [
+    ids[0].slice(1),
+    ids[0] + 'a',
+    ids[0].replace(/^./, 'u'),
+    ids[0].toUpperCase(),
+    `${ids[0]}:results`,
+  ])
+    expect(isJobId(bad)).toBe(false);
 });

@@ -162,9 +162,10 @@ local function jobKeyFor(id)
 end
 
 -- whether an id is a flow node's (src/store/keys.ts isFlowNodeId): its UUID's version digit is 8
--- where other jobs' is 4, so the claim and the completion read a flow's fields for these ids only
+-- ('8', after a '-'), where other jobs' is 4 or their id no UUID, so the claim and the completion
+-- read a flow's fields for these ids only
 local function isFlowNode(id)
-  return string.byte(id, #id - 21) == 56
+  return string.byte(id, #id - 21) == 56 and string.byte(id, #id - 22) == 45
 end
 
 -- the job's marker: a record has a state the state machine knows (a results hash has none)

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 /** The queue path (store.jobs), as the Redis adapter's redis/jobs.ts: what enqueueJobs.lua, claimJobs.lua and the other job scripts do. */
 import {
   checkTransition,
@@ -11,6 +10,7 @@ import {
   scopedIdempotencyKey,
 } from '../../core/job';
 import { NotFoundError } from '../../core/errors';
+import { newJobId } from '../../core/ids';
 import { EXPIRING_LIST } from '../../core/states';
 import { claimView, decodeJob, logAttempt } from '../codec';
 import {
@@ -108,8 +108,7 @@ export class MemoryJobs implements JobsStore {
 
   /** one run (one shard), once under a key, as enqueueBatch.lua keeps its once-key */
   async enqueueBulk(items: BulkItem[], key?: string): Promise<Submitted[]> {
-    const newId = () => randomUUID();
-    const [g] = planBulk(items, { shards: 1, start: 0, botQueue: '', key, newId });
+    const [g] = planBulk(items, { shards: 1, start: 0, botQueue: '', key, newId: newJobId });
     if (!g) return [];
     const now = this.m.clock();
     for (const [k, until] of this.m.onceKeys) if (until <= now) this.m.onceKeys.delete(k);

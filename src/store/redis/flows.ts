@@ -19,7 +19,7 @@ import {
 import { asFlowNodeId, shardOfId } from '../keys';
 import { keyShard } from './shared';
 import type { RedisConn } from './conn';
-import { newId, type Placement } from './placement';
+import { newUuidId, type Placement } from './placement';
 import { CONFLICT, MISSING, OK } from './shared';
 import { checkCode } from './codes';
 
@@ -137,8 +137,8 @@ export class RedisFlows implements FlowsStore {
         ? (places[0] ?? 0)
         : this.place.pickShard(flow.nodes[0]?.job.queue);
     const shardOf = places.map((p) => (p < 0 ? home : p));
-    const flowId = newId(home);
-    const { rows, links } = flowPlan(flowId, flow, (i) => asFlowNodeId(newId(shardOf[i])));
+    const flowId = newUuidId(home);
+    const { rows, links } = flowPlan(flowId, flow, (i) => asFlowNodeId(newUuidId(shardOf[i])));
     const fp = key ? flowFingerprint(flow) : '';
     const parts = [...new Set(shardOf)].filter((s) => s !== home);
     if (parts.length > 0 && key) {

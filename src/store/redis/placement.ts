@@ -2,12 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job';
 import { DEFAULT_BOT_QUEUE } from '../../core/batch';
+import { newJobId } from '../../core/ids';
 import { RedisKeys, shardIdPrefix } from '../keys';
 import { keyShard, URGENCY_MS } from './shared';
 import type { RedisConn } from './conn';
 
 /** a new job's id in shard n (it names its shard: shardOfId) */
-export const newId = (shard: number): string => shardIdPrefix(shard) + randomUUID();
+export const newId = (shard: number): string => shardIdPrefix(shard) + newJobId();
+
+/** a new UUID-shaped id in shard n: a flow's and its nodes' (asFlowNodeId marks a UUID) */
+export const newUuidId = (shard: number): string => shardIdPrefix(shard) + randomUUID();
 
 /** every wait list of a queue in a shard, most urgent first: the ordinary ones, then the CPU ones */
 export function waitLists(k: RedisKeys, queue: string): string[] {
