@@ -109,7 +109,9 @@ local function enqueueRows(from)
         w.ids[#w.ids + 1] = id
       end
     end
-    emit(id, 'PENDING', total == '' and '' or 0, total)
+    -- no event: a job's creation is no change anyone can watch (a watcher subscribes to a job it
+    -- knows, so after it exists, and reads its state then), and the event, a third of a waiting
+    -- job's bytes until the log is trimmed, went (docs/benchmarks.md)
   end
   if #created > 0 then variadic('ZADD', K.jobs, created) end
   for listKey, w in pairs(waiting) do

@@ -96,7 +96,7 @@ export class MemoryJobs implements JobsStore {
         this.m.knownQueueNames.add(j.queue);
         this.m.signal(j.queue, !delayed && j.cpu === '1'); // a delayed one: a consumer learns its due time
       }
-      this.m.emit(j.id, 'PENDING', j.total === '' ? '' : '0', j.total);
+      // no event for a job's creation (lib-queue.lua says why)
     }
     if (idem) this.m.idemKeys.set(idem.key, { jobId: rows[0].id, fp: idem.fp, until: null }); // enqueueJobs.lua's HSET idem
     return rows.map((r) => createdJob(r, now));
