@@ -643,6 +643,28 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(ids(await store.reads.list({ state: 'PENDING', queue: 'other' }))).toEqual([]);
   });
 
+  test('a listing of all jobs misses none that is claimed or finished while it reads', async () => {
+    const made = await store.jobs.enqueue(Array.from({ length: 120 }, (_, i) => task(i)));
+    const ids = new Set(made.map((j) => j.id));
+    let moving = true;
+    const mover = (async () => {
+      // jobs leave the wait list for the lease set and the lease set for the index, a few at a time
+      for (;;) {
+        const { jobs } = await store.jobs.claim('default', { consumer: 'w1', max: 3, leaseMs: LEASE });
+        for (const c of jobs) await store.jobs.complete(c.job.id, c.token, 1);
+        if (jobs.length === 0 || !moving) return;
+      }
+    })();
+    const missed: number[] = [];
+    for (let round = 0; round < 30; round++) {
+      const listed = new Set((await store.reads.list({ limit: 500 })).jobs.map((j) => j.id));
+      missed.push([...ids].filter((id) => !listed.has(id)).length);
+    }
+    moving = false;
+    await mover;
+    expect(missed).toEqual(missed.map(() => 0));
+  });
+
   test("a job's log keeps its newest lines, each cut to 1 kB; none for a job that logged nothing", async () => {
     const [job, quiet] = await store.jobs.enqueue([task(1), task(2)]);
     for (let i = 0; i < JOB_LOG_LINES + 5; i++) await store.jobs.appendLog(job.id, `line ${i}`);

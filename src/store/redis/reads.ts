@@ -56,18 +56,23 @@ export class RedisReads implements ReadsStore {
    * once. The all-jobs index holds them all but, at format 3, the queued jobs in a plain wait list
    * (lib-state.lua's flush says why a queued one may be in both): those are PENDING and STARTED
    * jobs, found in the queues as listQueuedInState finds them, by their created_at.
+   *
+   * Read in the order a job moves, so one that moves while they are read is found where it went:
+   * the wait lists, then the lease sets, then the index (a finished job's entry stays until the
+   * job goes; one sent back to its queue keeps it). A job found in a queue counts in whatever
+   * state it is in by the time its record is read.
    */
   private async allOf(k: RedisKeys, want: number): Promise<{ total: number; found: Found[] }> {
-    const [counts, indexed, queues] = await Promise.all([
+    const [counts, queues] = await Promise.all([
       this.stateCountsOf(k),
-      want > 0 ? this.c.cmd<string[]>(['ZRANGE', k.jobs, 0, want - 1, 'REV', 'WITHSCORES']) : Promise.resolve([]),
       want > 0 ? this.c.cmd<string[]>(['SMEMBERS', k.queues]) : Promise.resolve([]),
     ]);
+    const queued: Found[][] = [];
+    for (const state of ['PENDING', 'STARTED'] as const)
+      queued.push(...(await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'created_at', true)))));
+    const indexed = want > 0 ? await this.c.cmd<string[]>(['ZRANGE', k.jobs, 0, want - 1, 'REV', 'WITHSCORES']) : [];
     const found = scored(indexed);
     const seen = new Set(found.map((f) => f.id));
-    const queued = await Promise.all(
-      [...COUNTED_NOT_INDEXED].flatMap((state) => queues.map((q) => this.queuedOf(k, q, state, want, 'created_at'))),
-    );
     for (const f of queued.flat())
       if (!seen.has(f.id)) {
         seen.add(f.id);
@@ -213,7 +218,8 @@ export class RedisReads implements ReadsStore {
    * the top-level jobs a queue holds in `state` (PENDING: its wait lists, looked at up to
    * QUEUE_SCAN entries deep until `want` are found, its groups' and its delayed set's first;
    * STARTED: its lease set), each at the time `at` names: its last change (updated_at, which a
-   * record leaves out while it is its created_at) or its creation
+   * record leaves out while it is its created_at) or its creation; `anyState`: every top-level
+   * job found there, whatever its state by the time its record is read (allOf)
    */
   private async queuedOf(
     k: RedisKeys,
@@ -221,6 +227,7 @@ export class RedisReads implements ReadsStore {
     state: JobState,
     want: number,
     at: 'updated_at' | 'created_at',
+    anyState = false,
   ): Promise<Found[]> {
     /** the top-level jobs among ids that are in `state`, with their time */
     const inState = async (ids: string[]): Promise<Found[]> => {
@@ -231,7 +238,9 @@ export class RedisReads implements ReadsStore {
       );
       return ids.flatMap((id, i) => {
         const [s, parent, updated, created] = fields[i];
-        return s === state && !parent ? [{ id, at: Number(at === 'updated_at' ? (updated ?? created) : created) }] : [];
+        return (anyState ? s !== null : s === state) && !parent
+          ? [{ id, at: Number(at === 'updated_at' ? (updated ?? created) : created) }]
+          : [];
       });
     };
     if (want <= 0) return [];
