@@ -64,11 +64,11 @@ beforeAll(async () => {
 const cli = (args: string[]) => runWizard([...args, '--api', api]);
 
 /** `wizard <args>` on a pseudo-terminal (script(1)) of 80 columns, so its spinner draws: what it printed, as it comes, and its exit code */
-function onTerminal(args: string[]) {
+function onTerminal(args: string[], columns = 80) {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', TERM: 'xterm' };
   delete env.CI; // ora draws nothing when CI is set
   delete env.COLUMNS; // the terminal's width, not the variable's
-  const command = `stty cols 80 rows 24; exec ${[process.execPath, WIZARD_BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}`;
+  const command = `stty cols ${columns} rows 24; exec ${[process.execPath, WIZARD_BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}`;
   const proc = spawn('script', ['-qefc', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -83,7 +83,7 @@ test('submit <type> --watch on a terminal: a percentage bar while the handler ru
   await waitUntil(async () => /: PROGRESS \[##########----------\] 50% /.test(run.output()), 20_000, 'the 50% bar');
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
-  expect(run.output()).toMatch(/SUCCESS halfway [0-9a-z]{20}: result \{"released":true\}\s+by /); // wrapped to the terminal's 80 columns
+  expect(run.output()).toMatch(/SUCCESS halfway [0-9a-z]{20}: result \{"released":true\}\s+by\s/); // wrapped to the terminal's 80 columns
 });
 
 test('submit <type> --json prints the job; watch <id> follows it to its result, --json the final record', async () => {
@@ -159,9 +159,10 @@ describe('bad input is one line on stderr, exit 2', () => {
   });
 });
 
-test('on an 80-column terminal the live line fits: the id shortened when the whole would not', async () => {
+test('on a 64-column terminal the live line fits: the id shortened when the whole would not', async () => {
   const release = path.join(tmp, 'release-longway');
-  const run = onTerminal(['submit', 'longway', '--params', JSON.stringify({ release }), '--watch', '--api', api]);
+  // the whole line (a 20-character id, a 20-wide bar, 10/200, the time) is 65 characters
+  const run = onTerminal(['submit', 'longway', '--params', JSON.stringify({ release }), '--watch', '--api', api], 64);
   // what each redraw of the line, and each line, shows: split where the cursor moves or the line ends
   const segments = () => run.output().split(/\u001b\[[0-9;?]*[A-Za-z]|\r|\n/);
   await waitUntil(
@@ -171,7 +172,7 @@ test('on an 80-column terminal the live line fits: the id shortened when the who
   );
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
-  for (const l of segments()) expect({ l, fits: l.length <= 80 }).toEqual({ l, fits: true });
+  for (const l of segments()) expect({ l, fits: l.length <= 64 }).toEqual({ l, fits: true });
   expect(segments().join('\n')).toMatch(/SUCCESS longway [0-9a-z]{20}: result \{"released":true\}\s+by /);
 });
 

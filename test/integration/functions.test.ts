@@ -8,7 +8,8 @@ import { createClient } from 'redis';
 import { StoreOutOfMemoryError } from '../../src/core/errors';
 import { RedisStore } from '../../src/store/redis';
 import { library, SCRIPT_NAMES, scripts } from '../../src/store/scripts';
-import { ROW } from '../../src/store/wire';
+import { claimArgs, completionArgs } from '../../src/store/redis/shared';
+import { CLAIM_ARGS } from '../../src/store/wire';
 import type { NewJob } from '../../src/core/job';
 import { testPrefix } from '../helpers/env';
 import { clusterCli } from '../helpers/redis-cluster';
@@ -184,36 +185,37 @@ test('OOM: with the library the lease renewal runs and an enqueue is refused who
 
 test("a call that fails midway leaves nothing to the next: its gathered events and index moves are not the next call's", async () => {
   const s = await store('fn-leak');
-  await s.jobs.enqueue([task(0)]); // the library loaded
   const base = s.keys.base;
-  // two rows: the first is made (and gathered for flush), the second's delay is not a number
-  const row = (id: string, delay: string) =>
-    ROW.map(
-      (f) =>
-        ({ id, type: 'task', queue: 'default', params: '{}', max_attempts: '3', delay_ms: delay })[f as string] ?? '',
-    );
+  const lease = { consumer: 'w', max: 1, leaseMs: 60_000 };
+  const [done, good] = await s.jobs.enqueue([task(0), task(1)]); // the library loaded
+  const held = (await s.jobs.claim('default', lease)).jobs[0];
+  expect(held.job.id).toBe(done.id);
+  // a completion (made, and its SUCCESS event and index move gathered for flush), then a claim
+  // whose max is not a number: the call fails after the completion was written
+  const claim = claimArgs('default', lease, 'leak');
+  claim[CLAIM_ARGS.indexOf('max')] = 'many';
   const failing = [
     'FCALL',
-    scripts().enqueueJobs.fn,
+    scripts().completeAndClaim.fn,
     '2',
     base,
     `${base}guard`,
     '',
     '86400000',
     '86400000',
-    '',
-    '',
-    String(ROW.length),
-    ...row('leak-first', ''),
-    ...row('leak-second', 'soon'),
-  ];
-  await expect(admin.sendCommand(failing)).rejects.toThrow('delay_ms must be a number');
-  const [good] = await s.jobs.enqueue([task(1)]);
+    ...completionArgs([{ jobId: held.job.id, token: held.token, result: 1 }], 512),
+    ...claim,
+  ].map(String);
+  await expect(admin.sendCommand(failing)).rejects.toThrow('max must be a number');
+  // Redis does not roll a script back: the completion was written, but not flushed by the next call
+  expect(await admin.hGet(`${base}job:${done.id}`, 'state')).toBe('SUCCESS');
+  const next = (await s.jobs.claim('default', lease)).jobs[0];
+  expect(next.job.id).toBe(good.id);
   const [last] = await admin.xRevRange(`${base}events`, '+', '-', { COUNT: 1 });
-  expect(Object.keys(last.message)).toEqual([good.id]);
-  // the failed call's first job was written (Redis does not roll a script back), but not counted by the next call
-  expect(await admin.hGet(`${base}job:leak-first`, 'state')).toBe('PENDING');
-  expect(await admin.hGet(`${base}counts`, 'PENDING')).toBe('2');
+  expect(last.message).toEqual({ [good.id]: 'STARTED' });
+  expect(await admin.zScore(`${base}jobs`, done.id)).toBeNull();
+  // the next call's counts move only its own job: PENDING 2 - 1 - 1, STARTED 1 + 1 (not 1 - 1 + 1)
+  expect(await admin.hmGet(`${base}counts`, ['PENDING', 'STARTED'])).toEqual(['0', '2']);
 });
 
 describe('on a Cluster of its own (flushing the shared one would race with other files loading it)', () => {
