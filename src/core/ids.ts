@@ -38,19 +38,23 @@ export const JOB_ID_SHAPE = '20 characters of 0-9 and a-z, or a UUID, either may
 // the low 5 bits are used, so an id is 100 random bits
 const pool = Buffer.alloc(4000);
 let used = pool.length;
+const CODES = Uint8Array.from(BASE32, (ch) => ch.charCodeAt(0));
+const at = (i: number) => CODES[pool[used + i] & 31];
 
 /**
  * a new job id: 20 characters of lowercase base32, 100 random bits (a UUID has 122). Against a
  * UUID it saves 16 bytes in each place Redis holds the id (the record's key name, the wait list,
- * the event): a waiting job's bytes are most of what a backlog costs (docs/benchmarks.md)
+ * the events): a waiting job's bytes are most of what a backlog costs (docs/benchmarks.md). One
+ * fromCharCode of 20 codes: a flat string, made in a third of a randomUUID's time
  */
 export function newJobId(): string {
   if (used + 20 > pool.length) {
     randomFillSync(pool);
     used = 0;
   }
-  let id = '';
-  for (let i = 0; i < 20; i++) id += BASE32[pool[used + i] & 31];
+  // prettier-ignore
+  const id = String.fromCharCode(at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9),
+    at(10), at(11), at(12), at(13), at(14), at(15), at(16), at(17), at(18), at(19));
   used += 20;
   return id;
 }
