@@ -33,7 +33,8 @@ export const RUNNABLE_LIST = ['PENDING', 'RETRY'] as const satisfies readonly Jo
 export const HELD_LIST = ['STARTED', 'PROGRESS'] as const satisfies readonly JobState[];
 /**
  * the states a queued top-level job is only counted in, not indexed (its queue holds it: the
- * wait lists, the lease set); in this order, joinFormat.lua's keys name their indexes
+ * wait lists, the lease set); in this order, joinFormat.lua's keys name their indexes, and the
+ * all-jobs listing reads their queues (the order a job moves: src/store/redis/reads.ts allOf)
  */
 export const COUNTED_NOT_INDEXED_LIST = ['PENDING', 'STARTED'] as const satisfies readonly JobState[];
 

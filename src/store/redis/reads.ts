@@ -1,6 +1,6 @@
 /** Jobs read (store.reads): one, a page of an index or a state merged across the shards, a parent's children, the counts. */
 import { Job, JOB_STATES, JobState } from '../../core/job';
-import { FINAL_LIST } from '../../core/states';
+import { COUNTED_NOT_INDEXED_LIST, FINAL_LIST } from '../../core/states';
 import { StoreOutOfMemoryError } from '../../core/errors';
 import { decodeJob, pairsToRecord } from '../codec';
 import { isStorableJobId } from '../common';
@@ -68,7 +68,8 @@ export class RedisReads implements ReadsStore {
       want > 0 ? this.c.cmd<string[]>(['SMEMBERS', k.queues]) : Promise.resolve([]),
     ]);
     const queued: Found[][] = [];
-    for (const state of ['PENDING', 'STARTED'] as const)
+    for (const state of COUNTED_NOT_INDEXED_LIST)
+      // PENDING's wait lists, then STARTED's lease sets
       queued.push(...(await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'created_at', true)))));
     const indexed = want > 0 ? await this.c.cmd<string[]>(['ZRANGE', k.jobs, 0, want - 1, 'REV', 'WITHSCORES']) : [];
     const found = scored(indexed);
