@@ -149,27 +149,27 @@ let loaded: { scripts: Record<ScriptName, LuaScript>; library: LuaLibrary } | nu
 function assemble(): { scripts: Record<ScriptName, LuaScript>; library: LuaLibrary } {
   if (loaded) return loaded;
   // the wire format's constants and the state machine's table first: the lib files read them
-  const prelude = `${luaConstants()}${transitionsLua()}\n${LIB_FILES.map(read).join('\n')}`;
-  const bodies = SCRIPT_NAMES.map((name) => ({ name, body: read(name), allowOom: ALLOW_OOM.has(name) }));
+  // each part's layouts inlined once (inlineLayouts reads a part's own tokens, so the parts joined
+  // by lines read the same), not the ~140 kB prelude again for every script at every start
+  const prelude = inlineLayouts(`${luaConstants()}${transitionsLua()}\n${LIB_FILES.map(read).join('\n')}`);
+  const bodies = SCRIPT_NAMES.map((name) => ({ name, body: inlineLayouts(read(name)), allowOom: ALLOW_OOM.has(name) }));
   // the library's text with its name left as HASH, hashed, then named: assembled once
-  const unnamed = inlineLayouts(
-    [
-      `#!lua name=wizard_${HASH}`, // the shebang must be the first line
-      'local KEYS, ARGV',
-      prelude,
-      ...bodies.map(
-        ({ name, body, allowOom }) =>
-          `redis.register_function{function_name = 'wizard_${HASH}_${name}', flags = { ${allowOom ? "'allow-oom'" : ''} },\n` +
-          `callback = function(keys, args)\nbeginCall(keys, args)\n${body}\nend}`,
-      ),
-    ].join('\n'),
-  );
+  const unnamed = [
+    `#!lua name=wizard_${HASH}`, // the shebang must be the first line
+    'local KEYS, ARGV',
+    prelude,
+    ...bodies.map(
+      ({ name, body, allowOom }) =>
+        `redis.register_function{function_name = 'wizard_${HASH}_${name}', flags = { ${allowOom ? "'allow-oom'" : ''} },\n` +
+        `callback = function(keys, args)\nbeginCall(keys, args)\n${body}\nend}`,
+    ),
+  ].join('\n');
   const hash = createHash('sha1').update(unnamed).digest('hex').slice(0, 16);
   const library = { name: `wizard_${hash}`, source: unnamed.replaceAll(HASH, hash) };
   const scripts = {} as Record<ScriptName, LuaScript>;
   for (const { name, body, allowOom } of bodies) {
     const header = `#!lua${allowOom ? ' flags=allow-oom' : ''}\nlocal KEYS, ARGV = KEYS, ARGV`;
-    const source = inlineLayouts(`${header}\n${prelude}\nbeginCall(KEYS, ARGV)\n${body}`);
+    const source = `${header}\n${prelude}\nbeginCall(KEYS, ARGV)\n${body}`;
     const sha = createHash('sha1').update(source).digest('hex');
     scripts[name] = { name, source, sha, allowOom, fn: `${library.name}_${name}` };
   }
