@@ -25,6 +25,10 @@ const SHORT = `[${BASE32.replace('0123456789', '0-9')}]{20}`;
 
 /** a job id: 20 base32 characters or a UUID (shard 0), or either after s<N>- (shard N) */
 export const JOB_ID = new RegExp(`^(s\\d{1,4}-)?(${SHORT}|${UUID})$`);
+/** 32 hex digits (a hash's) in a UUID's shape: the ids derived from a key (a keyed bulk's, a populate's) */
+export const uuidShaped = (hex: string): string =>
+  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+
 /** a bot id: bot-<UUID> */
 export const BOT_ID = new RegExp(`^bot-${UUID}$`);
 

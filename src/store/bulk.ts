@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { givenIdempotencyKey, type Job, type NewJob } from '../core/job';
+import { uuidShaped } from '../core/ids';
 import { fingerprint, flowRows, idempotencyConflict, jobRow, type JobRow } from './common';
 import { shardIdPrefix } from './keys';
 import type { FlowSpec, Submitted } from './types';
@@ -35,8 +36,6 @@ export interface BulkGroup {
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const uuidOf = (x: string) =>
-  `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 
 /** the item's first job (a flow's parent) */
 export const firstOf = (item: BulkItem): NewJob => ('parent' in item ? item.parent : item);
@@ -68,7 +67,7 @@ export function planBulk(
       groups.set(shard, g);
     }
     const id = (suffix: string) =>
-      o.key === undefined ? o.newId(shard) : shardIdPrefix(shard) + uuidOf(sha(`bulk:${o.key}:${index}${suffix}`));
+      o.key === undefined ? o.newId(shard) : shardIdPrefix(shard) + uuidShaped(sha(`bulk:${o.key}:${index}${suffix}`));
     g.indexes.push(index);
     g.items.push(withIds(item, id));
   });

@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { batchJobs, requestedSpec } from '../../../core/batch';
 import { ConflictError, NotFoundError, WizardError } from '../../../core/errors';
+import { uuidShaped } from '../../../core/ids';
 import { iso, Job } from '../../../core/job';
 import { jobView } from '../views';
 import {
@@ -33,11 +34,9 @@ const POPULATE_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 /** a keyed batch's name and its jobs' ids (UUID-shaped, from sha256 of the key): the same on every node */
 function keyedBatch(key: string, size: number): { batch: string; ids: string[] } {
   const h = (s: string) => createHash('sha256').update(s).digest('hex');
-  const uuid = (x: string) =>
-    `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
   return {
     batch: `manual-${h(`populate:${key}`).slice(0, 8)}`,
-    ids: Array.from({ length: size }, (_, i) => uuid(h(`populate:${key}:${i}`))),
+    ids: Array.from({ length: size }, (_, i) => uuidShaped(h(`populate:${key}:${i}`))),
   };
 }
 
