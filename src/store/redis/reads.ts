@@ -70,7 +70,7 @@ export class RedisReads implements ReadsStore {
     const queued: Found[][] = [];
     for (const state of COUNTED_NOT_INDEXED_LIST)
       // PENDING's wait lists, then STARTED's lease sets
-      queued.push(...(await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'created_at', true)))));
+      queued.push(...(await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'all')))));
     const indexed = want > 0 ? await this.c.cmd<string[]>(['ZRANGE', k.jobs, 0, want - 1, 'REV', 'WITHSCORES']) : [];
     const found = scored(indexed);
     const seen = new Set(found.map((f) => f.id));
@@ -210,7 +210,7 @@ export class RedisReads implements ReadsStore {
     ]);
     const found: Found[] = scored(indexed);
     if (want > 0)
-      for (const matches of await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'updated_at'))))
+      for (const matches of await Promise.all(queues.map((q) => this.queuedOf(k, q, state, want, 'inState'))))
         found.push(...matches);
     return { total: indexedTotal + (counted[state] ?? 0), found };
   }
@@ -218,17 +218,16 @@ export class RedisReads implements ReadsStore {
   /**
    * the top-level jobs a queue holds in `state` (PENDING: its wait lists, looked at up to
    * QUEUE_SCAN entries deep until `want` are found, its groups' and its delayed set's first;
-   * STARTED: its lease set), each at the time `at` names: its last change (updated_at, which a
-   * record leaves out while it is its created_at) or its creation; `anyState`: every top-level
-   * job found there, whatever its state by the time its record is read (allOf)
+   * STARTED: its lease set). `inState`: those still in `state` when their records are read, at
+   * their last change (updated_at, which a record leaves out while it is its created_at);
+   * `all`: every top-level job found there, whatever its state by then, at its creation (allOf)
    */
   private async queuedOf(
     k: RedisKeys,
     queue: string,
     state: JobState,
     want: number,
-    at: 'updated_at' | 'created_at',
-    anyState = false,
+    which: 'inState' | 'all',
   ): Promise<Found[]> {
     /** the top-level jobs among ids that are in `state`, with their time */
     const inState = async (ids: string[]): Promise<Found[]> => {
@@ -239,9 +238,8 @@ export class RedisReads implements ReadsStore {
       );
       return ids.flatMap((id, i) => {
         const [s, parent, updated, created] = fields[i];
-        return (anyState ? s !== null : s === state) && !parent
-          ? [{ id, at: Number(at === 'updated_at' ? (updated ?? created) : created) }]
-          : [];
+        if (parent || (which === 'all' ? s === null : s !== state)) return [];
+        return [{ id, at: Number(which === 'all' ? created : (updated ?? created)) }];
       });
     };
     if (want <= 0) return [];
