@@ -23,8 +23,8 @@ export interface Lane {
   /** while blocked: whether it waits for ordinary work (it had a free slot), and what ends its wait at once */
   waitsForOrdinary: boolean;
   wake: AbortController | null;
-  /** its completeAndClaim call while it is unanswered (the other lane takes its turn after it) */
-  inFlight: Promise<unknown> | null;
+  /** its completeAndClaim call was made in this turn of the event loop and is not written yet (the other lane's goes a turn after it) */
+  unwritten: boolean;
 }
 
 export interface Held {

@@ -81,7 +81,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
     blocked: false,
     waitsForOrdinary: true,
     wake: null,
-    inFlight: null,
+    unwritten: false,
   }));
   /**
    * CPU jobs held: from their claim until their pool thread is released and, for one that
@@ -308,18 +308,24 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
   };
 
   /**
-   * The lanes take turns with Redis. Redis answers every call it read in one turn of its loop
-   * together, after running them all, and node-redis writes every call made in one turn of ours in
-   * one write: two lanes that send in the same turn get their answers in the same turn, run their
-   * jobs side by side while Redis idles, and send together again (measured: 40-46 % of answers
-   * within 0.2 ms of the other lane's), so Redis and this process take turns instead of working at
-   * once. A lane whose call would go while the other lane's is unanswered waits for that answer, up
-   * to a millisecond (a Redis far away, or a slow call, is not waited on longer): Redis then runs one
-   * lane's call while this process runs the other lane's jobs. null: its turn now.
+   * The lanes' calls reach Redis one write apart. Redis runs every call it read in one turn of its
+   * loop and then writes all their answers, and node-redis writes every call made in one turn of
+   * ours in one write: two calls sent together are answered together, this process then runs both
+   * lanes' jobs while Redis idles, and sends both together again (measured: 40-46 % of answers
+   * within 0.2 ms of the other lane's). So a lane whose call would go in the turn the other lane's
+   * was made waits one turn: its call then reaches Redis while the other runs, and is read after
+   * that one's answer is written. The answers come apart, and from then on each lane's next call is
+   * in Redis's queue while the other's runs: Redis does not wait for this process to decode an
+   * answer, run its jobs and send again (docs/benchmarks.md "Where the worker waits").
+   * null: its turn now.
    */
-  const takeTurn = (lane: Lane): Promise<unknown> | null => {
-    const other = lanes.find((l) => l !== lane && l.inFlight !== null)?.inFlight;
-    return other ? Promise.race([other.catch(() => undefined), sleep(1)]) : null;
+  const takeTurn = (lane: Lane): Promise<unknown> | null =>
+    lanes.some((l) => l !== lane && l.unwritten) ? new Promise((r) => setImmediate(r)) : null;
+
+  /** a lane's call made now: node-redis writes it in this turn's setImmediate, before the one set here */
+  const sending = (lane: Lane) => {
+    lane.unwritten = true;
+    setImmediate(() => (lane.unwritten = false));
   };
 
   /**
@@ -351,16 +357,13 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         if (recorded) cpuHeld -= acked;
       };
       try {
-        const call = store.jobs.completeAndClaim(acks, o.queue, {
+        sending(lane);
+        const { errors, claim } = await store.jobs.completeAndClaim(acks, o.queue, {
           consumer: o.nodeId,
           max: free,
           maxCpu: freeCpu,
           leaseMs: o.leaseMs,
           trace: tracer !== null,
-        });
-        lane.inFlight = call;
-        const { errors, claim } = await call.finally(() => {
-          if (lane.inFlight === call) lane.inFlight = null;
         });
         answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
         outage.ok();
