@@ -2,7 +2,7 @@
   a flow spread over shards is made one shard at a time, its other shards (parts) before its home.
   ARGV[4]  the flow's id   ARGV[5] its name   ARGV[6] the principal ('' none)
   ARGV[7]  idempotency key ('' none)   ARGV[8] what its first use is compared with
-  ARGV[9]  this shard's nodes' links as JSON: [[job id, node id, on_dep_failure, dep job ids
+  ARGV[9]  this shard's nodes' links as JSON: [ [job id, node id, on_dep_failure, dep job ids
            (comma-separated), dependents' job ids in this shard, dependents' job ids in other
            shards], ...] in the rows' order
   ARGV[10] '' (the whole flow is in this shard), 'home' or 'part'
