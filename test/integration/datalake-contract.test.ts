@@ -7,11 +7,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createClient } from 'redis';
+import { lakeEntry, lakeEntryUnfinished, utcDay } from '../../src/core/datalake';
 import type { NewJob } from '../../src/core/job';
 import { drainLake, lakeFiles } from '../../src/roles/datalake/drain';
 import type { DayFiles } from '../../src/roles/datalake/files';
 import { lakeDays, lakeLines } from '../../src/roles/datalake/read';
 import type { Store } from '../../src/store/types';
+import { testRedisUrl } from '../helpers/env';
 import { makeStore, manualClock, useTestCluster, WITH_CLUSTER } from '../helpers/stores';
 
 useTestCluster();
@@ -134,4 +137,48 @@ describe.each(WITH_CLUSTER)('datalake contract: %s', (adapter) => {
     expect(fs.existsSync(files.file(day))).toBe(false);
     expect(await files.days()).toEqual([]);
   });
+});
+
+test("Redis's buffer: entries open at the end are closed by their step's time; whole ones and an earlier build's are read too", async () => {
+  const store = await makeStore('redis', 'lake-shapes');
+  const raw = createClient({ url: testRedisUrl() });
+  await raw.connect();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wizard-lake-'));
+  try {
+    const at = Date.now(); // (a day within the retention: the drainer trims older days unwritten)
+    const day = utcDay(at);
+    const open = (id: string) =>
+      lakeEntryUnfinished(id, 'task', 'default', 'SUCCESS', '2', '', 1, '', 'w', at - 9, at - 5);
+    const whole = (id: string) => lakeEntry(id, 'sim', 'lake', 'FAILURE', '', 'boom', 3, 'u', 'bot', at - 9, null, at);
+    const [buffer] = await store.lake.buffers();
+    // what lib-lake.lua's flushLake writes, and one record a field as the build before it did
+    await raw.sendCommand(['XADD', buffer, '*', 'day', day, 'at', String(at), 'o', `${open('a')}\n${open('b')}`]);
+    await raw.sendCommand(['XADD', buffer, '*', 'day', day, 'n', `${whole('c')}\n${whole('d')}`]);
+    await raw.sendCommand([
+      'XADD',
+      buffer,
+      '*',
+      'day',
+      day,
+      'r',
+      lakeEntry('e', 'task', 'default', 'SUCCESS', '1', '', 1, '', 'w', at - 9, at - 5, at),
+    ]);
+    const entries = (await store.lake.pending(buffer, '', 10)).flatMap((b) => b.entries);
+    expect(entries.map((e) => JSON.parse(e) as unknown[])).toEqual([
+      JSON.parse(lakeEntry('a', 'task', 'default', 'SUCCESS', '2', '', 1, '', 'w', at - 9, at - 5, at)),
+      JSON.parse(lakeEntry('b', 'task', 'default', 'SUCCESS', '2', '', 1, '', 'w', at - 9, at - 5, at)),
+      JSON.parse(whole('c')),
+      JSON.parse(whole('d')),
+      JSON.parse(lakeEntry('e', 'task', 'default', 'SUCCESS', '1', '', 1, '', 'w', at - 9, at - 5, at)),
+    ]);
+    // and the drainer writes all five to the day's file, each once
+    const files = lakeFiles(store, dir);
+    expect((await drainLake(store, files)).records).toBe(5);
+    const lines = fs.readFileSync(files.file(day), 'utf8').split('\n').filter(Boolean);
+    expect(lines.map((l) => (JSON.parse(l) as { job_id: string }).job_id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  } finally {
+    await raw.close();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -29,7 +29,7 @@ local function lakeSetting()
   return lakeRecords
 end
 
--- records gathered per day (written by flushLake, which flush() calls): day -> {records, counters};
+-- records gathered per day (written by flushLake, which flush() calls): day -> {open and whole records, counters};
 -- made empty when a call starts (beginCall)
 local lakeDays, lakeDayOrder
 
@@ -39,13 +39,13 @@ local lakeDays, lakeDayOrder
 -- `entry`, when given (not nil or ''), is that array already made by the caller from the job as
 -- it claimed it but for its finish time, open at the end ('[..., started_at,'), and `startedAt`
 -- its start (a worker's completion): building it here costs more Redis CPU than the rest of a
--- completion. The finish time is this script's (nowStr), closing it; it is written in this same
--- step all the same.
+-- completion. The finish time is this script's (nowStr): flushLake writes it once beside the open
+-- entries, and the reader closes each with it (src/store/redis/lake.ts), so no entry is copied
+-- here to close it; it is written in this same step all the same.
 local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
   if j.parent_id ~= '' or lakeSetting() == 'none' then return end
-  local started
-  if entry and entry ~= '' then
-    entry = entry .. nowStr .. ']'
+  local started, open = nil, entry and entry ~= ''
+  if open then
     if lakeRecords ~= 'all' and not string.find(',' .. lakeRecords .. ',', ',' .. redis.call('HGET', jobKey, 'type') .. ',', 1, true) then return end
     started = tonumber(startedAt)
   else
@@ -63,11 +63,12 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
   local day = dayName(today)
   local d = lakeDays[day]
   if not d then
-    d = { start = today * DAY_MS, records = {}, success = 0, durationSum = 0, timed = 0 }
+    d = { start = today * DAY_MS, open = {}, whole = {}, success = 0, durationSum = 0, timed = 0 }
     lakeDays[day] = d
     lakeDayOrder[#lakeDayOrder + 1] = day
   end
-  d.records[#d.records + 1] = entry
+  local records = open and d.open or d.whole
+  records[#records + 1] = entry
   if to == 'SUCCESS' then d.success = d.success + 1 end
   if duration then
     d.durationSum = d.durationSum + duration
@@ -76,21 +77,22 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
 end
 
 -- each day's gathered records appended to the buffer the drainer empties into the day files
--- (docs/datalake.md), as one stream entry {day, r, record, r, record, ...} per 1,000 records; the
--- day's counters once; a day joins the index with its first records
+-- (docs/datalake.md): a stream entry {day, at, now, o, lines} holds up to 1,000 entries open at
+-- the end, one a line, that the reader closes with `at` (this step's finish time), and one
+-- {day, n, lines} up to 1,000 whole ones (an earlier build wrote {day, r, record, r, ...}: read
+-- all the same); the day's counters once; a day joins the index with its first records
 local function flushLake()
   for _, day in ipairs(lakeDayOrder) do
     local d = lakeDays[day]
-    for i = 1, #d.records, 1000 do
-      local args = { 'day', day }
-      for n = i, math.min(i + 999, #d.records) do
-        args[#args + 1] = 'r'
-        args[#args + 1] = d.records[n]
-      end
-      redis.call('XADD', K.lakeBuffer, '*', unpack(args))
+    for i = 1, #d.open, 1000 do
+      redis.call('XADD', K.lakeBuffer, '*', 'day', day, 'at', nowStr, 'o', table.concat(d.open, '\n', i, math.min(i + 999, #d.open)))
     end
+    for i = 1, #d.whole, 1000 do
+      redis.call('XADD', K.lakeBuffer, '*', 'day', day, 'n', table.concat(d.whole, '\n', i, math.min(i + 999, #d.whole)))
+    end
+    local total = #d.open + #d.whole
     local stats = K.lakeStats(day)
-    if redis.call('HINCRBY', stats, 'total', #d.records) == #d.records then redis.call('ZADD', K.lakeDays, d.start, day) end
+    if redis.call('HINCRBY', stats, 'total', total) == total then redis.call('ZADD', K.lakeDays, d.start, day) end
     if d.success > 0 then redis.call('HINCRBY', stats, 'success', d.success) end
     if d.timed > 0 then
       redis.call('HINCRBY', stats, 'duration_ms_sum', d.durationSum)

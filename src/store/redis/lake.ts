@@ -9,6 +9,24 @@ import { RedisKeys } from '../keys';
 import { LAKE_FIELDS, scored } from './shared';
 import type { RedisConn } from './conn';
 
+/**
+ * the records of one buffer entry (lib-lake.lua flushLake): after `day`, an `at` (its finishing
+ * step's time) closes each line of an `o` (entries open at the end, one a line), an `n` holds whole
+ * ones a line, and an `r` one record (as an earlier build wrote them)
+ */
+function bufferedEntries(fields: string[]): string[] {
+  const out: string[] = [];
+  let at = '';
+  for (let i = 2; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1];
+    if (fields[i] === 'at') at = value;
+    else if (fields[i] === 'o') for (const line of value.split('\n')) out.push(`${line}${at}]`);
+    else if (fields[i] === 'n') out.push(...value.split('\n'));
+    else if (fields[i] === 'r') out.push(value);
+  }
+  return out;
+}
+
 export class RedisLake implements LakeStore {
   constructor(private readonly c: RedisConn) {
     c.onNewShards((shards) => this.copySettings(shards));
@@ -123,11 +141,7 @@ export class RedisLake implements LakeStore {
       'COUNT',
       count,
     ]);
-    return flat.map(([id, fields]) => ({
-      id,
-      day: fields[1],
-      entries: fields.filter((_, i) => i > 2 && i % 2 === 1),
-    }));
+    return flat.map(([id, fields]) => ({ id, day: fields[1], entries: bufferedEntries(fields) }));
   }
 
   async trim(buffer: string, through: string): Promise<void> {
