@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Config } from '@jest/types';
 import { chosenAdapters } from './env';
 import { startRedisCluster, TestCluster } from './redis-cluster';
-import { freePort, startRedisServer, TestRedis } from './redis-server';
+import { freeClusterPorts, startRedisServer, TestRedis } from './redis-server';
 
 export interface SharedServers {
   redis: TestRedis;
@@ -36,11 +36,7 @@ export default async function globalSetup(config: Config.GlobalConfig): Promise<
   process.env.WIZARD_TEST_REDIS_URL = redis.url;
   const shared: SharedServers = { redis };
   if (clusterWanted(config)) {
-    const ports: number[] = [];
-    while (ports.length < 6) {
-      const port = await freePort();
-      if (port !== redis.port && !ports.includes(port)) ports.push(port);
-    }
+    const ports = await freeClusterPorts(6, [redis.port]);
     process.env.WIZARD_TEST_CLUSTER_PORTS = ports.join(',');
     shared.cluster = startRedisCluster({ ports }).catch((err: unknown) => {
       process.stderr.write(`the shared test Redis Cluster did not start: ${String(err)}\n`);

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startRedisServer, TestRedis } from './redis-server';
+import { freeClusterPorts, startRedisServer, TestRedis } from './redis-server';
 
 const run = promisify(execFile);
 
@@ -59,10 +59,11 @@ export async function startRedisCluster(
   const replicas = opts.replicas ?? 1;
   const count = masters * (1 + replicas);
   // started side by side: each waits for its port to open
+  const ports = opts.ports ?? (await freeClusterPorts(count));
   const nodes: TestRedis[] = await Promise.all(
     Array.from({ length: count }, (_, i) =>
       startRedisServer({
-        port: opts.ports?.[i],
+        port: ports[i],
         extraArgs: [
           '--cluster-enabled',
           'yes',

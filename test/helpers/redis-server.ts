@@ -43,6 +43,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** whether this process could listen on the port now */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * n distinct free ports for Redis Cluster nodes: a node also listens on its cluster bus, 10,000
+ * above its port, so that port must be free too (and at most 65,535), or the node never starts
+ */
+export async function freeClusterPorts(n: number, taken: number[] = []): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const port = await freePort();
+    const clash = [...taken, ...ports].some((p) => p === port || p === port + 10_000 || p + 10_000 === port);
+    if (!clash && port + 10_000 <= 65_535 && (await canListen(port + 10_000))) ports.push(port);
+  }
+  return ports;
+}
+
 export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
