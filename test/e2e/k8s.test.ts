@@ -54,10 +54,12 @@ interface Container {
   startupProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  securityContext?: { readOnlyRootFilesystem?: boolean };
 }
 interface SecretVolume {
   name: string;
   secret?: { secretName: string; items?: { key: string; path: string }[] };
+  emptyDir?: Labels;
 }
 interface PodTemplate {
   metadata: { labels: Labels };
@@ -306,6 +308,16 @@ test.each(ROLES)('%s has requests and limits for CPU and memory, and a liveness 
     expect(Object.keys(c.resources?.[kind] ?? {}).sort()).toEqual(['cpu', 'memory']);
   expect(c.livenessProbe).toBeDefined();
   expect(c.readinessProbe).toBeDefined();
+});
+
+test("every pod's root filesystem is read-only; the scheduler drains the datalake into a volume mounted writable at the image's WIZARD_DATALAKE_DIR", () => {
+  for (const role of ROLES) expect(containerOf(deployment(role)).securityContext?.readOnlyRootFilesystem).toBe(true);
+  const lakeDir = /^ENV WIZARD_DATALAKE_DIR=(\S+)$/m.exec(fs.readFileSync(assetPath('Dockerfile'), 'utf8'))?.[1];
+  expect(lakeDir).toBe('/var/lib/wizard-datalake');
+  const scheduler = deployment('scheduler');
+  const mount = containerOf(scheduler).volumeMounts?.find((m) => m.mountPath === lakeDir);
+  expect(mount?.readOnly).toBeFalsy();
+  expect(scheduler.spec.template.spec.volumes?.find((v) => v.name === mount?.name)).toMatchObject({ emptyDir: {} });
 });
 
 test('the api probes GET /healthz on the port it listens on', () => {
