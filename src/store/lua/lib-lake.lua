@@ -76,20 +76,23 @@ local function appendToLake(id, jobKey, j, to, field, value, entry, startedAt)
   end
 end
 
+-- a day's lines as buffer entries {day, at, now, <field>, lines} of up to 1,000 lines each
+local function bufferLines(day, field, lines)
+  for i = 1, #lines, 1000 do
+    redis.call('XADD', K.lakeBuffer, '*', 'day', day, 'at', nowStr, field, table.concat(lines, '\n', i, math.min(i + 999, #lines)))
+  end
+end
+
 -- each day's gathered records appended to the buffer the drainer empties into the day files
--- (docs/datalake.md): a stream entry {day, at, now, o, lines} holds up to 1,000 entries open at
--- the end, one a line, that the reader closes with `at` (this step's finish time), and one
--- {day, n, lines} up to 1,000 whole ones (an earlier build wrote {day, r, record, r, ...}: read
--- all the same); the day's counters once; a day joins the index with its first records
+-- (docs/datalake.md): entries open at the end under `o`, one a line, that the reader closes with
+-- `at` (this step's finish time), and whole ones under `n` (an earlier build wrote {day, r,
+-- record, r, ...}: read all the same); the day's counters once; a day joins the index with its
+-- first records
 local function flushLake()
   for _, day in ipairs(lakeDayOrder) do
     local d = lakeDays[day]
-    for i = 1, #d.open, 1000 do
-      redis.call('XADD', K.lakeBuffer, '*', 'day', day, 'at', nowStr, 'o', table.concat(d.open, '\n', i, math.min(i + 999, #d.open)))
-    end
-    for i = 1, #d.whole, 1000 do
-      redis.call('XADD', K.lakeBuffer, '*', 'day', day, 'n', table.concat(d.whole, '\n', i, math.min(i + 999, #d.whole)))
-    end
+    bufferLines(day, 'o', d.open)
+    bufferLines(day, 'n', d.whole)
     local total = #d.open + #d.whole
     local stats = K.lakeStats(day)
     if redis.call('HINCRBY', stats, 'total', total) == total then redis.call('ZADD', K.lakeDays, d.start, day) end

@@ -12,7 +12,7 @@ import type { RedisConn } from './conn';
 /**
  * the records of one buffer entry (lib-lake.lua flushLake): after `day`, an `at` (its finishing
  * step's time) closes each line of an `o` (entries open at the end, one a line), an `n` holds whole
- * ones a line, and an `r` one record (as an earlier build wrote them)
+ * ones a line (its `at` unused), and an `r` one record (as an earlier build wrote them)
  */
 function bufferedEntries(fields: string[]): string[] {
   const out: string[] = [];

@@ -229,7 +229,7 @@ export class RedisReads implements ReadsStore {
     want: number,
     which: 'inState' | 'all',
   ): Promise<Found[]> {
-    /** the top-level jobs among ids that are in `state`, with their time */
+    /** the top-level jobs among ids that `which` takes (in `state`, or any), with their time */
     const inState = async (ids: string[]): Promise<Found[]> => {
       const fields = await Promise.all(
         ids.map((id) =>
