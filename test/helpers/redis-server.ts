@@ -31,27 +31,20 @@ export interface TestRedis {
   destroy(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+/** the port a listener got on 127.0.0.1 (0: any free one), closed again; rejects when it could not listen there */
+function listenOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+    srv.listen(port, '127.0.0.1', () => {
+      const got = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(got));
     });
   });
 }
 
-/** whether this process could listen on the port now */
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
+export const freePort = (): Promise<number> => listenOnce(0);
 
 /**
  * n distinct free ports for Redis Cluster nodes: a node also listens on its cluster bus, 10,000
@@ -62,7 +55,12 @@ export async function freeClusterPorts(n: number, taken: number[] = []): Promise
   while (ports.length < n) {
     const port = await freePort();
     const clash = [...taken, ...ports].some((p) => p === port || p === port + 10_000 || p + 10_000 === port);
-    if (!clash && port + 10_000 <= 65_535 && (await canListen(port + 10_000))) ports.push(port);
+    const busFree = () =>
+      listenOnce(port + 10_000).then(
+        () => true,
+        () => false,
+      );
+    if (!clash && port + 10_000 <= 65_535 && (await busFree())) ports.push(port);
   }
   return ports;
 }
