@@ -12,6 +12,8 @@ import type { PoolResult } from './pool-thread';
 import { runUserType } from './user-run';
 
 export interface Lane {
+  /** its index: on one Redis it waits for work on a connection of its own (waitAndClaim) */
+  id: number;
   capacity: number;
   /** handlers of ordinary jobs running now (a job whose ack is still to be sent does not count; CPU jobs are counted in cpuHeld) */
   executing: number;

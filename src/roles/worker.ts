@@ -30,7 +30,7 @@ import type { Job } from '../core/job';
 import { CompletionBatch, CompletionOutcome, settleAll } from '../store/completion-batch';
 import { tokenBaseOf } from '../store/common';
 import { roleStamp } from '../store/format';
-import type { Store } from '../store/types';
+import type { ClaimResult, Store } from '../store/types';
 import { createLogger } from '../util/log';
 import { assetPath } from '../util/package-root';
 import { logAbandoned } from './abandoned';
@@ -74,6 +74,7 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
    */
   const laneCount = Math.min(o.concurrency, 2);
   const lanes: Lane[] = Array.from({ length: laneCount }, (_, i) => ({
+    id: i,
     capacity: Math.floor(o.concurrency / laneCount) + (i < o.concurrency % laneCount ? 1 : 0),
     executing: 0,
     slotFreed: null,
@@ -330,23 +331,32 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
 
   /**
    * A lane's loop: acknowledge what its handlers finished and claim for the free slots, and CPU
-   * jobs for the free threads, all in one completeAndClaim call (one round trip, one script);
-   * block on the queue when it has nothing this lane can take. Threads are shared by the lanes:
-   * a claim in flight holds the ones it asked for (cpuAsked) until its answer is counted.
+   * jobs for the free threads, all in one completeAndClaim call (one round trip, one script).
+   * When that leaves it nothing to run, it waits for work and claims in one call (waitAndClaim:
+   * on one Redis the claim runs in Redis the moment work arrives), what its handlers finish
+   * meanwhile acknowledged on its own. Threads are shared by the lanes: a claim in flight (a wait
+   * too) holds the ones it asked for (cpuAsked) until its answer is counted.
    */
   const fetchLoop = async (lane: Lane) => {
     let failures = 0;
+    /** null: the next call acknowledges and claims; else how long to wait for work first (ms) */
+    let waitMs: number | null = null;
     while (!stopping) {
-      const turn = takeTurn(lane); // (no await when it is this lane's turn: the other lane may not slip in)
-      if (turn) await turn;
       const free = Math.max(0, lane.capacity - lane.executing);
-      if (free === 0 && freeThreads() === 0 && lane.acks.size === 0) {
-        await waitForSlot(lane);
-        continue;
+      const blocking = waitMs !== null && (free > 0 || freeThreads() > 0);
+      if (!blocking) {
+        waitMs = null;
+        const turn = takeTurn(lane); // (no await when it is this lane's turn: the other lane may not slip in)
+        if (turn) await turn;
+        if (free === 0 && freeThreads() === 0 && lane.acks.size === 0) {
+          await waitForSlot(lane);
+          continue;
+        }
       }
-      let acks = lane.acks.take();
+      let acks = blocking ? [] : lane.acks.take();
       const acked = cpuAmong(acks);
       const freeCpu = freeThreads(acked);
+      const slots = Math.max(0, lane.capacity - lane.executing);
       cpuAsked += freeCpu;
       let asking = true;
       /** the claim answered (recorded: true) or failed: its threads are counted again as they are */
@@ -357,19 +367,45 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         if (recorded) cpuHeld -= acked;
       };
       try {
-        sending(lane);
-        const { errors, claim } = await store.jobs.completeAndClaim(acks, o.queue, {
+        const claimOpts = {
           consumer: o.nodeId,
-          max: free,
+          max: slots,
           maxCpu: freeCpu,
           leaseMs: o.leaseMs,
           trace: tracer !== null,
-        });
-        answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
+        };
+        let claim: ClaimResult;
+        if (blocking) {
+          // it waits for the work it could take: ordinary jobs for its free slots, CPU jobs for
+          // free threads; a thread (or, with none free, a slot) freed meanwhile ends the wait (wake)
+          lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack), unless it wakes the lane
+          lane.waitsForOrdinary = slots > 0;
+          lane.wake = new AbortController();
+          ackAllAlone(lane); // what its handlers finished at once
+          try {
+            claim = await store.jobs.waitAndClaim(o.queue, waitMs!, {
+              ...claimOpts,
+              ordinary: slots > 0,
+              cpu: freeCpu > 0,
+              signal: lane.wake.signal,
+              lane: lane.id,
+            });
+          } finally {
+            lane.blocked = false;
+            lane.wake = null;
+            lane.waitsForOrdinary = true;
+          }
+          answered(true);
+        } else {
+          sending(lane);
+          const done = await store.jobs.completeAndClaim(acks, o.queue, claimOpts);
+          answered(true); // in the turn its CPU jobs start (cpuHeld): no other lane sees those threads free between
+          settleAll(acks, done.errors);
+          acks = []; // settled: a failure from here on (waiting for work) must not send them again
+          claim = done.claim;
+        }
         outage.ok();
         failures = 0;
-        settleAll(acks, errors);
-        acks = []; // settled: a failure from here on (waiting for work) must not send them again
         const { jobs, nextRunAt, now } = claim;
         if (stopping) {
           for (const c of jobs) await retryWhileAway('release', c.job, () => store.jobs.release(c.job.id, c.token));
@@ -377,33 +413,20 @@ export function startWorker(store: Store, options: Partial<WorkerOptions> & { no
         }
         for (const c of jobs) start(c.job, c.token, lane);
         // a claim that came back short of the lane's free slots emptied the queue for it: its next
-        // call would claim nothing, so it blocks at once and what it ran is acknowledged alone
-        const drained = jobs.length > 0 && free > 0 && jobs.length - cpuAmong(jobs) < free; // (CPU jobs take threads, not slots)
+        // call would claim nothing, so it waits at once and what it ran is acknowledged alone
+        const drained = jobs.length > 0 && slots > 0 && jobs.length - cpuAmong(jobs) < slots; // (CPU jobs take threads, not slots)
         // one turn for the handlers that finish at once, so their acks ride the next call
         if (jobs.length > 0 && !drained) await new Promise((r) => setImmediate(r));
-        if (drained || (jobs.length === 0 && (free > 0 || freeCpu > 0) && lane.acks.size === 0)) {
-          // both times are the store's: how long until the next retry is due, whatever this host's clock says
-          const wait = nextRunAt === null ? o.blockMs : Math.max(1, Math.min(o.blockMs, nextRunAt - now));
-          // it waits for the work it could take: ordinary jobs for its free slots, CPU jobs for free
-          // threads; a thread (or, with none free, a slot) freed meanwhile ends the wait (wake)
-          lane.blocked = true; // what finishes meanwhile is acknowledged on its own (ack), unless it wakes the lane
-          lane.waitsForOrdinary = free > 0;
-          lane.wake = new AbortController();
-          ackAllAlone(lane); // what its handlers finished at once
-          try {
-            await store.jobs.waitForWork(o.queue, wait, {
-              ordinary: free > 0,
-              cpu: drained ? freeThreads() > 0 : freeCpu > 0,
-              signal: lane.wake.signal,
-            });
-          } finally {
-            lane.blocked = false;
-            lane.wake = null;
-            lane.waitsForOrdinary = true;
-          }
-        }
+        // both times are the store's: how long until the next retry is due, whatever this host's clock says
+        waitMs =
+          drained || (jobs.length === 0 && (slots > 0 || freeCpu > 0) && lane.acks.size === 0)
+            ? nextRunAt === null
+              ? o.blockMs
+              : Math.max(1, Math.min(o.blockMs, nextRunAt - now))
+            : null;
       } catch (err) {
         answered(!(err instanceof StoreUnavailableError)); // acks put back still hold their threads
+        waitMs = null;
         if (err instanceof StoreUnavailableError)
           lane.acks.putBack(acks, err.maybeApplied); // sent again with the next call
         else settleAll(acks, err instanceof Error ? err : new Error(String(err)));

@@ -36,6 +36,7 @@ import type {
   ServerStats,
   StoreState,
   Submitted,
+  WaitAndClaimOptions,
   WaitOptions,
 } from './shapes';
 
@@ -83,6 +84,12 @@ export interface JobsStore {
    * work unless opts.ordinary is false, and CPU work with opts.cpu
    */
   waitForWork(queue: string, timeoutMs: number, opts?: WaitOptions): Promise<boolean>;
+  /**
+   * waitForWork, then claim (whether it woke, timed out or was aborted): what a consumer with
+   * nothing to do calls. On one Redis the claim is written behind the blocking command, on a
+   * connection of the lane's own, so it runs the moment work arrives (one round trip, not two)
+   */
+  waitAndClaim(queue: string, timeoutMs: number, opts: WaitAndClaimOptions): Promise<ClaimResult>;
   /** extend the lease of a held job */
   renew(jobId: string, token: string, leaseMs: number): Promise<void>;
   /**

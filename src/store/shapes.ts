@@ -31,6 +31,12 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** a wait, then a claim (waitAndClaim): the claim's options and what the wait wakes for */
+export interface WaitAndClaimOptions extends ClaimOptions, WaitOptions {
+  /** which of the caller's loops waits: each has a connection of its own to block on (Redis) */
+  lane?: number;
+}
+
 export interface ClaimedJob {
   job: Job;
   token: string;

@@ -9,19 +9,22 @@
  */
 import { StoreUnavailableError } from '../../src/core/errors';
 import { RunningWorker, startWorker } from '../../src/roles/worker';
-import type { Completion, Store, WaitOptions } from '../../src/store/types';
+import type { Completion, Store, WaitAndClaimOptions } from '../../src/store/types';
 import { silentLogger } from '../helpers/log';
 import { sleep } from '../../src/util/time';
 import { waitUntil } from '../helpers/procs';
 import { makeStore } from '../helpers/stores';
+import { startRedisServer } from '../helpers/redis-server';
+import { redisCommand } from '../helpers/redis-sentinel';
+import { RedisStore } from '../../src/store/redis';
 
 let store: Store;
 let worker: RunningWorker | null = null;
 /** job id → how many times the worker sent its completion */
 const sent = new Map<string, number>();
-/** the worker's queue-path calls but its waits, in order: `claim <acks sent> <jobs got>`, `complete <job id>` */
+/** the worker's queue-path calls as answered, in order: `claim <acks sent> <jobs got>`, `wait <jobs got>` (waitAndClaim), `complete <job id>` */
 const calls: string[] = [];
-/** how many times a lane began to wait for work */
+/** how many times a lane began to wait for work (and claim: waitAndClaim) */
 let waits = 0;
 /** fail the first wait for work that follows a call that carried acks */
 let failWaitAfterAcks = false;
@@ -34,7 +37,7 @@ let overlapping = 0;
 let sameTurn = 0;
 let madeThisTurn = false;
 
-/** the real store, counting completions and failing one waitForWork on request (its queue path, store.jobs, watched) */
+/** the real store, counting completions and failing one waitAndClaim on request (its queue path, store.jobs, watched) */
 function watched(inner: Store): Store {
   const count = (id: string) => sent.set(id, (sent.get(id) ?? 0) + 1);
   const jobs = new Proxy(inner.jobs, {
@@ -68,14 +71,16 @@ function watched(inner: Store): Store {
           return (target.complete as (...a: unknown[]) => Promise<void>)(jobId, ...rest);
         };
       }
-      if (prop === 'waitForWork') {
-        return async (queue: string, timeoutMs: number, opts?: WaitOptions) => {
+      if (prop === 'waitAndClaim') {
+        return async (queue: string, timeoutMs: number, opts: WaitAndClaimOptions) => {
           waits++;
           if (failWaitAfterAcks && acksJustSent) {
             failWaitAfterAcks = false;
             throw new StoreUnavailableError('Redis is unavailable: a test outage');
           }
-          return target.waitForWork(queue, timeoutMs, opts);
+          const got = await target.waitAndClaim(queue, timeoutMs, opts);
+          calls.push(`wait ${got.jobs.length}`);
+          return got;
         };
       }
       const value = Reflect.get(target, prop, receiver);
@@ -144,9 +149,9 @@ test('a lone job on an idle worker is acknowledged on its own at once: no claim 
   const [job] = await store.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
   await waitUntil(async () => (await store.reads.job(job.id))?.state === 'SUCCESS', 10_000, 'the job to succeed', 5);
   await sleep(200); // a claim after it would be made by now
-  // woken, one lane claims it (a claim of 1 for its 2 slots: the queue is empty), blocks again at
-  // once and sends the ack alone (completeJobs), not with a next claim that would find nothing
-  expect(calls).toEqual(['claim 0 1', `complete ${job.id}`]);
+  // one waiting lane claims it as its wait ends (1 for its 2 slots: the queue is empty), waits
+  // again at once and sends the ack alone (completeJobs), not with a next claim that would find nothing
+  expect(calls).toEqual(['wait 1', `complete ${job.id}`]);
   expect(Object.fromEntries(sent)).toEqual({ [job.id]: 1 });
   expect(await store.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: 2 });
 });
@@ -163,4 +168,39 @@ test("the lanes' calls overlap but never go out in the same turn of the event lo
   expect(overlapping).toBeGreaterThan(2);
   expect(sameTurn).toBe(0);
   expect(new Set(sent.values())).toEqual(new Set([1]));
+});
+
+test('an idle worker waits with its claim already in Redis: a job on the empty queue is claimed as the wait ends, and a stop ends the wait at once', async () => {
+  // a Redis of its own: its CLIENT LIST holds this worker's connections only
+  const redis = await startRedisServer();
+  const own = await new RedisStore({ url: redis.url, prefix: 'lanes' }).connect();
+  const waiting = async () =>
+    String(await redisCommand(redis.port, ['CLIENT', 'LIST', 'TYPE', 'normal']))
+      .split('\n')
+      .filter((l) => / flags=b /.test(l) && / cmd=bzpopmin /.test(l) && !/ qbuf=0 /.test(l)).length;
+  let idle: RunningWorker | null = startWorker(own, {
+    nodeId: 'lanes-1',
+    concurrency: 4,
+    threads: 1,
+    blockMs: 30_000,
+    log: silentLogger,
+  });
+  try {
+    // each lane blocks on a connection of its own, its claim script read behind the BZPOPMIN
+    await waitUntil(async () => (await waiting()) === 2, 10_000, 'both lanes to wait with a claim behind', 10);
+    const [job] = await own.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }]);
+    await waitUntil(async () => (await own.reads.job(job.id))?.state === 'SUCCESS', 10_000, 'the job to succeed', 5);
+    expect(await own.reads.job(job.id)).toMatchObject({ state: 'SUCCESS', result: 2, attempts: 1 });
+    await waitUntil(async () => (await waiting()) === 2, 10_000, 'both lanes to wait again', 10);
+    // a stop ends both waits (CLIENT UNBLOCK), well before their 30 s
+    const began = Date.now();
+    await idle.close();
+    idle = null;
+    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(await waiting()).toBe(0);
+  } finally {
+    await idle?.close();
+    await own.close();
+    await redis.destroy();
+  }
 });

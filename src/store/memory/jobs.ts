@@ -43,6 +43,7 @@ import {
   type ReapOptions,
   type ReapResult,
   type Submitted,
+  type WaitAndClaimOptions,
   type WaitOptions,
 } from '../types';
 import {
@@ -312,6 +313,11 @@ export class MemoryJobs implements JobsStore {
         opts.signal,
       );
     return true;
+  }
+
+  async waitAndClaim(queue: string, timeoutMs: number, opts: WaitAndClaimOptions): Promise<ClaimResult> {
+    await this.waitForWork(queue, timeoutMs, opts);
+    return this.claim(queue, opts);
   }
 
   // ---- renewLease.lua, completeJobs.lua (one job per call), failJob.lua, releaseJob.lua ----

@@ -425,13 +425,21 @@ export class RedisConn {
    * first use, a restart or a failover that lost it, FUNCTION FLUSH); when the library cannot be
    * loaded (OOM: FUNCTION LOAD is refused as a write; an ACL without it) the script by SHA, sent
    * whole on NOSCRIPT. Its time is Redis's (lib-call.lua reads TIME when ARGV[1] is ''), or a
-   * test's clock (options.now).
+   * test's clock (options.now). `on`: sent on that connection with that deadline instead (a
+   * script written behind a blocking command: jobs.ts waitAndClaim).
    */
-  async run<T = Reply>(name: ScriptName, args: WireArg[], keys: RedisKeys = this.keys, durable = false): Promise<T> {
+  async run<T = Reply>(
+    name: ScriptName,
+    args: WireArg[],
+    keys: RedisKeys = this.keys,
+    durable = false,
+    on?: { link: Conn; deadlineMs: number },
+  ): Promise<T> {
     const s: LuaScript = this.scripts[name];
     const o = this.options;
     const tail = ['2', keys.base, keys.guard, o.now ? o.now() : '', o.resultTtlMs, o.eventRetentionMs, ...args];
-    const send = (a: WireArg[]) => (durable ? this.durable<T>(a) : this.cmd<T>(a));
+    const send = (a: WireArg[]) =>
+      on ? this.cmd<T>(a, on.link, on.deadlineMs) : durable ? this.durable<T>(a) : this.cmd<T>(a);
     for (let loaded = false; Date.now() - this.functionsRefusedAt >= FUNCTIONS_AGAIN_MS; loaded = true) {
       try {
         return await send(['FCALL', s.fn, ...tail]);

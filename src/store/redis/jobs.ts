@@ -1,6 +1,8 @@
 /** The queue path (store.jobs): jobs made, cancelled, claimed, completed, failed, released, and lapsed leases reaped. */
+import { ErrorReply } from 'redis';
 import { type DedupedJob, dedupeScope, Job, NewJob, Progress, scopedIdempotencyKey } from '../../core/job';
 import { NotFoundError, StoreUnavailableError } from '../../core/errors';
+import { sleep } from '../../util/time';
 import {
   cancelConflict,
   createdJob,
@@ -34,6 +36,7 @@ import {
   type ReapOptions,
   type ReapResult,
   type Submitted,
+  type WaitAndClaimOptions,
   type WaitOptions,
 } from '../types';
 import { BULK_KEY_TTL_MS, bulkRows, firstOf, inOrder, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
@@ -85,6 +88,8 @@ export class RedisJobs implements JobsStore {
    * process, which has not been given them yet, so its reaper leaves them (reap)
    */
   private readonly unanswered = new Map<string, string>();
+  /** CLIENT ID or UNBLOCK was refused (an ACL without them): waitAndClaim waits as waitForWork does */
+  private unblockRefused = false;
   /** sharded queues with a rate, as last looked up (hasRate) */
   private readonly rated = new Map<string, { has: boolean; until: number }>();
 
@@ -547,6 +552,74 @@ export class RedisJobs implements JobsStore {
       }
     }
     return false;
+  }
+
+  /**
+   * On one Redis (not a Cluster, whose queues may be sharded) the claim rides behind the wait:
+   * CLIENT ID, BZPOPMIN on the markers asked for and the claim script go in one write on a
+   * connection of the lane's own. Redis runs the claim the moment BZPOPMIN returns (work came,
+   * the wait timed out, or CLIENT UNBLOCK ended it for opts.signal), in the same turn of its loop:
+   * a job put on an empty queue is claimed in one hop, not in a wake-up answered to this process
+   * and a claim sent back (docs/architecture.md "Waiting for work"). The claim is counted as this
+   * process's while it waits (unanswered), and given back if its answer is lost, as every claim.
+   * Elsewhere: waitForWork, then claim.
+   */
+  async waitAndClaim(queue: string, timeoutMs: number, opts: WaitAndClaimOptions): Promise<ClaimResult> {
+    const k = this.c.shardKeys(0);
+    const markers = [
+      ...(opts.ordinary !== false && opts.max > 0 ? [k.marker(queue)] : []),
+      ...(opts.cpu && (opts.maxCpu ?? 0) > 0 ? [k.cpuMarker(queue)] : []),
+    ];
+    if (this.c.cluster || this.c.shards.length > 1 || markers.length === 0 || this.unblockRefused) {
+      await this.waitForWork(queue, timeoutMs, opts);
+      return this.claim(queue, opts);
+    }
+    const link = await this.c.blockingLink(`lane-${opts.lane ?? 0}`);
+    const deadlineMs = timeoutMs + this.c.options.commandTimeoutMs;
+    const secs = Math.max(0.01, timeoutMs / 1000).toFixed(3);
+    const claimed = await this.answering(queue, opts, (answered) =>
+      this.claiming(queue, opts, 0, answered, async (base) => {
+        const id = this.c.cmd<number>(['CLIENT', 'ID'], link, deadlineMs);
+        const popped = this.c.cmd(['BZPOPMIN', ...markers, secs], link, deadlineMs);
+        const claim = this.c.run<ClaimReply>('claimJobs', claimArgs(queue, opts, base), k, false, { link, deadlineMs });
+        const stop = () => void this.unblock(id, claim);
+        opts.signal?.addEventListener('abort', stop, { once: true });
+        if (opts.signal?.aborted) stop();
+        try {
+          const [, , got] = await Promise.all([
+            id.catch((err) => {
+              if (err instanceof ErrorReply) this.unblockRefused = true; // (an ACL without CLIENT): its waits are not ended early
+            }),
+            popped,
+            claim,
+          ]);
+          return got;
+        } finally {
+          opts.signal?.removeEventListener('abort', stop);
+        }
+      }),
+    );
+    return claimResult(claimed, queue, opts.consumer).result;
+  }
+
+  /** end a waitAndClaim's BZPOPMIN (its connection's id) until its claim answered: the claim then runs at once */
+  private async unblock(id: Promise<number>, claim: Promise<unknown>): Promise<void> {
+    let answered = false;
+    void claim.then(
+      () => (answered = true),
+      () => (answered = true),
+    );
+    try {
+      const client = await id;
+      // the BZPOPMIN is read with CLIENT ID, in one write, so it is blocked by now; once more
+      // after a while in case its bytes came in a later read
+      for (let i = 0; i < 3 && !answered; i++) {
+        await this.c.cmd(['CLIENT', 'UNBLOCK', client]);
+        await Promise.race([claim.catch(() => undefined), sleep(50)]);
+      }
+    } catch {
+      // the connection's failure ends its calls anyway; a refusal leaves the wait to its timeout
+    }
   }
 
   private waker(queue: string, shard: number, cpu: boolean, timeoutMs: number): Waker {
