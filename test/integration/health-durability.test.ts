@@ -37,7 +37,7 @@ async function apiOn(durability: 'none' | 'replica') {
     redisUrl: master.url,
     prefix: `health-${durability}`,
     durability,
-    durabilityTimeoutMs: 300,
+    durabilityTimeoutMs: 1_500, // a loaded machine (the full suite) can take 300 ms to have the replica confirm a write
   });
   const api = await startApi(store, { nodeId: `api-${durability}`, port: 0, log: silentLogger });
   opened.push({ api, store });
