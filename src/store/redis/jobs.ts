@@ -560,7 +560,7 @@ export class RedisJobs implements JobsStore {
    * connection of the lane's own. Redis runs the claim the moment BZPOPMIN returns (work came,
    * the wait timed out, or CLIENT UNBLOCK ended it for opts.signal), in the same turn of its loop:
    * a job put on an empty queue is claimed in one hop, not in a wake-up answered to this process
-   * and a claim sent back (docs/architecture.md "Waiting for work"). The claim is counted as this
+   * and a claim sent back (docs/benchmarks.md "One round trip, step by step"). The claim is counted as this
    * process's while it waits (unanswered), and given back if its answer is lost, as every claim.
    * Elsewhere: waitForWork, then claim.
    */
@@ -586,14 +586,11 @@ export class RedisJobs implements JobsStore {
         opts.signal?.addEventListener('abort', stop, { once: true });
         if (opts.signal?.aborted) stop();
         try {
-          const [, , got] = await Promise.all([
-            id.catch((err) => {
-              if (err instanceof ErrorReply) this.unblockRefused = true; // (an ACL without CLIENT): its waits are not ended early
-            }),
-            popped,
-            claim,
-          ]);
-          return got;
+          // the claim's answer is what counts: its jobs are held whatever the wait answered
+          const [client, , got] = await Promise.allSettled([id, popped, claim]);
+          if (client.status === 'rejected' && client.reason instanceof ErrorReply) this.unblockRefused = true; // (an ACL without CLIENT): its waits are not ended early
+          if (got.status === 'rejected') throw got.reason;
+          return got.value;
         } finally {
           opts.signal?.removeEventListener('abort', stop);
         }
