@@ -3,8 +3,9 @@
  * completeAndClaim call, and a job that finishes while its lane waits on an empty queue is
  * acknowledged on its own, as are the jobs of a claim that came back short of the lane's free
  * slots (the queue ran dry: the lane's next claim would find nothing, so it waits at once), and the
- * lanes' calls go a turn apart (never made in the same turn of the event loop). The
- * store is the real Redis one; a thin wrapper counts what the worker asks of it and, where a test
+ * lanes' calls go a turn apart (never made in the same turn of the event loop). A lane with
+ * nothing to run waits and claims in one call (waitAndClaim: on one Redis its claim waits in Redis
+ * behind its BZPOPMIN), also where an ACL refuses CLIENT. The store is the real Redis one; a thin wrapper counts what the worker asks of it and, where a test
  * says so, makes a call fail as a Redis outage would.
  */
 import { StoreUnavailableError } from '../../src/core/errors';
@@ -198,6 +199,45 @@ test('an idle worker waits with its claim already in Redis: a job on the empty q
     idle = null;
     expect(Date.now() - began).toBeLessThan(5_000);
     expect(await waiting()).toBe(0);
+  } finally {
+    await idle?.close();
+    await own.close();
+    await redis.destroy();
+  }
+});
+
+test('on a Redis whose ACL refuses CLIENT the lanes still wait and claim: jobs before and after the refusal succeed once', async () => {
+  const redis = await startRedisServer({
+    extraArgs: ['--user', 'default', 'on', 'nopass', '~*', '&*', '+@all', '-client'],
+  });
+  const own = await new RedisStore({ url: redis.url, prefix: 'noclient' }).connect();
+  let idle: RunningWorker | null = startWorker(own, {
+    nodeId: 'noclient-1',
+    concurrency: 4,
+    threads: 1,
+    blockMs: 200,
+    log: silentLogger,
+  });
+  try {
+    const done = async (ids: string[]) => {
+      await waitUntil(
+        async () => (await Promise.all(ids.map((id) => own.reads.job(id)))).every((j) => j?.state === 'SUCCESS'),
+        10_000,
+        'the jobs to succeed',
+        10,
+      );
+      for (const id of ids) expect(await own.reads.job(id)).toMatchObject({ state: 'SUCCESS', result: 2, attempts: 1 });
+    };
+    // the first waits go with a claim behind them (CLIENT ID refused: nothing can end them early)
+    await done((await own.jobs.enqueue([{ type: 'task', params: { a: 1, b: 1, op: 'add' } }])).map((j) => j.id));
+    await sleep(500); // waits that timed out: from here on a wait, then a claim
+    await done(
+      (await own.jobs.enqueue([1, 1, 1].map((a) => ({ type: 'task' as const, params: { a, b: 1, op: 'add' } })))).map(
+        (j) => j.id,
+      ),
+    );
+    await idle.close();
+    idle = null;
   } finally {
     await idle?.close();
     await own.close();
