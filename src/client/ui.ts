@@ -64,10 +64,10 @@ export function duration(ms: number): string {
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /**
- * a generated id: a UUID (or another long hex string) or a job's 20 base32 characters
+ * a generated id: a UUID (or another long hex string) or a job's 16 base32 characters
  * (core/ids.ts), after a type prefix such as `bot-`
  */
-const GENERATED_ID = /^([a-z]+-)?([0-9a-f][0-9a-f-]{15,}|[0-9abcdefghjkmnpqrstvwxyz]{20})$/i;
+const GENERATED_ID = /^([a-z]+-)?([0-9a-f][0-9a-f-]{15,}|[0-9abcdefghjkmnpqrstvwxyz]{16})$/i;
 
 /**
  * each generated id shortened as git shortens commits: its type prefix (`bot-`) and then

@@ -4,7 +4,7 @@
  * it are `job:<id>:children` and `job:<id>:results`: an id taken as given could name those
  * instead (`GET /tasks/<id>:results/status` once wrote into a prime count's results). So:
  *
- * - ids wizard makes are accepted in exactly the shapes it makes them: a job's is 20 characters
+ * - ids wizard makes are accepted in exactly the shapes it makes them: a job's is 16 characters
  *   of lowercase base32 (newJobId), a UUID (a flow node's, a keyed bulk's, any job made before
  *   0.2), or either after `s<N>-` for shard N (src/store/keys.ts); a bot's is `bot-<UUID>`
  *   (src/core/bots.ts). Any other text names no job or bot (404).
@@ -21,9 +21,9 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 /** Crockford's base32 in lowercase: digits and letters without i, l, o and u */
 const BASE32 = '0123456789abcdefghjkmnpqrstvwxyz';
-const SHORT = `[${BASE32.replace('0123456789', '0-9')}]{20}`;
+const SHORT = `[${BASE32.replace('0123456789', '0-9')}]{16}`;
 
-/** a job id: 20 base32 characters or a UUID (shard 0), or either after s<N>- (shard N) */
+/** a job id: 16 base32 characters or a UUID (shard 0), or either after s<N>- (shard N) */
 export const JOB_ID = new RegExp(`^(s\\d{1,4}-)?(${SHORT}|${UUID})$`);
 /** 32 hex digits (a hash's) in a UUID's shape: the ids derived from a key (a keyed bulk's, a populate's) */
 export const uuidShaped = (hex: string): string =>
@@ -36,30 +36,33 @@ export const isJobId = (s: string): boolean => JOB_ID.test(s);
 export const isBotId = (s: string): boolean => BOT_ID.test(s);
 
 /** how a job id is written, for messages and the docs */
-export const JOB_ID_SHAPE = '20 characters of 0-9 and a-z, or a UUID, either maybe after s<N>-';
+export const JOB_ID_SHAPE = '16 characters of 0-9 and a-z, or a UUID, either maybe after s<N>-';
 
 // random bytes drawn 4 kB at a time (as randomUUID caches its entropy): one per character, of which
-// the low 5 bits are used, so an id is 100 random bits
+// the low 5 bits are used, so an id is 80 random bits
 const pool = Buffer.alloc(4000);
 let used = pool.length;
 const CODES = Uint8Array.from(BASE32, (ch) => ch.charCodeAt(0));
 const at = (i: number) => CODES[pool[used + i] & 31];
 
 /**
- * a new job id: 20 characters of lowercase base32, 100 random bits (a UUID has 122). Against a
- * UUID it saves 16 bytes in each place Redis holds the id (the record's key name, the wait list,
- * the events): a waiting job's bytes are most of what a backlog costs (docs/benchmarks.md). One
- * fromCharCode of 20 codes: a flat string, made in a third of a randomUUID's time
+ * a new job id: 16 characters of lowercase base32, 80 random bits (a UUID has 122, a ULID 80 a
+ * millisecond). What a collision would do: an enqueue whose id names a job still kept is taken
+ * for a resent one and answered with that job; with 10 million jobs kept, one enqueue in about
+ * 10^17 would meet one. Against a UUID it saves 20 bytes in each place Redis holds the id (the
+ * record's key name, the wait list, the lease set, the events): a waiting job's bytes are most of
+ * what a backlog costs (docs/benchmarks.md). One fromCharCode of 16 codes: a flat string, made in
+ * a third of a randomUUID's time
  */
 export function newJobId(): string {
-  if (used + 20 > pool.length) {
+  if (used + 16 > pool.length) {
     randomFillSync(pool);
     used = 0;
   }
   // prettier-ignore
   const id = String.fromCharCode(at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9),
-    at(10), at(11), at(12), at(13), at(14), at(15), at(16), at(17), at(18), at(19));
-  used += 20;
+    at(10), at(11), at(12), at(13), at(14), at(15));
+  used += 16;
   return id;
 }
 

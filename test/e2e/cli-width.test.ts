@@ -142,7 +142,7 @@ describe('against a running `wizard up`, not on a terminal', () => {
     expect(primes.code).toBe(0);
     expect(tooWide(primes.stdout)).toEqual([]);
     expect(primes.stdout.trimEnd().replace(/\n {2}/g, ' ')).toMatch(
-      /^SUCCESS [0-9a-z]{20}: 17,984 primes <= 200,000 \(16 chunks\) in [\d.]+ s$/,
+      /^SUCCESS [0-9a-z]{16}: 17,984 primes <= 200,000 \(16 chunks\) in [\d.]+ s$/,
     );
 
     const task = cli(['submit', 'task', '--a', '40', '--b', '2', '--watch']);
@@ -150,7 +150,7 @@ describe('against a running `wizard up`, not on a terminal', () => {
     expect(task.stdout.split('\n').length).toBeGreaterThan(2); // it was wrapped
     expect(tooWide(task.stdout)).toEqual([]);
     expect(task.stdout.trimEnd().replace(/\n {2}/g, ' ')).toMatch(
-      new RegExp(`^SUCCESS task [0-9a-z]{20}: result 42 by ${NODE}-worker in \\d+ ms$`),
+      new RegExp(`^SUCCESS task [0-9a-z]{16}: result 42 by ${NODE}-worker in \\d+ ms$`),
     );
 
     const id = JSON.parse(cli(['submit', 'task', '--a', '1', '--b', '1', '--json']).stdout).task_id as string;

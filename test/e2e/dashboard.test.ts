@@ -196,7 +196,7 @@ test('a prime count through the form: the bar fills to 100% over SSE and shows 7
   expect(await textOf(page.locator('label[for="primes-progress"]'))).toMatch(/^8 of 8 chunks\s*·\s*100%$/);
   expect(await textOf(page.locator('.prime-job .duration'))).toMatch(/^\d+(\.\d+)? s$/);
   expect(await textOf(page.locator('.prime-job .state'))).toBe('SUCCESS');
-  const id = /#\/primes\/([0-9a-z]{20})$/.exec(page.url())?.[1];
+  const id = /#\/primes\/([0-9a-z]{16})$/.exec(page.url())?.[1];
   expect(id).toBeDefined();
   expect(requested).toContain(`${api}/api/jobs/${id}/events`); // the bar was driven by the event stream
 
@@ -499,7 +499,7 @@ test('with API tokens on, the page asks for one; with a client token it submits 
   expect(
     await page.locator('#primes-progress').evaluate((el: { value: number; max: number }) => [el.value, el.max]),
   ).toEqual([8, 8]);
-  const id = /#\/primes\/([0-9a-z]{20})$/.exec(page.url())?.[1];
+  const id = /#\/primes\/([0-9a-z]{16})$/.exec(page.url())?.[1];
   expect(requested).toContain(`${secured}/api/jobs/${id}/events`); // the stream, opened with the token
   expect(errorsOf(page).filter((e) => !/status of 401/.test(e))).toEqual([]);
   await page.close();

@@ -83,7 +83,7 @@ test('submit <type> --watch on a terminal: a percentage bar while the handler ru
   await waitUntil(async () => /: PROGRESS \[##########----------\] 50% /.test(run.output()), 20_000, 'the 50% bar');
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
-  expect(run.output()).toMatch(/SUCCESS halfway [0-9a-z]{20}: result \{"released":true\}\s+by\s/); // wrapped to the terminal's 80 columns
+  expect(run.output()).toMatch(/SUCCESS halfway [0-9a-z]{16}: result \{"released":true\}\s+by\s/); // wrapped to the terminal's 80 columns
 });
 
 test('submit <type> --json prints the job; watch <id> follows it to its result, --json the final record', async () => {
@@ -91,7 +91,7 @@ test('submit <type> --json prints the job; watch <id> follows it to its result, 
   expect(submitted.code).toBe(0);
   expect(submitted.stdout.trim().split('\n')).toHaveLength(1);
   const job = JSON.parse(submitted.stdout) as { job_id: string; status: string };
-  expect(job.job_id).toMatch(/^[0-9a-z]{20}$/);
+  expect(job.job_id).toMatch(/^[0-9a-z]{16}$/);
   const watched = cli(['watch', job.job_id]);
   expect(watched.code).toBe(0);
   // not on a terminal: wrapped to 80 columns, the rest of a line indented by two
@@ -159,10 +159,10 @@ describe('bad input is one line on stderr, exit 2', () => {
   });
 });
 
-test('on a 64-column terminal the live line fits: the id shortened when the whole would not', async () => {
+test('on a 60-column terminal the live line fits: the id shortened when the whole would not', async () => {
   const release = path.join(tmp, 'release-longway');
-  // the whole line (a 20-character id, a 20-wide bar, 10/200, the time) is 65 characters
-  const run = onTerminal(['submit', 'longway', '--params', JSON.stringify({ release }), '--watch', '--api', api], 64);
+  // the whole line (a 16-character id, a 20-wide bar, 10/200, the time) is 61 characters
+  const run = onTerminal(['submit', 'longway', '--params', JSON.stringify({ release }), '--watch', '--api', api], 60);
   // what each redraw of the line, and each line, shows: split where the cursor moves or the line ends
   const segments = () => run.output().split(/\u001b\[[0-9;?]*[A-Za-z]|\r|\n/);
   await waitUntil(
@@ -172,8 +172,8 @@ test('on a 64-column terminal the live line fits: the id shortened when the whol
   );
   fs.writeFileSync(release, '');
   expect(await run.exited).toBe(0);
-  for (const l of segments()) expect({ l, fits: l.length <= 64 }).toEqual({ l, fits: true });
-  expect(segments().join('\n')).toMatch(/SUCCESS longway [0-9a-z]{20}: result \{"released":true\}\s+by /);
+  for (const l of segments()) expect({ l, fits: l.length <= 60 }).toEqual({ l, fits: true });
+  expect(segments().join('\n')).toMatch(/SUCCESS longway [0-9a-z]{16}: result \{"released":true\}\s+by /);
 });
 
 test('up says which types it loaded', () => {

@@ -52,7 +52,7 @@ test('submitting returns 202 with a job_id; SSE shows PENDING → STARTED → PR
     chunks: 16,
   });
   expect(submitted.status).toBe(202);
-  expect(submitted.body).toEqual({ job_id: expect.stringMatching(/^[0-9a-z]{20}$/), status: 'PENDING' });
+  expect(submitted.body).toEqual({ job_id: expect.stringMatching(/^[0-9a-z]{16}$/), status: 'PENDING' });
   const id = submitted.body.job_id;
 
   const seen: PrimeJob[] = [];
