@@ -38,6 +38,17 @@ export function pairsToRecord(flat: readonly string[], from = 0): Record<string,
  * a job from its record. What enqueueJobs.lua leaves unwritten reads as its start: the id is
  * the key's (`id`, when the record has none), attempts 0, updated_at the creation time.
  */
+/**
+ * a record's state, read with its `created_at` (every job's record has one): at format 3 a job of
+ * its own with no options is written without `state` while it is PENDING (lib-queue.lua
+ * enqueueRows, lib.lua's stateOf), so a record with `created_at` and no state is PENDING; null
+ * when neither is there (no job's record)
+ */
+export const stateOfRecord = (
+  state: string | null | undefined,
+  createdAt: string | null | undefined,
+): JobState | null => (state ?? (createdAt != null ? 'PENDING' : null)) as JobState | null;
+
 export function decodeJob(f: Record<string, string>, id?: string, withLog = true): Job {
   const total = num(f.total);
   const handlerTotal = num(f.hp_total); // a handler's ctx.progress (reportProgress.lua)
@@ -47,7 +58,7 @@ export function decodeJob(f: Record<string, string>, id?: string, withLog = true
     // a prime count is on no queue (its chunks are): it shows theirs (runs_on); a record without
     // one holds the default (format 3 leaves OMITTED values out: wire.ts)
     queue: f.queue === undefined ? OMITTED.queue : f.queue || f.runs_on || '',
-    state: f.state as JobState,
+    state: stateOfRecord(f.state, f.created_at)!,
     params: (json(f.params) as Record<string, unknown>) ?? {},
     progress:
       total !== null

@@ -11,7 +11,9 @@
  *      (`q:<queue>:cpuwait`), which a worker of format 2 never reads: until then this version
  *      puts them in the ordinary lists, as the previous release does (RedisStore.cpuLists); and a
  *      new job's record leaves out `queue` and `max_attempts` when they hold wire.ts's OMITTED
- *      values, which a worker of format 2 reads as missing (until then records are written whole)
+ *      values, which a worker of format 2 reads as missing (until then records are written whole),
+ *      and such a record of a job with no options also its `state` while it is PENDING (a record
+ *      with `created_at` and no state is PENDING: lib.lua's stateOf, codec.ts's stateOfRecord)
  * The in-memory store is always new.
  */
 import fs from 'node:fs';

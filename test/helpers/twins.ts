@@ -20,6 +20,7 @@ import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
 import type { Store } from '../../src/store/types';
 import { OMITTED } from '../../src/store/wire';
+import { stateOfRecord } from '../../src/store/codec';
 import { testPrefix, testRedisUrl } from './env';
 import { manualClock } from './stores';
 
@@ -100,7 +101,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
   async function redisView(): Promise<RawView> {
     const out: RawView = {};
     for (const id of [...jobs].sort()) {
-      out[`job:${id}`] = hash(await client.hGetAll(k.job(id)));
+      out[`job:${id}`] = hash(withState(await client.hGetAll(k.job(id))));
       out[`job:${id}:children`] = await client.lRange(k.children(id), 0, -1);
     }
     for (const q of [...queues].sort()) {
@@ -133,6 +134,12 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     for (const w of [...windows].sort()) out[`dedupe:${w}`] = hash(await client.hGetAll(k.dedupe(w)));
     return out;
   }
+
+  /** a Redis record as its readers take it: a lean one (format 3) has no state while PENDING (stateOfRecord) */
+  const withState = (rec: Record<string, string>): Record<string, string> => {
+    const state = stateOfRecord(rec.state, rec.created_at);
+    return state === null ? rec : { ...rec, state };
+  };
 
   /**
    * a memory record as Redis holds it: the memory twin keeps its records whole (objects, not

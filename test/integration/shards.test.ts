@@ -32,8 +32,8 @@ test('a plain Redis has one shard, under the keys it always had', async () => {
   const jobs = await Promise.all([1, 2, 3].map((a) => store.jobs.enqueue([task(a)])));
   for (const [job] of jobs) expect(job.id).toMatch(/^[0-9a-z]{16}$/); // shard 0: no s<N>- prefix
   const port = new URL(testRedisUrl()).port;
-  const { stdout } = await run('redis-cli', ['-p', port, 'HGET', `{${prefix}}:job:${jobs[0][0].id}`, 'state']);
-  expect(stdout.trim()).toBe('PENDING');
+  const { stdout } = await run('redis-cli', ['-p', port, 'HGET', `{${prefix}}:job:${jobs[0][0].id}`, 'type']);
+  expect(stdout.trim()).toBe('task');
 });
 
 test('changing the shard count strands nothing: the old shards are drained, new jobs go to the new count', async () => {

@@ -151,7 +151,7 @@ test('finish: a fence left by a finish cut off half-way is taken from there; a p
   }
 });
 
-test('a new job record leaves its default queue and max_attempts out at format 3, is written whole at format 2 (as v0.1.0 reads it), and both read the same', async () => {
+test('a new job record leaves its default queue and max_attempts out at format 3 (a job with no options its PENDING state too), is written whole at format 2 (as v0.1.0 reads it), and both read the same', async () => {
   const fresh = await open('upgrade-lean');
   await joinPrefix(fresh.store);
   const rolling = await open('upgrade-whole', String(ROLLING_FORMAT));
@@ -163,27 +163,33 @@ test('a new job record leaves its default queue and max_attempts out at format 3
   ] as const;
   const fields = async (s: { store: RedisStore; k: ReturnType<typeof redisKeys> }) => {
     const made = await s.store.jobs.enqueue(jobs.map((j) => ({ ...j })));
-    const records = await Promise.all(made.map((j) => raw.hmGet(s.k.job(j.id), ['queue', 'max_attempts'])));
+    const records = await Promise.all(made.map((j) => raw.hmGet(s.k.job(j.id), ['state', 'queue', 'max_attempts'])));
     const read = await Promise.all(made.map(async (j) => (await s.store.reads.job(j.id))!));
     expect(read).toEqual(made);
-    return { records, read: read.map((j) => [j.queue, j.maxAttempts]) };
+    // each listed as PENDING, and claimed as such: the claim writes its state
+    const listed = await s.store.reads.list({ state: 'PENDING', limit: 10 });
+    expect(listed.jobs.map((j) => j.id).sort()).toEqual(made.map((j) => j.id).sort());
+    const claimed = await s.store.jobs.claim('default', { consumer: 'upgrade-test', max: 10, leaseMs: 30_000 });
+    expect(claimed.jobs.map((c) => c.job.id).sort()).toEqual([made[0].id, made[2].id].sort());
+    expect(await raw.hGet(s.k.job(made[0].id), 'state')).toBe('STARTED');
+    return { records, read: read.map((j) => [j.state, j.queue, j.maxAttempts]) };
   };
   const lean = await fields(fresh);
   const whole = await fields(rolling);
   expect(lean.records).toEqual([
-    [null, null],
-    ['other', '5'],
-    [null, '1'],
+    [null, null, null],
+    ['PENDING', 'other', '5'],
+    ['PENDING', null, '1'],
   ]);
   expect(whole.records).toEqual([
-    ['default', '3'],
-    ['other', '5'],
-    ['default', '1'],
+    ['PENDING', 'default', '3'],
+    ['PENDING', 'other', '5'],
+    ['PENDING', 'default', '1'],
   ]);
   expect(lean.read).toEqual([
-    ['default', 3],
-    ['other', 5],
-    ['default', 1],
+    ['PENDING', 'default', 3],
+    ['PENDING', 'other', 5],
+    ['PENDING', 'default', 1],
   ]);
   expect(whole.read).toEqual(lean.read);
 });

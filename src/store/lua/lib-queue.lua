@@ -7,7 +7,8 @@
 -- ones at the tail of their queue (of their kind's wait list of their priority: a row with cpu
 -- '1' goes to the CPU lists), or, delayed, in its delayed set (enqueueJobs.lua, enqueueBatch.lua). Answers the number created. Only fields with a value are written, and not
 -- what a reader knows without them (src/store/codec.ts decodeJob): the id (it is in the key),
--- attempts 0, updated_at = created_at, priority 5. state comes first: most reads look it up first.
+-- attempts 0, updated_at = created_at, priority 5, and at format 3 a lean record's state PENDING
+-- (lib.lua's stateOf). state comes first where written: most reads look it up first.
 -- OPTIONAL_FIELDS (generated): the fields written only when they have a value, name and position in ROW.
 -- On a prefix at format 3 `queue` and `max_attempts` are left out too when they hold the values
 -- every reader takes a missing one for (OMITTED_QUEUE, OMITTED_MAX_ATTEMPTS: wire.ts's OMITTED);
@@ -37,13 +38,14 @@ local function enqueueRows(from)
         and ARGV[at + ROW.idem_key] == '' and cpu == '' and ARGV[at + ROW.principal] == '' and group == ''
         and ARGV[at + ROW.flow_id] == ''
         and ARGV[at + ROW.trace] == '')) then
-      -- a job of its own (a task, a bot job) with no options: one write with a fixed shape
+      -- a job of its own (a task, a bot job) with no options: one write with a fixed shape; at
+      -- format 3 without `state`, which every reader takes for PENDING when created_at is there
+      -- (lib.lua's stateOf): 16 bytes a waiting job (docs/benchmarks.md)
       if lean then
         if initiatedBy == '' then
-          redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'params', params, 'created_at', nowStr)
+          redis.call('HSET', jobKey, 'type', jobType, 'params', params, 'created_at', nowStr)
         else
-          redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'params', params, 'created_at', nowStr,
-            'initiated_by', initiatedBy)
+          redis.call('HSET', jobKey, 'type', jobType, 'params', params, 'created_at', nowStr, 'initiated_by', initiatedBy)
         end
       elseif initiatedBy == '' then
         redis.call('HSET', jobKey, 'state', 'PENDING', 'type', jobType, 'queue', queue, 'params', params,
@@ -161,7 +163,7 @@ local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase,
   -- so only timeout_ms is asked for beyond what was asked before (the trace in it cost the claim
   -- 2% of its instructions in bench:lua's callgrind count).
   local v = readClaim(jobKey)
-  local state, parentId = v[CLAIM.id], v[CLAIM.parent_id]
+  local state, parentId = stateOf(v[CLAIM.id], v[CLAIM.type]), v[CLAIM.parent_id]
   if state and RUNNABLE[state] then
     n = n + 1
     local token = tokenBase .. '.' .. countStr(n)

@@ -94,8 +94,9 @@ end
 local function load(jobKey)
   if not jobKey then return nil end
   local v = readLoad(jobKey)
-  if not isJobState(v[LOAD.state]) then return nil end
-  return { state = v[LOAD.state], queue = v[LOAD.queue] or OMITTED_QUEUE, parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
+  local state = stateOf(v[LOAD.state], v[LOAD.created_at])
+  if not isJobState(state) then return nil end
+  return { state = state, queue = v[LOAD.queue] or OMITTED_QUEUE, parent_id = v[LOAD.parent_id] or '', total = v[LOAD.total] or '',
     completed = v[LOAD.completed] or '', token = v[LOAD.token] or '', attempts = v[LOAD.attempts] or '',
     max_attempts = v[LOAD.max_attempts] or OMITTED_MAX_ATTEMPTS, chunk_index = v[LOAD.chunk_index] or '', created_at = v[LOAD.created_at] or '',
     handled_by = v[LOAD.handled_by] or '', priority = v[LOAD.priority] or '', idem_key = v[LOAD.idem_key] or '',

@@ -173,6 +173,16 @@ local function isJobState(state)
   return state ~= nil and TRANSITIONS[state] ~= nil
 end
 
+-- a record's state, read with a field every job's record has (`created_at`, or `type`): at
+-- format 3 a job of its own with no options is written without `state` while it is PENDING
+-- (enqueueRows: 16 bytes a waiting job), so a record with the field and no
+-- state is PENDING; a key with neither is no job's record
+local function stateOf(state, field)
+  if state then return state end
+  if field then return 'PENDING' end
+  return nil
+end
+
 -- the result codes (OK, MISSING, TOKEN_MISMATCH, ...) and the layouts' sizes (ROW_SIZE, ...) are
 -- generated from src/store/wire.ts above this file; a layout's position is written by name
 -- (ROW.type, CLAIM.token: see the layouts there) and scripts.ts puts the number in its place

@@ -41,6 +41,7 @@ import {
 } from '../types';
 import { BULK_KEY_TTL_MS, bulkRows, firstOf, inOrder, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import { CompletionBatch, settleAll } from '../completion-batch';
+import { stateOfRecord } from '../codec';
 import {
   keyShard,
   claimArgs,
@@ -250,8 +251,8 @@ export class RedisJobs implements JobsStore {
       'mode',
     ]);
     if (!id || mode !== job.dedupe.mode || !isStorableJobId(id)) return null;
-    const state = await this.c.cmd<string | null>(['HGET', k.job(id), 'state']);
-    return windowAnswers(job.dedupe.mode, state) ? id : null;
+    const [state, created] = await this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'created_at']);
+    return windowAnswers(job.dedupe.mode, stateOfRecord(state, created)) ? id : null;
   }
 
   /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */
@@ -260,12 +261,7 @@ export class RedisJobs implements JobsStore {
     for (const shard of shards) {
       const k = this.c.shardKeys(shard);
       const id = await this.c.cmd<string | null>(['HGET', k.idem(scopedKey), 'job']);
-      if (
-        id &&
-        isStorableJobId(id) &&
-        (await this.c.cmd<string | null>(['HGET', this.c.at(id).job(id), 'state'])) !== null
-      )
-        return id;
+      if (id && isStorableJobId(id) && (await this.c.cmd<number>(['EXISTS', this.c.at(id).job(id)])) === 1) return id;
     }
     return null;
   }

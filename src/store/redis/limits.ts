@@ -1,6 +1,7 @@
 /** The API's rate limits and quotas (store.limits): sliding logs, token buckets and each owner's open jobs. */
 import { FINAL_STATES, JobState } from '../../core/job';
 import { isStorableJobId, OPEN_JOBS_SCAN, OWNED_TTL_MS } from '../common';
+import { stateOfRecord } from '../codec';
 import type { LimitsStore } from '../concerns';
 import type { RedisKeys } from '../keys';
 import type { BudgetSpend, RateLimitHit } from '../types';
@@ -50,7 +51,11 @@ export class RedisLimits implements LimitsStore {
     const ids = await this.c.cmd<string[]>(['ZRANGE', key, 0, OPEN_JOBS_SCAN - 1]);
     const states = await Promise.all(
       ids.map((id) =>
-        isStorableJobId(id) ? this.c.cmd<string | null>(['HGET', this.c.at(id).job(id), 'state']) : null,
+        isStorableJobId(id)
+          ? this.c
+              .cmd<(string | null)[]>(['HMGET', this.c.at(id).job(id), 'state', 'created_at'])
+              .then(([s, created]) => stateOfRecord(s, created))
+          : null,
       ),
     );
     const finished = (i: number) => states[i] === null || FINAL_STATES.has(states[i] as JobState);

@@ -2,7 +2,7 @@
 import { Job, JOB_STATES, JobState } from '../../core/job';
 import { COUNTED_NOT_INDEXED_LIST, FINAL_LIST } from '../../core/states';
 import { StoreOutOfMemoryError } from '../../core/errors';
-import { decodeJob, pairsToRecord } from '../codec';
+import { decodeJob, pairsToRecord, stateOfRecord } from '../codec';
 import { isStorableJobId } from '../common';
 import type { ReadsStore } from '../concerns';
 import { RedisKeys } from '../keys';
@@ -237,7 +237,8 @@ export class RedisReads implements ReadsStore {
         ),
       );
       return ids.flatMap((id, i) => {
-        const [s, parent, updated, created] = fields[i];
+        const [stored, parent, updated, created] = fields[i];
+        const s = stateOfRecord(stored, created);
         if (parent || (which === 'all' ? s === null : s !== state)) return [];
         return [{ id, at: Number(which === 'all' ? created : (updated ?? created)) }];
       });
