@@ -35,10 +35,6 @@ export function pairsToRecord(flat: readonly string[], from = 0): Record<string,
 }
 
 /**
- * a job from its record. What enqueueJobs.lua leaves unwritten reads as its start: the id is
- * the key's (`id`, when the record has none), attempts 0, updated_at the creation time.
- */
-/**
  * a record's state, read with its `created_at` (every job's record has one): at format 3 a job of
  * its own with no options is written without `state` while it is PENDING (lib-queue.lua
  * enqueueRows, lib.lua's stateOf), so a record with `created_at` and no state is PENDING; null
@@ -49,6 +45,10 @@ export const stateOfRecord = (
   createdAt: string | null | undefined,
 ): JobState | null => (state ?? (createdAt != null ? 'PENDING' : null)) as JobState | null;
 
+/**
+ * a job from its record. What enqueueJobs.lua leaves unwritten reads as its start: the id is
+ * the key's (`id`, when the record has none), attempts 0, updated_at the creation time.
+ */
 export function decodeJob(f: Record<string, string>, id?: string, withLog = true): Job {
   const total = num(f.total);
   const handlerTotal = num(f.hp_total); // a handler's ctx.progress (reportProgress.lua)

@@ -4,6 +4,6 @@
   names a key that is not a job's record: lib.lua's jobKeyFor, isJobState).
 ]]
 local jobKey = jobKeyFor(ARGV[4])
-if not jobKey or not isJobState(stateOf(unpack(redis.call('HMGET', jobKey, 'state', 'created_at')))) then return {} end
+if not jobKey or not isJobState(recordState(jobKey)) then return {} end
 redis.call('HSET', jobKey, 'checked_by', ARGV[5])
 return redis.call('HGETALL', jobKey)

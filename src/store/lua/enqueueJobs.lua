@@ -17,7 +17,7 @@ if idemKey ~= '' then
   local key = K.idem(idemKey)
   local first = redis.call('HMGET', key, 'job', 'fp')
   if first[1] then
-    local state = stateOf(unpack(redis.call('HMGET', K.job(first[1]), 'state', 'created_at')))
+    local state = recordState(K.job(first[1]))
     if state then return { 0, nowStr, first[1], state, first[2] == fp and 1 or 0 } end
   end
   redis.call('HSET', key, 'job', ARGV[6 + ROW.id], 'fp', fp) -- the first row's id (ARGV[6]: the rows' size)

@@ -9,7 +9,7 @@ local function botToken(botId, id)
   if not held[1] then return nil, BOT_MISSING end
   if held[1] ~= id then
     local jobKey = jobKeyFor(id)
-    local state = jobKey and stateOf(unpack(redis.call('HMGET', jobKey, 'state', 'created_at')))
+    local state = jobKey and recordState(jobKey)
     if not isJobState(state) then return nil, MISSING end
     -- a cancelled job the bot was told of at its heartbeat (which forgot it): still said as cancelled
     if state == 'CANCELLED' then return nil, CANCELLED end

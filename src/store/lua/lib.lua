@@ -183,6 +183,11 @@ local function stateOf(state, field)
   return nil
 end
 
+-- the state of the record at jobKey, read as stateOf reads it (nil: no job's record)
+local function recordState(jobKey)
+  return stateOf(unpack(redis.call('HMGET', jobKey, 'state', 'created_at')))
+end
+
 -- the result codes (OK, MISSING, TOKEN_MISMATCH, ...) and the layouts' sizes (ROW_SIZE, ...) are
 -- generated from src/store/wire.ts above this file; a layout's position is written by name
 -- (ROW.type, CLAIM.token: see the layouts there) and scripts.ts puts the number in its place

@@ -41,7 +41,6 @@ import {
 } from '../types';
 import { BULK_KEY_TTL_MS, bulkRows, firstOf, inOrder, madeRun, planBulk, repeatedRun, type BulkItem } from '../bulk';
 import { CompletionBatch, settleAll } from '../completion-batch';
-import { stateOfRecord } from '../codec';
 import {
   keyShard,
   claimArgs,
@@ -51,6 +50,7 @@ import {
   groupByShard,
   leftToClaim,
   merged,
+  recordState,
   retryDelayOf,
   CONFLICT,
   type ClaimReply,
@@ -89,7 +89,7 @@ export class RedisJobs implements JobsStore {
    * process, which has not been given them yet, so its reaper leaves them (reap)
    */
   private readonly unanswered = new Map<string, string>();
-  /** CLIENT ID or UNBLOCK was refused (an ACL without them): waitAndClaim waits as waitForWork does */
+  /** CLIENT ID was refused (an ACL without CLIENT, which refuses UNBLOCK too): waitAndClaim waits as waitForWork does */
   private unblockRefused = false;
   /** sharded queues with a rate, as last looked up (hasRate) */
   private readonly rated = new Map<string, { has: boolean; until: number }>();
@@ -251,8 +251,7 @@ export class RedisJobs implements JobsStore {
       'mode',
     ]);
     if (!id || mode !== job.dedupe.mode || !isStorableJobId(id)) return null;
-    const [state, created] = await this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'created_at']);
-    return windowAnswers(job.dedupe.mode, stateOfRecord(state, created)) ? id : null;
+    return windowAnswers(job.dedupe.mode, await recordState(this.c, k.job(id))) ? id : null;
   }
 
   /** in the key's shard, or shard 0 (where the bot queue's jobs are made whatever their key) */

@@ -1,11 +1,11 @@
 /** The API's rate limits and quotas (store.limits): sliding logs, token buckets and each owner's open jobs. */
 import { FINAL_STATES, JobState } from '../../core/job';
 import { isStorableJobId, OPEN_JOBS_SCAN, OWNED_TTL_MS } from '../common';
-import { stateOfRecord } from '../codec';
 import type { LimitsStore } from '../concerns';
 import type { RedisKeys } from '../keys';
 import type { BudgetSpend, RateLimitHit } from '../types';
 import type { RedisConn } from './conn';
+import { recordState } from './shared';
 
 export class RedisLimits implements LimitsStore {
   private readonly keys: RedisKeys;
@@ -50,13 +50,7 @@ export class RedisLimits implements LimitsStore {
     if (count < atMost) return count;
     const ids = await this.c.cmd<string[]>(['ZRANGE', key, 0, OPEN_JOBS_SCAN - 1]);
     const states = await Promise.all(
-      ids.map((id) =>
-        isStorableJobId(id)
-          ? this.c
-              .cmd<(string | null)[]>(['HMGET', this.c.at(id).job(id), 'state', 'created_at'])
-              .then(([s, created]) => stateOfRecord(s, created))
-          : null,
-      ),
+      ids.map((id) => (isStorableJobId(id) ? recordState(this.c, this.c.at(id).job(id)) : null)),
     );
     const finished = (i: number) => states[i] === null || FINAL_STATES.has(states[i] as JobState);
     const done = ids.filter((_, i) => finished(i));

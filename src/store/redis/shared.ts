@@ -2,13 +2,14 @@
 import { createHash } from 'node:crypto';
 import { JobState } from '../../core/job';
 import { lakeEntryUnfinished } from '../../core/datalake';
-import { ClaimContext, claimView, json as jsonField } from '../codec';
+import { ClaimContext, claimView, json as jsonField, stateOfRecord } from '../codec';
 import { ClusterLink, seedUrls } from '../cluster';
 import { shardOfId } from '../keys';
 import { Link } from '../link';
 import { SentinelMaster } from '../sentinel';
 import type { Durability, ClaimOptions, ClaimResult, Completion, FailTarget, JobEvent, StoreOptions } from '../types';
 import { CLAIM, CLAIM_ARGS, CODE, COMPLETION, pushRow, wireJson, type WireArg } from '../wire';
+import type { RedisConn } from './conn';
 
 export type Reply = unknown;
 
@@ -300,3 +301,9 @@ export function pairsFromInfo(text: string): Record<string, string> {
   }
   return out;
 }
+
+/** the state of the job record at `key`, as every reader takes it (stateOfRecord); null: no job's record */
+export const recordState = (c: RedisConn, key: string): Promise<JobState | null> =>
+  c
+    .cmd<(string | null)[]>(['HMGET', key, 'state', 'created_at'])
+    .then(([state, created]) => stateOfRecord(state, created));
