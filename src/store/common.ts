@@ -59,14 +59,21 @@ export interface JobRow {
  */
 export const isStorableJobId = (id: string): boolean => id !== '' && !id.includes(':');
 
+/**
+ * the row a new job is written from; `id` is the id it gets when it brings none (a Cluster's
+ * shard's: placement.ts newId). Passing it here, not as a copy of the job with its id
+ * (`{ ...job, id }`), matters on the hot path: V8 made such a copy an object whose many missing
+ * options were each looked up slowly, 4 µs a job of a producer's 9 (docs/benchmarks.md).
+ */
 export function jobRow(
   job: NewJob,
   link: { parentId?: string; index?: number; total?: number; queued?: boolean } = {},
+  id?: string,
 ): JobRow {
   if (job.id !== undefined && !isStorableJobId(job.id))
     throw new Error(`a job id may not be empty or hold ':', got '${job.id}'`);
   return {
-    id: job.id ?? newJobId(),
+    id: job.id ?? id ?? newJobId(),
     type: job.type,
     queue: link.queued === false ? '' : (job.queue ?? DEFAULT_QUEUE),
     params: JSON.stringify(job.params ?? {}),

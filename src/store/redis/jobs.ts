@@ -128,7 +128,7 @@ export class RedisJobs implements JobsStore {
     const shard =
       jobs[0]?.id !== undefined ? shardOfId(jobs[0].id) : this.place.pickShard(jobs[0]?.queue, jobs[0]?.group);
     return this.insert(
-      jobs.map((j) => jobRow({ ...j, id: j.id ?? newId(shard) })),
+      jobs.map((j) => jobRow(j, undefined, j.id ?? newId(shard))),
       shard,
     );
   }
