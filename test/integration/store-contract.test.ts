@@ -3,7 +3,7 @@
  * in-memory adapter, so the two cannot drift apart.
  */
 import { ConflictError, LeaseLostError, NotFoundError, ValidationError } from '../../src/core/errors';
-import type { NewJob } from '../../src/core/job';
+import { scopedIdempotencyKey, type Job, type NewJob } from '../../src/core/job';
 import { EVENT_RESULT_MAX_BYTES, JOB_LOG_LINE_BYTES, JOB_LOG_LINES, type Store } from '../../src/store/types';
 import { tokenBaseOf } from '../../src/store/common';
 import { RedisStore } from '../../src/store/redis';
@@ -536,6 +536,35 @@ describe.each(WITH_CLUSTER)('store contract: %s', (adapter) => {
     expect(await store.reads.job(ok.id)).toBeNull();
     expect((await store.reads.list({ state: 'SUCCESS' })).total).toBe(0);
     expect(await store.reads.job(dead.id)).toMatchObject({ state: 'DEAD' });
+  });
+
+  test("a completion given the job as claimed (a worker's) and one not (a bot's) finish alike: listed by creation, keys expiring with their jobs", async () => {
+    await store.close();
+    store = await makeStore(adapter, 'contract-ack', { now: clock.now, resultTtlMs: 200 });
+    const made: Job[] = [];
+    for (const key of [undefined, 'ack-a', undefined, 'ack-b']) {
+      made.push((await store.jobs.submit({ ...task(made.length), ...(key ? { idempotencyKey: key } : {}) })).job);
+      clock.advance(10);
+    }
+    const { jobs: held } = await store.jobs.claim('default', { consumer: 'w1', max: 4, leaseMs: LEASE });
+    const byId = new Map(held.map((h) => [h.job.id, h]));
+    expect([...byId.keys()].sort()).toEqual(made.map((j) => j.id).sort());
+    // finished newest first, so an index by finish time would list them the other way round
+    for (const i of [3, 2, 1, 0]) {
+      const h = byId.get(made[i].id)!;
+      await store.jobs.complete(h.job.id, h.token, i, i % 2 === 1 ? h.job : undefined);
+      clock.advance(10);
+    }
+    const listed = await store.reads.list({});
+    expect(listed.jobs.map((j) => [j.id, j.state, j.createdAt])).toEqual(
+      [...made].reverse().map((j) => [j.id, 'SUCCESS', j.createdAt]),
+    );
+    expect(await store.jobs.idempotentJob(scopedIdempotencyKey('ack-b', undefined))).toBe(made[3].id);
+    await new Promise((r) => setTimeout(r, 300));
+    clock.advance(300);
+    await store.jobs.reap('default');
+    for (const key of ['ack-a', 'ack-b'])
+      expect(await store.jobs.idempotentJob(scopedIdempotencyKey(key, undefined))).toBeNull();
   });
 
   test('listJobs pages newest first, filtered by state', async () => {

@@ -509,7 +509,7 @@ local MAX_SAFE_INTEGER = 9007199254740991
 -- result; a chunk's result is checked (chunkResultFits), recorded once per chunk index, and the
 -- last chunk completes the parent with the sum (a chord). Answers OK, MISSING, TOKEN_MISMATCH,
 -- CANCELLED or BAD_RESULT.
-local function completeJob(id, token, result, lakeEntry, startedAt)
+local function completeJob(id, token, result, lakeEntry, startedAt, createdAt, queue, parentId)
   -- holder(), reading only what a completion needs: a held job is never a parent (no progress).
   -- Its id is one a claim gave (a worker's) or the one a bot's record holds (botToken looked the
   -- id asked for up with jobKeyFor), so the hot path skips jobKeyFor; a key that is not a job's
@@ -519,8 +519,14 @@ local function completeJob(id, token, result, lakeEntry, startedAt)
   local state, held = v[ACK.state], v[ACK.token]
   if not state then return MISSING end
   if not held or held == '' or held ~= token then return state == 'CANCELLED' and CANCELLED or TOKEN_MISMATCH end
-  local j = { state = state, queue = v[ACK.queue] or OMITTED_QUEUE, parent_id = v[ACK.parent_id] or '', total = '', completed = '',
-    chunk_index = '', idem_key = v[ACK.idem_key] or '', created_at = v[ACK.created_at] or '', flow_id = isFlowNode(id) and redis.call('HGET', jobKey, 'flow_id') or nil }
+  -- the fields a held job keeps from its claim, as the worker's claim read them, or read now
+  -- (ACK_CLAIMED in src/store/wire.ts)
+  if not createdAt or createdAt == '' then
+    local c = readClaimed(jobKey)
+    createdAt, queue, parentId = c[ACK_CLAIMED.created_at] or '', c[ACK_CLAIMED.queue] or OMITTED_QUEUE, c[ACK_CLAIMED.parent_id] or ''
+  end
+  local j = { state = state, queue = queue, parent_id = parentId, total = '', completed = '',
+    chunk_index = '', idem_key = v[ACK.idem_key] or '', created_at = createdAt, flow_id = isFlowNode(id) and redis.call('HGET', jobKey, 'flow_id') or nil }
   if j.parent_id ~= '' then
     local f = redis.call('HMGET', jobKey, 'chunk_index', 'params')
     if not chunkResultFits(result, f[2]) then return BAD_RESULT end
@@ -575,7 +581,8 @@ local function completeRows(from)
   for i = 1, count do
     local at = from + (i - 1) * COMPLETION_SIZE -- a completion's fields are ARGV[at + COMPLETION.<field>]
     codes[i] = completeJob(ARGV[at + COMPLETION.id], ARGV[at + COMPLETION.token], ARGV[at + COMPLETION.result],
-      ARGV[at + COMPLETION.lake_entry], ARGV[at + COMPLETION.started_at])
+      ARGV[at + COMPLETION.lake_entry], ARGV[at + COMPLETION.started_at], ARGV[at + COMPLETION.created_at],
+      ARGV[at + COMPLETION.queue], ARGV[at + COMPLETION.parent_id])
   end
   return codes, from + 1 + count * COMPLETION_SIZE
 end

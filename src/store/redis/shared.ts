@@ -166,7 +166,8 @@ export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: str
  * completeJobs.lua's arguments: the largest result its SUCCESS events carry (RedisConn's
  * eventResultMax), the count, then per job the layout COMPLETION (wire.ts): the
  * result as JSON, the job's datalake entry but for its finish time, which the script adds
- * (Redis's time), and its start, when the job as claimed is known ('' and '': lib.lua makes them)
+ * (Redis's time), its start, and its created_at, queue and parent as its claim read them, when
+ * the job as claimed is known ('': lib.lua makes or reads them)
  */
 export function completionArgs(completions: readonly Completion[], eventResultMax: number): WireArg[] {
   const args: WireArg[] = [eventResultMax, completions.length];
@@ -192,9 +193,21 @@ export function completionArgs(completions: readonly Completion[], eventResultMa
         result: wireJson(value),
         lake_entry: wireJson(entry),
         started_at: j.startedAt,
+        created_at: j.createdAt,
+        queue: j.queue,
+        parent_id: j.parentId ?? '',
       });
     } else {
-      pushRow(args, COMPLETION, { id: jobId, token, result: wireJson(value), lake_entry: '', started_at: '' });
+      pushRow(args, COMPLETION, {
+        id: jobId,
+        token,
+        result: wireJson(value),
+        lake_entry: '',
+        started_at: '',
+        created_at: '',
+        queue: '',
+        parent_id: '',
+      });
     }
   }
   return args;
