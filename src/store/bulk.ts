@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { givenIdempotencyKey, type Job, type NewJob } from '../core/job';
 import { uuidShaped } from '../core/ids';
-import { fingerprint, flowRows, idempotencyConflict, jobRow, type JobRow } from './common';
+import { fingerprint, flowRows, idempotencyConflict, jobRow, type JobRow, withJobId } from './common';
 import { shardIdPrefix } from './keys';
 import type { FlowSpec, Submitted } from './types';
 
@@ -42,7 +42,7 @@ export const firstOf = (item: BulkItem): NewJob => ('parent' in item ? item.pare
 
 /** the item with ids given: under a key, from the key and the index (a flow's chunks: and their own index) */
 function withIds(item: BulkItem, id: (suffix: string) => string): BulkItem {
-  const named = (j: NewJob, suffix: string): NewJob => ({ ...j, id: j.id ?? id(suffix) });
+  const named = (j: NewJob, suffix: string): NewJob => withJobId(j, j.id ?? id(suffix));
   if (!('parent' in item)) return named(item, '');
   return { parent: named(item.parent, ''), children: item.children.map((c, i) => named(c, `:${i}`)) };
 }

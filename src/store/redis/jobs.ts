@@ -20,6 +20,7 @@ import {
   logLine,
   rowArgs,
   tokenBase,
+  withJobId,
 } from '../common';
 import { isFlowNodeId, shardOfId } from '../keys';
 import type { FlowOutbox } from './flows';
@@ -166,7 +167,7 @@ export class RedisJobs implements JobsStore {
   /** a prime count's parent and its chunks in one shard: the chord stays one script */
   async enqueueFlow(flow: FlowSpec): Promise<{ parent: Job; children: Job[] }> {
     const shard = this.place.pickShard(flow.children[0]?.queue, flow.children[0]?.group);
-    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
+    const withId = (j: NewJob): NewJob => withJobId(j, j.id ?? newId(shard));
     const [parent, ...children] = await this.insert(
       flowRows({ parent: withId(flow.parent), children: flow.children.map(withId) }),
       shard,
@@ -189,7 +190,7 @@ export class RedisJobs implements JobsStore {
       key && queue !== this.place.botQueue
         ? keyShard(key, this.c.shardCount)
         : this.place.pickShard(queue, first.group);
-    const withId = (j: NewJob): NewJob => ({ ...j, id: j.id ?? newId(shard) });
+    const withId = (j: NewJob): NewJob => withJobId(j, j.id ?? newId(shard));
     const rows =
       'parent' in work
         ? flowRows({ parent: withId(work.parent), children: work.children.map(withId) })
