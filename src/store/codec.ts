@@ -46,8 +46,27 @@ export const stateOfRecord = (
 ): JobState | null => (state ?? (createdAt != null ? 'PENDING' : null)) as JobState | null;
 
 /**
+ * when a record last changed: the latest of its updated_at, started_at and finished_at, else its
+ * creation. At format 3 a claim and a completion leave updated_at out (it would equal the
+ * started_at or finished_at they write: lib-queue.lua's claimOne, lib-state.lua's finish), so a
+ * record's updated_at may be older than either; every transition writes its times at its own now
+ */
+export function updatedAtOf(f: {
+  updated_at?: string | null;
+  started_at?: string | null;
+  finished_at?: string | null;
+  created_at?: string | null;
+}): number | null {
+  let at: number | null = null;
+  for (const v of [f.updated_at, f.started_at, f.finished_at])
+    if (v != null && v !== '' && (at === null || Number(v) > at)) at = Number(v);
+  return at ?? (f.created_at != null && f.created_at !== '' ? Number(f.created_at) : null);
+}
+
+/**
  * a job from its record. What enqueueJobs.lua leaves unwritten reads as its start: the id is
- * the key's (`id`, when the record has none), attempts 0, updated_at the creation time.
+ * the key's (`id`, when the record has none), attempts 0, updated_at the creation time (and a
+ * later move's time: updatedAtOf).
  */
 export function decodeJob(f: Record<string, string>, id?: string, withLog = true): Job {
   const total = num(f.total);
@@ -78,7 +97,7 @@ export function decodeJob(f: Record<string, string>, id?: string, withLog = true
     createdAt: num(f.created_at) ?? 0,
     startedAt: num(f.started_at),
     finishedAt: num(f.finished_at),
-    updatedAt: num(f.updated_at) ?? num(f.created_at) ?? 0,
+    updatedAt: updatedAtOf(f) ?? 0,
     runAt: num(f.run_at),
     priority: num(f.priority) ?? DEFAULT_PRIORITY,
     timeoutMs: num(f.timeout_ms),

@@ -129,7 +129,8 @@ export const CLAIM_READ = ['state', ...CLAIM.slice(1, CLAIM.indexOf('deps'))] as
  * how many CPU jobs it takes besides max others, or -1 for CPU jobs counted in max (after the others);
  * trace '1': the claim answers each job's trace (a consumer that records spans), '' not; rate_room:
  * on a Cluster shard other than the first, how many its claim reserved in the queue's rate log
- * (reserveRate.lua), -1 for none
+ * (reserveRate.lua), -1 for none; lean '1': the prefix is at format 3, whose claims leave a job's
+ * updated_at out (lib.lua's leanMoves)
  */
 export const CLAIM_ARGS = [
   'queue',
@@ -140,6 +141,7 @@ export const CLAIM_ARGS = [
   'token_base',
   'trace',
   'rate_room',
+  'lean',
 ] as const;
 
 /**

@@ -10,6 +10,9 @@
  * the memory adapter's), the dead-letter set, the children lists and the bot records, and the
  * debounce or throttle windows.
  *
+ * A record's updated_at is compared as its readers take it (the latest of it, started_at and
+ * finished_at: at format 3 Redis's claim and completion leave it out).
+ *
  * Claim tokens are random per claim ("<consumer>:<random>.<n>"): both sides' random part reads
  * as '*'. Everything else must be equal, value for value (job ids are given by the scenario).
  */
@@ -20,7 +23,7 @@ import { MemoryStore } from '../../src/store/memory';
 import { RedisStore } from '../../src/store/redis';
 import type { Store } from '../../src/store/types';
 import { OMITTED } from '../../src/store/wire';
-import { stateOfRecord } from '../../src/store/codec';
+import { stateOfRecord, updatedAtOf } from '../../src/store/codec';
 import { testPrefix, testRedisUrl } from './env';
 import { manualClock } from './stores';
 
@@ -101,7 +104,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
   async function redisView(): Promise<RawView> {
     const out: RawView = {};
     for (const id of [...jobs].sort()) {
-      out[`job:${id}`] = hash(withState(await client.hGetAll(k.job(id))));
+      out[`job:${id}`] = hash(asRead(withState(await client.hGetAll(k.job(id)))));
       out[`job:${id}:children`] = await client.lRange(k.children(id), 0, -1);
     }
     for (const q of [...queues].sort()) {
@@ -142,6 +145,15 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
   };
 
   /**
+   * a record's updated_at as its readers take it (codec.ts updatedAtOf): at format 3 Redis's claim
+   * and completion leave it out where the started_at or finished_at they write says it
+   */
+  const asRead = (rec: Record<string, string>): Record<string, string> => {
+    const at = updatedAtOf(rec);
+    return at === null ? rec : { ...rec, updated_at: String(at) };
+  };
+
+  /**
    * a memory record as Redis holds it: the memory twin keeps its records whole (objects, not
    * bytes); at format 3 Redis leaves out the fields that hold wire.ts's OMITTED values
    */
@@ -156,7 +168,7 @@ export async function makeTwins(name: string, opts: { resultTtlMs?: number } = {
     const out: RawView = {};
     for (const id of [...jobs].sort()) {
       const rec = m.record(id);
-      out[`job:${id}`] = hash(rec ? atRest(rec) : {});
+      out[`job:${id}`] = hash(rec ? asRead(atRest(rec)) : {});
       out[`job:${id}:children`] = rec ? [...(m.children.get(id) ?? [])] : [];
     }
     for (const q of [...queues].sort()) {

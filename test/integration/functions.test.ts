@@ -192,7 +192,8 @@ test("a call that fails midway leaves nothing to the next: its gathered events a
   expect(held.job.id).toBe(done.id);
   // a completion (made, and its SUCCESS event and index move gathered for flush), then a claim
   // whose max is not a number: the call fails after the completion was written
-  const claim = claimArgs('default', lease, 'leak');
+  const format = { eventResultMax: 512, leanMoves: true };
+  const claim = claimArgs('default', lease, 'leak', format);
   claim[CLAIM_ARGS.indexOf('max')] = 'many';
   const failing = [
     'FCALL',
@@ -203,7 +204,7 @@ test("a call that fails midway leaves nothing to the next: its gathered events a
     '',
     '86400000',
     '86400000',
-    ...completionArgs([{ jobId: held.job.id, token: held.token, result: 1 }], 512),
+    ...completionArgs([{ jobId: held.job.id, token: held.token, result: 1 }], format),
     ...claim,
   ].map(String);
   await expect(admin.sendCommand(failing)).rejects.toThrow('max must be a number');

@@ -194,6 +194,36 @@ test('a new job record leaves its default queue and max_attempts out at format 3
   expect(whole.read).toEqual(lean.read);
 });
 
+test("a claim and a completion leave updated_at out at format 3 (it is the started_at or finished_at they write) and write it at format 2 (v0.1.0 reads it); the job reads its last move's time either way", async () => {
+  const fresh = await open('upgrade-moves-lean');
+  await joinPrefix(fresh.store);
+  const rolling = await open('upgrade-moves-whole', String(ROLLING_FORMAT));
+  await joinPrefix(rolling.store);
+  const run = async (s: { store: RedisStore; k: ReturnType<typeof redisKeys> }) => {
+    const [job] = await s.store.jobs.enqueue([{ type: 'task', params: { a: 1 } }]);
+    await sleep(5); // Redis's clock moves on: each time below is its own
+    const [held] = (await s.store.jobs.claim('default', { consumer: 'upgrade-test', max: 1, leaseMs: 30_000 })).jobs;
+    const claimed = await raw.hGet(s.k.job(job.id), 'updated_at');
+    const started = (await s.store.reads.job(job.id))!;
+    expect(started.updatedAt).toBe(held.job.startedAt);
+    expect(started.updatedAt).toBeGreaterThan(job.createdAt);
+    await sleep(5);
+    await s.store.jobs.complete(job.id, held.token, 2, held.job);
+    const done = (await s.store.reads.job(job.id))!;
+    expect(done.updatedAt).toBe(done.finishedAt);
+    expect(done.finishedAt!).toBeGreaterThan(started.updatedAt);
+    return {
+      claimed,
+      finished: await raw.hGet(s.k.job(job.id), 'updated_at'),
+      times: [String(started.updatedAt), String(done.updatedAt)],
+    };
+  };
+  const lean = await run(fresh);
+  expect([lean.claimed, lean.finished]).toEqual([null, null]);
+  const whole = await run(rolling);
+  expect([whole.claimed, whole.finished]).toEqual(whole.times);
+});
+
 test('the all-jobs index leaves out a job waiting in its queue at format 3 and holds it at format 2 (v0.1.0 lists it); both list the same, before and after finish', async () => {
   const index = async (k: ReturnType<typeof redisKeys>) => (await raw.zRange(k.jobs, 0, -1)).sort();
   const run = async (s: { store: RedisStore; k: ReturnType<typeof redisKeys> }) => {

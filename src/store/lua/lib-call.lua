@@ -10,6 +10,7 @@ local function beginCall(keys, args)
   moveFrom, moveTo, moveQueued, moveOrder = {}, {}, {}, {}
   leases, unleased, events = {}, {}, {}
   eventResultMax = 0
+  leanMoves = false
   lakeRecords = nil
   lakeDays, lakeDayOrder = {}, {}
   flowWork = nil

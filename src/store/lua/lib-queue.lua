@@ -171,6 +171,9 @@ local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase,
     if state == 'RETRY' then -- the only state with a run_at here (a delayed job's is cleared when it is due)
       redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
         'handled_by', consumer, 'started_at', nowStr, 'run_at', '')
+    elseif leanMoves then -- format 3: no updated_at (lib.lua's leanMoves)
+      redis.call('HSET', jobKey, 'state', 'STARTED', 'attempts', attempts, 'token', token, 'handled_by', consumer,
+        'started_at', nowStr)
     else
       redis.call('HSET', jobKey, 'state', 'STARTED', 'updated_at', nowStr, 'attempts', attempts, 'token', token,
         'handled_by', consumer, 'started_at', nowStr)
@@ -484,6 +487,7 @@ end
 
 -- claimFrom with the arguments ARGV[at + CLAIM_ARGS.<field>] (claimJobs.lua, completeAndClaim.lua)
 local function claimWith(at)
+  leanMoves = ARGV[at + CLAIM_ARGS.lean] == '1'
   return claimFrom(ARGV[at + CLAIM_ARGS.queue], ARGV[at + CLAIM_ARGS.consumer], argNumber(ARGV[at + CLAIM_ARGS.max], 'max'),
     argNumber(ARGV[at + CLAIM_ARGS.max_cpu], 'max_cpu'), argNumber(ARGV[at + CLAIM_ARGS.lease_ms], 'leaseMs'), ARGV[at + CLAIM_ARGS.token_base],
     ARGV[at + CLAIM_ARGS.trace] == '1', argNumber(ARGV[at + CLAIM_ARGS.rate_room], 'rate_room'))
@@ -570,12 +574,14 @@ local function completeJob(id, token, result, lakeEntry, startedAt, createdAt, q
 end
 
 -- completions from ARGV (completeJobs.lua, completeAndClaim.lua): at `from` the largest result a
--- SUCCESS event carries (eventResultMax), then the count, then per job the layout COMPLETION of
--- src/store/wire.ts. Answers one code per job (completeJob's) and the index of the first argument
--- after them.
+-- SUCCESS event carries (eventResultMax), then '1' on a prefix at format 3 (leanMoves), then the
+-- count, then per job the layout COMPLETION of src/store/wire.ts. Answers one code per job
+-- (completeJob's) and the index of the first argument after them.
 local function completeRows(from)
   local codes = {}
   eventResultMax = argNumber(ARGV[from], 'the event result\'s size')
+  from = from + 1
+  leanMoves = ARGV[from] == '1'
   from = from + 1
   local count = argNumber(ARGV[from], 'the completions\' count')
   for i = 1, count do

@@ -208,7 +208,11 @@ local flowNodeFinished
 
 local function finish(id, jobKey, j, to, field, value, entry, startedAt)
   transition(j, to)
-  redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
+  if leanMoves then
+    redis.call('HSET', jobKey, 'state', to, 'token', '', field, value, 'finished_at', nowStr)
+  else
+    redis.call('HSET', jobKey, 'state', to, 'updated_at', nowStr, 'token', '', field, value, 'finished_at', nowStr)
+  end
   -- a small result rides in the SUCCESS event (emit)
   noteStateChange(id, j, to, to == 'SUCCESS' and #value <= eventResultMax and value or nil)
   if j.queue ~= '' then unlease(j.queue, id) end

@@ -232,6 +232,13 @@ end
 -- readers would not parse it (src/store/format.ts); 0 when a call starts (beginCall)
 local eventResultMax = 0
 
+-- the hot moves (a claim: lib-queue.lua's claimOne; a finish: lib-state.lua's finish) leave a
+-- job's updated_at out: it would equal the started_at or finished_at they write, and readers take
+-- the latest of the three (src/store/codec.ts updatedAtOf). Set by the claim's and the
+-- completions' arguments on a prefix at format 3 (claimWith, completeRows); below it every move
+-- writes updated_at, as the previous release reads it. false when a call starts (beginCall)
+local leanMoves = false
+
 -- a state or progress change for the event log: "STATE" or "STATE completed total", then, for a
 -- SUCCESS that carries its result, a newline and the result (JSON never holds a raw newline)
 local function emit(id, state, completed, total, result)

@@ -55,6 +55,10 @@ export class RedisConn {
   get eventResultMax(): number {
     return this.cpuLists ? EVENT_RESULT_MAX_BYTES : 0;
   }
+  /** a claim and a completion leave a job's updated_at out (format 3: lib.lua's leanMoves); not below it, where the previous release reads it */
+  get leanMoves(): boolean {
+    return this.cpuLists;
+  }
   /** every known shard's keys (index: the shard number), those above the count too: they are drained */
   shards: RedisKeys[];
   /** how many shards new keys go to */

@@ -352,7 +352,7 @@ export class RedisJobs implements JobsStore {
             (room) =>
               this.c.run<[number[], ClaimReply]>(
                 'completeAndClaim',
-                [...completionArgs(mine, this.c.eventResultMax), ...claimArgs(queue, opts, base, room)],
+                [...completionArgs(mine, this.c), ...claimArgs(queue, opts, base, this.c, room)],
                 this.c.shardKeys(first),
                 true,
               ),
@@ -362,7 +362,7 @@ export class RedisJobs implements JobsStore {
         ...[...byShard].map(async ([shard, cs]) => {
           const got = await this.c.run<number[]>(
             'completeJobs',
-            completionArgs(cs, this.c.eventResultMax),
+            completionArgs(cs, this.c),
             this.c.shardKeys(shard),
             true,
           );
@@ -402,7 +402,11 @@ export class RedisJobs implements JobsStore {
               left,
               shard,
               (room) =>
-                this.c.run<ClaimReply>('claimJobs', claimArgs(queue, left, base, room), this.c.shardKeys(shard)),
+                this.c.run<ClaimReply>(
+                  'claimJobs',
+                  claimArgs(queue, left, base, this.c, room),
+                  this.c.shardKeys(shard),
+                ),
               (got) => got,
             ),
           ),
@@ -577,7 +581,10 @@ export class RedisJobs implements JobsStore {
       this.claiming(queue, opts, 0, answered, async (base) => {
         const id = this.c.cmd<number>(['CLIENT', 'ID'], link, deadlineMs);
         const popped = this.c.cmd(['BZPOPMIN', ...markers, secs], link, deadlineMs);
-        const claim = this.c.run<ClaimReply>('claimJobs', claimArgs(queue, opts, base), k, false, { link, deadlineMs });
+        const claim = this.c.run<ClaimReply>('claimJobs', claimArgs(queue, opts, base, this.c), k, false, {
+          link,
+          deadlineMs,
+        });
         const stop = () => void this.unblock(id, claim);
         opts.signal?.addEventListener('abort', stop, { once: true });
         if (opts.signal?.aborted) stop();
@@ -671,7 +678,7 @@ export class RedisJobs implements JobsStore {
         try {
           const codes = await this.c.run<number[]>(
             'completeJobs',
-            completionArgs(batch, this.c.eventResultMax),
+            completionArgs(batch, this.c),
             this.c.shardKeys(shard),
             true,
           );

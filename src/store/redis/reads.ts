@@ -2,7 +2,7 @@
 import { Job, JOB_STATES, JobState } from '../../core/job';
 import { COUNTED_NOT_INDEXED_LIST, FINAL_LIST } from '../../core/states';
 import { StoreOutOfMemoryError } from '../../core/errors';
-import { decodeJob, pairsToRecord, stateOfRecord } from '../codec';
+import { decodeJob, pairsToRecord, stateOfRecord, updatedAtOf } from '../codec';
 import { isStorableJobId } from '../common';
 import type { ReadsStore } from '../concerns';
 import { RedisKeys } from '../keys';
@@ -219,7 +219,7 @@ export class RedisReads implements ReadsStore {
    * the top-level jobs a queue holds in `state` (PENDING: its wait lists, looked at up to
    * QUEUE_SCAN entries deep until `want` are found, its groups' and its delayed set's first;
    * STARTED: its lease set). `inState`: those still in `state` when their records are read, at
-   * their last change (updated_at, which a record leaves out while it is its created_at);
+   * their last change (codec.ts updatedAtOf: a claim at format 3 writes started_at alone);
    * `all`: every top-level job found there, whatever its state by then, at its creation (allOf)
    */
   private async queuedOf(
@@ -233,14 +233,26 @@ export class RedisReads implements ReadsStore {
     const inState = async (ids: string[]): Promise<Found[]> => {
       const fields = await Promise.all(
         ids.map((id) =>
-          this.c.cmd<(string | null)[]>(['HMGET', k.job(id), 'state', 'parent_id', 'updated_at', 'created_at']),
+          this.c.cmd<(string | null)[]>([
+            'HMGET',
+            k.job(id),
+            'state',
+            'parent_id',
+            'updated_at',
+            'started_at',
+            'created_at',
+          ]),
         ),
       );
       return ids.flatMap((id, i) => {
-        const [stored, parent, updated, created] = fields[i];
+        const [stored, parent, updated, started, created] = fields[i];
         const s = stateOfRecord(stored, created);
         if (parent || (which === 'all' ? s === null : s !== state)) return [];
-        return [{ id, at: Number(which === 'all' ? created : (updated ?? created)) }];
+        const at =
+          which === 'all'
+            ? Number(created)
+            : updatedAtOf({ updated_at: updated, started_at: started, created_at: created });
+        return [{ id, at: at ?? 0 }];
       });
     };
     if (want <= 0) return [];

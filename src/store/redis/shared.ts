@@ -122,7 +122,21 @@ export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
 
 /** claimJobs.lua's arguments (and completeAndClaim.lua's last ones) */
-export function claimArgs(queue: string, opts: ClaimOptions, base: string, rateRoom = -1): (string | number)[] {
+/** what a prefix's format asks of the hot scripts' arguments (RedisConn has both) */
+export interface MoveFormat {
+  /** the largest result a SUCCESS event carries: 0 below format 3 */
+  eventResultMax: number;
+  /** format 3: a claim and a completion leave a job's updated_at out (lib.lua's leanMoves) */
+  leanMoves: boolean;
+}
+
+export function claimArgs(
+  queue: string,
+  opts: ClaimOptions,
+  base: string,
+  format: MoveFormat,
+  rateRoom = -1,
+): (string | number)[] {
   const args: (string | number)[] = [];
   pushRow(args, CLAIM_ARGS, {
     queue,
@@ -133,6 +147,7 @@ export function claimArgs(queue: string, opts: ClaimOptions, base: string, rateR
     token_base: base,
     trace: opts.trace ? '1' : '',
     rate_room: rateRoom,
+    lean: format.leanMoves ? '1' : '',
   });
   return args;
 }
@@ -164,13 +179,13 @@ export function claimResult([now, next, cpu, ...entries]: ClaimReply, queue: str
 
 /**
  * completeJobs.lua's arguments: the largest result its SUCCESS events carry (RedisConn's
- * eventResultMax), the count, then per job the layout COMPLETION (wire.ts): the
+ * eventResultMax), the format-3 flag (leanMoves), the count, then per job the layout COMPLETION (wire.ts): the
  * result as JSON, the job's datalake entry but for its finish time, which the script adds
  * (Redis's time), its start, and its created_at, queue and parent as its claim read them, when
  * the job as claimed is known ('': lib.lua makes or reads them)
  */
-export function completionArgs(completions: readonly Completion[], eventResultMax: number): WireArg[] {
-  const args: WireArg[] = [eventResultMax, completions.length];
+export function completionArgs(completions: readonly Completion[], format: MoveFormat): WireArg[] {
+  const args: WireArg[] = [format.eventResultMax, format.leanMoves ? '1' : '', completions.length];
   for (const { jobId, token, result, job: j } of completions) {
     const value = JSON.stringify(result ?? null);
     if (j && j.startedAt !== null) {
