@@ -95,6 +95,8 @@ describe('with the tokens file exported, as the cluster recipe says', () => {
     );
 
   test('the start log and /whoami agree: an admin token is configured, from the file', async () => {
+    // the API's log line and up's own banner come from two places: on a loaded machine the banner may be first
+    await proc.waitForOutput(/"api listening"/);
     const listening = JSON.parse(
       proc
         .output()
