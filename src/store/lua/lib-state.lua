@@ -71,6 +71,10 @@ local function flush()
       end
     end
   end
+  if claimedPending > 0 then -- claimedFromPending's moves
+    counted.PENDING = (counted.PENDING or 0) - claimedPending
+    counted.STARTED = (counted.STARTED or 0) + claimedPending
+  end
   for state, n in pairs(counted) do
     if n ~= 0 then redis.call('HINCRBY', K.counts, state, n) end
   end
