@@ -8,7 +8,7 @@
 local function beginCall(keys, args)
   KEYS, ARGV = keys, args
   moveFrom, moveTo, moveQueued, moveOrder = {}, {}, {}, {}
-  claimedPending = 0
+  fastCounted, fastAdded, fastIndexed = {}, {}, {}
   leases, unleased, events = {}, {}, {}
   eventResultMax = 0
   leanMoves = false

@@ -186,8 +186,6 @@ local function claimOne(queue, id, priority, consumer, n, leaseUntil, tokenBase,
       if parent and parent.state == 'PENDING' then
         setState(parentId, parentKey, parent, 'STARTED', { 'started_at', nowStr })
       end
-    elseif state == 'PENDING' then
-      claimedFromPending(id, state)
     else
       indexMove(id, state, 'STARTED', true)
     end

@@ -44,7 +44,10 @@ end
 -- seen format 3 does: the reader lists each id once and counts by the counters, and the entry
 -- leaves with the job (cleanJobs, purgeDeadJobs, reapExpiredLeases's expiry).
 local function flush()
-  local removed, added, counted, indexed = {}, {}, {}, {}
+  -- indexMove's fast path first: a later move in this call of a job it took is written after it
+  for state, pairs_ in pairs(fastAdded) do variadic('ZADD', K.state(state), pairs_) end
+  variadic('ZADD', K.jobs, fastIndexed)
+  local removed, added, counted, indexed = {}, {}, fastCounted, {}
   for i = 1, #moveOrder do
     local id = moveOrder[i]
     local from, to, queued = moveFrom[id], moveTo[id], moveQueued[id]
@@ -70,10 +73,6 @@ local function flush()
         a[#a + 1] = id
       end
     end
-  end
-  if claimedPending > 0 then -- claimedFromPending's moves
-    counted.PENDING = (counted.PENDING or 0) - claimedPending
-    counted.STARTED = (counted.STARTED or 0) + claimedPending
   end
   for state, n in pairs(counted) do
     if n ~= 0 then redis.call('HINCRBY', K.counts, state, n) end
