@@ -1,7 +1,7 @@
 /** Jobs read (store.reads), as the Redis adapter's redis/reads.ts: one, a page of an index or a state, a parent's children, the counts. */
 import { Job, JOB_STATES, JobState } from '../../core/job';
 import { FINAL_LIST } from '../../core/states';
-import { decodeJob } from '../codec';
+import { decodeJob, updatedAtOf } from '../codec';
 import type { ReadsStore } from '../concerns';
 import { FILTER_SCAN, listMatches, type FinishedCounts, type ListQuery, type ListResult } from '../types';
 import type { MemoryCore } from './core';
@@ -52,7 +52,7 @@ export class MemoryReads implements ReadsStore {
     const out: ZSet = new Map(this.m.stateIndex(state));
     const add = (id: string) => {
       const rec = this.m.rec(id);
-      if (rec?.state === state && !rec.parent_id) out.set(id, Number(rec.updated_at ?? rec.created_at));
+      if (rec?.state === state && !rec.parent_id) out.set(id, updatedAtOf(rec) ?? 0);
     };
     for (const q of this.m.queues.values()) {
       if (state === 'STARTED') for (const id of q.active.keys()) add(id);

@@ -121,7 +121,6 @@ export { COUNTED_NOT_INDEXED } from '../../core/states';
 export const QUEUE_SCAN = 10_000;
 export const QUEUE_SCAN_PAGE = 500;
 
-/** claimJobs.lua's arguments (and completeAndClaim.lua's last ones) */
 /** what a prefix's format asks of the hot scripts' arguments (RedisConn has both) */
 export interface MoveFormat {
   /** the largest result a SUCCESS event carries: 0 below format 3 */
@@ -130,6 +129,7 @@ export interface MoveFormat {
   leanMoves: boolean;
 }
 
+/** claimJobs.lua's arguments (and completeAndClaim.lua's last ones) */
 export function claimArgs(
   queue: string,
   opts: ClaimOptions,
